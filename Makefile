@@ -1,0 +1,60 @@
+# kforge developer targets. `make help` lists them.
+#
+# The hashicorp/aws provider comes from the Terraform registry unless a local
+# provider mirror is found (KFORGE_PLUGIN_DIR, or the mirror some build images
+# ship under /opt/tf-plugins); tests and local mode then run offline.
+
+GO         ?= go
+BIN        ?= bin/kforge
+GOTESTFLAGS ?=
+KFORGE_PLUGIN_DIR ?= $(firstword $(wildcard /opt/tf-plugins /usr/share/terraform/plugins))
+export KFORGE_PLUGIN_DIR
+
+.PHONY: help build local down-local test unit lint tf-check tf-test e2e verify golden fuzz bench e2e-aws clean
+
+help: ## List the targets.
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## Build bin/kforge.
+	$(GO) build -o $(BIN) ./cmd/kforge
+
+local: build ## Bring the whole cluster's infrastructure up on the local AWS emulator.
+	./$(BIN) up local --yes
+
+down-local: build ## Destroy the local cluster and stop the emulator.
+	./$(BIN) down local --yes
+
+test: lint tf-check unit tf-test e2e ## Every check and test CI runs.
+
+lint: ## gofmt, go vet, staticcheck, shellcheck.
+	scripts/lint
+
+unit: ## Go unit tests (no full terraform apply).
+	$(GO) test -short -count=1 ./...
+
+tf-check: ## terraform fmt -check and validate for every module.
+	scripts/tf-check
+
+tf-test: ## terraform test (mock provider, offline) for every module that has tests.
+	scripts/tf-test
+
+e2e: ## Full applies against the local emulator, checked through the AWS API.
+	$(GO) test -count=1 -timeout 75m -p 2 ./test/e2e/...
+
+# Only packages whose tests declare the -update flag take it.
+GOLDEN_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' 'flag.Bool("update"' .)))
+
+golden: ## Rewrite golden files after an intended change; review the diff.
+	$(GO) test -short -count=1 $(GOLDEN_PKGS) -update
+
+fuzz: ## Fuzz the config parser briefly.
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzLoad -fuzztime 30s
+
+bench: build ## Benchmarks of kforge itself; prints ratios.
+	bench/run
+
+e2e-aws: build ## The real thing on an AWS account (skips without credentials).
+	test/aws/run
+
+clean: ## Remove build output and local work directories.
+	rm -rf bin .kforge
