@@ -1,0 +1,30 @@
+// Package localawstest starts the local AWS emulator for a test.
+package localawstest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/kforge/kforge/internal/localaws"
+)
+
+// StartForTest starts a moto_server for t on a free port and stops it when
+// the test ends. It skips the test, saying why, when moto_server is not
+// installed; any other failure to start fails the test.
+func StartForTest(t testing.TB, env ...string) *localaws.Emulator {
+	t.Helper()
+	e, err := localaws.Start(context.Background(), localaws.Options{Env: env})
+	if errors.Is(err, localaws.ErrNotInstalled) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("starting the AWS emulator: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.Stop(); err != nil {
+			t.Errorf("stopping the AWS emulator: %v", err)
+		}
+	})
+	return e
+}
