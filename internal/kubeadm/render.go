@@ -1,0 +1,251 @@
+package kubeadm
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/go-version"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	kubeadmAPIVersion = "kubeadm.k8s.io/v1beta4"
+	kubeletAPIVersion = "kubelet.config.k8s.io/v1beta1"
+	// CRISocket is containerd's socket on Amazon Linux 2023.
+	CRISocket = "unix:///run/containerd/containerd.sock"
+	// APIServerPort is the port of the API server and of the api.<domain> record.
+	APIServerPort = 6443
+)
+
+// ControlPlane holds what the control-plane configuration is made from.
+type ControlPlane struct {
+	ClusterName       string
+	KubernetesVersion string // MAJOR.MINOR.PATCH, without the leading v
+	APIDNSName        string // api.<domain>
+	PodCIDR           string
+	ServiceCIDR       string
+	NodeName          string
+	PrivateIP         string
+	PublicIP          string // empty when the instance has none
+	ProviderID        string // aws:///<az>/<instance-id>
+	// RestoredEtcd tells kubeadm to accept an etcd data directory restored
+	// from a snapshot instead of refusing a non-empty /var/lib/etcd.
+	RestoredEtcd bool
+}
+
+// Worker holds what a worker's join configuration is made from.
+type Worker struct {
+	NodeName     string
+	ProviderID   string
+	APIEndpoint  string // host:port
+	Token        string
+	CACertHashes []string
+	Labels       map[string]string
+	Taints       []string // key=value:Effect
+}
+
+var (
+	tokenPattern  = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
+	hashPattern   = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	providerIDPat = regexp.MustCompile(`^aws:///[a-z0-9-]+/i-[a-f0-9]+$`)
+)
+
+func (c ControlPlane) validate() error {
+	if c.ClusterName == "" {
+		return fmt.Errorf("cluster_name is empty")
+	}
+	if _, err := version.NewSemver(c.KubernetesVersion); err != nil || strings.HasPrefix(c.KubernetesVersion, "v") {
+		return fmt.Errorf("kubernetes_version %q is not MAJOR.MINOR.PATCH", c.KubernetesVersion)
+	}
+	if c.APIDNSName == "" {
+		return fmt.Errorf("api_dns_name is empty")
+	}
+	for field, cidr := range map[string]string{"pod_cidr": c.PodCIDR, "service_cidr": c.ServiceCIDR} {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return fmt.Errorf("%s %q is not a CIDR: %w", field, cidr, err)
+		}
+	}
+	if net.ParseIP(c.PrivateIP) == nil {
+		return fmt.Errorf("private IP %q is not an IP address", c.PrivateIP)
+	}
+	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
+		return fmt.Errorf("public IP %q is not an IP address", c.PublicIP)
+	}
+	if !providerIDPat.MatchString(c.ProviderID) {
+		return fmt.Errorf("provider ID %q is not aws:///<az>/<instance-id>", c.ProviderID)
+	}
+	return nil
+}
+
+// RenderControlPlane returns the multi-document YAML for `kubeadm init
+// --config`: InitConfiguration, ClusterConfiguration, KubeletConfiguration.
+func RenderControlPlane(c ControlPlane) ([]byte, error) {
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("control-plane kubeadm config: %w", err)
+	}
+	var ignore []string
+	if c.RestoredEtcd {
+		ignore = []string{"DirAvailable--var-lib-etcd"}
+	}
+	initCfg := InitConfiguration{
+		TypeMeta: TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "InitConfiguration"},
+		NodeRegistration: NodeRegistrationOptions{
+			Name:      c.NodeName,
+			CRISocket: CRISocket,
+			// The control plane keeps kubeadm's default taint; the add-ons
+			// meant to run there tolerate it.
+			Taints:                []Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: "NoSchedule"}},
+			KubeletExtraArgs:      []Arg{{Name: "provider-id", Value: c.ProviderID}, {Name: "node-ip", Value: c.PrivateIP}},
+			IgnorePreflightErrors: ignore,
+		},
+		LocalAPIEndpoint: APIEndpoint{AdvertiseAddress: c.PrivateIP, BindPort: APIServerPort},
+		// kube-proxy is replaced by Cilium; skipping the addon keeps one
+		// component less to pin and patch.
+		SkipPhases: []string{"addon/kube-proxy"},
+	}
+	sans := []string{c.APIDNSName, c.PrivateIP}
+	if c.PublicIP != "" {
+		sans = append(sans, c.PublicIP)
+	}
+	clusterCfg := ClusterConfiguration{
+		TypeMeta:             TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "ClusterConfiguration"},
+		ClusterName:          c.ClusterName,
+		KubernetesVersion:    "v" + c.KubernetesVersion,
+		ControlPlaneEndpoint: fmt.Sprintf("%s:%d", c.APIDNSName, APIServerPort),
+		CertificatesDir:      "/etc/kubernetes/pki",
+		Networking:           Networking{PodSubnet: c.PodCIDR, ServiceSubnet: c.ServiceCIDR, DNSDomain: "cluster.local"},
+		APIServer: APIServer{
+			CertSANs: sans,
+			ExtraArgs: []Arg{
+				{Name: "profiling", Value: "false"},
+			},
+		},
+		ControllerManager: ControlPlaneComponent{ExtraArgs: []Arg{
+			// Cilium's kubernetes IPAM mode hands out the per-node podCIDR
+			// the controller manager allocates from the pod CIDR.
+			{Name: "allocate-node-cidrs", Value: "true"},
+			{Name: "profiling", Value: "false"},
+		}},
+		Etcd: Etcd{Local: &LocalEtcd{DataDir: "/var/lib/etcd"}},
+	}
+	return marshalDocs(initCfg, clusterCfg, kubeletConfig())
+}
+
+func kubeletConfig() KubeletConfiguration {
+	return KubeletConfiguration{
+		TypeMeta:             TypeMeta{APIVersion: kubeletAPIVersion, Kind: "KubeletConfiguration"},
+		CgroupDriver:         "systemd",
+		RotateCertificates:   true,
+		ReadOnlyPort:         0,
+		ContainerLogMaxSize:  "10Mi",
+		ContainerLogMaxFiles: 5,
+		Authentication: KubeletAuthentication{
+			Anonymous: KubeletAnonymousAuthentication{Enabled: false},
+			Webhook:   KubeletWebhookAuthentication{Enabled: true},
+		},
+		Authorization: KubeletAuthorization{Mode: "Webhook"},
+	}
+}
+
+// RenderKubelet returns the KubeletConfiguration document alone (the same one
+// embedded in the control-plane configuration), for review as a golden file.
+func RenderKubelet() ([]byte, error) { return marshalDocs(kubeletConfig()) }
+
+// ParseTaint parses key=value:Effect (value optional).
+func ParseTaint(s string) (Taint, error) {
+	kv, effect, ok := strings.Cut(s, ":")
+	if !ok {
+		return Taint{}, fmt.Errorf("taint %q: want key=value:Effect", s)
+	}
+	switch effect {
+	case "NoSchedule", "PreferNoSchedule", "NoExecute":
+	default:
+		return Taint{}, fmt.Errorf("taint %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", s)
+	}
+	key, value, _ := strings.Cut(kv, "=")
+	if key == "" {
+		return Taint{}, fmt.Errorf("taint %q: empty key", s)
+	}
+	return Taint{Key: key, Value: value, Effect: effect}, nil
+}
+
+// RenderJoin returns the JoinConfiguration document for a worker.
+func RenderJoin(w Worker) ([]byte, error) {
+	if !tokenPattern.MatchString(w.Token) {
+		return nil, fmt.Errorf("join config: bootstrap token does not look like [a-z0-9]{6}.[a-z0-9]{16}")
+	}
+	if len(w.CACertHashes) == 0 {
+		return nil, fmt.Errorf("join config: no CA certificate hash (refusing unsafe discovery)")
+	}
+	for _, h := range w.CACertHashes {
+		if !hashPattern.MatchString(h) {
+			return nil, fmt.Errorf("join config: CA certificate hash %q is not sha256:<64 hex>", h)
+		}
+	}
+	if _, _, err := net.SplitHostPort(w.APIEndpoint); err != nil {
+		return nil, fmt.Errorf("join config: API endpoint %q: %w", w.APIEndpoint, err)
+	}
+	if !providerIDPat.MatchString(w.ProviderID) {
+		return nil, fmt.Errorf("join config: provider ID %q is not aws:///<az>/<instance-id>", w.ProviderID)
+	}
+	taints := []Taint{}
+	for _, s := range w.Taints {
+		t, err := ParseTaint(s)
+		if err != nil {
+			return nil, fmt.Errorf("join config: %w", err)
+		}
+		taints = append(taints, t)
+	}
+	args := []Arg{{Name: "provider-id", Value: w.ProviderID}}
+	if labels := joinLabels(w.Labels); labels != "" {
+		args = append(args, Arg{Name: "node-labels", Value: labels})
+	}
+	join := JoinConfiguration{
+		TypeMeta: TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "JoinConfiguration"},
+		NodeRegistration: NodeRegistrationOptions{
+			Name:             w.NodeName,
+			CRISocket:        CRISocket,
+			Taints:           taints,
+			KubeletExtraArgs: args,
+		},
+		Discovery: Discovery{BootstrapToken: &BootstrapTokenDiscovery{
+			Token:             w.Token,
+			APIServerEndpoint: w.APIEndpoint,
+			CACertHashes:      w.CACertHashes,
+		}},
+	}
+	return marshalDocs(join)
+}
+
+// joinLabels renders labels sorted, so the output is stable.
+func joinLabels(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func marshalDocs(docs ...any) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, d := range docs {
+		b, err := yaml.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("marshalling kubeadm document %d: %w", i, err)
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}

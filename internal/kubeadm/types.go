@@ -1,0 +1,152 @@
+// Package kubeadm renders the kubeadm and kubelet configuration files the
+// node agent hands to `kubeadm init` and `kubeadm join`.
+//
+// The structs below mirror only the fields kforge sets, from kubeadm's
+// kubeadm.k8s.io/v1beta4 API (InitConfiguration, ClusterConfiguration,
+// JoinConfiguration) and kubelet's kubelet.config.k8s.io/v1beta1
+// KubeletConfiguration. Importing k8s.io/kubernetes for the real types would
+// pull the whole Kubernetes tree into the binary, so the field names and JSON
+// tags are copied from those APIs by hand; unset fields are omitted so
+// kubeadm applies its own defaults.
+package kubeadm
+
+// TypeMeta is the apiVersion/kind header of every document.
+type TypeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+// Arg is one command-line argument of a component (v1beta4 turned the
+// extraArgs maps into ordered lists of name/value pairs).
+type Arg struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Taint mirrors core/v1 Taint as kubeadm accepts it in nodeRegistration.
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"`
+}
+
+// NodeRegistrationOptions mirrors kubeadm v1beta4 NodeRegistrationOptions.
+type NodeRegistrationOptions struct {
+	Name                  string   `json:"name,omitempty"`
+	CRISocket             string   `json:"criSocket,omitempty"`
+	Taints                []Taint  `json:"taints"`
+	KubeletExtraArgs      []Arg    `json:"kubeletExtraArgs,omitempty"`
+	IgnorePreflightErrors []string `json:"ignorePreflightErrors,omitempty"`
+}
+
+// APIEndpoint mirrors kubeadm v1beta4 APIEndpoint.
+type APIEndpoint struct {
+	AdvertiseAddress string `json:"advertiseAddress,omitempty"`
+	BindPort         int32  `json:"bindPort,omitempty"`
+}
+
+// InitConfiguration mirrors kubeadm v1beta4 InitConfiguration. Bootstrap
+// tokens are deliberately absent: the agent creates and rotates them with
+// `kubeadm token create` so no token is ever written into a config file.
+type InitConfiguration struct {
+	TypeMeta         `json:",inline"`
+	NodeRegistration NodeRegistrationOptions `json:"nodeRegistration"`
+	LocalAPIEndpoint APIEndpoint             `json:"localAPIEndpoint"`
+	SkipPhases       []string                `json:"skipPhases,omitempty"`
+}
+
+// Networking mirrors kubeadm v1beta4 Networking.
+type Networking struct {
+	ServiceSubnet string `json:"serviceSubnet"`
+	PodSubnet     string `json:"podSubnet"`
+	DNSDomain     string `json:"dnsDomain,omitempty"`
+}
+
+// APIServer mirrors the parts of kubeadm v1beta4 APIServer kforge sets.
+type APIServer struct {
+	ExtraArgs []Arg    `json:"extraArgs,omitempty"`
+	CertSANs  []string `json:"certSANs,omitempty"`
+}
+
+// ControlPlaneComponent mirrors kubeadm v1beta4 ControlPlaneComponent.
+type ControlPlaneComponent struct {
+	ExtraArgs []Arg `json:"extraArgs,omitempty"`
+}
+
+// LocalEtcd mirrors kubeadm v1beta4 LocalEtcd.
+type LocalEtcd struct {
+	DataDir string `json:"dataDir"`
+}
+
+// Etcd mirrors kubeadm v1beta4 Etcd (local etcd only).
+type Etcd struct {
+	Local *LocalEtcd `json:"local,omitempty"`
+}
+
+// ClusterConfiguration mirrors kubeadm v1beta4 ClusterConfiguration.
+type ClusterConfiguration struct {
+	TypeMeta             `json:",inline"`
+	ClusterName          string                `json:"clusterName"`
+	KubernetesVersion    string                `json:"kubernetesVersion"`
+	ControlPlaneEndpoint string                `json:"controlPlaneEndpoint"`
+	CertificatesDir      string                `json:"certificatesDir,omitempty"`
+	Networking           Networking            `json:"networking"`
+	APIServer            APIServer             `json:"apiServer"`
+	ControllerManager    ControlPlaneComponent `json:"controllerManager"`
+	Etcd                 Etcd                  `json:"etcd"`
+}
+
+// BootstrapTokenDiscovery mirrors kubeadm v1beta4 BootstrapTokenDiscovery.
+type BootstrapTokenDiscovery struct {
+	Token             string   `json:"token"`
+	APIServerEndpoint string   `json:"apiServerEndpoint"`
+	CACertHashes      []string `json:"caCertHashes"`
+}
+
+// Discovery mirrors kubeadm v1beta4 Discovery (token discovery only).
+type Discovery struct {
+	BootstrapToken *BootstrapTokenDiscovery `json:"bootstrapToken"`
+}
+
+// JoinConfiguration mirrors kubeadm v1beta4 JoinConfiguration for workers.
+type JoinConfiguration struct {
+	TypeMeta         `json:",inline"`
+	NodeRegistration NodeRegistrationOptions `json:"nodeRegistration"`
+	Discovery        Discovery               `json:"discovery"`
+}
+
+// KubeletConfiguration mirrors the fields of kubelet.config.k8s.io/v1beta1
+// KubeletConfiguration that kforge sets. kubeadm stores it cluster-wide in
+// the kubelet-config ConfigMap, so nothing node-specific goes here (the
+// provider ID travels in kubeletExtraArgs instead).
+type KubeletConfiguration struct {
+	TypeMeta             `json:",inline"`
+	CgroupDriver         string                `json:"cgroupDriver"`
+	RotateCertificates   bool                  `json:"rotateCertificates"`
+	ReadOnlyPort         int32                 `json:"readOnlyPort"`
+	ContainerLogMaxSize  string                `json:"containerLogMaxSize,omitempty"`
+	ContainerLogMaxFiles int32                 `json:"containerLogMaxFiles,omitempty"`
+	Authentication       KubeletAuthentication `json:"authentication"`
+	Authorization        KubeletAuthorization  `json:"authorization"`
+}
+
+// KubeletAuthentication mirrors kubelet v1beta1 KubeletAuthentication.
+type KubeletAuthentication struct {
+	Anonymous KubeletAnonymousAuthentication `json:"anonymous"`
+	Webhook   KubeletWebhookAuthentication   `json:"webhook"`
+}
+
+// KubeletAnonymousAuthentication mirrors kubelet v1beta1.
+type KubeletAnonymousAuthentication struct {
+	Enabled bool `json:"enabled"`
+}
+
+// KubeletWebhookAuthentication mirrors kubelet v1beta1.
+type KubeletWebhookAuthentication struct {
+	Enabled bool `json:"enabled"`
+}
+
+// KubeletAuthorization mirrors kubelet v1beta1 KubeletAuthorization.
+type KubeletAuthorization struct {
+	Mode string `json:"mode"`
+}
