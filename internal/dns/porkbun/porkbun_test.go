@@ -1,0 +1,280 @@
+package porkbun_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	kdns "github.com/kforge/kforge/internal/dns"
+	"github.com/kforge/kforge/internal/dns/porkbun"
+	"github.com/kforge/kforge/internal/dns/porkbun/porkbuntest"
+)
+
+// Distinctive key values so a leak anywhere is easy to find.
+const (
+	testKey    = "pk1_LEAKCHECK_apikey_0123456789abcdef"
+	testSecret = "sk1_LEAKCHECK_secret_fedcba9876543210"
+)
+
+var porkbunNS = []string{"curitiba.ns.porkbun.com", "fortaleza.ns.porkbun.com", "maceio.ns.porkbun.com", "salvador.ns.porkbun.com"}
+var zoneNS = []string{"ns-1536.awsdns-00.co.uk.", "ns-0.awsdns-00.com.", "ns-1024.awsdns-00.org.", "ns-512.awsdns-00.net."}
+
+func fastOptions(base string) porkbun.Options {
+	return porkbun.Options{BaseURL: base, Timeout: 2 * time.Second, MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
+}
+
+func newClient(t *testing.T, srv *porkbuntest.Server, opts porkbun.Options) *porkbun.Client {
+	t.Helper()
+	c, err := porkbun.New(porkbun.Credentials{APIKey: testKey, SecretAPIKey: testSecret}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestGetAndUpdate(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	c := newClient(t, srv, fastOptions(srv.BaseURL()))
+	ctx := context.Background()
+
+	got, err := c.NameServers(ctx, "Example.com.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, porkbunNS) {
+		t.Fatalf("NameServers = %v, want %v", got, porkbunNS)
+	}
+	if err := c.SetNameServers(ctx, "example.com", zoneNS); err != nil {
+		t.Fatal(err)
+	}
+	if !kdns.SameNameServers(srv.NameServers("example.com"), zoneNS) {
+		t.Fatalf("server holds %v after update, want %v", srv.NameServers("example.com"), zoneNS)
+	}
+	// What went over the wire: the documented body, trailing dots removed.
+	bodies := srv.RequestBodies()
+	last := bodies[len(bodies)-1]
+	for _, want := range []string{`"apikey":"` + testKey + `"`, `"secretapikey":"` + testSecret + `"`, `"ns":["ns-0.awsdns-00.com",`} {
+		if !strings.Contains(last, want) {
+			t.Errorf("updateNs body %s lacks %s", last, want)
+		}
+	}
+	if srv.Calls("getNs") != 1 || srv.Calls("updateNs") != 1 {
+		t.Fatalf("calls getNs=%d updateNs=%d", srv.Calls("getNs"), srv.Calls("updateNs"))
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		faults    []porkbuntest.Fault
+		domain    string
+		creds     *porkbun.Credentials
+		wantCalls int    // getNs requests made
+		wantIn    string // in the error text
+		wantAuth  bool
+		wantOK    bool
+	}{
+		{name: "ERROR status with Porkbun's message", domain: "unknown.com", wantCalls: 1, wantIn: "Invalid domain."},
+		{name: "invalid key is an auth error, not retried", domain: "example.com",
+			creds: &porkbun.Credentials{APIKey: "pk1_wrong", SecretAPIKey: "sk1_wrong"}, wantCalls: 1, wantIn: "Invalid API key. (002)", wantAuth: true},
+		{name: "403 is not retried", domain: "example.com", faults: []porkbuntest.Fault{{Status: http.StatusForbidden, Message: "Forbidden"}},
+			wantCalls: 1, wantIn: "HTTP 403: Forbidden", wantAuth: true},
+		{name: "401 is not retried", domain: "example.com", faults: []porkbuntest.Fault{{Status: http.StatusUnauthorized}},
+			wantCalls: 1, wantIn: "HTTP 401", wantAuth: true},
+		{name: "5xx then success", domain: "example.com", faults: []porkbuntest.Fault{{Status: 503, Message: "busy"}, {Status: 502, RawBody: "<html>Bad gateway</html>"}},
+			wantCalls: 3, wantOK: true},
+		{name: "429 then success", domain: "example.com", faults: []porkbuntest.Fault{{Status: 429, Message: "slow down"}}, wantCalls: 2, wantOK: true},
+		{name: "5xx until the attempts run out", domain: "example.com",
+			faults:    []porkbuntest.Fault{{Status: 500, Message: "oops 1"}, {Status: 500, Message: "oops 2"}, {Status: 500, Message: "oops 3"}, {Status: 500}},
+			wantCalls: 3, wantIn: "giving up after 3 attempts: porkbun getNs example.com: HTTP 500: oops 3"},
+		{name: "non-JSON 4xx", domain: "example.com", faults: []porkbuntest.Fault{{Status: 400, RawBody: "<html>nope</html>"}}, wantCalls: 1, wantIn: "unexpected answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+			srv.AddFaults(tt.faults...)
+			creds := porkbun.Credentials{APIKey: testKey, SecretAPIKey: testSecret}
+			if tt.creds != nil {
+				creds = *tt.creds
+			}
+			c, err := porkbun.New(creds, fastOptions(srv.BaseURL()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns, err := c.NameServers(context.Background(), tt.domain)
+			if got := srv.Calls("getNs"); got != tt.wantCalls {
+				t.Errorf("getNs requests = %d, want %d", got, tt.wantCalls)
+			}
+			if tt.wantOK {
+				if err != nil || !slices.Equal(ns, porkbunNS) {
+					t.Fatalf("NameServers = %v, %v; want success", ns, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			if !strings.Contains(err.Error(), tt.wantIn) {
+				t.Errorf("error %q does not contain %q", err, tt.wantIn)
+			}
+			if errors.Is(err, porkbun.ErrAuth) != tt.wantAuth {
+				t.Errorf("errors.Is(err, ErrAuth) = %v, want %v (err: %v)", !tt.wantAuth, tt.wantAuth, err)
+			}
+		})
+	}
+}
+
+func TestSlowAnswerTimesOut(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv.AddFaults(porkbuntest.Fault{Delay: 5 * time.Second}, porkbuntest.Fault{Delay: 5 * time.Second})
+	opts := fastOptions(srv.BaseURL())
+	opts.Timeout = 100 * time.Millisecond
+	opts.MaxAttempts = 2
+	c := newClient(t, srv, opts)
+	start := time.Now()
+	_, err := c.NameServers(context.Background(), "example.com")
+	if err == nil || !strings.Contains(err.Error(), "no answer within 100ms") {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if srv.Calls("getNs") != 2 {
+		t.Fatalf("getNs requests = %d, want 2 (a timeout is retried)", srv.Calls("getNs"))
+	}
+	// Not a timing assertion on the client's speed: only that it did not wait for the 5 s answers.
+	if time.Since(start) > 4*time.Second {
+		t.Fatalf("client waited for the slow server (%s)", time.Since(start))
+	}
+}
+
+func TestSlowAnswerThenSuccess(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv.AddFaults(porkbuntest.Fault{Delay: 5 * time.Second})
+	opts := fastOptions(srv.BaseURL())
+	opts.Timeout = 100 * time.Millisecond
+	c := newClient(t, srv, opts)
+	if err := c.SetNameServers(context.Background(), "example.com", zoneNS); err != nil {
+		t.Fatal(err)
+	}
+	if !kdns.SameNameServers(srv.NameServers("example.com"), zoneNS) {
+		t.Fatal("update not applied after the retry")
+	}
+}
+
+func TestCancelledContextStopsRetrying(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv.AddFaults(porkbuntest.Fault{Status: 503}, porkbuntest.Fault{Status: 503}, porkbuntest.Fault{Status: 503})
+	opts := fastOptions(srv.BaseURL())
+	opts.BaseDelay, opts.MaxDelay, opts.MaxAttempts = time.Hour, time.Hour, 5
+	c := newClient(t, srv, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := c.NameServers(ctx, "example.com")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the context's deadline", err)
+	}
+	if srv.Calls("getNs") != 1 {
+		t.Fatalf("getNs requests = %d, want 1", srv.Calls("getNs"))
+	}
+}
+
+func TestNetworkErrorIsRetriedThenReported(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, nil)
+	base := srv.BaseURL()
+	srv.Close() // nothing listens there any more
+	c, err := porkbun.New(porkbun.Credentials{APIKey: testKey, SecretAPIKey: testSecret}, fastOptions(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.NameServers(context.Background(), "example.com")
+	if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRefusesEmptyUpdate(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	c := newClient(t, srv, fastOptions(srv.BaseURL()))
+	if err := c.SetNameServers(context.Background(), "example.com", []string{" ", ""}); err == nil {
+		t.Fatal("expected an error for an empty list")
+	}
+	if srv.Calls("updateNs") != 0 {
+		t.Fatal("an empty update reached the server")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	if _, err := porkbun.NewFromEnv(env(map[string]string{porkbun.EnvAPIKey: testKey}), porkbun.Options{}); err == nil ||
+		!strings.Contains(err.Error(), porkbun.EnvSecretAPIKey) {
+		t.Fatalf("missing secret: err = %v", err)
+	}
+	if _, err := porkbun.NewFromEnv(env(map[string]string{}), porkbun.Options{}); err == nil ||
+		!strings.Contains(err.Error(), porkbun.EnvAPIKey+" and "+porkbun.EnvSecretAPIKey) {
+		t.Fatalf("missing both: err = %v", err)
+	}
+	for _, bad := range []string{"ftp://x", "not a url", "https://user:pw@api.example"} {
+		_, err := porkbun.NewFromEnv(env(map[string]string{porkbun.EnvAPIKey: testKey, porkbun.EnvSecretAPIKey: testSecret, porkbun.EnvAPIURL: bad}), porkbun.Options{})
+		if err == nil || !strings.Contains(err.Error(), porkbun.EnvAPIURL) {
+			t.Errorf("URL %q: err = %v", bad, err)
+		}
+	}
+	c, err := porkbun.NewFromEnv(env(map[string]string{porkbun.EnvAPIKey: testKey, porkbun.EnvSecretAPIKey: testSecret}), porkbun.Options{})
+	if err != nil || !strings.Contains(c.String(), porkbun.DefaultBaseURL) {
+		t.Fatalf("default URL: %v %v", c, err)
+	}
+}
+
+// TestKeysNeverInOutput drives every code path that produces text (success,
+// each error kind, a server echoing the keys back, fmt of the values) and
+// checks that neither key appears anywhere.
+func TestKeysNeverInOutput(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	creds := porkbun.Credentials{APIKey: testKey, SecretAPIKey: testSecret}
+	c := newClient(t, srv, fastOptions(srv.BaseURL()))
+	ctx := context.Background()
+
+	var texts []string
+	add := func(v ...any) {
+		for _, x := range v {
+			if err, ok := x.(error); ok && err != nil {
+				texts = append(texts, err.Error(), fmt.Sprintf("%+v %#v", err, err))
+				continue
+			}
+			texts = append(texts, fmt.Sprintf("%v %+v %#v %s", x, x, x, x))
+		}
+	}
+	add(creds, &creds, c, struct{ C porkbun.Credentials }{creds})
+	_, err := c.NameServers(ctx, "unknown.com")
+	add(err)
+	srv.AddFaults(porkbuntest.Fault{Status: 403, Message: "bad key " + testKey + " / " + testSecret})
+	_, err = c.NameServers(ctx, "example.com")
+	add(err)
+	srv.AddFaults(porkbuntest.Fault{Status: 500, RawBody: "echo " + testSecret}, porkbuntest.Fault{Status: 500, RawBody: "echo " + testKey}, porkbuntest.Fault{Status: 500, Message: testSecret})
+	_, err = c.NameServers(ctx, "example.com")
+	add(err)
+	srv.AddFaults(porkbuntest.Fault{Status: 400, Message: "ns invalid " + testSecret})
+	add(c.SetNameServers(ctx, "example.com", zoneNS))
+	bad, _ := porkbun.New(porkbun.Credentials{APIKey: testKey, SecretAPIKey: "sk1_wrong"}, fastOptions(srv.BaseURL()))
+	_, err = bad.NameServers(ctx, "example.com")
+	add(err, bad)
+	closed := porkbuntest.Start(t, testKey, testSecret, nil)
+	closed.Close()
+	cc, _ := porkbun.New(creds, fastOptions(closed.BaseURL()))
+	_, err = cc.NameServers(ctx, "example.com")
+	add(err)
+
+	if len(texts) < 10 {
+		t.Fatalf("only %d texts collected", len(texts))
+	}
+	for _, s := range texts {
+		for _, k := range []string{testKey, testSecret, "LEAKCHECK"} {
+			if strings.Contains(s, k) {
+				t.Errorf("a key leaked into %q", s)
+			}
+		}
+	}
+}
