@@ -1,0 +1,118 @@
+package cost
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	tfjson "github.com/hashicorp/terraform-json"
+)
+
+// Money formats a range: "12.34" or "12.34..56.78".
+func (r Range) Money() string {
+	if fmt.Sprintf("%.2f", r.Low) == fmt.Sprintf("%.2f", r.High) {
+		return fmt.Sprintf("%.2f", r.Low)
+	}
+	return fmt.Sprintf("%.2f..%.2f", r.Low, r.High)
+}
+
+// WriteJSON writes the estimate as indented JSON.
+func (e *Estimate) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(e); err != nil {
+		return fmt.Errorf("writing cost estimate as JSON: %w", err)
+	}
+	return nil
+}
+
+// WriteText writes the estimate as a table, the total, the assumptions and
+// the EKS comparison.
+func (e *Estimate) WriteText(w io.Writer) error {
+	var b strings.Builder
+	title := "Monthly on-demand cost"
+	if e.Environment != "" {
+		title += " of " + e.Environment
+	}
+	fmt.Fprintf(&b, "%s in %s (%s; prices as of %s)\n\n", title, e.Region, e.Currency, e.PricesAsOf)
+
+	rows := [][3]string{{"SERVICE", "ITEM", "MONTHLY"}}
+	for _, l := range e.Lines {
+		amount := l.Monthly.Money()
+		if !l.Priced {
+			amount = "no price"
+		}
+		rows = append(rows, [3]string{l.Service, l.Item, amount})
+	}
+	rows = append(rows, [3]string{"", "Total (desired..max workers)", e.Total.Money()})
+	var width [3]int
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for i, r := range rows {
+		if i == len(rows)-1 {
+			fmt.Fprintf(&b, "%s\n", strings.Repeat("-", width[0]+width[1]+width[2]+4))
+		}
+		fmt.Fprintf(&b, "%s  %s  %s\n", pad(r[0], width[0]), pad(r[1], width[1]), padLeft(r[2], width[2]))
+	}
+
+	for _, l := range e.Lines {
+		if !l.Priced {
+			fmt.Fprintf(&b, "no price: %s: %s\n", l.Address, l.NoPrice)
+		}
+	}
+	a := e.Assumptions
+	fmt.Fprintf(&b, "\nAssumptions: %g hours/month; NLB %g LCU on average; %g GB processed per NAT gateway; "+
+		"%g GB on EFS; %g GB per S3 bucket; data transfer out not included.\n",
+		a.HoursPerMonth, a.NLBLCUs, a.NATDataGB, a.EFSStorageGB, a.S3StorageGB)
+	fmt.Fprintf(&b, "\nSame workers on EKS: %s %s/month (control-plane fee %.2f added, control-plane node %s removed; difference %s).\n",
+		e.EKS.Total.Money(), e.Currency, e.EKS.ControlPlaneFee, e.EKS.ControllerRemove.Money(), signed(e.EKS.Difference))
+	for _, n := range e.Notes {
+		fmt.Fprintf(&b, "Note: %s\n", n)
+	}
+	fmt.Fprintf(&b, "Prices: %s\n", e.PricesSource)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing cost estimate: %w", err)
+	}
+	return nil
+}
+
+// Summary is a one-line estimate for previews such as `kforge up`.
+func (e *Estimate) Summary() string {
+	s := fmt.Sprintf("estimated cost: %s %s/month on demand in %s (EKS with the same workers: %s)",
+		e.Total.Money(), e.Currency, e.Region, e.EKS.Total.Money())
+	if e.Unpriced > 0 {
+		s += fmt.Sprintf("; %d item(s) without a price", e.Unpriced)
+	}
+	return s
+}
+
+func signed(r Range) string {
+	f := func(v float64) string { return fmt.Sprintf("%+.2f", v) }
+	if f(r.Low) == f(r.High) {
+		return f(r.Low)
+	}
+	return f(r.Low) + ".." + f(r.High)
+}
+
+func pad(s string, n int) string {
+	return s + strings.Repeat(" ", n-utf8.RuneCountInString(s))
+}
+
+func padLeft(s string, n int) string {
+	return strings.Repeat(" ", n-utf8.RuneCountInString(s)) + s
+}
+
+// PreviewLine estimates a plan and returns Summary(), for commands that show
+// the cost next to a plan they are about to apply.
+func PreviewLine(plan *tfjson.Plan) (string, error) {
+	e, err := FromPlan(plan, Options{})
+	if err != nil {
+		return "", err
+	}
+	return e.Summary(), nil
+}
