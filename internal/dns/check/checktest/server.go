@@ -1,0 +1,97 @@
+// Package checktest runs a small DNS server on a loopback UDP port for tests:
+// it answers NS and A queries from records the test sets and can change while
+// it runs (to simulate propagation). It stands in for a recursive resolver.
+package checktest
+
+import (
+	"net"
+	"sync"
+	"testing"
+
+	mdns "github.com/miekg/dns"
+)
+
+// Server is a DNS server answering from an in-memory table.
+type Server struct {
+	addr string
+	srv  *mdns.Server
+
+	mu      sync.Mutex
+	ns      map[string][]string // owner (FQDN) => name servers
+	a       map[string][]string // owner (FQDN) => IPv4 addresses
+	queries int
+}
+
+// Start listens on 127.0.0.1 on a free UDP port and stops on test cleanup.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listening for DNS: %v", err)
+	}
+	s := &Server{addr: pc.LocalAddr().String(), ns: map[string][]string{}, a: map[string][]string{}}
+	started := make(chan struct{})
+	s.srv = &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(s.serve), NotifyStartedFunc: func() { close(started) }}
+	go func() { _ = s.srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = s.srv.Shutdown() })
+	return s
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return s.addr }
+
+// SetNS sets (replaces) the NS records of name; none removes them.
+func (s *Server) SetNS(name string, nameServers ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ns[mdns.CanonicalName(name)] = nameServers
+}
+
+// SetA sets (replaces) the A records of name; none removes them.
+func (s *Server) SetA(name string, addrs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.a[mdns.CanonicalName(name)] = addrs
+}
+
+// Queries counts the questions answered so far.
+func (s *Server) Queries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queries
+}
+
+func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
+	m := new(mdns.Msg)
+	m.SetReply(req)
+	m.RecursionAvailable = true
+	s.mu.Lock()
+	s.queries++
+	for _, q := range req.Question {
+		name := mdns.CanonicalName(q.Name)
+		_, hasNS := s.ns[name]
+		_, hasA := s.a[name]
+		if !hasNS && !hasA {
+			m.Rcode = mdns.RcodeNameError
+			continue
+		}
+		hdr := mdns.RR_Header{Name: q.Name, Class: mdns.ClassINET, Ttl: 60}
+		switch q.Qtype {
+		case mdns.TypeNS:
+			for _, ns := range s.ns[name] {
+				h := hdr
+				h.Rrtype = mdns.TypeNS
+				m.Answer = append(m.Answer, &mdns.NS{Hdr: h, Ns: mdns.Fqdn(ns)})
+			}
+		case mdns.TypeA:
+			for _, ip := range s.a[name] {
+				h := hdr
+				h.Rrtype = mdns.TypeA
+				m.Answer = append(m.Answer, &mdns.A{Hdr: h, A: net.ParseIP(ip)})
+			}
+		}
+	}
+	s.mu.Unlock()
+	_ = w.WriteMsg(m)
+}
