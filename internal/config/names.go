@@ -1,0 +1,163 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Length limits of AWS names derived from the cluster name.
+const (
+	maxClusterName        = 20
+	minClusterName        = 3
+	maxLBName             = 32 // load balancers and target groups
+	maxBucketName         = 63
+	maxIAMRoleName        = 64
+	maxASGName            = 255
+	maxIAMPolicyName      = 128
+	maxLaunchTemplateName = 128
+	placeholderAcctID     = "123456789012" // account ids are always 12 digits
+)
+
+// DerivedName is an AWS resource name the Terraform modules build from the
+// configuration, with the limit AWS puts on it.
+type DerivedName struct {
+	What  string
+	Name  string
+	Limit int
+}
+
+// DerivedNames returns the longest names the modules derive from this
+// configuration (account id placeholders are the real length), so the
+// validator can prove they fit before Terraform runs.
+func (c *Cluster) DerivedNames() []DerivedName {
+	n := c.Name
+	// Keep in step with terraform/modules: ingress/nlb.tf, buckets/bucket.tf,
+	// iam/roles.tf, iam/policies.tf, control-plane/controller.tf, workers/asg.tf.
+	names := []DerivedName{
+		{"network load balancer", n + "-ingress", maxLBName},
+		{"HTTP target group", n + "-http", maxLBName},
+		{"HTTPS target group", n + "-https", maxLBName},
+		{"certs bucket", fmt.Sprintf("%s-certs-%s-%s", n, placeholderAcctID, c.Region), maxBucketName},
+		{"control-plane IAM role", n + "-controller", maxIAMRoleName},
+		{"worker IAM role", n + "-worker", maxIAMRoleName},
+		{"Cluster Autoscaler IAM policy", n + "-cluster-autoscaler", maxIAMPolicyName},
+		{"control-plane launch template", n + "-controller", maxLaunchTemplateName},
+	}
+	if c.State.Bucket == "" {
+		names = append(names, DerivedName{"default state bucket",
+			fmt.Sprintf("kforge-state-%s-%s", placeholderAcctID, c.State.Region), maxBucketName})
+	}
+	for pool := range c.WorkerPools {
+		names = append(names,
+			DerivedName{"worker launch template", n + "-" + pool, maxLaunchTemplateName},
+			DerivedName{"worker Auto Scaling Group", n + "-" + pool, maxASGName})
+	}
+	sort.Slice(names, func(i, j int) bool {
+		return names[i].What < names[j].What || names[i].What == names[j].What && names[i].Name < names[j].Name
+	})
+	return names
+}
+
+var (
+	dnsLabel      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	clusterName   = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
+	bucketName    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
+	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	zoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	amiPattern    = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	// family.size: t3.medium, m7g.large, c6in.2xlarge, m7i-flex.large, u-6tb1.metal
+	instanceTypePattern = regexp.MustCompile(`^([a-z]+[0-9]+[a-z0-9]*(-[a-z0-9]+)?|u-[0-9]+tb[0-9]+)\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal(-[0-9]+xl)?)$`)
+)
+
+// knownRegions are the AWS commercial regions (checked 2026-11-25).
+var knownRegions = []string{
+	"af-south-1",
+	"ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+	"ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+	"ca-central-1", "ca-west-1",
+	"eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
+	"eu-west-1", "eu-west-2", "eu-west-3",
+	"il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
+	"us-east-1", "us-east-2", "us-west-1", "us-west-2",
+	"us-gov-east-1", "us-gov-west-1",
+}
+
+// KnownRegions returns the regions the validator accepts.
+func KnownRegions() []string {
+	return append([]string(nil), knownRegions...)
+}
+
+func isKnownRegion(r string) bool {
+	for _, k := range knownRegions {
+		if k == r {
+			return true
+		}
+	}
+	return false
+}
+
+// checkBucketName returns "" for a valid S3 general purpose bucket name.
+func checkBucketName(name string) string {
+	switch {
+	case len(name) < 3 || len(name) > maxBucketName:
+		return fmt.Sprintf("bucket names are 3-63 characters, %q has %d", name, len(name))
+	case !bucketName.MatchString(name):
+		return fmt.Sprintf("%q must use lowercase letters, digits, dots and hyphens, and start and end with a letter or digit", name)
+	case strings.Contains(name, ".."):
+		return fmt.Sprintf("%q must not contain two dots in a row", name)
+	case net.ParseIP(name) != nil:
+		return fmt.Sprintf("%q must not look like an IP address", name)
+	case strings.HasPrefix(name, "xn--") || strings.HasPrefix(name, "sthree-") || strings.HasPrefix(name, "amzn-s3-demo-"):
+		return fmt.Sprintf("%q starts with a prefix S3 reserves", name)
+	case strings.HasSuffix(name, "-s3alias") || strings.HasSuffix(name, "--ol-s3") || strings.HasSuffix(name, ".mrap") || strings.HasSuffix(name, "--x-s3"):
+		return fmt.Sprintf("%q ends with a suffix S3 reserves", name)
+	}
+	return ""
+}
+
+// checkDomain returns "" for a valid DNS domain with room for api.<domain>.
+func checkDomain(domain string) string {
+	if domain != strings.ToLower(domain) {
+		return fmt.Sprintf("%q must be lowercase", domain)
+	}
+	if strings.HasSuffix(domain, ".") {
+		return fmt.Sprintf("%q must not end with a dot", domain)
+	}
+	// api.<domain> and *.<domain> must stay within 253 characters.
+	if len(domain) > 253-len("api.") {
+		return fmt.Sprintf("%q is %d characters; with api. in front it exceeds the 253-character DNS limit", domain, len(domain))
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return fmt.Sprintf("%q needs at least two labels, such as example.com", domain)
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || !dnsLabel.MatchString(l) {
+			return fmt.Sprintf("label %q of %q must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen", l, domain)
+		}
+	}
+	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
+		return fmt.Sprintf("%q ends in a numeric label; top-level domains are not numeric", domain)
+	}
+	return ""
+}
+
+// isArm reports whether an instance type is a Graviton (arm64) type: the
+// letters after the family's generation digit contain a g (m7g, c6gn, t4g).
+func isArm(instanceType string) bool {
+	family, _, _ := strings.Cut(instanceType, ".")
+	if family == "a1" {
+		return true
+	}
+	i := strings.IndexAny(family, "0123456789")
+	if i < 0 {
+		return false
+	}
+	rest := strings.TrimLeft(family[i:], "0123456789")
+	attrs, _, _ := strings.Cut(rest, "-")
+	return strings.Contains(attrs, "g")
+}

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// GoldenAgentBinaryPath is the agent path rendered into the committed example
+// tfvars files; the CLI passes the real path through RenderOptions.
+const GoldenAgentBinaryPath = "/path/to/kforge-linux"
+
+// RenderOptions carries the root module inputs that are not part of the
+// configuration file because the CLI decides them at run time.
+type RenderOptions struct {
+	// AgentBinaryPath is the local linux kforge binary uploaded for nodes
+	// (agent_binary_path). Empty renders GoldenAgentBinaryPath.
+	AgentBinaryPath string
+	// EndpointURL is the AWS-compatible emulator endpoint (aws_endpoint_url);
+	// empty on real AWS.
+	EndpointURL string
+}
+
+// TFVars returns the root module's input variables (terraform/cluster/
+// variables.tf) for this configuration. At most one RenderOptions is used;
+// without one the golden placeholder agent path and no endpoint are rendered.
+func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
+	var o RenderOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.AgentBinaryPath == "" {
+		o.AgentBinaryPath = GoldenAgentBinaryPath
+	}
+
+	pools := make(map[string]any, len(c.WorkerPools))
+	for name, p := range c.WorkerPools {
+		labels := make(map[string]any, len(p.Labels))
+		for k, v := range p.Labels {
+			labels[k] = v
+		}
+		pools[name] = map[string]any{
+			"instance_types": stringList(p.InstanceTypes),
+			"min_size":       p.Min,
+			"desired_size":   p.Desired,
+			"max_size":       p.Max,
+			"volume_size":    p.VolumeSize,
+			"labels":         labels,
+			"taints":         stringList(p.Taints),
+		}
+	}
+	tags := make(map[string]any, len(c.Tags))
+	for k, v := range c.Tags {
+		tags[k] = v
+	}
+
+	return map[string]any{
+		"cluster_name":               c.Name,
+		"environment":                c.Environment,
+		"region":                     c.Region,
+		"az_count":                   c.Network.AZCount,
+		"vpc_cidr":                   c.Network.VPCCIDR,
+		"nat_gateway":                c.Network.NATGateway,
+		"admin_cidrs":                stringList(c.Network.AdminCIDRs),
+		"domain":                     c.DNS.Domain,
+		"dns_zone_id":                c.DNS.ZoneID,
+		"kubernetes_version":         c.Kubernetes.Version,
+		"pod_cidr":                   c.Kubernetes.PodCIDR,
+		"service_cidr":               c.Kubernetes.ServiceCIDR,
+		"http_node_port":             c.Ingress.HTTPNodePort,
+		"https_node_port":            c.Ingress.HTTPSNodePort,
+		"acme_email":                 c.Ingress.ACMEEmail,
+		"ami_id":                     c.AMIID,
+		"controller_instance_type":   c.ControlPlane.InstanceType,
+		"controller_volume_size":     c.ControlPlane.VolumeSize,
+		"worker_pools":               pools,
+		"tags":                       tags,
+		"certs_bucket_force_destroy": c.CertsBucketForceDestroy,
+		"agent_binary_path":          o.AgentBinaryPath,
+		"aws_endpoint_url":           o.EndpointURL,
+	}
+}
+
+// TFVarsJSON renders TFVars as terraform.tfvars.json: keys sorted, two-space
+// indentation, a trailing newline.
+func (c *Cluster) TFVarsJSON(opts ...RenderOptions) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c.TFVars(opts...)); err != nil {
+		return nil, fmt.Errorf("encoding terraform variables of cluster %s: %w", c.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// stringList returns a non-nil copy so empty lists render as [] not null.
+func stringList(in []string) []any {
+	out := make([]any, 0, len(in))
+	for _, s := range in {
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,109 @@
+// Package config loads, defaults and validates a kforge cluster configuration
+// (envs/<env>.yaml) and renders it into the root Terraform module's variables.
+//
+// Every problem found in a file is reported at once, each with the file, the
+// line, the field path (for example workerPools.general.max), what is wrong and
+// how to fix it, so a user can correct a file in one pass and kforge never
+// reaches the cloud with an invalid configuration.
+package config
+
+// Cluster is one environment's cluster configuration after the base file has
+// been merged in and defaults have been filled in. YAML keys are camelCase;
+// the yaml tags below are the only key names accepted.
+type Cluster struct {
+	// Base names a shared file (relative to this file) merged under this one;
+	// values in this file win. Only the environment file may name a base.
+	Base string `yaml:"base"`
+
+	// Name of the cluster: prefixes every AWS resource name.
+	Name string `yaml:"name"`
+	// Environment this cluster belongs to (defaults to the file's base name).
+	Environment string `yaml:"environment"`
+	// Region is the AWS region of every resource.
+	Region string `yaml:"region"`
+	// Emulator is true when the environment targets the local AWS emulator
+	// (moto_server) instead of AWS. Not a Terraform input.
+	Emulator bool `yaml:"emulator"`
+
+	State        State                 `yaml:"state"`
+	Network      Network               `yaml:"network"`
+	DNS          `yaml:"dns"`          // embedded so c.Domain and c.DNS.Domain both read the domain
+	Kubernetes   Kubernetes            `yaml:"kubernetes"`
+	Ingress      Ingress               `yaml:"ingress"`
+	ControlPlane ControlPlane          `yaml:"controlPlane"`
+	AMIID        string                `yaml:"amiID"`
+	WorkerPools  map[string]WorkerPool `yaml:"workerPools"`
+	Tags         map[string]string     `yaml:"tags"`
+	// CertsBucketForceDestroy lets terraform destroy delete the certs bucket
+	// together with the PKI backups in it.
+	CertsBucketForceDestroy bool `yaml:"certsBucketForceDestroy"`
+
+	// Warnings are findings that do not stop kforge (not part of the file).
+	Warnings []FieldError `yaml:"-"`
+	// File is the environment file this configuration was loaded from.
+	File string `yaml:"-"`
+}
+
+// State says where Terraform keeps this environment's state (S3 backend).
+// Not a Terraform input: the CLI passes it as backend configuration.
+type State struct {
+	// Bucket is the state bucket; empty means kforge-state-<account>-<region>.
+	Bucket string `yaml:"bucket"`
+	// Key is the object key of the state file inside the bucket.
+	Key string `yaml:"key"`
+	// Region of the state bucket (defaults to the cluster region).
+	Region string `yaml:"region"`
+}
+
+// Network describes the VPC.
+type Network struct {
+	AZCount    int      `yaml:"azCount"`
+	VPCCIDR    string   `yaml:"vpcCIDR"`
+	NATGateway bool     `yaml:"natGateway"`
+	AdminCIDRs []string `yaml:"adminCIDRs"`
+}
+
+// DNS describes the cluster's domain and how it is delegated.
+type DNS struct {
+	Domain string `yaml:"domain"`
+	// ZoneID of an existing Route 53 hosted zone; empty creates one.
+	ZoneID string `yaml:"zoneID"`
+	// Registrar where the delegation is done: porkbun, route53 or none.
+	Registrar string `yaml:"registrar"`
+	// ParentZoneID is the Route 53 zone that receives the NS delegation
+	// when Registrar is route53.
+	ParentZoneID string `yaml:"parentZoneID"`
+}
+
+// Kubernetes holds the cluster's Kubernetes settings.
+type Kubernetes struct {
+	Version     string `yaml:"version"`
+	PodCIDR     string `yaml:"podCIDR"`
+	ServiceCIDR string `yaml:"serviceCIDR"`
+}
+
+// Ingress holds the NodePorts the NLB forwards to and the ACME account e-mail.
+type Ingress struct {
+	HTTPNodePort  int    `yaml:"httpNodePort"`
+	HTTPSNodePort int    `yaml:"httpsNodePort"`
+	ACMEEmail     string `yaml:"acmeEmail"`
+}
+
+// ControlPlane sizes the control-plane node.
+type ControlPlane struct {
+	InstanceType string `yaml:"instanceType"`
+	VolumeSize   int    `yaml:"volumeSize"`
+}
+
+// WorkerPool is one Auto Scaling Group of workers.
+type WorkerPool struct {
+	InstanceTypes []string          `yaml:"instanceTypes"`
+	Min           int               `yaml:"min"`
+	Desired       int               `yaml:"desired"`
+	Max           int               `yaml:"max"`
+	VolumeSize    int               `yaml:"volumeSize"`
+	Labels        map[string]string `yaml:"labels"`
+	// Taints as key=value:Effect (value optional), Effect one of
+	// NoSchedule, PreferNoSchedule, NoExecute.
+	Taints []string `yaml:"taints"`
+}

@@ -1,0 +1,667 @@
+package config
+
+import (
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Limits enforced by the rules below.
+const (
+	minAZCount        = 2
+	maxAZCount        = 6
+	minProdAZCount    = 3
+	minVPCPrefix      = 16 // AWS allows /16 to /28; subnets per AZ need /24 at most
+	maxVPCPrefix      = 24
+	minNodePort       = 30000
+	maxNodePort       = 32767
+	minVolumeSize     = 20 // GiB: OS, container images and logs
+	maxVolumeSize     = 16384
+	maxPoolSize       = 1000
+	maxInstanceTypes  = 20
+	maxPoolName       = 20
+	maxUserTags       = 40 // AWS allows 50 per resource; kforge and the modules add their own
+	maxTagKey         = 128
+	maxTagValue       = 256
+	minServicePrefix  = 12 // kube-apiserver refuses service ranges larger than /12
+	maxServicePrefix  = 24
+	nodeMaskSize      = 24 // kube-controller-manager gives each node a /24 of the pod CIDR
+	maxLabelValue     = 63
+	maxLabelNamePart  = 63
+	maxLabelKeyPrefix = 253
+)
+
+var (
+	labelName   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$`)
+	tagChars    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	taintEffect = map[string]bool{"NoSchedule": true, "PreferNoSchedule": true, "NoExecute": true}
+)
+
+// validator checks a defaulted Cluster; every rule reports with the position
+// of the value the files set (or of its nearest parent when defaulted).
+type validator struct {
+	c        *Cluster
+	set      map[string]position
+	file     string
+	errs     []FieldError
+	warnings []FieldError
+}
+
+func (v *validator) where(path string) position {
+	for p := path; ; p = parentPath(p) {
+		if pos, ok := v.set[p]; ok {
+			return pos
+		}
+		if p == "" {
+			return position{v.file, 0}
+		}
+	}
+}
+
+func (v *validator) isSet(path string) bool { _, ok := v.set[path]; return ok }
+
+func (v *validator) errorf(path, fix, format string, args ...any) {
+	pos := v.where(path)
+	v.errs = append(v.errs, FieldError{File: pos.file, Line: pos.line, Field: path, Message: fmt.Sprintf(format, args...), Fix: fix})
+}
+
+func (v *validator) warnf(path, fix, format string, args ...any) {
+	pos := v.where(path)
+	v.warnings = append(v.warnings, FieldError{File: pos.file, Line: pos.line, Field: path, Message: fmt.Sprintf(format, args...), Fix: fix})
+}
+
+// isProd reports whether production-only rules apply.
+func (c *Cluster) isProd() bool { return c.Environment == "prod" || c.Environment == "production" }
+
+func (v *validator) validate() {
+	v.identity()
+	v.state()
+	v.network()
+	v.dns()
+	v.kubernetes()
+	v.ingress()
+	v.controlPlane()
+	v.workerPools()
+	v.tags()
+	v.derivedNames()
+}
+
+func (v *validator) identity() {
+	c := v.c
+	switch {
+	case c.Name == "":
+		v.errorf("name", "add name: <cluster name>, for example name: demo-dev", "is required")
+	case len(c.Name) < minClusterName || len(c.Name) > maxClusterName:
+		v.errorf("name", fmt.Sprintf("use %d-%d characters", minClusterName, maxClusterName),
+			"%q has %d characters; cluster names are %d-%d characters so derived AWS names stay within their limits",
+			c.Name, len(c.Name), minClusterName, maxClusterName)
+	case !clusterName.MatchString(c.Name) || strings.Contains(c.Name, "--"):
+		v.errorf("name", "use lowercase letters, digits and single hyphens, starting with a letter, for example "+suggestName(c.Name),
+			"%q is not a lowercase DNS label starting with a letter", c.Name)
+	}
+
+	if !envNamePattern.MatchString(c.Environment) {
+		v.errorf("environment", "use a short lowercase name such as dev, staging, prod or local",
+			"%q is not a valid environment name (lowercase letter first, then letters, digits, hyphens; at most 16)", c.Environment)
+	} else if fileEnv := fileEnvName(v.file); v.isSet("environment") && envNamePattern.MatchString(fileEnv) && fileEnv != c.Environment && fileEnv != "base" {
+		v.errorf("environment", fmt.Sprintf("set environment: %s, or rename the file to %s.yaml", fileEnv, c.Environment),
+			"%q does not match the file name %s.yaml; kforge keys state and work directories by the file name", c.Environment, fileEnv)
+	}
+
+	v.region("region", c.Region)
+
+	if c.Emulator && c.AMIID == "" {
+		v.errorf("amiID", "pin an AMI that exists in the emulator, for example the one in envs/local.yaml",
+			"is required when emulator is true: the emulator has no public SSM parameter for the Amazon Linux 2023 AMI")
+	}
+	if c.AMIID != "" && !amiPattern.MatchString(c.AMIID) {
+		v.errorf("amiID", "use an AMI id such as ami-0123456789abcdef0, or leave amiID out to use the latest Amazon Linux 2023",
+			"%q is not an AMI id (ami- followed by 8 or 17 hex digits)", c.AMIID)
+	}
+}
+
+func (v *validator) region(path, region string) {
+	switch {
+	case region == "":
+		v.errorf(path, "add "+lastSegment(path)+": <region>, for example us-east-1", "is required")
+	case !regionPattern.MatchString(region):
+		v.errorf(path, "write a region code such as eu-west-1"+didYouMean(region, knownRegions),
+			"%q is not an AWS region code", region)
+	case !isKnownRegion(region):
+		v.errorf(path, "use a known region"+didYouMean(region, knownRegions)+"; if AWS opened a new one, add it to knownRegions in internal/config/names.go",
+			"%q is not a known AWS region", region)
+	}
+}
+
+func (v *validator) state() {
+	c := v.c
+	if c.State.Bucket != "" {
+		if msg := checkBucketName(c.State.Bucket); msg != "" {
+			v.errorf("state.bucket", "choose a valid S3 bucket name, or leave state.bucket out to use kforge-state-<account>-<region>", "%s", msg)
+		} else if strings.Contains(c.State.Bucket, ".") {
+			v.warnf("state.bucket", "prefer hyphens to dots", "%q contains dots, which break virtual-hosted TLS access to S3", c.State.Bucket)
+		}
+	}
+	if v.isSet("state.key") {
+		switch {
+		case c.State.Key == "":
+			v.errorf("state.key", "leave state.key out to use <name>/<environment>/terraform.tfstate", "must not be empty")
+		case strings.HasPrefix(c.State.Key, "/") || strings.Contains(c.State.Key, "//") || strings.HasSuffix(c.State.Key, "/"):
+			v.errorf("state.key", "write a relative object key such as demo/dev/terraform.tfstate", "%q is not a clean object key (no leading, trailing or double slash)", c.State.Key)
+		case len(c.State.Key) > 1024:
+			v.errorf("state.key", "shorten the key", "is %d bytes; S3 keys are at most 1024", len(c.State.Key))
+		}
+	}
+	if v.isSet("state.region") {
+		v.region("state.region", c.State.Region)
+	}
+}
+
+// parseCIDR parses a canonical IPv4 CIDR; the message explains what is wrong.
+func parseCIDR(s string) (netip.Prefix, string, string) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Sprintf("%q is not a CIDR", s), "write an IPv4 CIDR such as 10.0.0.0/16"
+	}
+	if !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Sprintf("%q is not an IPv4 CIDR", s), "write an IPv4 CIDR such as 10.0.0.0/16"
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Sprintf("%q has host bits set", s), fmt.Sprintf("did you mean %s?", p.Masked())
+	}
+	return p, "", ""
+}
+
+func (v *validator) network() {
+	c := v.c
+	n := c.Network
+	switch {
+	case n.AZCount < minAZCount || n.AZCount > maxAZCount:
+		v.errorf("network.azCount", fmt.Sprintf("set network.azCount between %d and %d", minAZCount, maxAZCount),
+			"%d is out of range: the NLB, EFS and workers are spread over %d to %d availability zones", n.AZCount, minAZCount, maxAZCount)
+	case c.isProd() && n.AZCount < minProdAZCount:
+		// An error, not a warning: with two AZs the loss of one halves capacity
+		// and leaves no spread for the autoscaler to rebalance into.
+		v.errorf("network.azCount", fmt.Sprintf("set network.azCount: %d or more for production", minProdAZCount),
+			"%d is too few for a production environment", n.AZCount)
+	}
+
+	if vpc, msg, fix := parseCIDR(n.VPCCIDR); msg != "" {
+		v.errorf("network.vpcCIDR", fix, "%s", msg)
+	} else {
+		if vpc.Bits() < minVPCPrefix || vpc.Bits() > maxVPCPrefix {
+			v.errorf("network.vpcCIDR", fmt.Sprintf("use a prefix between /%d and /%d, for example %s", minVPCPrefix, maxVPCPrefix, DefaultVPCCIDR),
+				"/%d is outside /%d-/%d (AWS allows /16 at most; subnets for %d AZs need room)", vpc.Bits(), minVPCPrefix, maxVPCPrefix, n.AZCount)
+		} else if !vpc.Addr().IsPrivate() {
+			v.warnf("network.vpcCIDR", "use a private (RFC 1918) range such as 10.0.0.0/16",
+				"%s is not a private address range", vpc)
+		}
+	}
+
+	seen := map[string]int{}
+	for i, s := range n.AdminCIDRs {
+		path := fmt.Sprintf("network.adminCIDRs[%d]", i)
+		p, msg, fix := parseCIDR(s)
+		if msg != "" {
+			v.errorf(path, fix, "%s", msg)
+			continue
+		}
+		if j, dup := seen[p.String()]; dup {
+			v.errorf(path, "remove the duplicate", "%s is already listed at network.adminCIDRs[%d]", p, j)
+			continue
+		}
+		seen[p.String()] = i
+		if p.Bits() == 0 {
+			if c.isProd() {
+				// Decided: production never opens the API server to the whole internet.
+				v.errorf(path, "list the networks of your operators, for example 203.0.113.0/24",
+					"0.0.0.0/0 opens the Kubernetes API to the whole internet, which production does not allow")
+			} else {
+				v.warnf(path, "list the networks of your operators instead",
+					"0.0.0.0/0 opens the Kubernetes API to the whole internet")
+			}
+		}
+	}
+	if c.isProd() && !n.NATGateway {
+		v.warnf("network.natGateway", "set network.natGateway: true to keep nodes in private subnets",
+			"production nodes get public addresses without a NAT gateway")
+	}
+}
+
+func (v *validator) dns() {
+	d := v.c.DNS
+	if d.Domain == "" {
+		v.errorf("dns.domain", "add dns.domain, for example dev.example.com", "is required")
+	} else if msg := checkDomain(d.Domain); msg != "" {
+		v.errorf("dns.domain", "write a domain such as dev.example.com", "%s", msg)
+	}
+	if d.ZoneID != "" && !zoneIDPattern.MatchString(d.ZoneID) {
+		v.errorf("dns.zoneID", "use a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ, or leave zoneID out to create a zone",
+			"%q is not a Route 53 hosted zone id", d.ZoneID)
+	}
+	switch d.Registrar {
+	case "porkbun", "none":
+		if d.ParentZoneID != "" {
+			v.errorf("dns.parentZoneID", "remove dns.parentZoneID, or set dns.registrar: route53",
+				"is only used with registrar route53 (registrar is %q)", d.Registrar)
+		}
+	case "route53":
+		if d.ParentZoneID == "" {
+			v.errorf("dns.parentZoneID", "set the id of the Route 53 zone of the parent domain",
+				"is required with registrar route53: the delegation NS record is written there")
+		} else if !zoneIDPattern.MatchString(d.ParentZoneID) {
+			v.errorf("dns.parentZoneID", "use a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ",
+				"%q is not a Route 53 hosted zone id", d.ParentZoneID)
+		} else if d.ParentZoneID == d.ZoneID {
+			v.errorf("dns.parentZoneID", "use the parent domain's zone, not the cluster's own",
+				"is the same as dns.zoneID")
+		}
+	default:
+		v.errorf("dns.registrar", "use porkbun, route53 or none"+didYouMean(d.Registrar, []string{"porkbun", "route53", "none"}),
+			"%q is not a supported registrar", d.Registrar)
+	}
+}
+
+func (v *validator) kubernetes() {
+	k := v.c.Kubernetes
+	if msg := checkKubernetesVersion(k.Version); msg != "" {
+		v.errorf("kubernetes.version", supportedVersionsHint(), "%s", msg)
+	}
+	pod, podMsg, podFix := parseCIDR(k.PodCIDR)
+	if podMsg != "" {
+		v.errorf("kubernetes.podCIDR", podFix, "%s", podMsg)
+	}
+	svc, svcMsg, svcFix := parseCIDR(k.ServiceCIDR)
+	if svcMsg != "" {
+		v.errorf("kubernetes.serviceCIDR", svcFix, "%s", svcMsg)
+	}
+	if svcMsg == "" && (svc.Bits() < minServicePrefix || svc.Bits() > maxServicePrefix) {
+		v.errorf("kubernetes.serviceCIDR", fmt.Sprintf("use a prefix between /%d and /%d, for example %s", minServicePrefix, maxServicePrefix, DefaultServiceCIDR),
+			"/%d is outside /%d-/%d", svc.Bits(), minServicePrefix, maxServicePrefix)
+	}
+	if podMsg == "" {
+		nodes := 1 // the control plane
+		for _, p := range v.c.WorkerPools {
+			nodes += max(p.Max, 0)
+		}
+		if pod.Bits() > nodeMaskSize || 1<<(nodeMaskSize-pod.Bits()) < nodes {
+			v.errorf("kubernetes.podCIDR", "use a larger range, for example "+DefaultPodCIDR,
+				"%s holds fewer than %d node ranges of /%d (one per node at the pools' maximum size)", pod, nodes, nodeMaskSize)
+		}
+	}
+
+	// Pairwise overlap of the VPC, pod and service ranges. The error is
+	// reported on the range the files set last in the list order below.
+	type named struct {
+		path string
+		p    netip.Prefix
+	}
+	var ranges []named
+	if vpc, msg, _ := parseCIDR(v.c.Network.VPCCIDR); msg == "" {
+		ranges = append(ranges, named{"network.vpcCIDR", vpc})
+	}
+	if podMsg == "" {
+		ranges = append(ranges, named{"kubernetes.podCIDR", pod})
+	}
+	if svcMsg == "" {
+		ranges = append(ranges, named{"kubernetes.serviceCIDR", svc})
+	}
+	for i := 0; i < len(ranges); i++ {
+		for j := i + 1; j < len(ranges); j++ {
+			a, b := ranges[i], ranges[j]
+			if !a.p.Overlaps(b.p) {
+				continue
+			}
+			at := b
+			if !v.isSet(b.path) && v.isSet(a.path) {
+				at = a
+			}
+			other := a
+			if at == a {
+				other = b
+			}
+			v.errorf(at.path, "choose ranges that do not overlap (defaults: VPC "+DefaultVPCCIDR+", pods "+DefaultPodCIDR+", services "+DefaultServiceCIDR+")",
+				"%s overlaps %s (%s)", at.p, other.path, other.p)
+		}
+	}
+}
+
+func (v *validator) ingress() {
+	in := v.c.Ingress
+	for _, p := range []struct {
+		path string
+		port int
+	}{{"ingress.httpNodePort", in.HTTPNodePort}, {"ingress.httpsNodePort", in.HTTPSNodePort}} {
+		if p.port < minNodePort || p.port > maxNodePort {
+			v.errorf(p.path, fmt.Sprintf("use a port between %d and %d (the Kubernetes NodePort range)", minNodePort, maxNodePort),
+				"%d is outside the NodePort range %d-%d", p.port, minNodePort, maxNodePort)
+		}
+	}
+	if in.HTTPNodePort == in.HTTPSNodePort {
+		path := "ingress.httpsNodePort"
+		if !v.isSet(path) {
+			path = "ingress.httpNodePort"
+		}
+		v.errorf(path, fmt.Sprintf("use different ports, for example %d and %d", DefaultHTTPNodePort, DefaultHTTPSNodePort),
+			"HTTP and HTTPS both use node port %d", in.HTTPNodePort)
+	}
+
+	switch addr, err := mail.ParseAddress(in.ACMEEmail); {
+	case in.ACMEEmail == "":
+		v.errorf("ingress.acmeEmail", "add ingress.acmeEmail: an address Let's Encrypt can write to about expiring certificates", "is required")
+	case err != nil || addr.Address != in.ACMEEmail || addr.Name != "":
+		v.errorf("ingress.acmeEmail", "write a plain address such as ops@example.org", "%q is not an e-mail address", in.ACMEEmail)
+	default:
+		_, domain, _ := strings.Cut(addr.Address, "@")
+		if checkDomain(strings.ToLower(domain)) != "" {
+			v.errorf("ingress.acmeEmail", "write a plain address such as ops@example.org", "%q has no valid domain after the @", in.ACMEEmail)
+		} else if isReservedExampleDomain(domain) && !v.c.Emulator {
+			v.warnf("ingress.acmeEmail", "use a real address before applying to AWS",
+				"Let's Encrypt refuses accounts at %s", domain)
+		}
+	}
+}
+
+func isReservedExampleDomain(domain string) bool {
+	domain = strings.ToLower(domain)
+	for _, d := range []string{"example.com", "example.org", "example.net"} {
+		if domain == d || strings.HasSuffix(domain, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) instanceType(path, t string) {
+	if !instanceTypePattern.MatchString(t) {
+		v.errorf(path, "write an EC2 instance type as family.size, for example t3.medium or m7g.large",
+			"%q is not an EC2 instance type", t)
+	}
+}
+
+func (v *validator) volumeSize(path string, size int) {
+	if size < minVolumeSize || size > maxVolumeSize {
+		v.errorf(path, fmt.Sprintf("use %d to %d GiB", minVolumeSize, maxVolumeSize),
+			"%d GiB is outside %d-%d GiB (the OS, container images and logs need at least %d)", size, minVolumeSize, maxVolumeSize, minVolumeSize)
+	}
+}
+
+func (v *validator) controlPlane() {
+	cp := v.c.ControlPlane
+	v.instanceType("controlPlane.instanceType", cp.InstanceType)
+	v.volumeSize("controlPlane.volumeSize", cp.VolumeSize)
+}
+
+func (v *validator) workerPools() {
+	c := v.c
+	if len(c.WorkerPools) == 0 {
+		v.errorf("workerPools", "add a pool, for example workerPools: {general: {instanceTypes: [t3.medium], min: 1, max: 3}}",
+			"at least one worker pool is required")
+		return
+	}
+	names := make([]string, 0, len(c.WorkerPools))
+	for name := range c.WorkerPools {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	arch := map[bool][]string{isArm(c.ControlPlane.InstanceType): {"controlPlane.instanceType"}}
+	for _, name := range names {
+		p := c.WorkerPools[name]
+		path := joinPath("workerPools", name)
+		if len(name) > maxPoolName || !dnsLabel.MatchString(name) {
+			v.errorf(path, fmt.Sprintf("name pools with 1-%d lowercase letters, digits and hyphens, for example general", maxPoolName),
+				"pool name %q is not a lowercase DNS label of at most %d characters", name, maxPoolName)
+		} else if name == "controller" {
+			// <cluster>-controller already names the control plane's launch template and ASG.
+			v.errorf(path, "choose another pool name, for example general", "pool name %q is reserved for the control plane", name)
+		}
+
+		switch {
+		case len(p.InstanceTypes) == 0:
+			v.errorf(path+".instanceTypes", "list at least one type, for example [t3.medium]", "must not be empty")
+		case len(p.InstanceTypes) > maxInstanceTypes:
+			v.errorf(path+".instanceTypes", fmt.Sprintf("list at most %d types", maxInstanceTypes), "lists %d types", len(p.InstanceTypes))
+		}
+		seen := map[string]bool{}
+		poolArch := map[bool]bool{}
+		for i, t := range p.InstanceTypes {
+			tp := fmt.Sprintf("%s.instanceTypes[%d]", path, i)
+			v.instanceType(tp, t)
+			if seen[t] {
+				v.errorf(tp, "remove the duplicate", "%s is listed twice", t)
+			}
+			seen[t] = true
+			poolArch[isArm(t)] = true
+			arch[isArm(t)] = append(arch[isArm(t)], tp)
+		}
+		if len(poolArch) > 1 {
+			v.errorf(path+".instanceTypes", "use only arm64 (Graviton, such as m7g) or only x86_64 types in one pool",
+				"mixes arm64 and x86_64 instance types; one launch template has one AMI")
+		}
+
+		if !v.isSet(path + ".max") {
+			v.errorf(path+".max", "add max: the most nodes the autoscaler may run in this pool", "is required")
+		} else if p.Max < 1 || p.Max > maxPoolSize {
+			v.errorf(path+".max", fmt.Sprintf("use 1 to %d", maxPoolSize), "%d is out of range 1-%d", p.Max, maxPoolSize)
+		}
+		if p.Min < 0 {
+			v.errorf(path+".min", "use 0 or more", "%d is negative", p.Min)
+		}
+		if p.Min > p.Desired && p.Min >= 0 {
+			v.errorf(path+".desired", fmt.Sprintf("set desired to at least min (%d)", p.Min), "%d is less than min (%d)", p.Desired, p.Min)
+		}
+		if p.Desired > p.Max && v.isSet(path+".max") && p.Max >= 1 {
+			field := path + ".max"
+			if v.isSet(path + ".desired") {
+				field = path + ".desired"
+			}
+			v.errorf(field, fmt.Sprintf("keep min ≤ desired ≤ max (raise max to at least %d or lower desired)", p.Desired),
+				"desired (%d) is greater than max (%d)", p.Desired, p.Max)
+		}
+		v.volumeSize(path+".volumeSize", p.VolumeSize)
+
+		labelKeys := make([]string, 0, len(p.Labels))
+		for k := range p.Labels {
+			labelKeys = append(labelKeys, k)
+		}
+		sort.Strings(labelKeys)
+		for _, k := range labelKeys {
+			lp := joinPath(path+".labels", k)
+			if msg := checkLabelKey(k); msg != "" {
+				v.errorf(lp, "write a label key such as team or example.com/team", "%s", msg)
+			} else if msg := checkReservedLabel(k); msg != "" {
+				v.errorf(lp, "use your own prefix, for example example.com/role, or node.kubernetes.io/", "%s", msg)
+			}
+			if msg := checkLabelValue(p.Labels[k]); msg != "" {
+				v.errorf(lp, "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", "%s", msg)
+			}
+		}
+		taintKeys := map[string]int{}
+		for i, t := range p.Taints {
+			tp := fmt.Sprintf("%s.taints[%d]", path, i)
+			key, msg := checkTaint(t)
+			if msg != "" {
+				v.errorf(tp, "write key=value:Effect or key:Effect, Effect one of NoSchedule, PreferNoSchedule, NoExecute (for example dedicated=gpu:NoSchedule)", "%s", msg)
+				continue
+			}
+			if j, dup := taintKeys[key+t[strings.LastIndex(t, ":"):]]; dup {
+				v.errorf(tp, "remove the duplicate", "repeats the key and effect of %s.taints[%d]", path, j)
+			}
+			taintKeys[key+t[strings.LastIndex(t, ":"):]] = i
+		}
+	}
+
+	// A pinned AMI has one architecture, so every node must share it.
+	if c.AMIID != "" && len(arch) > 1 {
+		v.errorf("amiID", "use instance types of one architecture everywhere, or leave amiID out (then the AMI is looked up per architecture)",
+			"one AMI cannot boot both arm64 (%s) and x86_64 (%s) instances", arch[true][0], arch[false][0])
+	}
+}
+
+// checkLabelKey validates a Kubernetes qualified name: [prefix/]name.
+func checkLabelKey(k string) string {
+	prefix, name, hasPrefix := strings.Cut(k, "/")
+	if !hasPrefix {
+		name, prefix = prefix, ""
+	}
+	if hasPrefix {
+		if prefix == "" || len(prefix) > maxLabelKeyPrefix || checkDomain(prefix) != "" && !dnsLabel.MatchString(prefix) {
+			return fmt.Sprintf("label key %q has an invalid prefix (a lowercase DNS subdomain)", k)
+		}
+	}
+	if name == "" || len(name) > maxLabelNamePart || !labelName.MatchString(name) {
+		return fmt.Sprintf("label key %q: the name part must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", k)
+	}
+	return ""
+}
+
+// checkReservedLabel refuses keys the kubelet may not set on its own node.
+func checkReservedLabel(k string) string {
+	prefix, _, hasPrefix := strings.Cut(k, "/")
+	if !hasPrefix {
+		return ""
+	}
+	if prefix == "node.kubernetes.io" || prefix == "kubelet.kubernetes.io" || strings.HasSuffix(prefix, ".node.kubernetes.io") ||
+		strings.HasSuffix(prefix, ".kubelet.kubernetes.io") {
+		return ""
+	}
+	for _, reserved := range []string{"kubernetes.io", "k8s.io"} {
+		if prefix == reserved || strings.HasSuffix(prefix, "."+reserved) {
+			return fmt.Sprintf("label key %q uses the reserved %s prefix, which the kubelet may not set on its node", k, reserved)
+		}
+	}
+	return ""
+}
+
+func checkLabelValue(val string) string {
+	if val == "" {
+		return ""
+	}
+	if len(val) > maxLabelValue || !labelName.MatchString(val) {
+		return fmt.Sprintf("label value %q is not a valid Kubernetes label value", val)
+	}
+	return ""
+}
+
+// checkTaint validates key[=value]:Effect and returns the key.
+func checkTaint(t string) (string, string) {
+	i := strings.LastIndex(t, ":")
+	if i < 0 {
+		return "", fmt.Sprintf("taint %q has no :Effect", t)
+	}
+	kv, effect := t[:i], t[i+1:]
+	if !taintEffect[effect] {
+		return "", fmt.Sprintf("taint %q has effect %q; effects are NoSchedule, PreferNoSchedule and NoExecute", t, effect)
+	}
+	key, val, _ := strings.Cut(kv, "=")
+	if msg := checkLabelKey(key); msg != "" || key == "" {
+		return "", fmt.Sprintf("taint %q has an invalid key %q", t, key)
+	}
+	if msg := checkLabelValue(val); msg != "" {
+		return "", fmt.Sprintf("taint %q has an invalid value %q", t, val)
+	}
+	return key, ""
+}
+
+func (v *validator) tags() {
+	tags := v.c.Tags
+	if len(tags) > maxUserTags {
+		v.errorf("tags", fmt.Sprintf("keep at most %d tags", maxUserTags),
+			"%d tags leave no room for kforge's own (AWS allows 50 per resource)", len(tags))
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		path := joinPath("tags", k)
+		lower := strings.ToLower(k)
+		switch {
+		case len(k) == 0 || len(k) > maxTagKey:
+			v.errorf(path, fmt.Sprintf("use 1-%d characters", maxTagKey), "tag key %q must be 1-%d characters", k, maxTagKey)
+		case strings.HasPrefix(lower, "aws:"):
+			v.errorf(path, "remove the aws: prefix", "tag key %q uses the aws: prefix, which AWS reserves", k)
+		case strings.HasPrefix(lower, "kforge.io/"):
+			v.errorf(path, "use another prefix", "tag key %q uses the kforge.io/ prefix, which kforge sets itself", k)
+		case !tagChars.MatchString(k):
+			v.errorf(path, "use letters, digits, spaces and _ . : / = + - @", "tag key %q contains characters AWS does not allow", k)
+		}
+		val := tags[k]
+		switch {
+		case len(val) > maxTagValue:
+			v.errorf(path, fmt.Sprintf("shorten the value to %d characters", maxTagValue), "tag value is %d characters; AWS allows %d", len(val), maxTagValue)
+		case !tagChars.MatchString(val):
+			v.errorf(path, "use letters, digits, spaces and _ . : / = + - @", "tag value %q contains characters AWS does not allow", val)
+		}
+	}
+}
+
+// derivedNames proves every AWS name built from the configuration fits.
+func (v *validator) derivedNames() {
+	if v.c.Name == "" || !clusterName.MatchString(v.c.Name) || !isKnownRegion(v.c.Region) {
+		return // already reported; derived names would only repeat it
+	}
+	for _, d := range v.c.DerivedNames() {
+		if len(d.Name) > d.Limit {
+			v.errorf("name", fmt.Sprintf("shorten the cluster name by %d characters", len(d.Name)-d.Limit),
+				"the %s name %q would be %d characters; AWS allows %d", d.What, d.Name, len(d.Name), d.Limit)
+		}
+		if d.Limit == maxBucketName {
+			if msg := checkBucketName(d.Name); msg != "" {
+				v.errorf("name", "change the cluster name", "the %s name would be invalid: %s", d.What, msg)
+			}
+		}
+	}
+}
+
+// didYouMean suggests the closest of candidates, or "".
+func didYouMean(got string, candidates []string) string {
+	if best := closest(got, candidates); best != "" {
+		return " (did you mean " + best + "?)"
+	}
+	return ""
+}
+
+// suggestName turns an invalid cluster name into a valid-looking one.
+func suggestName(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		s = "k" + s
+	}
+	if len(s) > maxClusterName {
+		s = strings.TrimRight(s[:maxClusterName], "-")
+	}
+	return s
+}
+
+func lastSegment(path string) string {
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+func fileEnvName(file string) string {
+	base := file
+	if i := strings.LastIndexAny(base, `/\`); i >= 0 {
+		base = base[i+1:]
+	}
+	if i := strings.LastIndex(base, "."); i >= 0 {
+		base = base[:i]
+	}
+	return base
+}
