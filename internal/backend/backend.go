@@ -1,0 +1,265 @@
+// Package backend creates and deletes the S3 bucket that holds Terraform's
+// state: the one resource kforge creates itself, because it must exist before
+// `terraform init` can use it.
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// DefaultBucketName is the state bucket used when the configuration names
+// none: one per account and region, shared by the environments there (each
+// has its own key).
+func DefaultBucketName(ctx context.Context, cfg aws.Config, region string) (string, error) {
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("finding the AWS account for the default state bucket name (STS GetCallerIdentity): %w", err)
+	}
+	return fmt.Sprintf("kforge-state-%s-%s", aws.ToString(id.Account), region), nil
+}
+
+// Options describes the state bucket.
+type Options struct {
+	Bucket string
+	Region string
+	// Emulated leaves out the TLS-only bucket policy: the emulator evaluates
+	// every policy condition as unmet, so that Deny would block all access.
+	Emulated bool
+	// Tags are put on the bucket (kforge.io/cluster, kforge.io/environment...).
+	Tags map[string]string
+}
+
+// Result says what Ensure did.
+type Result struct {
+	Bucket  string   `json:"bucket"`
+	Created bool     `json:"created"`
+	Applied []string `json:"applied"`
+	// Notes are caveats to show the user (for example the policy left out).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Ensure creates the state bucket if it is missing and (re)applies its
+// settings: versioning, default encryption, all four public-access blocks,
+// bucket-owner-enforced ownership, tags and, except on an emulator, a policy
+// denying requests without TLS. Running it again changes nothing.
+//
+// Default encryption is SSE-S3 (AES256), not SSE-KMS with the AWS-managed
+// key: the state holds no secret (a project rule), SSE-S3 costs no KMS
+// request per state read and write, and anyone who can read the bucket could
+// use aws/s3 anyway, so the managed key adds no access boundary. Access is
+// limited by IAM, the public-access blocks and the TLS-only policy.
+func Ensure(ctx context.Context, client *s3.Client, opts Options) (*Result, error) {
+	res := &Result{Bucket: opts.Bucket}
+	exists, err := bucketExists(ctx, client, opts.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		in := &s3.CreateBucketInput{
+			Bucket:          aws.String(opts.Bucket),
+			ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced,
+		}
+		if opts.Region != "us-east-1" {
+			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{
+				LocationConstraint: s3types.BucketLocationConstraint(opts.Region),
+			}
+		}
+		if _, err := client.CreateBucket(ctx, in); err != nil {
+			var owned *s3types.BucketAlreadyOwnedByYou
+			if !errors.As(err, &owned) {
+				return nil, fmt.Errorf("creating state bucket %s: %w", opts.Bucket, err)
+			}
+		} else {
+			res.Created = true
+		}
+	}
+
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"versioning", func() error {
+			_, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+				Bucket:                  aws.String(opts.Bucket),
+				VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+			})
+			return err
+		}},
+		{"default encryption (AES256)", func() error {
+			_, err := client.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
+				Bucket: aws.String(opts.Bucket),
+				ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{
+					Rules: []s3types.ServerSideEncryptionRule{{
+						ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{
+							SSEAlgorithm: s3types.ServerSideEncryptionAes256,
+						},
+					}},
+				},
+			})
+			return err
+		}},
+		{"public access block", func() error {
+			_, err := client.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
+				Bucket: aws.String(opts.Bucket),
+				PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+					BlockPublicAcls:       aws.Bool(true),
+					IgnorePublicAcls:      aws.Bool(true),
+					BlockPublicPolicy:     aws.Bool(true),
+					RestrictPublicBuckets: aws.Bool(true),
+				},
+			})
+			return err
+		}},
+		{"ownership controls", func() error {
+			_, err := client.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{
+				Bucket: aws.String(opts.Bucket),
+				OwnershipControls: &s3types.OwnershipControls{Rules: []s3types.OwnershipControlsRule{{
+					ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced,
+				}}},
+			})
+			return err
+		}},
+		{"tags", func() error {
+			if len(opts.Tags) == 0 {
+				return nil
+			}
+			_, err := client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{
+				Bucket:  aws.String(opts.Bucket),
+				Tagging: &s3types.Tagging{TagSet: tagSet(opts.Tags)},
+			})
+			return err
+		}},
+	}
+	if opts.Emulated {
+		res.Notes = append(res.Notes, "TLS-only bucket policy left out: the emulator treats every policy condition as unmet, so it would deny all access (it is applied on AWS)")
+	} else {
+		steps = append(steps, struct {
+			name string
+			run  func() error
+		}{"TLS-only bucket policy", func() error {
+			_, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{
+				Bucket: aws.String(opts.Bucket),
+				Policy: aws.String(TLSOnlyPolicy(opts.Bucket)),
+			})
+			return err
+		}})
+	}
+	for _, s := range steps {
+		if err := s.run(); err != nil {
+			return nil, fmt.Errorf("state bucket %s: setting %s: %w", opts.Bucket, s.name, err)
+		}
+		res.Applied = append(res.Applied, s.name)
+	}
+	return res, nil
+}
+
+// TLSOnlyPolicy denies every request to the bucket that does not use TLS.
+func TLSOnlyPolicy(bucket string) string {
+	policy := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Sid":       "DenyInsecureTransport",
+			"Effect":    "Deny",
+			"Principal": "*",
+			"Action":    "s3:*",
+			"Resource": []string{
+				"arn:aws:s3:::" + bucket,
+				"arn:aws:s3:::" + bucket + "/*",
+			},
+			"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
+		}},
+	}
+	data, _ := json.MarshalIndent(policy, "", "  ")
+	return string(data)
+}
+
+func tagSet(tags map[string]string) []s3types.Tag {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]s3types.Tag, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return out
+}
+
+// Exists reports whether the bucket exists (and is reachable).
+func Exists(ctx context.Context, client *s3.Client, bucket string) (bool, error) {
+	return bucketExists(ctx, client, bucket)
+}
+
+func bucketExists(ctx context.Context, client *s3.Client, bucket string) (bool, error) {
+	_, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil {
+		return true, nil
+	}
+	var nf *s3types.NotFound
+	var nsb *s3types.NoSuchBucket
+	if errors.As(err, &nf) || errors.As(err, &nsb) {
+		return false, nil
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) && (api.ErrorCode() == "NotFound" || api.ErrorCode() == "NoSuchBucket") {
+		return false, nil
+	}
+	if errors.As(err, &api) && api.ErrorCode() == "Forbidden" {
+		return false, fmt.Errorf("state bucket %s exists but belongs to another account or denies access; choose another name under state.bucket", bucket)
+	}
+	return false, fmt.Errorf("checking state bucket %s: %w", bucket, err)
+}
+
+// Delete removes every object version and delete marker from the bucket and
+// then the bucket. A missing bucket is not an error; it reports whether a
+// bucket was deleted.
+func Delete(ctx context.Context, client *s3.Client, bucket string) (bool, error) {
+	exists, err := bucketExists(ctx, client, bucket)
+	if err != nil || !exists {
+		return false, err
+	}
+	p := s3.NewListObjectVersionsPaginator(client, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("listing versions in %s: %w", bucket, err)
+		}
+		var ids []s3types.ObjectIdentifier
+		for _, v := range page.Versions {
+			ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+		}
+		for _, m := range page.DeleteMarkers {
+			ids = append(ids, s3types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+		}
+		for len(ids) > 0 {
+			n := min(len(ids), 1000)
+			out, err := client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+				Bucket: aws.String(bucket),
+				Delete: &s3types.Delete{Objects: ids[:n], Quiet: aws.Bool(true)},
+			})
+			if err != nil {
+				return false, fmt.Errorf("deleting objects in %s: %w", bucket, err)
+			}
+			if len(out.Errors) > 0 {
+				e := out.Errors[0]
+				return false, fmt.Errorf("deleting %s in %s: %s", aws.ToString(e.Key), bucket, aws.ToString(e.Message))
+			}
+			ids = ids[n:]
+		}
+	}
+	if _, err := client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		return false, fmt.Errorf("deleting state bucket %s: %w", bucket, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,351 @@
+package cli
+
+import (
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	kforge "github.com/kforge/kforge"
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/backend"
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/localaws"
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+// LoadEnv loads and validates envs/<name>.yaml. It makes no cloud call; an
+// invalid configuration is a *config.ValidationError (exit code 2).
+func (app *App) LoadEnv(name string) (*config.Cluster, error) {
+	return config.LoadEnv(app.EnvsDir, name)
+}
+
+// emulatorMode says what OpenEnv does about a local emulator.
+type emulatorMode int
+
+const (
+	// startEmulator starts one when the environment is local and none runs.
+	startEmulator emulatorMode = iota
+	// needEmulator fails when the environment is local and none runs.
+	needEmulator
+	// optionalEmulator leaves Env.EmulatorGone set when none runs.
+	optionalEmulator
+)
+
+// Env is an environment resolved for a command: its validated config, its
+// work directory and where its AWS is.
+type Env struct {
+	Name   string
+	Config *config.Cluster
+	// Dir is the work directory .kforge/<env> (absolute).
+	Dir string
+	// Endpoint is the AWS-compatible endpoint; empty on real AWS.
+	Endpoint string
+	// Local is true when kforge manages a local emulator for this env.
+	Local bool
+	// Emulator is the managed emulator's record (Local only).
+	Emulator *EmulatorRecord
+	// EmulatorGone: Local, but the emulator is not running (optionalEmulator).
+	EmulatorGone bool
+
+	app    *App
+	awsCfg *aws.Config
+	bucket string
+}
+
+// EmulatorRecord is .kforge/<env>/emulator.json: the detached emulator later
+// commands reuse while it is alive.
+type EmulatorRecord struct {
+	PID     int       `json:"pid"`
+	URL     string    `json:"url"`
+	Started time.Time `json:"started"`
+	Log     string    `json:"log"`
+}
+
+// OpenEnv loads and validates the environment (no cloud call when that
+// fails) and resolves its endpoint: --endpoint, or a local emulator for an
+// `emulator: true` environment or --local, or real AWS.
+func (app *App) OpenEnv(ctx context.Context, name string) (*Env, error) {
+	return app.openEnv(ctx, name, needEmulator)
+}
+
+func (app *App) openEnv(ctx context.Context, name string, mode emulatorMode) (*Env, error) {
+	cfg, err := app.LoadEnv(name)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		app.Notef("warning: %s\n", w.String())
+	}
+	workDir, err := filepath.Abs(app.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving work directory %s: %w", app.WorkDir, err)
+	}
+	e := &Env{Name: name, Config: cfg, Dir: filepath.Join(workDir, name), app: app}
+	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating work directory %s: %w", e.Dir, err)
+	}
+	switch {
+	case app.Endpoint != "":
+		e.Endpoint = app.Endpoint
+	case cfg.Emulator || app.Local:
+		e.Local = true
+		if err := e.resolveEmulator(ctx, mode); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *Env) emulatorFile() string { return filepath.Join(e.Dir, "emulator.json") }
+
+// resolveEmulator reuses the recorded emulator when it is alive, or starts
+// one (startEmulator).
+func (e *Env) resolveEmulator(ctx context.Context, mode emulatorMode) error {
+	if rec, err := readEmulatorRecord(e.emulatorFile()); err == nil && localaws.Alive(rec.PID) && localaws.Answers(ctx, rec.URL) {
+		e.Emulator, e.Endpoint = rec, rec.URL
+		return nil
+	}
+	switch mode {
+	case optionalEmulator:
+		e.EmulatorGone = true
+		return nil
+	case needEmulator:
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the local emulator of environment %q is not running, and its data went with it: run `kforge up %s` first", e.Name, e.Name)}
+	}
+	logPath := filepath.Join(e.Dir, "emulator.log")
+	em, err := localaws.Start(ctx, localaws.Options{
+		Detach:      true,
+		NoRecording: true,
+		LogPath:     logPath,
+		// Modules may attach AWS-managed policies; moto only knows them when asked.
+		Env: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"},
+	})
+	if err != nil {
+		return fmt.Errorf("starting the local AWS emulator: %w", err)
+	}
+	rec := &EmulatorRecord{PID: em.PID(), URL: em.URL(), Started: time.Now().UTC(), Log: logPath}
+	data, _ := json.MarshalIndent(rec, "", "  ")
+	if err := os.WriteFile(e.emulatorFile(), append(data, '\n'), 0o644); err != nil {
+		_ = em.Stop()
+		return fmt.Errorf("recording the emulator in %s: %w", e.emulatorFile(), err)
+	}
+	e.app.Notef("Started the local AWS emulator (moto_server, pid %d) at %s; log: %s\n", rec.PID, rec.URL, logPath)
+	e.Emulator, e.Endpoint = rec, rec.URL
+	return nil
+}
+
+// StopEmulator stops the environment's managed emulator and forgets it.
+func (e *Env) StopEmulator() error {
+	if e.Emulator == nil {
+		return nil
+	}
+	if err := localaws.StopPID(e.Emulator.PID); err != nil {
+		return err
+	}
+	if err := os.Remove(e.emulatorFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", e.emulatorFile(), err)
+	}
+	e.Emulator = nil
+	return nil
+}
+
+func readEmulatorRecord(path string) (*EmulatorRecord, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rec EmulatorRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return &rec, nil
+}
+
+// Emulated reports whether the environment targets an emulator endpoint.
+func (e *Env) Emulated() bool { return e.Endpoint != "" }
+
+// StateRegion is the region of the state bucket.
+func (e *Env) StateRegion() string {
+	if e.Config.State.Region != "" {
+		return e.Config.State.Region
+	}
+	return e.Config.Region
+}
+
+// StateKey is the object key of the environment's state.
+func (e *Env) StateKey() string {
+	if e.Config.State.Key != "" {
+		return e.Config.State.Key
+	}
+	return fmt.Sprintf("%s/%s/terraform.tfstate", e.Config.Name, e.Config.Environment)
+}
+
+// AWSConfig is an SDK configuration for the environment's region and endpoint.
+func (e *Env) AWSConfig(ctx context.Context) (aws.Config, error) {
+	if e.awsCfg == nil {
+		cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+		if err != nil {
+			return aws.Config{}, err
+		}
+		e.awsCfg = &cfg
+	}
+	return *e.awsCfg, nil
+}
+
+// AWSConfig loads the environment and returns an SDK configuration aimed at
+// its region and endpoint (the local emulator must be running for a local env).
+func (app *App) AWSConfig(ctx context.Context, env string) (aws.Config, error) {
+	e, err := app.OpenEnv(ctx, env)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	return e.AWSConfig(ctx)
+}
+
+// StateBucket is the configured state bucket or the default
+// kforge-state-<account>-<region> (an STS call).
+func (e *Env) StateBucket(ctx context.Context) (string, error) {
+	if e.bucket != "" {
+		return e.bucket, nil
+	}
+	if e.Config.State.Bucket != "" {
+		e.bucket = e.Config.State.Bucket
+		return e.bucket, nil
+	}
+	cfg, err := awsx.Config(ctx, e.StateRegion(), e.Endpoint)
+	if err != nil {
+		return "", err
+	}
+	name, err := backend.DefaultBucketName(ctx, cfg, e.StateRegion())
+	if err != nil {
+		return "", err
+	}
+	e.bucket = name
+	return name, nil
+}
+
+// AgentBinary is the linux kforge binary uploaded for the nodes: the
+// --agent-binary flag, or this executable when it is a linux ELF binary.
+func (e *Env) AgentBinary() (string, error) {
+	if p := e.app.AgentBinary; p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", err
+		}
+		if err := checkLinuxBinary(abs); err != nil {
+			return "", UsageError("--agent-binary %s: %v", p, err)
+		}
+		return abs, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding this executable: %w", err)
+	}
+	if runtime.GOOS != "linux" {
+		return "", UsageError("the nodes need a linux kforge binary and this one is for %s: build one (GOOS=linux GOARCH=amd64 go build -o kforge-linux ./cmd/kforge) and pass --agent-binary kforge-linux or set KFORGE_AGENT_BINARY", runtime.GOOS)
+	}
+	return self, nil
+}
+
+func checkLinuxBinary(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("not a linux executable: %w", err)
+	}
+	defer f.Close()
+	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
+		return fmt.Errorf("not an executable (ELF type %s)", f.Type)
+	}
+	return nil
+}
+
+// Runner stages the modules and variables into the work directory and
+// returns a Terraform runner for the environment (no Terraform run yet).
+func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
+	agent, err := e.AgentBinary()
+	if err != nil {
+		return nil, err
+	}
+	tfvars, err := e.Config.TFVarsJSON(config.RenderOptions{AgentBinaryPath: agent, EndpointURL: e.Endpoint})
+	if err != nil {
+		return nil, err
+	}
+	bucket, err := e.StateBucket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	modules, err := fs.Sub(kforge.Terraform, "terraform")
+	if err != nil {
+		return nil, fmt.Errorf("reading embedded modules: %w", err)
+	}
+	env := []string{"TF_IN_AUTOMATION=1", "AWS_REGION=" + e.Config.Region}
+	if e.Endpoint != "" {
+		env = append(env,
+			"AWS_ACCESS_KEY_ID="+awsx.TestAccessKeyID,
+			"AWS_SECRET_ACCESS_KEY="+awsx.TestSecretAccessKey,
+			"AWS_SESSION_TOKEN=",
+			"AWS_PROFILE=",
+			"AWS_EC2_METADATA_DISABLED=true",
+		)
+	}
+	return tfrun.New(ctx, tfrun.Options{
+		WorkDir: e.Dir,
+		Modules: modules,
+		TFVars:  tfvars,
+		Backend: tfrun.Backend{
+			Bucket:   bucket,
+			Key:      e.StateKey(),
+			Region:   e.StateRegion(),
+			Endpoint: e.Endpoint,
+		},
+		PluginDir: e.app.PluginDir,
+		Env:       env,
+		EnvName:   e.Name,
+	})
+}
+
+// Outputs returns the applied cluster's Terraform outputs. It fails with a
+// clear message when nothing is applied yet.
+func (app *App) Outputs(ctx context.Context, env string) (*tfrun.ClusterOutputs, error) {
+	e, err := app.OpenEnv(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	out, ok, err := e.Outputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("environment %q has no applied cluster (no outputs): run `kforge up %s` first", env, env)}
+	}
+	return out, nil
+}
+
+// Outputs reads the outputs of the environment's state (init first if needed).
+func (e *Env) Outputs(ctx context.Context) (*tfrun.ClusterOutputs, bool, error) {
+	r, err := e.Runner(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := r.Init(ctx, false); err != nil {
+		return nil, false, err
+	}
+	raw, err := r.Outputs(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	out, ok, err := tfrun.DecodeOutputs(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	return &out, ok, nil
+}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+func newOutputCmd(app *App) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "output <env>",
+		Short: "Print the cluster's outputs (NLB DNS name, name servers, API endpoint, buckets...)",
+		Args:  envArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out, err := app.Outputs(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON || app.JSON() {
+				return app.PrintJSON(out)
+			}
+			app.Table(outputRows(out))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outputs as JSON (same as --output json)")
+	return cmd
+}
+
+// outputRows renders the outputs as a two-column table.
+func outputRows(o *tfrun.ClusterOutputs) [][]string {
+	rows := [][]string{
+		{"OUTPUT", "VALUE"},
+		{"cluster", o.ClusterName + " (" + o.Environment + ", " + o.Region + ")"},
+		{"API endpoint", o.APIEndpoint},
+		{"NLB DNS name", o.NLBDNSName},
+		{"name servers", strings.Join(o.NameServers, " ")},
+		{"hosted zone", o.ZoneID},
+		{"certs bucket", o.CertsBucket},
+		{"VPC", o.VPCID},
+		{"EFS", o.EFSID},
+		{"KMS key", o.KMSKeyARN},
+		{"control-plane ASG", o.ControllerASGName},
+	}
+	for _, pool := range sortedKeys(o.WorkerASGNames) {
+		rows = append(rows, []string{"worker ASG " + pool, o.WorkerASGNames[pool]})
+	}
+	if o.Emulated {
+		rows = append(rows, []string{"emulated", "yes (local emulator; its data lives only as long as its process)"})
+	}
+	return rows
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

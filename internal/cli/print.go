@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/term"
+)
+
+// JSON reports whether results are printed as JSON (--output json).
+func (app *App) JSON() bool { return app.Output == "json" }
+
+// PrintJSON writes v to stdout as indented JSON.
+func (app *App) PrintJSON(v any) error {
+	enc := json.NewEncoder(app.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON output: %w", err)
+	}
+	return nil
+}
+
+// Printf writes a result line to stdout.
+func (app *App) Printf(format string, args ...any) {
+	fmt.Fprintf(app.Stdout, format, args...)
+}
+
+// Notef writes a note (progress, hints) to stderr, keeping stdout for results.
+func (app *App) Notef(format string, args ...any) {
+	fmt.Fprintf(app.Stderr, format, args...)
+}
+
+// Table writes rows as aligned columns to stdout.
+func (app *App) Table(rows [][]string) {
+	tw := tabwriter.NewWriter(app.Stdout, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// stdinIsTerminal reports whether a person can answer prompts.
+func (app *App) stdinIsTerminal() bool {
+	f, ok := app.Stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Confirm asks the user to type want (for example "yes" or the cluster
+// name) before action. --yes skips the question; without a terminal and
+// without --yes it refuses with exit code 2.
+func (app *App) Confirm(action, want string) error {
+	if app.Yes {
+		return nil
+	}
+	if !app.stdinIsTerminal() {
+		return UsageError("refusing to %s without confirmation: stdin is not a terminal; re-run with --yes to confirm", action)
+	}
+	fmt.Fprintf(app.Stderr, "Type %q to %s: ", want, action)
+	line, err := bufio.NewReader(app.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no confirmation read: %w", err)}
+	}
+	if strings.TrimSpace(line) != want {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("not confirmed: nothing was changed")}
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+// Package cli holds kforge's cobra commands.
+//
+// To add a command: write internal/cli/<name>.go with
+//
+//	func new<Name>Cmd(app *App) *cobra.Command
+//
+// and add it to the list in NewRootCmd below. Use app.LoadEnv(name) for the
+// environment's configuration (an invalid one is exit code 2 by itself),
+// app.OpenEnv / app.AWSConfig for AWS clients aimed at the right endpoint,
+// app.Outputs(ctx, env) for the cluster's Terraform outputs, app.Print /
+// app.PrintJSON for results (honour app.JSON()), and UsageError for bad
+// input (exit code 2). Write results to app.Stdout and notes to app.Stderr.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+// Version is the kforge version, set at build time with
+// -ldflags "-X github.com/kforge/kforge/internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitUsage       = 2
+	ExitInterrupted = 130
+)
+
+// App is what every command shares: where it writes, the global flags.
+type App struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+
+	// Global flags.
+	Output      string // text or json
+	Endpoint    string // AWS-compatible endpoint; kforge neither starts nor stops it
+	PluginDir   string // Terraform provider mirror (-plugin-dir)
+	EnvsDir     string // where <env>.yaml files live
+	WorkDir     string // where .kforge/<env>/ work directories live
+	Yes         bool   // answer yes to confirmations
+	Local       bool   // use a local emulator whatever the config says
+	AgentBinary string // linux kforge binary uploaded for nodes
+
+	// ran is set once a command's RunE starts: errors before it are usage errors.
+	ran bool
+}
+
+// ExitError carries the process exit code of a failure.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// UsageError is invalid input from the user: exit code 2.
+func UsageError(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// NewRootCmd builds the kforge command tree for app.
+func NewRootCmd(app *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kforge",
+		Short:         "Bring up and run a self-managed Kubernetes cluster on AWS (or on a local AWS emulator)",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if app.Output != "text" && app.Output != "json" {
+				return UsageError("--output must be text or json, not %q", app.Output)
+			}
+			if app.Local && app.Endpoint != "" {
+				return UsageError("--local and --endpoint exclude each other: --local starts an emulator, --endpoint uses one already running")
+			}
+			app.ran = true
+			return nil
+		},
+	}
+	root.SetIn(app.Stdin)
+	root.SetOut(app.Stdout)
+	root.SetErr(app.Stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: ExitUsage, Err: err} })
+
+	f := root.PersistentFlags()
+	f.StringVarP(&app.Output, "output", "o", "text", "output format of results: text or json")
+	f.StringVar(&app.Endpoint, "endpoint", os.Getenv("KFORGE_ENDPOINT"), "use this running AWS-compatible endpoint (moto, LocalStack) for every service; kforge neither starts nor stops it (env KFORGE_ENDPOINT)")
+	f.StringVar(&app.PluginDir, "plugin-dir", os.Getenv("KFORGE_PLUGIN_DIR"), "Terraform provider mirror directory passed to terraform init -plugin-dir (env KFORGE_PLUGIN_DIR)")
+	f.StringVar(&app.EnvsDir, "envs-dir", envOr("KFORGE_ENVS_DIR", "envs"), "directory holding <env>.yaml files (env KFORGE_ENVS_DIR)")
+	f.StringVar(&app.WorkDir, "workdir", envOr("KFORGE_WORKDIR", ".kforge"), "work directory: staged Terraform, plans, logs, emulator state per environment (env KFORGE_WORKDIR)")
+	f.BoolVarP(&app.Yes, "yes", "y", false, "answer yes to confirmation prompts")
+	f.BoolVar(&app.Local, "local", false, "run against a local AWS emulator (moto_server) that kforge starts, whatever the environment's config says")
+	f.StringVar(&app.AgentBinary, "agent-binary", os.Getenv("KFORGE_AGENT_BINARY"), "linux kforge binary uploaded for the nodes; default: this executable when it is a linux binary (env KFORGE_AGENT_BINARY)")
+
+	// Commands. Add new ones here (see the package comment).
+	root.AddCommand(
+		newOutputCmd(app),
+		newVersionCmd(app),
+		newCompletionCmd(app),
+	)
+	return root
+}
+
+// Execute runs kforge with args and returns the process exit code.
+func Execute(ctx context.Context, app *App, args []string) int {
+	root := NewRootCmd(app)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitCode(err)
+	if code == ExitFailure && !app.ran {
+		code = ExitUsage // unknown command, bad arguments, flag errors
+	}
+	fmt.Fprintf(app.Stderr, "Error: %v\n", err)
+	if code == ExitUsage && !app.ran {
+		fmt.Fprintln(app.Stderr, "Run 'kforge --help' for usage.")
+	}
+	return code
+}
+
+// ExitCode maps an error to kforge's exit codes.
+func ExitCode(err error) int {
+	var ee *ExitError
+	var ve *config.ValidationError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.As(err, &ve):
+		return ExitUsage
+	case errors.Is(err, tfrun.ErrInterrupted):
+		return ExitInterrupted
+	}
+	return ExitFailure
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// envArg is the Args validator of commands taking exactly one environment.
+func envArg(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return UsageError("%s takes one environment name (for example: kforge %s local), got %d arguments", cmd.Name(), cmd.Name(), len(args))
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package tfrun
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// ClusterOutputs are the root module's outputs (names fixed by the module
+// contract).
+type ClusterOutputs struct {
+	ClusterName       string            `json:"cluster_name"`
+	Environment       string            `json:"environment"`
+	Region            string            `json:"region"`
+	VPCID             string            `json:"vpc_id"`
+	NLBDNSName        string            `json:"nlb_dns_name"`
+	NLBARN            string            `json:"nlb_arn"`
+	TargetGroupARNs   map[string]string `json:"target_group_arns"`
+	ZoneID            string            `json:"zone_id"`
+	NameServers       []string          `json:"name_servers"`
+	APIDNSName        string            `json:"api_dns_name"`
+	APIEndpoint       string            `json:"api_endpoint"`
+	CertsBucket       string            `json:"certs_bucket"`
+	ControllerASGName string            `json:"controller_asg_name"`
+	WorkerASGNames    map[string]string `json:"worker_asg_names"`
+	EFSID             string            `json:"efs_id"`
+	KMSKeyARN         string            `json:"kms_key_arn"`
+	ControllerRoleARN string            `json:"controller_role_arn"`
+	WorkerRoleARN     string            `json:"worker_role_arn"`
+	Emulated          bool              `json:"emulated"`
+}
+
+// DecodeOutputs decodes terraform output values into ClusterOutputs. An
+// empty map (nothing applied yet) gives ok=false.
+func DecodeOutputs(raw map[string]json.RawMessage) (out ClusterOutputs, ok bool, err error) {
+	if len(raw) == 0 {
+		return out, false, nil
+	}
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return out, false, fmt.Errorf("encoding outputs: %w", err)
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return out, false, fmt.Errorf("decoding the root module's outputs: %w", err)
+	}
+	return out, true, nil
+}

@@ -1,0 +1,327 @@
+package tfrun
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
+)
+
+// Files kforge writes into the staged root module.
+const (
+	TFVarsFile  = "terraform.tfvars.json"
+	BackendFile = "kforge.s3.tfbackend"
+	initStamp   = ".terraform/kforge-init.sha256"
+)
+
+// Backend is the S3 backend of one environment's state.
+type Backend struct {
+	Bucket string
+	Key    string
+	Region string
+	// Endpoint is an AWS-compatible endpoint (emulator); empty for AWS.
+	Endpoint string
+}
+
+// Options configures a Runner.
+type Options struct {
+	// WorkDir is the environment's work directory (.kforge/<env>); modules
+	// are staged into WorkDir/terraform and logs written to WorkDir/logs.
+	WorkDir string
+	// Modules is the terraform/ tree to stage (kforge.Terraform, sub "terraform").
+	Modules fs.FS
+	// TFVars is the content of terraform.tfvars.json.
+	TFVars []byte
+	// Backend is where the state lives.
+	Backend Backend
+	// PluginDir, when set, is passed to init as -plugin-dir (offline mirror).
+	PluginDir string
+	// Env is added to Terraform's environment (KEY=VALUE).
+	Env []string
+	// EnvName names the environment in messages (kforge unlock <env> ...).
+	EnvName string
+}
+
+// Runner runs Terraform in one environment's staged root module.
+type Runner struct {
+	opts    Options
+	dir     string // staged root module
+	logDir  string
+	tf      *tfexec.Terraform
+	Version string
+}
+
+// New stages the modules, writes the variables and backend files and finds
+// terraform. It makes no cloud call.
+func New(ctx context.Context, opts Options) (*Runner, error) {
+	path, v, err := FindTerraform(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stageDir := filepath.Join(opts.WorkDir, "terraform")
+	if _, err := Stage(opts.Modules, stageDir); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(stageDir, RootModule)
+	if err := writeIfChanged(filepath.Join(dir, TFVarsFile), opts.TFVars); err != nil {
+		return nil, err
+	}
+	if err := writeIfChanged(filepath.Join(dir, BackendFile), backendHCL(opts.Backend)); err != nil {
+		return nil, err
+	}
+	tf, err := tfexec.NewTerraform(dir, path)
+	if err != nil {
+		return nil, fmt.Errorf("preparing terraform in %s: %w", dir, err)
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	for _, kv := range opts.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	// tfexec sets these itself and refuses them in SetEnv.
+	for _, k := range tfexec.ProhibitedEnv(env) {
+		delete(env, k)
+	}
+	if err := tf.SetEnv(env); err != nil {
+		return nil, fmt.Errorf("setting terraform environment: %w", err)
+	}
+	return &Runner{opts: opts, dir: dir, logDir: filepath.Join(opts.WorkDir, "logs"), tf: tf, Version: v.String()}, nil
+}
+
+// Dir is the staged root module Terraform runs in.
+func (r *Runner) Dir() string { return r.dir }
+
+// backendHCL renders the partial S3 backend configuration. Against an
+// endpoint the backend talks to it path-style and skips the AWS-only checks.
+func backendHCL(b Backend) []byte {
+	var s strings.Builder
+	fmt.Fprintf(&s, "bucket       = %q\nkey          = %q\nregion       = %q\n", b.Bucket, b.Key, b.Region)
+	s.WriteString("encrypt      = true\nuse_lockfile = true\n")
+	if b.Endpoint != "" {
+		fmt.Fprintf(&s, "endpoints = {\n  s3  = %q\n  sts = %q\n}\n", b.Endpoint, b.Endpoint)
+		s.WriteString("use_path_style              = true\n")
+		s.WriteString("skip_credentials_validation = true\n")
+		s.WriteString("skip_requesting_account_id  = true\n")
+		s.WriteString("skip_metadata_api_check     = true\n")
+		s.WriteString("skip_region_validation      = true\n")
+		s.WriteString("skip_s3_checksum            = true\n")
+	}
+	return []byte(s.String())
+}
+
+// Init runs terraform init with the S3 backend, unless the same backend and
+// modules were initialised already. force re-runs it anyway.
+func (r *Runner) Init(ctx context.Context, force bool) error {
+	stamp, err := r.initFingerprint()
+	if err != nil {
+		return err
+	}
+	stampPath := filepath.Join(r.dir, initStamp)
+	if !force {
+		if old, err := os.ReadFile(stampPath); err == nil && string(old) == stamp {
+			return nil
+		}
+	}
+	opts := []tfexec.InitOption{
+		tfexec.BackendConfig(BackendFile),
+		tfexec.Reconfigure(true), // the endpoint (emulator port) may change between runs
+		tfexec.Upgrade(false),
+	}
+	if r.opts.PluginDir != "" {
+		opts = append(opts, tfexec.PluginDir(r.opts.PluginDir))
+	}
+	err = r.withLog(ctx, "init", func(ctx context.Context, log io.Writer) error {
+		return r.tf.InitJSON(ctx, log, opts...)
+	})
+	if err != nil {
+		return fmt.Errorf("terraform init: %w", err)
+	}
+	return os.WriteFile(stampPath, []byte(stamp), 0o644)
+}
+
+// initFingerprint hashes what init depends on: backend, plugin dir, modules.
+func (r *Runner) initFingerprint() (string, error) {
+	h := sha256.New()
+	h.Write(backendHCL(r.opts.Backend))
+	h.Write([]byte("\x00" + r.opts.PluginDir + "\x00"))
+	err := filepath.WalkDir(filepath.Dir(r.dir), func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".terraform" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".tf") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		h.Write([]byte(path))
+		h.Write(data)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("fingerprinting staged modules: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// PlanResult is a saved plan and its summary.
+type PlanResult struct {
+	File    string
+	Changes bool
+	Summary Summary
+	Plan    *tfjson.Plan
+}
+
+// Plan writes a saved plan to planFile (relative to the root module or
+// absolute) and summarises it. destroy plans a destroy.
+func (r *Runner) Plan(ctx context.Context, planFile string, destroy bool) (*PlanResult, error) {
+	if !filepath.IsAbs(planFile) {
+		planFile = filepath.Join(r.dir, planFile)
+	}
+	verb := "plan"
+	if destroy {
+		verb = "plan-destroy"
+	}
+	var changes bool
+	var diags Diagnostics
+	err := r.withLog(ctx, verb, func(ctx context.Context, log io.Writer) error {
+		var err error
+		changes, err = r.tf.PlanJSON(ctx, io.MultiWriter(log, &diags), tfexec.Out(planFile), tfexec.Destroy(destroy))
+		return err
+	})
+	if err != nil {
+		return nil, r.explain("plan", err, &diags)
+	}
+	plan, err := r.tf.ShowPlanFile(ctx, planFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the saved plan %s: %w", planFile, err)
+	}
+	return &PlanResult{File: planFile, Changes: changes, Summary: Summarize(plan), Plan: plan}, nil
+}
+
+// Apply applies a saved plan, reporting progress events to progress (may be
+// nil). total is the number of resource changes in the plan.
+func (r *Runner) Apply(ctx context.Context, plan *PlanResult, progress func(Progress)) error {
+	tracker := newTracker(plan.Summary.Total(), progress)
+	err := r.withLog(ctx, "apply", func(ctx context.Context, log io.Writer) error {
+		return r.tf.ApplyJSON(ctx, io.MultiWriter(log, tracker), tfexec.DirOrPlan(plan.File))
+	})
+	if err != nil {
+		return r.explain("apply", err, tracker.diags)
+	}
+	return nil
+}
+
+// Destroy runs terraform destroy with progress events.
+func (r *Runner) Destroy(ctx context.Context, total int, progress func(Progress)) error {
+	tracker := newTracker(total, progress)
+	err := r.withLog(ctx, "destroy", func(ctx context.Context, log io.Writer) error {
+		return r.tf.DestroyJSON(ctx, io.MultiWriter(log, tracker))
+	})
+	if err != nil {
+		return r.explain("destroy", err, tracker.diags)
+	}
+	return nil
+}
+
+// Outputs reads the root module's outputs from the state.
+func (r *Runner) Outputs(ctx context.Context) (map[string]json.RawMessage, error) {
+	metas, err := r.tf.Output(ctx)
+	if err != nil {
+		return nil, r.explain("output", err, nil)
+	}
+	out := make(map[string]json.RawMessage, len(metas))
+	for k, m := range metas {
+		out[k] = m.Value
+	}
+	return out, nil
+}
+
+// State reads the current state (terraform show -json).
+func (r *Runner) State(ctx context.Context) (*tfjson.State, error) {
+	st, err := r.tf.Show(ctx)
+	if err != nil {
+		return nil, r.explain("show", err, nil)
+	}
+	return st, nil
+}
+
+// ShowPlan renders a saved plan as text, for --full.
+func (r *Runner) ShowPlan(ctx context.Context, planFile string) (string, error) {
+	if !filepath.IsAbs(planFile) {
+		planFile = filepath.Join(r.dir, planFile)
+	}
+	s, err := r.tf.ShowPlanFileRaw(ctx, planFile)
+	if err != nil {
+		return "", fmt.Errorf("rendering the plan %s: %w", planFile, err)
+	}
+	return s, nil
+}
+
+// ForceUnlock releases a state lock held by a run that died.
+func (r *Runner) ForceUnlock(ctx context.Context, lockID string) error {
+	err := r.withLog(ctx, "force-unlock", func(ctx context.Context, log io.Writer) error {
+		r.tf.SetStdout(log)
+		r.tf.SetStderr(log)
+		defer r.tf.SetStdout(io.Discard)
+		defer r.tf.SetStderr(io.Discard)
+		return r.tf.ForceUnlock(ctx, lockID)
+	})
+	if err != nil {
+		return fmt.Errorf("terraform force-unlock %s: %w", lockID, err)
+	}
+	return nil
+}
+
+// withLog runs fn with a new log file .kforge/<env>/logs/<time>-<verb>.log,
+// under the interrupt handling of RunInterruptible.
+func (r *Runner) withLog(ctx context.Context, verb string, fn func(context.Context, io.Writer) error) error {
+	if err := os.MkdirAll(r.logDir, 0o755); err != nil {
+		return fmt.Errorf("creating log directory: %w", err)
+	}
+	name := fmt.Sprintf("%s-%s.log", time.Now().UTC().Format("20060102T150405.000Z"), verb)
+	path := filepath.Join(r.logDir, name)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening log %s: %w", path, err)
+	}
+	defer f.Close()
+	return fn(ctx, f)
+}
+
+// LogDir is where run logs are written.
+func (r *Runner) LogDir() string { return r.logDir }
+
+func writeIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
+		return nil
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// ErrInterrupted is returned (wrapped) when a run stopped on Ctrl-C.
+var ErrInterrupted = errors.New("interrupted")

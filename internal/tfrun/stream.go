@@ -1,0 +1,261 @@
+package tfrun
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Progress is one step of an apply or destroy, read from Terraform's JSON
+// stream.
+type Progress struct {
+	// Done counts resources finished (completed or failed); Total is the
+	// number of changes planned (0 when unknown).
+	Done, Total int
+	// Resource is the address of the resource this event is about.
+	Resource string
+	// Action is create, update, delete, replace, read...
+	Action string
+	// Event is start, progress, complete or errored.
+	Event string
+	// Elapsed is the time since the run began.
+	Elapsed time.Duration
+}
+
+// streamMessage is the subset of Terraform's machine-readable UI message we use.
+type streamMessage struct {
+	Level   string `json:"@level"`
+	Message string `json:"@message"`
+	Type    string `json:"type"`
+	Hook    struct {
+		Resource struct {
+			Addr string `json:"addr"`
+		} `json:"resource"`
+		Action string `json:"action"`
+	} `json:"hook"`
+	Change struct {
+		Resource struct {
+			Addr string `json:"addr"`
+		} `json:"resource"`
+		Action string `json:"action"`
+	} `json:"change"`
+	Diagnostic *Diagnostic `json:"diagnostic"`
+}
+
+// Diagnostic is an error or warning Terraform reported.
+type Diagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+	Address  string `json:"address"`
+}
+
+// Diagnostics collects the diagnostics of a JSON stream written to it.
+type Diagnostics struct {
+	mu    sync.Mutex
+	buf   []byte
+	items []Diagnostic
+}
+
+// Write implements io.Writer over the JSON-lines stream.
+func (d *Diagnostics) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.buf = append(d.buf, p...)
+	for {
+		i := bytes.IndexByte(d.buf, '\n')
+		if i < 0 {
+			break
+		}
+		var m streamMessage
+		if json.Unmarshal(d.buf[:i], &m) == nil && m.Diagnostic != nil {
+			d.items = append(d.items, *m.Diagnostic)
+		}
+		d.buf = d.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+// Errors returns the error diagnostics.
+func (d *Diagnostics) Errors() []Diagnostic {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Diagnostic
+	for _, x := range d.items {
+		if x.Severity == "error" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (d *Diagnostics) String() string {
+	var b strings.Builder
+	for _, x := range d.Errors() {
+		b.WriteString("  Error: " + x.Summary)
+		if x.Address != "" {
+			b.WriteString(" (" + x.Address + ")")
+		}
+		if x.Detail != "" {
+			b.WriteString("\n    " + strings.ReplaceAll(strings.TrimSpace(x.Detail), "\n", "\n    "))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// tracker turns an apply/destroy JSON stream into Progress events and keeps
+// its diagnostics.
+type tracker struct {
+	Diagnostics
+	start    time.Time
+	total    int
+	done    int
+	planned map[string]bool
+	report  func(Progress)
+	lbuf    []byte
+	diags   *Diagnostics
+}
+
+func newTracker(total int, report func(Progress)) *tracker {
+	t := &tracker{start: time.Now(), total: total, report: report, planned: map[string]bool{}}
+	t.diags = &t.Diagnostics
+	return t
+}
+
+func (t *tracker) Write(p []byte) (int, error) {
+	t.Diagnostics.Write(p)
+	t.lbuf = append(t.lbuf, p...)
+	for {
+		i := bytes.IndexByte(t.lbuf, '\n')
+		if i < 0 {
+			break
+		}
+		var m streamMessage
+		if json.Unmarshal(t.lbuf[:i], &m) == nil {
+			t.handle(m)
+		}
+		t.lbuf = t.lbuf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (t *tracker) handle(m streamMessage) {
+	ev := Progress{Resource: m.Hook.Resource.Addr, Action: m.Hook.Action}
+	switch m.Type {
+	case "planned_change":
+		// A destroy plans first; its planned changes give the total when
+		// the caller did not know it.
+		if m.Change.Action != "noop" && m.Change.Action != "read" {
+			t.planned[m.Change.Resource.Addr] = true
+			if len(t.planned) > t.total {
+				t.total = len(t.planned)
+			}
+		}
+		return
+	case "apply_start":
+		ev.Event = "start"
+	case "apply_progress":
+		ev.Event = "progress"
+	case "apply_complete":
+		ev.Event = "complete"
+		t.done++
+	case "apply_errored":
+		ev.Event = "errored"
+		t.done++
+	default:
+		return
+	}
+	if t.report == nil {
+		return
+	}
+	ev.Done, ev.Total = t.done, t.total
+	if ev.Total < ev.Done {
+		ev.Total = ev.Done
+	}
+	ev.Elapsed = time.Since(t.start).Truncate(time.Second)
+	t.report(ev)
+}
+
+// LockError says the state is locked by another run.
+type LockError struct {
+	Env, ID, Path, Operation, Who, Created string
+}
+
+func (e *LockError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the state of environment %q is locked by another run", e.Env)
+	fmt.Fprintf(&b, "\n  lock ID:   %s", e.ID)
+	if e.Path != "" {
+		fmt.Fprintf(&b, "\n  path:      %s", e.Path)
+	}
+	if e.Operation != "" {
+		fmt.Fprintf(&b, "\n  operation: %s", e.Operation)
+	}
+	if e.Who != "" {
+		fmt.Fprintf(&b, "\n  held by:   %s", e.Who)
+	}
+	if e.Created != "" {
+		fmt.Fprintf(&b, "\n  since:     %s", e.Created)
+	}
+	fmt.Fprintf(&b, "\nWait for that run to finish. If no run is active (one was killed), release the stale lock with:\n  kforge unlock %s %s", e.Env, e.ID)
+	return b.String()
+}
+
+var lockField = regexp.MustCompile(`(?m)^\s*(ID|Path|Operation|Who|Created):\s*(.*?)\s*$`)
+
+// parseLockError finds Terraform's "Error acquiring the state lock" report.
+func parseLockError(env, text string) *LockError {
+	if !strings.Contains(text, "Error acquiring the state lock") && !strings.Contains(text, "Lock Info:") {
+		return nil
+	}
+	i := strings.Index(text, "Lock Info:")
+	if i < 0 {
+		return nil
+	}
+	e := &LockError{Env: env}
+	for _, m := range lockField.FindAllStringSubmatch(text[i:], -1) {
+		switch m[1] {
+		case "ID":
+			if e.ID == "" {
+				e.ID = m[2]
+			}
+		case "Path":
+			e.Path = m[2]
+		case "Operation":
+			e.Operation = m[2]
+		case "Who":
+			e.Who = m[2]
+		case "Created":
+			e.Created = m[2]
+		}
+	}
+	if e.ID == "" {
+		return nil
+	}
+	return e
+}
+
+// explain turns a failed run into an error a user can act on.
+func (r *Runner) explain(verb string, err error, diags *Diagnostics) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("terraform %s: %w", verb, ErrInterrupted)
+	}
+	text := err.Error()
+	if diags != nil {
+		text = diags.String() + "\n" + text
+	}
+	if le := parseLockError(r.opts.EnvName, text); le != nil {
+		return le
+	}
+	if diags != nil && len(diags.Errors()) > 0 {
+		return fmt.Errorf("terraform %s failed (log in %s):\n%s", verb, r.logDir, strings.TrimRight(diags.String(), "\n"))
+	}
+	return fmt.Errorf("terraform %s: %w", verb, err)
+}
