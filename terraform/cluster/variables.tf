@@ -5,39 +5,74 @@
 variable "cluster_name" {
   description = "Name of the cluster: lowercase letters, digits and hyphens, 3-20 characters, starting with a letter. Prefixes every resource name (NLB names are limited to 32 characters, bucket names to 63)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
+  }
 }
 
 variable "environment" {
   description = "Environment this cluster belongs to (dev, staging, prod or local)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.environment))
+    error_message = "environment must be 1-16 lowercase letters, digits or hyphens, starting with a letter (for example \"dev\", \"staging\", \"prod\", \"local\")."
+  }
 }
 
 variable "region" {
   description = "AWS region, for example eu-west-1."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1 or us-east-1."
+  }
 }
 
 variable "az_count" {
   description = "Number of availability zones to spread subnets, the NLB, EFS mount targets and workers over (2-6)."
   type        = number
   default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 6 && floor(var.az_count) == var.az_count
+    error_message = "az_count must be a whole number between 2 and 6."
+  }
 }
 
 variable "domain" {
   description = "DNS domain of the cluster, for example dev.example.com. Apex and wildcard records point at the NLB; api.<domain> points at the control plane."
   type        = string
+
+  validation {
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain)) && length(var.domain) <= 240
+    error_message = "domain must be a lowercase DNS name with at least two labels and no trailing dot, for example dev.example.com."
+  }
 }
 
 variable "dns_zone_id" {
   description = "Existing Route 53 hosted zone id for the domain. Empty: a new public zone is created (and its name servers are an output, for delegation at the registrar)."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.dns_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.dns_zone_id))
+    error_message = "dns_zone_id must be empty (create a zone) or a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ."
+  }
 }
 
 variable "vpc_cidr" {
   description = "IPv4 CIDR of the VPC (/16 to /24). Subnets are carved from it."
   type        = string
   default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(cidrhost(var.vpc_cidr, 0) == split("/", var.vpc_cidr)[0], false) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
+    error_message = "vpc_cidr must be an IPv4 network address with a prefix between /16 and /24, for example 10.0.0.0/16."
+  }
 }
 
 variable "nat_gateway" {
@@ -50,41 +85,76 @@ variable "admin_cidrs" {
   description = "CIDRs allowed to reach the Kubernetes API (6443) from outside the VPC."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for c in var.admin_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
+    error_message = "admin_cidrs must be IPv4 CIDRs, for example [\"203.0.113.10/32\"]."
+  }
 }
 
 variable "kubernetes_version" {
   description = "Kubernetes version installed by the node agent, as MAJOR.MINOR.PATCH (for example 1.36.2)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.kubernetes_version))
+    error_message = "kubernetes_version must be MAJOR.MINOR.PATCH without a leading \"v\", for example 1.36.2."
+  }
 }
 
 variable "pod_cidr" {
   description = "Pod network CIDR (must not overlap the VPC or service CIDR)."
   type        = string
   default     = "10.244.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.pod_cidr, 0)) && var.pod_cidr != var.vpc_cidr && var.pod_cidr != var.service_cidr
+    error_message = "pod_cidr must be an IPv4 CIDR different from vpc_cidr and service_cidr, for example 10.244.0.0/16."
+  }
 }
 
 variable "service_cidr" {
   description = "Kubernetes service CIDR (must not overlap the VPC or pod CIDR)."
   type        = string
   default     = "10.96.0.0/12"
+
+  validation {
+    condition     = can(cidrhost(var.service_cidr, 0)) && var.service_cidr != var.vpc_cidr
+    error_message = "service_cidr must be an IPv4 CIDR different from vpc_cidr, for example 10.96.0.0/12."
+  }
 }
 
 variable "ami_id" {
   description = "AMI for every node. Empty: the latest Amazon Linux 2023 AMI for the instance architecture, looked up from the public SSM parameter."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.ami_id == "" || can(regex("^ami-([0-9a-f]{8}|[0-9a-f]{17})$", var.ami_id))
+    error_message = "ami_id must be empty (latest Amazon Linux 2023) or an AMI id such as ami-0123456789abcdef0."
+  }
 }
 
 variable "controller_instance_type" {
   description = "EC2 instance type of the control-plane node (vertical scaling)."
   type        = string
   default     = "t3.medium"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.controller_instance_type))
+    error_message = "controller_instance_type must be an EC2 instance type such as t3.medium."
+  }
 }
 
 variable "controller_volume_size" {
   description = "Root volume size of the control-plane node in GiB."
   type        = number
   default     = 30
+
+  validation {
+    condition     = var.controller_volume_size >= 20 && var.controller_volume_size <= 16384
+    error_message = "controller_volume_size must be between 20 and 16384 GiB."
+  }
 }
 
 variable "worker_pools" {
@@ -98,34 +168,84 @@ variable "worker_pools" {
     labels         = optional(map(string), {})
     taints         = optional(list(string), []) # key=value:Effect
   }))
+
+  validation {
+    condition     = length(var.worker_pools) >= 1 && alltrue([for name in keys(var.worker_pools) : can(regex("^[a-z][a-z0-9-]{0,15}$", name))])
+    error_message = "worker_pools must hold at least one pool, named with 1-16 lowercase letters, digits or hyphens starting with a letter."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.worker_pools) : p.min_size >= 0 && p.min_size <= p.desired_size && p.desired_size <= p.max_size && p.max_size >= 1])
+    error_message = "every worker pool needs 0 <= min_size <= desired_size <= max_size and max_size >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.worker_pools) : length(p.instance_types) >= 1 && alltrue([for t in p.instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t))])])
+    error_message = "every worker pool needs at least one instance type, each like t3.large."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.worker_pools) : p.volume_size >= 20 && p.volume_size <= 16384])
+    error_message = "every worker pool volume_size must be between 20 and 16384 GiB."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for t in p.taints : can(regex("^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$", t))]]))
+    error_message = "worker pool taints must look like key=value:Effect or key:Effect, with Effect one of NoSchedule, PreferNoSchedule, NoExecute."
+  }
 }
 
 variable "http_node_port" {
   description = "NodePort the ingress controller listens on for HTTP; the NLB's port 80 forwards to it."
   type        = number
   default     = 30080
+
+  validation {
+    condition     = var.http_node_port >= 30000 && var.http_node_port <= 32767
+    error_message = "http_node_port must be in the NodePort range 30000-32767."
+  }
 }
 
 variable "https_node_port" {
   description = "NodePort the ingress controller listens on for HTTPS; the NLB's port 443 forwards to it."
   type        = number
   default     = 30443
+
+  validation {
+    condition     = var.https_node_port >= 30000 && var.https_node_port <= 32767 && var.https_node_port != var.http_node_port
+    error_message = "https_node_port must be in the NodePort range 30000-32767 and differ from http_node_port."
+  }
 }
 
 variable "acme_email" {
   description = "E-mail address given to Let's Encrypt by cert-manager's ClusterIssuers."
   type        = string
+
+  validation {
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.acme_email))
+    error_message = "acme_email must be an e-mail address Let's Encrypt can write to, for example ops@example.com."
+  }
 }
 
 variable "agent_binary_path" {
   description = "Local path of the linux kforge binary uploaded to the bootstrap prefix of the certs bucket; nodes fetch it and check its SHA-256 before running it."
   type        = string
+
+  validation {
+    condition     = var.agent_binary_path != "" && fileexists(var.agent_binary_path)
+    error_message = "agent_binary_path must name an existing file: build the linux kforge binary first (make build) and give its path."
+  }
 }
 
 variable "node_config" {
   description = "Non-secret node agent configuration (JSON), uploaded next to the agent. Bucket, zone and EFS ids are merged in by this module."
   type        = string
   default     = "{}"
+
+  validation {
+    condition     = can(keys(jsondecode(var.node_config)))
+    error_message = "node_config must be a JSON object, for example \"{}\"."
+  }
 }
 
 variable "certs_bucket_force_destroy" {
@@ -138,10 +258,20 @@ variable "aws_endpoint_url" {
   description = "Base URL of an AWS-compatible emulator (for example http://127.0.0.1:5000). Empty on real AWS. When set, every service endpoint points there and the bucket policy's TLS-only condition is left out, because the emulator cannot evaluate conditions."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.aws_endpoint_url == "" || can(regex("^https?://[^/\\s]+/?$", var.aws_endpoint_url))
+    error_message = "aws_endpoint_url must be empty (real AWS) or an http(s) base URL such as http://127.0.0.1:5000."
+  }
 }
 
 variable "tags" {
   description = "Extra tags applied to every resource."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.tags) : !startswith(k, "kforge.io/") && !startswith(k, "aws:")])
+    error_message = "tags must not use the reserved prefixes \"kforge.io/\" (set by kforge) or \"aws:\"."
+  }
 }

@@ -1,0 +1,59 @@
+# What a node needs to bootstrap itself, next to each other under the
+# bucket's bootstrap/ prefix (readable by every node, SSE-KMS with the
+# cluster key). Nothing secret: PKI and join tokens are made on the control
+# plane and never pass through Terraform.
+
+resource "aws_s3_object" "agent" {
+  bucket                 = module.buckets.bucket_name
+  key                    = local.agent_key
+  source                 = var.agent_binary_path
+  source_hash            = filesha256(var.agent_binary_path)
+  content_type           = "application/octet-stream"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = module.kms.key_arn
+}
+
+locals {
+  # Keys shared with the node agent (internal/node decodes them); they
+  # override anything of the same name in var.node_config.
+  cluster_config = merge(jsondecode(var.node_config), {
+    cluster_name        = var.cluster_name
+    environment         = var.environment
+    region              = var.region
+    domain              = var.domain
+    api_dns_name        = "api.${var.domain}"
+    kubernetes_version  = var.kubernetes_version
+    pod_cidr            = var.pod_cidr
+    service_cidr        = var.service_cidr
+    bucket              = module.buckets.bucket_name
+    kms_key_arn         = module.kms.key_arn
+    zone_id             = module.dns.zone_id
+    efs_id              = module.storage.file_system_id
+    acme_email          = var.acme_email
+    http_node_port      = var.http_node_port
+    https_node_port     = var.https_node_port
+    worker_pools        = { for name, pool in var.worker_pools : name => { labels = pool.labels, taints = pool.taints } }
+    controller_asg_name = "${var.cluster_name}-controller"
+  })
+
+  # The keys come from the objects, so no node launches before they exist.
+  user_data_vars = {
+    region       = var.region
+    bucket       = module.buckets.bucket_name
+    agent_key    = aws_s3_object.agent.key
+    agent_sha256 = filesha256(var.agent_binary_path)
+    config_key   = aws_s3_object.cluster_config.key
+  }
+
+  controller_user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, { role = "controller", pool = "" }))
+  worker_user_data     = { for name, _ in var.worker_pools : name => templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, { role = "worker", pool = name })) }
+}
+
+resource "aws_s3_object" "cluster_config" {
+  bucket                 = module.buckets.bucket_name
+  key                    = local.config_key
+  content                = jsonencode(local.cluster_config)
+  content_type           = "application/json"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = module.kms.key_arn
+}

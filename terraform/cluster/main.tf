@@ -1,0 +1,111 @@
+# The cluster: one module per concern, wired together here.
+
+module "kms" {
+  source = "../modules/kms"
+
+  cluster_name = var.cluster_name
+  tags         = local.tags
+}
+
+module "network" {
+  source = "../modules/network"
+
+  name        = var.cluster_name
+  cidr        = var.vpc_cidr
+  az_count    = var.az_count
+  nat_gateway = var.nat_gateway
+  tags        = local.tags
+}
+
+module "buckets" {
+  source = "../modules/buckets"
+
+  cluster_name  = var.cluster_name
+  kms_key_arn   = module.kms.key_arn
+  force_destroy = var.certs_bucket_force_destroy
+  # The emulator treats every policy condition as unmet; see output "notes".
+  enforce_tls_and_sse = !local.emulated
+  tags                = local.tags
+}
+
+module "ingress" {
+  source = "../modules/ingress"
+
+  name            = var.cluster_name
+  vpc_id          = module.network.vpc_id
+  vpc_cidr        = module.network.vpc_cidr
+  subnet_ids      = module.network.public_subnet_ids
+  http_node_port  = var.http_node_port
+  https_node_port = var.https_node_port
+  tags            = local.tags
+}
+
+module "dns" {
+  source = "../modules/dns"
+
+  domain           = var.domain
+  zone_id          = var.dns_zone_id
+  nlb_dns_name     = module.ingress.nlb_dns_name
+  nlb_zone_id      = module.ingress.nlb_zone_id
+  api_seed_address = local.api_seed_address
+  tags             = local.tags
+}
+
+module "storage" {
+  source = "../modules/storage"
+
+  name                      = var.cluster_name
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.node_subnet_ids
+  kms_key_arn               = module.kms.key_arn
+  client_security_group_ids = [module.control_plane.security_group_id, module.workers.security_group_id]
+  tags                      = local.tags
+}
+
+module "iam" {
+  source = "../modules/iam"
+
+  cluster_name        = var.cluster_name
+  bucket_arn          = module.buckets.bucket_arn
+  kms_key_arn         = module.kms.key_arn
+  zone_id             = module.dns.zone_id
+  efs_file_system_arn = module.storage.file_system_arn
+  tags                = local.tags
+}
+
+module "control_plane" {
+  source = "../modules/control-plane"
+
+  cluster_name            = var.cluster_name
+  vpc_id                  = module.network.vpc_id
+  vpc_cidr                = module.network.vpc_cidr
+  subnet_ids              = module.network.node_subnet_ids
+  admin_cidrs             = var.admin_cidrs
+  peer_security_group_ids = [module.workers.security_group_id]
+  ami_id                  = local.controller_ami
+  instance_type           = var.controller_instance_type
+  volume_size             = var.controller_volume_size
+  kms_key_arn             = module.kms.key_arn
+  instance_profile_name   = module.iam.controller_instance_profile_name
+  user_data               = local.controller_user_data
+  tags                    = local.tags
+}
+
+module "workers" {
+  source = "../modules/workers"
+
+  cluster_name              = var.cluster_name
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.node_subnet_ids
+  pools                     = var.worker_pools
+  ami_ids                   = local.pool_ami
+  user_data                 = local.worker_user_data
+  kms_key_arn               = module.kms.key_arn
+  instance_profile_name     = module.iam.worker_instance_profile_name
+  target_group_arns         = values(module.ingress.target_group_arns)
+  nlb_security_group_id     = module.ingress.security_group_id
+  node_ports                = [var.http_node_port, var.https_node_port]
+  peer_security_group_ids   = [module.control_plane.security_group_id]
+  wait_for_capacity_timeout = local.wait_for_capacity_timeout
+  tags                      = local.tags
+}

@@ -1,0 +1,101 @@
+output "cluster_name" {
+  description = "Name of the cluster."
+  value       = var.cluster_name
+}
+
+output "environment" {
+  description = "Environment of the cluster."
+  value       = var.environment
+}
+
+output "region" {
+  description = "AWS region of the cluster."
+  value       = var.region
+}
+
+output "vpc_id" {
+  description = "Id of the cluster VPC."
+  value       = module.network.vpc_id
+}
+
+output "nlb_dns_name" {
+  description = "DNS name of the ingress NLB."
+  value       = module.ingress.nlb_dns_name
+}
+
+output "nlb_arn" {
+  description = "ARN of the ingress NLB."
+  value       = module.ingress.nlb_arn
+}
+
+output "target_group_arns" {
+  description = "NLB target group ARNs: http (80 => http_node_port) and https (443 => https_node_port)."
+  value       = module.ingress.target_group_arns
+}
+
+output "zone_id" {
+  description = "Route 53 hosted zone id of the domain."
+  value       = module.dns.zone_id
+}
+
+output "name_servers" {
+  description = "Name servers of the zone, to set at the registrar."
+  value       = module.dns.name_servers
+}
+
+output "api_dns_name" {
+  description = "DNS name of the Kubernetes API (api.<domain>)."
+  value       = "api.${var.domain}"
+}
+
+output "api_endpoint" {
+  description = "URL of the Kubernetes API."
+  value       = "https://api.${var.domain}:6443"
+}
+
+output "certs_bucket" {
+  description = "Name of the certs / bootstrap bucket."
+  value       = module.buckets.bucket_name
+}
+
+output "controller_asg_name" {
+  description = "Name of the control plane's Auto Scaling Group."
+  value       = module.control_plane.asg_name
+}
+
+output "worker_asg_names" {
+  description = "Auto Scaling Group name by worker pool."
+  value       = module.workers.asg_names
+}
+
+output "efs_id" {
+  description = "Id of the EFS file system."
+  value       = module.storage.file_system_id
+}
+
+output "kms_key_arn" {
+  description = "ARN of the cluster KMS key."
+  value       = module.kms.key_arn
+}
+
+output "controller_role_arn" {
+  description = "ARN of the control-plane IAM role."
+  value       = module.iam.controller_role_arn
+}
+
+output "worker_role_arn" {
+  description = "ARN of the worker IAM role."
+  value       = module.iam.worker_role_arn
+}
+
+output "emulated" {
+  description = "True when the cluster targets an AWS emulator (aws_endpoint_url set)."
+  value       = local.emulated
+}
+
+output "notes" {
+  description = "Deviations from the real-AWS configuration, if any."
+  value = local.emulated ? [
+    "certs bucket policy (deny non-TLS access, deny uploads without SSE-KMS) left out: the emulator treats every policy condition as unmet",
+  ] : []
+}

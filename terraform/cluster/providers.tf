@@ -1,0 +1,43 @@
+locals {
+  emulated = var.aws_endpoint_url != ""
+
+  # Every service this configuration talks to; all of them point at the
+  # emulator when aws_endpoint_url is set.
+  emulated_services = ["autoscaling", "ec2", "efs", "elbv2", "iam", "kms", "route53", "s3", "ssm", "sts"]
+}
+
+provider "aws" {
+  region = var.region
+
+  # Tags on every resource that supports them; kforge finds leftovers by
+  # kforge.io/cluster.
+  default_tags {
+    tags = local.tags
+  }
+
+  # Against an emulator: path-style S3, no credential, metadata or region
+  # checks, and few retries, since an unimplemented API (StartInstanceRefresh
+  # in moto) would otherwise be retried for more than ten minutes.
+  s3_use_path_style           = local.emulated
+  skip_credentials_validation = local.emulated
+  skip_metadata_api_check     = local.emulated
+  skip_region_validation      = local.emulated
+  max_retries                 = local.emulated ? 2 : null
+
+  dynamic "endpoints" {
+    for_each = local.emulated ? [var.aws_endpoint_url] : []
+
+    content {
+      autoscaling = endpoints.value
+      ec2         = endpoints.value
+      efs         = endpoints.value
+      elbv2       = endpoints.value
+      iam         = endpoints.value
+      kms         = endpoints.value
+      route53     = endpoints.value
+      s3          = endpoints.value
+      ssm         = endpoints.value
+      sts         = endpoints.value
+    }
+  }
+}

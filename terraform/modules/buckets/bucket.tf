@@ -1,0 +1,74 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  # Globally unique and valid: lowercase, at most 63 characters, no
+  # trailing hyphen after trimming.
+  bucket_name = trimsuffix(substr("${var.cluster_name}-certs-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}", 0, 63), "-")
+}
+
+resource "aws_s3_bucket" "certs" {
+  bucket        = local.bucket_name
+  force_destroy = var.force_destroy
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_ownership_controls" "certs" {
+  bucket = aws_s3_bucket.certs.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "certs" {
+  bucket                  = aws_s3_bucket.certs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "certs" {
+  bucket = aws_s3_bucket.certs.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "certs" {
+  bucket = aws_s3_bucket.certs.id
+
+  rule {
+    bucket_key_enabled = true
+
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+  }
+}
+
+# Old versions of PKI backups and etcd snapshots expire; the current ones stay.
+resource "aws_s3_bucket_lifecycle_configuration" "certs" {
+  bucket = aws_s3_bucket.certs.id
+
+  rule {
+    id     = "expire-noncurrent-versions"
+    status = "Enabled"
+
+    filter {}
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiration_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.certs]
+}

@@ -1,0 +1,19 @@
+output "bucket_name" {
+  description = "Name of the certs / bootstrap bucket."
+  value       = aws_s3_bucket.certs.id
+}
+
+output "bucket_arn" {
+  description = "ARN of the certs / bootstrap bucket."
+  value       = aws_s3_bucket.certs.arn
+}
+
+output "policy_json" {
+  description = "The bucket policy document (applied only when enforce_tls_and_sse is true)."
+  value       = jsonencode(local.policy)
+}
+
+output "policy_enforced" {
+  description = "Whether the TLS-only and SSE-KMS deny statements are applied."
+  value       = var.enforce_tls_and_sse
+}

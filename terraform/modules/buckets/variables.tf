@@ -1,0 +1,38 @@
+variable "cluster_name" {
+  description = "Cluster name; the bucket is <cluster_name>-certs-<account_id>-<region>, trimmed to 63 characters."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for SSE-KMS (bucket key on)."
+  type        = string
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete the bucket with every object version in it."
+  type        = bool
+  default     = false
+}
+
+variable "enforce_tls_and_sse" {
+  description = "Add the bucket-policy statements denying non-TLS requests and uploads without SSE-KMS. Turn off only for an emulator that cannot evaluate policy conditions (moto denies every conditional request)."
+  type        = bool
+  default     = true
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days after which a replaced or deleted object version is removed."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1
+    error_message = "noncurrent_version_expiration_days must be at least 1."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to the bucket."
+  type        = map(string)
+  default     = {}
+}

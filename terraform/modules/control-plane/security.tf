@@ -1,0 +1,76 @@
+locals {
+  # Ports the control plane accepts from itself and from peer node groups:
+  # kubelet, and Cilium's VXLAN overlay and health checks.
+  node_ports = {
+    kubelet       = { protocol = "tcp", from = 10250, to = 10250, description = "kubelet" }
+    cilium-vxlan  = { protocol = "udp", from = 8472, to = 8472, description = "Cilium VXLAN" }
+    cilium-health = { protocol = "tcp", from = 4240, to = 4240, description = "Cilium health" }
+  }
+
+  peer_rules = merge(
+    { for k, p in local.node_ports : "${k}-self" => merge(p, { source = aws_security_group.controller.id }) },
+    { for pair in setproduct(keys(local.node_ports), range(length(var.peer_security_group_ids))) :
+      "${pair[0]}-peer${pair[1]}" => merge(local.node_ports[pair[0]], { source = var.peer_security_group_ids[pair[1]] })
+    },
+  )
+}
+
+resource "aws_security_group" "controller" {
+  name        = "${var.cluster_name}-controller"
+  description = "kforge ${var.cluster_name}: control plane"
+  vpc_id      = var.vpc_id
+  tags        = merge(var.tags, { Name = "${var.cluster_name}-controller" })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "api_vpc" {
+  security_group_id = aws_security_group.controller.id
+  description       = "Kubernetes API from the VPC"
+  ip_protocol       = "tcp"
+  from_port         = 6443
+  to_port           = 6443
+  cidr_ipv4         = var.vpc_cidr
+  tags              = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "api_admin" {
+  for_each = toset(var.admin_cidrs)
+
+  security_group_id = aws_security_group.controller.id
+  description       = "Kubernetes API from an admin CIDR"
+  ip_protocol       = "tcp"
+  from_port         = 6443
+  to_port           = 6443
+  cidr_ipv4         = each.value
+  tags              = var.tags
+}
+
+# etcd is reachable only from control-plane nodes.
+resource "aws_vpc_security_group_ingress_rule" "etcd" {
+  security_group_id            = aws_security_group.controller.id
+  description                  = "etcd between control-plane nodes"
+  ip_protocol                  = "tcp"
+  from_port                    = 2379
+  to_port                      = 2380
+  referenced_security_group_id = aws_security_group.controller.id
+  tags                         = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "nodes" {
+  for_each = local.peer_rules
+
+  security_group_id            = aws_security_group.controller.id
+  description                  = "${each.value.description} from cluster nodes"
+  ip_protocol                  = each.value.protocol
+  from_port                    = each.value.from
+  to_port                      = each.value.to
+  referenced_security_group_id = each.value.source
+  tags                         = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "all" {
+  security_group_id = aws_security_group.controller.id
+  description       = "Outbound: packages, AWS APIs, Let's Encrypt"
+  ip_protocol       = "-1"
+  cidr_ipv4         = "0.0.0.0/0"
+  tags              = var.tags
+}

@@ -1,0 +1,14 @@
+output "zone_id" {
+  description = "Id of the hosted zone (created or given)."
+  value       = local.zone_id
+}
+
+output "name_servers" {
+  description = "Name servers of the zone, to delegate the domain to at the registrar."
+  value       = local.name_servers
+}
+
+output "api_dns_name" {
+  description = "DNS name of the Kubernetes API (api.<domain>)."
+  value       = aws_route53_record.api.fqdn
+}

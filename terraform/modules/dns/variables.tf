@@ -1,0 +1,42 @@
+variable "domain" {
+  description = "DNS domain of the cluster, for example dev.example.com."
+  type        = string
+
+  validation {
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain)) && length(var.domain) <= 253
+    error_message = "domain must be a lowercase DNS name such as dev.example.com (no trailing dot)."
+  }
+}
+
+variable "zone_id" {
+  description = "Existing public hosted zone id for the domain. Empty: a new zone is created."
+  type        = string
+  default     = ""
+}
+
+variable "nlb_dns_name" {
+  description = "DNS name of the NLB the apex and wildcard records alias."
+  type        = string
+}
+
+variable "nlb_zone_id" {
+  description = "Route 53 zone id of the NLB."
+  type        = string
+}
+
+variable "api_seed_address" {
+  description = "Address api.<domain> is created with. The control plane overwrites the record with its own address when it boots, and Terraform ignores later changes to it."
+  type        = string
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete a created zone together with records Terraform does not manage."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags applied to a created zone."
+  type        = map(string)
+  default     = {}
+}

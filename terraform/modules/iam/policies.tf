@@ -1,0 +1,197 @@
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+
+  # Documents are built with jsonencode so they are known at plan time,
+  # testable offline and comparable with golden files.
+  documents = {
+    # The control plane: its own prefixes of the bucket, the key, its API
+    # record, and read-only EC2 lookups for the node agent.
+    controller = {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "ListOwnPrefixes"
+          Effect    = "Allow"
+          Action    = ["s3:ListBucket"]
+          Resource  = [var.bucket_arn]
+          Condition = { StringLike = { "s3:prefix" = ["bootstrap/*", "workers/*", "controller/*"] } }
+        },
+        {
+          Sid      = "ReadBootstrap"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject"]
+          Resource = ["${var.bucket_arn}/bootstrap/*"]
+        },
+        {
+          Sid      = "ReadWriteOwnPrefixes"
+          Effect   = "Allow"
+          Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+          Resource = ["${var.bucket_arn}/controller/*", "${var.bucket_arn}/workers/*"]
+        },
+        {
+          Sid      = "UseClusterKey"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+          Resource = [var.kms_key_arn]
+        },
+        {
+          Sid      = "UpdateApiRecord"
+          Effect   = "Allow"
+          Action   = ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"]
+          Resource = ["arn:${local.partition}:route53:::hostedzone/${var.zone_id}"]
+        },
+        {
+          Sid      = "WatchRecordChanges"
+          Effect   = "Allow"
+          Action   = ["route53:GetChange"]
+          Resource = ["arn:${local.partition}:route53:::change/*"]
+        },
+        {
+          Sid      = "DescribeInstances"
+          Effect   = "Allow"
+          Action   = ["ec2:DescribeInstances", "ec2:DescribeTags"]
+          Resource = ["*"]
+        },
+      ]
+    }
+
+    # Workers: read the agent and the join material, decrypt with the key.
+    worker = {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "ListWorkerPrefixes"
+          Effect    = "Allow"
+          Action    = ["s3:ListBucket"]
+          Resource  = [var.bucket_arn]
+          Condition = { StringLike = { "s3:prefix" = ["bootstrap/*", "workers/*"] } }
+        },
+        {
+          Sid      = "ReadWorkerPrefixes"
+          Effect   = "Allow"
+          Action   = ["s3:GetObject"]
+          Resource = ["${var.bucket_arn}/bootstrap/*", "${var.bucket_arn}/workers/*"]
+        },
+        {
+          Sid      = "DecryptWithClusterKey"
+          Effect   = "Allow"
+          Action   = ["kms:Decrypt", "kms:DescribeKey"]
+          Resource = [var.kms_key_arn]
+        },
+        {
+          Sid      = "DescribeInstances"
+          Effect   = "Allow"
+          Action   = ["ec2:DescribeInstances", "ec2:DescribeTags"]
+          Resource = ["*"]
+        },
+      ]
+    }
+
+    # Cluster Autoscaler: describe anything, change only this cluster's
+    # groups (name prefix and the ownership tag).
+    cluster_autoscaler = {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid    = "Describe"
+          Effect = "Allow"
+          Action = [
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeLaunchConfigurations",
+            "autoscaling:DescribeScalingActivities",
+            "autoscaling:DescribeTags",
+            "ec2:DescribeImages",
+            "ec2:DescribeInstanceTypes",
+            "ec2:DescribeLaunchTemplateVersions",
+            "ec2:GetInstanceTypesFromInstanceRequirements",
+          ]
+          Resource = ["*"]
+        },
+        {
+          Sid       = "ScaleOwnGroups"
+          Effect    = "Allow"
+          Action    = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+          Resource  = ["arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.cluster_name}-*"]
+          Condition = { StringEquals = { "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" } }
+        },
+      ]
+    }
+
+    # EFS CSI driver (upstream example policy, scoped): access points only
+    # in this file system and only tagged efs.csi.aws.com/cluster=true.
+    efs_csi = {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid    = "Describe"
+          Effect = "Allow"
+          Action = [
+            "ec2:DescribeAvailabilityZones",
+            "elasticfilesystem:DescribeAccessPoints",
+            "elasticfilesystem:DescribeFileSystems",
+            "elasticfilesystem:DescribeMountTargets",
+          ]
+          Resource = ["*"]
+        },
+        {
+          Sid       = "CreateTaggedAccessPoints"
+          Effect    = "Allow"
+          Action    = ["elasticfilesystem:CreateAccessPoint"]
+          Resource  = [var.efs_file_system_arn]
+          Condition = { StringEquals = { "aws:RequestTag/efs.csi.aws.com/cluster" = "true" } }
+        },
+        {
+          Sid    = "TagAccessPointsOnCreate"
+          Effect = "Allow"
+          Action = ["elasticfilesystem:TagResource"]
+          Resource = [
+            var.efs_file_system_arn,
+            "arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*",
+          ]
+          Condition = { StringEquals = { "aws:RequestTag/efs.csi.aws.com/cluster" = "true" } }
+        },
+        {
+          Sid       = "DeleteTaggedAccessPoints"
+          Effect    = "Allow"
+          Action    = ["elasticfilesystem:DeleteAccessPoint"]
+          Resource  = ["arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"]
+          Condition = { StringEquals = { "aws:ResourceTag/efs.csi.aws.com/cluster" = "true" } }
+        },
+      ]
+    }
+  }
+
+  # Cluster Autoscaler and the EFS CSI controller run on the control plane
+  # (self-managed cluster: no IRSA), so their policies go to its role.
+  attachments = {
+    controller         = aws_iam_role.controller.name
+    worker             = aws_iam_role.worker.name
+    cluster_autoscaler = aws_iam_role.controller.name
+    efs_csi            = aws_iam_role.controller.name
+  }
+}
+
+resource "aws_iam_policy" "this" {
+  for_each = local.documents
+
+  name        = "${var.cluster_name}-${replace(each.key, "_", "-")}"
+  description = "kforge ${var.cluster_name}: ${replace(each.key, "_", " ")}"
+  policy      = jsonencode(each.value)
+  tags        = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "this" {
+  for_each = local.attachments
+
+  role       = each.value
+  policy_arn = aws_iam_policy.this[each.key].arn
+}

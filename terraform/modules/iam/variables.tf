@@ -1,0 +1,30 @@
+variable "cluster_name" {
+  description = "Cluster name; prefixes role and policy names and keys the Cluster Autoscaler tag condition."
+  type        = string
+}
+
+variable "bucket_arn" {
+  description = "ARN of the certs / bootstrap bucket."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the cluster KMS key."
+  type        = string
+}
+
+variable "zone_id" {
+  description = "Route 53 hosted zone id holding api.<domain>; the control plane may change records in it only."
+  type        = string
+}
+
+variable "efs_file_system_arn" {
+  description = "ARN of the cluster's EFS file system; the EFS CSI driver may create access points in it only."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags applied to every role, policy and instance profile."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,26 @@
+variable "cluster_name" {
+  description = "Cluster name; the key's alias is alias/<cluster_name>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name))
+    error_message = "cluster_name must be 3-20 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "deletion_window_in_days" {
+  description = "Waiting period before a scheduled key deletion completes (7-30 days)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.deletion_window_in_days >= 7 && var.deletion_window_in_days <= 30
+    error_message = "deletion_window_in_days must be between 7 and 30."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to the key."
+  type        = map(string)
+  default     = {}
+}

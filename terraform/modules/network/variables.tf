@@ -1,0 +1,38 @@
+variable "name" {
+  description = "Name prefix of every resource (the cluster name)."
+  type        = string
+}
+
+variable "cidr" {
+  description = "IPv4 CIDR of the VPC (/16 to /24). Every subnet is a /(prefix+4) carved from it: public subnets take the first blocks, private subnets start at block 8."
+  type        = string
+  default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.cidr, 0)) && try(cidrhost(var.cidr, 0) == split("/", var.cidr)[0], false) && try(tonumber(split("/", var.cidr)[1]) >= 16 && tonumber(split("/", var.cidr)[1]) <= 24, false)
+    error_message = "cidr must be an IPv4 network address with a prefix length between 16 and 24, for example 10.0.0.0/16."
+  }
+}
+
+variable "az_count" {
+  description = "Number of availability zones (2-6); one public subnet (and one private subnet with nat_gateway) per zone."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 6 && floor(var.az_count) == var.az_count
+    error_message = "az_count must be a whole number between 2 and 6."
+  }
+}
+
+variable "nat_gateway" {
+  description = "Create private subnets with one NAT gateway per zone for the nodes (~32 USD/month per gateway). false: nodes use the public subnets."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}

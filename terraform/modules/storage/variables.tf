@@ -1,0 +1,30 @@
+variable "name" {
+  description = "Name prefix (the cluster name)."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "Id of the VPC."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "One subnet per zone; each gets a mount target."
+  type        = list(string)
+}
+
+variable "kms_key_arn" {
+  description = "KMS key encrypting the file system."
+  type        = string
+}
+
+variable "client_security_group_ids" {
+  description = "Security groups of the cluster nodes; the only sources admitted on NFS (2049)."
+  type        = list(string)
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}

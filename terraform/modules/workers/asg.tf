@@ -1,0 +1,105 @@
+locals {
+  pool_tags = { for name, _ in var.pools : name => {
+    Name             = "${var.cluster_name}-${name}"
+    "kforge.io/role" = "worker"
+    "kforge.io/pool" = name
+  } }
+
+  # Cluster Autoscaler: auto-discovery tags, and node-template tags so it
+  # can scale a pool up from zero knowing its labels and taints. They
+  # describe the group, so they are not copied onto the instances.
+  autoscaler_tags = { for name, pool in var.pools : name => merge(
+    {
+      "k8s.io/cluster-autoscaler/enabled"             = "true"
+      "k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned"
+    },
+    { for k, v in pool.labels : "k8s.io/cluster-autoscaler/node-template/label/${k}" => v },
+    { for t in pool.taints : "k8s.io/cluster-autoscaler/node-template/taint/${split("=", split(":", t)[0])[0]}" => "${try(split("=", split(":", t)[0])[1], "")}:${split(":", t)[1]}" },
+  ) }
+}
+
+resource "aws_autoscaling_group" "pool" {
+  for_each = var.pools
+
+  name                      = "${var.cluster_name}-${each.key}"
+  min_size                  = each.value.min_size
+  max_size                  = each.value.max_size
+  desired_capacity          = each.value.desired_size
+  vpc_zone_identifier       = var.subnet_ids
+  target_group_arns         = var.target_group_arns
+  health_check_type         = "EC2"
+  health_check_grace_period = 300
+  wait_for_capacity_timeout = var.wait_for_capacity_timeout
+
+  # One instance type: the launch template as is. Several: a mixed-instances
+  # policy, all on-demand, so the autoscaler can fall back between types.
+  dynamic "launch_template" {
+    for_each = length(each.value.instance_types) == 1 ? [1] : []
+
+    content {
+      id      = aws_launch_template.pool[each.key].id
+      version = aws_launch_template.pool[each.key].latest_version
+    }
+  }
+
+  dynamic "mixed_instances_policy" {
+    for_each = length(each.value.instance_types) > 1 ? [1] : []
+
+    content {
+      instances_distribution {
+        on_demand_base_capacity                  = 0
+        on_demand_percentage_above_base_capacity = 100
+      }
+
+      launch_template {
+        launch_template_specification {
+          launch_template_id = aws_launch_template.pool[each.key].id
+          version            = aws_launch_template.pool[each.key].latest_version
+        }
+
+        dynamic "override" {
+          for_each = each.value.instance_types
+
+          content {
+            instance_type = override.value
+          }
+        }
+      }
+    }
+  }
+
+  # Replace instances in batches when the launch template changes, keeping
+  # 90 % of the pool serving.
+  instance_refresh {
+    strategy = "Rolling"
+
+    preferences {
+      min_healthy_percentage = 90
+    }
+  }
+
+  dynamic "tag" {
+    for_each = merge(var.tags, local.pool_tags[each.key])
+
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = true
+    }
+  }
+
+  dynamic "tag" {
+    for_each = local.autoscaler_tags[each.key]
+
+    content {
+      key                 = tag.key
+      value               = tag.value
+      propagate_at_launch = false
+    }
+  }
+
+  # Cluster Autoscaler owns the pool's size after creation.
+  lifecycle {
+    ignore_changes = [desired_capacity]
+  }
+}

@@ -1,0 +1,52 @@
+resource "aws_launch_template" "pool" {
+  for_each = var.pools
+
+  name                   = "${var.cluster_name}-${each.key}"
+  description            = "kforge ${var.cluster_name}: worker pool ${each.key}"
+  image_id               = var.ami_ids[each.key]
+  instance_type          = each.value.instance_types[0]
+  user_data              = base64encode(var.user_data[each.key])
+  vpc_security_group_ids = [aws_security_group.workers.id]
+  update_default_version = true
+
+  iam_instance_profile {
+    name = var.instance_profile_name
+  }
+
+  # IMDSv2 only; hop limit 2 so pods (Cluster Autoscaler, EFS CSI) reach
+  # it through one extra hop; instance tags readable from the metadata service.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 2
+    instance_metadata_tags      = "enabled"
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+
+    ebs {
+      volume_type           = "gp3"
+      volume_size           = each.value.volume_size
+      encrypted             = true
+      kms_key_id            = var.kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  monitoring {
+    enabled = var.detailed_monitoring
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, local.pool_tags[each.key])
+  }
+
+  tag_specifications {
+    resource_type = "volume"
+    tags          = merge(var.tags, local.pool_tags[each.key])
+  }
+
+  tags = var.tags
+}
