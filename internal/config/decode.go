@@ -211,7 +211,7 @@ func yamlName(f reflect.StructField) string {
 	return tag
 }
 
-var simpleKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+var simpleKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 
 // joinPath appends a key to a field path; keys that are not simple words
 // (label keys such as node.kubernetes.io/role) are quoted in brackets.
@@ -318,7 +318,11 @@ func closest(key string, candidates []string) string {
 		if strings.EqualFold(c, key) {
 			return c
 		}
-		dist := levenshtein(strings.ToLower(key), strings.ToLower(c))
+		lk, lc := strings.ToLower(key), strings.ToLower(c)
+		if len(lc) >= 3 && (strings.HasPrefix(lk, lc) || strings.HasPrefix(lc, lk) && len(lk) >= 3) {
+			return c // minimum -> min, instance -> instanceTypes
+		}
+		dist := levenshtein(lk, lc)
 		if dist < bestDist {
 			best, bestDist = c, dist
 		}
