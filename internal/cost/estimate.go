@@ -211,7 +211,7 @@ func (p *pricer) groups() {
 			p.add(Line{
 				Address:    g.ASG.Address,
 				Service:    "VPC",
-				Item:       fmt.Sprintf("%s: %s public IPv4 address(es)", who, counts),
+				Item:       fmt.Sprintf("%s: %s × public IPv4 address", who, counts),
 				Monthly:    Range{n.Low * each, n.High * each},
 				Controller: ctl,
 			})
@@ -365,7 +365,7 @@ func (p *pricer) loadBalancer(r *inventory.Resource) {
 		p.add(Line{Address: r.Address, Service: "VPC", Item: "NLB public IPv4 addresses", NoPrice: "number of subnets not known from the plan"})
 		return
 	}
-	p.add(Line{Address: r.Address, Service: "VPC", Item: fmt.Sprintf("NLB public IPv4 addresses × %d", azs), Monthly: fixed(float64(azs) * p.hourly(p.prices.PublicIPv4Hourly))})
+	p.add(Line{Address: r.Address, Service: "VPC", Item: fmt.Sprintf("NLB: %d × public IPv4 address", azs), Monthly: fixed(float64(azs) * p.hourly(p.prices.PublicIPv4Hourly))})
 }
 
 // finish sorts the lines, adds the total and the EKS comparison.
@@ -394,6 +394,9 @@ func (p *pricer) finish() {
 	e.EKS = EKSComparison{ControlPlaneFee: fee, ControllerRemove: ctl}
 	e.EKS.Total = e.Total.sub(ctl).add(fixed(fee))
 	e.EKS.Difference = e.EKS.Total.sub(e.Total)
+	if url, _ := p.inv.Variables["aws_endpoint_url"].(string); url != "" || p.inv.Outputs["emulated"] == true {
+		e.Notes = append(e.Notes, "this plan targets an AWS emulator, which costs nothing: the figures are what the same resources would cost on AWS in "+e.Region)
+	}
 	if !haveController {
 		e.Notes = append(e.Notes, "no control-plane node found in the plan: the EKS comparison removes nothing")
 	}

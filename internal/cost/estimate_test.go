@@ -167,7 +167,7 @@ func TestEstimateRules(t *testing.T) {
 				a := DefaultAssumptions()
 				checks := map[string]float64{
 					"network load balancer":         h * (eu.NLBHourly + a.NLBLCUs*eu.NLBLCUHourly),
-					"NLB public IPv4 addresses × 3": 3 * h * eu.PublicIPv4Hourly,
+					"NLB: 3 × public IPv4 address": 3 * h * eu.PublicIPv4Hourly,
 					"NAT gateway":                   h*eu.NATGatewayHourly + a.NATDataGB*eu.NATGatewayGB,
 					"EFS Standard":                  a.EFSStorageGB * eu.EFSStandardGBMonth,
 					"hosted zone dev.example.com":   eu.Route53ZoneMonth,

@@ -38,16 +38,16 @@ func (e *Estimate) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "%s in %s (%s; prices as of %s)\n\n", title, e.Region, e.Currency, e.PricesAsOf)
 
-	rows := [][3]string{{"SERVICE", "ITEM", "MONTHLY"}}
+	rows := [][4]string{{"SERVICE", "ITEM", "MONTHLY", "RESOURCE"}}
 	for _, l := range e.Lines {
 		amount := l.Monthly.Money()
 		if !l.Priced {
 			amount = "no price"
 		}
-		rows = append(rows, [3]string{l.Service, l.Item, amount})
+		rows = append(rows, [4]string{l.Service, l.Item, amount, l.Address})
 	}
-	rows = append(rows, [3]string{"", "Total (desired..max workers)", e.Total.Money()})
-	var width [3]int
+	rows = append(rows, [4]string{"", "Total (desired..max workers)", e.Total.Money(), ""})
+	var width [4]int
 	for _, r := range rows {
 		for i, c := range r {
 			width[i] = max(width[i], utf8.RuneCountInString(c))
@@ -57,7 +57,8 @@ func (e *Estimate) WriteText(w io.Writer) error {
 		if i == len(rows)-1 {
 			fmt.Fprintf(&b, "%s\n", strings.Repeat("-", width[0]+width[1]+width[2]+4))
 		}
-		fmt.Fprintf(&b, "%s  %s  %s\n", pad(r[0], width[0]), pad(r[1], width[1]), padLeft(r[2], width[2]))
+		line := fmt.Sprintf("%s  %s  %s  %s", pad(r[0], width[0]), pad(r[1], width[1]), padLeft(r[2], width[2]), r[3])
+		fmt.Fprintf(&b, "%s\n", strings.TrimRight(line, " "))
 	}
 
 	for _, l := range e.Lines {
