@@ -60,6 +60,8 @@ type App struct {
 type ExitError struct {
 	Code int
 	Err  error
+	// Silent: the command already said everything (plan --detailed-exitcode).
+	Silent bool
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -105,7 +107,13 @@ func NewRootCmd(app *App) *cobra.Command {
 
 	// Commands. Add new ones here (see the package comment).
 	root.AddCommand(
+		newInitCmd(app),
+		newPlanCmd(app),
+		newUpCmd(app),
+		newDownCmd(app),
+		newStatusCmd(app),
 		newOutputCmd(app),
+		newUnlockCmd(app),
 		newVersionCmd(app),
 		newCompletionCmd(app),
 	)
@@ -123,6 +131,10 @@ func Execute(ctx context.Context, app *App, args []string) int {
 	code := ExitCode(err)
 	if code == ExitFailure && !app.ran {
 		code = ExitUsage // unknown command, bad arguments, flag errors
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Silent {
+		return code
 	}
 	fmt.Fprintf(app.Stderr, "Error: %v\n", err)
 	if code == ExitUsage && !app.ran {

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+var errChanges = errors.New("the plan has changes")
+
+func newUpCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "up <env>",
+		Short: "Create or update the cluster's infrastructure (plan, confirm, apply)",
+		Long: `Plan the environment, show the summary, ask for confirmation (--yes to skip;
+refused without a terminal) and apply the saved plan, printing progress from
+Terraform's JSON stream and a table of the outputs at the end. The state
+bucket is created and terraform init run first when needed. Ctrl-C asks
+Terraform to stop cleanly (state saved, lock released).`,
+		Args: envArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Refuse before any cloud call when nobody can confirm.
+			if !app.Yes && !app.stdinIsTerminal() {
+				return UsageError("refusing to apply without confirmation: stdin is not a terminal; re-run with --yes (kforge up %s --yes)", args[0])
+			}
+			start := time.Now()
+			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
+			defer stop()
+			e, err := app.openEnv(ctx, args[0], startEmulator)
+			if err != nil {
+				return err
+			}
+			r, err := e.prepare(ctx)
+			if err != nil {
+				return err
+			}
+			plan, err := r.Plan(ctx, defaultPlanFile, false)
+			if err != nil {
+				return err
+			}
+			if !app.JSON() {
+				app.Printf("Cluster %s, environment %s, region %s\n", e.Config.Name, e.Name, e.Config.Region)
+				app.printSummary(plan.Summary)
+				if note := e.emulatorNote(); note != "" {
+					app.Printf("%s\n", note)
+				}
+			}
+			applied := false
+			if plan.Changes && plan.Summary.Total() > 0 {
+				if err := app.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
+					return err
+				}
+				if err := r.Apply(ctx, plan, app.progressPrinter("apply")); err != nil {
+					return err
+				}
+				applied = true
+			} else if plan.Changes {
+				// Output-only changes: apply them without asking.
+				if err := r.Apply(ctx, plan, nil); err != nil {
+					return err
+				}
+			}
+			raw, err := r.Outputs(ctx)
+			if err != nil {
+				return err
+			}
+			out, _, err := tfrun.DecodeOutputs(raw)
+			if err != nil {
+				return err
+			}
+			elapsed := time.Since(start).Truncate(time.Second)
+			if app.JSON() {
+				return app.PrintJSON(struct {
+					Env      string               `json:"environment"`
+					Applied  bool                 `json:"applied"`
+					Summary  tfrun.Summary        `json:"summary"`
+					Elapsed  string               `json:"elapsed"`
+					Outputs  tfrun.ClusterOutputs `json:"outputs"`
+					Emulator *EmulatorRecord      `json:"emulator,omitempty"`
+					Note     string               `json:"note,omitempty"`
+				}{e.Name, applied, plan.Summary, elapsed.String(), out, e.Emulator, e.emulatorNote()})
+			}
+			if applied {
+				app.Printf("\nApplied %d changes in %s.\n\n", plan.Summary.Total(), elapsed)
+			} else {
+				app.Printf("\nNothing to apply (%s).\n\n", elapsed)
+			}
+			app.Table(outputRows(&out))
+			if e.Local {
+				app.Printf("\nThe cluster lives in the local emulator (pid %d): its data is gone when that process stops. Tear down with: kforge down %s\n", e.Emulator.PID, e.Name)
+			}
+			return nil
+		},
+	}
+}
