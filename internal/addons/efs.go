@@ -1,0 +1,178 @@
+package addons
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+const efsDriver = "efs.csi.aws.com"
+
+// efsCSI is the AWS EFS CSI driver: the controller (dynamic provisioning
+// through access points) on the control plane, whose role holds the EFS
+// permissions; the node plugin on every node; and the efs-sc class.
+func efsCSI(c Config) []runtime.Object {
+	const ns = "kube-system"
+	ctrlLabels := map[string]string{"app.kubernetes.io/name": "efs-csi-controller"}
+	nodeLabels := map[string]string{"app.kubernetes.io/name": "efs-csi-node"}
+	sock := corev1.VolumeMount{Name: "socket-dir", MountPath: "/var/lib/csi/sockets/pluginproxy/"}
+
+	ctrl := corev1.PodSpec{
+		ServiceAccountName: "efs-csi-controller-sa",
+		PriorityClassName:  "system-cluster-critical",
+		Containers: []corev1.Container{
+			{
+				Name:  "efs-plugin",
+				Image: EFSCSIImage,
+				Args: []string{
+					"--endpoint=unix:///var/lib/csi/sockets/pluginproxy/csi.sock",
+					"--logtostderr", "--v=2",
+					"--delete-access-point-root-dir=false",
+				},
+				Env:          []corev1.EnvVar{{Name: "AWS_REGION", Value: c.Region}},
+				Ports:        []corev1.ContainerPort{{Name: "healthz", ContainerPort: 9909, Protocol: corev1.ProtocolTCP}},
+				VolumeMounts: []corev1.VolumeMount{sock},
+				LivenessProbe: &corev1.Probe{
+					ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("healthz")}},
+					InitialDelaySeconds: 10, TimeoutSeconds: 3, PeriodSeconds: 10, FailureThreshold: 5,
+				},
+				Resources:       resources("10m", "128Mi"),
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true)},
+			},
+			{
+				Name:  "csi-provisioner",
+				Image: CSIProvisionerImage,
+				Args: []string{
+					"--csi-address=$(ADDRESS)", "--v=2", "--feature-gates=Topology=true",
+					"--extra-create-metadata", "--leader-election",
+				},
+				Env:             []corev1.EnvVar{{Name: "ADDRESS", Value: "/var/lib/csi/sockets/pluginproxy/csi.sock"}},
+				VolumeMounts:    []corev1.VolumeMount{sock},
+				Resources:       resources("10m", "64Mi"),
+				SecurityContext: restricted(65534),
+			},
+			{
+				Name:            "liveness-probe",
+				Image:           CSILivenessProbe,
+				Args:            []string{"--csi-address=/csi/csi.sock", "--health-port=9909"},
+				VolumeMounts:    []corev1.VolumeMount{{Name: "socket-dir", MountPath: "/csi"}},
+				Resources:       resources("10m", "32Mi"),
+				SecurityContext: restricted(65534),
+			},
+		},
+		Volumes: []corev1.Volume{emptyDir("socket-dir")},
+	}
+	onControlPlane(&ctrl)
+
+	bidir := corev1.MountPropagationBidirectional
+	node := corev1.PodSpec{
+		ServiceAccountName: "efs-csi-node-sa",
+		PriorityClassName:  "system-node-critical",
+		HostNetwork:        true,
+		DNSPolicy:          corev1.DNSClusterFirstWithHostNet,
+		NodeSelector:       map[string]string{"kubernetes.io/os": "linux"},
+		// The node plugin must run wherever a pod may mount a volume.
+		Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		Containers: []corev1.Container{
+			{
+				Name:  "efs-plugin",
+				Image: EFSCSIImage,
+				Args:  []string{"--endpoint=$(CSI_ENDPOINT)", "--logtostderr", "--v=2"},
+				Env: []corev1.EnvVar{
+					{Name: "CSI_ENDPOINT", Value: "unix:/csi/csi.sock"},
+					{Name: "CSI_NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+				},
+				SecurityContext: &corev1.SecurityContext{Privileged: ptr(true)},
+				Ports:           []corev1.ContainerPort{{Name: "healthz", ContainerPort: 9809, Protocol: corev1.ProtocolTCP}},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "kubelet-dir", MountPath: "/var/lib/kubelet", MountPropagation: &bidir},
+					{Name: "plugin-dir", MountPath: "/csi"},
+					{Name: "efs-state-dir", MountPath: "/var/run/efs"},
+					{Name: "efs-utils-config", MountPath: "/var/amazon/efs"},
+					{Name: "efs-utils-config-legacy", MountPath: "/etc/amazon/efs-legacy"},
+				},
+				LivenessProbe: &corev1.Probe{
+					ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("healthz")}},
+					InitialDelaySeconds: 10, TimeoutSeconds: 3, PeriodSeconds: 2, FailureThreshold: 5,
+				},
+				Resources: resources("10m", "128Mi"),
+			},
+			{
+				Name:  "csi-driver-registrar",
+				Image: CSIRegistrarImage,
+				Args:  []string{"--csi-address=$(ADDRESS)", "--kubelet-registration-path=$(DRIVER_REG_SOCK_PATH)", "--v=2"},
+				Env: []corev1.EnvVar{
+					{Name: "ADDRESS", Value: "/csi/csi.sock"},
+					{Name: "DRIVER_REG_SOCK_PATH", Value: "/var/lib/kubelet/plugins/efs.csi.aws.com/csi.sock"},
+				},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "plugin-dir", MountPath: "/csi"},
+					{Name: "registration-dir", MountPath: "/registration"},
+				},
+				Resources:       resources("10m", "32Mi"),
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true)},
+			},
+			{
+				Name:            "liveness-probe",
+				Image:           CSILivenessProbe,
+				Args:            []string{"--csi-address=/csi/csi.sock", "--health-port=9809", "--v=2"},
+				VolumeMounts:    []corev1.VolumeMount{{Name: "plugin-dir", MountPath: "/csi"}},
+				Resources:       resources("10m", "32Mi"),
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true)},
+			},
+		},
+		Volumes: []corev1.Volume{
+			hostPath("kubelet-dir", "/var/lib/kubelet", corev1.HostPathDirectory),
+			hostPath("plugin-dir", "/var/lib/kubelet/plugins/efs.csi.aws.com/", corev1.HostPathDirectoryOrCreate),
+			hostPath("registration-dir", "/var/lib/kubelet/plugins_registry/", corev1.HostPathDirectory),
+			hostPath("efs-state-dir", "/var/run/efs", corev1.HostPathDirectoryOrCreate),
+			hostPath("efs-utils-config", "/var/amazon/efs", corev1.HostPathDirectoryOrCreate),
+			hostPath("efs-utils-config-legacy", "/etc/amazon/efs", corev1.HostPathDirectoryOrCreate),
+		},
+	}
+
+	return []runtime.Object{
+		serviceAccount("efs-csi-controller-sa", ns, ctrlLabels),
+		serviceAccount("efs-csi-node-sa", ns, nodeLabels),
+		clusterRole("efs-csi-external-provisioner-role", ctrlLabels,
+			rule([]string{""}, []string{"persistentvolumes"}, []string{"get", "list", "watch", "create", "patch", "delete"}),
+			rule([]string{""}, []string{"persistentvolumeclaims"}, []string{"get", "list", "watch", "update"}),
+			rule([]string{"storage.k8s.io"}, []string{"storageclasses"}, readVerbs),
+			rule([]string{""}, []string{"events"}, []string{"list", "watch", "create", "update", "patch"}),
+			rule([]string{"storage.k8s.io"}, []string{"csinodes"}, readVerbs),
+			rule([]string{""}, []string{"nodes"}, readVerbs),
+			rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"get", "watch", "list", "delete", "update", "create"}),
+			rule([]string{""}, []string{"secrets"}, []string{"get", "watch", "list"}),
+		),
+		clusterRoleBinding("efs-csi-provisioner-binding", "efs-csi-external-provisioner-role", "efs-csi-controller-sa", ns, ctrlLabels),
+		clusterRole("efs-csi-node-role", nodeLabels,
+			rule([]string{""}, []string{"nodes"}, []string{"get"}),
+			rule([]string{""}, []string{"pods"}, []string{"get", "list", "watch"}),
+		),
+		clusterRoleBinding("efs-csi-node-binding", "efs-csi-node-role", "efs-csi-node-sa", ns, nodeLabels),
+		&storagev1.CSIDriver{
+			TypeMeta:   typeMeta("storage.k8s.io/v1", "CSIDriver"),
+			ObjectMeta: meta(efsDriver, "", nil),
+			Spec:       storagev1.CSIDriverSpec{AttachRequired: ptr(false)},
+		},
+		deployment("efs-csi-controller", ns, ctrlLabels, 1, ctrl),
+		daemonSet("efs-csi-node", ns, nodeLabels, node),
+		&storagev1.StorageClass{
+			TypeMeta: typeMeta("storage.k8s.io/v1", "StorageClass"),
+			ObjectMeta: metaWithAnnotations("efs-sc", "", nil, map[string]string{
+				// The cluster's only dynamic class, so it is the default.
+				"storageclass.kubernetes.io/is-default-class": "true",
+			}),
+			Provisioner: efsDriver,
+			Parameters: map[string]string{
+				"provisioningMode": "efs-ap",
+				"fileSystemId":     c.EFSID,
+				"directoryPerms":   "700",
+				"basePath":         "/dynamic",
+			},
+			ReclaimPolicy:     ptr(corev1.PersistentVolumeReclaimDelete),
+			VolumeBindingMode: ptr(storagev1.VolumeBindingImmediate),
+		},
+	}
+}

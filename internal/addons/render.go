@@ -1,0 +1,107 @@
+package addons
+
+import (
+	"bytes"
+	"fmt"
+	"net/mail"
+	"regexp"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+)
+
+// Config is what the add-ons are rendered from (a subset of cluster.json).
+type Config struct {
+	ClusterName       string
+	KubernetesVersion string
+	Region            string
+	APIHost           string
+	PodCIDR           string
+	EFSID             string
+	ACMEEmail         string
+	HTTPNodePort      int32
+	HTTPSNodePort     int32
+}
+
+var efsIDPattern = regexp.MustCompile(`^fs-[0-9a-f]{8,40}$`)
+
+func (c Config) validate() error {
+	if c.ClusterName == "" {
+		return fmt.Errorf("add-ons: cluster_name is empty")
+	}
+	if c.Region == "" {
+		return fmt.Errorf("add-ons: region is empty")
+	}
+	if !efsIDPattern.MatchString(c.EFSID) {
+		return fmt.Errorf("add-ons: efs_id %q is not an EFS file system id (fs-...)", c.EFSID)
+	}
+	if _, err := mail.ParseAddress(c.ACMEEmail); err != nil {
+		return fmt.Errorf("add-ons: acme_email %q: %w", c.ACMEEmail, err)
+	}
+	for name, p := range map[string]int32{"http_node_port": c.HTTPNodePort, "https_node_port": c.HTTPSNodePort} {
+		if p < 30000 || p > 32767 {
+			return fmt.Errorf("add-ons: %s %d is outside 30000-32767", name, p)
+		}
+	}
+	return nil
+}
+
+// Objects returns every object kforge renders except the ClusterIssuers, in
+// apply order (namespaces and RBAC before workloads).
+func Objects(c Config) ([]runtime.Object, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	ca, err := clusterAutoscaler(c)
+	if err != nil {
+		return nil, err
+	}
+	var objs []runtime.Object
+	objs = append(objs, ca...)
+	objs = append(objs, efsCSI(c)...)
+	objs = append(objs, metricsServer()...)
+	objs = append(objs, traefik(c)...)
+	return objs, nil
+}
+
+// Render returns Objects as one multi-document YAML stream.
+func Render(c Config) ([]byte, error) {
+	objs, err := Objects(c)
+	if err != nil {
+		return nil, err
+	}
+	docs := make([]any, len(objs))
+	for i, o := range objs {
+		docs[i] = o
+	}
+	return marshalDocs(docs...)
+}
+
+// RenderIssuers returns the Let's Encrypt ClusterIssuers (applied once
+// cert-manager's webhook serves).
+func RenderIssuers(c Config) ([]byte, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	issuers := clusterIssuers(c)
+	docs := make([]any, len(issuers))
+	for i := range issuers {
+		docs[i] = issuers[i]
+	}
+	return marshalDocs(docs...)
+}
+
+func marshalDocs(docs ...any) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, d := range docs {
+		b, err := yaml.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("marshalling add-on document %d: %w", i, err)
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,218 @@
+package addons
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func testConfig() Config {
+	return Config{
+		ClusterName: "demo", KubernetesVersion: "1.33.4", Region: "eu-west-1", APIHost: "api.dev.example.com",
+		PodCIDR: "10.244.0.0/16", EFSID: "fs-0123456789abcdef0", ACMEEmail: "ops@example.com",
+		HTTPNodePort: 30080, HTTPSNodePort: 30443,
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run with -update to create): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; run go test -update if intended", name)
+	}
+}
+
+// decodeStrict decodes every document of a stream into its typed kind with
+// unknown fields rejected and returns the objects by "Kind/name".
+func decodeStrict(t *testing.T, stream []byte) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for i, doc := range strings.Split(string(stream), "\n---\n") {
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		var obj any
+		switch tm.APIVersion + "/" + tm.Kind {
+		case "v1/Namespace":
+			obj = &corev1.Namespace{}
+		case "v1/ServiceAccount":
+			obj = &corev1.ServiceAccount{}
+		case "v1/Service":
+			obj = &corev1.Service{}
+		case "apps/v1/Deployment":
+			obj = &appsv1.Deployment{}
+		case "apps/v1/DaemonSet":
+			obj = &appsv1.DaemonSet{}
+		case "rbac.authorization.k8s.io/v1/ClusterRole":
+			obj = &rbacv1.ClusterRole{}
+		case "rbac.authorization.k8s.io/v1/ClusterRoleBinding":
+			obj = &rbacv1.ClusterRoleBinding{}
+		case "rbac.authorization.k8s.io/v1/Role":
+			obj = &rbacv1.Role{}
+		case "rbac.authorization.k8s.io/v1/RoleBinding":
+			obj = &rbacv1.RoleBinding{}
+		case "storage.k8s.io/v1/CSIDriver":
+			obj = &storagev1.CSIDriver{}
+		case "storage.k8s.io/v1/StorageClass":
+			obj = &storagev1.StorageClass{}
+		case "networking.k8s.io/v1/IngressClass":
+			obj = &networkingv1.IngressClass{}
+		case "apiregistration.k8s.io/v1/APIService":
+			obj = &APIService{}
+		case "cert-manager.io/v1/ClusterIssuer":
+			obj = &ClusterIssuer{}
+		default:
+			t.Fatalf("document %d: unexpected %s %s", i, tm.APIVersion, tm.Kind)
+		}
+		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
+			t.Fatalf("document %d (%s): strict decode: %v", i, tm.Kind, err)
+		}
+		var m struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+		}
+		_ = yaml.Unmarshal([]byte(doc), &m)
+		key := tm.Kind + "/" + m.Metadata.Name
+		if _, dup := out[key]; dup {
+			t.Fatalf("duplicate object %s", key)
+		}
+		out[key] = obj
+	}
+	return out
+}
+
+func TestStrictDecoderRejectsUnknownFields(t *testing.T) {
+	var svc corev1.Service
+	err := yaml.UnmarshalStrict([]byte("apiVersion: v1\nkind: Service\nspec:\n  externalTrafficPolcy: Local\n"), &svc)
+	if err == nil {
+		t.Fatal("a misspelt field was accepted; strict decoding proves nothing")
+	}
+}
+
+func TestRenderGoldenAndContent(t *testing.T) {
+	c := testConfig()
+	manifests, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuers, err := RenderIssuers(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "addons.yaml", manifests)
+	golden(t, "issuers.yaml", issuers)
+	objs := decodeStrict(t, manifests)
+
+	ca := objs["Deployment/cluster-autoscaler"].(*appsv1.Deployment)
+	caPod := ca.Spec.Template.Spec
+	if caPod.Containers[0].Image != "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.3" {
+		t.Errorf("autoscaler image %s does not match Kubernetes 1.33", caPod.Containers[0].Image)
+	}
+	for _, flag := range []string{
+		"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/demo",
+		"--balance-similar-node-groups=true", "--scale-down-unneeded-time=10m",
+	} {
+		if !slices.Contains(caPod.Containers[0].Command, flag) {
+			t.Errorf("autoscaler lacks %s", flag)
+		}
+	}
+	if _, ok := caPod.NodeSelector["node-role.kubernetes.io/control-plane"]; !ok || len(caPod.Tolerations) == 0 {
+		t.Error("autoscaler is not pinned to the control plane with a toleration")
+	}
+
+	svc := objs["Service/traefik"].(*corev1.Service)
+	if svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+		t.Errorf("traefik service: type %s policy %s", svc.Spec.Type, svc.Spec.ExternalTrafficPolicy)
+	}
+	ports := map[string]int32{}
+	for _, p := range svc.Spec.Ports {
+		ports[p.Name] = p.NodePort
+	}
+	if ports["web"] != 30080 || ports["websecure"] != 30443 {
+		t.Errorf("node ports %v", ports)
+	}
+	args := objs["DaemonSet/traefik"].(*appsv1.DaemonSet).Spec.Template.Spec.Containers[0].Args
+	if !slices.Contains(args, "--entryPoints.web.http.redirections.entryPoint.scheme=https") {
+		t.Error("traefik does not redirect HTTP to HTTPS")
+	}
+
+	sc := objs["StorageClass/efs-sc"].(*storagev1.StorageClass)
+	if sc.Provisioner != "efs.csi.aws.com" || sc.Parameters["provisioningMode"] != "efs-ap" || sc.Parameters["fileSystemId"] != c.EFSID {
+		t.Errorf("efs-sc: %s %v", sc.Provisioner, sc.Parameters)
+	}
+	for _, key := range []string{"CSIDriver/efs.csi.aws.com", "DaemonSet/efs-csi-node", "Deployment/efs-csi-controller", "Deployment/metrics-server", "APIService/v1beta1.metrics.k8s.io", "IngressClass/traefik"} {
+		if objs[key] == nil {
+			t.Errorf("missing %s", key)
+		}
+	}
+
+	iss := decodeStrict(t, issuers)
+	for name, server := range map[string]string{"letsencrypt-staging": LetsEncryptStaging, "letsencrypt-prod": LetsEncryptProduction} {
+		ci, ok := iss["ClusterIssuer/"+name].(*ClusterIssuer)
+		if !ok {
+			t.Fatalf("missing ClusterIssuer %s", name)
+		}
+		ing := ci.Spec.ACME.Solvers[0].HTTP01.Ingress
+		if ci.Spec.ACME.Email != c.ACMEEmail || ci.Spec.ACME.Server != server || *ing.IngressClassName != IngressClass {
+			t.Errorf("%s: %+v", name, ci.Spec.ACME)
+		}
+		if ing.IngressTemplate.Metadata.Annotations["traefik.ingress.kubernetes.io/router.priority"] <= "100000" {
+			t.Errorf("%s: ACME solver does not outrank the HTTPS redirect", name)
+		}
+	}
+}
+
+func TestRenderRejectsBadConfig(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(*Config)
+		field string
+	}{
+		{"efs id", func(c *Config) { c.EFSID = "" }, "efs_id"},
+		{"email", func(c *Config) { c.ACMEEmail = "not-an-email" }, "acme_email"},
+		{"node port", func(c *Config) { c.HTTPSNodePort = 443 }, "https_node_port"},
+		{"unsupported minor", func(c *Config) { c.KubernetesVersion = "1.20.1" }, "kubernetes_version"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testConfig()
+			tc.edit(&c)
+			_, err := Render(c)
+			if err == nil || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("want an error naming %s, got %v", tc.field, err)
+			}
+		})
+	}
+}
+
+func TestCiliumArgsMatchCluster(t *testing.T) {
+	args := strings.Join(CiliumInstallArgs(testConfig()), " ")
+	for _, want := range []string{"--version " + CiliumVersion, "ipam.mode=kubernetes", "tunnelProtocol=vxlan", "k8sServiceHost=api.dev.example.com"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("cilium install args lack %q: %s", want, args)
+		}
+	}
+}

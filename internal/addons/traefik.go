@@ -1,0 +1,103 @@
+package addons
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+const (
+	// IngressClass is the class Traefik serves and the ACME solver uses.
+	IngressClass = "traefik"
+	// redirectPriority beats every rule-length priority Traefik gives an
+	// ordinary Ingress router on the web entry point, so plain HTTP is
+	// redirected; acmeSolverPriority beats the redirect, so HTTP-01
+	// challenges under /.well-known/acme-challenge/ are answered on port 80.
+	redirectPriority   = 100000
+	acmeSolverPriority = 200000
+)
+
+// traefik runs Traefik as a DaemonSet on the workers, serving standard
+// Ingress objects (no Traefik CRDs), exposed on the NodePorts the NLB
+// forwards to. externalTrafficPolicy Local keeps the client IP (the NLB's
+// instance targets pass it through) and lets the NLB health check send
+// traffic only to nodes running Traefik.
+func traefik(c Config) []runtime.Object {
+	const name, ns = "traefik", "traefik"
+	labels := map[string]string{"app.kubernetes.io/name": name}
+	spec := corev1.PodSpec{
+		ServiceAccountName:            name,
+		TerminationGracePeriodSeconds: ptr(int64(30)),
+		SecurityContext:               &corev1.PodSecurityContext{RunAsNonRoot: ptr(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		Containers: []corev1.Container{{
+			Name:  name,
+			Image: TraefikImage,
+			Args: []string{
+				"--entryPoints.web.address=:8000/tcp",
+				"--entryPoints.websecure.address=:8443/tcp",
+				"--entryPoints.websecure.http.tls=true",
+				"--entryPoints.traefik.address=:9000/tcp",
+				// Redirect to the public port 443, not the container port.
+				"--entryPoints.web.http.redirections.entryPoint.to=:443",
+				"--entryPoints.web.http.redirections.entryPoint.scheme=https",
+				"--entryPoints.web.http.redirections.entryPoint.permanent=true",
+				fmt.Sprintf("--entryPoints.web.http.redirections.entryPoint.priority=%d", redirectPriority),
+				"--providers.kubernetesingress=true",
+				"--providers.kubernetesingress.ingressclass=" + IngressClass,
+				"--providers.kubernetesingress.ingressendpoint.publishedservice=" + ns + "/" + name,
+				"--ping=true",
+				"--ping.entryPoint=traefik",
+				"--accesslog=true",
+				"--log.level=INFO",
+				"--global.checknewversion=false",
+				"--global.sendanonymoususage=false",
+			},
+			Ports: []corev1.ContainerPort{
+				{Name: "web", ContainerPort: 8000, Protocol: corev1.ProtocolTCP},
+				{Name: "websecure", ContainerPort: 8443, Protocol: corev1.ProtocolTCP},
+				{Name: "traefik", ContainerPort: 9000, Protocol: corev1.ProtocolTCP},
+			},
+			ReadinessProbe:  httpProbe("/ping", intstr.FromString("traefik"), corev1.URISchemeHTTP),
+			LivenessProbe:   httpProbe("/ping", intstr.FromString("traefik"), corev1.URISchemeHTTP),
+			Resources:       resources("100m", "256Mi"),
+			SecurityContext: restricted(65532),
+			VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+		}},
+		Volumes: []corev1.Volume{emptyDir("tmp")},
+	}
+	return []runtime.Object{
+		namespace(ns),
+		serviceAccount(name, ns, labels),
+		clusterRole(name, labels,
+			rule([]string{""}, []string{"services", "secrets", "nodes", "endpoints"}, readVerbs),
+			rule([]string{"discovery.k8s.io"}, []string{"endpointslices"}, readVerbs),
+			rule([]string{"networking.k8s.io"}, []string{"ingresses", "ingressclasses"}, readVerbs),
+			rule([]string{"networking.k8s.io"}, []string{"ingresses/status"}, []string{"update"}),
+		),
+		clusterRoleBinding(name, name, name, ns, labels),
+		&networkingv1.IngressClass{
+			TypeMeta: typeMeta("networking.k8s.io/v1", "IngressClass"),
+			ObjectMeta: metaWithAnnotations(IngressClass, "", labels, map[string]string{
+				"ingressclass.kubernetes.io/is-default-class": "true",
+			}),
+			Spec: networkingv1.IngressClassSpec{Controller: "traefik.io/ingress-controller"},
+		},
+		daemonSet(name, ns, labels, spec),
+		&corev1.Service{
+			TypeMeta:   typeMeta("v1", "Service"),
+			ObjectMeta: meta(name, ns, labels),
+			Spec: corev1.ServiceSpec{
+				Type:                  corev1.ServiceTypeNodePort,
+				ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+				Selector:              labels,
+				Ports: []corev1.ServicePort{
+					{Name: "web", Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("web"), NodePort: c.HTTPNodePort},
+					{Name: "websecure", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("websecure"), NodePort: c.HTTPSNodePort},
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,136 @@
+package node
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+//go:embed units/*
+var units embed.FS
+
+// Units returns the systemd units the agent installs, by file name.
+func Units() (map[string][]byte, error) {
+	entries, err := units.ReadDir("units")
+	if err != nil {
+		return nil, fmt.Errorf("reading embedded units: %w", err)
+	}
+	out := make(map[string][]byte, len(entries))
+	for _, e := range entries {
+		b, err := units.ReadFile("units/" + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("reading embedded unit %s: %w", e.Name(), err)
+		}
+		out[e.Name()] = b
+	}
+	return out, nil
+}
+
+// Options are the command-line settings the agent was started with; they
+// are written to /etc/kforge/node.env so units re-run it identically.
+type Options struct {
+	Role      string
+	Pool      string
+	Bucket    string
+	ConfigKey string
+	Region    string
+}
+
+// Agent runs the phases of one node.
+type Agent struct {
+	Host     Host
+	Bucket   Bucket
+	DNS      DNS
+	Instance Instance
+	Cluster  Cluster
+	Options  Options
+	Log      *slog.Logger
+	Now      func() time.Time
+	Backoff  Backoff
+	// Manifests renders the add-ons the control plane applies, as YAML.
+	Manifests func(Cluster) ([]byte, error)
+}
+
+// phase is one idempotent step: done reports whether its effect is already
+// in place (after a reboot, for example), run brings it about.
+type phase struct {
+	name string
+	done func(ctx context.Context) (bool, error)
+	run  func(ctx context.Context) error
+}
+
+func (a *Agent) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Agent) logger() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}
+
+// runPhases runs phases in order, logging each with its duration so the
+// time to a ready node can be read from the journal.
+func (a *Agent) runPhases(ctx context.Context, phases []phase) error {
+	log := a.logger()
+	total := a.now()
+	for _, p := range phases {
+		start := a.now()
+		if p.done != nil {
+			done, err := p.done(ctx)
+			if err != nil {
+				return fmt.Errorf("phase %s: checking state: %w", p.name, err)
+			}
+			if done {
+				log.Info("phase already done", "phase", p.name)
+				continue
+			}
+		}
+		log.Info("phase started", "phase", p.name)
+		if err := p.run(ctx); err != nil {
+			log.Error("phase failed", "phase", p.name, "duration", a.now().Sub(start).String(), "error", err.Error())
+			return fmt.Errorf("phase %s: %w", p.name, err)
+		}
+		log.Info("phase done", "phase", p.name, "duration", a.now().Sub(start).String())
+	}
+	log.Info("node ready", "role", a.Options.Role, "duration", a.now().Sub(total).String())
+	return nil
+}
+
+// Bootstrap runs the phases of the node's role.
+func (a *Agent) Bootstrap(ctx context.Context) error {
+	switch a.Options.Role {
+	case RoleController:
+		return a.runPhases(ctx, a.controllerPhases())
+	case RoleWorker:
+		if _, ok := a.Cluster.WorkerPools[a.Options.Pool]; !ok {
+			return fmt.Errorf("worker pool %q is not in cluster.json worker_pools", a.Options.Pool)
+		}
+		return a.runPhases(ctx, a.workerPhases())
+	default:
+		return fmt.Errorf("role %q: want %q or %q", a.Options.Role, RoleController, RoleWorker)
+	}
+}
+
+func (a *Agent) fileExists(path string) func(context.Context) (bool, error) {
+	return func(context.Context) (bool, error) { return Exists(a.Host, path), nil }
+}
+
+func (a *Agent) run(ctx context.Context, name string, args ...string) (string, error) {
+	return a.Host.Run(ctx, Cmd(name, args...))
+}
+
+func (a *Agent) runAll(ctx context.Context, cmds ...Command) error {
+	for _, c := range cmds {
+		if _, err := a.Host.Run(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

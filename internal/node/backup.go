@@ -1,0 +1,192 @@
+package node
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+)
+
+var errNotExist = fs.ErrNotExist
+
+const pkiDir = "/etc/kubernetes/pki"
+
+// pkiFiles are the long-lived secrets a replacement control plane needs to
+// keep the cluster's identity; every other certificate kubeadm re-issues
+// from these CAs.
+var pkiFiles = []string{
+	"ca.crt", "ca.key",
+	"sa.key", "sa.pub",
+	"front-proxy-ca.crt", "front-proxy-ca.key",
+	"etcd/ca.crt", "etcd/ca.key",
+}
+
+// PackPKI makes a deterministic tar.gz of pkiFiles from h.
+func PackPKI(h Host) ([]byte, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, name := range pkiFiles {
+		data, err := h.ReadFile(path.Join(pkiDir, name))
+		if err != nil {
+			return nil, fmt.Errorf("backing up PKI file %s: %w", name, err)
+		}
+		hdr := &tar.Header{Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("packing %s: %w", name, err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, fmt.Errorf("packing %s: %w", name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("closing PKI archive: %w", err)
+	}
+	if err := gz.Close(); err != nil {
+		return nil, fmt.Errorf("closing PKI archive: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// UnpackPKI writes the archive's files under pkiDir on h, accepting only
+// the names PackPKI writes (no path traversal from a tampered object).
+func UnpackPKI(h Host, archive []byte) error {
+	allowed := map[string]bool{}
+	for _, n := range pkiFiles {
+		allowed[n] = true
+	}
+	gz, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		return fmt.Errorf("opening PKI archive: %w", err)
+	}
+	tr := tar.NewReader(gz)
+	seen := 0
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading PKI archive: %w", err)
+		}
+		if !allowed[hdr.Name] {
+			return fmt.Errorf("PKI archive holds unexpected entry %q", hdr.Name)
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+		if err != nil {
+			return fmt.Errorf("reading %s from PKI archive: %w", hdr.Name, err)
+		}
+		perm := fs.FileMode(0o600)
+		if strings.HasSuffix(hdr.Name, ".crt") || strings.HasSuffix(hdr.Name, ".pub") {
+			perm = 0o644
+		}
+		if err := h.WriteFile(path.Join(pkiDir, hdr.Name), data, perm); err != nil {
+			return err
+		}
+		seen++
+	}
+	if seen != len(pkiFiles) {
+		return fmt.Errorf("PKI archive holds %d of %d expected files", seen, len(pkiFiles))
+	}
+	return nil
+}
+
+// restore brings back the CA, service-account keys and etcd data of a
+// previous control plane, when the bucket holds them; a first control
+// plane finds nothing and kubeadm creates a new CA.
+func (a *Agent) restore(ctx context.Context) error {
+	archive, err := a.Bucket.Get(ctx, PKIBackupKey)
+	if errors.Is(err, ErrNotFound) {
+		a.logger().Info("no PKI backup in the bucket; this is a new cluster")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := UnpackPKI(a.Host, archive); err != nil {
+		return err
+	}
+	a.logger().Info("PKI restored from the bucket", "key", PKIBackupKey)
+	snap, err := a.Bucket.Get(ctx, EtcdSnapshotKey)
+	if errors.Is(err, ErrNotFound) {
+		a.logger().Warn("PKI restored but no etcd snapshot; the cluster state starts empty")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	snapPath := stateDir + "/etcd-snapshot.db"
+	if err := a.Host.WriteFile(snapPath, snap, 0o600); err != nil {
+		return err
+	}
+	images, err := a.run(ctx, "kubeadm", "config", "images", "list", "--kubernetes-version", "v"+a.Cluster.KubernetesVersion)
+	if err != nil {
+		return err
+	}
+	etcdImage := ""
+	for _, l := range strings.Fields(images) {
+		if strings.Contains(l, "/etcd:") {
+			etcdImage = l
+		}
+	}
+	if etcdImage == "" {
+		return fmt.Errorf("kubeadm config images list names no etcd image")
+	}
+	peer := fmt.Sprintf("https://%s:2380", a.Instance.PrivateIP)
+	// etcdutl from kubeadm's own etcd image rebuilds the data directory as
+	// a one-member cluster named after this node.
+	return a.runAll(ctx,
+		Cmd("ctr", "-n", "k8s.io", "images", "pull", etcdImage),
+		Cmd("ctr", "-n", "k8s.io", "run", "--rm", "--mount", "type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw",
+			etcdImage, "kforge-etcd-restore", "etcdutl", "snapshot", "restore", snapPath,
+			"--data-dir", "/var/lib/etcd", "--name", a.Instance.Hostname,
+			"--initial-cluster", a.Instance.Hostname+"="+peer, "--initial-advertise-peer-urls", peer),
+		Cmd("rm", "-f", snapPath),
+	)
+}
+
+// Backup uploads the PKI archive, the admin kubeconfig and a fresh etcd
+// snapshot to the controller prefix (run by kforge-backup.timer).
+func (a *Agent) Backup(ctx context.Context) error {
+	archive, err := PackPKI(a.Host)
+	if err != nil {
+		return err
+	}
+	if err := a.Bucket.Put(ctx, PKIBackupKey, archive); err != nil {
+		return err
+	}
+	if err := a.backupAdmin(ctx); err != nil {
+		return err
+	}
+	const snapInPod = "/var/lib/etcd/kforge-snapshot.db"
+	if _, err := a.Host.Run(ctx, a.kubectl("-n", "kube-system", "exec", "etcd-"+a.Instance.Hostname, "--",
+		"etcdctl", "--endpoints=https://127.0.0.1:2379",
+		"--cacert=/etc/kubernetes/pki/etcd/ca.crt",
+		"--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+		"--key=/etc/kubernetes/pki/etcd/healthcheck-client.key",
+		"snapshot", "save", snapInPod)); err != nil {
+		return err
+	}
+	snap, err := a.Host.ReadFile(snapInPod)
+	if err != nil {
+		return err
+	}
+	stamp := a.now().UTC().Format("20060102T150405Z")
+	for _, key := range []string{EtcdSnapshotKey, etcdHistoryPrefix + stamp + ".db"} {
+		if err := a.Bucket.Put(ctx, key, snap); err != nil {
+			return err
+		}
+	}
+	if _, err := a.run(ctx, "rm", "-f", snapInPod); err != nil {
+		return err
+	}
+	a.logger().Info("backup uploaded", "pki", PKIBackupKey, "etcd", EtcdSnapshotKey, "bytes", len(snap))
+	return nil
+}

@@ -1,0 +1,178 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// ErrNotFound is returned by Bucket.Get for a missing object.
+var ErrNotFound = errors.New("object not found")
+
+// Bucket is the certs bucket as the agent sees it.
+type Bucket interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+	Put(ctx context.Context, key string, data []byte) error
+}
+
+// S3Bucket stores objects in S3, always under SSE-KMS with the cluster key.
+type S3Bucket struct {
+	Client   *s3.Client
+	Name     string
+	KMSKeyID string
+}
+
+// Get reads key; a missing key is ErrNotFound.
+func (b S3Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key)})
+	if err != nil {
+		var nsk *s3types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return nil, fmt.Errorf("s3://%s/%s: %w", b.Name, key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("getting s3://%s/%s: %w", b.Name, key, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading s3://%s/%s: %w", b.Name, key, err)
+	}
+	return data, nil
+}
+
+// Put writes key under SSE-KMS; the bucket's default encryption is not
+// relied on, so a misconfigured bucket cannot store a secret in the clear.
+func (b S3Bucket) Put(ctx context.Context, key string, data []byte) error {
+	if b.KMSKeyID == "" {
+		return fmt.Errorf("putting s3://%s/%s: no KMS key configured", b.Name, key)
+	}
+	_, err := b.Client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:               aws.String(b.Name),
+		Key:                  aws.String(key),
+		Body:                 bytes.NewReader(data),
+		ContentLength:        aws.Int64(int64(len(data))),
+		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms,
+		SSEKMSKeyId:          aws.String(b.KMSKeyID),
+	})
+	if err != nil {
+		return fmt.Errorf("putting s3://%s/%s: %w", b.Name, key, err)
+	}
+	return nil
+}
+
+// IsAccessDenied reports whether err is an S3/IAM authorization failure.
+func IsAccessDenied(err error) bool {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		code := apiErr.ErrorCode()
+		return code == "AccessDenied" || code == "Forbidden" || strings.Contains(code, "AccessDenied")
+	}
+	return false
+}
+
+// DNS changes the records of the cluster's hosted zone.
+type DNS interface {
+	UpsertA(ctx context.Context, zoneID, name, ip string) error
+}
+
+// Route53DNS is DNS through the Route 53 API.
+type Route53DNS struct{ Client *route53.Client }
+
+// UpsertA points name at ip with a short TTL, so a replacement control
+// plane takes over the API name within a minute.
+func (r Route53DNS) UpsertA(ctx context.Context, zoneID, name, ip string) error {
+	_, err := r.Client.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(zoneID),
+		ChangeBatch: &r53types.ChangeBatch{
+			Comment: aws.String("kforge control plane"),
+			Changes: []r53types.Change{{
+				Action: r53types.ChangeActionUpsert,
+				ResourceRecordSet: &r53types.ResourceRecordSet{
+					Name:            aws.String(name),
+					Type:            r53types.RRTypeA,
+					TTL:             aws.Int64(60),
+					ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(ip)}},
+				},
+			}},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("upserting %s A %s in zone %s: %w", name, ip, zoneID, err)
+	}
+	return nil
+}
+
+// Instance is what the agent learns about its own instance from IMDS.
+type Instance struct {
+	ID               string
+	AvailabilityZone string
+	Region           string
+	PrivateIP        string
+	PublicIP         string // empty without a public address
+	Hostname         string
+}
+
+// ProviderID is the kubelet provider ID Cluster Autoscaler maps to ASG
+// instances.
+func (i Instance) ProviderID() string {
+	return fmt.Sprintf("aws:///%s/%s", i.AvailabilityZone, i.ID)
+}
+
+// ReadInstance reads the instance identity through IMDSv2 (the SDK client
+// fetches a session token with PUT before every GET sequence).
+func ReadInstance(ctx context.Context, client *imds.Client) (Instance, error) {
+	get := func(path string, optional bool) (string, error) {
+		out, err := client.GetMetadata(ctx, &imds.GetMetadataInput{Path: path})
+		if err != nil {
+			var re interface{ HTTPStatusCode() int }
+			if optional && errors.As(err, &re) && re.HTTPStatusCode() == 404 {
+				return "", nil
+			}
+			return "", fmt.Errorf("reading instance metadata %s: %w", path, err)
+		}
+		defer out.Content.Close()
+		b, err := io.ReadAll(out.Content)
+		if err != nil {
+			return "", fmt.Errorf("reading instance metadata %s: %w", path, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	var i Instance
+	var err error
+	fields := []struct {
+		path     string
+		dst      *string
+		optional bool
+	}{
+		{"instance-id", &i.ID, false},
+		{"placement/availability-zone", &i.AvailabilityZone, false},
+		{"placement/region", &i.Region, false},
+		{"local-ipv4", &i.PrivateIP, false},
+		{"public-ipv4", &i.PublicIP, true},
+		{"local-hostname", &i.Hostname, false},
+	}
+	for _, f := range fields {
+		if *f.dst, err = get(f.path, f.optional); err != nil {
+			return Instance{}, err
+		}
+	}
+	// The node name is the first label-qualified hostname IMDS reports; some
+	// subnets report several names separated by spaces.
+	names := strings.Fields(i.Hostname)
+	if len(names) == 0 {
+		return Instance{}, fmt.Errorf("instance metadata local-hostname is empty")
+	}
+	i.Hostname = names[0]
+	return i, nil
+}

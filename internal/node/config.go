@@ -1,0 +1,108 @@
+// Package node is the agent that runs on every instance: it turns a fresh
+// Amazon Linux 2023 machine into a control-plane node or a worker, keeps
+// the join material in the certs bucket fresh and backs up the control
+// plane's PKI and etcd to the bucket.
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/hashicorp/go-version"
+)
+
+// Bucket keys shared with the Terraform root module and the CLI.
+const (
+	JoinKey           = "workers/join.json"
+	PKIBackupKey      = "controller/pki.tar.gz"
+	EtcdSnapshotKey   = "controller/etcd/latest.db"
+	AdminConfKey      = "controller/admin.conf"
+	APIAddressesKey   = "controller/api-addresses.json"
+	etcdHistoryPrefix = "controller/etcd/history/"
+)
+
+// Roles the agent can play.
+const (
+	RoleController = "controller"
+	RoleWorker     = "worker"
+)
+
+// Pool is one worker pool's node settings.
+type Pool struct {
+	Labels map[string]string `json:"labels"`
+	Taints []string          `json:"taints"`
+}
+
+// Cluster is bootstrap/cluster.json, written by the root module.
+type Cluster struct {
+	ClusterName       string          `json:"cluster_name"`
+	Environment       string          `json:"environment"`
+	Region            string          `json:"region"`
+	Domain            string          `json:"domain"`
+	APIDNSName        string          `json:"api_dns_name"`
+	KubernetesVersion string          `json:"kubernetes_version"`
+	PodCIDR           string          `json:"pod_cidr"`
+	ServiceCIDR       string          `json:"service_cidr"`
+	Bucket            string          `json:"bucket"`
+	KMSKeyARN         string          `json:"kms_key_arn"`
+	ZoneID            string          `json:"zone_id"`
+	EFSID             string          `json:"efs_id"`
+	ACMEEmail         string          `json:"acme_email"`
+	HTTPNodePort      int32           `json:"http_node_port"`
+	HTTPSNodePort     int32           `json:"https_node_port"`
+	WorkerPools       map[string]Pool `json:"worker_pools"`
+	ControllerASGName string          `json:"controller_asg_name"`
+}
+
+// ParseCluster decodes and checks cluster.json. Unknown keys are accepted so
+// an agent keeps working when the root module adds one; missing or malformed
+// required keys are errors naming the key.
+func ParseCluster(data []byte) (Cluster, error) {
+	var c Cluster
+	if err := json.Unmarshal(data, &c); err != nil {
+		return Cluster{}, fmt.Errorf("decoding cluster.json: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first missing or malformed key.
+func (c Cluster) Validate() error {
+	required := []struct{ key, value string }{
+		{"cluster_name", c.ClusterName}, {"region", c.Region}, {"domain", c.Domain},
+		{"api_dns_name", c.APIDNSName}, {"kubernetes_version", c.KubernetesVersion},
+		{"bucket", c.Bucket}, {"kms_key_arn", c.KMSKeyARN}, {"zone_id", c.ZoneID},
+		{"acme_email", c.ACMEEmail},
+	}
+	for _, r := range required {
+		if strings.TrimSpace(r.value) == "" {
+			return fmt.Errorf("cluster.json: %s is empty", r.key)
+		}
+	}
+	if v, err := version.NewSemver(c.KubernetesVersion); err != nil || len(v.Segments()) != 3 || strings.HasPrefix(c.KubernetesVersion, "v") {
+		return fmt.Errorf("cluster.json: kubernetes_version %q is not MAJOR.MINOR.PATCH", c.KubernetesVersion)
+	}
+	for key, cidr := range map[string]string{"pod_cidr": c.PodCIDR, "service_cidr": c.ServiceCIDR} {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return fmt.Errorf("cluster.json: %s %q is not a CIDR", key, cidr)
+		}
+	}
+	for key, port := range map[string]int32{"http_node_port": c.HTTPNodePort, "https_node_port": c.HTTPSNodePort} {
+		if port < 30000 || port > 32767 {
+			return fmt.Errorf("cluster.json: %s %d is outside the NodePort range 30000-32767", key, port)
+		}
+	}
+	return nil
+}
+
+// Minor returns MAJOR.MINOR of the Kubernetes version, for the package
+// repository and for add-on version tables.
+func (c Cluster) Minor() string {
+	v, err := version.NewSemver(c.KubernetesVersion)
+	if err != nil {
+		return ""
+	}
+	s := v.Segments()
+	return fmt.Sprintf("%d.%d", s[0], s[1])
+}

@@ -1,0 +1,91 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Command is one program the agent runs on the host.
+type Command struct {
+	Name  string
+	Args  []string
+	Stdin []byte
+}
+
+func (c Command) String() string { return strings.TrimSpace(c.Name + " " + strings.Join(c.Args, " ")) }
+
+// Cmd builds a Command.
+func Cmd(name string, args ...string) Command { return Command{Name: name, Args: args} }
+
+// Host is everything the agent does to the machine: run programs and read
+// and write files. The real one is ExecHost; tests use a recorder.
+type Host interface {
+	// Run runs c and returns its standard output.
+	Run(ctx context.Context, c Command) (string, error)
+	// WriteFile writes path (creating parent directories) with perm.
+	WriteFile(path string, data []byte, perm fs.FileMode) error
+	// ReadFile reads path; a missing file is an error matching fs.ErrNotExist.
+	ReadFile(path string) ([]byte, error)
+}
+
+// Exists reports whether path can be read on h.
+func Exists(h Host, path string) bool {
+	_, err := h.ReadFile(path)
+	return err == nil
+}
+
+// ExecHost is the real host: os/exec and the local file system.
+type ExecHost struct{}
+
+// Run runs c, returning stdout; the error carries stderr's tail.
+func (ExecHost) Run(ctx context.Context, c Command) (string, error) {
+	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if c.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(c.Stdin)
+	}
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 2000 {
+			msg = "…" + msg[len(msg)-2000:]
+		}
+		return stdout.String(), fmt.Errorf("running %s: %w: %s", c.Name, err, msg)
+	}
+	return stdout.String(), nil
+}
+
+// WriteFile writes atomically (temp file and rename) so a reboot mid-write
+// never leaves half a config behind.
+func (ExecHost) WriteFile(path string, data []byte, perm fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating directory for %s: %w", path, err)
+	}
+	tmp := path + ".kforge-tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, perm); err != nil {
+		return fmt.Errorf("setting mode of %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("renaming into %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadFile reads path.
+func (ExecHost) ReadFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return b, err
+}

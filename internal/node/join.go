@@ -1,0 +1,132 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// JoinMaterial is workers/join.json: everything `kubeadm join` needs.
+type JoinMaterial struct {
+	APIEndpoint  string    `json:"api_endpoint"`
+	Token        string    `json:"token"`
+	CACertHashes []string  `json:"ca_cert_hashes"`
+	Expires      time.Time `json:"expires"`
+}
+
+func (j JoinMaterial) validate() error {
+	switch {
+	case j.APIEndpoint == "":
+		return fmt.Errorf("join material: api_endpoint is empty")
+	case j.Token == "":
+		return fmt.Errorf("join material: token is empty")
+	case len(j.CACertHashes) == 0:
+		return fmt.Errorf("join material: ca_cert_hashes is empty")
+	case j.Expires.IsZero():
+		return fmt.Errorf("join material: expires is missing")
+	}
+	return nil
+}
+
+// ReadJoin reads and checks the join material; ErrNotFound when absent.
+func ReadJoin(ctx context.Context, b Bucket) (JoinMaterial, error) {
+	data, err := b.Get(ctx, JoinKey)
+	if err != nil {
+		return JoinMaterial{}, err
+	}
+	var j JoinMaterial
+	if err := json.Unmarshal(data, &j); err != nil {
+		return JoinMaterial{}, fmt.Errorf("decoding %s: %w", JoinKey, err)
+	}
+	return j, j.validate()
+}
+
+// PublishJoin writes the join material (SSE-KMS through Bucket.Put).
+func PublishJoin(ctx context.Context, b Bucket, j JoinMaterial) error {
+	if err := j.validate(); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding join material: %w", err)
+	}
+	return b.Put(ctx, JoinKey, data)
+}
+
+// CACertHash is kubeadm's discovery hash: sha256 of the CA certificate's
+// SubjectPublicKeyInfo.
+func CACertHash(caPEM []byte) (string, error) {
+	block, _ := pem.Decode(caPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", errors.New("CA certificate: no PEM CERTIFICATE block")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("parsing CA certificate: %w", err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// Backoff is the wait between attempts while workers wait for join material.
+type Backoff struct {
+	Initial time.Duration
+	Max     time.Duration
+	// Sleep waits d or until ctx ends; nil means a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (b Backoff) sleep(ctx context.Context, d time.Duration) error {
+	if b.Sleep != nil {
+		return b.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// WaitForJoin polls the bucket with exponential backoff until valid,
+// unexpired join material appears or ctx ends. A worker may boot long
+// before the control plane has published anything.
+func WaitForJoin(ctx context.Context, b Bucket, bo Backoff, now func() time.Time, log func(msg string, args ...any)) (JoinMaterial, error) {
+	delay := bo.Initial
+	if delay <= 0 {
+		delay = 5 * time.Second
+	}
+	maxDelay := bo.Max
+	if maxDelay < delay {
+		maxDelay = delay
+	}
+	for attempt := 1; ; attempt++ {
+		j, err := ReadJoin(ctx, b)
+		switch {
+		case err == nil && now().Before(j.Expires):
+			return j, nil
+		case err == nil:
+			err = fmt.Errorf("join material expired at %s; waiting for the control plane to refresh it", j.Expires.Format(time.RFC3339))
+		case errors.Is(err, ErrNotFound):
+			err = fmt.Errorf("no join material yet at %s", JoinKey)
+		case IsAccessDenied(err):
+			return JoinMaterial{}, fmt.Errorf("reading join material: %w", err)
+		}
+		log("waiting for join material", "attempt", attempt, "retry_in", delay.String(), "reason", err.Error())
+		if serr := bo.sleep(ctx, delay); serr != nil {
+			return JoinMaterial{}, fmt.Errorf("waiting for join material: %w (last: %v)", serr, err)
+		}
+		delay *= 2
+		if delay > maxDelay {
+			delay = maxDelay
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+)
+
+const (
+	stateDir = "/var/lib/kforge"
+	envFile  = "/etc/kforge/node.env"
+	unitDir  = "/etc/systemd/system"
+)
+
+// kubernetesRepo pins the pkgs.k8s.io RPM repository to the cluster's minor
+// and excludes the packages from `dnf upgrade`, so only the agent moves
+// them (to the exact version in cluster.json).
+func kubernetesRepo(minor string) string {
+	return fmt.Sprintf(`[kubernetes]
+name=Kubernetes %[1]s (pkgs.k8s.io)
+baseurl=https://pkgs.k8s.io/core:/stable:/v%[1]s/rpm/
+enabled=1
+gpgcheck=1
+repo_gpgcheck=1
+gpgkey=https://pkgs.k8s.io/core:/stable:/v%[1]s/rpm/repodata/repomd.xml.key
+exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
+`, minor)
+}
+
+const modulesConf = "overlay\nbr_netfilter\n"
+
+const sysctlConf = `net.bridge.bridge-nf-call-iptables = 1
+net.bridge.bridge-nf-call-ip6tables = 1
+net.ipv4.ip_forward = 1
+`
+
+// nodeEnv is what the systemd units read to re-run the agent.
+func (a *Agent) nodeEnv() []byte {
+	o := a.Options
+	return fmt.Appendf(nil, "KFORGE_ROLE=%s\nKFORGE_POOL=%s\nKFORGE_BUCKET=%s\nKFORGE_CONFIG_KEY=%s\nKFORGE_REGION=%s\n",
+		o.Role, o.Pool, o.Bucket, o.ConfigKey, o.Region)
+}
+
+// installUnitsPhase writes node.env and the units and enables the
+// bootstrap unit, so every later boot re-runs the (idempotent) agent.
+func (a *Agent) installUnitsPhase() phase {
+	return phase{
+		name: "install-units",
+		done: func(context.Context) (bool, error) {
+			got, err := a.Host.ReadFile(envFile)
+			return err == nil && bytes.Equal(got, a.nodeEnv()), nil
+		},
+		run: func(ctx context.Context) error {
+			if err := a.Host.WriteFile(envFile, a.nodeEnv(), 0o644); err != nil {
+				return err
+			}
+			us, err := Units()
+			if err != nil {
+				return err
+			}
+			for _, name := range sortedKeys(us) {
+				if err := a.Host.WriteFile(unitDir+"/"+name, us[name], 0o644); err != nil {
+					return err
+				}
+			}
+			return a.runAll(ctx, Cmd("systemctl", "daemon-reload"), Cmd("systemctl", "enable", "kforge-bootstrap.service"))
+		},
+	}
+}
+
+func (a *Agent) prerequisitesPhase() phase {
+	marker := fmt.Sprintf("%s/prerequisites-%s.done", stateDir, a.Cluster.KubernetesVersion)
+	v := a.Cluster.KubernetesVersion
+	return phase{
+		name: "prerequisites",
+		done: a.fileExists(marker),
+		run: func(ctx context.Context) error {
+			files := []struct {
+				path string
+				data string
+			}{
+				{"/etc/modules-load.d/kforge.conf", modulesConf},
+				{"/etc/sysctl.d/99-kforge-kubernetes.conf", sysctlConf},
+				{"/etc/yum.repos.d/kubernetes.repo", kubernetesRepo(a.Cluster.Minor())},
+			}
+			for _, f := range files {
+				if err := a.Host.WriteFile(f.path, []byte(f.data), 0o644); err != nil {
+					return err
+				}
+			}
+			if err := a.runAll(ctx,
+				Cmd("modprobe", "overlay"),
+				Cmd("modprobe", "br_netfilter"),
+				Cmd("sysctl", "--system"),
+				Cmd("swapoff", "-a"),
+				Cmd("dnf", "install", "-y", "containerd", "conntrack-tools", "iproute-tc", "tar"),
+				Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes",
+					"kubelet-"+v, "kubeadm-"+v, "kubectl-"+v),
+			); err != nil {
+				return err
+			}
+			defaults, err := a.run(ctx, "containerd", "config", "default")
+			if err != nil {
+				return err
+			}
+			conf, err := systemdCgroup(defaults)
+			if err != nil {
+				return err
+			}
+			if err := a.Host.WriteFile("/etc/containerd/config.toml", []byte(conf), 0o644); err != nil {
+				return err
+			}
+			if err := a.runAll(ctx,
+				Cmd("systemctl", "restart", "containerd"),
+				Cmd("systemctl", "enable", "containerd"),
+				// kubelet restarts in a loop until kubeadm writes its config; that is expected.
+				Cmd("systemctl", "enable", "--now", "kubelet"),
+			); err != nil {
+				return err
+			}
+			return a.Host.WriteFile(marker, []byte(v+"\n"), 0o644)
+		},
+	}
+}
+
+// systemdCgroup switches runc to the systemd cgroup driver, matching the
+// kubelet's cgroupDriver: systemd.
+func systemdCgroup(defaults string) (string, error) {
+	const off, on = "SystemdCgroup = false", "SystemdCgroup = true"
+	if !strings.Contains(defaults, off) && !strings.Contains(defaults, on) {
+		return "", fmt.Errorf("containerd default config has no SystemdCgroup setting; cannot select the systemd cgroup driver")
+	}
+	return strings.ReplaceAll(defaults, off, on), nil
+}

@@ -1,0 +1,62 @@
+package node
+
+import (
+	"context"
+
+	"github.com/kforge/kforge/internal/kubeadm"
+)
+
+const (
+	kubeletConf  = "/etc/kubernetes/kubelet.conf"
+	joinConfPath = "/etc/kubernetes/kforge-join.yaml"
+)
+
+func (a *Agent) workerPhases() []phase {
+	return []phase{
+		a.installUnitsPhase(),
+		a.prerequisitesPhase(),
+		{name: "kubeadm-join", done: a.fileExists(kubeletConf), run: a.join},
+	}
+}
+
+// WorkerLabels are the labels a worker registers with: its pool's labels,
+// the pool name and its zone and region (the kubelet may set these itself
+// under the NodeRestriction admission plugin).
+func (a *Agent) WorkerLabels() map[string]string {
+	labels := map[string]string{}
+	for k, v := range a.Cluster.WorkerPools[a.Options.Pool].Labels {
+		labels[k] = v
+	}
+	labels["kforge.io/pool"] = a.Options.Pool
+	labels["topology.kubernetes.io/zone"] = a.Instance.AvailabilityZone
+	labels["topology.kubernetes.io/region"] = a.Instance.Region
+	return labels
+}
+
+func (a *Agent) join(ctx context.Context) error {
+	jm, err := WaitForJoin(ctx, a.Bucket, a.Backoff, a.now, a.logger().Info)
+	if err != nil {
+		return err
+	}
+	cfg, err := kubeadm.RenderJoin(kubeadm.Worker{
+		NodeName:     a.Instance.Hostname,
+		ProviderID:   a.Instance.ProviderID(),
+		APIEndpoint:  jm.APIEndpoint,
+		Token:        jm.Token,
+		CACertHashes: jm.CACertHashes,
+		Labels:       a.WorkerLabels(),
+		Taints:       a.Cluster.WorkerPools[a.Options.Pool].Taints,
+	})
+	if err != nil {
+		return err
+	}
+	// The file holds the token: root-only, and removed once joined.
+	if err := a.Host.WriteFile(joinConfPath, cfg, 0o600); err != nil {
+		return err
+	}
+	if _, err := a.run(ctx, "kubeadm", "join", "--config", joinConfPath); err != nil {
+		return err
+	}
+	_, err = a.run(ctx, "rm", "-f", joinConfPath)
+	return err
+}
