@@ -178,7 +178,7 @@ func (e *Emulator) waitReady(ctx context.Context) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/moto-api/data.json", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/moto-api/", nil)
 		if resp, err := client.Do(req); err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -274,7 +274,7 @@ func Alive(pid int) bool {
 func Answers(ctx context.Context, url string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+"/moto-api/data.json", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(url, "/")+"/moto-api/", nil)
 	if err != nil {
 		return false
 	}
