@@ -119,7 +119,7 @@ func DOT(inv *inventory.Inventory, opts Options) string {
 	if m.env != "" {
 		title += " (" + m.env + ")"
 	}
-	d.line("graph [label=%s, labelloc=t, fontsize=20, fontname=Helvetica, rankdir=LR, newrank=true, nodesep=0.35, ranksep=0.9, compound=true, pad=0.3]", quote(title))
+	d.line("graph [label=%s, labelloc=t, fontsize=20, fontname=Helvetica, rankdir=LR, newrank=true, nodesep=0.3, ranksep=0.6, compound=true, pad=0.3]", quote(title))
 	d.line(`node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=11, margin="0.15,0.08"]`)
 	d.line("edge [fontname=Helvetica, fontsize=9, color=\"#555555\"]")
 	d.line("")
@@ -135,12 +135,14 @@ func DOT(inv *inventory.Inventory, opts Options) string {
 	for _, z := range m.zones {
 		d.node(z.Address, "Route 53 zone\n"+z.String("name"), colourDNS)
 	}
+	m.drawIAM(d)
 	m.drawVPC(d)
-	m.drawRegional(d, opts)
+	m.drawStorage(d, opts)
 	d.close()
 	d.line("")
 
-	// Edges.
+	// Edges, left to right: DNS and users, the NLB, the nodes, what the
+	// nodes use.
 	for _, z := range m.zones {
 		d.edge("registrar", z.Address, "NS")
 	}
@@ -151,7 +153,7 @@ func DOT(inv *inventory.Inventory, opts Options) string {
 		d.edge("users", lb.Address, m.listenerPorts(lb))
 		for _, g := range m.groups {
 			if g.Role == inventory.RoleWorker {
-				d.edge(lb.Address, g.ASG.Address, m.nodePorts(lb))
+				d.edge(lb.Address, g.ASG.Address, m.nodePorts(lb), "penwidth=1.5")
 			}
 		}
 	}
@@ -159,26 +161,9 @@ func DOT(inv *inventory.Inventory, opts Options) string {
 		if g.Role == inventory.RoleController {
 			for _, z := range m.zones {
 				if l := m.recordsTo(z, "api"); l != "" {
-					d.edge(z.Address, g.ASG.Address, l, "style=dashed")
+					d.edge(z.Address, g.ASG.Address, l+" :6443", "style=dashed")
 				}
 			}
-		}
-	}
-	for _, g := range m.groups {
-		for _, b := range m.buckets {
-			if !strings.Contains(b.String("bucket"), "state") {
-				d.edge(g.ASG.Address, b.Address, m.bucketUse(g), "style=dashed")
-			}
-		}
-		for _, fs := range m.efs {
-			if g.Role == inventory.RoleWorker {
-				d.edge(g.ASG.Address, fs.Address, "NFS (EFS CSI)", "style=dashed")
-			}
-		}
-	}
-	for _, fs := range m.efs {
-		for _, mt := range m.mountTargets {
-			d.edge(fs.Address, mt.Address, "", "arrowhead=none", "style=dotted")
 		}
 	}
 	for _, role := range m.roles {
@@ -188,12 +173,52 @@ func DOT(inv *inventory.Inventory, opts Options) string {
 			}
 		}
 	}
-	for _, k := range m.keys {
+	// Nodes run in every zone's node subnets: invisible edges keep the
+	// zones to the right of the groups without a web of lines.
+	for _, g := range m.groups {
+		for _, s := range m.nodeSubnets() {
+			d.edge(g.ASG.Address, s.Address, "", "style=invis")
+		}
+	}
+	for _, s := range m.nodeSubnets() {
+		az := s.String("availability_zone")
+		for _, mt := range m.mountTargets {
+			if m.azOf(mt) == az {
+				d.edge(s.Address, mt.Address, "", "style=invis")
+			}
+		}
+		if strings.Contains(s.Name, "private") {
+			for _, n := range m.nats {
+				if m.azOf(n) == az {
+					d.edge(s.Address, n.Address, "default route", "style=dotted")
+				}
+			}
+		}
+	}
+	if opts.StateBucket != "" && len(m.groups) > 0 {
+		d.edge(m.groups[0].ASG.Address, "state-bucket", "", "style=invis", "minlen=3")
+	}
+	for _, g := range m.groups {
 		for _, b := range m.buckets {
-			d.edge(k.Address, b.Address, "SSE-KMS", "style=dotted", "color=\"#c0504d\"")
+			d.edge(g.ASG.Address, b.Address, "", "style=dashed")
 		}
 		for _, fs := range m.efs {
-			d.edge(k.Address, fs.Address, "encrypts", "style=dotted", "color=\"#c0504d\"")
+			if g.Role == inventory.RoleWorker {
+				d.edge(g.ASG.Address, fs.Address, "NFS (EFS CSI)", "style=dashed")
+			}
+		}
+	}
+	for _, fs := range m.efs {
+		for _, mt := range m.mountTargets {
+			d.edge(mt.Address, fs.Address, "", "arrowhead=none", "style=dotted")
+		}
+	}
+	for _, k := range m.keys {
+		for _, b := range m.buckets {
+			d.edge(b.Address, k.Address, "SSE-KMS", "style=dotted", "color=\"#c0504d\"")
+		}
+		for _, fs := range m.efs {
+			d.edge(fs.Address, k.Address, "encrypted", "style=dotted", "color=\"#c0504d\"")
 		}
 	}
 	d.close()
@@ -328,9 +353,21 @@ func (m *arch) drawVPC(d *dot) {
 	d.close()
 }
 
-func (m *arch) drawRegional(d *dot, opts Options) {
-	d.open("subgraph cluster_regional")
-	d.line("label=%s; style=rounded; color=\"#bbbbbb\"", quote("regional services"))
+func (m *arch) drawIAM(d *dot) {
+	if len(m.roles) == 0 {
+		return
+	}
+	d.open("subgraph cluster_iam")
+	d.line("label=%s; style=rounded; color=\"#bbbbbb\"", quote("IAM"))
+	for _, r := range m.roles {
+		d.node(r.Address, "IAM role\n"+r.String("name"), colourSecure)
+	}
+	d.close()
+}
+
+func (m *arch) drawStorage(d *dot, opts Options) {
+	d.open("subgraph cluster_storage")
+	d.line("label=%s; style=rounded; color=\"#bbbbbb\"", quote("storage and encryption"))
 	for _, fs := range m.efs {
 		label := "EFS file system"
 		if enc, _ := fs.Bool("encrypted"); enc {
@@ -339,18 +376,60 @@ func (m *arch) drawRegional(d *dot, opts Options) {
 		d.node(fs.Address, label, colourStorage)
 	}
 	for _, b := range m.buckets {
-		d.node(b.Address, "S3 bucket\n"+b.String("bucket"), colourStorage)
+		d.node(b.Address, bucketLabel(b), colourStorage)
 	}
 	if opts.StateBucket != "" {
 		d.node("state-bucket", "S3 bucket (Terraform state)\n"+opts.StateBucket, colourStorage, "style=\"rounded,filled,dashed\"")
 	}
 	for _, k := range m.keys {
-		d.node(k.Address, "KMS key\n"+orDash(k.String("description")), colourSecure)
-	}
-	for _, r := range m.roles {
-		d.node(r.Address, "IAM role\n"+r.String("name"), colourSecure)
+		d.node(k.Address, "KMS key\n"+wrap(orDash(k.String("description")), 28), colourSecure)
 	}
 	d.close()
+}
+
+// bucketLabel names the bucket and, for kforge's certs bucket, the
+// prefixes nodes use (agent and config, join material, control-plane backups).
+func bucketLabel(b *inventory.Resource) string {
+	name := b.String("bucket")
+	if strings.Contains(name, "-certs") || strings.Contains(b.Name, "certs") {
+		return "S3 bucket (certs and bootstrap)\n" + name + "\nbootstrap/  workers/  controller/"
+	}
+	return "S3 bucket\n" + name
+}
+
+// wrap breaks a label at spaces so no line is much longer than width.
+func wrap(s string, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = w
+			continue
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), "\n")
+}
+
+// nodeSubnets are the subnets nodes run in: private ones when there are
+// any (NAT layout), else the public ones.
+func (m *arch) nodeSubnets() []*inventory.Resource {
+	var private, public []*inventory.Resource
+	for _, s := range m.subnets {
+		if strings.Contains(s.Name, "private") {
+			private = append(private, s)
+		} else {
+			public = append(public, s)
+		}
+	}
+	if len(private) > 0 {
+		return private
+	}
+	return public
 }
 
 func orDash(s string) string {
@@ -430,30 +509,32 @@ func (m *arch) nodePorts(lb *inventory.Resource) string {
 	return "TCP " + strings.Join(ports, ", ")
 }
 
-// recordsTo lists a zone's record names that point at the NLB ("lb":
-// alias records) or at the API ("api": names starting with "api.").
+// recordsTo names, shortly, a zone's records that point at the NLB ("lb":
+// alias records, e.g. "A apex, *") or at the API ("api": "A api").
 func (m *arch) recordsTo(zone *inventory.Resource, what string) string {
+	domain := strings.TrimSuffix(zone.String("name"), ".")
 	var names []string
 	for _, r := range m.records {
 		if r.Module != zone.Module {
 			continue
 		}
-		name := r.String("name")
+		name := strings.TrimSuffix(r.String("name"), ".")
 		isAPI := strings.HasPrefix(name, "api.")
 		alias := r.Block("alias") != nil
-		if (what == "lb" && alias && !isAPI) || (what == "api" && isAPI) {
-			names = append(names, name)
+		if !((what == "lb" && alias && !isAPI) || (what == "api" && isAPI)) {
+			continue
 		}
+		short := strings.TrimSuffix(strings.TrimSuffix(name, domain), ".")
+		if short == "" {
+			short = "apex"
+		}
+		names = append(names, short)
+	}
+	if len(names) == 0 {
+		return ""
 	}
 	sort.Strings(names)
-	return strings.Join(names, "\n")
-}
-
-func (m *arch) bucketUse(g inventory.Group) string {
-	if g.Role == inventory.RoleController {
-		return "PKI, etcd backups, join material"
-	}
-	return "agent, join material"
+	return "A " + strings.Join(names, ", ")
 }
 
 // roleServes links an IAM role to the ASG whose nodes assume it, by name.
