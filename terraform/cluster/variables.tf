@@ -59,7 +59,7 @@ variable "dns_zone_id" {
   default     = ""
 
   validation {
-    condition     = var.dns_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.dns_zone_id))
+    condition     = var.dns_zone_id == "" || can(regex("^[A-Z0-9]{1,32}$", var.dns_zone_id))
     error_message = "dns_zone_id must be empty (create a zone) or a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ."
   }
 }

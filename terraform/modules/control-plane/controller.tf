@@ -47,6 +47,14 @@ resource "aws_launch_template" "controller" {
   }
 
   tags = var.tags
+
+  # moto copies the template's own tags into tag_specifications, which would
+  # show as a change on every plan (and roll the workers). Instance and volume
+  # tags are therefore set when the template is created; later tag changes
+  # reach new instances through the ASG's propagated tags.
+  lifecycle {
+    ignore_changes = [tag_specifications]
+  }
 }
 
 # An ASG of exactly one: a dead control-plane node is replaced, and the

@@ -53,6 +53,11 @@ resource "aws_vpc_security_group_ingress_rule" "etcd" {
   to_port                      = 2380
   referenced_security_group_id = aws_security_group.controller.id
   tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "nodes" {
@@ -65,6 +70,11 @@ resource "aws_vpc_security_group_ingress_rule" "nodes" {
   to_port                      = each.value.to
   referenced_security_group_id = each.value.source
   tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_vpc_security_group_egress_rule" "all" {

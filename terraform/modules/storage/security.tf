@@ -15,4 +15,9 @@ resource "aws_vpc_security_group_ingress_rule" "nfs" {
   to_port                      = 2049
   referenced_security_group_id = var.client_security_group_ids[count.index]
   tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
 }

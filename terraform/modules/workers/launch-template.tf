@@ -49,4 +49,12 @@ resource "aws_launch_template" "pool" {
   }
 
   tags = var.tags
+
+  # moto copies the template's own tags into tag_specifications, which would
+  # show as a change on every plan (and roll the workers). Instance and volume
+  # tags are therefore set when the template is created; later tag changes
+  # reach new instances through the ASG's propagated tags.
+  lifecycle {
+    ignore_changes = [tag_specifications]
+  }
 }

@@ -33,6 +33,11 @@ resource "aws_vpc_security_group_ingress_rule" "node_ports" {
   to_port                      = each.value
   referenced_security_group_id = var.nlb_security_group_id
   tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "nodes" {
@@ -45,6 +50,11 @@ resource "aws_vpc_security_group_ingress_rule" "nodes" {
   to_port                      = each.value.to
   referenced_security_group_id = each.value.source
   tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_vpc_security_group_egress_rule" "all" {
