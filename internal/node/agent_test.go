@@ -1,0 +1,418 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const region = "eu-west-1"
+
+// cloud is one emulator with the certs bucket, the cluster key and the zone.
+type cloud struct {
+	url    string
+	s3     *s3.Client
+	r53    *route53.Client
+	bucket S3Bucket
+	zoneID string
+	cfg    aws.Config
+}
+
+func newCloud(t *testing.T, env ...string) *cloud {
+	t.Helper()
+	emu := localawstest.StartForTest(t, env...)
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, region, emu.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cloud{url: emu.URL(), cfg: cfg, s3: awsx.S3Client(cfg, emu.URL()), r53: route53.NewFromConfig(cfg)}
+	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("demo cluster key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "demo-certs"
+	if _, err := c.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}}); err != nil {
+		t.Fatal(err)
+	}
+	c.bucket = S3Bucket{Client: c.s3, Name: name, KMSKeyID: *key.KeyMetadata.Arn}
+	zone, err := c.r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("dev.example.com"), CallerReference: aws.String("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.zoneID = strings.TrimPrefix(*zone.HostedZone.Id, "/hostedzone/")
+	return c
+}
+
+func (c *cloud) cluster() Cluster {
+	return Cluster{
+		ClusterName: "demo", Environment: "dev", Region: region, Domain: "dev.example.com",
+		APIDNSName: "api.dev.example.com", KubernetesVersion: "1.33.4", PodCIDR: "10.244.0.0/16",
+		ServiceCIDR: "10.96.0.0/12", Bucket: c.bucket.Name, KMSKeyARN: c.bucket.KMSKeyID, ZoneID: c.zoneID,
+		EFSID: "fs-0123456789abcdef0", ACMEEmail: "ops@example.com", HTTPNodePort: 30080, HTTPSNodePort: 30443,
+		WorkerPools:       map[string]Pool{"general": {Labels: map[string]string{"tier": "apps"}, Taints: []string{}}},
+		ControllerASGName: "demo-controller",
+	}
+}
+
+func (c *cloud) controller(h Host, ip, id string, now func() time.Time) *Agent {
+	return &Agent{
+		Host: h, Bucket: c.bucket, DNS: Route53DNS{Client: c.r53}, Cluster: c.cluster(), Now: now,
+		Instance: Instance{ID: id, AvailabilityZone: "eu-west-1a", Region: region, PrivateIP: ip, Hostname: "ip-" + strings.ReplaceAll(ip, ".", "-") + ".eu-west-1.compute.internal"},
+		Options:  Options{Role: RoleController, Bucket: c.bucket.Name, ConfigKey: "bootstrap/cluster.json", Region: region},
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+func (c *cloud) worker(h Host, now func() time.Time, bo Backoff, log *slog.Logger) *Agent {
+	return &Agent{
+		Host: h, Bucket: c.bucket, Cluster: c.cluster(), Now: now, Backoff: bo, Log: log,
+		Instance: Instance{ID: "i-0bbbbbbbbbbbbbbbb", AvailabilityZone: "eu-west-1b", Region: region, PrivateIP: "10.0.2.20", Hostname: "ip-10-0-2-20.eu-west-1.compute.internal"},
+		Options:  Options{Role: RoleWorker, Pool: "general", Bucket: c.bucket.Name, ConfigKey: "bootstrap/cluster.json", Region: region},
+	}
+}
+
+func (c *cloud) apiRecord(t *testing.T) string {
+	t.Helper()
+	out, err := c.r53.ListResourceRecordSets(context.Background(), &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(c.zoneID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rr := range out.ResourceRecordSets {
+		if rr.Type == r53types.RRTypeA && strings.TrimSuffix(*rr.Name, ".") == "api.dev.example.com" {
+			return *rr.ResourceRecords[0].Value
+		}
+	}
+	return ""
+}
+
+func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	h := newRecorder(t, "controller")
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	if err := a.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.assertOrder(t,
+		"systemctl enable kforge-bootstrap.service",
+		"modprobe br_netfilter",
+		"dnf install -y --disableexcludes=kubernetes kubelet-1.33.4 kubeadm-1.33.4 kubectl-1.33.4",
+		"kubeadm init --config /etc/kubernetes/kforge-kubeadm.yaml",
+		"env KUBECONFIG=/etc/kubernetes/admin.conf /usr/local/bin/cilium install --version "+"1.18.4",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/cert-manager.yaml",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n cert-manager wait",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-issuers.yaml",
+		"kubeadm token create",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system exec etcd-ip-10-0-1-10.eu-west-1.compute.internal",
+		"systemctl enable --now kforge-refresh-token.timer kforge-backup.timer",
+	)
+	if !strings.Contains(h.file("/etc/containerd/config.toml"), "SystemdCgroup = true") {
+		t.Error("containerd not switched to the systemd cgroup driver")
+	}
+	if got := h.file("/etc/hosts"); !strings.Contains(got, "10.0.1.10 api.dev.example.com") {
+		t.Errorf("/etc/hosts: %q", got)
+	}
+	if h.perms[kubeadmConfPath] != 0o600 {
+		t.Errorf("kubeadm config mode %o", h.perms[kubeadmConfPath])
+	}
+	if got := c.apiRecord(t); got != "10.0.1.10" {
+		t.Errorf("api record = %q, want the controller's private IP", got)
+	}
+
+	// Join material is readable back and stored under SSE-KMS with the cluster key.
+	jm, err := ReadJoin(ctx, c.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHash, _ := CACertHash([]byte(h.file(caCert)))
+	if jm.APIEndpoint != "api.dev.example.com:6443" || jm.CACertHashes[0] != wantHash || !jm.Expires.Equal(t0.Add(TokenTTL)) {
+		t.Errorf("join material %+v", jm)
+	}
+	for _, key := range []string{JoinKey, PKIBackupKey, EtcdSnapshotKey, AdminConfKey} {
+		head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.bucket.Name), Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if head.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms || aws.ToString(head.SSEKMSKeyId) != c.bucket.KMSKeyID {
+			t.Errorf("%s: encryption %s key %s", key, head.ServerSideEncryption, aws.ToString(head.SSEKMSKeyId))
+		}
+	}
+
+	// A reboot re-runs the agent: nothing is installed, initialised or rotated again.
+	before := len(h.commands())
+	a.Now = fixedClock(t0.Add(time.Hour))
+	if err := a.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := h.commands()[before:]
+	for _, forbidden := range []string{"dnf install", "kubeadm init", "kubeadm token create", "/usr/local/bin/cilium", "systemctl enable kforge-bootstrap"} {
+		for _, cmd := range second {
+			if strings.Contains(cmd, forbidden) {
+				t.Errorf("second run repeated %q", cmd)
+			}
+		}
+	}
+	if jm2, _ := ReadJoin(ctx, c.bucket); jm2.Token != jm.Token {
+		t.Error("second run rotated a fresh token")
+	}
+}
+
+func TestWorkerStartedBeforeControlPlaneWaitsThenJoins(t *testing.T) {
+	c := newCloud(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var waits atomic.Int32
+	var delays []time.Duration
+	waiting := make(chan struct{}, 100)
+	bo := Backoff{Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond, Sleep: func(ctx context.Context, d time.Duration) error {
+		delays = append(delays, d)
+		waits.Add(1)
+		waiting <- struct{}{}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}}
+	wh := newRecorder(t, "worker")
+	var logs bytes.Buffer
+	w := c.worker(wh, fixedClock(t0), bo, slog.New(slog.NewTextHandler(&logs, nil)))
+	done := make(chan error, 1)
+	go func() { done <- w.Bootstrap(ctx) }()
+
+	// The worker is polling an empty prefix; only then does the control plane come up.
+	for range 3 {
+		select {
+		case <-waiting:
+		case err := <-done:
+			t.Fatalf("worker finished before any join material existed: %v", err)
+		case <-ctx.Done():
+			t.Fatal("worker never polled")
+		}
+	}
+	if wh.ran("kubeadm join") {
+		t.Fatal("worker joined without join material")
+	}
+	ch := newRecorder(t, "controller")
+	if err := c.controller(ch, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0)).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range waiting {
+		}
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	if waits.Load() < 3 || delays[0] != 10*time.Millisecond || delays[1] != 20*time.Millisecond || delays[2] != 40*time.Millisecond {
+		t.Errorf("backoff not exponential up to the cap: %v", delays)
+	}
+	if !strings.Contains(logs.String(), "no join material yet") {
+		t.Error("the wait was not logged")
+	}
+	wh.assertOrder(t, "dnf install -y --disableexcludes=kubernetes kubelet-1.33.4", "kubeadm join --config /etc/kubernetes/kforge-join.yaml", "rm -f /etc/kubernetes/kforge-join.yaml")
+	// The join config held the published token and the labels; it is removed after the join.
+	var joinCfg string
+	for _, l := range wh.log {
+		if l == "write "+joinConfPath {
+			joinCfg = "written"
+		}
+	}
+	if joinCfg == "" || wh.perms[joinConfPath] != 0o600 {
+		t.Fatal("join config was not written root-only")
+	}
+	if _, err := wh.ReadFile(joinConfPath); err == nil {
+		t.Error("join config (with the token) left on disk")
+	}
+
+	// Re-running after a reboot does not join again.
+	before := len(wh.commands())
+	if err := w.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range wh.commands()[before:] {
+		if strings.HasPrefix(cmd, "kubeadm join") || strings.HasPrefix(cmd, "dnf install") {
+			t.Errorf("second worker run repeated %q", cmd)
+		}
+	}
+}
+
+func TestWorkerJoinConfigCarriesTokenLabelsAndProviderID(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	jm := JoinMaterial{APIEndpoint: "api.dev.example.com:6443", Token: "abcdef.0123456789abcdef",
+		CACertHashes: []string{"sha256:" + strings.Repeat("0f", 32)}, Expires: t0.Add(time.Hour)}
+	if err := PublishJoin(ctx, c.bucket, jm); err != nil {
+		t.Fatal(err)
+	}
+	h := &captureJoin{recorder: newRecorder(t, "worker")}
+	if err := c.worker(h, fixedClock(t0), Backoff{}, slog.New(slog.NewTextHandler(io.Discard, nil))).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"token: abcdef.0123456789abcdef", "apiServerEndpoint: api.dev.example.com:6443",
+		"value: aws:///eu-west-1b/i-0bbbbbbbbbbbbbbbb",
+		"kforge.io/pool=general,tier=apps,topology.kubernetes.io/region=eu-west-1,topology.kubernetes.io/zone=eu-west-1b",
+	} {
+		if !strings.Contains(h.joinConfig, want) {
+			t.Errorf("join config lacks %q:\n%s", want, h.joinConfig)
+		}
+	}
+}
+
+// captureJoin keeps the join config as kubeadm would read it.
+type captureJoin struct {
+	*recorder
+	joinConfig string
+}
+
+func (c *captureJoin) Run(ctx context.Context, cmd Command) (string, error) {
+	if cmd.Name == "kubeadm" && len(cmd.Args) > 0 && cmd.Args[0] == "join" {
+		c.joinConfig = c.file(joinConfPath)
+	}
+	return c.recorder.Run(ctx, cmd)
+}
+
+func TestExpiredTokenIsRefreshed(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	h := newRecorder(t, "controller")
+	for name, data := range newPKI(t) {
+		_ = h.WriteFile(pkiDir+"/"+name, data, 0o600)
+	}
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	old := JoinMaterial{APIEndpoint: "api.dev.example.com:6443", Token: "oldtok.0000000000000000",
+		CACertHashes: []string{"sha256:" + strings.Repeat("0f", 32)}, Expires: t0.Add(-time.Hour)}
+	if err := PublishJoin(ctx, c.bucket, old); err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := a.RefreshToken(ctx)
+	if err != nil || !rotated {
+		t.Fatalf("expired token not rotated: %v %v", rotated, err)
+	}
+	jm, err := ReadJoin(ctx, c.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jm.Token == old.Token || !jm.Expires.Equal(t0.Add(TokenTTL)) {
+		t.Errorf("join material after refresh: %+v", jm)
+	}
+	if !h.ran("kubeadm token delete --kubeconfig /etc/kubernetes/admin.conf oldtok") {
+		t.Error("the expired token was not deleted")
+	}
+
+	cases := []struct {
+		name   string
+		at     time.Time
+		rotate bool
+	}{
+		{"fresh", t0.Add(TokenTTL - RefreshBefore - time.Minute), false},
+		{"inside the refresh window", t0.Add(TokenTTL - RefreshBefore + time.Minute), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a.Now = fixedClock(tc.at)
+			got, err := a.RefreshToken(ctx)
+			if err != nil || got != tc.rotate {
+				t.Fatalf("rotated=%v err=%v, want rotated=%v", got, err, tc.rotate)
+			}
+		})
+	}
+}
+
+func TestReplacementControlPlaneRestoresTheSameCA(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	first := newRecorder(t, "first")
+	if err := c.controller(first, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0)).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	firstJoin, _ := ReadJoin(ctx, c.bucket)
+
+	// The ASG replaces the instance: a new machine, a new address, the same bucket.
+	second := newRecorder(t, "second")
+	if err := c.controller(second, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(48*time.Hour))).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range pkiFiles {
+		if first.file(pkiDir+"/"+name) != second.file(pkiDir+"/"+name) {
+			t.Errorf("%s differs on the replacement", name)
+		}
+	}
+	second.assertOrder(t,
+		"ctr -n k8s.io images pull registry.k8s.io/etcd:3.5.21-0",
+		"ctr -n k8s.io run --rm --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw registry.k8s.io/etcd:3.5.21-0 kforge-etcd-restore etcdutl snapshot restore /var/lib/kforge/etcd-snapshot.db --data-dir /var/lib/etcd --name ip-10-0-3-30.eu-west-1.compute.internal --initial-cluster ip-10-0-3-30.eu-west-1.compute.internal=https://10.0.3.30:2380",
+		"kubeadm init",
+	)
+	if !strings.Contains(second.file(kubeadmConfPath), "DirAvailable--var-lib-etcd") {
+		t.Error("kubeadm init on restored etcd does not skip the data-dir preflight")
+	}
+	if got := c.apiRecord(t); got != "10.0.3.30" {
+		t.Errorf("api record = %q, want the replacement's address", got)
+	}
+	secondJoin, _ := ReadJoin(ctx, c.bucket)
+	if secondJoin.CACertHashes[0] != firstJoin.CACertHashes[0] || secondJoin.APIEndpoint != firstJoin.APIEndpoint {
+		t.Errorf("workers would see a different cluster: %+v vs %+v", secondJoin, firstJoin)
+	}
+	var addrs apiAddresses
+	raw, _ := c.bucket.Get(ctx, APIAddressesKey)
+	if err := json.Unmarshal(raw, &addrs); err != nil || addrs.PrivateIP != "10.0.3.30" {
+		t.Errorf("api addresses %s: %v", raw, err)
+	}
+}
+
+func TestUnitsAndNodeEnvGolden(t *testing.T) {
+	us, err := Units()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{Options: Options{Role: RoleWorker, Pool: "general", Bucket: "demo-certs", ConfigKey: "bootstrap/cluster.json", Region: region}}
+	var buf bytes.Buffer
+	buf.WriteString("# /etc/kforge/node.env\n")
+	buf.Write(a.nodeEnv())
+	for _, name := range sortedKeys(us) {
+		buf.WriteString("\n# " + unitDir + "/" + name + "\n")
+		buf.Write(us[name])
+	}
+	path := filepath.Join("testdata", "units.golden")
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Error("units differ from testdata/units.golden; run go test -update if intended")
+	}
+}

@@ -1,0 +1,182 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder is the test Host: an in-memory file system and a log of every
+// action, with small simulations of what kubeadm, curl, ctr and kubectl
+// leave behind on a real machine. It proves the agent's order, idempotency
+// and data flow; it does not prove that the real programs accept these
+// arguments (only a run on AWS does).
+type recorder struct {
+	t      testing.TB
+	mu     sync.Mutex
+	files  map[string][]byte
+	perms  map[string]fs.FileMode
+	log    []string
+	tokens int
+	name   string
+}
+
+func newRecorder(t testing.TB, name string) *recorder {
+	return &recorder{t: t, files: map[string][]byte{}, perms: map[string]fs.FileMode{}, name: name}
+}
+
+func (r *recorder) WriteFile(path string, data []byte, perm fs.FileMode) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files[path] = append([]byte(nil), data...)
+	r.perms[path] = perm
+	r.log = append(r.log, "write "+path)
+	return nil
+}
+
+func (r *recorder) ReadFile(path string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.files[path]
+	if !ok {
+		return nil, fmt.Errorf("reading %s: %w", path, fs.ErrNotExist)
+	}
+	return append([]byte(nil), b...), nil
+}
+
+func (r *recorder) file(path string) string {
+	b, _ := r.ReadFile(path)
+	return string(b)
+}
+
+func (r *recorder) commands() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, l := range r.log {
+		if c, ok := strings.CutPrefix(l, "run "); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ran reports whether any command starts with prefix.
+func (r *recorder) ran(prefix string) bool {
+	return slices.ContainsFunc(r.commands(), func(c string) bool { return strings.HasPrefix(c, prefix) })
+}
+
+// assertOrder checks that commands with these prefixes ran in this order.
+func (r *recorder) assertOrder(t *testing.T, prefixes ...string) {
+	t.Helper()
+	cmds := r.commands()
+	i := 0
+	for _, c := range cmds {
+		if i < len(prefixes) && strings.HasPrefix(c, prefixes[i]) {
+			i++
+		}
+	}
+	if i != len(prefixes) {
+		t.Fatalf("%s: %q did not run in order; commands:\n%s", r.name, prefixes[i], strings.Join(cmds, "\n"))
+	}
+}
+
+const fakeCiliumTarball = "cilium cli tarball"
+
+func (r *recorder) Run(_ context.Context, c Command) (string, error) {
+	line := c.String()
+	r.mu.Lock()
+	r.log = append(r.log, "run "+line)
+	r.mu.Unlock()
+	arg := func(flag string) string {
+		for i, a := range c.Args {
+			if a == flag && i+1 < len(c.Args) {
+				return c.Args[i+1]
+			}
+		}
+		return ""
+	}
+	switch {
+	case line == "containerd config default":
+		return "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]\n  SystemdCgroup = false\n", nil
+	case strings.HasPrefix(line, "kubeadm init"):
+		// kubeadm keeps CA files it finds and creates the missing ones.
+		if _, err := r.ReadFile(caCert); err != nil {
+			for name, data := range newPKI(r.t) {
+				_ = r.WriteFile(pkiDir+"/"+name, data, 0o600)
+			}
+		}
+		return "", r.WriteFile(adminConf, []byte("apiVersion: v1\nkind: Config\n# admin of "+r.name+"\n"), 0o600)
+	case strings.HasPrefix(line, "kubeadm join"):
+		return "", r.WriteFile(kubeletConf, []byte("kubelet"), 0o600)
+	case strings.HasPrefix(line, "kubeadm token create"):
+		r.mu.Lock()
+		r.tokens++
+		n := r.tokens
+		r.mu.Unlock()
+		return fmt.Sprintf("%s%d.%016d\n", strings.Repeat("a", 5), n%10, n), nil
+	case strings.HasPrefix(line, "kubeadm config images list"):
+		return "registry.k8s.io/kube-apiserver:v1.33.4\nregistry.k8s.io/etcd:3.5.21-0\n", nil
+	case strings.HasPrefix(line, "curl") && arg("-o") != "":
+		body := "bundle from " + c.Args[len(c.Args)-1]
+		if strings.HasSuffix(c.Args[len(c.Args)-1], ".tar.gz") {
+			body = fakeCiliumTarball
+		}
+		return "", r.WriteFile(arg("-o"), []byte(body), 0o644)
+	case strings.HasPrefix(line, "curl") && strings.HasSuffix(line, ".sha256sum"):
+		sum := sha256.Sum256([]byte(fakeCiliumTarball))
+		return hex.EncodeToString(sum[:]) + "  cilium-linux-amd64.tar.gz\n", nil
+	case strings.Contains(line, "etcdctl") && strings.Contains(line, "snapshot save"):
+		return "", r.WriteFile(c.Args[len(c.Args)-1], []byte("etcd snapshot of "+r.name), 0o600)
+	case strings.Contains(line, "etcdutl snapshot restore"):
+		return "", r.WriteFile(etcdDB, []byte("restored"), 0o600)
+	case strings.HasPrefix(line, "rm -f "):
+		r.mu.Lock()
+		delete(r.files, c.Args[1])
+		r.mu.Unlock()
+	}
+	return "", nil
+}
+
+// newPKI makes a real self-signed CA, so CA hashes are computed from a
+// genuine certificate, plus placeholders for the other files kubeadm keeps.
+func newPKI(t testing.TB) map[string][]byte {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "kubernetes"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	out := map[string][]byte{
+		"ca.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		"ca.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	}
+	for _, name := range pkiFiles {
+		if _, ok := out[name]; !ok {
+			out[name] = []byte("secret " + name + fmt.Sprint(time.Now().UnixNano()))
+		}
+	}
+	return out
+}
