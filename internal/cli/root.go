@@ -116,6 +116,7 @@ func NewRootCmd(app *App) *cobra.Command {
 		newUnlockCmd(app),
 		newVersionCmd(app),
 		newCompletionCmd(app),
+		newDNSCmd(app),
 	)
 	return root
 }
