@@ -117,6 +117,8 @@ func NewRootCmd(app *App) *cobra.Command {
 		newVersionCmd(app),
 		newCompletionCmd(app),
 		newDNSCmd(app),
+		newCostCmd(app),
+		newGraphCmd(app),
 	)
 	return root
 }

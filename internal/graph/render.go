@@ -35,3 +35,14 @@ func Render(ctx context.Context, dotSource, format string) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// CheckRenderer reports, before any work, whether format can be rendered
+// here: "svg" and "png" need Graphviz's dot on PATH.
+func CheckRenderer(format string) error {
+	if format == "svg" || format == "png" {
+		if _, err := exec.LookPath("dot"); err != nil {
+			return fmt.Errorf("--format %s needs graphviz `dot`, which is not installed: apt-get install graphviz, or use --format dot", format)
+		}
+	}
+	return nil
+}
