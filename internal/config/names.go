@@ -14,6 +14,7 @@ const (
 	minClusterName        = 3
 	maxLBName             = 32 // load balancers and target groups
 	maxBucketName         = 63
+	maxDomain             = 240 // as the root module's domain validation
 	maxIAMRoleName        = 64
 	maxASGName            = 255
 	maxIAMPolicyName      = 128
@@ -62,6 +63,8 @@ func (c *Cluster) DerivedNames() []DerivedName {
 }
 
 var (
+	tldPattern    = regexp.MustCompile(`^[a-z]{2,63}$`)
+	poolName      = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
 	dnsLabel      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 	clusterName   = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
 	bucketName    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
@@ -127,9 +130,10 @@ func checkDomain(domain string) string {
 	if strings.HasSuffix(domain, ".") {
 		return fmt.Sprintf("%q must not end with a dot", domain)
 	}
-	// api.<domain> and *.<domain> must stay within 253 characters.
-	if len(domain) > 253-len("api.") {
-		return fmt.Sprintf("%q is %d characters; with api. in front it exceeds the 253-character DNS limit", domain, len(domain))
+	// api.<domain>, *.<domain> and ACME challenge names must stay within the
+	// 253-character DNS limit; the root module allows 240.
+	if len(domain) > maxDomain {
+		return fmt.Sprintf("%q is %d characters; at most %d leave room for api. and _acme-challenge. in front", domain, len(domain), maxDomain)
 	}
 	labels := strings.Split(domain, ".")
 	if len(labels) < 2 {
@@ -140,8 +144,8 @@ func checkDomain(domain string) string {
 			return fmt.Sprintf("label %q of %q must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen", l, domain)
 		}
 	}
-	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
-		return fmt.Sprintf("%q ends in a numeric label; top-level domains are not numeric", domain)
+	if tld := labels[len(labels)-1]; !tldPattern.MatchString(tld) {
+		return fmt.Sprintf("%q must end in a top-level domain of 2-63 letters", domain)
 	}
 	return ""
 }

@@ -8,7 +8,7 @@ import (
 
 // GoldenAgentBinaryPath is the agent path rendered into the committed example
 // tfvars files; the CLI passes the real path through RenderOptions.
-const GoldenAgentBinaryPath = "/path/to/kforge-linux"
+const GoldenAgentBinaryPath = "bin/kforge-linux-amd64"
 
 // RenderOptions carries the root module inputs that are not part of the
 // configuration file because the CLI decides them at run time.
@@ -19,6 +19,9 @@ type RenderOptions struct {
 	// EndpointURL is the AWS-compatible emulator endpoint (aws_endpoint_url);
 	// empty on real AWS.
 	EndpointURL string
+	// NodeConfig is extra non-secret node agent configuration as a JSON
+	// object (node_config). Empty renders "{}".
+	NodeConfig string
 }
 
 // TFVars returns the root module's input variables (terraform/cluster/
@@ -31,6 +34,9 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 	}
 	if o.AgentBinaryPath == "" {
 		o.AgentBinaryPath = GoldenAgentBinaryPath
+	}
+	if o.NodeConfig == "" {
+		o.NodeConfig = "{}"
 	}
 
 	pools := make(map[string]any, len(c.WorkerPools))
@@ -78,6 +84,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 		"certs_bucket_force_destroy": c.CertsBucketForceDestroy,
 		"agent_binary_path":          o.AgentBinaryPath,
 		"aws_endpoint_url":           o.EndpointURL,
+		"node_config":                o.NodeConfig,
 	}
 }
 

@@ -22,7 +22,7 @@ const (
 	maxVolumeSize     = 16384
 	maxPoolSize       = 1000
 	maxInstanceTypes  = 20
-	maxPoolName       = 20
+	maxPoolName       = 16 // as the root module's worker_pools validation
 	maxUserTags       = 40 // AWS allows 50 per resource; kforge and the modules add their own
 	maxTagKey         = 128
 	maxTagValue       = 256
@@ -412,9 +412,9 @@ func (v *validator) workerPools() {
 	for _, name := range names {
 		p := c.WorkerPools[name]
 		path := joinPath("workerPools", name)
-		if len(name) > maxPoolName || !dnsLabel.MatchString(name) {
-			v.errorf(path, fmt.Sprintf("name pools with 1-%d lowercase letters, digits and hyphens, for example general", maxPoolName),
-				"pool name %q is not a lowercase DNS label of at most %d characters", name, maxPoolName)
+		if len(name) > maxPoolName || !poolName.MatchString(name) {
+			v.errorf(path, fmt.Sprintf("name pools with 1-%d lowercase letters, digits and hyphens, starting with a letter, for example general", maxPoolName),
+				"pool name %q is not a lowercase DNS label starting with a letter, of at most %d characters", name, maxPoolName)
 		} else if name == "controller" {
 			// <cluster>-controller already names the control plane's launch template and ASG.
 			v.errorf(path, "choose another pool name, for example general", "pool name %q is reserved for the control plane", name)

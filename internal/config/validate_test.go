@@ -101,7 +101,9 @@ func TestBadInputs(t *testing.T) {
 		{"pod cidr too small for pools", "podCIDR: 10.244.0.0/16", "podCIDR: 10.244.0.0/23", "kubernetes.podCIDR", 0, "fewer than"},
 		{"domain invalid label", "domain: dev.example.org", "domain: dev_1.example.org", "dns.domain", 0, "label"},
 		{"domain single label", "domain: dev.example.org", "domain: localhost", "dns.domain", 0, "two labels"},
-		{"domain too long", "domain: dev.example.org", "domain: " + strings.Repeat("a.", 125) + "org", "dns.domain", 0, "253"},
+		{"domain too long", "domain: dev.example.org", "domain: " + strings.Repeat("a.", 119) + "org", "dns.domain", 0, "at most 240"},
+		{"domain numeric tld", "domain: dev.example.org", "domain: dev.example.123", "dns.domain", 0, "top-level domain"},
+		{"pool name starts with digit", "  general:", "  1st:", "workerPools.1st", 0, "starting with a letter"},
 		{"registrar unknown", "registrar: none", "registrar: godaddy", "dns.registrar", 0, "not a supported registrar"},
 		{"route53 without parent", "registrar: none", "registrar: route53", "dns.parentZoneID", 10, "required"},
 		{"zone id invalid", "registrar: none", "registrar: none\n  zoneID: abc", "dns.zoneID", 13, "hosted zone id"},
@@ -203,7 +205,7 @@ func runCase(t *testing.T, doc, file, field string, line int, msg string) {
 func TestLongestDerivedNamesFit(t *testing.T) {
 	doc := strings.Replace(validDoc, "name: demo", "name: abcdefghij-klmnopqrs", 1)
 	doc = strings.Replace(doc, "region: eu-west-1", "region: ap-southeast-5", 1)
-	doc = strings.Replace(doc, "  general:", "  abcdefghijklmnopqrst:", 1)
+	doc = strings.Replace(doc, "  general:", "  abcdefghijklmnop:", 1)
 	doc = strings.Replace(doc, "bucket: demo-state-bucket", "region: ap-southeast-5", 1)
 	c, err := loadString(t, doc)
 	if err != nil {

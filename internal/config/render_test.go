@@ -1,0 +1,164 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// goldenEndpointURL is the emulator endpoint rendered into the examples of
+// environments with emulator: true (the CLI passes the real one).
+const goldenEndpointURL = "http://127.0.0.1:5000"
+
+const examplesDir = "../../terraform/cluster/examples"
+
+// TestRenderExamples renders every envs/<env>.yaml and compares it byte for
+// byte with terraform/cluster/examples/<env>.tfvars.json; -update rewrites them.
+func TestRenderExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(envsDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := 0
+	for _, file := range files {
+		env := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		if env == "base" {
+			continue
+		}
+		rendered++
+		t.Run(env, func(t *testing.T) {
+			c, err := LoadEnv(envsDir, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := RenderOptions{}
+			if c.Emulator {
+				opts.EndpointURL = goldenEndpointURL
+			}
+			got, err := c.TFVarsJSON(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join(examplesDir, env+".tfvars.json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/config -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from the rendering of %s (go test ./internal/config -update rewrites it):\n%s",
+					golden, file, lineDiff(string(want), string(got)))
+			}
+		})
+	}
+	if rendered < 4 {
+		t.Errorf("rendered %d environments, want dev, staging, prod and local", rendered)
+	}
+}
+
+// lineDiff is a small longest-common-subsequence diff of two texts: lines
+// only in want are prefixed "-", lines only in got "+".
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	lcs := make([][]int, len(w)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(g)+1)
+	}
+	for i := len(w) - 1; i >= 0; i-- {
+		for j := len(g) - 1; j >= 0; j-- {
+			if w[i] == g[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var b strings.Builder
+	i, j := 0, 0
+	for i < len(w) || j < len(g) {
+		switch {
+		case i < len(w) && j < len(g) && w[i] == g[j]:
+			i, j = i+1, j+1
+		case i < len(w) && (j == len(g) || lcs[i+1][j] >= lcs[i][j+1]):
+			fmt.Fprintf(&b, "-%d: %s\n", i+1, w[i])
+			i++
+		default:
+			fmt.Fprintf(&b, "+%d: %s\n", j+1, g[j])
+			j++
+		}
+	}
+	return b.String()
+}
+
+// TestTFVarsMatchRootModuleVariables checks that the rendered keys are
+// exactly the root module's variables, so a renamed variable fails here.
+func TestTFVarsMatchRootModuleVariables(t *testing.T) {
+	src, err := os.ReadFile("../../terraform/cluster/variables.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	for _, line := range strings.Split(string(src), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "variable \""); ok {
+			name, _, _ := strings.Cut(rest, "\"")
+			declared[name] = true
+		}
+	}
+	c, err := LoadEnv(envsDir, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := c.TFVars()
+	for name := range vars {
+		if !declared[name] {
+			t.Errorf("rendered %s, which terraform/cluster/variables.tf does not declare", name)
+		}
+	}
+	for name := range declared {
+		if _, ok := vars[name]; !ok {
+			t.Errorf("variable %s is declared but not rendered", name)
+		}
+	}
+	pool := vars["worker_pools"].(map[string]any)["general"].(map[string]any)
+	for _, k := range []string{"instance_types", "min_size", "desired_size", "max_size", "volume_size", "labels", "taints"} {
+		if _, ok := pool[k]; !ok {
+			t.Errorf("worker pool attribute %s not rendered", k)
+		}
+	}
+}
+
+func TestRenderOptions(t *testing.T) {
+	c, err := LoadEnv(envsDir, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.TFVarsJSON(RenderOptions{AgentBinaryPath: "/tmp/kforge & co", EndpointURL: "http://127.0.0.1:41234", NodeConfig: `{"a":1}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars map[string]any
+	if err := json.Unmarshal(out, &vars); err != nil {
+		t.Fatal(err)
+	}
+	if vars["agent_binary_path"] != "/tmp/kforge & co" || vars["aws_endpoint_url"] != "http://127.0.0.1:41234" || vars["node_config"] != `{"a":1}` {
+		t.Errorf("options not rendered: %v %v %v", vars["agent_binary_path"], vars["aws_endpoint_url"], vars["node_config"])
+	}
+	if !bytes.Contains(out, []byte(`"/tmp/kforge & co"`)) {
+		t.Error("HTML escaping must be off so paths stay readable")
+	}
+	if !bytes.HasSuffix(out, []byte("}\n")) || !bytes.HasPrefix(out, []byte("{\n  \"")) {
+		t.Errorf("want 2-space indent and a trailing newline:\n%s", out)
+	}
+}
