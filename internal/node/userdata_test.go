@@ -1,0 +1,98 @@
+package node
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// renderUserData renders the root module's user-data template with
+// Terraform's own templatefile(), offline (no provider), in a temp dir.
+func renderUserData(t *testing.T, role, pool string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("terraform"); err != nil {
+		t.Skip("skipping: terraform is not installed")
+	}
+	tmpl, err := filepath.Abs("../../terraform/cluster/templates/user-data.sh.tftpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	main := `output "user_data" {
+  value = templatefile("` + filepath.ToSlash(tmpl) + `", {
+    region       = "eu-west-1"
+    bucket       = "demo-dev-certs-0123456789ab"
+    agent_key    = "bootstrap/kforge-node"
+    agent_sha256 = "` + strings.Repeat("ab", 32) + `"
+    config_key   = "bootstrap/cluster.json"
+    role         = "` + role + `"
+    pool         = "` + pool + `"
+  })
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-input=false", "-no-color"}, {"apply", "-auto-approve", "-input=false", "-no-color"}} {
+		cmd := exec.Command("terraform", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("terraform %s: %v\n%s", args[0], err, out)
+		}
+	}
+	cmd := exec.Command("terraform", "output", "-raw", "user_data")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("terraform output: %v", err)
+	}
+	return out
+}
+
+func TestUserDataGoldenAndShellcheck(t *testing.T) {
+	for _, tc := range []struct{ role, pool, golden string }{
+		{"controller", "", "user-data-controller.sh"},
+		{"worker", "general", "user-data-worker.sh"},
+	} {
+		t.Run(tc.role, func(t *testing.T) {
+			out := renderUserData(t, tc.role, tc.pool)
+			if len(out) > 4096 {
+				t.Errorf("user data is %d bytes; keep it far under the 16 KB limit", len(out))
+			}
+			for _, word := range []string{"token", "BEGIN", "PRIVATE"} {
+				if bytes.Contains(bytes.ToLower(out), []byte(strings.ToLower(word))) {
+					t.Errorf("user data mentions %q; it must carry no secret", word)
+				}
+			}
+			want := "--role \"" + tc.role + "\" \\\n  --pool \"" + tc.pool + "\""
+			if !bytes.Contains(out, []byte(want)) {
+				t.Errorf("user data does not run the agent with %s", want)
+			}
+			path := filepath.Join("testdata", tc.golden)
+			if *update {
+				if err := os.WriteFile(path, out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			golden, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(out, golden) {
+				t.Errorf("%s differs from the rendered template; run go test -update if intended", path)
+			}
+			if _, err := exec.LookPath("shellcheck"); err != nil {
+				t.Log("shellcheck not installed (apt-get install -y shellcheck); skipping the lint of the rendered user data")
+				return
+			}
+			sc := exec.Command("shellcheck", "--shell=bash", "-")
+			sc.Stdin = bytes.NewReader(out)
+			if res, err := sc.CombinedOutput(); err != nil {
+				t.Errorf("shellcheck: %v\n%s", err, res)
+			}
+		})
+	}
+}
