@@ -1,0 +1,157 @@
+package backend_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/backend"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+func newClient(t *testing.T) (*s3.Client, aws.Config) {
+	t.Helper()
+	e := localawstest.StartForTest(t)
+	cfg, err := awsx.Config(context.Background(), "eu-west-1", e.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return awsx.S3Client(cfg, e.URL()), cfg
+}
+
+func TestEnsureCreatesAPrivateVersionedEncryptedBucketIdempotently(t *testing.T) {
+	ctx := context.Background()
+	client, cfg := newClient(t)
+	name, err := backend.DefaultBucketName(ctx, cfg, "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "kforge-state-123456789012-eu-west-1" {
+		t.Fatalf("default name = %q, want kforge-state-<moto account>-eu-west-1", name)
+	}
+	opts := backend.Options{Bucket: name, Region: "eu-west-1", Emulated: true, Tags: map[string]string{"kforge.io/purpose": "terraform-state"}}
+
+	first, err := backend.Ensure(ctx, client, opts)
+	if err != nil {
+		t.Fatalf("first Ensure: %v", err)
+	}
+	if !first.Created {
+		t.Errorf("first Ensure did not report creating the bucket")
+	}
+	if len(first.Notes) == 0 || !strings.Contains(first.Notes[0], "TLS-only") {
+		t.Errorf("emulated Ensure must say the TLS-only policy is left out, notes = %v", first.Notes)
+	}
+	second, err := backend.Ensure(ctx, client, opts)
+	if err != nil {
+		t.Fatalf("second Ensure: %v", err)
+	}
+	if second.Created {
+		t.Errorf("second Ensure claims to have created the bucket again")
+	}
+
+	b := aws.String(name)
+	v, err := client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b})
+	if err != nil || v.Status != s3types.BucketVersioningStatusEnabled {
+		t.Errorf("versioning = %v (err %v), want Enabled", v.Status, err)
+	}
+	enc, err := client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
+	if err != nil || len(enc.ServerSideEncryptionConfiguration.Rules) != 1 ||
+		enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm != s3types.ServerSideEncryptionAes256 {
+		t.Errorf("encryption = %+v (err %v), want AES256", enc, err)
+	}
+	pab, err := client.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: b})
+	if err != nil {
+		t.Fatalf("public access block: %v", err)
+	}
+	c := pab.PublicAccessBlockConfiguration
+	if !aws.ToBool(c.BlockPublicAcls) || !aws.ToBool(c.IgnorePublicAcls) || !aws.ToBool(c.BlockPublicPolicy) || !aws.ToBool(c.RestrictPublicBuckets) {
+		t.Errorf("public access block = %+v, want all four true", c)
+	}
+	own, err := client.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: b})
+	if err != nil || own.OwnershipControls.Rules[0].ObjectOwnership != s3types.ObjectOwnershipBucketOwnerEnforced {
+		t.Errorf("ownership = %+v (err %v), want BucketOwnerEnforced", own, err)
+	}
+	tags, err := client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b})
+	if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Key) != "kforge.io/purpose" {
+		t.Errorf("tags = %+v (err %v)", tags, err)
+	}
+	if _, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: b}); err == nil {
+		t.Errorf("emulated bucket has a policy; the TLS condition would deny everything on the emulator")
+	}
+}
+
+func TestTLSOnlyPolicy(t *testing.T) {
+	var p struct {
+		Statement []struct {
+			Effect    string
+			Action    string
+			Resource  []string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(backend.TLSOnlyPolicy("b1")), &p); err != nil {
+		t.Fatal(err)
+	}
+	s := p.Statement[0]
+	if s.Effect != "Deny" || s.Action != "s3:*" || s.Condition["Bool"]["aws:SecureTransport"] != "false" {
+		t.Errorf("statement = %+v, want Deny s3:* unless aws:SecureTransport", s)
+	}
+	if len(s.Resource) != 2 || s.Resource[0] != "arn:aws:s3:::b1" || s.Resource[1] != "arn:aws:s3:::b1/*" {
+		t.Errorf("resources = %v, want the bucket and its objects", s.Resource)
+	}
+}
+
+func TestDeleteRemovesEveryVersion(t *testing.T) {
+	ctx := context.Background()
+	client, _ := newClient(t)
+	opts := backend.Options{Bucket: "kforge-state-delete-test", Region: "eu-west-1", Emulated: true}
+	if _, err := backend.Ensure(ctx, client, opts); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // three versions of one key, then a delete marker
+		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(opts.Bucket), Key: aws.String("env/terraform.tfstate"), Body: strings.NewReader("{}")})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(opts.Bucket), Key: aws.String("env/terraform.tfstate")}); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := backend.Delete(ctx, client, opts.Bucket)
+	if err != nil || !deleted {
+		t.Fatalf("Delete = %v, %v; want true, nil", deleted, err)
+	}
+	if ok, err := backend.Exists(ctx, client, opts.Bucket); err != nil || ok {
+		t.Fatalf("bucket still exists after Delete (err %v)", err)
+	}
+	deleted, err = backend.Delete(ctx, client, opts.Bucket)
+	if err != nil || deleted {
+		t.Fatalf("Delete of a missing bucket = %v, %v; want false, nil", deleted, err)
+	}
+}
+
+func TestEnsureAppliesTLSOnlyPolicyOffEmulator(t *testing.T) {
+	ctx := context.Background()
+	client, _ := newClient(t)
+	opts := backend.Options{Bucket: "kforge-state-policy-test", Region: "eu-west-1"}
+	res, err := backend.Ensure(ctx, client, opts)
+	if err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	if res.Applied[len(res.Applied)-1] != "TLS-only bucket policy" {
+		t.Errorf("applied = %v, want the TLS-only policy last", res.Applied)
+	}
+	pol, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(opts.Bucket)})
+	if err != nil {
+		t.Fatalf("GetBucketPolicy: %v", err)
+	}
+	if !strings.Contains(aws.ToString(pol.Policy), "aws:SecureTransport") {
+		t.Errorf("policy = %s, want a SecureTransport condition", aws.ToString(pol.Policy))
+	}
+}
