@@ -30,10 +30,30 @@ type decoder struct {
 	set   map[string]position
 	errs  []FieldError
 	nodes int
+	// bad holds paths whose value could not be decoded.
+	bad map[string]bool
 }
 
 func (d *decoder) fail(line int, path, msg, fix string) {
 	d.errs = append(d.errs, FieldError{File: d.file, Line: line, Field: path, Message: msg, Fix: fix})
+	if d.bad == nil {
+		d.bad = map[string]bool{}
+	}
+	d.bad[path] = true
+	// Not set: the default applies, so rules do not see a half-decoded value.
+	delete(d.set, path)
+}
+
+// undecodable reports whether path, or a section containing it, failed to decode.
+func (d *decoder) undecodable(path string) bool {
+	for p := path; ; p = parentPath(p) {
+		if d.bad[p] && p != "" {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+	}
 }
 
 // decode sets v from node. keyLine is the line of the mapping key naming v

@@ -97,9 +97,6 @@ func (l loader) load(path string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if root == nil {
-		return nil, d.result()
-	}
 
 	// The base file is decoded first so the environment file's values win.
 	if baseNode, baseLine := topLevelScalar(root, "base"); baseNode != nil {
@@ -107,42 +104,37 @@ func (l loader) load(path string) (*Cluster, error) {
 		if !filepath.IsAbs(basePath) {
 			basePath = filepath.Join(filepath.Dir(path), basePath)
 		}
+		if _, err := l.readFile(basePath); errors.Is(err, fs.ErrNotExist) {
+			return nil, &ValidationError{Errors: []FieldError{{File: path, Line: baseLine, Field: "base",
+				Message: fmt.Sprintf("base file %s does not exist", basePath),
+				Fix:     "give a path relative to " + filepath.Dir(path) + ", for example base: base.yaml"}}}
+		}
 		baseRoot, err := l.parse(basePath)
-		var verr *ValidationError
-		switch {
-		case errors.As(err, &verr):
-			for i := range verr.Errors {
-				if verr.Errors[i].Field == "" && strings.Contains(verr.Errors[i].Message, "no such file") {
-					verr.Errors[i] = FieldError{File: path, Line: baseLine, Field: "base",
-						Message: fmt.Sprintf("base file %s does not exist", basePath),
-						Fix:     "give a path relative to " + filepath.Dir(path) + ", for example base: base.yaml"}
-				}
-			}
-			return nil, verr
-		case err != nil:
+		if err != nil {
 			return nil, err
 		}
-		if baseRoot != nil {
-			if nested, line := topLevelScalar(baseRoot, "base"); nested != nil {
-				d.errs = append(d.errs, FieldError{File: basePath, Line: line, Field: "base",
-					Message: "a base file cannot name another base file",
-					Fix:     "move these settings into " + filepath.Base(basePath) + " itself"})
-			}
-			d.file = basePath
-			d.decode(baseRoot, reflect.ValueOf(c).Elem(), "", baseRoot.Line)
-			d.file = path
+		if nested, line := topLevelScalar(baseRoot, "base"); nested != nil {
+			d.errs = append(d.errs, FieldError{File: basePath, Line: line, Field: "base",
+				Message: "a base file cannot name another base file",
+				Fix:     "move these settings into " + filepath.Base(basePath) + " itself"})
 		}
+		d.file = basePath
+		d.decode(baseRoot, reflect.ValueOf(c).Elem(), "", baseRoot.Line)
+		d.file = path
 	}
 	d.decode(root, reflect.ValueOf(c).Elem(), "", root.Line)
-	if len(d.errs) > 0 {
-		// Type errors make defaults and rules unreliable; report them first.
-		return nil, d.result()
-	}
 
+	// Rules run even after decoding problems so every error is reported at
+	// once; a value that could not be decoded is left to its default and
+	// rule errors about it are dropped, so it is reported once.
 	applyDefaults(c, envName, d.set)
 	v := &validator{c: c, set: d.set, file: path}
 	v.validate()
-	d.errs = append(d.errs, v.errs...)
+	for _, fe := range v.errs {
+		if !d.undecodable(fe.Field) {
+			d.errs = append(d.errs, fe)
+		}
+	}
 	if len(d.errs) > 0 {
 		return nil, d.result()
 	}
@@ -158,8 +150,9 @@ func (d *decoder) result() error {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// parse reads and parses one YAML file into its document's root node; syntax
-// errors become a *ValidationError naming the line.
+// parse reads and parses one YAML file into its document's root mapping node
+// (never nil without an error); syntax errors become a *ValidationError
+// naming the line.
 func (l loader) parse(path string) (*yaml.Node, error) {
 	data, err := l.readFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

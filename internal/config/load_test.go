@@ -360,3 +360,27 @@ func TestInstanceTypeShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAndRuleErrorsTogether checks that a typo does not hide rule
+// errors elsewhere, and that a value of the wrong type is reported once.
+func TestDecodeAndRuleErrorsTogether(t *testing.T) {
+	doc := strings.NewReplacer(
+		"vpcCIDR: 10.0.0.0/16", "vpcCidr: 10.0.0.0/16",
+		"azCount: 2", "azCount: two",
+		"max: 3", "max: 0",
+		"name: demo", "name: [demo]",
+	).Replace(validDoc)
+	_, err := loadString(t, doc)
+	var verr *ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("got %v", err)
+	}
+	count := map[string]int{}
+	for _, fe := range verr.Errors {
+		count[fe.Field]++
+	}
+	want := map[string]int{"name": 1, "network.vpcCidr": 1, "network.azCount": 1, "workerPools.general.max": 1}
+	if !reflect.DeepEqual(count, want) {
+		t.Errorf("errors by field %v, want %v:\n%v", count, want, err)
+	}
+}
