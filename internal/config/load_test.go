@@ -384,3 +384,16 @@ func TestDecodeAndRuleErrorsTogether(t *testing.T) {
 		t.Errorf("errors by field %v, want %v:\n%v", count, want, err)
 	}
 }
+
+// TestOverlapReportedWhereChanged checks that an overlap between a range in
+// the environment file and one in the base file is reported in the former.
+func TestOverlapReportedWhereChanged(t *testing.T) {
+	base := "kubernetes:\n  podCIDR: 10.244.0.0/16\n"
+	env := strings.Replace(validDoc, "name: demo", "base: base.yaml\nname: demo", 1)
+	env = strings.Replace(env, "  podCIDR: 10.244.0.0/16\n", "", 1)
+	env = strings.Replace(env, "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.244.0.0/16", 1)
+	_, err := loader{readFile: memFS(map[string]string{"test.yaml": env, "base.yaml": base})}.load("test.yaml")
+	if err == nil || !strings.Contains(err.Error(), "test.yaml:9: network.vpcCIDR: 10.244.0.0/16 overlaps kubernetes.podCIDR") {
+		t.Errorf("got %v", err)
+	}
+}

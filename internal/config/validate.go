@@ -63,6 +63,20 @@ func (v *validator) where(path string) position {
 
 func (v *validator) isSet(path string) bool { _, ok := v.set[path]; return ok }
 
+// setWeight ranks where a value came from: 2 the environment file, 1 the
+// base file, 0 a default.
+func (v *validator) setWeight(path string) int {
+	pos, ok := v.set[path]
+	switch {
+	case !ok:
+		return 0
+	case pos.file == v.file:
+		return 2
+	default:
+		return 1
+	}
+}
+
 func (v *validator) errorf(path, fix, format string, args ...any) {
 	pos := v.where(path)
 	v.errs = append(v.errs, FieldError{File: pos.file, Line: pos.line, Field: path, Message: fmt.Sprintf(format, args...), Fix: fix})
@@ -315,8 +329,10 @@ func (v *validator) kubernetes() {
 			if !a.p.Overlaps(b.p) {
 				continue
 			}
+			// Report on the range the environment file set, if only one was:
+			// that is the value the user most likely just changed.
 			at := b
-			if !v.isSet(b.path) && v.isSet(a.path) {
+			if v.setWeight(a.path) > v.setWeight(b.path) {
 				at = a
 			}
 			other := a
