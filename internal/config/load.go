@@ -35,6 +35,13 @@ func LoadEnv(envsDir, name string) (*Cluster, error) {
 			Fix:     "use a lowercase name such as dev, staging, prod or local" + availableEnvs(envsDir),
 		}}}
 	}
+	if name == "base" {
+		return nil, &ValidationError{Errors: []FieldError{{
+			File:    path,
+			Message: "base.yaml holds the settings environments share; it is not an environment",
+			Fix:     "name an environment" + availableEnvs(envsDir),
+		}}}
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, &ValidationError{Errors: []FieldError{{
 			File:    path,

@@ -278,6 +278,10 @@ func TestLoadEnvErrors(t *testing.T) {
 	if !errors.As(err, &verr) || !strings.Contains(err.Error(), "one of: dev, local, prod, staging") {
 		t.Errorf("missing env: %v", err)
 	}
+	_, err = LoadEnv(envsDir, "base")
+	if !errors.As(err, &verr) || !strings.Contains(err.Error(), "not an environment") {
+		t.Errorf("base as an environment: %v", err)
+	}
 	_, err = LoadEnv(envsDir, "../etc/passwd")
 	if !errors.As(err, &verr) {
 		t.Errorf("path traversal must be invalid input: %v", err)
