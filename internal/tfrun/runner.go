@@ -147,11 +147,12 @@ func (r *Runner) Init(ctx context.Context, force bool) error {
 	if r.opts.PluginDir != "" {
 		opts = append(opts, tfexec.PluginDir(r.opts.PluginDir))
 	}
+	var diags Diagnostics
 	err = r.withLog(ctx, "init", func(ctx context.Context, log io.Writer) error {
-		return r.tf.InitJSON(ctx, log, opts...)
+		return r.tf.InitJSON(ctx, io.MultiWriter(log, &diags), opts...)
 	})
 	if err != nil {
-		return fmt.Errorf("terraform init: %w", err)
+		return r.explain("init", err, &diags)
 	}
 	return os.WriteFile(stampPath, []byte(stamp), 0o644)
 }
@@ -284,8 +285,6 @@ func (r *Runner) ForceUnlock(ctx context.Context, lockID string) error {
 	err := r.withLog(ctx, "force-unlock", func(ctx context.Context, log io.Writer) error {
 		r.tf.SetStdout(log)
 		r.tf.SetStderr(log)
-		defer r.tf.SetStdout(io.Discard)
-		defer r.tf.SetStderr(io.Discard)
 		return r.tf.ForceUnlock(ctx, lockID)
 	})
 	if err != nil {
@@ -307,6 +306,10 @@ func (r *Runner) withLog(ctx context.Context, verb string, fn func(context.Conte
 		return fmt.Errorf("opening log %s: %w", path, err)
 	}
 	defer f.Close()
+	// terraform-exec's *JSON methods keep the writer as the Terraform
+	// object's stdout; later runs would write into this closed log.
+	defer r.tf.SetStdout(io.Discard)
+	defer r.tf.SetStderr(io.Discard)
 	return fn(ctx, f)
 }
 
