@@ -166,12 +166,12 @@ func TestEstimateRules(t *testing.T) {
 				eu, _ := Prices("eu-west-1")
 				a := DefaultAssumptions()
 				checks := map[string]float64{
-					"network load balancer":         h * (eu.NLBHourly + a.NLBLCUs*eu.NLBLCUHourly),
+					"network load balancer":        h * (eu.NLBHourly + a.NLBLCUs*eu.NLBLCUHourly),
 					"NLB: 3 × public IPv4 address": 3 * h * eu.PublicIPv4Hourly,
-					"NAT gateway":                   h*eu.NATGatewayHourly + a.NATDataGB*eu.NATGatewayGB,
-					"EFS Standard":                  a.EFSStorageGB * eu.EFSStandardGBMonth,
-					"hosted zone dev.example.com":   eu.Route53ZoneMonth,
-					"bucket":                        a.S3StorageGB * eu.S3StandardGBMonth,
+					"NAT gateway":                  h*eu.NATGatewayHourly + a.NATDataGB*eu.NATGatewayGB,
+					"EFS Standard":                 a.EFSStorageGB * eu.EFSStandardGBMonth,
+					"hosted zone dev.example.com":  eu.Route53ZoneMonth,
+					"bucket":                       a.S3StorageGB * eu.S3StandardGBMonth,
 				}
 				for part, want := range checks {
 					found := false

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -64,23 +65,42 @@ func TestGoldenDOT(t *testing.T) {
 }
 
 // TestArchitecture checks what the drawing must show for every example
-// environment, independent of layout details.
+// environment, independent of layout: fixed facts, and each worker pool of
+// the plan's own inputs with its sizes and instance types.
 func TestArchitecture(t *testing.T) {
 	tests := []struct {
 		env  string
 		want []string
 	}{
 		{"local", []string{`"registrar" -> "module.dns.aws_route53_zone.this[0]"`, ":80 → node port 30080", ":443 → node port 30443",
-			"Worker pool general (ASG)", "min 1 / desired 1 / max 2", "Control plane (ASG)", "EFS mount target", "us-east-1a", "us-east-1b", "IAM role", "KMS key"}},
-		{"prod", []string{"NAT gateway", "Worker pool batch (ASG)", "min 0 / desired 0 / max 6", "c7i.xlarge", "m7i.large, m6i.large", "eu-west-1c", "private subnet"}},
+			"Control plane (ASG)", "min 1 / desired 1 / max 1", "EFS mount target", "us-east-1a", "us-east-1b", "IAM role", "KMS key", "public subnet"}},
+		{"dev", []string{"eu-west-1a", "eu-west-1b", "Network Load Balancer"}},
+		{"prod", []string{"NAT gateway", "eu-west-1c", "private subnet", "default route"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
-			got, err := FromPlan(readPlan(t, tt.env), Options{})
+			plan := readPlan(t, tt.env)
+			got, err := FromPlan(plan, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, w := range tt.want {
+			pools, _ := plan.Variables["worker_pools"].Value.(map[string]any)
+			if len(pools) == 0 {
+				t.Fatal("plan has no worker_pools input")
+			}
+			want := tt.want
+			for name, v := range pools {
+				p := v.(map[string]any)
+				var types []string
+				for _, it := range p["instance_types"].([]any) {
+					types = append(types, it.(string))
+				}
+				want = append(want,
+					"Worker pool "+name+" (ASG)",
+					fmt.Sprintf("min %v / desired %v / max %v", p["min_size"], p["desired_size"], p["max_size"]),
+					strings.Join(types, ", "))
+			}
+			for _, w := range want {
 				if !strings.Contains(got, w) {
 					t.Errorf("DOT of %s lacks %q", tt.env, w)
 				}
