@@ -4,7 +4,9 @@
 package checktest
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,6 +19,7 @@ type Server struct {
 	srv  *mdns.Server
 
 	mu      sync.Mutex
+	nsFrom  func(name string) []string
 	ns      map[string][]string // owner (FQDN) => name servers
 	a       map[string][]string // owner (FQDN) => IPv4 addresses
 	queries int
@@ -25,17 +28,38 @@ type Server struct {
 // Start listens on 127.0.0.1 on a free UDP port and stops on test cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	s, err := Listen("127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("listening for DNS: %v", err)
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Listen serves on a UDP address outside a test; the caller closes it.
+func Listen(addr string) (*Server, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for DNS on %s: %w", addr, err)
 	}
 	s := &Server{addr: pc.LocalAddr().String(), ns: map[string][]string{}, a: map[string][]string{}}
 	started := make(chan struct{})
 	s.srv = &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(s.serve), NotifyStartedFunc: func() { close(started) }}
 	go func() { _ = s.srv.ActivateAndServe() }()
 	<-started
-	t.Cleanup(func() { _ = s.srv.Shutdown() })
-	return s
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() { _ = s.srv.Shutdown() }
+
+// NSFrom makes the server answer NS queries for names it has no NS records
+// for from lookup (for example a fake registrar's current table), the way a
+// TLD answers from what the registrar last sent it.
+func (s *Server) NSFrom(lookup func(name string) []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nsFrom = lookup
 }
 
 // Addr is the server's host:port.
@@ -70,8 +94,12 @@ func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 	s.queries++
 	for _, q := range req.Question {
 		name := mdns.CanonicalName(q.Name)
-		_, hasNS := s.ns[name]
-		_, hasA := s.a[name]
+		nsSet, hasNS := s.ns[name]
+		if !hasNS && s.nsFrom != nil {
+			nsSet = s.nsFrom(strings.TrimSuffix(name, "."))
+			hasNS = len(nsSet) > 0
+		}
+		aSet, hasA := s.a[name]
 		if !hasNS && !hasA {
 			m.Rcode = mdns.RcodeNameError
 			continue
@@ -79,13 +107,13 @@ func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 		hdr := mdns.RR_Header{Name: q.Name, Class: mdns.ClassINET, Ttl: 60}
 		switch q.Qtype {
 		case mdns.TypeNS:
-			for _, ns := range s.ns[name] {
+			for _, ns := range nsSet {
 				h := hdr
 				h.Rrtype = mdns.TypeNS
 				m.Answer = append(m.Answer, &mdns.NS{Hdr: h, Ns: mdns.Fqdn(ns)})
 			}
 		case mdns.TypeA:
-			for _, ip := range s.a[name] {
+			for _, ip := range aSet {
 				h := hdr
 				h.Rrtype = mdns.TypeA
 				m.Answer = append(m.Answer, &mdns.A{Hdr: h, A: net.ParseIP(ip)})

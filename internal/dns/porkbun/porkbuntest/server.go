@@ -43,12 +43,18 @@ type Server struct {
 // test cleanup.
 func Start(t testing.TB, apiKey, secretAPIKey string, domains map[string][]string) *Server {
 	t.Helper()
+	s := New(apiKey, secretAPIKey, domains)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// New starts a server outside a test; the caller closes it.
+func New(apiKey, secretAPIKey string, domains map[string][]string) *Server {
 	s := &Server{APIKey: apiKey, SecretAPIKey: secretAPIKey, ns: map[string][]string{}, calls: map[string]int{}}
 	for d, ns := range domains {
 		s.ns[d] = slices.Clone(ns)
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
-	t.Cleanup(s.Close)
 	return s
 }
 
