@@ -1,0 +1,191 @@
+package reliability
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/test/e2e/inventory"
+)
+
+// killPoint is a moment of `kforge up` at which the test SIGKILLs Terraform.
+type killPoint struct {
+	name string
+	// at returns true on the progress line after which to kill.
+	at func(done, total int, verb, addr string) bool
+	// delay lets an in-flight create progress before the kill.
+	delay time.Duration
+}
+
+// The kill points, in the order of one sequence of runs: each run resumes
+// what the killed one left, so each point names work that is still ahead.
+var killPoints = []killPoint{
+	{name: "early: first resource created", at: func(done, _ int, verb, _ string) bool { return verb == "created" && done >= 1 }},
+	{name: "security groups and IAM in flight", at: func(done, _ int, verb, _ string) bool { return verb == "created" && done >= 8 }, delay: 500 * time.Millisecond},
+	{name: "during the NLB create", at: func(_, _ int, verb, addr string) bool {
+		return verb == "creating" && addr == "module.ingress.aws_lb.this"
+	}, delay: 5 * time.Second},
+	{name: "auto scaling groups being created", at: func(_, _ int, verb, addr string) bool {
+		return verb == "creating" && strings.Contains(addr, "aws_autoscaling_group")
+	}},
+	{name: "near the end: listeners and DNS records", at: func(done, total int, verb, _ string) bool {
+		return (verb == "creating" || verb == "created") && total > 2 && done >= total-2
+	}},
+}
+
+// TestCrashRecoveryLifecycle chains, on one emulator and one environment
+// (local, through --endpoint): five `up` runs whose Terraform is SIGKILLed
+// at five points, each followed by a run that must report the stale lock
+// with the unlock command, `kforge unlock`; one run interrupted with SIGINT
+// (state saved, lock released); the run that converges; an idempotency
+// check; the secrets scan; `down`; the inventory; and `down` again.
+func TestCrashRecoveryLifecycle(t *testing.T) {
+	needTools(t)
+	t.Parallel()
+	start := time.Now()
+	em := startEmulator(t, false)
+	k := newKforge(t, copyEnvs(t), em.URL())
+	const env = "local"
+
+	kills := 0
+	for i, kp := range killPoints {
+		p := k.startBG("up", env, "--yes")
+		line, addr := "", ""
+		for {
+			line = p.waitLine(progressLine, 10*time.Minute)
+			if line == "" {
+				res, _ := p.wait(time.Minute)
+				t.Fatalf("kill point %d (%s) never reached; the run ended:\n%s", i+1, kp.name, res)
+			}
+			m := progressLine.FindStringSubmatch(line)
+			done, _ := strconv.Atoi(m[1])
+			total, _ := strconv.Atoi(m[2])
+			if kp.at(done, total, m[3], m[4]) {
+				addr = m[4]
+				break
+			}
+		}
+		time.Sleep(kp.delay)
+		pid, err := p.killTerraform()
+		if err != nil {
+			t.Fatalf("kill point %d (%s): %v", i+1, kp.name, err)
+		}
+		res, ok := p.wait(3 * time.Minute)
+		if !ok {
+			t.Fatalf("kill point %d: kforge did not exit after terraform (pid %d) was killed", i+1, pid)
+		}
+		if res.code == 0 {
+			t.Fatalf("kill point %d: kforge exited 0 although terraform was killed:\n%s", i+1, res)
+		}
+		kills++
+		t.Logf("kill %d/%d (%s): SIGKILLed terraform pid %d after %q (%s); kforge exit %d", i+1, len(killPoints), kp.name, pid, line, addr, res.code)
+
+		// The next run finds the stale lock and says how to release it.
+		stale := k.run("up", env, "--yes")
+		if stale.code == 0 {
+			t.Fatalf("after kill %d: the next up succeeded without reporting the stale lock:\n%s", i+1, stale)
+		}
+		hint := unlockHint.FindStringSubmatch(stale.stderr)
+		if hint == nil || hint[1] != env || !strings.Contains(stale.stderr, "lock ID") {
+			t.Fatalf("after kill %d: no stale-lock explanation with `kforge unlock %s <id>`:\n%s", i+1, env, stale)
+		}
+		k.mustRun(0, "unlock", env, hint[2], "--yes")
+		t.Logf("after kill %d: stale lock %s reported in %s and released with kforge unlock", i+1, hint[2], stale.took.Truncate(time.Millisecond))
+	}
+
+	// SIGINT to kforge during an apply: Terraform stops cleanly, the state is
+	// saved and the lock released; the next up needs no unlock.
+	interrupted := false
+	{
+		p := k.startBG("up", env, "--yes")
+		if line := p.waitLine(regexp.MustCompile(`^\[\s*\d+/\d+ .*\] creating `), 10*time.Minute); line != "" {
+			if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			res, ok := p.wait(5 * time.Minute)
+			if !ok {
+				t.Fatal("kforge did not stop within 5 minutes of SIGINT")
+			}
+			if res.code != 130 || !strings.Contains(res.stderr, "Interrupt received") {
+				t.Fatalf("SIGINT: want exit 130 and the interrupt notice, got:\n%s", res)
+			}
+			interrupted = true
+			t.Logf("SIGINT during %q: kforge exit %d after %s", line, res.code, res.took.Truncate(time.Second))
+		} else {
+			res, _ := p.wait(time.Minute)
+			t.Logf("SIGINT point not reached: nothing left to create after the kills (exit %d)", res.code)
+		}
+	}
+
+	// The converging run: no lock to release after an interrupt.
+	final := k.run("up", env, "--yes")
+	if final.code != 0 {
+		t.Fatalf("up after %d kills and an interrupt did not converge:\n%s", kills, final)
+	}
+	if interrupted && strings.Contains(final.stderr, "locked by another run") {
+		t.Fatalf("the lock was not released by the interrupted run:\n%s", final)
+	}
+	t.Logf("converged after %d SIGKILLs and %d SIGINT in %s", kills, boolInt(interrupted), final.took.Truncate(time.Second))
+
+	// The full cluster is there: no change left.
+	plan := k.run("plan", env, "--detailed-exitcode")
+	if plan.code != 0 {
+		t.Fatalf("plan --detailed-exitcode after recovery: want 0 (no change), got:\n%s", plan)
+	}
+	outputs := k.mustRun(0, "output", env, "--json")
+	if !strings.Contains(outputs.stdout, `"nlb_dns_name"`) {
+		t.Fatalf("output --json lacks the cluster's outputs:\n%s", outputs)
+	}
+
+	scanSecrets(t, k, env, "us-east-1", em.URL(), outputs.stdout)
+
+	down := k.mustRun(0, "down", env, "--yes")
+	t.Logf("down: %s", strings.TrimSpace(lastLine(down.stdout)))
+	assertNothingLeft(t, em.URL(), "us-east-1", "kforge-local", "")
+
+	again := k.mustRun(0, "down", env, "--yes")
+	if !strings.Contains(again.stdout, "already destroyed") {
+		t.Fatalf("a second down should say the cluster is already gone:\n%s", again)
+	}
+	t.Logf("second down: %s", strings.TrimSpace(again.stdout))
+	t.Logf("FIGURE crash-recovery: %d SIGKILLs survived, %d SIGINT, converged, 0 resources left, %s total", kills, boolInt(interrupted), time.Since(start).Truncate(time.Second))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// assertNothingLeft inventories the emulator for the cluster's resources.
+func assertNothingLeft(t *testing.T, endpoint, region, cluster, domain string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, region, endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := inventory.Take(ctx, cfg, inventory.Target{Cluster: cluster, Domain: domain, Endpoint: endpoint})
+	if err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	scanned := 0
+	for _, n := range rep.Scanned {
+		scanned += n
+	}
+	for _, r := range rep.Leftovers {
+		t.Errorf("left after down: %s", r)
+	}
+	t.Logf("FIGURE inventory %s: %d kinds, %d resources scanned, %d left", cluster, len(rep.Scanned), scanned, len(rep.Leftovers))
+}
