@@ -148,6 +148,9 @@ func (t *tracker) Write(p []byte) (int, error) {
 
 func (t *tracker) handle(m streamMessage) {
 	ev := Progress{Resource: m.Hook.Resource.Addr, Action: m.Hook.Action}
+	if m.Hook.Action == "read" {
+		return // data sources: not resources being changed
+	}
 	switch m.Type {
 	case "planned_change":
 		// A destroy plans first; its planned changes give the total when

@@ -247,6 +247,8 @@ func TestTrackerTotalFromPlannedChanges(t *testing.T) {
 	tr.Write([]byte(`{"type":"planned_change","change":{"resource":{"addr":"a"},"action":"delete"}}
 {"type":"planned_change","change":{"resource":{"addr":"b"},"action":"delete"}}
 {"type":"planned_change","change":{"resource":{"addr":"c"},"action":"read"}}
+{"type":"apply_start","hook":{"resource":{"addr":"data.aws_region.current"},"action":"read"}}
+{"type":"apply_complete","hook":{"resource":{"addr":"data.aws_region.current"},"action":"read"}}
 {"type":"apply_complete","hook":{"resource":{"addr":"a"},"action":"delete"}}
 `))
 	if last.Total != 2 || last.Done != 1 {
