@@ -119,6 +119,9 @@ func NewRootCmd(app *App) *cobra.Command {
 		newDNSCmd(app),
 		newCostCmd(app),
 		newGraphCmd(app),
+		newNodeCmd(app),
+		newKubeconfigCmd(app),
+		newValidateCmd(app),
 	)
 	return root
 }

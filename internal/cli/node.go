@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/node"
+)
+
+// nodeFlags are the settings user data passes to the agent on an instance.
+type nodeFlags struct {
+	role, pool, bucket, configKey, region string
+}
+
+func (f *nodeFlags) bind(cmd *cobra.Command, withRole bool) {
+	fl := cmd.Flags()
+	if withRole {
+		fl.StringVar(&f.role, "role", "", "node role: controller or worker")
+		fl.StringVar(&f.pool, "pool", "", "worker pool name (workers only; empty for the controller)")
+	}
+	fl.StringVar(&f.bucket, "bucket", "", "certs bucket holding bootstrap/, workers/ and controller/")
+	fl.StringVar(&f.configKey, "config-key", "bootstrap/cluster.json", "key of the cluster configuration in the bucket")
+	fl.StringVar(&f.region, "region", "", "AWS region of the cluster")
+}
+
+// check validates the flags before any cloud call (exit code 2).
+func (f *nodeFlags) check(withRole bool) error {
+	if withRole {
+		switch f.role {
+		case node.RoleController:
+			if f.pool != "" {
+				return UsageError("--pool is for workers; the controller takes none (got %q)", f.pool)
+			}
+		case node.RoleWorker:
+			if f.pool == "" {
+				return UsageError("--pool is required for --role worker")
+			}
+		default:
+			return UsageError("--role must be %q or %q, not %q", node.RoleController, node.RoleWorker, f.role)
+		}
+	}
+	if f.bucket == "" {
+		return UsageError("--bucket is required (the certs bucket)")
+	}
+	if f.region == "" {
+		return UsageError("--region is required")
+	}
+	if f.configKey == "" {
+		return UsageError("--config-key must not be empty")
+	}
+	return nil
+}
+
+func newNodeCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "The node agent that runs on cluster instances (started by user data and systemd units)",
+		Long: "The node agent turns an Amazon Linux 2023 instance into a control-plane node or a worker.\n" +
+			"It is run by the instance's user data and, at every later boot and on timers, by systemd.\n" +
+			"It needs root, the instance role and the instance metadata service; see docs/NODES.md.",
+	}
+	cmd.AddCommand(newNodeBootstrapCmd(app), newNodeRefreshTokenCmd(app), newNodeBackupCmd(app))
+	return cmd
+}
+
+func newNodeBootstrapCmd(app *App) *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "bootstrap",
+		Short: "Bring this instance into the cluster (idempotent: finished phases are skipped)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(true); err != nil {
+				return err
+			}
+			a, err := app.nodeAgent(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			return a.Bootstrap(cmd.Context())
+		},
+	}
+	f.bind(cmd, true)
+	return cmd
+}
+
+func newNodeRefreshTokenCmd(app *App) *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "refresh-token",
+		Short: "Rotate the bootstrap token when it nears expiry and rewrite workers/join.json (control plane)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(false); err != nil {
+				return err
+			}
+			f.role = node.RoleController
+			a, err := app.nodeAgent(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			_, err = a.RefreshToken(cmd.Context())
+			return err
+		},
+	}
+	f.bind(cmd, false)
+	return cmd
+}
+
+func newNodeBackupCmd(app *App) *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Upload the PKI, an etcd snapshot and the admin kubeconfig to controller/ (control plane)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(false); err != nil {
+				return err
+			}
+			f.role = node.RoleController
+			a, err := app.nodeAgent(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			return a.Backup(cmd.Context())
+		},
+	}
+	f.bind(cmd, false)
+	return cmd
+}
+
+// nodeAgent wires the agent to this machine and the cluster's AWS account:
+// the instance role's credentials, IMDSv2, the bucket and Route 53.
+func (app *App) nodeAgent(ctx context.Context, f nodeFlags) (*node.Agent, error) {
+	log := slog.New(slog.NewJSONHandler(app.Stderr, nil)).With("agent", "kforge-node", "role", f.role)
+	cfg, err := awsx.Config(ctx, f.region, app.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := node.S3Bucket{Client: awsx.S3Client(cfg, app.Endpoint), Name: f.bucket}.Get(ctx, f.configKey)
+	if err != nil {
+		if errors.Is(err, node.ErrNotFound) {
+			return nil, fmt.Errorf("cluster configuration s3://%s/%s is missing; the root module writes it on apply: %w", f.bucket, f.configKey, err)
+		}
+		return nil, err
+	}
+	cluster, err := node.ParseCluster(raw)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := node.ReadInstance(ctx, imds.NewFromConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("agent starting", "instance", inst.ID, "zone", inst.AvailabilityZone, "cluster", cluster.ClusterName, "kubernetes", cluster.KubernetesVersion)
+	return &node.Agent{
+		Host:     node.ExecHost{},
+		Bucket:   node.S3Bucket{Client: awsx.S3Client(cfg, app.Endpoint), Name: f.bucket, KMSKeyID: cluster.KMSKeyARN},
+		DNS:      node.Route53DNS{Client: route53.NewFromConfig(cfg)},
+		Instance: inst,
+		Cluster:  cluster,
+		Options:  node.Options{Role: f.role, Pool: f.pool, Bucket: f.bucket, ConfigKey: f.configKey, Region: f.region},
+		Log:      log,
+		Backoff:  node.Backoff{Initial: 5 * time.Second, Max: 2 * time.Minute},
+	}, nil
+}

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/localaws"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+func runNodeCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Output: "text", WorkDir: t.TempDir()}
+	code := Execute(context.Background(), app, args)
+	return code, errb.String()
+}
+
+func TestNodeCommandsRejectBadFlagsBeforeAnyCloudCall(t *testing.T) {
+	emu := localawstest.StartForTest(t)
+	before, err := localaws.Requests(context.Background(), emu.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown role", []string{"node", "bootstrap", "--role", "master", "--bucket", "b", "--region", "eu-west-1"}, "--role must be"},
+		{"worker without pool", []string{"node", "bootstrap", "--role", "worker", "--bucket", "b", "--region", "eu-west-1"}, "--pool is required"},
+		{"controller with pool", []string{"node", "bootstrap", "--role", "controller", "--pool", "x", "--bucket", "b", "--region", "eu-west-1"}, "--pool is for workers"},
+		{"no bucket", []string{"node", "refresh-token", "--region", "eu-west-1"}, "--bucket is required"},
+		{"no region", []string{"node", "backup", "--bucket", "b"}, "--region is required"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stderr := runNodeCLI(t, append([]string{"--endpoint", emu.URL()}, tc.args...)...)
+			if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+	after, err := localaws.Requests(context.Background(), emu.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("bad flags made %d cloud calls", after-before)
+	}
+}
+
+func TestNodeBootstrapNamesAMissingClusterConfig(t *testing.T) {
+	emu := localawstest.StartForTest(t)
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, "eu-west-1", emu.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := awsx.S3Client(cfg, emu.URL()).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("demo-certs"),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := runNodeCLI(t, "--endpoint", emu.URL(), "node", "bootstrap", "--role", "controller", "--bucket", "demo-certs", "--region", "eu-west-1")
+	if code != ExitFailure || !strings.Contains(stderr, "s3://demo-certs/bootstrap/cluster.json is missing") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestValidateRefusesAnEmulatedCluster(t *testing.T) {
+	err := requireAPIServer(true)
+	if ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "an emulated cluster has none") || !strings.Contains(err.Error(), "Nothing was validated") {
+		t.Fatalf("got %v (exit %d)", err, ExitCode(err))
+	}
+	if requireAPIServer(false) != nil {
+		t.Fatal("a real cluster was refused")
+	}
+}
+
+func pemCert(t *testing.T, cn string, isCA bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, []byte, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"kubeadm:cluster-admins"}},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), IsCA: isCA, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	return cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+func TestNodeReadinessThroughTheAPIWithTheKubeconfigClientCert(t *testing.T) {
+	clientCA, clientCAKey, _, _ := pemCert(t, "kubernetes", true, nil, nil)
+	_, _, certPEM, keyPEM := pemCert(t, "kubernetes-admin", false, clientCA, clientCAKey)
+	pool := x509.NewCertPool()
+	pool.AddCert(clientCA)
+
+	list := corev1.NodeList{Items: []corev1.Node{
+		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-1-10"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-2-20", Labels: map[string]string{"kforge.io/pool": "general"}}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}}},
+	}}
+	var sawClient string
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/nodes" {
+			http.NotFound(w, r)
+			return
+		}
+		sawClient = r.TLS.PeerCertificates[0].Subject.CommonName
+		_ = json.NewEncoder(w).Encode(list)
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	defer srv.Close()
+	serverCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+
+	var kc Kubeconfig
+	kc.CurrentContext = "admin@demo"
+	kc.Clusters = []KubeconfigClust{{Name: "demo"}}
+	kc.Clusters[0].Cluster.Server = srv.URL
+	kc.Clusters[0].Cluster.CertificateAuthorityData = base64.StdEncoding.EncodeToString(serverCA)
+	kc.Users = []KubeconfigUser{{Name: "admin"}}
+	kc.Users[0].User.ClientCertificateData = base64.StdEncoding.EncodeToString(certPEM)
+	kc.Users[0].User.ClientKeyData = base64.StdEncoding.EncodeToString(keyPEM)
+	kc.Contexts = []KubeconfigCtx{{Name: "admin@demo"}}
+	kc.Contexts[0].Context.Cluster, kc.Contexts[0].Context.User = "demo", "admin"
+
+	client, server, err := kc.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := nodeReadiness(context.Background(), client, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sawClient != "kubernetes-admin" {
+		t.Errorf("server saw client %q", sawClient)
+	}
+	r := ValidationResult{Nodes: nodes, TargetGroups: []TargetGroupStatus{{Name: "https", Targets: 2, States: map[string]int{"healthy": 1, "unhealthy": 1}}}}
+	r.evaluate()
+	want := []string{"node ip-10-0-2-20 is not Ready", "target group https: 1 of 2 targets healthy"}
+	if strings.Join(r.Problems, "|") != strings.Join(want, "|") || nodes[1].Pool != "general" {
+		t.Errorf("problems %q, nodes %+v", r.Problems, nodes)
+	}
+
+	// Without the client certificate the API refuses the request.
+	kc.Users[0].User.ClientKeyData = ""
+	if _, _, err := kc.HTTPClient(); err == nil || !strings.Contains(err.Error(), "client-key-data") {
+		t.Errorf("missing key not reported: %v", err)
+	}
+}
