@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/go-version"
@@ -56,6 +57,8 @@ type Cluster struct {
 	ControllerASGName string          `json:"controller_asg_name"`
 }
 
+var versionPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+
 // ParseCluster decodes and checks cluster.json. Unknown keys are accepted so
 // an agent keeps working when the root module adds one; missing or malformed
 // required keys are errors naming the key.
@@ -80,7 +83,7 @@ func (c Cluster) Validate() error {
 			return fmt.Errorf("cluster.json: %s is empty", r.key)
 		}
 	}
-	if v, err := version.NewSemver(c.KubernetesVersion); err != nil || len(v.Segments()) != 3 || strings.HasPrefix(c.KubernetesVersion, "v") {
+	if !versionPattern.MatchString(c.KubernetesVersion) {
 		return fmt.Errorf("cluster.json: kubernetes_version %q is not MAJOR.MINOR.PATCH", c.KubernetesVersion)
 	}
 	for key, cidr := range map[string]string{"pod_cidr": c.PodCIDR, "service_cidr": c.ServiceCIDR} {

@@ -1,0 +1,64 @@
+package node
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kforge/kforge/internal/addons"
+)
+
+// testdata/cluster.json has the keys the root module's bootstrap.tf writes
+// (jsonencode of local.cluster_config), plus one the agent does not know.
+func TestParseClusterFromRootModuleShape(t *testing.T) {
+	raw, err := os.ReadFile("testdata/cluster.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCluster(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Minor() != "1.33" || c.WorkerPools["general"].Labels["tier"] != "apps" || c.HTTPSNodePort != 30443 {
+		t.Errorf("decoded %+v", c)
+	}
+	// Everything the control plane renders from it must render.
+	a := &Agent{Cluster: c}
+	if _, err := addons.Render(a.addonConfig()); err != nil {
+		t.Errorf("add-ons do not render from cluster.json: %v", err)
+	}
+}
+
+func TestParseClusterNamesTheBadKey(t *testing.T) {
+	cases := []struct {
+		key   string
+		value any
+	}{
+		{"cluster_name", ""},
+		{"kubernetes_version", "v1.33.4"},
+		{"kubernetes_version", "1.33"},
+		{"pod_cidr", "10.244.0.0"},
+		{"https_node_port", 443},
+		{"kms_key_arn", ""},
+		{"zone_id", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key, func(t *testing.T) {
+			raw, _ := os.ReadFile("testdata/cluster.json")
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			m[tc.key] = tc.value
+			edited, _ := json.Marshal(m)
+			_, err := ParseCluster(edited)
+			if err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("want an error naming %s, got %v", tc.key, err)
+			}
+		})
+	}
+	if _, err := ParseCluster([]byte("{not json")); err == nil {
+		t.Fatal("malformed JSON accepted")
+	}
+}
