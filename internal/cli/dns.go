@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/config"
 	kdns "github.com/kforge/kforge/internal/dns"
 	"github.com/kforge/kforge/internal/dns/check"
 	"github.com/kforge/kforge/internal/dns/porkbun"
@@ -67,44 +68,56 @@ delegates to it. Where that delegation lives depends on the domain:
 	return cmd
 }
 
-// delegationTarget picks the Registrar for the environment's config. It
-// makes no network call, so input problems surface before any cloud call.
-// A nil Registrar with a nil error means registrar none.
-func delegationTarget(ctx context.Context, e *Env, deps dnsDeps) (kdns.Registrar, error) {
-	d := e.Config.DNS
+// checkDelegationInput rejects a dns section kforge cannot act on, from the
+// configuration alone: it runs before the environment is opened, so no
+// emulator is needed and no cloud call is made.
+func checkDelegationInput(cfg *config.Cluster, envName string, deps dnsDeps) error {
+	d := cfg.DNS
 	switch d.Registrar {
 	case "porkbun":
 		registered, err := kdns.IsRegisteredDomain(d.Domain)
 		if err != nil {
-			return nil, UsageError("dns.domain: %v", err)
+			return UsageError("dns.domain: %v", err)
 		}
 		if !registered {
 			parent, _ := kdns.RegisteredDomain(d.Domain)
-			return nil, UsageError("dns.domain %s is a subdomain of %s, and the name servers at Porkbun belong to %s as a whole: changing them would move every name under %s. "+
+			return UsageError("dns.domain %s is a subdomain of %s, and the name servers at Porkbun belong to %s as a whole: changing them would move every name under %s. "+
 				"Delegate the subdomain in the zone of %s instead: set dns.registrar: route53 and dns.parentZoneID when that zone is in Route 53, "+
 				"or set dns.registrar: none and create the NS records `kforge dns delegate %s` then prints (at Porkbun: DNS records of %s, type NS, host %s)",
-				d.Domain, parent, parent, parent, parent, e.Name, parent, strings.TrimSuffix(d.Domain, "."+parent))
+				d.Domain, parent, parent, parent, parent, envName, parent, strings.TrimSuffix(kdns.NormalizeName(d.Domain), "."+parent))
 		}
-		opts := deps.porkbunOptions
-		c, err := porkbun.NewFromEnv(deps.getenv, opts)
-		if err != nil {
-			return nil, UsageError("%v", err)
+		if _, err := porkbun.NewFromEnv(deps.getenv, deps.porkbunOptions); err != nil {
+			return UsageError("%v", err)
 		}
-		return c, nil
+	case "route53":
+		if _, err := route53parent.New(nil, d.ParentZoneID); err != nil {
+			return UsageError("%v", err)
+		}
+	case "none", "":
+	default:
+		return UsageError("dns.registrar %q is not supported: use porkbun, route53 or none", d.Registrar)
+	}
+	return nil
+}
+
+// delegationTarget builds the Registrar for the environment's config (no
+// network call). A nil Registrar with a nil error means registrar none.
+func delegationTarget(ctx context.Context, e *Env, deps dnsDeps) (kdns.Registrar, error) {
+	if err := checkDelegationInput(e.Config, e.Name, deps); err != nil {
+		return nil, err
+	}
+	d := e.Config.DNS
+	switch d.Registrar {
+	case "porkbun":
+		return porkbun.NewFromEnv(deps.getenv, deps.porkbunOptions)
 	case "route53":
 		cfg, err := e.AWSConfig(ctx)
 		if err != nil {
 			return nil, err
 		}
-		z, err := route53parent.New(route53.NewFromConfig(cfg), d.ParentZoneID)
-		if err != nil {
-			return nil, UsageError("%v", err)
-		}
-		return z, nil
-	case "none", "":
-		return nil, nil
+		return route53parent.New(route53.NewFromConfig(cfg), d.ParentZoneID)
 	}
-	return nil, UsageError("dns.registrar %q is not supported: use porkbun, route53 or none", d.Registrar)
+	return nil, nil
 }
 
 // guardEmulatedZone refuses to point a real registrar at name servers an
@@ -139,6 +152,13 @@ update asks for confirmation unless --yes.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			cfg, err := app.LoadEnv(args[0])
+			if err != nil {
+				return err
+			}
+			if err := checkDelegationInput(cfg, args[0], deps); err != nil {
+				return err
+			}
 			e, err := app.OpenEnv(ctx, args[0])
 			if err != nil {
 				return err

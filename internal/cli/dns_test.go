@@ -223,6 +223,8 @@ func TestDNSDelegateInputErrors(t *testing.T) {
 	}{
 		{name: "porkbun with a subdomain", yaml: "dns:\n  domain: dev.kforge.dev\n  registrar: porkbun",
 			wantIn: "dev.kforge.dev is a subdomain of kforge.dev"},
+		{name: "subdomain on an emulator env: rejected before the emulator is needed", yaml: "emulator: true\namiID: ami-760aaa0f\ndns:\n  domain: dev.kforge.dev\n  registrar: porkbun",
+			wantIn: "dev.kforge.dev is a subdomain of kforge.dev"},
 		{name: "porkbun without keys", yaml: porkbunEnvYAML, getenv: func(string) string { return "" },
 			wantIn: "PORKBUN_API_KEY and PORKBUN_SECRET_API_KEY not set"},
 		{name: "bad API URL", yaml: porkbunEnvYAML, getenv: func(k string) string {
