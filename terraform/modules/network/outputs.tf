@@ -25,7 +25,7 @@ output "private_subnet_ids" {
 
 output "node_subnet_ids" {
   description = "Subnets for the nodes and EFS mount targets, one per zone: the private ones with nat_gateway, else the public ones."
-  value       = var.nat_gateway ? aws_subnet.private[*].id : aws_subnet.public[*].id
+  value       = tolist(var.nat_gateway ? aws_subnet.private[*].id : aws_subnet.public[*].id)
 }
 
 output "s3_endpoint_id" {

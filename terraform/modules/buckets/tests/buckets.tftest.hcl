@@ -1,0 +1,73 @@
+mock_provider "aws" {
+  override_data {
+    target = data.aws_caller_identity.current
+    values = { account_id = "123456789012" }
+  }
+  override_data {
+    target = data.aws_region.current
+    values = { name = "ap-southeast-2" }
+  }
+}
+
+variables {
+  cluster_name = "kforge-twenty-chars1"
+  kms_key_arn  = "arn:aws:kms:ap-southeast-2:123456789012:key/test"
+}
+
+# The real-AWS configuration: the deny statements are present. This is where
+# the TLS-only statement is proven, since the emulator cannot evaluate it.
+run "policy_denies_insecure_transport_and_unencrypted_uploads" {
+  command = apply
+
+  assert {
+    condition     = length(aws_s3_bucket_policy.certs) == 1
+    error_message = "the bucket policy exists on AWS"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.certs[0].policy).Statement :
+    s.Effect == "Deny" && s.Principal == "*" && s.Action == "s3:*" && try(s.Condition.Bool["aws:SecureTransport"], "") == "false"])
+    error_message = "a statement denies every request without TLS"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.certs[0].policy).Statement :
+    s.Effect == "Deny" && s.Action == "s3:PutObject" && try(s.Condition.StringNotEquals["s3:x-amz-server-side-encryption"], "") == "aws:kms"])
+    error_message = "a statement denies uploads without SSE-KMS"
+  }
+  assert {
+    condition     = aws_s3_bucket.certs.bucket == "kforge-twenty-chars1-certs-123456789012-ap-southeast-2" && length(aws_s3_bucket.certs.bucket) <= 63
+    error_message = "bucket named <cluster>-certs-<account>-<region>, at most 63 characters"
+  }
+  assert {
+    condition     = aws_s3_bucket_public_access_block.certs.block_public_acls && aws_s3_bucket_public_access_block.certs.block_public_policy && aws_s3_bucket_public_access_block.certs.ignore_public_acls && aws_s3_bucket_public_access_block.certs.restrict_public_buckets
+    error_message = "all four public access blocks"
+  }
+  assert {
+    condition     = aws_s3_bucket_versioning.certs.versioning_configuration[0].status == "Enabled"
+    error_message = "versioning on"
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_server_side_encryption_configuration.certs.rule : r.bucket_key_enabled && one(r.apply_server_side_encryption_by_default).sse_algorithm == "aws:kms" && one(r.apply_server_side_encryption_by_default).kms_master_key_id == var.kms_key_arn])
+    error_message = "SSE-KMS with the cluster key and a bucket key"
+  }
+  assert {
+    condition     = aws_s3_bucket_ownership_controls.certs.rule[0].object_ownership == "BucketOwnerEnforced"
+    error_message = "ACLs disabled"
+  }
+  assert {
+    condition     = one(one(aws_s3_bucket_lifecycle_configuration.certs.rule).noncurrent_version_expiration).noncurrent_days == 30
+    error_message = "noncurrent versions expire"
+  }
+}
+
+run "emulator_has_no_policy" {
+  command = apply
+
+  variables {
+    enforce_tls_and_sse = false
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_policy.certs) == 0 && !output.policy_enforced
+    error_message = "without enforcement no bucket policy is applied"
+  }
+}

@@ -1,0 +1,94 @@
+mock_provider "aws" {
+  mock_resource "aws_launch_template" {
+    defaults = {
+      id = "lt-0123456789abcdef0"
+    }
+  }
+}
+
+variables {
+  cluster_name            = "kforge-test"
+  vpc_id                  = "vpc-12345678"
+  vpc_cidr                = "10.0.0.0/16"
+  subnet_ids              = ["subnet-1", "subnet-2"]
+  admin_cidrs             = ["203.0.113.10/32"]
+  peer_security_group_ids = ["sg-workers"]
+  ami_id                  = "ami-0123456789abcdef0"
+  kms_key_arn             = "arn:aws:kms:eu-west-1:123456789012:key/test"
+  instance_profile_name   = "kforge-test-controller"
+  user_data               = "#!/bin/bash\necho hello\n"
+}
+
+run "imdsv2_and_encrypted_root" {
+  command = apply
+
+  assert {
+    condition     = aws_launch_template.controller.metadata_options[0].http_tokens == "required" && aws_launch_template.controller.metadata_options[0].http_put_response_hop_limit == 2
+    error_message = "IMDSv2 required with hop limit 2"
+  }
+  assert {
+    condition     = aws_launch_template.controller.metadata_options[0].instance_metadata_tags == "enabled"
+    error_message = "instance tags readable from IMDS"
+  }
+  assert {
+    condition     = aws_launch_template.controller.block_device_mappings[0].ebs[0].encrypted == "true" && aws_launch_template.controller.block_device_mappings[0].ebs[0].volume_type == "gp3" && aws_launch_template.controller.block_device_mappings[0].ebs[0].kms_key_id == var.kms_key_arn
+    error_message = "encrypted gp3 root volume under the cluster key"
+  }
+  assert {
+    condition     = aws_autoscaling_group.controller.min_size == 1 && aws_autoscaling_group.controller.max_size == 1 && aws_autoscaling_group.controller.desired_capacity == 1
+    error_message = "an ASG of exactly one"
+  }
+  assert {
+    condition     = aws_autoscaling_group.controller.vpc_zone_identifier == toset(var.subnet_ids)
+    error_message = "the controller may land in any zone"
+  }
+}
+
+run "api_only_from_vpc_and_admins" {
+  command = apply
+
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.api_vpc.cidr_ipv4 == "10.0.0.0/16" && aws_vpc_security_group_ingress_rule.api_vpc.from_port == 6443
+    error_message = "6443 from the VPC"
+  }
+  assert {
+    condition     = [for r in aws_vpc_security_group_ingress_rule.api_admin : r.cidr_ipv4] == ["203.0.113.10/32"] && alltrue([for r in aws_vpc_security_group_ingress_rule.api_admin : r.from_port == 6443 && r.to_port == 6443])
+    error_message = "6443 from the admin CIDRs, nothing else"
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.etcd.from_port == 2379 && aws_vpc_security_group_ingress_rule.etcd.to_port == 2380 && aws_vpc_security_group_ingress_rule.etcd.referenced_security_group_id == aws_security_group.controller.id
+    error_message = "etcd only between control-plane nodes"
+  }
+  assert {
+    condition     = alltrue([for r in aws_vpc_security_group_ingress_rule.nodes : r.referenced_security_group_id != null && r.cidr_ipv4 == null])
+    error_message = "kubelet and CNI ports only from node security groups"
+  }
+  assert {
+    condition     = toset([for k, r in aws_vpc_security_group_ingress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240"])
+    error_message = "kubelet 10250, Cilium VXLAN 8472/udp and health 4240"
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.nodes) == 6
+    error_message = "each node port from the controller group itself and from the worker group"
+  }
+}
+
+run "rejects_bad_admin_cidr" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["203.0.113.10"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "rejects_oversized_user_data" {
+  command = plan
+
+  variables {
+    user_data = join("", [for i in range(1000) : "xxxxxxxxxxxxxx"])
+  }
+
+  expect_failures = [var.user_data]
+}

@@ -1,0 +1,61 @@
+mock_provider "aws" {
+  override_data {
+    target = data.aws_route53_zone.existing
+    values = { name_servers = ["ns-1.example.net", "ns-2.example.net"] }
+  }
+}
+
+variables {
+  domain           = "dev.example.com"
+  nlb_dns_name     = "kforge-dev-ingress-123.elb.eu-west-1.amazonaws.com"
+  nlb_zone_id      = "Z2IFOLAFXWLO4F"
+  api_seed_address = "10.0.255.254"
+}
+
+run "new_zone" {
+  command = apply
+
+  assert {
+    condition     = length(aws_route53_zone.this) == 1 && aws_route53_zone.this[0].name == "dev.example.com"
+    error_message = "a zone for the domain"
+  }
+  assert {
+    condition     = toset(keys(aws_route53_record.ingress)) == toset(["dev.example.com", "*.dev.example.com"])
+    error_message = "apex and wildcard records"
+  }
+  assert {
+    condition     = alltrue([for r in aws_route53_record.ingress : r.type == "A" && r.alias[0].name == var.nlb_dns_name && r.alias[0].zone_id == var.nlb_zone_id])
+    error_message = "apex and wildcard alias the NLB"
+  }
+  assert {
+    condition     = aws_route53_record.api.name == "api.dev.example.com" && aws_route53_record.api.records == toset(["10.0.255.254"])
+    error_message = "api.<domain> seeded with the placeholder"
+  }
+}
+
+run "existing_zone" {
+  command = apply
+
+  variables {
+    zone_id = "Z0123456789ABC"
+  }
+
+  assert {
+    condition     = length(aws_route53_zone.this) == 0 && output.zone_id == "Z0123456789ABC"
+    error_message = "no zone is created when one is given"
+  }
+  assert {
+    condition     = output.name_servers == tolist(["ns-1.example.net", "ns-2.example.net"])
+    error_message = "name servers of the given zone"
+  }
+}
+
+run "rejects_bad_domain" {
+  command = plan
+
+  variables {
+    domain = "Not A Domain."
+  }
+
+  expect_failures = [var.domain]
+}

@@ -1,0 +1,76 @@
+mock_provider "aws" {
+  override_data {
+    target = data.aws_caller_identity.current
+    values = { account_id = "123456789012" }
+  }
+  override_data {
+    target = data.aws_region.current
+    values = { name = "eu-west-1" }
+  }
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws" }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:policy/kforge-test-policy"
+    }
+  }
+}
+
+variables {
+  cluster_name        = "kforge-test"
+  bucket_arn          = "arn:aws:s3:::kforge-test-certs-123456789012-eu-west-1"
+  kms_key_arn         = "arn:aws:kms:eu-west-1:123456789012:key/test"
+  zone_id             = "Z0123456789ABC"
+  efs_file_system_arn = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-12345678"
+}
+
+run "least_privilege" {
+  command = apply
+
+  assert {
+    condition = alltrue(flatten([for d in output.policy_documents : [for s in jsondecode(d).Statement :
+    [for a in flatten([s.Action]) : !strcontains(a, "*")]]]))
+    error_message = "no wildcard action in any policy"
+  }
+  assert {
+    condition = alltrue(flatten([for d in output.policy_documents : [for s in jsondecode(d).Statement :
+      [for a in flatten([s.Action]) : !contains(flatten([s.Resource]), "*") || can(regex(":(Describe|List|Get)", a))]
+    ]]))
+    error_message = "resource * only on read-only actions"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(output.policy_documents["cluster_autoscaler"]).Statement :
+    s.Condition.StringEquals["aws:ResourceTag/k8s.io/cluster-autoscaler/kforge-test"] == "owned" if contains(flatten([s.Action]), "autoscaling:SetDesiredCapacity")])
+    error_message = "autoscaler mutations only on groups tagged for this cluster"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(output.policy_documents["efs_csi"]).Statement :
+    s.Condition.StringEquals["aws:RequestTag/efs.csi.aws.com/cluster"] == "true" if contains(flatten([s.Action]), "elasticfilesystem:CreateAccessPoint") || contains(flatten([s.Action]), "elasticfilesystem:TagResource")])
+    error_message = "EFS access points created and tagged only with the CSI cluster tag"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(output.policy_documents["efs_csi"]).Statement :
+    s.Condition.StringEquals["aws:ResourceTag/efs.csi.aws.com/cluster"] == "true" if contains(flatten([s.Action]), "elasticfilesystem:DeleteAccessPoint")])
+    error_message = "only CSI-tagged access points can be deleted"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(output.policy_documents["controller"]).Statement :
+    flatten([s.Resource]) == ["arn:aws:route53:::hostedzone/Z0123456789ABC"] if contains(flatten([s.Action]), "route53:ChangeResourceRecordSets")])
+    error_message = "record changes only in the cluster's zone"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(output.policy_documents["worker"]).Statement :
+    alltrue([for r in flatten([s.Resource]) : !startswith(r, "${var.bucket_arn}/controller")])])
+    error_message = "workers never reach the controller prefix"
+  }
+  assert {
+    condition     = toset(keys(aws_iam_role_policy_attachment.this)) == toset(["controller", "worker", "cluster_autoscaler", "efs_csi"]) && aws_iam_role_policy_attachment.this["cluster_autoscaler"].role == aws_iam_role.controller.name && aws_iam_role_policy_attachment.this["efs_csi"].role == aws_iam_role.controller.name
+    error_message = "autoscaler and EFS CSI policies go to the control-plane role"
+  }
+  assert {
+    condition     = aws_iam_instance_profile.controller.role == aws_iam_role.controller.name && aws_iam_instance_profile.worker.role == aws_iam_role.worker.name
+    error_message = "an instance profile per node role"
+  }
+}

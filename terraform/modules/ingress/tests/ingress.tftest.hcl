@@ -1,0 +1,97 @@
+mock_provider "aws" {
+  mock_resource "aws_lb" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/kforge-test-ingress/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/kforge-test-http/0123456789abcdef"
+    }
+  }
+}
+
+variables {
+  name       = "kforge-twenty-chars1"
+  vpc_id     = "vpc-12345678"
+  vpc_cidr   = "10.0.0.0/16"
+  subnet_ids = ["subnet-1", "subnet-2"]
+}
+
+run "listeners_forward_to_node_ports" {
+  command = apply
+
+  assert {
+    condition     = aws_lb_listener.this["http"].port == 80 && aws_lb_listener.this["https"].port == 443
+    error_message = "listeners on 80 and 443"
+  }
+  assert {
+    condition     = alltrue([for l in aws_lb_listener.this : l.protocol == "TCP"])
+    error_message = "TCP pass-through listeners"
+  }
+  assert {
+    condition     = aws_lb_target_group.this["http"].port == 30080 && aws_lb_target_group.this["https"].port == 30443
+    error_message = "target groups on node ports 30080 and 30443 by default"
+  }
+  assert {
+    condition     = alltrue([for tg in aws_lb_target_group.this : tg.preserve_client_ip == "true" && tg.health_check[0].port == "traffic-port" && tg.health_check[0].protocol == "TCP"])
+    error_message = "client IP preserved, health checks on the node port"
+  }
+  assert {
+    condition     = aws_lb.this.enable_cross_zone_load_balancing && aws_lb.this.load_balancer_type == "network"
+    error_message = "a cross-zone network load balancer"
+  }
+  assert {
+    condition     = length(aws_lb.this.name) <= 32 && alltrue([for tg in aws_lb_target_group.this : length(tg.name) <= 32])
+    error_message = "NLB and target group names fit AWS's 32 characters"
+  }
+  assert {
+    condition     = alltrue([for r in aws_vpc_security_group_egress_rule.node_ports : r.cidr_ipv4 == "10.0.0.0/16"])
+    error_message = "the NLB only sends to the VPC"
+  }
+}
+
+run "custom_node_ports" {
+  command = apply
+
+  variables {
+    http_node_port  = 31080
+    https_node_port = 31443
+  }
+
+  assert {
+    condition     = aws_lb_target_group.this["http"].port == 31080 && aws_lb_target_group.this["https"].port == 31443
+    error_message = "node ports are inputs"
+  }
+}
+
+run "rejects_port_outside_node_port_range" {
+  command = plan
+
+  variables {
+    http_node_port = 8080
+  }
+
+  expect_failures = [var.http_node_port]
+}
+
+run "rejects_equal_ports" {
+  command = plan
+
+  variables {
+    http_node_port  = 30443
+    https_node_port = 30443
+  }
+
+  expect_failures = [var.https_node_port]
+}
+
+run "rejects_long_name" {
+  command = plan
+
+  variables {
+    name = "a-name-longer-than-twenty"
+  }
+
+  expect_failures = [var.name]
+}

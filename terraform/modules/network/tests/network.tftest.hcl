@@ -1,0 +1,96 @@
+mock_provider "aws" {
+  override_data {
+    target = data.aws_availability_zones.available
+    values = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
+  }
+  override_data {
+    target = data.aws_region.current
+    values = { name = "eu-west-1" }
+  }
+}
+
+variables {
+  name = "kforge-test"
+  cidr = "10.10.0.0/16"
+}
+
+run "public_subnets_by_default" {
+  command = apply
+
+  assert {
+    condition     = length(aws_subnet.public) == 2 && length(aws_subnet.private) == 0 && length(aws_nat_gateway.this) == 0
+    error_message = "default: two public subnets, no private subnet, no NAT gateway"
+  }
+  assert {
+    condition     = aws_subnet.public[0].cidr_block == "10.10.0.0/20" && aws_subnet.public[1].cidr_block == "10.10.16.0/20"
+    error_message = "public subnets are the first /20 blocks of the VPC"
+  }
+  assert {
+    condition     = alltrue(aws_subnet.public[*].map_public_ip_on_launch)
+    error_message = "without NAT the nodes live in the public subnets and need addresses"
+  }
+  assert {
+    condition     = output.node_subnet_ids == tolist(aws_subnet.public[*].id)
+    error_message = "without NAT the nodes use the public subnets"
+  }
+  assert {
+    condition     = aws_vpc_endpoint.s3.service_name == "com.amazonaws.eu-west-1.s3" && aws_vpc_endpoint.s3.vpc_endpoint_type == "Gateway"
+    error_message = "an S3 gateway endpoint serves the VPC"
+  }
+}
+
+run "private_subnets_with_nat" {
+  command = apply
+
+  variables {
+    az_count    = 3
+    nat_gateway = true
+  }
+
+  assert {
+    condition     = length(aws_subnet.private) == 3 && length(aws_nat_gateway.this) == 3 && length(aws_route.private_nat) == 3
+    error_message = "with NAT: a private subnet, a NAT gateway and a default route per zone"
+  }
+  assert {
+    condition     = aws_subnet.private[0].cidr_block == "10.10.128.0/20"
+    error_message = "private subnets start at block 8"
+  }
+  assert {
+    condition     = !anytrue(aws_subnet.public[*].map_public_ip_on_launch)
+    error_message = "with NAT no instance gets a public address"
+  }
+  assert {
+    condition     = output.node_subnet_ids == tolist(aws_subnet.private[*].id)
+    error_message = "with NAT the nodes use the private subnets"
+  }
+}
+
+run "rejects_one_zone" {
+  command = plan
+
+  variables {
+    az_count = 1
+  }
+
+  expect_failures = [var.az_count]
+}
+
+run "rejects_host_address_cidr" {
+  command = plan
+
+  variables {
+    cidr = "10.10.0.1/16"
+  }
+
+  expect_failures = [var.cidr]
+}
+
+run "rejects_tiny_vpc" {
+  command = plan
+
+  variables {
+    cidr = "10.10.0.0/26"
+  }
+
+  expect_failures = [var.cidr]
+}

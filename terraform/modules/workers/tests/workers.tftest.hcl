@@ -1,0 +1,107 @@
+mock_provider "aws" {
+  mock_resource "aws_launch_template" {
+    defaults = {
+      id = "lt-0123456789abcdef0"
+    }
+  }
+}
+
+variables {
+  cluster_name = "kforge-test"
+  vpc_id       = "vpc-12345678"
+  subnet_ids   = ["subnet-1", "subnet-2", "subnet-3"]
+  pools = {
+    general = {
+      instance_types = ["m6i.large"]
+      min_size       = 1
+      desired_size   = 2
+      max_size       = 5
+      labels         = { "kforge.io/pool" = "general" }
+    }
+    system = {
+      instance_types = ["m6i.large", "m5.large"]
+      min_size       = 0
+      desired_size   = 1
+      max_size       = 2
+      taints         = ["dedicated=system:NoSchedule", "critical:NoExecute"]
+    }
+  }
+  ami_ids               = { general = "ami-0123456789abcdef0", system = "ami-0123456789abcdef0" }
+  user_data             = { general = "#!/bin/bash\n", system = "#!/bin/bash\n" }
+  kms_key_arn           = "arn:aws:kms:eu-west-1:123456789012:key/test"
+  instance_profile_name = "kforge-test-worker"
+  target_group_arns     = ["arn:tg-http", "arn:tg-https"]
+  nlb_security_group_id = "sg-nlb"
+  tags                  = { "kforge.io/cluster" = "kforge-test" }
+}
+
+run "pools" {
+  command = apply
+
+  assert {
+    condition     = alltrue([for lt in aws_launch_template.pool : lt.metadata_options[0].http_tokens == "required" && lt.metadata_options[0].http_put_response_hop_limit == 2 && lt.metadata_options[0].instance_metadata_tags == "enabled"])
+    error_message = "IMDSv2 required, hop limit 2, instance tags in IMDS"
+  }
+  assert {
+    condition     = alltrue([for lt in aws_launch_template.pool : lt.block_device_mappings[0].ebs[0].encrypted == "true" && lt.block_device_mappings[0].ebs[0].kms_key_id == var.kms_key_arn && lt.block_device_mappings[0].ebs[0].volume_type == "gp3"])
+    error_message = "encrypted gp3 root volumes under the cluster key"
+  }
+  assert {
+    condition     = alltrue([for g in aws_autoscaling_group.pool : g.target_group_arns == toset(var.target_group_arns) && g.vpc_zone_identifier == toset(var.subnet_ids)])
+    error_message = "every pool in both target groups and every zone"
+  }
+  assert {
+    condition     = alltrue([for g in aws_autoscaling_group.pool : g.instance_refresh[0].strategy == "Rolling" && g.instance_refresh[0].preferences[0].min_healthy_percentage == 90])
+    error_message = "rolling instance refresh keeping 90 % healthy"
+  }
+  assert {
+    condition     = length(aws_autoscaling_group.pool["general"].launch_template) == 1 && length(aws_autoscaling_group.pool["system"].mixed_instances_policy) == 1
+    error_message = "one instance type: plain launch template; several: mixed instances policy"
+  }
+  assert {
+    condition     = contains([for t in aws_autoscaling_group.pool["general"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/label/kforge.io/pool=general/false")
+    error_message = "label template tag, not propagated"
+  }
+  assert {
+    condition     = contains([for t in aws_autoscaling_group.pool["system"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/taint/dedicated=system:NoSchedule/false") && contains([for t in aws_autoscaling_group.pool["system"].tag : "${t.key}=${t.value}"], "k8s.io/cluster-autoscaler/node-template/taint/critical=:NoExecute")
+    error_message = "taint template tags key => value:Effect"
+  }
+  assert {
+    condition     = alltrue([for g in aws_autoscaling_group.pool : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/kforge-test=owned/false") && contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/enabled=true/false")])
+    error_message = "autoscaler discovery tags on every pool"
+  }
+  assert {
+    condition     = alltrue([for g in aws_autoscaling_group.pool : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "kforge.io/cluster=kforge-test/true")])
+    error_message = "cluster tag propagated to instances"
+  }
+  assert {
+    condition     = alltrue([for r in aws_vpc_security_group_ingress_rule.node_ports : r.referenced_security_group_id == "sg-nlb" && r.cidr_ipv4 == null])
+    error_message = "node ports only from the NLB"
+  }
+  assert {
+    condition     = toset([for r in aws_vpc_security_group_ingress_rule.node_ports : r.from_port]) == toset([30080, 30443])
+    error_message = "node ports 30080 and 30443"
+  }
+}
+
+run "rejects_min_above_desired" {
+  command = plan
+
+  variables {
+    pools = {
+      general = { instance_types = ["t3.medium"], min_size = 3, desired_size = 2, max_size = 5 }
+    }
+  }
+
+  expect_failures = [var.pools]
+}
+
+run "rejects_node_port_outside_range" {
+  command = plan
+
+  variables {
+    node_ports = [80, 30443]
+  }
+
+  expect_failures = [var.node_ports]
+}

@@ -1,0 +1,511 @@
+package terraform
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// checkCluster verifies the applied cluster through the AWS API, one
+// subtest per part.
+func checkCluster(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	t.Run("ingress", func(t *testing.T) { checkIngress(t, ctx, c, v, out) })
+	t.Run("autoscaling", func(t *testing.T) { checkAutoScaling(t, ctx, c, v, out) })
+	t.Run("launch_templates", func(t *testing.T) { checkLaunchTemplates(t, ctx, c, out) })
+	t.Run("security_groups", func(t *testing.T) { checkSecurityGroups(t, ctx, c, v, out) })
+	t.Run("efs", func(t *testing.T) { checkEFS(t, ctx, c, v, out) })
+	t.Run("bucket", func(t *testing.T) { checkBucket(t, ctx, c, v, out) })
+	t.Run("kms", func(t *testing.T) { checkKMS(t, ctx, c, v, out) })
+	t.Run("iam", func(t *testing.T) { checkIAM(t, ctx, c, v, out) })
+	t.Run("dns", func(t *testing.T) { checkDNS(t, ctx, c, v, out) })
+}
+
+func checkIngress(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	lbs, err := c.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{out.NLBArn}})
+	if err != nil || len(lbs.LoadBalancers) != 1 {
+		t.Fatalf("describing the NLB %s: %v", out.NLBArn, err)
+	}
+	lb := lbs.LoadBalancers[0]
+	// moto leaves Scheme empty; AWS reports it.
+	if lb.Type != "network" || (lb.Scheme != "" && lb.Scheme != "internet-facing") {
+		t.Errorf("NLB type %q scheme %q, want network internet-facing", lb.Type, lb.Scheme)
+	}
+	if n := len(aws.ToString(lb.LoadBalancerName)); n > 32 {
+		t.Errorf("NLB name %q is %d characters, AWS allows 32", aws.ToString(lb.LoadBalancerName), n)
+	}
+	if len(lb.AvailabilityZones) != v.AZCount {
+		t.Errorf("NLB spans %d zones, want %d", len(lb.AvailabilityZones), v.AZCount)
+	}
+	if len(lb.SecurityGroups) != 1 {
+		t.Errorf("NLB security groups %v, want exactly one", lb.SecurityGroups)
+	}
+	attrs, err := c.elb.DescribeLoadBalancerAttributes(ctx, &elbv2.DescribeLoadBalancerAttributesInput{LoadBalancerArn: lb.LoadBalancerArn})
+	if err != nil {
+		t.Fatalf("NLB attributes: %v", err)
+	}
+	if got := lbAttr(attrs.Attributes, "load_balancing.cross_zone.enabled"); got != "true" {
+		t.Errorf("cross-zone load balancing = %q, want true", got)
+	}
+
+	listeners, err := c.elb.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: lb.LoadBalancerArn})
+	if err != nil {
+		t.Fatalf("listeners: %v", err)
+	}
+	want := map[int32]int32{80: v.HTTPPort, 443: v.HTTPSPort}
+	got := map[int32]int32{}
+	for _, l := range listeners.Listeners {
+		if l.Protocol != "TCP" {
+			t.Errorf("listener %d protocol %s, want TCP", aws.ToInt32(l.Port), l.Protocol)
+		}
+		if len(l.DefaultActions) != 1 || l.DefaultActions[0].Type != "forward" {
+			t.Errorf("listener %d actions %+v, want one forward", aws.ToInt32(l.Port), l.DefaultActions)
+			continue
+		}
+		tgArn := aws.ToString(l.DefaultActions[0].TargetGroupArn)
+		tgs, err := c.elb.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: []string{tgArn}})
+		if err != nil || len(tgs.TargetGroups) != 1 {
+			t.Errorf("target group %s of listener %d: %v", tgArn, aws.ToInt32(l.Port), err)
+			continue
+		}
+		tg := tgs.TargetGroups[0]
+		got[aws.ToInt32(l.Port)] = aws.ToInt32(tg.Port)
+		if tg.Protocol != "TCP" {
+			t.Errorf("target group %s protocol %s, want TCP", aws.ToString(tg.TargetGroupName), tg.Protocol)
+		}
+		if hp := aws.ToString(tg.HealthCheckPort); hp != "traffic-port" && hp != fmt.Sprint(aws.ToInt32(tg.Port)) {
+			t.Errorf("target group %s health check port %s, want the node port", aws.ToString(tg.TargetGroupName), hp)
+		}
+		tga, err := c.elb.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: tg.TargetGroupArn})
+		if err != nil {
+			t.Errorf("target group attributes: %v", err)
+			continue
+		}
+		if got := tgAttr(tga.Attributes, "preserve_client_ip.enabled"); got != "true" {
+			t.Errorf("target group %s preserve_client_ip = %q, want true", aws.ToString(tg.TargetGroupName), got)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("listener port => target port %v, want %v", got, want)
+	}
+}
+
+func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	names := []string{out.ControllerASGName}
+	for _, n := range out.WorkerASGNames {
+		names = append(names, n)
+	}
+	resp, err := c.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names})
+	if err != nil {
+		t.Fatalf("describing ASGs: %v", err)
+	}
+	groups := map[string]asgtypes.AutoScalingGroup{}
+	for _, g := range resp.AutoScalingGroups {
+		groups[aws.ToString(g.AutoScalingGroupName)] = g
+	}
+
+	cp, ok := groups[out.ControllerASGName]
+	if !ok {
+		t.Fatalf("controller ASG %s not found", out.ControllerASGName)
+	}
+	if aws.ToInt32(cp.MinSize) != 1 || aws.ToInt32(cp.MaxSize) != 1 || aws.ToInt32(cp.DesiredCapacity) != 1 {
+		t.Errorf("controller ASG min/desired/max %d/%d/%d, want 1/1/1", aws.ToInt32(cp.MinSize), aws.ToInt32(cp.DesiredCapacity), aws.ToInt32(cp.MaxSize))
+	}
+	checkTag(t, cp, "kforge.io/cluster", v.ClusterName, true)
+	checkTag(t, cp, "kforge.io/environment", v.Environment, true)
+
+	tgs := []string{out.TargetGroupARNs["http"], out.TargetGroupARNs["https"]}
+	sort.Strings(tgs)
+	for pool, spec := range v.WorkerPools {
+		g, ok := groups[out.WorkerASGNames[pool]]
+		if !ok {
+			t.Errorf("worker pool %s: ASG %s not found", pool, out.WorkerASGNames[pool])
+			continue
+		}
+		attached := slices.Clone(g.TargetGroupARNs)
+		sort.Strings(attached)
+		if !slices.Equal(attached, tgs) {
+			t.Errorf("pool %s target groups %v, want both NLB groups %v", pool, attached, tgs)
+		}
+		if aws.ToInt32(g.MinSize) != spec.MinSize || aws.ToInt32(g.MaxSize) != spec.MaxSize || aws.ToInt32(g.DesiredCapacity) != spec.DesiredSize {
+			t.Errorf("pool %s min/desired/max %d/%d/%d, want %d/%d/%d", pool, aws.ToInt32(g.MinSize), aws.ToInt32(g.DesiredCapacity), aws.ToInt32(g.MaxSize), spec.MinSize, spec.DesiredSize, spec.MaxSize)
+		}
+		if subnets := strings.Split(aws.ToString(g.VPCZoneIdentifier), ","); len(subnets) != v.AZCount {
+			t.Errorf("pool %s spans subnets %v, want one per zone (%d)", pool, subnets, v.AZCount)
+		}
+		if len(g.Instances) != int(spec.DesiredSize) {
+			t.Errorf("pool %s has %d instances, want %d", pool, len(g.Instances), spec.DesiredSize)
+		}
+		checkTag(t, g, "kforge.io/cluster", v.ClusterName, true)
+		checkTag(t, g, "kforge.io/environment", v.Environment, true)
+		checkTag(t, g, "k8s.io/cluster-autoscaler/enabled", "true", false)
+		checkTag(t, g, "k8s.io/cluster-autoscaler/"+v.ClusterName, "owned", false)
+		for k, val := range spec.Labels {
+			checkTag(t, g, "k8s.io/cluster-autoscaler/node-template/label/"+k, val, false)
+		}
+		for _, taint := range spec.Taints {
+			kv, effect, _ := strings.Cut(taint, ":")
+			k, val, _ := strings.Cut(kv, "=")
+			checkTag(t, g, "k8s.io/cluster-autoscaler/node-template/taint/"+k, val+":"+effect, false)
+		}
+	}
+}
+
+func checkTag(t *testing.T, g asgtypes.AutoScalingGroup, key, value string, propagate bool) {
+	t.Helper()
+	for _, tag := range g.Tags {
+		if aws.ToString(tag.Key) != key {
+			continue
+		}
+		if aws.ToString(tag.Value) != value || aws.ToBool(tag.PropagateAtLaunch) != propagate {
+			t.Errorf("ASG %s tag %s = %q (propagate %v), want %q (propagate %v)", aws.ToString(g.AutoScalingGroupName), key, aws.ToString(tag.Value), aws.ToBool(tag.PropagateAtLaunch), value, propagate)
+		}
+		return
+	}
+	t.Errorf("ASG %s has no tag %s", aws.ToString(g.AutoScalingGroupName), key)
+}
+
+func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, out outputs) {
+	names := []string{out.ControllerASGName}
+	for _, n := range out.WorkerASGNames {
+		names = append(names, n)
+	}
+	resp, err := c.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names})
+	if err != nil {
+		t.Fatalf("describing ASGs: %v", err)
+	}
+	if len(resp.AutoScalingGroups) != len(names) {
+		t.Fatalf("found %d of the ASGs %v", len(resp.AutoScalingGroups), names)
+	}
+	for _, g := range resp.AutoScalingGroups {
+		spec := g.LaunchTemplate
+		if spec == nil && g.MixedInstancesPolicy != nil && g.MixedInstancesPolicy.LaunchTemplate != nil {
+			spec = g.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification
+		}
+		if spec == nil {
+			t.Errorf("ASG %s has no launch template", aws.ToString(g.AutoScalingGroupName))
+			continue
+		}
+		versions, err := c.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{
+			LaunchTemplateId: spec.LaunchTemplateId,
+			Versions:         []string{aws.ToString(spec.Version)},
+		})
+		if err != nil || len(versions.LaunchTemplateVersions) != 1 {
+			t.Errorf("launch template %s version %s: %v", aws.ToString(spec.LaunchTemplateId), aws.ToString(spec.Version), err)
+			continue
+		}
+		for _, problem := range launchTemplateProblems(versions.LaunchTemplateVersions[0].LaunchTemplateData, out.KMSKeyARN) {
+			t.Errorf("ASG %s launch template: %s", aws.ToString(g.AutoScalingGroupName), problem)
+		}
+	}
+}
+
+// launchTemplateProblems lists how data breaks the node rules: IMDSv2
+// required with hop limit 2 and instance tags, an encrypted gp3 root volume
+// under the cluster key.
+func launchTemplateProblems(data *ec2types.ResponseLaunchTemplateData, keyARN string) []string {
+	if data == nil {
+		return []string{"no launch template data"}
+	}
+	var problems []string
+	md := data.MetadataOptions
+	switch {
+	case md == nil:
+		problems = append(problems, "no metadata options")
+	default:
+		if md.HttpTokens != ec2types.LaunchTemplateHttpTokensStateRequired {
+			problems = append(problems, fmt.Sprintf("http_tokens = %q, want required (IMDSv2)", md.HttpTokens))
+		}
+		if aws.ToInt32(md.HttpPutResponseHopLimit) != 2 {
+			problems = append(problems, fmt.Sprintf("hop limit %d, want 2", aws.ToInt32(md.HttpPutResponseHopLimit)))
+		}
+		if md.InstanceMetadataTags != ec2types.LaunchTemplateInstanceMetadataTagsStateEnabled {
+			problems = append(problems, fmt.Sprintf("instance_metadata_tags = %q, want enabled", md.InstanceMetadataTags))
+		}
+	}
+	if len(data.BlockDeviceMappings) == 0 {
+		problems = append(problems, "no root volume mapping")
+	}
+	for _, bdm := range data.BlockDeviceMappings {
+		ebs := bdm.Ebs
+		if ebs == nil {
+			problems = append(problems, fmt.Sprintf("%s is not an EBS volume", aws.ToString(bdm.DeviceName)))
+			continue
+		}
+		if !aws.ToBool(ebs.Encrypted) {
+			problems = append(problems, fmt.Sprintf("%s is not encrypted", aws.ToString(bdm.DeviceName)))
+		}
+		if aws.ToString(ebs.KmsKeyId) != keyARN {
+			problems = append(problems, fmt.Sprintf("%s key %q, want the cluster key %q", aws.ToString(bdm.DeviceName), aws.ToString(ebs.KmsKeyId), keyARN))
+		}
+		if ebs.VolumeType != ec2types.VolumeTypeGp3 {
+			problems = append(problems, fmt.Sprintf("%s type %q, want gp3", aws.ToString(bdm.DeviceName), ebs.VolumeType))
+		}
+	}
+	if aws.ToString(data.UserData) == "" {
+		problems = append(problems, "no user data")
+	}
+	return problems
+}
+
+func checkSecurityGroups(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	groups, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{out.VPCID}}},
+	})
+	if err != nil {
+		t.Fatalf("security groups: %v", err)
+	}
+	byName := map[string]ec2types.SecurityGroup{}
+	for _, g := range groups.SecurityGroups {
+		byName[aws.ToString(g.GroupName)] = g
+	}
+	nlb, workers, controller := byName[v.ClusterName+"-nlb"], byName[v.ClusterName+"-workers"], byName[v.ClusterName+"-controller"]
+	if nlb.GroupId == nil || workers.GroupId == nil || controller.GroupId == nil {
+		t.Fatalf("security groups nlb/workers/controller not all found in %v", keys(byName))
+	}
+	for _, perm := range workers.IpPermissions {
+		from := aws.ToInt32(perm.FromPort)
+		if from == v.HTTPPort || from == v.HTTPSPort {
+			if len(perm.IpRanges) != 0 || len(perm.UserIdGroupPairs) != 1 || aws.ToString(perm.UserIdGroupPairs[0].GroupId) != aws.ToString(nlb.GroupId) {
+				t.Errorf("worker node port %d open to %v %v, want only the NLB group", from, perm.IpRanges, perm.UserIdGroupPairs)
+			}
+		}
+		if len(perm.IpRanges) != 0 {
+			t.Errorf("worker group admits CIDRs %v on port %d; it should admit only security groups", perm.IpRanges, from)
+		}
+	}
+	api := false
+	for _, perm := range controller.IpPermissions {
+		from := aws.ToInt32(perm.FromPort)
+		for _, r := range perm.IpRanges {
+			if from != 6443 {
+				t.Errorf("controller port %d open to CIDR %s; only 6443 may admit CIDRs", from, aws.ToString(r.CidrIp))
+			}
+			if aws.ToString(r.CidrIp) == v.VPCCIDR {
+				api = true
+			}
+		}
+	}
+	if !api {
+		t.Errorf("controller does not admit 6443 from the VPC %s", v.VPCCIDR)
+	}
+}
+
+func checkEFS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	fss, err := c.efs.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{FileSystemId: aws.String(out.EFSID)})
+	if err != nil || len(fss.FileSystems) != 1 {
+		t.Fatalf("file system %s: %v", out.EFSID, err)
+	}
+	fs := fss.FileSystems[0]
+	if !aws.ToBool(fs.Encrypted) || aws.ToString(fs.KmsKeyId) != out.KMSKeyARN {
+		t.Errorf("file system encrypted=%v key %q, want encrypted with %q", aws.ToBool(fs.Encrypted), aws.ToString(fs.KmsKeyId), out.KMSKeyARN)
+	}
+	mts, err := c.efs.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: aws.String(out.EFSID)})
+	if err != nil {
+		t.Fatalf("mount targets: %v", err)
+	}
+	zones := map[string]int{}
+	for _, mt := range mts.MountTargets {
+		subnets, err := c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{aws.ToString(mt.SubnetId)}})
+		if err != nil || len(subnets.Subnets) != 1 {
+			t.Errorf("subnet of mount target %s: %v", aws.ToString(mt.MountTargetId), err)
+			continue
+		}
+		zones[aws.ToString(subnets.Subnets[0].AvailabilityZone)]++
+	}
+	if len(mts.MountTargets) != v.AZCount || len(zones) != v.AZCount {
+		t.Errorf("mount targets per zone %v, want one in each of %d zones", zones, v.AZCount)
+	}
+}
+
+func checkBucket(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	b := aws.String(out.CertsBucket)
+	if len(out.CertsBucket) > 63 || !strings.HasPrefix(out.CertsBucket, v.ClusterName+"-certs-") {
+		t.Errorf("bucket name %q: want <cluster>-certs-<account>-<region>, at most 63 characters", out.CertsBucket)
+	}
+	ver, err := c.s3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b})
+	if err != nil || ver.Status != s3types.BucketVersioningStatusEnabled {
+		t.Errorf("versioning %q (%v), want Enabled", ver.Status, err)
+	}
+	enc, err := c.s3.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
+	if err != nil || enc.ServerSideEncryptionConfiguration == nil || len(enc.ServerSideEncryptionConfiguration.Rules) != 1 {
+		t.Errorf("encryption configuration: %v", err)
+	} else {
+		rule := enc.ServerSideEncryptionConfiguration.Rules[0]
+		def := rule.ApplyServerSideEncryptionByDefault
+		if def == nil || def.SSEAlgorithm != s3types.ServerSideEncryptionAwsKms || aws.ToString(def.KMSMasterKeyID) != out.KMSKeyARN {
+			t.Errorf("default encryption %+v, want aws:kms with %s", def, out.KMSKeyARN)
+		}
+		if !aws.ToBool(rule.BucketKeyEnabled) {
+			t.Errorf("bucket key not enabled")
+		}
+	}
+	pab, err := c.s3.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: b})
+	if err != nil || pab.PublicAccessBlockConfiguration == nil {
+		t.Errorf("public access block: %v", err)
+	} else {
+		p := pab.PublicAccessBlockConfiguration
+		if !aws.ToBool(p.BlockPublicAcls) || !aws.ToBool(p.BlockPublicPolicy) || !aws.ToBool(p.IgnorePublicAcls) || !aws.ToBool(p.RestrictPublicBuckets) {
+			t.Errorf("public access block %+v, want all four on", *p)
+		}
+	}
+	lc, err := c.s3.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
+	if err != nil || len(lc.Rules) == 0 || lc.Rules[0].NoncurrentVersionExpiration == nil {
+		t.Errorf("lifecycle rule expiring noncurrent versions missing (%v)", err)
+	}
+
+	// The agent and the cluster configuration, both under SSE-KMS.
+	agent, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("bootstrap/kforge-node")})
+	if err != nil {
+		t.Fatalf("agent object: %v", err)
+	}
+	body, _ := io.ReadAll(agent.Body)
+	agent.Body.Close()
+	local, err := os.ReadFile(v.AgentPath)
+	if err != nil {
+		t.Fatalf("reading the local agent: %v", err)
+	}
+	if sha256.Sum256(body) != sha256.Sum256(local) {
+		t.Errorf("uploaded agent differs from %s", v.AgentPath)
+	}
+	if agent.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms {
+		t.Errorf("agent object encryption %q, want aws:kms", agent.ServerSideEncryption)
+	}
+	cfg, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("bootstrap/cluster.json")})
+	if err != nil {
+		t.Fatalf("cluster.json: %v", err)
+	}
+	raw, _ := io.ReadAll(cfg.Body)
+	cfg.Body.Close()
+	if cfg.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms {
+		t.Errorf("cluster.json encryption %q, want aws:kms", cfg.ServerSideEncryption)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("cluster.json is not JSON: %v", err)
+	}
+	for _, k := range []string{"cluster_name", "environment", "region", "domain", "api_dns_name", "kubernetes_version",
+		"pod_cidr", "service_cidr", "bucket", "kms_key_arn", "zone_id", "efs_id", "acme_email", "http_node_port",
+		"https_node_port", "worker_pools", "controller_asg_name"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("cluster.json lacks key %q", k)
+		}
+	}
+	if doc["bucket"] != out.CertsBucket || doc["efs_id"] != out.EFSID || doc["zone_id"] != out.ZoneID || doc["controller_asg_name"] != out.ControllerASGName {
+		t.Errorf("cluster.json ids %v/%v/%v/%v do not match the outputs", doc["bucket"], doc["efs_id"], doc["zone_id"], doc["controller_asg_name"])
+	}
+	sum := sha256.Sum256(local)
+	t.Logf("agent sha256 %s", hex.EncodeToString(sum[:]))
+}
+
+func checkKMS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	key, err := c.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/" + v.ClusterName)})
+	if err != nil {
+		t.Fatalf("key by alias alias/%s: %v", v.ClusterName, err)
+	}
+	if aws.ToString(key.KeyMetadata.Arn) != out.KMSKeyARN {
+		t.Errorf("alias points at %s, want %s", aws.ToString(key.KeyMetadata.Arn), out.KMSKeyARN)
+	}
+	if key.KeyMetadata.KeyManager != "CUSTOMER" || !key.KeyMetadata.Enabled {
+		t.Errorf("key manager %s enabled %v, want an enabled customer-managed key", key.KeyMetadata.KeyManager, key.KeyMetadata.Enabled)
+	}
+	rot, err := c.kms.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: aws.String(out.KMSKeyARN)})
+	if err != nil || !rot.KeyRotationEnabled {
+		t.Errorf("key rotation enabled=%v (%v), want on", rot != nil && rot.KeyRotationEnabled, err)
+	}
+	pol, err := c.kms.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(out.KMSKeyARN), PolicyName: aws.String("default")})
+	if err != nil {
+		t.Fatalf("key policy: %v", err)
+	}
+	if !strings.Contains(aws.ToString(pol.Policy), "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling") ||
+		!strings.Contains(aws.ToString(pol.Policy), "kms:CreateGrant") {
+		t.Errorf("key policy does not let the Auto Scaling service-linked role use the key and create grants:\n%s", aws.ToString(pol.Policy))
+	}
+}
+
+func checkDNS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	zone, err := c.route53.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(out.ZoneID)})
+	if err != nil {
+		t.Fatalf("zone %s: %v", out.ZoneID, err)
+	}
+	if normalizeDNS(aws.ToString(zone.HostedZone.Name)) != v.Domain {
+		t.Errorf("zone name %s, want %s", aws.ToString(zone.HostedZone.Name), v.Domain)
+	}
+	if len(out.NameServers) == 0 {
+		t.Errorf("output name_servers is empty")
+	}
+	records, err := c.route53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(out.ZoneID)})
+	if err != nil {
+		t.Fatalf("records: %v", err)
+	}
+	aliases := map[string]string{}
+	api := false
+	for _, r := range records.ResourceRecordSets {
+		name := normalizeDNS(aws.ToString(r.Name))
+		if r.Type == "A" && r.AliasTarget != nil {
+			aliases[name] = normalizeDNS(aws.ToString(r.AliasTarget.DNSName))
+		}
+		if r.Type == "A" && name == "api."+v.Domain && len(r.ResourceRecords) == 1 {
+			api = true
+		}
+	}
+	nlb := normalizeDNS(out.NLBDNSName)
+	for _, name := range []string{v.Domain, "*." + v.Domain} {
+		if aliases[name] != nlb {
+			t.Errorf("A alias %s => %q, want the NLB %q", name, aliases[name], nlb)
+		}
+	}
+	if !api {
+		t.Errorf("no A record api.%s", v.Domain)
+	}
+	if out.APIDNSName != "api."+v.Domain || out.APIEndpoint != "https://api."+v.Domain+":6443" {
+		t.Errorf("api outputs %q %q", out.APIDNSName, out.APIEndpoint)
+	}
+}
+
+func lbAttr(attrs []elbtypes.LoadBalancerAttribute, key string) string {
+	for _, a := range attrs {
+		if aws.ToString(a.Key) == key {
+			return aws.ToString(a.Value)
+		}
+	}
+	return ""
+}
+
+func tgAttr(attrs []elbtypes.TargetGroupAttribute, key string) string {
+	for _, a := range attrs {
+		if aws.ToString(a.Key) == key {
+			return aws.ToString(a.Value)
+		}
+	}
+	return ""
+}
+
+func keys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,122 @@
+package terraform
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+)
+
+// policyNames are the cluster's customer-managed policies, by the suffix
+// of their name; golden files live in testdata/iam/<key>.json.
+var policyNames = map[string]string{
+	"controller":         "controller",
+	"worker":             "worker",
+	"cluster_autoscaler": "cluster-autoscaler",
+	"efs_csi":            "efs-csi",
+}
+
+func checkIAM(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	ident, err := c.sts.GetCallerIdentity(ctx, nil)
+	if err != nil {
+		t.Fatalf("caller identity: %v", err)
+	}
+	account := aws.ToString(ident.Account)
+	attached := map[string][]string{}
+	for _, role := range []string{v.ClusterName + "-controller", v.ClusterName + "-worker"} {
+		resp, err := c.iam.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(role)})
+		if err != nil {
+			t.Fatalf("policies of %s: %v", role, err)
+		}
+		for _, p := range resp.AttachedPolicies {
+			attached[role] = append(attached[role], aws.ToString(p.PolicyName))
+		}
+		slices.Sort(attached[role])
+		profile, err := c.iam.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(role)})
+		if err != nil || len(profile.InstanceProfile.Roles) != 1 || aws.ToString(profile.InstanceProfile.Roles[0].RoleName) != role {
+			t.Errorf("instance profile %s does not hold role %s (%v)", role, role, err)
+		}
+	}
+	wantController := []string{v.ClusterName + "-cluster-autoscaler", v.ClusterName + "-controller", v.ClusterName + "-efs-csi"}
+	if got := attached[v.ClusterName+"-controller"]; !slices.Equal(got, wantController) {
+		t.Errorf("controller role policies %v, want %v", got, wantController)
+	}
+	if got := attached[v.ClusterName+"-worker"]; !slices.Equal(got, []string{v.ClusterName + "-worker"}) {
+		t.Errorf("worker role policies %v, want only %s-worker", got, v.ClusterName)
+	}
+
+	replacer := strings.NewReplacer(
+		out.KMSKeyARN, "${KMS_KEY_ARN}",
+		out.ZoneID, "${ZONE_ID}",
+		out.EFSID, "${EFS_ID}",
+		account, "${ACCOUNT_ID}",
+	)
+	for key, suffix := range policyNames {
+		arn := fmt.Sprintf("arn:aws:iam::%s:policy/%s-%s", account, v.ClusterName, suffix)
+		pol, err := c.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
+		if err != nil {
+			t.Errorf("policy %s: %v", arn, err)
+			continue
+		}
+		ver, err := c.iam.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: pol.Policy.DefaultVersionId})
+		if err != nil {
+			t.Errorf("policy %s document: %v", arn, err)
+			continue
+		}
+		doc, err := decodePolicyDocument(aws.ToString(ver.PolicyVersion.Document))
+		if err != nil {
+			t.Errorf("policy %s: %v", arn, err)
+			continue
+		}
+		for _, problem := range policyProblems(doc, v.ClusterName) {
+			t.Errorf("policy %s: %s", arn, problem)
+		}
+		pretty, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			t.Fatalf("encoding policy: %v", err)
+		}
+		compareGolden(t, filepath.Join("testdata", "iam", key+".json"), []byte(replacer.Replace(string(pretty))+"\n"))
+	}
+}
+
+// decodePolicyDocument accepts the URL-encoded form IAM returns and plain JSON.
+func decodePolicyDocument(s string) (policyDocument, error) {
+	if !strings.HasPrefix(strings.TrimSpace(s), "{") {
+		unescaped, err := url.PathUnescape(s)
+		if err != nil {
+			return policyDocument{}, fmt.Errorf("URL-decoding the document: %w", err)
+		}
+		s = unescaped
+	}
+	var doc policyDocument
+	if err := json.Unmarshal([]byte(s), &doc); err != nil {
+		return policyDocument{}, fmt.Errorf("decoding the document: %w", err)
+	}
+	return doc, nil
+}
+
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatalf("writing golden file: %v", err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run the test with -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the applied document (rerun with -update if the change is intended):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
