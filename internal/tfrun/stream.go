@@ -248,7 +248,7 @@ func parseLockError(env, text string) *LockError {
 // explain turns a failed run into an error a user can act on.
 func (r *Runner) explain(verb string, err error, diags *Diagnostics) error {
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("terraform %s: %w", verb, ErrInterrupted)
+		return fmt.Errorf("terraform %s stopped cleanly after Ctrl-C (state saved, lock released; run the command again to continue): %w", verb, ErrInterrupted)
 	}
 	text := err.Error()
 	if diags != nil {
