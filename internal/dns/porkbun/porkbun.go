@@ -262,8 +262,9 @@ func (c *Client) attempt(ctx context.Context, op, domain, endpoint string, body 
 	var parsed response
 	jsonErr := json.Unmarshal(raw, &parsed)
 	apiErr := &APIError{Op: op, Domain: domain, HTTPStatus: resp.StatusCode, Message: c.scrub(strings.TrimSpace(parsed.Message))}
+	// Scrub before cutting: a key cut in half by snippet would escape scrub.
 	if jsonErr != nil && apiErr.Message == "" {
-		apiErr.Message = fmt.Sprintf("unexpected answer (content type %q): %s", resp.Header.Get("Content-Type"), c.scrub(snippet(raw)))
+		apiErr.Message = fmt.Sprintf("unexpected answer (content type %q): %s", resp.Header.Get("Content-Type"), snippet([]byte(c.scrub(string(raw)))))
 	}
 
 	switch {
