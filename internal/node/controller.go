@@ -101,7 +101,7 @@ func (a *Agent) cniMarker() string {
 func (a *Agent) installCNI(ctx context.Context) error {
 	cli := addons.CiliumCLI()
 	tarball := stateDir + "/cilium-cli.tar.gz"
-	if _, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", "-o", tarball, cli.URL); err != nil {
+	if _, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", "--create-dirs", "-o", tarball, cli.URL); err != nil {
 		return err
 	}
 	sumFile, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", cli.URL+".sha256sum")
@@ -160,7 +160,7 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 	cfg := a.addonConfig()
 	for _, r := range addons.Remotes() {
 		path := fmt.Sprintf("%s/addons/%s.yaml", stateDir, r.Name)
-		if _, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", "-o", path, r.URL); err != nil {
+		if _, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", "--create-dirs", "-o", path, r.URL); err != nil {
 			return err
 		}
 		data, err := a.Host.ReadFile(path)

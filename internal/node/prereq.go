@@ -47,9 +47,23 @@ func (a *Agent) nodeEnv() []byte {
 func (a *Agent) installUnitsPhase() phase {
 	return phase{
 		name: "install-units",
+		// Done only when node.env and every unit match this agent's, so a
+		// newer agent rewrites changed units.
 		done: func(context.Context) (bool, error) {
 			got, err := a.Host.ReadFile(envFile)
-			return err == nil && bytes.Equal(got, a.nodeEnv()), nil
+			if err != nil || !bytes.Equal(got, a.nodeEnv()) {
+				return false, nil
+			}
+			us, err := Units()
+			if err != nil {
+				return false, err
+			}
+			for name, want := range us {
+				if got, err := a.Host.ReadFile(unitDir + "/" + name); err != nil || !bytes.Equal(got, want) {
+					return false, nil
+				}
+			}
+			return true, nil
 		},
 		run: func(ctx context.Context) error {
 			if err := a.Host.WriteFile(envFile, a.nodeEnv(), 0o644); err != nil {
