@@ -114,8 +114,8 @@ func (d *Diagnostics) String() string {
 // its diagnostics.
 type tracker struct {
 	Diagnostics
-	start    time.Time
-	total    int
+	start   time.Time
+	total   int
 	done    int
 	planned map[string]bool
 	report  func(Progress)
