@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+// runCLI executes kforge in-process with stdin that is not a terminal.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
+	code = Execute(context.Background(), app, args)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{errors.New("boom"), ExitFailure},
+		{UsageError("bad %s", "flag"), ExitUsage},
+		{fmt.Errorf("loading: %w", &config.ValidationError{Errors: []config.FieldError{{Field: "name"}}}), ExitUsage},
+		{fmt.Errorf("apply: %w", tfrun.ErrInterrupted), ExitInterrupted},
+		{&ExitError{Code: 2, Err: errChanges, Silent: true}, 2},
+	}
+	for _, c := range cases {
+		if got := ExitCode(c.err); got != c.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	cases := [][]string{
+		{"nosuchcommand"},
+		{"up"},
+		{"up", "a", "b"},
+		{"up", "local", "--no-such-flag"},
+		{"--output", "yaml", "version"},
+		{"unlock", "local"},
+		{"completion", "tcsh"},
+		{"--local", "--endpoint", "http://127.0.0.1:1", "plan", "local"},
+	}
+	for _, args := range cases {
+		code, _, stderr := runCLI(t, args...)
+		if code != ExitUsage {
+			t.Errorf("kforge %s: exit %d, want 2 (stderr %q)", strings.Join(args, " "), code, stderr)
+		}
+		if !strings.HasPrefix(stderr, "Error: ") {
+			t.Errorf("kforge %s: stderr %q does not start with Error:", strings.Join(args, " "), stderr)
+		}
+	}
+}
+
+func TestUpRefusesWithoutTerminalOrYes(t *testing.T) {
+	code, _, stderr := runCLI(t, "--envs-dir", t.TempDir(), "up", "anything")
+	if code != ExitUsage || !strings.Contains(stderr, "--yes") {
+		t.Fatalf("up without --yes on a pipe: exit %d, stderr %q; want 2 and a --yes hint", code, stderr)
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	app := &App{Stdin: strings.NewReader("yes\n"), Stderr: &bytes.Buffer{}}
+	if err := app.Confirm("do it", "yes"); ExitCode(err) != ExitUsage {
+		t.Errorf("Confirm on a non-terminal = %v, want a usage error", err)
+	}
+	app.Yes = true
+	if err := app.Confirm("do it", "yes"); err != nil {
+		t.Errorf("Confirm with --yes = %v, want nil", err)
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	code, stdout, _ := runCLI(t, "version", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil || v["version"] != Version {
+		t.Fatalf("version JSON = %q (%v)", stdout, err)
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	code, stdout, _ := runCLI(t, "completion", "bash")
+	if code != 0 || !strings.Contains(stdout, "kforge") {
+		t.Fatalf("completion bash: exit %d, %d bytes", code, len(stdout))
+	}
+}
