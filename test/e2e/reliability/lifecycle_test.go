@@ -59,8 +59,7 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 		for {
 			line = p.waitLine(progressLine, 10*time.Minute)
 			if line == "" {
-				res, _ := p.wait(time.Minute)
-				t.Fatalf("kill point %d (%s) never reached; the run ended:\n%s", i+1, kp.name, res)
+				break
 			}
 			m := progressLine.FindStringSubmatch(line)
 			done, _ := strconv.Atoi(m[1])
@@ -69,6 +68,11 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 				addr = m[4]
 				break
 			}
+		}
+		if line == "" {
+			res, _ := p.wait(5 * time.Minute)
+			t.Errorf("kill point %d (%s) not reached: the run ended first with exit %d:\n%s", i+1, kp.name, res.code, errorSummaries(res.stderr))
+			continue
 		}
 		time.Sleep(kp.delay)
 		pid, err := p.killTerraform()
@@ -124,25 +128,29 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 
 	// The converging run: no lock to release after an interrupt.
 	final := k.run("up", env, "--yes")
-	if final.code != 0 {
-		t.Fatalf("up after %d kills and an interrupt did not converge:\n%s", kills, final)
-	}
 	if interrupted && strings.Contains(final.stderr, "locked by another run") {
 		t.Fatalf("the lock was not released by the interrupted run:\n%s", final)
 	}
-	t.Logf("converged after %d SIGKILLs and %d SIGINT in %s", kills, boolInt(interrupted), final.took.Truncate(time.Second))
-
-	// The full cluster is there: no change left.
-	plan := k.run("plan", env, "--detailed-exitcode")
-	if plan.code != 0 {
-		t.Fatalf("plan --detailed-exitcode after recovery: want 0 (no change), got:\n%s", plan)
+	converged := final.code == 0
+	if converged {
+		t.Logf("converged after %d SIGKILLs and %d SIGINT in %s", kills, boolInt(interrupted), final.took.Truncate(time.Second))
+		// The full cluster is there: no change left.
+		plan := k.run("plan", env, "--detailed-exitcode")
+		if plan.code != 0 {
+			t.Errorf("plan --detailed-exitcode after recovery: want 0 (no change), got:\n%s", plan)
+		}
+		outputs := k.mustRun(0, "output", env, "--json")
+		if !strings.Contains(outputs.stdout, `"nlb_dns_name"`) {
+			t.Errorf("output --json lacks the cluster's outputs:\n%s", outputs)
+		}
+		scanSecrets(t, k, env, "us-east-1", em.URL(), outputs.stdout)
+	} else {
+		// Terraform writes remote state at most every 20 s and a create in
+		// flight is recorded only when it returns: what a SIGKILL cuts off
+		// exists in AWS but not in the state. Named resources then fail
+		// with "already exists", unnamed ones are created twice.
+		t.Errorf("crash recovery: up after %d SIGKILLs and %d SIGINT did not converge (exit %d):\n%s", kills, boolInt(interrupted), final.code, errorSummaries(final.stderr))
 	}
-	outputs := k.mustRun(0, "output", env, "--json")
-	if !strings.Contains(outputs.stdout, `"nlb_dns_name"`) {
-		t.Fatalf("output --json lacks the cluster's outputs:\n%s", outputs)
-	}
-
-	scanSecrets(t, k, env, "us-east-1", em.URL(), outputs.stdout)
 
 	down := k.mustRun(0, "down", env, "--yes")
 	t.Logf("down: %s", strings.TrimSpace(lastLine(down.stdout)))
@@ -153,7 +161,21 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 		t.Fatalf("a second down should say the cluster is already gone:\n%s", again)
 	}
 	t.Logf("second down: %s", strings.TrimSpace(again.stdout))
-	t.Logf("FIGURE crash-recovery: %d SIGKILLs survived, %d SIGINT, converged, 0 resources left, %s total", kills, boolInt(interrupted), time.Since(start).Truncate(time.Second))
+	t.Logf("FIGURE crash-recovery: %d SIGKILLs, each stale lock explained and released; %d SIGINT; converged: %v; %s total", kills, boolInt(interrupted), converged, time.Since(start).Truncate(time.Second))
+}
+
+// errorSummaries keeps the "Error:" lines of kforge's stderr.
+func errorSummaries(stderr string) string {
+	var out []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "Error") || strings.Contains(l, "FAILED") {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	if len(out) == 0 {
+		return tailLines(stderr, 20)
+	}
+	return strings.Join(out, "\n")
 }
 
 func boolInt(b bool) int {
