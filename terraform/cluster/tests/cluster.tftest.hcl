@@ -1,0 +1,292 @@
+# Offline checks of the root module with a mocked AWS provider: the
+# real-AWS configuration (bucket policy with the TLS-only statement, AMI from
+# SSM), the emulator configuration, and every input validation.
+
+mock_provider "aws" {
+  mock_resource "aws_lb" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/kforge-dev-ingress/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/kforge-dev-http/0123456789abcdef"
+    }
+  }
+  mock_resource "aws_launch_template" {
+    defaults = {
+      id = "lt-0123456789abcdef0"
+    }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:policy/kforge-dev-policy"
+    }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = {
+      names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = {
+      insecure_value = "ami-0123456789abcdef0"
+    }
+  }
+}
+
+variables {
+  cluster_name       = "kforge-dev"
+  environment        = "dev"
+  region             = "eu-west-1"
+  domain             = "dev.example.com"
+  kubernetes_version = "1.36.2"
+  acme_email         = "ops@example.com"
+  agent_binary_path  = "tests/fixtures/kforge-node"
+  worker_pools = {
+    general = {
+      instance_types = ["t3.medium"]
+      min_size       = 1
+      desired_size   = 1
+      max_size       = 3
+      labels         = { "kforge.io/pool" = "general" }
+    }
+  }
+}
+
+# What a real environment plans: this is where the TLS-only bucket policy
+# is proven, since the emulator denies every conditional request.
+run "real_aws_configuration" {
+  command = apply
+
+  assert {
+    condition = anytrue([for s in jsondecode(module.buckets.policy_json).Statement :
+    s.Effect == "Deny" && s.Action == "s3:*" && try(s.Condition.Bool["aws:SecureTransport"], "") == "false"])
+    error_message = "the certs bucket policy denies non-TLS access"
+  }
+  assert {
+    condition     = module.buckets.policy_enforced && length(output.notes) == 0 && !output.emulated
+    error_message = "on AWS the bucket policy is applied and nothing is left out"
+  }
+  assert {
+    condition     = module.workers.launch_template_ids["general"] != "" && length(data.aws_ssm_parameter.al2023) == 1 && local.controller_ami == "ami-0123456789abcdef0"
+    error_message = "without ami_id the AMI comes from the AL2023 SSM parameter"
+  }
+  assert {
+    condition     = length(base64encode(local.controller_user_data)) < 16384 && strcontains(local.controller_user_data, "controller") && alltrue([for u in values(local.worker_user_data) : length(base64encode(u)) < 16384])
+    error_message = "user data renders under 16 KB"
+  }
+  assert {
+    condition     = alltrue([for k in ["cluster_name", "environment", "region", "domain", "api_dns_name", "kubernetes_version", "pod_cidr", "service_cidr", "bucket", "kms_key_arn", "zone_id", "efs_id", "acme_email", "http_node_port", "https_node_port", "worker_pools", "controller_asg_name"] : contains(keys(jsondecode(aws_s3_object.cluster_config.content)), k)])
+    error_message = "cluster.json carries every contract key"
+  }
+  assert {
+    condition     = aws_s3_object.agent.server_side_encryption == "aws:kms" && aws_s3_object.cluster_config.server_side_encryption == "aws:kms" && aws_s3_object.agent.key == "bootstrap/kforge-node" && aws_s3_object.cluster_config.key == "bootstrap/cluster.json"
+    error_message = "bootstrap objects under SSE-KMS at the agreed keys"
+  }
+  assert {
+    condition     = output.api_endpoint == "https://api.dev.example.com:6443" && output.api_dns_name == "api.dev.example.com"
+    error_message = "API name and endpoint"
+  }
+}
+
+run "emulator_configuration" {
+  command = apply
+
+  variables {
+    aws_endpoint_url = "http://127.0.0.1:5000"
+    ami_id           = "ami-760aaa0f"
+    node_config      = "{\"cluster_name\": \"overridden\", \"extra\": 1}"
+  }
+
+  assert {
+    condition     = !module.buckets.policy_enforced && length(output.notes) == 1 && output.emulated
+    error_message = "against the emulator the conditional bucket policy is left out, and the notes say so"
+  }
+  assert {
+    condition     = length(data.aws_ssm_parameter.al2023) == 0 && local.controller_ami == "ami-760aaa0f"
+    error_message = "a pinned AMI needs no SSM lookup"
+  }
+  assert {
+    condition     = jsondecode(aws_s3_object.cluster_config.content).cluster_name == "kforge-dev" && jsondecode(aws_s3_object.cluster_config.content).extra == 1
+    error_message = "node_config is merged in, the contract keys win"
+  }
+}
+
+run "graviton_pool_gets_arm_image" {
+  command = plan
+
+  variables {
+    worker_pools = {
+      arm = { instance_types = ["m7g.large"], min_size = 1, desired_size = 1, max_size = 2 }
+    }
+  }
+
+  assert {
+    condition     = local.pool_arch["arm"] == "arm64" && local.controller_arch == "x86_64" && length(data.aws_ssm_parameter.al2023) == 2
+    error_message = "arm64 and x86_64 images looked up as needed"
+  }
+}
+
+run "rejects_long_cluster_name" {
+  command = plan
+  variables {
+    cluster_name = "a-cluster-name-that-is-too-long"
+  }
+  expect_failures = [var.cluster_name]
+}
+
+run "rejects_uppercase_cluster_name" {
+  command = plan
+  variables {
+    cluster_name = "Kforge"
+  }
+  expect_failures = [var.cluster_name]
+}
+
+run "rejects_bad_vpc_cidr" {
+  command = plan
+  variables {
+    vpc_cidr = "10.0.0.0/33"
+  }
+  expect_failures = [var.vpc_cidr]
+}
+
+run "rejects_bad_admin_cidr" {
+  command = plan
+  variables {
+    admin_cidrs = ["1.2.3.4"]
+  }
+  expect_failures = [var.admin_cidrs]
+}
+
+run "rejects_min_above_max" {
+  command = plan
+  variables {
+    worker_pools = {
+      general = { instance_types = ["t3.medium"], min_size = 4, desired_size = 4, max_size = 3 }
+    }
+  }
+  expect_failures = [var.worker_pools]
+}
+
+run "rejects_desired_above_max" {
+  command = plan
+  variables {
+    worker_pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 5, max_size = 3 }
+    }
+  }
+  expect_failures = [var.worker_pools]
+}
+
+run "rejects_bad_taint" {
+  command = plan
+  variables {
+    worker_pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, taints = ["dedicated=system"] }
+    }
+  }
+  expect_failures = [var.worker_pools]
+}
+
+run "rejects_bad_domain" {
+  command = plan
+  variables {
+    domain = "localhost"
+  }
+  expect_failures = [var.domain]
+}
+
+run "rejects_node_port_out_of_range" {
+  command = plan
+  variables {
+    https_node_port = 443
+  }
+  expect_failures = [var.https_node_port]
+}
+
+run "rejects_equal_node_ports" {
+  command = plan
+  variables {
+    http_node_port  = 30443
+    https_node_port = 30443
+  }
+  expect_failures = [var.https_node_port]
+}
+
+run "rejects_az_count" {
+  command = plan
+  variables {
+    az_count = 7
+  }
+  expect_failures = [var.az_count]
+}
+
+run "rejects_kubernetes_version_with_v" {
+  command = plan
+  variables {
+    kubernetes_version = "v1.36"
+  }
+  expect_failures = [var.kubernetes_version]
+}
+
+run "rejects_missing_agent" {
+  command = plan
+  variables {
+    agent_binary_path = "tests/fixtures/does-not-exist"
+  }
+  expect_failures = [var.agent_binary_path]
+}
+
+run "rejects_bad_endpoint" {
+  command = plan
+  variables {
+    aws_endpoint_url = "127.0.0.1:5000"
+  }
+  expect_failures = [var.aws_endpoint_url]
+}
+
+run "rejects_bad_ami" {
+  command = plan
+  variables {
+    ami_id = "ubuntu"
+  }
+  expect_failures = [var.ami_id]
+}
+
+run "rejects_reserved_tag" {
+  command = plan
+  variables {
+    tags = { "kforge.io/cluster" = "other" }
+  }
+  expect_failures = [var.tags]
+}
+
+run "rejects_node_config_not_object" {
+  command = plan
+  variables {
+    node_config = "[1]"
+  }
+  expect_failures = [var.node_config]
+}
