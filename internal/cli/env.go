@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"debug/elf"
 	"encoding/json"
@@ -275,6 +276,9 @@ func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	if agent, err = snapshotFile(agent, filepath.Join(e.Dir, "agent", "kforge-node")); err != nil {
+		return nil, err
+	}
 	tfvars, err := e.Config.TFVarsJSON(config.RenderOptions{AgentBinaryPath: agent, EndpointURL: e.Endpoint})
 	if err != nil {
 		return nil, err
@@ -348,4 +352,29 @@ func (e *Env) Outputs(ctx context.Context) (*tfrun.ClusterOutputs, bool, error) 
 		return nil, false, err
 	}
 	return &out, ok, nil
+}
+
+// snapshotFile copies src to dst unless dst already has the same content,
+// and returns dst. Terraform hashes the agent at plan time and reads it again
+// at apply time; a snapshot keeps a rebuild of kforge in between from
+// breaking the saved plan.
+func snapshotFile(src, dst string) (string, error) {
+	want, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("reading the agent binary %s: %w", src, err)
+	}
+	if have, err := os.ReadFile(dst); err == nil && bytes.Equal(have, want) {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, want, 0o755); err != nil {
+		return "", fmt.Errorf("copying the agent binary: %w", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return "", fmt.Errorf("copying the agent binary: %w", err)
+	}
+	return dst, nil
 }
