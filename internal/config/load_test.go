@@ -320,7 +320,7 @@ func TestWarnings(t *testing.T) {
 
 func TestKubernetesVersions(t *testing.T) {
 	list := SupportedKubernetesVersions()
-	if len(list) != 3 || list[0].Minor != "1.35" || list[2].Minor != "1.37" {
+	if len(list) != 2 || list[0].Minor != "1.35" || list[1].Minor != "1.36" {
 		t.Errorf("supported: %v", list)
 	}
 	if checkKubernetesVersion(DefaultKubernetesVersion) != "" {

@@ -19,13 +19,14 @@ type KubernetesRelease struct {
 const kubernetesReleasesCheckedOn = "2026-11-25"
 
 // supportedKubernetesReleases is the one list of Kubernetes versions kforge
-// installs. Update it (and kubernetesReleasesCheckedOn) when a patch release
+// installs. A minor is listed only once every add-on has a release pinned for
+// it (Cluster Autoscaler is built per minor; internal/addons tests that), so
+// 1.37 waits for its autoscaler pin. Update it (and kubernetesReleasesCheckedOn) when a patch release
 // ships; patches newer than LatestPatch are refused so typos like 1.36.60
 // fail early instead of on the node.
 var supportedKubernetesReleases = []KubernetesRelease{
 	{Minor: "1.35", LatestPatch: "1.35.10"},
 	{Minor: "1.36", LatestPatch: "1.36.6"},
-	{Minor: "1.37", LatestPatch: "1.37.2"},
 }
 
 // DefaultKubernetesVersion is installed when kubernetes.version is not set.
