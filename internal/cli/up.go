@@ -90,6 +90,8 @@ Terraform to stop cleanly (state saved, lock released).`,
 				app.Printf("\nNothing to apply (%s).\n\n", elapsed)
 			}
 			app.Table(outputRows(&out))
+			app.Printf("\n")
+			app.DelegationNextStep(ctx, e, &out, app.Stdout)
 			if e.Local {
 				app.Printf("\nThe cluster lives in the local emulator (pid %d): its data is gone when that process stops. Tear down with: kforge down %s\n", e.Emulator.PID, e.Name)
 			}
