@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -159,8 +160,17 @@ type workerPool struct {
 // small stand-in agent binary.
 func stageCluster(t *testing.T, work, endpoint string) clusterVars {
 	t.Helper()
-	if err := os.CopyFS(work, kforge.Terraform); err != nil {
-		t.Fatalf("copying the embedded terraform tree: %v", err)
+	// KFORGE_E2E_TERRAFORM_DIR runs the test against another copy of the
+	// terraform/ tree (for example one with a property broken on purpose)
+	// without touching the repository.
+	var tree fs.FS = kforge.Terraform
+	dest := work
+	if dir := os.Getenv("KFORGE_E2E_TERRAFORM_DIR"); dir != "" {
+		tree, dest = os.DirFS(dir), filepath.Join(work, "terraform")
+		t.Logf("terraform tree from %s instead of the embedded one", dir)
+	}
+	if err := os.CopyFS(dest, tree); err != nil {
+		t.Fatalf("copying the terraform tree: %v", err)
 	}
 	raw, err := os.ReadFile(filepath.Join(work, "terraform", "cluster", "examples", "local.tfvars.json"))
 	if err != nil {
