@@ -20,6 +20,9 @@ import (
 // confirmation, and that unlock --yes releases it.
 func TestStaleLockIsExplainedAndReleased(t *testing.T) {
 	requireTools(t)
+	if testing.Short() {
+		t.Skip("skipping terraform runs in -short mode")
+	}
 	em := localawstest.StartForTest(t)
 	dir := t.TempDir()
 	global := []string{"--envs-dir", filepath.Join(repoRoot, "envs"), "--workdir", filepath.Join(dir, ".kforge"), "--endpoint", em.URL()}
