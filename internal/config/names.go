@@ -69,7 +69,9 @@ var (
 	clusterName   = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
 	bucketName    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`)
 	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	zoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	// Route 53 ids start with Z; emulators (moto) hand out other upper-case
+	// ids, so the rule is the same as the root module's validation.
+	zoneIDPattern = regexp.MustCompile(`^[A-Z0-9]{1,32}$`)
 	amiPattern    = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
 	// family.size: t3.medium, m7g.large, c6in.2xlarge, m7i-flex.large, u-6tb1.metal
 	instanceTypePattern = regexp.MustCompile(`^([a-z]+[0-9]+[a-z0-9]*(-[a-z0-9]+)?|u-[0-9]+tb[0-9]+)\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal(-[0-9]+xl)?)$`)
