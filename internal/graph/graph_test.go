@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 // The plan fixtures are shared with internal/cost, which documents how to
 // regenerate them (testdata/make-plans.sh there).
-func readPlan(t *testing.T, env string) *tfjson.Plan {
+func readPlan(t testing.TB, env string) *tfjson.Plan {
 	t.Helper()
 	path := filepath.Join("..", "cost", "testdata", "plans", env+".plan.json.gz")
 	f, err := os.Open(path)
