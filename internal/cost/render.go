@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -116,4 +117,14 @@ func PreviewLine(plan *tfjson.Plan) (string, error) {
 		return "", err
 	}
 	return e.Summary(), nil
+}
+
+// MarshalJSON writes the amounts rounded to the cent: float sums such as
+// 33.288000000000004 say nothing more and make diffs noisy.
+func (r Range) MarshalJSON() ([]byte, error) {
+	cents := func(v float64) float64 { return math.Round(v*100) / 100 }
+	return json.Marshal(struct {
+		Low  float64 `json:"low"`
+		High float64 `json:"high"`
+	}{cents(r.Low), cents(r.High)})
 }
