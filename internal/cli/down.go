@@ -9,6 +9,7 @@ import (
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/backend"
+	"github.com/kforge/kforge/internal/sweep"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -71,6 +72,11 @@ stopped afterwards. A cluster that is already gone is not an error.`,
 				result.Destroyed = count
 				result.Message = fmt.Sprintf("Destroyed %d resources of cluster %s.", count, e.Config.Name)
 			}
+			// What the state never held (ASG instances, a killed apply's
+			// orphans) is found by the cluster tag.
+			if result.Swept, err = app.sweepLeftovers(ctx, e, exists, count > 0); err != nil {
+				return err
+			}
 			if purge && exists {
 				bucket, err := e.StateBucket(ctx)
 				if err != nil {
@@ -102,14 +108,15 @@ stopped afterwards. A cluster that is already gone is not an error.`,
 }
 
 type downResult struct {
-	Env              string `json:"environment"`
-	AlreadyDestroyed bool   `json:"already_destroyed"`
-	Destroyed        int    `json:"destroyed"`
-	StatePurged      bool   `json:"state_purged"`
-	StateBucket      string `json:"state_bucket,omitempty"`
-	EmulatorStopped  bool   `json:"emulator_stopped"`
-	Elapsed          string `json:"elapsed,omitempty"`
-	Message          string `json:"message"`
+	Env              string           `json:"environment"`
+	AlreadyDestroyed bool             `json:"already_destroyed"`
+	Destroyed        int              `json:"destroyed"`
+	StatePurged      bool             `json:"state_purged"`
+	StateBucket      string           `json:"state_bucket,omitempty"`
+	Swept            []sweep.Resource `json:"swept,omitempty"`
+	EmulatorStopped  bool             `json:"emulator_stopped"`
+	Elapsed          string           `json:"elapsed,omitempty"`
+	Message          string           `json:"message"`
 }
 
 func (app *App) printDown(r downResult) error {
@@ -117,6 +124,9 @@ func (app *App) printDown(r downResult) error {
 		return app.PrintJSON(r)
 	}
 	app.Printf("%s\n", r.Message)
+	if len(r.Swept) > 0 {
+		app.Printf("Swept %d leftover resources tagged for the cluster.\n", len(r.Swept))
+	}
 	if r.StatePurged {
 		app.Printf("State bucket %s deleted with all object versions.\n", r.StateBucket)
 	}

@@ -114,6 +114,7 @@ func NewRootCmd(app *App) *cobra.Command {
 		newStatusCmd(app),
 		newOutputCmd(app),
 		newUnlockCmd(app),
+		newOrphansCmd(app),
 		newVersionCmd(app),
 		newCompletionCmd(app),
 		newDNSCmd(app),

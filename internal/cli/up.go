@@ -38,6 +38,10 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if err != nil {
 				return err
 			}
+			// A killed apply leaves resources the state does not know.
+			if err := app.removeOrphans(ctx, e, r); err != nil {
+				return err
+			}
 			plan, err := r.Plan(ctx, defaultPlanFile, false)
 			if err != nil {
 				return err

@@ -1,0 +1,315 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/sweep"
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+// Orphans are cluster resources the Terraform state does not know. Terraform
+// saves remote state at most every 20 s and records a resource only when its
+// create returns, so a killed apply leaves them behind: named ones make the
+// next apply fail with "already exists", unnamed ones would be created twice.
+
+func newOrphansCmd(app *App) *cobra.Command {
+	var del bool
+	cmd := &cobra.Command{
+		Use:   "orphans <env>",
+		Short: "List (or --delete) the cluster's AWS resources its Terraform state does not know",
+		Long: `List every AWS resource tagged kforge.io/cluster=<cluster> (or named after the
+cluster, or inside one of its VPCs) that appears nowhere in the Terraform
+state: what a killed apply created before it could save the state. Run-time
+children of resources in the state (instances of its ASGs, their network
+interfaces and volumes, records in its zone, EFS access points) are not
+orphans. --delete removes them in dependency order while holding the state
+lock; ` + "`kforge up`" + ` does the same before it plans.`,
+		Args: envArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			e, err := app.OpenEnv(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			exists, err := e.stateBucketExists(ctx)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				return fmt.Errorf("environment %s has no state bucket yet: without a state every resource of the cluster would count as an orphan; run `kforge up %s` (it removes them first) or `kforge down %s`", e.Name, e.Name, e.Name)
+			}
+			r, err := e.Runner(ctx)
+			if err != nil {
+				return err
+			}
+			if err := r.Init(ctx, false); err != nil {
+				return err
+			}
+			var orphans []sweep.Resource
+			var res *sweep.Result
+			locked, err := e.withStateLock(ctx, "kforge orphans", func() error {
+				if orphans, err = e.findOrphans(ctx, r); err != nil {
+					return err
+				}
+				if !del || len(orphans) == 0 {
+					return nil
+				}
+				app.printOrphans(orphans)
+				if err := app.Confirm(fmt.Sprintf("delete these %d orphaned resources of %s", len(orphans), e.Config.Name), "yes"); err != nil {
+					return err
+				}
+				res, err = e.deleteResources(ctx, orphans, app.sweepProgress())
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if !locked {
+				return fmt.Errorf("the state of %s is locked by another run: orphans can only be told apart while no run is creating resources; wait for it (or release a stale lock with `kforge unlock %s <lock-id>`; `kforge plan %s` prints the id)", e.Name, e.Name, e.Name)
+			}
+			if app.JSON() {
+				out := struct {
+					Env     string           `json:"environment"`
+					Orphans []sweep.Resource `json:"orphans"`
+					Deleted int              `json:"deleted"`
+				}{Env: e.Name, Orphans: orphans}
+				if res != nil {
+					out.Deleted = len(res.Deleted)
+				}
+				return app.PrintJSON(out)
+			}
+			switch {
+			case len(orphans) == 0:
+				app.Printf("No orphans: every resource of cluster %s is in the Terraform state of %s.\n", e.Config.Name, e.Name)
+			case res != nil:
+				app.Printf("Deleted %d orphaned resources of cluster %s.\n", len(res.Deleted), e.Config.Name)
+			default:
+				app.printOrphans(orphans)
+				app.Printf("%d resources of cluster %s are not in the Terraform state of %s (an apply was interrupted after creating them). Delete them with: kforge orphans %s --delete\n", len(orphans), e.Config.Name, e.Name, e.Name)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&del, "delete", false, "delete the orphans (asks for confirmation unless --yes)")
+	return cmd
+}
+
+// removeOrphans is up's recovery step, after init and before the plan: it
+// deletes what an interrupted apply created but never recorded, so the
+// plan creates it again instead of failing with "already exists". It runs
+// under the state lock; when another run holds the lock it does nothing and
+// the plan reports the lock.
+func (app *App) removeOrphans(ctx context.Context, e *Env, r *tfrun.Runner) error {
+	_, err := e.withStateLock(ctx, "kforge up: orphan check", func() error {
+		orphans, err := e.findOrphans(ctx, r)
+		if err != nil || len(orphans) == 0 {
+			return err
+		}
+		app.Notef("Found %d resources of cluster %s that its Terraform state does not know. An earlier apply was interrupted (killed) after creating them and before saving the state; deleting them so this run creates them again:\n", len(orphans), e.Config.Name)
+		app.noteResources(orphans)
+		if err := app.Confirm(fmt.Sprintf("delete these %d orphaned resources", len(orphans)), "yes"); err != nil {
+			return err
+		}
+		res, err := e.deleteResources(ctx, orphans, app.sweepProgress())
+		if err != nil {
+			return err
+		}
+		app.Notef("Deleted %d orphaned resources.\n", len(res.Deleted))
+		return nil
+	})
+	return err
+}
+
+// sweepLeftovers is down's last step: it deletes everything still tagged
+// for the cluster after terraform destroy (what the state never held:
+// instances of the ASGs, their volumes and network interfaces, EFS access
+// points, orphans of a killed apply). confirmed says the user already
+// agreed to destroy the cluster.
+func (app *App) sweepLeftovers(ctx context.Context, e *Env, stateBucket bool, confirmed bool) ([]sweep.Resource, error) {
+	var swept []sweep.Resource
+	run := func() error {
+		left, err := e.listCluster(ctx)
+		if err != nil || len(left) == 0 {
+			return err
+		}
+		if !app.JSON() {
+			app.Printf("%d resources of cluster %s are still tagged for it after terraform destroy (never in the state); deleting them:\n", len(left), e.Config.Name)
+		}
+		app.noteResources(left)
+		if !confirmed {
+			if err := app.Confirm(fmt.Sprintf("delete the %d leftover resources of cluster %s", len(left), e.Config.Name), e.Config.Name); err != nil {
+				return err
+			}
+		}
+		res, err := e.deleteResources(ctx, left, app.sweepProgress())
+		if res != nil {
+			swept = res.Deleted
+		}
+		return err
+	}
+	if !stateBucket {
+		return swept, run() // no state, so no run can hold its lock
+	}
+	locked, err := e.withStateLock(ctx, "kforge down: leftover sweep", run)
+	if err == nil && !locked {
+		err = fmt.Errorf("the state of %s is locked by another run: leftovers were not swept; run `kforge down %s` again when it is done", e.Name, e.Name)
+	}
+	return swept, err
+}
+
+// listCluster lists every resource tagged for the cluster, except the
+// state bucket.
+func (e *Env) listCluster(ctx context.Context) ([]sweep.Resource, error) {
+	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	var keep []string
+	if b, err := e.StateBucket(ctx); err == nil {
+		keep = append(keep, b)
+	}
+	return sweep.List(ctx, cfg, sweep.Target{Cluster: e.Config.Name, Endpoint: e.Endpoint, KeepBuckets: keep})
+}
+
+// findOrphans lists the cluster's resources and keeps those the state does
+// not know.
+func (e *Env) findOrphans(ctx context.Context, r *tfrun.Runner) ([]sweep.Resource, error) {
+	st, err := r.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the state to find orphans: %w", err)
+	}
+	all, err := e.listCluster(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sweep.Orphans(all, sweep.StateValues(st)), nil
+}
+
+func (e *Env) deleteResources(ctx context.Context, rs []sweep.Resource, progress func(sweep.Resource, error)) (*sweep.Result, error) {
+	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	res := sweep.Delete(ctx, cfg, rs, sweep.Options{Endpoint: e.Endpoint, Progress: progress})
+	if err := res.Err(); err != nil {
+		return res, fmt.Errorf("cluster %s: %w", e.Config.Name, err)
+	}
+	return res, nil
+}
+
+func (app *App) sweepProgress() func(sweep.Resource, error) {
+	return func(r sweep.Resource, err error) {
+		if err != nil {
+			app.Notef("  FAILED to delete %s: %v\n", r, err)
+			return
+		}
+		app.Notef("  deleted %s\n", r)
+	}
+}
+
+// noteResources writes kind, id and name of each resource to stderr.
+func (app *App) noteResources(rs []sweep.Resource) {
+	tw := tabwriter.NewWriter(app.Stderr, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KIND\tID\tNAME")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Kind, r.ID, r.Name)
+	}
+	tw.Flush()
+}
+
+func (app *App) printOrphans(rs []sweep.Resource) {
+	rows := [][]string{{"KIND", "ID", "NAME", "MATCHED BY"}}
+	for _, r := range rs {
+		rows = append(rows, []string{r.Kind, r.ID, r.Name, r.Why})
+	}
+	app.Table(rows)
+}
+
+// lockInfo is Terraform's lock record (statemgr.LockInfo), so that
+// terraform reports a lock kforge holds like its own and `kforge unlock`
+// (terraform force-unlock) can release it.
+type lockInfo struct {
+	ID        string
+	Operation string
+	Info      string
+	Who       string
+	Version   string
+	Created   time.Time
+	Path      string
+}
+
+// withStateLock runs fn while holding the environment's Terraform state lock
+// (the S3 lock file <key>.tflock that use_lockfile uses, written only if
+// absent). It reports false without running fn when another run holds it:
+// telling orphans apart while an apply is creating resources would delete
+// that apply's work.
+func (e *Env) withStateLock(ctx context.Context, operation string, fn func() error) (bool, error) {
+	bucket, err := e.StateBucket(ctx)
+	if err != nil {
+		return false, err
+	}
+	cfg, err := awsx.Config(ctx, e.StateRegion(), e.Endpoint)
+	if err != nil {
+		return false, err
+	}
+	c := awsx.S3Client(cfg, e.Endpoint)
+	key := e.StateKey() + ".tflock"
+	info := lockInfo{ID: newLockID(), Operation: operation, Who: whoAmI(), Version: "kforge", Created: time.Now().UTC(), Path: bucket + "/" + e.StateKey()}
+	body, err := json.Marshal(info)
+	if err != nil {
+		return false, err
+	}
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(string(body)),
+		IfNoneMatch: aws.String("*"), ContentType: aws.String("application/json"),
+		ServerSideEncryption: s3types.ServerSideEncryptionAes256,
+	})
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict") {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("taking the state lock s3://%s/%s: %w", bucket, key, err)
+	}
+	fnErr := fn()
+	// Release on a context of its own: an interrupted run must not leave
+	// its lock behind.
+	rel, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := c.DeleteObject(rel, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil && fnErr == nil {
+		fnErr = fmt.Errorf("releasing the state lock s3://%s/%s (release it with `kforge unlock %s %s`): %w", bucket, key, e.Name, info.ID, err)
+	}
+	return true, fnErr
+}
+
+func newLockID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func whoAmI() string {
+	host, _ := os.Hostname()
+	if u, err := user.Current(); err == nil {
+		return u.Username + "@" + host
+	}
+	return host
+}
