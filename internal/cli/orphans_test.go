@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+// The orphan sweep holds Terraform's own S3 lock file: a second holder is
+// refused (so a sweep never runs while an apply creates resources), a lock
+// left by a killed run blocks it, and the lock is released afterwards.
+func TestWithStateLock(t *testing.T) {
+	em := localawstest.StartForTest(t)
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, "us-east-1", em.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := awsx.S3Client(cfg, em.URL())
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("state")}); err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Name: "dev", Endpoint: em.URL(), Config: &config.Cluster{Name: "c1", Region: "us-east-1", State: config.State{Bucket: "state", Key: "c1/dev/terraform.tfstate"}}}
+	lockKey := aws.String("c1/dev/terraform.tfstate.tflock")
+
+	ran, inner := false, true
+	ok, err := e.withStateLock(ctx, "test", func() error {
+		ran = true
+		obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("state"), Key: lockKey})
+		if err != nil {
+			t.Errorf("lock file while held: %v", err)
+		} else {
+			body, _ := io.ReadAll(obj.Body)
+			if !strings.Contains(string(body), `"Operation":"test"`) {
+				t.Errorf("lock record = %s", body)
+			}
+		}
+		inner, err = e.withStateLock(ctx, "second", func() error { t.Error("second holder ran"); return nil })
+		return err
+	})
+	if !ok || err != nil || !ran || inner {
+		t.Fatalf("withStateLock = %v, %v (ran %v, second holder got it: %v)", ok, err, ran, inner)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("state"), Key: lockKey}); err == nil {
+		t.Error("the lock file is still there after the run")
+	}
+	// A stale lock (a killed terraform's) keeps the sweep out.
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("state"), Key: lockKey, Body: strings.NewReader(`{"ID":"x"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	ok, err = e.withStateLock(ctx, "test", func() error { t.Error("ran under a stale lock"); return nil })
+	if ok || err != nil {
+		t.Errorf("under a stale lock: withStateLock = %v, %v; want false, nil", ok, err)
+	}
+}
