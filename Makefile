@@ -10,7 +10,7 @@ GOTESTFLAGS ?=
 KFORGE_PLUGIN_DIR ?= $(firstword $(wildcard /opt/tf-plugins /usr/share/terraform/plugins))
 export KFORGE_PLUGIN_DIR
 
-.PHONY: help build local down-local test unit lint tf-check tf-test e2e verify golden fuzz bench e2e-aws clean
+.PHONY: help build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws clean
 
 help: ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,10 +24,11 @@ local: build ## Bring the whole cluster's infrastructure up on the local AWS emu
 down-local: build ## Destroy the local cluster and stop the emulator.
 	./$(BIN) down local --yes
 
-test: lint tf-check unit tf-test e2e ## Every check and test CI runs.
+test: lint tf-check unit tf-test fuzz-short e2e ## Every check and test CI runs.
 
-lint: ## gofmt, go vet, staticcheck, shellcheck.
+lint: ## gofmt, go vet, staticcheck, shellcheck, Trivy over terraform/.
 	scripts/lint
+	scripts/security-scan
 
 unit: ## Go unit tests (no full terraform apply).
 	$(GO) test -short -count=1 ./...
@@ -47,8 +48,16 @@ GOLDEN_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' 'flag.Bool("up
 golden: ## Rewrite golden files after an intended change; review the diff.
 	$(GO) test -short -count=1 $(GOLDEN_PKGS) -update
 
-fuzz: ## Fuzz the config parser briefly.
-	$(GO) test ./internal/config -run '^$$' -fuzz FuzzLoad -fuzztime 30s
+FUZZTIME ?= 30s
+
+fuzz: ## Fuzz every parser of untrusted input for FUZZTIME each.
+	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	for target in FuzzTerraformStream FuzzDecodeOutputs FuzzPorkbunAnswer; do \
+		$(GO) test ./test/e2e/reliability/fuzz -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+fuzz-short: ## The fuzz targets briefly, as CI runs them.
+	$(MAKE) fuzz FUZZTIME=10s
 
 bench: build ## Benchmarks of kforge itself; prints ratios.
 	bench/run
