@@ -135,3 +135,38 @@ func TestRender(t *testing.T) {
 		t.Error("not an SVG")
 	}
 }
+
+// TestFromState draws an applied local cluster (state fixture of
+// internal/cost): every pool with its instance type, mount targets placed
+// in their zones by subnet id.
+func TestFromState(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "cost", "testdata", "states", "local.state.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state tfjson.State
+	if err := json.NewDecoder(zr).Decode(&state); err != nil {
+		t.Fatal(err)
+	}
+	got, err := FromState(&state, Options{StateBucket: "kforge-state"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Worker pool general (ASG)", "Worker pool system (ASG)", "t3.small, 30 GB gp3", "Control plane (ASG)",
+		"subgraph cluster_az_0", "subgraph cluster_az_1", "kforge-state", ":443 → node port 30443"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("DOT of the state lacks %q", w)
+		}
+	}
+	if strings.Contains(got, "instance type unknown") {
+		t.Error("a group's launch template was not resolved from the state")
+	}
+	if n := strings.Count(got, `"EFS mount target"`); n != 2 {
+		t.Errorf("%d mount targets drawn, want 2", n)
+	}
+}
