@@ -70,5 +70,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "certs" {
     }
   }
 
+  # The control plane writes an etcd snapshot an hour; keep two weeks of them.
+  rule {
+    id     = "expire-etcd-snapshot-history"
+    status = "Enabled"
+
+    filter {
+      prefix = "controller/etcd/history/"
+    }
+
+    expiration {
+      days = var.etcd_snapshot_retention_days
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.certs]
 }

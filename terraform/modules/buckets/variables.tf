@@ -31,6 +31,17 @@ variable "noncurrent_version_expiration_days" {
   }
 }
 
+variable "etcd_snapshot_retention_days" {
+  description = "Days the hourly etcd snapshots under controller/etcd/history/ are kept (the latest snapshot has its own key and is kept)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.etcd_snapshot_retention_days >= 1
+    error_message = "etcd_snapshot_retention_days must be at least 1."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to the bucket."
   type        = map(string)

@@ -1,10 +1,12 @@
 locals {
   # Ports the control plane accepts from itself and from peer node groups:
-  # kubelet, and Cilium's VXLAN overlay and health checks.
+  # kubelet, and Cilium's VXLAN overlay and health checks (TCP 4240 and ICMP
+  # echo; for ICMP, from is the type and to the code).
   node_ports = {
     kubelet       = { protocol = "tcp", from = 10250, to = 10250, description = "kubelet" }
     cilium-vxlan  = { protocol = "udp", from = 8472, to = 8472, description = "Cilium VXLAN" }
     cilium-health = { protocol = "tcp", from = 4240, to = 4240, description = "Cilium health" }
+    cilium-icmp   = { protocol = "icmp", from = 8, to = 0, description = "Cilium health (ICMP echo)" }
   }
 
   peer_rules = merge(

@@ -54,8 +54,16 @@ run "policy_denies_insecure_transport_and_unencrypted_uploads" {
     error_message = "ACLs disabled"
   }
   assert {
-    condition     = one(one(aws_s3_bucket_lifecycle_configuration.certs.rule).noncurrent_version_expiration).noncurrent_days == 30
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.noncurrent_version_expiration).noncurrent_days if r.id == "expire-noncurrent-versions"]) == 30
     error_message = "noncurrent versions expire"
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.expiration).days if r.id == "expire-etcd-snapshot-history"]) == 14
+    error_message = "hourly etcd snapshots expire after the retention period"
+  }
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.filter).prefix if r.id == "expire-etcd-snapshot-history"]) == "controller/etcd/history/"
+    error_message = "the snapshot rule covers only the snapshot history prefix"
   }
 }
 

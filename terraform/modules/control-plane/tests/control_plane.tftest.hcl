@@ -64,11 +64,11 @@ run "api_only_from_vpc_and_admins" {
     error_message = "kubelet and CNI ports only from node security groups"
   }
   assert {
-    condition     = toset([for k, r in aws_vpc_security_group_ingress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240"])
-    error_message = "kubelet 10250, Cilium VXLAN 8472/udp and health 4240"
+    condition     = toset([for k, r in aws_vpc_security_group_ingress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240", "icmp/8"])
+    error_message = "kubelet 10250, Cilium VXLAN 8472/udp and health 4240/tcp + ICMP echo"
   }
   assert {
-    condition     = length(aws_vpc_security_group_ingress_rule.nodes) == 6
+    condition     = length(aws_vpc_security_group_ingress_rule.nodes) == 8
     error_message = "each node port from the controller group itself and from the worker group"
   }
 }
