@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/cost"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -49,6 +50,13 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if !app.JSON() {
 				app.Printf("Cluster %s, environment %s, region %s\n", e.Config.Name, e.Name, e.Config.Region)
 				app.printSummary(plan.Summary)
+				// The estimate is a preview aid: a plan it cannot price is
+				// still applied, and the reason is shown instead.
+				if line, err := cost.PreviewLine(plan.Plan); err != nil {
+					app.Printf("Cost estimate unavailable: %v\n", err)
+				} else {
+					app.Printf("%s\n", line)
+				}
 				if note := e.emulatorNote(); note != "" {
 					app.Printf("%s\n", note)
 				}
