@@ -184,7 +184,12 @@ func (e *Env) listCluster(ctx context.Context) ([]sweep.Resource, error) {
 	if b, err := e.StateBucket(ctx); err == nil {
 		keep = append(keep, b)
 	}
-	return sweep.List(ctx, cfg, sweep.Target{Cluster: e.Config.Name, Endpoint: e.Endpoint, KeepBuckets: keep})
+	// The records the dns module writes; others in the zone are the user's.
+	var records []string
+	if d := e.Config.Domain; d != "" {
+		records = []string{d, "*." + d, "api." + d}
+	}
+	return sweep.List(ctx, cfg, sweep.Target{Cluster: e.Config.Name, Endpoint: e.Endpoint, KeepBuckets: keep, RecordNames: records})
 }
 
 // findOrphans lists the cluster's resources and keeps those the state does

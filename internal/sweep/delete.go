@@ -322,7 +322,9 @@ func (d *deleter) delete(ctx context.Context, r Resource) error {
 		}
 		return err
 	case KindRecord:
-		return d.deleteRecords(ctx, r.Parent, r.Name, strings.TrimPrefix(r.ID, r.Parent+"_"+r.Name+"_"))
+		// zone_name_type; zone ids have no underscore.
+		zone, _, _ := strings.Cut(r.ID, "_")
+		return d.deleteRecords(ctx, zone, r.Name, strings.TrimPrefix(r.ID, zone+"_"+r.Name+"_"))
 	case KindHostedZone:
 		if err := d.deleteRecords(ctx, r.ID, "", ""); err != nil {
 			return err
@@ -460,7 +462,7 @@ func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) err
 	if err != nil {
 		return err
 	}
-	apex := strings.TrimSuffix(aws.ToString(z.HostedZone.Name), ".")
+	apex := recordName(aws.ToString(z.HostedZone.Name))
 	p := route53.NewListResourceRecordSetsPaginator(d.r53, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zone)})
 	var changes []r53types.Change
 	for p.HasMorePages() {
@@ -469,7 +471,7 @@ func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) err
 			return err
 		}
 		for _, rr := range page.ResourceRecordSets {
-			rn := strings.TrimSuffix(aws.ToString(rr.Name), ".")
+			rn := recordName(aws.ToString(rr.Name))
 			if rn == apex && (rr.Type == r53types.RRTypeNs || rr.Type == r53types.RRTypeSoa) {
 				continue
 			}

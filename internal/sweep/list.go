@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -105,6 +106,12 @@ type Target struct {
 	Endpoint string
 	// KeepBuckets are never listed (the Terraform state bucket).
 	KeepBuckets []string
+	// RecordNames are the record names Terraform manages in the cluster's
+	// zones (the domain, *.domain, api.domain): such a record missing from
+	// the state is an orphan (it would make the next create fail). Records
+	// with other names are run-time children of their zone, listed with
+	// the zone as Parent.
+	RecordNames []string
 }
 
 // List returns every resource of the kinds kforge's modules create that
@@ -693,6 +700,10 @@ func (l *lister) kms(ctx context.Context) error {
 
 func (l *lister) route53(ctx context.Context) error {
 	c := route53.NewFromConfig(l.cfg)
+	managed := map[string]bool{}
+	for _, n := range l.t.RecordNames {
+		managed[recordName(n)] = true
+	}
 	zp := route53.NewListHostedZonesPaginator(c, &route53.ListHostedZonesInput{})
 	for zp.HasMorePages() {
 		zones, err := zp.NextPage(ctx)
@@ -701,7 +712,7 @@ func (l *lister) route53(ctx context.Context) error {
 		}
 		for _, z := range zones.HostedZones {
 			id := strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
-			name := strings.TrimSuffix(aws.ToString(z.Name), ".")
+			name := recordName(aws.ToString(z.Name))
 			tags, err := c.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: aws.String(id), ResourceType: "hostedzone"})
 			if err != nil {
 				return fmt.Errorf("tags of zone %s: %w", id, err)
@@ -718,18 +729,34 @@ func (l *lister) route53(ctx context.Context) error {
 				continue
 			}
 			l.add(Resource{Kind: KindHostedZone, ID: id, Name: name, Why: why})
-			recs, err := c.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: z.Id})
-			if err != nil {
-				return fmt.Errorf("records of zone %s: %w", id, err)
+			var recs []r53types.ResourceRecordSet
+			rp := route53.NewListResourceRecordSetsPaginator(c, &route53.ListResourceRecordSetsInput{HostedZoneId: z.Id})
+			for rp.HasMorePages() {
+				page, err := rp.NextPage(ctx)
+				if err != nil {
+					return fmt.Errorf("records of zone %s: %w", id, err)
+				}
+				recs = append(recs, page.ResourceRecordSets...)
 			}
-			for _, r := range recs.ResourceRecordSets {
-				rn := strings.TrimSuffix(aws.ToString(r.Name), ".")
+			for _, r := range recs {
+				rn := recordName(aws.ToString(r.Name))
 				if rn == name && (r.Type == "NS" || r.Type == "SOA") {
 					continue // the zone's own; they go with it
 				}
-				l.add(Resource{Kind: KindRecord, ID: id + "_" + rn + "_" + string(r.Type), Name: rn, Parent: id, Why: "in zone " + name})
+				parent := id
+				if managed[rn] {
+					parent = ""
+				}
+				// The ID is Terraform's aws_route53_record id: zone_name_type.
+				l.add(Resource{Kind: KindRecord, ID: id + "_" + rn + "_" + string(r.Type), Name: rn, Parent: parent, Why: "in zone " + name})
 			}
 		}
 	}
 	return nil
+}
+
+// recordName normalises a Route 53 name: no final dot, lower case, and the
+// wildcard that Route 53 lists as \052 spelled *.
+func recordName(n string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSuffix(n, "."), `\052`, "*"))
 }

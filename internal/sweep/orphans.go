@@ -56,7 +56,7 @@ var runtimeChild = map[string]bool{
 	KindInstance:    true, // launched by an ASG
 	KindENI:         true, // of an instance, load balancer or mount target
 	KindVolume:      true, // of an instance
-	KindRecord:      true, // written into a zone (by the cluster's controllers too)
+	KindRecord:      true, // in a zone, by its users (not the names Terraform manages: see Target.RecordNames)
 	KindAccessPoint: true, // made by the EFS CSI driver
 }
 

@@ -203,7 +203,7 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a, err := List(ctx, cfg, Target{Cluster: "alpha", Endpoint: em.URL()})
+	a, err := List(ctx, cfg, Target{Cluster: "alpha", Endpoint: em.URL(), RecordNames: []string{"api.alpha.example.test", "*.alpha.example.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +217,11 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 		KindAccessPoint, KindRole, KindPolicy, KindInstanceProfile, KindBucket, KindKMSKey, KindKMSAlias, KindHostedZone, KindRecord} {
 		if kinds(a)[k] == 0 {
 			t.Errorf("alpha: no %s listed", k)
+		}
+	}
+	for _, r := range a {
+		if r.Kind == KindRecord && (r.Name != "api.alpha.example.test" || r.Parent != "") {
+			t.Errorf("record %+v: want api.alpha.example.test listed as managed by Terraform (no parent)", r)
 		}
 	}
 	if kindList(kinds(a)) != kindList(kinds(b)) {
@@ -284,7 +289,8 @@ func TestOrphans(t *testing.T) {
 		{Kind: KindSubnet, ID: "subnet-2", Parent: "vpc-2"},               // orphan (not a runtime child)
 		{Kind: KindRole, ID: "c-worker", ARN: "arn:iam::1:role/c-worker"}, // known by ARN only
 		{Kind: KindHostedZone, ID: "Z1"},
-		{Kind: KindRecord, ID: "Z1_api.c_A", Parent: "Z1"}, // of an in-state zone
+		{Kind: KindRecord, ID: "Z1_www.c_A", Parent: "Z1"}, // a user's, in an in-state zone
+		{Kind: KindRecord, ID: "Z1_api.c_A"},               // a name Terraform manages, not in the state
 		{Kind: KindFileSystem, ID: "fs-1"},
 		{Kind: KindAccessPoint, ID: "fsap-1", Parent: "fs-1"}, // made by the CSI driver
 		{Kind: KindMountTarget, ID: "fsmt-1", Parent: "fs-1"}, // not a runtime child: Terraform makes them
@@ -304,7 +310,7 @@ func TestOrphans(t *testing.T) {
 	for _, r := range Orphans(all, StateValues(st)) {
 		got = append(got, r.ID)
 	}
-	want := []string{"c-system", "i-2", "eni-2", "eni-5", "vpc-2", "subnet-2", "fsmt-1"}
+	want := []string{"c-system", "i-2", "eni-2", "eni-5", "vpc-2", "subnet-2", "Z1_api.c_A", "fsmt-1"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("orphans:\n got %v\nwant %v", got, want)
 	}
