@@ -52,7 +52,7 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 	k := newKforge(t, copyEnvs(t), em.URL())
 	const env = "local"
 
-	kills := 0
+	kills, orphans := 0, 0
 	for i, kp := range killPoints {
 		p := k.startBG("up", env, "--yes")
 		line, addr := "", ""
@@ -64,13 +64,15 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 			m := progressLine.FindStringSubmatch(line)
 			done, _ := strconv.Atoi(m[1])
 			total, _ := strconv.Atoi(m[2])
-			if kp.at(done, total, m[3], m[4]) {
-				addr = m[4]
+			// A start line reads "creating <addr>...": match the bare address.
+			if a := strings.TrimSuffix(m[4], "..."); kp.at(done, total, m[3], a) {
+				addr = a
 				break
 			}
 		}
 		if line == "" {
 			res, _ := p.wait(5 * time.Minute)
+			orphans += orphansDeleted(res.stderr)
 			t.Errorf("kill point %d (%s) not reached: the run ended first with exit %d:\n%s", i+1, kp.name, res.code, errorSummaries(res.stderr))
 			continue
 		}
@@ -87,7 +89,8 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 			t.Fatalf("kill point %d: kforge exited 0 although terraform was killed:\n%s", i+1, res)
 		}
 		kills++
-		t.Logf("kill %d/%d (%s): SIGKILLed terraform pid %d after %q (%s); kforge exit %d", i+1, len(killPoints), kp.name, pid, line, addr, res.code)
+		orphans += orphansDeleted(res.stderr)
+		t.Logf("kill %d/%d (%s): SIGKILLed terraform pid %d after %q (%s); kforge exit %d; orphans of the previous kill deleted first: %d", i+1, len(killPoints), kp.name, pid, line, addr, res.code, orphansDeleted(res.stderr))
 
 		// The next run finds the stale lock and says how to release it.
 		stale := k.run("up", env, "--yes")
@@ -119,9 +122,11 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 				t.Fatalf("SIGINT: want exit 130 and the interrupt notice, got:\n%s", res)
 			}
 			interrupted = true
-			t.Logf("SIGINT during %q: kforge exit %d after %s", line, res.code, res.took.Truncate(time.Second))
+			orphans += orphansDeleted(res.stderr)
+			t.Logf("SIGINT during %q: kforge exit %d after %s; orphans of the last kill deleted first: %d", line, res.code, res.took.Truncate(time.Second), orphansDeleted(res.stderr))
 		} else {
 			res, _ := p.wait(time.Minute)
+			orphans += orphansDeleted(res.stderr)
 			t.Logf("SIGINT point not reached: nothing left to create after the kills (exit %d)", res.code)
 		}
 	}
@@ -132,6 +137,7 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 		t.Fatalf("the lock was not released by the interrupted run:\n%s", final)
 	}
 	converged := final.code == 0
+	orphans += orphansDeleted(final.stderr)
 	if converged {
 		t.Logf("converged after %d SIGKILLs and %d SIGINT in %s", kills, boolInt(interrupted), final.took.Truncate(time.Second))
 		// The full cluster is there: no change left.
@@ -161,7 +167,18 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 		t.Fatalf("a second down should say the cluster is already gone:\n%s", again)
 	}
 	t.Logf("second down: %s", strings.TrimSpace(again.stdout))
-	t.Logf("FIGURE crash-recovery: %d SIGKILLs, each stale lock explained and released; %d SIGINT; converged: %v; %s total", kills, boolInt(interrupted), converged, time.Since(start).Truncate(time.Second))
+	t.Logf("FIGURE crash-recovery: %d SIGKILLs, each stale lock explained and released; %d SIGINT; %d orphans of killed applies found and deleted by the next up; converged: %v; %s total", kills, boolInt(interrupted), orphans, converged, time.Since(start).Truncate(time.Second))
+}
+
+// orphansDeleted reads how many orphans of a killed apply an up deleted
+// before planning ("Found N resources of cluster ... does not know").
+func orphansDeleted(stderr string) int {
+	m := regexp.MustCompile(`Found (\d+) resources of cluster \S+ that its Terraform state does not know`).FindStringSubmatch(stderr)
+	if m == nil || !strings.Contains(stderr, "Deleted "+m[1]+" orphaned resources") {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // errorSummaries keeps the "Error:" lines of kforge's stderr.
