@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -121,6 +123,15 @@ func (app *App) removeOrphans(ctx context.Context, e *Env, r *tfrun.Runner) erro
 		if err != nil || len(orphans) == 0 {
 			return err
 		}
+		adopt, orphans := e.adoptable(orphans)
+		if len(adopt) > 0 {
+			if err := app.writeImports(ctx, e, r, adopt); err != nil {
+				return err
+			}
+			if len(orphans) == 0 {
+				return nil
+			}
+		}
 		app.Notef("Found %d resources of cluster %s that its Terraform state does not know. An earlier apply was interrupted (killed) after creating them and before saving the state; deleting them so this run creates them again:\n", len(orphans), e.Config.Name)
 		app.noteResources(orphans)
 		if err := app.Confirm(fmt.Sprintf("delete these %d orphaned resources", len(orphans)), "yes"); err != nil {
@@ -134,6 +145,61 @@ func (app *App) removeOrphans(ctx context.Context, e *Env, r *tfrun.Runner) erro
 		return nil
 	})
 	return err
+}
+
+// adoptFile is the staged root module's file of import blocks for orphans
+// kforge adopts; staging removes it again on the next run.
+const adoptFile = "kforge_adopt.tf"
+
+// adoptable splits off the orphaned DNS records of a zone in the state: a
+// record has a known identity (zone_name_type) and address, so the plan
+// imports it rather than deleting it and creating it again (which moto
+// refuses for a record it has seen created before).
+func (e *Env) adoptable(orphans []sweep.Resource) (adopt map[string]sweep.Resource, rest []sweep.Resource) {
+	d := strings.ToLower(strings.TrimSuffix(e.Config.Domain, "."))
+	addr := map[string]string{
+		d:          fmt.Sprintf("module.dns.aws_route53_record.ingress[%q]", d),
+		"*." + d:   fmt.Sprintf("module.dns.aws_route53_record.ingress[%q]", "*."+d),
+		"api." + d: "module.dns.aws_route53_record.api",
+	}
+	zoneOrphaned := map[string]bool{}
+	for _, o := range orphans {
+		if o.Kind == sweep.KindHostedZone {
+			zoneOrphaned[o.ID] = true
+		}
+	}
+	adopt = map[string]sweep.Resource{}
+	for _, o := range orphans {
+		zone, _, _ := strings.Cut(o.ID, "_")
+		if a, ok := addr[o.Name]; ok && d != "" && o.Kind == sweep.KindRecord && strings.HasSuffix(o.ID, "_A") && !zoneOrphaned[zone] {
+			adopt[a] = o
+			continue
+		}
+		rest = append(rest, o)
+	}
+	return adopt, rest
+}
+
+// writeImports writes import blocks for the adopted resources into the
+// staged root module and re-initialises it.
+func (app *App) writeImports(ctx context.Context, e *Env, r *tfrun.Runner, adopt map[string]sweep.Resource) error {
+	var b strings.Builder
+	b.WriteString("# Written by kforge: resources an interrupted apply created but did not record.\n")
+	var addrs []string
+	for a := range adopt {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	app.Notef("Adopting %d resources an interrupted apply created but did not record (the plan imports them):\n", len(addrs))
+	for _, a := range addrs {
+		fmt.Fprintf(&b, "\nimport {\n  to = %s\n  id = %q\n}\n", a, adopt[a].ID)
+		app.Notef("  %s <- %s\n", a, adopt[a])
+	}
+	path := filepath.Join(r.Dir(), adoptFile)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return r.Init(ctx, false)
 }
 
 // sweepLeftovers is down's last step: it deletes everything still tagged
