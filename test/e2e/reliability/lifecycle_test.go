@@ -90,7 +90,7 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 		}
 		kills++
 		orphans += orphansDeleted(res.stderr)
-		t.Logf("kill %d/%d (%s): SIGKILLed terraform pid %d after %q (%s); kforge exit %d; orphans of the previous kill deleted first: %d", i+1, len(killPoints), kp.name, pid, line, addr, res.code, orphansDeleted(res.stderr))
+		t.Logf("kill %d/%d (%s): SIGKILLed terraform pid %d after %q (%s); kforge exit %d; orphans of the previous kill deleted or adopted first: %d", i+1, len(killPoints), kp.name, pid, line, addr, res.code, orphansDeleted(res.stderr))
 
 		// The next run finds the stale lock and says how to release it.
 		stale := k.run("up", env, "--yes")
@@ -123,7 +123,7 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 			}
 			interrupted = true
 			orphans += orphansDeleted(res.stderr)
-			t.Logf("SIGINT during %q: kforge exit %d after %s; orphans of the last kill deleted first: %d", line, res.code, res.took.Truncate(time.Second), orphansDeleted(res.stderr))
+			t.Logf("SIGINT during %q: kforge exit %d after %s; orphans of the last kill deleted or adopted first: %d", line, res.code, res.took.Truncate(time.Second), orphansDeleted(res.stderr))
 		} else {
 			res, _ := p.wait(time.Minute)
 			orphans += orphansDeleted(res.stderr)
@@ -167,17 +167,22 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 		t.Fatalf("a second down should say the cluster is already gone:\n%s", again)
 	}
 	t.Logf("second down: %s", strings.TrimSpace(again.stdout))
-	t.Logf("FIGURE crash-recovery: %d SIGKILLs, each stale lock explained and released; %d SIGINT; %d orphans of killed applies found and deleted by the next up; converged: %v; %s total", kills, boolInt(interrupted), orphans, converged, time.Since(start).Truncate(time.Second))
+	t.Logf("FIGURE crash-recovery: %d SIGKILLs, each stale lock explained and released; %d SIGINT; %d orphans of killed applies deleted or adopted by the next up; converged: %v; %s total", kills, boolInt(interrupted), orphans, converged, time.Since(start).Truncate(time.Second))
 }
 
 // orphansDeleted reads how many orphans of a killed apply an up deleted
-// before planning ("Found N resources of cluster ... does not know").
+// ("Found N resources of cluster ... does not know" ... "Deleted N") or
+// adopted through import blocks ("Adopting N resources") before planning.
 func orphansDeleted(stderr string) int {
-	m := regexp.MustCompile(`Found (\d+) resources of cluster \S+ that its Terraform state does not know`).FindStringSubmatch(stderr)
-	if m == nil || !strings.Contains(stderr, "Deleted "+m[1]+" orphaned resources") {
-		return 0
+	n := 0
+	if m := regexp.MustCompile(`Found (\d+) resources of cluster \S+ that its Terraform state does not know`).FindStringSubmatch(stderr); m != nil && strings.Contains(stderr, "Deleted "+m[1]+" orphaned resources") {
+		d, _ := strconv.Atoi(m[1])
+		n += d
 	}
-	n, _ := strconv.Atoi(m[1])
+	if m := regexp.MustCompile(`Adopting (\d+) resources`).FindStringSubmatch(stderr); m != nil {
+		a, _ := strconv.Atoi(m[1])
+		n += a
+	}
 	return n
 }
 
