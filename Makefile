@@ -15,8 +15,10 @@ export KFORGE_PLUGIN_DIR
 help: ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build: ## Build bin/kforge.
-	$(GO) build -o $(BIN) ./cmd/kforge
+	$(GO) build -ldflags "-X github.com/kforge/kforge/internal/cli.Version=$(VERSION)" -o $(BIN) ./cmd/kforge
 
 local: build ## Bring the whole cluster's infrastructure up on the local AWS emulator.
 	./$(BIN) up local --yes
