@@ -92,7 +92,11 @@ func (app *App) reportPlan(ctx context.Context, envName, file string) (*tfjson.P
 	if err != nil {
 		return nil, nil, err
 	}
-	return res.Plan, e, nil
+	plan, err := r.FullPlan(ctx, res)
+	if err != nil {
+		return nil, nil, err
+	}
+	return plan, e, nil
 }
 
 // showSavedPlan renders a binary plan file as JSON in the environment's

@@ -52,7 +52,11 @@ Terraform to stop cleanly (state saved, lock released).`,
 				app.printSummary(plan.Summary)
 				// The estimate is a preview aid: a plan it cannot price is
 				// still applied, and the reason is shown instead.
-				if line, err := cost.PreviewLine(plan.Plan); err != nil {
+				full, err := r.FullPlan(ctx, plan)
+				if err != nil {
+					return err
+				}
+				if line, err := cost.PreviewLine(full); err != nil {
 					app.Printf("Cost estimate unavailable: %v\n", err)
 				} else {
 					app.Printf("%s\n", line)

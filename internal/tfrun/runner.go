@@ -186,16 +186,20 @@ func (r *Runner) initFingerprint() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// PlanResult is a saved plan and its summary.
+// PlanResult is a saved plan and its summary. The summary comes from the
+// plan's JSON stream; the full plan (terraform show -json, which loads the
+// providers' schemas again and costs seconds) is read only on demand, by
+// (*Runner).FullPlan.
 type PlanResult struct {
 	File    string
 	Changes bool
 	Summary Summary
-	Plan    *tfjson.Plan
+	full    *tfjson.Plan
 }
 
 // Plan writes a saved plan to planFile (relative to the root module or
-// absolute) and summarises it. destroy plans a destroy.
+// absolute) and summarises it from Terraform's JSON stream. destroy plans a
+// destroy.
 func (r *Runner) Plan(ctx context.Context, planFile string, destroy bool) (*PlanResult, error) {
 	if !filepath.IsAbs(planFile) {
 		planFile = filepath.Join(r.dir, planFile)
@@ -205,20 +209,31 @@ func (r *Runner) Plan(ctx context.Context, planFile string, destroy bool) (*Plan
 		verb = "plan-destroy"
 	}
 	var changes bool
-	var diags Diagnostics
+	var stream planStream
 	err := r.withLog(ctx, verb, func(ctx context.Context, log io.Writer) error {
 		var err error
-		changes, err = r.tf.PlanJSON(ctx, io.MultiWriter(log, &diags), tfexec.Out(planFile), tfexec.Destroy(destroy))
+		changes, err = r.tf.PlanJSON(ctx, io.MultiWriter(log, &stream), tfexec.Out(planFile), tfexec.Destroy(destroy))
 		return err
 	})
 	if err != nil {
-		return nil, r.explain("plan", err, &diags)
+		return nil, r.explain("plan", err, &stream.Diagnostics)
 	}
-	plan, err := r.tf.ShowPlanFile(ctx, planFile)
+	return &PlanResult{File: planFile, Changes: changes, Summary: stream.Summary()}, nil
+}
+
+// FullPlan reads the saved plan of res as JSON (terraform show -json) for
+// what needs more than the summary (cost, graph); it is read once and kept
+// in res.
+func (r *Runner) FullPlan(ctx context.Context, res *PlanResult) (*tfjson.Plan, error) {
+	if res.full != nil {
+		return res.full, nil
+	}
+	plan, err := r.tf.ShowPlanFile(ctx, res.File)
 	if err != nil {
-		return nil, fmt.Errorf("reading the saved plan %s: %w", planFile, err)
+		return nil, fmt.Errorf("reading the saved plan %s: %w", res.File, err)
 	}
-	return &PlanResult{File: planFile, Changes: changes, Summary: Summarize(plan), Plan: plan}, nil
+	res.full = plan
+	return plan, nil
 }
 
 // Apply applies a saved plan, reporting progress events to progress (may be

@@ -41,7 +41,8 @@ type streamMessage struct {
 	} `json:"hook"`
 	Change struct {
 		Resource struct {
-			Addr string `json:"addr"`
+			Addr   string `json:"addr"`
+			Module string `json:"module"`
 		} `json:"resource"`
 		Action string `json:"action"`
 	} `json:"change"`

@@ -1,7 +1,10 @@
 package tfrun
 
 import (
+	"bytes"
+	"encoding/json"
 	"sort"
+	"strings"
 
 	tfjson "github.com/hashicorp/terraform-json"
 )
@@ -26,45 +29,136 @@ func (s Summary) Total() int {
 	return s.Totals.Add + s.Totals.Change + s.Totals.Destroy + s.Totals.Replace
 }
 
+// changeKind is how a summary counts one resource change.
+type changeKind int
+
+const (
+	notCounted changeKind = iota
+	kindAdd
+	kindChange
+	kindDestroy
+	kindReplace
+)
+
+// summaryBuilder counts resource changes by module; Summarize (from the
+// saved plan) and planStream (from the plan's JSON stream) share it so both
+// count alike.
+type summaryBuilder struct {
+	byModule map[string]*ModuleChanges
+	totals   ModuleChanges
+}
+
+func (b *summaryBuilder) count(module string, k changeKind) {
+	if k == notCounted {
+		return
+	}
+	if b.byModule == nil {
+		b.byModule = map[string]*ModuleChanges{}
+	}
+	m := b.byModule[module]
+	if m == nil {
+		m = &ModuleChanges{Module: module}
+		b.byModule[module] = m
+	}
+	for _, c := range []*ModuleChanges{m, &b.totals} {
+		switch k {
+		case kindAdd:
+			c.Add++
+		case kindChange:
+			c.Change++
+		case kindDestroy:
+			c.Destroy++
+		case kindReplace:
+			c.Replace++
+		}
+	}
+}
+
+func (b *summaryBuilder) summary() Summary {
+	s := Summary{Modules: []ModuleChanges{}, Totals: b.totals}
+	for _, m := range b.byModule {
+		s.Modules = append(s.Modules, *m)
+	}
+	sort.Slice(s.Modules, func(i, j int) bool { return s.Modules[i].Module < s.Modules[j].Module })
+	return s
+}
+
 // Summarize counts the resource changes of a plan by module. A replacement
 // counts once, as replace (Terraform's own summary counts it as one add and
-// one destroy).
+// one destroy). Data sources, no-ops, moves, imports and forgets without a
+// change are not counted.
 func Summarize(plan *tfjson.Plan) Summary {
-	byModule := map[string]*ModuleChanges{}
-	var s Summary
+	var b summaryBuilder
 	for _, rc := range plan.ResourceChanges {
 		if rc.Change == nil || rc.Mode == tfjson.DataResourceMode {
 			continue
 		}
-		m := byModule[rc.ModuleAddress]
-		if m == nil {
-			m = &ModuleChanges{Module: rc.ModuleAddress}
-			byModule[rc.ModuleAddress] = m
-		}
 		a := rc.Change.Actions
 		switch {
 		case a.Replace():
-			m.Replace++
-			s.Totals.Replace++
+			b.count(rc.ModuleAddress, kindReplace)
 		case a.Create():
-			m.Add++
-			s.Totals.Add++
+			b.count(rc.ModuleAddress, kindAdd)
 		case a.Update():
-			m.Change++
-			s.Totals.Change++
+			b.count(rc.ModuleAddress, kindChange)
 		case a.Delete():
-			m.Destroy++
-			s.Totals.Destroy++
+			b.count(rc.ModuleAddress, kindDestroy)
 		}
 	}
-	for _, m := range byModule {
-		if m.Add+m.Change+m.Destroy+m.Replace > 0 {
-			s.Modules = append(s.Modules, *m)
+	return b.summary()
+}
+
+// planStream reads a `terraform plan -json` stream: it keeps the
+// diagnostics and summarises the planned_change messages as Summarize does
+// the saved plan, so a plan needs no `terraform show -json` to be summarised.
+// resource_drift messages (changes made outside Terraform, already in the
+// state) are not changes the plan makes and are not counted.
+type planStream struct {
+	Diagnostics
+	lbuf    []byte
+	builder summaryBuilder
+}
+
+func (p *planStream) Write(b []byte) (int, error) {
+	p.Diagnostics.Write(b)
+	p.lbuf = append(p.lbuf, b...)
+	for {
+		i := bytes.IndexByte(p.lbuf, '\n')
+		if i < 0 {
+			break
 		}
+		var m streamMessage
+		if json.Unmarshal(p.lbuf[:i], &m) == nil && m.Type == "planned_change" {
+			p.builder.count(m.Change.Resource.Module, streamChangeKind(m.Change.Resource.Module, m.Change.Resource.Addr, m.Change.Action))
+		}
+		p.lbuf = p.lbuf[i+1:]
 	}
-	sort.Slice(s.Modules, func(i, j int) bool { return s.Modules[i].Module < s.Modules[j].Module })
-	if s.Modules == nil {
-		s.Modules = []ModuleChanges{}
+	return len(b), nil
+}
+
+// Summary is the summary of the planned changes written so far.
+func (p *planStream) Summary() Summary { return p.builder.summary() }
+
+// streamChangeKind maps a planned_change action (create, update, delete,
+// replace, read, noop, move, remove, import) to how it is counted. A move or
+// import that also changes the resource is reported as that change.
+func streamChangeKind(module, addr, action string) changeKind {
+	local := addr
+	if module != "" {
+		local = strings.TrimPrefix(addr, module+".")
 	}
-	return s
+	if strings.HasPrefix(local, "data.") {
+		return notCounted
+	}
+	switch action {
+	case "create":
+		return kindAdd
+	case "update":
+		return kindChange
+	case "delete":
+		return kindDestroy
+	case "replace":
+		return kindReplace
+	}
+	return notCounted
 }
