@@ -44,8 +44,8 @@ tf-test: ## terraform test (mock provider, offline) for every module that has te
 e2e: ## Full applies against the local emulator, checked through the AWS API.
 	$(GO) test -count=1 -timeout 75m -p 2 ./test/e2e/...
 
-# Only packages whose tests declare the -update flag take it.
-GOLDEN_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' 'flag.Bool("update"' .)))
+# Only packages whose tests use internal/testutil/golden take -update.
+GOLDEN_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' 'internal/testutil/golden"' .)))
 
 golden: ## Rewrite golden files after an intended change; review the diff.
 	$(GO) test -short -count=1 $(GOLDEN_PKGS) -update

@@ -1,14 +1,12 @@
 package addons
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/kforge/kforge/internal/testutil/golden"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -18,8 +16,6 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 func testConfig() Config {
 	return Config{
 		ClusterName: "demo", KubernetesVersion: "1.33.4", Region: "eu-west-1", APIHost: "api.dev.example.com",
@@ -28,21 +24,9 @@ func testConfig() Config {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func assertGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; run go test -update if intended", name)
-	}
+	golden.Assert(t, filepath.Join("testdata", name), got)
 }
 
 // decodeStrict decodes every document of a stream into its typed kind with
@@ -122,8 +106,8 @@ func TestRenderGoldenAndContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "addons.yaml", manifests)
-	golden(t, "issuers.yaml", issuers)
+	assertGolden(t, "addons.yaml", manifests)
+	assertGolden(t, "issuers.yaml", issuers)
 	objs := decodeStrict(t, manifests)
 
 	ca := objs["Deployment/cluster-autoscaler"].(*appsv1.Deployment)

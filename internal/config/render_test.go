@@ -3,15 +3,13 @@ package config
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/kforge/kforge/internal/testutil/golden"
+)
 
 // goldenEndpointURL is the emulator endpoint rendered into the examples of
 // environments with emulator: true (the CLI passes the real one).
@@ -46,60 +44,12 @@ func TestRenderExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join(examplesDir, env+".tfvars.json")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/config -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the rendering of %s (go test ./internal/config -update rewrites it):\n%s",
-					golden, file, lineDiff(string(want), string(got)))
-			}
+			golden.Assert(t, filepath.Join(examplesDir, env+".tfvars.json"), got)
 		})
 	}
 	if rendered < 4 {
 		t.Errorf("rendered %d environments, want dev, staging, prod and local", rendered)
 	}
-}
-
-// lineDiff is a small longest-common-subsequence diff of two texts: lines
-// only in want are prefixed "-", lines only in got "+".
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	lcs := make([][]int, len(w)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(g)+1)
-	}
-	for i := len(w) - 1; i >= 0; i-- {
-		for j := len(g) - 1; j >= 0; j-- {
-			if w[i] == g[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var b strings.Builder
-	i, j := 0, 0
-	for i < len(w) || j < len(g) {
-		switch {
-		case i < len(w) && j < len(g) && w[i] == g[j]:
-			i, j = i+1, j+1
-		case i < len(w) && (j == len(g) || lcs[i+1][j] >= lcs[i][j+1]):
-			fmt.Fprintf(&b, "-%d: %s\n", i+1, w[i])
-			i++
-		default:
-			fmt.Fprintf(&b, "+%d: %s\n", j+1, g[j])
-			j++
-		}
-	}
-	return b.String()
 }
 
 // TestTFVarsMatchRootModuleVariables checks that the rendered keys are

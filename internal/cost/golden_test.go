@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/kforge/kforge/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // ReadPlanFixture reads a gzipped `terraform show -json` plan written by
 // testdata/make-plans.sh.
@@ -39,23 +37,6 @@ func readPlanFixture(t testing.TB, path string) *tfjson.Plan {
 	return &plan
 }
 
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file: %v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output; if the change is intended run go test ./internal/cost/ -update and review the diff.\ngot:\n%s", path, got)
-	}
-}
-
 // TestGoldenCost prices the real plans of the example environments.
 func TestGoldenCost(t *testing.T) {
 	for _, env := range []string{"dev", "staging", "prod", "local"} {
@@ -72,8 +53,8 @@ func TestGoldenCost(t *testing.T) {
 			if err := e.WriteJSON(&js); err != nil {
 				t.Fatal(err)
 			}
-			compareGolden(t, filepath.Join("testdata", "golden", env+".txt"), text.Bytes())
-			compareGolden(t, filepath.Join("testdata", "golden", env+".json"), js.Bytes())
+			golden.Assert(t, filepath.Join("testdata", "golden", env+".txt"), text.Bytes())
+			golden.Assert(t, filepath.Join("testdata", "golden", env+".json"), js.Bytes())
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,9 +14,8 @@ import (
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/kforge/kforge/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // The plan fixtures are shared with internal/cost, which documents how to
 // regenerate them (testdata/make-plans.sh there).
@@ -49,19 +47,7 @@ func TestGoldenDOT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "local.dot")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("reading golden file: %v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("DOT differs from %s; if intended run go test ./internal/graph/ -update and review.\ngot:\n%s", golden, got)
-	}
+	golden.Assert(t, filepath.Join("testdata", "local.dot"), []byte(got))
 }
 
 // TestArchitecture checks what the drawing must show for every example

@@ -1,33 +1,17 @@
 package kubeadm
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kforge/kforge/internal/testutil/golden"
 	"sigs.k8s.io/yaml"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
+func assertGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; run go test -update if intended\n--- got\n%s", name, got)
-	}
+	golden.Assert(t, filepath.Join("testdata", name), got)
 }
 
 func controlPlane() ControlPlane {
@@ -93,7 +77,7 @@ func TestRenderGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			strictDocs(t, out)
-			golden(t, tc.name, out)
+			assertGolden(t, tc.name, out)
 		})
 	}
 }

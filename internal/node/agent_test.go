@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -23,9 +21,8 @@ import (
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/testutil/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const region = "eu-west-1"
 
@@ -402,17 +399,5 @@ func TestUnitsAndNodeEnvGolden(t *testing.T) {
 		buf.WriteString("\n# " + unitDir + "/" + name + "\n")
 		buf.Write(us[name])
 	}
-	path := filepath.Join("testdata", "units.golden")
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Error("units differ from testdata/units.golden; run go test -update if intended")
-	}
+	golden.Assert(t, filepath.Join("testdata", "units.golden"), buf.Bytes())
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kforge/kforge/internal/testutil/golden"
 )
 
 // renderUserData renders the root module's user-data template with
@@ -71,19 +73,7 @@ func TestUserDataGoldenAndShellcheck(t *testing.T) {
 			if !bytes.Contains(out, []byte(want)) {
 				t.Errorf("user data does not run the agent with %s", want)
 			}
-			path := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(path, out, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			golden, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(out, golden) {
-				t.Errorf("%s differs from the rendered template; run go test -update if intended", path)
-			}
+			golden.Assert(t, filepath.Join("testdata", tc.golden), out)
 			if _, err := exec.LookPath("shellcheck"); err != nil {
 				t.Log("shellcheck not installed (apt-get install -y shellcheck); skipping the lint of the rendered user data")
 				return

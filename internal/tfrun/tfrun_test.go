@@ -2,7 +2,6 @@ package tfrun
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,25 +9,12 @@ import (
 	"testing/fstest"
 
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/kforge/kforge/internal/testutil/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
+func assertGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create): %v", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", name), got)
 }
 
 func TestBackendHCL(t *testing.T) {
@@ -40,7 +26,7 @@ func TestBackendHCL(t *testing.T) {
 		{"backend-endpoint.tfbackend", Backend{Bucket: "kforge-state-123456789012-us-east-1", Key: "demo/local/terraform.tfstate", Region: "us-east-1", Endpoint: "http://127.0.0.1:5000"}},
 	}
 	for _, c := range cases {
-		t.Run(c.golden, func(t *testing.T) { golden(t, c.golden, backendHCL(c.b)) })
+		t.Run(c.golden, func(t *testing.T) { assertGolden(t, c.golden, backendHCL(c.b)) })
 	}
 }
 

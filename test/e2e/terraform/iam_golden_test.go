@@ -14,6 +14,7 @@ import (
 
 	kforge "github.com/kforge/kforge"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/testutil/golden"
 )
 
 // The iam module alone, with marker ids that normalize to the placeholders
@@ -124,7 +125,7 @@ func TestIAMPolicyGolden(t *testing.T) {
 			"EFSID", "${EFS_ID}",
 			account, "${ACCOUNT_ID}",
 		).Replace(string(canonical))
-		compareGolden(t, filepath.Join("testdata", "iam", key+".json"), []byte(got+"\n"))
+		golden.Assert(t, filepath.Join("testdata", "iam", key+".json"), []byte(got+"\n"))
 	}
 	if err := tf.Destroy(ctx, endpoint); err != nil {
 		t.Errorf("terraform destroy: %v", err)

@@ -1,12 +1,10 @@
 package terraform
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/kforge/kforge/internal/testutil/golden"
 )
 
 // policyNames are the cluster's customer-managed policies, by the suffix
@@ -85,7 +84,7 @@ func checkIAM(t *testing.T, ctx context.Context, c *clients, v clusterVars, out 
 		if err != nil {
 			t.Fatalf("policy %s: %v", arn, err)
 		}
-		compareGolden(t, filepath.Join("testdata", "iam", key+".json"), []byte(replacer.Replace(string(canonical))+"\n"))
+		golden.Assert(t, filepath.Join("testdata", "iam", key+".json"), []byte(replacer.Replace(string(canonical))+"\n"))
 	}
 }
 
@@ -126,21 +125,4 @@ func canonicalPolicy(s string) ([]byte, error) {
 		return nil, fmt.Errorf("decoding the document: %w", err)
 	}
 	return json.MarshalIndent(doc, "", "  ")
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatalf("writing golden file: %v", err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run the test with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the applied document (rerun with -update if the change is intended):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -26,8 +25,6 @@ import (
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const (
 	stateBucket = "kforge-e2e-state"
