@@ -93,33 +93,27 @@ func newNodeBootstrapCmd(app *App) *cobra.Command {
 }
 
 func newNodeRefreshTokenCmd(app *App) *cobra.Command {
-	var f nodeFlags
-	cmd := &cobra.Command{
-		Use:   "refresh-token",
-		Short: "Rotate the bootstrap token when it nears expiry and rewrite workers/join.json (control plane)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(false); err != nil {
-				return err
-			}
-			f.role = node.RoleController
-			a, err := app.nodeAgent(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			_, err = a.RefreshToken(cmd.Context())
+	return newControllerTaskCmd(app, "refresh-token",
+		"Rotate the bootstrap token when it nears expiry and rewrite workers/join.json (control plane)",
+		func(a *node.Agent, ctx context.Context) error {
+			_, err := a.RefreshToken(ctx)
 			return err
-		},
-	}
-	f.bind(cmd, false)
-	return cmd
+		})
 }
 
 func newNodeBackupCmd(app *App) *cobra.Command {
+	return newControllerTaskCmd(app, "backup",
+		"Upload the PKI, an etcd snapshot and the admin kubeconfig to controller/ (control plane)",
+		(*node.Agent).Backup)
+}
+
+// newControllerTaskCmd is a control-plane task run by a systemd timer: the
+// node flags without --role, an agent wired to this machine, and run.
+func newControllerTaskCmd(app *App, use, short string, run func(*node.Agent, context.Context) error) *cobra.Command {
 	var f nodeFlags
 	cmd := &cobra.Command{
-		Use:   "backup",
-		Short: "Upload the PKI, an etcd snapshot and the admin kubeconfig to controller/ (control plane)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(false); err != nil {
@@ -130,7 +124,7 @@ func newNodeBackupCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.Backup(cmd.Context())
+			return run(a, cmd.Context())
 		},
 	}
 	f.bind(cmd, false)
