@@ -180,11 +180,17 @@ func (e *Env) adoptable(orphans []sweep.Resource) (adopt map[string]sweep.Resour
 	return adopt, rest
 }
 
-// writeImports writes import blocks for the adopted resources into the
-// staged root module and re-initialises it.
+// writeImports adds import blocks for the adopted resources to the staged
+// root module's adopt file (created on the run's first adoption) and
+// re-initialises it.
 func (app *App) writeImports(ctx context.Context, e *Env, r *tfrun.Runner, adopt map[string]sweep.Resource) error {
 	var b strings.Builder
-	b.WriteString("# Written by kforge: resources an interrupted apply created but did not record.\n")
+	path := filepath.Join(r.Dir(), adoptFile)
+	if before, err := os.ReadFile(path); err == nil {
+		b.Write(before)
+	} else {
+		b.WriteString("# Written by kforge: resources an interrupted apply created but did not record.\n")
+	}
 	var addrs []string
 	for a := range adopt {
 		addrs = append(addrs, a)
@@ -195,7 +201,6 @@ func (app *App) writeImports(ctx context.Context, e *Env, r *tfrun.Runner, adopt
 		fmt.Fprintf(&b, "\nimport {\n  to = %s\n  id = %q\n}\n", a, adopt[a].ID)
 		app.Notef("  %s <- %s\n", a, adopt[a])
 	}
-	path := filepath.Join(r.Dir(), adoptFile)
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

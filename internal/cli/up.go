@@ -47,6 +47,23 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if err != nil {
 				return err
 			}
+			// A rule whose creation was never recorded would fail the apply
+			// with InvalidPermission.Duplicate: adopt it and plan again.
+			if plan.Summary.Totals.Add+plan.Summary.Totals.Replace > 0 {
+				full, err := r.FullPlan(ctx, plan)
+				if err != nil {
+					return err
+				}
+				adopted, err := app.adoptUnrecordedRules(ctx, e, r, full)
+				if err != nil {
+					return err
+				}
+				if adopted {
+					if plan, err = r.Plan(ctx, defaultPlanFile, false); err != nil {
+						return err
+					}
+				}
+			}
 			if !app.JSON() {
 				app.Printf("Cluster %s, environment %s, region %s\n", e.Config.Name, e.Name, e.Config.Region)
 				app.printSummary(plan.Summary)

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/kforge/kforge/internal/sweep"
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+// Security group rules live inside a group that is in the state, so the
+// orphan check does not see them; yet an apply whose AWS answer was lost
+// (a killed run, a dropped connection, an emulator hiccup) leaves a rule
+// that exists without being recorded, and every later plan fails on
+// InvalidPermission.Duplicate. Such a rule has exactly the attributes of a
+// rule the plan creates, so it is adopted through an import block.
+var ruleTypes = map[string]bool{
+	"aws_vpc_security_group_ingress_rule": true,
+	"aws_vpc_security_group_egress_rule":  true,
+}
+
+// plannedRule is the identity of a security group rule: what AWS refuses to
+// hold twice in one group.
+type plannedRule struct {
+	Group, Protocol, CIDRv4, CIDRv6, RefGroup, PrefixList string
+	From, To                                              int64
+	Egress                                                bool
+}
+
+// unrecordedRules maps the address of each security group rule the plan
+// creates to an existing rule with the same identity that the state does
+// not hold, each existing rule to the first such create in plan order.
+// describe lists a group's rules.
+func unrecordedRules(plan *tfjson.Plan, describe func(group string) ([]ec2types.SecurityGroupRule, error)) (map[string]sweep.Resource, error) {
+	recorded := recordedRuleIDs(plan)
+	byGroup := map[string][]string{} // group => addresses of planned creates
+	planned := map[string]plannedRule{}
+	for _, rc := range plan.ResourceChanges {
+		if !ruleTypes[rc.Type] || rc.Change == nil || !rc.Change.Actions.Create() {
+			continue
+		}
+		after, ok := rc.Change.After.(map[string]any)
+		if !ok {
+			continue
+		}
+		group, _ := after["security_group_id"].(string)
+		if group == "" { // the group itself is still to be created
+			continue
+		}
+		planned[rc.Address] = plannedRule{
+			Group: group, Egress: rc.Type == "aws_vpc_security_group_egress_rule",
+			Protocol: str(after["ip_protocol"]), CIDRv4: str(after["cidr_ipv4"]), CIDRv6: str(after["cidr_ipv6"]),
+			RefGroup: str(after["referenced_security_group_id"]), PrefixList: str(after["prefix_list_id"]),
+			From: port(after["from_port"]), To: port(after["to_port"]),
+		}
+		byGroup[group] = append(byGroup[group], rc.Address)
+	}
+	adopt := map[string]sweep.Resource{}
+	groups := make([]string, 0, len(byGroup))
+	for g := range byGroup {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		existing, err := describe(g)
+		if err != nil {
+			return nil, fmt.Errorf("listing the rules of security group %s: %w", g, err)
+		}
+		taken := map[string]bool{}
+		for _, addr := range byGroup[g] {
+			want := planned[addr]
+			for _, r := range existing {
+				id := aws.ToString(r.SecurityGroupRuleId)
+				if recorded[id] || taken[id] || ruleIdentity(r) != want {
+					continue
+				}
+				taken[id] = true
+				adopt[addr] = sweep.Resource{Kind: "security-group-rule", ID: id, Parent: g, Why: "same rule as planned, not in the state"}
+				break
+			}
+		}
+	}
+	return adopt, nil
+}
+
+// recordedRuleIDs are the ids of the security group rules in the state the
+// plan was made from.
+func recordedRuleIDs(plan *tfjson.Plan) map[string]bool {
+	ids := map[string]bool{}
+	if plan.PriorState == nil || plan.PriorState.Values == nil {
+		return ids
+	}
+	var walk func(m *tfjson.StateModule)
+	walk = func(m *tfjson.StateModule) {
+		for _, r := range m.Resources {
+			if ruleTypes[r.Type] {
+				if id, ok := r.AttributeValues["id"].(string); ok {
+					ids[id] = true
+				}
+			}
+		}
+		for _, c := range m.ChildModules {
+			walk(c)
+		}
+	}
+	walk(plan.PriorState.Values.RootModule)
+	return ids
+}
+
+// ruleIdentity is the identity of a rule as EC2 describes it. AWS reports
+// -1 for the ports of an all-protocols rule, which Terraform plans as null.
+func ruleIdentity(r ec2types.SecurityGroupRule) plannedRule {
+	p := plannedRule{
+		Group: aws.ToString(r.GroupId), Egress: aws.ToBool(r.IsEgress), Protocol: aws.ToString(r.IpProtocol),
+		CIDRv4: aws.ToString(r.CidrIpv4), CIDRv6: aws.ToString(r.CidrIpv6), PrefixList: aws.ToString(r.PrefixListId),
+		From: int64(aws.ToInt32(r.FromPort)), To: int64(aws.ToInt32(r.ToPort)),
+	}
+	if r.ReferencedGroupInfo != nil {
+		p.RefGroup = aws.ToString(r.ReferencedGroupInfo.GroupId)
+	}
+	if p.Protocol == "-1" {
+		p.From, p.To = 0, 0
+	}
+	return p
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// port reads a planned port: a JSON number, or null for all-protocol rules.
+func port(v any) int64 {
+	if f, ok := v.(float64); ok {
+		return int64(f)
+	}
+	return 0
+}
+
+// adoptUnrecordedRules is up's check after planning: when the plan creates
+// security group rules that already exist unrecorded, it writes import
+// blocks for them and reports true, so the caller plans again.
+func (app *App) adoptUnrecordedRules(ctx context.Context, e *Env, r *tfrun.Runner, plan *tfjson.Plan) (bool, error) {
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return false, err
+	}
+	client := ec2.NewFromConfig(cfg)
+	adopt, err := unrecordedRules(plan, func(group string) ([]ec2types.SecurityGroupRule, error) {
+		var rules []ec2types.SecurityGroupRule
+		pages := ec2.NewDescribeSecurityGroupRulesPaginator(client, &ec2.DescribeSecurityGroupRulesInput{
+			Filters: []ec2types.Filter{{Name: aws.String("group-id"), Values: []string{group}}},
+		})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			rules = append(rules, page.SecurityGroupRules...)
+		}
+		return rules, nil
+	})
+	if err != nil || len(adopt) == 0 {
+		return false, err
+	}
+	return true, app.writeImports(ctx, e, r, adopt)
+}

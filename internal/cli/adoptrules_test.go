@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+// A rule that exists in a recorded group but not in the state is matched to
+// the planned create with the same identity, once; recorded rules, rules of
+// groups still to be created and different rules are left alone.
+func TestUnrecordedRulesMatchPlannedCreates(t *testing.T) {
+	emu := localawstest.StartForTest(t)
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, "us-east-1", emu.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ec2.NewFromConfig(cfg)
+	vpc, err := client.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := func(name string) string {
+		out, err := client.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(name), VpcId: vpc.Vpc.VpcId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.GroupId)
+	}
+	workers, controller := group("workers"), group("controller")
+	authorize := func(proto string, from, to int32, source string) string {
+		out, err := client.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
+			GroupId: aws.String(workers),
+			IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String(proto), FromPort: aws.Int32(from), ToPort: aws.Int32(to),
+				UserIdGroupPairs: []ec2types.UserIdGroupPair{{GroupId: aws.String(source)}}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.SecurityGroupRules[0].SecurityGroupRuleId)
+	}
+	unrecorded := authorize("tcp", 10250, 10250, workers)
+	recorded := authorize("udp", 8472, 8472, workers)
+	icmp := authorize("icmp", 8, 0, controller)
+
+	rule := func(addr, group, proto string, from, to float64, ref string) *tfjson.ResourceChange {
+		after := map[string]any{"ip_protocol": proto, "from_port": from, "to_port": to, "referenced_security_group_id": ref}
+		if group != "" {
+			after["security_group_id"] = group
+		}
+		return &tfjson.ResourceChange{Address: addr, Type: "aws_vpc_security_group_ingress_rule",
+			Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionCreate}, After: after}}
+	}
+	plan := &tfjson.Plan{
+		PriorState: &tfjson.State{Values: &tfjson.StateValues{RootModule: &tfjson.StateModule{
+			ChildModules: []*tfjson.StateModule{{Resources: []*tfjson.StateResource{{
+				Type: "aws_vpc_security_group_ingress_rule", AttributeValues: map[string]any{"id": recorded},
+			}}}},
+		}}},
+		ResourceChanges: []*tfjson.ResourceChange{
+			rule(`module.workers.aws_vpc_security_group_ingress_rule.nodes["kubelet-self"]`, workers, "tcp", 10250, 10250, workers),
+			rule(`module.workers.aws_vpc_security_group_ingress_rule.copy["kubelet-self"]`, workers, "tcp", 10250, 10250, workers),
+			rule(`module.workers.aws_vpc_security_group_ingress_rule.nodes["cilium-vxlan-self"]`, workers, "udp", 8472, 8472, workers),
+			rule(`module.workers.aws_vpc_security_group_ingress_rule.nodes["cilium-icmp-peer0"]`, workers, "icmp", 8, 0, controller),
+			rule(`module.workers.aws_vpc_security_group_ingress_rule.nodes["cilium-health-self"]`, workers, "tcp", 4240, 4240, workers),
+			rule(`module.other.aws_vpc_security_group_ingress_rule.new`, "", "tcp", 10250, 10250, workers),
+		},
+	}
+	describe := func(g string) ([]ec2types.SecurityGroupRule, error) {
+		out, err := client.DescribeSecurityGroupRules(ctx, &ec2.DescribeSecurityGroupRulesInput{
+			Filters: []ec2types.Filter{{Name: aws.String("group-id"), Values: []string{g}}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out.SecurityGroupRules, nil
+	}
+	adopt, err := unrecordedRules(plan, describe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		`module.workers.aws_vpc_security_group_ingress_rule.nodes["kubelet-self"]`:      unrecorded,
+		`module.workers.aws_vpc_security_group_ingress_rule.nodes["cilium-icmp-peer0"]`: icmp,
+	}
+	if len(adopt) != len(want) {
+		t.Errorf("adopted %d rules, want %d: %v", len(adopt), len(want), adopt)
+	}
+	for addr, id := range want {
+		if adopt[addr].ID != id {
+			t.Errorf("%s adopts %q, want %q", addr, adopt[addr].ID, id)
+		}
+	}
+}
