@@ -98,7 +98,7 @@ func NewRootCmd(app *App) *cobra.Command {
 	f := root.PersistentFlags()
 	f.StringVarP(&app.Output, "output", "o", "text", "output format of results: text or json")
 	f.StringVar(&app.Endpoint, "endpoint", os.Getenv("KFORGE_ENDPOINT"), "use this running AWS-compatible endpoint (moto, LocalStack) for every service; kforge neither starts nor stops it (env KFORGE_ENDPOINT)")
-	f.StringVar(&app.PluginDir, "plugin-dir", os.Getenv("KFORGE_PLUGIN_DIR"), "Terraform provider mirror directory passed to terraform init -plugin-dir (env KFORGE_PLUGIN_DIR)")
+	f.StringVar(&app.PluginDir, "plugin-dir", os.Getenv("KFORGE_PLUGIN_DIR"), "Terraform provider mirror directory passed to terraform init -plugin-dir (env KFORGE_PLUGIN_DIR); remembered per environment once given")
 	f.StringVar(&app.EnvsDir, "envs-dir", envOr("KFORGE_ENVS_DIR", "envs"), "directory holding <env>.yaml files (env KFORGE_ENVS_DIR)")
 	f.StringVar(&app.WorkDir, "workdir", envOr("KFORGE_WORKDIR", ".kforge"), "work directory: staged Terraform, plans, logs, emulator state per environment (env KFORGE_WORKDIR)")
 	f.BoolVarP(&app.Yes, "yes", "y", false, "answer yes to confirmation prompts")

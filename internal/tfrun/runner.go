@@ -69,6 +69,9 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.PluginDir, err = rememberPluginDir(opts.WorkDir, opts.PluginDir); err != nil {
+		return nil, err
+	}
 	stageDir := filepath.Join(opts.WorkDir, "terraform")
 	if _, err := Stage(opts.Modules, stageDir); err != nil {
 		return nil, err
@@ -343,3 +346,31 @@ func writeIfChanged(path string, data []byte) error {
 
 // ErrInterrupted is returned (wrapped) when a run stopped on Ctrl-C.
 var ErrInterrupted = errors.New("interrupted")
+
+// pluginDirFile records, per environment, the provider mirror its init
+// used, so that later commands (status, down) of an offline environment
+// work without repeating --plugin-dir; giving one again replaces it.
+const pluginDirFile = "plugin-dir"
+
+// rememberPluginDir returns dir, recording it for the work directory, or
+// the recorded one when dir is empty.
+func rememberPluginDir(workDir, dir string) (string, error) {
+	path := filepath.Join(workDir, pluginDirFile)
+	if dir == "" {
+		recorded, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading the recorded provider mirror: %w", err)
+		}
+		return strings.TrimSpace(string(recorded)), nil
+	}
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", workDir, err)
+	}
+	if err := writeIfChanged(path, []byte(dir+"\n")); err != nil {
+		return "", fmt.Errorf("recording the provider mirror: %w", err)
+	}
+	return dir, nil
+}
