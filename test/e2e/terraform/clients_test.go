@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
@@ -19,6 +20,7 @@ import (
 
 // clients talk to the emulator through the same SDK configuration kforge uses.
 type clients struct {
+	cfg     aws.Config
 	asg     *autoscaling.Client
 	ec2     *ec2.Client
 	efs     *efs.Client
@@ -37,6 +39,7 @@ func newClients(t *testing.T, ctx context.Context, region, endpoint string) *cli
 		t.Fatalf("AWS SDK configuration for %s: %v", endpoint, err)
 	}
 	return &clients{
+		cfg:     cfg,
 		asg:     autoscaling.NewFromConfig(cfg),
 		ec2:     ec2.NewFromConfig(cfg),
 		efs:     efs.NewFromConfig(cfg),

@@ -24,6 +24,7 @@ import (
 	kforge "github.com/kforge/kforge"
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/test/e2e/inventory"
 )
 
 const (
@@ -91,16 +92,17 @@ func TestClusterLifecycle(t *testing.T) {
 
 	// The inventory must see the live cluster, or an empty one after the
 	// destroy would prove nothing.
-	live, err := inventory(ctx, clients, vars)
+	target := inventory.Target{Cluster: vars.ClusterName, Domain: vars.Domain, Endpoint: emu.URL()}
+	live, err := inventory.Take(ctx, clients.cfg, target)
 	if err != nil {
 		t.Fatalf("inventory of the live cluster: %v", err)
 	}
-	for _, kind := range inventoryKinds {
-		if !slices.ContainsFunc(live, func(s string) bool { return strings.HasPrefix(s, kind+" ") }) {
+	for _, kind := range liveKinds {
+		if !slices.ContainsFunc(live.Leftovers, func(r inventory.Resource) bool { return r.Kind == kind }) {
 			t.Errorf("inventory of the live cluster finds no %s; it could not notice one left behind", kind)
 		}
 	}
-	t.Logf("inventory of the live cluster: %d tagged or named resources", len(live))
+	t.Logf("inventory of the live cluster: %d resources of the cluster", len(live.Leftovers))
 
 	planStart := time.Now()
 	changed, err := tf.Plan(ctx, varFile)
@@ -118,14 +120,24 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	t.Logf("destroy took %s", time.Since(destroyStart).Round(time.Second))
 
-	leftovers, err := inventory(ctx, clients, vars)
+	after, err := inventory.Take(ctx, clients.cfg, target)
 	if err != nil {
 		t.Fatalf("inventory after destroy: %v", err)
 	}
-	for _, l := range leftovers {
+	for _, l := range after.Leftovers {
 		t.Errorf("left after destroy: %s", l)
 	}
 	t.Logf("e2e wall time %s", time.Since(started).Round(time.Second))
+}
+
+// liveKinds are the resource kinds of the shared inventory that the local
+// example's cluster has; the live cluster must show every one of them.
+var liveKinds = []string{
+	"ec2:vpc", "ec2:subnet", "ec2:internet-gateway", "ec2:route-table", "ec2:security-group",
+	"ec2:vpc-endpoint", "ec2:launch-template", "ec2:instance", "elbv2:load-balancer",
+	"elbv2:target-group", "autoscaling:group", "efs:file-system", "efs:mount-target", "s3:bucket",
+	"s3:object", "iam:role", "iam:policy", "iam:instance-profile", "kms:alias", "kms:key",
+	"route53:hosted-zone", "route53:record",
 }
 
 // clusterVars is the part of the example inputs the checks need.
