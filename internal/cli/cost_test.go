@@ -2,32 +2,20 @@ package cli
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kforge/kforge/internal/testutil/fixture"
 )
 
 // planJSON writes a plan fixture of internal/cost (a real terraform plan
 // against the emulator) as plain JSON, as `terraform show -json` prints it.
 func planJSON(t *testing.T, env string) string {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "cost", "testdata", "plans", env+".plan.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := fixture.Gunzip(t, filepath.Join("..", "cost", "testdata", "plans", env+".plan.json.gz"))
 	path := filepath.Join(t.TempDir(), env+".json")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)

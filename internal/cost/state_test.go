@@ -1,13 +1,10 @@
 package cost
 
 import (
-	"compress/gzip"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
-	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/kforge/kforge/internal/testutil/fixture"
 )
 
 // TestStateMatchesPlan prices the state of an applied local cluster
@@ -15,24 +12,12 @@ import (
 // known in a state, so ASGs resolve to launch templates by id and subnets
 // by id, not through the configuration as in a plan.
 func TestStateMatchesPlan(t *testing.T) {
-	f, err := os.Open(filepath.Join("testdata", "states", "local.state.json.gz"))
+	state := fixture.State(t, filepath.Join("testdata", "states", "local.state.json.gz"))
+	fromState, err := FromState(state, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var state tfjson.State
-	if err := json.NewDecoder(zr).Decode(&state); err != nil {
-		t.Fatal(err)
-	}
-	fromState, err := FromState(&state, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromPlan, err := FromPlan(readPlanFixture(t, filepath.Join("testdata", "plans", "local.plan.json.gz")), Options{})
+	fromPlan, err := FromPlan(fixture.Plan(t, filepath.Join("testdata", "plans", "local.plan.json.gz")), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

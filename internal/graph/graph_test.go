@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/kforge/kforge/internal/testutil/fixture"
 	"github.com/kforge/kforge/internal/testutil/golden"
 )
 
@@ -21,25 +21,7 @@ import (
 // regenerate them (testdata/make-plans.sh there).
 func readPlan(t testing.TB, env string) *tfjson.Plan {
 	t.Helper()
-	path := filepath.Join("..", "cost", "testdata", "plans", env+".plan.json.gz")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("opening plan fixture: %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("reading %s: %v", path, err)
-	}
-	data, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("reading %s: %v", path, err)
-	}
-	var plan tfjson.Plan
-	if err := json.Unmarshal(data, &plan); err != nil {
-		t.Fatalf("decoding %s: %v", path, err)
-	}
-	return &plan
+	return fixture.Plan(t, filepath.Join("..", "cost", "testdata", "plans", env+".plan.json.gz"))
 }
 
 func TestGoldenDOT(t *testing.T) {

@@ -1,14 +1,12 @@
 package inventory
 
 import (
-	"compress/gzip"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
-	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/kforge/kforge/internal/testutil/fixture"
 )
 
 func TestModuleCallNames(t *testing.T) {
@@ -39,20 +37,8 @@ func TestIndexKey(t *testing.T) {
 // TestGroupsOfRealPlan resolves the ASGs of a real plan (launch template
 // ids are unknown there) to their launch templates, roles and pools.
 func TestGroupsOfRealPlan(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "testdata", "plans", "prod.plan.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan tfjson.Plan
-	if err := json.NewDecoder(zr).Decode(&plan); err != nil {
-		t.Fatal(err)
-	}
-	inv, err := FromPlan(&plan)
+	plan := fixture.Plan(t, filepath.Join("..", "testdata", "plans", "prod.plan.json.gz"))
+	inv, err := FromPlan(plan)
 	if err != nil {
 		t.Fatal(err)
 	}
