@@ -1,16 +1,19 @@
 # kforge developer targets. `make help` lists them.
 #
 # The hashicorp/aws provider comes from the Terraform registry unless a local
-# provider mirror is found (KFORGE_PLUGIN_DIR, or the mirror some build images
-# ship under /opt/tf-plugins); tests and local mode then run offline.
+# provider mirror is found (KFORGE_PLUGIN_DIR, or one in the places
+# `scripts/install-deps --plugin-dir` looks); tests and local mode then run
+# offline.
 
 GO         ?= go
 BIN        ?= bin/kforge
 GOTESTFLAGS ?=
-KFORGE_PLUGIN_DIR ?= $(firstword $(wildcard /opt/tf-plugins /usr/share/terraform/plugins))
+ifeq ($(origin KFORGE_PLUGIN_DIR),undefined)
+KFORGE_PLUGIN_DIR := $(shell scripts/install-deps --plugin-dir)
+endif
 export KFORGE_PLUGIN_DIR
 
-.PHONY: help build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws clean
+.PHONY: help deps build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws clean
 
 help: ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,7 +29,10 @@ local: build ## Bring the whole cluster's infrastructure up on the local AWS emu
 down-local: build ## Destroy the local cluster and stop the emulator.
 	./$(BIN) down local --yes
 
-test: lint tf-check unit tf-test fuzz-short e2e ## Every check and test CI runs.
+deps: ## Install what the tests need (scripts/install-deps); quick when all is there.
+	scripts/install-deps
+
+test: deps lint tf-check unit tf-test fuzz-short e2e ## Every check and test CI runs, after installing what they need.
 
 lint: ## gofmt, go vet, staticcheck, shellcheck, Trivy over terraform/.
 	scripts/lint
