@@ -1,3 +1,15 @@
+locals {
+  # Explicitly disabled, so an account-level IMDS default cannot turn it on:
+  # with tags in the metadata service EC2 refuses to launch an instance whose
+  # tag keys contain "/" (kforge.io/cluster does), and nothing reads them
+  # there. The precondition keeps that rule if it is ever switched on.
+  instance_metadata_tags = "disabled"
+  imds_tag_key_pattern   = "^[0-9a-zA-Z\\-_+=,.@:]{1,255}$"
+
+  # Every tag the instance gets: the template's and the ASG's propagated ones.
+  instance_tags = merge(var.tags, { Name = "${var.cluster_name}-controller", "kforge.io/role" = "controller" })
+}
+
 resource "aws_launch_template" "controller" {
   name                   = "${var.cluster_name}-controller"
   description            = "kforge ${var.cluster_name}: control-plane node"
@@ -12,12 +24,12 @@ resource "aws_launch_template" "controller" {
   }
 
   # IMDSv2 only; hop limit 2 lets pods on the host network reach it through
-  # one extra hop; instance tags are readable from the metadata service.
+  # one extra hop. Tags stay out of the metadata service (see locals below).
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
     http_put_response_hop_limit = 2
-    instance_metadata_tags      = "enabled"
+    instance_metadata_tags      = local.instance_metadata_tags
   }
 
   block_device_mappings {
@@ -38,7 +50,7 @@ resource "aws_launch_template" "controller" {
 
   tag_specifications {
     resource_type = "instance"
-    tags          = merge(var.tags, { Name = "${var.cluster_name}-controller", "kforge.io/role" = "controller" })
+    tags          = local.instance_tags
   }
 
   tag_specifications {
@@ -54,6 +66,11 @@ resource "aws_launch_template" "controller" {
   # reach new instances through the ASG's propagated tags.
   lifecycle {
     ignore_changes = [tag_specifications]
+
+    precondition {
+      condition     = local.instance_metadata_tags == "disabled" || alltrue([for k in keys(local.instance_tags) : can(regex(local.imds_tag_key_pattern, k))])
+      error_message = "instance_metadata_tags is enabled but an instance tag key does not match [0-9a-zA-Z-_+=,.@:]{1,255}; EC2 would refuse every launch."
+    }
   }
 }
 
@@ -76,7 +93,7 @@ resource "aws_autoscaling_group" "controller" {
   }
 
   dynamic "tag" {
-    for_each = merge(var.tags, { Name = "${var.cluster_name}-controller", "kforge.io/role" = "controller" })
+    for_each = local.instance_tags
 
     content {
       key                 = tag.key

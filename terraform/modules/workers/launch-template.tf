@@ -1,3 +1,12 @@
+locals {
+  # Explicitly disabled, so an account-level IMDS default cannot turn it on:
+  # with tags in the metadata service EC2 refuses to launch an instance whose
+  # tag keys contain "/" (kforge.io/cluster does), and nothing reads them
+  # there. The precondition keeps that rule if it is ever switched on.
+  instance_metadata_tags = "disabled"
+  imds_tag_key_pattern   = "^[0-9a-zA-Z\\-_+=,.@:]{1,255}$"
+}
+
 resource "aws_launch_template" "pool" {
   for_each = var.pools
 
@@ -14,12 +23,12 @@ resource "aws_launch_template" "pool" {
   }
 
   # IMDSv2 only; hop limit 2 so pods (Cluster Autoscaler, EFS CSI) reach
-  # it through one extra hop; instance tags readable from the metadata service.
+  # it through one extra hop. Tags stay out of the metadata service.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
     http_put_response_hop_limit = 2
-    instance_metadata_tags      = "enabled"
+    instance_metadata_tags      = local.instance_metadata_tags
   }
 
   block_device_mappings {
@@ -56,5 +65,10 @@ resource "aws_launch_template" "pool" {
   # reach new instances through the ASG's propagated tags.
   lifecycle {
     ignore_changes = [tag_specifications]
+
+    precondition {
+      condition     = local.instance_metadata_tags == "disabled" || alltrue([for k in keys(merge(var.tags, local.pool_tags[each.key])) : can(regex(local.imds_tag_key_pattern, k))])
+      error_message = "instance_metadata_tags is enabled but an instance tag key does not match [0-9a-zA-Z-_+=,.@:]{1,255}; EC2 would refuse every launch."
+    }
   }
 }

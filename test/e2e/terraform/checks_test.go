@@ -221,7 +221,7 @@ func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, out out
 }
 
 // launchTemplateProblems lists how data breaks the node rules: IMDSv2
-// required with hop limit 2 and instance tags, an encrypted gp3 root volume
+// required with hop limit 2 and no tags in the metadata service, an encrypted gp3 root volume
 // under the cluster key.
 func launchTemplateProblems(data *ec2types.ResponseLaunchTemplateData, keyARN string) []string {
 	if data == nil {
@@ -239,8 +239,10 @@ func launchTemplateProblems(data *ec2types.ResponseLaunchTemplateData, keyARN st
 		if aws.ToInt32(md.HttpPutResponseHopLimit) != 2 {
 			problems = append(problems, fmt.Sprintf("hop limit %d, want 2", aws.ToInt32(md.HttpPutResponseHopLimit)))
 		}
-		if md.InstanceMetadataTags != ec2types.LaunchTemplateInstanceMetadataTagsStateEnabled {
-			problems = append(problems, fmt.Sprintf("instance_metadata_tags = %q, want enabled", md.InstanceMetadataTags))
+		// Explicitly disabled: with tags in the metadata service EC2 refuses
+		// to launch instances whose tag keys hold "/" (kforge.io/cluster).
+		if md.InstanceMetadataTags != ec2types.LaunchTemplateInstanceMetadataTagsStateDisabled {
+			problems = append(problems, fmt.Sprintf("instance_metadata_tags = %q, want disabled", md.InstanceMetadataTags))
 		}
 	}
 	if len(data.BlockDeviceMappings) == 0 {

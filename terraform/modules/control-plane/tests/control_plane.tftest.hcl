@@ -27,8 +27,17 @@ run "imdsv2_and_encrypted_root" {
     error_message = "IMDSv2 required with hop limit 2"
   }
   assert {
-    condition     = aws_launch_template.controller.metadata_options[0].instance_metadata_tags == "enabled"
-    error_message = "instance tags readable from IMDS"
+    condition     = aws_launch_template.controller.metadata_options[0].instance_metadata_tags == "disabled"
+    error_message = "instance tags explicitly kept out of IMDS"
+  }
+  # EC2 refuses to launch when tags are in the metadata service and a tag key
+  # is outside [0-9a-zA-Z-_+=,.@:]{1,255} (kforge.io/role has a "/").
+  assert {
+    condition = aws_launch_template.controller.metadata_options[0].instance_metadata_tags == "disabled" || alltrue(concat(
+      flatten([for ts in aws_launch_template.controller.tag_specifications : [for k in keys(ts.tags) : can(regex("^[0-9a-zA-Z\\-_+=,.@:]{1,255}$", k))] if ts.resource_type == "instance"]),
+      [for t in aws_autoscaling_group.controller.tag : can(regex("^[0-9a-zA-Z\\-_+=,.@:]{1,255}$", t.key)) if t.propagate_at_launch],
+    ))
+    error_message = "tags in instance metadata need every instance tag key to match [0-9a-zA-Z-_+=,.@:]{1,255}"
   }
   assert {
     condition     = aws_launch_template.controller.block_device_mappings[0].ebs[0].encrypted == "true" && aws_launch_template.controller.block_device_mappings[0].ebs[0].volume_type == "gp3" && aws_launch_template.controller.block_device_mappings[0].ebs[0].kms_key_id == var.kms_key_arn

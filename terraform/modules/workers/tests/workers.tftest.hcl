@@ -39,8 +39,17 @@ run "pools" {
   command = apply
 
   assert {
-    condition     = alltrue([for lt in aws_launch_template.pool : lt.metadata_options[0].http_tokens == "required" && lt.metadata_options[0].http_put_response_hop_limit == 2 && lt.metadata_options[0].instance_metadata_tags == "enabled"])
-    error_message = "IMDSv2 required, hop limit 2, instance tags in IMDS"
+    condition     = alltrue([for lt in aws_launch_template.pool : lt.metadata_options[0].http_tokens == "required" && lt.metadata_options[0].http_put_response_hop_limit == 2 && lt.metadata_options[0].instance_metadata_tags == "disabled"])
+    error_message = "IMDSv2 required, hop limit 2, instance tags explicitly kept out of IMDS"
+  }
+  # EC2 refuses to launch when tags are in the metadata service and a tag key
+  # is outside [0-9a-zA-Z-_+=,.@:]{1,255} (every key here has a "/").
+  assert {
+    condition = alltrue([for name, lt in aws_launch_template.pool : lt.metadata_options[0].instance_metadata_tags == "disabled" || alltrue(concat(
+      flatten([for ts in lt.tag_specifications : [for k in keys(ts.tags) : can(regex("^[0-9a-zA-Z\\-_+=,.@:]{1,255}$", k))] if ts.resource_type == "instance"]),
+      [for t in aws_autoscaling_group.pool[name].tag : can(regex("^[0-9a-zA-Z\\-_+=,.@:]{1,255}$", t.key)) if t.propagate_at_launch],
+    ))])
+    error_message = "tags in instance metadata need every instance tag key to match [0-9a-zA-Z-_+=,.@:]{1,255}"
   }
   assert {
     condition     = alltrue([for lt in aws_launch_template.pool : lt.block_device_mappings[0].ebs[0].encrypted == "true" && lt.block_device_mappings[0].ebs[0].kms_key_id == var.kms_key_arn && lt.block_device_mappings[0].ebs[0].volume_type == "gp3"])
