@@ -74,6 +74,7 @@ func applyDefaults(c *Cluster, envName string, set map[string]position) {
 		if p.Taints == nil {
 			p.Taints = []string{}
 		}
+		str(path+".capacity", &p.Capacity, CapacityOnDemand)
 		c.WorkerPools[name] = p
 	}
 }

@@ -45,6 +45,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 		for k, v := range p.Labels {
 			labels[k] = v
 		}
+		labels[CapacityTypeLabel] = p.Capacity
 		pools[name] = map[string]any{
 			"instance_types": stringList(p.InstanceTypes),
 			"min_size":       p.Min,
@@ -53,6 +54,8 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 			"volume_size":    p.VolumeSize,
 			"labels":         labels,
 			"taints":         stringList(p.Taints),
+			"capacity":       p.Capacity,
+			"on_demand_base": p.OnDemandBase,
 		}
 	}
 	tags := make(map[string]any, len(c.Tags))

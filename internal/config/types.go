@@ -106,4 +106,19 @@ type WorkerPool struct {
 	// Taints as key=value:Effect (value optional), Effect one of
 	// NoSchedule, PreferNoSchedule, NoExecute.
 	Taints []string `yaml:"taints"`
+	// Capacity is on-demand or spot. A spot pool runs everything above
+	// OnDemandBase on Spot, chosen price-capacity-optimized over its types.
+	Capacity string `yaml:"capacity"`
+	// OnDemandBase is how many of a spot pool's instances stay on-demand.
+	OnDemandBase int `yaml:"onDemandBase"`
 }
+
+// Pool capacity types (workerPools.<name>.capacity).
+const (
+	CapacityOnDemand = "on-demand"
+	CapacitySpot     = "spot"
+)
+
+// CapacityTypeLabel is the node label every worker carries: the value is the
+// pool's capacity (spot or on-demand), so workloads can select or avoid Spot.
+const CapacityTypeLabel = "node.kubernetes.io/capacity-type"

@@ -479,6 +479,7 @@ func (v *validator) workerPools() {
 				"desired (%d) is greater than max (%d)", p.Desired, p.Max)
 		}
 		v.volumeSize(path+".volumeSize", p.VolumeSize)
+		v.capacity(path, p)
 
 		labelKeys := make([]string, 0, len(p.Labels))
 		for k := range p.Labels {
@@ -515,6 +516,36 @@ func (v *validator) workerPools() {
 	if c.AMIID != "" && len(arch) > 1 {
 		v.errorf("amiID", "use instance types of one architecture everywhere, or leave amiID out (then the AMI is looked up per architecture)",
 			"one AMI cannot boot both arm64 (%s) and x86_64 (%s) instances", arch[true][0], arch[false][0])
+	}
+}
+
+// capacity checks a pool's capacity type and its on-demand base.
+func (v *validator) capacity(path string, p WorkerPool) {
+	switch p.Capacity {
+	case CapacityOnDemand, CapacitySpot:
+	default:
+		v.errorf(path+".capacity", "use capacity: spot or capacity: on-demand"+didYouMean(p.Capacity, []string{CapacitySpot, CapacityOnDemand}),
+			"%q is not a capacity type", p.Capacity)
+	}
+	switch {
+	case p.OnDemandBase < 0:
+		v.errorf(path+".onDemandBase", "use 0 or more", "%d is negative", p.OnDemandBase)
+	case p.OnDemandBase > 0 && p.Capacity == CapacityOnDemand:
+		v.errorf(path+".onDemandBase", "set capacity: spot, or remove onDemandBase (every instance of an on-demand pool is on-demand)",
+			"applies only to a spot pool")
+	case p.OnDemandBase > p.Max && p.Max >= 1:
+		v.errorf(path+".onDemandBase", fmt.Sprintf("use at most max (%d), or capacity: on-demand if the pool should not run Spot", p.Max),
+			"%d is greater than max (%d)", p.OnDemandBase, p.Max)
+	}
+	if _, ok := p.Labels[CapacityTypeLabel]; ok {
+		v.errorf(joinPath(path+".labels", CapacityTypeLabel), "remove the label; set "+path+".capacity instead",
+			"kforge sets %s on every worker from the pool's capacity", CapacityTypeLabel)
+	}
+	// AWS's Spot guidance: several types of the same size, so one reclaimed
+	// capacity pool does not empty the whole Auto Scaling group.
+	if p.Capacity == CapacitySpot && len(p.InstanceTypes) == 1 {
+		v.warnf(path+".instanceTypes", "list two or more interchangeable types, for example [t4g.medium, m6g.medium, m7g.medium]",
+			"a spot pool with one instance type (%s) has one Spot capacity pool per AZ to draw from and is interrupted more often", p.InstanceTypes[0])
 	}
 }
 

@@ -166,7 +166,9 @@ variable "worker_pools" {
     max_size       = number
     volume_size    = optional(number, 30)
     labels         = optional(map(string), {})
-    taints         = optional(list(string), []) # key=value:Effect
+    taints         = optional(list(string), [])    # key=value:Effect
+    capacity       = optional(string, "on-demand") # or "spot"
+    on_demand_base = optional(number, 0)           # spot pools: instances kept on-demand
   }))
 
   validation {
@@ -192,6 +194,11 @@ variable "worker_pools" {
   validation {
     condition     = alltrue(flatten([for p in values(var.worker_pools) : [for t in p.taints : can(regex("^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$", t))]]))
     error_message = "worker pool taints must look like key=value:Effect or key:Effect, with Effect one of NoSchedule, PreferNoSchedule, NoExecute."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.worker_pools) : contains(["on-demand", "spot"], p.capacity) && p.on_demand_base >= 0 && p.on_demand_base <= p.max_size && (p.capacity == "spot" || p.on_demand_base == 0)])
+    error_message = "every worker pool capacity must be \"on-demand\" or \"spot\", with 0 <= on_demand_base <= max_size, and on_demand_base only on spot pools."
   }
 }
 

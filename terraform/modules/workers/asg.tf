@@ -31,10 +31,15 @@ resource "aws_autoscaling_group" "pool" {
   health_check_grace_period = 300
   wait_for_capacity_timeout = var.wait_for_capacity_timeout
 
-  # One instance type: the launch template as is. Several: a mixed-instances
-  # policy, all on-demand, so the autoscaler can fall back between types.
+  # Spot pools: when a rebalance recommendation says an instance is at
+  # elevated risk, launch its replacement first, then terminate it (through
+  # the termination lifecycle hook, so the node is drained).
+  capacity_rebalance = each.value.capacity == "spot"
+
+  # One on-demand instance type: the launch template as is. Several types,
+  # or Spot: a mixed-instances policy over the pool's types.
   dynamic "launch_template" {
-    for_each = length(each.value.instance_types) == 1 ? [1] : []
+    for_each = length(each.value.instance_types) == 1 && each.value.capacity == "on-demand" ? [1] : []
 
     content {
       id      = aws_launch_template.pool[each.key].id
@@ -43,12 +48,18 @@ resource "aws_autoscaling_group" "pool" {
   }
 
   dynamic "mixed_instances_policy" {
-    for_each = length(each.value.instance_types) > 1 ? [1] : []
+    for_each = length(each.value.instance_types) > 1 || each.value.capacity == "spot" ? [1] : []
 
     content {
       instances_distribution {
-        on_demand_base_capacity                  = 0
-        on_demand_percentage_above_base_capacity = 100
+        # On-demand: the types in the listed order (the first is preferred).
+        on_demand_allocation_strategy = "prioritized"
+        # A spot pool keeps on_demand_base instances on-demand and runs the
+        # rest on Spot; an on-demand pool is on-demand throughout.
+        on_demand_base_capacity                  = each.value.capacity == "spot" ? each.value.on_demand_base : 0
+        on_demand_percentage_above_base_capacity = each.value.capacity == "spot" ? 0 : 100
+        # The Spot pools least likely to be interrupted, among the cheapest.
+        spot_allocation_strategy = "price-capacity-optimized"
       }
 
       launch_template {

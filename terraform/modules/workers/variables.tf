@@ -14,7 +14,7 @@ variable "subnet_ids" {
 }
 
 variable "pools" {
-  description = "Worker pools by name: instance types (the first is the launch template's; more make a mixed-instances policy), min/desired/max sizes, root volume size, node labels and taints (key=value:Effect)."
+  description = "Worker pools by name: instance types (the first is the launch template's; more make a mixed-instances policy), min/desired/max sizes, root volume size, node labels, taints (key=value:Effect), capacity (on-demand or spot: a spot pool runs everything above on_demand_base on Spot, price-capacity-optimized over its types)."
   type = map(object({
     instance_types = list(string)
     min_size       = number
@@ -23,11 +23,18 @@ variable "pools" {
     volume_size    = optional(number, 30)
     labels         = optional(map(string), {})
     taints         = optional(list(string), [])
+    capacity       = optional(string, "on-demand") # or "spot"
+    on_demand_base = optional(number, 0)           # spot pools: instances kept on-demand
   }))
 
   validation {
     condition     = length(var.pools) > 0 && alltrue([for p in values(var.pools) : p.min_size >= 0 && p.min_size <= p.desired_size && p.desired_size <= p.max_size && length(p.instance_types) > 0])
     error_message = "pools must have at least one pool, each with 0 <= min_size <= desired_size <= max_size and at least one instance type."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.pools) : contains(["on-demand", "spot"], p.capacity) && p.on_demand_base >= 0 && p.on_demand_base <= p.max_size && (p.capacity == "spot" || p.on_demand_base == 0)])
+    error_message = "every worker pool capacity must be \"on-demand\" or \"spot\", with 0 <= on_demand_base <= max_size, and on_demand_base only on spot pools."
   }
 }
 

@@ -25,9 +25,17 @@ variables {
       max_size       = 2
       taints         = ["dedicated=system:NoSchedule", "critical:NoExecute"]
     }
+    spot = {
+      instance_types = ["t4g.medium", "m6g.medium", "m7g.medium"]
+      min_size       = 0
+      desired_size   = 2
+      max_size       = 4
+      capacity       = "spot"
+      on_demand_base = 1
+    }
   }
-  ami_ids               = { general = "ami-0123456789abcdef0", system = "ami-0123456789abcdef0" }
-  user_data             = { general = "#!/bin/bash\n", system = "#!/bin/bash\n" }
+  ami_ids               = { general = "ami-0123456789abcdef0", system = "ami-0123456789abcdef0", spot = "ami-0fedcba9876543210" }
+  user_data             = { general = "#!/bin/bash\n", system = "#!/bin/bash\n", spot = "#!/bin/bash\n" }
   kms_key_arn           = "arn:aws:kms:eu-west-1:123456789012:key/test"
   instance_profile_name = "kforge-test-worker"
   target_group_arns     = ["arn:tg-http", "arn:tg-https"]
@@ -68,6 +76,24 @@ run "pools" {
     error_message = "one instance type: plain launch template; several: mixed instances policy"
   }
   assert {
+    condition = alltrue([
+      for d in aws_autoscaling_group.pool["system"].mixed_instances_policy[0].instances_distribution :
+      d.on_demand_base_capacity == 0 && d.on_demand_percentage_above_base_capacity == 100 && d.on_demand_allocation_strategy == "prioritized"
+    ]) && !aws_autoscaling_group.pool["system"].capacity_rebalance
+    error_message = "an on-demand pool with several types stays on-demand, types in the listed order, no capacity rebalance"
+  }
+  assert {
+    condition = alltrue([
+      for d in aws_autoscaling_group.pool["spot"].mixed_instances_policy[0].instances_distribution :
+      d.on_demand_base_capacity == 1 && d.on_demand_percentage_above_base_capacity == 0 && d.spot_allocation_strategy == "price-capacity-optimized"
+    ]) && aws_autoscaling_group.pool["spot"].capacity_rebalance && length(aws_autoscaling_group.pool["spot"].launch_template) == 0
+    error_message = "a spot pool: on-demand base, Spot above it, price-capacity-optimized, capacity rebalance"
+  }
+  assert {
+    condition     = [for o in aws_autoscaling_group.pool["spot"].mixed_instances_policy[0].launch_template[0].override : o.instance_type] == ["t4g.medium", "m6g.medium", "m7g.medium"]
+    error_message = "the spot pool's types as overrides, in order"
+  }
+  assert {
     condition     = contains([for t in aws_autoscaling_group.pool["general"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/label/kforge.io/pool=general/false")
     error_message = "label template tag, not propagated"
   }
@@ -99,6 +125,30 @@ run "rejects_min_above_desired" {
   variables {
     pools = {
       general = { instance_types = ["t3.medium"], min_size = 3, desired_size = 2, max_size = 5 }
+    }
+  }
+
+  expect_failures = [var.pools]
+}
+
+run "rejects_on_demand_base_on_on_demand_pool" {
+  command = plan
+
+  variables {
+    pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, on_demand_base = 1 }
+    }
+  }
+
+  expect_failures = [var.pools]
+}
+
+run "rejects_unknown_capacity" {
+  command = plan
+
+  variables {
+    pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, capacity = "Spot" }
     }
   }
 
