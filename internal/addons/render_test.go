@@ -18,7 +18,7 @@ import (
 
 func testConfig() Config {
 	return Config{
-		ClusterName: "demo", KubernetesVersion: "1.33.4", Region: "eu-west-1", APIHost: "api.dev.example.com",
+		ClusterName: "demo", KubernetesVersion: "1.36.6", Region: "eu-west-1", APIHost: "api.dev.example.com",
 		PodCIDR: "10.244.0.0/16", EFSID: "fs-0123456789abcdef0", ACMEEmail: "ops@example.com",
 		HTTPNodePort: 30080, HTTPSNodePort: 30443,
 	}
@@ -112,8 +112,8 @@ func TestRenderGoldenAndContent(t *testing.T) {
 
 	ca := objs["Deployment/cluster-autoscaler"].(*appsv1.Deployment)
 	caPod := ca.Spec.Template.Spec
-	if caPod.Containers[0].Image != "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.3" {
-		t.Errorf("autoscaler image %s does not match Kubernetes 1.33", caPod.Containers[0].Image)
+	if caPod.Containers[0].Image != "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.0" {
+		t.Errorf("autoscaler image %s does not match Kubernetes 1.36", caPod.Containers[0].Image)
 	}
 	for _, flag := range []string{
 		"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/demo",

@@ -12,8 +12,9 @@ package addons
 
 import (
 	"fmt"
+	"strings"
 
-	"github.com/hashicorp/go-version"
+	"github.com/kforge/kforge/internal/config"
 )
 
 // Pinned versions.
@@ -30,12 +31,12 @@ const (
 	clusterAutoscalerRep = "registry.k8s.io/autoscaling/cluster-autoscaler"
 )
 
-// clusterAutoscalerByMinor maps a Kubernetes minor to the Cluster Autoscaler
-// release built for it (CA supports exactly its own minor).
+// clusterAutoscalerByMinor pins the Cluster Autoscaler release built for
+// each Kubernetes minor (CA supports exactly its own minor). Its keys are
+// exactly the minors of config.SupportedKubernetesVersions(), the one list
+// of supported versions; TestAutoscalerPinsMatchSupportedMinors keeps the
+// two in step.
 var clusterAutoscalerByMinor = map[string]string{
-	"1.32": "v1.32.5",
-	"1.33": "v1.33.3",
-	"1.34": "v1.34.2",
 	"1.35": "v1.35.1",
 	"1.36": "v1.36.0",
 }
@@ -43,17 +44,24 @@ var clusterAutoscalerByMinor = map[string]string{
 // ClusterAutoscalerImage returns the image for a Kubernetes version, or an
 // error naming the supported minors.
 func ClusterAutoscalerImage(kubernetesVersion string) (string, error) {
-	v, err := version.NewSemver(kubernetesVersion)
+	minor, err := config.KubernetesMinor(kubernetesVersion)
 	if err != nil {
-		return "", fmt.Errorf("kubernetes_version %q: %w", kubernetesVersion, err)
+		return "", fmt.Errorf("kubernetes_version: %w", err)
 	}
-	s := v.Segments()
-	minor := fmt.Sprintf("%d.%d", s[0], s[1])
-	tag, ok := clusterAutoscalerByMinor[minor]
-	if !ok {
-		return "", fmt.Errorf("kubernetes_version %s: no pinned Cluster Autoscaler for minor %s (supported: 1.32-1.36); choose a supported version", kubernetesVersion, minor)
+	var supported []string
+	for _, r := range config.SupportedKubernetesVersions() {
+		supported = append(supported, r.Minor)
+		if r.Minor != minor {
+			continue
+		}
+		tag, ok := clusterAutoscalerByMinor[minor]
+		if !ok {
+			return "", fmt.Errorf("kubernetes_version %s: minor %s is supported but no Cluster Autoscaler is pinned for it (internal/addons/versions.go)", kubernetesVersion, minor)
+		}
+		return clusterAutoscalerRep + ":" + tag, nil
 	}
-	return clusterAutoscalerRep + ":" + tag, nil
+	return "", fmt.Errorf("kubernetes_version %s: minor %s is not supported (supported: %s); choose a supported version",
+		kubernetesVersion, minor, strings.Join(supported, ", "))
 }
 
 // Remote is an upstream release manifest applied as published.

@@ -70,6 +70,16 @@ func parseKubernetesVersion(version string) (major, minor, patch int, err error)
 	return nums[0], nums[1], nums[2], nil
 }
 
+// CheckKubernetesVersion reports why version is not one kforge installs
+// (nil when it is). Tests use it to keep fixtures and goldens on a
+// supported release.
+func CheckKubernetesVersion(version string) error {
+	if why := checkKubernetesVersion(version); why != "" {
+		return fmt.Errorf("kubernetes version %s", why)
+	}
+	return nil
+}
+
 // checkKubernetesVersion returns "" when version is supported, otherwise why not.
 func checkKubernetesVersion(version string) string {
 	if strings.HasPrefix(version, "v") {

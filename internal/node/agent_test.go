@@ -66,7 +66,7 @@ func newCloud(t *testing.T, env ...string) *cloud {
 func (c *cloud) cluster() Cluster {
 	return Cluster{
 		ClusterName: "demo", Environment: "dev", Region: region, Domain: "dev.example.com",
-		APIDNSName: "api.dev.example.com", KubernetesVersion: "1.33.4", PodCIDR: "10.244.0.0/16",
+		APIDNSName: "api.dev.example.com", KubernetesVersion: "1.36.6", PodCIDR: "10.244.0.0/16",
 		ServiceCIDR: "10.96.0.0/12", Bucket: c.bucket.Name, KMSKeyARN: c.bucket.KMSKeyID, ZoneID: c.zoneID,
 		EFSID: "fs-0123456789abcdef0", ACMEEmail: "ops@example.com", HTTPNodePort: 30080, HTTPSNodePort: 30443,
 		WorkerPools:       map[string]Pool{"general": {Labels: map[string]string{"tier": "apps"}, Taints: []string{}}},
@@ -120,7 +120,7 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 	h.assertOrder(t,
 		"systemctl enable kforge-bootstrap.service",
 		"modprobe br_netfilter",
-		"dnf install -y --disableexcludes=kubernetes kubelet-1.33.4 kubeadm-1.33.4 kubectl-1.33.4",
+		"dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubeadm-1.36.6 kubectl-1.36.6",
 		"kubeadm init --config /etc/kubernetes/kforge-kubeadm.yaml",
 		"env KUBECONFIG=/etc/kubernetes/admin.conf /usr/local/bin/cilium install --version "+"1.18.4",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/cert-manager.yaml",
@@ -235,7 +235,7 @@ func TestWorkerStartedBeforeControlPlaneWaitsThenJoins(t *testing.T) {
 	if !strings.Contains(logs.String(), "no join material yet") {
 		t.Error("the wait was not logged")
 	}
-	wh.assertOrder(t, "dnf install -y --disableexcludes=kubernetes kubelet-1.33.4", "kubeadm join --config /etc/kubernetes/kforge-join.yaml", "rm -f /etc/kubernetes/kforge-join.yaml")
+	wh.assertOrder(t, "dnf install -y --disableexcludes=kubernetes kubelet-1.36.6", "kubeadm join --config /etc/kubernetes/kforge-join.yaml", "rm -f /etc/kubernetes/kforge-join.yaml")
 	// The join config held the published token and the labels; it is removed after the join.
 	var joinCfg string
 	for _, l := range wh.log {
@@ -365,8 +365,8 @@ func TestReplacementControlPlaneRestoresTheSameCA(t *testing.T) {
 		}
 	}
 	second.assertOrder(t,
-		"ctr -n k8s.io images pull registry.k8s.io/etcd:3.5.21-0",
-		"ctr -n k8s.io run --rm --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw registry.k8s.io/etcd:3.5.21-0 kforge-etcd-restore etcdutl snapshot restore /var/lib/kforge/etcd-snapshot.db --data-dir /var/lib/etcd --name ip-10-0-3-30.eu-west-1.compute.internal --initial-cluster ip-10-0-3-30.eu-west-1.compute.internal=https://10.0.3.30:2380",
+		"ctr -n k8s.io images pull registry.k8s.io/etcd:3.6.5-0",
+		"ctr -n k8s.io run --rm --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw registry.k8s.io/etcd:3.6.5-0 kforge-etcd-restore etcdutl snapshot restore /var/lib/kforge/etcd-snapshot.db --data-dir /var/lib/etcd --name ip-10-0-3-30.eu-west-1.compute.internal --initial-cluster ip-10-0-3-30.eu-west-1.compute.internal=https://10.0.3.30:2380",
 		"kubeadm init",
 	)
 	if !strings.Contains(second.file(kubeadmConfPath), "DirAvailable--var-lib-etcd") {

@@ -20,7 +20,7 @@ func TestParseClusterFromRootModuleShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Minor() != "1.33" || c.WorkerPools["general"].Labels["tier"] != "apps" || c.HTTPSNodePort != 30443 {
+	if c.Minor() != "1.36" || c.WorkerPools["general"].Labels["tier"] != "apps" || c.HTTPSNodePort != 30443 {
 		t.Errorf("decoded %+v", c)
 	}
 	// Everything the control plane renders from it must render.
@@ -36,8 +36,8 @@ func TestParseClusterNamesTheBadKey(t *testing.T) {
 		value any
 	}{
 		{"cluster_name", ""},
-		{"kubernetes_version", "v1.33.4"},
-		{"kubernetes_version", "1.33"},
+		{"kubernetes_version", "v1.36.6"},
+		{"kubernetes_version", "1.36"},
 		{"pod_cidr", "10.244.0.0"},
 		{"https_node_port", 443},
 		{"kms_key_arn", ""},

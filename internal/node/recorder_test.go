@@ -130,7 +130,7 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		r.mu.Unlock()
 		return fmt.Sprintf("%s%d.%016d\n", strings.Repeat("a", 5), n%10, n), nil
 	case strings.HasPrefix(line, "kubeadm config images list"):
-		return "registry.k8s.io/kube-apiserver:v1.33.4\nregistry.k8s.io/etcd:3.5.21-0\n", nil
+		return "registry.k8s.io/kube-apiserver:v1.36.6\nregistry.k8s.io/etcd:3.6.5-0\n", nil
 	case strings.HasPrefix(line, "curl") && arg("-o") != "":
 		body := "bundle from " + c.Args[len(c.Args)-1]
 		if strings.HasSuffix(c.Args[len(c.Args)-1], ".tar.gz") {
