@@ -60,6 +60,10 @@ type Line struct {
 	// Controller marks the control-plane node's lines, which an EKS
 	// cluster does not have.
 	Controller bool `json:"controller,omitempty"`
+	// Spot lines are priced (partly) at typical Spot prices; OnDemand is
+	// what the same instances cost on-demand.
+	Spot     bool   `json:"spot,omitempty"`
+	OnDemand *Range `json:"on_demand_monthly,omitempty"`
 }
 
 // EKSComparison prices the same cluster with the EKS control plane instead
@@ -73,17 +77,23 @@ type EKSComparison struct {
 
 // Estimate is the monthly cost of one plan or state.
 type Estimate struct {
-	Environment  string        `json:"environment,omitempty"`
-	Region       string        `json:"region"`
-	Currency     string        `json:"currency"`
-	PricesAsOf   string        `json:"prices_as_of"`
-	PricesSource string        `json:"prices_source"`
-	Assumptions  Assumptions   `json:"assumptions"`
-	Lines        []Line        `json:"lines"`
-	Total        Range         `json:"total"`
-	Unpriced     int           `json:"unpriced"`
-	EKS          EKSComparison `json:"eks"`
-	Notes        []string      `json:"notes,omitempty"`
+	Environment  string `json:"environment,omitempty"`
+	Region       string `json:"region"`
+	Currency     string `json:"currency"`
+	PricesAsOf   string `json:"prices_as_of"`
+	PricesSource string `json:"prices_source"`
+	// SpotPricesAsOf and SpotPricesSource are set when a line uses the
+	// typical Spot prices.
+	SpotPricesAsOf   string        `json:"spot_prices_as_of,omitempty"`
+	SpotPricesSource string        `json:"spot_prices_source,omitempty"`
+	Assumptions      Assumptions   `json:"assumptions"`
+	Lines            []Line        `json:"lines"`
+	Total            Range         `json:"total"`
+	Unpriced         int           `json:"unpriced"`
+	EKS              EKSComparison `json:"eks"`
+	// Levers are the (at most three) biggest savings left, biggest first.
+	Levers []Lever  `json:"levers"`
+	Notes  []string `json:"notes,omitempty"`
 }
 
 // Options tune an estimate. The zero value uses the plan's region and the
@@ -144,6 +154,10 @@ func FromInventory(inv *inventory.Inventory, opts Options) (*Estimate, error) {
 	p.groups()
 	p.resources()
 	p.finish()
+	e.Levers = p.levers()
+	if e.Levers == nil {
+		e.Levers = []Lever{}
+	}
 	return e, nil
 }
 
@@ -187,11 +201,7 @@ func (p *pricer) groups() {
 			if len(g.InstanceTypes) > 1 {
 				line.Item += fmt.Sprintf(" (first of %s)", strings.Join(g.InstanceTypes, ", "))
 			}
-			if rate, ok := p.prices.EC2Hourly[typ]; ok {
-				line.Monthly = Range{n.Low * p.hourly(rate), n.High * p.hourly(rate)}
-			} else {
-				line.NoPrice = fmt.Sprintf("no price for instance type %s in %s", typ, p.prices.Region)
-			}
+			p.price(&line, g, typ)
 		}
 		p.add(line)
 
@@ -217,6 +227,44 @@ func (p *pricer) groups() {
 			})
 		}
 	}
+}
+
+// price fills an instance line: on-demand instances at the on-demand price,
+// Spot instances at the typical Spot price, with the all-on-demand figure
+// beside it when any instance is Spot.
+func (p *pricer) price(line *Line, g inventory.Group, typ string) {
+	rate, ok := p.prices.EC2Hourly[typ]
+	if !ok {
+		line.NoPrice = fmt.Sprintf("no price for instance type %s in %s", typ, p.prices.Region)
+		return
+	}
+	monthly := func(n int) (float64, float64) {
+		od, spot := g.OnDemand(n), g.Spot(n)
+		if spot == 0 {
+			return float64(n) * p.hourly(rate), 0
+		}
+		return float64(od)*p.hourly(rate) + float64(spot)*p.hourly(p.prices.SpotHourlyTypical[typ]), float64(spot)
+	}
+	low, spotLow := monthly(g.Desired)
+	high, spotHigh := monthly(g.Max)
+	line.Monthly = Range{low, high}
+	if spotLow == 0 && spotHigh == 0 {
+		return
+	}
+	if _, ok := p.prices.SpotHourlyTypical[typ]; !ok {
+		line.Monthly = Range{}
+		line.NoPrice = fmt.Sprintf("no typical Spot price for instance type %s in %s", typ, p.prices.Region)
+		return
+	}
+	line.Spot = true
+	line.OnDemand = &Range{float64(g.Desired) * p.hourly(rate), float64(g.Max) * p.hourly(rate)}
+	line.Item += " Spot"
+	if g.OnDemandBase > 0 || g.OnDemandPercent > 0 {
+		line.Item += fmt.Sprintf(" (on-demand base %d, %d%% above)", g.OnDemandBase, g.OnDemandPercent)
+	}
+	line.Item += fmt.Sprintf(", typical; on-demand %s", line.OnDemand.Money())
+	p.est.SpotPricesAsOf = p.prices.SpotAsOf
+	p.est.SpotPricesSource = p.prices.SpotSource
 }
 
 // volume prices one EBS volume per month.

@@ -39,6 +39,11 @@ type PriceTable struct {
 	Route53ZoneMonth      float64 `json:"route53_zone_month"`
 	S3StandardGBMonth     float64 `json:"s3_standard_gb_month"`
 	EKSControlPlaneHourly float64 `json:"eks_control_plane_hourly"`
+	// SpotHourlyTypical: typical Spot prices per instance-hour, for
+	// planning only (Spot prices move); SpotSource says how they were made.
+	SpotHourlyTypical map[string]float64 `json:"spot_hourly_typical"`
+	SpotAsOf          string             `json:"spot_as_of"`
+	SpotSource        string             `json:"spot_source"`
 }
 
 // Regions lists the regions that have a price table.

@@ -34,6 +34,9 @@ func (e *Estimate) WriteJSON(w io.Writer) error {
 func (e *Estimate) WriteText(w io.Writer) error {
 	var b strings.Builder
 	title := "Monthly on-demand cost"
+	if e.SpotPricesAsOf != "" {
+		title = "Monthly cost (on-demand, Spot at typical prices)"
+	}
 	if e.Environment != "" {
 		title += " of " + e.Environment
 	}
@@ -73,10 +76,19 @@ func (e *Estimate) WriteText(w io.Writer) error {
 		a.HoursPerMonth, a.NLBLCUs, a.NATDataGB, a.EFSStorageGB, a.S3StorageGB)
 	fmt.Fprintf(&b, "\nSame workers on EKS: %s %s/month (control-plane fee %.2f added, control-plane node %s removed; difference %s).\n",
 		e.EKS.Total.Money(), e.Currency, e.EKS.ControlPlaneFee, e.EKS.ControllerRemove.Money(), signed(e.EKS.Difference))
+	if len(e.Levers) > 0 {
+		fmt.Fprintf(&b, "\nBiggest savings left (%s/month):\n", e.Currency)
+		for i, l := range e.Levers {
+			fmt.Fprintf(&b, "  %d. %s: -%s: %s\n     tradeoff: %s\n", i+1, l.Name, l.Saving.Money(), l.Change, l.Tradeoff)
+		}
+	}
 	for _, n := range e.Notes {
 		fmt.Fprintf(&b, "Note: %s\n", n)
 	}
 	fmt.Fprintf(&b, "Prices: %s\n", e.PricesSource)
+	if e.SpotPricesAsOf != "" {
+		fmt.Fprintf(&b, "Spot prices (typical, as of %s): %s\n", e.SpotPricesAsOf, e.SpotPricesSource)
+	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing cost estimate: %w", err)
 	}

@@ -31,6 +31,11 @@ type Group struct {
 	// PublicIP is true when the launch template asks for a public IPv4
 	// address on each instance.
 	PublicIP bool
+	// OnDemandBase and OnDemandPercent split the group between on-demand
+	// and Spot (the mixed instances policy's instances distribution); a
+	// group without one is on-demand throughout (percent 100).
+	OnDemandBase    int
+	OnDemandPercent int
 
 	explicitIP bool // the launch template decides PublicIP itself
 }
@@ -51,6 +56,7 @@ func (inv *Inventory) Groups() []Group {
 		g.Role, g.Pool = inv.roleOf(asg)
 		g.LaunchTemplate = inv.launchTemplateOf(asg)
 		g.InstanceTypes = overrideTypes(asg)
+		g.OnDemandBase, g.OnDemandPercent = distribution(asg)
 		if lt := g.LaunchTemplate; lt != nil {
 			if len(g.InstanceTypes) == 0 {
 				if t := lt.String("instance_type"); t != "" {
@@ -180,6 +186,38 @@ func (inv *Inventory) launchTemplateOf(asg *Resource) *Resource {
 	}
 	return nil
 }
+
+// distribution reads the on-demand base and the on-demand percentage above
+// it; without a mixed instances policy everything is on-demand.
+func distribution(asg *Resource) (base, percent int) {
+	mip := asg.Block("mixed_instances_policy")
+	if mip == nil {
+		return 0, 100
+	}
+	d := FirstBlock(mip["instances_distribution"])
+	if d == nil {
+		return 0, 100 // the AWS defaults
+	}
+	base = intOf(d["on_demand_base_capacity"])
+	percent = 100
+	if p, ok := Number(d["on_demand_percentage_above_base_capacity"]); ok {
+		percent = int(p)
+	}
+	return base, percent
+}
+
+// OnDemand and Spot split n instances the way EC2 Auto Scaling does: the
+// base first, then the percentage above it rounded up to on-demand.
+func (g Group) OnDemand(n int) int {
+	if n <= g.OnDemandBase {
+		return n
+	}
+	above := n - g.OnDemandBase
+	return g.OnDemandBase + (above*g.OnDemandPercent+99)/100
+}
+
+// Spot is the number of Spot instances among n.
+func (g Group) Spot(n int) int { return n - g.OnDemand(n) }
 
 // overrideTypes lists the instance types of a mixed instances policy.
 func overrideTypes(asg *Resource) []string {

@@ -80,3 +80,17 @@ func TestGroupsOfRealPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestOnDemandSplit follows EC2 Auto Scaling: the base first, then the
+// percentage above it, fractions rounded in favour of on-demand.
+func TestOnDemandSplit(t *testing.T) {
+	for _, tc := range []struct{ base, percent, n, od int }{
+		{0, 100, 3, 3}, {0, 0, 3, 0}, {1, 0, 3, 1}, {1, 0, 0, 0},
+		{1, 50, 2, 2}, {1, 50, 4, 3}, {2, 0, 1, 1}, {0, 30, 10, 3}, {0, 25, 3, 1},
+	} {
+		g := Group{OnDemandBase: tc.base, OnDemandPercent: tc.percent}
+		if got := g.OnDemand(tc.n); got != tc.od || g.Spot(tc.n) != tc.n-tc.od {
+			t.Errorf("base %d, %d%% above, %d instances: %d on-demand, want %d", tc.base, tc.percent, tc.n, got, tc.od)
+		}
+	}
+}
