@@ -6,8 +6,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// clusterAutoscaler runs Cluster Autoscaler on the control plane (whose
-// instance role may change only this cluster's tagged ASGs), discovering
+// clusterAutoscaler runs Cluster Autoscaler on the control plane's host
+// network (whose instance role may change only this cluster's tagged ASGs;
+// see withInstanceRole), discovering
 // the worker ASGs by the tags the workers module sets.
 func clusterAutoscaler(c Config) ([]runtime.Object, error) {
 	image, err := ClusterAutoscalerImage(c.KubernetesVersion)
@@ -48,7 +49,7 @@ func clusterAutoscaler(c Config) ([]runtime.Object, error) {
 		// Amazon Linux 2023 keeps its CA bundle here.
 		Volumes: []corev1.Volume{hostPath("ssl-certs", "/etc/ssl/certs/ca-bundle.crt", corev1.HostPathFile)},
 	}
-	onControlPlane(&spec)
+	withInstanceRole(&spec)
 	return []runtime.Object{
 		serviceAccount(name, ns, labels),
 		clusterRole(name, labels,

@@ -10,8 +10,9 @@ import (
 const efsDriver = "efs.csi.aws.com"
 
 // efsCSI is the AWS EFS CSI driver: the controller (dynamic provisioning
-// through access points) on the control plane, whose role holds the EFS
-// permissions; the node plugin on every node; and the efs-sc class.
+// through access points) on the control plane's host network, whose
+// instance role holds the EFS permissions; the node plugin on every node;
+// and the efs-sc class.
 func efsCSI(c Config) []runtime.Object {
 	const ns = "kube-system"
 	ctrlLabels := map[string]string{"app.kubernetes.io/name": "efs-csi-controller"}
@@ -63,7 +64,7 @@ func efsCSI(c Config) []runtime.Object {
 		},
 		Volumes: []corev1.Volume{emptyDir("socket-dir")},
 	}
-	onControlPlane(&ctrl)
+	withInstanceRole(&ctrl)
 
 	bidir := corev1.MountPropagationBidirectional
 	node := corev1.PodSpec{

@@ -61,6 +61,7 @@ func Objects(c Config) ([]runtime.Object, error) {
 	objs = append(objs, efsCSI(c)...)
 	objs = append(objs, metricsServer()...)
 	objs = append(objs, traefik(c)...)
+	objs = append(objs, denyInstanceMetadata())
 	return objs, nil
 }
 

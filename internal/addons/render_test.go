@@ -69,6 +69,8 @@ func decodeStrict(t *testing.T, stream []byte) map[string]any {
 			obj = &APIService{}
 		case "cert-manager.io/v1/ClusterIssuer":
 			obj = &ClusterIssuer{}
+		case "cilium.io/v2/CiliumClusterwideNetworkPolicy":
+			obj = &CiliumClusterwideNetworkPolicy{}
 		default:
 			t.Fatalf("document %d: unexpected %s %s", i, tm.APIVersion, tm.Kind)
 		}
@@ -198,5 +200,44 @@ func TestCiliumArgsMatchCluster(t *testing.T) {
 		if !strings.Contains(args, want) {
 			t.Errorf("cilium install args lack %q: %s", want, args)
 		}
+	}
+}
+
+// The controllers that call AWS must reach the metadata service with a hop
+// limit of 1 (host network, control plane); every other pod is denied it by
+// a Cilium policy that does not otherwise change what pods may reach.
+func TestInstanceMetadataReachableOnlyFromHostNetwork(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeStrict(t, manifests)
+	for _, key := range []string{"Deployment/cluster-autoscaler", "Deployment/efs-csi-controller"} {
+		pod := objs[key].(*appsv1.Deployment).Spec.Template.Spec
+		if !pod.HostNetwork || pod.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+			t.Errorf("%s: hostNetwork %v dnsPolicy %q; with hop limit 1 it cannot reach the instance role", key, pod.HostNetwork, pod.DNSPolicy)
+		}
+		if _, ok := pod.NodeSelector["node-role.kubernetes.io/control-plane"]; !ok {
+			t.Errorf("%s is not pinned to the control plane, whose role it needs", key)
+		}
+	}
+
+	p, ok := objs["CiliumClusterwideNetworkPolicy/"+IMDSPolicyName].(*CiliumClusterwideNetworkPolicy)
+	if !ok {
+		t.Fatalf("no CiliumClusterwideNetworkPolicy %s", IMDSPolicyName)
+	}
+	sel := p.Spec.EndpointSelector
+	if len(sel.MatchLabels) != 0 || len(sel.MatchExpressions) != 0 {
+		t.Errorf("the policy must select every pod, selects %v", sel)
+	}
+	if d := p.Spec.EnableDefaultDeny; d == nil || d.Egress == nil || *d.Egress || d.Ingress == nil || *d.Ingress {
+		t.Errorf("enableDefaultDeny must be false both ways (a deny-only policy would otherwise cut all other egress): %+v", d)
+	}
+	var denied []string
+	for _, r := range p.Spec.EgressDeny {
+		denied = append(denied, r.ToCIDR...)
+	}
+	if !slices.Equal(denied, []string{"169.254.169.254/32"}) {
+		t.Errorf("egressDeny %v, want exactly the metadata service", denied)
 	}
 }

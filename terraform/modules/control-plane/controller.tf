@@ -23,12 +23,15 @@ resource "aws_launch_template" "controller" {
     name = var.instance_profile_name
   }
 
-  # IMDSv2 only; hop limit 2 lets pods on the host network reach it through
-  # one extra hop. Tags stay out of the metadata service (see locals below).
+  # IMDSv2 only, hop limit 1: only the host and host-network pods reach the
+  # metadata service. Cluster Autoscaler and the EFS CSI controller, which
+  # need the role, run on the host network; pods in the pod network get no
+  # token reply (and Cilium denies them 169.254.169.254; docs/SECURITY.md).
+  # Tags stay out of the metadata service (see locals below).
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
     instance_metadata_tags      = local.instance_metadata_tags
   }
 

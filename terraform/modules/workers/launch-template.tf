@@ -22,12 +22,16 @@ resource "aws_launch_template" "pool" {
     name = var.instance_profile_name
   }
 
-  # IMDSv2 only; hop limit 2 so pods (Cluster Autoscaler, EFS CSI) reach
-  # it through one extra hop. Tags stay out of the metadata service.
+  # IMDSv2 only, hop limit 1: the token's reply cannot cross the extra hop
+  # into a pod's network namespace, so no pod on a worker can take the
+  # worker's role (and with it the join material). Nothing on a worker
+  # needs the role from a pod: the AWS controllers run on the control plane
+  # on its host network (docs/SECURITY.md). Tags stay out of the metadata
+  # service.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
     instance_metadata_tags      = local.instance_metadata_tags
   }
 

@@ -221,7 +221,7 @@ func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, out out
 }
 
 // launchTemplateProblems lists how data breaks the node rules: IMDSv2
-// required with hop limit 2 and no tags in the metadata service, an encrypted gp3 root volume
+// required with hop limit 1 and no tags in the metadata service, an encrypted gp3 root volume
 // under the cluster key.
 func launchTemplateProblems(data *ec2types.ResponseLaunchTemplateData, keyARN string) []string {
 	if data == nil {
@@ -236,8 +236,8 @@ func launchTemplateProblems(data *ec2types.ResponseLaunchTemplateData, keyARN st
 		if md.HttpTokens != ec2types.LaunchTemplateHttpTokensStateRequired {
 			problems = append(problems, fmt.Sprintf("http_tokens = %q, want required (IMDSv2)", md.HttpTokens))
 		}
-		if aws.ToInt32(md.HttpPutResponseHopLimit) != 2 {
-			problems = append(problems, fmt.Sprintf("hop limit %d, want 2", aws.ToInt32(md.HttpPutResponseHopLimit)))
+		if aws.ToInt32(md.HttpPutResponseHopLimit) != 1 {
+			problems = append(problems, fmt.Sprintf("hop limit %d, want 1", aws.ToInt32(md.HttpPutResponseHopLimit)))
 		}
 		// Explicitly disabled: with tags in the metadata service EC2 refuses
 		// to launch instances whose tag keys hold "/" (kforge.io/cluster).

@@ -23,8 +23,8 @@ run "imdsv2_and_encrypted_root" {
   command = apply
 
   assert {
-    condition     = aws_launch_template.controller.metadata_options[0].http_tokens == "required" && aws_launch_template.controller.metadata_options[0].http_put_response_hop_limit == 2
-    error_message = "IMDSv2 required with hop limit 2"
+    condition     = aws_launch_template.controller.metadata_options[0].http_tokens == "required" && aws_launch_template.controller.metadata_options[0].http_put_response_hop_limit == 1
+    error_message = "IMDSv2 required with hop limit 1 (only the host network reaches the role)"
   }
   assert {
     condition     = aws_launch_template.controller.metadata_options[0].instance_metadata_tags == "disabled"

@@ -47,8 +47,8 @@ run "pools" {
   command = apply
 
   assert {
-    condition     = alltrue([for lt in aws_launch_template.pool : lt.metadata_options[0].http_tokens == "required" && lt.metadata_options[0].http_put_response_hop_limit == 2 && lt.metadata_options[0].instance_metadata_tags == "disabled"])
-    error_message = "IMDSv2 required, hop limit 2, instance tags explicitly kept out of IMDS"
+    condition     = alltrue([for lt in aws_launch_template.pool : lt.metadata_options[0].http_tokens == "required" && lt.metadata_options[0].http_put_response_hop_limit == 1 && lt.metadata_options[0].instance_metadata_tags == "disabled"])
+    error_message = "IMDSv2 required, hop limit 1 (no pod reaches the role), instance tags explicitly kept out of IMDS"
   }
   # EC2 refuses to launch when tags are in the metadata service and a tag key
   # is outside [0-9a-zA-Z-_+=,.@:]{1,255} (every key here has a "/").
