@@ -73,8 +73,13 @@ func efsCSI(c Config) []runtime.Object {
 		HostNetwork:        true,
 		DNSPolicy:          corev1.DNSClusterFirstWithHostNet,
 		NodeSelector:       map[string]string{"kubernetes.io/os": "linux"},
-		// The node plugin must run wherever a pod may mount a volume.
+		// The node plugin must run wherever a pod may mount a volume, so it
+		// tolerates every taint a worker pool may carry, but never on the
+		// control plane: it is privileged and on the host network, where the
+		// control plane's role (and the CA key it can read) is one request
+		// away, and nothing there mounts EFS.
 		Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		Affinity:    offControlPlane(),
 		Containers: []corev1.Container{
 			{
 				Name:  "efs-plugin",

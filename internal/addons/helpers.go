@@ -86,13 +86,28 @@ func restricted(uid int64) *corev1.SecurityContext {
 	}
 }
 
+// controlPlaneLabel is kubeadm's label and taint key on control-plane nodes.
+const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
+
 // onControlPlane pins a pod to the control-plane node, which carries the
 // IAM permissions of the controllers that call AWS APIs.
 func onControlPlane(spec *corev1.PodSpec) {
-	spec.NodeSelector = map[string]string{"node-role.kubernetes.io/control-plane": ""}
+	spec.NodeSelector = map[string]string{controlPlaneLabel: ""}
 	spec.Tolerations = append(spec.Tolerations, corev1.Toleration{
-		Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule,
+		Key: controlPlaneLabel, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule,
 	})
+}
+
+// offControlPlane keeps a pod that tolerates every taint off the control
+// plane, by the label kubeadm puts on control-plane nodes.
+func offControlPlane() *corev1.Affinity {
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
+				Key: controlPlaneLabel, Operator: corev1.NodeSelectorOpDoesNotExist,
+			}}}},
+		},
+	}}
 }
 
 func deployment(name, ns string, labels map[string]string, replicas int32, spec corev1.PodSpec) *appsv1.Deployment {

@@ -1,0 +1,99 @@
+package addons
+
+import (
+	"slices"
+	"sort"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	"k8s.io/klog/v2"
+)
+
+// controlPlaneNode is a kubeadm control-plane node as kforge registers it.
+func controlPlaneNode() *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-1-10", Labels: map[string]string{
+			"kubernetes.io/os": "linux", "node-role.kubernetes.io/control-plane": "",
+		}},
+		Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}},
+	}
+}
+
+// workerNode is a worker of a pool with a dedicated taint.
+func workerNode() *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-2-20", Labels: map[string]string{"kubernetes.io/os": "linux", "kforge.io/pool": "gpu"}},
+		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}}},
+	}
+}
+
+// schedulable applies the scheduler's own taint and node-affinity checks.
+func schedulable(t *testing.T, spec corev1.PodSpec, node *corev1.Node) bool {
+	t.Helper()
+	pod := &corev1.Pod{Spec: spec}
+	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), node.Spec.Taints, spec.Tolerations, func(tt *corev1.Taint) bool {
+		return tt.Effect == corev1.TaintEffectNoSchedule || tt.Effect == corev1.TaintEffectNoExecute
+	}, false); untolerated {
+		return false
+	}
+	ok, err := nodeaffinity.GetRequiredNodeAffinity(pod).Match(node)
+	if err != nil {
+		t.Fatalf("node affinity: %v", err)
+	}
+	return ok
+}
+
+// Host-network and privileged pods on the control plane can take its
+// instance role (CA key, etcd snapshots). Only the two controllers that need
+// that role may be scheduled there; every other such pod stays on workers.
+func TestOnlyAWSControllersOnControlPlaneHostNetwork(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onCP []string
+	for key, obj := range decodeStrict(t, manifests) {
+		var spec corev1.PodSpec
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			spec = o.Spec.Template.Spec
+		case *appsv1.DaemonSet:
+			spec = o.Spec.Template.Spec
+		default:
+			continue
+		}
+		exposed := spec.HostNetwork
+		for _, c := range spec.Containers {
+			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+				exposed = true
+			}
+		}
+		if exposed && schedulable(t, spec, controlPlaneNode()) {
+			onCP = append(onCP, key)
+		}
+	}
+	sort.Strings(onCP)
+	want := []string{"Deployment/cluster-autoscaler", "Deployment/efs-csi-controller"}
+	if !slices.Equal(onCP, want) {
+		t.Errorf("host-network or privileged pods schedulable on the control plane: %v, want only %v", onCP, want)
+	}
+}
+
+// The EFS node plugin must still reach every worker, tainted pools included.
+func TestEFSNodePluginOnEveryWorker(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := decodeStrict(t, manifests)["DaemonSet/efs-csi-node"].(*appsv1.DaemonSet)
+	if !schedulable(t, ds.Spec.Template.Spec, workerNode()) {
+		t.Error("efs-csi-node cannot run on a tainted worker pool; pods there could not mount EFS")
+	}
+	if schedulable(t, ds.Spec.Template.Spec, controlPlaneNode()) {
+		t.Error("efs-csi-node can run on the control plane")
+	}
+}
