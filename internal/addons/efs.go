@@ -2,12 +2,18 @@ package addons
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-const efsDriver = "efs.csi.aws.com"
+const (
+	efsDriver = "efs.csi.aws.com"
+	// efsCrossAccountSecret is the only Secret the EFS CSI controller reads.
+	efsCrossAccountSecret = "x-account"
+	efsSecretsRole        = "efs-csi-external-provisioner-role-describe-secrets"
+)
 
 // efsCSI is the AWS EFS CSI driver: the controller (dynamic provisioning
 // through access points) on the control plane's host network, whose
@@ -149,9 +155,17 @@ func efsCSI(c Config) []runtime.Object {
 			rule([]string{"storage.k8s.io"}, []string{"csinodes"}, readVerbs),
 			rule([]string{""}, []string{"nodes"}, readVerbs),
 			rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"get", "watch", "list", "delete", "update", "create"}),
-			rule([]string{""}, []string{"secrets"}, []string{"get", "watch", "list"}),
 		),
 		clusterRoleBinding("efs-csi-provisioner-binding", "efs-csi-external-provisioner-role", "efs-csi-controller-sa", ns, ctrlLabels),
+		// The driver reads one Secret: x-account in its own namespace, the
+		// optional cross-account mount settings. Upstream grants exactly
+		// that through a Role; a cluster-wide grant would hand every Secret
+		// to whoever subverts the controller.
+		role(efsSecretsRole, ns, ctrlLabels, rbacv1.PolicyRule{
+			APIGroups: []string{""}, Resources: []string{"secrets"},
+			ResourceNames: []string{efsCrossAccountSecret}, Verbs: readVerbs,
+		}),
+		roleBinding(efsSecretsRole, ns, "Role", efsSecretsRole, "efs-csi-controller-sa", ns, ctrlLabels),
 		clusterRole("efs-csi-node-role", nodeLabels,
 			rule([]string{""}, []string{"nodes"}, []string{"get"}),
 			rule([]string{""}, []string{"pods"}, []string{"get", "list", "watch"}),

@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
@@ -96,4 +97,44 @@ func TestEFSNodePluginOnEveryWorker(t *testing.T) {
 	if schedulable(t, ds.Spec.Template.Spec, controlPlaneNode()) {
 		t.Error("efs-csi-node can run on the control plane")
 	}
+}
+
+// No add-on may read Secrets cluster-wide except an ingress controller, which
+// serves the TLS Secrets of Ingresses in every namespace (docs/SECURITY.md);
+// the EFS CSI controller reads only kube-system/x-account, as upstream
+// grants it.
+func TestNoClusterWideSecretsAccess(t *testing.T) {
+	allowed := map[string]bool{"ClusterRole/traefik": true}
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeStrict(t, manifests)
+	for key, obj := range objs {
+		cr, ok := obj.(*rbacv1.ClusterRole)
+		if !ok {
+			continue
+		}
+		for _, r := range cr.Rules {
+			if (grants(r, "", "secrets") || grants(r, "", "*")) && !allowed[key] {
+				t.Errorf("%s grants %v on secrets cluster-wide", key, r.Verbs)
+			}
+		}
+	}
+	role, ok := objs["Role/efs-csi-external-provisioner-role-describe-secrets"].(*rbacv1.Role)
+	if !ok || role.Namespace != "kube-system" {
+		t.Fatal("no Role for the EFS CSI controller's secret in kube-system")
+	}
+	if len(role.Rules) != 1 || !slices.Equal(role.Rules[0].ResourceNames, []string{"x-account"}) || !grants(role.Rules[0], "", "secrets") {
+		t.Errorf("EFS CSI secrets role: %+v, want secrets limited to x-account", role.Rules)
+	}
+	rb, ok := objs["RoleBinding/efs-csi-external-provisioner-role-describe-secrets"].(*rbacv1.RoleBinding)
+	if !ok || rb.Namespace != "kube-system" || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != role.Name ||
+		len(rb.Subjects) != 1 || rb.Subjects[0].Name != "efs-csi-controller-sa" || rb.Subjects[0].Namespace != "kube-system" {
+		t.Errorf("EFS CSI secrets binding: %+v", rb)
+	}
+}
+
+func grants(r rbacv1.PolicyRule, group, resource string) bool {
+	return (slices.Contains(r.APIGroups, group) || slices.Contains(r.APIGroups, "*")) && slices.Contains(r.Resources, resource)
 }
