@@ -67,7 +67,46 @@ func newNodeCmd(app *App) *cobra.Command {
 			"It is run by the instance's user data and, at every later boot and on timers, by systemd.\n" +
 			"It needs root, the instance role and the instance metadata service; see docs/NODES.md.",
 	}
-	cmd.AddCommand(newNodeBootstrapCmd(app), newNodeRefreshTokenCmd(app), newNodeBackupCmd(app))
+	cmd.AddCommand(newNodeInstallUnitsCmd(app), newNodeBootstrapCmd(app), newNodeRefreshTokenCmd(app),
+		newNodeBackupCmd(app), newNodeAddonsCmd(app))
+	return cmd
+}
+
+func (app *App) nodeHost() node.Host {
+	if app.NodeHost != nil {
+		return app.NodeHost
+	}
+	return node.ExecHost{}
+}
+
+func (app *App) nodeBackoff() node.Backoff {
+	if app.NodeBackoff != nil {
+		return *app.NodeBackoff
+	}
+	return node.BootstrapBackoff
+}
+
+func (app *App) nodeLogger(role string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(app.Stderr, nil)).With("agent", "kforge-node", "role", role)
+}
+
+func newNodeInstallUnitsCmd(app *App) *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "install-units",
+		Short: "Write /etc/kforge/node.env and the systemd units, and enable the bootstrap unit (no cloud call)",
+		Long: "Run by user data before it starts kforge-bootstrap.service: the unit then owns the bootstrap\n" +
+			"and its retries, on this boot and every later one.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(true); err != nil {
+				return err
+			}
+			opts := node.Options{Role: f.role, Pool: f.pool, Bucket: f.bucket, ConfigKey: f.configKey, Region: f.region}
+			return node.InstallUnits(cmd.Context(), app.nodeHost(), opts, app.nodeLogger(f.role))
+		},
+	}
+	f.bind(cmd, true)
 	return cmd
 }
 
@@ -81,11 +120,16 @@ func newNodeBootstrapCmd(app *App) *cobra.Command {
 			if err := f.check(true); err != nil {
 				return err
 			}
-			a, err := app.nodeAgent(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			return a.Bootstrap(cmd.Context())
+			// Reading the configuration is part of the attempt: a failure
+			// there is retried, and counts toward the ready deadline, too.
+			return node.Attempt(cmd.Context(), app.nodeHost(), app.nodeLogger(f.role), app.nodeBackoff(),
+				func(ctx context.Context) error {
+					a, err := app.nodeAgent(ctx, f)
+					if err != nil {
+						return err
+					}
+					return a.Bootstrap(ctx)
+				})
 		},
 	}
 	f.bind(cmd, true)
@@ -99,6 +143,12 @@ func newNodeRefreshTokenCmd(app *App) *cobra.Command {
 			_, err := a.RefreshToken(ctx)
 			return err
 		})
+}
+
+func newNodeAddonsCmd(app *App) *cobra.Command {
+	return newControllerTaskCmd(app, "addons",
+		"Apply the cluster add-ons unless this exact set was applied already (control plane; run by kforge-addons.timer)",
+		(*node.Agent).ApplyAddons)
 }
 
 func newNodeBackupCmd(app *App) *cobra.Command {
@@ -134,7 +184,7 @@ func newControllerTaskCmd(app *App, use, short string, run func(*node.Agent, con
 // nodeAgent wires the agent to this machine and the cluster's AWS account:
 // the instance role's credentials, IMDSv2, the bucket and Route 53.
 func (app *App) nodeAgent(ctx context.Context, f nodeFlags) (*node.Agent, error) {
-	log := slog.New(slog.NewJSONHandler(app.Stderr, nil)).With("agent", "kforge-node", "role", f.role)
+	log := app.nodeLogger(f.role)
 	cfg, err := awsx.Config(ctx, f.region, app.Endpoint)
 	if err != nil {
 		return nil, err
@@ -156,7 +206,7 @@ func (app *App) nodeAgent(ctx context.Context, f nodeFlags) (*node.Agent, error)
 	}
 	log.Info("agent starting", "instance", inst.ID, "zone", inst.AvailabilityZone, "cluster", cluster.ClusterName, "kubernetes", cluster.KubernetesVersion)
 	return &node.Agent{
-		Host:     node.ExecHost{},
+		Host:     app.nodeHost(),
 		Bucket:   node.S3Bucket{Client: awsx.S3Client(cfg, app.Endpoint), Name: f.bucket, KMSKeyID: cluster.KMSKeyARN},
 		DNS:      node.Route53DNS{Client: route53.NewFromConfig(cfg)},
 		Instance: inst,

@@ -12,9 +12,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,15 +33,57 @@ import (
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/node"
 )
 
 func runNodeCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Output: "text", WorkDir: t.TempDir()}
-	code := Execute(context.Background(), app, args)
-	return code, errb.String()
+	code, stderr, _ := runNodeCLIOn(t, &dirHost{root: t.TempDir()}, args...)
+	return code, stderr
 }
+
+func runNodeCLIOn(t *testing.T, h *dirHost, args ...string) (int, string, *dirHost) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Output: "text", WorkDir: t.TempDir(),
+		NodeHost:    h,
+		NodeBackoff: &node.Backoff{Initial: time.Millisecond, Sleep: func(context.Context, time.Duration) error { return nil }}}
+	code := Execute(context.Background(), app, args)
+	return code, errb.String(), h
+}
+
+// dirHost keeps the agent's files under a temporary root and runs nothing
+// but `rm -f`: systemctl is only recorded, so a test can never touch this
+// machine (or power it off).
+type dirHost struct {
+	root string
+	ran  []string
+}
+
+func (h *dirHost) path(p string) string { return filepath.Join(h.root, filepath.FromSlash(p)) }
+
+func (h *dirHost) Run(_ context.Context, c node.Command) (string, error) {
+	h.ran = append(h.ran, c.String())
+	if c.Name == "rm" && len(c.Args) == 2 && c.Args[0] == "-f" {
+		if err := os.Remove(h.path(c.Args[1])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		return "", nil
+	}
+	if c.Name == "systemctl" {
+		return "", nil
+	}
+	return "", fmt.Errorf("dirHost runs no programs (asked for %s)", c)
+}
+
+func (h *dirHost) WriteFile(p string, data []byte, perm fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(h.path(p)), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(h.path(p), data, perm)
+}
+
+func (h *dirHost) ReadFile(p string) ([]byte, error) { return os.ReadFile(h.path(p)) }
 
 func TestNodeCommandsRejectBadFlagsBeforeAnyCloudCall(t *testing.T) {
 	emu := localawstest.StartForTest(t)
@@ -86,6 +133,58 @@ func TestNodeBootstrapNamesAMissingClusterConfig(t *testing.T) {
 	code, stderr := runNodeCLI(t, "--endpoint", emu.URL(), "node", "bootstrap", "--role", "controller", "--bucket", "demo-certs", "--region", "eu-west-1")
 	if code != ExitFailure || !strings.Contains(stderr, "s3://demo-certs/bootstrap/cluster.json is missing") {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// User data installs the units without any cloud call, then starts the
+// bootstrap unit, which owns the retries.
+func TestNodeInstallUnitsWritesEnvAndEnablesTheBootstrapUnit(t *testing.T) {
+	h := &dirHost{root: t.TempDir()}
+	code, stderr, _ := runNodeCLIOn(t, h, "--endpoint", "http://127.0.0.1:1", "node", "install-units",
+		"--role", "worker", "--pool", "general", "--bucket", "demo-certs", "--region", "eu-west-1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	env, err := h.ReadFile("/etc/kforge/node.env")
+	if err != nil || !strings.Contains(string(env), "KFORGE_ROLE=worker\nKFORGE_POOL=general\n") {
+		t.Errorf("node.env %q: %v", env, err)
+	}
+	for _, unit := range []string{"kforge-bootstrap.service", "kforge-addons.timer"} {
+		if _, err := h.ReadFile("/etc/systemd/system/" + unit); err != nil {
+			t.Errorf("%s not installed: %v", unit, err)
+		}
+	}
+	if strings.Join(h.ran, "|") != "systemctl daemon-reload|systemctl enable kforge-bootstrap.service" {
+		t.Errorf("ran %q", h.ran)
+	}
+}
+
+// A failed attempt is counted (for the backoff) and, on an instance set up
+// by user data that is past the ready deadline, powers it off.
+func TestNodeBootstrapFailureCountsAndPowersOffAfterTheDeadline(t *testing.T) {
+	h := &dirHost{root: t.TempDir()}
+	args := []string{"--endpoint", "http://127.0.0.1:1", "node", "bootstrap", "--role", "controller", "--bucket", "demo-certs", "--region", "eu-west-1"}
+	if err := h.WriteFile("/proc/uptime", []byte("7200.00 100.00\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr, _ := runNodeCLIOn(t, h, args...)
+	if code != ExitFailure {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n, _ := h.ReadFile("/run/kforge/bootstrap-failures"); string(n) != "1\n" {
+		t.Errorf("failure count %q", n)
+	}
+	if len(h.ran) != 0 {
+		t.Errorf("a machine without node.env ran %q", h.ran)
+	}
+	if err := h.WriteFile("/etc/kforge/node.env", []byte("KFORGE_ROLE=controller\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr, _ = runNodeCLIOn(t, h, args...); code != ExitFailure || !strings.Contains(stderr, "powering off") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if strings.Join(h.ran, "|") != "systemctl poweroff" {
+		t.Errorf("ran %q", h.ran)
 	}
 }
 

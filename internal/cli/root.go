@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -51,6 +52,11 @@ type App struct {
 	Yes         bool   // answer yes to confirmations
 	Local       bool   // use a local emulator whatever the config says
 	AgentBinary string // linux kforge binary uploaded for nodes
+
+	// NodeHost is the machine `kforge node` acts on; nil means this one
+	// (node.ExecHost). NodeBackoff overrides node.BootstrapBackoff.
+	NodeHost    node.Host
+	NodeBackoff *node.Backoff
 
 	// ran is set once a command's RunE starts: errors before it are usage errors.
 	ran bool

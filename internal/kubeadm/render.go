@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-version"
 	"sigs.k8s.io/yaml"
@@ -173,6 +174,21 @@ func ParseTaint(s string) (Taint, error) {
 	return Taint{Key: key, Value: value, Effect: effect}, nil
 }
 
+// Join timeouts, written explicitly (they are kubeadm's defaults) so the
+// bootstrap-token grace period can be checked against them: a worker that
+// read the join material just before a rotation finishes its join within
+// JoinTimeout.
+const (
+	discoveryTimeout          = 5 * time.Minute
+	tlsBootstrapTimeout       = 5 * time.Minute
+	kubeletHealthCheckTimeout = 4 * time.Minute
+	kubernetesAPICallTimeout  = 1 * time.Minute
+)
+
+// JoinTimeout bounds how long `kubeadm join` of a worker may use the
+// bootstrap token: the sum of the timeouts of its steps.
+const JoinTimeout = discoveryTimeout + tlsBootstrapTimeout + kubeletHealthCheckTimeout + kubernetesAPICallTimeout
+
 // RenderJoin returns the JoinConfiguration document for a worker.
 func RenderJoin(w Worker) ([]byte, error) {
 	if !tokenPattern.MatchString(w.Token) {
@@ -211,6 +227,12 @@ func RenderJoin(w Worker) ([]byte, error) {
 			CRISocket:        CRISocket,
 			Taints:           taints,
 			KubeletExtraArgs: args,
+		},
+		Timeouts: &JoinTimeouts{
+			Discovery:          discoveryTimeout.String(),
+			TLSBootstrap:       tlsBootstrapTimeout.String(),
+			KubeletHealthCheck: kubeletHealthCheckTimeout.String(),
+			KubernetesAPICall:  kubernetesAPICallTimeout.String(),
 		},
 		Discovery: Discovery{BootstrapToken: &BootstrapTokenDiscovery{
 			Token:             w.Token,

@@ -113,6 +113,16 @@ type JoinConfiguration struct {
 	TypeMeta         `json:",inline"`
 	NodeRegistration NodeRegistrationOptions `json:"nodeRegistration"`
 	Discovery        Discovery               `json:"discovery"`
+	Timeouts         *JoinTimeouts           `json:"timeouts,omitempty"`
+}
+
+// JoinTimeouts mirrors the fields of kubeadm v1beta4 Timeouts that a worker
+// join uses (durations as Go duration strings, like metav1.Duration).
+type JoinTimeouts struct {
+	Discovery          string `json:"discovery"`
+	TLSBootstrap       string `json:"tlsBootstrap"`
+	KubeletHealthCheck string `json:"kubeletHealthCheck"`
+	KubernetesAPICall  string `json:"kubernetesAPICall"`
 }
 
 // KubeletConfiguration mirrors the fields of kubelet.config.k8s.io/v1beta1

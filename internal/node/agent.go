@@ -59,6 +59,9 @@ type phase struct {
 	name string
 	done func(ctx context.Context) (bool, error)
 	run  func(ctx context.Context) error
+	// retriedBy names the unit that retries a failed run later; such a
+	// phase's failure is logged and does not fail the bootstrap.
+	retriedBy string
 }
 
 func (a *Agent) now() time.Time {
@@ -93,14 +96,34 @@ func (a *Agent) runPhases(ctx context.Context, phases []phase) error {
 			}
 		}
 		log.Info("phase started", "phase", p.name)
-		if err := p.run(ctx); err != nil {
+		if err := p.run(ctx); err != nil && p.retriedBy != "" {
+			log.Warn("phase failed; retried later", "phase", p.name, "retried_by", p.retriedBy,
+				"duration", a.now().Sub(start).String(), "error", err.Error())
+			continue
+		} else if err != nil {
 			log.Error("phase failed", "phase", p.name, "duration", a.now().Sub(start).String(), "error", err.Error())
 			return fmt.Errorf("phase %s: %w", p.name, err)
 		}
 		log.Info("phase done", "phase", p.name, "duration", a.now().Sub(start).String())
 	}
+	if err := a.Host.WriteFile(readyMarker, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		return err
+	}
 	log.Info("node ready", "role", a.Options.Role, "duration", a.now().Sub(total).String())
 	return nil
+}
+
+// InstallUnits writes node.env and the systemd units for these options and
+// enables the bootstrap unit, without any cloud call: user data runs it,
+// then starts the unit, which owns the bootstrap and its retries.
+func InstallUnits(ctx context.Context, h Host, o Options, log *slog.Logger) error {
+	a := &Agent{Host: h, Options: o, Log: log}
+	p := a.installUnitsPhase()
+	done, err := p.done(ctx)
+	if err != nil || done {
+		return err
+	}
+	return p.run(ctx)
 }
 
 // Bootstrap runs the phases of the node's role.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -98,6 +99,12 @@ func UnpackPKI(h Host, archive []byte) error {
 	return nil
 }
 
+// etcdRestoreRevisionBump is added to the snapshot's revision on restore.
+// It must exceed the revisions written after the snapshot was taken; a
+// billion is far above an hour of writes of any cluster this size, and
+// leaves 2^63 nowhere near reach.
+const etcdRestoreRevisionBump = 1_000_000_000
+
 // restore brings back the CA, service-account keys and etcd data of a
 // previous control plane, when the bucket holds them; a first control
 // plane finds nothing and kubeadm creates a new CA.
@@ -108,6 +115,11 @@ func (a *Agent) restore(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	// Whatever happens next, the published join material belongs to the
+	// previous control plane: rotate it once this one is up.
+	if err := a.Host.WriteFile(rotateAfterRestore, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
 		return err
 	}
 	if err := UnpackPKI(a.Host, archive); err != nil {
@@ -141,13 +153,19 @@ func (a *Agent) restore(ctx context.Context) error {
 	}
 	peer := fmt.Sprintf("https://%s:2380", a.Instance.PrivateIP)
 	// etcdutl from kubeadm's own etcd image rebuilds the data directory as
-	// a one-member cluster named after this node.
+	// a one-member cluster named after this node. Revisions are bumped past
+	// any the previous cluster handed out and the old ones marked compacted,
+	// so watchers (kubelets, controllers, informer caches) that saw a newer
+	// revision than the snapshot's re-list instead of waiting for
+	// revisions that will never come (etcd's disaster-recovery guide;
+	// etcd-io/etcd#16028).
 	return a.runAll(ctx,
 		Cmd("ctr", "-n", "k8s.io", "images", "pull", etcdImage),
 		Cmd("ctr", "-n", "k8s.io", "run", "--rm", "--mount", "type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw",
 			etcdImage, "kforge-etcd-restore", "etcdutl", "snapshot", "restore", snapPath,
 			"--data-dir", "/var/lib/etcd", "--name", a.Instance.Hostname,
-			"--initial-cluster", a.Instance.Hostname+"="+peer, "--initial-advertise-peer-urls", peer),
+			"--initial-cluster", a.Instance.Hostname+"="+peer, "--initial-advertise-peer-urls", peer,
+			"--bump-revision", strconv.Itoa(etcdRestoreRevisionBump), "--mark-compacted"),
 		Cmd("rm", "-f", snapPath),
 	)
 }

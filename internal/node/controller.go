@@ -25,6 +25,11 @@ const (
 	RefreshBefore = 12 * time.Hour
 )
 
+// controllerPhases brings up a usable control plane first: join material,
+// the first backup and the timers come before any add-on, so workers can
+// join and the cluster is backed up even when an add-on never becomes
+// ready. The add-ons phase is the last and never fails the bootstrap:
+// kforge-addons.timer retries it until it succeeds.
 func (a *Agent) controllerPhases() []phase {
 	return []phase{
 		a.installUnitsPhase(),
@@ -33,13 +38,37 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "api-dns", run: a.pointAPIRecord},
 		{name: "kubeadm-init", done: a.fileExists(adminConf), run: a.kubeadmInit},
 		{name: "cni", done: a.fileExists(a.cniMarker()), run: a.installCNI},
-		{name: "addons", run: a.applyAddons},
-		{name: "join-material", run: func(ctx context.Context) error { _, err := a.RefreshToken(ctx); return err }},
+		{name: "join-material", run: a.publishJoinMaterial},
 		{name: "backup", run: a.Backup},
 		{name: "timers", run: func(ctx context.Context) error {
-			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer"))
+			return a.runAll(ctx, Cmd("systemctl", append([]string{"enable", "--now"}, controllerTimers...)...))
 		}},
+		{name: "addons", run: a.ApplyAddons, retriedBy: "kforge-addons.timer"},
 	}
+}
+
+// controllerTimers are enabled once the control plane is usable.
+var controllerTimers = []string{"kforge-refresh-token.timer", "kforge-backup.timer", "kforge-addons.timer"}
+
+// rotateAfterRestore marks a restore whose join material is not yet
+// replaced: the published token may have been created after the snapshot
+// and so be unknown to the restored etcd. The marker survives a crash
+// between the restore and the rotation.
+const rotateAfterRestore = stateDir + "/rotate-join-material"
+
+func (a *Agent) publishJoinMaterial(ctx context.Context) error {
+	force := Exists(a.Host, rotateAfterRestore)
+	if force {
+		a.logger().Info("etcd or PKI restored: rotating the join material whatever its age")
+	}
+	if _, err := a.refreshToken(ctx, force); err != nil {
+		return err
+	}
+	if force {
+		_, err := a.run(ctx, "rm", "-f", rotateAfterRestore)
+		return err
+	}
+	return nil
 }
 
 func (a *Agent) kubectl(args ...string) Command {
@@ -153,11 +182,43 @@ func (a *Agent) addonConfig() addons.Config {
 	}
 }
 
-// applyAddons applies upstream release bundles (cert-manager), then the
+// addonsWaitTimeout bounds the wait for cert-manager's webhook in one
+// attempt; a timeout fails the attempt, and kforge-addons.timer retries.
+const addonsWaitTimeout = "600s"
+
+// addonsMarker names the add-ons state that was applied completely: a hash
+// of the rendered manifests and the upstream bundles' URLs and pins, so a
+// newer agent with other add-ons applies them again.
+func (a *Agent) addonsMarker(manifests, issuers []byte) string {
+	h := sha256.New()
+	for _, r := range addons.Remotes() {
+		fmt.Fprintf(h, "%s %s %s\n", r.Name, r.URL, r.SHA256)
+	}
+	h.Write(manifests)
+	h.Write(issuers)
+	return fmt.Sprintf("%s/addons-%s.done", stateDir, hex.EncodeToString(h.Sum(nil))[:16])
+}
+
+// ApplyAddons applies upstream release bundles (cert-manager), then the
 // manifests kforge renders, then the ClusterIssuers, which need
-// cert-manager's CRDs and webhook. Server-side apply makes a re-run a no-op.
-func (a *Agent) applyAddons(ctx context.Context) error {
+// cert-manager's CRDs and webhook. Server-side apply makes a re-run a
+// no-op; once every step succeeded a marker makes later runs (from
+// kforge-addons.timer) return at once.
+func (a *Agent) ApplyAddons(ctx context.Context) error {
 	cfg := a.addonConfig()
+	manifests, err := addons.Render(cfg)
+	if err != nil {
+		return err
+	}
+	issuers, err := addons.RenderIssuers(cfg)
+	if err != nil {
+		return err
+	}
+	marker := a.addonsMarker(manifests, issuers)
+	if Exists(a.Host, marker) {
+		a.logger().Info("add-ons already applied", "marker", marker)
+		return nil
+	}
 	for _, r := range addons.Remotes() {
 		path := fmt.Sprintf("%s/addons/%s.yaml", stateDir, r.Name)
 		if _, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", "--create-dirs", "-o", path, r.URL); err != nil {
@@ -177,14 +238,6 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 			return err
 		}
 	}
-	manifests, err := addons.Render(cfg)
-	if err != nil {
-		return err
-	}
-	issuers, err := addons.RenderIssuers(cfg)
-	if err != nil {
-		return err
-	}
 	steps := []struct {
 		name string
 		data []byte
@@ -197,25 +250,33 @@ func (a *Agent) applyAddons(ctx context.Context) error {
 		if i == 1 {
 			// The ClusterIssuer kind exists only once cert-manager's webhook serves.
 			if err := a.runAll(ctx, a.kubectl("-n", "cert-manager", "wait", "--for=condition=Available",
-				"deployment/cert-manager-webhook", "--timeout=600s")); err != nil {
-				return err
+				"deployment/cert-manager-webhook", "--timeout="+addonsWaitTimeout)); err != nil {
+				return fmt.Errorf("waiting for cert-manager's webhook before the ClusterIssuers: %w", err)
 			}
 		}
 		if err := a.runAll(ctx, a.kubectl("apply", "--server-side", "--force-conflicts", "-f", path)); err != nil {
 			return err
 		}
 	}
-	return nil
+	return a.Host.WriteFile(marker, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 }
 
 // RefreshToken rotates the bootstrap token when the published join material
 // is missing or expires within RefreshBefore, and rewrites workers/join.json.
-// It reports whether it rotated.
+// It reports whether it rotated. Replaced tokens are deleted only after
+// TokenGrace (see retireTokens).
 func (a *Agent) RefreshToken(ctx context.Context) (bool, error) {
+	return a.refreshToken(ctx, false)
+}
+
+func (a *Agent) refreshToken(ctx context.Context, force bool) (bool, error) {
 	now := a.now()
+	if err := a.deleteRetiredTokens(ctx, now); err != nil {
+		return false, err
+	}
 	current, err := ReadJoin(ctx, a.Bucket)
 	switch {
-	case err == nil && current.Expires.Sub(now) > RefreshBefore:
+	case err == nil && !force && current.Expires.Sub(now) > RefreshBefore:
 		a.logger().Info("join material still fresh", "expires", current.Expires.Format(time.RFC3339))
 		return false, nil
 	case err != nil && !errors.Is(err, ErrNotFound):
@@ -247,12 +308,85 @@ func (a *Agent) RefreshToken(ctx context.Context) (bool, error) {
 	a.logger().Info("join material published", "key", JoinKey, "expires", next.Expires.Format(time.RFC3339))
 	if current.Token != "" && current.Token != token {
 		id, _, _ := strings.Cut(current.Token, ".")
-		// The old token may already be gone (expired and collected); that is fine.
-		if _, err := a.run(ctx, "kubeadm", "token", "delete", "--kubeconfig", adminConf, id); err != nil {
-			a.logger().Warn("deleting the previous bootstrap token", "error", err.Error())
+		if err := a.retireToken(id, now); err != nil {
+			return true, err
 		}
 	}
 	return true, nil
+}
+
+// TokenGrace is how long a replaced bootstrap token stays valid: a worker
+// that read the old join material just before the rotation is still inside
+// its `kubeadm join` for at most kubeadm.JoinTimeout. The hourly refresh
+// timer deletes it on its first run after the grace.
+const TokenGrace = time.Hour
+
+// retiredTokensFile lists replaced token IDs (the public half only) with
+// when they were replaced.
+const retiredTokensFile = stateDir + "/retired-tokens.json"
+
+type retiredToken struct {
+	ID      string    `json:"id"`
+	Retired time.Time `json:"retired"`
+}
+
+func (a *Agent) readRetiredTokens() ([]retiredToken, error) {
+	raw, err := a.Host.ReadFile(retiredTokensFile)
+	if errors.Is(err, errNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []retiredToken
+	if err := json.Unmarshal(raw, &out); err != nil {
+		// A damaged list only delays deletion: the tokens still expire by TTL.
+		a.logger().Warn("retired token list unreadable; starting a new one", "file", retiredTokensFile, "error", err.Error())
+		return nil, nil
+	}
+	return out, nil
+}
+
+func (a *Agent) writeRetiredTokens(ts []retiredToken) error {
+	raw, err := json.Marshal(ts)
+	if err != nil {
+		return fmt.Errorf("encoding retired tokens: %w", err)
+	}
+	return a.Host.WriteFile(retiredTokensFile, raw, 0o600)
+}
+
+func (a *Agent) retireToken(id string, now time.Time) error {
+	ts, err := a.readRetiredTokens()
+	if err != nil {
+		return err
+	}
+	ts = append(ts, retiredToken{ID: id, Retired: now.UTC()})
+	a.logger().Info("previous bootstrap token kept for the grace period", "token_id", id, "grace", TokenGrace.String())
+	return a.writeRetiredTokens(ts)
+}
+
+// deleteRetiredTokens deletes the replaced tokens whose grace has passed.
+func (a *Agent) deleteRetiredTokens(ctx context.Context, now time.Time) error {
+	ts, err := a.readRetiredTokens()
+	if err != nil || len(ts) == 0 {
+		return err
+	}
+	var keep []retiredToken
+	for _, t := range ts {
+		if now.Sub(t.Retired) < TokenGrace {
+			keep = append(keep, t)
+			continue
+		}
+		// The token may already be gone (expired and collected, or created
+		// after the snapshot a restore came from); that is fine.
+		if _, err := a.run(ctx, "kubeadm", "token", "delete", "--kubeconfig", adminConf, t.ID); err != nil {
+			a.logger().Warn("deleting a retired bootstrap token", "token_id", t.ID, "error", err.Error())
+		}
+	}
+	if len(keep) == len(ts) {
+		return nil
+	}
+	return a.writeRetiredTokens(keep)
 }
 
 // apiAddresses is controller/api-addresses.json: where kforge kubeconfig

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -26,13 +27,12 @@ import (
 // and data flow; it does not prove that the real programs accept these
 // arguments (only a run on AWS does).
 type recorder struct {
-	t      testing.TB
-	mu     sync.Mutex
-	files  map[string][]byte
-	perms  map[string]fs.FileMode
-	log    []string
-	tokens int
-	name   string
+	t     testing.TB
+	mu    sync.Mutex
+	files map[string][]byte
+	perms map[string]fs.FileMode
+	log   []string
+	name  string
 }
 
 func newRecorder(t testing.TB, name string) *recorder {
@@ -97,6 +97,8 @@ func (r *recorder) assertOrder(t *testing.T, prefixes ...string) {
 
 const fakeCiliumTarball = "cilium cli tarball"
 
+var tokenSeq atomic.Int64
+
 func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 	line := c.String()
 	r.mu.Lock()
@@ -124,10 +126,8 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 	case strings.HasPrefix(line, "kubeadm join"):
 		return "", r.WriteFile(kubeletConf, []byte("kubelet"), 0o600)
 	case strings.HasPrefix(line, "kubeadm token create"):
-		r.mu.Lock()
-		r.tokens++
-		n := r.tokens
-		r.mu.Unlock()
+		// Tokens are unique across recorders, as across control planes.
+		n := int(tokenSeq.Add(1))
 		return fmt.Sprintf("%s%d.%016d\n", strings.Repeat("a", 5), n%10, n), nil
 	case strings.HasPrefix(line, "kubeadm config images list"):
 		return "registry.k8s.io/kube-apiserver:v1.36.6\nregistry.k8s.io/etcd:3.6.5-0\n", nil

@@ -69,9 +69,18 @@ func TestUserDataGoldenAndShellcheck(t *testing.T) {
 					t.Errorf("user data mentions %q; it must carry no secret", word)
 				}
 			}
-			want := "--role \"" + tc.role + "\" \\\n  --pool \"" + tc.pool + "\""
+			want := "\"$agent\" node install-units \\\n  --role \"" + tc.role + "\" \\\n  --pool \"" + tc.pool + "\""
 			if !bytes.Contains(out, []byte(want)) {
-				t.Errorf("user data does not run the agent with %s", want)
+				t.Errorf("user data does not install the units with %s", want)
+			}
+			// The unit owns the bootstrap and its retries: user data must
+			// start it (without waiting: it is ordered after cloud-final),
+			// never run the bootstrap itself, which nothing would retry.
+			if !bytes.Contains(out, []byte("\nsystemctl start --no-block kforge-bootstrap.service\n")) {
+				t.Error("user data does not start kforge-bootstrap.service with --no-block")
+			}
+			if bytes.Contains(out, []byte("node bootstrap")) {
+				t.Error("user data runs the bootstrap directly; a failure there is never retried")
 			}
 			golden.Assert(t, filepath.Join("testdata", tc.golden), out)
 			if _, err := exec.LookPath("shellcheck"); err != nil {

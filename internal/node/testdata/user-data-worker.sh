@@ -2,11 +2,23 @@
 # kforge node user data (rendered by the root module with templatefile()).
 # Fetches the node agent from the certs bucket's bootstrap prefix with the
 # AWS CLI that Amazon Linux 2023 ships (instance role, IMDSv2), refuses it
-# unless its SHA-256 matches, installs it and runs it. No secret is here:
-# the agent reads the join material and PKI later, with the instance role
-# and the cluster's KMS key.
+# unless its SHA-256 matches, installs it with its systemd units and starts
+# kforge-bootstrap.service, which owns the bootstrap and its retries. No
+# secret is here: the agent reads the join material and PKI later, with the
+# instance role and the cluster's KMS key.
 set -euo pipefail
-exec >>/var/log/kforge-user-data.log 2>&1
+# Output goes to the log file and to cloud-init's output, which reaches the
+# serial console (aws ec2 get-console-output).
+exec > >(tee -a /var/log/kforge-user-data.log) 2>&1
+
+# Without the agent nothing can retry: power off so the Auto Scaling
+# group's EC2 health check replaces this instance.
+give_up() {
+  echo "kforge: $1; powering off so the Auto Scaling group replaces this instance" >&2
+  systemctl poweroff
+  exit 1
+}
+trap 'give_up "user data failed at line $LINENO"' ERR
 
 agent=/usr/local/bin/kforge
 download=$(mktemp /usr/local/bin/.kforge-download.XXXXXX)
@@ -16,21 +28,26 @@ trap 'rm -f "$download"' EXIT
 attempt=1
 until aws --region "eu-west-1" s3 cp --only-show-errors "s3://demo-dev-certs-0123456789ab/bootstrap/kforge-node" "$download"; do
   if [ "$attempt" -ge 10 ]; then
-    echo "kforge: could not fetch s3://demo-dev-certs-0123456789ab/bootstrap/kforge-node after $attempt attempts" >&2
-    exit 1
+    give_up "could not fetch s3://demo-dev-certs-0123456789ab/bootstrap/kforge-node after $attempt attempts"
   fi
   sleep $((attempt * 6))
   attempt=$((attempt + 1))
 done
 
-echo "abababababababababababababababababababababababababababababababab  $download" | sha256sum --check --strict --quiet -
+echo "abababababababababababababababababababababababababababababababab  $download" | sha256sum --check --strict --quiet - ||
+  give_up "s3://demo-dev-certs-0123456789ab/bootstrap/kforge-node does not have the SHA-256 Terraform uploaded"
 install -m 0755 -o root -g root "$download" "$agent"
 rm -f "$download"
 trap - EXIT
 
-exec "$agent" node bootstrap \
+"$agent" node install-units \
   --role "worker" \
   --pool "general" \
   --bucket "demo-dev-certs-0123456789ab" \
   --config-key "bootstrap/cluster.json" \
   --region "eu-west-1"
+
+# --no-block: the unit is ordered after cloud-final.service, which is
+# running this script; it starts as soon as user data returns.
+systemctl start --no-block kforge-bootstrap.service
+echo "kforge: kforge-bootstrap.service started; follow it with journalctl -u kforge-bootstrap -f"

@@ -1,0 +1,215 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// failing is a recorder whose commands starting with prefix fail, as a
+// `kubectl wait` that times out does.
+type failing struct {
+	*recorder
+	prefix string
+}
+
+func (f *failing) Run(ctx context.Context, c Command) (string, error) {
+	if strings.HasPrefix(c.String(), f.prefix) {
+		f.mu.Lock()
+		f.log = append(f.log, "run "+c.String())
+		f.mu.Unlock()
+		return "", errors.New("error: timed out waiting for the condition on deployments/cert-manager-webhook")
+	}
+	return f.recorder.Run(ctx, c)
+}
+
+// The first control plane must publish join material, take its first
+// backup and start its timers even when an add-on never becomes ready (the
+// cert-manager webhook not tolerating the control-plane taint deadlocked
+// the first bootstrap); the add-ons are retried later by their timer.
+func TestFirstBootstrapIsUsableWhenAnAddonWaitTimesOut(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	rec := newRecorder(t, "controller")
+	h := &failing{recorder: rec, prefix: "kubectl --kubeconfig /etc/kubernetes/admin.conf -n cert-manager wait"}
+	var logs bytes.Buffer
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	a.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	if err := a.Bootstrap(ctx); err != nil {
+		t.Fatalf("an add-on wait failed the bootstrap: %v", err)
+	}
+	if _, err := ReadJoin(ctx, c.bucket); err != nil {
+		t.Errorf("no join material after the bootstrap: %v", err)
+	}
+	for _, key := range []string{PKIBackupKey, EtcdSnapshotKey, AdminConfKey} {
+		if _, err := c.bucket.Get(ctx, key); err != nil {
+			t.Errorf("first backup missing %s: %v", key, err)
+		}
+	}
+	if !rec.ran("systemctl enable --now kforge-refresh-token.timer kforge-backup.timer kforge-addons.timer") {
+		t.Error("timers not started")
+	}
+	// Nothing an add-on does may come before the control plane is usable.
+	rec.assertOrder(t, "kubeadm token create", "systemctl enable --now kforge-refresh-token.timer", "kubectl --kubeconfig /etc/kubernetes/admin.conf apply")
+	if !strings.Contains(logs.String(), "phase failed; retried later") || !strings.Contains(logs.String(), "retried_by=kforge-addons.timer") {
+		t.Errorf("the add-on failure was not logged as retried later:\n%s", logs.String())
+	}
+	if !Exists(rec, readyMarker) {
+		t.Error("the node was not recorded ready")
+	}
+	if rec.ran("kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-issuers.yaml") {
+		t.Error("ClusterIssuers applied without cert-manager's webhook")
+	}
+
+	// kforge-addons.timer's run, once the webhook serves, finishes the job;
+	// a later run is a no-op.
+	if err := a.withHost(rec).ApplyAddons(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.ran("kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-issuers.yaml") {
+		t.Error("the retry did not apply the ClusterIssuers")
+	}
+	before := len(rec.commands())
+	if err := a.withHost(rec).ApplyAddons(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if extra := rec.commands()[before:]; len(extra) != 0 {
+		t.Errorf("applied add-ons were applied again: %q", extra)
+	}
+}
+
+func (a *Agent) withHost(h Host) *Agent {
+	b := *a
+	b.Host = h
+	return &b
+}
+
+// A restored control plane rotates the join material even when it looks
+// fresh: its token may have been created after the etcd snapshot.
+func TestRestoreAlwaysRotatesTheJoinMaterial(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	first := newRecorder(t, "first")
+	if err := c.controller(first, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0)).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ReadJoin(ctx, c.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replaced an hour later: the published token still has 23 h to live.
+	second := newRecorder(t, "second")
+	if err := c.controller(second, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(time.Hour))).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ReadJoin(ctx, c.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Token == before.Token || !after.Expires.Equal(t0.Add(time.Hour+TokenTTL)) {
+		t.Errorf("join material not rotated after the restore: before %s, after %s (expires %s)", before.Token, after.Token, after.Expires)
+	}
+	if Exists(second, rotateAfterRestore) {
+		t.Error("the rotation marker outlived the rotation")
+	}
+	second.assertOrder(t, "ctr -n k8s.io run", "kubeadm init", "kubeadm token create")
+	// A reboot does not rotate again.
+	n := len(second.commands())
+	if err := c.controller(second, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(2*time.Hour))).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range second.commands()[n:] {
+		if strings.HasPrefix(cmd, "kubeadm token create") {
+			t.Error("rotated again on a reboot")
+		}
+	}
+}
+
+func TestAttemptBacksOffAndPowersOffOnlyANodeThatNeverBecameReady(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	boom := errors.New("phase prerequisites: dnf: no route to host")
+	var slept []time.Duration
+	bo := Backoff{Initial: 30 * time.Second, Max: 10 * time.Minute, Sleep: func(_ context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		return nil
+	}}
+	fail := func(context.Context) error { return boom }
+	h := newRecorder(t, "node")
+	_ = h.WriteFile(envFile, []byte("KFORGE_ROLE=worker\n"), 0o644)
+	_ = h.WriteFile("/proc/uptime", []byte("120.50 200.00\n"), 0o444)
+	for range 7 {
+		if err := Attempt(context.Background(), h, log, bo, fail); !errors.Is(err, boom) {
+			t.Fatalf("got %v", err)
+		}
+	}
+	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute, 10 * time.Minute}
+	if len(slept) != len(want) {
+		t.Fatalf("slept %v", slept)
+	}
+	for i := range want {
+		if slept[i] != want[i] {
+			t.Fatalf("backoff %v, want %v", slept, want)
+		}
+	}
+	if h.ran("systemctl poweroff") {
+		t.Fatal("powered off before the deadline")
+	}
+
+	// Past the deadline, a node that never became ready powers off.
+	_ = h.WriteFile("/proc/uptime", []byte("1800.00 200.00\n"), 0o444)
+	if err := Attempt(context.Background(), h, log, bo, fail); !errors.Is(err, boom) {
+		t.Fatalf("got %v", err)
+	}
+	if !h.ran("systemctl poweroff") {
+		t.Fatal("a node failing 30 min after boot was not powered off")
+	}
+
+	// A node that was ready once (a reboot that fails later) is never
+	// powered off: a control plane's etcd may hold newer state than the
+	// last backup.
+	ready := newRecorder(t, "ready")
+	_ = ready.WriteFile(envFile, []byte("KFORGE_ROLE=controller\n"), 0o644)
+	_ = ready.WriteFile(readyMarker, []byte("2026-03-01T12:00:00Z\n"), 0o644)
+	_ = ready.WriteFile("/proc/uptime", []byte("86400.00 200.00\n"), 0o444)
+	if err := Attempt(context.Background(), ready, log, bo, fail); !errors.Is(err, boom) {
+		t.Fatalf("got %v", err)
+	}
+	if ready.ran("systemctl poweroff") {
+		t.Error("a node that was ready once was powered off")
+	}
+
+	// Success resets the count, so the next failure waits the initial delay.
+	slept = nil
+	if err := Attempt(context.Background(), h, log, bo, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if Exists(h, failuresFile) {
+		t.Error("failure count survived a success")
+	}
+}
+
+// The bootstrap unit owns the retries and shows progress on the serial
+// console; user data only starts it.
+func TestBootstrapUnitRetriesForeverAndWritesToTheConsole(t *testing.T) {
+	us, err := Units()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(us["kforge-bootstrap.service"])
+	for _, want := range []string{
+		"\nType=oneshot\n", "\nRestart=on-failure\n", "\nStartLimitIntervalSec=0\n",
+		"\nStandardOutput=journal+console\n", "\nStandardError=journal+console\n",
+	} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("kforge-bootstrap.service lacks %q", strings.TrimSpace(want))
+		}
+	}
+	if _, ok := us["kforge-addons.timer"]; !ok {
+		t.Error("no kforge-addons.timer to retry the add-ons")
+	}
+}
