@@ -1,0 +1,59 @@
+// Command k8sbin builds (or finds in the cache) the upstream Kubernetes
+// binaries for one release and prints the directory that holds them:
+//
+//	go run ./test/k8sbin/cmd/k8sbin build --minor 1.36
+//	go run ./test/k8sbin/cmd/k8sbin build --version 1.36.3
+//
+// Progress goes to stderr; stdout holds only the directory, so scripts can
+// write BIN=$(go run ./test/k8sbin/cmd/k8sbin build --minor 1.36).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/kforge/kforge/test/k8sbin"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 || args[0] != "build" {
+		fmt.Fprintln(os.Stderr, "usage: k8sbin build (--minor 1.36 | --version 1.36.3) [--cache DIR] [--json]")
+		return 2
+	}
+	fs := flag.NewFlagSet("k8sbin build", flag.ContinueOnError)
+	minor := fs.String("minor", "", "Kubernetes minor release; the newest patch the module proxy serves is built")
+	version := fs.String("version", "", "exact Kubernetes release (wins over --minor)")
+	cache := fs.String("cache", "", "cache directory (default <user cache dir>/kforge/k8s)")
+	asJSON := fs.Bool("json", false, "print the build's manifest instead of the directory")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if *minor == "" && *version == "" {
+		fmt.Fprintln(os.Stderr, "k8sbin build: set --minor (for example --minor 1.36) or --version")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r, err := k8sbin.Build(ctx, k8sbin.Options{Minor: *minor, Version: *version, CacheDir: *cache, Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "k8sbin:", err)
+		if errors.Is(err, context.Canceled) {
+			return 130
+		}
+		return 1
+	}
+	if *asJSON {
+		fmt.Printf("{\"version\":%q,\"etcdVersion\":%q,\"dir\":%q}\n", r.Version, r.EtcdVersion, r.Dir)
+		return 0
+	}
+	fmt.Println(r.Dir)
+	return 0
+}
