@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +212,59 @@ func TestBootstrapUnitRetriesForeverAndWritesToTheConsole(t *testing.T) {
 	}
 	if _, ok := us["kforge-addons.timer"]; !ok {
 		t.Error("no kforge-addons.timer to retry the add-ons")
+	}
+}
+
+// Amazon Linux 2023 host setup: systemd-networkd must leave Cilium's routes
+// and rules alone (and be restarted to read that before Cilium starts), and
+// the tools kubeadm's preflight requires must be installed.
+func TestPrerequisitesPrepareAmazonLinux2023(t *testing.T) {
+	h := newRecorder(t, "node")
+	a := &Agent{Host: h, Cluster: Cluster{KubernetesVersion: "1.36.6"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := a.prerequisitesPhase()
+	if err := p.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	conf := h.file("/etc/systemd/networkd.conf.d/80-kforge.conf")
+	section := ""
+	got := map[string]string{}
+	for _, line := range strings.Split(conf, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = strings.Trim(line, "[]")
+		default:
+			k, v, _ := strings.Cut(line, "=")
+			got[section+"."+k] = v
+		}
+	}
+	for _, key := range []string{"Network.ManageForeignRoutes", "Network.ManageForeignRoutingPolicyRules"} {
+		if got[key] != "no" {
+			t.Errorf("networkd drop-in: %s = %q, want no\n%s", key, got[key], conf)
+		}
+	}
+	var install string
+	for _, c := range h.commands() {
+		if strings.HasPrefix(c, "dnf install -y containerd") {
+			install = c
+		}
+	}
+	// kubeadm's mandatory path checks: ip, iptables, mount, nsenter; the
+	// warned-about ones: ethtool, socat, tc.
+	for _, pkg := range []string{"iptables-nft", "iproute-tc", "util-linux", "ethtool", "socat"} {
+		if !slices.Contains(strings.Fields(install), pkg) {
+			t.Errorf("%s not installed (%q)", pkg, install)
+		}
+	}
+	h.assertOrder(t, "dnf install -y containerd", "systemctl try-restart systemd-networkd", "systemctl enable --now kubelet")
+	if done, _ := p.done(context.Background()); !done {
+		t.Error("phase not marked done")
+	}
+	// A node set up by the previous revision of this phase runs it again.
+	old := newRecorder(t, "old")
+	_ = old.WriteFile(stateDir+"/prerequisites-1.36.6.done", []byte("1.36.6\n"), 0o644)
+	if done, _ := (&Agent{Host: old, Cluster: a.Cluster}).prerequisitesPhase().done(context.Background()); done {
+		t.Error("the previous revision's marker skips the new host setup")
 	}
 }

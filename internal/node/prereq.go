@@ -35,6 +35,27 @@ net.bridge.bridge-nf-call-ip6tables = 1
 net.ipv4.ip_forward = 1
 `
 
+// networkdConf keeps systemd-networkd, which manages the ENIs on Amazon
+// Linux 2023, from deleting routes and policy rules it did not create:
+// Cilium's. Without it a networkd restart (a package update, a new ENI)
+// silently breaks pod networking.
+const (
+	networkdConfPath = "/etc/systemd/networkd.conf.d/80-kforge.conf"
+	networkdConf     = `# kforge: leave Cilium's routes and routing rules alone.
+[Network]
+ManageForeignRoutes=no
+ManageForeignRoutingPolicyRules=no
+`
+)
+
+// hostPackages are what kubeadm's preflight and the agent need beyond a
+// minimal Amazon Linux 2023 (docs/NODES.md lists each check): containerd;
+// iptables-nft for the iptables kubeadm requires (AL2023 ships no iptables);
+// iproute-tc for tc; util-linux for nsenter (the minimal AMI may carry only
+// util-linux-core); ethtool and socat, which kubeadm warns about;
+// conntrack-tools for debugging conntrack state; tar for the cilium CLI.
+var hostPackages = []string{"containerd", "iptables-nft", "iproute-tc", "util-linux", "ethtool", "socat", "conntrack-tools", "tar"}
+
 // nodeEnv is what the systemd units read to re-run the agent.
 func (a *Agent) nodeEnv() []byte {
 	o := a.Options
@@ -83,8 +104,13 @@ func (a *Agent) installUnitsPhase() phase {
 	}
 }
 
+// prerequisitesRevision is part of the phase's marker: raise it when the
+// host setup changes, so nodes set up by an older agent apply it at their
+// next boot (2: networkd drop-in, iptables-nft and the preflight tools).
+const prerequisitesRevision = 2
+
 func (a *Agent) prerequisitesPhase() phase {
-	marker := fmt.Sprintf("%s/prerequisites-%s.done", stateDir, a.Cluster.KubernetesVersion)
+	marker := fmt.Sprintf("%s/prerequisites-%s-r%d.done", stateDir, a.Cluster.KubernetesVersion, prerequisitesRevision)
 	v := a.Cluster.KubernetesVersion
 	return phase{
 		name: "prerequisites",
@@ -97,6 +123,7 @@ func (a *Agent) prerequisitesPhase() phase {
 				{"/etc/modules-load.d/kforge.conf", modulesConf},
 				{"/etc/sysctl.d/99-kforge-kubernetes.conf", sysctlConf},
 				{"/etc/yum.repos.d/kubernetes.repo", kubernetesRepo(a.Cluster.Minor())},
+				{networkdConfPath, networkdConf},
 			}
 			for _, f := range files {
 				if err := a.Host.WriteFile(f.path, []byte(f.data), 0o644); err != nil {
@@ -108,7 +135,7 @@ func (a *Agent) prerequisitesPhase() phase {
 				Cmd("modprobe", "br_netfilter"),
 				Cmd("sysctl", "--system"),
 				Cmd("swapoff", "-a"),
-				Cmd("dnf", "install", "-y", "containerd", "conntrack-tools", "iproute-tc", "tar"),
+				Cmd("dnf", append([]string{"install", "-y"}, hostPackages...)...),
 				Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes",
 					"kubelet-"+v, "kubeadm-"+v, "kubectl-"+v),
 			); err != nil {
@@ -126,6 +153,9 @@ func (a *Agent) prerequisitesPhase() phase {
 				return err
 			}
 			if err := a.runAll(ctx,
+				// networkd reads networkd.conf.d only when it starts; this is
+				// before Cilium exists, so nothing of ours is lost.
+				Cmd("systemctl", "try-restart", "systemd-networkd"),
 				Cmd("systemctl", "restart", "containerd"),
 				Cmd("systemctl", "enable", "containerd"),
 				// kubelet restarts in a loop until kubeadm writes its config; that is expected.
