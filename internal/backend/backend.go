@@ -15,6 +15,8 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/kforge/kforge/internal/awsx"
 )
 
 // DefaultBucketName is the state bucket used when the configuration names
@@ -229,34 +231,8 @@ func Delete(ctx context.Context, client *s3.Client, bucket string) (bool, error)
 	if err != nil || !exists {
 		return false, err
 	}
-	p := s3.NewListObjectVersionsPaginator(client, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return false, fmt.Errorf("listing versions in %s: %w", bucket, err)
-		}
-		var ids []s3types.ObjectIdentifier
-		for _, v := range page.Versions {
-			ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
-		}
-		for _, m := range page.DeleteMarkers {
-			ids = append(ids, s3types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
-		}
-		for len(ids) > 0 {
-			n := min(len(ids), 1000)
-			out, err := client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-				Bucket: aws.String(bucket),
-				Delete: &s3types.Delete{Objects: ids[:n], Quiet: aws.Bool(true)},
-			})
-			if err != nil {
-				return false, fmt.Errorf("deleting objects in %s: %w", bucket, err)
-			}
-			if len(out.Errors) > 0 {
-				e := out.Errors[0]
-				return false, fmt.Errorf("deleting %s in %s: %s", aws.ToString(e.Key), bucket, aws.ToString(e.Message))
-			}
-			ids = ids[n:]
-		}
+	if err := awsx.EmptyBucket(ctx, client, bucket); err != nil {
+		return false, err
 	}
 	if _, err := client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return false, fmt.Errorf("deleting state bucket %s: %w", bucket, err)

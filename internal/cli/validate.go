@@ -15,6 +15,8 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kforge/kforge/internal/wait"
 )
 
 // NodeState is one node's readiness as the API server reports it.
@@ -127,13 +129,13 @@ func (r *ValidationResult) evaluate() {
 }
 
 func newValidateCmd(app *App) *cobra.Command {
-	var wait, interval time.Duration
+	var waitFor, interval time.Duration
 	cmd := &cobra.Command{
 		Use:   "validate <env>",
 		Short: "Check that every node is Ready and every NLB target healthy, waiting up to --wait",
 		Args:  envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if wait < 0 || interval <= 0 {
+			if waitFor < 0 || interval <= 0 {
 				return UsageError("--wait must be >= 0 and --interval > 0")
 			}
 			ctx := cmd.Context()
@@ -164,7 +166,7 @@ func newValidateCmd(app *App) *cobra.Command {
 				return err
 			}
 			lb := elbv2.NewFromConfig(cfg)
-			deadline := time.Now().Add(wait)
+			deadline := time.Now().Add(waitFor)
 			for {
 				var r ValidationResult
 				nodes, nerr := nodeReadiness(ctx, client, server)
@@ -194,18 +196,16 @@ func newValidateCmd(app *App) *cobra.Command {
 						app.Notef("cluster %s is valid\n", args[0])
 						return nil
 					}
-					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("cluster %s is not valid after %s: %s", args[0], wait, strings.Join(r.Problems, "; "))}
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("cluster %s is not valid after %s: %s", args[0], waitFor, strings.Join(r.Problems, "; "))}
 				}
 				app.Notef("not valid yet (%s); retrying in %s\n", strings.Join(r.Problems, "; "), interval)
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(interval):
+				if err := wait.Sleep(ctx, interval); err != nil {
+					return err
 				}
 			}
 		},
 	}
-	cmd.Flags().DurationVar(&wait, "wait", 0, "keep checking for this long (for example 10m) before failing")
+	cmd.Flags().DurationVar(&waitFor, "wait", 0, "keep checking for this long (for example 10m) before failing")
 	cmd.Flags().DurationVar(&interval, "interval", 15*time.Second, "time between checks while waiting")
 	return cmd
 }

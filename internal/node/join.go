@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kforge/kforge/internal/wait"
 )
 
 // JoinMaterial is workers/join.json: everything `kubeadm join` needs.
@@ -86,14 +88,7 @@ func (b Backoff) sleep(ctx context.Context, d time.Duration) error {
 	if b.Sleep != nil {
 		return b.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, d)
 }
 
 // WaitForJoin polls the bucket with exponential backoff until valid,

@@ -16,6 +16,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	kdns "github.com/kforge/kforge/internal/dns"
+	"github.com/kforge/kforge/internal/wait"
 )
 
 // Resolver asks one DNS server (usually a recursive resolver) directly.
@@ -220,20 +221,9 @@ func Wait(ctx context.Context, r *Resolver, want Expected, interval, timeout tim
 		if remaining <= 0 {
 			return rep, fmt.Errorf("%w after %s: %s", ErrNotPropagated, timeout, rep.Summary())
 		}
-		if err := sleep(ctx, min(interval, remaining)); err != nil {
+		if err := wait.Sleep(ctx, min(interval, remaining)); err != nil {
 			return rep, err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

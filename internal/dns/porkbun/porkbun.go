@@ -18,6 +18,7 @@ import (
 	"time"
 
 	kdns "github.com/kforge/kforge/internal/dns"
+	"github.com/kforge/kforge/internal/wait"
 )
 
 // Environment variables the client reads.
@@ -215,7 +216,7 @@ func (c *Client) call(ctx context.Context, op, domain string, ns []string, out *
 	var lastErr error
 	for attempt := 1; attempt <= c.opts.MaxAttempts; attempt++ {
 		if attempt > 1 {
-			if err := sleep(ctx, c.backoff(attempt-1)); err != nil {
+			if err := wait.Sleep(ctx, c.backoff(attempt-1)); err != nil {
 				return fmt.Errorf("porkbun %s %s: %w (last error: %s)", op, domain, err, c.scrub(lastErr.Error()))
 			}
 		}
@@ -324,15 +325,4 @@ func (c *Client) backoff(retry int) time.Duration {
 	}
 	half := d / 2
 	return half + rand.N(half+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

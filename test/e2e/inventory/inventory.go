@@ -8,6 +8,10 @@
 // cluster. ENIs and hosted zones cannot always carry the tags (AWS creates
 // the ENIs of load balancers and mount targets), so they are also matched by
 // their VPC, description or domain.
+//
+// The kind names are internal/sweep's, so that a report reads like a sweep;
+// the listing logic is deliberately its own, so that the check that a
+// teardown left nothing does not share a bug with the code that tore down.
 package inventory
 
 import (
@@ -27,10 +31,16 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kforge/kforge/internal/sweep"
 )
 
 // ClusterTag is the tag key every kforge resource carries.
-const ClusterTag = "kforge.io/cluster"
+const ClusterTag = sweep.ClusterTag
+
+// KindObject is an object version left in a cluster bucket: a kind the
+// inventory checks that the sweep does not (it deletes buckets whole).
+const KindObject = "s3:object"
 
 // Target names the cluster to look for.
 type Target struct {
@@ -62,13 +72,13 @@ type Report struct {
 
 // Kinds lists the resource kinds an inventory covers.
 var Kinds = []string{
-	"ec2:vpc", "ec2:subnet", "ec2:route-table", "ec2:internet-gateway", "ec2:nat-gateway",
-	"ec2:eip", "ec2:security-group", "ec2:vpc-endpoint", "ec2:network-interface",
-	"ec2:instance", "ec2:launch-template", "ec2:volume",
-	"elbv2:load-balancer", "elbv2:target-group", "autoscaling:group",
-	"efs:file-system", "efs:mount-target", "efs:access-point",
-	"s3:bucket", "s3:object", "iam:role", "iam:policy", "iam:instance-profile",
-	"kms:key", "kms:alias", "route53:hosted-zone", "route53:record",
+	sweep.KindVPC, sweep.KindSubnet, sweep.KindRouteTable, sweep.KindInternetGateway, sweep.KindNATGateway,
+	sweep.KindEIP, sweep.KindSecurityGroup, sweep.KindVPCEndpoint, sweep.KindENI,
+	sweep.KindInstance, sweep.KindLaunchTemplate, sweep.KindVolume,
+	sweep.KindLoadBalancer, sweep.KindTargetGroup, sweep.KindASG,
+	sweep.KindFileSystem, sweep.KindMountTarget, sweep.KindAccessPoint,
+	sweep.KindBucket, KindObject, sweep.KindRole, sweep.KindPolicy, sweep.KindInstanceProfile,
+	sweep.KindKMSKey, sweep.KindKMSAlias, sweep.KindHostedZone, sweep.KindRecord,
 }
 
 type scan struct {
@@ -153,11 +163,11 @@ func (s *scan) vpcsAndChildren(ctx context.Context) error {
 		return err
 	}
 	for _, v := range vpcs.Vpcs {
-		s.rep.Scanned["ec2:vpc"]++
+		s.rep.Scanned[sweep.KindVPC]++
 		tags := ec2Tags(v.Tags)
 		if why := s.match(tags, tags["Name"]); why != "" {
 			s.vpcs[aws.ToString(v.VpcId)] = true
-			s.add("ec2:vpc", aws.ToString(v.VpcId), why)
+			s.add(sweep.KindVPC, aws.ToString(v.VpcId), why)
 		}
 	}
 	inVPC := func(kind, id, vpc string, tags []ec2types.Tag) {
@@ -174,14 +184,14 @@ func (s *scan) vpcsAndChildren(ctx context.Context) error {
 		return err
 	}
 	for _, x := range subnets.Subnets {
-		inVPC("ec2:subnet", aws.ToString(x.SubnetId), aws.ToString(x.VpcId), x.Tags)
+		inVPC(sweep.KindSubnet, aws.ToString(x.SubnetId), aws.ToString(x.VpcId), x.Tags)
 	}
 	rts, err := c.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{})
 	if err != nil {
 		return err
 	}
 	for _, x := range rts.RouteTables {
-		inVPC("ec2:route-table", aws.ToString(x.RouteTableId), aws.ToString(x.VpcId), x.Tags)
+		inVPC(sweep.KindRouteTable, aws.ToString(x.RouteTableId), aws.ToString(x.VpcId), x.Tags)
 	}
 	igws, err := c.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{})
 	if err != nil {
@@ -192,7 +202,7 @@ func (s *scan) vpcsAndChildren(ctx context.Context) error {
 		if len(x.Attachments) > 0 {
 			vpc = aws.ToString(x.Attachments[0].VpcId)
 		}
-		inVPC("ec2:internet-gateway", aws.ToString(x.InternetGatewayId), vpc, x.Tags)
+		inVPC(sweep.KindInternetGateway, aws.ToString(x.InternetGatewayId), vpc, x.Tags)
 	}
 	nats, err := c.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{})
 	if err != nil {
@@ -202,14 +212,14 @@ func (s *scan) vpcsAndChildren(ctx context.Context) error {
 		if x.State == ec2types.NatGatewayStateDeleted || x.State == ec2types.NatGatewayStateDeleting {
 			continue
 		}
-		inVPC("ec2:nat-gateway", aws.ToString(x.NatGatewayId), aws.ToString(x.VpcId), x.Tags)
+		inVPC(sweep.KindNATGateway, aws.ToString(x.NatGatewayId), aws.ToString(x.VpcId), x.Tags)
 	}
 	eips, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
 	if err != nil {
 		return err
 	}
 	for _, x := range eips.Addresses {
-		inVPC("ec2:eip", aws.ToString(x.AllocationId), "", x.Tags)
+		inVPC(sweep.KindEIP, aws.ToString(x.AllocationId), "", x.Tags)
 	}
 	sgs, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{})
 	if err != nil {
@@ -217,15 +227,15 @@ func (s *scan) vpcsAndChildren(ctx context.Context) error {
 	}
 	for _, x := range sgs.SecurityGroups {
 		if aws.ToString(x.GroupName) == "default" && !s.vpcs[aws.ToString(x.VpcId)] {
-			s.rep.Scanned["ec2:security-group"]++
+			s.rep.Scanned[sweep.KindSecurityGroup]++
 			continue
 		}
-		s.rep.Scanned["ec2:security-group"]++
+		s.rep.Scanned[sweep.KindSecurityGroup]++
 		m := ec2Tags(x.Tags)
 		if why := s.match(m, aws.ToString(x.GroupName)); why != "" {
-			s.add("ec2:security-group", aws.ToString(x.GroupId), why)
+			s.add(sweep.KindSecurityGroup, aws.ToString(x.GroupId), why)
 		} else if s.vpcs[aws.ToString(x.VpcId)] {
-			s.add("ec2:security-group", aws.ToString(x.GroupId), "in cluster VPC")
+			s.add(sweep.KindSecurityGroup, aws.ToString(x.GroupId), "in cluster VPC")
 		}
 	}
 	eps, err := c.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{})
@@ -236,7 +246,7 @@ func (s *scan) vpcsAndChildren(ctx context.Context) error {
 		if strings.EqualFold(string(x.State), string(ec2types.StateDeleted)) || strings.EqualFold(string(x.State), string(ec2types.StateDeleting)) {
 			continue // AWS spells it Deleted, moto deleted
 		}
-		inVPC("ec2:vpc-endpoint", aws.ToString(x.VpcEndpointId), aws.ToString(x.VpcId), x.Tags)
+		inVPC(sweep.KindVPCEndpoint, aws.ToString(x.VpcEndpointId), aws.ToString(x.VpcId), x.Tags)
 	}
 	enis, err := c.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{})
 	if err != nil {
@@ -244,15 +254,15 @@ func (s *scan) vpcsAndChildren(ctx context.Context) error {
 	}
 	for _, x := range enis.NetworkInterfaces {
 		id := aws.ToString(x.NetworkInterfaceId)
-		s.rep.Scanned["ec2:network-interface"]++
+		s.rep.Scanned[sweep.KindENI]++
 		m := ec2Tags(x.TagSet)
 		switch {
 		case s.match(m, m["Name"]) != "":
-			s.add("ec2:network-interface", id, s.match(m, m["Name"]))
+			s.add(sweep.KindENI, id, s.match(m, m["Name"]))
 		case s.vpcs[aws.ToString(x.VpcId)]:
-			s.add("ec2:network-interface", id, "in cluster VPC")
+			s.add(sweep.KindENI, id, "in cluster VPC")
 		case strings.Contains(aws.ToString(x.Description), s.t.Cluster):
-			s.add("ec2:network-interface", id, "description "+aws.ToString(x.Description))
+			s.add(sweep.KindENI, id, "description "+aws.ToString(x.Description))
 		}
 	}
 	return nil
@@ -270,14 +280,14 @@ func (s *scan) instances(ctx context.Context) error {
 				if x.State != nil && (x.State.Name == ec2types.InstanceStateNameTerminated || x.State.Name == ec2types.InstanceStateNameShuttingDown) {
 					continue
 				}
-				s.rep.Scanned["ec2:instance"]++
+				s.rep.Scanned[sweep.KindInstance]++
 				m := ec2Tags(x.Tags)
 				if why := s.match(m, m["Name"]); why != "" {
-					s.add("ec2:instance", aws.ToString(x.InstanceId), why)
+					s.add(sweep.KindInstance, aws.ToString(x.InstanceId), why)
 				} else if s.vpcs[aws.ToString(x.VpcId)] {
-					s.add("ec2:instance", aws.ToString(x.InstanceId), "in cluster VPC")
+					s.add(sweep.KindInstance, aws.ToString(x.InstanceId), "in cluster VPC")
 				} else if asg := m["aws:autoscaling:groupName"]; strings.HasPrefix(asg, s.prefix) {
-					s.add("ec2:instance", aws.ToString(x.InstanceId), "ASG "+asg)
+					s.add(sweep.KindInstance, aws.ToString(x.InstanceId), "ASG "+asg)
 				}
 			}
 		}
@@ -291,9 +301,9 @@ func (s *scan) launchTemplates(ctx context.Context) error {
 		return err
 	}
 	for _, x := range out.LaunchTemplates {
-		s.rep.Scanned["ec2:launch-template"]++
+		s.rep.Scanned[sweep.KindLaunchTemplate]++
 		if why := s.match(ec2Tags(x.Tags), aws.ToString(x.LaunchTemplateName)); why != "" {
-			s.add("ec2:launch-template", aws.ToString(x.LaunchTemplateId), why)
+			s.add(sweep.KindLaunchTemplate, aws.ToString(x.LaunchTemplateId), why)
 		}
 	}
 	return nil
@@ -305,10 +315,10 @@ func (s *scan) volumes(ctx context.Context) error {
 		return err
 	}
 	for _, x := range out.Volumes {
-		s.rep.Scanned["ec2:volume"]++
+		s.rep.Scanned[sweep.KindVolume]++
 		m := ec2Tags(x.Tags)
 		if why := s.match(m, m["Name"]); why != "" {
-			s.add("ec2:volume", aws.ToString(x.VolumeId), why)
+			s.add(sweep.KindVolume, aws.ToString(x.VolumeId), why)
 		}
 	}
 	return nil
@@ -321,16 +331,16 @@ func (s *scan) loadBalancers(ctx context.Context) error {
 		return err
 	}
 	for _, x := range lbs.LoadBalancers {
-		s.rep.Scanned["elbv2:load-balancer"]++
+		s.rep.Scanned[sweep.KindLoadBalancer]++
 		arn := aws.ToString(x.LoadBalancerArn)
 		tags, err := s.elbTags(ctx, c, arn)
 		if err != nil {
 			return err
 		}
 		if why := s.match(tags, aws.ToString(x.LoadBalancerName)); why != "" {
-			s.add("elbv2:load-balancer", arn, why)
+			s.add(sweep.KindLoadBalancer, arn, why)
 		} else if s.vpcs[aws.ToString(x.VpcId)] {
-			s.add("elbv2:load-balancer", arn, "in cluster VPC")
+			s.add(sweep.KindLoadBalancer, arn, "in cluster VPC")
 		}
 	}
 	tgs, err := c.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{})
@@ -338,16 +348,16 @@ func (s *scan) loadBalancers(ctx context.Context) error {
 		return err
 	}
 	for _, x := range tgs.TargetGroups {
-		s.rep.Scanned["elbv2:target-group"]++
+		s.rep.Scanned[sweep.KindTargetGroup]++
 		arn := aws.ToString(x.TargetGroupArn)
 		tags, err := s.elbTags(ctx, c, arn)
 		if err != nil {
 			return err
 		}
 		if why := s.match(tags, aws.ToString(x.TargetGroupName)); why != "" {
-			s.add("elbv2:target-group", arn, why)
+			s.add(sweep.KindTargetGroup, arn, why)
 		} else if s.vpcs[aws.ToString(x.VpcId)] {
-			s.add("elbv2:target-group", arn, "in cluster VPC")
+			s.add(sweep.KindTargetGroup, arn, "in cluster VPC")
 		}
 	}
 	return nil
@@ -375,13 +385,13 @@ func (s *scan) autoscalingGroups(ctx context.Context) error {
 			return err
 		}
 		for _, x := range out.AutoScalingGroups {
-			s.rep.Scanned["autoscaling:group"]++
+			s.rep.Scanned[sweep.KindASG]++
 			m := map[string]string{}
 			for _, t := range x.Tags {
 				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
 			if why := s.match(m, aws.ToString(x.AutoScalingGroupName)); why != "" {
-				s.add("autoscaling:group", aws.ToString(x.AutoScalingGroupName), why)
+				s.add(sweep.KindASG, aws.ToString(x.AutoScalingGroupName), why)
 			}
 		}
 	}
@@ -395,7 +405,7 @@ func (s *scan) efs(ctx context.Context) error {
 		return err
 	}
 	for _, x := range fss.FileSystems {
-		s.rep.Scanned["efs:file-system"]++
+		s.rep.Scanned[sweep.KindFileSystem]++
 		id := aws.ToString(x.FileSystemId)
 		m := map[string]string{}
 		for _, t := range x.Tags {
@@ -403,16 +413,16 @@ func (s *scan) efs(ctx context.Context) error {
 		}
 		ours := s.match(m, aws.ToString(x.Name))
 		if ours != "" {
-			s.add("efs:file-system", id, ours)
+			s.add(sweep.KindFileSystem, id, ours)
 		}
 		mts, err := c.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: x.FileSystemId})
 		if err != nil {
 			return err
 		}
 		for _, mt := range mts.MountTargets {
-			s.rep.Scanned["efs:mount-target"]++
+			s.rep.Scanned[sweep.KindMountTarget]++
 			if ours != "" || s.vpcs[aws.ToString(mt.VpcId)] {
-				s.add("efs:mount-target", aws.ToString(mt.MountTargetId), "of file system "+id)
+				s.add(sweep.KindMountTarget, aws.ToString(mt.MountTargetId), "of file system "+id)
 			}
 		}
 		aps, err := c.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{FileSystemId: x.FileSystemId})
@@ -420,9 +430,9 @@ func (s *scan) efs(ctx context.Context) error {
 			return err
 		}
 		for _, ap := range aps.AccessPoints {
-			s.rep.Scanned["efs:access-point"]++
+			s.rep.Scanned[sweep.KindAccessPoint]++
 			if ours != "" {
-				s.add("efs:access-point", aws.ToString(ap.AccessPointId), "of file system "+id)
+				s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), "of file system "+id)
 			}
 		}
 	}
@@ -437,7 +447,7 @@ func (s *scan) buckets(ctx context.Context) error {
 	}
 	for _, b := range out.Buckets {
 		name := aws.ToString(b.Name)
-		s.rep.Scanned["s3:bucket"]++
+		s.rep.Scanned[sweep.KindBucket]++
 		m := map[string]string{}
 		if tg, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name}); err == nil {
 			for _, t := range tg.TagSet {
@@ -446,7 +456,7 @@ func (s *scan) buckets(ctx context.Context) error {
 		} // NoSuchTagSet: an untagged bucket
 		why := s.match(m, name)
 		if why != "" {
-			s.add("s3:bucket", name, why)
+			s.add(sweep.KindBucket, name, why)
 		}
 		// Objects (every version) of the cluster's buckets, and objects
 		// under a key naming the cluster in any other bucket except its
@@ -458,10 +468,10 @@ func (s *scan) buckets(ctx context.Context) error {
 				return fmt.Errorf("listing objects of %s: %w", name, err)
 			}
 			for _, v := range page.Versions {
-				s.rep.Scanned["s3:object"]++
+				s.rep.Scanned[KindObject]++
 				key := aws.ToString(v.Key)
 				if why != "" {
-					s.add("s3:object", name+"/"+key+"@"+aws.ToString(v.VersionId), "in cluster bucket")
+					s.add(KindObject, name+"/"+key+"@"+aws.ToString(v.VersionId), "in cluster bucket")
 				}
 			}
 		}
@@ -478,7 +488,7 @@ func (s *scan) iam(ctx context.Context) error {
 			return err
 		}
 		for _, r := range out.Roles {
-			s.rep.Scanned["iam:role"]++
+			s.rep.Scanned[sweep.KindRole]++
 			tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
 			if err != nil {
 				return err
@@ -488,7 +498,7 @@ func (s *scan) iam(ctx context.Context) error {
 				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
 			if why := s.match(m, aws.ToString(r.RoleName)); why != "" {
-				s.add("iam:role", aws.ToString(r.RoleName), why)
+				s.add(sweep.KindRole, aws.ToString(r.RoleName), why)
 			}
 		}
 	}
@@ -499,7 +509,7 @@ func (s *scan) iam(ctx context.Context) error {
 			return err
 		}
 		for _, p := range out.Policies {
-			s.rep.Scanned["iam:policy"]++
+			s.rep.Scanned[sweep.KindPolicy]++
 			tags, err := c.ListPolicyTags(ctx, &iam.ListPolicyTagsInput{PolicyArn: p.Arn})
 			if err != nil {
 				return err
@@ -509,7 +519,7 @@ func (s *scan) iam(ctx context.Context) error {
 				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
 			if why := s.match(m, aws.ToString(p.PolicyName)); why != "" {
-				s.add("iam:policy", aws.ToString(p.Arn), why)
+				s.add(sweep.KindPolicy, aws.ToString(p.Arn), why)
 			}
 		}
 	}
@@ -520,13 +530,13 @@ func (s *scan) iam(ctx context.Context) error {
 			return err
 		}
 		for _, p := range out.InstanceProfiles {
-			s.rep.Scanned["iam:instance-profile"]++
+			s.rep.Scanned[sweep.KindInstanceProfile]++
 			m := map[string]string{}
 			for _, t := range p.Tags {
 				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
 			if why := s.match(m, aws.ToString(p.InstanceProfileName)); why != "" {
-				s.add("iam:instance-profile", aws.ToString(p.InstanceProfileName), why)
+				s.add(sweep.KindInstanceProfile, aws.ToString(p.InstanceProfileName), why)
 			}
 		}
 	}
@@ -540,7 +550,7 @@ func (s *scan) kms(ctx context.Context) error {
 		return err
 	}
 	for _, k := range keys.Keys {
-		s.rep.Scanned["kms:key"]++
+		s.rep.Scanned[sweep.KindKMSKey]++
 		d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: k.KeyId})
 		if err != nil {
 			return err
@@ -557,7 +567,7 @@ func (s *scan) kms(ctx context.Context) error {
 			m[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
 		}
 		if why := s.match(m, ""); why != "" {
-			s.add("kms:key", aws.ToString(k.KeyId), why)
+			s.add(sweep.KindKMSKey, aws.ToString(k.KeyId), why)
 		}
 	}
 	aliases, err := c.ListAliases(ctx, &kms.ListAliasesInput{})
@@ -565,10 +575,10 @@ func (s *scan) kms(ctx context.Context) error {
 		return err
 	}
 	for _, a := range aliases.Aliases {
-		s.rep.Scanned["kms:alias"]++
+		s.rep.Scanned[sweep.KindKMSAlias]++
 		name := strings.TrimPrefix(aws.ToString(a.AliasName), "alias/")
 		if strings.HasPrefix(name, s.prefix) {
-			s.add("kms:alias", aws.ToString(a.AliasName), "name")
+			s.add(sweep.KindKMSAlias, aws.ToString(a.AliasName), "name")
 		}
 	}
 	return nil
@@ -582,7 +592,7 @@ func (s *scan) route53(ctx context.Context) error {
 	}
 	domain := strings.TrimSuffix(s.t.Domain, ".")
 	for _, z := range zones.HostedZones {
-		s.rep.Scanned["route53:hosted-zone"]++
+		s.rep.Scanned[sweep.KindHostedZone]++
 		id := strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
 		name := strings.TrimSuffix(aws.ToString(z.Name), ".")
 		tags, err := c.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: aws.String(id), ResourceType: "hostedzone"})
@@ -604,14 +614,14 @@ func (s *scan) route53(ctx context.Context) error {
 			return err
 		}
 		for _, r := range recs.ResourceRecordSets {
-			s.rep.Scanned["route53:record"]++
+			s.rep.Scanned[sweep.KindRecord]++
 			rn := strings.TrimSuffix(aws.ToString(r.Name), ".")
 			if why != "" || (domain != "" && (rn == domain || strings.HasSuffix(rn, "."+domain))) {
-				s.add("route53:record", id+" "+rn+" "+string(r.Type), "in zone "+name)
+				s.add(sweep.KindRecord, id+" "+rn+" "+string(r.Type), "in zone "+name)
 			}
 		}
 		if why != "" {
-			s.add("route53:hosted-zone", id, why)
+			s.add(sweep.KindHostedZone, id, why)
 		}
 	}
 	return nil

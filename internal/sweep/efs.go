@@ -1,0 +1,88 @@
+package sweep
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
+)
+
+// EFS kinds.
+const (
+	KindAccessPoint = "efs:access-point"
+	KindMountTarget = "efs:mount-target"
+	KindFileSystem  = "efs:file-system"
+)
+
+// fileSystems lists the cluster's file systems with their mount targets
+// and access points. A file system matches by tag or name, or by having a
+// mount target in a cluster VPC.
+func (l *lister) fileSystems(ctx context.Context) error {
+	c := efs.NewFromConfig(l.cfg)
+	fss, err := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{})
+	if err != nil {
+		return err
+	}
+	for _, x := range fss.FileSystems {
+		id := aws.ToString(x.FileSystemId)
+		m := tagMap(x.Tags, func(t efstypes.Tag) (*string, *string) { return t.Key, t.Value })
+		ours := l.match(m, aws.ToString(x.Name))
+		mts, err := c.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: x.FileSystemId})
+		if err != nil {
+			return err
+		}
+		for _, mt := range mts.MountTargets {
+			if ours == "" && !l.clusterVPCs[aws.ToString(mt.VpcId)] {
+				continue
+			}
+			if ours == "" {
+				ours = "mount target in cluster VPC " + aws.ToString(mt.VpcId)
+			}
+			l.add(Resource{Kind: KindMountTarget, ID: aws.ToString(mt.MountTargetId), Parent: id, Why: "of file system " + id})
+		}
+		if ours == "" {
+			continue
+		}
+		l.fss[id] = true
+		l.add(Resource{Kind: KindFileSystem, ID: id, ARN: aws.ToString(x.FileSystemArn), Name: aws.ToString(x.Name), Why: ours})
+		aps, err := c.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{FileSystemId: x.FileSystemId})
+		if err != nil {
+			return err
+		}
+		for _, ap := range aps.AccessPoints {
+			l.add(Resource{Kind: KindAccessPoint, ID: aws.ToString(ap.AccessPointId), ARN: aws.ToString(ap.AccessPointArn), Parent: id, Why: "of file system " + id})
+		}
+	}
+	return nil
+}
+
+func (d *deleter) accessPoint(ctx context.Context, r Resource) error {
+	_, err := d.efs.DeleteAccessPoint(ctx, &efs.DeleteAccessPointInput{AccessPointId: aws.String(r.ID)})
+	return err
+}
+
+func (d *deleter) mountTarget(ctx context.Context, r Resource) error {
+	id := aws.String(r.ID)
+	if _, err := d.efs.DeleteMountTarget(ctx, &efs.DeleteMountTargetInput{MountTargetId: id}); err != nil {
+		return err
+	}
+	return d.waitGone(ctx, "mount target "+r.ID, func() (bool, error) {
+		out, err := d.efs.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{MountTargetId: id})
+		return err == nil && len(out.MountTargets) == 0, err
+	})
+}
+
+func (d *deleter) fileSystem(ctx context.Context, r Resource) error {
+	id := aws.String(r.ID)
+	if err := d.retry(ctx, func() error {
+		_, err := d.efs.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: id})
+		return err
+	}); err != nil {
+		return err
+	}
+	return d.waitGone(ctx, "file system "+r.ID, func() (bool, error) {
+		out, err := d.efs.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{FileSystemId: id})
+		return err == nil && (len(out.FileSystems) == 0 || goneState(string(out.FileSystems[0].LifeCycleState))), err
+	})
+}

@@ -1,0 +1,129 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+)
+
+// Route 53 kinds.
+const (
+	KindRecord     = "route53:record"
+	KindHostedZone = "route53:hosted-zone"
+)
+
+// hostedZones lists the cluster's zones, matched by tag only (a zone for
+// the same domain may be the user's own), with their records.
+func (l *lister) hostedZones(ctx context.Context) error {
+	c := route53.NewFromConfig(l.cfg)
+	managed := map[string]bool{}
+	for _, n := range l.t.RecordNames {
+		managed[recordName(n)] = true
+	}
+	zp := route53.NewListHostedZonesPaginator(c, &route53.ListHostedZonesInput{})
+	for zp.HasMorePages() {
+		zones, err := zp.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, z := range zones.HostedZones {
+			id := strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
+			name := recordName(aws.ToString(z.Name))
+			tags, err := c.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: aws.String(id), ResourceType: "hostedzone"})
+			if err != nil {
+				return fmt.Errorf("tags of zone %s: %w", id, err)
+			}
+			m := map[string]string{}
+			if tags.ResourceTagSet != nil {
+				m = tagMap(tags.ResourceTagSet.Tags, func(t r53types.Tag) (*string, *string) { return t.Key, t.Value })
+			}
+			why := l.match(m, "")
+			if why == "" {
+				continue
+			}
+			l.add(Resource{Kind: KindHostedZone, ID: id, Name: name, Why: why})
+			var recs []r53types.ResourceRecordSet
+			rp := route53.NewListResourceRecordSetsPaginator(c, &route53.ListResourceRecordSetsInput{HostedZoneId: z.Id})
+			for rp.HasMorePages() {
+				page, err := rp.NextPage(ctx)
+				if err != nil {
+					return fmt.Errorf("records of zone %s: %w", id, err)
+				}
+				recs = append(recs, page.ResourceRecordSets...)
+			}
+			for _, r := range recs {
+				rn := recordName(aws.ToString(r.Name))
+				if rn == name && (r.Type == "NS" || r.Type == "SOA") {
+					continue // the zone's own; they go with it
+				}
+				parent := id
+				if managed[rn] {
+					parent = ""
+				}
+				// The ID is Terraform's aws_route53_record id: zone_name_type.
+				l.add(Resource{Kind: KindRecord, ID: id + "_" + rn + "_" + string(r.Type), Name: rn, Parent: parent, Why: "in zone " + name})
+			}
+		}
+	}
+	return nil
+}
+
+// recordName normalises a Route 53 name: no final dot, lower case, and the
+// wildcard that Route 53 lists as \052 spelled *.
+func recordName(n string) string {
+	return strings.ToLower(strings.ReplaceAll(strings.TrimSuffix(n, "."), `\052`, "*"))
+}
+
+func (d *deleter) record(ctx context.Context, r Resource) error {
+	// zone_name_type; zone ids have no underscore.
+	zone, _, _ := strings.Cut(r.ID, "_")
+	return d.deleteRecords(ctx, zone, r.Name, strings.TrimPrefix(r.ID, zone+"_"+r.Name+"_"))
+}
+
+func (d *deleter) hostedZone(ctx context.Context, r Resource) error {
+	if err := d.deleteRecords(ctx, r.ID, "", ""); err != nil {
+		return err
+	}
+	_, err := d.r53.DeleteHostedZone(ctx, &route53.DeleteHostedZoneInput{Id: aws.String(r.ID)})
+	return err
+}
+
+// deleteRecords deletes the records of a zone named name (all when name is
+// empty) of type typ (all when empty), except the zone's own NS and SOA.
+func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) error {
+	z, err := d.r53.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(zone)})
+	if err != nil {
+		return err
+	}
+	apex := recordName(aws.ToString(z.HostedZone.Name))
+	p := route53.NewListResourceRecordSetsPaginator(d.r53, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zone)})
+	var changes []r53types.Change
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, rr := range page.ResourceRecordSets {
+			rn := recordName(aws.ToString(rr.Name))
+			if rn == apex && (rr.Type == r53types.RRTypeNs || rr.Type == r53types.RRTypeSoa) {
+				continue
+			}
+			if (name != "" && rn != name) || (typ != "" && string(rr.Type) != typ) {
+				continue
+			}
+			changes = append(changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &rr})
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	_, err = d.r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(zone),
+		ChangeBatch:  &r53types.ChangeBatch{Changes: changes, Comment: aws.String("kforge sweep")},
+	})
+	return err
+}

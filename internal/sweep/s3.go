@@ -1,0 +1,55 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/kforge/kforge/internal/awsx"
+)
+
+// KindBucket is the S3 kind.
+const KindBucket = "s3:bucket"
+
+func (l *lister) buckets(ctx context.Context) error {
+	c := awsx.S3Client(l.cfg, l.t.Endpoint)
+	keep := map[string]bool{}
+	for _, b := range l.t.KeepBuckets {
+		keep[b] = true
+	}
+	out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil {
+		return err
+	}
+	for _, b := range out.Buckets {
+		name := aws.ToString(b.Name)
+		if keep[name] {
+			continue
+		}
+		m := map[string]string{}
+		if tg, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name}); err == nil {
+			m = tagMap(tg.TagSet, func(t s3types.Tag) (*string, *string) { return t.Key, t.Value })
+		} // NoSuchTagSet: an untagged bucket
+		if m["kforge.io/purpose"] == "terraform-state" {
+			continue // a state bucket outlives its clusters
+		}
+		if why := l.match(m, name); why != "" {
+			l.add(Resource{Kind: KindBucket, ID: name, ARN: "arn:aws:s3:::" + name, Name: name, Why: why})
+		}
+	}
+	return nil
+}
+
+// bucket empties a bucket (every version and delete marker) and deletes it.
+func (d *deleter) bucket(ctx context.Context, r Resource) error {
+	if err := awsx.EmptyBucket(ctx, d.s3, r.ID); err != nil {
+		return err
+	}
+	if _, err := d.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(r.ID)}); err != nil {
+		return fmt.Errorf("deleting bucket %s: %w", r.ID, err)
+	}
+	return nil
+}
