@@ -13,6 +13,9 @@ const (
 	// efsCrossAccountSecret is the only Secret the EFS CSI controller reads.
 	efsCrossAccountSecret = "x-account"
 	efsSecretsRole        = "efs-csi-external-provisioner-role-describe-secrets"
+	// ClusterTagKey tags the AWS resources of one cluster; the EFS CSI
+	// policy conditions access-point tagging and deletion on it.
+	ClusterTagKey = "kforge.io/cluster"
 )
 
 // efsCSI is the AWS EFS CSI driver: the controller (dynamic provisioning
@@ -36,6 +39,10 @@ func efsCSI(c Config) []runtime.Object {
 					"--endpoint=unix:///var/lib/csi/sockets/pluginproxy/csi.sock",
 					"--logtostderr", "--v=2",
 					"--delete-access-point-root-dir=false",
+					// Every access point it creates carries this cluster's tag;
+					// the IAM policy lets it tag on creation and delete only
+					// access points with that tag (terraform/modules/iam).
+					"--tags=" + ClusterTagKey + ":" + c.ClusterName,
 				},
 				Env:          []corev1.EnvVar{{Name: "AWS_REGION", Value: c.Region}},
 				Ports:        []corev1.ContainerPort{{Name: "healthz", ContainerPort: 9909, Protocol: corev1.ProtocolTCP}},

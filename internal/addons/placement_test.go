@@ -138,3 +138,17 @@ func TestNoClusterWideSecretsAccess(t *testing.T) {
 func grants(r rbacv1.PolicyRule, group, resource string) bool {
 	return (slices.Contains(r.APIGroups, group) || slices.Contains(r.APIGroups, "*")) && slices.Contains(r.Resources, resource)
 }
+
+// The IAM policy lets the EFS CSI controller delete only access points
+// tagged kforge.io/cluster=<cluster>, so it must create them with that tag.
+func TestEFSControllerTagsAccessPointsWithCluster(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := decodeStrict(t, manifests)["Deployment/efs-csi-controller"].(*appsv1.Deployment)
+	args := d.Spec.Template.Spec.Containers[0].Args
+	if !slices.Contains(args, "--tags=kforge.io/cluster:demo") {
+		t.Errorf("efs-plugin args %v lack --tags=kforge.io/cluster:demo", args)
+	}
+}

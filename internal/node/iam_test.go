@@ -56,6 +56,7 @@ module "iam" {
   bucket_arn          = "arn:aws:s3:::` + c.bucket.Name + `"
   kms_key_arn         = "` + c.bucket.KMSKeyID + `"
   zone_id             = "` + c.zoneID + `"
+  api_record_name     = "api.demo.example.com"
   efs_file_system_arn = "arn:aws:elasticfilesystem:` + region + `:123456789012:file-system/fs-0123456789abcdef0"
 }
 output "worker" { value = module.iam.policy_documents["worker"] }

@@ -69,6 +69,7 @@ module "iam" {
   bucket_arn          = module.buckets.bucket_arn
   kms_key_arn         = module.kms.key_arn
   zone_id             = module.dns.zone_id
+  api_record_name     = lower("api.${var.domain}")
   efs_file_system_arn = module.storage.file_system_arn
   tags                = local.tags
 }

@@ -9,6 +9,10 @@ locals {
   region     = data.aws_region.current.name
   account_id = data.aws_caller_identity.current.account_id
 
+  # The tag the EFS CSI driver puts on this cluster's access points
+  # (internal/addons passes it with --tags).
+  cluster_tag = "kforge.io/cluster"
+
   # Documents are built with jsonencode so they are known at plan time,
   # testable offline and comparable with golden files.
   documents = {
@@ -42,10 +46,28 @@ locals {
           Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
           Resource = [var.kms_key_arn]
         },
+        # The agent's only write to the zone: UPSERT of the A record
+        # api.<domain>. ForAllValues holds only when every change in the
+        # batch matches, and these keys are present on every
+        # ChangeResourceRecordSets request; the record name is compared in
+        # Route 53's normalized form (lowercase, no trailing dot).
         {
           Sid      = "UpdateApiRecord"
           Effect   = "Allow"
-          Action   = ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"]
+          Action   = ["route53:ChangeResourceRecordSets"]
+          Resource = ["arn:${local.partition}:route53:::hostedzone/${var.zone_id}"]
+          Condition = {
+            "ForAllValues:StringEquals" = {
+              "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [var.api_record_name]
+              "route53:ChangeResourceRecordSetsRecordTypes"           = ["A"]
+              "route53:ChangeResourceRecordSetsActions"               = ["UPSERT"]
+            }
+          }
+        },
+        {
+          Sid      = "ListZoneRecords"
+          Effect   = "Allow"
+          Action   = ["route53:ListResourceRecordSets"]
           Resource = ["arn:${local.partition}:route53:::hostedzone/${var.zone_id}"]
         },
         {
@@ -126,8 +148,13 @@ locals {
       ]
     }
 
-    # EFS CSI driver (upstream example policy, scoped): access points only
-    # in this file system and only tagged efs.csi.aws.com/cluster=true.
+    # EFS CSI driver (upstream example policy, scoped to this cluster): the
+    # driver tags every access point it creates with
+    # efs.csi.aws.com/cluster=true and, through its --tags flag,
+    # kforge.io/cluster=<cluster>. Creation only in this file system with
+    # both tags; tagging only on creation or of this cluster's access
+    # points; deletion only of this cluster's. The CSI tag alone is shared
+    # by every cluster in the account, so it no longer suffices.
     efs_csi = {
       Version = "2012-10-17"
       Statement = [
@@ -143,28 +170,41 @@ locals {
           Resource = ["*"]
         },
         {
-          Sid       = "CreateTaggedAccessPoints"
-          Effect    = "Allow"
-          Action    = ["elasticfilesystem:CreateAccessPoint"]
-          Resource  = [var.efs_file_system_arn]
-          Condition = { StringEquals = { "aws:RequestTag/efs.csi.aws.com/cluster" = "true" } }
+          Sid      = "CreateOwnAccessPoints"
+          Effect   = "Allow"
+          Action   = ["elasticfilesystem:CreateAccessPoint"]
+          Resource = [var.efs_file_system_arn]
+          Condition = { StringEquals = {
+            "aws:RequestTag/efs.csi.aws.com/cluster" = "true"
+            "aws:RequestTag/${local.cluster_tag}"    = var.cluster_name
+          } }
         },
         {
-          Sid    = "TagAccessPointsOnCreate"
-          Effect = "Allow"
-          Action = ["elasticfilesystem:TagResource"]
-          Resource = [
-            var.efs_file_system_arn,
-            "arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*",
-          ]
-          Condition = { StringEquals = { "aws:RequestTag/efs.csi.aws.com/cluster" = "true" } }
+          Sid      = "TagAccessPointsOnCreate"
+          Effect   = "Allow"
+          Action   = ["elasticfilesystem:TagResource"]
+          Resource = ["arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"]
+          Condition = { StringEquals = {
+            "elasticfilesystem:CreateAction"      = "CreateAccessPoint"
+            "aws:RequestTag/${local.cluster_tag}" = var.cluster_name
+          } }
         },
         {
-          Sid       = "DeleteTaggedAccessPoints"
+          Sid       = "TagOwnAccessPoints"
           Effect    = "Allow"
-          Action    = ["elasticfilesystem:DeleteAccessPoint"]
+          Action    = ["elasticfilesystem:TagResource"]
           Resource  = ["arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"]
-          Condition = { StringEquals = { "aws:ResourceTag/efs.csi.aws.com/cluster" = "true" } }
+          Condition = { StringEquals = { "aws:ResourceTag/${local.cluster_tag}" = var.cluster_name } }
+        },
+        {
+          Sid      = "DeleteOwnAccessPoints"
+          Effect   = "Allow"
+          Action   = ["elasticfilesystem:DeleteAccessPoint"]
+          Resource = ["arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"]
+          Condition = { StringEquals = {
+            "aws:ResourceTag/efs.csi.aws.com/cluster" = "true"
+            "aws:ResourceTag/${local.cluster_tag}"    = var.cluster_name
+          } }
         },
       ]
     }

@@ -18,6 +18,16 @@ variable "zone_id" {
   type        = string
 }
 
+variable "api_record_name" {
+  description = "The API record the control plane may UPSERT (api.<domain>), in Route 53's normalized form: lowercase, no trailing dot. It is the only record its role may change."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9_-]+(\\.[a-z0-9_-]+)+$", var.api_record_name))
+    error_message = "api_record_name must be a lowercase DNS name without a trailing dot (Route 53 compares the normalized name), e.g. api.dev.example.com."
+  }
+}
+
 variable "efs_file_system_arn" {
   description = "ARN of the cluster's EFS file system; the EFS CSI driver may create access points in it only."
   type        = string

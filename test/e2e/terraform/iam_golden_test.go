@@ -52,6 +52,7 @@ module "iam" {
   bucket_arn          = "arn:aws:s3:::kforge-local-certs-${local.account}-us-east-1"
   kms_key_arn         = "arn:aws:kms:us-east-1:${local.account}:key/KMSKEYID"
   zone_id             = "ZONEID"
+  api_record_name     = "api.apirecord.test"
   efs_file_system_arn = "arn:aws:elasticfilesystem:us-east-1:${local.account}:file-system/EFSID"
 }
 
@@ -122,6 +123,7 @@ func TestIAMPolicyGolden(t *testing.T) {
 		got := strings.NewReplacer(
 			"KMSKEYID", "${KMS_KEY_ID}",
 			"ZONEID", "${ZONE_ID}",
+			"api.apirecord.test", "${API_RECORD}",
 			"EFSID", "${EFS_ID}",
 			account, "${ACCOUNT_ID}",
 		).Replace(string(canonical))

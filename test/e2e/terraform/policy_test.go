@@ -50,7 +50,6 @@ var readOnlyPrefixes = []string{"Describe", "List", "Get"}
 // action, and the tag conditions on autoscaler and EFS CSI mutations.
 func policyProblems(doc policyDocument, cluster string) []string {
 	var problems []string
-	conditions := map[string]map[string]map[string]any{}
 	for _, st := range doc.Statement {
 		if st.Effect != "Allow" {
 			continue
@@ -64,26 +63,62 @@ func policyProblems(doc policyDocument, cluster string) []string {
 			if !readOnly && slices.Contains(st.Resource, "*") {
 				problems = append(problems, fmt.Sprintf("statement %q allows mutating action %q on resource *", st.Sid, action))
 			}
-			conditions[action] = st.Condition
-		}
-	}
-	required := map[string][2]string{
-		"autoscaling:SetDesiredCapacity":                  {"aws:ResourceTag/k8s.io/cluster-autoscaler/" + cluster, "owned"},
-		"autoscaling:TerminateInstanceInAutoScalingGroup": {"aws:ResourceTag/k8s.io/cluster-autoscaler/" + cluster, "owned"},
-		"elasticfilesystem:CreateAccessPoint":             {"aws:RequestTag/efs.csi.aws.com/cluster", "true"},
-		"elasticfilesystem:TagResource":                   {"aws:RequestTag/efs.csi.aws.com/cluster", "true"},
-		"elasticfilesystem:DeleteAccessPoint":             {"aws:ResourceTag/efs.csi.aws.com/cluster", "true"},
-	}
-	for action, cond := range required {
-		c, present := conditions[action]
-		if !present {
-			continue
-		}
-		if got := c["StringEquals"][cond[0]]; got != cond[1] {
-			problems = append(problems, fmt.Sprintf("%s is not conditioned on StringEquals %s = %s (got %v)", action, cond[0], cond[1], c))
+			problems = append(problems, conditionProblems(st, action, cluster)...)
 		}
 	}
 	return problems
+}
+
+// tagConditions are, per mutating action, the StringEquals conditions of
+// which every granting statement must carry one full set: the autoscaler
+// changes only this cluster's groups; EFS access points are created,
+// tagged and deleted only with this cluster's tag (the CSI tag alone is
+// shared by every cluster in the account).
+func tagConditions(cluster string) map[string][]map[string]string {
+	owned := map[string]string{"aws:ResourceTag/k8s.io/cluster-autoscaler/" + cluster: "owned"}
+	return map[string][]map[string]string{
+		"autoscaling:SetDesiredCapacity":                  {owned},
+		"autoscaling:TerminateInstanceInAutoScalingGroup": {owned},
+		"elasticfilesystem:CreateAccessPoint": {{
+			"aws:RequestTag/efs.csi.aws.com/cluster": "true", "aws:RequestTag/kforge.io/cluster": cluster,
+		}},
+		"elasticfilesystem:TagResource": {
+			{"aws:ResourceTag/kforge.io/cluster": cluster},
+			{"elasticfilesystem:CreateAction": "CreateAccessPoint", "aws:RequestTag/kforge.io/cluster": cluster},
+		},
+		"elasticfilesystem:DeleteAccessPoint": {{
+			"aws:ResourceTag/efs.csi.aws.com/cluster": "true", "aws:ResourceTag/kforge.io/cluster": cluster,
+		}},
+	}
+}
+
+func conditionProblems(st policyStatement, action, cluster string) []string {
+	if action == "route53:ChangeResourceRecordSets" {
+		c := st.Condition["ForAllValues:StringEquals"]
+		names, _ := c["route53:ChangeResourceRecordSetsNormalizedRecordNames"].([]any)
+		types, _ := c["route53:ChangeResourceRecordSetsRecordTypes"].([]any)
+		actions, _ := c["route53:ChangeResourceRecordSetsActions"].([]any)
+		if len(names) != 1 || fmt.Sprint(types) != "[A]" || fmt.Sprint(actions) != "[UPSERT]" {
+			return []string{fmt.Sprintf("statement %q: %s is not limited by ForAllValues:StringEquals to UPSERT of one A record (got %v)", st.Sid, action, st.Condition)}
+		}
+		return nil
+	}
+	alternatives, ok := tagConditions(cluster)[action]
+	if !ok {
+		return nil
+	}
+	for _, want := range alternatives {
+		all := true
+		for k, v := range want {
+			if st.Condition["StringEquals"][k] != v {
+				all = false
+			}
+		}
+		if all {
+			return nil
+		}
+	}
+	return []string{fmt.Sprintf("statement %q: %s is not conditioned on StringEquals %v (got %v)", st.Sid, action, alternatives, st.Condition)}
 }
 
 // TestGoldenPoliciesFollowRules checks the reviewed golden documents
@@ -123,6 +158,11 @@ func TestGoldenPoliciesFollowRules(t *testing.T) {
 		{"mutation on star", `{"Statement":[{"Effect":"Allow","Action":["s3:PutObject"],"Resource":"*"}]}`},
 		{"autoscaler unconditioned", `{"Statement":[{"Effect":"Allow","Action":["autoscaling:SetDesiredCapacity"],"Resource":"arn:aws:autoscaling:x"}]}`},
 		{"efs wrong tag", `{"Statement":[{"Effect":"Allow","Action":["elasticfilesystem:DeleteAccessPoint"],"Resource":"arn:x","Condition":{"StringEquals":{"aws:RequestTag/efs.csi.aws.com/cluster":"true"}}}]}`},
+		{"efs delete on the shared CSI tag only", `{"Statement":[{"Effect":"Allow","Action":["elasticfilesystem:DeleteAccessPoint"],"Resource":"arn:x","Condition":{"StringEquals":{"aws:ResourceTag/efs.csi.aws.com/cluster":"true"}}}]}`},
+		{"efs tag any access point", `{"Statement":[{"Effect":"Allow","Action":["elasticfilesystem:TagResource"],"Resource":"arn:x","Condition":{"StringEquals":{"aws:RequestTag/efs.csi.aws.com/cluster":"true"}}}]}`},
+		{"efs second statement unconditioned", `{"Statement":[{"Effect":"Allow","Action":["elasticfilesystem:TagResource"],"Resource":"arn:x","Condition":{"StringEquals":{"aws:ResourceTag/kforge.io/cluster":"kforge-local"}}},{"Effect":"Allow","Action":["elasticfilesystem:TagResource"],"Resource":"arn:x"}]}`},
+		{"route53 whole zone", `{"Statement":[{"Effect":"Allow","Action":["route53:ChangeResourceRecordSets"],"Resource":"arn:aws:route53:::hostedzone/Z"}]}`},
+		{"route53 any action", `{"Statement":[{"Effect":"Allow","Action":["route53:ChangeResourceRecordSets"],"Resource":"arn:aws:route53:::hostedzone/Z","Condition":{"ForAllValues:StringEquals":{"route53:ChangeResourceRecordSetsNormalizedRecordNames":["api.x.test"],"route53:ChangeResourceRecordSetsRecordTypes":["A"],"route53:ChangeResourceRecordSetsActions":["UPSERT","DELETE"]}}}]}`},
 	}
 	for _, tc := range bad {
 		doc, err := decodePolicyDocument(tc.doc)

@@ -23,6 +23,7 @@ variables {
   bucket_arn          = "arn:aws:s3:::kforge-test-certs-123456789012-eu-west-1"
   kms_key_arn         = "arn:aws:kms:eu-west-1:123456789012:key/test"
   zone_id             = "Z0123456789ABC"
+  api_record_name     = "api.dev.example.com"
   efs_file_system_arn = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-12345678"
 }
 
@@ -47,18 +48,39 @@ run "least_privilege" {
   }
   assert {
     condition = alltrue([for s in jsondecode(output.policy_documents["efs_csi"]).Statement :
-    s.Condition.StringEquals["aws:RequestTag/efs.csi.aws.com/cluster"] == "true" if contains(flatten([s.Action]), "elasticfilesystem:CreateAccessPoint") || contains(flatten([s.Action]), "elasticfilesystem:TagResource")])
-    error_message = "EFS access points created and tagged only with the CSI cluster tag"
+      s.Condition.StringEquals["aws:RequestTag/efs.csi.aws.com/cluster"] == "true" && s.Condition.StringEquals["aws:RequestTag/kforge.io/cluster"] == "kforge-test"
+    if contains(flatten([s.Action]), "elasticfilesystem:CreateAccessPoint")])
+    error_message = "EFS access points created only with the CSI tag and this cluster's tag"
+  }
+  # TagResource on an existing access point is what let the role re-tag,
+  # then delete, another cluster's: every grant needs this cluster's tag on
+  # the resource, or must be the tag-on-create of CreateAccessPoint with it.
+  assert {
+    condition = alltrue([for s in jsondecode(output.policy_documents["efs_csi"]).Statement :
+      try(s.Condition.StringEquals["aws:ResourceTag/kforge.io/cluster"], "") == "kforge-test" ||
+      (try(s.Condition.StringEquals["elasticfilesystem:CreateAction"], "") == "CreateAccessPoint" && try(s.Condition.StringEquals["aws:RequestTag/kforge.io/cluster"], "") == "kforge-test")
+    if contains(flatten([s.Action]), "elasticfilesystem:TagResource")])
+    error_message = "EFS TagResource only on this cluster's access points or on creation with this cluster's tag"
   }
   assert {
     condition = alltrue([for s in jsondecode(output.policy_documents["efs_csi"]).Statement :
-    s.Condition.StringEquals["aws:ResourceTag/efs.csi.aws.com/cluster"] == "true" if contains(flatten([s.Action]), "elasticfilesystem:DeleteAccessPoint")])
-    error_message = "only CSI-tagged access points can be deleted"
+      s.Condition.StringEquals["aws:ResourceTag/efs.csi.aws.com/cluster"] == "true" && s.Condition.StringEquals["aws:ResourceTag/kforge.io/cluster"] == "kforge-test"
+    if contains(flatten([s.Action]), "elasticfilesystem:DeleteAccessPoint")])
+    error_message = "only this cluster's CSI access points can be deleted"
   }
   assert {
     condition = alltrue([for s in jsondecode(output.policy_documents["controller"]).Statement :
     flatten([s.Resource]) == ["arn:aws:route53:::hostedzone/Z0123456789ABC"] if contains(flatten([s.Action]), "route53:ChangeResourceRecordSets")])
     error_message = "record changes only in the cluster's zone"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(output.policy_documents["controller"]).Statement :
+      flatten([s.Action]) == ["route53:ChangeResourceRecordSets"] &&
+      s.Condition["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == ["api.dev.example.com"] &&
+      s.Condition["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"] == ["A"] &&
+      s.Condition["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsActions"] == ["UPSERT"]
+    if contains(flatten([s.Action]), "route53:ChangeResourceRecordSets")])
+    error_message = "record changes only: UPSERT of the A record api.<domain>"
   }
   assert {
     condition = alltrue([for s in jsondecode(output.policy_documents["worker"]).Statement :
@@ -73,4 +95,16 @@ run "least_privilege" {
     condition     = aws_iam_instance_profile.controller.role == aws_iam_role.controller.name && aws_iam_instance_profile.worker.role == aws_iam_role.worker.name
     error_message = "an instance profile per node role"
   }
+}
+
+# Route 53 compares the normalized name: an uppercase name or a trailing dot
+# would never match, and the agent could not update its record.
+run "rejects_unnormalized_api_record_name" {
+  command = plan
+
+  variables {
+    api_record_name = "API.dev.example.com."
+  }
+
+  expect_failures = [var.api_record_name]
 }
