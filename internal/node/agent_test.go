@@ -126,10 +126,11 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 		"env KUBECONFIG=/etc/kubernetes/admin.conf /usr/local/bin/cilium install --version "+"1.18.4",
 		"kubeadm token create",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system exec etcd-ip-10-0-1-10.eu-west-1.compute.internal",
-		"systemctl enable --now kforge-refresh-token.timer kforge-backup.timer kforge-addons.timer",
+		"systemctl enable --now kforge-refresh-token.timer kforge-backup.timer",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/cert-manager.yaml",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n cert-manager wait",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-issuers.yaml",
+		"systemctl enable --now kforge-addons.timer",
 	)
 	if !strings.Contains(h.file("/etc/containerd/config.toml"), "SystemdCgroup = true") {
 		t.Error("containerd not switched to the systemd cgroup driver")

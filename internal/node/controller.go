@@ -41,14 +41,17 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "join-material", run: a.publishJoinMaterial},
 		{name: "backup", run: a.Backup},
 		{name: "timers", run: func(ctx context.Context) error {
-			return a.runAll(ctx, Cmd("systemctl", append([]string{"enable", "--now"}, controllerTimers...)...))
+			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer"))
 		}},
 		{name: "addons", run: a.ApplyAddons, retriedBy: "kforge-addons.timer"},
+		// Enabled only after this first attempt, so the timer (which fires at
+		// once when the boot is older than its OnBootSec) does not apply the
+		// add-ons alongside it.
+		{name: "addons-timer", run: func(ctx context.Context) error {
+			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-addons.timer"))
+		}},
 	}
 }
-
-// controllerTimers are enabled once the control plane is usable.
-var controllerTimers = []string{"kforge-refresh-token.timer", "kforge-backup.timer", "kforge-addons.timer"}
 
 // rotateAfterRestore marks a restore whose join material is not yet
 // replaced: the published token may have been created after the snapshot
