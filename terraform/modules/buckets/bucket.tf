@@ -2,10 +2,13 @@ data "aws_caller_identity" "current" {}
 
 data "aws_region" "current" {}
 
+data "aws_partition" "current" {}
+
 locals {
   # Globally unique and valid: lowercase, at most 63 characters, no
   # trailing hyphen after trimming.
   bucket_name = trimsuffix(substr("${var.cluster_name}-certs-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}", 0, 63), "-")
+  bucket_arn  = "arn:${data.aws_partition.current.partition}:s3:::${local.bucket_name}"
 }
 
 resource "aws_s3_bucket" "certs" {

@@ -1,30 +1,66 @@
 locals {
-  # Written with jsonencode (not a data source) so that the document is
-  # known at plan time and can be asserted offline in terraform test.
+  # Written with jsonencode (not a data source), and with the ARN built from
+  # the name, so that the document is known at plan time and can be asserted
+  # offline (terraform test, and the Go evaluation of its conditions).
   policy_statements = [
     {
       Sid       = "DenyInsecureTransport"
       Effect    = "Deny"
       Principal = "*"
       Action    = "s3:*"
-      Resource  = [aws_s3_bucket.certs.arn, "${aws_s3_bucket.certs.arn}/*"]
+      Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
       Condition = { Bool = { "aws:SecureTransport" = "false" } }
     },
+    # SSE-KMS with the cluster key is the bucket's default encryption, so a
+    # write without encryption headers gets the cluster key. The statements
+    # below refuse only headers asking for anything else. They test the
+    # headers with Null plus a plain operator, never with a negated operator
+    # alone: a negated operator (and any ...IfExists one) is true when the
+    # key is absent, and UploadPart and CompleteMultipartUpload, which S3
+    # authorizes as s3:PutObject, carry no encryption header at all (the
+    # encryption of a multipart upload is set by CreateMultipartUpload).
     {
-      Sid       = "DenyUploadsWithoutKMS"
+      Sid       = "DenyOtherEncryption"
       Effect    = "Deny"
       Principal = "*"
       Action    = "s3:PutObject"
-      Resource  = "${aws_s3_bucket.certs.arn}/*"
-      Condition = { StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" } }
+      Resource  = "${local.bucket_arn}/*"
+      Condition = {
+        Null            = { "s3:x-amz-server-side-encryption" = "false" }
+        StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" }
+      }
     },
     {
-      Sid       = "DenyUploadsWithOtherKeys"
+      # aws:kms without a key id would fall back to the AWS managed aws/s3 key.
+      Sid       = "DenyKMSWithoutClusterKeyId"
       Effect    = "Deny"
       Principal = "*"
       Action    = "s3:PutObject"
-      Resource  = "${aws_s3_bucket.certs.arn}/*"
-      Condition = { StringNotEqualsIfExists = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.kms_key_arn } }
+      Resource  = "${local.bucket_arn}/*"
+      Condition = {
+        StringEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" }
+        Null         = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "true" }
+      }
+    },
+    {
+      Sid       = "DenyOtherKMSKeys"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:PutObject"
+      Resource  = "${local.bucket_arn}/*"
+      Condition = {
+        Null            = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "false" }
+        StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.kms_key_arn }
+      }
+    },
+    {
+      # SSE-C: the data would be encrypted under a key the cluster never sees.
+      Sid       = "DenyCustomerProvidedKeys"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:PutObject"
+      Resource  = "${local.bucket_arn}/*"
+      Condition = { Null = { "s3:x-amz-server-side-encryption-customer-algorithm" = "false" } }
     },
   ]
 

@@ -7,6 +7,10 @@ mock_provider "aws" {
     target = data.aws_region.current
     values = { name = "ap-southeast-2" }
   }
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws" }
+  }
 }
 
 variables {
@@ -28,10 +32,20 @@ run "policy_denies_insecure_transport_and_unencrypted_uploads" {
     s.Effect == "Deny" && s.Principal == "*" && s.Action == "s3:*" && try(s.Condition.Bool["aws:SecureTransport"], "") == "false"])
     error_message = "a statement denies every request without TLS"
   }
+  # The rendered document is the golden file the Go test evaluates request by
+  # request (test/e2e/terraform: TestCertsBucketPolicyDecisions).
   assert {
-    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.certs[0].policy).Statement :
-    s.Effect == "Deny" && s.Action == "s3:PutObject" && try(s.Condition.StringNotEquals["s3:x-amz-server-side-encryption"], "") == "aws:kms"])
-    error_message = "a statement denies uploads without SSE-KMS"
+    condition     = jsondecode(aws_s3_bucket_policy.certs[0].policy) == jsondecode(replace(replace(file("tests/testdata/policy.json"), "$${BUCKET_ARN}", "arn:aws:s3:::kforge-twenty-chars1-certs-123456789012-ap-southeast-2"), "$${KMS_KEY_ARN}", var.kms_key_arn))
+    error_message = "the bucket policy differs from tests/testdata/policy.json; if intended, run make golden and review the diff"
+  }
+  # A negated operator (and any ...IfExists one) is true when the key is
+  # absent, which denies UploadPart: every header test of a PutObject deny
+  # must pair it with Null = false.
+  assert {
+    condition = alltrue([for s in jsondecode(aws_s3_bucket_policy.certs[0].policy).Statement :
+      alltrue([for op, keys in s.Condition : alltrue([for k, _ in keys : try(s.Condition.Null[k], "") == "false"]) if(endswith(op, "IfExists") || strcontains(op, "Not"))])
+    if s.Action == "s3:PutObject"])
+    error_message = "a PutObject deny tests a header with a negated or IfExists operator without Null = false; multipart uploads would be denied"
   }
   assert {
     condition     = aws_s3_bucket.certs.bucket == "kforge-twenty-chars1-certs-123456789012-ap-southeast-2" && length(aws_s3_bucket.certs.bucket) <= 63

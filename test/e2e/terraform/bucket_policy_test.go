@@ -1,0 +1,295 @@
+package terraform
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	kforge "github.com/kforge/kforge"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/testutil/golden"
+)
+
+// The certs bucket policy is known at plan time; the module's own terraform
+// test compares it with the same file.
+const bucketPolicyGolden = "../../../terraform/modules/buckets/tests/testdata/policy.json"
+
+// The buckets module alone with the real-AWS configuration (policy on),
+// planned against the emulator only for its caller identity and region.
+const bucketsWrapper = `
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 5.100" }
+  }
+}
+
+variable "endpoint" { type = string }
+
+provider "aws" {
+  region                      = "us-east-1"
+  s3_use_path_style           = true
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  max_retries                 = 2
+  endpoints {
+    s3  = var.endpoint
+    sts = var.endpoint
+  }
+}
+
+module "buckets" {
+  source              = "./terraform/modules/buckets"
+  cluster_name        = "kforge-local"
+  kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/KMSKEYID"
+  enforce_tls_and_sse = true
+}
+
+output "policy_json" { value = module.buckets.policy_json }
+`
+
+// TestCertsBucketPolicyGolden plans the buckets module (no apply: the
+// document is known at plan time) and compares its policy with the golden
+// file, then evaluates it. It runs in -short mode so `make golden` rewrites
+// the file.
+func TestCertsBucketPolicyGolden(t *testing.T) {
+	pluginDir := pluginDirOrSkip(t)
+	terraformBin := terraformOrSkip(t)
+	emu := localawstest.StartForTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	work := t.TempDir()
+	if err := os.CopyFS(work, kforge.Terraform); err != nil {
+		t.Fatalf("copying the embedded terraform tree: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(bucketsWrapper), 0o644); err != nil {
+		t.Fatalf("writing the wrapper: %v", err)
+	}
+	tf := newTerraform(t, terraformBin, work)
+	var initOpts []tfexec.InitOption
+	if pluginDir != "" {
+		initOpts = append(initOpts, tfexec.PluginDir(pluginDir))
+	}
+	if err := tf.Init(ctx, initOpts...); err != nil {
+		t.Fatalf("terraform init: %v", err)
+	}
+	planFile := filepath.Join(work, "plan.out")
+	if _, err := tf.Plan(ctx, tfexec.Var("endpoint="+emu.URL()), tfexec.Out(planFile)); err != nil {
+		t.Fatalf("terraform plan of the buckets module: %v", err)
+	}
+	plan, err := tf.ShowPlanFile(ctx, planFile)
+	if err != nil {
+		t.Fatalf("terraform show: %v", err)
+	}
+	var policy string
+	if plan.PlannedValues != nil {
+		if o := plan.PlannedValues.Outputs["policy_json"]; o != nil {
+			policy, _ = o.Value.(string)
+		}
+	}
+	if policy == "" {
+		t.Fatal("the plan does not know the bucket policy before apply")
+	}
+	ident, err := newClients(t, ctx, "us-east-1", emu.URL()).sts.GetCallerIdentity(ctx, nil)
+	if err != nil {
+		t.Fatalf("emulator account: %v", err)
+	}
+	bucketARN := "arn:aws:s3:::kforge-local-certs-" + aws.ToString(ident.Account) + "-us-east-1"
+	canonical, err := canonicalPolicy(policy)
+	if err != nil {
+		t.Fatalf("policy: %v", err)
+	}
+	got := strings.NewReplacer(
+		"arn:aws:kms:us-east-1:123456789012:key/KMSKEYID", "${KMS_KEY_ARN}",
+		bucketARN, "${BUCKET_ARN}",
+	).Replace(string(canonical))
+	golden.Assert(t, bucketPolicyGolden, []byte(got+"\n"))
+
+	doc, err := decodePolicyDocument(policy)
+	if err != nil {
+		t.Fatalf("policy: %v", err)
+	}
+	checkBucketPolicyDecisions(t, doc, bucketARN, "arn:aws:kms:us-east-1:123456789012:key/KMSKEYID")
+}
+
+// TestCertsBucketPolicyDecisions evaluates the reviewed policy offline, and
+// shows that the evaluation rejects the policy that denied multipart
+// uploads.
+func TestCertsBucketPolicyDecisions(t *testing.T) {
+	const bucketARN = "arn:aws:s3:::kforge-local-certs-123456789012-us-east-1"
+	const keyARN = "arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100"
+	raw, err := os.ReadFile(bucketPolicyGolden)
+	if err != nil {
+		t.Fatalf("golden policy: %v", err)
+	}
+	doc, err := decodePolicyDocument(strings.NewReplacer("${BUCKET_ARN}", bucketARN, "${KMS_KEY_ARN}", keyARN).Replace(string(raw)))
+	if err != nil {
+		t.Fatalf("golden policy: %v", err)
+	}
+	checkBucketPolicyDecisions(t, doc, bucketARN, keyARN)
+
+	// The statements before the multipart fix: StringNotEquals and
+	// StringNotEqualsIfExists are true when the header is absent.
+	old := fmt.Sprintf(`{"Statement":[
+	  {"Effect":"Deny","Action":"s3:PutObject","Resource":"%[1]s/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}},
+	  {"Effect":"Deny","Action":"s3:PutObject","Resource":"%[1]s/*","Condition":{"StringNotEqualsIfExists":{"s3:x-amz-server-side-encryption-aws-kms-key-id":"%[2]s"}}}]}`, bucketARN, keyARN)
+	oldDoc, err := decodePolicyDocument(old)
+	if err != nil {
+		t.Fatalf("old policy: %v", err)
+	}
+	if denied, _, err := bucketPolicyDenies(oldDoc, s3Request{action: "s3:PutObject", resource: bucketARN + "/bootstrap/kforge-node", ctx: map[string]string{"aws:SecureTransport": "true"}}); err != nil || !denied {
+		t.Errorf("the evaluation lets UploadPart through the old policy (denied %v, %v); it cannot tell the fix from the defect", denied, err)
+	}
+}
+
+// s3Request is the part of an S3 request context a bucket policy's deny
+// statements test: the action it is authorized as, the object, and the
+// condition keys present (an absent key is absent from ctx).
+type s3Request struct {
+	name     string
+	action   string
+	resource string
+	ctx      map[string]string
+}
+
+func checkBucketPolicyDecisions(t *testing.T, doc policyDocument, bucketARN, keyARN string) {
+	t.Helper()
+	obj := bucketARN + "/bootstrap/kforge-node"
+	tls := func(kv ...string) map[string]string {
+		m := map[string]string{"aws:SecureTransport": "true"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	const sse, keyID, sseC = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id", "s3:x-amz-server-side-encryption-customer-algorithm"
+	cases := []struct {
+		req  s3Request
+		deny bool
+	}{
+		{s3Request{"PutObject with SSE-KMS and the cluster key (node agent, small objects)", "s3:PutObject", obj, tls(sse, "aws:kms", keyID, keyARN)}, false},
+		{s3Request{"CreateMultipartUpload with SSE-KMS and the cluster key", "s3:PutObject", obj, tls(sse, "aws:kms", keyID, keyARN)}, false},
+		{s3Request{"UploadPart (no encryption header)", "s3:PutObject", obj, tls()}, false},
+		{s3Request{"CompleteMultipartUpload (no encryption header)", "s3:PutObject", obj, tls()}, false},
+		{s3Request{"PutObject without headers (default encryption: the cluster key)", "s3:PutObject", obj, tls()}, false},
+		{s3Request{"GetObject over TLS", "s3:GetObject", obj, tls()}, false},
+		{s3Request{"ListBucket over TLS", "s3:ListBucket", bucketARN, tls()}, false},
+		{s3Request{"PutObject with SSE-S3", "s3:PutObject", obj, tls(sse, "AES256")}, true},
+		{s3Request{"PutObject with DSSE-KMS", "s3:PutObject", obj, tls(sse, "aws:kms:dsse", keyID, keyARN)}, true},
+		{s3Request{"PutObject with SSE-KMS and no key id (aws/s3 managed key)", "s3:PutObject", obj, tls(sse, "aws:kms")}, true},
+		{s3Request{"PutObject with SSE-KMS and another key", "s3:PutObject", obj, tls(sse, "aws:kms", keyID, strings.Replace(keyARN, "key/", "key/other-", 1))}, true},
+		{s3Request{"CreateMultipartUpload with SSE-KMS and another key", "s3:PutObject", obj, tls(sse, "aws:kms", keyID, "alias/aws/s3")}, true},
+		{s3Request{"PutObject with SSE-C", "s3:PutObject", obj, tls(sseC, "AES256")}, true},
+		{s3Request{"GetObject without TLS", "s3:GetObject", obj, map[string]string{"aws:SecureTransport": "false"}}, true},
+		{s3Request{"UploadPart without TLS", "s3:PutObject", obj, map[string]string{"aws:SecureTransport": "false"}}, true},
+	}
+	for _, c := range cases {
+		denied, sid, err := bucketPolicyDenies(doc, c.req)
+		if err != nil {
+			t.Errorf("%s: %v", c.req.name, err)
+			continue
+		}
+		if denied != c.deny {
+			t.Errorf("%s: denied = %v (statement %q), want %v", c.req.name, denied, sid, c.deny)
+		}
+	}
+}
+
+// bucketPolicyDenies reports whether a Deny statement of doc matches req,
+// by the IAM rules for condition operators: operators in a block, and keys
+// in an operator, are ANDed; values of one key are ORed (NORed for a
+// negated operator); an absent key makes a plain operator false, a negated
+// one true, any ...IfExists operator true, and Null tests presence. An
+// operator it does not know is an error, never a silent match.
+func bucketPolicyDenies(doc policyDocument, req s3Request) (bool, string, error) {
+	for _, st := range doc.Statement {
+		if st.Effect != "Deny" || !matchesAny(st.Action, req.action) || !matchesAny(st.Resource, req.resource) {
+			continue
+		}
+		all := true
+		for op, keys := range st.Condition {
+			for key, want := range keys {
+				ok, err := conditionHolds(op, req.ctx, key, want)
+				if err != nil {
+					return false, st.Sid, fmt.Errorf("statement %q: %w", st.Sid, err)
+				}
+				all = all && ok
+			}
+		}
+		if all {
+			return true, st.Sid, nil
+		}
+	}
+	return false, "", nil
+}
+
+func matchesAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, s); ok || p == s {
+			return true
+		}
+		// path.Match stops "*" at "/"; IAM's does not.
+		if before, ok := strings.CutSuffix(p, "*"); ok && !strings.Contains(before, "*") && strings.HasPrefix(s, before) {
+			return true
+		}
+	}
+	return false
+}
+
+func conditionHolds(op string, ctx map[string]string, key string, want any) (bool, error) {
+	var values []string
+	switch w := want.(type) {
+	case string:
+		values = []string{w}
+	case []any:
+		for _, v := range w {
+			s, ok := v.(string)
+			if !ok {
+				return false, fmt.Errorf("%s %s: value %v is not a string", op, key, v)
+			}
+			values = append(values, s)
+		}
+	default:
+		return false, fmt.Errorf("%s %s: value %v is not a string or a list", op, key, want)
+	}
+	got, present := ctx[key]
+	if op == "Null" {
+		if len(values) != 1 || (values[0] != "true" && values[0] != "false") {
+			return false, fmt.Errorf("Null %s: want \"true\" or \"false\", got %v", key, values)
+		}
+		return (values[0] == "true") == !present, nil
+	}
+	base, ifExists := strings.CutSuffix(op, "IfExists")
+	var negated bool
+	switch base {
+	case "StringEquals", "Bool":
+	case "StringNotEquals":
+		negated = true
+	default:
+		return false, fmt.Errorf("condition operator %s is not evaluated by this test", op)
+	}
+	equal := false
+	for _, v := range values {
+		if got == v {
+			equal = true
+		}
+	}
+	switch {
+	case !present && ifExists:
+		return true, nil
+	case !present:
+		return negated, nil
+	case negated:
+		return !equal, nil
+	default:
+		return equal, nil
+	}
+}
