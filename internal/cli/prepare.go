@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/backend"
+	"github.com/kforge/kforge/internal/servicerole"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -50,10 +53,26 @@ func (e *Env) stateBucketExists(ctx context.Context) (bool, error) {
 	return backend.Exists(ctx, awsx.S3Client(cfg, e.Endpoint), bucket)
 }
 
-// prepare makes the environment ready for Terraform: state bucket, staged
-// modules, terraform init (skipped when nothing it depends on changed).
+// ensureAutoScalingRole creates the account's Auto Scaling service-linked
+// role when missing: the cluster key's policy names it, and AWS would create
+// it only with the first Auto Scaling group, after the key.
+func (e *Env) ensureAutoScalingRole(ctx context.Context) error {
+	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	if err != nil {
+		return err
+	}
+	_, _, err = servicerole.EnsureAutoScaling(ctx, iam.NewFromConfig(cfg))
+	return err
+}
+
+// prepare makes the environment ready for Terraform: state bucket, the Auto
+// Scaling service-linked role, staged modules, terraform init (skipped when
+// nothing it depends on changed).
 func (e *Env) prepare(ctx context.Context) (*tfrun.Runner, error) {
 	if _, err := e.ensureStateBucket(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.ensureAutoScalingRole(ctx); err != nil {
 		return nil, err
 	}
 	r, err := e.Runner(ctx)

@@ -3,8 +3,9 @@
 module "kms" {
   source = "../modules/kms"
 
-  cluster_name = var.cluster_name
-  tags         = local.tags
+  cluster_name                           = var.cluster_name
+  create_autoscaling_service_linked_role = var.create_autoscaling_service_linked_role
+  tags                                   = local.tags
 }
 
 module "network" {

@@ -261,6 +261,12 @@ variable "certs_bucket_force_destroy" {
   default     = true
 }
 
+variable "create_autoscaling_service_linked_role" {
+  description = "Create the account's AWSServiceRoleForAutoScaling (which the KMS key policy names) in this stack. false: it must exist; `kforge up` creates it when missing before Terraform runs and never deletes it. true only on an account without it, when Terraform is used directly: creating an existing one fails with InvalidInput \"has been taken\", and destroying this stack deletes it."
+  type        = bool
+  default     = false
+}
+
 variable "aws_endpoint_url" {
   description = "Base URL of an AWS-compatible emulator (for example http://127.0.0.1:5000). Empty on real AWS. When set, every service endpoint points there and the bucket policy's TLS-only condition is left out, because the emulator cannot evaluate conditions."
   type        = string

@@ -2,13 +2,34 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
+# AWS creates this role with an account's first Auto Scaling group, which
+# comes after the key. kforge creates it before Terraform runs when it is
+# missing (internal/servicerole) and never deletes it: it is shared by every
+# group in the account. A Terraform-only user on an account without it sets
+# create_autoscaling_service_linked_role once; that stack then owns it.
+data "aws_iam_role" "autoscaling" {
+  count = var.create_autoscaling_service_linked_role ? 0 : 1
+
+  name = "AWSServiceRoleForAutoScaling"
+}
+
+resource "aws_iam_service_linked_role" "autoscaling" {
+  count = var.create_autoscaling_service_linked_role ? 1 : 0
+
+  aws_service_name = "autoscaling.amazonaws.com"
+  description      = "Default service-linked role for EC2 Auto Scaling"
+}
+
 locals {
   account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
 
   # The EC2 Auto Scaling service-linked role launches the nodes. It must be
   # allowed to use the key and to create grants for EC2, otherwise instances
   # with KMS-encrypted root volumes fail to launch ("Client.InternalError").
-  autoscaling_role = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+  # A key policy naming a role that does not exist is refused, so the ARN
+  # comes from the role itself (created here, or looked up), which also
+  # orders the key after it.
+  autoscaling_role = var.create_autoscaling_service_linked_role ? aws_iam_service_linked_role.autoscaling[0].arn : data.aws_iam_role.autoscaling[0].arn
 
   key_policy = {
     Version = "2012-10-17"

@@ -19,6 +19,12 @@ variable "deletion_window_in_days" {
   }
 }
 
+variable "create_autoscaling_service_linked_role" {
+  description = "Create the account's AWSServiceRoleForAutoScaling here. false (the default): the role must exist (kforge creates it before Terraform runs), and is looked up. true only on an account without it: creating it when it exists fails with InvalidInput \"has been taken\", and destroying this stack deletes it."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags applied to the key."
   type        = map(string)

@@ -189,11 +189,15 @@ func stageCluster(t *testing.T, work, endpoint string) clusterVars {
 	if err := json.Unmarshal(raw, &inputs); err != nil {
 		t.Fatalf("decoding the local example: %v", err)
 	}
+	// Over 5 MiB, so the provider uploads it in parts, as it does the real agent.
 	agent := filepath.Join(work, "kforge-node")
-	if err := os.WriteFile(agent, randomBytes(t, 64<<10), 0o755); err != nil {
+	if err := os.WriteFile(agent, randomBytes(t, 6<<20), 0o755); err != nil {
 		t.Fatalf("writing the stand-in agent: %v", err)
 	}
 	inputs["aws_endpoint_url"] = endpoint
+	// Terraform used directly on a fresh account (the emulator starts
+	// without it): the stack creates the Auto Scaling service-linked role.
+	inputs["create_autoscaling_service_linked_role"] = true
 	inputs["agent_binary_path"] = agent
 	path := filepath.Join(work, "e2e.tfvars.json")
 	encoded, err := json.MarshalIndent(inputs, "", "  ")
