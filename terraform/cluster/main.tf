@@ -98,6 +98,7 @@ module "workers" {
 
   cluster_name              = var.cluster_name
   vpc_id                    = module.network.vpc_id
+  vpc_cidr                  = module.network.vpc_cidr
   subnet_ids                = module.network.node_subnet_ids
   pools                     = var.worker_pools
   ami_ids                   = local.pool_ami

@@ -79,10 +79,68 @@ resource "aws_vpc_security_group_ingress_rule" "nodes" {
   }
 }
 
-resource "aws_vpc_security_group_egress_rule" "all" {
+# Egress is what the control plane needs and no more (docs/SECURITY.md):
+# - HTTPS anywhere: registries, package repositories, GitHub releases, AWS
+#   APIs (their addresses are not fixed);
+# - the cluster ports to the nodes (kubelet for logs, exec and metrics,
+#   Cilium VXLAN, health and ICMP echo), mirroring the ingress rules above;
+# - the API server and etcd between control-plane nodes;
+# - NFS (2049) within the VPC, where the EFS mount targets are.
+# DNS to the VPC resolver, NTP (169.254.169.123) and the metadata service
+# are not filtered by security groups and need no rule.
+resource "aws_vpc_security_group_egress_rule" "https" {
   security_group_id = aws_security_group.controller.id
-  description       = "Outbound: packages, AWS APIs, Let's Encrypt"
-  ip_protocol       = "-1"
+  description       = "HTTPS: registries, packages, GitHub releases, AWS APIs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+  tags              = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "nodes" {
+  for_each = local.peer_rules
+
+  security_group_id            = aws_security_group.controller.id
+  description                  = "${each.value.description} to cluster nodes"
+  ip_protocol                  = each.value.protocol
+  from_port                    = each.value.from
+  to_port                      = each.value.to
+  referenced_security_group_id = each.value.source
+  tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "control_plane" {
+  for_each = {
+    api  = { from = 6443, to = 6443, description = "Kubernetes API between control-plane nodes" }
+    etcd = { from = 2379, to = 2380, description = "etcd between control-plane nodes" }
+  }
+
+  security_group_id            = aws_security_group.controller.id
+  description                  = each.value.description
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.from
+  to_port                      = each.value.to
+  referenced_security_group_id = aws_security_group.controller.id
+  tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "nfs" {
+  security_group_id = aws_security_group.controller.id
+  description       = "NFS to the EFS mount targets in the VPC"
+  ip_protocol       = "tcp"
+  from_port         = 2049
+  to_port           = 2049
+  cidr_ipv4         = var.vpc_cidr
   tags              = var.tags
 }

@@ -59,10 +59,65 @@ resource "aws_vpc_security_group_ingress_rule" "nodes" {
   }
 }
 
-resource "aws_vpc_security_group_egress_rule" "all" {
+# Egress is what a worker needs and no more (docs/SECURITY.md):
+# - HTTPS anywhere: registries, package repositories, GitHub releases, Let's
+#   Encrypt, AWS APIs (their addresses are not fixed);
+# - the cluster ports to the other nodes (kubelet, Cilium VXLAN, health and
+#   ICMP echo), mirroring the ingress rules above;
+# - the API server (6443) on the control plane;
+# - NFS (2049) within the VPC, where the EFS mount targets are.
+# DNS to the VPC resolver, NTP (169.254.169.123) and the metadata service
+# are not filtered by security groups and need no rule.
+resource "aws_vpc_security_group_egress_rule" "https" {
   security_group_id = aws_security_group.workers.id
-  description       = "Outbound: packages, AWS APIs, the control plane"
-  ip_protocol       = "-1"
+  description       = "HTTPS: registries, packages, GitHub releases, Let's Encrypt, AWS APIs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+  tags              = var.tags
+}
+
+resource "aws_vpc_security_group_egress_rule" "nodes" {
+  for_each = local.peer_rules
+
+  security_group_id            = aws_security_group.workers.id
+  description                  = "${each.value.description} to cluster nodes"
+  ip_protocol                  = each.value.protocol
+  from_port                    = each.value.from
+  to_port                      = each.value.to
+  referenced_security_group_id = each.value.source
+  tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "api" {
+  for_each = { for i, id in var.peer_security_group_ids : "peer${i}" => id }
+
+  security_group_id            = aws_security_group.workers.id
+  description                  = "Kubernetes API on the control plane"
+  ip_protocol                  = "tcp"
+  from_port                    = 6443
+  to_port                      = 6443
+  referenced_security_group_id = each.value
+  tags                         = var.tags
+
+  # moto drops descriptions of rules that reference a security group.
+  lifecycle {
+    ignore_changes = [description]
+  }
+}
+
+resource "aws_vpc_security_group_egress_rule" "nfs" {
+  security_group_id = aws_security_group.workers.id
+  description       = "NFS to the EFS mount targets in the VPC"
+  ip_protocol       = "tcp"
+  from_port         = 2049
+  to_port           = 2049
+  cidr_ipv4         = var.vpc_cidr
   tags              = var.tags
 }

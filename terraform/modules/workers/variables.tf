@@ -8,6 +8,16 @@ variable "vpc_id" {
   type        = string
 }
 
+variable "vpc_cidr" {
+  description = "CIDR of the VPC; workers may reach NFS (the EFS mount targets) within it."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0))
+    error_message = "vpc_cidr must be an IPv4 CIDR such as 10.0.0.0/16."
+  }
+}
+
 variable "subnet_ids" {
   description = "Subnets, one per zone; every pool spreads over all of them."
   type        = list(string)

@@ -82,6 +82,29 @@ run "api_only_from_vpc_and_admins" {
   }
 }
 
+# Egress: HTTPS anywhere, everything else only to the cluster's own groups
+# or NFS within the VPC (issue 14, finding 6).
+run "egress_narrowed" {
+  command = apply
+
+  assert {
+    condition     = "${aws_vpc_security_group_egress_rule.https.ip_protocol}/${aws_vpc_security_group_egress_rule.https.from_port}-${aws_vpc_security_group_egress_rule.https.to_port}/${aws_vpc_security_group_egress_rule.https.cidr_ipv4}" == "tcp/443-443/0.0.0.0/0"
+    error_message = "the only egress to 0.0.0.0/0 is TCP 443"
+  }
+  assert {
+    condition     = alltrue([for r in aws_vpc_security_group_egress_rule.nodes : r.cidr_ipv4 == null && contains([aws_security_group.controller.id, "sg-workers"], r.referenced_security_group_id)]) && toset([for r in aws_vpc_security_group_egress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240", "icmp/8"])
+    error_message = "kubelet, Cilium VXLAN, health and ICMP echo only to the cluster's node groups"
+  }
+  assert {
+    condition     = alltrue([for r in aws_vpc_security_group_egress_rule.control_plane : r.referenced_security_group_id == aws_security_group.controller.id])
+    error_message = "API and etcd egress only between control-plane nodes"
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.nfs.cidr_ipv4 == "10.0.0.0/16" && aws_vpc_security_group_egress_rule.nfs.from_port == 2049
+    error_message = "NFS only within the VPC"
+  }
+}
+
 run "rejects_bad_admin_cidr" {
   command = plan
 

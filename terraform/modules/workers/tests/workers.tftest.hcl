@@ -9,6 +9,7 @@ mock_provider "aws" {
 variables {
   cluster_name = "kforge-test"
   vpc_id       = "vpc-12345678"
+  vpc_cidr     = "10.0.0.0/16"
   subnet_ids   = ["subnet-1", "subnet-2", "subnet-3"]
   pools = {
     general = {
@@ -116,6 +117,33 @@ run "pools" {
   assert {
     condition     = toset([for r in aws_vpc_security_group_ingress_rule.node_ports : r.from_port]) == toset([30080, 30443])
     error_message = "node ports 30080 and 30443"
+  }
+}
+
+# Egress: HTTPS anywhere, everything else only to the cluster's own groups
+# or NFS within the VPC (issue 14, finding 6).
+run "egress_narrowed" {
+  command = apply
+
+  variables {
+    peer_security_group_ids = ["sg-controller"]
+  }
+
+  assert {
+    condition     = [for r in [aws_vpc_security_group_egress_rule.https] : "${r.ip_protocol}/${r.from_port}-${r.to_port}/${r.cidr_ipv4}"] == ["tcp/443-443/0.0.0.0/0"]
+    error_message = "the only egress to 0.0.0.0/0 is TCP 443"
+  }
+  assert {
+    condition     = alltrue([for r in aws_vpc_security_group_egress_rule.nodes : r.cidr_ipv4 == null && contains([aws_security_group.workers.id, "sg-controller"], r.referenced_security_group_id)]) && toset([for r in aws_vpc_security_group_egress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240", "icmp/8"])
+    error_message = "kubelet, Cilium VXLAN, health and ICMP echo only to the cluster's node groups"
+  }
+  assert {
+    condition     = [for r in aws_vpc_security_group_egress_rule.api : "${r.from_port}/${r.referenced_security_group_id}"] == ["6443/sg-controller"]
+    error_message = "the API only on the control plane"
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.nfs.cidr_ipv4 == "10.0.0.0/16" && aws_vpc_security_group_egress_rule.nfs.from_port == 2049 && aws_vpc_security_group_egress_rule.nfs.to_port == 2049
+    error_message = "NFS only within the VPC"
   }
 }
 
