@@ -64,7 +64,8 @@ func newNodeCmd(app *App) *cobra.Command {
 		Use:   "node",
 		Short: "The node agent that runs on cluster instances (started by user data and systemd units)",
 		Long: "The node agent turns an Amazon Linux 2023 instance into a control-plane node or a worker.\n" +
-			"It is run by the instance's user data and, at every later boot and on timers, by systemd.\n" +
+			"User data installs its systemd units and starts kforge-bootstrap.service, which runs it at\n" +
+			"every boot and retries a failure; timers run the token refresh, backups and add-ons.\n" +
 			"It needs root, the instance role and the instance metadata service; see docs/NODES.md.",
 	}
 	cmd.AddCommand(newNodeInstallUnitsCmd(app), newNodeBootstrapCmd(app), newNodeRefreshTokenCmd(app),
