@@ -141,6 +141,23 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 	}
 }
 
+// nodeReadyTimeout bounds one attempt's wait for this node's Ready
+// condition; a failed wait fails the attempt, which is retried, and counts
+// toward ReadyDeadline.
+const nodeReadyTimeout = "600s"
+
+// nodeReadyPhase waits until the API server reports this node Ready, so an
+// instance that joined but never runs pods (no CNI on it, say) is not taken
+// for a finished node. kubeconfig is admin.conf on the control plane and
+// the kubelet's own on a worker (the Node authorizer lets a node read its
+// Node object).
+func (a *Agent) nodeReadyPhase(kubeconfig string) phase {
+	return phase{name: "node-ready", run: func(ctx context.Context) error {
+		return a.runAll(ctx, Cmd("kubectl", "--kubeconfig", kubeconfig, "wait", "--for=condition=Ready",
+			"node/"+a.Instance.Hostname, "--timeout="+nodeReadyTimeout))
+	}}
+}
+
 func (a *Agent) fileExists(path string) func(context.Context) (bool, error) {
 	return func(context.Context) (bool, error) { return Exists(a.Host, path), nil }
 }

@@ -43,6 +43,7 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "timers", run: func(ctx context.Context) error {
 			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer"))
 		}},
+		a.nodeReadyPhase(adminConf),
 		{name: "addons", run: a.ApplyAddons, retriedBy: "kforge-addons.timer"},
 		// Enabled only after this first attempt, so the timer (which fires at
 		// once when the boot is older than its OnBootSec) does not apply the

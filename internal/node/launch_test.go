@@ -268,3 +268,40 @@ func TestPrerequisitesPrepareAmazonLinux2023(t *testing.T) {
 		t.Error("the previous revision's marker skips the new host setup")
 	}
 }
+
+// A worker that joined but never became Ready has not finished: the attempt
+// fails (and is retried, and counts toward the ready deadline).
+func TestWorkerIsNotReadyUntilItsNodeIsReady(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	jm := JoinMaterial{APIEndpoint: "api.dev.example.com:6443", Token: "abcdef.0123456789abcdef",
+		CACertHashes: []string{"sha256:" + strings.Repeat("0f", 32)}, Expires: t0.Add(time.Hour)}
+	if err := PublishJoin(ctx, c.bucket, jm); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(t, "worker")
+	h := &failing{recorder: rec, prefix: "kubectl --kubeconfig /etc/kubernetes/kubelet.conf wait --for=condition=Ready node/ip-10-0-2-20.eu-west-1.compute.internal"}
+	w := c.worker(h, fixedClock(t0), Backoff{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := w.Bootstrap(ctx); err == nil || !strings.Contains(err.Error(), "phase node-ready") {
+		t.Fatalf("want the node-ready phase to fail the attempt, got %v", err)
+	}
+	if Exists(rec, readyMarker) {
+		t.Error("a node that is not Ready was recorded ready")
+	}
+	// Once the node is Ready, the next attempt finishes without joining again.
+	if err := w.withHost(rec).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !Exists(rec, readyMarker) {
+		t.Error("a Ready node was not recorded ready")
+	}
+	joins := 0
+	for _, c := range rec.commands() {
+		if strings.HasPrefix(c, "kubeadm join") {
+			joins++
+		}
+	}
+	if joins != 1 {
+		t.Errorf("joined %d times", joins)
+	}
+}

@@ -16,6 +16,7 @@ func (a *Agent) workerPhases() []phase {
 		a.installUnitsPhase(),
 		a.prerequisitesPhase(),
 		{name: "kubeadm-join", done: a.fileExists(kubeletConf), run: a.join},
+		a.nodeReadyPhase(kubeletConf),
 	}
 }
 
