@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kforge/kforge/internal/awsx"
 )
@@ -166,6 +168,33 @@ func TestWorkerCannotReadControllerPrefix(t *testing.T) {
 				t.Fatal("allowed, want AccessDenied")
 			case !tc.allowed && !IsAccessDenied(err):
 				t.Fatalf("failed, but not with AccessDenied: %v", err)
+			}
+		})
+	}
+
+	// The two "object missing" paths, under enforcement: the first
+	// controller's restore check finds no backup and starts fresh, and a
+	// worker waits for join material that is not there yet. Both must see
+	// ErrNotFound (404), not AccessDenied. (On AWS that needs s3:ListBucket
+	// without a prefix condition; the emulator answers 404 regardless, so
+	// test/e2e/terraform TestMissingKeysRead404 checks the grant itself.)
+	for _, key := range []string{PKIBackupKey, JoinKey} {
+		if _, err := controller.Client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(c.bucket.Name), Key: aws.String(key)}); err != nil {
+			t.Fatalf("controller deletes %s: %v", key, err)
+		}
+	}
+	missing := []struct {
+		name string
+		do   func() error
+	}{
+		{"controller restore check finds no PKI backup", func() error { _, err := controller.Get(ctx, PKIBackupKey); return err }},
+		{"controller restore check finds no etcd snapshot", func() error { _, err := controller.Get(ctx, EtcdSnapshotKey); return err }},
+		{"worker finds no join material yet", func() error { _, err := worker.Get(ctx, JoinKey); return err }},
+	}
+	for _, tc := range missing {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.do(); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("got %v, want ErrNotFound (404), not AccessDenied", err)
 			}
 		})
 	}

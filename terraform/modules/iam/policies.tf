@@ -22,11 +22,13 @@ locals {
       Version = "2012-10-17"
       Statement = [
         {
-          Sid       = "ListOwnPrefixes"
-          Effect    = "Allow"
-          Action    = ["s3:ListBucket"]
-          Resource  = [var.bucket_arn]
-          Condition = { StringLike = { "s3:prefix" = ["bootstrap/*", "workers/*", "controller/*"] } }
+          # S3 answers a missing key with 404 only to a caller that may list
+          # the bucket, and checks that in the GetObject request, which has no
+          # s3:prefix: a prefix condition would turn "no backup yet" into 403.
+          Sid      = "ListBucketSoMissingKeysRead404"
+          Effect   = "Allow"
+          Action   = ["s3:ListBucket"]
+          Resource = [var.bucket_arn]
         },
         {
           Sid      = "ReadBootstrap"
@@ -90,11 +92,12 @@ locals {
       Version = "2012-10-17"
       Statement = [
         {
-          Sid       = "ListWorkerPrefixes"
-          Effect    = "Allow"
-          Action    = ["s3:ListBucket"]
-          Resource  = [var.bucket_arn]
-          Condition = { StringLike = { "s3:prefix" = ["bootstrap/*", "workers/*"] } }
+          # Unconditional for the same reason: a worker waiting for join
+          # material must see 404, not 403. Listing shows key names only.
+          Sid      = "ListBucketSoMissingKeysRead404"
+          Effect   = "Allow"
+          Action   = ["s3:ListBucket"]
+          Resource = [var.bucket_arn]
         },
         {
           Sid      = "ReadWorkerPrefixes"

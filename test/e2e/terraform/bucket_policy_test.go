@@ -15,6 +15,7 @@ import (
 
 	kforge "github.com/kforge/kforge"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/testutil/golden"
 )
 
@@ -210,8 +211,18 @@ func checkBucketPolicyDecisions(t *testing.T, doc policyDocument, bucketARN, key
 // one true, any ...IfExists operator true, and Null tests presence. An
 // operator it does not know is an error, never a silent match.
 func bucketPolicyDenies(doc policyDocument, req s3Request) (bool, string, error) {
+	return anyStatementMatches(doc, "Deny", req)
+}
+
+// policyAllows reports whether an Allow statement of doc matches req (an
+// identity policy; there is no Deny in the node roles' documents).
+func policyAllows(doc policyDocument, req s3Request) (bool, string, error) {
+	return anyStatementMatches(doc, "Allow", req)
+}
+
+func anyStatementMatches(doc policyDocument, effect string, req s3Request) (bool, string, error) {
 	for _, st := range doc.Statement {
-		if st.Effect != "Deny" || !matchesAny(st.Action, req.action) || !matchesAny(st.Resource, req.resource) {
+		if st.Effect != effect || !matchesAny(st.Action, req.action) || !matchesAny(st.Resource, req.resource) {
 			continue
 		}
 		all := true
@@ -268,17 +279,19 @@ func conditionHolds(op string, ctx map[string]string, key string, want any) (boo
 		return (values[0] == "true") == !present, nil
 	}
 	base, ifExists := strings.CutSuffix(op, "IfExists")
-	var negated bool
+	var negated, like bool
 	switch base {
 	case "StringEquals", "Bool":
 	case "StringNotEquals":
 		negated = true
+	case "StringLike":
+		like = true
 	default:
 		return false, fmt.Errorf("condition operator %s is not evaluated by this test", op)
 	}
 	equal := false
 	for _, v := range values {
-		if got == v {
+		if got == v || (like && matchesAny([]string{v}, got)) {
 			equal = true
 		}
 	}
@@ -291,5 +304,55 @@ func conditionHolds(op string, ctx map[string]string, key string, want any) (boo
 		return !equal, nil
 	default:
 		return equal, nil
+	}
+}
+
+// TestMissingKeysRead404 checks, on the reviewed node role policies, that
+// every key a role reads may come back as 404 when it is missing: S3 answers
+// NoSuchKey only to a caller allowed s3:ListBucket on the bucket, decided in
+// the context of the GetObject request, which has no s3:prefix key. The
+// emulator does not model that rule (it answers 404 to anyone allowed
+// GetObject), so it is checked here on the documents the emulator applies.
+func TestMissingKeysRead404(t *testing.T) {
+	const account = "123456789012"
+	bucketARN := "arn:aws:s3:::kforge-local-certs-" + account + "-us-east-1"
+	reads := map[string][]string{
+		// The first controller's restore check, and its own bootstrap.
+		"controller": {node.PKIBackupKey, node.EtcdSnapshotKey, node.JoinKey, "bootstrap/cluster.json"},
+		// A worker waiting for join material.
+		"worker": {node.JoinKey, "bootstrap/cluster.json", "bootstrap/kforge-node"},
+	}
+	for role, keys := range reads {
+		raw, err := os.ReadFile(filepath.Join("testdata", "iam", role+".json"))
+		if err != nil {
+			t.Fatalf("golden policy %s: %v", role, err)
+		}
+		doc, err := decodePolicyDocument(strings.NewReplacer("${ACCOUNT_ID}", account, "${KMS_KEY_ID}", "k", "${ZONE_ID}", "Z", "${EFS_ID}", "fs").Replace(string(raw)))
+		if err != nil {
+			t.Fatalf("golden policy %s: %v", role, err)
+		}
+		for _, key := range keys {
+			get := s3Request{action: "s3:GetObject", resource: bucketARN + "/" + key, ctx: map[string]string{}}
+			if ok, _, err := policyAllows(doc, get); err != nil || !ok {
+				t.Errorf("%s may not read %s (%v)", role, key, err)
+			}
+			// The ListBucket check made for a GetObject of a missing key.
+			list := s3Request{action: "s3:ListBucket", resource: bucketARN, ctx: map[string]string{}}
+			if ok, _, err := policyAllows(doc, list); err != nil || !ok {
+				t.Errorf("%s reading a missing %s gets 403, not 404: no s3:ListBucket without an s3:prefix condition (%v)", role, key, err)
+			}
+		}
+	}
+
+	// The grant before the fix: only with an s3:prefix condition.
+	old, err := decodePolicyDocument(`{"Statement":[{"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["` + bucketARN + `"],"Condition":{"StringLike":{"s3:prefix":["bootstrap/*","workers/*"]}}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := policyAllows(old, s3Request{action: "s3:ListBucket", resource: bucketARN, ctx: map[string]string{}}); err != nil || ok {
+		t.Errorf("the prefix-conditioned grant passes the check (%v, %v); it cannot tell the fix from the defect", ok, err)
+	}
+	if ok, _, _ := policyAllows(old, s3Request{action: "s3:ListBucket", resource: bucketARN, ctx: map[string]string{"s3:prefix": "workers/join.json"}}); !ok {
+		t.Error("the evaluation of StringLike does not match a listed prefix")
 	}
 }
