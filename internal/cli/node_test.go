@@ -101,6 +101,8 @@ func TestNodeCommandsRejectBadFlagsBeforeAnyCloudCall(t *testing.T) {
 		{"controller with pool", []string{"node", "bootstrap", "--role", "controller", "--pool", "x", "--bucket", "b", "--region", "eu-west-1"}, "--pool is for workers"},
 		{"no bucket", []string{"node", "refresh-token", "--region", "eu-west-1"}, "--bucket is required"},
 		{"no region", []string{"node", "backup", "--bucket", "b"}, "--region is required"},
+		{"install-units without role", []string{"node", "install-units", "--bucket", "b", "--region", "eu-west-1"}, "--role must be"},
+		{"addons without bucket", []string{"node", "addons", "--region", "eu-west-1"}, "--bucket is required"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
