@@ -28,8 +28,8 @@ const (
 // controllerPhases brings up a usable control plane first: join material,
 // the first backup and the timers come before any add-on, so workers can
 // join and the cluster is backed up even when an add-on never becomes
-// ready. The add-ons phase is the last and never fails the bootstrap:
-// kforge-addons.timer retries it until it succeeds.
+// ready. The add-ons phase comes after the node is Ready and never fails
+// the bootstrap: kforge-addons.timer retries it until it succeeds.
 func (a *Agent) controllerPhases() []phase {
 	return []phase{
 		a.installUnitsPhase(),
@@ -268,7 +268,7 @@ func (a *Agent) ApplyAddons(ctx context.Context) error {
 // RefreshToken rotates the bootstrap token when the published join material
 // is missing or expires within RefreshBefore, and rewrites workers/join.json.
 // It reports whether it rotated. Replaced tokens are deleted only after
-// TokenGrace (see retireTokens).
+// TokenGrace (see retireToken).
 func (a *Agent) RefreshToken(ctx context.Context) (bool, error) {
 	return a.refreshToken(ctx, false)
 }
