@@ -15,6 +15,7 @@ const (
 	DefaultVolumeSize         = 30
 	DefaultRegistrar          = "none"
 	DefaultCertsForceDestroy  = true
+	DefaultLogRetentionDays   = 90
 	defaultStateKeyFormat     = "%s/%s/terraform.tfstate" // cluster, environment
 	defaultWorkerInstanceType = "t3.medium"
 )
@@ -51,6 +52,14 @@ func applyDefaults(c *Cluster, envName string, set map[string]position) {
 	if !isSet("certsBucketForceDestroy") {
 		c.CertsBucketForceDestroy = DefaultCertsForceDestroy
 	}
+	// Audit trails are on by default in production, off elsewhere (cost).
+	if !isSet("logging.vpcFlowLogs") {
+		c.Logging.VPCFlowLogs = c.isProd()
+	}
+	if !isSet("logging.bucketAccessLogs") {
+		c.Logging.BucketAccessLogs = c.isProd()
+	}
+	num("logging.retentionDays", &c.Logging.RetentionDays, DefaultLogRetentionDays)
 	str("state.region", &c.State.Region, c.Region)
 	if !isSet("state.key") && c.Name != "" {
 		c.State.Key = fmt.Sprintf(defaultStateKeyFormat, c.Name, c.Environment)

@@ -37,6 +37,9 @@ type Cluster struct {
 	// CertsBucketForceDestroy lets terraform destroy delete the certs bucket
 	// together with the PKI backups in it.
 	CertsBucketForceDestroy bool `yaml:"certsBucketForceDestroy"`
+	// Logging turns on the AWS-side audit trails of the network and the
+	// certs bucket (on by default in production).
+	Logging Logging `yaml:"logging"`
 
 	// Warnings are findings that do not stop kforge (not part of the file).
 	Warnings []FieldError `yaml:"-"`
@@ -61,6 +64,17 @@ type Network struct {
 	VPCCIDR    string   `yaml:"vpcCIDR"`
 	NATGateway bool     `yaml:"natGateway"`
 	AdminCIDRs []string `yaml:"adminCIDRs"`
+}
+
+// Logging describes the audit trails kept in the cluster's log bucket.
+type Logging struct {
+	// VPCFlowLogs records every accepted and rejected connection of the VPC.
+	VPCFlowLogs bool `yaml:"vpcFlowLogs"`
+	// BucketAccessLogs records every request to the certs bucket (which
+	// holds the CA key and the etcd snapshots).
+	BucketAccessLogs bool `yaml:"bucketAccessLogs"`
+	// RetentionDays is how long the log bucket keeps both.
+	RetentionDays int `yaml:"retentionDays"`
 }
 
 // DNS describes the cluster's domain and how it is delegated.

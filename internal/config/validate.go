@@ -94,6 +94,7 @@ func (v *validator) validate() {
 	v.identity()
 	v.state()
 	v.network()
+	v.logging()
 	v.dns()
 	v.kubernetes()
 	v.ingress()
@@ -242,6 +243,22 @@ func (v *validator) network() {
 	if c.isProd() && !n.NATGateway {
 		v.warnf("network.natGateway", "set network.natGateway: true to keep nodes in private subnets",
 			"production nodes get public addresses without a NAT gateway")
+	}
+}
+
+func (v *validator) logging() {
+	l := v.c.Logging
+	if l.RetentionDays < 1 || l.RetentionDays > 3650 {
+		v.errorf("logging.retentionDays", "choose between 1 and 3650 days, for example 90",
+			"%d days is outside 1-3650", l.RetentionDays)
+	}
+	if v.c.isProd() && !l.VPCFlowLogs {
+		v.warnf("logging.vpcFlowLogs", "set logging.vpcFlowLogs: true",
+			"production without VPC flow logs leaves no record of the network's connections")
+	}
+	if v.c.isProd() && !l.BucketAccessLogs {
+		v.warnf("logging.bucketAccessLogs", "set logging.bucketAccessLogs: true",
+			"production without access logs leaves no record of who read the CA key and etcd snapshots")
 	}
 }
 

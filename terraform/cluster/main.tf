@@ -15,7 +15,10 @@ module "network" {
   cidr        = var.vpc_cidr
   az_count    = var.az_count
   nat_gateway = var.nat_gateway
-  tags        = local.tags
+  # Flow logs go to the log bucket of the buckets module.
+  flow_logs             = var.vpc_flow_logs
+  flow_logs_destination = module.buckets.log_bucket_arn
+  tags                  = local.tags
 }
 
 module "buckets" {
@@ -26,6 +29,9 @@ module "buckets" {
   force_destroy = var.certs_bucket_force_destroy
   # The emulator treats every policy condition as unmet; see output "notes".
   enforce_tls_and_sse = !local.emulated
+  log_bucket          = var.vpc_flow_logs || var.certs_bucket_access_logs
+  access_logs         = var.certs_bucket_access_logs
+  log_retention_days  = var.log_retention_days
   tags                = local.tags
 }
 

@@ -261,6 +261,29 @@ variable "certs_bucket_force_destroy" {
   default     = true
 }
 
+variable "vpc_flow_logs" {
+  description = "Record the VPC's accepted and rejected connections (VPC flow logs) in the cluster's log bucket."
+  type        = bool
+  default     = false
+}
+
+variable "certs_bucket_access_logs" {
+  description = "Record every request to the certs bucket (S3 server access logs) in the cluster's log bucket."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Days the log bucket keeps flow logs and access logs."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.log_retention_days >= 1 && var.log_retention_days <= 3650 && floor(var.log_retention_days) == var.log_retention_days
+    error_message = "log_retention_days must be a whole number of days between 1 and 3650."
+  }
+}
+
 variable "create_autoscaling_service_linked_role" {
   description = "Create the account's AWSServiceRoleForAutoScaling (which the KMS key policy names) in this stack. false: it must exist; `kforge up` creates it when missing before Terraform runs and never deletes it. true only on an account without it, when Terraform is used directly: creating an existing one fails with InvalidInput \"has been taken\", and destroying this stack deletes it."
   type        = bool

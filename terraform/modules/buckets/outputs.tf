@@ -17,3 +17,8 @@ output "policy_enforced" {
   description = "Whether the TLS-only and SSE-KMS deny statements are applied."
   value       = var.enforce_tls_and_sse
 }
+
+output "log_bucket_arn" {
+  description = "ARN of the log bucket (flow logs under vpc-flow-logs/, access logs under s3-access/certs/); empty without log_bucket."
+  value       = var.log_bucket ? aws_s3_bucket.logs[0].arn : ""
+}

@@ -42,6 +42,34 @@ variable "etcd_snapshot_retention_days" {
   }
 }
 
+variable "log_bucket" {
+  description = "Create the log bucket (<cluster_name>-logs-<account_id>-<region>) that receives VPC flow logs and the certs bucket's access logs."
+  type        = bool
+  default     = false
+}
+
+variable "access_logs" {
+  description = "Send S3 server access logs of the certs bucket to the log bucket (needs log_bucket)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.access_logs || var.log_bucket
+    error_message = "access_logs needs log_bucket = true: the access logs are written to the log bucket."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the log bucket keeps its objects."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.log_retention_days >= 1 && var.log_retention_days <= 3650
+    error_message = "log_retention_days must be between 1 and 3650."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to the bucket."
   type        = map(string)

@@ -31,6 +31,23 @@ variable "nat_gateway" {
   default     = false
 }
 
+variable "flow_logs" {
+  description = "Record every accepted and rejected connection of the VPC (VPC flow logs, all traffic) in flow_logs_destination."
+  type        = bool
+  default     = false
+}
+
+variable "flow_logs_destination" {
+  description = "ARN of the S3 bucket receiving the flow logs (under vpc-flow-logs/); required with flow_logs."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.flow_logs_destination == "" || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.flow_logs_destination))
+    error_message = "flow_logs_destination must be empty or an S3 bucket ARN such as arn:aws:s3:::my-logs."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to every resource."
   type        = map(string)

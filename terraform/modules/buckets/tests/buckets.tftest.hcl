@@ -93,3 +93,71 @@ run "emulator_has_no_policy" {
     error_message = "without enforcement no bucket policy is applied"
   }
 }
+
+run "no_log_bucket_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_s3_bucket.logs) == 0 && length(aws_s3_bucket_logging.certs) == 0 && output.log_bucket_arn == ""
+    error_message = "no log bucket unless asked for"
+  }
+}
+
+# Access logs of the certs bucket go to a private, TLS-only log bucket that
+# only S3's logging service (for this bucket) and the flow-log delivery
+# service (for this account) may write to (issue 14, finding 6).
+run "access_logs_to_the_log_bucket" {
+  command = apply
+
+  variables {
+    log_bucket         = true
+    access_logs        = true
+    log_retention_days = 30
+  }
+
+  assert {
+    condition     = aws_s3_bucket_logging.certs[0].target_bucket == aws_s3_bucket.logs[0].id && aws_s3_bucket_logging.certs[0].target_prefix == "s3-access/certs/"
+    error_message = "the certs bucket logs to the log bucket under s3-access/certs/"
+  }
+  assert {
+    condition     = aws_s3_bucket.logs[0].bucket == "kforge-twenty-chars1-logs-123456789012-ap-southeast-2"
+    error_message = "log bucket named <cluster>-logs-<account>-<region>"
+  }
+  assert {
+    condition     = aws_s3_bucket_public_access_block.logs[0].restrict_public_buckets && aws_s3_bucket_public_access_block.logs[0].block_public_policy && aws_s3_bucket_ownership_controls.logs[0].rule[0].object_ownership == "BucketOwnerEnforced"
+    error_message = "the log bucket is private"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_lifecycle_configuration.logs[0].rule).expiration[0].days == 30
+    error_message = "logs expire after log_retention_days"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(aws_s3_bucket_policy.logs[0].policy).Statement :
+      s.Effect == "Deny" || (
+        contains(["logging.s3.amazonaws.com", "delivery.logs.amazonaws.com"], try(s.Principal.Service, "")) &&
+        try(s.Condition.StringEquals["aws:SourceAccount"], "") == "123456789012"
+      )
+    ])
+    error_message = "only the two log services may write, each bound to this account"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.logs[0].policy).Statement :
+    s.Sid == "S3ServerAccessLogs" && try(s.Condition.ArnLike["aws:SourceArn"], "") == "arn:aws:s3:::kforge-twenty-chars1-certs-123456789012-ap-southeast-2"])
+    error_message = "access logs accepted only from the certs bucket"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.logs[0].policy).Statement :
+    s.Sid == "DenyInsecureTransport" && try(s.Condition.Bool["aws:SecureTransport"], "") == "false"])
+    error_message = "the log bucket is TLS-only"
+  }
+}
+
+run "rejects_access_logs_without_log_bucket" {
+  command = plan
+
+  variables {
+    access_logs = true
+  }
+
+  expect_failures = [var.access_logs]
+}

@@ -94,3 +94,36 @@ run "rejects_tiny_vpc" {
 
   expect_failures = [var.cidr]
 }
+
+run "flow_logs_to_s3" {
+  command = apply
+
+  variables {
+    flow_logs             = true
+    flow_logs_destination = "arn:aws:s3:::kforge-test-logs-123456789012-eu-west-1"
+  }
+
+  assert {
+    condition     = aws_flow_log.vpc[0].traffic_type == "ALL" && aws_flow_log.vpc[0].log_destination_type == "s3" && aws_flow_log.vpc[0].log_destination == "arn:aws:s3:::kforge-test-logs-123456789012-eu-west-1/vpc-flow-logs/" && aws_flow_log.vpc[0].vpc_id == aws_vpc.this.id
+    error_message = "all traffic of the VPC logged to the log bucket under vpc-flow-logs/"
+  }
+}
+
+run "no_flow_logs_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_flow_log.vpc) == 0
+    error_message = "flow logs only when asked for"
+  }
+}
+
+run "rejects_flow_logs_without_destination" {
+  command = plan
+
+  variables {
+    flow_logs = true
+  }
+
+  expect_failures = [aws_flow_log.vpc]
+}
