@@ -20,8 +20,18 @@ help: ## List the targets.
 
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-build: ## Build bin/kforge.
-	$(GO) build -ldflags "-X github.com/kforge/kforge/internal/cli.Version=$(VERSION)" -o $(BIN) ./cmd/kforge
+LDFLAGS    = -X github.com/kforge/kforge/internal/cli.Version=$(VERSION)
+
+build: ## Build bin/kforge, and the node agents bin/kforge-linux-amd64 and -arm64 it uploads.
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kforge
+	$(MAKE) --no-print-directory agents
+
+# Static linux builds, one per node architecture; kforge finds them next to
+# itself (kforge-linux-<arch>) when an environment runs on that architecture.
+agents: ## Cross-compile the node agents bin/kforge-linux-amd64 and bin/kforge-linux-arm64.
+	for arch in amd64 arm64; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(dir $(BIN))kforge-linux-$$arch ./cmd/kforge || exit 1; \
+	done
 
 local: build ## Bring the whole cluster's infrastructure up on the local AWS emulator.
 	./$(BIN) up local --yes

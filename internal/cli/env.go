@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -236,27 +237,88 @@ func (e *Env) StateBucket(ctx context.Context) (string, error) {
 	return name, nil
 }
 
-// AgentBinary is the linux kforge binary uploaded for the nodes: the
-// --agent-binary flag, or this executable when it is a linux ELF binary.
-func (e *Env) AgentBinary() (string, error) {
-	if p := e.app.AgentBinary; p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return "", err
+// AgentBinaries are the linux kforge binaries uploaded for the nodes, one
+// per architecture the environment runs on (amd64, arm64), found in order:
+// the --agent-binary files (comma-separated; each file's ELF header says its
+// architecture), this executable when it is a linux binary, and
+// kforge-linux-<arch> next to this executable (a release ships both; make
+// build writes bin/kforge-linux-amd64 and bin/kforge-linux-arm64). A missing
+// architecture is a usage error, before any cloud call.
+func (e *Env) AgentBinaries() (map[string]string, error) {
+	found := map[string]string{}
+	if flag := e.app.AgentBinary; flag != "" {
+		for _, p := range strings.Split(flag, ",") {
+			p = strings.TrimSpace(p)
+			if p == "" {
+				continue
+			}
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, err
+			}
+			arch, err := linuxBinaryArch(abs)
+			if err != nil {
+				return nil, UsageError("--agent-binary %s: %v", p, err)
+			}
+			if prev, dup := found[arch]; dup && prev != abs {
+				return nil, UsageError("--agent-binary names two %s binaries (%s and %s): give one per architecture", arch, prev, p)
+			}
+			found[arch] = abs
 		}
-		if err := checkLinuxBinary(abs); err != nil {
-			return "", UsageError("--agent-binary %s: %v", p, err)
-		}
-		return abs, nil
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return "", fmt.Errorf("finding this executable: %w", err)
+		return nil, fmt.Errorf("finding this executable: %w", err)
 	}
-	if runtime.GOOS != "linux" {
-		return "", UsageError("the nodes need a linux kforge binary and this one is for %s: build one (GOOS=linux GOARCH=amd64 go build -o kforge-linux ./cmd/kforge) and pass --agent-binary kforge-linux or set KFORGE_AGENT_BINARY", runtime.GOOS)
+	if runtime.GOOS == "linux" {
+		if _, ok := found[runtime.GOARCH]; !ok {
+			found[runtime.GOARCH] = self
+		}
 	}
-	return self, nil
+	need := e.Config.AgentArchitectures()
+	for _, arch := range need {
+		if _, ok := found[arch]; ok {
+			continue
+		}
+		sibling := filepath.Join(filepath.Dir(self), "kforge-linux-"+arch)
+		if got, err := linuxBinaryArch(sibling); err == nil && got == arch {
+			found[arch] = sibling
+		}
+	}
+	out := make(map[string]string, len(need))
+	var missing []string
+	for _, arch := range need {
+		if p, ok := found[arch]; ok {
+			out[arch] = p
+		} else {
+			missing = append(missing, arch)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, UsageError("environment %s runs nodes on %s and there is no linux kforge binary for %s: build it (make build writes bin/kforge-linux-amd64 and bin/kforge-linux-arm64; or CGO_ENABLED=0 GOOS=linux GOARCH=%s go build -o kforge-linux-%s ./cmd/kforge) and pass --agent-binary kforge-linux-%s (comma-separate several) or set KFORGE_AGENT_BINARY",
+			e.Name, strings.Join(need, " and "), strings.Join(missing, " and "), missing[0], missing[0], missing[0])
+	}
+	return out, nil
+}
+
+// linuxBinaryArch returns the Go architecture of a linux executable.
+func linuxBinaryArch(path string) (string, error) {
+	if err := checkLinuxBinary(path); err != nil {
+		return "", err
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("not a linux executable: %w", err)
+	}
+	defer f.Close()
+	switch f.Machine {
+	case elf.EM_X86_64:
+		return "amd64", nil
+	case elf.EM_AARCH64:
+		return "arm64", nil
+	default:
+		return "", fmt.Errorf("built for %s; nodes run amd64 or arm64", f.Machine)
+	}
 }
 
 func checkLinuxBinary(path string) error {
@@ -274,14 +336,16 @@ func checkLinuxBinary(path string) error {
 // Runner stages the modules and variables into the work directory and
 // returns a Terraform runner for the environment (no Terraform run yet).
 func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
-	agent, err := e.AgentBinary()
+	agents, err := e.AgentBinaries()
 	if err != nil {
 		return nil, err
 	}
-	if agent, err = snapshotFile(agent, filepath.Join(e.Dir, "agent", "kforge-node")); err != nil {
-		return nil, err
+	for arch, path := range agents {
+		if agents[arch], err = snapshotFile(path, filepath.Join(e.Dir, "agent", "kforge-node-"+arch)); err != nil {
+			return nil, err
+		}
 	}
-	tfvars, err := e.Config.TFVarsJSON(config.RenderOptions{AgentBinaryPath: agent, EndpointURL: e.Endpoint})
+	tfvars, err := e.Config.TFVarsJSON(config.RenderOptions{AgentBinaryPaths: agents, EndpointURL: e.Endpoint})
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func NewRootCmd(app *App) *cobra.Command {
 	f.StringVar(&app.WorkDir, "workdir", envOr("KFORGE_WORKDIR", ".kforge"), "work directory: staged Terraform, plans, logs, emulator state per environment (env KFORGE_WORKDIR)")
 	f.BoolVarP(&app.Yes, "yes", "y", false, "answer yes to confirmation prompts")
 	f.BoolVar(&app.Local, "local", false, "run against a local AWS emulator (moto_server) that kforge starts, whatever the environment's config says")
-	f.StringVar(&app.AgentBinary, "agent-binary", os.Getenv("KFORGE_AGENT_BINARY"), "linux kforge binary uploaded for the nodes; default: this executable when it is a linux binary (env KFORGE_AGENT_BINARY)")
+	f.StringVar(&app.AgentBinary, "agent-binary", os.Getenv("KFORGE_AGENT_BINARY"), "linux kforge binaries uploaded for the nodes, comma-separated, one per architecture the nodes run (amd64, arm64); default: this executable when it is a linux binary, and kforge-linux-<arch> next to it (env KFORGE_AGENT_BINARY)")
 
 	// Commands. Add new ones here (see the package comment).
 	root.AddCommand(

@@ -41,7 +41,7 @@ func TestEnvironmentsLoad(t *testing.T) {
 		region, amiRequired string
 	}
 	wants := map[string]want{
-		"dev":     {azCount: 2, controller: "t3.medium", min: 1, desired: 1, max: 3},
+		"dev":     {azCount: 1, controller: "t4g.small", min: 1, desired: 1, max: 3},
 		"staging": {azCount: 2, controller: "t3.large", min: 2, desired: 2, max: 6},
 		"prod":    {azCount: 3, nat: true, controller: "m6i.large", min: 3, desired: 3, max: 12},
 		"local":   {azCount: 2, emulator: true, controller: "t3.medium", min: 1, desired: 2, max: 3, region: "us-east-1", amiRequired: "yes"},
@@ -308,6 +308,14 @@ func TestWarnings(t *testing.T) {
 	}
 	if len(c.Warnings) != 2 || c.Warnings[0].Field != "network.adminCIDRs[0]" || c.Warnings[1].Field != "ingress.acmeEmail" {
 		t.Errorf("warnings: %v", c.Warnings)
+	}
+	// One zone is allowed outside production, with a warning that says what shares it.
+	one, err := loadString(t, strings.Replace(validDoc, "azCount: 2", "azCount: 1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one.Warnings) != 1 || one.Warnings[0].Field != "network.azCount" || !strings.Contains(one.Warnings[0].Message, "EFS mount target") {
+		t.Errorf("azCount 1 warnings: %v", one.Warnings)
 	}
 	// In production the open API is an error.
 	doc = strings.Replace(doc, "environment: test", "environment: prod\n", 1)

@@ -6,16 +6,18 @@ import (
 	"fmt"
 )
 
-// GoldenAgentBinaryPath is the agent path rendered into the committed example
-// tfvars files; the CLI passes the real path through RenderOptions.
-const GoldenAgentBinaryPath = "bin/kforge-linux-amd64"
+// GoldenAgentBinaryPath is the agent path, per Go architecture, rendered
+// into the committed example tfvars files (what make build writes); the CLI
+// passes the real paths through RenderOptions.
+func GoldenAgentBinaryPath(arch string) string { return "bin/kforge-linux-" + arch }
 
 // RenderOptions carries the root module inputs that are not part of the
 // configuration file because the CLI decides them at run time.
 type RenderOptions struct {
-	// AgentBinaryPath is the local linux kforge binary uploaded for nodes
-	// (agent_binary_path). Empty renders GoldenAgentBinaryPath.
-	AgentBinaryPath string
+	// AgentBinaryPaths are the local linux kforge binaries uploaded for the
+	// nodes, by Go architecture (agent_binary_paths). Nil renders
+	// GoldenAgentBinaryPath for each of AgentArchitectures().
+	AgentBinaryPaths map[string]string
 	// EndpointURL is the AWS-compatible emulator endpoint (aws_endpoint_url);
 	// empty on real AWS.
 	EndpointURL string
@@ -32,8 +34,14 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	if o.AgentBinaryPath == "" {
-		o.AgentBinaryPath = GoldenAgentBinaryPath
+	agents := make(map[string]any, 2)
+	for arch, path := range o.AgentBinaryPaths {
+		agents[arch] = path
+	}
+	if o.AgentBinaryPaths == nil {
+		for _, arch := range c.AgentArchitectures() {
+			agents[arch] = GoldenAgentBinaryPath(arch)
+		}
 	}
 	if o.NodeConfig == "" {
 		o.NodeConfig = "{}"
@@ -88,7 +96,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 		"vpc_flow_logs":              c.Logging.VPCFlowLogs,
 		"certs_bucket_access_logs":   c.Logging.BucketAccessLogs,
 		"log_retention_days":         c.Logging.RetentionDays,
-		"agent_binary_path":          o.AgentBinaryPath,
+		"agent_binary_paths":         agents,
 		"aws_endpoint_url":           o.EndpointURL,
 		"node_config":                o.NodeConfig,
 	}
@@ -105,6 +113,31 @@ func (c *Cluster) TFVarsJSON(opts ...RenderOptions) ([]byte, error) {
 		return nil, fmt.Errorf("encoding terraform variables of cluster %s: %w", c.Name, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// AgentArchitectures lists the Go architectures (amd64, arm64) the control
+// plane and the worker pools run on, sorted: one agent build each.
+func (c *Cluster) AgentArchitectures() []string {
+	seen := map[string]bool{goArch(c.ControlPlane.InstanceType): true}
+	for _, p := range c.WorkerPools {
+		for _, t := range p.InstanceTypes {
+			seen[goArch(t)] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for _, a := range []string{"amd64", "arm64"} {
+		if seen[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func goArch(instanceType string) string {
+	if isArm(instanceType) {
+		return "arm64"
+	}
+	return "amd64"
 }
 
 // stringList returns a non-nil copy so empty lists render as [] not null.

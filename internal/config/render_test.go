@@ -94,7 +94,7 @@ func TestRenderOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.TFVarsJSON(RenderOptions{AgentBinaryPath: "/tmp/kforge & co", EndpointURL: "http://127.0.0.1:41234", NodeConfig: `{"a":1}`})
+	out, err := c.TFVarsJSON(RenderOptions{AgentBinaryPaths: map[string]string{"amd64": "/tmp/kforge & co"}, EndpointURL: "http://127.0.0.1:41234", NodeConfig: `{"a":1}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +102,8 @@ func TestRenderOptions(t *testing.T) {
 	if err := json.Unmarshal(out, &vars); err != nil {
 		t.Fatal(err)
 	}
-	if vars["agent_binary_path"] != "/tmp/kforge & co" || vars["aws_endpoint_url"] != "http://127.0.0.1:41234" || vars["node_config"] != `{"a":1}` {
-		t.Errorf("options not rendered: %v %v %v", vars["agent_binary_path"], vars["aws_endpoint_url"], vars["node_config"])
+	if agents, _ := vars["agent_binary_paths"].(map[string]any); agents["amd64"] != "/tmp/kforge & co" || vars["aws_endpoint_url"] != "http://127.0.0.1:41234" || vars["node_config"] != `{"a":1}` {
+		t.Errorf("options not rendered: %v %v %v", vars["agent_binary_paths"], vars["aws_endpoint_url"], vars["node_config"])
 	}
 	if !bytes.Contains(out, []byte(`"/tmp/kforge & co"`)) {
 		t.Error("HTML escaping must be off so paths stay readable")

@@ -11,7 +11,7 @@ import (
 
 // Limits enforced by the rules below.
 const (
-	minAZCount        = 2
+	minAZCount        = 1 // development only: see network()
 	maxAZCount        = 6
 	minProdAZCount    = 3
 	minVPCPrefix      = 16 // AWS allows /16 to /28; subnets per AZ need /24 at most
@@ -85,6 +85,12 @@ func (v *validator) errorf(path, fix, format string, args ...any) {
 func (v *validator) warnf(path, fix, format string, args ...any) {
 	pos := v.where(path)
 	v.warnings = append(v.warnings, FieldError{File: pos.file, Line: pos.line, Field: path, Message: fmt.Sprintf(format, args...), Fix: fix})
+}
+
+// isDev reports whether the environment is for development, where one
+// availability zone is an intended saving rather than a finding.
+func (c *Cluster) isDev() bool {
+	return c.Environment == "dev" || c.Environment == "development" || c.Environment == "local"
 }
 
 // isProd reports whether production-only rules apply.
@@ -196,12 +202,19 @@ func (v *validator) network() {
 	switch {
 	case n.AZCount < minAZCount || n.AZCount > maxAZCount:
 		v.errorf("network.azCount", fmt.Sprintf("set network.azCount between %d and %d", minAZCount, maxAZCount),
-			"%d is out of range: the NLB, EFS and workers are spread over %d to %d availability zones", n.AZCount, minAZCount, maxAZCount)
+			"%d is out of range: the NLB, EFS and workers are spread over %d to %d availability zones (1 for development only)", n.AZCount, minAZCount, maxAZCount)
 	case c.isProd() && n.AZCount < minProdAZCount:
 		// An error, not a warning: with two AZs the loss of one halves capacity
 		// and leaves no spread for the autoscaler to rebalance into.
 		v.errorf("network.azCount", fmt.Sprintf("set network.azCount: %d or more for production", minProdAZCount),
 			"%d is too few for a production environment", n.AZCount)
+	}
+	if n.AZCount == 1 && !c.isProd() && !c.isDev() {
+		// Nothing in kforge needs a second zone (an NLB may sit in one subnet;
+		// EFS takes one mount target per zone used), but one zone is one
+		// failure domain.
+		v.warnf("network.azCount", "use azCount: 2 or more for anything but development",
+			"one availability zone: the NLB, the EFS mount target, the control plane and every pool share it; an outage of that zone stops the cluster, and Spot pools draw from one zone's capacity")
 	}
 
 	if vpc, msg, fix := parseCIDR(n.VPCCIDR); msg != "" {

@@ -86,7 +86,7 @@ func TestBadInputs(t *testing.T) {
 		{"region unknown", "region: eu-west-1", "region: eu-west-9", "region", 0, "not a known"},
 		{"state bucket uppercase", "bucket: demo-state-bucket", "bucket: Demo_State", "state.bucket", 0, "lowercase"},
 		{"state bucket ip", "bucket: demo-state-bucket", "bucket: 192.168.1.10", "state.bucket", 0, "IP address"},
-		{"az count low", "azCount: 2", "azCount: 1", "network.azCount", 0, "out of range"},
+		{"az count low", "azCount: 2", "azCount: 0", "network.azCount", 0, "out of range"},
 		{"az count high", "azCount: 2", "azCount: 7", "network.azCount", 0, "out of range"},
 		{"prod az count", "environment: test\n", "", "network.azCount", 7, "production"},
 		{"vpc cidr invalid", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.300/16", "network.vpcCIDR", 0, "not a CIDR"},

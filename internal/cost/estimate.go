@@ -198,10 +198,10 @@ func (p *pricer) groups() {
 		default:
 			typ := g.InstanceTypes[0]
 			line.Item = fmt.Sprintf("%s: %s × %s", who, counts, typ)
-			if len(g.InstanceTypes) > 1 {
+			p.price(&line, g, typ)
+			if len(g.InstanceTypes) > 1 && !line.Spot {
 				line.Item += fmt.Sprintf(" (first of %s)", strings.Join(g.InstanceTypes, ", "))
 			}
-			p.price(&line, g, typ)
 		}
 		p.add(line)
 
@@ -258,11 +258,16 @@ func (p *pricer) price(line *Line, g inventory.Group, typ string) {
 	}
 	line.Spot = true
 	line.OnDemand = &Range{float64(g.Desired) * p.hourly(rate), float64(g.Max) * p.hourly(rate)}
+	// The first type prices the pool; price-capacity-optimized may pick
+	// another of the same shape.
 	line.Item += " Spot"
+	if n := len(g.InstanceTypes); n > 1 {
+		line.Item += fmt.Sprintf(" (1st of %d types)", n)
+	}
 	if g.OnDemandBase > 0 || g.OnDemandPercent > 0 {
 		line.Item += fmt.Sprintf(" (on-demand base %d, %d%% above)", g.OnDemandBase, g.OnDemandPercent)
 	}
-	line.Item += fmt.Sprintf(", typical; on-demand %s", line.OnDemand.Money())
+	line.Item += fmt.Sprintf(", typical; all on-demand %s", line.OnDemand.Money())
 	p.est.SpotPricesAsOf = p.prices.SpotAsOf
 	p.est.SpotPricesSource = p.prices.SpotSource
 }

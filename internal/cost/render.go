@@ -76,6 +76,9 @@ func (e *Estimate) WriteText(w io.Writer) error {
 		a.HoursPerMonth, a.NLBLCUs, a.NATDataGB, a.EFSStorageGB, a.S3StorageGB)
 	fmt.Fprintf(&b, "\nSame workers on EKS: %s %s/month (control-plane fee %.2f added, control-plane node %s removed; difference %s).\n",
 		e.EKS.Total.Money(), e.Currency, e.EKS.ControlPlaneFee, e.EKS.ControllerRemove.Money(), signed(e.EKS.Difference))
+	if len(e.Levers) == 0 {
+		fmt.Fprintf(&b, "\nBiggest savings left: none of Spot, Graviton, one AZ or no NAT gateway applies any more.\n")
+	}
 	if len(e.Levers) > 0 {
 		fmt.Fprintf(&b, "\nBiggest savings left (%s/month):\n", e.Currency)
 		for i, l := range e.Levers {

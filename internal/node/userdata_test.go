@@ -27,8 +27,10 @@ func renderUserData(t *testing.T, role, pool string) []byte {
   value = templatefile("` + filepath.ToSlash(tmpl) + `", {
     region       = "eu-west-1"
     bucket       = "demo-dev-certs-0123456789ab"
-    agent_key    = "bootstrap/kforge-node"
-    agent_sha256 = "` + strings.Repeat("ab", 32) + `"
+    agents = {
+      amd64 = { machine = "x86_64", key = "bootstrap/kforge-node-amd64", sha256 = "` + strings.Repeat("ab", 32) + `" }
+      arm64 = { machine = "aarch64", key = "bootstrap/kforge-node-arm64", sha256 = "` + strings.Repeat("cd", 32) + `" }
+    }
     config_key   = "bootstrap/cluster.json"
     role         = "` + role + `"
     pool         = "` + pool + `"

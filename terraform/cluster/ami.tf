@@ -3,6 +3,9 @@ locals {
   controller_arch = can(regex("^[a-z]+[0-9]+[a-z]*g[a-z]*\\.", var.controller_instance_type)) ? "arm64" : "x86_64"
   pool_arch       = { for name, pool in var.worker_pools : name => can(regex("^[a-z]+[0-9]+[a-z]*g[a-z]*\\.", pool.instance_types[0])) ? "arm64" : "x86_64" }
 
+  # The agent builds the nodes need, by Go architecture name.
+  agent_arches = toset([for arch in concat([local.controller_arch], values(local.pool_arch)) : arch == "arm64" ? "arm64" : "amd64"])
+
   # No SSM lookup when an AMI is pinned (the emulator has no such parameter).
   ami_arches = var.ami_id == "" ? toset(concat([local.controller_arch], values(local.pool_arch))) : toset([])
 }

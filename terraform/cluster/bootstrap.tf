@@ -3,11 +3,14 @@
 # cluster key). Nothing secret: PKI and join tokens are made on the control
 # plane and never pass through Terraform.
 
+# One agent per architecture; the user data picks its own by uname -m.
 resource "aws_s3_object" "agent" {
+  for_each = var.agent_binary_paths
+
   bucket                 = module.buckets.bucket_name
-  key                    = local.agent_key
-  source                 = var.agent_binary_path
-  source_hash            = filesha256(var.agent_binary_path)
+  key                    = "${local.agent_key}-${each.key}"
+  source                 = each.value
+  source_hash            = filesha256(each.value)
   content_type           = "application/octet-stream"
   server_side_encryption = "aws:kms"
   kms_key_id             = module.kms.key_arn
@@ -37,12 +40,16 @@ locals {
   })
 
   # The keys come from the objects, so no node launches before they exist.
+  # uname -m names the architectures differently from Go.
   user_data_vars = {
-    region       = var.region
-    bucket       = module.buckets.bucket_name
-    agent_key    = aws_s3_object.agent.key
-    agent_sha256 = filesha256(var.agent_binary_path)
-    config_key   = aws_s3_object.cluster_config.key
+    region = var.region
+    bucket = module.buckets.bucket_name
+    agents = { for arch, obj in aws_s3_object.agent : arch => {
+      machine = arch == "arm64" ? "aarch64" : "x86_64"
+      key     = obj.key
+      sha256  = filesha256(var.agent_binary_paths[arch])
+    } }
+    config_key = aws_s3_object.cluster_config.key
   }
 
   controller_user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, { role = "controller", pool = "" }))
@@ -56,4 +63,11 @@ resource "aws_s3_object" "cluster_config" {
   content_type           = "application/json"
   server_side_encryption = "aws:kms"
   kms_key_id             = module.kms.key_arn
+
+  lifecycle {
+    precondition {
+      condition     = length(setsubtract(local.agent_arches, keys(var.agent_binary_paths))) == 0
+      error_message = "agent_binary_paths has no agent for ${join(", ", setsubtract(local.agent_arches, keys(var.agent_binary_paths)))}, which the control plane or a worker pool runs on: add the linux kforge binary for it."
+    }
+  }
 }

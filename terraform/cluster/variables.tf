@@ -33,13 +33,13 @@ variable "region" {
 }
 
 variable "az_count" {
-  description = "Number of availability zones to spread subnets, the NLB, EFS mount targets and workers over (2-6)."
+  description = "Number of availability zones to spread subnets, the NLB, EFS mount targets and workers over (1-6; one is for development: it saves an NLB address, but an AZ outage then stops the cluster)."
   type        = number
   default     = 2
 
   validation {
-    condition     = var.az_count >= 2 && var.az_count <= 6 && floor(var.az_count) == var.az_count
-    error_message = "az_count must be a whole number between 2 and 6."
+    condition     = var.az_count >= 1 && var.az_count <= 6 && floor(var.az_count) == var.az_count
+    error_message = "az_count must be a whole number between 1 and 6."
   }
 }
 
@@ -234,13 +234,13 @@ variable "acme_email" {
   }
 }
 
-variable "agent_binary_path" {
-  description = "Local path of the linux kforge binary uploaded to the bootstrap prefix of the certs bucket; nodes fetch it and check its SHA-256 before running it."
-  type        = string
+variable "agent_binary_paths" {
+  description = "Local paths of the linux kforge binaries uploaded to the bootstrap prefix of the certs bucket, by Go architecture (amd64, arm64): one for each architecture the control plane and the worker pools run on. Each node fetches the one for its own architecture (uname -m) and checks its SHA-256 before running it."
+  type        = map(string)
 
   validation {
-    condition     = var.agent_binary_path != "" && fileexists(var.agent_binary_path)
-    error_message = "agent_binary_path must name an existing file: build the linux kforge binary first (make build) and give its path."
+    condition     = length(var.agent_binary_paths) > 0 && alltrue([for arch, path in var.agent_binary_paths : contains(["amd64", "arm64"], arch) && path != "" && fileexists(path)])
+    error_message = "agent_binary_paths must map amd64 and/or arm64 to existing files: build the linux kforge binaries first (make build writes bin/kforge-linux-amd64 and bin/kforge-linux-arm64) and give their paths."
   }
 }
 

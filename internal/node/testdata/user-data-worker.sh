@@ -1,8 +1,9 @@
 #!/bin/bash
 # kforge node user data (rendered by the root module with templatefile()).
-# Fetches the node agent from the certs bucket's bootstrap prefix with the
-# AWS CLI that Amazon Linux 2023 ships (instance role, IMDSv2), refuses it
-# unless its SHA-256 matches, installs it with its systemd units and starts
+# Picks the node agent built for this machine's architecture (uname -m),
+# fetches it from the certs bucket's bootstrap prefix with the AWS CLI that
+# Amazon Linux 2023 ships (instance role, IMDSv2), refuses it unless its
+# SHA-256 matches the one pinned here, installs it with its systemd units and starts
 # kforge-bootstrap.service, which owns the bootstrap and its retries. No
 # secret is here: the agent reads the join material and PKI later, with the
 # instance role and the cluster's KMS key.
@@ -20,22 +21,37 @@ give_up() {
 }
 trap 'give_up "user data failed at line $LINENO"' ERR
 
+machine=$(uname -m)
+case "$machine" in
+  x86_64)
+    agent_key="bootstrap/kforge-node-amd64"
+    agent_sha256="abababababababababababababababababababababababababababababababab"
+    ;;
+  aarch64)
+    agent_key="bootstrap/kforge-node-arm64"
+    agent_sha256="cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+    ;;
+  *)
+    give_up "no agent for architecture $machine in this cluster (have: x86_64 aarch64)"
+    ;;
+esac
+
 agent=/usr/local/bin/kforge
 download=$(mktemp /usr/local/bin/.kforge-download.XXXXXX)
 trap 'rm -f "$download"' EXIT
 
 # The instance role or the VPC endpoint may need a moment after boot.
 attempt=1
-until aws --region "eu-west-1" s3 cp --only-show-errors "s3://demo-dev-certs-0123456789ab/bootstrap/kforge-node" "$download"; do
+until aws --region "eu-west-1" s3 cp --only-show-errors "s3://demo-dev-certs-0123456789ab/$agent_key" "$download"; do
   if [ "$attempt" -ge 10 ]; then
-    give_up "could not fetch s3://demo-dev-certs-0123456789ab/bootstrap/kforge-node after $attempt attempts"
+    give_up "could not fetch s3://demo-dev-certs-0123456789ab/$agent_key after $attempt attempts"
   fi
   sleep $((attempt * 6))
   attempt=$((attempt + 1))
 done
 
-echo "abababababababababababababababababababababababababababababababab  $download" | sha256sum --check --strict --quiet - ||
-  give_up "s3://demo-dev-certs-0123456789ab/bootstrap/kforge-node does not have the SHA-256 Terraform uploaded"
+echo "$agent_sha256  $download" | sha256sum --check --strict --quiet - ||
+  give_up "s3://demo-dev-certs-0123456789ab/$agent_key does not have the SHA-256 Terraform uploaded"
 install -m 0755 -o root -g root "$download" "$agent"
 rm -f "$download"
 trap - EXIT

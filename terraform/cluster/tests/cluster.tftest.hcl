@@ -62,7 +62,7 @@ variables {
   domain             = "dev.example.com"
   kubernetes_version = "1.36.2"
   acme_email         = "ops@example.com"
-  agent_binary_path  = "tests/fixtures/kforge-node"
+  agent_binary_paths = { amd64 = "tests/fixtures/kforge-node" }
   worker_pools = {
     general = {
       instance_types = ["t3.medium"]
@@ -101,7 +101,7 @@ run "real_aws_configuration" {
     error_message = "cluster.json carries every contract key"
   }
   assert {
-    condition     = aws_s3_object.agent.server_side_encryption == "aws:kms" && aws_s3_object.cluster_config.server_side_encryption == "aws:kms" && aws_s3_object.agent.key == "bootstrap/kforge-node" && aws_s3_object.cluster_config.key == "bootstrap/cluster.json"
+    condition     = aws_s3_object.agent["amd64"].server_side_encryption == "aws:kms" && aws_s3_object.cluster_config.server_side_encryption == "aws:kms" && aws_s3_object.agent["amd64"].key == "bootstrap/kforge-node-amd64" && aws_s3_object.cluster_config.key == "bootstrap/cluster.json"
     error_message = "bootstrap objects under SSE-KMS at the agreed keys"
   }
   assert {
@@ -137,6 +137,7 @@ run "graviton_pool_gets_arm_image" {
   command = plan
 
   variables {
+    agent_binary_paths = { amd64 = "tests/fixtures/kforge-node", arm64 = "tests/fixtures/kforge-node-arm64" }
     worker_pools = {
       arm = { instance_types = ["m7g.large"], min_size = 1, desired_size = 1, max_size = 2 }
     }
@@ -254,9 +255,46 @@ run "rejects_kubernetes_version_with_v" {
 run "rejects_missing_agent" {
   command = plan
   variables {
-    agent_binary_path = "tests/fixtures/does-not-exist"
+    agent_binary_paths = { amd64 = "tests/fixtures/does-not-exist" }
   }
-  expect_failures = [var.agent_binary_path]
+  expect_failures = [var.agent_binary_paths]
+}
+
+# A mixed cluster: amd64 control plane, an arm64 Spot pool. Both agents are
+# uploaded, and every node's user data can choose either by uname -m.
+run "mixed_architectures" {
+  command = apply
+  variables {
+    agent_binary_paths = { amd64 = "tests/fixtures/kforge-node", arm64 = "tests/fixtures/kforge-node-arm64" }
+    worker_pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3 }
+      arm     = { instance_types = ["t4g.medium", "m7g.medium"], min_size = 0, desired_size = 1, max_size = 3, capacity = "spot" }
+    }
+  }
+  assert {
+    condition     = toset(keys(aws_s3_object.agent)) == toset(["amd64", "arm64"]) && aws_s3_object.agent["arm64"].key == "bootstrap/kforge-node-arm64"
+    error_message = "one agent object per architecture"
+  }
+  assert {
+    condition = alltrue([for u in concat([local.controller_user_data], values(local.worker_user_data)) :
+      strcontains(u, "x86_64)") && strcontains(u, "aarch64)") && strcontains(u, filesha256("tests/fixtures/kforge-node-arm64")) && strcontains(u, filesha256("tests/fixtures/kforge-node"))
+    ])
+    error_message = "every node's user data chooses its agent and pinned SHA-256 by uname -m"
+  }
+  assert {
+    condition     = local.pool_arch["arm"] == "arm64" && local.pool_arch["general"] == "x86_64" && length(data.aws_ssm_parameter.al2023) == 2
+    error_message = "the arm pool boots the arm64 image, the others x86_64"
+  }
+}
+
+run "rejects_missing_architecture" {
+  command = plan
+  variables {
+    worker_pools = {
+      arm = { instance_types = ["t4g.medium"], min_size = 0, desired_size = 1, max_size = 3 }
+    }
+  }
+  expect_failures = [aws_s3_object.cluster_config]
 }
 
 run "rejects_bad_endpoint" {

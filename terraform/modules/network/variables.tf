@@ -15,13 +15,13 @@ variable "cidr" {
 }
 
 variable "az_count" {
-  description = "Number of availability zones (2-6); one public subnet (and one private subnet with nat_gateway) per zone."
+  description = "Number of availability zones (1-6; one is for development: an AZ outage then stops the cluster); one public subnet (and one private subnet with nat_gateway) per zone."
   type        = number
   default     = 2
 
   validation {
-    condition     = var.az_count >= 2 && var.az_count <= 6 && floor(var.az_count) == var.az_count
-    error_message = "az_count must be a whole number between 2 and 6."
+    condition     = var.az_count >= 1 && var.az_count <= 6 && floor(var.az_count) == var.az_count
+    error_message = "az_count must be a whole number between 1 and 6."
   }
 }
 

@@ -3,7 +3,7 @@ package terraform
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,7 +32,7 @@ import (
 func checkCluster(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
 	t.Run("ingress", func(t *testing.T) { checkIngress(t, ctx, c, v, out) })
 	t.Run("autoscaling", func(t *testing.T) { checkAutoScaling(t, ctx, c, v, out) })
-	t.Run("launch_templates", func(t *testing.T) { checkLaunchTemplates(t, ctx, c, out) })
+	t.Run("launch_templates", func(t *testing.T) { checkLaunchTemplates(t, ctx, c, v, out) })
 	t.Run("security_groups", func(t *testing.T) { checkSecurityGroups(t, ctx, c, v, out) })
 	t.Run("efs", func(t *testing.T) { checkEFS(t, ctx, c, v, out) })
 	t.Run("bucket", func(t *testing.T) { checkBucket(t, ctx, c, v, out) })
@@ -163,11 +163,56 @@ func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVa
 		for k, val := range spec.Labels {
 			checkTag(t, g, "k8s.io/cluster-autoscaler/node-template/label/"+k, val, false)
 		}
+		checkCapacity(t, g, pool, spec)
 		for _, taint := range spec.Taints {
 			kv, effect, _ := strings.Cut(taint, ":")
 			k, val, _ := strings.Cut(kv, "=")
 			checkTag(t, g, "k8s.io/cluster-autoscaler/node-template/taint/"+k, val+":"+effect, false)
 		}
+	}
+}
+
+// checkCapacity: a spot pool, or one with several types, is a mixed
+// instances policy over the pool's types in order; a spot pool keeps its
+// on-demand base, runs the rest on Spot price-capacity-optimized and
+// rebalances capacity; an on-demand pool stays on-demand.
+func checkCapacity(t *testing.T, g asgtypes.AutoScalingGroup, pool string, spec workerPool) {
+	t.Helper()
+	spot := spec.Capacity == "spot"
+	if !spot && len(spec.InstanceTypes) == 1 {
+		if g.MixedInstancesPolicy != nil || g.LaunchTemplate == nil {
+			t.Errorf("pool %s: one on-demand type wants a plain launch template", pool)
+		}
+		return
+	}
+	mip := g.MixedInstancesPolicy
+	if mip == nil || mip.LaunchTemplate == nil || mip.InstancesDistribution == nil {
+		t.Errorf("pool %s: no mixed instances policy", pool)
+		return
+	}
+	var types []string
+	for _, o := range mip.LaunchTemplate.Overrides {
+		types = append(types, aws.ToString(o.InstanceType))
+	}
+	if !slices.Equal(types, spec.InstanceTypes) {
+		t.Errorf("pool %s overrides %v, want %v", pool, types, spec.InstanceTypes)
+	}
+	d := mip.InstancesDistribution
+	wantBase, wantPercent := int32(0), int32(100)
+	if spot {
+		wantBase, wantPercent = spec.OnDemandBase, 0
+	}
+	if aws.ToInt32(d.OnDemandBaseCapacity) != wantBase || aws.ToInt32(d.OnDemandPercentageAboveBaseCapacity) != wantPercent {
+		t.Errorf("pool %s on-demand base %d and %d%% above, want %d and %d%%", pool, aws.ToInt32(d.OnDemandBaseCapacity), aws.ToInt32(d.OnDemandPercentageAboveBaseCapacity), wantBase, wantPercent)
+	}
+	if spot && aws.ToString(d.SpotAllocationStrategy) != "price-capacity-optimized" {
+		t.Errorf("pool %s Spot allocation %q, want price-capacity-optimized", pool, aws.ToString(d.SpotAllocationStrategy))
+	}
+	if aws.ToBool(g.CapacityRebalance) != spot {
+		t.Errorf("pool %s capacity rebalance %v, want %v", pool, aws.ToBool(g.CapacityRebalance), spot)
+	}
+	if got := spec.Labels["node.kubernetes.io/capacity-type"]; spot && got != "spot" {
+		t.Errorf("pool %s capacity-type label %q, want spot", pool, got)
 	}
 }
 
@@ -185,7 +230,7 @@ func checkTag(t *testing.T, g asgtypes.AutoScalingGroup, key, value string, prop
 	t.Errorf("ASG %s has no tag %s", aws.ToString(g.AutoScalingGroupName), key)
 }
 
-func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, out outputs) {
+func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
 	names := []string{out.ControllerASGName}
 	for _, n := range out.WorkerASGNames {
 		names = append(names, n)
@@ -214,10 +259,43 @@ func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, out out
 			t.Errorf("launch template %s version %s: %v", aws.ToString(spec.LaunchTemplateId), aws.ToString(spec.Version), err)
 			continue
 		}
-		for _, problem := range launchTemplateProblems(versions.LaunchTemplateVersions[0].LaunchTemplateData, out.KMSKeyARN) {
+		data := versions.LaunchTemplateVersions[0].LaunchTemplateData
+		for _, problem := range launchTemplateProblems(data, out.KMSKeyARN) {
 			t.Errorf("ASG %s launch template: %s", aws.ToString(g.AutoScalingGroupName), problem)
 		}
+		for _, problem := range agentChoiceProblems(t, data, v.AgentPaths) {
+			t.Errorf("ASG %s user data: %s", aws.ToString(g.AutoScalingGroupName), problem)
+		}
 	}
+}
+
+// agentChoiceProblems: every node's user data chooses among all uploaded
+// agents by uname -m, each with the object key and the SHA-256 of its build.
+func agentChoiceProblems(t *testing.T, data *ec2types.ResponseLaunchTemplateData, agents map[string]string) []string {
+	t.Helper()
+	if data == nil || data.UserData == nil {
+		return []string{"no user data"}
+	}
+	script, err := base64.StdEncoding.DecodeString(aws.ToString(data.UserData))
+	if err != nil {
+		return []string{fmt.Sprintf("user data is not base64: %v", err)}
+	}
+	var problems []string
+	if !strings.Contains(string(script), `case "$machine" in`) {
+		problems = append(problems, "does not choose its agent by uname -m")
+	}
+	for arch, path := range agents {
+		local, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("reading the local %s agent: %v", arch, err)
+		}
+		machine := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[arch]
+		want := fmt.Sprintf("  %s)\n    agent_key=\"bootstrap/kforge-node-%s\"\n    agent_sha256=\"%x\"\n", machine, arch, sha256.Sum256(local))
+		if !strings.Contains(string(script), want) {
+			problems = append(problems, fmt.Sprintf("has no %s branch pinning the %s agent's key and SHA-256", machine, arch))
+		}
+	}
+	return problems
 }
 
 // launchTemplateProblems lists how data breaks the node rules: IMDSv2
@@ -376,22 +454,27 @@ func checkBucket(t *testing.T, ctx context.Context, c *clients, v clusterVars, o
 		t.Errorf("lifecycle rule expiring noncurrent versions missing (%v)", err)
 	}
 
-	// The agent and the cluster configuration, both under SSE-KMS.
-	agent, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("bootstrap/kforge-node")})
-	if err != nil {
-		t.Fatalf("agent object: %v", err)
+	// One agent per architecture and the cluster configuration, under SSE-KMS.
+	if len(v.AgentPaths) != 2 {
+		t.Errorf("the e2e inputs upload %d agents, want amd64 and arm64", len(v.AgentPaths))
 	}
-	body, _ := io.ReadAll(agent.Body)
-	agent.Body.Close()
-	local, err := os.ReadFile(v.AgentPath)
-	if err != nil {
-		t.Fatalf("reading the local agent: %v", err)
-	}
-	if sha256.Sum256(body) != sha256.Sum256(local) {
-		t.Errorf("uploaded agent differs from %s", v.AgentPath)
-	}
-	if agent.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms {
-		t.Errorf("agent object encryption %q, want aws:kms", agent.ServerSideEncryption)
+	for arch, path := range v.AgentPaths {
+		agent, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("bootstrap/kforge-node-" + arch)})
+		if err != nil {
+			t.Fatalf("%s agent object: %v", arch, err)
+		}
+		body, _ := io.ReadAll(agent.Body)
+		agent.Body.Close()
+		local, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("reading the local agent: %v", err)
+		}
+		if sha256.Sum256(body) != sha256.Sum256(local) {
+			t.Errorf("uploaded %s agent differs from %s", arch, path)
+		}
+		if agent.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms {
+			t.Errorf("%s agent object encryption %q, want aws:kms", arch, agent.ServerSideEncryption)
+		}
 	}
 	cfg, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("bootstrap/cluster.json")})
 	if err != nil {
@@ -416,8 +499,6 @@ func checkBucket(t *testing.T, ctx context.Context, c *clients, v clusterVars, o
 	if doc["bucket"] != out.CertsBucket || doc["efs_id"] != out.EFSID || doc["zone_id"] != out.ZoneID || doc["controller_asg_name"] != out.ControllerASGName {
 		t.Errorf("cluster.json ids %v/%v/%v/%v do not match the outputs", doc["bucket"], doc["efs_id"], doc["zone_id"], doc["controller_asg_name"])
 	}
-	sum := sha256.Sum256(local)
-	t.Logf("agent sha256 %s", hex.EncodeToString(sum[:]))
 }
 
 func checkKMS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {

@@ -152,7 +152,7 @@ type clusterVars struct {
 	HTTPPort    int32                 `json:"http_node_port"`
 	HTTPSPort   int32                 `json:"https_node_port"`
 	WorkerPools map[string]workerPool `json:"worker_pools"`
-	AgentPath   string                `json:"agent_binary_path"`
+	AgentPaths  map[string]string     `json:"agent_binary_paths"`
 }
 
 type workerPool struct {
@@ -162,6 +162,8 @@ type workerPool struct {
 	MaxSize       int32             `json:"max_size"`
 	Labels        map[string]string `json:"labels"`
 	Taints        []string          `json:"taints"`
+	Capacity      string            `json:"capacity"`
+	OnDemandBase  int32             `json:"on_demand_base"`
 }
 
 // stageCluster copies the embedded terraform tree (what kforge ships) into
@@ -189,16 +191,36 @@ func stageCluster(t *testing.T, work, endpoint string) clusterVars {
 	if err := json.Unmarshal(raw, &inputs); err != nil {
 		t.Fatalf("decoding the local example: %v", err)
 	}
-	// Over 5 MiB, so the provider uploads it in parts, as it does the real agent.
-	agent := filepath.Join(work, "kforge-node")
-	if err := os.WriteFile(agent, randomBytes(t, 6<<20), 0o755); err != nil {
-		t.Fatalf("writing the stand-in agent: %v", err)
+	// One stand-in agent per architecture, with different content, so the
+	// checks can tell which one each object and user data pins; over 5 MiB,
+	// so the provider uploads them in parts, as it does the real agents.
+	agents := map[string]any{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		agent := filepath.Join(work, "kforge-node-"+arch)
+		if err := os.WriteFile(agent, randomBytes(t, 6<<20), 0o755); err != nil {
+			t.Fatalf("writing the stand-in agent: %v", err)
+		}
+		agents[arch] = agent
+	}
+	// A Graviton Spot pool next to the example's x86 pools: a mixed cluster.
+	// The emulator does not check an AMI's architecture, so the local
+	// example's pinned AMI serves it (kforge's configuration refuses one
+	// pinned AMI for two architectures; on AWS each gets its own).
+	pools, _ := inputs["worker_pools"].(map[string]any)
+	pools["graviton"] = map[string]any{
+		"instance_types": []any{"t4g.small", "m7g.medium"},
+		"min_size":       0, "desired_size": 1, "max_size": 2,
+		"volume_size":    20,
+		"labels":         map[string]any{"kforge.io/pool": "graviton", "node.kubernetes.io/capacity-type": "spot"},
+		"taints":         []any{},
+		"capacity":       "spot",
+		"on_demand_base": 0,
 	}
 	inputs["aws_endpoint_url"] = endpoint
 	// Terraform used directly on a fresh account (the emulator starts
 	// without it): the stack creates the Auto Scaling service-linked role.
 	inputs["create_autoscaling_service_linked_role"] = true
-	inputs["agent_binary_path"] = agent
+	inputs["agent_binary_paths"] = agents
 	path := filepath.Join(work, "e2e.tfvars.json")
 	encoded, err := json.MarshalIndent(inputs, "", "  ")
 	if err != nil {

@@ -29,7 +29,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	vars := c.TFVars(config.RenderOptions{AgentBinaryPath: *agent, EndpointURL: *endpoint})
+	vars := c.TFVars(config.RenderOptions{AgentBinaryPaths: agents(c, *agent), EndpointURL: *endpoint})
 	if vars["ami_id"] == "" && *ami != "" {
 		vars["ami_id"] = *ami
 	}
@@ -39,4 +39,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// agents uses the one stand-in file for every architecture the cluster needs.
+func agents(c *config.Cluster, path string) map[string]string {
+	out := map[string]string{}
+	for _, arch := range c.AgentArchitectures() {
+		out[arch] = path
+	}
+	return out
 }

@@ -65,11 +65,24 @@ run "private_subnets_with_nat" {
   }
 }
 
-run "rejects_one_zone" {
+run "one_zone" {
   command = plan
 
   variables {
     az_count = 1
+  }
+
+  assert {
+    condition     = length(aws_subnet.public) == 1 && length(output.node_subnet_ids) == 1
+    error_message = "one zone: one public subnet, which the nodes use"
+  }
+}
+
+run "rejects_no_zone" {
+  command = plan
+
+  variables {
+    az_count = 0
   }
 
   expect_failures = [var.az_count]
