@@ -96,9 +96,12 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 		"vpc_flow_logs":              c.Logging.VPCFlowLogs,
 		"certs_bucket_access_logs":   c.Logging.BucketAccessLogs,
 		"log_retention_days":         c.Logging.RetentionDays,
-		"agent_binary_paths":         agents,
-		"aws_endpoint_url":           o.EndpointURL,
-		"node_config":                o.NodeConfig,
+		// kforge creates the Auto Scaling service-linked role itself before
+		// Terraform runs (internal/servicerole), so the stack never owns it.
+		"create_autoscaling_service_linked_role": false,
+		"agent_binary_paths":                     agents,
+		"aws_endpoint_url":                       o.EndpointURL,
+		"node_config":                            o.NodeConfig,
 	}
 }
 
