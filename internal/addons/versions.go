@@ -12,6 +12,7 @@ package addons
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/kforge/kforge/internal/config"
@@ -86,10 +87,15 @@ func Remotes() []Remote {
 // CLI is a downloadable command-line tool.
 type CLI struct{ URL string }
 
-// CiliumCLI is the pinned cilium CLI for linux/amd64; its release publishes
-// a .sha256sum next to the tarball, which the agent checks.
-func CiliumCLI() CLI {
-	return CLI{URL: "https://github.com/cilium/cilium-cli/releases/download/" + CiliumCLIVersion + "/cilium-linux-amd64.tar.gz"}
+// CiliumCLI is the pinned cilium CLI for the architecture this agent runs
+// on (the agent is built per node architecture); its release publishes a
+// .sha256sum next to each tarball, which the agent checks.
+func CiliumCLI() CLI { return CiliumCLIFor(runtime.GOARCH) }
+
+// CiliumCLIFor is the pinned cilium CLI for linux/<arch> (amd64 or arm64;
+// the release publishes both).
+func CiliumCLIFor(arch string) CLI {
+	return CLI{URL: "https://github.com/cilium/cilium-cli/releases/download/" + CiliumCLIVersion + "/cilium-linux-" + arch + ".tar.gz"}
 }
 
 // CiliumInstallArgs are the `cilium install` flags: VXLAN tunnelling (no
