@@ -112,6 +112,8 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 	if c.PublicIP != "" {
 		sans = append(sans, c.PublicIP)
 	}
+	// Audit logging and Secrets encrypted at rest (apiserver.go).
+	hardeningArgs, hardeningMounts := apiServerHardening()
 	clusterCfg := ClusterConfiguration{
 		TypeMeta:             TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "ClusterConfiguration"},
 		ClusterName:          c.ClusterName,
@@ -120,10 +122,9 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 		CertificatesDir:      "/etc/kubernetes/pki",
 		Networking:           Networking{PodSubnet: c.PodCIDR, ServiceSubnet: c.ServiceCIDR, DNSDomain: "cluster.local"},
 		APIServer: APIServer{
-			CertSANs: sans,
-			ExtraArgs: []Arg{
-				{Name: "profiling", Value: "false"},
-			},
+			CertSANs:     sans,
+			ExtraArgs:    append([]Arg{{Name: "profiling", Value: "false"}}, hardeningArgs...),
+			ExtraVolumes: hardeningMounts,
 		},
 		ControllerManager: ControlPlaneComponent{ExtraArgs: []Arg{
 			// Cilium's kubernetes IPAM mode hands out the per-node podCIDR

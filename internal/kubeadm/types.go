@@ -64,8 +64,18 @@ type Networking struct {
 
 // APIServer mirrors the parts of kubeadm v1beta4 APIServer kforge sets.
 type APIServer struct {
-	ExtraArgs []Arg    `json:"extraArgs,omitempty"`
-	CertSANs  []string `json:"certSANs,omitempty"`
+	ExtraArgs    []Arg           `json:"extraArgs,omitempty"`
+	ExtraVolumes []HostPathMount `json:"extraVolumes,omitempty"`
+	CertSANs     []string        `json:"certSANs,omitempty"`
+}
+
+// HostPathMount mirrors kubeadm v1beta4 HostPathMount.
+type HostPathMount struct {
+	Name      string `json:"name"`
+	HostPath  string `json:"hostPath"`
+	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+	PathType  string `json:"pathType,omitempty"`
 }
 
 // ControlPlaneComponent mirrors kubeadm v1beta4 ControlPlaneComponent.

@@ -384,10 +384,14 @@ func TestReplacementControlPlaneRestoresTheSameCA(t *testing.T) {
 	if err := c.controller(second, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(48*time.Hour))).Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range pkiFiles {
+	for _, name := range append(append([]string(nil), pkiFiles...), optionalPKIFiles...) {
 		if first.file(pkiDir+"/"+name) != second.file(pkiDir+"/"+name) {
 			t.Errorf("%s differs on the replacement", name)
 		}
+	}
+	// The replacement reads the restored Secrets with the first key.
+	if !strings.Contains(second.file(kubeadm.EncryptionConfigPath), "secretbox") {
+		t.Error("the replacement has no Secrets encryption config")
 	}
 	second.assertOrder(t,
 		"ctr -n k8s.io images pull registry.k8s.io/etcd:3.6.5-0",
@@ -425,4 +429,51 @@ func TestUnitsAndNodeEnvGolden(t *testing.T) {
 		buf.Write(us[name])
 	}
 	golden.Assert(t, filepath.Join("testdata", "units.golden"), buf.Bytes())
+}
+
+// The first control plane makes its Secrets encryption key itself, keeps it
+// root-only, backs it up with the PKI (SSE-KMS) and writes the audit policy
+// before kubeadm init reads them.
+func TestControlPlaneMakesEncryptionKeyAndAuditPolicy(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	h := newRecorder(t, "first")
+	if err := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0)).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.file(kubeadm.EncryptionConfigPath)
+	if !strings.Contains(cfg, "kind: EncryptionConfiguration") || !strings.Contains(cfg, "secretbox") {
+		t.Fatalf("encryption config:\n%s", cfg)
+	}
+	if h.perms[kubeadm.EncryptionConfigPath] != 0o600 {
+		t.Errorf("encryption config mode %o, want 0600", h.perms[kubeadm.EncryptionConfigPath])
+	}
+	if !strings.Contains(h.file(kubeadm.AuditPolicyPath), "kind: Policy") {
+		t.Error("no audit policy written")
+	}
+	archive, err := c.bucket.Get(ctx, PKIBackupKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := newRecorder(t, "restored")
+	if err := UnpackPKI(restored, archive); err != nil {
+		t.Fatal(err)
+	}
+	if restored.file(pkiDir+"/encryption-config.yaml") != cfg {
+		t.Error("the PKI backup does not carry the encryption config")
+	}
+	// A backup made before the key existed still restores.
+	old := newRecorder(t, "old")
+	for _, name := range pkiFiles {
+		if err := old.WriteFile(pkiDir+"/"+name, []byte(h.file(pkiDir+"/"+name)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldArchive, err := PackPKI(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := UnpackPKI(newRecorder(t, "from-old"), oldArchive); err != nil {
+		t.Errorf("a backup without the encryption config does not restore: %v", err)
+	}
 }

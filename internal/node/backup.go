@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,13 +30,22 @@ var pkiFiles = []string{
 	"etcd/ca.crt", "etcd/ca.key",
 }
 
-// PackPKI makes a deterministic tar.gz of pkiFiles from h.
+// optionalPKIFiles are backed up and restored with pkiFiles when present:
+// the Secrets encryption key (absent from backups of control planes that
+// predate it, which then start encrypting with a new key).
+var optionalPKIFiles = []string{"encryption-config.yaml"}
+
+// PackPKI makes a deterministic tar.gz of pkiFiles (and optionalPKIFiles
+// that exist) from h.
 func PackPKI(h Host) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	for _, name := range pkiFiles {
+	for _, name := range append(append([]string(nil), pkiFiles...), optionalPKIFiles...) {
 		data, err := h.ReadFile(path.Join(pkiDir, name))
+		if errors.Is(err, errNotExist) && slices.Contains(optionalPKIFiles, name) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("backing up PKI file %s: %w", name, err)
 		}
@@ -62,6 +72,10 @@ func UnpackPKI(h Host, archive []byte) error {
 	allowed := map[string]bool{}
 	for _, n := range pkiFiles {
 		allowed[n] = true
+	}
+	optional := map[string]bool{}
+	for _, n := range optionalPKIFiles {
+		allowed[n], optional[n] = true, true
 	}
 	gz, err := gzip.NewReader(bytes.NewReader(archive))
 	if err != nil {
@@ -91,7 +105,9 @@ func UnpackPKI(h Host, archive []byte) error {
 		if err := h.WriteFile(path.Join(pkiDir, hdr.Name), data, perm); err != nil {
 			return err
 		}
-		seen++
+		if !optional[hdr.Name] {
+			seen++
+		}
 	}
 	if seen != len(pkiFiles) {
 		return fmt.Errorf("PKI archive holds %d of %d expected files", seen, len(pkiFiles))

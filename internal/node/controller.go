@@ -103,6 +103,9 @@ func (a *Agent) pointAPIRecord(ctx context.Context) error {
 }
 
 func (a *Agent) kubeadmInit(ctx context.Context) error {
+	if err := a.prepareAPIServerFiles(); err != nil {
+		return err
+	}
 	cfg, err := kubeadm.RenderControlPlane(kubeadm.ControlPlane{
 		ClusterName:       a.Cluster.ClusterName,
 		KubernetesVersion: a.Cluster.KubernetesVersion,
