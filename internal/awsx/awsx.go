@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Static credentials used against an emulator; it accepts any.
@@ -20,9 +21,16 @@ const (
 
 // Config loads an aws.Config for region. With a non-empty endpointURL every
 // service is sent there with static test credentials; with an empty one the
-// normal AWS credential chain (environment, shared files, SSO, IMDS) applies.
+// normal AWS credential chain (environment, shared files, SSO, IMDS) applies,
+// and finding no credentials there is a *CredentialsError.
 func Config(ctx context.Context, region, endpointURL string) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(region),
+		// The SDK logs to stderr by itself (an IMDSv1 fallback, say); kforge
+		// reports failures through its own errors instead.
+		config.WithLogger(logging.Nop{}),
+		config.WithClientLogMode(0),
+	}
 	if endpointURL != "" {
 		opts = append(opts,
 			config.WithBaseEndpoint(endpointURL),
@@ -40,6 +48,17 @@ func Config(ctx context.Context, region, endpointURL string) (aws.Config, error)
 	}
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("no AWS region: set it in the environment's config")
+	}
+	if endpointURL == "" {
+		// Fetch the credentials now (they are cached for the clients) so a
+		// missing account is one plain error, not an SDK chain about
+		// instance metadata from whichever call came first.
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			if ctx.Err() != nil {
+				return aws.Config{}, ctx.Err()
+			}
+			return aws.Config{}, &CredentialsError{Configured: configuredCredentials(), Cause: err}
+		}
 	}
 	return cfg, nil
 }

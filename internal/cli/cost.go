@@ -38,7 +38,8 @@ comparison: EKS control-plane fee added, the control-plane node removed.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
-			plan, _, err := app.reportPlan(ctx, args[0], planPath)
+			plan, e, err := app.reportPlan(ctx, args[0], planPath)
+			defer e.releaseEmulator()
 			if err != nil {
 				return err
 			}
@@ -57,7 +58,8 @@ comparison: EKS control-plane fee added, the control-plane node removed.
 }
 
 // reportPlan returns the plan cost and graph describe: read from file when
-// set, else planned now. The Env is nil when the plan came from a JSON file.
+// set, else planned now. The Env is nil when the plan came from a JSON file;
+// callers defer its releaseEmulator, errors or not.
 func (app *App) reportPlan(ctx context.Context, envName, file string) (*tfjson.Plan, *Env, error) {
 	if file != "" {
 		data, err := os.ReadFile(file)
@@ -84,17 +86,19 @@ func (app *App) reportPlan(ctx context.Context, envName, file string) (*tfjson.P
 	if err != nil {
 		return nil, nil, err
 	}
+	// From here on e is returned with errors too: the caller releases the
+	// emulator this may have started.
 	r, err := e.prepare(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, e, err
 	}
 	res, err := r.Plan(ctx, costPlanFile, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, e, err
 	}
 	plan, err := r.FullPlan(ctx, res)
 	if err != nil {
-		return nil, nil, err
+		return nil, e, err
 	}
 	return plan, e, nil
 }

@@ -59,6 +59,8 @@ type Env struct {
 	Emulator *EmulatorRecord
 	// EmulatorGone: Local, but the emulator is not running (optionalEmulator).
 	EmulatorGone bool
+	// startedEmulator: this command started Emulator (it was not running).
+	startedEmulator bool
 
 	app    *App
 	awsCfg *aws.Config
@@ -143,8 +145,36 @@ func (e *Env) resolveEmulator(ctx context.Context, mode emulatorMode) error {
 		return fmt.Errorf("recording the emulator in %s: %w", e.emulatorFile(), err)
 	}
 	e.app.Notef("Started the local AWS emulator (moto_server, pid %d) at %s; log: %s\n", rec.PID, rec.URL, logPath)
-	e.Emulator, e.Endpoint = rec, rec.URL
+	e.Emulator, e.Endpoint, e.startedEmulator = rec, rec.URL, true
 	return nil
+}
+
+// releaseEmulator ends a read-only command (plan, cost, graph): an emulator
+// it started holds nothing worth keeping, since nothing was applied to it, so
+// it stops; one that was running before stays, and one line says so. A nil
+// Env (the plan came from a file) does nothing.
+func (e *Env) releaseEmulator() {
+	if e == nil || e.Emulator == nil {
+		return
+	}
+	pid := e.Emulator.PID
+	if !e.startedEmulator {
+		e.app.Notef("Left the local AWS emulator (pid %d) running, as it was before: `kforge down %s%s` stops it.\n", pid, e.Name, e.localFlag())
+		return
+	}
+	if err := e.StopEmulator(); err != nil {
+		e.app.Notef("warning: stopping the local AWS emulator this command started (pid %d): %v\n", pid, err)
+		return
+	}
+	e.app.Notef("Stopped the local AWS emulator this command started (pid %d).\n", pid)
+}
+
+// localFlag is " --local" when the environment is local only through --local.
+func (e *Env) localFlag() string {
+	if e.Local && !e.Config.Emulator {
+		return " --local"
+	}
+	return ""
 }
 
 // StopEmulator stops the environment's managed emulator and forgets it.
@@ -353,6 +383,13 @@ func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.Endpoint == "" {
+		// On AWS, missing credentials are one plain error now rather than
+		// Terraform's own at init (a configured state bucket needs no STS call).
+		if _, err := e.AWSConfig(ctx); err != nil {
+			return nil, err
+		}
+	}
 	modules, err := fs.Sub(kforge.Terraform, "terraform")
 	if err != nil {
 		return nil, fmt.Errorf("reading embedded modules: %w", err)
@@ -367,7 +404,7 @@ func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
 			"AWS_EC2_METADATA_DISABLED=true",
 		)
 	}
-	return tfrun.New(ctx, tfrun.Options{
+	r, err := tfrun.New(ctx, tfrun.Options{
 		WorkDir: e.Dir,
 		Modules: modules,
 		TFVars:  tfvars,
@@ -381,6 +418,10 @@ func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
 		Env:       env,
 		EnvName:   e.Name,
 	})
+	if err == nil && r.FoundMirror != nil {
+		e.app.Notef("Using the provider mirror %s (%s); remembered for %s. --plugin-dir chooses another.\n", r.FoundMirror.Dir, r.FoundMirror.From, e.Name)
+	}
+	return r, err
 }
 
 // Outputs returns the applied cluster's Terraform outputs. It fails with a

@@ -79,7 +79,9 @@ to stdout (PNG only when stdout is not a terminal).`,
 			} else {
 				var plan *tfjson.Plan
 				var err error
-				if plan, e, err = app.reportPlan(ctx, args[0], planPath); err != nil {
+				plan, e, err = app.reportPlan(ctx, args[0], planPath)
+				defer e.releaseEmulator()
+				if err != nil {
 					return err
 				}
 				opts = app.graphOptions(e)

@@ -29,6 +29,7 @@ change and 2 when something would, as terraform plan does (for drift checks).`,
 			if err != nil {
 				return err
 			}
+			defer e.releaseEmulator()
 			r, err := e.prepare(ctx)
 			if err != nil {
 				return err
@@ -62,7 +63,7 @@ change and 2 when something would, as terraform plan does (for drift checks).`,
 				if out != "" {
 					app.Printf("Plan saved to %s.\n", plan.File)
 				}
-				if note := e.emulatorNote(); note != "" {
+				if note := e.emulatorNote(); note != "" && !e.Local { // releaseEmulator speaks for a managed one
 					app.Notef("%s\n", note)
 				}
 			}

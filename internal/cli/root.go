@@ -123,10 +123,10 @@ func NewRootCmd(app *App) *cobra.Command {
 		newOrphansCmd(app),
 		newVersionCmd(app),
 		newCompletionCmd(app),
-		newDNSCmd(app),
-		newCostCmd(app),
+		withDocPage(newDNSCmd(app), "docs/DNS.md"),
+		withDocPage(newCostCmd(app), "docs/COST.md"),
 		newGraphCmd(app),
-		newNodeCmd(app),
+		withDocPage(newNodeCmd(app), "docs/NODES.md"),
 		newKubeconfigCmd(app),
 		newValidateCmd(app),
 	)
@@ -137,7 +137,7 @@ func NewRootCmd(app *App) *cobra.Command {
 func Execute(ctx context.Context, app *App, args []string) int {
 	root := NewRootCmd(app)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -150,9 +150,7 @@ func Execute(ctx context.Context, app *App, args []string) int {
 		return code
 	}
 	fmt.Fprintf(app.Stderr, "Error: %v\n", err)
-	if code == ExitUsage && !app.ran {
-		fmt.Fprintln(app.Stderr, "Run 'kforge --help' for usage.")
-	}
+	fmt.Fprintln(app.Stderr, helpHint(cmd, err, app.ran))
 	return code
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,5 +98,37 @@ func TestCompletion(t *testing.T) {
 	code, stdout, _ := runCLI(t, "completion", "bash")
 	if code != 0 || !strings.Contains(stdout, "kforge") {
 		t.Fatalf("completion bash: exit %d, %d bytes", code, len(stdout))
+	}
+}
+
+// TestErrorsEndWithHelp: every error ends with where to read more, the
+// command's --help or the page that explains it.
+func TestErrorsEndWithHelp(t *testing.T) {
+	envs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(envs, "bad.yaml"), []byte("name: Bad_Name\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nosuchcommand"}, "Run 'kforge --help' for usage."},
+		{[]string{"up"}, "Run 'kforge up --help' for usage."},
+		{[]string{"dns", "check", "local", "--no-such-flag"}, "Run 'kforge dns check --help' for usage."},
+		{[]string{"--output", "yaml", "version"}, "Run 'kforge version --help' for usage."},
+		{[]string{"--envs-dir", envs, "plan", "bad"}, "See docs/CONFIG.md for every key, default and rule."},
+		{[]string{"--envs-dir", envs, "plan", "missing"}, "See docs/CONFIG.md for every key, default and rule."},
+		// Failures while running, not only bad input.
+		{[]string{"--envs-dir", "../../envs", "--workdir", work, "status", "local"}, "Run 'kforge status --help' for usage."},
+		{[]string{"--envs-dir", "../../envs", "--workdir", work, "unlock", "local", "123"}, "Run 'kforge unlock --help' for usage."},
+		{[]string{"--envs-dir", "../../envs", "--workdir", work, "dns", "check", "local"}, "See docs/DNS.md."},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(t, c.args...)
+		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+		if code == 0 || lines[len(lines)-1] != c.want {
+			t.Errorf("kforge %s: exit %d, last line %q, want %q\n%s", strings.Join(c.args, " "), code, lines[len(lines)-1], c.want, stderr)
+		}
 	}
 }

@@ -60,6 +60,9 @@ type Runner struct {
 	logDir  string
 	tf      *tfexec.Terraform
 	Version string
+	// FoundMirror is the provider mirror New found and remembered for this
+	// environment because none was given or remembered; the caller says so.
+	FoundMirror *Mirror
 }
 
 // New stages the modules, writes the variables and backend files and finds
@@ -71,6 +74,17 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	}
 	if opts.PluginDir, err = rememberPluginDir(opts.WorkDir, opts.PluginDir); err != nil {
 		return nil, err
+	}
+	var found *Mirror
+	if opts.PluginDir == "" {
+		// Offline use of a second environment: a mirror kforge or Terraform
+		// already knows beats a registry lookup that cannot succeed.
+		if m, ok := FindMirror(opts.WorkDir); ok {
+			if opts.PluginDir, err = rememberPluginDir(opts.WorkDir, m.Dir); err != nil {
+				return nil, err
+			}
+			found = &m
+		}
 	}
 	stageDir := filepath.Join(opts.WorkDir, "terraform")
 	if _, err := Stage(opts.Modules, stageDir); err != nil {
@@ -105,7 +119,7 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	if err := tf.SetEnv(env); err != nil {
 		return nil, fmt.Errorf("setting terraform environment: %w", err)
 	}
-	return &Runner{opts: opts, dir: dir, logDir: filepath.Join(opts.WorkDir, "logs"), tf: tf, Version: v.String()}, nil
+	return &Runner{opts: opts, dir: dir, logDir: filepath.Join(opts.WorkDir, "logs"), tf: tf, Version: v.String(), FoundMirror: found}, nil
 }
 
 // Dir is the staged root module Terraform runs in.
@@ -155,7 +169,11 @@ func (r *Runner) Init(ctx context.Context, force bool) error {
 		return r.tf.InitJSON(ctx, io.MultiWriter(log, &diags), opts...)
 	})
 	if err != nil {
-		return r.explain("init", err, &diags)
+		err = r.explain("init", err, &diags)
+		if r.opts.PluginDir == "" && registryFailure(err.Error()) {
+			err = fmt.Errorf("%w\n%s", err, noMirrorHint)
+		}
+		return err
 	}
 	return os.WriteFile(stampPath, []byte(stamp), 0o644)
 }

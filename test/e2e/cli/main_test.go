@@ -80,12 +80,18 @@ func (r result) String() string {
 // kforge runs the binary in dir with args; stdin is not a terminal.
 func kforge(t *testing.T, dir string, timeout time.Duration, args ...string) result {
 	t.Helper()
+	return kforgeEnv(t, dir, timeout, nil, args...)
+}
+
+// kforgeEnv is kforge with env (KEY=value) added to the environment.
+func kforgeEnv(t *testing.T, dir string, timeout time.Duration, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kforgeBin, args...)
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader("") // a pipe: not a terminal
-	cmd.Env = append(os.Environ(), "KFORGE_ENDPOINT=", "KFORGE_AGENT_BINARY=")
+	cmd.Env = append(append(os.Environ(), "KFORGE_ENDPOINT=", "KFORGE_AGENT_BINARY="), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, io.MultiWriter(&stderr, testLog{t})
 	err := cmd.Run()
