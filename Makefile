@@ -8,6 +8,9 @@
 GO         ?= go
 BIN        ?= bin/kforge
 GOTESTFLAGS ?=
+# Go tools scripts/install-deps installs (staticcheck, trivy) live here.
+GO_BIN_DIR := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
+export PATH := $(GO_BIN_DIR):$(PATH)
 ifeq ($(origin KFORGE_PLUGIN_DIR),undefined)
 KFORGE_PLUGIN_DIR := $(shell scripts/install-deps --plugin-dir)
 endif
