@@ -48,7 +48,7 @@ func emulatorPID(t *testing.T, stderr, prefix string) int {
 	return 0
 }
 
-// TestOfflineOtherEnvironment: `graph dev --local` and `cost dev --local`
+// TestOfflineOtherEnvironment: `graph staging --local` and `cost staging --local`
 // offline reuse the provider mirror the local environment remembers, say
 // which, and stop the emulator they started themselves; one that was
 // running before stays running, said in one line. Without any mirror the
@@ -79,9 +79,9 @@ func TestOfflineOtherEnvironment(t *testing.T) {
 	}
 
 	// 1. graph starts an emulator, plans with the mirror, stops the emulator.
-	g := run(work, "graph", "dev", "--local")
+	g := run(work, "graph", "staging", "--local")
 	if g.code != 0 || !strings.HasPrefix(g.stdout, "digraph") {
-		t.Fatalf("graph dev --local offline: %s", g)
+		t.Fatalf("graph staging --local offline: %s", g)
 	}
 	if want := "Using the provider mirror " + mirror + " (remembered by environment local)"; !strings.Contains(g.stderr, want) {
 		t.Errorf("graph did not say which mirror it used (%q):\n%s", want, g.stderr)
@@ -91,17 +91,17 @@ func TestOfflineOtherEnvironment(t *testing.T) {
 		_ = localaws.StopPID(pid)
 		t.Errorf("graph said it stopped the emulator (pid %d), which still runs", pid)
 	}
-	if _, err := os.Stat(filepath.Join(work, "dev", "emulator.json")); !os.IsNotExist(err) {
-		t.Errorf("emulator.json of dev is still there after graph stopped its emulator (%v)", err)
+	if _, err := os.Stat(filepath.Join(work, "staging", "emulator.json")); !os.IsNotExist(err) {
+		t.Errorf("emulator.json of staging is still there after graph stopped its emulator (%v)", err)
 	}
 
 	// 2. With an emulator already running (init leaves it), cost leaves it.
-	if r := run(work, "init", "dev", "--local"); r.code != 0 {
-		t.Fatalf("init dev --local: %s", r)
+	if r := run(work, "init", "staging", "--local"); r.code != 0 {
+		t.Fatalf("init staging --local: %s", r)
 	}
-	c := run(work, "cost", "dev", "--local")
+	c := run(work, "cost", "staging", "--local")
 	if c.code != 0 || !strings.Contains(c.stdout, "EKS") {
-		t.Fatalf("cost dev --local offline: %s", c)
+		t.Fatalf("cost staging --local offline: %s", c)
 	}
 	kept := emulatorPID(t, c.stderr, "Left the local AWS emulator")
 	t.Cleanup(func() { _ = localaws.StopPID(kept) })
@@ -115,9 +115,9 @@ func TestOfflineOtherEnvironment(t *testing.T) {
 	// 3. No mirror anywhere: the error says how to give one, and the
 	// emulator the command started is stopped all the same.
 	bare := filepath.Join(t.TempDir(), ".kforge")
-	n := run(bare, "cost", "dev", "--local")
+	n := run(bare, "cost", "staging", "--local")
 	if n.code != 1 {
-		t.Fatalf("cost dev --local offline without a mirror: want exit 1, got %s", n)
+		t.Fatalf("cost staging --local offline without a mirror: want exit 1, got %s", n)
 	}
 	for _, want := range []string{"--plugin-dir", "KFORGE_PLUGIN_DIR", "Run 'kforge cost --help' for usage."} {
 		if !strings.Contains(n.stderr, want) {
