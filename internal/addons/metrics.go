@@ -48,8 +48,9 @@ func (a *APIService) DeepCopyObject() runtime.Object {
 }
 
 // metricsServer follows the upstream components.yaml. The kubelets serve
-// self-signed certificates, so metrics-server skips their verification
-// (--kubelet-insecure-tls); see docs/NODES.md.
+// certificates signed by the cluster CA (serverTLSBootstrap, approved by
+// the control plane for known instances), which metrics-server verifies
+// with the CA of its service account: no --kubelet-insecure-tls.
 func metricsServer() []runtime.Object {
 	const name, ns = "metrics-server", "kube-system"
 	labels := map[string]string{"k8s-app": name}
@@ -66,7 +67,6 @@ func metricsServer() []runtime.Object {
 				"--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
 				"--kubelet-use-node-status-port",
 				"--metric-resolution=15s",
-				"--kubelet-insecure-tls",
 			},
 			Ports:           []corev1.ContainerPort{{Name: "https", ContainerPort: 10250, Protocol: corev1.ProtocolTCP}},
 			ReadinessProbe:  httpProbe("/readyz", intstr.FromString("https"), corev1.URISchemeHTTPS),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/spf13/cobra"
 
@@ -69,7 +70,7 @@ func newNodeCmd(app *App) *cobra.Command {
 			"It needs root, the instance role and the instance metadata service; see docs/NODES.md.",
 	}
 	cmd.AddCommand(newNodeInstallUnitsCmd(app), newNodeBootstrapCmd(app), newNodeRefreshTokenCmd(app),
-		newNodeBackupCmd(app), newNodeAddonsCmd(app))
+		newNodeBackupCmd(app), newNodeAddonsCmd(app), newNodeApproveCSRsCmd(app))
 	return cmd
 }
 
@@ -152,6 +153,12 @@ func newNodeAddonsCmd(app *App) *cobra.Command {
 		(*node.Agent).ApplyAddons)
 }
 
+func newNodeApproveCSRsCmd(app *App) *cobra.Command {
+	return newControllerTaskCmd(app, "approve-csrs",
+		"Approve pending kubelet serving CSRs of nodes that are running instances of this cluster (control plane; run by kforge-approve-csrs.timer)",
+		(*node.Agent).ApproveServingCSRs)
+}
+
 func newNodeBackupCmd(app *App) *cobra.Command {
 	return newControllerTaskCmd(app, "backup",
 		"Upload the PKI, an etcd snapshot and the admin kubeconfig to controller/ (control plane)",
@@ -215,5 +222,6 @@ func (app *App) nodeAgent(ctx context.Context, f nodeFlags) (*node.Agent, error)
 		Options:  node.Options{Role: f.role, Pool: f.pool, Bucket: f.bucket, ConfigKey: f.configKey, Region: f.region},
 		Log:      log,
 		Backoff:  node.Backoff{Initial: 5 * time.Second, Max: 2 * time.Minute},
+		Nodes:    node.EC2NodeFinder{Client: ec2.NewFromConfig(cfg), Cluster: cluster.ClusterName},
 	}, nil
 }

@@ -139,9 +139,13 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 
 func kubeletConfig() KubeletConfiguration {
 	return KubeletConfiguration{
-		TypeMeta:             TypeMeta{APIVersion: kubeletAPIVersion, Kind: "KubeletConfiguration"},
-		CgroupDriver:         "systemd",
-		RotateCertificates:   true,
+		TypeMeta:           TypeMeta{APIVersion: kubeletAPIVersion, Kind: "KubeletConfiguration"},
+		CgroupDriver:       "systemd",
+		RotateCertificates: true,
+		// Serving certificates from the cluster CA through CSRs, approved
+		// by the control plane only for known instances (node/csr.go), so
+		// metrics-server and the API server can verify kubelets.
+		ServerTLSBootstrap:   true,
 		ReadOnlyPort:         0,
 		ContainerLogMaxSize:  "10Mi",
 		ContainerLogMaxFiles: 5,

@@ -143,6 +143,7 @@ type KubeletConfiguration struct {
 	TypeMeta             `json:",inline"`
 	CgroupDriver         string                `json:"cgroupDriver"`
 	RotateCertificates   bool                  `json:"rotateCertificates"`
+	ServerTLSBootstrap   bool                  `json:"serverTLSBootstrap"`
 	ReadOnlyPort         int32                 `json:"readOnlyPort"`
 	ContainerLogMaxSize  string                `json:"containerLogMaxSize,omitempty"`
 	ContainerLogMaxFiles int32                 `json:"containerLogMaxFiles,omitempty"`

@@ -51,6 +51,8 @@ type Agent struct {
 	Backoff  Backoff
 	// Manifests renders the add-ons the control plane applies, as YAML.
 	Manifests func(Cluster) ([]byte, error)
+	// Nodes finds the instance behind a node name (the CSR approver).
+	Nodes NodeFinder
 }
 
 // phase is one idempotent step: done reports whether its effect is already

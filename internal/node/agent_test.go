@@ -126,7 +126,7 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 		"env KUBECONFIG=/etc/kubernetes/admin.conf /usr/local/bin/cilium install --version "+"1.18.4",
 		"kubeadm token create",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system exec etcd-ip-10-0-1-10.eu-west-1.compute.internal",
-		"systemctl enable --now kforge-refresh-token.timer kforge-backup.timer",
+		"systemctl enable --now kforge-refresh-token.timer kforge-backup.timer kforge-approve-csrs.timer",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/cert-manager.yaml",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n cert-manager wait",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-issuers.yaml",

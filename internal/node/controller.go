@@ -41,7 +41,7 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "join-material", run: a.publishJoinMaterial},
 		{name: "backup", run: a.Backup},
 		{name: "timers", run: func(ctx context.Context) error {
-			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer"))
+			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer"))
 		}},
 		a.nodeReadyPhase(adminConf),
 		{name: "addons", run: a.ApplyAddons, retriedBy: "kforge-addons.timer"},

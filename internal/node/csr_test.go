@@ -1,0 +1,194 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const csrNode = "ip-10-0-2-20.eu-west-1.compute.internal"
+
+var csrInstance = NodeInstance{ID: "i-0fedcba9876543210", PrivateDNS: csrNode, IPs: []string{"10.0.2.20", "203.0.113.20"}}
+
+// servingCSR builds a kubelet serving CSR as the kubelet makes it: a real
+// signed request, CN system:node:<name>, O system:nodes.
+func servingCSR(t *testing.T, name, cn string, dns []string, ips []string, usages ...certificatesv1.KeyUsage) certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: []string{"system:nodes"}}, DNSNames: dns}
+	for _, ip := range ips {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(usages) == 0 {
+		usages = []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth}
+	}
+	return certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			SignerName: kubeletServingSigner,
+			Usages:     usages,
+			Username:   "system:node:" + csrNode,
+			Groups:     []string{"system:nodes", "system:authenticated"},
+		},
+	}
+}
+
+func TestCheckServingCSR(t *testing.T) {
+	good := func() certificatesv1.CertificateSigningRequest {
+		return servingCSR(t, "csr-good", "system:node:"+csrNode, []string{csrNode}, []string{"10.0.2.20"})
+	}
+	if err := CheckServingCSR(good(), csrNode, csrInstance); err != nil {
+		t.Fatalf("the kubelet's own request is refused: %v", err)
+	}
+	cases := []struct {
+		name string
+		csr  func() certificatesv1.CertificateSigningRequest
+		want string
+	}{
+		{"another node's address", func() certificatesv1.CertificateSigningRequest {
+			return servingCSR(t, "x", "system:node:"+csrNode, []string{csrNode}, []string{"10.0.1.10"})
+		}, "IP address 10.0.1.10"},
+		{"a foreign DNS name", func() certificatesv1.CertificateSigningRequest {
+			return servingCSR(t, "x", "system:node:"+csrNode, []string{"api.dev.example.com"}, nil)
+		}, "DNS name"},
+		{"another node's CN", func() certificatesv1.CertificateSigningRequest {
+			return servingCSR(t, "x", "system:node:ip-10-0-1-10.eu-west-1.compute.internal", []string{csrNode}, nil)
+		}, "subject"},
+		{"client auth usage", func() certificatesv1.CertificateSigningRequest {
+			return servingCSR(t, "x", "system:node:"+csrNode, []string{csrNode}, nil, certificatesv1.UsageServerAuth, certificatesv1.UsageClientAuth)
+		}, "usage"},
+		{"asked by someone else", func() certificatesv1.CertificateSigningRequest {
+			c := good()
+			c.Spec.Username = "system:serviceaccount:default:intruder"
+			return c
+		}, "not by node"},
+		{"client signer", func() certificatesv1.CertificateSigningRequest {
+			c := good()
+			c.Spec.SignerName = "kubernetes.io/kube-apiserver-client-kubelet"
+			return c
+		}, "signer"},
+		{"tampered request", func() certificatesv1.CertificateSigningRequest {
+			c := good()
+			block, _ := pem.Decode(c.Spec.Request)
+			block.Bytes[len(block.Bytes)-1] ^= 0xff
+			c.Spec.Request = pem.EncodeToMemory(block)
+			return c
+		}, "signature"},
+		{"no names", func() certificatesv1.CertificateSigningRequest {
+			return servingCSR(t, "x", "system:node:"+csrNode, nil, nil)
+		}, "no DNS name or IP"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckServingCSR(tc.csr(), csrNode, csrInstance)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a refusal mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// csrHost answers kubectl's CSR list and records approvals.
+type csrHost struct {
+	list     certificatesv1.CertificateSigningRequestList
+	approved []string
+}
+
+func (h *csrHost) Run(_ context.Context, c Command) (string, error) {
+	line := c.String()
+	switch {
+	case strings.Contains(line, " get certificatesigningrequests -o json"):
+		b, err := json.Marshal(h.list)
+		return string(b), err
+	case strings.Contains(line, " certificate approve "):
+		h.approved = append(h.approved, c.Args[len(c.Args)-1])
+		return "", nil
+	}
+	return "", fmt.Errorf("unexpected command %s", line)
+}
+func (h *csrHost) WriteFile(string, []byte, fs.FileMode) error { return nil }
+func (h *csrHost) ReadFile(string) ([]byte, error)             { return nil, fs.ErrNotExist }
+
+type nodesByName map[string]NodeInstance
+
+func (n nodesByName) FindNode(_ context.Context, name string) (NodeInstance, error) {
+	if i, ok := n[name]; ok {
+		return i, nil
+	}
+	return NodeInstance{}, ErrUnknownNode
+}
+
+// Only the pending serving CSR of a known instance asking for its own
+// addresses is approved; others stay pending, approved ones are not redone.
+func TestApproveServingCSRs(t *testing.T) {
+	good := servingCSR(t, "csr-good", "system:node:"+csrNode, []string{csrNode}, []string{"10.0.2.20"})
+	forged := servingCSR(t, "csr-forged", "system:node:"+csrNode, []string{csrNode}, []string{"10.0.1.10"})
+	done := servingCSR(t, "csr-done", "system:node:"+csrNode, []string{csrNode}, []string{"10.0.2.20"})
+	done.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}}
+	stranger := servingCSR(t, "csr-stranger", "system:node:ip-10-9-9-9.eu-west-1.compute.internal", nil, []string{"10.9.9.9"})
+	stranger.Spec.Username = "system:node:ip-10-9-9-9.eu-west-1.compute.internal"
+	h := &csrHost{list: certificatesv1.CertificateSigningRequestList{Items: []certificatesv1.CertificateSigningRequest{good, forged, done, stranger}}}
+	a := &Agent{Host: h, Nodes: nodesByName{csrNode: csrInstance}}
+	if err := a.ApproveServingCSRs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(h.approved, ",") != "csr-good" {
+		t.Errorf("approved %v, want only csr-good", h.approved)
+	}
+}
+
+// The EC2 lookup finds a running instance of this cluster by its private
+// DNS name and returns its addresses; another cluster's is unknown.
+func TestEC2NodeFinder(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	client := ec2.NewFromConfig(c.cfg)
+	run := func(cluster string) ec2types.Instance {
+		out, err := client.RunInstances(ctx, &ec2.RunInstancesInput{
+			ImageId: aws.String("ami-12c6146b"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), InstanceType: ec2types.InstanceTypeT3Medium,
+			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
+				Tags: []ec2types.Tag{{Key: aws.String("kforge.io/cluster"), Value: aws.String(cluster)}}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Instances[0]
+	}
+	mine, theirs := run("demo"), run("other")
+	f := EC2NodeFinder{Client: client, Cluster: "demo"}
+	got, err := f.FindNode(ctx, aws.ToString(mine.PrivateDnsName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != aws.ToString(mine.InstanceId) || !strings.Contains(strings.Join(got.IPs, ","), aws.ToString(mine.PrivateIpAddress)) {
+		t.Errorf("found %+v, want %s with %s", got, aws.ToString(mine.InstanceId), aws.ToString(mine.PrivateIpAddress))
+	}
+	if _, err := f.FindNode(ctx, aws.ToString(theirs.PrivateDnsName)); err == nil {
+		t.Error("another cluster's instance was accepted")
+	}
+}
