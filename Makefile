@@ -16,7 +16,7 @@ KFORGE_PLUGIN_DIR := $(shell scripts/install-deps --plugin-dir)
 endif
 export KFORGE_PLUGIN_DIR
 
-.PHONY: help deps build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws clean
+.PHONY: pins help deps build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws clean
 
 help: ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ e2e: ## Full applies against the local emulator, checked through the AWS API.
 
 # Only packages whose tests use internal/testutil/golden take -update.
 GOLDEN_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' 'internal/testutil/golden"' .)))
+
+pins: ## Resolve and check the digests of every downloaded artefact (needs network and crane).
+	$(GO) run ./internal/upstream/cmd/pins
 
 golden: ## Rewrite golden files after an intended change; review the diff.
 	$(GO) test -short -count=1 $(GOLDEN_PKGS) -update
