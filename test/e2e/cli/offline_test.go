@@ -119,7 +119,7 @@ func TestOfflineOtherEnvironment(t *testing.T) {
 	if n.code != 1 {
 		t.Fatalf("cost staging --local offline without a mirror: want exit 1, got %s", n)
 	}
-	for _, want := range []string{"--plugin-dir", "KFORGE_PLUGIN_DIR", "Run 'kforge cost --help' for usage."} {
+	for _, want := range []string{"--plugin-dir", "KFORGE_PLUGIN_DIR", "See docs/COST.md."} {
 		if !strings.Contains(n.stderr, want) {
 			t.Errorf("error without a mirror lacks %q:\n%s", want, n.stderr)
 		}
