@@ -16,7 +16,7 @@ KFORGE_PLUGIN_DIR := $(shell scripts/install-deps --plugin-dir)
 endif
 export KFORGE_PLUGIN_DIR
 
-.PHONY: pins help deps build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws clean
+.PHONY: pins help deps build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws lab clean
 
 help: ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ bench: build ## Benchmarks of kforge itself; prints ratios.
 
 e2e-aws: build ## The real thing on an AWS account (skips without credentials).
 	test/aws/run
+
+lab: build ## Real nodes from the emulated ASGs on this machine (root; docs/LAB.md).
+	scripts/lab
 
 clean: ## Remove build output and local work directories.
 	rm -rf bin .kforge

@@ -22,6 +22,7 @@ import (
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/backend"
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/lab"
 	"github.com/kforge/kforge/internal/localaws"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -74,6 +75,10 @@ type EmulatorRecord struct {
 	URL     string    `json:"url"`
 	Started time.Time `json:"started"`
 	Log     string    `json:"log"`
+	// Lab is set when the emulator runs inside a lab (up --nodes); LabID
+	// names it for the sweep after down.
+	Lab   bool   `json:"lab,omitempty"`
+	LabID string `json:"lab_id,omitempty"`
 }
 
 // OpenEnv loads and validates the environment (no cloud call when that
@@ -127,6 +132,17 @@ func (e *Env) resolveEmulator(ctx context.Context, mode emulatorMode) error {
 	case needEmulator:
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the local emulator of environment %q is not running, and its data went with it: run `kforge up %s` first", e.Name, e.Name)}
 	}
+	if e.app.Nodes {
+		rec, err := e.startLab(ctx)
+		if err != nil {
+			return err
+		}
+		if err := e.recordEmulator(rec); err != nil {
+			return err
+		}
+		e.startedEmulator = true
+		return nil
+	}
 	logPath := filepath.Join(e.Dir, "emulator.log")
 	em, err := localaws.Start(ctx, localaws.Options{
 		Detach:      true,
@@ -139,13 +155,26 @@ func (e *Env) resolveEmulator(ctx context.Context, mode emulatorMode) error {
 		return fmt.Errorf("starting the local AWS emulator: %w", err)
 	}
 	rec := &EmulatorRecord{PID: em.PID(), URL: em.URL(), Started: time.Now().UTC(), Log: logPath}
-	data, _ := json.MarshalIndent(rec, "", "  ")
-	if err := os.WriteFile(e.emulatorFile(), append(data, '\n'), 0o644); err != nil {
+	if err := e.recordEmulator(rec); err != nil {
 		_ = em.Stop()
-		return fmt.Errorf("recording the emulator in %s: %w", e.emulatorFile(), err)
+		return err
 	}
 	e.app.Notef("Started the local AWS emulator (moto_server, pid %d) at %s; log: %s\n", rec.PID, rec.URL, logPath)
-	e.Emulator, e.Endpoint, e.startedEmulator = rec, rec.URL, true
+	e.startedEmulator = true
+	return nil
+}
+
+// recordEmulator writes emulator.json so later commands reuse (and down
+// stops) the emulator, and points the environment at it.
+func (e *Env) recordEmulator(rec *EmulatorRecord) error {
+	data, _ := json.MarshalIndent(rec, "", "  ")
+	if err := os.WriteFile(e.emulatorFile(), append(data, '\n'), 0o644); err != nil {
+		if rec.Lab {
+			_ = localaws.StopPID(rec.PID)
+		}
+		return fmt.Errorf("recording the emulator in %s: %w", e.emulatorFile(), err)
+	}
+	e.Emulator, e.Endpoint = rec, rec.URL
 	return nil
 }
 
@@ -184,6 +213,13 @@ func (e *Env) StopEmulator() error {
 	}
 	if err := localaws.StopPID(e.Emulator.PID); err != nil {
 		return err
+	}
+	if e.Emulator.Lab {
+		// The lab stops its nodes on SIGTERM; whatever a killed lab left
+		// (namespaces, mounts, sandboxes) goes here.
+		if err := lab.Sweep(context.Background(), e.Emulator.LabID); err != nil {
+			return fmt.Errorf("removing what the lab left: %w", err)
+		}
 	}
 	if err := os.Remove(e.emulatorFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing %s: %w", e.emulatorFile(), err)

@@ -52,6 +52,7 @@ type App struct {
 	Yes         bool   // answer yes to confirmations
 	Local       bool   // use a local emulator whatever the config says
 	AgentBinary string // linux kforge binary uploaded for nodes
+	Nodes       bool   // up: run the local emulator in a lab that boots real nodes
 
 	// NodeHost is the machine `kforge node` acts on; nil means this one
 	// (node.ExecHost). NodeBackoff overrides node.BootstrapBackoff.
@@ -129,6 +130,7 @@ func NewRootCmd(app *App) *cobra.Command {
 		withDocPage(newNodeCmd(app), "docs/NODES.md"),
 		newKubeconfigCmd(app),
 		newValidateCmd(app),
+		newLabCmd(app),
 	)
 	return root
 }

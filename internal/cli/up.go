@@ -14,7 +14,7 @@ import (
 var errChanges = errors.New("the plan has changes")
 
 func newUpCmd(app *App) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "up <env>",
 		Short: "Create or update the cluster's infrastructure (plan, confirm, apply)",
 		Long: `Plan the environment, show the summary, ask for confirmation (--yes to skip;
@@ -24,6 +24,9 @@ bucket is created and terraform init run first when needed. Ctrl-C asks
 Terraform to stop cleanly (state saved, lock released).`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if app.Nodes && app.Endpoint != "" {
+				return UsageError("--nodes runs the emulator inside the lab itself; drop --endpoint %s", app.Endpoint)
+			}
 			// Refuse before any cloud call when nobody can confirm.
 			if !app.Yes && !app.stdinIsTerminal() {
 				return UsageError("refusing to apply without confirmation: stdin is not a terminal; re-run with --yes (kforge up %s --yes)", args[0])
@@ -34,6 +37,12 @@ Terraform to stop cleanly (state saved, lock released).`,
 			e, err := app.openEnv(ctx, args[0], startEmulator)
 			if err != nil {
 				return err
+			}
+			if app.Nodes && (e.Emulator == nil || !e.Emulator.Lab) {
+				if !e.Local {
+					return UsageError("--nodes is for local environments (emulator: true or --local); %s is not one", args[0])
+				}
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the emulator of %s already runs without a lab (pid %d): run `kforge down %s` first, then up --nodes", args[0], e.Emulator.PID, args[0])}
 			}
 			r, err := e.prepare(ctx)
 			if err != nil {
@@ -131,4 +140,6 @@ Terraform to stop cleanly (state saved, lock released).`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&app.Nodes, "nodes", false, "local environments: run the emulator inside a lab on this machine and boot every instance as a real node (root; docs/LAB.md)")
+	return cmd
 }

@@ -168,6 +168,9 @@ func (l *Lab) Boot(ctx context.Context, spec InstanceSpec) (_ *Instance, err err
 	}
 	cmd := exec.Command("systemd-nspawn", args...)
 	cmd.Stdout, cmd.Stderr = out, out
+	// The instance owns its network namespace, so its /proc/sys/net is
+	// its own to write (the agent sets forwarding and bridge netfilter).
+	cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_API_VFS_WRITABLE=network")
 	// Its own process group: a signal to the test's terminal does not reach
 	// it, Stop decides how it ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -235,6 +238,13 @@ func (i *Instance) waitBooted(ctx context.Context) error {
 		last = strings.TrimSpace(state)
 		if last == "running" || last == "degraded" {
 			return nil
+		}
+		// Still "starting" while a long first-boot job runs (the user data,
+		// as cloud-init's final stage on EC2): booted once basic.target is.
+		if last == "starting" {
+			if _, err := i.Exec(ctx, "systemctl", "is-active", "--quiet", "basic.target"); err == nil {
+				return nil
+			}
 		}
 	}
 	return fmt.Errorf("instance %s: systemd did not finish booting in %s (state %q); console: %s", i.Spec.ID, bootTimeout, last, tail(i.Console, 2000))

@@ -20,16 +20,17 @@ type Leftovers struct {
 	Mounts     []string // mount points under the lab's directories
 	Processes  []string // "pid comm" of processes in lab namespaces or started for it
 	Links      []string // lab links in the host's own network namespace
+	Dirs       []string // instance layers and run directories left on disk
 }
 
 // Count is the total number of leftovers.
 func (l Leftovers) Count() int {
-	return len(l.Namespaces) + len(l.Mounts) + len(l.Processes) + len(l.Links)
+	return len(l.Namespaces) + len(l.Mounts) + len(l.Processes) + len(l.Links) + len(l.Dirs)
 }
 
 func (l Leftovers) String() string {
-	return fmt.Sprintf("%d namespaces %v, %d mounts %v, %d processes %v, %d links %v",
-		len(l.Namespaces), l.Namespaces, len(l.Mounts), l.Mounts, len(l.Processes), l.Processes, len(l.Links), l.Links)
+	return fmt.Sprintf("%d namespaces %v, %d mounts %v, %d processes %v, %d links %v, %d directories %v",
+		len(l.Namespaces), l.Namespaces, len(l.Mounts), l.Mounts, len(l.Processes), l.Processes, len(l.Links), l.Links, len(l.Dirs), l.Dirs)
 }
 
 // Inventory lists what lab labID left behind; an empty labID means every
@@ -42,9 +43,19 @@ func Inventory(labID string, inodes map[string]uint64) (Leftovers, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return out, fmt.Errorf("listing %s: %w", NetNSDir, err)
 	}
+	nsSet := map[string]bool{}
+	for _, ino := range inodes {
+		nsSet[fmt.Sprintf("net:[%d]", ino)] = true
+	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), prefix) {
 			out.Namespaces = append(out.Namespaces, e.Name())
+			// Processes inside a namespace that still exists are found by
+			// its inode even when the lab that made it is gone.
+			var st syscall.Stat_t
+			if syscall.Stat(filepath.Join(NetNSDir, e.Name()), &st) == nil {
+				nsSet[fmt.Sprintf("net:[%d]", st.Ino)] = true
+			}
 		}
 	}
 	cache, err := CacheDir()
@@ -60,10 +71,6 @@ func Inventory(labID string, inodes map[string]uint64) (Leftovers, error) {
 		if strings.HasPrefix(m, runDir) || strings.HasPrefix(m, filepath.Join(NetNSDir, prefix)) {
 			out.Mounts = append(out.Mounts, m)
 		}
-	}
-	nsSet := map[string]bool{}
-	for _, ino := range inodes {
-		nsSet[fmt.Sprintf("net:[%d]", ino)] = true
 	}
 	procs, _ := os.ReadDir("/proc")
 	self := strconv.Itoa(os.Getpid())
@@ -83,6 +90,14 @@ func Inventory(labID string, inodes map[string]uint64) (Leftovers, error) {
 		if strings.HasPrefix(l.Name(), "kl"+labID) || strings.HasPrefix(l.Name(), prefix) {
 			out.Links = append(out.Links, l.Name())
 		}
+	}
+	if labID == "" {
+		dirs, _ := os.ReadDir(runDir)
+		for _, d := range dirs {
+			out.Dirs = append(out.Dirs, filepath.Join(runDir, d.Name()))
+		}
+	} else if _, err := os.Stat(runDir); err == nil {
+		out.Dirs = append(out.Dirs, runDir)
 	}
 	sort.Strings(out.Mounts)
 	return out, nil
@@ -168,6 +183,13 @@ func Sweep(ctx context.Context, labID string) error {
 	for _, ns := range left.Namespaces {
 		if _, err := run(ctx, "ip", "netns", "del", ns); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		for _, d := range left.Dirs {
+			if err := os.RemoveAll(d); err != nil {
+				errs = append(errs, fmt.Errorf("removing %s: %w", d, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -103,11 +103,21 @@ func (l *Lab) Close(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	// Instances shut down in parallel: each may take seconds.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
 	for _, inst := range l.Instances() {
-		if err := inst.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := inst.Stop(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	if err := l.Net.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}

@@ -1,0 +1,275 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kforge/kforge/internal/lab"
+)
+
+// vpcCIDR is the local environment's VPC.
+var vpcCIDR = netip.MustParsePrefix("10.40.0.0/16")
+
+const clusterName = "kforge-local"
+
+// kforgeBin is built once by TestMain.
+var kforgeBin string
+
+// results collects each scenario's outcome for the summary line.
+var results = struct {
+	sync.Mutex
+	order    []string
+	outcome  map[string]string
+	ready    int
+	readyIn  time.Duration
+	restore  time.Duration
+	restored bool
+}{outcome: map[string]string{}}
+
+// scenarios is every scenario of the issue, in order; the summary counts
+// them all, so one that does not run is not passed.
+var scenarios = []string{"Up", "LateJoin", "SelfHeal", "FirstBootFault", "Scale", "Down"}
+
+func TestMain(m *testing.M) {
+	code := runMain(m)
+	if !isShort() {
+		writeSummary()
+	}
+	os.Exit(code)
+}
+
+func runMain(m *testing.M) int {
+	if !isShort() {
+		dir, err := os.MkdirTemp("", "kforge-lab-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		kforgeBin = filepath.Join(dir, "kforge")
+		build := exec.Command("go", "build", "-o", kforgeBin, "./cmd/kforge")
+		build.Dir = repoRoot()
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building kforge: %v\n", err)
+			return 1
+		}
+	}
+	code := m.Run()
+	if shared != nil {
+		// A scenario that failed before Down leaves the lab up: take it down.
+		if err := shared.close(); err != nil {
+			fmt.Fprintf(os.Stderr, "lab teardown: %v\n", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+func isShort() bool {
+	for _, a := range os.Args[1:] {
+		if a == "-test.short" || a == "-test.short=true" {
+			return true
+		}
+	}
+	return false
+}
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Clean(filepath.Join(wd, "..", ".."))
+}
+
+// scenario records t's outcome under name for the summary line.
+func scenario(t *testing.T, name string) {
+	t.Helper()
+	results.Lock()
+	results.order = append(results.order, name)
+	results.Unlock()
+	t.Cleanup(func() {
+		out := "passed"
+		switch {
+		case t.Failed():
+			out = "failed"
+		case t.Skipped():
+			out = "skipped"
+		}
+		results.Lock()
+		results.outcome[name] = out
+		results.Unlock()
+	})
+}
+
+// writeSummary prints each scenario's outcome and writes the summary line
+// to KFORGE_LAB_SUMMARY for `make lab` to print last.
+func writeSummary() {
+	results.Lock()
+	defer results.Unlock()
+	passed := 0
+	for _, s := range scenarios {
+		out := results.outcome[s]
+		if out == "" {
+			out = "not run"
+		}
+		if out == "passed" {
+			passed++
+		}
+		fmt.Printf("lab scenario %-15s %s\n", s, out)
+	}
+	line := fmt.Sprintf("lab: %d nodes Ready in %d s; restore %d s; scenarios %d/%d passed",
+		results.ready, int(results.readyIn.Round(time.Second)/time.Second), int(results.restore.Round(time.Second)/time.Second), passed, len(scenarios))
+	if path := os.Getenv("KFORGE_LAB_SUMMARY"); path != "" {
+		_ = os.WriteFile(path, []byte(line+"\n"), 0o644)
+	}
+	fmt.Println(line)
+}
+
+// cluster is the lab shared by the scenarios: the VPC with the emulator and
+// the resolver in it, the local cluster applied to that emulator, and the
+// fleet of nodes its ASGs launched.
+type cluster struct {
+	*lab.Cluster
+	envsDir string
+	workDir string
+	upStart time.Time
+	closed  bool
+}
+
+var (
+	shared    *cluster
+	sharedErr error
+	once      sync.Once
+)
+
+// labLog prints progress lines as they come, so a long run shows where it is.
+type labLog struct{}
+
+func (labLog) Write(p []byte) (int, error) { return os.Stderr.Write(p) }
+
+// needCluster returns the shared cluster, bringing it up the first time;
+// it skips the test, printing why, when the machine cannot run the lab.
+func needCluster(t *testing.T) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the lab boots real nodes; not in -short")
+	}
+	if err := lab.CheckHost(); err != nil {
+		t.Skipf("SKIP (not a pass): %v", err)
+	}
+	for _, tool := range []string{"terraform", "moto_server", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIP (not a pass): %s not on PATH", tool)
+		}
+	}
+	once.Do(func() { shared, sharedErr = up() })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	if shared.closed {
+		t.Fatal("the lab was already taken down")
+	}
+	return shared
+}
+
+// up creates the lab, then applies the local cluster to the emulator
+// inside it; the lab boots the instances its ASGs launch.
+func up() (*cluster, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	lc, err := lab.StartCluster(ctx, lab.ClusterOptions{VPC: vpcCIDR, Cluster: clusterName, Region: "us-east-1",
+		EmulatorEnv: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, Options: lab.Options{Log: labLog{}}})
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{Cluster: lc}
+	fail := func(err error) (*cluster, error) {
+		_ = c.close()
+		return nil, err
+	}
+	if c.envsDir, err = labEnvs(); err != nil {
+		return fail(err)
+	}
+	if c.workDir, err = os.MkdirTemp("", "kforge-lab-work-"); err != nil {
+		return fail(err)
+	}
+	c.upStart = time.Now()
+	if out, err := c.kforge(ctx, "up", "local", "--yes"); err != nil {
+		return fail(fmt.Errorf("kforge up local against the lab's emulator: %w\n%s", err, out))
+	}
+	fmt.Fprintf(os.Stderr, "lab: cluster applied in %s\n", time.Since(c.upStart).Round(time.Second))
+	return c, nil
+}
+
+// labEnvs copies the repository's environments and sizes the local one as
+// the lab's Up scenario wants it: one control plane and two workers (one
+// per pool).
+func labEnvs() (string, error) {
+	dst, err := os.MkdirTemp("", "kforge-lab-envs-")
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(repoRoot(), "envs")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		if e.Name() == "local.yaml" {
+			if !bytes.Contains(data, []byte("    desired: 2\n")) {
+				return "", errors.New("envs/local.yaml no longer has a pool with desired: 2; update the lab's sizing")
+			}
+			data = bytes.Replace(data, []byte("    desired: 2\n"), []byte("    desired: 1\n"), 1)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dst, nil
+}
+
+// kforge runs the kforge binary against the lab's emulator.
+func (c *cluster) kforge(ctx context.Context, args ...string) (string, error) {
+	full := append(append([]string{}, args...), "--endpoint", c.Emulator.URL, "--envs-dir", c.envsDir, "--workdir", c.workDir)
+	cmd := exec.CommandContext(ctx, kforgeBin, full...)
+	cmd.Env = append(os.Environ(), "KFORGE_ENDPOINT=")
+	if dir := os.Getenv("KFORGE_PLUGIN_DIR"); dir == "" {
+		if _, err := os.Stat("/opt/tf-plugins"); err == nil {
+			cmd.Env = append(cmd.Env, "KFORGE_PLUGIN_DIR=/opt/tf-plugins")
+		}
+	}
+	cmd.Stdin = strings.NewReader("")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// close takes the lab down.
+func (c *cluster) close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	err := c.Cluster.Close(context.Background())
+	if c.envsDir != "" {
+		os.RemoveAll(c.envsDir)
+	}
+	if c.workDir != "" {
+		os.RemoveAll(c.workDir)
+	}
+	return err
+}

@@ -1,0 +1,171 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kforge/kforge/internal/lab"
+)
+
+// wantNodes is the Up scenario's cluster: one control plane, two workers.
+const wantNodes = 3
+
+// userDataLog is where the production user data sends its output (and the
+// agent's, which it execs).
+const userDataLog = "/var/log/kforge-user-data.log"
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, state, err := cond()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s; last state: %s", what, timeout, last)
+		}
+		time.Sleep(3 * time.Second)
+	}
+}
+
+// upPassed is set when Up passed; the scenarios that need a Ready cluster
+// skip without it, saying so (and are not counted as passed).
+var upPassed bool
+
+func needReady(t *testing.T) *cluster {
+	t.Helper()
+	c := needCluster(t)
+	if !upPassed {
+		t.Skip("SKIP (not a pass): needs the Ready cluster of the Up scenario, which did not pass")
+	}
+	return c
+}
+
+// TestUp: the local cluster applied to the emulator inside the lab; every
+// instance its Auto Scaling Groups launch boots as a node, runs the
+// production user data (agent fetched from the certs bucket, SHA-256
+// checked) and the agent; every node becomes Ready.
+func TestUp(t *testing.T) {
+	scenario(t, "Up")
+	c := needCluster(t)
+	ctx := context.Background()
+	waitFor(t, 10*time.Minute, "every instance of the cluster booted as a lab node", func() (bool, string, error) {
+		n := len(c.Fleet.Nodes())
+		return n >= wantNodes, fmt.Sprintf("%d of %d nodes booted", n, wantNodes), nil
+	})
+	nodes := c.Fleet.Nodes()
+	if len(nodes) != wantNodes {
+		t.Fatalf("the emulator runs %d instances for the cluster, want %d", len(nodes), wantNodes)
+	}
+	// The production user data fetched the agent, checked it and started it
+	// with this instance's identity, read through its IMDSv2.
+	for id, n := range nodes {
+		waitFor(t, 5*time.Minute, "node "+id+": the user data started the agent", func() (bool, string, error) {
+			log, _ := n.Exec(ctx, "cat", userDataLog)
+			return strings.Contains(log, `"msg":"agent starting"`) && strings.Contains(log, `"instance":"`+id+`"`), lastLines(log, 5), nil
+		})
+	}
+	// Every agent finishes its phases: "node ready", or the phase that failed.
+	for id, n := range nodes {
+		waitFor(t, 20*time.Minute, "node "+id+": the agent's phases", func() (bool, string, error) {
+			log, _ := n.Exec(ctx, "cat", userDataLog)
+			if strings.Contains(log, `"msg":"node ready"`) {
+				return true, "", nil
+			}
+			for _, line := range strings.Split(log, "\n") {
+				if strings.Contains(line, `"msg":"phase failed"`) {
+					return false, "", fmt.Errorf("the agent failed: %s", line)
+				}
+			}
+			return false, lastLines(log, 5), nil
+		})
+	}
+	results.Lock()
+	results.ready = len(nodes)
+	results.readyIn = time.Since(c.upStart)
+	results.Unlock()
+	upPassed = true
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestLateJoin: a worker launched after the join token was rotated joins.
+func TestLateJoin(t *testing.T) {
+	scenario(t, "LateJoin")
+	needReady(t)
+	t.Skip("SKIP (not a pass): not written yet")
+}
+
+// TestSelfHeal: the control plane is terminated through the emulator; its
+// replacement restores the CA and etcd.
+func TestSelfHeal(t *testing.T) {
+	scenario(t, "SelfHeal")
+	needReady(t)
+	t.Skip("SKIP (not a pass): not written yet")
+}
+
+// TestFirstBootFault: S3 unavailable for 60 s during a worker's first boot.
+func TestFirstBootFault(t *testing.T) {
+	scenario(t, "FirstBootFault")
+	needReady(t)
+	t.Skip("SKIP (not a pass): not written yet")
+}
+
+// TestScale: raising and lowering a pool's desired size.
+func TestScale(t *testing.T) {
+	scenario(t, "Scale")
+	needReady(t)
+	t.Skip("SKIP (not a pass): not written yet")
+}
+
+// TestDown: `kforge down local` terminates every instance, the lab stops
+// their nodes, and taking the lab down leaves no sandbox, namespace, mount,
+// process or link behind.
+func TestDown(t *testing.T) {
+	scenario(t, "Down")
+	c := needCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	if out, err := c.kforge(ctx, "down", "local", "--yes"); err != nil {
+		t.Fatalf("kforge down local: %v\n%s", err, lastLines(out, 30))
+	}
+	waitFor(t, 5*time.Minute, "every node stopped once its instance was terminated", func() (bool, string, error) {
+		n := len(c.Fleet.Nodes())
+		return n == 0, fmt.Sprintf("%d nodes still running", n), nil
+	})
+	id, inodes := c.ID, c.Net.Inodes()
+	if err := c.close(); err != nil {
+		t.Fatal(err)
+	}
+	left, err := lab.Inventory(id, inodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after down: %s", left)
+	if left.Count() != 0 {
+		t.Errorf("the lab left %s", left)
+	}
+	all, err := lab.Inventory("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.Count() != 0 {
+		t.Errorf("lab leftovers on the machine: %s", all)
+	}
+}
