@@ -138,6 +138,10 @@ func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error
 		Files:    nodeFiles(f.Endpoint, f.Resolver),
 		Binds:    map[string]string{},
 	}
+	// A Kubernetes node runs containerd, kubelet and CNI plugins: the
+	// capabilities of a real machine's root (network administration for its
+	// own namespace's sysctls and links, mounts, cgroups).
+	spec.NspawnArgs = append(spec.NspawnArgs, "--capability=all")
 	if err := kernelModules(&spec); err != nil {
 		return nil, fmt.Errorf("instance %s: %w", id, err)
 	}

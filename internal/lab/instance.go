@@ -110,7 +110,10 @@ func (l *Lab) Boot(ctx context.Context, spec InstanceSpec) (_ *Instance, err err
 		if !filepath.IsAbs(p) {
 			return nil, fmt.Errorf("instance %s: file path %q is not absolute", spec.ID, p)
 		}
-		dst := filepath.Join(upper, p)
+		// Resolve the directories through the base's symbolic links
+		// (/lib -> usr/lib on a merged-/usr Debian): a real /lib in the
+		// instance's layer would hide the base's whole /usr/lib.
+		dst := filepath.Join(upper, resolveIn(l.Base, filepath.Dir(p)), filepath.Base(p))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return nil, fmt.Errorf("instance %s: %w", spec.ID, err)
 		}
@@ -365,4 +368,27 @@ func (i *Instance) startMetadata(ctx context.Context, m Metadata) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("instance %s: metadata service did not listen within 30s: %s", i.Spec.ID, tail(i.imds.Log, 1500))
+}
+
+// resolveIn resolves the symbolic links of directory dir (absolute, inside
+// the instance) as the base root file system has them.
+func resolveIn(root, dir string) string {
+	parts := strings.Split(strings.Trim(dir, "/"), "/")
+	cur := "/"
+	for hops := 0; len(parts) > 0 && hops < 40; {
+		next := filepath.Join(cur, parts[0])
+		parts = parts[1:]
+		target, err := os.Readlink(filepath.Join(root, next))
+		if err != nil {
+			cur = next
+			continue
+		}
+		hops++
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(cur, target)
+		}
+		parts = append(strings.Split(strings.Trim(filepath.Clean(target), "/"), "/"), parts...)
+		cur = "/"
+	}
+	return cur
 }

@@ -167,3 +167,27 @@ func TestSandboxes(t *testing.T) {
 		t.Errorf("after Close %s still exists (%v)", l.RunDir, err)
 	}
 }
+
+// TestResolveIn: files for /lib land in usr/lib on a merged-/usr base.
+func TestResolveIn(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"usr/lib/modules", "etc"} {
+		if err := os.MkdirAll(root+"/"+d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("usr/lib", root+"/lib"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/usr/lib/modules", root+"/usr/lib/mods"); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"/lib/modules/6.1": "/usr/lib/modules/6.1", "/etc/sysctl.d": "/etc/sysctl.d",
+		"/lib/mods/x": "/usr/lib/modules/x", "/": "/", "/new/dir": "/new/dir",
+	} {
+		if got := resolveIn(root, in); got != want {
+			t.Errorf("resolveIn(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
