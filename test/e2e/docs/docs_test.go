@@ -51,6 +51,8 @@ type rule struct {
 // test: decide how it is checked when you document it.
 var rules = []rule{
 	{regexp.MustCompile(`^make local\b`), run, ""},
+	{regexp.MustCompile(`^make lab$`), notRun, "boots real nodes as root for many minutes; run by hand (docs/LAB.md)"},
+	{regexp.MustCompile(`^\./bin/kforge (up local --nodes|lab sweep)\b`), helpOnly, "boots (or sweeps) real nodes as root; make lab runs the lab"},
 	{regexp.MustCompile(`^make test\b`), notRun, "runs every check and test, this one included; CI runs it (.ci/run)"},
 	{regexp.MustCompile(`^\$EDITOR `), notRun, "opens an editor"},
 	{regexp.MustCompile(`^\./bin/kforge [a-z ]+ local\b`), run, ""},
