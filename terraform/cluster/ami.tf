@@ -10,15 +10,30 @@ locals {
   ami_arches = var.ami_id == "" ? toset(concat([local.controller_arch], values(local.pool_arch))) : toset([])
 }
 
-# Latest Amazon Linux 2023 from AWS's public parameter; a new release shows
-# up as a launch template change (and a rolling instance refresh of workers).
+# Latest Amazon Linux 2023 from AWS's public parameter. Read on every plan,
+# but used only the first time an architecture needs an image (below).
 data "aws_ssm_parameter" "al2023" {
   for_each = local.ami_arches
 
   name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${each.key}"
 }
 
+# The AMI an environment's nodes boot, pinned in its state when first looked
+# up: a new Amazon Linux release changes no launch template by itself. The
+# image changes only through ami_id in the environment file, or by replacing
+# this record (terraform apply -replace='terraform_data.ami["x86_64"]', what
+# the planned `kforge roll --ami latest` will do) and then rolling the nodes.
+resource "terraform_data" "ami" {
+  for_each = local.ami_arches
+
+  input = data.aws_ssm_parameter.al2023[each.key].insecure_value
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
 locals {
-  controller_ami = var.ami_id != "" ? var.ami_id : data.aws_ssm_parameter.al2023[local.controller_arch].insecure_value
-  pool_ami       = { for name, arch in local.pool_arch : name => var.ami_id != "" ? var.ami_id : data.aws_ssm_parameter.al2023[arch].insecure_value }
+  controller_ami = var.ami_id != "" ? var.ami_id : terraform_data.ami[local.controller_arch].output
+  pool_ami       = { for name, arch in local.pool_arch : name => var.ami_id != "" ? var.ami_id : terraform_data.ami[arch].output }
 }

@@ -99,3 +99,8 @@ output "notes" {
     "certs bucket policy (deny non-TLS access, deny uploads without SSE-KMS) left out: the emulator treats every policy condition as unmet",
   ] : []
 }
+
+output "amis" {
+  description = "AMI each node group's launch template boots (control plane and every worker pool); pinned in state or by ami_id, so a new Amazon Linux release changes none of them."
+  value       = merge({ controller = local.controller_ami }, local.pool_ami)
+}

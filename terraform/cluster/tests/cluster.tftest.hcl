@@ -133,6 +133,60 @@ run "emulator_configuration" {
   }
 }
 
+# No silent rolls: the first apply records the AMI the SSM parameter names;
+# a later Amazon Linux release (the parameter moves on) leaves every launch
+# template's image as it was, and nothing starts an instance refresh.
+run "ami_recorded_on_first_apply" {
+  command = apply
+
+  assert {
+    condition     = terraform_data.ami["x86_64"].output == "ami-0123456789abcdef0" && output.amis.controller == "ami-0123456789abcdef0" && output.amis.general == "ami-0123456789abcdef0"
+    error_message = "the first apply pins the AMI the SSM parameter names"
+  }
+}
+
+run "new_release_and_agent_build_change_no_image" {
+  command = plan
+
+  variables {
+    # Another agent build (different bytes, so a different SHA-256).
+    agent_binary_paths = { amd64 = "tests/fixtures/kforge-node-arm64" }
+  }
+
+  override_data {
+    target = data.aws_ssm_parameter.al2023["x86_64"]
+    values = {
+      insecure_value = "ami-0fedcba9876543210"
+    }
+  }
+
+  assert {
+    condition     = data.aws_ssm_parameter.al2023["x86_64"].insecure_value == "ami-0fedcba9876543210"
+    error_message = "the test must see a new Amazon Linux release, or it proves nothing"
+  }
+  assert {
+    condition     = local.controller_ami == "ami-0123456789abcdef0" && alltrue([for ami in values(local.pool_ami) : ami == "ami-0123456789abcdef0"]) && output.amis.controller == "ami-0123456789abcdef0"
+    error_message = "a new Amazon Linux release must not change the pinned AMI"
+  }
+  assert {
+    condition     = strcontains(local.worker_user_data["general"], filesha256("tests/fixtures/kforge-node-arm64")) && !strcontains(local.worker_user_data["general"], filesha256("tests/fixtures/kforge-node"))
+    error_message = "the new agent's hash reaches the launch templates (for new instances)"
+  }
+}
+
+run "ami_id_overrides_the_record" {
+  command = plan
+
+  variables {
+    ami_id = "ami-0aaaaaaaaaaaaaaaa"
+  }
+
+  assert {
+    condition     = local.controller_ami == "ami-0aaaaaaaaaaaaaaaa" && output.amis.general == "ami-0aaaaaaaaaaaaaaaa" && length(terraform_data.ami) == 0
+    error_message = "an explicit ami_id is the one way, besides replacing the record, to change the image"
+  }
+}
+
 run "graviton_pool_gets_arm_image" {
   command = plan
 

@@ -79,15 +79,10 @@ resource "aws_autoscaling_group" "pool" {
     }
   }
 
-  # Replace instances in batches when the launch template changes, keeping
-  # 90 % of the pool serving.
-  instance_refresh {
-    strategy = "Rolling"
-
-    preferences {
-      min_healthy_percentage = 90
-    }
-  }
+  # No instance_refresh block, on purpose: a launch template change (a new
+  # agent build, another AMI, an instance type) reaches only instances
+  # launched after it. Running nodes are replaced when the operator rolls the
+  # pool (docs/OPERATIONS.md), never as a side effect of an apply.
 
   dynamic "tag" {
     for_each = merge(var.tags, local.pool_tags[each.key])

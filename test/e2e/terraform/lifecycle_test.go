@@ -114,6 +114,8 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	t.Logf("second plan took %s", time.Since(planStart).Round(time.Second))
 
+	checkNewAgentRollsNothing(t, ctx, tf, clients, vars, out)
+
 	destroyStart := time.Now()
 	if err := tf.Destroy(ctx, tfexec.VarFile(vars.path)); err != nil {
 		t.Fatalf("terraform destroy: %v", err)

@@ -69,8 +69,8 @@ run "pools" {
     error_message = "every pool in both target groups and every zone"
   }
   assert {
-    condition     = alltrue([for g in aws_autoscaling_group.pool : g.instance_refresh[0].strategy == "Rolling" && g.instance_refresh[0].preferences[0].min_healthy_percentage == 90])
-    error_message = "rolling instance refresh keeping 90 % healthy"
+    condition     = alltrue([for g in aws_autoscaling_group.pool : length(g.instance_refresh) == 0])
+    error_message = "no automatic instance refresh: a launch template change must not replace running nodes"
   }
   assert {
     condition     = length(aws_autoscaling_group.pool["general"].launch_template) == 1 && length(aws_autoscaling_group.pool["system"].mixed_instances_policy) == 1
