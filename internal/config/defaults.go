@@ -16,6 +16,7 @@ const (
 	DefaultRegistrar          = "none"
 	DefaultCertsForceDestroy  = true
 	DefaultLogRetentionDays   = 90
+	DefaultBackupInterval     = "15m"
 	defaultStateKeyFormat     = "%s/%s/terraform.tfstate" // cluster, environment
 	defaultWorkerInstanceType = "t3.medium"
 )
@@ -49,6 +50,7 @@ func applyDefaults(c *Cluster, envName string, set map[string]position) {
 	num("ingress.httpsNodePort", &c.Ingress.HTTPSNodePort, DefaultHTTPSNodePort)
 	str("controlPlane.instanceType", &c.ControlPlane.InstanceType, DefaultControllerType)
 	num("controlPlane.volumeSize", &c.ControlPlane.VolumeSize, DefaultVolumeSize)
+	str("controlPlane.backupInterval", &c.ControlPlane.BackupInterval, DefaultBackupInterval)
 	if !isSet("certsBucketForceDestroy") {
 		c.CertsBucketForceDestroy = DefaultCertsForceDestroy
 	}

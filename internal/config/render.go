@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // GoldenAgentBinaryPath is the agent path, per Go architecture, rendered
@@ -90,6 +91,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 		"ami_id":                     c.AMIID,
 		"controller_instance_type":   c.ControlPlane.InstanceType,
 		"controller_volume_size":     c.ControlPlane.VolumeSize,
+		"backup_interval_minutes":    c.BackupIntervalMinutes(),
 		"worker_pools":               pools,
 		"tags":                       tags,
 		"certs_bucket_force_destroy": c.CertsBucketForceDestroy,
@@ -150,4 +152,14 @@ func stringList(in []string) []any {
 		out = append(out, s)
 	}
 	return out
+}
+
+// BackupIntervalMinutes is controlPlane.backupInterval in minutes (the
+// default's when the value does not parse; validation reports that).
+func (c *Cluster) BackupIntervalMinutes() int {
+	d, err := time.ParseDuration(c.ControlPlane.BackupInterval)
+	if err != nil {
+		d, _ = time.ParseDuration(DefaultBackupInterval)
+	}
+	return int(d / time.Minute)
 }

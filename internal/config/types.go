@@ -107,6 +107,10 @@ type Ingress struct {
 type ControlPlane struct {
 	InstanceType string `yaml:"instanceType"`
 	VolumeSize   int    `yaml:"volumeSize"`
+	// BackupInterval is how often the control plane uploads an etcd
+	// snapshot and its PKI (a Go duration in whole minutes, such as 15m):
+	// the recovery point of a lost or replaced control-plane node.
+	BackupInterval string `yaml:"backupInterval"`
 }
 
 // WorkerPool is one Auto Scaling Group of workers.

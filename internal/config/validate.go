@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Limits enforced by the rules below.
@@ -439,6 +440,26 @@ func (v *validator) controlPlane() {
 	cp := v.c.ControlPlane
 	v.instanceType("controlPlane.instanceType", cp.InstanceType)
 	v.volumeSize("controlPlane.volumeSize", cp.VolumeSize)
+	v.backupInterval("controlPlane.backupInterval", cp.BackupInterval)
+}
+
+// Backup interval bounds: a snapshot of a small etcd takes seconds, so five
+// minutes leaves room; beyond a day the recovery point is too old to use.
+const (
+	minBackupInterval = 5 * time.Minute
+	maxBackupInterval = 24 * time.Hour
+)
+
+func (v *validator) backupInterval(path, s string) {
+	fix := "use whole minutes from 5m to 24h, for example 15m or 1h"
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		v.errorf(path, fix, "%q is not a duration", s)
+		return
+	}
+	if d%time.Minute != 0 || d < minBackupInterval || d > maxBackupInterval {
+		v.errorf(path, fix, "%s is not a whole number of minutes between %s and %s", d, minBackupInterval, maxBackupInterval)
+	}
 }
 
 func (v *validator) workerPools() {

@@ -62,6 +62,19 @@ func TestValidDocLoads(t *testing.T) {
 	if len(c.Warnings) != 0 {
 		t.Errorf("unexpected warnings: %v", c.Warnings)
 	}
+	if c.ControlPlane.BackupInterval != "15m" || c.BackupIntervalMinutes() != 15 || c.TFVars()["backup_interval_minutes"] != 15 {
+		t.Errorf("backup interval default %q (%d minutes), want 15m rendered as 15", c.ControlPlane.BackupInterval, c.BackupIntervalMinutes())
+	}
+}
+
+func TestBackupIntervalRendered(t *testing.T) {
+	c, err := loadString(t, strings.Replace(validDoc, "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: 1h30m\n", 1))
+	if err != nil {
+		t.Fatalf("valid backup interval rejected: %v", err)
+	}
+	if got := c.TFVars()["backup_interval_minutes"]; got != 90 {
+		t.Errorf("backup_interval_minutes = %v, want 90", got)
+	}
 }
 
 func TestBadInputs(t *testing.T) {
@@ -124,6 +137,10 @@ func TestBadInputs(t *testing.T) {
 		{"controller type shape", "instanceType: t3.medium", "instanceType: t3-medium", "controlPlane.instanceType", 0, "not an EC2 instance type"},
 		{"controller type size", "instanceType: t3.medium", "instanceType: m7g.huge", "controlPlane.instanceType", 0, "not an EC2 instance type"},
 		{"controller volume small", "volumeSize: 30", "volumeSize: 10", "controlPlane.volumeSize", 0, "outside 20-16384"},
+		{"backup interval not a duration", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: often\n", "controlPlane.backupInterval", 24, "not a duration"},
+		{"backup interval too short", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: 1m\n", "controlPlane.backupInterval", 24, "between 5m0s and 24h0m0s"},
+		{"backup interval too long", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: 48h\n", "controlPlane.backupInterval", 24, "between 5m0s and 24h0m0s"},
+		{"backup interval seconds", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: 90s\n", "controlPlane.backupInterval", 24, "whole number of minutes"},
 		{"pool min greater than desired", "min: 1", "min: 2", "workerPools.general.desired", 28, "less than min"},
 		{"pool desired greater than max", "desired: 1", "desired: 5", "workerPools.general.desired", 0, "greater than max"},
 		{"pool max zero", "max: 3", "max: 0", "workerPools.general.max", 0, "out of range"},

@@ -1,18 +1,38 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"fmt"
 	"log/slog"
+	"strings"
+	"text/template"
 	"time"
 )
 
 //go:embed units/*
 var units embed.FS
 
-// Units returns the systemd units the agent installs, by file name.
+// DefaultBackupMinutes is the backup interval when cluster.json names none
+// (written by a root module older than backup_interval_minutes).
+const DefaultBackupMinutes = 15
+
+// UnitSettings are the values rendered into the *.tmpl units.
+type UnitSettings struct {
+	// BackupMinutes is kforge-backup.timer's interval.
+	BackupMinutes int
+}
+
+// Units returns the systemd units the agent installs, by file name, with
+// the default settings (what user data installs before cluster.json is read).
 func Units() (map[string][]byte, error) {
+	return RenderUnits(UnitSettings{BackupMinutes: DefaultBackupMinutes})
+}
+
+// RenderUnits returns the systemd units by file name; a unit ending in
+// .tmpl is rendered with s and installed without the suffix.
+func RenderUnits(s UnitSettings) (map[string][]byte, error) {
 	entries, err := units.ReadDir("units")
 	if err != nil {
 		return nil, fmt.Errorf("reading embedded units: %w", err)
@@ -23,9 +43,30 @@ func Units() (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading embedded unit %s: %w", e.Name(), err)
 		}
-		out[e.Name()] = b
+		name, isTemplate := strings.CutSuffix(e.Name(), ".tmpl")
+		if isTemplate {
+			tmpl, err := template.New(e.Name()).Option("missingkey=error").Parse(string(b))
+			if err != nil {
+				return nil, fmt.Errorf("parsing embedded unit %s: %w", e.Name(), err)
+			}
+			var buf bytes.Buffer
+			if err := tmpl.Execute(&buf, s); err != nil {
+				return nil, fmt.Errorf("rendering unit %s: %w", name, err)
+			}
+			b = buf.Bytes()
+		}
+		out[name] = b
 	}
 	return out, nil
+}
+
+// unitSettings takes the settings from cluster.json, defaults where absent.
+func (a *Agent) unitSettings() UnitSettings {
+	s := UnitSettings{BackupMinutes: a.Cluster.BackupIntervalMinutes}
+	if s.BackupMinutes == 0 {
+		s.BackupMinutes = DefaultBackupMinutes
+	}
+	return s
 }
 
 // Options are the command-line settings the agent was started with; they

@@ -55,6 +55,9 @@ type Cluster struct {
 	HTTPSNodePort     int32           `json:"https_node_port"`
 	WorkerPools       map[string]Pool `json:"worker_pools"`
 	ControllerASGName string          `json:"controller_asg_name"`
+	// BackupIntervalMinutes is kforge-backup.timer's interval; 0 (absent)
+	// means DefaultBackupMinutes.
+	BackupIntervalMinutes int `json:"backup_interval_minutes"`
 }
 
 var versionPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
@@ -95,6 +98,10 @@ func (c Cluster) Validate() error {
 		if port < 30000 || port > 32767 {
 			return fmt.Errorf("cluster.json: %s %d is outside the NodePort range 30000-32767", key, port)
 		}
+	}
+	// 0 is absent (an older root module); the module's own rule is 5-1440.
+	if m := c.BackupIntervalMinutes; m != 0 && (m < 5 || m > 1440) {
+		return fmt.Errorf("cluster.json: backup_interval_minutes %d is outside 5-1440", m)
 	}
 	return nil
 }

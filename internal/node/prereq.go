@@ -75,7 +75,7 @@ func (a *Agent) installUnitsPhase() phase {
 			if err != nil || !bytes.Equal(got, a.nodeEnv()) {
 				return false, nil
 			}
-			us, err := Units()
+			us, err := RenderUnits(a.unitSettings())
 			if err != nil {
 				return false, err
 			}
@@ -90,7 +90,7 @@ func (a *Agent) installUnitsPhase() phase {
 			if err := a.Host.WriteFile(envFile, a.nodeEnv(), 0o644); err != nil {
 				return err
 			}
-			us, err := Units()
+			us, err := RenderUnits(a.unitSettings())
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,5 +35,64 @@ func TestUnitsPassSystemdAnalyze(t *testing.T) {
 			continue
 		}
 		t.Errorf("systemd-analyze: %s", line)
+	}
+}
+
+// The backup timer takes its interval from cluster.json: units installed by
+// user data (before cluster.json is read) carry the default, and the
+// bootstrap rewrites them with the cluster's interval.
+func TestBackupTimerFollowsTheCluster(t *testing.T) {
+	ctx := context.Background()
+	h := newRecorder(t, "controller")
+	o := Options{Role: RoleController, Bucket: "demo-certs", ConfigKey: "bootstrap/cluster.json", Region: "eu-west-1"}
+	if err := InstallUnits(ctx, h, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	timer := unitDir + "/kforge-backup.timer"
+	if got := h.file(timer); !strings.Contains(got, "OnUnitActiveSec=15min\n") {
+		t.Fatalf("default timer:\n%s", got)
+	}
+	a := &Agent{Host: h, Options: o, Cluster: Cluster{BackupIntervalMinutes: 60}}
+	p := a.installUnitsPhase()
+	if done, err := p.done(ctx); err != nil || done {
+		t.Fatalf("units with another interval count as installed (done=%v, err=%v)", done, err)
+	}
+	if err := p.run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := h.file(timer)
+	for _, want := range []string{"OnBootSec=60min\n", "OnUnitActiveSec=60min\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("timer for 60 minutes lacks %q:\n%s", want, got)
+		}
+	}
+	if done, err := p.done(ctx); err != nil || !done {
+		t.Errorf("units just written do not count as installed (done=%v, err=%v)", done, err)
+	}
+}
+
+// Every interval the configuration accepts renders a timer systemd accepts.
+func TestBackupTimerIntervalsPassSystemdAnalyze(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("skipping: systemd-analyze is not installed")
+	}
+	for _, minutes := range []int{5, 15, 1440} {
+		us, err := RenderUnits(UnitSettings{BackupMinutes: minutes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		for _, name := range []string{"kforge-backup.timer", "kforge-backup.service"} {
+			if err := os.WriteFile(filepath.Join(dir, name), us[name], 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, _ := exec.Command("systemd-analyze", "verify", "--man=no", filepath.Join(dir, "kforge-backup.timer")).CombinedOutput()
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if line == "" || strings.Contains(line, "/usr/local/bin/kforge is not executable") {
+				continue
+			}
+			t.Errorf("%d minutes: systemd-analyze: %s", minutes, line)
+		}
 	}
 }

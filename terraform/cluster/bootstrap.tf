@@ -37,6 +37,8 @@ locals {
     https_node_port     = var.https_node_port
     worker_pools        = { for name, pool in var.worker_pools : name => { labels = pool.labels, taints = pool.taints } }
     controller_asg_name = "${var.cluster_name}-controller"
+    # kforge-backup.timer's interval on the control plane.
+    backup_interval_minutes = var.backup_interval_minutes
   })
 
   # The keys come from the objects, so no node launches before they exist.

@@ -146,6 +146,17 @@ variable "controller_instance_type" {
   }
 }
 
+variable "backup_interval_minutes" {
+  description = "Minutes between the control plane's etcd snapshot and PKI uploads to the certs bucket: the recovery point when the control-plane node is lost or replaced."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.backup_interval_minutes >= 5 && var.backup_interval_minutes <= 1440 && floor(var.backup_interval_minutes) == var.backup_interval_minutes
+    error_message = "backup_interval_minutes must be a whole number from 5 to 1440 (24 hours)."
+  }
+}
+
 variable "controller_volume_size" {
   description = "Root volume size of the control-plane node in GiB."
   type        = number

@@ -97,7 +97,7 @@ run "real_aws_configuration" {
     error_message = "user data renders under 16 KB"
   }
   assert {
-    condition     = alltrue([for k in ["cluster_name", "environment", "region", "domain", "api_dns_name", "kubernetes_version", "pod_cidr", "service_cidr", "bucket", "kms_key_arn", "zone_id", "efs_id", "acme_email", "http_node_port", "https_node_port", "worker_pools", "controller_asg_name"] : contains(keys(jsondecode(aws_s3_object.cluster_config.content)), k)])
+    condition     = alltrue([for k in ["cluster_name", "environment", "region", "domain", "api_dns_name", "kubernetes_version", "pod_cidr", "service_cidr", "bucket", "kms_key_arn", "zone_id", "efs_id", "acme_email", "http_node_port", "https_node_port", "worker_pools", "controller_asg_name", "backup_interval_minutes"] : contains(keys(jsondecode(aws_s3_object.cluster_config.content)), k)])
     error_message = "cluster.json carries every contract key"
   }
   assert {
