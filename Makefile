@@ -89,7 +89,7 @@ bench: build ## Benchmarks of kforge itself; prints ratios.
 e2e-aws: build ## The real thing on an AWS account (skips without credentials).
 	test/aws/run
 
-lab: build ## Real nodes from the emulated ASGs on this machine (root; docs/LAB.md).
+lab: ## Real nodes from the emulated ASGs on this machine (root; docs/LAB.md).
 	scripts/lab
 
 clean: ## Remove build output and local work directories.
