@@ -1,0 +1,246 @@
+// Package nodelifecycle answers the Auto Scaling termination lifecycle hook
+// of a kforge cluster: for each instance of the cluster's groups waiting in
+// Terminating:Wait it cordons and drains the instance's node through the
+// eviction API (so PodDisruptionBudgets hold), deletes the Node object (so
+// its pod CIDR is freed) and completes the lifecycle action.
+//
+// It runs on the control plane, which holds the admin kubeconfig. A hook it
+// never answers times out with CONTINUE, so the handler can only speed a
+// termination up, never block one.
+package nodelifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// TerminatingWait is the lifecycle state of an instance held by a
+// termination hook.
+const TerminatingWait = "Terminating:Wait"
+
+// AutoScaling is the part of the Auto Scaling API the handler calls.
+type AutoScaling interface {
+	DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, opts ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
+	CompleteLifecycleAction(ctx context.Context, in *autoscaling.CompleteLifecycleActionInput, opts ...func(*autoscaling.Options)) (*autoscaling.CompleteLifecycleActionOutput, error)
+}
+
+// Handler drains the nodes of terminating instances of Groups.
+type Handler struct {
+	ASG  AutoScaling
+	Kube kubernetes.Interface
+	// Groups are the cluster's Auto Scaling group names.
+	Groups []string
+	// Hook is the termination lifecycle hook's name (the same on every group).
+	Hook string
+	// DrainTimeout bounds one node's drain; keep it under the hook's
+	// heartbeat timeout. After it the node is deleted anyway: the instance
+	// goes when the hook times out, whatever the handler does.
+	DrainTimeout time.Duration
+	// RetryInterval is the wait between evictions refused by a
+	// PodDisruptionBudget and between checks that evicted pods are gone.
+	RetryInterval time.Duration
+	Log           *slog.Logger
+}
+
+// Result is what happened to one terminating instance.
+type Result struct {
+	Group      string `json:"group"`
+	InstanceID string `json:"instance_id"`
+	// Node is empty when no Node has the instance's provider ID.
+	Node    string `json:"node,omitempty"`
+	Evicted int    `json:"evicted"`
+	// DrainTimedOut: pods were still on the node after DrainTimeout.
+	DrainTimedOut bool `json:"drain_timed_out"`
+}
+
+// RunOnce handles every instance now waiting in Terminating:Wait. It goes
+// on after one instance fails and returns every failure joined.
+func (h *Handler) RunOnce(ctx context.Context) ([]Result, error) {
+	waiting, err := h.waiting(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var results []Result
+	var errs []error
+	for _, w := range waiting {
+		r, err := h.handle(ctx, w.group, w.instanceID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("instance %s of %s: %w", w.instanceID, w.group, err))
+			continue
+		}
+		results = append(results, r)
+	}
+	return results, errors.Join(errs...)
+}
+
+type waitingInstance struct{ group, instanceID string }
+
+func (h *Handler) waiting(ctx context.Context) ([]waitingInstance, error) {
+	var out []waitingInstance
+	p := autoscaling.NewDescribeAutoScalingGroupsPaginator(h.ASG, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: h.Groups})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing Auto Scaling groups %s: %w", strings.Join(h.Groups, ", "), err)
+		}
+		for _, g := range page.AutoScalingGroups {
+			for _, i := range g.Instances {
+				if i.LifecycleState == asgtypes.LifecycleStateTerminatingWait {
+					out = append(out, waitingInstance{aws.ToString(g.AutoScalingGroupName), aws.ToString(i.InstanceId)})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) handle(ctx context.Context, group, instanceID string) (Result, error) {
+	r := Result{Group: group, InstanceID: instanceID}
+	node, err := h.nodeOf(ctx, instanceID)
+	if err != nil {
+		return r, err
+	}
+	if node != nil {
+		r.Node = node.Name
+		if err := h.cordon(ctx, node.Name); err != nil {
+			return r, err
+		}
+		r.Evicted, r.DrainTimedOut, err = h.drain(ctx, node.Name)
+		if err != nil {
+			return r, err
+		}
+		if r.DrainTimedOut {
+			h.logger().Warn("drain timed out; deleting the node anyway", "node", node.Name, "instance", instanceID, "timeout", h.DrainTimeout.String())
+		}
+		if err := h.Kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return r, fmt.Errorf("deleting node %s: %w", node.Name, err)
+		}
+	}
+	_, err = h.ASG.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{
+		AutoScalingGroupName:  aws.String(group),
+		LifecycleHookName:     aws.String(h.Hook),
+		InstanceId:            aws.String(instanceID),
+		LifecycleActionResult: aws.String("CONTINUE"),
+	})
+	if err != nil {
+		return r, fmt.Errorf("completing lifecycle action %s: %w", h.Hook, err)
+	}
+	h.logger().Info("terminating instance handled", "group", group, "instance", instanceID, "node", r.Node, "evicted", r.Evicted, "drain_timed_out", r.DrainTimedOut)
+	return r, nil
+}
+
+// nodeOf finds the Node whose provider ID (aws:///<az>/<instance-id>)
+// names the instance; nil when there is none (it never joined, or is gone).
+func (h *Handler) nodeOf(ctx context.Context, instanceID string) (*corev1.Node, error) {
+	nodes, err := h.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	for i := range nodes.Items {
+		if strings.HasSuffix(nodes.Items[i].Spec.ProviderID, "/"+instanceID) {
+			return &nodes.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (h *Handler) cordon(ctx context.Context, node string) error {
+	patch := []byte(`{"spec":{"unschedulable":true}}`)
+	if _, err := h.Kube.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("cordoning node %s: %w", node, err)
+	}
+	return nil
+}
+
+// drain evicts every pod that a drain evicts (not DaemonSet pods, not
+// static pods, not finished pods), retrying evictions a
+// PodDisruptionBudget refuses, and waits for them to go, for at most
+// DrainTimeout.
+func (h *Handler) drain(ctx context.Context, node string) (evicted int, timedOut bool, err error) {
+	deadline := time.Now().Add(h.DrainTimeout)
+	pending := map[types.UID]bool{}
+	for {
+		pods, err := h.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(),
+		})
+		if err != nil {
+			return evicted, false, fmt.Errorf("listing pods on %s: %w", node, err)
+		}
+		left := 0
+		for _, pod := range pods.Items {
+			// The API server filters by node; checked again so a client
+			// that ignores field selectors cannot drain the wrong pods.
+			if pod.Spec.NodeName != node || !drained(pod) {
+				continue
+			}
+			left++
+			if pending[pod.UID] {
+				continue // evicted, still terminating
+			}
+			err := h.Kube.PolicyV1().Evictions(pod.Namespace).Evict(ctx, &policyv1.Eviction{
+				ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
+			})
+			switch {
+			case err == nil:
+				pending[pod.UID] = true
+				evicted++
+			case apierrors.IsNotFound(err):
+				left--
+			case apierrors.IsTooManyRequests(err):
+				// A PodDisruptionBudget allows no disruption now: retry.
+			default:
+				return evicted, false, fmt.Errorf("evicting %s/%s: %w", pod.Namespace, pod.Name, err)
+			}
+		}
+		if left == 0 {
+			return evicted, false, nil
+		}
+		if !time.Now().Before(deadline) {
+			return evicted, true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return evicted, false, ctx.Err()
+		case <-time.After(h.RetryInterval):
+		}
+	}
+}
+
+// drained reports whether a drain evicts the pod: kubectl drain
+// --ignore-daemonsets leaves DaemonSet pods (their controller ignores
+// unschedulable) and static pods (the kubelet owns them), and finished pods
+// hold nothing.
+func drained(pod corev1.Pod) bool {
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return false
+	}
+	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+		return false
+	}
+	if c := metav1.GetControllerOf(&pod); c != nil && c.Kind == "DaemonSet" {
+		return false
+	}
+	return true
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
