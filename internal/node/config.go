@@ -38,17 +38,21 @@ type Pool struct {
 
 // Cluster is bootstrap/cluster.json, written by the root module.
 type Cluster struct {
-	ClusterName       string          `json:"cluster_name"`
-	Environment       string          `json:"environment"`
-	Region            string          `json:"region"`
-	Domain            string          `json:"domain"`
-	APIDNSName        string          `json:"api_dns_name"`
-	KubernetesVersion string          `json:"kubernetes_version"`
-	PodCIDR           string          `json:"pod_cidr"`
-	ServiceCIDR       string          `json:"service_cidr"`
-	Bucket            string          `json:"bucket"`
-	KMSKeyARN         string          `json:"kms_key_arn"`
-	ZoneID            string          `json:"zone_id"`
+	ClusterName       string `json:"cluster_name"`
+	Environment       string `json:"environment"`
+	Region            string `json:"region"`
+	Domain            string `json:"domain"`
+	APIDNSName        string `json:"api_dns_name"`
+	KubernetesVersion string `json:"kubernetes_version"`
+	PodCIDR           string `json:"pod_cidr"`
+	ServiceCIDR       string `json:"service_cidr"`
+	Bucket            string `json:"bucket"`
+	KMSKeyARN         string `json:"kms_key_arn"`
+	ZoneID            string `json:"zone_id"`
+	// APIZoneID is the private zone api.<domain> attached to the VPC, where
+	// the control plane publishes its address; empty in a cluster.json
+	// written before it existed (then the public zone_id holds the record).
+	APIZoneID         string          `json:"api_zone_id,omitempty"`
 	EFSID             string          `json:"efs_id"`
 	ACMEEmail         string          `json:"acme_email"`
 	HTTPNodePort      int32           `json:"http_node_port"`
@@ -58,6 +62,14 @@ type Cluster struct {
 	// BackupIntervalMinutes is kforge-backup.timer's interval; 0 (absent)
 	// means DefaultBackupMinutes.
 	BackupIntervalMinutes int `json:"backup_interval_minutes"`
+}
+
+// APIRecordZone is the hosted zone the api.<domain> record lives in.
+func (c Cluster) APIRecordZone() string {
+	if c.APIZoneID != "" {
+		return c.APIZoneID
+	}
+	return c.ZoneID
 }
 
 var versionPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)

@@ -62,3 +62,14 @@ func TestParseClusterNamesTheBadKey(t *testing.T) {
 		t.Fatal("malformed JSON accepted")
 	}
 }
+
+// The API record goes to the private zone when cluster.json names one, and
+// to the public zone for a cluster.json written before it existed.
+func TestAPIRecordZone(t *testing.T) {
+	if got := (Cluster{ZoneID: "ZPUBLIC", APIZoneID: "ZPRIVATE"}).APIRecordZone(); got != "ZPRIVATE" {
+		t.Errorf("APIRecordZone = %q, want the private zone", got)
+	}
+	if got := (Cluster{ZoneID: "ZPUBLIC"}).APIRecordZone(); got != "ZPUBLIC" {
+		t.Errorf("APIRecordZone without api_zone_id = %q, want the public zone", got)
+	}
+}

@@ -84,7 +84,7 @@ func (a *Agent) kubectl(args ...string) Command {
 // The record holds the private address: nodes always reach it, and the
 // API is not published to the internet (see docs/NODES.md).
 func (a *Agent) pointAPIRecord(ctx context.Context) error {
-	if err := a.DNS.UpsertA(ctx, a.Cluster.ZoneID, a.Cluster.APIDNSName, a.Instance.PrivateIP); err != nil {
+	if err := a.DNS.UpsertA(ctx, a.Cluster.APIRecordZone(), a.Cluster.APIDNSName, a.Instance.PrivateIP); err != nil {
 		return err
 	}
 	hosts, err := a.Host.ReadFile("/etc/hosts")

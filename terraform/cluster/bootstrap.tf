@@ -31,6 +31,7 @@ locals {
     bucket              = module.buckets.bucket_name
     kms_key_arn         = module.kms.key_arn
     zone_id             = module.dns.zone_id
+    api_zone_id         = module.dns.api_zone_id
     efs_id              = module.storage.file_system_id
     acme_email          = var.acme_email
     http_node_port      = var.http_node_port

@@ -52,6 +52,7 @@ module "dns" {
 
   domain           = var.domain
   zone_id          = var.dns_zone_id
+  vpc_id           = module.network.vpc_id
   nlb_dns_name     = module.ingress.nlb_dns_name
   nlb_zone_id      = module.ingress.nlb_zone_id
   api_seed_address = local.api_seed_address
@@ -75,7 +76,7 @@ module "iam" {
   cluster_name        = var.cluster_name
   bucket_arn          = module.buckets.bucket_arn
   kms_key_arn         = module.kms.key_arn
-  zone_id             = module.dns.zone_id
+  zone_id             = module.dns.api_zone_id
   api_record_name     = lower("api.${var.domain}")
   efs_file_system_arn = module.storage.file_system_arn
   tags                = local.tags

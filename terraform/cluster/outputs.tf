@@ -38,6 +38,11 @@ output "zone_id" {
   value       = module.dns.zone_id
 }
 
+output "api_zone_id" {
+  description = "Private hosted zone of api.<domain>, attached to the VPC."
+  value       = module.dns.api_zone_id
+}
+
 output "name_servers" {
   description = "Name servers of the zone, to set at the registrar."
   value       = module.dns.name_servers

@@ -8,6 +8,11 @@ output "name_servers" {
   value       = local.name_servers
 }
 
+output "api_zone_id" {
+  description = "Id of the private hosted zone api.<domain>, attached to the VPC; the control plane upserts its address there."
+  value       = aws_route53_zone.api.zone_id
+}
+
 output "api_dns_name" {
   description = "DNS name of the Kubernetes API (api.<domain>)."
   value       = aws_route53_record.api.fqdn

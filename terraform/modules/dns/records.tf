@@ -13,11 +13,28 @@ resource "aws_route53_record" "ingress" {
   }
 }
 
-# api.<domain> names the control plane. Its address changes whenever the
-# ASG replaces the node, so the node sets the record itself on boot; Terraform
-# only creates it (with a placeholder) and then leaves its value alone.
+# api.<domain> names the control plane, for the nodes only: it lives in a
+# private hosted zone of exactly that name attached to the VPC, so nodes
+# resolve it through the VPC resolver whatever the public delegation is
+# (before delegation, or after a down/up that made new name servers), and
+# every other name under the domain still resolves publicly. Its address
+# changes whenever the ASG replaces the node, so the node sets the record
+# itself on boot; Terraform only creates it (with a placeholder) and then
+# leaves its value alone.
+resource "aws_route53_zone" "api" {
+  name    = "api.${var.domain}"
+  comment = "kforge: api.${var.domain}, private to the cluster VPC"
+  # Only the record below lives here; the node rewrites its value.
+  force_destroy = true
+  tags          = var.tags
+
+  vpc {
+    vpc_id = var.vpc_id
+  }
+}
+
 resource "aws_route53_record" "api" {
-  zone_id = local.zone_id
+  zone_id = aws_route53_zone.api.zone_id
   name    = "api.${var.domain}"
   type    = "A"
   ttl     = 60

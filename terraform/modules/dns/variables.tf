@@ -24,6 +24,11 @@ variable "nlb_zone_id" {
   type        = string
 }
 
+variable "vpc_id" {
+  description = "VPC the private zone holding api.<domain> is attached to (its resolver answers the nodes)."
+  type        = string
+}
+
 variable "api_seed_address" {
   description = "Address api.<domain> is created with. The control plane overwrites the record with its own address when it boots, and Terraform ignores later changes to it."
   type        = string

@@ -496,6 +496,9 @@ func checkBucket(t *testing.T, ctx context.Context, c *clients, v clusterVars, o
 			t.Errorf("cluster.json lacks key %q", k)
 		}
 	}
+	if doc["api_zone_id"] != out.APIZoneID {
+		t.Errorf("cluster.json api_zone_id %v, want the private API zone %s", doc["api_zone_id"], out.APIZoneID)
+	}
 	if doc["bucket"] != out.CertsBucket || doc["efs_id"] != out.EFSID || doc["zone_id"] != out.ZoneID || doc["controller_asg_name"] != out.ControllerASGName {
 		t.Errorf("cluster.json ids %v/%v/%v/%v do not match the outputs", doc["bucket"], doc["efs_id"], doc["zone_id"], doc["controller_asg_name"])
 	}
@@ -542,13 +545,35 @@ func checkDNS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out 
 		t.Fatalf("records: %v", err)
 	}
 	aliases := map[string]string{}
-	api := false
 	for _, r := range records.ResourceRecordSets {
 		name := normalizeDNS(aws.ToString(r.Name))
 		if r.Type == "A" && r.AliasTarget != nil {
 			aliases[name] = normalizeDNS(aws.ToString(r.AliasTarget.DNSName))
 		}
-		if r.Type == "A" && name == "api."+v.Domain && len(r.ResourceRecords) == 1 {
+		if name == "api."+v.Domain {
+			t.Errorf("public zone holds %s %s; the API name must live only in the private zone", r.Type, name)
+		}
+	}
+
+	// api.<domain>: a private zone of that name attached to the VPC, so
+	// nodes never depend on the public delegation.
+	private, err := c.route53.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(out.APIZoneID)})
+	if err != nil {
+		t.Fatalf("API zone %s: %v", out.APIZoneID, err)
+	}
+	if normalizeDNS(aws.ToString(private.HostedZone.Name)) != "api."+v.Domain || private.HostedZone.Config == nil || !private.HostedZone.Config.PrivateZone {
+		t.Errorf("API zone %s is %q (private %v), want the private zone api.%s", out.APIZoneID, aws.ToString(private.HostedZone.Name), private.HostedZone.Config != nil && private.HostedZone.Config.PrivateZone, v.Domain)
+	}
+	if len(private.VPCs) != 1 || aws.ToString(private.VPCs[0].VPCId) != out.VPCID {
+		t.Errorf("API zone attached to %v, want only the cluster VPC %s", private.VPCs, out.VPCID)
+	}
+	apiRecords, err := c.route53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(out.APIZoneID)})
+	if err != nil {
+		t.Fatalf("API zone records: %v", err)
+	}
+	api := false
+	for _, r := range apiRecords.ResourceRecordSets {
+		if r.Type == "A" && normalizeDNS(aws.ToString(r.Name)) == "api."+v.Domain && len(r.ResourceRecords) == 1 {
 			api = true
 		}
 	}
@@ -559,7 +584,7 @@ func checkDNS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out 
 		}
 	}
 	if !api {
-		t.Errorf("no A record api.%s", v.Domain)
+		t.Errorf("no A record api.%s in the private zone", v.Domain)
 	}
 	if out.APIDNSName != "api."+v.Domain || out.APIEndpoint != "https://api."+v.Domain+":6443" {
 		t.Errorf("api outputs %q %q", out.APIDNSName, out.APIEndpoint)

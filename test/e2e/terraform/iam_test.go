@@ -56,7 +56,7 @@ func checkIAM(t *testing.T, ctx context.Context, c *clients, v clusterVars, out 
 	_, keyID, _ := strings.Cut(out.KMSKeyARN, ":key/")
 	replacer := strings.NewReplacer(
 		keyID, "${KMS_KEY_ID}",
-		out.ZoneID, "${ZONE_ID}",
+		out.APIZoneID, "${ZONE_ID}",
 		strings.ToLower(out.APIDNSName), "${API_RECORD}",
 		out.EFSID, "${EFS_ID}",
 		account, "${ACCOUNT_ID}",

@@ -358,6 +358,7 @@ type outputs struct {
 	NLBDNSName        string            `json:"nlb_dns_name"`
 	TargetGroupARNs   map[string]string `json:"target_group_arns"`
 	ZoneID            string            `json:"zone_id"`
+	APIZoneID         string            `json:"api_zone_id"`
 	NameServers       []string          `json:"name_servers"`
 	APIDNSName        string            `json:"api_dns_name"`
 	APIEndpoint       string            `json:"api_endpoint"`
@@ -384,7 +385,7 @@ func readOutputs(t *testing.T, ctx context.Context, tf *tfexec.Terraform) output
 		flat[k] = v.Value
 	}
 	for _, name := range []string{"cluster_name", "environment", "region", "vpc_id", "nlb_dns_name", "nlb_arn",
-		"target_group_arns", "zone_id", "name_servers", "api_dns_name", "api_endpoint", "certs_bucket",
+		"target_group_arns", "zone_id", "api_zone_id", "name_servers", "api_dns_name", "api_endpoint", "certs_bucket",
 		"controller_asg_name", "worker_asg_names", "efs_id", "kms_key_arn", "controller_role_arn",
 		"worker_role_arn", "emulated"} {
 		if _, ok := flat[name]; !ok {

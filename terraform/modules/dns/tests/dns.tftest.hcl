@@ -10,6 +10,7 @@ variables {
   nlb_dns_name     = "kforge-dev-ingress-123.elb.eu-west-1.amazonaws.com"
   nlb_zone_id      = "Z2IFOLAFXWLO4F"
   api_seed_address = "10.0.255.254"
+  vpc_id           = "vpc-12345678"
 }
 
 run "new_zone" {
@@ -30,6 +31,14 @@ run "new_zone" {
   assert {
     condition     = aws_route53_record.api.name == "api.dev.example.com" && aws_route53_record.api.records == toset(["10.0.255.254"])
     error_message = "api.<domain> seeded with the placeholder"
+  }
+  assert {
+    condition     = aws_route53_record.api.zone_id == aws_route53_zone.api.zone_id && aws_route53_zone.api.name == "api.dev.example.com" && one(aws_route53_zone.api.vpc).vpc_id == "vpc-12345678"
+    error_message = "api.<domain> lives in a private zone of that name attached to the VPC, not in the public zone"
+  }
+  assert {
+    condition     = output.api_zone_id == aws_route53_zone.api.zone_id && output.zone_id != output.api_zone_id
+    error_message = "the API zone is output apart from the public zone"
   }
 }
 
