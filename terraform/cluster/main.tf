@@ -50,9 +50,11 @@ module "ingress" {
 module "dns" {
   source = "../modules/dns"
 
-  domain           = var.domain
-  zone_id          = var.dns_zone_id
-  vpc_id           = module.network.vpc_id
+  domain  = var.domain
+  zone_id = var.dns_zone_id
+  vpc_id  = module.network.vpc_id
+  # The emulator cannot create a private zone (see output "notes").
+  api_zone_private = !local.emulated
   nlb_dns_name     = module.ingress.nlb_dns_name
   nlb_zone_id      = module.ingress.nlb_zone_id
   api_seed_address = local.api_seed_address

@@ -102,6 +102,7 @@ output "notes" {
   description = "Deviations from the real-AWS configuration, if any."
   value = local.emulated ? [
     "certs bucket policy (deny non-TLS access, deny uploads without SSE-KMS) left out: the emulator treats every policy condition as unmet",
+    "api.<domain> zone not attached to the VPC (so public): the emulator drops the VPC of a zone created the way the provider creates private zones",
   ] : []
 }
 

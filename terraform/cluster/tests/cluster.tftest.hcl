@@ -89,6 +89,10 @@ run "real_aws_configuration" {
     error_message = "on AWS the bucket policy is applied and nothing is left out"
   }
   assert {
+    condition     = module.dns.api_zone_vpc_ids == [module.network.vpc_id] && output.api_zone_id != output.zone_id
+    error_message = "on AWS api.<domain> is in its own zone, private to the cluster VPC"
+  }
+  assert {
     condition     = module.workers.launch_template_ids["general"] != "" && length(data.aws_ssm_parameter.al2023) == 1 && local.controller_ami == "ami-0123456789abcdef0"
     error_message = "without ami_id the AMI comes from the AL2023 SSM parameter"
   }
@@ -120,8 +124,12 @@ run "emulator_configuration" {
   }
 
   assert {
-    condition     = !module.buckets.policy_enforced && length(output.notes) == 1 && output.emulated
+    condition     = !module.buckets.policy_enforced && length(output.notes) == 2 && output.emulated
     error_message = "against the emulator the conditional bucket policy is left out, and the notes say so"
+  }
+  assert {
+    condition     = length(module.dns.api_zone_vpc_ids) == 0 && anytrue([for n in output.notes : strcontains(n, "api.<domain> zone")])
+    error_message = "against the emulator the API zone is not attached to the VPC, and the notes say so"
   }
   assert {
     condition     = length(data.aws_ssm_parameter.al2023) == 0 && local.controller_ami == "ami-760aaa0f"

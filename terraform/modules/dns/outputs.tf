@@ -13,6 +13,11 @@ output "api_zone_id" {
   value       = aws_route53_zone.api.zone_id
 }
 
+output "api_zone_vpc_ids" {
+  description = "VPCs the api.<domain> zone is attached to (one on AWS; none for an emulator)."
+  value       = [for v in aws_route53_zone.api.vpc : v.vpc_id]
+}
+
 output "api_dns_name" {
   description = "DNS name of the Kubernetes API (api.<domain>)."
   value       = aws_route53_record.api.fqdn

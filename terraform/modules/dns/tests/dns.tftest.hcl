@@ -42,6 +42,19 @@ run "new_zone" {
   }
 }
 
+run "emulated_api_zone_is_not_attached" {
+  command = apply
+
+  variables {
+    api_zone_private = false
+  }
+
+  assert {
+    condition     = length(aws_route53_zone.api.vpc) == 0 && aws_route53_record.api.zone_id == aws_route53_zone.api.zone_id
+    error_message = "for an emulator the API zone is created without the VPC"
+  }
+}
+
 run "existing_zone" {
   command = apply
 
