@@ -131,20 +131,26 @@ func (k *Kubeconfig) HTTPClient() (*http.Client, string, error) {
 // control plane published a public address, the server is pointed there
 // with tls-server-name api.<domain> (the certificate holds both).
 func (app *App) fetchKubeconfig(ctx context.Context, env string, usePublic bool) (*Kubeconfig, error) {
+	kc, _, err := app.fetchKubeconfigAndName(ctx, env, usePublic)
+	return kc, err
+}
+
+// fetchKubeconfigAndName is fetchKubeconfig that also returns api.<domain>.
+func (app *App) fetchKubeconfigAndName(ctx context.Context, env string, usePublic bool) (*Kubeconfig, string, error) {
 	e, err := app.OpenEnv(ctx, env)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	out, ok, err := e.Outputs(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !ok {
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("environment %q has no applied cluster: run `kforge up %s` first", env, env)}
+		return nil, "", &ExitError{Code: ExitFailure, Err: fmt.Errorf("environment %q has no applied cluster: run `kforge up %s` first", env, env)}
 	}
 	cfg, err := e.AWSConfig(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	b := node.S3Bucket{Client: awsx.S3Client(cfg, e.Endpoint), Name: out.CertsBucket}
 	raw, err := b.Get(ctx, node.AdminConfKey)
@@ -153,45 +159,62 @@ func (app *App) fetchKubeconfig(ctx context.Context, env string, usePublic bool)
 		if out.Emulated {
 			msg = fmt.Sprintf("s3://%s/%s does not exist: on the emulator no instance boots and no node agent runs, so there is no Kubernetes API and no admin kubeconfig", out.CertsBucket, node.AdminConfKey)
 		}
-		return nil, &ExitError{Code: ExitFailure, Err: errors.New(msg)}
+		return nil, "", &ExitError{Code: ExitFailure, Err: errors.New(msg)}
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var kc Kubeconfig
 	if err := yaml.Unmarshal(raw, &kc); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", node.AdminConfKey, err)
+		return nil, "", fmt.Errorf("decoding %s: %w", node.AdminConfKey, err)
 	}
 	if !usePublic {
-		return &kc, nil
+		return &kc, out.APIDNSName, nil
 	}
 	addrRaw, err := b.Get(ctx, node.APIAddressesKey)
 	if err != nil {
 		if errors.Is(err, node.ErrNotFound) {
-			return &kc, nil
+			return &kc, out.APIDNSName, nil
 		}
-		return nil, err
+		return nil, "", err
 	}
 	var addrs struct {
 		PublicIP string `json:"public_ip"`
 	}
 	if err := json.Unmarshal(addrRaw, &addrs); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", node.APIAddressesKey, err)
+		return nil, "", fmt.Errorf("decoding %s: %w", node.APIAddressesKey, err)
 	}
 	if addrs.PublicIP != "" {
 		cl, _, err := kc.current()
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		cl.Cluster.TLSServerName = out.APIDNSName
 		cl.Cluster.Server = fmt.Sprintf("https://%s:6443", addrs.PublicIP)
 	}
-	return &kc, nil
+	return &kc, out.APIDNSName, nil
+}
+
+// pointAtTunnel points the current cluster at a local port forwarded to the
+// control plane's 6443 (SSM port forwarding), keeping TLS verification
+// against api.<domain>, which the API server certificate holds.
+func pointAtTunnel(kc *Kubeconfig, apiDNSName string, port int) error {
+	if port < 1 || port > 65535 {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--tunnel-port %d: want a local TCP port between 1 and 65535, for example 6443", port)}
+	}
+	cl, _, err := kc.current()
+	if err != nil {
+		return err
+	}
+	cl.Cluster.TLSServerName = apiDNSName
+	cl.Cluster.Server = fmt.Sprintf("https://127.0.0.1:%d", port)
+	return nil
 }
 
 func newKubeconfigCmd(app *App) *cobra.Command {
 	var file string
 	var private bool
+	var tunnelPort int
 	cmd := &cobra.Command{
 		Use:   "kubeconfig <env>",
 		Short: "Write the cluster's admin kubeconfig (fetched from the certs bucket with your AWS credentials) with mode 0600",
@@ -199,12 +222,28 @@ func newKubeconfigCmd(app *App) *cobra.Command {
 			"using your own AWS credentials (you need s3:GetObject on that prefix and kms:Decrypt on the key).\n" +
 			"When the control plane has a public address, the server is set to it with tls-server-name\n" +
 			"api.<domain>, because api.<domain> resolves to the private address nodes use; the API is reachable\n" +
-			"only from admin_cidrs. The credential is the long-lived kubeadm admin certificate: keep the file private.",
+			"only from admin_cidrs. The credential is the long-lived kubeadm admin certificate: keep the file private.\n" +
+			"A private control plane (no public address, as in prod) is reached through an SSM port forward:\n" +
+			"--tunnel-port N points the server at https://127.0.0.1:N with tls-server-name api.<domain>; start\n" +
+			"the forward with `aws ssm start-session --target <controller instance> --document-name\n" +
+			"AWS-StartPortForwardingSession --parameters portNumber=6443,localPortNumber=N` (docs/NODES.md).",
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kc, err := app.fetchKubeconfig(cmd.Context(), args[0], !private)
+			if cmd.Flags().Changed("tunnel-port") && private {
+				return &ExitError{Code: ExitUsage, Err: errors.New("--tunnel-port and --private both choose the server: give one")}
+			}
+			if cmd.Flags().Changed("tunnel-port") && (tunnelPort < 1 || tunnelPort > 65535) {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--tunnel-port %d: want a local TCP port between 1 and 65535, for example 6443", tunnelPort)}
+			}
+			tunnel := cmd.Flags().Changed("tunnel-port")
+			kc, apiDNSName, err := app.fetchKubeconfigAndName(cmd.Context(), args[0], !private && !tunnel)
 			if err != nil {
 				return err
+			}
+			if tunnel {
+				if err := pointAtTunnel(kc, apiDNSName, tunnelPort); err != nil {
+					return err
+				}
 			}
 			if file == "" {
 				file = filepath.Join(app.WorkDir, args[0], "admin.conf")
@@ -232,5 +271,6 @@ func newKubeconfigCmd(app *App) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&file, "file", "", "where to write the kubeconfig (default <workdir>/<env>/admin.conf)")
 	cmd.Flags().BoolVar(&private, "private", false, "keep the server at https://api.<domain>:6443 (from inside the VPC or over a VPN)")
+	cmd.Flags().IntVar(&tunnelPort, "tunnel-port", 0, "point the server at https://127.0.0.1:<port> (an SSM port forward to the control plane's 6443), verifying TLS against api.<domain>")
 	return cmd
 }

@@ -13,6 +13,24 @@ locals {
   # (internal/addons passes it with --tags).
   cluster_tag = "kforge.io/cluster"
 
+  # SSM Session Manager for operators (no SSH, no open port): the agent
+  # registers the instance and opens its message channels; nothing else of
+  # AmazonSSMManagedInstanceCore (Run Command, inventory, patching,
+  # parameters). The ssmmessages actions have no resource types, and AWS's
+  # own Session Manager-only policy grants UpdateInstanceInformation on "*".
+  session_manager = {
+    Sid    = "SessionManager"
+    Effect = "Allow"
+    Action = [
+      "ssm:UpdateInstanceInformation",
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+    ]
+    Resource = ["*"]
+  }
+
   # Documents are built with jsonencode so they are known at plan time,
   # testable offline and comparable with golden files.
   documents = {
@@ -84,6 +102,7 @@ locals {
           Action   = ["ec2:DescribeInstances", "ec2:DescribeTags"]
           Resource = ["*"]
         },
+        local.session_manager,
       ]
     }
 
@@ -117,6 +136,7 @@ locals {
           Action   = ["ec2:DescribeInstances", "ec2:DescribeTags"]
           Resource = ["*"]
         },
+        local.session_manager,
       ]
     }
 

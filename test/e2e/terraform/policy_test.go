@@ -45,6 +45,17 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 // to Resource "*".
 var readOnlyPrefixes = []string{"Describe", "List", "Get"}
 
+// sessionManagerActions are the only mutating actions allowed on "*":
+// ssmmessages defines no resource types, and AWS's Session Manager-only
+// instance policy grants UpdateInstanceInformation on "*".
+var sessionManagerActions = []string{
+	"ssm:UpdateInstanceInformation",
+	"ssmmessages:CreateControlChannel",
+	"ssmmessages:CreateDataChannel",
+	"ssmmessages:OpenControlChannel",
+	"ssmmessages:OpenDataChannel",
+}
+
 // policyProblems checks the least-privilege rules of the cluster's
 // policies: no wildcard in an action, no "*" resource on a mutating
 // action, and the tag conditions on autoscaler and EFS CSI mutations.
@@ -60,7 +71,7 @@ func policyProblems(doc policyDocument, cluster string) []string {
 			}
 			_, name, _ := strings.Cut(action, ":")
 			readOnly := slices.ContainsFunc(readOnlyPrefixes, func(p string) bool { return strings.HasPrefix(name, p) })
-			if !readOnly && slices.Contains(st.Resource, "*") {
+			if !readOnly && !slices.Contains(sessionManagerActions, action) && slices.Contains(st.Resource, "*") {
 				problems = append(problems, fmt.Sprintf("statement %q allows mutating action %q on resource *", st.Sid, action))
 			}
 			problems = append(problems, conditionProblems(st, action, cluster)...)

@@ -37,9 +37,22 @@ run "least_privilege" {
   }
   assert {
     condition = alltrue(flatten([for d in output.policy_documents : [for s in jsondecode(d).Statement :
-      [for a in flatten([s.Action]) : !contains(flatten([s.Resource]), "*") || can(regex(":(Describe|List|Get)", a))]
+      [for a in flatten([s.Action]) : !contains(flatten([s.Resource]), "*") || can(regex(":(Describe|List|Get)", a)) || contains(["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], a)]
     ]]))
-    error_message = "resource * only on read-only actions"
+    error_message = "resource * only on read-only actions (and the Session Manager channel actions, which have no resource types)"
+  }
+  # Session Manager on every node, with only what a session needs: not the
+  # broad AmazonSSMManagedInstanceCore (Run Command, parameters, inventory).
+  assert {
+    condition = alltrue([for role in ["controller", "worker"] : anytrue([for s in jsondecode(output.policy_documents[role]).Statement :
+      toset(flatten([s.Action])) == toset(["ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"])
+    ])])
+    error_message = "both node roles may open Session Manager sessions, with exactly the five actions it needs"
+  }
+  assert {
+    condition = alltrue(flatten([for d in output.policy_documents : [for s in jsondecode(d).Statement :
+    [for a in flatten([s.Action]) : !startswith(a, "ssm:SendCommand") && !startswith(a, "ec2messages:") && !startswith(a, "ssm:GetParameter")]]]))
+    error_message = "no Run Command or parameter access for the node roles"
   }
   assert {
     condition = alltrue([for s in jsondecode(output.policy_documents["cluster_autoscaler"]).Statement :
