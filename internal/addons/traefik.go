@@ -7,6 +7,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kforge/kforge/internal/config"
 )
 
 const (
@@ -20,7 +22,7 @@ const (
 	acmeSolverPriority = 200000
 )
 
-// traefik runs Traefik as a DaemonSet on the workers, serving standard
+// traefik runs Traefik as a DaemonSet on the workers of ingress pools, serving standard
 // Ingress objects (no Traefik CRDs), exposed on the NodePorts the NLB
 // forwards to. externalTrafficPolicy Local keeps the client IP (the NLB's
 // instance targets pass it through) and lets the NLB health check send
@@ -29,6 +31,9 @@ func traefik(c Config) []runtime.Object {
 	const name, ns = "traefik", "traefik"
 	labels := map[string]string{"app.kubernetes.io/name": name}
 	spec := corev1.PodSpec{
+		// Only on pools with ingress: true, the ones in the NLB target groups
+		// (the Terraform root module adds the label to those pools).
+		NodeSelector:                  map[string]string{config.IngressLabel: "true"},
 		ServiceAccountName:            name,
 		TerminationGracePeriodSeconds: ptr(int64(30)),
 		SecurityContext:               &corev1.PodSecurityContext{RunAsNonRoot: ptr(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},

@@ -86,6 +86,9 @@ func applyDefaults(c *Cluster, envName string, set map[string]position) {
 			p.Taints = []string{}
 		}
 		str(path+".capacity", &p.Capacity, CapacityOnDemand)
+		if !isSet(path + ".ingress") {
+			p.Ingress = !p.HasHardTaint()
+		}
 		c.WorkerPools[name] = p
 	}
 }

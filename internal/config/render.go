@@ -65,6 +65,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 			"taints":         stringList(p.Taints),
 			"capacity":       p.Capacity,
 			"on_demand_base": p.OnDemandBase,
+			"ingress":        p.RunsIngress(),
 		}
 	}
 	tags := make(map[string]any, len(c.Tags))

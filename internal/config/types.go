@@ -7,6 +7,8 @@
 // reaches the cloud with an invalid configuration.
 package config
 
+import "strings"
+
 // Cluster is one environment's cluster configuration after the base file has
 // been merged in and defaults have been filled in. YAML keys are camelCase;
 // the yaml tags below are the only key names accepted.
@@ -129,6 +131,27 @@ type WorkerPool struct {
 	Capacity string `yaml:"capacity"`
 	// OnDemandBase is how many of a spot pool's instances stay on-demand.
 	OnDemandBase int `yaml:"onDemandBase"`
+	// Ingress: the pool runs the ingress controller and its instances sit
+	// in the NLB's target groups. Default: true when the pool has no
+	// NoSchedule or NoExecute taint (the controller tolerates none).
+	Ingress bool `yaml:"ingress"`
+}
+
+// IngressLabel is the node label of workers in pools with ingress: true;
+// the ingress controller is placed by it.
+const IngressLabel = "kforge.io/ingress"
+
+// RunsIngress reports the pool's ingress setting (defaults applied).
+func (p WorkerPool) RunsIngress() bool { return p.Ingress }
+
+// HasHardTaint reports a NoSchedule or NoExecute taint.
+func (p WorkerPool) HasHardTaint() bool {
+	for _, t := range p.Taints {
+		if strings.HasSuffix(t, ":NoSchedule") || strings.HasSuffix(t, ":NoExecute") {
+			return true
+		}
+	}
+	return false
 }
 
 // Pool capacity types (workerPools.<name>.capacity).

@@ -470,10 +470,16 @@ func (v *validator) workerPools() {
 		return
 	}
 	names := make([]string, 0, len(c.WorkerPools))
-	for name := range c.WorkerPools {
+	ingress := false
+	for name, p := range c.WorkerPools {
 		names = append(names, name)
+		ingress = ingress || p.RunsIngress()
 	}
 	sort.Strings(names)
+	if !ingress {
+		v.errorf("workerPools", "set ingress: true on a pool without NoSchedule/NoExecute taints",
+			"no pool runs the ingress controller, so the NLB target groups would stay empty")
+	}
 
 	arch := map[bool][]string{isArm(c.ControlPlane.InstanceType): {"controlPlane.instanceType"}}
 	for _, name := range names {
@@ -547,6 +553,10 @@ func (v *validator) workerPools() {
 			if msg := checkLabelValue(p.Labels[k]); msg != "" {
 				v.errorf(lp, "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", "%s", msg)
 			}
+		}
+		if p.RunsIngress() && p.HasHardTaint() {
+			v.errorf(path+".ingress", "set ingress: false, or remove the NoSchedule/NoExecute taints",
+				"the ingress controller does not tolerate taints, so the pool's instances would sit in the NLB target groups unhealthy")
 		}
 		taintKeys := map[string]int{}
 		for i, t := range p.Taints {

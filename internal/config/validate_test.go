@@ -39,7 +39,7 @@ workerPools:
     max: 3
     labels:
       team: platform
-    taints: ["dedicated=web:NoSchedule"]
+    taints: ["dedicated=web:PreferNoSchedule"]
 tags:
   owner: platform
 `
@@ -124,6 +124,8 @@ func TestBadInputs(t *testing.T) {
 		{"on-demand base on an on-demand pool", "    max: 3\n", "    max: 3\n    onDemandBase: 1\n", "workerPools.general.onDemandBase", 30, "only to a spot pool"},
 		{"on-demand base above max", "    max: 3\n", "    max: 3\n    capacity: spot\n    onDemandBase: 4\n", "workerPools.general.onDemandBase", 31, "greater than max"},
 		{"on-demand base negative", "    max: 3\n", "    max: 3\n    capacity: spot\n    onDemandBase: -1\n", "workerPools.general.onDemandBase", 31, "negative"},
+		{"tainted pool with ingress", "PreferNoSchedule\"]\n", "NoSchedule\"]\n    ingress: true\n", "workerPools.general.ingress", 33, "does not tolerate taints"},
+		{"no pool runs ingress", "    max: 3\n", "    max: 3\n    ingress: false\n", "workerPools", 24, "no pool runs the ingress controller"},
 		{"capacity label set by hand", "      team: platform", "      node.kubernetes.io/capacity-type: spot", `workerPools.general.labels["node.kubernetes.io/capacity-type"]`, 0, "from the pool's capacity"},
 		{"kubernetes minor unsupported", "version: 1.36.6", "version: 1.30.2", "kubernetes.version", 0, "not a supported minor"},
 		{"kubernetes patch unknown", "version: 1.36.6", "version: 1.36.60", "kubernetes.version", 0, "newer than"},
@@ -155,8 +157,8 @@ func TestBadInputs(t *testing.T) {
 		{"label key invalid", "team: platform", "-team: platform", "workerPools.general.labels[\"-team\"]", 0, "label key"},
 		{"label reserved prefix", "team: platform", "kubernetes.io/role: web", "workerPools.general.labels[\"kubernetes.io/role\"]", 0, "reserved"},
 		{"label value invalid", "team: platform", "team: platform team", "workerPools.general.labels.team", 0, "label value"},
-		{"taint bad effect", "dedicated=web:NoSchedule", "dedicated=web:Never", "workerPools.general.taints[0]", 0, "effect"},
-		{"taint no effect", "dedicated=web:NoSchedule", "dedicated=web", "workerPools.general.taints[0]", 0, "no :Effect"},
+		{"taint bad effect", "dedicated=web:PreferNoSchedule", "dedicated=web:Never", "workerPools.general.taints[0]", 0, "effect"},
+		{"taint no effect", "dedicated=web:PreferNoSchedule", "dedicated=web", "workerPools.general.taints[0]", 0, "no :Effect"},
 		{"tag aws prefix", "owner: platform", "aws:owner: platform", "tags[\"aws:owner\"]", 0, "aws: prefix"},
 		{"tag kforge prefix", "owner: platform", "kforge.io/cluster: x", "tags[\"kforge.io/cluster\"]", 0, "kforge.io/"},
 		{"tag value too long", "owner: platform", "owner: " + strings.Repeat("x", 257), "tags.owner", 0, "AWS allows 256"},

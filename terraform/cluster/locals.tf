@@ -4,6 +4,16 @@ locals {
     "kforge.io/environment" = var.environment
   })
 
+  # Pools that run the ingress controller (by default those without a hard
+  # taint): only they join the NLB target groups, and they carry the node
+  # label Traefik is placed by (internal/addons), also as a Cluster
+  # Autoscaler template label so such a pool scales up from zero.
+  ingress_label = "kforge.io/ingress"
+  worker_pools = { for name, p in var.worker_pools : name => merge(p, {
+    ingress = coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))]))
+    labels  = merge(p.labels, coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))])) ? { (local.ingress_label) = "true" } : {})
+  }) }
+
   agent_key  = "bootstrap/kforge-node"
   config_key = "bootstrap/cluster.json"
 

@@ -109,7 +109,7 @@ module "workers" {
   vpc_id                    = module.network.vpc_id
   vpc_cidr                  = module.network.vpc_cidr
   subnet_ids                = module.network.node_subnet_ids
-  pools                     = var.worker_pools
+  pools                     = local.worker_pools
   ami_ids                   = local.pool_ami
   user_data                 = local.worker_user_data
   kms_key_arn               = module.kms.key_arn

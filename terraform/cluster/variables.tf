@@ -180,6 +180,7 @@ variable "worker_pools" {
     taints         = optional(list(string), [])    # key=value:Effect
     capacity       = optional(string, "on-demand") # or "spot"
     on_demand_base = optional(number, 0)           # spot pools: instances kept on-demand
+    ingress        = optional(bool)                # runs Traefik, in the NLB target groups; default: no NoSchedule/NoExecute taint
   }))
 
   validation {
@@ -210,6 +211,18 @@ variable "worker_pools" {
   validation {
     condition     = alltrue([for p in values(var.worker_pools) : contains(["on-demand", "spot"], p.capacity) && p.on_demand_base >= 0 && p.on_demand_base <= p.max_size && (p.capacity == "spot" || p.on_demand_base == 0)])
     error_message = "every worker pool capacity must be \"on-demand\" or \"spot\", with 0 <= on_demand_base <= max_size, and on_demand_base only on spot pools."
+  }
+
+  # Traefik tolerates no taint: an ingress pool with a hard taint would sit
+  # in the target groups with no ingress controller, unhealthy forever.
+  validation {
+    condition     = alltrue([for p in values(var.worker_pools) : !coalesce(p.ingress, false) || !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))])])
+    error_message = "a worker pool with ingress = true must not have NoSchedule or NoExecute taints: the ingress controller does not tolerate them."
+  }
+
+  validation {
+    condition     = anytrue([for p in values(var.worker_pools) : coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))]))])
+    error_message = "at least one worker pool must run ingress: set ingress = true on an untainted pool (by default every pool without NoSchedule/NoExecute taints does)."
   }
 }
 

@@ -390,3 +390,55 @@ run "rejects_node_config_not_object" {
   }
   expect_failures = [var.node_config]
 }
+
+# Only pools that run the ingress controller join the NLB target groups:
+# by default the untainted ones, which also get the label Traefik is placed by.
+run "ingress_pools" {
+  command = plan
+
+  variables {
+    worker_pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3 }
+      system  = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, taints = ["dedicated=system:NoSchedule"] }
+      soft    = { instance_types = ["t3.medium"], min_size = 0, desired_size = 0, max_size = 3, taints = ["spot=true:PreferNoSchedule"] }
+      batch   = { instance_types = ["t3.medium"], min_size = 0, desired_size = 0, max_size = 3, ingress = false }
+    }
+  }
+
+  assert {
+    condition     = { for k, p in local.worker_pools : k => p.ingress } == { general = true, system = false, soft = true, batch = false }
+    error_message = "ingress defaults to pools without NoSchedule/NoExecute taints; an explicit false wins"
+  }
+  assert {
+    condition     = local.worker_pools["general"].labels["kforge.io/ingress"] == "true" && !contains(keys(local.worker_pools["system"].labels), "kforge.io/ingress") && !contains(keys(local.worker_pools["batch"].labels), "kforge.io/ingress")
+    error_message = "only ingress pools carry the kforge.io/ingress=true node label"
+  }
+  assert {
+    condition     = jsondecode(aws_s3_object.cluster_config.content).worker_pools["general"].labels["kforge.io/ingress"] == "true" && !jsondecode(aws_s3_object.cluster_config.content).worker_pools["system"].ingress
+    error_message = "cluster.json carries the ingress label to the agent"
+  }
+}
+
+run "rejects_tainted_ingress_pool" {
+  command = plan
+
+  variables {
+    worker_pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, taints = ["dedicated=system:NoSchedule"], ingress = true }
+    }
+  }
+
+  expect_failures = [var.worker_pools]
+}
+
+run "rejects_no_ingress_pool" {
+  command = plan
+
+  variables {
+    worker_pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, ingress = false }
+    }
+  }
+
+  expect_failures = [var.worker_pools]
+}

@@ -21,12 +21,14 @@ locals {
 resource "aws_autoscaling_group" "pool" {
   for_each = var.pools
 
-  name                      = "${var.cluster_name}-${each.key}"
-  min_size                  = each.value.min_size
-  max_size                  = each.value.max_size
-  desired_capacity          = each.value.desired_size
-  vpc_zone_identifier       = var.subnet_ids
-  target_group_arns         = var.target_group_arns
+  name                = "${var.cluster_name}-${each.key}"
+  min_size            = each.value.min_size
+  max_size            = each.value.max_size
+  desired_capacity    = each.value.desired_size
+  vpc_zone_identifier = var.subnet_ids
+  # Only pools running the ingress controller: a pool without it would sit
+  # in the target groups with every target unhealthy.
+  target_group_arns         = each.value.ingress ? var.target_group_arns : []
   health_check_type         = "EC2"
   health_check_grace_period = 300
   wait_for_capacity_timeout = var.wait_for_capacity_timeout

@@ -35,6 +35,7 @@ variable "pools" {
     taints         = optional(list(string), [])
     capacity       = optional(string, "on-demand") # or "spot"
     on_demand_base = optional(number, 0)           # spot pools: instances kept on-demand
+    ingress        = optional(bool, true)          # in the NLB target groups (runs the ingress controller)
   }))
 
   validation {
@@ -74,7 +75,7 @@ variable "instance_profile_name" {
 }
 
 variable "target_group_arns" {
-  description = "Target groups every pool's ASG registers its instances in (the NLB's http and https groups)."
+  description = "Target groups the ASG of every pool with ingress = true registers its instances in (the NLB's http and https groups)."
   type        = list(string)
   default     = []
 }

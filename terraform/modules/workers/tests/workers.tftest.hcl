@@ -25,6 +25,7 @@ variables {
       desired_size   = 1
       max_size       = 2
       taints         = ["dedicated=system:NoSchedule", "critical:NoExecute"]
+      ingress        = false
     }
     spot = {
       instance_types = ["t4g.medium", "m6g.medium", "m7g.medium"]
@@ -65,8 +66,8 @@ run "pools" {
     error_message = "encrypted gp3 root volumes under the cluster key"
   }
   assert {
-    condition     = alltrue([for g in aws_autoscaling_group.pool : g.target_group_arns == toset(var.target_group_arns) && g.vpc_zone_identifier == toset(var.subnet_ids)])
-    error_message = "every pool in both target groups and every zone"
+    condition     = alltrue([for name, g in aws_autoscaling_group.pool : g.target_group_arns == (name == "system" ? toset([]) : toset(var.target_group_arns)) && g.vpc_zone_identifier == toset(var.subnet_ids)])
+    error_message = "only ingress pools in both target groups (the tainted system pool in none); every pool in every zone"
   }
   assert {
     condition     = alltrue([for g in aws_autoscaling_group.pool : length(g.instance_refresh) == 0])
