@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,9 @@ func TestUp(t *testing.T) {
 	// with this instance's identity, read through its IMDSv2.
 	for id, n := range nodes {
 		waitFor(t, 5*time.Minute, "node "+id+": the user data started the agent", func() (bool, string, error) {
+			if !n.Running() {
+				return false, "", fmt.Errorf("the node is no longer running; its console ends:\n%s", consoleTail(n))
+			}
 			log, _ := n.Exec(ctx, "cat", userDataLog)
 			return strings.Contains(log, `"msg":"agent starting"`) && strings.Contains(log, `"instance":"`+id+`"`), lastLines(log, 5), nil
 		})
@@ -78,6 +82,9 @@ func TestUp(t *testing.T) {
 	// Every agent finishes its phases: "node ready", or the phase that failed.
 	for id, n := range nodes {
 		waitFor(t, 20*time.Minute, "node "+id+": the agent's phases", func() (bool, string, error) {
+			if !n.Running() {
+				return false, "", fmt.Errorf("the node is no longer running; its console ends:\n%s", consoleTail(n))
+			}
 			log, _ := n.Exec(ctx, "cat", userDataLog)
 			if strings.Contains(log, `"msg":"node ready"`) {
 				return true, "", nil
@@ -95,6 +102,22 @@ func TestUp(t *testing.T) {
 	results.readyIn = time.Since(c.upStart)
 	results.Unlock()
 	upPassed = true
+}
+
+// consoleTail is the end of a node's console, where the agent's journal
+// lines and the shutdown show.
+func consoleTail(n *lab.Instance) string {
+	b, err := os.ReadFile(n.Console)
+	if err != nil {
+		return err.Error()
+	}
+	var keep []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "kforge") || strings.Contains(line, "Power") {
+			keep = append(keep, line)
+		}
+	}
+	return lastLines(strings.Join(keep, "\n"), 12)
 }
 
 func lastLines(s string, n int) string {
