@@ -250,7 +250,9 @@ func runScript(t *testing.T, dir string, cmds []command) {
 	for _, c := range cmds {
 		fmt.Fprintf(&b, "echo %q >&2\n%s\n", "+ "+c.text, c.text)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	// make local builds kforge and two agents, then applies: tens of minutes on a
+	// loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	sh := exec.CommandContext(ctx, "bash", "-c", b.String())
 	sh.Dir = dir
