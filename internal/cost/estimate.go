@@ -307,12 +307,14 @@ var free = map[string]bool{
 	"aws_efs_backup_policy": true, "aws_kms_alias": true, "aws_route53_record": true,
 	"aws_iam_role": true, "aws_iam_policy": true, "aws_iam_role_policy": true,
 	"aws_iam_role_policy_attachment": true, "aws_iam_instance_profile": true,
-	"aws_iam_openid_connect_provider": true, "aws_eip_association": true, "aws_key_pair": true,
+	"aws_iam_openid_connect_provider": true, "aws_iam_service_linked_role": true, "aws_eip_association": true, "aws_key_pair": true,
 	"aws_placement_group": true, "aws_ec2_tag": true, "aws_ssm_parameter": true,
 	"aws_s3_bucket_versioning": true, "aws_s3_bucket_public_access_block": true,
 	"aws_s3_bucket_server_side_encryption_configuration": true, "aws_s3_bucket_policy": true,
-	"aws_s3_bucket_lifecycle_configuration": true, "aws_s3_bucket_ownership_controls": true,
-	"aws_s3_object":  true, // counted in the per-bucket storage assumption
+	"aws_s3_bucket_lifecycle_configuration": true, "aws_s3_bucket_ownership_controls": true, "aws_s3_bucket_logging": true,
+	"aws_s3_object": true, // counted in the per-bucket storage assumption
+	// EventBridge does not charge for AWS service events delivered to rules.
+	"aws_cloudwatch_event_rule": true, "aws_cloudwatch_event_target": true, "aws_sqs_queue_policy": true,
 	"terraform_data": true, "null_resource": true, "random_id": true, "random_string": true,
 	"random_password": true, "random_pet": true, "time_sleep": true, "local_file": true,
 }
@@ -353,6 +355,10 @@ func (p *pricer) resources() {
 			if t := r.String("vpc_endpoint_type"); t != "" && t != "Gateway" {
 				p.add(Line{Address: r.Address, Service: "VPC", Item: t + " endpoint", NoPrice: "interface endpoints are not in the price table"})
 			}
+		case "aws_sqs_queue":
+			// Node events are a few thousand messages a month; SQS charges
+			// nothing for the first million requests.
+			p.add(Line{Address: r.Address, Service: "SQS", Item: "queue " + r.String("name") + " (node events, within the free million requests)", Monthly: fixed(0)})
 		case "aws_cloudwatch_log_group", "aws_flow_log":
 			p.add(Line{Address: r.Address, Service: "CloudWatch", Item: r.Type, NoPrice: "priced by data ingested and stored; not estimated"})
 		default:
@@ -459,7 +465,7 @@ func (p *pricer) finish() {
 }
 
 func serviceOrder(s string) int {
-	for i, name := range []string{"EC2", "EBS", "ELB", "VPC", "EFS", "S3", "KMS", "Route 53", "CloudWatch"} {
+	for i, name := range []string{"EC2", "EBS", "ELB", "VPC", "EFS", "S3", "SQS", "KMS", "Route 53", "CloudWatch"} {
 		if s == name {
 			return i
 		}

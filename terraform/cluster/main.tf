@@ -121,3 +121,14 @@ module "workers" {
   wait_for_capacity_timeout = local.wait_for_capacity_timeout
   tags                      = local.tags
 }
+
+# Spot interruption warnings, rebalance recommendations, state changes and
+# scheduled changes into one queue for a drain handler (AWS Node Termination
+# Handler in queue mode; docs/COST.md). Only when a pool runs on Spot.
+module "interruption" {
+  source = "../modules/interruption"
+  count  = anytrue([for p in values(var.worker_pools) : p.capacity == "spot"]) ? 1 : 0
+
+  cluster_name = var.cluster_name
+  tags         = local.tags
+}

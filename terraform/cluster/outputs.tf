@@ -110,3 +110,8 @@ output "amis" {
   description = "AMI each node group's launch template boots (control plane and every worker pool); pinned in state or by ami_id, so a new Amazon Linux release changes none of them."
   value       = merge({ controller = local.controller_ami }, local.pool_ami)
 }
+
+output "node_events_queue_url" {
+  description = "SQS queue of EC2 Spot interruption, rebalance, state-change and scheduled-change events for the cluster's drain handler; empty when no pool runs on Spot."
+  value       = try(module.interruption[0].queue_url, "")
+}

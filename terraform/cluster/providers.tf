@@ -3,7 +3,7 @@ locals {
 
   # Every service this configuration talks to; all of them point at the
   # emulator when aws_endpoint_url is set.
-  emulated_services = ["autoscaling", "ec2", "efs", "elbv2", "iam", "kms", "route53", "s3", "ssm", "sts"]
+  emulated_services = ["autoscaling", "ec2", "efs", "elbv2", "events", "iam", "kms", "route53", "s3", "sqs", "ssm", "sts"]
 }
 
 provider "aws" {
@@ -31,11 +31,13 @@ provider "aws" {
       autoscaling = endpoints.value
       ec2         = endpoints.value
       efs         = endpoints.value
+      events      = endpoints.value
       elbv2       = endpoints.value
       iam         = endpoints.value
       kms         = endpoints.value
       route53     = endpoints.value
       s3          = endpoints.value
+      sqs         = endpoints.value
       ssm         = endpoints.value
       sts         = endpoints.value
     }

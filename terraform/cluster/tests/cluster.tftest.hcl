@@ -48,6 +48,17 @@ mock_provider "aws" {
       partition = "aws"
     }
   }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:kforge-dev-node-events"
+      id  = "https://sqs.eu-west-1.amazonaws.com/123456789012/kforge-dev-node-events"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:eu-west-1:123456789012:rule/kforge-dev"
+    }
+  }
   mock_data "aws_ssm_parameter" {
     defaults = {
       insecure_value = "ami-0123456789abcdef0"
@@ -91,6 +102,10 @@ run "real_aws_configuration" {
   assert {
     condition     = module.dns.api_zone_vpc_ids == [module.network.vpc_id] && output.api_zone_id != output.zone_id
     error_message = "on AWS api.<domain> is in its own zone, private to the cluster VPC"
+  }
+  assert {
+    condition     = length(module.interruption) == 0 && output.node_events_queue_url == ""
+    error_message = "no Spot pool, no node events queue"
   }
   assert {
     condition     = module.workers.launch_template_ids["general"] != "" && length(data.aws_ssm_parameter.al2023) == 1 && local.controller_ami == "ami-0123456789abcdef0"
@@ -346,6 +361,10 @@ run "mixed_architectures" {
   assert {
     condition     = local.pool_arch["arm"] == "arm64" && local.pool_arch["general"] == "x86_64" && length(data.aws_ssm_parameter.al2023) == 2
     error_message = "the arm pool boots the arm64 image, the others x86_64"
+  }
+  assert {
+    condition     = length(module.interruption) == 1 && output.node_events_queue_url != ""
+    error_message = "a Spot pool gets the node events queue"
   }
 }
 

@@ -164,6 +164,9 @@ func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVa
 			checkTag(t, g, "k8s.io/cluster-autoscaler/node-template/label/"+k, val, false)
 		}
 		checkCapacity(t, g, pool, spec)
+		if spec.Capacity == "spot" && !strings.Contains(out.NodeEventsQueue, v.ClusterName+"-node-events") {
+			t.Errorf("pool %s runs on Spot but the node events queue output is %q", pool, out.NodeEventsQueue)
+		}
 		for _, taint := range spec.Taints {
 			kv, effect, _ := strings.Cut(taint, ":")
 			k, val, _ := strings.Cut(kv, "=")

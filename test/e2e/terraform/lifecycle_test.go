@@ -372,6 +372,7 @@ type outputs struct {
 	VPCID             string            `json:"vpc_id"`
 	Emulated          bool              `json:"emulated"`
 	Notes             []string          `json:"notes"`
+	NodeEventsQueue   string            `json:"node_events_queue_url"`
 }
 
 func readOutputs(t *testing.T, ctx context.Context, tf *tfexec.Terraform) outputs {

@@ -33,6 +33,9 @@ func main() {
 	if vars["ami_id"] == "" && *ami != "" {
 		vars["ami_id"] = *ami
 	}
+	// A fresh emulator has no Auto Scaling service-linked role to look up
+	// (kforge up creates it before Terraform runs); the plan creates it.
+	vars["create_autoscaling_service_linked_role"] = true
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(vars); err != nil {

@@ -1,0 +1,53 @@
+mock_provider "aws" {
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:eu-west-1:123456789012:rule/kforge-test"
+    }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:kforge-test-node-events"
+      id  = "https://sqs.eu-west-1.amazonaws.com/123456789012/kforge-test-node-events"
+    }
+  }
+}
+
+variables {
+  cluster_name = "kforge-test"
+  tags         = { "kforge.io/cluster" = "kforge-test" }
+}
+
+run "queue_and_rules" {
+  command = apply
+
+  assert {
+    condition     = aws_sqs_queue.events.sqs_managed_sse_enabled && aws_sqs_queue.events.message_retention_seconds == 300 && aws_sqs_queue.events.name == "kforge-test-node-events"
+    error_message = "encrypted queue named after the cluster, events kept 5 minutes"
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_event_rule.this)) == toset(["spot-interruption", "rebalance", "state-change", "scheduled-change"])
+    error_message = "one rule per event kind NTH acts on"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.this["spot-interruption"].event_pattern)["detail-type"] == ["EC2 Spot Instance Interruption Warning"] && jsondecode(aws_cloudwatch_event_rule.this["rebalance"].event_pattern)["detail-type"] == ["EC2 Instance Rebalance Recommendation"]
+    error_message = "Spot interruption and rebalance patterns"
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_sqs_queue_policy.events.policy).Statement : "${s.Effect}:${jsonencode(s.Principal)}"] == ["Allow:{\"Service\":\"events.amazonaws.com\"}", "Deny:\"*\""]
+    error_message = "only EventBridge sends; no request without TLS"
+  }
+  assert {
+    condition     = alltrue([for t in aws_cloudwatch_event_target.queue : t.arn == aws_sqs_queue.events.arn])
+    error_message = "every rule targets the queue"
+  }
+}
+
+run "rejects_short_retention" {
+  command = plan
+
+  variables {
+    message_retention_seconds = 30
+  }
+
+  expect_failures = [var.message_retention_seconds]
+}
