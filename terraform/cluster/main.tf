@@ -123,8 +123,9 @@ module "workers" {
 }
 
 # Spot interruption warnings, rebalance recommendations, state changes and
-# scheduled changes into one queue for a drain handler (AWS Node Termination
-# Handler in queue mode; docs/COST.md). Only when a pool runs on Spot.
+# scheduled changes into one queue for the drain handler (docs/COST.md: the
+# lifecycle hook alone misses the two-minute Spot warning). Only when a pool
+# runs on Spot.
 module "interruption" {
   source = "../modules/interruption"
   count  = anytrue([for p in values(var.worker_pools) : p.capacity == "spot"]) ? 1 : 0

@@ -1,4 +1,5 @@
-# The queue AWS Node Termination Handler (queue mode) reads: EC2 and AWS
+# The queue a drain handler reads (the control-plane handler, or AWS Node
+# Termination Handler in queue mode): EC2 and AWS
 # Health events about the cluster's instances arrive here through the
 # EventBridge rules in events.tf. Encrypted with SQS-managed keys, which
 # EventBridge can write to without a key policy grant.
