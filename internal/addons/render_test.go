@@ -194,12 +194,16 @@ func TestRenderRejectsBadConfig(t *testing.T) {
 	}
 }
 
-func TestCiliumArgsMatchCluster(t *testing.T) {
-	args := strings.Join(CiliumInstallArgs(testConfig()), " ")
-	for _, want := range []string{"--version " + CiliumVersion, "ipam.mode=kubernetes", "tunnelProtocol=vxlan", "k8sServiceHost=api.dev.example.com"} {
-		if !strings.Contains(args, want) {
-			t.Errorf("cilium install args lack %q: %s", want, args)
-		}
+func TestCiliumValuesMatchCluster(t *testing.T) {
+	v := CiliumValues(testConfig())
+	if v["k8sServiceHost"] != "api.dev.example.com" || v["k8sServicePort"] != 6443 {
+		t.Errorf("kube-proxy replacement must reach the API at api.<domain>:6443, got %v:%v", v["k8sServiceHost"], v["k8sServicePort"])
+	}
+	if ipam, _ := v["ipam"].(map[string]any); ipam["mode"] != "kubernetes" {
+		t.Errorf("ipam.mode = %v, want kubernetes", ipam["mode"])
+	}
+	if v["tunnelProtocol"] != "vxlan" || v["routingMode"] != "tunnel" {
+		t.Errorf("want VXLAN tunnelling, got %v/%v", v["routingMode"], v["tunnelProtocol"])
 	}
 }
 

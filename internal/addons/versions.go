@@ -12,17 +12,17 @@ package addons
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/upstream"
 )
 
 // Pinned versions.
 const (
-	CiliumVersion        = "1.18.4"
-	CiliumCLIVersion     = "v0.18.9"
-	CertManagerVersion   = "v1.19.1"
+	// CiliumVersion is the vendored chart's version (internal/upstream).
+	CiliumVersion        = upstream.CiliumChartVersion
+	CertManagerVersion   = upstream.CertManagerVersion
 	TraefikImage         = "docker.io/library/traefik:v3.7.5"
 	MetricsServerImage   = "registry.k8s.io/metrics-server/metrics-server:v0.8.1"
 	EFSCSIImage          = "public.ecr.aws/efs-csi-driver/amazon/aws-efs-csi-driver:v2.3.0"
@@ -84,33 +84,26 @@ func Remotes() []Remote {
 	}}
 }
 
-// CLI is a downloadable command-line tool.
-type CLI struct{ URL string }
-
-// CiliumCLI is the pinned cilium CLI for the architecture this agent runs
-// on (the agent is built per node architecture); its release publishes a
-// .sha256sum next to each tarball, which the agent checks.
-func CiliumCLI() CLI { return CiliumCLIFor(runtime.GOARCH) }
-
-// CiliumCLIFor is the pinned cilium CLI for linux/<arch> (amd64 or arm64;
-// the release publishes both).
-func CiliumCLIFor(arch string) CLI {
-	return CLI{URL: "https://github.com/cilium/cilium-cli/releases/download/" + CiliumCLIVersion + "/cilium-linux-" + arch + ".tar.gz"}
-}
-
-// CiliumInstallArgs are the `cilium install` flags: VXLAN tunnelling (no
-// dependence on VPC routes), Kubernetes IPAM so pods get addresses from
-// each node's podCIDR carved out of the cluster pod CIDR by the controller
-// manager, and kube-proxy replacement (kubeadm skips kube-proxy).
-func CiliumInstallArgs(c Config) []string {
-	return []string{
-		"--version", CiliumVersion,
-		"--set", "ipam.mode=kubernetes",
-		"--set", "routingMode=tunnel",
-		"--set", "tunnelProtocol=vxlan",
-		"--set", "kubeProxyReplacement=true",
-		"--set", "k8sServiceHost=" + c.APIHost,
-		"--set", "k8sServicePort=6443",
-		"--set", "operator.replicas=1",
+// CiliumValues are the Helm values kforge installs the vendored Cilium chart
+// with: VXLAN tunnelling (no dependence on VPC routes), Kubernetes IPAM so
+// pods get addresses from each node's podCIDR carved out of the cluster pod
+// CIDR by the controller manager, and kube-proxy replacement (kubeadm skips
+// kube-proxy), which needs the API server's address since no Service
+// routing exists before Cilium runs. One operator replica runs on the
+// control plane (the chart's operator tolerates every taint and prefers
+// control-plane nodes); its agents run on every node.
+func CiliumValues(c Config) map[string]any {
+	return map[string]any{
+		"ipam":                 map[string]any{"mode": "kubernetes"},
+		"routingMode":          "tunnel",
+		"tunnelProtocol":       "vxlan",
+		"kubeProxyReplacement": true,
+		"k8sServiceHost":       c.APIHost,
+		"k8sServicePort":       6443,
+		"cluster":              map[string]any{"name": c.ClusterName},
+		"operator": map[string]any{
+			"replicas":     1,
+			"nodeSelector": map[string]any{"node-role.kubernetes.io/control-plane": ""},
+		},
 	}
 }

@@ -1,7 +1,6 @@
 package addons
 
 import (
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -49,18 +48,5 @@ func TestAutoscalerRefusesUnsupportedMinorNamingTheSupportedList(t *testing.T) {
 func TestFixtureKubernetesVersionIsSupported(t *testing.T) {
 	if err := config.CheckKubernetesVersion(testConfig().KubernetesVersion); err != nil {
 		t.Error(err)
-	}
-}
-
-// TestCiliumCLIPerArchitecture: an arm64 control plane must not fetch the
-// amd64 CLI (exec format error); the agent asks for its own architecture.
-func TestCiliumCLIPerArchitecture(t *testing.T) {
-	for _, arch := range []string{"amd64", "arm64"} {
-		if u := CiliumCLIFor(arch).URL; !strings.HasSuffix(u, "/cilium-linux-"+arch+".tar.gz") || !strings.Contains(u, "/"+CiliumCLIVersion+"/") {
-			t.Errorf("%s: %s", arch, u)
-		}
-	}
-	if CiliumCLI() != CiliumCLIFor(runtime.GOARCH) {
-		t.Errorf("CiliumCLI() = %s, want this agent's architecture %s", CiliumCLI().URL, runtime.GOARCH)
 	}
 }

@@ -90,6 +90,8 @@ type Agent struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	Backoff  Backoff
+	// CNI installs Cilium; nil means HelmCNI.
+	CNI CNIInstaller
 	// Manifests renders the add-ons the control plane applies, as YAML.
 	Manifests func(Cluster) ([]byte, error)
 	// Nodes finds the instance behind a node name (the CSR approver).

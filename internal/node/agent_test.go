@@ -81,7 +81,16 @@ func (c *cloud) controller(h Host, ip, id string, now func() time.Time) *Agent {
 		Instance: Instance{ID: id, AvailabilityZone: "eu-west-1a", Region: region, PrivateIP: ip, Hostname: "ip-" + strings.ReplaceAll(ip, ".", "-") + ".eu-west-1.compute.internal"},
 		Options:  Options{Role: RoleController, Bucket: c.bucket.Name, ConfigKey: "bootstrap/cluster.json", Region: region},
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		CNI:      cniOf(h),
 	}
+}
+
+// cniOf returns the recorder's CNI stand-in, or nil for other hosts.
+func cniOf(h Host) CNIInstaller {
+	if r, ok := h.(*recorder); ok {
+		return r
+	}
+	return nil
 }
 
 func (c *cloud) worker(h Host, now func() time.Time, bo Backoff, log *slog.Logger) *Agent {
@@ -123,7 +132,7 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 		"modprobe br_netfilter",
 		"dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubeadm-1.36.6 kubectl-1.36.6",
 		"kubeadm init --config /etc/kubernetes/kforge-kubeadm.yaml",
-		"env KUBECONFIG=/etc/kubernetes/admin.conf /usr/local/bin/cilium install --version "+"1.18.4",
+		"helm-sdk install-or-upgrade kube-system/cilium --kubeconfig /etc/kubernetes/admin.conf --set k8sServiceHost=api.dev.example.com",
 		"kubeadm token create",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system exec etcd-ip-10-0-1-10.eu-west-1.compute.internal",
 		"systemctl enable --now kforge-refresh-token.timer kforge-backup.timer kforge-approve-csrs.timer",
@@ -171,7 +180,7 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := h.commands()[before:]
-	for _, forbidden := range []string{"dnf install", "kubeadm init", "kubeadm token create", "/usr/local/bin/cilium", "systemctl enable kforge-bootstrap", "kubectl --kubeconfig /etc/kubernetes/admin.conf apply"} {
+	for _, forbidden := range []string{"dnf install", "kubeadm init", "kubeadm token create", "helm-sdk install-or-upgrade", "systemctl enable kforge-bootstrap", "kubectl --kubeconfig /etc/kubernetes/admin.conf apply"} {
 		for _, cmd := range second {
 			if strings.Contains(cmd, forbidden) {
 				t.Errorf("second run repeated %q", cmd)

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/kforge/kforge/internal/addons"
+	"github.com/kforge/kforge/internal/cni"
 	"github.com/kforge/kforge/internal/kubeadm"
 )
 
@@ -132,47 +134,36 @@ func (a *Agent) cniMarker() string {
 	return fmt.Sprintf("%s/cni-cilium-%s.done", stateDir, addons.CiliumVersion)
 }
 
-// installCNI installs the pinned cilium CLI (checked against the release's
-// published SHA-256) and lets it install the pinned Cilium version.
+// installCNI installs Cilium from the chart vendored in kforge (checked
+// against its pin) through the Helm SDK, or upgrades the release when it
+// already exists: a control plane restored from an etcd snapshot finds the
+// release there and must converge on it rather than fail.
 func (a *Agent) installCNI(ctx context.Context) error {
-	cli := addons.CiliumCLI()
-	tarball := stateDir + "/cilium-cli.tar.gz"
-	if _, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", "--create-dirs", "-o", tarball, cli.URL); err != nil {
-		return err
+	installer := a.CNI
+	if installer == nil {
+		installer = HelmCNI{Log: a.logger()}
 	}
-	sumFile, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", cli.URL+".sha256sum")
+	res, err := installer.InstallOrUpgrade(ctx, adminConf, addons.CiliumValues(a.addonConfig()))
 	if err != nil {
 		return err
 	}
-	data, err := a.Host.ReadFile(tarball)
-	if err != nil {
-		return err
-	}
-	if err := checkSHA256(data, strings.Fields(sumFile+" ")); err != nil {
-		return fmt.Errorf("cilium CLI %s: %w", cli.URL, err)
-	}
-	if err := a.runAll(ctx, Cmd("tar", "-xzf", tarball, "-C", "/usr/local/bin", "cilium")); err != nil {
-		return err
-	}
-	args := append([]string{"install"}, addons.CiliumInstallArgs(a.addonConfig())...)
-	c := Cmd("/usr/local/bin/cilium", args...)
-	c.Args = append(c.Args, "--wait")
-	if _, err := a.Host.Run(ctx, Command{Name: "env", Args: append([]string{"KUBECONFIG=" + adminConf, c.Name}, c.Args...)}); err != nil {
-		return err
-	}
+	a.logger().Info("cilium installed", "action", res.Action, "revision", res.Revision, "version", addons.CiliumVersion)
 	return a.Host.WriteFile(a.cniMarker(), []byte(addons.CiliumVersion+"\n"), 0o644)
 }
 
-// checkSHA256 compares data with the first word of a sha256sum line.
-func checkSHA256(data []byte, fields []string) error {
-	if len(fields) == 0 || len(fields[0]) != 64 {
-		return fmt.Errorf("no SHA-256 in the published checksum file")
-	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != strings.ToLower(fields[0]) {
-		return fmt.Errorf("SHA-256 mismatch: got %s, published %s", got, fields[0])
-	}
-	return nil
+// CNIInstaller installs or upgrades the CNI release in the cluster that
+// kubeconfig points at.
+type CNIInstaller interface {
+	InstallOrUpgrade(ctx context.Context, kubeconfig string, values map[string]any) (cni.Result, error)
+}
+
+// HelmCNI is the CNIInstaller nodes use: the Helm SDK with the vendored
+// chart, waiting until Cilium's workloads are ready.
+type HelmCNI struct{ Log *slog.Logger }
+
+// InstallOrUpgrade implements CNIInstaller.
+func (h HelmCNI) InstallOrUpgrade(ctx context.Context, kubeconfig string, values map[string]any) (cni.Result, error) {
+	return cni.InstallOrUpgrade(ctx, kubeconfig, values, cni.Options{Wait: true, Timeout: 10 * time.Minute, Log: h.Log})
 }
 
 func (a *Agent) addonConfig() addons.Config {

@@ -5,10 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io/fs"
@@ -19,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kforge/kforge/internal/cni"
 )
 
 // recorder is the test Host: an in-memory file system and a log of every
@@ -95,7 +95,15 @@ func (r *recorder) assertOrder(t *testing.T, prefixes ...string) {
 	}
 }
 
-const fakeCiliumTarball = "cilium cli tarball"
+// InstallOrUpgrade records the CNI install as a pseudo command, so phase
+// order can be asserted; the real Helm install (internal/cni) runs against a
+// real API server in the conformance suite.
+func (r *recorder) InstallOrUpgrade(_ context.Context, kubeconfig string, values map[string]any) (cni.Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, fmt.Sprintf("run helm-sdk install-or-upgrade %s/%s --kubeconfig %s --set k8sServiceHost=%v", cni.Namespace, cni.ReleaseName, kubeconfig, values["k8sServiceHost"]))
+	return cni.Result{Action: "install", Revision: 1}, nil
+}
 
 var tokenSeq atomic.Int64
 
@@ -133,13 +141,7 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		return "registry.k8s.io/kube-apiserver:v1.36.6\nregistry.k8s.io/etcd:3.6.5-0\n", nil
 	case strings.HasPrefix(line, "curl") && arg("-o") != "":
 		body := "bundle from " + c.Args[len(c.Args)-1]
-		if strings.HasSuffix(c.Args[len(c.Args)-1], ".tar.gz") {
-			body = fakeCiliumTarball
-		}
 		return "", r.WriteFile(arg("-o"), []byte(body), 0o644)
-	case strings.HasPrefix(line, "curl") && strings.HasSuffix(line, ".sha256sum"):
-		sum := sha256.Sum256([]byte(fakeCiliumTarball))
-		return hex.EncodeToString(sum[:]) + "  cilium-linux-amd64.tar.gz\n", nil
 	case strings.Contains(line, "etcdctl") && strings.Contains(line, "snapshot save"):
 		return "", r.WriteFile(c.Args[len(c.Args)-1], []byte("etcd snapshot of "+r.name), 0o600)
 	case strings.Contains(line, "etcdutl snapshot restore"):
