@@ -85,9 +85,9 @@ func (c *cloud) controller(h Host, ip, id string, now func() time.Time) *Agent {
 	}
 }
 
-// cniOf returns the recorder's CNI stand-in, or nil for other hosts.
+// cniOf returns the test host's CNI stand-in (the recorder's), or nil.
 func cniOf(h Host) CNIInstaller {
-	if r, ok := h.(*recorder); ok {
+	if r, ok := h.(CNIInstaller); ok {
 		return r
 	}
 	return nil
