@@ -16,7 +16,7 @@ KFORGE_PLUGIN_DIR := $(shell scripts/install-deps --plugin-dir)
 endif
 export KFORGE_PLUGIN_DIR
 
-.PHONY: pins help deps build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws lab clean
+.PHONY: pins help deps build local down-local test unit lint tf-check tf-test e2e golden fuzz fuzz-short bench e2e-aws lab clean conformance
 
 help: ## List the targets.
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ down-local: build ## Destroy the local cluster and stop the emulator.
 deps: ## Install what the tests need (scripts/install-deps); quick when all is there.
 	scripts/install-deps
 
-test: deps lint tf-check unit tf-test fuzz-short e2e ## Every check and test CI runs, after installing what they need.
+test: deps lint tf-check unit tf-test fuzz-short conformance e2e ## Every check and test CI runs, after installing what they need.
 
 lint: ## gofmt, go vet, staticcheck, shellcheck, Trivy over terraform/.
 	scripts/lint
@@ -59,6 +59,9 @@ tf-check: ## terraform fmt -check and validate for every module.
 
 tf-test: ## terraform test (mock provider, offline) for every module that has tests.
 	scripts/tf-test
+
+conformance: ## Real kubeadm, etcd, kube-apiserver, scheduler, kubelet checks and kubectl judge every node artifact, for every supported minor (binaries built once, cached; docs/CONFORMANCE.md).
+	$(GO) test -count=1 -timeout 180m ./test/conformance/...
 
 e2e: ## Full applies against the local emulator, checked through the AWS API.
 	$(GO) test -count=1 -timeout 75m -p 2 ./test/e2e/...
