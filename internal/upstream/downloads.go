@@ -39,10 +39,6 @@ var Downloads = []Download{
 	{Ref: "registry.k8s.io/sig-storage/livenessprobe:v2.15.0", Kind: KindImage, Unverified: notResolvedOffline},
 	{Ref: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.1", Kind: KindImage, Unverified: notResolvedOffline},
 	{Ref: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.0", Kind: KindImage, Unverified: notResolvedOffline},
-	{Ref: "https://github.com/cilium/cilium-cli/releases/download/v0.18.9/cilium-linux-amd64.tar.gz", Kind: KindFile,
-		Unverified: "SHA-256 not known offline; the agent checks the release's own .sha256sum, which proves transport integrity only; make pins resolves it"},
-	{Ref: "https://github.com/cilium/cilium-cli/releases/download/v0.18.9/cilium-linux-arm64.tar.gz", Kind: KindFile,
-		Unverified: "SHA-256 not known offline; the agent checks the release's own .sha256sum, which proves transport integrity only; make pins resolves it"},
 	{Ref: "https://github.com/cert-manager/cert-manager/releases/download/v1.19.1/cert-manager.yaml", Kind: KindFile,
 		Unverified: "SHA-256 not known offline; the agent logs the digest it fetched and enforces Remote.SHA256 once set; make pins resolves it"},
 }
