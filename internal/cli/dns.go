@@ -12,18 +12,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/config"
 	kdns "github.com/kforge/kforge/internal/dns"
 	"github.com/kforge/kforge/internal/dns/check"
 	"github.com/kforge/kforge/internal/dns/porkbun"
 	"github.com/kforge/kforge/internal/dns/route53parent"
-	"github.com/kforge/kforge/internal/tfrun"
 )
 
 // dnsDeps are the dns commands' links to the outside, replaceable in tests.
 type dnsDeps struct {
 	// outputs reads the applied cluster's Terraform outputs.
-	outputs func(ctx context.Context, e *Env) (*tfrun.ClusterOutputs, error)
+	outputs func(ctx context.Context, e *Env) (*cluster.Outputs, error)
 	// getenv reads PORKBUN_* variables.
 	getenv func(string) string
 	// resolvConf is where the system resolver is read from.
@@ -34,7 +34,7 @@ type dnsDeps struct {
 
 func defaultDNSDeps() dnsDeps {
 	return dnsDeps{
-		outputs: func(ctx context.Context, e *Env) (*tfrun.ClusterOutputs, error) {
+		outputs: func(ctx context.Context, e *Env) (*cluster.Outputs, error) {
 			out, ok, err := e.Outputs(ctx)
 			if err != nil {
 				return nil, err
@@ -122,7 +122,7 @@ func delegationTarget(ctx context.Context, e *Env, deps dnsDeps) (kdns.Registrar
 
 // guardEmulatedZone refuses to point a real registrar at name servers an
 // emulator made up.
-func guardEmulatedZone(e *Env, out *tfrun.ClusterOutputs, deps dnsDeps) error {
+func guardEmulatedZone(e *Env, out *cluster.Outputs, deps dnsDeps) error {
 	if (out.Emulated || e.Emulated()) && e.Config.DNS.Registrar == "porkbun" && strings.TrimSpace(deps.getenv(porkbun.EnvAPIURL)) == "" {
 		return UsageError("environment %q runs on an AWS emulator: its zone's name servers do not exist, and delegating %s to them at the real Porkbun would take the domain offline. "+
 			"Point %s at a test server, or use dns.registrar: none", e.Name, e.Config.DNS.Domain, porkbun.EnvAPIURL)
@@ -233,7 +233,7 @@ func (app *App) printDelegationPlan(p kdns.Plan) {
 }
 
 // printManualDelegation is registrar none: say which records to create where.
-func (app *App) printManualDelegation(e *Env, out *tfrun.ClusterOutputs) error {
+func (app *App) printManualDelegation(e *Env, out *cluster.Outputs) error {
 	d := kdns.NormalizeName(e.Config.DNS.Domain)
 	ns := kdns.NormalizeSet(out.NameServers)
 	if app.JSON() {
@@ -384,11 +384,11 @@ func orNone(s []string) string {
 // registrar (or parent zone) already delegates the domain to the zone and,
 // when not, prints the next step to w. It never fails the caller: problems
 // reading the registrar become advice. It returns true when delegated.
-func (app *App) DelegationNextStep(ctx context.Context, e *Env, out *tfrun.ClusterOutputs, w io.Writer) bool {
+func (app *App) DelegationNextStep(ctx context.Context, e *Env, out *cluster.Outputs, w io.Writer) bool {
 	return delegationNextStep(ctx, e, out, w, defaultDNSDeps())
 }
 
-func delegationNextStep(ctx context.Context, e *Env, out *tfrun.ClusterOutputs, w io.Writer, deps dnsDeps) bool {
+func delegationNextStep(ctx context.Context, e *Env, out *cluster.Outputs, w io.Writer, deps dnsDeps) bool {
 	if out == nil || len(out.NameServers) == 0 {
 		return false
 	}

@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/cluster"
 	kdns "github.com/kforge/kforge/internal/dns"
 	"github.com/kforge/kforge/internal/dns/check/checktest"
 	"github.com/kforge/kforge/internal/dns/porkbun"
 	"github.com/kforge/kforge/internal/dns/porkbun/porkbuntest"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
-	"github.com/kforge/kforge/internal/tfrun"
 )
 
 const (
@@ -90,11 +90,11 @@ func runDNS(t *testing.T, envsDir string, deps dnsDeps, args ...string) dnsRun {
 	return dnsRun{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-func fakeOutputs(out tfrun.ClusterOutputs) func(context.Context, *Env) (*tfrun.ClusterOutputs, error) {
-	return func(context.Context, *Env) (*tfrun.ClusterOutputs, error) { return &out, nil }
+func fakeOutputs(out cluster.Outputs) func(context.Context, *Env) (*cluster.Outputs, error) {
+	return func(context.Context, *Env) (*cluster.Outputs, error) { return &out, nil }
 }
 
-func porkbunDeps(srv *porkbuntest.Server, out tfrun.ClusterOutputs) dnsDeps {
+func porkbunDeps(srv *porkbuntest.Server, out cluster.Outputs) dnsDeps {
 	env := map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret, porkbun.EnvAPIURL: srv.BaseURL()}
 	return dnsDeps{
 		outputs:        fakeOutputs(out),
@@ -109,7 +109,7 @@ var porkbunEnvYAML = `dns:
   registrar: porkbun`
 
 func TestDNSDelegatePorkbun(t *testing.T) {
-	outputs := tfrun.ClusterOutputs{NameServers: dnsZoneNS, NLBDNSName: dnsTestNLB}
+	outputs := cluster.Outputs{NameServers: dnsZoneNS, NLBDNSName: dnsTestNLB}
 	envs := writeDNSEnv(t, porkbunEnvYAML)
 	var all []string // every output, checked for the keys at the end
 
@@ -184,7 +184,7 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 	})
 	t.Run("emulated zone is never sent to the real Porkbun", func(t *testing.T) {
 		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
-		deps := porkbunDeps(srv, tfrun.ClusterOutputs{NameServers: dnsZoneNS, Emulated: true})
+		deps := porkbunDeps(srv, cluster.Outputs{NameServers: dnsZoneNS, Emulated: true})
 		env := map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret}
 		deps.getenv = func(k string) string { return env[k] }
 		r := runDNS(t, envs, deps, "dns", "delegate", "dnstest", "--yes")
@@ -206,9 +206,9 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 func TestDNSDelegateInputErrors(t *testing.T) {
 	outputsCalled := false
 	deps := dnsDeps{
-		outputs: func(context.Context, *Env) (*tfrun.ClusterOutputs, error) {
+		outputs: func(context.Context, *Env) (*cluster.Outputs, error) {
 			outputsCalled = true
-			return &tfrun.ClusterOutputs{NameServers: dnsZoneNS}, nil
+			return &cluster.Outputs{NameServers: dnsZoneNS}, nil
 		},
 		getenv: func(k string) string {
 			return map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret, porkbun.EnvAPIURL: "http://127.0.0.1:1"}[k]
@@ -262,7 +262,7 @@ func TestDNSDelegateNone(t *testing.T) {
 		{"dev.kforge.dev", "Create these records in the zone of kforge.dev (at its DNS host):\n  dev.kforge.dev. 300 IN NS ns-0.awsdns-00.com.\n"},
 	} {
 		envs := writeDNSEnv(t, "dns:\n  domain: "+tt.domain+"\n  registrar: none")
-		r := runDNS(t, envs, dnsDeps{outputs: fakeOutputs(tfrun.ClusterOutputs{NameServers: dnsZoneNS}), getenv: func(string) string { return "" }}, "dns", "delegate", "dnstest")
+		r := runDNS(t, envs, dnsDeps{outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS}), getenv: func(string) string { return "" }}, "dns", "delegate", "dnstest")
 		if r.code != 0 || !strings.Contains(r.stdout, tt.want) || !strings.Contains(r.stdout, "kforge changed nothing") {
 			t.Errorf("%s: exit %d\n%s%s", tt.domain, r.code, r.stdout, r.stderr)
 		}
@@ -295,7 +295,7 @@ func TestDNSDelegateRoute53Parent(t *testing.T) {
 		t.Fatal("the emulator gave no zone id starting with Z in 500 tries")
 	}
 	envs := writeDNSEnv(t, "dns:\n  domain: dev.kforge.dev\n  registrar: route53\n  parentZoneID: "+parentID)
-	deps := dnsDeps{outputs: fakeOutputs(tfrun.ClusterOutputs{NameServers: dnsZoneNS, Emulated: true}), getenv: func(string) string { return "" }}
+	deps := dnsDeps{outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS, Emulated: true}), getenv: func(string) string { return "" }}
 
 	r := runDNS(t, envs, deps, "--endpoint", emu.URL(), "dns", "delegate", "dnstest", "--yes")
 	if r.code != 0 || !strings.Contains(r.stdout, "Updated: Route 53 parent zone "+parentID+" now delegates dev.kforge.dev") {
@@ -325,7 +325,7 @@ func TestDNSDelegateRoute53Parent(t *testing.T) {
 
 func TestDNSCheck(t *testing.T) {
 	envs := writeDNSEnv(t, "dns:\n  domain: dev.kforge.dev\n  registrar: none")
-	deps := dnsDeps{outputs: fakeOutputs(tfrun.ClusterOutputs{NameServers: dnsZoneNS, NLBDNSName: dnsTestNLB}), getenv: func(string) string { return "" }}
+	deps := dnsDeps{outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS, NLBDNSName: dnsTestNLB}), getenv: func(string) string { return "" }}
 
 	t.Run("expected NS set: propagated", func(t *testing.T) {
 		srv := checktest.Start(t)
@@ -390,7 +390,7 @@ func TestDelegationNextStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &tfrun.ClusterOutputs{NameServers: dnsZoneNS}
+	out := &cluster.Outputs{NameServers: dnsZoneNS}
 
 	srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
 	var w bytes.Buffer

@@ -21,6 +21,7 @@ import (
 	kforge "github.com/kforge/kforge"
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/backend"
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/lab"
 	"github.com/kforge/kforge/internal/localaws"
@@ -462,7 +463,7 @@ func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
 
 // Outputs returns the applied cluster's Terraform outputs. It fails with a
 // clear message when nothing is applied yet.
-func (app *App) Outputs(ctx context.Context, env string) (*tfrun.ClusterOutputs, error) {
+func (app *App) Outputs(ctx context.Context, env string) (*cluster.Outputs, error) {
 	e, err := app.OpenEnv(ctx, env)
 	if err != nil {
 		return nil, err
@@ -478,7 +479,7 @@ func (app *App) Outputs(ctx context.Context, env string) (*tfrun.ClusterOutputs,
 }
 
 // Outputs reads the outputs of the environment's state (init first if needed).
-func (e *Env) Outputs(ctx context.Context) (*tfrun.ClusterOutputs, bool, error) {
+func (e *Env) Outputs(ctx context.Context) (*cluster.Outputs, bool, error) {
 	r, err := e.Runner(ctx)
 	if err != nil {
 		return nil, false, err
@@ -490,7 +491,7 @@ func (e *Env) Outputs(ctx context.Context) (*tfrun.ClusterOutputs, bool, error) 
 	if err != nil {
 		return nil, false, err
 	}
-	out, ok, err := tfrun.DecodeOutputs(raw)
+	out, ok, err := cluster.DecodeOutputs(raw)
 	if err != nil {
 		return nil, false, err
 	}

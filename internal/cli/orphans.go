@@ -2,25 +2,17 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/backend"
 	"github.com/kforge/kforge/internal/sweep"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -317,24 +309,8 @@ func (app *App) printOrphans(rs []sweep.Resource) {
 	app.Table(rows)
 }
 
-// lockInfo is Terraform's lock record (statemgr.LockInfo), so that
-// terraform reports a lock kforge holds like its own and `kforge unlock`
-// (terraform force-unlock) can release it.
-type lockInfo struct {
-	ID        string
-	Operation string
-	Info      string
-	Who       string
-	Version   string
-	Created   time.Time
-	Path      string
-}
-
-// withStateLock runs fn while holding the environment's Terraform state lock
-// (the S3 lock file <key>.tflock that use_lockfile uses, written only if
-// absent). It reports false without running fn when another run holds it:
-// telling orphans apart while an apply is creating resources would delete
-// that apply's work.
+// withStateLock runs fn while holding the environment's Terraform state
+// lock (see backend.WithLock); false when another run holds it.
 func (e *Env) withStateLock(ctx context.Context, operation string, fn func() error) (bool, error) {
 	bucket, err := e.StateBucket(ctx)
 	if err != nil {
@@ -344,48 +320,5 @@ func (e *Env) withStateLock(ctx context.Context, operation string, fn func() err
 	if err != nil {
 		return false, err
 	}
-	c := awsx.S3Client(cfg, e.Endpoint)
-	key := e.StateKey() + ".tflock"
-	info := lockInfo{ID: newLockID(), Operation: operation, Who: whoAmI(), Version: "kforge", Created: time.Now().UTC(), Path: bucket + "/" + e.StateKey()}
-	body, err := json.Marshal(info)
-	if err != nil {
-		return false, err
-	}
-	_, err = c.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(string(body)),
-		IfNoneMatch: aws.String("*"), ContentType: aws.String("application/json"),
-		ServerSideEncryption: s3types.ServerSideEncryptionAes256,
-	})
-	var ae smithy.APIError
-	if errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict") {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("taking the state lock s3://%s/%s: %w", bucket, key, err)
-	}
-	fnErr := fn()
-	// Release on a context of its own: an interrupted run must not leave
-	// its lock behind.
-	rel, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if _, err := c.DeleteObject(rel, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil && fnErr == nil {
-		fnErr = fmt.Errorf("releasing the state lock s3://%s/%s (release it with `kforge unlock %s %s`): %w", bucket, key, e.Name, info.ID, err)
-	}
-	return true, fnErr
-}
-
-func newLockID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-func whoAmI() string {
-	host, _ := os.Hostname()
-	if u, err := user.Current(); err == nil {
-		return u.Username + "@" + host
-	}
-	return host
+	return backend.WithLock(ctx, backend.Lock{Client: awsx.S3Client(cfg, e.Endpoint), Bucket: bucket, StateKey: e.StateKey(), Operation: operation, Env: e.Name}, fn)
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kforge/kforge/internal/tfrun"
+	"github.com/kforge/kforge/internal/cluster"
 )
 
 func newOutputCmd(app *App) *cobra.Command {
@@ -32,7 +32,7 @@ func newOutputCmd(app *App) *cobra.Command {
 }
 
 // outputRows renders the outputs as a two-column table.
-func outputRows(o *tfrun.ClusterOutputs) [][]string {
+func outputRows(o *cluster.Outputs) [][]string {
 	rows := [][]string{
 		{"OUTPUT", "VALUE"},
 		{"cluster", o.ClusterName + " (" + o.Environment + ", " + o.Region + ")"},

@@ -11,7 +11,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/spf13/cobra"
 
-	"github.com/kforge/kforge/internal/tfrun"
+	"github.com/kforge/kforge/internal/cluster"
 )
 
 // PoolStatus is an Auto Scaling Group's live capacity.
@@ -43,14 +43,14 @@ type InstanceStatus struct {
 
 // ClusterStatus is what `kforge status` reports.
 type ClusterStatus struct {
-	Env          string               `json:"environment"`
-	Outputs      tfrun.ClusterOutputs `json:"outputs"`
-	ControlPlane PoolStatus           `json:"control_plane"`
-	Controllers  []InstanceStatus     `json:"control_plane_instances"`
-	Pools        []PoolStatus         `json:"worker_pools"`
-	TargetGroups []TargetGroupStatus  `json:"target_groups"`
-	Emulator     *EmulatorRecord      `json:"emulator,omitempty"`
-	Note         string               `json:"note,omitempty"`
+	Env          string              `json:"environment"`
+	Outputs      cluster.Outputs     `json:"outputs"`
+	ControlPlane PoolStatus          `json:"control_plane"`
+	Controllers  []InstanceStatus    `json:"control_plane_instances"`
+	Pools        []PoolStatus        `json:"worker_pools"`
+	TargetGroups []TargetGroupStatus `json:"target_groups"`
+	Emulator     *EmulatorRecord     `json:"emulator,omitempty"`
+	Note         string              `json:"note,omitempty"`
 }
 
 func newStatusCmd(app *App) *cobra.Command {
@@ -90,7 +90,7 @@ func newStatusCmd(app *App) *cobra.Command {
 }
 
 // liveStatus asks AWS about the ASGs, target groups and control-plane instances.
-func liveStatus(ctx context.Context, cfg aws.Config, out *tfrun.ClusterOutputs) (*ClusterStatus, error) {
+func liveStatus(ctx context.Context, cfg aws.Config, out *cluster.Outputs) (*ClusterStatus, error) {
 	st := &ClusterStatus{Outputs: *out}
 	asgClient := autoscaling.NewFromConfig(cfg)
 	names := []string{out.ControllerASGName}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/cost"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -110,20 +111,20 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if err != nil {
 				return err
 			}
-			out, _, err := tfrun.DecodeOutputs(raw)
+			out, _, err := cluster.DecodeOutputs(raw)
 			if err != nil {
 				return err
 			}
 			elapsed := time.Since(start).Truncate(time.Second)
 			if app.JSON() {
 				return app.PrintJSON(struct {
-					Env      string               `json:"environment"`
-					Applied  bool                 `json:"applied"`
-					Summary  tfrun.Summary        `json:"summary"`
-					Elapsed  string               `json:"elapsed"`
-					Outputs  tfrun.ClusterOutputs `json:"outputs"`
-					Emulator *EmulatorRecord      `json:"emulator,omitempty"`
-					Note     string               `json:"note,omitempty"`
+					Env      string          `json:"environment"`
+					Applied  bool            `json:"applied"`
+					Summary  tfrun.Summary   `json:"summary"`
+					Elapsed  string          `json:"elapsed"`
+					Outputs  cluster.Outputs `json:"outputs"`
+					Emulator *EmulatorRecord `json:"emulator,omitempty"`
+					Note     string          `json:"note,omitempty"`
 				}{e.Name, applied, plan.Summary, elapsed.String(), out, e.Emulator, e.emulatorNote()})
 			}
 			if applied {

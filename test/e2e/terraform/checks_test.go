@@ -42,9 +42,9 @@ func checkCluster(t *testing.T, ctx context.Context, c *clients, v clusterVars, 
 }
 
 func checkIngress(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
-	lbs, err := c.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{out.NLBArn}})
+	lbs, err := c.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{out.NLBARN}})
 	if err != nil || len(lbs.LoadBalancers) != 1 {
-		t.Fatalf("describing the NLB %s: %v", out.NLBArn, err)
+		t.Fatalf("describing the NLB %s: %v", out.NLBARN, err)
 	}
 	lb := lbs.LoadBalancers[0]
 	// moto leaves Scheme empty; AWS reports it.

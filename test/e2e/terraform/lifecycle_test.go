@@ -23,6 +23,7 @@ import (
 
 	kforge "github.com/kforge/kforge"
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/test/e2e/inventory"
 )
@@ -352,27 +353,13 @@ func lockfileExists(ctx context.Context, c *clients) error {
 	return nil
 }
 
-// outputs holds the root module outputs the checks use.
+// outputs holds the root module outputs the checks use: kforge's own
+// decoding of them, plus the notes only the checks read.
 type outputs struct {
-	NLBArn            string            `json:"nlb_arn"`
-	NLBDNSName        string            `json:"nlb_dns_name"`
-	TargetGroupARNs   map[string]string `json:"target_group_arns"`
-	ZoneID            string            `json:"zone_id"`
-	APIZoneID         string            `json:"api_zone_id"`
-	NameServers       []string          `json:"name_servers"`
-	APIDNSName        string            `json:"api_dns_name"`
-	APIEndpoint       string            `json:"api_endpoint"`
-	CertsBucket       string            `json:"certs_bucket"`
-	ControllerASGName string            `json:"controller_asg_name"`
-	WorkerASGNames    map[string]string `json:"worker_asg_names"`
-	EFSID             string            `json:"efs_id"`
-	KMSKeyARN         string            `json:"kms_key_arn"`
-	ControllerRoleARN string            `json:"controller_role_arn"`
-	WorkerRoleARN     string            `json:"worker_role_arn"`
-	VPCID             string            `json:"vpc_id"`
-	Emulated          bool              `json:"emulated"`
-	Notes             []string          `json:"notes"`
-	NodeEventsQueue   string            `json:"node_events_queue_url"`
+	cluster.Outputs
+	APIZoneID       string   `json:"api_zone_id"`
+	Notes           []string `json:"notes"`
+	NodeEventsQueue string   `json:"node_events_queue_url"`
 }
 
 func readOutputs(t *testing.T, ctx context.Context, tf *tfexec.Terraform) outputs {

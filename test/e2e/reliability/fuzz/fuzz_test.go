@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/dns/porkbun"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -72,7 +73,7 @@ func FuzzDecodeOutputs(f *testing.F) {
 		for k, v := range outer {
 			raw[k] = json.RawMessage(v)
 		}
-		_, _, _ = tfrun.DecodeOutputs(raw) // must not panic
+		_, _, _ = cluster.DecodeOutputs(raw) // must not panic
 	})
 }
 

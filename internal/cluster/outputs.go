@@ -1,13 +1,17 @@
-package tfrun
+// Package cluster is kforge's application layer: an environment resolved
+// for a run (its config, work directory, endpoint and emulator) and the
+// workflows the commands run on it. The cli package only parses flags,
+// asks for confirmation and prints.
+package cluster
 
 import (
 	"encoding/json"
 	"fmt"
 )
 
-// ClusterOutputs are the root module's outputs (names fixed by the module
-// contract).
-type ClusterOutputs struct {
+// Outputs are the root module's outputs (names fixed by the module
+// contract in terraform/cluster/outputs.tf).
+type Outputs struct {
 	ClusterName       string            `json:"cluster_name"`
 	Environment       string            `json:"environment"`
 	Region            string            `json:"region"`
@@ -29,9 +33,9 @@ type ClusterOutputs struct {
 	Emulated          bool              `json:"emulated"`
 }
 
-// DecodeOutputs decodes terraform output values into ClusterOutputs. An
+// DecodeOutputs decodes terraform output values into Outputs. An
 // empty map (nothing applied yet) gives ok=false.
-func DecodeOutputs(raw map[string]json.RawMessage) (out ClusterOutputs, ok bool, err error) {
+func DecodeOutputs(raw map[string]json.RawMessage) (out Outputs, ok bool, err error) {
 	if len(raw) == 0 {
 		return out, false, nil
 	}

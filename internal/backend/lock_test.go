@@ -1,4 +1,4 @@
-package cli
+package backend
 
 import (
 	"context"
@@ -10,14 +10,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kforge/kforge/internal/awsx"
-	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
 // The orphan sweep holds Terraform's own S3 lock file: a second holder is
 // refused (so a sweep never runs while an apply creates resources), a lock
 // left by a killed run blocks it, and the lock is released afterwards.
-func TestWithStateLock(t *testing.T) {
+func TestWithLock(t *testing.T) {
 	em := localawstest.StartForTest(t)
 	ctx := context.Background()
 	cfg, err := awsx.Config(ctx, "us-east-1", em.URL())
@@ -28,11 +27,13 @@ func TestWithStateLock(t *testing.T) {
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("state")}); err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{Name: "dev", Endpoint: em.URL(), Config: &config.Cluster{Name: "c1", Region: "us-east-1", State: config.State{Bucket: "state", Key: "c1/dev/terraform.tfstate"}}}
+	lock := func(op string) Lock {
+		return Lock{Client: c, Bucket: "state", StateKey: "c1/dev/terraform.tfstate", Operation: op, Env: "dev"}
+	}
 	lockKey := aws.String("c1/dev/terraform.tfstate.tflock")
 
 	ran, inner := false, true
-	ok, err := e.withStateLock(ctx, "test", func() error {
+	ok, err := WithLock(ctx, lock("test"), func() error {
 		ran = true
 		obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("state"), Key: lockKey})
 		if err != nil {
@@ -43,11 +44,11 @@ func TestWithStateLock(t *testing.T) {
 				t.Errorf("lock record = %s", body)
 			}
 		}
-		inner, err = e.withStateLock(ctx, "second", func() error { t.Error("second holder ran"); return nil })
+		inner, err = WithLock(ctx, lock("second"), func() error { t.Error("second holder ran"); return nil })
 		return err
 	})
 	if !ok || err != nil || !ran || inner {
-		t.Fatalf("withStateLock = %v, %v (ran %v, second holder got it: %v)", ok, err, ran, inner)
+		t.Fatalf("WithLock = %v, %v (ran %v, second holder got it: %v)", ok, err, ran, inner)
 	}
 	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("state"), Key: lockKey}); err == nil {
 		t.Error("the lock file is still there after the run")
@@ -56,8 +57,8 @@ func TestWithStateLock(t *testing.T) {
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("state"), Key: lockKey, Body: strings.NewReader(`{"ID":"x"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	ok, err = e.withStateLock(ctx, "test", func() error { t.Error("ran under a stale lock"); return nil })
+	ok, err = WithLock(ctx, lock("test"), func() error { t.Error("ran under a stale lock"); return nil })
 	if ok || err != nil {
-		t.Errorf("under a stale lock: withStateLock = %v, %v; want false, nil", ok, err)
+		t.Errorf("under a stale lock: WithLock = %v, %v; want false, nil", ok, err)
 	}
 }
