@@ -142,10 +142,15 @@ func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVa
 			t.Errorf("worker pool %s: ASG %s not found", pool, out.WorkerASGNames[pool])
 			continue
 		}
+		// Only ingress pools take NLB traffic; the others (tainted by
+		// default) stay out of both target groups.
 		attached := slices.Clone(g.TargetGroupARNs)
 		sort.Strings(attached)
-		if !slices.Equal(attached, tgs) {
-			t.Errorf("pool %s target groups %v, want both NLB groups %v", pool, attached, tgs)
+		switch {
+		case spec.Ingress && !slices.Equal(attached, tgs):
+			t.Errorf("ingress pool %s target groups %v, want both NLB groups %v", pool, attached, tgs)
+		case !spec.Ingress && len(attached) != 0:
+			t.Errorf("pool %s does not run ingress but is in target groups %v", pool, attached)
 		}
 		if aws.ToInt32(g.MinSize) != spec.MinSize || aws.ToInt32(g.MaxSize) != spec.MaxSize || aws.ToInt32(g.DesiredCapacity) != spec.DesiredSize {
 			t.Errorf("pool %s min/desired/max %d/%d/%d, want %d/%d/%d", pool, aws.ToInt32(g.MinSize), aws.ToInt32(g.DesiredCapacity), aws.ToInt32(g.MaxSize), spec.MinSize, spec.DesiredSize, spec.MaxSize)

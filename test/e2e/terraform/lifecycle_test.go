@@ -167,6 +167,7 @@ type workerPool struct {
 	Taints        []string          `json:"taints"`
 	Capacity      string            `json:"capacity"`
 	OnDemandBase  int32             `json:"on_demand_base"`
+	Ingress       bool              `json:"ingress"`
 }
 
 // stageCluster copies the embedded terraform tree (what kforge ships) into
@@ -218,6 +219,7 @@ func stageCluster(t *testing.T, work, endpoint string) clusterVars {
 		"taints":         []any{},
 		"capacity":       "spot",
 		"on_demand_base": 0,
+		"ingress":        true,
 	}
 	inputs["aws_endpoint_url"] = endpoint
 	// Terraform used directly on a fresh account (the emulator starts
