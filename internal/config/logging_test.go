@@ -16,8 +16,8 @@ func TestLoggingDefaultsAndRules(t *testing.T) {
 			t.Errorf("%s: logging defaults %+v, want flow and access logs %v, %d days", env, c.Logging, want, DefaultLogRetentionDays)
 		}
 		vars := c.TFVars()
-		if vars["vpc_flow_logs"] != want || vars["certs_bucket_access_logs"] != want || vars["log_retention_days"] != DefaultLogRetentionDays {
-			t.Errorf("%s: rendered %v %v %v", env, vars["vpc_flow_logs"], vars["certs_bucket_access_logs"], vars["log_retention_days"])
+		if vars.VPCFlowLogs != want || vars.CertsBucketAccessLogs != want || vars.LogRetentionDays != DefaultLogRetentionDays {
+			t.Errorf("%s: rendered %v %v %v", env, vars.VPCFlowLogs, vars.CertsBucketAccessLogs, vars.LogRetentionDays)
 		}
 	}
 

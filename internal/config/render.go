@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 )
 
@@ -27,15 +29,67 @@ type RenderOptions struct {
 	NodeConfig string
 }
 
-// TFVars returns the root module's input variables (terraform/cluster/
-// variables.tf) for this configuration. At most one RenderOptions is used;
-// without one the golden placeholder agent path and no endpoint are rendered.
-func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
+// Inputs are the root module's input variables (terraform/cluster/
+// variables.tf), one field each, named by their JSON tags. The fields stand
+// in the order of their names, so the rendered file reads sorted.
+type Inputs struct {
+	ACMEEmail               string            `json:"acme_email"`
+	AdminCIDRs              []string          `json:"admin_cidrs"`
+	AgentBinaryPaths        map[string]string `json:"agent_binary_paths"`
+	AMIID                   string            `json:"ami_id"`
+	AWSEndpointURL          string            `json:"aws_endpoint_url"`
+	AZCount                 int               `json:"az_count"`
+	BackupIntervalMinutes   int               `json:"backup_interval_minutes"`
+	CertsBucketAccessLogs   bool              `json:"certs_bucket_access_logs"`
+	CertsBucketForceDestroy bool              `json:"certs_bucket_force_destroy"`
+	ClusterName             string            `json:"cluster_name"`
+	ControllerInstanceType  string            `json:"controller_instance_type"`
+	ControllerVolumeSize    int               `json:"controller_volume_size"`
+	// CreateAutoscalingServiceLinkedRole is always false: kforge creates
+	// the role itself before Terraform runs (internal/servicerole), so the
+	// stack never owns it.
+	CreateAutoscalingServiceLinkedRole bool                  `json:"create_autoscaling_service_linked_role"`
+	DNSZoneID                          string                `json:"dns_zone_id"`
+	Domain                             string                `json:"domain"`
+	Environment                        string                `json:"environment"`
+	HTTPNodePort                       int                   `json:"http_node_port"`
+	HTTPSNodePort                      int                   `json:"https_node_port"`
+	KubernetesVersion                  string                `json:"kubernetes_version"`
+	LogRetentionDays                   int                   `json:"log_retention_days"`
+	NATGateway                         bool                  `json:"nat_gateway"`
+	NodeConfig                         string                `json:"node_config"`
+	PodCIDR                            string                `json:"pod_cidr"`
+	Region                             string                `json:"region"`
+	ServiceCIDR                        string                `json:"service_cidr"`
+	Tags                               map[string]string     `json:"tags"`
+	VPCCIDR                            string                `json:"vpc_cidr"`
+	VPCFlowLogs                        bool                  `json:"vpc_flow_logs"`
+	WorkerPools                        map[string]PoolInputs `json:"worker_pools"`
+}
+
+// PoolInputs are one entry of the worker_pools variable.
+type PoolInputs struct {
+	Capacity      string            `json:"capacity"`
+	DesiredSize   int               `json:"desired_size"`
+	Ingress       bool              `json:"ingress"`
+	InstanceTypes []string          `json:"instance_types"`
+	Labels        map[string]string `json:"labels"`
+	MaxSize       int               `json:"max_size"`
+	MinSize       int               `json:"min_size"`
+	OnDemandBase  int               `json:"on_demand_base"`
+	Taints        []string          `json:"taints"`
+	VolumeSize    int               `json:"volume_size"`
+}
+
+// TFVars returns the root module's input variables for this configuration.
+// At most one RenderOptions is used; without one the golden placeholder
+// agent paths and no endpoint are rendered.
+func (c *Cluster) TFVars(opts ...RenderOptions) Inputs {
 	var o RenderOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	agents := make(map[string]any, 2)
+	agents := make(map[string]string, 2)
 	for arch, path := range o.AgentBinaryPaths {
 		agents[arch] = path
 	}
@@ -47,65 +101,63 @@ func (c *Cluster) TFVars(opts ...RenderOptions) map[string]any {
 	if o.NodeConfig == "" {
 		o.NodeConfig = "{}"
 	}
-
-	pools := make(map[string]any, len(c.WorkerPools))
+	pools := make(map[string]PoolInputs, len(c.WorkerPools))
 	for name, p := range c.WorkerPools {
-		labels := make(map[string]any, len(p.Labels))
+		labels := make(map[string]string, len(p.Labels)+1)
 		for k, v := range p.Labels {
 			labels[k] = v
 		}
 		labels[CapacityTypeLabel] = p.Capacity
-		pools[name] = map[string]any{
-			"instance_types": stringList(p.InstanceTypes),
-			"min_size":       p.Min,
-			"desired_size":   p.Desired,
-			"max_size":       p.Max,
-			"volume_size":    p.VolumeSize,
-			"labels":         labels,
-			"taints":         stringList(p.Taints),
-			"capacity":       p.Capacity,
-			"on_demand_base": p.OnDemandBase,
-			"ingress":        p.RunsIngress(),
+		pools[name] = PoolInputs{
+			Capacity: p.Capacity, DesiredSize: p.Desired, Ingress: p.RunsIngress(), InstanceTypes: list(p.InstanceTypes), Labels: labels,
+			MaxSize: p.Max, MinSize: p.Min, OnDemandBase: p.OnDemandBase, Taints: list(p.Taints), VolumeSize: p.VolumeSize,
 		}
 	}
-	tags := make(map[string]any, len(c.Tags))
+	tags := make(map[string]string, len(c.Tags))
 	for k, v := range c.Tags {
 		tags[k] = v
 	}
-
-	return map[string]any{
-		"cluster_name":               c.Name,
-		"environment":                c.Environment,
-		"region":                     c.Region,
-		"az_count":                   c.Network.AZCount,
-		"vpc_cidr":                   c.Network.VPCCIDR,
-		"nat_gateway":                c.Network.NATGateway,
-		"admin_cidrs":                stringList(c.Network.AdminCIDRs),
-		"domain":                     c.DNS.Domain,
-		"dns_zone_id":                c.DNS.ZoneID,
-		"kubernetes_version":         c.Kubernetes.Version,
-		"pod_cidr":                   c.Kubernetes.PodCIDR,
-		"service_cidr":               c.Kubernetes.ServiceCIDR,
-		"http_node_port":             c.Ingress.HTTPNodePort,
-		"https_node_port":            c.Ingress.HTTPSNodePort,
-		"acme_email":                 c.Ingress.ACMEEmail,
-		"ami_id":                     c.AMIID,
-		"controller_instance_type":   c.ControlPlane.InstanceType,
-		"controller_volume_size":     c.ControlPlane.VolumeSize,
-		"backup_interval_minutes":    c.BackupIntervalMinutes(),
-		"worker_pools":               pools,
-		"tags":                       tags,
-		"certs_bucket_force_destroy": c.CertsBucketForceDestroy,
-		"vpc_flow_logs":              c.Logging.VPCFlowLogs,
-		"certs_bucket_access_logs":   c.Logging.BucketAccessLogs,
-		"log_retention_days":         c.Logging.RetentionDays,
-		// kforge creates the Auto Scaling service-linked role itself before
-		// Terraform runs (internal/servicerole), so the stack never owns it.
-		"create_autoscaling_service_linked_role": false,
-		"agent_binary_paths":                     agents,
-		"aws_endpoint_url":                       o.EndpointURL,
-		"node_config":                            o.NodeConfig,
+	return Inputs{
+		ACMEEmail:               c.Ingress.ACMEEmail,
+		AdminCIDRs:              list(c.Network.AdminCIDRs),
+		AgentBinaryPaths:        agents,
+		AMIID:                   c.AMIID,
+		AWSEndpointURL:          o.EndpointURL,
+		AZCount:                 c.Network.AZCount,
+		BackupIntervalMinutes:   c.BackupIntervalMinutes(),
+		CertsBucketAccessLogs:   c.Logging.BucketAccessLogs,
+		CertsBucketForceDestroy: c.CertsBucketForceDestroy,
+		ClusterName:             c.Name,
+		ControllerInstanceType:  c.ControlPlane.InstanceType,
+		ControllerVolumeSize:    c.ControlPlane.VolumeSize,
+		DNSZoneID:               c.DNS.ZoneID,
+		Domain:                  c.DNS.Domain,
+		Environment:             c.Environment,
+		HTTPNodePort:            c.Ingress.HTTPNodePort,
+		HTTPSNodePort:           c.Ingress.HTTPSNodePort,
+		KubernetesVersion:       c.Kubernetes.Version,
+		LogRetentionDays:        c.Logging.RetentionDays,
+		NATGateway:              c.Network.NATGateway,
+		NodeConfig:              o.NodeConfig,
+		PodCIDR:                 c.Kubernetes.PodCIDR,
+		Region:                  c.Region,
+		ServiceCIDR:             c.Kubernetes.ServiceCIDR,
+		Tags:                    tags,
+		VPCCIDR:                 c.Network.VPCCIDR,
+		VPCFlowLogs:             c.Logging.VPCFlowLogs,
+		WorkerPools:             pools,
 	}
+}
+
+// Names returns the variable names Inputs renders (its JSON tags).
+func (Inputs) Names() []string {
+	ty := reflect.TypeFor[Inputs]()
+	names := make([]string, 0, ty.NumField())
+	for i := range ty.NumField() {
+		name, _, _ := strings.Cut(ty.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
 }
 
 // TFVarsJSON renders TFVars as terraform.tfvars.json: keys sorted, two-space
@@ -146,13 +198,12 @@ func goArch(instanceType string) string {
 	return "amd64"
 }
 
-// stringList returns a non-nil copy so empty lists render as [] not null.
-func stringList(in []string) []any {
-	out := make([]any, 0, len(in))
-	for _, s := range in {
-		out = append(out, s)
+// list is in, never nil: Terraform reads null as "not set" and [] as empty.
+func list(in []string) []string {
+	if in == nil {
+		return []string{}
 	}
-	return out
+	return in
 }
 
 // BackupIntervalMinutes is controlPlane.backupInterval in minutes (the

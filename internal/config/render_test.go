@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,7 +71,18 @@ func TestTFVarsMatchRootModuleVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := c.TFVars()
+	out, err := c.TFVarsJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars map[string]any
+	if err := json.Unmarshal(out, &vars); err != nil {
+		t.Fatal(err)
+	}
+	names := Inputs{}.Names()
+	if len(names) != len(vars) {
+		t.Errorf("Inputs has %d fields, the rendered file %d variables", len(names), len(vars))
+	}
 	for name := range vars {
 		if !declared[name] {
 			t.Errorf("rendered %s, which terraform/cluster/variables.tf does not declare", name)
@@ -80,6 +92,9 @@ func TestTFVarsMatchRootModuleVariables(t *testing.T) {
 		if _, ok := vars[name]; !ok {
 			t.Errorf("variable %s is declared but not rendered", name)
 		}
+	}
+	if !slices.IsSorted(names) {
+		t.Errorf("the fields of Inputs are not in the order of their names: %v", names)
 	}
 	pool := vars["worker_pools"].(map[string]any)["general"].(map[string]any)
 	for _, k := range []string{"instance_types", "min_size", "desired_size", "max_size", "volume_size", "labels", "taints"} {

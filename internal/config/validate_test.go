@@ -62,7 +62,7 @@ func TestValidDocLoads(t *testing.T) {
 	if len(c.Warnings) != 0 {
 		t.Errorf("unexpected warnings: %v", c.Warnings)
 	}
-	if c.ControlPlane.BackupInterval != "15m" || c.BackupIntervalMinutes() != 15 || c.TFVars()["backup_interval_minutes"] != 15 {
+	if c.ControlPlane.BackupInterval != "15m" || c.BackupIntervalMinutes() != 15 || c.TFVars().BackupIntervalMinutes != 15 {
 		t.Errorf("backup interval default %q (%d minutes), want 15m rendered as 15", c.ControlPlane.BackupInterval, c.BackupIntervalMinutes())
 	}
 }
@@ -72,7 +72,7 @@ func TestBackupIntervalRendered(t *testing.T) {
 	if err != nil {
 		t.Fatalf("valid backup interval rejected: %v", err)
 	}
-	if got := c.TFVars()["backup_interval_minutes"]; got != 90 {
+	if got := c.TFVars().BackupIntervalMinutes; got != 90 {
 		t.Errorf("backup_interval_minutes = %v, want 90", got)
 	}
 }

@@ -30,12 +30,12 @@ func main() {
 		os.Exit(2)
 	}
 	vars := c.TFVars(config.RenderOptions{AgentBinaryPaths: agents(c, *agent), EndpointURL: *endpoint})
-	if vars["ami_id"] == "" && *ami != "" {
-		vars["ami_id"] = *ami
+	if vars.AMIID == "" && *ami != "" {
+		vars.AMIID = *ami
 	}
 	// A fresh emulator has no Auto Scaling service-linked role to look up
 	// (kforge up creates it before Terraform runs); the plan creates it.
-	vars["create_autoscaling_service_linked_role"] = true
+	vars.CreateAutoscalingServiceLinkedRole = true
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(vars); err != nil {

@@ -1,0 +1,109 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	kforge "github.com/kforge/kforge"
+)
+
+// sharedRules are the input rules the root module enforces too, in
+// terraform/cluster/variables.tf, so that it also works without kforge.
+// Each case runs through both: the config package must reject the edited
+// document naming field, and `terraform test` must reject the rendered
+// variable, so the two cannot drift apart.
+var sharedRules = []struct {
+	name, old, new, field string
+	variable              string
+	set                   func(*Inputs)
+}{
+	{"name too long", "name: demo", "name: a-very-long-cluster-name", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "a-very-long-cluster-name" }},
+	{"name uppercase", "name: demo", "name: Demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "Demo" }},
+	{"name double hyphen", "name: demo", "name: de--mo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "de--mo" }},
+	{"region format", "region: eu-west-1", "region: europe", "region", "region", func(i *Inputs) { i.Region = "europe" }},
+	{"az count high", "azCount: 2", "azCount: 7", "network.azCount", "az_count", func(i *Inputs) { i.AZCount = 7 }},
+	{"vpc cidr host bits", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.1.0/16", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.1.0/16" }},
+	{"vpc cidr too large", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/8", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.0.0/8" }},
+	{"admin cidr ipv6", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [\"2001:db8::/32\"]", "network.adminCIDRs[0]", "admin_cidrs", func(i *Inputs) { i.AdminCIDRs = []string{"2001:db8::/32"} }},
+	{"domain single label", "domain: dev.example.org", "domain: localhost", "dns.domain", "domain", func(i *Inputs) { i.Domain = "localhost" }},
+	{"kubernetes version shape", "version: 1.36.6", "version: \"1.36\"", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "1.36" }},
+	{"node port low", "httpNodePort: 30080", "httpNodePort: 8080", "ingress.httpNodePort", "http_node_port", func(i *Inputs) { i.HTTPNodePort = 8080 }},
+}
+
+func TestSharedRulesInConfig(t *testing.T) {
+	for _, tc := range sharedRules {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadString(t, strings.Replace(validDoc, tc.old, tc.new, 1))
+			var ve *ValidationError
+			if !errors.As(err, &ve) || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("config accepts what the root module rejects, or names another field: %v", err)
+			}
+		})
+	}
+}
+
+// TestSharedRulesInTerraform writes one `run` block per case into a copy of
+// the root module's tests (mock provider, offline) and runs terraform test.
+func TestSharedRulesInTerraform(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform test")
+	}
+	bin, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skipf("terraform is not installed: %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, kforge.Terraform); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "terraform", "cluster")
+	base, err := fs.ReadFile(kforge.Terraform, "terraform/cluster/tests/cluster.tftest.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The mock provider and the valid variables: everything before the first run.
+	header, _, ok := strings.Cut(string(base), "\nrun \"")
+	if !ok {
+		t.Fatal("cluster.tftest.hcl has no run block to cut at")
+	}
+	var b strings.Builder
+	b.WriteString(header + "\n")
+	for i, tc := range sharedRules {
+		var in Inputs
+		tc.set(&in)
+		raw, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &all); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "run \"shared_rule_%d\" {\n  command = plan\n  variables {\n    %s = %s\n  }\n  expect_failures = [var.%s]\n}\n\n", i, tc.variable, all[tc.variable], tc.variable)
+	}
+	if err := os.WriteFile(filepath.Join(root, "tests", "shared_rules.tftest.hcl"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	initArgs := []string{"init", "-backend=false", "-input=false", "-no-color"}
+	if p := os.Getenv("KFORGE_PLUGIN_DIR"); p != "" {
+		initArgs = append(initArgs, "-plugin-dir="+p)
+	}
+	run(initArgs...)
+	run("test", "-no-color", "-filter=tests/shared_rules.tftest.hcl")
+}
