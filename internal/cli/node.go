@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/certstore"
 	"github.com/kforge/kforge/internal/node"
 )
 
@@ -28,7 +29,7 @@ func (f *nodeFlags) bind(cmd *cobra.Command, withRole bool) {
 		fl.StringVar(&f.pool, "pool", "", "worker pool name (workers only; empty for the controller)")
 	}
 	fl.StringVar(&f.bucket, "bucket", "", "certs bucket holding bootstrap/, workers/ and controller/")
-	fl.StringVar(&f.configKey, "config-key", "bootstrap/cluster.json", "key of the cluster configuration in the bucket")
+	fl.StringVar(&f.configKey, "config-key", certstore.ConfigKey, "key of the cluster configuration in the bucket")
 	fl.StringVar(&f.region, "region", "", "AWS region of the cluster")
 }
 

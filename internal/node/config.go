@@ -12,22 +12,24 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/kforge/kforge/internal/certstore"
 )
 
-// Bucket keys shared with the Terraform root module and the CLI.
+// Bucket keys (internal/certstore owns the layout).
 const (
-	JoinKey           = "workers/join.json"
-	PKIBackupKey      = "controller/pki.tar.gz"
-	EtcdSnapshotKey   = "controller/etcd/latest.db"
-	AdminConfKey      = "controller/admin.conf"
-	APIAddressesKey   = "controller/api-addresses.json"
-	etcdHistoryPrefix = "controller/etcd/history/"
+	JoinKey           = certstore.JoinKey
+	PKIBackupKey      = certstore.PKIBackupKey
+	EtcdSnapshotKey   = certstore.EtcdSnapshotKey
+	AdminConfKey      = certstore.AdminConfKey
+	APIAddressesKey   = certstore.APIAddressesKey
+	etcdHistoryPrefix = certstore.EtcdHistoryPrefix
 )
 
 // Roles the agent can play.
 const (
-	RoleController = "controller"
-	RoleWorker     = "worker"
+	RoleController = certstore.RoleController
+	RoleWorker     = certstore.RoleWorker
 )
 
 // Pool is one worker pool's node settings.
