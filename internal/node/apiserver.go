@@ -7,6 +7,13 @@ import (
 	"github.com/kforge/kforge/internal/kubeadm"
 )
 
+// PrepareAPIServerFiles writes the API server's audit policy and
+// EncryptionConfiguration on h exactly as the bootstrap does before kubeadm
+// init; the conformance suite starts a real kube-apiserver on them.
+func PrepareAPIServerFiles(h Host) error {
+	return (&Agent{Host: h}).prepareAPIServerFiles()
+}
+
 // prepareAPIServerFiles writes the audit policy and, unless one was
 // restored with the PKI, the EncryptionConfiguration with a fresh random
 // key. The key is made here, on the control plane, and leaves it only in

@@ -76,6 +76,11 @@ func checkInitPhases(t *testing.T, e *env, a artifacts) {
 	if err := os.MkdirAll(dry, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The files the agent writes before kubeadm init, which the API
+	// server's flags name (audit policy, Secrets encryption).
+	if err := node.PrepareAPIServerFiles(node.ExecHost{}); err != nil {
+		t.Fatalf("writing the API server's audit policy and encryption configuration: %v", err)
+	}
 	dryEnv := []string{"KUBEADM_INIT_DRYRUN_DIR=" + dry}
 	// Preflight judges the host (containerd, swap), not the config; and
 	// kubeadm refuses --ignore-preflight-errors=all next to the restored

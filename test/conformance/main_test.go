@@ -8,7 +8,7 @@
 //
 // The binaries are built from the Go module proxy by test/k8sbin and cached.
 // The checks run in a sandbox: the test binary re-executes itself in new
-// network and mount namespaces, where /etc and /var/lib are overlays on
+// network and mount namespaces, where /etc, /var/lib and /var/log are overlays on
 // temporary directories. kubeadm then writes where it always does, nothing
 // reaches the host's files, and the control plane listens on the node's own
 // address (added to the sandbox's loopback) with no port shared with the host.
@@ -115,16 +115,16 @@ const (
 	apiDNSName = "api.dev.example.com"
 )
 
-// enterSandbox runs inside the new namespaces: overlays over /etc and
-// /var/lib, loopback up with the node's address, api.<domain> in /etc/hosts
-// (as the agent writes it).
+// enterSandbox runs inside the new namespaces: overlays over /etc,
+// /var/lib and /var/log (the API server's audit log), loopback up with
+// the node's address, api.<domain> in /etc/hosts (as the agent writes it).
 func enterSandbox() (func(), error) {
 	tmp, err := os.MkdirTemp("", "kforge-conformance-")
 	if err != nil {
 		return nil, err
 	}
 	cleanup := func() { _ = os.RemoveAll(tmp) }
-	for i, dir := range []string{"/etc", "/var/lib"} {
+	for i, dir := range []string{"/etc", "/var/lib", "/var/log"} {
 		upper := filepath.Join(tmp, fmt.Sprintf("upper%d", i))
 		work := filepath.Join(tmp, fmt.Sprintf("work%d", i))
 		for _, d := range []string{upper, work} {

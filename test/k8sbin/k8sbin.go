@@ -36,7 +36,7 @@ import (
 
 // recipe changes whenever the way binaries are built changes, so that a cache
 // filled by an older recipe is rebuilt instead of trusted.
-const recipe = "2"
+const recipe = "3"
 
 // Binaries are the programs every build produces, by file name in Dir.
 var Binaries = []string{

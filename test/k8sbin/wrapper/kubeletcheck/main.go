@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/pflag"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	cliflag "k8s.io/component-base/cli/flag"
@@ -46,6 +47,10 @@ func newFlagSet(f *options.KubeletFlags, kc *kubeletconfig.KubeletConfiguration)
 
 func check(args []string) error {
 	ctx := context.Background()
+	// The kubelet's command registers the logging feature gates in its
+	// package init (cmd/kubelet/app/server.go), which this helper does not
+	// import; logging validation panics on an unregistered gate without it.
+	utilruntime.Must(logsapi.AddFeatureGates(utilfeature.DefaultMutableFeatureGate))
 	flags := options.NewKubeletFlags()
 	kc, err := options.NewKubeletConfiguration()
 	if err != nil {
