@@ -1,6 +1,7 @@
 package addons
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/kforge/kforge/internal/config"
@@ -31,7 +32,7 @@ func TestDownloadsCoverEveryArtefact(t *testing.T) {
 				continue
 			}
 			for _, c := range append(spec.InitContainers, spec.Containers...) {
-				want[c.Image] = true
+				want[upstream.UnpinnedRef(c.Image)] = true
 			}
 		}
 	}
@@ -46,6 +47,49 @@ func TestDownloadsCoverEveryArtefact(t *testing.T) {
 		}
 		if p := d.Problem(); p != "" {
 			t.Errorf("%s: %s", ref, p)
+		}
+	}
+}
+
+// A digest in the table reaches the rendered images and the agent's check of
+// the fetched bundles; without one they stay as published (by tag).
+func TestPinnedDigestsReachImagesAndBundles(t *testing.T) {
+	saved := upstream.Downloads
+	t.Cleanup(func() { upstream.Downloads = saved })
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	upstream.Downloads = nil
+	for _, d := range saved {
+		if d.Ref == TraefikImage || d.Kind == upstream.KindFile {
+			d.Digest, d.Unverified = digest, ""
+		}
+		upstream.Downloads = append(upstream.Downloads, d)
+	}
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := map[string]bool{}
+	for _, obj := range decodeStrict(t, manifests) {
+		var spec corev1.PodSpec
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			spec = o.Spec.Template.Spec
+		case *appsv1.DaemonSet:
+			spec = o.Spec.Template.Spec
+		}
+		for _, c := range spec.Containers {
+			images[c.Image] = true
+		}
+	}
+	if !images[TraefikImage+"@"+digest] {
+		t.Errorf("Traefik not pinned to %s; images %v", digest, images)
+	}
+	if !images[MetricsServerImage] {
+		t.Errorf("metrics-server (no digest in the table) changed; images %v", images)
+	}
+	for _, r := range Remotes() {
+		if r.SHA256 != strings.TrimPrefix(digest, "sha256:") {
+			t.Errorf("%s: agent would check %q, want the table's digest", r.Name, r.SHA256)
 		}
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"net/mail"
 	"regexp"
 
+	"github.com/kforge/kforge/internal/upstream"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
@@ -62,7 +65,30 @@ func Objects(c Config) ([]runtime.Object, error) {
 	objs = append(objs, metricsServer()...)
 	objs = append(objs, traefik(c)...)
 	objs = append(objs, denyInstanceMetadata())
+	pinImages(objs)
 	return objs, nil
+}
+
+// pinImages points every container at its digest when upstream.Downloads
+// pins one, so the one table decides what nodes run.
+func pinImages(objs []runtime.Object) {
+	for _, o := range objs {
+		var spec *corev1.PodSpec
+		switch w := o.(type) {
+		case *appsv1.Deployment:
+			spec = &w.Spec.Template.Spec
+		case *appsv1.DaemonSet:
+			spec = &w.Spec.Template.Spec
+		default:
+			continue
+		}
+		for i := range spec.InitContainers {
+			spec.InitContainers[i].Image = upstream.PinnedRef(spec.InitContainers[i].Image)
+		}
+		for i := range spec.Containers {
+			spec.Containers[i].Image = upstream.PinnedRef(spec.Containers[i].Image)
+		}
+	}
 }
 
 // Render returns Objects as one multi-document YAML stream.

@@ -78,10 +78,18 @@ type Remote struct {
 // cert-manager's release manifest carries its CRDs, which are too large to
 // re-type here.
 func Remotes() []Remote {
-	return []Remote{{
+	remotes := []Remote{{
 		Name: "cert-manager",
 		URL:  "https://github.com/cert-manager/cert-manager/releases/download/" + CertManagerVersion + "/cert-manager.yaml",
 	}}
+	// The digest comes from the one table (upstream.Downloads), so the
+	// agent enforces it the moment make pins fills it in.
+	for i, r := range remotes {
+		if d, ok := upstream.FindDownload(r.URL); ok {
+			remotes[i].SHA256 = strings.TrimPrefix(d.Digest, "sha256:")
+		}
+	}
+	return remotes
 }
 
 // CiliumValues are the Helm values kforge installs the vendored Cilium chart

@@ -1,6 +1,9 @@
 package upstream
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // Download is an artefact fetched from the network when a cluster is built
 // or runs (unlike Pins, which are vendored here). Every one has either a
@@ -40,7 +43,7 @@ var Downloads = []Download{
 	{Ref: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.1", Kind: KindImage, Unverified: notResolvedOffline},
 	{Ref: "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.0", Kind: KindImage, Unverified: notResolvedOffline},
 	{Ref: "https://github.com/cert-manager/cert-manager/releases/download/v1.19.1/cert-manager.yaml", Kind: KindFile,
-		Unverified: "SHA-256 not known offline; the agent logs the digest it fetched and enforces Remote.SHA256 once set; make pins resolves it"},
+		Unverified: "SHA-256 not known offline; the agent logs the digest it fetched and enforces the Digest set here; make pins resolves it"},
 }
 
 var digestPattern = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
@@ -68,4 +71,22 @@ func FindDownload(ref string) (Download, bool) {
 		}
 	}
 	return Download{}, false
+}
+
+// PinnedRef returns ref with its pinned digest (ref@sha256:…) when the table
+// pins one, so that a node pulls exactly the reviewed image; otherwise ref,
+// as the table's Unverified reason says.
+func PinnedRef(ref string) string {
+	if d, ok := FindDownload(ref); ok && d.Digest != "" {
+		return ref + "@" + d.Digest
+	}
+	return ref
+}
+
+// UnpinnedRef strips a digest PinnedRef added, giving the table's key.
+func UnpinnedRef(ref string) string {
+	if i := strings.Index(ref, "@sha256:"); i >= 0 {
+		return ref[:i]
+	}
+	return ref
 }
