@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -170,4 +172,33 @@ func (app *App) adoptUnrecordedRules(ctx context.Context, e *Env, r *tfrun.Runne
 		return false, err
 	}
 	return true, app.writeImports(ctx, e, r, adopt)
+}
+
+// applyAdoptingLostRules applies plan. When the apply fails because a
+// security group rule it creates already exists (InvalidPermission.Duplicate:
+// the answer to an earlier create was lost, or the emulator's race in
+// docs/EMULATOR-NOTES.md), the rule is adopted through an import block as
+// after planning, and what remains of the plan is applied once more.
+func (app *App) applyAdoptingLostRules(ctx context.Context, e *Env, r *tfrun.Runner, plan *tfrun.PlanResult) error {
+	err := r.Apply(ctx, plan, app.progressPrinter("apply"))
+	if err == nil || !strings.Contains(err.Error(), "InvalidPermission.Duplicate") {
+		return err
+	}
+	again, perr := r.Plan(ctx, defaultPlanFile, false)
+	if perr != nil {
+		return errors.Join(err, perr)
+	}
+	full, perr := r.FullPlan(ctx, again)
+	if perr != nil {
+		return errors.Join(err, perr)
+	}
+	adopted, perr := app.adoptUnrecordedRules(ctx, e, r, full)
+	if perr != nil || !adopted {
+		return errors.Join(err, perr)
+	}
+	app.Printf("A security group rule existed without being recorded; adopted it, applying the rest.\n")
+	if again, perr = r.Plan(ctx, defaultPlanFile, false); perr != nil {
+		return perr
+	}
+	return r.Apply(ctx, again, app.progressPrinter("apply"))
 }

@@ -97,7 +97,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 				if err := app.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
 					return err
 				}
-				if err := r.Apply(ctx, plan, app.progressPrinter("apply")); err != nil {
+				if err := app.applyAdoptingLostRules(ctx, e, r, plan); err != nil {
 					return err
 				}
 				applied = true
