@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/upstream"
+	"golang.org/x/sys/unix"
 )
 
 // TestConformance runs every check for every supported minor, in order: each
@@ -122,6 +124,12 @@ func checkControlPlaneStarts(t *testing.T, e *env, a artifacts) {
 		t.Fatalf("kube-apiserver with kubeadm's flags never became ready:\n%v\napiserver log:\n%s\netcd log:\n%s",
 			err, tail(filepath.Join(e.logs, "kube-apiserver.log")), tail(filepath.Join(e.logs, "etcd.log")))
 	}
+	// kubeadm init's next phase against the live API server: it uploads
+	// kforge's configuration and, through kubeadm's first client, binds
+	// admin.conf's group (kubeadm:cluster-admins) to cluster-admin.
+	if _, err := e.run(nil, "kubeadm", "init", "phase", "upload-config", "all", "--config", e.write("init.yaml", a.init)); err != nil {
+		t.Fatalf("kubeadm init phase upload-config with kforge's init.yaml:\n%v", err)
+	}
 	out, err := e.kubectl("version", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -151,11 +159,21 @@ func checkKubelet(t *testing.T, e *env, a artifacts) {
 		"--config=" + config,
 	}
 	args = append(args, strings.Fields(m[1])...)
+	// kubelet validation also judges the host: it refuses a cgroup v1 host
+	// while failCgroupV1 is true. Nodes (Amazon Linux 2023) are cgroup v2;
+	// on a cgroup v1 test machine the flag says so, and every field of
+	// kforge's configuration is still validated.
+	var hostFlags []string
+	if !cgroupV2() {
+		hostFlags = []string{"--fail-cgroupv1=false"}
+		t.Logf("this machine is cgroup v1: validating with --fail-cgroupv1=false (AL2023 nodes are cgroup v2)")
+	}
+	args = append(args, hostFlags...)
 	if _, err := e.run(nil, "kubeletcheck", args...); err != nil {
 		t.Fatalf("kubelet %s rejects the configuration kubeadm wrote from kforge's KubeletConfiguration, or its flags %v:\n%v", e.bin.Version, args, err)
 	}
 	// kforge's KubeletConfiguration document on its own, as rendered.
-	if _, err := e.run(nil, "kubeletcheck", "--config="+e.write("kubelet.yaml", a.kubelet)); err != nil {
+	if _, err := e.run(nil, "kubeletcheck", append([]string{"--config=" + e.write("kubelet.yaml", a.kubelet)}, hostFlags...)...); err != nil {
 		t.Fatalf("kubelet %s rejects kforge's kubelet.yaml:\n%v", e.bin.Version, err)
 	}
 }
@@ -223,10 +241,9 @@ func checkCilium(t *testing.T, e *env, a artifacts) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := e.write("cilium.yaml", []byte(manifest))
-	if _, err := e.kubectl("apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", path); err != nil {
-		t.Fatalf("the API server rejects the Cilium %s chart rendered with kforge's values:\n%v", upstream.CiliumChartVersion, err)
-	}
+	// The real install first, through the agent's own code: it creates the
+	// chart's namespaces (owned by the release, as Helm requires), which the
+	// server-side dry run below needs.
 	ctx := context.Background()
 	first, err := cni.InstallOrUpgrade(ctx, adminConf, values, cni.Options{})
 	if err != nil {
@@ -239,26 +256,17 @@ func checkCilium(t *testing.T, e *env, a artifacts) {
 	if first.Action != "install" || second.Action != "upgrade" || second.Revision != first.Revision+1 {
 		t.Fatalf("want install then upgrade of the same release, got %+v then %+v", first, second)
 	}
+	path := e.write("cilium.yaml", []byte(manifest))
+	if _, err := e.kubectl("apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", path); err != nil {
+		t.Fatalf("the API server rejects the Cilium %s chart rendered with kforge's values:\n%v", upstream.CiliumChartVersion, err)
+	}
 }
 
 // 4. Every add-on manifest passes a server-side dry run after its
 // namespaces exist, a real apply twice changes nothing the second time, and
 // an unknown field is refused.
 func checkAddons(t *testing.T, e *env, a artifacts) {
-	objs := docs(t, a.addons)
-	var namespaces, rest []map[string]any
-	for _, o := range objs {
-		if o["kind"] == "Namespace" {
-			namespaces = append(namespaces, o)
-		} else {
-			rest = append(rest, o)
-		}
-	}
-	if len(namespaces) > 0 {
-		if _, err := e.kubectl("apply", "--server-side", "-f", e.write("namespaces.yaml", toYAML(t, namespaces...))); err != nil {
-			t.Fatalf("creating the add-ons' namespaces:\n%v", err)
-		}
-	}
+	rest := createNamespaces(t, e, "add-ons", docs(t, a.addons))
 	// Cilium's own CRDs (CiliumClusterwideNetworkPolicy) are registered by
 	// cilium-operator at run time, which does not run here; objects of CRD
 	// kinds the API server does not serve are reported, not checked.
@@ -360,4 +368,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// cgroupV2 reports whether /sys/fs/cgroup is the unified (v2) hierarchy.
+func cgroupV2() bool {
+	var st syscall.Statfs_t
+	return syscall.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// createNamespaces creates the Namespace objects among objs for real (a
+// server-side dry run of objects inside a new namespace fails otherwise)
+// and returns the other objects.
+func createNamespaces(t *testing.T, e *env, what string, objs []map[string]any) []map[string]any {
+	t.Helper()
+	var namespaces, rest []map[string]any
+	for _, o := range objs {
+		if o["kind"] == "Namespace" {
+			namespaces = append(namespaces, o)
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	if len(namespaces) > 0 {
+		if _, err := e.kubectl("apply", "--server-side", "-f", e.write("namespaces.yaml", toYAML(t, namespaces...))); err != nil {
+			t.Fatalf("creating the %s namespaces:\n%v", what, err)
+		}
+	}
+	return rest
 }

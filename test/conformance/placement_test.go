@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kforge/kforge/internal/config"
 )
 
 // where a workload's pods must run.
@@ -46,7 +48,9 @@ func checkPlacement(t *testing.T, e *env, a artifacts) {
 	e.start("kube-scheduler")
 	for _, n := range []nodeSpec{
 		{name: nodeName, ip: nodeIP, controlPlane: true},
-		{name: workerName, ip: workerIP, labels: map[string]string{"tier": "apps"}},
+		// A worker of an ingress pool: Terraform gives those pools the
+		// ingress label, which Traefik is placed by.
+		{name: workerName, ip: workerIP, labels: map[string]string{"tier": "apps", config.IngressLabel: "true"}},
 	} {
 		registerNode(t, e, n)
 	}
