@@ -52,6 +52,15 @@ func runMain(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "building kforge: %v\n", err)
 			return 1
 		}
+		// dev runs Graviton nodes: kforge finds their agent beside itself.
+		arm := exec.Command("go", "build", "-o", filepath.Join(dir, "kforge-linux-arm64"), "./cmd/kforge")
+		arm.Dir = repoRoot()
+		arm.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+		arm.Stdout, arm.Stderr = os.Stderr, os.Stderr
+		if err := arm.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building the arm64 agent: %v\n", err)
+			return 1
+		}
 	}
 	return m.Run()
 }
