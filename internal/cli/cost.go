@@ -11,6 +11,7 @@ import (
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/cost"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -39,7 +40,7 @@ comparison: EKS control-plane fee added, the control-plane node removed.
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
 			plan, e, err := app.reportPlan(ctx, args[0], planPath)
-			defer e.releaseEmulator()
+			defer e.ReleaseEmulator()
 			if err != nil {
 				return err
 			}
@@ -59,7 +60,7 @@ comparison: EKS control-plane fee added, the control-plane node removed.
 
 // reportPlan returns the plan cost and graph describe: read from file when
 // set, else planned now. The Env is nil when the plan came from a JSON file;
-// callers defer its releaseEmulator, errors or not.
+// callers defer its ReleaseEmulator, errors or not.
 func (app *App) reportPlan(ctx context.Context, envName, file string) (*tfjson.Plan, *Env, error) {
 	if file != "" {
 		data, err := os.ReadFile(file)
@@ -82,13 +83,13 @@ func (app *App) reportPlan(ctx context.Context, envName, file string) (*tfjson.P
 		}
 		return app.showSavedPlan(ctx, envName, file)
 	}
-	e, err := app.openEnv(ctx, envName, startEmulator)
+	e, err := app.openEnv(ctx, envName, cluster.StartEmulator)
 	if err != nil {
 		return nil, nil, err
 	}
 	// From here on e is returned with errors too: the caller releases the
 	// emulator this may have started.
-	r, err := e.prepare(ctx)
+	r, err := e.Prepare(ctx)
 	if err != nil {
 		return nil, e, err
 	}

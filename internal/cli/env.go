@@ -2,31 +2,18 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"debug/elf"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	kforge "github.com/kforge/kforge"
-	"github.com/kforge/kforge/internal/awsx"
-	"github.com/kforge/kforge/internal/backend"
 	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/config"
-	"github.com/kforge/kforge/internal/lab"
-	"github.com/kforge/kforge/internal/localaws"
-	"github.com/kforge/kforge/internal/tfrun"
 )
+
+// Env is an environment resolved for a command (see cluster.Env).
+type Env = cluster.Env
+
+// EmulatorRecord is a managed emulator's record (see cluster.EmulatorRecord).
+type EmulatorRecord = cluster.EmulatorRecord
 
 // LoadEnv loads and validates envs/<name>.yaml. It makes no cloud call; an
 // invalid configuration is a *config.ValidationError (exit code 2).
@@ -34,242 +21,24 @@ func (app *App) LoadEnv(name string) (*config.Cluster, error) {
 	return config.LoadEnv(app.EnvsDir, name)
 }
 
-// emulatorMode says what OpenEnv does about a local emulator.
-type emulatorMode int
-
-const (
-	// startEmulator starts one when the environment is local and none runs.
-	startEmulator emulatorMode = iota
-	// needEmulator fails when the environment is local and none runs.
-	needEmulator
-	// optionalEmulator leaves Env.EmulatorGone set when none runs.
-	optionalEmulator
-)
-
-// Env is an environment resolved for a command: its validated config, its
-// work directory and where its AWS is.
-type Env struct {
-	Name   string
-	Config *config.Cluster
-	// Dir is the work directory .kforge/<env> (absolute).
-	Dir string
-	// Endpoint is the AWS-compatible endpoint; empty on real AWS.
-	Endpoint string
-	// Local is true when kforge manages a local emulator for this env.
-	Local bool
-	// Emulator is the managed emulator's record (Local only).
-	Emulator *EmulatorRecord
-	// EmulatorGone: Local, but the emulator is not running (optionalEmulator).
-	EmulatorGone bool
-	// startedEmulator: this command started Emulator (it was not running).
-	startedEmulator bool
-
-	app    *App
-	awsCfg *aws.Config
-	bucket string
-}
-
-// EmulatorRecord is .kforge/<env>/emulator.json: the detached emulator later
-// commands reuse while it is alive.
-type EmulatorRecord struct {
-	PID     int       `json:"pid"`
-	URL     string    `json:"url"`
-	Started time.Time `json:"started"`
-	Log     string    `json:"log"`
-	// Lab is set when the emulator runs inside a lab (up --nodes); LabID
-	// names it for the sweep after down.
-	Lab   bool   `json:"lab,omitempty"`
-	LabID string `json:"lab_id,omitempty"`
-}
-
 // OpenEnv loads and validates the environment (no cloud call when that
 // fails) and resolves its endpoint: --endpoint, or a local emulator for an
 // `emulator: true` environment or --local, or real AWS.
 func (app *App) OpenEnv(ctx context.Context, name string) (*Env, error) {
-	return app.openEnv(ctx, name, needEmulator)
+	return app.openEnv(ctx, name, cluster.NeedEmulator)
 }
 
-func (app *App) openEnv(ctx context.Context, name string, mode emulatorMode) (*Env, error) {
-	cfg, err := app.LoadEnv(name)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range cfg.Warnings {
-		app.Notef("warning: %s\n", w.String())
-	}
-	workDir, err := filepath.Abs(app.WorkDir)
-	if err != nil {
-		return nil, fmt.Errorf("resolving work directory %s: %w", app.WorkDir, err)
-	}
-	e := &Env{Name: name, Config: cfg, Dir: filepath.Join(workDir, name), app: app}
-	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating work directory %s: %w", e.Dir, err)
-	}
-	switch {
-	case app.Endpoint != "":
-		e.Endpoint = app.Endpoint
-	case cfg.Emulator || app.Local:
-		e.Local = true
-		if err := e.resolveEmulator(ctx, mode); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
-}
-
-func (e *Env) emulatorFile() string { return filepath.Join(e.Dir, "emulator.json") }
-
-// resolveEmulator reuses the recorded emulator when it is alive, or starts
-// one (startEmulator).
-func (e *Env) resolveEmulator(ctx context.Context, mode emulatorMode) error {
-	if rec, err := readEmulatorRecord(e.emulatorFile()); err == nil && localaws.Alive(rec.PID) && localaws.Answers(ctx, rec.URL) {
-		e.Emulator, e.Endpoint = rec, rec.URL
-		return nil
-	}
-	switch mode {
-	case optionalEmulator:
-		e.EmulatorGone = true
-		return nil
-	case needEmulator:
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the local emulator of environment %q is not running, and its data went with it: run `kforge up %s` first", e.Name, e.Name)}
-	}
-	if e.app.Nodes {
-		rec, err := e.startLab(ctx)
-		if err != nil {
-			return err
-		}
-		if err := e.recordEmulator(rec); err != nil {
-			return err
-		}
-		e.startedEmulator = true
-		return nil
-	}
-	logPath := filepath.Join(e.Dir, "emulator.log")
-	em, err := localaws.Start(ctx, localaws.Options{
-		Detach:      true,
-		NoRecording: true,
-		LogPath:     logPath,
-		// Modules may attach AWS-managed policies; moto only knows them when asked.
-		Env: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"},
+func (app *App) openEnv(ctx context.Context, name string, mode cluster.EmulatorMode) (*Env, error) {
+	return cluster.Open(ctx, name, mode, cluster.Options{
+		EnvsDir:     app.EnvsDir,
+		WorkDir:     app.WorkDir,
+		Endpoint:    app.Endpoint,
+		Local:       app.Local,
+		AgentBinary: app.AgentBinary,
+		PluginDir:   app.PluginDir,
+		Nodes:       app.Nodes,
+		UI:          app,
 	})
-	if err != nil {
-		return fmt.Errorf("starting the local AWS emulator: %w", err)
-	}
-	rec := &EmulatorRecord{PID: em.PID(), URL: em.URL(), Started: time.Now().UTC(), Log: logPath}
-	if err := e.recordEmulator(rec); err != nil {
-		_ = em.Stop()
-		return err
-	}
-	e.app.Notef("Started the local AWS emulator (moto_server, pid %d) at %s; log: %s\n", rec.PID, rec.URL, logPath)
-	e.startedEmulator = true
-	return nil
-}
-
-// recordEmulator writes emulator.json so later commands reuse (and down
-// stops) the emulator, and points the environment at it.
-func (e *Env) recordEmulator(rec *EmulatorRecord) error {
-	data, _ := json.MarshalIndent(rec, "", "  ")
-	if err := os.WriteFile(e.emulatorFile(), append(data, '\n'), 0o644); err != nil {
-		if rec.Lab {
-			_ = localaws.StopPID(rec.PID)
-		}
-		return fmt.Errorf("recording the emulator in %s: %w", e.emulatorFile(), err)
-	}
-	e.Emulator, e.Endpoint = rec, rec.URL
-	return nil
-}
-
-// releaseEmulator ends a read-only command (plan, cost, graph): an emulator
-// it started holds nothing worth keeping, since nothing was applied to it, so
-// it stops; one that was running before stays, and one line says so. A nil
-// Env (the plan came from a file) does nothing.
-func (e *Env) releaseEmulator() {
-	if e == nil || e.Emulator == nil {
-		return
-	}
-	pid := e.Emulator.PID
-	if !e.startedEmulator {
-		e.app.Notef("Left the local AWS emulator (pid %d) running, as it was before: `kforge down %s%s` stops it.\n", pid, e.Name, e.localFlag())
-		return
-	}
-	if err := e.StopEmulator(); err != nil {
-		e.app.Notef("warning: stopping the local AWS emulator this command started (pid %d): %v\n", pid, err)
-		return
-	}
-	e.app.Notef("Stopped the local AWS emulator this command started (pid %d).\n", pid)
-}
-
-// localFlag is " --local" when the environment is local only through --local.
-func (e *Env) localFlag() string {
-	if e.Local && !e.Config.Emulator {
-		return " --local"
-	}
-	return ""
-}
-
-// StopEmulator stops the environment's managed emulator and forgets it.
-func (e *Env) StopEmulator() error {
-	if e.Emulator == nil {
-		return nil
-	}
-	if err := localaws.StopPID(e.Emulator.PID); err != nil {
-		return err
-	}
-	if e.Emulator.Lab {
-		// The lab stops its nodes on SIGTERM; whatever a killed lab left
-		// (namespaces, mounts, sandboxes) goes here.
-		if err := lab.Sweep(context.Background(), e.Emulator.LabID); err != nil {
-			return fmt.Errorf("removing what the lab left: %w", err)
-		}
-	}
-	if err := os.Remove(e.emulatorFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", e.emulatorFile(), err)
-	}
-	e.Emulator = nil
-	return nil
-}
-
-func readEmulatorRecord(path string) (*EmulatorRecord, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var rec EmulatorRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return &rec, nil
-}
-
-// Emulated reports whether the environment targets an emulator endpoint.
-func (e *Env) Emulated() bool { return e.Endpoint != "" }
-
-// StateRegion is the region of the state bucket.
-func (e *Env) StateRegion() string {
-	if e.Config.State.Region != "" {
-		return e.Config.State.Region
-	}
-	return e.Config.Region
-}
-
-// StateKey is the object key of the environment's state.
-func (e *Env) StateKey() string {
-	if e.Config.State.Key != "" {
-		return e.Config.State.Key
-	}
-	return fmt.Sprintf("%s/%s/terraform.tfstate", e.Config.Name, e.Config.Environment)
-}
-
-// AWSConfig is an SDK configuration for the environment's region and endpoint.
-func (e *Env) AWSConfig(ctx context.Context) (aws.Config, error) {
-	if e.awsCfg == nil {
-		cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
-		if err != nil {
-			return aws.Config{}, err
-		}
-		e.awsCfg = &cfg
-	}
-	return *e.awsCfg, nil
 }
 
 // AWSConfig loads the environment and returns an SDK configuration aimed at
@@ -282,185 +51,6 @@ func (app *App) AWSConfig(ctx context.Context, env string) (aws.Config, error) {
 	return e.AWSConfig(ctx)
 }
 
-// StateBucket is the configured state bucket or the default
-// kforge-state-<account>-<region> (an STS call).
-func (e *Env) StateBucket(ctx context.Context) (string, error) {
-	if e.bucket != "" {
-		return e.bucket, nil
-	}
-	if e.Config.State.Bucket != "" {
-		e.bucket = e.Config.State.Bucket
-		return e.bucket, nil
-	}
-	cfg, err := awsx.Config(ctx, e.StateRegion(), e.Endpoint)
-	if err != nil {
-		return "", err
-	}
-	name, err := backend.DefaultBucketName(ctx, cfg, e.StateRegion())
-	if err != nil {
-		return "", err
-	}
-	e.bucket = name
-	return name, nil
-}
-
-// AgentBinaries are the linux kforge binaries uploaded for the nodes, one
-// per architecture the environment runs on (amd64, arm64), found in order:
-// the --agent-binary files (comma-separated; each file's ELF header says its
-// architecture), this executable when it is a linux binary, and
-// kforge-linux-<arch> next to this executable (a release ships both; make
-// build writes bin/kforge-linux-amd64 and bin/kforge-linux-arm64). A missing
-// architecture is a usage error, before any cloud call.
-func (e *Env) AgentBinaries() (map[string]string, error) {
-	found := map[string]string{}
-	if flag := e.app.AgentBinary; flag != "" {
-		for _, p := range strings.Split(flag, ",") {
-			p = strings.TrimSpace(p)
-			if p == "" {
-				continue
-			}
-			abs, err := filepath.Abs(p)
-			if err != nil {
-				return nil, err
-			}
-			arch, err := linuxBinaryArch(abs)
-			if err != nil {
-				return nil, UsageError("--agent-binary %s: %v", p, err)
-			}
-			if prev, dup := found[arch]; dup && prev != abs {
-				return nil, UsageError("--agent-binary names two %s binaries (%s and %s): give one per architecture", arch, prev, p)
-			}
-			found[arch] = abs
-		}
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding this executable: %w", err)
-	}
-	if runtime.GOOS == "linux" {
-		if _, ok := found[runtime.GOARCH]; !ok {
-			found[runtime.GOARCH] = self
-		}
-	}
-	need := e.Config.AgentArchitectures()
-	for _, arch := range need {
-		if _, ok := found[arch]; ok {
-			continue
-		}
-		sibling := filepath.Join(filepath.Dir(self), "kforge-linux-"+arch)
-		if got, err := linuxBinaryArch(sibling); err == nil && got == arch {
-			found[arch] = sibling
-		}
-	}
-	out := make(map[string]string, len(need))
-	var missing []string
-	for _, arch := range need {
-		if p, ok := found[arch]; ok {
-			out[arch] = p
-		} else {
-			missing = append(missing, arch)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, UsageError("environment %s runs nodes on %s and there is no linux kforge binary for %s: build it (make build writes bin/kforge-linux-amd64 and bin/kforge-linux-arm64; or CGO_ENABLED=0 GOOS=linux GOARCH=%s go build -o kforge-linux-%s ./cmd/kforge) and pass --agent-binary kforge-linux-%s (comma-separate several) or set KFORGE_AGENT_BINARY",
-			e.Name, strings.Join(need, " and "), strings.Join(missing, " and "), missing[0], missing[0], missing[0])
-	}
-	return out, nil
-}
-
-// linuxBinaryArch returns the Go architecture of a linux executable.
-func linuxBinaryArch(path string) (string, error) {
-	if err := checkLinuxBinary(path); err != nil {
-		return "", err
-	}
-	f, err := elf.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("not a linux executable: %w", err)
-	}
-	defer f.Close()
-	switch f.Machine {
-	case elf.EM_X86_64:
-		return "amd64", nil
-	case elf.EM_AARCH64:
-		return "arm64", nil
-	default:
-		return "", fmt.Errorf("built for %s; nodes run amd64 or arm64", f.Machine)
-	}
-}
-
-func checkLinuxBinary(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("not a linux executable: %w", err)
-	}
-	defer f.Close()
-	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
-		return fmt.Errorf("not an executable (ELF type %s)", f.Type)
-	}
-	return nil
-}
-
-// Runner stages the modules and variables into the work directory and
-// returns a Terraform runner for the environment (no Terraform run yet).
-func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
-	agents, err := e.AgentBinaries()
-	if err != nil {
-		return nil, err
-	}
-	for arch, path := range agents {
-		if agents[arch], err = snapshotFile(path, filepath.Join(e.Dir, "agent", "kforge-node-"+arch)); err != nil {
-			return nil, err
-		}
-	}
-	tfvars, err := e.Config.TFVarsJSON(config.RenderOptions{AgentBinaryPaths: agents, EndpointURL: e.Endpoint})
-	if err != nil {
-		return nil, err
-	}
-	bucket, err := e.StateBucket(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if e.Endpoint == "" {
-		// On AWS, missing credentials are one plain error now rather than
-		// Terraform's own at init (a configured state bucket needs no STS call).
-		if _, err := e.AWSConfig(ctx); err != nil {
-			return nil, err
-		}
-	}
-	modules, err := fs.Sub(kforge.Terraform, "terraform")
-	if err != nil {
-		return nil, fmt.Errorf("reading embedded modules: %w", err)
-	}
-	env := []string{"TF_IN_AUTOMATION=1", "AWS_REGION=" + e.Config.Region}
-	if e.Endpoint != "" {
-		env = append(env,
-			"AWS_ACCESS_KEY_ID="+awsx.TestAccessKeyID,
-			"AWS_SECRET_ACCESS_KEY="+awsx.TestSecretAccessKey,
-			"AWS_SESSION_TOKEN=",
-			"AWS_PROFILE=",
-			"AWS_EC2_METADATA_DISABLED=true",
-		)
-	}
-	r, err := tfrun.New(ctx, tfrun.Options{
-		WorkDir: e.Dir,
-		Modules: modules,
-		TFVars:  tfvars,
-		Backend: tfrun.Backend{
-			Bucket:   bucket,
-			Key:      e.StateKey(),
-			Region:   e.StateRegion(),
-			Endpoint: e.Endpoint,
-		},
-		PluginDir: e.app.PluginDir,
-		Env:       env,
-		EnvName:   e.Name,
-	})
-	if err == nil && r.FoundMirror != nil {
-		e.app.Notef("Using the provider mirror %s (%s); remembered for %s. --plugin-dir chooses another.\n", r.FoundMirror.Dir, r.FoundMirror.From, e.Name)
-	}
-	return r, err
-}
-
 // Outputs returns the applied cluster's Terraform outputs. It fails with a
 // clear message when nothing is applied yet.
 func (app *App) Outputs(ctx context.Context, env string) (*cluster.Outputs, error) {
@@ -468,90 +58,5 @@ func (app *App) Outputs(ctx context.Context, env string) (*cluster.Outputs, erro
 	if err != nil {
 		return nil, err
 	}
-	out, ok, err := e.Outputs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("environment %q has no applied cluster (no outputs): run `kforge up %s` first", env, env)}
-	}
-	return out, nil
-}
-
-// Outputs reads the outputs of the environment's state (init first if needed).
-func (e *Env) Outputs(ctx context.Context) (*cluster.Outputs, bool, error) {
-	r, err := e.Runner(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := r.Init(ctx, false); err != nil {
-		return nil, false, err
-	}
-	raw, err := r.Outputs(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	out, ok, err := cluster.DecodeOutputs(raw)
-	if err != nil {
-		return nil, false, err
-	}
-	return &out, ok, nil
-}
-
-// snapshotFile copies src to dst unless dst already has the same content,
-// and returns dst. Terraform hashes the agent at plan time and reads it again
-// at apply time; a snapshot keeps a rebuild of kforge in between from
-// breaking the saved plan. Both files are streamed: the agent is tens of
-// megabytes and need not sit in memory.
-func snapshotFile(src, dst string) (string, error) {
-	want, err := fileSHA256(src)
-	if err != nil {
-		return "", fmt.Errorf("reading the agent binary %s: %w", src, err)
-	}
-	if have, err := fileSHA256(dst); err == nil && have == want {
-		return dst, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
-	}
-	tmp := dst + ".tmp"
-	if err := copyFile(src, tmp, 0o755); err != nil {
-		return "", fmt.Errorf("copying the agent binary: %w", err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return "", fmt.Errorf("copying the agent binary: %w", err)
-	}
-	return dst, nil
-}
-
-// fileSHA256 is the hex SHA-256 of a file's content.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// copyFile writes src's content to dst with the given mode.
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return e.AppliedOutputs(ctx)
 }

@@ -80,7 +80,7 @@ to stdout (PNG only when stdout is not a terminal).`,
 				var plan *tfjson.Plan
 				var err error
 				plan, e, err = app.reportPlan(ctx, args[0], planPath)
-				defer e.releaseEmulator()
+				defer e.ReleaseEmulator()
 				if err != nil {
 					return err
 				}
@@ -127,10 +127,6 @@ func (app *App) graphOptions(e *Env) graph.Options {
 	default:
 		opts.Registrar = "your registrar (by hand)"
 	}
-	if e.Config.State.Bucket != "" {
-		opts.StateBucket = e.Config.State.Bucket
-	} else if e.bucket != "" {
-		opts.StateBucket = e.bucket
-	}
+	opts.StateBucket = e.KnownStateBucket()
 	return opts
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/cluster"
 )
 
 func newInitCmd(app *App) *cobra.Command {
@@ -16,11 +18,11 @@ use_lockfile = true. Running it again changes nothing.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, err := app.openEnv(ctx, args[0], startEmulator)
+			e, err := app.openEnv(ctx, args[0], cluster.StartEmulator)
 			if err != nil {
 				return err
 			}
-			res, err := e.ensureStateBucket(ctx)
+			res, err := e.EnsureStateBucket(ctx)
 			if err != nil {
 				return err
 			}
@@ -62,7 +64,7 @@ use_lockfile = true. Running it again changes nothing.`,
 			}
 			app.Printf("State: s3://%s/%s (lock file next to it).\n", res.Bucket, e.StateKey())
 			app.Printf("Terraform %s initialised in %s.\n", r.Version, r.Dir())
-			if note := e.emulatorNote(); note != "" {
+			if note := e.EmulatorNote(); note != "" {
 				app.Printf("%s\n", note)
 			}
 			return nil

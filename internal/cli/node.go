@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/spf13/cobra"
 
@@ -223,6 +222,6 @@ func (app *App) nodeAgent(ctx context.Context, f nodeFlags) (*node.Agent, error)
 		Options:  node.Options{Role: f.role, Pool: f.pool, Bucket: f.bucket, ConfigKey: f.configKey, Region: f.region},
 		Log:      log,
 		Backoff:  node.Backoff{Initial: 5 * time.Second, Max: 2 * time.Minute},
-		Nodes:    node.EC2NodeFinder{Client: ec2.NewFromConfig(cfg), Cluster: cluster.ClusterName},
+		Nodes:    node.EC2NodeFinder{Client: awsx.EC2Client(cfg), Cluster: cluster.ClusterName},
 	}, nil
 }

@@ -5,11 +5,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/tfrun"
 )
-
-// defaultPlanFile is where plan and up save their plan, in the root module.
-const defaultPlanFile = "kforge.tfplan"
 
 func newPlanCmd(app *App) *cobra.Command {
 	var out string
@@ -25,50 +23,42 @@ change and 2 when something would, as terraform plan does (for drift checks).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
-			e, err := app.openEnv(ctx, args[0], startEmulator)
+			e, err := app.openEnv(ctx, args[0], cluster.StartEmulator)
 			if err != nil {
 				return err
 			}
-			defer e.releaseEmulator()
-			r, err := e.prepare(ctx)
-			if err != nil {
-				return err
-			}
-			planFile := defaultPlanFile
+			defer e.ReleaseEmulator()
+			opts := cluster.PlanOptions{Full: full && !app.JSON()}
 			if out != "" {
-				if planFile, err = filepath.Abs(out); err != nil {
+				if opts.File, err = filepath.Abs(out); err != nil {
 					return err
 				}
 			}
-			plan, err := r.Plan(ctx, planFile, false)
+			res, err := cluster.RunPlan(ctx, e, opts)
 			if err != nil {
 				return err
 			}
+			plan := res.Plan
 			if app.JSON() {
-				err = app.PrintJSON(struct {
+				if err := app.PrintJSON(struct {
 					Env     string        `json:"environment"`
 					Changes bool          `json:"changes"`
 					Summary tfrun.Summary `json:"summary"`
 					File    string        `json:"plan_file"`
-				}{e.Name, plan.Changes, plan.Summary, plan.File})
+				}{e.Name, plan.Changes, plan.Summary, plan.File}); err != nil {
+					return err
+				}
 			} else {
-				if full {
-					text, err := r.ShowPlan(ctx, plan.File)
-					if err != nil {
-						return err
-					}
-					app.Printf("%s\n", text)
+				if opts.Full {
+					app.Printf("%s\n", res.Text)
 				}
 				app.printSummary(plan.Summary)
 				if out != "" {
 					app.Printf("Plan saved to %s.\n", plan.File)
 				}
-				if note := e.emulatorNote(); note != "" && !e.Local { // releaseEmulator speaks for a managed one
+				if note := e.EmulatorNote(); note != "" && !e.Local { // ReleaseEmulator speaks for a managed one
 					app.Notef("%s\n", note)
 				}
-			}
-			if err != nil {
-				return err
 			}
 			if detailed && plan.Changes {
 				return &ExitError{Code: 2, Err: errChanges, Silent: true}

@@ -29,6 +29,13 @@ func (app *App) Printf(format string, args ...any) {
 	fmt.Fprintf(app.Stdout, format, args...)
 }
 
+// Infof writes a line of the text result to stdout; nothing with --output json.
+func (app *App) Infof(format string, args ...any) {
+	if !app.JSON() {
+		app.Printf(format, args...)
+	}
+}
+
 // Notef writes a note (progress, hints) to stderr, keeping stdout for results.
 func (app *App) Notef(format string, args ...any) {
 	fmt.Fprintf(app.Stderr, format, args...)

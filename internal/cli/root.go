@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/tfrun"
@@ -32,10 +33,10 @@ var Version = "dev"
 
 // Exit codes.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1
-	ExitUsage       = 2
-	ExitInterrupted = 130
+	ExitOK          = cluster.ExitOK
+	ExitFailure     = cluster.ExitFailure
+	ExitUsage       = cluster.ExitUsage
+	ExitInterrupted = cluster.ExitInterrupted
 )
 
 // App is what every command shares: where it writes, the global flags.
@@ -64,20 +65,10 @@ type App struct {
 }
 
 // ExitError carries the process exit code of a failure.
-type ExitError struct {
-	Code int
-	Err  error
-	// Silent: the command already said everything (plan --detailed-exitcode).
-	Silent bool
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
+type ExitError = cluster.ExitError
 
 // UsageError is invalid input from the user: exit code 2.
-func UsageError(format string, args ...any) error {
-	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
-}
+var UsageError = cluster.UsageError
 
 // NewRootCmd builds the kforge command tree for app.
 func NewRootCmd(app *App) *cobra.Command {

@@ -79,7 +79,7 @@ func newStatusCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st.Env, st.Emulator, st.Note = e.Name, e.Emulator, e.emulatorNote()
+			st.Env, st.Emulator, st.Note = e.Name, e.Emulator, e.EmulatorNote()
 			if app.JSON() {
 				return app.PrintJSON(st)
 			}

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
-	"github.com/kforge/kforge/internal/cost"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -35,7 +34,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			start := time.Now()
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
-			e, err := app.openEnv(ctx, args[0], startEmulator)
+			e, err := app.openEnv(ctx, args[0], cluster.StartEmulator)
 			if err != nil {
 				return err
 			}
@@ -45,96 +44,45 @@ Terraform to stop cleanly (state saved, lock released).`,
 				}
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the emulator of %s already runs without a lab (pid %d): run `kforge down %s` first, then up --nodes", args[0], e.Emulator.PID, args[0])}
 			}
-			r, err := e.prepare(ctx)
-			if err != nil {
-				return err
-			}
-			// A killed apply leaves resources the state does not know.
-			if err := app.removeOrphans(ctx, e, r); err != nil {
-				return err
-			}
-			plan, err := r.Plan(ctx, defaultPlanFile, false)
-			if err != nil {
-				return err
-			}
-			// A rule whose creation was never recorded would fail the apply
-			// with InvalidPermission.Duplicate: adopt it and plan again.
-			if plan.Summary.Totals.Add+plan.Summary.Totals.Replace > 0 {
-				full, err := r.FullPlan(ctx, plan)
-				if err != nil {
-					return err
-				}
-				adopted, err := app.adoptUnrecordedRules(ctx, e, r, full)
-				if err != nil {
-					return err
-				}
-				if adopted {
-					if plan, err = r.Plan(ctx, defaultPlanFile, false); err != nil {
-						return err
+			opts := cluster.UpOptions{Progress: app.progressPrinter("apply")}
+			if !app.JSON() {
+				opts.Preview = func(p cluster.UpPreview) {
+					app.Printf("Cluster %s, environment %s, region %s\n", e.Config.Name, e.Name, e.Config.Region)
+					app.printSummary(p.Summary)
+					if p.CostErr != nil {
+						app.Printf("Cost estimate unavailable: %v\n", p.CostErr)
+					} else {
+						app.Printf("%s\n", p.CostLine)
+					}
+					if note := e.EmulatorNote(); note != "" {
+						app.Printf("%s\n", note)
 					}
 				}
 			}
-			if !app.JSON() {
-				app.Printf("Cluster %s, environment %s, region %s\n", e.Config.Name, e.Name, e.Config.Region)
-				app.printSummary(plan.Summary)
-				// The estimate is a preview aid: a plan it cannot price is
-				// still applied, and the reason is shown instead.
-				full, err := r.FullPlan(ctx, plan)
-				if err != nil {
-					return err
-				}
-				if line, err := cost.PreviewLine(full); err != nil {
-					app.Printf("Cost estimate unavailable: %v\n", err)
-				} else {
-					app.Printf("%s\n", line)
-				}
-				if note := e.emulatorNote(); note != "" {
-					app.Printf("%s\n", note)
-				}
-			}
-			applied := false
-			if plan.Changes && plan.Summary.Total() > 0 {
-				if err := app.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
-					return err
-				}
-				if err := app.applyAdoptingLostRules(ctx, e, r, plan); err != nil {
-					return err
-				}
-				applied = true
-			} else if plan.Changes {
-				// Output-only changes: apply them without asking.
-				if err := r.Apply(ctx, plan, nil); err != nil {
-					return err
-				}
-			}
-			raw, err := r.Outputs(ctx)
-			if err != nil {
-				return err
-			}
-			out, _, err := cluster.DecodeOutputs(raw)
+			res, err := cluster.RunUp(ctx, e, opts)
 			if err != nil {
 				return err
 			}
 			elapsed := time.Since(start).Truncate(time.Second)
 			if app.JSON() {
 				return app.PrintJSON(struct {
-					Env      string          `json:"environment"`
-					Applied  bool            `json:"applied"`
-					Summary  tfrun.Summary   `json:"summary"`
-					Elapsed  string          `json:"elapsed"`
-					Outputs  cluster.Outputs `json:"outputs"`
-					Emulator *EmulatorRecord `json:"emulator,omitempty"`
-					Note     string          `json:"note,omitempty"`
-				}{e.Name, applied, plan.Summary, elapsed.String(), out, e.Emulator, e.emulatorNote()})
+					Env      string                  `json:"environment"`
+					Applied  bool                    `json:"applied"`
+					Summary  tfrun.Summary           `json:"summary"`
+					Elapsed  string                  `json:"elapsed"`
+					Outputs  cluster.Outputs         `json:"outputs"`
+					Emulator *cluster.EmulatorRecord `json:"emulator,omitempty"`
+					Note     string                  `json:"note,omitempty"`
+				}{e.Name, res.Applied, res.Summary, elapsed.String(), res.Outputs, e.Emulator, e.EmulatorNote()})
 			}
-			if applied {
-				app.Printf("\nApplied %d changes in %s.\n\n", plan.Summary.Total(), elapsed)
+			if res.Applied {
+				app.Printf("\nApplied %d changes in %s.\n\n", res.Summary.Total(), elapsed)
 			} else {
 				app.Printf("\nNothing to apply (%s).\n\n", elapsed)
 			}
-			app.Table(outputRows(&out))
+			app.Table(outputRows(&res.Outputs))
 			app.Printf("\n")
-			app.DelegationNextStep(ctx, e, &out, app.Stdout)
+			app.DelegationNextStep(ctx, e, &res.Outputs, app.Stdout)
 			if e.Local {
 				app.Printf("\nThe cluster lives in the local emulator (pid %d): its data is gone when that process stops. Tear down with: kforge down %s\n", e.Emulator.PID, e.Name)
 			}

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hashicorp/terraform-exec/tfexec"
-	tfjson "github.com/hashicorp/terraform-json"
 
 	kforge "github.com/kforge/kforge"
 	"github.com/kforge/kforge/internal/awsx"
@@ -83,7 +82,7 @@ func TestClusterLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("terraform show: %v", err)
 	}
-	t.Logf("resources in state after apply: %d managed", countManaged(state))
+	t.Logf("resources in state after apply: %d managed", cluster.ManagedResources(state))
 	if err := lockfileExists(ctx, clients); err != nil {
 		t.Errorf("S3 backend: %v", err)
 	}
@@ -321,26 +320,6 @@ func terraformOrSkip(t *testing.T) string {
 		t.Skipf("skipping: terraform is not installed: %v", err)
 	}
 	return bin
-}
-
-func countManaged(state *tfjson.State) int {
-	if state == nil || state.Values == nil {
-		return 0
-	}
-	var count func(m *tfjson.StateModule) int
-	count = func(m *tfjson.StateModule) int {
-		n := 0
-		for _, r := range m.Resources {
-			if r.Mode == tfjson.ManagedResourceMode {
-				n++
-			}
-		}
-		for _, c := range m.ChildModules {
-			n += count(c)
-		}
-		return n
-	}
-	return count(state.Values.RootModule)
 }
 
 // lockfileExists proves the backend ran with use_lockfile: the state object

@@ -1,8 +1,9 @@
-package cli
+package cluster
 
 import (
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,7 +42,7 @@ func mixedEnv(flag string) *Env {
 			ControlPlane: config.ControlPlane{InstanceType: "t4g.small"},
 			WorkerPools:  map[string]config.WorkerPool{"general": {InstanceTypes: []string{"t3.medium"}}},
 		},
-		app: &App{AgentBinary: flag},
+		opts: Options{AgentBinary: flag},
 	}
 }
 
@@ -67,14 +68,14 @@ func TestAgentBinariesPerArchitecture(t *testing.T) {
 
 	// Nothing for the other architecture: a usage error naming it and the fix.
 	_, err = mixedEnv("").AgentBinaries()
-	if err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "no linux kforge binary for "+other) || !strings.Contains(err.Error(), "GOARCH="+other) {
-		t.Errorf("missing %s agent: %v (exit %d)", other, err, ExitCode(err))
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "no linux kforge binary for "+other) || !strings.Contains(err.Error(), "GOARCH="+other) {
+		t.Errorf("missing %s agent: %v (exit %d)", other, err, exitCode(err))
 	}
 
 	// A file for an architecture nodes cannot run, and two of one kind, are refused.
 	riscv := filepath.Join(dir, "riscv")
 	writeELF(t, riscv, elf.EM_RISCV)
-	if _, err := mixedEnv(riscv).AgentBinaries(); err == nil || ExitCode(err) != 2 || !strings.Contains(err.Error(), "nodes run amd64 or arm64") {
+	if _, err := mixedEnv(riscv).AgentBinaries(); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "nodes run amd64 or arm64") {
 		t.Errorf("riscv agent: %v", err)
 	}
 	second := filepath.Join(dir, "second")
@@ -82,4 +83,13 @@ func TestAgentBinariesPerArchitecture(t *testing.T) {
 	if _, err := mixedEnv(otherPath + "," + second).AgentBinaries(); err == nil || !strings.Contains(err.Error(), "two "+other) {
 		t.Errorf("two %s agents: %v", other, err)
 	}
+}
+
+// exitCode is the exit code an error carries (1 when none).
+func exitCode(err error) int {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitFailure
 }

@@ -1,4 +1,4 @@
-package cli
+package cluster
 
 import (
 	"context"
@@ -148,7 +148,7 @@ func port(v any) int64 {
 // adoptUnrecordedRules is up's check after planning: when the plan creates
 // security group rules that already exist unrecorded, it writes import
 // blocks for them and reports true, so the caller plans again.
-func (app *App) adoptUnrecordedRules(ctx context.Context, e *Env, r *tfrun.Runner, plan *tfjson.Plan) (bool, error) {
+func (e *Env) adoptUnrecordedRules(ctx context.Context, r *tfrun.Runner, plan *tfjson.Plan) (bool, error) {
 	cfg, err := e.AWSConfig(ctx)
 	if err != nil {
 		return false, err
@@ -171,7 +171,7 @@ func (app *App) adoptUnrecordedRules(ctx context.Context, e *Env, r *tfrun.Runne
 	if err != nil || len(adopt) == 0 {
 		return false, err
 	}
-	return true, app.writeImports(ctx, e, r, adopt)
+	return true, e.writeImports(ctx, r, adopt)
 }
 
 // applyAdoptingLostRules applies plan. When the apply fails because a
@@ -179,12 +179,12 @@ func (app *App) adoptUnrecordedRules(ctx context.Context, e *Env, r *tfrun.Runne
 // the answer to an earlier create was lost, or the emulator's race in
 // docs/EMULATOR-NOTES.md), the rule is adopted through an import block as
 // after planning, and what remains of the plan is applied once more.
-func (app *App) applyAdoptingLostRules(ctx context.Context, e *Env, r *tfrun.Runner, plan *tfrun.PlanResult) error {
-	err := r.Apply(ctx, plan, app.progressPrinter("apply"))
+func (e *Env) applyAdoptingLostRules(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, progress func(tfrun.Progress)) error {
+	err := r.Apply(ctx, plan, progress)
 	if err == nil || !strings.Contains(err.Error(), "InvalidPermission.Duplicate") {
 		return err
 	}
-	again, perr := r.Plan(ctx, defaultPlanFile, false)
+	again, perr := r.Plan(ctx, DefaultPlanFile, false)
 	if perr != nil {
 		return errors.Join(err, perr)
 	}
@@ -192,13 +192,13 @@ func (app *App) applyAdoptingLostRules(ctx context.Context, e *Env, r *tfrun.Run
 	if perr != nil {
 		return errors.Join(err, perr)
 	}
-	adopted, perr := app.adoptUnrecordedRules(ctx, e, r, full)
+	adopted, perr := e.adoptUnrecordedRules(ctx, r, full)
 	if perr != nil || !adopted {
 		return errors.Join(err, perr)
 	}
-	app.Printf("A security group rule existed without being recorded; adopted it, applying the rest.\n")
-	if again, perr = r.Plan(ctx, defaultPlanFile, false); perr != nil {
+	e.opts.UI.Notef("A security group rule existed without being recorded; adopted it, applying the rest.\n")
+	if again, perr = r.Plan(ctx, DefaultPlanFile, false); perr != nil {
 		return perr
 	}
-	return r.Apply(ctx, again, app.progressPrinter("apply"))
+	return r.Apply(ctx, again, progress)
 }

@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/sweep"
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+// Orphans are cluster resources the Terraform state does not know. Terraform
+// saves remote state at most every 20 s and records a resource only when its
+// create returns, so a killed apply leaves them behind: named ones make the
+// next apply fail with "already exists", unnamed ones would be created twice.
+
+// removeOrphans is up's recovery step, after init and before the plan: it
+// deletes what an interrupted apply created but never recorded, so the
+// plan creates it again instead of failing with "already exists". It runs
+// under the state lock; when another run holds the lock it does nothing and
+// the plan reports the lock.
+func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) error {
+	_, err := e.withStateLock(ctx, "kforge up: orphan check", func() error {
+		orphans, err := e.findOrphans(ctx, r)
+		if err != nil || len(orphans) == 0 {
+			return err
+		}
+		adopt, orphans := e.adoptable(orphans)
+		if len(adopt) > 0 {
+			if err := e.writeImports(ctx, r, adopt); err != nil {
+				return err
+			}
+			if len(orphans) == 0 {
+				return nil
+			}
+		}
+		e.opts.UI.Notef("Found %d resources of cluster %s that its Terraform state does not know. An earlier apply was interrupted (killed) after creating them and before saving the state; deleting them so this run creates them again:\n", len(orphans), e.Config.Name)
+		e.noteResources(orphans)
+		if err := e.opts.UI.Confirm(fmt.Sprintf("delete these %d orphaned resources", len(orphans)), "yes"); err != nil {
+			return err
+		}
+		res, err := e.deleteResources(ctx, orphans, e.sweepProgress())
+		if err != nil {
+			return err
+		}
+		e.opts.UI.Notef("Deleted %d orphaned resources.\n", len(res.Deleted))
+		return nil
+	})
+	return err
+}
+
+// adoptFile is the staged root module's file of import blocks for orphans
+// kforge adopts; staging removes it again on the next run.
+const adoptFile = "kforge_adopt.tf"
+
+// adoptable splits off the orphaned DNS records of a zone in the state: a
+// record has a known identity (zone_name_type) and address, so the plan
+// imports it rather than deleting it and creating it again (which moto
+// refuses for a record it has seen created before).
+func (e *Env) adoptable(orphans []sweep.Resource) (adopt map[string]sweep.Resource, rest []sweep.Resource) {
+	d := strings.ToLower(strings.TrimSuffix(e.Config.Domain, "."))
+	addr := map[string]string{
+		d:          fmt.Sprintf("module.dns.aws_route53_record.ingress[%q]", d),
+		"*." + d:   fmt.Sprintf("module.dns.aws_route53_record.ingress[%q]", "*."+d),
+		"api." + d: "module.dns.aws_route53_record.api",
+	}
+	zoneOrphaned := map[string]bool{}
+	for _, o := range orphans {
+		if o.Kind == sweep.KindHostedZone {
+			zoneOrphaned[o.ID] = true
+		}
+	}
+	adopt = map[string]sweep.Resource{}
+	for _, o := range orphans {
+		zone, _, _ := strings.Cut(o.ID, "_")
+		if a, ok := addr[o.Name]; ok && d != "" && o.Kind == sweep.KindRecord && strings.HasSuffix(o.ID, "_A") && !zoneOrphaned[zone] {
+			adopt[a] = o
+			continue
+		}
+		rest = append(rest, o)
+	}
+	return adopt, rest
+}
+
+// writeImports adds import blocks for the adopted resources to the staged
+// root module's adopt file (created on the run's first adoption) and
+// re-initialises it.
+func (e *Env) writeImports(ctx context.Context, r *tfrun.Runner, adopt map[string]sweep.Resource) error {
+	var b strings.Builder
+	path := filepath.Join(r.Dir(), adoptFile)
+	if before, err := os.ReadFile(path); err == nil {
+		b.Write(before)
+	} else {
+		b.WriteString("# Written by kforge: resources an interrupted apply created but did not record.\n")
+	}
+	var addrs []string
+	for a := range adopt {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	e.opts.UI.Notef("Adopting %d resources an interrupted apply created but did not record (the plan imports them):\n", len(addrs))
+	for _, a := range addrs {
+		fmt.Fprintf(&b, "\nimport {\n  to = %s\n  id = %q\n}\n", a, adopt[a].ID)
+		e.opts.UI.Notef("  %s <- %s\n", a, adopt[a])
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return r.Init(ctx, false)
+}
+
+// sweepLeftovers is down's last step: it deletes everything still tagged
+// for the cluster after terraform destroy (what the state never held:
+// instances of the ASGs, their volumes and network interfaces, EFS access
+// points, orphans of a killed apply). confirmed says the user already
+// agreed to destroy the cluster.
+func (e *Env) sweepLeftovers(ctx context.Context, stateBucket bool, confirmed bool) ([]sweep.Resource, error) {
+	var swept []sweep.Resource
+	run := func() error {
+		left, err := e.listCluster(ctx)
+		if err != nil || len(left) == 0 {
+			return err
+		}
+		e.opts.UI.Infof("%d resources of cluster %s are still tagged for it after terraform destroy (never in the state); deleting them:\n", len(left), e.Config.Name)
+		e.noteResources(left)
+		if !confirmed {
+			if err := e.opts.UI.Confirm(fmt.Sprintf("delete the %d leftover resources of cluster %s", len(left), e.Config.Name), e.Config.Name); err != nil {
+				return err
+			}
+		}
+		res, err := e.deleteResources(ctx, left, e.sweepProgress())
+		if res != nil {
+			swept = res.Deleted
+		}
+		return err
+	}
+	if !stateBucket {
+		return swept, run() // no state, so no run can hold its lock
+	}
+	locked, err := e.withStateLock(ctx, "kforge down: leftover sweep", run)
+	if err == nil && !locked {
+		err = fmt.Errorf("the state of %s is locked by another run: leftovers were not swept; run `kforge down %s` again when it is done", e.Name, e.Name)
+	}
+	return swept, err
+}
+
+// listCluster lists every resource tagged for the cluster, except the
+// state bucket.
+func (e *Env) listCluster(ctx context.Context) ([]sweep.Resource, error) {
+	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	var keep []string
+	if b, err := e.StateBucket(ctx); err == nil {
+		keep = append(keep, b)
+	}
+	// The records the dns module writes; others in the zone are the user's.
+	var records []string
+	if d := e.Config.Domain; d != "" {
+		records = []string{d, "*." + d, "api." + d}
+	}
+	return sweep.List(ctx, cfg, sweep.Target{Cluster: e.Config.Name, Endpoint: e.Endpoint, KeepBuckets: keep, RecordNames: records})
+}
+
+// findOrphans lists the cluster's resources and keeps those the state does
+// not know.
+func (e *Env) findOrphans(ctx context.Context, r *tfrun.Runner) ([]sweep.Resource, error) {
+	st, err := r.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the state to find orphans: %w", err)
+	}
+	all, err := e.listCluster(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sweep.Orphans(all, sweep.StateValues(st)), nil
+}
+
+func (e *Env) deleteResources(ctx context.Context, rs []sweep.Resource, progress func(sweep.Resource, error)) (*sweep.Result, error) {
+	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	res := sweep.Delete(ctx, cfg, rs, sweep.Options{Endpoint: e.Endpoint, Progress: progress})
+	if err := res.Err(); err != nil {
+		return res, fmt.Errorf("cluster %s: %w", e.Config.Name, err)
+	}
+	return res, nil
+}
+
+func (e *Env) sweepProgress() func(sweep.Resource, error) {
+	return func(r sweep.Resource, err error) {
+		if err != nil {
+			e.opts.UI.Notef("  FAILED to delete %s: %v\n", r, err)
+			return
+		}
+		e.opts.UI.Notef("  deleted %s\n", r)
+	}
+}
+
+// noteResources writes kind, id and name of each resource to stderr.
+func (e *Env) noteResources(rs []sweep.Resource) {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KIND\tID\tNAME")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", r.Kind, r.ID, r.Name)
+	}
+	tw.Flush()
+	e.opts.UI.Notef("%s", b.String())
+}

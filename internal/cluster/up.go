@@ -1,0 +1,144 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kforge/kforge/internal/cost"
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+// DefaultPlanFile is where plan and up save their plan, in the root module.
+const DefaultPlanFile = "kforge.tfplan"
+
+// UpOptions tune RunUp.
+type UpOptions struct {
+	// Preview, when set, is shown the plan before anything is applied (the
+	// text output); nil skips pricing the plan.
+	Preview func(UpPreview)
+	// Progress receives the apply's progress.
+	Progress func(tfrun.Progress)
+}
+
+// UpPreview is what up shows before it asks to apply.
+type UpPreview struct {
+	Summary tfrun.Summary
+	// CostLine is the estimate's one line, or CostErr why there is none
+	// (a plan the estimate cannot price is still applied).
+	CostLine string
+	CostErr  error
+}
+
+// UpResult is what RunUp did.
+type UpResult struct {
+	Applied bool
+	Summary tfrun.Summary
+	Outputs Outputs
+}
+
+// RunUp creates or updates the environment's infrastructure: state bucket
+// and init, removal of a killed apply's orphans, plan, adoption of security
+// group rules that exist unrecorded, confirmation through the UI when there
+// are changes, apply, outputs.
+func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
+	r, err := e.Prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A killed apply leaves resources the state does not know.
+	if err := e.removeOrphans(ctx, r); err != nil {
+		return nil, err
+	}
+	plan, err := r.Plan(ctx, DefaultPlanFile, false)
+	if err != nil {
+		return nil, err
+	}
+	// A rule whose creation was never recorded would fail the apply
+	// with InvalidPermission.Duplicate: adopt it and plan again.
+	if plan.Summary.Totals.Add+plan.Summary.Totals.Replace > 0 {
+		full, err := r.FullPlan(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+		adopted, err := e.adoptUnrecordedRules(ctx, r, full)
+		if err != nil {
+			return nil, err
+		}
+		if adopted {
+			if plan, err = r.Plan(ctx, DefaultPlanFile, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if o.Preview != nil {
+		full, err := r.FullPlan(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+		p := UpPreview{Summary: plan.Summary}
+		p.CostLine, p.CostErr = cost.PreviewLine(full)
+		o.Preview(p)
+	}
+	res := &UpResult{Summary: plan.Summary}
+	if plan.Changes && plan.Summary.Total() > 0 {
+		if err := e.opts.UI.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
+			return nil, err
+		}
+		if err := e.applyAdoptingLostRules(ctx, r, plan, o.Progress); err != nil {
+			return nil, err
+		}
+		res.Applied = true
+	} else if plan.Changes {
+		// Output-only changes: apply them without asking.
+		if err := r.Apply(ctx, plan, nil); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := r.Outputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if res.Outputs, _, err = DecodeOutputs(raw); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// PlanOptions tune RunPlan.
+type PlanOptions struct {
+	// File is where to save the plan; empty means DefaultPlanFile in the
+	// staged root module.
+	File string
+	// Full also renders Terraform's complete plan as text.
+	Full bool
+}
+
+// PlanResult is a saved plan and its summary.
+type PlanResult struct {
+	Plan *tfrun.PlanResult
+	// Text is Terraform's full plan (PlanOptions.Full).
+	Text string
+}
+
+// RunPlan plans the environment's changes and saves the plan.
+func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
+	r, err := e.Prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	file := o.File
+	if file == "" {
+		file = DefaultPlanFile
+	}
+	plan, err := r.Plan(ctx, file, false)
+	if err != nil {
+		return nil, err
+	}
+	res := &PlanResult{Plan: plan}
+	if o.Full {
+		if res.Text, err = r.ShowPlan(ctx, plan.File); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}

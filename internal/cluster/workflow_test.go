@@ -1,0 +1,61 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+// recordingUI answers every confirmation with yes and keeps what was said.
+type recordingUI struct {
+	notes, info, asked []string
+}
+
+func (u *recordingUI) Notef(f string, a ...any) { u.notes = append(u.notes, fmt.Sprintf(f, a...)) }
+func (u *recordingUI) Infof(f string, a ...any) { u.info = append(u.info, fmt.Sprintf(f, a...)) }
+func (u *recordingUI) Confirm(action, want string) error {
+	u.asked = append(u.asked, action)
+	return nil
+}
+
+func repoEnvs(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "envs")
+}
+
+// The workflows run without cobra: against an emulator holding nothing of
+// the cluster, down has nothing to destroy and asks nothing, and orphans
+// refuses without a state bucket (every resource would count as one).
+func TestWorkflowsWithoutState(t *testing.T) {
+	em := localawstest.StartForTest(t)
+	ctx := context.Background()
+	ui := &recordingUI{}
+	e, err := Open(ctx, "local", NeedEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: em.URL(), UI: ui})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Local || e.Endpoint != em.URL() {
+		t.Fatalf("an explicit endpoint must win over emulator: true: local=%v endpoint=%q", e.Local, e.Endpoint)
+	}
+	down, err := RunDown(ctx, e, DownOptions{PurgeState: true})
+	if err != nil {
+		t.Fatalf("RunDown: %v", err)
+	}
+	if !down.AlreadyDestroyed || down.Destroyed != 0 || down.StatePurged || down.EmulatorStopped || len(ui.asked) != 0 {
+		t.Errorf("down of a cluster that never existed: %+v, asked %v", down, ui.asked)
+	}
+	if !strings.Contains(down.Message, "already destroyed") {
+		t.Errorf("down message %q", down.Message)
+	}
+	if _, err := RunOrphans(ctx, e, OrphansOptions{}); err == nil || !strings.Contains(err.Error(), "no state bucket yet") {
+		t.Errorf("RunOrphans without a state bucket: %v", err)
+	}
+	if _, err := e.AppliedOutputs(ctx); err == nil {
+		t.Error("AppliedOutputs of a cluster never applied: want an error")
+	}
+}
