@@ -3,21 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws"
@@ -187,96 +173,5 @@ func TestNodeBootstrapFailureCountsAndPowersOffAfterTheDeadline(t *testing.T) {
 	}
 	if strings.Join(h.ran, "|") != "systemctl poweroff" {
 		t.Errorf("ran %q", h.ran)
-	}
-}
-
-func TestValidateRefusesAnEmulatedCluster(t *testing.T) {
-	err := requireAPIServer(true)
-	if ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "an emulated cluster has none") || !strings.Contains(err.Error(), "Nothing was validated") {
-		t.Fatalf("got %v (exit %d)", err, ExitCode(err))
-	}
-	if requireAPIServer(false) != nil {
-		t.Fatal("a real cluster was refused")
-	}
-}
-
-func pemCert(t *testing.T, cn string, isCA bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, []byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"kubeadm:cluster-admins"}},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), IsCA: isCA, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	return cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-}
-
-func TestNodeReadinessThroughTheAPIWithTheKubeconfigClientCert(t *testing.T) {
-	clientCA, clientCAKey, _, _ := pemCert(t, "kubernetes", true, nil, nil)
-	_, _, certPEM, keyPEM := pemCert(t, "kubernetes-admin", false, clientCA, clientCAKey)
-	pool := x509.NewCertPool()
-	pool.AddCert(clientCA)
-
-	list := corev1.NodeList{Items: []corev1.Node{
-		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-1-10"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-2-20", Labels: map[string]string{"kforge.io/pool": "general"}}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}}},
-	}}
-	var sawClient string
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/nodes" {
-			http.NotFound(w, r)
-			return
-		}
-		sawClient = r.TLS.PeerCertificates[0].Subject.CommonName
-		_ = json.NewEncoder(w).Encode(list)
-	}))
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
-	srv.StartTLS()
-	defer srv.Close()
-	serverCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-
-	var kc Kubeconfig
-	kc.CurrentContext = "admin@demo"
-	kc.Clusters = []KubeconfigClust{{Name: "demo"}}
-	kc.Clusters[0].Cluster.Server = srv.URL
-	kc.Clusters[0].Cluster.CertificateAuthorityData = base64.StdEncoding.EncodeToString(serverCA)
-	kc.Users = []KubeconfigUser{{Name: "admin"}}
-	kc.Users[0].User.ClientCertificateData = base64.StdEncoding.EncodeToString(certPEM)
-	kc.Users[0].User.ClientKeyData = base64.StdEncoding.EncodeToString(keyPEM)
-	kc.Contexts = []KubeconfigCtx{{Name: "admin@demo"}}
-	kc.Contexts[0].Context.Cluster, kc.Contexts[0].Context.User = "demo", "admin"
-
-	client, server, err := kc.HTTPClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodes, err := nodeReadiness(context.Background(), client, server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sawClient != "kubernetes-admin" {
-		t.Errorf("server saw client %q", sawClient)
-	}
-	r := ValidationResult{Nodes: nodes, TargetGroups: []TargetGroupStatus{{Name: "https", Targets: 2, States: map[string]int{"healthy": 1, "unhealthy": 1}}}}
-	r.evaluate()
-	want := []string{"node ip-10-0-2-20 is not Ready", "target group https: 1 of 2 targets healthy"}
-	if strings.Join(r.Problems, "|") != strings.Join(want, "|") || nodes[1].Pool != "general" {
-		t.Errorf("problems %q, nodes %+v", r.Problems, nodes)
-	}
-
-	// Without the client certificate the API refuses the request.
-	kc.Users[0].User.ClientKeyData = ""
-	if _, _, err := kc.HTTPClient(); err == nil || !strings.Contains(err.Error(), "client-key-data") {
-		t.Errorf("missing key not reported: %v", err)
 	}
 }

@@ -1,0 +1,132 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+)
+
+// PoolStatus is an Auto Scaling Group's live capacity.
+type PoolStatus struct {
+	Pool      string `json:"pool"`
+	ASG       string `json:"asg"`
+	Min       int32  `json:"min"`
+	Desired   int32  `json:"desired"`
+	Max       int32  `json:"max"`
+	InService int    `json:"in_service"`
+	Instances int    `json:"instances"`
+}
+
+// TargetGroupStatus counts a target group's targets by health state.
+type TargetGroupStatus struct {
+	Name    string         `json:"name"`
+	ARN     string         `json:"arn"`
+	Targets int            `json:"targets"`
+	States  map[string]int `json:"states"`
+}
+
+// InstanceStatus is one control-plane instance.
+type InstanceStatus struct {
+	ID        string `json:"id"`
+	State     string `json:"state"`
+	Lifecycle string `json:"lifecycle_state"`
+	Health    string `json:"health"`
+}
+
+// Status is what `kforge status` reports.
+type Status struct {
+	Env          string              `json:"environment"`
+	Outputs      Outputs             `json:"outputs"`
+	ControlPlane PoolStatus          `json:"control_plane"`
+	Controllers  []InstanceStatus    `json:"control_plane_instances"`
+	Pools        []PoolStatus        `json:"worker_pools"`
+	TargetGroups []TargetGroupStatus `json:"target_groups"`
+	Emulator     *EmulatorRecord     `json:"emulator,omitempty"`
+	Note         string              `json:"note,omitempty"`
+}
+
+// RunStatus reports the applied cluster's outputs and live facts: ASG
+// capacity, control-plane instances, NLB target health.
+func RunStatus(ctx context.Context, e *Env) (*Status, error) {
+	out, err := e.AppliedOutputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := liveStatus(ctx, cfg, out)
+	if err != nil {
+		return nil, err
+	}
+	st.Env, st.Emulator, st.Note = e.Name, e.Emulator, e.EmulatorNote()
+	return st, nil
+}
+
+// liveStatus asks AWS about the ASGs, target groups and control-plane instances.
+func liveStatus(ctx context.Context, cfg aws.Config, out *Outputs) (*Status, error) {
+	st := &Status{Outputs: *out}
+	asgClient := autoscaling.NewFromConfig(cfg)
+	names := []string{out.ControllerASGName}
+	pools := slices.Sorted(maps.Keys(out.WorkerASGNames))
+	for _, p := range pools {
+		names = append(names, out.WorkerASGNames[p])
+	}
+	resp, err := asgClient.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names})
+	if err != nil {
+		return nil, fmt.Errorf("describing auto scaling groups: %w", err)
+	}
+	byName := map[string]PoolStatus{}
+	var controllerIDs []string
+	health := map[string][2]string{}
+	for _, g := range resp.AutoScalingGroups {
+		ps := PoolStatus{ASG: aws.ToString(g.AutoScalingGroupName), Min: aws.ToInt32(g.MinSize), Desired: aws.ToInt32(g.DesiredCapacity), Max: aws.ToInt32(g.MaxSize), Instances: len(g.Instances)}
+		for _, i := range g.Instances {
+			if string(i.LifecycleState) == "InService" {
+				ps.InService++
+			}
+			if ps.ASG == out.ControllerASGName {
+				id := aws.ToString(i.InstanceId)
+				controllerIDs = append(controllerIDs, id)
+				health[id] = [2]string{string(i.LifecycleState), aws.ToString(i.HealthStatus)}
+			}
+		}
+		byName[ps.ASG] = ps
+	}
+	st.ControlPlane = byName[out.ControllerASGName]
+	st.ControlPlane.Pool, st.ControlPlane.ASG = "control-plane", out.ControllerASGName
+	for _, p := range pools {
+		ps := byName[out.WorkerASGNames[p]]
+		ps.Pool, ps.ASG = p, out.WorkerASGNames[p]
+		st.Pools = append(st.Pools, ps)
+	}
+	if len(controllerIDs) > 0 {
+		inst, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: controllerIDs})
+		if err != nil {
+			return nil, fmt.Errorf("describing control-plane instances: %w", err)
+		}
+		for _, r := range inst.Reservations {
+			for _, i := range r.Instances {
+				id := aws.ToString(i.InstanceId)
+				is := InstanceStatus{ID: id, Lifecycle: health[id][0], Health: health[id][1]}
+				if i.State != nil {
+					is.State = string(i.State.Name)
+				}
+				st.Controllers = append(st.Controllers, is)
+			}
+		}
+	}
+	tgs, err := targetHealth(ctx, elbv2.NewFromConfig(cfg), out.TargetGroupARNs, "unknown")
+	if err != nil {
+		return nil, err
+	}
+	st.TargetGroups = tgs
+	return st, nil
+}

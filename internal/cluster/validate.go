@@ -1,0 +1,194 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kforge/kforge/internal/wait"
+)
+
+// NodeState is one node's readiness as the API server reports it.
+type NodeState struct {
+	Name  string `json:"name"`
+	Ready bool   `json:"ready"`
+	Pool  string `json:"pool,omitempty"`
+}
+
+// ValidationResult is one round of `kforge validate`.
+type ValidationResult struct {
+	Nodes        []NodeState         `json:"nodes"`
+	TargetGroups []TargetGroupStatus `json:"target_groups"`
+	Problems     []string            `json:"problems"`
+}
+
+// OK reports whether nothing is wrong.
+func (r ValidationResult) OK() bool { return len(r.Problems) == 0 }
+
+// errNoAPIOnEmulator is returned before any check on an emulated cluster.
+var errNoAPIOnEmulator = errors.New("validate needs the cluster's Kubernetes API server, and an emulated cluster has none: " +
+	"the emulator records instances but boots nothing, so no node agent, kubelet or API server runs. " +
+	"Nothing was validated; use `kforge status` for what the emulator does hold")
+
+// requireAPIServer refuses, before any check, a cluster whose instances
+// never boot (the emulator): exit code 1 with the reason.
+func requireAPIServer(emulated bool) error {
+	if emulated {
+		return &ExitError{Code: ExitFailure, Err: errNoAPIOnEmulator}
+	}
+	return nil
+}
+
+// nodeReadiness lists nodes through GET /api/v1/nodes and decodes them with
+// the k8s.io/api types.
+func nodeReadiness(ctx context.Context, client *http.Client, server string) ([]NodeState, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/api/v1/nodes", nil)
+	if err != nil {
+		return nil, fmt.Errorf("building nodes request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes at %s: %w", server, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading nodes from %s: %w", server, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("listing nodes at %s: %s: %s", server, resp.Status, strings.TrimSpace(string(body)))
+	}
+	var list corev1.NodeList
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("decoding the node list: %w", err)
+	}
+	states := make([]NodeState, 0, len(list.Items))
+	for _, n := range list.Items {
+		s := NodeState{Name: n.Name, Pool: n.Labels["kforge.io/pool"]}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				s.Ready = c.Status == corev1.ConditionTrue
+			}
+		}
+		states = append(states, s)
+	}
+	sort.Slice(states, func(i, j int) bool { return states[i].Name < states[j].Name })
+	return states, nil
+}
+
+// targetHealth counts each target group's targets by state; a target
+// without a health description counts as unknown, or not at all when
+// unknown is empty.
+func targetHealth(ctx context.Context, client *elbv2.Client, arns map[string]string, unknown string) ([]TargetGroupStatus, error) {
+	var out []TargetGroupStatus
+	for _, name := range slices.Sorted(maps.Keys(arns)) {
+		res, err := client.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(arns[name])})
+		if err != nil {
+			return nil, fmt.Errorf("describing target health of %s: %w", name, err)
+		}
+		tg := TargetGroupStatus{Name: name, ARN: arns[name], States: map[string]int{}}
+		for _, d := range res.TargetHealthDescriptions {
+			tg.Targets++
+			switch {
+			case d.TargetHealth != nil:
+				tg.States[string(d.TargetHealth.State)]++
+			case unknown != "":
+				tg.States[unknown]++
+			}
+		}
+		out = append(out, tg)
+	}
+	return out, nil
+}
+
+// problems lists what keeps the cluster from being valid.
+func (r *ValidationResult) evaluate() {
+	r.Problems = nil
+	if len(r.Nodes) == 0 {
+		r.Problems = append(r.Problems, "no node has registered")
+	}
+	for _, n := range r.Nodes {
+		if !n.Ready {
+			r.Problems = append(r.Problems, "node "+n.Name+" is not Ready")
+		}
+	}
+	for _, tg := range r.TargetGroups {
+		if tg.Targets == 0 {
+			r.Problems = append(r.Problems, "target group "+tg.Name+" has no targets")
+		} else if tg.States["healthy"] != tg.Targets {
+			r.Problems = append(r.Problems, fmt.Sprintf("target group %s: %d of %d targets healthy", tg.Name, tg.States["healthy"], tg.Targets))
+		}
+	}
+}
+
+// ValidateOptions tune RunValidate.
+type ValidateOptions struct {
+	// Wait keeps checking for this long before failing; 0 checks once.
+	Wait time.Duration
+	// Interval is the time between checks while waiting.
+	Interval time.Duration
+}
+
+// RunValidate checks that every node is Ready and every NLB target healthy,
+// through the API server with the admin kubeconfig and through AWS, until
+// both hold or o.Wait has passed. It returns the last round; the error says
+// why the cluster is not valid.
+func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationResult, error) {
+	out, err := e.AppliedOutputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireAPIServer(out.Emulated); err != nil {
+		return nil, err
+	}
+	kc, err := e.fetchKubeconfig(ctx, out, true)
+	if err != nil {
+		return nil, err
+	}
+	client, server, err := kc.HTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lb := elbv2.NewFromConfig(cfg)
+	deadline := time.Now().Add(o.Wait)
+	for {
+		var r ValidationResult
+		nodes, nerr := nodeReadiness(ctx, client, server)
+		r.Nodes = nodes
+		tgs, terr := targetHealth(ctx, lb, out.TargetGroupARNs, "")
+		r.TargetGroups = tgs
+		r.evaluate()
+		for _, err := range []error{nerr, terr} {
+			if err != nil {
+				r.Problems = append(r.Problems, err.Error())
+			}
+		}
+		if r.OK() {
+			return &r, nil
+		}
+		if !time.Now().Before(deadline) {
+			return &r, Failure("cluster %s is not valid after %s: %s", e.Name, o.Wait, strings.Join(r.Problems, "; "))
+		}
+		e.opts.UI.Notef("not valid yet (%s); retrying in %s\n", strings.Join(r.Problems, "; "), o.Interval)
+		if err := wait.Sleep(ctx, o.Interval); err != nil {
+			return nil, err
+		}
+	}
+}
