@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
 )
@@ -76,3 +77,5 @@ func S3Client(cfg aws.Config, endpointURL string) *s3.Client {
 
 // EC2Client returns an EC2 client for cfg.
 func EC2Client(cfg aws.Config) *ec2.Client { return ec2.NewFromConfig(cfg) }
+// Route53Client returns a Route 53 client for cfg.
+func Route53Client(cfg aws.Config) *route53.Client { return route53.NewFromConfig(cfg) }

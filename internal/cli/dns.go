@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/config"
 	kdns "github.com/kforge/kforge/internal/dns"
@@ -34,16 +34,7 @@ type dnsDeps struct {
 
 func defaultDNSDeps() dnsDeps {
 	return dnsDeps{
-		outputs: func(ctx context.Context, e *Env) (*cluster.Outputs, error) {
-			out, ok, err := e.Outputs(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("environment %q has no applied cluster (no outputs): run `kforge up %s` first", e.Name, e.Name)}
-			}
-			return out, nil
-		},
+		outputs:    func(ctx context.Context, e *Env) (*cluster.Outputs, error) { return e.AppliedOutputs(ctx) },
 		getenv:     os.Getenv,
 		resolvConf: check.DefaultResolvConf,
 	}
@@ -115,7 +106,7 @@ func delegationTarget(ctx context.Context, e *Env, deps dnsDeps) (kdns.Registrar
 		if err != nil {
 			return nil, err
 		}
-		return route53parent.New(route53.NewFromConfig(cfg), d.ParentZoneID)
+		return route53parent.New(awsx.Route53Client(cfg), d.ParentZoneID)
 	}
 	return nil, nil
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -216,7 +215,7 @@ func (app *App) nodeAgent(ctx context.Context, f nodeFlags) (*node.Agent, error)
 	return &node.Agent{
 		Host:     app.nodeHost(),
 		Bucket:   node.S3Bucket{Client: awsx.S3Client(cfg, app.Endpoint), Name: f.bucket, KMSKeyID: cluster.KMSKeyARN},
-		DNS:      node.Route53DNS{Client: route53.NewFromConfig(cfg)},
+		DNS:      node.Route53DNS{Client: awsx.Route53Client(cfg)},
 		Instance: inst,
 		Cluster:  cluster,
 		Options:  node.Options{Role: f.role, Pool: f.pool, Bucket: f.bucket, ConfigKey: f.configKey, Region: f.region},
