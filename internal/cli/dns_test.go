@@ -97,10 +97,10 @@ func fakeOutputs(out cluster.Outputs) func(context.Context, *Env) (*cluster.Outp
 func porkbunDeps(srv *porkbuntest.Server, out cluster.Outputs) dnsDeps {
 	env := map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret, porkbun.EnvAPIURL: srv.BaseURL()}
 	return dnsDeps{
-		outputs:        fakeOutputs(out),
-		getenv:         func(k string) string { return env[k] },
-		resolvConf:     "/nonexistent/resolv.conf",
-		porkbunOptions: porkbun.Options{Timeout: 2 * time.Second, MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
+		Outputs:        fakeOutputs(out),
+		Getenv:         func(k string) string { return env[k] },
+		ResolvConf:     "/nonexistent/resolv.conf",
+		PorkbunOptions: porkbun.Options{Timeout: 2 * time.Second, MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	}
 }
 
@@ -166,7 +166,7 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
 		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes", "-o", "json")
 		all = append(all, r.stdout, r.stderr)
-		var res delegateResult
+		var res cluster.DelegateResult
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 			t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
 		}
@@ -186,7 +186,7 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
 		deps := porkbunDeps(srv, cluster.Outputs{NameServers: dnsZoneNS, Emulated: true})
 		env := map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret}
-		deps.getenv = func(k string) string { return env[k] }
+		deps.Getenv = func(k string) string { return env[k] }
 		r := runDNS(t, envs, deps, "dns", "delegate", "dnstest", "--yes")
 		all = append(all, r.stdout, r.stderr)
 		if r.code != ExitUsage || !strings.Contains(r.stderr, "emulator") {
@@ -206,11 +206,11 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 func TestDNSDelegateInputErrors(t *testing.T) {
 	outputsCalled := false
 	deps := dnsDeps{
-		outputs: func(context.Context, *Env) (*cluster.Outputs, error) {
+		Outputs: func(context.Context, *Env) (*cluster.Outputs, error) {
 			outputsCalled = true
 			return &cluster.Outputs{NameServers: dnsZoneNS}, nil
 		},
-		getenv: func(k string) string {
+		Getenv: func(k string) string {
 			return map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret, porkbun.EnvAPIURL: "http://127.0.0.1:1"}[k]
 		},
 	}
@@ -239,7 +239,7 @@ func TestDNSDelegateInputErrors(t *testing.T) {
 			outputsCalled = false
 			d := deps
 			if tt.getenv != nil {
-				d.getenv = tt.getenv
+				d.Getenv = tt.getenv
 			}
 			args := tt.args
 			if args == nil {
@@ -262,7 +262,7 @@ func TestDNSDelegateNone(t *testing.T) {
 		{"dev.kforge.dev", "Create these records in the zone of kforge.dev (at its DNS host):\n  dev.kforge.dev. 300 IN NS ns-0.awsdns-00.com.\n"},
 	} {
 		envs := writeDNSEnv(t, "dns:\n  domain: "+tt.domain+"\n  registrar: none")
-		r := runDNS(t, envs, dnsDeps{outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS}), getenv: func(string) string { return "" }}, "dns", "delegate", "dnstest")
+		r := runDNS(t, envs, dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS}), Getenv: func(string) string { return "" }}, "dns", "delegate", "dnstest")
 		if r.code != 0 || !strings.Contains(r.stdout, tt.want) || !strings.Contains(r.stdout, "kforge changed nothing") {
 			t.Errorf("%s: exit %d\n%s%s", tt.domain, r.code, r.stdout, r.stderr)
 		}
@@ -295,7 +295,7 @@ func TestDNSDelegateRoute53Parent(t *testing.T) {
 		t.Fatal("the emulator gave no zone id starting with Z in 500 tries")
 	}
 	envs := writeDNSEnv(t, "dns:\n  domain: dev.kforge.dev\n  registrar: route53\n  parentZoneID: "+parentID)
-	deps := dnsDeps{outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS, Emulated: true}), getenv: func(string) string { return "" }}
+	deps := dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS, Emulated: true}), Getenv: func(string) string { return "" }}
 
 	r := runDNS(t, envs, deps, "--endpoint", emu.URL(), "dns", "delegate", "dnstest", "--yes")
 	if r.code != 0 || !strings.Contains(r.stdout, "Updated: Route 53 parent zone "+parentID+" now delegates dev.kforge.dev") {
@@ -325,7 +325,7 @@ func TestDNSDelegateRoute53Parent(t *testing.T) {
 
 func TestDNSCheck(t *testing.T) {
 	envs := writeDNSEnv(t, "dns:\n  domain: dev.kforge.dev\n  registrar: none")
-	deps := dnsDeps{outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS, NLBDNSName: dnsTestNLB}), getenv: func(string) string { return "" }}
+	deps := dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS, NLBDNSName: dnsTestNLB}), Getenv: func(string) string { return "" }}
 
 	t.Run("expected NS set: propagated", func(t *testing.T) {
 		srv := checktest.Start(t)
@@ -394,7 +394,7 @@ func TestDelegationNextStep(t *testing.T) {
 
 	srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
 	var w bytes.Buffer
-	if delegationNextStep(context.Background(), e, out, &w, porkbunDeps(srv, *out)) {
+	if cluster.DelegationNextStep(context.Background(), e, out, &w, porkbunDeps(srv, *out)) {
 		t.Fatal("reported delegated while Porkbun points elsewhere")
 	}
 	if !strings.Contains(w.String(), "Next step: kforge dns delegate dnstest") || srv.Calls("updateNs") != 0 {
@@ -403,14 +403,14 @@ func TestDelegationNextStep(t *testing.T) {
 
 	srv2 := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsZoneNS})
 	w.Reset()
-	if !delegationNextStep(context.Background(), e, out, &w, porkbunDeps(srv2, *out)) || !strings.Contains(w.String(), "already delegates kforge.dev") {
+	if !cluster.DelegationNextStep(context.Background(), e, out, &w, porkbunDeps(srv2, *out)) || !strings.Contains(w.String(), "already delegates kforge.dev") {
 		t.Fatalf("in sync: %q", w.String())
 	}
 
 	w.Reset()
 	noKeys := porkbunDeps(srv2, *out)
-	noKeys.getenv = func(string) string { return "" }
-	if delegationNextStep(context.Background(), e, out, &w, noKeys) || !strings.Contains(w.String(), "PORKBUN_API_KEY") {
+	noKeys.Getenv = func(string) string { return "" }
+	if cluster.DelegationNextStep(context.Background(), e, out, &w, noKeys) || !strings.Contains(w.String(), "PORKBUN_API_KEY") {
 		t.Fatalf("without keys: %q", w.String())
 	}
 }
