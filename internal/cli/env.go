@@ -29,7 +29,12 @@ func (app *App) OpenEnv(ctx context.Context, name string) (*Env, error) {
 }
 
 func (app *App) openEnv(ctx context.Context, name string, mode cluster.EmulatorMode) (*Env, error) {
-	return cluster.Open(ctx, name, mode, cluster.Options{
+	return cluster.Open(ctx, name, mode, app.clusterOptions())
+}
+
+// clusterOptions are the global flags as the application layer takes them.
+func (app *App) clusterOptions() cluster.Options {
+	return cluster.Options{
 		EnvsDir:     app.EnvsDir,
 		WorkDir:     app.WorkDir,
 		Endpoint:    app.Endpoint,
@@ -38,7 +43,7 @@ func (app *App) openEnv(ctx context.Context, name string, mode cluster.EmulatorM
 		PluginDir:   app.PluginDir,
 		Nodes:       app.Nodes,
 		UI:          app,
-	})
+	}
 }
 
 // AWSConfig loads the environment and returns an SDK configuration aimed at

@@ -1,4 +1,6 @@
-// Package cli holds kforge's cobra commands.
+// Package cli holds kforge's cobra commands: they parse flags, ask for
+// confirmation and print. What a command does lives in internal/cluster as
+// a workflow, RunX(ctx, env, opts), that returns a result.
 //
 // To add a command: write internal/cli/<name>.go with
 //
@@ -6,10 +8,10 @@
 //
 // and add it to the list in NewRootCmd below. Use app.LoadEnv(name) for the
 // environment's configuration (an invalid one is exit code 2 by itself),
-// app.OpenEnv / app.AWSConfig for AWS clients aimed at the right endpoint,
-// app.Outputs(ctx, env) for the cluster's Terraform outputs, app.Print /
-// app.PrintJSON for results (honour app.JSON()), and UsageError for bad
-// input (exit code 2). Write results to app.Stdout and notes to app.Stderr.
+// app.OpenEnv for the environment (a *cluster.Env) to pass to a workflow,
+// app.Print / app.PrintJSON for results (honour app.JSON()), and UsageError
+// for bad input (exit code 2). Write results to app.Stdout and notes to
+// app.Stderr.
 package cli
 
 import (
