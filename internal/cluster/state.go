@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -20,18 +21,27 @@ var stateBucketTags = map[string]string{
 	"kforge.io/purpose":    "terraform-state",
 }
 
-// EnsureStateBucket creates the state bucket if missing and applies its
-// settings (idempotent).
-func (e *Env) EnsureStateBucket(ctx context.Context) (*backend.Result, error) {
+// stateClient is an S3 client for the state bucket's region, and the bucket.
+func (e *Env) stateClient(ctx context.Context) (*s3.Client, string, error) {
 	bucket, err := e.StateBucket(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cfg, err := awsx.Config(ctx, e.StateRegion(), e.Endpoint)
 	if err != nil {
+		return nil, "", err
+	}
+	return awsx.S3Client(cfg, e.Endpoint), bucket, nil
+}
+
+// EnsureStateBucket creates the state bucket if missing and applies its
+// settings (idempotent).
+func (e *Env) EnsureStateBucket(ctx context.Context) (*backend.Result, error) {
+	c, bucket, err := e.stateClient(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return backend.Ensure(ctx, awsx.S3Client(cfg, e.Endpoint), backend.Options{
+	return backend.Ensure(ctx, c, backend.Options{
 		Bucket:   bucket,
 		Region:   e.StateRegion(),
 		Emulated: e.Emulated(),
@@ -41,27 +51,20 @@ func (e *Env) EnsureStateBucket(ctx context.Context) (*backend.Result, error) {
 
 // StateBucketExists reports whether the state bucket is there.
 func (e *Env) StateBucketExists(ctx context.Context) (bool, error) {
-	bucket, err := e.StateBucket(ctx)
+	c, bucket, err := e.stateClient(ctx)
 	if err != nil {
 		return false, err
 	}
-	cfg, err := awsx.Config(ctx, e.StateRegion(), e.Endpoint)
-	if err != nil {
-		return false, err
-	}
-	return backend.Exists(ctx, awsx.S3Client(cfg, e.Endpoint), bucket)
+	return backend.Exists(ctx, c, bucket)
 }
 
 // purgeStateBucket deletes the state bucket with every object version.
 func (e *Env) purgeStateBucket(ctx context.Context) (bucket string, deleted bool, err error) {
-	if bucket, err = e.StateBucket(ctx); err != nil {
-		return "", false, err
-	}
-	cfg, err := awsx.Config(ctx, e.StateRegion(), e.Endpoint)
+	c, bucket, err := e.stateClient(ctx)
 	if err != nil {
 		return "", false, err
 	}
-	deleted, err = backend.Delete(ctx, awsx.S3Client(cfg, e.Endpoint), bucket)
+	deleted, err = backend.Delete(ctx, c, bucket)
 	return bucket, deleted, err
 }
 
@@ -105,15 +108,11 @@ func (e *Env) InitRunner(ctx context.Context) (*tfrun.Runner, error) {
 // withStateLock runs fn while holding the environment's Terraform state
 // lock (see backend.WithLock); false when another run holds it.
 func (e *Env) withStateLock(ctx context.Context, operation string, fn func() error) (bool, error) {
-	bucket, err := e.StateBucket(ctx)
+	c, bucket, err := e.stateClient(ctx)
 	if err != nil {
 		return false, err
 	}
-	cfg, err := awsx.Config(ctx, e.StateRegion(), e.Endpoint)
-	if err != nil {
-		return false, err
-	}
-	return backend.WithLock(ctx, backend.Lock{Client: awsx.S3Client(cfg, e.Endpoint), Bucket: bucket, StateKey: e.StateKey(), Operation: operation, Env: e.Name}, fn)
+	return backend.WithLock(ctx, backend.Lock{Client: c, Bucket: bucket, StateKey: e.StateKey(), Operation: operation, Env: e.Name}, fn)
 }
 
 // ManagedResources counts the managed resources in a state, all modules.
