@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/certstore"
 	"github.com/kforge/kforge/internal/node"
 )
 
@@ -196,11 +197,11 @@ func (e *Env) fetchKubeconfig(ctx context.Context, out *Outputs, usePublic bool)
 		return nil, err
 	}
 	b := node.S3Bucket{Client: awsx.S3Client(cfg, e.Endpoint), Name: out.CertsBucket}
-	raw, err := b.Get(ctx, node.AdminConfKey)
+	raw, err := b.Get(ctx, certstore.AdminConfKey)
 	if errors.Is(err, node.ErrNotFound) {
-		msg := fmt.Sprintf("s3://%s/%s does not exist yet: the control plane writes it once kubeadm init has finished (watch `journalctl -u kforge-bootstrap` on the instance)", out.CertsBucket, node.AdminConfKey)
+		msg := fmt.Sprintf("s3://%s/%s does not exist yet: the control plane writes it once kubeadm init has finished (watch `journalctl -u kforge-bootstrap` on the instance)", out.CertsBucket, certstore.AdminConfKey)
 		if out.Emulated {
-			msg = fmt.Sprintf("s3://%s/%s does not exist: on the emulator no instance boots and no node agent runs, so there is no Kubernetes API and no admin kubeconfig", out.CertsBucket, node.AdminConfKey)
+			msg = fmt.Sprintf("s3://%s/%s does not exist: on the emulator no instance boots and no node agent runs, so there is no Kubernetes API and no admin kubeconfig", out.CertsBucket, certstore.AdminConfKey)
 		}
 		return nil, &ExitError{Code: ExitFailure, Err: errors.New(msg)}
 	}
@@ -209,12 +210,12 @@ func (e *Env) fetchKubeconfig(ctx context.Context, out *Outputs, usePublic bool)
 	}
 	var kc Kubeconfig
 	if err := yaml.Unmarshal(raw, &kc); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", node.AdminConfKey, err)
+		return nil, fmt.Errorf("decoding %s: %w", certstore.AdminConfKey, err)
 	}
 	if !usePublic {
 		return &kc, nil
 	}
-	addrRaw, err := b.Get(ctx, node.APIAddressesKey)
+	addrRaw, err := b.Get(ctx, certstore.APIAddressesKey)
 	if err != nil {
 		if errors.Is(err, node.ErrNotFound) {
 			return &kc, nil
@@ -225,7 +226,7 @@ func (e *Env) fetchKubeconfig(ctx context.Context, out *Outputs, usePublic bool)
 		PublicIP string `json:"public_ip"`
 	}
 	if err := json.Unmarshal(addrRaw, &addrs); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", node.APIAddressesKey, err)
+		return nil, fmt.Errorf("decoding %s: %w", certstore.APIAddressesKey, err)
 	}
 	if addrs.PublicIP != "" {
 		cl, _, err := kc.current()
