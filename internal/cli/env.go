@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/config"
@@ -64,4 +65,16 @@ func (app *App) Outputs(ctx context.Context, env string) (*cluster.Outputs, erro
 		return nil, err
 	}
 	return e.AppliedOutputs(ctx)
+}
+
+// onEnv is the RunE of a command on one running environment (args[0]): it
+// opens the environment and hands it to run.
+func (app *App) onEnv(run func(ctx context.Context, e *Env, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, err := app.OpenEnv(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		return run(cmd.Context(), e, args)
+	}
 }

@@ -58,11 +58,8 @@ to stdout (PNG only when stdout is not a terminal).`,
 				if e, err = app.OpenEnv(ctx, args[0]); err != nil {
 					return err
 				}
-				r, err := e.Runner(ctx)
+				r, err := e.InitRunner(ctx)
 				if err != nil {
-					return err
-				}
-				if err := r.Init(ctx, false); err != nil {
 					return err
 				}
 				state, err := r.State(ctx)

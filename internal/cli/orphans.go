@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
@@ -25,12 +27,7 @@ interfaces and volumes, records in its zone, EFS access points) are not
 orphans. --delete removes them in dependency order while holding the state
 lock; ` + "`kforge up`" + ` does the same before it plans.`,
 		Args: envArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			e, err := app.OpenEnv(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: app.onEnv(func(ctx context.Context, e *Env, args []string) error {
 			res, err := cluster.RunOrphans(ctx, e, cluster.OrphansOptions{Delete: del, Show: app.printOrphans})
 			if err != nil {
 				return err
@@ -56,7 +53,7 @@ lock; ` + "`kforge up`" + ` does the same before it plans.`,
 				app.Printf("%d resources of cluster %s are not in the Terraform state of %s (an apply was interrupted after creating them). Delete them with: kforge orphans %s --delete\n", len(res.Orphans), e.Config.Name, e.Name, e.Name)
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&del, "delete", false, "delete the orphans (asks for confirmation unless --yes)")
 	return cmd

@@ -1,7 +1,8 @@
 package cli
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -46,20 +47,11 @@ func outputRows(o *cluster.Outputs) [][]string {
 		{"KMS key", o.KMSKeyARN},
 		{"control-plane ASG", o.ControllerASGName},
 	}
-	for _, pool := range sortedKeys(o.WorkerASGNames) {
+	for _, pool := range slices.Sorted(maps.Keys(o.WorkerASGNames)) {
 		rows = append(rows, []string{"worker ASG " + pool, o.WorkerASGNames[pool]})
 	}
 	if o.Emulated {
 		rows = append(rows, []string{"emulated", "yes (local emulator; its data lives only as long as its process)"})
 	}
 	return rows
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

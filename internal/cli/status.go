@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,12 +17,7 @@ func newStatusCmd(app *App) *cobra.Command {
 		Use:   "status <env>",
 		Short: "Show the cluster's outputs and live facts: ASG capacity, NLB target health, control-plane instance",
 		Args:  envArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			e, err := app.OpenEnv(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: app.onEnv(func(ctx context.Context, e *Env, args []string) error {
 			st, err := cluster.RunStatus(ctx, e)
 			if err != nil {
 				return err
@@ -29,7 +27,7 @@ func newStatusCmd(app *App) *cobra.Command {
 			}
 			app.printStatus(st)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -54,7 +52,7 @@ func (app *App) printStatus(st *cluster.Status) {
 	rows = [][]string{{"TARGET GROUP", "TARGETS", "HEALTH"}}
 	for _, tg := range st.TargetGroups {
 		var parts []string
-		for _, s := range sortedKeys(tg.States) {
+		for _, s := range slices.Sorted(maps.Keys(tg.States)) {
 			parts = append(parts, fmt.Sprintf("%s=%d", s, tg.States[s]))
 		}
 		rows = append(rows, []string{tg.Name, fmt.Sprint(tg.Targets), strings.Join(parts, " ")})

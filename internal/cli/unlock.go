@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -19,20 +20,12 @@ other run is active: two runs writing the same state corrupt it.`,
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			e, err := app.OpenEnv(ctx, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: app.onEnv(func(ctx context.Context, e *Env, args []string) error {
 			if err := app.Confirm(fmt.Sprintf("release lock %s on the state of %s", args[1], e.Name), "yes"); err != nil {
 				return err
 			}
-			r, err := e.Runner(ctx)
+			r, err := e.InitRunner(ctx)
 			if err != nil {
-				return err
-			}
-			if err := r.Init(ctx, false); err != nil {
 				return err
 			}
 			if err := r.ForceUnlock(ctx, args[1]); err != nil {
@@ -43,6 +36,6 @@ other run is active: two runs writing the same state corrupt it.`,
 			}
 			app.Printf("Lock %s on the state of %s released.\n", args[1], e.Name)
 			return nil
-		},
+		}),
 	}
 }
