@@ -77,5 +77,6 @@ func S3Client(cfg aws.Config, endpointURL string) *s3.Client {
 
 // EC2Client returns an EC2 client for cfg.
 func EC2Client(cfg aws.Config) *ec2.Client { return ec2.NewFromConfig(cfg) }
+
 // Route53Client returns a Route 53 client for cfg.
 func Route53Client(cfg aws.Config) *route53.Client { return route53.NewFromConfig(cfg) }
