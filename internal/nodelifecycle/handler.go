@@ -1,11 +1,14 @@
-// Package nodelifecycle answers the Auto Scaling termination lifecycle hook
-// of a kforge cluster: for each instance of the cluster's groups waiting in
-// Terminating:Wait it cordons and drains the instance's node through the
-// eviction API (so PodDisruptionBudgets hold), deletes the Node object (so
-// its pod CIDR is freed) and completes the lifecycle action.
+// Package nodelifecycle drains the nodes of a kforge cluster whose
+// instances are going away, and removes their Node objects. Drainer reads
+// the node events queue (Auto Scaling termination lifecycle actions, Spot
+// interruption warnings, rebalance recommendations, instance state changes
+// and AWS Health scheduled changes, written there by EventBridge rules);
+// Handler does the Kubernetes and Auto Scaling half: cordon, drain through
+// the eviction API (so PodDisruptionBudgets hold), delete the Node (so its
+// pod CIDR is freed) and complete the lifecycle action.
 //
 // It runs on the control plane, which holds the admin kubeconfig. A hook it
-// never answers times out with CONTINUE, so the handler can only speed a
+// never answers times out with CONTINUE, so the drainer can only speed a
 // termination up, never block one.
 package nodelifecycle
 
@@ -20,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/smithy-go"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -110,38 +114,73 @@ func (h *Handler) waiting(ctx context.Context) ([]waitingInstance, error) {
 }
 
 func (h *Handler) handle(ctx context.Context, group, instanceID string) (Result, error) {
-	r := Result{Group: group, InstanceID: instanceID}
-	node, err := h.nodeOf(ctx, instanceID)
+	r, err := h.drainAndDelete(ctx, instanceID, h.DrainTimeout)
+	r.Group = group
 	if err != nil {
 		return r, err
 	}
-	if node != nil {
-		r.Node = node.Name
-		if err := h.cordon(ctx, node.Name); err != nil {
-			return r, err
-		}
-		r.Evicted, r.DrainTimedOut, err = h.drain(ctx, node.Name)
-		if err != nil {
-			return r, err
-		}
-		if r.DrainTimedOut {
-			h.logger().Warn("drain timed out; deleting the node anyway", "node", node.Name, "instance", instanceID, "timeout", h.DrainTimeout.String())
-		}
-		if err := h.Kube.CoreV1().Nodes().Delete(ctx, node.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return r, fmt.Errorf("deleting node %s: %w", node.Name, err)
-		}
-	}
-	_, err = h.ASG.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{
-		AutoScalingGroupName:  aws.String(group),
-		LifecycleHookName:     aws.String(h.Hook),
-		InstanceId:            aws.String(instanceID),
-		LifecycleActionResult: aws.String("CONTINUE"),
-	})
-	if err != nil {
-		return r, fmt.Errorf("completing lifecycle action %s: %w", h.Hook, err)
+	if err := h.complete(ctx, group, h.Hook, "", instanceID); err != nil {
+		return r, err
 	}
 	h.logger().Info("terminating instance handled", "group", group, "instance", instanceID, "node", r.Node, "evicted", r.Evicted, "drain_timed_out", r.DrainTimedOut)
 	return r, nil
+}
+
+// drainAndDelete cordons and drains the instance's node for at most
+// timeout, then deletes the Node object. An instance without a Node (it
+// never joined, or it is gone already) is a success with an empty Node.
+func (h *Handler) drainAndDelete(ctx context.Context, instanceID string, timeout time.Duration) (Result, error) {
+	r := Result{InstanceID: instanceID}
+	node, err := h.nodeOf(ctx, instanceID)
+	if err != nil || node == nil {
+		return r, err
+	}
+	r.Node = node.Name
+	if err := h.cordon(ctx, node.Name); err != nil {
+		return r, err
+	}
+	r.Evicted, r.DrainTimedOut, err = h.drain(ctx, node.Name, timeout)
+	if err != nil {
+		return r, err
+	}
+	if r.DrainTimedOut {
+		h.logger().Warn("drain timed out; deleting the node anyway", "node", node.Name, "instance", instanceID, "timeout", timeout.String())
+	}
+	return r, h.deleteNode(ctx, node.Name)
+}
+
+func (h *Handler) deleteNode(ctx context.Context, name string) error {
+	if err := h.Kube.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting node %s: %w", name, err)
+	}
+	return nil
+}
+
+// complete answers the lifecycle action with CONTINUE, by token when the
+// event carried one. An action that is no longer waiting (completed
+// before, by a redelivered event or the Terminating:Wait scan, or timed
+// out) is done: Auto Scaling answers ValidationError "No active Lifecycle
+// Action found".
+func (h *Handler) complete(ctx context.Context, group, hook, token, instanceID string) error {
+	in := &autoscaling.CompleteLifecycleActionInput{
+		AutoScalingGroupName:  aws.String(group),
+		LifecycleHookName:     aws.String(hook),
+		InstanceId:            aws.String(instanceID),
+		LifecycleActionResult: aws.String("CONTINUE"),
+	}
+	if token != "" {
+		in.LifecycleActionToken = aws.String(token)
+	}
+	_, err := h.ASG.CompleteLifecycleAction(ctx, in)
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationError" && strings.Contains(apiErr.ErrorMessage(), "No active Lifecycle Action") {
+		h.logger().Info("lifecycle action already completed or timed out", "group", group, "instance", instanceID, "hook", hook)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("completing lifecycle action %s of %s in %s: %w", hook, instanceID, group, err)
+	}
+	return nil
 }
 
 // nodeOf finds the Node whose provider ID (aws:///<az>/<instance-id>)
@@ -170,9 +209,9 @@ func (h *Handler) cordon(ctx context.Context, node string) error {
 // drain evicts every pod that a drain evicts (not DaemonSet pods, not
 // static pods, not finished pods), retrying evictions a
 // PodDisruptionBudget refuses, and waits for them to go, for at most
-// DrainTimeout.
-func (h *Handler) drain(ctx context.Context, node string) (evicted int, timedOut bool, err error) {
-	deadline := time.Now().Add(h.DrainTimeout)
+// timeout.
+func (h *Handler) drain(ctx context.Context, node string, timeout time.Duration) (evicted int, timedOut bool, err error) {
+	deadline := time.Now().Add(timeout)
 	pending := map[types.UID]bool{}
 	for {
 		pods, err := h.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{

@@ -1,0 +1,265 @@
+package nodelifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// SQS is the part of the SQS API the drainer calls.
+type SQS interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+}
+
+// Drainer reads the node events queue (EventBridge rules write Auto
+// Scaling lifecycle actions, Spot interruption warnings, rebalance
+// recommendations, state changes and AWS Health scheduled changes to it)
+// and acts on each event through Handler. A message is deleted only once
+// its event is handled; a failure leaves it to come back after the
+// visibility timeout, and handling it again is harmless (every step is
+// idempotent). It also scans the groups for instances in Terminating:Wait
+// now and then, for an event that never reached the queue or expired in
+// it while the drainer was down.
+type Drainer struct {
+	Handler  *Handler
+	SQS      SQS
+	QueueURL string
+	// InterruptionDrainTimeout bounds the drain after a Spot interruption
+	// warning; it is cut shorter so the Node is deleted before EC2 takes
+	// the instance (SpotWarning after the event, less InterruptionMargin).
+	InterruptionDrainTimeout time.Duration
+	// InterruptionMargin is kept free before the Spot deadline.
+	InterruptionMargin time.Duration
+	// Wait is the long-poll wait of one receive (SQS allows up to 20 s).
+	Wait time.Duration
+	// ScanEvery is the interval of the Terminating:Wait scan; 0 turns it off.
+	ScanEvery time.Duration
+	// ErrorBackoff is the pause after a failed receive.
+	ErrorBackoff time.Duration
+	// Visibility overrides how long a received message stays hidden
+	// (default: the drain timeout plus a minute).
+	Visibility time.Duration
+	Now        func() time.Time
+}
+
+// Outcome is what happened to one message.
+type Outcome struct {
+	MessageID string   `json:"message_id"`
+	Event     Event    `json:"event"`
+	Results   []Result `json:"results,omitempty"`
+	// Skipped says why an event needed nothing (not this cluster's
+	// instance, group or hook).
+	Skipped string `json:"skipped,omitempty"`
+	Deleted bool   `json:"deleted"`
+	Error   string `json:"error,omitempty"`
+}
+
+func (d *Drainer) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// visibility is how long a received message stays hidden: longer than its
+// longest handling (a lifecycle drain, the node's deletion, completing the
+// action), so it does not come back while it is being handled.
+func (d *Drainer) visibility() int32 {
+	v := d.Visibility
+	if v == 0 {
+		v = d.Handler.DrainTimeout + time.Minute
+	}
+	s := int32(v / time.Second)
+	return min(max(s, 1), 43200)
+}
+
+// ReceiveOnce receives up to ten messages (waiting up to Wait for the
+// first), handles them concurrently, and deletes each handled one.
+func (d *Drainer) ReceiveOnce(ctx context.Context) ([]Outcome, error) {
+	out, err := d.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:            aws.String(d.QueueURL),
+		MaxNumberOfMessages: 10,
+		WaitTimeSeconds:     int32(min(d.Wait, 20*time.Second) / time.Second),
+		VisibilityTimeout:   d.visibility(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receiving from %s: %w", d.QueueURL, err)
+	}
+	outcomes := make([]Outcome, len(out.Messages))
+	var wg sync.WaitGroup
+	for i, m := range out.Messages {
+		wg.Go(func() { outcomes[i] = d.handleMessage(ctx, m) })
+	}
+	wg.Wait()
+	var errs []error
+	for _, o := range outcomes {
+		if o.Error != "" {
+			errs = append(errs, fmt.Errorf("message %s: %s", o.MessageID, o.Error))
+		}
+	}
+	return outcomes, errors.Join(errs...)
+}
+
+func (d *Drainer) handleMessage(ctx context.Context, m sqstypes.Message) Outcome {
+	log := d.Handler.logger()
+	o := Outcome{MessageID: aws.ToString(m.MessageId)}
+	ev, err := ParseEvent([]byte(aws.ToString(m.Body)))
+	if err != nil {
+		// Receiving it again cannot make it parse: drop it, loudly.
+		log.Error("node event unreadable; deleting the message", "message", o.MessageID, "error", err.Error())
+		o.Error = err.Error()
+		o.Deleted = d.delete(ctx, m, &o)
+		return o
+	}
+	o.Event = ev
+	if err := d.act(ctx, &o); err != nil {
+		o.Error = err.Error()
+		log.Error("node event not handled; it comes back after the visibility timeout", "message", o.MessageID,
+			"event", ev.DetailType, "instances", ev.InstanceIDs, "error", err.Error())
+		return o
+	}
+	o.Deleted = d.delete(ctx, m, &o)
+	return o
+}
+
+func (d *Drainer) delete(ctx context.Context, m sqstypes.Message, o *Outcome) bool {
+	_, err := d.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(d.QueueURL), ReceiptHandle: m.ReceiptHandle})
+	if err != nil {
+		err = fmt.Errorf("deleting message %s: %w", o.MessageID, err)
+		o.Error = errors.Join(errorOf(o.Error), err).Error()
+		d.Handler.logger().Error("node event handled but its message not deleted; it comes back and is handled again", "message", o.MessageID, "error", err.Error())
+		return false
+	}
+	return true
+}
+
+func errorOf(s string) error {
+	if s == "" {
+		return nil
+	}
+	return errors.New(s)
+}
+
+// act does what the event asks, for the instances that are this cluster's.
+func (d *Drainer) act(ctx context.Context, o *Outcome) error {
+	h, ev := d.Handler, o.Event
+	log := h.logger()
+	switch ev.Action {
+	case ActionIgnore:
+		o.Skipped = "no action for this event"
+		log.Debug("node event ignored", "event", ev.DetailType, "reason", ev.Reason)
+		return nil
+	case ActionLifecycle:
+		if !slices.Contains(h.Groups, ev.Group) || ev.Hook != h.Hook {
+			o.Skipped = fmt.Sprintf("group %s hook %s is not this cluster's", ev.Group, ev.Hook)
+			log.Info("lifecycle action of another group or hook ignored", "group", ev.Group, "hook", ev.Hook, "instance", ev.InstanceIDs[0])
+			return nil
+		}
+		id := ev.InstanceIDs[0]
+		log.Info("terminating instance: draining its node", "group", ev.Group, "instance", id, "timeout", h.DrainTimeout.String())
+		r, err := h.drainAndDelete(ctx, id, h.DrainTimeout)
+		r.Group = ev.Group
+		o.Results = append(o.Results, r)
+		if err != nil {
+			return err
+		}
+		if err := h.complete(ctx, ev.Group, ev.Hook, ev.Token, id); err != nil {
+			return err
+		}
+		log.Info("terminating instance handled; lifecycle action completed", "group", ev.Group, "instance", id,
+			"node", r.Node, "evicted", r.Evicted, "drain_timed_out", r.DrainTimedOut)
+		return nil
+	}
+	var errs []error
+	handled := 0
+	for _, id := range ev.InstanceIDs {
+		node, err := h.nodeOf(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if node == nil {
+			continue // not a node of this cluster, or gone already
+		}
+		handled++
+		r := Result{InstanceID: id, Node: node.Name}
+		switch ev.Action {
+		case ActionInterruption:
+			timeout := d.interruptionTimeout(ev)
+			log.Info("Spot interruption warning: draining the node before EC2 takes the instance", "instance", id, "node", node.Name,
+				"deadline", ev.Deadline().Format(time.RFC3339), "timeout", timeout.String())
+			r, err = h.drainAndDelete(ctx, id, timeout)
+			if err == nil {
+				log.Info("interrupted instance handled; node deleted", "instance", id, "node", r.Node, "evicted", r.Evicted, "drain_timed_out", r.DrainTimedOut)
+			}
+		case ActionCordon:
+			err = h.cordon(ctx, node.Name)
+			if err == nil {
+				log.Info("instance at risk: node cordoned (its replacement drains it through the lifecycle hook)", "instance", id, "node", node.Name,
+					"event", ev.DetailType, "reason", ev.Reason)
+			}
+		case ActionRemoveNode:
+			err = h.deleteNode(ctx, node.Name)
+			if err == nil {
+				log.Info("instance gone: node deleted", "instance", id, "node", node.Name, "state", ev.Reason)
+			}
+		}
+		o.Results = append(o.Results, r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("instance %s: %w", id, err))
+		}
+	}
+	if handled == 0 && len(errs) == 0 {
+		o.Skipped = "no node of this cluster runs on " + fmt.Sprint(ev.InstanceIDs)
+		log.Debug("node event about no node of this cluster", "event", ev.DetailType, "instances", ev.InstanceIDs)
+	}
+	return errors.Join(errs...)
+}
+
+// interruptionTimeout is InterruptionDrainTimeout, cut so the drain ends
+// InterruptionMargin before the Spot deadline; zero when that is past (the
+// Node is then deleted at once).
+func (d *Drainer) interruptionTimeout(ev Event) time.Duration {
+	t := d.InterruptionDrainTimeout
+	if dl := ev.Deadline(); !dl.IsZero() {
+		t = min(t, dl.Sub(d.now())-d.InterruptionMargin)
+	}
+	return max(t, 0)
+}
+
+// Run receives and handles events until ctx ends, and runs the
+// Terminating:Wait scan every ScanEvery (first at the start). Failures are
+// logged and retried; only the end of ctx ends it.
+func (d *Drainer) Run(ctx context.Context) error {
+	log := d.Handler.logger()
+	log.Info("node events drainer started", "queue", d.QueueURL, "groups", d.Handler.Groups, "hook", d.Handler.Hook,
+		"drain_timeout", d.Handler.DrainTimeout.String(), "interruption_drain_timeout", d.InterruptionDrainTimeout.String())
+	var lastScan time.Time
+	for ctx.Err() == nil {
+		if d.ScanEvery > 0 && (lastScan.IsZero() || d.now().Sub(lastScan) >= d.ScanEvery) {
+			lastScan = d.now()
+			if rs, err := d.Handler.RunOnce(ctx); err != nil {
+				log.Error("Terminating:Wait scan failed", "error", err.Error())
+			} else if len(rs) > 0 {
+				log.Info("Terminating:Wait scan handled instances the queue had not delivered", "count", len(rs))
+			}
+		}
+		if _, err := d.ReceiveOnce(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("node events: some messages not handled", "error", err.Error())
+			select {
+			case <-ctx.Done():
+			case <-time.After(d.ErrorBackoff):
+			}
+		}
+	}
+	log.Info("node events drainer stopped")
+	return nil
+}

@@ -1,0 +1,259 @@
+package nodelifecycle
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+// queueOnEmulator creates a real SQS queue on the emulator, named as the
+// interruption module names it, and sends it the given bodies.
+func queueOnEmulator(t *testing.T, bodies ...string) (*sqs.Client, string) {
+	t.Helper()
+	em := localawstest.StartForTest(t)
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, "eu-west-1", em.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sqs.NewFromConfig(cfg)
+	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("demo-node-events"), Attributes: map[string]string{
+		string(sqstypes.QueueAttributeNameMessageRetentionPeriod): "300",
+		string(sqstypes.QueueAttributeNameSqsManagedSseEnabled):   "true",
+	}})
+	if err != nil {
+		t.Fatalf("creating the queue: %v", err)
+	}
+	for _, b := range bodies {
+		if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(b)}); err != nil {
+			t.Fatalf("sending: %v", err)
+		}
+	}
+	return c, aws.ToString(q.QueueUrl)
+}
+
+// messagesLeft is visible plus in-flight messages.
+func messagesLeft(t *testing.T, c *sqs.Client, url string) int {
+	t.Helper()
+	out, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		i, _ := strconv.Atoi(v)
+		n += i
+	}
+	return n
+}
+
+func newDrainer(asg *fakeASG, kube *fake.Clientset, c *sqs.Client, url string) *Drainer {
+	return &Drainer{
+		Handler: newHandler(asg, kube), SQS: c, QueueURL: url,
+		InterruptionDrainTimeout: 200 * time.Millisecond, InterruptionMargin: 20 * time.Second,
+		Wait: time.Second, ErrorBackoff: 10 * time.Millisecond, Visibility: time.Second,
+	}
+}
+
+// drainQueue receives until a receive returns nothing, or tries run out.
+func drainQueue(t *testing.T, d *Drainer) []Outcome {
+	t.Helper()
+	var all []Outcome
+	for range 10 {
+		out, _ := d.ReceiveOnce(context.Background())
+		if len(out) == 0 {
+			break
+		}
+		all = append(all, out...)
+	}
+	return all
+}
+
+// TestDrainerAgainstQueue: the samples of every kind, sent to a real SQS
+// queue, are received, acted on and deleted: the lifecycle action's node is
+// drained and deleted and its action completed with the event's token; the
+// interrupted Spot instance's node is drained and deleted; the node of a
+// rebalance recommendation is only cordoned; the node of a terminated
+// instance is deleted; events about no node of the cluster, of another
+// group, of a kind it ignores, and an unreadable body are deleted without
+// touching anything.
+func TestDrainerAgainstQueue(t *testing.T) {
+	lifecycle := string(readEvent(t, "lifecycle-terminate.json"))
+	otherGroup := strings.ReplaceAll(lifecycle, "demo-general", "someone-else")
+	c, url := queueOnEmulator(t,
+		lifecycle, otherGroup,
+		string(readEvent(t, "spot-interruption.json")),
+		string(readEvent(t, "rebalance.json")),
+		string(readEvent(t, "state-change-terminated.json")),
+		string(readEvent(t, "health-scheduled-change.json")), // i-...0005 is no node
+		string(readEvent(t, "lifecycle-launch.json")),
+		"not an event",
+	)
+	kube := fake.NewClientset(
+		node("ip-10-0-1-1", "i-0a1b2c3d4e5f60001"), node("ip-10-0-1-2", "i-0a1b2c3d4e5f60002"),
+		node("ip-10-0-1-3", "i-0a1b2c3d4e5f60003"), node("ip-10-0-1-4", "i-0a1b2c3d4e5f60004"),
+		node("ip-10-0-1-9", "i-0a1b2c3d4e5f60009"),
+		pod("apps", "web-1", "ip-10-0-1-1", "ReplicaSet", nil),
+		pod("apps", "web-2", "ip-10-0-1-2", "ReplicaSet", nil),
+		pod("apps", "web-3", "ip-10-0-1-3", "ReplicaSet", nil),
+	)
+	ev := &evictions{refuse: map[string]int{}}
+	ev.install(kube)
+	asg := &fakeASG{}
+	d := newDrainer(asg, kube, c, url)
+
+	outcomes := drainQueue(t, d)
+	if len(outcomes) != 8 {
+		t.Fatalf("handled %d messages, want 8: %+v", len(outcomes), outcomes)
+	}
+	for _, o := range outcomes {
+		if !o.Deleted {
+			t.Errorf("message %s (%s) not deleted: %s", o.MessageID, o.Event.DetailType, o.Error)
+		}
+	}
+	if n := messagesLeft(t, c, url); n != 0 {
+		t.Errorf("%d messages left in the queue, want 0", n)
+	}
+	ctx := context.Background()
+	for name, gone := range map[string]bool{"ip-10-0-1-1": true, "ip-10-0-1-2": true, "ip-10-0-1-3": false, "ip-10-0-1-4": true, "ip-10-0-1-9": false} {
+		n, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if gone != apierrors.IsNotFound(err) {
+			t.Errorf("node %s: deleted %v, want %v (err %v)", name, !gone, gone, err)
+		}
+		if name == "ip-10-0-1-3" && (err != nil || !n.Spec.Unschedulable) {
+			t.Errorf("node %s of the rebalance recommendation: want cordoned, got %+v %v", name, n.Spec, err)
+		}
+		if name == "ip-10-0-1-9" && (err != nil || n.Spec.Unschedulable) {
+			t.Errorf("node %s of the launch event was touched", name)
+		}
+	}
+	ev.mu.Lock()
+	evicted := strings.Join(ev.evicted, " ")
+	ev.mu.Unlock()
+	if !strings.Contains(evicted, "apps/web-1") || !strings.Contains(evicted, "apps/web-2") || strings.Contains(evicted, "apps/web-3") {
+		t.Errorf("evicted %q, want web-1 (lifecycle) and web-2 (Spot), not web-3 (only cordoned)", evicted)
+	}
+	if len(asg.completed) != 1 {
+		t.Fatalf("completed %d lifecycle actions, want 1 (not another cluster's group): %+v", len(asg.completed), asg.completed)
+	}
+	got := asg.completed[0]
+	if aws.ToString(got.AutoScalingGroupName) != "demo-general" || aws.ToString(got.LifecycleHookName) != "kforge-drain" ||
+		aws.ToString(got.InstanceId) != "i-0a1b2c3d4e5f60001" || aws.ToString(got.LifecycleActionToken) != "87654321-4321-4321-4321-210987654321" ||
+		aws.ToString(got.LifecycleActionResult) != "CONTINUE" {
+		t.Errorf("CompleteLifecycleAction %+v", got)
+	}
+}
+
+// completeFails fails CompleteLifecycleAction a number of times, then
+// answers as Auto Scaling does for an action that is no longer waiting.
+type completeFails struct {
+	fakeASG
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (f *completeFails) CompleteLifecycleAction(ctx context.Context, in *autoscalingCompleteInput, opts ...autoscalingOption) (*autoscalingCompleteOutput, error) {
+	f.mu.Lock()
+	f.calls++
+	n := f.calls
+	f.mu.Unlock()
+	if n <= f.fails {
+		return nil, errors.New("RequestError: send request failed")
+	}
+	if n > f.fails+1 {
+		return nil, &smithy.GenericAPIError{Code: "ValidationError", Message: "No active Lifecycle Action found with instance ID " + aws.ToString(in.InstanceId)}
+	}
+	return f.fakeASG.CompleteLifecycleAction(ctx, in, opts...)
+}
+
+// TestFailedEventIsRedeliveredAndHandledOnce: a message whose handling
+// fails is not deleted; it comes back after the visibility timeout and is
+// handled again (the node is gone by then, which is fine), and then
+// deleted. A later duplicate of the same event (EventBridge delivers at
+// least once) finds the action already completed and is deleted too.
+func TestFailedEventIsRedeliveredAndHandledOnce(t *testing.T) {
+	lifecycle := string(readEvent(t, "lifecycle-terminate.json"))
+	c, url := queueOnEmulator(t, lifecycle)
+	kube := fake.NewClientset(node("ip-10-0-1-1", "i-0a1b2c3d4e5f60001"), pod("apps", "web-1", "ip-10-0-1-1", "ReplicaSet", nil))
+	ev := &evictions{refuse: map[string]int{}}
+	ev.install(kube)
+	asg := &completeFails{fails: 1}
+	d := newDrainer(&asg.fakeASG, kube, c, url)
+	d.Handler.ASG = asg
+
+	first, err := d.ReceiveOnce(context.Background())
+	if err == nil || len(first) != 1 || first[0].Deleted || !strings.Contains(first[0].Error, "send request failed") {
+		t.Fatalf("first receive: %+v %v, want one failed, undeleted message", first, err)
+	}
+	if n := messagesLeft(t, c, url); n != 1 {
+		t.Fatalf("%d messages in the queue after a failure, want 1 (kept for redelivery)", n)
+	}
+	time.Sleep(1500 * time.Millisecond) // the test's visibility timeout is 1 s
+	again := drainQueue(t, d)
+	if len(again) != 1 || !again[0].Deleted || again[0].Error != "" {
+		t.Fatalf("redelivery: %+v, want handled and deleted", again)
+	}
+	if len(asg.completed) != 1 {
+		t.Errorf("completed %d times, want 1", len(asg.completed))
+	}
+	if n := messagesLeft(t, c, url); n != 0 {
+		t.Fatalf("%d messages left, want 0", n)
+	}
+
+	// A duplicate delivery after the action completed.
+	if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(lifecycle)}); err != nil {
+		t.Fatal(err)
+	}
+	dup := drainQueue(t, d)
+	if len(dup) != 1 || !dup[0].Deleted || dup[0].Error != "" {
+		t.Fatalf("duplicate: %+v, want deleted without error", dup)
+	}
+	if n := messagesLeft(t, c, url); n != 0 {
+		t.Errorf("%d messages left, want 0", n)
+	}
+}
+
+// The Spot drain ends InterruptionMargin before EC2 takes the instance.
+func TestInterruptionTimeoutKeepsTheDeadline(t *testing.T) {
+	ev, err := ParseEvent(readEvent(t, "spot-interruption.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Drainer{InterruptionDrainTimeout: 90 * time.Second, InterruptionMargin: 20 * time.Second}
+	for after, want := range map[time.Duration]time.Duration{
+		0:                 90 * time.Second, // 120 - 20 leaves 100: the configured 90 holds
+		30 * time.Second:  70 * time.Second,
+		100 * time.Second: 0,
+		5 * time.Minute:   0, // read late: delete the node at once
+	} {
+		d.Now = func() time.Time { return ev.Time.Add(after) }
+		if got := d.interruptionTimeout(ev); got != want {
+			t.Errorf("%v after the warning: timeout %v, want %v", after, got, want)
+		}
+	}
+}
+
+type (
+	autoscalingCompleteInput  = autoscaling.CompleteLifecycleActionInput
+	autoscalingCompleteOutput = autoscaling.CompleteLifecycleActionOutput
+	autoscalingOption         = func(*autoscaling.Options)
+)
