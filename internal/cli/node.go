@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -69,7 +67,7 @@ func newNodeCmd(app *App) *cobra.Command {
 			"It needs root, the instance role and the instance metadata service; see docs/NODES.md.",
 	}
 	cmd.AddCommand(newNodeInstallUnitsCmd(app), newNodeBootstrapCmd(app), newNodeRefreshTokenCmd(app),
-		newNodeBackupCmd(app), newNodeAddonsCmd(app), newNodeApproveCSRsCmd(app))
+		newNodeBackupCmd(app), newNodeAddonsCmd(app), newNodeApproveCSRsCmd(app), newNodeDrainEventsCmd(app))
 	return cmd
 }
 
@@ -196,14 +194,7 @@ func (app *App) nodeAgent(ctx context.Context, f nodeFlags) (*node.Agent, error)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := node.S3Bucket{Client: awsx.S3Client(cfg, app.Endpoint), Name: f.bucket}.Get(ctx, f.configKey)
-	if err != nil {
-		if errors.Is(err, node.ErrNotFound) {
-			return nil, fmt.Errorf("cluster configuration s3://%s/%s is missing; the root module writes it on apply: %w", f.bucket, f.configKey, err)
-		}
-		return nil, err
-	}
-	cluster, err := node.ParseCluster(raw)
+	cluster, err := app.nodeCluster(ctx, f, cfg)
 	if err != nil {
 		return nil, err
 	}

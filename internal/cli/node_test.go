@@ -89,6 +89,8 @@ func TestNodeCommandsRejectBadFlagsBeforeAnyCloudCall(t *testing.T) {
 		{"no region", []string{"node", "backup", "--bucket", "b"}, "--region is required"},
 		{"install-units without role", []string{"node", "install-units", "--bucket", "b", "--region", "eu-west-1"}, "--role must be"},
 		{"addons without bucket", []string{"node", "addons", "--region", "eu-west-1"}, "--bucket is required"},
+		{"drain-events without region", []string{"node", "drain-events", "--bucket", "b"}, "--region is required"},
+		{"drain-events without kubeconfig", []string{"node", "drain-events", "--bucket", "b", "--region", "eu-west-1", "--kubeconfig", ""}, "--kubeconfig must not be empty"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -192,6 +192,35 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 	}
 }
 
+// The drainer runs on the control plane when the cluster has a node events
+// queue, and is stopped and disabled when it has none (a queue removed
+// from the configuration).
+func TestDrainerEnabledOnlyWithAQueue(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		queue, want string
+	}{
+		{"https://sqs.eu-west-1.amazonaws.com/123456789012/demo-node-events", "systemctl enable --now kforge-drain-events.service"},
+		{"", "systemctl disable --now kforge-drain-events.service"},
+	} {
+		h := newRecorder(t, "controller")
+		a := &Agent{Host: h, Cluster: Cluster{NodeEventsQueueURL: tc.queue, LifecycleHookName: "kforge-drain"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if err := a.enableDrainer(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.commands(); len(got) != 1 || got[0] != tc.want {
+			t.Errorf("queue %q: ran %v, want [%s]", tc.queue, got, tc.want)
+		}
+	}
+	var names []string
+	for _, p := range (&Agent{}).controllerPhases() {
+		names = append(names, p.name)
+	}
+	if got := strings.Join(names, " "); !strings.Contains(got, "timers node-events-drainer node-ready") {
+		t.Errorf("controller phases %s: want the drainer enabled with the timers, before the node waits for Ready", got)
+	}
+}
+
 func TestWorkerStartedBeforeControlPlaneWaitsThenJoins(t *testing.T) {
 	c := newCloud(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

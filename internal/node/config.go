@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-version"
@@ -64,6 +65,26 @@ type Cluster struct {
 	// BackupIntervalMinutes is kforge-backup.timer's interval; 0 (absent)
 	// means DefaultBackupMinutes.
 	BackupIntervalMinutes int `json:"backup_interval_minutes"`
+	// NodeEventsQueueURL is the SQS queue EventBridge fills with node
+	// lifecycle events, read by kforge-drain-events.service on the control
+	// plane; empty (absent) in a cluster without one, and then no drainer runs.
+	NodeEventsQueueURL string `json:"node_events_queue_url,omitempty"`
+	// LifecycleHookName is the termination lifecycle hook on every worker
+	// group, and LifecycleHookHeartbeatSeconds its heartbeat timeout, which
+	// bounds the drain of a terminating node.
+	LifecycleHookName             string `json:"lifecycle_hook_name,omitempty"`
+	LifecycleHookHeartbeatSeconds int    `json:"lifecycle_hook_heartbeat_seconds,omitempty"`
+}
+
+// WorkerGroupNames are the Auto Scaling group names of the worker pools
+// (the workers module names them <cluster>-<pool>), sorted.
+func (c Cluster) WorkerGroupNames() []string {
+	var out []string
+	for name := range c.WorkerPools {
+		out = append(out, c.ClusterName+"-"+name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // APIRecordZone is the hosted zone the api.<domain> record lives in.
@@ -116,6 +137,13 @@ func (c Cluster) Validate() error {
 	// 0 is absent (an older root module); the module's own rule is 5-1440.
 	if m := c.BackupIntervalMinutes; m != 0 && (m < 5 || m > 1440) {
 		return fmt.Errorf("cluster.json: backup_interval_minutes %d is outside 5-1440", m)
+	}
+	// Auto Scaling's limits for a heartbeat timeout; 0 is absent.
+	if s := c.LifecycleHookHeartbeatSeconds; s != 0 && (s < 30 || s > 7200) {
+		return fmt.Errorf("cluster.json: lifecycle_hook_heartbeat_seconds %d is outside 30-7200", s)
+	}
+	if c.NodeEventsQueueURL != "" && c.LifecycleHookName == "" {
+		return fmt.Errorf("cluster.json: node_events_queue_url is set but lifecycle_hook_name is empty")
 	}
 	return nil
 }

@@ -42,6 +42,9 @@ func TestParseClusterNamesTheBadKey(t *testing.T) {
 		{"https_node_port", 443},
 		{"kms_key_arn", ""},
 		{"zone_id", ""},
+		{"lifecycle_hook_heartbeat_seconds", 20},
+		{"lifecycle_hook_heartbeat_seconds", 7201},
+		{"lifecycle_hook_name", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
@@ -71,5 +74,12 @@ func TestAPIRecordZone(t *testing.T) {
 	}
 	if got := (Cluster{ZoneID: "ZPUBLIC"}).APIRecordZone(); got != "ZPUBLIC" {
 		t.Errorf("APIRecordZone without api_zone_id = %q, want the public zone", got)
+	}
+}
+
+func TestWorkerGroupNames(t *testing.T) {
+	c := Cluster{ClusterName: "demo", WorkerPools: map[string]Pool{"system": {}, "general": {}}}
+	if got := strings.Join(c.WorkerGroupNames(), " "); got != "demo-general demo-system" {
+		t.Errorf("WorkerGroupNames = %q", got)
 	}
 }

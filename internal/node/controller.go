@@ -45,6 +45,7 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "timers", run: func(ctx context.Context) error {
 			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer"))
 		}},
+		{name: "node-events-drainer", run: a.enableDrainer},
 		a.nodeReadyPhase(adminConf),
 		{name: "addons", run: a.ApplyAddons, retriedBy: "kforge-addons.timer"},
 		// Enabled only after this first attempt, so the timer (which fires at
@@ -54,6 +55,17 @@ func (a *Agent) controllerPhases() []phase {
 			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-addons.timer"))
 		}},
 	}
+}
+
+// enableDrainer starts kforge-drain-events.service, which drains the nodes
+// of terminating worker instances, when the cluster has a node events
+// queue; without one there is nothing to read.
+func (a *Agent) enableDrainer(ctx context.Context) error {
+	if a.Cluster.NodeEventsQueueURL == "" {
+		a.logger().Info("no node events queue in cluster.json; the drainer is not started")
+		return a.runAll(ctx, Cmd("systemctl", "disable", "--now", "kforge-drain-events.service"))
+	}
+	return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-drain-events.service"))
 }
 
 // rotateAfterRestore marks a restore whose join material is not yet
