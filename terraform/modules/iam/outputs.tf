@@ -29,7 +29,7 @@ output "worker_instance_profile_name" {
 }
 
 output "policy_arns" {
-  description = "Policy ARN by name: controller, worker, cluster_autoscaler, efs_csi."
+  description = "Policy ARN by name: controller, worker, cluster_autoscaler, efs_csi, node_drainer."
   value       = { for k, p in aws_iam_policy.this : k => p.arn }
 }
 

@@ -171,6 +171,34 @@ locals {
       ]
     }
 
+    # The node events drainer (kforge node drain-events): receive and
+    # delete the messages of the cluster's node events queue (named by the
+    # interruption module; SQS-managed encryption, so no KMS grant), and
+    # answer the termination lifecycle actions of the cluster's own groups.
+    # It never extends a wait (no RecordLifecycleActionHeartbeat: its drain
+    # ends before the heartbeat timeout) and reads the queue's attributes
+    # never (no GetQueueAttributes). The groups are matched by name prefix
+    # and by the cluster tag, which AWS evaluates for this action as
+    # autoscaling:ResourceTag/<key>.
+    node_drainer = {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid      = "ReadNodeEvents"
+          Effect   = "Allow"
+          Action   = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
+          Resource = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:${var.cluster_name}-node-events"]
+        },
+        {
+          Sid       = "CompleteOwnLifecycleActions"
+          Effect    = "Allow"
+          Action    = ["autoscaling:CompleteLifecycleAction"]
+          Resource  = ["arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.cluster_name}-*"]
+          Condition = { StringEquals = { "autoscaling:ResourceTag/${local.cluster_tag}" = var.cluster_name } }
+        },
+      ]
+    }
+
     # EFS CSI driver (upstream example policy, scoped to this cluster): the
     # driver tags every access point it creates with
     # efs.csi.aws.com/cluster=true and, through its --tags flag,
@@ -233,13 +261,15 @@ locals {
     }
   }
 
-  # Cluster Autoscaler and the EFS CSI controller run on the control plane
-  # (self-managed cluster: no IRSA), so their policies go to its role.
+  # Cluster Autoscaler, the EFS CSI controller and the node events drainer
+  # run on the control plane (self-managed cluster: no IRSA), so their
+  # policies go to its role.
   attachments = {
     controller         = aws_iam_role.controller.name
     worker             = aws_iam_role.worker.name
     cluster_autoscaler = aws_iam_role.controller.name
     efs_csi            = aws_iam_role.controller.name
+    node_drainer       = aws_iam_role.controller.name
   }
 }
 

@@ -22,6 +22,7 @@ var policyNames = map[string]string{
 	"worker":             "worker",
 	"cluster_autoscaler": "cluster-autoscaler",
 	"efs_csi":            "efs-csi",
+	"node_drainer":       "node-drainer",
 }
 
 func checkIAM(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
@@ -45,7 +46,7 @@ func checkIAM(t *testing.T, ctx context.Context, c *clients, v clusterVars, out 
 			t.Errorf("instance profile %s does not hold role %s (%v)", role, role, err)
 		}
 	}
-	wantController := []string{v.ClusterName + "-cluster-autoscaler", v.ClusterName + "-controller", v.ClusterName + "-efs-csi"}
+	wantController := []string{v.ClusterName + "-cluster-autoscaler", v.ClusterName + "-controller", v.ClusterName + "-efs-csi", v.ClusterName + "-node-drainer"}
 	if got := attached[v.ClusterName+"-controller"]; !slices.Equal(got, wantController) {
 		t.Errorf("controller role policies %v, want %v", got, wantController)
 	}

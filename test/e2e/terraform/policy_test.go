@@ -90,6 +90,8 @@ func tagConditions(cluster string) map[string][]map[string]string {
 	return map[string][]map[string]string{
 		"autoscaling:SetDesiredCapacity":                  {owned},
 		"autoscaling:TerminateInstanceInAutoScalingGroup": {owned},
+		// The drainer answers lifecycle actions of this cluster's groups only.
+		"autoscaling:CompleteLifecycleAction": {{"autoscaling:ResourceTag/kforge.io/cluster": cluster}},
 		"elasticfilesystem:CreateAccessPoint": {{
 			"aws:RequestTag/efs.csi.aws.com/cluster": "true", "aws:RequestTag/kforge.io/cluster": cluster,
 		}},
@@ -154,7 +156,7 @@ func TestGoldenPoliciesFollowRules(t *testing.T) {
 			}
 		}
 	}
-	for _, a := range []string{"autoscaling:SetDesiredCapacity", "elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint", "route53:ChangeResourceRecordSets"} {
+	for _, a := range []string{"autoscaling:SetDesiredCapacity", "autoscaling:CompleteLifecycleAction", "sqs:ReceiveMessage", "elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint", "route53:ChangeResourceRecordSets"} {
 		if !seen[a] {
 			t.Errorf("no golden policy grants %s", a)
 		}
@@ -167,6 +169,7 @@ func TestGoldenPoliciesFollowRules(t *testing.T) {
 		{"star action", `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b"}]}`},
 		{"service star", `{"Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"arn:aws:s3:::b"}]}`},
 		{"mutation on star", `{"Statement":[{"Effect":"Allow","Action":["s3:PutObject"],"Resource":"*"}]}`},
+		{"lifecycle actions of any group", `{"Statement":[{"Effect":"Allow","Action":["autoscaling:CompleteLifecycleAction"],"Resource":"arn:aws:autoscaling:x"}]}`},
 		{"autoscaler unconditioned", `{"Statement":[{"Effect":"Allow","Action":["autoscaling:SetDesiredCapacity"],"Resource":"arn:aws:autoscaling:x"}]}`},
 		{"efs wrong tag", `{"Statement":[{"Effect":"Allow","Action":["elasticfilesystem:DeleteAccessPoint"],"Resource":"arn:x","Condition":{"StringEquals":{"aws:RequestTag/efs.csi.aws.com/cluster":"true"}}}]}`},
 		{"efs delete on the shared CSI tag only", `{"Statement":[{"Effect":"Allow","Action":["elasticfilesystem:DeleteAccessPoint"],"Resource":"arn:x","Condition":{"StringEquals":{"aws:ResourceTag/efs.csi.aws.com/cluster":"true"}}}]}`},

@@ -82,6 +82,16 @@ run "least_privilege" {
     error_message = "only this cluster's CSI access points can be deleted"
   }
   assert {
+    condition     = jsondecode(output.policy_documents["node_drainer"]).Statement[0].Resource == ["arn:aws:sqs:eu-west-1:123456789012:kforge-test-node-events"] && jsondecode(output.policy_documents["node_drainer"]).Statement[0].Action == ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
+    error_message = "the drainer reads and deletes messages of the cluster's node events queue only"
+  }
+  assert {
+    condition = alltrue([for s in jsondecode(output.policy_documents["node_drainer"]).Statement :
+      s.Condition.StringEquals["autoscaling:ResourceTag/kforge.io/cluster"] == "kforge-test" && flatten([s.Resource]) == ["arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kforge-test-*"]
+    if contains(flatten([s.Action]), "autoscaling:CompleteLifecycleAction")])
+    error_message = "lifecycle actions completed only in this cluster's tagged groups"
+  }
+  assert {
     condition = alltrue([for s in jsondecode(output.policy_documents["controller"]).Statement :
     flatten([s.Resource]) == ["arn:aws:route53:::hostedzone/Z0123456789ABC"] if contains(flatten([s.Action]), "route53:ChangeResourceRecordSets")])
     error_message = "record changes only in the cluster's zone"
@@ -101,8 +111,8 @@ run "least_privilege" {
     error_message = "workers never reach the controller prefix"
   }
   assert {
-    condition     = toset(keys(aws_iam_role_policy_attachment.this)) == toset(["controller", "worker", "cluster_autoscaler", "efs_csi"]) && aws_iam_role_policy_attachment.this["cluster_autoscaler"].role == aws_iam_role.controller.name && aws_iam_role_policy_attachment.this["efs_csi"].role == aws_iam_role.controller.name
-    error_message = "autoscaler and EFS CSI policies go to the control-plane role"
+    condition     = toset(keys(aws_iam_role_policy_attachment.this)) == toset(["controller", "worker", "cluster_autoscaler", "efs_csi", "node_drainer"]) && alltrue([for k in ["cluster_autoscaler", "efs_csi", "node_drainer"] : aws_iam_role_policy_attachment.this[k].role == aws_iam_role.controller.name])
+    error_message = "autoscaler, EFS CSI and node drainer policies go to the control-plane role"
   }
   assert {
     condition     = aws_iam_instance_profile.controller.role == aws_iam_role.controller.name && aws_iam_instance_profile.worker.role == aws_iam_role.worker.name
