@@ -12,10 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -71,15 +73,17 @@ func Delete(ctx context.Context, cfg aws.Config, rs []Resource, opts Options) *R
 		opts.Poll = 2 * time.Second
 	}
 	d := &deleter{
-		opts: opts,
-		ec2:  ec2.NewFromConfig(cfg),
-		asg:  autoscaling.NewFromConfig(cfg),
-		elb:  elbv2.NewFromConfig(cfg),
-		efs:  efs.NewFromConfig(cfg),
-		iam:  iam.NewFromConfig(cfg),
-		kms:  kms.NewFromConfig(cfg),
-		r53:  route53.NewFromConfig(cfg),
-		s3:   awsx.S3Client(cfg, opts.Endpoint),
+		opts:   opts,
+		ec2:    ec2.NewFromConfig(cfg),
+		asg:    autoscaling.NewFromConfig(cfg),
+		elb:    elbv2.NewFromConfig(cfg),
+		efs:    efs.NewFromConfig(cfg),
+		iam:    iam.NewFromConfig(cfg),
+		kms:    kms.NewFromConfig(cfg),
+		r53:    route53.NewFromConfig(cfg),
+		s3:     awsx.S3Client(cfg, opts.Endpoint),
+		sqs:    sqs.NewFromConfig(cfg),
+		events: eventbridge.NewFromConfig(cfg),
 	}
 	sorted := append([]Resource(nil), rs...)
 	sortByOrder(sorted)
@@ -117,15 +121,17 @@ func Delete(ctx context.Context, cfg aws.Config, rs []Resource, opts Options) *R
 }
 
 type deleter struct {
-	opts Options
-	ec2  *ec2.Client
-	asg  *autoscaling.Client
-	elb  *elbv2.Client
-	efs  *efs.Client
-	iam  *iam.Client
-	kms  *kms.Client
-	r53  *route53.Client
-	s3   *s3.Client
+	opts   Options
+	ec2    *ec2.Client
+	asg    *autoscaling.Client
+	elb    *elbv2.Client
+	efs    *efs.Client
+	iam    *iam.Client
+	kms    *kms.Client
+	r53    *route53.Client
+	s3     *s3.Client
+	sqs    *sqs.Client
+	events *eventbridge.Client
 }
 
 // retry calls fn until it succeeds, fails for good, or opts.Wait passes:

@@ -46,6 +46,8 @@ var registry = []kind{
 	{KindBucket, (*lister).buckets, (*deleter).bucket, nil},
 	{KindKMSAlias, (*lister).kmsAliases, (*deleter).kmsAlias, nil},
 	{KindKMSKey, (*lister).kmsKeys, (*deleter).kmsKey, []string{KindKMSAlias, KindBucket, KindVolume}},
+	{KindEventRule, (*lister).eventRules, (*deleter).eventRule, nil},
+	{KindQueue, (*lister).queues, (*deleter).queue, []string{KindEventRule}},
 	{KindRecord, nil, (*deleter).record, nil},
 	{KindHostedZone, (*lister).hostedZones, (*deleter).hostedZone, []string{KindRecord}},
 }
@@ -64,6 +66,7 @@ var listOrder = []string{
 	KindBucket,
 	KindRole, KindPolicy, KindInstanceProfile,
 	KindKMSKey, KindKMSAlias,
+	KindEventRule, KindQueue,
 	KindHostedZone,
 }
 

@@ -44,7 +44,7 @@ func TestRegistry(t *testing.T) {
 		KindAccessPoint, KindMountTarget, KindFileSystem, KindNATGateway, KindEIP,
 		KindENI, KindVolume, KindVPCEndpoint, KindSubnet, KindRouteTable,
 		KindInternetGateway, KindSecurityGroup, KindVPC, KindInstanceProfile,
-		KindRole, KindPolicy, KindBucket, KindKMSAlias, KindKMSKey, KindRecord,
+		KindRole, KindPolicy, KindBucket, KindKMSAlias, KindKMSKey, KindEventRule, KindQueue, KindRecord,
 		KindHostedZone,
 	}) {
 		t.Errorf("deletion order changed: %v", Order)

@@ -17,6 +17,8 @@ import (
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -25,6 +27,8 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -155,6 +159,19 @@ func createCluster(t *testing.T, ctx context.Context, cfg aws.Config, endpoint, 
 	_, err = k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/" + name), TargetKeyId: key.KeyMetadata.KeyId})
 	must("kms alias", err)
 
+	// The node events queue and a rule targeting it (a rule with a target
+	// cannot be deleted before the target is removed).
+	q, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-node-events"), Tags: map[string]string{ClusterTag: name}})
+	must("queue", err)
+	qa, err := sqs.NewFromConfig(cfg).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	must("queue arn", err)
+	eb := eventbridge.NewFromConfig(cfg)
+	_, err = eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name + "-spot-interruption"), EventPattern: aws.String(`{"source":["aws.ec2"],"detail-type":["EC2 Spot Instance Interruption Warning"]}`),
+		Tags: []ebtypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String(name)}}})
+	must("rule", err)
+	_, err = eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name + "-spot-interruption"), Targets: []ebtypes.Target{{Id: aws.String("node-events"), Arn: aws.String(qa.Attributes[string(sqstypes.QueueAttributeNameQueueArn)])}}})
+	must("rule target", err)
+
 	r := route53.NewFromConfig(cfg)
 	domain := name + ".example.test"
 	zone, err := r.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String(domain), CallerReference: aws.String(name + time.Now().String())})
@@ -214,7 +231,8 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 	t.Logf("alpha: %d resources: %s", len(a), kindList(kinds(a)))
 	for _, k := range []string{KindVPC, KindSubnet, KindRouteTable, KindInternetGateway, KindSecurityGroup, KindVPCEndpoint,
 		KindLaunchTemplate, KindTargetGroup, KindLoadBalancer, KindASG, KindInstance, KindFileSystem, KindMountTarget,
-		KindAccessPoint, KindRole, KindPolicy, KindInstanceProfile, KindBucket, KindKMSKey, KindKMSAlias, KindHostedZone, KindRecord} {
+		KindAccessPoint, KindRole, KindPolicy, KindInstanceProfile, KindBucket, KindKMSKey, KindKMSAlias, KindHostedZone, KindRecord,
+		KindEventRule, KindQueue} {
 		if kinds(a)[k] == 0 {
 			t.Errorf("alpha: no %s listed", k)
 		}

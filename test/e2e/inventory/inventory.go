@@ -26,11 +26,13 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kforge/kforge/internal/sweep"
 )
@@ -79,6 +81,7 @@ var Kinds = []string{
 	sweep.KindFileSystem, sweep.KindMountTarget, sweep.KindAccessPoint,
 	sweep.KindBucket, KindObject, sweep.KindRole, sweep.KindPolicy, sweep.KindInstanceProfile,
 	sweep.KindKMSKey, sweep.KindKMSAlias, sweep.KindHostedZone, sweep.KindRecord,
+	sweep.KindQueue, sweep.KindEventRule,
 }
 
 type scan struct {
@@ -116,6 +119,8 @@ func Take(ctx context.Context, cfg aws.Config, t Target) (*Report, error) {
 		{"S3", s.buckets},
 		{"IAM", s.iam},
 		{"KMS", s.kms},
+		{"SQS", s.queues},
+		{"EventBridge", s.eventRules},
 		{"Route 53", s.route53},
 	}
 	for _, st := range steps {
@@ -625,4 +630,61 @@ func (s *scan) route53(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// queues reads every queue's tags as well as its name: a queue is matched
+// by either.
+func (s *scan) queues(ctx context.Context) error {
+	c := sqs.NewFromConfig(s.cfg)
+	in := &sqs.ListQueuesInput{}
+	for {
+		out, err := c.ListQueues(ctx, in)
+		if err != nil {
+			return err
+		}
+		for _, url := range out.QueueUrls {
+			s.rep.Scanned[sweep.KindQueue]++
+			tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
+			if err != nil {
+				return err
+			}
+			if why := s.match(tags.Tags, url[strings.LastIndex(url, "/")+1:]); why != "" {
+				s.add(sweep.KindQueue, url, why)
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// eventRules looks at the rules of the default event bus, by name and tags.
+func (s *scan) eventRules(ctx context.Context) error {
+	c := eventbridge.NewFromConfig(s.cfg)
+	in := &eventbridge.ListRulesInput{}
+	for {
+		out, err := c.ListRules(ctx, in)
+		if err != nil {
+			return err
+		}
+		for _, r := range out.Rules {
+			s.rep.Scanned[sweep.KindEventRule]++
+			tags, err := c.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: r.Arn})
+			if err != nil {
+				return err
+			}
+			m := map[string]string{}
+			for _, t := range tags.Tags {
+				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			if why := s.match(m, aws.ToString(r.Name)); why != "" {
+				s.add(sweep.KindEventRule, aws.ToString(r.Name), why)
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
 }

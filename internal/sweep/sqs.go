@@ -1,0 +1,47 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"path"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// KindQueue is the SQS kind: the node events queue.
+const KindQueue = "sqs:queue"
+
+// queues lists the cluster's queues; the ID is the queue URL (what
+// Terraform's id holds and DeleteQueue takes). A queue whose name does
+// not match costs one more call for its tags.
+func (l *lister) queues(ctx context.Context) error {
+	c := sqs.NewFromConfig(l.cfg)
+	p := sqs.NewListQueuesPaginator(c, &sqs.ListQueuesInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, url := range out.QueueUrls {
+			name := path.Base(url)
+			m := map[string]string{}
+			if l.match(nil, name) == "" {
+				tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
+				if err != nil {
+					return fmt.Errorf("tags of queue %s: %w", name, err)
+				}
+				m = tags.Tags
+			}
+			if why := l.match(m, name); why != "" {
+				l.add(Resource{Kind: KindQueue, ID: url, Name: name, Why: why})
+			}
+		}
+	}
+	return nil
+}
+
+func (d *deleter) queue(ctx context.Context, r Resource) error {
+	_, err := d.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(r.ID)})
+	return err
+}
