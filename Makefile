@@ -45,7 +45,7 @@ down-local: build ## Destroy the local cluster and stop the emulator.
 deps: ## Install what the tests need (scripts/install-deps); quick when all is there.
 	scripts/install-deps
 
-test: deps lint tf-check unit tf-test fuzz-short e2e ## Every check and test CI runs, after installing what they need (conformance joins once it passes: docs/CONFORMANCE.md).
+test: deps lint tf-check unit tf-test fuzz-short e2e conformance ## Every check and test CI runs, after installing what they need.
 
 lint: ## gofmt, go vet, staticcheck, shellcheck, Trivy over terraform/.
 	scripts/lint
