@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kforge/kforge/internal/agentcmd"
 	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/node"
@@ -58,7 +59,8 @@ type App struct {
 	Nodes       bool   // up: run the local emulator in a lab that boots real nodes
 
 	// NodeHost is the machine `kforge node` acts on; nil means this one
-	// (node.ExecHost). NodeBackoff overrides node.BootstrapBackoff.
+	// (node.ExecHost). NodeBackoff overrides node.BootstrapBackoff. See
+	// internal/agentcmd, the node agent's commands.
 	NodeHost    node.Host
 	NodeBackoff *node.Backoff
 
@@ -120,7 +122,8 @@ func NewRootCmd(app *App) *cobra.Command {
 		withDocPage(newDNSCmd(app), "docs/DNS.md"),
 		withDocPage(newCostCmd(app), "docs/COST.md"),
 		newGraphCmd(app),
-		withDocPage(newNodeCmd(app), "docs/NODES.md"),
+		withDocPage(agentcmd.New(&agentcmd.Options{Stdout: app.Stdout, Stderr: app.Stderr,
+			Endpoint: &app.Endpoint, Host: app.NodeHost, Backoff: app.NodeBackoff}), "docs/NODES.md"),
 		newKubeconfigCmd(app),
 		newValidateCmd(app),
 		newLabCmd(app),

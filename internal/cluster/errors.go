@@ -1,35 +1,23 @@
 package cluster
 
-import "fmt"
+import "github.com/kforge/kforge/internal/exitcode"
 
-// Exit codes of kforge's commands.
+// Exit codes of kforge's commands (see internal/exitcode).
 const (
-	ExitOK          = 0
-	ExitFailure     = 1
-	ExitUsage       = 2
-	ExitInterrupted = 130
+	ExitOK          = exitcode.OK
+	ExitFailure     = exitcode.Failure
+	ExitUsage       = exitcode.Usage
+	ExitInterrupted = exitcode.Interrupted
 )
 
 // ExitError carries the process exit code of a failure.
-type ExitError struct {
-	Code int
-	Err  error
-	// Silent: the command already said everything (plan --detailed-exitcode).
-	Silent bool
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
+type ExitError = exitcode.Error
 
 // UsageError is invalid input from the user: exit code 2.
-func UsageError(format string, args ...any) error {
-	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
-}
+func UsageError(format string, args ...any) error { return exitcode.Usagef(format, args...) }
 
 // Failure is an error with exit code 1 and a message that says what to do.
-func Failure(format string, args ...any) error {
-	return &ExitError{Code: ExitFailure, Err: fmt.Errorf(format, args...)}
-}
+func Failure(format string, args ...any) error { return exitcode.Failuref(format, args...) }
 
 // UI is what a workflow needs from the command running it.
 type UI interface {

@@ -1,4 +1,4 @@
-package cli
+package agentcmd_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/cli"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/nodelifecycle"
 )
@@ -75,10 +76,10 @@ current-context: demo
 	}
 
 	var out, errb bytes.Buffer
-	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Output: "text", WorkDir: t.TempDir()}
-	code := Execute(ctx, app, []string{"--endpoint", emu.URL(), "node", "drain-events", "--once",
+	app := &cli.App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Output: "text", WorkDir: t.TempDir()}
+	code := cli.Execute(ctx, app, []string{"--endpoint", emu.URL(), "node", "drain-events", "--once",
 		"--bucket", "demo-certs", "--region", "eu-west-1", "--kubeconfig", kubeconfig})
-	if code != ExitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	var outcomes []nodelifecycle.Outcome

@@ -1,4 +1,4 @@
-package cli
+package agentcmd_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/cli"
 	"github.com/kforge/kforge/internal/localaws"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/node"
@@ -31,10 +32,10 @@ func runNodeCLI(t *testing.T, args ...string) (int, string) {
 func runNodeCLIOn(t *testing.T, h *dirHost, args ...string) (int, string, *dirHost) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Output: "text", WorkDir: t.TempDir(),
+	app := &cli.App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Output: "text", WorkDir: t.TempDir(),
 		NodeHost:    h,
 		NodeBackoff: &node.Backoff{Initial: time.Millisecond, Sleep: func(context.Context, time.Duration) error { return nil }}}
-	code := Execute(context.Background(), app, args)
+	code := cli.Execute(context.Background(), app, args)
 	return code, errb.String(), h
 }
 
@@ -95,7 +96,7 @@ func TestNodeCommandsRejectBadFlagsBeforeAnyCloudCall(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stderr := runNodeCLI(t, append([]string{"--endpoint", emu.URL()}, tc.args...)...)
-			if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			if code != cli.ExitUsage || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
 			}
 		})
@@ -121,7 +122,7 @@ func TestNodeBootstrapNamesAMissingClusterConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stderr := runNodeCLI(t, "--endpoint", emu.URL(), "node", "bootstrap", "--role", "controller", "--bucket", "demo-certs", "--region", "eu-west-1")
-	if code != ExitFailure || !strings.Contains(stderr, "s3://demo-certs/bootstrap/cluster.json is missing") {
+	if code != cli.ExitFailure || !strings.Contains(stderr, "s3://demo-certs/bootstrap/cluster.json is missing") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }
@@ -158,7 +159,7 @@ func TestNodeBootstrapFailureCountsAndPowersOffAfterTheDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, stderr, _ := runNodeCLIOn(t, h, args...)
-	if code != ExitFailure {
+	if code != cli.ExitFailure {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if n, _ := h.ReadFile("/run/kforge/bootstrap-failures"); string(n) != "1\n" {
@@ -170,7 +171,7 @@ func TestNodeBootstrapFailureCountsAndPowersOffAfterTheDeadline(t *testing.T) {
 	if err := h.WriteFile("/etc/kforge/node.env", []byte("KFORGE_ROLE=controller\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, stderr, _ = runNodeCLIOn(t, h, args...); code != ExitFailure || !strings.Contains(stderr, "powering off") {
+	if code, stderr, _ = runNodeCLIOn(t, h, args...); code != cli.ExitFailure || !strings.Contains(stderr, "powering off") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if strings.Join(h.ran, "|") != "systemctl poweroff" {

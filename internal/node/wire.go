@@ -1,0 +1,71 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+
+	"github.com/kforge/kforge/internal/awsx"
+)
+
+// Wiring is what the agent is wired from on an instance: its command-line
+// settings, the AWS endpoint (empty for AWS itself), this machine and the log.
+type Wiring struct {
+	Options
+	Endpoint string
+	Host     Host
+	Log      *slog.Logger
+}
+
+// AWSConfig is the SDK configuration of the instance role in the cluster's
+// region (the instance role's credentials come from IMDSv2).
+func (w Wiring) AWSConfig(ctx context.Context) (aws.Config, error) {
+	return awsx.Config(ctx, w.Region, w.Endpoint)
+}
+
+// LoadCluster reads and checks cluster.json from the certs bucket.
+func (w Wiring) LoadCluster(ctx context.Context, cfg aws.Config) (Cluster, error) {
+	raw, err := S3Bucket{Client: awsx.S3Client(cfg, w.Endpoint), Name: w.Bucket}.Get(ctx, w.ConfigKey)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Cluster{}, fmt.Errorf("cluster configuration s3://%s/%s is missing; the root module writes it on apply: %w", w.Bucket, w.ConfigKey, err)
+		}
+		return Cluster{}, err
+	}
+	return ParseCluster(raw)
+}
+
+// NewAgent is the agent's composition root: the instance role's
+// credentials, cluster.json, the instance's identity from IMDSv2, the certs
+// bucket, Route 53 and the EC2 finder of the cluster's instances.
+func NewAgent(ctx context.Context, w Wiring) (*Agent, error) {
+	cfg, err := w.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := w.LoadCluster(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := ReadInstance(ctx, imds.NewFromConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	w.Log.Info("agent starting", "instance", inst.ID, "zone", inst.AvailabilityZone, "cluster", cluster.ClusterName, "kubernetes", cluster.KubernetesVersion)
+	return &Agent{
+		Host:     w.Host,
+		Bucket:   S3Bucket{Client: awsx.S3Client(cfg, w.Endpoint), Name: w.Bucket, KMSKeyID: cluster.KMSKeyARN},
+		DNS:      Route53DNS{Client: awsx.Route53Client(cfg)},
+		Instance: inst,
+		Cluster:  cluster,
+		Options:  w.Options,
+		Log:      w.Log,
+		Backoff:  Backoff{Initial: 5 * time.Second, Max: 2 * time.Minute},
+		Nodes:    EC2NodeFinder{Client: awsx.EC2Client(cfg), Cluster: cluster.ClusterName},
+	}, nil
+}
