@@ -36,7 +36,7 @@ type DerivedName struct {
 func (c *Cluster) DerivedNames() []DerivedName {
 	n := c.Name
 	// Keep in step with terraform/modules: ingress/nlb.tf, buckets/bucket.tf,
-	// iam/roles.tf, iam/policies.tf, control-plane/controller.tf, workers/asg.tf.
+	// iam/roles.tf, iam/policies.tf, node-group/launch-template.tf and asg.tf.
 	names := []DerivedName{
 		{"network load balancer", n + "-ingress", maxLBName},
 		{"HTTP target group", n + "-http", maxLBName},

@@ -35,6 +35,17 @@ var sharedRules = []struct {
 	{"domain single label", "domain: dev.example.org", "domain: localhost", "dns.domain", "domain", func(i *Inputs) { i.Domain = "localhost" }},
 	{"kubernetes version shape", "version: 1.36.6", "version: \"1.36\"", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "1.36" }},
 	{"node port low", "httpNodePort: 30080", "httpNodePort: 8080", "ingress.httpNodePort", "http_node_port", func(i *Inputs) { i.HTTPNodePort = 8080 }},
+	{"pool name reserved", "  general:\n", "  controller:\n", "workerPools.controller", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("controller") }},
+	{"pool name uppercase", "  general:\n", "  General:\n", "workerPools.General", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("General") }},
+	{"pool name too long", "  general:\n", "  general-purpose-pool:\n", "workerPools.general-purpose-pool", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-purpose-pool") }},
+}
+
+// onePool is a worker_pools value whose only fault, if any, is its name.
+func onePool(name string) map[string]PoolInputs {
+	return map[string]PoolInputs{name: {
+		Capacity: "on-demand", MinSize: 1, DesiredSize: 1, MaxSize: 3, Ingress: true,
+		InstanceTypes: []string{"t3.medium"}, Labels: map[string]string{}, Taints: []string{}, VolumeSize: 30,
+	}}
 }
 
 func TestSharedRulesInConfig(t *testing.T) {

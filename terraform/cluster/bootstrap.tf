@@ -37,7 +37,7 @@ locals {
     http_node_port      = var.http_node_port
     https_node_port     = var.https_node_port
     worker_pools        = { for name, pool in local.worker_pools : name => { labels = pool.labels, taints = pool.taints, ingress = pool.ingress } }
-    controller_asg_name = "${var.cluster_name}-controller"
+    controller_asg_name = "${var.cluster_name}-${local.controller_group}"
     # kforge-backup.timer's interval on the control plane.
     backup_interval_minutes = var.backup_interval_minutes
   })

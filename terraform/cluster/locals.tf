@@ -14,6 +14,11 @@ locals {
     labels  = merge(p.labels, coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))])) ? { (local.ingress_label) = "true" } : {})
   }) }
 
+  # The control plane's one node group: its launch template and ASG are
+  # <cluster_name>-controller, which is why no worker pool may be called
+  # "controller" (internal/config refuses it).
+  controller_group = "controller"
+
   agent_key  = "bootstrap/kforge-node"
   config_key = "bootstrap/cluster.json"
 

@@ -87,32 +87,43 @@ module "iam" {
   tags                = local.tags
 }
 
+# The node groups: one module, one instance per role, each writing rules
+# into its own security group only.
 module "control_plane" {
-  source = "../modules/control-plane"
+  source = "../modules/node-group"
 
-  cluster_name            = var.cluster_name
-  vpc_id                  = module.network.vpc_id
-  vpc_cidr                = module.network.vpc_cidr
-  subnet_ids              = module.network.node_subnet_ids
+  role         = "controller"
+  cluster_name = var.cluster_name
+  vpc_id       = module.network.vpc_id
+  vpc_cidr     = module.network.vpc_cidr
+  subnet_ids   = module.network.node_subnet_ids
+  groups = {
+    (local.controller_group) = {
+      instance_types = [var.controller_instance_type]
+      min_size       = 1
+      desired_size   = 1
+      max_size       = 1
+      volume_size    = var.controller_volume_size
+    }
+  }
+  ami_ids                 = { (local.controller_group) = local.controller_ami }
+  user_data               = { (local.controller_group) = local.controller_user_data }
   admin_cidrs             = var.admin_cidrs
   peer_security_group_ids = [module.workers.security_group_id]
-  ami_id                  = local.controller_ami
-  instance_type           = var.controller_instance_type
-  volume_size             = var.controller_volume_size
   kms_key_arn             = module.kms.key_arn
   instance_profile_name   = module.iam.controller_instance_profile_name
-  user_data               = local.controller_user_data
   tags                    = local.tags
 }
 
 module "workers" {
-  source = "../modules/workers"
+  source = "../modules/node-group"
 
+  role                      = "worker"
   cluster_name              = var.cluster_name
   vpc_id                    = module.network.vpc_id
   vpc_cidr                  = module.network.vpc_cidr
   subnet_ids                = module.network.node_subnet_ids
-  pools                     = local.worker_pools
+  groups                    = local.worker_pools
   ami_ids                   = local.pool_ami
   user_data                 = local.worker_user_data
   kms_key_arn               = module.kms.key_arn

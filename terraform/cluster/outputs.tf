@@ -65,7 +65,7 @@ output "certs_bucket" {
 
 output "controller_asg_name" {
   description = "Name of the control plane's Auto Scaling Group."
-  value       = module.control_plane.asg_name
+  value       = module.control_plane.asg_names[local.controller_group]
 }
 
 output "worker_asg_names" {
@@ -108,7 +108,7 @@ output "notes" {
 
 output "amis" {
   description = "AMI each node group's launch template boots (control plane and every worker pool); pinned in state or by ami_id, so a new Amazon Linux release changes none of them."
-  value       = merge({ controller = local.controller_ami }, local.pool_ami)
+  value       = merge({ (local.controller_group) = local.controller_ami }, local.pool_ami)
 }
 
 output "node_events_queue_url" {

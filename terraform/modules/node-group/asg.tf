@@ -1,34 +1,31 @@
 locals {
-  pool_tags = { for name, _ in var.pools : name => {
-    Name             = "${var.cluster_name}-${name}"
-    "kforge.io/role" = "worker"
-    "kforge.io/pool" = name
-  } }
-
-  # Cluster Autoscaler: auto-discovery tags, and node-template tags so it
-  # can scale a pool up from zero knowing its labels and taints. They
-  # describe the group, so they are not copied onto the instances.
-  autoscaler_tags = { for name, pool in var.pools : name => merge(
+  # Cluster Autoscaler (workers only): auto-discovery tags, and node-template
+  # tags so it can scale a pool up from zero knowing its labels and taints.
+  # They describe the group, so they are not copied onto the instances.
+  autoscaler_tags = { for name, g in var.groups : name => local.worker ? merge(
     {
       "k8s.io/cluster-autoscaler/enabled"             = "true"
       "k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned"
     },
-    { for k, v in pool.labels : "k8s.io/cluster-autoscaler/node-template/label/${k}" => v },
-    { for t in pool.taints : "k8s.io/cluster-autoscaler/node-template/taint/${split("=", split(":", t)[0])[0]}" => "${try(split("=", split(":", t)[0])[1], "")}:${split(":", t)[1]}" },
-  ) }
+    { for k, v in g.labels : "k8s.io/cluster-autoscaler/node-template/label/${k}" => v },
+    { for t in g.taints : "k8s.io/cluster-autoscaler/node-template/taint/${split("=", split(":", t)[0])[0]}" => "${try(split("=", split(":", t)[0])[1], "")}:${split(":", t)[1]}" },
+  ) : {} }
 }
 
-resource "aws_autoscaling_group" "pool" {
-  for_each = var.pools
+# A controller group is an ASG of exactly one: a dead control-plane node is
+# replaced, and the replacement restores PKI and etcd from the certs bucket.
+# A worker group is a pool Cluster Autoscaler sizes.
+resource "aws_autoscaling_group" "this" {
+  for_each = var.groups
 
   name                = "${var.cluster_name}-${each.key}"
   min_size            = each.value.min_size
   max_size            = each.value.max_size
   desired_capacity    = each.value.desired_size
   vpc_zone_identifier = var.subnet_ids
-  # Only pools running the ingress controller: a pool without it would sit
-  # in the target groups with every target unhealthy.
-  target_group_arns         = each.value.ingress ? var.target_group_arns : []
+  # Only worker pools running the ingress controller: a pool without it
+  # would sit in the target groups with every target unhealthy.
+  target_group_arns         = local.worker && each.value.ingress ? var.target_group_arns : []
   health_check_type         = "EC2"
   health_check_grace_period = 300
   wait_for_capacity_timeout = var.wait_for_capacity_timeout
@@ -39,13 +36,13 @@ resource "aws_autoscaling_group" "pool" {
   capacity_rebalance = each.value.capacity == "spot"
 
   # One on-demand instance type: the launch template as is. Several types,
-  # or Spot: a mixed-instances policy over the pool's types.
+  # or Spot: a mixed-instances policy over the group's types.
   dynamic "launch_template" {
     for_each = length(each.value.instance_types) == 1 && each.value.capacity == "on-demand" ? [1] : []
 
     content {
-      id      = aws_launch_template.pool[each.key].id
-      version = aws_launch_template.pool[each.key].latest_version
+      id      = aws_launch_template.this[each.key].id
+      version = aws_launch_template.this[each.key].latest_version
     }
   }
 
@@ -66,8 +63,8 @@ resource "aws_autoscaling_group" "pool" {
 
       launch_template {
         launch_template_specification {
-          launch_template_id = aws_launch_template.pool[each.key].id
-          version            = aws_launch_template.pool[each.key].latest_version
+          launch_template_id = aws_launch_template.this[each.key].id
+          version            = aws_launch_template.this[each.key].latest_version
         }
 
         dynamic "override" {
@@ -84,10 +81,11 @@ resource "aws_autoscaling_group" "pool" {
   # No instance_refresh block, on purpose: a launch template change (a new
   # agent build, another AMI, an instance type) reaches only instances
   # launched after it. Running nodes are replaced when the operator rolls the
-  # pool (docs/OPERATIONS.md), never as a side effect of an apply.
+  # group (docs/OPERATIONS.md), never as a side effect of an apply; replacing
+  # the only control-plane node is always the operator's decision.
 
   dynamic "tag" {
-    for_each = merge(var.tags, local.pool_tags[each.key])
+    for_each = local.group_tags[each.key]
 
     content {
       key                 = tag.key
@@ -106,7 +104,8 @@ resource "aws_autoscaling_group" "pool" {
     }
   }
 
-  # Cluster Autoscaler owns the pool's size after creation.
+  # Cluster Autoscaler owns a pool's size after creation (a controller
+  # group's min = max = 1 leaves it nothing to change).
   lifecycle {
     ignore_changes = [desired_capacity]
   }

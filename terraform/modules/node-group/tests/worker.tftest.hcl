@@ -7,11 +7,12 @@ mock_provider "aws" {
 }
 
 variables {
+  role         = "worker"
   cluster_name = "kforge-test"
   vpc_id       = "vpc-12345678"
   vpc_cidr     = "10.0.0.0/16"
   subnet_ids   = ["subnet-1", "subnet-2", "subnet-3"]
-  pools = {
+  groups = {
     general = {
       instance_types = ["m6i.large"]
       min_size       = 1
@@ -49,66 +50,66 @@ run "pools" {
   command = apply
 
   assert {
-    condition     = alltrue([for lt in aws_launch_template.pool : lt.metadata_options[0].http_tokens == "required" && lt.metadata_options[0].http_put_response_hop_limit == 1 && lt.metadata_options[0].instance_metadata_tags == "disabled"])
+    condition     = alltrue([for lt in aws_launch_template.this : lt.metadata_options[0].http_tokens == "required" && lt.metadata_options[0].http_put_response_hop_limit == 1 && lt.metadata_options[0].instance_metadata_tags == "disabled"])
     error_message = "IMDSv2 required, hop limit 1 (no pod reaches the role), instance tags explicitly kept out of IMDS"
   }
   # EC2 refuses to launch when tags are in the metadata service and a tag key
   # is outside [0-9a-zA-Z-_+=,.@:]{1,255} (every key here has a "/").
   assert {
-    condition = alltrue([for name, lt in aws_launch_template.pool : lt.metadata_options[0].instance_metadata_tags == "disabled" || alltrue(concat(
+    condition = alltrue([for name, lt in aws_launch_template.this : lt.metadata_options[0].instance_metadata_tags == "disabled" || alltrue(concat(
       flatten([for ts in lt.tag_specifications : [for k in keys(ts.tags) : can(regex("^[0-9a-zA-Z\\-_+=,.@:]{1,255}$", k))] if ts.resource_type == "instance"]),
-      [for t in aws_autoscaling_group.pool[name].tag : can(regex("^[0-9a-zA-Z\\-_+=,.@:]{1,255}$", t.key)) if t.propagate_at_launch],
+      [for t in aws_autoscaling_group.this[name].tag : can(regex("^[0-9a-zA-Z\\-_+=,.@:]{1,255}$", t.key)) if t.propagate_at_launch],
     ))])
     error_message = "tags in instance metadata need every instance tag key to match [0-9a-zA-Z-_+=,.@:]{1,255}"
   }
   assert {
-    condition     = alltrue([for lt in aws_launch_template.pool : lt.block_device_mappings[0].ebs[0].encrypted == "true" && lt.block_device_mappings[0].ebs[0].kms_key_id == var.kms_key_arn && lt.block_device_mappings[0].ebs[0].volume_type == "gp3"])
+    condition     = alltrue([for lt in aws_launch_template.this : lt.block_device_mappings[0].ebs[0].encrypted == "true" && lt.block_device_mappings[0].ebs[0].kms_key_id == var.kms_key_arn && lt.block_device_mappings[0].ebs[0].volume_type == "gp3"])
     error_message = "encrypted gp3 root volumes under the cluster key"
   }
   assert {
-    condition     = alltrue([for name, g in aws_autoscaling_group.pool : g.target_group_arns == (name == "system" ? toset([]) : toset(var.target_group_arns)) && g.vpc_zone_identifier == toset(var.subnet_ids)])
+    condition     = alltrue([for name, g in aws_autoscaling_group.this : g.target_group_arns == (name == "system" ? toset([]) : toset(var.target_group_arns)) && g.vpc_zone_identifier == toset(var.subnet_ids)])
     error_message = "only ingress pools in both target groups (the tainted system pool in none); every pool in every zone"
   }
   assert {
-    condition     = alltrue([for g in aws_autoscaling_group.pool : length(g.instance_refresh) == 0])
+    condition     = alltrue([for g in aws_autoscaling_group.this : length(g.instance_refresh) == 0])
     error_message = "no automatic instance refresh: a launch template change must not replace running nodes"
   }
   assert {
-    condition     = length(aws_autoscaling_group.pool["general"].launch_template) == 1 && length(aws_autoscaling_group.pool["system"].mixed_instances_policy) == 1
+    condition     = length(aws_autoscaling_group.this["general"].launch_template) == 1 && length(aws_autoscaling_group.this["system"].mixed_instances_policy) == 1
     error_message = "one instance type: plain launch template; several: mixed instances policy"
   }
   assert {
     condition = alltrue([
-      for d in aws_autoscaling_group.pool["system"].mixed_instances_policy[0].instances_distribution :
+      for d in aws_autoscaling_group.this["system"].mixed_instances_policy[0].instances_distribution :
       d.on_demand_base_capacity == 0 && d.on_demand_percentage_above_base_capacity == 100 && d.on_demand_allocation_strategy == "prioritized"
-    ]) && !aws_autoscaling_group.pool["system"].capacity_rebalance
+    ]) && !aws_autoscaling_group.this["system"].capacity_rebalance
     error_message = "an on-demand pool with several types stays on-demand, types in the listed order, no capacity rebalance"
   }
   assert {
     condition = alltrue([
-      for d in aws_autoscaling_group.pool["spot"].mixed_instances_policy[0].instances_distribution :
+      for d in aws_autoscaling_group.this["spot"].mixed_instances_policy[0].instances_distribution :
       d.on_demand_base_capacity == 1 && d.on_demand_percentage_above_base_capacity == 0 && d.spot_allocation_strategy == "price-capacity-optimized"
-    ]) && aws_autoscaling_group.pool["spot"].capacity_rebalance && length(aws_autoscaling_group.pool["spot"].launch_template) == 0
+    ]) && aws_autoscaling_group.this["spot"].capacity_rebalance && length(aws_autoscaling_group.this["spot"].launch_template) == 0
     error_message = "a spot pool: on-demand base, Spot above it, price-capacity-optimized, capacity rebalance"
   }
   assert {
-    condition     = [for o in aws_autoscaling_group.pool["spot"].mixed_instances_policy[0].launch_template[0].override : o.instance_type] == ["t4g.medium", "m6g.medium", "m7g.medium"]
+    condition     = [for o in aws_autoscaling_group.this["spot"].mixed_instances_policy[0].launch_template[0].override : o.instance_type] == ["t4g.medium", "m6g.medium", "m7g.medium"]
     error_message = "the spot pool's types as overrides, in order"
   }
   assert {
-    condition     = contains([for t in aws_autoscaling_group.pool["general"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/label/kforge.io/pool=general/false")
+    condition     = contains([for t in aws_autoscaling_group.this["general"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/label/kforge.io/pool=general/false")
     error_message = "label template tag, not propagated"
   }
   assert {
-    condition     = contains([for t in aws_autoscaling_group.pool["system"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/taint/dedicated=system:NoSchedule/false") && contains([for t in aws_autoscaling_group.pool["system"].tag : "${t.key}=${t.value}"], "k8s.io/cluster-autoscaler/node-template/taint/critical=:NoExecute")
+    condition     = contains([for t in aws_autoscaling_group.this["system"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/taint/dedicated=system:NoSchedule/false") && contains([for t in aws_autoscaling_group.this["system"].tag : "${t.key}=${t.value}"], "k8s.io/cluster-autoscaler/node-template/taint/critical=:NoExecute")
     error_message = "taint template tags key => value:Effect"
   }
   assert {
-    condition     = alltrue([for g in aws_autoscaling_group.pool : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/kforge-test=owned/false") && contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/enabled=true/false")])
+    condition     = alltrue([for g in aws_autoscaling_group.this : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/kforge-test=owned/false") && contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/enabled=true/false")])
     error_message = "autoscaler discovery tags on every pool"
   }
   assert {
-    condition     = alltrue([for g in aws_autoscaling_group.pool : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "kforge.io/cluster=kforge-test/true")])
+    condition     = alltrue([for g in aws_autoscaling_group.this : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "kforge.io/cluster=kforge-test/true")])
     error_message = "cluster tag propagated to instances"
   }
   assert {
@@ -135,11 +136,11 @@ run "egress_narrowed" {
     error_message = "the only egress to 0.0.0.0/0 is TCP 443"
   }
   assert {
-    condition     = alltrue([for r in aws_vpc_security_group_egress_rule.nodes : r.cidr_ipv4 == null && contains([aws_security_group.workers.id, "sg-controller"], r.referenced_security_group_id)]) && toset([for r in aws_vpc_security_group_egress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240", "icmp/8"])
+    condition     = alltrue([for r in aws_vpc_security_group_egress_rule.nodes : r.cidr_ipv4 == null && contains([aws_security_group.this.id, "sg-controller"], r.referenced_security_group_id)]) && toset([for r in aws_vpc_security_group_egress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240", "icmp/8"])
     error_message = "kubelet, Cilium VXLAN, health and ICMP echo only to the cluster's node groups"
   }
   assert {
-    condition     = [for r in aws_vpc_security_group_egress_rule.api : "${r.from_port}/${r.referenced_security_group_id}"] == ["6443/sg-controller"]
+    condition     = [for r in aws_vpc_security_group_egress_rule.control_plane : "${r.from_port}/${r.referenced_security_group_id}"] == ["6443/sg-controller"]
     error_message = "the API only on the control plane"
   }
   assert {
@@ -152,36 +153,36 @@ run "rejects_min_above_desired" {
   command = plan
 
   variables {
-    pools = {
+    groups = {
       general = { instance_types = ["t3.medium"], min_size = 3, desired_size = 2, max_size = 5 }
     }
   }
 
-  expect_failures = [var.pools]
+  expect_failures = [var.groups]
 }
 
 run "rejects_on_demand_base_on_on_demand_pool" {
   command = plan
 
   variables {
-    pools = {
+    groups = {
       general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, on_demand_base = 1 }
     }
   }
 
-  expect_failures = [var.pools]
+  expect_failures = [var.groups]
 }
 
 run "rejects_unknown_capacity" {
   command = plan
 
   variables {
-    pools = {
+    groups = {
       general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, capacity = "Spot" }
     }
   }
 
-  expect_failures = [var.pools]
+  expect_failures = [var.groups]
 }
 
 run "rejects_node_port_outside_range" {
@@ -192,4 +193,35 @@ run "rejects_node_port_outside_range" {
   }
 
   expect_failures = [var.node_ports]
+}
+
+run "worker_role_only" {
+  command = apply
+
+  variables {
+    admin_cidrs = ["203.0.113.10/32"]
+  }
+
+  assert {
+    condition     = aws_security_group.this.name == "kforge-test-workers" && aws_autoscaling_group.this["general"].name == "kforge-test-general" && aws_launch_template.this["general"].name == "kforge-test-general"
+    error_message = "one workers group; launch template and ASG named <cluster_name>-<pool>"
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.api_vpc) == 0 && length(aws_vpc_security_group_ingress_rule.api_admin) == 0 && length(aws_vpc_security_group_ingress_rule.etcd) == 0
+    error_message = "no API or etcd ingress on the workers, admin_cidrs or not"
+  }
+  assert {
+    condition     = alltrue([for name, g in aws_autoscaling_group.this : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "kforge.io/pool=${name}/true") && contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "kforge.io/role=worker/true")])
+    error_message = "pool and role tags propagated to the instances"
+  }
+}
+
+run "rejects_missing_nlb_group" {
+  command = plan
+
+  variables {
+    nlb_security_group_id = ""
+  }
+
+  expect_failures = [var.nlb_security_group_id]
 }

@@ -1,0 +1,160 @@
+variable "cluster_name" {
+  description = "Cluster name; prefixes every resource name and keys the Cluster Autoscaler discovery tag."
+  type        = string
+}
+
+variable "role" {
+  description = "What the nodes of these groups are: \"controller\" (the control plane: one group of exactly one node, API and etcd ports) or \"worker\" (pools scaled by Cluster Autoscaler, node ports from the NLB)."
+  type        = string
+
+  validation {
+    condition     = contains(["controller", "worker"], var.role)
+    error_message = "role must be \"controller\" or \"worker\"."
+  }
+}
+
+variable "vpc_id" {
+  description = "Id of the VPC."
+  type        = string
+}
+
+variable "vpc_cidr" {
+  description = "CIDR of the VPC: the nodes may reach NFS (the EFS mount targets) within it, and the control plane admits the API from it."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0))
+    error_message = "vpc_cidr must be an IPv4 CIDR such as 10.0.0.0/16."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Subnets, one per zone; every group spreads over all of them."
+  type        = list(string)
+}
+
+variable "groups" {
+  description = "Node groups by name (a group is a launch template and an Auto Scaling Group named <cluster_name>-<name>): instance types (the first is the launch template's; more make a mixed-instances policy), min/desired/max sizes, root volume size, node labels, taints (key=value:Effect), capacity (on-demand or spot: a spot group runs everything above on_demand_base on Spot, price-capacity-optimized over its types), ingress (workers only: in the NLB target groups). The controller role takes exactly one group of exactly one on-demand node."
+  type = map(object({
+    instance_types = list(string)
+    min_size       = number
+    desired_size   = number
+    max_size       = number
+    volume_size    = optional(number, 30)
+    labels         = optional(map(string), {})
+    taints         = optional(list(string), [])
+    capacity       = optional(string, "on-demand") # or "spot"
+    on_demand_base = optional(number, 0)           # spot groups: instances kept on-demand
+    ingress        = optional(bool, true)          # workers: in the NLB target groups (runs the ingress controller)
+  }))
+
+  validation {
+    condition     = length(var.groups) > 0 && alltrue([for g in values(var.groups) : g.min_size >= 0 && g.min_size <= g.desired_size && g.desired_size <= g.max_size && length(g.instance_types) > 0])
+    error_message = "groups must have at least one group, each with 0 <= min_size <= desired_size <= max_size and at least one instance type."
+  }
+
+  validation {
+    condition     = alltrue([for g in values(var.groups) : contains(["on-demand", "spot"], g.capacity) && g.on_demand_base >= 0 && g.on_demand_base <= g.max_size && (g.capacity == "spot" || g.on_demand_base == 0)])
+    error_message = "every group's capacity must be \"on-demand\" or \"spot\", with 0 <= on_demand_base <= max_size, and on_demand_base only on spot groups."
+  }
+
+  validation {
+    condition     = alltrue([for g in values(var.groups) : g.volume_size >= 20 && g.volume_size <= 16384])
+    error_message = "every group's volume_size must be between 20 and 16384 GiB."
+  }
+
+  # The control plane restores itself from the certs bucket when its one
+  # node is replaced; a second node or a Spot node would break that.
+  validation {
+    condition     = var.role != "controller" || (length(var.groups) == 1 && alltrue([for g in values(var.groups) : g.min_size == 1 && g.desired_size == 1 && g.max_size == 1 && g.capacity == "on-demand" && length(g.instance_types) == 1]))
+    error_message = "role \"controller\" takes exactly one group with min_size = desired_size = max_size = 1, capacity \"on-demand\" and one instance type."
+  }
+}
+
+variable "ami_ids" {
+  description = "AMI per group name."
+  type        = map(string)
+}
+
+variable "user_data" {
+  description = "Rendered user data per group name (plain text; encoded here). Must not carry secrets."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for u in values(var.user_data) : length(base64encode(u)) <= 16384])
+    error_message = "user_data must stay under AWS's 16 KB limit once base64-encoded, for every group."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key encrypting the root volumes."
+  type        = string
+}
+
+variable "instance_profile_name" {
+  description = "IAM instance profile of the nodes."
+  type        = string
+}
+
+variable "admin_cidrs" {
+  description = "Controller role: CIDRs outside the VPC allowed to reach the API on 6443."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.admin_cidrs : can(cidrhost(c, 0))])
+    error_message = "admin_cidrs must all be valid IPv4 CIDRs, for example 203.0.113.10/32."
+  }
+}
+
+variable "target_group_arns" {
+  description = "Worker role: target groups every ingress group's ASG registers its instances in (the NLB's http and https groups)."
+  type        = list(string)
+  default     = []
+}
+
+variable "nlb_security_group_id" {
+  description = "Worker role: security group of the NLB, the only source admitted on the node ports."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.role != "worker" || var.nlb_security_group_id != ""
+    error_message = "nlb_security_group_id is required for role \"worker\": the node ports admit only the NLB's security group."
+  }
+}
+
+variable "node_ports" {
+  description = "Worker role: node ports the NLB forwards to (HTTP and HTTPS of the ingress controller)."
+  type        = list(number)
+  default     = [30080, 30443]
+
+  validation {
+    condition     = alltrue([for p in var.node_ports : p >= 30000 && p <= 32767])
+    error_message = "node_ports must be in the NodePort range 30000-32767."
+  }
+}
+
+variable "peer_security_group_ids" {
+  description = "Security groups of the other node groups (for workers, the control plane's); they may reach kubelet and the CNI ports, and workers reach the API on them."
+  type        = list(string)
+  default     = []
+}
+
+variable "wait_for_capacity_timeout" {
+  description = "How long Terraform waits for each group's desired capacity (\"0\" disables the wait)."
+  type        = string
+  default     = "10m"
+}
+
+variable "detailed_monitoring" {
+  description = "Enable 1-minute CloudWatch metrics for the instances (extra cost)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags applied to every resource, and propagated to the instances and their volumes."
+  type        = map(string)
+  default     = {}
+}
