@@ -37,6 +37,10 @@ const (
 type Pool struct {
 	Labels map[string]string `json:"labels"`
 	Taints []string          `json:"taints"`
+	// Ingress: the pool runs the ingress controller and sits in the NLB
+	// target groups. The agent places nothing by it (the node label
+	// kforge.io/ingress does that); it is here so the contract stays strict.
+	Ingress bool `json:"ingress"`
 }
 
 // Cluster is bootstrap/cluster.json, written by the root module.

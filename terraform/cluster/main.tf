@@ -11,10 +11,10 @@ module "kms" {
 module "network" {
   source = "../modules/network"
 
-  name        = var.cluster_name
-  cidr        = var.vpc_cidr
-  az_count    = var.az_count
-  nat_gateway = var.nat_gateway
+  cluster_name = var.cluster_name
+  cidr         = var.vpc_cidr
+  az_count     = var.az_count
+  nat_gateway  = var.nat_gateway
   # Flow logs go to the log bucket of the buckets module. The emulator
   # takes the S3 destination's prefix for part of the bucket name and
   # refuses it, so flow logs are left out there (docs/EMULATOR-NOTES.md).
@@ -41,7 +41,7 @@ module "buckets" {
 module "ingress" {
   source = "../modules/ingress"
 
-  name            = var.cluster_name
+  cluster_name    = var.cluster_name
   vpc_id          = module.network.vpc_id
   vpc_cidr        = module.network.vpc_cidr
   subnet_ids      = module.network.public_subnet_ids
@@ -67,7 +67,7 @@ module "dns" {
 module "storage" {
   source = "../modules/storage"
 
-  name                      = var.cluster_name
+  cluster_name              = var.cluster_name
   vpc_id                    = module.network.vpc_id
   subnet_ids                = module.network.node_subnet_ids
   kms_key_arn               = module.kms.key_arn

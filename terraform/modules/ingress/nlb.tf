@@ -1,5 +1,5 @@
 resource "aws_lb" "this" {
-  name                             = "${var.name}-ingress"
+  name                             = "${var.cluster_name}-ingress"
   load_balancer_type               = "network"
   internal                         = false
   subnets                          = var.subnet_ids
@@ -13,7 +13,7 @@ resource "aws_lb" "this" {
 resource "aws_lb_target_group" "this" {
   for_each = local.routes
 
-  name                 = "${var.name}-${each.key}"
+  name                 = "${var.cluster_name}-${each.key}"
   vpc_id               = var.vpc_id
   target_type          = "instance"
   protocol             = "TCP"

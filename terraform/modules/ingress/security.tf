@@ -1,10 +1,10 @@
 # The workers admit their node ports only from this group, so nothing but
 # the NLB reaches them there.
 resource "aws_security_group" "nlb" {
-  name        = "${var.name}-nlb"
-  description = "kforge ${var.name}: NLB, 80 and 443 from clients, node ports to the VPC"
+  name        = "${var.cluster_name}-nlb"
+  description = "kforge ${var.cluster_name}: NLB, 80 and 443 from clients, node ports to the VPC"
   vpc_id      = var.vpc_id
-  tags        = merge(var.tags, { Name = "${var.name}-nlb" })
+  tags        = merge(var.tags, { Name = "${var.cluster_name}-nlb" })
 }
 
 resource "aws_vpc_security_group_ingress_rule" "clients" {

@@ -1,10 +1,10 @@
-variable "name" {
+variable "cluster_name" {
   description = "Name prefix (the cluster name, at most 20 characters so the NLB name stays within 32)."
   type        = string
 
   validation {
-    condition     = length(var.name) <= 20
-    error_message = "name must be at most 20 characters (NLB and target group names are limited to 32)."
+    condition     = length(var.cluster_name) <= 20
+    error_message = "cluster_name must be at most 20 characters (NLB and target group names are limited to 32)."
   }
 }
 

@@ -7,5 +7,5 @@ resource "aws_vpc_endpoint" "s3" {
   service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = concat([aws_route_table.public.id], aws_route_table.private[*].id)
-  tags              = merge(var.tags, { Name = "${var.name}-s3" })
+  tags              = merge(var.tags, { Name = "${var.cluster_name}-s3" })
 }

@@ -9,7 +9,7 @@ resource "aws_flow_log" "vpc" {
   log_destination_type     = "s3"
   log_destination          = "${var.flow_logs_destination}/vpc-flow-logs/"
   max_aggregation_interval = 600
-  tags                     = merge(var.tags, { Name = "${var.name}-flow-logs" })
+  tags                     = merge(var.tags, { Name = "${var.cluster_name}-flow-logs" })
 
   lifecycle {
     precondition {

@@ -3,7 +3,7 @@ resource "aws_eip" "nat" {
   count = var.nat_gateway ? var.az_count : 0
 
   domain = "vpc"
-  tags   = merge(var.tags, { Name = "${var.name}-nat-${local.azs[count.index]}" })
+  tags   = merge(var.tags, { Name = "${var.cluster_name}-nat-${local.azs[count.index]}" })
 }
 
 resource "aws_nat_gateway" "this" {
@@ -11,7 +11,7 @@ resource "aws_nat_gateway" "this" {
 
   allocation_id = aws_eip.nat[count.index].id
   subnet_id     = aws_subnet.public[count.index].id
-  tags          = merge(var.tags, { Name = "${var.name}-${local.azs[count.index]}" })
+  tags          = merge(var.tags, { Name = "${var.cluster_name}-${local.azs[count.index]}" })
 
   depends_on = [aws_internet_gateway.this]
 }
@@ -20,7 +20,7 @@ resource "aws_route_table" "private" {
   count = var.nat_gateway ? var.az_count : 0
 
   vpc_id = aws_vpc.this.id
-  tags   = merge(var.tags, { Name = "${var.name}-private-${local.azs[count.index]}" })
+  tags   = merge(var.tags, { Name = "${var.cluster_name}-private-${local.azs[count.index]}" })
 }
 
 resource "aws_route" "private_nat" {

@@ -15,12 +15,12 @@ resource "aws_subnet" "public" {
   # Nodes in public subnets need an address to reach the internet; their
   # security groups admit nothing beyond the NLB and the admin CIDRs.
   map_public_ip_on_launch = !var.nat_gateway
-  tags                    = merge(var.tags, { Name = "${var.name}-public-${local.azs[count.index]}", "kforge.io/subnet" = "public" })
+  tags                    = merge(var.tags, { Name = "${var.cluster_name}-public-${local.azs[count.index]}", "kforge.io/subnet" = "public" })
 }
 
 resource "aws_route_table" "public" {
   vpc_id = aws_vpc.this.id
-  tags   = merge(var.tags, { Name = "${var.name}-public" })
+  tags   = merge(var.tags, { Name = "${var.cluster_name}-public" })
 }
 
 resource "aws_route" "public_internet" {
@@ -44,5 +44,5 @@ resource "aws_subnet" "private" {
   vpc_id            = aws_vpc.this.id
   availability_zone = local.azs[count.index]
   cidr_block        = cidrsubnet(var.cidr, 4, count.index + 8)
-  tags              = merge(var.tags, { Name = "${var.name}-private-${local.azs[count.index]}", "kforge.io/subnet" = "private" })
+  tags              = merge(var.tags, { Name = "${var.cluster_name}-private-${local.azs[count.index]}", "kforge.io/subnet" = "private" })
 }

@@ -1,4 +1,4 @@
-variable "name" {
+variable "cluster_name" {
   description = "Name prefix of every resource (the cluster name)."
   type        = string
 }

@@ -10,10 +10,10 @@ resource "aws_vpc" "this" {
   cidr_block           = var.cidr
   enable_dns_support   = true
   enable_dns_hostnames = true
-  tags                 = merge(var.tags, { Name = var.name })
+  tags                 = merge(var.tags, { Name = var.cluster_name })
 }
 
 resource "aws_internet_gateway" "this" {
   vpc_id = aws_vpc.this.id
-  tags   = merge(var.tags, { Name = var.name })
+  tags   = merge(var.tags, { Name = var.cluster_name })
 }

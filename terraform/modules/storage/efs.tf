@@ -1,12 +1,12 @@
 # Shared storage for PersistentVolumes through the EFS CSI driver, which
 # creates one access point per volume (tagged efs.csi.aws.com/cluster).
 resource "aws_efs_file_system" "this" {
-  creation_token   = "${var.name}-efs"
+  creation_token   = "${var.cluster_name}-efs"
   encrypted        = true
   kms_key_id       = var.kms_key_arn
   performance_mode = "generalPurpose"
   throughput_mode  = "bursting"
-  tags             = merge(var.tags, { Name = var.name })
+  tags             = merge(var.tags, { Name = var.cluster_name })
 }
 
 resource "aws_efs_mount_target" "this" {

@@ -1,8 +1,8 @@
 resource "aws_security_group" "efs" {
-  name        = "${var.name}-efs"
-  description = "kforge ${var.name}: EFS mount targets, NFS from cluster nodes"
+  name        = "${var.cluster_name}-efs"
+  description = "kforge ${var.cluster_name}: EFS mount targets, NFS from cluster nodes"
   vpc_id      = var.vpc_id
-  tags        = merge(var.tags, { Name = "${var.name}-efs" })
+  tags        = merge(var.tags, { Name = "${var.cluster_name}-efs" })
 }
 
 resource "aws_vpc_security_group_ingress_rule" "nfs" {

@@ -12,10 +12,10 @@ mock_provider "aws" {
 }
 
 variables {
-  name       = "kforge-twenty-chars1"
-  vpc_id     = "vpc-12345678"
-  vpc_cidr   = "10.0.0.0/16"
-  subnet_ids = ["subnet-1", "subnet-2"]
+  cluster_name = "kforge-twenty-chars1"
+  vpc_id       = "vpc-12345678"
+  vpc_cidr     = "10.0.0.0/16"
+  subnet_ids   = ["subnet-1", "subnet-2"]
 }
 
 run "listeners_forward_to_node_ports" {
@@ -90,8 +90,8 @@ run "rejects_long_name" {
   command = plan
 
   variables {
-    name = "a-name-longer-than-twenty"
+    cluster_name = "a-name-longer-than-twenty"
   }
 
-  expect_failures = [var.name]
+  expect_failures = [var.cluster_name]
 }

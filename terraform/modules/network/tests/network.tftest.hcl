@@ -10,8 +10,8 @@ mock_provider "aws" {
 }
 
 variables {
-  name = "kforge-test"
-  cidr = "10.10.0.0/16"
+  cluster_name = "kforge-test"
+  cidr         = "10.10.0.0/16"
 }
 
 run "public_subnets_by_default" {

@@ -1,7 +1,7 @@
 mock_provider "aws" {}
 
 variables {
-  name                      = "kforge-test"
+  cluster_name              = "kforge-test"
   vpc_id                    = "vpc-12345678"
   subnet_ids                = ["subnet-1", "subnet-2", "subnet-3"]
   kms_key_arn               = "arn:aws:kms:eu-west-1:123456789012:key/test"
