@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -10,17 +9,13 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/kforge/kforge/internal/lab"
 )
 
 // labReadyTimeout bounds the wait for the lab to serve; its first start
 // builds the nodes' base root file system (minutes).
 const labReadyTimeout = 20 * time.Minute
-
-// LabReady is what `kforge lab serve` writes once the emulator answers.
-type LabReady struct {
-	URL   string `json:"url"`
-	LabID string `json:"lab_id"`
-}
 
 // startLab starts `kforge lab serve` detached for the environment and waits
 // until its emulator answers: every instance the environment's ASGs launch
@@ -54,11 +49,8 @@ func (e *Env) startLab(ctx context.Context) (*EmulatorRecord, error) {
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.After(labReadyTimeout)
 	for {
-		if data, err := os.ReadFile(readyFile); err == nil {
-			var r LabReady
-			if err := json.Unmarshal(data, &r); err == nil && r.URL != "" {
-				return &EmulatorRecord{PID: cmd.Process.Pid, URL: r.URL, Started: time.Now().UTC(), Log: logPath, Lab: true, LabID: r.LabID}, nil
-			}
+		if r, ok := lab.ReadReady(readyFile); ok {
+			return &EmulatorRecord{PID: cmd.Process.Pid, URL: r.URL, Started: time.Now().UTC(), Log: logPath, Lab: true, LabID: r.LabID}, nil
 		}
 		select {
 		case err := <-exited:
