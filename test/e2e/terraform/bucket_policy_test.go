@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/hashicorp/terraform-exec/tfexec"
 
-	kforge "github.com/kforge/kforge"
-	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/testutil/golden"
 )
@@ -25,27 +23,7 @@ const bucketPolicyGolden = "../../../terraform/modules/buckets/tests/testdata/po
 
 // The buckets module alone with the real-AWS configuration (policy on),
 // planned against the emulator only for its caller identity and region.
-const bucketsWrapper = `
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 5.100" }
-  }
-}
-
-variable "endpoint" { type = string }
-
-provider "aws" {
-  region                      = "us-east-1"
-  s3_use_path_style           = true
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  max_retries                 = 2
-  endpoints {
-    s3  = var.endpoint
-    sts = var.endpoint
-  }
-}
-
+var bucketsWrapper = wrapperProvider("s3", "sts") + `
 module "buckets" {
   source              = "./terraform/modules/buckets"
   cluster_name        = "kforge-local"
@@ -61,29 +39,13 @@ output "policy_json" { value = module.buckets.policy_json }
 // file, then evaluates it. It runs in -short mode so `make golden` rewrites
 // the file.
 func TestCertsBucketPolicyGolden(t *testing.T) {
-	pluginDir := pluginDirOrSkip(t)
-	terraformBin := terraformOrSkip(t)
-	emu := localawstest.StartForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	m := stageModule(t, ctx, bucketsWrapper)
+	tf := m.tf
 
-	work := t.TempDir()
-	if err := os.CopyFS(work, kforge.Terraform); err != nil {
-		t.Fatalf("copying the embedded terraform tree: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(bucketsWrapper), 0o644); err != nil {
-		t.Fatalf("writing the wrapper: %v", err)
-	}
-	tf := newTerraform(t, terraformBin, work)
-	var initOpts []tfexec.InitOption
-	if pluginDir != "" {
-		initOpts = append(initOpts, tfexec.PluginDir(pluginDir))
-	}
-	if err := tf.Init(ctx, initOpts...); err != nil {
-		t.Fatalf("terraform init: %v", err)
-	}
-	planFile := filepath.Join(work, "plan.out")
-	if _, err := tf.Plan(ctx, tfexec.Var("endpoint="+emu.URL()), tfexec.Out(planFile)); err != nil {
+	planFile := filepath.Join(m.dir, "plan.out")
+	if _, err := tf.Plan(ctx, m.endpointVar, tfexec.Out(planFile)); err != nil {
 		t.Fatalf("terraform plan of the buckets module: %v", err)
 	}
 	plan, err := tf.ShowPlanFile(ctx, planFile)
@@ -99,7 +61,7 @@ func TestCertsBucketPolicyGolden(t *testing.T) {
 	if policy == "" {
 		t.Fatal("the plan does not know the bucket policy before apply")
 	}
-	ident, err := newClients(t, ctx, "us-east-1", emu.URL()).sts.GetCallerIdentity(ctx, nil)
+	ident, err := newClients(t, ctx, "us-east-1", m.endpoint).sts.GetCallerIdentity(ctx, nil)
 	if err != nil {
 		t.Fatalf("emulator account: %v", err)
 	}

@@ -3,43 +3,20 @@ package terraform
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/hashicorp/terraform-exec/tfexec"
 
-	kforge "github.com/kforge/kforge"
-	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/testutil/golden"
 )
 
 // The iam module alone, with marker ids that normalize to the placeholders
 // the golden files use, so this quick render and the full e2e apply share
 // one set of goldens.
-const iamWrapper = `
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 5.100" }
-  }
-}
-
-variable "endpoint" { type = string }
-
-provider "aws" {
-  region                      = "us-east-1"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  max_retries                 = 2
-  endpoints {
-    iam = var.endpoint
-    sts = var.endpoint
-  }
-}
-
+var iamWrapper = wrapperProvider("iam", "sts") + `
 data "aws_caller_identity" "current" {}
 
 locals {
@@ -65,38 +42,19 @@ output "policy_documents" { value = module.iam.policy_documents }
 // mode, so `make golden` rewrites the files; the full lifecycle test
 // compares the policies of the applied cluster with the same files.
 func TestIAMPolicyGolden(t *testing.T) {
-	pluginDir := pluginDirOrSkip(t)
-	terraformBin := terraformOrSkip(t)
-	emu := localawstest.StartForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	m := stageModule(t, ctx, iamWrapper)
 
-	ident, err := newClients(t, ctx, "us-east-1", emu.URL()).sts.GetCallerIdentity(ctx, nil)
+	ident, err := newClients(t, ctx, "us-east-1", m.endpoint).sts.GetCallerIdentity(ctx, nil)
 	if err != nil {
 		t.Fatalf("emulator account: %v", err)
 	}
 	account := aws.ToString(ident.Account)
-
-	work := t.TempDir()
-	if err := os.CopyFS(work, kforge.Terraform); err != nil {
-		t.Fatalf("copying the embedded terraform tree: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(iamWrapper), 0o644); err != nil {
-		t.Fatalf("writing the wrapper: %v", err)
-	}
-	tf := newTerraform(t, terraformBin, work)
-	var initOpts []tfexec.InitOption
-	if pluginDir != "" {
-		initOpts = append(initOpts, tfexec.PluginDir(pluginDir))
-	}
-	if err := tf.Init(ctx, initOpts...); err != nil {
-		t.Fatalf("terraform init: %v", err)
-	}
-	endpoint := tfexec.Var("endpoint=" + emu.URL())
-	if err := tf.Apply(ctx, endpoint); err != nil {
+	if err := m.tf.Apply(ctx, m.endpointVar); err != nil {
 		t.Fatalf("terraform apply of the iam module: %v", err)
 	}
-	outs, err := tf.Output(ctx)
+	outs, err := m.tf.Output(ctx)
 	if err != nil {
 		t.Fatalf("terraform output: %v", err)
 	}
@@ -129,7 +87,7 @@ func TestIAMPolicyGolden(t *testing.T) {
 		).Replace(string(canonical))
 		golden.Assert(t, filepath.Join("testdata", "iam", key+".json"), []byte(got+"\n"))
 	}
-	if err := tf.Destroy(ctx, endpoint); err != nil {
+	if err := m.tf.Destroy(ctx, m.endpointVar); err != nil {
 		t.Errorf("terraform destroy: %v", err)
 	}
 }
