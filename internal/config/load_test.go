@@ -365,8 +365,7 @@ func TestInstanceTypeShapes(t *testing.T) {
 			t.Errorf("%s accepted", s)
 		}
 	}
-	for s, arm := range map[string]bool{"t4g.small": true, "m7g.large": true, "c6gn.large": true, "g5g.xlarge": true,
-		"t3.medium": false, "g4dn.xlarge": false, "m7i-flex.large": false, "a1.large": true} {
+	for s, arm := range armTypes {
 		if isArm(s) != arm {
 			t.Errorf("isArm(%s) = %v", s, !arm)
 		}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,6 +39,7 @@ var sharedRules = []struct {
 	{"node port low", "httpNodePort: 30080", "httpNodePort: 8080", "ingress.httpNodePort", "http_node_port", func(i *Inputs) { i.HTTPNodePort = 8080 }},
 	{"pool name reserved", "  general:\n", "  controller:\n", "workerPools.controller", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("controller") }},
 	{"pool name uppercase", "  general:\n", "  General:\n", "workerPools.General", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("General") }},
+	{"pool name trailing hyphen", "  general:\n", "  general-:\n", "workerPools.general-", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-") }},
 	{"pool name too long", "  general:\n", "  general-purpose-pool:\n", "workerPools.general-purpose-pool", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-purpose-pool") }},
 }
 
@@ -120,4 +123,39 @@ func TestSharedRulesInTerraform(t *testing.T) {
 	}
 	run(initArgs...)
 	run("test", "-no-color", "-filter=tests/shared_rules.tftest.hcl")
+}
+
+// armTypes is the one table of instance types and whether they are Graviton
+// (arm64): isArm and the root module's graviton_pattern must both agree
+// with it.
+var armTypes = map[string]bool{
+	"t4g.small": true, "m7g.large": true, "c6gn.large": true, "g5g.xlarge": true, "a1.large": true,
+	"is4gen.xlarge": true, "x2gd.metal": true, "hpc7g.16xlarge": true, "r8g.medium": true,
+	"t3.medium": false, "g4dn.xlarge": false, "m7i-flex.large": false, "u-6tb1.metal": false,
+	"mac2-m2.metal": false, "c6in.2xlarge": false, "p4d.24xlarge": false, "trn1.2xlarge": false,
+}
+
+// TestArchitectureTableInTerraform checks that the root module picks the
+// arm64 image for exactly the types isArm calls Graviton. Terraform's
+// regex() is Go's regexp (RE2), so the pattern is evaluated here as
+// Terraform evaluates it.
+func TestArchitectureTableInTerraform(t *testing.T) {
+	src, err := fs.ReadFile(kforge.Terraform, "terraform/cluster/ami.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*graviton_pattern\s*=\s*("(?:[^"\\]|\\.)*")`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("terraform/cluster/ami.tf has no graviton_pattern local")
+	}
+	pattern, err := strconv.Unquote(string(m[1]))
+	if err != nil {
+		t.Fatalf("graviton_pattern %s: %v", m[1], err)
+	}
+	graviton := regexp.MustCompile(pattern)
+	for typ, arm := range armTypes {
+		if got := graviton.MatchString(typ); got != arm {
+			t.Errorf("the root module takes %s for arm64 = %v, want %v (as isArm)", typ, got, arm)
+		}
+	}
 }

@@ -1,7 +1,10 @@
 locals {
-  # Graviton families (m7g, c6gn, t4g ...) need the arm64 image.
-  controller_arch = can(regex("^[a-z]+[0-9]+[a-z]*g[a-z]*\\.", var.controller_instance_type)) ? "arm64" : "x86_64"
-  pool_arch       = { for name, pool in var.worker_pools : name => can(regex("^[a-z]+[0-9]+[a-z]*g[a-z]*\\.", pool.instance_types[0])) ? "arm64" : "x86_64" }
+  # Graviton families (a1, and m7g, c6gn, t4g ...: a g among the letters
+  # after the generation digit) need the arm64 image. internal/config's
+  # isArm decides the same; its test runs one table of types through both.
+  graviton_pattern = "^([a-z]+[0-9]+[a-z]*g[a-z]*|a1)\\."
+  controller_arch  = can(regex(local.graviton_pattern, var.controller_instance_type)) ? "arm64" : "x86_64"
+  pool_arch        = { for name, pool in var.worker_pools : name => can(regex(local.graviton_pattern, pool.instance_types[0])) ? "arm64" : "x86_64" }
 
   # The agent builds the nodes need, by Go architecture name.
   agent_arches = toset([for arch in concat([local.controller_arch], values(local.pool_arch)) : arch == "arm64" ? "arm64" : "amd64"])

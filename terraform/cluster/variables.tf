@@ -184,8 +184,8 @@ variable "worker_pools" {
   }))
 
   validation {
-    condition     = length(var.worker_pools) >= 1 && alltrue([for name in keys(var.worker_pools) : can(regex("^[a-z][a-z0-9-]{0,15}$", name)) && name != "controller"])
-    error_message = "worker_pools must hold at least one pool, named with 1-16 lowercase letters, digits or hyphens starting with a letter; \"controller\" is reserved for the control plane (<cluster_name>-controller names its launch template and ASG)."
+    condition     = length(var.worker_pools) >= 1 && alltrue([for name in keys(var.worker_pools) : can(regex("^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$", name)) && name != "controller"])
+    error_message = "worker_pools must hold at least one pool, named with 1-16 lowercase letters, digits or hyphens, starting with a letter and not ending in a hyphen; \"controller\" is reserved for the control plane (<cluster_name>-controller names its launch template and ASG)."
   }
 
   validation {
