@@ -1,0 +1,717 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+)
+
+// ControlPlanePool is the name the roll gives the control plane's group.
+const ControlPlanePool = "control-plane"
+
+// RollingTag marks a group whose surge for one instance is in progress: its
+// value is the instance being replaced. It lives on the group so that a roll
+// interrupted after raising the desired capacity, and run again, terminates
+// that instance instead of surging a second time.
+const RollingTag = "kforge.io/roll-replacing"
+
+// Strategies of a roll.
+const (
+	// StrategySurge raises the desired capacity by one, waits for the new
+	// instance, then terminates the old one and decrements: capacity never
+	// drops below the desired count.
+	StrategySurge = "surge"
+	// StrategyReplace terminates first and lets the group launch the
+	// replacement: the group is one instance short meanwhile.
+	StrategyReplace = "terminate-then-replace"
+)
+
+// RollOptions choose what `kforge roll` replaces.
+type RollOptions struct {
+	// Pool rolls one worker pool; empty rolls every worker pool.
+	Pool string
+	// ControlPlane rolls the control plane's group instead (downtime).
+	ControlPlane bool
+	// DryRun computes and returns the plan, changing nothing.
+	DryRun bool
+	// Poll is the interval between Auto Scaling reads while waiting (10 s).
+	Poll time.Duration
+	// Timeout bounds each wait: a replacement InService, an instance gone,
+	// a Node Ready (20 minutes).
+	Timeout time.Duration
+}
+
+// RollInstance is an instance the roll replaces, and why.
+type RollInstance struct {
+	ID             string `json:"id"`
+	LifecycleState string `json:"lifecycle_state"`
+	LaunchTemplate string `json:"launch_template,omitempty"`
+	Version        string `json:"version,omitempty"`
+	Reason         string `json:"reason"`
+}
+
+// RollGroup is one Auto Scaling group's part of the plan.
+type RollGroup struct {
+	Pool           string         `json:"pool"`
+	ASG            string         `json:"asg"`
+	LaunchTemplate string         `json:"launch_template"`
+	Version        string         `json:"version"`
+	Min            int32          `json:"min"`
+	Desired        int32          `json:"desired"`
+	Max            int32          `json:"max"`
+	UpToDate       []string       `json:"up_to_date"`
+	Replace        []RollInstance `json:"replace"`
+	Strategy       string         `json:"strategy"`
+	StrategyWhy    string         `json:"strategy_reason"`
+	// Resuming names the instance whose surge an earlier run started.
+	Resuming string `json:"resuming,omitempty"`
+}
+
+// RollStep is one replacement done.
+type RollStep struct {
+	Pool        string   `json:"pool"`
+	Old         string   `json:"old"`
+	New         []string `json:"new"`
+	Strategy    string   `json:"strategy"`
+	Seconds     int      `json:"seconds"`
+	NodesReady  bool     `json:"nodes_ready_checked"`
+	Resumed     bool     `json:"resumed,omitempty"`
+	Unavailable string   `json:"unavailable,omitempty"`
+}
+
+// RollResult is what `kforge roll` reports.
+type RollResult struct {
+	Env     string      `json:"environment"`
+	DryRun  bool        `json:"dry_run"`
+	Groups  []RollGroup `json:"groups"`
+	Steps   []RollStep  `json:"steps,omitempty"`
+	Pending int         `json:"instances_to_replace"`
+	// ControlPlane: the plan replaces the control plane (API downtime).
+	ControlPlane   bool   `json:"control_plane"`
+	BackupInterval string `json:"backup_interval,omitempty"`
+	// KubeNote says whether Nodes were checked Ready, and why not.
+	KubeNote string `json:"kubernetes_note,omitempty"`
+}
+
+// ValidateRoll refuses contradictory or unknown choices (exit code 2),
+// before any cloud call.
+func ValidateRoll(e *Env, o RollOptions) error {
+	if o.Pool != "" && o.ControlPlane {
+		return UsageError("--pool and --control-plane exclude each other: roll the control plane on its own (it means API downtime), then the pools")
+	}
+	if o.Pool != "" {
+		if _, ok := e.Config.WorkerPools[o.Pool]; !ok {
+			return UsageError("--pool %q: environment %s has no such worker pool (it has: %v); omit --pool to roll every pool", o.Pool, e.Name, slices.Sorted(maps.Keys(e.Config.WorkerPools)))
+		}
+	}
+	if o.Poll < 0 || o.Timeout < 0 {
+		return UsageError("roll: poll interval and timeout must not be negative")
+	}
+	return nil
+}
+
+// RunRoll replaces the instances whose launch template version differs from
+// their group's, one at a time per group (see docs/OPERATIONS.md). With
+// DryRun it only returns the plan. Everything it needs to resume is read
+// back from the groups: run it again after an interruption.
+func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
+	if err := ValidateRoll(e, o); err != nil {
+		return nil, err
+	}
+	out, err := e.AppliedOutputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	targets := map[string]string{}
+	switch {
+	case o.ControlPlane:
+		targets[ControlPlanePool] = out.ControllerASGName
+	case o.Pool != "":
+		asg, ok := out.WorkerASGNames[o.Pool]
+		if !ok {
+			return nil, Failure("worker pool %q is configured but not applied (no group in the outputs): run `kforge up %s` first", o.Pool, e.Name)
+		}
+		targets[o.Pool] = asg
+	default:
+		maps.Copy(targets, out.WorkerASGNames)
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), ui: e.opts.UI, opts: o}
+	res, err := r.plan(ctx, targets)
+	if err != nil {
+		return nil, err
+	}
+	res.Env, res.DryRun, res.ControlPlane = e.Name, o.DryRun, o.ControlPlane
+	if o.ControlPlane {
+		res.BackupInterval = e.Config.ControlPlane.BackupInterval
+	}
+	if o.DryRun || res.Pending == 0 {
+		return res, nil
+	}
+	action := fmt.Sprintf("replace %d instance(s) of %s, one at a time per group", res.Pending, e.Config.Name)
+	if o.ControlPlane {
+		action = fmt.Sprintf("replace the control plane of %s: the Kubernetes API is down until the replacement has restored the latest etcd snapshot (writes since it, up to %s, are lost)", e.Config.Name, res.BackupInterval)
+	}
+	if err := e.opts.UI.Confirm(action, "yes"); err != nil {
+		return nil, err
+	}
+	r.kube, res.KubeNote = e.nodeChecker(ctx, out)
+	e.opts.UI.Notef("%s\n", res.KubeNote)
+	err = r.execute(ctx, res)
+	return res, err
+}
+
+// autoScalingAPI is the part of the Auto Scaling client a roll uses.
+type autoScalingAPI interface {
+	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
+	SetDesiredCapacity(context.Context, *autoscaling.SetDesiredCapacityInput, ...func(*autoscaling.Options)) (*autoscaling.SetDesiredCapacityOutput, error)
+	TerminateInstanceInAutoScalingGroup(context.Context, *autoscaling.TerminateInstanceInAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error)
+	CreateOrUpdateTags(context.Context, *autoscaling.CreateOrUpdateTagsInput, ...func(*autoscaling.Options)) (*autoscaling.CreateOrUpdateTagsOutput, error)
+	DeleteTags(context.Context, *autoscaling.DeleteTagsInput, ...func(*autoscaling.Options)) (*autoscaling.DeleteTagsOutput, error)
+}
+
+// launchTemplatesAPI resolves "$Latest"/"$Default" and compares versions.
+type launchTemplatesAPI interface {
+	DescribeLaunchTemplates(context.Context, *ec2.DescribeLaunchTemplatesInput, ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplatesOutput, error)
+	DescribeLaunchTemplateVersions(context.Context, *ec2.DescribeLaunchTemplateVersionsInput, ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplateVersionsOutput, error)
+	DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+}
+
+// EC2's system tags on an instance launched from a launch template: the
+// template and the version it was launched with, set at launch and not
+// writable by users (the aws: prefix is reserved).
+const (
+	launchTemplateIDTag      = "aws:ec2launchtemplate:id"
+	launchTemplateVersionTag = "aws:ec2launchtemplate:version"
+)
+
+// launchedFrom reads the system tags of the instances: id -> [template,
+// version]. The emulator reports every instance of a group on the
+// template's current default version in DescribeAutoScalingGroups, and
+// records the launch version only in these tags (docs/EMULATOR-NOTES.md).
+func (r *roller) launchedFrom(ctx context.Context, ids []string) (map[string][2]string, error) {
+	got := map[string][2]string{}
+	if len(ids) == 0 {
+		return got, nil
+	}
+	p := ec2.NewDescribeInstancesPaginator(r.ec2, &ec2.DescribeInstancesInput{InstanceIds: ids})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing instances %v: %w", ids, err)
+		}
+		for _, res := range out.Reservations {
+			for _, i := range res.Instances {
+				var lt, v string
+				for _, t := range i.Tags {
+					switch aws.ToString(t.Key) {
+					case launchTemplateIDTag:
+						lt = aws.ToString(t.Value)
+					case launchTemplateVersionTag:
+						v = aws.ToString(t.Value)
+					}
+				}
+				if lt != "" && v != "" {
+					got[aws.ToString(i.InstanceId)] = [2]string{lt, v}
+				}
+			}
+		}
+	}
+	return got, nil
+}
+
+// instanceTemplate is the template id and version an instance was launched
+// with: EC2's system tags when present, the group's record otherwise.
+func instanceTemplate(i asgtypes.Instance, tagged map[string][2]string) (id, version string, ok bool) {
+	if t, found := tagged[aws.ToString(i.InstanceId)]; found {
+		return t[0], t[1], true
+	}
+	if i.LaunchTemplate == nil {
+		return "", "", false
+	}
+	return aws.ToString(i.LaunchTemplate.LaunchTemplateId), aws.ToString(i.LaunchTemplate.Version), true
+}
+
+// nodeChecker reports whether the Node of an instance is Ready.
+type nodeChecker interface {
+	NodeReady(ctx context.Context, instanceID string) (bool, error)
+}
+
+type roller struct {
+	asg  autoScalingAPI
+	ec2  launchTemplatesAPI
+	kube nodeChecker // nil: no Kubernetes API reachable
+	ui   UI
+	opts RollOptions
+}
+
+func (r *roller) poll() time.Duration {
+	if r.opts.Poll > 0 {
+		return r.opts.Poll
+	}
+	return 10 * time.Second
+}
+
+func (r *roller) timeout() time.Duration {
+	if r.opts.Timeout > 0 {
+		return r.opts.Timeout
+	}
+	return 20 * time.Minute
+}
+
+// plan reads every target group (pool name -> group name).
+func (r *roller) plan(ctx context.Context, targets map[string]string) (*RollResult, error) {
+	res := &RollResult{}
+	for _, pool := range slices.Sorted(maps.Keys(targets)) {
+		g, err := r.describe(ctx, targets[pool])
+		if err != nil {
+			return nil, err
+		}
+		rg, err := r.planGroup(ctx, pool, g)
+		if err != nil {
+			return nil, err
+		}
+		res.Groups = append(res.Groups, rg)
+		res.Pending += len(rg.Replace)
+	}
+	return res, nil
+}
+
+func (r *roller) describe(ctx context.Context, name string) (*asgtypes.AutoScalingGroup, error) {
+	out, err := r.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+	if err != nil {
+		return nil, fmt.Errorf("describing auto scaling group %s: %w", name, err)
+	}
+	if len(out.AutoScalingGroups) == 0 {
+		return nil, Failure("auto scaling group %s does not exist: the state names it, so it was deleted outside kforge; run `kforge up` to recreate it", name)
+	}
+	return &out.AutoScalingGroups[0], nil
+}
+
+// groupTemplate is the launch template a group launches from: its own, or
+// its mixed-instances policy's.
+func groupTemplate(g *asgtypes.AutoScalingGroup) *asgtypes.LaunchTemplateSpecification {
+	if g.LaunchTemplate != nil {
+		return g.LaunchTemplate
+	}
+	if p := g.MixedInstancesPolicy; p != nil && p.LaunchTemplate != nil {
+		return p.LaunchTemplate.LaunchTemplateSpecification
+	}
+	return nil
+}
+
+// planGroup sorts a group's instances into up to date and to replace.
+func (r *roller) planGroup(ctx context.Context, pool string, g *asgtypes.AutoScalingGroup) (RollGroup, error) {
+	name := aws.ToString(g.AutoScalingGroupName)
+	rg := RollGroup{Pool: pool, ASG: name, Min: aws.ToInt32(g.MinSize), Desired: aws.ToInt32(g.DesiredCapacity), Max: aws.ToInt32(g.MaxSize), UpToDate: []string{}, Replace: []RollInstance{}}
+	spec := groupTemplate(g)
+	if spec == nil {
+		return rg, Failure("auto scaling group %s launches from no launch template; kforge's groups always do, so it was changed outside kforge: run `kforge up` to restore it", name)
+	}
+	ltID, ltName, version, err := r.resolveVersion(ctx, spec)
+	if err != nil {
+		return rg, fmt.Errorf("group %s: %w", name, err)
+	}
+	rg.LaunchTemplate, rg.Version = ltName, version
+	changes := map[string]string{}
+	for _, t := range g.Tags {
+		if aws.ToString(t.Key) == RollingTag {
+			rg.Resuming = aws.ToString(t.Value)
+		}
+	}
+	var ids []string
+	for _, i := range g.Instances {
+		if !leaving(i.LifecycleState) {
+			ids = append(ids, aws.ToString(i.InstanceId))
+		}
+	}
+	tagged, err := r.launchedFrom(ctx, ids)
+	if err != nil {
+		return rg, err
+	}
+	for _, i := range g.Instances {
+		id := aws.ToString(i.InstanceId)
+		state := string(i.LifecycleState)
+		if leaving(i.LifecycleState) {
+			continue
+		}
+		it := RollInstance{ID: id, LifecycleState: state}
+		iltID, iversion, ok := instanceTemplate(i, tagged)
+		switch {
+		case !ok:
+			it.Reason = "launched without a launch template"
+		case iltID != ltID:
+			it.Version = iversion
+			it.Reason = fmt.Sprintf("launched from launch template %s, the group now uses %s", iltID, ltID)
+		case iversion != version:
+			it.LaunchTemplate, it.Version = ltName, iversion
+			why, ok := changes[it.Version]
+			if !ok {
+				why = r.describeChange(ctx, ltID, it.Version, version)
+				changes[it.Version] = why
+			}
+			it.Reason = fmt.Sprintf("launch template version %s, the group's is %s (%s)", it.Version, version, why)
+		default:
+			rg.UpToDate = append(rg.UpToDate, id)
+			continue
+		}
+		rg.Replace = append(rg.Replace, it)
+	}
+	slices.SortFunc(rg.Replace, func(a, b RollInstance) int {
+		// The instance of a surge in progress goes first.
+		if (a.ID == rg.Resuming) != (b.ID == rg.Resuming) {
+			if a.ID == rg.Resuming {
+				return -1
+			}
+			return 1
+		}
+		return cmpString(a.ID, b.ID)
+	})
+	slices.Sort(rg.UpToDate)
+	rg.Strategy, rg.StrategyWhy = strategy(pool, rg.Desired, rg.Max)
+	return rg, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// strategy chooses surge when max_size leaves room for one more instance.
+func strategy(pool string, desired, maxSize int32) (string, string) {
+	if pool == ControlPlanePool {
+		return StrategyReplace, "the control plane is a group of one (etcd lives on the node): a second one cannot join it; the replacement restores the latest etcd snapshot"
+	}
+	if desired+1 <= maxSize {
+		return StrategySurge, fmt.Sprintf("desired %d + 1 <= max %d: the replacement starts before the old instance goes", desired, maxSize)
+	}
+	return StrategyReplace, fmt.Sprintf("desired %d = max %d leaves no room for a surge: the pool runs one instance short during each replacement (raise workerPools.%s.max to surge)", desired, maxSize, pool)
+}
+
+// leaving is true for instances already on their way out of the group.
+func leaving(s asgtypes.LifecycleState) bool {
+	switch s {
+	case asgtypes.LifecycleStateTerminating, asgtypes.LifecycleStateTerminatingWait, asgtypes.LifecycleStateTerminatingProceed,
+		asgtypes.LifecycleStateTerminated, asgtypes.LifecycleStateDetaching, asgtypes.LifecycleStateDetached:
+		return true
+	}
+	return false
+}
+
+// resolveVersion returns the template's id, name and the version number a
+// group spec means ("$Latest" and "$Default" resolved).
+func (r *roller) resolveVersion(ctx context.Context, spec *asgtypes.LaunchTemplateSpecification) (id, name, version string, err error) {
+	in := &ec2.DescribeLaunchTemplatesInput{}
+	if v := aws.ToString(spec.LaunchTemplateId); v != "" {
+		in.LaunchTemplateIds = []string{v}
+	} else {
+		in.LaunchTemplateNames = []string{aws.ToString(spec.LaunchTemplateName)}
+	}
+	out, err := r.ec2.DescribeLaunchTemplates(ctx, in)
+	if err != nil {
+		return "", "", "", fmt.Errorf("describing launch template %s%s: %w", aws.ToString(spec.LaunchTemplateId), aws.ToString(spec.LaunchTemplateName), err)
+	}
+	if len(out.LaunchTemplates) == 0 {
+		return "", "", "", Failure("launch template %s%s does not exist", aws.ToString(spec.LaunchTemplateId), aws.ToString(spec.LaunchTemplateName))
+	}
+	lt := out.LaunchTemplates[0]
+	id, name, version = aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName), aws.ToString(spec.Version)
+	switch version {
+	case "$Latest":
+		version = strconv.FormatInt(aws.ToInt64(lt.LatestVersionNumber), 10)
+	case "", "$Default":
+		version = strconv.FormatInt(aws.ToInt64(lt.DefaultVersionNumber), 10)
+	}
+	return id, name, version, nil
+}
+
+// describeChange names what differs between two versions of a template:
+// the image, the instance type, the user data (which carries the agent's
+// SHA-256). A failure to read them only makes the reason vaguer.
+func (r *roller) describeChange(ctx context.Context, ltID, from, to string) string {
+	out, err := r.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(ltID), Versions: []string{from, to}})
+	if err != nil || len(out.LaunchTemplateVersions) != 2 {
+		return "versions not readable"
+	}
+	var a, b = out.LaunchTemplateVersions[0].LaunchTemplateData, out.LaunchTemplateVersions[1].LaunchTemplateData
+	if strconv.FormatInt(aws.ToInt64(out.LaunchTemplateVersions[0].VersionNumber), 10) != from {
+		a, b = b, a
+	}
+	if a == nil || b == nil {
+		return "versions not readable"
+	}
+	var diffs []string
+	if x, y := aws.ToString(a.ImageId), aws.ToString(b.ImageId); x != y {
+		diffs = append(diffs, fmt.Sprintf("image %s -> %s", x, y))
+	}
+	if x, y := string(a.InstanceType), string(b.InstanceType); x != y {
+		diffs = append(diffs, fmt.Sprintf("instance type %s -> %s", x, y))
+	}
+	if aws.ToString(a.UserData) != aws.ToString(b.UserData) {
+		diffs = append(diffs, "user data: agent build or node settings")
+	}
+	if len(diffs) == 0 {
+		return "other launch settings"
+	}
+	return strings.Join(diffs, ", ")
+}
+
+// execute replaces the plan's instances group by group, one at a time,
+// re-reading the group before each step so that a change made meanwhile
+// (the autoscaler, another roll) is seen.
+func (r *roller) execute(ctx context.Context, res *RollResult) error {
+	for gi := range res.Groups {
+		rg := &res.Groups[gi]
+		for {
+			if err := interrupted(ctx, res.Env); err != nil {
+				return err
+			}
+			g, err := r.describe(ctx, rg.ASG)
+			if err != nil {
+				return err
+			}
+			fresh, err := r.planGroup(ctx, rg.Pool, g)
+			if err != nil {
+				return err
+			}
+			if len(fresh.Replace) == 0 {
+				r.ui.Notef("%s: all %d instance(s) on launch template version %s\n", rg.Pool, len(fresh.UpToDate), fresh.Version)
+				break
+			}
+			step, err := r.replace(ctx, fresh, g, fresh.Replace[0], res.Env)
+			if err != nil {
+				return err
+			}
+			res.Steps = append(res.Steps, step)
+		}
+	}
+	return nil
+}
+
+func interrupted(ctx context.Context, env string) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("roll interrupted: run `kforge roll %s` again to continue; instances already on their group's launch template version are skipped", env)}
+}
+
+// replace replaces one instance: surge (tag, raise desired, wait, terminate
+// with decrement, untag) or terminate-then-replace.
+func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScalingGroup, old RollInstance, env string) (RollStep, error) {
+	start := time.Now()
+	step := RollStep{Pool: rg.Pool, Old: old.ID, Strategy: rg.Strategy}
+	// A call in flight finishes even after Ctrl-C: the interrupt stops
+	// between steps and during waits, never half-way through a call.
+	call := context.WithoutCancel(ctx)
+	before := map[string]bool{}
+	for _, i := range g.Instances {
+		before[aws.ToString(i.InstanceId)] = true
+	}
+	surge := rg.Strategy == StrategySurge || rg.Resuming == old.ID
+	if surge {
+		step.Strategy = StrategySurge
+		if rg.Resuming == old.ID {
+			step.Resumed = true
+			r.ui.Notef("%s: resuming the surge for %s (an earlier run raised the desired capacity to %d)\n", rg.Pool, old.ID, rg.Desired)
+		} else {
+			if _, err := r.asg.CreateOrUpdateTags(call, &autoscaling.CreateOrUpdateTagsInput{Tags: []asgtypes.Tag{{
+				ResourceId: aws.String(rg.ASG), ResourceType: aws.String("auto-scaling-group"),
+				Key: aws.String(RollingTag), Value: aws.String(old.ID), PropagateAtLaunch: aws.Bool(false),
+			}}}); err != nil {
+				return step, fmt.Errorf("tagging group %s with %s=%s: %w", rg.ASG, RollingTag, old.ID, err)
+			}
+			r.ui.Notef("%s: replacing %s (%s): desired %d -> %d\n", rg.Pool, old.ID, old.Reason, rg.Desired, rg.Desired+1)
+			if _, err := r.asg.SetDesiredCapacity(call, &autoscaling.SetDesiredCapacityInput{
+				AutoScalingGroupName: aws.String(rg.ASG), DesiredCapacity: aws.Int32(rg.Desired + 1), HonorCooldown: aws.Bool(false),
+			}); err != nil {
+				return step, fmt.Errorf("raising the desired capacity of %s to %d: %w", rg.ASG, rg.Desired+1, err)
+			}
+		}
+		newIDs, err := r.waitCapacity(ctx, rg, "", before, env)
+		if err != nil {
+			return step, err
+		}
+		step.New = newIDs
+		check := newIDs
+		if len(check) == 0 {
+			// Resumed: the replacement was launched by the earlier run.
+			check = rg.UpToDate
+		}
+		if step.NodesReady, err = r.waitNodes(ctx, rg, check, env); err != nil {
+			return step, err
+		}
+		r.ui.Notef("%s: terminating %s (desired back to %d); the termination lifecycle hook has the control plane drain its node first\n", rg.Pool, old.ID, rg.Desired)
+		if err := r.terminate(call, rg, old.ID, true); err != nil {
+			return step, err
+		}
+		if _, err := r.asg.DeleteTags(call, &autoscaling.DeleteTagsInput{Tags: []asgtypes.Tag{{
+			ResourceId: aws.String(rg.ASG), ResourceType: aws.String("auto-scaling-group"), Key: aws.String(RollingTag),
+		}}}); err != nil {
+			return step, fmt.Errorf("removing tag %s from group %s: %w", RollingTag, rg.ASG, err)
+		}
+		if err := r.waitGone(ctx, rg, old.ID, env); err != nil {
+			return step, err
+		}
+	} else {
+		r.ui.Notef("%s: replacing %s (%s): terminating it first (%s)\n", rg.Pool, old.ID, old.Reason, rg.StrategyWhy)
+		t0 := time.Now()
+		if err := r.terminate(call, rg, old.ID, false); err != nil {
+			return step, err
+		}
+		if err := r.waitGone(ctx, rg, old.ID, env); err != nil {
+			return step, err
+		}
+		newIDs, err := r.waitCapacity(ctx, rg, old.ID, before, env)
+		if err != nil {
+			return step, err
+		}
+		step.New = newIDs
+		if step.NodesReady, err = r.waitNodes(ctx, rg, newIDs, env); err != nil {
+			return step, err
+		}
+		step.Unavailable = time.Since(t0).Truncate(time.Second).String()
+	}
+	step.Seconds = int(time.Since(start).Seconds())
+	r.ui.Notef("%s: %s replaced by %v in %ds\n", rg.Pool, old.ID, step.New, step.Seconds)
+	return step, nil
+}
+
+func (r *roller) terminate(ctx context.Context, rg RollGroup, id string, decrement bool) error {
+	_, err := r.asg.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+		InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(decrement),
+	})
+	if err != nil {
+		return fmt.Errorf("terminating %s in group %s: %w", id, rg.ASG, err)
+	}
+	return nil
+}
+
+// waitFor polls until done reports true, the timeout passes or ctx ends.
+func (r *roller) waitFor(ctx context.Context, env, what string, done func() (bool, error)) error {
+	deadline := time.Now().Add(r.timeout())
+	for {
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return Failure("timed out after %s waiting for %s; the roll stopped here and resumes with `kforge roll %s`", r.timeout(), what, env)
+		}
+		select {
+		case <-ctx.Done():
+			return interrupted(ctx, env)
+		case <-time.After(r.poll()):
+		}
+	}
+}
+
+// waitCapacity waits until the group has its desired count InService, none
+// pending, every instance but the one being replaced on the current
+// version. It returns the instances that were not in the group before.
+func (r *roller) waitCapacity(ctx context.Context, rg RollGroup, gone string, before map[string]bool, env string) ([]string, error) {
+	var fresh []string
+	err := r.waitFor(ctx, env, fmt.Sprintf("a replacement InService in group %s", rg.ASG), func() (bool, error) {
+		g, err := r.describe(ctx, rg.ASG)
+		if err != nil {
+			return false, err
+		}
+		inService, pending := 0, 0
+		fresh = fresh[:0]
+		for _, i := range g.Instances {
+			id := aws.ToString(i.InstanceId)
+			if leaving(i.LifecycleState) || id == gone {
+				continue
+			}
+			if i.LifecycleState == asgtypes.LifecycleStateInService {
+				inService++
+			} else {
+				pending++
+			}
+			if !before[id] {
+				fresh = append(fresh, id)
+			}
+		}
+		return pending == 0 && int32(inService) >= aws.ToInt32(g.DesiredCapacity), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(fresh)
+	// A replacement that is itself outdated would be replaced forever: the
+	// group's template changed meanwhile, or the emulator reports versions
+	// wrongly (docs/EMULATOR-NOTES.md).
+	g, err := r.describe(ctx, rg.ASG)
+	if err != nil {
+		return nil, err
+	}
+	tagged, err := r.launchedFrom(ctx, fresh)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range g.Instances {
+		id := aws.ToString(i.InstanceId)
+		if _, v, ok := instanceTemplate(i, tagged); ok && slices.Contains(fresh, id) && v != rg.Version {
+			return nil, Failure("replacement %s in group %s was launched from launch template version %s, not the group's %s: stopping rather than replacing it again", id, rg.ASG, v, rg.Version)
+		}
+	}
+	return fresh, nil
+}
+
+// waitGone waits until the instance has left the group: with the
+// termination lifecycle hook it waits in Terminating:Wait while its node
+// drains.
+func (r *roller) waitGone(ctx context.Context, rg RollGroup, id, env string) error {
+	return r.waitFor(ctx, env, fmt.Sprintf("%s to leave group %s (its node drains through the termination lifecycle hook first)", id, rg.ASG), func() (bool, error) {
+		g, err := r.describe(ctx, rg.ASG)
+		if err != nil {
+			return false, err
+		}
+		for _, i := range g.Instances {
+			if aws.ToString(i.InstanceId) == id && i.LifecycleState != asgtypes.LifecycleStateTerminated {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// waitNodes waits for the new instances' Nodes to be Ready when a
+// Kubernetes API is reachable; it reports whether it checked.
+func (r *roller) waitNodes(ctx context.Context, rg RollGroup, ids []string, env string) (bool, error) {
+	if r.kube == nil {
+		return false, nil
+	}
+	for _, id := range ids {
+		if err := r.waitFor(ctx, env, fmt.Sprintf("the Node of %s to be Ready", id), func() (bool, error) {
+			ok, err := r.kube.NodeReady(ctx, id)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				// The API answering badly for a moment is no reason to stop.
+				r.ui.Notef("%s: reading the Node of %s: %v (retrying)\n", rg.Pool, id, err)
+				return false, nil
+			}
+			return ok, err
+		}); err != nil {
+			return false, err
+		}
+		r.ui.Notef("%s: Node of %s is Ready\n", rg.Pool, id)
+	}
+	return true, nil
+}

@@ -1,0 +1,66 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+)
+
+// kubeNodes finds an instance's Node by spec.providerID
+// (aws:///<az>/<instance-id>) through client-go.
+type kubeNodes struct{ client kubernetes.Interface }
+
+// NodeReady reports whether the instance's Node exists and is Ready.
+func (k kubeNodes) NodeReady(ctx context.Context, instanceID string) (bool, error) {
+	nodes, err := k.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, fmt.Errorf("listing nodes: %w", err)
+	}
+	for _, n := range nodes.Items {
+		if !strings.HasSuffix(n.Spec.ProviderID, "/"+instanceID) {
+			continue
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	}
+	return false, nil
+}
+
+// nodeChecker connects to the cluster's API with the admin kubeconfig the
+// control plane backs up. It returns nil and says why when no API answers
+// (always so on the emulator, where no instance boots): the roll then
+// waits for InService only.
+func (e *Env) nodeChecker(ctx context.Context, out *Outputs) (nodeChecker, string) {
+	kc, err := e.fetchKubeconfig(ctx, out, true)
+	if err != nil {
+		return nil, fmt.Sprintf("Kubernetes API not reachable (%v): the roll waits for each replacement to be InService in its group, not for its Node to be Ready", err)
+	}
+	raw, err := yaml.Marshal(kc)
+	if err != nil {
+		return nil, fmt.Sprintf("admin kubeconfig not usable (%v): waiting for InService only, not for Nodes Ready", err)
+	}
+	rc, err := clientcmd.RESTConfigFromKubeConfig(raw)
+	if err != nil {
+		return nil, fmt.Sprintf("admin kubeconfig not usable (%v): waiting for InService only, not for Nodes Ready", err)
+	}
+	rc.Timeout = 15 * time.Second
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Sprintf("admin kubeconfig not usable (%v): waiting for InService only, not for Nodes Ready", err)
+	}
+	if _, err := client.Discovery().ServerVersion(); err != nil {
+		return nil, fmt.Sprintf("Kubernetes API at %s not reachable (%v): waiting for InService only, not for Nodes Ready", rc.Host, err)
+	}
+	return kubeNodes{client: client}, fmt.Sprintf("Kubernetes API at %s reachable: each replacement's Node must be Ready before the old instance goes", rc.Host)
+}
