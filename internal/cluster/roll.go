@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/kforge/kforge/internal/config"
 )
 
 // ControlPlanePool is the name the roll gives the control plane's group.
@@ -49,6 +51,8 @@ type RollOptions struct {
 	// Timeout bounds each wait: a replacement InService, an instance gone,
 	// a Node Ready (20 minutes).
 	Timeout time.Duration
+	// ShowPlan, when set, shows the plan before the confirmation.
+	ShowPlan func(*RollResult)
 }
 
 // RollInstance is an instance the roll replaces, and why.
@@ -105,13 +109,13 @@ type RollResult struct {
 
 // ValidateRoll refuses contradictory or unknown choices (exit code 2),
 // before any cloud call.
-func ValidateRoll(e *Env, o RollOptions) error {
+func ValidateRoll(cfg *config.Cluster, o RollOptions) error {
 	if o.Pool != "" && o.ControlPlane {
 		return UsageError("--pool and --control-plane exclude each other: roll the control plane on its own (it means API downtime), then the pools")
 	}
 	if o.Pool != "" {
-		if _, ok := e.Config.WorkerPools[o.Pool]; !ok {
-			return UsageError("--pool %q: environment %s has no such worker pool (it has: %v); omit --pool to roll every pool", o.Pool, e.Name, slices.Sorted(maps.Keys(e.Config.WorkerPools)))
+		if _, ok := cfg.WorkerPools[o.Pool]; !ok {
+			return UsageError("--pool %q: environment %s has no such worker pool (it has: %s); omit --pool to roll every pool", o.Pool, cfg.Environment, strings.Join(slices.Sorted(maps.Keys(cfg.WorkerPools)), ", "))
 		}
 	}
 	if o.Poll < 0 || o.Timeout < 0 {
@@ -125,7 +129,7 @@ func ValidateRoll(e *Env, o RollOptions) error {
 // DryRun it only returns the plan. Everything it needs to resume is read
 // back from the groups: run it again after an interruption.
 func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
-	if err := ValidateRoll(e, o); err != nil {
+	if err := ValidateRoll(e.Config, o); err != nil {
 		return nil, err
 	}
 	out, err := e.AppliedOutputs(ctx)
@@ -161,11 +165,15 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 	if o.DryRun || res.Pending == 0 {
 		return res, nil
 	}
-	action := fmt.Sprintf("replace %d instance(s) of %s, one at a time per group", res.Pending, e.Config.Name)
-	if o.ControlPlane {
-		action = fmt.Sprintf("replace the control plane of %s: the Kubernetes API is down until the replacement has restored the latest etcd snapshot (writes since it, up to %s, are lost)", e.Config.Name, res.BackupInterval)
+	if o.ShowPlan != nil {
+		o.ShowPlan(res)
 	}
-	if err := e.opts.UI.Confirm(action, "yes"); err != nil {
+	action, want := fmt.Sprintf("replace %d instance(s) of %s, one at a time per group", res.Pending, e.Config.Name), "yes"
+	if o.ControlPlane {
+		// Downtime and possible loss of recent writes: the cluster's name, as for down.
+		action, want = fmt.Sprintf("replace the control plane of %s: the Kubernetes API is down until the replacement has restored the latest etcd snapshot (writes since it, up to %s, are lost)", e.Config.Name, res.BackupInterval), e.Config.Name
+	}
+	if err := e.opts.UI.Confirm(action, want); err != nil {
 		return nil, err
 	}
 	r.kube, res.KubeNote = e.nodeChecker(ctx, out)

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/cluster"
+)
+
+func newRollCmd(app *App) *cobra.Command {
+	var o cluster.RollOptions
+	cmd := &cobra.Command{
+		Use:   "roll <env>",
+		Short: "Replace the nodes whose launch template version is outdated, one at a time per pool",
+		Long: `Find the instances whose launch template version (new agent build, AMI,
+instance type) differs from their group's, and replace them one at a time
+per pool: raise the desired capacity by one, wait for the replacement, then
+terminate the old instance (its node is drained through the termination
+lifecycle hook). A pool whose max leaves no room is replaced
+terminate-first. --dry-run prints the plan and changes nothing. Run it
+again after an interruption: instances already current are skipped.
+
+--control-plane replaces the control plane instead: the Kubernetes API is
+down until the replacement has restored the latest etcd snapshot, and
+writes since that snapshot (up to controlPlane.backupInterval) are lost.`,
+		Args: envArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Ctrl-C cancels the context: the roll stops between calls.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			// Bad choices are exit code 2 before the emulator or AWS is asked.
+			cfg, err := app.LoadEnv(args[0])
+			if err != nil {
+				return err
+			}
+			if err := cluster.ValidateRoll(cfg, o); err != nil {
+				return err
+			}
+			e, err := app.OpenEnv(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if !app.JSON() && !o.DryRun {
+				o.ShowPlan = app.printRollPlan
+			}
+			res, err := cluster.RunRoll(ctx, e, o)
+			switch {
+			case res == nil:
+			case app.JSON():
+				if perr := app.PrintJSON(res); err == nil {
+					err = perr
+				}
+			case o.DryRun || res.Pending == 0:
+				app.printRollPlan(res)
+			default:
+				app.printRollSteps(res)
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Pool, "pool", "", "roll this worker pool only (default: every worker pool)")
+	f.BoolVar(&o.ControlPlane, "control-plane", false, "roll the control plane (API downtime; writes since the last etcd snapshot are lost)")
+	f.BoolVar(&o.DryRun, "dry-run", false, "print what would be replaced and why; change nothing")
+	return cmd
+}
+
+// printRollPlan prints each group's instances to replace, with the reason
+// and the strategy.
+func (app *App) printRollPlan(res *cluster.RollResult) {
+	for _, g := range res.Groups {
+		app.Printf("%s (%s): launch template %s version %s; min %d desired %d max %d\n", g.Pool, g.ASG, g.LaunchTemplate, g.Version, g.Min, g.Desired, g.Max)
+		if len(g.Replace) == 0 {
+			app.Printf("  up to date: %d instance(s)\n", len(g.UpToDate))
+			continue
+		}
+		rows := [][]string{{"  INSTANCE", "STATE", "REASON"}}
+		for _, i := range g.Replace {
+			rows = append(rows, []string{"  " + i.ID, i.LifecycleState, i.Reason})
+		}
+		app.Table(rows)
+		app.Printf("  up to date: %d instance(s); strategy: %s (%s)\n", len(g.UpToDate), g.Strategy, g.StrategyWhy)
+		if g.Resuming != "" {
+			app.Printf("  resuming: an earlier roll raised the capacity for %s\n", g.Resuming)
+		}
+	}
+	if res.ControlPlane && res.Pending > 0 {
+		app.Printf("\nDowntime: the Kubernetes API is unavailable from the termination until the replacement has booted, restored the latest etcd snapshot and PKI from the certs bucket, and run kubeadm init. Workloads on the workers keep running. RPO: writes after the latest snapshot are lost (backup interval %s).\n", res.BackupInterval)
+	}
+	verb := "to replace"
+	if !res.DryRun {
+		verb = "to replace now"
+	}
+	app.Printf("\n%d instance(s) %s.", res.Pending, verb)
+	if res.DryRun {
+		app.Printf(" Dry run: nothing changed.")
+	}
+	app.Printf("\n")
+}
+
+// printRollSteps prints the replacements made.
+func (app *App) printRollSteps(res *cluster.RollResult) {
+	rows := [][]string{{"POOL", "OLD", "NEW", "STRATEGY", "SECONDS", "NODE READY"}}
+	for _, s := range res.Steps {
+		ready := "not checked"
+		if s.NodesReady {
+			ready = "yes"
+		}
+		rows = append(rows, []string{s.Pool, s.Old, strings.Join(s.New, ","), s.Strategy, fmt.Sprint(s.Seconds), ready})
+	}
+	app.Table(rows)
+	app.Printf("\n%d of %d instance(s) replaced.\n", len(res.Steps), res.Pending)
+	if res.KubeNote != "" {
+		app.Printf("%s\n", res.KubeNote)
+	}
+}
