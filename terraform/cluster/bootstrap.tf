@@ -40,6 +40,11 @@ locals {
     controller_asg_name = "${var.cluster_name}-${local.controller_group}"
     # kforge-backup.timer's interval on the control plane.
     backup_interval_minutes = var.backup_interval_minutes
+    # kforge-drain-events.service on the control plane reads this queue and
+    # answers this hook; the heartbeat bounds its drain.
+    node_events_queue_url            = module.interruption.queue_url
+    lifecycle_hook_name              = module.interruption.lifecycle_hook_name
+    lifecycle_hook_heartbeat_seconds = module.interruption.lifecycle_heartbeat_seconds
   })
 
   # The keys come from the objects, so no node launches before they exist.

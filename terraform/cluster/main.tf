@@ -136,14 +136,21 @@ module "workers" {
   tags                      = local.tags
 }
 
+# The node events queue the control plane's drainer reads: termination
+# lifecycle actions of every worker group (the hook is in that module too),
 # Spot interruption warnings, rebalance recommendations, state changes and
-# scheduled changes into one queue for the drain handler (docs/COST.md: the
-# lifecycle hook alone misses the two-minute Spot warning). Only when a pool
-# runs on Spot.
+# scheduled changes (docs/OPERATIONS.md). Every cluster has a worker pool,
+# so every cluster has the queue.
 module "interruption" {
   source = "../modules/interruption"
-  count  = anytrue([for p in values(var.worker_pools) : p.capacity == "spot"]) ? 1 : 0
 
-  cluster_name = var.cluster_name
-  tags         = local.tags
+  cluster_name  = var.cluster_name
+  worker_groups = module.workers.asg_names
+  tags          = local.tags
+}
+
+# The queue existed only with a Spot pool before; keep it where it is.
+moved {
+  from = module.interruption[0]
+  to   = module.interruption
 }

@@ -112,6 +112,6 @@ output "amis" {
 }
 
 output "node_events_queue_url" {
-  description = "SQS queue of EC2 Spot interruption, rebalance, state-change and scheduled-change events for the cluster's drain handler; empty when no pool runs on Spot."
-  value       = try(module.interruption[0].queue_url, "")
+  description = "SQS queue of the worker groups' termination lifecycle actions and of EC2 Spot interruption, rebalance, state-change and scheduled-change events, read by the control plane's drainer."
+  value       = module.interruption.queue_url
 }

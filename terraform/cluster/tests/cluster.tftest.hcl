@@ -104,8 +104,8 @@ run "real_aws_configuration" {
     error_message = "on AWS api.<domain> is in its own zone, private to the cluster VPC"
   }
   assert {
-    condition     = length(module.interruption) == 0 && output.node_events_queue_url == ""
-    error_message = "no Spot pool, no node events queue"
+    condition     = output.node_events_queue_url != "" && module.interruption.hooked_groups == sort(values(module.workers.asg_names)) && jsondecode(aws_s3_object.cluster_config.content).lifecycle_hook_name == "kforge-drain" && jsondecode(aws_s3_object.cluster_config.content).lifecycle_hook_heartbeat_seconds == 600
+    error_message = "without a Spot pool too: the node events queue, a termination hook on every worker group, and the drainer's settings in cluster.json"
   }
   assert {
     condition     = module.workers.launch_template_ids["general"] != "" && length(data.aws_ssm_parameter.al2023) == 1 && local.controller_ami == "ami-0123456789abcdef0"
@@ -363,8 +363,8 @@ run "mixed_architectures" {
     error_message = "the arm pool boots the arm64 image, the others x86_64"
   }
   assert {
-    condition     = length(module.interruption) == 1 && output.node_events_queue_url != ""
-    error_message = "a Spot pool gets the node events queue"
+    condition     = output.node_events_queue_url != "" && length(module.interruption.hooked_groups) == length(var.worker_pools)
+    error_message = "a Spot pool's group has the termination hook, and the queue gets its events"
   }
 }
 

@@ -1,8 +1,17 @@
 locals {
-  # What queue-mode NTH acts on. EC2 events carry no cluster tag, so the
-  # rules take every instance of the account and region; NTH ignores
-  # instances that are not nodes of its cluster.
+  # What the drainer acts on (the events queue-mode NTH reads, too). The
+  # lifecycle rule names this cluster's groups; EC2 and Health events carry
+  # no cluster tag, so those rules take every instance of the account and
+  # region, and the drainer ignores instances that are not its nodes.
   rules = {
+    lifecycle = {
+      description = "termination lifecycle actions of the worker groups (hook ${var.lifecycle_hook_name})"
+      pattern = {
+        source        = ["aws.autoscaling"]
+        "detail-type" = ["EC2 Instance-terminate Lifecycle Action"]
+        detail        = { AutoScalingGroupName = sort(values(var.worker_groups)) }
+      }
+    }
     spot-interruption = {
       description = "EC2 Spot interruption warnings (two minutes ahead)"
       pattern     = { source = ["aws.ec2"], "detail-type" = ["EC2 Spot Instance Interruption Warning"] }

@@ -1,8 +1,9 @@
-# The queue a drain handler reads (the control-plane handler, or AWS Node
-# Termination Handler in queue mode): EC2 and AWS
-# Health events about the cluster's instances arrive here through the
-# EventBridge rules in events.tf. Encrypted with SQS-managed keys, which
-# EventBridge can write to without a key policy grant.
+# The node events queue the control plane's drainer reads (kforge node
+# drain-events; AWS Node Termination Handler in queue mode reads the same
+# events): Auto Scaling lifecycle actions, EC2 and AWS Health events about
+# the cluster's instances arrive here through the EventBridge rules in
+# events.tf. Encrypted with SQS-managed keys, which EventBridge can write to
+# without a key policy grant, and the drainer read without a KMS grant.
 resource "aws_sqs_queue" "events" {
   name                      = "${var.cluster_name}-node-events"
   message_retention_seconds = var.message_retention_seconds

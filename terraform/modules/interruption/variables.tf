@@ -19,6 +19,38 @@ variable "message_retention_seconds" {
   }
 }
 
+variable "worker_groups" {
+  description = "Auto Scaling group name by worker pool: each gets the termination lifecycle hook, and the lifecycle rule matches their events."
+  type        = map(string)
+
+  validation {
+    condition     = length(var.worker_groups) >= 1
+    error_message = "worker_groups needs at least one group: the lifecycle rule's pattern lists them."
+  }
+}
+
+variable "lifecycle_hook_name" {
+  description = "Name of the termination lifecycle hook on every worker group (cluster.json lifecycle_hook_name, which the drainer answers)."
+  type        = string
+  default     = "kforge-drain"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,255}$", var.lifecycle_hook_name))
+    error_message = "lifecycle_hook_name must be 1-255 letters, digits, dots, hyphens or underscores (Auto Scaling's rule)."
+  }
+}
+
+variable "lifecycle_heartbeat_seconds" {
+  description = "Heartbeat timeout of the hook: how long a terminating worker waits to be drained before it terminates anyway (CONTINUE). The drainer stops draining a minute before it."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.lifecycle_heartbeat_seconds >= 30 && var.lifecycle_heartbeat_seconds <= 7200
+    error_message = "lifecycle_heartbeat_seconds must be between 30 and 7200 (Auto Scaling's limits)."
+  }
+}
+
 variable "tags" {
   description = "Tags applied to the queue and the rules."
   type        = map(string)

@@ -169,14 +169,44 @@ func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVa
 			checkTag(t, g, "k8s.io/cluster-autoscaler/node-template/label/"+k, val, false)
 		}
 		checkCapacity(t, g, pool, spec)
-		if spec.Capacity == "spot" && !strings.Contains(out.NodeEventsQueue, v.ClusterName+"-node-events") {
-			t.Errorf("pool %s runs on Spot but the node events queue output is %q", pool, out.NodeEventsQueue)
-		}
+		checkDrainHook(t, ctx, c, aws.ToString(g.AutoScalingGroupName), true)
 		for _, taint := range spec.Taints {
 			kv, effect, _ := strings.Cut(taint, ":")
 			k, val, _ := strings.Cut(kv, "=")
 			checkTag(t, g, "k8s.io/cluster-autoscaler/node-template/taint/"+k, val+":"+effect, false)
 		}
+	}
+	checkDrainHook(t, ctx, c, out.ControllerASGName, false)
+	if !strings.HasSuffix(out.NodeEventsQueue, "/"+v.ClusterName+"-node-events") {
+		t.Errorf("node events queue output %q, want the queue %s-node-events (every cluster has one)", out.NodeEventsQueue, v.ClusterName)
+	}
+}
+
+// checkDrainHook: every worker group has the termination hook the
+// drainer answers (continue after 600 s unanswered); the control plane's
+// group has none (docs/OPERATIONS.md says why).
+func checkDrainHook(t *testing.T, ctx context.Context, c *clients, group string, want bool) {
+	t.Helper()
+	out, err := c.asg.DescribeLifecycleHooks(ctx, &autoscaling.DescribeLifecycleHooksInput{AutoScalingGroupName: aws.String(group)})
+	if err != nil {
+		t.Errorf("lifecycle hooks of %s: %v", group, err)
+		return
+	}
+	if !want {
+		if len(out.LifecycleHooks) != 0 {
+			t.Errorf("group %s has lifecycle hooks %+v, want none", group, out.LifecycleHooks)
+		}
+		return
+	}
+	if len(out.LifecycleHooks) != 1 {
+		t.Errorf("group %s has %d lifecycle hooks, want the termination hook", group, len(out.LifecycleHooks))
+		return
+	}
+	h := out.LifecycleHooks[0]
+	if aws.ToString(h.LifecycleHookName) != "kforge-drain" || aws.ToString(h.LifecycleTransition) != "autoscaling:EC2_INSTANCE_TERMINATING" ||
+		aws.ToString(h.DefaultResult) != "CONTINUE" || aws.ToInt32(h.HeartbeatTimeout) != 600 {
+		t.Errorf("group %s hook %s %s default %s heartbeat %d, want kforge-drain on terminating, CONTINUE after 600 s", group,
+			aws.ToString(h.LifecycleHookName), aws.ToString(h.LifecycleTransition), aws.ToString(h.DefaultResult), aws.ToInt32(h.HeartbeatTimeout))
 	}
 }
 

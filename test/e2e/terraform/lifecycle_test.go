@@ -139,7 +139,7 @@ var liveKinds = []string{
 	"ec2:vpc-endpoint", "ec2:launch-template", "ec2:instance", "elbv2:load-balancer",
 	"elbv2:target-group", "autoscaling:group", "efs:file-system", "efs:mount-target", "s3:bucket",
 	"s3:object", "iam:role", "iam:policy", "iam:instance-profile", "kms:alias", "kms:key",
-	"route53:hosted-zone", "route53:record",
+	"route53:hosted-zone", "route53:record", "sqs:queue", "events:rule",
 }
 
 // clusterVars is the part of the example inputs the checks need.

@@ -13,8 +13,9 @@ mock_provider "aws" {
 }
 
 variables {
-  cluster_name = "kforge-test"
-  tags         = { "kforge.io/cluster" = "kforge-test" }
+  cluster_name  = "kforge-test"
+  worker_groups = { general = "kforge-test-general", spot = "kforge-test-spot" }
+  tags          = { "kforge.io/cluster" = "kforge-test" }
 }
 
 run "queue_and_rules" {
@@ -25,8 +26,18 @@ run "queue_and_rules" {
     error_message = "encrypted queue named after the cluster, events kept 5 minutes"
   }
   assert {
-    condition     = toset(keys(aws_cloudwatch_event_rule.this)) == toset(["spot-interruption", "rebalance", "state-change", "scheduled-change"])
-    error_message = "one rule per event kind NTH acts on"
+    condition     = toset(keys(aws_cloudwatch_event_rule.this)) == toset(["lifecycle", "spot-interruption", "rebalance", "state-change", "scheduled-change"])
+    error_message = "one rule per event kind the drainer acts on"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.this["lifecycle"].event_pattern) == { source = ["aws.autoscaling"], "detail-type" = ["EC2 Instance-terminate Lifecycle Action"], detail = { AutoScalingGroupName = ["kforge-test-general", "kforge-test-spot"] } }
+    error_message = "the lifecycle rule takes the terminate actions of this cluster's worker groups only"
+  }
+  assert {
+    condition = alltrue([for k, h in aws_autoscaling_lifecycle_hook.drain :
+      h.name == "kforge-drain" && h.autoscaling_group_name == "kforge-test-${k}" && h.lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING" && h.default_result == "CONTINUE" && h.heartbeat_timeout == 600
+    ]) && length(aws_autoscaling_lifecycle_hook.drain) == 2
+    error_message = "every worker group gets a termination hook that continues after 600 s unanswered"
   }
   assert {
     condition     = jsondecode(aws_cloudwatch_event_rule.this["spot-interruption"].event_pattern)["detail-type"] == ["EC2 Spot Instance Interruption Warning"] && jsondecode(aws_cloudwatch_event_rule.this["rebalance"].event_pattern)["detail-type"] == ["EC2 Instance Rebalance Recommendation"]
@@ -40,6 +51,26 @@ run "queue_and_rules" {
     condition     = alltrue([for t in aws_cloudwatch_event_target.queue : t.arn == aws_sqs_queue.events.arn])
     error_message = "every rule targets the queue"
   }
+}
+
+run "rejects_heartbeat_outside_auto_scaling_limits" {
+  command = plan
+
+  variables {
+    lifecycle_heartbeat_seconds = 7201
+  }
+
+  expect_failures = [var.lifecycle_heartbeat_seconds]
+}
+
+run "rejects_no_group" {
+  command = plan
+
+  variables {
+    worker_groups = {}
+  }
+
+  expect_failures = [var.worker_groups]
 }
 
 run "rejects_short_retention" {
