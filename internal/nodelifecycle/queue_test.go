@@ -100,7 +100,9 @@ func TestDrainerAgainstQueue(t *testing.T) {
 	otherGroup := strings.ReplaceAll(lifecycle, "demo-general", "someone-else")
 	c, url := queueOnEmulator(t,
 		lifecycle, otherGroup,
-		string(readEvent(t, "spot-interruption.json")),
+		// A warning sent just now: the drain gets its own timeout, well
+		// inside the two minutes.
+		strings.Replace(string(readEvent(t, "spot-interruption.json")), "2026-11-30T10:00:00Z", time.Now().UTC().Format(time.RFC3339), 1),
 		string(readEvent(t, "rebalance.json")),
 		string(readEvent(t, "state-change-terminated.json")),
 		string(readEvent(t, "health-scheduled-change.json")), // i-...0005 is no node
