@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -72,6 +73,7 @@ func NewDrainer(ctx context.Context, w Wiring, kubeconfig string) (*nodelifecycl
 			Log:           w.Log,
 		},
 		SQS:                      sqs.NewFromConfig(cfg),
+		EC2:                      ec2.NewFromConfig(cfg),
 		QueueURL:                 cluster.NodeEventsQueueURL,
 		InterruptionDrainTimeout: interruptionDrainTimeout,
 		InterruptionMargin:       interruptionMargin,

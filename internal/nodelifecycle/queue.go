@@ -25,13 +25,17 @@ type SQS interface {
 // and acts on each event through Handler. A message is deleted only once
 // its event is handled; a failure leaves it to come back after the
 // visibility timeout, and handling it again is harmless (every step is
-// idempotent). It also scans the groups for instances in Terminating:Wait
-// now and then, for an event that never reached the queue or expired in
-// it while the drainer was down.
+// idempotent). Now and then it also scans the groups for instances in
+// Terminating:Wait and the nodes for NotReady ones whose instance is gone,
+// for events that never reached the queue or expired in it while the
+// drainer was down.
 type Drainer struct {
 	Handler  *Handler
 	SQS      SQS
 	QueueURL string
+	// EC2, when set, lets the periodic scan delete NotReady Nodes whose
+	// instance is gone (RemoveGoneNodes).
+	EC2 EC2
 	// InterruptionDrainTimeout bounds the drain after a Spot interruption
 	// warning; it is cut shorter so the Node is deleted before EC2 takes
 	// the instance (SpotWarning after the event, less InterruptionMargin).
@@ -250,6 +254,11 @@ func (d *Drainer) Run(ctx context.Context) error {
 				log.Error("Terminating:Wait scan failed", "error", err.Error())
 			} else if len(rs) > 0 {
 				log.Info("Terminating:Wait scan handled instances the queue had not delivered", "count", len(rs))
+			}
+			if d.EC2 != nil {
+				if _, err := d.Handler.RemoveGoneNodes(ctx, d.EC2, d.now()); err != nil {
+					log.Error("removing the nodes of gone instances failed", "error", err.Error())
+				}
 			}
 		}
 		if _, err := d.ReceiveOnce(ctx); err != nil && ctx.Err() == nil {

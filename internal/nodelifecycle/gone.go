@@ -1,0 +1,103 @@
+package nodelifecycle
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// EC2 is the part of the EC2 API the removal of gone nodes calls.
+type EC2 interface {
+	DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+}
+
+// goneGrace is how old a NotReady Node must be before its instance's
+// absence counts: a node registers a minute or more after its instance
+// runs, and EC2's reads are eventually consistent.
+const goneGrace = 5 * time.Minute
+
+// RemoveGoneNodes deletes the Node objects whose instance is terminated,
+// shutting down or no longer known to EC2, and that are not Ready and
+// older than goneGrace. It catches what no event delivered: a Node whose
+// termination event expired while no drainer ran (the old control plane's
+// Node, restored from the etcd snapshot by its replacement), or a node of
+// an instance terminated outside Auto Scaling while the drainer was down.
+// A Node without an EC2 provider ID is left alone.
+func (h *Handler) RemoveGoneNodes(ctx context.Context, ec EC2, now time.Time) ([]string, error) {
+	nodes, err := h.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	byInstance := map[string]string{}
+	var ids []string
+	for _, n := range nodes.Items {
+		id := instanceOf(n.Spec.ProviderID)
+		if id == "" || ready(n) || now.Sub(n.CreationTimestamp.Time) < goneGrace {
+			continue
+		}
+		byInstance[id] = n.Name
+		ids = append(ids, id)
+	}
+	alive := map[string]bool{}
+	for start := 0; start < len(ids); start += 100 {
+		chunk := ids[start:min(start+100, len(ids))]
+		p := ec2.NewDescribeInstancesPaginator(ec, &ec2.DescribeInstancesInput{
+			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: chunk}},
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("describing the instances of NotReady nodes: %w", err)
+			}
+			for _, r := range page.Reservations {
+				for _, i := range r.Instances {
+					if i.State != nil && i.State.Name != ec2types.InstanceStateNameTerminated && i.State.Name != ec2types.InstanceStateNameShuttingDown {
+						alive[aws.ToString(i.InstanceId)] = true
+					}
+				}
+			}
+		}
+	}
+	var removed []string
+	for _, id := range ids {
+		if alive[id] {
+			continue
+		}
+		name := byInstance[id]
+		if err := h.deleteNode(ctx, name); err != nil {
+			return removed, err
+		}
+		h.logger().Info("instance gone: NotReady node deleted", "node", name, "instance", id)
+		removed = append(removed, name)
+	}
+	return removed, nil
+}
+
+// instanceOf returns the instance id of an aws:///<az>/<id> provider ID.
+func instanceOf(providerID string) string {
+	rest, ok := strings.CutPrefix(providerID, "aws://")
+	if !ok {
+		return ""
+	}
+	id := rest[strings.LastIndex(rest, "/")+1:]
+	if !strings.HasPrefix(id, "i-") {
+		return ""
+	}
+	return id
+}
+
+func ready(n corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
