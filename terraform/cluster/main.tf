@@ -148,9 +148,3 @@ module "interruption" {
   worker_groups = module.workers.asg_names
   tags          = local.tags
 }
-
-# The queue existed only with a Spot pool before; keep it where it is.
-moved {
-  from = module.interruption[0]
-  to   = module.interruption
-}

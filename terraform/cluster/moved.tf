@@ -47,3 +47,10 @@ moved {
   from = module.workers.aws_vpc_security_group_egress_rule.api
   to   = module.workers.aws_vpc_security_group_egress_rule.control_plane
 }
+
+# The node events queue existed only with a Spot pool (count = 1); every
+# cluster has it now, without a count.
+moved {
+  from = module.interruption[0]
+  to   = module.interruption
+}
