@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // KindQueue is the SQS kind: the node events queue.
@@ -34,7 +35,13 @@ func (l *lister) queues(ctx context.Context) error {
 				m = tags.Tags
 			}
 			if why := l.match(m, name); why != "" {
-				l.add(Resource{Kind: KindQueue, ID: url, Name: name, Why: why})
+				// The ARN too: the orphans check matches it against the
+				// state, whatever form of the URL the state recorded.
+				attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+				if err != nil {
+					return fmt.Errorf("ARN of queue %s: %w", name, err)
+				}
+				l.add(Resource{Kind: KindQueue, ID: url, ARN: attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)], Name: name, Why: why})
 			}
 		}
 	}

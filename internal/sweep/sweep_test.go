@@ -238,6 +238,9 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 		}
 	}
 	for _, r := range a {
+		if r.Kind == KindQueue && r.ARN != "arn:aws:sqs:us-east-1:123456789012:alpha-node-events" {
+			t.Errorf("queue %+v: want its ARN, which the orphans check matches against the state", r)
+		}
 		if r.Kind == KindRecord && (r.Name != "api.alpha.example.test" || r.Parent != "") {
 			t.Errorf("record %+v: want api.alpha.example.test listed as managed by Terraform (no parent)", r)
 		}
