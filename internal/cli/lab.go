@@ -39,6 +39,7 @@ func newLabCmd(app *App) *cobra.Command {
 	f.StringVar(&opts.Cluster, "cluster", "", "cluster name (kforge.io/cluster tag of its instances)")
 	f.StringVar(&opts.Region, "region", "", "AWS region")
 	f.StringVar(&opts.ReadyFile, "ready-file", "", "file written with the emulator's loopback URL once it serves")
+	f.StringVar(&opts.Kubernetes, "kubernetes-version", "", "the Kubernetes release the nodes install from the lab's package source (built once, cached)")
 	sweep := &cobra.Command{
 		Use:   "sweep",
 		Short: "Remove what a killed lab left: its processes, mounts and namespaces",

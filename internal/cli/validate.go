@@ -10,6 +10,7 @@ import (
 
 func newValidateCmd(app *App) *cobra.Command {
 	var waitFor, interval time.Duration
+	var tunnelPort int
 	cmd := &cobra.Command{
 		Use:   "validate <env>",
 		Short: "Check that every node is Ready and every NLB target healthy, waiting up to --wait",
@@ -23,7 +24,7 @@ func newValidateCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := cluster.RunValidate(ctx, e, cluster.ValidateOptions{Wait: waitFor, Interval: interval})
+			r, err := cluster.RunValidate(ctx, e, cluster.ValidateOptions{Wait: waitFor, Interval: interval, TunnelPort: tunnelPort})
 			if r == nil {
 				return err
 			}
@@ -48,5 +49,6 @@ func newValidateCmd(app *App) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&waitFor, "wait", 0, "keep checking for this long (for example 10m) before failing")
 	cmd.Flags().DurationVar(&interval, "interval", 15*time.Second, "time between checks while waiting")
+	cmd.Flags().IntVar(&tunnelPort, "tunnel-port", 0, "reach the API server through this local port, forwarded to the control plane's 6443 (an SSM port forward; the lab's loopback forward on the emulator)")
 	return cmd
 }

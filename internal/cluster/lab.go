@@ -14,8 +14,8 @@ import (
 )
 
 // labReadyTimeout bounds the wait for the lab to serve; its first start
-// builds the nodes' base root file system (minutes).
-const labReadyTimeout = 20 * time.Minute
+// builds the nodes' base root file system and package source (minutes).
+const labReadyTimeout = 60 * time.Minute
 
 // startLab starts `kforge lab serve` detached for the environment and waits
 // until its emulator answers: every instance the environment's ASGs launch
@@ -38,7 +38,7 @@ func (e *Env) startLab(ctx context.Context) (*EmulatorRecord, error) {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(self, "lab", "serve", "--vpc", vpc.String(), "--cluster", e.Config.Name,
-		"--region", e.Config.Region, "--ready-file", readyFile)
+		"--region", e.Config.Region, "--ready-file", readyFile, "--kubernetes-version", e.Config.Kubernetes.Version)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -140,6 +140,10 @@ type ValidateOptions struct {
 	Wait time.Duration
 	// Interval is the time between checks while waiting.
 	Interval time.Duration
+	// TunnelPort, when set, reaches the API server through this local
+	// port forwarded to the control plane's 6443 (an SSM port forward, or
+	// the lab's loopback forward to its nodes on the emulator).
+	TunnelPort int
 }
 
 // RunValidate checks that every node is Ready and every NLB target healthy,
@@ -151,12 +155,19 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 	if err != nil {
 		return nil, err
 	}
-	if err := requireAPIServer(out.Emulated); err != nil {
+	// A local port forwarded to the control plane's 6443 is an API server
+	// even on the emulator (the lab boots its instances as nodes).
+	if err := requireAPIServer(out.Emulated && o.TunnelPort == 0); err != nil {
 		return nil, err
 	}
-	kc, err := e.fetchKubeconfig(ctx, out, true)
+	kc, err := e.fetchKubeconfig(ctx, out, o.TunnelPort == 0)
 	if err != nil {
 		return nil, err
+	}
+	if o.TunnelPort != 0 {
+		if err := pointAtTunnel(kc, out.APIDNSName, o.TunnelPort); err != nil {
+			return nil, err
+		}
 	}
 	client, server, err := kc.HTTPClient()
 	if err != nil {

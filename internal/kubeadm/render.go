@@ -36,6 +36,10 @@ type ControlPlane struct {
 	// RestoredEtcd tells kubeadm to accept an etcd data directory restored
 	// from a snapshot instead of refusing a non-empty /var/lib/etcd.
 	RestoredEtcd bool
+	// AllowCgroupV1 sets the kubelet's failCgroupV1 to false: only for the
+	// lab's nodes on a cgroup v1 machine (node.LabSettings), never on AWS,
+	// whose Amazon Linux 2023 nodes run cgroup v2.
+	AllowCgroupV1 bool
 }
 
 // Worker holds what a worker's join configuration is made from.
@@ -134,7 +138,12 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 		}},
 		Etcd: Etcd{Local: &LocalEtcd{DataDir: "/var/lib/etcd"}},
 	}
-	return marshalDocs(initCfg, clusterCfg, kubeletConfig())
+	kubelet := kubeletConfig()
+	if c.AllowCgroupV1 {
+		no := false
+		kubelet.FailCgroupV1 = &no
+	}
+	return marshalDocs(initCfg, clusterCfg, kubelet)
 }
 
 func kubeletConfig() KubeletConfiguration {

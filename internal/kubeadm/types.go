@@ -149,6 +149,8 @@ type KubeletConfiguration struct {
 	ContainerLogMaxFiles int32                 `json:"containerLogMaxFiles,omitempty"`
 	Authentication       KubeletAuthentication `json:"authentication"`
 	Authorization        KubeletAuthorization  `json:"authorization"`
+	// FailCgroupV1 is set (false) only for the lab on a cgroup v1 machine.
+	FailCgroupV1 *bool `json:"failCgroupV1,omitempty"`
 }
 
 // KubeletAuthentication mirrors kubelet v1beta1 KubeletAuthentication.

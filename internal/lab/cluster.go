@@ -3,9 +3,11 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -23,6 +25,10 @@ type ClusterOptions struct {
 	Region string
 	// EmulatorEnv is added to moto_server's environment.
 	EmulatorEnv []string
+	// Packages, when set, is the Kubernetes release the nodes install
+	// (their dnf stand-in's source, built once and cached); without it the
+	// nodes have no package source and stop at the agent's prerequisites.
+	Packages *PackagesOptions
 	Options
 }
 
@@ -32,6 +38,7 @@ type Cluster struct {
 	*Lab
 	Emulator *Emulator
 	Fleet    *Fleet
+	resolver *Resolver
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -50,6 +57,17 @@ func reserved(vpc netip.Prefix) (router, resolver, emulator netip.Addr) {
 // boots a node for every instance the emulator launches for the cluster.
 func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	opts.CIDR = opts.VPC
+	var pkgs *Packages
+	if opts.Packages != nil {
+		po := *opts.Packages
+		if po.Log == nil {
+			po.Log = opts.Log
+		}
+		var err error
+		if pkgs, err = EnsurePackages(ctx, po); err != nil {
+			return nil, err
+		}
+	}
 	l, err := New(ctx, opts.Options)
 	if err != nil {
 		return nil, err
@@ -76,8 +94,9 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 		return fail(err)
 	}
 	l.OnClose(func(context.Context) error { return res.Close() })
-	c.Fleet = &Fleet{Lab: l, Cluster: opts.Cluster, EC2: ec2.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg),
-		Endpoint: c.Emulator.VPCURL, Resolver: resolverAddr}
+	c.resolver = res
+	c.Fleet = &Fleet{Lab: l, Cluster: opts.Cluster, EC2: ec2.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg),
+		Endpoint: c.Emulator.VPCURL, Resolver: resolverAddr, Packages: pkgs}
 	go c.reconcileLoop()
 	return c, nil
 }
@@ -116,4 +135,23 @@ func (c *Cluster) Close(ctx context.Context) error {
 	}
 	<-c.done
 	return c.Lab.Close(ctx)
+}
+
+// ForwardAPI opens a loopback forward to the cluster's API server: to
+// name:6443 (api.<domain>), looked up in the lab's zones for every
+// connection, so it follows the control plane when the record moves to a
+// replacement. The host reaches the API server only through it.
+func (c *Cluster) ForwardAPI(name string) (*Forward, error) {
+	f, err := NewResolvingForward(c.Net.NS, func(ctx context.Context) (string, error) {
+		ip, err := c.resolver.LookupA(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		return net.JoinHostPort(ip, "6443"), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.OnClose(func(context.Context) error { return f.Close() })
+	return f, nil
 }

@@ -270,3 +270,20 @@ func soaOf(z *Zone) []dns.RR {
 
 // assert the resolver satisfies the server interface.
 var _ dns.Handler = (*Resolver)(nil)
+
+// LookupA answers name's A record as the nodes' resolver would (the
+// private zone first), for the host's forwards to a name inside the VPC.
+func (r *Resolver) LookupA(ctx context.Context, name string) (string, error) {
+	zones, err := r.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	m := new(dns.Msg)
+	r.answer(m, zones, dns.Question{Name: dns.Fqdn(name), Qtype: dns.TypeA, Qclass: dns.ClassINET})
+	for _, rr := range m.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			return a.A.String(), nil
+		}
+	}
+	return "", fmt.Errorf("%s has no A record in the lab's zones", name)
+}

@@ -12,9 +12,12 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/kforge/kforge/internal/node"
 )
 
 // ClusterTag is the tag every instance of a kforge cluster carries.
@@ -28,6 +31,9 @@ type Fleet struct {
 	Cluster string
 	EC2     *ec2.Client
 	IAM     *iam.Client
+	// AutoScaling, when set, lets the lab play the Auto Scaling Group's EC2
+	// health check for a node that powered itself off (see poweredOff).
+	AutoScaling *autoscaling.Client
 	// Endpoint is the emulator's address inside the VPC; the nodes' AWS
 	// clients are sent there (the lab's one substitution for AWS's DNS).
 	Endpoint string
@@ -35,6 +41,9 @@ type Fleet struct {
 	Resolver netip.Addr
 	// Extra is added to every node's spec (caches, lab-only settings).
 	Extra func(inst ec2types.Instance, spec *InstanceSpec) error
+	// Packages, when set, is the package source the nodes install from
+	// (their dnf stand-in) and the lab's node setting that goes with it.
+	Packages *Packages
 
 	mu    sync.Mutex
 	nodes map[string]*Instance
@@ -80,6 +89,9 @@ func (f *Fleet) Reconcile(ctx context.Context) (booted, stopped []string, err er
 	var errs []error
 	for id, node := range f.Nodes() {
 		if _, ok := live[id]; ok {
+			if !node.Running() {
+				errs = append(errs, f.poweredOff(ctx, live[id]))
+			}
 			continue
 		}
 		if err := node.Stop(ctx); err != nil {
@@ -115,6 +127,39 @@ func (f *Fleet) Reconcile(ctx context.Context) (booted, stopped []string, err er
 	return booted, stopped, errors.Join(errs...)
 }
 
+// poweredOff reports a node that shut itself down (the agent powers a node
+// off when it cannot become Ready) as AWS would see it: the instance
+// stops (instance-initiated shutdown behaviour "stop", EC2's default), and
+// its Auto Scaling Group's EC2 health check, finding it not running,
+// terminates it and launches a replacement. The emulator runs no health
+// checks, so the lab makes that call: TerminateInstanceInAutoScalingGroup
+// without decrementing the desired capacity. The node is stopped and
+// forgotten once the instance is gone (Reconcile).
+func (f *Fleet) poweredOff(ctx context.Context, i ec2types.Instance) error {
+	id := aws.ToString(i.InstanceId)
+	if i.State != nil && i.State.Name == ec2types.InstanceStateNameRunning {
+		fmt.Fprintf(f.Lab.Log, "lab: node %s powered off; stopping its instance, as EC2 does\n", id)
+		if _, err := f.EC2.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}}); err != nil {
+			return fmt.Errorf("instance %s powered off: reporting it stopped: %w", id, err)
+		}
+	}
+	group := ""
+	for _, t := range i.Tags {
+		if aws.ToString(t.Key) == "aws:autoscaling:groupName" {
+			group = aws.ToString(t.Value)
+		}
+	}
+	if group == "" || f.AutoScaling == nil {
+		return nil
+	}
+	fmt.Fprintf(f.Lab.Log, "lab: node %s powered off; its group %s replaces it (the EC2 health check)\n", id, group)
+	if _, err := f.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+		InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+		return fmt.Errorf("instance %s powered off: replacing it in %s: %w", id, group, err)
+	}
+	return nil
+}
+
 func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error) {
 	id := aws.ToString(i.InstanceId)
 	ip, err := netip.ParseAddr(aws.ToString(i.PrivateIpAddress))
@@ -144,6 +189,14 @@ func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error
 	spec.NspawnArgs = append(spec.NspawnArgs, "--capability=all")
 	if err := kernelModules(&spec); err != nil {
 		return nil, fmt.Errorf("instance %s: %w", id, err)
+	}
+	if f.Packages != nil {
+		packageFiles(&spec, f.Packages)
+		settings, err := labNodeSettings()
+		if err != nil {
+			return nil, err
+		}
+		spec.Files[node.LabSettingsPath] = File{Data: settings, Mode: 0o644}
 	}
 	if f.Extra != nil {
 		if err := f.Extra(i, &spec); err != nil {

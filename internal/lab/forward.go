@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,10 +22,13 @@ type Forward struct {
 	ln     net.Listener
 	ns     string
 	target string
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	// resolve, when set, names the target for each new connection (a
+	// name whose address changes, such as the API server's).
+	resolve func(context.Context) (string, error)
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closed  bool
 }
 
 // NewForward listens on 127.0.0.1 (a free port) and forwards to target
@@ -35,6 +39,19 @@ func NewForward(ns, target string) (*Forward, error) {
 		return nil, fmt.Errorf("listening for a forward to %s in %s: %w", target, ns, err)
 	}
 	f := &Forward{ln: ln, ns: ns, target: target, conns: map[net.Conn]struct{}{}}
+	f.wg.Add(1)
+	go f.serve()
+	return f, nil
+}
+
+// NewResolvingForward is NewForward to a target looked up for every
+// connection, so the forward follows it when it moves.
+func NewResolvingForward(ns string, resolve func(context.Context) (string, error)) (*Forward, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening for a forward into %s: %w", ns, err)
+	}
+	f := &Forward{ln: ln, ns: ns, resolve: resolve, conns: map[net.Conn]struct{}{}}
 	f.wg.Add(1)
 	go f.serve()
 	return f, nil
@@ -74,7 +91,17 @@ func (f *Forward) track(c net.Conn, add bool) bool {
 
 func (f *Forward) pipe(c net.Conn) {
 	defer c.Close()
-	up, err := DialIn(context.Background(), f.ns, "tcp", f.target)
+	target := f.target
+	if f.resolve != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t, err := f.resolve(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+		target = t
+	}
+	up, err := DialIn(context.Background(), f.ns, "tcp", target)
 	if err != nil {
 		return
 	}

@@ -25,6 +25,10 @@ var basePackages = []string{
 	"systemd", "systemd-sysv", "dbus", "iproute2", "iptables", "kmod", "procps",
 	"ca-certificates", "conntrack", "ethtool", "socat", "ebtables", "util-linux",
 	"mount", "awscli", "less",
+	// containerd's runtime: Debian's runc (cgo and libseccomp, which the
+	// lab's Go-only builds do not provide); containerd itself comes from the
+	// package source (packages.go).
+	"runc",
 	// debootstrap does not resolve virtual packages: python3-cryptography (for
 	// awscli) needs the provider of python3-cffi-backend-api-min named.
 	"python3-cffi-backend",

@@ -49,6 +49,9 @@ type ServeOptions struct {
 	Region    string
 	ReadyFile string    // written with the emulator's loopback URL once it serves
 	Log       io.Writer // progress lines
+	// Kubernetes is the release the nodes install from the lab's package
+	// source (built once, cached); empty leaves the nodes without one.
+	Kubernetes string
 }
 
 // Serve holds a lab for a local environment while it lives (the process
@@ -56,9 +59,13 @@ type ServeOptions struct {
 // emulator and resolver in the VPC, a node for every instance. It writes
 // the ready file once the emulator serves and stops the lab when ctx ends.
 func Serve(ctx context.Context, o ServeOptions) error {
-	lc, err := StartCluster(ctx, ClusterOptions{VPC: o.VPC, Cluster: o.Cluster, Region: o.Region,
+	co := ClusterOptions{VPC: o.VPC, Cluster: o.Cluster, Region: o.Region,
 		// Modules may attach AWS-managed policies; moto only knows them when asked.
-		EmulatorEnv: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, Options: Options{Log: o.Log}})
+		EmulatorEnv: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, Options: Options{Log: o.Log}}
+	if o.Kubernetes != "" {
+		co.Packages = &PackagesOptions{Version: o.Kubernetes}
+	}
+	lc, err := StartCluster(ctx, co)
 	if err != nil {
 		return err
 	}

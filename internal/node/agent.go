@@ -96,6 +96,10 @@ type Agent struct {
 	Manifests func(Cluster) ([]byte, error)
 	// Nodes finds the instance behind a node name (the CSR approver).
 	Nodes NodeFinder
+
+	// lab is the lab's node setting (lab.go), read by Bootstrap; nil on
+	// every real node.
+	lab *LabSettings
 }
 
 // phase is one idempotent step: done reports whether its effect is already
@@ -173,6 +177,14 @@ func InstallUnits(ctx context.Context, h Host, o Options, log *slog.Logger) erro
 
 // Bootstrap runs the phases of the node's role.
 func (a *Agent) Bootstrap(ctx context.Context) error {
+	lab, err := a.labSettings()
+	if err != nil {
+		return err
+	}
+	if a.lab = lab; lab != nil {
+		a.logger().Info("lab node: lab-only substitutions in effect", "setting", LabSettingsPath,
+			"bridgeCNI", lab.BridgeCNI, "cgroupV1", lab.CgroupV1, "skipAddons", lab.SkipAddons)
+	}
 	switch a.Options.Role {
 	case RoleController:
 		return a.runPhases(ctx, a.controllerPhases())

@@ -175,8 +175,18 @@ func (a *Agent) restore(ctx context.Context) error {
 	// revision than the snapshot's re-list instead of waiting for
 	// revisions that will never come (etcd's disaster-recovery guide;
 	// etcd-io/etcd#16028).
+	// Pulled only when containerd does not hold it yet, so a restore does
+	// not depend on the registry when the image is already there.
+	present, err := a.run(ctx, "ctr", "-n", "k8s.io", "images", "ls", "-q", "name=="+etcdImage)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(present) == "" {
+		if _, err := a.run(ctx, "ctr", "-n", "k8s.io", "images", "pull", etcdImage); err != nil {
+			return err
+		}
+	}
 	return a.runAll(ctx,
-		Cmd("ctr", "-n", "k8s.io", "images", "pull", etcdImage),
 		Cmd("ctr", "-n", "k8s.io", "run", "--rm", "--mount", "type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw",
 			etcdImage, "kforge-etcd-restore", "etcdutl", "snapshot", "restore", snapPath,
 			"--data-dir", "/var/lib/etcd", "--name", a.Instance.Hostname,

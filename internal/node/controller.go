@@ -33,13 +33,17 @@ const (
 // ready. The add-ons phase comes after the node is Ready and never fails
 // the bootstrap: kforge-addons.timer retries it until it succeeds.
 func (a *Agent) controllerPhases() []phase {
+	cni := phase{name: "cni", done: a.fileExists(a.cniMarker()), run: a.installCNI}
+	if a.lab != nil && a.lab.BridgeCNI {
+		cni = a.labBridgeCNI(adminConf)
+	}
 	return []phase{
 		a.installUnitsPhase(),
 		a.prerequisitesPhase(),
 		{name: "restore", done: a.fileExists(caCert), run: a.restore},
 		{name: "api-dns", run: a.pointAPIRecord},
 		{name: "kubeadm-init", done: a.fileExists(adminConf), run: a.kubeadmInit},
-		{name: "cni", done: a.fileExists(a.cniMarker()), run: a.installCNI},
+		cni,
 		{name: "join-material", run: a.publishJoinMaterial},
 		{name: "backup", run: a.Backup},
 		{name: "timers", run: func(ctx context.Context) error {
@@ -131,6 +135,7 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 		PublicIP:          a.Instance.PublicIP,
 		ProviderID:        a.Instance.ProviderID(),
 		RestoredEtcd:      Exists(a.Host, etcdDB),
+		AllowCgroupV1:     a.lab != nil && a.lab.CgroupV1,
 	})
 	if err != nil {
 		return err
@@ -215,6 +220,14 @@ func (a *Agent) addonsMarker(manifests, issuers []byte) string {
 // no-op; once every step succeeded a marker makes later runs (from
 // kforge-addons.timer) return at once.
 func (a *Agent) ApplyAddons(ctx context.Context) error {
+	lab, err := a.labSettings()
+	if err != nil {
+		return err
+	}
+	if lab != nil && lab.SkipAddons {
+		a.logger().Info("lab node: add-ons skipped (their images cannot be fetched offline)", "setting", LabSettingsPath)
+		return nil
+	}
 	cfg := a.addonConfig()
 	manifests, err := addons.Render(cfg)
 	if err != nil {

@@ -12,12 +12,15 @@ const (
 )
 
 func (a *Agent) workerPhases() []phase {
-	return []phase{
+	phases := []phase{
 		a.installUnitsPhase(),
 		a.prerequisitesPhase(),
 		{name: "kubeadm-join", done: a.fileExists(kubeletConf), run: a.join},
-		a.nodeReadyPhase(kubeletConf),
 	}
+	if a.lab != nil && a.lab.BridgeCNI {
+		phases = append(phases, a.labBridgeCNI(kubeletConf))
+	}
+	return append(phases, a.nodeReadyPhase(kubeletConf))
 }
 
 // WorkerLabels are the labels a worker registers with: its pool's labels,

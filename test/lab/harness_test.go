@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -186,8 +187,13 @@ func needCluster(t *testing.T) *cluster {
 func up() (*cluster, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	minor, err := kubernetesMinor()
+	if err != nil {
+		return nil, err
+	}
 	lc, err := lab.StartCluster(ctx, lab.ClusterOptions{VPC: vpcCIDR, Cluster: clusterName, Region: "us-east-1",
-		EmulatorEnv: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, Options: lab.Options{Log: labLog{}}})
+		EmulatorEnv: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, Options: lab.Options{Log: labLog{}},
+		Packages: &lab.PackagesOptions{Minor: minor}})
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +202,7 @@ func up() (*cluster, error) {
 		_ = c.close()
 		return nil, err
 	}
-	if c.envsDir, err = labEnvs(); err != nil {
+	if c.envsDir, err = labEnvs(lc.Fleet.Packages.Kubernetes); err != nil {
 		return fail(err)
 	}
 	if c.workDir, err = os.MkdirTemp("", "kforge-lab-work-"); err != nil {
@@ -210,10 +216,28 @@ func up() (*cluster, error) {
 	return c, nil
 }
 
+// versionLine is base.yaml's Kubernetes release.
+var versionLine = regexp.MustCompile(`(?m)^  version: (1\.[0-9]+)\.[0-9]+$`)
+
+// kubernetesMinor is the minor of the release envs/base.yaml names.
+func kubernetesMinor() (string, error) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "envs", "base.yaml"))
+	if err != nil {
+		return "", err
+	}
+	m := versionLine.FindSubmatch(data)
+	if m == nil {
+		return "", errors.New("envs/base.yaml has no kubernetes version line `  version: 1.N.P`; update the lab's harness")
+	}
+	return string(m[1]), nil
+}
+
 // labEnvs copies the repository's environments and sizes the local one as
 // the lab's Up scenario wants it: one control plane and two workers (one
-// per pool).
-func labEnvs() (string, error) {
+// per pool). The nodes run the release of that minor the package source
+// was built for (the newest patch the module proxy serves, shared with
+// make conformance's build), so base.yaml's patch release is replaced by it.
+func labEnvs(kubernetes string) (string, error) {
 	dst, err := os.MkdirTemp("", "kforge-lab-envs-")
 	if err != nil {
 		return "", err
@@ -227,6 +251,9 @@ func labEnvs() (string, error) {
 		data, err := os.ReadFile(filepath.Join(src, e.Name()))
 		if err != nil {
 			return "", err
+		}
+		if e.Name() == "base.yaml" {
+			data = versionLine.ReplaceAll(data, []byte("  version: "+kubernetes))
 		}
 		if e.Name() == "local.yaml" {
 			if !bytes.Contains(data, []byte("    desired: 2\n")) {

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// LabSettingsPath is the lab's one node setting (docs/LAB.md): the file
+// exists only on the nodes `make lab` and `kforge up local --nodes` boot on
+// one machine, written there by the lab, never by Terraform or user data.
+const LabSettingsPath = "/etc/kforge/lab.json"
+
+// LabSettings are the substitutions a lab node makes for what one machine
+// cannot offer. The agent honours them only in the local environment.
+type LabSettings struct {
+	// BridgeCNI replaces Cilium (whose agent image cannot be built offline)
+	// with the reference bridge and host-local CNI plugins, on the pod range
+	// the controller manager assigns to the node.
+	BridgeCNI bool `json:"bridgeCNI"`
+	// CgroupV1 lets the kubelet run on a cgroup v1 host (failCgroupV1:
+	// false); Kubernetes 1.36 refuses v1 otherwise.
+	CgroupV1 bool `json:"cgroupV1"`
+	// SkipAddons leaves the add-ons out: their images (cert-manager,
+	// Traefik, metrics-server, Cluster Autoscaler, EFS CSI) and the
+	// cert-manager bundle cannot be fetched offline.
+	SkipAddons bool `json:"skipAddons"`
+}
+
+// labSettings reads the lab setting: nil on every real node (no file).
+// Present outside the local environment it is an error, so no cluster on
+// AWS can ever run with a lab substitution.
+func (a *Agent) labSettings() (*LabSettings, error) {
+	data, err := a.Host.ReadFile(LabSettingsPath)
+	if errors.Is(err, errNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Cluster.Environment != "local" {
+		return nil, fmt.Errorf("%s is a lab-only setting and this is the %q environment: remove the file (only the local environment's lab nodes may carry it)", LabSettingsPath, a.Cluster.Environment)
+	}
+	var s LabSettings
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", LabSettingsPath, err)
+	}
+	return &s, nil
+}
+
+// labCNIMarker records that the bridge configuration was written.
+const labCNIMarker = stateDir + "/cni-lab-bridge.done"
+
+// labBridgeCNI writes the bridge/host-local CNI configuration for this
+// node's pod range (spec.podCIDR, assigned by the controller manager once
+// the node registered), which makes the kubelet report the network ready.
+// Pods on other nodes are not routed: the lab checks nodes and the control
+// plane, not pod-to-pod traffic across nodes.
+func (a *Agent) labBridgeCNI(kubeconfig string) phase {
+	return phase{name: "cni-lab-bridge", done: a.fileExists(labCNIMarker), run: func(ctx context.Context) error {
+		var cidr string
+		deadline := a.now().Add(5 * time.Minute)
+		for {
+			out, err := a.run(ctx, "kubectl", "--kubeconfig", kubeconfig, "get", "node", a.Instance.Hostname, "-o", "jsonpath={.spec.podCIDR}")
+			cidr = strings.TrimSpace(out)
+			if err == nil && cidr != "" {
+				break
+			}
+			if a.now().After(deadline) {
+				return fmt.Errorf("node %s has no spec.podCIDR after 5 minutes (is the controller manager allocating node CIDRs?): %v", a.Instance.Hostname, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(3 * time.Second):
+			}
+		}
+		conf, err := bridgeConflist(cidr)
+		if err != nil {
+			return err
+		}
+		if err := a.Host.WriteFile("/etc/cni/net.d/10-kforge-lab-bridge.conflist", conf, 0o644); err != nil {
+			return err
+		}
+		a.logger().Info("lab: bridge CNI in place of Cilium", "podCIDR", cidr)
+		return a.Host.WriteFile(labCNIMarker, []byte(cidr+"\n"), 0o644)
+	}}
+}
+
+// bridgeConflist is the reference plugins' configuration: a bridge with
+// the pod range's first address as gateway, host-local addresses from the
+// range, masquerade for traffic leaving it, portmap for hostPorts.
+func bridgeConflist(cidr string) ([]byte, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("node pod range %q: %w", cidr, err)
+	}
+	conf := map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       "kforge-lab",
+		"plugins": []any{
+			map[string]any{
+				"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+				"ipam": map[string]any{"type": "host-local", "ranges": [][]map[string]string{{{"subnet": p.Masked().String()}}},
+					"routes": []map[string]string{{"dst": "0.0.0.0/0"}}},
+			},
+			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
+		},
+	}
+	return json.MarshalIndent(conf, "", "  ")
+}
