@@ -51,7 +51,13 @@ type Worker struct {
 	CACertHashes []string
 	Labels       map[string]string
 	Taints       []string // key=value:Effect
+	// AllowCgroupV1: the lab on a cgroup v1 machine (see ControlPlane); the
+	// kubelet's failCgroupV1 comes from the cluster's kubelet-config.
+	AllowCgroupV1 bool
 }
+
+// preflightSystemVerification is kubeadm's kernel and cgroup check.
+const preflightSystemVerification = "SystemVerification"
 
 var (
 	tokenPattern  = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
@@ -95,6 +101,11 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 	var ignore []string
 	if c.RestoredEtcd {
 		ignore = []string{"DirAvailable--var-lib-etcd"}
+	}
+	if c.AllowCgroupV1 {
+		// kubeadm's system verification refuses cgroup v1 unless skipped
+		// as well as allowed in the kubelet configuration.
+		ignore = append(ignore, preflightSystemVerification)
 	}
 	initCfg := InitConfiguration{
 		TypeMeta: TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "InitConfiguration"},
@@ -253,6 +264,9 @@ func RenderJoin(w Worker) ([]byte, error) {
 			APIServerEndpoint: w.APIEndpoint,
 			CACertHashes:      w.CACertHashes,
 		}},
+	}
+	if w.AllowCgroupV1 {
+		join.NodeRegistration.IgnorePreflightErrors = []string{preflightSystemVerification}
 	}
 	return marshalDocs(join)
 }

@@ -300,6 +300,10 @@ func (i *Instance) Stop(ctx context.Context) error {
 	if err := i.lab.Net.Detach(ctx, i.Spec.Index); err != nil {
 		errs = append(errs, err)
 	}
+	// The console outlives the instance, for the post-mortem of a node
+	// that powered itself off (kept in the lab's run directory until the
+	// lab closes).
+	_ = copyFile(i.Console, filepath.Join(i.lab.RunDir, i.Spec.ID+".console.log"), 0o644)
 	if len(errs) == 0 {
 		if err := os.RemoveAll(i.Dir); err != nil {
 			errs = append(errs, fmt.Errorf("instance %s: removing its layer: %w", i.Spec.ID, err))

@@ -50,6 +50,8 @@ func (a *Agent) join(ctx context.Context) error {
 		CACertHashes: jm.CACertHashes,
 		Labels:       a.WorkerLabels(),
 		Taints:       a.Cluster.WorkerPools[a.Options.Pool].Taints,
+		// The lab on a cgroup v1 machine (lab.go).
+		AllowCgroupV1: a.lab != nil && a.lab.CgroupV1,
 	})
 	if err != nil {
 		return err

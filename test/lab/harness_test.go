@@ -144,6 +144,8 @@ type cluster struct {
 	workDir string
 	upStart time.Time
 	closed  bool
+	// api is the host's loopback forward to the API server (apiForward).
+	api *lab.Forward
 }
 
 var (

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 
 	"github.com/kforge/kforge/internal/lab"
 )
@@ -97,9 +101,24 @@ func TestUp(t *testing.T) {
 			return false, lastLines(log, 5), nil
 		})
 	}
+	readyIn := time.Since(c.upStart)
+	// kforge validate against the real API server, through the host's
+	// loopback forward: every node Ready, every NLB target healthy.
+	port, err := c.apiPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.kforge(ctx, "validate", "local", "--tunnel-port", port, "--wait", "5m", "--interval", "10s")
+	t.Logf("kforge validate local:\n%s", lastLines(out, 12))
+	if err != nil {
+		t.Fatalf("kforge validate local: %v", err)
+	}
+	if n := strings.Count(out, "ready=true"); n != wantNodes {
+		t.Fatalf("kforge validate local reports %d Ready nodes, want %d", n, wantNodes)
+	}
 	results.Lock()
 	results.ready = len(nodes)
-	results.readyIn = time.Since(c.upStart)
+	results.readyIn = readyIn
 	results.Unlock()
 	upPassed = true
 }
@@ -139,8 +158,86 @@ func TestLateJoin(t *testing.T) {
 // replacement restores the CA and etcd.
 func TestSelfHeal(t *testing.T) {
 	scenario(t, "SelfHeal")
-	needReady(t)
-	t.Skip("SKIP (not a pass): not written yet")
+	c := needReady(t)
+	ctx := context.Background()
+	oldID, oldNode, err := c.controller(ctx)
+	if err != nil || oldNode == nil {
+		t.Fatalf("the control plane's node: %v", err)
+	}
+	kc := filepath.Join(t.TempDir(), "admin.conf")
+	if err := c.adminKubeconfig(ctx, oldNode, kc); err != nil {
+		t.Fatal(err)
+	}
+	// A ConfigMap, then a backup (the timer's own unit, run now).
+	stamp := time.Now().UTC().Format(time.RFC3339Nano)
+	if _, err := c.kubectl(ctx, kc, "-n", "default", "create", "configmap", "kforge-lab-self-heal", "--from-literal=written="+stamp); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := oldNode.Exec(ctx, "systemctl", "start", "kforge-backup.service"); err != nil {
+		log, _ := oldNode.Exec(ctx, "journalctl", "-u", "kforge-backup.service", "--no-pager", "-n", "20")
+		t.Fatalf("backup: %v %s\n%s", err, out, log)
+	}
+	oldName := oldNode.Spec.Hostname
+	workers := []string{}
+	conds, err := c.nodeConditions(ctx, kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range conds {
+		if name != oldName {
+			workers = append(workers, name)
+		}
+	}
+	// Terminate the control plane through the emulator's Auto Scaling API;
+	// its group launches the replacement.
+	start := time.Now()
+	if _, err := c.Fleet.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+		InstanceId: aws.String(oldID), ShouldDecrementDesiredCapacity: aws.Bool(false)}); err != nil {
+		t.Fatalf("terminating the control plane %s: %v", oldID, err)
+	}
+	t.Logf("control plane %s (%s) terminated", oldID, oldName)
+	var newID string
+	waitFor(t, 5*time.Minute, "the control plane's group launched a replacement", func() (bool, string, error) {
+		id, n, err := c.controller(ctx)
+		if err != nil || id == oldID || n == nil {
+			return false, fmt.Sprint(err), nil
+		}
+		newID = id
+		return true, "", nil
+	})
+	// The API serves again, with the old kubeconfig: same CA, same admin
+	// credentials (restored PKI), the record moved to the replacement.
+	waitFor(t, 20*time.Minute, "the API server answers the old kubeconfig", func() (bool, string, error) {
+		out, err := c.kubectl(ctx, kc, "get", "--raw", "/readyz")
+		if err != nil {
+			return false, lastLines(err.Error(), 2), nil
+		}
+		return strings.TrimSpace(out) == "ok", out, nil
+	})
+	restore := time.Since(start)
+	t.Logf("control plane %s replaced by %s: the API served again %s after the termination", oldID, newID, restore.Round(time.Second))
+	got, err := c.kubectl(ctx, kc, "-n", "default", "get", "configmap", "kforge-lab-self-heal", "-o", "jsonpath={.data.written}")
+	if err != nil || got != stamp {
+		t.Fatalf("the ConfigMap written before the backup: %q, %v; want %q", got, err, stamp)
+	}
+	newNode := c.Fleet.Nodes()[newID]
+	waitFor(t, 15*time.Minute, "the replacement and the workers Ready, the old Node gone or not Ready", func() (bool, string, error) {
+		conds, err := c.nodeConditions(ctx, kc)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		ok := newNode != nil && conds[newNode.Spec.Hostname] == "True"
+		for _, w := range workers {
+			ok = ok && conds[w] == "True"
+		}
+		if s, present := conds[oldName]; present && s == "True" {
+			ok = false
+		}
+		return ok, fmt.Sprint(conds), nil
+	})
+	results.Lock()
+	results.restore, results.restored = restore, true
+	results.Unlock()
 }
 
 // TestFirstBootFault: S3 unavailable for 60 s during a worker's first boot.

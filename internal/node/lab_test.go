@@ -1,0 +1,63 @@
+package node
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestLabSettingsOnlyLocal: the lab's node setting is nil without the file,
+// read in the local environment, and refused (naming the file and the fix)
+// in any other environment, so no cluster on AWS runs a lab substitution.
+func TestLabSettingsOnlyLocal(t *testing.T) {
+	h := newRecorder(t, "lab")
+	a := &Agent{Host: h, Cluster: Cluster{Environment: "local"}}
+	if s, err := a.labSettings(); err != nil || s != nil {
+		t.Fatalf("without the file: %v, %v; want nil, nil", s, err)
+	}
+	_ = h.WriteFile(LabSettingsPath, []byte(`{"bridgeCNI":true,"cgroupV1":true,"skipAddons":true}`), 0o644)
+	s, err := a.labSettings()
+	if err != nil || s == nil || !s.BridgeCNI || !s.CgroupV1 || !s.SkipAddons {
+		t.Fatalf("local: %+v, %v", s, err)
+	}
+	for _, env := range []string{"dev", "staging", "prod", ""} {
+		a.Cluster.Environment = env
+		_, err := a.labSettings()
+		if err == nil || !strings.Contains(err.Error(), LabSettingsPath) || !strings.Contains(err.Error(), "lab-only") {
+			t.Errorf("environment %q: err %v, want a refusal naming %s", env, err, LabSettingsPath)
+		}
+	}
+	a.Cluster.Environment = "local"
+	_ = h.WriteFile(LabSettingsPath, []byte(`{"cni":"bridge"}`), 0o644)
+	if _, err := a.labSettings(); err == nil {
+		t.Error("an unknown key was accepted")
+	}
+}
+
+// TestBridgeConflist: the reference plugins' chain on the node's pod range.
+func TestBridgeConflist(t *testing.T) {
+	b, err := bridgeConflist("10.244.1.0/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		CNIVersion string `json:"cniVersion"`
+		Plugins    []struct {
+			Type string `json:"type"`
+			IPAM struct {
+				Type   string                `json:"type"`
+				Ranges [][]map[string]string `json:"ranges"`
+			} `json:"ipam"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Plugins) != 2 || c.Plugins[0].Type != "bridge" || c.Plugins[0].IPAM.Type != "host-local" ||
+		c.Plugins[0].IPAM.Ranges[0][0]["subnet"] != "10.244.1.0/24" || c.Plugins[1].Type != "portmap" {
+		t.Errorf("conflist: %s", b)
+	}
+	if _, err := bridgeConflist("not-a-cidr"); err == nil {
+		t.Error("a malformed pod range was accepted")
+	}
+}

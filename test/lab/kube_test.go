@@ -1,0 +1,112 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kforge/kforge/internal/lab"
+)
+
+// apiName is the local environment's API server name (api.<dns.domain>).
+const apiName = "api.local.kforge.test"
+
+// controllerGroup is the control plane's Auto Scaling Group.
+const controllerGroup = clusterName + "-controller"
+
+// apiForward returns the host's loopback forward to the API server,
+// opening it the first time (it follows api.<domain> to a replacement).
+func (c *cluster) apiForward() (*lab.Forward, error) {
+	if c.api != nil {
+		return c.api, nil
+	}
+	f, err := c.ForwardAPI(apiName)
+	if err != nil {
+		return nil, err
+	}
+	c.api = f
+	return f, nil
+}
+
+// apiPort is the forward's local port, as kforge's --tunnel-port takes it.
+func (c *cluster) apiPort() (string, error) {
+	f, err := c.apiForward()
+	if err != nil {
+		return "", err
+	}
+	return f.Addr()[strings.LastIndex(f.Addr(), ":")+1:], nil
+}
+
+// controller returns the running control-plane instance's id and node.
+func (c *cluster) controller(ctx context.Context) (string, *lab.Instance, error) {
+	out, err := c.Fleet.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:aws:autoscaling:groupName"), Values: []string{controllerGroup}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}},
+	}})
+	if err != nil {
+		return "", nil, fmt.Errorf("finding the control-plane instance: %w", err)
+	}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			id := aws.ToString(i.InstanceId)
+			return id, c.Fleet.Nodes()[id], nil
+		}
+	}
+	return "", nil, fmt.Errorf("no running instance in %s", controllerGroup)
+}
+
+// adminKubeconfig copies the control plane's admin.conf to the host,
+// pointed at the loopback forward (server name api.<domain>, so TLS still
+// verifies the API server's certificate).
+func (c *cluster) adminKubeconfig(ctx context.Context, n *lab.Instance, path string) error {
+	conf, err := n.Exec(ctx, "cat", "/etc/kubernetes/admin.conf")
+	if err != nil {
+		return fmt.Errorf("reading admin.conf on the control plane: %w", err)
+	}
+	f, err := c.apiForward()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		return err
+	}
+	_, err = c.kubectl(ctx, path, "config", "set-cluster", clusterName, "--server=https://"+f.Addr(), "--tls-server-name="+apiName)
+	return err
+}
+
+// kubectl runs the package source's kubectl (the nodes' own) on the host.
+func (c *cluster) kubectl(ctx context.Context, kubeconfig string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	bin := filepath.Join(c.Fleet.Packages.Dir, "bin", "kubectl")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig, "--request-timeout=20s"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// nodeConditions maps each Node to its Ready condition's status.
+func (c *cluster) nodeConditions(ctx context.Context, kubeconfig string) (map[string]string, error) {
+	out, err := c.kubectl(ctx, kubeconfig, "get", "nodes", "-o",
+		`jsonpath={range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			m[f[0]] = f[1]
+		}
+	}
+	return m, nil
+}
