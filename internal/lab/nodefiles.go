@@ -84,8 +84,12 @@ func nodeFiles(endpoint string, resolver netip.Addr) map[string]File {
 		// The kernel is the host's: its global settings are not a node's to
 		// change (only its own network namespace's). Debian's defaults for
 		// them are masked; the agent's net.* settings apply.
-		"/etc/sysctl.d/50-pid-max.conf":       {Link: "/dev/null"},
-		"/etc/sysctl.d/99-protect-links.conf": {Link: "/dev/null"},
+		"/etc/sysctl.d/50-pid-max.conf": {Link: "/dev/null"},
+		// The kubelet opens /dev/kmsg (its OOM watcher) and refuses to
+		// start without it; a container has none. As kind does, it is
+		// the console, where nothing is ever read.
+		"/etc/tmpfiles.d/kforge-lab-kmsg.conf": {Data: []byte("L /dev/kmsg - - - - /dev/console\n"), Mode: 0o644},
+		"/etc/sysctl.d/99-protect-links.conf":  {Link: "/dev/null"},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLabSettingsOnlyLocal: the lab's node setting is nil without the file,
@@ -59,5 +60,21 @@ func TestBridgeConflist(t *testing.T) {
 	}
 	if _, err := bridgeConflist("not-a-cidr"); err == nil {
 		t.Error("a malformed pod range was accepted")
+	}
+}
+
+// TestUptimeFromInit: the ready deadline counts from the start of PID 1,
+// so a system in a container on a kernel that booted hours earlier (a lab
+// node) is not taken for one that failed for hours.
+func TestUptimeFromInit(t *testing.T) {
+	h := newRecorder(t, "uptime")
+	_ = h.WriteFile("/proc/uptime", []byte("14400.00 200.00\n"), 0o444)
+	if up, err := uptime(h); err != nil || up != 4*time.Hour {
+		t.Fatalf("without /proc/1/stat: %v, %v; want 4h", up, err)
+	}
+	// systemd (with a space in its name) started 14280 s after the kernel.
+	_ = h.WriteFile("/proc/1/stat", []byte("1 (sys temd) S 0 1 1 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 1428000 1000 100 18446744073709551615\n"), 0o444)
+	if up, err := uptime(h); err != nil || up != 2*time.Minute {
+		t.Fatalf("with PID 1 started at 14280 s: %v, %v; want 2m", up, err)
 	}
 }

@@ -97,8 +97,44 @@ func failureCount(h Host) int {
 	return n
 }
 
-// uptime reads the time since boot from /proc/uptime.
+// userHZ is the unit of /proc/<pid>/stat times (USER_HZ, 100 on every
+// Linux architecture kforge runs on).
+const userHZ = 100
+
+// uptime is the time since this system's init started: the kernel's uptime
+// (/proc/uptime) less the start of PID 1 (/proc/1/stat field 22, in clock
+// ticks since the kernel booted). On an instance the two differ by the
+// kernel's own few seconds; on a system sharing a kernel that booted long
+// before it (a lab node in a container) only the second is its age. Without
+// a readable /proc/1/stat the kernel's uptime is used.
 func uptime(h Host) (time.Duration, error) {
+	up, err := kernelUptime(h)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := h.ReadFile("/proc/1/stat")
+	if err != nil {
+		return up, nil
+	}
+	// The command name (field 2) may hold spaces; fields after its ")" are
+	// 3 onwards, so starttime (22) is the 20th of them.
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndex(s, ")")+1:])
+	if len(fields) < 20 {
+		return up, nil
+	}
+	ticks, err := strconv.ParseUint(fields[19], 10, 64)
+	if err != nil {
+		return up, nil
+	}
+	if start := time.Duration(ticks) * time.Second / userHZ; start < up {
+		return up - start, nil
+	}
+	return up, nil
+}
+
+// kernelUptime reads the time since the kernel booted from /proc/uptime.
+func kernelUptime(h Host) (time.Duration, error) {
 	raw, err := h.ReadFile("/proc/uptime")
 	if err != nil {
 		return 0, err
