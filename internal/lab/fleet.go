@@ -192,6 +192,7 @@ func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error
 	}
 	if f.Packages != nil {
 		packageFiles(&spec, f.Packages)
+		kernelView(&spec)
 		settings, err := labNodeSettings()
 		if err != nil {
 			return nil, err

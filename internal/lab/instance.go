@@ -53,11 +53,12 @@ type Instance struct {
 	Dir     string
 	Console string
 
-	lab  *Lab
-	imds *Service
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	lab     *Lab
+	imds    *Service
+	cgroups []string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error
 
 	mu     sync.Mutex
 	leader int
@@ -169,7 +170,13 @@ func (l *Lab) Boot(ctx context.Context, spec InstanceSpec) (_ *Instance, err err
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", spec.ID, err)
 	}
-	cmd := exec.Command("systemd-nspawn", args...)
+	// Its own cgroups on a cgroup v1 machine (cgroups.go).
+	if inst.cgroups, err = nodeCgroups(l.ID + "-n" + strconv.Itoa(spec.Index)); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("instance %s: %w", spec.ID, err)
+	}
+	name, argv := startInCgroups(inst.cgroups, "systemd-nspawn", args)
+	cmd := exec.Command(name, argv...)
 	cmd.Stdout, cmd.Stderr = out, out
 	// The instance owns its network namespace, so its /proc/sys/net is
 	// its own to write (the agent sets forwarding and bridge netfilter).
@@ -290,6 +297,9 @@ func (i *Instance) Stop(ctx context.Context) error {
 	}
 	if err := i.imds.Stop(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if err := removeCgroups(i.cgroups); err != nil {
+		errs = append(errs, fmt.Errorf("instance %s: %w", i.Spec.ID, err))
 	}
 	root := filepath.Join(i.Dir, "root")
 	if mounted(root) {

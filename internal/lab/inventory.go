@@ -21,16 +21,17 @@ type Leftovers struct {
 	Processes  []string // "pid comm" of processes in lab namespaces or started for it
 	Links      []string // lab links in the host's own network namespace
 	Dirs       []string // instance layers and run directories left on disk
+	Cgroups    []string // node cgroups (cgroup v1 machines, cgroups.go)
 }
 
 // Count is the total number of leftovers.
 func (l Leftovers) Count() int {
-	return len(l.Namespaces) + len(l.Mounts) + len(l.Processes) + len(l.Links) + len(l.Dirs)
+	return len(l.Namespaces) + len(l.Mounts) + len(l.Processes) + len(l.Links) + len(l.Dirs) + len(l.Cgroups)
 }
 
 func (l Leftovers) String() string {
-	return fmt.Sprintf("%d namespaces %v, %d mounts %v, %d processes %v, %d links %v, %d directories %v",
-		len(l.Namespaces), l.Namespaces, len(l.Mounts), l.Mounts, len(l.Processes), l.Processes, len(l.Links), l.Links, len(l.Dirs), l.Dirs)
+	return fmt.Sprintf("%d namespaces %v, %d mounts %v, %d processes %v, %d links %v, %d directories %v, %d cgroups %v",
+		len(l.Namespaces), l.Namespaces, len(l.Mounts), l.Mounts, len(l.Processes), l.Processes, len(l.Links), l.Links, len(l.Dirs), l.Dirs, len(l.Cgroups), l.Cgroups)
 }
 
 // Inventory lists what lab labID left behind; an empty labID means every
@@ -99,6 +100,7 @@ func Inventory(labID string, inodes map[string]uint64) (Leftovers, error) {
 	} else if _, err := os.Stat(runDir); err == nil {
 		out.Dirs = append(out.Dirs, runDir)
 	}
+	out.Cgroups = labCgroups(labID)
 	sort.Strings(out.Mounts)
 	return out, nil
 }
@@ -184,6 +186,9 @@ func Sweep(ctx context.Context, labID string) error {
 		if _, err := run(ctx, "ip", "netns", "del", ns); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := removeCgroups(left.Cgroups); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
 		for _, d := range left.Dirs {

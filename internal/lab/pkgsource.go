@@ -92,10 +92,11 @@ func (p *Packages) String() string {
 
 // labNodeSettings is the agent's lab setting for this machine's nodes:
 // the bridge CNI in place of Cilium and no add-ons (their images cannot be
-// fetched offline), and the kubelet allowed on cgroup v1 when this machine
-// has cgroup v1.
+// fetched offline), runc without session keyrings (systemd-nspawn's seccomp
+// filter refuses the keyring calls), and the kubelet allowed on cgroup v1
+// when this machine has cgroup v1.
 func labNodeSettings() ([]byte, error) {
-	return json.Marshal(node.LabSettings{BridgeCNI: true, SkipAddons: true, CgroupV1: hostCgroupV1()})
+	return json.Marshal(node.LabSettings{BridgeCNI: true, SkipAddons: true, CgroupV1: hostCgroupV1(), NoNewKeyring: true})
 }
 
 // hostCgroupV1 reports whether the machine mounts cgroup v1 (no unified

@@ -29,6 +29,10 @@ type LabSettings struct {
 	// Traefik, metrics-server, Cluster Autoscaler, EFS CSI) and the
 	// cert-manager bundle cannot be fetched offline.
 	SkipAddons bool `json:"skipAddons"`
+	// NoNewKeyring keeps runc from creating a session keyring per
+	// container (containerd's NoNewKeyring): the keyring is not namespaced,
+	// and the container a lab node runs in refuses the keyring calls.
+	NoNewKeyring bool `json:"noNewKeyring"`
 }
 
 // labSettings reads the lab setting: nil on every real node (no file).

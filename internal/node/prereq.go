@@ -149,6 +149,12 @@ func (a *Agent) prerequisitesPhase() phase {
 			if err != nil {
 				return err
 			}
+			if a.lab != nil && a.lab.NoNewKeyring {
+				if !strings.Contains(conf, "NoNewKeyring = false") {
+					return fmt.Errorf("containerd default config has no NoNewKeyring setting for the lab's nodes")
+				}
+				conf = strings.ReplaceAll(conf, "NoNewKeyring = false", "NoNewKeyring = true")
+			}
 			if err := a.Host.WriteFile("/etc/containerd/config.toml", []byte(conf), 0o644); err != nil {
 				return err
 			}
