@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
-	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 )
 
 func newKubeconfigCmd(app *App) *cobra.Command {
@@ -36,31 +32,15 @@ func newKubeconfigCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kc, err := e.FetchKubeconfig(cmd.Context(), server)
+			res, err := cluster.RunKubeconfig(cmd.Context(), e, cluster.KubeconfigOptions{Server: server, File: file})
 			if err != nil {
 				return err
 			}
-			if file == "" {
-				file = filepath.Join(app.WorkDir, args[0], "admin.conf")
-			}
-			data, err := yaml.Marshal(kc)
-			if err != nil {
-				return fmt.Errorf("encoding kubeconfig: %w", err)
-			}
-			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-				return fmt.Errorf("creating %s: %w", filepath.Dir(file), err)
-			}
-			if err := os.WriteFile(file, data, 0o600); err != nil {
-				return fmt.Errorf("writing %s: %w", file, err)
-			}
-			if err := os.Chmod(file, 0o600); err != nil {
-				return fmt.Errorf("restricting %s: %w", file, err)
-			}
 			if app.JSON() {
-				return app.PrintJSON(map[string]string{"kubeconfig": file})
+				return app.PrintJSON(res)
 			}
-			app.Printf("%s\n", file)
-			app.Notef("export KUBECONFIG=%s\n", file)
+			app.Printf("%s\n", res.File)
+			app.Notef("export KUBECONFIG=%s\n", res.File)
 			return nil
 		},
 	}

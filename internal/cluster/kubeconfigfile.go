@@ -1,0 +1,58 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"sigs.k8s.io/yaml"
+)
+
+// KubeconfigOptions choose the server of the admin kubeconfig and where it
+// is written (empty: admin.conf in the environment's work directory).
+type KubeconfigOptions struct {
+	Server KubeconfigServer
+	File   string
+}
+
+// KubeconfigResult says where the kubeconfig was written.
+type KubeconfigResult struct {
+	File string `json:"kubeconfig"`
+}
+
+// RunKubeconfig fetches the admin kubeconfig (see FetchKubeconfig) and
+// writes it with mode 0600: it holds the cluster's admin credential.
+func RunKubeconfig(ctx context.Context, e *Env, opts KubeconfigOptions) (*KubeconfigResult, error) {
+	kc, err := e.FetchKubeconfig(ctx, opts.Server)
+	if err != nil {
+		return nil, err
+	}
+	file := opts.File
+	if file == "" {
+		file = filepath.Join(e.Dir, "admin.conf")
+	}
+	if err := writeKubeconfig(kc, file); err != nil {
+		return nil, err
+	}
+	return &KubeconfigResult{File: file}, nil
+}
+
+// writeKubeconfig writes kc to file, its directory created 0700 and the
+// file left 0600 even when it existed with a wider mode.
+func writeKubeconfig(kc *Kubeconfig, file string) error {
+	data, err := yaml.Marshal(kc)
+	if err != nil {
+		return fmt.Errorf("encoding kubeconfig: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(file), err)
+	}
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", file, err)
+	}
+	if err := os.Chmod(file, 0o600); err != nil {
+		return fmt.Errorf("restricting %s: %w", file, err)
+	}
+	return nil
+}
