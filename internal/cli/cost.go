@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"context"
-
-	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
-	"github.com/kforge/kforge/internal/cost"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -30,12 +26,7 @@ comparison: EKS control-plane fee added, the control-plane node removed.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
-			plan, e, err := app.reportPlan(ctx, args[0], planPath)
-			defer e.ReleaseEmulator()
-			if err != nil {
-				return err
-			}
-			est, err := cost.FromPlan(plan, cost.Options{})
+			est, err := cluster.RunCost(ctx, args[0], cluster.CostOptions{PlanFile: planPath}, app.clusterOptions())
 			if err != nil {
 				return err
 			}
@@ -47,10 +38,4 @@ comparison: EKS control-plane fee added, the control-plane node removed.
 	}
 	cmd.Flags().StringVar(&planPath, "plan", "", "price this saved plan (binary, or JSON from terraform show -json) instead of planning")
 	return cmd
-}
-
-// reportPlan returns the plan cost and graph describe (see cluster.ReportPlan);
-// callers defer the Env's ReleaseEmulator, errors or not.
-func (app *App) reportPlan(ctx context.Context, envName, file string) (*tfjson.Plan, *Env, error) {
-	return cluster.ReportPlan(ctx, envName, file, app.clusterOptions())
 }

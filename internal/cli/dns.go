@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -201,10 +199,4 @@ func orNone(s []string) string {
 		return "(none)"
 	}
 	return strings.Join(s, " ")
-}
-
-// DelegationNextStep is for the end of `kforge up`: it says whether the
-// domain is delegated to the zone and, when not, prints the next step to w.
-func (app *App) DelegationNextStep(ctx context.Context, e *Env, out *cluster.Outputs, w io.Writer) bool {
-	return cluster.DelegationNextStep(ctx, e, out, w, cluster.DefaultDNSDeps())
 }

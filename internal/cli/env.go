@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
@@ -12,9 +11,6 @@ import (
 
 // Env is an environment resolved for a command (see cluster.Env).
 type Env = cluster.Env
-
-// EmulatorRecord is a managed emulator's record (see cluster.EmulatorRecord).
-type EmulatorRecord = cluster.EmulatorRecord
 
 // LoadEnv loads and validates envs/<name>.yaml. It makes no cloud call; an
 // invalid configuration is a *config.ValidationError (exit code 2).
@@ -45,16 +41,6 @@ func (app *App) clusterOptions() cluster.Options {
 		Nodes:       app.Nodes,
 		UI:          app,
 	}
-}
-
-// AWSConfig loads the environment and returns an SDK configuration aimed at
-// its region and endpoint (the local emulator must be running for a local env).
-func (app *App) AWSConfig(ctx context.Context, env string) (aws.Config, error) {
-	e, err := app.OpenEnv(ctx, env)
-	if err != nil {
-		return aws.Config{}, err
-	}
-	return e.AWSConfig(ctx)
 }
 
 // Outputs returns the applied cluster's Terraform outputs. It fails with a

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/cluster"
 )
 
 func newUnlockCmd(app *App) *cobra.Command {
@@ -24,11 +26,7 @@ other run is active: two runs writing the same state corrupt it.`,
 			if err := app.Confirm(fmt.Sprintf("release lock %s on the state of %s", args[1], e.Name), "yes"); err != nil {
 				return err
 			}
-			r, err := e.InitRunner(ctx)
-			if err != nil {
-				return err
-			}
-			if err := r.ForceUnlock(ctx, args[1]); err != nil {
+			if err := cluster.RunUnlock(ctx, e, args[1]); err != nil {
 				return err
 			}
 			if app.JSON() {

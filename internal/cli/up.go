@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,12 +37,6 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if err != nil {
 				return err
 			}
-			if app.Nodes && (e.Emulator == nil || !e.Emulator.Lab) {
-				if !e.Local {
-					return UsageError("--nodes is for local environments (emulator: true or --local); %s is not one", args[0])
-				}
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the emulator of %s already runs without a lab (pid %d): run `kforge down %s` first, then up --nodes", args[0], e.Emulator.PID, args[0])}
-			}
 			opts := cluster.UpOptions{Progress: app.progressPrinter("apply")}
 			if !app.JSON() {
 				opts.Preview = func(p cluster.UpPreview) {
@@ -64,16 +57,9 @@ Terraform to stop cleanly (state saved, lock released).`,
 				return err
 			}
 			elapsed := time.Since(start).Truncate(time.Second)
+			res.Elapsed = elapsed.String()
 			if app.JSON() {
-				return app.PrintJSON(struct {
-					Env      string                  `json:"environment"`
-					Applied  bool                    `json:"applied"`
-					Summary  tfrun.Summary           `json:"summary"`
-					Elapsed  string                  `json:"elapsed"`
-					Outputs  cluster.Outputs         `json:"outputs"`
-					Emulator *cluster.EmulatorRecord `json:"emulator,omitempty"`
-					Note     string                  `json:"note,omitempty"`
-				}{e.Name, res.Applied, res.Summary, elapsed.String(), res.Outputs, e.Emulator, e.EmulatorNote()})
+				return app.PrintJSON(res)
 			}
 			if res.Applied {
 				app.Printf("\nApplied %d changes in %s.\n\n", res.Summary.Total(), elapsed)
@@ -82,7 +68,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			}
 			app.Table(outputRows(&res.Outputs))
 			app.Printf("\n")
-			app.DelegationNextStep(ctx, e, &res.Outputs, app.Stdout)
+			cluster.DelegationNextStep(ctx, e, &res.Outputs, app.Stdout, cluster.DefaultDNSDeps())
 			if e.Local {
 				app.Printf("\nThe cluster lives in the local emulator (pid %d): its data is gone when that process stops. Tear down with: kforge down %s\n", e.Emulator.PID, e.Name)
 			}

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"runtime"
-
 	"github.com/spf13/cobra"
 
-	"github.com/kforge/kforge/internal/tfrun"
+	"github.com/kforge/kforge/internal/cluster"
 )
 
 func newVersionCmd(app *App) *cobra.Command {
@@ -14,18 +12,7 @@ func newVersionCmd(app *App) *cobra.Command {
 		Short: "Print kforge's version, and Terraform's when found",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := struct {
-				Version   string `json:"version"`
-				GoVersion string `json:"go_version"`
-				Platform  string `json:"platform"`
-				Terraform string `json:"terraform,omitempty"`
-				TFError   string `json:"terraform_error,omitempty"`
-			}{Version: Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-			if _, tv, err := tfrun.FindTerraform(cmd.Context()); err == nil {
-				v.Terraform = tv.String()
-			} else {
-				v.TFError = err.Error()
-			}
+			v := cluster.RunVersion(cmd.Context(), Version)
 			if app.JSON() {
 				return app.PrintJSON(v)
 			}

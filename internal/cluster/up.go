@@ -29,11 +29,16 @@ type UpPreview struct {
 	CostErr  error
 }
 
-// UpResult is what RunUp did.
+// UpResult is what RunUp did (the JSON `kforge up` prints).
 type UpResult struct {
-	Applied bool
-	Summary tfrun.Summary
-	Outputs Outputs
+	Env     string        `json:"environment"`
+	Applied bool          `json:"applied"`
+	Summary tfrun.Summary `json:"summary"`
+	// Elapsed is the command's wall time, set by the caller.
+	Elapsed  string          `json:"elapsed"`
+	Outputs  Outputs         `json:"outputs"`
+	Emulator *EmulatorRecord `json:"emulator,omitempty"`
+	Note     string          `json:"note,omitempty"`
 }
 
 // RunUp creates or updates the environment's infrastructure: state bucket
@@ -41,6 +46,9 @@ type UpResult struct {
 // group rules that exist unrecorded, confirmation through the UI when there
 // are changes, apply, outputs.
 func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
+	if err := e.checkLab(); err != nil {
+		return nil, err
+	}
 	r, err := e.Prepare(ctx)
 	if err != nil {
 		return nil, err
@@ -101,6 +109,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if res.Outputs, _, err = DecodeOutputs(raw); err != nil {
 		return nil, err
 	}
+	res.Env, res.Emulator, res.Note = e.Name, e.Emulator, e.EmulatorNote()
 	return res, nil
 }
 
@@ -141,4 +150,16 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// checkLab refuses --nodes (Options.Nodes) unless the environment's
+// emulator runs inside a lab, before any cloud call.
+func (e *Env) checkLab() error {
+	if !e.opts.Nodes || (e.Emulator != nil && e.Emulator.Lab) {
+		return nil
+	}
+	if !e.Local {
+		return UsageError("--nodes is for local environments (emulator: true or --local); %s is not one", e.Name)
+	}
+	return Failure("the emulator of %s already runs without a lab (pid %d): run `kforge down %s` first, then up --nodes", e.Name, e.Emulator.PID, e.Name)
 }

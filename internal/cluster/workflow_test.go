@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -57,5 +58,24 @@ func TestWorkflowsWithoutState(t *testing.T) {
 	}
 	if _, err := e.AppliedOutputs(ctx); err == nil {
 		t.Error("AppliedOutputs of a cluster never applied: want an error")
+	}
+}
+
+// up --nodes needs a local environment whose emulator runs in a lab; both
+// refusals come before any cloud call.
+func TestRunUpRefusesNodesWithoutALab(t *testing.T) {
+	ctx := context.Background()
+	o := Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: "http://127.0.0.1:1", Nodes: true, UI: &recordingUI{}}
+	e, err := Open(ctx, "local", NeedEmulator, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ee *ExitError
+	if _, err := RunUp(ctx, e, UpOptions{}); !errors.As(err, &ee) || ee.Code != ExitUsage || !strings.Contains(err.Error(), "--nodes is for local environments") {
+		t.Errorf("--nodes with an endpoint: %v, want exit 2", err)
+	}
+	e.Local, e.Emulator = true, &EmulatorRecord{PID: 4242}
+	if _, err := RunUp(ctx, e, UpOptions{}); !errors.As(err, &ee) || ee.Code != ExitFailure || !strings.Contains(err.Error(), "already runs without a lab (pid 4242)") {
+		t.Errorf("--nodes with a plain emulator: %v, want exit 1 naming its pid", err)
 	}
 }
