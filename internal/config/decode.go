@@ -127,6 +127,19 @@ func (d *decoder) decodeStruct(node *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	fields := structFields(v.Type())
+	d.eachEntry(node, path, func(keyNode, valNode *yaml.Node, key, child string) {
+		idx, known := fields[key]
+		if !known {
+			d.fail(keyNode.Line, child, "unknown key", unknownKeyFix(key, path, v.Type()))
+			return
+		}
+		d.decode(valNode, v.Field(idx), child, keyNode.Line)
+	})
+}
+
+// eachEntry calls fn once per key of a mapping node, with the key's path;
+// a key that is not a plain string, or is set twice, is reported instead.
+func (d *decoder) eachEntry(node *yaml.Node, path string, fn func(keyNode, valNode *yaml.Node, key, child string)) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		keyNode, valNode := node.Content[i], node.Content[i+1]
@@ -140,12 +153,7 @@ func (d *decoder) decodeStruct(node *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[key] = keyNode.Line
-		idx, known := fields[key]
-		if !known {
-			d.fail(keyNode.Line, child, "unknown key", unknownKeyFix(key, path, v.Type()))
-			continue
-		}
-		d.decode(valNode, v.Field(idx), child, keyNode.Line)
+		fn(keyNode, valNode, key, child)
 	}
 }
 
@@ -157,19 +165,7 @@ func (d *decoder) decodeMap(node *yaml.Node, v reflect.Value, path string) {
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		keyNode, valNode := node.Content[i], node.Content[i+1]
-		key, ok := d.mappingKey(keyNode, path)
-		if !ok {
-			continue
-		}
-		child := joinPath(path, key)
-		if first, dup := seen[key]; dup {
-			d.fail(keyNode.Line, child, fmt.Sprintf("key set twice (first on line %d)", first), "keep one of the two")
-			continue
-		}
-		seen[key] = keyNode.Line
+	d.eachEntry(node, path, func(keyNode, valNode *yaml.Node, key, child string) {
 		// Start from the value the base file set, so maps merge key by key.
 		elem := reflect.New(v.Type().Elem()).Elem()
 		if old := v.MapIndex(reflect.ValueOf(key)); old.IsValid() {
@@ -177,7 +173,7 @@ func (d *decoder) decodeMap(node *yaml.Node, v reflect.Value, path string) {
 		}
 		d.decode(valNode, elem, child, keyNode.Line)
 		v.SetMapIndex(reflect.ValueOf(key), elem)
-	}
+	})
 }
 
 func (d *decoder) decodeList(node *yaml.Node, v reflect.Value, path string) {
