@@ -6,8 +6,6 @@ import (
 
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/upstream"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 )
 
 // Every image the add-ons run, for every supported Kubernetes minor, and
@@ -21,16 +19,7 @@ func TestDownloadsCoverEveryArtefact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, obj := range decodeStrict(t, manifests) {
-			var spec corev1.PodSpec
-			switch o := obj.(type) {
-			case *appsv1.Deployment:
-				spec = o.Spec.Template.Spec
-			case *appsv1.DaemonSet:
-				spec = o.Spec.Template.Spec
-			default:
-				continue
-			}
+		for _, spec := range podSpecs(decodeStrict(t, manifests)) {
 			for _, c := range append(spec.InitContainers, spec.Containers...) {
 				want[upstream.UnpinnedRef(c.Image)] = true
 			}
@@ -69,14 +58,7 @@ func TestPinnedDigestsReachImagesAndBundles(t *testing.T) {
 		t.Fatal(err)
 	}
 	images := map[string]bool{}
-	for _, obj := range decodeStrict(t, manifests) {
-		var spec corev1.PodSpec
-		switch o := obj.(type) {
-		case *appsv1.Deployment:
-			spec = o.Spec.Template.Spec
-		case *appsv1.DaemonSet:
-			spec = o.Spec.Template.Spec
-		}
+	for _, spec := range podSpecs(decodeStrict(t, manifests)) {
 		for _, c := range spec.Containers {
 			images[c.Image] = true
 		}

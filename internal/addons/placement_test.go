@@ -57,16 +57,7 @@ func TestOnlyAWSControllersOnControlPlaneHostNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	var onCP []string
-	for key, obj := range decodeStrict(t, manifests) {
-		var spec corev1.PodSpec
-		switch o := obj.(type) {
-		case *appsv1.Deployment:
-			spec = o.Spec.Template.Spec
-		case *appsv1.DaemonSet:
-			spec = o.Spec.Template.Spec
-		default:
-			continue
-		}
+	for key, spec := range podSpecs(decodeStrict(t, manifests)) {
 		exposed := spec.HostNetwork
 		for _, c := range spec.Containers {
 			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {

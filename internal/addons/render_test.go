@@ -29,6 +29,21 @@ func assertGolden(t *testing.T, name string, got []byte) {
 	golden.Assert(t, filepath.Join("testdata", name), got)
 }
 
+// podSpecs returns the pod templates of the Deployments and DaemonSets
+// among decoded objects, by "Kind/name".
+func podSpecs(objs map[string]any) map[string]corev1.PodSpec {
+	out := map[string]corev1.PodSpec{}
+	for key, obj := range objs {
+		switch o := obj.(type) {
+		case *appsv1.Deployment:
+			out[key] = o.Spec.Template.Spec
+		case *appsv1.DaemonSet:
+			out[key] = o.Spec.Template.Spec
+		}
+	}
+	return out
+}
+
 // decodeStrict decodes every document of a stream into its typed kind with
 // unknown fields rejected and returns the objects by "Kind/name".
 func decodeStrict(t *testing.T, stream []byte) map[string]any {
