@@ -111,12 +111,8 @@ func TestNodeCommandsRejectBadFlagsBeforeAnyCloudCall(t *testing.T) {
 }
 
 func TestNodeBootstrapNamesAMissingClusterConfig(t *testing.T) {
-	emu := localawstest.StartForTest(t)
+	cfg, emu := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "eu-west-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := awsx.S3Client(cfg, emu.URL()).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("demo-certs"),
 		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}}); err != nil {
 		t.Fatal(err)

@@ -26,12 +26,8 @@ import (
 // (a launch action, a running instance), so the kubeconfig's server is
 // never contacted; the drain itself is tested in internal/nodelifecycle.
 func TestNodeDrainEventsOnceReadsTheQueueOfClusterJSON(t *testing.T) {
-	emu := localawstest.StartForTest(t)
+	cfg, emu := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "eu-west-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	q, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("demo-node-events")})
 	if err != nil {
 		t.Fatal(err)

@@ -17,12 +17,8 @@ import (
 // refused (so a sweep never runs while an apply creates resources), a lock
 // left by a killed run blocks it, and the lock is released afterwards.
 func TestWithLock(t *testing.T) {
-	em := localawstest.StartForTest(t)
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "us-east-1", em.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := awsx.S3Client(cfg, em.URL())
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("state")}); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/cluster"
 	kdns "github.com/kforge/kforge/internal/dns"
 	"github.com/kforge/kforge/internal/dns/check/checktest"
@@ -272,12 +271,8 @@ func TestDNSDelegateNone(t *testing.T) {
 // TestDNSDelegateRoute53Parent delegates dev.kforge.dev in a kforge.dev zone
 // of the emulator, then checks a second run changes nothing.
 func TestDNSDelegateRoute53Parent(t *testing.T) {
-	emu := localawstest.StartForTest(t)
+	cfg, emu := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "eu-west-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	r53 := route53.NewFromConfig(cfg)
 	// Real Route 53 zone ids start with Z and the config insists on it; the
 	// emulator draws ids from [0-9A-Z], so create zones until one starts with Z.

@@ -9,7 +9,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	tfjson "github.com/hashicorp/terraform-json"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
@@ -17,12 +16,8 @@ import (
 // the planned create with the same identity, once; recorded rules, rules of
 // groups still to be created and different rules are left alone.
 func TestUnrecordedRulesMatchPlannedCreates(t *testing.T) {
-	emu := localawstest.StartForTest(t)
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "us-east-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	client := ec2.NewFromConfig(cfg)
 	vpc, err := client.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
 	if err != nil {

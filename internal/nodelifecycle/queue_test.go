@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
@@ -26,12 +25,8 @@ import (
 // interruption module names it, and sends it the given bodies.
 func queueOnEmulator(t *testing.T, bodies ...string) (*sqs.Client, string) {
 	t.Helper()
-	em := localawstest.StartForTest(t)
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "eu-west-1", em.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := sqs.NewFromConfig(cfg)
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("demo-node-events"), Attributes: map[string]string{
 		string(sqstypes.QueueAttributeNameMessageRetentionPeriod): "300",

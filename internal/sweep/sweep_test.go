@@ -207,12 +207,8 @@ func kindList(m map[string]int) string {
 // A removes every resource of A, leaves B exactly as it was, and a second
 // sweep of A is a no-op.
 func TestListAndDeleteAgainstEmulator(t *testing.T) {
-	em := localawstest.StartForTest(t)
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "us-east-1", em.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	createCluster(t, ctx, cfg, em.URL(), "alpha", "10.10")
 	createCluster(t, ctx, cfg, em.URL(), "beta", "10.20")
 	// A prefix that is not "<cluster>-" must not match: alpha2 is not alpha.

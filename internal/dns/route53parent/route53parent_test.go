@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 
-	"github.com/kforge/kforge/internal/awsx"
 	kdns "github.com/kforge/kforge/internal/dns"
 	"github.com/kforge/kforge/internal/dns/route53parent"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
@@ -30,12 +29,8 @@ func createZone(t *testing.T, c *route53.Client, name string) (id string, ns []s
 // dev.example.com in the example.com zone of the Route 53 emulator, then runs
 // the shared plan/apply logic twice to show the second run changes nothing.
 func TestDelegateSubdomainOnEmulator(t *testing.T) {
-	emu := localawstest.StartForTest(t)
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "eu-west-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	r53 := route53.NewFromConfig(cfg)
 	parentID, _ := createZone(t, r53, "example.com")
 	_, childNS := createZone(t, r53, "dev.example.com")
@@ -114,12 +109,8 @@ func TestDelegateSubdomainOnEmulator(t *testing.T) {
 }
 
 func TestRejectsWrongInput(t *testing.T) {
-	emu := localawstest.StartForTest(t)
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "eu-west-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	r53 := route53.NewFromConfig(cfg)
 	parentID, _ := createZone(t, r53, "example.com")
 

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws"
 )
 
@@ -27,4 +30,16 @@ func StartForTest(t testing.TB, env ...string) *localaws.Emulator {
 		}
 	})
 	return e
+}
+
+// ConfigForTest starts an emulator for t, as StartForTest does, and returns
+// an AWS configuration for region pointed at it, with the emulator.
+func ConfigForTest(t testing.TB, region string, env ...string) (aws.Config, *localaws.Emulator) {
+	t.Helper()
+	e := StartForTest(t, env...)
+	cfg, err := awsx.Config(context.Background(), region, e.URL())
+	if err != nil {
+		t.Fatalf("AWS configuration for the emulator: %v", err)
+	}
+	return cfg, e
 }
