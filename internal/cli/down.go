@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,11 @@ func newDownCmd(app *App) *cobra.Command {
 		Long: `Destroy everything the environment's Terraform state holds, after you type the
 cluster's name (or --yes). --purge-state then deletes the state bucket with
 every object version. For a local environment the emulator kforge started is
-stopped afterwards. A cluster that is already gone is not an error.`,
+stopped afterwards. A cluster that is already gone is not an error.
+
+With certsBucketForceDestroy: false the certs bucket (PKI and etcd backups),
+the log bucket and the cluster's KMS key with its alias are kept, so the
+backups stay readable; the next up adopts them (docs/OPERATIONS.md).`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
@@ -48,6 +53,9 @@ func (app *App) printDown(r *cluster.DownResult) error {
 	app.Printf("%s\n", r.Message)
 	if len(r.Swept) > 0 {
 		app.Printf("Swept %d leftover resources tagged for the cluster.\n", len(r.Swept))
+	}
+	if len(r.Kept) > 0 {
+		app.Printf("Kept (certsBucketForceDestroy: false): %s. The backups in the bucket stay readable with the key; the next `kforge up %s` adopts them. To delete them too, set certsBucketForceDestroy: true and run `kforge down %s` again.\n", strings.Join(cluster.DescribeKept(r.Kept), ", "), r.Env, r.Env)
 	}
 	if r.StatePurged {
 		app.Printf("State bucket %s deleted with all object versions.\n", r.StateBucket)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +25,9 @@ cluster, or inside one of its VPCs) that appears nowhere in the Terraform
 state: what a killed apply created before it could save the state. Run-time
 children of resources in the state (instances of its ASGs, their network
 interfaces and volumes, records in its zone, EFS access points) are not
-orphans. --delete removes them in dependency order while holding the state
+orphans, and neither are the certs bucket, log bucket and key an earlier
+down kept (certsBucketForceDestroy: false), which the next up adopts.
+--delete removes the orphans in dependency order while holding the state
 lock; ` + "`kforge up`" + ` does the same before it plans.`,
 		Args: envArg,
 		RunE: app.onEnv(func(ctx context.Context, e *Env, args []string) error {
@@ -36,8 +39,9 @@ lock; ` + "`kforge up`" + ` does the same before it plans.`,
 				out := struct {
 					Env     string           `json:"environment"`
 					Orphans []sweep.Resource `json:"orphans"`
+					Kept    []sweep.Resource `json:"kept,omitempty"`
 					Deleted int              `json:"deleted"`
-				}{Env: e.Name, Orphans: res.Orphans}
+				}{Env: e.Name, Orphans: res.Orphans, Kept: res.Kept}
 				if res.Deleted != nil {
 					out.Deleted = len(res.Deleted.Deleted)
 				}
@@ -51,6 +55,9 @@ lock; ` + "`kforge up`" + ` does the same before it plans.`,
 			default:
 				app.printOrphans(res.Orphans)
 				app.Printf("%d resources of cluster %s are not in the Terraform state of %s (an apply was interrupted after creating them). Delete them with: kforge orphans %s --delete\n", len(res.Orphans), e.Config.Name, e.Name, e.Name)
+			}
+			if len(res.Kept) > 0 {
+				app.Printf("Kept by an earlier down, not orphans (the next `kforge up %s` adopts them): %s.\n", e.Name, strings.Join(cluster.DescribeKept(res.Kept), ", "))
 			}
 			return nil
 		}),

@@ -171,7 +171,7 @@ func (e *Env) adoptUnrecordedRules(ctx context.Context, r *tfrun.Runner, plan *t
 	if err != nil || len(adopt) == 0 {
 		return false, err
 	}
-	return true, e.writeImports(ctx, r, adopt)
+	return true, e.writeImports(ctx, r, adopt, "whose creation was never recorded")
 }
 
 // applyAdoptingLostRules applies plan. When the apply fails because a

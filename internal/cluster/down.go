@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	tfjson "github.com/hashicorp/terraform-json"
+
 	"github.com/kforge/kforge/internal/sweep"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -24,9 +26,12 @@ type DownResult struct {
 	StatePurged      bool             `json:"state_purged"`
 	StateBucket      string           `json:"state_bucket,omitempty"`
 	Swept            []sweep.Resource `json:"swept,omitempty"`
-	EmulatorStopped  bool             `json:"emulator_stopped"`
-	Elapsed          string           `json:"elapsed,omitempty"`
-	Message          string           `json:"message"`
+	// Kept are the certs bucket, log bucket, key and alias left in place
+	// (certsBucketForceDestroy: false); the next up adopts them.
+	Kept            []sweep.Resource `json:"kept,omitempty"`
+	EmulatorStopped bool             `json:"emulator_stopped"`
+	Elapsed         string           `json:"elapsed,omitempty"`
+	Message         string           `json:"message"`
 }
 
 // RunDown destroys everything the environment's state holds (after the
@@ -45,34 +50,60 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 		return nil, err
 	}
 	var r *tfrun.Runner
+	var st *tfjson.State
 	count := 0
 	if exists {
 		if r, err = e.InitRunner(ctx); err != nil {
 			return nil, err
 		}
-		st, err := r.State(ctx)
-		if err != nil {
+		if st, err = r.State(ctx); err != nil {
 			return nil, err
 		}
 		count = ManagedResources(st)
 	}
+	keep := e.keepOnDown()
 	if count == 0 {
 		result.AlreadyDestroyed = true
 		result.Message = fmt.Sprintf("Nothing to destroy: environment %s has no resources in its state (already destroyed).", e.Name)
 	} else {
-		e.opts.UI.Infof("Environment %s: %d resources of cluster %s will be destroyed.\n", e.Name, count, e.Config.Name)
+		// A bucket applied without force_destroy fails terraform destroy
+		// once it holds objects, whatever the setting says now (the destroy
+		// reads it from the state): when it is no longer to be kept, the
+		// sweep after the destroy deletes it instead, every version
+		// included, and the key with it.
+		handOver := !keep && bucketsWithoutForceDestroy(st)
+		var keepAddrs []string
+		kept := 0
+		if keep || handOver {
+			keepAddrs, kept = keptStateAddresses(st)
+		}
+		destroy := count - kept
+		e.opts.UI.Infof("Environment %s: %d resources of cluster %s will be destroyed.\n", e.Name, destroy, e.Config.Name)
+		switch {
+		case kept > 0 && keep:
+			e.opts.UI.Infof("%d are kept (certsBucketForceDestroy: false): the certs bucket with its backups and settings, the log bucket, and the cluster's KMS key and alias, so the backups stay readable; the next `kforge up %s` adopts them.\n", kept, e.Name)
+		case kept > 0:
+			e.opts.UI.Infof("%d more (the certs and log buckets, applied while certsBucketForceDestroy was false, and the KMS key) are deleted after the destroy, with every object version in the buckets.\n", kept)
+		}
 		if err := e.opts.UI.Confirm(fmt.Sprintf("destroy cluster %s", e.Config.Name), e.Config.Name); err != nil {
 			return nil, err
 		}
-		if err := r.Destroy(ctx, count, o.Progress); err != nil {
-			return nil, err
+		// Out of the state first: destroy then leaves them, and a destroy
+		// that fails half way has them kept already (up adopts them).
+		if err := r.StateRm(ctx, keepAddrs...); err != nil {
+			return nil, fmt.Errorf("keeping the certs bucket and key out of the destroy: %w", err)
 		}
-		result.Destroyed = count
-		result.Message = fmt.Sprintf("Destroyed %d resources of cluster %s.", count, e.Config.Name)
+		if destroy > 0 {
+			if err := r.Destroy(ctx, destroy, o.Progress); err != nil {
+				return nil, err
+			}
+		}
+		result.Destroyed = destroy
+		result.Message = fmt.Sprintf("Destroyed %d resources of cluster %s.", destroy, e.Config.Name)
 	}
 	// What the state never held (ASG instances, a killed apply's
 	// orphans) is found by the cluster tag.
-	if result.Swept, err = e.sweepLeftovers(ctx, exists, count > 0); err != nil {
+	if result.Swept, result.Kept, err = e.sweepLeftovers(ctx, exists, count > 0, keep); err != nil {
 		return nil, err
 	}
 	if o.PurgeState && exists {
@@ -100,6 +131,9 @@ type OrphansOptions struct {
 // OrphansResult lists the orphans found and those deleted.
 type OrphansResult struct {
 	Orphans []sweep.Resource
+	// Kept were kept by an earlier down; they are not orphans (up adopts
+	// them) and are never deleted here.
+	Kept    []sweep.Resource
 	Deleted *sweep.Result
 }
 
@@ -119,7 +153,7 @@ func RunOrphans(ctx context.Context, e *Env, o OrphansOptions) (*OrphansResult, 
 	}
 	res := &OrphansResult{}
 	locked, err := e.withStateLock(ctx, "kforge orphans", func() error {
-		if res.Orphans, err = e.findOrphans(ctx, r); err != nil {
+		if res.Orphans, res.Kept, _, err = e.findOrphans(ctx, r); err != nil {
 			return err
 		}
 		if !o.Delete || len(res.Orphans) == 0 {

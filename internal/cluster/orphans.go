@@ -21,18 +21,26 @@ import (
 
 // removeOrphans is up's recovery step, after init and before the plan: it
 // deletes what an interrupted apply created but never recorded, so the
-// plan creates it again instead of failing with "already exists". It runs
-// under the state lock; when another run holds the lock it does nothing and
-// the plan reports the lock.
+// plan creates it again instead of failing with "already exists"; what an
+// earlier down kept (certsBucketForceDestroy: false) it adopts instead. It
+// runs under the state lock; when another run holds the lock it does
+// nothing and the plan reports the lock.
 func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) error {
 	_, err := e.withStateLock(ctx, "kforge up: orphan check", func() error {
-		orphans, err := e.findOrphans(ctx, r)
-		if err != nil || len(orphans) == 0 {
+		orphans, kept, names, err := e.findOrphans(ctx, r)
+		if err != nil {
 			return err
+		}
+		// What an earlier down kept is taken back, not deleted or created anew.
+		if err := e.adoptKeptFound(ctx, r, names, kept); err != nil {
+			return err
+		}
+		if len(orphans) == 0 {
+			return nil
 		}
 		adopt, orphans := e.adoptable(orphans)
 		if len(adopt) > 0 {
-			if err := e.writeImports(ctx, r, adopt); err != nil {
+			if err := e.writeImports(ctx, r, adopt, "an interrupted apply created but did not record"); err != nil {
 				return err
 			}
 			if len(orphans) == 0 {
@@ -89,21 +97,21 @@ func (e *Env) adoptable(orphans []sweep.Resource) (adopt map[string]sweep.Resour
 
 // writeImports adds import blocks for the adopted resources to the staged
 // root module's adopt file (created on the run's first adoption) and
-// re-initialises it.
-func (e *Env) writeImports(ctx context.Context, r *tfrun.Runner, adopt map[string]sweep.Resource) error {
+// re-initialises it. what says where they come from, for the message.
+func (e *Env) writeImports(ctx context.Context, r *tfrun.Runner, adopt map[string]sweep.Resource, what string) error {
 	var b strings.Builder
 	path := filepath.Join(r.Dir(), adoptFile)
 	if before, err := os.ReadFile(path); err == nil {
 		b.Write(before)
 	} else {
-		b.WriteString("# Written by kforge: resources an interrupted apply created but did not record.\n")
+		b.WriteString("# Written by kforge: resources that exist but are not in the state (docs/OPERATIONS.md).\n")
 	}
 	var addrs []string
 	for a := range adopt {
 		addrs = append(addrs, a)
 	}
 	sort.Strings(addrs)
-	e.opts.UI.Notef("Adopting %d resources an interrupted apply created but did not record (the plan imports them):\n", len(addrs))
+	e.opts.UI.Notef("Adopting %d resources %s (the plan imports them):\n", len(addrs), what)
 	for _, a := range addrs {
 		fmt.Fprintf(&b, "\nimport {\n  to = %s\n  id = %q\n}\n", a, adopt[a].ID)
 		e.opts.UI.Notef("  %s <- %s\n", a, adopt[a])
@@ -118,13 +126,23 @@ func (e *Env) writeImports(ctx context.Context, r *tfrun.Runner, adopt map[strin
 // for the cluster after terraform destroy (what the state never held:
 // instances of the ASGs, their volumes and network interfaces, EFS access
 // points, orphans of a killed apply). confirmed says the user already
-// agreed to destroy the cluster.
-func (e *Env) sweepLeftovers(ctx context.Context, stateBucket bool, confirmed bool) ([]sweep.Resource, error) {
-	var swept []sweep.Resource
+// agreed to destroy the cluster. With keep, the certs bucket, log bucket
+// and key that down keeps are left alone and returned as kept.
+func (e *Env) sweepLeftovers(ctx context.Context, stateBucket, confirmed, keep bool) (swept, kept []sweep.Resource, err error) {
 	run := func() error {
 		left, err := e.listCluster(ctx)
-		if err != nil || len(left) == 0 {
+		if err != nil {
 			return err
+		}
+		if keep {
+			// After the destroy the state holds none of them.
+			if _, kept, err = e.kept(ctx, func() (map[string]bool, error) { return nil, nil }); err != nil {
+				return err
+			}
+			left = withoutKept(left, kept)
+		}
+		if len(left) == 0 {
+			return nil
 		}
 		e.opts.UI.Infof("%d resources of cluster %s are still tagged for it after terraform destroy (never in the state); deleting them:\n", len(left), e.Config.Name)
 		e.noteResources(left)
@@ -140,13 +158,13 @@ func (e *Env) sweepLeftovers(ctx context.Context, stateBucket bool, confirmed bo
 		return err
 	}
 	if !stateBucket {
-		return swept, run() // no state, so no run can hold its lock
+		return swept, kept, run() // no state, so no run can hold its lock
 	}
 	locked, err := e.withStateLock(ctx, "kforge down: leftover sweep", run)
 	if err == nil && !locked {
 		err = fmt.Errorf("the state of %s is locked by another run: leftovers were not swept; run `kforge down %s` again when it is done", e.Name, e.Name)
 	}
-	return swept, err
+	return swept, kept, err
 }
 
 // listCluster lists every resource tagged for the cluster, except the
@@ -169,17 +187,22 @@ func (e *Env) listCluster(ctx context.Context) ([]sweep.Resource, error) {
 }
 
 // findOrphans lists the cluster's resources and keeps those the state does
-// not know.
-func (e *Env) findOrphans(ctx context.Context, r *tfrun.Runner) ([]sweep.Resource, error) {
+// not know, except what an earlier down kept (up adopts those), which it
+// returns apart.
+func (e *Env) findOrphans(ctx context.Context, r *tfrun.Runner) (orphans, kept []sweep.Resource, names KeptNames, err error) {
 	st, err := r.State(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the state to find orphans: %w", err)
+		return nil, nil, names, fmt.Errorf("reading the state to find orphans: %w", err)
 	}
 	all, err := e.listCluster(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, names, err
 	}
-	return sweep.Orphans(all, sweep.StateValues(st)), nil
+	known := sweep.StateValues(st)
+	if names, kept, err = e.kept(ctx, func() (map[string]bool, error) { return known, nil }); err != nil {
+		return nil, nil, names, err
+	}
+	return withoutKept(sweep.Orphans(all, known), kept), kept, names, nil
 }
 
 func (e *Env) deleteResources(ctx context.Context, rs []sweep.Resource, progress func(sweep.Resource, error)) (*sweep.Result, error) {

@@ -53,7 +53,8 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A killed apply leaves resources the state does not know.
+	// A killed apply leaves resources the state does not know; what an
+	// earlier down kept is adopted there too.
 	if err := e.removeOrphans(ctx, r); err != nil {
 		return nil, err
 	}
@@ -133,6 +134,10 @@ type PlanResult struct {
 func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 	r, err := e.Prepare(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// Shows the import of what an earlier down kept, as up would do.
+	if err := e.adoptKept(ctx, r); err != nil {
 		return nil, err
 	}
 	file := o.File

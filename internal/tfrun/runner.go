@@ -282,6 +282,23 @@ func (r *Runner) Destroy(ctx context.Context, total int, progress func(Progress)
 	return nil
 }
 
+// StateRm removes the given addresses (resources or whole modules) from
+// the state without touching what they manage; Terraform then neither
+// knows nor destroys them. Each address must be in the state.
+func (r *Runner) StateRm(ctx context.Context, addresses ...string) error {
+	for _, a := range addresses {
+		err := r.withLog(ctx, "state-rm", func(ctx context.Context, log io.Writer) error {
+			r.tf.SetStdout(log)
+			r.tf.SetStderr(log)
+			return r.tf.StateRm(ctx, a)
+		})
+		if err != nil {
+			return r.explain("state rm "+a, err, nil)
+		}
+	}
+	return nil
+}
+
 // Outputs reads the root module's outputs from the state.
 func (r *Runner) Outputs(ctx context.Context) (map[string]json.RawMessage, error) {
 	metas, err := r.tf.Output(ctx)

@@ -280,7 +280,7 @@ variable "node_config" {
 }
 
 variable "certs_bucket_force_destroy" {
-  description = "Let `terraform destroy` delete the certs bucket together with the PKI backups and join material the control plane wrote into it."
+  description = "Let `terraform destroy` delete the certs bucket together with the PKI backups and join material the control plane wrote into it. false: `kforge down` keeps the certs and log buckets and the cluster key with its alias (README, \"Keeping the certs bucket\")."
   type        = bool
   default     = true
 }

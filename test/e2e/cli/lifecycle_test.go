@@ -10,8 +10,13 @@ import (
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
-// TestLifecycle runs what a user runs against one emulator, applying the
-// cluster once: init twice, up, status, output, plan (no drift), down twice.
+// TestLifecycle runs what a user runs against one emulator: init twice, up,
+// status, output, plan (no drift); then, with certsBucketForceDestroy
+// false, down keeps the certs bucket, log bucket and key, a second down
+// still keeps them, and up adopts them with the backup written before
+// still readable (the cluster's second apply); finally down with
+// certsBucketForceDestroy true removes everything, and a second down finds
+// nothing.
 func TestLifecycle(t *testing.T) {
 	requireTools(t)
 	if testing.Short() {
@@ -20,7 +25,12 @@ func TestLifecycle(t *testing.T) {
 	// Modules may attach AWS-managed policies, which moto loads only on request.
 	em := localawstest.StartForTest(t, "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
 	dir := t.TempDir()
-	global := []string{"--envs-dir", filepath.Join(repoRoot, "envs"), "--workdir", filepath.Join(dir, ".kforge"), "--endpoint", em.URL()}
+	// A prod-like local environment: the certs bucket kept on down, and a
+	// log bucket (flow logs on) to keep with it.
+	envs := newKeptEnvs(t)
+	const keepSettings = "certsBucketForceDestroy: false\nlogging:\n  vpcFlowLogs: true\n"
+	envs.set(t, keepSettings)
+	global := []string{"--envs-dir", envs.dir, "--workdir", filepath.Join(dir, ".kforge"), "--endpoint", em.URL()}
 	run := func(timeout time.Duration, args ...string) result {
 		t.Helper()
 		return kforge(t, dir, timeout, append(append([]string{}, global...), args...)...)
@@ -119,12 +129,75 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("plan --detailed-exitcode after up: want 0 (no change), got %s", r)
 	}
 
-	// down --yes destroys; a second down finds nothing and says so.
+	// A backup in the certs bucket, under the cluster key.
+	certs, _ := out["certs_bucket"].(string)
+	keyARN, _ := out["kms_key_arn"].(string)
+	backup := newBackupCheck(t, em.URL(), "us-east-1", certs, keyARN)
+	backup.write(t)
+	logBucket := strings.Replace(certs, "-certs-", "-logs-", 1)
+	if !backup.bucketExists(t, logBucket) {
+		t.Fatalf("no log bucket %s with vpcFlowLogs on", logBucket)
+	}
+
+	// down with certsBucketForceDestroy false: everything else goes, the
+	// buckets and the key stay, the key enabled, the backup readable.
 	down := run(10*time.Minute, "down", "local", "--yes")
-	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") {
+	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") || !strings.Contains(down.stdout, "Kept (certsBucketForceDestroy: false): KMS alias alias/kforge-local, KMS key ") {
+		t.Fatalf("down keeping the certs bucket: %s", down)
+	}
+	backup.checkKept(t, "after down", "alias/kforge-local")
+	if !backup.bucketExists(t, logBucket) {
+		t.Errorf("after down: the log bucket %s is gone; it is kept with the certs bucket", logBucket)
+	}
+	// Nothing else of the cluster is left, and the kept ones are no orphans.
+	var orph struct {
+		Orphans []struct{ Kind, ID string } `json:"orphans"`
+		Kept    []struct{ Kind, ID string } `json:"kept"`
+	}
+	mustJSON(run(3*time.Minute, "orphans", "local", "-o", "json"), &orph)
+	if len(orph.Orphans) != 0 || len(orph.Kept) != 4 {
+		t.Errorf("orphans after a keeping down = %+v, kept = %+v; want none, and the two buckets, the key and the alias kept", orph.Orphans, orph.Kept)
+	}
+	// A second down has nothing to destroy, and its sweep keeps them too.
+	again := run(5*time.Minute, "down", "local", "--yes")
+	if again.code != 0 || !strings.Contains(again.stdout, "already destroyed") {
+		t.Fatalf("second down: want success saying already destroyed, got %s", again)
+	}
+	backup.checkKept(t, "after a second down", "alias/kforge-local")
+
+	// up adopts them: the same bucket and key, the backup still readable,
+	// and no drift afterwards.
+	up2 := run(10*time.Minute, "up", "local", "--yes")
+	if up2.code != 0 {
+		t.Fatalf("up after a keeping down: %s", up2)
+	}
+	if !strings.Contains(up2.stderr, "kept by an earlier `kforge down`") {
+		t.Errorf("up did not say it adopts the kept resources:\n%s", up2.stderr)
+	}
+	var out2 map[string]any
+	mustJSON(run(2*time.Minute, "output", "local", "--json"), &out2)
+	if out2["certs_bucket"] != certs || out2["kms_key_arn"] != keyARN {
+		t.Errorf("after up: certs bucket %v, key %v; want the kept %s and %s", out2["certs_bucket"], out2["kms_key_arn"], certs, keyARN)
+	}
+	backup.checkKept(t, "after up", "alias/kforge-local")
+	if r := run(5*time.Minute, "plan", "local", "--detailed-exitcode"); r.code != 0 {
+		t.Errorf("plan --detailed-exitcode after adopting: want 0 (no change), got %s", r)
+	}
+
+	// certsBucketForceDestroy true: down removes everything, buckets and
+	// key included; a second down finds nothing and says so.
+	envs.set(t, "logging:\n  vpcFlowLogs: true\n")
+	down = run(10*time.Minute, "down", "local", "--yes")
+	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") || strings.Contains(down.stdout, "Kept") {
 		t.Fatalf("down: %s", down)
 	}
-	again := run(5*time.Minute, "down", "local", "--yes")
+	if backup.bucketExists(t, certs) || backup.bucketExists(t, logBucket) {
+		t.Errorf("after down with certsBucketForceDestroy true the buckets %s and %s must be gone", certs, logBucket)
+	}
+	if st := backup.keyState(t); st != "" && st != "PendingDeletion" {
+		t.Errorf("after down with certsBucketForceDestroy true the key is %q, want PendingDeletion", st)
+	}
+	again = run(5*time.Minute, "down", "local", "--yes")
 	if again.code != 0 || !strings.Contains(again.stdout, "already destroyed") {
 		t.Fatalf("second down: want success saying already destroyed, got %s", again)
 	}

@@ -1,20 +1,28 @@
 package reliability
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/sweep"
+	"github.com/kforge/kforge/test/e2e/inventory"
 )
 
 // TestExampleEnvironments applies dev, staging and prod, unchanged, to one
 // shared emulator (through --endpoint; their AMI comes from the emulator's
 // copy of the Amazon Linux 2023 SSM public parameter, as on AWS), then for
 // each: `plan --detailed-exitcode` must report no change (idempotency), the
-// secrets scan, `down`, the inventory, `down` again. While staging applies,
+// secrets scan, `down`, the inventory (prod keeps exactly its certs bucket,
+// log bucket and key, which a down with certsBucketForceDestroy true then
+// removes), `down` again. While staging applies,
 // a second `up staging` must fail fast on the state lock, naming it and
 // `kforge unlock`, and the first must still succeed with its state intact.
 // The local environment's idempotency is proved by TestCrashRecoveryLifecycle.
@@ -59,6 +67,14 @@ func TestExampleEnvironments(t *testing.T) {
 				if down.code != 0 {
 					t.Fatalf("down %s:\n%s", env, down)
 				}
+				if !cfg.CertsBucketForceDestroy {
+					// prod keeps the certs bucket, log bucket and key
+					// (docs/OPERATIONS.md); only they are left. Then
+					// down with the setting flipped removes them.
+					assertOnlyKept(t, em.URL(), cfg.Region, cfg.Name, cfg.DNS.Domain)
+					forceDestroy(t, envsDir, env)
+					k.mustRun(0, "down", env, "--yes")
+				}
 				assertNothingLeft(t, em.URL(), cfg.Region, cfg.Name, cfg.DNS.Domain)
 				again := k.mustRun(0, "down", env, "--yes")
 				if !strings.Contains(again.stdout, "already destroyed") {
@@ -101,4 +117,52 @@ func upWithContender(t *testing.T, k *kforge, env string) result {
 		return "?"
 	}(), res.code)
 	return res
+}
+
+// assertOnlyKept: after a down that keeps the certs bucket, the leftovers
+// are exactly the certs and log buckets (with their objects), the cluster
+// key and its alias.
+func assertOnlyKept(t *testing.T, endpoint, region, cluster, domain string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, region, endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := inventory.Take(ctx, cfg, inventory.Target{Cluster: cluster, Domain: domain, Endpoint: endpoint})
+	if err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	got := map[string]int{}
+	for _, r := range rep.Leftovers {
+		switch {
+		case r.Kind == sweep.KindBucket && (strings.HasPrefix(r.ID, cluster+"-certs-") || strings.HasPrefix(r.ID, cluster+"-logs-")),
+			r.Kind == inventory.KindObject && (strings.HasPrefix(r.ID, cluster+"-certs-") || strings.HasPrefix(r.ID, cluster+"-logs-")),
+			r.Kind == sweep.KindKMSKey, r.Kind == sweep.KindKMSAlias && r.ID == "alias/"+cluster:
+			got[r.Kind]++
+		default:
+			t.Errorf("left after a keeping down: %s (only the certs and log buckets and the key are kept)", r)
+		}
+	}
+	if got[sweep.KindBucket] != 2 || got[sweep.KindKMSKey] != 1 || got[sweep.KindKMSAlias] != 1 {
+		t.Errorf("kept after down = %v, want 2 buckets, 1 key (not pending deletion), 1 alias", got)
+	}
+	t.Logf("FIGURE kept %s: %v", cluster, got)
+}
+
+// forceDestroy sets certsBucketForceDestroy: true in the env's file.
+func forceDestroy(t *testing.T, envsDir, env string) {
+	t.Helper()
+	path := filepath.Join(envsDir, env+".yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Replace(string(data), "certsBucketForceDestroy: false", "certsBucketForceDestroy: true", 1)
+	if out == string(data) {
+		t.Fatalf("%s has no certsBucketForceDestroy: false to flip", path)
+	}
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,0 +1,243 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	tfjson "github.com/hashicorp/terraform-json"
+
+	kforge "github.com/kforge/kforge"
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/sweep"
+)
+
+// The names down keeps and up looks up must be the modules' names: read
+// the expressions from the embedded modules, and check the truncation.
+func TestKeptNamesFollowTheModules(t *testing.T) {
+	for file, want := range map[string][]string{
+		"terraform/modules/buckets/bucket.tf": {`bucket_name = trimsuffix(substr("${var.cluster_name}-certs-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}", 0, 63), "-")`},
+		"terraform/modules/buckets/logs.tf":   {`log_bucket_name = trimsuffix(substr("${var.cluster_name}-logs-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}", 0, 63), "-")`},
+		"terraform/modules/kms/key.tf":        {`name          = "alias/${var.cluster_name}"`, `resource "aws_kms_key" "cluster"`, `resource "aws_kms_alias" "cluster"`},
+	} {
+		src, err := fs.ReadFile(kforge.Terraform, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(src), w) {
+				t.Errorf("%s no longer has %s: change NamesFor (internal/cluster/retain.go) with it", file, w)
+			}
+		}
+	}
+	n := NamesFor("kforge-prod", "123456789012", "eu-west-1")
+	if n.CertsBucket != "kforge-prod-certs-123456789012-eu-west-1" || n.LogBucket != "kforge-prod-logs-123456789012-eu-west-1" || n.Alias != "alias/kforge-prod" {
+		t.Errorf("NamesFor = %+v", n)
+	}
+	// 20-character cluster, long region: cut at 63, then no trailing hyphen.
+	long := NamesFor("abcdefghijklmnopqrst", "123456789012", "ap-southeast-22")
+	if len(long.CertsBucket) > 63 || strings.HasSuffix(long.CertsBucket, "-") || !strings.HasPrefix(long.CertsBucket, "abcdefghijklmnopqrst-certs-123456789012-ap-southeast") {
+		t.Errorf("long name = %q (%d characters)", long.CertsBucket, len(long.CertsBucket))
+	}
+	if got := bucketName("abcdefghijklmnopqrst", "certs", "123456789012", "us-east-1-abcdefghijkl-x"); len(got) != 62 || strings.HasSuffix(got, "-") {
+		t.Errorf("a cut ending in a hyphen must lose it: %q (%d)", got, len(got))
+	}
+}
+
+func stateOf(t *testing.T, addrs ...string) *tfjson.State {
+	t.Helper()
+	modules := map[string]*tfjson.StateModule{}
+	root := &tfjson.StateModule{}
+	for _, a := range addrs {
+		mode := tfjson.ManagedResourceMode
+		if strings.Contains(a, ".data.") {
+			mode = tfjson.DataResourceMode
+		}
+		r := &tfjson.StateResource{Address: a, Mode: mode}
+		if strings.HasPrefix(a, "module.") {
+			parts := strings.SplitN(a, ".", 3)
+			mod := parts[0] + "." + parts[1]
+			if modules[mod] == nil {
+				modules[mod] = &tfjson.StateModule{Address: mod}
+				root.ChildModules = append(root.ChildModules, modules[mod])
+			}
+			modules[mod].Resources = append(modules[mod].Resources, r)
+			continue
+		}
+		root.Resources = append(root.Resources, r)
+	}
+	return &tfjson.State{Values: &tfjson.StateValues{RootModule: root}}
+}
+
+func TestKeptStateAddresses(t *testing.T) {
+	st := stateOf(t,
+		"aws_s3_object.cluster_config",
+		"module.buckets.aws_s3_bucket.certs",
+		"module.buckets.aws_s3_bucket_versioning.certs",
+		"module.buckets.aws_s3_bucket.logs[0]",
+		"module.buckets.data.aws_caller_identity.current",
+		"module.kms.aws_kms_key.cluster",
+		"module.kms.aws_kms_alias.cluster",
+		"module.kms.aws_iam_service_linked_role.autoscaling[0]",
+		"module.network.aws_vpc.this",
+	)
+	addrs, n := keptStateAddresses(st)
+	if want := []string{"module.buckets", "module.kms.aws_kms_key.cluster", "module.kms.aws_kms_alias.cluster"}; !reflect.DeepEqual(addrs, want) {
+		t.Errorf("addresses = %v, want %v", addrs, want)
+	}
+	if n != 5 { // three managed bucket resources, key, alias; not the data source
+		t.Errorf("kept count = %d, want 5", n)
+	}
+	// A state rm of an absent address fails: nothing kept, nothing named.
+	if addrs, n := keptStateAddresses(stateOf(t, "module.network.aws_vpc.this", "module.kms.aws_kms_alias.cluster")); !reflect.DeepEqual(addrs, []string{"module.kms.aws_kms_alias.cluster"}) || n != 1 {
+		t.Errorf("alias only: %v %d", addrs, n)
+	}
+	if addrs, n := keptStateAddresses(nil); addrs != nil || n != 0 {
+		t.Errorf("no state: %v %d", addrs, n)
+	}
+}
+
+func TestKeptAdoptionsAndExclusion(t *testing.T) {
+	n := NamesFor("c1", "123456789012", "us-east-1")
+	kept := []sweep.Resource{
+		{Kind: sweep.KindBucket, ID: n.CertsBucket},
+		{Kind: sweep.KindBucket, ID: n.LogBucket},
+		{Kind: sweep.KindKMSKey, ID: "k-1"},
+		{Kind: sweep.KindKMSAlias, ID: n.Alias},
+	}
+	adopt, left := keptAdoptions(n, kept, true)
+	want := map[string]string{certsBucketAddress: n.CertsBucket, logBucketAddress: n.LogBucket, keyAddress: "k-1", aliasAddress: n.Alias}
+	got := map[string]string{}
+	for a, r := range adopt {
+		got[a] = r.ID
+	}
+	if !reflect.DeepEqual(got, want) || len(left) != 0 {
+		t.Errorf("with a log bucket: adopt %v left %v", got, left)
+	}
+	adopt, left = keptAdoptions(n, kept, false)
+	if _, ok := adopt[logBucketAddress]; ok || len(left) != 1 || left[0].ID != n.LogBucket || len(adopt) != 3 {
+		t.Errorf("without a log bucket: adopt %v left %v; want the log bucket left alone", adopt, left)
+	}
+	all := append([]sweep.Resource{{Kind: sweep.KindVPC, ID: "vpc-1"}, {Kind: sweep.KindKMSKey, ID: "k-2"}}, kept...)
+	if rest := withoutKept(all, kept); len(rest) != 2 || rest[0].ID != "vpc-1" || rest[1].ID != "k-2" {
+		t.Errorf("withoutKept = %v", rest)
+	}
+}
+
+// findKept against the emulator: what exists under the kept names, minus
+// what the state holds; a key of another cluster or pending deletion is
+// never kept, and neither is its alias.
+func TestFindKeptAgainstEmulator(t *testing.T) {
+	em := localawstest.StartForTest(t)
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, "us-east-1", em.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := aws.ToString(id.Account)
+	s3c, kmsc := awsx.S3Client(cfg, em.URL()), kms.NewFromConfig(cfg)
+	look := awsKept{s3: s3c, kms: kmsc, account: account}
+	names := NamesFor("c1", account, "us-east-1")
+	none := func() (map[string]bool, error) { return nil, nil }
+	ids := func(rs []sweep.Resource) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Kind+" "+r.ID)
+		}
+		return out
+	}
+
+	// First up: nothing exists, and the state is never read.
+	got, err := findKept(ctx, "c1", names, look, func() (map[string]bool, error) {
+		t.Error("state read although nothing exists")
+		return nil, nil
+	})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("nothing kept: got %v, %v", got, err)
+	}
+
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(names.CertsBucket)}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Tags: []kmstypes.Tag{{TagKey: aws.String(sweep.ClusterTag), TagValue: aws.String("c1")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := aws.ToString(key.KeyMetadata.KeyId)
+	if _, err := kmsc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(names.Alias), TargetKeyId: aws.String(keyID)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = findKept(ctx, "c1", names, look, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"s3:bucket " + names.CertsBucket, "kms:key " + keyID, "kms:alias " + names.Alias}; !reflect.DeepEqual(ids(got), want) {
+		t.Errorf("after a kept down: %v, want %v", ids(got), want)
+	}
+	// In the state (the cluster is up, or adopted): nothing to adopt.
+	inState := func() (map[string]bool, error) {
+		return map[string]bool{names.CertsBucket: true, aws.ToString(key.KeyMetadata.Arn): true, names.Alias: true}, nil
+	}
+	if got, err = findKept(ctx, "c1", names, look, inState); err != nil || len(got) != 0 {
+		t.Errorf("everything in the state: got %v, %v", ids(got), err)
+	}
+	// The same alias name in another cluster's view: the key's tag differs.
+	if got, err = findKept(ctx, "c2", names, look, none); err != nil || !reflect.DeepEqual(ids(got), []string{"s3:bucket " + names.CertsBucket}) {
+		t.Errorf("key of another cluster: got %v, %v; want the bucket only", ids(got), err)
+	}
+	// A key pending deletion is not kept (nor its alias).
+	if _, err := kmsc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(keyID), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = findKept(ctx, "c1", names, look, none); err != nil || !reflect.DeepEqual(ids(got), []string{"s3:bucket " + names.CertsBucket}) {
+		t.Errorf("key pending deletion: got %v, %v; want the bucket only", ids(got), err)
+	}
+}
+
+// The down result names what was kept in its JSON.
+func TestDownResultJSONNamesKept(t *testing.T) {
+	b, err := json.Marshal(DownResult{Env: "prod", Kept: []sweep.Resource{{Kind: sweep.KindBucket, ID: "b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"kept":[{"kind":"s3:bucket","id":"b"`) {
+		t.Errorf("JSON = %s", b)
+	}
+}
+
+// A bucket recorded with force_destroy false fails terraform destroy once
+// it holds objects: down hands such buckets to its sweep when they are no
+// longer to be kept.
+func TestBucketsWithoutForceDestroy(t *testing.T) {
+	bucket := func(addr string, force bool) *tfjson.StateResource {
+		return &tfjson.StateResource{Address: addr, Mode: tfjson.ManagedResourceMode, Type: "aws_s3_bucket", AttributeValues: map[string]any{"force_destroy": force}}
+	}
+	st := func(rs ...*tfjson.StateResource) *tfjson.State {
+		return &tfjson.State{Values: &tfjson.StateValues{RootModule: &tfjson.StateModule{ChildModules: []*tfjson.StateModule{{Address: "module.buckets", Resources: rs}}}}}
+	}
+	if bucketsWithoutForceDestroy(st(bucket("module.buckets.aws_s3_bucket.certs", true), bucket("module.buckets.aws_s3_bucket.logs[0]", true))) {
+		t.Error("force_destroy true everywhere: terraform destroy can delete them")
+	}
+	if !bucketsWithoutForceDestroy(st(bucket("module.buckets.aws_s3_bucket.certs", false))) {
+		t.Error("certs bucket recorded with force_destroy false: not seen")
+	}
+	if !bucketsWithoutForceDestroy(st(bucket("module.buckets.aws_s3_bucket.certs", true), bucket("module.buckets.aws_s3_bucket.logs[0]", false))) {
+		t.Error("log bucket recorded with force_destroy false: not seen")
+	}
+	if bucketsWithoutForceDestroy(nil) {
+		t.Error("no state")
+	}
+}
