@@ -115,7 +115,4 @@ func (app *App) printRollSteps(res *cluster.RollResult) {
 	}
 	app.Table(rows)
 	app.Printf("\n%d of %d instance(s) replaced.\n", len(res.Steps), res.Pending)
-	if res.KubeNote != "" {
-		app.Printf("%s\n", res.KubeNote)
-	}
 }
