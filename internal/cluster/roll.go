@@ -389,7 +389,14 @@ func (r *roller) planGroup(ctx context.Context, pool string, g *asgtypes.AutoSca
 		return cmpString(a.ID, b.ID)
 	})
 	slices.Sort(rg.UpToDate)
-	rg.Strategy, rg.StrategyWhy = strategy(pool, rg.Desired, rg.Max)
+	base := rg.Desired
+	if rg.Resuming != "" && len(rg.Replace) > 0 && rg.Replace[0].ID == rg.Resuming {
+		// The interrupted surge already raised the desired capacity by one.
+		base--
+	} else {
+		rg.Resuming = ""
+	}
+	rg.Strategy, rg.StrategyWhy = strategy(pool, base, rg.Max)
 	return rg, nil
 }
 
@@ -566,7 +573,11 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 		if step.NodesReady, err = r.waitNodes(ctx, rg, check, env); err != nil {
 			return step, err
 		}
-		r.ui.Notef("%s: terminating %s (desired back to %d); the termination lifecycle hook has the control plane drain its node first\n", rg.Pool, old.ID, rg.Desired)
+		back := rg.Desired
+		if step.Resumed {
+			back--
+		}
+		r.ui.Notef("%s: terminating %s (desired back to %d); the termination lifecycle hook has the control plane drain its node first\n", rg.Pool, old.ID, back)
 		if err := r.terminate(call, rg, old.ID, true); err != nil {
 			return step, err
 		}

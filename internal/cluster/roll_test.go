@@ -232,6 +232,9 @@ func TestRollResumesASurgeInProgress(t *testing.T) {
 	if g.Resuming != victim || len(g.Replace) != 2 || g.Replace[0].ID != victim || len(g.UpToDate) != 1 {
 		t.Fatalf("plan of an interrupted roll: resuming %q, replace %+v, up to date %v; want %s first and the surged instance up to date", g.Resuming, g.Replace, g.UpToDate, victim)
 	}
+	if g.Strategy != StrategySurge || !strings.Contains(g.StrategyWhy, "desired 2 + 1 <= max 4") {
+		t.Errorf("strategy of the resumed group: %s (%s); want surge judged on the desired capacity before the interrupted surge (2)", g.Strategy, g.StrategyWhy)
+	}
 	if err := r.execute(ctx, plan); err != nil {
 		t.Fatalf("execute: %v\nnotes: %s", err, strings.Join(ui.notes, ""))
 	}
