@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
+	"github.com/kforge/kforge/internal/config"
 	kdns "github.com/kforge/kforge/internal/dns"
 	"github.com/kforge/kforge/internal/dns/check"
 )
@@ -46,14 +47,7 @@ update asks for confirmation unless --yes.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := app.LoadEnv(args[0])
-			if err != nil {
-				return err
-			}
-			if err := cluster.CheckDelegationInput(cfg, args[0], deps); err != nil {
-				return err
-			}
-			e, err := app.OpenEnv(ctx, args[0])
+			e, err := app.OpenEnvChecked(ctx, args[0], func(cfg *config.Cluster) error { return cluster.CheckDelegationInput(cfg, args[0], deps) })
 			if err != nil {
 				return err
 			}

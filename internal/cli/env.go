@@ -12,10 +12,10 @@ import (
 // Env is an environment resolved for a command (see cluster.Env).
 type Env = cluster.Env
 
-// LoadEnv loads and validates envs/<name>.yaml. It makes no cloud call; an
-// invalid configuration is a *config.ValidationError (exit code 2).
-func (app *App) LoadEnv(name string) (*config.Cluster, error) {
-	return config.LoadEnv(app.EnvsDir, name)
+// OpenEnvChecked is OpenEnv that first checks the command's own input
+// against the valid configuration (cluster.OpenChecked).
+func (app *App) OpenEnvChecked(ctx context.Context, name string, check func(*config.Cluster) error) (*Env, error) {
+	return cluster.OpenChecked(ctx, name, cluster.NeedEmulator, app.clusterOptions(), check)
 }
 
 // OpenEnv loads and validates the environment (no cloud call when that
@@ -41,16 +41,6 @@ func (app *App) clusterOptions() cluster.Options {
 		Nodes:       app.Nodes,
 		UI:          app,
 	}
-}
-
-// Outputs returns the applied cluster's Terraform outputs. It fails with a
-// clear message when nothing is applied yet.
-func (app *App) Outputs(ctx context.Context, env string) (*cluster.Outputs, error) {
-	e, err := app.OpenEnv(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	return e.AppliedOutputs(ctx)
 }
 
 // onEnv is the RunE of a command on one running environment (args[0]): it

@@ -45,18 +45,11 @@ func newLabCmd(app *App) *cobra.Command {
 		Short: "Remove what a killed lab left: its processes, mounts and namespaces",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := lab.Sweep(c.Context(), ""); err != nil {
-				return err
+			left, err := lab.SweepAll(c.Context())
+			if err == nil || left.Count() > 0 {
+				fmt.Fprintf(app.Stdout, "lab leftovers: %s\n", left)
 			}
-			left, err := lab.Inventory("", nil)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(app.Stdout, "lab leftovers: %s\n", left)
-			if left.Count() > 0 {
-				return fmt.Errorf("%d lab leftovers remain", left.Count())
-			}
-			return nil
+			return err
 		},
 	}
 	cmd.AddCommand(serve, sweep)

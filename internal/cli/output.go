@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strings"
@@ -16,8 +17,8 @@ func newOutputCmd(app *App) *cobra.Command {
 		Use:   "output <env>",
 		Short: "Print the cluster's outputs (NLB DNS name, name servers, API endpoint, buckets...)",
 		Args:  envArg,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			out, err := app.Outputs(cmd.Context(), args[0])
+		RunE: app.onEnv(func(ctx context.Context, e *Env, _ []string) error {
+			out, err := e.AppliedOutputs(ctx)
 			if err != nil {
 				return err
 			}
@@ -26,7 +27,7 @@ func newOutputCmd(app *App) *cobra.Command {
 			}
 			app.Table(outputRows(out))
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outputs as JSON (same as --output json)")
 	return cmd

@@ -40,12 +40,7 @@ change and 2 when something would, as terraform plan does (for drift checks).`,
 			}
 			plan := res.Plan
 			if app.JSON() {
-				if err := app.PrintJSON(struct {
-					Env     string        `json:"environment"`
-					Changes bool          `json:"changes"`
-					Summary tfrun.Summary `json:"summary"`
-					File    string        `json:"plan_file"`
-				}{e.Name, plan.Changes, plan.Summary, plan.File}); err != nil {
+				if err := app.PrintJSON(res); err != nil {
 					return err
 				}
 			} else {

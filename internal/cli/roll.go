@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
+	"github.com/kforge/kforge/internal/config"
 )
 
 func newRollCmd(app *App) *cobra.Command {
@@ -34,14 +35,7 @@ writes since that snapshot (up to controlPlane.backupInterval) are lost.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			// Bad choices are exit code 2 before the emulator or AWS is asked.
-			cfg, err := app.LoadEnv(args[0])
-			if err != nil {
-				return err
-			}
-			if err := cluster.ValidateRoll(cfg, o); err != nil {
-				return err
-			}
-			e, err := app.OpenEnv(ctx, args[0])
+			e, err := app.OpenEnvChecked(ctx, args[0], func(cfg *config.Cluster) error { return cluster.ValidateRoll(cfg, o) })
 			if err != nil {
 				return err
 			}

@@ -6,9 +6,10 @@
 //
 //	func new<Name>Cmd(app *App) *cobra.Command
 //
-// and add it to the list in NewRootCmd below. Use app.LoadEnv(name) for the
-// environment's configuration (an invalid one is exit code 2 by itself),
-// app.OpenEnv for the environment (a *cluster.Env) to pass to a workflow,
+// and add it to the list in NewRootCmd below. Use app.OpenEnv for the
+// environment (a *cluster.Env) to pass to a workflow (an invalid
+// configuration is exit code 2 by itself), app.OpenEnvChecked when the
+// command's flags must also be checked against that configuration,
 // app.Print / app.PrintJSON for results (honour app.JSON()), and UsageError
 // for bad input (exit code 2). Write results to app.Stdout and notes to
 // app.Stderr.
@@ -25,9 +26,7 @@ import (
 
 	"github.com/kforge/kforge/internal/agentcmd"
 	"github.com/kforge/kforge/internal/cluster"
-	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/node"
-	"github.com/kforge/kforge/internal/tfrun"
 )
 
 // Version is the kforge version, set at build time with
@@ -153,22 +152,8 @@ func Execute(ctx context.Context, app *App, args []string) int {
 	return code
 }
 
-// ExitCode maps an error to kforge's exit codes.
-func ExitCode(err error) int {
-	var ee *ExitError
-	var ve *config.ValidationError
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.As(err, &ee):
-		return ee.Code
-	case errors.As(err, &ve):
-		return ExitUsage
-	case errors.Is(err, tfrun.ErrInterrupted):
-		return ExitInterrupted
-	}
-	return ExitFailure
-}
+// ExitCode maps an error to kforge's exit codes (see cluster.ExitCode).
+var ExitCode = cluster.ExitCode
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {

@@ -99,9 +99,21 @@ type EmulatorRecord struct {
 // fails) and resolves its endpoint: o.Endpoint, or a local emulator for an
 // `emulator: true` environment or o.Local, or real AWS.
 func Open(ctx context.Context, name string, mode EmulatorMode, o Options) (*Env, error) {
+	return OpenChecked(ctx, name, mode, o, nil)
+}
+
+// OpenChecked is Open that first runs check, when not nil, on the valid
+// configuration: a command's own input checked against the environment
+// (exit code 2), before any warning is printed or any cloud call made.
+func OpenChecked(ctx context.Context, name string, mode EmulatorMode, o Options, check func(*config.Cluster) error) (*Env, error) {
 	cfg, err := config.LoadEnv(o.EnvsDir, name)
 	if err != nil {
 		return nil, err
+	}
+	if check != nil {
+		if err := check(cfg); err != nil {
+			return nil, err
+		}
 	}
 	for _, w := range cfg.Warnings {
 		o.UI.Notef("warning: %s\n", w.String())

@@ -1,6 +1,12 @@
 package cluster
 
-import "github.com/kforge/kforge/internal/exitcode"
+import (
+	"errors"
+
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/exitcode"
+	"github.com/kforge/kforge/internal/tfrun"
+)
 
 // Exit codes of kforge's commands (see internal/exitcode).
 const (
@@ -18,6 +24,24 @@ func UsageError(format string, args ...any) error { return exitcode.Usagef(forma
 
 // Failure is an error with exit code 1 and a message that says what to do.
 func Failure(format string, args ...any) error { return exitcode.Failuref(format, args...) }
+
+// ExitCode maps an error to kforge's exit codes: an ExitError's own code,
+// an invalid configuration 2, an interrupted Terraform run 130, else 1.
+func ExitCode(err error) int {
+	var ee *ExitError
+	var ve *config.ValidationError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.As(err, &ve):
+		return ExitUsage
+	case errors.Is(err, tfrun.ErrInterrupted):
+		return ExitInterrupted
+	}
+	return ExitFailure
+}
 
 // UI is what a workflow needs from the command running it.
 type UI interface {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/kforge/kforge/internal/cost"
@@ -125,9 +126,20 @@ type PlanOptions struct {
 
 // PlanResult is a saved plan and its summary.
 type PlanResult struct {
+	Env  string
 	Plan *tfrun.PlanResult
 	// Text is Terraform's full plan (PlanOptions.Full).
 	Text string
+}
+
+// MarshalJSON is the result `kforge plan --output json` prints.
+func (r *PlanResult) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Env     string        `json:"environment"`
+		Changes bool          `json:"changes"`
+		Summary tfrun.Summary `json:"summary"`
+		File    string        `json:"plan_file"`
+	}{r.Env, r.Plan.Changes, r.Plan.Summary, r.Plan.File})
 }
 
 // RunPlan plans the environment's changes and saves the plan.
@@ -148,7 +160,7 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &PlanResult{Plan: plan}
+	res := &PlanResult{Env: e.Name, Plan: plan}
 	if o.Full {
 		if res.Text, err = r.ShowPlan(ctx, plan.File); err != nil {
 			return nil, err

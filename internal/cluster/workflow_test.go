@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
@@ -77,5 +80,28 @@ func TestRunUpRefusesNodesWithoutALab(t *testing.T) {
 	e.Local, e.Emulator = true, &EmulatorRecord{PID: 4242}
 	if _, err := RunUp(ctx, e, UpOptions{}); !errors.As(err, &ee) || ee.Code != ExitFailure || !strings.Contains(err.Error(), "already runs without a lab (pid 4242)") {
 		t.Errorf("--nodes with a plain emulator: %v, want exit 1 naming its pid", err)
+	}
+}
+
+// A command's own input is checked against the valid configuration before
+// anything else: no warning printed, no work directory, no emulator.
+func TestOpenCheckedChecksFirst(t *testing.T) {
+	ui := &recordingUI{}
+	work := filepath.Join(t.TempDir(), "work")
+	var seen string
+	_, err := OpenChecked(context.Background(), "local", StartEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: work, UI: ui},
+		func(cfg *config.Cluster) error {
+			seen = cfg.Name
+			return UsageError("--pool %q is not a pool of %s", "gpu", cfg.Name)
+		})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != ExitUsage || seen == "" || !strings.Contains(err.Error(), seen) {
+		t.Fatalf("OpenChecked: %v (config %q), want the check's exit 2", err, seen)
+	}
+	if len(ui.notes) != 0 {
+		t.Errorf("notes before the check: %q", ui.notes)
+	}
+	if _, err := os.Stat(work); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("work directory after a refused check: %v", err)
 	}
 }

@@ -77,3 +77,19 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	fmt.Fprintf(o.Log, "lab %s stopping\n", lc.ID)
 	return lc.Close(context.Background())
 }
+
+// SweepAll removes what killed labs left on this machine (`kforge lab
+// sweep`) and takes the inventory after; anything left is an error.
+func SweepAll(ctx context.Context) (Leftovers, error) {
+	if err := Sweep(ctx, ""); err != nil {
+		return Leftovers{}, err
+	}
+	left, err := Inventory("", nil)
+	if err != nil {
+		return Leftovers{}, err
+	}
+	if left.Count() > 0 {
+		return left, fmt.Errorf("%d lab leftovers remain", left.Count())
+	}
+	return left, nil
+}
