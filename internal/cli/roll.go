@@ -99,13 +99,17 @@ func (app *App) printRollPlan(res *cluster.RollResult) {
 
 // printRollSteps prints the replacements made.
 func (app *App) printRollSteps(res *cluster.RollResult) {
-	rows := [][]string{{"POOL", "OLD", "NEW", "STRATEGY", "SECONDS", "NODE READY"}}
+	rows := [][]string{{"POOL", "OLD", "NEW", "STRATEGY", "SECONDS", "NODE READY", "ONE SHORT FOR"}}
 	for _, s := range res.Steps {
 		ready := "not checked"
 		if s.NodesReady {
 			ready = "yes"
 		}
-		rows = append(rows, []string{s.Pool, s.Old, strings.Join(s.New, ","), s.Strategy, fmt.Sprint(s.Seconds), ready})
+		short := s.Unavailable
+		if short == "" {
+			short = "-"
+		}
+		rows = append(rows, []string{s.Pool, s.Old, strings.Join(s.New, ","), s.Strategy, fmt.Sprint(s.Seconds), ready, short})
 	}
 	app.Table(rows)
 	app.Printf("\n%d of %d instance(s) replaced.\n", len(res.Steps), res.Pending)

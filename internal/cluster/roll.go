@@ -83,14 +83,17 @@ type RollGroup struct {
 
 // RollStep is one replacement done.
 type RollStep struct {
-	Pool        string   `json:"pool"`
-	Old         string   `json:"old"`
-	New         []string `json:"new"`
-	Strategy    string   `json:"strategy"`
-	Seconds     int      `json:"seconds"`
-	NodesReady  bool     `json:"nodes_ready_checked"`
-	Resumed     bool     `json:"resumed,omitempty"`
-	Unavailable string   `json:"unavailable,omitempty"`
+	Pool       string   `json:"pool"`
+	Old        string   `json:"old"`
+	New        []string `json:"new"`
+	Strategy   string   `json:"strategy"`
+	Seconds    int      `json:"seconds"`
+	NodesReady bool     `json:"nodes_ready_checked"`
+	Resumed    bool     `json:"resumed,omitempty"`
+	// Unavailable: terminate-then-replace only, from the termination until
+	// the replacement was InService (and its Node Ready when checked); for
+	// the control plane, the API downtime as the roll saw it.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // RollResult is what `kforge roll` reports.
@@ -177,6 +180,14 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 		return nil, err
 	}
 	r.kube, res.KubeNote = e.nodeChecker(ctx, out)
+	if r.kube != nil && o.ControlPlane {
+		// The replacement serves the API at a new address: reconnect
+		// (the restored PKI keeps the admin kubeconfig valid).
+		r.reconnect = func(ctx context.Context) nodeChecker {
+			k, _ := e.nodeChecker(ctx, out)
+			return k
+		}
+	}
 	e.opts.UI.Notef("%s\n", res.KubeNote)
 	err = r.execute(ctx, res)
 	return res, err
@@ -262,8 +273,11 @@ type roller struct {
 	asg  autoScalingAPI
 	ec2  launchTemplatesAPI
 	kube nodeChecker // nil: no Kubernetes API reachable
-	ui   UI
-	opts RollOptions
+	// reconnect, when set, builds a fresh checker on every poll (the
+	// control plane's replacement has a new address).
+	reconnect func(context.Context) nodeChecker
+	ui        UI
+	opts      RollOptions
 }
 
 func (r *roller) poll() time.Duration {
@@ -720,7 +734,13 @@ func (r *roller) waitNodes(ctx context.Context, rg RollGroup, ids []string, env 
 	}
 	for _, id := range ids {
 		if err := r.waitFor(ctx, env, fmt.Sprintf("the Node of %s to be Ready", id), func() (bool, error) {
-			ok, err := r.kube.NodeReady(ctx, id)
+			k := r.kube
+			if r.reconnect != nil {
+				if k = r.reconnect(ctx); k == nil {
+					return false, nil // the API is not serving yet
+				}
+			}
+			ok, err := k.NodeReady(ctx, id)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				// The API answering badly for a moment is no reason to stop.
 				r.ui.Notef("%s: reading the Node of %s: %v (retrying)\n", rg.Pool, id, err)
