@@ -36,16 +36,7 @@ lock; ` + "`kforge up`" + ` does the same before it plans.`,
 				return err
 			}
 			if app.JSON() {
-				out := struct {
-					Env     string           `json:"environment"`
-					Orphans []sweep.Resource `json:"orphans"`
-					Kept    []sweep.Resource `json:"kept,omitempty"`
-					Deleted int              `json:"deleted"`
-				}{Env: e.Name, Orphans: res.Orphans, Kept: res.Kept}
-				if res.Deleted != nil {
-					out.Deleted = len(res.Deleted.Deleted)
-				}
-				return app.PrintJSON(out)
+				return app.PrintJSON(res)
 			}
 			switch {
 			case len(res.Orphans) == 0:

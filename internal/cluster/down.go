@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	tfjson "github.com/hashicorp/terraform-json"
@@ -130,11 +131,26 @@ type OrphansOptions struct {
 
 // OrphansResult lists the orphans found and those deleted.
 type OrphansResult struct {
+	Env     string
 	Orphans []sweep.Resource
 	// Kept were kept by an earlier down; they are not orphans (up adopts
 	// them) and are never deleted here.
 	Kept    []sweep.Resource
 	Deleted *sweep.Result
+}
+
+// MarshalJSON is the result `kforge orphans --output json` prints.
+func (r *OrphansResult) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Env     string           `json:"environment"`
+		Orphans []sweep.Resource `json:"orphans"`
+		Kept    []sweep.Resource `json:"kept,omitempty"`
+		Deleted int              `json:"deleted"`
+	}{Env: r.Env, Orphans: r.Orphans, Kept: r.Kept}
+	if r.Deleted != nil {
+		out.Deleted = len(r.Deleted.Deleted)
+	}
+	return json.Marshal(out)
 }
 
 // RunOrphans lists the cluster's resources its state does not know, and
@@ -151,7 +167,7 @@ func RunOrphans(ctx context.Context, e *Env, o OrphansOptions) (*OrphansResult, 
 	if err != nil {
 		return nil, err
 	}
-	res := &OrphansResult{}
+	res := &OrphansResult{Env: e.Name}
 	locked, err := e.withStateLock(ctx, "kforge orphans", func() error {
 		if res.Orphans, res.Kept, _, err = e.findOrphans(ctx, r); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -28,22 +27,5 @@ func TestExitCode(t *testing.T) {
 		if got := ExitCode(c.err); got != c.want {
 			t.Errorf("ExitCode(%v) = %d, want %d", c.err, got, c.want)
 		}
-	}
-}
-
-// The plan's JSON keeps the shape `kforge plan --output json` has always
-// printed: environment, changes, summary, plan_file, and nothing else.
-func TestPlanResultJSON(t *testing.T) {
-	res := &PlanResult{Env: "dev", Plan: &tfrun.PlanResult{Changes: true, File: "/work/dev.tfplan"}, Text: "full plan"}
-	data, err := json.Marshal(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(data, &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 4 || got["environment"] != "dev" || got["changes"] != true || got["plan_file"] != "/work/dev.tfplan" || got["summary"] == nil {
-		t.Errorf("plan JSON %s", data)
 	}
 }
