@@ -144,9 +144,17 @@ WantedBy=sysinit.target
 const kernelViewScript = `#!/bin/sh
 # kforge lab: see kernel-view in internal/lab/cgroups.go.
 set -eu
+# systemd-nspawn mounted the hierarchies from outside the node's cgroup
+# namespace (read-only, their mount root the host's path of the node's
+# cgroup, which runc then resolves to paths outside /sys/fs/cgroup): mount
+# each again from inside, writable, rooted at the node's own cgroup.
 if [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
-  for c in /sys/fs/cgroup/*/; do
-    mount -o remount,bind,rw "$c"
+  mount -o remount,rw /sys/fs/cgroup || true
+  awk '($9 == "cgroup" || $9 == "cgroup2") && $5 ~ "^/sys/fs/cgroup/" {print $9, $5, $NF}' /proc/self/mountinfo |
+  while read -r fs mp opts; do
+    o=$(echo "$opts" | tr , '\n' | grep -v -x -e rw -e ro | paste -sd, -)
+    umount -l "$mp"
+    if [ "$fs" = cgroup2 ]; then mount -t cgroup2 cgroup2 "$mp"; else mount -t cgroup -o "$o" cgroup "$mp"; fi
   done
 fi
 d=/run/kforge-lab/sysctl

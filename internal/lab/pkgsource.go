@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/kforge/kforge/internal/node"
 )
@@ -96,7 +98,8 @@ func (p *Packages) String() string {
 // filter refuses the keyring calls), and the kubelet allowed on cgroup v1
 // when this machine has cgroup v1.
 func labNodeSettings() ([]byte, error) {
-	return json.Marshal(node.LabSettings{BridgeCNI: true, SkipAddons: true, CgroupV1: hostCgroupV1(), NoNewKeyring: true})
+	return json.Marshal(node.LabSettings{BridgeCNI: true, SkipAddons: true, CgroupV1: hostCgroupV1(), NoNewKeyring: true,
+		RestrictOOMScoreAdj: !hasCapability(capSysResource)})
 }
 
 // hostCgroupV1 reports whether the machine mounts cgroup v1 (no unified
@@ -104,4 +107,23 @@ func labNodeSettings() ([]byte, error) {
 func hostCgroupV1() bool {
 	_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
 	return err != nil
+}
+
+// capSysResource is CAP_SYS_RESOURCE, which lowering an oom_score_adj needs.
+const capSysResource = 24
+
+// hasCapability reports whether this process holds capability bit cap
+// (CapEff in /proc/self/status): a node cannot hold what the host lacks.
+func hasCapability(bit uint) bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && n&(1<<bit) != 0
+		}
+	}
+	return false
 }

@@ -33,6 +33,10 @@ type LabSettings struct {
 	// container (containerd's NoNewKeyring): the keyring is not namespaced,
 	// and the container a lab node runs in refuses the keyring calls.
 	NoNewKeyring bool `json:"noNewKeyring"`
+	// RestrictOOMScoreAdj keeps containers' oom_score_adj at or above
+	// containerd's own (containerd's restrict_oom_score_adj): lowering it
+	// needs CAP_SYS_RESOURCE, which a machine may withhold from the lab.
+	RestrictOOMScoreAdj bool `json:"restrictOOMScoreAdj"`
 }
 
 // labSettings reads the lab setting: nil on every real node (no file).

@@ -155,6 +155,12 @@ func (a *Agent) prerequisitesPhase() phase {
 				}
 				conf = strings.ReplaceAll(conf, "NoNewKeyring = false", "NoNewKeyring = true")
 			}
+			if a.lab != nil && a.lab.RestrictOOMScoreAdj {
+				if !strings.Contains(conf, "restrict_oom_score_adj = false") {
+					return fmt.Errorf("containerd default config has no restrict_oom_score_adj setting for the lab's nodes")
+				}
+				conf = strings.ReplaceAll(conf, "restrict_oom_score_adj = false", "restrict_oom_score_adj = true")
+			}
 			if err := a.Host.WriteFile("/etc/containerd/config.toml", []byte(conf), 0o644); err != nil {
 				return err
 			}
