@@ -105,7 +105,11 @@ func labCgroups(id string) []string {
 	var out []string
 	for _, h := range v1Hierarchies() {
 		m, _ := filepath.Glob(filepath.Join(h, cgroupParent, id+"*"))
-		out = append(out, m...)
+		for _, p := range m {
+			if st, err := os.Stat(p); err == nil && st.IsDir() {
+				out = append(out, p)
+			}
+		}
 	}
 	return out
 }
