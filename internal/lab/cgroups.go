@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // On a cgroup v1 machine systemd-nspawn leaves a node in the cgroups of the
@@ -78,7 +79,20 @@ func nodeCgroups(name string) ([]string, error) {
 
 // removeCgroups removes cgroup directories and everything below them,
 // deepest first (a cgroup is removed with rmdir once it has no process).
+// The processes of a node that just stopped may take a moment to be
+// reaped, so it tries for a few seconds.
 func removeCgroups(dirs []string) error {
+	var err error
+	for i := 0; i < 20; i++ {
+		if err = removeCgroupsOnce(dirs); err == nil {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return err
+}
+
+func removeCgroupsOnce(dirs []string) error {
 	var failed []string
 	for _, d := range dirs {
 		var all []string

@@ -45,6 +45,10 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "kubeadm-init", done: a.fileExists(adminConf), run: a.kubeadmInit},
 		cni,
 		{name: "join-material", run: a.publishJoinMaterial},
+		// The backup's etcd snapshot goes through kubectl exec, which the
+		// API server reaches over the kubelet's serving certificate: its CSR
+		// must be approved first (the approver's timer starts only after).
+		{name: "approve-csrs", run: a.ApproveServingCSRs},
 		{name: "backup", run: a.Backup},
 		{name: "timers", run: func(ctx context.Context) error {
 			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer"))
