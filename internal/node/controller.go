@@ -48,7 +48,14 @@ func (a *Agent) controllerPhases() []phase {
 		// The backup's etcd snapshot goes through kubectl exec, which the
 		// API server reaches over the kubelet's serving certificate: its CSR
 		// must be approved first (the approver's timer starts only after).
-		{name: "approve-csrs", run: a.ApproveServingCSRs},
+		// A failure here is logged: the backup then fails and the attempt
+		// is retried, approving again.
+		{name: "approve-csrs", run: func(ctx context.Context) error {
+			if err := a.ApproveServingCSRs(ctx); err != nil {
+				a.logger().Warn("approving the kubelet serving CSRs before the first backup", "error", err.Error())
+			}
+			return nil
+		}},
 		{name: "backup", run: a.Backup},
 		{name: "timers", run: func(ctx context.Context) error {
 			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer"))
