@@ -9,24 +9,6 @@ import (
 	"github.com/kforge/kforge/internal/config"
 )
 
-// DocError points an error at the documentation page that explains it;
-// Execute ends the error with that page instead of the --help hint.
-type DocError struct {
-	Err  error
-	Page string // path in the repository, e.g. docs/DNS.md
-}
-
-func (e *DocError) Error() string { return e.Err.Error() }
-func (e *DocError) Unwrap() error { return e.Err }
-
-// WithDoc attaches the page that explains err (nil stays nil).
-func WithDoc(err error, page string) error {
-	if err == nil {
-		return nil
-	}
-	return &DocError{Err: err, Page: page}
-}
-
 // docAnnotation on a command names the page that explains its failures
 // (for it and its subcommands); bad input still points at --help.
 const docAnnotation = "kforge.doc"
@@ -43,12 +25,8 @@ func withDocPage(cmd *cobra.Command, page string) *cobra.Command {
 // helpHint is the line every printed error ends with: where to read more.
 // ran says the command had started (its input was accepted).
 func helpHint(cmd *cobra.Command, err error, ran bool) string {
-	var de *DocError
 	var ve *config.ValidationError
-	switch {
-	case errors.As(err, &de):
-		return fmt.Sprintf("See %s.", de.Page)
-	case errors.As(err, &ve):
+	if errors.As(err, &ve) {
 		return "See docs/CONFIG.md for every key, default and rule."
 	}
 	if ran {
