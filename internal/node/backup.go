@@ -138,6 +138,12 @@ func (a *Agent) restore(ctx context.Context) error {
 	if err := a.Host.WriteFile(rotateAfterRestore, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
 		return err
 	}
+	// Until etcd is back too the restore is not done: the phase's check
+	// (ca.crt) alone would let a retry after a failed etcd restore go on
+	// to kubeadm init with an empty etcd under the old CA.
+	if err := a.Host.WriteFile(restorePending, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o600); err != nil {
+		return err
+	}
 	if err := UnpackPKI(a.Host, archive); err != nil {
 		return err
 	}
@@ -145,7 +151,8 @@ func (a *Agent) restore(ctx context.Context) error {
 	snap, err := a.Bucket.Get(ctx, EtcdSnapshotKey)
 	if errors.Is(err, ErrNotFound) {
 		a.logger().Warn("PKI restored but no etcd snapshot; the cluster state starts empty")
-		return nil
+		_, err := a.run(ctx, "rm", "-f", restorePending)
+		return err
 	}
 	if err != nil {
 		return err
@@ -193,7 +200,16 @@ func (a *Agent) restore(ctx context.Context) error {
 			"--initial-cluster", a.Instance.Hostname+"="+peer, "--initial-advertise-peer-urls", peer,
 			"--bump-revision", strconv.Itoa(etcdRestoreRevisionBump), "--mark-compacted"),
 		Cmd("rm", "-f", snapPath),
+		Cmd("rm", "-f", restorePending),
 	)
+}
+
+// restorePending marks a restore that has put the PKI back but not yet etcd.
+const restorePending = stateDir + "/restore-pending"
+
+// restoreDone: the CA is in place and no restore is half done.
+func (a *Agent) restoreDone(context.Context) (bool, error) {
+	return Exists(a.Host, caCert) && !Exists(a.Host, restorePending), nil
 }
 
 // Backup uploads the PKI archive, the admin kubeconfig and a fresh etcd

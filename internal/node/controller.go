@@ -40,7 +40,7 @@ func (a *Agent) controllerPhases() []phase {
 	return []phase{
 		a.installUnitsPhase(),
 		a.prerequisitesPhase(),
-		{name: "restore", done: a.fileExists(caCert), run: a.restore},
+		{name: "restore", done: a.restoreDone, run: a.restore},
 		{name: "api-dns", run: a.pointAPIRecord},
 		{name: "kubeadm-init", done: a.fileExists(adminConf), run: a.kubeadmInit},
 		cni,

@@ -78,3 +78,20 @@ func TestUptimeFromInit(t *testing.T) {
 		t.Fatalf("with PID 1 started at 14280 s: %v, %v; want 2m", up, err)
 	}
 }
+
+// TestRestoreNotDoneUntilEtcd: with the CA back but the etcd half of a
+// restore pending (it failed), the restore phase is not done, so the next
+// attempt restores etcd instead of starting an empty one under the old CA.
+func TestRestoreNotDoneUntilEtcd(t *testing.T) {
+	h := newRecorder(t, "restore")
+	a := &Agent{Host: h}
+	_ = h.WriteFile(caCert, []byte("ca"), 0o644)
+	_ = h.WriteFile(restorePending, []byte("now"), 0o600)
+	if done, _ := a.restoreDone(t.Context()); done {
+		t.Fatal("restore counted as done with its etcd half pending")
+	}
+	delete(h.files, restorePending)
+	if done, _ := a.restoreDone(t.Context()); !done {
+		t.Fatal("restore not done with the CA back and nothing pending")
+	}
+}
