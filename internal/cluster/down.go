@@ -95,7 +95,7 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 			return nil, fmt.Errorf("keeping the certs bucket and key out of the destroy: %w", err)
 		}
 		if destroy > 0 {
-			if err := r.Destroy(ctx, destroy, o.Progress); err != nil {
+			if err := e.destroyForgettingLostRules(ctx, r, destroy, o.Progress); err != nil {
 				return nil, err
 			}
 		}
