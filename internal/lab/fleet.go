@@ -187,6 +187,11 @@ func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error
 	// capabilities of a real machine's root (network administration for its
 	// own namespace's sysctls and links, mounts, cgroups).
 	spec.NspawnArgs = append(spec.NspawnArgs, "--capability=all")
+	// runc gives every container a session keyring (containerd's
+	// NoNewKeyring covers only the CRI's containers, not `ctr run`, which
+	// the agent's etcd restore uses); nspawn's default seccomp filter
+	// refuses the keyring calls, so nodes are allowed them, as on a machine.
+	spec.NspawnArgs = append(spec.NspawnArgs, "--system-call-filter=@keyring")
 	if err := kernelModules(&spec); err != nil {
 		return nil, fmt.Errorf("instance %s: %w", id, err)
 	}

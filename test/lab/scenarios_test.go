@@ -183,7 +183,7 @@ func TestSelfHeal(t *testing.T) {
 		log, _ := oldNode.Exec(ctx, "journalctl", "-u", "kforge-backup.service", "--no-pager", "-n", "20")
 		t.Fatalf("backup: %v %s\n%s", err, out, log)
 	}
-	oldName := oldNode.Spec.Hostname
+	oldName := nodeName(oldNode.Spec)
 	workers := []string{}
 	conds, err := c.nodeConditions(ctx, kc)
 	if err != nil {
@@ -232,7 +232,7 @@ func TestSelfHeal(t *testing.T) {
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		ok := newNode != nil && conds[newNode.Spec.Hostname] == "True"
+		ok := newNode != nil && conds[nodeName(newNode.Spec)] == "True"
 		for _, w := range workers {
 			ok = ok && conds[w] == "True"
 		}
@@ -244,6 +244,16 @@ func TestSelfHeal(t *testing.T) {
 	results.Lock()
 	results.restore, results.restored = restore, true
 	results.Unlock()
+}
+
+// nodeName is the instance's Node object name: kubeadm registers a node
+// under its full private DNS name (local-hostname in the metadata), not
+// the short host name the instance carries.
+func nodeName(s lab.InstanceSpec) string {
+	if s.Metadata != nil && s.Metadata.Hostname != "" {
+		return s.Metadata.Hostname
+	}
+	return s.Hostname
 }
 
 // TestFirstBootFault: S3 unavailable for 60 s during a worker's first boot.
