@@ -68,10 +68,15 @@ func TestExampleEnvironments(t *testing.T) {
 					t.Fatalf("down %s:\n%s", env, down)
 				}
 				if !cfg.CertsBucketForceDestroy {
-					// prod keeps the certs bucket, log bucket and key
+					// staging and prod keep the certs bucket, the log
+					// bucket when logging made one, and the key
 					// (docs/OPERATIONS.md); only they are left. Then
 					// down with the setting flipped removes them.
-					assertOnlyKept(t, em.URL(), cfg.Region, cfg.Name, cfg.DNS.Domain)
+					buckets := 1
+					if cfg.Logging.VPCFlowLogs || cfg.Logging.BucketAccessLogs {
+						buckets++
+					}
+					assertOnlyKept(t, em.URL(), cfg.Region, cfg.Name, cfg.DNS.Domain, buckets)
 					forceDestroy(t, envsDir, env)
 					k.mustRun(0, "down", env, "--yes")
 				}
@@ -122,7 +127,7 @@ func upWithContender(t *testing.T, k *kforge, env string) result {
 // assertOnlyKept: after a down that keeps the certs bucket, the leftovers
 // are exactly the certs and log buckets (with their objects), the cluster
 // key and its alias.
-func assertOnlyKept(t *testing.T, endpoint, region, cluster, domain string) {
+func assertOnlyKept(t *testing.T, endpoint, region, cluster, domain string, buckets int) {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := awsx.Config(ctx, region, endpoint)
@@ -144,8 +149,8 @@ func assertOnlyKept(t *testing.T, endpoint, region, cluster, domain string) {
 			t.Errorf("left after a keeping down: %s (only the certs and log buckets and the key are kept)", r)
 		}
 	}
-	if got[sweep.KindBucket] != 2 || got[sweep.KindKMSKey] != 1 || got[sweep.KindKMSAlias] != 1 {
-		t.Errorf("kept after down = %v, want 2 buckets, 1 key (not pending deletion), 1 alias", got)
+	if got[sweep.KindBucket] != buckets || got[sweep.KindKMSKey] != 1 || got[sweep.KindKMSAlias] != 1 {
+		t.Errorf("kept after down = %v, want %d bucket(s), 1 key (not pending deletion), 1 alias", got, buckets)
 	}
 	t.Logf("FIGURE kept %s: %v", cluster, got)
 }
