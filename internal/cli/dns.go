@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,17 +83,7 @@ update asks for confirmation unless --yes.`,
 
 func (app *App) printDelegationPlan(p kdns.Plan) {
 	app.Printf("Domain:       %s\nDelegated at: %s\n\n", p.Domain, p.Target)
-	rows := [][]string{{"", "NAME SERVER", ""}}
-	for _, ns := range p.Diff.Keep {
-		rows = append(rows, []string{" ", ns, "(kept)"})
-	}
-	for _, ns := range p.Diff.Remove {
-		rows = append(rows, []string{"-", ns, "(at " + p.Target + " now, not in the zone)"})
-	}
-	for _, ns := range p.Diff.Add {
-		rows = append(rows, []string{"+", ns, "(zone name server)"})
-	}
-	app.Table(rows)
+	app.Table(p.Rows())
 }
 
 func newDNSCheckCmd(app *App, deps dnsDeps) *cobra.Command {
@@ -154,43 +143,9 @@ propagated, 1 when not.`,
 }
 
 func (app *App) printCheck(r check.Report) {
-	yes := func(b bool) string {
-		if b {
-			return "yes"
-		}
-		return "no"
-	}
-	rows := [][]string{
-		{"CHECK", "OK", "DETAIL"},
-		{"NS " + r.Domain, yes(r.NSPropagated), nsDetail(r)},
-	}
-	if r.ApexChecked {
-		detail := "apex " + orNone(r.ApexAddrs) + "; NLB " + r.NLBDNSName + " " + orNone(r.NLBAddrs)
-		if r.ApexError != "" {
-			detail = r.ApexError
-		}
-		rows = append(rows, []string{"A " + r.Domain, yes(r.ApexPropagated), detail})
-	}
 	app.Printf("Resolver: %s\n\n", r.Resolver)
-	app.Table(rows)
+	app.Table(r.Rows())
 	if r.Propagated {
 		app.Printf("\nPropagated: %s resolves through the cluster's zone.\n", r.Domain)
 	}
-}
-
-func nsDetail(r check.Report) string {
-	if r.NSError != "" {
-		return r.NSError
-	}
-	if r.NSPropagated {
-		return strings.Join(r.NameServers, " ")
-	}
-	return "resolver: " + orNone(r.NameServers) + "; zone: " + strings.Join(r.WantNameServers, " ")
-}
-
-func orNone(s []string) string {
-	if len(s) == 0 {
-		return "(none)"
-	}
-	return strings.Join(s, " ")
 }

@@ -32,7 +32,7 @@ backups stay readable; the next up adopts them (docs/OPERATIONS.md).`,
 			if err != nil {
 				return err
 			}
-			r, err := cluster.RunDown(ctx, e, cluster.DownOptions{PurgeState: purge, Progress: app.progressPrinter("destroy")})
+			r, err := cluster.RunDown(ctx, e, cluster.DownOptions{PurgeState: purge, Progress: app.progress})
 			if err != nil {
 				return err
 			}

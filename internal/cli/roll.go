@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -73,11 +71,7 @@ func (app *App) printRollPlan(res *cluster.RollResult) {
 			app.Printf("  up to date: %d instance(s)\n", len(g.UpToDate))
 			continue
 		}
-		rows := [][]string{{"  INSTANCE", "STATE", "REASON"}}
-		for _, i := range g.Replace {
-			rows = append(rows, []string{"  " + i.ID, i.LifecycleState, i.Reason})
-		}
-		app.Table(rows)
+		app.Table(g.ReplaceRows())
 		app.Printf("  up to date: %d instance(s); strategy: %s (%s)\n", len(g.UpToDate), g.Strategy, g.StrategyWhy)
 		if g.Resuming != "" {
 			app.Printf("  resuming: an earlier roll raised the capacity for %s\n", g.Resuming)
@@ -99,18 +93,6 @@ func (app *App) printRollPlan(res *cluster.RollResult) {
 
 // printRollSteps prints the replacements made.
 func (app *App) printRollSteps(res *cluster.RollResult) {
-	rows := [][]string{{"POOL", "OLD", "NEW", "STRATEGY", "SECONDS", "NODE READY", "ONE SHORT FOR"}}
-	for _, s := range res.Steps {
-		ready := "not checked"
-		if s.NodesReady {
-			ready = "yes"
-		}
-		short := s.Unavailable
-		if short == "" {
-			short = "-"
-		}
-		rows = append(rows, []string{s.Pool, s.Old, strings.Join(s.New, ","), s.Strategy, fmt.Sprint(s.Seconds), ready, short})
-	}
-	app.Table(rows)
+	app.Table(res.StepRows())
 	app.Printf("\n%d of %d instance(s) replaced.\n", len(res.Steps), res.Pending)
 }

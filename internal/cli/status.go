@@ -2,10 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -32,32 +28,12 @@ func newStatusCmd(app *App) *cobra.Command {
 }
 
 func (app *App) printStatus(st *cluster.Status) {
-	app.Table(outputRows(&st.Outputs))
-	app.Printf("\n")
-	rows := [][]string{{"POOL", "ASG", "MIN", "DESIRED", "MAX", "IN SERVICE"}}
-	for _, p := range append([]cluster.PoolStatus{st.ControlPlane}, st.Pools...) {
-		rows = append(rows, []string{p.Pool, p.ASG, fmt.Sprint(p.Min), fmt.Sprint(p.Desired), fmt.Sprint(p.Max), fmt.Sprint(p.InService)})
-	}
-	app.Table(rows)
-	app.Printf("\n")
-	rows = [][]string{{"CONTROL-PLANE INSTANCE", "STATE", "LIFECYCLE", "HEALTH"}}
-	for _, c := range st.Controllers {
-		rows = append(rows, []string{c.ID, c.State, c.Lifecycle, c.Health})
-	}
-	if len(st.Controllers) == 0 {
-		rows = append(rows, []string{"(none)", "", "", ""})
-	}
-	app.Table(rows)
-	app.Printf("\n")
-	rows = [][]string{{"TARGET GROUP", "TARGETS", "HEALTH"}}
-	for _, tg := range st.TargetGroups {
-		var parts []string
-		for _, s := range slices.Sorted(maps.Keys(tg.States)) {
-			parts = append(parts, fmt.Sprintf("%s=%d", s, tg.States[s]))
+	for i, rows := range st.Tables() {
+		if i > 0 {
+			app.Printf("\n")
 		}
-		rows = append(rows, []string{tg.Name, fmt.Sprint(tg.Targets), strings.Join(parts, " ")})
+		app.Table(rows)
 	}
-	app.Table(rows)
 	if st.Note != "" {
 		app.Printf("\n%s\n", st.Note)
 	}

@@ -37,7 +37,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if err != nil {
 				return err
 			}
-			opts := cluster.UpOptions{Progress: app.progressPrinter("apply")}
+			opts := cluster.UpOptions{Progress: app.progress}
 			if !app.JSON() {
 				opts.Preview = func(p cluster.UpPreview) {
 					app.Printf("Cluster %s, environment %s, region %s\n", e.Config.Name, e.Name, e.Config.Region)
@@ -66,7 +66,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			} else {
 				app.Printf("\nNothing to apply (%s).\n\n", elapsed)
 			}
-			app.Table(outputRows(&res.Outputs))
+			app.Table(res.Outputs.Rows())
 			app.Printf("\n")
 			cluster.DelegationNextStep(ctx, e, &res.Outputs, app.Stdout, cluster.DefaultDNSDeps())
 			if e.Local {

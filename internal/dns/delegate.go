@@ -59,3 +59,19 @@ func ApplyDelegation(ctx context.Context, reg Registrar, p Plan) error {
 	}
 	return nil
 }
+
+// Rows are the plan as a table a person reads: the name servers kept, to
+// remove (-) and to add (+).
+func (p Plan) Rows() [][]string {
+	rows := [][]string{{"", "NAME SERVER", ""}}
+	for _, ns := range p.Diff.Keep {
+		rows = append(rows, []string{" ", ns, "(kept)"})
+	}
+	for _, ns := range p.Diff.Remove {
+		rows = append(rows, []string{"-", ns, "(at " + p.Target + " now, not in the zone)"})
+	}
+	for _, ns := range p.Diff.Add {
+		rows = append(rows, []string{"+", ns, "(zone name server)"})
+	}
+	return rows
+}

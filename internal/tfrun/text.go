@@ -1,0 +1,81 @@
+package tfrun
+
+import (
+	"fmt"
+	"time"
+)
+
+// The text views of a run's results, shared by every command that prints
+// them.
+
+// Line is the progress line a person reads for p, with the count and the
+// elapsed time in front; "" for an event that says nothing new.
+func (p Progress) Line() string {
+	stamp := fmt.Sprintf("[%3d/%-3d %s]", p.Done, p.Total, minSec(p.Elapsed))
+	switch p.Event {
+	case "start":
+		return fmt.Sprintf("%s %s %s...", stamp, verbing(p.Action), p.Resource)
+	case "progress":
+		return fmt.Sprintf("%s still %s %s", stamp, verbing(p.Action), p.Resource)
+	case "complete":
+		return fmt.Sprintf("%s %s %s", stamp, pastTense(p.Action), p.Resource)
+	case "errored":
+		return fmt.Sprintf("%s FAILED to %s %s", stamp, p.Action, p.Resource)
+	}
+	return ""
+}
+
+func verbing(action string) string {
+	switch action {
+	case "create":
+		return "creating"
+	case "update":
+		return "updating"
+	case "delete":
+		return "destroying"
+	case "replace":
+		return "replacing"
+	case "read":
+		return "reading"
+	}
+	return action
+}
+
+func pastTense(action string) string {
+	switch action {
+	case "create":
+		return "created"
+	case "update":
+		return "updated"
+	case "delete":
+		return "destroyed"
+	case "replace":
+		return "replaced"
+	case "read":
+		return "read"
+	}
+	return action + " done"
+}
+
+// minSec is d as minutes:seconds.
+func minSec(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// Rows is the summary as a table: a header, a row per module ("(root)" for
+// the root module) and the totals.
+func (s Summary) Rows() [][]string {
+	row := func(name string, m ModuleChanges) []string {
+		return []string{name, fmt.Sprint(m.Add), fmt.Sprint(m.Change), fmt.Sprint(m.Destroy), fmt.Sprint(m.Replace)}
+	}
+	rows := [][]string{{"MODULE", "ADD", "CHANGE", "DESTROY", "REPLACE"}}
+	for _, m := range s.Modules {
+		name := m.Module
+		if name == "" {
+			name = "(root)"
+		}
+		rows = append(rows, row(name, m))
+	}
+	return append(rows, row("total", s.Totals))
+}
