@@ -9,8 +9,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kforge/kforge/internal/awsx"
 )
@@ -96,6 +98,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	l.OnClose(func(context.Context) error { return res.Close() })
 	c.resolver = res
 	c.Fleet = &Fleet{Lab: l, Cluster: opts.Cluster, EC2: ec2.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg),
+		Events: eventbridge.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
 		Endpoint: c.Emulator.VPCURL, Resolver: resolverAddr, Packages: pkgs}
 	go c.reconcileLoop()
 	return c, nil
@@ -134,6 +137,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 		close(c.stop)
 	}
 	<-c.done
+	c.Fleet.Close()
 	return c.Lab.Close(ctx)
 }
 

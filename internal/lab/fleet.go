@@ -15,7 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kforge/kforge/internal/node"
 )
@@ -34,6 +36,10 @@ type Fleet struct {
 	// AutoScaling, when set, lets the lab play the Auto Scaling Group's EC2
 	// health check for a node that powered itself off (see poweredOff).
 	AutoScaling *autoscaling.Client
+	// Events and SQS, when set with AutoScaling, let the lab deliver the
+	// termination lifecycle events the emulator does not (hooks.go).
+	Events *eventbridge.Client
+	SQS    *sqs.Client
 	// Endpoint is the emulator's address inside the VPC; the nodes' AWS
 	// clients are sent there (the lab's one substitution for AWS's DNS).
 	Endpoint string
@@ -48,6 +54,34 @@ type Fleet struct {
 	mu    sync.Mutex
 	nodes map[string]*Instance
 	next  int
+	// groups is each node's Auto Scaling group (its instance's tag).
+	groups map[string]string
+	// terminating are the nodes held as in Terminating:Wait (hooks.go).
+	terminating map[string]bool
+	closing     chan struct{}
+	closeOnce   sync.Once
+	holds       sync.WaitGroup
+}
+
+// Close ends the holds of terminating nodes (each stops its node) and
+// waits for them; the lab stops the other nodes.
+func (f *Fleet) Close() {
+	f.closeOnce.Do(func() {
+		f.mu.Lock()
+		if f.closing == nil {
+			f.closing = make(chan struct{})
+		}
+		close(f.closing)
+		f.mu.Unlock()
+	})
+	f.holds.Wait()
+}
+
+// OnBoot sets Extra, under the fleet's lock (the reconcile loop reads it).
+func (f *Fleet) OnBoot(extra func(inst ec2types.Instance, spec *InstanceSpec) error) {
+	f.mu.Lock()
+	f.Extra = extra
+	f.mu.Unlock()
 }
 
 // Nodes returns the running nodes by instance id.
@@ -68,6 +102,11 @@ func (f *Fleet) Reconcile(ctx context.Context) (booted, stopped []string, err er
 	f.mu.Lock()
 	if f.nodes == nil {
 		f.nodes = map[string]*Instance{}
+		f.groups = map[string]string{}
+		f.terminating = map[string]bool{}
+	}
+	if f.closing == nil {
+		f.closing = make(chan struct{})
 	}
 	f.mu.Unlock()
 	live := map[string]ec2types.Instance{}
@@ -94,11 +133,41 @@ func (f *Fleet) Reconcile(ctx context.Context) (booted, stopped []string, err er
 			}
 			continue
 		}
+		f.mu.Lock()
+		held, group := f.terminating[id], f.groups[id]
+		f.mu.Unlock()
+		if held {
+			continue
+		}
+		// A group's termination hook holds the instance while the cluster
+		// drains its node (hooks.go).
+		h, err := f.terminationHook(ctx, group)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if h != nil {
+			md := Metadata{}
+			if node.Spec.Metadata != nil {
+				md = *node.Spec.Metadata
+			}
+			if err := f.sendLifecycleEvent(ctx, h, id, md.AccountID, md.Region); err != nil {
+				errs = append(errs, err)
+			} else {
+				fmt.Fprintf(f.Lab.Log, "lab: instance %s of %s terminating: lifecycle hook %s, event delivered to the node events queue; the node runs until it is drained (at most %s)\n", id, group, h.Hook, h.Heartbeat)
+				f.mu.Lock()
+				f.terminating[id] = true
+				f.mu.Unlock()
+				f.holds.Add(1)
+				go f.holdTerminating(id, node, h)
+				continue
+			}
+		}
 		if err := node.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
 		f.mu.Lock()
 		delete(f.nodes, id)
+		delete(f.groups, id)
 		f.mu.Unlock()
 		stopped = append(stopped, id)
 	}
@@ -121,6 +190,7 @@ func (f *Fleet) Reconcile(ctx context.Context) (booted, stopped []string, err er
 		}
 		f.mu.Lock()
 		f.nodes[id] = inst
+		f.groups[id] = groupOf(live[id])
 		f.mu.Unlock()
 		booted = append(booted, id)
 	}
@@ -143,12 +213,7 @@ func (f *Fleet) poweredOff(ctx context.Context, i ec2types.Instance) error {
 			return fmt.Errorf("instance %s powered off: reporting it stopped: %w", id, err)
 		}
 	}
-	group := ""
-	for _, t := range i.Tags {
-		if aws.ToString(t.Key) == "aws:autoscaling:groupName" {
-			group = aws.ToString(t.Value)
-		}
-	}
+	group := groupOf(i)
 	if group == "" || f.AutoScaling == nil {
 		return nil
 	}
@@ -158,6 +223,16 @@ func (f *Fleet) poweredOff(ctx context.Context, i ec2types.Instance) error {
 		return fmt.Errorf("instance %s powered off: replacing it in %s: %w", id, group, err)
 	}
 	return nil
+}
+
+// groupOf is the Auto Scaling group that launched the instance.
+func groupOf(i ec2types.Instance) string {
+	for _, t := range i.Tags {
+		if aws.ToString(t.Key) == "aws:autoscaling:groupName" {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
 }
 
 func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error) {
@@ -204,8 +279,11 @@ func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error
 		}
 		spec.Files[node.LabSettingsPath] = File{Data: settings, Mode: 0o644}
 	}
-	if f.Extra != nil {
-		if err := f.Extra(i, &spec); err != nil {
+	f.mu.Lock()
+	extra := f.Extra
+	f.mu.Unlock()
+	if extra != nil {
+		if err := extra(i, &spec); err != nil {
 			return nil, fmt.Errorf("instance %s: %w", id, err)
 		}
 	}

@@ -111,6 +111,9 @@ func scenario(t *testing.T, name string) {
 	})
 }
 
+// alsoCounts names the scenarios that another issue's lab scenario is.
+var alsoCounts = map[string]string{"Scale": " (also issue 13: scale-in removes the Node object)"}
+
 // writeSummary prints each scenario's outcome and writes the summary line
 // to KFORGE_LAB_SUMMARY for `make lab` to print last.
 func writeSummary() {
@@ -125,7 +128,7 @@ func writeSummary() {
 		if out == "passed" {
 			passed++
 		}
-		fmt.Printf("lab scenario %-15s %s\n", s, out)
+		fmt.Printf("lab scenario %-15s %s%s\n", s, out, alsoCounts[s])
 	}
 	line := fmt.Sprintf("lab: %d nodes Ready in %d s; restore %d s; scenarios %d/%d passed",
 		results.ready, int(results.readyIn.Round(time.Second)/time.Second), int(results.restore.Round(time.Second)/time.Second), passed, len(scenarios))

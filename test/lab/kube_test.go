@@ -6,10 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -109,4 +113,78 @@ func (c *cluster) nodeConditions(ctx context.Context, kubeconfig string) (map[st
 		}
 	}
 	return m, nil
+}
+
+// workerGroup is the general pool's Auto Scaling Group (min 1, max 3; the
+// lab runs it at 1), which the scaling scenarios grow and shrink.
+const workerGroup = clusterName + "-general"
+
+// groupInstances lists the instance ids the group holds.
+func (c *cluster) groupInstances(ctx context.Context, group string) ([]string, error) {
+	out, err := c.Fleet.AutoScaling.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{group}})
+	if err != nil {
+		return nil, fmt.Errorf("describing %s: %w", group, err)
+	}
+	if len(out.AutoScalingGroups) != 1 {
+		return nil, fmt.Errorf("no Auto Scaling Group %s", group)
+	}
+	var ids []string
+	for _, i := range out.AutoScalingGroups[0].Instances {
+		ids = append(ids, aws.ToString(i.InstanceId))
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// setDesired sets the group's desired capacity, as Cluster Autoscaler does.
+func (c *cluster) setDesired(ctx context.Context, group string, n int) error {
+	if _, err := c.Fleet.AutoScaling.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
+		AutoScalingGroupName: aws.String(group), DesiredCapacity: aws.Int32(int32(n))}); err != nil {
+		return fmt.Errorf("setting the desired capacity of %s to %d: %w", group, n, err)
+	}
+	return nil
+}
+
+// launchWorker raises the worker group by one and returns the instance it
+// launched and that instance's node, once the lab booted it.
+func (c *cluster) launchWorker(t *testing.T, ctx context.Context) (string, *lab.Instance) {
+	t.Helper()
+	before, err := c.groupInstances(ctx, workerGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.setDesired(ctx, workerGroup, len(before)+1); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	waitFor(t, 5*time.Minute, "the group launched an instance and the lab booted it", func() (bool, string, error) {
+		now, err := c.groupInstances(ctx, workerGroup)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		for _, i := range now {
+			if !slices.Contains(before, i) {
+				id = i
+			}
+		}
+		return id != "" && c.Fleet.Nodes()[id] != nil, fmt.Sprintf("instances %v, launched %q", now, id), nil
+	})
+	return id, c.Fleet.Nodes()[id]
+}
+
+// waitNodeReady waits until the node's agent logged "node ready" and its
+// Node object is Ready.
+func (c *cluster) waitNodeReady(t *testing.T, ctx context.Context, kc, id string, n *lab.Instance) {
+	t.Helper()
+	name := nodeName(n.Spec)
+	waitFor(t, 10*time.Minute, "node "+id+" ("+name+") Ready", func() (bool, string, error) {
+		if !n.Running() {
+			return false, "", fmt.Errorf("the node is no longer running; its console ends:\n%s", consoleTail(n))
+		}
+		conds, err := c.nodeConditions(ctx, kc)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		return conds[name] == "True", lastLines(agentLog(ctx, n), 3), nil
+	})
 }

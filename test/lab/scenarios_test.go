@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -263,11 +264,89 @@ func TestFirstBootFault(t *testing.T) {
 	t.Skip("SKIP (not a pass): not written yet")
 }
 
-// TestScale: raising and lowering a pool's desired size.
+// TestScale: raising the worker group's desired capacity (as Cluster
+// Autoscaler does) launches an instance that boots and joins Ready;
+// lowering it terminates an instance, the control plane's drainer drains
+// it through the group's termination lifecycle hook (the production path;
+// the lab delivers the hook's event the emulator does not: hooks.go), its
+// Node object disappears, and the lab stops the node. This is also issue
+// 13's "scale-in removes the Node object" scenario.
 func TestScale(t *testing.T) {
 	scenario(t, "Scale")
-	needReady(t)
-	t.Skip("SKIP (not a pass): not written yet")
+	c := needReady(t)
+	ctx := context.Background()
+	t.Log("scenario Scale, also issue 13's: scale-in removes the Node object")
+	ctrlID, ctrl, kc := c.admin(t, ctx)
+	before, err := c.groupInstances(ctx, workerGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scale out.
+	id, n := c.launchWorker(t, ctx)
+	c.waitNodeReady(t, ctx, kc, id, n)
+	t.Logf("scale out: %s raised to %d; instance %s booted and its node %s joined Ready", workerGroup, len(before)+1, id, nodeName(n.Spec))
+	// Scale in: the group picks the instance to terminate.
+	nodes := c.Fleet.Nodes()
+	all := append(append([]string{}, before...), id)
+	if err := c.setDesired(ctx, workerGroup, len(before)); err != nil {
+		t.Fatal(err)
+	}
+	var gone string
+	waitFor(t, 2*time.Minute, "the group terminated an instance", func() (bool, string, error) {
+		now, err := c.groupInstances(ctx, workerGroup)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		for _, i := range all {
+			if !slices.Contains(now, i) {
+				gone = i
+			}
+		}
+		return gone != "", fmt.Sprint(now), nil
+	})
+	goneNode := nodes[gone]
+	if goneNode == nil {
+		t.Fatalf("instance %s left the group but the lab had no node for it", gone)
+	}
+	name := nodeName(goneNode.Spec)
+	t.Logf("scale in: %s lowered to %d; it terminated %s (node %s)", workerGroup, len(before), gone, name)
+	waitFor(t, 12*time.Minute, "node "+name+": its Node object gone and the lab stopped it", func() (bool, string, error) {
+		conds, err := c.nodeConditions(ctx, kc)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		_, present := conds[name]
+		running := c.Fleet.Nodes()[gone] != nil
+		return !present && !running, fmt.Sprintf("Node present %v, node running %v; nodes %v", present, running, conds), nil
+	})
+	// The drainer on the control plane removed it, from the lifecycle event.
+	journal, _ := ctrl.Exec(ctx, "journalctl", "-u", "kforge-drain-events.service", "--no-pager", "-o", "cat")
+	drained := ""
+	for _, l := range strings.Split(journal, "\n") {
+		if strings.Contains(l, "terminating instance: draining its node") && strings.Contains(l, gone) {
+			drained = l
+		}
+	}
+	if drained == "" {
+		t.Fatalf("the drainer on %s did not drain %s from a lifecycle event; its journal ends:\n%s", ctrlID, gone, lastLines(journal, 15))
+	}
+	t.Logf("the drainer on the control plane: %s", drained)
+	t.Logf("issue 13: scale-in removed the Node object %s (instance %s)", name, gone)
+}
+
+// admin returns the running control plane's instance id and node and an
+// admin kubeconfig on the host for it, through the loopback forward.
+func (c *cluster) admin(t *testing.T, ctx context.Context) (string, *lab.Instance, string) {
+	t.Helper()
+	id, n, err := c.controller(ctx)
+	if err != nil || n == nil {
+		t.Fatalf("the control plane's node: %v", err)
+	}
+	kc := filepath.Join(t.TempDir(), "admin.conf")
+	if err := c.adminKubeconfig(ctx, n, kc); err != nil {
+		t.Fatal(err)
+	}
+	return id, n, kc
 }
 
 // TestDown: `kforge down local` terminates every instance, the lab stops
