@@ -14,13 +14,9 @@ import (
 
 func TestS3AgainstEndpoint(t *testing.T) {
 	ctx := context.Background()
-	e := localawstest.StartForTest(t)
-	cfg, err := awsx.Config(ctx, "eu-west-1", e.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, e := localawstest.ConfigForTest(t, "eu-west-1")
 	client := awsx.S3Client(cfg, e.URL())
-	_, err = client.CreateBucket(ctx, &s3.CreateBucketInput{
+	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{
 		Bucket: aws.String("awsx-test"),
 		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{
 			LocationConstraint: s3types.BucketLocationConstraintEuWest1,

@@ -137,12 +137,8 @@ func TestKeptAdoptionsAndExclusion(t *testing.T) {
 // what the state holds; a key of another cluster or pending deletion is
 // never kept, and neither is its alias.
 func TestFindKeptAgainstEmulator(t *testing.T) {
-	em := localawstest.StartForTest(t)
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "us-east-1", em.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		t.Fatal(err)

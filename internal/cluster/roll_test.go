@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
@@ -26,12 +25,8 @@ type rollFixture struct {
 }
 
 func newRollFixture(t *testing.T) *rollFixture {
-	em := localawstest.StartForTest(t)
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "us-east-1", em.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &rollFixture{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
 	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-general"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Small, UserData: aws.String("YWdlbnQgMQ==")}})

@@ -11,7 +11,6 @@ import (
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/miekg/dns"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
@@ -21,13 +20,9 @@ import (
 // zone is NXDOMAIN, a name in no zone is refused, and an upsert is seen once
 // the cache is older than its age.
 func TestResolverAnswersFromRoute53(t *testing.T) {
-	emu := localawstest.StartForTest(t)
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, err := awsx.Config(ctx, "us-east-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	r53 := route53.NewFromConfig(cfg)
 	zone, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String("local.kforge.test"), CallerReference: aws.String("lab-dns-test")})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
@@ -25,13 +24,9 @@ import (
 // instance profile (the emulator does not put it on the instance), and the
 // launch template's user data.
 func TestFleetMetadataFromTheEmulator(t *testing.T) {
-	emu := localawstest.StartForTest(t)
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg, err := awsx.Config(ctx, "us-east-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ec2c, iamc, asg := ec2.NewFromConfig(cfg), iam.NewFromConfig(cfg), autoscaling.NewFromConfig(cfg)
 	vpc, err := ec2c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.40.0.0/16")})
 	if err != nil {

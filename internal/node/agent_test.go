@@ -39,12 +39,8 @@ type cloud struct {
 
 func newCloud(t *testing.T, env ...string) *cloud {
 	t.Helper()
-	emu := localawstest.StartForTest(t, env...)
+	cfg, emu := localawstest.ConfigForTest(t, region, env...)
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, region, emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &cloud{url: emu.URL(), cfg: cfg, s3: awsx.S3Client(cfg, emu.URL()), r53: route53.NewFromConfig(cfg)}
 	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("demo cluster key")})
 	if err != nil {

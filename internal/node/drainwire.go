@@ -37,11 +37,7 @@ var ErrNoEventsQueue = errors.New("no node events queue in cluster.json; nothing
 // the Kubernetes API through kubeconfig. It fails with ErrNoEventsQueue
 // when cluster.json names no queue.
 func NewDrainer(ctx context.Context, w Wiring, kubeconfig string) (*nodelifecycle.Drainer, error) {
-	cfg, err := w.AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cluster, err := w.LoadCluster(ctx, cfg)
+	cfg, cluster, err := w.Load(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -22,33 +22,30 @@ type Wiring struct {
 	Log      *slog.Logger
 }
 
-// AWSConfig is the SDK configuration of the instance role in the cluster's
-// region (the instance role's credentials come from IMDSv2).
-func (w Wiring) AWSConfig(ctx context.Context) (aws.Config, error) {
-	return awsx.Config(ctx, w.Region, w.Endpoint)
-}
-
-// LoadCluster reads and checks cluster.json from the certs bucket.
-func (w Wiring) LoadCluster(ctx context.Context, cfg aws.Config) (Cluster, error) {
+// Load is what every composition root starts from: the SDK configuration
+// of the instance role in the cluster's region (its credentials come from
+// IMDSv2) and cluster.json, read and checked, from the certs bucket.
+func (w Wiring) Load(ctx context.Context) (aws.Config, Cluster, error) {
+	cfg, err := awsx.Config(ctx, w.Region, w.Endpoint)
+	if err != nil {
+		return cfg, Cluster{}, err
+	}
 	raw, err := S3Bucket{Client: awsx.S3Client(cfg, w.Endpoint), Name: w.Bucket}.Get(ctx, w.ConfigKey)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Cluster{}, fmt.Errorf("cluster configuration s3://%s/%s is missing; the root module writes it on apply: %w", w.Bucket, w.ConfigKey, err)
+			return cfg, Cluster{}, fmt.Errorf("cluster configuration s3://%s/%s is missing; the root module writes it on apply: %w", w.Bucket, w.ConfigKey, err)
 		}
-		return Cluster{}, err
+		return cfg, Cluster{}, err
 	}
-	return ParseCluster(raw)
+	cluster, err := ParseCluster(raw)
+	return cfg, cluster, err
 }
 
 // NewAgent is the agent's composition root: the instance role's
 // credentials, cluster.json, the instance's identity from IMDSv2, the certs
 // bucket, Route 53 and the EC2 finder of the cluster's instances.
 func NewAgent(ctx context.Context, w Wiring) (*Agent, error) {
-	cfg, err := w.AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cluster, err := w.LoadCluster(ctx, cfg)
+	cfg, cluster, err := w.Load(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
@@ -34,12 +33,8 @@ func nodeWith(name, providerID string, isReady bool, age time.Duration, now time
 // emulator's EC2; only NotReady, not young Nodes whose instance is
 // terminated or unknown are deleted.
 func TestRemoveGoneNodesAgainstEC2(t *testing.T) {
-	em := localawstest.StartForTest(t)
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, "eu-west-1", em.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := ec2.NewFromConfig(cfg)
 	run, err := e.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Small, MinCount: aws.Int32(2), MaxCount: aws.Int32(2)})
 	if err != nil {

@@ -4,25 +4,17 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
 func iamClient(t *testing.T) *iam.Client {
 	t.Helper()
-	emu := localawstest.StartForTest(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cfg, err := awsx.Config(ctx, "us-east-1", emu.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	return iam.NewFromConfig(cfg)
 }
 

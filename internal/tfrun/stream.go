@@ -60,7 +60,7 @@ type Diagnostic struct {
 // Diagnostics collects the diagnostics of a JSON stream written to it.
 type Diagnostics struct {
 	mu    sync.Mutex
-	buf   []byte
+	lines messageLines
 	items []Diagnostic
 }
 
@@ -68,19 +68,33 @@ type Diagnostics struct {
 func (d *Diagnostics) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.buf = append(d.buf, p...)
-	for {
-		i := bytes.IndexByte(d.buf, '\n')
-		if i < 0 {
-			break
-		}
-		var m streamMessage
-		if json.Unmarshal(d.buf[:i], &m) == nil && m.Diagnostic != nil {
+	d.lines.feed(p, func(m streamMessage) {
+		if m.Diagnostic != nil {
 			d.items = append(d.items, *m.Diagnostic)
 		}
-		d.buf = d.buf[i+1:]
-	}
+	})
 	return len(p), nil
+}
+
+// messageLines splits a JSON-lines stream written in pieces into messages;
+// a line that is not a message is skipped.
+type messageLines struct{ buf []byte }
+
+// feed takes the next piece of the stream and calls each for every message
+// it completes.
+func (l *messageLines) feed(p []byte, each func(streamMessage)) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return
+		}
+		var m streamMessage
+		if json.Unmarshal(l.buf[:i], &m) == nil {
+			each(m)
+		}
+		l.buf = l.buf[i+1:]
+	}
 }
 
 // Errors returns the error diagnostics.
@@ -120,7 +134,7 @@ type tracker struct {
 	done    int
 	planned map[string]bool
 	report  func(Progress)
-	lbuf    []byte
+	lines   messageLines
 	diags   *Diagnostics
 }
 
@@ -132,18 +146,7 @@ func newTracker(total int, report func(Progress)) *tracker {
 
 func (t *tracker) Write(p []byte) (int, error) {
 	t.Diagnostics.Write(p)
-	t.lbuf = append(t.lbuf, p...)
-	for {
-		i := bytes.IndexByte(t.lbuf, '\n')
-		if i < 0 {
-			break
-		}
-		var m streamMessage
-		if json.Unmarshal(t.lbuf[:i], &m) == nil {
-			t.handle(m)
-		}
-		t.lbuf = t.lbuf[i+1:]
-	}
+	t.lines.feed(p, t.handle)
 	return len(p), nil
 }
 

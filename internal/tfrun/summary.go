@@ -1,8 +1,6 @@
 package tfrun
 
 import (
-	"bytes"
-	"encoding/json"
 	"sort"
 	"strings"
 
@@ -115,24 +113,17 @@ func Summarize(plan *tfjson.Plan) Summary {
 // state) are not changes the plan makes and are not counted.
 type planStream struct {
 	Diagnostics
-	lbuf    []byte
+	lines   messageLines
 	builder summaryBuilder
 }
 
 func (p *planStream) Write(b []byte) (int, error) {
 	p.Diagnostics.Write(b)
-	p.lbuf = append(p.lbuf, b...)
-	for {
-		i := bytes.IndexByte(p.lbuf, '\n')
-		if i < 0 {
-			break
-		}
-		var m streamMessage
-		if json.Unmarshal(p.lbuf[:i], &m) == nil && m.Type == "planned_change" {
+	p.lines.feed(b, func(m streamMessage) {
+		if m.Type == "planned_change" {
 			p.builder.count(m.Change.Resource.Module, streamChangeKind(m.Change.Resource.Module, m.Change.Resource.Addr, m.Change.Action))
 		}
-		p.lbuf = p.lbuf[i+1:]
-	}
+	})
 	return len(b), nil
 }
 
