@@ -113,6 +113,7 @@ func NewRootCmd(app *App) *cobra.Command {
 		newUpCmd(app),
 		newDownCmd(app),
 		withDocPage(newRollCmd(app), "docs/OPERATIONS.md"),
+		withDocPage(newUpgradeCmd(app), "docs/OPERATIONS.md"),
 		newStatusCmd(app),
 		newOutputCmd(app),
 		newUnlockCmd(app),

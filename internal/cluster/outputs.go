@@ -31,6 +31,7 @@ type Outputs struct {
 	ControllerRoleARN string            `json:"controller_role_arn"`
 	WorkerRoleARN     string            `json:"worker_role_arn"`
 	Emulated          bool              `json:"emulated"`
+	KubernetesVersion string            `json:"kubernetes_version"`
 }
 
 // DecodeOutputs decodes terraform output values into Outputs. An

@@ -32,6 +32,7 @@ func renderUserData(t *testing.T, role, pool string) []byte {
       arm64 = { machine = "aarch64", key = "bootstrap/kforge-node-arm64", sha256 = "` + strings.Repeat("cd", 32) + `" }
     }
     config_key   = "bootstrap/cluster.json"
+    kubernetes_version = "1.36.6"
     role         = "` + role + `"
     pool         = "` + pool + `"
   })

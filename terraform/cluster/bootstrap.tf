@@ -57,7 +57,8 @@ locals {
       key     = obj.key
       sha256  = filesha256(var.agent_binary_paths[arch])
     } }
-    config_key = aws_s3_object.cluster_config.key
+    config_key         = aws_s3_object.cluster_config.key
+    kubernetes_version = var.kubernetes_version
   }
 
   controller_user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, { role = "controller", pool = "" }))

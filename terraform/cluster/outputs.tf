@@ -115,3 +115,8 @@ output "node_events_queue_url" {
   description = "SQS queue of the worker groups' termination lifecycle actions and of EC2 Spot interruption, rebalance, state-change and scheduled-change events, read by the control plane's drainer."
   value       = module.interruption.queue_url
 }
+
+output "kubernetes_version" {
+  description = "Kubernetes version the nodes install (cluster.json and every launch template's user data); `kforge upgrade` compares its --to with it."
+  value       = var.kubernetes_version
+}

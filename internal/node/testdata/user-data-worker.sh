@@ -8,6 +8,9 @@
 # secret is here: the agent reads the join material and PKI later, with the
 # instance role and the cluster's KMS key.
 set -euo pipefail
+# Kubernetes 1.36.6: what this node installs (cluster.json says
+# the same). Named here so that a version change makes a new launch template
+# version, which `kforge roll` (and `kforge upgrade`) then replaces.
 # Output goes to the log file and to cloud-init's output, which reaches the
 # serial console (aws ec2 get-console-output).
 exec > >(tee -a /var/log/kforge-user-data.log) 2>&1

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kforge/kforge/internal/cluster"
+	"github.com/kforge/kforge/internal/config"
+)
+
+func newUpgradeCmd(app *App) *cobra.Command {
+	var o cluster.UpgradeOptions
+	cmd := &cobra.Command{
+		Use:   "upgrade <env> --to X.Y.Z",
+		Short: "Upgrade the cluster's Kubernetes version: control plane first, then every worker pool",
+		Long: `Check --to against the running version (one minor at a time, never down,
+a supported release), record it as kubernetes.version in the environment's
+file, apply it (cluster.json and every launch template name it), wait until
+the control plane's agent has taken an etcd snapshot and run kubeadm
+upgrade apply, then roll every worker pool (kforge roll). --dry-run prints
+the plan and changes nothing. Run it again after an interruption.`,
+		Args: envArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !o.DryRun && !app.Yes && !app.stdinIsTerminal() {
+				return UsageError("refusing to upgrade without confirmation: stdin is not a terminal; re-run with --yes (kforge upgrade %s --to %s --yes)", args[0], o.To)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			e, err := app.OpenEnvChecked(ctx, args[0], func(cfg *config.Cluster) error { return cluster.ValidateUpgrade(cfg, o) })
+			if err != nil {
+				return err
+			}
+			o.Progress = app.progressPrinter("apply")
+			if !app.JSON() && !o.DryRun {
+				o.ShowPlan = app.printUpgradePlan
+				o.Roll.ShowPlan = app.printRollPlan
+			}
+			res, err := cluster.RunUpgrade(ctx, e, o)
+			switch {
+			case res == nil:
+			case app.JSON():
+				if perr := app.PrintJSON(res); err == nil {
+					err = perr
+				}
+			case o.DryRun:
+				app.printUpgradePlan(res)
+			default:
+				app.Printf("Done: %v\n", res.Done)
+				if res.ControlPlane != "" {
+					app.Printf("Control plane: %s\n", res.ControlPlane)
+				}
+				if res.Roll != nil {
+					app.printRollSteps(res.Roll)
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.To, "to", "", "the Kubernetes version to upgrade to (MAJOR.MINOR.PATCH)")
+	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan; change nothing")
+	f.BoolVar(&o.NoRoll, "no-roll", false, "upgrade the control plane and the launch templates only; roll the workers later with kforge roll")
+	return cmd
+}
+
+// printUpgradePlan prints the versions and the steps.
+func (app *App) printUpgradePlan(res *cluster.UpgradeResult) {
+	app.Printf("Upgrade %s: Kubernetes %s -> %s (%s)\n", res.Env, res.From, res.To, res.Kind)
+	for i, s := range res.Steps {
+		app.Printf("  %d. %s\n", i+1, s)
+	}
+	if res.DryRun {
+		app.Printf("\nDry run: nothing changed.\n")
+	}
+}

@@ -1,0 +1,254 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/tfrun"
+)
+
+// UpgradeOptions choose what `kforge upgrade` does.
+type UpgradeOptions struct {
+	// To is the Kubernetes version to reach (MAJOR.MINOR.PATCH).
+	To string
+	// DryRun returns the plan and changes nothing.
+	DryRun bool
+	// NoRoll stops after the control plane: the worker pools keep their
+	// kubelets (one minor behind is within the skew policy) until `kforge
+	// roll` replaces them.
+	NoRoll bool
+	// ControlPlaneTimeout bounds the wait for the API server to report To
+	// (30 minutes).
+	ControlPlaneTimeout time.Duration
+	// Roll tunes the worker roll (poll interval, timeouts, plan display).
+	Roll RollOptions
+	// ShowPlan, when set, is shown the plan before the confirmation.
+	ShowPlan func(*UpgradeResult)
+	// Progress receives the apply's progress.
+	Progress func(tfrun.Progress)
+}
+
+// UpgradePool is a worker pool the upgrade rolls.
+type UpgradePool struct {
+	Pool      string `json:"pool"`
+	ASG       string `json:"asg"`
+	Instances int    `json:"instances"`
+}
+
+// UpgradeResult is the plan, and what was done (`kforge upgrade -o json`).
+type UpgradeResult struct {
+	Env     string `json:"environment"`
+	DryRun  bool   `json:"dry_run"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Kind    string `json:"kind"`
+	EnvFile string `json:"env_file"`
+	Bucket  string `json:"certs_bucket"`
+	// Steps are the plan, in order.
+	Steps []string      `json:"steps"`
+	Pools []UpgradePool `json:"worker_pools"`
+	// Done records the steps completed by this run.
+	Done []string `json:"done,omitempty"`
+	// ControlPlane says how the control plane's upgrade was confirmed.
+	ControlPlane string      `json:"control_plane,omitempty"`
+	Roll         *RollResult `json:"roll,omitempty"`
+	NoRoll       bool        `json:"no_roll,omitempty"`
+}
+
+// ValidateUpgrade refuses a target kforge cannot reach from the configured
+// version (exit code 2), before any cloud call.
+func ValidateUpgrade(cfg *config.Cluster, o UpgradeOptions) error {
+	if o.To == "" {
+		return UsageError("--to is required: the Kubernetes version to upgrade to, for example --to %s", config.DefaultKubernetesVersion)
+	}
+	if _, err := config.CheckUpgrade(cfg.Kubernetes.Version, o.To); err != nil {
+		return UsageError("%v", err)
+	}
+	if o.ControlPlaneTimeout < 0 {
+		return UsageError("upgrade: the control plane timeout must not be negative")
+	}
+	return nil
+}
+
+// RunUpgrade upgrades the cluster's Kubernetes version (docs/OPERATIONS.md):
+// it records the version in the environment file, applies it (cluster.json
+// and every launch template name it), waits for the control plane's agent
+// to have snapshotted etcd and run kubeadm upgrade apply, then rolls every
+// worker pool. Each step is idempotent, so an interrupted upgrade resumes
+// by running the same command again.
+func RunUpgrade(ctx context.Context, e *Env, o UpgradeOptions) (*UpgradeResult, error) {
+	if err := ValidateUpgrade(e.Config, o); err != nil {
+		return nil, err
+	}
+	out, err := e.AppliedOutputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The applied version rules: the file may already name the target
+	// after an interrupted upgrade, or have been edited by hand.
+	from := out.KubernetesVersion
+	if from == "" {
+		from = e.Config.Kubernetes.Version
+	}
+	kind, err := config.CheckUpgrade(from, o.To)
+	if err != nil {
+		return nil, UsageError("%v (the applied cluster runs %s)", err, from)
+	}
+	res := &UpgradeResult{Env: e.Name, DryRun: o.DryRun, From: from, To: o.To, Kind: kind, NoRoll: o.NoRoll,
+		EnvFile: filepath.Join(e.opts.EnvsDir, e.Name+".yaml"), Bucket: out.CertsBucket, Pools: []UpgradePool{}}
+	if res.Pools, err = e.upgradePools(ctx, out); err != nil {
+		return nil, err
+	}
+	res.Steps = UpgradeSteps(res, e.Config.Kubernetes.Version)
+	if o.DryRun {
+		return res, nil
+	}
+	if o.ShowPlan != nil {
+		o.ShowPlan(res)
+	}
+	if err := e.opts.UI.Confirm(fmt.Sprintf("upgrade %s from Kubernetes %s to %s", e.Config.Name, from, o.To), "yes"); err != nil {
+		return nil, err
+	}
+
+	// 1. The version, in the environment's own file: a later `up` agrees.
+	if e.Config.Kubernetes.Version != o.To {
+		if _, err := config.SetKubernetesVersion(e.opts.EnvsDir, e.Name, o.To); err != nil {
+			return res, Failure("recording kubernetes.version %s: %v", o.To, err)
+		}
+		e.opts.UI.Notef("upgrade: kubernetes.version: %s recorded in %s\n", o.To, res.EnvFile)
+	}
+	cfg, err := config.LoadEnv(e.opts.EnvsDir, e.Name)
+	if err != nil {
+		return res, err
+	}
+	e.Config = cfg
+	res.Done = append(res.Done, "version recorded")
+
+	// 2. Apply: cluster.json and the launch templates name the version.
+	up, err := RunUp(ctx, e, UpOptions{Progress: o.Progress})
+	if err != nil {
+		return res, fmt.Errorf("applying Kubernetes %s: %w; run `kforge upgrade %s --to %s` again to resume", o.To, err, e.Name, o.To)
+	}
+	e.opts.UI.Notef("upgrade: applied (%d change(s)): cluster.json and every launch template name %s\n", up.Summary.Total(), o.To)
+	res.Done = append(res.Done, "applied")
+
+	// 3. The control plane: its agent upgrades it; confirm through the API.
+	if res.ControlPlane, err = e.waitControlPlaneVersion(ctx, &up.Outputs, o); err != nil {
+		return res, err
+	}
+	res.Done = append(res.Done, "control plane")
+	if o.NoRoll {
+		return res, nil
+	}
+
+	// 4. Every worker pool, through the roll (surge, drain, resume).
+	ro := o.Roll
+	ro.Pool, ro.ControlPlane, ro.DryRun = "", false, false
+	roll, err := RunRoll(ctx, e, ro)
+	res.Roll = roll
+	if err != nil {
+		return res, fmt.Errorf("rolling the worker pools onto %s: %w; `kforge roll %s` continues it", o.To, err, e.Name)
+	}
+	res.Done = append(res.Done, "workers rolled")
+	return res, nil
+}
+
+// upgradePools lists the worker pools and their current instance counts.
+func (e *Env) upgradePools(ctx context.Context, out *Outputs) ([]UpgradePool, error) {
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
+	pools := []UpgradePool{}
+	for _, pool := range slices.Sorted(maps.Keys(out.WorkerASGNames)) {
+		g, err := r.describe(ctx, out.WorkerASGNames[pool])
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, i := range g.Instances {
+			if !leaving(i.LifecycleState) {
+				n++
+			}
+		}
+		pools = append(pools, UpgradePool{Pool: pool, ASG: out.WorkerASGNames[pool], Instances: n})
+	}
+	return pools, nil
+}
+
+// UpgradeSteps is the plan in words, given the configured version.
+func UpgradeSteps(res *UpgradeResult, configured string) []string {
+	var steps []string
+	if configured != res.To {
+		steps = append(steps, fmt.Sprintf("record kubernetes.version: %s in %s (base.yaml and the other environments keep theirs)", res.To, res.EnvFile))
+	} else {
+		steps = append(steps, fmt.Sprintf("kubernetes.version is already %s in the environment files", res.To))
+	}
+	steps = append(steps,
+		fmt.Sprintf("kforge up: bootstrap/cluster.json and every node group's launch template name %s; no instance is replaced by the apply", res.To),
+		fmt.Sprintf("control plane: kforge-upgrade.timer on the node sees %s in cluster.json, takes an etcd snapshot to s3://%s/controller/etcd/latest.db, installs kubeadm %s, runs `kubeadm upgrade apply v%s`, then installs kubelet and kubectl %s and restarts the kubelet; kforge waits until the API server reports v%s", res.To, res.Bucket, res.To, res.To, res.To, res.To))
+	if res.NoRoll {
+		steps = append(steps, "workers: not rolled (--no-roll); their kubelets stay on "+res.From+" until `kforge roll "+res.Env+"`")
+		return steps
+	}
+	var pools []string
+	for _, p := range res.Pools {
+		pools = append(pools, fmt.Sprintf("%s (%d instance(s))", p.Pool, p.Instances))
+	}
+	if len(pools) == 0 {
+		pools = []string{"none"}
+	}
+	return append(steps, fmt.Sprintf("workers: kforge roll replaces every worker, one at a time per pool, each drained through the termination lifecycle hook: %s", strings.Join(pools, ", ")))
+}
+
+// waitControlPlaneVersion waits until the API server reports the target
+// version, when an API is reachable; it says what it checked.
+func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o UpgradeOptions) (string, error) {
+	checker, note := e.nodeChecker(ctx, out)
+	k, ok := checker.(kubeNodes)
+	if !ok {
+		msg := "not checked: " + note
+		e.opts.UI.Notef("upgrade: control plane %s\n", msg)
+		return msg, nil
+	}
+	timeout := o.ControlPlaneTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Minute
+	}
+	poll := o.Roll.Poll
+	if poll <= 0 {
+		poll = 10 * time.Second
+	}
+	want := "v" + o.To
+	deadline := time.Now().Add(timeout)
+	for {
+		v, err := k.client.Discovery().ServerVersion()
+		if err == nil && v.GitVersion == want {
+			msg := "API server reports " + want
+			e.opts.UI.Notef("upgrade: control plane upgraded: %s\n", msg)
+			return msg, nil
+		}
+		if time.Now().After(deadline) {
+			got := "no answer"
+			if err == nil {
+				got = v.GitVersion
+			}
+			return "", Failure("the API server still reports %s after %s, not %s: read `journalctl -u kforge-upgrade` on the control plane (aws ssm start-session); run `kforge upgrade %s --to %s` again to keep waiting", got, timeout, want, e.Name, o.To)
+		}
+		select {
+		case <-ctx.Done():
+			return "", &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("upgrade interrupted while the control plane upgrades: run `kforge upgrade %s --to %s` again to continue", e.Name, o.To)}
+		case <-time.After(poll):
+		}
+	}
+}
