@@ -33,7 +33,7 @@ the plan and changes nothing. Run it again after an interruption.`,
 			if err != nil {
 				return err
 			}
-			o.Progress = app.progressPrinter("apply")
+			o.Progress = app.progress
 			if !app.JSON() && !o.DryRun {
 				o.ShowPlan = app.printUpgradePlan
 				o.Roll.ShowPlan = app.printRollPlan
@@ -68,11 +68,7 @@ the plan and changes nothing. Run it again after an interruption.`,
 
 // printUpgradePlan prints the versions and the steps.
 func (app *App) printUpgradePlan(res *cluster.UpgradeResult) {
-	app.Printf("Upgrade %s: Kubernetes %s -> %s (%s)\n", res.Env, res.From, res.To, res.Kind)
-	for i, s := range res.Steps {
-		app.Printf("  %d. %s\n", i+1, s)
-	}
-	if res.DryRun {
-		app.Printf("\nDry run: nothing changed.\n")
+	for _, l := range res.PlanLines() {
+		app.Printf("%s\n", l)
 	}
 }

@@ -252,3 +252,15 @@ func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o Upgra
 		}
 	}
 }
+
+// PlanLines is the text view of the plan: the versions, then the steps.
+func (res *UpgradeResult) PlanLines() []string {
+	lines := []string{fmt.Sprintf("Upgrade %s: Kubernetes %s -> %s (%s)", res.Env, res.From, res.To, res.Kind)}
+	for i, s := range res.Steps {
+		lines = append(lines, fmt.Sprintf("  %d. %s", i+1, s))
+	}
+	if res.DryRun {
+		lines = append(lines, "", "Dry run: nothing changed.")
+	}
+	return lines
+}
