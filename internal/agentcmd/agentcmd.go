@@ -39,7 +39,7 @@ func New(o *Options) *cobra.Command {
 			"It needs root, the instance role and the instance metadata service; see docs/NODES.md.",
 	}
 	cmd.AddCommand(newInstallUnitsCmd(o), newBootstrapCmd(o), newRefreshTokenCmd(o),
-		newBackupCmd(o), newAddonsCmd(o), newApproveCSRsCmd(o), newDrainEventsCmd(o))
+		newBackupCmd(o), newAddonsCmd(o), newApproveCSRsCmd(o), newDrainEventsCmd(o), newUpgradeControlPlaneCmd(o))
 	return cmd
 }
 
@@ -183,6 +183,12 @@ func newApproveCSRsCmd(o *Options) *cobra.Command {
 	return newControllerTaskCmd(o, "approve-csrs",
 		"Approve pending kubelet serving CSRs of nodes that are running instances of this cluster (control plane; run by kforge-approve-csrs.timer)",
 		(*node.Agent).ApproveServingCSRs)
+}
+
+func newUpgradeControlPlaneCmd(o *Options) *cobra.Command {
+	return newControllerTaskCmd(o, "upgrade-control-plane",
+		"Take an etcd snapshot and run kubeadm upgrade apply when cluster.json names a newer Kubernetes version (control plane; run by kforge-upgrade.timer)",
+		(*node.Agent).UpgradeControlPlane)
 }
 
 func newBackupCmd(o *Options) *cobra.Command {

@@ -58,7 +58,7 @@ func (a *Agent) controllerPhases() []phase {
 		}},
 		{name: "backup", run: a.Backup},
 		{name: "timers", run: func(ctx context.Context) error {
-			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer"))
+			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer", "kforge-upgrade.timer"))
 		}},
 		{name: "node-events-drainer", run: a.enableDrainer},
 		a.nodeReadyPhase(adminConf),

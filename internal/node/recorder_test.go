@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -130,7 +131,13 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 				_ = r.WriteFile(pkiDir+"/"+name, data, 0o600)
 			}
 		}
+		// The API server's static Pod names the configured version.
+		if m := regexp.MustCompile(`kubernetesVersion: v?([0-9.]+)`).FindStringSubmatch(r.file(kubeadmConfPath)); m != nil {
+			_ = r.WriteFile(apiServerManifest, []byte("spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:v"+m[1]+"\n"), 0o600)
+		}
 		return "", r.WriteFile(adminConf, []byte("apiVersion: v1\nkind: Config\n# admin of "+r.name+"\n"), 0o600)
+	case strings.HasPrefix(line, "kubeadm upgrade apply"):
+		return "", r.WriteFile(apiServerManifest, []byte("spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:"+c.Args[2]+"\n"), 0o600)
 	case strings.HasPrefix(line, "kubeadm join"):
 		return "", r.WriteFile(kubeletConf, []byte("kubelet"), 0o600)
 	case strings.HasPrefix(line, "kubeadm token create"):
