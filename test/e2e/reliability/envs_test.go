@@ -1,7 +1,6 @@
 package reliability
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/sweep"
 	"github.com/kforge/kforge/test/e2e/inventory"
@@ -129,15 +127,7 @@ func upWithContender(t *testing.T, k *kforge, env string) result {
 // key and its alias.
 func assertOnlyKept(t *testing.T, endpoint, region, cluster, domain string, buckets int) {
 	t.Helper()
-	ctx := context.Background()
-	cfg, err := awsx.Config(ctx, region, endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := inventory.Take(ctx, cfg, inventory.Target{Cluster: cluster, Domain: domain, Endpoint: endpoint})
-	if err != nil {
-		t.Fatalf("inventory: %v", err)
-	}
+	rep := takeInventory(t, endpoint, region, cluster, domain)
 	got := map[string]int{}
 	for _, r := range rep.Leftovers {
 		switch {

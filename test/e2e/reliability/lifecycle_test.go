@@ -212,8 +212,8 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// assertNothingLeft inventories the emulator for the cluster's resources.
-func assertNothingLeft(t *testing.T, endpoint, region, cluster, domain string) {
+// takeInventory lists what of the cluster is left in the emulator.
+func takeInventory(t *testing.T, endpoint, region, cluster, domain string) *inventory.Report {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := awsx.Config(ctx, region, endpoint)
@@ -224,6 +224,13 @@ func assertNothingLeft(t *testing.T, endpoint, region, cluster, domain string) {
 	if err != nil {
 		t.Fatalf("inventory: %v", err)
 	}
+	return rep
+}
+
+// assertNothingLeft inventories the emulator for the cluster's resources.
+func assertNothingLeft(t *testing.T, endpoint, region, cluster, domain string) {
+	t.Helper()
+	rep := takeInventory(t, endpoint, region, cluster, domain)
 	scanned := 0
 	for _, n := range rep.Scanned {
 		scanned += n

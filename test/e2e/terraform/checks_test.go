@@ -110,7 +110,9 @@ func checkIngress(t *testing.T, ctx context.Context, c *clients, v clusterVars, 
 	}
 }
 
-func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+// describeASGs describes the control plane's and every pool's group.
+func describeASGs(t *testing.T, ctx context.Context, c *clients, out outputs) ([]string, *autoscaling.DescribeAutoScalingGroupsOutput) {
+	t.Helper()
 	names := []string{out.ControllerASGName}
 	for _, n := range out.WorkerASGNames {
 		names = append(names, n)
@@ -119,6 +121,11 @@ func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVa
 	if err != nil {
 		t.Fatalf("describing ASGs: %v", err)
 	}
+	return names, resp
+}
+
+func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	_, resp := describeASGs(t, ctx, c, out)
 	groups := map[string]asgtypes.AutoScalingGroup{}
 	for _, g := range resp.AutoScalingGroups {
 		groups[aws.ToString(g.AutoScalingGroupName)] = g
@@ -269,14 +276,7 @@ func checkTag(t *testing.T, g asgtypes.AutoScalingGroup, key, value string, prop
 }
 
 func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
-	names := []string{out.ControllerASGName}
-	for _, n := range out.WorkerASGNames {
-		names = append(names, n)
-	}
-	resp, err := c.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names})
-	if err != nil {
-		t.Fatalf("describing ASGs: %v", err)
-	}
+	names, resp := describeASGs(t, ctx, c, out)
 	if len(resp.AutoScalingGroups) != len(names) {
 		t.Fatalf("found %d of the ASGs %v", len(resp.AutoScalingGroups), names)
 	}
