@@ -12,14 +12,7 @@ import (
 // printed: environment, changes, summary, plan_file, and nothing else.
 func TestPlanResultJSON(t *testing.T) {
 	res := &PlanResult{Env: "dev", Plan: &tfrun.PlanResult{Changes: true, File: "/work/dev.tfplan"}, Text: "full plan"}
-	data, err := json.Marshal(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(data, &got); err != nil {
-		t.Fatal(err)
-	}
+	data, got := jsonFields(t, res)
 	if len(got) != 4 || got["environment"] != "dev" || got["changes"] != true || got["plan_file"] != "/work/dev.tfplan" || got["summary"] == nil {
 		t.Errorf("plan JSON %s", data)
 	}
@@ -29,7 +22,16 @@ func TestPlanResultJSON(t *testing.T) {
 func TestOrphansResultJSON(t *testing.T) {
 	res := &OrphansResult{Env: "dev", Orphans: []sweep.Resource{{Kind: "ec2:vpc", ID: "vpc-1"}},
 		Deleted: &sweep.Result{Deleted: []sweep.Resource{{Kind: "ec2:vpc", ID: "vpc-1"}}}}
-	data, err := json.Marshal(res)
+	data, got := jsonFields(t, res)
+	if len(got) != 3 || got["environment"] != "dev" || got["deleted"] != 1.0 || len(got["orphans"].([]any)) != 1 {
+		t.Errorf("orphans JSON %s", data)
+	}
+}
+
+// jsonFields is v as JSON, and that JSON's top-level fields.
+func jsonFields(t *testing.T, v any) ([]byte, map[string]any) {
+	t.Helper()
+	data, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,5 @@ func TestOrphansResultJSON(t *testing.T) {
 	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || got["environment"] != "dev" || got["deleted"] != 1.0 || len(got["orphans"].([]any)) != 1 {
-		t.Errorf("orphans JSON %s", data)
-	}
+	return data, got
 }

@@ -81,6 +81,17 @@ func (c *cloud) controller(h Host, ip, id string, now func() time.Time) *Agent {
 	}
 }
 
+// bootstrapController boots a control plane at ip as instance id, at
+// now, on a new recorder named name, and returns the recorder.
+func (c *cloud) bootstrapController(t *testing.T, name, ip, id string, now time.Time) *recorder {
+	t.Helper()
+	h := newRecorder(t, name)
+	if err := c.controller(h, ip, id, fixedClock(now)).Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // cniOf returns the test host's CNI stand-in (the recorder's), or nil.
 func cniOf(h Host) CNIInstaller {
 	if r, ok := h.(CNIInstaller); ok {
@@ -407,17 +418,11 @@ func TestExpiredTokenIsRefreshed(t *testing.T) {
 func TestReplacementControlPlaneRestoresTheSameCA(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
-	first := newRecorder(t, "first")
-	if err := c.controller(first, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0)).Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
+	first := c.bootstrapController(t, "first", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
 	firstJoin, _ := ReadJoin(ctx, c.bucket)
 
 	// The ASG replaces the instance: a new machine, a new address, the same bucket.
-	second := newRecorder(t, "second")
-	if err := c.controller(second, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(48*time.Hour))).Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
+	second := c.bootstrapController(t, "second", "10.0.3.30", "i-0cccccccccccccccc", t0.Add(48*time.Hour))
 	for _, name := range append(append([]string(nil), pkiFiles...), optionalPKIFiles...) {
 		if first.file(pkiDir+"/"+name) != second.file(pkiDir+"/"+name) {
 			t.Errorf("%s differs on the replacement", name)
@@ -471,10 +476,7 @@ func TestUnitsAndNodeEnvGolden(t *testing.T) {
 func TestControlPlaneMakesEncryptionKeyAndAuditPolicy(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
-	h := newRecorder(t, "first")
-	if err := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0)).Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
+	h := c.bootstrapController(t, "first", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
 	cfg := h.file(kubeadm.EncryptionConfigPath)
 	if !strings.Contains(cfg, "kind: EncryptionConfiguration") || !strings.Contains(cfg, "secretbox") {
 		t.Fatalf("encryption config:\n%s", cfg)

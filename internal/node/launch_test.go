@@ -95,19 +95,13 @@ func (a *Agent) withHost(h Host) *Agent {
 func TestRestoreAlwaysRotatesTheJoinMaterial(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
-	first := newRecorder(t, "first")
-	if err := c.controller(first, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0)).Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c.bootstrapController(t, "first", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
 	before, err := ReadJoin(ctx, c.bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Replaced an hour later: the published token still has 23 h to live.
-	second := newRecorder(t, "second")
-	if err := c.controller(second, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(time.Hour))).Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
+	second := c.bootstrapController(t, "second", "10.0.3.30", "i-0cccccccccccccccc", t0.Add(time.Hour))
 	after, err := ReadJoin(ctx, c.bucket)
 	if err != nil {
 		t.Fatal(err)
