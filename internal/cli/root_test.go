@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/kforge/kforge/internal/config"
-	"github.com/kforge/kforge/internal/tfrun"
 )
 
 // runCLI executes kforge in-process with stdin that is not a terminal.
@@ -22,25 +17,6 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
 	code = Execute(context.Background(), app, args)
 	return code, out.String(), errb.String()
-}
-
-func TestExitCodes(t *testing.T) {
-	cases := []struct {
-		err  error
-		want int
-	}{
-		{nil, ExitOK},
-		{errors.New("boom"), ExitFailure},
-		{UsageError("bad %s", "flag"), ExitUsage},
-		{fmt.Errorf("loading: %w", &config.ValidationError{Errors: []config.FieldError{{Field: "name"}}}), ExitUsage},
-		{fmt.Errorf("apply: %w", tfrun.ErrInterrupted), ExitInterrupted},
-		{&ExitError{Code: 2, Err: errChanges, Silent: true}, 2},
-	}
-	for _, c := range cases {
-		if got := ExitCode(c.err); got != c.want {
-			t.Errorf("ExitCode(%v) = %d, want %d", c.err, got, c.want)
-		}
-	}
 }
 
 func TestUsageErrorsExitTwo(t *testing.T) {

@@ -92,6 +92,17 @@ func (c *cloud) bootstrapController(t *testing.T, name, ip, id string, now time.
 	return h
 }
 
+// publishJoin publishes join material valid for an hour from t0, as a
+// control plane would.
+func (c *cloud) publishJoin(t *testing.T) {
+	t.Helper()
+	jm := JoinMaterial{APIEndpoint: "api.dev.example.com:6443", Token: "abcdef.0123456789abcdef",
+		CACertHashes: []string{"sha256:" + strings.Repeat("0f", 32)}, Expires: t0.Add(time.Hour)}
+	if err := PublishJoin(context.Background(), c.bucket, jm); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // cniOf returns the test host's CNI stand-in (the recorder's), or nil.
 func cniOf(h Host) CNIInstaller {
 	if r, ok := h.(CNIInstaller); ok {
@@ -312,11 +323,7 @@ func TestWorkerStartedBeforeControlPlaneWaitsThenJoins(t *testing.T) {
 func TestWorkerJoinConfigCarriesTokenLabelsAndProviderID(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
-	jm := JoinMaterial{APIEndpoint: "api.dev.example.com:6443", Token: "abcdef.0123456789abcdef",
-		CACertHashes: []string{"sha256:" + strings.Repeat("0f", 32)}, Expires: t0.Add(time.Hour)}
-	if err := PublishJoin(ctx, c.bucket, jm); err != nil {
-		t.Fatal(err)
-	}
+	c.publishJoin(t)
 	h := &captureJoin{recorder: newRecorder(t, "worker")}
 	if err := c.worker(h, fixedClock(t0), Backoff{}, slog.New(slog.NewTextHandler(io.Discard, nil))).Bootstrap(ctx); err != nil {
 		t.Fatal(err)

@@ -268,11 +268,7 @@ func TestPrerequisitesPrepareAmazonLinux2023(t *testing.T) {
 func TestWorkerIsNotReadyUntilItsNodeIsReady(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
-	jm := JoinMaterial{APIEndpoint: "api.dev.example.com:6443", Token: "abcdef.0123456789abcdef",
-		CACertHashes: []string{"sha256:" + strings.Repeat("0f", 32)}, Expires: t0.Add(time.Hour)}
-	if err := PublishJoin(ctx, c.bucket, jm); err != nil {
-		t.Fatal(err)
-	}
+	c.publishJoin(t)
 	rec := newRecorder(t, "worker")
 	h := &failing{recorder: rec, prefix: "kubectl --kubeconfig /etc/kubernetes/kubelet.conf wait --for=condition=Ready node/ip-10-0-2-20.eu-west-1.compute.internal"}
 	w := c.worker(h, fixedClock(t0), Backoff{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
