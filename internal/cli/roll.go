@@ -37,6 +37,7 @@ writes since that snapshot (up to controlPlane.backupInterval) are lost.`,
 			if err != nil {
 				return err
 			}
+			o.Progress = app.progress
 			if !app.JSON() && !o.DryRun {
 				o.ShowPlan = app.printRollPlan
 			}
@@ -59,12 +60,16 @@ writes since that snapshot (up to controlPlane.backupInterval) are lost.`,
 	f.StringVar(&o.Pool, "pool", "", "roll this worker pool only (default: every worker pool)")
 	f.BoolVar(&o.ControlPlane, "control-plane", false, "roll the control plane (API downtime; writes since the last etcd snapshot are lost)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print what would be replaced and why; change nothing")
+	f.StringVar(&o.AMI, "ami", "", "latest: first move the pinned image to the latest Amazon Linux 2023 release (an up), then roll")
 	return cmd
 }
 
 // printRollPlan prints each group's instances to replace, with the reason
 // and the strategy.
 func (app *App) printRollPlan(res *cluster.RollResult) {
+	for _, l := range res.AMILines() {
+		app.Printf("%s\n", l)
+	}
 	for _, g := range res.Groups {
 		app.Printf("%s (%s): launch template %s version %s; min %d desired %d max %d\n", g.Pool, g.ASG, g.LaunchTemplate, g.Version, g.Min, g.Desired, g.Max)
 		if len(g.Replace) == 0 {

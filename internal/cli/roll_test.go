@@ -25,6 +25,10 @@ func TestRollBadFlagsExitTwo(t *testing.T) {
 	}{
 		{[]string{"roll", "local", "--pool", "general", "--control-plane"}, "--pool and --control-plane"},
 		{[]string{"roll", "local", "--pool", "gpu", "--dry-run"}, `--pool "gpu"`},
+		// local pins amiID (the emulator has no such parameter): --ami
+		// latest cannot move it, and says where the pin is.
+		{[]string{"roll", "local", "--ami", "latest", "--dry-run"}, "--ami latest: amiID ami-760aaa0f in the environment file"},
+		{[]string{"roll", "local", "--ami", "ami-0123456789abcdef0"}, `--ami "ami-0123456789abcdef0": the only value is latest`},
 	} {
 		args := append([]string{"--envs-dir", repoEnvsDir(), "--workdir", t.TempDir()}, c.args...)
 		code, _, stderr := runCLI(t, args...)
@@ -66,4 +70,15 @@ func TestRollDryRunGolden(t *testing.T) {
 	}}
 	app.printRollPlan(cp)
 	golden.Assert(t, "testdata/roll-dry-run-control-plane.golden", out.Bytes())
+}
+
+// --ami latest's dry run: one architecture moves, the plan follows.
+func TestRollDryRunAMIGolden(t *testing.T) {
+	res := &cluster.RollResult{Env: "dev", DryRun: true, Pending: 0,
+		AMIs: []cluster.AMIChange{{Arch: "x86_64", Current: "ami-0123456789abcdef0", Latest: "ami-0fedcba9876543210", Record: `terraform_data.ami["x86_64"]`}, {Arch: "arm64", Current: "ami-0aaaaaaaaaaaaaaaa", Latest: "ami-0aaaaaaaaaaaaaaaa", Record: `terraform_data.ami["arm64"]`}},
+		Groups: []cluster.RollGroup{{Pool: "general", ASG: "kforge-dev-general", LaunchTemplate: "kforge-dev-general", Version: "3", Min: 1, Desired: 2, Max: 5, UpToDate: []string{"i-0a1", "i-0b2"}}}}
+	var out bytes.Buffer
+	app := &App{Stdout: &out}
+	app.printRollPlan(res)
+	golden.Assert(t, "testdata/roll-dry-run-ami.golden", out.Bytes())
 }

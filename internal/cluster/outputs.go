@@ -32,6 +32,7 @@ type Outputs struct {
 	WorkerRoleARN     string            `json:"worker_role_arn"`
 	Emulated          bool              `json:"emulated"`
 	KubernetesVersion string            `json:"kubernetes_version"`
+	AMIs              map[string]string `json:"amis"`
 }
 
 // DecodeOutputs decodes terraform output values into Outputs. An

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/tfrun"
 )
 
 // ControlPlanePool is the name the roll gives the control plane's group.
@@ -53,6 +54,11 @@ type RollOptions struct {
 	Timeout time.Duration
 	// ShowPlan, when set, shows the plan before the confirmation.
 	ShowPlan func(*RollResult)
+	// AMI "latest" first moves the pinned images to the latest Amazon
+	// Linux 2023 release (an up replacing the records), then rolls.
+	AMI string
+	// Progress receives that apply's progress.
+	Progress func(tfrun.Progress)
 }
 
 // RollInstance is an instance the roll replaces, and why.
@@ -108,6 +114,8 @@ type RollResult struct {
 	BackupInterval string `json:"backup_interval,omitempty"`
 	// KubeNote says whether Nodes were checked Ready, and why not.
 	KubeNote string `json:"kubernetes_note,omitempty"`
+	// AMIs: with --ami latest, each architecture's pinned and latest image.
+	AMIs []AMIChange `json:"amis,omitempty"`
 }
 
 // ValidateRoll refuses contradictory or unknown choices (exit code 2),
@@ -120,6 +128,9 @@ func ValidateRoll(cfg *config.Cluster, o RollOptions) error {
 		if _, ok := cfg.WorkerPools[o.Pool]; !ok {
 			return UsageError("--pool %q: environment %s has no such worker pool (it has: %s); omit --pool to roll every pool", o.Pool, cfg.Environment, strings.Join(slices.Sorted(maps.Keys(cfg.WorkerPools)), ", "))
 		}
+	}
+	if err := validateAMI(cfg, o); err != nil {
+		return err
 	}
 	if o.Poll < 0 || o.Timeout < 0 {
 		return UsageError("roll: poll interval and timeout must not be negative")
@@ -138,6 +149,21 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 	out, err := e.AppliedOutputs(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var amis []AMIChange
+	if o.AMI == AMILatest {
+		if amis, err = e.latestAMIs(ctx, out); err != nil {
+			return nil, err
+		}
+		if !o.DryRun {
+			moved, err := e.moveAMIs(ctx, amis, o)
+			if err != nil {
+				return nil, err
+			}
+			if moved != nil {
+				out = moved
+			}
+		}
 	}
 	targets := map[string]string{}
 	switch {
@@ -162,6 +188,7 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 		return nil, err
 	}
 	res.Env, res.DryRun, res.ControlPlane = e.Name, o.DryRun, o.ControlPlane
+	res.AMIs = amis
 	if o.ControlPlane {
 		res.BackupInterval = e.Config.ControlPlane.BackupInterval
 	}

@@ -19,6 +19,9 @@ type UpOptions struct {
 	Preview func(UpPreview)
 	// Progress receives the apply's progress.
 	Progress func(tfrun.Progress)
+	// Replace are resource addresses to replace although unchanged
+	// (terraform plan -replace): roll --ami latest's AMI records.
+	Replace []string
 }
 
 // UpPreview is what up shows before it asks to apply.
@@ -59,7 +62,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.removeOrphans(ctx, r); err != nil {
 		return nil, err
 	}
-	plan, err := r.Plan(ctx, DefaultPlanFile, false)
+	plan, err := r.PlanReplacing(ctx, DefaultPlanFile, false, o.Replace...)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +78,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 			return nil, err
 		}
 		if adopted {
-			if plan, err = r.Plan(ctx, DefaultPlanFile, false); err != nil {
+			if plan, err = r.PlanReplacing(ctx, DefaultPlanFile, false, o.Replace...); err != nil {
 				return nil, err
 			}
 		}

@@ -222,6 +222,12 @@ type PlanResult struct {
 // absolute) and summarises it from Terraform's JSON stream. destroy plans a
 // destroy.
 func (r *Runner) Plan(ctx context.Context, planFile string, destroy bool) (*PlanResult, error) {
+	return r.PlanReplacing(ctx, planFile, destroy)
+}
+
+// PlanReplacing is Plan with -replace for each address: those resources
+// are planned for replacement even though nothing about them changed.
+func (r *Runner) PlanReplacing(ctx context.Context, planFile string, destroy bool, replace ...string) (*PlanResult, error) {
 	if !filepath.IsAbs(planFile) {
 		planFile = filepath.Join(r.dir, planFile)
 	}
@@ -233,7 +239,11 @@ func (r *Runner) Plan(ctx context.Context, planFile string, destroy bool) (*Plan
 	var stream planStream
 	err := r.withLog(ctx, verb, func(ctx context.Context, log io.Writer) error {
 		var err error
-		changes, err = r.tf.PlanJSON(ctx, io.MultiWriter(log, &stream), tfexec.Out(planFile), tfexec.Destroy(destroy))
+		opts := []tfexec.PlanOption{tfexec.Out(planFile), tfexec.Destroy(destroy)}
+		for _, a := range replace {
+			opts = append(opts, tfexec.Replace(a))
+		}
+		changes, err = r.tf.PlanJSON(ctx, io.MultiWriter(log, &stream), opts...)
 		return err
 	})
 	if err != nil {

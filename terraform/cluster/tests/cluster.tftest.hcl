@@ -197,6 +197,28 @@ run "new_release_and_agent_build_change_no_image" {
   }
 }
 
+# What `kforge roll --ami latest` does: an apply replacing the record takes
+# the parameter's new value, and every launch template follows.
+run "roll_ami_latest_replaces_the_record" {
+  command = apply
+
+  plan_options {
+    replace = [terraform_data.ami["x86_64"]]
+  }
+
+  override_data {
+    target = data.aws_ssm_parameter.al2023["x86_64"]
+    values = {
+      insecure_value = "ami-0fedcba9876543210"
+    }
+  }
+
+  assert {
+    condition     = terraform_data.ami["x86_64"].output == "ami-0fedcba9876543210" && output.amis.controller == "ami-0fedcba9876543210" && alltrue([for ami in values(output.amis) : ami == "ami-0fedcba9876543210"])
+    error_message = "replacing the record must pin the latest release for every node group"
+  }
+}
+
 run "ami_id_overrides_the_record" {
   command = plan
 
