@@ -75,7 +75,7 @@ func TestRollDryRunGolden(t *testing.T) {
 // --ami latest's dry run: one architecture moves, the plan follows.
 func TestRollDryRunAMIGolden(t *testing.T) {
 	res := &cluster.RollResult{Env: "dev", DryRun: true, Pending: 0,
-		AMIs: []cluster.AMIChange{{Arch: "x86_64", Current: "ami-0123456789abcdef0", Latest: "ami-0fedcba9876543210", Record: `terraform_data.ami["x86_64"]`}, {Arch: "arm64", Current: "ami-0aaaaaaaaaaaaaaaa", Latest: "ami-0aaaaaaaaaaaaaaaa", Record: `terraform_data.ami["arm64"]`}},
+		AMIs:   []cluster.AMIChange{{Arch: "x86_64", Current: "ami-0123456789abcdef0", Latest: "ami-0fedcba9876543210", Record: `terraform_data.ami["x86_64"]`}, {Arch: "arm64", Current: "ami-0aaaaaaaaaaaaaaaa", Latest: "ami-0aaaaaaaaaaaaaaaa", Record: `terraform_data.ami["arm64"]`}},
 		Groups: []cluster.RollGroup{{Pool: "general", ASG: "kforge-dev-general", LaunchTemplate: "kforge-dev-general", Version: "3", Min: 1, Desired: 2, Max: 5, UpToDate: []string{"i-0a1", "i-0b2"}}}}
 	var out bytes.Buffer
 	app := &App{Stdout: &out}
