@@ -26,7 +26,11 @@ again after an interruption: instances already current are skipped.
 
 --control-plane replaces the control plane instead: the Kubernetes API is
 down until the replacement has restored the latest etcd snapshot, and
-writes since that snapshot (up to controlPlane.backupInterval) are lost.`,
+writes since that snapshot (up to controlPlane.backupInterval) are lost.
+
+--ami latest first moves the pinned image to the latest Amazon Linux 2023
+release (an up replacing the AMI record; refused when amiID pins it), then
+rolls as above.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Ctrl-C cancels the context: the roll stops between calls.

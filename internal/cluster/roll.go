@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -521,7 +523,9 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) stri
 	if x, y := string(a.InstanceType), string(b.InstanceType); x != y {
 		diffs = append(diffs, fmt.Sprintf("instance type %s -> %s", x, y))
 	}
-	if aws.ToString(a.UserData) != aws.ToString(b.UserData) {
+	if x, y := userDataKubernetes(aws.ToString(a.UserData)), userDataKubernetes(aws.ToString(b.UserData)); x != y {
+		diffs = append(diffs, fmt.Sprintf("Kubernetes %s -> %s", x, y))
+	} else if aws.ToString(a.UserData) != aws.ToString(b.UserData) {
 		diffs = append(diffs, "user data: agent build or node settings")
 	}
 	if len(diffs) == 0 {
@@ -780,4 +784,20 @@ func (r *roller) waitNodes(ctx context.Context, rg RollGroup, ids []string, env 
 		r.ui.Notef("%s: Node of %s is Ready\n", rg.Pool, id)
 	}
 	return true, nil
+}
+
+// kubernetesLine is how the user data names the version its node installs
+// (terraform/cluster/templates/user-data.sh.tftpl).
+var kubernetesLine = regexp.MustCompile(`(?m)^# Kubernetes ([0-9]+\.[0-9]+\.[0-9]+):`)
+
+// userDataKubernetes is the version base64 user data names, or "".
+func userDataKubernetes(encoded string) string {
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return ""
+	}
+	if m := kubernetesLine.FindSubmatch(raw); m != nil {
+		return string(m[1])
+	}
+	return ""
 }

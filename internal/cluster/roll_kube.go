@@ -42,25 +42,35 @@ func (k kubeNodes) NodeReady(ctx context.Context, instanceID string) (bool, erro
 // (always so on the emulator, where no instance boots): the roll then
 // waits for InService only.
 func (e *Env) nodeChecker(ctx context.Context, out *Outputs) (nodeChecker, string) {
+	client, host, err := e.kubeClient(ctx, out)
+	if err != nil {
+		return nil, fmt.Sprintf("%v: the roll waits for each replacement to be InService in its group, not for its Node to be Ready", err)
+	}
+	return kubeNodes{client: client}, fmt.Sprintf("Kubernetes API at %s reachable: each replacement's Node must be Ready before the old instance goes", host)
+}
+
+// kubeClient is a client-go client for the cluster's API through the admin
+// kubeconfig in the certs bucket, checked to answer; the error says why not.
+func (e *Env) kubeClient(ctx context.Context, out *Outputs) (kubernetes.Interface, string, error) {
 	kc, err := e.fetchKubeconfig(ctx, out, true)
 	if err != nil {
-		return nil, fmt.Sprintf("Kubernetes API not reachable (%v): the roll waits for each replacement to be InService in its group, not for its Node to be Ready", err)
+		return nil, "", fmt.Errorf("kubernetes API not reachable (%v)", err)
 	}
 	raw, err := yaml.Marshal(kc)
 	if err != nil {
-		return nil, fmt.Sprintf("admin kubeconfig not usable (%v): waiting for InService only, not for Nodes Ready", err)
+		return nil, "", fmt.Errorf("admin kubeconfig not usable (%v)", err)
 	}
 	rc, err := clientcmd.RESTConfigFromKubeConfig(raw)
 	if err != nil {
-		return nil, fmt.Sprintf("admin kubeconfig not usable (%v): waiting for InService only, not for Nodes Ready", err)
+		return nil, "", fmt.Errorf("admin kubeconfig not usable (%v)", err)
 	}
 	rc.Timeout = 15 * time.Second
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return nil, fmt.Sprintf("admin kubeconfig not usable (%v): waiting for InService only, not for Nodes Ready", err)
+		return nil, "", fmt.Errorf("admin kubeconfig not usable (%v)", err)
 	}
 	if _, err := client.Discovery().ServerVersion(); err != nil {
-		return nil, fmt.Sprintf("Kubernetes API at %s not reachable (%v): waiting for InService only, not for Nodes Ready", rc.Host, err)
+		return nil, "", fmt.Errorf("kubernetes API at %s not reachable (%v)", rc.Host, err)
 	}
-	return kubeNodes{client: client}, fmt.Sprintf("Kubernetes API at %s reachable: each replacement's Node must be Ready before the old instance goes", rc.Host)
+	return client, rc.Host, nil
 }

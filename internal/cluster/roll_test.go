@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -302,5 +303,15 @@ func TestRollBadInput(t *testing.T) {
 		if exitCodeOf(err) != ExitUsage || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("RunRoll(%+v): %v, want exit 2 naming %s", c.o, err, c.want)
 		}
+	}
+}
+
+func TestUserDataKubernetes(t *testing.T) {
+	ud := base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\nset -euo pipefail\n# Kubernetes 1.36.6: what this node installs\n"))
+	if got := userDataKubernetes(ud); got != "1.36.6" {
+		t.Errorf("got %q, want 1.36.6", got)
+	}
+	if got := userDataKubernetes(base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\n"))); got != "" {
+		t.Errorf("user data without the line: got %q", got)
 	}
 }

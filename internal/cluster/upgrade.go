@@ -214,10 +214,9 @@ func UpgradeSteps(res *UpgradeResult, configured string) []string {
 // waitControlPlaneVersion waits until the API server reports the target
 // version, when an API is reachable; it says what it checked.
 func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o UpgradeOptions) (string, error) {
-	checker, note := e.nodeChecker(ctx, out)
-	k, ok := checker.(kubeNodes)
-	if !ok {
-		msg := "not checked: " + note
+	client, _, err := e.kubeClient(ctx, out)
+	if err != nil {
+		msg := fmt.Sprintf("not checked: %v; the API server's version is not confirmed", err)
 		e.opts.UI.Notef("upgrade: control plane %s\n", msg)
 		return msg, nil
 	}
@@ -232,7 +231,7 @@ func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o Upgra
 	want := "v" + o.To
 	deadline := time.Now().Add(timeout)
 	for {
-		v, err := k.client.Discovery().ServerVersion()
+		v, err := client.Discovery().ServerVersion()
 		if err == nil && v.GitVersion == want {
 			msg := "API server reports " + want
 			e.opts.UI.Notef("upgrade: control plane upgraded: %s\n", msg)
