@@ -56,10 +56,7 @@ func buildImages(ctx context.Context, log io.Writer, k8s *k8sbin.Result, refs []
 		case "etcd":
 			// etcdctl (the backup's snapshot) and etcdutl (the restore) come
 			// with etcd in the upstream image.
-			etcdVer := "v" + strings.SplitN(tag.TagStr(), "-", 2)[0]
-			tools, err := goTools(ctx, log, "etcd-tools-"+etcdVer,
-				[]string{"go.etcd.io/etcd/etcdctl/v3@" + etcdVer, "go.etcd.io/etcd/etcdutl/v3@" + etcdVer},
-				[]string{"go.etcd.io/etcd/etcdctl/v3", "go.etcd.io/etcd/etcdutl/v3"}, "")
+			tools, err := buildEtcdTools(ctx, log, tag.TagStr())
 			if err != nil {
 				return err
 			}
@@ -69,8 +66,10 @@ func buildImages(ctx context.Context, log io.Writer, k8s *k8sbin.Result, refs []
 				{filepath.Join(tools, "etcdutl"), "/usr/local/bin/etcdutl"},
 			}, entrypoint: []string{"/usr/local/bin/etcd"}}
 		case "coredns":
-			dns, err := goTools(ctx, log, "coredns-"+tag.TagStr(), []string{"github.com/coredns/coredns@" + tag.TagStr()},
-				[]string{"github.com/coredns/coredns"}, "")
+			if err := checkCorefile(ctx, k8s.Version); err != nil {
+				return err
+			}
+			dns, err := buildCoreDNS(ctx, log, tag.TagStr())
 			if err != nil {
 				return err
 			}

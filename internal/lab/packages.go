@@ -34,7 +34,7 @@ const (
 	PackagesMount = "/opt/kforge-lab/packages"
 	// packagesRevision changes whenever the layout or an image recipe
 	// changes, so an older cache is rebuilt instead of trusted.
-	packagesRevision = "1"
+	packagesRevision = "2"
 )
 
 // Packages is a built package source.
@@ -112,10 +112,15 @@ func EnsurePackages(ctx context.Context, opts PackagesOptions) (*Packages, error
 			return nil, err
 		}
 	}
-	// containerd and its runc shim; runc itself is Debian's (in the base).
-	ctrd, err := goTools(ctx, log, "containerd-"+ContainerdVersion, []string{"github.com/containerd/containerd/v2@" + ContainerdVersion},
-		[]string{"github.com/containerd/containerd/v2/cmd/containerd", "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2", "github.com/containerd/containerd/v2/cmd/ctr"},
-		"no_btrfs,no_devmapper,no_zfs")
+	builds, err := goBuilds(refs)
+	if err != nil {
+		return nil, err
+	}
+	if err := runParallel(ctx, goBuildParallelism, builds, log); err != nil {
+		return nil, err
+	}
+	// Every Go build below is now cached: each call returns its directory.
+	ctrd, err := buildContainerd(ctx, log)
 	if err != nil {
 		return nil, err
 	}
@@ -127,9 +132,7 @@ func EnsurePackages(ctx context.Context, opts PackagesOptions) (*Packages, error
 	if err := containerdUnit(ctx, filepath.Join(tmp, "units", "containerd.service")); err != nil {
 		return nil, err
 	}
-	cni, err := goTools(ctx, log, "cni-plugins-"+CNIPluginsVersion, []string{"github.com/containernetworking/plugins@" + CNIPluginsVersion},
-		[]string{"github.com/containernetworking/plugins/plugins/main/bridge", "github.com/containernetworking/plugins/plugins/ipam/host-local",
-			"github.com/containernetworking/plugins/plugins/main/loopback", "github.com/containernetworking/plugins/plugins/meta/portmap"}, "")
+	cni, err := buildCNIPlugins(ctx, log)
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +250,18 @@ func kubeadmImages(ctx context.Context, kubeadm, version string) ([]string, erro
 // directives (which `go install pkg@version` refuses) builds too, with the
 // dependency versions its release pins.
 func goTools(ctx context.Context, log io.Writer, name string, requires, pkgs []string, tags string) (string, error) {
+	return goBuild(ctx, log, name, requires, "", append([]string{"-o", "DST/"}, pkgs...), tags)
+}
+
+// goToolsMain builds one command from a main package of its own (main.go,
+// importing from the required modules) into CacheDir()/bin/<name>/<bin>.
+func goToolsMain(ctx context.Context, log io.Writer, name string, requires []string, mainSrc, bin string) (string, error) {
+	return goBuild(ctx, log, name, requires, mainSrc, []string{"-o", "DST/" + bin, "."}, "")
+}
+
+// goBuild is goTools and goToolsMain: "DST" in the build arguments stands
+// for the destination directory.
+func goBuild(ctx context.Context, log io.Writer, name string, requires []string, mainSrc string, buildArgs []string, tags string) (string, error) {
 	cache, err := CacheDir()
 	if err != nil {
 		return "", err
@@ -258,7 +273,8 @@ func goTools(ctx context.Context, log io.Writer, name string, requires, pkgs []s
 	if err := os.MkdirAll(filepath.Join(cache, "bin"), 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lockFile(ctx, filepath.Join(cache, "bin.lock"))
+	// One lock per build, so different builds can run at once.
+	unlock, err := lockFile(ctx, filepath.Join(cache, "bin", name+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -294,11 +310,19 @@ func goTools(ctx context.Context, log io.Writer, name string, requires, pkgs []s
 	if err := gocmd(append([]string{"get"}, requires...)...); err != nil {
 		return "", err
 	}
-	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", dst + "/"}
+	if mainSrc != "" {
+		if err := os.WriteFile(filepath.Join(mod, "main.go"), []byte(mainSrc), 0o644); err != nil {
+			return "", err
+		}
+	}
+	args := []string{"build", "-trimpath", "-ldflags=-s -w"}
 	if tags != "" {
 		args = append(args, "-tags", tags)
 	}
-	if err := gocmd(append(args, pkgs...)...); err != nil {
+	for _, a := range buildArgs {
+		args = append(args, strings.ReplaceAll(a, "DST", dst))
+	}
+	if err := gocmd(args...); err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(dst, ".complete"), []byte(strings.Join(requires, "\n")+"\n"), 0o644); err != nil {
