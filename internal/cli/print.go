@@ -24,6 +24,20 @@ func (app *App) PrintJSON(v any) error {
 	return nil
 }
 
+// report prints a workflow's result, as JSON or by text, also beside an
+// error (a partial result says what was done before it); the workflow's
+// error wins over one from printing.
+func (app *App) report(res any, err error, text func()) error {
+	if !app.JSON() {
+		text()
+		return err
+	}
+	if perr := app.PrintJSON(res); err == nil {
+		err = perr
+	}
+	return err
+}
+
 // Printf writes a result line to stdout.
 func (app *App) Printf(format string, args ...any) {
 	fmt.Fprintf(app.Stdout, format, args...)

@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
@@ -34,7 +30,7 @@ rolls as above.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Ctrl-C cancels the context: the roll stops between calls.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptible(cmd)
 			defer stop()
 			// Bad choices are exit code 2 before the emulator or AWS is asked.
 			e, err := app.OpenEnvChecked(ctx, args[0], func(cfg *config.Cluster) error { return cluster.ValidateRoll(cfg, o) })
@@ -46,18 +42,17 @@ rolls as above.`,
 				o.ShowPlan = app.printRollPlan
 			}
 			res, err := cluster.RunRoll(ctx, e, o)
-			switch {
-			case res == nil:
-			case app.JSON():
-				if perr := app.PrintJSON(res); err == nil {
-					err = perr
-				}
-			case o.DryRun || res.Pending == 0:
-				app.printRollPlan(res)
-			default:
-				app.printRollSteps(res)
+			if res == nil {
+				return err
 			}
-			return err
+			return app.report(res, err, func() {
+				switch {
+				case o.DryRun || res.Pending == 0:
+					app.printRollPlan(res)
+				default:
+					app.printRollSteps(res)
+				}
+			})
 		},
 	}
 	f := cmd.Flags()

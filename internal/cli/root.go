@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -161,6 +163,12 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// interruptible is cmd's context, cancelled by Ctrl-C or SIGTERM: a
+// workflow stops between calls.
+func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 }
 
 // envArg is the Args validator of commands taking exactly one environment.

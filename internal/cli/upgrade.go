@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
@@ -27,7 +23,7 @@ the plan and changes nothing. Run it again after an interruption.`,
 			if !o.DryRun && !app.Yes && !app.stdinIsTerminal() {
 				return UsageError("refusing to upgrade without confirmation: stdin is not a terminal; re-run with --yes (kforge upgrade %s --to %s --yes)", args[0], o.To)
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptible(cmd)
 			defer stop()
 			e, err := app.OpenEnvChecked(ctx, args[0], func(cfg *config.Cluster) error { return cluster.ValidateUpgrade(cfg, o) })
 			if err != nil {
@@ -39,24 +35,23 @@ the plan and changes nothing. Run it again after an interruption.`,
 				o.Roll.ShowPlan = app.printRollPlan
 			}
 			res, err := cluster.RunUpgrade(ctx, e, o)
-			switch {
-			case res == nil:
-			case app.JSON():
-				if perr := app.PrintJSON(res); err == nil {
-					err = perr
-				}
-			case o.DryRun:
-				app.printUpgradePlan(res)
-			default:
-				app.Printf("Done: %v\n", res.Done)
-				if res.ControlPlane != "" {
-					app.Printf("Control plane: %s\n", res.ControlPlane)
-				}
-				if res.Roll != nil {
-					app.printRollSteps(res.Roll)
-				}
+			if res == nil {
+				return err
 			}
-			return err
+			return app.report(res, err, func() {
+				switch {
+				case o.DryRun:
+					app.printUpgradePlan(res)
+				default:
+					app.Printf("Done: %v\n", res.Done)
+					if res.ControlPlane != "" {
+						app.Printf("Control plane: %s\n", res.ControlPlane)
+					}
+					if res.Roll != nil {
+						app.printRollSteps(res.Roll)
+					}
+				}
+			})
 		},
 	}
 	f := cmd.Flags()
