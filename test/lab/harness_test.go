@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kforge/kforge/internal/lab"
+	"github.com/kforge/kforge/internal/testutil/kforgebin"
 )
 
 // vpcCIDR is the local environment's VPC.
@@ -43,28 +44,21 @@ var scenarios = []string{"Up", "LateJoin", "SelfHeal", "FirstBootFault", "Scale"
 
 func TestMain(m *testing.M) {
 	code := runMain(m)
-	if !isShort() {
+	if !kforgebin.Short() {
 		writeSummary()
 	}
 	os.Exit(code)
 }
 
 func runMain(m *testing.M) int {
-	if !isShort() {
-		dir, err := os.MkdirTemp("", "kforge-lab-bin-")
+	if !kforgebin.Short() {
+		bin, cleanup, err := kforgebin.BuildTemp(repoRoot(), "kforge-lab-bin-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
-		kforgeBin = filepath.Join(dir, "kforge")
-		build := exec.Command("go", "build", "-o", kforgeBin, "./cmd/kforge")
-		build.Dir = repoRoot()
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building kforge: %v\n", err)
-			return 1
-		}
+		defer cleanup()
+		kforgeBin = bin
 	}
 	code := m.Run()
 	if shared != nil {
@@ -75,15 +69,6 @@ func runMain(m *testing.M) int {
 		}
 	}
 	return code
-}
-
-func isShort() bool {
-	for _, a := range os.Args[1:] {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
 }
 
 func repoRoot() string {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kforge/kforge/internal/testutil/kforgebin"
 )
 
 var (
@@ -38,20 +40,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	repoRoot = root
-	dir, err := os.MkdirTemp("", "kforge-e2e-bin-")
+	bin, cleanup, err := kforgebin.BuildTemp(repoRoot, "kforge-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	kforgeBin = filepath.Join(dir, "kforge")
-	build := exec.Command("go", "build", "-o", kforgeBin, "./cmd/kforge")
-	build.Dir = repoRoot
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "building kforge: %v\n", err)
-		return 1
-	}
+	defer cleanup()
+	kforgeBin = bin
 	for _, tool := range []string{"terraform", "moto_server"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			skipWhy = tool + " is not on PATH"

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kforge/kforge/internal/localaws"
+	"github.com/kforge/kforge/internal/testutil/kforgebin"
 )
 
 // Fake Porkbun credentials set in every kforge run: the secrets test greps
@@ -37,41 +38,22 @@ func TestMain(m *testing.M) {
 
 func runMain(m *testing.M) int {
 	// testing.Short needs parsed flags; tests skip themselves in -short mode.
-	if !isShort() {
-		dir, err := os.MkdirTemp("", "kforge-reliability-bin-")
+	if !kforgebin.Short() {
+		bin, cleanup, err := kforgebin.BuildTemp(repoRoot(), "kforge-reliability-bin-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
-		kforgeBin = filepath.Join(dir, "kforge")
-		build := exec.Command("go", "build", "-o", kforgeBin, "./cmd/kforge")
-		build.Dir = repoRoot()
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building kforge: %v\n", err)
-			return 1
-		}
+		defer cleanup()
+		kforgeBin = bin
 		// dev runs Graviton nodes: kforge finds their agent beside itself.
-		arm := exec.Command("go", "build", "-o", filepath.Join(dir, "kforge-linux-arm64"), "./cmd/kforge")
-		arm.Dir = repoRoot()
-		arm.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-		arm.Stdout, arm.Stderr = os.Stderr, os.Stderr
-		if err := arm.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building the arm64 agent: %v\n", err)
+		arm := filepath.Join(filepath.Dir(bin), "kforge-linux-arm64")
+		if err := kforgebin.Build(repoRoot(), arm, "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 	}
 	return m.Run()
-}
-
-func isShort() bool {
-	for _, a := range os.Args[1:] {
-		if a == "-test.short" || a == "-test.short=true" || a == "-short" || a == "-short=true" {
-			return true
-		}
-	}
-	return false
 }
 
 // repoRoot is the repository root (this package is test/e2e/reliability).
