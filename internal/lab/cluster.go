@@ -31,6 +31,9 @@ type ClusterOptions struct {
 	// (their dnf stand-in's source, built once and cached); without it the
 	// nodes have no package source and stop at the agent's prerequisites.
 	Packages *PackagesOptions
+	// TokenTTL, when set, shortens the nodes' bootstrap token lifetime
+	// (Fleet.TokenTTL).
+	TokenTTL string
 	Options
 }
 
@@ -99,7 +102,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	c.resolver = res
 	c.Fleet = &Fleet{Lab: l, Cluster: opts.Cluster, EC2: ec2.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg),
 		Events: eventbridge.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
-		Endpoint: c.Emulator.VPCURL, Resolver: resolverAddr, Packages: pkgs}
+		Endpoint: c.Emulator.VPCURL, Resolver: resolverAddr, Packages: pkgs, TokenTTL: opts.TokenTTL}
 	go c.reconcileLoop()
 	return c, nil
 }

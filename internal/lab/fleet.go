@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -50,6 +51,9 @@ type Fleet struct {
 	// Packages, when set, is the package source the nodes install from
 	// (their dnf stand-in) and the lab's node setting that goes with it.
 	Packages *Packages
+	// TokenTTL, when set, is the lab nodes' short bootstrap token lifetime
+	// (node.LabSettings.TokenTTL), so a run sees tokens rotate and expire.
+	TokenTTL string
 
 	mu    sync.Mutex
 	nodes map[string]*Instance
@@ -225,6 +229,16 @@ func (f *Fleet) poweredOff(ctx context.Context, i ec2types.Instance) error {
 	return nil
 }
 
+// withTokenTTL adds the short token lifetime to the lab's node setting.
+func withTokenTTL(settings []byte, ttl string) ([]byte, error) {
+	var s node.LabSettings
+	if err := json.Unmarshal(settings, &s); err != nil {
+		return nil, fmt.Errorf("the lab's node setting: %w", err)
+	}
+	s.TokenTTL = ttl
+	return json.Marshal(s)
+}
+
 // groupOf is the Auto Scaling group that launched the instance.
 func groupOf(i ec2types.Instance) string {
 	for _, t := range i.Tags {
@@ -276,6 +290,11 @@ func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error
 		settings, err := labNodeSettings()
 		if err != nil {
 			return nil, err
+		}
+		if f.TokenTTL != "" {
+			if settings, err = withTokenTTL(settings, f.TokenTTL); err != nil {
+				return nil, err
+			}
 		}
 		spec.Files[node.LabSettingsPath] = File{Data: settings, Mode: 0o644}
 	}

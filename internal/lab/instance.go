@@ -37,6 +37,10 @@ type InstanceSpec struct {
 	// Metadata, when set, is served by the instance's own metadata service
 	// at 169.254.169.254 (IMDSv2 only), started before the instance boots.
 	Metadata *Metadata
+	// Prepare, when set, runs once the instance's network namespace (its
+	// path) exists and before the instance boots: a scenario's fault in
+	// that one instance's network.
+	Prepare func(ctx context.Context, netns string) error
 }
 
 // File is one file written into an instance, or a symbolic link to Link.
@@ -144,6 +148,11 @@ func (l *Lab) Boot(ctx context.Context, spec InstanceSpec) (_ *Instance, err err
 	if spec.Metadata != nil {
 		if err := inst.startMetadata(ctx, *spec.Metadata); err != nil {
 			return nil, err
+		}
+	}
+	if spec.Prepare != nil {
+		if err := spec.Prepare(ctx, filepath.Join(NetNSDir, ns)); err != nil {
+			return nil, fmt.Errorf("instance %s: preparing its network: %w", spec.ID, err)
 		}
 	}
 

@@ -58,6 +58,9 @@ func (a *Agent) controllerPhases() []phase {
 		}},
 		{name: "backup", run: a.Backup},
 		{name: "timers", run: func(ctx context.Context) error {
+			if err := a.labTokenTimer(ctx); err != nil {
+				return err
+			}
 			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer", "kforge-upgrade.timer"))
 		}},
 		{name: "node-events-drainer", run: a.enableDrainer},
@@ -305,19 +308,23 @@ func (a *Agent) RefreshToken(ctx context.Context) (bool, error) {
 
 func (a *Agent) refreshToken(ctx context.Context, force bool) (bool, error) {
 	now := a.now()
-	if err := a.deleteRetiredTokens(ctx, now); err != nil {
+	times, err := a.tokenTimes()
+	if err != nil {
+		return false, err
+	}
+	if err := a.deleteRetiredTokens(ctx, now, times.grace); err != nil {
 		return false, err
 	}
 	current, err := ReadJoin(ctx, a.Bucket)
 	switch {
-	case err == nil && !force && current.Expires.Sub(now) > RefreshBefore:
+	case err == nil && !force && current.Expires.Sub(now) > times.refreshBefore:
 		a.logger().Info("join material still fresh", "expires", current.Expires.Format(time.RFC3339))
 		return false, nil
 	case err != nil && !errors.Is(err, ErrNotFound):
 		a.logger().Warn("join material unreadable; replacing it", "error", err.Error())
 	}
 	out, err := a.run(ctx, "kubeadm", "token", "create", "--kubeconfig", adminConf,
-		"--ttl", TokenTTL.String(), "--description", "kforge worker join; rotated by kforge-refresh-token.timer")
+		"--ttl", times.ttl.String(), "--description", "kforge worker join; rotated by kforge-refresh-token.timer")
 	if err != nil {
 		return false, err
 	}
@@ -334,7 +341,7 @@ func (a *Agent) refreshToken(ctx context.Context, force bool) (bool, error) {
 		APIEndpoint:  fmt.Sprintf("%s:%d", a.Cluster.APIDNSName, kubeadm.APIServerPort),
 		Token:        token,
 		CACertHashes: []string{hash},
-		Expires:      now.Add(TokenTTL).UTC().Truncate(time.Second),
+		Expires:      now.Add(times.ttl).UTC().Truncate(time.Second),
 	}
 	if err := PublishJoin(ctx, a.Bucket, next); err != nil {
 		return false, err
@@ -342,7 +349,7 @@ func (a *Agent) refreshToken(ctx context.Context, force bool) (bool, error) {
 	a.logger().Info("join material published", "key", JoinKey, "expires", next.Expires.Format(time.RFC3339))
 	if current.Token != "" && current.Token != token {
 		id, _, _ := strings.Cut(current.Token, ".")
-		if err := a.retireToken(id, now); err != nil {
+		if err := a.retireToken(id, now, times.grace); err != nil {
 			return true, err
 		}
 	}
@@ -389,25 +396,25 @@ func (a *Agent) writeRetiredTokens(ts []retiredToken) error {
 	return a.Host.WriteFile(retiredTokensFile, raw, 0o600)
 }
 
-func (a *Agent) retireToken(id string, now time.Time) error {
+func (a *Agent) retireToken(id string, now time.Time, grace time.Duration) error {
 	ts, err := a.readRetiredTokens()
 	if err != nil {
 		return err
 	}
 	ts = append(ts, retiredToken{ID: id, Retired: now.UTC()})
-	a.logger().Info("previous bootstrap token kept for the grace period", "token_id", id, "grace", TokenGrace.String())
+	a.logger().Info("previous bootstrap token kept for the grace period", "token_id", id, "grace", grace.String())
 	return a.writeRetiredTokens(ts)
 }
 
 // deleteRetiredTokens deletes the replaced tokens whose grace has passed.
-func (a *Agent) deleteRetiredTokens(ctx context.Context, now time.Time) error {
+func (a *Agent) deleteRetiredTokens(ctx context.Context, now time.Time, grace time.Duration) error {
 	ts, err := a.readRetiredTokens()
 	if err != nil || len(ts) == 0 {
 		return err
 	}
 	var keep []retiredToken
 	for _, t := range ts {
-		if now.Sub(t.Retired) < TokenGrace {
+		if now.Sub(t.Retired) < grace {
 			keep = append(keep, t)
 			continue
 		}

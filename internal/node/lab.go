@@ -37,6 +37,66 @@ type LabSettings struct {
 	// containerd's own (containerd's restrict_oom_score_adj): lowering it
 	// needs CAP_SYS_RESOURCE, which a machine may withhold from the lab.
 	RestrictOOMScoreAdj bool `json:"restrictOOMScoreAdj"`
+	// TokenTTL, when set, replaces the bootstrap token's 24-hour lifetime
+	// (a Go duration, 1m to 24h), so a lab run sees tokens rotate and
+	// expire: the refresh timer runs every sixth of it, rotates once half
+	// of it is left, and a replaced token is deleted after half of it.
+	TokenTTL string `json:"tokenTTL,omitempty"`
+}
+
+// labTokenTTLMin bounds the lab's token lifetime from below: a worker
+// must get through kubeadm join on a published token with half of it left.
+const labTokenTTLMin = time.Minute
+
+// tokenTTL is the lab's token lifetime; 0 when the setting is absent.
+func (s *LabSettings) tokenTTL() (time.Duration, error) {
+	if s == nil || s.TokenTTL == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s.TokenTTL)
+	if err != nil || d < labTokenTTLMin || d > TokenTTL {
+		return 0, fmt.Errorf("%s: tokenTTL %q must be a duration from %s to %s (e.g. \"3m\")", LabSettingsPath, s.TokenTTL, labTokenTTLMin, TokenTTL)
+	}
+	return d, nil
+}
+
+// tokenTimes are the bootstrap token's lifetime, how much of it may remain
+// before the refresh timer rotates it, and how long a replaced one is kept:
+// production's, or the lab's shortened ones (LabSettings.TokenTTL).
+type tokenTimes struct{ ttl, refreshBefore, grace time.Duration }
+
+func (a *Agent) tokenTimes() (tokenTimes, error) {
+	lab, err := a.labSettings()
+	if err != nil {
+		return tokenTimes{}, err
+	}
+	ttl, err := lab.tokenTTL()
+	if err != nil || ttl == 0 {
+		return tokenTimes{TokenTTL, RefreshBefore, TokenGrace}, err
+	}
+	return tokenTimes{ttl, ttl / 2, ttl / 2}, nil
+}
+
+// labTokenTimerDropIn is where the lab's faster refresh timer goes.
+const labTokenTimerDropIn = unitDir + "/kforge-refresh-token.timer.d/kforge-lab.conf"
+
+// labTokenTimer makes the refresh timer run every sixth of the lab's
+// token lifetime (a drop-in that resets the hourly schedule), so a token
+// is rotated with at least a third of its life left. Nothing without the
+// setting.
+func (a *Agent) labTokenTimer(ctx context.Context) error {
+	ttl, err := a.lab.tokenTTL()
+	if err != nil || ttl == 0 {
+		return err
+	}
+	every := ttl / 6
+	conf := fmt.Sprintf("# kforge lab: tokenTTL %s in %s.\n[Timer]\nOnBootSec=\nOnBootSec=%s\nOnUnitActiveSec=\nOnUnitActiveSec=%s\nRandomizedDelaySec=0\nAccuracySec=1s\n",
+		ttl, LabSettingsPath, every, every)
+	if err := a.Host.WriteFile(labTokenTimerDropIn, []byte(conf), 0o644); err != nil {
+		return err
+	}
+	a.logger().Info("lab: short bootstrap tokens", "ttl", ttl.String(), "refresh_every", every.String(), "setting", LabSettingsPath)
+	return a.runAll(ctx, Cmd("systemctl", "daemon-reload"))
 }
 
 // labSettings reads the lab setting: nil on every real node (no file).

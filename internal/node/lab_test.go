@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -93,5 +94,59 @@ func TestRestoreNotDoneUntilEtcd(t *testing.T) {
 	delete(h.files, restorePending)
 	if done, _ := a.restoreDone(t.Context()); !done {
 		t.Fatal("restore not done with the CA back and nothing pending")
+	}
+}
+
+// TestLabTokenTTL: the lab's short token lifetime is what the token is
+// created with and what the join material says; the refresh rotates once
+// half of it is left, the timer drop-in runs every sixth of it, and a
+// value outside 1m..24h is refused naming the setting.
+func TestLabTokenTTL(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	h := newRecorder(t, "controller")
+	for name, data := range newPKI(t) {
+		_ = h.WriteFile(pkiDir+"/"+name, data, 0o600)
+	}
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	a.Cluster.Environment = "local"
+	_ = h.WriteFile(LabSettingsPath, []byte(`{"tokenTTL":"3m"}`), 0o644)
+	if rotated, err := a.RefreshToken(ctx); err != nil || !rotated {
+		t.Fatalf("first refresh: %v %v", rotated, err)
+	}
+	if !h.ran("kubeadm token create --kubeconfig /etc/kubernetes/admin.conf --ttl 3m0s") {
+		t.Fatalf("token not created with the lab's TTL: %v", h.commands())
+	}
+	jm, err := ReadJoin(ctx, c.bucket)
+	if err != nil || !jm.Expires.Equal(t0.Add(3*time.Minute)) {
+		t.Fatalf("join material %+v, %v; want it to expire at %s", jm, err, t0.Add(3*time.Minute))
+	}
+	a.Now = fixedClock(t0.Add(89 * time.Second))
+	if rotated, err := a.RefreshToken(ctx); err != nil || rotated {
+		t.Fatalf("with more than half left: rotated=%v err=%v", rotated, err)
+	}
+	a.Now = fixedClock(t0.Add(91 * time.Second))
+	if rotated, err := a.RefreshToken(ctx); err != nil || !rotated {
+		t.Fatalf("with less than half left: rotated=%v err=%v", rotated, err)
+	}
+	if a.lab, err = a.labSettings(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.labTokenTimer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.file(labTokenTimerDropIn); !strings.Contains(got, "OnUnitActiveSec=\nOnUnitActiveSec=30s\n") || !strings.Contains(got, "RandomizedDelaySec=0") {
+		t.Errorf("timer drop-in:\n%s", got)
+	}
+	for _, bad := range []string{"30s", "25h", "soon"} {
+		_ = h.WriteFile(LabSettingsPath, []byte(`{"tokenTTL":"`+bad+`"}`), 0o644)
+		if _, err := a.RefreshToken(ctx); err == nil || !strings.Contains(err.Error(), "tokenTTL") {
+			t.Errorf("tokenTTL %q: err %v, want a refusal naming tokenTTL", bad, err)
+		}
+	}
+	// Without the setting, production's lifetime and no drop-in.
+	delete(h.files, LabSettingsPath)
+	if tt, err := a.tokenTimes(); err != nil || tt.ttl != TokenTTL || tt.refreshBefore != RefreshBefore || tt.grace != TokenGrace {
+		t.Errorf("without the lab setting: %+v, %v", tt, err)
 	}
 }

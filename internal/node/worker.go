@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"strings"
+	"time"
 
 	"github.com/kforge/kforge/internal/kubeadm"
 )
@@ -56,6 +58,10 @@ func (a *Agent) join(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The token's id is its public half (the name of its Secret); the
+	// secret half stays out of the log.
+	id, _, _ := strings.Cut(jm.Token, ".")
+	a.logger().Info("joining with the published bootstrap token", "token_id", id, "expires", jm.Expires.Format(time.RFC3339))
 	// The file holds the token: root-only, and removed once joined.
 	if err := a.Host.WriteFile(joinConfPath, cfg, 0o600); err != nil {
 		return err

@@ -24,6 +24,10 @@ var vpcCIDR = netip.MustParsePrefix("10.40.0.0/16")
 
 const clusterName = "kforge-local"
 
+// labTokenTTL is the nodes' bootstrap token lifetime in the lab (24 hours
+// on AWS), so Late join sees the first token expire within minutes.
+const labTokenTTL = 3 * time.Minute
+
 // kforgeBin is built once by TestMain.
 var kforgeBin string
 
@@ -183,7 +187,7 @@ func up() (*cluster, error) {
 	}
 	lc, err := lab.StartCluster(ctx, lab.ClusterOptions{VPC: vpcCIDR, Cluster: clusterName, Region: "us-east-1",
 		EmulatorEnv: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, Options: lab.Options{Log: labLog{}},
-		Packages: &lab.PackagesOptions{Minor: minor}})
+		Packages: &lab.PackagesOptions{Minor: minor}, TokenTTL: labTokenTTL.String()})
 	if err != nil {
 		return nil, err
 	}

@@ -188,3 +188,29 @@ func (c *cluster) waitNodeReady(t *testing.T, ctx context.Context, kc, id string
 		return conds[name] == "True", lastLines(agentLog(ctx, n), 3), nil
 	})
 }
+// scaleBackIn returns the worker group to n instances and waits until the
+// lab stopped the node of every instance that left it (after the drainer
+// deleted its Node: hooks.go).
+func (c *cluster) scaleBackIn(t *testing.T, ctx context.Context, n int) {
+	t.Helper()
+	before, err := c.groupInstances(ctx, workerGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.setDesired(ctx, workerGroup, n); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 12*time.Minute, fmt.Sprintf("%s back at %d instances, the others' nodes stopped", workerGroup, n), func() (bool, string, error) {
+		now, err := c.groupInstances(ctx, workerGroup)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		running := 0
+		for _, id := range before {
+			if !slices.Contains(now, id) && c.Fleet.Nodes()[id] != nil {
+				running++
+			}
+		}
+		return len(now) == n && running == 0, fmt.Sprintf("instances %v, %d removed nodes still running", now, running), nil
+	})
+}

@@ -3,15 +3,19 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kforge/kforge/internal/lab"
 )
@@ -154,11 +158,76 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// TestLateJoin: a worker launched after the join token was rotated joins.
+// TestLateJoin: a worker launched after the bootstrap token was rotated
+// joins. The lab's nodes run with a short token lifetime (labTokenTTL, the
+// lab setting tokenTTL) and a refresh timer to match; the token the first
+// workers joined with must be gone from the cluster before the late worker
+// launches, and the late worker must join with another one.
 func TestLateJoin(t *testing.T) {
 	scenario(t, "LateJoin")
-	needReady(t)
-	t.Skip("SKIP (not a pass): not written yet")
+	c := needReady(t)
+	ctx := context.Background()
+	ctrlID, _, kc := c.admin(t, ctx)
+	used := map[string]string{}
+	for id, n := range c.Fleet.Nodes() {
+		if id == ctrlID {
+			continue
+		}
+		tok := joinTokenID(agentLog(ctx, n))
+		if tok == "" {
+			t.Fatalf("worker %s: its agent logged no bootstrap token id when it joined", id)
+		}
+		used[tok] = id
+	}
+	if len(used) == 0 {
+		t.Fatal("no worker of the Up scenario to take the token from")
+	}
+	waitFor(t, labTokenTTL+3*time.Minute, fmt.Sprintf("the first workers' tokens %v gone from the cluster (TTL %s)", keys(used), labTokenTTL), func() (bool, string, error) {
+		left := []string{}
+		for tok := range used {
+			out, err := c.kubectl(ctx, kc, "-n", "kube-system", "get", "secret", "bootstrap-token-"+tok, "-o", "name")
+			if err == nil || !strings.Contains(out+err.Error(), "NotFound") {
+				left = append(left, tok)
+			}
+		}
+		return len(left) == 0, fmt.Sprintf("still there: %v", left), nil
+	})
+	t.Logf("the tokens the first workers joined with (%v) are gone from kube-system", keys(used))
+	before, err := c.groupInstances(ctx, workerGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, n := c.launchWorker(t, ctx)
+	c.waitNodeReady(t, ctx, kc, id, n)
+	tok := joinTokenID(agentLog(ctx, n))
+	if tok == "" || used[tok] != "" {
+		t.Fatalf("the late worker %s joined with token %q; want a rotated one, not one of %v", id, tok, keys(used))
+	}
+	t.Logf("late worker %s (%s) joined Ready with the rotated token %s", id, nodeName(n.Spec), tok)
+	c.scaleBackIn(t, ctx, len(before))
+}
+
+// joinTokenID is the bootstrap token id a worker's agent logged on join.
+func joinTokenID(log string) string {
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "joining with the published bootstrap token") {
+			continue
+		}
+		if _, rest, ok := strings.Cut(l, `"token_id":"`); ok {
+			id, _, _ := strings.Cut(rest, `"`)
+			return id
+		}
+	}
+	return ""
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // TestSelfHeal: the control plane is terminated through the emulator; its
@@ -257,11 +326,52 @@ func nodeName(s lab.InstanceSpec) string {
 	return s.Hostname
 }
 
-// TestFirstBootFault: S3 unavailable for 60 s during a worker's first boot.
+// TestFirstBootFault: S3 is unavailable for 60 s from the launch of a
+// worker; the user data's download retries, the agent starts, and the
+// node joins Ready. The node's log must show the failed fetch first.
 func TestFirstBootFault(t *testing.T) {
 	scenario(t, "FirstBootFault")
-	needReady(t)
-	t.Skip("SKIP (not a pass): not written yet")
+	c := needReady(t)
+	ctx := context.Background()
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("SKIP (not a pass): iptables is not on PATH; the fault is an iptables rule in the node's namespace")
+	}
+	u, err := url.Parse(c.Fleet.Endpoint)
+	if err != nil {
+		t.Fatalf("the emulator's address in the VPC %q: %v", c.Fleet.Endpoint, err)
+	}
+	_, _, kc := c.admin(t, ctx)
+	before, err := c.groupInstances(ctx, workerGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault := &s3Unreachable{host: u.Hostname(), port: u.Port()}
+	c.Fleet.OnBoot(func(inst ec2types.Instance, spec *lab.InstanceSpec) error {
+		id := aws.ToString(inst.InstanceId)
+		if slices.Contains(before, id) || !inGroup(inst, workerGroup) {
+			return nil
+		}
+		spec.Prepare = fault.prepare(aws.ToTime(inst.LaunchTime))
+		return nil
+	})
+	defer c.Fleet.OnBoot(nil)
+	id, n := c.launchWorker(t, ctx)
+	c.Fleet.OnBoot(nil)
+	lasted, err := fault.lift(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("worker %s: the emulator (S3) unreachable from its namespace for %s after its launch", id, lasted.Round(time.Second))
+	c.waitNodeReady(t, ctx, kc, id, n)
+	ud, _ := n.Exec(ctx, "cat", userDataLog)
+	failed := strings.Index(ud, "Could not connect to the endpoint URL")
+	started := strings.Index(ud, "kforge-bootstrap.service started")
+	if failed < 0 || started < 0 || failed > started {
+		t.Fatalf("worker %s: its user data log does not show a failed S3 fetch before the agent started:\n%s", id, lastLines(ud, 20))
+	}
+	t.Logf("worker %s: the first S3 fetch failed (%q), the retry fetched the agent, and the node joined Ready",
+		id, firstLine(ud[failed:]))
+	c.scaleBackIn(t, ctx, len(before))
 }
 
 // TestScale: raising the worker group's desired capacity (as Cluster
