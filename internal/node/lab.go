@@ -90,7 +90,11 @@ func (a *Agent) labTokenTimer(ctx context.Context) error {
 		return err
 	}
 	every := ttl / 6
-	conf := fmt.Sprintf("# kforge lab: tokenTTL %s in %s.\n[Timer]\nOnBootSec=\nOnBootSec=%s\nOnUnitActiveSec=\nOnUnitActiveSec=%s\nRandomizedDelaySec=0\nAccuracySec=1s\n",
+	// An empty assignment resets every monotonic trigger of the timer (the
+	// hourly ones), so it comes once, before the new ones. OnActiveSec
+	// counts from the timer's start: in a container OnBootSec is the
+	// container's start, long past by then.
+	conf := fmt.Sprintf("# kforge lab: tokenTTL %s in %s.\n[Timer]\nOnBootSec=\nOnActiveSec=%s\nOnUnitActiveSec=%s\nRandomizedDelaySec=0\nAccuracySec=1s\n",
 		ttl, LabSettingsPath, every, every)
 	if err := a.Host.WriteFile(labTokenTimerDropIn, []byte(conf), 0o644); err != nil {
 		return err

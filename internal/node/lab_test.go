@@ -135,7 +135,10 @@ func TestLabTokenTTL(t *testing.T) {
 	if err := a.labTokenTimer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.file(labTokenTimerDropIn); !strings.Contains(got, "OnUnitActiveSec=\nOnUnitActiveSec=30s\n") || !strings.Contains(got, "RandomizedDelaySec=0") {
+	// One reset (an empty assignment clears every monotonic trigger), then
+	// the lab's: a second reset would clear the first of them.
+	if got := h.file(labTokenTimerDropIn); !strings.Contains(got, "[Timer]\nOnBootSec=\nOnActiveSec=30s\nOnUnitActiveSec=30s\n") ||
+		strings.Count(got, "Sec=\n") != 1 || !strings.Contains(got, "RandomizedDelaySec=0") {
 		t.Errorf("timer drop-in:\n%s", got)
 	}
 	for _, bad := range []string{"30s", "25h", "soon"} {
