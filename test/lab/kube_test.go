@@ -188,6 +188,7 @@ func (c *cluster) waitNodeReady(t *testing.T, ctx context.Context, kc, id string
 		return conds[name] == "True", lastLines(agentLog(ctx, n), 3), nil
 	})
 }
+
 // scaleBackIn returns the worker group to n instances and waits until the
 // lab stopped the node of every instance that left it (after the drainer
 // deleted its Node: hooks.go).
