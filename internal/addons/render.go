@@ -97,6 +97,12 @@ func Render(c Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return RenderObjects(objs)
+}
+
+// RenderObjects returns objects (from Objects, possibly filtered) as one
+// multi-document YAML stream.
+func RenderObjects(objs []runtime.Object) ([]byte, error) {
 	docs := make([]any, len(objs))
 	for i, o := range objs {
 		docs[i] = o

@@ -183,7 +183,7 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 	}
 	if a.lab = lab; lab != nil {
 		a.logger().Info("lab node: lab-only substitutions in effect", "setting", LabSettingsPath,
-			"bridgeCNI", lab.BridgeCNI, "cgroupV1", lab.CgroupV1, "skipAddons", lab.SkipAddons)
+			"bridgeCNI", lab.BridgeCNI, "cgroupV1", lab.CgroupV1, "offlineAddons", lab.OfflineAddons)
 	}
 	switch a.Options.Role {
 	case RoleController:

@@ -238,16 +238,22 @@ func (a *Agent) ApplyAddons(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if lab != nil && lab.SkipAddons {
-		a.logger().Info("lab node: add-ons skipped (their images cannot be fetched offline)", "setting", LabSettingsPath)
-		return nil
-	}
+	offline := lab != nil && lab.OfflineAddons
 	cfg := a.addonConfig()
-	manifests, err := addons.Render(cfg)
+	objs, err := addons.Objects(cfg)
 	if err != nil {
 		return err
 	}
+	remotes := addons.Remotes()
 	issuers, err := addons.RenderIssuers(cfg)
+	if err != nil {
+		return err
+	}
+	if offline {
+		objs = a.offlineAddons(objs, lab.BridgeCNI)
+		remotes, issuers = nil, nil
+	}
+	manifests, err := addons.RenderObjects(objs)
 	if err != nil {
 		return err
 	}
@@ -256,7 +262,7 @@ func (a *Agent) ApplyAddons(ctx context.Context) error {
 		a.logger().Info("add-ons already applied", "marker", marker)
 		return nil
 	}
-	for _, r := range addons.Remotes() {
+	for _, r := range remotes {
 		path := fmt.Sprintf("%s/addons/%s.yaml", stateDir, r.Name)
 		if _, err := a.run(ctx, "curl", "-fsSL", "--retry", "5", "--create-dirs", "-o", path, r.URL); err != nil {
 			return err
@@ -279,6 +285,9 @@ func (a *Agent) ApplyAddons(ctx context.Context) error {
 		name string
 		data []byte
 	}{{"kforge-addons", manifests}, {"kforge-issuers", issuers}}
+	if offline {
+		steps = steps[:1]
+	}
 	for i, s := range steps {
 		path := fmt.Sprintf("%s/addons/%s.yaml", stateDir, s.name)
 		if err := a.Host.WriteFile(path, s.data, 0o600); err != nil {

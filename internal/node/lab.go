@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // LabSettingsPath is the lab's one node setting (docs/LAB.md): the file
@@ -25,10 +27,13 @@ type LabSettings struct {
 	// CgroupV1 lets the kubelet run on a cgroup v1 host (failCgroupV1:
 	// false); Kubernetes 1.36 refuses v1 otherwise.
 	CgroupV1 bool `json:"cgroupV1"`
-	// SkipAddons leaves the add-ons out: their images (cert-manager,
-	// Traefik, metrics-server, Cluster Autoscaler, EFS CSI) and the
-	// cert-manager bundle cannot be fetched offline.
-	SkipAddons bool `json:"skipAddons"`
+	// OfflineAddons applies the add-ons as on AWS except what cannot come
+	// from offline: cert-manager's release bundle (downloaded from GitHub)
+	// and the ClusterIssuers, which need its webhook; with BridgeCNI also
+	// the Cilium policy, whose kind only Cilium defines. Nothing waits for
+	// an add-on's pods: their images cannot be pulled offline, so the lab
+	// checks that the objects exist and the pods are scheduled.
+	OfflineAddons bool `json:"offlineAddons"`
 	// NoNewKeyring keeps runc from creating a session keyring per
 	// container (containerd's NoNewKeyring): the keyring is not namespaced,
 	// and the container a lab node runs in refuses the keyring calls.
@@ -186,4 +191,25 @@ func bridgeConflist(cidr string) ([]byte, error) {
 		},
 	}
 	return json.MarshalIndent(conf, "", "  ")
+}
+
+// ciliumGroup is the API group of Cilium's own kinds.
+const ciliumGroup = "cilium.io"
+
+// offlineAddons is what a lab node applies of the add-on objects: all of
+// them, but for Cilium's kinds when the bridge CNI replaces Cilium (the
+// kinds do not exist without it). What is left out is logged.
+func (a *Agent) offlineAddons(objs []runtime.Object, bridgeCNI bool) []runtime.Object {
+	var keep []runtime.Object
+	for _, o := range objs {
+		gvk := o.GetObjectKind().GroupVersionKind()
+		if bridgeCNI && gvk.Group == ciliumGroup {
+			a.logger().Info("lab node: add-on object left out (Cilium defines its kind; the bridge CNI replaces Cilium)", "kind", gvk.Kind)
+			continue
+		}
+		keep = append(keep, o)
+	}
+	a.logger().Info("lab node: cert-manager's release bundle and the ClusterIssuers left out (the bundle cannot be fetched offline); add-on pods are not waited for (their images cannot be pulled offline)",
+		"setting", LabSettingsPath)
+	return keep
 }

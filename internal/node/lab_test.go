@@ -17,9 +17,9 @@ func TestLabSettingsOnlyLocal(t *testing.T) {
 	if s, err := a.labSettings(); err != nil || s != nil {
 		t.Fatalf("without the file: %v, %v; want nil, nil", s, err)
 	}
-	_ = h.WriteFile(LabSettingsPath, []byte(`{"bridgeCNI":true,"cgroupV1":true,"skipAddons":true}`), 0o644)
+	_ = h.WriteFile(LabSettingsPath, []byte(`{"bridgeCNI":true,"cgroupV1":true,"offlineAddons":true}`), 0o644)
 	s, err := a.labSettings()
-	if err != nil || s == nil || !s.BridgeCNI || !s.CgroupV1 || !s.SkipAddons {
+	if err != nil || s == nil || !s.BridgeCNI || !s.CgroupV1 || !s.OfflineAddons {
 		t.Fatalf("local: %+v, %v", s, err)
 	}
 	for _, env := range []string{"dev", "staging", "prod", ""} {
@@ -151,5 +151,58 @@ func TestLabTokenTTL(t *testing.T) {
 	delete(h.files, LabSettingsPath)
 	if tt, err := a.tokenTimes(); err != nil || tt.ttl != TokenTTL || tt.refreshBefore != RefreshBefore || tt.grace != TokenGrace {
 		t.Errorf("without the lab setting: %+v, %v", tt, err)
+	}
+}
+
+// TestLabOfflineAddons: a lab node applies kforge's add-on manifests as a
+// real control plane does, but fetches nothing from the internet (no
+// cert-manager bundle), applies no ClusterIssuers, waits for no pod, and
+// leaves out the Cilium policy when the bridge CNI replaces Cilium; the
+// marker makes the next timer run a no-op.
+func TestLabOfflineAddons(t *testing.T) {
+	c := newCloud(t)
+	rec := newRecorder(t, "lab-controller")
+	a := c.controller(rec, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	a.Cluster.Environment = "local"
+	_ = rec.WriteFile(LabSettingsPath, []byte(`{"bridgeCNI":true,"offlineAddons":true}`), 0o644)
+	if err := a.ApplyAddons(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"curl", "kubectl --kubeconfig /etc/kubernetes/admin.conf -n cert-manager wait",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-issuers.yaml"} {
+		if rec.ran(prefix) {
+			t.Errorf("a lab node ran %q", prefix)
+		}
+	}
+	if !rec.ran("kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-addons.yaml") {
+		t.Fatalf("kforge's add-ons were not applied: %q", rec.commands())
+	}
+	m := rec.file("/var/lib/kforge/addons/kforge-addons.yaml")
+	for _, want := range []string{"kind: Deployment", "name: cluster-autoscaler", "name: metrics-server", "name: traefik", "name: efs-csi-node", "kind: StorageClass"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("the lab's add-on manifests lack %q", want)
+		}
+	}
+	if strings.Contains(m, "cilium.io") {
+		t.Error("the lab applied a Cilium kind without Cilium")
+	}
+	before := len(rec.commands())
+	if err := a.ApplyAddons(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if extra := rec.commands()[before:]; len(extra) != 0 {
+		t.Errorf("applied add-ons were applied again: %q", extra)
+	}
+
+	// Without the bridge CNI (Cilium installed) the policy stays.
+	rec2 := newRecorder(t, "lab-controller-cilium")
+	b := c.controller(rec2, "10.0.1.11", "i-0aaaaaaaaaaaaaaab", fixedClock(t0))
+	b.Cluster.Environment = "local"
+	_ = rec2.WriteFile(LabSettingsPath, []byte(`{"offlineAddons":true}`), 0o644)
+	if err := b.ApplyAddons(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rec2.file("/var/lib/kforge/addons/kforge-addons.yaml"), "CiliumClusterwideNetworkPolicy") {
+		t.Error("the Cilium policy was left out although Cilium is the CNI")
 	}
 }

@@ -92,9 +92,14 @@ func (c *cluster) kubectl(ctx context.Context, kubeconfig string, args ...string
 	defer cancel()
 	bin := filepath.Join(c.Fleet.Packages.Dir, "bin", "kubectl")
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kubeconfig, "--request-timeout=20s"}, args...)...)
-	out, err := cmd.CombinedOutput()
+	// Standard output only: an APIService whose pods cannot run here
+	// (metrics-server's) makes kubectl warn on standard error about API
+	// discovery, which must not end up in parsed output.
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()+string(out)))
 	}
 	return string(out), nil
 }
