@@ -42,3 +42,29 @@ func TestAllowCgroupV1(t *testing.T) {
 		t.Fatalf("the production join skips SystemVerification:\n%s", join)
 	}
 }
+
+// TestSharedHostDisk: the lab's shared-disk setting gives the kubelet low
+// disk eviction thresholds (the field as k8s.io/kubelet's v1beta1
+// KubeletConfiguration names it; the lab's kubelets read it for real);
+// without it the kubelet keeps its defaults.
+func TestSharedHostDisk(t *testing.T) {
+	cp := controlPlane()
+	plain, err := RenderControlPlane(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), "evictionHard") {
+		t.Fatalf("the production configuration carries the lab's eviction thresholds:\n%s", plain)
+	}
+	cp.SharedHostDisk = true
+	lab, err := RenderControlPlane(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strictDocs(t, lab)
+	for _, want := range []string{"evictionHard:", "imagefs.available: 1%", "nodefs.available: 1%", "memory.available: 100Mi"} {
+		if !strings.Contains(string(lab), want) {
+			t.Errorf("lab control plane lacks %q:\n%s", want, lab)
+		}
+	}
+}

@@ -40,6 +40,24 @@ type ControlPlane struct {
 	// lab's nodes on a cgroup v1 machine (node.LabSettings), never on AWS,
 	// whose Amazon Linux 2023 nodes run cgroup v2.
 	AllowCgroupV1 bool
+	// SharedHostDisk lowers the kubelet's disk eviction thresholds (see
+	// sharedDiskEviction): only for the lab's nodes, whose file system is
+	// the host machine's, never on AWS. The kubelet configuration is the
+	// cluster's, so the workers that join get it too.
+	SharedHostDisk bool
+}
+
+// sharedDiskEviction are the lab's kubelet eviction thresholds: the
+// kubelet's defaults for memory, and 1% instead of 10–15% for the disk
+// signals. A lab node's disk is the whole machine's, filled by everything
+// else on it, and the default imagefs threshold (15% free) tainted every
+// node with disk pressure and evicted pods on a machine with 12% free.
+var sharedDiskEviction = map[string]string{
+	"memory.available":   "100Mi",
+	"nodefs.available":   "1%",
+	"nodefs.inodesFree":  "1%",
+	"imagefs.available":  "1%",
+	"imagefs.inodesFree": "1%",
 }
 
 // Worker holds what a worker's join configuration is made from.
@@ -153,6 +171,9 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 	if c.AllowCgroupV1 {
 		no := false
 		kubelet.FailCgroupV1 = &no
+	}
+	if c.SharedHostDisk {
+		kubelet.EvictionHard = sharedDiskEviction
 	}
 	return marshalDocs(initCfg, clusterCfg, kubelet)
 }

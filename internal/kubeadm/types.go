@@ -151,6 +151,9 @@ type KubeletConfiguration struct {
 	Authorization        KubeletAuthorization  `json:"authorization"`
 	// FailCgroupV1 is set (false) only for the lab on a cgroup v1 machine.
 	FailCgroupV1 *bool `json:"failCgroupV1,omitempty"`
+	// EvictionHard is set only for the lab, whose nodes' disk is the host's
+	// (ControlPlane.SharedHostDisk); nodes on AWS keep the kubelet's defaults.
+	EvictionHard map[string]string `json:"evictionHard,omitempty"`
 }
 
 // KubeletAuthentication mirrors kubelet v1beta1 KubeletAuthentication.

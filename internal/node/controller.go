@@ -150,6 +150,7 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 		ProviderID:        a.Instance.ProviderID(),
 		RestoredEtcd:      Exists(a.Host, etcdDB),
 		AllowCgroupV1:     a.lab != nil && a.lab.CgroupV1,
+		SharedHostDisk:    a.lab != nil && a.lab.SharedDisk,
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,11 @@ type LabSettings struct {
 	// containerd's own (containerd's restrict_oom_score_adj): lowering it
 	// needs CAP_SYS_RESOURCE, which a machine may withhold from the lab.
 	RestrictOOMScoreAdj bool `json:"restrictOOMScoreAdj"`
+	// SharedDisk lowers the kubelet's disk eviction thresholds to 1%: a
+	// lab node's file system is the host machine's, which everything else
+	// on it fills, and the defaults (15% free for images) tainted every
+	// node with disk pressure on a busy machine.
+	SharedDisk bool `json:"sharedDisk"`
 	// TokenTTL, when set, replaces the bootstrap token's 24-hour lifetime
 	// (a Go duration, 1m to 24h), so a lab run sees tokens rotate and
 	// expire: the refresh timer runs every sixth of it, rotates once half

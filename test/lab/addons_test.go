@@ -193,5 +193,12 @@ func scheduled(ctx context.Context, c *cluster, kubeconfig, kind, ns, name strin
 	sort.Strings(parts)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%d pods, want %d: %s", len(parts), want, strings.Join(parts, "; "))
+	if unscheduled > 0 {
+		// Say which taints stand in the way.
+		out, err := c.kubectl(ctx, kubeconfig, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}{" "}{.spec.taints[*].key}{"; "}{end}`)
+		if err == nil {
+			fmt.Fprintf(&b, " (node taints: %s)", strings.TrimSpace(out))
+		}
+	}
 	return want > 0 && len(parts) == want && unscheduled == 0, b.String(), nil
 }
