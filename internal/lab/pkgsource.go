@@ -95,10 +95,10 @@ func (p *Packages) String() string {
 // labNodeSettings is the agent's lab setting for this machine's nodes:
 // the bridge CNI in place of Cilium, the add-ons without what cannot be
 // fetched offline (cert-manager's bundle, its issuers) and without waiting
-// for pods whose images cannot be pulled, runc without session keyrings (systemd-nspawn's seccomp
-// filter refuses the keyring calls), low disk eviction thresholds (the
-// node's disk is the whole machine's), and the kubelet allowed on cgroup v1
-// when this machine has cgroup v1.
+// for pods whose images cannot be pulled, runc without session keyrings
+// (systemd-nspawn's seccomp filter refuses the keyring calls), low disk
+// eviction thresholds (the node's disk is the whole machine's), and the
+// kubelet allowed on cgroup v1 when this machine has cgroup v1.
 func labNodeSettings() ([]byte, error) {
 	return json.Marshal(node.LabSettings{BridgeCNI: true, OfflineAddons: true, CgroupV1: hostCgroupV1(), NoNewKeyring: true,
 		RestrictOOMScoreAdj: !hasCapability(capSysResource), SharedDisk: true})
