@@ -17,7 +17,8 @@ const (
 
 // fileSystems lists the cluster's file systems with their mount targets
 // and access points. A file system matches by tag or name, or by having a
-// mount target in a cluster VPC.
+// mount target in a cluster VPC. One deleted between the calls (a destroy
+// that just ran; AWS answers FileSystemNotFound, 404) is gone, not an error.
 func (l *lister) fileSystems(ctx context.Context) error {
 	c := efs.NewFromConfig(l.cfg)
 	fss, err := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{})
@@ -29,9 +30,13 @@ func (l *lister) fileSystems(ctx context.Context) error {
 		m := tagMap(x.Tags, func(t efstypes.Tag) (*string, *string) { return t.Key, t.Value })
 		ours := l.match(m, aws.ToString(x.Name))
 		mts, err := c.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: x.FileSystemId})
+		if isNotFound(err) {
+			continue // deleted since DescribeFileSystems (a destroy just ran): nothing left to list
+		}
 		if err != nil {
 			return err
 		}
+		var targets []Resource
 		for _, mt := range mts.MountTargets {
 			if ours == "" && !l.clusterVPCs[aws.ToString(mt.VpcId)] {
 				continue
@@ -39,17 +44,21 @@ func (l *lister) fileSystems(ctx context.Context) error {
 			if ours == "" {
 				ours = "mount target in cluster VPC " + aws.ToString(mt.VpcId)
 			}
-			l.add(Resource{Kind: KindMountTarget, ID: aws.ToString(mt.MountTargetId), Parent: id, Why: "of file system " + id})
+			targets = append(targets, Resource{Kind: KindMountTarget, ID: aws.ToString(mt.MountTargetId), Parent: id, Why: "of file system " + id})
 		}
 		if ours == "" {
 			continue
 		}
-		l.fss[id] = true
-		l.add(Resource{Kind: KindFileSystem, ID: id, ARN: aws.ToString(x.FileSystemArn), Name: aws.ToString(x.Name), Why: ours})
 		aps, err := c.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{FileSystemId: x.FileSystemId})
+		if isNotFound(err) {
+			continue // deleted since DescribeFileSystems
+		}
 		if err != nil {
 			return err
 		}
+		l.fss[id] = true
+		l.out = append(l.out, targets...)
+		l.add(Resource{Kind: KindFileSystem, ID: id, ARN: aws.ToString(x.FileSystemArn), Name: aws.ToString(x.Name), Why: ours})
 		for _, ap := range aps.AccessPoints {
 			l.add(Resource{Kind: KindAccessPoint, ID: aws.ToString(ap.AccessPointId), ARN: aws.ToString(ap.AccessPointArn), Parent: id, Why: "of file system " + id})
 		}

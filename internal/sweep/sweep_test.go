@@ -29,6 +29,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/middleware"
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -333,5 +334,41 @@ func TestOrphans(t *testing.T) {
 	}
 	if n := len(Orphans(all, StateValues(nil))); n != len(all)-2 {
 		t.Errorf("with no state every resource but the two kept run-time children is an orphan: got %d of %d", n, len(all))
+	}
+}
+
+// TestListSkipsFileSystemDeletedMeanwhile: a file system deleted between
+// DescribeFileSystems and DescribeMountTargets (as right after a destroy)
+// is gone, not a listing error. The emulator answers the real 404; the
+// deletion happens in a middleware just before DescribeMountTargets is sent.
+func TestListSkipsFileSystemDeletedMeanwhile(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	c := efs.NewFromConfig(cfg)
+	fs, err := c.CreateFileSystem(ctx, &efs.CreateFileSystemInput{
+		CreationToken: aws.String("gamma-efs"),
+		Tags:          []efstypes.Tag{{Key: aws.String("Name"), Value: aws.String("gamma-efs")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	racing := cfg.Copy()
+	racing.APIOptions = append(racing.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("deleteFirst",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if _, ok := in.Parameters.(*efs.DescribeMountTargetsInput); ok {
+					if _, err := c.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: fs.FileSystemId}); err != nil {
+						t.Errorf("deleting the file system first: %v", err)
+					}
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	})
+	l := &lister{t: Target{Cluster: "gamma"}, cfg: racing, clusterVPCs: map[string]bool{}, lbs: map[string]string{}, fss: map[string]bool{}}
+	if err := l.fileSystems(ctx); err != nil {
+		t.Fatalf("listing file systems while one is deleted: %v", err)
+	}
+	if len(l.out) != 0 {
+		t.Errorf("listed %v; want nothing (the file system is gone)", l.out)
 	}
 }
