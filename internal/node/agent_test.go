@@ -356,9 +356,7 @@ func TestExpiredTokenIsRefreshed(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
 	h := newRecorder(t, "controller")
-	for name, data := range newPKI(t) {
-		_ = h.WriteFile(pkiDir+"/"+name, data, 0o600)
-	}
+	writePKI(t, h)
 	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
 	old := JoinMaterial{APIEndpoint: "api.dev.example.com:6443", Token: "oldtok.0000000000000000",
 		CACertHashes: []string{"sha256:" + strings.Repeat("0f", 32)}, Expires: t0.Add(-time.Hour)}

@@ -105,9 +105,7 @@ func TestLabTokenTTL(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
 	h := newRecorder(t, "controller")
-	for name, data := range newPKI(t) {
-		_ = h.WriteFile(pkiDir+"/"+name, data, 0o600)
-	}
+	writePKI(t, h)
 	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
 	a.Cluster.Environment = "local"
 	_ = h.WriteFile(LabSettingsPath, []byte(`{"tokenTTL":"3m"}`), 0o644)

@@ -163,6 +163,17 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 
 // newPKI makes a real self-signed CA, so CA hashes are computed from a
 // genuine certificate, plus placeholders for the other files kubeadm keeps.
+// writePKI puts a fresh cluster PKI where kubeadm keeps it on host h, as a
+// control plane that has already run kubeadm init has it.
+func writePKI(t testing.TB, h *recorder) {
+	t.Helper()
+	for name, data := range newPKI(t) {
+		if err := h.WriteFile(pkiDir+"/"+name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func newPKI(t testing.TB) map[string][]byte {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
