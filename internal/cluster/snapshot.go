@@ -1,12 +1,12 @@
 package cluster
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/kforge/kforge/internal/digest"
 )
 
 // snapshotFile copies src to dst unless dst already has the same content,
@@ -15,11 +15,11 @@ import (
 // breaking the saved plan. Both files are streamed: the agent is tens of
 // megabytes and need not sit in memory.
 func snapshotFile(src, dst string) (string, error) {
-	want, err := fileSHA256(src)
+	want, err := digest.File(src)
 	if err != nil {
 		return "", fmt.Errorf("reading the agent binary %s: %w", src, err)
 	}
-	if have, err := fileSHA256(dst); err == nil && have == want {
+	if have, err := digest.File(dst); err == nil && have == want {
 		return dst, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -33,20 +33,6 @@ func snapshotFile(src, dst string) (string, error) {
 		return "", fmt.Errorf("copying the agent binary: %w", err)
 	}
 	return dst, nil
-}
-
-// fileSHA256 is the hex SHA-256 of a file's content.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // copyFile writes src's content to dst with the given mode.

@@ -5,7 +5,8 @@
 // a real API server. TestPins checks every vendored byte against this table.
 //
 // To update a pin: take the file from the upstream repository at the new tag,
-// replace it here, and update its row (ref, commit, SHA-256).
+// replace it here, and update its row's SHA-256; a new release also changes
+// the tag and commit in its constructor (ciliumPin, certManagerPin).
 package upstream
 
 import (
@@ -38,42 +39,38 @@ const CertManagerVersion = "v1.19.1"
 // the digest in that repository's index.yaml); cert-manager's CRDs are the
 // deploy/crds sources at the v1.19.1 tag.
 var Pins = []Pin{
-	{Path: "cilium/cilium-1.18.4.tgz", Repository: "github.com/cilium/charts", Ref: "1.18.4",
-		Commit: "1f2170fc6c1169adbfbc2b5b239b1c6fffb729e6", Source: "cilium-1.18.4.tgz",
-		Licence: "Apache-2.0", LicenceIn: "cilium/LICENSE",
-		SHA256: "c361ca567b319af64b82736ab4c5927a201b1f5dbae4e909c7aeaabce0571299"},
-	{Path: "cilium/LICENSE", Repository: "github.com/cilium/charts", Ref: "1.18.4",
-		Commit: "1f2170fc6c1169adbfbc2b5b239b1c6fffb729e6", Source: "cilium-1.18.4.tgz:cilium/LICENSE",
-		Licence: "Apache-2.0", LicenceIn: "cilium/LICENSE",
-		SHA256: "f096c31ac0fb2e66df5b7ec20049741ae15accd50c8cd4d100b4db6c9353f6aa"},
-	{Path: "cert-manager/crds/acme.cert-manager.io_challenges.yaml", Repository: "github.com/cert-manager/cert-manager", Ref: CertManagerVersion,
-		Commit: "a22e21ea38f6a8e031af99471b0a50287fed8e7f", Source: "deploy/crds/acme.cert-manager.io_challenges.yaml",
-		Licence: "Apache-2.0", LicenceIn: "cert-manager/LICENSE",
-		SHA256: "4df5e6ed266167174379f0a01a685e421b8a1640c1c56a32a7a7a220e27b18da"},
-	{Path: "cert-manager/crds/acme.cert-manager.io_orders.yaml", Repository: "github.com/cert-manager/cert-manager", Ref: CertManagerVersion,
-		Commit: "a22e21ea38f6a8e031af99471b0a50287fed8e7f", Source: "deploy/crds/acme.cert-manager.io_orders.yaml",
-		Licence: "Apache-2.0", LicenceIn: "cert-manager/LICENSE",
-		SHA256: "04d683cb98ab2785dcc85339d4fcf501b1e50dc6fd9d425bebbb580b5219324b"},
-	{Path: "cert-manager/crds/cert-manager.io_certificaterequests.yaml", Repository: "github.com/cert-manager/cert-manager", Ref: CertManagerVersion,
-		Commit: "a22e21ea38f6a8e031af99471b0a50287fed8e7f", Source: "deploy/crds/cert-manager.io_certificaterequests.yaml",
-		Licence: "Apache-2.0", LicenceIn: "cert-manager/LICENSE",
-		SHA256: "f1faff122ec19793214ecab644f39f47294f60ca4d9fca0534a8f17b305dd2f7"},
-	{Path: "cert-manager/crds/cert-manager.io_certificates.yaml", Repository: "github.com/cert-manager/cert-manager", Ref: CertManagerVersion,
-		Commit: "a22e21ea38f6a8e031af99471b0a50287fed8e7f", Source: "deploy/crds/cert-manager.io_certificates.yaml",
-		Licence: "Apache-2.0", LicenceIn: "cert-manager/LICENSE",
-		SHA256: "7c99af3441710ffb4c0988c87a36a1448b293d4c99bf4e5ca8d3adbfc1f63b3e"},
-	{Path: "cert-manager/crds/cert-manager.io_clusterissuers.yaml", Repository: "github.com/cert-manager/cert-manager", Ref: CertManagerVersion,
-		Commit: "a22e21ea38f6a8e031af99471b0a50287fed8e7f", Source: "deploy/crds/cert-manager.io_clusterissuers.yaml",
-		Licence: "Apache-2.0", LicenceIn: "cert-manager/LICENSE",
-		SHA256: "3d71d9faf472b2c1fdc49639b3896c4b373bdeff41f25bd9f502a4bd1f14a538"},
-	{Path: "cert-manager/crds/cert-manager.io_issuers.yaml", Repository: "github.com/cert-manager/cert-manager", Ref: CertManagerVersion,
-		Commit: "a22e21ea38f6a8e031af99471b0a50287fed8e7f", Source: "deploy/crds/cert-manager.io_issuers.yaml",
-		Licence: "Apache-2.0", LicenceIn: "cert-manager/LICENSE",
-		SHA256: "a7ffbadca04b32f3bbce923d545291abb032dddb659791f6e2872dd323513a52"},
-	{Path: "cert-manager/LICENSE", Repository: "github.com/cert-manager/cert-manager", Ref: CertManagerVersion,
-		Commit: "a22e21ea38f6a8e031af99471b0a50287fed8e7f", Source: "LICENSE",
-		Licence: "Apache-2.0", LicenceIn: "cert-manager/LICENSE",
-		SHA256: "c71d239df91726fc519c6eb72d318ec65820627232b2f796219e87dcf35d0ab4"},
+	ciliumPin("cilium/cilium-1.18.4.tgz", "cilium-1.18.4.tgz",
+		"c361ca567b319af64b82736ab4c5927a201b1f5dbae4e909c7aeaabce0571299"),
+	ciliumPin("cilium/LICENSE", "cilium-1.18.4.tgz:cilium/LICENSE",
+		"f096c31ac0fb2e66df5b7ec20049741ae15accd50c8cd4d100b4db6c9353f6aa"),
+	certManagerPin("cert-manager/crds/acme.cert-manager.io_challenges.yaml", "deploy/crds/acme.cert-manager.io_challenges.yaml",
+		"4df5e6ed266167174379f0a01a685e421b8a1640c1c56a32a7a7a220e27b18da"),
+	certManagerPin("cert-manager/crds/acme.cert-manager.io_orders.yaml", "deploy/crds/acme.cert-manager.io_orders.yaml",
+		"04d683cb98ab2785dcc85339d4fcf501b1e50dc6fd9d425bebbb580b5219324b"),
+	certManagerPin("cert-manager/crds/cert-manager.io_certificaterequests.yaml", "deploy/crds/cert-manager.io_certificaterequests.yaml",
+		"f1faff122ec19793214ecab644f39f47294f60ca4d9fca0534a8f17b305dd2f7"),
+	certManagerPin("cert-manager/crds/cert-manager.io_certificates.yaml", "deploy/crds/cert-manager.io_certificates.yaml",
+		"7c99af3441710ffb4c0988c87a36a1448b293d4c99bf4e5ca8d3adbfc1f63b3e"),
+	certManagerPin("cert-manager/crds/cert-manager.io_clusterissuers.yaml", "deploy/crds/cert-manager.io_clusterissuers.yaml",
+		"3d71d9faf472b2c1fdc49639b3896c4b373bdeff41f25bd9f502a4bd1f14a538"),
+	certManagerPin("cert-manager/crds/cert-manager.io_issuers.yaml", "deploy/crds/cert-manager.io_issuers.yaml",
+		"a7ffbadca04b32f3bbce923d545291abb032dddb659791f6e2872dd323513a52"),
+	certManagerPin("cert-manager/LICENSE", "LICENSE",
+		"c71d239df91726fc519c6eb72d318ec65820627232b2f796219e87dcf35d0ab4"),
+}
+
+// ciliumPin is a file of the packaged Cilium chart release.
+func ciliumPin(path, source, sha256 string) Pin {
+	return Pin{Path: path, Repository: "github.com/cilium/charts", Ref: CiliumChartVersion,
+		Commit: "1f2170fc6c1169adbfbc2b5b239b1c6fffb729e6", Source: source,
+		Licence: "Apache-2.0", LicenceIn: "cilium/LICENSE", SHA256: sha256}
+}
+
+// certManagerPin is a file of cert-manager's repository at its release tag.
+func certManagerPin(path, source, sha256 string) Pin {
+	return Pin{Path: path, Repository: "github.com/cert-manager/cert-manager", Ref: CertManagerVersion,
+		Commit: "a22e21ea38f6a8e031af99471b0a50287fed8e7f", Source: source,
+		Licence: "Apache-2.0", LicenceIn: "cert-manager/LICENSE", SHA256: sha256}
 }
 
 //go:embed cilium/cilium-1.18.4.tgz

@@ -15,9 +15,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kforge/kforge/internal/digest"
 )
 
 // recipe changes whenever the way binaries are built changes, so that a cache
@@ -230,7 +230,7 @@ func readManifest(root string) (*Result, error) {
 	}
 	r.Dir = filepath.Join(root, "bin")
 	for _, name := range Binaries {
-		sum, err := fileSHA256(r.Path(name))
+		sum, err := digest.File(r.Path(name))
 		if err != nil {
 			return nil, err
 		}
@@ -365,7 +365,7 @@ func build(ctx context.Context, root, version string, logw io.Writer) (*Result, 
 		BuiltAt: time.Now().UTC(), BuildTime: time.Since(start).Round(time.Second).String(),
 	}
 	for _, name := range Binaries {
-		sum, err := fileSHA256(r.Path(name))
+		sum, err := digest.File(r.Path(name))
 		if err != nil {
 			return nil, fmt.Errorf("the build did not produce %s: %w", name, err)
 		}
@@ -453,17 +453,4 @@ func goCmdLog(ctx context.Context, dir string, env []string, logw io.Writer, arg
 		out = out[len(out)-8000:]
 	}
 	return out, err
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
