@@ -57,10 +57,19 @@ func renderUserData(t *testing.T, role, pool string) []byte {
 	return out
 }
 
+// unitsLine is the user data's one role-specific line pair.
+func unitsLine(role, pool string) string {
+	return "\"$agent\" node install-units \\\n  --role \"" + role + "\" \\\n  --pool \"" + pool + "\""
+}
+
+// TestUserDataGoldenAndShellcheck checks the worker's user data against its
+// golden file, and the controller's against the same file with the units
+// line naming its role: the two must not differ anywhere else.
 func TestUserDataGoldenAndShellcheck(t *testing.T) {
-	for _, tc := range []struct{ role, pool, golden string }{
-		{"controller", "", "user-data-controller.sh"},
-		{"worker", "general", "user-data-worker.sh"},
+	const goldenPath = "testdata/user-data-worker.sh"
+	for _, tc := range []struct{ role, pool string }{
+		{"worker", "general"},
+		{"controller", ""},
 	} {
 		t.Run(tc.role, func(t *testing.T) {
 			out := renderUserData(t, tc.role, tc.pool)
@@ -72,7 +81,7 @@ func TestUserDataGoldenAndShellcheck(t *testing.T) {
 					t.Errorf("user data mentions %q; it must carry no secret", word)
 				}
 			}
-			want := "\"$agent\" node install-units \\\n  --role \"" + tc.role + "\" \\\n  --pool \"" + tc.pool + "\""
+			want := unitsLine(tc.role, tc.pool)
 			if !bytes.Contains(out, []byte(want)) {
 				t.Errorf("user data does not install the units with %s", want)
 			}
@@ -85,7 +94,18 @@ func TestUserDataGoldenAndShellcheck(t *testing.T) {
 			if bytes.Contains(out, []byte("node bootstrap")) {
 				t.Error("user data runs the bootstrap directly; a failure there is never retried")
 			}
-			golden.Assert(t, filepath.Join("testdata", tc.golden), out)
+			if tc.role == "worker" {
+				golden.Assert(t, goldenPath, out)
+			} else {
+				worker, err := os.ReadFile(goldenPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				expected := bytes.Replace(worker, []byte(unitsLine("worker", "general")), []byte(want), 1)
+				if !bytes.Equal(out, expected) {
+					t.Errorf("the controller's user data differs from %s in more than its role:\n%s", goldenPath, out)
+				}
+			}
 			if _, err := exec.LookPath("shellcheck"); err != nil {
 				t.Log("shellcheck not installed (apt-get install -y shellcheck); skipping the lint of the rendered user data")
 				return
