@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
 // keptEnvs copies the repository's environment files into a directory of
@@ -167,4 +169,32 @@ func (b *backupCheck) checkReadable(t *testing.T, when string) {
 	if string(dec.Plaintext) != backupPlaintext {
 		t.Errorf("%s: decrypted %q, want %q", when, dec.Plaintext, backupPlaintext)
 	}
+}
+
+// localEnv is a local environment of the test's own (the repository's
+// environment files plus extra settings) on an emulator of its own, with
+// kforge's global flags for both.
+type localEnv struct {
+	t    *testing.T
+	envs *keptEnvs
+	url  string
+	dir  string
+}
+
+// newLocalEnv starts the emulator (with the AWS-managed policies the
+// modules attach, which moto loads only on request) and writes local.yaml
+// with extra appended.
+func newLocalEnv(t *testing.T, extra string) *localEnv {
+	t.Helper()
+	em := localawstest.StartForTest(t, "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
+	l := &localEnv{t: t, envs: newKeptEnvs(t), url: em.URL(), dir: t.TempDir()}
+	l.envs.set(t, extra)
+	return l
+}
+
+// run runs kforge with the environment's global flags before args.
+func (l *localEnv) run(timeout time.Duration, args ...string) result {
+	l.t.Helper()
+	global := []string{"--envs-dir", l.envs.dir, "--workdir", filepath.Join(l.dir, ".kforge"), "--endpoint", l.url}
+	return kforge(l.t, l.dir, timeout, append(global, args...)...)
 }

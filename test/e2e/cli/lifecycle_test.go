@@ -2,12 +2,9 @@ package cli_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
 // TestLifecycle runs what a user runs against one emulator: init twice, up,
@@ -22,19 +19,11 @@ func TestLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the full apply in -short mode")
 	}
-	// Modules may attach AWS-managed policies, which moto loads only on request.
-	em := localawstest.StartForTest(t, "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	dir := t.TempDir()
 	// A prod-like local environment: the certs bucket kept on down, and a
 	// log bucket (flow logs on) to keep with it.
-	envs := newKeptEnvs(t)
 	const keepSettings = "certsBucketForceDestroy: false\nlogging:\n  vpcFlowLogs: true\n"
-	envs.set(t, keepSettings)
-	global := []string{"--envs-dir", envs.dir, "--workdir", filepath.Join(dir, ".kforge"), "--endpoint", em.URL()}
-	run := func(timeout time.Duration, args ...string) result {
-		t.Helper()
-		return kforge(t, dir, timeout, append(append([]string{}, global...), args...)...)
-	}
+	env := newLocalEnv(t, keepSettings)
+	envs, run := env.envs, env.run
 	mustJSON := func(r result, v any) {
 		t.Helper()
 		if r.code != 0 {
@@ -132,7 +121,7 @@ func TestLifecycle(t *testing.T) {
 	// A backup in the certs bucket, under the cluster key.
 	certs, _ := out["certs_bucket"].(string)
 	keyARN, _ := out["kms_key_arn"].(string)
-	backup := newBackupCheck(t, em.URL(), "us-east-1", certs, keyARN)
+	backup := newBackupCheck(t, env.url, "us-east-1", certs, keyARN)
 	backup.write(t)
 	logBucket := strings.Replace(certs, "-certs-", "-logs-", 1)
 	if !backup.bucketExists(t, logBucket) {

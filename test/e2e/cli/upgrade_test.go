@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
 // TestUpgradeNoDrift upgrades a local cluster from 1.35 to 1.36 on the
@@ -22,16 +20,9 @@ func TestUpgradeNoDrift(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the full apply in -short mode")
 	}
-	em := localawstest.StartForTest(t, "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
-	dir := t.TempDir()
-	envs := newKeptEnvs(t)
-	envs.set(t, "kubernetes:\n  version: 1.35.10\n")
-	envFile := filepath.Join(envs.dir, "local.yaml")
-	global := []string{"--envs-dir", envs.dir, "--workdir", filepath.Join(dir, ".kforge"), "--endpoint", em.URL()}
-	run := func(timeout time.Duration, args ...string) result {
-		t.Helper()
-		return kforge(t, dir, timeout, append(append([]string{}, global...), args...)...)
-	}
+	env := newLocalEnv(t, "kubernetes:\n  version: 1.35.10\n")
+	envFile := filepath.Join(env.envs.dir, "local.yaml")
+	run := env.run
 	outputs := func() map[string]any {
 		t.Helper()
 		r := run(2*time.Minute, "output", "local", "--json")
