@@ -22,14 +22,21 @@ type Emulator struct {
 	fwd    *Forward
 }
 
-// StartEmulator runs moto_server on addr inside the VPC namespace and
+// StartEmulator runs moto_server (with the lab's correction:
+// emulator_moto.go) on addr inside the VPC namespace and
 // forwards a loopback port to it. Close stops both (Lab.Close does too).
 func (l *Lab) StartEmulator(ctx context.Context, addr netip.Addr, env []string) (*Emulator, error) {
 	if err := l.Net.AddAddress(ctx, addr); err != nil {
 		return nil, err
 	}
+	// moto_server with the lab's correction (emulator_moto.go), through
+	// the interpreter of the moto_server on PATH.
+	py, args, err := CorrectedMoto(ctx, l.RunDir)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := StartService(l.Net.NS, "emulator", filepath.Join(l.RunDir, "emulator.log"), env,
-		"moto_server", "-H", addr.String(), "-p", fmt.Sprint(EmulatorPort))
+		py, append(args, "-H", addr.String(), "-p", fmt.Sprint(EmulatorPort))...)
 	if err != nil {
 		return nil, err
 	}
