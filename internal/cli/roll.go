@@ -60,6 +60,7 @@ rolls as above.`,
 	f.BoolVar(&o.ControlPlane, "control-plane", false, "roll the control plane (API downtime; writes since the last etcd snapshot are lost)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print what would be replaced and why; change nothing")
 	f.StringVar(&o.AMI, "ami", "", "latest: first move the pinned image to the latest Amazon Linux 2023 release (an up), then roll")
+	f.IntVar(&o.TunnelPort, "tunnel-port", 0, tunnelPortUsage)
 	return cmd
 }
 

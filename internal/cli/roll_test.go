@@ -16,7 +16,8 @@ func repoEnvsDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "envs")
 }
 
-// Both flags, or an unknown pool: exit 2 naming the flag, before the local
+// Both flags, an unknown pool or a port no listener can have (roll's and
+// upgrade's --tunnel-port): exit 2 naming the flag, before the local
 // emulator is looked for (none runs here, which would be exit 1).
 func TestRollBadFlagsExitTwo(t *testing.T) {
 	for _, c := range []struct {
@@ -29,6 +30,8 @@ func TestRollBadFlagsExitTwo(t *testing.T) {
 		// latest cannot move it, and says where the pin is.
 		{[]string{"roll", "local", "--ami", "latest", "--dry-run"}, "--ami latest: amiID ami-760aaa0f in the environment file"},
 		{[]string{"roll", "local", "--ami", "ami-0123456789abcdef0"}, `--ami "ami-0123456789abcdef0": the only value is latest`},
+		{[]string{"roll", "local", "--tunnel-port", "70000", "--dry-run"}, "--tunnel-port 70000"},
+		{[]string{"upgrade", "local", "--to", "1.36.6", "--tunnel-port", "-1", "--dry-run"}, "--tunnel-port -1"},
 	} {
 		args := append([]string{"--envs-dir", repoEnvsDir(), "--workdir", t.TempDir()}, c.args...)
 		code, _, stderr := runCLI(t, args...)

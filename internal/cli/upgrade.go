@@ -58,6 +58,7 @@ the plan and changes nothing. Run it again after an interruption.`,
 	f.StringVar(&o.To, "to", "", "the Kubernetes version to upgrade to (MAJOR.MINOR.PATCH)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan; change nothing")
 	f.BoolVar(&o.NoRoll, "no-roll", false, "upgrade the control plane and the launch templates only; roll the workers later with kforge roll")
+	f.IntVar(&o.Roll.TunnelPort, "tunnel-port", 0, tunnelPortUsage)
 	return cmd
 }
 

@@ -8,6 +8,10 @@ import (
 	"github.com/kforge/kforge/internal/cluster"
 )
 
+// tunnelPortUsage is the --tunnel-port help of every command that talks to
+// the API server.
+const tunnelPortUsage = "reach the API server through this local port, forwarded to the control plane's 6443 (an SSM port forward; the lab's loopback forward on the emulator)"
+
 func newValidateCmd(app *App) *cobra.Command {
 	var waitFor, interval time.Duration
 	var tunnelPort int
@@ -49,6 +53,6 @@ func newValidateCmd(app *App) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&waitFor, "wait", 0, "keep checking for this long (for example 10m) before failing")
 	cmd.Flags().DurationVar(&interval, "interval", 15*time.Second, "time between checks while waiting")
-	cmd.Flags().IntVar(&tunnelPort, "tunnel-port", 0, "reach the API server through this local port, forwarded to the control plane's 6443 (an SSM port forward; the lab's loopback forward on the emulator)")
+	cmd.Flags().IntVar(&tunnelPort, "tunnel-port", 0, tunnelPortUsage)
 	return cmd
 }

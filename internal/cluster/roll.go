@@ -61,6 +61,10 @@ type RollOptions struct {
 	AMI string
 	// Progress receives that apply's progress.
 	Progress func(tfrun.Progress)
+	// TunnelPort, when set, reaches the API server through this local port
+	// forwarded to the control plane's 6443 (an SSM port forward to a
+	// private control plane; the lab's loopback forward on the emulator).
+	TunnelPort int
 }
 
 // RollInstance is an instance the roll replaces, and why.
@@ -137,6 +141,9 @@ func ValidateRoll(cfg *config.Cluster, o RollOptions) error {
 	if o.Poll < 0 || o.Timeout < 0 {
 		return UsageError("roll: poll interval and timeout must not be negative")
 	}
+	if o.TunnelPort != 0 {
+		return KubeconfigServer{Tunnel: true, TunnelPort: o.TunnelPort}.Validate()
+	}
 	return nil
 }
 
@@ -208,12 +215,12 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 	if err := e.opts.UI.Confirm(action, want); err != nil {
 		return nil, err
 	}
-	r.kube, res.KubeNote = e.nodeChecker(ctx, out)
+	r.kube, res.KubeNote = e.nodeChecker(ctx, out, o.TunnelPort)
 	if r.kube != nil && o.ControlPlane {
 		// The replacement serves the API at a new address: reconnect
 		// (the restored PKI keeps the admin kubeconfig valid).
 		r.reconnect = func(ctx context.Context) nodeChecker {
-			k, _ := e.nodeChecker(ctx, out)
+			k, _ := e.nodeChecker(ctx, out, o.TunnelPort)
 			return k
 		}
 	}

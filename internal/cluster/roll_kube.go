@@ -41,8 +41,8 @@ func (k kubeNodes) NodeReady(ctx context.Context, instanceID string) (bool, erro
 // control plane backs up. It returns nil and says why when no API answers
 // (always so on the emulator, where no instance boots): the roll then
 // waits for InService only.
-func (e *Env) nodeChecker(ctx context.Context, out *Outputs) (nodeChecker, string) {
-	client, host, err := e.kubeClient(ctx, out)
+func (e *Env) nodeChecker(ctx context.Context, out *Outputs, tunnelPort int) (nodeChecker, string) {
+	client, host, err := e.kubeClient(ctx, out, tunnelPort)
 	if err != nil {
 		return nil, fmt.Sprintf("%v: the roll waits for each replacement to be InService in its group, not for its Node to be Ready", err)
 	}
@@ -51,10 +51,17 @@ func (e *Env) nodeChecker(ctx context.Context, out *Outputs) (nodeChecker, strin
 
 // kubeClient is a client-go client for the cluster's API through the admin
 // kubeconfig in the certs bucket, checked to answer; the error says why not.
-func (e *Env) kubeClient(ctx context.Context, out *Outputs) (kubernetes.Interface, string, error) {
-	kc, err := e.fetchKubeconfig(ctx, out, true)
+// A tunnelPort other than 0 points it at that local port (TLS still
+// verified against api.<domain>), as validate --tunnel-port does.
+func (e *Env) kubeClient(ctx context.Context, out *Outputs, tunnelPort int) (kubernetes.Interface, string, error) {
+	kc, err := e.fetchKubeconfig(ctx, out, tunnelPort == 0)
 	if err != nil {
 		return nil, "", fmt.Errorf("kubernetes API not reachable (%v)", err)
+	}
+	if tunnelPort != 0 {
+		if err := pointAtTunnel(kc, out.APIDNSName, tunnelPort); err != nil {
+			return nil, "", err
+		}
 	}
 	raw, err := yaml.Marshal(kc)
 	if err != nil {

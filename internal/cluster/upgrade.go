@@ -76,6 +76,9 @@ func ValidateUpgrade(cfg *config.Cluster, o UpgradeOptions) error {
 	if o.ControlPlaneTimeout < 0 {
 		return UsageError("upgrade: the control plane timeout must not be negative")
 	}
+	if o.Roll.TunnelPort != 0 {
+		return KubeconfigServer{Tunnel: true, TunnelPort: o.Roll.TunnelPort}.Validate()
+	}
 	return nil
 }
 
@@ -214,7 +217,7 @@ func UpgradeSteps(res *UpgradeResult, configured string) []string {
 // waitControlPlaneVersion waits until the API server reports the target
 // version, when an API is reachable; it says what it checked.
 func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o UpgradeOptions) (string, error) {
-	client, _, err := e.kubeClient(ctx, out)
+	client, _, err := e.kubeClient(ctx, out, o.Roll.TunnelPort)
 	if err != nil {
 		msg := fmt.Sprintf("not checked: %v; the API server's version is not confirmed", err)
 		e.opts.UI.Notef("upgrade: control plane %s\n", msg)
