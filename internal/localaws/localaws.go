@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -131,13 +132,7 @@ func start(ctx context.Context, path string, opts Options) (*Emulator, error) {
 		"MOTO_ENABLE_RECORDING=",
 	)
 	cmd.Env = append(cmd.Env, opts.Env...)
-	// Own process group (and session when detached) so Stop reaches every
-	// child and a terminal's Ctrl-C does not reach a detached emulator.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !opts.Detach, Setsid: opts.Detach}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(tmpDir)
-		return nil, fmt.Errorf("starting %s: %w", path, err)
-	}
+	cmd.SysProcAttr = procAttr(opts.Detach)
 	e := &Emulator{
 		url:      fmt.Sprintf("http://127.0.0.1:%d", port),
 		cmd:      cmd,
@@ -146,10 +141,25 @@ func start(ctx context.Context, path string, opts Options) (*Emulator, error) {
 		logPath:  logPath,
 		detached: opts.Detach,
 	}
+	started := make(chan error, 1)
 	go func() {
+		// The parent-death signal follows the thread that started the
+		// child, not the process: keep this thread until the child exits,
+		// so that no other goroutine's locked thread ending kills it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		e.waitErr = cmd.Wait()
 		close(e.done)
 	}()
+	if err := <-started; err != nil {
+		os.RemoveAll(tmpDir)
+		return nil, fmt.Errorf("starting %s: %w", path, err)
+	}
 
 	if err := e.waitReady(ctx); err != nil {
 		_ = e.Stop()
