@@ -1,6 +1,7 @@
 package agentcmd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os/signal"
@@ -47,6 +48,15 @@ func newDrainEventsCmd(o *Options) *cobra.Command {
 			}
 			if err != nil {
 				return err
+			}
+			// A snapshot request (kforge roll --control-plane) runs the
+			// backup this node's timer runs, then records the request.
+			d.Snapshot = func(ctx context.Context, request string) error {
+				a, err := node.NewAgent(ctx, w)
+				if err != nil {
+					return err
+				}
+				return a.SnapshotOnRequest(ctx, request)
 			}
 			if !once {
 				return d.Run(ctx)

@@ -44,6 +44,10 @@ const (
 	EtcdHistoryPrefix = Controller + "etcd/history/"
 	// AdminConfKey is the admin kubeconfig `kforge kubeconfig` fetches.
 	AdminConfKey = Controller + "admin.conf"
+	// SnapshotRequestKey holds the id of the last snapshot request the
+	// control plane served (`kforge roll --control-plane`): written after
+	// the snapshot it took for it was uploaded.
+	SnapshotRequestKey = Controller + "etcd/snapshot-request"
 	// APIAddressesKey is the control plane's private and public address.
 	APIAddressesKey = Controller + "api-addresses.json"
 )

@@ -15,8 +15,10 @@ func newRollCmd(app *App) *cobra.Command {
 		Long: `Find the instances whose launch template version (new agent build, AMI,
 instance type) differs from their group's, and replace them one at a time
 per pool: raise the desired capacity by one, wait for the replacement, then
-terminate the old instance (its node is drained through the termination
-lifecycle hook). A pool whose max leaves no room is replaced
+cordon and drain the old node (PodDisruptionBudgets respected, at most
+--drain-timeout), then terminate the old instance (the termination lifecycle
+hook deletes its Node). A drain that does not finish stops the roll before
+the termination; run it again to resume. A pool whose max leaves no room is replaced
 terminate-first. --dry-run prints the plan and changes nothing. Run it
 again after an interruption: instances already current are skipped.
 
@@ -59,6 +61,7 @@ rolls as above.`,
 	f.StringVar(&o.Pool, "pool", "", "roll this worker pool only (default: every worker pool)")
 	f.BoolVar(&o.ControlPlane, "control-plane", false, "roll the control plane (API downtime; writes since the last etcd snapshot are lost)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print what would be replaced and why; change nothing")
+	f.DurationVar(&o.DrainTimeout, "drain-timeout", 0, "give up draining an old node after this long (default 15m): the roll stops there, nothing terminated, the node cordoned")
 	f.StringVar(&o.AMI, "ami", "", "latest: first move the pinned image to the latest Amazon Linux 2023 release (an up), then roll")
 	f.IntVar(&o.TunnelPort, "tunnel-port", 0, tunnelPortUsage)
 	return cmd
@@ -99,5 +102,13 @@ func (app *App) printRollPlan(res *cluster.RollResult) {
 // printRollSteps prints the replacements made.
 func (app *App) printRollSteps(res *cluster.RollResult) {
 	app.Table(res.StepRows())
+	for _, s := range res.Steps {
+		if s.SnapshotRequest != "" {
+			app.Printf("%s: etcd snapshot %s taken right before %s was terminated (nothing written before it is lost)\n", s.Pool, s.SnapshotRequest, s.Old)
+		}
+		if s.APIDowntime != "" {
+			app.Printf("%s: Kubernetes API downtime measured: %s (/readyz probed every second, from the last answer of %s to the first of its replacement)\n", s.Pool, s.APIDowntime, s.Old)
+		}
+	}
 	app.Printf("\n%d of %d instance(s) replaced.\n", len(res.Steps), res.Pending)
 }

@@ -33,6 +33,9 @@ type Outputs struct {
 	Emulated          bool              `json:"emulated"`
 	KubernetesVersion string            `json:"kubernetes_version"`
 	AMIs              map[string]string `json:"amis"`
+	// NodeEventsQueueURL is the queue the control plane's drainer reads;
+	// a control-plane roll sends its snapshot request there.
+	NodeEventsQueueURL string `json:"node_events_queue_url"`
 }
 
 // DecodeOutputs decodes terraform output values into Outputs. An

@@ -54,6 +54,9 @@ type RollOptions struct {
 	// Timeout bounds each wait: a replacement InService, an instance gone,
 	// a Node Ready (20 minutes).
 	Timeout time.Duration
+	// DrainTimeout bounds the drain of one old node (15 minutes); a drain
+	// that does not finish stops the roll before the termination.
+	DrainTimeout time.Duration
 	// ShowPlan, when set, shows the plan before the confirmation.
 	ShowPlan func(*RollResult)
 	// AMI "latest" first moves the pinned images to the latest Amazon
@@ -102,10 +105,20 @@ type RollStep struct {
 	Seconds    int      `json:"seconds"`
 	NodesReady bool     `json:"nodes_ready_checked"`
 	Resumed    bool     `json:"resumed,omitempty"`
+	// Drained is the old instance's Node, drained before it went; Evicted
+	// counts the pods evicted from it.
+	Drained string `json:"drained_node,omitempty"`
+	Evicted int    `json:"evicted,omitempty"`
 	// Unavailable: terminate-then-replace only, from the termination until
-	// the replacement was InService (and its Node Ready when checked); for
-	// the control plane, the API downtime as the roll saw it.
+	// the replacement was InService (and its Node Ready when checked).
 	Unavailable string `json:"unavailable,omitempty"`
+	// Control plane: the snapshot request served right before the
+	// termination, and the API downtime measured by probing /readyz: from
+	// the last answer of the old control plane to the first of the
+	// replacement.
+	SnapshotRequest string `json:"snapshot_request,omitempty"`
+	APIDowntime     string `json:"api_downtime,omitempty"`
+	APIDowntimeSecs int    `json:"api_downtime_seconds,omitempty"`
 }
 
 // RollResult is what `kforge roll` reports.
@@ -138,8 +151,8 @@ func ValidateRoll(cfg *config.Cluster, o RollOptions) error {
 	if err := validateAMI(cfg, o); err != nil {
 		return err
 	}
-	if o.Poll < 0 || o.Timeout < 0 {
-		return UsageError("roll: poll interval and timeout must not be negative")
+	if o.Poll < 0 || o.Timeout < 0 || o.DrainTimeout < 0 {
+		return UsageError("roll: poll interval, timeout and --drain-timeout must not be negative")
 	}
 	if o.TunnelPort != 0 {
 		return KubeconfigServer{Tunnel: true, TunnelPort: o.TunnelPort}.Validate()
@@ -223,6 +236,8 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 			k, _ := e.nodeChecker(ctx, out, o.TunnelPort)
 			return k
 		}
+		r.probe = func(ctx context.Context) bool { return e.apiReady(ctx, out, o.TunnelPort) }
+		r.snapshot = func(ctx context.Context) (string, error) { return e.requestSnapshot(ctx, out, r.poll(), r.timeout()) }
 	}
 	e.opts.UI.Notef("%s\n", res.KubeNote)
 	err = r.execute(ctx, res)
@@ -300,9 +315,12 @@ func instanceTemplate(i asgtypes.Instance, tagged map[string][2]string) (id, ver
 	return aws.ToString(i.LaunchTemplate.LaunchTemplateId), aws.ToString(i.LaunchTemplate.Version), true
 }
 
-// nodeChecker reports whether the Node of an instance is Ready.
+// nodeChecker is the roll's view of the Kubernetes API: whether an
+// instance's Node is Ready, draining it, and whether it is gone.
 type nodeChecker interface {
 	NodeReady(ctx context.Context, instanceID string) (bool, error)
+	Drain(ctx context.Context, instanceID string, timeout time.Duration, note func(string, ...any)) (node string, evicted int, err error)
+	NodeGone(ctx context.Context, instanceID string) (gone bool, node string, err error)
 }
 
 type roller struct {
@@ -312,6 +330,11 @@ type roller struct {
 	// reconnect, when set, builds a fresh checker on every poll (the
 	// control plane's replacement has a new address).
 	reconnect func(context.Context) nodeChecker
+	// probe reports whether the API answers /readyz now; snapshot has the
+	// control plane take an etcd snapshot and returns its request id.
+	// Both are set for a control-plane roll with a reachable API.
+	probe    func(context.Context) bool
+	snapshot func(context.Context) (string, error)
 	ui        UI
 	opts      RollOptions
 }
@@ -321,6 +344,62 @@ func (r *roller) poll() time.Duration {
 		return r.opts.Poll
 	}
 	return 10 * time.Second
+}
+
+func (r *roller) drainTimeout() time.Duration {
+	if r.opts.DrainTimeout > 0 {
+		return r.opts.DrainTimeout
+	}
+	return defaultDrainTimeout
+}
+
+// drainOld cordons and drains the old instance's Node before it is
+// terminated (worker pools, when the API answers). A drain that does not
+// finish stops the roll: nothing is terminated, the node stays cordoned.
+func (r *roller) drainOld(ctx context.Context, rg RollGroup, step *RollStep, env string) error {
+	if r.kube == nil || rg.Pool == ControlPlanePool {
+		return nil
+	}
+	note := func(format string, args ...any) { r.ui.Notef("%s: "+format+"\n", append([]any{rg.Pool}, args...)...) }
+	node, evicted, err := r.kube.Drain(ctx, step.Old, r.drainTimeout(), note)
+	step.Drained, step.Evicted = node, evicted
+	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted(ctx, env)
+		}
+		return Failure("%s: %v. Nothing was terminated: %s stays in service and its node cordoned (as kubectl drain leaves it). Let the budget allow a disruption (or add replicas), then run `kforge roll %s` again to resume; or `kubectl uncordon %s` to give the node back", rg.Pool, err, step.Old, env, node)
+	}
+	if node == "" {
+		note("%s has no Node: nothing to drain", step.Old)
+		return nil
+	}
+	note("node %s drained (%d pod(s) evicted)", node, evicted)
+	return nil
+}
+
+// waitNodeGone waits until the terminated worker's Node object is gone:
+// the termination lifecycle hook's drainer deletes it before the instance
+// goes.
+func (r *roller) waitNodeGone(ctx context.Context, rg RollGroup, id, env string) error {
+	if r.kube == nil || rg.Pool == ControlPlanePool {
+		return nil
+	}
+	var name string
+	err := r.waitFor(ctx, env, fmt.Sprintf("the Node of %s to be deleted (by the control plane's drainer, through the termination lifecycle hook)", id), func() (bool, error) {
+		gone, n, err := r.kube.NodeGone(ctx, id)
+		if err != nil {
+			r.ui.Notef("%s: reading the Node of %s: %v (retrying)\n", rg.Pool, id, err)
+			return false, nil
+		}
+		if n != "" {
+			name = n
+		}
+		return gone, nil
+	})
+	if err == nil && name != "" {
+		r.ui.Notef("%s: Node %s deleted\n", rg.Pool, name)
+	}
+	return err
 }
 
 func (r *roller) timeout() time.Duration {
@@ -625,6 +704,10 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 		if step.NodesReady, err = r.waitNodes(ctx, rg, check, env); err != nil {
 			return step, err
 		}
+		// The replacement is Ready: only now does the old node drain.
+		if err := r.drainOld(ctx, rg, &step, env); err != nil {
+			return step, err
+		}
 		back := rg.Desired
 		if step.Resumed {
 			back--
@@ -641,13 +724,28 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 		if err := r.waitGone(ctx, rg, old.ID, env); err != nil {
 			return step, err
 		}
+		if err := r.waitNodeGone(ctx, rg, old.ID, env); err != nil {
+			return step, err
+		}
 	} else {
 		r.ui.Notef("%s: replacing %s (%s): terminating it first (%s)\n", rg.Pool, old.ID, old.Reason, rg.StrategyWhy)
+		if err := r.drainOld(ctx, rg, &step, env); err != nil {
+			return step, err
+		}
+		if err := r.snapshotFirst(ctx, rg, &step, env); err != nil {
+			return step, err
+		}
 		t0 := time.Now()
 		if err := r.terminate(call, rg, old.ID, false); err != nil {
 			return step, err
 		}
+		if err := r.measureDowntime(ctx, rg, &step, t0, env); err != nil {
+			return step, err
+		}
 		if err := r.waitGone(ctx, rg, old.ID, env); err != nil {
+			return step, err
+		}
+		if err := r.waitNodeGone(ctx, rg, old.ID, env); err != nil {
 			return step, err
 		}
 		newIDs, err := r.waitCapacity(ctx, rg, old.ID, before, env)

@@ -212,6 +212,17 @@ func (a *Agent) restoreDone(context.Context) (bool, error) {
 	return Exists(a.Host, caCert) && !Exists(a.Host, restorePending), nil
 }
 
+// SnapshotOnRequest takes a backup now and then records the request id
+// (the control plane's drainer serves a `kforge roll --control-plane`
+// request with it, right before the termination).
+func (a *Agent) SnapshotOnRequest(ctx context.Context, request string) error {
+	if err := a.Backup(ctx); err != nil {
+		return err
+	}
+	// Written after the snapshot's upload: whoever asked waits for it.
+	return a.Bucket.Put(ctx, SnapshotRequestKey, []byte(request))
+}
+
 // Backup uploads the PKI archive, the admin kubeconfig and a fresh etcd
 // snapshot to the controller prefix (run by kforge-backup.timer).
 func (a *Agent) Backup(ctx context.Context) error {

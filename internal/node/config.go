@@ -19,12 +19,14 @@ import (
 
 // Bucket keys (internal/certstore owns the layout).
 const (
-	JoinKey           = certstore.JoinKey
-	PKIBackupKey      = certstore.PKIBackupKey
-	EtcdSnapshotKey   = certstore.EtcdSnapshotKey
-	AdminConfKey      = certstore.AdminConfKey
-	APIAddressesKey   = certstore.APIAddressesKey
-	etcdHistoryPrefix = certstore.EtcdHistoryPrefix
+	JoinKey         = certstore.JoinKey
+	PKIBackupKey    = certstore.PKIBackupKey
+	EtcdSnapshotKey = certstore.EtcdSnapshotKey
+	// SnapshotRequestKey: the last snapshot request served.
+	SnapshotRequestKey = certstore.SnapshotRequestKey
+	AdminConfKey       = certstore.AdminConfKey
+	APIAddressesKey    = certstore.APIAddressesKey
+	etcdHistoryPrefix  = certstore.EtcdHistoryPrefix
 )
 
 // Roles the agent can play.

@@ -28,6 +28,9 @@ const (
 	// there: a termination that bypassed the hook (a hook timeout, an EC2
 	// API termination) leaves no NotReady Node holding its pod range.
 	ActionRemoveNode Action = "remove-node"
+	// ActionSnapshot: kforge asks the control plane for an etcd snapshot
+	// now (a roll of the control plane, right before its termination).
+	ActionSnapshot Action = "snapshot"
 	// ActionIgnore: nothing to do (a launch, a state such as running).
 	ActionIgnore Action = "ignore"
 )
@@ -41,6 +44,22 @@ const (
 	detailHealth             = "AWS Health Event"
 	terminatingTransition    = "autoscaling:EC2_INSTANCE_TERMINATING"
 )
+
+// A snapshot request: an event kforge itself sends to the node events
+// queue (SQS SendMessage), in EventBridge's envelope.
+const (
+	SnapshotSource     = "kforge"
+	SnapshotDetailType = "Control Plane Snapshot Request"
+)
+
+// SnapshotRequest is the body of a snapshot request for request id id.
+func SnapshotRequest(id string, at time.Time) ([]byte, error) {
+	detail, err := json.Marshal(map[string]string{"request": id})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(envelope{Version: "0", ID: id, DetailType: SnapshotDetailType, Source: SnapshotSource, Time: at.UTC(), Detail: detail})
+}
 
 // SpotWarning is how long before the interruption EC2 sends the warning.
 const SpotWarning = 2 * time.Minute
@@ -58,6 +77,8 @@ type Event struct {
 	Group string `json:"group,omitempty"`
 	Hook  string `json:"hook,omitempty"`
 	Token string `json:"token,omitempty"`
+	// Request is a snapshot request's id.
+	Request string `json:"request,omitempty"`
 	// Reason is the state or the Health event type code, for the log.
 	Reason string `json:"reason,omitempty"`
 }
@@ -155,6 +176,14 @@ func ParseEvent(body []byte) (Event, error) {
 				ev.Action = ActionRemoveNode
 			}
 		}
+	case env.Source == SnapshotSource && env.DetailType == SnapshotDetailType:
+		var d struct {
+			Request string `json:"request"`
+		}
+		if err := json.Unmarshal(env.Detail, &d); err != nil || d.Request == "" {
+			return Event{}, fmt.Errorf("event %s (%s): request id missing (%v)", env.ID, env.DetailType, err)
+		}
+		ev.Action, ev.Request = ActionSnapshot, d.Request
 	case env.Source == "aws.health" && env.DetailType == detailHealth:
 		var d healthDetail
 		if err := json.Unmarshal(env.Detail, &d); err != nil {

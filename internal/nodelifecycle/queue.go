@@ -52,6 +52,9 @@ type Drainer struct {
 	// (default: the drain timeout plus a minute).
 	Visibility time.Duration
 	Now        func() time.Time
+	// Snapshot, when set, takes an etcd snapshot, uploads it and records
+	// the request id (ActionSnapshot); unset, such a request is an error.
+	Snapshot func(ctx context.Context, request string) error
 }
 
 // Outcome is what happened to one message.
@@ -160,6 +163,16 @@ func (d *Drainer) act(ctx context.Context, o *Outcome) error {
 	case ActionIgnore:
 		o.Skipped = "no action for this event"
 		log.Debug("node event ignored", "event", ev.DetailType, "reason", ev.Reason)
+		return nil
+	case ActionSnapshot:
+		if d.Snapshot == nil {
+			return fmt.Errorf("snapshot request %s: this drainer takes no snapshots", ev.Request)
+		}
+		log.Info("snapshot requested: taking an etcd snapshot", "request", ev.Request)
+		if err := d.Snapshot(ctx, ev.Request); err != nil {
+			return fmt.Errorf("snapshot request %s: %w", ev.Request, err)
+		}
+		log.Info("snapshot request served", "request", ev.Request)
 		return nil
 	case ActionLifecycle:
 		if !slices.Contains(h.Groups, ev.Group) || ev.Hook != h.Hook {

@@ -44,7 +44,7 @@ var results = struct {
 
 // scenarios is every scenario of the issue, in order; the summary counts
 // them all, so one that does not run is not passed.
-var scenarios = []string{"Up", "LateJoin", "SelfHeal", "FirstBootFault", "Scale", "Down"}
+var scenarios = []string{"Up", "LateJoin", "SelfHeal", "FirstBootFault", "Scale", "PoolRoll", "ControlPlaneResize", "Down"}
 
 func TestMain(m *testing.M) {
 	code := runMain(m)
@@ -117,7 +117,15 @@ func writeSummary() {
 		if out == "passed" {
 			passed++
 		}
-		fmt.Printf("lab scenario %-15s %s%s\n", s, out, alsoCounts[s])
+		notes.Lock()
+		n := notes.m[s]
+		notes.Unlock()
+		if n != "" && out == "passed" {
+			n = " (" + n + ")"
+		} else {
+			n = ""
+		}
+		fmt.Printf("lab scenario %-18s %s%s%s\n", s, out, alsoCounts[s], n)
 	}
 	line := fmt.Sprintf("lab: %d nodes Ready in %d s; restore %d s; scenarios %d/%d passed",
 		results.ready, int(results.readyIn.Round(time.Second)/time.Second), int(results.restore.Round(time.Second)/time.Second), passed, len(scenarios))

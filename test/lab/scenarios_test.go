@@ -462,6 +462,14 @@ func (c *cluster) admin(t *testing.T, ctx context.Context) (string, *lab.Instanc
 	return id, n, kc
 }
 
+// TestPoolRoll: issue 13's pool roll with a PodDisruptionBudget respected
+// (daytwo_test.go). Here so that it runs after Scale and before Down.
+func TestPoolRoll(t *testing.T) { poolRoll(t) }
+
+// TestControlPlaneResize: issue 13's control-plane resize with the API
+// downtime measured (daytwo_test.go).
+func TestControlPlaneResize(t *testing.T) { controlPlaneResize(t) }
+
 // TestDown: `kforge down local` terminates every instance, the lab stops
 // their nodes, and taking the lab down leaves no sandbox, namespace, mount,
 // process or link behind.

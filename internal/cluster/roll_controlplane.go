@@ -1,0 +1,152 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/certstore"
+	"github.com/kforge/kforge/internal/node"
+	"github.com/kforge/kforge/internal/nodelifecycle"
+)
+
+// apiProbeInterval is how often a control-plane roll asks the API whether
+// it is ready while it is down: the downtime's resolution.
+const apiProbeInterval = time.Second
+
+// apiReady asks the API server's /readyz through the admin kubeconfig,
+// fetched afresh (the replacement may publish a new address).
+func (e *Env) apiReady(ctx context.Context, out *Outputs, tunnelPort int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	client, _, err := e.kubeClient(ctx, out, tunnelPort)
+	if err != nil {
+		return false
+	}
+	body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	return err == nil && string(body) == "ok"
+}
+
+// requestSnapshot asks the control plane for an etcd snapshot now: a
+// request on the node events queue, which the control plane's drainer
+// serves with the backup its timer runs (snapshot, PKI and admin
+// kubeconfig to the certs bucket), then records the request id under
+// certstore.SnapshotRequestKey. It returns the id once recorded.
+func (e *Env) requestSnapshot(ctx context.Context, out *Outputs, poll, timeout time.Duration) (string, error) {
+	if out.NodeEventsQueueURL == "" {
+		return "", Failure("the applied state names no node events queue (output node_events_queue_url): run `kforge up %s` first; the control plane's snapshot request goes there", e.Name)
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	id := "roll-" + now.Format("20060102T150405.000000000Z")
+	body, err := nodelifecycle.SnapshotRequest(id, now)
+	if err != nil {
+		return "", err
+	}
+	if _, err := sqs.NewFromConfig(cfg).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(out.NodeEventsQueueURL), MessageBody: aws.String(string(body))}); err != nil {
+		return "", fmt.Errorf("sending the snapshot request to %s: %w", out.NodeEventsQueueURL, err)
+	}
+	b := node.S3Bucket{Client: awsx.S3Client(cfg, e.Endpoint), Name: out.CertsBucket}
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := b.Get(ctx, certstore.SnapshotRequestKey)
+		switch {
+		case err == nil && string(got) == id:
+			return id, nil
+		case err != nil && !errors.Is(err, node.ErrNotFound):
+			return "", fmt.Errorf("reading s3://%s/%s: %w", out.CertsBucket, certstore.SnapshotRequestKey, err)
+		}
+		if time.Now().After(deadline) {
+			return "", Failure("the control plane did not serve snapshot request %s within %s (its drainer, kforge-drain-events.service, takes it from %s): nothing was terminated; see `journalctl -u kforge-drain-events` on the control plane", id, timeout, out.NodeEventsQueueURL)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(min(poll, 2*time.Second)):
+		}
+	}
+}
+
+// snapshotFirst has the control plane take an etcd snapshot right before
+// its termination, so that nothing written before it is lost.
+func (r *roller) snapshotFirst(ctx context.Context, rg RollGroup, step *RollStep, env string) error {
+	if rg.Pool != ControlPlanePool || r.snapshot == nil {
+		return nil
+	}
+	r.ui.Notef("%s: asking the control plane for an etcd snapshot before its termination\n", rg.Pool)
+	id, err := r.snapshot(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted(ctx, env)
+		}
+		return err
+	}
+	step.SnapshotRequest = id
+	r.ui.Notef("%s: snapshot %s uploaded to the certs bucket (controller/etcd/latest.db); terminating %s\n", rg.Pool, id, step.Old)
+	return nil
+}
+
+// measureDowntime probes /readyz every second from the termination: the
+// downtime runs from the old control plane's last answer to the first
+// answer after the old instance has left its group (so that an old
+// instance still shutting down is not taken for the replacement).
+func (r *roller) measureDowntime(ctx context.Context, rg RollGroup, step *RollStep, t0 time.Time, env string) error {
+	if rg.Pool != ControlPlanePool || r.probe == nil {
+		return nil
+	}
+	lastUp, down := t0, false
+	deadline := t0.Add(r.timeout())
+	for {
+		up := r.probe(ctx)
+		now := time.Now()
+		switch {
+		case up && !down:
+			lastUp = now
+		case !up && !down:
+			down = true
+			r.ui.Notef("%s: Kubernetes API down (last answer %s after the termination)\n", rg.Pool, lastUp.Sub(t0).Round(time.Second))
+		case up && down:
+			gone, err := r.leftGroup(ctx, rg, step.Old)
+			if err != nil {
+				return err
+			}
+			if gone {
+				d := now.Sub(lastUp)
+				step.APIDowntime, step.APIDowntimeSecs = d.Round(time.Second).String(), int(d.Round(time.Second)/time.Second)
+				r.ui.Notef("%s: Kubernetes API answers again: downtime %s (probed every %s)\n", rg.Pool, step.APIDowntime, apiProbeInterval)
+				return nil
+			}
+		}
+		if now.After(deadline) {
+			return Failure("the Kubernetes API did not answer again within %s of the control plane's termination; the roll stopped here and resumes with `kforge roll %s --control-plane`", r.timeout(), env)
+		}
+		select {
+		case <-ctx.Done():
+			return interrupted(ctx, env)
+		case <-time.After(apiProbeInterval):
+		}
+	}
+}
+
+// leftGroup reports whether the instance is no longer in the group.
+func (r *roller) leftGroup(ctx context.Context, rg RollGroup, id string) (bool, error) {
+	g, err := r.describe(ctx, rg.ASG)
+	if err != nil {
+		return false, err
+	}
+	for _, i := range g.Instances {
+		if aws.ToString(i.InstanceId) == id && i.LifecycleState != asgtypes.LifecycleStateTerminated {
+			return false, nil
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,145 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/kubectl/pkg/drain"
+)
+
+// defaultDrainTimeout bounds the drain of one node, as kOps'
+// rolling-update --drain-timeout does by default.
+const defaultDrainTimeout = 15 * time.Minute
+
+// DrainError is a drain that did not finish: the node stays cordoned and
+// its instance keeps running, so the roll stops before terminating it.
+type DrainError struct {
+	Node    string
+	Timeout time.Duration
+	// Blocking names the PodDisruptionBudgets that allow no disruption of
+	// a pod still on the node ("namespace/name").
+	Blocking []string
+	Err      error
+}
+
+func (e *DrainError) Error() string {
+	why := e.Err.Error()
+	if len(e.Blocking) > 0 {
+		why = "PodDisruptionBudget " + strings.Join(e.Blocking, ", ") + " allows no disruption of the pods still on it"
+	}
+	return fmt.Sprintf("draining node %s did not finish within %s: %s", e.Node, e.Timeout, why)
+}
+
+func (e *DrainError) Unwrap() error { return e.Err }
+
+// node finds an instance's Node by spec.providerID; nil when it has none.
+func (k kubeNodes) node(ctx context.Context, instanceID string) (*corev1.Node, error) {
+	nodes, err := k.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	for i := range nodes.Items {
+		if strings.HasSuffix(nodes.Items[i].Spec.ProviderID, "/"+instanceID) {
+			return &nodes.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// NodeGone reports whether the instance no longer has a Node.
+func (k kubeNodes) NodeGone(ctx context.Context, instanceID string) (bool, string, error) {
+	n, err := k.node(ctx, instanceID)
+	if err != nil || n == nil {
+		return n == nil && err == nil, "", err
+	}
+	return false, n.Name, nil
+}
+
+// Drain cordons the instance's Node and evicts its pods with kubectl's
+// drain (PodDisruptionBudgets respected: a refused eviction is retried
+// until timeout), as `kubectl drain --ignore-daemonsets
+// --delete-emptydir-data --force` does. It returns the Node's name ("" when
+// the instance has none) and how many pods went. On failure the node stays
+// cordoned, as kubectl and kOps leave it.
+func (k kubeNodes) Drain(ctx context.Context, instanceID string, timeout time.Duration, note func(string, ...any)) (string, int, error) {
+	n, err := k.node(ctx, instanceID)
+	if err != nil || n == nil {
+		return "", 0, err
+	}
+	evicted := 0
+	h := &drain.Helper{
+		Ctx: ctx, Client: k.client,
+		// The instance is terminated next: a pod no controller recreates
+		// goes with it either way.
+		Force: true, IgnoreAllDaemonSets: true, DeleteEmptyDirData: true,
+		GracePeriodSeconds: -1, Timeout: timeout, EvictErrorRetryDelay: 5 * time.Second,
+		// kubectl's retry lines ("will retry after 5s") every 5 s would
+		// drown the progress; a failure names the budget instead.
+		Out: io.Discard, ErrOut: io.Discard,
+		OnPodDeletionOrEvictionFinished: func(pod *corev1.Pod, _ bool, err error) {
+			if err == nil {
+				evicted++
+				note("evicted pod %s/%s from node %s", pod.Namespace, pod.Name, n.Name)
+			}
+		},
+	}
+	if err := drain.RunCordonOrUncordon(h, n, true); err != nil {
+		return n.Name, 0, fmt.Errorf("cordoning node %s: %w", n.Name, err)
+	}
+	note("node %s (%s) cordoned; draining it (timeout %s)", n.Name, instanceID, timeout)
+	if err := drain.RunNodeDrain(h, n.Name); err != nil {
+		de := &DrainError{Node: n.Name, Timeout: timeout, Err: err}
+		// Best effort: the drain failed either way.
+		de.Blocking, _ = k.blockingBudgets(context.WithoutCancel(ctx), n.Name)
+		return n.Name, evicted, de
+	}
+	return n.Name, evicted, nil
+}
+
+// blockingBudgets names the PodDisruptionBudgets that select a pod still
+// on the node and allow no disruption now.
+func (k kubeNodes) blockingBudgets(ctx context.Context, node string) ([]string, error) {
+	pods, err := k.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return nil, fmt.Errorf("listing the pods on node %s: %w", node, err)
+	}
+	budgets := map[string][]policyv1.PodDisruptionBudget{}
+	var order []string
+	protects := map[string][]string{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		if _, ok := budgets[p.Namespace]; !ok {
+			l, err := k.client.PolicyV1().PodDisruptionBudgets(p.Namespace).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("listing PodDisruptionBudgets in %s: %w", p.Namespace, err)
+			}
+			budgets[p.Namespace] = l.Items
+		}
+		for _, b := range budgets[p.Namespace] {
+			sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
+			if err != nil || sel.Empty() || !sel.Matches(labels.Set(p.Labels)) || b.Status.DisruptionsAllowed > 0 {
+				continue
+			}
+			key := fmt.Sprintf("%s/%s (%d disruptions allowed: %d of %d pods healthy, %d needed", b.Namespace, b.Name,
+				b.Status.DisruptionsAllowed, b.Status.CurrentHealthy, b.Status.ExpectedPods, b.Status.DesiredHealthy)
+			if _, ok := protects[key]; !ok {
+				order = append(order, key)
+			}
+			protects[key] = append(protects[key], p.Name)
+		}
+	}
+	var out []string
+	for _, key := range order {
+		out = append(out, key+"; on the node: "+strings.Join(protects[key], ", ")+")")
+	}
+	return out, nil
+}
