@@ -335,8 +335,10 @@ type roller struct {
 	// Both are set for a control-plane roll with a reachable API.
 	probe    func(context.Context) bool
 	snapshot func(context.Context) (string, error)
-	ui        UI
-	opts      RollOptions
+	// probeInterval overrides apiProbeInterval (tests).
+	probeInterval time.Duration
+	ui            UI
+	opts          RollOptions
 }
 
 func (r *roller) poll() time.Duration {

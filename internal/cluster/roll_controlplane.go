@@ -122,7 +122,7 @@ func (r *roller) measureDowntime(ctx context.Context, rg RollGroup, step *RollSt
 			if gone {
 				d := now.Sub(lastUp)
 				step.APIDowntime, step.APIDowntimeSecs = d.Round(time.Second).String(), int(d.Round(time.Second)/time.Second)
-				r.ui.Notef("%s: Kubernetes API answers again: downtime %s (probed every %s)\n", rg.Pool, step.APIDowntime, apiProbeInterval)
+				r.ui.Notef("%s: Kubernetes API answers again: downtime %s (probed every %s)\n", rg.Pool, step.APIDowntime, r.probeEvery())
 				return nil
 			}
 		}
@@ -132,9 +132,16 @@ func (r *roller) measureDowntime(ctx context.Context, rg RollGroup, step *RollSt
 		select {
 		case <-ctx.Done():
 			return interrupted(ctx, env)
-		case <-time.After(apiProbeInterval):
+		case <-time.After(r.probeEvery()):
 		}
 	}
+}
+
+func (r *roller) probeEvery() time.Duration {
+	if r.probeInterval > 0 {
+		return r.probeInterval
+	}
+	return apiProbeInterval
 }
 
 // leftGroup reports whether the instance is no longer in the group.

@@ -114,7 +114,7 @@ func (k kubeNodes) blockingBudgets(ctx context.Context, node string) ([]string, 
 	var order []string
 	protects := map[string][]string{}
 	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil {
+		if p.DeletionTimestamp != nil || p.Spec.NodeName != node {
 			continue
 		}
 		if _, ok := budgets[p.Namespace]; !ok {

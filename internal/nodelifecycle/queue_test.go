@@ -3,6 +3,7 @@ package nodelifecycle
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -254,3 +255,39 @@ type (
 	autoscalingCompleteOutput = autoscaling.CompleteLifecycleActionOutput
 	autoscalingOption         = func(*autoscaling.Options)
 )
+
+// TestSnapshotRequestAgainstQueue: kforge's snapshot request, sent to a
+// real SQS queue, is parsed, served by the drainer's Snapshot with its id
+// and deleted; a drainer without Snapshot leaves it in the queue (an
+// error), and a request without an id is unreadable.
+func TestSnapshotRequestAgainstQueue(t *testing.T) {
+	body, err := SnapshotRequest("roll-1", time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ParseEvent(body)
+	if err != nil || ev.Action != ActionSnapshot || ev.Request != "roll-1" {
+		t.Fatalf("ParseEvent(%s) = %+v, %v; want a snapshot request roll-1", body, ev, err)
+	}
+	if _, err := ParseEvent([]byte(strings.Replace(string(body), `"request":"roll-1"`, `"request":""`, 1))); err == nil {
+		t.Fatal("a snapshot request without an id parsed")
+	}
+	c, url := queueOnEmulator(t, string(body))
+	d := newDrainer(&fakeASG{}, fake.NewClientset(), c, url)
+	if out, err := d.ReceiveOnce(context.Background()); err == nil || len(out) != 1 || out[0].Deleted {
+		t.Fatalf("a drainer without Snapshot: %+v, %v; want an error and the message kept", out, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the test's visibility timeout is 1 s
+	var served []string
+	d.Snapshot = func(_ context.Context, request string) error {
+		served = append(served, request)
+		return nil
+	}
+	out := drainQueue(t, d)
+	if len(out) != 1 || !out[0].Deleted || out[0].Error != "" || !slices.Equal(served, []string{"roll-1"}) {
+		t.Fatalf("outcomes %+v, served %v; want roll-1 served once and deleted", out, served)
+	}
+	if n := messagesLeft(t, c, url); n != 0 {
+		t.Fatalf("%d messages left, want 0", n)
+	}
+}

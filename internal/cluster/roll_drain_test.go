@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// A drain that did not finish names the budgets that allow no disruption
+// of a pod still on the node, and only those.
+func TestBlockingBudgetsNamesTheBudget(t *testing.T) {
+	pod := func(name, node string, labels map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: labels}, Spec: corev1.PodSpec{NodeName: node}}
+	}
+	budget := func(name string, app string, allowed int32) *policyv1.PodDisruptionBudget {
+		zero := intstr.FromInt32(0)
+		return &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec:   policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &zero, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}},
+			Status: policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed, CurrentHealthy: 2, DesiredHealthy: 2, ExpectedPods: 2}}
+	}
+	k := kubeNodes{client: fake.NewClientset(
+		pod("web-1", "old", map[string]string{"app": "web"}),
+		pod("web-2", "old", map[string]string{"app": "web"}),
+		pod("db-1", "old", map[string]string{"app": "db"}),
+		pod("cache-1", "other", map[string]string{"app": "cache"}),
+		budget("web", "web", 0), budget("db", "db", 1), budget("cache", "cache", 0),
+	)}
+	got, err := k.blockingBudgets(context.Background(), "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "default/web (0 disruptions allowed: 2 of 2 pods healthy, 2 needed; on the node: web-1, web-2)"
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("blocking budgets %q, want [%q]", got, want)
+	}
+	e := &DrainError{Node: "old", Timeout: time.Minute, Blocking: got, Err: errors.New("global timeout reached")}
+	if msg := e.Error(); !strings.Contains(msg, "did not finish within 1m0s: PodDisruptionBudget default/web") {
+		t.Fatalf("DrainError: %s", msg)
+	}
+}
+
+// oneGroup answers DescribeAutoScalingGroups with the instances it holds.
+type oneGroup struct {
+	autoScalingAPI
+	mu        sync.Mutex
+	instances []string
+}
+
+func (g *oneGroup) DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	grp := asgtypes.AutoScalingGroup{AutoScalingGroupName: aws.String("demo-controller")}
+	for _, id := range g.instances {
+		grp.Instances = append(grp.Instances, asgtypes.Instance{InstanceId: aws.String(id), LifecycleState: asgtypes.LifecycleStateInService})
+	}
+	return &autoscaling.DescribeAutoScalingGroupsOutput{AutoScalingGroups: []asgtypes.AutoScalingGroup{grp}}, nil
+}
+
+// The control plane's downtime runs from the old API's last answer to the
+// first answer once the old instance has left its group: an answer while
+// it is still in the group (a blip) does not end the outage.
+func TestMeasureDowntime(t *testing.T) {
+	g := &oneGroup{instances: []string{"i-old"}}
+	// up, up, down, down, up (old still in the group), down, up.
+	answers := []bool{true, true, false, false, true, false, true}
+	calls := 0
+	var times []time.Time
+	r := &roller{asg: g, ui: &recordingUI{}, probeInterval: 20 * time.Millisecond,
+		probe: func(context.Context) bool {
+			a := answers[min(calls, len(answers)-1)]
+			times = append(times, time.Now())
+			if calls == 5 {
+				g.mu.Lock()
+				g.instances = []string{"i-new"}
+				g.mu.Unlock()
+			}
+			calls++
+			return a
+		}}
+	step := RollStep{Pool: ControlPlanePool, Old: "i-old"}
+	if err := r.measureDowntime(context.Background(), RollGroup{Pool: ControlPlanePool, ASG: "demo-controller"}, &step, time.Now(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 7 {
+		t.Fatalf("probed %d times, want 7 (stop at the first answer after the old instance left)", calls)
+	}
+	want := times[6].Sub(times[1])
+	got, err := time.ParseDuration(step.APIDowntime)
+	if err != nil || step.APIDowntime == "" {
+		t.Fatalf("APIDowntime %q: %v", step.APIDowntime, err)
+	}
+	if got != want.Round(time.Second) {
+		t.Fatalf("downtime %s, want %s (last answer of the old API to the first of the new)", got, want.Round(time.Second))
+	}
+	// A worker pool is not probed.
+	r.probe = func(context.Context) bool { t.Fatal("a worker pool probed"); return false }
+	if err := r.measureDowntime(context.Background(), RollGroup{Pool: "general"}, &RollStep{}, time.Now(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+}
