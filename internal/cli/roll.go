@@ -86,7 +86,7 @@ func (app *App) printRollPlan(res *cluster.RollResult) {
 		}
 	}
 	if res.ControlPlane && res.Pending > 0 {
-		app.Printf("\nDowntime: the Kubernetes API is unavailable from the termination until the replacement has booted, restored the latest etcd snapshot and PKI from the certs bucket, and run kubeadm init. Workloads on the workers keep running. RPO: writes after the latest snapshot are lost (backup interval %s).\n", res.BackupInterval)
+		app.Printf("\nDowntime: the Kubernetes API is unavailable from the termination until the replacement has booted, restored the latest etcd snapshot and PKI from the certs bucket, and run kubeadm init; the roll measures it. Workloads on the workers keep running. RPO: when the API answers, the control plane takes an etcd snapshot right before its termination, so only writes after that snapshot are lost; when it does not, writes after the latest scheduled snapshot are lost (backup interval %s).\n", res.BackupInterval)
 	}
 	verb := "to replace"
 	if !res.DryRun {

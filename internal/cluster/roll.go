@@ -223,7 +223,7 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 	action, want := fmt.Sprintf("replace %d instance(s) of %s, one at a time per group", res.Pending, e.Config.Name), "yes"
 	if o.ControlPlane {
 		// Downtime and possible loss of recent writes: the cluster's name, as for down.
-		action, want = fmt.Sprintf("replace the control plane of %s: the Kubernetes API is down until the replacement has restored the latest etcd snapshot (writes since it, up to %s, are lost)", e.Config.Name, res.BackupInterval), e.Config.Name
+		action, want = fmt.Sprintf("replace the control plane of %s: the Kubernetes API is down until the replacement has restored the etcd snapshot taken right before the termination (without a reachable API, the latest scheduled one: writes since it, up to %s, are lost)", e.Config.Name, res.BackupInterval), e.Config.Name
 	}
 	if err := e.opts.UI.Confirm(action, want); err != nil {
 		return nil, err
