@@ -761,7 +761,12 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 		step.Unavailable = time.Since(t0).Truncate(time.Second).String()
 	}
 	step.Seconds = int(time.Since(start).Seconds())
-	r.ui.Notef("%s: %s replaced by %v in %ds\n", rg.Pool, old.ID, step.New, step.Seconds)
+	if len(step.New) == 0 {
+		// Resumed: the earlier run's surge launched the replacement.
+		r.ui.Notef("%s: %s replaced in %ds (its replacement was launched by the earlier run; up to date now: %v)\n", rg.Pool, old.ID, step.Seconds, rg.UpToDate)
+	} else {
+		r.ui.Notef("%s: %s replaced by %v in %ds\n", rg.Pool, old.ID, step.New, step.Seconds)
+	}
 	return step, nil
 }
 
