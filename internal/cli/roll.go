@@ -101,7 +101,9 @@ func (app *App) printRollPlan(res *cluster.RollResult) {
 
 // printRollSteps prints the replacements made.
 func (app *App) printRollSteps(res *cluster.RollResult) {
-	app.Table(res.StepRows())
+	if len(res.Steps) > 0 {
+		app.Table(res.StepRows())
+	}
 	for _, s := range res.Steps {
 		if s.SnapshotRequest != "" {
 			app.Printf("%s: etcd snapshot %s taken right before %s was terminated (nothing written before it is lost)\n", s.Pool, s.SnapshotRequest, s.Old)
