@@ -187,8 +187,8 @@ func (w *podWatch) end() (minReady int, firstGone time.Time) {
 	return w.minReady, w.firstGone
 }
 
-// TestPoolRoll is issue 13's "pool roll with a PodDisruptionBudget
-// respected" (wrapped in scenarios_test.go, between Scale and Down).
+// poolRoll is issue 13's "pool roll with a PodDisruptionBudget respected"
+// (TestPoolRoll in scenarios_test.go, between Scale and Down).
 func poolRoll(t *testing.T) {
 	scenario(t, "PoolRoll")
 	c := needReady(t)
