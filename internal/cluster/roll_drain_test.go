@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,11 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kforge/kforge/internal/testutil/kubeapi"
 )
 
 // A drain that did not finish names the budgets that allow no disruption
@@ -108,5 +113,114 @@ func TestMeasureDowntime(t *testing.T) {
 	r.probe = func(context.Context) bool { t.Fatal("a worker pool probed"); return false }
 	if err := r.measureDowntime(context.Background(), RollGroup{Pool: "general"}, &RollStep{}, time.Now(), "demo"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRollDrainAgainstARealAPIServer: the roll's drain (kubectl's drain
+// library) against a real kube-apiserver. A budget that allows no
+// disruption makes the API server refuse the eviction until the drain
+// times out: the error names the budget, the pod stays, the node stays
+// cordoned. Once the budget allows one, the drain evicts the pod and
+// leaves DaemonSet pods and other nodes alone.
+func TestRollDrainAgainstARealAPIServer(t *testing.T) {
+	kube := kubeapi.Start(t)
+	ctx := context.Background()
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{})
+	must("namespace", err)
+	for name, id := range map[string]string{"ip-10-40-1-1.ec2.internal": "i-0old", "ip-10-40-1-2.ec2.internal": "i-0other"} {
+		_, err := kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/" + id}}, metav1.CreateOptions{})
+		must("node", err)
+	}
+	zero := int64(0)
+	yes := true
+	mkPod := func(name, node string, labels map[string]string, owner string) {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps", Labels: labels},
+			Spec: corev1.PodSpec{NodeName: node, TerminationGracePeriodSeconds: &zero, // no kubelet confirms a graceful deletion here
+				Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}
+		if owner != "" {
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: owner, Name: "x", UID: "00000000-0000-0000-0000-000000000001", Controller: &yes}}
+		}
+		created, err := kube.CoreV1().Pods("apps").Create(ctx, p, metav1.CreateOptions{})
+		must("pod "+name, err)
+		// What the kubelet would report: running and ready (the API server
+		// evicts Pending pods without asking the budget).
+		created.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+		_, err = kube.CoreV1().Pods("apps").UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		must("pod status "+name, err)
+	}
+	// kubectl's drain looks the DaemonSet up (one that is gone does not
+	// protect its pod).
+	_, err = kube.AppsV1().DaemonSets("apps").Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "x"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "agent"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}}}, metav1.CreateOptions{})
+	must("daemonset", err)
+	mkPod("web-0", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
+	mkPod("agent-x", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "agent"}, "DaemonSet")
+	mkPod("web-1", "ip-10-40-1-2.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
+	none := intstr.FromInt32(0)
+	pdb, err := kube.PolicyV1().PodDisruptionBudgets("apps").Create(ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &none, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+	}, metav1.CreateOptions{})
+	must("pdb", err)
+	// The disruption controller's verdict, written by hand (no controller
+	// manager runs here).
+	setAllowed := func(n int32) {
+		t.Helper()
+		cur, err := kube.PolicyV1().PodDisruptionBudgets("apps").Get(ctx, pdb.Name, metav1.GetOptions{})
+		must("pdb get", err)
+		cur.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: cur.Generation, DisruptionsAllowed: n, CurrentHealthy: 2, DesiredHealthy: 2 - n, ExpectedPods: 2}
+		_, err = kube.PolicyV1().PodDisruptionBudgets("apps").UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		must("pdb status", err)
+	}
+	setAllowed(0)
+
+	k := kubeNodes{client: kube}
+	var notes []string
+	note := func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }
+	node, evicted, err := k.Drain(ctx, "i-0old", 3*time.Second, note)
+	var de *DrainError
+	if !errors.As(err, &de) || node != "ip-10-40-1-1.ec2.internal" || evicted != 0 {
+		t.Fatalf("drain with the budget exhausted: node %q, evicted %d, err %v; want a DrainError", node, evicted, err)
+	}
+	if !strings.Contains(err.Error(), "PodDisruptionBudget apps/web (0 disruptions allowed") || !strings.Contains(err.Error(), "on the node: web-0)") {
+		t.Fatalf("the error does not name the budget and its pod on the node: %v", err)
+	}
+	if _, err := kube.CoreV1().Pods("apps").Get(ctx, "web-0", metav1.GetOptions{}); err != nil {
+		t.Fatalf("web-0 gone although the budget refused: %v", err)
+	}
+	n, err := kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil || !n.Spec.Unschedulable {
+		t.Fatalf("the node after a failed drain: %+v %v; want it left cordoned", n.Spec, err)
+	}
+
+	setAllowed(1)
+	_, evicted, err = k.Drain(ctx, "i-0old", 20*time.Second, note)
+	if err != nil || evicted != 1 {
+		t.Fatalf("drain with one disruption allowed: evicted %d, %v; want web-0 evicted", evicted, err)
+	}
+	if _, err := kube.CoreV1().Pods("apps").Get(ctx, "web-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("web-0 still there after its eviction: %v", err)
+	}
+	for _, name := range []string{"agent-x", "web-1"} {
+		if _, err := kube.CoreV1().Pods("apps").Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("pod %s: %v, want untouched", name, err)
+		}
+	}
+	other, err := kube.CoreV1().Nodes().Get(ctx, "ip-10-40-1-2.ec2.internal", metav1.GetOptions{})
+	if err != nil || other.Spec.Unschedulable {
+		t.Errorf("the other node was touched: %+v %v", other.Spec, err)
+	}
+	// An instance without a Node has nothing to drain.
+	if node, _, err := k.Drain(ctx, "i-0none", time.Second, note); node != "" || err != nil {
+		t.Errorf("drain of an instance without a Node: %q, %v", node, err)
 	}
 }
