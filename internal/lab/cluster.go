@@ -31,6 +31,10 @@ type ClusterOptions struct {
 	// (their dnf stand-in's source, built once and cached); without it the
 	// nodes have no package source and stop at the agent's prerequisites.
 	Packages *PackagesOptions
+	// MoreReleases are further Kubernetes releases the nodes' package
+	// source serves (an upgrade's target), built once and cached like
+	// Packages; only a lab that asks for them pays for their build.
+	MoreReleases []PackagesOptions
 	// TokenTTL, when set, shortens the nodes' bootstrap token lifetime
 	// (Fleet.TokenTTL).
 	TokenTTL string
@@ -73,6 +77,23 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	var more []*Packages
+	for _, po := range opts.MoreReleases {
+		if pkgs == nil {
+			return nil, fmt.Errorf("lab: more Kubernetes releases without a package source (set Packages)")
+		}
+		if po.Log == nil {
+			po.Log = opts.Log
+		}
+		p, err := EnsurePackages(ctx, po)
+		if err != nil {
+			return nil, err
+		}
+		if p.Kubernetes == pkgs.Kubernetes {
+			return nil, fmt.Errorf("lab: Kubernetes %s asked for twice in the package source", p.Kubernetes)
+		}
+		more = append(more, p)
+	}
 	l, err := New(ctx, opts.Options)
 	if err != nil {
 		return nil, err
@@ -102,7 +123,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	c.resolver = res
 	c.Fleet = &Fleet{Lab: l, Cluster: opts.Cluster, EC2: ec2.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg),
 		Events: eventbridge.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
-		Endpoint: c.Emulator.VPCURL, Resolver: resolverAddr, Packages: pkgs, TokenTTL: opts.TokenTTL}
+		Endpoint: c.Emulator.VPCURL, Resolver: resolverAddr, Packages: pkgs, MoreReleases: more, TokenTTL: opts.TokenTTL}
 	go c.reconcileLoop()
 	return c, nil
 }

@@ -51,6 +51,9 @@ type Fleet struct {
 	// Packages, when set, is the package source the nodes install from
 	// (their dnf stand-in) and the lab's node setting that goes with it.
 	Packages *Packages
+	// MoreReleases are further Kubernetes releases the package source
+	// serves beside Packages' (an upgrade's target).
+	MoreReleases []*Packages
 	// TokenTTL, when set, is the lab nodes' short bootstrap token lifetime
 	// (node.LabSettings.TokenTTL), so a run sees tokens rotate and expire.
 	TokenTTL string
@@ -285,7 +288,7 @@ func (f *Fleet) boot(ctx context.Context, i ec2types.Instance) (*Instance, error
 		return nil, fmt.Errorf("instance %s: %w", id, err)
 	}
 	if f.Packages != nil {
-		packageFiles(&spec, f.Packages)
+		packageFiles(&spec, append([]*Packages{f.Packages}, f.MoreReleases...))
 		kernelView(&spec)
 		settings, err := labNodeSettings()
 		if err != nil {

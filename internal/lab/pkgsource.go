@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,65 +13,114 @@ import (
 )
 
 // dnfStandIn is the lab's package manager on a node: the agent's
-// prerequisites phase runs `dnf install` exactly as on Amazon Linux 2023,
-// and this installs the same packages from the lab's read-only package
-// source instead of the Amazon Linux and Kubernetes repositories. Packages
-// the Debian base already carries (under their Debian names) are checked,
-// not installed; a package it does not know fails the install, as dnf's
-// "No match for argument" does.
+// prerequisites phase and its control-plane upgrade run `dnf install`
+// exactly as on Amazon Linux 2023, and this installs the same packages from
+// the lab's read-only package source instead of the Amazon Linux and
+// Kubernetes repositories. The source holds one directory per Kubernetes
+// release (PackagesMount/<version>). As on AWS, the Kubernetes repository
+// serves one minor, the one /etc/yum.repos.d/kubernetes.repo names (the
+// agent rewrites it to move a node to the next minor), and excludes the
+// Kubernetes packages unless --disableexcludes=kubernetes is given; a
+// release of another minor, or one the source lacks, is "No match", as
+// dnf says. Packages the Debian base already carries (under their Debian
+// names) are checked, not installed.
+//
+// kubeadm's images stand in for the registry: installing kubeadm-<v>
+// records v, and its images are imported into containerd at once when it
+// runs (so `kubeadm upgrade apply` finds the new release's images where it
+// would pull them) and each time containerd starts (import-images).
+//
+// KFORGE_LAB_ROOT (a directory standing for /) and KFORGE_LAB_PACKAGES
+// exist for the unit tests only.
 const dnfStandIn = `#!/bin/sh
 # kforge lab: dnf, standing in for the Amazon Linux and Kubernetes
 # repositories with the lab's package source (read-only at $P).
 set -eu
-P=` + PackagesMount + `
+R=${KFORGE_LAB_ROOT:-}
+P=${KFORGE_LAB_PACKAGES:-` + PackagesMount + `}
 [ "${1:-}" = install ] || { echo "kforge lab dnf: only 'dnf install' is provided" >&2; exit 1; }
 shift
-k8s=$(cat "$P/kubernetes-version")
+nomatch() { echo "kforge lab dnf: No match for argument: $1${2:+ ($2)}" >&2; exit 1; }
+# The package source's first release provides what does not depend on the
+# Kubernetes release (containerd).
+first=$(ls "$P" | head -n 1)
+[ -n "$first" ] || { echo "kforge lab dnf: the package source $P is empty" >&2; exit 1; }
+repo=$R/etc/yum.repos.d/kubernetes.repo
+minor=
+excluded=
+if [ -f "$repo" ]; then
+  minor=$(sed -n 's|^baseurl=.*/core:/stable:/v\([0-9]*\.[0-9]*\)/rpm/.*$|\1|p' "$repo")
+  excluded=$(sed -n 's/^exclude=//p' "$repo")
+fi
+disable=
+for a in "$@"; do [ "$a" = --disableexcludes=kubernetes ] && disable=1; done
 debian() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || { echo "kforge lab dnf: $2 needs Debian's $1 in the base" >&2; exit 1; }; echo "kforge lab dnf: $2 is Debian's $1 (already installed)"; }
+# k8spkg NAME-VERSION: the release directory the Kubernetes repository
+# serves it from, or No match.
 k8spkg() {
-  v=${1#*-}
-  [ "$v" = "$k8s" ] || { echo "kforge lab dnf: No match for argument: $1 (the package source has Kubernetes $k8s)" >&2; exit 1; }
+  name=${1%%-*} v=${1#*-}
+  [ -n "$minor" ] || nomatch "$1" "no Kubernetes repository in /etc/yum.repos.d"
+  case " $excluded " in *" $name "*) [ -n "$disable" ] || nomatch "$1" "excluded by the kubernetes repository; --disableexcludes=kubernetes installs it" ;; esac
+  case "$v" in "$minor".*) ;; *) nomatch "$1" "the kubernetes repository serves v$minor" ;; esac
+  [ -d "$P/$v" ] || nomatch "$1" "the package source has Kubernetes $(ls "$P" | tr '\n' ' ')"
+  rel=$P/$v
 }
 for a in "$@"; do
   case "$a" in
   -y|--disableexcludes=*) ;;
   containerd)
     debian runc containerd
-    install -m 0755 "$P/bin/containerd" "$P/bin/containerd-shim-runc-v2" "$P/bin/ctr" /usr/local/bin/
-    install -D -m 0644 "$P/units/containerd.service" /usr/lib/systemd/system/containerd.service
+    install -m 0755 "$P/$first/bin/containerd" "$P/$first/bin/containerd-shim-runc-v2" "$P/$first/bin/ctr" "$R/usr/local/bin/"
+    install -D -m 0644 "$P/$first/units/containerd.service" "$R/usr/lib/systemd/system/containerd.service"
     echo "kforge lab dnf: installed containerd" ;;
   kubelet-*)
     k8spkg "$a"
-    install -m 0755 "$P/bin/kubelet" /usr/bin/kubelet
-    install -D -m 0644 "$P/units/kubelet.service" /usr/lib/systemd/system/kubelet.service
-    install -D -m 0644 "$P/units/10-kubeadm.conf" /usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf
+    install -m 0755 "$rel/bin/kubelet" "$R/usr/bin/kubelet"
+    install -D -m 0644 "$rel/units/kubelet.service" "$R/usr/lib/systemd/system/kubelet.service"
+    install -D -m 0644 "$rel/units/10-kubeadm.conf" "$R/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
     # kubernetes-cni, which the kubelet package requires.
-    install -d /opt/cni/bin
-    install -m 0755 "$P"/cni/* /opt/cni/bin/
+    install -d "$R/opt/cni/bin"
+    install -m 0755 "$rel"/cni/* "$R/opt/cni/bin/"
     echo "kforge lab dnf: installed $a and kubernetes-cni" ;;
-  kubeadm-*|kubectl-*)
+  kubeadm-*)
     k8spkg "$a"
-    install -m 0755 "$P/bin/${a%%-*}" /usr/bin/
+    install -m 0755 "$rel/bin/kubeadm" "$R/usr/bin/kubeadm"
+    install -d "$R/var/lib/kforge-lab"
+    echo "${a#*-}" >"$R/var/lib/kforge-lab/kubeadm-release"
+    echo "kforge lab dnf: installed $a"
+    # containerd running: its images now (else when it starts).
+    if "$R/usr/local/bin/ctr" version >/dev/null 2>&1; then
+      "$R/usr/local/lib/kforge-lab/import-images"
+    fi ;;
+  kubectl-*)
+    k8spkg "$a"
+    install -m 0755 "$rel/bin/kubectl" "$R/usr/bin/kubectl"
     echo "kforge lab dnf: installed $a" ;;
   iptables-nft) debian iptables "$a" ;;
   iproute-tc) debian iproute2 "$a" ;;
   conntrack-tools) debian conntrack "$a" ;;
   util-linux|ethtool|socat|tar) debian "$a" "$a" ;;
-  *) echo "kforge lab dnf: No match for argument: $a" >&2; exit 1 ;;
+  *) nomatch "$a" ;;
   esac
 done
 `
 
-// importImages loads the package source's images into containerd's k8s.io
-// namespace each time containerd starts (a drop-in's ExecStartPost, so
-// `systemctl restart containerd` returns only once they are there): what
-// kubeadm's preflight would pull from registry.k8s.io is already present.
+// importImages loads the images of the installed kubeadm's release into
+// containerd's k8s.io namespace: run by the dnf stand-in when it installs
+// kubeadm, and each time containerd starts (a drop-in's ExecStartPost, so
+// `systemctl restart containerd` returns only once they are there). What
+// kubeadm would pull from registry.k8s.io is already present.
 const importImages = `#!/bin/sh
 # kforge lab: the images kubeadm expects, from the lab's package source.
 set -eu
-for f in ` + PackagesMount + `/images/*.tar; do
-  /usr/local/bin/ctr -n k8s.io images import "$f" >/dev/null
+R=${KFORGE_LAB_ROOT:-}
+P=${KFORGE_LAB_PACKAGES:-` + PackagesMount + `}
+[ -f "$R/var/lib/kforge-lab/kubeadm-release" ] || exit 0
+v=$(cat "$R/var/lib/kforge-lab/kubeadm-release")
+for f in "$P/$v"/images/*.tar; do
+  "$R/usr/local/bin/ctr" -n k8s.io images import "$f" >/dev/null
 done
+echo "kforge lab: imported the images of Kubernetes $v"
 `
 
 const containerdDropIn = `# kforge lab: import the images of the lab's package source.
@@ -78,10 +128,12 @@ const containerdDropIn = `# kforge lab: import the images of the lab's package s
 ExecStartPost=/usr/local/lib/kforge-lab/import-images
 `
 
-// packageFiles adds the package source to a node: the source itself,
-// read-only, the dnf stand-in, and the image import.
-func packageFiles(spec *InstanceSpec, p *Packages) {
-	spec.NspawnArgs = append(spec.NspawnArgs, "--bind-ro="+p.Dir+":"+PackagesMount)
+// packageFiles adds the package source to a node: each release read-only
+// at PackagesMount/<version>, the dnf stand-in, and the image import.
+func packageFiles(spec *InstanceSpec, releases []*Packages) {
+	for _, p := range releases {
+		spec.NspawnArgs = append(spec.NspawnArgs, "--bind-ro="+p.Dir+":"+path.Join(PackagesMount, p.Kubernetes))
+	}
 	spec.Files["/usr/local/bin/dnf"] = File{Data: []byte(dnfStandIn), Mode: 0o755}
 	spec.Files["/usr/local/lib/kforge-lab/import-images"] = File{Data: []byte(importImages), Mode: 0o755}
 	spec.Files["/etc/systemd/system/containerd.service.d/10-kforge-lab-images.conf"] = File{Data: []byte(containerdDropIn), Mode: 0o644}

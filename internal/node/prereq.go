@@ -28,6 +28,11 @@ exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
 `, minor)
 }
 
+// KubernetesRepo is the repository file the agent writes for a minor
+// (/etc/yum.repos.d/kubernetes.repo); the lab's dnf stand-in serves what
+// it names.
+func KubernetesRepo(minor string) []byte { return []byte(kubernetesRepo(minor)) }
+
 const modulesConf = "overlay\nbr_netfilter\n"
 
 const sysctlConf = `net.bridge.bridge-nf-call-iptables = 1
