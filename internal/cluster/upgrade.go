@@ -199,7 +199,7 @@ func UpgradeSteps(res *UpgradeResult, configured string) []string {
 	}
 	steps = append(steps,
 		fmt.Sprintf("kforge up: bootstrap/cluster.json and every node group's launch template name %s; no instance is replaced by the apply", res.To),
-		fmt.Sprintf("control plane: kforge-upgrade.timer on the node (every 2 minutes) sees %s in cluster.json, takes an etcd snapshot to s3://%s/controller/etcd/latest.db, installs kubeadm %s, runs `kubeadm upgrade apply v%s`, then installs kubelet and kubectl %s and restarts the kubelet; kforge waits until the API server reports v%s", res.To, res.Bucket, res.To, res.To, res.To, res.To))
+		fmt.Sprintf("control plane: kforge-upgrade.timer on the node (every 2 minutes) sees %s in cluster.json, takes an etcd snapshot to s3://%s/controller/etcd/latest.db, installs kubeadm %s, runs `kubeadm upgrade apply v%s`, drains the node (its static pods stay), installs kubelet and kubectl %s, restarts the kubelet and uncordons the node; kforge waits until the API server reports v%s", res.To, res.Bucket, res.To, res.To, res.To, res.To))
 	if res.NoRoll {
 		steps = append(steps, "workers: not rolled (--no-roll); their kubelets stay on "+res.From+" until `kforge roll "+res.Env+"`")
 		return steps

@@ -34,6 +34,11 @@ type recorder struct {
 	perms map[string]fs.FileMode
 	log   []string
 	name  string
+	// kubelet is the version the last `dnf install kubelet-<v>` installed,
+	// which `kubelet --version` prints.
+	kubelet string
+	// fail makes commands starting with a key fail with its error.
+	fail map[string]error
 }
 
 func newRecorder(t testing.TB, name string) *recorder {
@@ -112,6 +117,12 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 	line := c.String()
 	r.mu.Lock()
 	r.log = append(r.log, "run "+line)
+	for prefix, err := range r.fail {
+		if strings.HasPrefix(line, prefix) {
+			r.mu.Unlock()
+			return "", err
+		}
+	}
 	r.mu.Unlock()
 	arg := func(flag string) string {
 		for i, a := range c.Args {
@@ -122,6 +133,18 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		return ""
 	}
 	switch {
+	case strings.HasPrefix(line, "dnf install"):
+		for _, a := range c.Args {
+			if v, ok := strings.CutPrefix(a, "kubelet-"); ok {
+				r.mu.Lock()
+				r.kubelet = v
+				r.mu.Unlock()
+			}
+		}
+	case line == "kubelet --version":
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return "Kubernetes v" + r.kubelet + "\n", nil
 	case line == "containerd config default":
 		return "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]\n  SystemdCgroup = false\n", nil
 	case strings.HasPrefix(line, "kubeadm init"):

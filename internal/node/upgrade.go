@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/go-version"
 )
@@ -29,13 +31,37 @@ func (a *Agent) runningControlPlaneVersion() (string, error) {
 	return string(m[1]), nil
 }
 
+// kubeletVersion is the version of the installed kubelet ("1.36.6").
+func (a *Agent) kubeletVersion(ctx context.Context) (string, error) {
+	out, err := a.run(ctx, "kubelet", "--version")
+	if err != nil {
+		return "", err
+	}
+	m := kubeletVersionLine.FindStringSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("kubelet --version printed %q, not Kubernetes vX.Y.Z", strings.TrimSpace(out))
+	}
+	return m[1], nil
+}
+
+var kubeletVersionLine = regexp.MustCompile(`Kubernetes v([0-9]+\.[0-9]+\.[0-9]+)`)
+
+// drainTimeout bounds the control plane's drain before its kubelet is
+// upgraded: a PodDisruptionBudget that allows no eviction fails the run,
+// which the next timer run retries, rather than holding it forever.
+const drainTimeout = 5 * time.Minute
+
 // UpgradeControlPlane brings the control plane to cluster.json's
-// kubernetes_version, run by kforge-upgrade.timer: nothing when it runs
-// that version already; otherwise a fresh backup (PKI and etcd snapshot to
-// the bucket: the way back), the new kubeadm, `kubeadm upgrade apply`, then
-// the new kubelet and kubectl. `kforge upgrade` changes cluster.json and
-// waits for the API server to report the version. It refuses what kubeadm
-// cannot do (a downgrade, a skipped minor) without touching the node.
+// kubernetes_version, run by kforge-upgrade.timer, in kubeadm's documented
+// order: a fresh backup (PKI and etcd snapshot to the bucket: the way
+// back), the new kubeadm, `kubeadm upgrade apply`; then the node drained
+// (its static pods are mirror pods, which a drain leaves alone), the new
+// kubelet and kubectl, the kubelet restarted, the node uncordoned. Nothing
+// when the API server's manifest and the kubelet both run that version; a
+// run interrupted after kubeadm upgrade apply resumes at the drain.
+// `kforge upgrade` changes cluster.json and waits for the API server to
+// report the version. It refuses what kubeadm cannot do (a downgrade, a
+// skipped minor) without touching the node.
 func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 	if !Exists(a.Host, adminConf) {
 		a.logger().Info("control plane not initialised yet: the bootstrap installs cluster.json's version")
@@ -46,30 +72,55 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		return fmt.Errorf("reading the running control plane version: %w", err)
 	}
 	want := a.Cluster.KubernetesVersion
-	if running == want {
+	kubelet, err := a.kubeletVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the kubelet's version: %w", err)
+	}
+	if running == want && kubelet == want {
 		a.logger().Info("control plane runs cluster.json's version", "version", want)
 		return nil
 	}
-	if err := checkControlPlaneStep(running, want); err != nil {
-		return err
-	}
-	a.logger().Info("upgrading the control plane", "from", running, "to", want)
-	// The snapshot is the way back: taken now, nothing written before the
-	// upgrade is lost if it has to be restored.
-	if err := a.Backup(ctx); err != nil {
-		return fmt.Errorf("etcd snapshot before the upgrade (nothing changed): %w", err)
+	if running != want {
+		if err := checkControlPlaneStep(running, want); err != nil {
+			return err
+		}
+		a.logger().Info("upgrading the control plane", "from", running, "to", want)
+		// The snapshot is the way back: taken now, nothing written before the
+		// upgrade is lost if it has to be restored.
+		if err := a.Backup(ctx); err != nil {
+			return fmt.Errorf("etcd snapshot before the upgrade (nothing changed): %w", err)
+		}
+	} else {
+		a.logger().Info("resuming the control plane's upgrade: the kubelet", "kubelet", kubelet, "to", want)
 	}
 	if err := a.Host.WriteFile("/etc/yum.repos.d/kubernetes.repo", []byte(kubernetesRepo(a.Cluster.Minor())), 0o644); err != nil {
 		return err
 	}
+	if running != want {
+		if err := a.runAll(ctx,
+			Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes", "kubeadm-"+want),
+			Cmd("kubeadm", "upgrade", "apply", "v"+want, "--yes"),
+		); err != nil {
+			return fmt.Errorf("upgrading the control plane from %s to %s: %w", running, want, err)
+		}
+		a.logger().Info("kubeadm upgrade apply done", "version", want)
+	}
+	// kubeadm's procedure: drain before the kubelet's minor changes. The
+	// control plane's own pods are static (mirror pods, skipped); what the
+	// drain evicts (CoreDNS, the add-on controllers) moves to the workers.
+	node := a.Instance.Hostname
+	if _, err := a.Host.Run(ctx, a.kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
+		"--timeout="+drainTimeout.String())); err != nil {
+		return fmt.Errorf("draining %s before its kubelet is upgraded to %s (it stays cordoned; the next run retries): %w", node, want, err)
+	}
+	a.logger().Info("control plane node drained", "node", node)
 	if err := a.runAll(ctx,
-		Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes", "kubeadm-"+want),
-		Cmd("kubeadm", "upgrade", "apply", "v"+want, "--yes"),
 		Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes", "kubelet-"+want, "kubectl-"+want),
 		Cmd("systemctl", "daemon-reload"),
 		Cmd("systemctl", "restart", "kubelet"),
+		a.kubectl("uncordon", node),
 	); err != nil {
-		return fmt.Errorf("upgrading the control plane from %s to %s: %w", running, want, err)
+		return fmt.Errorf("upgrading the control plane's kubelet to %s: %w", want, err)
 	}
 	a.logger().Info("control plane upgraded", "version", want)
 	return nil

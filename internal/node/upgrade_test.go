@@ -27,8 +27,8 @@ func TestUpgradeControlPlane(t *testing.T) {
 	if err := a.UpgradeControlPlane(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(h.commands()) - before; n != 0 {
-		t.Errorf("same version: %d commands run, want none: %v", n, h.commands()[before:])
+	if got := h.commands()[before:]; len(got) != 1 || got[0] != "kubelet --version" {
+		t.Errorf("same version: ran %v, want only kubelet --version", got)
 	}
 
 	// kforge upgrade wrote 1.36.6 into cluster.json.
@@ -38,12 +38,16 @@ func TestUpgradeControlPlane(t *testing.T) {
 	if err := a.UpgradeControlPlane(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// kubeadm's documented order: the node drained after kubeadm upgrade
+	// apply and before its kubelet changes minor, uncordoned after.
 	h.assertOrder(t,
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system exec etcd-ip-10-0-1-10.eu-west-1.compute.internal",
 		"dnf install -y --disableexcludes=kubernetes kubeadm-1.36.6",
 		"kubeadm upgrade apply v1.36.6 --yes",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf drain ip-10-0-1-10.eu-west-1.compute.internal --ignore-daemonsets --delete-emptydir-data --timeout=5m0s",
 		"dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubectl-1.36.6",
 		"systemctl restart kubelet",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf uncordon ip-10-0-1-10.eu-west-1.compute.internal",
 	)
 	if !strings.Contains(strings.Join(h.log[mark:], "\n"), "write /etc/yum.repos.d/kubernetes.repo") || !strings.Contains(h.file("/etc/yum.repos.d/kubernetes.repo"), "/core:/stable:/v1.36/rpm/") {
 		t.Errorf("the package repository was not moved to 1.36: %q", h.file("/etc/yum.repos.d/kubernetes.repo"))
@@ -64,8 +68,63 @@ func TestUpgradeControlPlane(t *testing.T) {
 		if v == "1.36.6" && err != nil || v != "1.36.6" && !errors.Is(err, errUnsupportedStep) {
 			t.Errorf("cluster.json %s, control plane 1.36.6: %v", v, err)
 		}
-		if n := len(h.commands()) - before; n != 0 {
-			t.Errorf("cluster.json %s: %d commands run, want none: %v", v, n, h.commands()[before:])
+		if n := len(h.commands()) - before; n > 1 {
+			t.Errorf("cluster.json %s: %d commands run, want only kubelet --version: %v", v, n, h.commands()[before:])
 		}
+	}
+}
+
+// A drain that cannot finish (a PodDisruptionBudget allowing no eviction)
+// fails the run after kubeadm upgrade apply, with the kubelet untouched;
+// the next run resumes at the drain without a second snapshot or kubeadm.
+func TestUpgradeControlPlaneResumesAtTheDrain(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	h := newRecorder(t, "controller")
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	a.Cluster.KubernetesVersion = "1.35.10"
+	if err := a.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.Cluster.KubernetesVersion = "1.36.6"
+	a.Now = fixedClock(t0.Add(time.Hour))
+	h.fail = map[string]error{"kubectl --kubeconfig /etc/kubernetes/admin.conf drain": errors.New("exit status 1: global timeout reached: 5m0s")}
+	mark := len(h.commands())
+	err := a.UpgradeControlPlane(ctx)
+	if err == nil || !strings.Contains(err.Error(), "draining ip-10-0-1-10.eu-west-1.compute.internal") {
+		t.Fatalf("a drain that times out: %v, want the drain's error", err)
+	}
+	for _, c := range h.commands()[mark:] {
+		if strings.Contains(c, "kubelet-1.36.6") || strings.HasPrefix(c, "systemctl restart kubelet") {
+			t.Errorf("the kubelet was upgraded after a failed drain: %s", c)
+		}
+	}
+	if v, _ := a.runningControlPlaneVersion(); v != "1.36.6" {
+		t.Fatalf("kubeadm upgrade apply did not run before the drain: the control plane runs %q", v)
+	}
+
+	h.fail = nil
+	mark = len(h.commands())
+	if err := a.UpgradeControlPlane(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resumed := h.commands()[mark:]
+	for _, c := range resumed {
+		if strings.HasPrefix(c, "kubeadm upgrade apply") || strings.Contains(c, "etcdctl") {
+			t.Errorf("the resumed run repeated %s", c)
+		}
+	}
+	h.assertOrder(t,
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf drain ip-10-0-1-10.eu-west-1.compute.internal",
+		"dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubectl-1.36.6",
+		"systemctl restart kubelet",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf uncordon ip-10-0-1-10.eu-west-1.compute.internal",
+	)
+	mark = len(h.commands())
+	if err := a.UpgradeControlPlane(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.commands()[mark:]; len(got) != 1 || got[0] != "kubelet --version" {
+		t.Errorf("upgraded control plane: ran %v, want only kubelet --version", got)
 	}
 }
