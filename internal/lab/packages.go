@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -78,7 +80,11 @@ func EnsurePackages(ctx context.Context, opts PackagesOptions) (*Packages, error
 		return nil, err
 	}
 	dir := filepath.Join(cache, "packages-"+k8s.Version+"-r"+packagesRevision)
-	if p, err := readPackages(dir); err == nil {
+	sandbox, err := containerdSandboxImage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p, err := readPackages(dir); err == nil && slices.Contains(p.Images, sandbox) {
 		return p, nil
 	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
@@ -89,13 +95,21 @@ func EnsurePackages(ctx context.Context, opts PackagesOptions) (*Packages, error
 		return nil, err
 	}
 	defer unlock()
-	if p, err := readPackages(dir); err == nil {
+	if p, err := readPackages(dir); err == nil && slices.Contains(p.Images, sandbox) {
 		return p, nil
 	}
 	fmt.Fprintf(log, "lab: building the package source for Kubernetes %s (once; cached in %s)\n", k8s.Version, dir)
 	refs, err := kubeadmImages(ctx, k8s.Path("kubeadm"), k8s.Version)
 	if err != nil {
 		return nil, err
+	}
+	// containerd runs pod sandboxes from its own configured image, which
+	// need not be the pause kubeadm names (containerd v2.3.7 names
+	// pause:3.10.2, kubeadm 1.35 pause:3.10.1): on AWS it pulls it, here
+	// the source must hold it too.
+	if !slices.Contains(refs, sandbox) {
+		refs = append(refs, sandbox)
+		sort.Strings(refs)
 	}
 	tmp := dir + ".partial"
 	if err := os.RemoveAll(tmp); err != nil {
@@ -225,6 +239,31 @@ func digests(dir string) (map[string]string, error) {
 		return nil, fmt.Errorf("hashing %s: %w", dir, err)
 	}
 	return out, nil
+}
+
+// containerdSandboxSource is where containerd's release sets its default
+// sandbox image, which `containerd config default` (the nodes' config)
+// carries.
+const containerdSandboxSource = "internal/cri/config/config.go"
+
+var sandboxImageLine = regexp.MustCompile(`DefaultSandboxImage\s*=\s*"([^"]+)"`)
+
+// containerdSandboxImage reads the sandbox image of the lab's containerd
+// release from its module's source.
+func containerdSandboxImage(ctx context.Context) (string, error) {
+	dir, err := moduleDir(ctx, "github.com/containerd/containerd/v2@"+ContainerdVersion)
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, containerdSandboxSource))
+	if err != nil {
+		return "", fmt.Errorf("containerd %s's default sandbox image: %w", ContainerdVersion, err)
+	}
+	m := sandboxImageLine.FindSubmatch(data)
+	if m == nil {
+		return "", fmt.Errorf("containerd %s: no DefaultSandboxImage in %s; update the lab (internal/lab/packages.go)", ContainerdVersion, containerdSandboxSource)
+	}
+	return string(m[1]), nil
 }
 
 // kubeadmImages asks kubeadm itself which images it pulls for version.

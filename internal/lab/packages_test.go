@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,6 +84,14 @@ func TestPackages(t *testing.T) {
 	}
 	if seen != 6 {
 		t.Errorf("built %d images, want 6 (apiserver, controller-manager, scheduler, etcd, CoreDNS, pause; kube-proxy is not used): %v", seen, p.Images)
+	}
+	// containerd's own sandbox image is served too (it runs every pod).
+	sandbox, err := containerdSandboxImage(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(p.Images, sandbox) {
+		t.Errorf("the package source lacks containerd %s's sandbox image %s: %v", ContainerdVersion, sandbox, p.Images)
 	}
 	// A tampered file makes the cache untrusted.
 	if _, err := readPackages(p.Dir); err != nil {
