@@ -128,3 +128,26 @@ func TestUpgradeControlPlaneResumesAtTheDrain(t *testing.T) {
 		t.Errorf("upgraded control plane: ran %v, want only kubelet --version", got)
 	}
 }
+
+// On a lab node of a cgroup v1 machine, kubeadm upgrade apply skips the
+// system verification, as the lab's kubeadm init and join do; on every
+// other node (no lab setting) it runs.
+func TestUpgradeControlPlaneLabCgroupV1(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	h := newRecorder(t, "controller")
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	a.Cluster.Environment = "local"
+	a.Cluster.KubernetesVersion = "1.35.10"
+	if err := a.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_ = h.WriteFile(LabSettingsPath, []byte(`{"cgroupV1":true}`), 0o644)
+	a.Cluster.KubernetesVersion = "1.36.6"
+	if err := a.UpgradeControlPlane(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !h.ran("kubeadm upgrade apply v1.36.6 --yes --ignore-preflight-errors=SystemVerification") {
+		t.Errorf("the lab's cgroup v1 node did not skip SystemVerification: %v", h.commands())
+	}
+}
