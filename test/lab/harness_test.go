@@ -10,8 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -281,6 +283,14 @@ func (c *cluster) kforge(ctx context.Context, args ...string) (string, error) {
 		}
 	}
 	cmd.Stdin = strings.NewReader("")
+	// A lab run that is stopped (go test -timeout, a signal) must not leave
+	// kforge behind: it would hold the lab's lock, inherited from flock,
+	// and block the next run. SIGTERM lets it stop Terraform as on Ctrl-C.
+	// The signal follows the thread that started kforge, so hold it: the
+	// lab's namespace threads end on purpose.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
