@@ -46,7 +46,7 @@ var results = struct {
 
 // scenarios is every scenario of the issue, in order; the summary counts
 // them all, so one that does not run is not passed.
-var scenarios = []string{"Up", "LateJoin", "SelfHeal", "FirstBootFault", "Scale", "PoolRoll", "ControlPlaneResize", "Down"}
+var scenarios = []string{"Up", "LateJoin", "SelfHeal", "FirstBootFault", "Scale", "PoolRoll", "ControlPlaneResize", "Down", "Upgrade"}
 
 func TestMain(m *testing.M) {
 	code := runMain(m)
@@ -103,7 +103,7 @@ func scenario(t *testing.T, name string) {
 }
 
 // alsoCounts names the scenarios that another issue's lab scenario is.
-var alsoCounts = map[string]string{"Scale": " (also issue 13: scale-in removes the Node object)"}
+var alsoCounts = map[string]string{"Scale": " (also issue 13: scale-in removes the Node object)", "Upgrade": " (issue 13: the older supported minor to the newer)"}
 
 // writeSummary prints each scenario's outcome and writes the summary line
 // to KFORGE_LAB_SUMMARY for `make lab` to print last.
@@ -129,8 +129,13 @@ func writeSummary() {
 		}
 		fmt.Printf("lab scenario %-18s %s%s%s\n", s, out, alsoCounts[s], n)
 	}
-	line := fmt.Sprintf("lab: %d nodes Ready in %d s; restore %d s; scenarios %d/%d passed",
-		results.ready, int(results.readyIn.Round(time.Second)/time.Second), int(results.restore.Round(time.Second)/time.Second), passed, len(scenarios))
+	upgrade := ""
+	if results.outcome["Upgrade"] == "passed" {
+		upgrade = fmt.Sprintf("upgrade %s→%s: control plane %d s, roll %d s; ", upgradeResult.from, upgradeResult.to,
+			int(upgradeResult.controlPlane.Round(time.Second)/time.Second), int(upgradeResult.roll.Round(time.Second)/time.Second))
+	}
+	line := fmt.Sprintf("lab: %d nodes Ready in %d s; restore %d s; %sscenarios %d/%d passed",
+		results.ready, int(results.readyIn.Round(time.Second)/time.Second), int(results.restore.Round(time.Second)/time.Second), upgrade, passed, len(scenarios))
 	if path := os.Getenv("KFORGE_LAB_SUMMARY"); path != "" {
 		_ = os.WriteFile(path, []byte(line+"\n"), 0o644)
 	}
@@ -165,6 +170,21 @@ func (labLog) Write(p []byte) (int, error) { return os.Stderr.Write(p) }
 // it skips the test, printing why, when the machine cannot run the lab.
 func needCluster(t *testing.T) *cluster {
 	t.Helper()
+	needLabHost(t)
+	once.Do(func() { shared, sharedErr = up() })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	if shared.closed {
+		t.Fatal("the lab was already taken down")
+	}
+	return shared
+}
+
+// needLabHost skips the test, printing why, when the machine cannot run
+// the lab.
+func needLabHost(t *testing.T) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("the lab boots real nodes; not in -short")
 	}
@@ -176,14 +196,6 @@ func needCluster(t *testing.T) *cluster {
 			t.Skipf("SKIP (not a pass): %s not on PATH", tool)
 		}
 	}
-	once.Do(func() { shared, sharedErr = up() })
-	if sharedErr != nil {
-		t.Fatal(sharedErr)
-	}
-	if shared.closed {
-		t.Fatal("the lab was already taken down")
-	}
-	return shared
 }
 
 // up creates the lab, then applies the local cluster to the emulator
