@@ -180,8 +180,10 @@ func TestUpgrade(t *testing.T) {
 	if out, err := c.kforge(ctx, "plan", "local", "--detailed-exitcode"); err != nil {
 		t.Errorf("kforge plan local after the upgrade shows changes or failed: %v\n%s", err, lastLines(out, 30))
 	}
-	t.Logf("upgrade %s -> %s: control plane upgraded %d s after kforge upgrade started (the apply, the agent's timer, snapshot, kubeadm upgrade apply), %d worker(s) rolled in %d s",
+	line := fmt.Sprintf("%s -> %s: control plane upgraded %d s after kforge upgrade started (apply, the agent's timer, snapshot, kubeadm upgrade apply, drain, kubelet), %d workers rolled in %d s",
 		from, to, int(cpAt.Seconds()), upgradeNodes-1, int(upgradeResult.roll.Seconds()))
+	t.Log("upgrade " + line)
+	note("Upgrade", line)
 }
 
 // upUpgradeLab starts a lab whose package source serves the newest patch
