@@ -851,21 +851,26 @@ func (r *roller) waitCapacity(ctx context.Context, rg RollGroup, gone string, be
 	return fresh, nil
 }
 
+// leftGroup reports whether the instance is no longer in the group.
+func (r *roller) leftGroup(ctx context.Context, rg RollGroup, id string) (bool, error) {
+	g, err := r.describe(ctx, rg.ASG)
+	if err != nil {
+		return false, err
+	}
+	for _, i := range g.Instances {
+		if aws.ToString(i.InstanceId) == id && i.LifecycleState != asgtypes.LifecycleStateTerminated {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // waitGone waits until the instance has left the group: with the
 // termination lifecycle hook it waits in Terminating:Wait while its node
 // drains.
 func (r *roller) waitGone(ctx context.Context, rg RollGroup, id, env string) error {
 	return r.waitFor(ctx, env, fmt.Sprintf("%s to leave group %s (its node drains through the termination lifecycle hook first)", id, rg.ASG), func() (bool, error) {
-		g, err := r.describe(ctx, rg.ASG)
-		if err != nil {
-			return false, err
-		}
-		for _, i := range g.Instances {
-			if aws.ToString(i.InstanceId) == id && i.LifecycleState != asgtypes.LifecycleStateTerminated {
-				return false, nil
-			}
-		}
-		return true, nil
+		return r.leftGroup(ctx, rg, id)
 	})
 }
 

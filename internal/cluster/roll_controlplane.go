@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -142,18 +141,4 @@ func (r *roller) probeEvery() time.Duration {
 		return r.probeInterval
 	}
 	return apiProbeInterval
-}
-
-// leftGroup reports whether the instance is no longer in the group.
-func (r *roller) leftGroup(ctx context.Context, rg RollGroup, id string) (bool, error) {
-	g, err := r.describe(ctx, rg.ASG)
-	if err != nil {
-		return false, err
-	}
-	for _, i := range g.Instances {
-		if aws.ToString(i.InstanceId) == id && i.LifecycleState != asgtypes.LifecycleStateTerminated {
-			return false, nil
-		}
-	}
-	return true, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kforge/kforge/internal/nodelifecycle"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,16 +42,7 @@ func (e *DrainError) Unwrap() error { return e.Err }
 
 // node finds an instance's Node by spec.providerID; nil when it has none.
 func (k kubeNodes) node(ctx context.Context, instanceID string) (*corev1.Node, error) {
-	nodes, err := k.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
-	}
-	for i := range nodes.Items {
-		if strings.HasSuffix(nodes.Items[i].Spec.ProviderID, "/"+instanceID) {
-			return &nodes.Items[i], nil
-		}
-	}
-	return nil, nil
+	return nodelifecycle.NodeOfInstance(ctx, k.client, instanceID)
 }
 
 // NodeGone reports whether the instance no longer has a Node.

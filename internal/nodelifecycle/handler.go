@@ -183,10 +183,16 @@ func (h *Handler) complete(ctx context.Context, group, hook, token, instanceID s
 	return nil
 }
 
-// nodeOf finds the Node whose provider ID (aws:///<az>/<instance-id>)
-// names the instance; nil when there is none (it never joined, or is gone).
+// nodeOf finds the instance's Node; nil when there is none (it never
+// joined, or is gone).
 func (h *Handler) nodeOf(ctx context.Context, instanceID string) (*corev1.Node, error) {
-	nodes, err := h.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	return NodeOfInstance(ctx, h.Kube, instanceID)
+}
+
+// NodeOfInstance finds the Node whose provider ID (aws:///<az>/<instance-id>)
+// names the instance; nil when there is none.
+func NodeOfInstance(ctx context.Context, kube kubernetes.Interface, instanceID string) (*corev1.Node, error) {
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing nodes: %w", err)
 	}
