@@ -131,57 +131,21 @@ func TestRollDrainAgainstARealAPIServer(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{})
-	must("namespace", err)
-	for name, id := range map[string]string{"ip-10-40-1-1.ec2.internal": "i-0old", "ip-10-40-1-2.ec2.internal": "i-0other"} {
-		_, err := kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/" + id}}, metav1.CreateOptions{})
-		must("node", err)
-	}
-	zero := int64(0)
-	yes := true
-	mkPod := func(name, node string, labels map[string]string, owner string) {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps", Labels: labels},
-			Spec: corev1.PodSpec{NodeName: node, TerminationGracePeriodSeconds: &zero, // no kubelet confirms a graceful deletion here
-				Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}
-		if owner != "" {
-			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: owner, Name: "x", UID: "00000000-0000-0000-0000-000000000001", Controller: &yes}}
-		}
-		created, err := kube.CoreV1().Pods("apps").Create(ctx, p, metav1.CreateOptions{})
-		must("pod "+name, err)
-		// What the kubelet would report: running and ready (the API server
-		// evicts Pending pods without asking the budget).
-		created.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
-		_, err = kube.CoreV1().Pods("apps").UpdateStatus(ctx, created, metav1.UpdateOptions{})
-		must("pod status "+name, err)
-	}
+	f := kubeapi.NewDrainFixture(t, kube, "apps")
+	f.Node("ip-10-40-1-1.ec2.internal", "us-east-1a", "i-0old")
+	f.Node("ip-10-40-1-2.ec2.internal", "us-east-1a", "i-0other")
 	// kubectl's drain looks the DaemonSet up (one that is gone does not
 	// protect its pod).
-	_, err = kube.AppsV1().DaemonSets("apps").Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "x"},
+	_, err := kube.AppsV1().DaemonSets("apps").Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "x"},
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "agent"}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}}}, metav1.CreateOptions{})
 	must("daemonset", err)
-	mkPod("web-0", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
-	mkPod("agent-x", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "agent"}, "DaemonSet")
-	mkPod("web-1", "ip-10-40-1-2.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
-	none := intstr.FromInt32(0)
-	pdb, err := kube.PolicyV1().PodDisruptionBudgets("apps").Create(ctx, &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &none, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
-	}, metav1.CreateOptions{})
-	must("pdb", err)
-	// The disruption controller's verdict, written by hand (no controller
-	// manager runs here).
-	setAllowed := func(n int32) {
-		t.Helper()
-		cur, err := kube.PolicyV1().PodDisruptionBudgets("apps").Get(ctx, pdb.Name, metav1.GetOptions{})
-		must("pdb get", err)
-		cur.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: cur.Generation, DisruptionsAllowed: n, CurrentHealthy: 2, DesiredHealthy: 2 - n, ExpectedPods: 2}
-		_, err = kube.PolicyV1().PodDisruptionBudgets("apps").UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		must("pdb status", err)
-	}
-	setAllowed(0)
+	f.RunningPod("web-0", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
+	f.RunningPod("agent-x", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "agent"}, "DaemonSet")
+	f.RunningPod("web-1", "ip-10-40-1-2.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
+	f.Budget("web", 0, map[string]string{"app": "web"})
+	f.AllowDisruptions("web", 0, 2)
 
 	k := kubeNodes{client: kube}
 	var notes []string
@@ -202,7 +166,7 @@ func TestRollDrainAgainstARealAPIServer(t *testing.T) {
 		t.Fatalf("the node after a failed drain: %+v %v; want it left cordoned", n.Spec, err)
 	}
 
-	setAllowed(1)
+	f.AllowDisruptions("web", 1, 2)
 	_, evicted, err = k.Drain(ctx, "i-0old", 20*time.Second, note)
 	if err != nil || evicted != 1 {
 		t.Fatalf("drain with one disruption allowed: evicted %d, %v; want web-0 evicted", evicted, err)
