@@ -3,8 +3,6 @@ package lab
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kforge/kforge/internal/digest"
 	"github.com/kforge/kforge/test/k8sbin"
 )
 
@@ -222,17 +221,12 @@ func digests(dir string) (map[string]string, error) {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		f, err := os.Open(path)
+		sum, err := digest.File(path)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			return err
-		}
 		rel, _ := filepath.Rel(dir, path)
-		out[rel] = hex.EncodeToString(h.Sum(nil))
+		out[rel] = sum
 		return nil
 	})
 	if err != nil {
