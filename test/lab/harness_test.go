@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/lab"
 	"github.com/kforge/kforge/internal/testutil/kforgebin"
 )
@@ -207,9 +208,21 @@ func up() (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startAndApply(ctx, minor)
+}
+
+// startAndApply starts a lab whose package source serves the newest patch
+// of each minor (the first is the nodes' release), and applies the local
+// cluster at that release to its emulator; the lab boots the instances
+// its ASGs launch.
+func startAndApply(ctx context.Context, minor string, more ...string) (*cluster, error) {
+	var moreReleases []lab.PackagesOptions
+	for _, m := range more {
+		moreReleases = append(moreReleases, lab.PackagesOptions{Minor: m})
+	}
 	lc, err := lab.StartCluster(ctx, lab.ClusterOptions{VPC: vpcCIDR, Cluster: clusterName, Region: "us-east-1",
 		EmulatorEnv: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, Options: lab.Options{Log: labLog{}},
-		Packages: &lab.PackagesOptions{Minor: minor}, TokenTTL: labTokenTTL.String()})
+		Packages: &lab.PackagesOptions{Minor: minor}, MoreReleases: moreReleases, TokenTTL: labTokenTTL.String()})
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +231,11 @@ func up() (*cluster, error) {
 		_ = c.close()
 		return nil, err
 	}
-	if c.envsDir, err = labEnvs(lc.Fleet.Packages.Kubernetes); err != nil {
+	version := lc.Fleet.Packages.Kubernetes
+	if err := config.CheckKubernetesVersion(version); err != nil {
+		return fail(fmt.Errorf("the package source's release: %w", err))
+	}
+	if c.envsDir, err = labEnvs(version); err != nil {
 		return fail(err)
 	}
 	if c.workDir, err = os.MkdirTemp("", "kforge-lab-work-"); err != nil {
@@ -226,9 +243,9 @@ func up() (*cluster, error) {
 	}
 	c.upStart = time.Now()
 	if out, err := c.kforge(ctx, "up", "local", "--yes"); err != nil {
-		return fail(fmt.Errorf("kforge up local against the lab's emulator: %w\n%s", err, out))
+		return fail(fmt.Errorf("kforge up local at %s against the lab's emulator: %w\n%s", version, err, out))
 	}
-	fmt.Fprintf(os.Stderr, "lab: cluster applied in %s\n", time.Since(c.upStart).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "lab: cluster at Kubernetes %s applied in %s\n", version, time.Since(c.upStart).Round(time.Second))
 	return c, nil
 }
 

@@ -65,7 +65,7 @@ func TestUpgrade(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Minute)
 	defer cancel()
 
-	c, err := upUpgradeLab(ctx, older, newer)
+	c, err := startAndApply(ctx, older, newer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,38 +184,6 @@ func TestUpgrade(t *testing.T) {
 		from, to, int(cpAt.Seconds()), upgradeNodes-1, int(upgradeResult.roll.Seconds()))
 	t.Log("upgrade " + line)
 	note("Upgrade", line)
-}
-
-// upUpgradeLab starts a lab whose package source serves the newest patch
-// of older (the nodes' release) and of newer (the upgrade's target), and
-// applies the local cluster at older to its emulator.
-func upUpgradeLab(ctx context.Context, older, newer string) (*cluster, error) {
-	lc, err := lab.StartCluster(ctx, lab.ClusterOptions{VPC: vpcCIDR, Cluster: clusterName, Region: "us-east-1",
-		EmulatorEnv: []string{"MOTO_IAM_LOAD_MANAGED_POLICIES=true"}, Options: lab.Options{Log: labLog{}},
-		Packages: &lab.PackagesOptions{Minor: older}, MoreReleases: []lab.PackagesOptions{{Minor: newer}}, TokenTTL: labTokenTTL.String()})
-	if err != nil {
-		return nil, err
-	}
-	c := &cluster{Cluster: lc}
-	fail := func(err error) (*cluster, error) {
-		_ = c.close()
-		return nil, err
-	}
-	if err := config.CheckKubernetesVersion(lc.Fleet.Packages.Kubernetes); err != nil {
-		return fail(fmt.Errorf("the package source's older release: %w", err))
-	}
-	if c.envsDir, err = labEnvs(lc.Fleet.Packages.Kubernetes); err != nil {
-		return fail(err)
-	}
-	if c.workDir, err = os.MkdirTemp("", "kforge-lab-work-"); err != nil {
-		return fail(err)
-	}
-	c.upStart = time.Now()
-	if out, err := c.kforge(ctx, "up", "local", "--yes"); err != nil {
-		return fail(fmt.Errorf("kforge up local at %s against the lab's emulator: %w\n%s", lc.Fleet.Packages.Kubernetes, err, out))
-	}
-	fmt.Fprintf(os.Stderr, "lab: cluster at Kubernetes %s applied in %s\n", lc.Fleet.Packages.Kubernetes, time.Since(c.upStart).Round(time.Second))
-	return c, nil
 }
 
 // kubeClient is a client-go client for the admin kubeconfig on the host.
