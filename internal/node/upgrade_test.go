@@ -12,14 +12,8 @@ import (
 // first, then the new kubeadm, kubeadm upgrade apply, the kubelet; nothing
 // when the versions agree; a downgrade or a skipped minor changes nothing.
 func TestUpgradeControlPlane(t *testing.T) {
-	c := newCloud(t)
+	c, h, a := controllerAt(t, "", "1.35.10")
 	ctx := context.Background()
-	h := newRecorder(t, "controller")
-	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
-	a.Cluster.KubernetesVersion = "1.35.10"
-	if err := a.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if v, err := a.runningControlPlaneVersion(); err != nil || v != "1.35.10" {
 		t.Fatalf("after the bootstrap the control plane runs %q (%v), want 1.35.10", v, err)
 	}
@@ -78,14 +72,8 @@ func TestUpgradeControlPlane(t *testing.T) {
 // fails the run after kubeadm upgrade apply, with the kubelet untouched;
 // the next run resumes at the drain without a second snapshot or kubeadm.
 func TestUpgradeControlPlaneResumesAtTheDrain(t *testing.T) {
-	c := newCloud(t)
+	_, h, a := controllerAt(t, "", "1.35.10")
 	ctx := context.Background()
-	h := newRecorder(t, "controller")
-	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
-	a.Cluster.KubernetesVersion = "1.35.10"
-	if err := a.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
 	a.Cluster.KubernetesVersion = "1.36.6"
 	a.Now = fixedClock(t0.Add(time.Hour))
 	h.fail = map[string]error{"kubectl --kubeconfig /etc/kubernetes/admin.conf drain": errors.New("exit status 1: global timeout reached: 5m0s")}
@@ -133,15 +121,8 @@ func TestUpgradeControlPlaneResumesAtTheDrain(t *testing.T) {
 // system verification, as the lab's kubeadm init and join do; on every
 // other node (no lab setting) it runs.
 func TestUpgradeControlPlaneLabCgroupV1(t *testing.T) {
-	c := newCloud(t)
+	_, h, a := controllerAt(t, "local", "1.35.10")
 	ctx := context.Background()
-	h := newRecorder(t, "controller")
-	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
-	a.Cluster.Environment = "local"
-	a.Cluster.KubernetesVersion = "1.35.10"
-	if err := a.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
 	_ = h.WriteFile(LabSettingsPath, []byte(`{"cgroupV1":true}`), 0o644)
 	a.Cluster.KubernetesVersion = "1.36.6"
 	if err := a.UpgradeControlPlane(ctx); err != nil {
@@ -150,4 +131,21 @@ func TestUpgradeControlPlaneLabCgroupV1(t *testing.T) {
 	if !h.ran("kubeadm upgrade apply v1.36.6 --yes --ignore-preflight-errors=SystemVerification") {
 		t.Errorf("the lab's cgroup v1 node did not skip SystemVerification: %v", h.commands())
 	}
+}
+
+// controllerAt is a control plane bootstrapped at version on the recorded
+// host (in environment env when not empty), where an upgrade starts.
+func controllerAt(t *testing.T, env, version string) (*cloud, *recorder, *Agent) {
+	t.Helper()
+	c := newCloud(t)
+	h := newRecorder(t, "controller")
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	if env != "" {
+		a.Cluster.Environment = env
+	}
+	a.Cluster.KubernetesVersion = version
+	if err := a.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c, h, a
 }
