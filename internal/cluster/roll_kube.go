@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	"github.com/kforge/kforge/internal/nodelifecycle"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,12 +27,7 @@ func (k kubeNodes) NodeReady(ctx context.Context, instanceID string) (bool, erro
 		if !strings.HasSuffix(n.Spec.ProviderID, "/"+instanceID) {
 			continue
 		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady {
-				return c.Status == corev1.ConditionTrue, nil
-			}
-		}
-		return false, nil
+		return nodelifecycle.Ready(n), nil
 	}
 	return false, nil
 }

@@ -13,7 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/nodelifecycle"
 	"github.com/kforge/kforge/internal/tfrun"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // UpgradeOptions choose what `kforge upgrade` does.
@@ -199,7 +202,7 @@ func UpgradeSteps(res *UpgradeResult, configured string) []string {
 	}
 	steps = append(steps,
 		fmt.Sprintf("kforge up: bootstrap/cluster.json and every node group's launch template name %s; no instance is replaced by the apply", res.To),
-		fmt.Sprintf("control plane: kforge-upgrade.timer on the node (every 2 minutes) sees %s in cluster.json, takes an etcd snapshot to s3://%s/controller/etcd/latest.db, installs kubeadm %s, runs `kubeadm upgrade apply v%s`, drains the node (its static pods stay), installs kubelet and kubectl %s, restarts the kubelet and uncordons the node; kforge waits until the API server reports v%s", res.To, res.Bucket, res.To, res.To, res.To, res.To))
+		fmt.Sprintf("control plane: kforge-upgrade.timer on the node (every 2 minutes) sees %s in cluster.json, takes an etcd snapshot to s3://%s/controller/etcd/latest.db, installs kubeadm %s, runs `kubeadm upgrade apply v%s`, drains the node (its static pods stay), installs kubelet and kubectl %s, restarts the kubelet and uncordons the node; kforge waits until the API server reports v%s and the control plane's Node runs kubelet v%s, Ready and uncordoned", res.To, res.Bucket, res.To, res.To, res.To, res.To, res.To))
 	if res.NoRoll {
 		steps = append(steps, "workers: not rolled (--no-roll); their kubelets stay on "+res.From+" until `kforge roll "+res.Env+"`")
 		return steps
@@ -214,8 +217,13 @@ func UpgradeSteps(res *UpgradeResult, configured string) []string {
 	return append(steps, fmt.Sprintf("workers: kforge roll replaces every worker, one at a time per pool, each drained through the termination lifecycle hook: %s", strings.Join(pools, ", ")))
 }
 
-// waitControlPlaneVersion waits until the API server reports the target
-// version, when an API is reachable; it says what it checked.
+// waitControlPlaneVersion waits until the control plane has finished its
+// upgrade, when an API is reachable, and says what it checked: the API
+// server reports the target version, and every control-plane Node runs a
+// kubelet of that version, Ready and uncordoned. kubeadm's order is the
+// control plane whole (its kubelet included) before any worker: the roll
+// must not drain workers while the control plane's kubelet restarts and
+// its static pods are recreated.
 func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o UpgradeOptions) (string, error) {
 	client, _, err := e.kubeClient(ctx, out, o.Roll.TunnelPort)
 	if err != nil {
@@ -234,18 +242,13 @@ func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o Upgra
 	want := "v" + o.To
 	deadline := time.Now().Add(timeout)
 	for {
-		v, err := client.Discovery().ServerVersion()
-		if err == nil && v.GitVersion == want {
-			msg := "API server reports " + want
-			e.opts.UI.Notef("upgrade: control plane upgraded: %s\n", msg)
-			return msg, nil
+		done, state := controlPlaneAt(ctx, client, want)
+		if done {
+			e.opts.UI.Notef("upgrade: control plane upgraded: %s\n", state)
+			return state, nil
 		}
 		if time.Now().After(deadline) {
-			got := "no answer"
-			if err == nil {
-				got = v.GitVersion
-			}
-			return "", Failure("the API server still reports %s after %s, not %s: read `journalctl -u kforge-upgrade` on the control plane (aws ssm start-session); run `kforge upgrade %s --to %s` again to keep waiting", got, timeout, want, e.Name, o.To)
+			return "", Failure("the control plane has not finished its upgrade to %s after %s: %s; read `journalctl -u kforge-upgrade` on the control plane (aws ssm start-session); run `kforge upgrade %s --to %s` again to keep waiting", want, timeout, state, e.Name, o.To)
 		}
 		select {
 		case <-ctx.Done():
@@ -254,6 +257,42 @@ func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o Upgra
 		}
 	}
 }
+
+// controlPlaneAt reports whether the API server and every control-plane
+// Node's kubelet run want ("v1.36.3") with the Nodes Ready and
+// schedulable, and the state it saw, in words.
+func controlPlaneAt(ctx context.Context, client kubernetes.Interface, want string) (bool, string) {
+	v, err := client.Discovery().ServerVersion()
+	if err != nil {
+		return false, fmt.Sprintf("the API server does not answer: %v", err)
+	}
+	if v.GitVersion != want {
+		return false, "the API server reports " + v.GitVersion
+	}
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: controlPlaneRoleLabel})
+	if err != nil {
+		return false, fmt.Sprintf("the API server reports %s; listing the control-plane Nodes: %v", want, err)
+	}
+	if len(nodes.Items) == 0 {
+		return false, fmt.Sprintf("the API server reports %s; no Node has the %s label", want, controlPlaneRoleLabel)
+	}
+	var seen []string
+	for _, n := range nodes.Items {
+		switch {
+		case n.Status.NodeInfo.KubeletVersion != want:
+			return false, fmt.Sprintf("the API server reports %s; node %s's kubelet is %s", want, n.Name, n.Status.NodeInfo.KubeletVersion)
+		case !nodelifecycle.Ready(n):
+			return false, fmt.Sprintf("the API server reports %s; node %s (kubelet %s) is not Ready", want, n.Name, want)
+		case n.Spec.Unschedulable:
+			return false, fmt.Sprintf("the API server reports %s; node %s (kubelet %s) is still cordoned", want, n.Name, want)
+		}
+		seen = append(seen, n.Name)
+	}
+	return true, fmt.Sprintf("API server reports %s; control-plane node %s: kubelet %s, Ready", want, strings.Join(seen, ", "), want)
+}
+
+// controlPlaneRoleLabel is the label kubeadm gives control-plane Nodes.
+const controlPlaneRoleLabel = "node-role.kubernetes.io/control-plane"
 
 // PlanLines is the text view of the plan: the versions, then the steps.
 func (res *UpgradeResult) PlanLines() []string {

@@ -17,6 +17,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kforge/kforge/internal/nodelifecycle"
 	"github.com/kforge/kforge/internal/wait"
 )
 
@@ -77,13 +78,7 @@ func nodeReadiness(ctx context.Context, client *http.Client, server string) ([]N
 	}
 	states := make([]NodeState, 0, len(list.Items))
 	for _, n := range list.Items {
-		s := NodeState{Name: n.Name, Pool: n.Labels["kforge.io/pool"]}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady {
-				s.Ready = c.Status == corev1.ConditionTrue
-			}
-		}
-		states = append(states, s)
+		states = append(states, NodeState{Name: n.Name, Pool: n.Labels["kforge.io/pool"], Ready: nodelifecycle.Ready(n)})
 	}
 	sort.Slice(states, func(i, j int) bool { return states[i].Name < states[j].Name })
 	return states, nil

@@ -39,7 +39,7 @@ func (h *Handler) RemoveGoneNodes(ctx context.Context, ec EC2, now time.Time) ([
 	var ids []string
 	for _, n := range nodes.Items {
 		id := instanceOf(n.Spec.ProviderID)
-		if id == "" || ready(n) || now.Sub(n.CreationTimestamp.Time) < goneGrace {
+		if id == "" || Ready(n) || now.Sub(n.CreationTimestamp.Time) < goneGrace {
 			continue
 		}
 		byInstance[id] = n.Name
@@ -93,7 +93,8 @@ func instanceOf(providerID string) string {
 	return id
 }
 
-func ready(n corev1.Node) bool {
+// Ready reports whether the Node's Ready condition is True.
+func Ready(n corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			return c.Status == corev1.ConditionTrue

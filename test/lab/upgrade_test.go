@@ -136,6 +136,7 @@ func TestUpgrade(t *testing.T) {
 	out := tw.String()
 	t.Logf("kforge upgrade local --to %s:\n%s", to, lastLines(out, 40))
 	if err != nil {
+		controlPlaneDiagnostics(t, ctx, c)
 		t.Fatalf("kforge upgrade local --to %s: %v", to, err)
 	}
 	cpAt, ok := tw.mark("upgrade: control plane upgraded")
@@ -184,6 +185,31 @@ func TestUpgrade(t *testing.T) {
 		from, to, int(cpAt.Seconds()), upgradeNodes-1, int(upgradeResult.roll.Seconds()))
 	t.Log("upgrade " + line)
 	note("Upgrade", line)
+}
+
+// controlPlaneDiagnostics logs, from the control plane's node, what a
+// failed upgrade needs read first: the API server's refusals in the audit
+// log (user, groups, decision), the API server containers (restarts), and
+// what the node's admin identity may do now.
+func controlPlaneDiagnostics(t *testing.T, ctx context.Context, c *cluster) {
+	t.Helper()
+	_, cp, err := c.controller(ctx)
+	if err != nil || cp == nil {
+		t.Logf("diagnostics: no control plane node: %v", err)
+		return
+	}
+	for _, args := range [][]string{
+		{"sh", "-c", `grep -h '"authorization.k8s.io/decision":"forbid"' /var/log/kubernetes/audit/audit.log* | tail -n 4`},
+		{"sh", "-c", `grep -h '"subresource":"eviction"' /var/log/kubernetes/audit/audit.log* | tail -n 2`},
+		{"crictl", "ps", "-a", "--name", "kube-apiserver"},
+		{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "auth", "whoami"},
+		{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "auth", "can-i", "get", "pods", "-n", "kube-system"},
+		{"kubectl", "--kubeconfig", "/etc/kubernetes/super-admin.conf", "get", "clusterrolebindings", "-o", "wide"},
+		{"sh", "-c", "grep -n -e authorization -e image: /etc/kubernetes/manifests/kube-apiserver.yaml"},
+	} {
+		out, err := cp.Exec(ctx, args[0], args[1:]...)
+		t.Logf("diagnostics: %s (%v):\n%s", strings.Join(args, " "), err, lastLines(out, 40))
+	}
 }
 
 // kubeClient is a client-go client for the admin kubeconfig on the host.
