@@ -13,6 +13,30 @@ locals {
   # (internal/addons passes it with --tags).
   cluster_tag = "kforge.io/cluster"
 
+  # The cluster's Auto Scaling groups: every group is named <cluster>-<pool>.
+  own_groups_arn = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.cluster_name}-*"
+
+  # Both roles list the bucket, unconditionally: S3 answers a missing key
+  # with 404 only to a caller that may list the bucket, and checks that in
+  # the GetObject request, which has no s3:prefix, so a prefix condition
+  # would turn "no backup yet" or "no join material yet" into 403. Listing
+  # shows key names only.
+  list_bucket = {
+    Sid      = "ListBucketSoMissingKeysRead404"
+    Effect   = "Allow"
+    Action   = ["s3:ListBucket"]
+    Resource = [var.bucket_arn]
+  }
+
+  # Read-only EC2 lookups for the node agent (instance and tag queries have
+  # no resource-level permissions).
+  describe_instances = {
+    Sid      = "DescribeInstances"
+    Effect   = "Allow"
+    Action   = ["ec2:DescribeInstances", "ec2:DescribeTags"]
+    Resource = ["*"]
+  }
+
   # SSM Session Manager for operators (no SSH, no open port): the agent
   # registers the instance and opens its message channels; nothing else of
   # AmazonSSMManagedInstanceCore (Run Command, inventory, patching,
@@ -39,15 +63,7 @@ locals {
     controller = {
       Version = "2012-10-17"
       Statement = [
-        {
-          # S3 answers a missing key with 404 only to a caller that may list
-          # the bucket, and checks that in the GetObject request, which has no
-          # s3:prefix: a prefix condition would turn "no backup yet" into 403.
-          Sid      = "ListBucketSoMissingKeysRead404"
-          Effect   = "Allow"
-          Action   = ["s3:ListBucket"]
-          Resource = [var.bucket_arn]
-        },
+        local.list_bucket,
         {
           Sid      = "ReadBootstrap"
           Effect   = "Allow"
@@ -96,12 +112,7 @@ locals {
           Action   = ["route53:GetChange"]
           Resource = ["arn:${local.partition}:route53:::change/*"]
         },
-        {
-          Sid      = "DescribeInstances"
-          Effect   = "Allow"
-          Action   = ["ec2:DescribeInstances", "ec2:DescribeTags"]
-          Resource = ["*"]
-        },
+        local.describe_instances,
         local.session_manager,
       ]
     }
@@ -110,14 +121,7 @@ locals {
     worker = {
       Version = "2012-10-17"
       Statement = [
-        {
-          # Unconditional for the same reason: a worker waiting for join
-          # material must see 404, not 403. Listing shows key names only.
-          Sid      = "ListBucketSoMissingKeysRead404"
-          Effect   = "Allow"
-          Action   = ["s3:ListBucket"]
-          Resource = [var.bucket_arn]
-        },
+        local.list_bucket,
         {
           Sid      = "ReadWorkerPrefixes"
           Effect   = "Allow"
@@ -130,12 +134,7 @@ locals {
           Action   = ["kms:Decrypt", "kms:DescribeKey"]
           Resource = [var.kms_key_arn]
         },
-        {
-          Sid      = "DescribeInstances"
-          Effect   = "Allow"
-          Action   = ["ec2:DescribeInstances", "ec2:DescribeTags"]
-          Resource = ["*"]
-        },
+        local.describe_instances,
         local.session_manager,
       ]
     }
@@ -165,7 +164,7 @@ locals {
           Sid       = "ScaleOwnGroups"
           Effect    = "Allow"
           Action    = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
-          Resource  = ["arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.cluster_name}-*"]
+          Resource  = [local.own_groups_arn]
           Condition = { StringEquals = { "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" } }
         },
       ]
@@ -193,7 +192,7 @@ locals {
           Sid       = "CompleteOwnLifecycleActions"
           Effect    = "Allow"
           Action    = ["autoscaling:CompleteLifecycleAction"]
-          Resource  = ["arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.cluster_name}-*"]
+          Resource  = [local.own_groups_arn]
           Condition = { StringEquals = { "autoscaling:ResourceTag/${local.cluster_tag}" = var.cluster_name } }
         },
       ]
