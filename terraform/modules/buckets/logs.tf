@@ -9,14 +9,7 @@ locals {
   account_id      = data.aws_caller_identity.current.account_id
 
   log_policy_statements = [
-    {
-      Sid       = "DenyInsecureTransport"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:*"
-      Resource  = [local.log_bucket_arn, "${local.log_bucket_arn}/*"]
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    },
+    local.deny_insecure_transport.logs,
     # S3 server access logs of the certs bucket, from this account only.
     {
       Sid       = "S3ServerAccessLogs"

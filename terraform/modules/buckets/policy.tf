@@ -2,15 +2,20 @@ locals {
   # Written with jsonencode (not a data source), and with the ARN built from
   # the name, so that the document is known at plan time and can be asserted
   # offline (terraform test, and the Go evaluation of its conditions).
+  #
+  # Both buckets refuse any request not made over TLS, to the bucket and to
+  # its objects alike.
+  deny_insecure_transport = { for name, arn in { certs = local.bucket_arn, logs = local.log_bucket_arn } : name => {
+    Sid       = "DenyInsecureTransport"
+    Effect    = "Deny"
+    Principal = "*"
+    Action    = "s3:*"
+    Resource  = [arn, "${arn}/*"]
+    Condition = { Bool = { "aws:SecureTransport" = "false" } }
+  } }
+
   policy_statements = [
-    {
-      Sid       = "DenyInsecureTransport"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:*"
-      Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    },
+    local.deny_insecure_transport.certs,
     # SSE-KMS with the cluster key is the bucket's default encryption, so a
     # write without encryption headers gets the cluster key. The statements
     # below refuse only headers asking for anything else. They test the
