@@ -10,6 +10,13 @@ locals {
     { for k, v in g.labels : "k8s.io/cluster-autoscaler/node-template/label/${k}" => v },
     { for t in g.taints : "k8s.io/cluster-autoscaler/node-template/taint/${split("=", split(":", t)[0])[0]}" => "${try(split("=", split(":", t)[0])[1], "")}:${split(":", t)[1]}" },
   ) : {} }
+
+  # Every tag of a group: its own tags, copied onto the instances it
+  # launches, and the autoscaler's, which stay on the group.
+  asg_tags = { for name, _ in var.groups : name => concat(
+    [for k, v in local.group_tags[name] : { key = k, value = v, propagate_at_launch = true }],
+    [for k, v in local.autoscaler_tags[name] : { key = k, value = v, propagate_at_launch = false }],
+  ) }
 }
 
 # A controller group is an ASG of exactly one: a dead control-plane node is
@@ -85,22 +92,12 @@ resource "aws_autoscaling_group" "this" {
   # the only control-plane node is always the operator's decision.
 
   dynamic "tag" {
-    for_each = local.group_tags[each.key]
+    for_each = local.asg_tags[each.key]
 
     content {
-      key                 = tag.key
-      value               = tag.value
-      propagate_at_launch = true
-    }
-  }
-
-  dynamic "tag" {
-    for_each = local.autoscaler_tags[each.key]
-
-    content {
-      key                 = tag.key
-      value               = tag.value
-      propagate_at_launch = false
+      key                 = tag.value.key
+      value               = tag.value.value
+      propagate_at_launch = tag.value.propagate_at_launch
     }
   }
 
