@@ -8,7 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -186,11 +187,7 @@ func TLSOnlyPolicy(bucket string) string {
 }
 
 func tagSet(tags map[string]string) []s3types.Tag {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(tags))
 	out := make([]s3types.Tag, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, s3types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})

@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/mail"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -681,11 +683,7 @@ func (v *validator) tags() {
 		v.errorf("tags", fmt.Sprintf("keep at most %d tags", maxUserTags),
 			"%d tags leave no room for kforge's own (AWS allows 50 per resource)", len(tags))
 	}
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(tags))
 	for _, k := range keys {
 		path := joinPath("tags", k)
 		lower := strings.ToLower(k)

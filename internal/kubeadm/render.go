@@ -3,9 +3,10 @@ package kubeadm
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -294,11 +295,7 @@ func RenderJoin(w Worker) ([]byte, error) {
 
 // joinLabels renders labels sorted, so the output is stable.
 func joinLabels(labels map[string]string) string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(labels))
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
 		parts = append(parts, k+"="+labels[k])

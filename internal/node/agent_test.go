@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -468,7 +470,7 @@ func TestUnitsAndNodeEnvGolden(t *testing.T) {
 	var buf bytes.Buffer
 	buf.WriteString("# /etc/kforge/node.env\n")
 	buf.Write(a.nodeEnv())
-	for _, name := range sortedKeys(us) {
+	for _, name := range slices.Sorted(maps.Keys(us)) {
 		buf.WriteString("\n# " + unitDir + "/" + name + "\n")
 		buf.Write(us[name])
 	}

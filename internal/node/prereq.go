@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -99,7 +101,7 @@ func (a *Agent) installUnitsPhase() phase {
 			if err != nil {
 				return err
 			}
-			for _, name := range sortedKeys(us) {
+			for _, name := range slices.Sorted(maps.Keys(us)) {
 				if err := a.Host.WriteFile(unitDir+"/"+name, us[name], 0o644); err != nil {
 					return err
 				}

@@ -3,6 +3,8 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +81,7 @@ func checkPlacement(t *testing.T, e *env, a artifacts) {
 		}
 		var problems []string
 		problems = append(problems, pending...)
-		for _, w := range sortedKeys(intended) {
+		for _, w := range slices.Sorted(maps.Keys(intended)) {
 			nodes := got[w]
 			want := intended[w]
 			switch want {
