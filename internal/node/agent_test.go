@@ -83,6 +83,17 @@ func (c *cloud) controller(h Host, ip, id string, now func() time.Time) *Agent {
 	}
 }
 
+// controllerWithPKI is a control-plane agent at t0 whose host holds the
+// cluster PKI but has not bootstrapped: enough to create and publish join
+// tokens.
+func controllerWithPKI(t *testing.T) (*cloud, *recorder, *Agent) {
+	t.Helper()
+	c := newCloud(t)
+	h := newRecorder(t, "controller")
+	writePKI(t, h)
+	return c, h, c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+}
+
 // bootstrapController boots a control plane at ip as instance id, at
 // now, on a new recorder named name, and returns the recorder.
 func (c *cloud) bootstrapController(t *testing.T, name, ip, id string, now time.Time) *recorder {
@@ -355,11 +366,8 @@ func (c *captureJoin) Run(ctx context.Context, cmd Command) (string, error) {
 }
 
 func TestExpiredTokenIsRefreshed(t *testing.T) {
-	c := newCloud(t)
+	c, h, a := controllerWithPKI(t)
 	ctx := context.Background()
-	h := newRecorder(t, "controller")
-	writePKI(t, h)
-	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
 	old := JoinMaterial{APIEndpoint: "api.dev.example.com:6443", Token: "oldtok.0000000000000000",
 		CACertHashes: []string{"sha256:" + strings.Repeat("0f", 32)}, Expires: t0.Add(-time.Hour)}
 	if err := PublishJoin(ctx, c.bucket, old); err != nil {

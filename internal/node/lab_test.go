@@ -102,11 +102,8 @@ func TestRestoreNotDoneUntilEtcd(t *testing.T) {
 // half of it is left, the timer drop-in runs every sixth of it, and a
 // value outside 1m..24h is refused naming the setting.
 func TestLabTokenTTL(t *testing.T) {
-	c := newCloud(t)
+	c, h, a := controllerWithPKI(t)
 	ctx := context.Background()
-	h := newRecorder(t, "controller")
-	writePKI(t, h)
-	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
 	a.Cluster.Environment = "local"
 	_ = h.WriteFile(LabSettingsPath, []byte(`{"tokenTTL":"3m"}`), 0o644)
 	if rotated, err := a.RefreshToken(ctx); err != nil || !rotated {
