@@ -16,6 +16,10 @@ locals {
   # The cluster's Auto Scaling groups: every group is named <cluster>-<pool>.
   own_groups_arn = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.cluster_name}-*"
 
+  # Access points in this account and region: their ids are random, so a
+  # tag condition, not the ARN, says which are the cluster's.
+  access_points_arn = "arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"
+
   # Both roles list the bucket, unconditionally: S3 answers a missing key
   # with 404 only to a caller that may list the bucket, and checks that in
   # the GetObject request, which has no s3:prefix, so a prefix condition
@@ -233,7 +237,7 @@ locals {
           Sid      = "TagAccessPointsOnCreate"
           Effect   = "Allow"
           Action   = ["elasticfilesystem:TagResource"]
-          Resource = ["arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"]
+          Resource = [local.access_points_arn]
           Condition = { StringEquals = {
             "elasticfilesystem:CreateAction"      = "CreateAccessPoint"
             "aws:RequestTag/${local.cluster_tag}" = var.cluster_name
@@ -243,14 +247,14 @@ locals {
           Sid       = "TagOwnAccessPoints"
           Effect    = "Allow"
           Action    = ["elasticfilesystem:TagResource"]
-          Resource  = ["arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"]
+          Resource  = [local.access_points_arn]
           Condition = { StringEquals = { "aws:ResourceTag/${local.cluster_tag}" = var.cluster_name } }
         },
         {
           Sid      = "DeleteOwnAccessPoints"
           Effect   = "Allow"
           Action   = ["elasticfilesystem:DeleteAccessPoint"]
-          Resource = ["arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"]
+          Resource = [local.access_points_arn]
           Condition = { StringEquals = {
             "aws:ResourceTag/efs.csi.aws.com/cluster" = "true"
             "aws:ResourceTag/${local.cluster_tag}"    = var.cluster_name
