@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/kforge/kforge/internal/nodelifecycle"
+	"github.com/kforge/kforge/internal/wait"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,13 +88,78 @@ func (k kubeNodes) Drain(ctx context.Context, instanceID string, timeout time.Du
 		return n.Name, 0, fmt.Errorf("cordoning node %s: %w", n.Name, err)
 	}
 	note("node %s (%s) cordoned; draining it (timeout %s)", n.Name, instanceID, timeout)
-	if err := drain.RunNodeDrain(h, n.Name); err != nil {
+	deadline := time.Now().Add(timeout)
+	for attempt := 1; ; attempt++ {
+		h.Timeout = time.Until(deadline)
+		err := drain.RunNodeDrain(h, n.Name)
+		if err == nil {
+			return n.Name, evicted, nil
+		}
 		de := &DrainError{Node: n.Name, Timeout: timeout, Err: err}
 		// Best effort: the drain failed either way.
-		de.Blocking, _ = k.blockingBudgets(context.WithoutCancel(ctx), n.Name)
-		return n.Name, evicted, de
+		if de.Blocking, _ = k.blockingBudgets(context.WithoutCancel(ctx), n.Name); len(de.Blocking) > 0 {
+			return n.Name, evicted, de
+		}
+		if attempt == maxDrainAttempts || time.Until(deadline) < 2*k.delay() {
+			return n.Name, evicted, de
+		}
+		// kubectl's drain stops at the first failed call. An API server
+		// that restarts (a static Pod recreated after a kubelet upgrade)
+		// refuses calls until its authorizer has synced, or drops them:
+		// drain again when it answers and allows this identity to drain.
+		if err := wait.Sleep(ctx, k.delay()); err != nil {
+			return n.Name, evicted, de
+		}
+		if denied := k.mayNotDrain(ctx); denied != "" {
+			de.Err = fmt.Errorf("%w; %s", err, denied)
+			return n.Name, evicted, de
+		}
+		note("draining node %s again (attempt %d of %d): a call failed (%v), and the API server now allows this identity to read and evict pods (it was restarting)", n.Name, attempt+1, maxDrainAttempts, err)
 	}
-	return n.Name, evicted, nil
+}
+
+// maxDrainAttempts bounds how often one node's drain starts again after a
+// failure the API server no longer confirms; drainRetryDelay is the wait
+// before it is asked.
+const (
+	maxDrainAttempts = 3
+	drainRetryDelay  = 10 * time.Second
+)
+
+func (k kubeNodes) delay() time.Duration {
+	if k.retryDelay > 0 {
+		return k.retryDelay
+	}
+	return drainRetryDelay
+}
+
+// drainAccess is what kubectl's drain does with the API, cluster-wide.
+var drainAccess = []authorizationv1.ResourceAttributes{
+	{Verb: "patch", Resource: "nodes"},
+	{Verb: "list", Resource: "pods"},
+	{Verb: "get", Resource: "pods"},
+	{Verb: "create", Resource: "pods", Subresource: "eviction"},
+}
+
+// mayNotDrain asks the API server, through SelfSubjectAccessReviews,
+// whether this identity may drain a node; "" when it may, else what it
+// lacks or why the API server did not answer.
+func (k kubeNodes) mayNotDrain(ctx context.Context) string {
+	for _, attr := range drainAccess {
+		r, err := k.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attr}}, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Sprintf("the API server does not answer whether this identity may drain: %v", err)
+		}
+		if !r.Status.Allowed {
+			what := attr.Resource
+			if attr.Subresource != "" {
+				what += "/" + attr.Subresource
+			}
+			return fmt.Sprintf("this identity may not %s %s in every namespace, which draining needs: grant it (kubeadm's admin.conf gets it from the ClusterRoleBinding kubeadm:cluster-admins to cluster-admin)", attr.Verb, what)
+		}
+	}
+	return ""
 }
 
 // blockingBudgets names the PodDisruptionBudgets that select a pod still

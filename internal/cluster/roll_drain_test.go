@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -186,5 +187,95 @@ func TestRollDrainAgainstARealAPIServer(t *testing.T) {
 	// An instance without a Node has nothing to drain.
 	if node, _, err := k.Drain(ctx, "i-0none", time.Second, note); node != "" || err != nil {
 		t.Errorf("drain of an instance without a Node: %q, %v", node, err)
+	}
+}
+
+// kubectl's drain stops at the first failed call. A refusal the API
+// server no longer confirms (its authorizer had not synced after a
+// restart, as after the control plane's kubelet upgrade recreates its
+// static Pods) drains again; a refusal it confirms stops the drain and
+// names the permission. Against a real kube-apiserver and its RBAC, as
+// kubeadm's admin.conf identity.
+func TestRollDrainAgainAfterARefusalTheAPIServerNoLongerConfirms(t *testing.T) {
+	kube := kubeapi.StartServer(t)
+	ctx := context.Background()
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	// The operator may do all a drain does but read a pod: the eviction
+	// goes through, and the wait for the pod to go is refused.
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "patch", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"list"}},
+	}
+	_, err := kube.Admin.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "drain-but-read"}, Rules: rules}, metav1.CreateOptions{})
+	must("cluster role", err)
+	_, err = kube.Admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:cluster-admins"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "drain-but-read"},
+		Subjects: []rbacv1.Subject{{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "kubeadm:cluster-admins"}}}, metav1.CreateOptions{})
+	must("cluster role binding", err)
+	f := kubeapi.NewDrainFixture(t, kube.Admin, "apps")
+	f.Node("ip-10-40-1-1.ec2.internal", "us-east-1a", "i-0old")
+	f.Node("ip-10-40-1-2.ec2.internal", "us-east-1a", "i-0next")
+	f.RunningPod("web-0", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
+	f.RunningPod("web-1", "ip-10-40-1-2.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
+
+	k := kubeNodes{client: kube.Operator, retryDelay: 2 * time.Second}
+	var notes []string
+	note := func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }
+
+	// Confirmed: the API server still refuses the read. No retry.
+	_, _, err = k.Drain(ctx, "i-0old", time.Minute, note)
+	var de *DrainError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "may not get pods in every namespace") {
+		t.Fatalf("drain without the right to read pods: %v; want a DrainError naming get pods", err)
+	}
+	if strings.Contains(strings.Join(notes, "\n"), "again") {
+		t.Errorf("a confirmed refusal drained again: %q", notes)
+	}
+
+	// Passing: the right arrives while the drain waits (as an API server's
+	// authorizer syncs after its restart). The drain starts again and
+	// finishes.
+	f.RunningPod("web-2", "ip-10-40-1-2.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
+	notes = nil
+	grant := make(chan error, 1)
+	go func() {
+		// Once web-1 is evicted, the refusal of its read has happened.
+		for {
+			if _, err := kube.Admin.CoreV1().Pods("apps").Get(ctx, "web-1", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cr, err := kube.Admin.RbacV1().ClusterRoles().Get(ctx, "drain-but-read", metav1.GetOptions{})
+		if err == nil {
+			cr.Rules = append(cr.Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}})
+			_, err = kube.Admin.RbacV1().ClusterRoles().Update(ctx, cr, metav1.UpdateOptions{})
+		}
+		grant <- err
+	}()
+	node, evicted, err := k.Drain(ctx, "i-0next", time.Minute, note)
+	must("granting get pods", <-grant)
+	if err != nil || node != "ip-10-40-1-2.ec2.internal" {
+		t.Fatalf("drain after the refusal passed: node %q, %v; want it drained; notes %q", node, err, notes)
+	}
+	if !strings.Contains(strings.Join(notes, "\n"), "draining node ip-10-40-1-2.ec2.internal again (attempt 2 of 3)") {
+		t.Errorf("the notes do not say the drain started again: %q", notes)
+	}
+	// Both went in the first attempt, whose waits were refused: the count
+	// is of evictions seen through, none.
+	if evicted != 0 {
+		t.Errorf("evicted %d pods counted, want 0", evicted)
+	}
+	for _, name := range []string{"web-1", "web-2"} {
+		if _, err := kube.Admin.CoreV1().Pods("apps").Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("pod %s after the drain: %v, want gone", name, err)
+		}
 	}
 }

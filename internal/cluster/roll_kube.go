@@ -15,7 +15,12 @@ import (
 
 // kubeNodes finds an instance's Node by spec.providerID
 // (aws:///<az>/<instance-id>) through client-go.
-type kubeNodes struct{ client kubernetes.Interface }
+type kubeNodes struct {
+	client kubernetes.Interface
+	// retryDelay is how long a failed drain waits before it asks the API
+	// server whether to drain again (drainRetryDelay when zero).
+	retryDelay time.Duration
+}
 
 // NodeReady reports whether the instance's Node exists and is Ready.
 func (k kubeNodes) NodeReady(ctx context.Context, instanceID string) (bool, error) {

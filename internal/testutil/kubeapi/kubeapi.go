@@ -30,6 +30,22 @@ import (
 // decides.
 func Start(t testing.TB) kubernetes.Interface {
 	t.Helper()
+	return StartServer(t).Admin
+}
+
+// Server is a running API server's two identities.
+type Server struct {
+	// Admin is in system:masters: RBAC never refuses it.
+	Admin kubernetes.Interface
+	// Operator is kubeadm's admin.conf identity, user kubernetes-admin in
+	// group kubeadm:cluster-admins, with no binding: the test grants what
+	// it needs through RBAC, which decides every one of its calls.
+	Operator kubernetes.Interface
+}
+
+// StartServer is Start with both identities.
+func StartServer(t testing.TB) Server {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("skipping: starts etcd and kube-apiserver")
 	}
@@ -88,9 +104,11 @@ func Start(t testing.TB) kubernetes.Interface {
 	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const token = "kubeapi-test-token"
+	const token, operatorToken = "kubeapi-test-token", "kubeapi-operator-token"
 	tokens := filepath.Join(dir, "tokens.csv")
-	if err := os.WriteFile(tokens, []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+	lines := token + ",admin,admin,system:masters\n" +
+		operatorToken + `,kubernetes-admin,kubernetes-admin,"kubeadm:cluster-admins"` + "\n"
+	if err := os.WriteFile(tokens, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start("kube-apiserver", "--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
@@ -116,7 +134,13 @@ func Start(t testing.TB) kubernetes.Interface {
 		}
 		time.Sleep(time.Second)
 	}
-	return kube
+	op := rest.CopyConfig(cfg)
+	op.BearerToken = operatorToken
+	operator, err := kubernetes.NewForConfig(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Server{Admin: kube, Operator: operator}
 }
 
 func freePorts(t testing.TB, n int) []int {
