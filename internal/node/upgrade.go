@@ -76,7 +76,12 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the kubelet's version: %w", err)
 	}
+	node := a.Instance.Hostname
 	if running == want && kubelet == want {
+		if Exists(a.Host, drainedMarker) {
+			a.logger().Info("resuming the control plane's upgrade: the node back in service", "version", want)
+			return a.backInService(ctx, node, want)
+		}
 		a.logger().Info("control plane runs cluster.json's version", "version", want)
 		return nil
 	}
@@ -119,7 +124,10 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 	// kubeadm's procedure: drain before the kubelet's minor changes. The
 	// control plane's own pods are static (mirror pods, skipped); what the
 	// drain evicts (CoreDNS, the add-on controllers) moves to the workers.
-	node := a.Instance.Hostname
+	// The marker says the cordon is the upgrade's, for a resumed run to lift.
+	if err := a.Host.WriteFile(drainedMarker, []byte(want+"\n"), 0o644); err != nil {
+		return err
+	}
 	if _, err := a.Host.Run(ctx, a.kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
 		"--timeout="+drainTimeout.String())); err != nil {
 		return fmt.Errorf("draining %s before its kubelet is upgraded to %s (it stays cordoned; the next run retries): %w", node, want, err)
@@ -129,9 +137,48 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes", "kubelet-"+want, "kubectl-"+want),
 		Cmd("systemctl", "daemon-reload"),
 		Cmd("systemctl", "restart", "kubelet"),
-		a.kubectl("uncordon", node),
 	); err != nil {
 		return fmt.Errorf("upgrading the control plane's kubelet to %s: %w", want, err)
+	}
+	return a.backInService(ctx, node, want)
+}
+
+// BackInServiceKubectl is the kubectl arguments (the admin kubeconfig
+// apart) with which an upgraded control plane's node waits for its new
+// kubelet to settle and is uncordoned; test/conformance runs them with the
+// real kubectl against a real API server.
+func BackInServiceKubectl(node, want string) [][]string {
+	return [][]string{
+		{"wait", "--for=jsonpath={.status.nodeInfo.kubeletVersion}=v" + want, "node/" + node, "--timeout=5m"},
+		{"wait", "--for=condition=Ready", "node/" + node, "--timeout=5m"},
+		{"wait", "--for=condition=Ready", "pod", "-n", "kube-system", "-l", "tier=control-plane",
+			"--field-selector=spec.nodeName=" + node, "--timeout=5m"},
+		{"get", "--raw=/readyz"},
+		{"uncordon", node},
+	}
+}
+
+// drainedMarker exists while the control plane is cordoned by its upgrade.
+const drainedMarker = stateDir + "/control-plane-drained"
+
+// backInService uncordons the upgraded control plane once its new kubelet
+// has settled: it reports its version, the Node is Ready, the control
+// plane's pods are Ready and the API server is. A kubelet of a new minor
+// recreates the static pods (their ids hash the Pod type, which changes
+// between minors), so the API server restarts here; a call it refuses
+// meanwhile fails this run and the next one (2 minutes later) resumes
+// here, with the node still cordoned: kforge upgrade waits for the
+// uncordon before it rolls a worker.
+func (a *Agent) backInService(ctx context.Context, node, want string) error {
+	var steps []Command
+	for _, args := range BackInServiceKubectl(node, want) {
+		steps = append(steps, a.kubectl(args...))
+	}
+	if err := a.runAll(ctx, steps...); err != nil {
+		return fmt.Errorf("returning %s to service after its kubelet's upgrade to %s (it stays cordoned; the next run retries): %w", node, want, err)
+	}
+	if _, err := a.Host.Run(ctx, Cmd("rm", "-f", drainedMarker)); err != nil {
+		return err
 	}
 	a.logger().Info("control plane upgraded", "version", want)
 	return nil

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ func TestUpgradeControlPlane(t *testing.T) {
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf drain ip-10-0-1-10.eu-west-1.compute.internal --ignore-daemonsets --delete-emptydir-data --timeout=5m0s",
 		"dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubectl-1.36.6",
 		"systemctl restart kubelet",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=jsonpath={.status.nodeInfo.kubeletVersion}=v1.36.6 node/ip-10-0-1-10.eu-west-1.compute.internal --timeout=5m",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready node/ip-10-0-1-10.eu-west-1.compute.internal --timeout=5m",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready pod -n kube-system -l tier=control-plane --field-selector=spec.nodeName=ip-10-0-1-10.eu-west-1.compute.internal --timeout=5m",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf uncordon ip-10-0-1-10.eu-west-1.compute.internal",
 	)
 	if !strings.Contains(strings.Join(h.log[mark:], "\n"), "write /etc/yum.repos.d/kubernetes.repo") || !strings.Contains(h.file("/etc/yum.repos.d/kubernetes.repo"), "/core:/stable:/v1.36/rpm/") {
@@ -108,6 +113,47 @@ func TestUpgradeControlPlaneResumesAtTheDrain(t *testing.T) {
 		"systemctl restart kubelet",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf uncordon ip-10-0-1-10.eu-west-1.compute.internal",
 	)
+	mark = len(h.commands())
+	if err := a.UpgradeControlPlane(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.commands()[mark:]; len(got) != 1 || got[0] != "kubelet --version" {
+		t.Errorf("upgraded control plane: ran %v, want only kubelet --version", got)
+	}
+}
+
+// The new kubelet recreates the static pods, so the API server restarts
+// after the kubelet does: a wait or the uncordon it refuses fails the run
+// with the node cordoned, and the next run, although both versions agree,
+// resumes there (the upgrade's marker), and only there.
+func TestUpgradeControlPlaneResumesBackInService(t *testing.T) {
+	_, h, a := controllerAt(t, "", "1.35.10")
+	ctx := context.Background()
+	a.Cluster.KubernetesVersion = "1.36.6"
+	a.Now = fixedClock(t0.Add(time.Hour))
+	h.fail = map[string]error{"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=jsonpath": errors.New("exit status 1: The connection to the server 10.0.1.10:6443 was refused")}
+	err := a.UpgradeControlPlane(ctx)
+	if err == nil || !strings.Contains(err.Error(), "returning ip-10-0-1-10.eu-west-1.compute.internal to service") {
+		t.Fatalf("an API server restarting after the kubelet: %v, want the wait's error", err)
+	}
+	if h.ran("kubectl --kubeconfig /etc/kubernetes/admin.conf uncordon") {
+		t.Fatalf("uncordoned although the kubelet had not settled: %v", h.commands())
+	}
+
+	h.fail = nil
+	mark := len(h.commands())
+	if err := a.UpgradeControlPlane(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resumed := h.commands()[mark:]
+	for _, c := range resumed {
+		if strings.HasPrefix(c, "kubeadm") || strings.HasPrefix(c, "dnf") || strings.Contains(c, " drain ") || strings.HasPrefix(c, "systemctl restart") {
+			t.Errorf("the resumed run repeated %s", c)
+		}
+	}
+	if last := resumed[len(resumed)-1]; last != "rm -f /var/lib/kforge/control-plane-drained" || !slices.Contains(resumed, "kubectl --kubeconfig /etc/kubernetes/admin.conf uncordon ip-10-0-1-10.eu-west-1.compute.internal") {
+		t.Errorf("the resumed run: %v; want the waits, the uncordon, then the marker removed", resumed)
+	}
 	mark = len(h.commands())
 	if err := a.UpgradeControlPlane(ctx); err != nil {
 		t.Fatal(err)

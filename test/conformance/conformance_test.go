@@ -47,6 +47,7 @@ func TestConformance(t *testing.T) {
 				{"6-cilium-chart", checkCilium},
 				{"4-addons-server-side", checkAddons},
 				{"9-placement", checkPlacement},
+				{"10-upgrade-back-in-service", checkBackInService},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, func(t *testing.T) { s.run(t, e, a) }) {
