@@ -347,11 +347,18 @@ func (a *Agent) refreshToken(ctx context.Context, force bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Joining matters more than the skew check it enables: without the
+	// version the material is still published, and workers do not wait.
+	running, err := a.runningControlPlaneVersion()
+	if err != nil {
+		a.logger().Warn("join material published without the control plane's version", "error", err.Error())
+	}
 	next := JoinMaterial{
-		APIEndpoint:  fmt.Sprintf("%s:%d", a.Cluster.APIDNSName, kubeadm.APIServerPort),
-		Token:        token,
-		CACertHashes: []string{hash},
-		Expires:      now.Add(times.ttl).UTC().Truncate(time.Second),
+		APIEndpoint:         fmt.Sprintf("%s:%d", a.Cluster.APIDNSName, kubeadm.APIServerPort),
+		Token:               token,
+		CACertHashes:        []string{hash},
+		Expires:             now.Add(times.ttl).UTC().Truncate(time.Second),
+		ControlPlaneVersion: running,
 	}
 	if err := PublishJoin(ctx, a.Bucket, next); err != nil {
 		return false, err

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-version"
+
 	"github.com/kforge/kforge/internal/wait"
 )
 
@@ -20,6 +22,11 @@ type JoinMaterial struct {
 	Token        string    `json:"token"`
 	CACertHashes []string  `json:"ca_cert_hashes"`
 	Expires      time.Time `json:"expires"`
+	// ControlPlaneVersion is the Kubernetes version the control plane
+	// runs ("1.35.4"), republished after its upgrade: a worker whose
+	// kubelet would be of a newer minor waits (version skew policy).
+	// Empty in material published before it existed: no check.
+	ControlPlaneVersion string `json:"control_plane_version,omitempty"`
 }
 
 func (j JoinMaterial) validate() error {
@@ -93,8 +100,10 @@ func (b Backoff) sleep(ctx context.Context, d time.Duration) error {
 
 // WaitForJoin polls the bucket with exponential backoff until valid,
 // unexpired join material appears or ctx ends. A worker may boot long
-// before the control plane has published anything.
-func WaitForJoin(ctx context.Context, b Bucket, bo Backoff, now func() time.Time, log func(msg string, args ...any)) (JoinMaterial, error) {
+// before the control plane has published anything, or, during an upgrade,
+// with a kubelet (version kubelet) of a minor the control plane does not
+// run yet: a kubelet is never newer than the API server, so it waits.
+func WaitForJoin(ctx context.Context, b Bucket, bo Backoff, now func() time.Time, log func(msg string, args ...any), kubelet string) (JoinMaterial, error) {
 	delay := bo.Initial
 	if delay <= 0 {
 		delay = 5 * time.Second
@@ -106,6 +115,8 @@ func WaitForJoin(ctx context.Context, b Bucket, bo Backoff, now func() time.Time
 	for attempt := 1; ; attempt++ {
 		j, err := ReadJoin(ctx, b)
 		switch {
+		case err == nil && now().Before(j.Expires) && newerMinor(kubelet, j.ControlPlaneVersion):
+			err = fmt.Errorf("the control plane runs Kubernetes %s: a kubelet %s may not join before it is upgraded (a kubelet is never newer than the API server)", j.ControlPlaneVersion, kubelet)
 		case err == nil && now().Before(j.Expires):
 			return j, nil
 		case err == nil:
@@ -124,4 +135,16 @@ func WaitForJoin(ctx context.Context, b Bucket, bo Backoff, now func() time.Time
 			delay = maxDelay
 		}
 	}
+}
+
+// newerMinor reports whether version a ("1.36.3") is of a later minor
+// than b; false when either is empty or unreadable.
+func newerMinor(a, b string) bool {
+	va, erra := version.NewSemver(a)
+	vb, errb := version.NewSemver(b)
+	if erra != nil || errb != nil {
+		return false
+	}
+	sa, sb := va.Segments(), vb.Segments()
+	return sa[0] > sb[0] || sa[0] == sb[0] && sa[1] > sb[1]
 }

@@ -177,10 +177,35 @@ func (a *Agent) backInService(ctx context.Context, node, want string) error {
 	if err := a.runAll(ctx, steps...); err != nil {
 		return fmt.Errorf("returning %s to service after its kubelet's upgrade to %s (it stays cordoned; the next run retries): %w", node, want, err)
 	}
+	if err := a.publishControlPlaneVersion(ctx, want); err != nil {
+		return fmt.Errorf("publishing the control plane's version %s to the join material (the node is back in service; the next run retries): %w", want, err)
+	}
 	if _, err := a.Host.Run(ctx, Cmd("rm", "-f", drainedMarker)); err != nil {
 		return err
 	}
 	a.logger().Info("control plane upgraded", "version", want)
+	return nil
+}
+
+// publishControlPlaneVersion records the upgraded version in the join
+// material, which workers of the new minor wait for (WaitForJoin).
+func (a *Agent) publishControlPlaneVersion(ctx context.Context, running string) error {
+	j, err := ReadJoin(ctx, a.Bucket)
+	if errors.Is(err, ErrNotFound) {
+		// kforge-refresh-token publishes it, with the version.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if j.ControlPlaneVersion == running {
+		return nil
+	}
+	j.ControlPlaneVersion = running
+	if err := PublishJoin(ctx, a.Bucket, j); err != nil {
+		return err
+	}
+	a.logger().Info("join material names the control plane's version", "version", running)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -53,6 +54,10 @@ func TestUpgradeControlPlane(t *testing.T) {
 	}
 	if v, _ := a.runningControlPlaneVersion(); v != "1.36.6" {
 		t.Errorf("after the upgrade the control plane runs %q, want 1.36.6", v)
+	}
+	// Workers of the new minor may join now: the join material says so.
+	if j, err := ReadJoin(ctx, c.bucket); err != nil || j.ControlPlaneVersion != "1.36.6" {
+		t.Errorf("join material after the upgrade: control_plane_version %q (%v), want 1.36.6", j.ControlPlaneVersion, err)
 	}
 	// The snapshot went to the bucket before kubeadm ran: its key is there.
 	if _, err := c.bucket.Get(ctx, EtcdSnapshotKey); err != nil {
@@ -194,4 +199,50 @@ func controllerAt(t *testing.T, env, version string) (*cloud, *recorder, *Agent)
 		t.Fatal(err)
 	}
 	return c, h, a
+}
+
+// A worker whose kubelet would be of a newer minor than the control plane
+// (launched by the autoscaler between the apply and the control plane's
+// upgrade) waits until the upgraded control plane republishes its
+// version; a patch ahead, or material without a version, does not wait.
+func TestWorkerOfANewerMinorWaitsForTheControlPlane(t *testing.T) {
+	c, _, a := controllerAt(t, "", "1.35.10")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j, err := ReadJoin(ctx, c.bucket)
+	if err != nil || j.ControlPlaneVersion != "1.35.10" {
+		t.Fatalf("the bootstrap's join material: control_plane_version %q (%v), want 1.35.10", j.ControlPlaneVersion, err)
+	}
+	now := fixedClock(t0)
+	var waited []string
+	log := func(msg string, args ...any) { waited = append(waited, fmt.Sprint(append([]any{msg}, args...)...)) }
+	noWait := Backoff{Sleep: func(context.Context, time.Duration) error {
+		return errors.New("waited")
+	}}
+	for _, kubelet := range []string{"1.35.11", "1.35.10"} {
+		if _, err := WaitForJoin(ctx, c.bucket, noWait, now, log, kubelet); err != nil {
+			t.Errorf("kubelet %s, control plane 1.35.10: %v; want the join at once", kubelet, err)
+		}
+	}
+
+	// The control plane upgrades while the new worker waits.
+	upgrade := Backoff{Initial: time.Millisecond, Sleep: func(ctx context.Context, _ time.Duration) error {
+		return a.publishControlPlaneVersion(ctx, "1.36.6")
+	}}
+	got, err := WaitForJoin(ctx, c.bucket, upgrade, now, log, "1.36.6")
+	if err != nil || got.ControlPlaneVersion != "1.36.6" {
+		t.Fatalf("kubelet 1.36.6: %+v, %v; want the join once the control plane runs 1.36.6", got, err)
+	}
+	if len(waited) != 1 || !strings.Contains(waited[0], "the control plane runs Kubernetes 1.35.10: a kubelet 1.36.6 may not join before it is upgraded") {
+		t.Errorf("the wait was logged as %q", waited)
+	}
+
+	// Material published before the field existed: no check.
+	j.ControlPlaneVersion = ""
+	if err := PublishJoin(ctx, c.bucket, j); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WaitForJoin(ctx, c.bucket, noWait, now, log, "1.37.0"); err != nil {
+		t.Errorf("material without a version: %v; want the join", err)
+	}
 }

@@ -40,7 +40,7 @@ func (a *Agent) WorkerLabels() map[string]string {
 }
 
 func (a *Agent) join(ctx context.Context) error {
-	jm, err := WaitForJoin(ctx, a.Bucket, a.Backoff, a.now, a.logger().Info)
+	jm, err := WaitForJoin(ctx, a.Bucket, a.Backoff, a.now, a.logger().Info, a.Cluster.KubernetesVersion)
 	if err != nil {
 		return err
 	}
