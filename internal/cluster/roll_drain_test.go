@@ -126,12 +126,6 @@ func TestMeasureDowntime(t *testing.T) {
 func TestRollDrainAgainstARealAPIServer(t *testing.T) {
 	kube := kubeapi.Start(t)
 	ctx := context.Background()
-	must := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 	f := kubeapi.NewDrainFixture(t, kube, "apps")
 	f.Node("ip-10-40-1-1.ec2.internal", "us-east-1a", "i-0old")
 	f.Node("ip-10-40-1-2.ec2.internal", "us-east-1a", "i-0other")
@@ -141,7 +135,7 @@ func TestRollDrainAgainstARealAPIServer(t *testing.T) {
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "agent"}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}}}}}, metav1.CreateOptions{})
-	must("daemonset", err)
+	must(t, "daemonset", err)
 	f.RunningPod("web-0", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
 	f.RunningPod("agent-x", "ip-10-40-1-1.ec2.internal", map[string]string{"app": "agent"}, "DaemonSet")
 	f.RunningPod("web-1", "ip-10-40-1-2.ec2.internal", map[string]string{"app": "web"}, "ReplicaSet")
@@ -199,12 +193,6 @@ func TestRollDrainAgainstARealAPIServer(t *testing.T) {
 func TestRollDrainAgainAfterARefusalTheAPIServerNoLongerConfirms(t *testing.T) {
 	kube := kubeapi.StartServer(t)
 	ctx := context.Background()
-	must := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 	// The operator may do all a drain does but read a pod: the eviction
 	// goes through, and the wait for the pod to go is refused.
 	rules := []rbacv1.PolicyRule{
@@ -214,11 +202,11 @@ func TestRollDrainAgainAfterARefusalTheAPIServerNoLongerConfirms(t *testing.T) {
 		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"list"}},
 	}
 	_, err := kube.Admin.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "drain-but-read"}, Rules: rules}, metav1.CreateOptions{})
-	must("cluster role", err)
+	must(t, "cluster role", err)
 	_, err = kube.Admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:cluster-admins"},
 		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "drain-but-read"},
 		Subjects: []rbacv1.Subject{{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "kubeadm:cluster-admins"}}}, metav1.CreateOptions{})
-	must("cluster role binding", err)
+	must(t, "cluster role binding", err)
 	f := kubeapi.NewDrainFixture(t, kube.Admin, "apps")
 	f.Node("ip-10-40-1-1.ec2.internal", "us-east-1a", "i-0old")
 	f.Node("ip-10-40-1-2.ec2.internal", "us-east-1a", "i-0next")
@@ -261,7 +249,7 @@ func TestRollDrainAgainAfterARefusalTheAPIServerNoLongerConfirms(t *testing.T) {
 		grant <- err
 	}()
 	node, evicted, err := k.Drain(ctx, "i-0next", time.Minute, note)
-	must("granting get pods", <-grant)
+	must(t, "granting get pods", <-grant)
 	if err != nil || node != "ip-10-40-1-2.ec2.internal" {
 		t.Fatalf("drain after the refusal passed: node %q, %v; want it drained; notes %q", node, err, notes)
 	}
@@ -277,5 +265,13 @@ func TestRollDrainAgainAfterARefusalTheAPIServerNoLongerConfirms(t *testing.T) {
 		if _, err := kube.Admin.CoreV1().Pods("apps").Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("pod %s after the drain: %v, want gone", name, err)
 		}
+	}
+}
+
+// must stops the test when a setup step fails.
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }

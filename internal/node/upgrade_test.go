@@ -82,10 +82,8 @@ func TestUpgradeControlPlane(t *testing.T) {
 // fails the run after kubeadm upgrade apply, with the kubelet untouched;
 // the next run resumes at the drain without a second snapshot or kubeadm.
 func TestUpgradeControlPlaneResumesAtTheDrain(t *testing.T) {
-	_, h, a := controllerAt(t, "", "1.35.10")
+	h, a := upgrading(t, "")
 	ctx := context.Background()
-	a.Cluster.KubernetesVersion = "1.36.6"
-	a.Now = fixedClock(t0.Add(time.Hour))
 	h.fail = map[string]error{"kubectl --kubeconfig /etc/kubernetes/admin.conf drain": errors.New("exit status 1: global timeout reached: 5m0s")}
 	mark := len(h.commands())
 	err := a.UpgradeControlPlane(ctx)
@@ -132,10 +130,8 @@ func TestUpgradeControlPlaneResumesAtTheDrain(t *testing.T) {
 // with the node cordoned, and the next run, although both versions agree,
 // resumes there (the upgrade's marker), and only there.
 func TestUpgradeControlPlaneResumesBackInService(t *testing.T) {
-	_, h, a := controllerAt(t, "", "1.35.10")
+	h, a := upgrading(t, "")
 	ctx := context.Background()
-	a.Cluster.KubernetesVersion = "1.36.6"
-	a.Now = fixedClock(t0.Add(time.Hour))
 	h.fail = map[string]error{"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=jsonpath": errors.New("exit status 1: The connection to the server 10.0.1.10:6443 was refused")}
 	err := a.UpgradeControlPlane(ctx)
 	if err == nil || !strings.Contains(err.Error(), "returning ip-10-0-1-10.eu-west-1.compute.internal to service") {
@@ -172,16 +168,25 @@ func TestUpgradeControlPlaneResumesBackInService(t *testing.T) {
 // system verification, as the lab's kubeadm init and join do; on every
 // other node (no lab setting) it runs.
 func TestUpgradeControlPlaneLabCgroupV1(t *testing.T) {
-	_, h, a := controllerAt(t, "local", "1.35.10")
+	h, a := upgrading(t, "local")
 	ctx := context.Background()
 	_ = h.WriteFile(LabSettingsPath, []byte(`{"cgroupV1":true}`), 0o644)
-	a.Cluster.KubernetesVersion = "1.36.6"
 	if err := a.UpgradeControlPlane(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if !h.ran("kubeadm upgrade apply v1.36.6 --yes --ignore-preflight-errors=SystemVerification") {
 		t.Errorf("the lab's cgroup v1 node did not skip SystemVerification: %v", h.commands())
 	}
+}
+
+// upgrading is a control plane bootstrapped at 1.35.10 whose cluster.json
+// now asks for 1.36.6, an hour later.
+func upgrading(t *testing.T, env string) (*recorder, *Agent) {
+	t.Helper()
+	_, h, a := controllerAt(t, env, "1.35.10")
+	a.Cluster.KubernetesVersion = "1.36.6"
+	a.Now = fixedClock(t0.Add(time.Hour))
+	return h, a
 }
 
 // controllerAt is a control plane bootstrapped at version on the recorded
