@@ -369,7 +369,11 @@ func (r *roller) drainOld(ctx context.Context, rg RollGroup, step *RollStep, env
 		if ctx.Err() != nil {
 			return interrupted(ctx, env)
 		}
-		return Failure("%s: %v. Nothing was terminated: %s stays in service and its node cordoned (as kubectl drain leaves it). Let the budget allow a disruption (or add replicas), then run `kforge roll %s` again to resume; or `kubectl uncordon %s` to give the node back", rg.Pool, err, step.Old, env, node)
+		fix := "Let the budget allow a disruption (or add replicas)"
+		if de := (*DrainError)(nil); errors.As(err, &de) && de.Stopped {
+			fix = "Fix what stopped it"
+		}
+		return Failure("%s: %v. Nothing was terminated: %s stays in service and its node cordoned (as kubectl drain leaves it). %s, then run `kforge roll %s` again to resume; or `kubectl uncordon %s` to give the node back", rg.Pool, err, step.Old, fix, env, node)
 	}
 	if node == "" {
 		note("%s has no Node: nothing to drain", step.Old)

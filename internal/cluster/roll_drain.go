@@ -29,13 +29,19 @@ type DrainError struct {
 	// Blocking names the PodDisruptionBudgets that allow no disruption of
 	// a pod still on the node ("namespace/name").
 	Blocking []string
-	Err      error
+	// Stopped is a drain that failed before its timeout (a call the API
+	// server refused, and still refuses).
+	Stopped bool
+	Err     error
 }
 
 func (e *DrainError) Error() string {
 	why := e.Err.Error()
 	if len(e.Blocking) > 0 {
 		why = "PodDisruptionBudget " + strings.Join(e.Blocking, ", ") + " allows no disruption of the pods still on it"
+	}
+	if e.Stopped {
+		return fmt.Sprintf("draining node %s stopped before its timeout (%s): %s", e.Node, e.Timeout, why)
 	}
 	return fmt.Sprintf("draining node %s did not finish within %s: %s", e.Node, e.Timeout, why)
 }
@@ -95,7 +101,7 @@ func (k kubeNodes) Drain(ctx context.Context, instanceID string, timeout time.Du
 		if err == nil {
 			return n.Name, evicted, nil
 		}
-		de := &DrainError{Node: n.Name, Timeout: timeout, Err: err}
+		de := &DrainError{Node: n.Name, Timeout: timeout, Stopped: time.Now().Before(deadline), Err: err}
 		// Best effort: the drain failed either way.
 		if de.Blocking, _ = k.blockingBudgets(context.WithoutCancel(ctx), n.Name); len(de.Blocking) > 0 {
 			return n.Name, evicted, de
@@ -114,7 +120,7 @@ func (k kubeNodes) Drain(ctx context.Context, instanceID string, timeout time.Du
 			de.Err = fmt.Errorf("%w; %s", err, denied)
 			return n.Name, evicted, de
 		}
-		note("draining node %s again (attempt %d of %d): a call failed (%v), and the API server now allows this identity to read and evict pods (it was restarting)", n.Name, attempt+1, maxDrainAttempts, err)
+		note("draining node %s again (attempt %d of %d): a call failed (%v), and the API server now allows this identity to read and evict pods (a passing refusal, as from an API server restarting)", n.Name, attempt+1, maxDrainAttempts, err)
 	}
 }
 

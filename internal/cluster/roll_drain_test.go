@@ -220,7 +220,7 @@ func TestRollDrainAgainAfterARefusalTheAPIServerNoLongerConfirms(t *testing.T) {
 	// Confirmed: the API server still refuses the read. No retry.
 	_, _, err = k.Drain(ctx, "i-0old", time.Minute, note)
 	var de *DrainError
-	if !errors.As(err, &de) || !strings.Contains(err.Error(), "may not get pods in every namespace") {
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "stopped before its timeout (1m0s)") || !strings.Contains(err.Error(), "may not get pods in every namespace") {
 		t.Fatalf("drain without the right to read pods: %v; want a DrainError naming get pods", err)
 	}
 	if strings.Contains(strings.Join(notes, "\n"), "again") {
