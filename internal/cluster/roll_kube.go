@@ -3,11 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/kforge/kforge/internal/nodelifecycle"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
@@ -24,17 +22,11 @@ type kubeNodes struct {
 
 // NodeReady reports whether the instance's Node exists and is Ready.
 func (k kubeNodes) NodeReady(ctx context.Context, instanceID string) (bool, error) {
-	nodes, err := k.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return false, fmt.Errorf("listing nodes: %w", err)
+	n, err := k.node(ctx, instanceID)
+	if err != nil || n == nil {
+		return false, err
 	}
-	for _, n := range nodes.Items {
-		if !strings.HasSuffix(n.Spec.ProviderID, "/"+instanceID) {
-			continue
-		}
-		return nodelifecycle.Ready(n), nil
-	}
-	return false, nil
+	return nodelifecycle.Ready(*n), nil
 }
 
 // nodeChecker connects to the cluster's API with the admin kubeconfig the

@@ -20,7 +20,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
@@ -97,7 +96,7 @@ func TestUpgrade(t *testing.T) {
 		})
 	}
 	_, _, kc := c.admin(t, ctx)
-	client := kubeClient(t, kc)
+	client := clientset(t, kc)
 	waitFor(t, 5*time.Minute, fmt.Sprintf("%d Nodes Ready, kubelets at v%s", upgradeNodes, from), func() (bool, string, error) {
 		v, err := kubeletVersions(ctx, client)
 		return err == nil && len(v) == upgradeNodes && allEqual(v, "v"+from+" Ready"), fmt.Sprint(v, err), nil
@@ -210,21 +209,6 @@ func controlPlaneDiagnostics(t *testing.T, ctx context.Context, c *cluster) {
 		out, err := cp.Exec(ctx, args[0], args[1:]...)
 		t.Logf("diagnostics: %s (%v):\n%s", strings.Join(args, " "), err, lastLines(out, 40))
 	}
-}
-
-// kubeClient is a client-go client for the admin kubeconfig on the host.
-func kubeClient(t *testing.T, kubeconfig string) kubernetes.Interface {
-	t.Helper()
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc.Timeout = 20 * time.Second
-	client, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return client
 }
 
 func serverVersion(t *testing.T, client kubernetes.Interface) string {
