@@ -38,8 +38,10 @@ func New(o *Options) *cobra.Command {
 			"every boot and retries a failure; timers run the token refresh, backups and add-ons.\n" +
 			"It needs root, the instance role and the instance metadata service; see docs/NODES.md.",
 	}
-	cmd.AddCommand(newInstallUnitsCmd(o), newBootstrapCmd(o), newRefreshTokenCmd(o),
-		newBackupCmd(o), newAddonsCmd(o), newApproveCSRsCmd(o), newDrainEventsCmd(o), newUpgradeControlPlaneCmd(o))
+	cmd.AddCommand(newInstallUnitsCmd(o), newBootstrapCmd(o), newDrainEventsCmd(o))
+	for _, t := range controllerTasks {
+		cmd.AddCommand(newControllerTaskCmd(o, t.use, t.short, t.run))
+	}
 	return cmd
 }
 
@@ -164,37 +166,25 @@ func newBootstrapCmd(o *Options) *cobra.Command {
 	return cmd
 }
 
-func newRefreshTokenCmd(o *Options) *cobra.Command {
-	return newControllerTaskCmd(o, "refresh-token",
-		"Rotate the bootstrap token when it nears expiry and rewrite workers/join.json (control plane)",
+// controllerTasks are the control plane's periodic tasks, each run by a
+// systemd timer (internal/node/units) as `kforge node <use>`.
+var controllerTasks = []struct {
+	use, short string
+	run        func(*node.Agent, context.Context) error
+}{
+	{"refresh-token", "Rotate the bootstrap token when it nears expiry and rewrite workers/join.json (control plane)",
 		func(a *node.Agent, ctx context.Context) error {
 			_, err := a.RefreshToken(ctx)
 			return err
-		})
-}
-
-func newAddonsCmd(o *Options) *cobra.Command {
-	return newControllerTaskCmd(o, "addons",
-		"Apply the cluster add-ons unless this exact set was applied already (control plane; run by kforge-addons.timer)",
-		(*node.Agent).ApplyAddons)
-}
-
-func newApproveCSRsCmd(o *Options) *cobra.Command {
-	return newControllerTaskCmd(o, "approve-csrs",
-		"Approve pending kubelet serving CSRs of nodes that are running instances of this cluster (control plane; run by kforge-approve-csrs.timer)",
-		(*node.Agent).ApproveServingCSRs)
-}
-
-func newUpgradeControlPlaneCmd(o *Options) *cobra.Command {
-	return newControllerTaskCmd(o, "upgrade-control-plane",
-		"Take an etcd snapshot and run kubeadm upgrade apply when cluster.json names a newer Kubernetes version (control plane; run by kforge-upgrade.timer)",
-		(*node.Agent).UpgradeControlPlane)
-}
-
-func newBackupCmd(o *Options) *cobra.Command {
-	return newControllerTaskCmd(o, "backup",
-		"Upload the PKI, an etcd snapshot and the admin kubeconfig to controller/ (control plane)",
-		(*node.Agent).Backup)
+		}},
+	{"backup", "Upload the PKI, an etcd snapshot and the admin kubeconfig to controller/ (control plane)",
+		(*node.Agent).Backup},
+	{"addons", "Apply the cluster add-ons unless this exact set was applied already (control plane; run by kforge-addons.timer)",
+		(*node.Agent).ApplyAddons},
+	{"approve-csrs", "Approve pending kubelet serving CSRs of nodes that are running instances of this cluster (control plane; run by kforge-approve-csrs.timer)",
+		(*node.Agent).ApproveServingCSRs},
+	{"upgrade-control-plane", "Take an etcd snapshot and run kubeadm upgrade apply when cluster.json names a newer Kubernetes version (control plane; run by kforge-upgrade.timer)",
+		(*node.Agent).UpgradeControlPlane},
 }
 
 // newControllerTaskCmd is a control-plane task run by a systemd timer: the
