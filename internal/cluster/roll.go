@@ -109,6 +109,9 @@ type RollStep struct {
 	// counts the pods evicted from it.
 	Drained string `json:"drained_node,omitempty"`
 	Evicted int    `json:"evicted,omitempty"`
+	// Deleted is the old control plane's Node, deleted by the roll once
+	// the old instance was gone and its replacement's Node Ready.
+	Deleted string `json:"deleted_node,omitempty"`
 	// Unavailable: terminate-then-replace only, from the termination until
 	// the replacement was InService (and its Node Ready when checked).
 	Unavailable string `json:"unavailable,omitempty"`
@@ -316,11 +319,13 @@ func instanceTemplate(i asgtypes.Instance, tagged map[string][2]string) (id, ver
 }
 
 // nodeChecker is the roll's view of the Kubernetes API: whether an
-// instance's Node is Ready, draining it, and whether it is gone.
+// instance's Node is Ready, draining it, whether it is gone, and deleting
+// it.
 type nodeChecker interface {
 	NodeReady(ctx context.Context, instanceID string) (bool, error)
 	Drain(ctx context.Context, instanceID string, timeout time.Duration, note func(string, ...any)) (node string, evicted int, err error)
 	NodeGone(ctx context.Context, instanceID string) (gone bool, node string, err error)
+	DeleteNode(ctx context.Context, instanceID string) (node string, err error)
 }
 
 type roller struct {
@@ -763,6 +768,7 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 			return step, err
 		}
 		step.Unavailable = time.Since(t0).Truncate(time.Second).String()
+		r.deleteOldNode(ctx, rg, &step)
 	}
 	step.Seconds = int(time.Since(start).Seconds())
 	if len(step.New) == 0 {
@@ -886,11 +892,9 @@ func (r *roller) waitNodes(ctx context.Context, rg RollGroup, ids []string, env 
 	}
 	for _, id := range ids {
 		if err := r.waitFor(ctx, env, fmt.Sprintf("the Node of %s to be Ready", id), func() (bool, error) {
-			k := r.kube
-			if r.reconnect != nil {
-				if k = r.reconnect(ctx); k == nil {
-					return false, nil // the API is not serving yet
-				}
+			k := r.api(ctx)
+			if k == nil {
+				return false, nil // the API is not serving yet
 			}
 			ok, err := k.NodeReady(ctx, id)
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -905,6 +909,15 @@ func (r *roller) waitNodes(ctx context.Context, rg RollGroup, ids []string, env 
 		r.ui.Notef("%s: Node of %s is Ready\n", rg.Pool, id)
 	}
 	return true, nil
+}
+
+// api is the checker to ask now: a fresh one when the API may have moved
+// (the control plane's replacement), nil when it does not answer.
+func (r *roller) api(ctx context.Context) nodeChecker {
+	if r.reconnect != nil {
+		return r.reconnect(ctx)
+	}
+	return r.kube
 }
 
 // kubernetesLine is how the user data names the version its node installs

@@ -142,3 +142,31 @@ func (r *roller) probeEvery() time.Duration {
 	}
 	return apiProbeInterval
 }
+
+// deleteOldNode deletes the replaced control plane's Node once its
+// replacement's Node is Ready. No drainer deleted it: the drainer ran on
+// the instance that went, and the restored etcd snapshot still holds the
+// Node. The old instance has left its group by then (waitGone), so the
+// Node is that of an instance that no longer runs. A failure does not fail
+// the roll: the new control plane's drainer deletes the Node of a gone
+// instance on its periodic scan anyway, only minutes later.
+func (r *roller) deleteOldNode(ctx context.Context, rg RollGroup, step *RollStep) {
+	if rg.Pool != ControlPlanePool || !step.NodesReady {
+		return
+	}
+	fallback := "the new control plane's drainer deletes it within minutes (its scan for NotReady Nodes of gone instances runs every two minutes)"
+	k := r.api(ctx)
+	if k == nil {
+		r.ui.Notef("%s: warning: the Kubernetes API did not answer to delete the Node of terminated %s; %s\n", rg.Pool, step.Old, fallback)
+		return
+	}
+	name, err := k.DeleteNode(ctx, step.Old)
+	if err != nil {
+		r.ui.Notef("%s: warning: the Node of terminated %s is still there (%v); %s\n", rg.Pool, step.Old, err, fallback)
+		return
+	}
+	if name != "" {
+		step.Deleted = name
+		r.ui.Notef("%s: Node %s of terminated %s deleted\n", rg.Pool, name, step.Old)
+	}
+}

@@ -203,10 +203,7 @@ func TestRollDrainAgainAfterARefusalTheAPIServerNoLongerConfirms(t *testing.T) {
 	}
 	_, err := kube.Admin.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "drain-but-read"}, Rules: rules}, metav1.CreateOptions{})
 	must(t, "cluster role", err)
-	_, err = kube.Admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:cluster-admins"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "drain-but-read"},
-		Subjects: []rbacv1.Subject{{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "kubeadm:cluster-admins"}}}, metav1.CreateOptions{})
-	must(t, "cluster role binding", err)
+	bindClusterAdmins(t, kube.Admin, "drain-but-read")
 	f := kubeapi.NewDrainFixture(t, kube.Admin, "apps")
 	f.Node("ip-10-40-1-1.ec2.internal", "us-east-1a", "i-0old")
 	f.Node("ip-10-40-1-2.ec2.internal", "us-east-1a", "i-0next")

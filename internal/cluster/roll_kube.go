@@ -29,6 +29,20 @@ func (k kubeNodes) NodeReady(ctx context.Context, instanceID string) (bool, erro
 	return nodelifecycle.Ready(*n), nil
 }
 
+// DeleteNode deletes the instance's Node if it still has one, and returns
+// its name; "" when there was none left to delete.
+func (k kubeNodes) DeleteNode(ctx context.Context, instanceID string) (string, error) {
+	n, err := k.node(ctx, instanceID)
+	if err != nil || n == nil {
+		return "", err
+	}
+	deleted, err := nodelifecycle.DeleteNode(ctx, k.client, n.Name)
+	if !deleted {
+		return "", err
+	}
+	return n.Name, nil
+}
+
 // nodeChecker connects to the cluster's API with the admin kubeconfig the
 // control plane backs up. It returns nil and says why when no API answers
 // (always so on the emulator, where no instance boots): the roll then

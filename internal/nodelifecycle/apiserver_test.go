@@ -66,6 +66,10 @@ func TestDrainAgainstARealAPIServer(t *testing.T) {
 	if _, err := kube.CoreV1().Nodes().Get(ctx, "ip-10-0-1-1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("node ip-10-0-1-1 still there: %v", err)
 	}
+	// A Node deleted already is no error, and not reported deleted.
+	if deleted, err := DeleteNode(ctx, kube, "ip-10-0-1-1"); deleted || err != nil {
+		t.Errorf("DeleteNode of a Node gone already: deleted %v, %v; want false, nil", deleted, err)
+	}
 	n2, err := kube.CoreV1().Nodes().Get(ctx, "ip-10-0-1-2", metav1.GetOptions{})
 	if err != nil || n2.Spec.Unschedulable {
 		t.Errorf("the other node was touched: %+v %v", n2.Spec, err)

@@ -150,10 +150,22 @@ func (h *Handler) drainAndDelete(ctx context.Context, instanceID string, timeout
 }
 
 func (h *Handler) deleteNode(ctx context.Context, name string) error {
-	if err := h.Kube.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting node %s: %w", name, err)
+	_, err := DeleteNode(ctx, h.Kube, name)
+	return err
+}
+
+// DeleteNode deletes the Node object name, which frees its pod range. A
+// Node that is gone already is no error: deleted is then false (another
+// deleter, the drainer or a roll, got there first).
+func DeleteNode(ctx context.Context, kube kubernetes.Interface, name string) (deleted bool, err error) {
+	err = kube.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
 	}
-	return nil
+	return false, fmt.Errorf("deleting node %s: %w", name, err)
 }
 
 // complete answers the lifecycle action with CONTINUE, by token when the

@@ -472,6 +472,22 @@ func controlPlaneResize(t *testing.T) {
 	if err != nil || newID == oldID || newNode == nil {
 		t.Fatalf("the control plane after the roll: %q (%v)", newID, err)
 	}
+	// The roll deletes the old control plane's Node itself: right after
+	// it, no Node of the terminated instance is left for the drainer's
+	// scan to find minutes later.
+	if want := "control-plane: Node " + oldName + " of terminated " + oldID + " deleted"; !strings.Contains(out, want) {
+		t.Fatalf("the roll does not say %q:\n%s", want, out)
+	}
+	if newName := nodeName(newNode.Spec); newName == oldName {
+		t.Fatalf("the replacement %s has the old control plane's Node name %s: the old Node cannot be told apart", newID, oldName)
+	}
+	after, err := c.nodeConditions(ctx, kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready, ok := after[oldName]; ok {
+		t.Fatalf("right after the roll the old control plane's Node %s (of terminated %s) is still there (Ready %s): %v", oldName, oldID, ready, after)
+	}
 	got, err := c.kubectl(ctx, kc, "-n", "default", "get", "configmap", "kforge-lab-cp-resize", "-o", "jsonpath={.data.written}")
 	if err != nil || got != stamp {
 		t.Fatalf("the ConfigMap written just before the roll: %q, %v; want %q (the planned-replacement RPO)", got, err, stamp)
@@ -495,8 +511,8 @@ func controlPlaneResize(t *testing.T) {
 		t.Fatalf("the replacement %s is a %s, want t3.large", newID, typ)
 	}
 	secs := int(downtime.Round(time.Second) / time.Second)
-	line := fmt.Sprintf("control-plane resize t3.medium -> t3.large: %s -> %s (the up kept %s); snapshot before the termination, ConfigMap written just before it restored; API downtime %d s (measured by kforge roll); workers Ready; %s",
-		oldID, newID, oldID, secs, time.Since(start).Round(time.Second))
+	line := fmt.Sprintf("control-plane resize t3.medium -> t3.large: %s -> %s (the up kept %s); snapshot before the termination, ConfigMap written just before it restored; API downtime %d s (measured by kforge roll); old Node %s deleted by the roll; workers Ready; %s",
+		oldID, newID, oldID, secs, oldName, time.Since(start).Round(time.Second))
 	t.Log(line)
 	note("ControlPlaneResize", "API downtime "+strconv.Itoa(secs)+" s")
 	if _, err := c.kubectl(ctx, kc, "-n", "default", "delete", "configmap", "kforge-lab-cp-resize"); err != nil {
