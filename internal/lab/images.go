@@ -36,13 +36,10 @@ type imageRecipe struct {
 
 const imagePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// buildImages writes one image archive per reference into dir, named
-// after the image (a second image of the same name, containerd's sandbox
-// pause beside kubeadm's, after its tag too). kube-proxy is left out:
-// kforge's kubeadm configuration skips the kube-proxy add-on, so kubeadm
-// never pulls it.
+// buildImages writes one image archive per reference kubeadm lists into
+// dir, named after the image. kube-proxy is left out: kforge's kubeadm
+// configuration skips the kube-proxy add-on, so kubeadm never pulls it.
 func buildImages(ctx context.Context, log io.Writer, k8s *k8sbin.Result, refs []string, dir string) error {
-	written := map[string]bool{}
 	for _, ref := range refs {
 		tag, err := name.NewTag(ref)
 		if err != nil {
@@ -86,13 +83,8 @@ func buildImages(ctx context.Context, log io.Writer, k8s *k8sbin.Result, refs []
 		default:
 			return fmt.Errorf("kubeadm %s expects image %s, which the lab does not know how to build", k8s.Version, ref)
 		}
-		file := base + ".tar"
-		if written[file] {
-			file = base + "-" + tag.TagStr() + ".tar"
-		}
-		written[file] = true
 		fmt.Fprintf(log, "lab: building image %s\n", ref)
-		if err := writeImage(tag, r, filepath.Join(dir, file)); err != nil {
+		if err := writeImage(tag, r, filepath.Join(dir, base+".tar")); err != nil {
 			return fmt.Errorf("image %s: %w", ref, err)
 		}
 	}

@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,13 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/kforge/kforge/internal/digest"
+	"github.com/kforge/kforge/internal/kubeadm"
 	"github.com/kforge/kforge/test/k8sbin"
 )
 
@@ -79,11 +77,14 @@ func EnsurePackages(ctx context.Context, opts PackagesOptions) (*Packages, error
 		return nil, err
 	}
 	dir := filepath.Join(cache, "packages-"+k8s.Version+"-r"+packagesRevision)
-	sandbox, err := containerdSandboxImage(ctx)
+	// The source holds exactly the images kubeadm names: a node whose
+	// containerd asked for any other (a pause of its own) fails offline,
+	// so a cache built with more, or fewer, is rebuilt.
+	refs, err := kubeadmImages(ctx, k8s.Path("kubeadm"), k8s.Version)
 	if err != nil {
 		return nil, err
 	}
-	if p, err := readPackages(dir); err == nil && slices.Contains(p.Images, sandbox) {
+	if p, err := readPackages(dir); err == nil && slices.Equal(p.Images, refs) {
 		return p, nil
 	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
@@ -94,22 +95,10 @@ func EnsurePackages(ctx context.Context, opts PackagesOptions) (*Packages, error
 		return nil, err
 	}
 	defer unlock()
-	if p, err := readPackages(dir); err == nil && slices.Contains(p.Images, sandbox) {
+	if p, err := readPackages(dir); err == nil && slices.Equal(p.Images, refs) {
 		return p, nil
 	}
 	fmt.Fprintf(log, "lab: building the package source for Kubernetes %s (once; cached in %s)\n", k8s.Version, dir)
-	refs, err := kubeadmImages(ctx, k8s.Path("kubeadm"), k8s.Version)
-	if err != nil {
-		return nil, err
-	}
-	// containerd runs pod sandboxes from its own configured image, which
-	// need not be the pause kubeadm names (containerd v2.3.7 names
-	// pause:3.10.2, kubeadm 1.35 pause:3.10.1): on AWS it pulls it, here
-	// the source must hold it too.
-	if !slices.Contains(refs, sandbox) {
-		refs = append(refs, sandbox)
-		sort.Strings(refs)
-	}
 	tmp := dir + ".partial"
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, fmt.Errorf("removing an interrupted build %s: %w", tmp, err)
@@ -235,46 +224,13 @@ func digests(dir string) (map[string]string, error) {
 	return out, nil
 }
 
-// containerdSandboxSource is where containerd's release sets its default
-// sandbox image, which `containerd config default` (the nodes' config)
-// carries.
-const containerdSandboxSource = "internal/cri/config/config.go"
-
-var sandboxImageLine = regexp.MustCompile(`DefaultSandboxImage\s*=\s*"([^"]+)"`)
-
-// containerdSandboxImage reads the sandbox image of the lab's containerd
-// release from its module's source.
-func containerdSandboxImage(ctx context.Context) (string, error) {
-	dir, err := moduleDir(ctx, "github.com/containerd/containerd/v2@"+ContainerdVersion)
-	if err != nil {
-		return "", err
-	}
-	data, err := os.ReadFile(filepath.Join(dir, containerdSandboxSource))
-	if err != nil {
-		return "", fmt.Errorf("containerd %s's default sandbox image: %w", ContainerdVersion, err)
-	}
-	m := sandboxImageLine.FindSubmatch(data)
-	if m == nil {
-		return "", fmt.Errorf("containerd %s: no DefaultSandboxImage in %s; update the lab (internal/lab/packages.go)", ContainerdVersion, containerdSandboxSource)
-	}
-	return string(m[1]), nil
-}
-
 // kubeadmImages asks kubeadm itself which images it pulls for version.
-func kubeadmImages(ctx context.Context, kubeadm, version string) ([]string, error) {
-	out, err := run(ctx, kubeadm, "config", "images", "list", "--kubernetes-version", "v"+version)
+func kubeadmImages(ctx context.Context, kubeadmBin, version string) ([]string, error) {
+	out, err := run(ctx, kubeadmBin, kubeadm.ImagesListArgs(version)...)
 	if err != nil {
 		return nil, fmt.Errorf("listing the images kubeadm %s expects: %w", version, err)
 	}
-	var refs []string
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			refs = append(refs, l)
-		}
-	}
-	sort.Strings(refs)
-	return refs, nil
+	return kubeadm.ParseImages(out), nil
 }
 
 // goTools builds Go commands from the module proxy into a cached directory

@@ -162,6 +162,8 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 		"systemctl enable kforge-bootstrap.service",
 		"modprobe br_netfilter",
 		"dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubeadm-1.36.6 kubectl-1.36.6",
+		"kubeadm config images list --kubernetes-version v1.36.6",
+		"systemctl restart containerd",
 		"kubeadm init --config /etc/kubernetes/kforge-kubeadm.yaml",
 		"helm-sdk install-or-upgrade kube-system/cilium --kubeconfig /etc/kubernetes/admin.conf --set k8sServiceHost=api.dev.example.com",
 		"kubeadm token create",

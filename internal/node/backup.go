@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kforge/kforge/internal/kubeadm"
 )
 
 var errNotExist = fs.ErrNotExist
@@ -161,18 +163,13 @@ func (a *Agent) restore(ctx context.Context) error {
 	if err := a.Host.WriteFile(snapPath, snap, 0o600); err != nil {
 		return err
 	}
-	images, err := a.run(ctx, "kubeadm", "config", "images", "list", "--kubernetes-version", "v"+a.Cluster.KubernetesVersion)
+	images, err := a.kubeadmImages(ctx)
 	if err != nil {
 		return err
 	}
-	etcdImage := ""
-	for _, l := range strings.Fields(images) {
-		if strings.Contains(l, "/etcd:") {
-			etcdImage = l
-		}
-	}
-	if etcdImage == "" {
-		return fmt.Errorf("kubeadm config images list names no etcd image")
+	etcdImage, err := kubeadm.Image(images, "etcd")
+	if err != nil {
+		return err
 	}
 	peer := fmt.Sprintf("https://%s:2380", a.Instance.PrivateIP)
 	// etcdutl from kubeadm's own etcd image rebuilds the data directory as

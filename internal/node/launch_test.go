@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kforge/kforge/internal/testutil/containerdconf"
 )
 
 // failing is a recorder whose commands starting with prefix fail, as a
@@ -255,11 +257,42 @@ func TestPrerequisitesPrepareAmazonLinux2023(t *testing.T) {
 	if done, _ := p.done(context.Background()); !done {
 		t.Error("phase not marked done")
 	}
-	// A node set up by the previous revision of this phase runs it again.
-	old := newRecorder(t, "old")
-	_ = old.WriteFile(stateDir+"/prerequisites-1.36.6.done", []byte("1.36.6\n"), 0o644)
-	if done, _ := (&Agent{Host: old, Cluster: a.Cluster}).prerequisitesPhase().done(context.Background()); done {
-		t.Error("the previous revision's marker skips the new host setup")
+	// A node set up by a previous revision of this phase runs it again.
+	for _, marker := range []string{"prerequisites-1.36.6.done", "prerequisites-1.36.6-r2.done"} {
+		old := newRecorder(t, "old")
+		_ = old.WriteFile(stateDir+"/"+marker, []byte("1.36.6\n"), 0o644)
+		if done, _ := (&Agent{Host: old, Cluster: a.Cluster}).prerequisitesPhase().done(context.Background()); done {
+			t.Errorf("the previous revision's marker %s skips the new host setup", marker)
+		}
+	}
+}
+
+// containerd runs every pod's sandbox from the pause it is configured
+// with: the one the installed kubeadm names for the release, not
+// containerd's own default (which the recorder's real default config
+// names), so kubeadm's preflight agrees and no second pause is pulled.
+func TestPrerequisitesSetKubeadmsPauseAsContainerdsSandbox(t *testing.T) {
+	h := newRecorder(t, "node")
+	a := &Agent{Host: h, Cluster: Cluster{KubernetesVersion: "1.36.6"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := a.prerequisitesPhase().run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h.assertOrder(t, "dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubeadm-1.36.6 kubectl-1.36.6",
+		"kubeadm config images list --kubernetes-version v1.36.6", "systemctl restart containerd")
+	if got := containerdconf.SandboxImage(t, h.file("/etc/containerd/config.toml")); got != "registry.k8s.io/pause:3.10.1" {
+		t.Errorf("containerd's sandbox image = %q, want kubeadm's registry.k8s.io/pause:3.10.1", got)
+	}
+
+	// Without kubeadm's answer no config is written and containerd keeps
+	// running as it was.
+	failing := newRecorder(t, "failing")
+	failing.fail = map[string]error{"kubeadm config images list": errors.New("kubeadm: exit status 1")}
+	b := &Agent{Host: failing, Cluster: a.Cluster, Log: a.Log}
+	if err := b.prerequisitesPhase().run(context.Background()); err == nil {
+		t.Fatal("the phase succeeded without kubeadm's image list")
+	}
+	if Exists(failing, "/etc/containerd/config.toml") || failing.ran("systemctl restart containerd") {
+		t.Error("containerd reconfigured without kubeadm's pause image")
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/kforge/kforge/internal/kubeadm"
 )
 
 const (
@@ -113,8 +115,9 @@ func (a *Agent) installUnitsPhase() phase {
 
 // prerequisitesRevision is part of the phase's marker: raise it when the
 // host setup changes, so nodes set up by an older agent apply it at their
-// next boot (2: networkd drop-in, iptables-nft and the preflight tools).
-const prerequisitesRevision = 2
+// next boot (2: networkd drop-in, iptables-nft and the preflight tools;
+// 3: containerd's sandbox image is the pause kubeadm names).
+const prerequisitesRevision = 3
 
 func (a *Agent) prerequisitesPhase() phase {
 	marker := fmt.Sprintf("%s/prerequisites-%s-r%d.done", stateDir, a.Cluster.KubernetesVersion, prerequisitesRevision)
@@ -152,7 +155,12 @@ func (a *Agent) prerequisitesPhase() phase {
 			if err != nil {
 				return err
 			}
-			conf, err := systemdCgroup(defaults)
+			// kubeadm is installed by now: it names the pause its release pulls.
+			images, err := a.kubeadmImages(ctx)
+			if err != nil {
+				return err
+			}
+			conf, err := ContainerdConfig(defaults, images)
 			if err != nil {
 				return err
 			}
@@ -187,12 +195,12 @@ func (a *Agent) prerequisitesPhase() phase {
 	}
 }
 
-// systemdCgroup switches runc to the systemd cgroup driver, matching the
-// kubelet's cgroupDriver: systemd.
-func systemdCgroup(defaults string) (string, error) {
-	const off, on = "SystemdCgroup = false", "SystemdCgroup = true"
-	if !strings.Contains(defaults, off) && !strings.Contains(defaults, on) {
-		return "", fmt.Errorf("containerd default config has no SystemdCgroup setting; cannot select the systemd cgroup driver")
+// kubeadmImages asks the installed kubeadm which images it pulls for the
+// cluster's release.
+func (a *Agent) kubeadmImages(ctx context.Context) ([]string, error) {
+	out, err := a.run(ctx, "kubeadm", kubeadm.ImagesListArgs(a.Cluster.KubernetesVersion)...)
+	if err != nil {
+		return nil, err
 	}
-	return strings.ReplaceAll(defaults, off, on), nil
+	return kubeadm.ParseImages(out), nil
 }

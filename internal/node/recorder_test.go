@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kforge/kforge/internal/cni"
+	"github.com/kforge/kforge/internal/testutil/containerdconf"
 )
 
 // recorder is the test Host: an in-memory file system and a log of every
@@ -146,7 +147,8 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		defer r.mu.Unlock()
 		return "Kubernetes v" + r.kubelet + "\n", nil
 	case line == "containerd config default":
-		return "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]\n  SystemdCgroup = false\n", nil
+		// The real default of the containerd the lab's nodes run.
+		return containerdconf.Default(r.t, containerdconf.Versions[0]), nil
 	case strings.HasPrefix(line, "kubeadm init"):
 		// kubeadm keeps CA files it finds and creates the missing ones.
 		if _, err := r.ReadFile(caCert); err != nil {
@@ -168,7 +170,7 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		n := int(tokenSeq.Add(1))
 		return fmt.Sprintf("%s%d.%016d\n", strings.Repeat("a", 5), n%10, n), nil
 	case strings.HasPrefix(line, "kubeadm config images list"):
-		return "registry.k8s.io/kube-apiserver:v1.36.6\nregistry.k8s.io/etcd:3.6.5-0\n", nil
+		return "registry.k8s.io/kube-apiserver:v1.36.6\nregistry.k8s.io/pause:3.10.1\nregistry.k8s.io/etcd:3.6.5-0\n", nil
 	case strings.HasPrefix(line, "curl") && arg("-o") != "":
 		body := "bundle from " + c.Args[len(c.Args)-1]
 		return "", r.WriteFile(arg("-o"), []byte(body), 0o644)

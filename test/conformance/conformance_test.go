@@ -48,6 +48,7 @@ func TestConformance(t *testing.T) {
 				{"4-addons-server-side", checkAddons},
 				{"9-placement", checkPlacement},
 				{"10-upgrade-back-in-service", checkBackInService},
+				{"11-containerd-sandbox-image", checkSandboxImage},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, func(t *testing.T) { s.run(t, e, a) }) {
