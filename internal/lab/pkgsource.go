@@ -25,10 +25,9 @@ import (
 // dnf says. Packages the Debian base already carries (under their Debian
 // names) are checked, not installed.
 //
-// kubeadm's images stand in for the registry: installing kubeadm-<v>
-// records v, and its images are imported into containerd at once when it
-// runs (so `kubeadm upgrade apply` finds the new release's images where it
-// would pull them) and each time containerd starts (import-images).
+// The source's images stand in for the registry: containerd imports those
+// of every release each time it starts (import-images), as
+// registry.k8s.io serves every release.
 //
 // KFORGE_LAB_ROOT (a directory standing for /) and KFORGE_LAB_PACKAGES
 // exist for the unit tests only.
@@ -85,13 +84,7 @@ for a in "$@"; do
   kubeadm-*)
     k8spkg "$a"
     install -m 0755 "$rel/bin/kubeadm" "$R/usr/bin/kubeadm"
-    install -d "$R/var/lib/kforge-lab"
-    echo "${a#*-}" >"$R/var/lib/kforge-lab/kubeadm-release"
-    echo "kforge lab dnf: installed $a"
-    # containerd running: its images now (else when it starts).
-    if "$R/usr/local/bin/ctr" version >/dev/null 2>&1; then
-      "$R/usr/local/lib/kforge-lab/import-images"
-    fi ;;
+    echo "kforge lab dnf: installed $a" ;;
   kubectl-*)
     k8spkg "$a"
     install -m 0755 "$rel/bin/kubectl" "$R/usr/bin/kubectl"
@@ -105,22 +98,23 @@ for a in "$@"; do
 done
 `
 
-// importImages loads the images of the installed kubeadm's release into
-// containerd's k8s.io namespace: run by the dnf stand-in when it installs
-// kubeadm, and each time containerd starts (a drop-in's ExecStartPost, so
-// `systemctl restart containerd` returns only once they are there). What
-// kubeadm would pull from registry.k8s.io is already present.
+// importImages loads the images of every release in the package source
+// into containerd's k8s.io namespace, each time containerd starts (a
+// drop-in's ExecStartPost, so `systemctl restart containerd` returns only
+// once they are there). A node may need another release's image than its
+// own: during an upgrade, kubeadm's health-check Job runs the new
+// release's pause on whichever node it is scheduled, an older worker
+// included. What a node would pull from registry.k8s.io is present.
 const importImages = `#!/bin/sh
-# kforge lab: the images kubeadm expects, from the lab's package source.
+# kforge lab: the registry's images, from the lab's package source.
 set -eu
 R=${KFORGE_LAB_ROOT:-}
 P=${KFORGE_LAB_PACKAGES:-` + PackagesMount + `}
-[ -f "$R/var/lib/kforge-lab/kubeadm-release" ] || exit 0
-v=$(cat "$R/var/lib/kforge-lab/kubeadm-release")
-for f in "$P/$v"/images/*.tar; do
+for f in "$P"/*/images/*.tar; do
+  [ -e "$f" ] || continue
   "$R/usr/local/bin/ctr" -n k8s.io images import "$f" >/dev/null
 done
-echo "kforge lab: imported the images of Kubernetes $v"
+echo "kforge lab: imported the images of Kubernetes" $(ls "$P")
 `
 
 const containerdDropIn = `# kforge lab: import the images of the lab's package source.

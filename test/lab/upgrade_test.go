@@ -24,6 +24,7 @@ import (
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/kubeadm"
 	"github.com/kforge/kforge/internal/lab"
 )
 
@@ -103,6 +104,14 @@ func TestUpgrade(t *testing.T) {
 	})
 	if got := serverVersion(t, client); got != "v"+from {
 		t.Fatalf("the API server reports %s before the upgrade, want v%s", got, from)
+	}
+	// containerd runs pod sandboxes on the pause kubeadm names for the
+	// release (1.35: 3.10.1), not on its own default (3.10.2): every node
+	// holds both, as the registry serves both.
+	for id, n := range c.Fleet.Nodes() {
+		if err := sandboxesOnKubeadmsPause(ctx, n, from); err != nil {
+			t.Fatalf("node %s: %v", id, err)
+		}
 	}
 
 	// Written before: it must survive the upgrade and be in its snapshot.
@@ -347,4 +356,37 @@ func (w *timedWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+// sandboxesOnKubeadmsPause checks that the node's pod sandboxes (the
+// containers of a pause image) all run the pause the node's kubeadm names
+// for version.
+func sandboxesOnKubeadmsPause(ctx context.Context, n *lab.Instance, version string) error {
+	list, err := n.Exec(ctx, "kubeadm", kubeadm.ImagesListArgs(version)...)
+	if err != nil {
+		return fmt.Errorf("kubeadm's images: %w: %s", err, list)
+	}
+	want, err := kubeadm.Image(kubeadm.ParseImages(list), "pause")
+	if err != nil {
+		return err
+	}
+	out, err := n.Exec(ctx, "ctr", "-n", "k8s.io", "containers", "ls")
+	if err != nil {
+		return fmt.Errorf("listing containerd's containers: %w: %s", err, out)
+	}
+	sandboxes := 0
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.Contains(f[1], "/pause:") {
+			continue
+		}
+		if f[1] != want {
+			return fmt.Errorf("pod sandbox %s runs %s, want kubeadm's %s; containerd's containers:\n%s", f[0], f[1], want, out)
+		}
+		sandboxes++
+	}
+	if sandboxes == 0 {
+		return fmt.Errorf("no pod sandbox (no container of a pause image); containerd's containers:\n%s", out)
+	}
+	return nil
 }
