@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kforge/kforge/internal/testutil/kubeapi"
+	"github.com/kforge/kforge/internal/wait"
 )
 
 // bindClusterAdmins binds kubeadm's admin group, kubeadm:cluster-admins,
@@ -40,8 +41,7 @@ func registerReplacement(ctx context.Context, asg *autoscaling.Client, kube kube
 		for _, g := range out.AutoScalingGroups {
 			for _, i := range g.Instances {
 				if id := aws.ToString(i.InstanceId); id != old {
-					n, err := kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
-						Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/" + id}}, metav1.CreateOptions{})
+					n, err := kube.CoreV1().Nodes().Create(ctx, kubeapi.InstanceNode(name, "us-east-1a", id), metav1.CreateOptions{})
 					if err != nil {
 						return err
 					}
@@ -51,10 +51,8 @@ func registerReplacement(ctx context.Context, asg *autoscaling.Client, kube kube
 				}
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no replacement of %s in %s: %w", old, group, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		if err := wait.Sleep(ctx, 50*time.Millisecond); err != nil {
+			return fmt.Errorf("no replacement of %s in %s: %w", old, group, err)
 		}
 	}
 }

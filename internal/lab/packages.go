@@ -77,9 +77,9 @@ func EnsurePackages(ctx context.Context, opts PackagesOptions) (*Packages, error
 		return nil, err
 	}
 	dir := filepath.Join(cache, "packages-"+k8s.Version+"-r"+packagesRevision)
-	// The source holds exactly the images kubeadm names: a node whose
-	// containerd asked for any other (a pause of its own) fails offline,
-	// so a cache built with more, or fewer, is rebuilt.
+	// The source holds exactly the images kubeadm names (the lab's
+	// registry serves nothing else), so a cache built with more, or
+	// fewer, is rebuilt.
 	refs, err := kubeadmImages(ctx, k8s.Path("kubeadm"), k8s.Version)
 	if err != nil {
 		return nil, err

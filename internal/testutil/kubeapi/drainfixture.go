@@ -42,9 +42,15 @@ func (f *DrainFixture) must(what string, err error) {
 // Node creates a Node whose spec.providerID is aws:///<az>/<instanceID>.
 func (f *DrainFixture) Node(name, az, instanceID string) {
 	f.t.Helper()
-	_, err := f.kube.CoreV1().Nodes().Create(f.ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.NodeSpec{ProviderID: "aws:///" + az + "/" + instanceID}}, metav1.CreateOptions{})
+	_, err := f.kube.CoreV1().Nodes().Create(f.ctx, InstanceNode(name, az, instanceID), metav1.CreateOptions{})
 	f.must("node "+name, err)
+}
+
+// InstanceNode is the Node an EC2 instance's kubelet registers: named
+// name, with spec.providerID aws:///<az>/<instanceID>.
+func InstanceNode(name, az, instanceID string) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.NodeSpec{ProviderID: "aws:///" + az + "/" + instanceID}}
 }
 
 // RunningPod creates a pod bound to node, controlled by an owner of kind
