@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -64,7 +65,11 @@ func TestSharedRulesInConfig(t *testing.T) {
 }
 
 // TestSharedRulesInTerraform writes one `run` block per case into a copy of
-// the root module's tests (mock provider, offline) and runs terraform test.
+// the tests of the root module and of every module that declares the
+// case's variable (mock provider, offline), and runs terraform test in
+// each. A module keeps its own copy of a rule so that it also works alone;
+// the same cases keep every copy in step with the root's and the config
+// package's.
 func TestSharedRulesInTerraform(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform test")
@@ -80,19 +85,73 @@ func TestSharedRulesInTerraform(t *testing.T) {
 	if err := os.CopyFS(dir, kforge.Terraform); err != nil {
 		t.Fatal(err)
 	}
-	root := filepath.Join(dir, "terraform", "cluster")
-	base, err := fs.ReadFile(kforge.Terraform, "terraform/cluster/tests/cluster.tftest.hcl")
+	modules, err := fs.Glob(kforge.Terraform, "terraform/modules/*")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The mock provider and the valid variables: everything before the first run.
+	for _, stack := range append([]string{"terraform/cluster"}, modules...) {
+		declared, err := declaredVariables(stack)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cases []int
+		for i, tc := range sharedRules {
+			if declared[tc.variable] {
+				cases = append(cases, i)
+			} else if stack == "terraform/cluster" {
+				t.Errorf("the root module declares no variable %q (case %q)", tc.variable, tc.name)
+			}
+		}
+		if len(cases) == 0 {
+			continue
+		}
+		t.Run(path.Base(stack), func(t *testing.T) {
+			runSharedRules(t, bin, dir, stack, cases)
+		})
+	}
+}
+
+// declaredVariables returns the names of the variables a module declares.
+func declaredVariables(stack string) (map[string]bool, error) {
+	files, err := fs.Glob(kforge.Terraform, stack+"/*.tf")
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, f := range files {
+		src, err := fs.ReadFile(kforge.Terraform, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range variableBlock.FindAllSubmatch(src, -1) {
+			names[string(m[1])] = true
+		}
+	}
+	return names, nil
+}
+
+var variableBlock = regexp.MustCompile(`(?m)^variable "([A-Za-z0-9_-]+)"`)
+
+// runSharedRules writes the cases into tests/shared_rules.tftest.hcl of the
+// module's copy under dir, after the mock provider and valid variables of
+// its first test file, and runs terraform test on that file.
+func runSharedRules(t *testing.T, bin, dir, stack string, cases []int) {
+	tests, err := fs.Glob(kforge.Terraform, stack+"/tests/*.tftest.hcl")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("%s has no terraform test file to take the mock provider and valid variables from (%v)", stack, err)
+	}
+	base, err := fs.ReadFile(kforge.Terraform, tests[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	header, _, ok := strings.Cut(string(base), "\nrun \"")
 	if !ok {
-		t.Fatal("cluster.tftest.hcl has no run block to cut at")
+		t.Fatalf("%s has no run block to cut at", tests[0])
 	}
 	var b strings.Builder
 	b.WriteString(header + "\n")
-	for i, tc := range sharedRules {
+	for _, i := range cases {
+		tc := sharedRules[i]
 		var in Inputs
 		tc.set(&in)
 		raw, err := json.Marshal(in)
@@ -103,25 +162,22 @@ func TestSharedRulesInTerraform(t *testing.T) {
 		if err := json.Unmarshal(raw, &all); err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, "run \"shared_rule_%d\" {\n  command = plan\n  variables {\n    %s = %s\n  }\n  expect_failures = [var.%s]\n}\n\n", i, tc.variable, all[tc.variable], tc.variable)
+		fmt.Fprintf(&b, "# %s\nrun \"shared_rule_%d\" {\n  command = plan\n  variables {\n    %s = %s\n  }\n  expect_failures = [var.%s]\n}\n\n", tc.name, i, tc.variable, all[tc.variable], tc.variable)
 	}
-	if err := os.WriteFile(filepath.Join(root, "tests", "shared_rules.tftest.hcl"), []byte(b.String()), 0o644); err != nil {
+	module := filepath.Join(dir, filepath.FromSlash(stack))
+	if err := os.WriteFile(filepath.Join(module, "tests", "shared_rules.tftest.hcl"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
-		cmd.Dir = root
+		cmd.Dir = module
 		cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("terraform %s in %s: %v\n%s", strings.Join(args, " "), stack, err, out)
 		}
 	}
-	initArgs := []string{"init", "-backend=false", "-input=false", "-no-color"}
-	if p := os.Getenv("KFORGE_PLUGIN_DIR"); p != "" {
-		initArgs = append(initArgs, "-plugin-dir="+p)
-	}
-	run(initArgs...)
+	run("init", "-backend=false", "-input=false", "-no-color", "-plugin-dir="+os.Getenv("KFORGE_PLUGIN_DIR"))
 	run("test", "-no-color", "-filter=tests/shared_rules.tftest.hcl")
 }
 

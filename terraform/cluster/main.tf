@@ -12,7 +12,7 @@ module "network" {
   source = "../modules/network"
 
   cluster_name = var.cluster_name
-  cidr         = var.vpc_cidr
+  vpc_cidr     = var.vpc_cidr
   az_count     = var.az_count
   nat_gateway  = var.nat_gateway
   # Flow logs go to the log bucket of the buckets module. The emulator

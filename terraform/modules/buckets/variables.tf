@@ -1,6 +1,11 @@
 variable "cluster_name" {
   description = "Cluster name; the bucket is <cluster_name>-certs-<account_id>-<region>, trimmed to 63 characters."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
+  }
 }
 
 variable "kms_key_arn" {
@@ -43,13 +48,13 @@ variable "etcd_snapshot_retention_days" {
 }
 
 variable "log_bucket" {
-  description = "Create the log bucket (<cluster_name>-logs-<account_id>-<region>) that receives VPC flow logs and the certs bucket's access logs."
+  description = "Create the log bucket (<cluster_name>-logs-<account_id>-<region>) that receives VPC flow logs and the certs bucket's access logs: SSE-S3, private, TLS-only, objects expire after log_retention_days."
   type        = bool
   default     = false
 }
 
 variable "access_logs" {
-  description = "Send S3 server access logs of the certs bucket to the log bucket (needs log_bucket)."
+  description = "Send S3 server access logs of the certs bucket to the log bucket, under s3-access/certs/ (needs log_bucket)."
   type        = bool
   default     = false
 
@@ -60,7 +65,7 @@ variable "access_logs" {
 }
 
 variable "log_retention_days" {
-  description = "Days the log bucket keeps its objects."
+  description = "Days the log bucket keeps its objects (1-3650)."
   type        = number
   default     = 90
 

@@ -3,8 +3,8 @@ variable "domain" {
   type        = string
 
   validation {
-    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain)) && length(var.domain) <= 253
-    error_message = "domain must be a lowercase DNS name such as dev.example.com (no trailing dot)."
+    condition     = can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain)) && length(var.domain) <= 240
+    error_message = "domain must be a lowercase DNS name with at least two labels and no trailing dot, for example dev.example.com."
   }
 }
 

@@ -1,6 +1,11 @@
 variable "cluster_name" {
   description = "Cluster name; prefixes role and policy names and keys the Cluster Autoscaler tag condition."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
+  }
 }
 
 variable "bucket_arn" {
@@ -19,7 +24,7 @@ variable "zone_id" {
 }
 
 variable "api_record_name" {
-  description = "The API record the control plane may UPSERT (api.<domain>), in Route 53's normalized form: lowercase, no trailing dot. It is the only record its role may change."
+  description = "The API record the control plane may UPSERT (api.<domain>), in Route 53's normalized form: lowercase, no trailing dot. It is the only record its role may change (route53:ChangeResourceRecordSetsNormalizedRecordNames, ...RecordTypes and ...Actions with ForAllValues:StringEquals)."
   type        = string
 
   validation {

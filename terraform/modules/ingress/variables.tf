@@ -3,8 +3,8 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = length(var.cluster_name) <= 20
-    error_message = "cluster_name must be at most 20 characters (NLB and target group names are limited to 32)."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
   }
 }
 
@@ -16,6 +16,11 @@ variable "vpc_id" {
 variable "vpc_cidr" {
   description = "CIDR of the VPC; the NLB's security group may only send to it."
   type        = string
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(cidrhost(var.vpc_cidr, 0) == split("/", var.vpc_cidr)[0], false) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
+    error_message = "vpc_cidr must be an IPv4 network address with a prefix between /16 and /24, for example 10.0.0.0/16."
+  }
 }
 
 variable "subnet_ids" {

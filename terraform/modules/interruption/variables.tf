@@ -3,13 +3,13 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{2,19}$", var.cluster_name))
-    error_message = "cluster_name must be 3-20 lowercase letters, digits or hyphens, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
   }
 }
 
 variable "message_retention_seconds" {
-  description = "How long an event waits in the queue. An interruption warning is worth acting on for two minutes; 300 s leaves room for a handler restart."
+  description = "How long an event waits in the queue (60-1209600 s). An interruption warning is worth acting on for two minutes; 300 s leaves room for a handler restart."
   type        = number
   default     = 300
 
@@ -20,7 +20,7 @@ variable "message_retention_seconds" {
 }
 
 variable "worker_groups" {
-  description = "Auto Scaling group name by worker pool: each gets the termination lifecycle hook, and the lifecycle rule matches their events."
+  description = "Auto Scaling group name by worker pool (at least one): each gets the termination lifecycle hook, and the lifecycle rule matches their events."
   type        = map(string)
 
   validation {
@@ -41,7 +41,7 @@ variable "lifecycle_hook_name" {
 }
 
 variable "lifecycle_heartbeat_seconds" {
-  description = "Heartbeat timeout of the hook: how long a terminating worker waits to be drained before it terminates anyway (CONTINUE). The drainer stops draining a minute before it."
+  description = "Heartbeat timeout of the hook (30-7200 s): how long a terminating worker waits to be drained before it terminates anyway (CONTINUE). The drainer stops draining a minute before it."
   type        = number
   default     = 600
 

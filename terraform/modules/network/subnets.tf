@@ -11,7 +11,7 @@ resource "aws_subnet" "public" {
 
   vpc_id            = aws_vpc.this.id
   availability_zone = local.azs[count.index]
-  cidr_block        = cidrsubnet(var.cidr, 4, count.index)
+  cidr_block        = cidrsubnet(var.vpc_cidr, 4, count.index)
   # Nodes in public subnets need an address to reach the internet; their
   # security groups admit nothing beyond the NLB and the admin CIDRs.
   map_public_ip_on_launch = !var.nat_gateway
@@ -43,6 +43,6 @@ resource "aws_subnet" "private" {
 
   vpc_id            = aws_vpc.this.id
   availability_zone = local.azs[count.index]
-  cidr_block        = cidrsubnet(var.cidr, 4, count.index + 8)
+  cidr_block        = cidrsubnet(var.vpc_cidr, 4, count.index + 8)
   tags              = merge(var.tags, { Name = "${var.cluster_name}-private-${local.azs[count.index]}", "kforge.io/subnet" = "private" })
 }

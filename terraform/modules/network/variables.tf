@@ -1,16 +1,21 @@
 variable "cluster_name" {
   description = "Name prefix of every resource (the cluster name)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
+  }
 }
 
-variable "cidr" {
+variable "vpc_cidr" {
   description = "IPv4 CIDR of the VPC (/16 to /24). Every subnet is a /(prefix+4) carved from it: public subnets take the first blocks, private subnets start at block 8."
   type        = string
   default     = "10.0.0.0/16"
 
   validation {
-    condition     = can(cidrhost(var.cidr, 0)) && try(cidrhost(var.cidr, 0) == split("/", var.cidr)[0], false) && try(tonumber(split("/", var.cidr)[1]) >= 16 && tonumber(split("/", var.cidr)[1]) <= 24, false)
-    error_message = "cidr must be an IPv4 network address with a prefix length between 16 and 24, for example 10.0.0.0/16."
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(cidrhost(var.vpc_cidr, 0) == split("/", var.vpc_cidr)[0], false) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
+    error_message = "vpc_cidr must be an IPv4 network address with a prefix between /16 and /24, for example 10.0.0.0/16."
   }
 }
 
@@ -32,7 +37,7 @@ variable "nat_gateway" {
 }
 
 variable "flow_logs" {
-  description = "Record every accepted and rejected connection of the VPC (VPC flow logs, all traffic) in flow_logs_destination."
+  description = "Record every accepted and rejected connection of the VPC (VPC flow logs, all traffic) in flow_logs_destination, in 10-minute batches."
   type        = bool
   default     = false
 }

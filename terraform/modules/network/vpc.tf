@@ -7,7 +7,7 @@ locals {
 }
 
 resource "aws_vpc" "this" {
-  cidr_block           = var.cidr
+  cidr_block           = var.vpc_cidr
   enable_dns_support   = true
   enable_dns_hostnames = true
   tags                 = merge(var.tags, { Name = var.cluster_name })

@@ -1,6 +1,11 @@
 variable "cluster_name" {
   description = "Cluster name; prefixes every resource name and keys the Cluster Autoscaler discovery tag."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
+  }
 }
 
 variable "role" {
@@ -23,8 +28,8 @@ variable "vpc_cidr" {
   type        = string
 
   validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0))
-    error_message = "vpc_cidr must be an IPv4 CIDR such as 10.0.0.0/16."
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(cidrhost(var.vpc_cidr, 0) == split("/", var.vpc_cidr)[0], false) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
+    error_message = "vpc_cidr must be an IPv4 network address with a prefix between /16 and /24, for example 10.0.0.0/16."
   }
 }
 
@@ -102,8 +107,8 @@ variable "admin_cidrs" {
   default     = []
 
   validation {
-    condition     = alltrue([for c in var.admin_cidrs : can(cidrhost(c, 0))])
-    error_message = "admin_cidrs must all be valid IPv4 CIDRs, for example 203.0.113.10/32."
+    condition     = alltrue([for c in var.admin_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
+    error_message = "admin_cidrs must be IPv4 CIDRs, for example [\"203.0.113.10/32\"]."
   }
 }
 
@@ -114,7 +119,7 @@ variable "target_group_arns" {
 }
 
 variable "nlb_security_group_id" {
-  description = "Worker role: security group of the NLB, the only source admitted on the node ports."
+  description = "Worker role: security group of the NLB, the only source admitted on the node ports (required for workers)."
   type        = string
   default     = ""
 

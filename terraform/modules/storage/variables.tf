@@ -1,6 +1,11 @@
 variable "cluster_name" {
   description = "Name prefix (the cluster name)."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
+  }
 }
 
 variable "vpc_id" {

@@ -11,7 +11,7 @@ mock_provider "aws" {
 
 variables {
   cluster_name = "kforge-test"
-  cidr         = "10.10.0.0/16"
+  vpc_cidr     = "10.10.0.0/16"
 }
 
 run "public_subnets_by_default" {
@@ -92,20 +92,20 @@ run "rejects_host_address_cidr" {
   command = plan
 
   variables {
-    cidr = "10.10.0.1/16"
+    vpc_cidr = "10.10.0.1/16"
   }
 
-  expect_failures = [var.cidr]
+  expect_failures = [var.vpc_cidr]
 }
 
 run "rejects_tiny_vpc" {
   command = plan
 
   variables {
-    cidr = "10.10.0.0/26"
+    vpc_cidr = "10.10.0.0/26"
   }
 
-  expect_failures = [var.cidr]
+  expect_failures = [var.vpc_cidr]
 }
 
 run "flow_logs_to_s3" {
