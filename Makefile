@@ -57,8 +57,9 @@ unit: ## Go unit tests (no full terraform apply).
 tf-check: ## terraform fmt -check and validate for every module.
 	scripts/tf-check
 
-tf-test: ## terraform test (mock provider, offline) for every module that has tests.
+tf-test: ## terraform test (mock provider) for every module that has tests, then the shared input rules through every module.
 	scripts/tf-test
+	$(GO) test -count=1 -run '^TestSharedRulesInTerraform$$' ./internal/config
 
 conformance: ## Real kubeadm, etcd, kube-apiserver, scheduler, kubelet checks and kubectl judge every node artifact, for every supported minor (binaries built once, cached; docs/CONFORMANCE.md).
 	$(GO) test -count=1 -timeout 180m ./test/conformance/...

@@ -30,14 +30,21 @@ var sharedRules = []struct {
 	{"name too long", "name: demo", "name: a-very-long-cluster-name", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "a-very-long-cluster-name" }},
 	{"name uppercase", "name: demo", "name: Demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "Demo" }},
 	{"name double hyphen", "name: demo", "name: de--mo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "de--mo" }},
+	{"name trailing hyphen", "name: demo", "name: demo-", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "demo-" }},
 	{"region format", "region: eu-west-1", "region: europe", "region", "region", func(i *Inputs) { i.Region = "europe" }},
 	{"az count high", "azCount: 2", "azCount: 7", "network.azCount", "az_count", func(i *Inputs) { i.AZCount = 7 }},
 	{"vpc cidr host bits", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.1.0/16", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.1.0/16" }},
 	{"vpc cidr too large", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/8", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.0.0/8" }},
+	{"vpc cidr too small", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/26", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.0.0/26" }},
+	{"vpc cidr prefix", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/33", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.0.0/33" }},
+	{"admin cidr without prefix", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.10]", "network.adminCIDRs[0]", "admin_cidrs", func(i *Inputs) { i.AdminCIDRs = []string{"198.51.100.10"} }},
 	{"admin cidr ipv6", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [\"2001:db8::/32\"]", "network.adminCIDRs[0]", "admin_cidrs", func(i *Inputs) { i.AdminCIDRs = []string{"2001:db8::/32"} }},
 	{"domain single label", "domain: dev.example.org", "domain: localhost", "dns.domain", "domain", func(i *Inputs) { i.Domain = "localhost" }},
+	{"domain uppercase and trailing dot", "domain: dev.example.org", "domain: Dev.Example.org.", "dns.domain", "domain", func(i *Inputs) { i.Domain = "Dev.Example.org." }},
 	{"kubernetes version shape", "version: 1.36.6", "version: \"1.36\"", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "1.36" }},
+	{"kubernetes version with v", "version: 1.36.6", "version: v1.36.6", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "v1.36.6" }},
 	{"node port low", "httpNodePort: 30080", "httpNodePort: 8080", "ingress.httpNodePort", "http_node_port", func(i *Inputs) { i.HTTPNodePort = 8080 }},
+	{"https node port low", "httpsNodePort: 30443", "httpsNodePort: 443", "ingress.httpsNodePort", "https_node_port", func(i *Inputs) { i.HTTPSNodePort = 443 }},
 	{"pool name reserved", "  general:\n", "  controller:\n", "workerPools.controller", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("controller") }},
 	{"pool name uppercase", "  general:\n", "  General:\n", "workerPools.General", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("General") }},
 	{"pool name trailing hyphen", "  general:\n", "  general-:\n", "workerPools.general-", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-") }},
@@ -73,9 +80,6 @@ func TestSharedRulesInConfig(t *testing.T) {
 func TestSharedRulesInTerraform(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform test")
-	}
-	if os.Getenv("KFORGE_PLUGIN_DIR") == "" {
-		t.Skip("terraform init needs the provider mirror offline: set KFORGE_PLUGIN_DIR")
 	}
 	bin, err := exec.LookPath("terraform")
 	if err != nil {
@@ -177,7 +181,13 @@ func runSharedRules(t *testing.T, bin, dir, stack string, cases []int) {
 			t.Fatalf("terraform %s in %s: %v\n%s", strings.Join(args, " "), stack, err, out)
 		}
 	}
-	run("init", "-backend=false", "-input=false", "-no-color", "-plugin-dir="+os.Getenv("KFORGE_PLUGIN_DIR"))
+	// The provider comes from the mirror where there is one (offline), else
+	// from the registry, as in scripts/tf-test.
+	initArgs := []string{"init", "-backend=false", "-input=false", "-no-color"}
+	if p := os.Getenv("KFORGE_PLUGIN_DIR"); p != "" {
+		initArgs = append(initArgs, "-plugin-dir="+p)
+	}
+	run(initArgs...)
 	run("test", "-no-color", "-filter=tests/shared_rules.tftest.hcl")
 }
 

@@ -1,3 +1,7 @@
+# The input rules this module shares with the root module and kforge's
+# config package are tested case by case by internal/config/tfrules_test.go
+# (`make tf-test` runs it after these files).
+
 # Offline checks of the root module with a mocked AWS provider: the
 # real-AWS configuration (bucket policy with the TLS-only statement, AMI from
 # SSM), the emulator configuration, and every input validation.
@@ -248,38 +252,6 @@ run "graviton_pool_gets_arm_image" {
   }
 }
 
-run "rejects_long_cluster_name" {
-  command = plan
-  variables {
-    cluster_name = "a-cluster-name-that-is-too-long"
-  }
-  expect_failures = [var.cluster_name]
-}
-
-run "rejects_uppercase_cluster_name" {
-  command = plan
-  variables {
-    cluster_name = "Kforge"
-  }
-  expect_failures = [var.cluster_name]
-}
-
-run "rejects_bad_vpc_cidr" {
-  command = plan
-  variables {
-    vpc_cidr = "10.0.0.0/33"
-  }
-  expect_failures = [var.vpc_cidr]
-}
-
-run "rejects_bad_admin_cidr" {
-  command = plan
-  variables {
-    admin_cidrs = ["1.2.3.4"]
-  }
-  expect_failures = [var.admin_cidrs]
-}
-
 run "rejects_min_above_max" {
   command = plan
   variables {
@@ -310,22 +282,6 @@ run "rejects_bad_taint" {
   expect_failures = [var.worker_pools]
 }
 
-run "rejects_bad_domain" {
-  command = plan
-  variables {
-    domain = "localhost"
-  }
-  expect_failures = [var.domain]
-}
-
-run "rejects_node_port_out_of_range" {
-  command = plan
-  variables {
-    https_node_port = 443
-  }
-  expect_failures = [var.https_node_port]
-}
-
 run "rejects_equal_node_ports" {
   command = plan
   variables {
@@ -333,22 +289,6 @@ run "rejects_equal_node_ports" {
     https_node_port = 30443
   }
   expect_failures = [var.https_node_port]
-}
-
-run "rejects_az_count" {
-  command = plan
-  variables {
-    az_count = 7
-  }
-  expect_failures = [var.az_count]
-}
-
-run "rejects_kubernetes_version_with_v" {
-  command = plan
-  variables {
-    kubernetes_version = "v1.36"
-  }
-  expect_failures = [var.kubernetes_version]
 }
 
 run "rejects_missing_agent" {

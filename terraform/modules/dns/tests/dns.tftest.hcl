@@ -1,3 +1,7 @@
+# The input rules this module shares with the root module and kforge's
+# config package are tested case by case by internal/config/tfrules_test.go
+# (`make tf-test` runs it after these files).
+
 mock_provider "aws" {
   override_data {
     target = data.aws_route53_zone.existing
@@ -70,14 +74,4 @@ run "existing_zone" {
     condition     = output.name_servers == tolist(["ns-1.example.net", "ns-2.example.net"])
     error_message = "name servers of the given zone"
   }
-}
-
-run "rejects_bad_domain" {
-  command = plan
-
-  variables {
-    domain = "Not A Domain."
-  }
-
-  expect_failures = [var.domain]
 }

@@ -1,3 +1,7 @@
+# The input rules this module shares with the root module and kforge's
+# config package are tested case by case by internal/config/tfrules_test.go
+# (`make tf-test` runs it after these files).
+
 mock_provider "aws" {
   mock_resource "aws_lb" {
     defaults = {
@@ -65,16 +69,6 @@ run "custom_node_ports" {
   }
 }
 
-run "rejects_port_outside_node_port_range" {
-  command = plan
-
-  variables {
-    http_node_port = 8080
-  }
-
-  expect_failures = [var.http_node_port]
-}
-
 run "rejects_equal_ports" {
   command = plan
 
@@ -84,14 +78,4 @@ run "rejects_equal_ports" {
   }
 
   expect_failures = [var.https_node_port]
-}
-
-run "rejects_long_name" {
-  command = plan
-
-  variables {
-    cluster_name = "a-name-longer-than-twenty"
-  }
-
-  expect_failures = [var.cluster_name]
 }

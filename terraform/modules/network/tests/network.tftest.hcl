@@ -1,3 +1,7 @@
+# The input rules this module shares with the root module and kforge's
+# config package are tested case by case by internal/config/tfrules_test.go
+# (`make tf-test` runs it after these files).
+
 mock_provider "aws" {
   override_data {
     target = data.aws_availability_zones.available
@@ -86,26 +90,6 @@ run "rejects_no_zone" {
   }
 
   expect_failures = [var.az_count]
-}
-
-run "rejects_host_address_cidr" {
-  command = plan
-
-  variables {
-    vpc_cidr = "10.10.0.1/16"
-  }
-
-  expect_failures = [var.vpc_cidr]
-}
-
-run "rejects_tiny_vpc" {
-  command = plan
-
-  variables {
-    vpc_cidr = "10.10.0.0/26"
-  }
-
-  expect_failures = [var.vpc_cidr]
 }
 
 run "flow_logs_to_s3" {

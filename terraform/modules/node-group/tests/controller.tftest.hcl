@@ -1,3 +1,7 @@
+# The input rules this module shares with the root module and kforge's
+# config package are tested case by case by internal/config/tfrules_test.go
+# (`make tf-test` runs it after these files).
+
 mock_provider "aws" {
   mock_resource "aws_launch_template" {
     defaults = {
@@ -107,16 +111,6 @@ run "egress_narrowed" {
     condition     = aws_vpc_security_group_egress_rule.nfs.cidr_ipv4 == "10.0.0.0/16" && aws_vpc_security_group_egress_rule.nfs.from_port == 2049
     error_message = "NFS only within the VPC"
   }
-}
-
-run "rejects_bad_admin_cidr" {
-  command = plan
-
-  variables {
-    admin_cidrs = ["203.0.113.10"]
-  }
-
-  expect_failures = [var.admin_cidrs]
 }
 
 run "rejects_oversized_user_data" {

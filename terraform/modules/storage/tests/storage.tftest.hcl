@@ -1,3 +1,7 @@
+# The input rules this module shares with the root module and kforge's
+# config package are tested case by case by internal/config/tfrules_test.go
+# (`make tf-test` runs it after these files).
+
 mock_provider "aws" {}
 
 variables {
