@@ -39,6 +39,7 @@ var sharedRules = []struct {
 	{"vpc cidr prefix", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/33", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.0.0/33" }},
 	{"admin cidr without prefix", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.10]", "network.adminCIDRs[0]", "admin_cidrs", func(i *Inputs) { i.AdminCIDRs = []string{"198.51.100.10"} }},
 	{"admin cidr ipv6", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [\"2001:db8::/32\"]", "network.adminCIDRs[0]", "admin_cidrs", func(i *Inputs) { i.AdminCIDRs = []string{"2001:db8::/32"} }},
+	{"admin cidr host bits", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.1/24]", "network.adminCIDRs[0]", "admin_cidrs", func(i *Inputs) { i.AdminCIDRs = []string{"198.51.100.1/24"} }},
 	{"domain single label", "domain: dev.example.org", "domain: localhost", "dns.domain", "domain", func(i *Inputs) { i.Domain = "localhost" }},
 	{"domain uppercase and trailing dot", "domain: dev.example.org", "domain: Dev.Example.org.", "dns.domain", "domain", func(i *Inputs) { i.Domain = "Dev.Example.org." }},
 	{"kubernetes version shape", "version: 1.36.6", "version: \"1.36\"", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "1.36" }},

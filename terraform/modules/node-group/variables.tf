@@ -107,8 +107,8 @@ variable "admin_cidrs" {
   default     = []
 
   validation {
-    condition     = alltrue([for c in var.admin_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
-    error_message = "admin_cidrs must be IPv4 CIDRs, for example [\"203.0.113.10/32\"]."
+    condition     = alltrue([for c in var.admin_cidrs : !strcontains(c, ":") && try(cidrhost(c, 0) == split("/", c)[0], false)])
+    error_message = "admin_cidrs must be IPv4 CIDRs without host bits, for example [\"203.0.113.10/32\", \"198.51.100.0/24\"]."
   }
 }
 
