@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/kforge/kforge/internal/config"
 )
 
 // checkCluster verifies the applied cluster through the AWS API, one
@@ -72,7 +74,7 @@ func checkIngress(t *testing.T, ctx context.Context, c *clients, v clusterVars, 
 	if err != nil {
 		t.Fatalf("listeners: %v", err)
 	}
-	want := map[int32]int32{80: v.HTTPPort, 443: v.HTTPSPort}
+	want := map[int32]int32{80: int32(v.HTTPNodePort), 443: int32(v.HTTPSNodePort)}
 	got := map[int32]int32{}
 	for _, l := range listeners.Listeners {
 		if l.Protocol != "TCP" {
@@ -159,13 +161,13 @@ func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVa
 		case !spec.Ingress && len(attached) != 0:
 			t.Errorf("pool %s does not run ingress but is in target groups %v", pool, attached)
 		}
-		if aws.ToInt32(g.MinSize) != spec.MinSize || aws.ToInt32(g.MaxSize) != spec.MaxSize || aws.ToInt32(g.DesiredCapacity) != spec.DesiredSize {
+		if int(aws.ToInt32(g.MinSize)) != spec.MinSize || int(aws.ToInt32(g.MaxSize)) != spec.MaxSize || int(aws.ToInt32(g.DesiredCapacity)) != spec.DesiredSize {
 			t.Errorf("pool %s min/desired/max %d/%d/%d, want %d/%d/%d", pool, aws.ToInt32(g.MinSize), aws.ToInt32(g.DesiredCapacity), aws.ToInt32(g.MaxSize), spec.MinSize, spec.DesiredSize, spec.MaxSize)
 		}
 		if subnets := strings.Split(aws.ToString(g.VPCZoneIdentifier), ","); len(subnets) != v.AZCount {
 			t.Errorf("pool %s spans subnets %v, want one per zone (%d)", pool, subnets, v.AZCount)
 		}
-		if len(g.Instances) != int(spec.DesiredSize) {
+		if len(g.Instances) != spec.DesiredSize {
 			t.Errorf("pool %s has %d instances, want %d", pool, len(g.Instances), spec.DesiredSize)
 		}
 		checkTag(t, g, "kforge.io/cluster", v.ClusterName, true)
@@ -184,8 +186,8 @@ func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVa
 		}
 	}
 	checkDrainHook(t, ctx, c, out.ControllerASGName, false)
-	if !strings.HasSuffix(out.NodeEventsQueue, "/"+v.ClusterName+"-node-events") {
-		t.Errorf("node events queue output %q, want the queue %s-node-events (every cluster has one)", out.NodeEventsQueue, v.ClusterName)
+	if !strings.HasSuffix(out.NodeEventsQueueURL, "/"+v.ClusterName+"-node-events") {
+		t.Errorf("node events queue output %q, want the queue %s-node-events (every cluster has one)", out.NodeEventsQueueURL, v.ClusterName)
 	}
 }
 
@@ -221,7 +223,7 @@ func checkDrainHook(t *testing.T, ctx context.Context, c *clients, group string,
 // instances policy over the pool's types in order; a spot pool keeps its
 // on-demand base, runs the rest on Spot price-capacity-optimized and
 // rebalances capacity; an on-demand pool stays on-demand.
-func checkCapacity(t *testing.T, g asgtypes.AutoScalingGroup, pool string, spec workerPool) {
+func checkCapacity(t *testing.T, g asgtypes.AutoScalingGroup, pool string, spec config.PoolInputs) {
 	t.Helper()
 	spot := spec.Capacity == "spot"
 	if !spot && len(spec.InstanceTypes) == 1 {
@@ -245,7 +247,7 @@ func checkCapacity(t *testing.T, g asgtypes.AutoScalingGroup, pool string, spec 
 	d := mip.InstancesDistribution
 	wantBase, wantPercent := int32(0), int32(100)
 	if spot {
-		wantBase, wantPercent = spec.OnDemandBase, 0
+		wantBase, wantPercent = int32(spec.OnDemandBase), 0
 	}
 	if aws.ToInt32(d.OnDemandBaseCapacity) != wantBase || aws.ToInt32(d.OnDemandPercentageAboveBaseCapacity) != wantPercent {
 		t.Errorf("pool %s on-demand base %d and %d%% above, want %d and %d%%", pool, aws.ToInt32(d.OnDemandBaseCapacity), aws.ToInt32(d.OnDemandPercentageAboveBaseCapacity), wantBase, wantPercent)
@@ -301,7 +303,7 @@ func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, v clust
 		for _, problem := range launchTemplateProblems(data, out.KMSKeyARN) {
 			t.Errorf("ASG %s launch template: %s", aws.ToString(g.AutoScalingGroupName), problem)
 		}
-		for _, problem := range agentChoiceProblems(t, data, v.AgentPaths) {
+		for _, problem := range agentChoiceProblems(t, data, v.AgentBinaryPaths) {
 			t.Errorf("ASG %s user data: %s", aws.ToString(g.AutoScalingGroupName), problem)
 		}
 	}
@@ -403,7 +405,7 @@ func checkSecurityGroups(t *testing.T, ctx context.Context, c *clients, v cluste
 	}
 	for _, perm := range workers.IpPermissions {
 		from := aws.ToInt32(perm.FromPort)
-		if from == v.HTTPPort || from == v.HTTPSPort {
+		if from == int32(v.HTTPNodePort) || from == int32(v.HTTPSNodePort) {
 			if len(perm.IpRanges) != 0 || len(perm.UserIdGroupPairs) != 1 || aws.ToString(perm.UserIdGroupPairs[0].GroupId) != aws.ToString(nlb.GroupId) {
 				t.Errorf("worker node port %d open to %v %v, want only the NLB group", from, perm.IpRanges, perm.UserIdGroupPairs)
 			}
@@ -493,10 +495,10 @@ func checkBucket(t *testing.T, ctx context.Context, c *clients, v clusterVars, o
 	}
 
 	// One agent per architecture and the cluster configuration, under SSE-KMS.
-	if len(v.AgentPaths) != 2 {
-		t.Errorf("the e2e inputs upload %d agents, want amd64 and arm64", len(v.AgentPaths))
+	if len(v.AgentBinaryPaths) != 2 {
+		t.Errorf("the e2e inputs upload %d agents, want amd64 and arm64", len(v.AgentBinaryPaths))
 	}
-	for arch, path := range v.AgentPaths {
+	for arch, path := range v.AgentBinaryPaths {
 		agent, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("bootstrap/kforge-node-" + arch)})
 		if err != nil {
 			t.Fatalf("%s agent object: %v", arch, err)

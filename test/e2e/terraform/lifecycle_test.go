@@ -23,6 +23,7 @@ import (
 	kforge "github.com/kforge/kforge"
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/cluster"
+	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/test/e2e/inventory"
 )
@@ -142,31 +143,11 @@ var liveKinds = []string{
 	"route53:hosted-zone", "route53:record", "sqs:queue", "events:rule",
 }
 
-// clusterVars is the part of the example inputs the checks need.
+// clusterVars is the inputs the checks read, decoded into the type kforge
+// renders them from: a renamed variable fails to decode here, not silently.
 type clusterVars struct {
-	path        string
-	ClusterName string                `json:"cluster_name"`
-	Environment string                `json:"environment"`
-	Region      string                `json:"region"`
-	AZCount     int                   `json:"az_count"`
-	Domain      string                `json:"domain"`
-	VPCCIDR     string                `json:"vpc_cidr"`
-	HTTPPort    int32                 `json:"http_node_port"`
-	HTTPSPort   int32                 `json:"https_node_port"`
-	WorkerPools map[string]workerPool `json:"worker_pools"`
-	AgentPaths  map[string]string     `json:"agent_binary_paths"`
-}
-
-type workerPool struct {
-	InstanceTypes []string          `json:"instance_types"`
-	MinSize       int32             `json:"min_size"`
-	DesiredSize   int32             `json:"desired_size"`
-	MaxSize       int32             `json:"max_size"`
-	Labels        map[string]string `json:"labels"`
-	Taints        []string          `json:"taints"`
-	Capacity      string            `json:"capacity"`
-	OnDemandBase  int32             `json:"on_demand_base"`
-	Ingress       bool              `json:"ingress"`
+	path string
+	config.Inputs
 }
 
 // stageCluster copies the embedded terraform tree (what kforge ships) into
@@ -234,8 +215,10 @@ func stageCluster(t *testing.T, work, endpoint string) clusterVars {
 		t.Fatalf("writing inputs: %v", err)
 	}
 	var vars clusterVars
-	if err := json.Unmarshal(encoded, &vars); err != nil {
-		t.Fatalf("decoding inputs: %v", err)
+	dec := json.NewDecoder(bytes.NewReader(encoded))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&vars.Inputs); err != nil {
+		t.Fatalf("decoding inputs into config.Inputs: %v", err)
 	}
 	vars.path = path
 	return vars
@@ -338,9 +321,8 @@ func lockfileExists(ctx context.Context, c *clients) error {
 // decoding of them, plus the notes only the checks read.
 type outputs struct {
 	cluster.Outputs
-	APIZoneID       string   `json:"api_zone_id"`
-	Notes           []string `json:"notes"`
-	NodeEventsQueue string   `json:"node_events_queue_url"`
+	APIZoneID string   `json:"api_zone_id"`
+	Notes     []string `json:"notes"`
 }
 
 func readOutputs(t *testing.T, ctx context.Context, tf *tfexec.Terraform) outputs {

@@ -28,7 +28,7 @@ func checkNewAgentRollsNothing(t *testing.T, ctx context.Context, tf *tfexec.Ter
 
 	// Another build of the amd64 agent: new bytes, so a new SHA-256 in the
 	// user data of every x86 launch template.
-	if err := os.WriteFile(v.AgentPaths["amd64"], randomBytes(t, 6<<20), 0o755); err != nil {
+	if err := os.WriteFile(v.AgentBinaryPaths["amd64"], randomBytes(t, 6<<20), 0o755); err != nil {
 		t.Fatalf("writing the new agent build: %v", err)
 	}
 	planFile := filepath.Join(t.TempDir(), "agent.tfplan")
