@@ -145,9 +145,12 @@ func (d declarations) outputsTable() string {
 	return b.String()
 }
 
-// cell keeps a description inside its table cell.
+// cell keeps a description inside its table cell, and its placeholders
+// such as <domain> in the text (unescaped, Markdown takes them for HTML).
+var cellEscapes = strings.NewReplacer("|", `\|`, "<", `\<`)
+
 func cell(s string) string {
-	return strings.ReplaceAll(spaces.ReplaceAllString(s, " "), "|", `\|`)
+	return cellEscapes.Replace(spaces.ReplaceAllString(s, " "))
 }
 
 // code is s as inline code in a table cell.
