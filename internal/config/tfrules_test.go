@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,16 +18,21 @@ import (
 	kforge "github.com/kforge/kforge"
 )
 
-// sharedRules are the input rules the root module enforces too, in
-// terraform/cluster/variables.tf, so that it also works without kforge.
-// Each case runs through both: the config package must reject the edited
-// document naming field, and `terraform test` must reject the rendered
-// variable, so the two cannot drift apart.
-var sharedRules = []struct {
+// sharedRule is one bad input that the config package and Terraform both
+// refuse: the config package must reject the document with old replaced by
+// new, naming field, and `terraform test` must reject the Inputs that set
+// renders, on variable.
+type sharedRule struct {
 	name, old, new, field string
 	variable              string
 	set                   func(*Inputs)
-}{
+}
+
+// sharedRules are the input rules the root module enforces too, in
+// terraform/cluster/variables.tf, so that it also works without kforge, and
+// so does every module that takes the same input. Each case runs through
+// all of them, so the copies cannot drift apart.
+var sharedRules = []sharedRule{
 	{"name too long", "name: demo", "name: a-very-long-cluster-name", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "a-very-long-cluster-name" }},
 	{"name uppercase", "name: demo", "name: Demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "Demo" }},
 	{"name double hyphen", "name: demo", "name: de--mo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "de--mo" }},
@@ -52,6 +58,32 @@ var sharedRules = []struct {
 	{"pool name too long", "  general:\n", "  general-purpose-pool:\n", "workerPools.general-purpose-pool", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-purpose-pool") }},
 }
 
+// rootRules run through the config package and the root module only: the
+// modules get tags that kforge's own are merged into.
+var rootRules = []sharedRule{
+	{"tag kforge prefix", "owner: platform", "kforge.io/cluster: x", `tags["kforge.io/cluster"]`, "tags", func(i *Inputs) { i.Tags = map[string]string{"kforge.io/cluster": "x"} }},
+	{"tag aws prefix", "owner: platform", "aws:owner: platform", `tags["aws:owner"]`, "tags", func(i *Inputs) { i.Tags = map[string]string{"aws:owner": "platform"} }},
+	{"tag AWS prefix uppercase", "owner: platform", "AWS:owner: platform", `tags["AWS:owner"]`, "tags", func(i *Inputs) { i.Tags = map[string]string{"AWS:owner": "platform"} }},
+	{"tag key too long", "owner: platform", strings.Repeat("k", 129) + ": x", "tags." + strings.Repeat("k", 129), "tags", func(i *Inputs) { i.Tags = map[string]string{strings.Repeat("k", 129): "x"} }},
+	{"tag value too long", "owner: platform", "owner: " + strings.Repeat("x", 257), "tags.owner", "tags", func(i *Inputs) { i.Tags = map[string]string{"owner": strings.Repeat("x", 257)} }},
+	{"tag bad characters", "owner: platform", `owner: "a|b"`, "tags.owner", "tags", func(i *Inputs) { i.Tags = map[string]string{"owner": "a|b"} }},
+	{"too many tags", "owner: platform", manyTags(41, "\n  "), "tags", "tags", func(i *Inputs) {
+		i.Tags = map[string]string{}
+		for k := range 41 {
+			i.Tags[fmt.Sprintf("t%d", k)] = "x"
+		}
+	}},
+}
+
+// manyTags is n tags t0: x, t1: x, ... as YAML lines joined by sep.
+func manyTags(n int, sep string) string {
+	lines := make([]string, n)
+	for k := range lines {
+		lines[k] = fmt.Sprintf("t%d: x", k)
+	}
+	return strings.Join(lines, sep)
+}
+
 // onePool is a worker_pools value whose only fault, if any, is its name.
 func onePool(name string) map[string]PoolInputs {
 	return map[string]PoolInputs{name: {
@@ -61,7 +93,7 @@ func onePool(name string) map[string]PoolInputs {
 }
 
 func TestSharedRulesInConfig(t *testing.T) {
-	for _, tc := range sharedRules {
+	for _, tc := range append(slices.Clone(sharedRules), rootRules...) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadString(t, strings.Replace(validDoc, tc.old, tc.new, 1))
 			var ve *ValidationError
@@ -99,10 +131,14 @@ func TestSharedRulesInTerraform(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var cases []int
-		for i, tc := range sharedRules {
+		rules := sharedRules
+		if stack == "terraform/cluster" {
+			rules = append(slices.Clone(sharedRules), rootRules...)
+		}
+		var cases []sharedRule
+		for _, tc := range rules {
 			if declared[tc.variable] {
-				cases = append(cases, i)
+				cases = append(cases, tc)
 			} else if stack == "terraform/cluster" {
 				t.Errorf("the root module declares no variable %q (case %q)", tc.variable, tc.name)
 			}
@@ -140,7 +176,7 @@ var variableBlock = regexp.MustCompile(`(?m)^variable "([A-Za-z0-9_-]+)"`)
 // runSharedRules writes the cases into tests/shared_rules.tftest.hcl of the
 // module's copy under dir, after the mock provider and valid variables of
 // its first test file, and runs terraform test on that file.
-func runSharedRules(t *testing.T, bin, dir, stack string, cases []int) {
+func runSharedRules(t *testing.T, bin, dir, stack string, cases []sharedRule) {
 	tests, err := fs.Glob(kforge.Terraform, stack+"/tests/*.tftest.hcl")
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("%s has no terraform test file to take the mock provider and valid variables from (%v)", stack, err)
@@ -155,8 +191,7 @@ func runSharedRules(t *testing.T, bin, dir, stack string, cases []int) {
 	}
 	var b strings.Builder
 	b.WriteString(header + "\n")
-	for _, i := range cases {
-		tc := sharedRules[i]
+	for i, tc := range cases {
 		var in Inputs
 		tc.set(&in)
 		raw, err := json.Marshal(in)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits enforced by the rules below.
@@ -688,7 +689,7 @@ func (v *validator) tags() {
 		path := joinPath("tags", k)
 		lower := strings.ToLower(k)
 		switch {
-		case len(k) == 0 || len(k) > maxTagKey:
+		case k == "" || utf8.RuneCountInString(k) > maxTagKey:
 			v.errorf(path, fmt.Sprintf("use 1-%d characters", maxTagKey), "tag key %q must be 1-%d characters", k, maxTagKey)
 		case strings.HasPrefix(lower, "aws:"):
 			v.errorf(path, "remove the aws: prefix", "tag key %q uses the aws: prefix, which AWS reserves", k)
@@ -699,8 +700,8 @@ func (v *validator) tags() {
 		}
 		val := tags[k]
 		switch {
-		case len(val) > maxTagValue:
-			v.errorf(path, fmt.Sprintf("shorten the value to %d characters", maxTagValue), "tag value is %d characters; AWS allows %d", len(val), maxTagValue)
+		case utf8.RuneCountInString(val) > maxTagValue:
+			v.errorf(path, fmt.Sprintf("shorten the value to %d characters", maxTagValue), "tag value is %d characters; AWS allows %d", utf8.RuneCountInString(val), maxTagValue)
 		case !tagChars.MatchString(val):
 			v.errorf(path, "use letters, digits, spaces and _ . : / = + - @", "tag value %q contains characters AWS does not allow", val)
 		}

@@ -255,3 +255,12 @@ func TestLongestDerivedNamesFit(t *testing.T) {
 		t.Fatal("a 40-character cluster name produced no derived-name error")
 	}
 }
+
+// AWS counts a tag's length in Unicode characters, not bytes: a value of
+// 200 two-byte letters (400 bytes) is within its 256.
+func TestTagLengthsCountCharacters(t *testing.T) {
+	doc := strings.Replace(validDoc, "owner: platform", "owner: "+strings.Repeat("é", 200), 1)
+	if _, err := loadString(t, doc); err != nil {
+		t.Fatalf("a 200-character tag value is refused: %v", err)
+	}
+}

@@ -331,7 +331,17 @@ variable "tags" {
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.tags) : !startswith(k, "kforge.io/") && !startswith(k, "aws:")])
-    error_message = "tags must not use the reserved prefixes \"kforge.io/\" (set by kforge) or \"aws:\"."
+    condition     = alltrue([for k in keys(var.tags) : !startswith(lower(k), "kforge.io/") && !startswith(lower(k), "aws:")])
+    error_message = "tags must not use the reserved prefixes \"kforge.io/\" (set by kforge) or \"aws:\" (in any case: AWS reserves \"AWS:\" too)."
+  }
+
+  validation {
+    condition     = length(var.tags) <= 40
+    error_message = "tags: keep at most 40. AWS allows 50 per resource, and kforge and the modules add their own."
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]*$", k)) && can(regex("^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]*$", v))])
+    error_message = "tags: keys of 1-128 characters and values of at most 256, made of letters, digits, spaces and _ . : / = + - @ (AWS's tag rules)."
   }
 }

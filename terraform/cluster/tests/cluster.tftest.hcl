@@ -356,14 +356,6 @@ run "rejects_bad_ami" {
   expect_failures = [var.ami_id]
 }
 
-run "rejects_reserved_tag" {
-  command = plan
-  variables {
-    tags = { "kforge.io/cluster" = "other" }
-  }
-  expect_failures = [var.tags]
-}
-
 run "rejects_node_config_not_object" {
   command = plan
   variables {
