@@ -1,9 +1,5 @@
 locals {
   emulated = var.aws_endpoint_url != ""
-
-  # Every service this configuration talks to; all of them point at the
-  # emulator when aws_endpoint_url is set.
-  emulated_services = ["autoscaling", "ec2", "efs", "elbv2", "events", "iam", "kms", "route53", "s3", "sqs", "ssm", "sts"]
 }
 
 provider "aws" {
@@ -24,6 +20,8 @@ provider "aws" {
   skip_region_validation      = local.emulated
   max_retries                 = local.emulated ? 2 : null
 
+  # Every service this configuration talks to points at the emulator when
+  # aws_endpoint_url is set.
   dynamic "endpoints" {
     for_each = local.emulated ? [var.aws_endpoint_url] : []
 
