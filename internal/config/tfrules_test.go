@@ -52,6 +52,24 @@ var sharedRules = []sharedRule{
 	{"kubernetes version with v", "version: 1.36.6", "version: v1.36.6", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "v1.36.6" }},
 	{"node port low", "httpNodePort: 30080", "httpNodePort: 8080", "ingress.httpNodePort", "http_node_port", func(i *Inputs) { i.HTTPNodePort = 8080 }},
 	{"https node port low", "httpsNodePort: 30443", "httpsNodePort: 443", "ingress.httpsNodePort", "https_node_port", func(i *Inputs) { i.HTTPSNodePort = 443 }},
+	{"pool mixed architectures", "instanceTypes: [t3.medium]", "instanceTypes: [t3.medium, t4g.medium]", "workerPools.general.instanceTypes", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"t3.medium", "t4g.medium"} })
+	}},
+	{"pool instance type twice", "instanceTypes: [t3.medium]", "instanceTypes: [t3.medium, t3.medium]", "workerPools.general.instanceTypes[1]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"t3.medium", "t3.medium"} })
+	}},
+	{"label key invalid", "team: platform", "-team: platform", `workerPools.general.labels["-team"]`, "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Labels = map[string]string{"-team": "platform"} })
+	}},
+	{"label reserved prefix", "team: platform", "kubernetes.io/role: web", `workerPools.general.labels["kubernetes.io/role"]`, "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Labels = map[string]string{"kubernetes.io/role": "web"} })
+	}},
+	{"label value invalid", "team: platform", "team: platform team", "workerPools.general.labels.team", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Labels = map[string]string{"team": "platform team"} })
+	}},
+	{"pod cidr overlaps vpc", "podCIDR: 10.244.0.0/16", "podCIDR: 10.0.128.0/17", "kubernetes.podCIDR", "pod_cidr", func(i *Inputs) { i.PodCIDR = "10.0.128.0/17" }},
+	{"service cidr overlaps pods", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.240.0.0/12", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "10.240.0.0/12" }},
+	{"service cidr overlaps vpc", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.0.0.0/12", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "10.0.0.0/12" }},
 	{"pool name reserved", "  general:\n", "  controller:\n", "workerPools.controller", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("controller") }},
 	{"pool name uppercase", "  general:\n", "  General:\n", "workerPools.General", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("General") }},
 	{"pool name trailing hyphen", "  general:\n", "  general-:\n", "workerPools.general-", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-") }},
@@ -90,6 +108,15 @@ func onePool(name string) map[string]PoolInputs {
 		Capacity: "on-demand", MinSize: 1, DesiredSize: 1, MaxSize: 3, Ingress: true,
 		InstanceTypes: []string{"t3.medium"}, Labels: map[string]string{}, Taints: []string{}, VolumeSize: 30,
 	}}
+}
+
+// poolWith is a worker_pools value of one pool, general, changed by edit.
+func poolWith(edit func(*PoolInputs)) map[string]PoolInputs {
+	pools := onePool("general")
+	p := pools["general"]
+	edit(&p)
+	pools["general"] = p
+	return pools
 }
 
 func TestSharedRulesInConfig(t *testing.T) {

@@ -108,8 +108,8 @@ variable "pod_cidr" {
   default     = "10.244.0.0/16"
 
   validation {
-    condition     = can(cidrhost(var.pod_cidr, 0)) && var.pod_cidr != var.vpc_cidr && var.pod_cidr != var.service_cidr
-    error_message = "pod_cidr must be an IPv4 CIDR different from vpc_cidr and service_cidr, for example 10.244.0.0/16."
+    condition     = can(cidrhost(var.pod_cidr, 0)) && try(!(cidrhost("${cidrhost(var.pod_cidr, 0)}/${min(tonumber(split("/", var.pod_cidr)[1]), tonumber(split("/", var.vpc_cidr)[1]))}", 0) == cidrhost("${cidrhost(var.vpc_cidr, 0)}/${min(tonumber(split("/", var.pod_cidr)[1]), tonumber(split("/", var.vpc_cidr)[1]))}", 0)), true)
+    error_message = "pod_cidr must be an IPv4 CIDR that does not overlap vpc_cidr, for example 10.244.0.0/16."
   }
 }
 
@@ -119,8 +119,8 @@ variable "service_cidr" {
   default     = "10.96.0.0/12"
 
   validation {
-    condition     = can(cidrhost(var.service_cidr, 0)) && var.service_cidr != var.vpc_cidr
-    error_message = "service_cidr must be an IPv4 CIDR different from vpc_cidr, for example 10.96.0.0/12."
+    condition     = can(cidrhost(var.service_cidr, 0)) && try(!(cidrhost("${cidrhost(var.service_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", var.vpc_cidr)[1]))}", 0) == cidrhost("${cidrhost(var.vpc_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", var.vpc_cidr)[1]))}", 0)) && !(cidrhost("${cidrhost(var.service_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", var.pod_cidr)[1]))}", 0) == cidrhost("${cidrhost(var.pod_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", var.pod_cidr)[1]))}", 0)), true)
+    error_message = "service_cidr must be an IPv4 CIDR that overlaps neither vpc_cidr nor pod_cidr, for example 10.96.0.0/12."
   }
 }
 
@@ -196,6 +196,16 @@ variable "worker_pools" {
   validation {
     condition     = alltrue([for p in values(var.worker_pools) : length(p.instance_types) >= 1 && alltrue([for t in p.instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t))])])
     error_message = "every worker pool needs at least one instance type, each like t3.large."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.worker_pools) : length(p.instance_types) <= 20 && length(distinct(p.instance_types)) == length(p.instance_types) && length(distinct([for t in p.instance_types : can(regex(local.graviton_pattern, t))])) <= 1])
+    error_message = "every worker pool lists at most 20 instance types, each once, and all of one architecture (arm64 Graviton types such as m7g.large, or x86_64 ones): a pool's launch template has one AMI."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for k, v in p.labels : can(regex("^(([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$", k)) && length(split("/", k)[0]) <= 253 && (!can(regex("^([^/]*\\.)?(kubernetes|k8s)\\.io/", k)) || can(regex("^([^/]*\\.)?(node|kubelet)\\.kubernetes\\.io/", k))) && can(regex("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$", v))]]))
+    error_message = "worker pool labels must be Kubernetes labels the kubelet may set on its node: keys [prefix/]name with a lowercase DNS prefix and a name of 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit; no kubernetes.io/ or k8s.io/ prefix but node.kubernetes.io/ and kubelet.kubernetes.io/; values empty or like the name."
   }
 
   validation {
