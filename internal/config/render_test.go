@@ -3,9 +3,11 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -126,4 +128,24 @@ func TestRenderOptions(t *testing.T) {
 	if !bytes.HasSuffix(out, []byte("}\n")) || !bytes.HasPrefix(out, []byte("{\n  \"")) {
 		t.Errorf("want 2-space indent and a trailing newline:\n%s", out)
 	}
+}
+
+// TestSupportedMinorsInTerraform renders the supported Kubernetes minors
+// into the root module (terraform/cluster/kubernetes_versions.tf), whose
+// kubernetes_version validation refuses any other: the list stays in
+// versions.go, and `make golden` rewrites the file after a change there.
+func TestSupportedMinorsInTerraform(t *testing.T) {
+	var minors []string
+	for _, r := range SupportedKubernetesVersions() {
+		minors = append(minors, strconv.Quote(r.Minor))
+	}
+	got := fmt.Sprintf(`# Rendered from internal/config/versions.go by TestSupportedMinorsInTerraform;
+# make golden rewrites it. Do not edit.
+
+locals {
+  # The Kubernetes minor releases kforge installs.
+  supported_kubernetes_minors = [%s]
+}
+`, strings.Join(minors, ", "))
+	golden.Assert(t, "../../terraform/cluster/kubernetes_versions.tf", []byte(got))
 }

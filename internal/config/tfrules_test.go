@@ -50,6 +50,7 @@ var sharedRules = []sharedRule{
 	{"domain uppercase and trailing dot", "domain: dev.example.org", "domain: Dev.Example.org.", "dns.domain", "domain", func(i *Inputs) { i.Domain = "Dev.Example.org." }},
 	{"kubernetes version shape", "version: 1.36.6", "version: \"1.36\"", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "1.36" }},
 	{"kubernetes version with v", "version: 1.36.6", "version: v1.36.6", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "v1.36.6" }},
+	{"kubernetes minor unsupported", "version: 1.36.6", "version: 1.34.9", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "1.34.9" }},
 	{"node port low", "httpNodePort: 30080", "httpNodePort: 8080", "ingress.httpNodePort", "http_node_port", func(i *Inputs) { i.HTTPNodePort = 8080 }},
 	{"https node port low", "httpsNodePort: 30443", "httpsNodePort: 443", "ingress.httpsNodePort", "https_node_port", func(i *Inputs) { i.HTTPSNodePort = 443 }},
 	{"pool mixed architectures", "instanceTypes: [t3.medium]", "instanceTypes: [t3.medium, t4g.medium]", "workerPools.general.instanceTypes", "worker_pools", func(i *Inputs) {

@@ -23,7 +23,8 @@ const kubernetesReleasesCheckedOn = "2026-11-25"
 // it (Cluster Autoscaler is built per minor; internal/addons tests that), so
 // 1.37 waits for its autoscaler pin. Update it (and kubernetesReleasesCheckedOn) when a patch release
 // ships; patches newer than LatestPatch are refused so typos like 1.36.60
-// fail early instead of on the node.
+// fail early instead of on the node. After adding or removing a minor, `make
+// golden` renders the list into the root module (kubernetes_versions.tf).
 var supportedKubernetesReleases = []KubernetesRelease{
 	{Minor: "1.35", LatestPatch: "1.35.10"},
 	{Minor: "1.36", LatestPatch: "1.36.6"},

@@ -100,6 +100,11 @@ variable "kubernetes_version" {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.kubernetes_version))
     error_message = "kubernetes_version must be MAJOR.MINOR.PATCH without a leading \"v\", for example 1.36.2."
   }
+
+  validation {
+    condition     = try(contains(local.supported_kubernetes_minors, regex("^([0-9]+\\.[0-9]+)\\.[0-9]+$", var.kubernetes_version)[0]), true)
+    error_message = "kubernetes_version must be a release of a minor kforge installs: ${join(", ", local.supported_kubernetes_minors)} (internal/config/versions.go)."
+  }
 }
 
 variable "pod_cidr" {
