@@ -201,6 +201,14 @@ func declaredVariables(stack string) (map[string]bool, error) {
 
 var variableBlock = regexp.MustCompile(`(?m)^variable "([A-Za-z0-9_-]+)"`)
 
+// runName is a case's name as a run block's label: "name too long" runs as
+// "rejects_name_too_long".
+func runName(name string) string {
+	return "rejects_" + strings.ToLower(nonLabel.ReplaceAllString(name, "_"))
+}
+
+var nonLabel = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
 // runSharedRules writes the cases into tests/shared_rules.tftest.hcl of the
 // module's copy under dir, after the mock provider and valid variables of
 // its first test file, and runs terraform test on that file.
@@ -219,7 +227,7 @@ func runSharedRules(t *testing.T, bin, dir, stack string, cases []sharedRule) {
 	}
 	var b strings.Builder
 	b.WriteString(header + "\n")
-	for i, tc := range cases {
+	for _, tc := range cases {
 		var in Inputs
 		tc.set(&in)
 		raw, err := json.Marshal(in)
@@ -230,7 +238,7 @@ func runSharedRules(t *testing.T, bin, dir, stack string, cases []sharedRule) {
 		if err := json.Unmarshal(raw, &all); err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, "# %s\nrun \"shared_rule_%d\" {\n  command = plan\n  variables {\n    %s = %s\n  }\n  expect_failures = [var.%s]\n}\n\n", tc.name, i, tc.variable, all[tc.variable], tc.variable)
+		fmt.Fprintf(&b, "run %q {\n  command = plan\n  variables {\n    %s = %s\n  }\n  expect_failures = [var.%s]\n}\n\n", runName(tc.name), tc.variable, all[tc.variable], tc.variable)
 	}
 	module := filepath.Join(dir, filepath.FromSlash(stack))
 	if err := os.WriteFile(filepath.Join(module, "tests", "shared_rules.tftest.hcl"), []byte(b.String()), 0o644); err != nil {
