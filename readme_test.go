@@ -183,3 +183,49 @@ func replaceTable(doc, heading, table string) (string, error) {
 	}
 	return strings.Join(lines[:start], "") + table + strings.Join(lines[end:], ""), nil
 }
+
+// TestModuleReadmesNameTheirFiles keeps each README's "Files:" paragraph
+// true: it names every .tf file of the module but the three every module
+// has (variables.tf, outputs.tf, versions.tf), and no file that is gone.
+func TestModuleReadmesNameTheirFiles(t *testing.T) {
+	modules, err := fs.Glob(Terraform, "terraform/modules/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, module := range append([]string{"terraform/cluster"}, modules...) {
+		t.Run(path.Base(module), func(t *testing.T) {
+			doc, err := fs.ReadFile(Terraform, module+"/README.md")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, files, ok := strings.Cut(string(doc), "\nFiles:")
+			if !ok {
+				t.Fatalf("%s/README.md has no \"Files:\" paragraph", module)
+			}
+			files, _, _ = strings.Cut(files, "\n\n")
+			named := map[string]bool{}
+			for _, m := range tfFileName.FindAllStringSubmatch(files, -1) {
+				named[m[1]] = true
+			}
+			have, err := fs.Glob(Terraform, module+"/*.tf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			exists := map[string]bool{}
+			for _, f := range have {
+				name := path.Base(f)
+				exists[name] = true
+				if !named[name] && name != "variables.tf" && name != "outputs.tf" && name != "versions.tf" {
+					t.Errorf("%s/README.md: \"Files:\" does not name %s", module, name)
+				}
+			}
+			for name := range named {
+				if !exists[name] {
+					t.Errorf("%s/README.md: \"Files:\" names %s, which the module does not have", module, name)
+				}
+			}
+		})
+	}
+}
+
+var tfFileName = regexp.MustCompile("`([A-Za-z0-9_.-]+\\.tf)`")
