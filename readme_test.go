@@ -21,11 +21,7 @@ import (
 // type and default, and the README shows them. A change to a declaration
 // is followed by `make golden`, which rewrites the two tables.
 func TestModuleReadmesListTheirInputsAndOutputs(t *testing.T) {
-	modules, err := fs.Glob(Terraform, "terraform/modules/*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, module := range append([]string{"terraform/cluster"}, modules...) {
+	for _, module := range terraformModules(t) {
 		t.Run(path.Base(module), func(t *testing.T) {
 			decl, err := readDeclarations(module)
 			if err != nil {
@@ -46,6 +42,17 @@ func TestModuleReadmesListTheirInputsAndOutputs(t *testing.T) {
 			golden.Assert(t, readme, []byte(got))
 		})
 	}
+}
+
+// terraformModules lists the root module and every module under
+// terraform/modules, as paths in Terraform.
+func terraformModules(t *testing.T) []string {
+	t.Helper()
+	modules, err := fs.Glob(Terraform, "terraform/modules/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{"terraform/cluster"}, modules...)
 }
 
 type variable struct {
@@ -188,11 +195,7 @@ func replaceTable(doc, heading, table string) (string, error) {
 // true: it names every .tf file of the module but the three every module
 // has (variables.tf, outputs.tf, versions.tf), and no file that is gone.
 func TestModuleReadmesNameTheirFiles(t *testing.T) {
-	modules, err := fs.Glob(Terraform, "terraform/modules/*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, module := range append([]string{"terraform/cluster"}, modules...) {
+	for _, module := range terraformModules(t) {
 		t.Run(path.Base(module), func(t *testing.T) {
 			doc, err := fs.ReadFile(Terraform, module+"/README.md")
 			if err != nil {
