@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,12 +123,22 @@ func literalString(a *hclsyntax.Attribute) (string, error) {
 
 var spaces = regexp.MustCompile(`\s+`)
 
-// source is an attribute's expression as written, on one line.
+// source is an attribute's expression as written, without its comments,
+// on one line.
 func source(src []byte, a *hclsyntax.Attribute) string {
 	if a == nil {
 		return ""
 	}
-	return spaces.ReplaceAllString(string(a.Expr.Range().SliceBytes(src)), " ")
+	text := slices.Clone(a.Expr.Range().SliceBytes(src))
+	tokens, _ := hclsyntax.LexExpression(text, "", hcl.InitialPos)
+	for _, tok := range tokens {
+		if tok.Type == hclsyntax.TokenComment {
+			for i := tok.Range.Start.Byte; i < tok.Range.End.Byte; i++ {
+				text[i] = ' '
+			}
+		}
+	}
+	return strings.TrimSpace(spaces.ReplaceAllString(string(text), " "))
 }
 
 func (d declarations) inputsTable() string {

@@ -174,7 +174,7 @@ variable "controller_volume_size" {
 }
 
 variable "worker_pools" {
-  description = "Worker pools by name. Each pool is a launch template and an Auto Scaling Group spread over all AZs; Cluster Autoscaler owns desired_size after creation."
+  description = "Worker pools by name. Each pool is a launch template and an Auto Scaling Group spread over all AZs; Cluster Autoscaler owns desired_size after creation. taints are key=value:Effect; capacity is on-demand or spot, and on_demand_base is how many of a spot pool's instances stay on-demand; ingress (default: true when the pool has no NoSchedule or NoExecute taint) runs the ingress controller and puts the pool in the NLB target groups."
   type = map(object({
     instance_types = list(string)
     min_size       = number
