@@ -68,6 +68,12 @@ var sharedRules = []sharedRule{
 	{"label value invalid", "team: platform", "team: platform team", "workerPools.general.labels.team", "worker_pools", func(i *Inputs) {
 		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Labels = map[string]string{"team": "platform team"} })
 	}},
+	{"pod cidr too small for the pools", "podCIDR: 10.244.0.0/16", "podCIDR: 10.244.0.0/23", "kubernetes.podCIDR", "pod_cidr", func(i *Inputs) { i.PodCIDR = "10.244.0.0/23" }},
+	{"pool taint twice", `taints: ["dedicated=web:PreferNoSchedule"]`, `taints: ["dedicated=web:PreferNoSchedule", "dedicated=api:PreferNoSchedule"]`, "workerPools.general.taints[1]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) {
+			p.Taints = []string{"dedicated=web:PreferNoSchedule", "dedicated=api:PreferNoSchedule"}
+		})
+	}},
 	{"pod cidr overlaps vpc", "podCIDR: 10.244.0.0/16", "podCIDR: 10.0.128.0/17", "kubernetes.podCIDR", "pod_cidr", func(i *Inputs) { i.PodCIDR = "10.0.128.0/17" }},
 	{"service cidr overlaps pods", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.240.0.0/12", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "10.240.0.0/12" }},
 	{"service cidr overlaps vpc", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.0.0.0/12", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "10.0.0.0/12" }},

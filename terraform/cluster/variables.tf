@@ -116,6 +116,11 @@ variable "pod_cidr" {
     condition     = can(cidrhost(var.pod_cidr, 0)) && try(!(cidrhost("${cidrhost(var.pod_cidr, 0)}/${min(tonumber(split("/", var.pod_cidr)[1]), tonumber(split("/", var.vpc_cidr)[1]))}", 0) == cidrhost("${cidrhost(var.vpc_cidr, 0)}/${min(tonumber(split("/", var.pod_cidr)[1]), tonumber(split("/", var.vpc_cidr)[1]))}", 0)), true)
     error_message = "pod_cidr must be an IPv4 CIDR that does not overlap vpc_cidr, for example 10.244.0.0/16."
   }
+
+  validation {
+    condition     = try(tonumber(split("/", var.pod_cidr)[1]) <= 24 && pow(2, 24 - tonumber(split("/", var.pod_cidr)[1])) >= 1 + sum([for p in values(var.worker_pools) : p.max_size]), true)
+    error_message = "pod_cidr must hold one /24 per node at the pools' maximum size (the control plane and every pool's max_size), for example 10.244.0.0/16."
+  }
 }
 
 variable "service_cidr" {
@@ -221,6 +226,11 @@ variable "worker_pools" {
   validation {
     condition     = alltrue(flatten([for p in values(var.worker_pools) : [for t in p.taints : can(regex("^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$", t))]]))
     error_message = "worker pool taints must look like key=value:Effect or key:Effect, with Effect one of NoSchedule, PreferNoSchedule, NoExecute."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.worker_pools) : length(distinct([for t in p.taints : try("${regex("^[^=:]+", t)}:${regex("[^:]+$", t)}", t)])) == length(p.taints)])
+    error_message = "a worker pool must not list two taints with the same key and effect."
   }
 
   validation {
