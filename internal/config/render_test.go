@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -58,16 +57,9 @@ func TestRenderExamples(t *testing.T) {
 // TestTFVarsMatchRootModuleVariables checks that the rendered keys are
 // exactly the root module's variables, so a renamed variable fails here.
 func TestTFVarsMatchRootModuleVariables(t *testing.T) {
-	src, err := os.ReadFile("../../terraform/cluster/variables.tf")
+	declared, err := declaredVariables("terraform/cluster")
 	if err != nil {
 		t.Fatal(err)
-	}
-	declared := map[string]bool{}
-	for _, line := range strings.Split(string(src), "\n") {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "variable \""); ok {
-			name, _, _ := strings.Cut(rest, "\"")
-			declared[name] = true
-		}
 	}
 	c, err := LoadEnv(envsDir, "dev")
 	if err != nil {

@@ -699,9 +699,9 @@ func (v *validator) tags() {
 			v.errorf(path, "use letters, digits, spaces and _ . : / = + - @", "tag key %q contains characters AWS does not allow", k)
 		}
 		val := tags[k]
-		switch {
-		case utf8.RuneCountInString(val) > maxTagValue:
-			v.errorf(path, fmt.Sprintf("shorten the value to %d characters", maxTagValue), "tag value is %d characters; AWS allows %d", utf8.RuneCountInString(val), maxTagValue)
+		switch n := utf8.RuneCountInString(val); {
+		case n > maxTagValue:
+			v.errorf(path, fmt.Sprintf("shorten the value to %d characters", maxTagValue), "tag value is %d characters; AWS allows %d", n, maxTagValue)
 		case !tagChars.MatchString(val):
 			v.errorf(path, "use letters, digits, spaces and _ . : / = + - @", "tag value %q contains characters AWS does not allow", val)
 		}
