@@ -46,14 +46,7 @@ func TestResolverAnswersFromRoute53(t *testing.T) {
 	upsert("txt.local.kforge.test", "TXT", `"hello"`)
 
 	r := NewResolver(Route53Zones(r53), 500*time.Millisecond)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := listenUDPAndTCP(t)
 	r.ServeOn(pc, ln)
 	defer r.Close()
 	ask := func(name string, qtype uint16) *dns.Msg {
@@ -100,4 +93,27 @@ func TestResolverAnswersFromRoute53(t *testing.T) {
 	upsert("api.local.kforge.test", "A", "10.40.1.99")
 	time.Sleep(600 * time.Millisecond)
 	wantA("api.local.kforge.test", "10.40.1.99")
+}
+
+// listenUDPAndTCP binds one loopback port for both UDP and TCP, as a DNS
+// server listens. The kernel picks a free UDP port; the same TCP port may
+// be taken (a CI run once found it so), so
+// another UDP port is tried.
+func listenUDPAndTCP(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var last error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		_ = pc.Close()
+		last = err
+	}
+	t.Fatalf("no loopback port free for both UDP and TCP: %v", last)
+	return nil, nil
 }
