@@ -1,5 +1,21 @@
+# Availability Zones only: an account opted into a Local or Wavelength Zone
+# gets those from the same call, and their names (us-west-2-lax-1a) sort
+# before the region's own, so the first subnet, NAT gateway and node would
+# land in a zone with a reduced set of services and instance types.
 data "aws_availability_zones" "available" {
   state = "available"
+
+  filter {
+    name   = "zone-type"
+    values = ["availability-zone"]
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= var.az_count
+      error_message = "az_count is ${var.az_count} but the region has ${length(self.names)} available Availability Zones; lower network.azCount."
+    }
+  }
 }
 
 locals {

@@ -21,7 +21,9 @@ locals {
   )
 
   # The group's name is kept per role from before the roles shared a module
-  # (a new name would replace the group and every rule).
+  # (a new name would replace the group and every rule). Descriptions hold
+  # only what EC2 takes in them: letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*
+  # (no apostrophe); test/e2e/terraform's plan check holds every module to it.
   group = local.controller ? {
     name        = "${var.cluster_name}-controller"
     description = "kforge ${var.cluster_name}: control plane"
@@ -29,7 +31,7 @@ locals {
     } : {
     name        = "${var.cluster_name}-workers"
     description = "kforge ${var.cluster_name}: workers"
-    https       = "HTTPS: registries, packages, GitHub releases, Let's Encrypt, AWS APIs"
+    https       = "HTTPS: registries, packages, GitHub releases, ACME (LetsEncrypt), AWS APIs"
   }
 
   # Egress to the control plane: the API and etcd between control-plane

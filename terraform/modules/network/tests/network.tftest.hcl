@@ -82,6 +82,25 @@ run "one_zone" {
   }
 }
 
+run "availability_zones_only" {
+  command = plan
+
+  assert {
+    condition     = anytrue([for f in data.aws_availability_zones.available.filter : f.name == "zone-type" && toset(f.values) == toset(["availability-zone"])])
+    error_message = "the zones are read with zone-type = availability-zone, so no Local or Wavelength Zone is picked"
+  }
+}
+
+run "rejects_more_zones_than_the_region_has" {
+  command = plan
+
+  variables {
+    az_count = 4
+  }
+
+  expect_failures = [data.aws_availability_zones.available]
+}
+
 run "rejects_no_zone" {
   command = plan
 
