@@ -7,6 +7,8 @@ locals {
   log_bucket_name = trimsuffix(substr("${var.cluster_name}-logs-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}", 0, 63), "-")
   log_bucket_arn  = "arn:${data.aws_partition.current.partition}:s3:::${local.log_bucket_name}"
   account_id      = data.aws_caller_identity.current.account_id
+  # Log deliveries (CloudWatch Logs' delivery service) of this account and region.
+  log_delivery_source_arn = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${local.account_id}:*"
 
   log_policy_statements = [
     local.deny_insecure_transport.logs,
@@ -22,24 +24,37 @@ locals {
         StringEquals = { "aws:SourceAccount" = local.account_id }
       }
     },
-    # VPC flow logs delivered to S3 (the log delivery service checks the
-    # bucket ACL, then writes with bucket-owner-full-control).
+    # VPC flow logs delivered to S3: the two statements of the VPC User
+    # Guide ("Amazon S3 bucket permissions for flow logs"), Sids included,
+    # bound to this account and to log deliveries from this region. When the
+    # caller creating a flow log may Get/PutBucketPolicy and the policy lacks
+    # these statements, AWS writes its own policy to the bucket (the VPC
+    # guide: it "overwrites any existing policy"), which would drop the
+    # statements above and leave `terraform plan` non-empty. So the policy
+    # carries them verbatim, and output log_bucket_arn, the flow log's
+    # destination, is available only once this policy is in place.
     {
-      Sid       = "FlowLogsAclCheck"
-      Effect    = "Allow"
-      Principal = { Service = "delivery.logs.amazonaws.com" }
-      Action    = "s3:GetBucketAcl"
-      Resource  = local.log_bucket_arn
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
-    },
-    {
-      Sid       = "FlowLogsWrite"
+      Sid       = "AWSLogDeliveryWrite"
       Effect    = "Allow"
       Principal = { Service = "delivery.logs.amazonaws.com" }
       Action    = "s3:PutObject"
       Resource  = "${local.log_bucket_arn}/vpc-flow-logs/AWSLogs/${local.account_id}/*"
       Condition = {
         StringEquals = { "aws:SourceAccount" = local.account_id, "s3:x-amz-acl" = "bucket-owner-full-control" }
+        ArnLike      = { "aws:SourceArn" = local.log_delivery_source_arn }
+      }
+    },
+    {
+      # ListBucket on the bucket only (no object reads): CloudWatch Logs
+      # guide, "Logs sent to Amazon S3", to avoid AccessDenied errors.
+      Sid       = "AWSLogDeliveryAclCheck"
+      Effect    = "Allow"
+      Principal = { Service = "delivery.logs.amazonaws.com" }
+      Action    = ["s3:GetBucketAcl", "s3:ListBucket"]
+      Resource  = local.log_bucket_arn
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = local.account_id }
+        ArnLike      = { "aws:SourceArn" = local.log_delivery_source_arn }
       }
     },
   ]

@@ -154,6 +154,34 @@ run "access_logs_to_the_log_bucket" {
     s.Sid == "DenyInsecureTransport" && try(s.Condition.Bool["aws:SecureTransport"], "") == "false"])
     error_message = "the log bucket is TLS-only"
   }
+  # The flow-log statements are AWS's own (VPC User Guide, "Amazon S3 bucket
+  # permissions for flow logs"): if they were missing, creating the flow log
+  # would make AWS replace the bucket policy with its own.
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.logs[0].policy).Statement :
+      s.Effect == "Allow" && s.Principal == { Service = "delivery.logs.amazonaws.com" } &&
+      s.Action == "s3:PutObject" && s.Resource == "arn:aws:s3:::kforge-twenty-chars1-logs-123456789012-ap-southeast-2/vpc-flow-logs/AWSLogs/123456789012/*" &&
+      s.Condition == {
+        StringEquals = { "aws:SourceAccount" = "123456789012", "s3:x-amz-acl" = "bucket-owner-full-control" }
+        ArnLike      = { "aws:SourceArn" = "arn:aws:logs:ap-southeast-2:123456789012:*" }
+    } if s.Sid == "AWSLogDeliveryWrite"])
+    error_message = "AWSLogDeliveryWrite as documented: PutObject under vpc-flow-logs/AWSLogs/<account>/, bucket-owner-full-control, aws:SourceAccount and aws:SourceArn arn:aws:logs:<region>:<account>:*"
+  }
+  assert {
+    condition = anytrue([for s in jsondecode(aws_s3_bucket_policy.logs[0].policy).Statement :
+      s.Effect == "Allow" && s.Principal == { Service = "delivery.logs.amazonaws.com" } &&
+      toset(s.Action) == toset(["s3:GetBucketAcl", "s3:ListBucket"]) && s.Resource == "arn:aws:s3:::kforge-twenty-chars1-logs-123456789012-ap-southeast-2" &&
+      s.Condition == {
+        StringEquals = { "aws:SourceAccount" = "123456789012" }
+        ArnLike      = { "aws:SourceArn" = "arn:aws:logs:ap-southeast-2:123456789012:*" }
+    } if s.Sid == "AWSLogDeliveryAclCheck"])
+    error_message = "AWSLogDeliveryAclCheck as documented: GetBucketAcl and ListBucket on the bucket, aws:SourceAccount and aws:SourceArn arn:aws:logs:<region>:<account>:*"
+  }
+  # Nothing but these two statements admits the delivery service.
+  assert {
+    condition     = length([for s in jsondecode(aws_s3_bucket_policy.logs[0].policy).Statement : s if try(s.Principal.Service, "") == "delivery.logs.amazonaws.com"]) == 2
+    error_message = "exactly two statements for delivery.logs.amazonaws.com"
+  }
 }
 
 run "rejects_access_logs_without_log_bucket" {
