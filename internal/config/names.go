@@ -77,6 +77,17 @@ var (
 	instanceTypePattern = regexp.MustCompile(`^([a-z]+[0-9]+[a-z0-9]*(-[a-z0-9]+)?|u-[0-9]+tb[0-9]+)\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal(-[0-9]+xl)?)$`)
 )
 
+// reservedNamePrefixes are cluster-name prefixes that an AWS service
+// refuses at the start of a name kforge derives from the cluster name: the
+// security groups (<name>-workers), the NLB (<name>-ingress) and the buckets
+// (<name>-certs-...). The modules refuse the same prefixes.
+var reservedNamePrefixes = []struct{ prefix, who string }{
+	{"sg-", "EC2 refuses for security group names"},
+	{"internal-", "Elastic Load Balancing refuses for load balancer names"},
+	{"sthree-", "S3 reserves for bucket names"},
+	{"amzn-s3-demo-", "S3 reserves for bucket names"},
+}
+
 // knownRegions are the AWS commercial regions (checked 2026-11-25).
 var knownRegions = []string{
 	"af-south-1",

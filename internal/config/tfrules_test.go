@@ -37,6 +37,9 @@ var sharedRules = []sharedRule{
 	{"name uppercase", "name: demo", "name: Demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "Demo" }},
 	{"name double hyphen", "name: demo", "name: de--mo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "de--mo" }},
 	{"name trailing hyphen", "name: demo", "name: demo-", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "demo-" }},
+	{"name security group prefix", "name: demo", "name: sg-demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "sg-demo" }},
+	{"name load balancer prefix", "name: demo", "name: internal-demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "internal-demo" }},
+	{"name bucket prefix", "name: demo", "name: sthree-demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "sthree-demo" }},
 	{"region format", "region: eu-west-1", "region: europe", "region", "region", func(i *Inputs) { i.Region = "europe" }},
 	{"az count high", "azCount: 2", "azCount: 7", "network.azCount", "az_count", func(i *Inputs) { i.AZCount = 7 }},
 	{"vpc cidr host bits", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.1.0/16", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.1.0/16" }},
@@ -77,6 +80,14 @@ var sharedRules = []sharedRule{
 	{"pod cidr overlaps vpc", "podCIDR: 10.244.0.0/16", "podCIDR: 10.0.128.0/17", "kubernetes.podCIDR", "pod_cidr", func(i *Inputs) { i.PodCIDR = "10.0.128.0/17" }},
 	{"service cidr overlaps pods", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.240.0.0/12", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "10.240.0.0/12" }},
 	{"service cidr overlaps vpc", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.0.0.0/12", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "10.0.0.0/12" }},
+	{"pool tags labels and taints over the group's 50", "team: platform", manyEntries("l", 42, "\n      "), "workerPools.general", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) {
+			p.Labels = map[string]string{}
+			for k := range 42 {
+				p.Labels[fmt.Sprintf("l%d", k)] = "x"
+			}
+		})
+	}},
 	{"pool name reserved", "  general:\n", "  controller:\n", "workerPools.controller", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("controller") }},
 	{"pool name uppercase", "  general:\n", "  General:\n", "workerPools.General", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("General") }},
 	{"pool name trailing hyphen", "  general:\n", "  general-:\n", "workerPools.general-", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-") }},
@@ -92,7 +103,7 @@ var rootRules = []sharedRule{
 	{"tag key too long", "owner: platform", strings.Repeat("k", 129) + ": x", "tags." + strings.Repeat("k", 129), "tags", func(i *Inputs) { i.Tags = map[string]string{strings.Repeat("k", 129): "x"} }},
 	{"tag value too long", "owner: platform", "owner: " + strings.Repeat("x", 257), "tags.owner", "tags", func(i *Inputs) { i.Tags = map[string]string{"owner": strings.Repeat("x", 257)} }},
 	{"tag bad characters", "owner: platform", `owner: "a|b"`, "tags.owner", "tags", func(i *Inputs) { i.Tags = map[string]string{"owner": "a|b"} }},
-	{"too many tags", "owner: platform", manyTags(41, "\n  "), "tags", "tags", func(i *Inputs) {
+	{"too many tags", "owner: platform", manyEntries("t", 41, "\n  "), "tags", "tags", func(i *Inputs) {
 		i.Tags = map[string]string{}
 		for k := range 41 {
 			i.Tags[fmt.Sprintf("t%d", k)] = "x"
@@ -100,11 +111,12 @@ var rootRules = []sharedRule{
 	}},
 }
 
-// manyTags is n tags t0: x, t1: x, ... as YAML lines joined by sep.
-func manyTags(n int, sep string) string {
+// manyEntries is n map entries <prefix>0: x, <prefix>1: x, ... as YAML
+// lines joined by sep.
+func manyEntries(prefix string, n int, sep string) string {
 	lines := make([]string, n)
 	for k := range lines {
-		lines[k] = fmt.Sprintf("t%d: x", k)
+		lines[k] = fmt.Sprintf("%s%d: x", prefix, k)
 	}
 	return strings.Join(lines, sep)
 }

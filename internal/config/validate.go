@@ -38,6 +38,13 @@ const (
 	maxLabelKeyPrefix = 253
 )
 
+// A worker pool's Auto Scaling group carries the user's tags, each label and
+// taint as a Cluster Autoscaler template tag, and ten of kforge's own (the
+// two cluster tags, Name, kforge.io/role and kforge.io/pool, two autoscaler
+// discovery tags, the capacity-type and ingress labels, and the roll's
+// marker), within EC2 Auto Scaling's 50 tags per group.
+const maxPoolTagsLabelsTaints = 40
+
 var (
 	labelName   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$`)
 	tagChars    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
@@ -126,6 +133,12 @@ func (v *validator) identity() {
 	case !clusterName.MatchString(c.Name) || strings.Contains(c.Name, "--"):
 		v.errorf("name", "use lowercase letters, digits and single hyphens, starting with a letter, for example "+suggestName(c.Name),
 			"%q is not a lowercase DNS label starting with a letter", c.Name)
+	}
+	for _, r := range reservedNamePrefixes {
+		if strings.HasPrefix(c.Name, r.prefix) {
+			v.errorf("name", "use a name that does not start with "+r.prefix,
+				"%q starts with %s, which %s", c.Name, r.prefix, r.who)
+		}
 	}
 
 	if !envNamePattern.MatchString(c.Environment) {
@@ -573,6 +586,11 @@ func (v *validator) workerPools() {
 				v.errorf(tp, "remove the duplicate", "repeats the key and effect of %s.taints[%d]", path, j)
 			}
 			taintKeys[key+t[strings.LastIndex(t, ":"):]] = i
+		}
+		if n := len(c.Tags) + len(p.Labels) + len(p.Taints); n > maxPoolTagsLabelsTaints {
+			v.errorf(path, fmt.Sprintf("keep tags + labels + taints at most %d for this pool (remove %d)", maxPoolTagsLabelsTaints, n-maxPoolTagsLabelsTaints),
+				"%d tags, %d labels and %d taints are %d tags on the pool's Auto Scaling group with kforge's own, and AWS allows 50",
+				len(c.Tags), len(p.Labels), len(p.Taints), n+50-maxPoolTagsLabelsTaints)
 		}
 	}
 

@@ -5,6 +5,7 @@
 
 # One agent per architecture; the user data picks its own by uname -m.
 resource "aws_s3_object" "agent" {
+  provider = aws.kforge_tags
   for_each = var.agent_binary_paths
 
   bucket                 = module.buckets.bucket_name
@@ -14,6 +15,7 @@ resource "aws_s3_object" "agent" {
   content_type           = "application/octet-stream"
   server_side_encryption = "aws:kms"
   kms_key_id             = module.kms.key_arn
+  tags                   = local.kforge_tags
 }
 
 locals {
@@ -66,12 +68,15 @@ locals {
 }
 
 resource "aws_s3_object" "cluster_config" {
+  provider = aws.kforge_tags
+
   bucket                 = module.buckets.bucket_name
   key                    = local.config_key
   content                = jsonencode(local.cluster_config)
   content_type           = "application/json"
   server_side_encryption = "aws:kms"
   kms_key_id             = module.kms.key_arn
+  tags                   = local.kforge_tags
 
   lifecycle {
     precondition {

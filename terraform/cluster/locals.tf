@@ -1,8 +1,11 @@
 locals {
-  tags = merge(var.tags, {
+  # kforge's own tags: the sweep and the teardown check find a cluster's
+  # resources by kforge.io/cluster.
+  kforge_tags = {
     "kforge.io/cluster"     = var.cluster_name
     "kforge.io/environment" = var.environment
-  })
+  }
+  tags = merge(var.tags, local.kforge_tags)
 
   # Pools that run the ingress controller (by default those without a hard
   # taint): only they join the NLB target groups, and they carry the node

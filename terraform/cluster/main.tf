@@ -52,6 +52,10 @@ module "ingress" {
 
 module "dns" {
   source = "../modules/dns"
+  # Hosted zones take at most 10 tags (see providers.tf).
+  providers = {
+    aws = aws.kforge_tags
+  }
 
   domain  = var.domain
   zone_id = var.dns_zone_id
@@ -61,7 +65,7 @@ module "dns" {
   nlb_dns_name     = module.ingress.nlb_dns_name
   nlb_zone_id      = module.ingress.nlb_zone_id
   api_seed_address = local.api_seed_address
-  tags             = local.tags
+  tags             = local.kforge_tags
 }
 
 module "storage" {

@@ -41,3 +41,28 @@ provider "aws" {
     }
   }
 }
+
+# S3 objects and Route 53 hosted zones take at most 10 tags, where the
+# caller may set 40: they are created through this provider, which has no
+# default tags, and carry kforge's own (kforge_tags) only. It talks to S3
+# and Route 53 alone.
+provider "aws" {
+  alias  = "kforge_tags"
+  region = var.region
+
+  s3_use_path_style           = local.emulated
+  skip_credentials_validation = local.emulated
+  skip_metadata_api_check     = local.emulated
+  skip_region_validation      = local.emulated
+  max_retries                 = local.emulated ? 2 : null
+
+  dynamic "endpoints" {
+    for_each = local.emulated ? [var.aws_endpoint_url] : []
+
+    content {
+      route53 = endpoints.value
+      s3      = endpoints.value
+      sts     = endpoints.value
+    }
+  }
+}

@@ -7,8 +7,8 @@ variable "cluster_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--")
-    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit (for example \"kforge-dev\")."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.cluster_name)) && !strcontains(var.cluster_name, "--") && !can(regex("^(sg|internal|sthree|amzn-s3-demo)-", var.cluster_name))
+    error_message = "cluster_name must be 3-20 characters: lowercase letters, digits and single hyphens, starting with a letter and ending with a letter or digit, and not starting with sg-, internal-, sthree- or amzn-s3-demo- (prefixes EC2, Elastic Load Balancing and S3 refuse in the names derived from it), for example \"kforge-dev\"."
   }
 }
 
@@ -238,6 +238,17 @@ variable "worker_pools" {
     error_message = "every worker pool capacity must be \"on-demand\" or \"spot\", with 0 <= on_demand_base <= max_size, and on_demand_base only on spot pools."
   }
 
+  # EC2 Auto Scaling takes 50 tags a group. A pool's group carries the tags,
+  # each label and taint as a Cluster Autoscaler template tag, and nine of
+  # kforge's own: the two cluster tags, Name, kforge.io/role and
+  # kforge.io/pool, two autoscaler discovery tags, the ingress label, and
+  # the marker `kforge roll` adds (internal/config counts the capacity-type
+  # label it renders into labels as a tenth).
+  validation {
+    condition     = alltrue([for p in values(var.worker_pools) : length(var.tags) + length(p.labels) + length(p.taints) <= 41])
+    error_message = "a worker pool's tags + labels + taints must be at most 41: with kforge's own tags they are tags on the pool's Auto Scaling group, and AWS allows 50."
+  }
+
   # Traefik tolerates no taint: an ingress pool with a hard taint would sit
   # in the target groups with no ingress controller, unhealthy forever.
   validation {
@@ -351,7 +362,7 @@ variable "aws_endpoint_url" {
 }
 
 variable "tags" {
-  description = "Extra tags applied to every resource."
+  description = "Extra tags applied to every resource through the provider's default tags, except S3 objects and Route 53 hosted zones, which take at most 10 tags and carry kforge's own two only. At most 40, and at most 41 with any one worker pool's labels and taints."
   type        = map(string)
   default     = {}
 

@@ -70,6 +70,11 @@ mock_provider "aws" {
   }
 }
 
+# S3 objects and hosted zones (providers.tf): no default tags to mock.
+mock_provider "aws" {
+  alias = "kforge_tags"
+}
+
 variables {
   cluster_name       = "kforge-dev"
   environment        = "dev"

@@ -22,8 +22,9 @@ resource "aws_route53_record" "ingress" {
 # itself on boot; Terraform only creates it (with a placeholder) and then
 # leaves its value alone.
 resource "aws_route53_zone" "api" {
-  name    = "api.${var.domain}"
-  comment = "kforge: api.${var.domain}, private to the cluster VPC"
+  name = "api.${var.domain}"
+  # Route 53 takes 256 characters; the zone name already says the domain.
+  comment = "kforge: the cluster API, private to the cluster VPC"
   # Only the record below lives here; the node rewrites its value.
   force_destroy = true
   tags          = var.tags

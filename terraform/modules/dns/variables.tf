@@ -47,7 +47,12 @@ variable "force_destroy" {
 }
 
 variable "tags" {
-  description = "Tags applied to a created zone."
+  description = "Tags applied to the zones this module creates; Route 53 takes at most 10 a zone. The root module passes kforge's own two, through a provider without default tags."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = length(var.tags) <= 10
+    error_message = "tags: Route 53 takes at most 10 tags on a hosted zone."
+  }
 }

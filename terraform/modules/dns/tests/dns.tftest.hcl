@@ -75,3 +75,18 @@ run "existing_zone" {
     error_message = "name servers of the given zone"
   }
 }
+
+# The longest domain the rule takes (240 characters) still fits Route 53's
+# 256-character zone comments.
+run "longest_domain_fits_zone_comments" {
+  command = plan
+
+  variables {
+    domain = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.dddddddddddddddddddddddddddddddddddddddddddd.org"
+  }
+
+  assert {
+    condition     = length(aws_route53_zone.this[0].comment) <= 256 && length(aws_route53_zone.api.comment) <= 256
+    error_message = "a zone comment is longer than Route 53's 256 characters"
+  }
+}

@@ -86,3 +86,14 @@ run "rejects_short_retention" {
 
   expect_failures = [var.message_retention_seconds]
 }
+
+# Auto Scaling's LifecycleHookName pattern is [A-Za-z0-9\-_\/]+: no dot.
+run "rejects_hook_name_with_a_dot" {
+  command = plan
+
+  variables {
+    lifecycle_hook_name = "kforge.drain"
+  }
+
+  expect_failures = [var.lifecycle_hook_name]
+}
