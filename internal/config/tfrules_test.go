@@ -95,7 +95,8 @@ var sharedRules = []sharedRule{
 }
 
 // rootRules run through the config package and the root module only: the
-// modules get tags that kforge's own are merged into.
+// modules get tags that kforge's own are merged into, and only the root
+// module knows the pools a VPC range must hold.
 var rootRules = []sharedRule{
 	{"tag kforge prefix", "owner: platform", "kforge.io/cluster: x", `tags["kforge.io/cluster"]`, "tags", func(i *Inputs) { i.Tags = map[string]string{"kforge.io/cluster": "x"} }},
 	{"tag aws prefix", "owner: platform", "aws:owner: platform", `tags["aws:owner"]`, "tags", func(i *Inputs) { i.Tags = map[string]string{"aws:owner": "platform"} }},
@@ -103,6 +104,7 @@ var rootRules = []sharedRule{
 	{"tag key too long", "owner: platform", strings.Repeat("k", 129) + ": x", "tags." + strings.Repeat("k", 129), "tags", func(i *Inputs) { i.Tags = map[string]string{strings.Repeat("k", 129): "x"} }},
 	{"tag value too long", "owner: platform", "owner: " + strings.Repeat("x", 257), "tags.owner", "tags", func(i *Inputs) { i.Tags = map[string]string{"owner": strings.Repeat("x", 257)} }},
 	{"tag bad characters", "owner: platform", `owner: "a|b"`, "tags.owner", "tags", func(i *Inputs) { i.Tags = map[string]string{"owner": "a|b"} }},
+	{"vpc cidr too small for the pools", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/24", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.0.0/24" }},
 	{"too many tags", "owner: platform", manyEntries("t", 41, "\n  "), "tags", "tags", func(i *Inputs) {
 		i.Tags = map[string]string{}
 		for k := range 41 {

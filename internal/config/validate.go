@@ -38,6 +38,15 @@ const (
 	maxLabelKeyPrefix = 253
 )
 
+// The node subnets (terraform/modules/network: cidrsubnet(vpc_cidr, 4, i)),
+// the addresses AWS reserves in each, and those kept per zone beside the
+// nodes (see nodeAddresses).
+const (
+	subnetNewBits        = 4
+	awsReservedPerSubnet = 5
+	keptPerZone          = 10
+)
+
 // A worker pool's Auto Scaling group carries the user's tags, each label and
 // taint as a Cluster Autoscaler template tag, and ten of kforge's own (the
 // two cluster tags, Name, kforge.io/role and kforge.io/pool, two autoscaler
@@ -243,6 +252,9 @@ func (v *validator) network() {
 		} else if !vpc.Addr().IsPrivate() {
 			v.warnf("network.vpcCIDR", "use a private (RFC 1918) range such as 10.0.0.0/16",
 				"%s is not a private address range", vpc)
+		}
+		if n.AZCount >= minAZCount && vpc.Bits() <= maxVPCPrefix {
+			v.nodeAddresses(vpc.Bits())
 		}
 	}
 
@@ -598,6 +610,27 @@ func (v *validator) workerPools() {
 	if c.AMIID != "" && len(arch) > 1 {
 		v.errorf("amiID", "use instance types of one architecture everywhere, or leave amiID out (then the AMI is looked up per architecture)",
 			"one AMI cannot boot both arm64 (%s) and x86_64 (%s) instances", arch[true][0], arch[false][0])
+	}
+}
+
+// nodeAddresses checks that the zones' subnets hold every node the pools may
+// grow to. Each zone has one node subnet of the VPC's prefix + 4
+// (terraform/modules/network); AWS reserves 5 addresses of a subnet, and 10
+// more are kept per zone for what shares it: the 8 free addresses an
+// internet-facing NLB needs in its subnets to be created or changed, the
+// EFS mount target and the NAT gateway. The nodes: the control plane, each
+// pool at its maximum, and one more per pool while a roll surges it.
+func (v *validator) nodeAddresses(vpcBits int) {
+	c := v.c
+	perZone := 1<<(32-vpcBits-subnetNewBits) - awsReservedPerSubnet - keptPerZone
+	nodes := 1
+	for _, p := range c.WorkerPools {
+		nodes += max(p.Max, 0) + 1
+	}
+	if fit := c.Network.AZCount * perZone; fit < nodes {
+		v.errorf("network.vpcCIDR", "use a larger range (for example /20) or more zones",
+			"/%d gives each of the %d zones a /%d subnet with room for %d nodes, %d in all; the pools may grow to %d (the control plane, each pool's max, and one more per pool while it rolls)",
+			vpcBits, c.Network.AZCount, vpcBits+subnetNewBits, max(perZone, 0), max(fit, 0), nodes)
 	}
 }
 

@@ -106,6 +106,7 @@ func TestBadInputs(t *testing.T) {
 		{"vpc cidr host bits", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.1.0/16", "network.vpcCIDR", 0, "host bits"},
 		{"vpc cidr too large", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/8", "network.vpcCIDR", 0, "outside /16-/24"},
 		{"vpc cidr too small", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/26", "network.vpcCIDR", 0, "outside /16-/24"},
+		{"vpc cidr too small for the pools", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/24", "network.vpcCIDR", 0, "room for 1 nodes, 2 in all; the pools may grow to 5"},
 		{"admin cidr invalid", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/33]", "network.adminCIDRs[0]", 0, "not a CIDR"},
 		{"admin cidr ipv6", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [\"2001:db8::/32\"]", "network.adminCIDRs[0]", 0, "IPv4"},
 		{"pod overlaps vpc", "podCIDR: 10.244.0.0/16", "podCIDR: 10.0.0.0/16", "kubernetes.podCIDR", 0, "overlaps network.vpcCIDR"},
@@ -262,5 +263,20 @@ func TestTagLengthsCountCharacters(t *testing.T) {
 	doc := strings.Replace(validDoc, "owner: platform", "owner: "+strings.Repeat("é", 200), 1)
 	if _, err := loadString(t, doc); err != nil {
 		t.Fatalf("a 200-character tag value is refused: %v", err)
+	}
+}
+
+// TestNodeAddressesAtTheEdge: a /24 gives each zone a /28 with room for one
+// node; the valid document's pools may grow to 5 nodes (the control plane,
+// max 3 and one surge), so 5 zones are enough and 4 are not.
+func TestNodeAddressesAtTheEdge(t *testing.T) {
+	small := strings.Replace(validDoc, "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.0.0/24", 1)
+	if _, err := loadString(t, strings.Replace(small, "azCount: 2", "azCount: 5", 1)); err != nil {
+		t.Errorf("5 zones of a /24 hold 5 nodes, yet: %v", err)
+	}
+	_, err := loadString(t, strings.Replace(small, "azCount: 2", "azCount: 4", 1))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "network.vpcCIDR") {
+		t.Errorf("4 zones of a /24 hold 4 nodes of 5, yet: %v", err)
 	}
 }

@@ -73,6 +73,16 @@ variable "vpc_cidr" {
     condition     = can(cidrhost(var.vpc_cidr, 0)) && try(cidrhost(var.vpc_cidr, 0) == split("/", var.vpc_cidr)[0], false) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
     error_message = "vpc_cidr must be an IPv4 network address with a prefix between /16 and /24, for example 10.0.0.0/16."
   }
+
+  # Each zone's node subnet is the VPC's prefix + 4; AWS reserves 5
+  # addresses of it, and 10 stay free for the NLB (it needs 8 free to be
+  # created or changed), the EFS mount target and the NAT gateway. The
+  # nodes: the control plane, each pool at max_size, and one surge instance
+  # per pool during a roll (internal/config's nodeAddresses).
+  validation {
+    condition     = try(var.az_count * (pow(2, 28 - tonumber(split("/", var.vpc_cidr)[1])) - 15) >= 1 + sum([for p in values(var.worker_pools) : p.max_size + 1]), true)
+    error_message = "vpc_cidr leaves too few addresses for the nodes: each zone's subnet (the VPC's prefix + 4) holds its size less 15 (AWS's 5, the NLB's 8, EFS and NAT), and the pools may grow to 1 + the sum of (max_size + 1). Use a larger range, for example /20, or more zones."
+  }
 }
 
 variable "nat_gateway" {

@@ -116,6 +116,29 @@ var securityGroupDescription = regexp.MustCompile(`^[A-Za-z0-9 ._\-:/()#,@\[\]+=
 // Route 53 API Reference, ResourceTagSet).
 var tagLimits = map[string]int{"aws_s3_object": 10, "aws_route53_zone": 10}
 
+// argumentRules are the length and pattern of arguments kforge derives from
+// its inputs, from the services' API models (botocore's service-2.json:
+// RoleName, PolicyName, InstanceProfileName, LaunchTemplateName, PutRule's
+// Name, AliasName; SQS's and Elastic Load Balancing's from their guides).
+var argumentRules = []struct {
+	resource, attribute string
+	max                 int
+	pattern             *regexp.Regexp
+}{
+	{"aws_iam_role", "name", 64, regexp.MustCompile(`^[\w+=,.@-]+$`)},
+	{"aws_iam_role", "description", 1000, regexp.MustCompile(`^[\x{09}\x{0A}\x{0D}\x{20}-\x{7E}\x{A1}-\x{FF}]*$`)},
+	{"aws_iam_policy", "name", 128, regexp.MustCompile(`^[\w+=,.@-]+$`)},
+	{"aws_iam_instance_profile", "name", 128, regexp.MustCompile(`^[\w+=,.@-]+$`)},
+	{"aws_launch_template", "name", 128, regexp.MustCompile(`^[a-zA-Z0-9().\-/_]{3,}$`)},
+	{"aws_launch_template", "description", 255, nil},
+	{"aws_cloudwatch_event_rule", "name", 64, regexp.MustCompile(`^[.\-_A-Za-z0-9]+$`)},
+	{"aws_cloudwatch_event_rule", "description", 512, nil},
+	{"aws_kms_alias", "name", 256, regexp.MustCompile(`^alias/[a-zA-Z0-9:/_-]+$`)},
+	{"aws_sqs_queue", "name", 80, regexp.MustCompile(`^[A-Za-z0-9_-]+$`)},
+	{"aws_lb", "name", 32, regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)},
+	{"aws_lb_target_group", "name", 32, regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)},
+}
+
 // planLimitProblems lists every planned value that AWS would refuse.
 func planLimitProblems(plan *tfjson.Plan) []string {
 	var problems []string
@@ -135,6 +158,18 @@ func planLimitProblems(plan *tfjson.Plan) []string {
 			}
 			if len(tags) > limit {
 				add(rc, "%d tags; AWS takes at most %d on a %s", len(tags), limit, rc.Type)
+			}
+		}
+		for _, r := range argumentRules {
+			if r.resource != rc.Type {
+				continue
+			}
+			v, known := after[r.attribute].(string)
+			if !known {
+				continue
+			}
+			if len(v) > r.max || r.pattern != nil && !r.pattern.MatchString(v) {
+				add(rc, "%s %q: AWS takes at most %d characters matching %v", r.attribute, v, r.max, r.pattern)
 			}
 		}
 		switch rc.Type {
@@ -158,9 +193,9 @@ func planLimitProblems(plan *tfjson.Plan) []string {
 					add(rc, "%d tags for each %v; EC2 takes 50", len(tags), spec["resource_type"])
 				}
 			}
-		case "aws_lb", "aws_lb_target_group":
-			if n := str("name"); len(n) > 32 || strings.HasPrefix(n, "internal-") {
-				add(rc, "name %q: Elastic Load Balancing takes 32 characters, not starting with internal-", n)
+		case "aws_lb":
+			if n := str("name"); strings.HasPrefix(n, "internal-") {
+				add(rc, "name %q: Elastic Load Balancing refuses a name starting with internal-", n)
 			}
 		case "aws_s3_bucket":
 			if b := str("bucket"); len(b) > 63 || strings.HasPrefix(b, "sthree-") || strings.HasPrefix(b, "amzn-s3-demo-") || strings.HasPrefix(b, "xn--") {
@@ -173,4 +208,48 @@ func planLimitProblems(plan *tfjson.Plan) []string {
 		}
 	}
 	return problems
+}
+
+// TestPlanLimitProblemsFlagsWhatAWSRefuses feeds the checker one planned
+// resource per rule, each with a value AWS refuses, and one it takes.
+func TestPlanLimitProblemsFlagsWhatAWSRefuses(t *testing.T) {
+	tags := func(n int) map[string]any {
+		m := map[string]any{}
+		for i := range n {
+			m[fmt.Sprint("t", i)] = "x"
+		}
+		return m
+	}
+	refused := map[string]map[string]any{
+		"aws_vpc_security_group_egress_rule": {"description": "HTTPS: Let's Encrypt"},
+		"aws_security_group":                 {"name": "sg-demo-workers", "description": "kforge demo: workers"},
+		"aws_s3_object":                      {"tags_all": tags(11)},
+		"aws_route53_zone":                   {"comment": strings.Repeat("c", 257)},
+		"aws_vpc":                            {"tags_all": tags(51)},
+		"aws_autoscaling_group":              {"tag": make([]any, 50)},
+		"aws_launch_template":                {"name": "demo workers", "tag_specifications": []any{map[string]any{"resource_type": "instance", "tags": tags(51)}}},
+		"aws_lb":                             {"name": "internal-demo-ingress"},
+		"aws_lb_target_group":                {"name": strings.Repeat("t", 33)},
+		"aws_s3_bucket":                      {"bucket": "sthree-demo-certs"},
+		"aws_iam_role":                       {"name": strings.Repeat("r", 65), "description": "nodes → API"},
+		"aws_iam_policy":                     {"name": "demo policy"},
+		"aws_iam_instance_profile":           {"name": "demo/profile"},
+		"aws_cloudwatch_event_rule":          {"name": "demo:rule"},
+		"aws_kms_alias":                      {"name": "alias/demo key"},
+		"aws_sqs_queue":                      {"name": "demo.events"},
+	}
+	for typ, after := range refused {
+		plan := &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{{Address: typ + ".x", Type: typ, Change: &tfjson.Change{After: after}}}}
+		if got := planLimitProblems(plan); len(got) == 0 {
+			t.Errorf("%s %v: no problem found", typ, after)
+		}
+	}
+	taken := &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{
+		{Address: "aws_s3_object.x", Type: "aws_s3_object", Change: &tfjson.Change{After: map[string]any{"tags_all": tags(10)}}},
+		{Address: "aws_iam_role.x", Type: "aws_iam_role", Change: &tfjson.Change{After: map[string]any{"name": "demo-controller", "description": "kforge demo: control-plane nodes"}}},
+		{Address: "aws_vpc_security_group_egress_rule.x", Type: "aws_vpc_security_group_egress_rule", Change: &tfjson.Change{After: map[string]any{"description": "HTTPS: registries, ACME (LetsEncrypt), AWS APIs"}}},
+	}}
+	if got := planLimitProblems(taken); len(got) != 0 {
+		t.Errorf("values AWS takes reported: %v", got)
+	}
 }
