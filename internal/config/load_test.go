@@ -317,6 +317,17 @@ func TestWarnings(t *testing.T) {
 	if len(one.Warnings) != 1 || one.Warnings[0].Field != "network.azCount" || !strings.Contains(one.Warnings[0].Message, "EFS mount target") {
 		t.Errorf("azCount 1 warnings: %v", one.Warnings)
 	}
+	// Six NAT gateways need six Elastic IPs, one over the default quota;
+	// five do not warn.
+	for zones, want := range map[string]int{"5": 0, "6": 1} {
+		nat, err := loadString(t, strings.Replace(validDoc, "azCount: 2", "azCount: "+zones+"\n  natGateway: true", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nat.Warnings) != want || want == 1 && !strings.Contains(nat.Warnings[0].Message, "Elastic IP") {
+			t.Errorf("natGateway with %s zones: warnings %v", zones, nat.Warnings)
+		}
+	}
 	// In production the open API is an error.
 	doc = strings.Replace(doc, "environment: test", "environment: prod\n", 1)
 	doc = strings.Replace(doc, "azCount: 2", "azCount: 3", 1)

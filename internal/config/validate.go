@@ -38,6 +38,10 @@ const (
 	maxLabelKeyPrefix = 253
 )
 
+// defaultElasticIPQuota is an account's Elastic IP addresses per region
+// unless raised (Amazon VPC quotas).
+const defaultElasticIPQuota = 5
+
 // The node subnets (terraform/modules/network: cidrsubnet(vpc_cidr, 4, i)),
 // the addresses AWS reserves in each, and those kept per zone beside the
 // nodes (see nodeAddresses).
@@ -281,6 +285,12 @@ func (v *validator) network() {
 					"0.0.0.0/0 opens the Kubernetes API to the whole internet")
 			}
 		}
+	}
+	// One Elastic IP per zone's NAT gateway, against a default quota of 5
+	// per region that the account's other clusters share.
+	if n.NATGateway && n.AZCount > defaultElasticIPQuota {
+		v.warnf("network.azCount", fmt.Sprintf("ask AWS to raise the Elastic IP quota of the region above %d first (Service Quotas, EC2-VPC Elastic IPs), or use %d zones", n.AZCount, defaultElasticIPQuota),
+			"%d NAT gateways need %d Elastic IP addresses; an account gets %d per region by default, and the apply stops at the one over", n.AZCount, n.AZCount, defaultElasticIPQuota)
 	}
 	if c.isProd() && !n.NATGateway {
 		v.warnf("network.natGateway", "set network.natGateway: true to keep nodes in private subnets",
