@@ -16,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -280,28 +282,24 @@ func (r *roller) launchedFrom(ctx context.Context, ids []string) (map[string][2]
 	if len(ids) == 0 {
 		return got, nil
 	}
-	p := ec2.NewDescribeInstancesPaginator(r.ec2, &ec2.DescribeInstancesInput{InstanceIds: ids})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("describing instances %v: %w", ids, err)
-		}
-		for _, res := range out.Reservations {
-			for _, i := range res.Instances {
-				var lt, v string
-				for _, t := range i.Tags {
-					switch aws.ToString(t.Key) {
-					case launchTemplateIDTag:
-						lt = aws.ToString(t.Value)
-					case launchTemplateVersionTag:
-						v = aws.ToString(t.Value)
-					}
-				}
-				if lt != "" && v != "" {
-					got[aws.ToString(i.InstanceId)] = [2]string{lt, v}
-				}
+	// An instance EC2 does not describe yet (just launched) is left out; its
+	// group's record stands in for it (instanceTemplate).
+	err := awsx.DescribeInstances(ctx, r.ec2, ids, func(i ec2types.Instance) {
+		var lt, v string
+		for _, t := range i.Tags {
+			switch aws.ToString(t.Key) {
+			case launchTemplateIDTag:
+				lt = aws.ToString(t.Value)
+			case launchTemplateVersionTag:
+				v = aws.ToString(t.Value)
 			}
 		}
+		if lt != "" && v != "" {
+			got[aws.ToString(i.InstanceId)] = [2]string{lt, v}
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return got, nil
 }

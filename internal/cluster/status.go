@@ -9,7 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/kforge/kforge/internal/awsx"
 )
 
 // PoolStatus is an Auto Scaling Group's live capacity.
@@ -108,19 +111,16 @@ func liveStatus(ctx context.Context, cfg aws.Config, out *Outputs) (*Status, err
 		st.Pools = append(st.Pools, ps)
 	}
 	if len(controllerIDs) > 0 {
-		inst, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: controllerIDs})
-		if err != nil {
-			return nil, fmt.Errorf("describing control-plane instances: %w", err)
-		}
-		for _, r := range inst.Reservations {
-			for _, i := range r.Instances {
-				id := aws.ToString(i.InstanceId)
-				is := InstanceStatus{ID: id, Lifecycle: health[id][0], Health: health[id][1]}
-				if i.State != nil {
-					is.State = string(i.State.Name)
-				}
-				st.Controllers = append(st.Controllers, is)
+		err := awsx.DescribeInstances(ctx, ec2.NewFromConfig(cfg), controllerIDs, func(i ec2types.Instance) {
+			id := aws.ToString(i.InstanceId)
+			is := InstanceStatus{ID: id, Lifecycle: health[id][0], Health: health[id][1]}
+			if i.State != nil {
+				is.State = string(i.State.Name)
 			}
+			st.Controllers = append(st.Controllers, is)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("control-plane instances: %w", err)
 		}
 	}
 	tgs, err := targetHealth(ctx, elbv2.NewFromConfig(cfg), out.TargetGroupARNs, "unknown")

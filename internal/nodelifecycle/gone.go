@@ -11,6 +11,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kforge/kforge/internal/awsx"
 )
 
 // EC2 is the part of the EC2 API the removal of gone nodes calls.
@@ -46,24 +48,13 @@ func (h *Handler) RemoveGoneNodes(ctx context.Context, ec EC2, now time.Time) ([
 		ids = append(ids, id)
 	}
 	alive := map[string]bool{}
-	for start := 0; start < len(ids); start += 100 {
-		chunk := ids[start:min(start+100, len(ids))]
-		p := ec2.NewDescribeInstancesPaginator(ec, &ec2.DescribeInstancesInput{
-			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: chunk}},
-		})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("describing the instances of NotReady nodes: %w", err)
-			}
-			for _, r := range page.Reservations {
-				for _, i := range r.Instances {
-					if i.State != nil && i.State.Name != ec2types.InstanceStateNameTerminated && i.State.Name != ec2types.InstanceStateNameShuttingDown {
-						alive[aws.ToString(i.InstanceId)] = true
-					}
-				}
-			}
+	err = awsx.DescribeInstances(ctx, ec, ids, func(i ec2types.Instance) {
+		if i.State != nil && i.State.Name != ec2types.InstanceStateNameTerminated && i.State.Name != ec2types.InstanceStateNameShuttingDown {
+			alive[aws.ToString(i.InstanceId)] = true
 		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the instances of NotReady nodes: %w", err)
 	}
 	var removed []string
 	for _, id := range ids {
