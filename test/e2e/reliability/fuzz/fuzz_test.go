@@ -126,8 +126,11 @@ func FuzzPorkbunAnswer(f *testing.F) {
 			}
 			text := err.Error() + fmt.Sprintf(" %+v %#v", err, err)
 			for _, key := range []string{apiKey, secretKey} {
-				if echoesFragment(string(body), key) {
-					continue // a server that echoes part of a key: nothing to scrub by
+				// A server that echoes part of a key leaves nothing to scrub
+				// by; %#v prints the body Go-quoted, where an escape such as
+				// \xf0 before an 11-character fragment makes a 12th.
+				if echoesFragment(string(body), key) || echoesFragment(fmt.Sprintf("%q", body), key) {
+					continue
 				}
 				for i := 0; i+12 <= len(key); i++ {
 					if strings.Contains(text, key[i:i+12]) {
