@@ -59,63 +59,77 @@ func (l *lister) vpcs(ctx context.Context) error {
 }
 
 func (l *lister) subnets(ctx context.Context) error {
-	out, err := l.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.Subnets {
-		l.inVPC(KindSubnet, aws.ToString(x.SubnetId), aws.ToString(x.VpcId), x.Tags)
+	p := ec2.NewDescribeSubnetsPaginator(l.ec2, &ec2.DescribeSubnetsInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, x := range out.Subnets {
+			l.inVPC(KindSubnet, aws.ToString(x.SubnetId), aws.ToString(x.VpcId), x.Tags)
+		}
 	}
 	return nil
 }
 
 func (l *lister) routeTables(ctx context.Context) error {
-	out, err := l.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.RouteTables {
-		main := false
-		for _, a := range x.Associations {
-			main = main || aws.ToBool(a.Main)
+	p := ec2.NewDescribeRouteTablesPaginator(l.ec2, &ec2.DescribeRouteTablesInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
 		}
-		if main {
-			continue // the VPC's main table goes with the VPC
+		for _, x := range out.RouteTables {
+			main := false
+			for _, a := range x.Associations {
+				main = main || aws.ToBool(a.Main)
+			}
+			if main {
+				continue // the VPC's main table goes with the VPC
+			}
+			l.inVPC(KindRouteTable, aws.ToString(x.RouteTableId), aws.ToString(x.VpcId), x.Tags)
 		}
-		l.inVPC(KindRouteTable, aws.ToString(x.RouteTableId), aws.ToString(x.VpcId), x.Tags)
 	}
 	return nil
 }
 
 func (l *lister) internetGateways(ctx context.Context) error {
-	out, err := l.ec2.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.InternetGateways {
-		vpc := ""
-		if len(x.Attachments) > 0 {
-			vpc = aws.ToString(x.Attachments[0].VpcId)
+	p := ec2.NewDescribeInternetGatewaysPaginator(l.ec2, &ec2.DescribeInternetGatewaysInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
 		}
-		l.inVPC(KindInternetGateway, aws.ToString(x.InternetGatewayId), vpc, x.Tags)
+		for _, x := range out.InternetGateways {
+			vpc := ""
+			if len(x.Attachments) > 0 {
+				vpc = aws.ToString(x.Attachments[0].VpcId)
+			}
+			l.inVPC(KindInternetGateway, aws.ToString(x.InternetGatewayId), vpc, x.Tags)
+		}
 	}
 	return nil
 }
 
 func (l *lister) natGateways(ctx context.Context) error {
-	out, err := l.ec2.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.NatGateways {
-		if goneState(string(x.State)) {
-			continue
+	p := ec2.NewDescribeNatGatewaysPaginator(l.ec2, &ec2.DescribeNatGatewaysInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
 		}
-		l.inVPC(KindNATGateway, aws.ToString(x.NatGatewayId), aws.ToString(x.VpcId), x.Tags)
+		for _, x := range out.NatGateways {
+			if goneState(string(x.State)) {
+				continue
+			}
+			l.inVPC(KindNATGateway, aws.ToString(x.NatGatewayId), aws.ToString(x.VpcId), x.Tags)
+		}
 	}
 	return nil
 }
 
+// elasticIPs needs no paginator: DescribeAddresses has no pagination and
+// answers every address of the region.
 func (l *lister) elasticIPs(ctx context.Context) error {
 	out, err := l.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
 	if err != nil {
@@ -128,33 +142,39 @@ func (l *lister) elasticIPs(ctx context.Context) error {
 }
 
 func (l *lister) securityGroups(ctx context.Context) error {
-	out, err := l.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.SecurityGroups {
-		name := aws.ToString(x.GroupName)
-		if name == "default" {
-			continue // every VPC's own group goes with the VPC
+	p := ec2.NewDescribeSecurityGroupsPaginator(l.ec2, &ec2.DescribeSecurityGroupsInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
 		}
-		id, vpc := aws.ToString(x.GroupId), aws.ToString(x.VpcId)
-		if why := l.matchInVPC(ec2Tags(x.Tags), name, vpc); why != "" {
-			l.add(Resource{Kind: KindSecurityGroup, ID: id, Name: name, Parent: vpc, Why: why})
+		for _, x := range out.SecurityGroups {
+			name := aws.ToString(x.GroupName)
+			if name == "default" {
+				continue // every VPC's own group goes with the VPC
+			}
+			id, vpc := aws.ToString(x.GroupId), aws.ToString(x.VpcId)
+			if why := l.matchInVPC(ec2Tags(x.Tags), name, vpc); why != "" {
+				l.add(Resource{Kind: KindSecurityGroup, ID: id, Name: name, Parent: vpc, Why: why})
+			}
 		}
 	}
 	return nil
 }
 
 func (l *lister) vpcEndpoints(ctx context.Context) error {
-	out, err := l.ec2.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.VpcEndpoints {
-		if goneState(string(x.State)) {
-			continue
+	p := ec2.NewDescribeVpcEndpointsPaginator(l.ec2, &ec2.DescribeVpcEndpointsInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
 		}
-		l.inVPC(KindVPCEndpoint, aws.ToString(x.VpcEndpointId), aws.ToString(x.VpcId), x.Tags)
+		for _, x := range out.VpcEndpoints {
+			if goneState(string(x.State)) {
+				continue
+			}
+			l.inVPC(KindVPCEndpoint, aws.ToString(x.VpcEndpointId), aws.ToString(x.VpcId), x.Tags)
+		}
 	}
 	return nil
 }
@@ -199,37 +219,40 @@ func (l *lister) ours(kind string) map[string]bool {
 
 func (l *lister) networkInterfaces(ctx context.Context) error {
 	instances := l.ours(KindInstance)
-	out, err := l.ec2.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.NetworkInterfaces {
-		id, desc := aws.ToString(x.NetworkInterfaceId), aws.ToString(x.Description)
-		parent := ""
-		if x.Attachment != nil && aws.ToString(x.Attachment.InstanceId) != "" {
-			parent = aws.ToString(x.Attachment.InstanceId)
+	p := ec2.NewDescribeNetworkInterfacesPaginator(l.ec2, &ec2.DescribeNetworkInterfacesInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
 		}
-		for prefix, arn := range l.lbs {
-			if strings.HasPrefix(desc, prefix) {
-				parent = arn
+		for _, x := range out.NetworkInterfaces {
+			id, desc := aws.ToString(x.NetworkInterfaceId), aws.ToString(x.Description)
+			parent := ""
+			if x.Attachment != nil && aws.ToString(x.Attachment.InstanceId) != "" {
+				parent = aws.ToString(x.Attachment.InstanceId)
 			}
-		}
-		for fs := range l.fss {
-			if strings.Contains(desc, fs) {
-				parent = fs
+			for prefix, arn := range l.lbs {
+				if strings.HasPrefix(desc, prefix) {
+					parent = arn
+				}
 			}
-		}
-		if parent == "" && (x.Attachment != nil || strings.EqualFold(string(x.Status), "in-use")) {
-			// Attached to something AWS manages: it goes with its owner.
-			parent = "attached:" + id
-		}
-		m := ec2Tags(x.TagSet)
-		why := l.matchInVPC(m, m["Name"], aws.ToString(x.VpcId))
-		if why == "" && (instances[parent] || l.fss[parent] || strings.HasPrefix(parent, "arn:")) {
-			why = "of " + parent
-		}
-		if why != "" {
-			l.add(Resource{Kind: KindENI, ID: id, Name: desc, Parent: parent, Why: why})
+			for fs := range l.fss {
+				if strings.Contains(desc, fs) {
+					parent = fs
+				}
+			}
+			if parent == "" && (x.Attachment != nil || strings.EqualFold(string(x.Status), "in-use")) {
+				// Attached to something AWS manages: it goes with its owner.
+				parent = "attached:" + id
+			}
+			m := ec2Tags(x.TagSet)
+			why := l.matchInVPC(m, m["Name"], aws.ToString(x.VpcId))
+			if why == "" && (instances[parent] || l.fss[parent] || strings.HasPrefix(parent, "arn:")) {
+				why = "of " + parent
+			}
+			if why != "" {
+				l.add(Resource{Kind: KindENI, ID: id, Name: desc, Parent: parent, Why: why})
+			}
 		}
 	}
 	return nil
@@ -237,26 +260,29 @@ func (l *lister) networkInterfaces(ctx context.Context) error {
 
 func (l *lister) volumes(ctx context.Context) error {
 	instances := l.ours(KindInstance)
-	out, err := l.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.Volumes {
-		m := ec2Tags(x.Tags)
-		parent := ""
-		for _, a := range x.Attachments {
-			parent = aws.ToString(a.InstanceId)
+	p := ec2.NewDescribeVolumesPaginator(l.ec2, &ec2.DescribeVolumesInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
 		}
-		why := l.match(m, m["Name"])
-		if why == "" && instances[parent] && !aws.ToBool(firstDeleteOnTermination(x.Attachments)) {
-			why = "attached to " + parent
-		}
-		// Tags the EBS CSI driver puts on the volumes it creates.
-		if why == "" && m["KubernetesCluster"] == l.t.Cluster {
-			why = "tag KubernetesCluster"
-		}
-		if why != "" {
-			l.add(Resource{Kind: KindVolume, ID: aws.ToString(x.VolumeId), Name: m["Name"], Parent: parent, Why: why})
+		for _, x := range out.Volumes {
+			m := ec2Tags(x.Tags)
+			parent := ""
+			for _, a := range x.Attachments {
+				parent = aws.ToString(a.InstanceId)
+			}
+			why := l.match(m, m["Name"])
+			if why == "" && instances[parent] && !aws.ToBool(firstDeleteOnTermination(x.Attachments)) {
+				why = "attached to " + parent
+			}
+			// Tags the EBS CSI driver puts on the volumes it creates.
+			if why == "" && m["KubernetesCluster"] == l.t.Cluster {
+				why = "tag KubernetesCluster"
+			}
+			if why != "" {
+				l.add(Resource{Kind: KindVolume, ID: aws.ToString(x.VolumeId), Name: m["Name"], Parent: parent, Why: why})
+			}
 		}
 	}
 	return nil
@@ -270,14 +296,17 @@ func firstDeleteOnTermination(as []ec2types.VolumeAttachment) *bool {
 }
 
 func (l *lister) launchTemplates(ctx context.Context) error {
-	out, err := l.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.LaunchTemplates {
-		name := aws.ToString(x.LaunchTemplateName)
-		if why := l.match(ec2Tags(x.Tags), name); why != "" {
-			l.add(Resource{Kind: KindLaunchTemplate, ID: aws.ToString(x.LaunchTemplateId), Name: name, Why: why})
+	p := ec2.NewDescribeLaunchTemplatesPaginator(l.ec2, &ec2.DescribeLaunchTemplatesInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, x := range out.LaunchTemplates {
+			name := aws.ToString(x.LaunchTemplateName)
+			if why := l.match(ec2Tags(x.Tags), name); why != "" {
+				l.add(Resource{Kind: KindLaunchTemplate, ID: aws.ToString(x.LaunchTemplateId), Name: name, Why: why})
+			}
 		}
 	}
 	return nil

@@ -21,23 +21,38 @@ const (
 // that just ran; AWS answers FileSystemNotFound, 404) is gone, not an error.
 func (l *lister) fileSystems(ctx context.Context) error {
 	c := efs.NewFromConfig(l.cfg)
-	fss, err := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{})
-	if err != nil {
-		return err
+	p := efs.NewDescribeFileSystemsPaginator(c, &efs.DescribeFileSystemsInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, x := range out.FileSystems {
+			if err := l.fileSystem(ctx, c, x); err != nil {
+				return err
+			}
+		}
 	}
-	for _, x := range fss.FileSystems {
-		id := aws.ToString(x.FileSystemId)
-		m := tagMap(x.Tags, func(t efstypes.Tag) (*string, *string) { return t.Key, t.Value })
-		ours := l.match(m, aws.ToString(x.Name))
-		mts, err := c.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: x.FileSystemId})
+	return nil
+}
+
+// fileSystem adds x, its mount targets and access points if x is the
+// cluster's.
+func (l *lister) fileSystem(ctx context.Context, c *efs.Client, x efstypes.FileSystemDescription) error {
+	id := aws.ToString(x.FileSystemId)
+	m := tagMap(x.Tags, func(t efstypes.Tag) (*string, *string) { return t.Key, t.Value })
+	ours := l.match(m, aws.ToString(x.Name))
+	var targets []Resource
+	mp := efs.NewDescribeMountTargetsPaginator(c, &efs.DescribeMountTargetsInput{FileSystemId: x.FileSystemId})
+	for mp.HasMorePages() {
+		out, err := mp.NextPage(ctx)
 		if isNotFound(err) {
-			continue // deleted since DescribeFileSystems (a destroy just ran): nothing left to list
+			return nil // deleted since DescribeFileSystems (a destroy just ran): nothing left to list
 		}
 		if err != nil {
 			return err
 		}
-		var targets []Resource
-		for _, mt := range mts.MountTargets {
+		for _, mt := range out.MountTargets {
 			if ours == "" && !l.clusterVPCs[aws.ToString(mt.VpcId)] {
 				continue
 			}
@@ -46,22 +61,27 @@ func (l *lister) fileSystems(ctx context.Context) error {
 			}
 			targets = append(targets, Resource{Kind: KindMountTarget, ID: aws.ToString(mt.MountTargetId), Parent: id, Why: "of file system " + id})
 		}
-		if ours == "" {
-			continue
-		}
-		aps, err := c.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{FileSystemId: x.FileSystemId})
+	}
+	if ours == "" {
+		return nil
+	}
+	var aps []efstypes.AccessPointDescription
+	ap := efs.NewDescribeAccessPointsPaginator(c, &efs.DescribeAccessPointsInput{FileSystemId: x.FileSystemId})
+	for ap.HasMorePages() {
+		out, err := ap.NextPage(ctx)
 		if isNotFound(err) {
-			continue // deleted since DescribeFileSystems
+			return nil // deleted since DescribeFileSystems
 		}
 		if err != nil {
 			return err
 		}
-		l.fss[id] = true
-		l.out = append(l.out, targets...)
-		l.add(Resource{Kind: KindFileSystem, ID: id, ARN: aws.ToString(x.FileSystemArn), Name: aws.ToString(x.Name), Why: ours})
-		for _, ap := range aps.AccessPoints {
-			l.add(Resource{Kind: KindAccessPoint, ID: aws.ToString(ap.AccessPointId), ARN: aws.ToString(ap.AccessPointArn), Parent: id, Why: "of file system " + id})
-		}
+		aps = append(aps, out.AccessPoints...)
+	}
+	l.fss[id] = true
+	l.out = append(l.out, targets...)
+	l.add(Resource{Kind: KindFileSystem, ID: id, ARN: aws.ToString(x.FileSystemArn), Name: aws.ToString(x.Name), Why: ours})
+	for _, a := range aps {
+		l.add(Resource{Kind: KindAccessPoint, ID: aws.ToString(a.AccessPointId), ARN: aws.ToString(a.AccessPointArn), Parent: id, Why: "of file system " + id})
 	}
 	return nil
 }

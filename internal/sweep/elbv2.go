@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,21 +19,28 @@ const (
 
 func (l *lister) loadBalancers(ctx context.Context) error {
 	c := elbv2.NewFromConfig(l.cfg)
-	out, err := c.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.LoadBalancers {
-		arn, name, vpc := aws.ToString(x.LoadBalancerArn), aws.ToString(x.LoadBalancerName), aws.ToString(x.VpcId)
-		tags, err := elbTags(ctx, c, arn)
+	p := elbv2.NewDescribeLoadBalancersPaginator(c, &elbv2.DescribeLoadBalancersInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
 		if err != nil {
 			return err
 		}
-		if why := l.matchInVPC(tags, name, vpc); why != "" {
-			l.add(Resource{Kind: KindLoadBalancer, ID: arn, ARN: arn, Name: name, Parent: vpc, Why: why})
-			// ENI descriptions name the balancer as "ELB net/<name>/<id>".
-			if i := strings.Index(arn, ":loadbalancer/"); i >= 0 {
-				l.lbs["ELB "+arn[i+len(":loadbalancer/"):]] = arn
+		arns := make([]string, 0, len(out.LoadBalancers))
+		for _, x := range out.LoadBalancers {
+			arns = append(arns, aws.ToString(x.LoadBalancerArn))
+		}
+		tags, err := elbTags(ctx, c, arns)
+		if err != nil {
+			return err
+		}
+		for _, x := range out.LoadBalancers {
+			arn, name, vpc := aws.ToString(x.LoadBalancerArn), aws.ToString(x.LoadBalancerName), aws.ToString(x.VpcId)
+			if why := l.matchInVPC(tags[arn], name, vpc); why != "" {
+				l.add(Resource{Kind: KindLoadBalancer, ID: arn, ARN: arn, Name: name, Parent: vpc, Why: why})
+				// ENI descriptions name the balancer as "ELB net/<name>/<id>".
+				if i := strings.Index(arn, ":loadbalancer/"); i >= 0 {
+					l.lbs["ELB "+arn[i+len(":loadbalancer/"):]] = arn
+				}
 			}
 		}
 	}
@@ -41,33 +49,46 @@ func (l *lister) loadBalancers(ctx context.Context) error {
 
 func (l *lister) targetGroups(ctx context.Context) error {
 	c := elbv2.NewFromConfig(l.cfg)
-	out, err := c.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{})
-	if err != nil {
-		return err
-	}
-	for _, x := range out.TargetGroups {
-		arn, name, vpc := aws.ToString(x.TargetGroupArn), aws.ToString(x.TargetGroupName), aws.ToString(x.VpcId)
-		tags, err := elbTags(ctx, c, arn)
+	p := elbv2.NewDescribeTargetGroupsPaginator(c, &elbv2.DescribeTargetGroupsInput{})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
 		if err != nil {
 			return err
 		}
-		if why := l.matchInVPC(tags, name, vpc); why != "" {
-			l.add(Resource{Kind: KindTargetGroup, ID: arn, ARN: arn, Name: name, Parent: vpc, Why: why})
+		arns := make([]string, 0, len(out.TargetGroups))
+		for _, x := range out.TargetGroups {
+			arns = append(arns, aws.ToString(x.TargetGroupArn))
+		}
+		tags, err := elbTags(ctx, c, arns)
+		if err != nil {
+			return err
+		}
+		for _, x := range out.TargetGroups {
+			arn, name, vpc := aws.ToString(x.TargetGroupArn), aws.ToString(x.TargetGroupName), aws.ToString(x.VpcId)
+			if why := l.matchInVPC(tags[arn], name, vpc); why != "" {
+				l.add(Resource{Kind: KindTargetGroup, ID: arn, ARN: arn, Name: name, Parent: vpc, Why: why})
+			}
 		}
 	}
 	return nil
 }
 
-func elbTags(ctx context.Context, c *elbv2.Client, arn string) (map[string]string, error) {
-	out, err := c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{arn}})
-	if err != nil {
-		return nil, fmt.Errorf("tags of %s: %w", arn, err)
+// elbTagsBatch is the most ARNs DescribeTags takes in one call.
+const elbTagsBatch = 20
+
+// elbTags returns the tags of each of arns, keyed by ARN.
+func elbTags(ctx context.Context, c *elbv2.Client, arns []string) (map[string]map[string]string, error) {
+	tags := make(map[string]map[string]string, len(arns))
+	for batch := range slices.Chunk(arns, elbTagsBatch) {
+		out, err := c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: batch})
+		if err != nil {
+			return nil, fmt.Errorf("tags of %d resources from %s: %w", len(batch), batch[0], err)
+		}
+		for _, d := range out.TagDescriptions {
+			tags[aws.ToString(d.ResourceArn)] = tagMap(d.Tags, func(t elbv2types.Tag) (*string, *string) { return t.Key, t.Value })
+		}
 	}
-	var tags []elbv2types.Tag
-	for _, d := range out.TagDescriptions {
-		tags = append(tags, d.Tags...)
-	}
-	return tagMap(tags, func(t elbv2types.Tag) (*string, *string) { return t.Key, t.Value }), nil
+	return tags, nil
 }
 
 func (d *deleter) loadBalancer(ctx context.Context, r Resource) error {

@@ -18,6 +18,10 @@ const (
 
 // kmsKeys lists the cluster's customer managed keys that are not already
 // scheduled for deletion; keys carry no name, so only the tag matches.
+// ListKeys lists every key of the region, but a key whose key policy does
+// not enable IAM access denies even an administrator: such a key is not
+// the cluster's (kforge's key policy gives the account that access), so
+// it is skipped rather than failing the listing.
 func (l *lister) kmsKeys(ctx context.Context) error {
 	c := kms.NewFromConfig(l.cfg)
 	p := kms.NewListKeysPaginator(c, &kms.ListKeysInput{})
@@ -28,6 +32,9 @@ func (l *lister) kmsKeys(ctx context.Context) error {
 		}
 		for _, k := range out.Keys {
 			d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: k.KeyId})
+			if isAccessDenied(err) {
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("describing key %s: %w", aws.ToString(k.KeyId), err)
 			}
@@ -36,6 +43,9 @@ func (l *lister) kmsKeys(ctx context.Context) error {
 				continue // deleting a key means scheduling its deletion
 			}
 			tags, err := c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: k.KeyId})
+			if isAccessDenied(err) {
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("tags of key %s: %w", aws.ToString(k.KeyId), err)
 			}
@@ -46,6 +56,12 @@ func (l *lister) kmsKeys(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// isAccessDenied reports KMS's AccessDeniedException, which the SDK has no
+// typed error for.
+func isAccessDenied(err error) bool {
+	return apiCode(err) == "AccessDeniedException"
 }
 
 func (l *lister) kmsAliases(ctx context.Context) error {

@@ -118,12 +118,45 @@ func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) err
 			changes = append(changes, r53types.Change{Action: r53types.ChangeActionDelete, ResourceRecordSet: &rr})
 		}
 	}
-	if len(changes) == 0 {
-		return nil
+	batches := changeBatches(changes)
+	for i, b := range batches {
+		_, err := d.r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
+			HostedZoneId: aws.String(zone),
+			ChangeBatch:  &r53types.ChangeBatch{Changes: b, Comment: aws.String("kforge sweep")},
+		})
+		if err != nil {
+			return fmt.Errorf("change batch %d of %d: %w", i+1, len(batches), err)
+		}
 	}
-	_, err = d.r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
-		HostedZoneId: aws.String(zone),
-		ChangeBatch:  &r53types.ChangeBatch{Changes: changes, Comment: aws.String("kforge sweep")},
-	})
-	return err
+	return nil
+}
+
+// Route 53's limits on one ChangeResourceRecordSets request.
+const (
+	maxBatchRecords = 1000  // ResourceRecord elements
+	maxBatchChars   = 32000 // characters of all Value elements
+)
+
+// changeBatches splits changes into requests within Route 53's limits. A
+// record set without values (an alias) counts as one record.
+func changeBatches(changes []r53types.Change) [][]r53types.Change {
+	var batches [][]r53types.Change
+	var batch []r53types.Change
+	records, chars := 0, 0
+	for _, c := range changes {
+		n, m := max(len(c.ResourceRecordSet.ResourceRecords), 1), 0
+		for _, rr := range c.ResourceRecordSet.ResourceRecords {
+			m += len(aws.ToString(rr.Value))
+		}
+		if len(batch) > 0 && (records+n > maxBatchRecords || chars+m > maxBatchChars) {
+			batches = append(batches, batch)
+			batch, records, chars = nil, 0, 0
+		}
+		batch = append(batch, c)
+		records, chars = records+n, chars+m
+	}
+	if len(batch) > 0 {
+		batches = append(batches, batch)
+	}
+	return batches
 }

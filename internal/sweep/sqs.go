@@ -14,11 +14,18 @@ import (
 const KindQueue = "sqs:queue"
 
 // queues lists the cluster's queues; the ID is the queue URL (what
-// Terraform's id holds and DeleteQueue takes). A queue whose name does
-// not match costs one more call for its tags.
+// Terraform's id holds and DeleteQueue takes). Only names starting with
+// the cluster name are listed: kforge names its queue
+// "<cluster>-node-events", and the prefix spares a call for the tags of
+// every other queue in the account. A listed queue whose name does not
+// match ("<cluster>2-...") costs one more call for its tags.
 func (l *lister) queues(ctx context.Context) error {
 	c := sqs.NewFromConfig(l.cfg)
-	p := sqs.NewListQueuesPaginator(c, &sqs.ListQueuesInput{})
+	p := sqs.NewListQueuesPaginator(c, &sqs.ListQueuesInput{
+		// Without MaxResults SQS answers at most 1,000 queues and no NextToken.
+		MaxResults:      aws.Int32(1000),
+		QueueNamePrefix: aws.String(l.t.Cluster),
+	})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
