@@ -88,9 +88,8 @@ func (d *Drainer) visibility() int32 {
 	return min(max(s, 1), 43200)
 }
 
-// ReceiveOnce receives up to ten messages (waiting up to Wait for the
-// first), handles them concurrently, and deletes each handled one.
-func (d *Drainer) ReceiveOnce(ctx context.Context) ([]Outcome, error) {
+// receive receives up to ten messages, waiting up to Wait for the first.
+func (d *Drainer) receive(ctx context.Context) ([]sqstypes.Message, error) {
 	out, err := d.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:            aws.String(d.QueueURL),
 		MaxNumberOfMessages: 10,
@@ -100,9 +99,20 @@ func (d *Drainer) ReceiveOnce(ctx context.Context) ([]Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receiving from %s: %w", d.QueueURL, err)
 	}
-	outcomes := make([]Outcome, len(out.Messages))
+	return out.Messages, nil
+}
+
+// ReceiveOnce receives up to ten messages (waiting up to Wait for the
+// first), handles them concurrently, deletes each handled one, and returns
+// when all are handled.
+func (d *Drainer) ReceiveOnce(ctx context.Context) ([]Outcome, error) {
+	msgs, err := d.receive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	outcomes := make([]Outcome, len(msgs))
 	var wg sync.WaitGroup
-	for i, m := range out.Messages {
+	for i, m := range msgs {
 		wg.Go(func() { outcomes[i] = d.handleMessage(ctx, m) })
 	}
 	wg.Wait()
@@ -252,36 +262,80 @@ func (d *Drainer) interruptionTimeout(ev Event) time.Duration {
 	return max(t, 0)
 }
 
+// maxEventsInFlight bounds how many events Run handles at once.
+const maxEventsInFlight = 20
+
 // Run receives and handles events until ctx ends, and runs the
-// Terminating:Wait scan every ScanEvery (first at the start). Failures are
-// logged and retried; only the end of ctx ends it.
+// Terminating:Wait scan every ScanEvery (first at the start). It keeps
+// receiving while events are being handled: a lifecycle drain may take up
+// to DrainTimeout, and a Spot interruption warning that arrives meanwhile
+// has two minutes, not the rest of that drain. A message stays invisible
+// while it is handled (visibility), so no other receive hands it out.
+// Failures are logged and retried; only the end of ctx ends it, once the
+// events being handled are done.
 func (d *Drainer) Run(ctx context.Context) error {
 	log := d.Handler.logger()
 	log.Info("node events drainer started", "queue", d.QueueURL, "groups", d.Handler.Groups, "hook", d.Handler.Hook,
 		"drain_timeout", d.Handler.DrainTimeout.String(), "interruption_drain_timeout", d.InterruptionDrainTimeout.String())
+	var handling sync.WaitGroup
+	slots := make(chan struct{}, maxEventsInFlight)
+	scanning := make(chan struct{}, 1)
 	var lastScan time.Time
 	for ctx.Err() == nil {
 		if d.ScanEvery > 0 && (lastScan.IsZero() || d.now().Sub(lastScan) >= d.ScanEvery) {
-			lastScan = d.now()
-			if rs, err := d.Handler.RunOnce(ctx); err != nil {
-				log.Error("Terminating:Wait scan failed", "error", err.Error())
-			} else if len(rs) > 0 {
-				log.Info("Terminating:Wait scan handled instances the queue had not delivered", "count", len(rs))
+			select {
+			case scanning <- struct{}{}:
+				lastScan = d.now()
+				handling.Go(func() {
+					defer func() { <-scanning }()
+					d.scan(ctx)
+				})
+			default: // the previous scan is still draining
 			}
-			if d.EC2 != nil {
-				if _, err := d.Handler.RemoveGoneNodes(ctx, d.EC2, d.now()); err != nil {
-					log.Error("removing the nodes of gone instances failed", "error", err.Error())
+		}
+		msgs, err := d.receive(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("node events: receiving failed", "error", err.Error())
+				select {
+				case <-ctx.Done():
+				case <-time.After(d.ErrorBackoff):
 				}
 			}
+			continue
 		}
-		if _, err := d.ReceiveOnce(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("node events: some messages not handled", "error", err.Error())
+		for _, m := range msgs {
 			select {
+			case slots <- struct{}{}:
 			case <-ctx.Done():
-			case <-time.After(d.ErrorBackoff):
+				// Not handled: it comes back after the visibility timeout.
+				continue
 			}
+			handling.Go(func() {
+				defer func() { <-slots }()
+				if o := d.handleMessage(ctx, m); o.Error != "" && ctx.Err() == nil {
+					log.Warn("node event not handled; it is received again after the visibility timeout", "message", o.MessageID, "error", o.Error)
+				}
+			})
 		}
 	}
+	handling.Wait()
 	log.Info("node events drainer stopped")
 	return nil
+}
+
+// scan handles the instances in Terminating:Wait that no event delivered,
+// and deletes the Nodes of instances that are gone.
+func (d *Drainer) scan(ctx context.Context) {
+	log := d.Handler.logger()
+	if rs, err := d.Handler.RunOnce(ctx); err != nil {
+		log.Error("Terminating:Wait scan failed", "error", err.Error())
+	} else if len(rs) > 0 {
+		log.Info("Terminating:Wait scan handled instances the queue had not delivered", "count", len(rs))
+	}
+	if d.EC2 != nil {
+		if _, err := d.Handler.RemoveGoneNodes(ctx, d.EC2, d.now()); err != nil {
+			log.Error("removing the nodes of gone instances failed", "error", err.Error())
+		}
+	}
 }

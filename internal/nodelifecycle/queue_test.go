@@ -291,3 +291,61 @@ func TestSnapshotRequestAgainstQueue(t *testing.T) {
 		t.Fatalf("%d messages left, want 0", n)
 	}
 }
+
+// TestRunHandlesAnInterruptionDuringALongDrain: while a lifecycle drain
+// waits on a disruption budget, Run keeps receiving, so a Spot
+// interruption warning that arrives later is handled within its two
+// minutes, not after the drain.
+func TestRunHandlesAnInterruptionDuringALongDrain(t *testing.T) {
+	c, url := queueOnEmulator(t, string(readEvent(t, "lifecycle-terminate.json")))
+	kube := fake.NewClientset(
+		node("ip-10-0-1-1", "i-0a1b2c3d4e5f60001"), node("ip-10-0-1-2", "i-0a1b2c3d4e5f60002"),
+		pod("apps", "db-1", "ip-10-0-1-1", "ReplicaSet", nil),
+		pod("apps", "web-2", "ip-10-0-1-2", "ReplicaSet", nil),
+	)
+	ev := &evictions{refuse: map[string]int{"db-1": -1}}
+	ev.install(kube)
+	asg := &fakeASG{}
+	d := newDrainer(asg, kube, c, url)
+	d.Handler.DrainTimeout = 4 * time.Second
+	d.Visibility = 0 // DrainTimeout + 1 min: the lifecycle message stays in flight
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 30 s", what)
+			}
+		}
+	}
+	get := func(name string) (bool, bool) {
+		n, err := kube.CoreV1().Nodes().Get(context.Background(), name, metav1.GetOptions{})
+		return err == nil, err == nil && n.Spec.Unschedulable
+	}
+	await("the lifecycle drain starts", func() bool { _, cordoned := get("ip-10-0-1-1"); return cordoned })
+
+	spot := strings.Replace(string(readEvent(t, "spot-interruption.json")), "2026-11-30T10:00:00Z", time.Now().UTC().Format(time.RFC3339), 1)
+	if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(spot)}); err != nil {
+		t.Fatal(err)
+	}
+	await("the interrupted node is deleted", func() bool { exists, _ := get("ip-10-0-1-2"); return !exists })
+	asg.mu.Lock()
+	completed := len(asg.completed)
+	asg.mu.Unlock()
+	if completed != 0 {
+		t.Fatal("the lifecycle action completed before the interruption was handled: the interruption waited for the drain")
+	}
+	await("the lifecycle action completes after its drain timeout", func() bool {
+		asg.mu.Lock()
+		defer asg.mu.Unlock()
+		return len(asg.completed) == 1
+	})
+}
