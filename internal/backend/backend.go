@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/wait"
 )
 
 // DefaultBucketName is the state bucket used when the configuration names
@@ -158,12 +160,32 @@ func Ensure(ctx context.Context, client *s3.Client, opts Options) (*Result, erro
 		}})
 	}
 	for _, s := range steps {
-		if err := s.run(); err != nil {
+		err := s.run()
+		// Bucket configuration is eventually consistent: right after
+		// CreateBucket a request can still answer NoSuchBucket (the AWS
+		// provider retries it for the same reason).
+		for delay, waited := time.Second, time.Duration(0); err != nil && res.Created && isNoSuchBucket(err) && waited < newBucketPropagation; delay = min(2*delay, 8*time.Second) {
+			if werr := wait.Sleep(ctx, delay); werr != nil {
+				return nil, werr
+			}
+			waited += delay
+			err = s.run()
+		}
+		if err != nil {
 			return nil, fmt.Errorf("state bucket %s: setting %s: %w", opts.Bucket, s.name, err)
 		}
 		res.Applied = append(res.Applied, s.name)
 	}
 	return res, nil
+}
+
+// newBucketPropagation bounds how long a new bucket may answer NoSuchBucket.
+const newBucketPropagation = 2 * time.Minute
+
+func isNoSuchBucket(err error) bool {
+	var nsb *s3types.NoSuchBucket
+	var api smithy.APIError
+	return errors.As(err, &nsb) || errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket"
 }
 
 // TLSOnlyPolicy denies every request to the bucket that does not use TLS.

@@ -3,7 +3,11 @@ package backend_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -153,5 +157,43 @@ func TestEnsureAppliesTLSOnlyPolicyOffEmulator(t *testing.T) {
 	}
 	if !strings.Contains(aws.ToString(pol.Policy), "aws:SecureTransport") {
 		t.Errorf("policy = %s, want a SecureTransport condition", aws.ToString(pol.Policy))
+	}
+}
+
+// notYetVisible answers the first PutBucketVersioning as S3 may right after
+// CreateBucket (bucket configuration is eventually consistent): 404
+// NoSuchBucket, in S3's own error document. Everything else goes to the
+// emulator.
+type notYetVisible struct {
+	next   http.RoundTripper
+	served atomic.Int32
+}
+
+func (n *notYetVisible) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && r.URL.Query().Has("versioning") && n.served.Add(1) == 1 {
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>`
+		return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	}
+	return n.next.RoundTrip(r)
+}
+
+// TestEnsureWaitsForANewBucketToBeVisible: a new bucket that still answers
+// NoSuchBucket to its first setting is set up once it is visible.
+func TestEnsureWaitsForANewBucketToBeVisible(t *testing.T) {
+	ctx := context.Background()
+	e := localawstest.StartForTest(t)
+	cfg, err := awsx.Config(ctx, "eu-west-1", e.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &notYetVisible{next: http.DefaultTransport}
+	cfg.HTTPClient = &http.Client{Transport: rt}
+	res, err := backend.Ensure(ctx, awsx.S3Client(cfg, e.URL()), backend.Options{Bucket: "kforge-state-new", Region: "eu-west-1", Emulated: true})
+	if err != nil {
+		t.Fatalf("Ensure on a bucket not yet visible: %v", err)
+	}
+	if got := rt.served.Load(); got < 2 || !slices.Contains(res.Applied, "versioning") {
+		t.Fatalf("versioning asked %d times, applied %v; want a retry after NoSuchBucket", got, res.Applied)
 	}
 }
