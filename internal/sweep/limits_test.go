@@ -21,6 +21,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
@@ -322,5 +324,28 @@ func TestChangeBatches(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBucketsOfThisRegionOnly: ListBuckets answers every region's buckets;
+// a bucket of the cluster's name kept in another region is not a leftover
+// of the cluster in this one.
+func TestBucketsOfThisRegionOnly(t *testing.T) {
+	ctx := context.Background()
+	cfg, e := localawstest.ConfigForTest(t, "eu-west-1")
+	for name, region := range map[string]string{"echo-certs-eu": "eu-west-1", "echo-certs-us": "us-west-2", "other-certs-eu": "eu-west-1"} {
+		c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle, o.Region = true, region })
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name),
+			CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := newTestLister("echo", cfg)
+	l.t.Endpoint = e.URL()
+	if err := l.buckets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(l.out, KindBucket); len(got) != 1 || !got["echo-certs-eu"] {
+		t.Errorf("buckets listed: %v; want echo-certs-eu only", got)
 	}
 }

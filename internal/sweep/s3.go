@@ -20,24 +20,36 @@ func (l *lister) buckets(ctx context.Context) error {
 	for _, b := range l.t.KeepBuckets {
 		keep[b] = true
 	}
-	out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
-	if err != nil {
-		return err
-	}
-	for _, b := range out.Buckets {
-		name := aws.ToString(b.Name)
-		if keep[name] {
-			continue
+	// ListBuckets answers every region's buckets: only this region's count
+	// (a bucket kept in another region is not this cluster's leftover, and
+	// its tags would answer with a redirect), and only names starting with
+	// the cluster's, as kforge names its buckets (<cluster>-certs-...,
+	// <cluster>-logs-...), which spares a tags call for every other bucket.
+	p := s3.NewListBucketsPaginator(c, &s3.ListBucketsInput{
+		BucketRegion: aws.String(l.cfg.Region),
+		Prefix:       aws.String(l.t.Cluster),
+		MaxBuckets:   aws.Int32(1000),
+	})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("listing buckets: %w", err)
 		}
-		m := map[string]string{}
-		if tg, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name}); err == nil {
-			m = tagMap(tg.TagSet, func(t s3types.Tag) (*string, *string) { return t.Key, t.Value })
-		} // NoSuchTagSet: an untagged bucket
-		if m["kforge.io/purpose"] == "terraform-state" {
-			continue // a state bucket outlives its clusters
-		}
-		if why := l.match(m, name); why != "" {
-			l.add(Resource{Kind: KindBucket, ID: name, ARN: "arn:aws:s3:::" + name, Name: name, Why: why})
+		for _, b := range out.Buckets {
+			name := aws.ToString(b.Name)
+			if keep[name] {
+				continue
+			}
+			m := map[string]string{}
+			if tg, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name}); err == nil {
+				m = tagMap(tg.TagSet, func(t s3types.Tag) (*string, *string) { return t.Key, t.Value })
+			} // NoSuchTagSet: an untagged bucket
+			if m["kforge.io/purpose"] == "terraform-state" {
+				continue // a state bucket outlives its clusters
+			}
+			if why := l.match(m, name); why != "" {
+				l.add(Resource{Kind: KindBucket, ID: name, ARN: "arn:aws:s3:::" + name, Name: name, Why: why})
+			}
 		}
 	}
 	return nil
