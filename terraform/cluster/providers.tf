@@ -45,7 +45,8 @@ provider "aws" {
 # S3 objects and Route 53 hosted zones take at most 10 tags, where the
 # caller may set 40: they are created through this provider, which has no
 # default tags, and carry kforge's own (kforge_tags) only. It talks to S3
-# and Route 53 alone.
+# and Route 53 alone; providers_test.go keeps its settings the default
+# provider's.
 provider "aws" {
   alias  = "kforge_tags"
   region = var.region
