@@ -349,3 +349,50 @@ func TestBucketsOfThisRegionOnly(t *testing.T) {
 		t.Errorf("buckets listed: %v; want echo-certs-eu only", got)
 	}
 }
+
+// TestZoneTagsTenAtATime: the zones' tags are read ten zones a call
+// (ListTagsForResources), not a call per zone, which in an account with
+// many zones would run into Route 53's five requests a second; the
+// cluster's zone, the 24th, is still found.
+func TestZoneTagsTenAtATime(t *testing.T) {
+	ctx := context.Background()
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	r := route53.NewFromConfig(cfg)
+	for i := range 24 {
+		name := fmt.Sprintf("other%02d.example.test", i)
+		if i == 23 {
+			name = "golf.example.test"
+		}
+		zone, err := r.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String(name), CallerReference: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 23 {
+			if _, err := r.ChangeTagsForResource(ctx, &route53.ChangeTagsForResourceInput{ResourceId: aws.String(strings.TrimPrefix(aws.ToString(zone.HostedZone.Id), "/hostedzone/")),
+				ResourceType: r53types.TagResourceTypeHostedzone, AddTags: []r53types.Tag{{Key: aws.String(ClusterTag), Value: aws.String("golf")}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var mu sync.Mutex
+	tagCalls := 0
+	counted := withInitialize(cfg, "countTagReads", func(params any) error {
+		switch params.(type) {
+		case *route53.ListTagsForResourceInput, *route53.ListTagsForResourcesInput:
+			mu.Lock()
+			tagCalls++
+			mu.Unlock()
+		}
+		return nil
+	})
+	l := newTestLister("golf", counted)
+	if err := l.hostedZones(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(l.out, KindHostedZone); len(got) != 1 || !got["golf.example.test"] {
+		t.Errorf("zones listed: %v; want golf.example.test", got)
+	}
+	if tagCalls > 3 {
+		t.Errorf("%d calls read the tags of 24 zones; want 3, ten zones a call", tagCalls)
+	}
+}

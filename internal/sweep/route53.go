@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,18 +31,18 @@ func (l *lister) hostedZones(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, z := range zones.HostedZones {
-			id := strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
+		ids := make([]string, len(zones.HostedZones))
+		for i, z := range zones.HostedZones {
+			ids[i] = strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
+		}
+		tags, err := zoneTags(ctx, c, ids)
+		if err != nil {
+			return err
+		}
+		for i, z := range zones.HostedZones {
+			id := ids[i]
 			name := recordName(aws.ToString(z.Name))
-			tags, err := c.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: aws.String(id), ResourceType: "hostedzone"})
-			if err != nil {
-				return fmt.Errorf("tags of zone %s: %w", id, err)
-			}
-			m := map[string]string{}
-			if tags.ResourceTagSet != nil {
-				m = tagMap(tags.ResourceTagSet.Tags, func(t r53types.Tag) (*string, *string) { return t.Key, t.Value })
-			}
-			why := l.match(m, "")
+			why := l.match(tags[id], "")
 			if why == "" {
 				continue
 			}
@@ -129,6 +130,26 @@ func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) err
 		}
 	}
 	return nil
+}
+
+// maxTagReads is how many zones ListTagsForResources takes in one call.
+const maxTagReads = 10
+
+// zoneTags reads the tags of the zones ids, ten zones a call: a call per
+// zone would run into Route 53's five requests a second in an account with
+// many zones, and a throttled listing fails the orphan check of `kforge up`.
+func zoneTags(ctx context.Context, c *route53.Client, ids []string) (map[string]map[string]string, error) {
+	tags := map[string]map[string]string{}
+	for chunk := range slices.Chunk(ids, maxTagReads) {
+		out, err := c.ListTagsForResources(ctx, &route53.ListTagsForResourcesInput{ResourceIds: chunk, ResourceType: r53types.TagResourceTypeHostedzone})
+		if err != nil {
+			return nil, fmt.Errorf("tags of zones %v: %w", chunk, err)
+		}
+		for _, set := range out.ResourceTagSets {
+			tags[strings.TrimPrefix(aws.ToString(set.ResourceId), "/hostedzone/")] = tagMap(set.Tags, func(t r53types.Tag) (*string, *string) { return t.Key, t.Value })
+		}
+	}
+	return tags, nil
 }
 
 // Route 53's limits on one ChangeResourceRecordSets request.
