@@ -228,12 +228,8 @@ func bucketExists(ctx context.Context, client *s3.Client, bucket string) (bool, 
 		return true, nil
 	}
 	var nf *s3types.NotFound
-	var nsb *s3types.NoSuchBucket
-	if errors.As(err, &nf) || errors.As(err, &nsb) {
-		return false, nil
-	}
 	var api smithy.APIError
-	if errors.As(err, &api) && (api.ErrorCode() == "NotFound" || api.ErrorCode() == "NoSuchBucket") {
+	if errors.As(err, &nf) || isNoSuchBucket(err) || errors.As(err, &api) && api.ErrorCode() == "NotFound" {
 		return false, nil
 	}
 	if errors.As(err, &api) && api.ErrorCode() == "Forbidden" {
