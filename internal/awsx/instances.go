@@ -3,6 +3,7 @@ package awsx
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -18,8 +19,7 @@ const maxFilterValues = 200
 // InvalidInstanceID.NotFound for a while, and with InstanceIds one unknown
 // id fails the whole call; a filter leaves that instance out instead.
 func DescribeInstances(ctx context.Context, client ec2.DescribeInstancesAPIClient, ids []string, fn func(ec2types.Instance)) error {
-	for start := 0; start < len(ids); start += maxFilterValues {
-		chunk := ids[start:min(start+maxFilterValues, len(ids))]
+	for chunk := range slices.Chunk(ids, maxFilterValues) {
 		p := ec2.NewDescribeInstancesPaginator(client, &ec2.DescribeInstancesInput{
 			Filters: []ec2types.Filter{{Name: aws.String("instance-id"), Values: chunk}},
 		})
