@@ -40,6 +40,7 @@ var sharedRules = []sharedRule{
 	{"name security group prefix", "name: demo", "name: sg-demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "sg-demo" }},
 	{"name load balancer prefix", "name: demo", "name: internal-demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "internal-demo" }},
 	{"name bucket prefix", "name: demo", "name: sthree-demo", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "sthree-demo" }},
+	{"name bucket demo prefix", "name: demo", "name: amzn-s3-demo-x", "name", "cluster_name", func(i *Inputs) { i.ClusterName = "amzn-s3-demo-x" }},
 	{"region format", "region: eu-west-1", "region: europe", "region", "region", func(i *Inputs) { i.Region = "europe" }},
 	{"az count high", "azCount: 2", "azCount: 7", "network.azCount", "az_count", func(i *Inputs) { i.AZCount = 7 }},
 	{"vpc cidr host bits", "vpcCIDR: 10.0.0.0/16", "vpcCIDR: 10.0.1.0/16", "network.vpcCIDR", "vpc_cidr", func(i *Inputs) { i.VPCCIDR = "10.0.1.0/16" }},
