@@ -1,5 +1,5 @@
 // Package localaws starts and stops the local AWS emulator (moto_server) on a
-// free loopback port, and counts the requests it has served.
+// loopback port the kernel picks, and counts the requests it has served.
 //
 // moto keeps all its data in the memory of its process: whatever an emulator
 // holds is gone once it stops.
@@ -11,13 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,8 +72,8 @@ func (e *Emulator) PID() int { return e.cmd.Process.Pid }
 // LogPath is the file receiving the emulator's output.
 func (e *Emulator) LogPath() string { return e.logPath }
 
-// Start launches moto_server on a free 127.0.0.1 port and returns once it
-// answers HTTP requests.
+// Start launches moto_server on a 127.0.0.1 port of the kernel's choosing
+// and returns once it answers HTTP requests.
 func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	binary := opts.Binary
 	if binary == "" {
@@ -85,27 +84,13 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("%w (%s): %s", ErrNotInstalled, binary, InstallHint)
 	}
 
-	// A free port can be taken by someone else between our probe and moto's
-	// bind; retry a few times rather than fail a test run for it.
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		e, err := start(ctx, path, opts)
-		if err == nil {
-			return e, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil || !strings.Contains(err.Error(), "in use") {
-			break
-		}
-	}
-	return nil, lastErr
+	return start(ctx, path, opts)
 }
 
+// start runs moto_server on port 0, so that the kernel picks a port no one
+// holds and moto itself reports it: a port probed free beforehand could be
+// taken by another process (another test's emulator) before moto binds it.
 func start(ctx context.Context, path string, opts Options) (*Emulator, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	tmpDir, err := os.MkdirTemp("", "kforge-moto-")
 	if err != nil {
 		return nil, fmt.Errorf("creating emulator directory: %w", err)
@@ -121,8 +106,14 @@ func start(ctx context.Context, path string, opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("opening emulator log %s: %w", logPath, err)
 	}
 	defer logFile.Close() // the child keeps its own descriptor
+	// The log may be a user's file that earlier runs appended to: the port
+	// is read from what this emulator writes after it.
+	logStart, err := logFile.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("reading emulator log %s: %w", logPath, err)
+	}
 
-	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(path, "-H", "127.0.0.1", "-p", "0")
 	cmd.Dir = tmpDir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -134,7 +125,6 @@ func start(ctx context.Context, path string, opts Options) (*Emulator, error) {
 	cmd.Env = append(cmd.Env, opts.Env...)
 	cmd.SysProcAttr = procAttr(opts.Detach)
 	e := &Emulator{
-		url:      fmt.Sprintf("http://127.0.0.1:%d", port),
 		cmd:      cmd,
 		done:     make(chan struct{}),
 		tmpDir:   tmpDir,
@@ -161,7 +151,7 @@ func start(ctx context.Context, path string, opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
 
-	if err := e.waitReady(ctx); err != nil {
+	if err := e.waitReady(ctx, logStart); err != nil {
 		_ = e.Stop()
 		if !opts.Detach {
 			os.RemoveAll(tmpDir)
@@ -181,29 +171,65 @@ func start(ctx context.Context, path string, opts Options) (*Emulator, error) {
 	return e, nil
 }
 
-func (e *Emulator) waitReady(ctx context.Context) error {
+// listening is the line moto's web server (Werkzeug) logs once it has bound
+// its port.
+var listening = regexp.MustCompile(`Running on http://127\.0\.0\.1:(\d+)`)
+
+// waitReady waits until the emulator has logged the port it bound (in its
+// log after logStart) and answers on it.
+func (e *Emulator) waitReady(ctx context.Context, logStart int64) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/moto-api/", nil)
-		if resp, err := client.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
+		if e.url == "" {
+			if port := boundPort(e.logPath, logStart); port != "" {
+				e.url = "http://127.0.0.1:" + port
+			}
+		}
+		if e.url != "" {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/moto-api/", nil)
+			if resp, err := client.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
 			}
 		}
 		select {
 		case <-e.done:
 			return fmt.Errorf("moto_server exited before answering (%v); last output:\n%s", e.waitErr, tail(e.logPath, 20))
 		case <-ctx.Done():
+			if e.url == "" {
+				return fmt.Errorf("moto_server did not log the port it listens on (a line %q): %w; last output:\n%s", listening.String(), ctx.Err(), tail(e.logPath, 20))
+			}
 			return fmt.Errorf("moto_server did not answer on %s: %w; last output:\n%s", e.url, ctx.Err(), tail(e.logPath, 20))
 		case <-tick.C:
 		}
 	}
+}
+
+// boundPort returns the port in the first listening line of the log after
+// offset, or "" while there is none.
+func boundPort(logPath string, offset int64) string {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return ""
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			return m[1]
+		}
+	}
+	return ""
 }
 
 // Stop terminates the emulator's process group (SIGTERM, then SIGKILL after
@@ -295,15 +321,6 @@ func Answers(ctx context.Context, url string) bool {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func post(ctx context.Context, url string) error {

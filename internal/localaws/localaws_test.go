@@ -3,6 +3,10 @@ package localaws_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +106,48 @@ func TestBinaryThatExitsEarly(t *testing.T) {
 	_, err := localaws.Start(context.Background(), localaws.Options{Binary: "false"})
 	if err == nil || !strings.Contains(err.Error(), "exited before answering") {
 		t.Fatalf("err = %v, want an early-exit error", err)
+	}
+}
+
+// TestStartReadsThePortFromThisRunOnly: a log file kept across runs (local
+// mode's) holds an earlier emulator's listening line, and something else
+// answers the emulator's probe on that port. The new emulator must take the
+// port its own process reports, not the stale one.
+func TestStartReadsThePortFromThisRunOnly(t *testing.T) {
+	stale := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer stale.Close()
+	logPath := filepath.Join(t.TempDir(), "moto.log")
+	earlier := " * Running on " + stale.URL + "\n"
+	if err := os.WriteFile(logPath, []byte(earlier), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := localaws.Start(context.Background(), localaws.Options{LogPath: logPath, NoRecording: true})
+	if errors.Is(err, localaws.ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	if e.URL() == stale.URL {
+		t.Fatalf("URL = %s, the port an earlier run logged", e.URL())
+	}
+	if _, err := localaws.Requests(context.Background(), e.URL()); err == nil {
+		t.Errorf("Requests with recording off answered: %s is not this emulator", e.URL())
+	}
+}
+
+// TestBinaryThatNeverListens: a process that runs without logging a port
+// is reported as such, not probed on a guessed one.
+func TestBinaryThatNeverListens(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "silent")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := localaws.Start(ctx, localaws.Options{Binary: bin, NoRecording: true})
+	if err == nil || !strings.Contains(err.Error(), "did not log the port") {
+		t.Fatalf("err = %v, want the missing port named", err)
 	}
 }
