@@ -7,11 +7,14 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,71 +69,164 @@ func StartServer(t testing.TB) Server {
 	if bin == "" {
 		t.Skipf("skipping: no kube-apiserver and etcd in %s (make conformance builds them)", cache)
 	}
-	dir := t.TempDir()
-	ports := freePorts(t, 3)
-	start := func(name string, args ...string) {
-		logf, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
+	// Ports are probed free, then bound by etcd and kube-apiserver, which
+	// take no pre-opened socket: another process may bind one in between.
+	// A process that then exits on "address already in use" is started
+	// again on other ports, and a random token makes a foreign API server
+	// on the same port refuse this test instead of serving it.
+	var errs []error
+	for range 3 {
+		s, err := startOnce(t, bin)
+		if err == nil {
+			return s
 		}
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting %s: %v", name, err)
+		errs = append(errs, err)
+		if !errors.Is(err, errPortTaken) {
+			break
 		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			_ = logf.Close()
-			if t.Failed() {
-				b, _ := os.ReadFile(logf.Name())
-				if len(b) > 3000 {
-					b = b[len(b)-3000:]
-				}
-				t.Logf("%s log (tail):\n%s", name, b)
-			}
-		})
+		t.Logf("starting again on other ports: %v", err)
 	}
+	t.Fatalf("starting etcd and kube-apiserver: %v", errors.Join(errs...))
+	return Server{}
+}
+
+// errPortTaken marks a start that failed because a port was bound by
+// someone else first.
+var errPortTaken = errors.New("a port was taken before the server bound it")
+
+// process is a server this package started; exited closes when it ends.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{}
+}
+
+func startProcess(dir, bin, name string, args ...string) (*process, error) {
+	logPath := filepath.Join(dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child keeps its own descriptor
+	cmd := exec.Command(filepath.Join(bin, name), args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// logTail is the end of the process's output.
+func (p *process) logTail() string {
+	b, _ := os.ReadFile(p.log)
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// exitError reports a process that has exited, naming errPortTaken when
+// its output says a port was in use.
+func (p *process) exitError() error {
+	select {
+	case <-p.exited:
+	default:
+		return nil
+	}
+	tail := p.logTail()
+	for line := range strings.Lines(tail) {
+		if strings.Contains(line, "address already in use") {
+			return fmt.Errorf("%s: %w: %s", p.name, errPortTaken, strings.TrimSpace(line))
+		}
+	}
+	return fmt.Errorf("%s exited (%v):\n%s", p.name, p.cmd.ProcessState, tail)
+}
+
+// startOnce starts etcd and kube-apiserver on probed ports and waits until
+// the API server serves; on any failure both are stopped again.
+func startOnce(t testing.TB, bin string) (server Server, err error) {
+	dir := t.TempDir()
+	ports := probePorts(t, 3)
+	var procs []*process
+	defer func() {
+		if err != nil {
+			for _, p := range procs {
+				p.stop()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		for _, p := range procs {
+			p.stop()
+			if t.Failed() {
+				t.Logf("%s log (tail):\n%s", p.name, p.logTail())
+			}
+		}
+	})
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
-	start("etcd", "--data-dir", filepath.Join(dir, "etcd"), "--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(ports[1]), "--initial-advertise-peer-urls", "http://127.0.0.1:"+strconv.Itoa(ports[1]),
-		"--initial-cluster", "default=http://127.0.0.1:"+strconv.Itoa(ports[1]))
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+	etcd, err := startProcess(dir, bin, "etcd", "--data-dir", filepath.Join(dir, "etcd"), "--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "default="+peerURL)
+	if err != nil {
+		return Server{}, err
+	}
+	procs = append(procs, etcd)
 
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		t.Fatal(err)
+		return Server{}, err
 	}
 	keyPath := filepath.Join(dir, "sa.key")
 	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
-		t.Fatal(err)
+		return Server{}, err
 	}
-	const token, operatorToken = "kubeapi-test-token", "kubeapi-operator-token"
+	token, operatorToken := rand.Text(), rand.Text()
 	tokens := filepath.Join(dir, "tokens.csv")
 	lines := token + ",admin,admin,system:masters\n" +
 		operatorToken + `,kubernetes-admin,kubernetes-admin,"kubeadm:cluster-admins"` + "\n"
 	if err := os.WriteFile(tokens, []byte(lines), 0o600); err != nil {
-		t.Fatal(err)
+		return Server{}, err
 	}
-	start("kube-apiserver", "--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+	apiserver, err := startProcess(dir, bin, "kube-apiserver", "--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(ports[2]), "--cert-dir", filepath.Join(dir, "certs"),
 		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", keyPath,
 		"--service-account-signing-key-file", keyPath, "--service-cluster-ip-range", "10.96.0.0/12",
 		"--token-auth-file", tokens, "--authorization-mode", "RBAC",
 		// No controller manager creates the default service accounts.
 		"--disable-admission-plugins", "ServiceAccount")
+	if err != nil {
+		return Server{}, err
+	}
+	procs = append(procs, apiserver)
 	cfg := &rest.Config{Host: "https://127.0.0.1:" + strconv.Itoa(ports[2]), BearerToken: token, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		t.Fatal(err)
+		return Server{}, err
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		_, err := kube.CoreV1().Namespaces().Get(context.Background(), "default", metav1.GetOptions{})
-		if err == nil {
+		_, getErr := kube.CoreV1().Namespaces().Get(context.Background(), "default", metav1.GetOptions{})
+		// A server that lost its port exits within a second or so, well
+		// before the API server serves: checked on every round, and once
+		// more after it answered.
+		for _, p := range procs {
+			if err := p.exitError(); err != nil {
+				return Server{}, err
+			}
+		}
+		if getErr == nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("kube-apiserver not serving after 90 s: %v", err)
+			return Server{}, fmt.Errorf("kube-apiserver not serving after 90 s: %w", getErr)
 		}
 		time.Sleep(time.Second)
 	}
@@ -138,10 +234,14 @@ func StartServer(t testing.TB) Server {
 	op.BearerToken = operatorToken
 	operator, err := kubernetes.NewForConfig(op)
 	if err != nil {
-		t.Fatal(err)
+		return Server{}, err
 	}
-	return Server{Admin: kube, Operator: operator}
+	return Server{Admin: kube, Operator: operator}, nil
 }
+
+// probePorts finds the ports a start uses; a test replaces it to hand out a
+// taken one.
+var probePorts = freePorts
 
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
