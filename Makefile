@@ -61,8 +61,13 @@ tf-test: ## terraform test (mock provider) for every module that has tests, then
 	scripts/tf-test
 	$(GO) test -count=1 -run '^TestSharedRulesInTerraform$$' ./internal/config
 
-conformance: ## Real kubeadm, etcd, kube-apiserver, scheduler, kubelet checks and kubectl judge every node artifact, for every supported minor (binaries built once, cached; docs/CONFORMANCE.md).
+conformance: ## Real kubeadm, etcd, kube-apiserver, scheduler, kubelet checks and kubectl judge every node artifact, for every supported minor (binaries built once, cached; docs/CONFORMANCE.md); then the drain, roll and drainer tests against a real API server.
 	$(GO) test -count=1 -timeout 180m ./test/conformance/...
+	KFORGE_REQUIRE_APISERVER=1 $(GO) test -count=1 -timeout 20m $(APISERVER_PKGS)
+
+# The packages whose tests start a real API server (internal/testutil/kubeapi);
+# `make unit` skips those tests (-short), and runs before the binaries exist.
+APISERVER_PKGS = ./internal/testutil/kubeapi/ $(sort $(dir $(shell grep -rl --include='*_test.go' 'internal/testutil/kubeapi"' .)))
 
 e2e: ## Full applies against the local emulator, checked through the AWS API.
 	$(GO) test -count=1 -timeout 75m -p 2 ./test/e2e/...

@@ -36,6 +36,9 @@ func Start(t testing.TB) kubernetes.Interface {
 	return StartServer(t).Admin
 }
 
+// RequireEnv, when set, turns the skip for missing binaries into a failure.
+const RequireEnv = "KFORGE_REQUIRE_APISERVER"
+
 // Server is a running API server's two identities.
 type Server struct {
 	// Admin is in system:masters: RBAC never refuses it.
@@ -49,12 +52,19 @@ type Server struct {
 // StartServer is Start with both identities.
 func StartServer(t testing.TB) Server {
 	t.Helper()
+	// make conformance sets it: there, a missing binary fails the test
+	// instead of skipping it.
+	required := os.Getenv(RequireEnv) != ""
+	skip := t.Skip
+	if required {
+		skip = t.Fatal
+	}
 	if testing.Short() {
 		t.Skip("skipping: starts etcd and kube-apiserver")
 	}
 	cache, err := k8sbin.DefaultCacheDir()
 	if err != nil {
-		t.Skip(err)
+		skip(err)
 	}
 	var bin string
 	for _, v := range []string{"1.36.3", "1.35.4"} {
@@ -67,7 +77,7 @@ func StartServer(t testing.TB) Server {
 		}
 	}
 	if bin == "" {
-		t.Skipf("skipping: no kube-apiserver and etcd in %s (make conformance builds them)", cache)
+		skip(fmt.Sprintf("no kube-apiserver and etcd in %s (make conformance builds them)", cache))
 	}
 	// Ports are probed free, then bound by etcd and kube-apiserver, which
 	// take no pre-opened socket: another process may bind one in between.
