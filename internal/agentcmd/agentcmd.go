@@ -185,6 +185,8 @@ var controllerTasks = []struct {
 		(*node.Agent).ApproveServingCSRs},
 	{"upgrade-control-plane", "Take an etcd snapshot and run kubeadm upgrade apply when cluster.json names a newer Kubernetes version (control plane; run by kforge-upgrade.timer)",
 		(*node.Agent).UpgradeControlPlane},
+	{"renew-certs", "Renew kubeadm's certificates within 90 days of expiry and restart the control plane on them (control plane; run by kforge-renew-certs.timer)",
+		(*node.Agent).RenewCertificates},
 }
 
 // newControllerTaskCmd is a control-plane task run by a systemd timer: the

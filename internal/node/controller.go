@@ -61,7 +61,7 @@ func (a *Agent) controllerPhases() []phase {
 			if err := a.labTokenTimer(ctx); err != nil {
 				return err
 			}
-			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer", "kforge-upgrade.timer"))
+			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer", "kforge-upgrade.timer", "kforge-renew-certs.timer"))
 		}},
 		{name: "node-events-drainer", run: a.enableDrainer},
 		a.nodeReadyPhase(adminConf),

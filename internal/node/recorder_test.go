@@ -40,6 +40,8 @@ type recorder struct {
 	kubelet string
 	// fail makes commands starting with a key fail with its error.
 	fail map[string]error
+	// certExpiration is what `kubeadm certs check-expiration` prints.
+	certExpiration string
 }
 
 func newRecorder(t testing.TB, name string) *recorder {
@@ -161,6 +163,10 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 			_ = r.WriteFile(apiServerManifest, []byte("spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:v"+m[1]+"\n"), 0o600)
 		}
 		return "", r.WriteFile(adminConf, []byte("apiVersion: v1\nkind: Config\n# admin of "+r.name+"\n"), 0o600)
+	case strings.HasPrefix(line, "kubeadm certs check-expiration"):
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.certExpiration, nil
 	case strings.HasPrefix(line, "kubeadm upgrade apply"):
 		return "", r.WriteFile(apiServerManifest, []byte("spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:"+c.Args[2]+"\n"), 0o600)
 	case strings.HasPrefix(line, "kubeadm join"):

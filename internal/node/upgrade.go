@@ -11,9 +11,13 @@ import (
 	"github.com/hashicorp/go-version"
 )
 
+// manifestDir holds the control plane's static pod manifests, which kubeadm
+// writes and the kubelet runs.
+const manifestDir = "/etc/kubernetes/manifests"
+
 // apiServerManifest is the static Pod kubeadm writes and `kubeadm upgrade
 // apply` rewrites: its image tag is the version the control plane runs.
-const apiServerManifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+const apiServerManifest = manifestDir + "/kube-apiserver.yaml"
 
 var apiServerImageTag = regexp.MustCompile(`image:\s*\S*/kube-apiserver:v([0-9]+\.[0-9]+\.[0-9]+)\s`)
 

@@ -49,6 +49,7 @@ func TestConformance(t *testing.T) {
 				{"9-placement", checkPlacement},
 				{"10-upgrade-back-in-service", checkBackInService},
 				{"11-containerd-sandbox-image", checkSandboxImage},
+				{"12-certificate-renewal", checkCertRenewal},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, func(t *testing.T) { s.run(t, e, a) }) {
