@@ -42,6 +42,7 @@ func New(o *Options) *cobra.Command {
 	for _, t := range controllerTasks {
 		cmd.AddCommand(newControllerTaskCmd(o, t.use, t.short, t.run))
 	}
+	cmd.AddCommand(newRenewCertsCmd(o))
 	return cmd
 }
 
@@ -185,8 +186,22 @@ var controllerTasks = []struct {
 		(*node.Agent).ApproveServingCSRs},
 	{"upgrade-control-plane", "Take an etcd snapshot and run kubeadm upgrade apply when cluster.json names a newer Kubernetes version (control plane; run by kforge-upgrade.timer)",
 		(*node.Agent).UpgradeControlPlane},
-	{"renew-certs", "Renew kubeadm's certificates within 90 days of expiry and restart the control plane on them (control plane; run by kforge-renew-certs.timer)",
-		(*node.Agent).RenewCertificates},
+}
+
+// newRenewCertsCmd is the control plane's certificate renewal, run daily
+// by kforge-renew-certs.timer; --now renews whatever the expiry.
+func newRenewCertsCmd(o *Options) *cobra.Command {
+	var now bool
+	cmd := newControllerTaskCmd(o, "renew-certs",
+		"Renew kubeadm's certificates within 90 days of expiry and restart the control plane on them (control plane; run by kforge-renew-certs.timer)",
+		func(a *node.Agent, ctx context.Context) error {
+			if now {
+				return a.RenewCertificatesWithin(ctx, node.RenewNow)
+			}
+			return a.RenewCertificates(ctx)
+		})
+	cmd.Flags().BoolVar(&now, "now", false, "renew whatever the certificates' expiry")
+	return cmd
 }
 
 // newControllerTaskCmd is a control-plane task run by a systemd timer: the

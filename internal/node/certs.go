@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,6 +112,16 @@ func truncate(s string, n int) string {
 // years) and the PKI backup, which holds only the CAs and keys, do not
 // change.
 func (a *Agent) RenewCertificates(ctx context.Context) error {
+	return a.RenewCertificatesWithin(ctx, CertRenewBefore)
+}
+
+// RenewNow makes RenewCertificatesWithin renew whatever the expiry
+// (`kforge node renew-certs --now`).
+const RenewNow = time.Duration(math.MaxInt64)
+
+// RenewCertificatesWithin is RenewCertificates with another window: the
+// certificates are renewed when the first expires within it.
+func (a *Agent) RenewCertificatesWithin(ctx context.Context, within time.Duration) error {
 	if !Exists(a.Host, adminConf) {
 		a.logger().Info("control plane not initialised yet: kubeadm init issues its certificates")
 		return nil
@@ -129,9 +140,9 @@ func (a *Agent) RenewCertificates(ctx context.Context) error {
 			return err
 		}
 		first := certs[0]
-		if left := first.ExpirationDate.Sub(a.now()); left > CertRenewBefore {
+		if left := first.ExpirationDate.Sub(a.now()); left > within {
 			a.logger().Info("control plane certificates valid", "first", first.Name,
-				"expires", first.ExpirationDate.UTC().Format(time.RFC3339), "renew_after", first.ExpirationDate.Add(-CertRenewBefore).UTC().Format(time.RFC3339))
+				"expires", first.ExpirationDate.UTC().Format(time.RFC3339), "renew_after", first.ExpirationDate.Add(-within).UTC().Format(time.RFC3339))
 			return nil
 		}
 		a.logger().Info("renewing the control plane certificates", "first", first.Name, "expires", first.ExpirationDate.UTC().Format(time.RFC3339))

@@ -223,3 +223,17 @@ func TestAnnotateStaticPod(t *testing.T) {
 		t.Error("a manifest of another kind was accepted")
 	}
 }
+
+// `kforge node renew-certs --now` renews certificates that are far from
+// their expiry.
+func TestRenewCertificatesNow(t *testing.T) {
+	_, h, a := controllerAt(t, "", "1.36.6")
+	writeStaticPods(t, h)
+	h.certExpiration = expirationJSON(t, t0.AddDate(1, 0, 0))
+	if err := a.RenewCertificatesWithin(context.Background(), RenewNow); err != nil {
+		t.Fatal(err)
+	}
+	if !h.ran("kubeadm certs renew all") {
+		t.Errorf("--now with a year left: no renewal; commands:\n%s", strings.Join(h.commands(), "\n"))
+	}
+}

@@ -470,6 +470,10 @@ func TestPoolRoll(t *testing.T) { poolRoll(t) }
 // downtime measured (daytwo_test.go).
 func TestControlPlaneResize(t *testing.T) { controlPlaneResize(t) }
 
+// TestCertRenewal: the control plane renews kubeadm's certificates and
+// restarts on them (certs_test.go).
+func TestCertRenewal(t *testing.T) { certRenewal(t) }
+
 // TestDown: `kforge down local` terminates every instance, the lab stops
 // their nodes, and taking the lab down leaves no sandbox, namespace, mount,
 // process or link behind.
