@@ -96,3 +96,19 @@ func TestBackupTimerIntervalsPassSystemdAnalyze(t *testing.T) {
 		}
 	}
 }
+
+// The upgrade and the certificate renewal both rewrite the static pod
+// manifests (kubeadm upgrade apply, the renewal's annotation): their units
+// take the same lock, so they never run at once.
+func TestManifestWritersTakeOneLock(t *testing.T) {
+	us, err := Units()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lock = "ExecStart=/usr/bin/flock /run/kforge-control-plane.lock /usr/local/bin/kforge node "
+	for unit, task := range map[string]string{"kforge-upgrade.service": "upgrade-control-plane", "kforge-renew-certs.service": "renew-certs"} {
+		if !strings.Contains(string(us[unit]), lock+task+" ") {
+			t.Errorf("%s does not run %s under the control plane's lock:\n%s", unit, task, us[unit])
+		}
+	}
+}
