@@ -55,15 +55,23 @@ func writeStaticPods(t *testing.T, h *recorder) {
 
 const controllerNode = "ip-10-0-1-10.eu-west-1.compute.internal"
 
+// renewingController is a bootstrapped control plane with kubeadm's static
+// pods, 300 days after its bootstrap (the time it returns).
+func renewingController(t *testing.T) (*cloud, *recorder, *Agent, time.Time) {
+	t.Helper()
+	c, h, a := controllerAt(t, "", "1.36.6")
+	writeStaticPods(t, h)
+	now := t0.Add(300 * 24 * time.Hour)
+	a.Now = fixedClock(now)
+	return c, h, a, now
+}
+
 // The control plane renews kubeadm's certificates only within
 // CertRenewBefore of the first expiry; then it restarts the four static
 // pods on them, waits for the API server, and uploads the new admin.conf.
 func TestRenewCertificatesWithinNinetyDaysOfExpiry(t *testing.T) {
-	c, h, a := controllerAt(t, "", "1.36.6")
-	writeStaticPods(t, h)
+	c, h, a, now := renewingController(t)
 	ctx := context.Background()
-	now := t0.Add(300 * 24 * time.Hour)
-	a.Now = fixedClock(now)
 
 	h.certExpiration = expirationJSON(t, now.Add(CertRenewBefore+time.Hour))
 	mark := len(h.commands())
@@ -122,11 +130,8 @@ func TestRenewCertificatesWithinNinetyDaysOfExpiry(t *testing.T) {
 // back) fails the run and the next one resumes at the restart, without a
 // second renewal or a second rewrite of the manifests.
 func TestRenewCertificatesResumesAtTheRestart(t *testing.T) {
-	_, h, a := controllerAt(t, "", "1.36.6")
-	writeStaticPods(t, h)
+	_, h, a, now := renewingController(t)
 	ctx := context.Background()
-	now := t0.Add(300 * 24 * time.Hour)
-	a.Now = fixedClock(now)
 	h.certExpiration = expirationJSON(t, now.Add(24*time.Hour))
 	h.fail = map[string]error{"kubectl --kubeconfig /etc/kubernetes/admin.conf wait -n kube-system pod/kube-apiserver-": errors.New("exit status 1: connection refused")}
 	err := a.RenewCertificates(ctx)
@@ -227,9 +232,8 @@ func TestAnnotateStaticPod(t *testing.T) {
 // `kforge node renew-certs --now` renews certificates that are far from
 // their expiry.
 func TestRenewCertificatesNow(t *testing.T) {
-	_, h, a := controllerAt(t, "", "1.36.6")
-	writeStaticPods(t, h)
-	h.certExpiration = expirationJSON(t, t0.AddDate(1, 0, 0))
+	_, h, a, now := renewingController(t)
+	h.certExpiration = expirationJSON(t, now.AddDate(1, 0, 0))
 	if err := a.RenewCertificatesWithin(context.Background(), RenewNow); err != nil {
 		t.Fatal(err)
 	}
