@@ -42,9 +42,11 @@ func certRenewal(t *testing.T) {
 	// Expiry dates have a resolution of one second.
 	time.Sleep(1100 * time.Millisecond)
 
-	// The timer's command line, with the unit's environment file.
+	// The timer's command line, with the unit's environment file; a login
+	// shell, whose profile points AWS clients at the lab's emulator as
+	// systemd's default environment does for the units.
 	start := time.Now()
-	out, err := cp.Exec(ctx, "bash", "-c", `set -a; . /etc/kforge/node.env; set +a; exec /usr/local/bin/kforge node renew-certs --now --bucket "$KFORGE_BUCKET" --config-key "$KFORGE_CONFIG_KEY" --region "$KFORGE_REGION"`)
+	out, err := cp.Exec(ctx, "bash", "-l", "-c", `set -a; . /etc/kforge/node.env; set +a; exec /usr/local/bin/kforge node renew-certs --now --bucket "$KFORGE_BUCKET" --config-key "$KFORGE_CONFIG_KEY" --region "$KFORGE_REGION"`)
 	took := time.Since(start)
 	if err != nil {
 		t.Fatalf("kforge node renew-certs --now on the control plane: %v\n%s", err, lastLines(out, 30))
