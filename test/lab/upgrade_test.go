@@ -197,8 +197,8 @@ func TestUpgrade(t *testing.T) {
 
 // controlPlaneDiagnostics logs, from the control plane's node, what a
 // failed upgrade needs read first: the API server's refusals in the audit
-// log (user, groups, decision), the API server containers (restarts), and
-// what the node's admin identity may do now.
+// log (user, groups, decision), the running containers, the upgrade's and
+// the kubelet's journals, and what the node's admin identity may do now.
 func controlPlaneDiagnostics(t *testing.T, ctx context.Context, c *cluster) {
 	t.Helper()
 	_, cp, err := c.controller(ctx)
@@ -209,7 +209,10 @@ func controlPlaneDiagnostics(t *testing.T, ctx context.Context, c *cluster) {
 	for _, args := range [][]string{
 		{"sh", "-c", `grep -h '"authorization.k8s.io/decision":"forbid"' /var/log/kubernetes/audit/audit.log* | tail -n 4`},
 		{"sh", "-c", `grep -h '"subresource":"eviction"' /var/log/kubernetes/audit/audit.log* | tail -n 2`},
-		{"crictl", "ps", "-a", "--name", "kube-apiserver"},
+		// crictl is not installed on the nodes; containerd's own client is.
+		{"sh", "-c", "ctr -n k8s.io tasks ls | grep -v pause"},
+		{"journalctl", "-u", "kforge-upgrade.service", "--no-pager", "-o", "cat", "-n", "60"},
+		{"journalctl", "-u", "kubelet.service", "--no-pager", "-o", "cat", "-n", "30"},
 		{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "auth", "whoami"},
 		{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "auth", "can-i", "get", "pods", "-n", "kube-system"},
 		{"kubectl", "--kubeconfig", "/etc/kubernetes/super-admin.conf", "get", "clusterrolebindings", "-o", "wide"},
