@@ -161,11 +161,7 @@ func (a *Agent) RenewCertificatesWithin(ctx context.Context, within time.Duratio
 			return err
 		}
 	}
-	var waits []Command
-	for _, args := range RenewedKubectl(a.Instance.Hostname, stamp) {
-		waits = append(waits, a.kubectl(args...))
-	}
-	if err := a.runAll(ctx, waits...); err != nil {
+	if err := a.waitRenewed(ctx, stamp); err != nil {
 		return fmt.Errorf("waiting for the control plane to restart on its renewed certificates (the next run resumes): %w", err)
 	}
 	if err := a.backupAdmin(ctx); err != nil {
@@ -194,6 +190,35 @@ func RenewedKubectl(node, stamp string) [][]string {
 		[]string{"wait", "--for=condition=Ready", "pod", "-n", "kube-system", "-l", "tier=control-plane",
 			"--field-selector=spec.nodeName=" + node, "--timeout=5m"},
 		[]string{"get", "--raw=/readyz"})
+}
+
+// restartTimeout bounds the wait for the restarted control plane; the API
+// server refuses connections while it and etcd restart.
+const restartTimeout = 5 * time.Minute
+
+// restartPoll is the pause between the waits' attempts.
+const restartPoll = 10 * time.Second
+
+// waitRenewed runs RenewedKubectl in order, repeating a wait that fails
+// (connection refused while the API server restarts) until restartTimeout.
+func (a *Agent) waitRenewed(ctx context.Context, stamp string) error {
+	deadline := a.now().Add(restartTimeout)
+	waits := RenewedKubectl(a.Instance.Hostname, stamp)
+	for i := 0; i < len(waits); {
+		_, err := a.Host.Run(ctx, a.kubectl(waits[i]...))
+		if err == nil {
+			i++
+			continue
+		}
+		if !a.now().Before(deadline) {
+			return err
+		}
+		a.logger().Info("control plane not back on its renewed certificates yet", "error", err.Error())
+		if err := a.Backoff.sleep(ctx, restartPoll); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // annotateStaticPod sets the renewal annotation in the manifest of a static

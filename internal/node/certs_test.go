@@ -62,7 +62,10 @@ func renewingController(t *testing.T) (*cloud, *recorder, *Agent, time.Time) {
 	c, h, a := controllerAt(t, "", "1.36.6")
 	writeStaticPods(t, h)
 	now := t0.Add(300 * 24 * time.Hour)
-	a.Now = fixedClock(now)
+	// The agent's pauses move its clock instead of waiting.
+	clock := now
+	a.Now = func() time.Time { return clock }
+	a.Backoff = Backoff{Sleep: func(_ context.Context, d time.Duration) error { clock = clock.Add(d); return nil }}
 	return c, h, a, now
 }
 
@@ -142,8 +145,11 @@ func TestRenewCertificatesResumesAtTheRestart(t *testing.T) {
 		t.Fatalf("no %s after an unfinished restart", certsRenewedMarker)
 	}
 
+	if n := strings.Count(strings.Join(h.commands(), "\n"), "wait -n kube-system pod/kube-apiserver-"); n < 2 {
+		t.Errorf("the API server's wait ran %d times before the run gave up, want it repeated until %s", n, restartTimeout)
+	}
+
 	h.fail = nil
-	a.Now = fixedClock(now.Add(2 * time.Minute))
 	mark := len(h.log)
 	if err := a.RenewCertificates(ctx); err != nil {
 		t.Fatal(err)
@@ -239,5 +245,23 @@ func TestRenewCertificatesNow(t *testing.T) {
 	}
 	if !h.ran("kubeadm certs renew all") {
 		t.Errorf("--now with a year left: no renewal; commands:\n%s", strings.Join(h.commands(), "\n"))
+	}
+}
+
+// The API server refuses connections while it restarts: a wait that fails
+// then is repeated, and the run finishes once the control plane is back.
+func TestRenewCertificatesWaitsOutTheRestart(t *testing.T) {
+	_, h, a, now := renewingController(t)
+	h.certExpiration = expirationJSON(t, now.Add(24*time.Hour))
+	h.fail = map[string]error{"kubectl --kubeconfig /etc/kubernetes/admin.conf wait -n kube-system pod/etcd-": errors.New("exit status 1: connection refused")}
+	a.Backoff.Sleep = func(context.Context, time.Duration) error {
+		h.fail = nil // back after one pause
+		return nil
+	}
+	if err := a.RenewCertificates(context.Background()); err != nil {
+		t.Fatalf("the control plane came back after one pause: %v", err)
+	}
+	if Exists(h, certsRenewedMarker) {
+		t.Errorf("%s left after the run finished", certsRenewedMarker)
 	}
 }
