@@ -44,7 +44,7 @@ func TestAllowCgroupV1(t *testing.T) {
 }
 
 // TestSharedHostDisk: the lab's shared-disk setting gives the kubelet low
-// disk eviction thresholds (the field as k8s.io/kubelet's v1beta1
+// disk eviction thresholds and no image garbage collection (the field as k8s.io/kubelet's v1beta1
 // KubeletConfiguration names it; the lab's kubelets read it for real);
 // without it the kubelet keeps its defaults.
 func TestSharedHostDisk(t *testing.T) {
@@ -53,8 +53,10 @@ func TestSharedHostDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(plain), "evictionHard") {
-		t.Fatalf("the production configuration carries the lab's eviction thresholds:\n%s", plain)
+	for _, lab := range []string{"evictionHard", "imageGCHighThresholdPercent"} {
+		if strings.Contains(string(plain), lab) {
+			t.Fatalf("the production configuration carries the lab's %s:\n%s", lab, plain)
+		}
 	}
 	cp.SharedHostDisk = true
 	lab, err := RenderControlPlane(cp)
@@ -62,7 +64,7 @@ func TestSharedHostDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	strictDocs(t, lab)
-	for _, want := range []string{"evictionHard:", "imagefs.available: 1%", "nodefs.available: 1%", "memory.available: 100Mi"} {
+	for _, want := range []string{"evictionHard:", "imagefs.available: 1%", "nodefs.available: 1%", "memory.available: 100Mi", "imageGCHighThresholdPercent: 100"} {
 		if !strings.Contains(string(lab), want) {
 			t.Errorf("lab control plane lacks %q:\n%s", want, lab)
 		}

@@ -42,8 +42,9 @@ type ControlPlane struct {
 	// whose Amazon Linux 2023 nodes run cgroup v2.
 	AllowCgroupV1 bool
 	// SharedHostDisk lowers the kubelet's disk eviction thresholds (see
-	// sharedDiskEviction): only for the lab's nodes, whose file system is
-	// the host machine's, never on AWS. The kubelet configuration is the
+	// sharedDiskEviction) and turns its image garbage collection off: only
+	// for the lab's nodes, whose file system is the host machine's, never
+	// on AWS. The kubelet configuration is the
 	// cluster's, so the workers that join get it too.
 	SharedHostDisk bool
 }
@@ -175,6 +176,11 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 	}
 	if c.SharedHostDisk {
 		kubelet.EvictionHard = sharedDiskEviction
+		// The lab's nodes cannot pull an image offline: the ones imported
+		// for a release (an upgrade's among them, unused until kubeadm
+		// upgrade apply) must stay, however full the host's disk is.
+		noImageGC := int32(100)
+		kubelet.ImageGCHighThresholdPercent = &noImageGC
 	}
 	return marshalDocs(initCfg, clusterCfg, kubelet)
 }

@@ -154,6 +154,9 @@ type KubeletConfiguration struct {
 	// EvictionHard is set only for the lab, whose nodes' disk is the host's
 	// (ControlPlane.SharedHostDisk); nodes on AWS keep the kubelet's defaults.
 	EvictionHard map[string]string `json:"evictionHard,omitempty"`
+	// ImageGCHighThresholdPercent is set (100: no image garbage
+	// collection) only for the lab, for the same reason.
+	ImageGCHighThresholdPercent *int32 `json:"imageGCHighThresholdPercent,omitempty"`
 }
 
 // KubeletAuthentication mirrors kubelet v1beta1 KubeletAuthentication.
