@@ -105,11 +105,7 @@ func mirrorStaticPods(t *testing.T, e *env, stamp string) {
 		if _, err := e.kubectl("create", "--validate=strict", "-f", e.write(name+"-mirror.json", mirror)); err != nil {
 			t.Fatalf("the API server refuses kubeadm's %s (annotated: %v):\n%v", name, stamp != "", err)
 		}
-		status, _ := json.Marshal(map[string]any{"status": map[string]any{"phase": "Running",
-			"conditions": []map[string]string{{"type": "Ready", "status": "True"}}}})
-		if _, err := e.kubectl("patch", "pod", "-n", "kube-system", pod.Name, "--subresource=status", "--type=merge", "-p", string(status)); err != nil {
-			t.Fatalf("reporting %s Ready:\n%v", pod.Name, err)
-		}
+		reportPodReady(t, e, pod.Name)
 	}
 }
 

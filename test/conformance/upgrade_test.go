@@ -31,11 +31,7 @@ func checkBackInService(t *testing.T, e *env, _ artifacts) {
 	if _, err := e.kubectl("create", "-f", e.write("mirror-pod.json", raw)); err != nil {
 		t.Fatalf("creating the API server's mirror pod:\n%v", err)
 	}
-	status, _ := json.Marshal(map[string]any{"status": map[string]any{"phase": "Running",
-		"conditions": []map[string]string{{"type": "Ready", "status": "True"}}}})
-	if _, err := e.kubectl("patch", "pod", "-n", "kube-system", "kube-apiserver-"+nodeName, "--subresource=status", "--type=merge", "-p", string(status)); err != nil {
-		t.Fatalf("reporting the mirror pod Ready:\n%v", err)
-	}
+	reportPodReady(t, e, "kube-apiserver-"+nodeName)
 	for _, args := range node.BackInServiceKubectl(nodeName, e.bin.Version) {
 		if _, err := e.kubectl(args...); err != nil {
 			t.Fatalf("kubectl %s (the control plane's return to service after its upgrade):\n%v", strings.Join(args, " "), err)
@@ -44,5 +40,16 @@ func checkBackInService(t *testing.T, e *env, _ artifacts) {
 	out, err := e.kubectl("get", "node", nodeName, "-o", "jsonpath={.spec.unschedulable}")
 	if err != nil || strings.TrimSpace(out) == "true" {
 		t.Errorf("node %s after the return to service: unschedulable %q (%v), want uncordoned", nodeName, out, err)
+	}
+}
+
+// reportPodReady writes the status a kubelet would report for a running,
+// Ready pod in kube-system (no kubelet runs here).
+func reportPodReady(t *testing.T, e *env, pod string) {
+	t.Helper()
+	status, _ := json.Marshal(map[string]any{"status": map[string]any{"phase": "Running",
+		"conditions": []map[string]string{{"type": "Ready", "status": "True"}}}})
+	if _, err := e.kubectl("patch", "pod", "-n", "kube-system", pod, "--subresource=status", "--type=merge", "-p", string(status)); err != nil {
+		t.Fatalf("reporting %s Ready:\n%v", pod, err)
 	}
 }

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kforge/kforge/internal/lab"
 	"github.com/kforge/kforge/internal/node"
@@ -91,7 +94,7 @@ func certRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cert := clientCertData(adminAfter); cert == "" || !strings.Contains(string(conf), cert) {
+	if handed, renewedCert := clientCert(t, conf), clientCert(t, []byte(adminAfter)); len(renewedCert) == 0 || !bytes.Equal(handed, renewedCert) {
 		t.Error("kforge kubeconfig hands out a client certificate other than the renewed admin.conf's: the bucket's copy was not replaced")
 	}
 	waitFor(t, 5*time.Minute, "every node Ready before the renewal Ready again, through the renewed kubeconfig", func() (bool, string, error) {
@@ -128,12 +131,20 @@ func nodeCertExpiry(t *testing.T, ctx context.Context, cp *lab.Instance) map[str
 	return m
 }
 
-// clientCertData is the client-certificate-data of a kubeconfig.
-func clientCertData(kubeconfig string) string {
-	for line := range strings.Lines(kubeconfig) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "client-certificate-data:"); ok {
-			return strings.TrimSpace(v)
-		}
+// clientCert is the client certificate of a kubeconfig's current context.
+func clientCert(t *testing.T, kubeconfig []byte) []byte {
+	t.Helper()
+	cfg, err := clientcmd.Load(kubeconfig)
+	if err != nil {
+		t.Fatalf("reading a kubeconfig: %v", err)
 	}
-	return ""
+	ctx, ok := cfg.Contexts[cfg.CurrentContext]
+	if !ok {
+		t.Fatalf("the kubeconfig has no current context %q", cfg.CurrentContext)
+	}
+	user, ok := cfg.AuthInfos[ctx.AuthInfo]
+	if !ok {
+		t.Fatalf("the kubeconfig has no user %q", ctx.AuthInfo)
+	}
+	return user.ClientCertificateData
 }
