@@ -29,6 +29,16 @@ type Network struct {
 	inodes map[string]uint64
 }
 
+// bridgeMAC is the VPC bridge's own address (locally administered). A
+// bridge without one takes the lowest address of its ports and changes it
+// when that port goes; the nodes' neighbour entries for the router, the
+// emulator and the resolver (all on the bridge) then name a link that no
+// longer exists, and every node loses the VPC's services until its entry
+// expires (half a minute and more). A lab stops nodes whenever a group
+// scales in, so the address is set once, and a bridge keeps an address it
+// was given.
+const bridgeMAC = "02:6b:66:00:00:01"
+
 // vpcNS names the VPC namespace of a lab.
 func vpcNS(labID string) string { return namePrefix + labID + "-vpc" }
 
@@ -52,7 +62,7 @@ func NewNetwork(ctx context.Context, labID string, cidr netip.Prefix) (*Network,
 	}
 	steps := [][]string{
 		{"-n", n.NS, "link", "set", "lo", "up"},
-		{"-n", n.NS, "link", "add", "vpc0", "type", "bridge"},
+		{"-n", n.NS, "link", "add", "vpc0", "address", bridgeMAC, "type", "bridge"},
 		{"-n", n.NS, "addr", "add", fmt.Sprintf("%s/%d", n.Gateway, n.CIDR.Bits()), "dev", "vpc0"},
 		{"-n", n.NS, "link", "set", "vpc0", "up"},
 		// Anything not in the VPC is unreachable: no traffic leaves the lab.
