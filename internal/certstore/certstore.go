@@ -39,7 +39,7 @@ const (
 	PKIBackupKey = Controller + "pki.tar.gz"
 	// EtcdSnapshotKey is the latest etcd snapshot.
 	EtcdSnapshotKey = Controller + "etcd/latest.db"
-	// EtcdHistoryPrefix holds the hourly etcd snapshots, expired by the
+	// EtcdHistoryPrefix holds every backup's etcd snapshot, expired by the
 	// bucket's lifecycle rule.
 	EtcdHistoryPrefix = Controller + "etcd/history/"
 	// AdminConfKey is the admin kubeconfig `kforge kubeconfig` fetches.

@@ -25,7 +25,7 @@ data "aws_ssm_parameter" "al2023" {
 # up: a new Amazon Linux release changes no launch template by itself. The
 # image changes only through ami_id in the environment file, or by replacing
 # this record (terraform apply -replace='terraform_data.ami["x86_64"]', what
-# the planned `kforge roll --ami latest` will do) and then rolling the nodes.
+# what `kforge roll --ami latest` does) and then rolling the nodes.
 resource "terraform_data" "ami" {
   for_each = local.ami_arches
 

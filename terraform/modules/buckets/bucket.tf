@@ -73,7 +73,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "certs" {
     }
   }
 
-  # The control plane writes an etcd snapshot an hour; keep two weeks of them.
+  # The control plane writes an etcd snapshot every backup interval (15
+  # minutes by default); keep them for the retention period.
   rule {
     id     = "expire-etcd-snapshot-history"
     status = "Enabled"

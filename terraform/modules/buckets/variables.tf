@@ -37,7 +37,7 @@ variable "noncurrent_version_expiration_days" {
 }
 
 variable "etcd_snapshot_retention_days" {
-  description = "Days the hourly etcd snapshots under controller/etcd/history/ are kept (the latest snapshot has its own key and is kept)."
+  description = "Days the etcd snapshots under controller/etcd/history/ are kept: one per backup, every 15 minutes by default (the latest snapshot has its own key and is kept)."
   type        = number
   default     = 14
 

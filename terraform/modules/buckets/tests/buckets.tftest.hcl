@@ -77,7 +77,7 @@ run "policy_denies_insecure_transport_and_unencrypted_uploads" {
   }
   assert {
     condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.expiration).days if r.id == "expire-etcd-snapshot-history"]) == 14
-    error_message = "hourly etcd snapshots expire after the retention period"
+    error_message = "the etcd snapshot history expires after the retention period"
   }
   assert {
     condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.filter).prefix if r.id == "expire-etcd-snapshot-history"]) == "controller/etcd/history/"
