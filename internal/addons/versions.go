@@ -5,9 +5,11 @@
 // custom kinds kforge emits (ClusterIssuer, APIService) have minimal typed
 // structs in this package.
 //
-// Images are pinned by tag. No digest is pinned: digests could not be
-// verified from where this was written, and an invented digest would be
-// worse than none. docs/NODES.md says how to add them.
+// Images are named by tag here; render.go points each at the digest
+// upstream.Downloads pins for it, where the publisher's record of that
+// digest could be read (docs/SECURITY.md, "Supply chain"). An invented
+// digest would be worse than none, so the others stay by tag until
+// `make pins` resolves them.
 package addons
 
 import (

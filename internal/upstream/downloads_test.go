@@ -18,6 +18,7 @@ func TestDownloadsArePinnedOrMarked(t *testing.T) {
 		{Ref: "x", Kind: KindImage, Digest: "sha256:abc"},
 		{Ref: "x", Kind: KindFile, Digest: "sha256:" + "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12", Unverified: "both"},
 		{Ref: "x", Kind: "chart", Unverified: "why"},
+		{Ref: "x", Kind: KindImage, Digest: "sha256:" + "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12"},
 	} {
 		if bad.Problem() == "" {
 			t.Errorf("%+v passes the check", bad)
