@@ -33,7 +33,11 @@ func main() {
 			fmt.Printf("ERROR     %s: %v\n", d.Ref, err)
 			failed = true
 		case d.Digest == "":
-			fmt.Printf("UNPINNED  %s\n          Digest: %q,\n", d.Ref, got)
+			// A pinned digest names where it was read (Download.Source); the
+			// reviewer replaces this with the publisher's record when there
+			// is one (release notes, a promoter manifest, a signature).
+			source := fmt.Sprintf("%s, read on %s", how(d), time.Now().UTC().Format(time.DateOnly))
+			fmt.Printf("UNPINNED  %s\n          Digest: %q, Source: %q,\n", d.Ref, got, source)
 		case d.Digest != got:
 			fmt.Printf("MISMATCH  %s: pinned %s, upstream now %s\n", d.Ref, d.Digest, got)
 			failed = true
@@ -44,6 +48,14 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// how says how resolve read an entry's digest.
+func how(d upstream.Download) string {
+	if d.Kind == upstream.KindImage {
+		return "crane digest " + d.Ref
+	}
+	return "SHA-256 of " + d.Ref
 }
 
 func resolve(ctx context.Context, d upstream.Download) (string, error) {
