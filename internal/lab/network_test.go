@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// TestBridgeKeepsItsAddress attaches two instances to a VPC and detaches
-// them in turn: the bridge's address must stay the one it was created with,
-// and the remaining instance's neighbour entry for the router must still
-// name it. A bridge that took its ports' lowest address changed it when
+// TestBridgeKeepsItsAddress attaches two instances to a VPC, has the
+// second resolve the router and detaches the first: the bridge's address
+// must stay the one it was created with throughout, and the remaining
+// instance's neighbour entry for the router must still name it. A bridge that took its ports' lowest address changed it when
 // that port went, and the nodes lost the emulator for half a minute (the
 // lab's Self-heal backup failed with "dial tcp 10.40.0.3:5000: i/o
 // timeout" right after a scale-in stopped a node).
