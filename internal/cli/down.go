@@ -52,7 +52,7 @@ func (app *App) printDown(r *cluster.DownResult) error {
 	}
 	app.Printf("%s\n", r.Message)
 	if len(r.Swept) > 0 {
-		app.Printf("Swept %d leftover resources tagged for the cluster.\n", len(r.Swept))
+		app.Printf("Swept %d resources of the cluster that the state never held (EFS CSI access points, leftovers).\n", len(r.Swept))
 	}
 	if len(r.Kept) > 0 {
 		app.Printf("Kept (certsBucketForceDestroy: false): %s. The backups in the bucket stay readable with the key; the next `kforge up %s` adopts them. To delete them too, set certsBucketForceDestroy: true and run `kforge down %s` again.\n", strings.Join(cluster.DescribeKept(r.Kept), ", "), r.Env, r.Env)

@@ -86,6 +86,12 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 		case kept > 0:
 			e.opts.UI.Infof("%d more (the certs and log buckets, applied while certsBucketForceDestroy was false, and the KMS key) are deleted after the destroy, with every object version in the buckets.\n", kept)
 		}
+		var aps []sweep.Resource
+		if destroy > 0 {
+			if aps, err = e.accessPoints(ctx, st); err != nil {
+				return nil, err
+			}
+		}
 		if err := e.opts.UI.Confirm(fmt.Sprintf("destroy cluster %s", e.Config.Name), e.Config.Name); err != nil {
 			return nil, err
 		}
@@ -95,6 +101,9 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 			return nil, fmt.Errorf("keeping the certs bucket and key out of the destroy: %w", err)
 		}
 		if destroy > 0 {
+			if result.Swept, err = e.deleteAccessPoints(ctx, aps); err != nil {
+				return nil, err
+			}
 			if err := e.destroyForgettingLostRules(ctx, r, destroy, o.Progress); err != nil {
 				return nil, err
 			}
@@ -104,9 +113,11 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 	}
 	// What the state never held (ASG instances, a killed apply's
 	// orphans) is found by the cluster tag.
-	if result.Swept, result.Kept, err = e.sweepLeftovers(ctx, exists, count > 0, keep); err != nil {
+	swept, kept, err := e.sweepLeftovers(ctx, exists, count > 0, keep)
+	if err != nil {
 		return nil, err
 	}
+	result.Swept, result.Kept = append(result.Swept, swept...), kept
 	if o.PurgeState && exists {
 		if result.StateBucket, result.StatePurged, err = e.purgeStateBucket(ctx); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
@@ -65,25 +66,54 @@ func (l *lister) fileSystem(ctx context.Context, c *efs.Client, x efstypes.FileS
 	if ours == "" {
 		return nil
 	}
-	var aps []efstypes.AccessPointDescription
-	ap := efs.NewDescribeAccessPointsPaginator(c, &efs.DescribeAccessPointsInput{FileSystemId: x.FileSystemId})
-	for ap.HasMorePages() {
-		out, err := ap.NextPage(ctx)
-		if isNotFound(err) {
-			return nil // deleted since DescribeFileSystems
-		}
-		if err != nil {
-			return err
-		}
-		aps = append(aps, out.AccessPoints...)
+	aps, gone, err := accessPointsOf(ctx, c, id)
+	if gone {
+		return nil // deleted since DescribeFileSystems
+	}
+	if err != nil {
+		return err
 	}
 	l.fss[id] = true
 	l.out = append(l.out, targets...)
 	l.add(Resource{Kind: KindFileSystem, ID: id, ARN: aws.ToString(x.FileSystemArn), Name: aws.ToString(x.Name), Why: ours})
 	for _, a := range aps {
-		l.add(Resource{Kind: KindAccessPoint, ID: aws.ToString(a.AccessPointId), ARN: aws.ToString(a.AccessPointArn), Parent: id, Why: "of file system " + id})
+		l.add(a)
 	}
 	return nil
+}
+
+// AccessPoints lists the access points of the given file systems. The EFS
+// CSI driver makes one for each volume it provisions, unknown to Terraform,
+// and AWS refuses to delete a file system that still has any, so
+// `kforge down` deletes them before terraform destroy. A file system
+// already gone has none.
+func AccessPoints(ctx context.Context, cfg aws.Config, fileSystemIDs []string) ([]Resource, error) {
+	c := efs.NewFromConfig(cfg)
+	var all []Resource
+	for _, id := range fileSystemIDs {
+		aps, gone, err := accessPointsOf(ctx, c, id)
+		if err != nil && !gone {
+			return nil, fmt.Errorf("access points of file system %s: %w", id, err)
+		}
+		all = append(all, aps...)
+	}
+	return all, nil
+}
+
+// accessPointsOf lists the access points of file system id; gone reports
+// that the file system no longer exists (FileSystemNotFound, 404).
+func accessPointsOf(ctx context.Context, c *efs.Client, id string) (aps []Resource, gone bool, err error) {
+	p := efs.NewDescribeAccessPointsPaginator(c, &efs.DescribeAccessPointsInput{FileSystemId: aws.String(id)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, isNotFound(err), err
+		}
+		for _, a := range out.AccessPoints {
+			aps = append(aps, Resource{Kind: KindAccessPoint, ID: aws.ToString(a.AccessPointId), ARN: aws.ToString(a.AccessPointArn), Parent: id, Why: "of file system " + id})
+		}
+	}
+	return aps, false, nil
 }
 
 func (d *deleter) accessPoint(ctx context.Context, r Resource) error {

@@ -372,3 +372,50 @@ func TestListSkipsFileSystemDeletedMeanwhile(t *testing.T) {
 		t.Errorf("listed %v; want nothing (the file system is gone)", l.out)
 	}
 }
+
+// TestAccessPointsOfFileSystems: the access points of the named file
+// systems, none of another's, and nothing (no error) for one already gone.
+func TestAccessPointsOfFileSystems(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	c := efs.NewFromConfig(cfg)
+	newFS := func(token string) string {
+		t.Helper()
+		out, err := c.CreateFileSystem(ctx, &efs.CreateFileSystemInput{CreationToken: aws.String(token)})
+		if err != nil {
+			t.Fatalf("file system %s: %v", token, err)
+		}
+		return aws.ToString(out.FileSystemId)
+	}
+	newAP := func(fs, token string) string {
+		t.Helper()
+		out, err := c.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{FileSystemId: aws.String(fs), ClientToken: aws.String(token)})
+		if err != nil {
+			t.Fatalf("access point %s: %v", token, err)
+		}
+		return aws.ToString(out.AccessPointId)
+	}
+	ours, other, gone := newFS("ours"), newFS("other"), newFS("gone")
+	want := []string{newAP(ours, "pvc-1"), newAP(ours, "pvc-2")}
+	newAP(other, "pvc-3")
+	if _, err := c.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: aws.String(gone)}); err != nil {
+		t.Fatal(err)
+	}
+
+	aps, err := AccessPoints(ctx, cfg, []string{ours, gone})
+	if err != nil {
+		t.Fatalf("AccessPoints: %v", err)
+	}
+	var got []string
+	for _, a := range aps {
+		if a.Kind != KindAccessPoint || a.Parent != ours || a.ARN == "" {
+			t.Errorf("access point %+v: want kind %s, parent %s and an ARN", a, KindAccessPoint, ours)
+		}
+		got = append(got, a.ID)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("access points = %v, want %v (those of %s only)", got, want, ours)
+	}
+}

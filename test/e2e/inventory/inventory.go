@@ -409,6 +409,7 @@ func (s *scan) efs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	oursFS := map[string]bool{}
 	for _, x := range fss.FileSystems {
 		s.rep.Scanned[sweep.KindFileSystem]++
 		id := aws.ToString(x.FileSystemId)
@@ -430,15 +431,30 @@ func (s *scan) efs(ctx context.Context) error {
 				s.add(sweep.KindMountTarget, aws.ToString(mt.MountTargetId), "of file system "+id)
 			}
 		}
-		aps, err := c.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{FileSystemId: x.FileSystemId})
-		if err != nil {
-			return err
+		if ours != "" {
+			oursFS[id] = true
 		}
-		for _, ap := range aps.AccessPoints {
-			s.rep.Scanned[sweep.KindAccessPoint]++
-			if ours != "" {
-				s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), "of file system "+id)
-			}
+	}
+	// Access points are listed for the whole account, not per file system:
+	// the emulator deletes a file system that still has access points (AWS
+	// refuses) and keeps them, so a down that left the EFS CSI driver's
+	// access points behind shows here by their cluster tag.
+	aps, err := c.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{})
+	if err != nil {
+		return err
+	}
+	for _, ap := range aps.AccessPoints {
+		s.rep.Scanned[sweep.KindAccessPoint]++
+		fs := aws.ToString(ap.FileSystemId)
+		m := map[string]string{}
+		for _, t := range ap.Tags {
+			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		switch {
+		case oursFS[fs]:
+			s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), "of file system "+fs)
+		case s.match(m, aws.ToString(ap.Name)) != "":
+			s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), s.match(m, aws.ToString(ap.Name))+" (file system "+fs+")")
 		}
 	}
 	return nil

@@ -2,12 +2,17 @@ package reliability
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/test/e2e/inventory"
@@ -150,6 +155,7 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 			t.Errorf("output --json lacks the cluster's outputs:\n%s", outputs)
 		}
 		scanSecrets(t, k, env, "us-east-1", em.URL(), outputs.stdout)
+		createCSIAccessPoints(t, em.URL(), "us-east-1", "kforge-local", outputs.stdout, 2)
 	} else {
 		// Terraform writes remote state at most every 20 s and a create in
 		// flight is recorded only when it returns: what a SIGKILL cuts off
@@ -160,6 +166,9 @@ func TestCrashRecoveryLifecycle(t *testing.T) {
 
 	down := k.mustRun(0, "down", env, "--yes")
 	t.Logf("down: %s", strings.TrimSpace(lastLine(down.stdout)))
+	if converged && !strings.Contains(down.stdout+down.stderr, "2 EFS access points of file system") {
+		t.Errorf("down did not delete the EFS CSI driver's access points before the destroy:\n%s", down)
+	}
 	assertNothingLeft(t, em.URL(), "us-east-1", "kforge-local", "")
 
 	again := k.mustRun(0, "down", env, "--yes")
@@ -210,6 +219,44 @@ func boolInt(b bool) int {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return lines[len(lines)-1]
+}
+
+// createCSIAccessPoints makes n access points on the cluster's file system
+// as the EFS CSI driver does for dynamically provisioned volumes (its tags
+// and a root directory per volume). Terraform does not know them, and AWS
+// refuses to delete a file system that has any, so `kforge down` must
+// delete them first; the emulator does not refuse, and the inventory
+// after down finds any left behind by their cluster tag.
+func createCSIAccessPoints(t *testing.T, endpoint, region, cluster, outputsJSON string, n int) {
+	t.Helper()
+	var out struct {
+		EFS string `json:"efs_id"`
+	}
+	if err := json.Unmarshal([]byte(outputsJSON), &out); err != nil || out.EFS == "" {
+		t.Fatalf("no efs_id in the outputs (%v):\n%s", err, outputsJSON)
+	}
+	ctx := context.Background()
+	cfg, err := awsx.Config(ctx, region, endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := efs.NewFromConfig(cfg)
+	for i := range n {
+		pvc := "pvc-" + strconv.Itoa(i+1)
+		if _, err := c.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{
+			FileSystemId: aws.String(out.EFS),
+			ClientToken:  aws.String(pvc),
+			PosixUser:    &efstypes.PosixUser{Uid: aws.Int64(1000), Gid: aws.Int64(1000)},
+			RootDirectory: &efstypes.RootDirectory{Path: aws.String("/dynamic/" + pvc), CreationInfo: &efstypes.CreationInfo{
+				OwnerUid: aws.Int64(1000), OwnerGid: aws.Int64(1000), Permissions: aws.String("700")}},
+			Tags: []efstypes.Tag{
+				{Key: aws.String("efs.csi.aws.com/cluster"), Value: aws.String("true")},
+				{Key: aws.String("kforge.io/cluster"), Value: aws.String(cluster)},
+			},
+		}); err != nil {
+			t.Fatalf("access point %s on %s: %v", pvc, out.EFS, err)
+		}
+	}
 }
 
 // takeInventory lists what of the cluster is left in the emulator.

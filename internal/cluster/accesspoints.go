@@ -1,0 +1,64 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/sweep"
+)
+
+// accessPoints lists the access points of the file systems in the state.
+// The EFS CSI driver makes one for each volume it provisions; Terraform
+// does not know them, and AWS refuses to delete a file system that still
+// has any, so the destroy would fail on every run until they were gone.
+// RunDown names them before its confirmation (each is a volume whose data
+// goes with the file system) and deletes them before the destroy.
+func (e *Env) accessPoints(ctx context.Context, st *tfjson.State) ([]sweep.Resource, error) {
+	ids := fileSystemIDs(st)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	aps, err := sweep.AccessPoints(ctx, cfg, ids)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", e.Config.Name, err)
+	}
+	if len(aps) > 0 {
+		e.opts.UI.Infof("%d EFS access points of file system %s (the EFS CSI driver's, one per provisioned volume) will be deleted before the destroy, since AWS does not delete a file system that has any; those volumes' data goes with the file system.\n",
+			len(aps), strings.Join(ids, ", "))
+	}
+	return aps, nil
+}
+
+// deleteAccessPoints deletes what accessPoints listed.
+func (e *Env) deleteAccessPoints(ctx context.Context, aps []sweep.Resource) ([]sweep.Resource, error) {
+	if len(aps) == 0 {
+		return nil, nil
+	}
+	res, err := e.deleteResources(ctx, aps, e.sweepProgress())
+	if res == nil {
+		return nil, err
+	}
+	return res.Deleted, err
+}
+
+// fileSystemIDs are the IDs of the EFS file systems in the state.
+func fileSystemIDs(st *tfjson.State) []string {
+	var ids []string
+	walkManaged(st, func(r *tfjson.StateResource) {
+		if r.Type != "aws_efs_file_system" {
+			return
+		}
+		if id, _ := r.AttributeValues["id"].(string); id != "" {
+			ids = append(ids, id)
+		}
+	})
+	return ids
+}
