@@ -116,9 +116,18 @@ func accessPointsOf(ctx context.Context, c *efs.Client, id string) (aps []Resour
 	return aps, false, nil
 }
 
+// accessPoint deletes r and waits until it is gone: an access point in
+// state deleting may still keep its file system from being deleted, and
+// terraform destroy deletes the file system without retrying.
 func (d *deleter) accessPoint(ctx context.Context, r Resource) error {
-	_, err := d.efs.DeleteAccessPoint(ctx, &efs.DeleteAccessPointInput{AccessPointId: aws.String(r.ID)})
-	return err
+	id := aws.String(r.ID)
+	if _, err := d.efs.DeleteAccessPoint(ctx, &efs.DeleteAccessPointInput{AccessPointId: id}); err != nil {
+		return err
+	}
+	return d.waitGone(ctx, "access point "+r.ID, func() (bool, error) {
+		out, err := d.efs.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{AccessPointId: id})
+		return err == nil && (len(out.AccessPoints) == 0 || goneState(string(out.AccessPoints[0].LifeCycleState))), err
+	})
 }
 
 func (d *deleter) mountTarget(ctx context.Context, r Resource) error {
