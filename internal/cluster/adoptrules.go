@@ -174,16 +174,50 @@ func (e *Env) adoptUnrecordedRules(ctx context.Context, r *tfrun.Runner, plan *t
 	return true, e.writeImports(ctx, r, adopt, "whose creation was never recorded")
 }
 
-// applyAdoptingLostRules applies plan. When the apply fails because a
-// security group rule it creates already exists (InvalidPermission.Duplicate:
-// the answer to an earlier create was lost, or the emulator's race in
-// docs/EMULATOR-NOTES.md), the rule is adopted through an import block as
-// after planning, and what remains of the plan is applied once more.
-func (e *Env) applyAdoptingLostRules(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, progress func(tfrun.Progress)) error {
+// applyRecoveringLostCreates applies plan. When the apply fails because
+// something it creates already exists, the answer to an earlier create was
+// lost (a retried request met its own first attempt; on the emulator, the
+// race in docs/EMULATOR-NOTES.md), and what remains is applied once more:
+//   - a security group rule (InvalidPermission.Duplicate) is adopted
+//     through an import block, as after planning;
+//   - a security group (InvalidGroup.Duplicate) is an orphan of this run,
+//     removed as a killed apply's orphans are.
+func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, progress func(tfrun.Progress)) error {
 	err := r.Apply(ctx, plan, progress)
-	if err == nil || !strings.Contains(err.Error(), "InvalidPermission.Duplicate") {
-		return err
+	switch lostCreate(err) {
+	case "rule":
+		return e.applyAdoptingLostRules(ctx, r, err, progress)
+	case "group":
+		e.opts.UI.Notef("A security group existed without being recorded (the answer to its create was lost); removing it, then applying the rest.\n")
+		if perr := e.removeOrphans(ctx, r); perr != nil {
+			return errors.Join(err, perr)
+		}
+		again, perr := r.Plan(ctx, DefaultPlanFile, false)
+		if perr != nil {
+			return errors.Join(err, perr)
+		}
+		return r.Apply(ctx, again, progress)
 	}
+	return err
+}
+
+// lostCreate classifies an apply's error: "rule" or "group" when a create
+// met a security group rule or group that already existed, else "".
+func lostCreate(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case strings.Contains(err.Error(), "InvalidPermission.Duplicate"):
+		return "rule"
+	case strings.Contains(err.Error(), "InvalidGroup.Duplicate"):
+		return "group"
+	}
+	return ""
+}
+
+// applyAdoptingLostRules adopts the rules whose creation was never recorded
+// after an apply failed with err, and applies what remains once more.
+func (e *Env) applyAdoptingLostRules(ctx context.Context, r *tfrun.Runner, err error, progress func(tfrun.Progress)) error {
 	again, perr := r.Plan(ctx, DefaultPlanFile, false)
 	if perr != nil {
 		return errors.Join(err, perr)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,6 +93,26 @@ func TestUnrecordedRulesMatchPlannedCreates(t *testing.T) {
 	for addr, id := range want {
 		if adopt[addr].ID != id {
 			t.Errorf("%s adopts %q, want %q", addr, adopt[addr].ID, id)
+		}
+	}
+}
+
+// TestLostCreateNamesWhatToRecover: the two duplicates an apply can meet
+// when the answer to a create was lost, as Terraform reports them (the
+// group's from a CI run of `make local`), and nothing else.
+func TestLostCreateNamesWhatToRecover(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("terraform apply failed: Error: creating Security Group (kforge-local-workers): operation error EC2: CreateSecurityGroup, https response error StatusCode: 400, RequestID: 3LoV, api error InvalidGroup.Duplicate: The security group 'kforge-local-workers' already exists"), "group"},
+		{errors.New("terraform apply failed: Error: creating VPC Security Group Rule: operation error EC2: AuthorizeSecurityGroupIngress, https response error StatusCode: 400, api error InvalidPermission.Duplicate: the specified rule already exists"), "rule"},
+		{errors.New("terraform apply failed: Error: creating IAM Role (kforge-local-worker): EntityAlreadyExists"), ""},
+		{errors.New("terraform apply failed: Error: InvalidGroup.NotFound: The security group 'sg-1' does not exist"), ""},
+	} {
+		if got := lostCreate(c.err); got != c.want {
+			t.Errorf("lostCreate(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }

@@ -97,7 +97,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 		if err := e.opts.UI.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
 			return nil, err
 		}
-		if err := e.applyAdoptingLostRules(ctx, r, plan, o.Progress); err != nil {
+		if err := e.applyRecoveringLostCreates(ctx, r, plan, o.Progress); err != nil {
 			return nil, err
 		}
 		res.Applied = true
