@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
+	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -154,6 +155,14 @@ func (s *scan) match(tags map[string]string, name string) string {
 }
 
 func ec2Tags(tags []ec2types.Tag) map[string]string {
+	m := map[string]string{}
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+func efsTags(tags []efstypes.Tag) map[string]string {
 	m := map[string]string{}
 	for _, t := range tags {
 		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
@@ -413,11 +422,7 @@ func (s *scan) efs(ctx context.Context) error {
 	for _, x := range fss.FileSystems {
 		s.rep.Scanned[sweep.KindFileSystem]++
 		id := aws.ToString(x.FileSystemId)
-		m := map[string]string{}
-		for _, t := range x.Tags {
-			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		ours := s.match(m, aws.ToString(x.Name))
+		ours := s.match(efsTags(x.Tags), aws.ToString(x.Name))
 		if ours != "" {
 			s.add(sweep.KindFileSystem, id, ours)
 		}
@@ -446,15 +451,10 @@ func (s *scan) efs(ctx context.Context) error {
 	for _, ap := range aps.AccessPoints {
 		s.rep.Scanned[sweep.KindAccessPoint]++
 		fs := aws.ToString(ap.FileSystemId)
-		m := map[string]string{}
-		for _, t := range ap.Tags {
-			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		switch {
-		case oursFS[fs]:
+		if oursFS[fs] {
 			s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), "of file system "+fs)
-		case s.match(m, aws.ToString(ap.Name)) != "":
-			s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), s.match(m, aws.ToString(ap.Name))+" (file system "+fs+")")
+		} else if why := s.match(efsTags(ap.Tags), aws.ToString(ap.Name)); why != "" {
+			s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), why+" (file system "+fs+")")
 		}
 	}
 	return nil

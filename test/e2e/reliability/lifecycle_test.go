@@ -251,7 +251,7 @@ func createCSIAccessPoints(t *testing.T, endpoint, region, cluster, outputsJSON 
 				OwnerUid: aws.Int64(1000), OwnerGid: aws.Int64(1000), Permissions: aws.String("700")}},
 			Tags: []efstypes.Tag{
 				{Key: aws.String("efs.csi.aws.com/cluster"), Value: aws.String("true")},
-				{Key: aws.String("kforge.io/cluster"), Value: aws.String(cluster)},
+				{Key: aws.String(inventory.ClusterTag), Value: aws.String(cluster)},
 			},
 		}); err != nil {
 			t.Fatalf("access point %s on %s: %v", pvc, out.EFS, err)
