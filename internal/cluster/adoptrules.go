@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -176,63 +176,97 @@ func (e *Env) adoptUnrecordedRules(ctx context.Context, r *tfrun.Runner, plan *t
 
 // applyRecoveringLostCreates applies plan. When the apply fails because
 // something it creates already exists, the answer to an earlier create was
-// lost (a retried request met its own first attempt; on the emulator, the
-// race in docs/EMULATOR-NOTES.md), and what remains is applied once more:
+// lost (the SDK retried a request whose first attempt had succeeded; on the
+// emulator, the race in docs/EMULATOR-NOTES.md). up heals what it can and
+// applies the rest, at most maxLostCreateRecoveries times:
 //   - a security group rule (InvalidPermission.Duplicate) is adopted
 //     through an import block, as after planning;
-//   - a security group (InvalidGroup.Duplicate) is an orphan of this run,
-//     removed as a killed apply's orphans are.
+//   - any other resource is an orphan of this run, carrying the cluster tag
+//     and not in the state, removed as a killed apply's orphans are.
+//
+// When nothing was found to heal (the name is taken by something that is
+// not this cluster's, or by a resource whose tags come after its create),
+// the apply's error is returned as it is.
 func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, progress func(tfrun.Progress)) error {
 	err := r.Apply(ctx, plan, progress)
-	switch lostCreate(err) {
-	case "rule":
-		return e.applyAdoptingLostRules(ctx, r, err, progress)
-	case "group":
-		e.opts.UI.Notef("A security group existed without being recorded (the answer to its create was lost); removing it, then applying the rest.\n")
-		if perr := e.removeOrphans(ctx, r); perr != nil {
-			return errors.Join(err, perr)
+	for range maxLostCreateRecoveries {
+		rules, others := lostCreates(err)
+		if !rules && !others {
+			return err
+		}
+		healed := 0
+		if others {
+			e.opts.UI.Notef("A resource the apply creates already existed without being recorded (the answer to its create was lost); removing this cluster's unrecorded resources, then applying the rest.\n")
+			n, herr := e.removeOrphans(ctx, r)
+			if herr != nil {
+				return errors.Join(err, herr)
+			}
+			healed += n
+		}
+		if rules {
+			adopted, herr := e.adoptRulesAfterApply(ctx, r)
+			if herr != nil {
+				return errors.Join(err, herr)
+			}
+			if adopted {
+				healed++
+			}
+		}
+		if healed == 0 {
+			return err
 		}
 		again, perr := r.Plan(ctx, DefaultPlanFile, false)
 		if perr != nil {
 			return errors.Join(err, perr)
 		}
-		return r.Apply(ctx, again, progress)
+		err = r.Apply(ctx, again, progress)
 	}
 	return err
 }
 
-// lostCreate classifies an apply's error: "rule" or "group" when a create
-// met a security group rule or group that already existed, else "".
-func lostCreate(err error) string {
-	switch {
-	case err == nil:
-		return ""
-	case strings.Contains(err.Error(), "InvalidPermission.Duplicate"):
-		return "rule"
-	case strings.Contains(err.Error(), "InvalidGroup.Duplicate"):
-		return "group"
+// maxLostCreateRecoveries bounds the heal-and-apply rounds of one up: each
+// round must heal something, and a lost answer is rare enough that more
+// than a few in a row means something else is wrong.
+const maxLostCreateRecoveries = 3
+
+// lostCreateCode matches the AWS error codes with which a create meets its
+// own earlier attempt, for the kinds of resource the cluster names: EC2
+// security groups and launch templates, IAM roles, instance profiles and
+// policies, Auto Scaling groups, the KMS alias, the EFS file system (same
+// creation token), a bucket outside us-east-1 (in us-east-1 S3 answers
+// success). The SDK writes a code as "api error <code>: ..." or, for an
+// error its service models, "<code>: ...". Hosted zones are not among
+// them: a zone is named after the domain and tagged in a second request,
+// so an unrecorded one cannot be told from someone else's.
+var lostCreateCode = regexp.MustCompile(`\b(InvalidGroup\.Duplicate|InvalidLaunchTemplateName\.AlreadyExistsException|EntityAlreadyExists|AlreadyExists|AlreadyExistsException|FileSystemAlreadyExists|BucketAlreadyOwnedByYou):`)
+
+// lostRuleCode is the code of a security group rule that already exists.
+var lostRuleCode = regexp.MustCompile(`\bInvalidPermission\.Duplicate:`)
+
+// lostCreates classifies an apply's error: rules is true when a create met
+// a security group rule that already existed, others when it met another
+// named resource.
+func lostCreates(err error) (rules, others bool) {
+	if err == nil {
+		return false, false
 	}
-	return ""
+	return lostRuleCode.MatchString(err.Error()), lostCreateCode.MatchString(err.Error())
 }
 
-// applyAdoptingLostRules adopts the rules whose creation was never recorded
-// after an apply failed with err, and applies what remains once more.
-func (e *Env) applyAdoptingLostRules(ctx context.Context, r *tfrun.Runner, err error, progress func(tfrun.Progress)) error {
-	again, perr := r.Plan(ctx, DefaultPlanFile, false)
-	if perr != nil {
-		return errors.Join(err, perr)
+// adoptRulesAfterApply plans again after a failed apply and adopts the
+// security group rules whose creation was never recorded.
+func (e *Env) adoptRulesAfterApply(ctx context.Context, r *tfrun.Runner) (bool, error) {
+	plan, err := r.Plan(ctx, DefaultPlanFile, false)
+	if err != nil {
+		return false, err
 	}
-	full, perr := r.FullPlan(ctx, again)
-	if perr != nil {
-		return errors.Join(err, perr)
+	full, err := r.FullPlan(ctx, plan)
+	if err != nil {
+		return false, err
 	}
-	adopted, perr := e.adoptUnrecordedRules(ctx, r, full)
-	if perr != nil || !adopted {
-		return errors.Join(err, perr)
+	adopted, err := e.adoptUnrecordedRules(ctx, r, full)
+	if adopted {
+		e.opts.UI.Notef("A security group rule existed without being recorded; adopted it.\n")
 	}
-	e.opts.UI.Notef("A security group rule existed without being recorded; adopted it, applying the rest.\n")
-	if again, perr = r.Plan(ctx, DefaultPlanFile, false); perr != nil {
-		return perr
-	}
-	return r.Apply(ctx, again, progress)
+	return adopted, err
 }

@@ -97,22 +97,29 @@ func TestUnrecordedRulesMatchPlannedCreates(t *testing.T) {
 	}
 }
 
-// TestLostCreateNamesWhatToRecover: the two duplicates an apply can meet
-// when the answer to a create was lost, as Terraform reports them (the
-// group's from a CI run of `make local`), and nothing else.
+// TestLostCreateNamesWhatToRecover: the duplicates an apply can meet when
+// the answer to a create was lost, as Terraform reports them (the group's
+// from a CI run of `make local`; the SDK writes an unmodeled code after
+// "api error", a modeled one alone), and nothing else: not a missing
+// resource, and not an "already exists" code that only ends like one.
 func TestLostCreateNamesWhatToRecover(t *testing.T) {
 	for _, c := range []struct {
-		err  error
-		want string
+		err           error
+		rules, others bool
 	}{
-		{nil, ""},
-		{errors.New("terraform apply failed: Error: creating Security Group (kforge-local-workers): operation error EC2: CreateSecurityGroup, https response error StatusCode: 400, RequestID: 3LoV, api error InvalidGroup.Duplicate: The security group 'kforge-local-workers' already exists"), "group"},
-		{errors.New("terraform apply failed: Error: creating VPC Security Group Rule: operation error EC2: AuthorizeSecurityGroupIngress, https response error StatusCode: 400, api error InvalidPermission.Duplicate: the specified rule already exists"), "rule"},
-		{errors.New("terraform apply failed: Error: creating IAM Role (kforge-local-worker): EntityAlreadyExists"), ""},
-		{errors.New("terraform apply failed: Error: InvalidGroup.NotFound: The security group 'sg-1' does not exist"), ""},
+		{nil, false, false},
+		{errors.New("terraform apply failed: Error: creating Security Group (kforge-local-workers): operation error EC2: CreateSecurityGroup, https response error StatusCode: 400, RequestID: 3LoV, api error InvalidGroup.Duplicate: The security group 'kforge-local-workers' already exists"), false, true},
+		{errors.New("terraform apply failed: Error: creating VPC Security Group Rule: operation error EC2: AuthorizeSecurityGroupIngress, https response error StatusCode: 400, api error InvalidPermission.Duplicate: the specified rule already exists"), true, false},
+		{errors.New("terraform apply failed: Error: creating IAM Role (kforge-local-worker): operation error IAM: CreateRole, https response error StatusCode: 409, RequestID: 1a2b, EntityAlreadyExists: Role with name kforge-local-worker already exists."), false, true},
+		{errors.New("Error: creating Auto Scaling Group (kforge-local-general): operation error Auto Scaling: CreateAutoScalingGroup, https response error StatusCode: 400, RequestID: 9f, AlreadyExists: AutoScalingGroup by this name already exists"), false, true},
+		{errors.New("Error: creating EC2 Launch Template (kforge-local-general): operation error EC2: CreateLaunchTemplate, https response error StatusCode: 400, api error InvalidLaunchTemplateName.AlreadyExistsException: Launch template name already in use."), false, true},
+		{errors.New("Error: creating VPC Security Group Rule: api error InvalidPermission.Duplicate: x\nError: creating IAM Role (r): EntityAlreadyExists: y"), true, true},
+		{errors.New("terraform apply failed: Error: InvalidGroup.NotFound: The security group 'sg-1' does not exist"), false, false},
+		{errors.New("Error: creating S3 Bucket (kforge-dev-certs-1): operation error S3: CreateBucket, https response error StatusCode: 409, BucketAlreadyOwnedByYou: Your previous request to create the named bucket succeeded and you already own it."), false, true},
+		{errors.New("Error: creating S3 Bucket (kforge-dev-certs-1): operation error S3: CreateBucket, https response error StatusCode: 409, BucketAlreadyExists: The requested bucket name is not available."), false, false},
 	} {
-		if got := lostCreate(c.err); got != c.want {
-			t.Errorf("lostCreate(%v) = %q, want %q", c.err, got, c.want)
+		if rules, others := lostCreates(c.err); rules != c.rules || others != c.others {
+			t.Errorf("lostCreates(%v) = %v, %v; want %v, %v", c.err, rules, others, c.rules, c.others)
 		}
 	}
 }

@@ -24,17 +24,21 @@ import (
 // plan creates it again instead of failing with "already exists"; what an
 // earlier down kept (certsBucketForceDestroy: false) it adopts instead. It
 // runs under the state lock; when another run holds the lock it does
-// nothing and the plan reports the lock.
-func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) error {
+// nothing and the plan reports the lock. It returns how many orphans it
+// deleted or adopted.
+func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) (int, error) {
+	handled := 0
 	_, err := e.withStateLock(ctx, "kforge up: orphan check", func() error {
 		orphans, kept, names, err := e.findOrphans(ctx, r)
 		if err != nil {
 			return err
 		}
 		// What an earlier down kept is taken back, not deleted or created anew.
-		if err := e.adoptKeptFound(ctx, r, names, kept); err != nil {
+		adopted, err := e.adoptKeptFound(ctx, r, names, kept)
+		if err != nil {
 			return err
 		}
+		handled += adopted
 		if len(orphans) == 0 {
 			return nil
 		}
@@ -43,11 +47,12 @@ func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) error {
 			if err := e.writeImports(ctx, r, adopt, "an interrupted apply created but did not record"); err != nil {
 				return err
 			}
+			handled += len(adopt)
 			if len(orphans) == 0 {
 				return nil
 			}
 		}
-		e.opts.UI.Notef("Found %d resources of cluster %s that its Terraform state does not know. An earlier apply was interrupted (killed) after creating them and before saving the state; deleting them so this run creates them again:\n", len(orphans), e.Config.Name)
+		e.opts.UI.Notef("Found %d resources of cluster %s that its Terraform state does not know. An apply created them without recording them (it was killed, or the answer to a create was lost); deleting them so this run creates them again:\n", len(orphans), e.Config.Name)
 		e.noteResources(orphans)
 		if err := e.opts.UI.Confirm(fmt.Sprintf("delete these %d orphaned resources", len(orphans)), "yes"); err != nil {
 			return err
@@ -56,10 +61,11 @@ func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) error {
 		if err != nil {
 			return err
 		}
+		handled += len(res.Deleted)
 		e.opts.UI.Notef("Deleted %d orphaned resources.\n", len(res.Deleted))
 		return nil
 	})
-	return err
+	return handled, err
 }
 
 // adoptFile is the staged root module's file of import blocks for orphans

@@ -283,15 +283,16 @@ func (e *Env) adoptKept(ctx context.Context, r *tfrun.Runner) error {
 	if err != nil {
 		return err
 	}
-	return e.adoptKeptFound(ctx, r, names, found)
+	_, err = e.adoptKeptFound(ctx, r, names, found)
+	return err
 }
 
 // adoptKeptFound writes import blocks for the kept resources found, so the
-// plan takes them back instead of creating new ones; nothing found,
-// nothing written.
-func (e *Env) adoptKeptFound(ctx context.Context, r *tfrun.Runner, names KeptNames, found []sweep.Resource) error {
+// plan takes them back instead of creating new ones, and returns how many;
+// nothing found, nothing written.
+func (e *Env) adoptKeptFound(ctx context.Context, r *tfrun.Runner, names KeptNames, found []sweep.Resource) (int, error) {
 	if len(found) == 0 {
-		return nil
+		return 0, nil
 	}
 	logBucket := e.Config.Logging.VPCFlowLogs || e.Config.Logging.BucketAccessLogs
 	adopt, left := keptAdoptions(names, found, logBucket)
@@ -304,9 +305,9 @@ func (e *Env) adoptKeptFound(ctx context.Context, r *tfrun.Runner, names KeptNam
 		}
 	}
 	if len(adopt) == 0 {
-		return nil
+		return 0, nil
 	}
-	return e.writeImports(ctx, r, adopt, "kept by an earlier `kforge down` (certsBucketForceDestroy: false)")
+	return len(adopt), e.writeImports(ctx, r, adopt, "kept by an earlier `kforge down` (certsBucketForceDestroy: false)")
 }
 
 // stateKnown reads the state's values once, when first asked.

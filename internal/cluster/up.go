@@ -59,7 +59,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	}
 	// A killed apply leaves resources the state does not know; what an
 	// earlier down kept is adopted there too.
-	if err := e.removeOrphans(ctx, r); err != nil {
+	if _, err := e.removeOrphans(ctx, r); err != nil {
 		return nil, err
 	}
 	plan, err := r.PlanReplacing(ctx, DefaultPlanFile, false, o.Replace...)

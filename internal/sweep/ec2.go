@@ -194,7 +194,9 @@ func (l *lister) instances(ctx context.Context) error {
 				m := ec2Tags(x.Tags)
 				asg := m["aws:autoscaling:groupName"]
 				why := l.matchInVPC(m, m["Name"], aws.ToString(x.VpcId))
-				if why == "" && l.match(nil, asg) != "" {
+				// Without a cluster tag (not yet propagated), the instance
+				// goes with its group's name.
+				if _, tagged := m[ClusterTag]; why == "" && !tagged && l.match(nil, asg) != "" {
 					why = "of ASG " + asg
 				}
 				if why != "" {

@@ -26,14 +26,11 @@ func (l *lister) eventRules(ctx context.Context) error {
 		}
 		for _, r := range out.Rules {
 			name := aws.ToString(r.Name)
-			m := map[string]string{}
-			if l.match(nil, name) == "" {
-				tags, err := c.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: r.Arn})
-				if err != nil {
-					return fmt.Errorf("tags of rule %s: %w", name, err)
-				}
-				m = tagMap(tags.Tags, func(t ebtypes.Tag) (*string, *string) { return t.Key, t.Value })
+			tags, err := c.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: r.Arn})
+			if err != nil {
+				return fmt.Errorf("tags of rule %s: %w", name, err)
 			}
+			m := tagMap(tags.Tags, func(t ebtypes.Tag) (*string, *string) { return t.Key, t.Value })
 			if why := l.match(m, name); why != "" {
 				l.add(Resource{Kind: KindEventRule, ID: name, ARN: aws.ToString(r.Arn), Name: name, Why: why})
 			}

@@ -32,15 +32,11 @@ func (l *lister) roles(ctx context.Context) error {
 		}
 		for _, r := range out.Roles {
 			name := aws.ToString(r.RoleName)
-			m := map[string]string{}
-			if l.match(nil, name) == "" {
-				tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
-				if err != nil {
-					return fmt.Errorf("tags of role %s: %w", name, err)
-				}
-				m = iamTags(tags.Tags)
+			tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
+			if err != nil {
+				return fmt.Errorf("tags of role %s: %w", name, err)
 			}
-			if why := l.match(m, name); why != "" {
+			if why := l.match(iamTags(tags.Tags), name); why != "" {
 				l.add(Resource{Kind: KindRole, ID: name, ARN: aws.ToString(r.Arn), Name: name, Why: why})
 			}
 		}
@@ -58,15 +54,11 @@ func (l *lister) policies(ctx context.Context) error {
 		}
 		for _, pol := range out.Policies {
 			name := aws.ToString(pol.PolicyName)
-			m := map[string]string{}
-			if l.match(nil, name) == "" {
-				tags, err := c.ListPolicyTags(ctx, &iam.ListPolicyTagsInput{PolicyArn: pol.Arn})
-				if err != nil {
-					return fmt.Errorf("tags of policy %s: %w", name, err)
-				}
-				m = iamTags(tags.Tags)
+			tags, err := c.ListPolicyTags(ctx, &iam.ListPolicyTagsInput{PolicyArn: pol.Arn})
+			if err != nil {
+				return fmt.Errorf("tags of policy %s: %w", name, err)
 			}
-			if why := l.match(m, name); why != "" {
+			if why := l.match(iamTags(tags.Tags), name); why != "" {
 				l.add(Resource{Kind: KindPolicy, ID: aws.ToString(pol.Arn), ARN: aws.ToString(pol.Arn), Name: name, Why: why})
 			}
 		}

@@ -73,7 +73,10 @@ func (l *lister) kmsAliases(ctx context.Context) error {
 		}
 		for _, a := range out.Aliases {
 			name := aws.ToString(a.AliasName)
-			if why := l.match(nil, strings.TrimPrefix(name, "alias/")); why != "" {
+			// An alias has no tags, and kforge makes exactly one, named
+			// after the cluster: "alias/prod-eu" is not prod's.
+			if name == "alias/"+l.t.Cluster {
+				why := "name " + name
 				l.add(Resource{Kind: KindKMSAlias, ID: name, ARN: aws.ToString(a.AliasArn), Name: name, Parent: aws.ToString(a.TargetKeyId), Why: why})
 			}
 		}

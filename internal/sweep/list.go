@@ -55,11 +55,18 @@ type lister struct {
 func (l *lister) add(r Resource) { l.out = append(l.out, r) }
 
 // match says why a resource with these tags and name belongs to the cluster,
-// or "" when it does not. A name must be the cluster name or start with
+// or "" when it does not. The cluster tag decides where there is one; a
+// resource without it (tagged in a second request that never came) is
+// matched by its name, which must be the cluster name or start with
 // "<cluster>-": "kforge-local" must not match "kforge-local2-...".
 func (l *lister) match(tags map[string]string, name string) string {
-	if tags[ClusterTag] == l.t.Cluster {
-		return "tag " + ClusterTag
+	if owner, tagged := tags[ClusterTag]; tagged {
+		if owner == l.t.Cluster {
+			return "tag " + ClusterTag
+		}
+		// Another cluster's, whatever its name: cluster "prod" must not
+		// claim "prod-eu-worker".
+		return ""
 	}
 	if name != "" && (name == l.t.Cluster || strings.HasPrefix(name, l.t.Cluster+"-")) {
 		return "name " + name

@@ -33,15 +33,11 @@ func (l *lister) queues(ctx context.Context) error {
 		}
 		for _, url := range out.QueueUrls {
 			name := path.Base(url)
-			m := map[string]string{}
-			if l.match(nil, name) == "" {
-				tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
-				if err != nil {
-					return fmt.Errorf("tags of queue %s: %w", name, err)
-				}
-				m = tags.Tags
+			tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
+			if err != nil {
+				return fmt.Errorf("tags of queue %s: %w", name, err)
 			}
-			if why := l.match(m, name); why != "" {
+			if why := l.match(tags.Tags, name); why != "" {
 				// The ARN too: the orphans check matches it against the
 				// state, whatever form of the URL the state recorded.
 				attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})

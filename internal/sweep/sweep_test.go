@@ -204,14 +204,16 @@ func kindList(m map[string]int) string {
 	return strings.Join(ks, " ")
 }
 
-// TestListAndDeleteAgainstEmulator: two clusters in one emulator; sweeping
-// A removes every resource of A, leaves B exactly as it was, and a second
-// sweep of A is a no-op.
+// TestListAndDeleteAgainstEmulator: two clusters in one emulator, the
+// second named with the first's name and a dash ("alpha-eu", so every one
+// of its names starts with "alpha-"); sweeping alpha removes every resource
+// of alpha, leaves alpha-eu exactly as it was, and a second sweep of alpha
+// is a no-op.
 func TestListAndDeleteAgainstEmulator(t *testing.T) {
 	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
 	createCluster(t, ctx, cfg, em.URL(), "alpha", "10.10")
-	createCluster(t, ctx, cfg, em.URL(), "beta", "10.20")
+	createCluster(t, ctx, cfg, em.URL(), "alpha-eu", "10.20")
 	// A prefix that is not "<cluster>-" must not match: alpha2 is not alpha.
 	if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("alpha2-worker"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
 		t.Fatal(err)
@@ -221,7 +223,7 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := List(ctx, cfg, Target{Cluster: "beta", Endpoint: em.URL()})
+	b, err := List(ctx, cfg, Target{Cluster: "alpha-eu", Endpoint: em.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,10 +245,10 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 		}
 	}
 	if kindList(kinds(a)) != kindList(kinds(b)) {
-		t.Errorf("the same clusters list differently:\nalpha %s\nbeta  %s", kindList(kinds(a)), kindList(kinds(b)))
+		t.Errorf("the same clusters list differently:\nalpha    %s\nalpha-eu %s", kindList(kinds(a)), kindList(kinds(b)))
 	}
 	for _, r := range a {
-		if strings.Contains(r.Name, "alpha2") || strings.Contains(r.Name, "beta") {
+		if strings.Contains(r.Name, "alpha2") || strings.Contains(r.Name, "alpha-eu") {
 			t.Errorf("alpha lists a resource of another cluster: %s", r)
 		}
 	}
@@ -262,12 +264,12 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 	for _, r := range left {
 		t.Errorf("left after the sweep of alpha: %s (%s)", r, r.Why)
 	}
-	bAfter, err := List(ctx, cfg, Target{Cluster: "beta", Endpoint: em.URL()})
+	bAfter, err := List(ctx, cfg, Target{Cluster: "alpha-eu", Endpoint: em.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(bAfter) != fmt.Sprint(b) {
-		t.Errorf("sweeping alpha changed beta:\nbefore %v\nafter  %v", b, bAfter)
+		t.Errorf("sweeping alpha changed alpha-eu:\nbefore %v\nafter  %v", b, bAfter)
 	}
 	if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("alpha2-worker")}); err != nil {
 		t.Errorf("alpha2-worker was deleted with alpha: %v", err)
@@ -285,7 +287,7 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 	if err := Delete(ctx, cfg, a, Options{Endpoint: em.URL(), Wait: 10 * time.Second, Poll: 200 * time.Millisecond}).Err(); err != nil {
 		t.Errorf("second delete of alpha: %v", err)
 	}
-	t.Logf("swept %d resources of alpha in %d kinds; beta's %d untouched", len(res.Deleted), len(kinds(a)), len(b))
+	t.Logf("swept %d resources of alpha in %d kinds; alpha-eu's %d untouched", len(res.Deleted), len(kinds(a)), len(b))
 }
 
 func TestOrphans(t *testing.T) {
@@ -306,6 +308,10 @@ func TestOrphans(t *testing.T) {
 		{Kind: KindVPC, ID: "vpc-2"},                                      // orphan
 		{Kind: KindSubnet, ID: "subnet-2", Parent: "vpc-2"},               // orphan (not a runtime child)
 		{Kind: KindRole, ID: "c-worker", ARN: "arn:iam::1:role/c-worker"}, // known by ARN only
+		// A role named as a policy in the state: the policy's name is no
+		// proof of the role (a lost CreateRole answer left it unrecorded).
+		{Kind: KindRole, ID: "c-controller", ARN: "arn:iam::1:role/c-controller"},
+		{Kind: KindInstanceProfile, ID: "c-controller", ARN: "arn:iam::1:instance-profile/c-controller"}, // in state
 		{Kind: KindHostedZone, ID: "Z1"},
 		{Kind: KindRecord, ID: "Z1_www.c_A", Parent: "Z1"}, // a user's, in an in-state zone
 		{Kind: KindRecord, ID: "Z1_api.c_A"},               // a name Terraform manages, not in the state
@@ -314,12 +320,14 @@ func TestOrphans(t *testing.T) {
 		{Kind: KindMountTarget, ID: "fsmt-1", Parent: "fs-1"}, // not a runtime child: Terraform makes them
 	}
 	st := &tfjson.State{Values: &tfjson.StateValues{RootModule: &tfjson.StateModule{
-		Resources: []*tfjson.StateResource{{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "c-general"}}},
+		Resources: []*tfjson.StateResource{{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "c-general", "arn": "arn:asg/c-general"}}},
 		ChildModules: []*tfjson.StateModule{{Resources: []*tfjson.StateResource{
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "arn:lb/c-nlb", "subnets": []any{"subnet-1"}}},
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "vpc-1"}},
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "x", "nested": map[string]any{"arn": "arn:iam::1:role/c-worker"}}},
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"zone_id": "Z1"}},
+			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "arn:iam::1:policy/c-controller", "name": "c-controller"}},
+			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "c-controller", "arn": "arn:iam::1:instance-profile/c-controller", "role": "c-controller"}},
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "fs-1"}},
 			{Mode: tfjson.DataResourceMode, AttributeValues: map[string]any{"id": "vpc-2"}}, // a data source proves nothing
 		}}},
@@ -328,7 +336,7 @@ func TestOrphans(t *testing.T) {
 	for _, r := range Orphans(all, StateValues(st)) {
 		got = append(got, r.ID)
 	}
-	want := []string{"c-system", "i-2", "eni-2", "eni-5", "vpc-2", "subnet-2", "Z1_api.c_A", "fsmt-1"}
+	want := []string{"c-system", "i-2", "eni-2", "eni-5", "vpc-2", "subnet-2", "c-controller", "Z1_api.c_A", "fsmt-1"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("orphans:\n got %v\nwant %v", got, want)
 	}

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// TestLifecycle runs what a user runs against one emulator: init twice, up,
-// status, output, plan (no drift); then, with certsBucketForceDestroy
+// TestLifecycle runs what a user runs against one emulator: init twice, up
+// (through a connection that loses the answers to three creates), status,
+// output, plan (no drift); then, with certsBucketForceDestroy
 // false, down keeps the certs bucket, log bucket and key, a second down
 // still keeps them, and up adopts them with the backup written before
 // still readable (the cluster's second apply); finally down with
@@ -23,6 +24,14 @@ func TestLifecycle(t *testing.T) {
 	// log bucket (flow logs on) to keep with it.
 	const keepSettings = "certsBucketForceDestroy: false\nlogging:\n  vpcFlowLogs: true\n"
 	env := newLocalEnv(t, keepSettings)
+	// The first up loses the answers to a security group's, a role's and a
+	// rule's create, as a dropped connection does on AWS: each retry meets
+	// what its first attempt made, and up must heal and converge.
+	var lostSoFar func() []lostAnswer
+	env.url, lostSoFar = answerLosingProxy(t, env.url,
+		lostAnswer{"CreateSecurityGroup", "GroupName", "kforge-local-workers"},
+		lostAnswer{"CreateRole", "RoleName", "kforge-local-worker"},
+		lostAnswer{"AuthorizeSecurityGroupIngress", "", ""})
 	envs, run := env.envs, env.run
 	mustJSON := func(r result, v any) {
 		t.Helper()
@@ -61,6 +70,14 @@ func TestLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(up.stderr, "created module.network.aws_vpc.this") {
 		t.Errorf("up printed no progress line for the VPC:\n%s", up.stderr)
+	}
+	if lost := lostSoFar(); len(lost) != 3 {
+		t.Errorf("answers lost during up = %+v, want all three", lost)
+	}
+	for _, want := range []string{"already existed without being recorded", "orphaned resources", "adopted it"} {
+		if !strings.Contains(up.stderr, want) {
+			t.Errorf("up's recovery from the lost answers does not say %q:\n%s", want, up.stderr)
+		}
 	}
 
 	// output --json, parsed.
