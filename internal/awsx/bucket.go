@@ -14,18 +14,36 @@ import (
 // the bucket itself can be deleted. Versioned buckets keep every write, so
 // deleting the current objects alone is not enough.
 func EmptyBucket(ctx context.Context, client *s3.Client, bucket string) error {
-	p := s3.NewListObjectVersionsPaginator(client, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
+	_, err := DeleteVersions(ctx, client, bucket, "", nil)
+	return err
+}
+
+// DeleteVersions deletes every version and delete marker of the objects
+// under prefix whose key match reports true for (every one when match is
+// nil), and returns how many it deleted.
+func DeleteVersions(ctx context.Context, client *s3.Client, bucket, prefix string, match func(key string) bool) (int, error) {
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
+	if prefix != "" {
+		in.Prefix = aws.String(prefix)
+	}
+	deleted := 0
+	p := s3.NewListObjectVersionsPaginator(client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("listing versions in %s: %w", bucket, err)
+			return deleted, fmt.Errorf("listing versions in %s: %w", bucket, err)
 		}
 		var ids []s3types.ObjectIdentifier
+		add := func(key, version *string) {
+			if match == nil || match(aws.ToString(key)) {
+				ids = append(ids, s3types.ObjectIdentifier{Key: key, VersionId: version})
+			}
+		}
 		for _, v := range page.Versions {
-			ids = append(ids, s3types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+			add(v.Key, v.VersionId)
 		}
 		for _, m := range page.DeleteMarkers {
-			ids = append(ids, s3types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+			add(m.Key, m.VersionId)
 		}
 		for len(ids) > 0 {
 			n := min(len(ids), 1000)
@@ -34,14 +52,15 @@ func EmptyBucket(ctx context.Context, client *s3.Client, bucket string) error {
 				Delete: &s3types.Delete{Objects: ids[:n], Quiet: aws.Bool(true)},
 			})
 			if err != nil {
-				return fmt.Errorf("deleting objects in %s: %w", bucket, err)
+				return deleted, fmt.Errorf("deleting objects in %s: %w", bucket, err)
 			}
 			if len(out.Errors) > 0 {
 				e := out.Errors[0]
-				return fmt.Errorf("deleting %s in %s: %s", aws.ToString(e.Key), bucket, aws.ToString(e.Message))
+				return deleted, fmt.Errorf("deleting %s in %s: %s", aws.ToString(e.Key), bucket, aws.ToString(e.Message))
 			}
+			deleted += n
 			ids = ids[n:]
 		}
 	}
-	return nil
+	return deleted, nil
 }

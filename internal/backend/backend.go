@@ -238,19 +238,53 @@ func bucketExists(ctx context.Context, client *s3.Client, bucket string) (bool, 
 	return false, fmt.Errorf("checking state bucket %s: %w", bucket, err)
 }
 
-// Delete removes every object version and delete marker from the bucket and
-// then the bucket. A missing bucket is not an error; it reports whether a
-// bucket was deleted.
-func Delete(ctx context.Context, client *s3.Client, bucket string) (bool, error) {
+// PurgeResult is what PurgeState did.
+type PurgeResult struct {
+	// Versions of the state object and its lock file deleted.
+	Versions int
+	// BucketDeleted: nothing else was in the bucket, so it went too.
+	BucketDeleted bool
+	// Others are keys of other objects that keep the bucket (at most five):
+	// the default bucket holds every environment's state of the account
+	// and region.
+	Others []string
+}
+
+// PurgeState deletes every version of one environment's state object and
+// of its lock file (<key>.tflock), then the bucket when nothing else is in
+// it. Other environments' state in the same bucket is never touched. A
+// missing bucket is not an error.
+func PurgeState(ctx context.Context, client *s3.Client, bucket, key string) (PurgeResult, error) {
+	var res PurgeResult
 	exists, err := bucketExists(ctx, client, bucket)
 	if err != nil || !exists {
-		return false, err
+		return res, err
 	}
-	if err := awsx.EmptyBucket(ctx, client, bucket); err != nil {
-		return false, err
+	res.Versions, err = awsx.DeleteVersions(ctx, client, bucket, key, func(k string) bool { return k == key || k == key+".tflock" })
+	if err != nil {
+		return res, err
+	}
+	left, err := client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), MaxKeys: aws.Int32(5)})
+	if err != nil {
+		return res, fmt.Errorf("listing what is left in state bucket %s: %w", bucket, err)
+	}
+	other := func(k *string) {
+		if key := aws.ToString(k); !slices.Contains(res.Others, key) {
+			res.Others = append(res.Others, key)
+		}
+	}
+	for _, v := range left.Versions {
+		other(v.Key)
+	}
+	for _, m := range left.DeleteMarkers {
+		other(m.Key)
+	}
+	if len(res.Others) > 0 {
+		return res, nil
 	}
 	if _, err := client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		return false, fmt.Errorf("deleting state bucket %s: %w", bucket, err)
+		return res, fmt.Errorf("deleting state bucket %s: %w", bucket, err)
 	}
-	return true, nil
+	res.BucketDeleted = true
+	return res, nil
 }

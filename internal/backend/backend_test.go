@@ -111,32 +111,54 @@ func TestTLSOnlyPolicy(t *testing.T) {
 	}
 }
 
-func TestDeleteRemovesEveryVersion(t *testing.T) {
+// TestPurgeStateKeepsOtherEnvironments: the default state bucket holds
+// every environment of the account and region. Purging prod (three
+// versions, a delete marker and a lock file) leaves prod-eu's state, whose
+// key starts with prod's cluster name, and the bucket; purging prod-eu
+// then deletes the bucket; a missing bucket is no error.
+func TestPurgeStateKeepsOtherEnvironments(t *testing.T) {
 	ctx := context.Background()
 	client, _ := newClient(t)
-	opts := backend.Options{Bucket: "kforge-state-delete-test", Region: "eu-west-1", Emulated: true}
+	opts := backend.Options{Bucket: "kforge-state-purge-test", Region: "eu-west-1", Emulated: true}
 	if _, err := backend.Ensure(ctx, client, opts); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 3; i++ { // three versions of one key, then a delete marker
-		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(opts.Bucket), Key: aws.String("env/terraform.tfstate"), Body: strings.NewReader("{}")})
-		if err != nil {
+	put := func(key string) {
+		t.Helper()
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(opts.Bucket), Key: aws.String(key), Body: strings.NewReader("{}")}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(opts.Bucket), Key: aws.String("env/terraform.tfstate")}); err != nil {
+	const prod, prodEU = "prod/prod/terraform.tfstate", "prod-eu/prod/terraform.tfstate"
+	for range 3 {
+		put(prod)
+	}
+	put(prod + ".tflock")
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(opts.Bucket), Key: aws.String(prod + ".tflock")}); err != nil {
 		t.Fatal(err)
 	}
-	deleted, err := backend.Delete(ctx, client, opts.Bucket)
-	if err != nil || !deleted {
-		t.Fatalf("Delete = %v, %v; want true, nil", deleted, err)
+	put(prodEU)
+
+	res, err := backend.PurgeState(ctx, client, opts.Bucket, prod)
+	if err != nil {
+		t.Fatalf("PurgeState(prod): %v", err)
+	}
+	if res.Versions != 5 || res.BucketDeleted || !slices.Equal(res.Others, []string{prodEU}) {
+		t.Errorf("PurgeState(prod) = %+v; want 5 versions deleted, the bucket kept for %s", res, prodEU)
+	}
+	if _, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(opts.Bucket), Key: aws.String(prodEU)}); err != nil {
+		t.Errorf("prod-eu's state after purging prod's: %v", err)
+	}
+
+	res, err = backend.PurgeState(ctx, client, opts.Bucket, prodEU)
+	if err != nil || res.Versions != 1 || !res.BucketDeleted || len(res.Others) != 0 {
+		t.Fatalf("PurgeState(prod-eu) = %+v, %v; want 1 version deleted and the bucket with it", res, err)
 	}
 	if ok, err := backend.Exists(ctx, client, opts.Bucket); err != nil || ok {
-		t.Fatalf("bucket still exists after Delete (err %v)", err)
+		t.Fatalf("bucket still exists after the last state was purged (err %v)", err)
 	}
-	deleted, err = backend.Delete(ctx, client, opts.Bucket)
-	if err != nil || deleted {
-		t.Fatalf("Delete of a missing bucket = %v, %v; want false, nil", deleted, err)
+	if res, err := backend.PurgeState(ctx, client, opts.Bucket, prodEU); err != nil || res.BucketDeleted || res.Versions != 0 {
+		t.Fatalf("PurgeState of a missing bucket = %+v, %v; want nothing done, no error", res, err)
 	}
 }
 

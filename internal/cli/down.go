@@ -16,8 +16,9 @@ func newDownCmd(app *App) *cobra.Command {
 		Use:   "down <env>",
 		Short: "Destroy the cluster's infrastructure",
 		Long: `Destroy everything the environment's Terraform state holds, after you type the
-cluster's name (or --yes). --purge-state then deletes the state bucket with
-every object version. For a local environment the emulator kforge started is
+cluster's name (or --yes). --purge-state then deletes the environment's
+state with every version, and the state bucket once no other environment's
+state is in it. For a local environment the emulator kforge started is
 stopped afterwards. A cluster that is already gone is not an error.
 
 With certsBucketForceDestroy: false the certs bucket (PKI and etcd backups),
@@ -42,7 +43,7 @@ backups stay readable; the next up adopts them (docs/OPERATIONS.md).`,
 			return app.printDown(r)
 		},
 	}
-	cmd.Flags().BoolVar(&purge, "purge-state", false, "also delete the state bucket and every version of every object in it")
+	cmd.Flags().BoolVar(&purge, "purge-state", false, "also delete the environment's state (every version), and the state bucket when nothing else is in it")
 	return cmd
 }
 
@@ -57,8 +58,11 @@ func (app *App) printDown(r *cluster.DownResult) error {
 	if len(r.Kept) > 0 {
 		app.Printf("Kept (certsBucketForceDestroy: false): %s. The backups in the bucket stay readable with the key; the next `kforge up %s` adopts them. To delete them too, set certsBucketForceDestroy: true and run `kforge down %s` again.\n", strings.Join(cluster.DescribeKept(r.Kept), ", "), r.Env, r.Env)
 	}
-	if r.StatePurged {
-		app.Printf("State bucket %s deleted with all object versions.\n", r.StateBucket)
+	switch {
+	case r.StatePurged && r.StateBucketDeleted:
+		app.Printf("State of %s deleted with every version; state bucket %s deleted, as nothing else was in it.\n", r.Env, r.StateBucket)
+	case r.StatePurged:
+		app.Printf("State of %s deleted with every version; state bucket %s kept: it holds other state (%s).\n", r.Env, r.StateBucket, strings.Join(r.StateBucketKeptFor, ", "))
 	}
 	if r.EmulatorStopped {
 		app.Printf("Local emulator stopped.\n")

@@ -21,12 +21,16 @@ type DownOptions struct {
 
 // DownResult is what RunDown did.
 type DownResult struct {
-	Env              string           `json:"environment"`
-	AlreadyDestroyed bool             `json:"already_destroyed"`
-	Destroyed        int              `json:"destroyed"`
-	StatePurged      bool             `json:"state_purged"`
-	StateBucket      string           `json:"state_bucket,omitempty"`
-	Swept            []sweep.Resource `json:"swept,omitempty"`
+	Env              string `json:"environment"`
+	AlreadyDestroyed bool   `json:"already_destroyed"`
+	Destroyed        int    `json:"destroyed"`
+	StatePurged      bool   `json:"state_purged"`
+	StateBucket      string `json:"state_bucket,omitempty"`
+	// StateBucketDeleted: with --purge-state, nothing else was in the
+	// bucket; otherwise StateBucketKeptFor names other objects in it.
+	StateBucketDeleted bool             `json:"state_bucket_deleted"`
+	StateBucketKeptFor []string         `json:"state_bucket_kept_for,omitempty"`
+	Swept              []sweep.Resource `json:"swept,omitempty"`
 	// Kept are the certs bucket, log bucket, key and alias left in place
 	// (certsBucketForceDestroy: false); the next up adopts them.
 	Kept            []sweep.Resource `json:"kept,omitempty"`
@@ -119,9 +123,12 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 	}
 	result.Swept, result.Kept = append(result.Swept, swept...), kept
 	if o.PurgeState && exists {
-		if result.StateBucket, result.StatePurged, err = e.purgeStateBucket(ctx); err != nil {
+		bucket, purge, err := e.purgeState(ctx)
+		if err != nil {
 			return nil, err
 		}
+		result.StateBucket, result.StatePurged = bucket, true
+		result.StateBucketDeleted, result.StateBucketKeptFor = purge.BucketDeleted, purge.Others
 	}
 	if e.Local {
 		if err := e.StopEmulator(); err != nil {

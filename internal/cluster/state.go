@@ -15,7 +15,8 @@ import (
 
 // stateBucketTags mark the state bucket as kforge's. They do not name a
 // cluster: the default bucket is shared by every environment of an account
-// and region, and outlives `kforge down` unless --purge-state.
+// and region, and outlives `kforge down`; --purge-state deletes it only
+// once no other environment's state is in it.
 var stateBucketTags = map[string]string{
 	"kforge.io/managed-by": "kforge",
 	"kforge.io/purpose":    "terraform-state",
@@ -58,14 +59,15 @@ func (e *Env) StateBucketExists(ctx context.Context) (bool, error) {
 	return backend.Exists(ctx, c, bucket)
 }
 
-// purgeStateBucket deletes the state bucket with every object version.
-func (e *Env) purgeStateBucket(ctx context.Context) (bucket string, deleted bool, err error) {
+// purgeState deletes this environment's state (every version, and its
+// lock file), then the state bucket when nothing else is in it.
+func (e *Env) purgeState(ctx context.Context) (bucket string, res backend.PurgeResult, err error) {
 	c, bucket, err := e.stateClient(ctx)
 	if err != nil {
-		return "", false, err
+		return "", res, err
 	}
-	deleted, err = backend.Delete(ctx, c, bucket)
-	return bucket, deleted, err
+	res, err = backend.PurgeState(ctx, c, bucket, e.Config.State.Key)
+	return bucket, res, err
 }
 
 // ensureAutoScalingRole creates the account's Auto Scaling service-linked

@@ -238,9 +238,11 @@ func (l *lister) networkInterfaces(ctx context.Context) error {
 					parent = arn
 				}
 			}
-			for fs := range l.fss {
-				if strings.Contains(desc, fs) {
-					parent = fs
+			// "EFS mount target for fs-0123 (fsmt-0456)": the id as a word,
+			// not a prefix of another file system's longer id.
+			for _, word := range strings.FieldsFunc(desc, func(r rune) bool { return r == ' ' || r == '(' || r == ')' }) {
+				if l.fss[word] {
+					parent = word
 				}
 			}
 			if parent == "" && (x.Attachment != nil || strings.EqualFold(string(x.Status), "in-use")) {

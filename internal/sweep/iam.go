@@ -20,8 +20,8 @@ func iamTags(tags []iamtypes.Tag) map[string]string {
 	return tagMap(tags, func(t iamtypes.Tag) (*string, *string) { return t.Key, t.Value })
 }
 
-// roles lists the cluster's roles; a role whose name does not match costs
-// one more call for its tags, which ListRoles does not return.
+// roles lists the cluster's roles; each costs one more call for its tags,
+// which ListRoles does not return.
 func (l *lister) roles(ctx context.Context) error {
 	c := iam.NewFromConfig(l.cfg)
 	p := iam.NewListRolesPaginator(c, &iam.ListRolesInput{})
@@ -66,8 +66,13 @@ func (l *lister) policies(ctx context.Context) error {
 	return nil
 }
 
+// instanceProfiles lists the cluster's instance profiles. ListInstanceProfiles
+// answers without tags on AWS (moto includes them), so each costs a
+// GetInstanceProfile, which has them (moto answers ListInstanceProfileTags
+// with malformed XML).
 func (l *lister) instanceProfiles(ctx context.Context) error {
-	p := iam.NewListInstanceProfilesPaginator(iam.NewFromConfig(l.cfg), &iam.ListInstanceProfilesInput{})
+	c := iam.NewFromConfig(l.cfg)
+	p := iam.NewListInstanceProfilesPaginator(c, &iam.ListInstanceProfilesInput{})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
@@ -75,7 +80,14 @@ func (l *lister) instanceProfiles(ctx context.Context) error {
 		}
 		for _, ip := range out.InstanceProfiles {
 			name := aws.ToString(ip.InstanceProfileName)
-			if why := l.match(iamTags(ip.Tags), name); why != "" {
+			got, err := c.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: ip.InstanceProfileName})
+			if apiCode(err) == "NoSuchEntity" {
+				continue // deleted since the listing
+			}
+			if err != nil {
+				return fmt.Errorf("tags of instance profile %s: %w", name, err)
+			}
+			if why := l.match(iamTags(got.InstanceProfile.Tags), name); why != "" {
 				l.add(Resource{Kind: KindInstanceProfile, ID: name, ARN: aws.ToString(ip.Arn), Name: name, Why: why})
 			}
 		}

@@ -329,11 +329,17 @@ func TestChangeBatches(t *testing.T) {
 
 // TestBucketsOfThisRegionOnly: ListBuckets answers every region's buckets;
 // a bucket of the cluster's name kept in another region is not a leftover
-// of the cluster in this one.
+// of the cluster in this one. An untagged bucket is the cluster's only by
+// the full name kforge gives it: not echo-eu's, not another bucket named
+// "echo-...".
 func TestBucketsOfThisRegionOnly(t *testing.T) {
 	ctx := context.Background()
 	cfg, e := localawstest.ConfigForTest(t, "eu-west-1")
-	for name, region := range map[string]string{"echo-certs-eu": "eu-west-1", "echo-certs-us": "us-west-2", "other-certs-eu": "eu-west-1"} {
+	const ours = "echo-certs-123456789012-eu-west-1"
+	for name, region := range map[string]string{
+		ours: "eu-west-1", "echo-certs-123456789012-us-west-2": "us-west-2", "other-certs-123456789012-eu-west-1": "eu-west-1",
+		"echo-eu-certs-123456789012-eu-west-1": "eu-west-1", "echo-scratch": "eu-west-1",
+	} {
 		c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle, o.Region = true, region })
 		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name),
 			CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(region)}}); err != nil {
@@ -345,8 +351,8 @@ func TestBucketsOfThisRegionOnly(t *testing.T) {
 	if err := l.buckets(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := names(l.out, KindBucket); len(got) != 1 || !got["echo-certs-eu"] {
-		t.Errorf("buckets listed: %v; want echo-certs-eu only", got)
+	if got := names(l.out, KindBucket); len(got) != 1 || !got[ours] {
+		t.Errorf("buckets listed: %v; want %s only", got, ours)
 	}
 }
 

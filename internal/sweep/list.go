@@ -55,23 +55,40 @@ type lister struct {
 func (l *lister) add(r Resource) { l.out = append(l.out, r) }
 
 // match says why a resource with these tags and name belongs to the cluster,
-// or "" when it does not. The cluster tag decides where there is one; a
-// resource without it (tagged in a second request that never came) is
-// matched by its name, which must be the cluster name or start with
-// "<cluster>-": "kforge-local" must not match "kforge-local2-...".
+// or "" when it does not. The cluster tag decides where there is one: a
+// resource tagged for another cluster is not this one's, whatever its name
+// (cluster "prod" must not claim "prod-eu-worker"). Only a resource with no
+// tags at all (kforge's come with the create, or for a bucket in one second
+// request that may never have come) is matched by its name, which must be
+// the cluster name or start with "<cluster>-": "kforge-local" must not
+// match "kforge-local2-...". Tags of other tools without kforge's mean the
+// resource is theirs.
 func (l *lister) match(tags map[string]string, name string) string {
 	if owner, tagged := tags[ClusterTag]; tagged {
 		if owner == l.t.Cluster {
 			return "tag " + ClusterTag
 		}
-		// Another cluster's, whatever its name: cluster "prod" must not
-		// claim "prod-eu-worker".
+		return ""
+	}
+	if hasOwnTags(tags) {
 		return ""
 	}
 	if name != "" && (name == l.t.Cluster || strings.HasPrefix(name, l.t.Cluster+"-")) {
 		return "name " + name
 	}
 	return ""
+}
+
+// hasOwnTags reports tags beyond a name (the Name tag, which match reads as
+// the name) and those AWS itself sets (aws:..., such as the Auto Scaling
+// group name on an instance it launched).
+func hasOwnTags(tags map[string]string) bool {
+	for k := range tags {
+		if k != "Name" && !strings.HasPrefix(k, "aws:") {
+			return true
+		}
+	}
+	return false
 }
 
 // matchInVPC is match, or else membership of one of the cluster's VPCs.

@@ -107,8 +107,6 @@ func Orphans(all []Resource, known map[string]bool) []Resource {
 			} else {
 				fate[i] = orphan
 			}
-		case known[r.Parent]:
-			fate[i] = keep
 		}
 	}
 	// An ENI follows its instance, which follows its ASG: settle in passes.

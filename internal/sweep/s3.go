@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"fmt"
+	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -30,6 +31,7 @@ func (l *lister) buckets(ctx context.Context) error {
 		Prefix:       aws.String(l.t.Cluster),
 		MaxBuckets:   aws.Int32(1000),
 	})
+	ownName := l.bucketName()
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
@@ -41,18 +43,37 @@ func (l *lister) buckets(ctx context.Context) error {
 				continue
 			}
 			m := map[string]string{}
-			if tg, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name}); err == nil {
+			tg, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name})
+			switch code := apiCode(err); {
+			case err == nil:
 				m = tagMap(tg.TagSet, func(t s3types.Tag) (*string, *string) { return t.Key, t.Value })
-			} // NoSuchTagSet: an untagged bucket
+			case code == "NoSuchBucket":
+				continue // deleted since the listing
+			case code != "NoSuchTagSet": // NoSuchTagSet: an untagged bucket
+				return fmt.Errorf("tags of bucket %s: %w", name, err)
+			}
 			if m["kforge.io/purpose"] == "terraform-state" {
 				continue // a state bucket outlives its clusters
 			}
-			if why := l.match(m, name); why != "" {
+			why := l.match(m, "")
+			if len(m) == 0 && ownName.MatchString(name) {
+				why = "name " + name
+			}
+			if why != "" {
 				l.add(Resource{Kind: KindBucket, ID: name, ARN: "arn:aws:s3:::" + name, Name: name, Why: why})
 			}
 		}
 	}
 	return nil
+}
+
+// bucketName matches the names kforge gives a cluster's buckets in this
+// region, <cluster>-certs-<account>-<region> and <cluster>-logs-...: an
+// untagged bucket (its tags come in a request after its create) is the
+// cluster's only by such a name, never by the prefix "<cluster>-" alone,
+// which cluster "prod-eu"'s buckets also have.
+func (l *lister) bucketName() *regexp.Regexp {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(l.t.Cluster) + `-(certs|logs)-[0-9]{12}-` + regexp.QuoteMeta(l.cfg.Region) + `$`)
 }
 
 // bucket empties a bucket (every version and delete marker) and deletes it.

@@ -204,6 +204,53 @@ func kindList(m map[string]int) string {
 	return strings.Join(ks, " ")
 }
 
+// createForeign makes resources of another tool whose names start with
+// "alpha-": a role and a bucket with tags of their own and no cluster tag.
+func createForeign(t *testing.T, ctx context.Context, cfg aws.Config, endpoint string) map[string]bool {
+	t.Helper()
+	if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{
+		RoleName: aws.String("alpha-eks-node"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`),
+		Tags: []iamtypes.Tag{{Key: aws.String("managed-by"), Value: aws.String("eksctl")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := awsx.S3Client(cfg, endpoint)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("alpha-data")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String("alpha-data"), Tagging: &s3types.Tagging{
+		TagSet: []s3types.Tag{{Key: aws.String("team"), Value: aws.String("data")}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]bool{"alpha-eks-node": true, "alpha-data": true}
+}
+
+// withoutListedIAMTags returns cfg with the tags taken out of ListRoles and
+// ListInstanceProfiles answers, which AWS leaves out (the IAM API Reference:
+// "this operation does not return tags") and moto includes.
+func withoutListedIAMTags(cfg aws.Config) aws.Config {
+	c := cfg.Copy()
+	c.APIOptions = append(c.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("withoutListedIAMTags",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleInitialize(ctx, in)
+				switch o := out.Result.(type) {
+				case *iam.ListRolesOutput:
+					for i := range o.Roles {
+						o.Roles[i].Tags = nil
+					}
+				case *iam.ListInstanceProfilesOutput:
+					for i := range o.InstanceProfiles {
+						o.InstanceProfiles[i].Tags = nil
+					}
+				}
+				return out, md, err
+			}), middleware.After)
+	})
+	return c
+}
+
 // TestListAndDeleteAgainstEmulator: two clusters in one emulator, the
 // second named with the first's name and a dash ("alpha-eu", so every one
 // of its names starts with "alpha-"); sweeping alpha removes every resource
@@ -214,6 +261,10 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 	ctx := context.Background()
 	createCluster(t, ctx, cfg, em.URL(), "alpha", "10.10")
 	createCluster(t, ctx, cfg, em.URL(), "alpha-eu", "10.20")
+	// Another tool's resources named like alpha's, tagged but not by kforge.
+	foreign := createForeign(t, ctx, cfg, em.URL())
+	// The lister sees IAM's list answers as AWS gives them: without tags.
+	cfg = withoutListedIAMTags(cfg)
 	// A prefix that is not "<cluster>-" must not match: alpha2 is not alpha.
 	if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("alpha2-worker"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
 		t.Fatal(err)
@@ -248,7 +299,7 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 		t.Errorf("the same clusters list differently:\nalpha    %s\nalpha-eu %s", kindList(kinds(a)), kindList(kinds(b)))
 	}
 	for _, r := range a {
-		if strings.Contains(r.Name, "alpha2") || strings.Contains(r.Name, "alpha-eu") {
+		if strings.Contains(r.Name, "alpha2") || strings.Contains(r.Name, "alpha-eu") || foreign[r.Name] {
 			t.Errorf("alpha lists a resource of another cluster: %s", r)
 		}
 	}
@@ -273,6 +324,12 @@ func TestListAndDeleteAgainstEmulator(t *testing.T) {
 	}
 	if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("alpha2-worker")}); err != nil {
 		t.Errorf("alpha2-worker was deleted with alpha: %v", err)
+	}
+	if _, err := iam.NewFromConfig(cfg).GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("alpha-eks-node")}); err != nil {
+		t.Errorf("another tool's role alpha-eks-node was deleted with alpha: %v", err)
+	}
+	if _, err := awsx.S3Client(cfg, em.URL()).HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("alpha-data")}); err != nil {
+		t.Errorf("another tool's bucket alpha-data was deleted with alpha: %v", err)
 	}
 	// KMS: deletion is scheduled, not immediate.
 	for _, r := range a {
@@ -312,6 +369,10 @@ func TestOrphans(t *testing.T) {
 		// proof of the role (a lost CreateRole answer left it unrecorded).
 		{Kind: KindRole, ID: "c-controller", ARN: "arn:iam::1:role/c-controller"},
 		{Kind: KindInstanceProfile, ID: "c-controller", ARN: "arn:iam::1:instance-profile/c-controller"}, // in state
+		// An ASG whose create answer was lost, named as its launch template
+		// in the state: it is an orphan, and so is its instance.
+		{Kind: KindASG, ID: "c-spot", ARN: "arn:asg/c-spot"},
+		{Kind: KindInstance, ID: "i-9", Parent: "c-spot"},
 		{Kind: KindHostedZone, ID: "Z1"},
 		{Kind: KindRecord, ID: "Z1_www.c_A", Parent: "Z1"}, // a user's, in an in-state zone
 		{Kind: KindRecord, ID: "Z1_api.c_A"},               // a name Terraform manages, not in the state
@@ -328,6 +389,7 @@ func TestOrphans(t *testing.T) {
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"zone_id": "Z1"}},
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "arn:iam::1:policy/c-controller", "name": "c-controller"}},
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "c-controller", "arn": "arn:iam::1:instance-profile/c-controller", "role": "c-controller"}},
+			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "lt-9", "name": "c-spot"}},
 			{Mode: tfjson.ManagedResourceMode, AttributeValues: map[string]any{"id": "fs-1"}},
 			{Mode: tfjson.DataResourceMode, AttributeValues: map[string]any{"id": "vpc-2"}}, // a data source proves nothing
 		}}},
@@ -336,7 +398,7 @@ func TestOrphans(t *testing.T) {
 	for _, r := range Orphans(all, StateValues(st)) {
 		got = append(got, r.ID)
 	}
-	want := []string{"c-system", "i-2", "eni-2", "eni-5", "vpc-2", "subnet-2", "c-controller", "Z1_api.c_A", "fsmt-1"}
+	want := []string{"c-system", "i-2", "eni-2", "eni-5", "vpc-2", "subnet-2", "c-controller", "c-spot", "i-9", "Z1_api.c_A", "fsmt-1"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("orphans:\n got %v\nwant %v", got, want)
 	}

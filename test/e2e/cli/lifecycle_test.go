@@ -1,10 +1,14 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // TestLifecycle runs what a user runs against one emulator: init twice, up
@@ -13,8 +17,9 @@ import (
 // false, down keeps the certs bucket, log bucket and key, a second down
 // still keeps them, and up adopts them with the backup written before
 // still readable (the cluster's second apply); finally down with
-// certsBucketForceDestroy true removes everything, and a second down finds
-// nothing.
+// certsBucketForceDestroy true removes everything, a second down finds
+// nothing, and down --purge-state deletes this environment's state but
+// keeps the bucket for another's.
 func TestLifecycle(t *testing.T) {
 	requireTools(t)
 	if testing.Short() {
@@ -206,6 +211,31 @@ func TestLifecycle(t *testing.T) {
 	again = run(5*time.Minute, "down", "local", "--yes")
 	if again.code != 0 || !strings.Contains(again.stdout, "already destroyed") {
 		t.Fatalf("second down: want success saying already destroyed, got %s", again)
+	}
+
+	// --purge-state deletes this environment's state and keeps the bucket
+	// for another environment's state in it, whose key starts with this
+	// cluster's name.
+	ctx := context.Background()
+	const otherState = "kforge-local-eu/local/terraform.tfstate"
+	if _, err := backup.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(init1.Bucket), Key: aws.String(otherState), Body: strings.NewReader("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	purge := run(5*time.Minute, "down", "local", "--yes", "--purge-state")
+	if purge.code != 0 || !strings.Contains(purge.stdout, "State of local deleted with every version; state bucket "+init1.Bucket+" kept: it holds other state ("+otherState+")") {
+		t.Fatalf("down --purge-state with another environment's state in the bucket: %s", purge)
+	}
+	versions, err := backup.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(init1.Bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range versions.Versions {
+		if aws.ToString(v.Key) != otherState {
+			t.Errorf("after --purge-state the state bucket still holds %s (version %s)", aws.ToString(v.Key), aws.ToString(v.VersionId))
+		}
+	}
+	if len(versions.Versions) != 1 {
+		t.Errorf("after --purge-state: %d object versions left, want only %s", len(versions.Versions), otherState)
 	}
 	var outAfter map[string]any
 	if r := run(2*time.Minute, "output", "local", "--json"); r.code == 0 {
