@@ -537,11 +537,12 @@ func (m *arch) recordsTo(zone *inventory.Resource, what string) string {
 	return "A " + strings.Join(names, ", ")
 }
 
-// roleServes links an IAM role to the ASG whose nodes assume it, by name.
+// roleServes links an IAM role to the ASG whose nodes assume it, by the
+// role's resource name in the modules (aws_iam_role.controller, .worker):
+// the role's own name holds the cluster's, which may hold either word.
 func roleServes(role *inventory.Resource, g inventory.Group) bool {
-	name := strings.ToLower(role.String("name") + " " + role.Address)
 	if g.Role == inventory.RoleController {
-		return strings.Contains(name, "controller") || strings.Contains(name, "control-plane")
+		return strings.HasSuffix(role.Address, ".controller")
 	}
-	return strings.Contains(name, "worker")
+	return strings.HasSuffix(role.Address, ".worker")
 }
