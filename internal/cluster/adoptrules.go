@@ -181,11 +181,13 @@ func (e *Env) adoptUnrecordedRules(ctx context.Context, r *tfrun.Runner, plan *t
 // applies the rest, at most maxLostCreateRecoveries times:
 //   - a security group rule (InvalidPermission.Duplicate) is adopted
 //     through an import block, as after planning;
-//   - any other resource is an orphan of this run, carrying the cluster tag
-//     and not in the state, removed as a killed apply's orphans are.
+//   - any other resource is an orphan of this run, not in the state and
+//     found as the orphan check finds one (its cluster tag, or for an
+//     untagged bucket kforge's full bucket name), removed as a killed
+//     apply's orphans are.
 //
 // When nothing was found to heal (the name is taken by something that is
-// not this cluster's, or by a resource whose tags come after its create),
+// not this cluster's, or by a hosted zone, tagged only after its create),
 // the apply's error is returned as it is.
 func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, progress func(tfrun.Progress)) error {
 	err := r.Apply(ctx, plan, progress)
