@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -328,6 +329,21 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("natGateway with %s zones: warnings %v", zones, nat.Warnings)
 		}
 	}
+	// Fifty admin CIDRs fill the control plane's group with kforge's ten
+	// rules to the default 60; one more warns.
+	for n, want := range map[int]int{50: 0, 51: 1} {
+		cidrs := make([]string, n)
+		for i := range cidrs {
+			cidrs[i] = fmt.Sprintf("198.51.%d.0/24", i)
+		}
+		many, err := loadString(t, strings.Replace(validDoc, "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: ["+strings.Join(cidrs, ", ")+"]", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(many.Warnings) != want || want == 1 && (many.Warnings[0].Field != "network.adminCIDRs" || !strings.Contains(many.Warnings[0].Message, "61 inbound rules")) {
+			t.Errorf("%d admin CIDRs: warnings %v", n, many.Warnings)
+		}
+	}
 	// In production the open API is an error.
 	doc = strings.Replace(doc, "environment: test", "environment: prod\n", 1)
 	doc = strings.Replace(doc, "azCount: 2", "azCount: 3", 1)
@@ -360,6 +376,19 @@ func TestKubernetesVersions(t *testing.T) {
 	}
 	if KubernetesReleasesCheckedOn() == "" {
 		t.Error("no check date")
+	}
+}
+
+func TestControlPlaneMinimum(t *testing.T) {
+	for typ, below := range map[string]bool{
+		"t3.nano": true, "t3.micro": true, "t4g.micro": true, "t2.small": true,
+		"m7g.medium": true, "c6g.medium": true, "a1.medium": true, "r8g.medium": true,
+		"t3.small": false, "t3a.small": false, "t4g.small": false, "t4g.medium": false,
+		"t2.medium": false, "m7g.large": false, "m5.large": false, "c7i.large": false,
+	} {
+		if got := belowControlPlaneMinimum(typ); got != below {
+			t.Errorf("belowControlPlaneMinimum(%s) = %v, want %v", typ, got, below)
+		}
 	}
 }
 

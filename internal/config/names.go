@@ -178,3 +178,20 @@ func isArm(instanceType string) bool {
 	attrs, _, _ := strings.Cut(rest, "-")
 	return strings.Contains(attrs, "g")
 }
+
+// belowControlPlaneMinimum reports the instance types known to have fewer
+// than the 2 vCPUs or 1700 MB that kubeadm init's preflight requires: every
+// nano and micro size, t2.small (one vCPU), and the medium size of Graviton
+// families other than the burstable t4g (one vCPU).
+func belowControlPlaneMinimum(instanceType string) bool {
+	family, size, _ := strings.Cut(instanceType, ".")
+	switch {
+	case size == "nano" || size == "micro":
+		return true
+	case instanceType == "t2.small":
+		return true
+	case size == "medium" && isArm(instanceType) && !strings.HasPrefix(family, "t"):
+		return true
+	}
+	return false
+}

@@ -89,11 +89,30 @@ var sharedRules = []sharedRule{
 			}
 		})
 	}},
+	{"pool taint key twice with two effects", `taints: ["dedicated=web:PreferNoSchedule"]`, `taints: ["dedicated=gpu:NoSchedule", "dedicated=gpu:NoExecute"]`, "workerPools.general.taints[1]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Taints = []string{"dedicated=gpu:NoSchedule", "dedicated=gpu:NoExecute"} })
+	}},
+	{"label key too long for the autoscaler's template tag", "team: platform", longKey + ": web", `workerPools.general.labels["` + longKey + `"]`, "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Labels = map[string]string{longKey: "web"} })
+	}},
+	{"taint key too long for the autoscaler's template tag", `taints: ["dedicated=web:PreferNoSchedule"]`, `taints: ["` + longKey + `=web:PreferNoSchedule"]`, "workerPools.general.taints[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Taints = []string{longKey + "=web:PreferNoSchedule"} })
+	}},
+	{"admin cidr is the vpc", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [10.0.0.0/16]", "network.adminCIDRs[0]", "admin_cidrs", func(i *Inputs) { i.AdminCIDRs = []string{"10.0.0.0/16"} }},
+	{"pod cidr link-local", "podCIDR: 10.244.0.0/16", "podCIDR: 169.254.0.0/16", "kubernetes.podCIDR", "pod_cidr", func(i *Inputs) { i.PodCIDR = "169.254.0.0/16" }},
+	{"service cidr loopback", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 127.0.0.0/16", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "127.0.0.0/16" }},
+	{"service cidr multicast", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 239.0.0.0/16", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "239.0.0.0/16" }},
+	{"control plane micro", "instanceType: t3.medium\n  volumeSize", "instanceType: t3.micro\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "t3.micro" }},
+	{"control plane one-vCPU graviton", "instanceType: t3.medium\n  volumeSize", "instanceType: c7g.medium\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "c7g.medium" }},
 	{"pool name reserved", "  general:\n", "  controller:\n", "workerPools.controller", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("controller") }},
 	{"pool name uppercase", "  general:\n", "  General:\n", "workerPools.General", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("General") }},
 	{"pool name trailing hyphen", "  general:\n", "  general-:\n", "workerPools.general-", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-") }},
 	{"pool name too long", "  general:\n", "  general-purpose-pool:\n", "workerPools.general-purpose-pool", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-purpose-pool") }},
 }
+
+// longKey is a valid label and taint key of 83 characters, one more than
+// fits behind Cluster Autoscaler's template tag prefix in 128.
+var longKey = "platform-team.infrastructure.example-corporation.com/" + strings.Repeat("w", 30)
 
 // rootRules run through the config package and the root module only: the
 // modules get tags that kforge's own are merged into, and only the root

@@ -58,6 +58,35 @@ const (
 // marker), within EC2 Auto Scaling's 50 tags per group.
 const maxPoolTagsLabelsTaints = 40
 
+// autoscalerTemplateTagPrefix is how Cluster Autoscaler's node-template tag
+// keys begin (terraform/modules/node-group asg.tf: .../label/<key> and
+// .../taint/<key>, both this long), so a label or taint key may be as long
+// as EC2 Auto Scaling's 128-character tag keys leave after it.
+const (
+	autoscalerTemplateTagPrefix = "k8s.io/cluster-autoscaler/node-template/label/"
+	maxTemplatedKey             = maxTagKey - len(autoscalerTemplateTagPrefix)
+)
+
+// The control plane's security group holds ten inbound rules of kforge's
+// own (the API from the VPC, etcd, and the kubelet and Cilium ports from
+// itself and from the workers: terraform/modules/node-group security.tf)
+// and one per admin CIDR, within EC2's default 60 inbound rules per group.
+const (
+	defaultInboundRulesQuota = 60
+	controllerInboundRules   = 10
+)
+
+// specialRanges are IPv4 ranges a pod or service network must not overlap:
+// "this network", loopback, link-local (where the instance metadata service,
+// the VPC's DNS resolver and NTP answer) and multicast with the reserved
+// block above it.
+var specialRanges = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("224.0.0.0/3"),
+}
+
 var (
 	labelName   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$`)
 	tagChars    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
@@ -275,6 +304,13 @@ func (v *validator) network() {
 			continue
 		}
 		seen[p.String()] = i
+		if vpc, msg, _ := parseCIDR(n.VPCCIDR); msg == "" && p == vpc {
+			// The API is open to the VPC by a rule of its own; EC2 refuses a
+			// second identical rule (InvalidPermission.Duplicate) mid-apply.
+			v.errorf(path, "remove it: the VPC may already reach the API",
+				"%s is network.vpcCIDR, which the control plane's security group already admits", p)
+			continue
+		}
 		if p.Bits() == 0 {
 			if c.isProd() {
 				// Decided: production never opens the API server to the whole internet.
@@ -285,6 +321,11 @@ func (v *validator) network() {
 					"0.0.0.0/0 opens the Kubernetes API to the whole internet")
 			}
 		}
+	}
+	if room := defaultInboundRulesQuota - controllerInboundRules; len(n.AdminCIDRs) > room {
+		v.warnf("network.adminCIDRs", fmt.Sprintf("merge ranges to at most %d, or ask AWS to raise the quota of inbound rules per security group first (Service Quotas, VPC)", room),
+			"%d CIDRs are %d inbound rules on the control plane's security group with kforge's %d; a group takes %d by default, and the apply stops at the one over",
+			len(n.AdminCIDRs), len(n.AdminCIDRs)+controllerInboundRules, controllerInboundRules, defaultInboundRulesQuota)
 	}
 	// One Elastic IP per zone's NAT gateway, against a default quota of 5
 	// per region that the account's other clusters share.
@@ -364,6 +405,22 @@ func (v *validator) kubernetes() {
 	if svcMsg == "" && (svc.Bits() < minServicePrefix || svc.Bits() > maxServicePrefix) {
 		v.errorf("kubernetes.serviceCIDR", fmt.Sprintf("use a prefix between /%d and /%d, for example %s", minServicePrefix, maxServicePrefix, DefaultServiceCIDR),
 			"/%d is outside /%d-/%d", svc.Bits(), minServicePrefix, maxServicePrefix)
+	}
+	for _, r := range []struct {
+		path, example string
+		p             netip.Prefix
+		ok            bool
+	}{
+		{"kubernetes.podCIDR", DefaultPodCIDR, pod, podMsg == ""},
+		{"kubernetes.serviceCIDR", DefaultServiceCIDR, svc, svcMsg == ""},
+	} {
+		for _, special := range specialRanges {
+			if r.ok && r.p.Overlaps(special) {
+				v.errorf(r.path, "use a private range, for example "+r.example,
+					"%s overlaps %s, which is not routable between nodes (this network, loopback, link-local with the instance metadata service, or multicast)", r.p, special)
+				break
+			}
+		}
 	}
 	if podMsg == "" {
 		nodes := 1 // the control plane
@@ -477,6 +534,11 @@ func (v *validator) volumeSize(path string, size int) {
 func (v *validator) controlPlane() {
 	cp := v.c.ControlPlane
 	v.instanceType("controlPlane.instanceType", cp.InstanceType)
+	if instanceTypePattern.MatchString(cp.InstanceType) && belowControlPlaneMinimum(cp.InstanceType) {
+		// kubeadm init's preflight refuses fewer than 2 CPUs or 1700 MB.
+		v.errorf("controlPlane.instanceType", "use at least 2 vCPUs and 2 GiB, for example t3.small, t3.medium or t4g.medium",
+			"%s has fewer than the 2 vCPUs and 1700 MB of memory kubeadm requires of a control-plane node", cp.InstanceType)
+	}
 	v.volumeSize("controlPlane.volumeSize", cp.VolumeSize)
 	v.backupInterval("controlPlane.backupInterval", cp.BackupInterval)
 }
@@ -587,6 +649,9 @@ func (v *validator) workerPools() {
 				v.errorf(lp, "write a label key such as team or example.com/team", "%s", msg)
 			} else if msg := checkReservedLabel(k); msg != "" {
 				v.errorf(lp, "use your own prefix, for example example.com/role, or node.kubernetes.io/", "%s", msg)
+			} else if len(k) > maxTemplatedKey {
+				v.errorf(lp, fmt.Sprintf("use a key of at most %d characters", maxTemplatedKey),
+					"is %d characters; as a Cluster Autoscaler template tag on the pool's Auto Scaling group it would exceed AWS's %d-character tag keys", len(k), maxTagKey)
 			}
 			if msg := checkLabelValue(p.Labels[k]); msg != "" {
 				v.errorf(lp, "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", "%s", msg)
@@ -604,10 +669,17 @@ func (v *validator) workerPools() {
 				v.errorf(tp, "write key=value:Effect or key:Effect, Effect one of NoSchedule, PreferNoSchedule, NoExecute (for example dedicated=gpu:NoSchedule)", "%s", msg)
 				continue
 			}
-			if j, dup := taintKeys[key+t[strings.LastIndex(t, ":"):]]; dup {
-				v.errorf(tp, "remove the duplicate", "repeats the key and effect of %s.taints[%d]", path, j)
+			if len(key) > maxTemplatedKey {
+				v.errorf(tp, fmt.Sprintf("use a key of at most %d characters", maxTemplatedKey),
+					"the key is %d characters; as a Cluster Autoscaler template tag on the pool's Auto Scaling group it would exceed AWS's %d-character tag keys", len(key), maxTagKey)
 			}
-			taintKeys[key+t[strings.LastIndex(t, ":"):]] = i
+			// Cluster Autoscaler's node template has one tag per taint key,
+			// so a key may appear once whatever its effects.
+			if j, dup := taintKeys[key]; dup {
+				v.errorf(tp, "keep one taint per key (NoExecute also keeps new pods off, as NoSchedule does)",
+					"repeats the key of %s.taints[%d]; the pool's Cluster Autoscaler template holds one taint per key", path, j)
+			}
+			taintKeys[key] = i
 		}
 		if n := len(c.Tags) + len(p.Labels) + len(p.Taints); n > maxPoolTagsLabelsTaints {
 			v.errorf(path, fmt.Sprintf("keep tags + labels + taints at most %d for this pool (remove %d)", maxPoolTagsLabelsTaints, n-maxPoolTagsLabelsTaints),

@@ -1,4 +1,10 @@
 locals {
+  # Ranges a pod or service network must not overlap: this network,
+  # loopback, link-local (the instance metadata service, the VPC's DNS and
+  # NTP) and multicast with the reserved block above it; as
+  # internal/config's specialRanges.
+  unroutable_ranges = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3"]
+
   # kforge's own tags: the sweep and the teardown check find a cluster's
   # resources by kforge.io/cluster.
   kforge_tags = {

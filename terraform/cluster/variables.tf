@@ -100,6 +100,13 @@ variable "admin_cidrs" {
     condition     = alltrue([for c in var.admin_cidrs : !strcontains(c, ":") && try(cidrhost(c, 0) == split("/", c)[0], false)])
     error_message = "admin_cidrs must be IPv4 CIDRs without host bits, for example [\"203.0.113.10/32\", \"198.51.100.0/24\"]."
   }
+
+  # The API is open to the VPC by a rule of its own; EC2 refuses a second
+  # identical rule.
+  validation {
+    condition     = !contains(var.admin_cidrs, var.vpc_cidr)
+    error_message = "admin_cidrs must not list vpc_cidr: the control plane's security group already admits the VPC, and EC2 refuses an identical second rule."
+  }
 }
 
 variable "kubernetes_version" {
@@ -131,6 +138,11 @@ variable "pod_cidr" {
     condition     = try(tonumber(split("/", var.pod_cidr)[1]) <= 24 && pow(2, 24 - tonumber(split("/", var.pod_cidr)[1])) >= 1 + sum([for p in values(var.worker_pools) : p.max_size]), true)
     error_message = "pod_cidr must hold one /24 per node at the pools' maximum size (the control plane and every pool's max_size), for example 10.244.0.0/16."
   }
+
+  validation {
+    condition     = try(alltrue([for r in local.unroutable_ranges : cidrhost("${cidrhost(var.pod_cidr, 0)}/${min(tonumber(split("/", var.pod_cidr)[1]), tonumber(split("/", r)[1]))}", 0) != cidrhost("${cidrhost(r, 0)}/${min(tonumber(split("/", var.pod_cidr)[1]), tonumber(split("/", r)[1]))}", 0)]), true)
+    error_message = "pod_cidr must not overlap ${join(", ", local.unroutable_ranges)} (this network, loopback, link-local with the instance metadata service, multicast), for example 10.244.0.0/16."
+  }
 }
 
 variable "service_cidr" {
@@ -141,6 +153,11 @@ variable "service_cidr" {
   validation {
     condition     = can(cidrhost(var.service_cidr, 0)) && try(!(cidrhost("${cidrhost(var.service_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", var.vpc_cidr)[1]))}", 0) == cidrhost("${cidrhost(var.vpc_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", var.vpc_cidr)[1]))}", 0)) && !(cidrhost("${cidrhost(var.service_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", var.pod_cidr)[1]))}", 0) == cidrhost("${cidrhost(var.pod_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", var.pod_cidr)[1]))}", 0)), true)
     error_message = "service_cidr must be an IPv4 CIDR that overlaps neither vpc_cidr nor pod_cidr, for example 10.96.0.0/12."
+  }
+
+  validation {
+    condition     = try(alltrue([for r in local.unroutable_ranges : cidrhost("${cidrhost(var.service_cidr, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", r)[1]))}", 0) != cidrhost("${cidrhost(r, 0)}/${min(tonumber(split("/", var.service_cidr)[1]), tonumber(split("/", r)[1]))}", 0)]), true)
+    error_message = "service_cidr must not overlap ${join(", ", local.unroutable_ranges)} (this network, loopback, link-local with the instance metadata service, multicast), for example 10.96.0.0/12."
   }
 }
 
@@ -163,6 +180,14 @@ variable "controller_instance_type" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.controller_instance_type))
     error_message = "controller_instance_type must be an EC2 instance type such as t3.medium."
+  }
+
+  # kubeadm init's preflight refuses fewer than 2 CPUs or 1700 MB: every
+  # nano and micro, t2.small, and the one-vCPU medium of Graviton families
+  # other than t4g.
+  validation {
+    condition     = !can(regex("\\.(nano|micro)$", var.controller_instance_type)) && var.controller_instance_type != "t2.small" && !(can(regex(local.graviton_pattern, var.controller_instance_type)) && can(regex("^[a-su-z][^.]*\\.medium$", var.controller_instance_type)))
+    error_message = "controller_instance_type must have at least the 2 vCPUs and 1700 MB kubeadm requires of a control-plane node, for example t3.small, t3.medium or t4g.medium."
   }
 }
 
@@ -224,8 +249,8 @@ variable "worker_pools" {
   }
 
   validation {
-    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for k, v in p.labels : can(regex("^(([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$", k)) && length(split("/", k)[0]) <= 253 && (!can(regex("^([^/]*\\.)?(kubernetes|k8s)\\.io/", k)) || can(regex("^([^/]*\\.)?(node|kubelet)\\.kubernetes\\.io/", k))) && can(regex("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$", v))]]))
-    error_message = "worker pool labels must be Kubernetes labels the kubelet may set on its node: keys [prefix/]name with a lowercase DNS prefix and a name of 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit; no kubernetes.io/ or k8s.io/ prefix but node.kubernetes.io/ and kubelet.kubernetes.io/; values empty or like the name."
+    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for k, v in p.labels : can(regex("^(([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$", k)) && length(split("/", k)[0]) <= 253 && length(k) <= 82 && (!can(regex("^([^/]*\\.)?(kubernetes|k8s)\\.io/", k)) || can(regex("^([^/]*\\.)?(node|kubelet)\\.kubernetes\\.io/", k))) && can(regex("^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$", v))]]))
+    error_message = "worker pool labels must be Kubernetes labels the kubelet may set on its node: keys [prefix/]name with a lowercase DNS prefix and a name of 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit; no kubernetes.io/ or k8s.io/ prefix but node.kubernetes.io/ and kubelet.kubernetes.io/; values empty or like the name; keys of at most 82 characters (a Cluster Autoscaler template tag k8s.io/cluster-autoscaler/node-template/label/<key> is at most 128)."
   }
 
   validation {
@@ -234,13 +259,13 @@ variable "worker_pools" {
   }
 
   validation {
-    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for t in p.taints : can(regex("^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$", t))]]))
-    error_message = "worker pool taints must look like key=value:Effect or key:Effect, with Effect one of NoSchedule, PreferNoSchedule, NoExecute."
+    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for t in p.taints : can(regex("^[A-Za-z0-9./_-]{1,82}(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$", t))]]))
+    error_message = "worker pool taints must look like key=value:Effect or key:Effect, with Effect one of NoSchedule, PreferNoSchedule, NoExecute, and a key of at most 82 characters (a Cluster Autoscaler template tag k8s.io/cluster-autoscaler/node-template/taint/<key> is at most 128)."
   }
 
   validation {
-    condition     = alltrue([for p in values(var.worker_pools) : length(distinct([for t in p.taints : try("${regex("^[^=:]+", t)}:${regex("[^:]+$", t)}", t)])) == length(p.taints)])
-    error_message = "a worker pool must not list two taints with the same key and effect."
+    condition     = alltrue([for p in values(var.worker_pools) : length(distinct([for t in p.taints : try(regex("^[^=:]+", t), t)])) == length(p.taints)])
+    error_message = "a worker pool must not list two taints with the same key, whatever their effects: its Cluster Autoscaler template holds one taint per key."
   }
 
   validation {

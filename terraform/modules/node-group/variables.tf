@@ -110,6 +110,12 @@ variable "admin_cidrs" {
     condition     = alltrue([for c in var.admin_cidrs : !strcontains(c, ":") && try(cidrhost(c, 0) == split("/", c)[0], false)])
     error_message = "admin_cidrs must be IPv4 CIDRs without host bits, for example [\"203.0.113.10/32\", \"198.51.100.0/24\"]."
   }
+
+  # api_vpc already admits the VPC; EC2 refuses an identical second rule.
+  validation {
+    condition     = !contains(var.admin_cidrs, var.vpc_cidr)
+    error_message = "admin_cidrs must not list vpc_cidr: the control plane's security group already admits the VPC, and EC2 refuses an identical second rule."
+  }
 }
 
 variable "target_group_arns" {
