@@ -154,7 +154,7 @@ func Ensure(ctx context.Context, client *s3.Client, opts Options) (*Result, erro
 		}{"TLS-only bucket policy", func() error {
 			_, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{
 				Bucket: aws.String(opts.Bucket),
-				Policy: aws.String(TLSOnlyPolicy(opts.Bucket)),
+				Policy: aws.String(TLSOnlyPolicy(opts.Region, opts.Bucket)),
 			})
 			return err
 		}})
@@ -189,7 +189,10 @@ func isNoSuchBucket(err error) bool {
 }
 
 // TLSOnlyPolicy denies every request to the bucket that does not use TLS.
-func TLSOnlyPolicy(bucket string) string {
+// Its resources are ARNs of region's partition: S3 refuses a policy naming
+// arn:aws: resources in GovCloud.
+func TLSOnlyPolicy(region, bucket string) string {
+	arn := awsx.BucketARN(region, bucket)
 	policy := map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{map[string]any{
@@ -198,8 +201,8 @@ func TLSOnlyPolicy(bucket string) string {
 			"Principal": "*",
 			"Action":    "s3:*",
 			"Resource": []string{
-				"arn:aws:s3:::" + bucket,
-				"arn:aws:s3:::" + bucket + "/*",
+				arn,
+				arn + "/*",
 			},
 			"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
 		}},

@@ -91,23 +91,26 @@ func TestEnsureCreatesAPrivateVersionedEncryptedBucketIdempotently(t *testing.T)
 }
 
 func TestTLSOnlyPolicy(t *testing.T) {
-	var p struct {
-		Statement []struct {
-			Effect    string
-			Action    string
-			Resource  []string
-			Condition map[string]map[string]string
+	for region, partition := range map[string]string{"eu-west-1": "aws", "us-gov-west-1": "aws-us-gov"} {
+		var p struct {
+			Statement []struct {
+				Effect    string
+				Action    string
+				Resource  []string
+				Condition map[string]map[string]string
+			}
 		}
-	}
-	if err := json.Unmarshal([]byte(backend.TLSOnlyPolicy("b1")), &p); err != nil {
-		t.Fatal(err)
-	}
-	s := p.Statement[0]
-	if s.Effect != "Deny" || s.Action != "s3:*" || s.Condition["Bool"]["aws:SecureTransport"] != "false" {
-		t.Errorf("statement = %+v, want Deny s3:* unless aws:SecureTransport", s)
-	}
-	if len(s.Resource) != 2 || s.Resource[0] != "arn:aws:s3:::b1" || s.Resource[1] != "arn:aws:s3:::b1/*" {
-		t.Errorf("resources = %v, want the bucket and its objects", s.Resource)
+		if err := json.Unmarshal([]byte(backend.TLSOnlyPolicy(region, "b1")), &p); err != nil {
+			t.Fatal(err)
+		}
+		s := p.Statement[0]
+		if s.Effect != "Deny" || s.Action != "s3:*" || s.Condition["Bool"]["aws:SecureTransport"] != "false" {
+			t.Errorf("statement = %+v, want Deny s3:* unless aws:SecureTransport", s)
+		}
+		arn := "arn:" + partition + ":s3:::b1"
+		if len(s.Resource) != 2 || s.Resource[0] != arn || s.Resource[1] != arn+"/*" {
+			t.Errorf("%s: resources = %v, want the bucket and its objects in partition %s", region, s.Resource, partition)
+		}
 	}
 }
 

@@ -61,6 +61,8 @@ type KeptNames struct {
 	CertsBucket string
 	LogBucket   string
 	Alias       string
+	// Region places the buckets' ARNs in its partition.
+	Region string
 }
 
 // NamesFor computes the names of the kept resources.
@@ -69,6 +71,7 @@ func NamesFor(cluster, account, region string) KeptNames {
 		CertsBucket: bucketName(cluster, "certs", account, region),
 		LogBucket:   bucketName(cluster, "logs", account, region),
 		Alias:       "alias/" + cluster,
+		Region:      region,
 	}
 }
 
@@ -158,7 +161,7 @@ func findKept(ctx context.Context, cluster string, names KeptNames, look keptLoo
 			return nil, err
 		}
 		if ok {
-			found = append(found, sweep.Resource{Kind: sweep.KindBucket, ID: b, ARN: "arn:aws:s3:::" + b, Name: b, Why: KeptWhy})
+			found = append(found, sweep.Resource{Kind: sweep.KindBucket, ID: b, ARN: awsx.BucketARN(names.Region, b), Name: b, Why: KeptWhy})
 		}
 	}
 	md, tags, err := look.aliasKey(ctx, names.Alias)

@@ -60,7 +60,7 @@ func (l *lister) buckets(ctx context.Context) error {
 				why = "name " + name
 			}
 			if why != "" {
-				l.add(Resource{Kind: KindBucket, ID: name, ARN: "arn:aws:s3:::" + name, Name: name, Why: why})
+				l.add(Resource{Kind: KindBucket, ID: name, ARN: awsx.BucketARN(l.cfg.Region, name), Name: name, Why: why})
 			}
 		}
 	}

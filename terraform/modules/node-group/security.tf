@@ -134,6 +134,7 @@ resource "aws_vpc_security_group_ingress_rule" "nodes" {
 # Egress is what a node needs and no more (docs/SECURITY.md):
 # - HTTPS anywhere: registries, package repositories, GitHub releases, Let's
 #   Encrypt (workers), AWS APIs (their addresses are not fixed);
+# - on the workers, HTTP anywhere for cert-manager's self-check (below);
 # - the peer ports to the other nodes (kubelet for logs, exec and metrics,
 #   Cilium VXLAN, health and ICMP echo), mirroring the ingress rules above;
 # - the API server (and etcd between control-plane nodes) on the control
@@ -147,6 +148,23 @@ resource "aws_vpc_security_group_egress_rule" "https" {
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+  tags              = var.tags
+}
+
+# Workers: HTTP anywhere, for cert-manager's HTTP-01 self-check. Before it
+# asks Let's Encrypt to validate, cert-manager (a pod on a worker) fetches
+# http://<host>/.well-known/acme-challenge/<token> itself, through the NLB's
+# public addresses, which are not known when the group is made; without
+# this rule the challenge waits forever and no certificate is issued.
+resource "aws_vpc_security_group_egress_rule" "acme_http" {
+  count = local.worker ? 1 : 0
+
+  security_group_id = aws_security_group.this.id
+  description       = "HTTP: ACME HTTP-01 self-check through the NLB"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
   cidr_ipv4         = "0.0.0.0/0"
   tags              = var.tags
 }

@@ -100,6 +100,10 @@ run "egress_narrowed" {
     error_message = "the only egress to 0.0.0.0/0 is TCP 443"
   }
   assert {
+    condition     = length(aws_vpc_security_group_egress_rule.acme_http) == 0
+    error_message = "no HTTP egress on the control plane: cert-manager runs on the workers"
+  }
+  assert {
     condition     = alltrue([for r in aws_vpc_security_group_egress_rule.nodes : r.cidr_ipv4 == null && contains([aws_security_group.this.id, "sg-workers"], r.referenced_security_group_id)]) && toset([for r in aws_vpc_security_group_egress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240", "icmp/8"])
     error_message = "kubelet, Cilium VXLAN, health and ICMP echo only to the cluster's node groups"
   }

@@ -122,8 +122,9 @@ run "pools" {
   }
 }
 
-# Egress: HTTPS anywhere, everything else only to the cluster's own groups
-# or NFS within the VPC (issue 14, finding 6).
+# Egress: HTTPS anywhere, HTTP anywhere for cert-manager's HTTP-01
+# self-check, everything else only to the cluster's own groups or NFS
+# within the VPC (issue 14, finding 6).
 run "egress_narrowed" {
   command = apply
 
@@ -133,7 +134,11 @@ run "egress_narrowed" {
 
   assert {
     condition     = [for r in [aws_vpc_security_group_egress_rule.https] : "${r.ip_protocol}/${r.from_port}-${r.to_port}/${r.cidr_ipv4}"] == ["tcp/443-443/0.0.0.0/0"]
-    error_message = "the only egress to 0.0.0.0/0 is TCP 443"
+    error_message = "HTTPS to 0.0.0.0/0"
+  }
+  assert {
+    condition     = [for r in aws_vpc_security_group_egress_rule.acme_http : "${r.ip_protocol}/${r.from_port}-${r.to_port}/${r.cidr_ipv4}"] == ["tcp/80-80/0.0.0.0/0"]
+    error_message = "HTTP to 0.0.0.0/0, for cert-manager's HTTP-01 self-check through the NLB's public addresses"
   }
   assert {
     condition     = alltrue([for r in aws_vpc_security_group_egress_rule.nodes : r.cidr_ipv4 == null && contains([aws_security_group.this.id, "sg-controller"], r.referenced_security_group_id)]) && toset([for r in aws_vpc_security_group_egress_rule.nodes : "${r.ip_protocol}/${r.from_port}"]) == toset(["tcp/10250", "udp/8472", "tcp/4240", "icmp/8"])
