@@ -6,7 +6,7 @@
 # without a key policy grant, and the drainer read without a KMS grant.
 resource "aws_sqs_queue" "events" {
   name                      = "${var.cluster_name}-node-events"
-  message_retention_seconds = var.message_retention_seconds
+  message_retention_seconds = coalesce(var.message_retention_seconds, 2 * var.lifecycle_heartbeat_seconds + 600)
   sqs_managed_sse_enabled   = true
   tags                      = var.tags
 }

@@ -9,13 +9,13 @@ variable "cluster_name" {
 }
 
 variable "message_retention_seconds" {
-  description = "How long an event waits in the queue (60-1209600 s). An interruption warning is worth acting on for two minutes; 300 s leaves room for a handler restart."
+  description = "How long an event waits in the queue (60-1209600 s), at least lifecycle_heartbeat_seconds + 120. SQS deletes a message at its retention even while it is hidden, and the drainer hides a message it handles for the heartbeat, so a shorter retention would lose every event whose handling failed instead of delivering it again. null (the default): twice the heartbeat plus 600 s, two deliveries with room for a drainer restart (1800 s with the default heartbeat)."
   type        = number
-  default     = 300
+  default     = null
 
   validation {
-    condition     = var.message_retention_seconds >= 60 && var.message_retention_seconds <= 1209600
-    error_message = "message_retention_seconds must be between 60 and 1209600 (SQS limits)."
+    condition     = var.message_retention_seconds == null || try(var.message_retention_seconds >= 60 && var.message_retention_seconds <= 1209600 && var.message_retention_seconds >= var.lifecycle_heartbeat_seconds + 120, false)
+    error_message = "message_retention_seconds must be between 60 and 1209600 (SQS limits) and at least lifecycle_heartbeat_seconds + 120, or null: a message whose handling failed comes back only after the heartbeat, and SQS deletes it at its retention."
   }
 }
 

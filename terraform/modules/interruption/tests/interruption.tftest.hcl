@@ -26,8 +26,8 @@ run "queue_and_rules" {
   command = apply
 
   assert {
-    condition     = aws_sqs_queue.events.sqs_managed_sse_enabled && aws_sqs_queue.events.message_retention_seconds == 300 && aws_sqs_queue.events.name == "kforge-test-node-events"
-    error_message = "encrypted queue named after the cluster, events kept 5 minutes"
+    condition     = aws_sqs_queue.events.sqs_managed_sse_enabled && aws_sqs_queue.events.message_retention_seconds == 1800 && aws_sqs_queue.events.name == "kforge-test-node-events"
+    error_message = "encrypted queue named after the cluster, events kept twice the heartbeat plus 10 minutes"
   }
   assert {
     condition     = toset(keys(aws_cloudwatch_event_rule.this)) == toset(["lifecycle", "spot-interruption", "rebalance", "state-change", "scheduled-change"])
@@ -85,6 +85,32 @@ run "rejects_short_retention" {
   }
 
   expect_failures = [var.message_retention_seconds]
+}
+
+# SQS deletes a message at its retention even while it is hidden; the
+# drainer hides one for the heartbeat, so a failed event must outlive it.
+run "rejects_retention_within_the_heartbeat" {
+  command = plan
+
+  variables {
+    message_retention_seconds   = 600
+    lifecycle_heartbeat_seconds = 600
+  }
+
+  expect_failures = [var.message_retention_seconds]
+}
+
+run "retention_follows_the_heartbeat" {
+  command = plan
+
+  variables {
+    lifecycle_heartbeat_seconds = 3600
+  }
+
+  assert {
+    condition     = aws_sqs_queue.events.message_retention_seconds == 7800
+    error_message = "null retention is twice the heartbeat plus 600 s"
+  }
 }
 
 # Auto Scaling's LifecycleHookName pattern is [A-Za-z0-9\-_\/]+: no dot.
