@@ -164,13 +164,29 @@ func (a *Agent) RenewCertificatesWithin(ctx context.Context, within time.Duratio
 	if err := a.waitRenewed(ctx, stamp); err != nil {
 		return fmt.Errorf("waiting for the control plane to restart on its renewed certificates (the next run resumes): %w", err)
 	}
-	if err := a.backupAdmin(ctx); err != nil {
-		return fmt.Errorf("uploading the renewed admin kubeconfig (the next run resumes): %w", err)
+	if err := a.adminRenewed(ctx); err != nil {
+		return fmt.Errorf("%w (the next run resumes)", err)
 	}
 	if _, err := a.run(ctx, "rm", "-f", certsRenewedMarker); err != nil {
 		return err
 	}
 	a.logger().Info("control plane certificates renewed", "renewal", stamp)
+	return nil
+}
+
+// adminRenewed passes a renewed admin kubeconfig on to its two other
+// users: the bucket's copy, which kforge's commands read, and the drainer
+// (kforge-drain-events.service), a long-running client that read the old
+// certificate when it started. client-go does not reload certificate data
+// embedded in a kubeconfig, so without a restart the drainer would fail
+// with 401 once the old certificate expired, and keep running.
+func (a *Agent) adminRenewed(ctx context.Context) error {
+	if err := a.backupAdmin(ctx); err != nil {
+		return fmt.Errorf("uploading the renewed admin kubeconfig: %w", err)
+	}
+	if _, err := a.run(ctx, "systemctl", "try-restart", drainEventsUnit); err != nil {
+		return fmt.Errorf("restarting the drainer on the renewed admin kubeconfig: %w", err)
+	}
 	return nil
 }
 

@@ -108,6 +108,8 @@ func TestRenewCertificatesWithinNinetyDaysOfExpiry(t *testing.T) {
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf wait -n kube-system pod/kube-scheduler-"+controllerNode,
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready pod -n kube-system -l tier=control-plane --field-selector=spec.nodeName="+controllerNode+" --timeout=5m",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz",
+		// The drainer read the old certificate at its start.
+		"systemctl try-restart kforge-drain-events.service",
 	)
 	for _, name := range staticPods {
 		manifest := h.file(manifestDir + "/" + name + ".yaml")

@@ -75,15 +75,18 @@ func (a *Agent) controllerPhases() []phase {
 	}
 }
 
+// drainEventsUnit is the control plane's drainer (kforge node drain-events).
+const drainEventsUnit = "kforge-drain-events.service"
+
 // enableDrainer starts kforge-drain-events.service, which drains the nodes
 // of terminating worker instances, when the cluster has a node events
 // queue; without one there is nothing to read.
 func (a *Agent) enableDrainer(ctx context.Context) error {
 	if a.Cluster.NodeEventsQueueURL == "" {
 		a.logger().Info("no node events queue in cluster.json; the drainer is not started")
-		return a.runAll(ctx, Cmd("systemctl", "disable", "--now", "kforge-drain-events.service"))
+		return a.runAll(ctx, Cmd("systemctl", "disable", "--now", drainEventsUnit))
 	}
-	return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-drain-events.service"))
+	return a.runAll(ctx, Cmd("systemctl", "enable", "--now", drainEventsUnit))
 }
 
 // rotateAfterRestore marks a restore whose join material is not yet

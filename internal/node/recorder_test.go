@@ -168,6 +168,10 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		defer r.mu.Unlock()
 		return r.certExpiration, nil
 	case strings.HasPrefix(line, "kubeadm upgrade apply"):
+		// As kubeadm's upgrade, which renews admin.conf's client certificate.
+		if err := r.WriteFile(adminConf, []byte("apiVersion: v1\nkind: Config\n# admin of "+r.name+", renewed by the upgrade to "+c.Args[2]+"\n"), 0o600); err != nil {
+			return "", err
+		}
 		return "", r.WriteFile(apiServerManifest, []byte("spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:"+c.Args[2]+"\n"), 0o600)
 	case strings.HasPrefix(line, "kubeadm join"):
 		return "", r.WriteFile(kubeletConf, []byte("kubelet"), 0o600)

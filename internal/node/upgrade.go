@@ -181,6 +181,13 @@ func (a *Agent) backInService(ctx context.Context, node, want string) error {
 	if err := a.runAll(ctx, steps...); err != nil {
 		return fmt.Errorf("returning %s to service after its kubelet's upgrade to %s (it stays cordoned; the next run retries): %w", node, want, err)
 	}
+	// kubeadm upgrade apply renewed admin.conf's client certificate; the
+	// bucket's copy and the drainer still hold the old one, and the
+	// renewal timer, reading the new one's expiry, would not replace them
+	// before the old one expired.
+	if err := a.adminRenewed(ctx); err != nil {
+		return fmt.Errorf("after the upgrade to %s (the node is back in service; the next run retries): %w", want, err)
+	}
 	if err := a.publishControlPlaneVersion(ctx, want); err != nil {
 		return fmt.Errorf("publishing the control plane's version %s to the join material (the node is back in service; the next run retries): %w", want, err)
 	}

@@ -48,7 +48,12 @@ func TestUpgradeControlPlane(t *testing.T) {
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready pod -n kube-system -l tier=control-plane --field-selector=spec.nodeName=ip-10-0-1-10.eu-west-1.compute.internal --timeout=5m",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf uncordon ip-10-0-1-10.eu-west-1.compute.internal",
+		// kubeadm upgrade apply renewed admin.conf: the drainer restarts on it.
+		"systemctl try-restart kforge-drain-events.service",
 	)
+	if got, err := c.bucket.Get(ctx, AdminConfKey); err != nil || string(got) != h.file(adminConf) || !strings.Contains(string(got), "renewed by the upgrade to v1.36.6") {
+		t.Errorf("admin.conf in the bucket after the upgrade: %q (%v), want the node's renewed one %q", got, err, h.file(adminConf))
+	}
 	if !strings.Contains(strings.Join(h.log[mark:], "\n"), "write /etc/yum.repos.d/kubernetes.repo") || !strings.Contains(h.file("/etc/yum.repos.d/kubernetes.repo"), "/core:/stable:/v1.36/rpm/") {
 		t.Errorf("the package repository was not moved to 1.36: %q", h.file("/etc/yum.repos.d/kubernetes.repo"))
 	}
