@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -220,9 +221,20 @@ func (a *Agent) SnapshotOnRequest(ctx context.Context, request string) error {
 	return a.Bucket.Put(ctx, SnapshotRequestKey, []byte(request))
 }
 
+// backupLock serialises Backup between the timer's process and the
+// drainer's (a kforge roll --control-plane request): two etcdctl runs
+// writing one snapshot at once interleave it, and an older snapshot
+// uploaded last would replace the newer latest.db a roll waits for.
+const backupLock = "/run/kforge-backup.lock"
+
 // Backup uploads the PKI archive, the admin kubeconfig and a fresh etcd
 // snapshot to the controller prefix (run by kforge-backup.timer).
 func (a *Agent) Backup(ctx context.Context) error {
+	unlock, err := lock(ctx, a.Host, backupLock)
+	if err != nil {
+		return fmt.Errorf("waiting for another backup to finish: %w", err)
+	}
+	defer unlock()
 	archive, err := PackPKI(a.Host)
 	if err != nil {
 		return err
@@ -233,7 +245,10 @@ func (a *Agent) Backup(ctx context.Context) error {
 	if err := a.backupAdmin(ctx); err != nil {
 		return err
 	}
-	const snapInPod = "/var/lib/etcd/kforge-snapshot.db"
+	// A name of its own per run: etcdctl writes <path>.part without
+	// O_EXCL, so two runs on one path would corrupt each other's snapshot
+	// even if a lock were bypassed (a host that cannot lock).
+	snapInPod := fmt.Sprintf("/var/lib/etcd/kforge-snapshot-%d-%s.db", a.now().Unix(), rand.Text()[:8])
 	if _, err := a.Host.Run(ctx, a.kubectl("-n", "kube-system", "exec", "etcd-"+a.Instance.Hostname, "--",
 		"etcdctl", "--endpoints=https://127.0.0.1:2379",
 		"--cacert=/etc/kubernetes/pki/etcd/ca.crt",

@@ -10,6 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kforge/kforge/internal/wait"
 )
 
 // Command is one program the agent runs on the host.
@@ -79,6 +83,57 @@ func (ExecHost) WriteFile(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("renaming into %s: %w", path, err)
 	}
 	return nil
+}
+
+// Locker is a Host that holds exclusive locks shared with the other
+// processes of the machine. The agent takes one where two of its own
+// processes must not work at once (Backup, run by its timer and by the
+// drainer for kforge roll --control-plane).
+type Locker interface {
+	// Lock waits for the lock on path while ctx lasts; unlock releases it.
+	Lock(ctx context.Context, path string) (unlock func(), err error)
+}
+
+// lock takes path on h when h can lock, and is a no-op otherwise.
+func lock(ctx context.Context, h Host, path string) (func(), error) {
+	if l, ok := h.(Locker); ok {
+		return l.Lock(ctx, path)
+	}
+	return func() {}, nil
+}
+
+// lockPoll is how often a waiting Lock tries again; flock(2) itself cannot
+// be interrupted by a context.
+const lockPoll = 200 * time.Millisecond
+
+// Lock takes an exclusive flock(2) on path, which flock(1) in the units
+// and the agent's other processes honour.
+func (ExecHost) Lock(ctx context.Context, path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating directory for %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+	}
+	fd := int(f.Fd())
+	for {
+		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(fd, syscall.LOCK_UN)
+				_ = f.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		if err := wait.Sleep(ctx, lockPoll); err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("waiting for lock %s: %w", path, err)
+		}
+	}
 }
 
 // ReadFile reads path.

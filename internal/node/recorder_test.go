@@ -42,6 +42,23 @@ type recorder struct {
 	fail map[string]error
 	// certExpiration is what `kubeadm certs check-expiration` prints.
 	certExpiration string
+	// locks are the Locker's locks by path, as flock(2) between processes.
+	locks sync.Map
+}
+
+// Lock holds path's lock, logging when it is taken and released.
+func (r *recorder) Lock(ctx context.Context, path string) (func(), error) {
+	m, _ := r.locks.LoadOrStore(path, &sync.Mutex{})
+	m.(*sync.Mutex).Lock()
+	r.mu.Lock()
+	r.log = append(r.log, "lock "+path)
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		r.log = append(r.log, "unlock "+path)
+		r.mu.Unlock()
+		m.(*sync.Mutex).Unlock()
+	}, nil
 }
 
 func newRecorder(t testing.TB, name string) *recorder {

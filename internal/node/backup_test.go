@@ -1,0 +1,80 @@
+package node
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Two backups at once, the timer's and the drainer's for kforge roll
+// --control-plane, run one after the other, each on a snapshot file of its
+// own: etcdctl writes <path>.part without O_EXCL, so two runs on one path
+// interleave the snapshot that becomes latest.db.
+func TestConcurrentBackupsTakeTurns(t *testing.T) {
+	_, h, a := controllerAt(t, "", "1.36.6")
+	ctx := context.Background()
+	mark := len(h.log)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() { errs[i] = a.Backup(ctx) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	save := regexp.MustCompile(`snapshot save (\S+)$`)
+	var paths []string
+	held := false
+	for _, l := range h.log[mark:] {
+		switch {
+		case l == "lock "+backupLock:
+			if held {
+				t.Fatalf("a backup took the lock while another held it: %v", h.log[mark:])
+			}
+			held = true
+		case l == "unlock "+backupLock:
+			held = false
+		case strings.HasPrefix(l, "run ") && save.MatchString(l):
+			if !held {
+				t.Errorf("snapshot taken outside the lock: %s", l)
+			}
+			paths = append(paths, save.FindStringSubmatch(l)[1])
+		}
+	}
+	if len(paths) != 2 || paths[0] == paths[1] {
+		t.Errorf("snapshot paths %v, want two different ones", paths)
+	}
+	for _, p := range paths {
+		if Exists(h, p) {
+			t.Errorf("snapshot %s left on the node", p)
+		}
+	}
+}
+
+// ExecHost's lock is flock(2): a second holder, here another open file
+// description as another process would have, waits until the first lets go.
+func TestExecHostLockExcludes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "run", "kforge-backup.lock")
+	unlock, err := ExecHost{}.Lock(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting, cancel := context.WithTimeout(ctx, 3*lockPoll)
+	defer cancel()
+	if _, err := (ExecHost{}).Lock(waiting, path); err == nil {
+		t.Fatal("a second Lock got the lock while the first held it")
+	}
+	unlock()
+	again, err := ExecHost{}.Lock(ctx, path)
+	if err != nil {
+		t.Fatalf("Lock after the release: %v", err)
+	}
+	again()
+}
