@@ -451,6 +451,8 @@ func TestReplacementControlPlaneRestoresTheSameCA(t *testing.T) {
 	}
 	second.assertOrder(t,
 		"ctr -n k8s.io images pull registry.k8s.io/etcd:3.6.5-0",
+		"ctr -n k8s.io containers rm kforge-etcd-restore",
+		"rm -rf /var/lib/etcd",
 		"ctr -n k8s.io run --rm --mount type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw registry.k8s.io/etcd:3.6.5-0 kforge-etcd-restore etcdutl snapshot restore /var/lib/kforge/etcd-snapshot.db --data-dir /var/lib/etcd --name ip-10-0-3-30.eu-west-1.compute.internal --initial-cluster ip-10-0-3-30.eu-west-1.compute.internal=https://10.0.3.30:2380 --initial-advertise-peer-urls https://10.0.3.30:2380 --bump-revision 1000000000 --mark-compacted",
 		"kubeadm init",
 	)

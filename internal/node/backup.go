@@ -191,9 +191,17 @@ func (a *Agent) restore(ctx context.Context) error {
 			return err
 		}
 	}
+	// A retry starts clean: etcdutl refuses a data directory an
+	// interrupted attempt left files in, and ctr a container id an
+	// interrupted `ctr run --rm` left behind. Nothing else has used
+	// /var/lib/etcd yet: kubeadm init waits for the restore.
+	if out, err := a.Host.Run(ctx, Cmd("ctr", "-n", "k8s.io", "containers", "rm", etcdRestoreContainer)); err != nil && !strings.Contains(err.Error()+out, "not found") {
+		return fmt.Errorf("removing the container of an interrupted etcd restore: %w", err)
+	}
 	return a.runAll(ctx,
+		Cmd("rm", "-rf", "/var/lib/etcd"),
 		Cmd("ctr", "-n", "k8s.io", "run", "--rm", "--mount", "type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw",
-			etcdImage, "kforge-etcd-restore", "etcdutl", "snapshot", "restore", snapPath,
+			etcdImage, etcdRestoreContainer, "etcdutl", "snapshot", "restore", snapPath,
 			"--data-dir", "/var/lib/etcd", "--name", a.Instance.Hostname,
 			"--initial-cluster", a.Instance.Hostname+"="+peer, "--initial-advertise-peer-urls", peer,
 			"--bump-revision", strconv.Itoa(etcdRestoreRevisionBump), "--mark-compacted"),
@@ -201,6 +209,9 @@ func (a *Agent) restore(ctx context.Context) error {
 		Cmd("rm", "-f", restorePending),
 	)
 }
+
+// etcdRestoreContainer is the id of the container etcdutl restores in.
+const etcdRestoreContainer = "kforge-etcd-restore"
 
 // restorePending marks a restore that has put the PKI back but not yet etcd.
 const restorePending = stateDir + "/restore-pending"

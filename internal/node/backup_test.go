@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Two backups at once, the timer's and the drainer's for kforge roll
@@ -77,4 +78,28 @@ func TestExecHostLockExcludes(t *testing.T) {
 		t.Fatalf("Lock after the release: %v", err)
 	}
 	again()
+}
+
+// A restore interrupted after etcdutl began writing /var/lib/etcd (or
+// after ctr left its container) is retried on the same instance: the retry
+// clears both, since etcdutl refuses a data directory that is not empty.
+func TestRestoreRetriesOverAnInterruptedAttempt(t *testing.T) {
+	c := newCloud(t)
+	c.bootstrapController(t, "first", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
+	second := newRecorder(t, "second")
+	if err := second.WriteFile("/var/lib/etcd/member/wal/0000000000000000-0000000000000000.wal", []byte("half a restore"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.controller(second, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(48*time.Hour))).Bootstrap(context.Background()); err != nil {
+		t.Fatalf("bootstrap over an interrupted restore: %v", err)
+	}
+	if got := second.file(etcdDB); got != "restored" {
+		t.Errorf("etcd data after the retry: %q, want the restored snapshot", got)
+	}
+	second.assertOrder(t,
+		"ctr -n k8s.io containers rm kforge-etcd-restore",
+		"rm -rf /var/lib/etcd",
+		"ctr -n k8s.io run --rm",
+		"kubeadm init",
+	)
 }

@@ -204,7 +204,27 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 	case strings.Contains(line, "etcdctl") && strings.Contains(line, "snapshot save"):
 		return "", r.WriteFile(c.Args[len(c.Args)-1], []byte("etcd snapshot of "+r.name), 0o600)
 	case strings.Contains(line, "etcdutl snapshot restore"):
-		return "", r.WriteFile(etcdDB, []byte("restored"), 0o600)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		// etcdutl refuses a data directory that is not empty.
+		for p := range r.files {
+			if strings.HasPrefix(p, "/var/lib/etcd/") {
+				return "", fmt.Errorf("running ctr: exit status 1: Error: data-dir %q not empty or could not be read", "/var/lib/etcd")
+			}
+		}
+		r.files[etcdDB] = []byte("restored")
+		r.log = append(r.log, "write "+etcdDB)
+		return "", nil
+	case strings.HasPrefix(line, "ctr -n k8s.io containers rm "):
+		return "", fmt.Errorf("running ctr: exit status 1: ctr: container %q in namespace \"k8s.io\": not found", c.Args[len(c.Args)-1])
+	case strings.HasPrefix(line, "rm -rf "):
+		r.mu.Lock()
+		for p := range r.files {
+			if p == c.Args[1] || strings.HasPrefix(p, c.Args[1]+"/") {
+				delete(r.files, p)
+			}
+		}
+		r.mu.Unlock()
 	case strings.HasPrefix(line, "rm -f "):
 		r.mu.Lock()
 		delete(r.files, c.Args[1])
