@@ -21,8 +21,13 @@ const (
 	// ActionCordon: the instance is at risk (a rebalance recommendation, a
 	// scheduled retirement or maintenance) but not going yet. Cordon, so
 	// no new pods land on it; its replacement goes through the lifecycle
-	// hook, which drains.
+	// hook, which drains. The cordon is marked as the drainer's and lifted
+	// when nothing came of it (cordons.go).
 	ActionCordon Action = "cordon"
+	// ActionUncordon: a scheduled change is over (an AWS Health event
+	// closed). Lift the cordon a scheduled-change event put on its nodes;
+	// a cordon of anyone else stays.
+	ActionUncordon Action = "uncordon"
 	// ActionRemoveNode: the instance is gone or going (state
 	// shutting-down or terminated). Delete its Node object if it is still
 	// there: a termination that bypassed the hook (a hook timeout, an EC2
@@ -117,7 +122,9 @@ type ec2Detail struct {
 }
 
 type healthDetail struct {
-	Service           string `json:"service"`
+	Service string `json:"service"`
+	// StatusCode is upcoming, open or closed; closed when the change is done.
+	StatusCode        string `json:"statusCode"`
 	EventTypeCode     string `json:"eventTypeCode"`
 	EventTypeCategory string `json:"eventTypeCategory"`
 	AffectedEntities  []struct {
@@ -200,6 +207,9 @@ func ParseEvent(body []byte) (Event, error) {
 		}
 		if len(ev.InstanceIDs) > 0 {
 			ev.Action = ActionCordon
+			if d.StatusCode == "closed" {
+				ev.Action = ActionUncordon
+			}
 		}
 	}
 	return ev, nil

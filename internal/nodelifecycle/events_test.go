@@ -117,6 +117,10 @@ func TestParseEventRejectsWhatItCannotActOn(t *testing.T) {
 	if ev, err := ParseEvent([]byte(other)); err != nil || ev.Action != ActionIgnore {
 		t.Errorf("an unknown detail type: %+v %v, want ignored", ev, err)
 	}
+	closed := strings.Replace(string(readEvent(t, "health-scheduled-change.json")), `"statusCode": "upcoming"`, `"statusCode": "closed"`, 1)
+	if ev, err := ParseEvent([]byte(closed)); err != nil || ev.Action != ActionUncordon || len(ev.InstanceIDs) != 1 {
+		t.Errorf("a closed Health scheduled change: %+v %v, want its instance uncordoned", ev, err)
+	}
 	health := strings.Replace(string(readEvent(t, "health-scheduled-change.json")), `"eventTypeCategory": "scheduledChange"`, `"eventTypeCategory": "issue"`, 1)
 	if ev, err := ParseEvent([]byte(health)); err != nil || ev.Action != ActionIgnore {
 		t.Errorf("a Health issue event: %+v %v, want ignored", ev, err)

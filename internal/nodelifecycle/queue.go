@@ -228,10 +228,20 @@ func (d *Drainer) act(ctx context.Context, o *Outcome) error {
 				log.Info("interrupted instance handled; node deleted", "instance", id, "node", r.Node, "evicted", r.Evicted, "drain_timed_out", r.DrainTimedOut)
 			}
 		case ActionCordon:
-			err = h.cordon(ctx, node.Name)
+			why := CordonScheduledChange
+			if ev.DetailType == detailRebalance {
+				why = CordonRebalance
+			}
+			err = h.cordonFor(ctx, node, why, d.now())
 			if err == nil {
 				log.Info("instance at risk: node cordoned (its replacement drains it through the lifecycle hook)", "instance", id, "node", node.Name,
 					"event", ev.DetailType, "reason", ev.Reason)
+			}
+		case ActionUncordon:
+			var lifted bool
+			lifted, err = h.uncordonIf(ctx, node, CordonScheduledChange)
+			if err == nil && lifted {
+				log.Info("scheduled change closed: node uncordoned", "instance", id, "node", node.Name, "reason", ev.Reason)
 			}
 		case ActionRemoveNode:
 			err = h.deleteNode(ctx, node.Name)
@@ -325,7 +335,8 @@ func (d *Drainer) Run(ctx context.Context) error {
 }
 
 // scan handles the instances in Terminating:Wait that no event delivered,
-// and deletes the Nodes of instances that are gone.
+// deletes the Nodes of instances that are gone, and lifts the rebalance
+// cordons Auto Scaling did not act on.
 func (d *Drainer) scan(ctx context.Context) {
 	log := d.Handler.logger()
 	if rs, err := d.Handler.RunOnce(ctx); err != nil {
@@ -337,5 +348,8 @@ func (d *Drainer) scan(ctx context.Context) {
 		if _, err := d.Handler.RemoveGoneNodes(ctx, d.EC2, d.now()); err != nil {
 			log.Error("removing the nodes of gone instances failed", "error", err.Error())
 		}
+	}
+	if _, err := d.Handler.LiftStaleRebalanceCordons(ctx, d.now()); err != nil {
+		log.Error("lifting stale rebalance cordons failed", "error", err.Error())
 	}
 }
