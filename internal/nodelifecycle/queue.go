@@ -191,8 +191,9 @@ func (d *Drainer) act(ctx context.Context, o *Outcome) error {
 			return nil
 		}
 		id := ev.InstanceIDs[0]
-		log.Info("terminating instance: draining its node", "group", ev.Group, "instance", id, "timeout", h.DrainTimeout.String())
-		r, err := h.drainAndDelete(ctx, id, h.DrainTimeout)
+		timeout := d.lifecycleTimeout(ev)
+		log.Info("terminating instance: draining its node", "group", ev.Group, "instance", id, "timeout", timeout.String())
+		r, err := h.drainAndDelete(ctx, id, timeout)
 		r.Group = ev.Group
 		o.Results = append(o.Results, r)
 		if err != nil {
@@ -268,6 +269,19 @@ func (d *Drainer) interruptionTimeout(ev Event) time.Duration {
 	t := d.InterruptionDrainTimeout
 	if dl := ev.Deadline(); !dl.IsZero() {
 		t = min(t, dl.Sub(d.now())-d.InterruptionMargin)
+	}
+	return max(t, 0)
+}
+
+// lifecycleTimeout is the Handler's DrainTimeout less the time since the
+// lifecycle action began (the event's time), from which the hook's
+// heartbeat runs: an event read late (the drainer restarted, a redelivery)
+// must not drain past the heartbeat, when Auto Scaling terminates the
+// instance mid-drain. Zero when that is past (the Node is deleted at once).
+func (d *Drainer) lifecycleTimeout(ev Event) time.Duration {
+	t := d.Handler.DrainTimeout
+	if !ev.Time.IsZero() {
+		t = min(t, ev.Time.Add(d.Handler.DrainTimeout).Sub(d.now()))
 	}
 	return max(t, 0)
 }

@@ -91,14 +91,22 @@ func drainQueue(t *testing.T, d *Drainer) []Outcome {
 // instance is deleted; events about no node of the cluster, of another
 // group, of a kind it ignores, and an unreadable body are deleted without
 // touching anything.
+// sentNow is the event sample named, as EventBridge sends it now: the
+// drainer counts a Spot warning's two minutes and a lifecycle action's
+// heartbeat from the event's time.
+func sentNow(t *testing.T, name string) string {
+	t.Helper()
+	return strings.Replace(string(readEvent(t, name)), `"time": "2026-11-30T10:00:00Z"`, `"time": "`+time.Now().UTC().Format(time.RFC3339)+`"`, 1)
+}
+
 func TestDrainerAgainstQueue(t *testing.T) {
-	lifecycle := string(readEvent(t, "lifecycle-terminate.json"))
+	lifecycle := sentNow(t, "lifecycle-terminate.json")
 	otherGroup := strings.ReplaceAll(lifecycle, "demo-general", "someone-else")
 	c, url := queueOnEmulator(t,
 		lifecycle, otherGroup,
 		// A warning sent just now: the drain gets its own timeout, well
 		// inside the two minutes.
-		strings.Replace(string(readEvent(t, "spot-interruption.json")), "2026-11-30T10:00:00Z", time.Now().UTC().Format(time.RFC3339), 1),
+		sentNow(t, "spot-interruption.json"),
 		string(readEvent(t, "rebalance.json")),
 		string(readEvent(t, "state-change-terminated.json")),
 		string(readEvent(t, "health-scheduled-change.json")), // i-...0005 is no node
@@ -189,7 +197,7 @@ func (f *completeFails) CompleteLifecycleAction(ctx context.Context, in *autosca
 // deleted. A later duplicate of the same event (EventBridge delivers at
 // least once) finds the action already completed and is deleted too.
 func TestFailedEventIsRedeliveredAndHandledOnce(t *testing.T) {
-	lifecycle := string(readEvent(t, "lifecycle-terminate.json"))
+	lifecycle := sentNow(t, "lifecycle-terminate.json")
 	c, url := queueOnEmulator(t, lifecycle)
 	kube := fake.NewClientset(node("ip-10-0-1-1", "i-0a1b2c3d4e5f60001"), pod("apps", "web-1", "ip-10-0-1-1", "ReplicaSet", nil))
 	ev := &evictions{refuse: map[string]int{}}
@@ -250,6 +258,28 @@ func TestInterruptionTimeoutKeepsTheDeadline(t *testing.T) {
 	}
 }
 
+// A lifecycle event read late drains only for what is left of the
+// heartbeat, counted from when the action began.
+func TestLifecycleTimeoutKeepsTheHeartbeat(t *testing.T) {
+	ev, err := ParseEvent(readEvent(t, "lifecycle-terminate.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Drainer{Handler: &Handler{DrainTimeout: 9 * time.Minute}}
+	for after, want := range map[time.Duration]time.Duration{
+		0:                9 * time.Minute,
+		-time.Minute:     9 * time.Minute, // a clock behind the event's
+		4 * time.Minute:  5 * time.Minute, // found by the scan or redelivered
+		9 * time.Minute:  0,
+		20 * time.Minute: 0,
+	} {
+		d.Now = func() time.Time { return ev.Time.Add(after) }
+		if got := d.lifecycleTimeout(ev); got != want {
+			t.Errorf("%v after the action began: timeout %v, want %v", after, got, want)
+		}
+	}
+}
+
 type (
 	autoscalingCompleteInput  = autoscaling.CompleteLifecycleActionInput
 	autoscalingCompleteOutput = autoscaling.CompleteLifecycleActionOutput
@@ -297,7 +327,7 @@ func TestSnapshotRequestAgainstQueue(t *testing.T) {
 // interruption warning that arrives later is handled within its two
 // minutes, not after the drain.
 func TestRunHandlesAnInterruptionDuringALongDrain(t *testing.T) {
-	c, url := queueOnEmulator(t, string(readEvent(t, "lifecycle-terminate.json")))
+	c, url := queueOnEmulator(t, sentNow(t, "lifecycle-terminate.json"))
 	kube := fake.NewClientset(
 		node("ip-10-0-1-1", "i-0a1b2c3d4e5f60001"), node("ip-10-0-1-2", "i-0a1b2c3d4e5f60002"),
 		pod("apps", "db-1", "ip-10-0-1-1", "ReplicaSet", nil),
@@ -332,7 +362,7 @@ func TestRunHandlesAnInterruptionDuringALongDrain(t *testing.T) {
 	}
 	await("the lifecycle drain starts", func() bool { _, cordoned := get("ip-10-0-1-1"); return cordoned })
 
-	spot := strings.Replace(string(readEvent(t, "spot-interruption.json")), "2026-11-30T10:00:00Z", time.Now().UTC().Format(time.RFC3339), 1)
+	spot := sentNow(t, "spot-interruption.json")
 	if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(spot)}); err != nil {
 		t.Fatal(err)
 	}
