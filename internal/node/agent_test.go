@@ -333,6 +333,25 @@ func TestWorkerStartedBeforeControlPlaneWaitsThenJoins(t *testing.T) {
 			t.Errorf("second worker run repeated %q", cmd)
 		}
 	}
+
+	// A reboot after kforge upgrade moved cluster.json to the next minor
+	// (the worker not rolled yet): the host setup runs again, but the
+	// kubelet stays on the version the node joined with, undrained nodes
+	// are not upgraded in place.
+	w.Cluster.KubernetesVersion = "1.37.1"
+	before = len(wh.commands())
+	if err := w.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rerun := wh.commands()[before:]
+	if !slices.Contains(rerun, "sysctl --system") {
+		t.Errorf("the host setup did not run again for the new version: %v", rerun)
+	}
+	for _, cmd := range rerun {
+		if strings.Contains(cmd, "kubelet-") || strings.HasPrefix(cmd, "kubeadm join") {
+			t.Errorf("a joined worker's reboot ran %q", cmd)
+		}
+	}
 }
 
 func TestWorkerJoinConfigCarriesTokenLabelsAndProviderID(t *testing.T) {

@@ -140,15 +140,26 @@ func (a *Agent) prerequisitesPhase() phase {
 					return err
 				}
 			}
-			if err := a.runAll(ctx,
+			steps := []Command{
 				Cmd("modprobe", "overlay"),
 				Cmd("modprobe", "br_netfilter"),
 				Cmd("sysctl", "--system"),
 				Cmd("swapoff", "-a"),
 				Cmd("dnf", append([]string{"install", "-y"}, hostPackages...)...),
-				Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes",
-					"kubelet-"+v, "kubeadm-"+v, "kubectl-"+v),
-			); err != nil {
+			}
+			// A node that has joined (or initialised) keeps the Kubernetes
+			// it runs: after cluster.json moved on, a reboot must not
+			// upgrade its kubelet undrained, nor put a kubelet newer than
+			// the API server on the control plane before its upgrade.
+			// kforge roll replaces a worker; the control plane's upgrade
+			// installs its own packages.
+			if Exists(a.Host, kubeletConf) || Exists(a.Host, adminConf) {
+				a.logger().Info("node already part of the cluster: its Kubernetes packages stay as they are", "cluster_json_version", v)
+			} else {
+				steps = append(steps, Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes",
+					"kubelet-"+v, "kubeadm-"+v, "kubectl-"+v))
+			}
+			if err := a.runAll(ctx, steps...); err != nil {
 				return err
 			}
 			defaults, err := a.run(ctx, "containerd", "config", "default")
