@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,19 @@ saves the plan to a file; --detailed-exitcode exits 0 when nothing would
 change and 2 when something would, as terraform plan does (for drift checks).`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := cluster.PlanOptions{Full: full && !app.JSON()}
+			if out != "" {
+				// Checked before any cloud call: Terraform would only fail
+				// to write the plan at the end of a whole refresh.
+				file, err := filepath.Abs(out)
+				if err != nil {
+					return UsageError("--out %s: %v", out, err)
+				}
+				if fi, err := os.Stat(filepath.Dir(file)); err != nil || !fi.IsDir() {
+					return UsageError("--out %s: directory %s does not exist; create it or name a file in an existing directory", out, filepath.Dir(file))
+				}
+				opts.File = file
+			}
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
 			e, err := app.openEnv(ctx, args[0], cluster.StartEmulator)
@@ -28,12 +42,6 @@ change and 2 when something would, as terraform plan does (for drift checks).`,
 				return err
 			}
 			defer e.ReleaseEmulator()
-			opts := cluster.PlanOptions{Full: full && !app.JSON()}
-			if out != "" {
-				if opts.File, err = filepath.Abs(out); err != nil {
-					return err
-				}
-			}
 			res, err := cluster.RunPlan(ctx, e, opts)
 			if err != nil {
 				return err

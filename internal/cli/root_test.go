@@ -41,6 +41,16 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	}
 }
 
+// A plan file whose directory does not exist is refused before the
+// environment is opened: no emulator, credentials or refresh first.
+func TestPlanOutToAMissingDirectoryExitsTwo(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "x.plan")
+	code, _, stderr := runCLI(t, "--envs-dir", t.TempDir(), "plan", "anything", "--out", missing)
+	if code != ExitUsage || !strings.Contains(stderr, "--out") || !strings.Contains(stderr, "does not exist") {
+		t.Errorf("exit %d, stderr %q; want 2 naming --out", code, stderr)
+	}
+}
+
 func TestUpRefusesWithoutTerminalOrYes(t *testing.T) {
 	code, _, stderr := runCLI(t, "--envs-dir", t.TempDir(), "up", "anything")
 	if code != ExitUsage || !strings.Contains(stderr, "--yes") {

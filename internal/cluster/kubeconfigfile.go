@@ -38,21 +38,33 @@ func RunKubeconfig(ctx context.Context, e *Env, opts KubeconfigOptions) (*Kubeco
 	return &KubeconfigResult{File: file}, nil
 }
 
-// writeKubeconfig writes kc to file, its directory created 0700 and the
-// file left 0600 even when it existed with a wider mode.
+// writeKubeconfig writes kc to file, its directory created 0700 if
+// missing. The admin key is never readable by others, not even for a
+// moment: it goes to a new 0600 file in that directory, which then
+// replaces file (a link at file is replaced, not written through).
 func writeKubeconfig(kc *Kubeconfig, file string) error {
 	data, err := yaml.Marshal(kc)
 	if err != nil {
 		return fmt.Errorf("encoding kubeconfig: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(file), err)
+	dir := filepath.Dir(file)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if err := os.WriteFile(file, data, 0o600); err != nil {
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".*")
+	if err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
-	if err := os.Chmod(file, 0o600); err != nil {
-		return fmt.Errorf("restricting %s: %w", file, err)
+	defer os.Remove(tmp.Name()) // gone after the rename; removes a failed write
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", file, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", file, err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	return nil
 }

@@ -48,3 +48,33 @@ func TestWriteKubeconfigIsPrivate(t *testing.T) {
 		t.Errorf("read back %+v", back)
 	}
 }
+
+// A link at the kubeconfig's path is replaced, not written through: the
+// admin key does not land in whatever file the link points at.
+func TestWriteKubeconfigReplacesALink(t *testing.T) {
+	var kc Kubeconfig
+	if err := yaml.Unmarshal([]byte(adminConf), &kc); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	target := filepath.Join(dir, "shared.txt")
+	if err := os.WriteFile(target, []byte("someone else's file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "admin.conf")
+	if err := os.Symlink(target, file); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeKubeconfig(&kc, file); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(target); err != nil || string(got) != "someone else's file\n" {
+		t.Errorf("the link's target changed: %q %v", got, err)
+	}
+	if fi, err := os.Lstat(file); err != nil || fi.Mode()&os.ModeSymlink != 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig: %v %v, want a 0600 regular file", fi, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".admin.conf.*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
