@@ -56,7 +56,7 @@ func clusterAutoscaler(c Config) ([]runtime.Object, error) {
 			rule([]string{""}, []string{"events", "endpoints"}, []string{"create", "patch"}),
 			rule([]string{""}, []string{"pods/eviction"}, []string{"create"}),
 			rule([]string{""}, []string{"pods/status"}, []string{"update"}),
-			rule([]string{""}, []string{"endpoints"}, []string{"get", "update"}),
+			named(rule([]string{""}, []string{"endpoints"}, []string{"get", "update"}), name),
 			rule([]string{""}, []string{"nodes"}, []string{"watch", "list", "get", "update"}),
 			rule([]string{""}, []string{"namespaces", "pods", "services", "replicationcontrollers", "persistentvolumeclaims", "persistentvolumes"}, readVerbs),
 			rule([]string{"extensions"}, []string{"replicasets", "daemonsets"}, readVerbs),
@@ -65,13 +65,17 @@ func clusterAutoscaler(c Config) ([]runtime.Object, error) {
 			rule([]string{"storage.k8s.io"}, []string{"storageclasses", "csinodes", "csidrivers", "csistoragecapacities", "volumeattachments"}, readVerbs),
 			rule([]string{"batch"}, []string{"jobs", "cronjobs"}, readVerbs),
 			rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"create"}),
-			rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"get", "update"}),
+			// Its own leader-election lease only: not the scheduler's or the
+			// controller manager's.
+			named(rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"get", "update"}), name),
 			rule([]string{"resource.k8s.io"}, []string{"resourceclaims", "resourceslices", "deviceclasses"}, readVerbs),
 		),
 		clusterRoleBinding(name, name, name, ns, labels),
 		role(name, ns, labels,
 			rule([]string{""}, []string{"configmaps"}, []string{"create", "list", "watch"}),
-			rule([]string{""}, []string{"configmaps"}, []string{"delete", "get", "update"}),
+			// Its status ConfigMap only: not coredns, cilium-config or
+			// kubeadm-config beside it in kube-system.
+			named(rule([]string{""}, []string{"configmaps"}, []string{"delete", "get", "update"}), name+"-status"),
 		),
 		roleBinding(name, ns, "Role", name, name, ns, labels),
 		deployment(name, ns, labels, 1, spec),

@@ -51,8 +51,12 @@ func efsCSI(c Config) []runtime.Object {
 					ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("healthz")}},
 					InitialDelaySeconds: 10, TimeoutSeconds: 3, PeriodSeconds: 10, FailureThreshold: 5,
 				},
-				Resources:       resources("10m", "128Mi"),
-				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true)},
+				Resources: resources("10m", "128Mi"),
+				// A writable root, as upstream's: the driver creates
+				// /etc/amazon/efs at start in every mode (InitConfigDir, fatal
+				// on failure; the image ships without it) and starts the
+				// efs-utils watchdog, which writes its config and logs.
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false)},
 			},
 			{
 				Name:  "csi-provisioner",
@@ -64,7 +68,7 @@ func efsCSI(c Config) []runtime.Object {
 				Env:             []corev1.EnvVar{{Name: "ADDRESS", Value: "/var/lib/csi/sockets/pluginproxy/csi.sock"}},
 				VolumeMounts:    []corev1.VolumeMount{sock},
 				Resources:       resources("10m", "64Mi"),
-				SecurityContext: restricted(65534),
+				SecurityContext: socketPeer(),
 			},
 			{
 				Name:            "liveness-probe",
@@ -72,7 +76,7 @@ func efsCSI(c Config) []runtime.Object {
 				Args:            []string{"--csi-address=/csi/csi.sock", "--health-port=9909"},
 				VolumeMounts:    []corev1.VolumeMount{{Name: "socket-dir", MountPath: "/csi"}},
 				Resources:       resources("10m", "32Mi"),
-				SecurityContext: restricted(65534),
+				SecurityContext: socketPeer(),
 			},
 		},
 		Volumes: []corev1.Volume{emptyDir("socket-dir")},

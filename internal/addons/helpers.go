@@ -42,6 +42,13 @@ func rule(groups, resources, verbs []string) rbacv1.PolicyRule {
 	return rbacv1.PolicyRule{APIGroups: groups, Resources: resources, Verbs: verbs}
 }
 
+// named restricts r to the objects named; create, list and watch cannot
+// be restricted by name, so a rule passed here has none of them.
+func named(r rbacv1.PolicyRule, names ...string) rbacv1.PolicyRule {
+	r.ResourceNames = names
+	return r
+}
+
 func clusterRoleBinding(name, roleName, saName, saNamespace string, labels map[string]string) *rbacv1.ClusterRoleBinding {
 	return &rbacv1.ClusterRoleBinding{
 		TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
@@ -81,6 +88,23 @@ func restricted(uid int64) *corev1.SecurityContext {
 		RunAsNonRoot:             ptr(true),
 		RunAsUser:                ptr(uid),
 		RunAsGroup:               ptr(uid),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// socketPeer is the security context of a CSI sidecar that talks to its
+// driver over the driver's Unix socket. The driver runs as root and
+// creates the socket root-owned with mode 0755 (net.Listen under the
+// default umask), and connecting to a socket needs write permission: a
+// sidecar of another user is refused. So the sidecar runs as root too,
+// with no capabilities (the owner's bit is enough), no privilege
+// escalation and a read-only root.
+func socketPeer() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false),
+		ReadOnlyRootFilesystem:   ptr(true),
+		RunAsUser:                ptr(int64(0)),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
