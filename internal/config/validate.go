@@ -52,11 +52,12 @@ const (
 )
 
 // A worker pool's Auto Scaling group carries the user's tags, each label and
-// taint as a Cluster Autoscaler template tag, and ten of kforge's own (the
-// two cluster tags, Name, kforge.io/role and kforge.io/pool, two autoscaler
-// discovery tags, the capacity-type and ingress labels, and the roll's
-// marker), within EC2 Auto Scaling's 50 tags per group.
-const maxPoolTagsLabelsTaints = 40
+// taint as a Cluster Autoscaler template tag, and twelve of kforge's own
+// (the two cluster tags, Name, kforge.io/role and kforge.io/pool, two
+// autoscaler discovery tags, the template's pool label and ephemeral
+// storage, the capacity-type and ingress labels, and the roll's marker),
+// within EC2 Auto Scaling's 50 tags per group.
+const maxPoolTagsLabelsTaints = 38
 
 // autoscalerTemplateTagPrefix is how Cluster Autoscaler's node-template tag
 // keys begin (terraform/modules/node-group asg.tf: .../label/<key> and

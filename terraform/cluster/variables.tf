@@ -274,14 +274,15 @@ variable "worker_pools" {
   }
 
   # EC2 Auto Scaling takes 50 tags a group. A pool's group carries the tags,
-  # each label and taint as a Cluster Autoscaler template tag, and nine of
+  # each label and taint as a Cluster Autoscaler template tag, and eleven of
   # kforge's own: the two cluster tags, Name, kforge.io/role and
-  # kforge.io/pool, two autoscaler discovery tags, the ingress label, and
-  # the marker `kforge roll` adds (internal/config counts the capacity-type
-  # label it renders into labels as a tenth).
+  # kforge.io/pool, two autoscaler discovery tags, the template's pool label
+  # and ephemeral storage, the ingress label, and the marker `kforge roll`
+  # adds (internal/config counts the capacity-type label it renders into
+  # labels as a twelfth).
   validation {
-    condition     = alltrue([for p in values(var.worker_pools) : length(var.tags) + length(p.labels) + length(p.taints) <= 41])
-    error_message = "a worker pool's tags + labels + taints must be at most 41: with kforge's own tags they are tags on the pool's Auto Scaling group, and AWS allows 50."
+    condition     = alltrue([for p in values(var.worker_pools) : length(var.tags) + length(p.labels) + length(p.taints) <= 39])
+    error_message = "a worker pool's tags + labels + taints must be at most 39: with kforge's own tags they are tags on the pool's Auto Scaling group, and AWS allows 50."
   }
 
   # Traefik tolerates no taint: an ingress pool with a hard taint would sit

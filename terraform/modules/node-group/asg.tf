@@ -9,6 +9,16 @@ locals {
     },
     { for k, v in g.labels : "k8s.io/cluster-autoscaler/node-template/label/${k}" => v },
     { for t in g.taints : "k8s.io/cluster-autoscaler/node-template/taint/${split("=", split(":", t)[0])[0]}" => "${try(split("=", split(":", t)[0])[1], "")}:${split(":", t)[1]}" },
+    {
+      # The agent labels every worker with its pool; a pod selecting it
+      # must be able to scale its pool up from zero.
+      "k8s.io/cluster-autoscaler/node-template/label/kforge.io/pool" = name
+      # Without it a template node has no ephemeral storage, and a pod
+      # requesting any never scales a pool up from zero. 80% of the root
+      # volume: the OS, images and the kubelet's 10% eviction threshold
+      # hold the rest.
+      "k8s.io/cluster-autoscaler/node-template/resources/ephemeral-storage" = "${floor(g.volume_size * 0.8)}Gi"
+    },
   ) : {} }
 
   # Every tag of a group: its own tags, copied onto the instances it

@@ -44,15 +44,15 @@ func TestPlanWithinAWSLimits(t *testing.T) {
 	for i := range 30 {
 		in.Tags[fmt.Sprintf("team-%02d", i)] = "x"
 	}
-	// The local example's first pool, filled: 30 tags, 9 labels (with the
-	// capacity-type label kforge renders) and 2 taints are the 41 the root
+	// The local example's first pool, filled: 30 tags, 7 labels (with the
+	// capacity-type label kforge renders) and 2 taints are the 39 the root
 	// module takes; with kforge's own the group carries 49 tags, and a roll
 	// adds the 50th.
 	pools := maps.Clone(in.WorkerPools)
 	name := slices.Sorted(maps.Keys(pools))[0]
 	pool := pools[name]
 	pool.Labels = maps.Clone(pool.Labels)
-	for i := len(pool.Labels); i < 9; i++ {
+	for i := len(pool.Labels); i < 7; i++ {
 		pool.Labels[fmt.Sprintf("example.com/l%d", i)] = "x"
 	}
 	pool.Taints = []string{"a=b:PreferNoSchedule", "c=d:PreferNoSchedule"}

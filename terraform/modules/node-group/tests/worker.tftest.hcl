@@ -101,6 +101,14 @@ run "pools" {
     error_message = "label template tag, not propagated"
   }
   assert {
+    condition = alltrue([for name, g in aws_autoscaling_group.this : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/label/kforge.io/pool=${name}/false")])
+    error_message = "every pool's template carries the kforge.io/pool label the agent sets, so a pod selecting a pool scales it up from zero"
+  }
+  assert {
+    condition     = contains([for t in aws_autoscaling_group.this["general"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/resources/ephemeral-storage=24Gi/false")
+    error_message = "the template's ephemeral storage is 80% of the root volume (30 GiB)"
+  }
+  assert {
     condition     = contains([for t in aws_autoscaling_group.this["system"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/taint/dedicated=system:NoSchedule/false") && contains([for t in aws_autoscaling_group.this["system"].tag : "${t.key}=${t.value}"], "k8s.io/cluster-autoscaler/node-template/taint/critical=:NoExecute")
     error_message = "taint template tags key => value:Effect"
   }
