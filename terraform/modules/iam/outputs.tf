@@ -11,6 +11,9 @@ output "controller_role_name" {
 output "controller_instance_profile_name" {
   description = "Instance profile of the control-plane nodes."
   value       = aws_iam_instance_profile.controller.name
+
+  # A node launched with the profile needs its role's policies attached.
+  depends_on = [aws_iam_role_policy_attachment.this]
 }
 
 output "worker_role_arn" {
@@ -26,6 +29,9 @@ output "worker_role_name" {
 output "worker_instance_profile_name" {
   description = "Instance profile of the workers."
   value       = aws_iam_instance_profile.worker.name
+
+  # A node launched with the profile needs its role's policies attached.
+  depends_on = [aws_iam_role_policy_attachment.this]
 }
 
 output "policy_arns" {

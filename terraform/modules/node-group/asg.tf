@@ -46,6 +46,18 @@ resource "aws_autoscaling_group" "this" {
   health_check_type         = "EC2"
   health_check_grace_period = 300
   wait_for_capacity_timeout = var.wait_for_capacity_timeout
+  # A failed launch Auto Scaling retries by itself (no Spot capacity in a
+  # zone, a type missing there) must not fail the apply and taint the
+  # group; the wait still needs the desired instances InService.
+  ignore_failed_scaling_activities = true
+
+  # A node boots with no way out until its group's egress rules exist: the
+  # provider removes a new group's allow-all egress.
+  depends_on = [
+    aws_vpc_security_group_egress_rule.https, aws_vpc_security_group_egress_rule.acme_http,
+    aws_vpc_security_group_egress_rule.nodes, aws_vpc_security_group_egress_rule.control_plane,
+    aws_vpc_security_group_egress_rule.nfs,
+  ]
 
   # Spot pools: when a rebalance recommendation says an instance is at
   # elevated risk, launch its replacement first, then terminate it (through

@@ -101,8 +101,12 @@ run "pools" {
     error_message = "label template tag, not propagated"
   }
   assert {
-    condition = alltrue([for name, g in aws_autoscaling_group.this : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/label/kforge.io/pool=${name}/false")])
+    condition     = alltrue([for name, g in aws_autoscaling_group.this : contains([for t in g.tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/label/kforge.io/pool=${name}/false")])
     error_message = "every pool's template carries the kforge.io/pool label the agent sets, so a pod selecting a pool scales it up from zero"
+  }
+  assert {
+    condition     = alltrue([for g in aws_autoscaling_group.this : g.ignore_failed_scaling_activities])
+    error_message = "a launch Auto Scaling retries by itself (no Spot capacity in a zone) does not fail the apply and taint the group"
   }
   assert {
     condition     = contains([for t in aws_autoscaling_group.this["general"].tag : "${t.key}=${t.value}/${t.propagate_at_launch}"], "k8s.io/cluster-autoscaler/node-template/resources/ephemeral-storage=24Gi/false")
