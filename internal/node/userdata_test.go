@@ -28,8 +28,8 @@ func renderUserData(t *testing.T, role, pool string) []byte {
     region       = "eu-west-1"
     bucket       = "demo-dev-certs-0123456789ab"
     agents = {
-      amd64 = { machine = "x86_64", key = "bootstrap/kforge-node-amd64", sha256 = "` + strings.Repeat("ab", 32) + `" }
-      arm64 = { machine = "aarch64", key = "bootstrap/kforge-node-arm64", sha256 = "` + strings.Repeat("cd", 32) + `" }
+      amd64 = { machine = "x86_64", key = "bootstrap/kforge-node-amd64", version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", sha256 = "` + strings.Repeat("ab", 32) + `" }
+      arm64 = { machine = "aarch64", key = "bootstrap/kforge-node-arm64", version = "", sha256 = "` + strings.Repeat("cd", 32) + `" }
     }
     config_key   = "bootstrap/cluster.json"
     kubernetes_version = "1.36.6"

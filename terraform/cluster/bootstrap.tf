@@ -50,13 +50,17 @@ locals {
   })
 
   # The keys come from the objects, so no node launches before they exist.
-  # uname -m names the architectures differently from Go.
+  # uname -m names the architectures differently from Go. The version pins
+  # the agent this launch template's checksum is of: a newer agent uploaded
+  # since (the next apply, or one that stopped before the groups moved to
+  # the new template) must not make its instances power off.
   user_data_vars = {
     region = var.region
     bucket = module.buckets.bucket_name
     agents = { for arch, obj in aws_s3_object.agent : arch => {
       machine = arch == "arm64" ? "aarch64" : "x86_64"
       key     = obj.key
+      version = obj.version_id == null ? "" : obj.version_id
       sha256  = filesha256(var.agent_binary_paths[arch])
     } }
     config_key         = aws_s3_object.cluster_config.key

@@ -28,10 +28,12 @@ machine=$(uname -m)
 case "$machine" in
   x86_64)
     agent_key="bootstrap/kforge-node-amd64"
+    agent_version="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
     agent_sha256="abababababababababababababababababababababababababababababababab"
     ;;
   aarch64)
     agent_key="bootstrap/kforge-node-arm64"
+    agent_version=""
     agent_sha256="cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
     ;;
   *)
@@ -43,11 +45,22 @@ agent=/usr/local/bin/kforge
 download=$(mktemp /usr/local/bin/.kforge-download.XXXXXX)
 trap 'rm -f "$download"' EXIT
 
+# The object version uploaded with this launch template, whose SHA-256 is
+# pinned below; a newer agent uploaded since does not replace it.
+fetch_agent() {
+  if [ -n "$agent_version" ]; then
+    aws --region "eu-west-1" s3api get-object --bucket "demo-dev-certs-0123456789ab" --key "$agent_key" \
+      --version-id "$agent_version" "$download" >/dev/null
+  else
+    aws --region "eu-west-1" s3 cp --only-show-errors "s3://demo-dev-certs-0123456789ab/$agent_key" "$download"
+  fi
+}
+
 # The instance role or the VPC endpoint may need a moment after boot.
 attempt=1
-until aws --region "eu-west-1" s3 cp --only-show-errors "s3://demo-dev-certs-0123456789ab/$agent_key" "$download"; do
+until fetch_agent; do
   if [ "$attempt" -ge 10 ]; then
-    give_up "could not fetch s3://demo-dev-certs-0123456789ab/$agent_key after $attempt attempts"
+    give_up "could not fetch s3://demo-dev-certs-0123456789ab/$agent_key (version ${agent_version:-latest}) after $attempt attempts"
   fi
   sleep $((attempt * 6))
   attempt=$((attempt + 1))

@@ -32,6 +32,16 @@ locals {
     Resource = [var.bucket_arn]
   }
 
+  # The user data fetches the agent object version its launch template pins
+  # (GetObject with a versionId is s3:GetObjectVersion), so that a newer
+  # agent uploaded since does not fail the template's checksum.
+  read_pinned_agent = {
+    Sid      = "ReadPinnedAgentVersion"
+    Effect   = "Allow"
+    Action   = ["s3:GetObjectVersion"]
+    Resource = ["${var.bucket_arn}/bootstrap/kforge-node-*"]
+  }
+
   # Read-only EC2 lookups for the node agent (instance and tag queries have
   # no resource-level permissions).
   describe_instances = {
@@ -74,6 +84,7 @@ locals {
           Action   = ["s3:GetObject"]
           Resource = ["${var.bucket_arn}/bootstrap/*"]
         },
+        local.read_pinned_agent,
         {
           Sid      = "ReadWriteOwnPrefixes"
           Effect   = "Allow"
@@ -132,6 +143,7 @@ locals {
           Action   = ["s3:GetObject"]
           Resource = ["${var.bucket_arn}/bootstrap/*", "${var.bucket_arn}/workers/*"]
         },
+        local.read_pinned_agent,
         {
           Sid      = "DecryptWithClusterKey"
           Effect   = "Allow"

@@ -282,6 +282,15 @@ func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, v clust
 	if len(resp.AutoScalingGroups) != len(names) {
 		t.Fatalf("found %d of the ASGs %v", len(resp.AutoScalingGroups), names)
 	}
+	// The agent object versions the user data must pin: those uploaded.
+	agentVersions := map[string]string{}
+	for arch := range v.AgentBinaryPaths {
+		head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(out.CertsBucket), Key: aws.String("bootstrap/kforge-node-" + arch)})
+		if err != nil || aws.ToString(head.VersionId) == "" {
+			t.Fatalf("the %s agent's object version: %v (version %q)", arch, err, aws.ToString(head.VersionId))
+		}
+		agentVersions[arch] = aws.ToString(head.VersionId)
+	}
 	for _, g := range resp.AutoScalingGroups {
 		spec := g.LaunchTemplate
 		if spec == nil && g.MixedInstancesPolicy != nil && g.MixedInstancesPolicy.LaunchTemplate != nil {
@@ -303,15 +312,16 @@ func checkLaunchTemplates(t *testing.T, ctx context.Context, c *clients, v clust
 		for _, problem := range launchTemplateProblems(data, out.KMSKeyARN) {
 			t.Errorf("ASG %s launch template: %s", aws.ToString(g.AutoScalingGroupName), problem)
 		}
-		for _, problem := range agentChoiceProblems(t, data, v.AgentBinaryPaths) {
+		for _, problem := range agentChoiceProblems(t, data, v.AgentBinaryPaths, agentVersions) {
 			t.Errorf("ASG %s user data: %s", aws.ToString(g.AutoScalingGroupName), problem)
 		}
 	}
 }
 
 // agentChoiceProblems: every node's user data chooses among all uploaded
-// agents by uname -m, each with the object key and the SHA-256 of its build.
-func agentChoiceProblems(t *testing.T, data *ec2types.ResponseLaunchTemplateData, agents map[string]string) []string {
+// agents by uname -m, each with the object key, the object version uploaded
+// and the SHA-256 of its build.
+func agentChoiceProblems(t *testing.T, data *ec2types.ResponseLaunchTemplateData, agents, versions map[string]string) []string {
 	t.Helper()
 	if data == nil || data.UserData == nil {
 		return []string{"no user data"}
@@ -330,9 +340,9 @@ func agentChoiceProblems(t *testing.T, data *ec2types.ResponseLaunchTemplateData
 			t.Fatalf("reading the local %s agent: %v", arch, err)
 		}
 		machine := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[arch]
-		want := fmt.Sprintf("  %s)\n    agent_key=\"bootstrap/kforge-node-%s\"\n    agent_sha256=\"%x\"\n", machine, arch, sha256.Sum256(local))
+		want := fmt.Sprintf("  %s)\n    agent_key=\"bootstrap/kforge-node-%s\"\n    agent_version=\"%s\"\n    agent_sha256=\"%x\"\n", machine, arch, versions[arch], sha256.Sum256(local))
 		if !strings.Contains(string(script), want) {
-			problems = append(problems, fmt.Sprintf("has no %s branch pinning the %s agent's key and SHA-256", machine, arch))
+			problems = append(problems, fmt.Sprintf("has no %s branch pinning the %s agent's key, object version %s and SHA-256", machine, arch, versions[arch]))
 		}
 	}
 	return problems
