@@ -85,6 +85,20 @@ func TestCordonsOfEventsAreLifted(t *testing.T) {
 		t.Error("retiring node still cordoned after its Health event closed")
 	}
 
+	// A node cordoned for a rebalance recommendation whose termination then
+	// begins: the drain takes the cordon over, so no lift undoes it mid-drain.
+	act(string(readEvent(t, "rebalance.json")))
+	if err := d.Handler.cordon(ctx, "rebalanced"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * RebalanceCordonLimit)
+	if lifted, err := d.Handler.LiftStaleRebalanceCordons(ctx, now); err != nil || len(lifted) != 0 {
+		t.Errorf("a draining node's cordon lifted: %v (%v)", lifted, err)
+	}
+	if !node("rebalanced").Spec.Unschedulable {
+		t.Error("the draining node is schedulable")
+	}
+
 	// An operator's cordon is neither taken over nor lifted.
 	h := d.Handler
 	if err := h.cordonFor(ctx, node("held"), CordonRebalance, t0); err != nil {

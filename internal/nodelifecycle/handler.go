@@ -216,8 +216,11 @@ func NodeOfInstance(ctx context.Context, kube kubernetes.Interface, instanceID s
 	return nil, nil
 }
 
+// cordon cordons node for its drain. The cordon is the drain's from now
+// on: an at-risk event's marks go, so that no lifting of those (cordons.go)
+// makes a draining node schedulable again.
 func (h *Handler) cordon(ctx context.Context, node string) error {
-	patch := []byte(`{"spec":{"unschedulable":true}}`)
+	patch := []byte(`{"metadata":{"annotations":{"` + CordonedForAnnotation + `":null,"` + CordonedAtAnnotation + `":null}},"spec":{"unschedulable":true}}`)
 	if _, err := h.Kube.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("cordoning node %s: %w", node, err)
 	}
