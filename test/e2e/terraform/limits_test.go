@@ -68,14 +68,7 @@ func TestPlanWithinAWSLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := filepath.Join(work, "terraform", "cluster")
-	if err := os.WriteFile(filepath.Join(dir, "backend_override.tf"), []byte("terraform {\n  backend \"local\" {}\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tf := newTerraform(t, terraformBin, dir)
-	if err := tf.Init(ctx, tfexec.PluginDir(pluginDir)); err != nil {
-		t.Fatalf("terraform init: %v", err)
-	}
+	tf := initLocalBackend(t, ctx, terraformBin, pluginDir, filepath.Join(work, "terraform", "cluster"))
 	planFile := filepath.Join(work, "limits.tfplan")
 	if _, err := tf.Plan(ctx, tfexec.VarFile(vars.path), tfexec.Out(planFile)); err != nil {
 		t.Fatalf("terraform plan at the edges of kforge's validation: %v", err)

@@ -34,14 +34,7 @@ func TestCreateOrderInGraph(t *testing.T) {
 	if err := os.CopyFS(work, kforge.Terraform); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(work, "terraform", "cluster")
-	if err := os.WriteFile(filepath.Join(dir, "backend_override.tf"), []byte("terraform {\n  backend \"local\" {}\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tf := newTerraform(t, terraformBin, dir)
-	if err := tf.Init(ctx, tfexec.PluginDir(pluginDir)); err != nil {
-		t.Fatalf("terraform init: %v", err)
-	}
+	tf := initLocalBackend(t, ctx, terraformBin, pluginDir, filepath.Join(work, "terraform", "cluster"))
 	dot, err := tf.Graph(ctx)
 	if err != nil {
 		t.Fatalf("terraform graph: %v", err)
@@ -71,6 +64,20 @@ func TestCreateOrderInGraph(t *testing.T) {
 			"module.iam.aws_iam_role_policy_attachment.this",
 			group+".aws_vpc_security_group_egress_rule.https", group+".aws_vpc_security_group_egress_rule.nfs")
 	}
+}
+
+// initLocalBackend runs terraform init in the root module at dir with a
+// local backend instead of S3, for tests that plan or read the graph only.
+func initLocalBackend(t *testing.T, ctx context.Context, bin, pluginDir, dir string) *tfexec.Terraform {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "backend_override.tf"), []byte("terraform {\n  backend \"local\" {}\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tf := newTerraform(t, bin, dir)
+	if err := tf.Init(ctx, tfexec.PluginDir(pluginDir)); err != nil {
+		t.Fatalf("terraform init: %v", err)
+	}
+	return tf
 }
 
 // graph is a DOT graph's edges, by resource address.
