@@ -277,8 +277,9 @@ func (v *validator) network() {
 			"one availability zone: the NLB, the EFS mount target, the control plane and every pool share it; an outage of that zone stops the cluster, and Spot pools draw from one zone's capacity")
 	}
 
-	if vpc, msg, fix := parseCIDR(n.VPCCIDR); msg != "" {
-		v.errorf("network.vpcCIDR", fix, "%s", msg)
+	vpc, vpcMsg, vpcFix := parseCIDR(n.VPCCIDR)
+	if vpcMsg != "" {
+		v.errorf("network.vpcCIDR", vpcFix, "%s", vpcMsg)
 	} else {
 		if vpc.Bits() < minVPCPrefix || vpc.Bits() > maxVPCPrefix {
 			v.errorf("network.vpcCIDR", fmt.Sprintf("use a prefix between /%d and /%d, for example %s", minVPCPrefix, maxVPCPrefix, DefaultVPCCIDR),
@@ -305,7 +306,7 @@ func (v *validator) network() {
 			continue
 		}
 		seen[p.String()] = i
-		if vpc, msg, _ := parseCIDR(n.VPCCIDR); msg == "" && p == vpc {
+		if vpcMsg == "" && p == vpc {
 			// The API is open to the VPC by a rule of its own; EC2 refuses a
 			// second identical rule (InvalidPermission.Duplicate) mid-apply.
 			v.errorf(path, "remove it: the VPC may already reach the API",
@@ -650,9 +651,8 @@ func (v *validator) workerPools() {
 				v.errorf(lp, "write a label key such as team or example.com/team", "%s", msg)
 			} else if msg := checkReservedLabel(k); msg != "" {
 				v.errorf(lp, "use your own prefix, for example example.com/role, or node.kubernetes.io/", "%s", msg)
-			} else if len(k) > maxTemplatedKey {
-				v.errorf(lp, fmt.Sprintf("use a key of at most %d characters", maxTemplatedKey),
-					"is %d characters; as a Cluster Autoscaler template tag on the pool's Auto Scaling group it would exceed AWS's %d-character tag keys", len(k), maxTagKey)
+			} else {
+				v.templatedKey(lp, k)
 			}
 			if msg := checkLabelValue(p.Labels[k]); msg != "" {
 				v.errorf(lp, "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", "%s", msg)
@@ -670,10 +670,7 @@ func (v *validator) workerPools() {
 				v.errorf(tp, "write key=value:Effect or key:Effect, Effect one of NoSchedule, PreferNoSchedule, NoExecute (for example dedicated=gpu:NoSchedule)", "%s", msg)
 				continue
 			}
-			if len(key) > maxTemplatedKey {
-				v.errorf(tp, fmt.Sprintf("use a key of at most %d characters", maxTemplatedKey),
-					"the key is %d characters; as a Cluster Autoscaler template tag on the pool's Auto Scaling group it would exceed AWS's %d-character tag keys", len(key), maxTagKey)
-			}
+			v.templatedKey(tp, key)
 			// Cluster Autoscaler's node template has one tag per taint key,
 			// so a key may appear once whatever its effects.
 			if j, dup := taintKeys[key]; dup {
@@ -718,6 +715,15 @@ func (v *validator) nodeAddresses(vpcBits int) {
 }
 
 // capacity checks a pool's capacity type and its on-demand base.
+// templatedKey refuses a label or taint key that would not fit behind Cluster
+// Autoscaler's node-template tag prefix on the pool's Auto Scaling group.
+func (v *validator) templatedKey(path, key string) {
+	if len(key) > maxTemplatedKey {
+		v.errorf(path, fmt.Sprintf("use a key of at most %d characters", maxTemplatedKey),
+			"the key is %d characters; as a Cluster Autoscaler template tag on the pool's Auto Scaling group it would exceed AWS's %d-character tag keys", len(key), maxTagKey)
+	}
+}
+
 func (v *validator) capacity(path string, p WorkerPool) {
 	switch p.Capacity {
 	case CapacityOnDemand, CapacitySpot:
