@@ -238,6 +238,14 @@ func (a *Agent) SnapshotOnRequest(ctx context.Context, request string) error {
 // uploaded last would replace the newer latest.db a roll waits for.
 const backupLock = "/run/kforge-backup.lock"
 
+// Backups write their snapshot into etcd's data directory, the one path
+// both the etcd container and the host see; each run's file starts with
+// snapshotPrefix.
+const (
+	snapshotDir    = "/var/lib/etcd"
+	snapshotPrefix = "kforge-snapshot-"
+)
+
 // Backup uploads the PKI archive, the admin kubeconfig and a fresh etcd
 // snapshot to the controller prefix (run by kforge-backup.timer).
 func (a *Agent) Backup(ctx context.Context) error {
@@ -246,6 +254,12 @@ func (a *Agent) Backup(ctx context.Context) error {
 		return fmt.Errorf("waiting for another backup to finish: %w", err)
 	}
 	defer unlock()
+	// A run that failed or was killed after etcdctl wrote its file left a
+	// whole snapshot (or its .part) on the root volume: without this, a
+	// day of failing uploads fills the disk etcd writes to.
+	if _, err := a.run(ctx, "find", snapshotDir, "-maxdepth", "1", "-name", snapshotPrefix+"*", "-delete"); err != nil {
+		return fmt.Errorf("removing snapshots earlier backups left: %w", err)
+	}
 	archive, err := PackPKI(a.Host)
 	if err != nil {
 		return err
@@ -259,7 +273,14 @@ func (a *Agent) Backup(ctx context.Context) error {
 	// A name of its own per run: etcdctl writes <path>.part without
 	// O_EXCL, so two runs on one path would corrupt each other's snapshot
 	// even if a lock were bypassed (a host that cannot lock).
-	snapInPod := fmt.Sprintf("/var/lib/etcd/kforge-snapshot-%d-%s.db", a.now().Unix(), rand.Text()[:8])
+	snapInPod := fmt.Sprintf("%s/%s%d-%s.db", snapshotDir, snapshotPrefix, a.now().Unix(), rand.Text()[:8])
+	// Removed however the run ends; the next run's sweep catches what a
+	// killed process leaves.
+	defer func() {
+		if _, err := a.run(context.WithoutCancel(ctx), "rm", "-f", snapInPod); err != nil {
+			a.logger().Warn("snapshot left on the node", "path", snapInPod, "error", err)
+		}
+	}()
 	if _, err := a.Host.Run(ctx, a.kubectl("-n", "kube-system", "exec", "etcd-"+a.Instance.Hostname, "--",
 		"etcdctl", "--endpoints=https://127.0.0.1:2379",
 		"--cacert=/etc/kubernetes/pki/etcd/ca.crt",
@@ -277,9 +298,6 @@ func (a *Agent) Backup(ctx context.Context) error {
 		if err := a.Bucket.Put(ctx, key, snap); err != nil {
 			return err
 		}
-	}
-	if _, err := a.run(ctx, "rm", "-f", snapInPod); err != nil {
-		return err
 	}
 	a.logger().Info("backup uploaded", "pki", PKIBackupKey, "etcd", EtcdSnapshotKey, "bytes", len(snap))
 	return nil

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -102,4 +103,55 @@ func TestRestoreRetriesOverAnInterruptedAttempt(t *testing.T) {
 		"ctr -n k8s.io run --rm",
 		"kubeadm init",
 	)
+}
+
+// failingPuts refuses every upload under prefix, as S3 or KMS do in an
+// outage or when throttling.
+type failingPuts struct {
+	Bucket
+	prefix string
+}
+
+func (b failingPuts) Put(ctx context.Context, key string, data []byte) error {
+	if strings.HasPrefix(key, b.prefix) {
+		return errors.New("operation error S3: PutObject, https response error StatusCode: 503, api error SlowDown")
+	}
+	return b.Bucket.Put(ctx, key, data)
+}
+
+// A backup whose upload fails removes its snapshot, and the next backup
+// removes what a killed one left (a whole snapshot or etcdctl's .part):
+// snapshots live on the root volume etcd writes to, one per run.
+func TestFailedBackupsLeaveNoSnapshotOnTheNode(t *testing.T) {
+	_, h, a := controllerAt(t, "", "1.36.6")
+	ctx := context.Background()
+	killed := snapshotDir + "/" + snapshotPrefix + "1700000000-ABCDEFGH.db.part"
+	for _, p := range []string{killed, etcdDB} {
+		if err := h.WriteFile(p, []byte("data"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uploads := a.Bucket
+	a.Bucket = failingPuts{Bucket: uploads, prefix: EtcdSnapshotKey}
+	for range 3 {
+		if err := a.Backup(ctx); err == nil {
+			t.Fatal("Backup succeeded with every snapshot upload failing")
+		}
+	}
+	a.Bucket = uploads
+	if err := a.Backup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for p := range h.files {
+		if strings.HasPrefix(p, snapshotDir+"/"+snapshotPrefix) {
+			left = append(left, p)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("left on the node after three failed backups and one good one: %v", left)
+	}
+	if !Exists(h, etcdDB) {
+		t.Errorf("the sweep removed etcd's own database %s", etcdDB)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -221,6 +222,14 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		r.mu.Lock()
 		for p := range r.files {
 			if p == c.Args[1] || strings.HasPrefix(p, c.Args[1]+"/") {
+				delete(r.files, p)
+			}
+		}
+		r.mu.Unlock()
+	case strings.HasPrefix(line, "find ") && len(c.Args) == 6 && c.Args[1] == "-maxdepth" && c.Args[2] == "1" && c.Args[3] == "-name" && c.Args[5] == "-delete":
+		r.mu.Lock()
+		for p := range r.files {
+			if ok, _ := path.Match(c.Args[4], path.Base(p)); ok && path.Dir(p) == c.Args[0] {
 				delete(r.files, p)
 			}
 		}
