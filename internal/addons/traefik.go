@@ -3,6 +3,7 @@ package addons
 import (
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -73,6 +74,29 @@ func traefik(c Config) []runtime.Object {
 		}},
 		Volumes: []corev1.Volume{emptyDir("tmp")},
 	}
+	ds := daemonSet(name, ns, labels, spec)
+	// The new pod starts, and turns ready, before the old one on its node
+	// stops: with externalTrafficPolicy Local the node would otherwise have
+	// no endpoint, and refuse NodePort connections, until the NLB's health
+	// checks (3 x 10 s) took it out. A surge pod shares the node with the
+	// old one, which works because Traefik binds no hostPort.
+	ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{
+		Type: appsv1.RollingUpdateDaemonSetStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDaemonSet{
+			MaxSurge:       ptr(intstr.FromInt32(1)),
+			MaxUnavailable: ptr(intstr.FromInt32(0)),
+		},
+	}
+	// Cluster Autoscaler evicts the DaemonSet pods of an occupied node it
+	// removes (--daemonset-eviction-for-occupied-nodes defaults to true)
+	// before the instance terminates, yet only termination deregisters the
+	// node from the NLB: Traefik would stop while its target is registered
+	// and healthy. Not evicted, it serves until the instance goes. The key
+	// is daemonset.EnableDsEvictionKey (kubernetes/autoscaler,
+	// cluster-autoscaler/utils/daemonset), read from the pods, not the
+	// DaemonSet; see CA's FAQ, "How can I enable/disable eviction for a
+	// specific DaemonSet".
+	ds.Spec.Template.Annotations = map[string]string{"cluster-autoscaler.kubernetes.io/enable-ds-eviction": "false"}
 	return []runtime.Object{
 		namespace(ns),
 		serviceAccount(name, ns, labels),
@@ -90,7 +114,7 @@ func traefik(c Config) []runtime.Object {
 			}),
 			Spec: networkingv1.IngressClassSpec{Controller: "traefik.io/ingress-controller"},
 		},
-		daemonSet(name, ns, labels, spec),
+		ds,
 		&corev1.Service{
 			TypeMeta:   typeMeta("v1", "Service"),
 			ObjectMeta: meta(name, ns, labels),

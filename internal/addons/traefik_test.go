@@ -1,0 +1,50 @@
+package addons
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// Traefik is the only endpoint of its node behind the NLB
+// (externalTrafficPolicy Local): an update starts the new pod before the
+// old one stops, and Cluster Autoscaler leaves the pod running until the
+// instance, and with it the NLB target, is gone.
+func TestTraefikKeepsServingThroughRolloutsAndScaleDown(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, ok := decodeStrict(t, manifests)["DaemonSet/traefik"].(*appsv1.DaemonSet)
+	if !ok {
+		t.Fatal("no DaemonSet traefik")
+	}
+
+	s := ds.Spec.UpdateStrategy
+	if s.Type != appsv1.RollingUpdateDaemonSetStrategyType || s.RollingUpdate == nil ||
+		s.RollingUpdate.MaxSurge == nil || s.RollingUpdate.MaxSurge.String() != "1" ||
+		s.RollingUpdate.MaxUnavailable == nil || s.RollingUpdate.MaxUnavailable.String() != "0" {
+		t.Errorf("update strategy %+v, want RollingUpdate with maxSurge 1 and maxUnavailable 0", s)
+	}
+	// A surge pod shares its node with the old one: a host port would keep
+	// it Pending for good.
+	pod := ds.Spec.Template.Spec
+	if pod.HostNetwork {
+		t.Error("traefik uses the host network; a surge pod could not bind its ports")
+	}
+	for _, c := range pod.Containers {
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				t.Errorf("container %s port %s has hostPort %d; a surge pod could not schedule", c.Name, p.Name, p.HostPort)
+			}
+		}
+	}
+
+	const key = "cluster-autoscaler.kubernetes.io/enable-ds-eviction"
+	if got, ok := ds.Spec.Template.Annotations[key]; !ok || got != "false" {
+		t.Errorf("pod template annotation %s = %q (set %v), want \"false\"", key, got, ok)
+	}
+	if _, ok := ds.Annotations[key]; ok {
+		t.Errorf("%s is read from the pods, not the DaemonSet object", key)
+	}
+}
