@@ -73,6 +73,10 @@ var sharedRules = []sharedRule{
 		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Labels = map[string]string{"team": "platform team"} })
 	}},
 	{"pod cidr too small for the pools", "podCIDR: 10.244.0.0/16", "podCIDR: 10.244.0.0/23", "kubernetes.podCIDR", "pod_cidr", func(i *Inputs) { i.PodCIDR = "10.244.0.0/23" }},
+	{"pod cidr without a range for a replaced control plane", "podCIDR: 10.244.0.0/16", "podCIDR: 10.244.0.0/22", "kubernetes.podCIDR", "pod_cidr", func(i *Inputs) {
+		i.PodCIDR = "10.244.0.0/22"
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.MaxSize = 3 })
+	}},
 	{"pool taint twice", `taints: ["dedicated=web:PreferNoSchedule"]`, `taints: ["dedicated=web:PreferNoSchedule", "dedicated=api:PreferNoSchedule"]`, "workerPools.general.taints[1]", "worker_pools", func(i *Inputs) {
 		i.WorkerPools = poolWith(func(p *PoolInputs) {
 			p.Taints = []string{"dedicated=web:PreferNoSchedule", "dedicated=api:PreferNoSchedule"}
@@ -104,6 +108,10 @@ var sharedRules = []sharedRule{
 	{"service cidr multicast", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 239.0.0.0/16", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "239.0.0.0/16" }},
 	{"control plane micro", "instanceType: t3.medium\n  volumeSize", "instanceType: t3.micro\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "t3.micro" }},
 	{"control plane one-vCPU graviton", "instanceType: t3.medium\n  volumeSize", "instanceType: c7g.medium\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "c7g.medium" }},
+	{"control plane first-generation graviton", "instanceType: t3.medium\n  volumeSize", "instanceType: a1.xlarge\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "a1.xlarge" }},
+	{"pool first-generation graviton", "instanceTypes: [t3.medium]", "instanceTypes: [a1.large]", "workerPools.general.instanceTypes[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"a1.large"} })
+	}},
 	{"pool name reserved", "  general:\n", "  controller:\n", "workerPools.controller", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("controller") }},
 	{"pool name uppercase", "  general:\n", "  General:\n", "workerPools.General", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("General") }},
 	{"pool name trailing hyphen", "  general:\n", "  general-:\n", "workerPools.general-", "worker_pools", func(i *Inputs) { i.WorkerPools = onePool("general-") }},

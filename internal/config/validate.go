@@ -425,13 +425,17 @@ func (v *validator) kubernetes() {
 		}
 	}
 	if podMsg == "" {
-		nodes := 1 // the control plane
+		// The control plane, and the Node of the one it replaces: a
+		// restored etcd still holds that Node and its range until the
+		// replacement is Ready, and without a range of its own the new
+		// control plane's CNI never starts.
+		nodes := 2
 		for _, p := range v.c.WorkerPools {
 			nodes += max(p.Max, 0)
 		}
 		if pod.Bits() > nodeMaskSize || 1<<(nodeMaskSize-pod.Bits()) < nodes {
 			v.errorf("kubernetes.podCIDR", "use a larger range, for example "+DefaultPodCIDR,
-				"%s holds fewer than %d node ranges of /%d (one per node at the pools' maximum size)", pod, nodes, nodeMaskSize)
+				"%s holds fewer than %d node ranges of /%d (one per node at the pools' maximum size, and two for the control plane while it is replaced)", pod, nodes, nodeMaskSize)
 		}
 	}
 
@@ -523,6 +527,13 @@ func (v *validator) instanceType(path, t string) {
 	if !instanceTypePattern.MatchString(t) {
 		v.errorf(path, "write an EC2 instance type as family.size, for example t3.medium or m7g.large",
 			"%q is not an EC2 instance type", t)
+		return
+	}
+	// The node image does not boot there: Amazon Linux 2023 supports
+	// Graviton2 and later, not the first Graviton's A1 instances.
+	if family, _, _ := strings.Cut(t, "."); family == "a1" {
+		v.errorf(path, "use a Graviton2 or later type, for example t4g.medium, m6g.large or m7g.large",
+			"%s is a first-generation Graviton (A1) type, which Amazon Linux 2023, the nodes' image, does not run on", t)
 	}
 }
 

@@ -135,8 +135,8 @@ variable "pod_cidr" {
   }
 
   validation {
-    condition     = try(tonumber(split("/", var.pod_cidr)[1]) <= 24 && pow(2, 24 - tonumber(split("/", var.pod_cidr)[1])) >= 1 + sum([for p in values(var.worker_pools) : p.max_size]), true)
-    error_message = "pod_cidr must hold one /24 per node at the pools' maximum size (the control plane and every pool's max_size), for example 10.244.0.0/16."
+    condition     = try(tonumber(split("/", var.pod_cidr)[1]) <= 24 && pow(2, 24 - tonumber(split("/", var.pod_cidr)[1])) >= 2 + sum([for p in values(var.worker_pools) : p.max_size]), true)
+    error_message = "pod_cidr must hold one /24 per node at the pools' maximum size (every pool's max_size, and two for the control plane: a replaced one keeps its Node until the new one is Ready), for example 10.244.0.0/16."
   }
 
   validation {
@@ -188,6 +188,12 @@ variable "controller_instance_type" {
   validation {
     condition     = !can(regex("\\.(nano|micro)$", var.controller_instance_type)) && var.controller_instance_type != "t2.small" && !(can(regex(local.graviton_pattern, var.controller_instance_type)) && can(regex("^[a-su-z][^.]*\\.medium$", var.controller_instance_type)))
     error_message = "controller_instance_type must have at least the 2 vCPUs and 1700 MB kubeadm requires of a control-plane node, for example t3.small, t3.medium or t4g.medium."
+  }
+
+  # Amazon Linux 2023, the nodes' image, runs on Graviton2 and later only.
+  validation {
+    condition     = !startswith(var.controller_instance_type, "a1.")
+    error_message = "controller_instance_type must not be a first-generation Graviton (a1) type, which Amazon Linux 2023 does not run on; use Graviton2 or later, for example t4g.medium or m7g.large."
   }
 }
 
@@ -246,6 +252,11 @@ variable "worker_pools" {
   validation {
     condition     = alltrue([for p in values(var.worker_pools) : length(p.instance_types) <= 20 && length(distinct(p.instance_types)) == length(p.instance_types) && length(distinct([for t in p.instance_types : can(regex(local.graviton_pattern, t))])) <= 1])
     error_message = "every worker pool lists at most 20 instance types, each once, and all of one architecture (arm64 Graviton types such as m7g.large, or x86_64 ones): a pool's launch template has one AMI."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for t in p.instance_types : !startswith(t, "a1.")]]))
+    error_message = "worker pool instance types must not be first-generation Graviton (a1) types, which Amazon Linux 2023 does not run on; use Graviton2 or later, for example t4g.medium or m7g.large."
   }
 
   validation {
