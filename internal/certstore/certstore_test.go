@@ -3,6 +3,7 @@ package certstore_test
 import (
 	"encoding/json"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -63,6 +64,12 @@ func TestTerraformUsesTheLayout(t *testing.T) {
 	bucket := repoFile(t, "terraform/modules/buckets/bucket.tf")
 	if !strings.Contains(bucket, `prefix = "`+certstore.EtcdHistoryPrefix+`"`) {
 		t.Errorf("terraform/modules/buckets/bucket.tf: no lifecycle rule on %s", certstore.EtcdHistoryPrefix)
+	}
+	// The rule removing the snapshots' noncurrent versions covers the latest
+	// snapshot and the history alike.
+	etcd := path.Dir(certstore.EtcdSnapshotKey) + "/"
+	if !strings.HasPrefix(certstore.EtcdHistoryPrefix, etcd) || !strings.Contains(bucket, `prefix = "`+etcd+`"`) {
+		t.Errorf("terraform/modules/buckets/bucket.tf: no lifecycle rule on %s, covering %s and %s", etcd, certstore.EtcdSnapshotKey, certstore.EtcdHistoryPrefix)
 	}
 }
 

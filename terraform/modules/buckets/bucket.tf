@@ -88,5 +88,24 @@ resource "aws_s3_bucket_lifecycle_configuration" "certs" {
     }
   }
 
+  # On this versioned bucket the rule above leaves each expired snapshot as a
+  # noncurrent version, and every backup leaves the previous latest.db; they
+  # go after these days, not the bucket-wide 30 (overlapping expirations: S3
+  # honors the shorter, User Guide "How Amazon S3 handles conflicts in
+  # lifecycle configurations"). The rule above's Days expiration also removes
+  # its delete markers once alone (User Guide "Expiring objects").
+  rule {
+    id     = "expire-noncurrent-etcd-snapshots"
+    status = "Enabled"
+
+    filter {
+      prefix = "controller/etcd/"
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.etcd_snapshot_noncurrent_version_expiration_days
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.certs]
 }

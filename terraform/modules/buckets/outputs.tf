@@ -1,6 +1,17 @@
+# Objects written before versioning takes effect get no version id (the
+# launch templates pin the agent's), and before the encryption or policy
+# they escape them: whatever writes through this name waits for the settings.
 output "bucket_name" {
-  description = "Name of the certs / bootstrap bucket."
+  description = "Name of the certs / bootstrap bucket; depends on its versioning, encryption, ownership, public access block and policy, so objects written with it are created after them."
   value       = aws_s3_bucket.certs.id
+
+  depends_on = [
+    aws_s3_bucket_versioning.certs,
+    aws_s3_bucket_server_side_encryption_configuration.certs,
+    aws_s3_bucket_ownership_controls.certs,
+    aws_s3_bucket_public_access_block.certs,
+    aws_s3_bucket_policy.certs,
+  ]
 }
 
 output "bucket_arn" {

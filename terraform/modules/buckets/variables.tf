@@ -47,6 +47,17 @@ variable "etcd_snapshot_retention_days" {
   }
 }
 
+variable "etcd_snapshot_noncurrent_version_expiration_days" {
+  description = "Days after which a replaced or expired version under controller/etcd/ is removed: the etcd snapshots latest.db replaced at every backup and the history past etcd_snapshot_retention_days. At most noncurrent_version_expiration_days, which the rest of the bucket keeps."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.etcd_snapshot_noncurrent_version_expiration_days >= 1 && var.etcd_snapshot_noncurrent_version_expiration_days <= var.noncurrent_version_expiration_days
+    error_message = "etcd_snapshot_noncurrent_version_expiration_days must be at least 1 and at most noncurrent_version_expiration_days (S3 honors the shorter of the two)."
+  }
+}
+
 variable "log_bucket" {
   description = "Create the log bucket (<cluster_name>-logs-<account_id>-<region>) that receives VPC flow logs and the certs bucket's access logs: SSE-S3, private, TLS-only, objects expire after log_retention_days."
   type        = bool

@@ -21,7 +21,10 @@ import (
 //     retried by the provider);
 //   - every Auto Scaling group after the routes, the NAT gateway and the S3
 //     endpoint of its subnets, the node roles' policy attachments and its
-//     own group's egress rules: a node booting before them has no way out.
+//     own group's egress rules: a node booting before them has no way out;
+//   - the agents and cluster.json after the certs bucket's versioning: the
+//     launch templates pin the agent's version id, which an object written
+//     before versioning is on does not get.
 func TestCreateOrderInGraph(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping terraform init in -short mode")
@@ -63,6 +66,9 @@ func TestCreateOrderInGraph(t *testing.T) {
 			"module.network.aws_nat_gateway.this", "module.network.aws_route.private_nat", "module.network.aws_vpc_endpoint.s3",
 			"module.iam.aws_iam_role_policy_attachment.this",
 			group+".aws_vpc_security_group_egress_rule.https", group+".aws_vpc_security_group_egress_rule.nfs")
+	}
+	for _, object := range []string{"aws_s3_object.agent", "aws_s3_object.cluster_config"} {
+		need(object, "module.buckets.aws_s3_bucket_versioning.certs")
 	}
 }
 

@@ -83,6 +83,48 @@ run "policy_denies_insecure_transport_and_unencrypted_uploads" {
     condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.filter).prefix if r.id == "expire-etcd-snapshot-history"]) == "controller/etcd/history/"
     error_message = "the snapshot rule covers only the snapshot history prefix"
   }
+  # On the versioned bucket an expired or replaced snapshot stays as a
+  # noncurrent version; of the enabled rules covering a key (the bucket-wide
+  # one, whose empty filter the mock gives a made-up prefix, and those whose
+  # prefix the key starts with), S3 applies the shortest noncurrent
+  # expiration. The snapshots go after a day; the rest is kept 30 days.
+  assert {
+    condition = alltrue([for key in ["controller/etcd/latest.db", "controller/etcd/history/20260101T000000Z.db"] :
+      min(concat([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.noncurrent_version_expiration).noncurrent_days
+    if r.status == "Enabled" && length(r.noncurrent_version_expiration) == 1 && (r.id == "expire-noncurrent-versions" || startswith(key, one(r.filter).prefix))], [99999])...) == 1])
+    error_message = "noncurrent versions under controller/etcd/ (latest.db replaced at every backup, history past its retention) expire after etcd_snapshot_noncurrent_version_expiration_days (1), not the bucket-wide 30"
+  }
+  assert {
+    condition = alltrue([for key in ["controller/pki.tar.gz", "controller/admin.conf", "bootstrap/cluster.json", "bootstrap/kforge-node-amd64", "workers/join.json"] :
+      min(concat([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.noncurrent_version_expiration).noncurrent_days
+    if r.status == "Enabled" && length(r.noncurrent_version_expiration) == 1 && (r.id == "expire-noncurrent-versions" || startswith(key, one(r.filter).prefix))], [99999])...) == 30])
+    error_message = "noncurrent versions outside controller/etcd/ (PKI backup, agents the launch templates pin) are kept noncurrent_version_expiration_days (30)"
+  }
+}
+
+run "etcd_snapshot_noncurrent_days_from_the_input" {
+  command = apply
+
+  variables {
+    etcd_snapshot_noncurrent_version_expiration_days = 3
+  }
+
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.noncurrent_version_expiration).noncurrent_days if one(r.filter).prefix == "controller/etcd/" && r.status == "Enabled"]) == 3
+    error_message = "noncurrent versions under controller/etcd/ expire after etcd_snapshot_noncurrent_version_expiration_days"
+  }
+}
+
+# Longer than the bucket-wide rule would be a setting S3 does not honor.
+run "rejects_etcd_snapshot_noncurrent_days_above_the_bucket_wide" {
+  command = plan
+
+  variables {
+    noncurrent_version_expiration_days               = 7
+    etcd_snapshot_noncurrent_version_expiration_days = 8
+  }
+
+  expect_failures = [var.etcd_snapshot_noncurrent_version_expiration_days]
 }
 
 run "emulator_has_no_policy" {
