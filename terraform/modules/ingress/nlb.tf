@@ -1,10 +1,14 @@
 resource "aws_lb" "this" {
-  name                             = "${var.cluster_name}-ingress"
-  load_balancer_type               = "network"
-  internal                         = false
-  subnets                          = var.subnet_ids
-  security_groups                  = [aws_security_group.nlb.id]
-  enable_cross_zone_load_balancing = true
+  name               = "${var.cluster_name}-ingress"
+  load_balancer_type = "network"
+  internal           = false
+  subnets            = var.subnet_ids
+  security_groups    = [aws_security_group.nlb.id]
+  # Off because the targets see the client's own address: a client (or the
+  # NAT in front of it) that reaches two of the NLB's zone addresses from the
+  # same address and port could be sent twice to one target, which then sees
+  # the same connection twice, and one of the two fails.
+  enable_cross_zone_load_balancing = false
   tags                             = var.tags
 }
 

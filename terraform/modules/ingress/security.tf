@@ -19,6 +19,20 @@ resource "aws_vpc_security_group_ingress_rule" "clients" {
   tags              = var.tags
 }
 
+# ICMP type 3 code 4 (fragmentation needed) from the clients, so path MTU
+# discovery works for them. For ICMP, from_port is the type, to_port the code.
+resource "aws_vpc_security_group_ingress_rule" "path_mtu" {
+  for_each = toset(var.ingress_cidrs)
+
+  security_group_id = aws_security_group.nlb.id
+  description       = "ICMP fragmentation needed from clients (path MTU discovery)"
+  ip_protocol       = "icmp"
+  from_port         = 3
+  to_port           = 4
+  cidr_ipv4         = each.value
+  tags              = var.tags
+}
+
 resource "aws_vpc_security_group_egress_rule" "node_ports" {
   for_each = local.routes
 

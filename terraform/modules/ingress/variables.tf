@@ -51,7 +51,7 @@ variable "https_node_port" {
 }
 
 variable "ingress_cidrs" {
-  description = "Client CIDRs allowed to reach ports 80 and 443."
+  description = "Client CIDRs allowed to reach ports 80 and 443, and to send ICMP fragmentation needed (path MTU discovery)."
   type        = list(string)
   default     = ["0.0.0.0/0"]
 }

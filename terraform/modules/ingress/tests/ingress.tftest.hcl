@@ -42,8 +42,8 @@ run "listeners_forward_to_node_ports" {
     error_message = "client IP preserved, health checks on the node port"
   }
   assert {
-    condition     = aws_lb.this.enable_cross_zone_load_balancing && aws_lb.this.load_balancer_type == "network"
-    error_message = "a cross-zone network load balancer"
+    condition     = aws_lb.this.load_balancer_type == "network" && alltrue([for tg in aws_lb_target_group.this : tg.preserve_client_ip != "true" || (!aws_lb.this.enable_cross_zone_load_balancing && tg.load_balancing_cross_zone_enabled != "true")])
+    error_message = "a network load balancer with cross-zone off (on the NLB and every target group) while client IP is preserved: otherwise two connections from one client address and port can reach one target as the same connection"
   }
   assert {
     condition     = length(aws_lb.this.name) <= 32 && alltrue([for tg in aws_lb_target_group.this : length(tg.name) <= 32])
@@ -52,6 +52,31 @@ run "listeners_forward_to_node_ports" {
   assert {
     condition     = alltrue([for r in aws_vpc_security_group_egress_rule.node_ports : r.cidr_ipv4 == "10.0.0.0/16"])
     error_message = "the NLB only sends to the VPC"
+  }
+  assert {
+    condition     = [for r in aws_vpc_security_group_ingress_rule.path_mtu : r.cidr_ipv4] == ["0.0.0.0/0"] && alltrue([for r in aws_vpc_security_group_ingress_rule.path_mtu : r.ip_protocol == "icmp" && r.from_port == 3 && r.to_port == 4])
+    error_message = "ICMP type 3 code 4 (fragmentation needed) admitted from the default ingress CIDR, for path MTU discovery"
+  }
+}
+
+run "path_mtu_per_ingress_cidr" {
+  command = apply
+
+  variables {
+    ingress_cidrs = ["192.0.2.0/24", "198.51.100.0/24"]
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.path_mtu) == length(var.ingress_cidrs) && toset([for r in aws_vpc_security_group_ingress_rule.path_mtu : r.cidr_ipv4]) == toset(var.ingress_cidrs)
+    error_message = "one ICMP fragmentation-needed rule per ingress CIDR"
+  }
+  assert {
+    condition     = alltrue([for r in aws_vpc_security_group_ingress_rule.path_mtu : r.ip_protocol == "icmp" && r.from_port == 3 && r.to_port == 4 && r.security_group_id == aws_security_group.nlb.id])
+    error_message = "ICMP type 3 (from_port) code 4 (to_port) on the NLB's group"
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.clients) == 2 * length(var.ingress_cidrs)
+    error_message = "80 and 443 admitted from each ingress CIDR"
   }
 }
 
