@@ -182,8 +182,8 @@ var controllerTasks = []struct {
 		(*node.Agent).Backup},
 	{"addons", "Apply the cluster add-ons unless this exact set was applied already (control plane; run by kforge-addons.timer)",
 		(*node.Agent).ApplyAddons},
-	{"approve-csrs", "Approve pending kubelet serving CSRs of nodes that are running instances of this cluster (control plane; run by kforge-approve-csrs.timer)",
-		(*node.Agent).ApproveServingCSRs},
+	{"approve-csrs", "Approve pending kubelet CSRs of nodes that are running instances of this cluster: joining workers' client certificates and every node's serving certificate (control plane; run by kforge-approve-csrs.timer)",
+		(*node.Agent).ApproveCSRs},
 	{"upgrade-control-plane", "Take an etcd snapshot and run kubeadm upgrade apply when cluster.json names a newer Kubernetes version (control plane; run by kforge-upgrade.timer)",
 		(*node.Agent).UpgradeControlPlane},
 }

@@ -168,7 +168,7 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 		"helm-sdk install-or-upgrade kube-system/cilium --kubeconfig /etc/kubernetes/admin.conf --set k8sServiceHost=api.dev.example.com",
 		"kubeadm token create",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system exec etcd-ip-10-0-1-10.eu-west-1.compute.internal",
-		"systemctl enable --now kforge-refresh-token.timer kforge-backup.timer kforge-approve-csrs.timer kforge-upgrade.timer kforge-renew-certs.timer",
+		"systemctl enable --now kforge-refresh-token.timer kforge-backup.timer kforge-upgrade.timer kforge-renew-certs.timer",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/cert-manager.yaml",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n cert-manager wait",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-issuers.yaml",

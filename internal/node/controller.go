@@ -44,14 +44,23 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "api-dns", run: a.pointAPIRecord},
 		{name: "kubeadm-init", done: a.fileExists(adminConf), run: a.kubeadmInit},
 		cni,
+		// Before any worker can read the token: from here on only the
+		// agent's approver admits a joining kubelet, and its timer runs
+		// from now, as joins may begin as soon as the token is published.
+		{name: "join-approval", run: func(ctx context.Context) error {
+			if err := a.removeBootstrapAutoApproval(ctx); err != nil {
+				return err
+			}
+			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-approve-csrs.timer"))
+		}},
 		{name: "join-material", run: a.publishJoinMaterial},
 		// The backup's etcd snapshot goes through kubectl exec, which the
 		// API server reaches over the kubelet's serving certificate: its CSR
-		// must be approved first (the approver's timer starts only after).
+		// must be approved first (the approver's timer may not have run yet).
 		// A failure here is logged: the backup then fails and the attempt
 		// is retried, approving again.
 		{name: "approve-csrs", run: func(ctx context.Context) error {
-			if err := a.ApproveServingCSRs(ctx); err != nil {
+			if err := a.ApproveCSRs(ctx); err != nil {
 				a.logger().Warn("approving the kubelet serving CSRs before the first backup", "error", err.Error())
 			}
 			return nil
@@ -61,7 +70,7 @@ func (a *Agent) controllerPhases() []phase {
 			if err := a.labTokenTimer(ctx); err != nil {
 				return err
 			}
-			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-approve-csrs.timer", "kforge-upgrade.timer", "kforge-renew-certs.timer"))
+			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-refresh-token.timer", "kforge-backup.timer", "kforge-upgrade.timer", "kforge-renew-certs.timer"))
 		}},
 		{name: "node-events-drainer", run: a.enableDrainer},
 		a.nodeReadyPhase(adminConf),

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -18,13 +19,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Kubelets request their serving certificates (serverTLSBootstrap) through
-// CSRs for the kubernetes.io/kubelet-serving signer, which Kubernetes never
-// approves by itself. The control plane approves one only for a node the
-// cluster knows: a running EC2 instance tagged with this cluster whose
-// private DNS name is the node's name, asking only for that instance's
-// names and addresses. A kubelet registered with a stolen bootstrap token
-// can therefore not get a certificate for another node's address.
+// The control plane approves two kinds of kubelet CSR, each only for a
+// node the cluster knows: a running EC2 instance tagged with this cluster
+// whose private DNS name is the node's name.
+//
+//   - A joining kubelet's client certificate, asked for with the workers'
+//     bootstrap token. kubeadm would have the controller manager approve any
+//     such request, whatever node it names (its nodeclient approver checks
+//     the shape alone), so whoever holds the token could take an existing
+//     node's identity. kforge removes that binding and approves a request
+//     only for a worker instance that has no Node yet and no other request.
+//   - A kubelet's serving certificate (serverTLSBootstrap), which Kubernetes
+//     never approves by itself: asked by the node itself, only for that
+//     instance's names and addresses.
 
 // NodeInstance is what EC2 says about the instance behind a node name.
 type NodeInstance struct {
@@ -32,6 +39,7 @@ type NodeInstance struct {
 	PrivateDNS string
 	PublicDNS  string
 	IPs        []string
+	Role       string // the instance's kforge.io/role tag: controller or worker
 }
 
 // ErrUnknownNode means no running instance of this cluster has that name.
@@ -63,6 +71,11 @@ func (f EC2NodeFinder) FindNode(ctx context.Context, name string) (NodeInstance,
 	for _, r := range out.Reservations {
 		for _, i := range r.Instances {
 			n := NodeInstance{ID: aws.ToString(i.InstanceId), PrivateDNS: aws.ToString(i.PrivateDnsName), PublicDNS: aws.ToString(i.PublicDnsName)}
+			for _, t := range i.Tags {
+				if aws.ToString(t.Key) == roleTag {
+					n.Role = aws.ToString(t.Value)
+				}
+			}
 			for _, ni := range i.NetworkInterfaces {
 				for _, p := range ni.PrivateIpAddresses {
 					n.IPs = append(n.IPs, aws.ToString(p.PrivateIpAddress))
@@ -86,7 +99,68 @@ func (f EC2NodeFinder) FindNode(ctx context.Context, name string) (NodeInstance,
 	return found[0], nil
 }
 
-const kubeletServingSigner = "kubernetes.io/kubelet-serving"
+const (
+	kubeletServingSigner = "kubernetes.io/kubelet-serving"
+	kubeletClientSigner  = "kubernetes.io/kube-apiserver-client-kubelet"
+	// roleTag is on every node instance (the node-group module's launch
+	// template), controller or worker.
+	roleTag = "kforge.io/role"
+	// bootstrapApprovalBinding is kubeadm's ClusterRoleBinding that lets the
+	// controller manager approve any client CSR a bootstrap token makes;
+	// kubeadm init and upgrade apply (re)create it, the agent removes it.
+	bootstrapApprovalBinding = "kubeadm:node-autoapprove-bootstrap"
+)
+
+// CheckBootstrapClientCSR returns the node name a joining kubelet's client
+// CSR asks for, or why it is not such a request: signed by its key, asked
+// with a bootstrap token, for CN=system:node:<name>, O=system:nodes, no
+// other name, client usages only.
+func CheckBootstrapClientCSR(csr certificatesv1.CertificateSigningRequest) (string, error) {
+	s := csr.Spec
+	if s.SignerName != kubeletClientSigner {
+		return "", fmt.Errorf("signer %q is not %s", s.SignerName, kubeletClientSigner)
+	}
+	if !strings.HasPrefix(s.Username, "system:bootstrap:") || !slices.Contains(s.Groups, "system:bootstrappers") {
+		return "", fmt.Errorf("requested by %q (groups %v), not with a bootstrap token", s.Username, s.Groups)
+	}
+	for _, u := range s.Usages {
+		if !slices.Contains([]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageClientAuth}, u) {
+			return "", fmt.Errorf("usage %q is not one of a kubelet client certificate's", u)
+		}
+	}
+	if !slices.Contains(s.Usages, certificatesv1.UsageClientAuth) {
+		return "", fmt.Errorf("no client auth usage")
+	}
+	req, err := parseSignedRequest(s.Request)
+	if err != nil {
+		return "", err
+	}
+	name, ok := strings.CutPrefix(req.Subject.CommonName, "system:node:")
+	if !ok || name == "" || !slices.Equal(req.Subject.Organization, []string{"system:nodes"}) {
+		return "", fmt.Errorf("subject %q is not CN=system:node:<name>, O=system:nodes", req.Subject)
+	}
+	if len(req.DNSNames)+len(req.IPAddresses)+len(req.EmailAddresses)+len(req.URIs) > 0 {
+		return "", fmt.Errorf("a client certificate names no DNS name, address, e-mail or URI")
+	}
+	return name, nil
+}
+
+// parseSignedRequest decodes a PEM certificate request and checks that it
+// is signed by the key it carries.
+func parseSignedRequest(pemData []byte) (*x509.CertificateRequest, error) {
+	block, _ := pem.Decode(pemData)
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		return nil, fmt.Errorf("request is not a PEM certificate request")
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the certificate request: %w", err)
+	}
+	if err := req.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("certificate request signature: %w", err)
+	}
+	return req, nil
+}
 
 // CheckServingCSR returns nil when csr is a kubelet serving request that
 // may be approved for inst, or why it may not.
@@ -106,16 +180,9 @@ func CheckServingCSR(csr certificatesv1.CertificateSigningRequest, nodeName stri
 	if !slices.Contains(s.Usages, certificatesv1.UsageServerAuth) {
 		return fmt.Errorf("no server auth usage")
 	}
-	block, _ := pem.Decode(s.Request)
-	if block == nil || block.Type != "CERTIFICATE REQUEST" {
-		return fmt.Errorf("request is not a PEM certificate request")
-	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
+	req, err := parseSignedRequest(s.Request)
 	if err != nil {
-		return fmt.Errorf("parsing the certificate request: %w", err)
-	}
-	if err := req.CheckSignature(); err != nil {
-		return fmt.Errorf("certificate request signature: %w", err)
+		return err
 	}
 	if req.Subject.CommonName != "system:node:"+nodeName || !slices.Equal(req.Subject.Organization, []string{"system:nodes"}) {
 		return fmt.Errorf("subject %q is not CN=system:node:%s, O=system:nodes", req.Subject, nodeName)
@@ -156,11 +223,11 @@ func pending(csr certificatesv1.CertificateSigningRequest) bool {
 	return true
 }
 
-// ApproveServingCSRs approves the pending kubelet serving CSRs that pass
-// CheckServingCSR and leaves the others pending (logged), so that a
-// transient EC2 answer never denies a real node; unapproved CSRs expire.
-// It runs from kforge-approve-csrs.timer on the control plane.
-func (a *Agent) ApproveServingCSRs(ctx context.Context) error {
+// ApproveCSRs approves the pending kubelet CSRs that pass the checks above
+// and leaves the others pending (logged), so that a transient EC2 answer
+// never denies a real node; unapproved CSRs expire. It runs from
+// kforge-approve-csrs.timer on the control plane.
+func (a *Agent) ApproveCSRs(ctx context.Context) error {
 	if a.Nodes == nil {
 		return fmt.Errorf("approving CSRs: no EC2 node lookup configured")
 	}
@@ -171,6 +238,9 @@ func (a *Agent) ApproveServingCSRs(ctx context.Context) error {
 	var list certificatesv1.CertificateSigningRequestList
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		return fmt.Errorf("decoding the CSR list: %w", err)
+	}
+	if err := a.approveBootstrapCSRs(ctx, list.Items); err != nil {
+		return err
 	}
 	for _, csr := range list.Items {
 		if csr.Spec.SignerName != kubeletServingSigner || !pending(csr) {
@@ -185,10 +255,117 @@ func (a *Agent) ApproveServingCSRs(ctx context.Context) error {
 			a.logger().Warn("kubelet serving CSR left pending", "csr", csr.Name, "node", nodeName, "reason", err.Error())
 			continue
 		}
-		if _, err := a.run(ctx, "kubectl", "--kubeconfig", adminConf, "certificate", "approve", csr.Name); err != nil {
+		if err := a.approve(ctx, csr.Name); err != nil {
 			return err
 		}
 		a.logger().Info("kubelet serving CSR approved", "csr", csr.Name, "node", nodeName, "instance", inst.ID)
+	}
+	return nil
+}
+
+// approveBootstrapCSRs approves a joining kubelet's client CSR when its
+// node name is a running worker instance of this cluster with no Node of
+// its own yet and no other bootstrap request names it. A kubelet makes one
+// request per key (its name is the key's digest), so a second request for
+// one name is someone else's: neither is approved.
+func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.CertificateSigningRequest) error {
+	names := map[string][]certificatesv1.CertificateSigningRequest{}
+	for _, csr := range csrs {
+		if csr.Spec.SignerName != kubeletClientSigner || !strings.HasPrefix(csr.Spec.Username, "system:bootstrap:") {
+			continue
+		}
+		name, err := CheckBootstrapClientCSR(csr)
+		if err != nil {
+			if pending(csr) {
+				a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "reason", err.Error())
+			}
+			continue
+		}
+		names[name] = append(names[name], csr)
+	}
+	var registered map[string]string
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		reqs := names[name]
+		if len(reqs) != 1 || !pending(reqs[0]) {
+			for _, csr := range reqs {
+				if pending(csr) {
+					a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name,
+						"reason", fmt.Sprintf("%d bootstrap requests name this node", len(reqs)))
+				}
+			}
+			continue
+		}
+		csr := reqs[0]
+		if registered == nil {
+			var err error
+			if registered, err = a.nodeProviderIDs(ctx); err != nil {
+				return err
+			}
+		}
+		inst, err := a.Nodes.FindNode(ctx, name)
+		if err == nil {
+			err = bootstrapAllowed(inst, a.Instance.ID, registered, name)
+		}
+		if err != nil {
+			a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name, "reason", err.Error())
+			continue
+		}
+		if err := a.approve(ctx, csr.Name); err != nil {
+			return err
+		}
+		a.logger().Info("kubelet client CSR approved", "csr", csr.Name, "node", name, "instance", inst.ID)
+	}
+	return nil
+}
+
+// bootstrapAllowed says why inst may not join as name, or nil: it must be
+// a worker, not this control plane, and not yet registered (a Node of that
+// name from another, gone instance is a stale one the kubelet takes over).
+func bootstrapAllowed(inst NodeInstance, self string, registered map[string]string, name string) error {
+	if inst.ID == self || inst.Role == "controller" {
+		return fmt.Errorf("instance %s is the control plane, which never joins with the token", inst.ID)
+	}
+	if inst.Role != "worker" {
+		return fmt.Errorf("instance %s has no %s=worker tag", inst.ID, roleTag)
+	}
+	if pid, ok := registered[name]; ok && (pid == "" || instanceOfProviderID(pid) == inst.ID) {
+		return fmt.Errorf("node %s is already registered (provider ID %q)", name, pid)
+	}
+	return nil
+}
+
+// instanceOfProviderID is the instance id at the end of aws:///<az>/<id>.
+func instanceOfProviderID(providerID string) string {
+	return providerID[strings.LastIndex(providerID, "/")+1:]
+}
+
+// nodeProviderIDs maps each Node's name to its spec.providerID.
+func (a *Agent) nodeProviderIDs(ctx context.Context) (map[string]string, error) {
+	out, err := a.run(ctx, "kubectl", "--kubeconfig", adminConf, "get", "nodes", "-o", "json")
+	if err != nil {
+		return nil, err
+	}
+	var nodes corev1.NodeList
+	if err := json.Unmarshal([]byte(out), &nodes); err != nil {
+		return nil, fmt.Errorf("decoding the node list: %w", err)
+	}
+	ids := make(map[string]string, len(nodes.Items))
+	for _, n := range nodes.Items {
+		ids[n.Name] = n.Spec.ProviderID
+	}
+	return ids, nil
+}
+
+func (a *Agent) approve(ctx context.Context, csr string) error {
+	_, err := a.run(ctx, "kubectl", "--kubeconfig", adminConf, "certificate", "approve", csr)
+	return err
+}
+
+// removeBootstrapAutoApproval deletes kubeadm's binding that approves any
+// bootstrap token's client CSR, so that only ApproveCSRs approves them.
+func (a *Agent) removeBootstrapAutoApproval(ctx context.Context) error {
+	if _, err := a.Host.Run(ctx, a.kubectl("delete", "clusterrolebinding", bootstrapApprovalBinding, "--ignore-not-found")); err != nil {
+		return fmt.Errorf("removing kubeadm's automatic approval of bootstrap client CSRs: %w", err)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ import (
 
 const csrNode = "ip-10-0-2-20.eu-west-1.compute.internal"
 
-var csrInstance = NodeInstance{ID: "i-0fedcba9876543210", PrivateDNS: csrNode, IPs: []string{"10.0.2.20", "203.0.113.20"}}
+var csrInstance = NodeInstance{ID: "i-0fedcba9876543210", PrivateDNS: csrNode, IPs: []string{"10.0.2.20", "203.0.113.20"}, Role: "worker"}
 
 // servingCSR builds a kubelet serving CSR as the kubelet makes it: a real
 // signed request, CN system:node:<name>, O system:nodes.
@@ -113,9 +113,89 @@ func TestCheckServingCSR(t *testing.T) {
 	}
 }
 
-// csrHost answers kubectl's CSR list and records approvals.
+// bootstrapCSR builds a joining kubelet's client CSR as the kubelet makes
+// it with a bootstrap token: a real signed request, CN system:node:<name>,
+// O system:nodes, no names.
+func bootstrapCSR(t *testing.T, name, node string) certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			SignerName: kubeletClientSigner,
+			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
+			Username:   "system:bootstrap:abcdef",
+			Groups:     []string{"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token", "system:authenticated"},
+		},
+	}
+}
+
+func TestCheckBootstrapClientCSR(t *testing.T) {
+	if name, err := CheckBootstrapClientCSR(bootstrapCSR(t, "x", csrNode)); err != nil || name != csrNode {
+		t.Fatalf("the joining kubelet's request: %q, %v", name, err)
+	}
+	cases := []struct {
+		name string
+		edit func(*certificatesv1.CertificateSigningRequest)
+		want string
+	}{
+		{"asked by a node, not a token", func(c *certificatesv1.CertificateSigningRequest) {
+			c.Spec.Username, c.Spec.Groups = "system:node:"+csrNode, []string{"system:nodes"}
+		}, "not with a bootstrap token"},
+		{"the serving signer", func(c *certificatesv1.CertificateSigningRequest) { c.Spec.SignerName = kubeletServingSigner }, "signer"},
+		{"server auth usage", func(c *certificatesv1.CertificateSigningRequest) {
+			c.Spec.Usages = append(c.Spec.Usages, certificatesv1.UsageServerAuth)
+		}, "usage"},
+		{"a subject that is no node", func(c *certificatesv1.CertificateSigningRequest) {
+			*c = withSubject(t, *c, pkix.Name{CommonName: "system:admin", Organization: []string{"system:masters"}}, nil)
+		}, "subject"},
+		{"names in a client certificate", func(c *certificatesv1.CertificateSigningRequest) {
+			*c = withSubject(t, *c, pkix.Name{CommonName: "system:node:" + csrNode, Organization: []string{"system:nodes"}}, []string{"api.dev.example.com"})
+		}, "names no DNS name"},
+		{"tampered request", func(c *certificatesv1.CertificateSigningRequest) {
+			block, _ := pem.Decode(c.Spec.Request)
+			block.Bytes[len(block.Bytes)-1] ^= 0xff
+			c.Spec.Request = pem.EncodeToMemory(block)
+		}, "signature"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			csr := bootstrapCSR(t, "x", csrNode)
+			tc.edit(&csr)
+			if _, err := CheckBootstrapClientCSR(csr); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a refusal mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// withSubject re-signs c's request with another subject and DNS names.
+func withSubject(t *testing.T, c certificatesv1.CertificateSigningRequest, subject pkix.Name, dns []string) certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject, DNSNames: dns}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Spec.Request = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return c
+}
+
+// csrHost answers kubectl's CSR and Node lists and records approvals.
 type csrHost struct {
 	list     certificatesv1.CertificateSigningRequestList
+	nodes    corev1.NodeList
 	approved []string
 }
 
@@ -124,6 +204,9 @@ func (h *csrHost) Run(_ context.Context, c Command) (string, error) {
 	switch {
 	case strings.Contains(line, " get certificatesigningrequests -o json"):
 		b, err := json.Marshal(h.list)
+		return string(b), err
+	case strings.Contains(line, " get nodes -o json"):
+		b, err := json.Marshal(h.nodes)
 		return string(b), err
 	case strings.Contains(line, " certificate approve "):
 		h.approved = append(h.approved, c.Args[len(c.Args)-1])
@@ -154,12 +237,81 @@ func TestApproveServingCSRs(t *testing.T) {
 	stranger.Spec.Username = "system:node:ip-10-9-9-9.eu-west-1.compute.internal"
 	h := &csrHost{list: certificatesv1.CertificateSigningRequestList{Items: []certificatesv1.CertificateSigningRequest{good, forged, done, stranger}}}
 	a := &Agent{Host: h, Nodes: nodesByName{csrNode: csrInstance}}
-	if err := a.ApproveServingCSRs(context.Background()); err != nil {
+	if err := a.ApproveCSRs(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(h.approved, ",") != "csr-good" {
 		t.Errorf("approved %v, want only csr-good", h.approved)
 	}
+}
+
+// A joining kubelet's client CSR is approved only for a worker instance of
+// this cluster with no Node yet, and only when no other bootstrap request
+// names it: the bootstrap token alone never buys an existing node's
+// identity, the control plane's least of all.
+func TestApproveBootstrapClientCSRs(t *testing.T) {
+	const (
+		self     = "i-0aaaaaaaaaaaaaaaa"
+		joined   = "ip-10-0-1-11.eu-west-1.compute.internal"
+		stale    = "ip-10-0-1-12.eu-west-1.compute.internal"
+		twice    = "ip-10-0-1-13.eu-west-1.compute.internal"
+		again    = "ip-10-0-1-14.eu-west-1.compute.internal"
+		cpName   = "ip-10-0-1-10.eu-west-1.compute.internal"
+		stranger = "ip-10-9-9-9.eu-west-1.compute.internal"
+	)
+	instances := nodesByName{
+		csrNode: csrInstance,
+		joined:  {ID: "i-0000000000000011a", PrivateDNS: joined, Role: "worker"},
+		stale:   {ID: "i-0000000000000012a", PrivateDNS: stale, Role: "worker"},
+		twice:   {ID: "i-0000000000000013a", PrivateDNS: twice, Role: "worker"},
+		again:   {ID: "i-0000000000000014a", PrivateDNS: again, Role: "worker"},
+		cpName:  {ID: self, PrivateDNS: cpName, Role: "controller"},
+	}
+	node := func(name, providerID string) corev1.Node {
+		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{ProviderID: providerID}}
+	}
+	// Approved a moment ago, before its kubelet registered the Node.
+	done := bootstrapCSR(t, "csr-done", again)
+	done.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}}
+	h := &csrHost{
+		list: certificatesv1.CertificateSigningRequestList{Items: []certificatesv1.CertificateSigningRequest{
+			bootstrapCSR(t, "csr-new", csrNode),
+			bootstrapCSR(t, "csr-over-stale", stale),
+			bootstrapCSR(t, "csr-as-joined", joined),
+			done,
+			bootstrapCSR(t, "csr-again", again),
+			bootstrapCSR(t, "csr-as-control-plane", cpName),
+			bootstrapCSR(t, "csr-unknown", stranger),
+			bootstrapCSR(t, "csr-twice-1", twice),
+			bootstrapCSR(t, "csr-twice-2", twice),
+		}},
+		nodes: corev1.NodeList{Items: []corev1.Node{
+			node(cpName, "aws:///eu-west-1a/"+self),
+			node(joined, "aws:///eu-west-1a/i-0000000000000011a"),
+			// The Node of a terminated instance whose address came back.
+			node(stale, "aws:///eu-west-1a/i-0000000000000099z"),
+		}},
+	}
+	a := &Agent{Host: h, Nodes: instances, Instance: Instance{ID: self}}
+	if err := a.ApproveCSRs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(h.approved, ","); got != "csr-over-stale,csr-new" && got != "csr-new,csr-over-stale" {
+		t.Errorf("approved %q, want csr-new and csr-over-stale only", got)
+	}
+}
+
+// kubeadm init and upgrade apply create the binding that would approve any
+// bootstrap client CSR; the control plane removes it before it publishes
+// the token, and starts the approver then.
+func TestControlPlaneRemovesBootstrapAutoApproval(t *testing.T) {
+	_, h, _ := controllerAt(t, "", "1.36.6")
+	h.assertOrder(t,
+		"kubeadm init",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found",
+		"systemctl enable --now kforge-approve-csrs.timer",
+		"kubeadm token create",
+	)
 }
 
 // The EC2 lookup finds a running instance of this cluster by its private

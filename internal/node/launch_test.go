@@ -54,7 +54,7 @@ func TestFirstBootstrapIsUsableWhenAnAddonWaitTimesOut(t *testing.T) {
 			t.Errorf("first backup missing %s: %v", key, err)
 		}
 	}
-	if !rec.ran("systemctl enable --now kforge-refresh-token.timer kforge-backup.timer kforge-approve-csrs.timer") || !rec.ran("systemctl enable --now kforge-addons.timer") {
+	if !rec.ran("systemctl enable --now kforge-approve-csrs.timer") || !rec.ran("systemctl enable --now kforge-refresh-token.timer kforge-backup.timer") || !rec.ran("systemctl enable --now kforge-addons.timer") {
 		t.Error("timers not started")
 	}
 	// Nothing an add-on does may come before the control plane is usable.

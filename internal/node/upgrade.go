@@ -123,6 +123,11 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		); err != nil {
 			return fmt.Errorf("upgrading the control plane from %s to %s: %w", running, want, err)
 		}
+		// kubeadm upgrade apply recreates its automatic approval of
+		// bootstrap client CSRs.
+		if err := a.removeBootstrapAutoApproval(ctx); err != nil {
+			return err
+		}
 		a.logger().Info("kubeadm upgrade apply done", "version", want)
 	}
 	// kubeadm's procedure: drain before the kubelet's minor changes. The

@@ -40,6 +40,8 @@ func TestUpgradeControlPlane(t *testing.T) {
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system exec etcd-ip-10-0-1-10.eu-west-1.compute.internal",
 		"dnf install -y --disableexcludes=kubernetes kubeadm-1.36.6",
 		"kubeadm upgrade apply v1.36.6 --yes",
+		// upgrade apply recreated kubeadm's approval of any bootstrap CSR.
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf drain ip-10-0-1-10.eu-west-1.compute.internal --ignore-daemonsets --delete-emptydir-data --timeout=5m0s",
 		"dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubectl-1.36.6",
 		"systemctl restart kubelet",
