@@ -142,6 +142,20 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 			t.Errorf("stdout:\n%s", r.stdout)
 		}
 	})
+	t.Run("DS records at the registry: refused, no change", func(t *testing.T) {
+		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+		srv.SetDSRecords("kforge.dev", porkbuntest.DSRecord{KeyTag: "2371", Alg: "13", DigestType: "2", Digest: "E2D3C916F6DEEAC73294E8268FB5885044A833FC5459588F4A9184CFC41A5766"})
+		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
+		all = append(all, r.stdout, r.stderr)
+		if r.code == 0 || srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsPorkbunNS) {
+			t.Fatalf("exit %d updateNs=%d ns=%v\n%s%s", r.code, srv.Calls("updateNs"), srv.NameServers("kforge.dev"), r.stdout, r.stderr)
+		}
+		for _, want := range []string{"refusing to delegate kforge.dev", "key tag 2371", "not signed"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+			}
+		}
+	})
 	t.Run("dry run: no change", func(t *testing.T) {
 		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
 		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--dry-run", "--yes")

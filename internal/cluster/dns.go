@@ -248,6 +248,12 @@ func DelegationNextStep(ctx context.Context, e *Env, out *Outputs, w io.Writer, 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	plan, err := kdns.PlanDelegation(ctx, reg, domain, out.NameServers)
+	if errors.Is(err, kdns.ErrDSRecords) {
+		// The message says what is wrong and what to do; delegating now
+		// would break the domain for validating resolvers.
+		fmt.Fprintf(w, "DNS: %v\n", err)
+		return false
+	}
 	if err != nil {
 		fmt.Fprintf(w, "DNS: could not read the delegation of %s: %v\nNext step: kforge dns delegate %s\n", domain, err, e.Name)
 		return false

@@ -2,8 +2,63 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 )
+
+// ErrDSRecords marks a delegation refused because the parent still publishes
+// DNSSEC DS records for the domain (see DSRecordsError).
+var ErrDSRecords = errors.New("the parent publishes DNSSEC DS records for the domain")
+
+// DSRecordsError refuses a delegation while the parent (the registry, through
+// the registrar) publishes DS records for the domain. The Route 53 zone kforge
+// creates is not signed: with DS records above it, every validating resolver
+// (Let's Encrypt's among them) treats the zone's answers as bogus and answers
+// SERVFAIL for every name in the domain.
+type DSRecordsError struct {
+	Domain  string
+	Target  string     // Registrar.Describe()
+	Records []DSRecord // what the parent publishes
+	// Where is where the target's owner removes them, for example
+	// "Domain Management → example.com → DNSSEC"; may be empty.
+	Where string
+	// Delegated: the target already delegates to the zone, so the domain
+	// fails validation now rather than after the change.
+	Delegated bool
+}
+
+func (e *DSRecordsError) Error() string {
+	tags := make([]string, 0, len(e.Records))
+	for _, r := range e.Records {
+		tag := r.KeyTag
+		if tag == "" {
+			tag = "?"
+		}
+		tags = append(tags, tag)
+	}
+	plural := ""
+	if len(tags) > 1 {
+		plural = "s"
+	}
+	ds := fmt.Sprintf("DNSSEC DS records for %s (key tag%s %s)", e.Domain, plural, strings.Join(tags, ", "))
+	why := fmt.Sprintf("the Route 53 zone of %s is not signed (kforge does not sign it), so validating resolvers, Let's Encrypt's among them, answer SERVFAIL for every name under %s", e.Domain, e.Domain)
+	where := ""
+	if e.Where != "" {
+		where = " (" + e.Where + ")"
+	}
+	remove := fmt.Sprintf("remove the DS records at %s%s", e.Target, where)
+	gone := fmt.Sprintf("the parent zone no longer publishes them and their TTL has passed (often a day; `dig DS %s +short` comes back empty by then)", e.Domain)
+	if e.Delegated {
+		return fmt.Sprintf("%s already delegates %s to the zone but still publishes %s: %s now, and no certificate can be issued. To repair it, %s; resolvers recover once %s, and `kforge dns delegate` then finds nothing to change",
+			e.Target, e.Domain, ds, why, remove, gone)
+	}
+	return fmt.Sprintf("refusing to delegate %s: %s publishes %s, and %s once the name servers point at it. First %s, wait until %s, then run `kforge dns delegate` again; kforge changed nothing",
+		e.Domain, e.Target, ds, why, remove, gone)
+}
+
+// Is makes errors.Is(err, ErrDSRecords) true.
+func (e *DSRecordsError) Is(target error) bool { return target == ErrDSRecords }
 
 // Plan is what delegating a domain to a hosted zone would change.
 type Plan struct {
@@ -19,6 +74,13 @@ func (p Plan) InSync() bool { return p.Diff.Empty() }
 
 // PlanDelegation reads the name servers reg publishes for domain and compares
 // them with the zone's. It makes no change.
+//
+// When reg is a DSReader it also reads the domain's DS records and refuses
+// with a *DSRecordsError while there are any, whether or not the name
+// servers already match: a delegation to the unsigned zone under DS records
+// fails validation, so an in-sync plan with DS records is a broken
+// delegation, not "nothing to change". A failure to read them is an error
+// too, never taken for "none".
 func PlanDelegation(ctx context.Context, reg Registrar, domain string, zoneNameServers []string) (Plan, error) {
 	if err := ValidateDomain(domain); err != nil {
 		return Plan{}, err
@@ -32,20 +94,29 @@ func PlanDelegation(ctx context.Context, reg Registrar, domain string, zoneNameS
 		return Plan{}, fmt.Errorf("reading the name servers of %s from %s: %w", domain, reg.Describe(), err)
 	}
 	cur := NormalizeSet(current)
-	return Plan{
+	p := Plan{
 		Domain:  NormalizeName(domain),
 		Target:  reg.Describe(),
 		Current: cur,
 		Wanted:  wanted,
 		Diff:    Compare(cur, wanted),
-	}, nil
+	}
+	if err := checkNoDS(ctx, reg, p.Domain, p.InSync()); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
 }
 
 // ApplyDelegation sets the planned name servers when they differ and reads
-// them back to confirm. It is a no-op for a plan already in sync.
+// them back to confirm. It is a no-op for a plan already in sync. Right
+// before the change it reads the DS records again (a DSReader only), since
+// they may have been added after the plan was shown.
 func ApplyDelegation(ctx context.Context, reg Registrar, p Plan) error {
 	if p.InSync() {
 		return nil
+	}
+	if err := checkNoDS(ctx, reg, p.Domain, false); err != nil {
+		return err
 	}
 	if err := reg.SetNameServers(ctx, p.Domain, p.Wanted); err != nil {
 		return fmt.Errorf("setting the name servers of %s at %s: %w", p.Domain, p.Target, err)
@@ -56,6 +127,33 @@ func ApplyDelegation(ctx context.Context, reg Registrar, p Plan) error {
 	}
 	if !SameNameServers(got, p.Wanted) {
 		return fmt.Errorf("%s accepted the update of %s but now reports %v instead of %v", p.Target, p.Domain, NormalizeSet(got), p.Wanted)
+	}
+	return nil
+}
+
+// dsHinter is a DSReader that can say where its DS records are removed.
+type dsHinter interface {
+	DSRecordsWhere(domain string) string
+}
+
+// checkNoDS returns a *DSRecordsError when reg reads DS records for domain
+// and an error when the read fails; nil when it reads none, or when reg
+// cannot read DS records at all (not a DSReader: a parent zone, for now).
+func checkNoDS(ctx context.Context, reg Registrar, domain string, delegated bool) error {
+	dr, ok := reg.(DSReader)
+	if !ok {
+		return nil
+	}
+	ds, err := dr.DSRecords(ctx, domain)
+	if err != nil {
+		return fmt.Errorf("reading the DNSSEC DS records of %s from %s (kforge does not delegate a domain whose DS records it cannot see): %w", domain, reg.Describe(), err)
+	}
+	if len(ds) > 0 {
+		e := &DSRecordsError{Domain: domain, Target: reg.Describe(), Records: ds, Delegated: delegated}
+		if h, ok := reg.(dsHinter); ok {
+			e.Where = h.DSRecordsWhere(domain)
+		}
+		return e
 	}
 	return nil
 }

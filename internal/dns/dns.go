@@ -30,6 +30,27 @@ type Registrar interface {
 	SetNameServers(ctx context.Context, domain string, nameServers []string) error
 }
 
+// DSRecord is a Delegation Signer record (RFC 4034 section 5) the parent
+// publishes for a domain: it tells validating resolvers that the domain's
+// zone is signed, and with which key. The fields are kept as the registrar
+// reports them.
+type DSRecord struct {
+	KeyTag     string `json:"key_tag"`
+	Algorithm  string `json:"algorithm"`
+	DigestType string `json:"digest_type"`
+	Digest     string `json:"digest"`
+}
+
+// DSReader is implemented by a Registrar that can read the DS records the
+// parent publishes for a domain (for a registrar: the ones it sent to the
+// registry). Delegation refuses to proceed while there are any; see
+// PlanDelegation.
+type DSReader interface {
+	// DSRecords returns the DS records of domain; an empty list means
+	// DNSSEC is off at the parent.
+	DSRecords(ctx context.Context, domain string) ([]DSRecord, error)
+}
+
 // NormalizeName lowercases a host name and strips surrounding spaces and the
 // trailing root dot, so "NS-1.AWSDNS-01.ORG." and "ns-1.awsdns-01.org" compare equal.
 func NormalizeName(name string) string {

@@ -160,3 +160,68 @@ func TestPlanAndApply(t *testing.T) {
 		}
 	})
 }
+
+// memDSRegistrar is a memRegistrar that also reads DS records.
+type memDSRegistrar struct {
+	memRegistrar
+	ds     []DSRecord
+	dsErr  error
+	dsRead int
+}
+
+func (m *memDSRegistrar) DSRecords(context.Context, string) ([]DSRecord, error) {
+	m.dsRead++
+	return m.ds, m.dsErr
+}
+
+func TestPlanAndApplyWithDSReader(t *testing.T) {
+	ctx := context.Background()
+	zone := []string{"ns-1.awsdns-01.org.", "ns-2.awsdns-02.com."}
+
+	t.Run("no DS records: as before", func(t *testing.T) {
+		m := &memDSRegistrar{memRegistrar: memRegistrar{ns: map[string][]string{"example.com": {"curitiba.porkbun.com"}}}, ds: []DSRecord{}}
+		p, err := PlanDelegation(ctx, m, "example.com", zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ApplyDelegation(ctx, m, p); err != nil || m.sets != 1 || m.dsRead != 2 {
+			t.Fatalf("apply: err=%v sets=%d dsRead=%d (plan and apply each read the DS records)", err, m.sets, m.dsRead)
+		}
+	})
+	t.Run("DS records: refused, the error names them", func(t *testing.T) {
+		m := &memDSRegistrar{memRegistrar: memRegistrar{ns: map[string][]string{"example.com": {"curitiba.porkbun.com"}}}, ds: []DSRecord{{KeyTag: "31589"}, {}}}
+		_, err := PlanDelegation(ctx, m, "Example.COM.", zone)
+		var dsErr *DSRecordsError
+		if !errors.As(err, &dsErr) || dsErr.Domain != "example.com" || dsErr.Target != "memory" || dsErr.Delegated {
+			t.Fatalf("err = %v", err)
+		}
+		// No hint from a registrar that gives none; a record without a key tag still counts.
+		if msg := err.Error(); !strings.Contains(msg, "key tags 31589, ?") || !strings.Contains(msg, "remove the DS records at memory, wait") {
+			t.Errorf("message: %s", msg)
+		}
+		// Applying a plan made elsewhere still refuses.
+		err = ApplyDelegation(ctx, m, Plan{Domain: "example.com", Target: "memory", Wanted: NormalizeSet(zone), Diff: Compare(nil, zone)})
+		if !errors.Is(err, ErrDSRecords) || m.sets != 0 {
+			t.Fatalf("apply: err=%v sets=%d", err, m.sets)
+		}
+	})
+	t.Run("DS records and in sync: refused as a broken delegation", func(t *testing.T) {
+		m := &memDSRegistrar{memRegistrar: memRegistrar{ns: map[string][]string{"example.com": zone}}, ds: []DSRecord{{KeyTag: "31589"}}}
+		_, err := PlanDelegation(ctx, m, "example.com", zone)
+		var dsErr *DSRecordsError
+		if !errors.As(err, &dsErr) || !dsErr.Delegated || !strings.Contains(err.Error(), "already delegates") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("DS records unreadable: refused, the cause kept", func(t *testing.T) {
+		boom := errors.New("boom")
+		m := &memDSRegistrar{memRegistrar: memRegistrar{ns: map[string][]string{}}, dsErr: boom}
+		_, err := PlanDelegation(ctx, m, "example.com", zone)
+		if !errors.Is(err, boom) || errors.Is(err, ErrDSRecords) || !strings.Contains(err.Error(), "DNSSEC DS records of example.com from memory") {
+			t.Fatalf("err = %v", err)
+		}
+		if m.sets != 0 {
+			t.Fatalf("sets = %d", m.sets)
+		}
+	})
+}

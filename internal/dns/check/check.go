@@ -78,9 +78,31 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*mdns.
 		return nil, fmt.Errorf("asking %s for %s %s: %w", r.Addr, mdns.TypeToString[qtype], name, err)
 	}
 	if in.Rcode != mdns.RcodeSuccess && in.Rcode != mdns.RcodeNameError {
-		return nil, fmt.Errorf("%s answered %s for %s %s", r.Addr, mdns.RcodeToString[in.Rcode], mdns.TypeToString[qtype], name)
+		return nil, &rcodeError{resolver: r.Addr, name: name, qtype: qtype, rcode: in.Rcode}
 	}
 	return in, nil
+}
+
+// rcodeError is an answer with an error code other than NXDOMAIN.
+type rcodeError struct {
+	resolver, name string
+	qtype          uint16
+	rcode          int
+}
+
+func (e *rcodeError) Error() string {
+	return fmt.Sprintf("%s answered %s for %s %s", e.resolver, mdns.RcodeToString[e.rcode], mdns.TypeToString[e.qtype], e.name)
+}
+
+// servfailHint points at a common lasting cause of SERVFAIL for a domain
+// whose zone kforge created: DS records left at the parent above the
+// unsigned Route 53 zone. It is empty for any other error.
+func servfailHint(err error, domain string) string {
+	var re *rcodeError
+	if !errors.As(err, &re) || re.rcode != mdns.RcodeServerFailure {
+		return ""
+	}
+	return fmt.Sprintf(" (if `dig DS %s +short` lists records, DNSSEC is the cause: the parent publishes DS records but the Route 53 zone is not signed, so validating resolvers reject its answers; remove them at the registrar or from the parent zone; see DNSSEC in docs/DNS.md)", domain)
 }
 
 // NS returns the name servers the resolver reports for name: the answer
@@ -159,8 +181,10 @@ func Check(ctx context.Context, r *Resolver, want Expected) Report {
 		NLBAddrs:        []string{},
 		NLBDNSName:      kdns.NormalizeName(want.NLBDNSName),
 	}
+	hinted := false // the SERVFAIL hint, once per report
 	if ns, err := r.NS(ctx, rep.Domain); err != nil {
-		rep.NSError = err.Error()
+		hint := servfailHint(err, rep.Domain)
+		rep.NSError, hinted = err.Error()+hint, hint != ""
 	} else {
 		rep.NameServers = ns
 		rep.NSPropagated = len(ns) > 0 && kdns.SameNameServers(ns, rep.WantNameServers)
@@ -171,6 +195,9 @@ func Check(ctx context.Context, r *Resolver, want Expected) Report {
 		apex, err := r.Addrs(ctx, rep.Domain)
 		if err != nil {
 			rep.ApexError = err.Error()
+			if !hinted {
+				rep.ApexError += servfailHint(err, rep.Domain)
+			}
 		} else {
 			rep.ApexAddrs = apex
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	mdns "github.com/miekg/dns"
+
 	"github.com/kforge/kforge/internal/dns/check"
 	"github.com/kforge/kforge/internal/dns/check/checktest"
 )
@@ -131,5 +133,44 @@ func TestSystemResolver(t *testing.T) {
 	}
 	if _, err := check.SystemResolver(filepath.Join(t.TempDir(), "missing")); err == nil || !strings.Contains(err.Error(), "--resolver") {
 		t.Fatalf("missing file: err = %v", err)
+	}
+}
+
+// TestServfailHint: a SERVFAIL for the domain gets one hint about DS records
+// left above the unsigned zone; other errors and other names get none.
+func TestServfailHint(t *testing.T) {
+	const hint = "`dig DS dev.example.com +short`"
+	tests := []struct {
+		name     string
+		set      func(*checktest.Server)
+		wantHint bool
+	}{
+		{"SERVFAIL for the domain", func(s *checktest.Server) { s.SetRcode("dev.example.com", mdns.RcodeServerFailure) }, true},
+		{"REFUSED for the domain", func(s *checktest.Server) { s.SetRcode("dev.example.com", mdns.RcodeRefused) }, false},
+		{"SERVFAIL for the NLB name only", func(s *checktest.Server) {
+			s.SetNS("dev.example.com", zoneNS...)
+			s.SetA("dev.example.com", nlbIPs...)
+			s.SetRcode(nlbName, mdns.RcodeServerFailure)
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := checktest.Start(t)
+			srv.SetA(nlbName, nlbIPs...)
+			tt.set(srv)
+			r := &check.Resolver{Addr: srv.Addr(), Timeout: time.Second}
+			rep := check.Check(context.Background(), r, check.Expected{Domain: "dev.example.com", NameServers: zoneNS, NLBDNSName: nlbName})
+			if rep.Propagated {
+				t.Fatalf("propagated despite the error: %+v", rep)
+			}
+			sum := rep.Summary()
+			t.Log(sum)
+			if got := strings.Count(sum, hint); got != map[bool]int{true: 1, false: 0}[tt.wantHint] {
+				t.Errorf("summary has the DS hint %d times, want it %v:\n%s", got, tt.wantHint, sum)
+			}
+			if tt.wantHint && (!strings.Contains(rep.NSError, "SERVFAIL") || !strings.Contains(rep.NSError, "docs/DNS.md")) {
+				t.Errorf("NS error = %q", rep.NSError)
+			}
+		})
 	}
 }

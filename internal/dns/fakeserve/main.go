@@ -1,5 +1,6 @@
 // Command fakeserve runs kforge's DNS test servers outside the Go tests, for
-// demonstrations and CI scripts: a fake Porkbun API v3 (getNs/updateNs) and a
+// demonstrations and CI scripts: a fake Porkbun API v3 (getNs/updateNs, and
+// getDnssecRecords answering the DS records given with -ds) and a
 // DNS server whose NS answers for the fake registrar's domains follow what
 // the registrar holds, the way a TLD follows its registrars. It is a test
 // double: it proves kforge against the documented contract, not against
@@ -8,6 +9,11 @@
 //	PORKBUN_API_KEY=pk1_x PORKBUN_SECRET_API_KEY=sk1_x go run ./internal/dns/fakeserve \
 //	  -domain kforge.dev=curitiba.ns.porkbun.com,fortaleza.ns.porkbun.com \
 //	  -a kforge.dev=203.0.113.10 -env-file /tmp/fake.env
+//
+// -ds kforge.dev=2371:13:2:E2D3C916... gives the domain DS records (key tag,
+// algorithm, digest type, digest; several separated by commas), to see
+// `kforge dns delegate` refuse. They are only data the fake reports; nothing
+// is signed or validated.
 //
 // It prints (and writes to -env-file) PORKBUN_API_URL=... and
 // KFORGE_TEST_RESOLVER=host:port, then serves until interrupted.
@@ -40,9 +46,10 @@ func (p pairs) Set(s string) error {
 }
 
 func main() {
-	domains, addrs := pairs{}, pairs{}
+	domains, addrs, ds := pairs{}, pairs{}, pairs{}
 	flag.Var(domains, "domain", "a domain registered at the fake Porkbun and its initial name servers: name=ns1,ns2 (repeatable)")
 	flag.Var(addrs, "a", "A records the DNS server answers: name=ip1,ip2 (repeatable)")
+	flag.Var(ds, "ds", "DS records the fake Porkbun reports for a domain: name=keytag:alg:digesttype:digest,... (repeatable)")
 	dnsAddr := flag.String("dns-listen", "127.0.0.1:0", "UDP address of the DNS server")
 	envFile := flag.String("env-file", "", "also write the addresses to this file as KEY=value lines")
 	flag.Parse()
@@ -54,6 +61,18 @@ func main() {
 	}
 	api := porkbuntest.New(key, secret, domains)
 	defer api.Close()
+	for name, specs := range ds {
+		var recs []porkbuntest.DSRecord
+		for _, spec := range specs {
+			f := strings.Split(spec, ":")
+			if len(f) != 4 || f[0] == "" || f[3] == "" {
+				fmt.Fprintf(os.Stderr, "fakeserve: -ds %s: %q is not keytag:alg:digesttype:digest\n", name, spec)
+				os.Exit(2)
+			}
+			recs = append(recs, porkbuntest.DSRecord{KeyTag: f[0], Alg: f[1], DigestType: f[2], Digest: f[3]})
+		}
+		api.SetDSRecords(name, recs...)
+	}
 	resolver, err := checktest.Listen(*dnsAddr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fakeserve:", err)
@@ -76,5 +95,5 @@ func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	<-stop
-	fmt.Fprintf(os.Stderr, "fakeserve: stopping (getNs calls %d, updateNs calls %d)\n", api.Calls("getNs"), api.Calls("updateNs"))
+	fmt.Fprintf(os.Stderr, "fakeserve: stopping (getNs calls %d, updateNs calls %d, getDnssecRecords calls %d)\n", api.Calls("getNs"), api.Calls("updateNs"), api.Calls("getDnssecRecords"))
 }

@@ -1,11 +1,13 @@
 // Package porkbun is a client for the name-server part of Porkbun's JSON API v3
-// (domain/getNs and domain/updateNs). Every call is a POST whose JSON body
-// carries the API key and secret API key; the keys never leave that body: they
-// are not printed, logged, written or put into errors.
+// (domain/getNs and domain/updateNs) and for reading a domain's DNSSEC DS
+// records at the registry (dns/getDnssecRecords). Every call is a POST whose
+// JSON body carries the API key and secret API key; the keys never leave that
+// body: they are not printed, logged, written or put into errors.
 package porkbun
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +16,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,7 +92,10 @@ type Client struct {
 	opts  Options
 }
 
-var _ kdns.Registrar = (*Client)(nil)
+var (
+	_ kdns.Registrar = (*Client)(nil)
+	_ kdns.DSReader  = (*Client)(nil)
+)
 
 // New returns a client for the given credentials.
 func New(creds Credentials, opts Options) (*Client, error) {
@@ -147,7 +154,7 @@ func (c *Client) Describe() string { return "Porkbun" }
 // registered there (POST domain/getNs/{domain}).
 func (c *Client) NameServers(ctx context.Context, domain string) ([]string, error) {
 	var resp response
-	if err := c.call(ctx, "getNs", domain, nil, &resp); err != nil {
+	if err := c.call(ctx, "domain", "getNs", domain, nil, &resp); err != nil {
 		return nil, err
 	}
 	return resp.NS, nil
@@ -160,12 +167,118 @@ func (c *Client) SetNameServers(ctx context.Context, domain string, nameServers 
 	if len(ns) == 0 {
 		return fmt.Errorf("porkbun updateNs %s: refusing to set an empty name-server list", domain)
 	}
-	return c.call(ctx, "updateNs", domain, ns, &response{})
+	return c.call(ctx, "domain", "updateNs", domain, ns, &response{})
+}
+
+// DSRecords returns the DNSSEC DS records Porkbun holds at the registry for a
+// domain registered there (POST dns/getDnssecRecords/{domain}), sorted by key
+// tag. It implements dns.DSReader. Porkbun answers "records" as an object
+// keyed by key tag; an empty object, an empty array, null or no "records" at
+// all mean there are none. Any other shape is an error, never "none".
+func (c *Client) DSRecords(ctx context.Context, domain string) ([]kdns.DSRecord, error) {
+	var resp response
+	if err := c.call(ctx, "dns", "getDnssecRecords", domain, nil, &resp); err != nil {
+		return nil, err
+	}
+	recs, err := decodeDSRecords(resp.Records)
+	if err != nil {
+		return nil, fmt.Errorf("porkbun getDnssecRecords %s: unexpected \"records\" in the answer (%s): %s",
+			kdns.NormalizeName(domain), c.scrub(err.Error()), snippet([]byte(c.scrub(string(resp.Records)))))
+	}
+	return recs, nil
+}
+
+// DSRecordsWhere says where in Porkbun's web interface the DS records of
+// domain are removed (used in the message refusing a delegation).
+func (c *Client) DSRecordsWhere(domain string) string {
+	return "Domain Management → " + kdns.NormalizeName(domain) + " → DNSSEC"
+}
+
+// dsRecord is one entry of getDnssecRecords' "records".
+type dsRecord struct {
+	KeyTag     jsonText `json:"keyTag"`
+	Alg        jsonText `json:"alg"`
+	DigestType jsonText `json:"digestType"`
+	Digest     jsonText `json:"digest"`
+}
+
+func (r dsRecord) record(key string) kdns.DSRecord {
+	tag := string(r.KeyTag)
+	if tag == "" {
+		tag = strings.TrimSpace(key)
+	}
+	return kdns.DSRecord{KeyTag: tag, Algorithm: string(r.Alg), DigestType: string(r.DigestType), Digest: string(r.Digest)}
+}
+
+// decodeDSRecords reads getDnssecRecords' "records": an object keyed by key
+// tag as documented, or an array of the same entries (an empty list is
+// likely to come as []).
+func decodeDSRecords(raw json.RawMessage) ([]kdns.DSRecord, error) {
+	raw = bytes.TrimSpace(raw)
+	out := []kdns.DSRecord{}
+	if len(raw) == 0 || string(raw) == "null" {
+		return out, nil
+	}
+	switch raw[0] {
+	case '{':
+		var m map[string]dsRecord
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, err
+		}
+		for k, r := range m {
+			out = append(out, r.record(k))
+		}
+	case '[':
+		var a []dsRecord
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, err
+		}
+		for _, r := range a {
+			out = append(out, r.record(""))
+		}
+	default:
+		return nil, errors.New("neither an object nor an array")
+	}
+	slices.SortFunc(out, func(a, b kdns.DSRecord) int {
+		ta, errA := strconv.Atoi(a.KeyTag)
+		tb, errB := strconv.Atoi(b.KeyTag)
+		if errA == nil && errB == nil && ta != tb {
+			return cmp.Compare(ta, tb)
+		}
+		return cmp.Or(cmp.Compare(a.KeyTag, b.KeyTag), cmp.Compare(a.DigestType, b.DigestType), cmp.Compare(a.Digest, b.Digest))
+	})
+	return out, nil
+}
+
+// jsonText is a JSON string or number kept as text: Porkbun sends the DS
+// fields as strings ("13"); a number would mean the same.
+type jsonText string
+
+func (t *jsonText) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*t = ""
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = jsonText(strings.TrimSpace(s))
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("a DS field is neither a string nor a number")
+	}
+	*t = jsonText(n.String())
+	return nil
 }
 
 // APIError is a failure reported by Porkbun (status ERROR or an HTTP error).
 type APIError struct {
-	Op         string // getNs, updateNs
+	Op         string // getNs, updateNs, getDnssecRecords
 	Domain     string
 	HTTPStatus int
 	Message    string // Porkbun's own message, with any credential scrubbed
@@ -194,15 +307,16 @@ type request struct {
 }
 
 type response struct {
-	Status  string   `json:"status"`
-	Message string   `json:"message"`
-	NS      []string `json:"ns"`
+	Status  string          `json:"status"`
+	Message string          `json:"message"`
+	NS      []string        `json:"ns"`
+	Records json.RawMessage `json:"records"` // getDnssecRecords; decoded by DSRecords
 }
 
-// call POSTs one API operation, retrying network errors, timeouts, 429 and
-// 5xx answers with jittered exponential backoff. Authentication errors and
-// other 4xx answers are final.
-func (c *Client) call(ctx context.Context, op, domain string, ns []string, out *response) error {
+// call POSTs one API operation ({base}/{group}/{op}/{domain}), retrying
+// network errors, timeouts, 429 and 5xx answers with jittered exponential
+// backoff. Authentication errors and other 4xx answers are final.
+func (c *Client) call(ctx context.Context, group, op, domain string, ns []string, out *response) error {
 	domain = kdns.NormalizeName(domain)
 	if err := kdns.ValidateDomain(domain); err != nil {
 		return fmt.Errorf("porkbun %s: %w", op, err)
@@ -211,7 +325,7 @@ func (c *Client) call(ctx context.Context, op, domain string, ns []string, out *
 	if err != nil {
 		return fmt.Errorf("porkbun %s %s: encoding the request: %w", op, domain, err)
 	}
-	endpoint := c.base + "/domain/" + op + "/" + url.PathEscape(domain)
+	endpoint := c.base + "/" + group + "/" + op + "/" + url.PathEscape(domain)
 
 	var lastErr error
 	for attempt := 1; attempt <= c.opts.MaxAttempts; attempt++ {

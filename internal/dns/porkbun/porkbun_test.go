@@ -261,6 +261,22 @@ func TestKeysNeverInOutput(t *testing.T) {
 	bad, _ := porkbun.New(porkbun.Credentials{APIKey: testKey, SecretAPIKey: "sk1_wrong"}, fastOptions(srv.BaseURL()))
 	_, err = bad.NameServers(ctx, "example.com")
 	add(err, bad)
+	// getDnssecRecords: an answer echoing the keys where the records go, an
+	// ERROR echoing them, wrong keys, and the refusal that names the records.
+	srv.AddFaults(porkbuntest.Fault{Status: 200, ContentType: "application/json", RawBody: `{"status":"SUCCESS","records":"` + testKey + " " + testSecret + `"}`})
+	_, err = c.DSRecords(ctx, "example.com")
+	add(err)
+	srv.AddFaults(porkbuntest.Fault{Status: 400, Message: "no DNSSEC for " + testSecret})
+	_, err = c.DSRecords(ctx, "example.com")
+	add(err)
+	_, err = bad.DSRecords(ctx, "example.com")
+	add(err)
+	srv.SetDSRecords("example.com", porkbuntest.DSRecord{KeyTag: "2371", Alg: "13", DigestType: "2", Digest: "AB12"})
+	_, err = kdns.PlanDelegation(ctx, c, "example.com", zoneNS)
+	add(err)
+	if !errors.Is(err, kdns.ErrDSRecords) {
+		t.Errorf("PlanDelegation with DS records: err = %v", err)
+	}
 	closed := porkbuntest.Start(t, testKey, testSecret, nil)
 	closed.Close()
 	cc, _ := porkbun.New(creds, fastOptions(closed.BaseURL()))
@@ -276,5 +292,96 @@ func TestKeysNeverInOutput(t *testing.T) {
 				t.Errorf("a key leaked into %q", s)
 			}
 		}
+	}
+}
+
+func TestDSRecords(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	c := newClient(t, srv, fastOptions(srv.BaseURL()))
+	ctx := context.Background()
+
+	got, err := c.DSRecords(ctx, "Example.com.")
+	if err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("no DS records: DSRecords = %#v, %v; want an empty list", got, err)
+	}
+	srv.SetDSRecords("example.com",
+		porkbuntest.DSRecord{KeyTag: "64087", Alg: "13", DigestType: "2", Digest: "15E445BD08128BDC213E25F1C8227DF4CB35186CAC701C1C335B2C406D5530DC"},
+		porkbuntest.DSRecord{KeyTag: "2371", Alg: "8", DigestType: "2", Digest: "AB12"})
+	got, err = c.DSRecords(ctx, "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []kdns.DSRecord{
+		{KeyTag: "2371", Algorithm: "8", DigestType: "2", Digest: "AB12"},
+		{KeyTag: "64087", Algorithm: "13", DigestType: "2", Digest: "15E445BD08128BDC213E25F1C8227DF4CB35186CAC701C1C335B2C406D5530DC"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("DSRecords = %+v, want %+v (sorted by key tag)", got, want)
+	}
+	// What went over the wire: the keys in the body, nothing else.
+	bodies := srv.RequestBodies()
+	if last := bodies[len(bodies)-1]; last != `{"apikey":"`+testKey+`","secretapikey":"`+testSecret+`"}` {
+		t.Errorf("getDnssecRecords body = %s", last)
+	}
+	if srv.Calls("getDnssecRecords") != 2 || srv.Calls("getNs") != 0 {
+		t.Fatalf("calls getDnssecRecords=%d getNs=%d", srv.Calls("getDnssecRecords"), srv.Calls("getNs"))
+	}
+	// An unknown domain is Porkbun's ERROR, not "no records".
+	if _, err := c.DSRecords(ctx, "unknown.com"); err == nil || !strings.Contains(err.Error(), "porkbun getDnssecRecords unknown.com: HTTP 400: Invalid domain.") {
+		t.Fatalf("unknown domain: err = %v", err)
+	}
+}
+
+// TestDSRecordsDecoding feeds getDnssecRecords answers of every shape to the
+// client: the documented object keyed by key tag, both empty forms, and
+// shapes that must be errors rather than "no DS records".
+func TestDSRecordsDecoding(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		want    []kdns.DSRecord
+		wantErr string
+	}{
+		{name: "empty object", body: `{"status":"SUCCESS","records":{}}`, want: []kdns.DSRecord{}},
+		{name: "empty array", body: `{"status":"SUCCESS","records":[]}`, want: []kdns.DSRecord{}},
+		{name: "null", body: `{"status":"SUCCESS","records":null}`, want: []kdns.DSRecord{}},
+		{name: "no records field", body: `{"status":"SUCCESS"}`, want: []kdns.DSRecord{}},
+		{name: "object keyed by key tag", body: `{"status":"SUCCESS","records":{"64087":{"keyTag":"64087","alg":"13","digestType":"2","digest":"15E4"},"2371":{"keyTag":"2371","alg":"8","digestType":"1","digest":"AB"}}}`,
+			want: []kdns.DSRecord{{KeyTag: "2371", Algorithm: "8", DigestType: "1", Digest: "AB"}, {KeyTag: "64087", Algorithm: "13", DigestType: "2", Digest: "15E4"}}},
+		{name: "key tag only as the key, numbers for fields, extra fields", body: `{"status":"SUCCESS","records":{"12345":{"alg":13,"digestType":2,"digest":"CD","maxSigLife":"0"}}}`,
+			want: []kdns.DSRecord{{KeyTag: "12345", Algorithm: "13", DigestType: "2", Digest: "CD"}}},
+		{name: "array of records", body: `{"status":"SUCCESS","records":[{"keyTag":"7","alg":"13","digestType":"2","digest":"EF"}]}`,
+			want: []kdns.DSRecord{{KeyTag: "7", Algorithm: "13", DigestType: "2", Digest: "EF"}}},
+		{name: "a string is an error", body: `{"status":"SUCCESS","records":"none"}`, wantErr: `unexpected "records"`},
+		{name: "a record that is not an object is an error", body: `{"status":"SUCCESS","records":{"64087":"13 2 15E4"}}`, wantErr: `unexpected "records"`},
+		{name: "a boolean field is an error", body: `{"status":"SUCCESS","records":{"1":{"alg":true}}}`, wantErr: `unexpected "records"`},
+		{name: "ERROR status", body: `{"status":"ERROR","message":"Domain is not opted in to API access."}`, wantErr: "Domain is not opted in to API access."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+			srv.AddFaults(porkbuntest.Fault{Status: http.StatusOK, ContentType: "application/json", RawBody: tt.body})
+			c := newClient(t, srv, fastOptions(srv.BaseURL()))
+			got, err := c.DSRecords(context.Background(), "example.com")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("DSRecords = %+v, %v; want an error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got == nil || !slices.Equal(got, tt.want) {
+				t.Fatalf("DSRecords = %#v, %v; want %#v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDSRecordsEmptyArrayFromFake(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv.EmptyDSAsArray(true)
+	c := newClient(t, srv, fastOptions(srv.BaseURL()))
+	got, err := c.DSRecords(context.Background(), "example.com")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("DSRecords = %v, %v", got, err)
 	}
 }

@@ -1,6 +1,8 @@
 // Package checktest runs a small DNS server on a loopback UDP port for tests:
 // it answers NS and A queries from records the test sets and can change while
-// it runs (to simulate propagation). It stands in for a recursive resolver.
+// it runs (to simulate propagation), or with an error code set for a name (a
+// SERVFAIL as a validating resolver gives for a broken DNSSEC chain; nothing
+// here validates anything). It stands in for a recursive resolver.
 package checktest
 
 import (
@@ -22,6 +24,7 @@ type Server struct {
 	nsFrom  func(name string) []string
 	ns      map[string][]string // owner (FQDN) => name servers
 	a       map[string][]string // owner (FQDN) => IPv4 addresses
+	rcode   map[string]int      // owner (FQDN) => error code answered for every query
 	queries int
 }
 
@@ -42,7 +45,7 @@ func Listen(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for DNS on %s: %w", addr, err)
 	}
-	s := &Server{addr: pc.LocalAddr().String(), ns: map[string][]string{}, a: map[string][]string{}}
+	s := &Server{addr: pc.LocalAddr().String(), ns: map[string][]string{}, a: map[string][]string{}, rcode: map[string]int{}}
 	started := make(chan struct{})
 	s.srv = &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(s.serve), NotifyStartedFunc: func() { close(started) }}
 	go func() { _ = s.srv.ActivateAndServe() }()
@@ -79,6 +82,19 @@ func (s *Server) SetA(name string, addrs ...string) {
 	s.a[mdns.CanonicalName(name)] = addrs
 }
 
+// SetRcode makes the server answer every query for name with rcode (for
+// example dns.RcodeServerFailure, what a validating resolver answers for a
+// domain whose DNSSEC chain is broken); dns.RcodeSuccess clears it.
+func (s *Server) SetRcode(name string, rcode int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rcode == mdns.RcodeSuccess {
+		delete(s.rcode, mdns.CanonicalName(name))
+		return
+	}
+	s.rcode[mdns.CanonicalName(name)] = rcode
+}
+
 // Queries counts the questions answered so far.
 func (s *Server) Queries() int {
 	s.mu.Lock()
@@ -94,6 +110,10 @@ func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 	s.queries++
 	for _, q := range req.Question {
 		name := mdns.CanonicalName(q.Name)
+		if rc, ok := s.rcode[name]; ok {
+			m.Rcode = rc
+			continue
+		}
 		nsSet, hasNS := s.ns[name]
 		if !hasNS && s.nsFrom != nil {
 			nsSet = s.nsFrom(strings.TrimSuffix(name, "."))

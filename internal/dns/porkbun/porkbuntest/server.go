@@ -1,9 +1,15 @@
 // Package porkbuntest runs an in-process HTTP server implementing the
 // name-server part of Porkbun's JSON API v3 as documented (POST
 // domain/getNs/{domain} and domain/updateNs/{domain}, keys in the JSON body,
-// answers {"status":"SUCCESS"|"ERROR","message":...,"ns":[...]}), with
-// injectable faults. It proves the client against the documented contract,
-// not against Porkbun itself.
+// answers {"status":"SUCCESS"|"ERROR","message":...,"ns":[...]}) and the
+// read side of its DNSSEC part (POST dns/getDnssecRecords/{domain}, answering
+// {"status":"SUCCESS","records":{"<keyTag>":{"keyTag":...,"alg":...,
+// "digestType":...,"digest":...}}}), with injectable faults.
+//
+// It is a fake: it proves the client against the documented contract, not
+// against Porkbun itself. The DS records are whatever the test sets; the fake
+// neither validates them nor models a registry (changing the name servers
+// leaves them as they are, and nothing here signs or resolves anything).
 package porkbuntest
 
 import (
@@ -23,7 +29,17 @@ type Fault struct {
 	Status  int           // HTTP status to answer with (0: normal handling)
 	Message string        // ERROR message sent with Status
 	Delay   time.Duration // wait before answering (the request's context still ends it)
-	RawBody string        // answer body instead of JSON (for example an HTML error page)
+	RawBody string        // answer body instead of JSON (for example an HTML error page); needs Status
+	// ContentType of RawBody; default text/html.
+	ContentType string
+}
+
+// DSRecord is a DS record as getDnssecRecords reports it.
+type DSRecord struct {
+	KeyTag     string `json:"keyTag"`
+	Alg        string `json:"alg"`
+	DigestType string `json:"digestType"`
+	Digest     string `json:"digest"`
 }
 
 // Server is a fake Porkbun API.
@@ -32,11 +48,13 @@ type Server struct {
 	APIKey       string
 	SecretAPIKey string
 
-	mu     sync.Mutex
-	ns     map[string][]string
-	calls  map[string]int
-	faults []Fault
-	bodies []string // raw request bodies, for assertions on what was sent
+	mu           sync.Mutex
+	ns           map[string][]string
+	ds           map[string][]DSRecord
+	emptyDSArray bool
+	calls        map[string]int
+	faults       []Fault
+	bodies       []string // raw request bodies, for assertions on what was sent
 }
 
 // Start serves domains (domain => name servers) for the key pair and stops on
@@ -50,7 +68,7 @@ func Start(t testing.TB, apiKey, secretAPIKey string, domains map[string][]strin
 
 // New starts a server outside a test; the caller closes it.
 func New(apiKey, secretAPIKey string, domains map[string][]string) *Server {
-	s := &Server{APIKey: apiKey, SecretAPIKey: secretAPIKey, ns: map[string][]string{}, calls: map[string]int{}}
+	s := &Server{APIKey: apiKey, SecretAPIKey: secretAPIKey, ns: map[string][]string{}, ds: map[string][]DSRecord{}, calls: map[string]int{}}
 	for d, ns := range domains {
 		s.ns[d] = slices.Clone(ns)
 	}
@@ -68,7 +86,32 @@ func (s *Server) AddFaults(f ...Fault) {
 	s.faults = append(s.faults, f...)
 }
 
-// Calls returns how many requests reached op ("getNs", "updateNs"), faults included.
+// SetDSRecords replaces the DS records getDnssecRecords reports for domain
+// (a domain the server holds); none removes them.
+func (s *Server) SetDSRecords(domain string, records ...DSRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ds[domain] = slices.Clone(records)
+}
+
+// DSRecords returns the DS records the server holds for domain.
+func (s *Server) DSRecords(domain string) []DSRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.ds[domain])
+}
+
+// EmptyDSAsArray makes getDnssecRecords answer "records":[] rather than
+// "records":{} for a domain without DS records: the documentation shows an
+// object, but an empty one may well come as an empty array.
+func (s *Server) EmptyDSAsArray(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.emptyDSArray = on
+}
+
+// Calls returns how many requests reached op ("getNs", "updateNs",
+// "getDnssecRecords"), faults included.
 func (s *Server) Calls(op string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -93,12 +136,17 @@ type answer struct {
 	Status  string   `json:"status"`
 	Message string   `json:"message,omitempty"`
 	NS      []string `json:"ns,omitempty"`
+	Records any      `json:"records,omitempty"` // getDnssecRecords: an object keyed by key tag, or []
 }
 
+// groups are the operations served, by path group.
+var groups = map[string][]string{"domain": {"getNs", "updateNs"}, "dns": {"getDnssecRecords"}}
+
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, "/api/json/v3/domain/")
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/json/v3/")
+	group, rest, _ := strings.Cut(rest, "/")
 	op, domain, ok2 := strings.Cut(rest, "/")
-	if !ok || !ok2 || (op != "getNs" && op != "updateNs") {
+	if !ok || !ok2 || !slices.Contains(groups[group], op) {
 		write(w, http.StatusNotFound, answer{Status: "ERROR", Message: "Invalid endpoint."})
 		return
 	}
@@ -129,7 +177,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if fault.RawBody != "" {
-			w.Header().Set("Content-Type", "text/html")
+			ct := fault.ContentType
+			if ct == "" {
+				ct = "text/html"
+			}
+			w.Header().Set("Content-Type", ct)
 			w.WriteHeader(fault.Status)
 			_, _ = w.Write([]byte(fault.RawBody))
 			return
@@ -174,6 +226,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		}
 		s.ns[domain] = slices.Clone(body.NS)
 		write(w, http.StatusOK, answer{Status: "SUCCESS"})
+	case "getDnssecRecords":
+		byTag := map[string]DSRecord{}
+		for _, rec := range s.ds[domain] {
+			byTag[rec.KeyTag] = rec
+		}
+		var records any = byTag
+		if len(byTag) == 0 && s.emptyDSArray {
+			records = []DSRecord{}
+		}
+		write(w, http.StatusOK, answer{Status: "SUCCESS", Records: records})
 	}
 }
 
