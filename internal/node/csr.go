@@ -310,6 +310,15 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 			a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name, "reason", err.Error())
 			continue
 		}
+		if pid, stale := registered[name]; stale {
+			// The Node of a terminated instance whose address came back: a
+			// kubelet would take it over with its old provider ID, pool
+			// label and taints (the kubelet sets them only on creation).
+			if _, err := a.Host.Run(ctx, a.kubectl("delete", "node", name, "--ignore-not-found")); err != nil {
+				return fmt.Errorf("deleting the stale Node %s (provider ID %s) before %s joins: %w", name, pid, inst.ID, err)
+			}
+			a.logger().Info("stale Node deleted before its name joins again", "node", name, "stale_provider_id", pid, "instance", inst.ID)
+		}
 		if err := a.approve(ctx, csr.Name); err != nil {
 			return err
 		}
@@ -319,8 +328,9 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 }
 
 // bootstrapAllowed says why inst may not join as name, or nil: it must be
-// a worker, not this control plane, and not yet registered (a Node of that
-// name from another, gone instance is a stale one the kubelet takes over).
+// a worker, not this control plane, and not yet registered. A Node of that
+// name with another instance's provider ID is stale: private DNS names are
+// unique among running instances, so that instance is gone.
 func bootstrapAllowed(inst NodeInstance, self string, registered map[string]string, name string) error {
 	if inst.ID == self || inst.Role == "controller" {
 		return fmt.Errorf("instance %s is the control plane, which never joins with the token", inst.ID)

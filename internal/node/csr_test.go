@@ -197,6 +197,7 @@ type csrHost struct {
 	list     certificatesv1.CertificateSigningRequestList
 	nodes    corev1.NodeList
 	approved []string
+	deleted  []string
 }
 
 func (h *csrHost) Run(_ context.Context, c Command) (string, error) {
@@ -208,6 +209,9 @@ func (h *csrHost) Run(_ context.Context, c Command) (string, error) {
 	case strings.Contains(line, " get nodes -o json"):
 		b, err := json.Marshal(h.nodes)
 		return string(b), err
+	case strings.Contains(line, " delete node "):
+		h.deleted = append(h.deleted, c.Args[len(c.Args)-2])
+		return "", nil
 	case strings.Contains(line, " certificate approve "):
 		h.approved = append(h.approved, c.Args[len(c.Args)-1])
 		return "", nil
@@ -298,6 +302,11 @@ func TestApproveBootstrapClientCSRs(t *testing.T) {
 	}
 	if got := strings.Join(h.approved, ","); got != "csr-over-stale,csr-new" && got != "csr-new,csr-over-stale" {
 		t.Errorf("approved %q, want csr-new and csr-over-stale only", got)
+	}
+	// The stale Node goes first, so the kubelet registers a Node of its
+	// own (provider ID, pool label, taints) instead of taking it over.
+	if strings.Join(h.deleted, ",") != stale {
+		t.Errorf("deleted Nodes %v, want only the stale %s", h.deleted, stale)
 	}
 }
 
