@@ -140,15 +140,16 @@ func startInCgroups(dirs []string, name string, args []string) (string, []string
 
 // kernelViewUnit makes the node's view of the shared kernel what a
 // kubelet expects of a machine of its own: its cgroup hierarchies (its own
-// subtree, see above) writable, and the three kernel settings the kubelet
+// subtree, see above) writable, the three kernel settings the kubelet
 // otherwise sets on the host (vm.overcommit_memory=1, kernel.panic=10,
-// kernel.panic_on_oops=1) shown to it as set, from files bound over them,
-// so the host's settings are never changed.
+// kernel.panic_on_oops=1) shown to it as set, and the inotify limits the
+// agent raises (at the kernel's defaults until it does), all from files
+// bound over them, so the host's settings are never changed.
 const kernelViewUnit = `[Unit]
 Description=kforge lab: the node's view of the shared kernel (cgroups, kubelet sysctls)
 DefaultDependencies=no
 After=local-fs.target
-Before=sysinit.target
+Before=sysinit.target systemd-sysctl.service
 
 [Service]
 Type=oneshot
@@ -177,7 +178,7 @@ if [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
 fi
 d=/run/kforge-lab/sysctl
 mkdir -p $d
-for kv in vm/overcommit_memory=1 kernel/panic=10 kernel/panic_on_oops=1; do
+for kv in vm/overcommit_memory=1 kernel/panic=10 kernel/panic_on_oops=1 fs/inotify/max_user_instances=128 fs/inotify/max_user_watches=8192; do
   k=${kv%%=*}; f=$d/$(echo "$k" | tr / _)
   echo "${kv#*=}" > "$f"
   mount --bind "$f" "/proc/sys/$k"

@@ -240,6 +240,23 @@ func TestPrerequisitesPrepareAmazonLinux2023(t *testing.T) {
 			t.Errorf("networkd drop-in: %s = %q, want no\n%s", key, got[key], conf)
 		}
 	}
+	// The kernel settings a node needs, and inotify limits a busy node
+	// does not exhaust (the kernel gives 128 instances per user).
+	sysctls := map[string]string{}
+	for _, line := range strings.Split(h.file("/etc/sysctl.d/99-kforge-kubernetes.conf"), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			sysctls[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	for k, want := range map[string]string{"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": "1",
+		"fs.inotify.max_user_instances": "8192", "fs.inotify.max_user_watches": "524288"} {
+		if sysctls[k] != want {
+			t.Errorf("sysctl drop-in: %s = %q, want %s", k, sysctls[k], want)
+		}
+	}
+	if !h.ran("sysctl --system") {
+		t.Error("the sysctl drop-in was written but not applied")
+	}
 	var install string
 	for _, c := range h.commands() {
 		if strings.HasPrefix(c, "dnf install -y containerd") {
@@ -258,7 +275,7 @@ func TestPrerequisitesPrepareAmazonLinux2023(t *testing.T) {
 		t.Error("phase not marked done")
 	}
 	// A node set up by a previous revision of this phase runs it again.
-	for _, marker := range []string{"prerequisites-1.36.6.done", "prerequisites-1.36.6-r2.done"} {
+	for _, marker := range []string{"prerequisites-1.36.6.done", "prerequisites-1.36.6-r2.done", "prerequisites-1.36.6-r3.done"} {
 		old := newRecorder(t, "old")
 		_ = old.WriteFile(stateDir+"/"+marker, []byte("1.36.6\n"), 0o644)
 		if done, _ := (&Agent{Host: old, Cluster: a.Cluster}).prerequisitesPhase().done(context.Background()); done {

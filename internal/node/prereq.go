@@ -39,9 +39,15 @@ func KubernetesRepo(minor string) []byte { return []byte(kubernetesRepo(minor)) 
 
 const modulesConf = "overlay\nbr_netfilter\n"
 
+// sysctlConf also raises the inotify limits from the kernel's 128
+// instances per user: the kubelet, containerd, Cilium and most containers
+// run as root and share them, and a busy node runs out ("too many open
+// files" from fsnotify watchers). The values are the EKS AL2023 AMI's.
 const sysctlConf = `net.bridge.bridge-nf-call-iptables = 1
 net.bridge.bridge-nf-call-ip6tables = 1
 net.ipv4.ip_forward = 1
+fs.inotify.max_user_instances = 8192
+fs.inotify.max_user_watches = 524288
 `
 
 // networkdConf keeps systemd-networkd, which manages the ENIs on Amazon
@@ -116,8 +122,9 @@ func (a *Agent) installUnitsPhase() phase {
 // prerequisitesRevision is part of the phase's marker: raise it when the
 // host setup changes, so nodes set up by an older agent apply it at their
 // next boot (2: networkd drop-in, iptables-nft and the preflight tools;
-// 3: containerd's sandbox image is the pause kubeadm names).
-const prerequisitesRevision = 3
+// 3: containerd's sandbox image is the pause kubeadm names; 4: inotify
+// limits).
+const prerequisitesRevision = 4
 
 func (a *Agent) prerequisitesPhase() phase {
 	marker := fmt.Sprintf("%s/prerequisites-%s-r%d.done", stateDir, a.Cluster.KubernetesVersion, prerequisitesRevision)
