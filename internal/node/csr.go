@@ -28,7 +28,8 @@ import (
 //     such request, whatever node it names (its nodeclient approver checks
 //     the shape alone), so whoever holds the token could take an existing
 //     node's identity. kforge removes that binding and approves a request
-//     only for a worker instance that has no Node yet and no other request.
+//     only for a worker instance that has no Node yet, and only while every
+//     request for that name carries one key.
 //   - A kubelet's serving certificate (serverTLSBootstrap), which Kubernetes
 //     never approves by itself: asked by the node itself, only for that
 //     instance's names and addresses.
@@ -116,33 +117,44 @@ const (
 // with a bootstrap token, for CN=system:node:<name>, O=system:nodes, no
 // other name, client usages only.
 func CheckBootstrapClientCSR(csr certificatesv1.CertificateSigningRequest) (string, error) {
+	name, _, err := checkBootstrapClientCSR(csr)
+	return name, err
+}
+
+// checkBootstrapClientCSR is CheckBootstrapClientCSR that also returns the
+// request's public key (PKIX DER), which tells one requester from another.
+func checkBootstrapClientCSR(csr certificatesv1.CertificateSigningRequest) (string, string, error) {
 	s := csr.Spec
 	if s.SignerName != kubeletClientSigner {
-		return "", fmt.Errorf("signer %q is not %s", s.SignerName, kubeletClientSigner)
+		return "", "", fmt.Errorf("signer %q is not %s", s.SignerName, kubeletClientSigner)
 	}
 	if !strings.HasPrefix(s.Username, "system:bootstrap:") || !slices.Contains(s.Groups, "system:bootstrappers") {
-		return "", fmt.Errorf("requested by %q (groups %v), not with a bootstrap token", s.Username, s.Groups)
+		return "", "", fmt.Errorf("requested by %q (groups %v), not with a bootstrap token", s.Username, s.Groups)
 	}
 	for _, u := range s.Usages {
 		if !slices.Contains([]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageClientAuth}, u) {
-			return "", fmt.Errorf("usage %q is not one of a kubelet client certificate's", u)
+			return "", "", fmt.Errorf("usage %q is not one of a kubelet client certificate's", u)
 		}
 	}
 	if !slices.Contains(s.Usages, certificatesv1.UsageClientAuth) {
-		return "", fmt.Errorf("no client auth usage")
+		return "", "", fmt.Errorf("no client auth usage")
 	}
 	req, err := parseSignedRequest(s.Request)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	name, ok := strings.CutPrefix(req.Subject.CommonName, "system:node:")
 	if !ok || name == "" || !slices.Equal(req.Subject.Organization, []string{"system:nodes"}) {
-		return "", fmt.Errorf("subject %q is not CN=system:node:<name>, O=system:nodes", req.Subject)
+		return "", "", fmt.Errorf("subject %q is not CN=system:node:<name>, O=system:nodes", req.Subject)
 	}
 	if len(req.DNSNames)+len(req.IPAddresses)+len(req.EmailAddresses)+len(req.URIs) > 0 {
-		return "", fmt.Errorf("a client certificate names no DNS name, address, e-mail or URI")
+		return "", "", fmt.Errorf("a client certificate names no DNS name, address, e-mail or URI")
 	}
-	return name, nil
+	der, err := x509.MarshalPKIXPublicKey(req.PublicKey)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the request's public key: %w", err)
+	}
+	return name, string(der), nil
 }
 
 // parseSignedRequest decodes a PEM certificate request and checks that it
@@ -265,37 +277,49 @@ func (a *Agent) ApproveCSRs(ctx context.Context) error {
 
 // approveBootstrapCSRs approves a joining kubelet's client CSR when its
 // node name is a running worker instance of this cluster with no Node of
-// its own yet and no other bootstrap request names it. A kubelet makes one
-// request per key (its name is the key's digest), so a second request for
-// one name is someone else's: neither is approved.
+// its own yet and every bootstrap request for that name carries one public
+// key. A kubelet keeps its key across restarts, and only the key's holder
+// can sign a request with it, so requests for one name with two keys mean
+// someone else asked too: none of them is approved.
 func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.CertificateSigningRequest) error {
-	names := map[string][]certificatesv1.CertificateSigningRequest{}
+	type request struct {
+		csr certificatesv1.CertificateSigningRequest
+		key string
+	}
+	names := map[string][]request{}
 	for _, csr := range csrs {
 		if csr.Spec.SignerName != kubeletClientSigner || !strings.HasPrefix(csr.Spec.Username, "system:bootstrap:") {
 			continue
 		}
-		name, err := CheckBootstrapClientCSR(csr)
+		name, key, err := checkBootstrapClientCSR(csr)
 		if err != nil {
 			if pending(csr) {
 				a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "reason", err.Error())
 			}
 			continue
 		}
-		names[name] = append(names[name], csr)
+		names[name] = append(names[name], request{csr, key})
 	}
 	var registered map[string]string
 	for _, name := range slices.Sorted(maps.Keys(names)) {
-		reqs := names[name]
-		if len(reqs) != 1 || !pending(reqs[0]) {
-			for _, csr := range reqs {
-				if pending(csr) {
-					a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name,
-						"reason", fmt.Sprintf("%d bootstrap requests name this node", len(reqs)))
-				}
+		var waiting []certificatesv1.CertificateSigningRequest
+		keys := map[string]bool{}
+		for _, r := range names[name] {
+			keys[r.key] = true
+			if pending(r.csr) {
+				waiting = append(waiting, r.csr)
+			}
+		}
+		if len(waiting) == 0 {
+			continue
+		}
+		if len(keys) > 1 {
+			for _, csr := range waiting {
+				a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name,
+					"reason", fmt.Sprintf("bootstrap requests with %d different keys name this node", len(keys)))
 			}
 			continue
 		}
-		csr := reqs[0]
 		if registered == nil {
 			var err error
 			if registered, err = a.nodeProviderIDs(ctx); err != nil {
@@ -307,7 +331,9 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 			err = bootstrapAllowed(inst, a.Instance.ID, registered, name)
 		}
 		if err != nil {
-			a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name, "reason", err.Error())
+			for _, csr := range waiting {
+				a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name, "reason", err.Error())
+			}
 			continue
 		}
 		if pid, stale := registered[name]; stale {
@@ -319,10 +345,12 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 			}
 			a.logger().Info("stale Node deleted before its name joins again", "node", name, "stale_provider_id", pid, "instance", inst.ID)
 		}
-		if err := a.approve(ctx, csr.Name); err != nil {
-			return err
+		for _, csr := range waiting {
+			if err := a.approve(ctx, csr.Name); err != nil {
+				return err
+			}
+			a.logger().Info("kubelet client CSR approved", "csr", csr.Name, "node", name, "instance", inst.ID)
 		}
-		a.logger().Info("kubelet client CSR approved", "csr", csr.Name, "node", name, "instance", inst.ID)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,6 +123,13 @@ func bootstrapCSR(t *testing.T, name, node string) certificatesv1.CertificateSig
 	if err != nil {
 		t.Fatal(err)
 	}
+	return bootstrapCSRWithKey(t, name, node, key)
+}
+
+// bootstrapCSRWithKey is bootstrapCSR signed with key, as a kubelet that
+// restarted asks again with the key it kept.
+func bootstrapCSRWithKey(t *testing.T, name, node string, key *ecdsa.PrivateKey) certificatesv1.CertificateSigningRequest {
+	t.Helper()
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}}, key)
 	if err != nil {
 		t.Fatal(err)
@@ -260,6 +268,7 @@ func TestApproveBootstrapClientCSRs(t *testing.T) {
 		stale    = "ip-10-0-1-12.eu-west-1.compute.internal"
 		twice    = "ip-10-0-1-13.eu-west-1.compute.internal"
 		again    = "ip-10-0-1-14.eu-west-1.compute.internal"
+		restart  = "ip-10-0-1-15.eu-west-1.compute.internal"
 		cpName   = "ip-10-0-1-10.eu-west-1.compute.internal"
 		stranger = "ip-10-9-9-9.eu-west-1.compute.internal"
 	)
@@ -269,13 +278,19 @@ func TestApproveBootstrapClientCSRs(t *testing.T) {
 		stale:   {ID: "i-0000000000000012a", PrivateDNS: stale, Role: "worker"},
 		twice:   {ID: "i-0000000000000013a", PrivateDNS: twice, Role: "worker"},
 		again:   {ID: "i-0000000000000014a", PrivateDNS: again, Role: "worker"},
+		restart: {ID: "i-0000000000000015a", PrivateDNS: restart, Role: "worker"},
 		cpName:  {ID: self, PrivateDNS: cpName, Role: "controller"},
 	}
 	node := func(name, providerID string) corev1.Node {
 		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{ProviderID: providerID}}
 	}
-	// Approved a moment ago, before its kubelet registered the Node.
+	// Approved a moment ago for another key: someone else asked first.
 	done := bootstrapCSR(t, "csr-done", again)
+	// A kubelet that restarted while it waited asks again with its key.
+	kept, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	done.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}}
 	h := &csrHost{
 		list: certificatesv1.CertificateSigningRequestList{Items: []certificatesv1.CertificateSigningRequest{
@@ -284,6 +299,8 @@ func TestApproveBootstrapClientCSRs(t *testing.T) {
 			bootstrapCSR(t, "csr-as-joined", joined),
 			done,
 			bootstrapCSR(t, "csr-again", again),
+			bootstrapCSRWithKey(t, "csr-restart-1", restart, kept),
+			bootstrapCSRWithKey(t, "csr-restart-2", restart, kept),
 			bootstrapCSR(t, "csr-as-control-plane", cpName),
 			bootstrapCSR(t, "csr-unknown", stranger),
 			bootstrapCSR(t, "csr-twice-1", twice),
@@ -300,8 +317,9 @@ func TestApproveBootstrapClientCSRs(t *testing.T) {
 	if err := a.ApproveCSRs(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(h.approved, ","); got != "csr-over-stale,csr-new" && got != "csr-new,csr-over-stale" {
-		t.Errorf("approved %q, want csr-new and csr-over-stale only", got)
+	slices.Sort(h.approved)
+	if got := strings.Join(h.approved, ","); got != "csr-new,csr-over-stale,csr-restart-1,csr-restart-2" {
+		t.Errorf("approved %q, want csr-new, csr-over-stale and both of the restarted kubelet's", got)
 	}
 	// The stale Node goes first, so the kubelet registers a Node of its
 	// own (provider ID, pool label, taints) instead of taking it over.
