@@ -725,7 +725,6 @@ func (v *validator) nodeAddresses(vpcBits int) {
 	}
 }
 
-// capacity checks a pool's capacity type and its on-demand base.
 // templatedKey refuses a label or taint key that would not fit behind Cluster
 // Autoscaler's node-template tag prefix on the pool's Auto Scaling group.
 func (v *validator) templatedKey(path, key string) {
@@ -735,6 +734,7 @@ func (v *validator) templatedKey(path, key string) {
 	}
 }
 
+// capacity checks a pool's capacity type and its on-demand base.
 func (v *validator) capacity(path string, p WorkerPool) {
 	switch p.Capacity {
 	case CapacityOnDemand, CapacitySpot:
