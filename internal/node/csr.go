@@ -17,6 +17,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kforge/kforge/internal/nodelifecycle"
 )
 
 // The control plane approves two kinds of kubelet CSR, each only for a
@@ -243,7 +245,7 @@ func (a *Agent) ApproveCSRs(ctx context.Context) error {
 	if a.Nodes == nil {
 		return fmt.Errorf("approving CSRs: no EC2 node lookup configured")
 	}
-	out, err := a.run(ctx, "kubectl", "--kubeconfig", adminConf, "get", "certificatesigningrequests", "-o", "json")
+	out, err := a.Host.Run(ctx, a.kubectl("get", "certificatesigningrequests", "-o", "json"))
 	if err != nil {
 		return err
 	}
@@ -366,20 +368,15 @@ func bootstrapAllowed(inst NodeInstance, self string, registered map[string]stri
 	if inst.Role != "worker" {
 		return fmt.Errorf("instance %s has no %s=worker tag", inst.ID, roleTag)
 	}
-	if pid, ok := registered[name]; ok && (pid == "" || instanceOfProviderID(pid) == inst.ID) {
+	if pid, ok := registered[name]; ok && (pid == "" || nodelifecycle.InstanceOf(pid) == inst.ID) {
 		return fmt.Errorf("node %s is already registered (provider ID %q)", name, pid)
 	}
 	return nil
 }
 
-// instanceOfProviderID is the instance id at the end of aws:///<az>/<id>.
-func instanceOfProviderID(providerID string) string {
-	return providerID[strings.LastIndex(providerID, "/")+1:]
-}
-
 // nodeProviderIDs maps each Node's name to its spec.providerID.
 func (a *Agent) nodeProviderIDs(ctx context.Context) (map[string]string, error) {
-	out, err := a.run(ctx, "kubectl", "--kubeconfig", adminConf, "get", "nodes", "-o", "json")
+	out, err := a.Host.Run(ctx, a.kubectl("get", "nodes", "-o", "json"))
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +392,7 @@ func (a *Agent) nodeProviderIDs(ctx context.Context) (map[string]string, error) 
 }
 
 func (a *Agent) approve(ctx context.Context, csr string) error {
-	_, err := a.run(ctx, "kubectl", "--kubeconfig", adminConf, "certificate", "approve", csr)
+	_, err := a.Host.Run(ctx, a.kubectl("certificate", "approve", csr))
 	return err
 }
 

@@ -40,7 +40,7 @@ func (h *Handler) RemoveGoneNodes(ctx context.Context, ec EC2, now time.Time) ([
 	byInstance := map[string]string{}
 	var ids []string
 	for _, n := range nodes.Items {
-		id := instanceOf(n.Spec.ProviderID)
+		id := InstanceOf(n.Spec.ProviderID)
 		if id == "" || Ready(n) || now.Sub(n.CreationTimestamp.Time) < goneGrace {
 			continue
 		}
@@ -71,8 +71,9 @@ func (h *Handler) RemoveGoneNodes(ctx context.Context, ec EC2, now time.Time) ([
 	return removed, nil
 }
 
-// instanceOf returns the instance id of an aws:///<az>/<id> provider ID.
-func instanceOf(providerID string) string {
+// InstanceOf returns the instance id of an aws:///<az>/<id> provider ID,
+// or "" for any other.
+func InstanceOf(providerID string) string {
 	rest, ok := strings.CutPrefix(providerID, "aws://")
 	if !ok {
 		return ""

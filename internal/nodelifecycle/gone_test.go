@@ -83,8 +83,8 @@ func TestInstanceOf(t *testing.T) {
 		"gce://p/z/i-1":                         "",
 		"":                                      "",
 	} {
-		if got := instanceOf(pid); got != want {
-			t.Errorf("instanceOf(%q) = %q, want %q", pid, got, want)
+		if got := InstanceOf(pid); got != want {
+			t.Errorf("InstanceOf(%q) = %q, want %q", pid, got, want)
 		}
 	}
 }
