@@ -50,6 +50,10 @@ func clusterAutoscaler(c Config) ([]runtime.Object, error) {
 		Volumes: []corev1.Volume{hostPath("ssl-certs", "/etc/ssl/certs/ca-bundle.crt", corev1.HostPathFile)},
 	}
 	withInstanceRole(&spec)
+	// The rules cover what the flags above turn on, narrower than the
+	// upstream chart's: turning on the priority expander, provisioning
+	// requests or capacity buffers (all off by default) needs the chart's
+	// rules for configmaps, podtemplates or their own kinds as well.
 	return []runtime.Object{
 		serviceAccount(name, ns, labels),
 		clusterRole(name, labels,

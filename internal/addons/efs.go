@@ -88,8 +88,11 @@ func efsCSI(c Config) []runtime.Object {
 		ServiceAccountName: "efs-csi-node-sa",
 		PriorityClassName:  "system-node-critical",
 		HostNetwork:        true,
-		DNSPolicy:          corev1.DNSClusterFirstWithHostNet,
-		NodeSelector:       map[string]string{"kubernetes.io/os": "linux"},
+		// The node's own resolver, as upstream: mount.efs resolves the file
+		// system's name through the VPC's DNS, so mounts do not wait on
+		// CoreDNS.
+		DNSPolicy:    corev1.DNSClusterFirst,
+		NodeSelector: map[string]string{"kubernetes.io/os": "linux"},
 		// The node plugin must run wherever a pod may mount a volume, so it
 		// tolerates every taint a worker pool may carry, but never on the
 		// control plane: it is privileged and on the host network, where the
@@ -119,7 +122,11 @@ func efsCSI(c Config) []runtime.Object {
 					ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("healthz")}},
 					InitialDelaySeconds: 10, TimeoutSeconds: 3, PeriodSeconds: 2, FailureThreshold: 5,
 				},
-				Resources: resources("10m", "128Mi"),
+				// No memory limit, as upstream: every mount runs an efs-proxy
+				// in this container (tens of MiB each), and an OOM kill stops
+				// all of the node's proxies at once, hanging every pod there
+				// that uses EFS, since its mounts are hard.
+				Resources: requestsOnly("10m", "128Mi"),
 			},
 			{
 				Name:  "csi-driver-registrar",
@@ -177,9 +184,10 @@ func efsCSI(c Config) []runtime.Object {
 			ResourceNames: []string{efsCrossAccountSecret}, Verbs: readVerbs,
 		}),
 		roleBinding(efsSecretsRole, ns, "Role", efsSecretsRole, "efs-csi-controller-sa", ns, ctrlLabels),
+		// The node plugin reads its own Node at start (for the startup taint,
+		// which no pool may carry: config.EFSNotReadyTaint) and nothing else.
 		clusterRole("efs-csi-node-role", nodeLabels,
 			rule([]string{""}, []string{"nodes"}, []string{"get"}),
-			rule([]string{""}, []string{"pods"}, []string{"get", "list", "watch"}),
 		),
 		clusterRoleBinding("efs-csi-node-binding", "efs-csi-node-role", "efs-csi-node-sa", ns, nodeLabels),
 		&storagev1.CSIDriver{

@@ -79,6 +79,14 @@ func resources(cpu, memory string) corev1.ResourceRequirements {
 	}
 }
 
+// requestsOnly is requests without a limit, for a container whose memory
+// grows with its node's work and whose OOM kill harms more than the growth.
+func requestsOnly(cpu, memory string) corev1.ResourceRequirements {
+	r := resources(cpu, memory)
+	r.Limits = nil
+	return r
+}
+
 // restricted is the container security context of the Pod Security
 // "restricted" profile.
 func restricted(uid int64) *corev1.SecurityContext {

@@ -1,6 +1,7 @@
 package addons
 
 import (
+	"reflect"
 	"slices"
 	"sort"
 	"testing"
@@ -141,5 +142,39 @@ func TestEFSControllerTagsAccessPointsWithCluster(t *testing.T) {
 	args := d.Spec.Template.Spec.Containers[0].Args
 	if !slices.Contains(args, "--tags=kforge.io/cluster:demo") {
 		t.Errorf("efs-plugin args %v lack --tags=kforge.io/cluster:demo", args)
+	}
+}
+
+// The EFS node plugin runs an efs-proxy per mount in its efs-plugin
+// container; a memory limit OOM-kills them all at once under ordinary use,
+// and every pod of the node that uses EFS hangs on its hard mounts
+// (aws-efs-csi-driver issues 1523 and 1827; upstream sets no limit). Its
+// mounts resolve through the node's resolver, not CoreDNS; and it may read
+// its own Node only, as v2.3.0 needs.
+func TestEFSNodePluginMountsWithoutLimitOrCoreDNS(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeStrict(t, manifests)
+	pod := objs["DaemonSet/efs-csi-node"].(*appsv1.DaemonSet).Spec.Template.Spec
+	for _, c := range pod.Containers {
+		if c.Name != "efs-plugin" {
+			continue
+		}
+		if _, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+			t.Errorf("efs-plugin has a memory limit %v; its efs-proxy processes grow with the node's mounts", c.Resources.Limits)
+		}
+		if _, ok := c.Resources.Requests[corev1.ResourceMemory]; !ok {
+			t.Error("efs-plugin requests no memory")
+		}
+	}
+	if pod.DNSPolicy != corev1.DNSClusterFirst {
+		t.Errorf("efs-csi-node dnsPolicy %q, want ClusterFirst (the node's resolver on the host network)", pod.DNSPolicy)
+	}
+	role := objs["ClusterRole/efs-csi-node-role"].(*rbacv1.ClusterRole)
+	want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get"}}}
+	if !reflect.DeepEqual(role.Rules, want) {
+		t.Errorf("efs-csi-node-role rules %+v, want %+v", role.Rules, want)
 	}
 }

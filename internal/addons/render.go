@@ -19,11 +19,14 @@ type Config struct {
 	KubernetesVersion string
 	Region            string
 	APIHost           string
-	PodCIDR           string
-	EFSID             string
-	ACMEEmail         string
-	HTTPNodePort      int32
-	HTTPSNodePort     int32
+	// Domain is the cluster's domain; its apex is an alias of the ingress
+	// NLB.
+	Domain        string
+	PodCIDR       string
+	EFSID         string
+	ACMEEmail     string
+	HTTPNodePort  int32
+	HTTPSNodePort int32
 }
 
 var efsIDPattern = regexp.MustCompile(`^fs-[0-9a-f]{8,40}$`)
@@ -34,6 +37,9 @@ func (c Config) validate() error {
 	}
 	if c.Region == "" {
 		return fmt.Errorf("add-ons: region is empty")
+	}
+	if c.Domain == "" {
+		return fmt.Errorf("add-ons: domain is empty")
 	}
 	if !efsIDPattern.MatchString(c.EFSID) {
 		return fmt.Errorf("add-ons: efs_id %q is not an EFS file system id (fs-...)", c.EFSID)

@@ -19,6 +19,7 @@ import (
 func testConfig() Config {
 	return Config{
 		ClusterName: "demo", KubernetesVersion: "1.36.6", Region: "eu-west-1", APIHost: "api.dev.example.com",
+		Domain:  "dev.example.com",
 		PodCIDR: "10.244.0.0/16", EFSID: "fs-0123456789abcdef0", ACMEEmail: "ops@example.com",
 		HTTPNodePort: 30080, HTTPSNodePort: 30443,
 	}

@@ -53,7 +53,11 @@ func traefik(c Config) []runtime.Object {
 				fmt.Sprintf("--entryPoints.web.http.redirections.entryPoint.priority=%d", redirectPriority),
 				"--providers.kubernetesingress=true",
 				"--providers.kubernetesingress.ingressclass=" + IngressClass,
-				"--providers.kubernetesingress.ingressendpoint.publishedservice=" + ns + "/" + name,
+				// An Ingress's address is the domain, whose apex Route 53
+				// aliases to the NLB. Copying the NodePort Service's would
+				// give none: Traefik takes only the nodes' ExternalIPs, and
+				// kforge's nodes have none (no cloud controller manager).
+				"--providers.kubernetesingress.ingressendpoint.hostname=" + c.Domain,
 				"--ping=true",
 				"--ping.entryPoint=traefik",
 				"--accesslog=true",

@@ -1,6 +1,8 @@
 package addons
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -46,5 +48,29 @@ func TestTraefikKeepsServingThroughRolloutsAndScaleDown(t *testing.T) {
 	}
 	if _, ok := ds.Annotations[key]; ok {
 		t.Errorf("%s is read from the pods, not the DaemonSet object", key)
+	}
+}
+
+// An Ingress gets the domain as its address: tools that wait for one
+// (kubectl wait, Argo CD's health, external-dns) would otherwise wait for
+// ever, since Traefik copies a NodePort Service's address only from the
+// nodes' ExternalIPs, which kforge's nodes do not have.
+func TestTraefikPublishesTheDomainAsIngressAddress(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, ok := decodeStrict(t, manifests)["DaemonSet/traefik"].(*appsv1.DaemonSet)
+	if !ok {
+		t.Fatal("no DaemonSet traefik")
+	}
+	args := ds.Spec.Template.Spec.Containers[0].Args
+	if !slices.Contains(args, "--providers.kubernetesingress.ingressendpoint.hostname=dev.example.com") {
+		t.Errorf("args %v do not publish the domain as the Ingress address", args)
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "--providers.kubernetesingress.ingressendpoint.publishedservice") {
+			t.Errorf("%s: a NodePort Service gives Ingresses no address on nodes without ExternalIPs", a)
+		}
 	}
 }

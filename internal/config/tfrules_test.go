@@ -102,6 +102,9 @@ var sharedRules = []sharedRule{
 	{"taint key too long for the autoscaler's template tag", `taints: ["dedicated=web:PreferNoSchedule"]`, `taints: ["` + longKey + `=web:PreferNoSchedule"]`, "workerPools.general.taints[0]", "worker_pools", func(i *Inputs) {
 		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Taints = []string{longKey + "=web:PreferNoSchedule"} })
 	}},
+	{"taint the EFS node plugin cannot lift", `taints: ["dedicated=web:PreferNoSchedule"]`, `taints: ["efs.csi.aws.com/agent-not-ready:NoExecute"]`, "workerPools.general.taints[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Taints = []string{"efs.csi.aws.com/agent-not-ready:NoExecute"} })
+	}},
 	{"admin cidr is the vpc", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [10.0.0.0/16]", "network.adminCIDRs[0]", "admin_cidrs", func(i *Inputs) { i.AdminCIDRs = []string{"10.0.0.0/16"} }},
 	{"pod cidr link-local", "podCIDR: 10.244.0.0/16", "podCIDR: 169.254.0.0/16", "kubernetes.podCIDR", "pod_cidr", func(i *Inputs) { i.PodCIDR = "169.254.0.0/16" }},
 	{"service cidr loopback", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 127.0.0.0/16", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "127.0.0.0/16" }},

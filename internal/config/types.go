@@ -163,3 +163,8 @@ const (
 // CapacityTypeLabel is the node label every worker carries: the value is the
 // pool's capacity (spot or on-demand), so workloads can select or avoid Spot.
 const CapacityTypeLabel = "node.kubernetes.io/capacity-type"
+
+// EFSNotReadyTaint is the startup taint the EFS CSI node plugin lifts from
+// its own Node once it runs. Lifting it needs "patch" on Nodes, which
+// kforge's node plugin is not given, so no pool may carry it.
+const EFSNotReadyTaint = "efs.csi.aws.com/agent-not-ready"

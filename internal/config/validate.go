@@ -682,6 +682,10 @@ func (v *validator) workerPools() {
 				continue
 			}
 			v.templatedKey(tp, key)
+			if key == EFSNotReadyTaint {
+				v.errorf(tp, "remove the taint",
+					"the EFS CSI node plugin lifts %s by patching its Node, which it may not do here (docs/SECURITY.md), so the pool would never take a pod", key)
+			}
 			// Cluster Autoscaler's node template has one tag per taint key,
 			// so a key may appear once whatever its effects.
 			if j, dup := taintKeys[key]; dup {

@@ -216,6 +216,7 @@ func (a *Agent) addonConfig() addons.Config {
 		KubernetesVersion: a.Cluster.KubernetesVersion,
 		Region:            a.Cluster.Region,
 		APIHost:           a.Cluster.APIDNSName,
+		Domain:            a.Cluster.Domain,
 		PodCIDR:           a.Cluster.PodCIDR,
 		EFSID:             a.Cluster.EFSID,
 		ACMEEmail:         a.Cluster.ACMEEmail,

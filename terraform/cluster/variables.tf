@@ -274,6 +274,13 @@ variable "worker_pools" {
     error_message = "worker pool taints must look like key=value:Effect or key:Effect, with Effect one of NoSchedule, PreferNoSchedule, NoExecute, and a key of at most 82 characters (a Cluster Autoscaler template tag k8s.io/cluster-autoscaler/node-template/taint/<key> is at most 128)."
   }
 
+  # The EFS CSI node plugin lifts this startup taint by patching its Node,
+  # which kforge does not let it do (docs/SECURITY.md).
+  validation {
+    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for t in p.taints : try(regex("^[^=:]+", t), t) != "efs.csi.aws.com/agent-not-ready"]]))
+    error_message = "a worker pool must not carry the taint efs.csi.aws.com/agent-not-ready: the EFS CSI node plugin lifts it by patching its Node, which it may not do here, so the pool would never take a pod."
+  }
+
   validation {
     condition     = alltrue([for p in values(var.worker_pools) : length(distinct([for t in p.taints : try(regex("^[^=:]+", t), t)])) == length(p.taints)])
     error_message = "a worker pool must not list two taints with the same key, whatever their effects: its Cluster Autoscaler template holds one taint per key."

@@ -73,7 +73,7 @@ func render(t *testing.T, version string) artifacts {
 	}
 	a.addonCfg = addons.Config{
 		ClusterName: clusterName, KubernetesVersion: version, Region: "eu-west-1",
-		APIHost: apiDNSName, PodCIDR: "10.244.0.0/16", EFSID: "fs-0123456789abcdef0",
+		APIHost: apiDNSName, Domain: strings.TrimPrefix(apiDNSName, "api."), PodCIDR: "10.244.0.0/16", EFSID: "fs-0123456789abcdef0",
 		ACMEEmail: "ops@example.com", HTTPNodePort: 30080, HTTPSNodePort: 30443,
 	}
 	if a.addons, err = addons.Render(a.addonCfg); err != nil {
