@@ -56,6 +56,7 @@ change and 2 when something would, as terraform plan does (for drift checks).`,
 					app.Printf("%s\n", res.Text)
 				}
 				app.printSummary(plan.Summary)
+				app.Printf("%s", res.DisruptionNote())
 				if out != "" {
 					app.Printf("Plan saved to %s.\n", plan.File)
 				}

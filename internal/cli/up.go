@@ -13,6 +13,7 @@ import (
 var errChanges = errors.New("the plan has changes")
 
 func newUpCmd(app *App) *cobra.Command {
+	var allowDisruption bool
 	cmd := &cobra.Command{
 		Use:   "up <env>",
 		Short: "Create or update the cluster's infrastructure (plan, confirm, apply)",
@@ -37,16 +38,13 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if err != nil {
 				return err
 			}
-			opts := cluster.UpOptions{Progress: app.progress}
+			opts := cluster.UpOptions{Progress: app.progress, AllowDisruption: allowDisruption}
 			if !app.JSON() {
 				opts.Preview = func(p cluster.UpPreview) {
 					app.Printf("Cluster %s, environment %s, region %s\n", e.Config.Name, e.Name, e.Config.Region)
 					app.printSummary(p.Summary)
-					if p.CostErr != nil {
-						app.Printf("Cost estimate unavailable: %v\n", p.CostErr)
-					} else {
-						app.Printf("%s\n", p.CostLine)
-					}
+					app.Printf("%s", cluster.DisruptionText("Disruptions, allowed by --allow-disruption:", p.Disruptions))
+					app.Printf("%s\n", p.Cost())
 					if note := e.EmulatorNote(); note != "" {
 						app.Printf("%s\n", note)
 					}
@@ -75,6 +73,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&allowDisruption, "allow-disruption", false, "apply a plan that replaces or destroys what the running cluster needs (listed by kforge plan)")
 	cmd.Flags().BoolVar(&app.Nodes, "nodes", false, "local environments: run the emulator inside a lab on this machine and boot every instance as a real node (root; docs/LAB.md)")
 	return cmd
 }

@@ -9,11 +9,13 @@ import (
 )
 
 // The plan's JSON keeps the shape `kforge plan --output json` has always
-// printed: environment, changes, summary, plan_file, and nothing else.
+// printed: environment, changes, summary, plan_file, and the disruptions,
+// a list even when there are none.
 func TestPlanResultJSON(t *testing.T) {
 	res := &PlanResult{Env: "dev", Plan: &tfrun.PlanResult{Changes: true, File: "/work/dev.tfplan"}, Text: "full plan"}
 	data, got := jsonFields(t, res)
-	if len(got) != 4 || got["environment"] != "dev" || got["changes"] != true || got["plan_file"] != "/work/dev.tfplan" || got["summary"] == nil {
+	if ds, ok := got["disruptions"].([]any); len(got) != 5 || got["environment"] != "dev" || got["changes"] != true ||
+		got["plan_file"] != "/work/dev.tfplan" || got["summary"] == nil || !ok || len(ds) != 0 {
 		t.Errorf("plan JSON %s", data)
 	}
 }

@@ -22,15 +22,31 @@ type UpOptions struct {
 	// Replace are resource addresses to replace although unchanged
 	// (terraform plan -replace): roll --ami latest's AMI records.
 	Replace []string
+	// AllowDisruption applies a plan with Disruptions; without it such a
+	// plan is refused (exit code 2) and nothing is applied.
+	AllowDisruption bool
+	// VersionChange lets the plan change the Kubernetes version: only
+	// kforge upgrade, which checks and sequences it, sets it.
+	VersionChange bool
 }
 
 // UpPreview is what up shows before it asks to apply.
 type UpPreview struct {
 	Summary tfrun.Summary
+	// Disruptions are shown only when AllowDisruption let them through.
+	Disruptions []Disruption
 	// CostLine is the estimate's one line, or CostErr why there is none
 	// (a plan the estimate cannot price is still applied).
 	CostLine string
 	CostErr  error
+}
+
+// Cost is the preview's cost line, or why there is none.
+func (p UpPreview) Cost() string {
+	if p.CostErr != nil {
+		return fmt.Sprintf("Cost estimate unavailable: %v", p.CostErr)
+	}
+	return p.CostLine
 }
 
 // UpResult is what RunUp did (the JSON `kforge up` prints).
@@ -83,12 +99,23 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 			}
 		}
 	}
+	var disruptions []Disruption
+	if plan.Changes {
+		full, err := r.FullPlan(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+		disruptions = Disruptions(full, o.VersionChange)
+		if len(disruptions) > 0 && !o.AllowDisruption {
+			return nil, disruptionError(e.Name, disruptions)
+		}
+	}
 	if o.Preview != nil {
 		full, err := r.FullPlan(ctx, plan)
 		if err != nil {
 			return nil, err
 		}
-		p := UpPreview{Summary: plan.Summary}
+		p := UpPreview{Summary: plan.Summary, Disruptions: disruptions}
 		p.CostLine, p.CostErr = cost.PreviewLine(full)
 		o.Preview(p)
 	}
@@ -133,16 +160,20 @@ type PlanResult struct {
 	Plan *tfrun.PlanResult
 	// Text is Terraform's full plan (PlanOptions.Full).
 	Text string
+	// Disruptions are the changes `kforge up` refuses without
+	// --allow-disruption.
+	Disruptions []Disruption
 }
 
 // MarshalJSON is the result `kforge plan --output json` prints.
 func (r *PlanResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Env     string        `json:"environment"`
-		Changes bool          `json:"changes"`
-		Summary tfrun.Summary `json:"summary"`
-		File    string        `json:"plan_file"`
-	}{r.Env, r.Plan.Changes, r.Plan.Summary, r.Plan.File})
+		Env         string        `json:"environment"`
+		Changes     bool          `json:"changes"`
+		Summary     tfrun.Summary `json:"summary"`
+		Disruptions []Disruption  `json:"disruptions"`
+		File        string        `json:"plan_file"`
+	}{r.Env, r.Plan.Changes, r.Plan.Summary, append([]Disruption{}, r.Disruptions...), r.Plan.File})
 }
 
 // RunPlan plans the environment's changes and saves the plan.
@@ -164,6 +195,13 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 		return nil, err
 	}
 	res := &PlanResult{Env: e.Name, Plan: plan}
+	if plan.Changes {
+		full, err := r.FullPlan(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+		res.Disruptions = Disruptions(full, false)
+	}
 	if o.Full {
 		if res.Text, err = r.ShowPlan(ctx, plan.File); err != nil {
 			return nil, err

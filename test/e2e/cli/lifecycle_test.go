@@ -140,6 +140,31 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("plan --detailed-exitcode after up: want 0 (no change), got %s", r)
 	}
 
+	// A day-2 change the running cluster would not survive: a new HTTPS
+	// node port replaces its target group, which AWS refuses to delete
+	// while the listener uses it (the emulator deletes it). plan lists it;
+	// up refuses it with exit code 2 and applies nothing.
+	envs.set(t, keepSettings+"ingress:\n  httpsNodePort: 30444\n")
+	var planned struct {
+		Disruptions []struct {
+			Address string `json:"address"`
+			Setting string `json:"setting"`
+		} `json:"disruptions"`
+	}
+	mustJSON(run(5*time.Minute, "plan", "local", "-o", "json"), &planned)
+	if len(planned.Disruptions) != 1 || !strings.Contains(planned.Disruptions[0].Address, "aws_lb_target_group") ||
+		!strings.Contains(planned.Disruptions[0].Setting, "ingress.httpsNodePort") {
+		t.Errorf("plan's disruptions for a new HTTPS node port = %+v, want the HTTPS target group's replacement", planned.Disruptions)
+	}
+	if r := run(5*time.Minute, "up", "local", "--yes"); r.code != 2 || !strings.Contains(r.stderr, "nothing was applied") ||
+		!strings.Contains(r.stderr, "--allow-disruption") || strings.Contains(r.stderr, "destroyed module.") {
+		t.Errorf("up with a new HTTPS node port: want exit 2, nothing applied, the way through named; got %s", r)
+	}
+	envs.set(t, keepSettings)
+	if r := run(5*time.Minute, "plan", "local", "--detailed-exitcode"); r.code != 0 {
+		t.Errorf("plan --detailed-exitcode after the refused up: want 0 (nothing was applied), got %s", r)
+	}
+
 	// A backup in the certs bucket, under the cluster key.
 	certs, _ := out["certs_bucket"].(string)
 	keyARN, _ := out["kms_key_arn"].(string)

@@ -1,0 +1,161 @@
+package cluster
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	tfjson "github.com/hashicorp/terraform-json"
+)
+
+// Disruption is a planned change that a running cluster does not survive,
+// or that AWS refuses while the cluster holds what it would delete: the
+// emulator applies all of them, so the plan is the place to stop them.
+type Disruption struct {
+	// Address is the resource (or, for the version, the output) changed.
+	Address string `json:"address"`
+	// Action is "replace" or "destroy".
+	Action string `json:"action"`
+	// Setting is what in the environment file usually causes it.
+	Setting string `json:"setting"`
+	// Harm is what the change would do to the running cluster.
+	Harm string `json:"harm"`
+}
+
+func (d Disruption) String() string {
+	return fmt.Sprintf("%s (%s): %s: %s", d.Address, d.Action, d.Setting, d.Harm)
+}
+
+// disruptiveTypes are the resources a running cluster cannot lose or have
+// replaced under it, with the setting that usually causes it and the harm.
+var disruptiveTypes = map[string]struct{ setting, harm string }{
+	"aws_vpc": {"network.vpcCIDR changed",
+		"every subnet, security group and mount target goes with the VPC while the nodes still use them: the nodes lose their rules and EFS first, then AWS refuses the deletes (DependencyViolation)"},
+	"aws_subnet": {"network.azCount lowered or network.natGateway changed",
+		"AWS refuses to delete a subnet that holds nodes (DependencyViolation), after their routes and mount target are gone"},
+	"aws_nat_gateway": {"network.natGateway turned off",
+		"the nodes in the private subnets lose their only way out (registries, AWS APIs) before anything else changes"},
+	"aws_security_group": {"network.vpcCIDR changed",
+		"the nodes' rules are deleted first, and AWS refuses to delete a group that instances use (DependencyViolation)"},
+	"aws_lb": {"network.azCount lowered",
+		"the ingress NLB is deleted and made again: ingress is down meanwhile, and it comes back with new addresses and a new DNS name"},
+	"aws_lb_target_group": {"ingress.httpNodePort or ingress.httpsNodePort changed",
+		"AWS refuses to delete a target group its listener uses (ResourceInUse), after the workers' rule for the old port is gone: that ingress stays down"},
+	"aws_route53_zone": {"dns.domain changed",
+		"api.<domain> stops resolving for every node (kubelets and Cilium name it), the API server's certificate does not name the new one, and the domain must be delegated to new name servers"},
+	"aws_efs_mount_target": {"network.azCount lowered or network.natGateway changed",
+		"EFS mounts in that zone hang while its mount target is gone"},
+	"aws_efs_file_system": {"the storage module changed",
+		"every EFS volume's data is deleted"},
+	"aws_kms_key": {"the kms module changed",
+		"the key is scheduled for deletion: the certs bucket, state, EBS volumes and EFS it encrypts become unreadable"},
+	"aws_s3_bucket": {"logging.vpcFlowLogs and logging.bucketAccessLogs both turned off (the log bucket)",
+		"the bucket's objects are deleted with it, or, where it is kept from forced deletes, the delete fails (BucketNotEmpty) on this and every later up"},
+}
+
+// Disruptions lists the plan's changes that would disrupt the running
+// cluster. Replacements Terraform makes because a resource is tainted (a
+// failed create) or because they were asked for (-replace) are not listed;
+// nor is an Auto Scaling group that runs no instance, nor a version change
+// when versionChange (kforge upgrade) allows it.
+func Disruptions(plan *tfjson.Plan, versionChange bool) []Disruption {
+	if plan == nil {
+		return nil
+	}
+	var out []Disruption
+	for _, rc := range plan.ResourceChanges {
+		if rc.Change == nil || rc.Mode == tfjson.DataResourceMode || !rc.Change.Actions.Delete() && !rc.Change.Actions.Replace() {
+			continue
+		}
+		if rc.ActionReason == tfjson.ActionReasonReplaceBecauseTainted || rc.ActionReason == tfjson.ActionReasonReplaceByRequest {
+			continue
+		}
+		action := "destroy"
+		if rc.Change.Actions.Replace() {
+			action = "replace"
+		}
+		d := Disruption{Address: rc.Address, Action: action}
+		if rc.Type == "aws_autoscaling_group" {
+			n := runningInstances(rc.Change.Before)
+			if n == 0 {
+				continue
+			}
+			d.Setting = poolSetting(rc)
+			d.Harm = fmt.Sprintf("its %d instance(s) are terminated at once, without a drain (the drain hook goes first): drain its nodes first (kubectl drain --selector %s)", n, poolSelector(rc))
+			out = append(out, d)
+			continue
+		}
+		t, ok := disruptiveTypes[rc.Type]
+		if !ok {
+			continue
+		}
+		d.Setting, d.Harm = t.setting, t.harm
+		out = append(out, d)
+	}
+	if !versionChange {
+		if c, ok := plan.OutputChanges["kubernetes_version"]; ok && c != nil && c.Before != nil && c.After != nil && !reflect.DeepEqual(c.Before, c.After) {
+			out = append(out, Disruption{
+				Address: "output.kubernetes_version", Action: "replace",
+				Setting: fmt.Sprintf("kubernetes.version changed from %v to %v", c.Before, c.After),
+				Harm:    fmt.Sprintf("new nodes would install %v beside a control plane that runs %v, with no skew check, etcd snapshot or kubeadm upgrade: use `kforge upgrade <env> --to %v` instead", c.After, c.Before, c.After),
+			})
+		}
+	}
+	return out
+}
+
+// runningInstances is an Auto Scaling group's desired capacity before the
+// change (refreshed, so what Cluster Autoscaler last set).
+func runningInstances(before any) int {
+	m, ok := before.(map[string]any)
+	if !ok {
+		return 0
+	}
+	if n, ok := m["desired_capacity"].(float64); ok {
+		return int(n)
+	}
+	return 0
+}
+
+// poolSetting names the environment setting behind an Auto Scaling group's
+// removal: the worker pool of its key, or the control plane.
+func poolSetting(rc *tfjson.ResourceChange) string {
+	if name, ok := rc.Index.(string); ok && strings.HasPrefix(rc.ModuleAddress, "module.workers") {
+		return fmt.Sprintf("workerPools.%s removed or renamed", name)
+	}
+	return "the control plane's group changed"
+}
+
+// poolSelector is the label selector of the group's nodes.
+func poolSelector(rc *tfjson.ResourceChange) string {
+	if name, ok := rc.Index.(string); ok && strings.HasPrefix(rc.ModuleAddress, "module.workers") {
+		return "kforge.io/pool=" + name
+	}
+	return "node-role.kubernetes.io/control-plane"
+}
+
+// DisruptionText is the list of disruptions as plan and up print it after
+// a heading; "" when there are none.
+func DisruptionText(heading string, ds []Disruption) string {
+	if len(ds) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(heading + "\n")
+	for _, d := range ds {
+		fmt.Fprintf(&b, "  - %s\n", d)
+	}
+	return b.String()
+}
+
+// disruptionError refuses a plan with disruptions: exit code 2, nothing
+// applied.
+func disruptionError(env string, ds []Disruption) error {
+	return UsageError("%srestore those settings, or, once the harm is accepted or prevented (a removed pool's nodes drained, a maintenance window), run `kforge up %s --allow-disruption`",
+		DisruptionText("the plan would disrupt the running cluster, so nothing was applied:", ds), env)
+}
+
+// DisruptionNote is what kforge plan prints about its disruptions.
+func (r *PlanResult) DisruptionNote() string {
+	return DisruptionText("Disruptions (kforge up refuses them without --allow-disruption):", r.Disruptions)
+}
