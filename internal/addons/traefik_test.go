@@ -13,14 +13,7 @@ import (
 // old one stops, and Cluster Autoscaler leaves the pod running until the
 // instance, and with it the NLB target, is gone.
 func TestTraefikKeepsServingThroughRolloutsAndScaleDown(t *testing.T) {
-	manifests, err := Render(testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, ok := decodeStrict(t, manifests)["DaemonSet/traefik"].(*appsv1.DaemonSet)
-	if !ok {
-		t.Fatal("no DaemonSet traefik")
-	}
+	ds := renderedTraefik(t)
 
 	s := ds.Spec.UpdateStrategy
 	if s.Type != appsv1.RollingUpdateDaemonSetStrategyType || s.RollingUpdate == nil ||
@@ -56,14 +49,7 @@ func TestTraefikKeepsServingThroughRolloutsAndScaleDown(t *testing.T) {
 // ever, since Traefik copies a NodePort Service's address only from the
 // nodes' ExternalIPs, which kforge's nodes do not have.
 func TestTraefikPublishesTheDomainAsIngressAddress(t *testing.T) {
-	manifests, err := Render(testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, ok := decodeStrict(t, manifests)["DaemonSet/traefik"].(*appsv1.DaemonSet)
-	if !ok {
-		t.Fatal("no DaemonSet traefik")
-	}
+	ds := renderedTraefik(t)
 	args := ds.Spec.Template.Spec.Containers[0].Args
 	if !slices.Contains(args, "--providers.kubernetesingress.ingressendpoint.hostname=dev.example.com") {
 		t.Errorf("args %v do not publish the domain as the Ingress address", args)
@@ -73,4 +59,18 @@ func TestTraefikPublishesTheDomainAsIngressAddress(t *testing.T) {
 			t.Errorf("%s: a NodePort Service gives Ingresses no address on nodes without ExternalIPs", a)
 		}
 	}
+}
+
+// renderedTraefik is the rendered Traefik DaemonSet.
+func renderedTraefik(t *testing.T) *appsv1.DaemonSet {
+	t.Helper()
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, ok := decodeStrict(t, manifests)["DaemonSet/traefik"].(*appsv1.DaemonSet)
+	if !ok {
+		t.Fatal("no DaemonSet traefik")
+	}
+	return ds
 }
