@@ -32,14 +32,10 @@ type Config struct {
 var efsIDPattern = regexp.MustCompile(`^fs-[0-9a-f]{8,40}$`)
 
 func (c Config) validate() error {
-	if c.ClusterName == "" {
-		return fmt.Errorf("add-ons: cluster_name is empty")
-	}
-	if c.Region == "" {
-		return fmt.Errorf("add-ons: region is empty")
-	}
-	if c.Domain == "" {
-		return fmt.Errorf("add-ons: domain is empty")
+	for _, f := range []struct{ name, value string }{{"cluster_name", c.ClusterName}, {"region", c.Region}, {"domain", c.Domain}} {
+		if f.value == "" {
+			return fmt.Errorf("add-ons: %s is empty", f.name)
+		}
 	}
 	if !efsIDPattern.MatchString(c.EFSID) {
 		return fmt.Errorf("add-ons: efs_id %q is not an EFS file system id (fs-...)", c.EFSID)
