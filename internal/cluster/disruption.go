@@ -14,7 +14,8 @@ import (
 type Disruption struct {
 	// Address is the resource (or, for the version, the output) changed.
 	Address string `json:"address"`
-	// Action is "replace" or "destroy".
+	// Action is "replace" or "destroy" (a resource), or "change" (an
+	// output).
 	Action string `json:"action"`
 	// Setting is what in the environment file usually causes it.
 	Setting string `json:"setting"`
@@ -54,54 +55,74 @@ var disruptiveTypes = map[string]struct{ setting, harm string }{
 }
 
 // Disruptions lists the plan's changes that would disrupt the running
-// cluster. Replacements Terraform makes because a resource is tainted (a
-// failed create) or because they were asked for (-replace) are not listed;
-// nor is an Auto Scaling group that runs no instance, nor a version change
-// when versionChange (kforge upgrade) allows it.
+// cluster, and changes of the network ranges, which a running cluster
+// cannot take. Replacements Terraform makes because a resource is tainted
+// (a failed create) or because they were asked for (-replace) are not
+// listed; nor is an Auto Scaling group that runs no instance, nor a version
+// change when versionChange (kforge upgrade) allows it.
 func Disruptions(plan *tfjson.Plan, versionChange bool) []Disruption {
 	if plan == nil {
 		return nil
 	}
 	var out []Disruption
 	for _, rc := range plan.ResourceChanges {
-		if rc.Change == nil || rc.Mode == tfjson.DataResourceMode || !rc.Change.Actions.Delete() && !rc.Change.Actions.Replace() {
-			continue
-		}
-		if rc.ActionReason == tfjson.ActionReasonReplaceBecauseTainted || rc.ActionReason == tfjson.ActionReasonReplaceByRequest {
-			continue
-		}
-		action := "destroy"
-		if rc.Change.Actions.Replace() {
-			action = "replace"
-		}
-		d := Disruption{Address: rc.Address, Action: action}
-		if rc.Type == "aws_autoscaling_group" {
-			n := runningInstances(rc.Change.Before)
-			if n == 0 {
-				continue
-			}
-			d.Setting = poolSetting(rc)
-			d.Harm = fmt.Sprintf("its %d instance(s) are terminated at once, without a drain (the drain hook goes first): drain its nodes first (kubectl drain --selector %s)", n, poolSelector(rc))
+		if d, ok := resourceDisruption(rc); ok {
 			out = append(out, d)
-			continue
 		}
-		t, ok := disruptiveTypes[rc.Type]
-		if !ok {
-			continue
-		}
-		d.Setting, d.Harm = t.setting, t.harm
-		out = append(out, d)
 	}
-	if !versionChange {
-		if c, ok := plan.OutputChanges["kubernetes_version"]; ok && c != nil && c.Before != nil && c.After != nil && !reflect.DeepEqual(c.Before, c.After) {
+	if c := changedOutput(plan, "kubernetes_version"); c != nil && !versionChange {
+		out = append(out, Disruption{
+			Address: "output.kubernetes_version", Action: "change",
+			Setting: fmt.Sprintf("kubernetes.version changed from %v to %v", c.Before, c.After),
+			Harm:    fmt.Sprintf("new nodes would install %v beside a control plane that runs %v, with no skew check, etcd snapshot or kubeadm upgrade: use `kforge upgrade <env> --to %v` instead", c.After, c.Before, c.After),
+		})
+	}
+	for _, r := range []struct{ output, setting, kept string }{
+		{"pod_cidr", "kubernetes.podCIDR", "every Node keeps its pod range from the old one"},
+		{"service_cidr", "kubernetes.serviceCIDR", "every Service keeps its address in the old one"},
+	} {
+		if c := changedOutput(plan, r.output); c != nil {
 			out = append(out, Disruption{
-				Address: "output.kubernetes_version", Action: "replace",
-				Setting: fmt.Sprintf("kubernetes.version changed from %v to %v", c.Before, c.After),
-				Harm:    fmt.Sprintf("new nodes would install %v beside a control plane that runs %v, with no skew check, etcd snapshot or kubeadm upgrade: use `kforge upgrade <env> --to %v` instead", c.After, c.Before, c.After),
+				Address: "output." + r.output, Action: "change",
+				Setting: fmt.Sprintf("%s changed from %v to %v", r.setting, c.Before, c.After),
+				Harm:    fmt.Sprintf("the running control plane keeps %v; at its next replacement kubeadm would start on %v over an etcd restored from the old one, where %s: restore %v", c.Before, c.After, r.kept, c.Before),
 			})
 		}
 	}
 	return out
+}
+
+// resourceDisruption is the disruption a resource change makes, if any.
+func resourceDisruption(rc *tfjson.ResourceChange) (Disruption, bool) {
+	if rc.Change == nil || rc.Mode == tfjson.DataResourceMode || !rc.Change.Actions.Delete() && !rc.Change.Actions.Replace() {
+		return Disruption{}, false
+	}
+	if rc.ActionReason == tfjson.ActionReasonReplaceBecauseTainted || rc.ActionReason == tfjson.ActionReasonReplaceByRequest {
+		return Disruption{}, false
+	}
+	d := Disruption{Address: rc.Address, Action: "destroy"}
+	if rc.Change.Actions.Replace() {
+		d.Action = "replace"
+	}
+	if rc.Type == "aws_autoscaling_group" {
+		n := runningInstances(rc.Change.Before)
+		d.Setting = poolSetting(rc)
+		d.Harm = fmt.Sprintf("its %d instance(s) are terminated at once, without a drain (the drain hook goes first): drain its nodes first (kubectl drain --selector %s)", n, poolSelector(rc))
+		return d, n > 0
+	}
+	t, ok := disruptiveTypes[rc.Type]
+	d.Setting, d.Harm = t.setting, t.harm
+	return d, ok
+}
+
+// changedOutput is the change of an output that had a value and gets
+// another; nil for a new output or an unchanged one.
+func changedOutput(plan *tfjson.Plan, name string) *tfjson.Change {
+	c, ok := plan.OutputChanges[name]
+	if !ok || c == nil || c.Before == nil || c.After == nil || reflect.DeepEqual(c.Before, c.After) {
+		return nil
+	}
+	return c
 }
 
 // runningInstances is an Auto Scaling group's desired capacity before the

@@ -75,6 +75,19 @@ func TestDisruptionsOfVersion(t *testing.T) {
 	}
 }
 
+// The pod and service ranges of a running cluster cannot change, not even
+// through kforge upgrade; a first value is no change.
+func TestDisruptionsOfNetworkRanges(t *testing.T) {
+	plan := &tfjson.Plan{OutputChanges: map[string]*tfjson.Change{
+		"pod_cidr":     {Actions: tfjson.Actions{tfjson.ActionUpdate}, Before: "10.244.0.0/16", After: "10.200.0.0/16"},
+		"service_cidr": {Actions: tfjson.Actions{tfjson.ActionCreate}, After: "10.96.0.0/12"},
+	}}
+	ds := Disruptions(plan, true)
+	if len(ds) != 1 || ds[0].Address != "output.pod_cidr" || !strings.Contains(ds[0].Setting, "kubernetes.podCIDR changed from 10.244.0.0/16 to 10.200.0.0/16") {
+		t.Errorf("pod range change: %v, want one disruption naming kubernetes.podCIDR", ds)
+	}
+}
+
 // The refusal is a usage error (exit code 2) that lists each disruption
 // and names the way through.
 func TestDisruptionError(t *testing.T) {

@@ -120,3 +120,13 @@ output "kubernetes_version" {
   description = "Kubernetes version the nodes install (cluster.json and every launch template's user data); `kforge upgrade` compares its --to with it."
   value       = var.kubernetes_version
 }
+
+output "pod_cidr" {
+  description = "Pod network range in cluster.json; a running cluster cannot change it, so `kforge up` refuses a plan that does."
+  value       = var.pod_cidr
+}
+
+output "service_cidr" {
+  description = "Service network range in cluster.json; a running cluster cannot change it, so `kforge up` refuses a plan that does."
+  value       = var.service_cidr
+}
