@@ -172,7 +172,7 @@ func DisruptionText(heading string, ds []Disruption) string {
 // disruptionError refuses a plan with disruptions: exit code 2, nothing
 // applied.
 func disruptionError(env string, ds []Disruption) error {
-	return UsageError("%srestore those settings, or, once the harm is accepted or prevented (a removed pool's nodes drained, a maintenance window), run `kforge up %s --allow-disruption`",
+	return UsageError("%srestore those settings (docs/OPERATIONS.md, \"Settings a running cluster cannot take in place\", says what each does), or, once the harm is accepted or prevented (a removed pool's nodes drained, a maintenance window), run `kforge up %s --allow-disruption`",
 		DisruptionText("the plan would disrupt the running cluster, so nothing was applied:", ds), env)
 }
 
