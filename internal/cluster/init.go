@@ -20,6 +20,9 @@ type InitResult struct {
 // applies its settings), stages the embedded modules and runs terraform
 // init with the S3 backend. Running it again changes nothing.
 func RunInit(ctx context.Context, e *Env) (*InitResult, error) {
+	if err := e.checkLocal(ctx); err != nil {
+		return nil, err
+	}
 	res, err := e.EnsureStateBucket(ctx)
 	if err != nil {
 		return nil, err

@@ -2,10 +2,15 @@ package cluster
 
 import (
 	"context"
+	"debug/elf"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -43,5 +48,44 @@ func TestRunInitIsIdempotent(t *testing.T) {
 	}
 	if second.Created || second.Bucket != first.Bucket || second.WorkDir != first.WorkDir {
 		t.Errorf("second init: %+v, first %+v", second, first)
+	}
+}
+
+// A run that cannot go on for want of something on this machine (here an
+// agent binary nodes cannot run) fails before it creates anything in the
+// account: no state bucket, no Auto Scaling service-linked role.
+func TestLocalPreconditionsBeforeAnyChange(t *testing.T) {
+	ctx := context.Background()
+	em := localawstest.StartForTest(t)
+	riscv := filepath.Join(t.TempDir(), "riscv")
+	writeELF(t, riscv, elf.EM_RISCV)
+	o := Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: em.URL(), AgentBinary: riscv, UI: &recordingUI{}}
+	e, err := Open(ctx, "local", NeedEmulator, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RunInit(ctx, e); exitCode(err) != ExitUsage {
+		t.Errorf("init with no usable agent binary: %v (exit %d), want exit %d", err, exitCode(err), ExitUsage)
+	}
+	if _, err := e.Prepare(ctx); exitCode(err) != ExitUsage {
+		t.Errorf("prepare with no usable agent binary: %v (exit %d), want exit %d", err, exitCode(err), ExitUsage)
+	}
+	cfg, err := awsx.Config(ctx, "us-east-1", em.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buckets, err := awsx.S3Client(cfg, em.URL()).ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(buckets.Buckets) != 0 {
+		t.Errorf("buckets made before the local check failed: %d", len(buckets.Buckets))
+	}
+	roles, err := iam.NewFromConfig(cfg).ListRoles(ctx, &iam.ListRolesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(roles.Roles) != 0 {
+		t.Errorf("roles made before the local check failed: %d", len(roles.Roles))
 	}
 }

@@ -82,10 +82,24 @@ func (e *Env) ensureAutoScalingRole(ctx context.Context) error {
 	return err
 }
 
+// checkLocal checks what a Terraform run needs on this machine, the agent
+// binaries and terraform, before anything is created in the account for a
+// run that could not go on.
+func (e *Env) checkLocal(ctx context.Context) error {
+	if _, err := e.AgentBinaries(); err != nil {
+		return err
+	}
+	_, _, err := tfrun.FindTerraform(ctx)
+	return err
+}
+
 // Prepare makes the environment ready for Terraform: state bucket, the Auto
 // Scaling service-linked role, staged modules, terraform init (skipped when
 // nothing it depends on changed).
 func (e *Env) Prepare(ctx context.Context) (*tfrun.Runner, error) {
+	if err := e.checkLocal(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := e.EnsureStateBucket(ctx); err != nil {
 		return nil, err
 	}
