@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,23 +47,39 @@ type Options struct {
 
 // Result says what Ensure did.
 type Result struct {
-	Bucket  string   `json:"bucket"`
-	Created bool     `json:"created"`
+	Bucket  string `json:"bucket"`
+	Created bool   `json:"created"`
+	// Applied are the settings the bucket has now, Changed those Ensure
+	// had to write (all of them on a new bucket, none on one already set).
 	Applied []string `json:"applied"`
+	Changed []string `json:"changed"`
 	// Notes are caveats to show the user (for example the policy left out).
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Ensure creates the state bucket if it is missing and (re)applies its
+// setting is one property of the state bucket: held reports whether the
+// bucket already has it, apply writes it.
+type setting struct {
+	name  string
+	held  func() (bool, error)
+	apply func() error
+}
+
+// Ensure creates the state bucket if it is missing and gives it its
 // settings: versioning, default encryption, all four public-access blocks,
-// bucket-owner-enforced ownership, tags and, except on an emulator, a policy
-// denying requests without TLS. Running it again changes nothing.
+// bucket-owner-enforced ownership, kforge's tags and, except on an
+// emulator, a statement denying requests without TLS. On a bucket that
+// exists, each setting is read first and written only where it is missing,
+// so a run against a bucket already set writes nothing (a read-only role
+// can plan), and what others put on a bucket they share stays: their tags,
+// their policy's statements, a default encryption of their own.
 //
-// Default encryption is SSE-S3 (AES256), not SSE-KMS with the AWS-managed
-// key: the state holds no secret (a project rule), SSE-S3 costs no KMS
-// request per state read and write, and anyone who can read the bucket could
-// use aws/s3 anyway, so the managed key adds no access boundary. Access is
-// limited by IAM, the public-access blocks and the TLS-only policy.
+// A new bucket's default encryption is SSE-S3 (AES256), not SSE-KMS with
+// the AWS-managed key: the state holds no secret (a project rule), SSE-S3
+// costs no KMS request per state read and write, and anyone who can read
+// the bucket could use aws/s3 anyway, so the managed key adds no access
+// boundary. Access is limited by IAM, the public-access blocks and the
+// TLS-only statement.
 func Ensure(ctx context.Context, client *s3.Client, opts Options) (*Result, error) {
 	res := &Result{Bucket: opts.Bucket}
 	exists, err := bucketExists(ctx, client, opts.Bucket)
@@ -70,16 +87,7 @@ func Ensure(ctx context.Context, client *s3.Client, opts Options) (*Result, erro
 		return nil, err
 	}
 	if !exists {
-		in := &s3.CreateBucketInput{
-			Bucket:          aws.String(opts.Bucket),
-			ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced,
-		}
-		if opts.Region != "us-east-1" {
-			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{
-				LocationConstraint: s3types.BucketLocationConstraint(opts.Region),
-			}
-		}
-		if _, err := client.CreateBucket(ctx, in); err != nil {
+		if err := createBucket(ctx, client, opts); err != nil {
 			var owned *s3types.BucketAlreadyOwnedByYou
 			if !errors.As(err, &owned) {
 				return nil, fmt.Errorf("creating state bucket %s: %w", opts.Bucket, err)
@@ -88,21 +96,90 @@ func Ensure(ctx context.Context, client *s3.Client, opts Options) (*Result, erro
 			res.Created = true
 		}
 	}
+	steps := settings(ctx, client, opts)
+	if opts.Emulated {
+		res.Notes = append(res.Notes, "TLS-only bucket policy left out: the emulator treats every policy condition as unmet, so it would deny all access (it is applied on AWS)")
+		steps = steps[:len(steps)-1]
+	}
+	for _, s := range steps {
+		if !res.Created {
+			held, err := s.held()
+			if err != nil {
+				return nil, fmt.Errorf("state bucket %s: reading %s: %w", opts.Bucket, s.name, err)
+			}
+			if held {
+				res.Applied = append(res.Applied, s.name)
+				continue
+			}
+		}
+		if err := retryNewBucket(ctx, res.Created, s.apply); err != nil {
+			return nil, fmt.Errorf("state bucket %s: setting %s: %w", opts.Bucket, s.name, err)
+		}
+		res.Applied = append(res.Applied, s.name)
+		res.Changed = append(res.Changed, s.name)
+	}
+	return res, nil
+}
 
-	steps := []struct {
-		name string
-		run  func() error
-	}{
-		{"versioning", func() error {
+// createBucket creates the bucket in its region, retrying while S3 still
+// finishes an earlier operation on that name (a bucket just deleted by
+// down --purge-state answers OperationAborted for a while).
+func createBucket(ctx context.Context, client *s3.Client, opts Options) error {
+	in := &s3.CreateBucketInput{
+		Bucket:          aws.String(opts.Bucket),
+		ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced,
+	}
+	if opts.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{
+			LocationConstraint: s3types.BucketLocationConstraint(opts.Region),
+		}
+	}
+	return retryNewBucket(ctx, false, func() error {
+		_, err := client.CreateBucket(ctx, in)
+		return err
+	})
+}
+
+// retryNewBucket runs fn, again while S3 answers OperationAborted (another
+// operation on the bucket is in progress) or, on a bucket just created,
+// NoSuchBucket: bucket configuration is eventually consistent, and the AWS
+// provider retries both for the same reasons.
+func retryNewBucket(ctx context.Context, created bool, fn func() error) error {
+	err := fn()
+	for delay, waited := time.Second, time.Duration(0); err != nil && (isOperationAborted(err) || created && isNoSuchBucket(err)) && waited < newBucketPropagation; delay = min(2*delay, 8*time.Second) {
+		if werr := wait.Sleep(ctx, delay); werr != nil {
+			return werr
+		}
+		waited += delay
+		err = fn()
+	}
+	return err
+}
+
+// settings are the state bucket's settings, the TLS-only statement last.
+func settings(ctx context.Context, client *s3.Client, opts Options) []setting {
+	b := aws.String(opts.Bucket)
+	return []setting{
+		{"versioning", func() (bool, error) {
+			out, err := client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b})
+			return err == nil && out.Status == s3types.BucketVersioningStatusEnabled, err
+		}, func() error {
 			_, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
-				Bucket:                  aws.String(opts.Bucket),
+				Bucket:                  b,
 				VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
 			})
 			return err
 		}},
-		{"default encryption (AES256)", func() error {
+		{"default encryption (AES256)", func() (bool, error) {
+			out, err := client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
+			if isCode(err, "ServerSideEncryptionConfigurationNotFoundError") {
+				return false, nil
+			}
+			// Any default encryption will do: SSE-S3 or a key of the owner's.
+			return err == nil && out.ServerSideEncryptionConfiguration != nil && len(out.ServerSideEncryptionConfiguration.Rules) > 0, err
+		}, func() error {
 			_, err := client.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
-				Bucket: aws.String(opts.Bucket),
+				Bucket: b,
 				ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{
 					Rules: []s3types.ServerSideEncryptionRule{{
 						ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{
@@ -113,9 +190,19 @@ func Ensure(ctx context.Context, client *s3.Client, opts Options) (*Result, erro
 			})
 			return err
 		}},
-		{"public access block", func() error {
+		{"public access block", func() (bool, error) {
+			out, err := client.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: b})
+			if isCode(err, "NoSuchPublicAccessBlockConfiguration") {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			c := out.PublicAccessBlockConfiguration
+			return c != nil && aws.ToBool(c.BlockPublicAcls) && aws.ToBool(c.IgnorePublicAcls) && aws.ToBool(c.BlockPublicPolicy) && aws.ToBool(c.RestrictPublicBuckets), nil
+		}, func() error {
 			_, err := client.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
-				Bucket: aws.String(opts.Bucket),
+				Bucket: b,
 				PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
 					BlockPublicAcls:       aws.Bool(true),
 					IgnorePublicAcls:      aws.Bool(true),
@@ -125,58 +212,64 @@ func Ensure(ctx context.Context, client *s3.Client, opts Options) (*Result, erro
 			})
 			return err
 		}},
-		{"ownership controls", func() error {
+		{"ownership controls", func() (bool, error) {
+			out, err := client.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: b})
+			if isCode(err, "OwnershipControlsNotFoundError") {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			return out.OwnershipControls != nil && len(out.OwnershipControls.Rules) == 1 &&
+				out.OwnershipControls.Rules[0].ObjectOwnership == s3types.ObjectOwnershipBucketOwnerEnforced, nil
+		}, func() error {
 			_, err := client.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{
-				Bucket: aws.String(opts.Bucket),
+				Bucket: b,
 				OwnershipControls: &s3types.OwnershipControls{Rules: []s3types.OwnershipControlsRule{{
 					ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced,
 				}}},
 			})
 			return err
 		}},
-		{"tags", func() error {
-			if len(opts.Tags) == 0 {
-				return nil
+		{"tags", func() (bool, error) {
+			have, err := bucketTags(ctx, client, opts.Bucket)
+			if err != nil {
+				return false, err
 			}
-			_, err := client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{
-				Bucket:  aws.String(opts.Bucket),
-				Tagging: &s3types.Tagging{TagSet: tagSet(opts.Tags)},
-			})
+			for k, v := range opts.Tags {
+				if got, ok := have[k]; !ok || got != v {
+					return false, nil
+				}
+			}
+			return true, nil
+		}, func() error {
+			// PutBucketTagging replaces the whole set: keep the others'.
+			have, err := bucketTags(ctx, client, opts.Bucket)
+			if err != nil {
+				return err
+			}
+			maps.Copy(have, opts.Tags)
+			_, err = client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: b, Tagging: &s3types.Tagging{TagSet: tagSet(have)}})
+			return err
+		}},
+		{"TLS-only bucket policy", func() (bool, error) {
+			doc, err := bucketPolicy(ctx, client, opts.Bucket)
+			return err == nil && hasTLSOnlyStatement(doc), err
+		}, func() error {
+			// PutBucketPolicy replaces the whole policy: keep the others'
+			// statements.
+			doc, err := bucketPolicy(ctx, client, opts.Bucket)
+			if err != nil {
+				return err
+			}
+			merged, err := withTLSOnlyStatement(doc, opts.Region, opts.Bucket)
+			if err != nil {
+				return err
+			}
+			_, err = client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: b, Policy: aws.String(merged)})
 			return err
 		}},
 	}
-	if opts.Emulated {
-		res.Notes = append(res.Notes, "TLS-only bucket policy left out: the emulator treats every policy condition as unmet, so it would deny all access (it is applied on AWS)")
-	} else {
-		steps = append(steps, struct {
-			name string
-			run  func() error
-		}{"TLS-only bucket policy", func() error {
-			_, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{
-				Bucket: aws.String(opts.Bucket),
-				Policy: aws.String(TLSOnlyPolicy(opts.Region, opts.Bucket)),
-			})
-			return err
-		}})
-	}
-	for _, s := range steps {
-		err := s.run()
-		// Bucket configuration is eventually consistent: right after
-		// CreateBucket a request can still answer NoSuchBucket (the AWS
-		// provider retries it for the same reason).
-		for delay, waited := time.Second, time.Duration(0); err != nil && res.Created && isNoSuchBucket(err) && waited < newBucketPropagation; delay = min(2*delay, 8*time.Second) {
-			if werr := wait.Sleep(ctx, delay); werr != nil {
-				return nil, werr
-			}
-			waited += delay
-			err = s.run()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("state bucket %s: setting %s: %w", opts.Bucket, s.name, err)
-		}
-		res.Applied = append(res.Applied, s.name)
-	}
-	return res, nil
 }
 
 // newBucketPropagation bounds how long a new bucket may answer NoSuchBucket.
@@ -188,27 +281,122 @@ func isNoSuchBucket(err error) bool {
 	return errors.As(err, &nsb) || errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket"
 }
 
-// TLSOnlyPolicy denies every request to the bucket that does not use TLS.
-// Its resources are ARNs of region's partition: S3 refuses a policy naming
-// arn:aws: resources in GovCloud.
-func TLSOnlyPolicy(region, bucket string) string {
-	arn := awsx.BucketARN(region, bucket)
-	policy := map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []any{map[string]any{
-			"Sid":       "DenyInsecureTransport",
-			"Effect":    "Deny",
-			"Principal": "*",
-			"Action":    "s3:*",
-			"Resource": []string{
-				arn,
-				arn + "/*",
-			},
-			"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
-		}},
+func isOperationAborted(err error) bool { return isCode(err, "OperationAborted") }
+
+// isCode reports whether err is an AWS API error with that code.
+func isCode(err error, code string) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == code
+}
+
+// bucketTags are the bucket's tags; none when it has no tag set.
+func bucketTags(ctx context.Context, client *s3.Client, bucket string) (map[string]string, error) {
+	out, err := client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(bucket)})
+	if isCode(err, "NoSuchTagSet") {
+		return map[string]string{}, nil
 	}
-	data, _ := json.MarshalIndent(policy, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string]string{}
+	for _, t := range out.TagSet {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return tags, nil
+}
+
+// bucketPolicy is the bucket's policy document; "" when it has none.
+func bucketPolicy(ctx context.Context, client *s3.Client, bucket string) (string, error) {
+	out, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)})
+	if isCode(err, "NoSuchBucketPolicy") {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.Policy), nil
+}
+
+// tlsOnlySid names kforge's statement in the state bucket's policy.
+const tlsOnlySid = "DenyInsecureTransport"
+
+// tlsOnlyStatement denies every request to the bucket that does not use
+// TLS. Its resources are ARNs of region's partition: S3 refuses a policy
+// naming arn:aws: resources in GovCloud.
+func tlsOnlyStatement(region, bucket string) map[string]any {
+	arn := awsx.BucketARN(region, bucket)
+	return map[string]any{
+		"Sid":       tlsOnlySid,
+		"Effect":    "Deny",
+		"Principal": "*",
+		"Action":    "s3:*",
+		"Resource":  []string{arn, arn + "/*"},
+		"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
+	}
+}
+
+// TLSOnlyPolicy is a policy of the TLS-only statement alone: a new state
+// bucket's.
+func TLSOnlyPolicy(region, bucket string) string {
+	data, _ := json.MarshalIndent(map[string]any{
+		"Version":   "2012-10-17",
+		"Statement": []any{tlsOnlyStatement(region, bucket)},
+	}, "", "  ")
 	return string(data)
+}
+
+// policyStatements parses a policy document's statements ("" has none; a
+// single statement may stand without a list).
+func policyStatements(doc string) (map[string]any, []any, error) {
+	if doc == "" {
+		return map[string]any{"Version": "2012-10-17"}, nil, nil
+	}
+	var policy map[string]any
+	if err := json.Unmarshal([]byte(doc), &policy); err != nil {
+		return nil, nil, fmt.Errorf("parsing the bucket policy: %w", err)
+	}
+	switch st := policy["Statement"].(type) {
+	case []any:
+		return policy, st, nil
+	case map[string]any:
+		return policy, []any{st}, nil
+	}
+	return policy, nil, nil
+}
+
+// hasTLSOnlyStatement reports whether the policy denies requests without
+// TLS: kforge's statement, or one of the owner's to the same effect.
+func hasTLSOnlyStatement(doc string) bool {
+	_, sts, err := policyStatements(doc)
+	if err != nil {
+		return false
+	}
+	for _, st := range sts {
+		m, _ := st.(map[string]any)
+		cond, _ := json.Marshal(m["Condition"])
+		if m["Effect"] == "Deny" && strings.Contains(string(cond), `"aws:SecureTransport":"false"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// withTLSOnlyStatement is the policy with kforge's TLS-only statement in
+// place of any earlier one of that Sid, every other statement kept.
+func withTLSOnlyStatement(doc, region, bucket string) (string, error) {
+	policy, sts, err := policyStatements(doc)
+	if err != nil {
+		return "", err
+	}
+	kept := []any{}
+	for _, st := range sts {
+		if m, _ := st.(map[string]any); m["Sid"] != tlsOnlySid {
+			kept = append(kept, st)
+		}
+	}
+	policy["Statement"] = append(kept, tlsOnlyStatement(region, bucket))
+	data, err := json.MarshalIndent(policy, "", "  ")
+	return string(data), err
 }
 
 func tagSet(tags map[string]string) []s3types.Tag {

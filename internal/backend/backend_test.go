@@ -222,3 +222,83 @@ func TestEnsureWaitsForANewBucketToBeVisible(t *testing.T) {
 		t.Fatalf("versioning asked %d times, applied %v; want a retry after NoSuchBucket", got, res.Applied)
 	}
 }
+
+// A state bucket that exists keeps what others put on it (a tag of theirs,
+// a statement of their policy, their default encryption), gets only what
+// it lacks, and a second Ensure writes nothing: a read-only role can plan.
+func TestEnsureKeepsOthersSettingsAndWritesOnlyWhatIsMissing(t *testing.T) {
+	ctx := context.Background()
+	client, _ := newClient(t)
+	bucket := aws.String("company-terraform-state")
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket,
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: bucket,
+		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String("cost-center"), Value: aws.String("42")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	theirs := `{"Version":"2012-10-17","Statement":{"Sid":"AuditRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::company-terraform-state/*"}}`
+	if _, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: bucket, Policy: aws.String(theirs)}); err != nil {
+		t.Fatal(err)
+	}
+	opts := backend.Options{Bucket: *bucket, Region: "eu-west-1", Tags: map[string]string{"kforge.io/purpose": "terraform-state"}}
+	first, err := backend.Ensure(ctx, client, opts)
+	if err != nil {
+		t.Fatalf("Ensure on an existing bucket: %v", err)
+	}
+	if first.Created || !slices.Contains(first.Changed, "tags") || !slices.Contains(first.Changed, "TLS-only bucket policy") {
+		t.Errorf("first Ensure changed %v, want at least its tag and the TLS-only statement", first.Changed)
+	}
+	tags, err := client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: bucket})
+	if err != nil || len(tags.TagSet) != 2 {
+		t.Errorf("tags %+v (err %v), want cost-center kept beside kforge.io/purpose", tags, err)
+	}
+	pol, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: bucket})
+	if err != nil || !strings.Contains(aws.ToString(pol.Policy), "AuditRead") || !strings.Contains(aws.ToString(pol.Policy), "aws:SecureTransport") {
+		t.Errorf("policy %s (err %v), want their statement kept beside the TLS-only one", aws.ToString(pol.Policy), err)
+	}
+	second, err := backend.Ensure(ctx, client, opts)
+	if err != nil {
+		t.Fatalf("second Ensure: %v", err)
+	}
+	if len(second.Changed) != 0 || len(second.Applied) != 6 {
+		t.Errorf("second Ensure changed %v (applied %v), want nothing written and all six settings in place", second.Changed, second.Applied)
+	}
+}
+
+// busyName answers the first CreateBucket as S3 does while it still
+// finishes deleting a bucket of that name: 409 OperationAborted.
+type busyName struct {
+	next   http.RoundTripper
+	served atomic.Int32
+}
+
+func (b *busyName) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && r.URL.RawQuery == "" && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0 && b.served.Add(1) == 1 {
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>OperationAborted</Code><Message>A conflicting conditional operation is currently in progress against this resource. Please try again.</Message></Error>`
+		return &http.Response{StatusCode: http.StatusConflict, Status: "409 Conflict", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	}
+	return b.next.RoundTrip(r)
+}
+
+// A state bucket made again right after down --purge-state deleted it is
+// created once S3 has finished with the name.
+func TestEnsureRetriesABusyBucketName(t *testing.T) {
+	ctx := context.Background()
+	e := localawstest.StartForTest(t)
+	cfg, err := awsx.Config(ctx, "eu-west-1", e.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &busyName{next: http.DefaultTransport}
+	cfg.HTTPClient = &http.Client{Transport: rt}
+	res, err := backend.Ensure(ctx, awsx.S3Client(cfg, e.URL()), backend.Options{Bucket: "kforge-state-busy", Region: "eu-west-1", Emulated: true})
+	if err != nil {
+		t.Fatalf("Ensure while the name is busy: %v", err)
+	}
+	if got := rt.served.Load(); got < 2 || !res.Created {
+		t.Fatalf("CreateBucket asked %d times, created %v; want a retry after OperationAborted", got, res.Created)
+	}
+}
