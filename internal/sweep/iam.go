@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -20,6 +21,15 @@ func iamTags(tags []iamtypes.Tag) map[string]string {
 	return tagMap(tags, func(t iamtypes.Tag) (*string, *string) { return t.Key, t.Value })
 }
 
+// namedForCluster reports whether an IAM name is one kforge gives this
+// cluster's roles, policies and instance profiles (<cluster>-...). IAM
+// lists answer without tags, so only these cost a call for their tags: an
+// account's other IAM entities (hundreds, some the operator may not read)
+// cost none.
+func (l *lister) namedForCluster(name string) bool {
+	return name == l.t.Cluster || strings.HasPrefix(name, l.t.Cluster+"-")
+}
+
 // roles lists the cluster's roles; each costs one more call for its tags,
 // which ListRoles does not return.
 func (l *lister) roles(ctx context.Context) error {
@@ -32,6 +42,9 @@ func (l *lister) roles(ctx context.Context) error {
 		}
 		for _, r := range out.Roles {
 			name := aws.ToString(r.RoleName)
+			if !l.namedForCluster(name) {
+				continue
+			}
 			tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
 			if err != nil {
 				return fmt.Errorf("tags of role %s: %w", name, err)
@@ -54,6 +67,9 @@ func (l *lister) policies(ctx context.Context) error {
 		}
 		for _, pol := range out.Policies {
 			name := aws.ToString(pol.PolicyName)
+			if !l.namedForCluster(name) {
+				continue
+			}
 			tags, err := c.ListPolicyTags(ctx, &iam.ListPolicyTagsInput{PolicyArn: pol.Arn})
 			if err != nil {
 				return fmt.Errorf("tags of policy %s: %w", name, err)
@@ -80,6 +96,9 @@ func (l *lister) instanceProfiles(ctx context.Context) error {
 		}
 		for _, ip := range out.InstanceProfiles {
 			name := aws.ToString(ip.InstanceProfileName)
+			if !l.namedForCluster(name) {
+				continue
+			}
 			got, err := c.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: ip.InstanceProfileName})
 			if apiCode(err) == "NoSuchEntity" {
 				continue // deleted since the listing

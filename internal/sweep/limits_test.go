@@ -17,6 +17,8 @@ import (
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -24,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/kforge/kforge/internal/localaws/localawstest"
@@ -400,5 +403,56 @@ func TestZoneTagsTenAtATime(t *testing.T) {
 	}
 	if tagCalls > 3 {
 		t.Errorf("%d calls read the tags of 24 zones; want 3, ten zones a call", tagCalls)
+	}
+}
+
+// TestListReadsTagsOnlyOfItsOwnNames: IAM answers lists without tags, so
+// only the names kforge gives a cluster (<cluster>-...) cost a tag read;
+// and a bucket under the cluster's prefix whose owner denies the caller its
+// tags is another owner's, not a failure of the whole listing.
+func TestListReadsTagsOnlyOfItsOwnNames(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	im := iam.NewFromConfig(cfg)
+	trust := aws.String(`{"Version":"2012-10-17","Statement":[]}`)
+	for _, name := range []string{"omega-worker", "platform-admin", "omegaforce-deploy", "ci-runner"} {
+		if _, err := im.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: trust,
+			Tags: []iamtypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String("omega")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	for _, b := range []string{"omega-artifacts", "omega-certs-123456789012-us-east-1"} {
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tagReads []string
+	watched := withInitialize(cfg, "watch", func(params any) error {
+		switch in := params.(type) {
+		case *iam.ListRoleTagsInput:
+			tagReads = append(tagReads, aws.ToString(in.RoleName))
+		case *s3.GetBucketTaggingInput:
+			if aws.ToString(in.Bucket) == "omega-artifacts" {
+				return &smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied"}
+			}
+		}
+		return nil
+	})
+	l := newTestLister("omega", watched)
+	if err := l.roles(ctx); err != nil {
+		t.Fatalf("listing roles: %v", err)
+	}
+	if got := names(l.out, KindRole); len(got) != 1 || !got["omega-worker"] {
+		t.Errorf("roles listed: %v; want omega-worker only", got)
+	}
+	if len(tagReads) != 1 || tagReads[0] != "omega-worker" {
+		t.Errorf("role tags read: %v; want only omega-worker's", tagReads)
+	}
+	if err := l.buckets(ctx); err != nil {
+		t.Fatalf("listing buckets with one whose tags are denied: %v", err)
+	}
+	if got := names(l.out, KindBucket); !got["omega-certs-123456789012-us-east-1"] || got["omega-artifacts"] {
+		t.Errorf("buckets listed: %v; want the untagged certs bucket by its name, not the denied one", got)
 	}
 }

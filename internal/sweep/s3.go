@@ -28,7 +28,7 @@ func (l *lister) buckets(ctx context.Context) error {
 	// <cluster>-logs-...), which spares a tags call for every other bucket.
 	p := s3.NewListBucketsPaginator(c, &s3.ListBucketsInput{
 		BucketRegion: aws.String(l.cfg.Region),
-		Prefix:       aws.String(l.t.Cluster),
+		Prefix:       aws.String(l.t.Cluster + "-"),
 		MaxBuckets:   aws.Int32(1000),
 	})
 	ownName := l.bucketName()
@@ -49,6 +49,8 @@ func (l *lister) buckets(ctx context.Context) error {
 				m = tagMap(tg.TagSet, func(t s3types.Tag) (*string, *string) { return t.Key, t.Value })
 			case code == "NoSuchBucket":
 				continue // deleted since the listing
+			case code == "AccessDenied":
+				continue // another owner's: the operator reads every bucket of its clusters
 			case code != "NoSuchTagSet": // NoSuchTagSet: an untagged bucket
 				return fmt.Errorf("tags of bucket %s: %w", name, err)
 			}
