@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -28,6 +30,11 @@ import (
 // has its own key).
 func DefaultBucketName(ctx context.Context, cfg aws.Config, region string) (string, error) {
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if isCode(err, "InvalidClientTokenId") {
+		// STS answers so both to unknown keys and in an opt-in region the
+		// account has not enabled, whose endpoint does not know it.
+		return "", fmt.Errorf("finding the AWS account for the default state bucket name (STS GetCallerIdentity in %s): the credentials are not valid there: check them (aws sts get-caller-identity), and if %s is an opt-in region, enable it for the account (AWS console, Account, AWS Regions): %w", cfg.Region, cfg.Region, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("finding the AWS account for the default state bucket name (STS GetCallerIdentity): %w", err)
 	}
@@ -423,8 +430,19 @@ func bucketExists(ctx context.Context, client *s3.Client, bucket string) (bool, 
 	if errors.As(err, &nf) || isNoSuchBucket(err) || errors.As(err, &api) && api.ErrorCode() == "NotFound" {
 		return false, nil
 	}
-	if errors.As(err, &api) && api.ErrorCode() == "Forbidden" {
-		return false, fmt.Errorf("state bucket %s exists but belongs to another account or denies access; choose another name under state.bucket", bucket)
+	// HeadBucket's answers have no body, so the status says what went wrong.
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		switch re.HTTPStatusCode() {
+		case http.StatusMovedPermanently:
+			if region := re.Response.Header.Get("X-Amz-Bucket-Region"); region != "" {
+				return false, fmt.Errorf("state bucket %s is in region %s, not %s: set state.region: %s", bucket, region, client.Options().Region, region)
+			}
+		case http.StatusBadRequest:
+			return false, fmt.Errorf("checking state bucket %s: S3 answered 400 Bad Request, as it does to an expired session token: refresh the credentials (for example aws sso login) and run again: %w", bucket, err)
+		case http.StatusForbidden:
+			return false, fmt.Errorf("state bucket %s: access denied (403): it belongs to another account (choose another name under state.bucket), or these credentials may not read it (s3:ListBucket) or are no longer valid (check with aws sts get-caller-identity)", bucket)
+		}
 	}
 	return false, fmt.Errorf("checking state bucket %s: %w", bucket, err)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -300,5 +301,39 @@ func TestEnsureRetriesABusyBucketName(t *testing.T) {
 	}
 	if got := rt.served.Load(); got < 2 || !res.Created {
 		t.Fatalf("CreateBucket asked %d times, created %v; want a retry after OperationAborted", got, res.Created)
+	}
+}
+
+// HeadBucket's answers carry no error body: each status S3 answers gets a
+// message that says what to do (these three answers as S3 sends them).
+func TestExistsExplainsHeadBucketStatuses(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		status int
+		header http.Header
+		want   string
+	}{
+		{"other region", http.StatusMovedPermanently, http.Header{"X-Amz-Bucket-Region": {"ap-south-1"}}, "is in region ap-south-1, not eu-west-1: set state.region: ap-south-1"},
+		{"expired session token", http.StatusBadRequest, nil, "refresh the credentials"},
+		{"another account or no access", http.StatusForbidden, nil, "another account (choose another name under state.bucket), or these credentials may not read it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			cfg, err := awsx.Config(ctx, "eu-west-1", srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = backend.Exists(ctx, awsx.S3Client(cfg, srv.URL), "kforge-state-x")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("HeadBucket %d: %v; want %q", tc.status, err, tc.want)
+			}
+		})
 	}
 }
