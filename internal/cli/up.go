@@ -41,7 +41,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			opts := cluster.UpOptions{Progress: app.progress, AllowDisruption: allowDisruption}
 			if !app.JSON() {
 				opts.Preview = func(p cluster.UpPreview) {
-					app.Printf("Cluster %s, environment %s, region %s\n", e.Config.Name, e.Name, e.Config.Region)
+					app.Printf("Cluster %s, environment %s, region %s, account %s\n", e.Config.Name, e.Name, e.Config.Region, p.Account)
 					app.printSummary(p.Summary)
 					app.Printf("%s", cluster.DisruptionText("Disruptions, allowed by --allow-disruption:", p.Disruptions))
 					app.Printf("%s\n", p.Cost())

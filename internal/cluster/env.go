@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	kforge "github.com/kforge/kforge"
 	"github.com/kforge/kforge/internal/awsx"
@@ -79,6 +80,7 @@ type Env struct {
 
 	opts   Options
 	awsCfg *aws.Config
+	caller *sts.GetCallerIdentityOutput
 	bucket string
 }
 
@@ -291,6 +293,23 @@ func (e *Env) AWSConfig(ctx context.Context) (aws.Config, error) {
 		e.awsCfg = &cfg
 	}
 	return *e.awsCfg, nil
+}
+
+// Caller is the identity the environment's AWS calls run as (STS
+// GetCallerIdentity, asked once).
+func (e *Env) Caller(ctx context.Context) (*sts.GetCallerIdentityOutput, error) {
+	if e.caller == nil {
+		cfg, err := e.AWSConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return nil, fmt.Errorf("finding the AWS account (STS GetCallerIdentity): %w", err)
+		}
+		e.caller = id
+	}
+	return e.caller, nil
 }
 
 // StateBucket is the configured state bucket or the default

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	tfjson "github.com/hashicorp/terraform-json"
 
@@ -265,9 +264,9 @@ func (e *Env) kept(ctx context.Context, known func() (map[string]bool, error)) (
 	if err != nil {
 		return KeptNames{}, nil, err
 	}
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	id, err := e.Caller(ctx)
 	if err != nil {
-		return KeptNames{}, nil, fmt.Errorf("finding the AWS account to look for a kept certs bucket (STS GetCallerIdentity): %w", err)
+		return KeptNames{}, nil, fmt.Errorf("looking for a kept certs bucket: %w", err)
 	}
 	account := aws.ToString(id.Account)
 	names := NamesFor(e.Config.Name, account, e.Config.Region)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/kforge/kforge/internal/cost"
 	"github.com/kforge/kforge/internal/tfrun"
 )
@@ -32,6 +34,9 @@ type UpOptions struct {
 
 // UpPreview is what up shows before it asks to apply.
 type UpPreview struct {
+	// Account is the AWS account and identity the apply runs as, so a
+	// wrong profile is seen before anything changes.
+	Account string
 	Summary tfrun.Summary
 	// Disruptions are shown only when AllowDisruption let them through.
 	Disruptions []Disruption
@@ -115,7 +120,11 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := UpPreview{Summary: plan.Summary, Disruptions: disruptions}
+		id, err := e.Caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p := UpPreview{Account: fmt.Sprintf("%s (%s)", aws.ToString(id.Account), aws.ToString(id.Arn)), Summary: plan.Summary, Disruptions: disruptions}
 		p.CostLine, p.CostErr = cost.PreviewLine(full)
 		o.Preview(p)
 	}

@@ -68,7 +68,7 @@ func TestLifecycle(t *testing.T) {
 	if up.code != 0 {
 		t.Fatalf("up: %s", up)
 	}
-	for _, want := range []string{"Plan:", "Applied", "NLB DNS name", "name servers", "API endpoint", "certs bucket"} {
+	for _, want := range []string{"account 123456789012 (arn:", "Plan:", "Applied", "NLB DNS name", "name servers", "API endpoint", "certs bucket"} {
 		if !strings.Contains(up.stdout, want) {
 			t.Errorf("up's summary lacks %q:\n%s", want, up.stdout)
 		}
