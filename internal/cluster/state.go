@@ -82,10 +82,15 @@ func (e *Env) ensureAutoScalingRole(ctx context.Context) error {
 	return err
 }
 
-// checkLocal checks what a Terraform run needs on this machine, the agent
-// binaries and terraform, before anything is created in the account for a
-// run that could not go on.
+// checkLocal checks what a Terraform run needs on this machine, the AWS
+// credentials (off an emulator), the agent binaries and terraform, before
+// anything is created in the account for a run that could not go on.
 func (e *Env) checkLocal(ctx context.Context) error {
+	if e.Endpoint == "" {
+		if _, err := e.AWSConfig(ctx); err != nil {
+			return err
+		}
+	}
 	if _, err := e.AgentBinaries(); err != nil {
 		return err
 	}
