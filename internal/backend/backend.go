@@ -284,8 +284,7 @@ const newBucketPropagation = 2 * time.Minute
 
 func isNoSuchBucket(err error) bool {
 	var nsb *s3types.NoSuchBucket
-	var api smithy.APIError
-	return errors.As(err, &nsb) || errors.As(err, &api) && api.ErrorCode() == "NoSuchBucket"
+	return errors.As(err, &nsb) || isCode(err, "NoSuchBucket")
 }
 
 func isOperationAborted(err error) bool { return isCode(err, "OperationAborted") }
@@ -426,8 +425,7 @@ func bucketExists(ctx context.Context, client *s3.Client, bucket string) (bool, 
 		return true, nil
 	}
 	var nf *s3types.NotFound
-	var api smithy.APIError
-	if errors.As(err, &nf) || isNoSuchBucket(err) || errors.As(err, &api) && api.ErrorCode() == "NotFound" {
+	if errors.As(err, &nf) || isNoSuchBucket(err) || isCode(err, "NotFound") {
 		return false, nil
 	}
 	// HeadBucket's answers have no body, so the status says what went wrong.

@@ -106,8 +106,9 @@ func resourceDisruption(rc *tfjson.ResourceChange) (Disruption, bool) {
 	}
 	if rc.Type == "aws_autoscaling_group" {
 		n := runningInstances(rc.Change.Before)
-		d.Setting = poolSetting(rc)
-		d.Harm = fmt.Sprintf("its %d instance(s) are terminated at once, without a drain (the drain hook goes first): drain its nodes first (kubectl drain --selector %s)", n, poolSelector(rc))
+		setting, selector := groupNodes(rc)
+		d.Setting = setting
+		d.Harm = fmt.Sprintf("its %d instance(s) are terminated at once, without a drain (the drain hook goes first): drain its nodes first (kubectl drain --selector %s)", n, selector)
 		return d, n > 0
 	}
 	t, ok := disruptiveTypes[rc.Type]
@@ -138,21 +139,14 @@ func runningInstances(before any) int {
 	return 0
 }
 
-// poolSetting names the environment setting behind an Auto Scaling group's
-// removal: the worker pool of its key, or the control plane.
-func poolSetting(rc *tfjson.ResourceChange) string {
+// groupNodes names the environment setting behind an Auto Scaling group's
+// removal and the label selector of its nodes: the worker pool of its key,
+// or the control plane.
+func groupNodes(rc *tfjson.ResourceChange) (setting, selector string) {
 	if name, ok := rc.Index.(string); ok && strings.HasPrefix(rc.ModuleAddress, "module.workers") {
-		return fmt.Sprintf("workerPools.%s removed or renamed", name)
+		return fmt.Sprintf("workerPools.%s removed or renamed", name), "kforge.io/pool=" + name
 	}
-	return "the control plane's group changed"
-}
-
-// poolSelector is the label selector of the group's nodes.
-func poolSelector(rc *tfjson.ResourceChange) string {
-	if name, ok := rc.Index.(string); ok && strings.HasPrefix(rc.ModuleAddress, "module.workers") {
-		return "kforge.io/pool=" + name
-	}
-	return "node-role.kubernetes.io/control-plane"
+	return "the control plane's group changed", "node-role.kubernetes.io/control-plane"
 }
 
 // DisruptionText is the list of disruptions as plan and up print it after

@@ -3,7 +3,6 @@ package sweep
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -19,15 +18,6 @@ const (
 
 func iamTags(tags []iamtypes.Tag) map[string]string {
 	return tagMap(tags, func(t iamtypes.Tag) (*string, *string) { return t.Key, t.Value })
-}
-
-// namedForCluster reports whether an IAM name is one kforge gives this
-// cluster's roles, policies and instance profiles (<cluster>-...). IAM
-// lists answer without tags, so only these cost a call for their tags: an
-// account's other IAM entities (hundreds, some the operator may not read)
-// cost none.
-func (l *lister) namedForCluster(name string) bool {
-	return name == l.t.Cluster || strings.HasPrefix(name, l.t.Cluster+"-")
 }
 
 // roles lists the cluster's roles; each costs one more call for its tags,

@@ -73,10 +73,18 @@ func (l *lister) match(tags map[string]string, name string) string {
 	if hasOwnTags(tags) {
 		return ""
 	}
-	if name != "" && (name == l.t.Cluster || strings.HasPrefix(name, l.t.Cluster+"-")) {
+	if name != "" && l.namedForCluster(name) {
 		return "name " + name
 	}
 	return ""
+}
+
+// namedForCluster reports whether a name is one kforge gives this cluster's
+// resources: <cluster> or <cluster>-.... IAM lists answer without tags, so
+// only IAM entities of such names cost a call for their tags: an account's
+// other ones (hundreds, some the operator may not read) cost none.
+func (l *lister) namedForCluster(name string) bool {
+	return name == l.t.Cluster || strings.HasPrefix(name, l.t.Cluster+"-")
 }
 
 // hasOwnTags reports tags beyond a name (the Name tag, which match reads as
