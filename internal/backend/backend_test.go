@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -186,22 +187,24 @@ func TestEnsureAppliesTLSOnlyPolicyOffEmulator(t *testing.T) {
 	}
 }
 
-// notYetVisible answers the first PutBucketVersioning as S3 may right after
-// CreateBucket (bucket configuration is eventually consistent): 404
-// NoSuchBucket, in S3's own error document. Everything else goes to the
-// emulator.
-type notYetVisible struct {
-	next   http.RoundTripper
-	served atomic.Int32
+// failFirst answers the first request that matches as S3 does with an
+// error (status, code and message in S3's own error document); everything
+// else, and every later match, goes to the emulator.
+type failFirst struct {
+	next          http.RoundTripper
+	match         func(*http.Request) bool
+	status        int
+	code, message string
+	served        atomic.Int32
 }
 
-func (n *notYetVisible) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPut && r.URL.Query().Has("versioning") && n.served.Add(1) == 1 {
-		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>`
-		return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+func (f *failFirst) RoundTrip(r *http.Request) (*http.Response, error) {
+	if f.match(r) && f.served.Add(1) == 1 {
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + f.code + `</Code><Message>` + f.message + `</Message></Error>`
+		return &http.Response{StatusCode: f.status, Status: fmt.Sprintf("%d %s", f.status, http.StatusText(f.status)), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 	}
-	return n.next.RoundTrip(r)
+	return f.next.RoundTrip(r)
 }
 
 // TestEnsureWaitsForANewBucketToBeVisible: a new bucket that still answers
@@ -213,7 +216,10 @@ func TestEnsureWaitsForANewBucketToBeVisible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &notYetVisible{next: http.DefaultTransport}
+	// The first PutBucketVersioning answers as S3 may right after
+	// CreateBucket (bucket configuration is eventually consistent).
+	rt := &failFirst{next: http.DefaultTransport, status: http.StatusNotFound, code: "NoSuchBucket", message: "The specified bucket does not exist",
+		match: func(r *http.Request) bool { return r.Method == http.MethodPut && r.URL.Query().Has("versioning") }}
 	cfg.HTTPClient = &http.Client{Transport: rt}
 	res, err := backend.Ensure(ctx, awsx.S3Client(cfg, e.URL()), backend.Options{Bucket: "kforge-state-new", Region: "eu-west-1", Emulated: true})
 	if err != nil {
@@ -268,22 +274,6 @@ func TestEnsureKeepsOthersSettingsAndWritesOnlyWhatIsMissing(t *testing.T) {
 	}
 }
 
-// busyName answers the first CreateBucket as S3 does while it still
-// finishes deleting a bucket of that name: 409 OperationAborted.
-type busyName struct {
-	next   http.RoundTripper
-	served atomic.Int32
-}
-
-func (b *busyName) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPut && r.URL.RawQuery == "" && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0 && b.served.Add(1) == 1 {
-		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>OperationAborted</Code><Message>A conflicting conditional operation is currently in progress against this resource. Please try again.</Message></Error>`
-		return &http.Response{StatusCode: http.StatusConflict, Status: "409 Conflict", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-			Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
-	}
-	return b.next.RoundTrip(r)
-}
-
 // A state bucket made again right after down --purge-state deleted it is
 // created once S3 has finished with the name.
 func TestEnsureRetriesABusyBucketName(t *testing.T) {
@@ -293,7 +283,13 @@ func TestEnsureRetriesABusyBucketName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &busyName{next: http.DefaultTransport}
+	// The first CreateBucket answers as S3 does while it still finishes
+	// deleting a bucket of that name.
+	rt := &failFirst{next: http.DefaultTransport, status: http.StatusConflict, code: "OperationAborted",
+		message: "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+		match: func(r *http.Request) bool {
+			return r.Method == http.MethodPut && r.URL.RawQuery == "" && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0
+		}}
 	cfg.HTTPClient = &http.Client{Transport: rt}
 	res, err := backend.Ensure(ctx, awsx.S3Client(cfg, e.URL()), backend.Options{Bucket: "kforge-state-busy", Region: "eu-west-1", Emulated: true})
 	if err != nil {
