@@ -190,10 +190,11 @@ func isNotFound(err error) bool {
 	return strings.Contains(msg, "not found") || strings.Contains(msg, "does not exist") || strings.Contains(msg, "cannot be found")
 }
 
-// isTransient: worth retrying while dependents are being deleted.
+// isTransient: worth retrying while dependents are being deleted, or (a
+// bucket) while late deliveries land in it.
 func isTransient(err error) bool {
 	code := strings.ToLower(apiCode(err))
-	for _, c := range []string{"dependencyviolation", "inuse", "resourceinuse", "filesysteminuse", "incorrectstate", "deleteconflict", "throttl"} {
+	for _, c := range []string{"dependencyviolation", "inuse", "resourceinuse", "filesysteminuse", "incorrectstate", "deleteconflict", "throttl", "bucketnotempty"} {
 		if strings.Contains(code, c) {
 			return true
 		}

@@ -3,7 +3,6 @@ package sweep
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,7 +34,11 @@ func (l *lister) loadBalancers(ctx context.Context) error {
 		}
 		for _, x := range out.LoadBalancers {
 			arn, name, vpc := aws.ToString(x.LoadBalancerArn), aws.ToString(x.LoadBalancerName), aws.ToString(x.VpcId)
-			if why := l.matchInVPC(tags[arn], name, vpc); why != "" {
+			t, listed := tags[arn]
+			if !listed {
+				continue // deleted since the listing
+			}
+			if why := l.matchInVPC(t, name, vpc); why != "" {
 				l.add(Resource{Kind: KindLoadBalancer, ID: arn, ARN: arn, Name: name, Parent: vpc, Why: why})
 				// ENI descriptions name the balancer as "ELB net/<name>/<id>".
 				if i := strings.Index(arn, ":loadbalancer/"); i >= 0 {
@@ -65,7 +68,11 @@ func (l *lister) targetGroups(ctx context.Context) error {
 		}
 		for _, x := range out.TargetGroups {
 			arn, name, vpc := aws.ToString(x.TargetGroupArn), aws.ToString(x.TargetGroupName), aws.ToString(x.VpcId)
-			if why := l.matchInVPC(tags[arn], name, vpc); why != "" {
+			t, listed := tags[arn]
+			if !listed {
+				continue // deleted since the listing
+			}
+			if why := l.matchInVPC(t, name, vpc); why != "" {
 				l.add(Resource{Kind: KindTargetGroup, ID: arn, ARN: arn, Name: name, Parent: vpc, Why: why})
 			}
 		}
@@ -76,19 +83,20 @@ func (l *lister) targetGroups(ctx context.Context) error {
 // elbTagsBatch is the most ARNs DescribeTags takes in one call.
 const elbTagsBatch = 20
 
-// elbTags returns the tags of each of arns, keyed by ARN.
+// elbTags returns the tags of each of arns, keyed by ARN; a resource
+// deleted since it was listed is left out.
 func elbTags(ctx context.Context, c *elbv2.Client, arns []string) (map[string]map[string]string, error) {
-	tags := make(map[string]map[string]string, len(arns))
-	for batch := range slices.Chunk(arns, elbTagsBatch) {
+	return tagsInBatches(arns, elbTagsBatch, func(batch []string) (map[string]map[string]string, error) {
 		out, err := c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: batch})
 		if err != nil {
 			return nil, fmt.Errorf("tags of %d resources from %s: %w", len(batch), batch[0], err)
 		}
+		tags := make(map[string]map[string]string, len(batch))
 		for _, d := range out.TagDescriptions {
 			tags[aws.ToString(d.ResourceArn)] = tagMap(d.Tags, func(t elbv2types.Tag) (*string, *string) { return t.Key, t.Value })
 		}
-	}
-	return tags, nil
+		return tags, nil
+	})
 }
 
 func (d *deleter) loadBalancer(ctx context.Context, r Resource) error {

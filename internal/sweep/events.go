@@ -27,6 +27,9 @@ func (l *lister) eventRules(ctx context.Context) error {
 		for _, r := range out.Rules {
 			name := aws.ToString(r.Name)
 			tags, err := c.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: r.Arn})
+			if isNotFound(err) {
+				continue // deleted since the listing
+			}
 			if err != nil {
 				return fmt.Errorf("tags of rule %s: %w", name, err)
 			}

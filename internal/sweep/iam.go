@@ -36,6 +36,9 @@ func (l *lister) roles(ctx context.Context) error {
 				continue
 			}
 			tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
+			if isNotFound(err) {
+				continue // deleted since the listing
+			}
 			if err != nil {
 				return fmt.Errorf("tags of role %s: %w", name, err)
 			}
@@ -61,6 +64,9 @@ func (l *lister) policies(ctx context.Context) error {
 				continue
 			}
 			tags, err := c.ListPolicyTags(ctx, &iam.ListPolicyTagsInput{PolicyArn: pol.Arn})
+			if isNotFound(err) {
+				continue // deleted since the listing
+			}
 			if err != nil {
 				return fmt.Errorf("tags of policy %s: %w", name, err)
 			}
@@ -90,7 +96,7 @@ func (l *lister) instanceProfiles(ctx context.Context) error {
 				continue
 			}
 			got, err := c.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: ip.InstanceProfileName})
-			if apiCode(err) == "NoSuchEntity" {
+			if isNotFound(err) {
 				continue // deleted since the listing
 			}
 			if err != nil {

@@ -3,6 +3,8 @@ package sweep
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -118,4 +120,27 @@ func tagMap[T any](tags []T, kv func(T) (*string, *string)) map[string]string {
 		m[aws.ToString(k)] = aws.ToString(v)
 	}
 	return m
+}
+
+// tagsInBatches reads the tags of ids, size at a time, keyed by id. AWS's
+// lists are eventually consistent and anyone may delete a resource between
+// the listing and the read: a batch that fails because one of its
+// resources is gone is read again one at a time, and the gone ones are left
+// out, as a single read that finds its resource gone is.
+func tagsInBatches(ids []string, size int, read func(batch []string) (map[string]map[string]string, error)) (map[string]map[string]string, error) {
+	tags := make(map[string]map[string]string, len(ids))
+	for batch := range slices.Chunk(ids, size) {
+		got, err := read(batch)
+		if isNotFound(err) && len(batch) > 1 {
+			got, err = tagsInBatches(batch, 1, read)
+		}
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(tags, got)
+	}
+	return tags, nil
 }

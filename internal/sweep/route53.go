@@ -3,7 +3,6 @@ package sweep
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,16 +45,14 @@ func (l *lister) hostedZones(ctx context.Context) error {
 			if why == "" {
 				continue
 			}
-			l.add(Resource{Kind: KindHostedZone, ID: id, Name: name, Why: why})
-			var recs []r53types.ResourceRecordSet
-			rp := route53.NewListResourceRecordSetsPaginator(c, &route53.ListResourceRecordSetsInput{HostedZoneId: z.Id})
-			for rp.HasMorePages() {
-				page, err := rp.NextPage(ctx)
-				if err != nil {
-					return fmt.Errorf("records of zone %s: %w", id, err)
-				}
-				recs = append(recs, page.ResourceRecordSets...)
+			recs, err := zoneRecords(ctx, c, z.Id)
+			if isNotFound(err) {
+				continue // deleted since the listing
 			}
+			if err != nil {
+				return fmt.Errorf("records of zone %s: %w", id, err)
+			}
+			l.add(Resource{Kind: KindHostedZone, ID: id, Name: name, Why: why})
 			for _, r := range recs {
 				rn := recordName(aws.ToString(r.Name))
 				if rn == name && (r.Type == "NS" || r.Type == "SOA") {
@@ -132,6 +129,19 @@ func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) err
 	return nil
 }
 
+func zoneRecords(ctx context.Context, c *route53.Client, zoneID *string) ([]r53types.ResourceRecordSet, error) {
+	var recs []r53types.ResourceRecordSet
+	rp := route53.NewListResourceRecordSetsPaginator(c, &route53.ListResourceRecordSetsInput{HostedZoneId: zoneID})
+	for rp.HasMorePages() {
+		page, err := rp.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, page.ResourceRecordSets...)
+	}
+	return recs, nil
+}
+
 // maxTagReads is how many zones ListTagsForResources takes in one call.
 const maxTagReads = 10
 
@@ -139,17 +149,17 @@ const maxTagReads = 10
 // zone would run into Route 53's five requests a second in an account with
 // many zones, and a throttled listing fails the orphan check of `kforge up`.
 func zoneTags(ctx context.Context, c *route53.Client, ids []string) (map[string]map[string]string, error) {
-	tags := map[string]map[string]string{}
-	for chunk := range slices.Chunk(ids, maxTagReads) {
+	return tagsInBatches(ids, maxTagReads, func(chunk []string) (map[string]map[string]string, error) {
 		out, err := c.ListTagsForResources(ctx, &route53.ListTagsForResourcesInput{ResourceIds: chunk, ResourceType: r53types.TagResourceTypeHostedzone})
 		if err != nil {
 			return nil, fmt.Errorf("tags of zones %v: %w", chunk, err)
 		}
+		tags := make(map[string]map[string]string, len(chunk))
 		for _, set := range out.ResourceTagSets {
 			tags[strings.TrimPrefix(aws.ToString(set.ResourceId), "/hostedzone/")] = tagMap(set.Tags, func(t r53types.Tag) (*string, *string) { return t.Key, t.Value })
 		}
-	}
-	return tags, nil
+		return tags, nil
+	})
 }
 
 // Route 53's limits on one ChangeResourceRecordSets request.

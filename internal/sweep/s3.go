@@ -79,12 +79,23 @@ func (l *lister) bucketName() *regexp.Regexp {
 }
 
 // bucket empties a bucket (every version and delete marker) and deletes it.
+// bucket turns the bucket's access logging off (its own emptying would
+// otherwise log into the log bucket, deleted next), empties it and deletes
+// it. Objects that land between the emptying and the delete (server
+// access logs and flow logs arrive minutes late, on a best-effort basis)
+// make S3 answer BucketNotEmpty: it is emptied again, until opts.Wait.
 func (d *deleter) bucket(ctx context.Context, r Resource) error {
-	if err := awsx.EmptyBucket(ctx, d.s3, r.ID); err != nil {
-		return err
+	_, err := d.s3.PutBucketLogging(ctx, &s3.PutBucketLoggingInput{Bucket: aws.String(r.ID), BucketLoggingStatus: &s3types.BucketLoggingStatus{}})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("turning off the access logging of bucket %s: %w", r.ID, err)
 	}
-	if _, err := d.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(r.ID)}); err != nil {
-		return fmt.Errorf("deleting bucket %s: %w", r.ID, err)
-	}
-	return nil
+	return d.retry(ctx, func() error {
+		if err := awsx.EmptyBucket(ctx, d.s3, r.ID); err != nil {
+			return err
+		}
+		if _, err := d.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(r.ID)}); err != nil {
+			return fmt.Errorf("deleting bucket %s: %w", r.ID, err)
+		}
+		return nil
+	})
 }

@@ -34,6 +34,9 @@ func (l *lister) queues(ctx context.Context) error {
 		for _, url := range out.QueueUrls {
 			name := path.Base(url)
 			tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
+			if isNotFound(err) {
+				continue // deleted since the listing: SQS lists a queue for up to 60 s after DeleteQueue
+			}
 			if err != nil {
 				return fmt.Errorf("tags of queue %s: %w", name, err)
 			}
@@ -41,6 +44,9 @@ func (l *lister) queues(ctx context.Context) error {
 				// The ARN too: the orphans check matches it against the
 				// state, whatever form of the URL the state recorded.
 				attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+				if isNotFound(err) {
+					continue
+				}
 				if err != nil {
 					return fmt.Errorf("ARN of queue %s: %w", name, err)
 				}
