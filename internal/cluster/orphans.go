@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -189,7 +190,12 @@ func (e *Env) listCluster(ctx context.Context) ([]sweep.Resource, error) {
 	if d := e.Config.Domain; d != "" {
 		records = []string{d, "*." + d, "api." + d}
 	}
-	return sweep.List(ctx, cfg, sweep.Target{Cluster: e.Config.Name, Endpoint: e.Endpoint, KeepBuckets: keep, RecordNames: records})
+	rs, err := sweep.List(ctx, cfg, sweep.Target{Cluster: e.Config.Name, Environment: e.Config.Environment, Endpoint: e.Endpoint, KeepBuckets: keep, RecordNames: records})
+	var conflict *sweep.EnvironmentConflict
+	if errors.As(err, &conflict) {
+		return nil, UsageError("%v", conflict)
+	}
+	return rs, err
 }
 
 // findOrphans lists the cluster's resources and keeps those the state does

@@ -193,13 +193,9 @@ func (l *lister) instances(ctx context.Context) error {
 				}
 				m := ec2Tags(x.Tags)
 				asg := m["aws:autoscaling:groupName"]
-				why := l.matchInVPC(m, m["Name"], aws.ToString(x.VpcId))
-				// Without a cluster tag (not yet propagated), the instance
-				// goes with its group's name.
-				if _, tagged := m[ClusterTag]; why == "" && !tagged && l.match(nil, asg) != "" {
-					why = "of ASG " + asg
-				}
-				if why != "" {
+				// The launch templates tag instances at launch; one in a
+				// cluster VPC is the cluster's whatever its tags.
+				if why := l.matchInVPC(m, m["Name"], aws.ToString(x.VpcId)); why != "" {
 					l.add(Resource{Kind: KindInstance, ID: aws.ToString(x.InstanceId), Name: m["Name"], Parent: asg, Why: why})
 				}
 			}

@@ -64,21 +64,40 @@ func isAccessDenied(err error) bool {
 	return apiCode(err) == "AccessDeniedException"
 }
 
+// kmsAliases lists the cluster's alias: kforge makes exactly one, named
+// after the cluster ("alias/prod-eu" is not prod's). An alias has no tags,
+// so it counts only when the key it names is the cluster's: a key listed
+// above, or one pending deletion (a down that scheduled the key and failed
+// before its alias) with the cluster's tag. A team's own "alias/prod" on
+// its own key is not prod's, whatever its name.
 func (l *lister) kmsAliases(ctx context.Context) error {
-	p := kms.NewListAliasesPaginator(kms.NewFromConfig(l.cfg), &kms.ListAliasesInput{})
+	c := kms.NewFromConfig(l.cfg)
+	keys := l.ours(KindKMSKey)
+	p := kms.NewListAliasesPaginator(c, &kms.ListAliasesInput{})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
 		if err != nil {
 			return err
 		}
 		for _, a := range out.Aliases {
-			name := aws.ToString(a.AliasName)
-			// An alias has no tags, and kforge makes exactly one, named
-			// after the cluster: "alias/prod-eu" is not prod's.
-			if name == "alias/"+l.t.Cluster {
-				why := "name " + name
-				l.add(Resource{Kind: KindKMSAlias, ID: name, ARN: aws.ToString(a.AliasArn), Name: name, Parent: aws.ToString(a.TargetKeyId), Why: why})
+			name, key := aws.ToString(a.AliasName), aws.ToString(a.TargetKeyId)
+			if name != "alias/"+l.t.Cluster || key == "" {
+				continue
 			}
+			why := "on key " + key
+			if !keys[key] {
+				tags, err := c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: aws.String(key)})
+				if isAccessDenied(err) || isNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return fmt.Errorf("tags of key %s of %s: %w", key, name, err)
+				}
+				if l.match(tagMap(tags.Tags, func(t kmstypes.Tag) (*string, *string) { return t.TagKey, t.TagValue }), name) == "" {
+					continue
+				}
+			}
+			l.add(Resource{Kind: KindKMSAlias, ID: name, ARN: aws.ToString(a.AliasArn), Name: name, Parent: key, Why: why})
 		}
 	}
 	return nil

@@ -75,7 +75,11 @@ func TestListPastFirstPage(t *testing.T) {
 			if i == 10 {
 				name = "delta-efs"
 			}
-			if _, err := c.CreateFileSystem(ctx, &efs.CreateFileSystemInput{CreationToken: aws.String(name), Tags: []efstypes.Tag{{Key: aws.String("Name"), Value: aws.String(name)}}}); err != nil {
+			tags := []efstypes.Tag{{Key: aws.String("Name"), Value: aws.String(name)}}
+			if i == 10 {
+				tags = append(tags, efstypes.Tag{Key: aws.String(ClusterTag), Value: aws.String("delta")})
+			}
+			if _, err := c.CreateFileSystem(ctx, &efs.CreateFileSystemInput{CreationToken: aws.String(name), Tags: tags}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -113,7 +117,7 @@ func TestListPastFirstPage(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		if err := create("delta-node-events"); err != nil {
+		if _, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("delta-node-events"), Tags: map[string]string{ClusterTag: "delta"}}); err != nil {
 			t.Fatal(err)
 		}
 		l := newTestLister("delta", cfg)

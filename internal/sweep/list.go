@@ -25,8 +25,37 @@ func List(ctx context.Context, cfg aws.Config, t Target) ([]Resource, error) {
 			return nil, fmt.Errorf("listing %s of cluster %s: %w", name, t.Cluster, err)
 		}
 	}
+	if len(l.otherEnvs) > 0 {
+		return nil, &EnvironmentConflict{Cluster: t.Cluster, Environment: t.Environment, Others: l.otherEnvs}
+	}
 	sortByOrder(l.out)
 	return l.out, nil
+}
+
+// EnvironmentConflict: the cluster name is in use by another environment
+// in this account. kforge's names are the cluster's (roles, instance
+// profiles, launch templates, groups, buckets), so two environments of one
+// name would take, adopt or delete each other's resources.
+type EnvironmentConflict struct {
+	Cluster, Environment string
+	// Others maps each other environment to names of its resources (some
+	// kinds have none to show).
+	Others map[string][]string
+}
+
+func (e *EnvironmentConflict) Error() string {
+	envs := slices.Sorted(maps.Keys(e.Others))
+	var named []string
+	for _, env := range envs {
+		for _, n := range e.Others[env] {
+			if n != "" && len(named) < 5 && !slices.Contains(named, n) {
+				named = append(named, n)
+			}
+		}
+	}
+	return fmt.Sprintf("cluster name %q is already used in this account by environment %s (%s): the name must be unique per account, as kforge names roles, instance profiles, launch templates and buckets after it. "+
+		"Give environment %s its own `name`, or, if it is environment %s renamed, set `environment: %s` in its file",
+		e.Cluster, strings.Join(envs, ", "), strings.Join(named, ", "), e.Environment, envs[0], envs[0])
 }
 
 func sortByOrder(rs []Resource) {
@@ -52,33 +81,32 @@ type lister struct {
 	lbs         map[string]string // ENI description prefix "ELB net/<name>/<id>" -> load balancer ARN
 	fss         map[string]bool   // file system ids of the cluster
 	out         []Resource
+	otherEnvs   map[string][]string // environment -> names of this cluster's resources made for it
 }
 
 func (l *lister) add(r Resource) { l.out = append(l.out, r) }
 
-// match says why a resource with these tags and name belongs to the cluster,
-// or "" when it does not. The cluster tag decides where there is one: a
-// resource tagged for another cluster is not this one's, whatever its name
-// (cluster "prod" must not claim "prod-eu-worker"). Only a resource with no
-// tags at all (kforge's come with the create, or for a bucket in one second
-// request that may never have come) is matched by its name, which must be
-// the cluster name or start with "<cluster>-": "kforge-local" must not
-// match "kforge-local2-...". Tags of other tools without kforge's mean the
-// resource is theirs.
+// match returns why a resource with these tags is the cluster's, or ""
+// when it is not. Only the cluster tag decides: kforge's resources carry it
+// from their create (provider default tags, the launch templates' tag
+// specifications), and a name proves nothing in a shared account, where an
+// untagged role "prod-lambda-exec", a queue "prod-orders" or a VPC
+// "prod-2" made by other tools would otherwise be prod's. (An untagged
+// bucket of kforge's exact names is the one exception: see buckets.)
+// A resource of this cluster made for another environment is not listed,
+// but remembered: List then fails (see EnvironmentConflict).
 func (l *lister) match(tags map[string]string, name string) string {
-	if owner, tagged := tags[ClusterTag]; tagged {
-		if owner == l.t.Cluster {
-			return "tag " + ClusterTag
+	if tags[ClusterTag] != l.t.Cluster {
+		return ""
+	}
+	if env := tags[EnvironmentTag]; env != "" && l.t.Environment != "" && env != l.t.Environment {
+		if l.otherEnvs == nil {
+			l.otherEnvs = map[string][]string{}
 		}
+		l.otherEnvs[env] = append(l.otherEnvs[env], name)
 		return ""
 	}
-	if hasOwnTags(tags) {
-		return ""
-	}
-	if name != "" && l.namedForCluster(name) {
-		return "name " + name
-	}
-	return ""
+	return "tag " + ClusterTag
 }
 
 // namedForCluster reports whether a name is one kforge gives this cluster's
@@ -87,18 +115,6 @@ func (l *lister) match(tags map[string]string, name string) string {
 // other ones (hundreds, some the operator may not read) cost none.
 func (l *lister) namedForCluster(name string) bool {
 	return name == l.t.Cluster || strings.HasPrefix(name, l.t.Cluster+"-")
-}
-
-// hasOwnTags reports tags beyond a name (the Name tag, which match reads as
-// the name) and those AWS itself sets (aws:..., such as the Auto Scaling
-// group name on an instance it launched).
-func hasOwnTags(tags map[string]string) bool {
-	for k := range tags {
-		if k != "Name" && !strings.HasPrefix(k, "aws:") {
-			return true
-		}
-	}
-	return false
 }
 
 // matchInVPC is match, or else membership of one of the cluster's VPCs.

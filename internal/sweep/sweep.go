@@ -22,6 +22,10 @@ import (
 // ClusterTag is the tag key every kforge resource carries.
 const ClusterTag = "kforge.io/cluster"
 
+// EnvironmentTag names the environment (envs/<env>.yaml) a resource was
+// made for; every kforge resource carries it with ClusterTag.
+const EnvironmentTag = "kforge.io/environment"
+
 // Resource is one AWS resource of a cluster.
 type Resource struct {
 	Kind string `json:"kind"`
@@ -48,8 +52,12 @@ func (r Resource) String() string {
 
 // Target names the cluster whose resources to find.
 type Target struct {
-	// Cluster is the cluster name (tag value, name prefix).
+	// Cluster is the cluster name (the value of ClusterTag).
 	Cluster string
+	// Environment is the environment listing: resources of Cluster tagged
+	// for another environment make List fail with an
+	// *EnvironmentConflict. Empty: the environment tag is not read.
+	Environment string
 	// Endpoint is an emulator endpoint (S3 path style); empty on AWS.
 	Endpoint string
 	// KeepBuckets are never listed (the Terraform state bucket).

@@ -1,0 +1,152 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+// In a shared account a cluster's name proves nothing: cluster "prod" must
+// not claim what other owners made with names that start with "prod-" and
+// no kforge tag. Each of these was listed (and so deleted by up's orphan
+// check and by down) when an untagged name could match.
+func TestOtherOwnersResourcesOfTheClusterPrefixAreNotListed(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	e := ec2.NewFromConfig(cfg)
+	tagged := func(rt ec2types.ResourceType, kv ...string) []ec2types.TagSpecification {
+		var tags []ec2types.Tag
+		for i := 0; i < len(kv); i += 2 {
+			tags = append(tags, ec2types.Tag{Key: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+		}
+		return []ec2types.TagSpecification{{ResourceType: rt, Tags: tags}}
+	}
+
+	// A VPC made by a wizard or a module with only Name tags, and an
+	// instance of another team in it.
+	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.99.0.0/16"), TagSpecifications: tagged(ec2types.ResourceTypeVpc, "Name", "prod-2-vpc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.99.1.0/24"), AvailabilityZone: aws.String("us-east-1a"),
+		TagSpecifications: tagged(ec2types.ResourceTypeSubnet, "Name", "prod-2-subnet-public1-us-east-1a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-760aaa0f"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: sn.Subnet.SubnetId,
+		TagSpecifications: tagged(ec2types.ResourceTypeInstance, "team", "payments")}); err != nil {
+		t.Fatal(err)
+	}
+	// Another team's Auto Scaling group "prod-web" and its instance.
+	lt, err := e.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("web"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Small}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := autoscaling.NewFromConfig(cfg).CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String("prod-web"), MinSize: aws.Int32(1), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(1),
+		LaunchTemplate:    &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String("$Latest")},
+		VPCZoneIdentifier: sn.Subnet.SubnetId,
+		Tags:              []asgtypes.Tag{{Key: aws.String("team"), Value: aws.String("web"), PropagateAtLaunch: aws.Bool(true)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// An untagged role and queue, and a team's key under "alias/prod".
+	if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("prod-lambda-exec"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqs.NewFromConfig(cfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("prod-orders")}); err != nil {
+		t.Fatal(err)
+	}
+	k := kms.NewFromConfig(cfg)
+	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("the payments team's key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/prod"), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := List(ctx, withoutListedIAMTags(cfg), Target{Cluster: "prod", Environment: "prod", Endpoint: em.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		t.Errorf("cluster prod claims %s (%s)", r, r.Why)
+	}
+}
+
+// The alias of the cluster's own key is listed, also when the key is
+// already pending deletion (a down that failed between the two).
+func TestClusterAliasListedByItsKey(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	k := kms.NewFromConfig(cfg)
+	key, err := k.CreateKey(ctx, &kms.CreateKeyInput{Tags: []kmstypes.Tag{{TagKey: aws.String(ClusterTag), TagValue: aws.String("prod")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/prod"), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	list := func() []Resource {
+		t.Helper()
+		got, err := List(ctx, cfg, Target{Cluster: "prod", Environment: "prod", Endpoint: em.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := names(list(), KindKMSAlias); !got["alias/prod"] {
+		t.Errorf("aliases listed: %v; want alias/prod on the cluster's key", got)
+	}
+	if _, err := k.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: key.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(list(), KindKMSAlias); !got["alias/prod"] {
+		t.Errorf("aliases listed with the key pending deletion: %v; want alias/prod", got)
+	}
+}
+
+// Two environments of one cluster name cannot live in one account: their
+// roles, instance profiles, launch templates and buckets have the same
+// names. A listing for environment "dev-us" that meets environment
+// "dev"'s resources fails, naming both and the fix, rather than hand them
+// to up's orphan check, the adoption of kept resources or down.
+func TestOtherEnvironmentOfTheSameNameFailsTheListing(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("kforge-dev-controller"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`),
+		Tags:                     []iamtypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String("kforge-dev")}, {Key: aws.String(EnvironmentTag), Value: aws.String("dev")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := List(ctx, cfg, Target{Cluster: "kforge-dev", Environment: "dev", Endpoint: em.URL()}); err != nil || len(names(got, KindRole)) != 1 {
+		t.Fatalf("environment dev lists %v, %v; want its role", got, err)
+	}
+	got, err := List(ctx, cfg, Target{Cluster: "kforge-dev", Environment: "dev-us", Endpoint: em.URL()})
+	var conflict *EnvironmentConflict
+	if !errors.As(err, &conflict) {
+		t.Fatalf("environment dev-us lists %v, %v; want an EnvironmentConflict", got, err)
+	}
+	for _, want := range []string{`"kforge-dev"`, "environment dev (kforge-dev-controller)", "Give environment dev-us its own `name`", "`environment: dev`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q: want %q in it", err, want)
+		}
+	}
+}
