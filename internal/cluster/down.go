@@ -33,10 +33,13 @@ type DownResult struct {
 	Swept              []sweep.Resource `json:"swept,omitempty"`
 	// Kept are the certs bucket, log bucket, key and alias left in place
 	// (certsBucketForceDestroy: false); the next up adopts them.
-	Kept            []sweep.Resource `json:"kept,omitempty"`
-	EmulatorStopped bool             `json:"emulator_stopped"`
-	Elapsed         string           `json:"elapsed,omitempty"`
-	Message         string           `json:"message"`
+	Kept []sweep.Resource `json:"kept,omitempty"`
+	// FormerNameServers are the deleted public zone's, which the domain's
+	// delegation may still name (see delegationNote).
+	FormerNameServers []string `json:"former_name_servers,omitempty"`
+	EmulatorStopped   bool     `json:"emulator_stopped"`
+	Elapsed           string   `json:"elapsed,omitempty"`
+	Message           string   `json:"message"`
 }
 
 // RunDown destroys everything the environment's state holds (after the
@@ -91,9 +94,15 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 			e.opts.UI.Infof("%d more (the certs and log buckets, applied while certsBucketForceDestroy was false, and the KMS key) are deleted after the destroy, with every object version in the buckets.\n", kept)
 		}
 		var aps []sweep.Resource
+		zone := zoneInState(st)
 		if destroy > 0 {
 			if aps, err = e.accessPoints(ctx, st); err != nil {
 				return nil, err
+			}
+			if zone != nil {
+				if err := e.previewZone(ctx, zone); err != nil {
+					return nil, err
+				}
 			}
 		}
 		if err := e.opts.UI.Confirm(fmt.Sprintf("destroy cluster %s", e.Config.Name), e.Config.Name); err != nil {
@@ -114,6 +123,10 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 		}
 		result.Destroyed = destroy
 		result.Message = fmt.Sprintf("Destroyed %d resources of cluster %s.", destroy, e.Config.Name)
+		if note := delegationNote(e.Name, zone); note != "" && destroy > 0 && e.Endpoint == "" {
+			result.FormerNameServers = zone.NameServers
+			result.Message += " " + note
+		}
 	}
 	// What the state never held (ASG instances, a killed apply's
 	// orphans) is found by the cluster tag.

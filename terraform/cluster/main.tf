@@ -65,7 +65,11 @@ module "dns" {
   nlb_dns_name     = module.ingress.nlb_dns_name
   nlb_zone_id      = module.ingress.nlb_zone_id
   api_seed_address = local.api_seed_address
-  tags             = local.kforge_tags
+  # Route 53 deletes no zone holding records Terraform does not manage (a
+  # delegated subdomain, a verification TXT): without this, one such
+  # record fails every destroy. kforge down names them before it asks.
+  force_destroy = true
+  tags          = local.kforge_tags
 }
 
 module "storage" {

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -197,4 +199,28 @@ func (l *localEnv) run(timeout time.Duration, args ...string) result {
 	l.t.Helper()
 	global := []string{"--envs-dir", l.envs.dir, "--workdir", filepath.Join(l.dir, ".kforge"), "--endpoint", l.url}
 	return kforge(l.t, l.dir, timeout, append(global, args...)...)
+}
+
+// addZoneRecords puts a TXT record and an NS delegation into the zone, as
+// someone other than kforge would.
+func addZoneRecords(t *testing.T, endpoint, zoneID, txt, ns string) {
+	t.Helper()
+	cfg, err := awsx.Config(context.Background(), "us-east-1", endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := func(name string, typ r53types.RRType, value string) r53types.Change {
+		return r53types.Change{Action: r53types.ChangeActionUpsert, ResourceRecordSet: &r53types.ResourceRecordSet{
+			Name: aws.String(name), Type: typ, TTL: aws.Int64(300), ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(value)}}}}
+	}
+	_, err = awsx.Route53Client(cfg).ChangeResourceRecordSets(context.Background(), &route53.ChangeResourceRecordSetsInput{
+		HostedZoneId: aws.String(zoneID),
+		ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{
+			set(txt, r53types.RRTypeTxt, `"site-verification=kforge-e2e"`),
+			set(ns, r53types.RRTypeNs, "ns-1.awsdns-00.com."),
+		}},
+	})
+	if err != nil {
+		t.Fatalf("adding records to zone %s: %v", zoneID, err)
+	}
 }

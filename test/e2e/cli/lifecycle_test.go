@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -220,12 +221,24 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("plan --detailed-exitcode after adopting: want 0 (no change), got %s", r)
 	}
 
+	// Records someone else put in the public zone (a subdomain delegated
+	// to another cluster, a verification TXT): Route 53 deletes no zone
+	// holding them, so the destroy takes them with the zone (the emulator
+	// would delete it anyway), and down names them before it asks.
+	domain := strings.TrimPrefix(fmt.Sprint(out2["api_dns_name"]), "api.")
+	addZoneRecords(t, env.url, fmt.Sprint(out2["zone_id"]), "verify."+domain, "child."+domain)
+
 	// certsBucketForceDestroy true: down removes everything, buckets and
 	// key included; a second down finds nothing and says so.
 	envs.set(t, "logging:\n  vpcFlowLogs: true\n")
 	down = run(10*time.Minute, "down", "local", "--yes")
 	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") || strings.Contains(down.stdout, "Kept") {
 		t.Fatalf("down: %s", down)
+	}
+	for _, want := range []string{"holds 2 records kforge did not make", "NS child." + domain + " (a subdomain delegated from this zone", "TXT verify." + domain} {
+		if !strings.Contains(down.stdout, want) {
+			t.Errorf("down did not name the zone's other records (%q):\n%s", want, down.stdout)
+		}
 	}
 	if backup.bucketExists(t, certs) || backup.bucketExists(t, logBucket) {
 		t.Errorf("after down with certsBucketForceDestroy true the buckets %s and %s must be gone", certs, logBucket)
