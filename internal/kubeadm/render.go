@@ -34,6 +34,9 @@ type ControlPlane struct {
 	PrivateIP         string
 	PublicIP          string // empty when the instance has none
 	ProviderID        string // aws:///<az>/<instance-id>
+	// Labels are the control plane's own node labels (--node-labels),
+	// besides the role label and taint kubeadm gives it.
+	Labels map[string]string
 	// RestoredEtcd tells kubeadm to accept an etcd data directory restored
 	// from a snapshot instead of refusing a non-empty /var/lib/etcd.
 	RestoredEtcd bool
@@ -127,6 +130,10 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 		// as well as allowed in the kubelet configuration.
 		ignore = append(ignore, preflightSystemVerification)
 	}
+	kubeletArgs := []Arg{{Name: "provider-id", Value: c.ProviderID}, {Name: "node-ip", Value: c.PrivateIP}}
+	if labels := joinLabels(c.Labels); labels != "" {
+		kubeletArgs = append(kubeletArgs, Arg{Name: "node-labels", Value: labels})
+	}
 	initCfg := InitConfiguration{
 		TypeMeta: TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "InitConfiguration"},
 		NodeRegistration: NodeRegistrationOptions{
@@ -135,7 +142,7 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 			// The control plane keeps kubeadm's default taint; the add-ons
 			// meant to run there tolerate it.
 			Taints:                []Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: "NoSchedule"}},
-			KubeletExtraArgs:      []Arg{{Name: "provider-id", Value: c.ProviderID}, {Name: "node-ip", Value: c.PrivateIP}},
+			KubeletExtraArgs:      kubeletArgs,
 			IgnorePreflightErrors: ignore,
 		},
 		LocalAPIEndpoint: APIEndpoint{AdvertiseAddress: c.PrivateIP, BindPort: APIServerPort},

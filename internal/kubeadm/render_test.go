@@ -3,6 +3,7 @@ package kubeadm
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +22,7 @@ func controlPlane() ControlPlane {
 		ClusterName: "demo", KubernetesVersion: "1.36.6", APIDNSName: "api.dev.example.com",
 		PodCIDR: "10.244.0.0/16", ServiceCIDR: "10.96.0.0/12", NodeName: "ip-10-0-1-10.eu-west-1.compute.internal",
 		PrivateIP: "10.0.1.10", PublicIP: "203.0.113.7", ProviderID: "aws:///eu-west-1a/i-0123456789abcdef0",
+		Labels: map[string]string{"node.kubernetes.io/instance-type": "t3.medium"},
 	}
 }
 
@@ -60,7 +62,7 @@ func TestRenderGolden(t *testing.T) {
 		NodeName: "ip-10-0-2-20.eu-west-1.compute.internal", ProviderID: "aws:///eu-west-1b/i-0fedcba9876543210",
 		APIEndpoint: "api.dev.example.com:6443", Token: "abcdef.0123456789abcdef",
 		CACertHashes: []string{"sha256:" + strings.Repeat("ab", 32)},
-		Labels:       map[string]string{"kforge.io/pool": "general", "topology.kubernetes.io/zone": "eu-west-1b"},
+		Labels:       map[string]string{"kforge.io/pool": "general", "node.kubernetes.io/instance-type": "m7g.large", "topology.kubernetes.io/zone": "eu-west-1b"},
 		Taints:       []string{"dedicated=gpu:NoSchedule"},
 	}
 	cases := []struct {
@@ -139,6 +141,35 @@ func TestGoldenKubernetesVersionIsSupported(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("%s holds no ClusterConfiguration", name)
+		}
+	}
+}
+
+// The control plane's own labels reach its kubelet as --node-labels,
+// sorted; without labels there is no empty flag.
+func TestControlPlaneNodeLabels(t *testing.T) {
+	kubeletArgs := func(c ControlPlane) []Arg {
+		t.Helper()
+		out, err := RenderControlPlane(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var init InitConfiguration
+		if err := yaml.Unmarshal([]byte(strings.Split(string(out), "---\n")[0]), &init); err != nil {
+			t.Fatal(err)
+		}
+		return init.NodeRegistration.KubeletExtraArgs
+	}
+	c := controlPlane()
+	c.Labels = map[string]string{"node.kubernetes.io/instance-type": "m7i.large", "example.com/team": "infra"}
+	want := Arg{Name: "node-labels", Value: "example.com/team=infra,node.kubernetes.io/instance-type=m7i.large"}
+	if args := kubeletArgs(c); !slices.Contains(args, want) {
+		t.Errorf("kubeletExtraArgs %v lack %v", args, want)
+	}
+	c.Labels = nil
+	for _, a := range kubeletArgs(c) {
+		if a.Name == "node-labels" {
+			t.Errorf("a control plane without labels has node-labels %q", a.Value)
 		}
 	}
 }

@@ -20,8 +20,9 @@ import (
 // TestMetadataMock runs the metadata emulator on loopback with an
 // instance's configuration and reads it back with the node agent's own
 // ReadInstance and the SDK's IMDS credentials path: IMDSv2 only, this
-// instance's identity, no public address, the role's credentials, the
-// user data.
+// instance's identity (its instance type too: the agent labels the node
+// with it and stops without it), no public address, the role's
+// credentials, the user data.
 func TestMetadataMock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the metadata emulator; not in -short")
@@ -87,7 +88,7 @@ func TestMetadataMock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := node.Instance{ID: m.InstanceID, AvailabilityZone: m.AvailabilityZone, Region: m.Region, PrivateIP: m.PrivateIP, Hostname: m.Hostname}
+	want := node.Instance{ID: m.InstanceID, InstanceType: m.InstanceType, AvailabilityZone: m.AvailabilityZone, Region: m.Region, PrivateIP: m.PrivateIP, Hostname: m.Hostname}
 	if inst != want {
 		t.Errorf("agent read %+v, want %+v", inst, want)
 	}

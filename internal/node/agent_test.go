@@ -76,7 +76,7 @@ func (c *cloud) cluster() Cluster {
 func (c *cloud) controller(h Host, ip, id string, now func() time.Time) *Agent {
 	return &Agent{
 		Host: h, Bucket: c.bucket, DNS: Route53DNS{Client: c.r53}, Cluster: c.cluster(), Now: now,
-		Instance: Instance{ID: id, AvailabilityZone: "eu-west-1a", Region: region, PrivateIP: ip, Hostname: "ip-" + strings.ReplaceAll(ip, ".", "-") + ".eu-west-1.compute.internal"},
+		Instance: Instance{ID: id, InstanceType: "t3.medium", AvailabilityZone: "eu-west-1a", Region: region, PrivateIP: ip, Hostname: "ip-" + strings.ReplaceAll(ip, ".", "-") + ".eu-west-1.compute.internal"},
 		Options:  Options{Role: RoleController, Bucket: c.bucket.Name, ConfigKey: "bootstrap/cluster.json", Region: region},
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		CNI:      cniOf(h),
@@ -127,7 +127,7 @@ func cniOf(h Host) CNIInstaller {
 func (c *cloud) worker(h Host, now func() time.Time, bo Backoff, log *slog.Logger) *Agent {
 	return &Agent{
 		Host: h, Bucket: c.bucket, Cluster: c.cluster(), Now: now, Backoff: bo, Log: log,
-		Instance: Instance{ID: "i-0bbbbbbbbbbbbbbbb", AvailabilityZone: "eu-west-1b", Region: region, PrivateIP: "10.0.2.20", Hostname: "ip-10-0-2-20.eu-west-1.compute.internal"},
+		Instance: Instance{ID: "i-0bbbbbbbbbbbbbbbb", InstanceType: "m7g.large", AvailabilityZone: "eu-west-1b", Region: region, PrivateIP: "10.0.2.20", Hostname: "ip-10-0-2-20.eu-west-1.compute.internal"},
 		Options:  Options{Role: RoleWorker, Pool: "general", Bucket: c.bucket.Name, ConfigKey: "bootstrap/cluster.json", Region: region},
 	}
 }
@@ -365,7 +365,7 @@ func TestWorkerJoinConfigCarriesTokenLabelsAndProviderID(t *testing.T) {
 	for _, want := range []string{
 		"token: abcdef.0123456789abcdef", "apiServerEndpoint: api.dev.example.com:6443",
 		"value: aws:///eu-west-1b/i-0bbbbbbbbbbbbbbbb",
-		"kforge.io/pool=general,tier=apps,topology.kubernetes.io/region=eu-west-1,topology.kubernetes.io/zone=eu-west-1b",
+		"kforge.io/pool=general,node.kubernetes.io/instance-type=m7g.large,tier=apps,topology.kubernetes.io/region=eu-west-1,topology.kubernetes.io/zone=eu-west-1b",
 	} {
 		if !strings.Contains(h.joinConfig, want) {
 			t.Errorf("join config lacks %q:\n%s", want, h.joinConfig)

@@ -116,6 +116,7 @@ func (r Route53DNS) UpsertA(ctx context.Context, zoneID, name, ip string) error 
 // Instance is what the agent learns about its own instance from IMDS.
 type Instance struct {
 	ID               string
+	InstanceType     string // e.g. m7g.large; the node's node.kubernetes.io/instance-type label
 	AvailabilityZone string
 	Region           string
 	PrivateIP        string
@@ -156,6 +157,7 @@ func ReadInstance(ctx context.Context, client *imds.Client) (Instance, error) {
 		optional bool
 	}{
 		{"instance-id", &i.ID, false},
+		{"instance-type", &i.InstanceType, false},
 		{"placement/availability-zone", &i.AvailabilityZone, false},
 		{"placement/region", &i.Region, false},
 		{"local-ipv4", &i.PrivateIP, false},
@@ -166,6 +168,9 @@ func ReadInstance(ctx context.Context, client *imds.Client) (Instance, error) {
 		if *f.dst, err = get(f.path, f.optional); err != nil {
 			return Instance{}, err
 		}
+	}
+	if i.InstanceType == "" {
+		return Instance{}, fmt.Errorf("instance metadata instance-type is empty")
 	}
 	// The node name is the first label-qualified hostname IMDS reports; some
 	// subnets report several names separated by spaces.

@@ -160,6 +160,7 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 		PrivateIP:         a.Instance.PrivateIP,
 		PublicIP:          a.Instance.PublicIP,
 		ProviderID:        a.Instance.ProviderID(),
+		Labels:            a.ControlPlaneLabels(),
 		RestoredEtcd:      Exists(a.Host, etcdDB),
 		AllowCgroupV1:     a.lab != nil && a.lab.CgroupV1,
 		SharedHostDisk:    a.lab != nil && a.lab.SharedDisk,

@@ -49,6 +49,7 @@ func (s *imdsv2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestReadInstanceThroughIMDSv2(t *testing.T) {
 	base := map[string]string{
 		"instance-id":                 "i-0123456789abcdef0",
+		"instance-type":               "m7g.large",
 		"placement/availability-zone": "eu-west-1b",
 		"placement/region":            "eu-west-1",
 		"local-ipv4":                  "10.0.2.20",
@@ -63,6 +64,7 @@ func TestReadInstanceThroughIMDSv2(t *testing.T) {
 		{name: "private subnet, no public address"},
 		{name: "public address", publicIP: "203.0.113.9"},
 		{name: "missing instance id", drop: "instance-id", wantErr: "instance-id"},
+		{name: "missing instance type", drop: "instance-type", wantErr: "instance-type"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,7 +101,7 @@ func TestReadInstanceThroughIMDSv2(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Instance{ID: "i-0123456789abcdef0", AvailabilityZone: "eu-west-1b", Region: "eu-west-1",
+			want := Instance{ID: "i-0123456789abcdef0", InstanceType: "m7g.large", AvailabilityZone: "eu-west-1b", Region: "eu-west-1",
 				PrivateIP: "10.0.2.20", PublicIP: tc.publicIP, Hostname: "ip-10-0-2-20.eu-west-1.compute.internal"}
 			if inst != want {
 				t.Errorf("got %+v, want %+v", inst, want)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/kforge/kforge/internal/kubeadm"
 )
 
@@ -26,8 +28,8 @@ func (a *Agent) workerPhases() []phase {
 }
 
 // WorkerLabels are the labels a worker registers with: its pool's labels,
-// the pool name and its zone and region (the kubelet may set these itself
-// under the NodeRestriction admission plugin).
+// the pool name, its zone and region and its instance type (the kubelet may
+// set these itself under the NodeRestriction admission plugin).
 func (a *Agent) WorkerLabels() map[string]string {
 	labels := map[string]string{}
 	for k, v := range a.Cluster.WorkerPools[a.Options.Pool].Labels {
@@ -36,7 +38,18 @@ func (a *Agent) WorkerLabels() map[string]string {
 	labels["kforge.io/pool"] = a.Options.Pool
 	labels["topology.kubernetes.io/zone"] = a.Instance.AvailabilityZone
 	labels["topology.kubernetes.io/region"] = a.Instance.Region
+	labels[corev1.LabelInstanceTypeStable] = a.Instance.InstanceType
 	return labels
+}
+
+// ControlPlaneLabels are the labels the control plane registers with: its
+// instance type. No cloud controller manager runs to set
+// node.kubernetes.io/instance-type, and Cluster Autoscaler's template node
+// for a pool scaled to zero carries it, so a pod selecting an instance type
+// would have a pool scaled up for a node that lacks the label; the agent
+// sets it on every node.
+func (a *Agent) ControlPlaneLabels() map[string]string {
+	return map[string]string{corev1.LabelInstanceTypeStable: a.Instance.InstanceType}
 }
 
 func (a *Agent) join(ctx context.Context) error {

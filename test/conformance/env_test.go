@@ -49,6 +49,7 @@ func render(t *testing.T, version string) artifacts {
 		ClusterName: clusterName, KubernetesVersion: version, APIDNSName: apiDNSName,
 		PodCIDR: "10.244.0.0/16", ServiceCIDR: "10.96.0.0/12", NodeName: nodeName,
 		PrivateIP: nodeIP, ProviderID: "aws:///eu-west-1a/i-0123456789abcdef0",
+		Labels: map[string]string{"node.kubernetes.io/instance-type": "t3.medium"},
 	}
 	a := artifacts{version: version}
 	var err error
