@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -179,19 +180,52 @@ func isArm(instanceType string) bool {
 	return strings.Contains(attrs, "g")
 }
 
-// belowControlPlaneMinimum reports the instance types known to have fewer
-// than the 2 vCPUs or 1700 MB that kubeadm init's preflight requires: every
-// nano and micro size, t2.small (one vCPU), and the medium size of Graviton
-// families other than the burstable t4g (one vCPU).
+// smallControlPlaneTypes are the only nano, micro, small and medium types
+// with the 2 vCPUs and 1700 MB that kubeadm init's preflight requires of a
+// control-plane node (a 2 GiB type leaves the kernel about 1.9 GiB).
+// Every other type of these sizes has one vCPU (t2.small, m1.small, the
+// mediums of m3 and of the Graviton and AMD families: m7g, c7a, r8a...) or
+// less memory (nano, micro, c1.medium's 1.7 GiB), per Cluster Autoscaler's
+// static table of EC2 types. Every larger size has 2 vCPUs and 3.75 GiB or
+// more. The root module's controller_instance_type validation lists the
+// same types.
+var smallControlPlaneTypes = []string{
+	"t2.medium", "t3.small", "t3.medium", "t3a.small", "t3a.medium", "t4g.small", "t4g.medium",
+}
+
+// belowControlPlaneMinimum reports the instance types with fewer than the 2
+// vCPUs or 1700 MB that kubeadm init's preflight requires: every nano,
+// micro, small or medium type but smallControlPlaneTypes. A new family's
+// medium is refused too, as most mediums have one vCPU.
 func belowControlPlaneMinimum(instanceType string) bool {
-	family, size, _ := strings.Cut(instanceType, ".")
-	switch {
-	case size == "nano" || size == "micro":
-		return true
-	case instanceType == "t2.small":
-		return true
-	case size == "medium" && isArm(instanceType) && !strings.HasPrefix(family, "t"):
-		return true
+	_, size, _ := strings.Cut(instanceType, ".")
+	switch size {
+	case "nano", "micro", "small", "medium":
+		return !slices.Contains(smallControlPlaneTypes, instanceType)
 	}
 	return false
+}
+
+// acceleratedFamily matches the GPU, accelerator and FPGA families (g4dn,
+// g5g, gr6, p4d, p6e-gb200, inf2, trn1, dl1, dl2q, vt1, f1, f2): no other
+// family starts with g or p, inf, trn, dl, vt or f and a digit. The root
+// module's instance-type validations use the same pattern.
+var acceleratedFamily = regexp.MustCompile(`^([gp][a-z]*[0-9]|inf[0-9]|trn[0-9]|dl[0-9]|vt[0-9]|f[0-9])`)
+
+// unsupportedInstanceType says why kforge's nodes cannot use an instance
+// type, or returns "". GPU and accelerator types boot, but the standard
+// AL2023 image has no NVIDIA or Neuron driver and kforge ships no device
+// plugin, while Cluster Autoscaler's template advertises the accelerator
+// (nvidia.com/gpu, from DescribeInstanceTypes): a pod that requests one
+// would scale up a costly pool it can never run on. Mac types (mac1,
+// mac2-m2, mac-m4...) run only on Dedicated Hosts, with macOS.
+func unsupportedInstanceType(instanceType string) string {
+	switch {
+	case strings.HasPrefix(instanceType, "mac"):
+		return fmt.Sprintf("%s is a Mac type, which runs macOS on a Dedicated Host only, not Amazon Linux 2023 in an Auto Scaling group", instanceType)
+	case acceleratedFamily.MatchString(instanceType):
+		family, _, _ := strings.Cut(instanceType, ".")
+		return fmt.Sprintf("%s is a GPU or accelerator (%s) type: kforge's nodes run the standard AL2023 image without accelerator drivers or a device plugin, so no pod could use it, yet Cluster Autoscaler would scale the pool up for pods that request it", instanceType, family)
+	}
+	return ""
 }

@@ -111,6 +111,36 @@ var sharedRules = []sharedRule{
 	{"service cidr multicast", "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 239.0.0.0/16", "kubernetes.serviceCIDR", "service_cidr", func(i *Inputs) { i.ServiceCIDR = "239.0.0.0/16" }},
 	{"control plane micro", "instanceType: t3.medium\n  volumeSize", "instanceType: t3.micro\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "t3.micro" }},
 	{"control plane one-vCPU graviton", "instanceType: t3.medium\n  volumeSize", "instanceType: c7g.medium\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "c7g.medium" }},
+	{"control plane one-vCPU AMD medium", "instanceType: t3.medium\n  volumeSize", "instanceType: m7a.medium\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "m7a.medium" }},
+	{"control plane one-vCPU AMD compute medium", "instanceType: t3.medium\n  volumeSize", "instanceType: c7a.medium\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "c7a.medium" }},
+	{"control plane one-vCPU previous-generation medium", "instanceType: t3.medium\n  volumeSize", "instanceType: m3.medium\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "m3.medium" }},
+	{"control plane one-vCPU previous-generation small", "instanceType: t3.medium\n  volumeSize", "instanceType: m1.small\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "m1.small" }},
+	{"control plane two-vCPU medium under 1700 MB", "instanceType: t3.medium\n  volumeSize", "instanceType: c1.medium\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "c1.medium" }},
+	{"control plane GPU type", "instanceType: t3.medium\n  volumeSize", "instanceType: g5.xlarge\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "g5.xlarge" }},
+	{"control plane Grace GPU type", "instanceType: t3.medium\n  volumeSize", "instanceType: p6e-gb200.36xlarge\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "p6e-gb200.36xlarge" }},
+	{"control plane Mac type", "instanceType: t3.medium\n  volumeSize", "instanceType: mac2.metal\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "mac2.metal" }},
+	{"control plane Inferentia type", "instanceType: t3.medium\n  volumeSize", "instanceType: inf2.xlarge\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "inf2.xlarge" }},
+	{"pool GPU type", "instanceTypes: [t3.medium]", "instanceTypes: [g5.xlarge]", "workerPools.general.instanceTypes[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"g5.xlarge"} })
+	}},
+	{"pool Grace GPU type", "instanceTypes: [t3.medium]", "instanceTypes: [p6e-gb200.36xlarge]", "workerPools.general.instanceTypes[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"p6e-gb200.36xlarge"} })
+	}},
+	{"pool GPU type after a general one", "instanceTypes: [t3.medium]", "instanceTypes: [m7i.xlarge, g4dn.xlarge]", "workerPools.general.instanceTypes[1]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"m7i.xlarge", "g4dn.xlarge"} })
+	}},
+	{"pool Mac type", "instanceTypes: [t3.medium]", "instanceTypes: [mac2.metal]", "workerPools.general.instanceTypes[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"mac2.metal"} })
+	}},
+	{"pool Apple M4 Mac type", "instanceTypes: [t3.medium]", "instanceTypes: [mac-m4.metal]", "workerPools.general.instanceTypes[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"mac-m4.metal"} })
+	}},
+	{"pool Inferentia type", "instanceTypes: [t3.medium]", "instanceTypes: [inf2.xlarge]", "workerPools.general.instanceTypes[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"inf2.xlarge"} })
+	}},
+	{"pool Trainium type", "instanceTypes: [t3.medium]", "instanceTypes: [trn1.2xlarge]", "workerPools.general.instanceTypes[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"trn1.2xlarge"} })
+	}},
 	{"control plane first-generation graviton", "instanceType: t3.medium\n  volumeSize", "instanceType: a1.xlarge\n  volumeSize", "controlPlane.instanceType", "controller_instance_type", func(i *Inputs) { i.ControllerInstanceType = "a1.xlarge" }},
 	{"pool first-generation graviton", "instanceTypes: [t3.medium]", "instanceTypes: [a1.large]", "workerPools.general.instanceTypes[0]", "worker_pools", func(i *Inputs) {
 		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"a1.large"} })
@@ -346,5 +376,28 @@ func TestArchitectureTableInTerraform(t *testing.T) {
 		if got := graviton.MatchString(typ); got != arm {
 			t.Errorf("the root module takes %s for arm64 = %v, want %v (as isArm)", typ, got, arm)
 		}
+	}
+}
+
+// TestInstanceTypeRulesInTerraform checks that the root module's
+// instance-type validations use the config package's own pattern of GPU,
+// accelerator and FPGA families (for the control plane and the pools) and
+// its list of the small control-plane types that meet kubeadm's minimum;
+// the shared rules then try a few types through both.
+func TestInstanceTypeRulesInTerraform(t *testing.T) {
+	src, err := fs.ReadFile(kforge.Terraform, "terraform/cluster/variables.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern := `regex("` + acceleratedFamily.String() + `"`
+	if n := strings.Count(string(src), pattern); n != 2 {
+		t.Errorf("terraform/cluster/variables.tf uses %s %d times, want 2 (controller_instance_type, worker_pools)", pattern, n)
+	}
+	quoted := make([]string, len(smallControlPlaneTypes))
+	for i, typ := range smallControlPlaneTypes {
+		quoted[i] = strconv.Quote(typ)
+	}
+	if list := "contains([" + strings.Join(quoted, ", ") + "], var.controller_instance_type)"; !strings.Contains(string(src), list) {
+		t.Errorf("terraform/cluster/variables.tf does not check %s", list)
 	}
 }

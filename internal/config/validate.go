@@ -523,18 +523,36 @@ func isReservedExampleDomain(domain string) bool {
 	return false
 }
 
-func (v *validator) instanceType(path, t string) {
+// instanceType checks one instance type and reports whether it is usable.
+// A refused type's architecture is unknown or irrelevant (p6e-gb200 is a
+// Grace, arm64, type that isArm reads as x86_64), so callers count only
+// usable types towards the architecture checks.
+func (v *validator) instanceType(path, t string) bool {
+	// Before the shape: mac-m4.metal is a real type the shape does not take.
+	if why := unsupportedInstanceType(t); why != "" {
+		v.errorf(path, "use a general-purpose, compute, memory or storage type, for example t3.medium, m7i.large, c7g.large or r7g.large", "%s", why)
+		return false
+	}
 	if !instanceTypePattern.MatchString(t) {
 		v.errorf(path, "write an EC2 instance type as family.size, for example t3.medium or m7g.large",
 			"%q is not an EC2 instance type", t)
-		return
+		return false
 	}
 	// The node image does not boot there: Amazon Linux 2023 supports
 	// Graviton2 and later, not the first Graviton's A1 instances.
 	if family, _, _ := strings.Cut(t, "."); family == "a1" {
 		v.errorf(path, "use a Graviton2 or later type, for example t4g.medium, m6g.large or m7g.large",
 			"%s is a first-generation Graviton (A1) type, which Amazon Linux 2023, the nodes' image, does not run on", t)
+		return false
 	}
+	return true
+}
+
+// usableInstanceType reports whether instanceType passes the checks of
+// validator.instanceType, without reporting anything.
+func usableInstanceType(t string) bool {
+	family, _, _ := strings.Cut(t, ".")
+	return unsupportedInstanceType(t) == "" && instanceTypePattern.MatchString(t) && family != "a1"
 }
 
 func (v *validator) volumeSize(path string, size int) {
@@ -546,10 +564,9 @@ func (v *validator) volumeSize(path string, size int) {
 
 func (v *validator) controlPlane() {
 	cp := v.c.ControlPlane
-	v.instanceType("controlPlane.instanceType", cp.InstanceType)
-	if instanceTypePattern.MatchString(cp.InstanceType) && belowControlPlaneMinimum(cp.InstanceType) {
+	if v.instanceType("controlPlane.instanceType", cp.InstanceType) && belowControlPlaneMinimum(cp.InstanceType) {
 		// kubeadm init's preflight refuses fewer than 2 CPUs or 1700 MB.
-		v.errorf("controlPlane.instanceType", "use at least 2 vCPUs and 2 GiB, for example t3.small, t3.medium or t4g.medium",
+		v.errorf("controlPlane.instanceType", "use at least 2 vCPUs and 2 GiB: of the nano to medium sizes only t3.small, t3a.small, t4g.small and the medium of t2, t3, t3a and t4g qualify; any large or bigger size does",
 			"%s has fewer than the 2 vCPUs and 1700 MB of memory kubeadm requires of a control-plane node", cp.InstanceType)
 	}
 	v.volumeSize("controlPlane.volumeSize", cp.VolumeSize)
@@ -594,7 +611,11 @@ func (v *validator) workerPools() {
 			"no pool runs the ingress controller, so the NLB target groups would stay empty")
 	}
 
-	arch := map[bool][]string{isArm(c.ControlPlane.InstanceType): {"controlPlane.instanceType"}}
+	// controlPlane has reported an unusable type; it counts for no architecture.
+	arch := map[bool][]string{}
+	if t := c.ControlPlane.InstanceType; usableInstanceType(t) {
+		arch[isArm(t)] = []string{"controlPlane.instanceType"}
+	}
 	for _, name := range names {
 		p := c.WorkerPools[name]
 		path := joinPath("workerPools", name)
@@ -616,13 +637,15 @@ func (v *validator) workerPools() {
 		poolArch := map[bool]bool{}
 		for i, t := range p.InstanceTypes {
 			tp := fmt.Sprintf("%s.instanceTypes[%d]", path, i)
-			v.instanceType(tp, t)
+			usable := v.instanceType(tp, t)
 			if seen[t] {
 				v.errorf(tp, "remove the duplicate", "%s is listed twice", t)
 			}
 			seen[t] = true
-			poolArch[isArm(t)] = true
-			arch[isArm(t)] = append(arch[isArm(t)], tp)
+			if usable {
+				poolArch[isArm(t)] = true
+				arch[isArm(t)] = append(arch[isArm(t)], tp)
+			}
 		}
 		if len(poolArch) > 1 {
 			v.errorf(path+".instanceTypes", "use only arm64 (Graviton, such as m7g) or only x86_64 types in one pool",
@@ -763,7 +786,7 @@ func (v *validator) capacity(path string, p WorkerPool) {
 	// AWS's Spot guidance: several types of the same size, so one reclaimed
 	// capacity pool does not empty the whole Auto Scaling group.
 	if p.Capacity == CapacitySpot && len(p.InstanceTypes) == 1 {
-		v.warnf(path+".instanceTypes", "list two or more interchangeable types, for example [t4g.medium, m6g.medium, m7g.medium]",
+		v.warnf(path+".instanceTypes", "list two or more interchangeable types of one shape (Cluster Autoscaler sizes the pool by its first type), for example [t4g.medium, c6g.large, c7g.large]",
 			"a spot pool with one instance type (%s) has one Spot capacity pool per AZ to draw from and is interrupted more often", p.InstanceTypes[0])
 	}
 }

@@ -182,12 +182,24 @@ variable "controller_instance_type" {
     error_message = "controller_instance_type must be an EC2 instance type such as t3.medium."
   }
 
-  # kubeadm init's preflight refuses fewer than 2 CPUs or 1700 MB: every
-  # nano and micro, t2.small, and the one-vCPU medium of Graviton families
-  # other than t4g.
+  # kubeadm init's preflight refuses fewer than 2 CPUs or 1700 MB. Of the
+  # nano, micro, small and medium sizes only these seven meet both; the
+  # others have one vCPU (t2.small, m1.small, m3.medium and the mediums of
+  # the Graviton and AMD families: m7g, c7a, r8a...) or too little memory
+  # (nano, micro, c1.medium). internal/config's smallControlPlaneTypes is
+  # the same list.
   validation {
-    condition     = !can(regex("\\.(nano|micro)$", var.controller_instance_type)) && var.controller_instance_type != "t2.small" && !(can(regex(local.graviton_pattern, var.controller_instance_type)) && can(regex("^[a-su-z][^.]*\\.medium$", var.controller_instance_type)))
-    error_message = "controller_instance_type must have at least the 2 vCPUs and 1700 MB kubeadm requires of a control-plane node, for example t3.small, t3.medium or t4g.medium."
+    condition     = !can(regex("\\.(nano|micro|small|medium)$", var.controller_instance_type)) || contains(["t2.medium", "t3.small", "t3.medium", "t3a.small", "t3a.medium", "t4g.small", "t4g.medium"], var.controller_instance_type)
+    error_message = "controller_instance_type must have at least the 2 vCPUs and 1700 MB kubeadm requires of a control-plane node: of the nano to medium sizes only t3.small, t3a.small, t4g.small and the medium of t2, t3, t3a and t4g qualify, and any large or bigger size does."
+  }
+
+  # GPU, accelerator and FPGA types (g*, p*, inf*, trn*, dl*, vt1, f1, f2)
+  # boot without drivers on the standard AL2023 image, and Mac types run
+  # macOS on Dedicated Hosts only. internal/config's acceleratedFamily is
+  # the same pattern.
+  validation {
+    condition     = !can(regex("^([gp][a-z]*[0-9]|inf[0-9]|trn[0-9]|dl[0-9]|vt[0-9]|f[0-9])", var.controller_instance_type)) && !startswith(var.controller_instance_type, "mac")
+    error_message = "controller_instance_type must not be a GPU, accelerator or Mac type (g*, p*, inf*, trn*, dl*, vt1, f1, f2, mac*): kforge's nodes run the standard AL2023 image without accelerator drivers, and Mac types need Dedicated Hosts and macOS; use a general-purpose, compute, memory or storage type, for example t3.medium, m7i.large or c7g.large."
   }
 
   # Amazon Linux 2023, the nodes' image, runs on Graviton2 and later only.
@@ -252,6 +264,14 @@ variable "worker_pools" {
   validation {
     condition     = alltrue([for p in values(var.worker_pools) : length(p.instance_types) <= 20 && length(distinct(p.instance_types)) == length(p.instance_types) && length(distinct([for t in p.instance_types : can(regex(local.graviton_pattern, t))])) <= 1])
     error_message = "every worker pool lists at most 20 instance types, each once, and all of one architecture (arm64 Graviton types such as m7g.large, or x86_64 ones): a pool's launch template has one AMI."
+  }
+
+  # As controller_instance_type: no GPU, accelerator or Mac types. Cluster
+  # Autoscaler's template would advertise the accelerator (nvidia.com/gpu),
+  # so a pod requesting one would scale up a pool that cannot run it.
+  validation {
+    condition     = alltrue(flatten([for p in values(var.worker_pools) : [for t in p.instance_types : !can(regex("^([gp][a-z]*[0-9]|inf[0-9]|trn[0-9]|dl[0-9]|vt[0-9]|f[0-9])", t)) && !startswith(t, "mac")]]))
+    error_message = "worker pool instance types must not be GPU, accelerator or Mac types (g*, p*, inf*, trn*, dl*, vt1, f1, f2, mac*): kforge's nodes run the standard AL2023 image without accelerator drivers or a device plugin, and Mac types need Dedicated Hosts and macOS; use a general-purpose, compute, memory or storage type, for example m7i.large, c7g.large or r7g.large."
   }
 
   validation {
