@@ -137,7 +137,7 @@ func (e *Env) writeImports(ctx context.Context, r *tfrun.Runner, adopt map[strin
 // and key that down keeps are left alone and returned as kept.
 func (e *Env) sweepLeftovers(ctx context.Context, stateBucket, confirmed, keep bool) (swept, kept []sweep.Resource, err error) {
 	run := func() error {
-		left, err := e.listCluster(ctx)
+		left, err := e.listCluster(ctx, false)
 		if err != nil {
 			return err
 		}
@@ -175,8 +175,10 @@ func (e *Env) sweepLeftovers(ctx context.Context, stateBucket, confirmed, keep b
 }
 
 // listCluster lists every resource tagged for the cluster, except the
-// state bucket.
-func (e *Env) listCluster(ctx context.Context) ([]sweep.Resource, error) {
+// state bucket. With creating (before an apply), launch templates and
+// groups of other owners under the names the cluster's would take fail it
+// with exit code 2.
+func (e *Env) listCluster(ctx context.Context, creating bool) ([]sweep.Resource, error) {
 	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
 	if err != nil {
 		return nil, err
@@ -190,10 +192,18 @@ func (e *Env) listCluster(ctx context.Context) ([]sweep.Resource, error) {
 	if d := e.Config.Domain; d != "" {
 		records = []string{d, "*." + d, "api." + d}
 	}
-	rs, err := sweep.List(ctx, cfg, sweep.Target{Cluster: e.Config.Name, Environment: e.Config.Environment, Endpoint: e.Endpoint, KeepBuckets: keep, RecordNames: records})
+	target := sweep.Target{Cluster: e.Config.Name, Environment: e.Config.Environment, Endpoint: e.Endpoint, KeepBuckets: keep, RecordNames: records}
+	if creating {
+		target.GroupNames = append(target.GroupNames, e.Config.Name+"-controller")
+		for pool := range e.Config.WorkerPools {
+			target.GroupNames = append(target.GroupNames, e.Config.Name+"-"+pool)
+		}
+	}
+	rs, err := sweep.List(ctx, cfg, target)
 	var conflict *sweep.EnvironmentConflict
-	if errors.As(err, &conflict) {
-		return nil, UsageError("%v", conflict)
+	var taken *sweep.NamesTaken
+	if errors.As(err, &conflict) || errors.As(err, &taken) {
+		return nil, UsageError("%v", err)
 	}
 	return rs, err
 }
@@ -206,7 +216,7 @@ func (e *Env) findOrphans(ctx context.Context, r *tfrun.Runner) (orphans, kept [
 	if err != nil {
 		return nil, nil, names, fmt.Errorf("reading the state to find orphans: %w", err)
 	}
-	all, err := e.listCluster(ctx)
+	all, err := e.listCluster(ctx, true)
 	if err != nil {
 		return nil, nil, names, err
 	}

@@ -21,6 +21,7 @@ func (l *lister) autoscalingGroups(ctx context.Context) error {
 		for _, x := range out.AutoScalingGroups {
 			m := tagMap(x.Tags, func(t astypes.TagDescription) (*string, *string) { return t.Key, t.Value })
 			name := aws.ToString(x.AutoScalingGroupName)
+			l.checkName("Auto Scaling group", name, m)
 			if why := l.match(m, name); why != "" {
 				l.add(Resource{Kind: KindASG, ID: name, ARN: aws.ToString(x.AutoScalingGroupARN), Name: name, Why: why})
 			}

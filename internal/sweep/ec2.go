@@ -303,8 +303,9 @@ func (l *lister) launchTemplates(ctx context.Context) error {
 			return err
 		}
 		for _, x := range out.LaunchTemplates {
-			name := aws.ToString(x.LaunchTemplateName)
-			if why := l.match(ec2Tags(x.Tags), name); why != "" {
+			name, tags := aws.ToString(x.LaunchTemplateName), ec2Tags(x.Tags)
+			l.checkName("launch template", name, tags)
+			if why := l.match(tags, name); why != "" {
 				l.add(Resource{Kind: KindLaunchTemplate, ID: aws.ToString(x.LaunchTemplateId), Name: name, Why: why})
 			}
 		}

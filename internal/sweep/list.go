@@ -25,11 +25,34 @@ func List(ctx context.Context, cfg aws.Config, t Target) ([]Resource, error) {
 			return nil, fmt.Errorf("listing %s of cluster %s: %w", name, t.Cluster, err)
 		}
 	}
+	if len(l.taken) > 0 {
+		return nil, &NamesTaken{Cluster: t.Cluster, Taken: l.taken}
+	}
 	if len(l.otherEnvs) > 0 {
 		return nil, &EnvironmentConflict{Cluster: t.Cluster, Environment: t.Environment, Others: l.otherEnvs}
 	}
 	sortByOrder(l.out)
 	return l.out, nil
+}
+
+// NamesTaken: launch templates or Auto Scaling groups of other owners
+// hold names this cluster's would take, so its apply would fail half way
+// with AlreadyExists (names are unique per account and region). Pool
+// names may hold hyphens: cluster "dev" with pool "eu-general" and
+// cluster "dev-eu" with pool "general" both name theirs "dev-eu-general".
+type NamesTaken struct {
+	Cluster string
+	// Taken maps each name to what holds it.
+	Taken map[string]string
+}
+
+func (e *NamesTaken) Error() string {
+	var held []string
+	for _, n := range slices.Sorted(maps.Keys(e.Taken)) {
+		held = append(held, n+" ("+e.Taken[n]+")")
+	}
+	return fmt.Sprintf("cluster %q names its launch templates and Auto Scaling groups <cluster>-<pool>, and these names are taken in this account and region: %s. Rename the pool (workerPools) or the cluster (name)",
+		e.Cluster, strings.Join(held, ", "))
 }
 
 // EnvironmentConflict: the cluster name is in use by another environment
@@ -82,6 +105,23 @@ type lister struct {
 	fss         map[string]bool   // file system ids of the cluster
 	out         []Resource
 	otherEnvs   map[string][]string // environment -> names of this cluster's resources made for it
+	taken       map[string]string   // a name of GroupNames -> what holds it
+}
+
+// checkName records a launch template or group of another owner under a
+// name this cluster's Terraform would create.
+func (l *lister) checkName(what, name string, tags map[string]string) {
+	if !slices.Contains(l.t.GroupNames, name) || tags[ClusterTag] == l.t.Cluster {
+		return
+	}
+	owner := "another owner"
+	if c := tags[ClusterTag]; c != "" {
+		owner = "cluster " + c
+	}
+	if l.taken == nil {
+		l.taken = map[string]string{}
+	}
+	l.taken[name] = what + " of " + owner
 }
 
 func (l *lister) add(r Resource) { l.out = append(l.out, r) }

@@ -150,3 +150,54 @@ func TestOtherEnvironmentOfTheSameNameFailsTheListing(t *testing.T) {
 		}
 	}
 }
+
+// Pool names may hold hyphens, so cluster "dev" with pool "eu-general"
+// and cluster "dev-eu" with pool "general" both name their launch template
+// and group "dev-eu-general": names unique per account and region. Before
+// an apply the listing fails, naming the holder and the fix, rather than
+// let the apply fail half way with AlreadyExists.
+func TestGroupNamesTakenByAnotherClusterFailTheListing(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	e := ec2.NewFromConfig(cfg)
+	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.97.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.97.1.0/24"), AvailabilityZone: aws.String("us-east-1a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt, err := e.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("dev-eu-general"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Small},
+		TagSpecifications:  []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeLaunchTemplate, Tags: []ec2types.Tag{{Key: aws.String(ClusterTag), Value: aws.String("dev-eu")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := autoscaling.NewFromConfig(cfg).CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String("dev-eu-general"), MinSize: aws.Int32(0), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(0),
+		LaunchTemplate:    &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String("$Latest")},
+		VPCZoneIdentifier: sn.Subnet.SubnetId,
+		Tags:              []asgtypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String("dev-eu"), PropagateAtLaunch: aws.Bool(true)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// down's sweep does not check names; dev's own groups are no conflict.
+	if _, err := List(ctx, cfg, Target{Cluster: "dev", Endpoint: em.URL()}); err != nil {
+		t.Fatalf("without group names: %v", err)
+	}
+	if _, err := List(ctx, cfg, Target{Cluster: "dev-eu", Endpoint: em.URL(), GroupNames: []string{"dev-eu-controller", "dev-eu-general"}}); err != nil {
+		t.Fatalf("dev-eu's own names: %v", err)
+	}
+	_, err = List(ctx, cfg, Target{Cluster: "dev", Endpoint: em.URL(), GroupNames: []string{"dev-controller", "dev-eu-general"}})
+	var taken *NamesTaken
+	if !errors.As(err, &taken) {
+		t.Fatalf("dev with pool eu-general: %v; want NamesTaken", err)
+	}
+	for _, want := range []string{"dev-eu-general (Auto Scaling group of cluster dev-eu)", "Rename the pool (workerPools) or the cluster (name)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q: want %q in it", err, want)
+		}
+	}
+}

@@ -54,6 +54,11 @@ func (r Resource) String() string {
 type Target struct {
 	// Cluster is the cluster name (the value of ClusterTag).
 	Cluster string
+	// GroupNames are the names the cluster's launch templates and Auto
+	// Scaling groups take (<cluster>-<pool>, <cluster>-controller): one
+	// that another owner already has makes List fail with *NamesTaken.
+	// Empty: not checked (down's sweep).
+	GroupNames []string
 	// Environment is the environment listing: resources of Cluster tagged
 	// for another environment make List fail with an
 	// *EnvironmentConflict. Empty: the environment tag is not read.
