@@ -7,6 +7,7 @@
 package cost
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,8 +21,12 @@ import (
 // prints them next to the total.
 type Assumptions struct {
 	HoursPerMonth float64 `json:"hours_per_month"`
-	// NLBLCUs is the average number of NLB capacity units used per hour.
-	NLBLCUs float64 `json:"nlb_lcus"`
+	// NLBDataGB is the data the NLB processes per month. It sets the NLB
+	// capacity units: for TCP an NLCU is the largest of 800 new connections
+	// a second, 100,000 active connections and 1 GB processed an hour, and
+	// for a lightly used cluster (a handful of connections) the bytes
+	// dominate, so the NLB uses NLBDataGB / HoursPerMonth NLCU on average.
+	NLBDataGB float64 `json:"nlb_data_gb"`
 	// NATDataGB is the data each NAT gateway processes per month.
 	NATDataGB float64 `json:"nat_data_gb_per_gateway"`
 	// EFSStorageGB is the data stored on each EFS file system (Standard).
@@ -29,12 +34,20 @@ type Assumptions struct {
 	// S3StorageGB is the data stored in each bucket (Standard); kforge's
 	// buckets hold state, the agent binary, PKI backups and etcd snapshots.
 	S3StorageGB float64 `json:"s3_storage_gb_per_bucket"`
+	// FlowLogsGB is the VPC flow log data delivered per month.
+	FlowLogsGB float64 `json:"flow_logs_gb"`
 }
 
-// DefaultAssumptions are those of a small, lightly used cluster.
+// DefaultAssumptions are those of a small, lightly used cluster: the same
+// 10 GB a month through the NLB as through each NAT gateway.
 func DefaultAssumptions() Assumptions {
-	return Assumptions{HoursPerMonth: 730, NLBLCUs: 1, NATDataGB: 10, EFSStorageGB: 10, S3StorageGB: 1}
+	return Assumptions{HoursPerMonth: 730, NLBDataGB: 10, NATDataGB: 10, EFSStorageGB: 10, S3StorageGB: 1, FlowLogsGB: 10}
 }
+
+// NLBCapacityUnits is the average number of NLB capacity units the
+// assumptions make: NLBDataGB spread over the month at 1 GB an hour per
+// NLCU.
+func (a Assumptions) NLBCapacityUnits() float64 { return a.NLBDataGB / a.HoursPerMonth }
 
 // Range is a monthly amount from the desired size to the maximum size of
 // the Auto Scaling Groups; Low == High for fixed resources.
@@ -84,13 +97,16 @@ type Estimate struct {
 	PricesSource string `json:"prices_source"`
 	// SpotPricesAsOf and SpotPricesSource are set when a line uses the
 	// typical Spot prices.
-	SpotPricesAsOf   string        `json:"spot_prices_as_of,omitempty"`
-	SpotPricesSource string        `json:"spot_prices_source,omitempty"`
-	Assumptions      Assumptions   `json:"assumptions"`
-	Lines            []Line        `json:"lines"`
-	Total            Range         `json:"total"`
-	Unpriced         int           `json:"unpriced"`
-	EKS              EKSComparison `json:"eks"`
+	SpotPricesAsOf   string      `json:"spot_prices_as_of,omitempty"`
+	SpotPricesSource string      `json:"spot_prices_source,omitempty"`
+	Assumptions      Assumptions `json:"assumptions"`
+	Lines            []Line      `json:"lines"`
+	// NotIncluded names the charges the estimate leaves out: data
+	// transfer out, and between zones when the cluster spans several.
+	NotIncluded []string      `json:"not_included"`
+	Total       Range         `json:"total"`
+	Unpriced    int           `json:"unpriced"`
+	EKS         EKSComparison `json:"eks"`
 	// Levers are the (at most three) biggest savings left, biggest first.
 	Levers []Lever  `json:"levers"`
 	Notes  []string `json:"notes,omitempty"`
@@ -196,14 +212,11 @@ func (p *pricer) groups() {
 			line.Item = fmt.Sprintf("%s: %s instances of unknown type", who, counts)
 			line.NoPrice = "instance type not known from the plan (launch template not resolved)"
 		default:
-			typ := g.InstanceTypes[0]
-			line.Item = fmt.Sprintf("%s: %s × %s", who, counts, typ)
-			p.price(&line, g, typ)
-			if len(g.InstanceTypes) > 1 && !line.Spot {
-				line.Item += fmt.Sprintf(" (first of %s)", strings.Join(g.InstanceTypes, ", "))
-			}
+			line.Item = fmt.Sprintf("%s: %s × %s", who, counts, strings.Join(g.InstanceTypes, "/"))
+			p.price(&line, g)
 		}
 		p.add(line)
+		p.cpuCredits(g.ASG.Address, who+": ", g.InstanceTypes, g.CPUCredits, ctl)
 
 		if g.VolumeGB > 0 {
 			perVolume, noPrice := p.volume(g.VolumeType, g.VolumeGB, g.VolumeIOPS, g.VolumeThroughput)
@@ -229,40 +242,100 @@ func (p *pricer) groups() {
 	}
 }
 
-// price fills an instance line: on-demand instances at the on-demand price,
-// Spot instances at the typical Spot price, with the all-on-demand figure
-// beside it when any instance is Spot.
-func (p *pricer) price(line *Line, g inventory.Group, typ string) {
-	rate, ok := p.prices.EC2Hourly[typ]
-	if !ok {
-		line.NoPrice = fmt.Sprintf("no price for instance type %s in %s", typ, p.prices.Region)
-		return
-	}
-	monthly := func(n int) (float64, float64) {
-		od, spot := g.OnDemand(n), g.Spot(n)
-		if spot == 0 {
-			return float64(n) * p.hourly(rate), 0
+// groupPrice is what a group's instances cost per month.
+type groupPrice struct {
+	Monthly Range
+	// OnDemand is the all-on-demand figure, set when some instances are
+	// Spot.
+	OnDemand *Range
+	// Low and High are the types pricing the two ends (the Spot types when
+	// some instances are Spot).
+	Low, High string
+	NoPrice   string
+}
+
+// rated is an instance type with its hourly rate.
+type rated struct {
+	typ  string
+	rate float64
+}
+
+// ends picks the types pricing the low and the high end of a group listing
+// several: the high end is the dearest listed type, since EC2 Auto Scaling
+// may launch any of them (for Spot, price-capacity-optimized picks the
+// pools with the most capacity and then the cheapest of those; for
+// on-demand, a type without capacity passes to the next). The low end is
+// the cheapest type, or the first listed when first is set (the
+// prioritized on-demand strategy). Ties go to the type listed first.
+func ends(types []string, rates map[string]float64, first bool) (low, high rated, missing string) {
+	for i, typ := range types {
+		r, ok := rates[typ]
+		if !ok {
+			return rated{}, rated{}, typ
 		}
-		return float64(od)*p.hourly(rate) + float64(spot)*p.hourly(p.prices.SpotHourlyTypical[typ]), float64(spot)
+		if i == 0 || r < low.rate && !first {
+			low = rated{typ, r}
+		}
+		if i == 0 || r > high.rate {
+			high = rated{typ, r}
+		}
 	}
-	low, spotLow := monthly(g.Desired)
-	high, spotHigh := monthly(g.Max)
-	line.Monthly = Range{low, high}
-	if spotLow == 0 && spotHigh == 0 {
+	return low, high, ""
+}
+
+// groupPrice prices a group's instances from its desired size at the low
+// end's rates to its maximum size at the high end's: on-demand instances at
+// the on-demand price, Spot instances at the typical Spot price, with the
+// all-on-demand figure when any instance is Spot.
+func (p *pricer) groupPrice(g inventory.Group) groupPrice {
+	odLow, odHigh, missing := ends(g.InstanceTypes, p.prices.EC2Hourly, g.OnDemandStrategy != "lowest-price")
+	if missing != "" {
+		return groupPrice{NoPrice: fmt.Sprintf("no price for instance type %s in %s", missing, p.prices.Region)}
+	}
+	h := p.hourly
+	if g.Spot(g.Desired) == 0 && g.Spot(g.Max) == 0 {
+		return groupPrice{
+			Monthly: Range{float64(g.Desired) * h(odLow.rate), float64(g.Max) * h(odHigh.rate)},
+			Low:     odLow.typ, High: odHigh.typ,
+		}
+	}
+	spotLow, spotHigh, missing := ends(g.InstanceTypes, p.prices.SpotHourlyTypical, false)
+	if missing != "" {
+		return groupPrice{NoPrice: fmt.Sprintf("no typical Spot price for instance type %s in %s", missing, p.prices.Region)}
+	}
+	at := func(n int, od, spot rated) float64 {
+		return float64(g.OnDemand(n))*h(od.rate) + float64(g.Spot(n))*h(spot.rate)
+	}
+	return groupPrice{
+		Monthly:  Range{at(g.Desired, odLow, spotLow), at(g.Max, odHigh, spotHigh)},
+		OnDemand: &Range{float64(g.Desired) * h(odLow.rate), float64(g.Max) * h(odHigh.rate)},
+		Low:      spotLow.typ, High: spotHigh.typ,
+	}
+}
+
+// price fills a group's instance line from groupPrice and says which types
+// price its ends when it lists several.
+func (p *pricer) price(line *Line, g inventory.Group) {
+	gp := p.groupPrice(g)
+	if gp.NoPrice != "" {
+		line.NoPrice = gp.NoPrice
 		return
 	}
-	if _, ok := p.prices.SpotHourlyTypical[typ]; !ok {
-		line.Monthly = Range{}
-		line.NoPrice = fmt.Sprintf("no typical Spot price for instance type %s in %s", typ, p.prices.Region)
-		return
+	line.Monthly = gp.Monthly
+	line.OnDemand = gp.OnDemand
+	line.Spot = gp.OnDemand != nil
+	if line.Spot {
+		line.Item += " Spot"
 	}
-	line.Spot = true
-	line.OnDemand = &Range{float64(g.Desired) * p.hourly(rate), float64(g.Max) * p.hourly(rate)}
-	// The first type prices the pool; price-capacity-optimized may pick
-	// another of the same shape.
-	line.Item += " Spot"
-	if n := len(g.InstanceTypes); n > 1 {
-		line.Item += fmt.Sprintf(" (1st of %d types)", n)
+	if len(g.InstanceTypes) > 1 {
+		if gp.Low == gp.High {
+			line.Item += fmt.Sprintf(" (priced as %s)", gp.Low)
+		} else {
+			line.Item += fmt.Sprintf(" (low %s, high %s)", gp.Low, gp.High)
+		}
+	}
+	if !line.Spot {
+		return
 	}
 	if g.OnDemandBase > 0 || g.OnDemandPercent > 0 {
 		line.Item += fmt.Sprintf(" (on-demand base %d, %d%% above)", g.OnDemandBase, g.OnDemandPercent)
@@ -346,7 +419,7 @@ func (p *pricer) resources() {
 		case "aws_efs_file_system":
 			p.add(Line{Address: r.Address, Service: "EFS", Item: fmt.Sprintf("EFS Standard, %g GB stored (assumed)", a.EFSStorageGB), Monthly: fixed(a.EFSStorageGB * pr.EFSStandardGBMonth)})
 		case "aws_kms_key":
-			p.add(Line{Address: r.Address, Service: "KMS", Item: "customer managed key", Monthly: fixed(pr.KMSKeyMonth)})
+			p.kmsKey(r)
 		case "aws_route53_zone":
 			p.add(Line{Address: r.Address, Service: "Route 53", Item: "hosted zone " + r.String("name"), Monthly: fixed(pr.Route53ZoneMonth)})
 		case "aws_s3_bucket":
@@ -359,7 +432,9 @@ func (p *pricer) resources() {
 			// Node events are a few thousand messages a month; SQS charges
 			// nothing for the first million requests.
 			p.add(Line{Address: r.Address, Service: "SQS", Item: "queue " + r.String("name") + " (node events, within the free million requests)", Monthly: fixed(0)})
-		case "aws_cloudwatch_log_group", "aws_flow_log":
+		case "aws_flow_log":
+			p.flowLog(r.Address, r.String("log_destination_type"), "")
+		case "aws_cloudwatch_log_group":
 			p.add(Line{Address: r.Address, Service: "CloudWatch", Item: r.Type, NoPrice: "priced by data ingested and stored; not estimated"})
 		default:
 			if !free[r.Type] {
@@ -367,6 +442,47 @@ func (p *pricer) resources() {
 			}
 		}
 	}
+	// The emulator plans leave the flow log out (terraform/cluster/main.tf);
+	// the variable still says the cluster on AWS has one.
+	if on, _ := p.inv.Variables["vpc_flow_logs"].(bool); on && len(p.inv.OfType("aws_flow_log")) == 0 {
+		p.flowLog("var.vpc_flow_logs", "s3", "; vpc_flow_logs is on, not in this plan")
+	}
+}
+
+// kmsKey prices a customer managed key. With automatic rotation each new
+// backing key costs another key-month, for the first two rotations only
+// (KMS pricing); the line keeps the first period's price, the figure the
+// key has when the cluster starts, and says what rotation adds.
+func (p *pricer) kmsKey(r *inventory.Resource) {
+	month := p.prices.KMSKeyMonth
+	l := Line{Address: r.Address, Service: "KMS", Item: "customer managed key", Monthly: fixed(month)}
+	if on, _ := r.Bool("enable_key_rotation"); on {
+		days := 365.0 // the KMS default
+		if d, ok := r.Number("rotation_period_in_days"); ok && d > 0 {
+			days = d
+		}
+		l.Item += fmt.Sprintf("; rotation every %g days: %.2f after the 1st, %.2f from the 2nd", days, 2*month, 3*month)
+	}
+	p.add(l)
+}
+
+// flowLog prices VPC flow logs: delivered to S3 they are CloudWatch vended
+// logs, charged per GB delivered; other destinations add ingestion and
+// storage that are not estimated.
+func (p *pricer) flowLog(address, destination, note string) {
+	if destination != "s3" {
+		p.add(Line{Address: address, Service: "CloudWatch", Item: "VPC flow logs to " + cmp.Or(destination, "cloud-watch-logs"),
+			NoPrice: "priced by data ingested and stored; not estimated"})
+		return
+	}
+	gb := p.a.FlowLogsGB
+	l := Line{Address: address, Service: "CloudWatch", Item: fmt.Sprintf("VPC flow logs to S3, %g GB delivered (assumed%s)", gb, note)}
+	if rate := p.prices.VendedLogsS3GB; rate > 0 {
+		l.Monthly = fixed(gb * rate)
+	} else {
+		l.NoPrice = fmt.Sprintf("vended logs delivered to S3 are charged per GB (CloudWatch pricing, Vended Logs); no rate for %s in the price table", p.prices.Region)
+	}
+	p.add(l)
 }
 
 func (p *pricer) instance(r *inventory.Resource) {
@@ -378,6 +494,11 @@ func (p *pricer) instance(r *inventory.Resource) {
 		l.NoPrice = fmt.Sprintf("no price for instance type %q in %s", typ, p.prices.Region)
 	}
 	p.add(l)
+	var credits string
+	if cs := r.Block("credit_specification"); cs != nil {
+		credits, _ = cs["cpu_credits"].(string)
+	}
+	p.cpuCredits(r.Address, "instance: ", []string{typ}, credits, false)
 	if root := r.Block("root_block_device"); root != nil {
 		size, _ := inventory.Number(root["volume_size"])
 		vt, _ := root["volume_type"].(string)
@@ -405,8 +526,9 @@ func (p *pricer) loadBalancer(r *inventory.Resource) {
 		p.add(Line{Address: r.Address, Service: "ELB", Item: typ + " load balancer", NoPrice: "only network load balancers are in the price table"})
 		return
 	}
-	v := p.hourly(p.prices.NLBHourly + p.a.NLBLCUs*p.prices.NLBLCUHourly)
-	p.add(Line{Address: r.Address, Service: "ELB", Item: fmt.Sprintf("network load balancer (hours + %g LCU)", p.a.NLBLCUs), Monthly: fixed(v)})
+	v := p.hourly(p.prices.NLBHourly + p.a.NLBCapacityUnits()*p.prices.NLBLCUHourly)
+	p.add(Line{Address: r.Address, Service: "ELB", Monthly: fixed(v),
+		Item: fmt.Sprintf("network load balancer (hours + %g GB processed = %.3f NLCU)", p.a.NLBDataGB, p.a.NLBCapacityUnits())})
 	if internal, _ := r.Bool("internal"); internal {
 		return
 	}
@@ -449,6 +571,10 @@ func (p *pricer) finish() {
 			haveController = true
 		}
 	}
+	e.NotIncluded = []string{"data transfer out"}
+	if z := p.zones(); z > 1 {
+		e.NotIncluded = append(e.NotIncluded, fmt.Sprintf("inter-AZ data transfer across the %d AZs (%.2f %s/GB each way)", z, p.prices.InterAZGB, e.Currency))
+	}
 	fee := p.hourly(p.prices.EKSControlPlaneHourly)
 	e.EKS = EKSComparison{ControlPlaneFee: fee, ControllerRemove: ctl}
 	e.EKS.Total = e.Total.sub(ctl).add(fixed(fee))
@@ -462,6 +588,21 @@ func (p *pricer) finish() {
 	if e.Unpriced > 0 {
 		e.Notes = append(e.Notes, fmt.Sprintf("%d item(s) have no price and are not in the total", e.Unpriced))
 	}
+}
+
+// zones is the number of Availability Zones the cluster spans: the az_count
+// variable of a plan, or the zones of its subnets; 0 when not known.
+func (p *pricer) zones() int {
+	if n, ok := inventory.Number(p.inv.Variables["az_count"]); ok {
+		return int(n)
+	}
+	seen := map[string]bool{}
+	for _, s := range p.inv.OfType("aws_subnet") {
+		if az := s.String("availability_zone"); az != "" {
+			seen[az] = true
+		}
+	}
+	return len(seen)
 }
 
 func serviceOrder(s string) int {

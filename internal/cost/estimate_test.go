@@ -166,7 +166,7 @@ func TestEstimateRules(t *testing.T) {
 				eu, _ := Prices("eu-west-1")
 				a := DefaultAssumptions()
 				checks := map[string]float64{
-					"network load balancer":        h * (eu.NLBHourly + a.NLBLCUs*eu.NLBLCUHourly),
+					"network load balancer":        h*eu.NLBHourly + a.NLBDataGB*eu.NLBLCUHourly,
 					"NLB: 3 × public IPv4 address": 3 * h * eu.PublicIPv4Hourly,
 					"NAT gateway":                  h*eu.NATGatewayHourly + a.NATDataGB*eu.NATGatewayGB,
 					"EFS Standard":                 a.EFSStorageGB * eu.EFSStandardGBMonth,
@@ -273,10 +273,17 @@ func TestPriceTables(t *testing.T) {
 			"public_ipv4_hourly": pt.PublicIPv4Hourly, "efs_standard_gb_month": pt.EFSStandardGBMonth,
 			"kms_key_month": pt.KMSKeyMonth, "route53_zone_month": pt.Route53ZoneMonth,
 			"s3_standard_gb_month": pt.S3StandardGBMonth, "eks_control_plane_hourly": pt.EKSControlPlaneHourly,
+			"inter_az_gb":               pt.InterAZGB,
+			"cpu_credit_vcpu_hourly.t3": pt.CPUCreditVCPUHourly["t3"], "cpu_credit_vcpu_hourly.t3a": pt.CPUCreditVCPUHourly["t3a"],
+			"cpu_credit_vcpu_hourly.t4g": pt.CPUCreditVCPUHourly["t4g"],
 		} {
 			if v <= 0 {
 				t.Errorf("%s: %s is %v", r, name, v)
 			}
+		}
+		// Optional: a region without the rate leaves flow logs unpriced.
+		if pt.VendedLogsS3GB < 0 {
+			t.Errorf("%s: vended_logs_s3_gb is %v", r, pt.VendedLogsS3GB)
 		}
 	}
 }

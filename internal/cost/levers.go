@@ -94,15 +94,16 @@ func (p *pricer) spotLever() (Lever, bool) {
 		if g.Role == inventory.RoleController || len(g.InstanceTypes) == 0 || g.OnDemandPercent == 0 {
 			continue
 		}
-		typ := g.InstanceTypes[0]
-		now, ok := p.groupRange(g, p.rates(typ))
+		// Priced as the pool's line is: with several types, the low end at
+		// the cheapest (or first) and the high end at the dearest.
+		now := p.groupPrice(g)
 		spotted := g
 		spotted.OnDemandPercent = 0
-		then, ok2 := p.groupRange(spotted, p.rates(typ))
-		if !ok || !ok2 || now.Low-then.Low <= 0 && now.High-then.High <= 0 {
+		then := p.groupPrice(spotted)
+		if now.NoPrice != "" || then.NoPrice != "" || now.Monthly.Low-then.Monthly.Low <= 0 && now.Monthly.High-then.Monthly.High <= 0 {
 			continue
 		}
-		saving = saving.add(now.sub(then))
+		saving = saving.add(now.Monthly.sub(then.Monthly))
 		pools = append(pools, g.Pool)
 	}
 	if len(pools) == 0 {

@@ -39,6 +39,15 @@ type PriceTable struct {
 	Route53ZoneMonth      float64 `json:"route53_zone_month"`
 	S3StandardGBMonth     float64 `json:"s3_standard_gb_month"`
 	EKSControlPlaneHourly float64 `json:"eks_control_plane_hourly"`
+	// CPUCreditVCPUHourly: surplus CPU credits of a burstable family in
+	// unlimited mode, per vCPU-hour (Linux), by family (t3, t3a, t4g).
+	CPUCreditVCPUHourly map[string]float64 `json:"cpu_credit_vcpu_hourly"`
+	// InterAZGB: data transfer between Availability Zones of the region,
+	// per GB in each direction.
+	InterAZGB float64 `json:"inter_az_gb"`
+	// VendedLogsS3GB: CloudWatch vended logs (VPC flow logs) delivered to
+	// S3, per GB, first 10 TB a month; 0 when the table has no rate.
+	VendedLogsS3GB float64 `json:"vended_logs_s3_gb,omitempty"`
 	// SpotHourlyTypical: typical Spot prices per instance-hour, for
 	// planning only (Spot prices move); SpotSource says how they were made.
 	SpotHourlyTypical map[string]float64 `json:"spot_hourly_typical"`

@@ -71,9 +71,13 @@ func (e *Estimate) WriteText(w io.Writer) error {
 		}
 	}
 	a := e.Assumptions
-	fmt.Fprintf(&b, "\nAssumptions: %g hours/month; NLB %g LCU on average; %g GB processed per NAT gateway; "+
-		"%g GB on EFS; %g GB per S3 bucket; data transfer out not included.\n",
-		a.HoursPerMonth, a.NLBLCUs, a.NATDataGB, a.EFSStorageGB, a.S3StorageGB)
+	fmt.Fprintf(&b, "\nAssumptions: %g hours/month; %g GB processed by the NLB (%.3f NLCU on average); %g GB processed per NAT gateway; "+
+		"%g GB on EFS; %g GB per S3 bucket; %g GB of VPC flow logs",
+		a.HoursPerMonth, a.NLBDataGB, a.NLBCapacityUnits(), a.NATDataGB, a.EFSStorageGB, a.S3StorageGB, a.FlowLogsGB)
+	for _, n := range e.NotIncluded {
+		fmt.Fprintf(&b, "; %s not included", n)
+	}
+	fmt.Fprintf(&b, ".\n")
 	fmt.Fprintf(&b, "\nSame workers on EKS: %s %s/month (control-plane fee %.2f added, control-plane node %s removed; difference %s).\n",
 		e.EKS.Total.Money(), e.Currency, e.EKS.ControlPlaneFee, e.EKS.ControllerRemove.Money(), signed(e.EKS.Difference))
 	if len(e.Levers) == 0 {

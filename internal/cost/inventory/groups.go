@@ -36,6 +36,14 @@ type Group struct {
 	// group without one is on-demand throughout (percent 100).
 	OnDemandBase    int
 	OnDemandPercent int
+	// OnDemandStrategy is the on-demand allocation strategy of a mixed
+	// instances policy: "prioritized" (the AWS default: the first listed
+	// type that has capacity) or "lowest-price".
+	OnDemandStrategy string
+	// CPUCredits is the launch template's credit specification
+	// ("standard" or "unlimited"); "" when it sets none, and burstable
+	// types then launch in their family's default mode.
+	CPUCredits string
 
 	explicitIP bool // the launch template decides PublicIP itself
 }
@@ -56,7 +64,7 @@ func (inv *Inventory) Groups() []Group {
 		g.Role, g.Pool = inv.roleOf(asg)
 		g.LaunchTemplate = inv.launchTemplateOf(asg)
 		g.InstanceTypes = overrideTypes(asg)
-		g.OnDemandBase, g.OnDemandPercent = distribution(asg)
+		g.OnDemandBase, g.OnDemandPercent, g.OnDemandStrategy = distribution(asg)
 		if lt := g.LaunchTemplate; lt != nil {
 			if len(g.InstanceTypes) == 0 {
 				if t := lt.String("instance_type"); t != "" {
@@ -187,23 +195,28 @@ func (inv *Inventory) launchTemplateOf(asg *Resource) *Resource {
 	return nil
 }
 
-// distribution reads the on-demand base and the on-demand percentage above
-// it; without a mixed instances policy everything is on-demand.
-func distribution(asg *Resource) (base, percent int) {
+// distribution reads the on-demand base, the on-demand percentage above it
+// and the on-demand allocation strategy; without a mixed instances policy
+// everything is on-demand.
+func distribution(asg *Resource) (base, percent int, strategy string) {
+	strategy = "prioritized" // the AWS default
 	mip := asg.Block("mixed_instances_policy")
 	if mip == nil {
-		return 0, 100
+		return 0, 100, strategy
 	}
 	d := FirstBlock(mip["instances_distribution"])
 	if d == nil {
-		return 0, 100 // the AWS defaults
+		return 0, 100, strategy // the AWS defaults
 	}
 	base = intOf(d["on_demand_base_capacity"])
 	percent = 100
 	if p, ok := Number(d["on_demand_percentage_above_base_capacity"]); ok {
 		percent = int(p)
 	}
-	return base, percent
+	if s, _ := d["on_demand_allocation_strategy"].(string); s != "" {
+		strategy = s
+	}
+	return base, percent, strategy
 }
 
 // OnDemand and Spot split n instances the way EC2 Auto Scaling does: the
@@ -254,6 +267,9 @@ func (g *Group) readLaunchTemplate(lt *Resource) {
 			g.VolumeThroughput, _ = Number(ebs["throughput"])
 			break
 		}
+	}
+	if cs := FirstBlock(lt.Values["credit_specification"]); cs != nil {
+		g.CPUCredits, _ = cs["cpu_credits"].(string)
 	}
 	for _, ni := range Blocks(lt.Values["network_interfaces"]) {
 		switch v := ni["associate_public_ip_address"].(type) {
