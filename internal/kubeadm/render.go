@@ -50,6 +50,9 @@ type ControlPlane struct {
 	// on AWS. The kubelet configuration is the
 	// cluster's, so the workers that join get it too.
 	SharedHostDisk bool
+	// PatchesDir is the directory of kubeadm patches (patches.directory)
+	// holding this node's KubeletPatchFile; empty for none.
+	PatchesDir string
 }
 
 // sharedDiskEviction are the lab's kubelet eviction thresholds: the
@@ -77,6 +80,8 @@ type Worker struct {
 	// AllowCgroupV1: the lab on a cgroup v1 machine (see ControlPlane); the
 	// kubelet's failCgroupV1 comes from the cluster's kubelet-config.
 	AllowCgroupV1 bool
+	// PatchesDir: as ControlPlane's, for this worker's kubelet.
+	PatchesDir string
 }
 
 // preflightSystemVerification is kubeadm's kernel and cgroup check.
@@ -149,6 +154,10 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 		// kube-proxy is replaced by Cilium; skipping the addon keeps one
 		// component less to pin and patch.
 		SkipPhases: []string{"addon/kube-proxy"},
+		// The node's own kubeReserved (KubeletPatchFile), applied to the
+		// kubelet's config.yaml here and not to the kubelet-config
+		// ConfigMap, which every node shares.
+		Patches: patches(c.PatchesDir),
 	}
 	sans := []string{c.APIDNSName, c.PrivateIP}
 	if c.PublicIP != "" {
@@ -294,6 +303,7 @@ func RenderJoin(w Worker) ([]byte, error) {
 			KubeletHealthCheck: kubeletHealthCheckTimeout.String(),
 			KubernetesAPICall:  kubernetesAPICallTimeout.String(),
 		},
+		Patches: patches(w.PatchesDir),
 		Discovery: Discovery{BootstrapToken: &BootstrapTokenDiscovery{
 			Token:             w.Token,
 			APIServerEndpoint: w.APIEndpoint,
@@ -304,6 +314,14 @@ func RenderJoin(w Worker) ([]byte, error) {
 		join.NodeRegistration.IgnorePreflightErrors = []string{preflightSystemVerification}
 	}
 	return marshalDocs(join)
+}
+
+// patches names dir as kubeadm's patches directory; nil when empty.
+func patches(dir string) *Patches {
+	if dir == "" {
+		return nil
+	}
+	return &Patches{Directory: dir}
 }
 
 // joinLabels renders labels sorted, so the output is stable.

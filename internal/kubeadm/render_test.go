@@ -22,7 +22,8 @@ func controlPlane() ControlPlane {
 		ClusterName: "demo", KubernetesVersion: "1.36.6", APIDNSName: "api.dev.example.com",
 		PodCIDR: "10.244.0.0/16", ServiceCIDR: "10.96.0.0/12", NodeName: "ip-10-0-1-10.eu-west-1.compute.internal",
 		PrivateIP: "10.0.1.10", PublicIP: "203.0.113.7", ProviderID: "aws:///eu-west-1a/i-0123456789abcdef0",
-		Labels: map[string]string{"node.kubernetes.io/instance-type": "t3.medium"},
+		Labels:     map[string]string{"node.kubernetes.io/instance-type": "t3.medium"},
+		PatchesDir: PatchesDir,
 	}
 }
 
@@ -64,6 +65,7 @@ func TestRenderGolden(t *testing.T) {
 		CACertHashes: []string{"sha256:" + strings.Repeat("ab", 32)},
 		Labels:       map[string]string{"kforge.io/pool": "general", "node.kubernetes.io/instance-type": "m7g.large", "topology.kubernetes.io/zone": "eu-west-1b"},
 		Taints:       []string{"dedicated=gpu:NoSchedule"},
+		PatchesDir:   PatchesDir,
 	}
 	cases := []struct {
 		name   string

@@ -53,6 +53,13 @@ type InitConfiguration struct {
 	NodeRegistration NodeRegistrationOptions `json:"nodeRegistration"`
 	LocalAPIEndpoint APIEndpoint             `json:"localAPIEndpoint"`
 	SkipPhases       []string                `json:"skipPhases,omitempty"`
+	Patches          *Patches                `json:"patches,omitempty"`
+}
+
+// Patches mirrors kubeadm v1beta4 Patches: a directory of files named
+// "target[suffix][+patchtype].extension" (kforge writes KubeletPatchFile).
+type Patches struct {
+	Directory string `json:"directory,omitempty"`
 }
 
 // Networking mirrors kubeadm v1beta4 Networking.
@@ -123,6 +130,7 @@ type JoinConfiguration struct {
 	TypeMeta         `json:",inline"`
 	NodeRegistration NodeRegistrationOptions `json:"nodeRegistration"`
 	Discovery        Discovery               `json:"discovery"`
+	Patches          *Patches                `json:"patches,omitempty"`
 	Timeouts         *JoinTimeouts           `json:"timeouts,omitempty"`
 }
 

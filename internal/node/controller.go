@@ -150,6 +150,9 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 	if err := a.prepareAPIServerFiles(); err != nil {
 		return err
 	}
+	if err := a.writeKubeletPatch(); err != nil {
+		return err
+	}
 	cfg, err := kubeadm.RenderControlPlane(kubeadm.ControlPlane{
 		ClusterName:       a.Cluster.ClusterName,
 		KubernetesVersion: a.Cluster.KubernetesVersion,
@@ -164,6 +167,7 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 		RestoredEtcd:      Exists(a.Host, etcdDB),
 		AllowCgroupV1:     a.lab != nil && a.lab.CgroupV1,
 		SharedHostDisk:    a.lab != nil && a.lab.SharedDisk,
+		PatchesDir:        kubeadm.PatchesDir,
 	})
 	if err != nil {
 		return err

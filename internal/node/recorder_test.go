@@ -63,7 +63,19 @@ func (r *recorder) Lock(ctx context.Context, path string) (func(), error) {
 }
 
 func newRecorder(t testing.TB, name string) *recorder {
-	return &recorder{t: t, files: map[string][]byte{}, perms: map[string]fs.FileMode{}, name: name}
+	r := &recorder{t: t, files: map[string][]byte{}, perms: map[string]fs.FileMode{}, name: name}
+	r.setResources("0-1", 4<<20)
+	return r
+}
+
+// setResources sets the host's online CPUs (a kernel cpu list) and its
+// MemTotal in kB, where the agent reads them; a new recorder is a machine
+// of 2 CPUs and 4 GiB.
+func (r *recorder) setResources(cpus string, memTotalKiB int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files[cpuOnlinePath] = []byte(cpus + "\n")
+	r.files[memInfoPath] = []byte(fmt.Sprintf("MemTotal:       %d kB\nMemFree:         1234567 kB\nMemAvailable:    2345678 kB\n", memTotalKiB))
 }
 
 func (r *recorder) WriteFile(path string, data []byte, perm fs.FileMode) error {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/kforge/kforge/internal/kubeadm"
 )
 
 // manifestDir holds the control plane's static pod manifests, which kubeadm
@@ -110,7 +112,14 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		apply := []string{"upgrade", "apply", "v" + want, "--yes"}
+		// kubeadm upgrade apply rewrites the kubelet's config.yaml from
+		// the kubelet-config ConfigMap: without the node's patch it would
+		// drop the kubelet's reservation. Written again here, so a control
+		// plane bootstrapped before the reservation existed gets it too.
+		if err := a.writeKubeletPatch(); err != nil {
+			return err
+		}
+		apply := UpgradeApplyArgs(want)
 		if lab != nil && lab.CgroupV1 {
 			// As kubeadm init and join skip it on a lab node of a cgroup
 			// v1 machine (internal/kubeadm): kubeadm's system verification
@@ -150,6 +159,15 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		return fmt.Errorf("upgrading the control plane's kubelet to %s: %w", want, err)
 	}
 	return a.backInService(ctx, node, want)
+}
+
+// UpgradeApplyArgs is the arguments of the control plane's `kubeadm upgrade
+// apply` to version want (lab settings apart): --patches names the
+// directory of the node's kubelet patch (kubeadm.PatchesDir), which kubeadm
+// applies to the kubelet configuration it writes; test/conformance runs
+// its kubelet-config phase with the real kubeadm.
+func UpgradeApplyArgs(want string) []string {
+	return []string{"upgrade", "apply", "v" + want, "--yes", "--patches", kubeadm.PatchesDir}
 }
 
 // BackInServiceKubectl is the kubectl arguments (the admin kubeconfig

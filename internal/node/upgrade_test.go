@@ -181,7 +181,7 @@ func TestUpgradeControlPlaneLabCgroupV1(t *testing.T) {
 	if err := a.UpgradeControlPlane(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !h.ran("kubeadm upgrade apply v1.36.6 --yes --ignore-preflight-errors=SystemVerification") {
+	if !h.ran("kubeadm upgrade apply v1.36.6 --yes --patches /etc/kforge/kubeadm-patches --ignore-preflight-errors=SystemVerification") {
 		t.Errorf("the lab's cgroup v1 node did not skip SystemVerification: %v", h.commands())
 	}
 }

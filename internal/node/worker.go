@@ -57,6 +57,9 @@ func (a *Agent) join(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.writeKubeletPatch(); err != nil {
+		return err
+	}
 	cfg, err := kubeadm.RenderJoin(kubeadm.Worker{
 		NodeName:     a.Instance.Hostname,
 		ProviderID:   a.Instance.ProviderID(),
@@ -67,6 +70,7 @@ func (a *Agent) join(ctx context.Context) error {
 		Taints:       a.Cluster.WorkerPools[a.Options.Pool].Taints,
 		// The lab on a cgroup v1 machine (lab.go).
 		AllowCgroupV1: a.lab != nil && a.lab.CgroupV1,
+		PatchesDir:    kubeadm.PatchesDir,
 	})
 	if err != nil {
 		return err

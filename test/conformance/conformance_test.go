@@ -50,6 +50,7 @@ func TestConformance(t *testing.T) {
 				{"10-upgrade-back-in-service", checkBackInService},
 				{"11-containerd-sandbox-image", checkSandboxImage},
 				{"12-certificate-renewal", checkCertRenewal},
+				{"13-kubelet-reservation-join-and-upgrade", checkReservationJoinAndUpgrade},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, func(t *testing.T) { s.run(t, e, a) }) {
@@ -62,6 +63,10 @@ func TestConformance(t *testing.T) {
 
 // 1. kubeadm config validate accepts each rendered configuration.
 func checkValidate(t *testing.T, e *env, a artifacts) {
+	// The node's kubelet patch, in the directory the init and join
+	// configurations name (patches.directory), as the agent writes it
+	// before kubeadm init or join.
+	kubeletPatch(t)
 	for name, data := range map[string][]byte{
 		"init.yaml": a.init, "init-restored.yaml": a.initRestored, "join.yaml": a.join, "kubelet.yaml": a.kubelet,
 	} {
@@ -171,8 +176,11 @@ func checkKubelet(t *testing.T, e *env, a artifacts) {
 		t.Logf("this machine is cgroup v1: validating with --fail-cgroupv1=false (AL2023 nodes are cgroup v2)")
 	}
 	args = append(args, hostFlags...)
+	// kubeadm merged the node's patch (patches.directory of the
+	// InitConfiguration) into the cluster's KubeletConfiguration.
+	assertReserved(t, "kubeadm init phase kubelet-start", config, kubeletPatch(t))
 	if _, err := e.run(nil, "kubeletcheck", args...); err != nil {
-		t.Fatalf("kubelet %s rejects the configuration kubeadm wrote from kforge's KubeletConfiguration, or its flags %v:\n%v", e.bin.Version, args, err)
+		t.Fatalf("kubelet %s rejects the configuration kubeadm wrote from kforge's KubeletConfiguration and the node's patch, or its flags %v:\n%v", e.bin.Version, args, err)
 	}
 	// kforge's KubeletConfiguration document on its own, as rendered.
 	if _, err := e.run(nil, "kubeletcheck", append([]string{"--config=" + e.write("kubelet.yaml", a.kubelet)}, hostFlags...)...); err != nil {

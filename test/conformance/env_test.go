@@ -49,7 +49,8 @@ func render(t *testing.T, version string) artifacts {
 		ClusterName: clusterName, KubernetesVersion: version, APIDNSName: apiDNSName,
 		PodCIDR: "10.244.0.0/16", ServiceCIDR: "10.96.0.0/12", NodeName: nodeName,
 		PrivateIP: nodeIP, ProviderID: "aws:///eu-west-1a/i-0123456789abcdef0",
-		Labels: map[string]string{"node.kubernetes.io/instance-type": "t3.medium"},
+		Labels:     map[string]string{"node.kubernetes.io/instance-type": "t3.medium"},
+		PatchesDir: kubeadm.PatchesDir,
 	}
 	a := artifacts{version: version}
 	var err error
@@ -60,13 +61,7 @@ func render(t *testing.T, version string) artifacts {
 	if a.initRestored, err = kubeadm.RenderControlPlane(cp); err != nil {
 		t.Fatalf("rendering the restored init configuration: %v", err)
 	}
-	if a.join, err = kubeadm.RenderJoin(kubeadm.Worker{
-		NodeName: workerName, ProviderID: "aws:///eu-west-1b/i-0fedcba9876543210",
-		APIEndpoint: apiDNSName + ":6443", Token: "abcdef.0123456789abcdef",
-		CACertHashes: []string{"sha256:" + strings.Repeat("ab", 32)},
-		Labels:       map[string]string{"tier": "apps"},
-		Taints:       []string{"dedicated=batch:NoSchedule"},
-	}); err != nil {
+	if a.join, err = kubeadm.RenderJoin(worker("abcdef.0123456789abcdef", "sha256:"+strings.Repeat("ab", 32))); err != nil {
 		t.Fatalf("rendering the join configuration: %v", err)
 	}
 	if a.kubelet, err = kubeadm.RenderKubelet(); err != nil {
@@ -84,6 +79,19 @@ func render(t *testing.T, version string) artifacts {
 		t.Fatalf("rendering the ClusterIssuers: %v", err)
 	}
 	return a
+}
+
+// worker is the worker kforge renders a join configuration for, with the
+// bootstrap token and CA hash given.
+func worker(token, caHash string) kubeadm.Worker {
+	return kubeadm.Worker{
+		NodeName: workerName, ProviderID: "aws:///eu-west-1b/i-0fedcba9876543210",
+		APIEndpoint: apiDNSName + ":6443", Token: token,
+		CACertHashes: []string{caHash},
+		Labels:       map[string]string{"tier": "apps"},
+		Taints:       []string{"dedicated=batch:NoSchedule"},
+		PatchesDir:   kubeadm.PatchesDir,
+	}
 }
 
 // env runs the binaries of one Kubernetes release.
