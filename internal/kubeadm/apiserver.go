@@ -13,7 +13,12 @@ const (
 	// the restored etcd.
 	EncryptionConfigPath = "/etc/kubernetes/pki/encryption-config.yaml"
 	AuditPolicyPath      = "/etc/kubernetes/audit/policy.yaml"
-	AuditLogDir          = "/var/log/kubernetes/audit"
+	// AdmissionConfigPath holds the Pod Security admission defaults.
+	AdmissionConfigPath = "/etc/kubernetes/admission/config.yaml"
+	// kubeletCAPath is the cluster CA, which signs the kubelets' serving
+	// certificates (the agent approves them for known instances only).
+	kubeletCAPath = "/etc/kubernetes/pki/ca.crt"
+	AuditLogDir   = "/var/log/kubernetes/audit"
 	// EncryptionKeyBytes is the secretbox key size.
 	EncryptionKeyBytes = 32
 )
@@ -27,7 +32,10 @@ const (
 )
 
 // apiServerHardening returns the API server arguments and host mounts for
-// audit logging and Secrets encryption at rest.
+// audit logging, Secrets encryption at rest, the Pod Security admission
+// defaults, and verified kubelet serving certificates: without
+// kubelet-certificate-authority the API server trusts whatever answers on
+// a node's 10250 with exec, attach, logs and port-forward sessions.
 func apiServerHardening() ([]Arg, []HostPathMount) {
 	args := []Arg{
 		{Name: "audit-policy-file", Value: AuditPolicyPath},
@@ -36,13 +44,85 @@ func apiServerHardening() ([]Arg, []HostPathMount) {
 		{Name: "audit-log-maxbackup", Value: fmt.Sprint(auditMaxBackups)},
 		{Name: "audit-log-maxage", Value: fmt.Sprint(auditMaxAgeDays)},
 		{Name: "encryption-provider-config", Value: EncryptionConfigPath},
+		{Name: "admission-control-config-file", Value: AdmissionConfigPath},
+		{Name: "kubelet-certificate-authority", Value: kubeletCAPath},
 	}
 	mounts := []HostPathMount{
 		{Name: "audit-policy", HostPath: AuditPolicyPath, MountPath: AuditPolicyPath, ReadOnly: true, PathType: "File"},
+		{Name: "admission-config", HostPath: AdmissionConfigPath, MountPath: AdmissionConfigPath, ReadOnly: true, PathType: "File"},
 		{Name: "audit-log", HostPath: AuditLogDir, MountPath: AuditLogDir, ReadOnly: false, PathType: "DirectoryOrCreate"},
 	}
 	return args, mounts
 }
+
+// AdmissionConfiguration mirrors apiserver.config.k8s.io/v1
+// AdmissionConfiguration with the PodSecurity plugin's configuration.
+type AdmissionConfiguration struct {
+	TypeMeta `json:",inline"`
+	Plugins  []AdmissionPlugin `json:"plugins"`
+}
+
+// AdmissionPlugin mirrors apiserver.config.k8s.io/v1 AdmissionPluginConfiguration.
+type AdmissionPlugin struct {
+	Name          string                   `json:"name"`
+	Configuration PodSecurityConfiguration `json:"configuration"`
+}
+
+// PodSecurityConfiguration mirrors pod-security.admission.config.k8s.io/v1
+// PodSecurityConfiguration.
+type PodSecurityConfiguration struct {
+	TypeMeta   `json:",inline"`
+	Defaults   PodSecurityDefaults   `json:"defaults"`
+	Exemptions PodSecurityExemptions `json:"exemptions"`
+}
+
+// PodSecurityDefaults mirrors pod-security.admission.config.k8s.io/v1 PodSecurityDefaults.
+type PodSecurityDefaults struct {
+	Enforce        string `json:"enforce"`
+	EnforceVersion string `json:"enforce-version"`
+	Audit          string `json:"audit"`
+	AuditVersion   string `json:"audit-version"`
+	Warn           string `json:"warn"`
+	WarnVersion    string `json:"warn-version"`
+}
+
+// PodSecurityExemptions mirrors pod-security.admission.config.k8s.io/v1 PodSecurityExemptions.
+type PodSecurityExemptions struct {
+	Usernames      []string `json:"usernames"`
+	RuntimeClasses []string `json:"runtimeClasses"`
+	Namespaces     []string `json:"namespaces"`
+}
+
+// admissionConfig makes Pod Security's baseline level the default of every
+// namespace without its own label (the built-in default is privileged):
+// without it anyone who may create a pod anywhere may create a privileged,
+// host-network pod with the host's root mounted and a toleration for the
+// control plane, and so read the CA key and take the instance role.
+// kube-system is exempt (Cilium, the EFS CSI node plugin and kube-proxy
+// style components need privileges there); restricted is audited and
+// warned about, so a namespace can be tightened with evidence. A namespace
+// that needs more is labelled pod-security.kubernetes.io/enforce by an
+// administrator.
+func admissionConfig() AdmissionConfiguration {
+	return AdmissionConfiguration{
+		TypeMeta: TypeMeta{APIVersion: "apiserver.config.k8s.io/v1", Kind: "AdmissionConfiguration"},
+		Plugins: []AdmissionPlugin{{
+			Name: "PodSecurity",
+			Configuration: PodSecurityConfiguration{
+				TypeMeta: TypeMeta{APIVersion: "pod-security.admission.config.k8s.io/v1", Kind: "PodSecurityConfiguration"},
+				Defaults: PodSecurityDefaults{
+					Enforce: "baseline", EnforceVersion: "latest",
+					Audit: "restricted", AuditVersion: "latest",
+					Warn: "restricted", WarnVersion: "latest",
+				},
+				Exemptions: PodSecurityExemptions{Usernames: []string{}, RuntimeClasses: []string{}, Namespaces: []string{"kube-system"}},
+			},
+		}},
+	}
+}
+
+// RenderAdmissionConfig returns the API server's admission configuration.
+func RenderAdmissionConfig() ([]byte, error) { return marshalDocs(admissionConfig()) }
 
 // AuditPolicy mirrors audit.k8s.io/v1 Policy (the fields kforge sets).
 type AuditPolicy struct {

@@ -120,12 +120,14 @@ func TestAPIServerAuditAndEncryptionFlags(t *testing.T) {
 		args[a.Name] = a.Value
 	}
 	for name, want := range map[string]string{
-		"audit-policy-file":          AuditPolicyPath,
-		"audit-log-path":             "/var/log/kubernetes/audit/audit.log",
-		"audit-log-maxsize":          "100",
-		"audit-log-maxbackup":        "5",
-		"audit-log-maxage":           "30",
-		"encryption-provider-config": EncryptionConfigPath,
+		"audit-policy-file":             AuditPolicyPath,
+		"audit-log-path":                "/var/log/kubernetes/audit/audit.log",
+		"audit-log-maxsize":             "100",
+		"audit-log-maxbackup":           "5",
+		"audit-log-maxage":              "30",
+		"encryption-provider-config":    EncryptionConfigPath,
+		"admission-control-config-file": AdmissionConfigPath,
+		"kubelet-certificate-authority": "/etc/kubernetes/pki/ca.crt",
 	} {
 		if args[name] != want {
 			t.Errorf("--%s=%q, want %q", name, args[name], want)
@@ -138,10 +140,43 @@ func TestAPIServerAuditAndEncryptionFlags(t *testing.T) {
 			t.Errorf("volume %s mounts %s at %s", v.Name, v.HostPath, v.MountPath)
 		}
 	}
-	if !mounted[AuditPolicyPath] || !mounted[AuditLogDir] {
-		t.Errorf("mounts %v lack the audit policy or log directory", mounted)
+	if !mounted[AuditPolicyPath] || !mounted[AuditLogDir] || !mounted[AdmissionConfigPath] {
+		t.Errorf("mounts %v lack the audit policy, log directory or admission configuration", mounted)
+	}
+	schedulerArgs := map[string]string{}
+	for _, a := range cc.Scheduler.ExtraArgs {
+		schedulerArgs[a.Name] = a.Value
+	}
+	if schedulerArgs["profiling"] != "false" {
+		t.Errorf("scheduler args %v: want profiling=false, as the API server and controller manager", schedulerArgs)
 	}
 	if cc.CertificatesDir != "/etc/kubernetes/pki" || EncryptionConfigPath != cc.CertificatesDir+"/encryption-config.yaml" {
 		t.Errorf("the encryption config must sit in the mounted PKI directory %s", cc.CertificatesDir)
+	}
+}
+
+// The admission configuration decodes strictly into the API server's own
+// AdmissionConfiguration, and its PodSecurity plugin makes baseline the
+// enforced default with kube-system exempt (conformance check 14 starts a
+// real kube-apiserver on it and has a privileged pod refused).
+func TestAdmissionConfig(t *testing.T) {
+	out, err := RenderAdmissionConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertGolden(t, "admission-config.yaml", out)
+	var ac apiserverv1.AdmissionConfiguration
+	if err := yaml.UnmarshalStrict(out, &ac); err != nil {
+		t.Fatalf("admission configuration does not decode as apiserver.config.k8s.io/v1: %v", err)
+	}
+	if ac.APIVersion != "apiserver.config.k8s.io/v1" || len(ac.Plugins) != 1 || ac.Plugins[0].Name != "PodSecurity" || ac.Plugins[0].Configuration == nil {
+		t.Fatalf("admission configuration %+v: want the PodSecurity plugin alone", ac)
+	}
+	var ps PodSecurityConfiguration
+	if err := yaml.UnmarshalStrict(ac.Plugins[0].Configuration.Raw, &ps); err != nil {
+		t.Fatal(err)
+	}
+	if ps.APIVersion != "pod-security.admission.config.k8s.io/v1" || ps.Defaults.Enforce != "baseline" || ps.Defaults.Warn != "restricted" || !slices.Equal(ps.Exemptions.Namespaces, []string{"kube-system"}) {
+		t.Errorf("pod security %+v: want baseline enforced, restricted warned, kube-system alone exempt", ps)
 	}
 }

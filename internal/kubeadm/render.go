@@ -163,7 +163,8 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 	if c.PublicIP != "" {
 		sans = append(sans, c.PublicIP)
 	}
-	// Audit logging and Secrets encrypted at rest (apiserver.go).
+	// Audit logging, Secrets encrypted at rest, the Pod Security default
+	// and verified kubelets (apiserver.go).
 	hardeningArgs, hardeningMounts := apiServerHardening()
 	clusterCfg := ClusterConfiguration{
 		TypeMeta:             TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "ClusterConfiguration"},
@@ -183,7 +184,8 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 			{Name: "allocate-node-cidrs", Value: "true"},
 			{Name: "profiling", Value: "false"},
 		}},
-		Etcd: Etcd{Local: &LocalEtcd{DataDir: "/var/lib/etcd"}},
+		Scheduler: ControlPlaneComponent{ExtraArgs: []Arg{{Name: "profiling", Value: "false"}}},
+		Etcd:      Etcd{Local: &LocalEtcd{DataDir: "/var/lib/etcd"}},
 	}
 	kubelet := kubeletConfig()
 	if c.AllowCgroupV1 {

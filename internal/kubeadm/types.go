@@ -110,6 +110,7 @@ type ClusterConfiguration struct {
 	Networking           Networking            `json:"networking"`
 	APIServer            APIServer             `json:"apiServer"`
 	ControllerManager    ControlPlaneComponent `json:"controllerManager"`
+	Scheduler            ControlPlaneComponent `json:"scheduler"`
 	Etcd                 Etcd                  `json:"etcd"`
 }
 

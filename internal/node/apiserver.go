@@ -7,14 +7,15 @@ import (
 	"github.com/kforge/kforge/internal/kubeadm"
 )
 
-// PrepareAPIServerFiles writes the API server's audit policy and
-// EncryptionConfiguration on h exactly as the bootstrap does before kubeadm
+// PrepareAPIServerFiles writes the API server's audit policy, admission
+// configuration and EncryptionConfiguration on h exactly as the bootstrap does before kubeadm
 // init; the conformance suite starts a real kube-apiserver on them.
 func PrepareAPIServerFiles(h Host) error {
 	return (&Agent{Host: h}).prepareAPIServerFiles()
 }
 
-// prepareAPIServerFiles writes the audit policy and, unless one was
+// prepareAPIServerFiles writes the audit policy, the admission
+// configuration (Pod Security defaults) and, unless one was
 // restored with the PKI, the EncryptionConfiguration with a fresh random
 // key. The key is made here, on the control plane, and leaves it only in
 // the PKI backup (SSE-KMS in the certs bucket): never in Terraform state,
@@ -25,6 +26,13 @@ func (a *Agent) prepareAPIServerFiles() error {
 		return err
 	}
 	if err := a.Host.WriteFile(kubeadm.AuditPolicyPath, policy, 0o600); err != nil {
+		return err
+	}
+	admission, err := kubeadm.RenderAdmissionConfig()
+	if err != nil {
+		return err
+	}
+	if err := a.Host.WriteFile(kubeadm.AdmissionConfigPath, admission, 0o600); err != nil {
 		return err
 	}
 	if Exists(a.Host, kubeadm.EncryptionConfigPath) {

@@ -51,6 +51,7 @@ func TestConformance(t *testing.T) {
 				{"11-containerd-sandbox-image", checkSandboxImage},
 				{"12-certificate-renewal", checkCertRenewal},
 				{"13-kubelet-reservation-join-and-upgrade", checkReservationJoinAndUpgrade},
+				{"14-pod-security-default", checkPodSecurityDefault},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, func(t *testing.T) { s.run(t, e, a) }) {
