@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -76,19 +75,11 @@ func TestListSkipsWhatIsGoneSinceTheListing(t *testing.T) {
 		}
 	}
 	// Elastic Load Balancing: the gone balancer is in the kept one's batch.
-	e := ec2.NewFromConfig(cfg)
-	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.31.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sn, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.31.0.0/24"), AvailabilityZone: aws.String("us-east-1a")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	subnet := testSubnet(t, cfg, "10.31", nil)
 	lb := elbv2.NewFromConfig(cfg)
 	for _, name := range []string{"delta-kept", "delta-gone"} {
 		k, v := tag()
-		if _, err := lb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String(name), Type: elbtypes.LoadBalancerTypeEnumNetwork, Subnets: []string{aws.ToString(sn.Subnet.SubnetId)}, Tags: []elbtypes.Tag{{Key: k, Value: v}}}); err != nil {
+		if _, err := lb.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{Name: aws.String(name), Type: elbtypes.LoadBalancerTypeEnumNetwork, Subnets: []string{aws.ToString(subnet)}, Tags: []elbtypes.Tag{{Key: k, Value: v}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

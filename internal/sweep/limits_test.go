@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -59,6 +60,27 @@ func withInitialize(cfg aws.Config, id string, fn func(params any) error) aws.Co
 			}), middleware.Before)
 	})
 	return c
+}
+
+// testSubnet makes a VPC of cidr (a /16 such as "10.30") with one subnet
+// in us-east-1a, tagged as tags says (nil: untagged), and returns the
+// subnet's id.
+func testSubnet(t *testing.T, cfg aws.Config, cidr string, tags func(ec2types.ResourceType) []ec2types.TagSpecification) *string {
+	t.Helper()
+	if tags == nil {
+		tags = func(ec2types.ResourceType) []ec2types.TagSpecification { return nil }
+	}
+	ctx := context.Background()
+	e := ec2.NewFromConfig(cfg)
+	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(cidr + ".0.0/16"), TagSpecifications: tags(ec2types.ResourceTypeVpc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(cidr + ".1.0/24"), AvailabilityZone: aws.String("us-east-1a"), TagSpecifications: tags(ec2types.ResourceTypeSubnet)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sn.Subnet.SubnetId
 }
 
 // TestListPastFirstPage: a cluster's resource listed after a full page of
@@ -133,18 +155,10 @@ func TestListPastFirstPage(t *testing.T) {
 	// refused above 20 ARNs as AWS does: 22 of the cluster's balancers,
 	// matched by tag only, after another one.
 	t.Run("elbv2", func(t *testing.T) {
-		e := ec2.NewFromConfig(cfg)
-		vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.30.0.0/16")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sn, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.30.0.0/24"), AvailabilityZone: aws.String("us-east-1a")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		subnet := testSubnet(t, cfg, "10.30", nil)
 		c := elbv2.NewFromConfig(cfg)
 		for i := range 23 {
-			in := &elbv2.CreateLoadBalancerInput{Name: aws.String(fmt.Sprintf("lb%02d", i)), Type: elbtypes.LoadBalancerTypeEnumNetwork, Subnets: []string{aws.ToString(sn.Subnet.SubnetId)}}
+			in := &elbv2.CreateLoadBalancerInput{Name: aws.String(fmt.Sprintf("lb%02d", i)), Type: elbtypes.LoadBalancerTypeEnumNetwork, Subnets: []string{aws.ToString(subnet)}}
 			if i > 0 {
 				in.Tags = []elbtypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String("delta")}}
 			}

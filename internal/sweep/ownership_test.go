@@ -38,16 +38,10 @@ func TestOtherOwnersResourcesOfTheClusterPrefixAreNotListed(t *testing.T) {
 
 	// A VPC made by a wizard or a module with only Name tags, and an
 	// instance of another team in it.
-	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.99.0.0/16"), TagSpecifications: tagged(ec2types.ResourceTypeVpc, "Name", "prod-2-vpc")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sn, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.99.1.0/24"), AvailabilityZone: aws.String("us-east-1a"),
-		TagSpecifications: tagged(ec2types.ResourceTypeSubnet, "Name", "prod-2-subnet-public1-us-east-1a")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-760aaa0f"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: sn.Subnet.SubnetId,
+	subnet := testSubnet(t, cfg, "10.99", func(rt ec2types.ResourceType) []ec2types.TagSpecification {
+		return tagged(rt, "Name", "prod-2-"+string(rt)) // prod-2-vpc, prod-2-subnet
+	})
+	if _, err := e.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-760aaa0f"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: subnet,
 		TagSpecifications: tagged(ec2types.ResourceTypeInstance, "team", "payments")}); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +54,7 @@ func TestOtherOwnersResourcesOfTheClusterPrefixAreNotListed(t *testing.T) {
 	if _, err := autoscaling.NewFromConfig(cfg).CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
 		AutoScalingGroupName: aws.String("prod-web"), MinSize: aws.Int32(1), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(1),
 		LaunchTemplate:    &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String("$Latest")},
-		VPCZoneIdentifier: sn.Subnet.SubnetId,
+		VPCZoneIdentifier: subnet,
 		Tags:              []asgtypes.Tag{{Key: aws.String("team"), Value: aws.String("web"), PropagateAtLaunch: aws.Bool(true)}},
 	}); err != nil {
 		t.Fatal(err)
@@ -159,15 +153,8 @@ func TestOtherEnvironmentOfTheSameNameFailsTheListing(t *testing.T) {
 func TestGroupNamesTakenByAnotherClusterFailTheListing(t *testing.T) {
 	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
+	subnet := testSubnet(t, cfg, "10.97", nil)
 	e := ec2.NewFromConfig(cfg)
-	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.97.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sn, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.97.1.0/24"), AvailabilityZone: aws.String("us-east-1a")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	lt, err := e.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("dev-eu-general"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Small},
 		TagSpecifications:  []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeLaunchTemplate, Tags: []ec2types.Tag{{Key: aws.String(ClusterTag), Value: aws.String("dev-eu")}}}}})
@@ -177,7 +164,7 @@ func TestGroupNamesTakenByAnotherClusterFailTheListing(t *testing.T) {
 	if _, err := autoscaling.NewFromConfig(cfg).CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
 		AutoScalingGroupName: aws.String("dev-eu-general"), MinSize: aws.Int32(0), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(0),
 		LaunchTemplate:    &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String("$Latest")},
-		VPCZoneIdentifier: sn.Subnet.SubnetId,
+		VPCZoneIdentifier: subnet,
 		Tags:              []asgtypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String("dev-eu"), PropagateAtLaunch: aws.Bool(true)}},
 	}); err != nil {
 		t.Fatal(err)
