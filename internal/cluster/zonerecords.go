@@ -7,11 +7,11 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/sweep"
 )
 
 // The cluster's public zone, as the dns module creates it (none when the
@@ -33,7 +33,7 @@ func zoneInState(st *tfjson.State) *publicZone {
 	walkManaged(st, func(r *tfjson.StateResource) {
 		switch {
 		case r.Address == publicZoneAddress:
-			z = &publicZone{ID: str(r.AttributeValues["zone_id"]), Name: zoneRecordName(str(r.AttributeValues["name"]))}
+			z = &publicZone{ID: str(r.AttributeValues["zone_id"]), Name: sweep.RecordName(str(r.AttributeValues["name"]))}
 			if ns, ok := r.AttributeValues["name_servers"].([]any); ok {
 				for _, n := range ns {
 					z.NameServers = append(z.NameServers, str(n))
@@ -49,16 +49,10 @@ func zoneInState(st *tfjson.State) *publicZone {
 	z.Managed = map[string]bool{}
 	for _, r := range records {
 		if str(r["zone_id"]) == z.ID {
-			z.Managed[zoneRecordName(str(r["name"]))+" "+str(r["type"])] = true
+			z.Managed[sweep.RecordName(str(r["name"]))+" "+str(r["type"])] = true
 		}
 	}
 	return z
-}
-
-// zoneRecordName is a record name as Route 53 and the state both spell it:
-// lower case, no final dot, the wildcard as "*".
-func zoneRecordName(n string) string {
-	return strings.ToLower(strings.ReplaceAll(strings.TrimSuffix(n, "."), `\052`, "*"))
 }
 
 // foreignRecords are the records of z that are neither the zone's own (its
@@ -70,7 +64,7 @@ func zoneRecordName(n string) string {
 func (z *publicZone) foreignRecords(sets []r53types.ResourceRecordSet) []string {
 	var out []string
 	for _, s := range sets {
-		name, typ := zoneRecordName(aws.ToString(s.Name)), string(s.Type)
+		name, typ := sweep.RecordName(aws.ToString(s.Name)), string(s.Type)
 		if (name == z.Name && (typ == "NS" || typ == "SOA")) || z.Managed[name+" "+typ] {
 			continue
 		}
@@ -90,15 +84,9 @@ func (e *Env) zoneRecords(ctx context.Context, zoneID string) ([]r53types.Resour
 	if err != nil {
 		return nil, err
 	}
-	c := awsx.Route53Client(cfg)
-	var sets []r53types.ResourceRecordSet
-	p := route53.NewListResourceRecordSetsPaginator(c, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing the records of zone %s: %w", zoneID, err)
-		}
-		sets = append(sets, page.ResourceRecordSets...)
+	sets, err := sweep.ZoneRecords(ctx, awsx.Route53Client(cfg), aws.String(zoneID))
+	if err != nil {
+		return nil, fmt.Errorf("listing the records of zone %s: %w", zoneID, err)
 	}
 	return sets, nil
 }

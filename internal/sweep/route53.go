@@ -22,7 +22,7 @@ func (l *lister) hostedZones(ctx context.Context) error {
 	c := route53.NewFromConfig(l.cfg)
 	managed := map[string]bool{}
 	for _, n := range l.t.RecordNames {
-		managed[recordName(n)] = true
+		managed[RecordName(n)] = true
 	}
 	zp := route53.NewListHostedZonesPaginator(c, &route53.ListHostedZonesInput{})
 	for zp.HasMorePages() {
@@ -40,12 +40,12 @@ func (l *lister) hostedZones(ctx context.Context) error {
 		}
 		for i, z := range zones.HostedZones {
 			id := ids[i]
-			name := recordName(aws.ToString(z.Name))
+			name := RecordName(aws.ToString(z.Name))
 			why := l.match(tags[id], "")
 			if why == "" {
 				continue
 			}
-			recs, err := zoneRecords(ctx, c, z.Id)
+			recs, err := ZoneRecords(ctx, c, z.Id)
 			if isNotFound(err) {
 				continue // deleted since the listing
 			}
@@ -54,7 +54,7 @@ func (l *lister) hostedZones(ctx context.Context) error {
 			}
 			l.add(Resource{Kind: KindHostedZone, ID: id, Name: name, Why: why})
 			for _, r := range recs {
-				rn := recordName(aws.ToString(r.Name))
+				rn := RecordName(aws.ToString(r.Name))
 				if rn == name && (r.Type == "NS" || r.Type == "SOA") {
 					continue // the zone's own; they go with it
 				}
@@ -70,9 +70,9 @@ func (l *lister) hostedZones(ctx context.Context) error {
 	return nil
 }
 
-// recordName normalises a Route 53 name: no final dot, lower case, and the
+// RecordName normalises a Route 53 name: no final dot, lower case, and the
 // wildcard that Route 53 lists as \052 spelled *.
-func recordName(n string) string {
+func RecordName(n string) string {
 	return strings.ToLower(strings.ReplaceAll(strings.TrimSuffix(n, "."), `\052`, "*"))
 }
 
@@ -97,7 +97,7 @@ func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) err
 	if err != nil {
 		return err
 	}
-	apex := recordName(aws.ToString(z.HostedZone.Name))
+	apex := RecordName(aws.ToString(z.HostedZone.Name))
 	p := route53.NewListResourceRecordSetsPaginator(d.r53, &route53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zone)})
 	var changes []r53types.Change
 	for p.HasMorePages() {
@@ -106,7 +106,7 @@ func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) err
 			return err
 		}
 		for _, rr := range page.ResourceRecordSets {
-			rn := recordName(aws.ToString(rr.Name))
+			rn := RecordName(aws.ToString(rr.Name))
 			if rn == apex && (rr.Type == r53types.RRTypeNs || rr.Type == r53types.RRTypeSoa) {
 				continue
 			}
@@ -129,7 +129,8 @@ func (d *deleter) deleteRecords(ctx context.Context, zone, name, typ string) err
 	return nil
 }
 
-func zoneRecords(ctx context.Context, c *route53.Client, zoneID *string) ([]r53types.ResourceRecordSet, error) {
+// ZoneRecords lists every record of the zone.
+func ZoneRecords(ctx context.Context, c *route53.Client, zoneID *string) ([]r53types.ResourceRecordSet, error) {
 	var recs []r53types.ResourceRecordSet
 	rp := route53.NewListResourceRecordSetsPaginator(c, &route53.ListResourceRecordSetsInput{HostedZoneId: zoneID})
 	for rp.HasMorePages() {
