@@ -42,6 +42,11 @@ import (
 // bucket with objects, a zone with records).
 func createCluster(t *testing.T, ctx context.Context, cfg aws.Config, endpoint, name, cidr string) {
 	t.Helper()
+	// Most of these creates are not idempotent (CreateVpc takes no client
+	// token): a retry after a lost answer makes a second resource, and the
+	// clusters would no longer list alike. A failure is reported instead.
+	cfg = cfg.Copy()
+	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
 	must := func(what string, err error) {
 		t.Helper()
 		if err != nil {
