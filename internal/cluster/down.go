@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	tfjson "github.com/hashicorp/terraform-json"
 
@@ -31,8 +32,9 @@ type DownResult struct {
 	StateBucketDeleted bool             `json:"state_bucket_deleted"`
 	StateBucketKeptFor []string         `json:"state_bucket_kept_for,omitempty"`
 	Swept              []sweep.Resource `json:"swept,omitempty"`
-	// Kept are the certs bucket, log bucket, key and alias left in place
-	// (certsBucketForceDestroy: false); the next up adopts them.
+	// Kept are the certs bucket, log bucket, key, alias and public zone
+	// left in place (certsBucketForceDestroy: false); the next up adopts
+	// them.
 	Kept []sweep.Resource `json:"kept,omitempty"`
 	// FormerNameServers are the deleted public zone's, which the domain's
 	// delegation may still name (see delegationNote).
@@ -83,18 +85,25 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 		var keepAddrs []string
 		kept := 0
 		if keep || handOver {
-			keepAddrs, kept = keptStateAddresses(st)
+			keepAddrs, kept = keptStateAddresses(st, keep)
+		}
+		zone := zoneInState(st)
+		if slices.Contains(keepAddrs, publicZoneAddress) {
+			zone = nil // kept: neither its records nor its delegation go
 		}
 		destroy := count - kept
 		e.opts.UI.Infof("Environment %s: %d resources of cluster %s will be destroyed.\n", e.Name, destroy, e.Config.Name)
 		switch {
 		case kept > 0 && keep:
-			e.opts.UI.Infof("%d are kept (certsBucketForceDestroy: false): the certs bucket with its backups and settings, the log bucket, and the cluster's KMS key and alias, so the backups stay readable; the next `kforge up %s` adopts them.\n", kept, e.Name)
+			what := "the certs bucket with its backups and settings, the log bucket, and the cluster's KMS key and alias, so the backups stay readable"
+			if zone == nil && zoneInState(st) != nil {
+				what += "; and the public zone of " + e.Config.Domain + " with its name servers and the records kforge did not make, so the domain's delegation stays valid ($0.50 a month)"
+			}
+			e.opts.UI.Infof("%d are kept (certsBucketForceDestroy: false): %s; the next `kforge up %s` adopts them.\n", kept, what, e.Name)
 		case kept > 0:
 			e.opts.UI.Infof("%d more (the certs and log buckets, applied while certsBucketForceDestroy was false, and the KMS key) are deleted after the destroy, with every object version in the buckets.\n", kept)
 		}
 		var aps []sweep.Resource
-		zone := zoneInState(st)
 		if destroy > 0 {
 			if aps, err = e.accessPoints(ctx, st); err != nil {
 				return nil, err
@@ -111,7 +120,7 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 		// Out of the state first: destroy then leaves them, and a destroy
 		// that fails half way has them kept already (up adopts them).
 		if err := r.StateRm(ctx, keepAddrs...); err != nil {
-			return nil, fmt.Errorf("keeping the certs bucket and key out of the destroy: %w", err)
+			return nil, fmt.Errorf("keeping the certs bucket, key and zone out of the destroy: %w", err)
 		}
 		if destroy > 0 {
 			if result.Swept, err = e.deleteAccessPoints(ctx, aps); err != nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	tfjson "github.com/hashicorp/terraform-json"
@@ -24,12 +26,19 @@ import (
 // etcd backups, under SSE-KMS with the cluster key) with its settings and
 // policy, the log bucket, and the cluster key with its alias. A bucket kept
 // without its key is worthless: once a scheduled key deletion completes,
-// nothing in the bucket can be decrypted again.
+// nothing in the bucket can be decrypted again. It also keeps the public
+// hosted zone the dns module made: its name servers are what the registrar
+// delegates to, and a new zone would get others, so the domain would stop
+// resolving until the delegation is changed and the TLD's cached NS
+// records (up to two days) expire.
 //
 // Terraform destroys everything its state holds, so down removes these
 // resources from the state first (terraform state rm), and the leftover
 // sweep leaves them alone. up and plan look them up by name and import the
-// buckets, the key and the alias (import blocks in the adopt file). The
+// buckets, the key, the alias and the zone (import blocks in the adopt
+// file). The records Terraform made in the zone stay in the state and are
+// destroyed (they point at the load balancer that goes); records others
+// made in it stay with the zone. The
 // buckets' settings (versioning, encryption, public access block, policy,
 // lifecycle, ownership, logging) are not imported: each is written by a PUT
 // that replaces what the bucket has, so the plan simply writes them again.
@@ -55,11 +64,16 @@ const (
 const KeptWhy = "kept by kforge down (certsBucketForceDestroy: false)"
 
 // KeptNames names what down keeps for one cluster in one account and
-// region, as terraform/modules/buckets and modules/kms name them.
+// region, as terraform/modules/buckets, modules/kms and modules/dns name
+// them.
 type KeptNames struct {
 	CertsBucket string
 	LogBucket   string
 	Alias       string
+	// Zone is the domain, whose public zone the dns module makes unless
+	// the environment brings its own (dns.zoneID); a zone kept from before
+	// is looked for either way, so that it is never taken for an orphan.
+	Zone string
 	// Region places the buckets' ARNs in its partition.
 	Region string
 }
@@ -86,9 +100,10 @@ func bucketName(cluster, kind, account, region string) string {
 
 // keptStateAddresses are the addresses to remove from st before terraform
 // destroy so that it leaves the kept resources, and how many managed
-// resources they cover. Only addresses present in st are returned
-// (terraform state rm refuses others).
-func keptStateAddresses(st *tfjson.State) (addrs []string, count int) {
+// resources they cover; with zone, the public zone is one of them. Only
+// addresses present in st are returned (terraform state rm refuses
+// others).
+func keptStateAddresses(st *tfjson.State, zone bool) (addrs []string, count int) {
 	present := map[string]bool{}
 	module := false
 	walkManaged(st, func(r *tfjson.StateResource) {
@@ -101,7 +116,11 @@ func keptStateAddresses(st *tfjson.State) (addrs []string, count int) {
 	if module {
 		addrs = append(addrs, keptModule)
 	}
-	for _, a := range keptResources {
+	resources := keptResources
+	if zone {
+		resources = append(resources[:len(resources):len(resources)], publicZoneAddress)
+	}
+	for _, a := range resources {
 		if present[a] {
 			addrs = append(addrs, a)
 			count++
@@ -141,17 +160,27 @@ func walkManaged(st *tfjson.State, fn func(*tfjson.StateResource)) {
 }
 
 // keptLookup is what findKept needs from AWS: whether a bucket of this
-// account exists, and the key an alias names (nil when there is none).
+// account exists, the key an alias names (nil when there is none), and the
+// public zones of a domain with their tags.
 type keptLookup interface {
 	bucketExists(ctx context.Context, name string) (bool, error)
 	aliasKey(ctx context.Context, alias string) (*kmstypes.KeyMetadata, map[string]string, error)
+	publicZones(ctx context.Context, domain string) ([]zoneTags, error)
+}
+
+// zoneTags is a public hosted zone and its tags.
+type zoneTags struct {
+	ID   string
+	Tags map[string]string
 }
 
 // findKept looks the kept resources up by name and returns those the state
 // does not hold (known reads it, only when something exists). A key counts
 // only when it is a customer managed key of this cluster (its tag) that is
 // not pending deletion; its alias only with such a key, kept or in the
-// state. Anything else under these names is left to the orphan rules.
+// state. A public zone of the domain counts only with the cluster's tag
+// (Route 53 takes several zones of one name, and one may be the user's).
+// Anything else under these names is left to the orphan rules.
 func findKept(ctx context.Context, cluster string, names KeptNames, look keptLookup, known func() (map[string]bool, error)) ([]sweep.Resource, error) {
 	var found []sweep.Resource
 	for _, b := range []string{names.CertsBucket, names.LogBucket} {
@@ -175,6 +204,25 @@ func findKept(ctx context.Context, cluster string, names KeptNames, look keptLoo
 			sweep.Resource{Kind: sweep.KindKMSKey, ID: key, ARN: *md.Arn, Why: KeptWhy},
 			sweep.Resource{Kind: sweep.KindKMSAlias, ID: names.Alias, Name: names.Alias, Parent: key, Why: KeptWhy})
 	}
+	if names.Zone != "" {
+		zones, err := look.publicZones(ctx, names.Zone)
+		if err != nil {
+			return nil, err
+		}
+		var ours []string
+		for _, z := range zones {
+			if z.Tags[sweep.ClusterTag] == cluster {
+				ours = append(ours, z.ID)
+			}
+		}
+		if len(ours) > 1 {
+			return nil, fmt.Errorf("%d public hosted zones named %s carry the tag %s=%s (%s), and the cluster can serve one: delete the one the registrar does not delegate to (aws route53 get-hosted-zone --id <id> shows its name servers)",
+				len(ours), names.Zone, sweep.ClusterTag, cluster, strings.Join(ours, ", "))
+		}
+		if len(ours) == 1 {
+			found = append(found, sweep.Resource{Kind: sweep.KindHostedZone, ID: ours[0], Name: names.Zone, Why: KeptWhy})
+		}
+	}
 	if len(found) == 0 {
 		return nil, nil
 	}
@@ -191,20 +239,27 @@ func findKept(ctx context.Context, cluster string, names KeptNames, look keptLoo
 	return out, nil
 }
 
-// withoutKept drops the kept resources from a listing of the cluster.
+// withoutKept drops the kept resources from a listing of the cluster, and
+// the records of a kept zone that Terraform never made (the sweep lists
+// them as the zone's children): they stay with it.
 func withoutKept(all, kept []sweep.Resource) []sweep.Resource {
 	if len(kept) == 0 {
 		return all
 	}
 	drop := map[string]bool{}
+	keptZones := map[string]bool{}
 	for _, k := range kept {
 		drop[k.Kind+" "+k.ID] = true
+		if k.Kind == sweep.KindHostedZone {
+			keptZones[k.ID] = true
+		}
 	}
 	var out []sweep.Resource
 	for _, r := range all {
-		if !drop[r.Kind+" "+r.ID] {
-			out = append(out, r)
+		if drop[r.Kind+" "+r.ID] || (r.Kind == sweep.KindRecord && keptZones[r.Parent]) {
+			continue
 		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -212,8 +267,9 @@ func withoutKept(all, kept []sweep.Resource) []sweep.Resource {
 // keptAdoptions maps kept resources to the addresses that import them.
 // logBucket says whether the configuration has a log bucket (vpcFlowLogs
 // or bucketAccessLogs); a kept log bucket it does not have is returned in
-// left, to be left alone.
-func keptAdoptions(names KeptNames, kept []sweep.Resource, logBucket bool) (adopt map[string]sweep.Resource, left []sweep.Resource) {
+// left, to be left alone, and so is a kept zone when the configuration
+// now brings its own (zoneManaged false: dns.zoneID is set).
+func keptAdoptions(names KeptNames, kept []sweep.Resource, logBucket, zoneManaged bool) (adopt map[string]sweep.Resource, left []sweep.Resource) {
 	adopt = map[string]sweep.Resource{}
 	for _, r := range kept {
 		switch {
@@ -225,6 +281,8 @@ func keptAdoptions(names KeptNames, kept []sweep.Resource, logBucket bool) (adop
 			adopt[keyAddress] = r
 		case r.Kind == sweep.KindKMSAlias:
 			adopt[aliasAddress] = r
+		case r.Kind == sweep.KindHostedZone && zoneManaged && r.Name == names.Zone:
+			adopt[publicZoneAddress] = r
 		default:
 			left = append(left, r)
 		}
@@ -243,6 +301,8 @@ func DescribeKept(rs []sweep.Resource) []string {
 			out = append(out, "KMS key "+r.ID)
 		case sweep.KindKMSAlias:
 			out = append(out, "KMS alias "+r.ID)
+		case sweep.KindHostedZone:
+			out = append(out, "hosted zone "+r.Name+" ("+r.ID+")")
 		default:
 			out = append(out, r.String())
 		}
@@ -270,10 +330,11 @@ func (e *Env) kept(ctx context.Context, known func() (map[string]bool, error)) (
 	}
 	account := aws.ToString(id.Account)
 	names := NamesFor(e.Config.Name, account, e.Config.Region)
-	look := awsKept{s3: awsx.S3Client(cfg, e.Endpoint), kms: kms.NewFromConfig(cfg), account: account}
+	names.Zone = e.Config.Domain
+	look := awsKept{s3: awsx.S3Client(cfg, e.Endpoint), kms: kms.NewFromConfig(cfg), r53: awsx.Route53Client(cfg), account: account}
 	found, err := findKept(ctx, e.Config.Name, names, look, known)
 	if err != nil {
-		return names, nil, fmt.Errorf("looking for the certs bucket and key an earlier down kept: %w", err)
+		return names, nil, fmt.Errorf("looking for the certs bucket, key and zone an earlier down kept: %w", err)
 	}
 	return names, found, nil
 }
@@ -297,9 +358,16 @@ func (e *Env) adoptKeptFound(ctx context.Context, r *tfrun.Runner, names KeptNam
 		return 0, nil
 	}
 	logBucket := e.Config.Logging.VPCFlowLogs || e.Config.Logging.BucketAccessLogs
-	adopt, left := keptAdoptions(names, found, logBucket)
+	adopt, left := keptAdoptions(names, found, logBucket, e.Config.DNS.ZoneID == "")
 	for _, l := range left {
-		e.opts.UI.Notef("%s is kept from an earlier down, but this configuration has no log bucket (logging.vpcFlowLogs and logging.bucketAccessLogs are off): it is left as it is; delete it yourself when its logs are no longer needed.\n", DescribeKept([]sweep.Resource{l})[0])
+		if l.Kind == sweep.KindHostedZone && l.ID == e.Config.DNS.ZoneID {
+			continue // the kept zone is the one dns.zoneID now names
+		}
+		why := "this configuration has no log bucket (logging.vpcFlowLogs and logging.bucketAccessLogs are off): it is left as it is; delete it yourself when its logs are no longer needed"
+		if l.Kind == sweep.KindHostedZone {
+			why = "this configuration serves the domain from its own zone (dns.zoneID): it is left as it is; delete it yourself once the registrar no longer delegates to it"
+		}
+		e.opts.UI.Notef("%s is kept from an earlier down, but %s.\n", DescribeKept([]sweep.Resource{l})[0], why)
 	}
 	if _, ok := adopt[certsBucketAddress]; ok {
 		if _, ok := adopt[keyAddress]; !ok {
@@ -327,6 +395,7 @@ func stateKnown(ctx context.Context, r *tfrun.Runner) func() (map[string]bool, e
 type awsKept struct {
 	s3      *s3.Client
 	kms     *kms.Client
+	r53     *route53.Client
 	account string
 }
 
@@ -368,4 +437,42 @@ func (a awsKept) aliasKey(ctx context.Context, alias string) (*kmstypes.KeyMetad
 		}
 	}
 	return out.KeyMetadata, tags, nil
+}
+
+// publicZones lists the public hosted zones named domain, with their tags.
+// ListHostedZonesByName starts at the name and goes on in order, so the
+// zones of that name come first; the listing stops at the first other name.
+func (a awsKept) publicZones(ctx context.Context, domain string) ([]zoneTags, error) {
+	var out []zoneTags
+	in := &route53.ListHostedZonesByNameInput{DNSName: aws.String(domain)}
+	for {
+		page, err := a.r53.ListHostedZonesByName(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("listing the hosted zones of %s: %w", domain, err)
+		}
+		for _, z := range page.HostedZones {
+			if sweep.RecordName(aws.ToString(z.Name)) != sweep.RecordName(domain) {
+				return out, nil
+			}
+			if z.Config != nil && z.Config.PrivateZone {
+				continue
+			}
+			id := strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
+			tags, err := a.r53.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: aws.String(id), ResourceType: r53types.TagResourceTypeHostedzone})
+			if err != nil {
+				return nil, fmt.Errorf("tags of hosted zone %s: %w", id, err)
+			}
+			zt := zoneTags{ID: id, Tags: map[string]string{}}
+			if tags.ResourceTagSet != nil {
+				for _, t := range tags.ResourceTagSet.Tags {
+					zt.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+				}
+			}
+			out = append(out, zt)
+		}
+		if !page.IsTruncated {
+			return out, nil
+		}
+		in = &route53.ListHostedZonesByNameInput{DNSName: page.NextDNSName, HostedZoneId: page.NextHostedZoneId}
+	}
 }

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"io/fs"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	tfjson "github.com/hashicorp/terraform-json"
@@ -89,33 +92,42 @@ func TestKeptStateAddresses(t *testing.T) {
 		"module.kms.aws_kms_alias.cluster",
 		"module.kms.aws_iam_service_linked_role.autoscaling[0]",
 		"module.network.aws_vpc.this",
+		"module.dns.aws_route53_zone.this[0]",
+		"module.dns.aws_route53_zone.api",
+		"module.dns.aws_route53_record.ingress[\"*.dev.example.com\"]",
 	)
-	addrs, n := keptStateAddresses(st)
-	if want := []string{"module.buckets", "module.kms.aws_kms_key.cluster", "module.kms.aws_kms_alias.cluster"}; !reflect.DeepEqual(addrs, want) {
+	addrs, n := keptStateAddresses(st, true)
+	if want := []string{"module.buckets", "module.kms.aws_kms_key.cluster", "module.kms.aws_kms_alias.cluster", "module.dns.aws_route53_zone.this[0]"}; !reflect.DeepEqual(addrs, want) {
 		t.Errorf("addresses = %v, want %v", addrs, want)
 	}
-	if n != 5 { // three managed bucket resources, key, alias; not the data source
-		t.Errorf("kept count = %d, want 5", n)
+	if n != 6 { // three managed bucket resources, key, alias, public zone; not the data source
+		t.Errorf("kept count = %d, want 6", n)
+	}
+	// Buckets handed to the sweep (not kept): the zone goes with the destroy.
+	if addrs, n := keptStateAddresses(st, false); slices.Contains(addrs, publicZoneAddress) || n != 5 {
+		t.Errorf("without the zone: %v %d", addrs, n)
 	}
 	// A state rm of an absent address fails: nothing kept, nothing named.
-	if addrs, n := keptStateAddresses(stateOf(t, "module.network.aws_vpc.this", "module.kms.aws_kms_alias.cluster")); !reflect.DeepEqual(addrs, []string{"module.kms.aws_kms_alias.cluster"}) || n != 1 {
+	if addrs, n := keptStateAddresses(stateOf(t, "module.network.aws_vpc.this", "module.kms.aws_kms_alias.cluster"), true); !reflect.DeepEqual(addrs, []string{"module.kms.aws_kms_alias.cluster"}) || n != 1 {
 		t.Errorf("alias only: %v %d", addrs, n)
 	}
-	if addrs, n := keptStateAddresses(nil); addrs != nil || n != 0 {
+	if addrs, n := keptStateAddresses(nil, true); addrs != nil || n != 0 {
 		t.Errorf("no state: %v %d", addrs, n)
 	}
 }
 
 func TestKeptAdoptionsAndExclusion(t *testing.T) {
 	n := NamesFor("c1", "123456789012", "us-east-1")
+	n.Zone = "c1.example.com"
 	kept := []sweep.Resource{
 		{Kind: sweep.KindBucket, ID: n.CertsBucket},
 		{Kind: sweep.KindBucket, ID: n.LogBucket},
 		{Kind: sweep.KindKMSKey, ID: "k-1"},
 		{Kind: sweep.KindKMSAlias, ID: n.Alias},
+		{Kind: sweep.KindHostedZone, ID: "Z1", Name: n.Zone},
 	}
-	adopt, left := keptAdoptions(n, kept, true)
-	want := map[string]string{certsBucketAddress: n.CertsBucket, logBucketAddress: n.LogBucket, keyAddress: "k-1", aliasAddress: n.Alias}
+	adopt, left := keptAdoptions(n, kept, true, true)
+	want := map[string]string{certsBucketAddress: n.CertsBucket, logBucketAddress: n.LogBucket, keyAddress: "k-1", aliasAddress: n.Alias, publicZoneAddress: "Z1"}
 	got := map[string]string{}
 	for a, r := range adopt {
 		got[a] = r.ID
@@ -123,13 +135,31 @@ func TestKeptAdoptionsAndExclusion(t *testing.T) {
 	if !reflect.DeepEqual(got, want) || len(left) != 0 {
 		t.Errorf("with a log bucket: adopt %v left %v", got, left)
 	}
-	adopt, left = keptAdoptions(n, kept, false)
-	if _, ok := adopt[logBucketAddress]; ok || len(left) != 1 || left[0].ID != n.LogBucket || len(adopt) != 3 {
+	adopt, left = keptAdoptions(n, kept, false, true)
+	if _, ok := adopt[logBucketAddress]; ok || len(left) != 1 || left[0].ID != n.LogBucket || len(adopt) != 4 {
 		t.Errorf("without a log bucket: adopt %v left %v; want the log bucket left alone", adopt, left)
 	}
-	all := append([]sweep.Resource{{Kind: sweep.KindVPC, ID: "vpc-1"}, {Kind: sweep.KindKMSKey, ID: "k-2"}}, kept...)
-	if rest := withoutKept(all, kept); len(rest) != 2 || rest[0].ID != "vpc-1" || rest[1].ID != "k-2" {
-		t.Errorf("withoutKept = %v", rest)
+	// The environment now brings its own zone (dns.zoneID): the kept one
+	// is left alone, not imported over it.
+	if adopt, left = keptAdoptions(n, kept, true, false); len(left) != 1 || left[0].ID != "Z1" || len(adopt) != 4 {
+		t.Errorf("with the environment's own zone: adopt %v left %v; want the kept zone left alone", adopt, left)
+	}
+	// The sweep lists the records of a tagged zone: those others made in
+	// the kept zone stay with it; Terraform's (no parent) and another
+	// zone's are not kept.
+	all := append([]sweep.Resource{
+		{Kind: sweep.KindVPC, ID: "vpc-1"},
+		{Kind: sweep.KindKMSKey, ID: "k-2"},
+		{Kind: sweep.KindRecord, ID: "Z1_verify.c1.example.com_TXT", Parent: "Z1"},
+		{Kind: sweep.KindRecord, ID: "Z1_c1.example.com_A"},
+		{Kind: sweep.KindRecord, ID: "Z2_x.c1.example.com_TXT", Parent: "Z2"},
+	}, kept...)
+	var rest []string
+	for _, r := range withoutKept(all, kept) {
+		rest = append(rest, r.ID)
+	}
+	if want := []string{"vpc-1", "k-2", "Z1_c1.example.com_A", "Z2_x.c1.example.com_TXT"}; !reflect.DeepEqual(rest, want) {
+		t.Errorf("withoutKept = %v, want %v", rest, want)
 	}
 }
 
@@ -144,9 +174,10 @@ func TestFindKeptAgainstEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	account := aws.ToString(id.Account)
-	s3c, kmsc := awsx.S3Client(cfg, em.URL()), kms.NewFromConfig(cfg)
-	look := awsKept{s3: s3c, kms: kmsc, account: account}
+	s3c, kmsc, r53 := awsx.S3Client(cfg, em.URL()), kms.NewFromConfig(cfg), route53.NewFromConfig(cfg)
+	look := awsKept{s3: s3c, kms: kmsc, r53: r53, account: account}
 	names := NamesFor("c1", account, "us-east-1")
+	names.Zone = "c1.example.com"
 	none := func() (map[string]bool, error) { return nil, nil }
 	ids := func(rs []sweep.Resource) []string {
 		var out []string
@@ -176,30 +207,66 @@ func TestFindKeptAgainstEmulator(t *testing.T) {
 	if _, err := kmsc.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(names.Alias), TargetKeyId: aws.String(keyID)}); err != nil {
 		t.Fatal(err)
 	}
+	// Zones of the domain: the user's own (untagged), another cluster's,
+	// one of a name that only starts like it, and this cluster's.
+	zone := func(name, cluster string) string {
+		t.Helper()
+		z, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String(name), CallerReference: aws.String(name + cluster)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := strings.TrimPrefix(aws.ToString(z.HostedZone.Id), "/hostedzone/")
+		if cluster != "" {
+			if _, err := r53.ChangeTagsForResource(ctx, &route53.ChangeTagsForResourceInput{ResourceId: aws.String(id), ResourceType: r53types.TagResourceTypeHostedzone,
+				AddTags: []r53types.Tag{{Key: aws.String(sweep.ClusterTag), Value: aws.String(cluster)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	zone("c1.example.com", "")
+	zone("c1.example.com", "c2")
+	zone("c1.example.com.au", "c1")
+	zoneID := zone("c1.example.com", "c1")
 	got, err = findKept(ctx, "c1", names, look, none)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"s3:bucket " + names.CertsBucket, "kms:key " + keyID, "kms:alias " + names.Alias}; !reflect.DeepEqual(ids(got), want) {
+	if want := []string{"s3:bucket " + names.CertsBucket, "kms:key " + keyID, "kms:alias " + names.Alias, "route53:hosted-zone " + zoneID}; !reflect.DeepEqual(ids(got), want) {
 		t.Errorf("after a kept down: %v, want %v", ids(got), want)
+	}
+	// No domain (none configured): no zone is looked for.
+	noZone := names
+	noZone.Zone = ""
+	if got, err = findKept(ctx, "c1", noZone, look, none); err != nil || len(got) != 3 {
+		t.Errorf("without a domain: got %v, %v; want the buckets, key and alias only", ids(got), err)
 	}
 	// In the state (the cluster is up, or adopted): nothing to adopt.
 	inState := func() (map[string]bool, error) {
-		return map[string]bool{names.CertsBucket: true, aws.ToString(key.KeyMetadata.Arn): true, names.Alias: true}, nil
+		return map[string]bool{names.CertsBucket: true, aws.ToString(key.KeyMetadata.Arn): true, names.Alias: true, zoneID: true}, nil
 	}
 	if got, err = findKept(ctx, "c1", names, look, inState); err != nil || len(got) != 0 {
 		t.Errorf("everything in the state: got %v, %v", ids(got), err)
 	}
 	// The same alias name in another cluster's view: the key's tag differs.
-	if got, err = findKept(ctx, "c2", names, look, none); err != nil || !reflect.DeepEqual(ids(got), []string{"s3:bucket " + names.CertsBucket}) {
+	if got, err = findKept(ctx, "c3", names, look, none); err != nil || !reflect.DeepEqual(ids(got), []string{"s3:bucket " + names.CertsBucket}) {
 		t.Errorf("key of another cluster: got %v, %v; want the bucket only", ids(got), err)
+	}
+	// Two zones of the domain tagged for the cluster: which one the
+	// registrar delegates to is not for kforge to guess.
+	second := zone("c1.example.com", "c1")
+	if _, err = findKept(ctx, "c1", names, look, none); err == nil || !strings.Contains(err.Error(), zoneID) || !strings.Contains(err.Error(), second) {
+		t.Errorf("two zones of the cluster: err = %v, want both named", err)
+	}
+	if _, err := r53.DeleteHostedZone(ctx, &route53.DeleteHostedZoneInput{Id: aws.String(second)}); err != nil {
+		t.Fatal(err)
 	}
 	// A key pending deletion is not kept (nor its alias).
 	if _, err := kmsc.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(keyID), PendingWindowInDays: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = findKept(ctx, "c1", names, look, none); err != nil || !reflect.DeepEqual(ids(got), []string{"s3:bucket " + names.CertsBucket}) {
-		t.Errorf("key pending deletion: got %v, %v; want the bucket only", ids(got), err)
+	if got, err = findKept(ctx, "c1", names, look, none); err != nil || !reflect.DeepEqual(ids(got), []string{"s3:bucket " + names.CertsBucket, "route53:hosted-zone " + zoneID}) {
+		t.Errorf("key pending deletion: got %v, %v; want the bucket and zone only", ids(got), err)
 	}
 }
 

@@ -5,6 +5,13 @@ resource "aws_route53_record" "ingress" {
   zone_id = local.zone_id
   name    = each.value
   type    = "A"
+  # In the zone kforge made, these names are the cluster's: a zone kept by
+  # `kforge down` may have had them pointed elsewhere meanwhile (a
+  # maintenance page), and the next apply takes them back (UPSERT) instead
+  # of failing half way with "already exists". In a zone the environment
+  # brings (zone_id), a record already there is someone else's: the apply
+  # stops rather than overwrite it.
+  allow_overwrite = var.zone_id == ""
 
   alias {
     name                   = var.nlb_dns_name

@@ -15,9 +15,10 @@ import (
 // TestLifecycle runs what a user runs against one emulator: init twice, up
 // (through a connection that loses the answers to three creates), status,
 // output, plan (no drift); then, with certsBucketForceDestroy
-// false, down keeps the certs bucket, log bucket and key, a second down
-// still keeps them, and up adopts them with the backup written before
-// still readable (the cluster's second apply); finally down with
+// false, down keeps the certs bucket, log bucket, key and public zone
+// (with records others made in it), a second down still keeps them, and
+// up adopts them with the backup written before still readable and the
+// zone's name servers unchanged (the cluster's second apply); finally down with
 // certsBucketForceDestroy true removes everything, a second down finds
 // nothing, and down --purge-state deletes this environment's state but
 // keeps the bucket for another's.
@@ -176,11 +177,19 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("no log bucket %s with vpcFlowLogs on", logBucket)
 	}
 
+	// Records someone else put in the public zone (a subdomain delegated
+	// to another cluster, a verification TXT).
+	domain := strings.TrimPrefix(fmt.Sprint(out["api_dns_name"]), "api.")
+	addZoneRecords(t, env.url, fmt.Sprint(out["zone_id"]), "verify."+domain, "child."+domain)
+
 	// down with certsBucketForceDestroy false: everything else goes, the
-	// buckets and the key stay, the key enabled, the backup readable.
+	// buckets and the key stay, the key enabled, the backup readable; and
+	// the public zone with its name servers and those records, so the
+	// registrar's delegation stays valid.
 	down := run(10*time.Minute, "down", "local", "--yes")
-	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") || !strings.Contains(down.stdout, "Kept (certsBucketForceDestroy: false): KMS alias alias/kforge-local, KMS key ") {
-		t.Fatalf("down keeping the certs bucket: %s", down)
+	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") || !strings.Contains(down.stdout, "Kept (certsBucketForceDestroy: false): KMS alias alias/kforge-local, KMS key ") ||
+		!strings.Contains(down.stdout, fmt.Sprintf("hosted zone %s (%s)", domain, out["zone_id"])) || strings.Contains(down.stdout, "kforge did not make; they are deleted") {
+		t.Fatalf("down keeping the certs bucket and zone: %s", down)
 	}
 	backup.checkKept(t, "after down", "alias/kforge-local")
 	if !backup.bucketExists(t, logBucket) {
@@ -192,8 +201,8 @@ func TestLifecycle(t *testing.T) {
 		Kept    []struct{ Kind, ID string } `json:"kept"`
 	}
 	mustJSON(run(3*time.Minute, "orphans", "local", "-o", "json"), &orph)
-	if len(orph.Orphans) != 0 || len(orph.Kept) != 4 {
-		t.Errorf("orphans after a keeping down = %+v, kept = %+v; want none, and the two buckets, the key and the alias kept", orph.Orphans, orph.Kept)
+	if len(orph.Orphans) != 0 || len(orph.Kept) != 5 {
+		t.Errorf("orphans after a keeping down = %+v, kept = %+v; want none, and the two buckets, the key, the alias and the zone kept", orph.Orphans, orph.Kept)
 	}
 	// A second down has nothing to destroy, and its sweep keeps them too.
 	again := run(5*time.Minute, "down", "local", "--yes")
@@ -216,18 +225,18 @@ func TestLifecycle(t *testing.T) {
 	if out2["certs_bucket"] != certs || out2["kms_key_arn"] != keyARN {
 		t.Errorf("after up: certs bucket %v, key %v; want the kept %s and %s", out2["certs_bucket"], out2["kms_key_arn"], certs, keyARN)
 	}
+	if out2["zone_id"] != out["zone_id"] || fmt.Sprint(out2["name_servers"]) != fmt.Sprint(out["name_servers"]) {
+		t.Errorf("after up: zone %v with name servers %v; want the kept %v with %v", out2["zone_id"], out2["name_servers"], out["zone_id"], out["name_servers"])
+	}
 	backup.checkKept(t, "after up", "alias/kforge-local")
 	if r := run(5*time.Minute, "plan", "local", "--detailed-exitcode"); r.code != 0 {
 		t.Errorf("plan --detailed-exitcode after adopting: want 0 (no change), got %s", r)
 	}
 
-	// Records someone else put in the public zone (a subdomain delegated
-	// to another cluster, a verification TXT): Route 53 deletes no zone
-	// holding them, so the destroy takes them with the zone (the emulator
-	// would delete it anyway), and down names them before it asks.
-	domain := strings.TrimPrefix(fmt.Sprint(out2["api_dns_name"]), "api.")
-	addZoneRecords(t, env.url, fmt.Sprint(out2["zone_id"]), "verify."+domain, "child."+domain)
-
+	// The records others made are still in the zone. Route 53 deletes no
+	// zone holding them, so the destroy below takes them with the zone
+	// (the emulator would delete it anyway), and down names them before it
+	// asks.
 	// certsBucketForceDestroy true: down removes everything, buckets and
 	// key included; a second down finds nothing and says so.
 	envs.set(t, "logging:\n  vpcFlowLogs: true\n")

@@ -67,8 +67,9 @@ func TestExampleEnvironments(t *testing.T) {
 				}
 				if !cfg.CertsBucketForceDestroy {
 					// staging and prod keep the certs bucket, the log
-					// bucket when logging made one, and the key
-					// (docs/OPERATIONS.md); only they are left. Then
+					// bucket when logging made one, the key and the
+					// public zone (docs/OPERATIONS.md); only they are
+					// left. Then
 					// down with the setting flipped removes them.
 					buckets := 1
 					if cfg.Logging.VPCFlowLogs || cfg.Logging.BucketAccessLogs {
@@ -124,7 +125,8 @@ func upWithContender(t *testing.T, k *kforge, env string) result {
 
 // assertOnlyKept: after a down that keeps the certs bucket, the leftovers
 // are exactly the certs and log buckets (with their objects), the cluster
-// key and its alias.
+// key and its alias, and the public zone of the domain with only its own
+// NS and SOA records (the inventory lists every record of a zone).
 func assertOnlyKept(t *testing.T, endpoint, region, cluster, domain string, buckets int) {
 	t.Helper()
 	rep := takeInventory(t, endpoint, region, cluster, domain)
@@ -133,14 +135,16 @@ func assertOnlyKept(t *testing.T, endpoint, region, cluster, domain string, buck
 		switch {
 		case r.Kind == sweep.KindBucket && (strings.HasPrefix(r.ID, cluster+"-certs-") || strings.HasPrefix(r.ID, cluster+"-logs-")),
 			r.Kind == inventory.KindObject && (strings.HasPrefix(r.ID, cluster+"-certs-") || strings.HasPrefix(r.ID, cluster+"-logs-")),
-			r.Kind == sweep.KindKMSKey, r.Kind == sweep.KindKMSAlias && r.ID == "alias/"+cluster:
+			r.Kind == sweep.KindKMSKey, r.Kind == sweep.KindKMSAlias && r.ID == "alias/"+cluster,
+			r.Kind == sweep.KindHostedZone,
+			r.Kind == sweep.KindRecord && (strings.HasSuffix(r.ID, " "+domain+" NS") || strings.HasSuffix(r.ID, " "+domain+" SOA")):
 			got[r.Kind]++
 		default:
-			t.Errorf("left after a keeping down: %s (only the certs and log buckets and the key are kept)", r)
+			t.Errorf("left after a keeping down: %s (only the certs and log buckets, the key and the public zone are kept)", r)
 		}
 	}
-	if got[sweep.KindBucket] != buckets || got[sweep.KindKMSKey] != 1 || got[sweep.KindKMSAlias] != 1 {
-		t.Errorf("kept after down = %v, want %d bucket(s), 1 key (not pending deletion), 1 alias", got, buckets)
+	if got[sweep.KindBucket] != buckets || got[sweep.KindKMSKey] != 1 || got[sweep.KindKMSAlias] != 1 || got[sweep.KindHostedZone] != 1 || got[sweep.KindRecord] != 2 {
+		t.Errorf("kept after down = %v, want %d bucket(s), 1 key (not pending deletion), 1 alias, 1 zone with its NS and SOA", got, buckets)
 	}
 	t.Logf("FIGURE kept %s: %v", cluster, got)
 }

@@ -33,6 +33,10 @@ run "new_zone" {
     error_message = "apex and wildcard alias the NLB"
   }
   assert {
+    condition     = alltrue([for r in aws_route53_record.ingress : r.allow_overwrite])
+    error_message = "in kforge's own zone (kept by down, perhaps), apex and wildcard are taken back if someone pointed them elsewhere"
+  }
+  assert {
     condition     = aws_route53_record.api.name == "api.dev.example.com" && aws_route53_record.api.records == toset(["10.0.255.254"])
     error_message = "api.<domain> seeded with the placeholder"
   }
@@ -69,6 +73,10 @@ run "existing_zone" {
   assert {
     condition     = length(aws_route53_zone.this) == 0 && output.zone_id == "Z0123456789ABC"
     error_message = "no zone is created when one is given"
+  }
+  assert {
+    condition     = alltrue([for r in aws_route53_record.ingress : !r.allow_overwrite])
+    error_message = "in a zone the environment brings, an apex or wildcard record already there is not overwritten"
   }
   assert {
     condition     = output.name_servers == tolist(["ns-1.example.net", "ns-2.example.net"])
