@@ -16,6 +16,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -34,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 
 	"github.com/kforge/kforge/internal/sweep"
 )
@@ -427,6 +429,9 @@ func (s *scan) efs(ctx context.Context) error {
 			s.add(sweep.KindFileSystem, id, ours)
 		}
 		mts, err := c.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: x.FileSystemId})
+		if gone(err) {
+			continue // deleted since the listing (another environment's teardown)
+		}
 		if err != nil {
 			return err
 		}
@@ -485,6 +490,9 @@ func (s *scan) buckets(ctx context.Context) error {
 		p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: b.Name})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
+			if gone(err) {
+				break // deleted since the listing (another environment's teardown)
+			}
 			if err != nil {
 				return fmt.Errorf("listing objects of %s: %w", name, err)
 			}
@@ -511,6 +519,9 @@ func (s *scan) iam(ctx context.Context) error {
 		for _, r := range out.Roles {
 			s.rep.Scanned[sweep.KindRole]++
 			tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
+			if gone(err) {
+				continue // deleted since the listing (another environment's teardown)
+			}
 			if err != nil {
 				return err
 			}
@@ -532,6 +543,9 @@ func (s *scan) iam(ctx context.Context) error {
 		for _, p := range out.Policies {
 			s.rep.Scanned[sweep.KindPolicy]++
 			tags, err := c.ListPolicyTags(ctx, &iam.ListPolicyTagsInput{PolicyArn: p.Arn})
+			if gone(err) {
+				continue // deleted since the listing (another environment's teardown)
+			}
 			if err != nil {
 				return err
 			}
@@ -573,6 +587,9 @@ func (s *scan) kms(ctx context.Context) error {
 	for _, k := range keys.Keys {
 		s.rep.Scanned[sweep.KindKMSKey]++
 		d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: k.KeyId})
+		if gone(err) {
+			continue // deleted since the listing (another environment's teardown)
+		}
 		if err != nil {
 			return err
 		}
@@ -580,6 +597,9 @@ func (s *scan) kms(ctx context.Context) error {
 			continue // what deleting a key means in KMS
 		}
 		tags, err := c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: k.KeyId})
+		if gone(err) {
+			continue // deleted since the listing (another environment's teardown)
+		}
 		if err != nil {
 			return err
 		}
@@ -617,6 +637,9 @@ func (s *scan) route53(ctx context.Context) error {
 		id := strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
 		name := strings.TrimSuffix(aws.ToString(z.Name), ".")
 		tags, err := c.ListTagsForResource(ctx, &route53.ListTagsForResourceInput{ResourceId: aws.String(id), ResourceType: "hostedzone"})
+		if gone(err) {
+			continue // deleted since the listing (another environment's teardown)
+		}
 		if err != nil {
 			return err
 		}
@@ -631,6 +654,9 @@ func (s *scan) route53(ctx context.Context) error {
 			why = "domain " + domain
 		}
 		recs, err := c.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: z.Id})
+		if gone(err) {
+			continue // deleted since the listing (another environment's teardown)
+		}
 		if err != nil {
 			return err
 		}
@@ -661,6 +687,9 @@ func (s *scan) queues(ctx context.Context) error {
 		for _, url := range out.QueueUrls {
 			s.rep.Scanned[sweep.KindQueue]++
 			tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
+			if gone(err) {
+				continue // deleted since the listing (another environment's teardown)
+			}
 			if err != nil {
 				return err
 			}
@@ -687,6 +716,9 @@ func (s *scan) eventRules(ctx context.Context) error {
 		for _, r := range out.Rules {
 			s.rep.Scanned[sweep.KindEventRule]++
 			tags, err := c.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: r.Arn})
+			if gone(err) {
+				continue // deleted since the listing (another environment's teardown)
+			}
 			if err != nil {
 				return err
 			}
@@ -703,4 +735,17 @@ func (s *scan) eventRules(ctx context.Context) error {
 		}
 		in.NextToken = out.NextToken
 	}
+}
+
+// gone reports an error saying the resource no longer exists. The example
+// environments are taken down side by side in one emulator, so a resource
+// listed for one scan may be deleted by another environment's down before
+// its tags or contents are read: it is then no leftover of anyone's.
+func gone(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	code := strings.ToLower(api.ErrorCode())
+	return strings.Contains(code, "notfound") || strings.Contains(code, "nosuch") || strings.Contains(code, "nonexistent")
 }

@@ -2,12 +2,15 @@ package inventory
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/sweep"
@@ -64,5 +67,28 @@ func TestFindsAccessPointsOfADeletedFileSystem(t *testing.T) {
 	}
 	if rep.Scanned[sweep.KindAccessPoint] != 2 {
 		t.Errorf("access points scanned = %d, want 2", rep.Scanned[sweep.KindAccessPoint])
+	}
+}
+
+// A resource deleted between the listing and the read of its tags (another
+// environment's down, in the same emulator) is no leftover; any other
+// error still fails the scan.
+func TestGoneSinceTheListing(t *testing.T) {
+	for code, want := range map[string]bool{
+		"NoSuchHostedZone":                        true,
+		"NoSuchEntity":                            true,
+		"NotFoundException":                       true,
+		"AWS.SimpleQueueService.NonExistentQueue": true,
+		"ResourceNotFoundException":               true,
+		"AccessDenied":                            false,
+		"Throttling":                              false,
+	} {
+		err := fmt.Errorf("reading: %w", &smithy.GenericAPIError{Code: code})
+		if gone(err) != want {
+			t.Errorf("gone(%s) = %v, want %v", code, !want, want)
+		}
+	}
+	if gone(errors.New("connection refused")) {
+		t.Error("a network error is not a deleted resource")
 	}
 }
