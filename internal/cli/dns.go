@@ -35,14 +35,16 @@ delegates to it. Where that delegation lives depends on the domain:
 }
 
 func newDNSDelegateCmd(app *App, deps dnsDeps) *cobra.Command {
-	var dryRun bool
+	var dryRun, discardRecords bool
 	cmd := &cobra.Command{
 		Use:   "delegate <env>",
 		Short: "Point the registrar (or the parent zone) at the cluster zone's name servers, when they differ",
 		Long: `Reads the zone's name servers from the Terraform outputs and the ones the
 registrar (or parent zone) publishes now, prints the difference, and updates
 only when they differ. --dry-run shows the change without making it; the
-update asks for confirmation unless --yes.`,
+update asks for confirmation unless --yes. Records the registrar's DNS (or
+the parent zone) serves for the domain now would stop resolving: they are
+listed, and the update refused (exit code 2) unless --discard-records.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -50,7 +52,7 @@ update asks for confirmation unless --yes.`,
 			if err != nil {
 				return err
 			}
-			opts := cluster.DelegateOptions{DryRun: dryRun, Deps: deps}
+			opts := cluster.DelegateOptions{DryRun: dryRun, DiscardRecords: discardRecords, Deps: deps}
 			if !app.JSON() {
 				opts.Show = app.printDelegationPlan
 			}
@@ -61,29 +63,28 @@ update asks for confirmation unless --yes.`,
 			if app.JSON() {
 				return app.PrintJSON(res)
 			}
-			plan := res.Plan
-			switch {
-			case res.Manual:
-				cluster.WriteManualDelegation(app.Stdout, plan.Domain, plan.Wanted)
-				app.Printf("\ndns.registrar is none: kforge changed nothing. Check propagation with: kforge dns check %s\n", e.Name)
-			case res.InSync:
-				app.Printf("\n%s already delegates %s to the zone: nothing to change.\n", plan.Target, plan.Domain)
-			case res.DryRun:
-				app.Printf("\nDry run: nothing changed. Run without --dry-run to apply.\n")
-			default:
-				app.Printf("\nUpdated: %s now delegates %s to the zone.\n", plan.Target, plan.Domain)
+			if res.Manual {
+				cluster.WriteManualDelegation(app.Stdout, res.Plan.Domain, res.Plan.Wanted)
+			}
+			app.Printf("\n%s\n", res.Outcome())
+			if res.Changed {
 				app.Notef("Resolvers follow within the NS TTL (up to 48 hours at some TLDs). Follow it with: kforge dns check %s --wait 30m\n", e.Name)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the change without making it")
+	cmd.Flags().BoolVar(&discardRecords, "discard-records", false, "delegate although the records served for the domain now stop resolving")
 	return cmd
 }
 
 func (app *App) printDelegationPlan(p kdns.Plan) {
 	app.Printf("Domain:       %s\nDelegated at: %s\n\n", p.Domain, p.Target)
 	app.Table(p.Rows())
+	if rows := p.RecordRows(); rows != nil {
+		app.Printf("\nRecords %s serves for %s now, which stop resolving after the change:\n\n", p.Target, p.Domain)
+		app.Table(rows)
+	}
 }
 
 func newDNSCheckCmd(app *App, deps dnsDeps) *cobra.Command {
@@ -94,13 +95,13 @@ func newDNSCheckCmd(app *App, deps dnsDeps) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "check <env>",
-		Short: "Report whether the domain's NS records and apex address have propagated",
+		Short: "Report whether the domain's NS records and apex address have propagated and CAA allows Let's Encrypt",
 		Long: `Asks a resolver (--resolver host:port, default the system's first
 nameserver) for the domain's NS records and compares them with the zone's
 name servers, case, order and trailing dots aside; then resolves the apex
-and the NLB's DNS name and checks the apex answers with the NLB's addresses.
---wait polls until both hold or the time passes. Exit code 0 when
-propagated, 1 when not.`,
+and the NLB's DNS name and checks the apex answers with the NLB's addresses,
+and that CAA lets Let's Encrypt issue for the domain. --wait polls until
+all three hold or the time passes. Exit code 0 when ready, 1 when not.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -130,7 +131,7 @@ propagated, 1 when not.`,
 				app.printCheck(rep)
 			}
 			if !rep.Propagated {
-				return &ExitError{Code: ExitFailure, Silent: app.JSON(), Err: fmt.Errorf("%s has not propagated yet (resolver %s): %s", rep.Domain, rep.Resolver, rep.Summary())}
+				return &ExitError{Code: ExitFailure, Silent: app.JSON(), Err: fmt.Errorf("%s is not ready yet (resolver %s): %s", rep.Domain, rep.Resolver, rep.Summary())}
 			}
 			return nil
 		},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func porkbunDeps(srv *porkbuntest.Server, out cluster.Outputs) dnsDeps {
 		Outputs:        fakeOutputs(out),
 		Getenv:         func(k string) string { return env[k] },
 		ResolvConf:     "/nonexistent/resolv.conf",
-		PorkbunOptions: porkbun.Options{Timeout: 2 * time.Second, MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
+		PorkbunOptions: porkbun.Options{Timeout: 2 * time.Second, MaxAttempts: 2, MinInterval: time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	}
 }
 
@@ -185,6 +186,91 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 		if !res.Changed || res.InSync || len(res.Plan.Diff.Add) != 4 || len(res.Plan.Diff.Remove) != 4 {
 			t.Fatalf("result = %+v", res)
+		}
+	})
+	userRecords := append(porkbuntest.ParkingRecords("kforge.dev"),
+		porkbuntest.Record{Name: "kforge.dev", Type: "MX", Content: "mx1.mail.example.net", TTL: "600", Prio: "10"},
+		porkbuntest.Record{Name: "www.kforge.dev", Type: "A", Content: "203.0.113.7", TTL: "600"})
+	t.Run("records at Porkbun's DNS: listed, refused with exit 2, no change", func(t *testing.T) {
+		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+		srv.SetRecords("kforge.dev", userRecords...)
+		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
+		all = append(all, r.stdout, r.stderr)
+		if r.code != ExitUsage || srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsPorkbunNS) {
+			t.Fatalf("exit %d updateNs=%d ns=%v\n%s%s", r.code, srv.Calls("updateNs"), srv.NameServers("kforge.dev"), r.stdout, r.stderr)
+		}
+		t.Log("\n" + r.stdout + r.stderr)
+		for _, want := range []string{"Records Porkbun serves for kforge.dev now, which stop resolving after the change", "-  kforge.dev      MX    10 mx1.mail.example.net", "-  www.kforge.dev  A     203.0.113.7"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout, "pixie.porkbun.com") {
+			t.Errorf("the parking defaults are listed:\n%s", r.stdout)
+		}
+		for _, want := range []string{"refusing to delegate kforge.dev", "Porkbun serves 2 records", "cluster's Route 53 zone", "--discard-records", "changed nothing"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+			}
+		}
+	})
+	t.Run("records at Porkbun's DNS, --discard-records: updates", func(t *testing.T) {
+		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+		srv.SetRecords("kforge.dev", userRecords...)
+		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes", "--discard-records")
+		all = append(all, r.stdout, r.stderr)
+		if r.code != 0 || srv.Calls("updateNs") != 1 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsZoneNS) {
+			t.Fatalf("exit %d updateNs=%d\n%s%s", r.code, srv.Calls("updateNs"), r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "www.kforge.dev") || !strings.Contains(r.stdout, "Updated: Porkbun now delegates kforge.dev") {
+			t.Errorf("stdout:\n%s", r.stdout)
+		}
+	})
+	t.Run("records at Porkbun's DNS, dry run: listed, exit 0, JSON too", func(t *testing.T) {
+		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+		srv.SetRecords("kforge.dev", userRecords...)
+		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--dry-run")
+		all = append(all, r.stdout, r.stderr)
+		if r.code != 0 || srv.Calls("updateNs") != 0 || !strings.Contains(r.stdout, "www.kforge.dev") || !strings.Contains(r.stdout, "--discard-records") {
+			t.Fatalf("exit %d updateNs=%d\n%s%s", r.code, srv.Calls("updateNs"), r.stdout, r.stderr)
+		}
+		r = runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--dry-run", "-o", "json")
+		var res cluster.DelegateResult
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+		}
+		want := []kdns.Record{{Name: "kforge.dev", Type: "MX", Content: "10 mx1.mail.example.net", TTL: 600}, {Name: "www.kforge.dev", Type: "A", Content: "203.0.113.7", TTL: 600}}
+		if r.code != 0 || !slices.Equal(res.Plan.DroppedRecords, want) || res.Plan.DiscardRecords {
+			t.Fatalf("exit %d, plan %+v", r.code, res.Plan)
+		}
+		if !strings.Contains(r.stdout, `"dropped_records": [`) {
+			t.Errorf("JSON lacks dropped_records:\n%s", r.stdout)
+		}
+	})
+	t.Run("records at Porkbun's DNS, already delegated: nothing to change", func(t *testing.T) {
+		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsZoneNS})
+		srv.SetRecords("kforge.dev", userRecords...)
+		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
+		all = append(all, r.stdout, r.stderr)
+		if r.code != 0 || !strings.Contains(r.stdout, "nothing to change") || srv.Calls("retrieve") != 0 {
+			t.Fatalf("exit %d retrieve=%d\n%s%s", r.code, srv.Calls("retrieve"), r.stdout, r.stderr)
+		}
+	})
+	t.Run("Porkbun's rate limit: requests paced, no refusal", func(t *testing.T) {
+		for _, how := range []porkbuntest.RateLimit{porkbuntest.Limit503, porkbuntest.LimitWAF} {
+			srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+			// Refuses requests closer than 10 ms; the client keeps 60 ms.
+			srv.LimitRate(10*time.Millisecond, how)
+			deps := porkbunDeps(srv, outputs)
+			deps.PorkbunOptions.MinInterval = 60 * time.Millisecond
+			r := runDNS(t, envs, deps, "dns", "delegate", "dnstest", "--yes")
+			all = append(all, r.stdout, r.stderr)
+			if r.code != 0 || srv.Limited() != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsZoneNS) {
+				t.Fatalf("limit %d: exit %d, %d requests refused\n%s%s", how, r.code, srv.Limited(), r.stdout, r.stderr)
+			}
+			if n := len(srv.RequestTimes()); n != 6 {
+				t.Errorf("limit %d: %d requests, want 6 (getNs, getDnssecRecords, retrieve, getDnssecRecords, updateNs, getNs)", how, n)
+			}
 		}
 	})
 	t.Run("wrong keys: Porkbun's message, exit 1, keys not shown", func(t *testing.T) {
@@ -386,7 +472,7 @@ func TestDNSCheck(t *testing.T) {
 		srv := checktest.Start(t)
 		srv.SetNS("dev.kforge.dev", dnsPorkbunNS...)
 		r := runDNS(t, envs, deps, "dns", "check", "dnstest", "--resolver", srv.Addr(), "--wait", "150ms", "--interval", "20ms")
-		if r.code != ExitFailure || !strings.Contains(r.stderr, "has not propagated yet") {
+		if r.code != ExitFailure || !strings.Contains(r.stderr, "is not ready yet") {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})

@@ -113,10 +113,31 @@ type DelegateResult struct {
 	Manual      bool      `json:"manual,omitempty"` // registrar none: records printed for a person to create
 }
 
+// Outcome says in a sentence what RunDelegate did, or why it did nothing.
+func (r *DelegateResult) Outcome() string {
+	p := r.Plan
+	switch {
+	case r.Manual:
+		return fmt.Sprintf("dns.registrar is none: kforge changed nothing. Check propagation with: kforge dns check %s", r.Environment)
+	case r.InSync:
+		return fmt.Sprintf("%s already delegates %s to the zone: nothing to change.", p.Target, p.Domain)
+	case r.DryRun && p.RecordsError() != nil:
+		return fmt.Sprintf("Dry run: nothing changed. The records above would stop resolving: copy the ones still needed into the cluster's zone first, or run with %s to apply without them.", kdns.DiscardRecordsFlag)
+	case r.DryRun:
+		return "Dry run: nothing changed. Run without --dry-run to apply."
+	default:
+		return fmt.Sprintf("Updated: %s now delegates %s to the zone.", p.Target, p.Domain)
+	}
+}
+
 // DelegateOptions tune RunDelegate.
 type DelegateOptions struct {
 	// DryRun shows the change without making it.
 	DryRun bool
+	// DiscardRecords lets the change drop the records the target serves
+	// for the domain now (Plan.DroppedRecords); without it RunDelegate
+	// refuses such a change.
+	DiscardRecords bool
 	// Show, when set, is shown the plan before anything changes.
 	Show func(kdns.Plan)
 	Deps DNSDeps
@@ -138,7 +159,7 @@ func RunDelegate(ctx context.Context, e *Env, o DelegateOptions) (*DelegateResul
 		d := kdns.NormalizeName(e.Config.DNS.Domain)
 		ns := kdns.NormalizeSet(out.NameServers)
 		return &DelegateResult{Environment: e.Name, Registrar: "none", Manual: true,
-			Plan: kdns.Plan{Domain: d, Target: "manual", Wanted: ns, Current: []string{}, Diff: kdns.Compare(nil, ns)}}, nil
+			Plan: kdns.Plan{Domain: d, Target: "manual", Wanted: ns, Current: []string{}, Diff: kdns.Compare(nil, ns), DroppedRecords: []kdns.Record{}}}, nil
 	}
 	if err := guardEmulatedZone(e, out, o.Deps); err != nil {
 		return nil, err
@@ -147,12 +168,18 @@ func RunDelegate(ctx context.Context, e *Env, o DelegateOptions) (*DelegateResul
 	if err != nil {
 		return nil, err
 	}
+	plan.DiscardRecords = o.DiscardRecords
 	res := &DelegateResult{Environment: e.Name, Registrar: e.Config.DNS.Registrar, Plan: plan, InSync: plan.InSync(), DryRun: o.DryRun}
 	if o.Show != nil {
 		o.Show(plan)
 	}
 	if plan.InSync() || o.DryRun {
 		return res, nil
+	}
+	if err := plan.RecordsError(); err != nil {
+		// The user decides, by copying the records or by the flag: bad
+		// input, refused before the confirmation and any change.
+		return nil, &ExitError{Code: ExitUsage, Err: err}
 	}
 	if err := e.opts.UI.Confirm(fmt.Sprintf("replace the name servers of %s at %s", plan.Domain, plan.Target), "yes"); err != nil {
 		return nil, err
@@ -264,5 +291,9 @@ func DelegationNextStep(ctx context.Context, e *Env, out *Outputs, w io.Writer, 
 	}
 	fmt.Fprintf(w, "DNS: %s does not delegate %s to the cluster's zone yet (%d name servers to add, %d to remove).\nNext step: kforge dns delegate %s\n",
 		plan.Target, domain, len(plan.Diff.Add), len(plan.Diff.Remove), e.Name)
+	if n := len(plan.DroppedRecords); n > 0 {
+		fmt.Fprintf(w, "Note: %s serves %d record(s) for %s that stop resolving after the change; see them with: kforge dns delegate %s --dry-run\n",
+			plan.Target, n, domain, e.Name)
+	}
 	return false
 }

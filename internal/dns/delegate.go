@@ -60,6 +60,44 @@ func (e *DSRecordsError) Error() string {
 // Is makes errors.Is(err, ErrDSRecords) true.
 func (e *DSRecordsError) Is(target error) bool { return target == ErrDSRecords }
 
+// ErrDroppedRecords marks a delegation refused because the target serves
+// records for the domain that would stop resolving (see DroppedRecordsError).
+var ErrDroppedRecords = errors.New("the delegation target serves records for the domain that the change would drop")
+
+// DiscardRecordsFlag is the command-line flag that accepts dropping them.
+const DiscardRecordsFlag = "--discard-records"
+
+// DroppedRecordsError refuses a delegation that would make records the
+// target serves now stop resolving: once the name servers (or the zone cut)
+// point at the cluster's zone, only that zone answers for the domain.
+type DroppedRecordsError struct {
+	Domain  string
+	Target  string   // Registrar.Describe()
+	Records []Record // what stops resolving
+}
+
+func (e *DroppedRecordsError) Error() string {
+	const shown = 5
+	list := make([]string, 0, shown+1)
+	for i, r := range e.Records {
+		if i == shown {
+			list = append(list, fmt.Sprintf("and %d more", len(e.Records)-shown))
+			break
+		}
+		list = append(list, r.Type+" "+r.Name)
+	}
+	plural := "s"
+	if len(e.Records) == 1 {
+		plural = ""
+	}
+	return fmt.Sprintf("refusing to delegate %s: %s serves %d record%s for it now (%s) that stop resolving once the delegation points at the cluster's zone. "+
+		"Copy the ones still needed into the cluster's Route 53 zone first and run `kforge dns delegate` again, or pass %s to delegate without them; kforge changed nothing",
+		e.Domain, e.Target, len(e.Records), plural, strings.Join(list, ", "), DiscardRecordsFlag)
+}
+
+// Is makes errors.Is(err, ErrDroppedRecords) true.
+func (e *DroppedRecordsError) Is(target error) bool { return target == ErrDroppedRecords }
+
 // Plan is what delegating a domain to a hosted zone would change.
 type Plan struct {
 	Domain  string   `json:"domain"`
@@ -67,6 +105,13 @@ type Plan struct {
 	Current []string `json:"current"` // name servers the target publishes now (normalized)
 	Wanted  []string `json:"wanted"`  // name servers of the hosted zone (normalized)
 	Diff    Diff     `json:"diff"`
+	// DroppedRecords are the records the target serves for the domain now
+	// and stops serving after the change (a RecordLister only; empty when
+	// in sync, since nothing moves then).
+	DroppedRecords []Record `json:"dropped_records"`
+	// DiscardRecords accepts dropping them; ApplyDelegation refuses a plan
+	// with DroppedRecords without it.
+	DiscardRecords bool `json:"discard_records"`
 }
 
 // InSync reports whether the target already delegates to the zone.
@@ -81,6 +126,11 @@ func (p Plan) InSync() bool { return p.Diff.Empty() }
 // fails validation, so an in-sync plan with DS records is a broken
 // delegation, not "nothing to change". A failure to read them is an error
 // too, never taken for "none".
+//
+// When the plan is not in sync and reg is a RecordLister, it lists in
+// DroppedRecords what the target serves for the domain now and stops
+// serving after the change; ApplyDelegation refuses such a plan unless
+// DiscardRecords is set (see Plan.RecordsError).
 func PlanDelegation(ctx context.Context, reg Registrar, domain string, zoneNameServers []string) (Plan, error) {
 	if err := ValidateDomain(domain); err != nil {
 		return Plan{}, err
@@ -104,16 +154,51 @@ func PlanDelegation(ctx context.Context, reg Registrar, domain string, zoneNameS
 	if err := checkNoDS(ctx, reg, p.Domain, p.InSync()); err != nil {
 		return Plan{}, err
 	}
+	if p.DroppedRecords, err = droppedRecords(ctx, reg, p); err != nil {
+		return Plan{}, err
+	}
 	return p, nil
 }
 
+// droppedRecords lists what stops resolving when the plan is applied: the
+// records a RecordLister serves for the domain now. Nothing moves for a
+// plan in sync, so then there is nothing to list (and nothing to ask). A
+// failure to read them is an error, never taken for "none".
+func droppedRecords(ctx context.Context, reg Registrar, p Plan) ([]Record, error) {
+	rl, ok := reg.(RecordLister)
+	if !ok || p.InSync() {
+		return []Record{}, nil
+	}
+	recs, err := rl.ServedRecords(ctx, p.Domain, p.Current)
+	if err != nil {
+		return nil, fmt.Errorf("reading the records %s serves for %s (kforge does not move a delegation without knowing what stops resolving): %w", p.Target, p.Domain, err)
+	}
+	if recs == nil {
+		recs = []Record{}
+	}
+	return recs, nil
+}
+
+// RecordsError is the refusal for a plan that drops records without
+// DiscardRecords; nil when the plan drops none or may drop them.
+func (p Plan) RecordsError() error {
+	if p.InSync() || len(p.DroppedRecords) == 0 || p.DiscardRecords {
+		return nil
+	}
+	return &DroppedRecordsError{Domain: p.Domain, Target: p.Target, Records: p.DroppedRecords}
+}
+
 // ApplyDelegation sets the planned name servers when they differ and reads
-// them back to confirm. It is a no-op for a plan already in sync. Right
+// them back to confirm. It is a no-op for a plan already in sync, and
+// refuses a plan that drops records unless DiscardRecords is set. Right
 // before the change it reads the DS records again (a DSReader only), since
 // they may have been added after the plan was shown.
 func ApplyDelegation(ctx context.Context, reg Registrar, p Plan) error {
 	if p.InSync() {
 		return nil
+	}
+	if err := p.RecordsError(); err != nil {
+		return err
 	}
 	if err := checkNoDS(ctx, reg, p.Domain, false); err != nil {
 		return err
@@ -138,7 +223,7 @@ type dsHinter interface {
 
 // checkNoDS returns a *DSRecordsError when reg reads DS records for domain
 // and an error when the read fails; nil when it reads none, or when reg
-// cannot read DS records at all (not a DSReader: a parent zone, for now).
+// cannot read DS records at all (not a DSReader).
 func checkNoDS(ctx context.Context, reg Registrar, domain string, delegated bool) error {
 	dr, ok := reg.(DSReader)
 	if !ok {
@@ -170,6 +255,19 @@ func (p Plan) Rows() [][]string {
 	}
 	for _, ns := range p.Diff.Add {
 		rows = append(rows, []string{"+", ns, "(zone name server)"})
+	}
+	return rows
+}
+
+// RecordRows are the records the plan drops, as a table a person reads;
+// nil when it drops none.
+func (p Plan) RecordRows() [][]string {
+	if p.InSync() || len(p.DroppedRecords) == 0 {
+		return nil
+	}
+	rows := [][]string{{"", "NAME", "TYPE", "CONTENT"}}
+	for _, r := range p.DroppedRecords {
+		rows = append(rows, []string{"-", r.Name, r.Type, r.Content})
 	}
 	return rows
 }

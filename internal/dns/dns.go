@@ -51,6 +51,33 @@ type DSReader interface {
 	DSRecords(ctx context.Context, domain string) ([]DSRecord, error)
 }
 
+// Record is a DNS record the delegation target serves today for the domain
+// or a name below it. Content is the record's data as the target reports it
+// (several values of one record set joined by ", "; for an alias record,
+// "ALIAS " and the target name).
+type Record struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Content string `json:"content"`
+	TTL     int64  `json:"ttl,omitempty"`
+}
+
+// RecordLister is implemented by a Registrar that can itself be the DNS host
+// of the domain (a registrar's own DNS service, a parent zone holding
+// records for the subdomain). Moving the delegation away from it makes
+// every record it serves for the domain stop resolving, so delegation
+// refuses to do that silently; see PlanDelegation and DroppedRecordsError.
+type RecordLister interface {
+	// ServedRecords returns the records the target serves for domain and
+	// names below it while the delegation is current (the name servers
+	// NameServers returned), leaving out the delegation itself (NS),
+	// DS records and defaults that carry nothing of the owner's, such as a
+	// registrar's parking page. Records the target holds but does not
+	// serve under current (for a registrar whose DNS the domain does not
+	// use) are left out too. An empty list means nothing stops resolving.
+	ServedRecords(ctx context.Context, domain string, current []string) ([]Record, error)
+}
+
 // NormalizeName lowercases a host name and strips surrounding spaces and the
 // trailing root dot, so "NS-1.AWSDNS-01.ORG." and "ns-1.awsdns-01.org" compare equal.
 func NormalizeName(name string) string {

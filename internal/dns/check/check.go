@@ -1,6 +1,7 @@
 // Package check tells whether a cluster domain's delegation has propagated:
 // a resolver answers the domain's NS query with the hosted zone's name
-// servers, and the apex resolves to the NLB's addresses.
+// servers, and the apex resolves to the NLB's addresses; and whether the CAA
+// records above and at the domain let Let's Encrypt issue its certificates.
 package check
 
 import (
@@ -167,7 +168,19 @@ type Report struct {
 	NLBAddrs        []string `json:"nlb_addresses"`
 	ApexPropagated  bool     `json:"apex_propagated"`
 	ApexError       string   `json:"apex_error,omitempty"`
-	Propagated      bool     `json:"propagated"`
+	// CAA: the first CAA set found climbing from the domain to its
+	// registered domain, and whether it lets Let's Encrypt issue (HTTP-01,
+	// non-wildcard names) for the domain and the names under it.
+	CAAChecked     bool     `json:"caa_checked"`
+	CAADomain      string   `json:"caa_domain,omitempty"`       // where the set was found; empty: none
+	CAAAliasTarget string   `json:"caa_alias_target,omitempty"` // where its records sit when caa_domain is a CNAME
+	CAARecords     []string `json:"caa_records"`
+	CAAAllowed     bool     `json:"caa_allows_letsencrypt"`
+	CAAReason      string   `json:"caa_reason,omitempty"` // why not, and the fix; or the condition it sets
+	CAAError       string   `json:"caa_error,omitempty"`
+	// Propagated: the NS set matches, the apex (when checked) resolves to
+	// the NLB, and CAA lets Let's Encrypt issue.
+	Propagated bool `json:"propagated"`
 }
 
 // Check queries the resolver once.
@@ -196,7 +209,8 @@ func Check(ctx context.Context, r *Resolver, want Expected) Report {
 		if err != nil {
 			rep.ApexError = err.Error()
 			if !hinted {
-				rep.ApexError += servfailHint(err, rep.Domain)
+				hint := servfailHint(err, rep.Domain)
+				rep.ApexError, hinted = rep.ApexError+hint, hint != ""
 			}
 		} else {
 			rep.ApexAddrs = apex
@@ -211,7 +225,10 @@ func Check(ctx context.Context, r *Resolver, want Expected) Report {
 		// address must be one of them.
 		rep.ApexPropagated = rep.ApexError == "" && len(rep.ApexAddrs) > 0 && len(rep.NLBAddrs) > 0 && subset(rep.ApexAddrs, rep.NLBAddrs)
 	}
-	rep.Propagated = rep.NSPropagated && (!rep.ApexChecked || rep.ApexPropagated)
+	// A CAA set that forbids Let's Encrypt leaves every certificate pending
+	// with nothing in the cluster saying why, so it fails the check too.
+	rep.caaCheck(ctx, r, hinted)
+	rep.Propagated = rep.NSPropagated && (!rep.ApexChecked || rep.ApexPropagated) && rep.CAAAllowed
 	return rep
 }
 
@@ -277,6 +294,18 @@ func (rep Report) Summary() string {
 			parts = append(parts, "apex has no A record yet")
 		default:
 			parts = append(parts, fmt.Sprintf("apex resolves to %s, NLB to %s", strings.Join(rep.ApexAddrs, ", "), strings.Join(rep.NLBAddrs, ", ")))
+		}
+	}
+	if rep.CAAChecked {
+		switch {
+		case rep.CAAError != "":
+			parts = append(parts, rep.CAAError)
+		case !rep.CAAAllowed || rep.CAAReason != "":
+			parts = append(parts, rep.CAAReason)
+		case rep.CAADomain != "":
+			parts = append(parts, "CAA at "+rep.CAADomain+" lets Let's Encrypt issue")
+		default:
+			parts = append(parts, "no CAA records restrict issuance")
 		}
 	}
 	return strings.Join(parts, "; ")

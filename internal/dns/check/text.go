@@ -2,8 +2,8 @@ package check
 
 import "strings"
 
-// Rows are the report as a table a person reads: a row for the NS check
-// and, when the apex was checked, one for the address check.
+// Rows are the report as a table a person reads: a row for the NS check,
+// when the apex was checked one for the address check, and one for CAA.
 func (rep Report) Rows() [][]string {
 	rows := [][]string{
 		{"CHECK", "OK", "DETAIL"},
@@ -16,7 +16,30 @@ func (rep Report) Rows() [][]string {
 		}
 		rows = append(rows, []string{"A " + rep.Domain, yesNo(rep.ApexPropagated), detail})
 	}
+	if rep.CAAChecked {
+		rows = append(rows, []string{"CAA " + rep.Domain, yesNo(rep.CAAAllowed), rep.caaDetail()})
+	}
 	return rows
+}
+
+func (rep Report) caaDetail() string {
+	switch {
+	case rep.CAAError != "":
+		return rep.CAAError
+	case !rep.CAAAllowed:
+		return rep.CAAReason
+	case rep.CAADomain == "":
+		return "none at " + rep.Domain + " or above: Let's Encrypt may issue"
+	}
+	at := rep.CAADomain
+	if rep.CAAAliasTarget != "" {
+		at += " (alias of " + rep.CAAAliasTarget + ")"
+	}
+	detail := at + ": " + strings.Join(rep.CAARecords, "; ")
+	if rep.CAAReason != "" {
+		detail += " (" + rep.CAAReason + ")"
+	}
+	return detail
 }
 
 func (rep Report) nsDetail() string {

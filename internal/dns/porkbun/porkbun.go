@@ -1,8 +1,14 @@
 // Package porkbun is a client for the name-server part of Porkbun's JSON API v3
-// (domain/getNs and domain/updateNs) and for reading a domain's DNSSEC DS
-// records at the registry (dns/getDnssecRecords). Every call is a POST whose
+// (domain/getNs and domain/updateNs), for reading a domain's DNSSEC DS
+// records at the registry (dns/getDnssecRecords) and for reading the records
+// Porkbun's DNS serves for it (dns/retrieve). Every call is a POST whose
 // JSON body carries the API key and secret API key; the keys never leave that
 // body: they are not printed, logged, written or put into errors.
+//
+// Porkbun allows about one request per second per API key and answers
+// faster ones with HTTP 503 (an HTML page) or, through its AWS WAF, with
+// HTTP 202 and an x-amzn-waf-action header; so a client spaces its requests
+// at least MinInterval apart and retries those answers after 1.2 s or more.
 package porkbun
 
 import (
@@ -19,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	kdns "github.com/kforge/kforge/internal/dns"
@@ -38,6 +45,18 @@ const DefaultBaseURL = "https://api.porkbun.com/api/json/v3"
 // ErrAuth marks an authentication or authorization failure; such errors are
 // never retried.
 var ErrAuth = errors.New("porkbun rejected the API credentials")
+
+// ErrRateLimited marks an answer of Porkbun's rate limiting (HTTP 429 or
+// 503, or an AWS WAF action such as a challenge); such errors are retried.
+var ErrRateLimited = errors.New("porkbun rate limited the request")
+
+// wafActionHeader is set by AWS WAF, in front of Porkbun's API, when it
+// answers instead of the API: "challenge" (with HTTP 202) or "captcha".
+const wafActionHeader = "X-Amzn-Waf-Action"
+
+// Porkbun's parking defaults on a new domain: an ALIAS at the apex and a
+// CNAME for * to this host. They carry nothing of the owner's.
+const parkingHost = "pixie.porkbun.com"
 
 // Credentials are the API key pair. Their String and GoString forms are
 // redacted so that printing a Credentials (or a struct holding one) with fmt
@@ -74,14 +93,30 @@ func CredentialsFromEnv(getenv func(string) string) (Credentials, error) {
 	return c, nil
 }
 
+// Default pacing and backoff: Porkbun allows about one request per second
+// per API key and rejects retries sooner than about a second.
+const (
+	DefaultMinInterval = time.Second
+	DefaultBaseDelay   = 1200 * time.Millisecond
+)
+
 // Options tune the client; zero values take the defaults noted.
 type Options struct {
 	BaseURL     string        // default DefaultBaseURL
 	HTTPClient  *http.Client  // default a client without an overall timeout (Timeout below applies per attempt)
 	Timeout     time.Duration // per attempt; default 20s
 	MaxAttempts int           // total attempts for retriable failures; default 4
-	BaseDelay   time.Duration // first backoff; default 500ms, doubled each retry, jittered
-	MaxDelay    time.Duration // backoff cap; default 8s
+	// MinInterval is the least time between the starts of two requests of
+	// one client, retries included; default DefaultMinInterval.
+	MinInterval time.Duration
+	// BaseDelay is the first backoff, doubled each retry plus up to half
+	// again of jitter, never less; default DefaultBaseDelay.
+	BaseDelay time.Duration
+	MaxDelay  time.Duration // backoff cap; default 10s
+	// Now and Sleep are the clock the pacing and backoff use; default
+	// time.Now and a sleep the context ends. Tests inject a fake clock.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Client talks to the Porkbun API. It implements dns.Registrar.
@@ -90,11 +125,15 @@ type Client struct {
 	base  string
 	http  *http.Client
 	opts  Options
+
+	paceMu sync.Mutex
+	next   time.Time // earliest start of the next request
 }
 
 var (
-	_ kdns.Registrar = (*Client)(nil)
-	_ kdns.DSReader  = (*Client)(nil)
+	_ kdns.Registrar    = (*Client)(nil)
+	_ kdns.DSReader     = (*Client)(nil)
+	_ kdns.RecordLister = (*Client)(nil)
 )
 
 // New returns a client for the given credentials.
@@ -121,11 +160,23 @@ func New(creds Credentials, opts Options) (*Client, error) {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 4
 	}
+	if opts.MinInterval <= 0 {
+		opts.MinInterval = DefaultMinInterval
+	}
 	if opts.BaseDelay <= 0 {
-		opts.BaseDelay = 500 * time.Millisecond
+		opts.BaseDelay = DefaultBaseDelay
 	}
 	if opts.MaxDelay <= 0 {
-		opts.MaxDelay = 8 * time.Second
+		opts.MaxDelay = 10 * time.Second
+	}
+	if opts.MaxDelay < opts.BaseDelay {
+		opts.MaxDelay = opts.BaseDelay
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = wait.Sleep
 	}
 	return &Client{creds: creds, base: strings.TrimRight(opts.BaseURL, "/"), http: opts.HTTPClient, opts: opts}, nil
 }
@@ -192,6 +243,88 @@ func (c *Client) DSRecords(ctx context.Context, domain string) ([]kdns.DSRecord,
 // domain are removed (used in the message refusing a delegation).
 func (c *Client) DSRecordsWhere(domain string) string {
 	return "Domain Management → " + kdns.NormalizeName(domain) + " → DNSSEC"
+}
+
+// ServedRecords returns the records Porkbun's DNS serves for domain (POST
+// dns/retrieve/{domain}) when current, the domain's name servers, are
+// Porkbun's own; otherwise Porkbun's DNS does not answer for the domain and
+// no request is made. It implements dns.RecordLister. Left out: the apex NS
+// set (the delegation itself), SOA, and the parking defaults (ALIAS at the
+// apex and CNAME for * to pixie.porkbun.com). An NS record of a subdomain
+// stays: it delegates that subdomain, which the change would break.
+func (c *Client) ServedRecords(ctx context.Context, domain string, current []string) ([]kdns.Record, error) {
+	d := kdns.NormalizeName(domain)
+	if !servedByPorkbun(current) {
+		return []kdns.Record{}, nil
+	}
+	var resp response
+	if err := c.call(ctx, "dns", "retrieve", d, nil, &resp); err != nil {
+		return nil, err
+	}
+	var raw []dnsRecord
+	if err := json.Unmarshal(bytes.TrimSpace(resp.Records), &raw); err != nil || raw == nil {
+		return nil, fmt.Errorf("porkbun retrieve %s: \"records\" is not a list of records: %s", d, snippet([]byte(c.scrub(string(resp.Records)))))
+	}
+	out := []kdns.Record{}
+	for _, r := range raw {
+		rec := r.record(d)
+		if ignoredRecord(d, rec) {
+			continue
+		}
+		out = append(out, rec)
+	}
+	slices.SortFunc(out, func(a, b kdns.Record) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Content, b.Content))
+	})
+	return out, nil
+}
+
+// servedByPorkbun reports whether a name-server list is Porkbun's DNS
+// (curitiba.ns.porkbun.com and the like; older domains have
+// curitiba.porkbun.com).
+func servedByPorkbun(nameServers []string) bool {
+	for _, ns := range kdns.NormalizeSet(nameServers) {
+		if ns == "porkbun.com" || strings.HasSuffix(ns, ".porkbun.com") {
+			return true
+		}
+	}
+	return false
+}
+
+// ignoredRecord tells the records that do not stop anything of the owner's
+// from resolving when the delegation moves.
+func ignoredRecord(domain string, r kdns.Record) bool {
+	switch {
+	case r.Type == "SOA", r.Type == "NS" && r.Name == domain:
+		return true
+	case r.Type == "ALIAS" && r.Name == domain, r.Type == "CNAME" && r.Name == "*."+domain:
+		return kdns.NormalizeName(r.Content) == parkingHost
+	}
+	return false
+}
+
+// dnsRecord is one entry of retrieve's "records": full names, numbers as
+// strings ("ttl":"600").
+type dnsRecord struct {
+	Name    string   `json:"name"`
+	Type    string   `json:"type"`
+	Content string   `json:"content"`
+	TTL     jsonText `json:"ttl"`
+	Prio    jsonText `json:"prio"`
+}
+
+func (r dnsRecord) record(domain string) kdns.Record {
+	name := kdns.NormalizeName(r.Name)
+	if name == "" {
+		name = domain
+	}
+	typ := strings.ToUpper(strings.TrimSpace(r.Type))
+	content := strings.TrimSpace(r.Content)
+	if p := string(r.Prio); (typ == "MX" || typ == "SRV") && p != "" {
+		content = p + " " + content
+	}
+	ttl, _ := strconv.ParseInt(string(r.TTL), 10, 64)
+	return kdns.Record{Name: name, Type: typ, Content: content, TTL: ttl}
 }
 
 // dsRecord is one entry of getDnssecRecords' "records".
@@ -278,11 +411,12 @@ func (t *jsonText) UnmarshalJSON(b []byte) error {
 
 // APIError is a failure reported by Porkbun (status ERROR or an HTTP error).
 type APIError struct {
-	Op         string // getNs, updateNs, getDnssecRecords
+	Op         string // getNs, updateNs, getDnssecRecords, retrieve
 	Domain     string
 	HTTPStatus int
 	Message    string // Porkbun's own message, with any credential scrubbed
 	auth       bool
+	rateLimit  bool
 }
 
 func (e *APIError) Error() string {
@@ -294,11 +428,17 @@ func (e *APIError) Error() string {
 	if e.auth {
 		s += " (check " + EnvAPIKey + " and " + EnvSecretAPIKey + ", and that API access is turned on for the domain at porkbun.com)"
 	}
+	if e.rateLimit {
+		s += " (Porkbun's rate limit: it allows about one request per second per API key and kforge keeps to that, so another client using the same key may be the cause; wait a minute and run the command again)"
+	}
 	return s
 }
 
-// Is makes errors.Is(err, ErrAuth) true for authentication failures.
-func (e *APIError) Is(target error) bool { return target == ErrAuth && e.auth }
+// Is makes errors.Is(err, ErrAuth) true for authentication failures and
+// errors.Is(err, ErrRateLimited) for rate limiting.
+func (e *APIError) Is(target error) bool {
+	return target == ErrAuth && e.auth || target == ErrRateLimited && e.rateLimit
+}
 
 type request struct {
 	APIKey       string   `json:"apikey"`
@@ -310,12 +450,13 @@ type response struct {
 	Status  string          `json:"status"`
 	Message string          `json:"message"`
 	NS      []string        `json:"ns"`
-	Records json.RawMessage `json:"records"` // getDnssecRecords; decoded by DSRecords
+	Records json.RawMessage `json:"records"` // getDnssecRecords, retrieve; decoded by DSRecords, ServedRecords
 }
 
 // call POSTs one API operation ({base}/{group}/{op}/{domain}), retrying
-// network errors, timeouts, 429 and 5xx answers with jittered exponential
-// backoff. Authentication errors and other 4xx answers are final.
+// network errors, timeouts, 429 and 5xx answers and AWS WAF actions with
+// jittered exponential backoff. Authentication errors and other 4xx answers
+// are final. Every attempt first waits for its turn (see pace).
 func (c *Client) call(ctx context.Context, group, op, domain string, ns []string, out *response) error {
 	domain = kdns.NormalizeName(domain)
 	if err := kdns.ValidateDomain(domain); err != nil {
@@ -330,9 +471,15 @@ func (c *Client) call(ctx context.Context, group, op, domain string, ns []string
 	var lastErr error
 	for attempt := 1; attempt <= c.opts.MaxAttempts; attempt++ {
 		if attempt > 1 {
-			if err := wait.Sleep(ctx, c.backoff(attempt-1)); err != nil {
+			if err := c.opts.Sleep(ctx, c.backoff(attempt-1)); err != nil {
 				return fmt.Errorf("porkbun %s %s: %w (last error: %s)", op, domain, err, c.scrub(lastErr.Error()))
 			}
+		}
+		if err := c.pace(ctx); err != nil {
+			if lastErr == nil {
+				return fmt.Errorf("porkbun %s %s: waiting for the rate limit: %w", op, domain, err)
+			}
+			return fmt.Errorf("porkbun %s %s: %w (last error: %s)", op, domain, err, c.scrub(lastErr.Error()))
 		}
 		retriable, err := c.attempt(ctx, op, domain, endpoint, body, out)
 		if err == nil {
@@ -344,6 +491,23 @@ func (c *Client) call(ctx context.Context, group, op, domain string, ns []string
 		}
 	}
 	return fmt.Errorf("porkbun %s %s: giving up after %d attempts: %w", op, domain, c.opts.MaxAttempts, lastErr)
+}
+
+// pace waits until MinInterval has passed since the start of the client's
+// previous request, and books the next start; concurrent callers queue.
+func (c *Client) pace(ctx context.Context) error {
+	c.paceMu.Lock()
+	now := c.opts.Now()
+	start := now
+	if c.next.After(now) {
+		start = c.next
+	}
+	c.next = start.Add(c.opts.MinInterval)
+	c.paceMu.Unlock()
+	if d := start.Sub(now); d > 0 {
+		return c.opts.Sleep(ctx, d)
+	}
+	return nil
 }
 
 // attempt makes one HTTP request. Errors it returns never contain the
@@ -383,7 +547,17 @@ func (c *Client) attempt(ctx context.Context, op, domain, endpoint string, body 
 	}
 
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+	case resp.Header.Get(wafActionHeader) != "":
+		// AWS WAF answered instead of the API (a challenge comes as HTTP
+		// 202): Porkbun's way of slowing a client down, not an API answer.
+		action := resp.Header.Get(wafActionHeader)
+		apiErr.Message = fmt.Sprintf("rate limited: Porkbun's firewall (AWS WAF) answered with a %s instead of the API (%s: %s)", c.scrub(action), strings.ToLower(wafActionHeader), c.scrub(action))
+		apiErr.rateLimit = true
+		return true, apiErr
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		apiErr.rateLimit = true
+		return true, apiErr
+	case resp.StatusCode >= 500:
 		return true, apiErr
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		apiErr.auth = true
@@ -430,13 +604,13 @@ func snippet(b []byte) string {
 	return s
 }
 
-// backoff is exponential with full jitter: a random delay in [d/2, d] where
-// d = BaseDelay * 2^(retry-1), capped at MaxDelay.
+// backoff is exponential with jitter above it: a random delay in
+// [d, 1.5 d] where d = BaseDelay * 2^(retry-1), capped at MaxDelay. Never
+// below BaseDelay: Porkbun rejects retries that come sooner than about 1 s.
 func (c *Client) backoff(retry int) time.Duration {
 	d := c.opts.BaseDelay << (retry - 1)
 	if d > c.opts.MaxDelay || d <= 0 {
 		d = c.opts.MaxDelay
 	}
-	half := d / 2
-	return half + rand.N(half+1)
+	return min(d+rand.N(d/2+1), c.opts.MaxDelay)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ var porkbunNS = []string{"curitiba.ns.porkbun.com", "fortaleza.ns.porkbun.com", 
 var zoneNS = []string{"ns-1536.awsdns-00.co.uk.", "ns-0.awsdns-00.com.", "ns-1024.awsdns-00.org.", "ns-512.awsdns-00.net."}
 
 func fastOptions(base string) porkbun.Options {
-	return porkbun.Options{BaseURL: base, Timeout: 2 * time.Second, MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
+	return porkbun.Options{BaseURL: base, Timeout: 2 * time.Second, MaxAttempts: 3, MinInterval: time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
 }
 
 func newClient(t *testing.T, srv *porkbuntest.Server, opts porkbun.Options) *porkbun.Client {
@@ -277,6 +278,13 @@ func TestKeysNeverInOutput(t *testing.T) {
 	if !errors.Is(err, kdns.ErrDSRecords) {
 		t.Errorf("PlanDelegation with DS records: err = %v", err)
 	}
+	// retrieve: records echoing the keys, a WAF challenge.
+	srv.AddFaults(porkbuntest.Fault{Status: 200, ContentType: "application/json", RawBody: `{"status":"SUCCESS","records":"` + testKey + " " + testSecret + `"}`})
+	_, err = c.ServedRecords(ctx, "example.com", porkbunNS)
+	add(err)
+	srv.AddFaults(porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{WAFChallenge: true})
+	_, err = c.ServedRecords(ctx, "example.com", porkbunNS)
+	add(err)
 	closed := porkbuntest.Start(t, testKey, testSecret, nil)
 	closed.Close()
 	cc, _ := porkbun.New(creds, fastOptions(closed.BaseURL()))
@@ -383,5 +391,206 @@ func TestDSRecordsEmptyArrayFromFake(t *testing.T) {
 	got, err := c.DSRecords(context.Background(), "example.com")
 	if err != nil || len(got) != 0 {
 		t.Fatalf("DSRecords = %v, %v", got, err)
+	}
+}
+
+// fakeClock is the clock of the pacing and backoff: Sleep only moves it on.
+// A transport built by transport stamps each request with its time.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	starts []time.Time
+}
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+	return ctx.Err()
+}
+
+func (f *fakeClock) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.starts = append(f.starts, f.now)
+	f.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// gaps are the times between consecutive request starts.
+func (f *fakeClock) gaps() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var g []time.Duration
+	for i := 1; i < len(f.starts); i++ {
+		g = append(g, f.starts[i].Sub(f.starts[i-1]))
+	}
+	return g
+}
+
+// defaultOptions are the production defaults with a fake clock.
+func defaultOptions(base string, clock *fakeClock) porkbun.Options {
+	return porkbun.Options{BaseURL: base, HTTPClient: &http.Client{Transport: clock}, Now: clock.Now, Sleep: clock.Sleep}
+}
+
+// TestDefaultPacing: with the defaults, one `dns delegate` worth of calls
+// goes out at most one per second (Porkbun's limit per API key), measured
+// on the injected clock, never on the wall clock.
+func TestDefaultPacing(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	clock := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := newClient(t, srv, defaultOptions(srv.BaseURL(), clock))
+	ctx := context.Background()
+	if _, err := c.NameServers(ctx, "example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DSRecords(ctx, "example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ServedRecords(ctx, "example.com", porkbunNS); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetNameServers(ctx, "example.com", zoneNS); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.NameServers(ctx, "example.com"); err != nil {
+		t.Fatal(err)
+	}
+	gaps := clock.gaps()
+	if len(gaps) != 4 || len(srv.RequestTimes()) != 5 {
+		t.Fatalf("gaps %v, server saw %d requests; want 5 requests", gaps, len(srv.RequestTimes()))
+	}
+	for i, g := range gaps {
+		if g < time.Second {
+			t.Errorf("request %d started %s after the previous one, want at least 1s", i+2, g)
+		}
+	}
+	if porkbun.DefaultMinInterval < time.Second || porkbun.DefaultBaseDelay < 1200*time.Millisecond {
+		t.Errorf("defaults: interval %s, first backoff %s", porkbun.DefaultMinInterval, porkbun.DefaultBaseDelay)
+	}
+}
+
+// TestRateLimitAnswersAreRetriedAfterBackoff: a WAF challenge (HTTP 202) and
+// a 503 HTML page are retried, the first retry no sooner than 1.2 s.
+func TestRateLimitAnswersAreRetriedAfterBackoff(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv.AddFaults(porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{Status: 503, RawBody: "<html><body>503 Service Temporarily Unavailable</body></html>"})
+	clock := &fakeClock{}
+	c := newClient(t, srv, defaultOptions(srv.BaseURL(), clock))
+	ns, err := c.NameServers(context.Background(), "example.com")
+	if err != nil || !slices.Equal(ns, porkbunNS) {
+		t.Fatalf("NameServers = %v, %v; want success after two retries", ns, err)
+	}
+	gaps := clock.gaps()
+	if srv.Calls("getNs") != 3 || len(gaps) != 2 {
+		t.Fatalf("getNs requests = %d, gaps %v; want 3", srv.Calls("getNs"), gaps)
+	}
+	if gaps[0] < 1200*time.Millisecond || gaps[1] < 2400*time.Millisecond {
+		t.Fatalf("retries came after %v, want at least 1.2s then 2.4s", gaps)
+	}
+}
+
+// TestWAFChallengePersists: a challenge that does not go away ends in an
+// error that says rate limiting, after every attempt.
+func TestWAFChallengePersists(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv.AddFaults(porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{WAFChallenge: true})
+	c := newClient(t, srv, fastOptions(srv.BaseURL()))
+	_, err := c.NameServers(context.Background(), "example.com")
+	if err == nil {
+		t.Fatal("expected an error")
+	}
+	t.Log(err)
+	for _, want := range []string{"giving up after 3 attempts", "HTTP 202", "rate limited", "x-amzn-waf-action: challenge", "rate limit", "one request per second", "wait a minute"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if !errors.Is(err, porkbun.ErrRateLimited) || errors.Is(err, porkbun.ErrAuth) {
+		t.Errorf("errors.Is(ErrRateLimited) = %v, errors.Is(ErrAuth) = %v", errors.Is(err, porkbun.ErrRateLimited), errors.Is(err, porkbun.ErrAuth))
+	}
+	if srv.Calls("getNs") != 3 {
+		t.Fatalf("getNs requests = %d, want 3 (a challenge is retried)", srv.Calls("getNs"))
+	}
+}
+
+// TestRequestsSpacedForARateLimitedServer: against a server that refuses
+// requests arriving closer than 10 ms, a client paced at 60 ms gets no
+// refusal, with no retry allowed. The margin keeps it off scheduling noise.
+func TestRequestsSpacedForARateLimitedServer(t *testing.T) {
+	for _, how := range []porkbuntest.RateLimit{porkbuntest.Limit503, porkbuntest.LimitWAF} {
+		srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+		srv.LimitRate(10*time.Millisecond, how)
+		opts := fastOptions(srv.BaseURL())
+		opts.MinInterval, opts.MaxAttempts = 60*time.Millisecond, 1
+		c := newClient(t, srv, opts)
+		ctx := context.Background()
+		for i := 0; i < 4; i++ {
+			if _, err := c.NameServers(ctx, "example.com"); err != nil {
+				t.Fatalf("limit %d, request %d: %v", how, i+1, err)
+			}
+		}
+		if srv.Limited() != 0 {
+			t.Fatalf("limit %d: %d requests refused", how, srv.Limited())
+		}
+	}
+}
+
+func TestServedRecords(t *testing.T) {
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	c := newClient(t, srv, fastOptions(srv.BaseURL()))
+	ctx := context.Background()
+
+	got, err := c.ServedRecords(ctx, "example.com", porkbunNS)
+	if err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("parking defaults only: %#v, %v; want an empty list", got, err)
+	}
+	if last := srv.RequestBodies()[0]; last != `{"apikey":"`+testKey+`","secretapikey":"`+testSecret+`"}` {
+		t.Errorf("retrieve body = %s", last)
+	}
+	// Older Porkbun name servers (curitiba.porkbun.com) are Porkbun's DNS too.
+	srv.SetRecords("example.com", porkbuntest.Record{Name: "example.com", Type: "A", Content: "203.0.113.9", TTL: "600"})
+	got, err = c.ServedRecords(ctx, "example.com", []string{"curitiba.porkbun.com."})
+	if err != nil || !slices.Equal(got, []kdns.Record{{Name: "example.com", Type: "A", Content: "203.0.113.9", TTL: 600}}) {
+		t.Fatalf("ServedRecords = %+v, %v", got, err)
+	}
+	// Name servers elsewhere: Porkbun's DNS is not in use; no request.
+	before := srv.Calls("retrieve")
+	if got, err := c.ServedRecords(ctx, "example.com", zoneNS); err != nil || len(got) != 0 || srv.Calls("retrieve") != before {
+		t.Fatalf("served elsewhere: %v, %v, retrieve calls %d -> %d", got, err, before, srv.Calls("retrieve"))
+	}
+
+	tests := []struct {
+		name, body string
+		want       []kdns.Record
+		wantErr    string
+	}{
+		{name: "empty list", body: `{"status":"SUCCESS","records":[]}`, want: []kdns.Record{}},
+		{name: "numbers for ttl and prio, extra fields", body: `{"status":"SUCCESS","cloudflare":"enabled","records":[{"id":"1","name":"Example.com","type":"mx","content":"mx.example.net","ttl":300,"prio":5,"notes":null}]}`,
+			want: []kdns.Record{{Name: "example.com", Type: "MX", Content: "5 mx.example.net", TTL: 300}}},
+		{name: "no records is an error", body: `{"status":"SUCCESS"}`, wantErr: `"records" is not a list`},
+		{name: "null is an error", body: `{"status":"SUCCESS","records":null}`, wantErr: `"records" is not a list`},
+		{name: "an object is an error", body: `{"status":"SUCCESS","records":{}}`, wantErr: `"records" is not a list`},
+		{name: "ERROR status", body: `{"status":"ERROR","message":"Domain is not opted in to API access."}`, wantErr: "Domain is not opted in to API access."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.AddFaults(porkbuntest.Fault{Status: http.StatusOK, ContentType: "application/json", RawBody: tt.body})
+			got, err := c.ServedRecords(ctx, "example.com", porkbunNS)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ServedRecords = %+v, %v; want an error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Fatalf("ServedRecords = %#v, %v; want %#v", got, err, tt.want)
+			}
+		})
 	}
 }

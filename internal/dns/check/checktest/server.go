@@ -1,8 +1,9 @@
 // Package checktest runs a small DNS server on a loopback UDP port for tests:
-// it answers NS and A queries from records the test sets and can change while
-// it runs (to simulate propagation), or with an error code set for a name (a
-// SERVFAIL as a validating resolver gives for a broken DNSSEC chain; nothing
-// here validates anything). It stands in for a recursive resolver.
+// it answers NS, A and CAA queries from records the test sets and can change
+// while it runs (to simulate propagation), or with an error code set for a
+// name (a SERVFAIL as a validating resolver gives for a broken DNSSEC chain;
+// nothing here validates anything). It stands in for a recursive resolver,
+// so it follows the CNAMEs it holds and answers with the whole chain.
 package checktest
 
 import (
@@ -24,6 +25,8 @@ type Server struct {
 	nsFrom  func(name string) []string
 	ns      map[string][]string // owner (FQDN) => name servers
 	a       map[string][]string // owner (FQDN) => IPv4 addresses
+	caa     map[string][]CAA    // owner (FQDN) => CAA records
+	cname   map[string]string   // owner (FQDN) => alias target (FQDN)
 	rcode   map[string]int      // owner (FQDN) => error code answered for every query
 	queries int
 }
@@ -45,7 +48,8 @@ func Listen(addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for DNS on %s: %w", addr, err)
 	}
-	s := &Server{addr: pc.LocalAddr().String(), ns: map[string][]string{}, a: map[string][]string{}, rcode: map[string]int{}}
+	s := &Server{addr: pc.LocalAddr().String(), ns: map[string][]string{}, a: map[string][]string{},
+		caa: map[string][]CAA{}, cname: map[string]string{}, rcode: map[string]int{}}
 	started := make(chan struct{})
 	s.srv = &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(s.serve), NotifyStartedFunc: func() { close(started) }}
 	go func() { _ = s.srv.ActivateAndServe() }()
@@ -82,6 +86,31 @@ func (s *Server) SetA(name string, addrs ...string) {
 	s.a[mdns.CanonicalName(name)] = addrs
 }
 
+// CAA is one CAA record (RFC 8659): Flag 128 marks it critical.
+type CAA struct {
+	Flag  uint8
+	Tag   string
+	Value string
+}
+
+// SetCAA sets (replaces) the CAA records of name; none removes them.
+func (s *Server) SetCAA(name string, records ...CAA) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caa[mdns.CanonicalName(name)] = records
+}
+
+// SetCNAME makes name an alias of target; an empty target removes it.
+func (s *Server) SetCNAME(name, target string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if target == "" {
+		delete(s.cname, mdns.CanonicalName(name))
+		return
+	}
+	s.cname[mdns.CanonicalName(name)] = mdns.CanonicalName(target)
+}
+
 // SetRcode makes the server answer every query for name with rcode (for
 // example dns.RcodeServerFailure, what a validating resolver answers for a
 // domain whose DNSSEC chain is broken); dns.RcodeSuccess clears it.
@@ -102,6 +131,9 @@ func (s *Server) Queries() int {
 	return s.queries
 }
 
+// maxChain bounds the CNAME chain the server follows (a loop ends there).
+const maxChain = 8
+
 func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 	m := new(mdns.Msg)
 	m.SetReply(req)
@@ -109,9 +141,26 @@ func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 	s.mu.Lock()
 	s.queries++
 	for _, q := range req.Question {
-		name := mdns.CanonicalName(q.Name)
+		s.answer(m, mdns.CanonicalName(q.Name), q.Qtype)
+	}
+	s.mu.Unlock()
+	_ = w.WriteMsg(m)
+}
+
+// answer adds the records of name and qtype to m, after the CNAMEs leading
+// to them, as a recursive resolver would. s.mu is held.
+func (s *Server) answer(m *mdns.Msg, name string, qtype uint16) {
+	for range maxChain {
 		if rc, ok := s.rcode[name]; ok {
 			m.Rcode = rc
+			return
+		}
+		hdr := func(t uint16) mdns.RR_Header {
+			return mdns.RR_Header{Name: name, Rrtype: t, Class: mdns.ClassINET, Ttl: 60}
+		}
+		if target, ok := s.cname[name]; ok && qtype != mdns.TypeCNAME {
+			m.Answer = append(m.Answer, &mdns.CNAME{Hdr: hdr(mdns.TypeCNAME), Target: target})
+			name = target
 			continue
 		}
 		nsSet, hasNS := s.ns[name]
@@ -120,26 +169,25 @@ func (s *Server) serve(w mdns.ResponseWriter, req *mdns.Msg) {
 			hasNS = len(nsSet) > 0
 		}
 		aSet, hasA := s.a[name]
-		if !hasNS && !hasA {
+		caaSet, hasCAA := s.caa[name]
+		if !hasNS && !hasA && !hasCAA {
 			m.Rcode = mdns.RcodeNameError
-			continue
+			return
 		}
-		hdr := mdns.RR_Header{Name: q.Name, Class: mdns.ClassINET, Ttl: 60}
-		switch q.Qtype {
+		switch qtype {
 		case mdns.TypeNS:
 			for _, ns := range nsSet {
-				h := hdr
-				h.Rrtype = mdns.TypeNS
-				m.Answer = append(m.Answer, &mdns.NS{Hdr: h, Ns: mdns.Fqdn(ns)})
+				m.Answer = append(m.Answer, &mdns.NS{Hdr: hdr(mdns.TypeNS), Ns: mdns.Fqdn(ns)})
 			}
 		case mdns.TypeA:
 			for _, ip := range aSet {
-				h := hdr
-				h.Rrtype = mdns.TypeA
-				m.Answer = append(m.Answer, &mdns.A{Hdr: h, A: net.ParseIP(ip)})
+				m.Answer = append(m.Answer, &mdns.A{Hdr: hdr(mdns.TypeA), A: net.ParseIP(ip)})
+			}
+		case mdns.TypeCAA:
+			for _, c := range caaSet {
+				m.Answer = append(m.Answer, &mdns.CAA{Hdr: hdr(mdns.TypeCAA), Flag: c.Flag, Tag: c.Tag, Value: c.Value})
 			}
 		}
+		return
 	}
-	s.mu.Unlock()
-	_ = w.WriteMsg(m)
 }

@@ -4,12 +4,19 @@
 // answers {"status":"SUCCESS"|"ERROR","message":...,"ns":[...]}) and the
 // read side of its DNSSEC part (POST dns/getDnssecRecords/{domain}, answering
 // {"status":"SUCCESS","records":{"<keyTag>":{"keyTag":...,"alg":...,
-// "digestType":...,"digest":...}}}), with injectable faults.
+// "digestType":...,"digest":...}}}), and the records of its DNS service
+// (POST dns/retrieve/{domain}, answering {"status":"SUCCESS","records":[{"id":
+// ...,"name":...,"type":...,"content":...,"ttl":"600","prio":...,"notes":...}]}),
+// with injectable faults and, when asked, Porkbun's rate limiting.
 //
 // It is a fake: it proves the client against the documented contract, not
 // against Porkbun itself. The DS records are whatever the test sets; the fake
 // neither validates them nor models a registry (changing the name servers
 // leaves them as they are, and nothing here signs or resolves anything).
+// A domain starts with Porkbun's parking defaults as its DNS records (an
+// ALIAS at the apex and a CNAME for *, both to pixie.porkbun.com), as a
+// newly registered one does; like Porkbun, the fake keeps them, and any
+// records set, when the name servers change.
 package porkbuntest
 
 import (
@@ -18,6 +25,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +40,40 @@ type Fault struct {
 	RawBody string        // answer body instead of JSON (for example an HTML error page); needs Status
 	// ContentType of RawBody; default text/html.
 	ContentType string
+	// WAFChallenge answers as AWS WAF in front of Porkbun does when it
+	// challenges a client: HTTP 202, header x-amzn-waf-action: challenge,
+	// an HTML page. Status and RawBody are ignored.
+	WAFChallenge bool
 }
+
+// Record is a DNS record as retrieve reports it; Name is the full name.
+type Record struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Content string `json:"content"`
+	TTL     string `json:"ttl"`
+	Prio    string `json:"prio"`
+	Notes   string `json:"notes"`
+}
+
+// ParkingRecords are the records Porkbun creates for a new domain.
+func ParkingRecords(domain string) []Record {
+	return []Record{
+		{ID: "1", Name: domain, Type: "ALIAS", Content: "pixie.porkbun.com", TTL: "600", Prio: "0"},
+		{ID: "2", Name: "*." + domain, Type: "CNAME", Content: "pixie.porkbun.com", TTL: "600", Prio: "0"},
+	}
+}
+
+// RateLimit is how the server answers a request that comes too soon.
+type RateLimit int
+
+const (
+	// Limit503 answers HTTP 503 with an HTML page.
+	Limit503 RateLimit = iota + 1
+	// LimitWAF answers as an AWS WAF challenge (see Fault.WAFChallenge).
+	LimitWAF
+)
 
 // DSRecord is a DS record as getDnssecRecords reports it.
 type DSRecord struct {
@@ -51,10 +92,15 @@ type Server struct {
 	mu           sync.Mutex
 	ns           map[string][]string
 	ds           map[string][]DSRecord
+	records      map[string][]Record
 	emptyDSArray bool
 	calls        map[string]int
 	faults       []Fault
-	bodies       []string // raw request bodies, for assertions on what was sent
+	bodies       []string    // raw request bodies, for assertions on what was sent
+	times        []time.Time // arrival of every request
+	minGap       time.Duration
+	limit        RateLimit
+	limited      int
 }
 
 // Start serves domains (domain => name servers) for the key pair and stops on
@@ -68,9 +114,10 @@ func Start(t testing.TB, apiKey, secretAPIKey string, domains map[string][]strin
 
 // New starts a server outside a test; the caller closes it.
 func New(apiKey, secretAPIKey string, domains map[string][]string) *Server {
-	s := &Server{APIKey: apiKey, SecretAPIKey: secretAPIKey, ns: map[string][]string{}, ds: map[string][]DSRecord{}, calls: map[string]int{}}
+	s := &Server{APIKey: apiKey, SecretAPIKey: secretAPIKey, ns: map[string][]string{}, ds: map[string][]DSRecord{}, records: map[string][]Record{}, calls: map[string]int{}}
 	for d, ns := range domains {
 		s.ns[d] = slices.Clone(ns)
+		s.records[d] = ParkingRecords(d)
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
 	return s
@@ -92,6 +139,51 @@ func (s *Server) SetDSRecords(domain string, records ...DSRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ds[domain] = slices.Clone(records)
+}
+
+// SetRecords replaces the DNS records retrieve reports for domain (a domain
+// the server holds), parking defaults included; none leaves none. IDs are
+// filled in when empty.
+func (s *Server) SetRecords(domain string, records ...Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recs := slices.Clone(records)
+	for i := range recs {
+		if recs[i].ID == "" {
+			recs[i].ID = strconv.Itoa(1000 + i)
+		}
+	}
+	s.records[domain] = recs
+}
+
+// Records returns the DNS records the server holds for domain.
+func (s *Server) Records(domain string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.records[domain])
+}
+
+// LimitRate makes the server refuse, the way Porkbun does, every request
+// that arrives less than minGap after the previous one (refused ones count:
+// a client retrying too fast stays refused). Zero turns it off.
+func (s *Server) LimitRate(minGap time.Duration, how RateLimit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.minGap, s.limit = minGap, how
+}
+
+// Limited returns how many requests the rate limit refused.
+func (s *Server) Limited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited
+}
+
+// RequestTimes returns when each request arrived, in order.
+func (s *Server) RequestTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.times)
 }
 
 // DSRecords returns the DS records the server holds for domain.
@@ -136,11 +228,13 @@ type answer struct {
 	Status  string   `json:"status"`
 	Message string   `json:"message,omitempty"`
 	NS      []string `json:"ns,omitempty"`
-	Records any      `json:"records,omitempty"` // getDnssecRecords: an object keyed by key tag, or []
+	Records any      `json:"records,omitempty"` // getDnssecRecords: an object keyed by key tag, or []; retrieve: a list
 }
 
 // groups are the operations served, by path group.
-var groups = map[string][]string{"domain": {"getNs", "updateNs"}, "dns": {"getDnssecRecords"}}
+var groups = map[string][]string{"domain": {"getNs", "updateNs"}, "dns": {"getDnssecRecords", "retrieve"}}
+
+const wafPage = `<!DOCTYPE html><html><head><title>Human Verification</title></head><body><script>/* AWS WAF challenge */</script></body></html>`
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/api/json/v3/")
@@ -160,8 +254,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls[op]++
 	s.bodies = append(s.bodies, string(raw))
+	now := time.Now()
+	tooSoon := s.minGap > 0 && len(s.times) > 0 && now.Sub(s.times[len(s.times)-1]) < s.minGap
+	s.times = append(s.times, now)
 	var fault *Fault
-	if len(s.faults) > 0 {
+	switch {
+	case tooSoon && s.limit == LimitWAF:
+		s.limited++
+		fault = &Fault{WAFChallenge: true}
+	case tooSoon:
+		s.limited++
+		fault = &Fault{Status: http.StatusServiceUnavailable, RawBody: "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"}
+	case len(s.faults) > 0:
 		f := s.faults[0]
 		s.faults = s.faults[1:]
 		fault = &f
@@ -175,6 +279,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			case <-r.Context().Done():
 				return
 			}
+		}
+		if fault.WAFChallenge {
+			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+			w.Header().Set("x-amzn-waf-action", "challenge")
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte(wafPage))
+			return
 		}
 		if fault.RawBody != "" {
 			ct := fault.ContentType
@@ -236,6 +347,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			records = []DSRecord{}
 		}
 		write(w, http.StatusOK, answer{Status: "SUCCESS", Records: records})
+	case "retrieve":
+		recs := slices.Clone(s.records[domain])
+		if recs == nil {
+			recs = []Record{}
+		}
+		write(w, http.StatusOK, answer{Status: "SUCCESS", Records: recs})
 	}
 }
 

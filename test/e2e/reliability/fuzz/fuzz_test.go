@@ -112,7 +112,7 @@ func FuzzPorkbunAnswer(f *testing.F) {
 		}))
 		defer srv.Close()
 		c, err := porkbun.New(porkbun.Credentials{APIKey: apiKey, SecretAPIKey: secretKey}, porkbun.Options{
-			BaseURL: srv.URL, MaxAttempts: 1, Timeout: 5 * time.Second, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond,
+			BaseURL: srv.URL, MaxAttempts: 1, Timeout: 5 * time.Second, MinInterval: time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond,
 		})
 		if err != nil {
 			t.Fatal(err)
