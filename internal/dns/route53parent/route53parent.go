@@ -119,6 +119,23 @@ func (z *Zone) checkChild(ctx context.Context, domain string) (string, error) {
 // NameServers returns the NS record set for domain in the parent zone, or an
 // empty list when the zone does not delegate it yet.
 func (z *Zone) NameServers(ctx context.Context, domain string) ([]string, error) {
+	rrs, err := z.recordSet(ctx, domain, types.RRTypeNs)
+	if err != nil {
+		return nil, err
+	}
+	if rrs == nil {
+		return []string{}, nil
+	}
+	ns := make([]string, 0, len(rrs.ResourceRecords))
+	for _, rr := range rrs.ResourceRecords {
+		ns = append(ns, kdns.NormalizeName(aws.ToString(rr.Value)))
+	}
+	return ns, nil
+}
+
+// recordSet reads the record set of domain and type t in the parent zone;
+// nil when there is none.
+func (z *Zone) recordSet(ctx context.Context, domain string, t types.RRType) (*types.ResourceRecordSet, error) {
 	d, err := z.checkChild(ctx, domain)
 	if err != nil {
 		return nil, err
@@ -126,23 +143,20 @@ func (z *Zone) NameServers(ctx context.Context, domain string) ([]string, error)
 	out, err := z.api.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{
 		HostedZoneId:    aws.String(z.zoneID),
 		StartRecordName: aws.String(d + "."),
-		StartRecordType: types.RRTypeNs,
-		MaxItems:        aws.Int32(10),
+		StartRecordType: t,
+		MaxItems:        aws.Int32(1),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing the NS record of %s in hosted zone %s: %w", d, z.zoneID, err)
+		return nil, fmt.Errorf("listing the %s record of %s in hosted zone %s: %w", t, d, z.zoneID, err)
 	}
+	// The listing starts at the name and type given, or after them when
+	// there is no such record: check it is the one asked for.
 	for _, rrs := range out.ResourceRecordSets {
-		if rrs.Type != types.RRTypeNs || kdns.NormalizeName(aws.ToString(rrs.Name)) != d {
-			continue
+		if rrs.Type == t && recordName(rrs.Name) == d {
+			return &rrs, nil
 		}
-		ns := make([]string, 0, len(rrs.ResourceRecords))
-		for _, rr := range rrs.ResourceRecords {
-			ns = append(ns, kdns.NormalizeName(aws.ToString(rr.Value)))
-		}
-		return ns, nil
 	}
-	return []string{}, nil
+	return nil, nil
 }
 
 // SetNameServers writes (UPSERT) the NS record set of domain in the parent
@@ -198,26 +212,12 @@ func (z *Zone) SetNameServers(ctx context.Context, domain string, nameServers []
 // when there is none). It implements dns.DSReader: a DS record there tells
 // validating resolvers the subdomain's zone is signed, and kforge's is not.
 func (z *Zone) DSRecords(ctx context.Context, domain string) ([]kdns.DSRecord, error) {
-	d, err := z.checkChild(ctx, domain)
+	rrs, err := z.recordSet(ctx, domain, types.RRTypeDs)
 	if err != nil {
 		return nil, err
 	}
-	out, err := z.api.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{
-		HostedZoneId:    aws.String(z.zoneID),
-		StartRecordName: aws.String(d + "."),
-		StartRecordType: types.RRTypeDs,
-		MaxItems:        aws.Int32(1),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing the DS record of %s in hosted zone %s: %w", d, z.zoneID, err)
-	}
 	recs := []kdns.DSRecord{}
-	for _, rrs := range out.ResourceRecordSets {
-		// The listing starts at the name and type given, or after them
-		// when there is no such record: check it is the one asked for.
-		if rrs.Type != types.RRTypeDs || recordName(rrs.Name) != d {
-			continue
-		}
+	if rrs != nil {
 		for _, rr := range rrs.ResourceRecords {
 			recs = append(recs, parseDS(aws.ToString(rr.Value)))
 		}
