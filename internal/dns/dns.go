@@ -8,6 +8,7 @@
 package dns
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -60,6 +61,15 @@ type Record struct {
 	Type    string `json:"type"`
 	Content string `json:"content"`
 	TTL     int64  `json:"ttl,omitempty"`
+}
+
+// SortRecords orders records by name, type and content, as plans list
+// them, and returns r.
+func SortRecords(r []Record) []Record {
+	slices.SortFunc(r, func(a, b Record) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Content, b.Content))
+	})
+	return r
 }
 
 // RecordLister is implemented by a Registrar that can itself be the DNS host

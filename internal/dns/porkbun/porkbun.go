@@ -273,10 +273,7 @@ func (c *Client) ServedRecords(ctx context.Context, domain string, current []str
 		}
 		out = append(out, rec)
 	}
-	slices.SortFunc(out, func(a, b kdns.Record) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Content, b.Content))
-	})
-	return out, nil
+	return kdns.SortRecords(out), nil
 }
 
 // servedByPorkbun reports whether a name-server list is Porkbun's DNS

@@ -12,7 +12,6 @@
 package route53parent
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -269,7 +268,7 @@ func (z *Zone) ServedRecords(ctx context.Context, domain string, current []strin
 		for _, rrs := range page.ResourceRecordSets {
 			name := recordName(rrs.Name)
 			if !strings.HasPrefix(reversedName(name), prefix) {
-				return sortRecords(out), nil // past the run
+				return kdns.SortRecords(out), nil // past the run
 			}
 			if name != d && !strings.HasSuffix(name, "."+d) {
 				continue // a sibling such as dev-x.example.com
@@ -280,7 +279,7 @@ func (z *Zone) ServedRecords(ctx context.Context, domain string, current []strin
 			out = append(out, servedRecord(name, rrs))
 		}
 		if !page.IsTruncated || page.NextRecordName == nil {
-			return sortRecords(out), nil
+			return kdns.SortRecords(out), nil
 		}
 		in.StartRecordName, in.StartRecordType, in.StartRecordIdentifier = page.NextRecordName, page.NextRecordType, page.NextRecordIdentifier
 	}
@@ -299,13 +298,6 @@ func servedRecord(name string, rrs types.ResourceRecordSet) kdns.Record {
 		content += " (set " + strconv.Quote(id) + ")"
 	}
 	return kdns.Record{Name: name, Type: string(rrs.Type), Content: content, TTL: aws.ToInt64(rrs.TTL)}
-}
-
-func sortRecords(r []kdns.Record) []kdns.Record {
-	slices.SortFunc(r, func(a, b kdns.Record) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Content, b.Content))
-	})
-	return r
 }
 
 // recordName normalizes a name as Route 53 returns it, where "*" is \052.

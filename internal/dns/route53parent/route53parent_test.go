@@ -208,6 +208,34 @@ func nsOf(t *testing.T, c *route53.Client, zoneID, name string) []string {
 	return ns
 }
 
+// newZoneNS are the cluster zone's name servers the refusal tests delegate to.
+var newZoneNS = []string{"ns-1.awsdns-01.org", "ns-2.awsdns-02.com"}
+
+// parentZone is the client of the parent zone parentID, not waiting for
+// INSYNC (the emulator reports every change in sync at once).
+func parentZone(t *testing.T, r53 *route53.Client, parentID string) *route53parent.Zone {
+	t.Helper()
+	zone, err := route53parent.New(r53, parentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone.WaitTimeout = 0
+	return zone
+}
+
+// planRefused plans the delegation of dev.example.com to newZoneNS and
+// returns the refusal. A plan that passes is applied, and the test fails
+// saying what and the NS record it left.
+func planRefused(t *testing.T, ctx context.Context, zone *route53parent.Zone, r53 *route53.Client, parentID, what string) error {
+	t.Helper()
+	p, err := kdns.PlanDelegation(ctx, zone, "dev.example.com", newZoneNS)
+	if err == nil {
+		applyErr := kdns.ApplyDelegation(ctx, zone, p)
+		t.Fatalf("%s (apply: %v; NS now %v)", what, applyErr, nsOf(t, r53, parentID, "dev.example.com"))
+	}
+	return err
+}
+
 // TestPrivateParentZoneRefused: Route 53 does not follow an NS record for a
 // subdomain in a private zone, so a private parent is refused before any
 // change, with the setting to fix named.
@@ -216,25 +244,16 @@ func TestPrivateParentZoneRefused(t *testing.T) {
 	ctx := context.Background()
 	r53 := route53.NewFromConfig(cfg)
 	parentID := createPrivateZone(t, cfg, r53, "example.com")
-	zone, err := route53parent.New(r53, parentID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.WaitTimeout = 0
-	zoneNS := []string{"ns-1.awsdns-01.org", "ns-2.awsdns-02.com"}
+	zone := parentZone(t, r53, parentID)
 
-	p, err := kdns.PlanDelegation(ctx, zone, "dev.example.com", zoneNS)
-	if err == nil {
-		applyErr := kdns.ApplyDelegation(ctx, zone, p)
-		t.Fatalf("a private parent zone was accepted (apply: %v; NS now %v)", applyErr, nsOf(t, r53, parentID, "dev.example.com"))
-	}
+	err := planRefused(t, ctx, zone, r53, parentID, "a private parent zone was accepted")
 	t.Log(err)
 	for _, want := range []string{"private hosted zone", "dns.parentZoneID", "public hosted zone of example.com", "dns.registrar: none"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	if err := zone.SetNameServers(ctx, "dev.example.com", zoneNS); err == nil || !strings.Contains(err.Error(), "private hosted zone") {
+	if err := zone.SetNameServers(ctx, "dev.example.com", newZoneNS); err == nil || !strings.Contains(err.Error(), "private hosted zone") {
 		t.Fatalf("SetNameServers on a private zone: err = %v", err)
 	}
 	if ns := nsOf(t, r53, parentID, "dev.example.com"); len(ns) != 0 {
@@ -256,12 +275,7 @@ func TestDSRecordInParentZone(t *testing.T) {
 		change(t, r53, parentID, rrset(name, r53types.RRTypeNs, oldNS...))
 		change(t, r53, parentID, rrset(name, r53types.RRTypeDs, "1111 13 2 AB12"))
 	}
-	zone, err := route53parent.New(r53, parentID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.WaitTimeout = 0
-	zoneNS := []string{"ns-1.awsdns-01.org", "ns-2.awsdns-02.com"}
+	zone := parentZone(t, r53, parentID)
 
 	ds, err := zone.DSRecords(ctx, "dev.example.com")
 	if err != nil || ds == nil || len(ds) != 0 {
@@ -276,11 +290,7 @@ func TestDSRecordInParentZone(t *testing.T) {
 		t.Fatalf("DSRecords = %+v, %v; want %+v", ds, err, want)
 	}
 
-	p, err := kdns.PlanDelegation(ctx, zone, "dev.example.com", zoneNS)
-	if err == nil {
-		applyErr := kdns.ApplyDelegation(ctx, zone, p)
-		t.Fatalf("a DS record in the parent zone was ignored (apply: %v)", applyErr)
-	}
+	err = planRefused(t, ctx, zone, r53, parentID, "a DS record in the parent zone was ignored")
 	var dsErr *kdns.DSRecordsError
 	if !errors.As(err, &dsErr) || dsErr.Delegated {
 		t.Fatalf("err = %v, want a *dns.DSRecordsError", err)
@@ -322,14 +332,9 @@ func TestRecordsAtAndBelowSubdomainInParentZone(t *testing.T) {
 	}
 	change(t, r53, parentID, sets...)
 
-	zone, err := route53parent.New(r53, parentID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone.WaitTimeout = 0
-	zoneNS := []string{"ns-1.awsdns-01.org", "ns-2.awsdns-02.com"}
+	zone := parentZone(t, r53, parentID)
 
-	p, err := kdns.PlanDelegation(ctx, zone, "dev.example.com", zoneNS)
+	p, err := kdns.PlanDelegation(ctx, zone, "dev.example.com", newZoneNS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,12 +368,12 @@ func TestRecordsAtAndBelowSubdomainInParentZone(t *testing.T) {
 	if err := kdns.ApplyDelegation(ctx, zone, p); err != nil {
 		t.Fatal(err)
 	}
-	if ns := nsOf(t, r53, parentID, "dev.example.com"); !kdns.SameNameServers(ns, zoneNS) {
+	if ns := nsOf(t, r53, parentID, "dev.example.com"); !kdns.SameNameServers(ns, newZoneNS) {
 		t.Fatalf("NS = %v", ns)
 	}
 	// Once the cut exists, those records are no longer served; nothing more
 	// stops when the NS record changes again.
-	got, err := zone.ServedRecords(ctx, "dev.example.com", zoneNS)
+	got, err := zone.ServedRecords(ctx, "dev.example.com", newZoneNS)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("with a delegation in place: %d records, %v", len(got), err)
 	}
