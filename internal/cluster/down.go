@@ -88,20 +88,21 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 			keepAddrs, kept = keptStateAddresses(st, keep)
 		}
 		zone := zoneInState(st)
-		if slices.Contains(keepAddrs, publicZoneAddress) {
-			zone = nil // kept: neither its records nor its delegation go
-		}
+		zoneKept := zone != nil && slices.Contains(keepAddrs, publicZoneAddress)
 		destroy := count - kept
 		e.opts.UI.Infof("Environment %s: %d resources of cluster %s will be destroyed.\n", e.Name, destroy, e.Config.Name)
 		switch {
 		case kept > 0 && keep:
 			what := "the certs bucket with its backups and settings, the log bucket, and the cluster's KMS key and alias, so the backups stay readable"
-			if zone == nil && zoneInState(st) != nil {
+			if zoneKept {
 				what += "; and the public zone of " + e.Config.Domain + " with its name servers and the records kforge did not make, so the domain's delegation stays valid ($0.50 a month)"
 			}
 			e.opts.UI.Infof("%d are kept (certsBucketForceDestroy: false): %s; the next `kforge up %s` adopts them.\n", kept, what, e.Name)
 		case kept > 0:
 			e.opts.UI.Infof("%d more (the certs and log buckets, applied while certsBucketForceDestroy was false, and the KMS key) are deleted after the destroy, with every object version in the buckets.\n", kept)
+		}
+		if zoneKept {
+			zone = nil // neither its records nor its delegation go
 		}
 		var aps []sweep.Resource
 		if destroy > 0 {
