@@ -5,8 +5,10 @@ package awsx
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -42,6 +44,13 @@ func Config(ctx context.Context, region, endpointURL string) (aws.Config, error)
 			config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 			// An emulator is local: fail fast instead of backing off.
 			config.WithRetryMaxAttempts(2),
+			// moto's development server sometimes closes a kept-alive
+			// connection while its answer is read (a request it carried
+			// out), and a retry then makes a second VPC or meets its own
+			// role: one connection per request avoids the reuse.
+			config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+				tr.DisableKeepAlives = true
+			})),
 		)
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
