@@ -44,10 +44,11 @@ func Config(ctx context.Context, region, endpointURL string) (aws.Config, error)
 			config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 			// An emulator is local: fail fast instead of backing off.
 			config.WithRetryMaxAttempts(2),
-			// moto's development server sometimes closes a kept-alive
-			// connection while its answer is read (a request it carried
-			// out), and a retry then makes a second VPC or meets its own
-			// role: one connection per request avoids the reuse.
+			// Under load, reading moto's answer to a create it had carried
+			// out was seen to fail ("use of closed network connection"),
+			// and the SDK's retry then made a second VPC or met its own
+			// role. A connection per request rules out connection reuse as
+			// the cause, and costs nothing on loopback.
 			config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 				tr.DisableKeepAlives = true
 			})),
