@@ -78,6 +78,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.warnVCPUQuotas(ctx)
 	// A killed apply leaves resources the state does not know; what an
 	// earlier down kept is adopted there too.
 	if _, err := e.removeOrphans(ctx, r); err != nil {
@@ -191,6 +192,7 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.warnVCPUQuotas(ctx)
 	// Shows the import of what an earlier down kept, as up would do.
 	if err := e.adoptKept(ctx, r); err != nil {
 		return nil, err

@@ -1,0 +1,156 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
+
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+)
+
+func quotaTestCluster() *config.Cluster {
+	return &config.Cluster{
+		Region:       "eu-west-1",
+		ControlPlane: config.ControlPlane{InstanceType: "t3.medium"},
+		WorkerPools: map[string]config.WorkerPool{
+			"general": {InstanceTypes: []string{"t3.medium", "m5.xlarge"}, Max: 3, Capacity: config.CapacityOnDemand},
+			"batch":   {InstanceTypes: []string{"c5.large"}, Max: 10, Capacity: config.CapacitySpot, OnDemandBase: 1},
+			"memory":  {InstanceTypes: []string{"x2gd.large"}, Max: 2, Capacity: config.CapacityOnDemand},
+			"idle":    {InstanceTypes: []string{"m5.large"}, Max: 0, Capacity: config.CapacityOnDemand},
+		},
+	}
+}
+
+func TestClusterVCPUNeed(t *testing.T) {
+	vcpus := map[string]int{"t3.medium": 2, "m5.xlarge": 4, "c5.large": 2, "m5.large": 2}
+	got := ClusterVCPUNeed(quotaTestCluster(), vcpus)
+	want := VCPUNeed{
+		// The control plane, general at 3 of its largest type, batch's
+		// on-demand base.
+		OnDemand:      2 + 3*4 + 1*2,
+		Spot:          9 * 2,
+		OnDemandParts: []string{"control plane t3.medium: 2", "pool batch: 1 × 2", "pool general: 3 × 4"},
+		SpotParts:     []string{"pool batch: 9 × 2"},
+		Unchecked:     []string{"x2gd.large"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("need:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestStandardFamily(t *testing.T) {
+	for typ, want := range map[string]bool{
+		"t3.medium": true, "m7g.large": true, "c6i.xlarge": true, "r8g.large": true, "i4i.large": true,
+		"d3.xlarge": true, "z1d.large": true, "a1.large": true, "hpc7g.4xlarge": false,
+		"x2gd.large": false, "u-6tb1.56xlarge": false, "": false,
+	} {
+		if got := standardFamily(typ); got != want {
+			t.Errorf("standardFamily(%q) = %v, want %v", typ, got, want)
+		}
+	}
+}
+
+// moto publishes no EC2 quota (its Service Quotas knows only VPC's), as a
+// region without the quota would: nothing is compared and nothing fails,
+// so a local up stays quiet. Its DescribeInstanceTypes is the real table.
+func TestCheckVCPUQuotasAgainstEmulator(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	ctx := context.Background()
+	vcpus, err := instanceVCPUs(ctx, ec2.NewFromConfig(cfg), quotaTestCluster())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"t3.medium": 2, "m5.xlarge": 4, "c5.large": 2, "m5.large": 2}; !reflect.DeepEqual(vcpus, want) {
+		t.Errorf("vCPUs from DescribeInstanceTypes = %v, want %v", vcpus, want)
+	}
+	short, err := CheckVCPUQuotas(ctx, ec2.NewFromConfig(cfg), servicequotas.NewFromConfig(cfg), quotaTestCluster())
+	if err != nil || len(short) != 0 {
+		t.Errorf("CheckVCPUQuotas on the emulator = %v, %v; want nothing, no error", short, err)
+	}
+}
+
+// fakeServiceQuotas answers GetServiceQuota in Service Quotas' JSON
+// protocol from a table (code → applied value); a code not in it is
+// NoSuchResource, and deny answers AccessDenied to all. It proves what
+// kforge sends and how it reads the answers, not AWS's values.
+func fakeServiceQuotas(t *testing.T, applied map[string]float64, deny bool) *servicequotas.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ ServiceCode, QuotaCode string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.ServiceCode != "ec2" {
+			http.Error(w, fmt.Sprintf("bad request %+v: %v", in, err), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		v, ok := applied[in.QuotaCode]
+		switch {
+		case !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".GetServiceQuota"):
+			http.Error(w, "unexpected operation "+r.Header.Get("X-Amz-Target"), http.StatusBadRequest)
+		case deny:
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"AccessDeniedException","Message":"not authorized to perform servicequotas:GetServiceQuota"}`)
+		case !ok:
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"NoSuchResourceException","Message":"no such quota"}`)
+		default:
+			fmt.Fprintf(w, `{"Quota":{"ServiceCode":"ec2","QuotaCode":%q,"QuotaName":"quota %s","Value":%g}}`, in.QuotaCode, in.QuotaCode, v)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return servicequotas.New(servicequotas.Options{
+		Region:       "eu-west-1",
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  aws.AnonymousCredentials{},
+	})
+}
+
+func TestCheckVCPUQuotasShortfall(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	ctx := context.Background()
+	types := ec2.NewFromConfig(cfg)
+	c := quotaTestCluster()
+
+	// A new account: on-demand at 5 vCPUs, spot at 16.
+	short, err := CheckVCPUQuotas(ctx, types, fakeServiceQuotas(t, map[string]float64{QuotaStandardOnDemand: 5, QuotaStandardSpot: 16}, false), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []QuotaShortfall{
+		{Code: QuotaStandardOnDemand, Name: "quota " + QuotaStandardOnDemand, Need: 16, Quota: 5, Parts: []string{"control plane t3.medium: 2", "pool batch: 1 × 2", "pool general: 3 × 4"}},
+		{Code: QuotaStandardSpot, Name: "quota " + QuotaStandardSpot, Need: 18, Quota: 16, Parts: []string{"pool batch: 9 × 2"}},
+	}
+	if !reflect.DeepEqual(short, want) {
+		t.Fatalf("shortfalls:\n got %+v\nwant %+v", short, want)
+	}
+	w := short[0].Warning("dev", "eu-west-1")
+	for _, part := range []string{"dev needs up to 16 vCPUs", "quota of 5 in eu-west-1 (L-1216C47A)", "VcpuLimitExceeded", "--quota-code L-1216C47A --desired-value 16"} {
+		if !strings.Contains(w, part) {
+			t.Errorf("warning lacks %q: %s", part, w)
+		}
+	}
+
+	// Enough of both: nothing to say. A quota equal to the need is enough.
+	// A region that does not publish a quota: not compared.
+	if short, err := CheckVCPUQuotas(ctx, types, fakeServiceQuotas(t, map[string]float64{QuotaStandardOnDemand: 16, QuotaStandardSpot: 640}, false), c); err != nil || len(short) != 0 {
+		t.Errorf("with enough quota: %v, %v", short, err)
+	}
+	if short, err := CheckVCPUQuotas(ctx, types, fakeServiceQuotas(t, map[string]float64{QuotaStandardSpot: 1}, false), c); err != nil || len(short) != 1 || short[0].Code != QuotaStandardSpot {
+		t.Errorf("with no on-demand quota published: %v, %v; want the spot shortfall only", short, err)
+	}
+
+	// A caller without servicequotas permissions: an error naming the
+	// quota, which up turns into a note.
+	if _, err := CheckVCPUQuotas(ctx, types, fakeServiceQuotas(t, nil, true), c); err == nil || !strings.Contains(err.Error(), QuotaStandardOnDemand) || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("denied read: err = %v, want one naming %s and AccessDenied", err, QuotaStandardOnDemand)
+	}
+}
