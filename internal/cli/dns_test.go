@@ -21,6 +21,7 @@ import (
 	"github.com/kforge/kforge/internal/dns/porkbun"
 	"github.com/kforge/kforge/internal/dns/porkbun/porkbuntest"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/testutil/dnsfixture"
 )
 
 const (
@@ -29,11 +30,7 @@ const (
 	dnsTestNLB    = "kforge-dev-nlb-0123456789abcdef.elb.eu-west-1.amazonaws.com"
 )
 
-var (
-	dnsZoneNS    = []string{"ns-1536.awsdns-00.co.uk.", "ns-0.awsdns-00.com.", "ns-1024.awsdns-00.org.", "ns-512.awsdns-00.net."}
-	dnsPorkbunNS = []string{"curitiba.ns.porkbun.com", "fortaleza.ns.porkbun.com", "maceio.ns.porkbun.com", "salvador.ns.porkbun.com"}
-	dnsNLBIPs    = []string{"203.0.113.10", "203.0.113.11"}
-)
+var dnsNLBIPs = []string{"203.0.113.10", "203.0.113.11"}
 
 // writeDNSEnv writes a valid environment "dnstest" whose dns section is dnsYAML.
 func writeDNSEnv(t *testing.T, dnsYAML string) string {
@@ -94,6 +91,13 @@ func fakeOutputs(out cluster.Outputs) func(context.Context, *Env) (*cluster.Outp
 	return func(context.Context, *Env) (*cluster.Outputs, error) { return &out, nil }
 }
 
+// startPorkbun starts a fake Porkbun that takes the test's keys and
+// delegates kforge.dev to ns.
+func startPorkbun(t *testing.T, ns []string) *porkbuntest.Server {
+	t.Helper()
+	return porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": ns})
+}
+
 func porkbunDeps(srv *porkbuntest.Server, out cluster.Outputs) dnsDeps {
 	env := map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret, porkbun.EnvAPIURL: srv.BaseURL()}
 	return dnsDeps{
@@ -109,21 +113,32 @@ var porkbunEnvYAML = `dns:
   registrar: porkbun`
 
 func TestDNSDelegatePorkbun(t *testing.T) {
-	outputs := cluster.Outputs{NameServers: dnsZoneNS, NLBDNSName: dnsTestNLB}
+	outputs := cluster.Outputs{NameServers: dnsfixture.ZoneNS, NLBDNSName: dnsTestNLB}
 	envs := writeDNSEnv(t, porkbunEnvYAML)
 	var all []string // every output, checked for the keys at the end
+	// delegateWith runs kforge dns delegate dnstest and keeps its output for
+	// the key check at the end; delegate does so against srv.
+	delegateWith := func(t *testing.T, deps dnsDeps, args ...string) dnsRun {
+		t.Helper()
+		r := runDNS(t, envs, deps, append([]string{"dns", "delegate", "dnstest"}, args...)...)
+		all = append(all, r.stdout, r.stderr)
+		return r
+	}
+	delegate := func(t *testing.T, srv *porkbuntest.Server, args ...string) dnsRun {
+		t.Helper()
+		return delegateWith(t, porkbunDeps(srv, outputs), args...)
+	}
 
 	t.Run("different: updates once", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
-		all = append(all, r.stdout, r.stderr)
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
+		r := delegate(t, srv, "--yes")
 		if r.code != 0 {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		if srv.Calls("updateNs") != 1 {
 			t.Fatalf("updateNs calls = %d, want 1", srv.Calls("updateNs"))
 		}
-		if !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsZoneNS) {
+		if !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.ZoneNS) {
 			t.Fatalf("Porkbun holds %v", srv.NameServers("kforge.dev"))
 		}
 		for _, want := range []string{"+  ns-0.awsdns-00.com", "-  curitiba.ns.porkbun.com", "Updated: Porkbun now delegates kforge.dev"} {
@@ -133,9 +148,8 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 	})
 	t.Run("equal: no updateNs call", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": {"NS-0.AWSDNS-00.COM", "ns-512.awsdns-00.net", "ns-1024.awsdns-00.org.", "ns-1536.awsdns-00.co.uk"}})
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
-		all = append(all, r.stdout, r.stderr)
+		srv := startPorkbun(t, []string{"NS-0.AWSDNS-00.COM", "ns-512.awsdns-00.net", "ns-1024.awsdns-00.org.", "ns-1536.awsdns-00.co.uk"})
+		r := delegate(t, srv, "--yes")
 		if r.code != 0 || srv.Calls("getNs") != 1 || srv.Calls("updateNs") != 0 {
 			t.Fatalf("exit %d getNs=%d updateNs=%d\n%s%s", r.code, srv.Calls("getNs"), srv.Calls("updateNs"), r.stdout, r.stderr)
 		}
@@ -144,11 +158,10 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 	})
 	t.Run("DS records at the registry: refused, no change", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
-		srv.SetDSRecords("kforge.dev", porkbuntest.DSRecord{KeyTag: "2371", Alg: "13", DigestType: "2", Digest: "E2D3C916F6DEEAC73294E8268FB5885044A833FC5459588F4A9184CFC41A5766"})
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
-		all = append(all, r.stdout, r.stderr)
-		if r.code == 0 || srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsPorkbunNS) {
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
+		srv.SetDSRecords("kforge.dev", dnsfixture.DSRecord)
+		r := delegate(t, srv, "--yes")
+		if r.code == 0 || srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.PorkbunNS) {
 			t.Fatalf("exit %d updateNs=%d ns=%v\n%s%s", r.code, srv.Calls("updateNs"), srv.NameServers("kforge.dev"), r.stdout, r.stderr)
 		}
 		for _, want := range []string{"refusing to delegate kforge.dev", "key tag 2371", "not signed"} {
@@ -158,10 +171,9 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 	})
 	t.Run("dry run: no change", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--dry-run", "--yes")
-		all = append(all, r.stdout, r.stderr)
-		if r.code != 0 || srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsPorkbunNS) {
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
+		r := delegate(t, srv, "--dry-run", "--yes")
+		if r.code != 0 || srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.PorkbunNS) {
 			t.Fatalf("exit %d updateNs=%d ns=%v\n%s%s", r.code, srv.Calls("updateNs"), srv.NameServers("kforge.dev"), r.stdout, r.stderr)
 		}
 		if !strings.Contains(r.stdout, "Dry run: nothing changed") || !strings.Contains(r.stdout, "+  ns-512.awsdns-00.net") {
@@ -169,17 +181,15 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 	})
 	t.Run("no --yes on a non-terminal: refuses, no change", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest")
-		all = append(all, r.stdout, r.stderr)
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
+		r := delegate(t, srv)
 		if r.code != ExitUsage || srv.Calls("updateNs") != 0 || !strings.Contains(r.stderr, "--yes") {
 			t.Fatalf("exit %d updateNs=%d\n%s%s", r.code, srv.Calls("updateNs"), r.stdout, r.stderr)
 		}
 	})
 	t.Run("json output", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes", "-o", "json")
-		all = append(all, r.stdout, r.stderr)
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
+		r := delegate(t, srv, "--yes", "-o", "json")
 		var res cluster.DelegateResult
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 			t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
@@ -192,11 +202,10 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		porkbuntest.Record{Name: "kforge.dev", Type: "MX", Content: "mx1.mail.example.net", TTL: "600", Prio: "10"},
 		porkbuntest.Record{Name: "www.kforge.dev", Type: "A", Content: "203.0.113.7", TTL: "600"})
 	t.Run("records at Porkbun's DNS: listed, refused with exit 2, no change", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
 		srv.SetRecords("kforge.dev", userRecords...)
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
-		all = append(all, r.stdout, r.stderr)
-		if r.code != ExitUsage || srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsPorkbunNS) {
+		r := delegate(t, srv, "--yes")
+		if r.code != ExitUsage || srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.PorkbunNS) {
 			t.Fatalf("exit %d updateNs=%d ns=%v\n%s%s", r.code, srv.Calls("updateNs"), srv.NameServers("kforge.dev"), r.stdout, r.stderr)
 		}
 		t.Log("\n" + r.stdout + r.stderr)
@@ -215,11 +224,10 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 	})
 	t.Run("records at Porkbun's DNS, --discard-records: updates", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
 		srv.SetRecords("kforge.dev", userRecords...)
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes", "--discard-records")
-		all = append(all, r.stdout, r.stderr)
-		if r.code != 0 || srv.Calls("updateNs") != 1 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsZoneNS) {
+		r := delegate(t, srv, "--yes", "--discard-records")
+		if r.code != 0 || srv.Calls("updateNs") != 1 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.ZoneNS) {
 			t.Fatalf("exit %d updateNs=%d\n%s%s", r.code, srv.Calls("updateNs"), r.stdout, r.stderr)
 		}
 		if !strings.Contains(r.stdout, "www.kforge.dev") || !strings.Contains(r.stdout, "Updated: Porkbun now delegates kforge.dev") {
@@ -227,10 +235,9 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 	})
 	t.Run("records at Porkbun's DNS, dry run: listed, exit 0, JSON too", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
 		srv.SetRecords("kforge.dev", userRecords...)
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--dry-run")
-		all = append(all, r.stdout, r.stderr)
+		r := delegate(t, srv, "--dry-run")
 		if r.code != 0 || srv.Calls("updateNs") != 0 || !strings.Contains(r.stdout, "www.kforge.dev") || !strings.Contains(r.stdout, "--discard-records") {
 			t.Fatalf("exit %d updateNs=%d\n%s%s", r.code, srv.Calls("updateNs"), r.stdout, r.stderr)
 		}
@@ -248,24 +255,22 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 	})
 	t.Run("records at Porkbun's DNS, already delegated: nothing to change", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsZoneNS})
+		srv := startPorkbun(t, dnsfixture.ZoneNS)
 		srv.SetRecords("kforge.dev", userRecords...)
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
-		all = append(all, r.stdout, r.stderr)
+		r := delegate(t, srv, "--yes")
 		if r.code != 0 || !strings.Contains(r.stdout, "nothing to change") || srv.Calls("retrieve") != 0 {
 			t.Fatalf("exit %d retrieve=%d\n%s%s", r.code, srv.Calls("retrieve"), r.stdout, r.stderr)
 		}
 	})
 	t.Run("Porkbun's rate limit: requests paced, no refusal", func(t *testing.T) {
 		for _, how := range []porkbuntest.RateLimit{porkbuntest.Limit503, porkbuntest.LimitWAF} {
-			srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+			srv := startPorkbun(t, dnsfixture.PorkbunNS)
 			// Refuses requests closer than 10 ms; the client keeps 60 ms.
 			srv.LimitRate(10*time.Millisecond, how)
 			deps := porkbunDeps(srv, outputs)
 			deps.PorkbunOptions.MinInterval = 60 * time.Millisecond
-			r := runDNS(t, envs, deps, "dns", "delegate", "dnstest", "--yes")
-			all = append(all, r.stdout, r.stderr)
-			if r.code != 0 || srv.Limited() != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsZoneNS) {
+			r := delegateWith(t, deps, "--yes")
+			if r.code != 0 || srv.Limited() != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.ZoneNS) {
 				t.Fatalf("limit %d: exit %d, %d requests refused\n%s%s", how, r.code, srv.Limited(), r.stdout, r.stderr)
 			}
 			if n := len(srv.RequestTimes()); n != 6 {
@@ -274,20 +279,18 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		}
 	})
 	t.Run("wrong keys: Porkbun's message, exit 1, keys not shown", func(t *testing.T) {
-		srv := porkbuntest.Start(t, "pk1_other", "sk1_other", map[string][]string{"kforge.dev": dnsPorkbunNS})
-		r := runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--yes")
-		all = append(all, r.stdout, r.stderr)
+		srv := porkbuntest.Start(t, "pk1_other", "sk1_other", map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
+		r := delegate(t, srv, "--yes")
 		if r.code != ExitFailure || srv.Calls("getNs") != 1 || !strings.Contains(r.stderr, "Invalid API key. (002)") {
 			t.Fatalf("exit %d getNs=%d\n%s%s", r.code, srv.Calls("getNs"), r.stdout, r.stderr)
 		}
 	})
 	t.Run("emulated zone is never sent to the real Porkbun", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
-		deps := porkbunDeps(srv, cluster.Outputs{NameServers: dnsZoneNS, Emulated: true})
+		srv := startPorkbun(t, dnsfixture.PorkbunNS)
+		deps := porkbunDeps(srv, cluster.Outputs{NameServers: dnsfixture.ZoneNS, Emulated: true})
 		env := map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret}
 		deps.Getenv = func(k string) string { return env[k] }
-		r := runDNS(t, envs, deps, "dns", "delegate", "dnstest", "--yes")
-		all = append(all, r.stdout, r.stderr)
+		r := delegateWith(t, deps, "--yes")
 		if r.code != ExitUsage || !strings.Contains(r.stderr, "emulator") {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
@@ -307,7 +310,7 @@ func TestDNSDelegateInputErrors(t *testing.T) {
 	deps := dnsDeps{
 		Outputs: func(context.Context, *Env) (*cluster.Outputs, error) {
 			outputsCalled = true
-			return &cluster.Outputs{NameServers: dnsZoneNS}, nil
+			return &cluster.Outputs{NameServers: dnsfixture.ZoneNS}, nil
 		},
 		Getenv: func(k string) string {
 			return map[string]string{porkbun.EnvAPIKey: dnsTestKey, porkbun.EnvSecretAPIKey: dnsTestSecret, porkbun.EnvAPIURL: "http://127.0.0.1:1"}[k]
@@ -361,7 +364,7 @@ func TestDNSDelegateNone(t *testing.T) {
 		{"dev.kforge.dev", "Create these records in the zone of kforge.dev (at its DNS host):\n  dev.kforge.dev. 300 IN NS ns-0.awsdns-00.com.\n"},
 	} {
 		envs := writeDNSEnv(t, "dns:\n  domain: "+tt.domain+"\n  registrar: none")
-		r := runDNS(t, envs, dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS}), Getenv: func(string) string { return "" }}, "dns", "delegate", "dnstest")
+		r := runDNS(t, envs, dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsfixture.ZoneNS}), Getenv: func(string) string { return "" }}, "dns", "delegate", "dnstest")
 		if r.code != 0 || !strings.Contains(r.stdout, tt.want) || !strings.Contains(r.stdout, "kforge changed nothing") {
 			t.Errorf("%s: exit %d\n%s%s", tt.domain, r.code, r.stdout, r.stderr)
 		}
@@ -390,7 +393,7 @@ func TestDNSDelegateRoute53Parent(t *testing.T) {
 		t.Fatal("the emulator gave no zone id starting with Z in 500 tries")
 	}
 	envs := writeDNSEnv(t, "dns:\n  domain: dev.kforge.dev\n  registrar: route53\n  parentZoneID: "+parentID)
-	deps := dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS, Emulated: true}), Getenv: func(string) string { return "" }}
+	deps := dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsfixture.ZoneNS, Emulated: true}), Getenv: func(string) string { return "" }}
 
 	r := runDNS(t, envs, deps, "--endpoint", emu.URL(), "dns", "delegate", "dnstest", "--yes")
 	if r.code != 0 || !strings.Contains(r.stdout, "Updated: Route 53 parent zone "+parentID+" now delegates dev.kforge.dev") {
@@ -408,7 +411,7 @@ func TestDNSDelegateRoute53Parent(t *testing.T) {
 			}
 		}
 	}
-	if !kdns.SameNameServers(got, dnsZoneNS) {
+	if !kdns.SameNameServers(got, dnsfixture.ZoneNS) {
 		t.Fatalf("parent zone NS record = %v", got)
 	}
 
@@ -420,11 +423,11 @@ func TestDNSDelegateRoute53Parent(t *testing.T) {
 
 func TestDNSCheck(t *testing.T) {
 	envs := writeDNSEnv(t, "dns:\n  domain: dev.kforge.dev\n  registrar: none")
-	deps := dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsZoneNS, NLBDNSName: dnsTestNLB}), Getenv: func(string) string { return "" }}
+	deps := dnsDeps{Outputs: fakeOutputs(cluster.Outputs{NameServers: dnsfixture.ZoneNS, NLBDNSName: dnsTestNLB}), Getenv: func(string) string { return "" }}
 
 	t.Run("expected NS set: propagated", func(t *testing.T) {
 		srv := checktest.Start(t)
-		srv.SetNS("dev.kforge.dev", dnsZoneNS...)
+		srv.SetNS("dev.kforge.dev", dnsfixture.ZoneNS...)
 		srv.SetA("dev.kforge.dev", dnsNLBIPs...)
 		srv.SetA(dnsTestNLB, dnsNLBIPs...)
 		r := runDNS(t, envs, deps, "dns", "check", "dnstest", "--resolver", srv.Addr())
@@ -434,7 +437,7 @@ func TestDNSCheck(t *testing.T) {
 	})
 	t.Run("wrong NS set: exit 1", func(t *testing.T) {
 		srv := checktest.Start(t)
-		srv.SetNS("dev.kforge.dev", dnsPorkbunNS...)
+		srv.SetNS("dev.kforge.dev", dnsfixture.PorkbunNS...)
 		srv.SetA(dnsTestNLB, dnsNLBIPs...)
 		r := runDNS(t, envs, deps, "dns", "check", "dnstest", "--resolver", srv.Addr(), "-o", "json")
 		if r.code != ExitFailure {
@@ -448,20 +451,20 @@ func TestDNSCheck(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 			t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
 		}
-		if rep.Propagated || rep.NSPropagated || !kdns.SameNameServers(rep.NameServers, dnsPorkbunNS) {
+		if rep.Propagated || rep.NSPropagated || !kdns.SameNameServers(rep.NameServers, dnsfixture.PorkbunNS) {
 			t.Fatalf("report = %+v", rep)
 		}
 	})
 	t.Run("--wait sees the change", func(t *testing.T) {
 		srv := checktest.Start(t)
-		srv.SetNS("dev.kforge.dev", dnsPorkbunNS...)
+		srv.SetNS("dev.kforge.dev", dnsfixture.PorkbunNS...)
 		srv.SetA("dev.kforge.dev", dnsNLBIPs...)
 		srv.SetA(dnsTestNLB, dnsNLBIPs...)
 		go func() {
 			for srv.Queries() < 6 { // two rounds of three questions
 				time.Sleep(5 * time.Millisecond)
 			}
-			srv.SetNS("dev.kforge.dev", dnsZoneNS...)
+			srv.SetNS("dev.kforge.dev", dnsfixture.ZoneNS...)
 		}()
 		r := runDNS(t, envs, deps, "dns", "check", "dnstest", "--resolver", srv.Addr(), "--wait", "30s", "--interval", "20ms")
 		if r.code != 0 || !strings.Contains(r.stderr, "not yet: NS are curitiba.ns.porkbun.com") {
@@ -470,7 +473,7 @@ func TestDNSCheck(t *testing.T) {
 	})
 	t.Run("--wait times out", func(t *testing.T) {
 		srv := checktest.Start(t)
-		srv.SetNS("dev.kforge.dev", dnsPorkbunNS...)
+		srv.SetNS("dev.kforge.dev", dnsfixture.PorkbunNS...)
 		r := runDNS(t, envs, deps, "dns", "check", "dnstest", "--resolver", srv.Addr(), "--wait", "150ms", "--interval", "20ms")
 		if r.code != ExitFailure || !strings.Contains(r.stderr, "is not ready yet") {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -485,9 +488,9 @@ func TestDelegationNextStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &cluster.Outputs{NameServers: dnsZoneNS}
+	out := &cluster.Outputs{NameServers: dnsfixture.ZoneNS}
 
-	srv := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsPorkbunNS})
+	srv := startPorkbun(t, dnsfixture.PorkbunNS)
 	var w bytes.Buffer
 	if cluster.DelegationNextStep(context.Background(), e, out, &w, porkbunDeps(srv, *out)) {
 		t.Fatal("reported delegated while Porkbun points elsewhere")
@@ -496,7 +499,7 @@ func TestDelegationNextStep(t *testing.T) {
 		t.Fatalf("output %q, updateNs=%d", w.String(), srv.Calls("updateNs"))
 	}
 
-	srv2 := porkbuntest.Start(t, dnsTestKey, dnsTestSecret, map[string][]string{"kforge.dev": dnsZoneNS})
+	srv2 := startPorkbun(t, dnsfixture.ZoneNS)
 	w.Reset()
 	if !cluster.DelegationNextStep(context.Background(), e, out, &w, porkbunDeps(srv2, *out)) || !strings.Contains(w.String(), "already delegates kforge.dev") {
 		t.Fatalf("in sync: %q", w.String())

@@ -110,12 +110,8 @@ func TestEstimateRules(t *testing.T) {
 				if e.Unpriced != 1 {
 					t.Errorf("unpriced = %d, want 1", e.Unpriced)
 				}
-				var text bytes.Buffer
-				if err := e.WriteText(&text); err != nil {
-					t.Fatal(err)
-				}
-				if !strings.Contains(text.String(), "no price: aws_autoscaling_group.w") {
-					t.Errorf("text does not list the unpriced item:\n%s", text.String())
+				if text := textOf(t, e); !strings.Contains(text, "no price: aws_autoscaling_group.w") {
+					t.Errorf("text does not list the unpriced item:\n%s", text)
 				}
 			},
 		},

@@ -2,6 +2,7 @@ package cost
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -120,12 +121,18 @@ func TestSeveralTypesSpanTheirPrices(t *testing.T) {
 	pt, _ := Prices("us-east-1")
 	h := 730.0
 	us := map[string]any{"region": "us-east-1"}
+	// poolLine estimates a pool "general" of desired..max nodes of types,
+	// its launch template naming the first type, and returns its EC2 line.
+	poolLine := func(t *testing.T, desired, max float64, types []string, percent float64, odStrategy string) Line {
+		t.Helper()
+		e := estimateOf(t, planOf(us,
+			mixedASG("general", desired, max, "w-lt", types, 0, percent, odStrategy),
+			launchTemplate("w-lt", types[0], 20, "gp3", 0)))
+		return lineFor(t, e, "EC2", fmt.Sprintf("pool general: %v..%v ×", desired, max))
+	}
 
 	t.Run("spot", func(t *testing.T) {
-		e := estimateOf(t, planOf(us,
-			mixedASG("general", 1, 3, "w-lt", []string{"c7g.large", "t4g.medium", "c6g.large"}, 0, 0, ""),
-			launchTemplate("w-lt", "c7g.large", 20, "gp3", 0)))
-		l := lineFor(t, e, "EC2", "pool general: 1..3 ×")
+		l := poolLine(t, 1, 3, []string{"c7g.large", "t4g.medium", "c6g.large"}, 0, "")
 		want := Range{1 * h * pt.SpotHourlyTypical["t4g.medium"], 3 * h * pt.SpotHourlyTypical["c7g.large"]}
 		if !l.Spot || !near(l.Monthly.Low, want.Low) || !near(l.Monthly.High, want.High) {
 			t.Errorf("Spot pool %+v, want %+v", l.Monthly, want)
@@ -139,30 +146,21 @@ func TestSeveralTypesSpanTheirPrices(t *testing.T) {
 		}
 	})
 	t.Run("on-demand, prioritized", func(t *testing.T) {
-		e := estimateOf(t, planOf(us,
-			mixedASG("general", 2, 4, "w-lt", []string{"m6i.large", "m7i.large"}, 0, 100, "prioritized"),
-			launchTemplate("w-lt", "m6i.large", 20, "gp3", 0)))
-		l := lineFor(t, e, "EC2", "pool general: 2..4 ×")
+		l := poolLine(t, 2, 4, []string{"m6i.large", "m7i.large"}, 100, "prioritized")
 		want := Range{2 * h * pt.EC2Hourly["m6i.large"], 4 * h * pt.EC2Hourly["m7i.large"]}
 		if l.Spot || !near(l.Monthly.Low, want.Low) || !near(l.Monthly.High, want.High) {
 			t.Errorf("on-demand pool %+v, want %+v", l.Monthly, want)
 		}
 	})
 	t.Run("on-demand, lowest-price", func(t *testing.T) {
-		e := estimateOf(t, planOf(us,
-			mixedASG("general", 2, 4, "w-lt", []string{"m7i.large", "m6i.large"}, 0, 100, "lowest-price"),
-			launchTemplate("w-lt", "m7i.large", 20, "gp3", 0)))
-		l := lineFor(t, e, "EC2", "pool general: 2..4 ×")
+		l := poolLine(t, 2, 4, []string{"m7i.large", "m6i.large"}, 100, "lowest-price")
 		want := Range{2 * h * pt.EC2Hourly["m6i.large"], 4 * h * pt.EC2Hourly["m7i.large"]}
 		if !near(l.Monthly.Low, want.Low) || !near(l.Monthly.High, want.High) {
 			t.Errorf("on-demand pool %+v, want %+v", l.Monthly, want)
 		}
 	})
 	t.Run("a listed type without a price is said, not skipped", func(t *testing.T) {
-		e := estimateOf(t, planOf(us,
-			mixedASG("general", 1, 3, "w-lt", []string{"t4g.medium", "x9.mega"}, 0, 0, ""),
-			launchTemplate("w-lt", "t4g.medium", 20, "gp3", 0)))
-		l := lineFor(t, e, "EC2", "pool general: 1..3 ×")
+		l := poolLine(t, 1, 3, []string{"t4g.medium", "x9.mega"}, 0, "")
 		if l.Priced || !strings.Contains(l.NoPrice, "x9.mega") {
 			t.Errorf("line %+v, want no price naming x9.mega", l)
 		}

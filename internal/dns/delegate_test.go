@@ -11,6 +11,7 @@ import (
 	kdns "github.com/kforge/kforge/internal/dns"
 	"github.com/kforge/kforge/internal/dns/porkbun"
 	"github.com/kforge/kforge/internal/dns/porkbun/porkbuntest"
+	"github.com/kforge/kforge/internal/testutil/dnsfixture"
 )
 
 // Delegation through the real Porkbun client against the fake Porkbun API.
@@ -18,13 +19,6 @@ import (
 const (
 	dsTestKey    = "pk1_DSLEAK_key_0123456789"
 	dsTestSecret = "sk1_DSLEAK_secret_9876543210"
-)
-
-var (
-	dsPorkbunNS = []string{"curitiba.ns.porkbun.com", "fortaleza.ns.porkbun.com", "maceio.ns.porkbun.com", "salvador.ns.porkbun.com"}
-	dsZoneNS    = []string{"ns-1536.awsdns-00.co.uk.", "ns-0.awsdns-00.com.", "ns-1024.awsdns-00.org.", "ns-512.awsdns-00.net."}
-	// A DS record as Cloudflare or deSEC would hand out for an algorithm 13 key.
-	dsRecord = porkbuntest.DSRecord{KeyTag: "2371", Alg: "13", DigestType: "2", Digest: "E2D3C916F6DEEAC73294E8268FB5885044A833FC5459588F4A9184CFC41A5766"}
 )
 
 func porkbunClient(t *testing.T, srv *porkbuntest.Server) *porkbun.Client {
@@ -46,11 +40,11 @@ func TestDelegationRefusesWhileDSRecordsExist(t *testing.T) {
 	second := porkbuntest.DSRecord{KeyTag: "40123", Alg: "13", DigestType: "2", Digest: "AB12"}
 
 	t.Run("name servers differ: plan refuses, no updateNs", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsPorkbunNS})
-		srv.SetDSRecords("kforge.dev", second, dsRecord)
+		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
+		srv.SetDSRecords("kforge.dev", second, dnsfixture.DSRecord)
 		c := porkbunClient(t, srv)
 
-		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 		if err == nil {
 			// The old behaviour: a plan that goes on to swap the name servers.
 			applyErr := kdns.ApplyDelegation(ctx, c, p)
@@ -73,7 +67,7 @@ func TestDelegationRefusesWhileDSRecordsExist(t *testing.T) {
 		if srv.Calls("getDnssecRecords") != 1 || srv.Calls("updateNs") != 0 {
 			t.Fatalf("getDnssecRecords=%d updateNs=%d, want 1 and 0", srv.Calls("getDnssecRecords"), srv.Calls("updateNs"))
 		}
-		if !kdns.SameNameServers(srv.NameServers("kforge.dev"), dsPorkbunNS) {
+		if !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.PorkbunNS) {
 			t.Fatalf("Porkbun now holds %v", srv.NameServers("kforge.dev"))
 		}
 		for _, k := range []string{dsTestKey, dsTestSecret, "DSLEAK"} {
@@ -84,13 +78,13 @@ func TestDelegationRefusesWhileDSRecordsExist(t *testing.T) {
 	})
 
 	t.Run("DS records added after the plan: apply refuses, no updateNs", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsPorkbunNS})
+		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
 		c := porkbunClient(t, srv)
-		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv.SetDSRecords("kforge.dev", dsRecord) // while the user reads the plan
+		srv.SetDSRecords("kforge.dev", dnsfixture.DSRecord) // while the user reads the plan
 		err = kdns.ApplyDelegation(ctx, c, p)
 		if !errors.Is(err, kdns.ErrDSRecords) || !strings.Contains(err.Error(), "2371") {
 			t.Fatalf("ApplyDelegation err = %v, want a refusal naming key tag 2371", err)
@@ -101,10 +95,10 @@ func TestDelegationRefusesWhileDSRecordsExist(t *testing.T) {
 	})
 
 	t.Run("already delegated with stale DS: plan reports the broken delegation", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsZoneNS})
-		srv.SetDSRecords("kforge.dev", dsRecord)
+		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.ZoneNS})
+		srv.SetDSRecords("kforge.dev", dnsfixture.DSRecord)
 		c := porkbunClient(t, srv)
-		_, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+		_, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 		var dsErr *kdns.DSRecordsError
 		if !errors.As(err, &dsErr) || !dsErr.Delegated {
 			t.Fatalf("err = %v, want a *dns.DSRecordsError with Delegated set", err)
@@ -121,11 +115,11 @@ func TestDelegationRefusesWhileDSRecordsExist(t *testing.T) {
 	})
 
 	t.Run("DS records cannot be read: refuses, no updateNs", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsPorkbunNS})
+		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
 		c := porkbunClient(t, srv)
 		// getNs answers; getDnssecRecords fails with a final 400.
 		srv.AddFaults(porkbuntest.Fault{}, porkbuntest.Fault{Status: 400, Message: "DNSSEC lookup failed."})
-		_, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+		_, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 		if err == nil || !strings.Contains(err.Error(), "DNSSEC lookup failed.") || !strings.Contains(err.Error(), "DS records") {
 			t.Fatalf("err = %v, want the read failure", err)
 		}
@@ -142,10 +136,10 @@ func TestDelegationWithoutDSRecords(t *testing.T) {
 		name := map[bool]string{false: `records {}`, true: `records []`}[asArray]
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsPorkbunNS})
+			srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
 			srv.EmptyDSAsArray(asArray)
 			c := porkbunClient(t, srv)
-			p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+			p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,11 +149,11 @@ func TestDelegationWithoutDSRecords(t *testing.T) {
 			if err := kdns.ApplyDelegation(ctx, c, p); err != nil {
 				t.Fatal(err)
 			}
-			if srv.Calls("updateNs") != 1 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dsZoneNS) {
+			if srv.Calls("updateNs") != 1 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.ZoneNS) {
 				t.Fatalf("updateNs=%d ns=%v", srv.Calls("updateNs"), srv.NameServers("kforge.dev"))
 			}
 			// A second run is in sync and changes nothing.
-			p, err = kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+			p, err = kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 			if err != nil || !p.InSync() {
 				t.Fatalf("second plan: %+v, %v", p, err)
 			}
@@ -189,10 +183,10 @@ func TestDelegationRefusesToDropRecords(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("records at Porkbun: listed, apply refused, no updateNs", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsPorkbunNS})
+		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
 		srv.SetRecords("kforge.dev", userRecords("kforge.dev")...)
 		c := porkbunClient(t, srv)
-		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +210,7 @@ func TestDelegationRefusesToDropRecords(t *testing.T) {
 				t.Errorf("error lacks %q:\n%s", want, err)
 			}
 		}
-		if srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dsPorkbunNS) {
+		if srv.Calls("updateNs") != 0 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.PorkbunNS) {
 			t.Fatalf("updateNs=%d ns=%v, want no change", srv.Calls("updateNs"), srv.NameServers("kforge.dev"))
 		}
 
@@ -225,11 +219,11 @@ func TestDelegationRefusesToDropRecords(t *testing.T) {
 		if err := kdns.ApplyDelegation(ctx, c, p); err != nil {
 			t.Fatal(err)
 		}
-		if srv.Calls("updateNs") != 1 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dsZoneNS) {
+		if srv.Calls("updateNs") != 1 || !kdns.SameNameServers(srv.NameServers("kforge.dev"), dnsfixture.ZoneNS) {
 			t.Fatalf("updateNs=%d ns=%v", srv.Calls("updateNs"), srv.NameServers("kforge.dev"))
 		}
 		// Delegated: the records left at Porkbun no longer matter.
-		p, err = kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+		p, err = kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 		if err != nil || !p.InSync() || len(p.DroppedRecords) != 0 || p.RecordsError() != nil {
 			t.Fatalf("in sync: plan %+v, err %v", p, err)
 		}
@@ -239,9 +233,9 @@ func TestDelegationRefusesToDropRecords(t *testing.T) {
 	})
 
 	t.Run("parking defaults only: nothing listed", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsPorkbunNS})
+		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
 		c := porkbunClient(t, srv)
-		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 		if err != nil || len(p.DroppedRecords) != 0 || p.DroppedRecords == nil || srv.Calls("retrieve") != 1 {
 			t.Fatalf("plan %+v, err %v, retrieve %d", p, err, srv.Calls("retrieve"))
 		}
@@ -251,11 +245,11 @@ func TestDelegationRefusesToDropRecords(t *testing.T) {
 	})
 
 	t.Run("parking hosts elsewhere are the owner's", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsPorkbunNS})
+		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
 		srv.SetRecords("kforge.dev",
 			porkbuntest.Record{Name: "kforge.dev", Type: "ALIAS", Content: "shop.example.net", TTL: "600"},
 			porkbuntest.Record{Name: "*.kforge.dev", Type: "CNAME", Content: "pixie.porkbun.com", TTL: "600"})
-		p, err := kdns.PlanDelegation(ctx, porkbunClient(t, srv), "kforge.dev", dsZoneNS)
+		p, err := kdns.PlanDelegation(ctx, porkbunClient(t, srv), "kforge.dev", dnsfixture.ZoneNS)
 		if err != nil || len(p.DroppedRecords) != 1 || p.DroppedRecords[0].Content != "shop.example.net" {
 			t.Fatalf("plan %+v, err %v", p.DroppedRecords, err)
 		}
@@ -266,7 +260,7 @@ func TestDelegationRefusesToDropRecords(t *testing.T) {
 		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": old})
 		srv.SetRecords("kforge.dev", userRecords("kforge.dev")...)
 		c := porkbunClient(t, srv)
-		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dsZoneNS)
+		p, err := kdns.PlanDelegation(ctx, c, "kforge.dev", dnsfixture.ZoneNS)
 		if err != nil || len(p.DroppedRecords) != 0 || srv.Calls("retrieve") != 0 {
 			t.Fatalf("plan %+v, err %v, retrieve %d", p, err, srv.Calls("retrieve"))
 		}
@@ -276,10 +270,10 @@ func TestDelegationRefusesToDropRecords(t *testing.T) {
 	})
 
 	t.Run("records cannot be read: refused, no updateNs", func(t *testing.T) {
-		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dsPorkbunNS})
+		srv := porkbuntest.Start(t, dsTestKey, dsTestSecret, map[string][]string{"kforge.dev": dnsfixture.PorkbunNS})
 		// getNs and getDnssecRecords answer; retrieve fails with a final 400.
 		srv.AddFaults(porkbuntest.Fault{}, porkbuntest.Fault{}, porkbuntest.Fault{Status: 400, Message: "Domain is not opted in to API access."})
-		_, err := kdns.PlanDelegation(ctx, porkbunClient(t, srv), "kforge.dev", dsZoneNS)
+		_, err := kdns.PlanDelegation(ctx, porkbunClient(t, srv), "kforge.dev", dnsfixture.ZoneNS)
 		if err == nil || !strings.Contains(err.Error(), "reading the records Porkbun serves for kforge.dev") || errors.Is(err, kdns.ErrDroppedRecords) {
 			t.Fatalf("err = %v, want the read failure", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -53,12 +52,7 @@ func TestMetadataMock(t *testing.T) {
 	if err := os.WriteFile(path, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort(t)
 	cmd := exec.Command(bin, "--config-file", path, "--hostname", "127.0.0.1", "--port", fmt.Sprint(port))
 	cmd.Env = append(os.Environ(), "HOME="+dir)
 	out, _ := os.Create(filepath.Join(dir, "log"))

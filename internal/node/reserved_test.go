@@ -44,6 +44,19 @@ func kubeReservedOf(t *testing.T, patch string) map[string]string {
 	return p.KubeReserved
 }
 
+// checkReserved checks that a kubelet patch was on disk when h's command
+// ran and that it reserves want; node names the node in the failure.
+func checkReserved(t *testing.T, h *snapshotAt, node string, want map[string]string) {
+	t.Helper()
+	patch, ok := h.files[kubeadm.KubeletPatchPath]
+	if !ok {
+		t.Fatalf("no %s when %s ran", kubeadm.KubeletPatchPath, h.prefix)
+	}
+	if got := kubeReservedOf(t, patch); !maps.Equal(got, want) {
+		t.Errorf("%s reserves %v, want %v", node, got, want)
+	}
+}
+
 const patchesDirectory = "patches:\n  directory: /etc/kforge/kubeadm-patches\n"
 
 // A worker writes its kubelet patch, from its own CPUs and memory, before
@@ -60,14 +73,7 @@ func TestWorkerJoinReservesForTheSystem(t *testing.T) {
 	if !rec.ran("kubeadm join --config " + joinConfPath) {
 		t.Fatalf("no kubeadm join: %v", rec.commands())
 	}
-	patch, ok := h.files[kubeadm.KubeletPatchPath]
-	if !ok {
-		t.Fatalf("no %s when kubeadm join ran", kubeadm.KubeletPatchPath)
-	}
-	want := map[string]string{"cpu": "70m", "memory": "512Mi", "ephemeral-storage": "1Gi"}
-	if got := kubeReservedOf(t, patch); !maps.Equal(got, want) {
-		t.Errorf("a 2 vCPU, 2 GiB worker reserves %v, want %v", got, want)
-	}
+	checkReserved(t, h, "a 2 vCPU, 2 GiB worker", map[string]string{"cpu": "70m", "memory": "512Mi", "ephemeral-storage": "1Gi"})
 	if !strings.Contains(h.files[joinConfPath], patchesDirectory) {
 		t.Errorf("the join configuration does not name the patches directory:\n%s", h.files[joinConfPath])
 	}
@@ -84,14 +90,7 @@ func TestControlPlaneInitReservesForTheSystem(t *testing.T) {
 	if err := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0)).Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	patch, ok := h.files[kubeadm.KubeletPatchPath]
-	if !ok {
-		t.Fatalf("no %s when kubeadm init ran", kubeadm.KubeletPatchPath)
-	}
-	want := map[string]string{"cpu": "90m", "memory": "3646Mi", "ephemeral-storage": "1Gi"}
-	if got := kubeReservedOf(t, patch); !maps.Equal(got, want) {
-		t.Errorf("an 8 vCPU, 32 GiB control plane reserves %v, want %v", got, want)
-	}
+	checkReserved(t, h, "an 8 vCPU, 32 GiB control plane", map[string]string{"cpu": "90m", "memory": "3646Mi", "ephemeral-storage": "1Gi"})
 	docs := strings.Split(h.files[kubeadmConfPath], "---\n")
 	if !strings.Contains(docs[0], "kind: InitConfiguration") || !strings.Contains(docs[0], patchesDirectory) {
 		t.Errorf("the InitConfiguration does not name the patches directory:\n%s", docs[0])
@@ -118,14 +117,7 @@ func TestUpgradeControlPlaneKeepsTheReservation(t *testing.T) {
 	if !rec.ran("kubeadm upgrade apply v1.36.6 --yes --patches /etc/kforge/kubeadm-patches") {
 		t.Fatalf("kubeadm upgrade apply without the patches directory: %v", rec.commands())
 	}
-	patch, ok := h.files[kubeadm.KubeletPatchPath]
-	if !ok {
-		t.Fatalf("no %s when kubeadm upgrade apply ran", kubeadm.KubeletPatchPath)
-	}
-	want := map[string]string{"cpu": "70m", "memory": "1024Mi", "ephemeral-storage": "1Gi"}
-	if got := kubeReservedOf(t, patch); !maps.Equal(got, want) {
-		t.Errorf("a 2 vCPU, 4 GiB control plane reserves %v, want %v", got, want)
-	}
+	checkReserved(t, h, "a 2 vCPU, 4 GiB control plane", map[string]string{"cpu": "70m", "memory": "1024Mi", "ephemeral-storage": "1Gi"})
 }
 
 // The node's resources as the kubelet counts them: online CPUs from the

@@ -14,6 +14,7 @@ import (
 	kdns "github.com/kforge/kforge/internal/dns"
 	"github.com/kforge/kforge/internal/dns/porkbun"
 	"github.com/kforge/kforge/internal/dns/porkbun/porkbuntest"
+	"github.com/kforge/kforge/internal/testutil/dnsfixture"
 )
 
 // Distinctive key values so a leak anywhere is easy to find.
@@ -21,9 +22,6 @@ const (
 	testKey    = "pk1_LEAKCHECK_apikey_0123456789abcdef"
 	testSecret = "sk1_LEAKCHECK_secret_fedcba9876543210"
 )
-
-var porkbunNS = []string{"curitiba.ns.porkbun.com", "fortaleza.ns.porkbun.com", "maceio.ns.porkbun.com", "salvador.ns.porkbun.com"}
-var zoneNS = []string{"ns-1536.awsdns-00.co.uk.", "ns-0.awsdns-00.com.", "ns-1024.awsdns-00.org.", "ns-512.awsdns-00.net."}
 
 func fastOptions(base string) porkbun.Options {
 	return porkbun.Options{BaseURL: base, Timeout: 2 * time.Second, MaxAttempts: 3, MinInterval: time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
@@ -39,7 +37,7 @@ func newClient(t *testing.T, srv *porkbuntest.Server, opts porkbun.Options) *por
 }
 
 func TestGetAndUpdate(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	c := newClient(t, srv, fastOptions(srv.BaseURL()))
 	ctx := context.Background()
 
@@ -47,14 +45,14 @@ func TestGetAndUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(got, porkbunNS) {
-		t.Fatalf("NameServers = %v, want %v", got, porkbunNS)
+	if !slices.Equal(got, dnsfixture.PorkbunNS) {
+		t.Fatalf("NameServers = %v, want %v", got, dnsfixture.PorkbunNS)
 	}
-	if err := c.SetNameServers(ctx, "example.com", zoneNS); err != nil {
+	if err := c.SetNameServers(ctx, "example.com", dnsfixture.ZoneNS); err != nil {
 		t.Fatal(err)
 	}
-	if !kdns.SameNameServers(srv.NameServers("example.com"), zoneNS) {
-		t.Fatalf("server holds %v after update, want %v", srv.NameServers("example.com"), zoneNS)
+	if !kdns.SameNameServers(srv.NameServers("example.com"), dnsfixture.ZoneNS) {
+		t.Fatalf("server holds %v after update, want %v", srv.NameServers("example.com"), dnsfixture.ZoneNS)
 	}
 	// What went over the wire: the documented body, trailing dots removed.
 	bodies := srv.RequestBodies()
@@ -97,7 +95,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+			srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 			srv.AddFaults(tt.faults...)
 			creds := porkbun.Credentials{APIKey: testKey, SecretAPIKey: testSecret}
 			if tt.creds != nil {
@@ -112,7 +110,7 @@ func TestErrors(t *testing.T) {
 				t.Errorf("getNs requests = %d, want %d", got, tt.wantCalls)
 			}
 			if tt.wantOK {
-				if err != nil || !slices.Equal(ns, porkbunNS) {
+				if err != nil || !slices.Equal(ns, dnsfixture.PorkbunNS) {
 					t.Fatalf("NameServers = %v, %v; want success", ns, err)
 				}
 				return
@@ -131,7 +129,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestSlowAnswerTimesOut(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	srv.AddFaults(porkbuntest.Fault{Delay: 5 * time.Second}, porkbuntest.Fault{Delay: 5 * time.Second})
 	opts := fastOptions(srv.BaseURL())
 	opts.Timeout = 100 * time.Millisecond
@@ -152,21 +150,21 @@ func TestSlowAnswerTimesOut(t *testing.T) {
 }
 
 func TestSlowAnswerThenSuccess(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	srv.AddFaults(porkbuntest.Fault{Delay: 5 * time.Second})
 	opts := fastOptions(srv.BaseURL())
 	opts.Timeout = 100 * time.Millisecond
 	c := newClient(t, srv, opts)
-	if err := c.SetNameServers(context.Background(), "example.com", zoneNS); err != nil {
+	if err := c.SetNameServers(context.Background(), "example.com", dnsfixture.ZoneNS); err != nil {
 		t.Fatal(err)
 	}
-	if !kdns.SameNameServers(srv.NameServers("example.com"), zoneNS) {
+	if !kdns.SameNameServers(srv.NameServers("example.com"), dnsfixture.ZoneNS) {
 		t.Fatal("update not applied after the retry")
 	}
 }
 
 func TestCancelledContextStopsRetrying(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	srv.AddFaults(porkbuntest.Fault{Status: 503}, porkbuntest.Fault{Status: 503}, porkbuntest.Fault{Status: 503})
 	opts := fastOptions(srv.BaseURL())
 	opts.BaseDelay, opts.MaxDelay, opts.MaxAttempts = time.Hour, time.Hour, 5
@@ -197,7 +195,7 @@ func TestNetworkErrorIsRetriedThenReported(t *testing.T) {
 }
 
 func TestRefusesEmptyUpdate(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	c := newClient(t, srv, fastOptions(srv.BaseURL()))
 	if err := c.SetNameServers(context.Background(), "example.com", []string{" ", ""}); err == nil {
 		t.Fatal("expected an error for an empty list")
@@ -233,7 +231,7 @@ func TestConfigErrors(t *testing.T) {
 // each error kind, a server echoing the keys back, fmt of the values) and
 // checks that neither key appears anywhere.
 func TestKeysNeverInOutput(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	creds := porkbun.Credentials{APIKey: testKey, SecretAPIKey: testSecret}
 	c := newClient(t, srv, fastOptions(srv.BaseURL()))
 	ctx := context.Background()
@@ -258,7 +256,7 @@ func TestKeysNeverInOutput(t *testing.T) {
 	_, err = c.NameServers(ctx, "example.com")
 	add(err)
 	srv.AddFaults(porkbuntest.Fault{Status: 400, Message: "ns invalid " + testSecret})
-	add(c.SetNameServers(ctx, "example.com", zoneNS))
+	add(c.SetNameServers(ctx, "example.com", dnsfixture.ZoneNS))
 	bad, _ := porkbun.New(porkbun.Credentials{APIKey: testKey, SecretAPIKey: "sk1_wrong"}, fastOptions(srv.BaseURL()))
 	_, err = bad.NameServers(ctx, "example.com")
 	add(err, bad)
@@ -273,17 +271,17 @@ func TestKeysNeverInOutput(t *testing.T) {
 	_, err = bad.DSRecords(ctx, "example.com")
 	add(err)
 	srv.SetDSRecords("example.com", porkbuntest.DSRecord{KeyTag: "2371", Alg: "13", DigestType: "2", Digest: "AB12"})
-	_, err = kdns.PlanDelegation(ctx, c, "example.com", zoneNS)
+	_, err = kdns.PlanDelegation(ctx, c, "example.com", dnsfixture.ZoneNS)
 	add(err)
 	if !errors.Is(err, kdns.ErrDSRecords) {
 		t.Errorf("PlanDelegation with DS records: err = %v", err)
 	}
 	// retrieve: records echoing the keys, a WAF challenge.
 	srv.AddFaults(porkbuntest.Fault{Status: 200, ContentType: "application/json", RawBody: `{"status":"SUCCESS","records":"` + testKey + " " + testSecret + `"}`})
-	_, err = c.ServedRecords(ctx, "example.com", porkbunNS)
+	_, err = c.ServedRecords(ctx, "example.com", dnsfixture.PorkbunNS)
 	add(err)
 	srv.AddFaults(porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{WAFChallenge: true})
-	_, err = c.ServedRecords(ctx, "example.com", porkbunNS)
+	_, err = c.ServedRecords(ctx, "example.com", dnsfixture.PorkbunNS)
 	add(err)
 	closed := porkbuntest.Start(t, testKey, testSecret, nil)
 	closed.Close()
@@ -304,7 +302,7 @@ func TestKeysNeverInOutput(t *testing.T) {
 }
 
 func TestDSRecords(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	c := newClient(t, srv, fastOptions(srv.BaseURL()))
 	ctx := context.Background()
 
@@ -367,7 +365,7 @@ func TestDSRecordsDecoding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+			srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 			srv.AddFaults(porkbuntest.Fault{Status: http.StatusOK, ContentType: "application/json", RawBody: tt.body})
 			c := newClient(t, srv, fastOptions(srv.BaseURL()))
 			got, err := c.DSRecords(context.Background(), "example.com")
@@ -385,7 +383,7 @@ func TestDSRecordsDecoding(t *testing.T) {
 }
 
 func TestDSRecordsEmptyArrayFromFake(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	srv.EmptyDSAsArray(true)
 	c := newClient(t, srv, fastOptions(srv.BaseURL()))
 	got, err := c.DSRecords(context.Background(), "example.com")
@@ -442,7 +440,7 @@ func defaultOptions(base string, clock *fakeClock) porkbun.Options {
 // goes out at most one per second (Porkbun's limit per API key), measured
 // on the injected clock, never on the wall clock.
 func TestDefaultPacing(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	clock := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	c := newClient(t, srv, defaultOptions(srv.BaseURL(), clock))
 	ctx := context.Background()
@@ -452,10 +450,10 @@ func TestDefaultPacing(t *testing.T) {
 	if _, err := c.DSRecords(ctx, "example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ServedRecords(ctx, "example.com", porkbunNS); err != nil {
+	if _, err := c.ServedRecords(ctx, "example.com", dnsfixture.PorkbunNS); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetNameServers(ctx, "example.com", zoneNS); err != nil {
+	if err := c.SetNameServers(ctx, "example.com", dnsfixture.ZoneNS); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.NameServers(ctx, "example.com"); err != nil {
@@ -478,12 +476,12 @@ func TestDefaultPacing(t *testing.T) {
 // TestRateLimitAnswersAreRetriedAfterBackoff: a WAF challenge (HTTP 202) and
 // a 503 HTML page are retried, the first retry no sooner than 1.2 s.
 func TestRateLimitAnswersAreRetriedAfterBackoff(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	srv.AddFaults(porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{Status: 503, RawBody: "<html><body>503 Service Temporarily Unavailable</body></html>"})
 	clock := &fakeClock{}
 	c := newClient(t, srv, defaultOptions(srv.BaseURL(), clock))
 	ns, err := c.NameServers(context.Background(), "example.com")
-	if err != nil || !slices.Equal(ns, porkbunNS) {
+	if err != nil || !slices.Equal(ns, dnsfixture.PorkbunNS) {
 		t.Fatalf("NameServers = %v, %v; want success after two retries", ns, err)
 	}
 	gaps := clock.gaps()
@@ -498,7 +496,7 @@ func TestRateLimitAnswersAreRetriedAfterBackoff(t *testing.T) {
 // TestWAFChallengePersists: a challenge that does not go away ends in an
 // error that says rate limiting, after every attempt.
 func TestWAFChallengePersists(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	srv.AddFaults(porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{WAFChallenge: true}, porkbuntest.Fault{WAFChallenge: true})
 	c := newClient(t, srv, fastOptions(srv.BaseURL()))
 	_, err := c.NameServers(context.Background(), "example.com")
@@ -524,7 +522,7 @@ func TestWAFChallengePersists(t *testing.T) {
 // refusal, with no retry allowed. The margin keeps it off scheduling noise.
 func TestRequestsSpacedForARateLimitedServer(t *testing.T) {
 	for _, how := range []porkbuntest.RateLimit{porkbuntest.Limit503, porkbuntest.LimitWAF} {
-		srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+		srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 		srv.LimitRate(10*time.Millisecond, how)
 		opts := fastOptions(srv.BaseURL())
 		opts.MinInterval, opts.MaxAttempts = 60*time.Millisecond, 1
@@ -542,11 +540,11 @@ func TestRequestsSpacedForARateLimitedServer(t *testing.T) {
 }
 
 func TestServedRecords(t *testing.T) {
-	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": porkbunNS})
+	srv := porkbuntest.Start(t, testKey, testSecret, map[string][]string{"example.com": dnsfixture.PorkbunNS})
 	c := newClient(t, srv, fastOptions(srv.BaseURL()))
 	ctx := context.Background()
 
-	got, err := c.ServedRecords(ctx, "example.com", porkbunNS)
+	got, err := c.ServedRecords(ctx, "example.com", dnsfixture.PorkbunNS)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("parking defaults only: %#v, %v; want an empty list", got, err)
 	}
@@ -561,7 +559,7 @@ func TestServedRecords(t *testing.T) {
 	}
 	// Name servers elsewhere: Porkbun's DNS is not in use; no request.
 	before := srv.Calls("retrieve")
-	if got, err := c.ServedRecords(ctx, "example.com", zoneNS); err != nil || len(got) != 0 || srv.Calls("retrieve") != before {
+	if got, err := c.ServedRecords(ctx, "example.com", dnsfixture.ZoneNS); err != nil || len(got) != 0 || srv.Calls("retrieve") != before {
 		t.Fatalf("served elsewhere: %v, %v, retrieve calls %d -> %d", got, err, before, srv.Calls("retrieve"))
 	}
 
@@ -581,7 +579,7 @@ func TestServedRecords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.AddFaults(porkbuntest.Fault{Status: http.StatusOK, ContentType: "application/json", RawBody: tt.body})
-			got, err := c.ServedRecords(ctx, "example.com", porkbunNS)
+			got, err := c.ServedRecords(ctx, "example.com", dnsfixture.PorkbunNS)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ServedRecords = %+v, %v; want an error containing %q", got, err, tt.wantErr)

@@ -30,14 +30,23 @@ func createZone(t *testing.T, c *route53.Client, name string) (id string, ns []s
 	return aws.ToString(out.HostedZone.Id), out.DelegationSet.NameServers
 }
 
+// exampleComOnEmulator starts a Route 53 emulator holding the public zone
+// example.com, the parent zone of the tests here, and returns its client
+// and the zone's id.
+func exampleComOnEmulator(t *testing.T) (r53 *route53.Client, parentID string) {
+	t.Helper()
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	r53 = route53.NewFromConfig(cfg)
+	parentID, _ = createZone(t, r53, "example.com")
+	return r53, parentID
+}
+
 // TestDelegateSubdomainOnEmulator writes and reads the delegation of
 // dev.example.com in the example.com zone of the Route 53 emulator, then runs
 // the shared plan/apply logic twice to show the second run changes nothing.
 func TestDelegateSubdomainOnEmulator(t *testing.T) {
-	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	r53, parentID := exampleComOnEmulator(t)
 	ctx := context.Background()
-	r53 := route53.NewFromConfig(cfg)
-	parentID, _ := createZone(t, r53, "example.com")
 	_, childNS := createZone(t, r53, "dev.example.com")
 	if len(childNS) == 0 {
 		t.Fatal("the emulator returned no name servers for the child zone")
@@ -114,10 +123,8 @@ func TestDelegateSubdomainOnEmulator(t *testing.T) {
 }
 
 func TestRejectsWrongInput(t *testing.T) {
-	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	r53, parentID := exampleComOnEmulator(t)
 	ctx := context.Background()
-	r53 := route53.NewFromConfig(cfg)
-	parentID, _ := createZone(t, r53, "example.com")
 
 	if _, err := route53parent.New(r53, " "); err == nil || !strings.Contains(err.Error(), "parentZoneID") {
 		t.Fatalf("empty zone id: err = %v", err)
@@ -265,10 +272,8 @@ func TestPrivateParentZoneRefused(t *testing.T) {
 // (left from an earlier, signed delegation) makes the plan refuse; DS records
 // of other names do not.
 func TestDSRecordInParentZone(t *testing.T) {
-	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	r53, parentID := exampleComOnEmulator(t)
 	ctx := context.Background()
-	r53 := route53.NewFromConfig(cfg)
-	parentID, _ := createZone(t, r53, "example.com")
 	oldNS := []string{"ns-9.awsdns-09.net.", "ns-10.awsdns-10.org."}
 	// Route 53 wants an NS record at the name of a DS record.
 	for _, name := range []string{"de.example.com.", "a.dev.example.com.", "dev2.example.com."} {
@@ -311,10 +316,8 @@ func TestDSRecordInParentZone(t *testing.T) {
 // exists; the plan lists them (siblings aside, over more than one page of
 // the listing) and apply refuses unless told to discard them.
 func TestRecordsAtAndBelowSubdomainInParentZone(t *testing.T) {
-	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	r53, parentID := exampleComOnEmulator(t)
 	ctx := context.Background()
-	r53 := route53.NewFromConfig(cfg)
-	parentID, _ := createZone(t, r53, "example.com")
 	sets := []r53types.ResourceRecordSet{
 		rrset("dev.example.com.", r53types.RRTypeA, "203.0.113.5"),
 		rrset("dev.example.com.", r53types.RRTypeTxt, `"owner=ops"`),
