@@ -15,25 +15,33 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	autoscalingtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	eventbridgetypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	route53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 
@@ -156,156 +164,215 @@ func (s *scan) match(tags map[string]string, name string) string {
 	return ""
 }
 
-func ec2Tags(tags []ec2types.Tag) map[string]string {
-	m := map[string]string{}
+// note counts a resource of kind as scanned and records it under id when
+// why, the reason it belongs to the cluster, is not empty. It returns why,
+// for resources whose children belong to the cluster with them.
+func (s *scan) note(kind, id, why string) string {
+	s.rep.Scanned[kind]++
+	if why != "" {
+		s.add(kind, id, why)
+	}
+	return why
+}
+
+// consider is note with the reason match finds in the tags and name or,
+// failing that, the first non-empty reason in also (its VPC, its
+// description, ...).
+func (s *scan) consider(kind, id string, tags map[string]string, name string, also ...string) string {
+	return s.note(kind, id, cmp.Or(s.match(tags, name), cmp.Or(also...)))
+}
+
+// considerEC2 is consider for an EC2 resource, whose name is its Name tag.
+func (s *scan) considerEC2(kind, id string, tags []ec2types.Tag, also ...string) string {
+	m := tagMap(tags, ec2Tag)
+	return s.consider(kind, id, m, m["Name"], also...)
+}
+
+// errDeleting is what a tag read for considerTagged returns for a resource
+// that is on its way out and so counts as deleted.
+var errDeleting = errors.New("being deleted")
+
+// considerTagged is consider for a resource whose tags take a call of their
+// own, which read makes. A resource deleted since the listing is counted
+// but is no leftover of anyone's (see gone).
+func (s *scan) considerTagged(kind, id, name string, read func() (map[string]string, error)) error {
+	tags, err := read()
+	if gone(err) || errors.Is(err, errDeleting) {
+		s.rep.Scanned[kind]++
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s %s: %w", kind, id, err)
+	}
+	s.consider(kind, id, tags, name)
+	return nil
+}
+
+// reasonIf is why when cond holds and "" otherwise: a reason for note or
+// consider that only some resources have.
+func reasonIf(cond bool, why string) string {
+	if cond {
+		return why
+	}
+	return ""
+}
+
+// inVPC is the reason a resource in vpc belongs to the cluster, if vpc does.
+func (s *scan) inVPC(vpc string) string {
+	return reasonIf(s.vpcs[vpc], "in cluster VPC")
+}
+
+// tagMap turns a tag slice into a map. Every AWS service has a Tag type of
+// its own, so kv reads the key and value of one.
+func tagMap[T any](tags []T, kv func(T) (key, value *string)) map[string]string {
+	m := make(map[string]string, len(tags))
 	for _, t := range tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		k, v := kv(t)
+		m[aws.ToString(k)] = aws.ToString(v)
 	}
 	return m
 }
 
-func efsTags(tags []efstypes.Tag) map[string]string {
-	m := map[string]string{}
-	for _, t := range tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+// The key and value of each service's Tag type, for tagMap.
+func ec2Tag(t ec2types.Tag) (*string, *string)                    { return t.Key, t.Value }
+func efsTag(t efstypes.Tag) (*string, *string)                    { return t.Key, t.Value }
+func elbTag(t elbv2types.Tag) (*string, *string)                  { return t.Key, t.Value }
+func asgTag(t autoscalingtypes.TagDescription) (*string, *string) { return t.Key, t.Value }
+func s3Tag(t s3types.Tag) (*string, *string)                      { return t.Key, t.Value }
+func iamTag(t iamtypes.Tag) (*string, *string)                    { return t.Key, t.Value }
+func kmsTag(t kmstypes.Tag) (*string, *string)                    { return t.TagKey, t.TagValue }
+func route53Tag(t route53types.Tag) (*string, *string)            { return t.Key, t.Value }
+func eventsTag(t eventbridgetypes.Tag) (*string, *string)         { return t.Key, t.Value }
+
+// pager is what the SDK's paginators have in common.
+type pager[Out, Opts any] interface {
+	HasMorePages() bool
+	NextPage(context.Context, ...func(*Opts)) (Out, error)
+}
+
+// collect returns the items of every page of p; items picks them from a
+// page.
+func collect[Out, Opts, Item any](ctx context.Context, p pager[Out, Opts], items func(Out) []Item) ([]Item, error) {
+	var all []Item
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items(out)...)
 	}
-	return m
+	return all, nil
 }
 
 func (s *scan) vpcsAndChildren(ctx context.Context) error {
 	c := s.clients.ec2
 	vpcs, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing VPCs: %w", err)
 	}
 	for _, v := range vpcs.Vpcs {
-		s.rep.Scanned[sweep.KindVPC]++
-		tags := ec2Tags(v.Tags)
-		if why := s.match(tags, tags["Name"]); why != "" {
-			s.vpcs[aws.ToString(v.VpcId)] = true
-			s.add(sweep.KindVPC, aws.ToString(v.VpcId), why)
+		id := aws.ToString(v.VpcId)
+		if s.considerEC2(sweep.KindVPC, id, v.Tags) != "" {
+			s.vpcs[id] = true
 		}
 	}
-	inVPC := func(kind, id, vpc string, tags []ec2types.Tag) {
-		s.rep.Scanned[kind]++
-		m := ec2Tags(tags)
-		if why := s.match(m, m["Name"]); why != "" {
-			s.add(kind, id, why)
-		} else if s.vpcs[vpc] {
-			s.add(kind, id, "in cluster VPC "+vpc)
-		}
+	// child considers a resource that also belongs to the cluster by its VPC.
+	child := func(kind, id, vpc string, tags []ec2types.Tag) {
+		s.considerEC2(kind, id, tags, reasonIf(s.vpcs[vpc], "in cluster VPC "+vpc))
 	}
 	subnets, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing subnets: %w", err)
 	}
 	for _, x := range subnets.Subnets {
-		inVPC(sweep.KindSubnet, aws.ToString(x.SubnetId), aws.ToString(x.VpcId), x.Tags)
+		child(sweep.KindSubnet, aws.ToString(x.SubnetId), aws.ToString(x.VpcId), x.Tags)
 	}
 	rts, err := c.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing route tables: %w", err)
 	}
 	for _, x := range rts.RouteTables {
-		inVPC(sweep.KindRouteTable, aws.ToString(x.RouteTableId), aws.ToString(x.VpcId), x.Tags)
+		child(sweep.KindRouteTable, aws.ToString(x.RouteTableId), aws.ToString(x.VpcId), x.Tags)
 	}
 	igws, err := c.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing internet gateways: %w", err)
 	}
 	for _, x := range igws.InternetGateways {
 		vpc := ""
 		if len(x.Attachments) > 0 {
 			vpc = aws.ToString(x.Attachments[0].VpcId)
 		}
-		inVPC(sweep.KindInternetGateway, aws.ToString(x.InternetGatewayId), vpc, x.Tags)
+		child(sweep.KindInternetGateway, aws.ToString(x.InternetGatewayId), vpc, x.Tags)
 	}
 	nats, err := c.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing NAT gateways: %w", err)
 	}
 	for _, x := range nats.NatGateways {
 		if x.State == ec2types.NatGatewayStateDeleted || x.State == ec2types.NatGatewayStateDeleting {
 			continue
 		}
-		inVPC(sweep.KindNATGateway, aws.ToString(x.NatGatewayId), aws.ToString(x.VpcId), x.Tags)
+		child(sweep.KindNATGateway, aws.ToString(x.NatGatewayId), aws.ToString(x.VpcId), x.Tags)
 	}
 	eips, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing elastic IPs: %w", err)
 	}
 	for _, x := range eips.Addresses {
-		inVPC(sweep.KindEIP, aws.ToString(x.AllocationId), "", x.Tags)
+		child(sweep.KindEIP, aws.ToString(x.AllocationId), "", x.Tags)
 	}
 	sgs, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing security groups: %w", err)
 	}
 	for _, x := range sgs.SecurityGroups {
-		if aws.ToString(x.GroupName) == "default" && !s.vpcs[aws.ToString(x.VpcId)] {
+		name, vpc := aws.ToString(x.GroupName), aws.ToString(x.VpcId)
+		if name == "default" && !s.vpcs[vpc] {
 			s.rep.Scanned[sweep.KindSecurityGroup]++
 			continue
 		}
-		s.rep.Scanned[sweep.KindSecurityGroup]++
-		m := ec2Tags(x.Tags)
-		if why := s.match(m, aws.ToString(x.GroupName)); why != "" {
-			s.add(sweep.KindSecurityGroup, aws.ToString(x.GroupId), why)
-		} else if s.vpcs[aws.ToString(x.VpcId)] {
-			s.add(sweep.KindSecurityGroup, aws.ToString(x.GroupId), "in cluster VPC")
-		}
+		s.consider(sweep.KindSecurityGroup, aws.ToString(x.GroupId), tagMap(x.Tags, ec2Tag), name, s.inVPC(vpc))
 	}
 	eps, err := c.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing VPC endpoints: %w", err)
 	}
 	for _, x := range eps.VpcEndpoints {
 		if strings.EqualFold(string(x.State), string(ec2types.StateDeleted)) || strings.EqualFold(string(x.State), string(ec2types.StateDeleting)) {
 			continue // AWS spells it Deleted, moto deleted
 		}
-		inVPC(sweep.KindVPCEndpoint, aws.ToString(x.VpcEndpointId), aws.ToString(x.VpcId), x.Tags)
+		child(sweep.KindVPCEndpoint, aws.ToString(x.VpcEndpointId), aws.ToString(x.VpcId), x.Tags)
 	}
 	enis, err := c.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing network interfaces: %w", err)
 	}
 	for _, x := range enis.NetworkInterfaces {
-		id := aws.ToString(x.NetworkInterfaceId)
-		s.rep.Scanned[sweep.KindENI]++
-		m := ec2Tags(x.TagSet)
-		switch {
-		case s.match(m, m["Name"]) != "":
-			s.add(sweep.KindENI, id, s.match(m, m["Name"]))
-		case s.vpcs[aws.ToString(x.VpcId)]:
-			s.add(sweep.KindENI, id, "in cluster VPC")
-		case strings.Contains(aws.ToString(x.Description), s.t.Cluster):
-			s.add(sweep.KindENI, id, "description "+aws.ToString(x.Description))
-		}
+		desc := aws.ToString(x.Description)
+		s.considerEC2(sweep.KindENI, aws.ToString(x.NetworkInterfaceId), x.TagSet,
+			s.inVPC(aws.ToString(x.VpcId)),
+			reasonIf(strings.Contains(desc, s.t.Cluster), "description "+desc))
 	}
 	return nil
 }
 
 func (s *scan) instances(ctx context.Context) error {
 	p := ec2.NewDescribeInstancesPaginator(s.clients.ec2, &ec2.DescribeInstancesInput{})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, r := range out.Reservations {
-			for _, x := range r.Instances {
-				if x.State != nil && (x.State.Name == ec2types.InstanceStateNameTerminated || x.State.Name == ec2types.InstanceStateNameShuttingDown) {
-					continue
-				}
-				s.rep.Scanned[sweep.KindInstance]++
-				m := ec2Tags(x.Tags)
-				if why := s.match(m, m["Name"]); why != "" {
-					s.add(sweep.KindInstance, aws.ToString(x.InstanceId), why)
-				} else if s.vpcs[aws.ToString(x.VpcId)] {
-					s.add(sweep.KindInstance, aws.ToString(x.InstanceId), "in cluster VPC")
-				} else if asg := m["aws:autoscaling:groupName"]; strings.HasPrefix(asg, s.prefix) {
-					s.add(sweep.KindInstance, aws.ToString(x.InstanceId), "ASG "+asg)
-				}
+	rs, err := collect(ctx, p, func(o *ec2.DescribeInstancesOutput) []ec2types.Reservation { return o.Reservations })
+	if err != nil {
+		return fmt.Errorf("listing instances: %w", err)
+	}
+	for _, r := range rs {
+		for _, x := range r.Instances {
+			if x.State != nil && (x.State.Name == ec2types.InstanceStateNameTerminated || x.State.Name == ec2types.InstanceStateNameShuttingDown) {
+				continue
 			}
+			m := tagMap(x.Tags, ec2Tag)
+			asg := m["aws:autoscaling:groupName"]
+			s.consider(sweep.KindInstance, aws.ToString(x.InstanceId), m, m["Name"],
+				s.inVPC(aws.ToString(x.VpcId)),
+				reasonIf(strings.HasPrefix(asg, s.prefix), "ASG "+asg))
 		}
 	}
 	return nil
@@ -314,13 +381,10 @@ func (s *scan) instances(ctx context.Context) error {
 func (s *scan) launchTemplates(ctx context.Context) error {
 	out, err := s.clients.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing launch templates: %w", err)
 	}
 	for _, x := range out.LaunchTemplates {
-		s.rep.Scanned[sweep.KindLaunchTemplate]++
-		if why := s.match(ec2Tags(x.Tags), aws.ToString(x.LaunchTemplateName)); why != "" {
-			s.add(sweep.KindLaunchTemplate, aws.ToString(x.LaunchTemplateId), why)
-		}
+		s.consider(sweep.KindLaunchTemplate, aws.ToString(x.LaunchTemplateId), tagMap(x.Tags, ec2Tag), aws.ToString(x.LaunchTemplateName))
 	}
 	return nil
 }
@@ -328,14 +392,10 @@ func (s *scan) launchTemplates(ctx context.Context) error {
 func (s *scan) volumes(ctx context.Context) error {
 	out, err := s.clients.ec2.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing volumes: %w", err)
 	}
 	for _, x := range out.Volumes {
-		s.rep.Scanned[sweep.KindVolume]++
-		m := ec2Tags(x.Tags)
-		if why := s.match(m, m["Name"]); why != "" {
-			s.add(sweep.KindVolume, aws.ToString(x.VolumeId), why)
-		}
+		s.considerEC2(sweep.KindVolume, aws.ToString(x.VolumeId), x.Tags)
 	}
 	return nil
 }
@@ -344,72 +404,47 @@ func (s *scan) loadBalancers(ctx context.Context) error {
 	c := elbv2.NewFromConfig(s.cfg)
 	lbs, err := c.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{})
 	if err != nil {
-		return err
-	}
-	for _, x := range lbs.LoadBalancers {
-		s.rep.Scanned[sweep.KindLoadBalancer]++
-		arn := aws.ToString(x.LoadBalancerArn)
-		tags, err := s.elbTags(ctx, c, arn)
-		if err != nil {
-			return err
-		}
-		if why := s.match(tags, aws.ToString(x.LoadBalancerName)); why != "" {
-			s.add(sweep.KindLoadBalancer, arn, why)
-		} else if s.vpcs[aws.ToString(x.VpcId)] {
-			s.add(sweep.KindLoadBalancer, arn, "in cluster VPC")
-		}
+		return fmt.Errorf("listing load balancers: %w", err)
 	}
 	tgs, err := c.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing target groups: %w", err)
+	}
+	// Load balancers and target groups are matched alike; their tags take a
+	// call of their own.
+	type elb struct{ kind, arn, name, vpc string }
+	var all []elb
+	for _, x := range lbs.LoadBalancers {
+		all = append(all, elb{sweep.KindLoadBalancer, aws.ToString(x.LoadBalancerArn), aws.ToString(x.LoadBalancerName), aws.ToString(x.VpcId)})
 	}
 	for _, x := range tgs.TargetGroups {
-		s.rep.Scanned[sweep.KindTargetGroup]++
-		arn := aws.ToString(x.TargetGroupArn)
-		tags, err := s.elbTags(ctx, c, arn)
+		all = append(all, elb{sweep.KindTargetGroup, aws.ToString(x.TargetGroupArn), aws.ToString(x.TargetGroupName), aws.ToString(x.VpcId)})
+	}
+	for _, x := range all {
+		out, err := c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{x.arn}})
 		if err != nil {
-			return err
+			return fmt.Errorf("reading tags of %s %s: %w", x.kind, x.arn, err)
 		}
-		if why := s.match(tags, aws.ToString(x.TargetGroupName)); why != "" {
-			s.add(sweep.KindTargetGroup, arn, why)
-		} else if s.vpcs[aws.ToString(x.VpcId)] {
-			s.add(sweep.KindTargetGroup, arn, "in cluster VPC")
+		tags := map[string]string{}
+		for _, d := range out.TagDescriptions {
+			maps.Copy(tags, tagMap(d.Tags, elbTag))
 		}
+		s.consider(x.kind, x.arn, tags, x.name, s.inVPC(x.vpc))
 	}
 	return nil
 }
 
-func (s *scan) elbTags(ctx context.Context, c *elbv2.Client, arn string) (map[string]string, error) {
-	out, err := c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{arn}})
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	for _, d := range out.TagDescriptions {
-		for _, t := range d.Tags {
-			m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-	}
-	return m, nil
-}
-
 func (s *scan) autoscalingGroups(ctx context.Context) error {
 	p := autoscaling.NewDescribeAutoScalingGroupsPaginator(autoscaling.NewFromConfig(s.cfg), &autoscaling.DescribeAutoScalingGroupsInput{})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, x := range out.AutoScalingGroups {
-			s.rep.Scanned[sweep.KindASG]++
-			m := map[string]string{}
-			for _, t := range x.Tags {
-				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			if why := s.match(m, aws.ToString(x.AutoScalingGroupName)); why != "" {
-				s.add(sweep.KindASG, aws.ToString(x.AutoScalingGroupName), why)
-			}
-		}
+	groups, err := collect(ctx, p, func(o *autoscaling.DescribeAutoScalingGroupsOutput) []autoscalingtypes.AutoScalingGroup {
+		return o.AutoScalingGroups
+	})
+	if err != nil {
+		return fmt.Errorf("listing auto scaling groups: %w", err)
+	}
+	for _, x := range groups {
+		name := aws.ToString(x.AutoScalingGroupName)
+		s.consider(sweep.KindASG, name, tagMap(x.Tags, asgTag), name)
 	}
 	return nil
 }
@@ -418,32 +453,23 @@ func (s *scan) efs(ctx context.Context) error {
 	c := efs.NewFromConfig(s.cfg)
 	fss, err := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing file systems: %w", err)
 	}
 	oursFS := map[string]bool{}
 	for _, x := range fss.FileSystems {
-		s.rep.Scanned[sweep.KindFileSystem]++
 		id := aws.ToString(x.FileSystemId)
-		ours := s.match(efsTags(x.Tags), aws.ToString(x.Name))
-		if ours != "" {
-			s.add(sweep.KindFileSystem, id, ours)
-		}
+		ours := s.consider(sweep.KindFileSystem, id, tagMap(x.Tags, efsTag), aws.ToString(x.Name)) != ""
 		mts, err := c.DescribeMountTargets(ctx, &efs.DescribeMountTargetsInput{FileSystemId: x.FileSystemId})
 		if gone(err) {
 			continue // deleted since the listing (another environment's teardown)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("listing mount targets of %s: %w", id, err)
 		}
 		for _, mt := range mts.MountTargets {
-			s.rep.Scanned[sweep.KindMountTarget]++
-			if ours != "" || s.vpcs[aws.ToString(mt.VpcId)] {
-				s.add(sweep.KindMountTarget, aws.ToString(mt.MountTargetId), "of file system "+id)
-			}
+			s.note(sweep.KindMountTarget, aws.ToString(mt.MountTargetId), reasonIf(ours || s.vpcs[aws.ToString(mt.VpcId)], "of file system "+id))
 		}
-		if ours != "" {
-			oursFS[id] = true
-		}
+		oursFS[id] = ours
 	}
 	// Access points are listed for the whole account, not per file system:
 	// the emulator deletes a file system that still has access points (AWS
@@ -451,16 +477,15 @@ func (s *scan) efs(ctx context.Context) error {
 	// access points behind shows here by their cluster tag.
 	aps, err := c.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing access points: %w", err)
 	}
 	for _, ap := range aps.AccessPoints {
-		s.rep.Scanned[sweep.KindAccessPoint]++
 		fs := aws.ToString(ap.FileSystemId)
-		if oursFS[fs] {
-			s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), "of file system "+fs)
-		} else if why := s.match(efsTags(ap.Tags), aws.ToString(ap.Name)); why != "" {
-			s.add(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), why+" (file system "+fs+")")
+		why := s.match(tagMap(ap.Tags, efsTag), aws.ToString(ap.Name))
+		if why != "" {
+			why += " (file system " + fs + ")"
 		}
+		s.note(sweep.KindAccessPoint, aws.ToString(ap.AccessPointId), cmp.Or(reasonIf(oursFS[fs], "of file system "+fs), why))
 	}
 	return nil
 }
@@ -469,24 +494,18 @@ func (s *scan) buckets(ctx context.Context) error {
 	c := s3.NewFromConfig(s.cfg, func(o *s3.Options) { o.UsePathStyle = s.t.Endpoint != "" })
 	out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing buckets: %w", err)
 	}
 	for _, b := range out.Buckets {
 		name := aws.ToString(b.Name)
-		s.rep.Scanned[sweep.KindBucket]++
-		m := map[string]string{}
+		var tags map[string]string
 		if tg, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b.Name}); err == nil {
-			for _, t := range tg.TagSet {
-				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
+			tags = tagMap(tg.TagSet, s3Tag)
 		} // NoSuchTagSet: an untagged bucket
-		why := s.match(m, name)
-		if why != "" {
-			s.add(sweep.KindBucket, name, why)
-		}
-		// Objects (every version) of the cluster's buckets, and objects
-		// under a key naming the cluster in any other bucket except its
-		// Terraform state, which outlives the cluster by design.
+		ours := s.consider(sweep.KindBucket, name, tags, name) != ""
+		// Object versions are counted in every bucket and are leftovers in
+		// the cluster's own; objects under a key naming the cluster in other
+		// buckets are not looked for.
 		p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: b.Name})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
@@ -497,11 +516,7 @@ func (s *scan) buckets(ctx context.Context) error {
 				return fmt.Errorf("listing objects of %s: %w", name, err)
 			}
 			for _, v := range page.Versions {
-				s.rep.Scanned[KindObject]++
-				key := aws.ToString(v.Key)
-				if why != "" {
-					s.add(KindObject, name+"/"+key+"@"+aws.ToString(v.VersionId), "in cluster bucket")
-				}
+				s.note(KindObject, name+"/"+aws.ToString(v.Key)+"@"+aws.ToString(v.VersionId), reasonIf(ours, "in cluster bucket"))
 			}
 		}
 	}
@@ -510,70 +525,48 @@ func (s *scan) buckets(ctx context.Context) error {
 
 func (s *scan) iam(ctx context.Context) error {
 	c := iam.NewFromConfig(s.cfg)
-	roles := iam.NewListRolesPaginator(c, &iam.ListRolesInput{})
-	for roles.HasMorePages() {
-		out, err := roles.NextPage(ctx)
+	roles, err := collect(ctx, iam.NewListRolesPaginator(c, &iam.ListRolesInput{}), func(o *iam.ListRolesOutput) []iamtypes.Role { return o.Roles })
+	if err != nil {
+		return fmt.Errorf("listing roles: %w", err)
+	}
+	for _, r := range roles {
+		name := aws.ToString(r.RoleName)
+		err := s.considerTagged(sweep.KindRole, name, name, func() (map[string]string, error) {
+			out, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
+			if err != nil {
+				return nil, err
+			}
+			return tagMap(out.Tags, iamTag), nil
+		})
 		if err != nil {
 			return err
-		}
-		for _, r := range out.Roles {
-			s.rep.Scanned[sweep.KindRole]++
-			tags, err := c.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: r.RoleName})
-			if gone(err) {
-				continue // deleted since the listing (another environment's teardown)
-			}
-			if err != nil {
-				return err
-			}
-			m := map[string]string{}
-			for _, t := range tags.Tags {
-				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			if why := s.match(m, aws.ToString(r.RoleName)); why != "" {
-				s.add(sweep.KindRole, aws.ToString(r.RoleName), why)
-			}
 		}
 	}
-	pols := iam.NewListPoliciesPaginator(c, &iam.ListPoliciesInput{Scope: "Local"})
-	for pols.HasMorePages() {
-		out, err := pols.NextPage(ctx)
+	pols, err := collect(ctx, iam.NewListPoliciesPaginator(c, &iam.ListPoliciesInput{Scope: "Local"}), func(o *iam.ListPoliciesOutput) []iamtypes.Policy { return o.Policies })
+	if err != nil {
+		return fmt.Errorf("listing policies: %w", err)
+	}
+	for _, p := range pols {
+		err := s.considerTagged(sweep.KindPolicy, aws.ToString(p.Arn), aws.ToString(p.PolicyName), func() (map[string]string, error) {
+			out, err := c.ListPolicyTags(ctx, &iam.ListPolicyTagsInput{PolicyArn: p.Arn})
+			if err != nil {
+				return nil, err
+			}
+			return tagMap(out.Tags, iamTag), nil
+		})
 		if err != nil {
 			return err
-		}
-		for _, p := range out.Policies {
-			s.rep.Scanned[sweep.KindPolicy]++
-			tags, err := c.ListPolicyTags(ctx, &iam.ListPolicyTagsInput{PolicyArn: p.Arn})
-			if gone(err) {
-				continue // deleted since the listing (another environment's teardown)
-			}
-			if err != nil {
-				return err
-			}
-			m := map[string]string{}
-			for _, t := range tags.Tags {
-				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			if why := s.match(m, aws.ToString(p.PolicyName)); why != "" {
-				s.add(sweep.KindPolicy, aws.ToString(p.Arn), why)
-			}
 		}
 	}
-	profiles := iam.NewListInstanceProfilesPaginator(c, &iam.ListInstanceProfilesInput{})
-	for profiles.HasMorePages() {
-		out, err := profiles.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		for _, p := range out.InstanceProfiles {
-			s.rep.Scanned[sweep.KindInstanceProfile]++
-			m := map[string]string{}
-			for _, t := range p.Tags {
-				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			if why := s.match(m, aws.ToString(p.InstanceProfileName)); why != "" {
-				s.add(sweep.KindInstanceProfile, aws.ToString(p.InstanceProfileName), why)
-			}
-		}
+	profiles, err := collect(ctx, iam.NewListInstanceProfilesPaginator(c, &iam.ListInstanceProfilesInput{}), func(o *iam.ListInstanceProfilesOutput) []iamtypes.InstanceProfile {
+		return o.InstanceProfiles
+	})
+	if err != nil {
+		return fmt.Errorf("listing instance profiles: %w", err)
+	}
+	for _, p := range profiles {
+		name := aws.ToString(p.InstanceProfileName)
+		s.consider(sweep.KindInstanceProfile, name, tagMap(p.Tags, iamTag), name)
 	}
 	return nil
 }
@@ -582,45 +575,34 @@ func (s *scan) kms(ctx context.Context) error {
 	c := kms.NewFromConfig(s.cfg)
 	keys, err := c.ListKeys(ctx, &kms.ListKeysInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing keys: %w", err)
 	}
 	for _, k := range keys.Keys {
-		s.rep.Scanned[sweep.KindKMSKey]++
-		d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: k.KeyId})
-		if gone(err) {
-			continue // deleted since the listing (another environment's teardown)
-		}
+		err := s.considerTagged(sweep.KindKMSKey, aws.ToString(k.KeyId), "", func() (map[string]string, error) {
+			d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: k.KeyId})
+			if err != nil {
+				return nil, err
+			}
+			if st := d.KeyMetadata.KeyState; st == kmstypes.KeyStatePendingDeletion || st == kmstypes.KeyStatePendingReplicaDeletion {
+				return nil, errDeleting // what deleting a key means in KMS
+			}
+			out, err := c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: k.KeyId})
+			if err != nil {
+				return nil, err
+			}
+			return tagMap(out.Tags, kmsTag), nil
+		})
 		if err != nil {
 			return err
-		}
-		if st := d.KeyMetadata.KeyState; st == kmstypes.KeyStatePendingDeletion || st == kmstypes.KeyStatePendingReplicaDeletion {
-			continue // what deleting a key means in KMS
-		}
-		tags, err := c.ListResourceTags(ctx, &kms.ListResourceTagsInput{KeyId: k.KeyId})
-		if gone(err) {
-			continue // deleted since the listing (another environment's teardown)
-		}
-		if err != nil {
-			return err
-		}
-		m := map[string]string{}
-		for _, t := range tags.Tags {
-			m[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
-		}
-		if why := s.match(m, ""); why != "" {
-			s.add(sweep.KindKMSKey, aws.ToString(k.KeyId), why)
 		}
 	}
 	aliases, err := c.ListAliases(ctx, &kms.ListAliasesInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing aliases: %w", err)
 	}
 	for _, a := range aliases.Aliases {
-		s.rep.Scanned[sweep.KindKMSAlias]++
-		name := strings.TrimPrefix(aws.ToString(a.AliasName), "alias/")
-		if strings.HasPrefix(name, s.prefix) {
-			s.add(sweep.KindKMSAlias, aws.ToString(a.AliasName), "name")
-		}
+		alias := aws.ToString(a.AliasName)
+		s.note(sweep.KindKMSAlias, alias, reasonIf(strings.HasPrefix(strings.TrimPrefix(alias, "alias/"), s.prefix), "name"))
 	}
 	return nil
 }
@@ -629,7 +611,7 @@ func (s *scan) route53(ctx context.Context) error {
 	c := route53.NewFromConfig(s.cfg)
 	zones, err := c.ListHostedZones(ctx, &route53.ListHostedZonesInput{})
 	if err != nil {
-		return err
+		return fmt.Errorf("listing hosted zones: %w", err)
 	}
 	domain := strings.TrimSuffix(s.t.Domain, ".")
 	for _, z := range zones.HostedZones {
@@ -641,31 +623,24 @@ func (s *scan) route53(ctx context.Context) error {
 			continue // deleted since the listing (another environment's teardown)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("reading tags of hosted zone %s: %w", id, err)
 		}
-		m := map[string]string{}
+		var m map[string]string
 		if tags.ResourceTagSet != nil {
-			for _, t := range tags.ResourceTagSet.Tags {
-				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
+			m = tagMap(tags.ResourceTagSet.Tags, route53Tag)
 		}
-		why := s.match(m, "")
-		if why == "" && domain != "" && name == domain {
-			why = "domain " + domain
-		}
+		why := cmp.Or(s.match(m, ""), reasonIf(domain != "" && name == domain, "domain "+domain))
 		recs, err := c.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{HostedZoneId: z.Id})
 		if gone(err) {
 			continue // deleted since the listing (another environment's teardown)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("listing records of hosted zone %s: %w", id, err)
 		}
 		for _, r := range recs.ResourceRecordSets {
-			s.rep.Scanned[sweep.KindRecord]++
 			rn := strings.TrimSuffix(aws.ToString(r.Name), ".")
-			if why != "" || (domain != "" && (rn == domain || strings.HasSuffix(rn, "."+domain))) {
-				s.add(sweep.KindRecord, id+" "+rn+" "+string(r.Type), "in zone "+name)
-			}
+			inDomain := domain != "" && (rn == domain || strings.HasSuffix(rn, "."+domain))
+			s.note(sweep.KindRecord, id+" "+rn+" "+string(r.Type), reasonIf(why != "" || inDomain, "in zone "+name))
 		}
 		if why != "" {
 			s.add(sweep.KindHostedZone, id, why)
@@ -678,63 +653,55 @@ func (s *scan) route53(ctx context.Context) error {
 // by either.
 func (s *scan) queues(ctx context.Context) error {
 	c := sqs.NewFromConfig(s.cfg)
-	in := &sqs.ListQueuesInput{}
-	for {
-		out, err := c.ListQueues(ctx, in)
+	urls, err := collect(ctx, sqs.NewListQueuesPaginator(c, &sqs.ListQueuesInput{}), func(o *sqs.ListQueuesOutput) []string { return o.QueueUrls })
+	if err != nil {
+		return fmt.Errorf("listing queues: %w", err)
+	}
+	for _, url := range urls {
+		err := s.considerTagged(sweep.KindQueue, url, url[strings.LastIndex(url, "/")+1:], func() (map[string]string, error) {
+			out, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
+			if err != nil {
+				return nil, err
+			}
+			return out.Tags, nil
+		})
 		if err != nil {
 			return err
 		}
-		for _, url := range out.QueueUrls {
-			s.rep.Scanned[sweep.KindQueue]++
-			tags, err := c.ListQueueTags(ctx, &sqs.ListQueueTagsInput{QueueUrl: aws.String(url)})
-			if gone(err) {
-				continue // deleted since the listing (another environment's teardown)
-			}
-			if err != nil {
-				return err
-			}
-			if why := s.match(tags.Tags, url[strings.LastIndex(url, "/")+1:]); why != "" {
-				s.add(sweep.KindQueue, url, why)
-			}
-		}
-		if aws.ToString(out.NextToken) == "" {
-			return nil
-		}
-		in.NextToken = out.NextToken
 	}
+	return nil
 }
 
 // eventRules looks at the rules of the default event bus, by name and tags.
 func (s *scan) eventRules(ctx context.Context) error {
 	c := eventbridge.NewFromConfig(s.cfg)
+	var rules []eventbridgetypes.Rule
 	in := &eventbridge.ListRulesInput{}
-	for {
+	for { // the SDK has no paginator for ListRules
 		out, err := c.ListRules(ctx, in)
 		if err != nil {
-			return err
+			return fmt.Errorf("listing rules: %w", err)
 		}
-		for _, r := range out.Rules {
-			s.rep.Scanned[sweep.KindEventRule]++
-			tags, err := c.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: r.Arn})
-			if gone(err) {
-				continue // deleted since the listing (another environment's teardown)
-			}
-			if err != nil {
-				return err
-			}
-			m := map[string]string{}
-			for _, t := range tags.Tags {
-				m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			if why := s.match(m, aws.ToString(r.Name)); why != "" {
-				s.add(sweep.KindEventRule, aws.ToString(r.Name), why)
-			}
-		}
+		rules = append(rules, out.Rules...)
 		if aws.ToString(out.NextToken) == "" {
-			return nil
+			break
 		}
 		in.NextToken = out.NextToken
 	}
+	for _, r := range rules {
+		name := aws.ToString(r.Name)
+		err := s.considerTagged(sweep.KindEventRule, name, name, func() (map[string]string, error) {
+			out, err := c.ListTagsForResource(ctx, &eventbridge.ListTagsForResourceInput{ResourceARN: r.Arn})
+			if err != nil {
+				return nil, err
+			}
+			return tagMap(out.Tags, eventsTag), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // gone reports an error saying the resource no longer exists. The example

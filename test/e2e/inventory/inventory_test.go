@@ -92,3 +92,42 @@ func TestGoneSinceTheListing(t *testing.T) {
 		t.Error("a network error is not a deleted resource")
 	}
 }
+
+// consider records a resource by its tags first, then its name, then the
+// first reason the caller gives; every resource is counted. A tag read that
+// finds the resource deleted counts it and records nothing; any other
+// failed read fails the scan.
+func TestConsider(t *testing.T) {
+	s := &scan{t: Target{Cluster: "kf"}, prefix: "kf", rep: &Report{Scanned: map[string]int{}}, vpcs: map[string]bool{}}
+	s.consider("k", "tagged", map[string]string{ClusterTag: "kf"}, "kf-x", "in cluster VPC")
+	s.consider("k", "named", nil, "kf-x", "in cluster VPC")
+	s.consider("k", "in-vpc", map[string]string{ClusterTag: "other"}, "other", "", "in cluster VPC", "description")
+	s.consider("k", "other", map[string]string{ClusterTag: "other"}, "other", "", "")
+	want := []Resource{
+		{"k", "tagged", "tag " + ClusterTag},
+		{"k", "named", "name kf-x"},
+		{"k", "in-vpc", "in cluster VPC"},
+	}
+	if !slices.Equal(s.rep.Leftovers, want) || s.rep.Scanned["k"] != 4 {
+		t.Errorf("leftovers = %v, scanned = %d; want %v, 4", s.rep.Leftovers, s.rep.Scanned["k"], want)
+	}
+
+	read := func(err error) func() (map[string]string, error) {
+		return func() (map[string]string, error) { return map[string]string{ClusterTag: "kf"}, err }
+	}
+	for _, err := range []error{&smithy.GenericAPIError{Code: "NoSuchEntity"}, errDeleting} {
+		if err := s.considerTagged("t", "gone", "kf-gone", read(err)); err != nil {
+			t.Errorf("considerTagged of a deleted resource: %v", err)
+		}
+	}
+	denied := &smithy.GenericAPIError{Code: "AccessDenied"}
+	if err := s.considerTagged("t", "denied", "", read(denied)); !errors.Is(err, denied) {
+		t.Errorf("considerTagged with AccessDenied = %v, want it wrapped", err)
+	}
+	if err := s.considerTagged("t", "ours", "", read(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.rep.Leftovers); n != 4 || s.rep.Leftovers[3].ID != "ours" || s.rep.Scanned["t"] != 3 {
+		t.Errorf("after the tag reads: leftovers = %v, scanned = %d; want ours added, 3 scanned", s.rep.Leftovers, s.rep.Scanned["t"])
+	}
+}
