@@ -422,6 +422,11 @@ func (s *scan) loadBalancers(ctx context.Context) error {
 	}
 	for _, x := range all {
 		out, err := c.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{x.arn}})
+		if gone(err) {
+			// Deleted since the listing (another environment's down).
+			s.rep.Scanned[x.kind]++
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("reading tags of %s %s: %w", x.kind, x.arn, err)
 		}
