@@ -135,10 +135,7 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 		// as well as allowed in the kubelet configuration.
 		ignore = append(ignore, preflightSystemVerification)
 	}
-	kubeletArgs := []Arg{{Name: "provider-id", Value: c.ProviderID}, {Name: "node-ip", Value: c.PrivateIP}}
-	if labels := joinLabels(c.Labels); labels != "" {
-		kubeletArgs = append(kubeletArgs, Arg{Name: "node-labels", Value: labels})
-	}
+	kubeletArgs := withNodeLabels([]Arg{{Name: "provider-id", Value: c.ProviderID}, {Name: "node-ip", Value: c.PrivateIP}}, c.Labels)
 	initCfg := InitConfiguration{
 		TypeMeta: TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "InitConfiguration"},
 		NodeRegistration: NodeRegistrationOptions{
@@ -287,10 +284,7 @@ func RenderJoin(w Worker) ([]byte, error) {
 		}
 		taints = append(taints, t)
 	}
-	args := []Arg{{Name: "provider-id", Value: w.ProviderID}}
-	if labels := joinLabels(w.Labels); labels != "" {
-		args = append(args, Arg{Name: "node-labels", Value: labels})
-	}
+	args := withNodeLabels([]Arg{{Name: "provider-id", Value: w.ProviderID}}, w.Labels)
 	join := JoinConfiguration{
 		TypeMeta: TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "JoinConfiguration"},
 		NodeRegistration: NodeRegistrationOptions{
@@ -324,6 +318,15 @@ func patches(dir string) *Patches {
 		return nil
 	}
 	return &Patches{Directory: dir}
+}
+
+// withNodeLabels adds the kubelet's --node-labels to args when there are
+// labels; the control plane and the workers register theirs the same way.
+func withNodeLabels(args []Arg, labels map[string]string) []Arg {
+	if l := joinLabels(labels); l != "" {
+		return append(args, Arg{Name: "node-labels", Value: l})
+	}
+	return args
 }
 
 // joinLabels renders labels sorted, so the output is stable.
