@@ -7,62 +7,9 @@
 # SSM), the emulator configuration, and every input validation.
 
 mock_provider "aws" {
-  mock_resource "aws_lb" {
-    defaults = {
-      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/kforge-dev-ingress/0123456789abcdef"
-    }
-  }
-  mock_resource "aws_lb_target_group" {
-    defaults = {
-      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/kforge-dev-http/0123456789abcdef"
-    }
-  }
-  mock_resource "aws_launch_template" {
-    defaults = {
-      id = "lt-0123456789abcdef0"
-    }
-  }
-  mock_resource "aws_iam_policy" {
-    defaults = {
-      arn = "arn:aws:iam::123456789012:policy/kforge-dev-policy"
-    }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-    }
-  }
-  mock_data "aws_availability_zones" {
-    defaults = {
-      names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
-    }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-    }
-  }
-  mock_data "aws_region" {
-    defaults = {
-      name = "eu-west-1"
-    }
-  }
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
-  mock_resource "aws_sqs_queue" {
-    defaults = {
-      arn = "arn:aws:sqs:eu-west-1:123456789012:kforge-dev-node-events"
-      id  = "https://sqs.eu-west-1.amazonaws.com/123456789012/kforge-dev-node-events"
-    }
-  }
-  mock_resource "aws_cloudwatch_event_rule" {
-    defaults = {
-      arn = "arn:aws:events:eu-west-1:123456789012:rule/kforge-dev"
-    }
-  }
+  source = "../tests/mocks/aws"
+
+  # The image every node boots when ami_id is empty, as asserted below.
   mock_data "aws_ssm_parameter" {
     defaults = {
       insecure_value = "ami-0123456789abcdef0"

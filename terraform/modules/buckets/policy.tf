@@ -14,6 +14,14 @@ locals {
     Condition = { Bool = { "aws:SecureTransport" = "false" } }
   } }
 
+  # The upload denies below differ only in the headers they refuse.
+  deny_upload = {
+    Effect    = "Deny"
+    Principal = "*"
+    Action    = "s3:PutObject"
+    Resource  = "${local.bucket_arn}/*"
+  }
+
   policy_statements = [
     local.deny_insecure_transport.certs,
     # SSE-KMS with the cluster key is the bucket's default encryption, so a
@@ -24,49 +32,33 @@ locals {
     # key is absent, and UploadPart and CompleteMultipartUpload, which S3
     # authorizes as s3:PutObject, carry no encryption header at all (the
     # encryption of a multipart upload is set by CreateMultipartUpload).
-    {
-      Sid       = "DenyOtherEncryption"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:PutObject"
-      Resource  = "${local.bucket_arn}/*"
+    merge(local.deny_upload, {
+      Sid = "DenyOtherEncryption"
       Condition = {
         Null            = { "s3:x-amz-server-side-encryption" = "false" }
         StringNotEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" }
       }
-    },
-    {
+    }),
+    merge(local.deny_upload, {
       # aws:kms without a key id would fall back to the AWS managed aws/s3 key.
-      Sid       = "DenyKMSWithoutClusterKeyId"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:PutObject"
-      Resource  = "${local.bucket_arn}/*"
+      Sid = "DenyKMSWithoutClusterKeyId"
       Condition = {
         StringEquals = { "s3:x-amz-server-side-encryption" = "aws:kms" }
         Null         = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "true" }
       }
-    },
-    {
-      Sid       = "DenyOtherKMSKeys"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:PutObject"
-      Resource  = "${local.bucket_arn}/*"
+    }),
+    merge(local.deny_upload, {
+      Sid = "DenyOtherKMSKeys"
       Condition = {
         Null            = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "false" }
         StringNotEquals = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.kms_key_arn }
       }
-    },
-    {
+    }),
+    merge(local.deny_upload, {
       # SSE-C: the data would be encrypted under a key the cluster never sees.
       Sid       = "DenyCustomerProvidedKeys"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:PutObject"
-      Resource  = "${local.bucket_arn}/*"
       Condition = { Null = { "s3:x-amz-server-side-encryption-customer-algorithm" = "false" } }
-    },
+    }),
   ]
 
   policy = {

@@ -3,17 +3,13 @@
 # (`make tf-test` runs it after these files).
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
+  source = "../../tests/mocks/aws"
+
+  # A long region with a twenty-character cluster name, for the bucket
+  # names' length.
   override_data {
     target = data.aws_region.current
     values = { name = "ap-southeast-2" }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = { partition = "aws" }
   }
 }
 

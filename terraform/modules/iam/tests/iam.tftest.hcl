@@ -3,23 +3,7 @@
 # (`make tf-test` runs it after these files).
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = data.aws_region.current
-    values = { name = "eu-west-1" }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = { partition = "aws" }
-  }
-  mock_resource "aws_iam_policy" {
-    defaults = {
-      arn = "arn:aws:iam::123456789012:policy/kforge-test-policy"
-    }
-  }
+  source = "../../tests/mocks/aws"
 }
 
 variables {

@@ -3,16 +3,7 @@
 # (`make tf-test` runs it after these files).
 
 mock_provider "aws" {
-  mock_resource "aws_lb" {
-    defaults = {
-      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/kforge-test-ingress/0123456789abcdef"
-    }
-  }
-  mock_resource "aws_lb_target_group" {
-    defaults = {
-      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/kforge-test-http/0123456789abcdef"
-    }
-  }
+  source = "../../tests/mocks/aws"
 }
 
 variables {

@@ -3,17 +3,7 @@
 # (`make tf-test` runs it after these files).
 
 mock_provider "aws" {
-  mock_resource "aws_cloudwatch_event_rule" {
-    defaults = {
-      arn = "arn:aws:events:eu-west-1:123456789012:rule/kforge-test"
-    }
-  }
-  mock_resource "aws_sqs_queue" {
-    defaults = {
-      arn = "arn:aws:sqs:eu-west-1:123456789012:kforge-test-node-events"
-      id  = "https://sqs.eu-west-1.amazonaws.com/123456789012/kforge-test-node-events"
-    }
-  }
+  source = "../../tests/mocks/aws"
 }
 
 variables {

@@ -3,14 +3,8 @@
 # (`make tf-test` runs it after these files).
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_caller_identity.current
-    values = { account_id = "123456789012" }
-  }
-  override_data {
-    target = data.aws_partition.current
-    values = { partition = "aws" }
-  }
+  source = "../../tests/mocks/aws"
+
   override_data {
     target = data.aws_iam_role.autoscaling
     values = { arn = "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling" }

@@ -3,14 +3,7 @@
 # (`make tf-test` runs it after these files).
 
 mock_provider "aws" {
-  override_data {
-    target = data.aws_availability_zones.available
-    values = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
-  }
-  override_data {
-    target = data.aws_region.current
-    values = { name = "eu-west-1" }
-  }
+  source = "../../tests/mocks/aws"
 }
 
 variables {

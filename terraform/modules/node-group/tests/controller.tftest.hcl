@@ -3,11 +3,7 @@
 # (`make tf-test` runs it after these files).
 
 mock_provider "aws" {
-  mock_resource "aws_launch_template" {
-    defaults = {
-      id = "lt-0123456789abcdef0"
-    }
-  }
+  source = "../../tests/mocks/aws"
 }
 
 variables {

@@ -1,9 +1,5 @@
 mock_provider "aws" {
-  mock_resource "aws_launch_template" {
-    defaults = {
-      id = "lt-0123456789abcdef0"
-    }
-  }
+  source = "../../tests/mocks/aws"
 }
 
 variables {
