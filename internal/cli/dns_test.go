@@ -241,7 +241,7 @@ func TestDNSDelegatePorkbun(t *testing.T) {
 		if r.code != 0 || srv.Calls("updateNs") != 0 || !strings.Contains(r.stdout, "www.kforge.dev") || !strings.Contains(r.stdout, "--discard-records") {
 			t.Fatalf("exit %d updateNs=%d\n%s%s", r.code, srv.Calls("updateNs"), r.stdout, r.stderr)
 		}
-		r = runDNS(t, envs, porkbunDeps(srv, outputs), "dns", "delegate", "dnstest", "--dry-run", "-o", "json")
+		r = delegate(t, srv, "--dry-run", "-o", "json")
 		var res cluster.DelegateResult
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 			t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
