@@ -42,6 +42,18 @@ type VCPUNeed struct {
 	Unchecked []string
 }
 
+// standardTypes are the cluster's instance types of the standard classes,
+// sorted, each once: the types whose vCPUs the check reads.
+func standardTypes(c *config.Cluster) []string {
+	all := []string{c.ControlPlane.InstanceType}
+	for _, p := range c.WorkerPools {
+		all = append(all, p.InstanceTypes...)
+	}
+	all = slices.DeleteFunc(all, func(t string) bool { return !standardFamily(t) })
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
 // QuotaShortfall is a quota under the cluster's need.
 type QuotaShortfall struct {
 	Code, Name string
@@ -147,30 +159,20 @@ func CheckVCPUQuotas(ctx context.Context, types InstanceTypeLister, quotas Quota
 // instanceVCPUs reads the default vCPUs of the cluster's standard-family
 // types.
 func instanceVCPUs(ctx context.Context, types InstanceTypeLister, c *config.Cluster) (map[string]int, error) {
-	want := map[string]bool{}
-	if standardFamily(c.ControlPlane.InstanceType) {
-		want[c.ControlPlane.InstanceType] = true
-	}
-	for _, p := range c.WorkerPools {
-		for _, t := range p.InstanceTypes {
-			if standardFamily(t) {
-				want[t] = true
-			}
-		}
-	}
+	want := standardTypes(c)
 	vcpus := map[string]int{}
 	if len(want) == 0 {
 		return vcpus, nil
 	}
 	in := &ec2.DescribeInstanceTypesInput{}
-	for _, t := range slices.Sorted(maps.Keys(want)) {
+	for _, t := range want {
 		in.InstanceTypes = append(in.InstanceTypes, ec2types.InstanceType(t))
 	}
 	p := ec2.NewDescribeInstanceTypesPaginator(types, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("reading the vCPUs of %s: %w", strings.Join(slices.Sorted(maps.Keys(want)), ", "), err)
+			return nil, fmt.Errorf("reading the vCPUs of %s: %w", strings.Join(want, ", "), err)
 		}
 		for _, it := range page.InstanceTypes {
 			if it.VCpuInfo != nil {
