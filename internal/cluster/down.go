@@ -127,7 +127,7 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 			if result.Swept, err = e.deleteAccessPoints(ctx, aps); err != nil {
 				return nil, err
 			}
-			if err := e.destroyForgettingLostRules(ctx, r, destroy, o.Progress); err != nil {
+			if err := e.destroyRecoveringLostAnswers(ctx, r, destroy, o.Progress); err != nil {
 				return nil, err
 			}
 		}

@@ -16,30 +16,57 @@ import (
 // ("deleting VPC Security Group Rule (sgr-…)").
 var ruleIDPattern = regexp.MustCompile(`Security Group Rule \((sgr-[0-9a-f]+)\)`)
 
-// destroyForgettingLostRules destroys what the state holds. When the destroy
-// fails because a security group rule it deletes is already gone
-// (InvalidPermission.NotFound: the answer to an earlier delete was lost, or
-// the emulator's race in docs/EMULATOR-NOTES.md), those rules leave the
-// state, since there is nothing left to delete, and the destroy runs once
-// more. It is the mirror of up's adoption of rules that exist unrecorded.
-func (e *Env) destroyForgettingLostRules(ctx context.Context, r *tfrun.Runner, total int, progress func(tfrun.Progress)) error {
+// serverErrorPattern matches an AWS call that still failed with a 5xx
+// after the SDK's retries ("https response error StatusCode: 500").
+var serverErrorPattern = regexp.MustCompile(`StatusCode: 5\d\d\b`)
+
+// destroyRecoveringLostAnswers destroys what the state holds and heals the
+// two ways a destroy fails on the answer to an earlier delete that was
+// lost (a dropped connection: the SDK retries, and the retry meets what
+// its first attempt did):
+//
+//   - a security group rule already gone (InvalidPermission.NotFound, or
+//     the emulator's race in docs/EMULATOR-NOTES.md): those rules leave
+//     the state, since there is nothing left to delete, the mirror of up's
+//     adoption of rules that exist unrecorded;
+//   - a server error (HTTP 5xx after the SDK's retries): AWS answers a
+//     repeated RemoveRoleFromInstanceProfile with NoSuchEntity, which the
+//     provider takes as done, but the emulator with a 500; and AWS's own
+//     5xx are transient by definition. The destroy runs once more, as an
+//     operator would.
+//
+// Each further round must forget a rule or be the one retry after a server
+// error; any other failure is returned as it is.
+func (e *Env) destroyRecoveringLostAnswers(ctx context.Context, r *tfrun.Runner, total int, progress func(tfrun.Progress)) error {
 	err := r.Destroy(ctx, total, progress)
-	if err == nil || !strings.Contains(err.Error(), "InvalidPermission.NotFound") {
-		return err
+	retriedServerError := false
+	for err != nil {
+		msg := err.Error()
+		rules := strings.Contains(msg, "InvalidPermission.NotFound")
+		server := !retriedServerError && serverErrorPattern.MatchString(msg)
+		if !rules && !server {
+			return err
+		}
+		st, serr := r.State(ctx)
+		if serr != nil {
+			return errors.Join(err, serr)
+		}
+		left := ManagedResources(st)
+		if lost := lostRuleAddresses(st, msg); rules && len(lost) > 0 {
+			if serr := r.StateRm(ctx, lost...); serr != nil {
+				return errors.Join(err, fmt.Errorf("forgetting security group rules that are already gone: %w", serr))
+			}
+			left -= len(lost)
+			e.opts.UI.Notef("%d security group rule(s) were already gone; forgot them, destroying the rest.\n", len(lost))
+		} else if server {
+			retriedServerError = true
+			e.opts.UI.Notef("A delete failed with a server error (%s); destroying the remaining %d resources once more.\n", serverErrorPattern.FindString(msg), left)
+		} else {
+			return err
+		}
+		err = r.Destroy(ctx, left, progress)
 	}
-	st, serr := r.State(ctx)
-	if serr != nil {
-		return errors.Join(err, serr)
-	}
-	lost := lostRuleAddresses(st, err.Error())
-	if len(lost) == 0 {
-		return err
-	}
-	if serr := r.StateRm(ctx, lost...); serr != nil {
-		return errors.Join(err, fmt.Errorf("forgetting security group rules that are already gone: %w", serr))
-	}
-	e.opts.UI.Notef("%d security group rule(s) were already gone; forgot them, destroying the rest.\n", len(lost))
-	return r.Destroy(ctx, ManagedResources(st)-len(lost), progress)
+	return nil
 }
 
 // lostRuleAddresses returns the state addresses of the security group rules

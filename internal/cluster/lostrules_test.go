@@ -32,3 +32,20 @@ func TestLostRuleAddresses(t *testing.T) {
 		t.Fatalf("no ID named, yet %q would leave the state", got)
 	}
 }
+
+// A call that failed with a 5xx after the SDK's retries gets one more
+// destroy; a client error, a throttle or a status that merely starts
+// with 5 does not.
+func TestServerErrorPattern(t *testing.T) {
+	for msg, want := range map[string]bool{
+		`removing IAM Role (kforge-local-controller) from IAM Instance Profile (kforge-local-controller): operation error IAM: RemoveRoleFromInstanceProfile, exceeded maximum number of attempts, 2, https response error StatusCode: 500, RequestID: , error while deserializing xml error response`: true,
+		`operation error EC2: DeleteVpc, https response error StatusCode: 503, RequestID: 1, api error Unavailable: try again`:                                                                                                                                                                         true,
+		`operation error EC2: RevokeSecurityGroupIngress, https response error StatusCode: 400, api error InvalidPermission.NotFound`:                                                                                                                                                                  false,
+		`operation error IAM: DeleteRole, https response error StatusCode: 400, api error Throttling: Rate exceeded`:                                                                                                                                                                                   false,
+		`deleting KMS Key: StatusCode: 5000 is no HTTP status`: false,
+	} {
+		if got := serverErrorPattern.MatchString(msg); got != want {
+			t.Errorf("serverErrorPattern.MatchString(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}

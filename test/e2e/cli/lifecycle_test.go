@@ -15,7 +15,7 @@ import (
 // TestLifecycle runs what a user runs against one emulator: init twice, up
 // (through a connection that loses the answers to three creates), status,
 // output, plan (no drift); then, with certsBucketForceDestroy
-// false, down keeps the certs bucket, log bucket, key and public zone
+// false, down (losing the answer to a delete) keeps the certs bucket, log bucket, key and public zone
 // (with records others made in it), a second down still keeps them, and
 // up adopts them with the backup written before still readable and the
 // zone's name servers unchanged (the cluster's second apply); finally down with
@@ -33,12 +33,16 @@ func TestLifecycle(t *testing.T) {
 	env := newLocalEnv(t, keepSettings)
 	// The first up loses the answers to a security group's, a role's and a
 	// rule's create, as a dropped connection does on AWS: each retry meets
-	// what its first attempt made, and up must heal and converge.
+	// what its first attempt made, and up must heal and converge. The
+	// first down loses the answer to a role's removal from its instance
+	// profile: the emulator answers the retry with a 500 (AWS with
+	// NoSuchEntity), and down must destroy the rest once more.
 	var lostSoFar func() []lostAnswer
 	env.url, lostSoFar = answerLosingProxy(t, env.url,
 		lostAnswer{"CreateSecurityGroup", "GroupName", "kforge-local-workers"},
 		lostAnswer{"CreateRole", "RoleName", "kforge-local-worker"},
-		lostAnswer{"AuthorizeSecurityGroupIngress", "", ""})
+		lostAnswer{"AuthorizeSecurityGroupIngress", "", ""},
+		lostAnswer{"RemoveRoleFromInstanceProfile", "RoleName", "kforge-local-controller"})
 	envs, run := env.envs, env.run
 	mustJSON := func(r result, v any) {
 		t.Helper()
@@ -79,7 +83,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("up printed no progress line for the VPC:\n%s", up.stderr)
 	}
 	if lost := lostSoFar(); len(lost) != 3 {
-		t.Errorf("answers lost during up = %+v, want all three", lost)
+		t.Errorf("answers lost during up = %+v, want the three creates'", lost)
 	}
 	for _, want := range []string{"already existed without being recorded", "orphaned resources", "adopted it"} {
 		if !strings.Contains(up.stderr, want) {
@@ -190,6 +194,12 @@ func TestLifecycle(t *testing.T) {
 	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") || !strings.Contains(down.stdout, "Kept (certsBucketForceDestroy: false): KMS alias alias/kforge-local, KMS key ") ||
 		!strings.Contains(down.stdout, fmt.Sprintf("hosted zone %s (%s)", domain, out["zone_id"])) || strings.Contains(down.stdout, "kforge did not make; they are deleted") {
 		t.Fatalf("down keeping the certs bucket and zone: %s", down)
+	}
+	if lost := lostSoFar(); len(lost) != 4 {
+		t.Errorf("answers lost by the first down = %+v, want the instance profile's too", lost)
+	}
+	if !strings.Contains(down.stderr, "A delete failed with a server error (StatusCode: 500); destroying the remaining") {
+		t.Errorf("down's recovery from the lost answer does not say so:\n%s", down.stderr)
 	}
 	backup.checkKept(t, "after down", "alias/kforge-local")
 	if !backup.bucketExists(t, logBucket) {

@@ -330,10 +330,15 @@ func checkPackages(t *testing.T, dir string, c command) {
 	}
 }
 
-// stopEmulators stops emulators a failed run left behind.
+// stopEmulators stops emulators a failed run left behind. When the test
+// failed it logs the last Python traceback of each emulator's log: a 500
+// from the emulator says nothing more to its client.
 func stopEmulators(t *testing.T, dir string) {
 	recs, _ := filepath.Glob(filepath.Join(dir, ".kforge", "*", "emulator.json"))
 	for _, path := range recs {
+		if t.Failed() {
+			logLastTraceback(t, filepath.Join(filepath.Dir(path), "emulator.log"))
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			continue
@@ -346,6 +351,26 @@ func stopEmulators(t *testing.T, dir string) {
 			_ = localaws.StopPID(rec.PID)
 		}
 	}
+}
+
+// logLastTraceback logs the last traceback in an emulator's log, if any.
+func logLastTraceback(t *testing.T, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	log := string(data)
+	if i := strings.LastIndex(log, "Traceback (most recent call last)"); i >= 0 {
+		t.Logf("the last traceback in %s:\n%s", path, head(log[i:], 60))
+	}
+}
+
+func head(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func tail(s string, n int) string {
