@@ -78,7 +78,9 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.warnVCPUQuotas(ctx)
+	if err := e.checkCapacity(ctx); err != nil {
+		return nil, err
+	}
 	// A killed apply leaves resources the state does not know; what an
 	// earlier down kept is adopted there too.
 	if _, err := e.removeOrphans(ctx, r); err != nil {
@@ -192,7 +194,9 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.warnVCPUQuotas(ctx)
+	if err := e.checkCapacity(ctx); err != nil {
+		return nil, err
+	}
 	// Shows the import of what an earlier down kept, as up would do.
 	if err := e.adoptKept(ctx, r); err != nil {
 		return nil, err

@@ -2,6 +2,8 @@
 # gets those from the same call, and their names (us-west-2-lax-1a) sort
 # before the region's own, so the first subnet, NAT gateway and node would
 # land in a zone with a reduced set of services and instance types.
+# kforge's instance type check picks the same zones (ClusterZones in
+# internal/cluster/capacity.go): keep the two rules alike.
 data "aws_availability_zones" "available" {
   state = "available"
 

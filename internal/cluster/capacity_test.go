@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/exitcode"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
@@ -152,5 +155,115 @@ func TestCheckVCPUQuotasShortfall(t *testing.T) {
 	// quota, which up turns into a note.
 	if _, err := CheckVCPUQuotas(ctx, types, fakeServiceQuotas(t, nil, true), c); err == nil || !strings.Contains(err.Error(), QuotaStandardOnDemand) || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Errorf("denied read: err = %v, want one naming %s and AccessDenied", err, QuotaStandardOnDemand)
+	}
+}
+
+// moto's offering tables are AWS's: in us-east-1 its zone us-east-1e
+// (use1-az3) offers none of the current general-purpose families, but
+// the older m4 and t2.
+func TestCheckZoneOfferingsAgainstEmulator(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
+	api := ec2.NewFromConfig(cfg)
+	ctx := context.Background()
+
+	zones, err := ClusterZones(ctx, api, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"}
+	if !slices.Equal(zones, all) {
+		t.Fatalf("ClusterZones(6) = %v, want %v", zones, all)
+	}
+	if zones, _ := ClusterZones(ctx, api, 2); !slices.Equal(zones, all[:2]) {
+		t.Fatalf("ClusterZones(2) = %v, want the first two by name", zones)
+	}
+
+	c := &config.Cluster{
+		Region:       "us-east-1",
+		Network:      config.Network{AZCount: 6},
+		ControlPlane: config.ControlPlane{InstanceType: "t3.medium"},
+		WorkerPools: map[string]config.WorkerPool{
+			"general": {InstanceTypes: []string{"m6i.large"}},
+			// One type offered in every zone is enough for the group.
+			"mixed": {InstanceTypes: []string{"t3.medium", "m4.large"}},
+		},
+	}
+	gaps, err := CheckZoneOfferings(ctx, api, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	for _, g := range gaps {
+		fields = append(fields, g.Field)
+		if !slices.Equal(g.Missing, []string{"us-east-1e"}) || g.Total() {
+			t.Errorf("%s: missing from %v (total %v), want us-east-1e alone", g.Field, g.Missing, g.Total())
+		}
+	}
+	if want := []string{"controlPlane.instanceType", "workerPools.general.instanceTypes"}; !slices.Equal(fields, want) {
+		t.Fatalf("gaps in %v, want %v", fields, want)
+	}
+	msg := gaps[1].Message("us-east-1")
+	for _, want := range []string{"workerPools.general.instanceTypes: none of m6i.large is offered in us-east-1e", "launches in the other 5 only", "network.azCount", "describe-instance-type-offerings --region us-east-1 --location-type availability-zone --filters Name=instance-type,Values=m6i.large"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+
+	// A group no zone of the cluster serves: trn1 is offered in neither of
+	// us-east-1's first two zones.
+	c.Network.AZCount = 2
+	c.WorkerPools = map[string]config.WorkerPool{"train": {InstanceTypes: []string{"trn1.2xlarge"}}}
+	gaps, err = CheckZoneOfferings(ctx, api, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gaps) != 1 || !gaps[0].Total() || gaps[0].Field != "workerPools.train.instanceTypes" {
+		t.Fatalf("gaps with azCount 2 = %+v, want the train pool's, in every zone", gaps)
+	}
+	if msg := gaps[0].Message("us-east-1"); !strings.Contains(msg, "could never launch an instance") || !strings.Contains(msg, "us-east-1a, us-east-1b") {
+		t.Errorf("total gap's message:\n%s", msg)
+	}
+}
+
+// up and plan only warn of a partial gap, refuse a group no zone serves
+// with a usage error (exit 2) naming its field, and go on with a note when
+// the offerings cannot be read.
+func TestCheckCapacityRefusesAGroupNoZoneServes(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	c := &config.Cluster{
+		Region:       "us-east-1",
+		Network:      config.Network{AZCount: 6},
+		ControlPlane: config.ControlPlane{InstanceType: "t3.medium"},
+		WorkerPools:  map[string]config.WorkerPool{"general": {InstanceTypes: []string{"t3.medium"}, Max: 1}},
+	}
+	ui := &recordingUI{}
+	e := &Env{Name: "prod", Config: c, awsCfg: &cfg, opts: Options{UI: ui}}
+	if err := e.checkCapacity(ctx); err != nil {
+		t.Fatalf("a partial gap failed the command: %v", err)
+	}
+	if notes := strings.Join(ui.notes, ""); strings.Count(notes, "warning: ") != 2 || !strings.Contains(notes, "controlPlane.instanceType: none of t3.medium is offered in us-east-1e") {
+		t.Errorf("want a warning for the control plane and the pool, got:\n%s", notes)
+	}
+
+	c.Network.AZCount = 2
+	c.WorkerPools["train"] = config.WorkerPool{InstanceTypes: []string{"trn1.2xlarge"}, Max: 1}
+	err := e.checkCapacity(ctx)
+	var ee *exitcode.Error
+	if !errors.As(err, &ee) || ee.Code != exitcode.Usage || !strings.HasPrefix(err.Error(), "workerPools.train.instanceTypes: none of trn1.2xlarge") {
+		t.Fatalf("want a usage error naming workerPools.train.instanceTypes, got %v", err)
+	}
+
+	// Unreadable offerings (the emulator is gone) are a note.
+	if err := em.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ui = &recordingUI{}
+	e.opts.UI = ui
+	if err := e.checkCapacity(ctx); err != nil {
+		t.Fatalf("an unreadable offering failed the command: %v", err)
+	}
+	if notes := strings.Join(ui.notes, ""); !strings.Contains(notes, "note: the instance types' Availability Zones were not checked") {
+		t.Errorf("want a note saying the zones were not checked, got:\n%s", notes)
 	}
 }

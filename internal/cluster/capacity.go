@@ -17,6 +17,10 @@ import (
 	"github.com/kforge/kforge/internal/config"
 )
 
+// What the account and region can run, checked by plan and up before
+// anything is applied: the EC2 vCPU quotas, and which of the cluster's
+// zones offer its instance types.
+
 // EC2 counts the vCPUs of running instances per class of families against a
 // regional quota, and a new account's may be as low as 5. An Auto Scaling
 // group that would pass it fails its launch (VcpuLimitExceeded in the
@@ -223,4 +227,164 @@ func (e *Env) warnVCPUQuotas(ctx context.Context) {
 	if err != nil {
 		e.opts.UI.Notef("note: the account's EC2 vCPU quotas were not checked: %v\n", err)
 	}
+}
+
+// Not every instance type is offered in every Availability Zone: in many
+// accounts one of us-east-1's six zones (use1-az3) offers none of the
+// current general-purpose families. Every node group spans all the
+// cluster's zones, and an Auto Scaling group launching into a zone that
+// offers none of its types fails there ("Your requested instance type is
+// not supported in your requested Availability Zone") and tries the
+// others; a group whose types no zone offers never launches at all. So up
+// and plan compare the zones the network module will pick with what EC2
+// offers in them before anything is applied.
+
+// ZoneReader is the EC2 calls the offering check makes.
+type ZoneReader interface {
+	DescribeAvailabilityZones(context.Context, *ec2.DescribeAvailabilityZonesInput, ...func(*ec2.Options)) (*ec2.DescribeAvailabilityZonesOutput, error)
+	DescribeInstanceTypeOfferings(context.Context, *ec2.DescribeInstanceTypeOfferingsInput, ...func(*ec2.Options)) (*ec2.DescribeInstanceTypeOfferingsOutput, error)
+}
+
+// ZoneGap is a node group whose instance types are all missing from some
+// of the cluster's zones.
+type ZoneGap struct {
+	// Field is the setting that chose the types: controlPlane.instanceType
+	// or workerPools.<name>.instanceTypes.
+	Field   string
+	Types   []string
+	Missing []string
+	Zones   []string
+}
+
+// Total reports whether no zone of the cluster offers any of the group's
+// types: the group can never launch an instance.
+func (g ZoneGap) Total() bool { return len(g.Missing) == len(g.Zones) }
+
+// ClusterZones returns the zones the network module picks: the region's
+// available Availability Zones (no Local or Wavelength Zone), by name, the
+// first azCount of them. terraform/modules/network/vpc.tf is the other
+// half of this rule.
+func ClusterZones(ctx context.Context, api ZoneReader, azCount int) ([]string, error) {
+	out, err := api.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("zone-type"), Values: []string{"availability-zone"}},
+		{Name: aws.String("state"), Values: []string{"available"}},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("listing the region's Availability Zones: %w", err)
+	}
+	var names []string
+	for _, z := range out.AvailabilityZones {
+		names = append(names, aws.ToString(z.ZoneName))
+	}
+	slices.Sort(names)
+	return names[:min(azCount, len(names))], nil
+}
+
+// offeredTypes maps each of zones to the instance types among types that
+// EC2 offers there.
+func offeredTypes(ctx context.Context, api ZoneReader, zones, types []string) (map[string]map[string]bool, error) {
+	offered := map[string]map[string]bool{}
+	p := ec2.NewDescribeInstanceTypeOfferingsPaginator(api, &ec2.DescribeInstanceTypeOfferingsInput{
+		LocationType: ec2types.LocationTypeAvailabilityZone,
+		Filters: []ec2types.Filter{
+			{Name: aws.String("location"), Values: zones},
+			{Name: aws.String("instance-type"), Values: types},
+		},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading where %s are offered: %w", strings.Join(types, ", "), err)
+		}
+		for _, o := range page.InstanceTypeOfferings {
+			zone := aws.ToString(o.Location)
+			if offered[zone] == nil {
+				offered[zone] = map[string]bool{}
+			}
+			offered[zone][string(o.InstanceType)] = true
+		}
+	}
+	return offered, nil
+}
+
+// CheckZoneOfferings returns the control plane and the pools that have a
+// zone of the cluster where none of their instance types is offered.
+func CheckZoneOfferings(ctx context.Context, api ZoneReader, c *config.Cluster) ([]ZoneGap, error) {
+	zones, err := ClusterZones(ctx, api, c.Network.AZCount)
+	if err != nil || len(zones) == 0 {
+		return nil, err // too few zones is the network module's error to give
+	}
+	groups := map[string][]string{"controlPlane.instanceType": {c.ControlPlane.InstanceType}}
+	all := []string{c.ControlPlane.InstanceType}
+	for name, p := range c.WorkerPools {
+		groups["workerPools."+name+".instanceTypes"] = p.InstanceTypes
+		all = append(all, p.InstanceTypes...)
+	}
+	slices.Sort(all)
+	offered, err := offeredTypes(ctx, api, zones, slices.Compact(all))
+	if err != nil {
+		return nil, err
+	}
+	var gaps []ZoneGap
+	for _, field := range slices.Sorted(maps.Keys(groups)) {
+		types := groups[field]
+		var missing []string
+		for _, z := range zones {
+			if !slices.ContainsFunc(types, func(t string) bool { return offered[z][t] }) {
+				missing = append(missing, z)
+			}
+		}
+		if len(missing) > 0 {
+			gaps = append(gaps, ZoneGap{Field: field, Types: types, Missing: missing, Zones: zones})
+		}
+	}
+	return gaps, nil
+}
+
+// Message is the gap as one line for the operator, with what to do.
+func (g ZoneGap) Message(region string) string {
+	types := strings.Join(g.Types, ", ")
+	see := fmt.Sprintf("aws ec2 describe-instance-type-offerings --region %s --location-type availability-zone --filters Name=instance-type,Values=%s", region, strings.Join(g.Types, ","))
+	if g.Total() {
+		return fmt.Sprintf("%s: none of %s is offered in the cluster's zones (%s), so its Auto Scaling group could never launch an instance; choose types offered there (%s)",
+			g.Field, types, strings.Join(g.Zones, ", "), see)
+	}
+	return fmt.Sprintf("%s: none of %s is offered in %s, of the cluster's zones %s: its Auto Scaling group launches in the other %d only, and each attempt there fails (\"not supported in your requested Availability Zone\"). Add a type offered there, or lower network.azCount if the zone is among the last (%s)",
+		g.Field, types, strings.Join(g.Missing, ", "), strings.Join(g.Zones, ", "), len(g.Zones)-len(g.Missing), see)
+}
+
+// checkZoneOfferings warns of each zone gap and refuses a group no zone can
+// serve, before anything is applied; a failed read is a note, never a
+// failure of the command.
+func (e *Env) checkZoneOfferings(ctx context.Context) error {
+	cfg, err := e.AWSConfig(ctx)
+	var gaps []ZoneGap
+	if err == nil {
+		gaps, err = CheckZoneOfferings(ctx, ec2.NewFromConfig(cfg), e.Config)
+	}
+	if err != nil {
+		e.opts.UI.Notef("note: the instance types' Availability Zones were not checked: %v\n", err)
+		return nil
+	}
+	var total []string
+	for _, g := range gaps {
+		if g.Total() {
+			total = append(total, g.Message(e.Config.Region))
+			continue
+		}
+		e.opts.UI.Notef("warning: %s\n", g.Message(e.Config.Region))
+	}
+	if len(total) > 0 {
+		return UsageError("%s", strings.Join(total, "\n"))
+	}
+	return nil
+}
+
+// checkCapacity compares the cluster with what the account and region can
+// run, before anything is applied: the vCPU quotas (warnings) and the
+// zones' instance type offerings (warnings, or an error for a group no
+// zone can serve).
+func (e *Env) checkCapacity(ctx context.Context) error {
+	e.warnVCPUQuotas(ctx)
+	return e.checkZoneOfferings(ctx)
 }
