@@ -186,16 +186,22 @@ func (e *Env) adoptUnrecordedRules(ctx context.Context, r *tfrun.Runner, plan *t
 //     untagged bucket kforge's full bucket name), removed as a killed
 //     apply's orphans are.
 //
+// Two failures need no healing, only one more plan and apply: a call that
+// still failed with a server error after the SDK's retries, and a role
+// added again to the instance profile that holds it (lostAttachCode; the
+// profile is left tainted, and the next plan replaces it).
+//
 // When nothing was found to heal (the name is taken by something that is
 // not this cluster's, or by a hosted zone, tagged only after its create),
 // the apply's error is returned as it is.
 func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, progress func(tfrun.Progress)) error {
 	err := r.Apply(ctx, plan, progress)
+	retried := false
 	for range maxLostCreateRecoveries {
-		rules, others := lostCreates(err)
-		if !rules && !others {
-			return err
+		if err == nil {
+			return nil
 		}
+		rules, others := lostCreates(err)
 		healed := 0
 		if others {
 			e.opts.UI.Notef("A resource the apply creates already existed without being recorded (the answer to its create was lost); removing this cluster's unrecorded resources, then applying the rest.\n")
@@ -215,7 +221,12 @@ func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, p
 			}
 		}
 		if healed == 0 {
-			return err
+			what := retryableApplyError(err)
+			if what == "" || retried {
+				return err
+			}
+			retried = true
+			e.opts.UI.Notef("The apply failed on %s; planning again and applying the rest.\n", what)
 		}
 		again, perr := r.Plan(ctx, DefaultPlanFile, false)
 		if perr != nil {
@@ -227,8 +238,8 @@ func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, p
 }
 
 // maxLostCreateRecoveries bounds the heal-and-apply rounds of one up: each
-// round must heal something, and a lost answer is rare enough that more
-// than a few in a row means something else is wrong.
+// round must heal something or be the one retry, and a lost answer is rare
+// enough that more than a few in a row means something else is wrong.
 const maxLostCreateRecoveries = 3
 
 // lostCreateCode matches the AWS error codes with which a create meets its
@@ -241,6 +252,23 @@ const maxLostCreateRecoveries = 3
 // them: a zone is named after the domain and tagged in a second request,
 // so an unrecorded one cannot be told from someone else's.
 var lostCreateCode = regexp.MustCompile(`\b(InvalidGroup\.Duplicate|InvalidLaunchTemplateName\.AlreadyExistsException|EntityAlreadyExists|AlreadyExists|AlreadyExistsException|FileSystemAlreadyExists|BucketAlreadyOwnedByYou):`)
+
+// lostAttachCode matches IAM's answer to a second AddRoleToInstanceProfile
+// for a profile that already holds its role (a profile takes one): what
+// the SDK's retry gets when the first attempt's answer was lost.
+var lostAttachCode = regexp.MustCompile(`LimitExceeded: Cannot exceed quota for InstanceSessionsPerInstanceProfile`)
+
+// retryableApplyError says which failure of an apply one more plan and
+// apply may get past, or "" for none.
+func retryableApplyError(err error) string {
+	switch msg := err.Error(); {
+	case lostAttachCode.MatchString(msg):
+		return "a role added again to its instance profile (the answer to the first add was lost)"
+	case serverErrorPattern.MatchString(msg):
+		return "a server error (" + serverErrorPattern.FindString(msg) + ")"
+	}
+	return ""
+}
 
 // lostRuleCode is the code of a security group rule that already exists.
 var lostRuleCode = regexp.MustCompile(`\bInvalidPermission\.Duplicate:`)

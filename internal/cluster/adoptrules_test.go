@@ -123,3 +123,19 @@ func TestLostCreateNamesWhatToRecover(t *testing.T) {
 		}
 	}
 }
+
+// An apply failing on a role added again to its instance profile, or on a
+// server error, gets one more plan and apply; a refusal that another plan
+// cannot change, such as a quota of the account, does not.
+func TestRetryableApplyError(t *testing.T) {
+	for msg, want := range map[string]string{
+		"Error: adding IAM Role (kforge-local-controller) to IAM Instance Profile (kforge-local-controller): operation error IAM: AddRoleToInstanceProfile, https response error StatusCode: 409, RequestID: 1, LimitExceeded: Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1": "a role added again to its instance profile (the answer to the first add was lost)",
+		"Error: creating EC2 Subnet: operation error EC2: CreateSubnet, exceeded maximum number of attempts, 2, https response error StatusCode: 503, RequestID: 2, api error Unavailable: try again":                                                                                         "a server error (StatusCode: 503)",
+		"Error: creating IAM Role (r): operation error IAM: CreateRole, https response error StatusCode: 409, RequestID: 3, LimitExceeded: Cannot exceed quota for RolesPerAccount: 1000":                                                                                                     "",
+		"Error: creating EC2 Launch Template: api error InvalidParameterValue: bad": "",
+	} {
+		if got := retryableApplyError(errors.New(msg)); got != want {
+			t.Errorf("retryableApplyError(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}

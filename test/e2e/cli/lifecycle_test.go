@@ -14,14 +14,15 @@ import (
 
 // TestLifecycle runs what a user runs against one emulator: init twice, up
 // (through a connection that loses the answers to three creates), status,
-// output, plan (no drift); then, with certsBucketForceDestroy
-// false, down (losing the answer to a delete) keeps the certs bucket, log bucket, key and public zone
-// (with records others made in it), a second down still keeps them, and
-// up adopts them with the backup written before still readable and the
-// zone's name servers unchanged (the cluster's second apply); finally down with
-// certsBucketForceDestroy true removes everything, a second down finds
-// nothing, and down --purge-state deletes this environment's state but
-// keeps the bucket for another's.
+// output, plan (no drift); then, with certsBucketForceDestroy false, down
+// (losing the answer to a role's removal from its instance profile) keeps
+// the certs bucket, log bucket, key and public zone (with records others
+// made in it), a second down still keeps them, and up (losing the answer
+// to a role's addition to its profile) adopts them with the backup written
+// before still readable and the zone's name servers unchanged (the
+// cluster's second apply); finally down with certsBucketForceDestroy true
+// removes everything, a second down finds nothing, and down --purge-state
+// deletes this environment's state but keeps the bucket for another's.
 func TestLifecycle(t *testing.T) {
 	requireTools(t)
 	if testing.Short() {
@@ -33,16 +34,15 @@ func TestLifecycle(t *testing.T) {
 	env := newLocalEnv(t, keepSettings)
 	// The first up loses the answers to a security group's, a role's and a
 	// rule's create, as a dropped connection does on AWS: each retry meets
-	// what its first attempt made, and up must heal and converge. The
-	// first down loses the answer to a role's removal from its instance
-	// profile: the emulator answers the retry with a 500 (AWS with
-	// NoSuchEntity), and down must destroy the rest once more.
-	var lostSoFar func() []lostAnswer
-	env.url, lostSoFar = answerLosingProxy(t, env.url,
+	// what its first attempt made, and up must heal and converge. Later
+	// steps lose the answers to a role's removal from and addition to its
+	// instance profile.
+	proxy := newLosingProxy(t, env.url)
+	env.url = proxy.URL
+	proxy.Lose(
 		lostAnswer{"CreateSecurityGroup", "GroupName", "kforge-local-workers"},
 		lostAnswer{"CreateRole", "RoleName", "kforge-local-worker"},
-		lostAnswer{"AuthorizeSecurityGroupIngress", "", ""},
-		lostAnswer{"RemoveRoleFromInstanceProfile", "RoleName", "kforge-local-controller"})
+		lostAnswer{"AuthorizeSecurityGroupIngress", "", ""})
 	envs, run := env.envs, env.run
 	mustJSON := func(r result, v any) {
 		t.Helper()
@@ -82,7 +82,7 @@ func TestLifecycle(t *testing.T) {
 	if !strings.Contains(up.stderr, "created module.network.aws_vpc.this") {
 		t.Errorf("up printed no progress line for the VPC:\n%s", up.stderr)
 	}
-	if lost := lostSoFar(); len(lost) != 3 {
+	if lost := proxy.Lost(); len(lost) != 3 {
 		t.Errorf("answers lost during up = %+v, want the three creates'", lost)
 	}
 	for _, want := range []string{"already existed without being recorded", "orphaned resources", "adopted it"} {
@@ -190,12 +190,15 @@ func TestLifecycle(t *testing.T) {
 	// buckets and the key stay, the key enabled, the backup readable; and
 	// the public zone with its name servers and those records, so the
 	// registrar's delegation stays valid.
+	// The emulator answers the retried removal with a 500 (AWS with
+	// NoSuchEntity), and down must destroy the rest once more.
+	proxy.Lose(lostAnswer{"RemoveRoleFromInstanceProfile", "RoleName", "kforge-local-controller"})
 	down := run(10*time.Minute, "down", "local", "--yes")
 	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") || !strings.Contains(down.stdout, "Kept (certsBucketForceDestroy: false): KMS alias alias/kforge-local, KMS key ") ||
 		!strings.Contains(down.stdout, fmt.Sprintf("hosted zone %s (%s)", domain, out["zone_id"])) || strings.Contains(down.stdout, "kforge did not make; they are deleted") {
 		t.Fatalf("down keeping the certs bucket and zone: %s", down)
 	}
-	if lost := lostSoFar(); len(lost) != 4 {
+	if lost := proxy.Lost(); len(lost) != 4 {
 		t.Errorf("answers lost by the first down = %+v, want the instance profile's too", lost)
 	}
 	if !strings.Contains(down.stderr, "A delete failed with a server error (StatusCode: 500); destroying the remaining") {
@@ -223,9 +226,18 @@ func TestLifecycle(t *testing.T) {
 
 	// up adopts them: the same bucket and key, the backup still readable,
 	// and no drift afterwards.
+	// IAM answers the retried addition with LimitExceeded (a profile takes
+	// one role), leaving the profile tainted; up must plan and apply again.
+	proxy.Lose(lostAnswer{"AddRoleToInstanceProfile", "RoleName", "kforge-local-controller"})
 	up2 := run(10*time.Minute, "up", "local", "--yes")
 	if up2.code != 0 {
 		t.Fatalf("up after a keeping down: %s", up2)
+	}
+	if lost := proxy.Lost(); len(lost) != 5 {
+		t.Errorf("answers lost by the second up = %+v, want the role's addition too", lost)
+	}
+	if !strings.Contains(up2.stderr, "The apply failed on a role added again to its instance profile") {
+		t.Errorf("up's recovery from the lost answer does not say so:\n%s", up2.stderr)
 	}
 	if !strings.Contains(up2.stderr, "kept by an earlier `kforge down`") {
 		t.Errorf("up did not say it adopts the kept resources:\n%s", up2.stderr)

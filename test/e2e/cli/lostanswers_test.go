@@ -20,21 +20,27 @@ type lostAnswer struct {
 	Action, Field, Value string
 }
 
-// answerLosingProxy stands between kforge and the emulator and forwards
-// every request. For each lostAnswer it lets the emulator carry out the
-// first matching request, then resets the client's connection instead of
-// answering: what a dropped connection does to a create on AWS. The SDK
-// retries, and the retry meets what the first attempt made. It returns the
-// proxy's URL and a function listing the answers it has lost so far.
-func answerLosingProxy(t *testing.T, upstream string, lose ...lostAnswer) (string, func() []lostAnswer) {
+// losingProxy stands between kforge and the emulator and forwards every
+// request. For each lostAnswer armed with Lose it lets the emulator carry
+// out the first matching request, then resets the client's connection
+// instead of answering: what a dropped connection does on AWS. The SDK
+// retries, and the retry meets what the first attempt did.
+type losingProxy struct {
+	URL string
+
+	mu    sync.Mutex
+	armed []lostAnswer
+	lost  []lostAnswer
+}
+
+func newLosingProxy(t *testing.T, upstream string) *losingProxy {
 	t.Helper()
 	target, err := url.Parse(upstream)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &losingProxy{}
 	forward := httputil.NewSingleHostReverseProxy(target)
-	var mu sync.Mutex
-	var lost []lostAnswer
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -43,20 +49,8 @@ func answerLosingProxy(t *testing.T, upstream string, lose ...lostAnswer) (strin
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		form, _ := url.ParseQuery(string(body))
-		mu.Lock()
-		var drop *lostAnswer
-		for i, l := range lose {
-			if slices.Contains(lost, l) || form.Get("Action") != l.Action {
-				continue
-			}
-			if l.Value == "" || form.Get(l.Field) == l.Value {
-				drop = &lose[i]
-				lost = append(lost, l)
-				break
-			}
-		}
-		mu.Unlock()
-		if drop == nil {
+		drop, ok := p.take(form)
+		if !ok {
 			forward.ServeHTTP(w, r)
 			return
 		}
@@ -75,9 +69,34 @@ func answerLosingProxy(t *testing.T, upstream string, lose ...lostAnswer) (strin
 		_ = conn.Close()
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL, func() []lostAnswer {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(lost)
+	p.URL = srv.URL
+	return p
+}
+
+// Lose arms answers to lose, each once, from now on.
+func (p *losingProxy) Lose(answers ...lostAnswer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed = append(p.armed, answers...)
+}
+
+// Lost lists the answers lost so far.
+func (p *losingProxy) Lost() []lostAnswer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lost)
+}
+
+// take disarms and returns the armed answer the request matches, if any.
+func (p *losingProxy) take(form url.Values) (lostAnswer, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, l := range p.armed {
+		if form.Get("Action") == l.Action && (l.Value == "" || form.Get(l.Field) == l.Value) {
+			p.armed = slices.Delete(p.armed, i, i+1)
+			p.lost = append(p.lost, l)
+			return l, true
+		}
 	}
+	return lostAnswer{}, false
 }
