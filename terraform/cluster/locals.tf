@@ -18,9 +18,10 @@ locals {
   # label Traefik is placed by (internal/addons), also as a Cluster
   # Autoscaler template label so such a pool scales up from zero.
   ingress_label = "kforge.io/ingress"
+  pool_ingress  = { for name, p in var.worker_pools : name => coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))])) }
   worker_pools = { for name, p in var.worker_pools : name => merge(p, {
-    ingress = coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))]))
-    labels  = merge(p.labels, coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))])) ? { (local.ingress_label) = "true" } : {})
+    ingress = local.pool_ingress[name]
+    labels  = merge(p.labels, local.pool_ingress[name] ? { (local.ingress_label) = "true" } : {})
   }) }
 
   # The control plane's one node group: its launch template and ASG are
