@@ -227,6 +227,9 @@ func (e *Env) warnVCPUQuotas(ctx context.Context) {
 	if err != nil {
 		e.opts.UI.Notef("note: the account's EC2 vCPU quotas were not checked: %v\n", err)
 	}
+	if other := ClusterVCPUNeed(e.Config, nil).Unchecked; len(other) > 0 {
+		e.opts.UI.Notef("note: %s count against the vCPU quotas of their own classes (X, U or HPC), which kforge does not compare\n", strings.Join(other, ", "))
+	}
 }
 
 // Not every instance type is offered in every Availability Zone: in many

@@ -80,6 +80,15 @@ func TestCheckVCPUQuotasAgainstEmulator(t *testing.T) {
 	if err != nil || len(short) != 0 {
 		t.Errorf("CheckVCPUQuotas on the emulator = %v, %v; want nothing, no error", short, err)
 	}
+	// What up and plan print: no warning, and a note naming the type of
+	// another quota class.
+	ui := &recordingUI{}
+	e := &Env{Name: "dev", Config: quotaTestCluster(), awsCfg: &cfg, opts: Options{UI: ui}}
+	e.warnVCPUQuotas(ctx)
+	want := "note: x2gd.large count against the vCPU quotas of their own classes (X, U or HPC), which kforge does not compare\n"
+	if len(ui.notes) != 1 || ui.notes[0] != want {
+		t.Errorf("warnVCPUQuotas printed %q, want only %q", ui.notes, want)
+	}
 }
 
 // fakeServiceQuotas answers GetServiceQuota in Service Quotas' JSON
