@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -26,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/config"
 )
 
@@ -467,6 +469,15 @@ func checkEFS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out 
 	}
 	if len(mts.MountTargets) != v.AZCount || len(zones) != v.AZCount {
 		t.Errorf("mount targets per zone %v, want one in each of %d zones", zones, v.AZCount)
+	}
+	// kforge's instance type check must look at the zones the network
+	// module picked.
+	picked, err := cluster.ClusterZones(ctx, c.ec2, v.AZCount)
+	if err != nil {
+		t.Fatalf("the zones kforge's checks pick: %v", err)
+	}
+	if got := slices.Sorted(maps.Keys(zones)); !slices.Equal(got, picked) {
+		t.Errorf("the network module placed the mount targets in %v, and cluster.ClusterZones picks %v: the two rules have drifted", got, picked)
 	}
 }
 
