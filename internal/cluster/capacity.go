@@ -46,16 +46,21 @@ type VCPUNeed struct {
 	Unchecked []string
 }
 
-// standardTypes are the cluster's instance types of the standard classes,
-// sorted, each once: the types whose vCPUs the check reads.
-func standardTypes(c *config.Cluster) []string {
+// clusterTypes are the instance types of the control plane and every
+// pool, sorted, each once.
+func clusterTypes(c *config.Cluster) []string {
 	all := []string{c.ControlPlane.InstanceType}
 	for _, p := range c.WorkerPools {
 		all = append(all, p.InstanceTypes...)
 	}
-	all = slices.DeleteFunc(all, func(t string) bool { return !standardFamily(t) })
 	slices.Sort(all)
 	return slices.Compact(all)
+}
+
+// standardTypes are the cluster's instance types of the standard classes,
+// sorted, each once: the types whose vCPUs the check reads.
+func standardTypes(c *config.Cluster) []string {
+	return slices.DeleteFunc(clusterTypes(c), func(t string) bool { return !standardFamily(t) })
 }
 
 // QuotaShortfall is a quota under the cluster's need.
@@ -318,13 +323,10 @@ func CheckZoneOfferings(ctx context.Context, api ZoneReader, c *config.Cluster) 
 		return nil, err // too few zones is the network module's error to give
 	}
 	groups := map[string][]string{"controlPlane.instanceType": {c.ControlPlane.InstanceType}}
-	all := []string{c.ControlPlane.InstanceType}
 	for name, p := range c.WorkerPools {
 		groups["workerPools."+name+".instanceTypes"] = p.InstanceTypes
-		all = append(all, p.InstanceTypes...)
 	}
-	slices.Sort(all)
-	offered, err := offeredTypes(ctx, api, zones, slices.Compact(all))
+	offered, err := offeredTypes(ctx, api, zones, clusterTypes(c))
 	if err != nil {
 		return nil, err
 	}
