@@ -57,6 +57,22 @@ var sharedRules = []sharedRule{
 	{"kubernetes minor unsupported", "version: 1.36.6", "version: 1.34.9", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "1.34.9" }},
 	{"node port low", "httpNodePort: 30080", "httpNodePort: 8080", "ingress.httpNodePort", "http_node_port", func(i *Inputs) { i.HTTPNodePort = 8080 }},
 	{"https node port low", "httpsNodePort: 30443", "httpsNodePort: 443", "ingress.httpsNodePort", "https_node_port", func(i *Inputs) { i.HTTPSNodePort = 443 }},
+	{"node ports equal", "httpsNodePort: 30443", "httpsNodePort: 30080", "ingress.httpsNodePort", "https_node_port", func(i *Inputs) { i.HTTPSNodePort = 30080 }},
+	{"pool min above max", "min: 1\n    desired: 1", "min: 4\n    desired: 4", "workerPools.general.desired", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.MinSize, p.DesiredSize = 4, 4 })
+	}},
+	{"pool desired above max", "desired: 1", "desired: 5", "workerPools.general.desired", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.DesiredSize = 5 })
+	}},
+	{"pool taint without effect", `taints: ["dedicated=web:PreferNoSchedule"]`, `taints: ["dedicated=system"]`, "workerPools.general.taints[0]", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Taints = []string{"dedicated=system"} })
+	}},
+	{"pool with a NoSchedule taint runs ingress", `taints: ["dedicated=web:PreferNoSchedule"]`, "taints: [\"dedicated=web:NoSchedule\"]\n    ingress: true", "workerPools.general.ingress", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Taints, p.Ingress = []string{"dedicated=web:NoSchedule"}, true })
+	}},
+	{"no pool runs ingress", "max: 3\n", "max: 3\n    ingress: false\n", "workerPools", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Ingress = false })
+	}},
 	{"pool mixed architectures", "instanceTypes: [t3.medium]", "instanceTypes: [t3.medium, t4g.medium]", "workerPools.general.instanceTypes", "worker_pools", func(i *Inputs) {
 		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"t3.medium", "t4g.medium"} })
 	}},

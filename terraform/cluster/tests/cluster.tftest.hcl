@@ -204,45 +204,6 @@ run "graviton_pool_gets_arm_image" {
   }
 }
 
-run "rejects_min_above_max" {
-  command = plan
-  variables {
-    worker_pools = {
-      general = { instance_types = ["t3.medium"], min_size = 4, desired_size = 4, max_size = 3 }
-    }
-  }
-  expect_failures = [var.worker_pools]
-}
-
-run "rejects_desired_above_max" {
-  command = plan
-  variables {
-    worker_pools = {
-      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 5, max_size = 3 }
-    }
-  }
-  expect_failures = [var.worker_pools]
-}
-
-run "rejects_bad_taint" {
-  command = plan
-  variables {
-    worker_pools = {
-      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, taints = ["dedicated=system"] }
-    }
-  }
-  expect_failures = [var.worker_pools]
-}
-
-run "rejects_equal_node_ports" {
-  command = plan
-  variables {
-    http_node_port  = 30443
-    https_node_port = 30443
-  }
-  expect_failures = [var.https_node_port]
-}
-
 run "rejects_missing_agent" {
   command = plan
   variables {
@@ -342,28 +303,4 @@ run "ingress_pools" {
     condition     = jsondecode(aws_s3_object.cluster_config.content).worker_pools["general"].labels["kforge.io/ingress"] == "true" && !jsondecode(aws_s3_object.cluster_config.content).worker_pools["system"].ingress
     error_message = "cluster.json carries the ingress label to the agent"
   }
-}
-
-run "rejects_tainted_ingress_pool" {
-  command = plan
-
-  variables {
-    worker_pools = {
-      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, taints = ["dedicated=system:NoSchedule"], ingress = true }
-    }
-  }
-
-  expect_failures = [var.worker_pools]
-}
-
-run "rejects_no_ingress_pool" {
-  command = plan
-
-  variables {
-    worker_pools = {
-      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, ingress = false }
-    }
-  }
-
-  expect_failures = [var.worker_pools]
 }

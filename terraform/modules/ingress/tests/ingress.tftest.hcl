@@ -84,14 +84,3 @@ run "custom_node_ports" {
     error_message = "node ports are inputs"
   }
 }
-
-run "rejects_equal_ports" {
-  command = plan
-
-  variables {
-    http_node_port  = 30443
-    https_node_port = 30443
-  }
-
-  expect_failures = [var.https_node_port]
-}
