@@ -261,32 +261,15 @@ type ZoneGap struct {
 	Field   string
 	Types   []string
 	Missing []string
-	Zones   []string
+	// MissingIDs are the zone IDs of Missing, in the same order: what
+	// network.excludeZoneIDs takes.
+	MissingIDs []string
+	Zones      []string
 }
 
 // Total reports whether no zone of the cluster offers any of the group's
 // types: the group can never launch an instance.
 func (g ZoneGap) Total() bool { return len(g.Missing) == len(g.Zones) }
-
-// ClusterZones returns the zones the network module picks: the region's
-// available Availability Zones (no Local or Wavelength Zone), by name, the
-// first azCount of them. terraform/modules/network/vpc.tf is the other
-// half of this rule.
-func ClusterZones(ctx context.Context, api ZoneReader, azCount int) ([]string, error) {
-	out, err := api.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("zone-type"), Values: []string{"availability-zone"}},
-		{Name: aws.String("state"), Values: []string{"available"}},
-	}})
-	if err != nil {
-		return nil, fmt.Errorf("listing the region's Availability Zones: %w", err)
-	}
-	var names []string
-	for _, z := range out.AvailabilityZones {
-		names = append(names, aws.ToString(z.ZoneName))
-	}
-	slices.Sort(names)
-	return names[:min(azCount, len(names))], nil
-}
 
 // offeredTypes maps each of zones to the instance types among types that
 // EC2 offers there.
@@ -318,9 +301,15 @@ func offeredTypes(ctx context.Context, api ZoneReader, zones, types []string) (m
 // CheckZoneOfferings returns the control plane and the pools that have a
 // zone of the cluster where none of their instance types is offered.
 func CheckZoneOfferings(ctx context.Context, api ZoneReader, c *config.Cluster) ([]ZoneGap, error) {
-	zones, err := ClusterZones(ctx, api, c.Network.AZCount)
-	if err != nil || len(zones) == 0 {
+	picked, err := clusterZones(ctx, api, c.Network)
+	if err != nil || len(picked) == 0 {
 		return nil, err // too few zones is the network module's error to give
+	}
+	zones := make([]string, len(picked))
+	zoneIDs := map[string]string{}
+	for i, z := range picked {
+		zones[i] = aws.ToString(z.ZoneName)
+		zoneIDs[zones[i]] = aws.ToString(z.ZoneId)
 	}
 	groups := map[string][]string{"controlPlane.instanceType": {c.ControlPlane.InstanceType}}
 	for name, p := range c.WorkerPools {
@@ -333,14 +322,15 @@ func CheckZoneOfferings(ctx context.Context, api ZoneReader, c *config.Cluster) 
 	var gaps []ZoneGap
 	for _, field := range slices.Sorted(maps.Keys(groups)) {
 		types := groups[field]
-		var missing []string
+		var missing, missingIDs []string
 		for _, z := range zones {
 			if !slices.ContainsFunc(types, func(t string) bool { return offered[z][t] }) {
 				missing = append(missing, z)
+				missingIDs = append(missingIDs, zoneIDs[z])
 			}
 		}
 		if len(missing) > 0 {
-			gaps = append(gaps, ZoneGap{Field: field, Types: types, Missing: missing, Zones: zones})
+			gaps = append(gaps, ZoneGap{Field: field, Types: types, Missing: missing, MissingIDs: missingIDs, Zones: zones})
 		}
 	}
 	return gaps, nil
@@ -354,8 +344,8 @@ func (g ZoneGap) Message(region string) string {
 		return fmt.Sprintf("%s: none of %s is offered in the cluster's zones (%s), so its Auto Scaling group could never launch an instance; choose types offered there (%s)",
 			g.Field, types, strings.Join(g.Zones, ", "), see)
 	}
-	return fmt.Sprintf("%s: none of %s is offered in %s, of the cluster's zones %s: its Auto Scaling group launches in the other %d only, and each attempt there fails (\"not supported in your requested Availability Zone\"). Add a type offered there, or lower network.azCount if the zone is among the last (%s)",
-		g.Field, types, strings.Join(g.Missing, ", "), strings.Join(g.Zones, ", "), len(g.Zones)-len(g.Missing), see)
+	return fmt.Sprintf("%s: none of %s is offered in %s (%s), of the cluster's zones %s: its Auto Scaling group launches in the other %d only, and each attempt there fails (\"not supported in your requested Availability Zone\"). Add a type offered there, or leave the zone out with network.excludeZoneIDs: [%s] before the first up (%s)",
+		g.Field, types, strings.Join(g.Missing, ", "), strings.Join(g.MissingIDs, ", "), strings.Join(g.Zones, ", "), len(g.Zones)-len(g.Missing), strings.Join(g.MissingIDs, ", "), see)
 }
 
 // checkZoneOfferings warns of each zone gap and refuses a group no zone can
@@ -366,6 +356,9 @@ func (e *Env) checkZoneOfferings(ctx context.Context) error {
 	var gaps []ZoneGap
 	if err == nil {
 		gaps, err = CheckZoneOfferings(ctx, ec2.NewFromConfig(cfg), e.Config)
+	}
+	if err != nil && ExitCode(err) == ExitUsage {
+		return err // an excluded zone ID the region does not have
 	}
 	if err != nil {
 		e.opts.UI.Notef("note: the instance types' Availability Zones were not checked: %v\n", err)

@@ -175,7 +175,7 @@ func TestCheckZoneOfferingsAgainstEmulator(t *testing.T) {
 	api := ec2.NewFromConfig(cfg)
 	ctx := context.Background()
 
-	zones, err := ClusterZones(ctx, api, 6)
+	zones, err := ClusterZones(ctx, api, config.Network{AZCount: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +183,20 @@ func TestCheckZoneOfferingsAgainstEmulator(t *testing.T) {
 	if !slices.Equal(zones, all) {
 		t.Fatalf("ClusterZones(6) = %v, want %v", zones, all)
 	}
-	if zones, _ := ClusterZones(ctx, api, 2); !slices.Equal(zones, all[:2]) {
+	if zones, _ := ClusterZones(ctx, api, config.Network{AZCount: 2}); !slices.Equal(zones, all[:2]) {
 		t.Fatalf("ClusterZones(2) = %v, want the first two by name", zones)
+	}
+	// Excluded by ID: us-east-1b is use1-az1 on the emulator, so the next
+	// zone by name takes its place.
+	if zones, err := ClusterZones(ctx, api, config.Network{AZCount: 2, ExcludeZoneIDs: []string{"use1-az1"}}); err != nil || !slices.Equal(zones, []string{"us-east-1a", "us-east-1c"}) {
+		t.Fatalf("ClusterZones(2, excluding use1-az1) = %v, %v; want us-east-1a, us-east-1c", zones, err)
+	}
+	// An ID of another region (or a typo) would be ignored by the
+	// provider: it is refused, naming the field and the region's IDs.
+	_, err = ClusterZones(ctx, api, config.Network{AZCount: 2, ExcludeZoneIDs: []string{"use1-az3", "usw2-az1"}})
+	var ee *exitcode.Error
+	if !errors.As(err, &ee) || ee.Code != exitcode.Usage || !strings.Contains(err.Error(), "network.excludeZoneIDs[1]: usw2-az1") || !strings.Contains(err.Error(), "use1-az6") {
+		t.Fatalf("an unknown excluded ID: %v; want a usage error naming network.excludeZoneIDs[1] and the region's IDs", err)
 	}
 
 	c := &config.Cluster{
@@ -212,7 +224,7 @@ func TestCheckZoneOfferingsAgainstEmulator(t *testing.T) {
 		t.Fatalf("gaps in %v, want %v", fields, want)
 	}
 	msg := gaps[1].Message("us-east-1")
-	for _, want := range []string{"workerPools.general.instanceTypes: none of m6i.large is offered in us-east-1e", "launches in the other 5 only", "network.azCount", "describe-instance-type-offerings --region us-east-1 --location-type availability-zone --filters Name=instance-type,Values=m6i.large"} {
+	for _, want := range []string{"workerPools.general.instanceTypes: none of m6i.large is offered in us-east-1e (use1-az3)", "launches in the other 5 only", "network.excludeZoneIDs: [use1-az3]", "describe-instance-type-offerings --region us-east-1 --location-type availability-zone --filters Name=instance-type,Values=m6i.large"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
@@ -261,6 +273,24 @@ func TestCheckCapacityRefusesAGroupNoZoneServes(t *testing.T) {
 	var ee *exitcode.Error
 	if !errors.As(err, &ee) || ee.Code != exitcode.Usage || !strings.HasPrefix(err.Error(), "workerPools.train.instanceTypes: none of trn1.2xlarge") {
 		t.Fatalf("want a usage error naming workerPools.train.instanceTypes, got %v", err)
+	}
+
+	// An excluded zone the region does not have stops the command too.
+	c.WorkerPools = map[string]config.WorkerPool{"general": {InstanceTypes: []string{"t3.medium"}, Max: 1}}
+	c.Network.ExcludeZoneIDs = []string{"use1-az9"}
+	if err := e.checkCapacity(ctx); !errors.As(err, &ee) || ee.Code != exitcode.Usage || !strings.HasPrefix(err.Error(), "network.excludeZoneIDs[0]: use1-az9") {
+		t.Fatalf("want a usage error naming network.excludeZoneIDs[0], got %v", err)
+	}
+	// Leaving us-east-1e out (the zone the control plane's type lacks)
+	// clears the warning.
+	c.Network = config.Network{AZCount: 5, ExcludeZoneIDs: []string{"use1-az3"}}
+	ui = &recordingUI{}
+	e.opts.UI = ui
+	if err := e.checkCapacity(ctx); err != nil {
+		t.Fatalf("with use1-az3 excluded: %v", err)
+	}
+	if notes := strings.Join(ui.notes, ""); strings.Contains(notes, "warning: ") {
+		t.Errorf("with use1-az3 excluded, want no zone warning, got:\n%s", notes)
 	}
 
 	// Unreadable offerings (the emulator is gone) are a note.

@@ -137,7 +137,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 			return nil, err
 		}
 		if err := e.applyRecoveringLostCreates(ctx, r, plan, o.Progress); err != nil {
-			return nil, err
+			return nil, explainZoneRefusal(err)
 		}
 		res.Applied = true
 	} else if plan.Changes {

@@ -39,6 +39,9 @@ func applyDefaults(c *Cluster, envName string, set map[string]position) {
 	str("environment", &c.Environment, envName)
 	num("network.azCount", &c.Network.AZCount, DefaultAZCount)
 	str("network.vpcCIDR", &c.Network.VPCCIDR, DefaultVPCCIDR)
+	if c.Network.ExcludeZoneIDs == nil {
+		c.Network.ExcludeZoneIDs = []string{}
+	}
 	if c.Network.AdminCIDRs == nil {
 		c.Network.AdminCIDRs = []string{}
 	}

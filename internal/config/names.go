@@ -73,7 +73,11 @@ var (
 	// Route 53 ids start with Z; emulators (moto) hand out other upper-case
 	// ids, so the rule is the same as the root module's validation.
 	zoneIDPattern = regexp.MustCompile(`^[A-Z0-9]{1,32}$`)
-	amiPattern    = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	// An Availability Zone ID: the region's short form and the zone's
+	// number (use1-az3, apne1-az4, usgw1-az1). Local and Wavelength Zones
+	// are never cluster zones, so their longer IDs are not taken.
+	azIDPattern = regexp.MustCompile(`^[a-z]{3,6}[1-9][0-9]?-az[1-9][0-9]?$`)
+	amiPattern  = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
 	// family.size: t3.medium, m7g.large, c6in.2xlarge, m7i-flex.large, u-6tb1.metal
 	instanceTypePattern = regexp.MustCompile(`^([a-z]+[0-9]+[a-z0-9]*(-[a-z0-9]+)?|u-[0-9]+tb[0-9]+)\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal(-[0-9]+xl)?)$`)
 )

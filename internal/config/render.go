@@ -52,6 +52,7 @@ type Inputs struct {
 	DNSZoneID                          string                `json:"dns_zone_id"`
 	Domain                             string                `json:"domain"`
 	Environment                        string                `json:"environment"`
+	ExcludeZoneIDs                     []string              `json:"exclude_zone_ids"`
 	HTTPNodePort                       int                   `json:"http_node_port"`
 	HTTPSNodePort                      int                   `json:"https_node_port"`
 	KubernetesVersion                  string                `json:"kubernetes_version"`
@@ -133,6 +134,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) Inputs {
 		DNSZoneID:               c.DNS.ZoneID,
 		Domain:                  c.DNS.Domain,
 		Environment:             c.Environment,
+		ExcludeZoneIDs:          list(c.Network.ExcludeZoneIDs),
 		HTTPNodePort:            c.Ingress.HTTPNodePort,
 		HTTPSNodePort:           c.Ingress.HTTPSNodePort,
 		KubernetesVersion:       c.Kubernetes.Version,

@@ -66,6 +66,10 @@ type Network struct {
 	VPCCIDR    string   `yaml:"vpcCIDR"`
 	NATGateway bool     `yaml:"natGateway"`
 	AdminCIDRs []string `yaml:"adminCIDRs"`
+	// ExcludeZoneIDs are Availability Zone IDs (use1-az3) the cluster never
+	// uses: one where the account cannot place a load balancer or the
+	// node types. IDs, not names: names map to zones per account.
+	ExcludeZoneIDs []string `yaml:"excludeZoneIDs"`
 }
 
 // Logging describes the audit trails kept in the cluster's log bucket.

@@ -324,6 +324,7 @@ func (v *validator) network() {
 			}
 		}
 	}
+	v.excludedZones()
 	if room := defaultInboundRulesQuota - controllerInboundRules; len(n.AdminCIDRs) > room {
 		v.warnf("network.adminCIDRs", fmt.Sprintf("merge ranges to at most %d, or ask AWS to raise the quota of inbound rules per security group first (Service Quotas, VPC)", room),
 			"%d CIDRs are %d inbound rules on the control plane's security group with kforge's %d; a group takes %d by default, and the apply stops at the one over",
@@ -338,6 +339,25 @@ func (v *validator) network() {
 	if c.isProd() && !n.NATGateway {
 		v.warnf("network.natGateway", "set network.natGateway: true to keep nodes in private subnets",
 			"production nodes get public addresses without a NAT gateway")
+	}
+}
+
+// excludedZones checks network.excludeZoneIDs. Whether an ID is one of the
+// region's zones needs an AWS call: plan and up check that before anything
+// is applied.
+func (v *validator) excludedZones() {
+	seen := map[string]int{}
+	for i, id := range v.c.Network.ExcludeZoneIDs {
+		path := fmt.Sprintf("network.excludeZoneIDs[%d]", i)
+		switch j, dup := seen[id]; {
+		case !azIDPattern.MatchString(id):
+			v.errorf(path, "write a zone ID such as use1-az3, as `aws ec2 describe-availability-zones` lists it (ZoneId), not a zone name such as us-east-1e",
+				"%q is not an Availability Zone ID", id)
+		case dup:
+			v.errorf(path, "remove the duplicate", "%s is already listed at network.excludeZoneIDs[%d]", id, j)
+		default:
+			seen[id] = i
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,6 +75,26 @@ func TestBackupIntervalRendered(t *testing.T) {
 	}
 	if got := c.TFVars().BackupIntervalMinutes; got != 90 {
 		t.Errorf("backup_interval_minutes = %v, want 90", got)
+	}
+}
+
+// Zone IDs of several regions' forms, GovCloud's among them, are taken
+// and rendered as given; an absent list renders as [].
+func TestExcludedZoneIDsRendered(t *testing.T) {
+	ids := []string{"use1-az3", "apne1-az4", "usgw1-az1", "apse2-az3", "euc1-az2"}
+	c, err := loadString(t, strings.Replace(validDoc, "vpcCIDR: 10.0.0.0/16\n", "vpcCIDR: 10.0.0.0/16\n  excludeZoneIDs: ["+strings.Join(ids, ", ")+"]\n", 1))
+	if err != nil {
+		t.Fatalf("valid zone IDs rejected: %v", err)
+	}
+	if got := c.TFVars().ExcludeZoneIDs; !slices.Equal(got, ids) {
+		t.Errorf("exclude_zone_ids = %v, want %v", got, ids)
+	}
+	c, err = loadString(t, validDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TFVars().ExcludeZoneIDs; got == nil || len(got) != 0 {
+		t.Errorf("exclude_zone_ids without the key = %#v, want an empty list", got)
 	}
 }
 

@@ -11,10 +11,11 @@ module "kms" {
 module "network" {
   source = "../modules/network"
 
-  cluster_name = var.cluster_name
-  vpc_cidr     = var.vpc_cidr
-  az_count     = var.az_count
-  nat_gateway  = var.nat_gateway
+  cluster_name     = var.cluster_name
+  vpc_cidr         = var.vpc_cidr
+  az_count         = var.az_count
+  exclude_zone_ids = var.exclude_zone_ids
+  nat_gateway      = var.nat_gateway
   # Flow logs go to the log bucket of the buckets module. The emulator
   # takes the S3 destination's prefix for part of the bucket name and
   # refuses it, so flow logs are left out there (docs/EMULATOR-NOTES.md).

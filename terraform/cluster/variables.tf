@@ -43,6 +43,17 @@ variable "az_count" {
   }
 }
 
+variable "exclude_zone_ids" {
+  description = "Availability Zone IDs (use1-az3) the cluster never uses, for a zone where the account cannot place the NLB (a constrained zone) or the node types; the first az_count of the other zones, by name, are used. IDs, not names: zone names map to zones per account."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.exclude_zone_ids : can(regex("^[a-z]{3,6}[1-9][0-9]?-az[1-9][0-9]?$", id))]) && length(distinct(var.exclude_zone_ids)) == length(var.exclude_zone_ids)
+    error_message = "exclude_zone_ids must be distinct Availability Zone IDs such as use1-az3 (ZoneId in aws ec2 describe-availability-zones), not zone names."
+  }
+}
+
 variable "domain" {
   description = "DNS domain of the cluster, for example dev.example.com. Apex and wildcard records point at the NLB; api.<domain> points at the control plane."
   type        = string

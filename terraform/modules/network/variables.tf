@@ -30,6 +30,17 @@ variable "az_count" {
   }
 }
 
+variable "exclude_zone_ids" {
+  description = "Availability Zone IDs (use1-az3) the VPC never uses; the first az_count of the other available zones, by name, get subnets."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.exclude_zone_ids : can(regex("^[a-z]{3,6}[1-9][0-9]?-az[1-9][0-9]?$", id))]) && length(distinct(var.exclude_zone_ids)) == length(var.exclude_zone_ids)
+    error_message = "exclude_zone_ids must be distinct Availability Zone IDs such as use1-az3 (ZoneId in aws ec2 describe-availability-zones), not zone names."
+  }
+}
+
 variable "nat_gateway" {
   description = "Create private subnets with one NAT gateway per zone for the nodes (~32 USD/month per gateway). false: nodes use the public subnets."
   type        = bool

@@ -2,10 +2,13 @@
 # gets those from the same call, and their names (us-west-2-lax-1a) sort
 # before the region's own, so the first subnet, NAT gateway and node would
 # land in a zone with a reduced set of services and instance types.
-# kforge's instance type check picks the same zones (ClusterZones in
-# internal/cluster/capacity.go): keep the two rules alike.
+# Excluded zones go by ID: names map to zones per account, and the zone an
+# account cannot use for a load balancer or an instance type is a physical
+# one. kforge's instance type check picks the same zones (ClusterZones in
+# internal/cluster/zones.go): keep the two rules alike.
 data "aws_availability_zones" "available" {
-  state = "available"
+  state            = "available"
+  exclude_zone_ids = var.exclude_zone_ids
 
   filter {
     name   = "zone-type"
@@ -15,7 +18,7 @@ data "aws_availability_zones" "available" {
   lifecycle {
     postcondition {
       condition     = length(self.names) >= var.az_count
-      error_message = "az_count is ${var.az_count} but the region has ${length(self.names)} available Availability Zones; lower network.azCount."
+      error_message = "az_count is ${var.az_count} but the region has ${length(self.names)} available Availability Zones${length(var.exclude_zone_ids) > 0 ? " besides the excluded ${join(", ", var.exclude_zone_ids)}" : ""}; lower network.azCount or exclude fewer zones."
     }
   }
 }

@@ -471,10 +471,13 @@ func checkEFS(t *testing.T, ctx context.Context, c *clients, v clusterVars, out 
 		t.Errorf("mount targets per zone %v, want one in each of %d zones", zones, v.AZCount)
 	}
 	// kforge's instance type check must look at the zones the network
-	// module picked.
-	picked, err := cluster.ClusterZones(ctx, c.ec2, v.AZCount)
+	// module picked, the excluded one left out.
+	picked, err := cluster.ClusterZones(ctx, c.ec2, config.Network{AZCount: v.AZCount, ExcludeZoneIDs: v.ExcludeZoneIDs})
 	if err != nil {
 		t.Fatalf("the zones kforge's checks pick: %v", err)
+	}
+	if want := []string{"us-east-1a", "us-east-1c"}; !slices.Equal(picked, want) {
+		t.Errorf("cluster.ClusterZones picks %v with %v excluded, want %v", picked, v.ExcludeZoneIDs, want)
 	}
 	if got := slices.Sorted(maps.Keys(zones)); !slices.Equal(got, picked) {
 		t.Errorf("the network module placed the mount targets in %v, and cluster.ClusterZones picks %v: the two rules have drifted", got, picked)
