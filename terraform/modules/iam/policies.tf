@@ -42,12 +42,12 @@ locals {
     Resource = ["${var.bucket_arn}/bootstrap/kforge-node-*"]
   }
 
-  # Read-only EC2 lookups for the node agent (instance and tag queries have
+  # Read-only EC2 lookups for the node agent and the drainer (the call has
   # no resource-level permissions).
   describe_instances = {
     Sid      = "DescribeInstances"
     Effect   = "Allow"
-    Action   = ["ec2:DescribeInstances", "ec2:DescribeTags"]
+    Action   = ["ec2:DescribeInstances"]
     Resource = ["*"]
   }
 
@@ -73,7 +73,8 @@ locals {
   # testable offline and comparable with golden files.
   documents = {
     # The control plane: its own prefixes of the bucket, the key, its API
-    # record, and read-only EC2 lookups for the node agent.
+    # record, and read-only EC2 lookups for the node agent. Each action is
+    # one a call of the agent, the drainer or S3 on their behalf makes.
     controller = {
       Version = "2012-10-17"
       Statement = [
@@ -91,10 +92,12 @@ locals {
           Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
           Resource = ["${var.bucket_arn}/controller/*", "${var.bucket_arn}/workers/*"]
         },
+        # SSE-KMS objects: GenerateDataKey to write, Decrypt to read (and
+        # for multipart uploads); S3 needs no other key permission.
         {
           Sid      = "UseClusterKey"
           Effect   = "Allow"
-          Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+          Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
           Resource = [var.kms_key_arn]
         },
         # The agent's only write to the zone: UPSERT of the A record
@@ -114,18 +117,6 @@ locals {
               "route53:ChangeResourceRecordSetsActions"               = ["UPSERT"]
             }
           }
-        },
-        {
-          Sid      = "ListZoneRecords"
-          Effect   = "Allow"
-          Action   = ["route53:ListResourceRecordSets"]
-          Resource = ["arn:${local.partition}:route53:::hostedzone/${var.zone_id}"]
-        },
-        {
-          Sid      = "WatchRecordChanges"
-          Effect   = "Allow"
-          Action   = ["route53:GetChange"]
-          Resource = ["arn:${local.partition}:route53:::change/*"]
         },
         local.describe_instances,
         local.session_manager,
@@ -147,7 +138,7 @@ locals {
         {
           Sid      = "DecryptWithClusterKey"
           Effect   = "Allow"
-          Action   = ["kms:Decrypt", "kms:DescribeKey"]
+          Action   = ["kms:Decrypt"]
           Resource = [var.kms_key_arn]
         },
         local.describe_instances,
