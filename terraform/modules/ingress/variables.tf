@@ -57,9 +57,14 @@ variable "ingress_cidrs" {
 }
 
 variable "deregistration_delay" {
-  description = "Seconds a draining target keeps its connections."
+  description = "Seconds a deregistered target drains: the NLB sends it no new connection meanwhile, and established connections go on (connection termination is off, so the NLB does not close them when the time ends). 0-3600."
   type        = number
   default     = 30
+
+  validation {
+    condition     = var.deregistration_delay >= 0 && var.deregistration_delay <= 3600 && floor(var.deregistration_delay) == var.deregistration_delay
+    error_message = "deregistration_delay must be a whole number of seconds between 0 and 3600 (Elastic Load Balancing's range)."
+  }
 }
 
 variable "tags" {

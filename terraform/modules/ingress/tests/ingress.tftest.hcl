@@ -84,3 +84,13 @@ run "custom_node_ports" {
     error_message = "node ports are inputs"
   }
 }
+
+run "rejects_deregistration_delay_above_the_elb_limit" {
+  command = plan
+
+  variables {
+    deregistration_delay = 3601
+  }
+
+  expect_failures = [var.deregistration_delay]
+}
