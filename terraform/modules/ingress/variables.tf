@@ -51,9 +51,14 @@ variable "https_node_port" {
 }
 
 variable "ingress_cidrs" {
-  description = "Client CIDRs allowed to reach ports 80 and 443, and to send ICMP fragmentation needed (path MTU discovery)."
+  description = "Client CIDRs allowed to reach ports 80 and 443, and to send ICMP fragmentation needed (path MTU discovery): IPv4, without host bits, at least one."
   type        = list(string)
   default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = length(var.ingress_cidrs) > 0 && alltrue([for c in var.ingress_cidrs : can(cidrnetmask(c)) && try(cidrsubnet(c, 0, 0) == c, false)])
+    error_message = "ingress_cidrs must hold at least one IPv4 CIDR without host bits, such as 0.0.0.0/0 or 203.0.113.0/24."
+  }
 }
 
 variable "deregistration_delay" {

@@ -153,9 +153,14 @@ variable "peer_security_group_ids" {
 }
 
 variable "wait_for_capacity_timeout" {
-  description = "How long Terraform waits for each group's desired capacity (\"0\" disables the wait)."
+  description = "How long Terraform waits for each group's desired capacity, as a Go duration such as 10m (\"0\" disables the wait)."
   type        = string
   default     = "10m"
+
+  validation {
+    condition     = can(regex("^(0|([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$", var.wait_for_capacity_timeout))
+    error_message = "wait_for_capacity_timeout must be a duration such as 10m or 1h30m, or \"0\" to disable the wait."
+  }
 }
 
 variable "detailed_monitoring" {

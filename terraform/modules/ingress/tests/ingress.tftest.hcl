@@ -94,3 +94,23 @@ run "rejects_deregistration_delay_above_the_elb_limit" {
 
   expect_failures = [var.deregistration_delay]
 }
+
+run "rejects_ingress_cidr_with_host_bits" {
+  command = plan
+
+  variables {
+    ingress_cidrs = ["203.0.113.7/24"]
+  }
+
+  expect_failures = [var.ingress_cidrs]
+}
+
+run "rejects_ipv6_ingress_cidr" {
+  command = plan
+
+  variables {
+    ingress_cidrs = ["2001:db8::/32"]
+  }
+
+  expect_failures = [var.ingress_cidrs]
+}

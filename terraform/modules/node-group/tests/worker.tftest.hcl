@@ -238,3 +238,13 @@ run "rejects_missing_nlb_group" {
 
   expect_failures = [var.nlb_security_group_id]
 }
+
+run "rejects_capacity_timeout_without_unit" {
+  command = plan
+
+  variables {
+    wait_for_capacity_timeout = "10"
+  }
+
+  expect_failures = [var.wait_for_capacity_timeout]
+}
