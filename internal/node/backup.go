@@ -293,11 +293,15 @@ func (a *Agent) Backup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stamp := a.now().UTC().Format("20060102T150405Z")
-	for _, key := range []string{EtcdSnapshotKey, etcdHistoryPrefix + stamp + ".db"} {
-		if err := a.Bucket.Put(ctx, key, snap); err != nil {
-			return err
-		}
+	if err := a.Bucket.Put(ctx, EtcdSnapshotKey, snap); err != nil {
+		return err
+	}
+	// The history's copy is made by S3 from the object just written: the
+	// snapshot crosses the network once. Backups take turns (backupLock),
+	// so latest.db is still this run's.
+	history := etcdHistoryPrefix + a.now().UTC().Format("20060102T150405Z") + ".db"
+	if err := a.Bucket.Copy(ctx, EtcdSnapshotKey, history); err != nil {
+		return err
 	}
 	a.logger().Info("backup uploaded", "pki", PKIBackupKey, "etcd", EtcdSnapshotKey, "bytes", len(snap))
 	return nil

@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Two backups at once, the timer's and the drainer's for kforge roll
@@ -154,4 +158,59 @@ func TestFailedBackupsLeaveNoSnapshotOnTheNode(t *testing.T) {
 	if !Exists(h, etcdDB) {
 		t.Errorf("the sweep removed etcd's own database %s", etcdDB)
 	}
+}
+
+// The history's copy of a snapshot is made by S3 from latest.db: the same
+// bytes, under SSE-KMS with the cluster key (the bucket policy refuses any
+// other write), and the snapshot is uploaded once.
+func TestBackupCopiesTheSnapshotIntoTheHistory(t *testing.T) {
+	c, _, a := controllerAt(t, "", "1.36.6")
+	ctx := context.Background()
+	puts := &recordingPuts{Bucket: a.Bucket}
+	a.Bucket = puts
+	if err := a.Backup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range puts.keys {
+		if strings.HasPrefix(key, etcdHistoryPrefix) {
+			t.Errorf("the snapshot was uploaded again to %s", key)
+		}
+	}
+	list, err := c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.bucket.Name), Prefix: aws.String(etcdHistoryPrefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) == 0 {
+		t.Fatalf("no snapshot under %s after a backup", etcdHistoryPrefix)
+	}
+	history := aws.ToString(list.Contents[len(list.Contents)-1].Key)
+	latest, err := c.bucket.Get(ctx, EtcdSnapshotKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := c.bucket.Get(ctx, history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(latest) == 0 || string(copied) != string(latest) {
+		t.Errorf("%s holds %d bytes, latest.db %d: want the same snapshot", history, len(copied), len(latest))
+	}
+	head, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(c.bucket.Name), Key: aws.String(history)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms || aws.ToString(head.SSEKMSKeyId) != c.bucket.KMSKeyID {
+		t.Errorf("%s encrypted with %s %s, want aws:kms with %s", history, head.ServerSideEncryption, aws.ToString(head.SSEKMSKeyId), c.bucket.KMSKeyID)
+	}
+}
+
+// recordingPuts records the keys of the uploads it passes on.
+type recordingPuts struct {
+	Bucket
+	keys []string
+}
+
+func (b *recordingPuts) Put(ctx context.Context, key string, data []byte) error {
+	b.keys = append(b.keys, key)
+	return b.Bucket.Put(ctx, key, data)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +25,9 @@ var ErrNotFound = errors.New("object not found")
 type Bucket interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key string, data []byte) error
+	// Copy copies the object at from to to inside the bucket, on the
+	// server: the data does not cross the network again.
+	Copy(ctx context.Context, from, to string) error
 }
 
 // S3Bucket stores objects in S3, always under SSE-KMS with the cluster key.
@@ -69,6 +73,37 @@ func (b S3Bucket) Put(ctx context.Context, key string, data []byte) error {
 		return fmt.Errorf("putting s3://%s/%s: %w", b.Name, key, err)
 	}
 	return nil
+}
+
+// Copy makes to a copy of from under SSE-KMS with the cluster key, as Put
+// writes. S3 authorizes it as a read of from and a write of to (and KMS
+// as a decrypt and a data key); it takes objects of up to 5 GB, as a
+// single PutObject does.
+func (b S3Bucket) Copy(ctx context.Context, from, to string) error {
+	if b.KMSKeyID == "" {
+		return fmt.Errorf("copying s3://%s/%s: no KMS key configured", b.Name, from)
+	}
+	_, err := b.Client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:               aws.String(b.Name),
+		Key:                  aws.String(to),
+		CopySource:           aws.String(b.Name + "/" + escapeKey(from)),
+		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms,
+		SSEKMSKeyId:          aws.String(b.KMSKeyID),
+	})
+	if err != nil {
+		return fmt.Errorf("copying s3://%s/%s to %s: %w", b.Name, from, to, err)
+	}
+	return nil
+}
+
+// escapeKey URL-encodes an object key for CopySource, segment by segment,
+// so that its slashes stay path separators.
+func escapeKey(key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
 }
 
 // IsAccessDenied reports whether err is an S3/IAM authorization failure.

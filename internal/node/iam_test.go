@@ -157,6 +157,8 @@ func TestWorkerCannotReadControllerPrefix(t *testing.T) {
 		{"worker writes under controller/", func() error { return worker.Put(ctx, PKIBackupKey, []byte("forged")) }, false},
 		{"controller reads the PKI backup", func() error { _, err := controller.Get(ctx, PKIBackupKey); return err }, true},
 		{"controller publishes join material", func() error { return controller.Put(ctx, JoinKey, []byte("{}")) }, true},
+		{"controller copies a backup into the history", func() error { return controller.Copy(ctx, PKIBackupKey, etcdHistoryPrefix+"copy.db") }, true},
+		{"worker copies join material under controller/", func() error { return worker.Copy(ctx, JoinKey, etcdHistoryPrefix+"forged.db") }, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
