@@ -32,9 +32,10 @@ func ClusterZones(ctx context.Context, api ZoneReader, n config.Network) ([]stri
 // none of the region's zones is a usage error: the provider would ignore
 // it, and the zone meant would stay in the cluster.
 func clusterZones(ctx context.Context, api ZoneReader, n config.Network) ([]ec2types.AvailabilityZone, error) {
+	// Every state: an excluded zone that is impaired right now is still
+	// one of the region's.
 	out, err := api.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{Filters: []ec2types.Filter{
 		{Name: aws.String("zone-type"), Values: []string{"availability-zone"}},
-		{Name: aws.String("state"), Values: []string{"available"}},
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("listing the region's Availability Zones: %w", err)
@@ -44,13 +45,13 @@ func clusterZones(ctx context.Context, api ZoneReader, n config.Network) ([]ec2t
 	for _, z := range out.AvailabilityZones {
 		id := aws.ToString(z.ZoneId)
 		ids[id] = true
-		if !slices.Contains(n.ExcludeZoneIDs, id) {
+		if z.State == ec2types.AvailabilityZoneStateAvailable && !slices.Contains(n.ExcludeZoneIDs, id) {
 			kept = append(kept, z)
 		}
 	}
 	for i, id := range n.ExcludeZoneIDs {
 		if !ids[id] {
-			return nil, UsageError("network.excludeZoneIDs[%d]: %s is not an available Availability Zone of the region (its zones: %s); fix: list IDs from `aws ec2 describe-availability-zones` (ZoneId)",
+			return nil, UsageError("network.excludeZoneIDs[%d]: %s is not an Availability Zone of the region (its zones: %s); fix: list IDs from `aws ec2 describe-availability-zones` (ZoneId)",
 				i, id, strings.Join(slices.Sorted(maps.Keys(ids)), ", "))
 		}
 	}
