@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -261,7 +263,7 @@ func settings(ctx context.Context, client *s3.Client, opts Options) []setting {
 		}},
 		{"TLS-only bucket policy", func() (bool, error) {
 			doc, err := bucketPolicy(ctx, client, opts.Bucket)
-			return err == nil && hasTLSOnlyStatement(doc), err
+			return err == nil && hasTLSOnlyStatement(doc, opts.Region, opts.Bucket), err
 		}, func() error {
 			// PutBucketPolicy replaces the whole policy: keep the others'
 			// statements.
@@ -370,21 +372,91 @@ func policyStatements(doc string) (map[string]any, []any, error) {
 	return policy, nil, nil
 }
 
-// hasTLSOnlyStatement reports whether the policy denies requests without
-// TLS: kforge's statement, or one of the owner's to the same effect.
-func hasTLSOnlyStatement(doc string) bool {
+// hasTLSOnlyStatement reports whether the policy denies every request
+// without TLS to the bucket and its objects: kforge's statement, or one of
+// the owner's to the same effect. A Deny narrower than that (some actions,
+// the objects only, one principal, another condition beside it) leaves
+// requests without TLS allowed, so it does not count.
+func hasTLSOnlyStatement(doc, region, bucket string) bool {
 	_, sts, err := policyStatements(doc)
 	if err != nil {
 		return false
 	}
+	arn := awsx.BucketARN(region, bucket)
 	for _, st := range sts {
 		m, _ := st.(map[string]any)
-		cond, _ := json.Marshal(m["Condition"])
-		if m["Effect"] == "Deny" && strings.Contains(string(cond), `"aws:SecureTransport":"false"`) {
+		if m["Effect"] == "Deny" && m["NotAction"] == nil && m["NotResource"] == nil && m["NotPrincipal"] == nil &&
+			anyone(m["Principal"]) && covers(m["Action"], "s3:*") &&
+			covers(m["Resource"], arn) && covers(m["Resource"], arn+"/*") && withoutTLSOnly(m["Condition"]) {
 			return true
 		}
 	}
 	return false
+}
+
+// anyone reports whether a statement's Principal is everyone: "*" or
+// {"AWS": "*"}.
+func anyone(principal any) bool {
+	if principal == "*" {
+		return true
+	}
+	m, _ := principal.(map[string]any)
+	return len(m) == 1 && slices.Contains(policyValues(m["AWS"]), "*")
+}
+
+// covers reports whether one of a statement's patterns (a string or a
+// list; * and ? as IAM reads them) matches all of what.
+func covers(patterns any, what string) bool {
+	for _, p := range policyValues(patterns) {
+		if p == "*" || p == what || wildcard(p).MatchString(what) {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcard is an IAM pattern as a regular expression.
+func wildcard(p string) *regexp.Regexp {
+	q := regexp.QuoteMeta(p)
+	q = strings.ReplaceAll(q, `\*`, ".*")
+	q = strings.ReplaceAll(q, `\?`, ".")
+	return regexp.MustCompile("^" + q + "$")
+}
+
+// withoutTLSOnly reports whether a condition block holds exactly
+// Bool aws:SecureTransport = false (as a string or a JSON boolean).
+func withoutTLSOnly(condition any) bool {
+	m, _ := condition.(map[string]any)
+	b, _ := m["Bool"].(map[string]any)
+	if len(m) != 1 || len(b) != 1 {
+		return false
+	}
+	for k, v := range b {
+		if !strings.EqualFold(k, "aws:SecureTransport") {
+			return false
+		}
+		vals := policyValues(v)
+		return len(vals) == 1 && vals[0] == "false"
+	}
+	return false
+}
+
+// policyValues is a policy element's values: a string, a boolean or a list
+// of them, as strings.
+func policyValues(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case bool:
+		return []string{strconv.FormatBool(t)}
+	case []any:
+		var out []string
+		for _, e := range t {
+			out = append(out, policyValues(e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // withTLSOnlyStatement is the policy with kforge's TLS-only statement in
