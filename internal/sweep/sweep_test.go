@@ -2,7 +2,9 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -454,25 +456,45 @@ func TestAccessPointsOfFileSystems(t *testing.T) {
 	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
 	c := efs.NewFromConfig(cfg)
+	// Under load the emulator's answer to a create can be lost and the
+	// SDK's retry meet the file system it made (FileSystemAlreadyExists,
+	// as on AWS): the creation token finds it.
 	newFS := func(token string) string {
 		t.Helper()
 		out, err := c.CreateFileSystem(ctx, &efs.CreateFileSystemInput{CreationToken: aws.String(token)})
+		var exists *efstypes.FileSystemAlreadyExists
+		if errors.As(err, &exists) {
+			found, derr := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{CreationToken: aws.String(token)})
+			if derr != nil || len(found.FileSystems) != 1 {
+				t.Fatalf("file system %s: %v, then %v", token, err, derr)
+			}
+			return aws.ToString(found.FileSystems[0].FileSystemId)
+		}
 		if err != nil {
 			t.Fatalf("file system %s: %v", token, err)
 		}
 		return aws.ToString(out.FileSystemId)
 	}
-	newAP := func(fs, token string) string {
+	newAP := func(fs, token string) {
 		t.Helper()
-		out, err := c.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{FileSystemId: aws.String(fs), ClientToken: aws.String(token)})
-		if err != nil {
+		if _, err := c.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{FileSystemId: aws.String(fs), ClientToken: aws.String(token)}); err != nil {
 			t.Fatalf("access point %s: %v", token, err)
 		}
-		return aws.ToString(out.AccessPointId)
 	}
 	ours, other, gone := newFS("ours"), newFS("other"), newFS("gone")
-	want := []string{newAP(ours, "pvc-1"), newAP(ours, "pvc-2")}
+	newAP(ours, "pvc-1")
+	newAP(ours, "pvc-2")
 	newAP(other, "pvc-3")
+	// What the file system holds, read directly (a retried create may have
+	// made one more).
+	held, err := c.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{FileSystemId: aws.String(ours)})
+	if err != nil || len(held.AccessPoints) < 2 {
+		t.Fatalf("access points of %s: %v, %v", ours, held, err)
+	}
+	var want []string
+	for _, a := range held.AccessPoints {
+		want = append(want, aws.ToString(a.AccessPointId))
+	}
 	if _, err := c.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: aws.String(gone)}); err != nil {
 		t.Fatal(err)
 	}
@@ -490,7 +512,7 @@ func TestAccessPointsOfFileSystems(t *testing.T) {
 	}
 	sort.Strings(got)
 	sort.Strings(want)
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+	if !slices.Equal(got, want) {
 		t.Errorf("access points = %v, want %v (those of %s only)", got, want, ours)
 	}
 }
