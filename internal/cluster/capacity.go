@@ -305,12 +305,7 @@ func CheckZoneOfferings(ctx context.Context, api ZoneReader, c *config.Cluster) 
 	if err != nil || len(picked) == 0 {
 		return nil, err // too few zones is the network module's error to give
 	}
-	zones := make([]string, len(picked))
-	zoneIDs := map[string]string{}
-	for i, z := range picked {
-		zones[i] = aws.ToString(z.ZoneName)
-		zoneIDs[zones[i]] = aws.ToString(z.ZoneId)
-	}
+	zones := zoneNames(picked)
 	groups := map[string][]string{"controlPlane.instanceType": {c.ControlPlane.InstanceType}}
 	for name, p := range c.WorkerPools {
 		groups["workerPools."+name+".instanceTypes"] = p.InstanceTypes
@@ -323,10 +318,11 @@ func CheckZoneOfferings(ctx context.Context, api ZoneReader, c *config.Cluster) 
 	for _, field := range slices.Sorted(maps.Keys(groups)) {
 		types := groups[field]
 		var missing, missingIDs []string
-		for _, z := range zones {
-			if !slices.ContainsFunc(types, func(t string) bool { return offered[z][t] }) {
-				missing = append(missing, z)
-				missingIDs = append(missingIDs, zoneIDs[z])
+		for _, z := range picked {
+			name := aws.ToString(z.ZoneName)
+			if !slices.ContainsFunc(types, func(t string) bool { return offered[name][t] }) {
+				missing = append(missing, name)
+				missingIDs = append(missingIDs, aws.ToString(z.ZoneId))
 			}
 		}
 		if len(missing) > 0 {
@@ -357,10 +353,10 @@ func (e *Env) checkZoneOfferings(ctx context.Context) error {
 	if err == nil {
 		gaps, err = CheckZoneOfferings(ctx, ec2.NewFromConfig(cfg), e.Config)
 	}
-	if err != nil && ExitCode(err) == ExitUsage {
-		return err // an excluded zone ID the region does not have
-	}
 	if err != nil {
+		if ExitCode(err) == ExitUsage {
+			return err // an excluded zone ID the region does not have
+		}
 		e.opts.UI.Notef("note: the instance types' Availability Zones were not checked: %v\n", err)
 		return nil
 	}

@@ -21,11 +21,16 @@ import (
 // them. terraform/modules/network/vpc.tf is the other half of this rule.
 func ClusterZones(ctx context.Context, api ZoneReader, n config.Network) ([]string, error) {
 	zones, err := clusterZones(ctx, api, n)
+	return zoneNames(zones), err
+}
+
+// zoneNames are the names of zones, in their order.
+func zoneNames(zones []ec2types.AvailabilityZone) []string {
 	names := make([]string, len(zones))
 	for i, z := range zones {
 		names[i] = aws.ToString(z.ZoneName)
 	}
-	return names, err
+	return names
 }
 
 // clusterZones is ClusterZones with each zone's ID. An excluded ID that is

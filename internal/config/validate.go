@@ -301,11 +301,9 @@ func (v *validator) network() {
 			v.errorf(path, fix, "%s", msg)
 			continue
 		}
-		if j, dup := seen[p.String()]; dup {
-			v.errorf(path, "remove the duplicate", "%s is already listed at network.adminCIDRs[%d]", p, j)
+		if v.repeated(seen, p.String(), "network.adminCIDRs", i) {
 			continue
 		}
-		seen[p.String()] = i
 		if vpcMsg == "" && p == vpc {
 			// The API is open to the VPC by a rule of its own; EC2 refuses a
 			// second identical rule (InvalidPermission.Duplicate) mid-apply.
@@ -348,17 +346,24 @@ func (v *validator) network() {
 func (v *validator) excludedZones() {
 	seen := map[string]int{}
 	for i, id := range v.c.Network.ExcludeZoneIDs {
-		path := fmt.Sprintf("network.excludeZoneIDs[%d]", i)
-		switch j, dup := seen[id]; {
-		case !azIDPattern.MatchString(id):
-			v.errorf(path, "write a zone ID such as use1-az3, as `aws ec2 describe-availability-zones` lists it (ZoneId), not a zone name such as us-east-1e",
+		if !azIDPattern.MatchString(id) {
+			v.errorf(fmt.Sprintf("network.excludeZoneIDs[%d]", i), "write a zone ID such as use1-az3, as `aws ec2 describe-availability-zones` lists it (ZoneId), not a zone name such as us-east-1e",
 				"%q is not an Availability Zone ID", id)
-		case dup:
-			v.errorf(path, "remove the duplicate", "%s is already listed at network.excludeZoneIDs[%d]", id, j)
-		default:
-			seen[id] = i
+			continue
 		}
+		v.repeated(seen, id, "network.excludeZoneIDs", i)
 	}
+}
+
+// repeated reports whether value stood earlier in the list field, with an
+// error at field[i] naming where; a first occurrence is recorded in seen.
+func (v *validator) repeated(seen map[string]int, value, field string, i int) bool {
+	if j, dup := seen[value]; dup {
+		v.errorf(fmt.Sprintf("%s[%d]", field, i), "remove the duplicate", "%s is already listed at %s[%d]", value, field, j)
+		return true
+	}
+	seen[value] = i
+	return false
 }
 
 func (v *validator) logging() {
