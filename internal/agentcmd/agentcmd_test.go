@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -71,6 +72,15 @@ func (h *dirHost) WriteFile(p string, data []byte, perm fs.FileMode) error {
 }
 
 func (h *dirHost) ReadFile(p string) ([]byte, error) { return os.ReadFile(h.path(p)) }
+
+func (h *dirHost) Open(p string) (io.ReadSeekCloser, error) { return os.Open(h.path(p)) }
+
+func (h *dirHost) Create(p string, perm fs.FileMode) (io.WriteCloser, error) {
+	if err := os.MkdirAll(filepath.Dir(h.path(p)), 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(h.path(p), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+}
 
 func TestNodeCommandsRejectBadFlagsBeforeAnyCloudCall(t *testing.T) {
 	emu := localawstest.StartForTest(t)

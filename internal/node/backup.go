@@ -151,17 +151,11 @@ func (a *Agent) restore(ctx context.Context) error {
 		return err
 	}
 	a.logger().Info("PKI restored from the bucket", "key", PKIBackupKey)
-	snap, err := a.Bucket.Get(ctx, EtcdSnapshotKey)
-	if errors.Is(err, ErrNotFound) {
-		a.logger().Warn("PKI restored but no etcd snapshot; the cluster state starts empty")
-		_, err := a.run(ctx, "rm", "-f", restorePending)
-		return err
-	}
-	if err != nil {
-		return err
-	}
 	snapPath := stateDir + "/etcd-snapshot.db"
-	if err := a.Host.WriteFile(snapPath, snap, 0o600); err != nil {
+	if err := a.downloadSnapshot(ctx, snapPath); errors.Is(err, ErrNotFound) {
+		a.logger().Warn("PKI restored but no etcd snapshot; the cluster state starts empty")
+		return a.runAll(ctx, Cmd("rm", "-f", snapPath), Cmd("rm", "-f", restorePending))
+	} else if err != nil {
 		return err
 	}
 	images, err := a.kubeadmImages(ctx)
@@ -208,6 +202,26 @@ func (a *Agent) restore(ctx context.Context) error {
 		Cmd("rm", "-f", snapPath),
 		Cmd("rm", "-f", restorePending),
 	)
+}
+
+// downloadSnapshot streams the bucket's latest etcd snapshot into path: it
+// never sits in the agent's memory whole. An interrupted download leaves a
+// partial file that the restore's retry overwrites; etcdutl only ever reads
+// a whole one.
+func (a *Agent) downloadSnapshot(ctx context.Context, path string) error {
+	f, err := a.Host.Create(path, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := a.Bucket.Download(ctx, EtcdSnapshotKey, f)
+	if closeErr := f.Close(); err == nil && closeErr != nil {
+		err = fmt.Errorf("writing %s: %w", path, closeErr)
+	}
+	if err != nil {
+		return err
+	}
+	a.logger().Info("etcd snapshot downloaded", "key", EtcdSnapshotKey, "bytes", n)
+	return nil
 }
 
 // etcdRestoreContainer is the id of the container etcdutl restores in.
@@ -289,11 +303,14 @@ func (a *Agent) Backup(ctx context.Context) error {
 		"snapshot", "save", snapInPod)); err != nil {
 		return err
 	}
-	snap, err := a.Host.ReadFile(snapInPod)
+	// Streamed from the file: a snapshot can be as large as etcd's quota.
+	snap, err := a.Host.Open(snapInPod)
 	if err != nil {
-		return err
+		return fmt.Errorf("opening the etcd snapshot: %w", err)
 	}
-	if err := a.Bucket.Put(ctx, EtcdSnapshotKey, snap); err != nil {
+	defer snap.Close()
+	size, err := a.Bucket.Upload(ctx, EtcdSnapshotKey, snap)
+	if err != nil {
 		return err
 	}
 	// The history's copy is made by S3 from the object just written: the
@@ -303,6 +320,6 @@ func (a *Agent) Backup(ctx context.Context) error {
 	if err := a.Bucket.Copy(ctx, EtcdSnapshotKey, history); err != nil {
 		return err
 	}
-	a.logger().Info("backup uploaded", "pki", PKIBackupKey, "etcd", EtcdSnapshotKey, "bytes", len(snap))
+	a.logger().Info("backup uploaded", "pki", PKIBackupKey, "etcd", EtcdSnapshotKey, "bytes", size)
 	return nil
 }

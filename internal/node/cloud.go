@@ -25,6 +25,11 @@ var ErrNotFound = errors.New("object not found")
 type Bucket interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key string, data []byte) error
+	// Download and Upload stream an object: an etcd snapshot can be as
+	// large as etcd's quota (2 GiB by default), too much to hold in the
+	// memory of a control plane that also runs etcd.
+	Download(ctx context.Context, key string, w io.Writer) (int64, error)
+	Upload(ctx context.Context, key string, body io.ReadSeeker) (int64, error)
 	// Copy copies the object at from to to inside the bucket, on the
 	// server: the data does not cross the network again.
 	Copy(ctx context.Context, from, to string) error
@@ -39,40 +44,72 @@ type S3Bucket struct {
 
 // Get reads key; a missing key is ErrNotFound.
 func (b S3Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := b.Download(ctx, key, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Download copies key's object into w as it arrives and returns its size;
+// a missing key is ErrNotFound.
+func (b S3Bucket) Download(ctx context.Context, key string, w io.Writer) (int64, error) {
 	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key)})
 	if err != nil {
 		var nsk *s3types.NoSuchKey
 		if errors.As(err, &nsk) {
-			return nil, fmt.Errorf("s3://%s/%s: %w", b.Name, key, ErrNotFound)
+			return 0, fmt.Errorf("s3://%s/%s: %w", b.Name, key, ErrNotFound)
 		}
-		return nil, fmt.Errorf("getting s3://%s/%s: %w", b.Name, key, err)
+		return 0, fmt.Errorf("getting s3://%s/%s: %w", b.Name, key, err)
 	}
 	defer out.Body.Close()
-	data, err := io.ReadAll(out.Body)
+	n, err := io.Copy(w, out.Body)
 	if err != nil {
-		return nil, fmt.Errorf("reading s3://%s/%s: %w", b.Name, key, err)
+		return n, fmt.Errorf("reading s3://%s/%s: %w", b.Name, key, err)
 	}
-	return data, nil
+	return n, nil
 }
 
 // Put writes key under SSE-KMS; the bucket's default encryption is not
 // relied on, so a misconfigured bucket cannot store a secret in the clear.
 func (b S3Bucket) Put(ctx context.Context, key string, data []byte) error {
+	_, err := b.Upload(ctx, key, bytes.NewReader(data))
+	return err
+}
+
+// Upload writes key from body, from its current offset to its end, as Put
+// does, and returns the size written. The SDK reads a seekable body as it
+// sends it (and once more before, to sign it, over plain HTTP), never
+// whole into memory. A single PutObject takes up to 5 GB; etcd's quota is
+// 2 GiB unless raised, and 8 GiB is its suggested maximum.
+func (b S3Bucket) Upload(ctx context.Context, key string, body io.ReadSeeker) (int64, error) {
 	if b.KMSKeyID == "" {
-		return fmt.Errorf("putting s3://%s/%s: no KMS key configured", b.Name, key)
+		return 0, fmt.Errorf("putting s3://%s/%s: no KMS key configured", b.Name, key)
 	}
-	_, err := b.Client.PutObject(ctx, &s3.PutObjectInput{
+	start, err := body.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, fmt.Errorf("putting s3://%s/%s: %w", b.Name, key, err)
+	}
+	end, err := body.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, fmt.Errorf("putting s3://%s/%s: %w", b.Name, key, err)
+	}
+	if _, err := body.Seek(start, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("putting s3://%s/%s: %w", b.Name, key, err)
+	}
+	size := end - start
+	_, err = b.Client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:               aws.String(b.Name),
 		Key:                  aws.String(key),
-		Body:                 bytes.NewReader(data),
-		ContentLength:        aws.Int64(int64(len(data))),
+		Body:                 body,
+		ContentLength:        aws.Int64(size),
 		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms,
 		SSEKMSKeyId:          aws.String(b.KMSKeyID),
 	})
 	if err != nil {
-		return fmt.Errorf("putting s3://%s/%s: %w", b.Name, key, err)
+		return 0, fmt.Errorf("putting s3://%s/%s: %w", b.Name, key, err)
 	}
-	return nil
+	return size, nil
 }
 
 // Copy makes to a copy of from under SSE-KMS with the cluster key, as Put

@@ -9,7 +9,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"slices"
@@ -228,6 +230,10 @@ func (h *csrHost) Run(_ context.Context, c Command) (string, error) {
 }
 func (h *csrHost) WriteFile(string, []byte, fs.FileMode) error { return nil }
 func (h *csrHost) ReadFile(string) ([]byte, error)             { return nil, fs.ErrNotExist }
+func (h *csrHost) Open(string) (io.ReadSeekCloser, error)      { return nil, fs.ErrNotExist }
+func (h *csrHost) Create(string, fs.FileMode) (io.WriteCloser, error) {
+	return nil, errors.New("csrHost writes no files")
+}
 
 type nodesByName map[string]NodeInstance
 

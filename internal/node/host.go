@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -37,6 +38,13 @@ type Host interface {
 	WriteFile(path string, data []byte, perm fs.FileMode) error
 	// ReadFile reads path; a missing file is an error matching fs.ErrNotExist.
 	ReadFile(path string) ([]byte, error)
+	// Open opens path for reading as a stream, for files too large to hold
+	// in memory (an etcd snapshot); a missing file matches fs.ErrNotExist.
+	Open(path string) (io.ReadSeekCloser, error)
+	// Create creates or truncates path (creating parent directories) with
+	// perm, to be written as a stream. Unlike WriteFile it is not atomic: it
+	// is for scratch files only their writer reads.
+	Create(path string, perm fs.FileMode) (io.WriteCloser, error)
 }
 
 // Exists reports whether path can be read on h.
@@ -134,6 +142,32 @@ func (ExecHost) Lock(ctx context.Context, path string) (func(), error) {
 			return nil, fmt.Errorf("waiting for lock %s: %w", path, err)
 		}
 	}
+}
+
+// Open opens path.
+func (ExecHost) Open(path string) (io.ReadSeekCloser, error) {
+	f, err := os.Open(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return f, err
+}
+
+// Create creates or truncates path with perm, even when it already exists
+// with a wider mode.
+func (ExecHost) Create(path string, perm fs.FileMode) (io.WriteCloser, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("creating directory for %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("setting mode of %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // ReadFile reads path.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"path"
@@ -96,6 +98,42 @@ func (r *recorder) ReadFile(path string) ([]byte, error) {
 	}
 	return append([]byte(nil), b...), nil
 }
+
+// Open reads path as ReadFile does, and streams what it read.
+func (r *recorder) Open(path string) (io.ReadSeekCloser, error) {
+	b, err := r.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return readSeekNopCloser{bytes.NewReader(b)}, nil
+}
+
+type readSeekNopCloser struct{ *bytes.Reader }
+
+func (readSeekNopCloser) Close() error { return nil }
+
+// Create stores what is written to path, as a real file shows it: the
+// bytes written so far, from the first Write on.
+func (r *recorder) Create(path string, perm fs.FileMode) (io.WriteCloser, error) {
+	if err := r.WriteFile(path, nil, perm); err != nil {
+		return nil, err
+	}
+	return &recorderFile{r: r, path: path}, nil
+}
+
+type recorderFile struct {
+	r    *recorder
+	path string
+}
+
+func (f *recorderFile) Write(p []byte) (int, error) {
+	f.r.mu.Lock()
+	defer f.r.mu.Unlock()
+	f.r.files[f.path] = append(f.r.files[f.path], p...)
+	return len(p), nil
+}
+
+func (f *recorderFile) Close() error { return nil }
 
 func (r *recorder) file(path string) string {
 	b, _ := r.ReadFile(path)
@@ -225,7 +263,12 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 				return "", fmt.Errorf("running ctr: exit status 1: Error: data-dir %q not empty or could not be read", "/var/lib/etcd")
 			}
 		}
-		r.files[etcdDB] = []byte("restored")
+		// The new data directory holds what the snapshot file held.
+		snap, ok := r.files[arg("restore")]
+		if !ok || len(snap) == 0 {
+			return "", fmt.Errorf("running ctr: exit status 1: Error: open %s: no such file or directory", arg("restore"))
+		}
+		r.files[etcdDB] = append([]byte(nil), snap...)
 		r.log = append(r.log, "write "+etcdDB)
 		return "", nil
 	case strings.HasPrefix(line, "ctr -n k8s.io containers rm "):
