@@ -450,30 +450,37 @@ func TestListSkipsFileSystemDeletedMeanwhile(t *testing.T) {
 	}
 }
 
+// createFileSystem creates a file system and returns its ID. Under load
+// the emulator's answer to a create can be lost and the SDK's retry meet
+// the file system it made (FileSystemAlreadyExists, as on AWS): the
+// creation token finds it.
+func createFileSystem(ctx context.Context, t *testing.T, c *efs.Client, in *efs.CreateFileSystemInput) string {
+	t.Helper()
+	token := aws.ToString(in.CreationToken)
+	out, err := c.CreateFileSystem(ctx, in)
+	var exists *efstypes.FileSystemAlreadyExists
+	if errors.As(err, &exists) {
+		found, derr := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{CreationToken: aws.String(token)})
+		if derr != nil || len(found.FileSystems) != 1 {
+			t.Fatalf("file system %s: %v, then %v", token, err, derr)
+		}
+		return aws.ToString(found.FileSystems[0].FileSystemId)
+	}
+	if err != nil {
+		t.Fatalf("file system %s: %v", token, err)
+	}
+	return aws.ToString(out.FileSystemId)
+}
+
 // TestAccessPointsOfFileSystems: the access points of the named file
 // systems, none of another's, and nothing (no error) for one already gone.
 func TestAccessPointsOfFileSystems(t *testing.T) {
 	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
 	c := efs.NewFromConfig(cfg)
-	// Under load the emulator's answer to a create can be lost and the
-	// SDK's retry meet the file system it made (FileSystemAlreadyExists,
-	// as on AWS): the creation token finds it.
 	newFS := func(token string) string {
 		t.Helper()
-		out, err := c.CreateFileSystem(ctx, &efs.CreateFileSystemInput{CreationToken: aws.String(token)})
-		var exists *efstypes.FileSystemAlreadyExists
-		if errors.As(err, &exists) {
-			found, derr := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{CreationToken: aws.String(token)})
-			if derr != nil || len(found.FileSystems) != 1 {
-				t.Fatalf("file system %s: %v, then %v", token, err, derr)
-			}
-			return aws.ToString(found.FileSystems[0].FileSystemId)
-		}
-		if err != nil {
-			t.Fatalf("file system %s: %v", token, err)
-		}
-		return aws.ToString(out.FileSystemId)
+		return createFileSystem(ctx, t, c, &efs.CreateFileSystemInput{CreationToken: aws.String(token)})
 	}
 	newAP := func(fs, token string) {
 		t.Helper()
