@@ -14,11 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/exitcode"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/sweep"
 )
 
 func quotaTestCluster() *config.Cluster {
@@ -69,7 +71,7 @@ func TestStandardFamily(t *testing.T) {
 func TestCheckVCPUQuotasAgainstEmulator(t *testing.T) {
 	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
-	vcpus, err := instanceVCPUs(ctx, ec2.NewFromConfig(cfg), quotaTestCluster())
+	vcpus, err := instanceVCPUs(ctx, ec2.NewFromConfig(cfg), standardTypes(quotaTestCluster()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +166,78 @@ func TestCheckVCPUQuotasShortfall(t *testing.T) {
 	// quota, which up turns into a note.
 	if _, err := CheckVCPUQuotas(ctx, types, fakeServiceQuotas(t, nil, true), c); err == nil || !strings.Contains(err.Error(), QuotaStandardOnDemand) || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Errorf("denied read: err = %v, want one naming %s and AccessDenied", err, QuotaStandardOnDemand)
+	}
+}
+
+// Other instances in the region share the quotas: the pending and running
+// ones of the standard classes count against them, On-Demand and Spot
+// apart, each at its type's vCPUs; the cluster's own (its tag), stopped
+// ones and other classes do not.
+func TestCheckVCPUQuotasCountsTheRegionsOtherInstances(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	ctx := context.Background()
+	api := ec2.NewFromConfig(cfg)
+	c := quotaTestCluster()
+	c.Name = "dev"
+	images, err := api.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"amazon"}})
+	if err != nil || len(images.Images) == 0 {
+		t.Fatalf("an image to launch: %v, %v", images, err)
+	}
+	launch := func(typ string, n int32, spot bool, cluster string) []string {
+		t.Helper()
+		in := &ec2.RunInstancesInput{ImageId: images.Images[0].ImageId, InstanceType: ec2types.InstanceType(typ), MinCount: aws.Int32(n), MaxCount: aws.Int32(n)}
+		if spot {
+			in.InstanceMarketOptions = &ec2types.InstanceMarketOptionsRequest{MarketType: ec2types.MarketTypeSpot}
+		}
+		if cluster != "" {
+			in.TagSpecifications = []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String(sweep.ClusterTag), Value: aws.String(cluster)}}}}
+		}
+		out, err := api.RunInstances(ctx, in)
+		if err != nil {
+			t.Fatalf("launching %d %s: %v", n, typ, err)
+		}
+		var ids []string
+		for _, i := range out.Instances {
+			ids = append(ids, aws.ToString(i.InstanceId))
+		}
+		return ids
+	}
+	launch("m5.xlarge", 2, false, "")       // 8 vCPUs On-Demand
+	launch("c5.large", 1, true, "")         // 2 vCPUs Spot
+	launch("t3.large", 1, false, "staging") // another cluster's: 2 vCPUs On-Demand
+	launch("t3.medium", 3, false, "dev")    // this cluster's own, in its need already
+	launch("x2gd.large", 1, false, "")      // a quota class of its own
+	stopped := launch("m5.2xlarge", 1, false, "")
+	if _, err := api.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: stopped}); err != nil {
+		t.Fatal(err)
+	}
+
+	use, err := RegionVCPUsOutside(ctx, api, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (VCPUUse{OnDemand: 10, Spot: 2}); use != want {
+		t.Errorf("the region's other instances run %+v, want %+v", use, want)
+	}
+
+	// The cluster needs 16 On-Demand and 18 Spot vCPUs at its max
+	// (TestCheckVCPUQuotasShortfall): with the others' 10 and 2, quotas of
+	// 25 and 19 are short; 26 and 20 are just enough.
+	short, err := CheckVCPUQuotas(ctx, api, fakeServiceQuotas(t, map[string]float64{QuotaStandardOnDemand: 25, QuotaStandardSpot: 19}, false), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(short) != 2 || short[0].Need != 16 || short[0].Others != 10 || short[1].Need != 18 || short[1].Others != 2 {
+		t.Fatalf("shortfalls %+v, want On-Demand 16 + 10 and Spot 18 + 2", short)
+	}
+	w := short[0].Warning("dev", "eu-west-1")
+	for _, part := range []string{"dev needs up to 16 vCPUs", "the region's other instances already run 10 of the account's quota of 25 in eu-west-1 (L-1216C47A)", "--desired-value 26"} {
+		if !strings.Contains(w, part) {
+			t.Errorf("warning lacks %q: %s", part, w)
+		}
+	}
+	if short, err := CheckVCPUQuotas(ctx, api, fakeServiceQuotas(t, map[string]float64{QuotaStandardOnDemand: 26, QuotaStandardSpot: 20}, false), c); err != nil || len(short) != 0 {
+		t.Errorf("with room for the cluster beside the others: %v, %v", short, err)
 	}
 }
 
