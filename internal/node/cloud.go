@@ -78,8 +78,8 @@ func (b S3Bucket) Put(ctx context.Context, key string, data []byte) error {
 }
 
 // Upload writes key from body, from its current offset to its end, as Put
-// does, and returns the size written. The SDK reads a seekable body as it
-// sends it (and once more before, to sign it, over plain HTTP), never
+// does, and returns the size written. The SDK reads a seekable body from
+// where it is as it signs and sends it (and rewinds it for a retry), never
 // whole into memory. A single PutObject takes up to 5 GB; etcd's quota is
 // 2 GiB unless raised, and 8 GiB is its suggested maximum.
 func (b S3Bucket) Upload(ctx context.Context, key string, body io.ReadSeeker) (int64, error) {

@@ -147,10 +147,13 @@ func (ExecHost) Lock(ctx context.Context, path string) (func(), error) {
 // Open opens path.
 func (ExecHost) Open(path string) (io.ReadSeekCloser, error) {
 	f, err := os.Open(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	return f, err
+	return f, nil
 }
 
 // Create creates or truncates path with perm, even when it already exists
