@@ -17,7 +17,7 @@ func newValidateCmd(app *App) *cobra.Command {
 	var tunnelPort int
 	cmd := &cobra.Command{
 		Use:   "validate <env>",
-		Short: "Check that every node is Ready and every NLB target healthy, waiting up to --wait",
+		Short: "Check that every node is Ready, every NLB target healthy and etcd well under its quota, waiting up to --wait",
 		Args:  envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if waitFor < 0 || interval <= 0 {
@@ -37,11 +37,8 @@ func newValidateCmd(app *App) *cobra.Command {
 					return err
 				}
 			} else {
-				for _, n := range r.Nodes {
-					app.Printf("node %-50s ready=%v pool=%s\n", n.Name, n.Ready, n.Pool)
-				}
-				for _, tg := range r.TargetGroups {
-					app.Printf("target group %-6s %d targets %v\n", tg.Name, tg.Targets, tg.States)
+				for _, line := range r.Lines() {
+					app.Printf("%s\n", line)
 				}
 			}
 			if err != nil {

@@ -32,7 +32,26 @@ type NodeState struct {
 type ValidationResult struct {
 	Nodes        []NodeState         `json:"nodes"`
 	TargetGroups []TargetGroupStatus `json:"target_groups"`
-	Problems     []string            `json:"problems"`
+	// EtcdDBBytes is the etcd database's size as the API server reports
+	// it; 0 when it reports none yet.
+	EtcdDBBytes int64    `json:"etcd_db_bytes,omitempty"`
+	Problems    []string `json:"problems"`
+}
+
+// Lines are the round as validate prints it: a line per node and target
+// group, then the etcd database's size when the API server reports it.
+func (r ValidationResult) Lines() []string {
+	var lines []string
+	for _, n := range r.Nodes {
+		lines = append(lines, fmt.Sprintf("node %-50s ready=%v pool=%s", n.Name, n.Ready, n.Pool))
+	}
+	for _, tg := range r.TargetGroups {
+		lines = append(lines, fmt.Sprintf("target group %-6s %d targets %v", tg.Name, tg.Targets, tg.States))
+	}
+	if r.EtcdDBBytes > 0 {
+		lines = append(lines, fmt.Sprintf("etcd database %d MiB of its %d MiB quota", r.EtcdDBBytes>>20, etcdQuotaBytes>>20))
+	}
+	return lines
 }
 
 // OK reports whether nothing is wrong.
@@ -120,6 +139,9 @@ func (r *ValidationResult) evaluate() {
 			r.Problems = append(r.Problems, "node "+n.Name+" is not Ready")
 		}
 	}
+	if p := etcdSpaceProblem(r.EtcdDBBytes); p != "" {
+		r.Problems = append(r.Problems, p)
+	}
 	for _, tg := range r.TargetGroups {
 		if tg.Targets == 0 {
 			r.Problems = append(r.Problems, "target group "+tg.Name+" has no targets")
@@ -141,10 +163,11 @@ type ValidateOptions struct {
 	TunnelPort int
 }
 
-// RunValidate checks that every node is Ready and every NLB target healthy,
-// through the API server with the admin kubeconfig and through AWS, until
-// both hold or o.Wait has passed. It returns the last round; the error says
-// why the cluster is not valid.
+// RunValidate checks that every node is Ready, every NLB target healthy
+// and the etcd database well under its quota, through the API server with
+// the admin kubeconfig and through AWS, until all hold or o.Wait has
+// passed. It returns the last round; the error says why the cluster is not
+// valid.
 func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationResult, error) {
 	out, err := e.AppliedOutputs(ctx)
 	if err != nil {
@@ -180,8 +203,12 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 		r.Nodes = nodes
 		tgs, terr := targetHealth(ctx, lb, out.TargetGroupARNs, "")
 		r.TargetGroups = tgs
+		var serr error
+		if nerr == nil {
+			r.EtcdDBBytes, _, serr = etcdDBSize(ctx, client, server)
+		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr} {
+		for _, err := range []error{nerr, terr, serr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kforge/kforge/internal/addons"
+	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/cni"
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/node"
@@ -41,6 +43,7 @@ func TestConformance(t *testing.T) {
 				{"1-kubeadm-config-validate", checkValidate},
 				{"2-kubeadm-init-dry-run-and-phases", checkInitPhases},
 				{"3-etcd-and-apiserver-start", checkControlPlaneStarts},
+				{"15-etcd-database-size", checkEtcdDBSize},
 				{"7-kubelet-validation", checkKubelet},
 				{"8-ca-cert-hash", checkCACertHash},
 				{"5-cert-manager-crds-and-issuers", checkIssuers},
@@ -145,6 +148,34 @@ func checkControlPlaneStarts(t *testing.T, e *env, a artifacts) {
 	if !strings.Contains(out, `"gitVersion": "v`+e.bin.Version+`"`) {
 		t.Errorf("the API server does not report v%s:\n%s", e.bin.Version, out)
 	}
+}
+
+// 15. The API server started with kubeadm's flags reports the size of
+// its etcd database on /metrics where kforge validate reads it, with the
+// admin kubeconfig's rights, within its first polls of etcd.
+func checkEtcdDBSize(t *testing.T, e *env, _ artifacts) {
+	var size int64
+	err := waitFor(2*time.Minute, func() error {
+		out, err := e.kubectl("get", "--raw", "/metrics")
+		if err != nil {
+			return err
+		}
+		var found bool
+		if size, found, err = cluster.EtcdDBSizeFromMetrics(strings.NewReader(out)); err != nil {
+			return err
+		}
+		if !found {
+			return errors.New("no etcd database size in the API server's metrics yet")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("kforge validate cannot read the etcd database's size from kube-apiserver %s: %v", e.bin.Version, err)
+	}
+	if size <= 0 || size >= 2<<30 {
+		t.Errorf("etcd database size %d bytes, want a fresh database's, above 0 and far under the 2 GiB quota", size)
+	}
+	t.Logf("the API server reports an etcd database of %d bytes", size)
 }
 
 // 7. The kubelet's own flag parsing and validation accept the

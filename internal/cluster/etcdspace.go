@@ -1,0 +1,92 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// etcd refuses every write once its database file reaches the backend
+// quota (the NOSPACE alarm): the API server then fails every create and
+// update until the space is reclaimed and the alarm disarmed. The database
+// grows with the cluster's objects and their history, and keeps its size
+// after compaction until it is defragmented, so validate reports it well
+// before the quota.
+const (
+	// etcdQuotaBytes is etcd's default --quota-backend-bytes, 2 GiB:
+	// kforge's kubeadm configuration leaves it as it is.
+	etcdQuotaBytes = 2 << 30
+	// etcdSpaceLimit is the share of the quota at which validate reports
+	// the database as a problem.
+	etcdSpaceLimit = 0.8
+	// etcdSizeMetric is the API server's gauge of the size of the etcd
+	// database file, one series per storage cluster, refreshed every
+	// --etcd-db-metric-poll-interval (30 s by default).
+	etcdSizeMetric = "apiserver_storage_size_bytes"
+)
+
+// etcdDBSize reads the largest etcd database size the API server reports
+// on /metrics; found is false when it reports none yet (in the first poll
+// interval after it starts).
+func etcdDBSize(ctx context.Context, client *http.Client, server string) (size int64, found bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/metrics", nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("building metrics request: %w", err)
+	}
+	req.Header.Set("Accept", "text/plain")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, false, fmt.Errorf("reading the API server's metrics at %s: %w", server, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, false, fmt.Errorf("reading the API server's metrics at %s: %s", server, resp.Status)
+	}
+	size, found, err = EtcdDBSizeFromMetrics(resp.Body)
+	if err != nil {
+		return 0, false, fmt.Errorf("reading the API server's metrics at %s: %w", server, err)
+	}
+	return size, found, nil
+}
+
+// EtcdDBSizeFromMetrics reads the largest etcdSizeMetric sample from the
+// API server's metrics in Prometheus' text format (`name{labels} value`,
+// one sample a line); found is false when there is none.
+func EtcdDBSizeFromMetrics(metrics io.Reader) (size int64, found bool, err error) {
+	sc := bufio.NewScanner(metrics)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, etcdSizeMetric)
+		if !ok || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		fields := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])
+		if len(fields) == 0 {
+			return 0, false, fmt.Errorf("no value in %q", line)
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("reading %q: %w", line, err)
+		}
+		size, found = max(size, int64(v)), true
+	}
+	if err := sc.Err(); err != nil {
+		return 0, false, err
+	}
+	return size, found, nil
+}
+
+// etcdSpaceProblem describes a database at or past etcdSpaceLimit of the
+// quota, and what to do; "" below it.
+func etcdSpaceProblem(size int64) string {
+	if float64(size) < etcdSpaceLimit*etcdQuotaBytes {
+		return ""
+	}
+	return fmt.Sprintf("the etcd database is %d MiB, %.0f%% of its %d MiB quota: at the quota etcd refuses every write; "+
+		"defragment it (docs/OPERATIONS.md, \"etcd database space\")", size>>20, 100*float64(size)/etcdQuotaBytes, etcdQuotaBytes>>20)
+}
