@@ -211,7 +211,8 @@ func RegionVCPUsOutside(ctx context.Context, api VCPUReader, cluster string) (VC
 		for _, r := range page.Reservations {
 			for _, i := range r.Instances {
 				byType, ok := count[i.InstanceLifecycle]
-				if !ok || !standardFamily(string(i.InstanceType)) || clusterTag(i.Tags) == cluster {
+				ours := cluster != "" && clusterTag(i.Tags) == cluster
+				if !ok || !standardFamily(string(i.InstanceType)) || ours {
 					continue
 				}
 				byType[string(i.InstanceType)]++
