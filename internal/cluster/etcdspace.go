@@ -33,20 +33,12 @@ const (
 // on /metrics; found is false when it reports none yet (in the first poll
 // interval after it starts).
 func etcdDBSize(ctx context.Context, client *http.Client, server string) (size int64, found bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/metrics", nil)
+	metrics, err := apiGet(ctx, client, server, "/metrics", "text/plain", "reading the API server's metrics")
 	if err != nil {
-		return 0, false, fmt.Errorf("building metrics request: %w", err)
+		return 0, false, err
 	}
-	req.Header.Set("Accept", "text/plain")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, false, fmt.Errorf("reading the API server's metrics at %s: %w", server, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, false, fmt.Errorf("reading the API server's metrics at %s: %s", server, resp.Status)
-	}
-	size, found, err = EtcdDBSizeFromMetrics(resp.Body)
+	defer metrics.Close()
+	size, found, err = EtcdDBSizeFromMetrics(metrics)
 	if err != nil {
 		return 0, false, fmt.Errorf("reading the API server's metrics at %s: %w", server, err)
 	}

@@ -71,25 +71,38 @@ func requireAPIServer(emulated bool) error {
 	return nil
 }
 
+// apiGet GETs path from the API server and returns the body of a 200
+// answer; what names the request in errors, which carry the start of any
+// other answer.
+func apiGet(ctx context.Context, client *http.Client, server, path, accept, what string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("building the request for %s: %w", path, err)
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s at %s: %w", what, server, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return nil, fmt.Errorf("%s at %s: %s: %s", what, server, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return resp.Body, nil
+}
+
 // nodeReadiness lists nodes through GET /api/v1/nodes and decodes them with
 // the k8s.io/api types.
 func nodeReadiness(ctx context.Context, client *http.Client, server string) ([]NodeState, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/api/v1/nodes", nil)
+	resp, err := apiGet(ctx, client, server, "/api/v1/nodes", "application/json", "listing nodes")
 	if err != nil {
-		return nil, fmt.Errorf("building nodes request: %w", err)
+		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("listing nodes at %s: %w", server, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	defer resp.Close()
+	body, err := io.ReadAll(io.LimitReader(resp, 32<<20))
 	if err != nil {
 		return nil, fmt.Errorf("reading nodes from %s: %w", server, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("listing nodes at %s: %s: %s", server, resp.Status, strings.TrimSpace(string(body)))
 	}
 	var list corev1.NodeList
 	if err := json.Unmarshal(body, &list); err != nil {
