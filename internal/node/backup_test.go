@@ -113,6 +113,9 @@ func TestRestoreRetriesOverAnInterruptedAttempt(t *testing.T) {
 	)
 }
 
+// errSlowDown is S3's answer when it throttles an upload.
+var errSlowDown = errors.New("operation error S3: PutObject, https response error StatusCode: 503, api error SlowDown")
+
 // failingPuts refuses every upload under prefix, as S3 or KMS do in an
 // outage or when throttling.
 type failingPuts struct {
@@ -122,14 +125,14 @@ type failingPuts struct {
 
 func (b failingPuts) Put(ctx context.Context, key string, data []byte) error {
 	if strings.HasPrefix(key, b.prefix) {
-		return errors.New("operation error S3: PutObject, https response error StatusCode: 503, api error SlowDown")
+		return errSlowDown
 	}
 	return b.Bucket.Put(ctx, key, data)
 }
 
 func (b failingPuts) Upload(ctx context.Context, key string, body io.ReadSeeker) (int64, error) {
 	if strings.HasPrefix(key, b.prefix) {
-		return 0, errors.New("operation error S3: PutObject, https response error StatusCode: 503, api error SlowDown")
+		return 0, errSlowDown
 	}
 	return b.Bucket.Upload(ctx, key, body)
 }
