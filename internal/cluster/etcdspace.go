@@ -3,11 +3,17 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kforge/kforge/internal/kubeadm"
 )
 
 // etcd refuses every write once its database file reaches the backend
@@ -17,9 +23,6 @@ import (
 // after compaction until it is defragmented, so validate reports it well
 // before the quota.
 const (
-	// etcdQuotaBytes is etcd's default --quota-backend-bytes, 2 GiB:
-	// kforge's kubeadm configuration leaves it as it is.
-	etcdQuotaBytes = 2 << 30
 	// etcdSpaceLimit is the share of the quota at which validate reports
 	// the database as a problem.
 	etcdSpaceLimit = 0.8
@@ -75,10 +78,49 @@ func EtcdDBSizeFromMetrics(metrics io.Reader) (size int64, found bool, err error
 
 // etcdSpaceProblem describes a database at or past etcdSpaceLimit of the
 // quota, and what to do; "" below it.
-func etcdSpaceProblem(size int64) string {
-	if float64(size) < etcdSpaceLimit*etcdQuotaBytes {
+func etcdSpaceProblem(size, quota int64) string {
+	if quota <= 0 || float64(size) < etcdSpaceLimit*float64(quota) {
 		return ""
 	}
 	return fmt.Sprintf("the etcd database is %d MiB, %.0f%% of its %d MiB quota: at the quota etcd refuses every write; "+
-		"defragment it (docs/OPERATIONS.md, \"etcd database space\")", size>>20, 100*float64(size)/etcdQuotaBytes, etcdQuotaBytes>>20)
+		"defragment it, or raise controlPlane.etcdQuotaGiB (docs/OPERATIONS.md, \"etcd database space\")", size>>20, 100*float64(size)/float64(quota), quota>>20)
+}
+
+// etcdPodSelector finds etcd's mirror pod: kubeadm labels its static
+// pods with their component.
+const etcdPodSelector = "component=etcd"
+
+// runningEtcdQuota is the quota etcd runs with, read off the command of its
+// static pod (the mirror pod the kubelet publishes in kube-system); found
+// is false when there is no such pod, or it has no etcd container.
+func runningEtcdQuota(ctx context.Context, client *http.Client, server string) (quota int64, found bool, err error) {
+	resp, err := apiGet(ctx, client, server, "/api/v1/namespaces/kube-system/pods?labelSelector="+url.QueryEscape(etcdPodSelector),
+		"application/json", "listing the etcd pod")
+	if err != nil {
+		return 0, false, err
+	}
+	defer resp.Close()
+	var pods corev1.PodList
+	if err := json.NewDecoder(io.LimitReader(resp, 8<<20)).Decode(&pods); err != nil {
+		return 0, false, fmt.Errorf("decoding the etcd pod from %s: %w", server, err)
+	}
+	return EtcdQuotaOfPods(pods.Items)
+}
+
+// EtcdQuotaOfPods is the quota of the etcd container of the first of pods
+// that has one (kubeadm's etcd static pod); found is false when none has.
+func EtcdQuotaOfPods(pods []corev1.Pod) (quota int64, found bool, err error) {
+	for _, p := range pods {
+		for _, c := range p.Spec.Containers {
+			if c.Name != "etcd" {
+				continue
+			}
+			quota, err := kubeadm.EtcdQuotaFromCommand(c.Command)
+			if err != nil {
+				return 0, false, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err)
+			}
+			return quota, true, nil
+		}
+	}
+	return 0, false, nil
 }

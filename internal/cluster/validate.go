@@ -17,6 +17,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kforge/kforge/internal/kubeadm"
 	"github.com/kforge/kforge/internal/nodelifecycle"
 	"github.com/kforge/kforge/internal/wait"
 )
@@ -34,8 +35,15 @@ type ValidationResult struct {
 	TargetGroups []TargetGroupStatus `json:"target_groups"`
 	// EtcdDBBytes is the etcd database's size as the API server reports
 	// it; 0 when it reports none yet.
-	EtcdDBBytes int64    `json:"etcd_db_bytes,omitempty"`
-	Problems    []string `json:"problems"`
+	EtcdDBBytes int64 `json:"etcd_db_bytes,omitempty"`
+	// EtcdQuotaBytes is the quota etcd runs with (its static pod's
+	// command), or the environment's when the pod is not found.
+	EtcdQuotaBytes int64 `json:"etcd_quota_bytes,omitempty"`
+	// ConfiguredEtcdQuotaBytes is the environment's quota
+	// (controlPlane.etcdQuotaGiB), which a running etcd takes only when the
+	// control plane is replaced.
+	ConfiguredEtcdQuotaBytes int64    `json:"configured_etcd_quota_bytes,omitempty"`
+	Problems                 []string `json:"problems"`
 }
 
 // Lines are the round as validate prints it: a line per node and target
@@ -49,7 +57,11 @@ func (r ValidationResult) Lines() []string {
 		lines = append(lines, fmt.Sprintf("target group %-6s %d targets %v", tg.Name, tg.Targets, tg.States))
 	}
 	if r.EtcdDBBytes > 0 {
-		lines = append(lines, fmt.Sprintf("etcd database %d MiB of its %d MiB quota", r.EtcdDBBytes>>20, etcdQuotaBytes>>20))
+		lines = append(lines, fmt.Sprintf("etcd database %d MiB of its %d MiB quota", r.EtcdDBBytes>>20, r.EtcdQuotaBytes>>20))
+	}
+	if r.ConfiguredEtcdQuotaBytes > 0 && r.EtcdQuotaBytes > 0 && r.ConfiguredEtcdQuotaBytes != r.EtcdQuotaBytes {
+		lines = append(lines, fmt.Sprintf("etcd quota: the environment sets %d MiB, which etcd takes when the control plane is replaced (`kforge roll --control-plane`)",
+			r.ConfiguredEtcdQuotaBytes>>20))
 	}
 	return lines
 }
@@ -141,6 +153,18 @@ func targetHealth(ctx context.Context, client *elbv2.Client, arns map[string]str
 	return out, nil
 }
 
+// etcdQuotas are the quota etcd runs with and the environment's of
+// configuredGiB; the running one is the environment's when no etcd pod is
+// found (the kubelet has not published it yet).
+func etcdQuotas(ctx context.Context, client *http.Client, server string, configuredGiB int) (running, configured int64, err error) {
+	configured = kubeadm.EtcdQuotaBytes(configuredGiB)
+	running, found, err := runningEtcdQuota(ctx, client, server)
+	if err != nil || !found {
+		return configured, configured, err
+	}
+	return running, configured, nil
+}
+
 // problems lists what keeps the cluster from being valid.
 func (r *ValidationResult) evaluate() {
 	r.Problems = nil
@@ -152,7 +176,7 @@ func (r *ValidationResult) evaluate() {
 			r.Problems = append(r.Problems, "node "+n.Name+" is not Ready")
 		}
 	}
-	if p := etcdSpaceProblem(r.EtcdDBBytes); p != "" {
+	if p := etcdSpaceProblem(r.EtcdDBBytes, r.EtcdQuotaBytes); p != "" {
 		r.Problems = append(r.Problems, p)
 	}
 	for _, tg := range r.TargetGroups {
@@ -216,12 +240,13 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 		r.Nodes = nodes
 		tgs, terr := targetHealth(ctx, lb, out.TargetGroupARNs, "")
 		r.TargetGroups = tgs
-		var serr error
+		var serr, qerr error
 		if nerr == nil {
 			r.EtcdDBBytes, _, serr = etcdDBSize(ctx, client, server)
+			r.EtcdQuotaBytes, r.ConfiguredEtcdQuotaBytes, qerr = etcdQuotas(ctx, client, server, e.Config.ControlPlane.EtcdQuotaGiB)
 		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr, serr} {
+		for _, err := range []error{nerr, terr, serr, qerr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

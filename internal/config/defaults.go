@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kforge/kforge/internal/kubeadm"
+)
 
 // Defaults for settings a configuration may leave out. docs/CONFIG.md lists
 // the same values; TestDocsListEveryField keeps the two in step for keys.
@@ -54,6 +58,7 @@ func applyDefaults(c *Cluster, envName string, set map[string]position) {
 	str("controlPlane.instanceType", &c.ControlPlane.InstanceType, DefaultControllerType)
 	num("controlPlane.volumeSize", &c.ControlPlane.VolumeSize, DefaultVolumeSize)
 	str("controlPlane.backupInterval", &c.ControlPlane.BackupInterval, DefaultBackupInterval)
+	num("controlPlane.etcdQuotaGiB", &c.ControlPlane.EtcdQuotaGiB, kubeadm.DefaultEtcdQuotaGiB)
 	if !isSet("certsBucketForceDestroy") {
 		c.CertsBucketForceDestroy = DefaultCertsForceDestroy
 	}

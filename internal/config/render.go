@@ -52,6 +52,7 @@ type Inputs struct {
 	DNSZoneID                          string                `json:"dns_zone_id"`
 	Domain                             string                `json:"domain"`
 	Environment                        string                `json:"environment"`
+	EtcdQuotaGiB                       int                   `json:"etcd_quota_gib"`
 	ExcludeZoneIDs                     []string              `json:"exclude_zone_ids"`
 	HTTPNodePort                       int                   `json:"http_node_port"`
 	HTTPSNodePort                      int                   `json:"https_node_port"`
@@ -134,6 +135,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) Inputs {
 		DNSZoneID:               c.DNS.ZoneID,
 		Domain:                  c.DNS.Domain,
 		Environment:             c.Environment,
+		EtcdQuotaGiB:            c.ControlPlane.EtcdQuotaGiB,
 		ExcludeZoneIDs:          list(c.Network.ExcludeZoneIDs),
 		HTTPNodePort:            c.Ingress.HTTPNodePort,
 		HTTPSNodePort:           c.Ingress.HTTPSNodePort,

@@ -117,6 +117,9 @@ type ControlPlane struct {
 	// snapshot and its PKI (a Go duration in whole minutes, such as 15m):
 	// the recovery point of a lost or replaced control-plane node.
 	BackupInterval string `yaml:"backupInterval"`
+	// EtcdQuotaGiB is etcd's backend quota in GiB, the database size at
+	// which etcd refuses every write.
+	EtcdQuotaGiB int `yaml:"etcdQuotaGiB"`
 }
 
 // WorkerPool is one Auto Scaling Group of workers.

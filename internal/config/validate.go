@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kforge/kforge/internal/kubeadm"
 )
 
 // Limits enforced by the rules below.
@@ -596,6 +598,11 @@ func (v *validator) controlPlane() {
 	}
 	v.volumeSize("controlPlane.volumeSize", cp.VolumeSize)
 	v.backupInterval("controlPlane.backupInterval", cp.BackupInterval)
+	if err := kubeadm.CheckEtcdQuotaGiB(cp.EtcdQuotaGiB); err != nil || cp.EtcdQuotaGiB == 0 {
+		v.errorf("controlPlane.etcdQuotaGiB", fmt.Sprintf("use a whole number of GiB from %d (etcd's default) to %d", kubeadm.MinEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB),
+			"%d GiB is outside %d-%d GiB: below etcd's default the database fills sooner, and above %d GiB a snapshot may not fit the one S3 request of the control plane's backup (5 GB)",
+			cp.EtcdQuotaGiB, kubeadm.MinEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB)
+	}
 }
 
 // Backup interval bounds: a snapshot of a small etcd takes seconds, so five

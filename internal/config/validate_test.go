@@ -63,6 +63,9 @@ func TestValidDocLoads(t *testing.T) {
 	if len(c.Warnings) != 0 {
 		t.Errorf("unexpected warnings: %v", c.Warnings)
 	}
+	if c.ControlPlane.EtcdQuotaGiB != 2 || c.TFVars().EtcdQuotaGiB != 2 {
+		t.Errorf("etcd quota default %d GiB (rendered %d), want etcd's own 2", c.ControlPlane.EtcdQuotaGiB, c.TFVars().EtcdQuotaGiB)
+	}
 	if c.ControlPlane.BackupInterval != "15m" || c.BackupIntervalMinutes() != 15 || c.TFVars().BackupIntervalMinutes != 15 {
 		t.Errorf("backup interval default %q (%d minutes), want 15m rendered as 15", c.ControlPlane.BackupInterval, c.BackupIntervalMinutes())
 	}
@@ -161,6 +164,7 @@ func TestBadInputs(t *testing.T) {
 		{"controller type shape", "instanceType: t3.medium", "instanceType: t3-medium", "controlPlane.instanceType", 0, "not an EC2 instance type"},
 		{"controller type size", "instanceType: t3.medium", "instanceType: m7g.huge", "controlPlane.instanceType", 0, "not an EC2 instance type"},
 		{"controller volume small", "volumeSize: 30", "volumeSize: 10", "controlPlane.volumeSize", 0, "outside 20-16384"},
+		{"etcd quota zero", "volumeSize: 30\n", "volumeSize: 30\n  etcdQuotaGiB: 0\n", "controlPlane.etcdQuotaGiB", 24, "0 GiB is outside 2-4 GiB"},
 		{"backup interval not a duration", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: often\n", "controlPlane.backupInterval", 24, "not a duration"},
 		{"backup interval too short", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: 1m\n", "controlPlane.backupInterval", 24, "between 5m0s and 24h0m0s"},
 		{"backup interval too long", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: 48h\n", "controlPlane.backupInterval", 24, "between 5m0s and 24h0m0s"},

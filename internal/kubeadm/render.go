@@ -40,6 +40,10 @@ type ControlPlane struct {
 	// RestoredEtcd tells kubeadm to accept an etcd data directory restored
 	// from a snapshot instead of refusing a non-empty /var/lib/etcd.
 	RestoredEtcd bool
+	// EtcdQuotaGiB is etcd's backend quota (etcdquota.go); 0 leaves
+	// etcd's default. Not bounded here: the agent may raise cluster.json's
+	// to hold a restored database.
+	EtcdQuotaGiB int
 	// AllowCgroupV1 sets the kubelet's failCgroupV1 to false: only for the
 	// lab's nodes on a cgroup v1 machine (node.LabSettings), never on AWS,
 	// whose Amazon Linux 2023 nodes run cgroup v2.
@@ -117,6 +121,11 @@ func (c ControlPlane) validate() error {
 	if !providerIDPat.MatchString(c.ProviderID) {
 		return fmt.Errorf("provider ID %q is not aws:///<az>/<instance-id>", c.ProviderID)
 	}
+	// Any positive quota: the agent may raise cluster.json's (checked
+	// against kforge's bounds there) to hold a restored database.
+	if c.EtcdQuotaGiB < 0 {
+		return fmt.Errorf("etcd quota %d GiB is negative", c.EtcdQuotaGiB)
+	}
 	return nil
 }
 
@@ -182,7 +191,7 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 			{Name: "profiling", Value: "false"},
 		}},
 		Scheduler: ControlPlaneComponent{ExtraArgs: []Arg{{Name: "profiling", Value: "false"}}},
-		Etcd:      Etcd{Local: &LocalEtcd{DataDir: "/var/lib/etcd"}},
+		Etcd:      Etcd{Local: localEtcd(c.EtcdQuotaGiB)},
 	}
 	kubelet := kubeletConfig()
 	if c.AllowCgroupV1 {

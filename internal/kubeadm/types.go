@@ -92,7 +92,8 @@ type ControlPlaneComponent struct {
 
 // LocalEtcd mirrors kubeadm v1beta4 LocalEtcd.
 type LocalEtcd struct {
-	DataDir string `json:"dataDir"`
+	DataDir   string `json:"dataDir"`
+	ExtraArgs []Arg  `json:"extraArgs,omitempty"`
 }
 
 // Etcd mirrors kubeadm v1beta4 Etcd (local etcd only).

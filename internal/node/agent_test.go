@@ -69,7 +69,7 @@ func (c *cloud) cluster() Cluster {
 		ServiceCIDR: "10.96.0.0/12", Bucket: c.bucket.Name, KMSKeyARN: c.bucket.KMSKeyID, ZoneID: c.zoneID,
 		EFSID: "fs-0123456789abcdef0", ACMEEmail: "ops@example.com", HTTPNodePort: 30080, HTTPSNodePort: 30443,
 		WorkerPools:       map[string]Pool{"general": {Labels: map[string]string{"tier": "apps"}, Taints: []string{}}},
-		ControllerASGName: "demo-controller",
+		ControllerASGName: "demo-controller", EtcdQuotaGiB: 2,
 	}
 }
 
@@ -477,6 +477,10 @@ func TestReplacementControlPlaneRestoresTheSameCA(t *testing.T) {
 	)
 	if !strings.Contains(second.file(kubeadmConfPath), "DirAvailable--var-lib-etcd") {
 		t.Error("kubeadm init on restored etcd does not skip the data-dir preflight")
+	}
+	// cluster.json's quota of 2 GiB holds the restored database.
+	if !strings.Contains(second.file(kubeadmConfPath), "- name: quota-backend-bytes\n      value: \"2147483648\"") {
+		t.Errorf("kubeadm init on restored etcd does not give it cluster.json's quota:\n%s", second.file(kubeadmConfPath))
 	}
 	if got := c.apiRecord(t); got != "10.0.3.30" {
 		t.Errorf("api record = %q, want the replacement's address", got)

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/kforge/kforge/internal/certstore"
+	"github.com/kforge/kforge/internal/kubeadm"
 )
 
 // Bucket keys (internal/certstore owns the layout).
@@ -71,6 +72,9 @@ type Cluster struct {
 	// BackupIntervalMinutes is kforge-backup.timer's interval; 0 (absent)
 	// means DefaultBackupMinutes.
 	BackupIntervalMinutes int `json:"backup_interval_minutes"`
+	// EtcdQuotaGiB is etcd's backend quota; 0 (absent, an older root
+	// module) leaves etcd's default.
+	EtcdQuotaGiB int `json:"etcd_quota_gib,omitempty"`
 	// NodeEventsQueueURL is the SQS queue EventBridge fills with node
 	// lifecycle events, read by kforge-drain-events.service on the control
 	// plane; empty (absent) in a cluster without one, and then no drainer runs.
@@ -143,6 +147,9 @@ func (c Cluster) Validate() error {
 	// 0 is absent (an older root module); the module's own rule is 5-1440.
 	if m := c.BackupIntervalMinutes; m != 0 && (m < 5 || m > 1440) {
 		return fmt.Errorf("cluster.json: backup_interval_minutes %d is outside 5-1440", m)
+	}
+	if err := kubeadm.CheckEtcdQuotaGiB(c.EtcdQuotaGiB); err != nil {
+		return fmt.Errorf("cluster.json: etcd_quota_gib: %w", err)
 	}
 	// Auto Scaling's limits for a heartbeat timeout; 0 is absent.
 	if s := c.LifecycleHookHeartbeatSeconds; s != 0 && (s < 30 || s > 7200) {

@@ -153,6 +153,11 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 	if err := a.writeKubeletPatch(); err != nil {
 		return err
 	}
+	restored := Exists(a.Host, etcdDB)
+	quota, err := a.etcdQuotaGiB(restored)
+	if err != nil {
+		return err
+	}
 	cfg, err := kubeadm.RenderControlPlane(kubeadm.ControlPlane{
 		ClusterName:       a.Cluster.ClusterName,
 		KubernetesVersion: a.Cluster.KubernetesVersion,
@@ -164,7 +169,8 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 		PublicIP:          a.Instance.PublicIP,
 		ProviderID:        a.Instance.ProviderID(),
 		Labels:            a.ControlPlaneLabels(),
-		RestoredEtcd:      Exists(a.Host, etcdDB),
+		RestoredEtcd:      restored,
+		EtcdQuotaGiB:      quota,
 		AllowCgroupV1:     a.lab != nil && a.lab.CgroupV1,
 		SharedHostDisk:    a.lab != nil && a.lab.SharedDisk,
 		PatchesDir:        kubeadm.PatchesDir,

@@ -47,10 +47,29 @@ type Host interface {
 	Create(path string, perm fs.FileMode) (io.WriteCloser, error)
 }
 
-// Exists reports whether path can be read on h.
+// Exists reports whether path can be opened for reading on h. It opens
+// rather than reads: one of the files it asks about is etcd's database.
 func Exists(h Host, path string) bool {
-	_, err := h.ReadFile(path)
-	return err == nil
+	f, err := h.Open(path)
+	if err != nil {
+		return false
+	}
+	_ = f.Close()
+	return true
+}
+
+// fileSize is the size of path on h, found by seeking to its end.
+func fileSize(h Host, path string) (int64, error) {
+	f, err := h.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, fmt.Errorf("finding the size of %s: %w", path, err)
+	}
+	return n, nil
 }
 
 // ExecHost is the real host: os/exec and the local file system.

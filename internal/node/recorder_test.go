@@ -108,7 +108,7 @@ func (r *recorder) Open(path string) (io.ReadSeekCloser, error) {
 	return readSeekNopCloser{bytes.NewReader(b)}, nil
 }
 
-type readSeekNopCloser struct{ *bytes.Reader }
+type readSeekNopCloser struct{ io.ReadSeeker }
 
 func (readSeekNopCloser) Close() error { return nil }
 

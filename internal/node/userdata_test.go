@@ -33,6 +33,7 @@ func renderUserData(t *testing.T, role, pool string) []byte {
     }
     config_key   = "bootstrap/cluster.json"
     kubernetes_version = "1.36.6"
+    etcd_quota_gib = 3
     role         = "` + role + `"
     pool         = "` + pool + `"
   })
@@ -62,9 +63,19 @@ func unitsLine(role, pool string) string {
 	return "\"$agent\" node install-units \\\n  --role \"" + role + "\" \\\n  --pool \"" + pool + "\""
 }
 
+// controllerLines are what the controller's user data adds after the
+// Kubernetes version's comment: etcd's quota, which only the control plane
+// applies, so that a change of it makes a new launch template version of
+// the control plane alone.
+const controllerLines = "# etcd quota 3 GiB: applied by kubeadm init, so named here for\n# the same reason (`kforge roll --control-plane`).\n"
+
+// versionComment ends the comment the controller's lines follow.
+const versionComment = "(and `kforge upgrade`) then replaces.\n"
+
 // TestUserDataGoldenAndShellcheck checks the worker's user data against its
 // golden file, and the controller's against the same file with the units
-// line naming its role: the two must not differ anywhere else.
+// line naming its role and etcd's quota named: the two must not differ
+// anywhere else.
 func TestUserDataGoldenAndShellcheck(t *testing.T) {
 	const goldenPath = "testdata/user-data-worker.sh"
 	for _, tc := range []struct{ role, pool string }{
@@ -102,6 +113,7 @@ func TestUserDataGoldenAndShellcheck(t *testing.T) {
 					t.Fatal(err)
 				}
 				expected := bytes.Replace(worker, []byte(unitsLine("worker", "general")), []byte(want), 1)
+				expected = bytes.Replace(expected, []byte(versionComment), []byte(versionComment+controllerLines), 1)
 				if !bytes.Equal(out, expected) {
 					t.Errorf("the controller's user data differs from %s in more than its role:\n%s", goldenPath, out)
 				}

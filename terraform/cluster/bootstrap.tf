@@ -42,6 +42,8 @@ locals {
     controller_asg_name = "${var.cluster_name}-${local.controller_group}"
     # kforge-backup.timer's interval on the control plane.
     backup_interval_minutes = var.backup_interval_minutes
+    # etcd's quota, which kubeadm init on the control plane applies.
+    etcd_quota_gib = var.etcd_quota_gib
     # kforge-drain-events.service on the control plane reads this queue and
     # answers this hook; the heartbeat bounds its drain.
     node_events_queue_url            = module.interruption.queue_url
@@ -65,6 +67,7 @@ locals {
     } }
     config_key         = aws_s3_object.cluster_config.key
     kubernetes_version = var.kubernetes_version
+    etcd_quota_gib     = var.etcd_quota_gib
   }
 
   controller_user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, { role = "controller", pool = "" }))

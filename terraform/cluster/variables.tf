@@ -231,6 +231,19 @@ variable "backup_interval_minutes" {
   }
 }
 
+variable "etcd_quota_gib" {
+  description = "etcd's backend quota in GiB (--quota-backend-bytes): the database size at which etcd refuses every write. Applied by kubeadm init, so a change reaches a running cluster when the control plane is replaced (`kforge roll --control-plane`); the control plane's launch template names it for that reason."
+  type        = number
+  default     = 2
+
+  # 2 GiB is etcd's default; above 4 GiB a snapshot may not fit the one S3
+  # PutObject of the control plane's backup (5 GB at most).
+  validation {
+    condition     = var.etcd_quota_gib >= 2 && var.etcd_quota_gib <= 4 && floor(var.etcd_quota_gib) == var.etcd_quota_gib
+    error_message = "etcd_quota_gib must be a whole number from 2 (etcd's default) to 4 GiB."
+  }
+}
+
 variable "controller_volume_size" {
   description = "Root volume size of the control-plane node in GiB."
   type        = number
