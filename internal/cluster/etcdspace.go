@@ -86,15 +86,15 @@ func etcdSpaceProblem(size, quota int64) string {
 		"defragment it, or raise controlPlane.etcdQuotaGiB (docs/OPERATIONS.md, \"etcd database space\")", size>>20, 100*float64(size)/float64(quota), quota>>20)
 }
 
-// etcdPodSelector finds etcd's mirror pod: kubeadm labels its static
+// EtcdPodSelector finds etcd's mirror pod: kubeadm labels its static
 // pods with their component.
-const etcdPodSelector = "component=etcd"
+const EtcdPodSelector = "component=etcd"
 
 // runningEtcdQuota is the quota etcd runs with, read off the command of its
 // static pod (the mirror pod the kubelet publishes in kube-system); found
 // is false when there is no such pod, or it has no etcd container.
 func runningEtcdQuota(ctx context.Context, client *http.Client, server string) (quota int64, found bool, err error) {
-	resp, err := apiGet(ctx, client, server, "/api/v1/namespaces/kube-system/pods?labelSelector="+url.QueryEscape(etcdPodSelector),
+	resp, err := apiGet(ctx, client, server, "/api/v1/namespaces/kube-system/pods?labelSelector="+url.QueryEscape(EtcdPodSelector),
 		"application/json", "listing the etcd pod")
 	if err != nil {
 		return 0, false, err

@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
+	"github.com/kforge/kforge/internal/kubeadm"
 	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/nodelifecycle"
 )
@@ -60,7 +62,7 @@ func (e *Env) requestSnapshot(ctx context.Context, out *Outputs, poll, timeout t
 		got, err := b.Get(ctx, certstore.SnapshotRequestKey)
 		switch {
 		case err == nil && string(got) == id:
-			return id, nil
+			return id, snapshotFitsQuota(ctx, b.Client, out.CertsBucket, e.Config.ControlPlane.EtcdQuotaGiB)
 		case err != nil && !errors.Is(err, node.ErrNotFound):
 			return "", fmt.Errorf("reading s3://%s/%s: %w", out.CertsBucket, certstore.SnapshotRequestKey, err)
 		}
@@ -73,6 +75,29 @@ func (e *Env) requestSnapshot(ctx context.Context, out *Outputs, poll, timeout t
 		case <-time.After(min(poll, 2*time.Second)):
 		}
 	}
+}
+
+// snapshotFitsQuota refuses, before the termination, a roll whose
+// replacement would restore a database its etcd quota (the environment's
+// controlPlane.etcdQuotaGiB, which kubeadm init on the replacement
+// applies) does not hold: the latest snapshot is that database.
+func snapshotFitsQuota(ctx context.Context, client *s3.Client, bucket string, quotaGiB int) error {
+	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.EtcdSnapshotKey)})
+	if err != nil {
+		return fmt.Errorf("reading the size of s3://%s/%s: %w", bucket, certstore.EtcdSnapshotKey, err)
+	}
+	return quotaHoldsSnapshot(quotaGiB, aws.ToInt64(head.ContentLength))
+}
+
+// quotaHoldsSnapshot: nil when a quota of quotaGiB holds a snapshot of
+// size bytes, otherwise why the roll stops and what to do.
+func quotaHoldsSnapshot(quotaGiB int, size int64) error {
+	if kubeadm.EtcdQuotaHolds(quotaGiB, size) {
+		return nil
+	}
+	return Failure("the latest etcd snapshot (%s) is %d MiB, and controlPlane.etcdQuotaGiB %d would not hold it on the replacement: nothing was terminated; "+
+		"set controlPlane.etcdQuotaGiB to %d or more and run `kforge up`, or defragment etcd first (docs/OPERATIONS.md, \"etcd database space\")",
+		certstore.EtcdSnapshotKey, size>>20, quotaGiB, size>>30+1)
 }
 
 // snapshotFirst has the control plane take an etcd snapshot right before

@@ -10,12 +10,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/certstore"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/testutil/kubeapi"
 	"github.com/kforge/kforge/internal/wait"
 )
@@ -183,5 +187,49 @@ func TestDeleteOldNodeAgainstARealAPIServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestControlPlaneRollRefusesAQuotaBelowTheSnapshot: the replacement
+// restores the latest snapshot under the environment's etcd quota, so a
+// roll stops before the termination when that quota would not hold it. The
+// size is the object's in the certs bucket, read on the emulator.
+func TestControlPlaneRollRefusesAQuotaBelowTheSnapshot(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	client := awsx.S3Client(cfg, em.URL())
+	const bucket = "kforge-test-certs"
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshotFitsQuota(ctx, client, bucket, 2); err == nil || !strings.Contains(err.Error(), certstore.EtcdSnapshotKey) {
+		t.Errorf("no snapshot: %v, want an error naming %s", err, certstore.EtcdSnapshotKey)
+	}
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.EtcdSnapshotKey), Body: strings.NewReader(strings.Repeat("e", 4096))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshotFitsQuota(ctx, client, bucket, 2); err != nil {
+		t.Errorf("a 4 KiB snapshot under a 2 GiB quota: %v", err)
+	}
+
+	const gib = int64(1) << 30
+	for _, tc := range []struct {
+		quota int
+		size  int64
+		want  string
+	}{
+		{2, 2*gib - 1, ""},
+		{0, 2*gib - 1, ""},
+		{3, 2 * gib, ""},
+		{2, 2 * gib, "is 2048 MiB, and controlPlane.etcdQuotaGiB 2 would not hold it on the replacement: nothing was terminated; set controlPlane.etcdQuotaGiB to 3 or more"},
+		{2, 5 * gib / 2, "is 2560 MiB, and controlPlane.etcdQuotaGiB 2 would not hold it on the replacement: nothing was terminated; set controlPlane.etcdQuotaGiB to 3 or more"},
+	} {
+		err := quotaHoldsSnapshot(tc.quota, tc.size)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("quota %d GiB, snapshot %d bytes: %v", tc.quota, tc.size, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("quota %d GiB, snapshot %d bytes: %v, want %q", tc.quota, tc.size, err, tc.want)
+		}
 	}
 }

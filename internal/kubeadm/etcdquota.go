@@ -34,6 +34,15 @@ func CheckEtcdQuotaGiB(gib int) error {
 	return nil
 }
 
+// EtcdQuotaHolds reports whether a quota of gib GiB (0: etcd's default)
+// holds a database of dbBytes: below it, etcd takes writes.
+func EtcdQuotaHolds(gib int, dbBytes int64) bool {
+	if gib == 0 {
+		gib = DefaultEtcdQuotaGiB
+	}
+	return dbBytes < EtcdQuotaBytes(gib)
+}
+
 // localEtcd is the control plane's local etcd: its data directory, and its
 // quota when one is set (0 leaves etcd's default and the flag out, as
 // before the setting existed).

@@ -20,13 +20,10 @@ func (a *Agent) etcdQuotaGiB(restored bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	configured := quota
-	if configured == 0 {
-		configured = kubeadm.DefaultEtcdQuotaGiB
-	}
-	if size < kubeadm.EtcdQuotaBytes(configured) {
+	if kubeadm.EtcdQuotaHolds(quota, size) {
 		return quota, nil
 	}
+	configured := max(quota, kubeadm.DefaultEtcdQuotaGiB)
 	raised := int((size+(1<<30)-1)>>30) + 1
 	a.logger().Warn("the restored etcd database does not fit the configured quota: etcd gets a larger one so that it takes writes; "+
 		"set controlPlane.etcdQuotaGiB to at least this, or defragment and replace the control plane (docs/OPERATIONS.md, \"etcd database space\")",

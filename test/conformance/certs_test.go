@@ -76,37 +76,43 @@ func checkCertRenewal(t *testing.T, e *env, _ artifacts) {
 func mirrorStaticPods(t *testing.T, e *env, stamp string) {
 	t.Helper()
 	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
-		path := filepath.Join(manifestDir, name+".yaml")
-		manifest, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if stamp != "" {
-			annotated, changed, err := node.AnnotateStaticPod(manifest, node.CertsRenewedAnnotation, stamp)
-			if err != nil || !changed {
-				t.Fatalf("annotating kubeadm's %s: changed %v, %v", path, changed, err)
-			}
-			manifest = annotated
-		}
-		var pod corev1.Pod
-		if err := yaml.UnmarshalStrict(manifest, &pod); err != nil {
-			t.Fatal(err)
-		}
-		pod.Name = name + "-" + nodeName
-		pod.Spec.NodeName = nodeName
-		mirror, err := json.Marshal(&pod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// No kubelet confirms a graceful deletion here.
-		if _, err := e.kubectl("delete", "pod", "-n", "kube-system", pod.Name, "--ignore-not-found", "--grace-period=0", "--force"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.kubectl("create", "--validate=strict", "-f", e.write(name+"-mirror.json", mirror)); err != nil {
-			t.Fatalf("the API server refuses kubeadm's %s (annotated: %v):\n%v", name, stamp != "", err)
-		}
-		reportPodReady(t, e, pod.Name)
+		mirrorStaticPod(t, e, name, stamp)
 	}
+}
+
+// mirrorStaticPod is mirrorStaticPods for the manifest of one component.
+func mirrorStaticPod(t *testing.T, e *env, name, stamp string) {
+	t.Helper()
+	path := filepath.Join(manifestDir, name+".yaml")
+	manifest, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stamp != "" {
+		annotated, changed, err := node.AnnotateStaticPod(manifest, node.CertsRenewedAnnotation, stamp)
+		if err != nil || !changed {
+			t.Fatalf("annotating kubeadm's %s: changed %v, %v", path, changed, err)
+		}
+		manifest = annotated
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict(manifest, &pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Name = name + "-" + nodeName
+	pod.Spec.NodeName = nodeName
+	mirror, err := json.Marshal(&pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No kubelet confirms a graceful deletion here.
+	if _, err := e.kubectl("delete", "pod", "-n", "kube-system", pod.Name, "--ignore-not-found", "--grace-period=0", "--force"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.kubectl("create", "--validate=strict", "-f", e.write(name+"-mirror.json", mirror)); err != nil {
+		t.Fatalf("the API server refuses kubeadm's %s (annotated: %v):\n%v", name, stamp != "", err)
+	}
+	reportPodReady(t, e, pod.Name)
 }
 
 // certExpiry runs the agent's expiry check with the real kubeadm (standard

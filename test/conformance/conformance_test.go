@@ -4,18 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
 	"github.com/kforge/kforge/internal/addons"
 	"github.com/kforge/kforge/internal/cluster"
 	"github.com/kforge/kforge/internal/cni"
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/kubeadm"
 	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/upstream"
 	"golang.org/x/sys/unix"
@@ -50,6 +57,7 @@ func TestConformance(t *testing.T) {
 				{"6-cilium-chart", checkCilium},
 				{"4-addons-server-side", checkAddons},
 				{"9-placement", checkPlacement},
+				{"16-etcd-quota", checkEtcdQuota},
 				{"10-upgrade-back-in-service", checkBackInService},
 				{"11-containerd-sandbox-image", checkSandboxImage},
 				{"12-certificate-renewal", checkCertRenewal},
@@ -176,6 +184,69 @@ func checkEtcdDBSize(t *testing.T, e *env, _ artifacts) {
 		t.Errorf("etcd database size %d bytes, want a fresh database's, above 0 and far under the 2 GiB quota", size)
 	}
 	t.Logf("the API server reports an etcd database of %d bytes", size)
+}
+
+// 16. The quota kforge renders reaches etcd: kubeadm writes it into etcd's
+// static pod, the etcd started with that pod's command (check 3) reports
+// it as its own quota on kubeadm's metrics address, and kforge validate
+// reads it off the pod as the API server serves the kubelet's mirror of it
+// (after check 9, whose controller manager makes kube-system's service
+// account, which a pod needs).
+func checkEtcdQuota(t *testing.T, e *env, _ artifacts) {
+	want := kubeadm.EtcdQuotaBytes(etcdQuotaGiB)
+	path := filepath.Join(manifestDir, "etcd.yaml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict(raw, &pod); err != nil {
+		t.Fatalf("%s is not a Pod: %v", path, err)
+	}
+	var metricsURL string
+	for _, arg := range pod.Spec.Containers[0].Command {
+		if v, ok := strings.CutPrefix(arg, "--listen-metrics-urls="); ok {
+			metricsURL, _, _ = strings.Cut(v, ",")
+		}
+	}
+	if metricsURL == "" {
+		t.Fatalf("kubeadm's %s gives etcd no --listen-metrics-urls", path)
+	}
+	resp, err := http.Get(metricsURL + "/metrics")
+	if err != nil {
+		t.Fatalf("etcd's metrics at %s: %v", metricsURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var etcdQuota float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "etcd_server_quota_backend_bytes "); ok {
+			if etcdQuota, err = strconv.ParseFloat(v, 64); err != nil {
+				t.Fatalf("etcd's %q: %v", line, err)
+			}
+		}
+	}
+	if int64(etcdQuota) != want {
+		t.Errorf("etcd %s runs with a quota of %.0f bytes, want kforge's %d GiB (%d)", e.bin.EtcdVersion, etcdQuota, etcdQuotaGiB, want)
+	}
+
+	mirrorStaticPod(t, e, "etcd", "")
+	out, err := e.kubectl("get", "pods", "-n", "kube-system", "-l", cluster.EtcdPodSelector, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pods corev1.PodList
+	if err := json.Unmarshal([]byte(out), &pods); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := cluster.EtcdQuotaOfPods(pods.Items)
+	if err != nil || !found || got != want {
+		t.Errorf("kforge validate reads a quota of %d bytes (found %v, %v) off the %d etcd pods, want %d", got, found, err, len(pods.Items), want)
+	}
+	t.Logf("etcd runs with kforge's quota of %d GiB, and validate reads it off the etcd pod", etcdQuotaGiB)
 }
 
 // 7. The kubelet's own flag parsing and validation accept the

@@ -43,14 +43,19 @@ type artifacts struct {
 	issuers      []byte
 }
 
+// etcdQuotaGiB is the etcd quota the configurations carry: not etcd's
+// default, so that a quota which never reaches etcd shows.
+const etcdQuotaGiB = 3
+
 func render(t *testing.T, version string) artifacts {
 	t.Helper()
 	cp := kubeadm.ControlPlane{
 		ClusterName: clusterName, KubernetesVersion: version, APIDNSName: apiDNSName,
 		PodCIDR: "10.244.0.0/16", ServiceCIDR: "10.96.0.0/12", NodeName: nodeName,
 		PrivateIP: nodeIP, ProviderID: "aws:///eu-west-1a/i-0123456789abcdef0",
-		Labels:     map[string]string{"node.kubernetes.io/instance-type": "t3.medium"},
-		PatchesDir: kubeadm.PatchesDir,
+		Labels:       map[string]string{"node.kubernetes.io/instance-type": "t3.medium"},
+		PatchesDir:   kubeadm.PatchesDir,
+		EtcdQuotaGiB: etcdQuotaGiB,
 	}
 	a := artifacts{version: version}
 	var err error
