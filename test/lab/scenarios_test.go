@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -118,6 +119,10 @@ func TestUp(t *testing.T) {
 	}
 	if n := strings.Count(out, "ready=true"); n != wantNodes {
 		t.Fatalf("kforge validate local reports %d Ready nodes, want %d", n, wantNodes)
+	}
+	// The quota etcd runs with, off its mirror pod: the environment's.
+	if !regexp.MustCompile(`(?m)^etcd database [0-9]+ MiB of its 2048 MiB quota$`).MatchString(out) || strings.Contains(out, "etcd quota: the environment sets") {
+		t.Errorf("kforge validate local does not report the etcd database under the environment's 2048 MiB quota:\n%s", out)
 	}
 	results.Lock()
 	results.ready = len(nodes)
