@@ -72,7 +72,7 @@ run "real_aws_configuration" {
     error_message = "user data renders under 16 KB"
   }
   assert {
-    condition     = alltrue([for k in ["cluster_name", "environment", "region", "domain", "api_dns_name", "kubernetes_version", "pod_cidr", "service_cidr", "bucket", "kms_key_arn", "zone_id", "efs_id", "acme_email", "http_node_port", "https_node_port", "worker_pools", "controller_asg_name", "backup_interval_minutes"] : contains(keys(jsondecode(aws_s3_object.cluster_config.content)), k)])
+    condition     = alltrue([for k in ["cluster_name", "environment", "region", "domain", "api_dns_name", "kubernetes_version", "pod_cidr", "service_cidr", "bucket", "kms_key_arn", "zone_id", "efs_id", "acme_email", "http_node_port", "https_node_port", "worker_pools", "controller_asg_name", "backup_interval_minutes", "etcd_quota_gib"] : contains(keys(jsondecode(aws_s3_object.cluster_config.content)), k)])
     error_message = "cluster.json carries every contract key"
   }
   assert {
@@ -150,6 +150,27 @@ run "new_release_and_agent_build_change_no_image" {
   assert {
     condition     = strcontains(local.worker_user_data["general"], filesha256("tests/fixtures/kforge-node-arm64")) && !strcontains(local.worker_user_data["general"], filesha256("tests/fixtures/kforge-node"))
     error_message = "the new agent's hash reaches the launch templates (for new instances)"
+  }
+}
+
+# etcd's quota is applied by kubeadm init on the control plane alone: it
+# reaches cluster.json, and the control plane's user data names it so that
+# a change makes a new launch template version for `kforge roll
+# --control-plane`; the workers' user data stays as it was.
+run "etcd_quota_reaches_the_control_plane_only" {
+  command = plan
+
+  variables {
+    etcd_quota_gib = 3
+  }
+
+  assert {
+    condition     = jsondecode(aws_s3_object.cluster_config.content).etcd_quota_gib == 3
+    error_message = "cluster.json carries the etcd quota"
+  }
+  assert {
+    condition     = strcontains(local.controller_user_data, "# etcd quota 3 GiB:") && alltrue([for u in values(local.worker_user_data) : !strcontains(u, "etcd quota")])
+    error_message = "the control plane's user data names the etcd quota, and no worker's does"
   }
 }
 
