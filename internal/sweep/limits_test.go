@@ -101,7 +101,7 @@ func TestListPastFirstPage(t *testing.T) {
 			if i == 10 {
 				tags = append(tags, efstypes.Tag{Key: aws.String(ClusterTag), Value: aws.String("delta")})
 			}
-			createFileSystem(ctx, t, c, &efs.CreateFileSystemInput{CreationToken: aws.String(name), Tags: tags})
+			localawstest.CreateFileSystem(ctx, t, c, &efs.CreateFileSystemInput{CreationToken: aws.String(name), Tags: tags})
 		}
 		l := newTestLister("delta", cfg)
 		if err := l.fileSystems(ctx); err != nil {

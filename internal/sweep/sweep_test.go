@@ -2,7 +2,6 @@ package sweep
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -123,11 +122,10 @@ func createCluster(t *testing.T, ctx context.Context, cfg aws.Config, endpoint, 
 	must("asg", err)
 
 	fs := efs.NewFromConfig(cfg)
-	fsOut, err := fs.CreateFileSystem(ctx, &efs.CreateFileSystemInput{CreationToken: aws.String(name + "-efs"), Encrypted: aws.Bool(true), Tags: []efstypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String(name)}, {Key: aws.String("Name"), Value: aws.String(name + "-efs")}}})
-	must("efs", err)
-	_, err = fs.CreateMountTarget(ctx, &efs.CreateMountTargetInput{FileSystemId: fsOut.FileSystemId, SubnetId: aws.String(subnets[1]), SecurityGroups: []string{aws.ToString(sgs[0])}})
+	fsID := localawstest.CreateFileSystem(ctx, t, fs, &efs.CreateFileSystemInput{CreationToken: aws.String(name + "-efs"), Encrypted: aws.Bool(true), Tags: []efstypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String(name)}, {Key: aws.String("Name"), Value: aws.String(name + "-efs")}}})
+	_, err = fs.CreateMountTarget(ctx, &efs.CreateMountTargetInput{FileSystemId: aws.String(fsID), SubnetId: aws.String(subnets[1]), SecurityGroups: []string{aws.ToString(sgs[0])}})
 	must("mount target", err)
-	_, err = fs.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{FileSystemId: fsOut.FileSystemId, ClientToken: aws.String(name + "-ap")})
+	_, err = fs.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{FileSystemId: aws.String(fsID), ClientToken: aws.String(name + "-ap")})
 	must("access point", err)
 
 	im := iam.NewFromConfig(cfg)
@@ -422,19 +420,16 @@ func TestListSkipsFileSystemDeletedMeanwhile(t *testing.T) {
 	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
 	c := efs.NewFromConfig(cfg)
-	fs, err := c.CreateFileSystem(ctx, &efs.CreateFileSystemInput{
+	fsID := localawstest.CreateFileSystem(ctx, t, c, &efs.CreateFileSystemInput{
 		CreationToken: aws.String("gamma-efs"),
 		Tags:          []efstypes.Tag{{Key: aws.String("Name"), Value: aws.String("gamma-efs")}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	racing := cfg.Copy()
 	racing.APIOptions = append(racing.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("deleteFirst",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				if _, ok := in.Parameters.(*efs.DescribeMountTargetsInput); ok {
-					if _, err := c.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: fs.FileSystemId}); err != nil {
+					if _, err := c.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: aws.String(fsID)}); err != nil {
 						t.Errorf("deleting the file system first: %v", err)
 					}
 				}
@@ -450,28 +445,6 @@ func TestListSkipsFileSystemDeletedMeanwhile(t *testing.T) {
 	}
 }
 
-// createFileSystem creates a file system and returns its ID. Under load
-// the emulator's answer to a create can be lost and the SDK's retry meet
-// the file system it made (FileSystemAlreadyExists, as on AWS): the
-// creation token finds it.
-func createFileSystem(ctx context.Context, t *testing.T, c *efs.Client, in *efs.CreateFileSystemInput) string {
-	t.Helper()
-	token := aws.ToString(in.CreationToken)
-	out, err := c.CreateFileSystem(ctx, in)
-	var exists *efstypes.FileSystemAlreadyExists
-	if errors.As(err, &exists) {
-		found, derr := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{CreationToken: aws.String(token)})
-		if derr != nil || len(found.FileSystems) != 1 {
-			t.Fatalf("file system %s: %v, then %v", token, err, derr)
-		}
-		return aws.ToString(found.FileSystems[0].FileSystemId)
-	}
-	if err != nil {
-		t.Fatalf("file system %s: %v", token, err)
-	}
-	return aws.ToString(out.FileSystemId)
-}
-
 // TestAccessPointsOfFileSystems: the access points of the named file
 // systems, none of another's, and nothing (no error) for one already gone.
 func TestAccessPointsOfFileSystems(t *testing.T) {
@@ -480,7 +453,7 @@ func TestAccessPointsOfFileSystems(t *testing.T) {
 	c := efs.NewFromConfig(cfg)
 	newFS := func(token string) string {
 		t.Helper()
-		return createFileSystem(ctx, t, c, &efs.CreateFileSystemInput{CreationToken: aws.String(token)})
+		return localawstest.CreateFileSystem(ctx, t, c, &efs.CreateFileSystemInput{CreationToken: aws.String(token)})
 	}
 	newAP := func(fs, token string) {
 		t.Helper()

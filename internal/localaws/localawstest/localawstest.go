@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
+	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws"
@@ -42,4 +44,26 @@ func ConfigForTest(t testing.TB, region string, env ...string) (aws.Config, *loc
 		t.Fatalf("AWS configuration for the emulator: %v", err)
 	}
 	return cfg, e
+}
+
+// CreateFileSystem creates an EFS file system on the emulator and returns
+// its ID. Under load the emulator's answer to a create can be lost and the
+// SDK's retry meet the file system it made (FileSystemAlreadyExists, as on
+// AWS): the creation token finds it.
+func CreateFileSystem(ctx context.Context, t testing.TB, c *efs.Client, in *efs.CreateFileSystemInput) string {
+	t.Helper()
+	token := aws.ToString(in.CreationToken)
+	out, err := c.CreateFileSystem(ctx, in)
+	var exists *efstypes.FileSystemAlreadyExists
+	if errors.As(err, &exists) {
+		found, derr := c.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{CreationToken: aws.String(token)})
+		if derr != nil || len(found.FileSystems) != 1 {
+			t.Fatalf("file system %s: %v, then %v", token, err, derr)
+		}
+		return aws.ToString(found.FileSystems[0].FileSystemId)
+	}
+	if err != nil {
+		t.Fatalf("file system %s: %v", token, err)
+	}
+	return aws.ToString(out.FileSystemId)
 }

@@ -39,13 +39,10 @@ func TestFindsAccessPointsOfADeletedFileSystem(t *testing.T) {
 	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
 	c := efs.NewFromConfig(cfg)
-	fs, err := c.CreateFileSystem(ctx, &efs.CreateFileSystemInput{CreationToken: aws.String("fs")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fsID := aws.String(localawstest.CreateFileSystem(ctx, t, c, &efs.CreateFileSystemInput{CreationToken: aws.String("fs")}))
 	ap := func(cluster string) string {
 		t.Helper()
-		out, err := c.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{FileSystemId: fs.FileSystemId, ClientToken: aws.String(cluster),
+		out, err := c.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{FileSystemId: fsID, ClientToken: aws.String(cluster),
 			Tags: []efstypes.Tag{{Key: aws.String(ClusterTag), Value: aws.String(cluster)}}})
 		if err != nil {
 			t.Fatal(err)
@@ -54,7 +51,7 @@ func TestFindsAccessPointsOfADeletedFileSystem(t *testing.T) {
 	}
 	ours := ap("kforge-inv")
 	ap("kforge-other")
-	if _, err := c.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: fs.FileSystemId}); err != nil {
+	if _, err := c.DeleteFileSystem(ctx, &efs.DeleteFileSystemInput{FileSystemId: fsID}); err != nil {
 		t.Fatalf("the emulator refused to delete a file system with access points (then this test is moot): %v", err)
 	}
 
