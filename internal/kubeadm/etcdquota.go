@@ -3,6 +3,7 @@ package kubeadm
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // etcd's backend quota (--quota-backend-bytes): at it, etcd raises the
@@ -58,10 +59,9 @@ func localEtcd(quotaGiB int) *LocalEtcd {
 // pod's, as kubeadm writes it: --quota-backend-bytes=N); etcd's default
 // when the flag is absent.
 func EtcdQuotaFromCommand(command []string) (int64, error) {
-	const prefix = "--" + etcdQuotaFlag + "="
 	for _, arg := range command {
-		if len(arg) > len(prefix) && arg[:len(prefix)] == prefix {
-			n, err := strconv.ParseInt(arg[len(prefix):], 10, 64)
+		if v, ok := strings.CutPrefix(arg, "--"+etcdQuotaFlag+"="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n <= 0 {
 				return 0, fmt.Errorf("etcd's %q is not a positive number of bytes", arg)
 			}
