@@ -618,9 +618,20 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) stri
 	if x, y := string(a.InstanceType), string(b.InstanceType); x != y {
 		diffs = append(diffs, fmt.Sprintf("instance type %s -> %s", x, y))
 	}
-	if x, y := userDataKubernetes(aws.ToString(a.UserData)), userDataKubernetes(aws.ToString(b.UserData)); x != y {
-		diffs = append(diffs, fmt.Sprintf("Kubernetes %s -> %s", x, y))
-	} else if aws.ToString(a.UserData) != aws.ToString(b.UserData) {
+	named := false
+	for _, s := range []struct {
+		line   *regexp.Regexp
+		format string
+	}{
+		{kubernetesLine, "Kubernetes %s -> %s"},
+		{etcdQuotaLine, "etcd quota %s -> %s GiB"},
+	} {
+		// A setting an older template did not name is not a change of it.
+		if x, y := userDataSetting(aws.ToString(a.UserData), s.line), userDataSetting(aws.ToString(b.UserData), s.line); x != y && x != "" {
+			diffs, named = append(diffs, fmt.Sprintf(s.format, x, y)), true
+		}
+	}
+	if !named && aws.ToString(a.UserData) != aws.ToString(b.UserData) {
 		diffs = append(diffs, "user data: agent build or node settings")
 	}
 	if len(diffs) == 0 {
@@ -918,17 +929,21 @@ func (r *roller) api(ctx context.Context) nodeChecker {
 	return r.kube
 }
 
-// kubernetesLine is how the user data names the version its node installs
-// (terraform/cluster/templates/user-data.sh.tftpl).
-var kubernetesLine = regexp.MustCompile(`(?m)^# Kubernetes ([0-9]+\.[0-9]+\.[0-9]+):`)
+// How the user data (terraform/cluster/templates/user-data.sh.tftpl) names
+// the settings a node applies only when it boots: the Kubernetes version
+// it installs, and on the control plane etcd's quota.
+var (
+	kubernetesLine = regexp.MustCompile(`(?m)^# Kubernetes ([0-9]+\.[0-9]+\.[0-9]+):`)
+	etcdQuotaLine  = regexp.MustCompile(`(?m)^# etcd quota ([0-9]+) GiB:`)
+)
 
-// userDataKubernetes is the version base64 user data names, or "".
-func userDataKubernetes(encoded string) string {
+// userDataSetting is what base64 user data names on line, or "".
+func userDataSetting(encoded string, line *regexp.Regexp) string {
 	raw, err := base64.StdEncoding.DecodeString(encoded)
 	if err != nil {
 		return ""
 	}
-	if m := kubernetesLine.FindSubmatch(raw); m != nil {
+	if m := line.FindSubmatch(raw); m != nil {
 		return string(m[1])
 	}
 	return ""

@@ -306,12 +306,52 @@ func TestRollBadInput(t *testing.T) {
 	}
 }
 
-func TestUserDataKubernetes(t *testing.T) {
-	ud := base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\nset -euo pipefail\n# Kubernetes 1.36.6: what this node installs\n"))
-	if got := userDataKubernetes(ud); got != "1.36.6" {
-		t.Errorf("got %q, want 1.36.6", got)
+// TestRollNamesAnEtcdQuotaChange: a control plane outdated by a new etcd
+// quota says so in the roll's reason, read from the two launch template
+// versions' user data on the emulator; the first template that named no
+// quota is no quota change.
+func TestRollNamesAnEtcdQuotaChange(t *testing.T) {
+	f := newRollFixture(t)
+	ctx := context.Background()
+	userData := func(quota string) *string {
+		text := "#!/bin/bash\n# Kubernetes 1.36.6: what this node installs\n"
+		if quota != "" {
+			text += "# etcd quota " + quota + " GiB: applied by kubeadm init\n"
+		}
+		return aws.String(base64.StdEncoding.EncodeToString([]byte(text)))
 	}
-	if got := userDataKubernetes(base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\n"))); got != "" {
+	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-controller"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData("")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := lt.LaunchTemplate.LaunchTemplateId
+	for _, quota := range []string{"2", "3"} {
+		if _, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: id,
+			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData(quota)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := f.roller(&recordingUI{})
+	for _, c := range []struct{ from, to, want string }{
+		{"2", "3", "etcd quota 2 -> 3 GiB"},
+		{"1", "2", "user data: agent build or node settings"},
+	} {
+		if got := r.describeChange(ctx, aws.ToString(id), c.from, c.to); got != c.want {
+			t.Errorf("versions %s -> %s: %q, want %q", c.from, c.to, got, c.want)
+		}
+	}
+}
+
+func TestUserDataSettings(t *testing.T) {
+	ud := base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\nset -euo pipefail\n# Kubernetes 1.36.6: what this node installs\n# etcd quota 3 GiB: applied by kubeadm init\n"))
+	if got := userDataSetting(ud, kubernetesLine); got != "1.36.6" {
+		t.Errorf("Kubernetes: got %q, want 1.36.6", got)
+	}
+	if got := userDataSetting(ud, etcdQuotaLine); got != "3" {
+		t.Errorf("etcd quota: got %q, want 3", got)
+	}
+	if got := userDataSetting(base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\n")), kubernetesLine); got != "" {
 		t.Errorf("user data without the line: got %q", got)
 	}
 }
