@@ -90,7 +90,7 @@ func TestIAMPoliciesImplementTheLayout(t *testing.T) {
 		granted := map[string][]string{} // action -> prefixes
 		for _, st := range doc.Statement {
 			for _, a := range st.Action {
-				if a != "s3:GetObject" && a != "s3:PutObject" && a != "s3:DeleteObject" {
+				if a != "s3:GetObject" && a != "s3:PutObject" && a != "s3:DeleteObject" && a != "s3:AbortMultipartUpload" {
 					continue
 				}
 				for _, r := range st.Resource {
@@ -112,7 +112,7 @@ func TestIAMPoliciesImplementTheLayout(t *testing.T) {
 				writes = append(writes, acc.Prefix)
 			}
 		}
-		for action, want := range map[string][]string{"s3:GetObject": reads, "s3:PutObject": writes, "s3:DeleteObject": writes} {
+		for action, want := range map[string][]string{"s3:GetObject": reads, "s3:PutObject": writes, "s3:DeleteObject": writes, "s3:AbortMultipartUpload": writes} {
 			got := slices.Sorted(slices.Values(granted[action]))
 			if !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 				t.Errorf("%s role: %s on %v, the layout says %v", role, action, got, want)

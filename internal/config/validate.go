@@ -600,7 +600,7 @@ func (v *validator) controlPlane() {
 	v.backupInterval("controlPlane.backupInterval", cp.BackupInterval)
 	if err := kubeadm.CheckEtcdQuotaGiB(cp.EtcdQuotaGiB); err != nil || cp.EtcdQuotaGiB == 0 {
 		v.errorf("controlPlane.etcdQuotaGiB", fmt.Sprintf("use a whole number of GiB from %d (etcd's default) to %d", kubeadm.MinEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB),
-			"%d GiB is outside %d-%d GiB: below etcd's default the database fills sooner, and above %d GiB a snapshot may not fit the one S3 request of the control plane's backup (5 GB)",
+			"%d GiB is outside %d-%d GiB: below etcd's default the database fills sooner, and %d GiB is etcd's suggested maximum",
 			cp.EtcdQuotaGiB, kubeadm.MinEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB)
 	}
 }

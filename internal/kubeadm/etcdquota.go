@@ -10,14 +10,13 @@ import (
 // NOSPACE alarm and refuses every write until space is reclaimed and the
 // alarm disarmed. The bounds are kforge's, in whole GiB:
 //   - 2 GiB is etcd's own default, which kforge keeps unless told.
-//   - 4 GiB is the most whose snapshot still fits the one S3 PutObject (and
-//     the one CopyObject into the history) of the control plane's backup:
-//     S3 takes at most 5 GB in a single request, and a snapshot is as large
-//     as the database file, which may pass the quota by a little.
+//   - 8 GiB is etcd's suggested maximum for normal environments. The
+//     control plane's backup sends a snapshot that large in parts (S3
+//     takes at most 5 GiB in one request).
 const (
 	DefaultEtcdQuotaGiB = 2
 	MinEtcdQuotaGiB     = 2
-	MaxEtcdQuotaGiB     = 4
+	MaxEtcdQuotaGiB     = 8
 )
 
 // etcdQuotaFlag is etcd's flag for the quota, as kubeadm passes it.

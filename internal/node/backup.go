@@ -317,7 +317,7 @@ func (a *Agent) Backup(ctx context.Context) error {
 	// snapshot crosses the network once. Backups take turns (backupLock),
 	// so latest.db is still this run's.
 	history := etcdHistoryPrefix + a.now().UTC().Format("20060102T150405Z") + ".db"
-	if err := a.Bucket.Copy(ctx, EtcdSnapshotKey, history); err != nil {
+	if err := a.Bucket.Copy(ctx, EtcdSnapshotKey, history, size); err != nil {
 		return err
 	}
 	a.logger().Info("backup uploaded", "pki", PKIBackupKey, "etcd", EtcdSnapshotKey, "bytes", size)

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"os"
@@ -243,18 +242,7 @@ func TestSnapshotStreamsThroughTheBucket(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "snapshot.db"), filepath.Join(dir, "restore", "etcd-snapshot.db")
-	want := make([]byte, 9<<20+7)
-	if _, err := rand.Read(want); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(src, want, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := ExecHost{}.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	want, f := randomSnapshot(t, src, 9<<20+7)
 	if n, err := c.bucket.Upload(ctx, EtcdSnapshotKey, f); err != nil || n != int64(len(want)) {
 		t.Fatalf("Upload: %d bytes, %v; want %d", n, err, len(want))
 	}

@@ -30,9 +30,9 @@ type Bucket interface {
 	// memory of a control plane that also runs etcd.
 	Download(ctx context.Context, key string, w io.Writer) (int64, error)
 	Upload(ctx context.Context, key string, body io.ReadSeeker) (int64, error)
-	// Copy copies the object at from to to inside the bucket, on the
-	// server: the data does not cross the network again.
-	Copy(ctx context.Context, from, to string) error
+	// Copy copies the object at from, of size bytes, to to inside the
+	// bucket, on the server: the data does not cross the network again.
+	Copy(ctx context.Context, from, to string, size int64) error
 }
 
 // S3Bucket stores objects in S3, always under SSE-KMS with the cluster key.
@@ -40,6 +40,9 @@ type S3Bucket struct {
 	Client   *s3.Client
 	Name     string
 	KMSKeyID string
+	// partSize is the size of the parts of an object larger than one
+	// (defaultPartSize when 0); tests make it S3's 5 MiB minimum.
+	partSize int64
 }
 
 // Get reads key; a missing key is ErrNotFound.
@@ -80,8 +83,9 @@ func (b S3Bucket) Put(ctx context.Context, key string, data []byte) error {
 // Upload writes key from body, from its current offset to its end, as Put
 // does, and returns the size written. The SDK reads a seekable body from
 // where it is as it signs and sends it (and rewinds it for a retry), never
-// whole into memory. A single PutObject takes up to 5 GB; etcd's quota is
-// 2 GiB unless raised, and 8 GiB is its suggested maximum.
+// whole into memory. A body larger than a part goes in parts
+// (uploadParts): a single PutObject takes up to 5 GiB, and a snapshot of
+// an etcd whose quota is raised to 8 GiB can be larger.
 func (b S3Bucket) Upload(ctx context.Context, key string, body io.ReadSeeker) (int64, error) {
 	if b.KMSKeyID == "" {
 		return 0, fmt.Errorf("putting s3://%s/%s: no KMS key configured", b.Name, key)
@@ -98,6 +102,12 @@ func (b S3Bucket) Upload(ctx context.Context, key string, body io.ReadSeeker) (i
 		return 0, fmt.Errorf("putting s3://%s/%s: %w", b.Name, key, err)
 	}
 	size := end - start
+	if size > b.partSizeOf() {
+		if err := b.uploadParts(ctx, key, body, start, size); err != nil {
+			return 0, err
+		}
+		return size, nil
+	}
 	_, err = b.Client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:               aws.String(b.Name),
 		Key:                  aws.String(key),
@@ -112,13 +122,17 @@ func (b S3Bucket) Upload(ctx context.Context, key string, body io.ReadSeeker) (i
 	return size, nil
 }
 
-// Copy makes to a copy of from under SSE-KMS with the cluster key, as Put
-// writes. S3 authorizes it as a read of from and a write of to (and KMS
-// as a decrypt and a data key); it takes objects of up to 5 GB, as a
-// single PutObject does.
-func (b S3Bucket) Copy(ctx context.Context, from, to string) error {
+// Copy makes to a copy of from, of size bytes, under SSE-KMS with the
+// cluster key, as Put writes. S3 authorizes it as a read of from and a
+// write of to (and KMS as a decrypt and a data key). An object larger
+// than a part is copied in parts (copyParts): a single CopyObject takes up
+// to 5 GiB, as a single PutObject does.
+func (b S3Bucket) Copy(ctx context.Context, from, to string, size int64) error {
 	if b.KMSKeyID == "" {
 		return fmt.Errorf("copying s3://%s/%s: no KMS key configured", b.Name, from)
+	}
+	if size > b.partSizeOf() {
+		return b.copyParts(ctx, from, to, size)
 	}
 	_, err := b.Client.CopyObject(ctx, &s3.CopyObjectInput{
 		Bucket:               aws.String(b.Name),

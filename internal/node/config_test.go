@@ -46,7 +46,7 @@ func TestParseClusterNamesTheBadKey(t *testing.T) {
 		{"lifecycle_hook_heartbeat_seconds", 7201},
 		{"lifecycle_hook_name", ""},
 		{"etcd_quota_gib", 1},
-		{"etcd_quota_gib", 5},
+		{"etcd_quota_gib", 9},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {

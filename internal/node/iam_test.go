@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -144,6 +145,13 @@ func TestWorkerCannotReadControllerPrefix(t *testing.T) {
 		return S3Bucket{Client: awsx.S3Client(cfg, c.url), Name: c.bucket.Name, KMSKeyID: c.bucket.KMSKeyID}
 	}
 	worker, controller := bucketAs("worker"), bucketAs("controller")
+	// A snapshot larger than a part goes in parts: CreateMultipartUpload,
+	// UploadPart (or UploadPartCopy), CompleteMultipartUpload, and
+	// AbortMultipartUpload when a part fails.
+	workerParts, controllerParts := worker, controller
+	workerParts.partSize, controllerParts.partSize = 5<<20, 5<<20
+	snapshot := bytes.Repeat([]byte("etcd"), (6<<20)/4)
+	abandoned := errors.New("a part failed")
 	cases := []struct {
 		name    string
 		do      func() error
@@ -157,8 +165,34 @@ func TestWorkerCannotReadControllerPrefix(t *testing.T) {
 		{"worker writes under controller/", func() error { return worker.Put(ctx, PKIBackupKey, []byte("forged")) }, false},
 		{"controller reads the PKI backup", func() error { _, err := controller.Get(ctx, PKIBackupKey); return err }, true},
 		{"controller publishes join material", func() error { return controller.Put(ctx, JoinKey, []byte("{}")) }, true},
-		{"controller copies a backup into the history", func() error { return controller.Copy(ctx, PKIBackupKey, etcdHistoryPrefix+"copy.db") }, true},
-		{"worker copies join material under controller/", func() error { return worker.Copy(ctx, JoinKey, etcdHistoryPrefix+"forged.db") }, false},
+		{"controller copies a backup into the history", func() error {
+			return controller.Copy(ctx, PKIBackupKey, etcdHistoryPrefix+"copy.db", int64(len("content of "+PKIBackupKey)))
+		}, true},
+		{"worker copies join material under controller/", func() error {
+			return worker.Copy(ctx, JoinKey, etcdHistoryPrefix+"forged.db", int64(len("content of "+JoinKey)))
+		}, false},
+		{"controller uploads a snapshot in parts", func() error {
+			_, err := controllerParts.Upload(ctx, etcdHistoryPrefix+"uploaded.db", bytes.NewReader(snapshot))
+			return err
+		}, true},
+		{"controller copies a snapshot into the history in parts", func() error {
+			return controllerParts.Copy(ctx, etcdHistoryPrefix+"uploaded.db", etcdHistoryPrefix+"copied.db", int64(len(snapshot)))
+		}, true},
+		{"controller aborts an upload in parts", func() error {
+			key := etcdHistoryPrefix + "abandoned.db"
+			id, err := controllerParts.createUpload(ctx, key, "")
+			if err != nil {
+				return err
+			}
+			if err := controllerParts.finishUpload(ctx, key, id, nil, abandoned); err != abandoned {
+				return err
+			}
+			return nil
+		}, true},
+		{"worker uploads a snapshot in parts under controller/", func() error {
+			_, err := workerParts.Upload(ctx, EtcdSnapshotKey, bytes.NewReader(snapshot))
+			return err
+		}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

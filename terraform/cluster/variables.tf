@@ -236,11 +236,11 @@ variable "etcd_quota_gib" {
   type        = number
   default     = 2
 
-  # 2 GiB is etcd's default; above 4 GiB a snapshot may not fit the one S3
-  # PutObject of the control plane's backup (5 GB at most).
+  # 2 GiB is etcd's default, 8 GiB its suggested maximum; the backup sends
+  # a snapshot larger than 128 MiB in parts.
   validation {
-    condition     = var.etcd_quota_gib >= 2 && var.etcd_quota_gib <= 4 && floor(var.etcd_quota_gib) == var.etcd_quota_gib
-    error_message = "etcd_quota_gib must be a whole number from 2 (etcd's default) to 4 GiB."
+    condition     = var.etcd_quota_gib >= 2 && var.etcd_quota_gib <= 8 && floor(var.etcd_quota_gib) == var.etcd_quota_gib
+    error_message = "etcd_quota_gib must be a whole number from 2 (etcd's default) to 8 GiB (etcd's suggested maximum)."
   }
 }
 

@@ -89,7 +89,7 @@ locals {
         {
           Sid      = "ReadWriteOwnPrefixes"
           Effect   = "Allow"
-          Action   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+          Action   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
           Resource = ["${var.bucket_arn}/controller/*", "${var.bucket_arn}/workers/*"]
         },
         # SSE-KMS objects: GenerateDataKey to write, Decrypt to read (and
