@@ -8,15 +8,17 @@ import (
 )
 
 // What the account and region can run, checked by plan and up before
-// anything is applied: the EC2 vCPU quotas (vcpuquotas.go), and which of
-// the cluster's zones offer its instance types (offerings.go).
+// anything is applied: the EC2 vCPU quotas (vcpuquotas.go), which of the
+// cluster's zones offer its instance types (offerings.go), and whether the
+// control plane has the memory for a raised etcd quota (etcdmemory.go).
 
 // checkCapacity compares the cluster with what the account and region can
-// run, before anything is applied: the vCPU quotas (warnings) and the
-// zones' instance type offerings (warnings, or an error for a group no
-// zone can serve).
+// run, before anything is applied: the vCPU quotas and the control plane's
+// memory (warnings) and the zones' instance type offerings (warnings, or
+// an error for a group no zone can serve).
 func (e *Env) checkCapacity(ctx context.Context) error {
 	e.warnVCPUQuotas(ctx)
+	e.warnEtcdMemory(ctx)
 	return e.checkZoneOfferings(ctx)
 }
 

@@ -255,6 +255,18 @@ const describeTypesMax = 100
 // instanceVCPUs reads the default vCPUs of the named instance types.
 func instanceVCPUs(ctx context.Context, api InstanceTypeLister, types []string) (map[string]int, error) {
 	vcpus := map[string]int{}
+	err := describeInstanceTypes(ctx, api, types, "vCPUs", func(it ec2types.InstanceTypeInfo) {
+		if it.VCpuInfo != nil {
+			vcpus[string(it.InstanceType)] = int(aws.ToInt32(it.VCpuInfo.DefaultVCpus))
+		}
+	})
+	return vcpus, err
+}
+
+// describeInstanceTypes hands each of the named instance types EC2 knows to
+// read, in batches of the most one call may name; what names what is read,
+// for the error.
+func describeInstanceTypes(ctx context.Context, api InstanceTypeLister, types []string, what string, read func(ec2types.InstanceTypeInfo)) error {
 	for batch := range slices.Chunk(types, describeTypesMax) {
 		in := &ec2.DescribeInstanceTypesInput{}
 		for _, t := range batch {
@@ -264,16 +276,14 @@ func instanceVCPUs(ctx context.Context, api InstanceTypeLister, types []string) 
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("reading the vCPUs of %s: %w", strings.Join(batch, ", "), err)
+				return fmt.Errorf("reading the %s of %s: %w", what, strings.Join(batch, ", "), err)
 			}
 			for _, it := range page.InstanceTypes {
-				if it.VCpuInfo != nil {
-					vcpus[string(it.InstanceType)] = int(aws.ToInt32(it.VCpuInfo.DefaultVCpus))
-				}
+				read(it)
 			}
 		}
 	}
-	return vcpus, nil
+	return nil
 }
 
 // readQuota returns an EC2 quota's name and applied value; found is false
