@@ -62,6 +62,9 @@ type UpResult struct {
 	// Elapsed is the command's wall time, set by the caller.
 	Elapsed  string          `json:"elapsed"`
 	Outputs  Outputs         `json:"outputs"`
+	// Outdated are the groups whose instances run an older launch
+	// template: what only a roll applies (outdated.go).
+	Outdated []OutdatedGroup `json:"outdated,omitempty"`
 	Emulator *EmulatorRecord `json:"emulator,omitempty"`
 	Note     string          `json:"note,omitempty"`
 }
@@ -69,7 +72,8 @@ type UpResult struct {
 // RunUp creates or updates the environment's infrastructure: state bucket
 // and init, removal of a killed apply's orphans, plan, adoption of security
 // group rules that exist unrecorded, confirmation through the UI when there
-// are changes, apply, outputs.
+// are changes, apply, outputs, and the instances only a roll brings onto
+// their group's launch template.
 func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkLab(); err != nil {
 		return nil, err
@@ -153,6 +157,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if res.Outputs, _, err = DecodeOutputs(raw); err != nil {
 		return nil, err
 	}
+	res.Outdated = e.noteOutdated(ctx, &res.Outputs)
 	res.Env, res.Emulator, res.Note = e.Name, e.Emulator, e.EmulatorNote()
 	return res, nil
 }

@@ -1,0 +1,76 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+)
+
+// A launch template change (a new agent build, a Kubernetes version, an
+// etcd quota, an instance type) reaches only instances launched after it:
+// the groups have no instance refresh, so that no node goes without a
+// drain. After an up, the instances still on an older version are named,
+// with the roll that replaces them, as kOps names the rolling update an
+// update needs.
+
+// OutdatedGroup is a group whose instances run an older launch template
+// than the group launches now.
+type OutdatedGroup struct {
+	Pool      string `json:"pool"`
+	Instances int    `json:"instances"`
+	// Reason is the first outdated instance's, as `kforge roll` gives it.
+	Reason string `json:"reason"`
+	// Roll is the command that replaces them.
+	Roll string `json:"roll"`
+}
+
+// outdatedGroups reads the groups (pool name -> group name) as a roll's
+// plan does, changing nothing, and returns those with outdated instances.
+func outdatedGroups(ctx context.Context, r *roller, targets map[string]string, env string) ([]OutdatedGroup, error) {
+	plan, err := r.plan(ctx, targets)
+	if err != nil {
+		return nil, err
+	}
+	var out []OutdatedGroup
+	for _, g := range plan.Groups {
+		if len(g.Replace) == 0 {
+			continue
+		}
+		roll := fmt.Sprintf("kforge roll %s --pool %s", env, g.Pool)
+		if g.Pool == ControlPlanePool {
+			roll = fmt.Sprintf("kforge roll %s --control-plane", env)
+		}
+		out = append(out, OutdatedGroup{Pool: g.Pool, Instances: len(g.Replace), Reason: g.Replace[0].Reason, Roll: roll})
+	}
+	return out, nil
+}
+
+// noteOutdated names, in notes, the groups whose instances an up left on
+// an older launch template. A failed read is a note too: the apply
+// succeeded, and `kforge roll --dry-run` reads the same.
+func (e *Env) noteOutdated(ctx context.Context, out *Outputs) []OutdatedGroup {
+	cfg, err := e.AWSConfig(ctx)
+	var outdated []OutdatedGroup
+	if err == nil {
+		targets := maps.Clone(out.WorkerASGNames)
+		if targets == nil {
+			targets = map[string]string{}
+		}
+		if out.ControllerASGName != "" {
+			targets[ControlPlanePool] = out.ControllerASGName
+		}
+		r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), ui: e.opts.UI}
+		outdated, err = outdatedGroups(ctx, r, targets, e.Name)
+	}
+	if err != nil {
+		e.opts.UI.Notef("note: the instances were not compared with their groups' launch templates: %v\n", err)
+		return nil
+	}
+	for _, g := range outdated {
+		e.opts.UI.Notef("note: %s: %d instance(s) run an older launch template than the group's (%s); `%s` replaces them\n", g.Pool, g.Instances, g.Reason, g.Roll)
+	}
+	return outdated
+}
