@@ -60,8 +60,8 @@ type UpResult struct {
 	Applied bool          `json:"applied"`
 	Summary tfrun.Summary `json:"summary"`
 	// Elapsed is the command's wall time, set by the caller.
-	Elapsed  string          `json:"elapsed"`
-	Outputs  Outputs         `json:"outputs"`
+	Elapsed string  `json:"elapsed"`
+	Outputs Outputs `json:"outputs"`
 	// Outdated are the groups whose instances run an older launch
 	// template: what only a roll applies (outdated.go).
 	Outdated []OutdatedGroup `json:"outdated,omitempty"`
