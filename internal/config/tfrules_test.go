@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -58,6 +59,7 @@ var sharedRules = []sharedRule{
 	{"kubernetes version with v", "version: 1.36.6", "version: v1.36.6", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "v1.36.6" }},
 	{"kubernetes minor unsupported", "version: 1.36.6", "version: 1.34.9", "kubernetes.version", "kubernetes_version", func(i *Inputs) { i.KubernetesVersion = "1.34.9" }},
 	{"etcd quota below etcd's default", "volumeSize: 30\n", "volumeSize: 30\n  etcdQuotaGiB: 1\n", "controlPlane.etcdQuotaGiB", "etcd_quota_gib", func(i *Inputs) { i.EtcdQuotaGiB = 1 }},
+	{"control plane volume below two etcd quotas", "volumeSize: 30\n", "volumeSize: 20\n  etcdQuotaGiB: 5\n", "controlPlane.volumeSize", "controller_volume_size", func(i *Inputs) { i.ControllerVolumeSize, i.EtcdQuotaGiB = 20, 5 }},
 	{"etcd quota above etcd's suggested maximum", "volumeSize: 30\n", "volumeSize: 30\n  etcdQuotaGiB: 9\n", "controlPlane.etcdQuotaGiB", "etcd_quota_gib", func(i *Inputs) { i.EtcdQuotaGiB = 9 }},
 	{"node port low", "httpNodePort: 30080", "httpNodePort: 8080", "ingress.httpNodePort", "http_node_port", func(i *Inputs) { i.HTTPNodePort = 8080 }},
 	{"https node port low", "httpsNodePort: 30443", "httpsNodePort: 443", "ingress.httpsNodePort", "https_node_port", func(i *Inputs) { i.HTTPSNodePort = 443 }},
@@ -276,7 +278,7 @@ func TestSharedRulesInTerraform(t *testing.T) {
 			continue
 		}
 		t.Run(path.Base(stack), func(t *testing.T) {
-			runSharedRules(t, bin, dir, stack, cases)
+			runSharedRules(t, bin, dir, stack, cases, declared)
 		})
 	}
 }
@@ -300,6 +302,22 @@ func declaredVariables(stack string) (map[string]bool, error) {
 	return names, nil
 }
 
+// inputsJSON is the Inputs set makes, by JSON key.
+func inputsJSON(t *testing.T, set func(*Inputs)) map[string]json.RawMessage {
+	t.Helper()
+	var in Inputs
+	set(&in)
+	raw, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
 var variableBlock = regexp.MustCompile(`(?m)^variable "([A-Za-z0-9_-]+)"`)
 
 // runName is a case's name as a run block's label: "name too long" runs as
@@ -312,8 +330,10 @@ var nonLabel = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 // runSharedRules writes the cases into tests/shared_rules.tftest.hcl of the
 // module's copy under dir, after the mock provider and valid variables of
-// its first test file, and runs terraform test on that file.
-func runSharedRules(t *testing.T, bin, dir, stack string, cases []sharedRule) {
+// its first test file, and runs terraform test on that file. A case sets
+// every declared variable its set changes, so that a rule between two
+// variables (a volume against a quota) sees both.
+func runSharedRules(t *testing.T, bin, dir, stack string, cases []sharedRule, declared map[string]bool) {
 	tests, err := fs.Glob(kforge.Terraform, stack+"/tests/*.tftest.hcl")
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("%s has no terraform test file to take the mock provider and valid variables from (%v)", stack, err)
@@ -328,18 +348,16 @@ func runSharedRules(t *testing.T, bin, dir, stack string, cases []sharedRule) {
 	}
 	var b strings.Builder
 	b.WriteString(header + "\n")
+	zero := inputsJSON(t, func(*Inputs) {})
 	for _, tc := range cases {
-		var in Inputs
-		tc.set(&in)
-		raw, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
+		all := inputsJSON(t, tc.set)
+		fmt.Fprintf(&b, "run %q {\n  command = plan\n  variables {\n", runName(tc.name))
+		for _, name := range slices.Sorted(maps.Keys(all)) {
+			if name == tc.variable || (declared[name] && string(all[name]) != string(zero[name])) {
+				fmt.Fprintf(&b, "    %s = %s\n", name, all[name])
+			}
 		}
-		var all map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &all); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "run %q {\n  command = plan\n  variables {\n    %s = %s\n  }\n  expect_failures = [var.%s]\n}\n\n", runName(tc.name), tc.variable, all[tc.variable], tc.variable)
+		fmt.Fprintf(&b, "  }\n  expect_failures = [var.%s]\n}\n\n", tc.variable)
 	}
 	module := filepath.Join(dir, filepath.FromSlash(stack))
 	if err := os.WriteFile(filepath.Join(module, "tests", "shared_rules.tftest.hcl"), []byte(b.String()), 0o644); err != nil {

@@ -602,7 +602,27 @@ func (v *validator) controlPlane() {
 		v.errorf("controlPlane.etcdQuotaGiB", fmt.Sprintf("use a whole number of GiB from %d (etcd's default) to %d", kubeadm.MinEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB),
 			"%d GiB is outside %d-%d GiB: below etcd's default the database fills sooner, and %d GiB is etcd's suggested maximum",
 			cp.EtcdQuotaGiB, kubeadm.MinEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB, kubeadm.MaxEtcdQuotaGiB)
+	} else if want := controlPlaneVolumeFor(cp.EtcdQuotaGiB); cp.VolumeSize >= minVolumeSize && cp.VolumeSize < want {
+		v.errorf("controlPlane.volumeSize", fmt.Sprintf("use at least %d GiB, or a lower controlPlane.etcdQuotaGiB", want),
+			"%d GiB does not hold etcd's database at its %d GiB quota twice (a backup's snapshot, and a replacement's downloaded snapshot, sit beside it) and the node's own %d GiB",
+			cp.VolumeSize, cp.EtcdQuotaGiB, controlPlaneOwnGiB)
 	}
+}
+
+// controlPlaneOwnGiB is what the control plane's root volume holds besides
+// etcd: the OS, the control plane's and Cilium's images (containerd keeps
+// each compressed and unpacked), logs, and the 10 % the kubelet keeps free
+// before it evicts (nodefs.available). With it, the smallest volume (20
+// GiB) holds a 4 GiB quota.
+const controlPlaneOwnGiB = 12
+
+// controlPlaneVolumeFor is the smallest root volume, in GiB, of a control
+// plane whose etcd has a quota of quotaGiB: the database and one copy of
+// it (the backup writes a snapshot beside it before uploading it; a
+// replacement downloads the snapshot and restores it beside the download)
+// and the node's own needs.
+func controlPlaneVolumeFor(quotaGiB int) int {
+	return 2*quotaGiB + controlPlaneOwnGiB
 }
 
 // Backup interval bounds: a snapshot of a small etcd takes seconds, so five

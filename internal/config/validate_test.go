@@ -165,6 +165,7 @@ func TestBadInputs(t *testing.T) {
 		{"controller type size", "instanceType: t3.medium", "instanceType: m7g.huge", "controlPlane.instanceType", 0, "not an EC2 instance type"},
 		{"controller volume small", "volumeSize: 30", "volumeSize: 10", "controlPlane.volumeSize", 0, "outside 20-16384"},
 		{"etcd quota zero", "volumeSize: 30\n", "volumeSize: 30\n  etcdQuotaGiB: 0\n", "controlPlane.etcdQuotaGiB", 24, "0 GiB is outside 2-8 GiB"},
+		{"controller volume below two etcd quotas", "volumeSize: 30\n", "volumeSize: 27\n  etcdQuotaGiB: 8\n", "controlPlane.volumeSize", 23, "27 GiB does not hold etcd's database at its 8 GiB quota twice"},
 		{"backup interval not a duration", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: often\n", "controlPlane.backupInterval", 24, "not a duration"},
 		{"backup interval too short", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: 1m\n", "controlPlane.backupInterval", 24, "between 5m0s and 24h0m0s"},
 		{"backup interval too long", "volumeSize: 30\n", "volumeSize: 30\n  backupInterval: 48h\n", "controlPlane.backupInterval", 24, "between 5m0s and 24h0m0s"},

@@ -245,13 +245,21 @@ variable "etcd_quota_gib" {
 }
 
 variable "controller_volume_size" {
-  description = "Root volume size of the control-plane node in GiB."
+  description = "Root volume size of the control-plane node in GiB, at least 2 × etcd_quota_gib + 12: etcd's database and a snapshot of it sit on it together (a backup, a restore)."
   type        = number
   default     = 30
 
   validation {
     condition     = var.controller_volume_size >= 20 && var.controller_volume_size <= 16384
     error_message = "controller_volume_size must be between 20 and 16384 GiB."
+  }
+
+  # etcd's database and one copy of it (a backup's snapshot, or a
+  # replacement's downloaded snapshot) at the quota, and the node's own
+  # 12 GiB: OS, images, logs and the kubelet's free-space threshold.
+  validation {
+    condition     = var.controller_volume_size >= 2 * var.etcd_quota_gib + 12
+    error_message = "controller_volume_size must be at least 2 × etcd_quota_gib + 12 GiB: etcd's database and a snapshot of it at the quota, and the node's own needs."
   }
 }
 
