@@ -57,9 +57,10 @@ func (b S3Bucket) createUpload(ctx context.Context, key string, checksum s3types
 	return aws.ToString(out.UploadId), nil
 }
 
-// finishUpload completes the upload with its parts, or, when err is set,
-// aborts it so that its parts stop taking storage (the bucket's lifecycle
-// rule aborts what an agent killed mid-upload leaves).
+// finishUpload completes the upload with its parts, or, when err is set or
+// the completion fails, aborts it so that its parts stop taking storage
+// (the bucket's lifecycle rule aborts what an agent killed mid-upload
+// leaves).
 func (b S3Bucket) finishUpload(ctx context.Context, key, id string, parts []s3types.CompletedPart, err error) error {
 	if err != nil {
 		_, abortErr := b.Client.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
@@ -74,7 +75,7 @@ func (b S3Bucket) finishUpload(ctx context.Context, key, id string, parts []s3ty
 		Bucket: aws.String(b.Name), Key: aws.String(key), UploadId: aws.String(id),
 		MultipartUpload: &s3types.CompletedMultipartUpload{Parts: parts},
 	}); err != nil {
-		return fmt.Errorf("completing the upload of s3://%s/%s: %w", b.Name, key, err)
+		return b.finishUpload(ctx, key, id, nil, fmt.Errorf("completing the upload of s3://%s/%s: %w", b.Name, key, err))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -136,25 +137,45 @@ func (r failsAfter) Read(p []byte) (int, error) {
 	return r.Reader.Read(p)
 }
 
-// An upload in parts that fails is aborted: no object, and no parts left
-// taking storage until the bucket's lifecycle rule would abort them.
+// An upload in parts that fails, in a part or at its completion, is
+// aborted: no object, and no parts left taking storage until the bucket's
+// lifecycle rule would abort them.
 func TestFailedUploadInPartsIsAborted(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
 	bucket := c.bucket
 	bucket.partSize = 5 << 20
-	body := failsAfter{bytes.NewReader(make([]byte, 11<<20)), 6 << 20}
-	if _, err := bucket.Upload(ctx, EtcdSnapshotKey, readSeekerOnly{body}); !errors.Is(err, errDisk) {
-		t.Fatalf("Upload: %v, want the disk's error", err)
+	noneLeft := func(t *testing.T, key string) {
+		t.Helper()
+		uploads, err := c.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket.Name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(uploads.Uploads) != 0 {
+			t.Errorf("%d uploads left in progress, want the failed one aborted", len(uploads.Uploads))
+		}
+		if _, err := bucket.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get after a failed upload: %v, want ErrNotFound", err)
+		}
 	}
-	uploads, err := c.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket.Name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(uploads.Uploads) != 0 {
-		t.Errorf("%d uploads left in progress, want the failed one aborted", len(uploads.Uploads))
-	}
-	if _, err := bucket.Get(ctx, EtcdSnapshotKey); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Get after a failed upload: %v, want ErrNotFound", err)
-	}
+	t.Run("a part", func(t *testing.T) {
+		body := failsAfter{bytes.NewReader(make([]byte, 11<<20)), 6 << 20}
+		if _, err := bucket.Upload(ctx, EtcdSnapshotKey, readSeekerOnly{body}); !errors.Is(err, errDisk) {
+			t.Fatalf("Upload: %v, want the disk's error", err)
+		}
+		noneLeft(t, EtcdSnapshotKey)
+	})
+	t.Run("the completion", func(t *testing.T) {
+		key := etcdHistoryPrefix + "incomplete.db"
+		id, err := bucket.createUpload(ctx, key, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A part S3 never received: CompleteMultipartUpload answers InvalidPart.
+		parts := []s3types.CompletedPart{{PartNumber: aws.Int32(1), ETag: aws.String(`"0123456789abcdef0123456789abcdef"`)}}
+		if err := bucket.finishUpload(ctx, key, id, parts, nil); err == nil || !strings.Contains(err.Error(), "completing the upload") {
+			t.Fatalf("finishUpload with a part S3 never received: %v, want the completion's error", err)
+		}
+		noneLeft(t, key)
+	})
 }
