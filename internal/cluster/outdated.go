@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -29,6 +30,9 @@ type OutdatedGroup struct {
 
 // outdatedGroups reads the groups (pool name -> group name) as a roll's
 // plan does, changing nothing, and returns those with outdated instances.
+// A control plane whose template differs by the Kubernetes version alone
+// is not outdated: its node upgrades itself in place (kforge upgrade's
+// kubeadm upgrade apply), and a roll would only cost API downtime.
 func outdatedGroups(ctx context.Context, r *roller, targets map[string]string, env string) ([]OutdatedGroup, error) {
 	plan, err := r.plan(ctx, targets)
 	if err != nil {
@@ -36,14 +40,15 @@ func outdatedGroups(ctx context.Context, r *roller, targets map[string]string, e
 	}
 	var out []OutdatedGroup
 	for _, g := range plan.Groups {
-		if len(g.Replace) == 0 {
-			continue
-		}
+		replace := g.Replace
 		roll := fmt.Sprintf("kforge roll %s --pool %s", env, g.Pool)
 		if g.Pool == ControlPlanePool {
+			replace = slices.DeleteFunc(slices.Clone(replace), func(i RollInstance) bool { return i.kubernetesOnly })
 			roll = fmt.Sprintf("kforge roll %s --control-plane", env)
 		}
-		out = append(out, OutdatedGroup{Pool: g.Pool, Instances: len(g.Replace), Reason: g.Replace[0].Reason, Roll: roll})
+		if len(replace) > 0 {
+			out = append(out, OutdatedGroup{Pool: g.Pool, Instances: len(replace), Reason: replace[0].Reason, Roll: roll})
+		}
 	}
 	return out, nil
 }

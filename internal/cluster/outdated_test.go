@@ -2,8 +2,16 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
 // After an up that made a new launch template version, the instances still
@@ -38,5 +46,53 @@ func TestOutdatedGroupsNameTheRoll(t *testing.T) {
 	got, err = outdatedGroups(ctx, f.roller(&recordingUI{}), map[string]string{"batch": "kforge-test-batch"}, "dev")
 	if err != nil || len(got) != 0 {
 		t.Errorf("a current group: %+v, %v; want none", got, err)
+	}
+}
+
+// A control plane whose template moved on by the Kubernetes version alone
+// upgrades in place (kforge upgrade), so up does not send it to a roll;
+// one that also moved on by its etcd quota is named.
+func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
+	f := newRollFixture(t)
+	ctx := context.Background()
+	userData := func(kubernetes, quota string) *string {
+		text := "#!/bin/bash\n# Kubernetes " + kubernetes + ": what this node installs\n# etcd quota " + quota + " GiB: applied by kubeadm init\n"
+		return aws.String(base64.StdEncoding.EncodeToString([]byte(text)))
+	}
+	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-controller"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData("1.35.10", "2")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ltID = aws.ToString(lt.LaunchTemplate.LaunchTemplateId)
+	f.group(t, "kforge-test-controller", 1, 1)
+	targets := map[string]string{ControlPlanePool: "kforge-test-controller"}
+	for _, step := range []struct {
+		kubernetes, quota string
+		named             bool
+	}{
+		{"1.36.6", "2", false}, // version 2: the upgrade's up
+		{"1.36.6", "3", true},  // version 3: and a new quota
+	} {
+		v, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId,
+			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData(step.kubernetes, step.quota)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		version := strconv.FormatInt(aws.ToInt64(v.LaunchTemplateVersion.VersionNumber), 10)
+		if _, err := f.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String("kforge-test-controller"),
+			LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String(version)}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := outdatedGroups(ctx, f.roller(&recordingUI{}), targets, "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case !step.named && len(got) != 0:
+			t.Errorf("version %s, Kubernetes alone: %+v, want the control plane left to its in-place upgrade", version, got)
+		case step.named && (len(got) != 1 || !strings.Contains(got[0].Reason, "Kubernetes 1.35.10 -> 1.36.6, etcd quota 2 -> 3 GiB")):
+			t.Errorf("version %s, and a new quota: %+v, want the control plane named with both changes", version, got)
+		}
 	}
 }

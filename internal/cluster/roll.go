@@ -79,6 +79,9 @@ type RollInstance struct {
 	LaunchTemplate string `json:"launch_template,omitempty"`
 	Version        string `json:"version,omitempty"`
 	Reason         string `json:"reason"`
+	// kubernetesOnly: the one change is the Kubernetes version, which a
+	// control plane takes in place (kforge upgrade; outdated.go).
+	kubernetesOnly bool
 }
 
 // RollGroup is one Auto Scaling group's part of the plan.
@@ -472,7 +475,7 @@ func (r *roller) planGroup(ctx context.Context, pool string, g *asgtypes.AutoSca
 		return rg, fmt.Errorf("group %s: %w", name, err)
 	}
 	rg.LaunchTemplate, rg.Version = ltName, version
-	changes := map[string]string{}
+	changes := map[string]templateChange{}
 	for _, t := range g.Tags {
 		if aws.ToString(t.Key) == RollingTag {
 			rg.Resuming = aws.ToString(t.Value)
@@ -504,12 +507,13 @@ func (r *roller) planGroup(ctx context.Context, pool string, g *asgtypes.AutoSca
 			it.Reason = fmt.Sprintf("launched from launch template %s, the group now uses %s", iltID, ltID)
 		case iversion != version:
 			it.LaunchTemplate, it.Version = ltName, iversion
-			why, ok := changes[it.Version]
+			change, ok := changes[it.Version]
 			if !ok {
-				why = r.describeChange(ctx, ltID, it.Version, version)
-				changes[it.Version] = why
+				change = r.describeChange(ctx, ltID, it.Version, version)
+				changes[it.Version] = change
 			}
-			it.Reason = fmt.Sprintf("launch template version %s, the group's is %s (%s)", it.Version, version, why)
+			it.Reason = fmt.Sprintf("launch template version %s, the group's is %s (%s)", it.Version, version, change.why)
+			it.kubernetesOnly = change.kubernetesOnly
 		default:
 			rg.UpToDate = append(rg.UpToDate, id)
 			continue
@@ -599,17 +603,18 @@ func (r *roller) resolveVersion(ctx context.Context, spec *asgtypes.LaunchTempla
 // describeChange names what differs between two versions of a template:
 // the image, the instance type, the user data (which carries the agent's
 // SHA-256). A failure to read them only makes the reason vaguer.
-func (r *roller) describeChange(ctx context.Context, ltID, from, to string) string {
+func (r *roller) describeChange(ctx context.Context, ltID, from, to string) templateChange {
+	unreadable := templateChange{why: "versions not readable"}
 	out, err := r.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(ltID), Versions: []string{from, to}})
 	if err != nil || len(out.LaunchTemplateVersions) != 2 {
-		return "versions not readable"
+		return unreadable
 	}
 	var a, b = out.LaunchTemplateVersions[0].LaunchTemplateData, out.LaunchTemplateVersions[1].LaunchTemplateData
 	if strconv.FormatInt(aws.ToInt64(out.LaunchTemplateVersions[0].VersionNumber), 10) != from {
 		a, b = b, a
 	}
 	if a == nil || b == nil {
-		return "versions not readable"
+		return unreadable
 	}
 	var diffs []string
 	if x, y := aws.ToString(a.ImageId), aws.ToString(b.ImageId); x != y {
@@ -618,7 +623,7 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) stri
 	if x, y := string(a.InstanceType), string(b.InstanceType); x != y {
 		diffs = append(diffs, fmt.Sprintf("instance type %s -> %s", x, y))
 	}
-	named := false
+	named, kubernetes := false, false
 	for _, s := range []struct {
 		line   *regexp.Regexp
 		format string
@@ -629,15 +634,23 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) stri
 		// A setting an older template did not name is not a change of it.
 		if x, y := userDataSetting(aws.ToString(a.UserData), s.line), userDataSetting(aws.ToString(b.UserData), s.line); x != y && x != "" {
 			diffs, named = append(diffs, fmt.Sprintf(s.format, x, y)), true
+			kubernetes = kubernetes || s.line == kubernetesLine
 		}
 	}
 	if !named && aws.ToString(a.UserData) != aws.ToString(b.UserData) {
 		diffs = append(diffs, "user data: agent build or node settings")
 	}
 	if len(diffs) == 0 {
-		return "other launch settings"
+		return templateChange{why: "other launch settings"}
 	}
-	return strings.Join(diffs, ", ")
+	return templateChange{why: strings.Join(diffs, ", "), kubernetesOnly: kubernetes && len(diffs) == 1}
+}
+
+// templateChange is what differs between two versions of a launch
+// template: why in words, and whether it is the Kubernetes version alone.
+type templateChange struct {
+	why            string
+	kubernetesOnly bool
 }
 
 // execute replaces the plan's instances group by group, one at a time,

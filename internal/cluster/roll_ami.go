@@ -115,7 +115,7 @@ func (e *Env) moveAMIs(ctx context.Context, changes []AMIChange, o RollOptions) 
 		e.opts.UI.Notef("roll: every node group already boots the latest Amazon Linux 2023 image\n")
 		return nil, nil
 	}
-	up, err := RunUp(ctx, e, UpOptions{Replace: replace, Progress: o.Progress})
+	up, err := RunUp(ctx, e, UpOptions{Replace: replace, Progress: o.Progress, RollsNext: true})
 	if err != nil {
 		return nil, fmt.Errorf("pinning the latest image: %w", err)
 	}

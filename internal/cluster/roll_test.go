@@ -337,8 +337,8 @@ func TestRollNamesAnEtcdQuotaChange(t *testing.T) {
 		{"2", "3", "etcd quota 2 -> 3 GiB"},
 		{"1", "2", "user data: agent build or node settings"},
 	} {
-		if got := r.describeChange(ctx, aws.ToString(id), c.from, c.to); got != c.want {
-			t.Errorf("versions %s -> %s: %q, want %q", c.from, c.to, got, c.want)
+		if got := r.describeChange(ctx, aws.ToString(id), c.from, c.to); got.why != c.want || got.kubernetesOnly {
+			t.Errorf("versions %s -> %s: %+v, want %q and not the Kubernetes version alone", c.from, c.to, got, c.want)
 		}
 	}
 }

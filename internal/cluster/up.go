@@ -30,6 +30,9 @@ type UpOptions struct {
 	// VersionChange lets the plan change the Kubernetes version: only
 	// kforge upgrade, which checks and sequences it, sets it.
 	VersionChange bool
+	// RollsNext: the caller replaces the outdated instances right after
+	// the apply (upgrade, roll --ami latest), so up does not name them.
+	RollsNext bool
 }
 
 // UpPreview is what up shows before it asks to apply.
@@ -157,7 +160,9 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if res.Outputs, _, err = DecodeOutputs(raw); err != nil {
 		return nil, err
 	}
-	res.Outdated = e.noteOutdated(ctx, &res.Outputs)
+	if !o.RollsNext {
+		res.Outdated = e.noteOutdated(ctx, &res.Outputs)
+	}
 	res.Env, res.Emulator, res.Note = e.Name, e.Emulator, e.EmulatorNote()
 	return res, nil
 }

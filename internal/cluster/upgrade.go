@@ -140,7 +140,7 @@ func RunUpgrade(ctx context.Context, e *Env, o UpgradeOptions) (*UpgradeResult, 
 	res.Done = append(res.Done, "version recorded")
 
 	// 2. Apply: cluster.json and the launch templates name the version.
-	up, err := RunUp(ctx, e, UpOptions{Progress: o.Progress, VersionChange: true})
+	up, err := RunUp(ctx, e, UpOptions{Progress: o.Progress, VersionChange: true, RollsNext: !o.NoRoll})
 	if err != nil {
 		return res, fmt.Errorf("applying Kubernetes %s: %w; run `kforge upgrade %s --to %s` again to resume", o.To, err, e.Name, o.To)
 	}
