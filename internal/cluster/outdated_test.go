@@ -51,16 +51,18 @@ func TestOutdatedGroupsNameTheRoll(t *testing.T) {
 
 // A control plane whose template moved on by the Kubernetes version alone
 // upgrades in place (kforge upgrade), so up does not send it to a roll;
-// one that also moved on by its etcd quota is named.
+// one that also moved on by its agent build or its etcd quota is named,
+// since an in-place upgrade changes neither.
 func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 	f := newRollFixture(t)
 	ctx := context.Background()
-	userData := func(kubernetes, quota string) *string {
-		text := "#!/bin/bash\n# Kubernetes " + kubernetes + ": what this node installs\n# etcd quota " + quota + " GiB: applied by kubeadm init\n"
+	userData := func(kubernetes, quota, agent string) *string {
+		text := "#!/bin/bash\n# Kubernetes " + kubernetes + ": what this node installs\n# etcd quota " + quota + " GiB: applied by kubeadm init\n" +
+			"agent_sha256=\"" + agent + "\"\n"
 		return aws.String(base64.StdEncoding.EncodeToString([]byte(text)))
 	}
 	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-controller"),
-		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData("1.35.10", "2")}})
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData("1.35.10", "2", "0a1b")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +70,15 @@ func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 	f.group(t, "kforge-test-controller", 1, 1)
 	targets := map[string]string{ControlPlanePool: "kforge-test-controller"}
 	for _, step := range []struct {
-		kubernetes, quota string
-		named             bool
+		kubernetes, quota, agent string
+		want                     string // the reason named, or "" for none
 	}{
-		{"1.36.6", "2", false}, // version 2: the upgrade's up
-		{"1.36.6", "3", true},  // version 3: and a new quota
+		{"1.36.6", "2", "0a1b", ""}, // version 2: the upgrade's up
+		{"1.36.6", "2", "2c3d", "Kubernetes 1.35.10 -> 1.36.6, user data: agent build or node settings"}, // version 3: a new agent
+		{"1.36.6", "3", "2c3d", "Kubernetes 1.35.10 -> 1.36.6, etcd quota 2 -> 3 GiB, user data"},        // version 4: and a new quota
 	} {
 		v, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId,
-			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData(step.kubernetes, step.quota)}})
+			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData(step.kubernetes, step.quota, step.agent)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,10 +92,10 @@ func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 		switch {
-		case !step.named && len(got) != 0:
+		case step.want == "" && len(got) != 0:
 			t.Errorf("version %s, Kubernetes alone: %+v, want the control plane left to its in-place upgrade", version, got)
-		case step.named && (len(got) != 1 || !strings.Contains(got[0].Reason, "Kubernetes 1.35.10 -> 1.36.6, etcd quota 2 -> 3 GiB")):
-			t.Errorf("version %s, and a new quota: %+v, want the control plane named with both changes", version, got)
+		case step.want != "" && (len(got) != 1 || !strings.Contains(got[0].Reason, step.want)):
+			t.Errorf("version %s: %+v, want the control plane named with %q", version, got, step.want)
 		}
 	}
 }

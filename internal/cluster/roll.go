@@ -623,7 +623,7 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) temp
 	if x, y := string(a.InstanceType), string(b.InstanceType); x != y {
 		diffs = append(diffs, fmt.Sprintf("instance type %s -> %s", x, y))
 	}
-	named, kubernetes := false, false
+	kubernetes := false
 	for _, s := range []struct {
 		line   *regexp.Regexp
 		format string
@@ -633,11 +633,14 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) temp
 	} {
 		// A setting an older template did not name is not a change of it.
 		if x, y := userDataSetting(aws.ToString(a.UserData), s.line), userDataSetting(aws.ToString(b.UserData), s.line); x != y && x != "" {
-			diffs, named = append(diffs, fmt.Sprintf(s.format, x, y)), true
+			diffs = append(diffs, fmt.Sprintf(s.format, x, y))
 			kubernetes = kubernetes || s.line == kubernetesLine
 		}
 	}
-	if !named && aws.ToString(a.UserData) != aws.ToString(b.UserData) {
+	// Anything else in the user data (the agent's SHA-256 and object
+	// version, the node's settings) is a change of its own, also beside a
+	// named one: an in-place upgrade does not replace the agent.
+	if userDataBesideSettings(aws.ToString(a.UserData)) != userDataBesideSettings(aws.ToString(b.UserData)) {
 		diffs = append(diffs, "user data: agent build or node settings")
 	}
 	if len(diffs) == 0 {
@@ -949,6 +952,22 @@ var (
 	kubernetesLine = regexp.MustCompile(`(?m)^# Kubernetes ([0-9]+\.[0-9]+\.[0-9]+):`)
 	etcdQuotaLine  = regexp.MustCompile(`(?m)^# etcd quota ([0-9]+) GiB:`)
 )
+
+// userDataBesideSettings is base64 user data decoded, with the values of
+// the named settings left out, so that two templates that differ only by
+// those compare equal. Undecodable user data is compared as it is.
+func userDataBesideSettings(encoded string) string {
+	raw, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return encoded
+	}
+	for _, line := range []*regexp.Regexp{kubernetesLine, etcdQuotaLine} {
+		if m := line.FindSubmatchIndex(raw); m != nil {
+			raw = append(raw[:m[2]:m[2]], raw[m[3]:]...)
+		}
+	}
+	return string(raw)
+}
 
 // userDataSetting is what base64 user data names on line, or "".
 func userDataSetting(encoded string, line *regexp.Regexp) string {
