@@ -54,25 +54,6 @@ func (b S3Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Download copies key's object into w as it arrives and returns its size;
-// a missing key is ErrNotFound.
-func (b S3Bucket) Download(ctx context.Context, key string, w io.Writer) (int64, error) {
-	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key)})
-	if err != nil {
-		var nsk *s3types.NoSuchKey
-		if errors.As(err, &nsk) {
-			return 0, fmt.Errorf("s3://%s/%s: %w", b.Name, key, ErrNotFound)
-		}
-		return 0, fmt.Errorf("getting s3://%s/%s: %w", b.Name, key, err)
-	}
-	defer out.Body.Close()
-	n, err := io.Copy(w, out.Body)
-	if err != nil {
-		return n, fmt.Errorf("reading s3://%s/%s: %w", b.Name, key, err)
-	}
-	return n, nil
-}
-
 // Put writes key under SSE-KMS; the bucket's default encryption is not
 // relied on, so a misconfigured bucket cannot store a secret in the clear.
 func (b S3Bucket) Put(ctx context.Context, key string, data []byte) error {
