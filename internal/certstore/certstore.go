@@ -48,6 +48,13 @@ const (
 	// control plane served (`kforge roll --control-plane`): written after
 	// the snapshot it took for it was uploaded.
 	SnapshotRequestKey = Controller + "etcd/snapshot-request"
+	// RestoreFromKey names the history snapshot (a key under
+	// EtcdHistoryPrefix) that the next control plane restores instead of
+	// the latest one. An operator writes it to go back in time; the control
+	// plane deletes it once it has restored that snapshot, so that the
+	// running control plane's own backups, which go on replacing
+	// EtcdSnapshotKey until it is gone, cannot take its place.
+	RestoreFromKey = Controller + "etcd/restore-from"
 	// APIAddressesKey is the control plane's private and public address.
 	APIAddressesKey = Controller + "api-addresses.json"
 )
@@ -69,7 +76,7 @@ var Layout = []Access{
 }
 
 // Keys lists every fixed key and key prefix of the bucket.
-var Keys = []string{ConfigKey, AgentKeyPrefix, JoinKey, PKIBackupKey, EtcdSnapshotKey, EtcdHistoryPrefix, AdminConfKey, APIAddressesKey}
+var Keys = []string{ConfigKey, AgentKeyPrefix, JoinKey, PKIBackupKey, EtcdSnapshotKey, EtcdHistoryPrefix, RestoreFromKey, AdminConfKey, APIAddressesKey}
 
 // PrefixOf returns the layout entry a key falls under.
 func PrefixOf(key string) (Access, bool) {

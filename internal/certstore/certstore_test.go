@@ -41,7 +41,7 @@ func TestEveryKeyHasAnOwner(t *testing.T) {
 func TestNodeAgentUsesTheLayout(t *testing.T) {
 	pairs := map[string]string{
 		node.JoinKey: certstore.JoinKey, node.PKIBackupKey: certstore.PKIBackupKey, node.EtcdSnapshotKey: certstore.EtcdSnapshotKey,
-		node.AdminConfKey: certstore.AdminConfKey, node.APIAddressesKey: certstore.APIAddressesKey,
+		node.AdminConfKey: certstore.AdminConfKey, node.APIAddressesKey: certstore.APIAddressesKey, node.RestoreFromKey: certstore.RestoreFromKey,
 		node.RoleController: certstore.RoleController, node.RoleWorker: certstore.RoleWorker,
 	}
 	for got, want := range pairs {

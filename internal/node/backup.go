@@ -152,10 +152,17 @@ func (a *Agent) restore(ctx context.Context) error {
 	}
 	a.logger().Info("PKI restored from the bucket", "key", PKIBackupKey)
 	snapPath := stateDir + "/etcd-snapshot.db"
-	if err := a.downloadSnapshot(ctx, snapPath); errors.Is(err, ErrNotFound) {
+	source, chosen, err := a.restoreSource(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.downloadSnapshot(ctx, source, snapPath); errors.Is(err, ErrNotFound) && !chosen {
 		a.logger().Warn("PKI restored but no etcd snapshot; the cluster state starts empty")
 		return a.runAll(ctx, Cmd("rm", "-f", snapPath), Cmd("rm", "-f", restorePending))
 	} else if err != nil {
+		if chosen {
+			return fmt.Errorf("restoring the snapshot s3://%s/%s names: %w; name another one there, or delete it to restore the latest", a.Cluster.Bucket, RestoreFromKey, err)
+		}
 		return err
 	}
 	images, err := a.kubeadmImages(ctx)
@@ -192,7 +199,7 @@ func (a *Agent) restore(ctx context.Context) error {
 	if out, err := a.Host.Run(ctx, Cmd("ctr", "-n", "k8s.io", "containers", "rm", etcdRestoreContainer)); err != nil && !strings.Contains(err.Error()+out, "not found") {
 		return fmt.Errorf("removing the container of an interrupted etcd restore: %w", err)
 	}
-	return a.runAll(ctx,
+	if err := a.runAll(ctx,
 		Cmd("rm", "-rf", "/var/lib/etcd"),
 		Cmd("ctr", "-n", "k8s.io", "run", "--rm", "--mount", "type=bind,src=/var/lib,dst=/var/lib,options=rbind:rw",
 			etcdImage, etcdRestoreContainer, "etcdutl", "snapshot", "restore", snapPath,
@@ -200,27 +207,69 @@ func (a *Agent) restore(ctx context.Context) error {
 			"--initial-cluster", a.Instance.Hostname+"="+peer, "--initial-advertise-peer-urls", peer,
 			"--bump-revision", strconv.Itoa(etcdRestoreRevisionBump), "--mark-compacted"),
 		Cmd("rm", "-f", snapPath),
-		Cmd("rm", "-f", restorePending),
-	)
+	); err != nil {
+		return err
+	}
+	// The chosen snapshot is restored: from now on the latest one is this
+	// control plane's, and a later replacement must restore that.
+	if chosen {
+		if err := a.Bucket.Delete(ctx, RestoreFromKey); err != nil {
+			return err
+		}
+		a.logger().Info("restored the chosen etcd snapshot; its request is deleted", "key", source)
+	}
+	return a.runAll(ctx, Cmd("rm", "-f", restorePending), Cmd("rm", "-f", restoreChosen))
 }
 
-// downloadSnapshot streams the bucket's latest etcd snapshot into path: it
+// restoreChosen keeps the snapshot an operator chose while its restore is
+// pending: a retry after RestoreFromKey was deleted restores the same one.
+const restoreChosen = stateDir + "/restore-chosen"
+
+// restoreSource is the snapshot a restore takes: the history snapshot an
+// operator named in RestoreFromKey (chosen), or else the latest one.
+func (a *Agent) restoreSource(ctx context.Context) (key string, chosen bool, err error) {
+	if Exists(a.Host, restoreChosen) {
+		kept, err := a.Host.ReadFile(restoreChosen)
+		if err != nil {
+			return "", false, err
+		}
+		return strings.TrimSpace(string(kept)), true, nil
+	}
+	named, err := a.Bucket.Get(ctx, RestoreFromKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return EtcdSnapshotKey, false, nil
+	case err != nil:
+		return "", false, err
+	}
+	key = strings.TrimSpace(string(named))
+	if !strings.HasPrefix(key, etcdHistoryPrefix) || strings.ContainsAny(strings.TrimPrefix(key, etcdHistoryPrefix), "/ \n") {
+		return "", false, fmt.Errorf("s3://%s/%s names %q, not a snapshot under %s; name one of those, or delete it to restore the latest", a.Cluster.Bucket, RestoreFromKey, key, etcdHistoryPrefix)
+	}
+	if err := a.Host.WriteFile(restoreChosen, []byte(key+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	a.logger().Info("restoring the etcd snapshot an operator chose instead of the latest", "key", key, "request", RestoreFromKey)
+	return key, true, nil
+}
+
+// downloadSnapshot streams the etcd snapshot at key into path: it
 // never sits in the agent's memory whole. An interrupted download leaves a
 // partial file that the restore's retry overwrites; etcdutl only ever reads
 // a whole one.
-func (a *Agent) downloadSnapshot(ctx context.Context, path string) error {
+func (a *Agent) downloadSnapshot(ctx context.Context, key, path string) error {
 	f, err := a.Host.Create(path, 0o600)
 	if err != nil {
 		return err
 	}
-	n, err := a.Bucket.Download(ctx, EtcdSnapshotKey, f)
+	n, err := a.Bucket.Download(ctx, key, f)
 	if closeErr := f.Close(); err == nil && closeErr != nil {
 		err = fmt.Errorf("writing %s: %w", path, closeErr)
 	}
 	if err != nil {
 		return err
 	}
-	a.logger().Info("etcd snapshot downloaded", "key", EtcdSnapshotKey, "bytes", n)
+	a.logger().Info("etcd snapshot downloaded", "key", key, "bytes", n)
 	return nil
 }
 

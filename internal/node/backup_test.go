@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -279,5 +280,66 @@ func TestSnapshotStreamsThroughTheBucket(t *testing.T) {
 	}
 	if _, err := c.bucket.Download(ctx, etcdHistoryPrefix+"none.db", io.Discard); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Download of a missing key: %v, want ErrNotFound", err)
+	}
+}
+
+// A control plane replaced after an operator named a history snapshot in
+// RestoreFromKey restores that one, not the latest (which the running
+// control plane's backups kept replacing), and deletes the request once
+// etcd is restored, so that the next replacement restores its own latest.
+// A request that names no history snapshot fails the restore and is kept.
+func TestRestoreTakesTheChosenSnapshot(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	c.bootstrapController(t, "first", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
+	older := etcdHistoryPrefix + "2026-11-30T08-00-00Z.db"
+	if err := c.bucket.Put(ctx, older, []byte("etcd snapshot of an older day")); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, bad := range []string{etcdHistoryPrefix + "2026-11-01T00-00-00Z.db", EtcdSnapshotKey, "workers/join.json"} {
+		if err := c.bucket.Put(ctx, RestoreFromKey, []byte(bad+"\n")); err != nil {
+			t.Fatal(err)
+		}
+		h := newRecorder(t, "refused")
+		err := c.controller(h, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(time.Hour))).Bootstrap(ctx)
+		if err == nil || !strings.Contains(err.Error(), RestoreFromKey) {
+			t.Errorf("restore from %s: %v, want a failure naming %s", bad, err, RestoreFromKey)
+		}
+		if slices.ContainsFunc(h.commands(), func(l string) bool { return strings.HasPrefix(l, "kubeadm init") }) {
+			t.Errorf("restore from %s went on to kubeadm init", bad)
+		}
+		if _, err := c.bucket.Get(ctx, RestoreFromKey); err != nil {
+			t.Errorf("after a failed restore from %s: the request is gone (%v), want it kept", bad, err)
+		}
+	}
+
+	if err := c.bucket.Put(ctx, RestoreFromKey, []byte(older+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	second := c.bootstrapController(t, "second", "10.0.2.20", "i-0bbbbbbbbbbbbbbbb", t0.Add(2*time.Hour))
+	if got := second.file(etcdDB); got != "etcd snapshot of an older day" {
+		t.Errorf("etcd data of the replacement: %q, want the chosen snapshot", got)
+	}
+	if _, err := c.bucket.Get(ctx, RestoreFromKey); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the request after its restore: %v, want it deleted", err)
+	}
+	if Exists(second, restoreChosen) || Exists(second, restorePending) {
+		t.Error("the restore left its markers on the node")
+	}
+
+	// A retry on a node that lost power after the request was deleted,
+	// before the restore was marked done, restores the same snapshot.
+	third := newRecorder(t, "third")
+	for path, data := range map[string]string{restoreChosen: older + "\n", restorePending: "2026-11-30T10:00:00Z\n"} {
+		if err := third.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.controller(third, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(3*time.Hour))).Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := third.file(etcdDB); got != "etcd snapshot of an older day" {
+		t.Errorf("etcd data after the retry: %q, want the chosen snapshot again", got)
 	}
 }

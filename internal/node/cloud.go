@@ -33,6 +33,8 @@ type Bucket interface {
 	// Copy copies the object at from, of size bytes, to to inside the
 	// bucket, on the server: the data does not cross the network again.
 	Copy(ctx context.Context, from, to string, size int64) error
+	// Delete removes key; a missing key is no error.
+	Delete(ctx context.Context, key string) error
 }
 
 // S3Bucket stores objects in S3, always under SSE-KMS with the cluster key.
@@ -190,6 +192,16 @@ func (b S3Bucket) Copy(ctx context.Context, from, to string, size int64) error {
 	})
 	if err != nil {
 		return fmt.Errorf("copying s3://%s/%s to %s: %w", b.Name, from, to, err)
+	}
+	return nil
+}
+
+// Delete removes key's current object (the bucket is versioned: it leaves
+// a delete marker, and the lifecycle rules expire what is under it).
+// S3 answers a delete of a missing key with success.
+func (b S3Bucket) Delete(ctx context.Context, key string) error {
+	if _, err := b.Client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key)}); err != nil {
+		return fmt.Errorf("deleting s3://%s/%s: %w", b.Name, key, err)
 	}
 	return nil
 }

@@ -25,9 +25,11 @@ const (
 	EtcdSnapshotKey = certstore.EtcdSnapshotKey
 	// SnapshotRequestKey: the last snapshot request served.
 	SnapshotRequestKey = certstore.SnapshotRequestKey
-	AdminConfKey       = certstore.AdminConfKey
-	APIAddressesKey    = certstore.APIAddressesKey
-	etcdHistoryPrefix  = certstore.EtcdHistoryPrefix
+	// RestoreFromKey: the history snapshot the next restore takes instead.
+	RestoreFromKey    = certstore.RestoreFromKey
+	AdminConfKey      = certstore.AdminConfKey
+	APIAddressesKey   = certstore.APIAddressesKey
+	etcdHistoryPrefix = certstore.EtcdHistoryPrefix
 )
 
 // Roles the agent can play.

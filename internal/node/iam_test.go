@@ -189,6 +189,8 @@ func TestWorkerCannotReadControllerPrefix(t *testing.T) {
 			}
 			return nil
 		}, true},
+		{"controller deletes the restore request it served", func() error { return controller.Delete(ctx, RestoreFromKey) }, true},
+		{"worker deletes a restore request", func() error { return worker.Delete(ctx, RestoreFromKey) }, false},
 		{"worker uploads a snapshot in parts under controller/", func() error {
 			_, err := workerParts.Upload(ctx, EtcdSnapshotKey, bytes.NewReader(snapshot))
 			return err
