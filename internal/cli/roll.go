@@ -64,6 +64,7 @@ rolls as above.`,
 	f.DurationVar(&o.DrainTimeout, "drain-timeout", 0, "give up draining an old node after this long (default 15m): the roll stops there, nothing terminated, the node cordoned")
 	f.StringVar(&o.AMI, "ami", "", "latest: first move the pinned image to the latest Amazon Linux 2023 release (an up), then roll")
 	f.IntVar(&o.TunnelPort, "tunnel-port", 0, tunnelPortUsage)
+	f.StringVar(&o.RestoreSnapshot, "restore-snapshot", "", "with --control-plane: replace it even when current, restoring this snapshot of controller/etcd/history/ (writes since it are lost)")
 	return cmd
 }
 

@@ -70,6 +70,10 @@ type RollOptions struct {
 	// forwarded to the control plane's 6443 (an SSM port forward to a
 	// private control plane; the lab's loopback forward on the emulator).
 	TunnelPort int
+	// RestoreSnapshot, with ControlPlane, replaces the control plane even
+	// when it is current, and has the replacement restore this snapshot
+	// of the history (roll_restore.go) instead of the latest.
+	RestoreSnapshot string
 }
 
 // RollInstance is an instance the roll replaces, and why.
@@ -159,6 +163,9 @@ func ValidateRoll(cfg *config.Cluster, o RollOptions) error {
 	if err := validateAMI(cfg, o); err != nil {
 		return err
 	}
+	if err := validateRestore(o); err != nil {
+		return err
+	}
 	if o.Poll < 0 || o.Timeout < 0 || o.DrainTimeout < 0 {
 		return UsageError("roll: poll interval, timeout and --drain-timeout must not be negative")
 	}
@@ -213,6 +220,11 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 		return nil, err
 	}
 	r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), ui: e.opts.UI, opts: o}
+	if o.RestoreSnapshot != "" {
+		if err := e.prepareRestore(ctx, r, out); err != nil {
+			return nil, err
+		}
+	}
 	res, err := r.plan(ctx, targets)
 	if err != nil {
 		return nil, err
@@ -232,6 +244,9 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 	if o.ControlPlane {
 		// Downtime and possible loss of recent writes: the cluster's name, as for down.
 		action, want = fmt.Sprintf("replace the control plane of %s: the Kubernetes API is down until the replacement has restored the etcd snapshot taken right before the termination (without a reachable API, the latest scheduled one: writes since it, up to %s, are lost)", e.Config.Name, res.BackupInterval), e.Config.Name
+		if r.restoreKey != "" {
+			action = fmt.Sprintf("replace the control plane of %s and go back to etcd snapshot %s: the Kubernetes API is down until the replacement has restored it, and every write since that snapshot is lost", e.Config.Name, restoreName(r.restoreKey))
+		}
 	}
 	if err := e.opts.UI.Confirm(action, want); err != nil {
 		return nil, err
@@ -341,6 +356,12 @@ type roller struct {
 	// Both are set for a control-plane roll with a reachable API.
 	probe    func(context.Context) bool
 	snapshot func(context.Context) (string, error)
+	// forced names the instances replaced whatever their launch template
+	// version, with the reason; restoreKey and requestRestore are a
+	// --restore-snapshot's (roll_restore.go).
+	forced         map[string]string
+	restoreKey     string
+	requestRestore func(context.Context) error
 	// probeInterval overrides apiProbeInterval (tests).
 	probeInterval time.Duration
 	ui            UI
@@ -514,6 +535,9 @@ func (r *roller) planGroup(ctx context.Context, pool string, g *asgtypes.AutoSca
 			}
 			it.Reason = fmt.Sprintf("launch template version %s, the group's is %s (%s)", it.Version, version, change.why)
 			it.kubernetesOnly = change.kubernetesOnly
+		case r.forced[id] != "":
+			it.LaunchTemplate, it.Version = ltName, iversion
+			it.Reason = r.forced[id]
 		default:
 			rg.UpToDate = append(rg.UpToDate, id)
 			continue
@@ -539,6 +563,9 @@ func (r *roller) planGroup(ctx context.Context, pool string, g *asgtypes.AutoSca
 		rg.Resuming = ""
 	}
 	rg.Strategy, rg.StrategyWhy = strategy(pool, base, rg.Max)
+	if pool == ControlPlanePool && r.restoreKey != "" {
+		rg.StrategyWhy = strings.Replace(rg.StrategyWhy, "the latest etcd snapshot", "etcd snapshot "+restoreName(r.restoreKey), 1)
+	}
 	return rg, nil
 }
 
@@ -769,6 +796,9 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 			return step, err
 		}
 		if err := r.snapshotFirst(ctx, rg, &step, env); err != nil {
+			return step, err
+		}
+		if err := r.nameRestore(call, rg); err != nil {
 			return step, err
 		}
 		t0 := time.Now()

@@ -86,18 +86,18 @@ func snapshotFitsQuota(ctx context.Context, client *s3.Client, bucket string, qu
 	if err != nil {
 		return fmt.Errorf("reading the size of s3://%s/%s: %w", bucket, certstore.EtcdSnapshotKey, err)
 	}
-	return quotaHoldsSnapshot(quotaGiB, aws.ToInt64(head.ContentLength))
+	return quotaHoldsSnapshot(certstore.EtcdSnapshotKey, quotaGiB, aws.ToInt64(head.ContentLength))
 }
 
-// quotaHoldsSnapshot: nil when a quota of quotaGiB holds a snapshot of
-// size bytes, otherwise why the roll stops and what to do.
-func quotaHoldsSnapshot(quotaGiB int, size int64) error {
+// quotaHoldsSnapshot: nil when a quota of quotaGiB holds the snapshot at
+// key, of size bytes, otherwise why the roll stops and what to do.
+func quotaHoldsSnapshot(key string, quotaGiB int, size int64) error {
 	if kubeadm.EtcdQuotaHolds(quotaGiB, size) {
 		return nil
 	}
-	return Failure("the latest etcd snapshot (%s) is %d MiB, and controlPlane.etcdQuotaGiB %d would not hold it on the replacement: nothing was terminated; "+
+	return Failure("the etcd snapshot %s is %d MiB, and controlPlane.etcdQuotaGiB %d would not hold it on the replacement: nothing was terminated; "+
 		"set controlPlane.etcdQuotaGiB to %d or more and run `kforge up`, or defragment etcd first (docs/OPERATIONS.md, \"etcd database space\")",
-		certstore.EtcdSnapshotKey, size>>20, quotaGiB, size>>30+1)
+		key, size>>20, quotaGiB, size>>30+1)
 }
 
 // snapshotFirst has the control plane take an etcd snapshot right before

@@ -224,7 +224,7 @@ func TestControlPlaneRollRefusesAQuotaBelowTheSnapshot(t *testing.T) {
 		{2, 2 * gib, "is 2048 MiB, and controlPlane.etcdQuotaGiB 2 would not hold it on the replacement: nothing was terminated; set controlPlane.etcdQuotaGiB to 3 or more"},
 		{2, 5 * gib / 2, "is 2560 MiB, and controlPlane.etcdQuotaGiB 2 would not hold it on the replacement: nothing was terminated; set controlPlane.etcdQuotaGiB to 3 or more"},
 	} {
-		err := quotaHoldsSnapshot(tc.quota, tc.size)
+		err := quotaHoldsSnapshot(certstore.EtcdSnapshotKey, tc.quota, tc.size)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("quota %d GiB, snapshot %d bytes: %v", tc.quota, tc.size, err)

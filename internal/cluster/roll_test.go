@@ -23,12 +23,14 @@ type rollFixture struct {
 	asg  *autoscaling.Client
 	ec2  *ec2.Client
 	ltID string
+	cfg  aws.Config
+	url  string // the emulator's
 }
 
 func newRollFixture(t *testing.T) *rollFixture {
-	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
-	f := &rollFixture{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
+	f := &rollFixture{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), cfg: cfg, url: em.URL()}
 	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-general"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Small, UserData: aws.String("YWdlbnQgMQ==")}})
 	if err != nil {

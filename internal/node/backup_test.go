@@ -292,12 +292,12 @@ func TestRestoreTakesTheChosenSnapshot(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
 	c.bootstrapController(t, "first", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
-	older := etcdHistoryPrefix + "2026-11-30T08-00-00Z.db"
+	older := etcdHistoryPrefix + "20261130T080000Z.db"
 	if err := c.bucket.Put(ctx, older, []byte("etcd snapshot of an older day")); err != nil {
 		t.Fatal(err)
 	}
 
-	for _, bad := range []string{etcdHistoryPrefix + "2026-11-01T00-00-00Z.db", EtcdSnapshotKey, "workers/join.json"} {
+	for _, bad := range []string{etcdHistoryPrefix + "20261101T000000Z.db", EtcdSnapshotKey, "workers/join.json"} {
 		if err := c.bucket.Put(ctx, RestoreFromKey, []byte(bad+"\n")); err != nil {
 			t.Fatal(err)
 		}

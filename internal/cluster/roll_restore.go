@@ -1,0 +1,113 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/certstore"
+)
+
+// A control-plane roll with --restore-snapshot goes back to an older etcd
+// snapshot: it replaces the control plane even when its launch template is
+// current, and right before the termination names the snapshot in
+// certstore.RestoreFromKey, which the replacement's agent restores instead
+// of the latest (and then deletes). The snapshot the roll has the control
+// plane take first still lands in the history, so the state before the
+// restore can be restored in turn.
+
+// validateRestore refuses a --restore-snapshot without --control-plane or
+// one that names no history object (exit code 2).
+func validateRestore(o RollOptions) error {
+	if o.RestoreSnapshot == "" {
+		return nil
+	}
+	if !o.ControlPlane {
+		return UsageError("--restore-snapshot replaces the control plane: add --control-plane")
+	}
+	if name := restoreName(o.RestoreSnapshot); name == "" || strings.ContainsAny(name, "/ \t\n") {
+		return UsageError("--restore-snapshot %q: name a snapshot under %s in the certs bucket, such as 20261130T080000Z.db (`aws s3 ls s3://<certs-bucket>/%s`)",
+			o.RestoreSnapshot, certstore.EtcdHistoryPrefix, certstore.EtcdHistoryPrefix)
+	}
+	return nil
+}
+
+// restoreName is the snapshot's name under the history prefix, given with
+// or without it.
+func restoreName(s string) string {
+	return strings.TrimPrefix(s, certstore.EtcdHistoryPrefix)
+}
+
+// prepareRestore checks that the chosen snapshot exists and that the
+// environment's etcd quota holds it, before anything changes; then it marks
+// the control plane's instances of now for replacement and gives r the
+// request to write before the termination.
+func (e *Env) prepareRestore(ctx context.Context, r *roller, out *Outputs) error {
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	client := awsx.S3Client(cfg, e.Endpoint)
+	name := restoreName(r.opts.RestoreSnapshot)
+	key := certstore.EtcdHistoryPrefix + name
+	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(out.CertsBucket), Key: aws.String(key)})
+	var missing *s3types.NotFound
+	switch {
+	case errors.As(err, &missing):
+		return Failure("--restore-snapshot %s: s3://%s/%s does not exist (the history keeps controlPlane.backupInterval's snapshots for etcd_snapshot_retention_days); list them with `aws s3 ls s3://%s/%s`",
+			name, out.CertsBucket, key, out.CertsBucket, certstore.EtcdHistoryPrefix)
+	case err != nil:
+		return fmt.Errorf("reading s3://%s/%s: %w", out.CertsBucket, key, err)
+	}
+	if err := quotaHoldsSnapshot(key, e.Config.ControlPlane.EtcdQuotaGiB, aws.ToInt64(head.ContentLength)); err != nil {
+		return err
+	}
+	g, err := r.describe(ctx, out.ControllerASGName)
+	if err != nil {
+		return err
+	}
+	r.forced = map[string]string{}
+	for _, i := range g.Instances {
+		if !leaving(i.LifecycleState) {
+			r.forced[aws.ToString(i.InstanceId)] = "restores etcd snapshot " + name
+		}
+	}
+	r.restoreKey = key
+	r.requestRestore = func(ctx context.Context) error {
+		return writeRestoreRequest(ctx, client, out.CertsBucket, out.KMSKeyARN, key)
+	}
+	return nil
+}
+
+// writeRestoreRequest names key in certstore.RestoreFromKey, under SSE-KMS
+// with the cluster key as the bucket policy wants of every upload that
+// names an encryption.
+func writeRestoreRequest(ctx context.Context, client *s3.Client, bucket, kmsKeyARN, key string) error {
+	_, err := client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(certstore.RestoreFromKey), Body: strings.NewReader(key + "\n"),
+		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(kmsKeyARN),
+	})
+	if err != nil {
+		return fmt.Errorf("writing s3://%s/%s: %w", bucket, certstore.RestoreFromKey, err)
+	}
+	return nil
+}
+
+// nameRestore writes the restore request right before the control plane's
+// termination, after the snapshot it took for the roll.
+func (r *roller) nameRestore(ctx context.Context, rg RollGroup) error {
+	if rg.Pool != ControlPlanePool || r.requestRestore == nil {
+		return nil
+	}
+	if err := r.requestRestore(ctx); err != nil {
+		return err
+	}
+	r.ui.Notef("%s: the replacement restores %s (named in %s), not the latest snapshot\n", rg.Pool, r.restoreKey, certstore.RestoreFromKey)
+	return nil
+}

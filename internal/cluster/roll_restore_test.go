@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/certstore"
+	"github.com/kforge/kforge/internal/config"
+)
+
+func TestValidateRestore(t *testing.T) {
+	cfg := &config.Cluster{Environment: "dev"}
+	for _, tc := range []struct {
+		o    RollOptions
+		want string // "" when valid
+	}{
+		{RollOptions{ControlPlane: true, RestoreSnapshot: "20261130T080000Z.db"}, ""},
+		{RollOptions{ControlPlane: true, RestoreSnapshot: certstore.EtcdHistoryPrefix + "20261130T080000Z.db"}, ""},
+		{RollOptions{RestoreSnapshot: "20261130T080000Z.db"}, "add --control-plane"},
+		{RollOptions{ControlPlane: true, RestoreSnapshot: certstore.EtcdHistoryPrefix}, "name a snapshot under " + certstore.EtcdHistoryPrefix},
+		{RollOptions{ControlPlane: true, RestoreSnapshot: "controller/etcd/latest.db"}, "name a snapshot under"},
+	} {
+		err := ValidateRoll(cfg, tc.o)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v", tc.o, err)
+		case tc.want != "" && (exitCodeOf(err) != ExitUsage || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v: %v, want exit 2 naming %q", tc.o, err, tc.want)
+		}
+	}
+}
+
+// A control-plane roll with --restore-snapshot, on the emulator: a
+// snapshot missing from the history stops it before anything changes; an
+// existing one replaces the control plane although its launch template is
+// current, and names the snapshot in the restore request, under the
+// cluster key, while the old instance still runs; the replacement is not
+// replaced again.
+func TestControlPlaneRollRestoresTheChosenSnapshot(t *testing.T) {
+	f := newRollFixture(t)
+	ctx := context.Background()
+	const group, bucket = "kforge-test-controller", "kforge-test-certs"
+	f.group(t, group, 1, 1)
+	_, before, _ := f.versions(t, group)
+	var oldID string
+	for id := range before {
+		oldID = id
+	}
+	s3c := awsx.S3Client(f.cfg, f.url)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := kms.NewFromConfig(f.cfg).CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chosen := certstore.EtcdHistoryPrefix + "20261130T080000Z.db"
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(chosen), Body: strings.NewReader(strings.Repeat("e", 4096))}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(ctx, "local", NeedEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: f.url, UI: &recordingUI{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &Outputs{CertsBucket: bucket, KMSKeyARN: aws.ToString(key.KeyMetadata.Arn), ControllerASGName: group}
+	targets := map[string]string{ControlPlanePool: group}
+
+	r := f.roller(&recordingUI{})
+	r.opts.ControlPlane, r.opts.RestoreSnapshot = true, "20261101T000000Z.db"
+	if err := e.prepareRestore(ctx, r, out); exitCodeOf(err) != ExitFailure || !strings.Contains(err.Error(), "20261101T000000Z.db does not exist") {
+		t.Errorf("a snapshot not in the history: %v, want a failure naming it", err)
+	}
+
+	ui := &recordingUI{}
+	r = f.roller(ui)
+	r.opts.ControlPlane, r.opts.RestoreSnapshot = true, "20261130T080000Z.db"
+	if err := e.prepareRestore(ctx, r, out); err != nil {
+		t.Fatal(err)
+	}
+	write, oldRan := r.requestRestore, false
+	r.requestRestore = func(ctx context.Context) error {
+		_, live, _ := f.versions(t, group)
+		_, oldRan = live[oldID]
+		return write(ctx)
+	}
+	plan, err := r.plan(ctx, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Groups) != 1 || len(plan.Groups[0].Replace) != 1 || plan.Groups[0].Replace[0].Reason != "restores etcd snapshot 20261130T080000Z.db" ||
+		!strings.HasSuffix(plan.Groups[0].StrategyWhy, "the replacement restores etcd snapshot 20261130T080000Z.db") {
+		t.Fatalf("plan %+v, want the current control plane replaced to restore the snapshot", plan.Groups)
+	}
+	if err := r.execute(ctx, plan); err != nil {
+		t.Fatalf("execute: %v\nnotes: %s", err, strings.Join(ui.notes, ""))
+	}
+	if len(plan.Steps) != 1 || plan.Steps[0].Old != oldID || len(plan.Steps[0].New) != 1 {
+		t.Errorf("steps %+v, want one replacement of %s", plan.Steps, oldID)
+	}
+	if !oldRan {
+		t.Error("the restore request was written after the old control plane had gone")
+	}
+	got, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.RestoreFromKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	if strings.TrimSpace(string(body)) != chosen || aws.ToString(got.SSEKMSKeyId) != aws.ToString(key.KeyMetadata.Arn) {
+		t.Errorf("restore request %q under key %q, want %s under the cluster key", body, aws.ToString(got.SSEKMSKeyId), chosen)
+	}
+}
