@@ -86,8 +86,8 @@ func (app *App) printRollPlan(res *cluster.RollResult) {
 			app.Printf("  resuming: an earlier roll raised the capacity for %s\n", g.Resuming)
 		}
 	}
-	if res.ControlPlane && res.Pending > 0 {
-		app.Printf("\nDowntime: the Kubernetes API is unavailable from the termination until the replacement has booted, restored the latest etcd snapshot and PKI from the certs bucket, and run kubeadm init; the roll measures it. Workloads on the workers keep running. RPO: when the API answers, the control plane takes an etcd snapshot right before its termination, so only writes after that snapshot are lost; when it does not, writes after the latest scheduled snapshot are lost (backup interval %s).\n", res.BackupInterval)
+	if note := res.DowntimeNote(); note != "" {
+		app.Printf("\n%s\n", note)
 	}
 	verb := "to replace"
 	if !res.DryRun {
@@ -106,8 +106,8 @@ func (app *App) printRollSteps(res *cluster.RollResult) {
 		app.Table(res.StepRows())
 	}
 	for _, s := range res.Steps {
-		if s.SnapshotRequest != "" {
-			app.Printf("%s: etcd snapshot %s taken right before %s was terminated (nothing written before it is lost)\n", s.Pool, s.SnapshotRequest, s.Old)
+		if note := res.SnapshotNote(s); note != "" {
+			app.Printf("%s\n", note)
 		}
 		if s.APIDowntime != "" {
 			app.Printf("%s: Kubernetes API downtime measured: %s (/readyz probed every second, from the last answer of %s to the first of its replacement)\n", s.Pool, s.APIDowntime, s.Old)

@@ -147,6 +147,9 @@ type RollResult struct {
 	KubeNote string `json:"kubernetes_note,omitempty"`
 	// AMIs: with --ami latest, each architecture's pinned and latest image.
 	AMIs []AMIChange `json:"amis,omitempty"`
+	// RestoreSnapshot: with --restore-snapshot, the history snapshot the
+	// replacement restores.
+	RestoreSnapshot string `json:"restore_snapshot,omitempty"`
 }
 
 // ValidateRoll refuses contradictory or unknown choices (exit code 2),
@@ -230,6 +233,9 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 		return nil, err
 	}
 	res.Env, res.DryRun, res.ControlPlane = e.Name, o.DryRun, o.ControlPlane
+	if r.restoreKey != "" {
+		res.RestoreSnapshot = restoreName(r.restoreKey)
+	}
 	res.AMIs = amis
 	if o.ControlPlane {
 		res.BackupInterval = e.Config.ControlPlane.BackupInterval

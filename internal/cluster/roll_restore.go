@@ -111,3 +111,29 @@ func (r *roller) nameRestore(ctx context.Context, rg RollGroup) error {
 	r.ui.Notef("%s: the replacement restores %s (named in %s), not the latest snapshot\n", rg.Pool, r.restoreKey, certstore.RestoreFromKey)
 	return nil
 }
+
+// DowntimeNote is what a control-plane roll's plan says of the API's
+// downtime and of the writes it loses; "" for a roll of worker pools.
+func (res *RollResult) DowntimeNote() string {
+	switch {
+	case !res.ControlPlane || res.Pending == 0:
+		return ""
+	case res.RestoreSnapshot != "":
+		return fmt.Sprintf("Downtime: the Kubernetes API is unavailable from the termination until the replacement has booted, restored etcd snapshot %s and the PKI from the certs bucket, and run kubeadm init; the roll measures it. Workloads on the workers keep running. "+
+			"Every write since that snapshot is lost; when the API answers, the snapshot the control plane takes right before its termination keeps the state of now in %s.", res.RestoreSnapshot, certstore.EtcdHistoryPrefix)
+	}
+	return fmt.Sprintf("Downtime: the Kubernetes API is unavailable from the termination until the replacement has booted, restored the latest etcd snapshot and PKI from the certs bucket, and run kubeadm init; the roll measures it. Workloads on the workers keep running. "+
+		"RPO: when the API answers, the control plane takes an etcd snapshot right before its termination, so only writes after that snapshot are lost; when it does not, writes after the latest scheduled snapshot are lost (backup interval %s).", res.BackupInterval)
+}
+
+// SnapshotNote is what a step says of the snapshot the control plane took
+// right before its termination; "" when it took none.
+func (res *RollResult) SnapshotNote(s RollStep) string {
+	switch {
+	case s.SnapshotRequest == "":
+		return ""
+	case res.RestoreSnapshot != "":
+		return fmt.Sprintf("%s: etcd snapshot %s taken right before %s was terminated, kept in %s; the replacement restored %s instead", s.Pool, s.SnapshotRequest, s.Old, certstore.EtcdHistoryPrefix, res.RestoreSnapshot)
+	}
+	return fmt.Sprintf("%s: etcd snapshot %s taken right before %s was terminated (nothing written before it is lost)", s.Pool, s.SnapshotRequest, s.Old)
+}

@@ -117,3 +117,25 @@ func TestControlPlaneRollRestoresTheChosenSnapshot(t *testing.T) {
 		t.Errorf("restore request %q under key %q, want %s under the cluster key", body, aws.ToString(got.SSEKMSKeyId), chosen)
 	}
 }
+
+// A restoring roll's plan and steps say that the writes since the chosen
+// snapshot are lost, not those since the snapshot taken before the
+// termination.
+func TestRestoreNotes(t *testing.T) {
+	step := RollStep{Pool: ControlPlanePool, Old: "i-0a1", SnapshotRequest: "roll-1"}
+	plain := &RollResult{ControlPlane: true, Pending: 1, BackupInterval: "15m"}
+	restoring := &RollResult{ControlPlane: true, Pending: 1, RestoreSnapshot: "20261130T080000Z.db"}
+	for _, tc := range []struct{ got, want string }{
+		{plain.DowntimeNote(), "restored the latest etcd snapshot"},
+		{plain.SnapshotNote(step), "(nothing written before it is lost)"},
+		{restoring.DowntimeNote(), "restored etcd snapshot 20261130T080000Z.db and the PKI"},
+		{restoring.DowntimeNote(), "Every write since that snapshot is lost"},
+		{restoring.SnapshotNote(step), "the replacement restored 20261130T080000Z.db instead"},
+		{(&RollResult{Pending: 2}).DowntimeNote(), ""},
+		{plain.SnapshotNote(RollStep{}), ""},
+	} {
+		if tc.want == "" && tc.got != "" || !strings.Contains(tc.got, tc.want) {
+			t.Errorf("note %q, want it to say %q", tc.got, tc.want)
+		}
+	}
+}
