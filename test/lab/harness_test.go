@@ -47,7 +47,7 @@ var results = struct {
 
 // scenarios is every scenario of the issue, in order; the summary counts
 // them all, so one that does not run is not passed.
-var scenarios = []string{"Up", "LateJoin", "SelfHeal", "FirstBootFault", "Scale", "PoolRoll", "ControlPlaneResize", "CertRenewal", "Down", "Upgrade"}
+var scenarios = []string{"Up", "LateJoin", "SelfHeal", "FirstBootFault", "Scale", "PoolRoll", "ControlPlaneResize", "RestoreSnapshot", "CertRenewal", "Down", "Upgrade"}
 
 func TestMain(m *testing.M) {
 	code := runMain(m)

@@ -475,6 +475,10 @@ func TestPoolRoll(t *testing.T) { poolRoll(t) }
 // downtime measured (daytwo_test.go).
 func TestControlPlaneResize(t *testing.T) { controlPlaneResize(t) }
 
+// TestRestoreSnapshot: the control plane rolled back to a snapshot of the
+// history (restore_test.go).
+func TestRestoreSnapshot(t *testing.T) { restoreSnapshot(t) }
+
 // TestCertRenewal: the control plane renews kubeadm's certificates and
 // restarts on them (certs_test.go).
 func TestCertRenewal(t *testing.T) { certRenewal(t) }
