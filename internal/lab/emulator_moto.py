@@ -1,9 +1,14 @@
-# Starts moto_server for the lab with one correction: CreateLaunchTemplateVersion
+# Starts moto_server for the lab with two corrections. CreateLaunchTemplateVersion
 # stores LaunchTemplateData.UserData wrapped, as CreateLaunchTemplate does, so
 # that an instance launched from a template version 2+ with user data does not
-# fail (moto 5.2.1 returns HTTP 500 there; AWS has no such limit). It refuses
-# to start when moto or the corrected handler is not the one it was written
-# for. Usage: python emulator_moto.py [--check] [moto_server arguments...]
+# fail (moto 5.2.1 returns HTTP 500 there; AWS has no such limit). And an S3
+# delete marker can be disposed of like an object version: moto 5.2.1 disposes
+# of every version of a key it removes from a bucket whose versioning is
+# suspended, and a delete marker there (the control plane deletes its restore
+# request) failed DeleteObjects with HTTP 500, so `kforge down` could not
+# empty the certs bucket; AWS deletes it. It refuses to start when moto or a
+# corrected part is not the one it was written for.
+# Usage: python emulator_moto.py [--check] [moto_server arguments...]
 import hashlib
 import inspect
 import sys
@@ -53,12 +58,19 @@ def correct():
 
     LaunchTemplates.create_launch_template_version = create_launch_template_version
 
+    # A delete marker holds no data: nothing to dispose of.
+    from moto.s3.models import FakeDeleteMarker
+
+    if hasattr(FakeDeleteMarker, "dispose"):
+        refuse("moto's FakeDeleteMarker has a dispose of its own; update internal/lab/emulator_moto.py")
+    FakeDeleteMarker.dispose = lambda self, garbage=False: None
+
 
 def main():
     args = sys.argv[1:]
     correct()
     if args[:1] == ["--check"]:
-        print("kforge lab: emulator correction applies to moto " + MOTO_VERSION)
+        print("kforge lab: emulator corrections apply to moto " + MOTO_VERSION)
         return 0
     from moto.server import main as server
 
