@@ -35,13 +35,16 @@ type Lab struct {
 	closers   []func(context.Context) error
 }
 
-// New checks the machine, builds (or reuses) the base root file system and
-// creates the lab's VPC.
+// New checks the machine, sweeps labs whose process is gone, builds (or
+// reuses) the base root file system and creates the lab's VPC.
 func New(ctx context.Context, opts Options) (*Lab, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
 	if err := CheckHost(); err != nil {
+		return nil, err
+	}
+	if err := SweepOrphans(ctx, opts.Log); err != nil {
 		return nil, err
 	}
 	base, err := EnsureBase(ctx, opts.Log)
@@ -58,8 +61,8 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 	}
 	l := &Lab{ID: hex.EncodeToString(b[:]), Base: base, Log: opts.Log, instances: map[int]*Instance{}}
 	l.RunDir = filepath.Join(cache, "run", l.ID)
-	if err := os.MkdirAll(l.RunDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", l.RunDir, err)
+	if err := createRunDir(l.RunDir); err != nil {
+		return nil, err
 	}
 	l.Net, err = NewNetwork(ctx, l.ID, opts.CIDR)
 	if err != nil {
