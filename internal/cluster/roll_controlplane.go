@@ -62,7 +62,7 @@ func (e *Env) requestSnapshot(ctx context.Context, out *Outputs, poll, timeout t
 		got, err := b.Get(ctx, certstore.SnapshotRequestKey)
 		switch {
 		case err == nil && string(got) == id:
-			return id, snapshotFitsQuota(ctx, b.Client, out.CertsBucket, e.Config.ControlPlane.EtcdQuotaGiB)
+			return id, snapshotFitsQuota(ctx, b, certstore.EtcdSnapshotKey, e.Config.ControlPlane.EtcdQuotaGiB)
 		case err != nil && !errors.Is(err, node.ErrNotFound):
 			return "", fmt.Errorf("reading s3://%s/%s: %w", out.CertsBucket, certstore.SnapshotRequestKey, err)
 		}
@@ -80,13 +80,14 @@ func (e *Env) requestSnapshot(ctx context.Context, out *Outputs, poll, timeout t
 // snapshotFitsQuota refuses, before the termination, a roll whose
 // replacement would restore a database its etcd quota (the environment's
 // controlPlane.etcdQuotaGiB, which kubeadm init on the replacement
-// applies) does not hold: the latest snapshot is that database.
-func snapshotFitsQuota(ctx context.Context, client *s3.Client, bucket string, quotaGiB int) error {
-	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.EtcdSnapshotKey)})
+// applies) does not hold: the snapshot at key is that database. A missing
+// snapshot's error wraps HeadObject's *s3types.NotFound.
+func snapshotFitsQuota(ctx context.Context, b node.S3Bucket, key string, quotaGiB int) error {
+	head, err := b.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key)})
 	if err != nil {
-		return fmt.Errorf("reading the size of s3://%s/%s: %w", bucket, certstore.EtcdSnapshotKey, err)
+		return fmt.Errorf("reading the size of s3://%s/%s: %w", b.Name, key, err)
 	}
-	return quotaHoldsSnapshot(certstore.EtcdSnapshotKey, quotaGiB, aws.ToInt64(head.ContentLength))
+	return quotaHoldsSnapshot(key, quotaGiB, aws.ToInt64(head.ContentLength))
 }
 
 // quotaHoldsSnapshot: nil when a quota of quotaGiB holds the snapshot at

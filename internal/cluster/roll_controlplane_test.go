@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +22,7 @@ import (
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/testutil/kubeapi"
 	"github.com/kforge/kforge/internal/wait"
 )
@@ -202,13 +205,15 @@ func TestControlPlaneRollRefusesAQuotaBelowTheSnapshot(t *testing.T) {
 	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := snapshotFitsQuota(ctx, client, bucket, 2); err == nil || !strings.Contains(err.Error(), certstore.EtcdSnapshotKey) {
-		t.Errorf("no snapshot: %v, want an error naming %s", err, certstore.EtcdSnapshotKey)
+	b := node.S3Bucket{Client: client, Name: bucket}
+	var missing *s3types.NotFound
+	if err := snapshotFitsQuota(ctx, b, certstore.EtcdSnapshotKey, 2); !errors.As(err, &missing) || !strings.Contains(err.Error(), certstore.EtcdSnapshotKey) {
+		t.Errorf("no snapshot: %v, want S3's NotFound in an error naming %s", err, certstore.EtcdSnapshotKey)
 	}
 	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.EtcdSnapshotKey), Body: strings.NewReader(strings.Repeat("e", 4096))}); err != nil {
 		t.Fatal(err)
 	}
-	if err := snapshotFitsQuota(ctx, client, bucket, 2); err != nil {
+	if err := snapshotFitsQuota(ctx, b, certstore.EtcdSnapshotKey, 2); err != nil {
 		t.Errorf("a 4 KiB snapshot under a 2 GiB quota: %v", err)
 	}
 

@@ -7,11 +7,11 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
+	"github.com/kforge/kforge/internal/node"
 )
 
 // A control-plane roll with --restore-snapshot goes back to an older etcd
@@ -53,19 +53,15 @@ func (e *Env) prepareRestore(ctx context.Context, r *roller, out *Outputs) error
 	if err != nil {
 		return err
 	}
-	client := awsx.S3Client(cfg, e.Endpoint)
+	bucket := node.S3Bucket{Client: awsx.S3Client(cfg, e.Endpoint), Name: out.CertsBucket, KMSKeyID: out.KMSKeyARN}
 	name := restoreName(r.opts.RestoreSnapshot)
 	key := certstore.EtcdHistoryPrefix + name
-	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(out.CertsBucket), Key: aws.String(key)})
-	var missing *s3types.NotFound
-	switch {
-	case errors.As(err, &missing):
+	err = snapshotFitsQuota(ctx, bucket, key, e.Config.ControlPlane.EtcdQuotaGiB)
+	if missing := (*s3types.NotFound)(nil); errors.As(err, &missing) {
 		return Failure("--restore-snapshot %s: s3://%s/%s does not exist (the history keeps controlPlane.backupInterval's snapshots for etcd_snapshot_retention_days); list them with `aws s3 ls s3://%s/%s`",
 			name, out.CertsBucket, key, out.CertsBucket, certstore.EtcdHistoryPrefix)
-	case err != nil:
-		return fmt.Errorf("reading s3://%s/%s: %w", out.CertsBucket, key, err)
 	}
-	if err := quotaHoldsSnapshot(key, e.Config.ControlPlane.EtcdQuotaGiB, aws.ToInt64(head.ContentLength)); err != nil {
+	if err != nil {
 		return err
 	}
 	g, err := r.describe(ctx, out.ControllerASGName)
@@ -80,21 +76,9 @@ func (e *Env) prepareRestore(ctx context.Context, r *roller, out *Outputs) error
 	}
 	r.restoreKey = key
 	r.requestRestore = func(ctx context.Context) error {
-		return writeRestoreRequest(ctx, client, out.CertsBucket, out.KMSKeyARN, key)
-	}
-	return nil
-}
-
-// writeRestoreRequest names key in certstore.RestoreFromKey, under SSE-KMS
-// with the cluster key as the bucket policy wants of every upload that
-// names an encryption.
-func writeRestoreRequest(ctx context.Context, client *s3.Client, bucket, kmsKeyARN, key string) error {
-	_, err := client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(certstore.RestoreFromKey), Body: strings.NewReader(key + "\n"),
-		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(kmsKeyARN),
-	})
-	if err != nil {
-		return fmt.Errorf("writing s3://%s/%s: %w", bucket, certstore.RestoreFromKey, err)
+		// Under SSE-KMS with the cluster key, as the bucket policy wants of
+		// every upload that names an encryption.
+		return bucket.Put(ctx, certstore.RestoreFromKey, []byte(key+"\n"))
 	}
 	return nil
 }
