@@ -59,6 +59,14 @@ const (
 	APIAddressesKey = Controller + "api-addresses.json"
 )
 
+// IsHistorySnapshot tells whether key names a snapshot of the history, the
+// only keys RestoreFromKey may name: EtcdHistoryPrefix and a name without
+// a slash or white space (the backups name them after their time).
+func IsHistorySnapshot(key string) bool {
+	name, ok := strings.CutPrefix(key, EtcdHistoryPrefix)
+	return ok && name != "" && !strings.ContainsAny(name, "/ \t\r\n")
+}
+
 // Access says who may do what under one prefix.
 type Access struct {
 	Prefix string

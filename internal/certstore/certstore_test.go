@@ -120,3 +120,24 @@ func TestIAMPoliciesImplementTheLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestIsHistorySnapshot: a restore request, and --restore-snapshot, may
+// name only a snapshot of the history; the latest snapshot, other keys of
+// the bucket and nested or blank names are refused.
+func TestIsHistorySnapshot(t *testing.T) {
+	for key, want := range map[string]bool{
+		certstore.EtcdHistoryPrefix + "20261130T080000Z.db":  true,
+		certstore.EtcdHistoryPrefix + "before-upgrade.db":    true,
+		certstore.EtcdHistoryPrefix:                          false,
+		certstore.EtcdHistoryPrefix + "a/b.db":               false,
+		certstore.EtcdHistoryPrefix + "20261130T080000Z.db ": false,
+		certstore.EtcdHistoryPrefix + "x\n.db":               false,
+		certstore.EtcdSnapshotKey:                            false,
+		certstore.JoinKey:                                    false,
+		"20261130T080000Z.db":                                false,
+	} {
+		if got := certstore.IsHistorySnapshot(key); got != want {
+			t.Errorf("IsHistorySnapshot(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

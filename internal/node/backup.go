@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kforge/kforge/internal/certstore"
 	"github.com/kforge/kforge/internal/kubeadm"
 )
 
@@ -243,7 +244,7 @@ func (a *Agent) restoreSource(ctx context.Context) (key string, chosen bool, err
 		return "", false, err
 	}
 	key = strings.TrimSpace(string(named))
-	if !strings.HasPrefix(key, etcdHistoryPrefix) || strings.ContainsAny(strings.TrimPrefix(key, etcdHistoryPrefix), "/ \n") {
+	if !certstore.IsHistorySnapshot(key) {
 		return "", false, fmt.Errorf("s3://%s/%s names %q, not a snapshot under %s; name one of those, or delete it to restore the latest", a.Cluster.Bucket, RestoreFromKey, key, etcdHistoryPrefix)
 	}
 	if err := a.Host.WriteFile(restoreChosen, []byte(key+"\n"), 0o600); err != nil {
