@@ -421,20 +421,8 @@ func controlPlaneResize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conds, err := c.nodeConditions(ctx, kc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	oldName := nodeName(oldNode.Spec)
-	// The workers Ready now must be Ready again after the roll (a NotReady
-	// Node left by an earlier scenario, which the drainer's scan deletes
-	// later, is not one of them).
-	var workers []string
-	for name, ready := range conds {
-		if name != oldName && ready == "True" {
-			workers = append(workers, name)
-		}
-	}
+	workers := c.readyWorkers(t, ctx, kc, oldName)
 	// The new instance type only changes the launch template: the running
 	// control plane stays.
 	c.editEnv(t, "  instanceType: t3.medium\n", "  instanceType: t3.large\n")
@@ -492,17 +480,7 @@ func controlPlaneResize(t *testing.T) {
 	if err != nil || got != stamp {
 		t.Fatalf("the ConfigMap written just before the roll: %q, %v; want %q (the planned-replacement RPO)", got, err, stamp)
 	}
-	waitFor(t, 10*time.Minute, "the replacement and the workers Ready", func() (bool, string, error) {
-		conds, err := c.nodeConditions(ctx, kc)
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		ok := conds[nodeName(newNode.Spec)] == "True"
-		for _, w := range workers {
-			ok = ok && conds[w] == "True"
-		}
-		return ok, fmt.Sprint(conds), nil
-	})
+	c.waitNodesReady(t, ctx, kc, "the replacement and the workers Ready", append(workers, nodeName(newNode.Spec))...)
 	desc, err := c.Fleet.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{newID}})
 	if err != nil || len(desc.Reservations) != 1 || len(desc.Reservations[0].Instances) != 1 {
 		t.Fatalf("describing the replacement %s: %v", newID, err)

@@ -120,6 +120,42 @@ func (c *cluster) nodeConditions(ctx context.Context, kubeconfig string) (map[st
 	return m, nil
 }
 
+// readyWorkers lists the Nodes other than controlPlane that are Ready now:
+// the ones a control-plane replacement must find Ready again (a NotReady
+// Node an earlier scenario left, which the drainer's scan deletes later,
+// is not one of them).
+func (c *cluster) readyWorkers(t *testing.T, ctx context.Context, kubeconfig, controlPlane string) []string {
+	t.Helper()
+	conds, err := c.nodeConditions(ctx, kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workers []string
+	for name, ready := range conds {
+		if name != controlPlane && ready == "True" {
+			workers = append(workers, name)
+		}
+	}
+	return workers
+}
+
+// waitNodesReady waits until every Node of names is Ready.
+func (c *cluster) waitNodesReady(t *testing.T, ctx context.Context, kubeconfig, what string, names ...string) {
+	t.Helper()
+	waitFor(t, 10*time.Minute, what, func() (bool, string, error) {
+		conds, err := c.nodeConditions(ctx, kubeconfig)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		for _, n := range names {
+			if conds[n] != "True" {
+				return false, fmt.Sprint(conds), nil
+			}
+		}
+		return true, fmt.Sprint(conds), nil
+	})
+}
+
 // workerGroup is the general pool's Auto Scaling Group (min 1, max 3; the
 // lab runs it at 1), which the scaling scenarios grow and shrink.
 const workerGroup = clusterName + "-general"

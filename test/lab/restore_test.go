@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -34,16 +33,7 @@ func restoreSnapshot(t *testing.T) {
 	}
 	// The workers Ready now must be Ready again after the restore: they
 	// joined before the chosen snapshot, so it holds their Nodes.
-	before, err := c.nodeConditions(ctx, kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var workers []string
-	for name, ready := range before {
-		if name != nodeName(oldNode.Spec) && ready == "True" {
-			workers = append(workers, name)
-		}
-	}
+	workers := c.readyWorkers(t, ctx, kc, nodeName(oldNode.Spec))
 	cfg, err := awsx.Config(ctx, "us-east-1", c.Emulator.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -87,17 +77,7 @@ func restoreSnapshot(t *testing.T) {
 	if missing := new(s3types.NotFound); !errors.As(err, &missing) {
 		t.Fatalf("the restore request after the roll: %v, want it deleted by the replacement", err)
 	}
-	waitFor(t, 10*time.Minute, "the replacement and the workers Ready", func() (bool, string, error) {
-		conds, err := c.nodeConditions(ctx, kc)
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		ok := conds[nodeName(newNode.Spec)] == "True"
-		for _, w := range workers {
-			ok = ok && conds[w] == "True"
-		}
-		return ok, fmt.Sprint(conds), nil
-	})
+	c.waitNodesReady(t, ctx, kc, "the replacement and the workers Ready", append(workers, nodeName(newNode.Spec))...)
 	t.Logf("restore of %s: %s -> %s, the later ConfigMap gone, the request deleted, every Node Ready; %s", name, oldID, newID, time.Since(start).Round(time.Second))
 	if _, err := c.kubectl(ctx, kc, "-n", "default", "delete", "configmap", "kforge-lab-restore-kept"); err != nil {
 		t.Logf("deleting the scenario's ConfigMap: %v", err)
