@@ -32,7 +32,7 @@ func validateRestore(o RollOptions) error {
 		return UsageError("--restore-snapshot replaces the control plane: add --control-plane")
 	}
 	if !certstore.IsHistorySnapshot(certstore.EtcdHistoryPrefix + restoreName(o.RestoreSnapshot)) {
-		return UsageError("--restore-snapshot %q: name a snapshot under %s in the certs bucket, such as 20261130T080000Z.db (`aws s3 ls s3://<certs-bucket>/%s`)",
+		return UsageError("--restore-snapshot %q: name a snapshot under %s in the certs bucket, such as 20261130T080000.000Z.db (`aws s3 ls s3://<certs-bucket>/%s`)",
 			o.RestoreSnapshot, certstore.EtcdHistoryPrefix, certstore.EtcdHistoryPrefix)
 	}
 	return nil

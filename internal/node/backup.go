@@ -24,6 +24,10 @@ var errNotExist = fs.ErrNotExist
 
 const pkiDir = "/etc/kubernetes/pki"
 
+// historyTimeFormat names a history snapshot after its backup's time, in
+// UTC to the millisecond; the names sort in time order.
+const historyTimeFormat = "20060102T150405.000Z"
+
 // pkiFiles are the long-lived secrets a replacement control plane needs to
 // keep the cluster's identity; every other certificate kubeadm re-issues
 // from these CAs.
@@ -365,8 +369,10 @@ func (a *Agent) Backup(ctx context.Context) error {
 	}
 	// The history's copy is made by S3 from the object just written: the
 	// snapshot crosses the network once. Backups take turns (backupLock),
-	// so latest.db is still this run's.
-	history := etcdHistoryPrefix + a.now().UTC().Format("20060102T150405Z") + ".db"
+	// so latest.db is still this run's; and each takes far longer than a
+	// millisecond, so names to the millisecond never repeat (names to the
+	// second did, and a second backup replaced the first one's snapshot).
+	history := etcdHistoryPrefix + a.now().UTC().Format(historyTimeFormat) + ".db"
 	if err := a.Bucket.Copy(ctx, EtcdSnapshotKey, history, size); err != nil {
 		return err
 	}

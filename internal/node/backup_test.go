@@ -218,6 +218,35 @@ func TestBackupCopiesTheSnapshotIntoTheHistory(t *testing.T) {
 	}
 }
 
+// Two backups within one second keep two snapshots in the history, each
+// named after its time in UTC to the millisecond. Named to the second,
+// the second backup replaced the first one's snapshot: a roll's snapshot
+// taken right after a scheduled backup could replace the very snapshot an
+// operator had chosen to restore.
+func TestBackupsWithinOneSecondKeepTwoSnapshots(t *testing.T) {
+	c, _, a := controllerAt(t, "", "1.36.6")
+	ctx := context.Background()
+	first, second := t0.Add(time.Hour+250*time.Millisecond), t0.Add(time.Hour+750*time.Millisecond)
+	for _, at := range []time.Time{first, second} {
+		a.Now = fixedClock(at)
+		if err := a.Backup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := c.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(c.bucket.Name), Prefix: aws.String(etcdHistoryPrefix + "20260301T130000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) != 2 {
+		t.Errorf("%d history snapshots of the second 13:00:00, want 2 (one per backup)", len(list.Contents))
+	}
+	for _, want := range []string{"20260301T130000.250Z.db", "20260301T130000.750Z.db"} {
+		if _, err := c.bucket.Get(ctx, etcdHistoryPrefix+want); err != nil {
+			t.Errorf("history snapshot %s: %v", want, err)
+		}
+	}
+}
+
 // recordingPuts records the keys of the uploads it passes on.
 type recordingPuts struct {
 	Bucket
