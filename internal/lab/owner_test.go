@@ -22,6 +22,9 @@ import (
 // before its Close used to stay on the machine until someone ran `lab
 // sweep`, and the next lab's Down failed on its leftovers.
 func TestSweepOrphansSparesLiveLabs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates network namespaces; not in -short")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("SKIP (not a pass): creating network namespaces needs root")
 	}
