@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +19,7 @@ import (
 // lab's Self-heal backup failed with "dial tcp 10.40.0.3:5000: i/o
 // timeout" right after a scale-in stopped a node).
 func TestBridgeKeepsItsAddress(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates network namespaces; not in -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP (not a pass): creating network namespaces needs root")
-	}
+	needNamespaces(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n, err := NewNetwork(ctx, fmt.Sprintf("b%d", os.Getpid()%100000), netip.MustParsePrefix("10.77.0.0/24"))
@@ -70,6 +66,21 @@ func TestBridgeKeepsItsAddress(t *testing.T) {
 	}
 	if !strings.Contains(neigh, "lladdr "+bridgeMAC) {
 		t.Fatalf("instance 1's neighbour entry for the router is %q, want the bridge's address %s", strings.TrimSpace(neigh), bridgeMAC)
+	}
+}
+
+// needNamespaces skips a test that creates network namespaces in -short
+// and where it cannot: without root or without ip.
+func needNamespaces(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("creates network namespaces; not in -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP (not a pass): creating network namespaces needs root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("SKIP (not a pass): no ip (apt-get install iproute2)")
 	}
 }
 

@@ -22,15 +22,7 @@ import (
 // before its Close used to stay on the machine until someone ran `lab
 // sweep`, and the next lab's Down failed on its leftovers.
 func TestSweepOrphansSparesLiveLabs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates network namespaces; not in -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP (not a pass): creating network namespaces needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIP (not a pass): no ip (apt-get install iproute2)")
-	}
+	needNamespaces(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cache := t.TempDir()
