@@ -148,8 +148,10 @@ type RollResult struct {
 	// AMIs: with --ami latest, each architecture's pinned and latest image.
 	AMIs []AMIChange `json:"amis,omitempty"`
 	// RestoreSnapshot: with --restore-snapshot, the history snapshot the
-	// replacement restores.
-	RestoreSnapshot string `json:"restore_snapshot,omitempty"`
+	// replacement restores; Rejoined, the workers replaced after it because
+	// the restored cluster held no Node of theirs (rejoinWorkers).
+	RestoreSnapshot string   `json:"restore_snapshot,omitempty"`
+	Rejoined        []string `json:"rejoined_workers,omitempty"`
 }
 
 // ValidateRoll refuses contradictory or unknown choices (exit code 2),
@@ -368,6 +370,13 @@ type roller struct {
 	forced         map[string]string
 	restoreKey     string
 	requestRestore func(context.Context) error
+	// workers (pool -> group) are the groups whose instances a restore
+	// may leave without a Node (rejoinWorkers); terminatedAt is when the
+	// control plane was terminated, and rejoinGrace overrides
+	// defaultRejoinGrace (tests).
+	workers      map[string]string
+	terminatedAt time.Time
+	rejoinGrace  time.Duration
 	// probeInterval overrides apiProbeInterval (tests).
 	probeInterval time.Duration
 	ui            UI
@@ -718,7 +727,7 @@ func (r *roller) execute(ctx context.Context, res *RollResult) error {
 			res.Steps = append(res.Steps, step)
 		}
 	}
-	return nil
+	return r.rejoinWorkers(ctx, res)
 }
 
 func interrupted(ctx context.Context, env string) error {
@@ -808,6 +817,7 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 			return step, err
 		}
 		t0 := time.Now()
+		r.terminatedAt = t0
 		if err := r.terminate(call, rg, old.ID, false); err != nil {
 			return step, err
 		}

@@ -38,8 +38,8 @@ func bindClusterAdmins(t *testing.T, admin kubernetes.Interface, role string) {
 }
 
 // registerReplacement is the replacement's kubelet: once the group holds
-// an instance other than old, it registers that instance's Node, Ready.
-func registerReplacement(ctx context.Context, asg *autoscaling.Client, kube kubernetes.Interface, group, old, name string) error {
+// an instance not in known, it registers that instance's Node, Ready.
+func registerReplacement(ctx context.Context, asg *autoscaling.Client, kube kubernetes.Interface, group string, known []string, name string) error {
 	for {
 		out, err := asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{group}})
 		if err != nil {
@@ -47,7 +47,7 @@ func registerReplacement(ctx context.Context, asg *autoscaling.Client, kube kube
 		}
 		for _, g := range out.AutoScalingGroups {
 			for _, i := range g.Instances {
-				if id := aws.ToString(i.InstanceId); id != old {
+				if id := aws.ToString(i.InstanceId); !slices.Contains(known, id) {
 					n, err := kube.CoreV1().Nodes().Create(ctx, kubeapi.InstanceNode(name, "us-east-1a", id), metav1.CreateOptions{})
 					if err != nil {
 						return err
@@ -59,7 +59,7 @@ func registerReplacement(ctx context.Context, asg *autoscaling.Client, kube kube
 			}
 		}
 		if err := wait.Sleep(ctx, 50*time.Millisecond); err != nil {
-			return fmt.Errorf("no replacement of %s in %s: %w", old, group, err)
+			return fmt.Errorf("no instance beside %v in %s: %w", known, group, err)
 		}
 	}
 }
@@ -104,7 +104,7 @@ func TestControlPlaneRollDeletesTheOldNode(t *testing.T) {
 	defer cancel()
 	kubelet := make(chan error, 1)
 	go func() {
-		kubelet <- registerReplacement(kctx, f.asg, kube.Admin, group, oldID, "ip-10-40-0-9.ec2.internal")
+		kubelet <- registerReplacement(kctx, f.asg, kube.Admin, group, []string{oldID}, "ip-10-40-0-9.ec2.internal")
 	}()
 	err = r.execute(ctx, plan)
 	cancel()

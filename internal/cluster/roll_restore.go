@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -74,7 +79,7 @@ func (e *Env) prepareRestore(ctx context.Context, r *roller, out *Outputs) error
 			r.forced[aws.ToString(i.InstanceId)] = "restores etcd snapshot " + name
 		}
 	}
-	r.restoreKey = key
+	r.restoreKey, r.workers = key, out.WorkerASGNames
 	r.requestRestore = func(ctx context.Context) error {
 		// Under SSE-KMS with the cluster key, as the bucket policy wants of
 		// every upload that names an encryption.
@@ -104,7 +109,8 @@ func (res *RollResult) DowntimeNote() string {
 		return ""
 	case res.RestoreSnapshot != "":
 		return fmt.Sprintf("Downtime: the Kubernetes API is unavailable from the termination until the replacement has booted, restored etcd snapshot %s and the PKI from the certs bucket, and run kubeadm init; the roll measures it. Workloads on the workers keep running. "+
-			"Every write since that snapshot is lost; when the API answers, the snapshot the control plane takes right before its termination keeps the state of now in %s.", res.RestoreSnapshot, certstore.EtcdHistoryPrefix)
+			"Every write since that snapshot is lost; when the API answers, the snapshot the control plane takes right before its termination keeps the state of now in %s. "+
+			"Workers that registered after the snapshot have no Node in the restored cluster: the roll replaces them next, one at a time per pool, as a pool roll does.", res.RestoreSnapshot, certstore.EtcdHistoryPrefix)
 	}
 	return fmt.Sprintf("Downtime: the Kubernetes API is unavailable from the termination until the replacement has booted, restored the latest etcd snapshot and PKI from the certs bucket, and run kubeadm init; the roll measures it. Workloads on the workers keep running. "+
 		"RPO: when the API answers, the control plane takes an etcd snapshot right before its termination, so only writes after that snapshot are lost; when it does not, writes after the latest scheduled snapshot are lost (backup interval %s).", res.BackupInterval)
@@ -120,4 +126,135 @@ func (res *RollResult) SnapshotNote(s RollStep) string {
 		return fmt.Sprintf("%s: etcd snapshot %s taken right before %s was terminated, kept in %s; the replacement restored %s instead", s.Pool, s.SnapshotRequest, s.Old, certstore.EtcdHistoryPrefix, res.RestoreSnapshot)
 	}
 	return fmt.Sprintf("%s: etcd snapshot %s taken right before %s was terminated (nothing written before it is lost)", s.Pool, s.SnapshotRequest, s.Old)
+}
+
+// defaultRejoinGrace is how long, once the restored control plane's Node is
+// Ready, a worker launched before the termination may take to register
+// its Node before the roll replaces it: a kubelet or kubeadm join that was
+// waiting for the API retries every few seconds.
+const defaultRejoinGrace = time.Minute
+
+// rejoinWorkers, after a restore, replaces the workers the restored
+// cluster holds no Node of. They registered after the chosen snapshot, and
+// a kubelet registers its Node once, when it starts: without a Node the
+// scheduler never places a pod there, and the pods the kubelet ran are
+// gone from the API. Each goes the way a pool roll replaces an instance
+// (a surge where the group has room), so the group keeps its size.
+// Instances launched after the termination join the restored control plane
+// on their own and are left alone.
+func (r *roller) rejoinWorkers(ctx context.Context, res *RollResult) error {
+	if r.restoreKey == "" || len(r.workers) == 0 || r.terminatedAt.IsZero() {
+		return nil
+	}
+	k := r.api(ctx)
+	if k == nil {
+		r.ui.Notef("warning: the Kubernetes API does not answer, so the roll cannot tell which workers joined after etcd snapshot %s: those have no Node in the restored cluster; terminate them (`kubectl get nodes` lacks them) and their groups launch replacements that join\n", restoreName(r.restoreKey))
+		return nil
+	}
+	// Drains and Node checks of the replacements go to the new control plane.
+	r.kube = k
+	nodeless, err := r.nodelessWorkers(ctx, k, res.Env)
+	if err != nil {
+		return err
+	}
+	if len(nodeless) == 0 {
+		r.ui.Notef("workers: every worker has its Node in the restored cluster\n")
+		return nil
+	}
+	reason := fmt.Sprintf("has no Node in the restored cluster: it registered after etcd snapshot %s, and a kubelet registers its Node only when it starts", restoreName(r.restoreKey))
+	for _, pool := range slices.Sorted(maps.Keys(nodeless)) {
+		for _, id := range nodeless[pool] {
+			r.forced[id] = reason
+			res.Rejoined = append(res.Rejoined, id)
+			res.Pending++
+		}
+	}
+	for _, pool := range slices.Sorted(maps.Keys(nodeless)) {
+		for _, id := range nodeless[pool] {
+			if err := interrupted(ctx, res.Env); err != nil {
+				return err
+			}
+			g, err := r.describe(ctx, r.workers[pool])
+			if err != nil {
+				return err
+			}
+			rg, err := r.planGroup(ctx, pool, g)
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(rg.Replace, func(it RollInstance) bool { return it.ID == id })
+			if i < 0 {
+				r.ui.Notef("%s: %s left its group meanwhile: nothing to replace\n", pool, id)
+				continue
+			}
+			step, err := r.replace(ctx, rg, g, rg.Replace[i], res.Env)
+			if err != nil {
+				return err
+			}
+			res.Steps = append(res.Steps, step)
+		}
+	}
+	return nil
+}
+
+// nodelessWorkers lists, by pool, the in-service workers launched before
+// the control plane's termination that have no Node, once they have had
+// the grace to register one.
+func (r *roller) nodelessWorkers(ctx context.Context, k nodeChecker, env string) (map[string][]string, error) {
+	grace := r.rejoinGrace
+	if grace == 0 {
+		grace = defaultRejoinGrace
+	}
+	deadline := time.Now().Add(grace)
+	for {
+		nodeless := map[string][]string{}
+		for pool, asg := range r.workers {
+			ids, err := r.launchedBefore(ctx, asg, r.terminatedAt)
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				gone, _, err := k.NodeGone(ctx, id)
+				if err != nil {
+					return nil, fmt.Errorf("reading the Node of worker %s after the restore: %w", id, err)
+				}
+				if gone {
+					nodeless[pool] = append(nodeless[pool], id)
+				}
+			}
+		}
+		if len(nodeless) == 0 || time.Now().After(deadline) {
+			return nodeless, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, interrupted(ctx, env)
+		case <-time.After(r.poll()):
+		}
+	}
+}
+
+// launchedBefore lists the group's in-service instances launched before t.
+func (r *roller) launchedBefore(ctx context.Context, asg string, t time.Time) ([]string, error) {
+	g, err := r.describe(ctx, asg)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, i := range g.Instances {
+		if i.LifecycleState == asgtypes.LifecycleStateInService {
+			ids = append(ids, aws.ToString(i.InstanceId))
+		}
+	}
+	var before []string
+	err = awsx.DescribeInstances(ctx, r.ec2, ids, func(i ec2types.Instance) {
+		if i.LaunchTime != nil && i.LaunchTime.Before(t) {
+			before = append(before, aws.ToString(i.InstanceId))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(before)
+	return before, nil
 }

@@ -3,8 +3,11 @@ package cluster
 import (
 	"context"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -13,6 +16,7 @@ import (
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/testutil/kubeapi"
 )
 
 func TestValidateRestore(t *testing.T) {
@@ -137,5 +141,94 @@ func TestRestoreNotes(t *testing.T) {
 		if tc.want == "" && tc.got != "" || !strings.Contains(tc.got, tc.want) {
 			t.Errorf("note %q, want it to say %q", tc.got, tc.want)
 		}
+	}
+}
+
+// After the restore, the roll replaces the worker the restored cluster
+// holds no Node of (it registered after the snapshot: its kubelet would
+// never register again), the way a pool roll does, and leaves the worker
+// whose Node the snapshot holds. Groups on the emulator, Nodes in a real
+// kube-apiserver.
+func TestRestoreReplacesWorkersWithoutANode(t *testing.T) {
+	kube := kubeapi.StartServer(t)
+	ctx := context.Background()
+	bindClusterAdmins(t, kube.Admin, "cluster-admin")
+	f := newRollFixture(t)
+	const controlPlane, workers = "kforge-test-controller", "kforge-test-general"
+	f.group(t, controlPlane, 1, 1)
+	f.group(t, workers, 2, 3)
+	_, cps, _ := f.versions(t, controlPlane)
+	_, ws, _ := f.versions(t, workers)
+	oldCP, ids := slices.Collect(maps.Keys(cps)), slices.Sorted(maps.Keys(ws))
+	if len(oldCP) != 1 || len(ids) != 2 {
+		t.Fatalf("groups hold %v and %v, want one control plane and two workers", oldCP, ids)
+	}
+	kept, late := ids[0], ids[1]
+	nodes := kubeapi.NewDrainFixture(t, kube.Admin, "apps")
+	nodes.Node("ip-10-40-0-5.ec2.internal", "us-east-1a", oldCP[0])
+	nodes.Node("ip-10-40-1-7.ec2.internal", "us-east-1a", kept)
+
+	ui := &recordingUI{}
+	r := f.roller(ui)
+	k := kubeNodes{client: kube.Operator}
+	r.kube, r.reconnect = k, func(context.Context) nodeChecker { return k }
+	r.opts.ControlPlane = true
+	// As prepareRestore leaves it, with the request written nowhere.
+	r.restoreKey, r.requestRestore = certstore.EtcdHistoryPrefix+"20261130T080000.000Z.db", func(context.Context) error { return nil }
+	r.forced = map[string]string{oldCP[0]: "restores etcd snapshot 20261130T080000.000Z.db"}
+	r.workers, r.rejoinGrace = map[string]string{"general": workers}, 300*time.Millisecond
+	plan, err := r.plan(ctx, map[string]string{ControlPlanePool: controlPlane})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	kubelets := make(chan error, 2)
+	go func() {
+		kubelets <- registerReplacement(kctx, f.asg, kube.Admin, controlPlane, oldCP, "ip-10-40-0-9.ec2.internal")
+	}()
+	go func() {
+		kubelets <- registerReplacement(kctx, f.asg, kube.Admin, workers, ids, "ip-10-40-1-9.ec2.internal")
+	}()
+	err = r.execute(ctx, plan)
+	cancel()
+	notes := strings.Join(ui.notes, "")
+	for range 2 {
+		if kerr := <-kubelets; kerr != nil {
+			t.Fatalf("registering a replacement's Node: %v\nnotes: %s", kerr, notes)
+		}
+	}
+	if err != nil {
+		t.Fatalf("execute: %v\nnotes: %s", err, notes)
+	}
+	if !slices.Equal(plan.Rejoined, []string{late}) || plan.Pending != 2 || len(plan.Steps) != 2 {
+		t.Fatalf("rejoined %v, pending %d, steps %+v; want %s replaced after the control plane", plan.Rejoined, plan.Pending, plan.Steps, late)
+	}
+	if s := plan.Steps[1]; s.Pool != "general" || s.Old != late || s.Strategy != StrategySurge || !s.NodesReady || len(s.New) != 1 {
+		t.Errorf("worker step %+v, want a surge replacing %s with its replacement's Node Ready", s, late)
+	}
+	if !strings.Contains(notes, "has no Node in the restored cluster: it registered after etcd snapshot 20261130T080000.000Z.db") {
+		t.Errorf("notes do not say why %s goes:\n%s", late, notes)
+	}
+	desired, after, _ := f.versions(t, workers)
+	if _, ok := after[kept]; !ok || desired != 2 || len(after) != 2 {
+		t.Errorf("worker group after the roll: desired %d, %v; want 2 instances, %s among them", desired, slices.Sorted(maps.Keys(after)), kept)
+	}
+	if _, ok := after[late]; ok {
+		t.Errorf("worker %s without a Node is still in its group", late)
+	}
+}
+
+// Without a Kubernetes API after the restore, the roll cannot tell which
+// workers lack a Node: it says what to do instead of replacing any.
+func TestRestoreWithoutAnAPINamesTheWorkersStep(t *testing.T) {
+	ui := &recordingUI{}
+	r := &roller{ui: ui, restoreKey: certstore.EtcdHistoryPrefix + "20261130T080000.000Z.db", workers: map[string]string{"general": "g"},
+		terminatedAt: time.Now(), forced: map[string]string{}}
+	if err := r.rejoinWorkers(context.Background(), &RollResult{Env: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(ui.notes, ""); !strings.Contains(notes, "which workers joined after etcd snapshot 20261130T080000.000Z.db") || !strings.Contains(notes, "terminate them") {
+		t.Errorf("notes %q, want the workers' manual step", notes)
 	}
 }

@@ -19,8 +19,9 @@ import (
 // restoreSnapshot: `kforge roll --control-plane --restore-snapshot` takes
 // the cluster back to a snapshot of the history on real nodes. A ConfigMap
 // written before a backup is there after the roll; one written after it,
-// which the snapshot the roll takes first still holds, is not; the restore
-// request is gone, and the nodes are Ready.
+// which the snapshot the roll takes first still holds, is not; a worker
+// that joined after the snapshot is replaced, so that it has a Node again;
+// the restore request is gone, and the nodes are Ready.
 func restoreSnapshot(t *testing.T) {
 	scenario(t, "RestoreSnapshot")
 	c := needReady(t)
@@ -51,6 +52,14 @@ func restoreSnapshot(t *testing.T) {
 	if _, err := c.kubectl(ctx, kc, "-n", "default", "create", "configmap", "kforge-lab-restore-lost"); err != nil {
 		t.Fatal(err)
 	}
+	// A worker that joins after the chosen snapshot: the restored cluster
+	// holds no Node of it, and its kubelet never registers again.
+	size, err := c.groupInstances(ctx, workerGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateID, lateNode := c.launchWorker(t, ctx)
+	c.waitNodeReady(t, ctx, kc, lateID, lateNode)
 	name := strings.TrimPrefix(chosen, certstore.EtcdHistoryPrefix)
 	out, err := c.kforge(ctx, "roll", "local", "--control-plane", "--restore-snapshot", name, "--yes", "--tunnel-port", port)
 	t.Logf("kforge roll local --control-plane --restore-snapshot %s:\n%s", name, lastLines(out, 25))
@@ -75,7 +84,26 @@ func restoreSnapshot(t *testing.T) {
 		t.Fatalf("the restore request after the roll: %v, want it deleted by the replacement", err)
 	}
 	c.waitNodesReady(t, ctx, kc, "the replacement and the workers Ready", append(workers, nodeName(newNode.Spec))...)
-	t.Logf("restore of %s: %s -> %s, the later ConfigMap gone, the request deleted, every Node Ready; %s", name, oldID, newID, time.Since(start).Round(time.Second))
+	if want := lateID + " (has no Node in the restored cluster"; !strings.Contains(out, want) {
+		t.Fatalf("the roll does not replace the worker that joined after the snapshot (%q):\n%s", want, out)
+	}
+	now, err := c.groupInstances(ctx, workerGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rejoined string
+	for _, id := range now {
+		if !slices.Contains(size, id) && id != lateID {
+			rejoined = id
+		}
+	}
+	if slices.Contains(now, lateID) || rejoined == "" || c.Fleet.Nodes()[rejoined] == nil {
+		t.Fatalf("%s after the roll holds %v: want %s replaced by a new instance", workerGroup, now, lateID)
+	}
+	c.waitNodeReady(t, ctx, kc, rejoined, c.Fleet.Nodes()[rejoined])
+	t.Logf("restore of %s: %s -> %s, the later ConfigMap gone, the request deleted, worker %s (joined after the snapshot) replaced by %s, every Node Ready; %s",
+		name, oldID, newID, lateID, rejoined, time.Since(start).Round(time.Second))
+	c.scaleBackIn(t, ctx, len(size))
 	if _, err := c.kubectl(ctx, kc, "-n", "default", "delete", "configmap", "kforge-lab-restore-kept"); err != nil {
 		t.Logf("deleting the scenario's ConfigMap: %v", err)
 	}
