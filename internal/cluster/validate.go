@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	corev1 "k8s.io/api/core/v1"
 
@@ -27,11 +28,16 @@ type NodeState struct {
 	Name  string `json:"name"`
 	Ready bool   `json:"ready"`
 	Pool  string `json:"pool,omitempty"`
+	// Instance is the EC2 instance its spec.providerID names.
+	Instance string `json:"instance,omitempty"`
 }
 
 // ValidationResult is one round of `kforge validate`.
 type ValidationResult struct {
-	Nodes        []NodeState         `json:"nodes"`
+	Nodes []NodeState `json:"nodes"`
+	// Instances are those of the cluster's groups, each of which must have
+	// a Node; read only when the Nodes were.
+	Instances    []GroupInstance     `json:"instances,omitempty"`
 	TargetGroups []TargetGroupStatus `json:"target_groups"`
 	// EtcdDBBytes is the etcd database's size as the API server reports
 	// it; 0 when it reports none yet.
@@ -52,6 +58,9 @@ func (r ValidationResult) Lines() []string {
 	var lines []string
 	for _, n := range r.Nodes {
 		lines = append(lines, fmt.Sprintf("node %-50s ready=%v pool=%s", n.Name, n.Ready, n.Pool))
+	}
+	if len(r.Instances) > 0 {
+		lines = append(lines, fmt.Sprintf("instances %d in the cluster's groups, %d without a Node", len(r.Instances), len(instancesWithoutNode(r.Instances, r.Nodes))))
 	}
 	for _, tg := range r.TargetGroups {
 		lines = append(lines, fmt.Sprintf("target group %-6s %d targets %v", tg.Name, tg.Targets, tg.States))
@@ -122,7 +131,7 @@ func nodeReadiness(ctx context.Context, client *http.Client, server string) ([]N
 	}
 	states := make([]NodeState, 0, len(list.Items))
 	for _, n := range list.Items {
-		states = append(states, NodeState{Name: n.Name, Pool: n.Labels["kforge.io/pool"], Ready: nodelifecycle.Ready(n)})
+		states = append(states, NodeState{Name: n.Name, Pool: n.Labels["kforge.io/pool"], Ready: nodelifecycle.Ready(n), Instance: nodelifecycle.InstanceOf(n.Spec.ProviderID)})
 	}
 	sort.Slice(states, func(i, j int) bool { return states[i].Name < states[j].Name })
 	return states, nil
@@ -176,6 +185,7 @@ func (r *ValidationResult) evaluate() {
 			r.Problems = append(r.Problems, "node "+n.Name+" is not Ready")
 		}
 	}
+	r.Problems = append(r.Problems, instancesWithoutNode(r.Instances, r.Nodes)...)
 	if p := etcdSpaceProblem(r.EtcdDBBytes, r.EtcdQuotaBytes); p != "" {
 		r.Problems = append(r.Problems, p)
 	}
@@ -200,10 +210,10 @@ type ValidateOptions struct {
 	TunnelPort int
 }
 
-// RunValidate checks that every node is Ready, every NLB target healthy
-// and the etcd database well under its quota, through the API server with
-// the admin kubeconfig and through AWS, until all hold or o.Wait has
-// passed. It returns the last round; the error says why the cluster is not
+// RunValidate checks that every node is Ready, every instance of the
+// cluster's groups has a Node, every NLB target is healthy and the etcd
+// database is well under its quota, through the API server with the admin
+// kubeconfig and through AWS, until all hold or o.Wait has passed. It returns the last round; the error says why the cluster is not
 // valid.
 func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationResult, error) {
 	out, err := e.AppliedOutputs(ctx)
@@ -232,7 +242,7 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 	if err != nil {
 		return nil, err
 	}
-	lb := elbv2.NewFromConfig(cfg)
+	lb, groups := elbv2.NewFromConfig(cfg), autoscaling.NewFromConfig(cfg)
 	deadline := time.Now().Add(o.Wait)
 	for {
 		var r ValidationResult
@@ -240,13 +250,14 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 		r.Nodes = nodes
 		tgs, terr := targetHealth(ctx, lb, out.TargetGroupARNs, "")
 		r.TargetGroups = tgs
-		var serr, qerr error
+		var serr, qerr, ierr error
 		if nerr == nil {
+			r.Instances, ierr = groupInstances(ctx, groups, out)
 			r.EtcdDBBytes, _, serr = etcdDBSize(ctx, client, server)
 			r.EtcdQuotaBytes, r.ConfiguredEtcdQuotaBytes, qerr = etcdQuotas(ctx, client, server, e.Config.ControlPlane.EtcdQuotaGiB)
 		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr, serr, qerr} {
+		for _, err := range []error{nerr, terr, ierr, serr, qerr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

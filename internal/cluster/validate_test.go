@@ -67,7 +67,7 @@ func TestNodeReadinessThroughTheAPIWithTheKubeconfigClientCert(t *testing.T) {
 
 	list := corev1.NodeList{Items: []corev1.Node{
 		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-1-10"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-2-20", Labels: map[string]string{"kforge.io/pool": "general"}}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-2-20", Labels: map[string]string{"kforge.io/pool": "general"}}, Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1b/i-0b2"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}}},
 	}}
 	var sawClient string
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +108,7 @@ func TestNodeReadinessThroughTheAPIWithTheKubeconfigClientCert(t *testing.T) {
 	r := ValidationResult{Nodes: nodes, TargetGroups: []TargetGroupStatus{{Name: "https", Targets: 2, States: map[string]int{"healthy": 1, "unhealthy": 1}}}}
 	r.evaluate()
 	want := []string{"node ip-10-0-2-20 is not Ready", "target group https: 1 of 2 targets healthy"}
-	if strings.Join(r.Problems, "|") != strings.Join(want, "|") || nodes[1].Pool != "general" {
+	if strings.Join(r.Problems, "|") != strings.Join(want, "|") || nodes[1].Pool != "general" || nodes[1].Instance != "i-0b2" || nodes[0].Instance != "" {
 		t.Errorf("problems %q, nodes %+v", r.Problems, nodes)
 	}
 

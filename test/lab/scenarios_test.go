@@ -107,7 +107,8 @@ func TestUp(t *testing.T) {
 	}
 	readyIn := time.Since(c.upStart)
 	// kforge validate against the real API server, through the host's
-	// loopback forward: every node Ready, every NLB target healthy.
+	// loopback forward: every node Ready, every instance a Node, every NLB
+	// target healthy.
 	port, err := c.apiPort()
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +120,10 @@ func TestUp(t *testing.T) {
 	}
 	if n := strings.Count(out, "ready=true"); n != wantNodes {
 		t.Fatalf("kforge validate local reports %d Ready nodes, want %d", n, wantNodes)
+	}
+	// Every instance of the groups found as a Node, by its provider ID.
+	if want := fmt.Sprintf("instances %d in the cluster's groups, 0 without a Node", wantNodes); !strings.Contains(out, want) {
+		t.Fatalf("kforge validate local does not say %q:\n%s", want, out)
 	}
 	// The quota etcd runs with, off its mirror pod: the environment's.
 	if !regexp.MustCompile(`(?m)^etcd database [0-9]+ MiB of its 2048 MiB quota$`).MatchString(out) || strings.Contains(out, "etcd quota: the environment sets") {
