@@ -553,6 +553,12 @@ func (r *roller) planGroup(ctx context.Context, pool string, g *asgtypes.AutoSca
 		case r.forced[id] != "":
 			it.LaunchTemplate, it.Version = ltName, iversion
 			it.Reason = r.forced[id]
+		case id == rg.Resuming:
+			// Current, yet an earlier roll's surge began replacing it (one
+			// forced by a restore, rejoinWorkers): finish it, so that the
+			// group does not keep the extra instance and the tag.
+			it.LaunchTemplate, it.Version = ltName, iversion
+			it.Reason = "an earlier roll began replacing it: its surge is in progress"
 		default:
 			rg.UpToDate = append(rg.UpToDate, id)
 			continue

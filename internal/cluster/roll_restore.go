@@ -148,17 +148,30 @@ func (r *roller) rejoinWorkers(ctx context.Context, res *RollResult) error {
 	}
 	k := r.api(ctx)
 	if k == nil {
-		r.ui.Notef("warning: the Kubernetes API does not answer, so the roll cannot tell which workers joined after etcd snapshot %s: those have no Node in the restored cluster; terminate them (`kubectl get nodes` lacks them) and their groups launch replacements that join\n", restoreName(r.restoreKey))
+		r.ui.Notef("warning: the Kubernetes API does not answer, so the roll cannot tell which workers joined after etcd snapshot %s: those have no Node in the restored cluster: `kforge validate %s` names them once the API answers; terminate them, and their groups launch replacements that join (docs/OPERATIONS.md, \"Instances without a Node\")\n", restoreName(r.restoreKey), res.Env)
 		return nil
 	}
 	// Drains and Node checks of the replacements go to the new control plane.
 	r.kube = k
-	nodeless, err := r.nodelessWorkers(ctx, k, res.Env)
-	if err != nil {
+	// The restore is done: a stop from here on must not lead the operator
+	// to run the roll with --restore-snapshot again, which goes back again.
+	stopped := func(err error) error {
+		r.ui.Notef("workers: the control plane restored etcd snapshot %s; the roll stopped while replacing the workers without a Node. "+
+			"Do not run it with --restore-snapshot again (that would go back to the snapshot again): `kforge roll %s` finishes a surge in progress, "+
+			"and `kforge validate %s` names the workers still without a Node (docs/OPERATIONS.md, \"Instances without a Node\")\n", restoreName(r.restoreKey), res.Env, res.Env)
 		return err
 	}
+	nodeless, unread, err := r.nodelessWorkers(ctx, k, res.Env)
+	if err != nil {
+		return stopped(err)
+	}
+	if len(unread) > 0 {
+		r.ui.Notef("workers: warning: the Node of %v could not be read within the grace; they are left as they are: `kforge validate %s` names any without a Node\n", unread, res.Env)
+	}
 	if len(nodeless) == 0 {
-		r.ui.Notef("workers: every worker has its Node in the restored cluster\n")
+		if len(unread) == 0 {
+			r.ui.Notef("workers: every worker has its Node in the restored cluster\n")
+		}
 		return nil
 	}
 	reason := fmt.Sprintf("has no Node in the restored cluster: it registered after etcd snapshot %s, and a kubelet registers its Node only when it starts", restoreName(r.restoreKey))
@@ -172,15 +185,15 @@ func (r *roller) rejoinWorkers(ctx context.Context, res *RollResult) error {
 	for _, pool := range slices.Sorted(maps.Keys(nodeless)) {
 		for _, id := range nodeless[pool] {
 			if err := interrupted(ctx, res.Env); err != nil {
-				return err
+				return stopped(err)
 			}
 			g, err := r.describe(ctx, r.workers[pool])
 			if err != nil {
-				return err
+				return stopped(err)
 			}
 			rg, err := r.planGroup(ctx, pool, g)
 			if err != nil {
-				return err
+				return stopped(err)
 			}
 			i := slices.IndexFunc(rg.Replace, func(it RollInstance) bool { return it.ID == id })
 			if i < 0 {
@@ -189,7 +202,7 @@ func (r *roller) rejoinWorkers(ctx context.Context, res *RollResult) error {
 			}
 			step, err := r.replace(ctx, rg, g, rg.Replace[i], res.Env)
 			if err != nil {
-				return err
+				return stopped(err)
 			}
 			res.Steps = append(res.Steps, step)
 		}
@@ -199,36 +212,41 @@ func (r *roller) rejoinWorkers(ctx context.Context, res *RollResult) error {
 
 // nodelessWorkers lists, by pool, the in-service workers launched before
 // the control plane's termination that have no Node, once they have had
-// the grace to register one.
-func (r *roller) nodelessWorkers(ctx context.Context, k nodeChecker, env string) (map[string][]string, error) {
+// the grace to register one, and those whose Node could not be read in the
+// last round.
+func (r *roller) nodelessWorkers(ctx context.Context, k nodeChecker, env string) (nodeless map[string][]string, unread []string, err error) {
 	grace := r.rejoinGrace
 	if grace == 0 {
 		grace = defaultRejoinGrace
 	}
 	deadline := time.Now().Add(grace)
 	for {
-		nodeless := map[string][]string{}
+		nodeless, unread = map[string][]string{}, nil
 		for pool, asg := range r.workers {
 			ids, err := r.launchedBefore(ctx, asg, r.terminatedAt)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for _, id := range ids {
 				gone, _, err := k.NodeGone(ctx, id)
 				if err != nil {
-					return nil, fmt.Errorf("reading the Node of worker %s after the restore: %w", id, err)
+					// An API that answers badly for a moment replaces
+					// nothing: the worker counts as having its Node.
+					r.ui.Notef("%s: reading the Node of %s: %v (retrying)\n", pool, id, err)
+					unread = append(unread, id)
+					continue
 				}
 				if gone {
 					nodeless[pool] = append(nodeless[pool], id)
 				}
 			}
 		}
-		if len(nodeless) == 0 || time.Now().After(deadline) {
-			return nodeless, nil
+		if len(nodeless) == 0 && len(unread) == 0 || time.Now().After(deadline) {
+			return nodeless, unread, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, interrupted(ctx, env)
+			return nil, nil, interrupted(ctx, env)
 		case <-time.After(r.poll()):
 		}
 	}

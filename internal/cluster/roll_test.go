@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"encoding/base64"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +357,43 @@ func TestUserDataSettings(t *testing.T) {
 	}
 	if got := userDataSetting(base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\n")), kubernetesLine); got != "" {
 		t.Errorf("user data without the line: got %q", got)
+	}
+}
+
+// A surge interrupted while it replaced an instance that is not outdated
+// (a worker without a Node after a restore) is finished by the next plain
+// roll: the tagged instance goes, and the group is back at its size.
+func TestRollFinishesTheSurgeOfACurrentInstance(t *testing.T) {
+	f := newRollFixture(t)
+	ctx := context.Background()
+	const group = "kforge-test-general"
+	f.group(t, group, 2, 4)
+	_, before, _ := f.versions(t, group)
+	victim := slices.Sorted(maps.Keys(before))[0]
+	if _, err := f.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []asgtypes.Tag{{ResourceId: aws.String(group),
+		ResourceType: aws.String("auto-scaling-group"), Key: aws.String(RollingTag), Value: aws.String(victim), PropagateAtLaunch: aws.Bool(false)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String(group), DesiredCapacity: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	ui := &recordingUI{}
+	r := f.roller(ui)
+	plan, err := r.plan(ctx, map[string]string{"general": group})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := plan.Groups[0]; g.Resuming != victim || len(g.Replace) != 1 || g.Replace[0].ID != victim || !strings.Contains(g.Replace[0].Reason, "surge is in progress") {
+		t.Fatalf("plan: resuming %q, replace %+v; want the surge of %s finished", g.Resuming, g.Replace, victim)
+	}
+	if err := r.execute(ctx, plan); err != nil {
+		t.Fatalf("execute: %v\nnotes: %s", err, strings.Join(ui.notes, ""))
+	}
+	desired, byID, tags := f.versions(t, group)
+	if _, left := byID[victim]; left || desired != 2 || len(byID) != 2 {
+		t.Errorf("after the roll: desired %d, instances %v; want 2 without %s", desired, slices.Sorted(maps.Keys(byID)), victim)
+	}
+	if _, ok := tags[RollingTag]; ok {
+		t.Errorf("tag %s left behind", RollingTag)
 	}
 }
