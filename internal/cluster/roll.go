@@ -349,6 +349,7 @@ type nodeChecker interface {
 	NodeReady(ctx context.Context, instanceID string) (bool, error)
 	Drain(ctx context.Context, instanceID string, timeout time.Duration, note func(string, ...any)) (node string, evicted int, err error)
 	NodeGone(ctx context.Context, instanceID string) (gone bool, node string, err error)
+	InstancesWithNodes(ctx context.Context) (map[string]bool, error)
 	DeleteNode(ctx context.Context, instanceID string) (node string, err error)
 }
 

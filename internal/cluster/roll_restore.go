@@ -212,8 +212,8 @@ func (r *roller) rejoinWorkers(ctx context.Context, res *RollResult) error {
 
 // nodelessWorkers lists, by pool, the in-service workers launched before
 // the control plane's termination that have no Node, once they have had
-// the grace to register one, and those whose Node could not be read in the
-// last round.
+// the grace to register one. When the Nodes could not be read by the end
+// of the grace, it returns every such worker as unread instead.
 func (r *roller) nodelessWorkers(ctx context.Context, k nodeChecker, env string) (nodeless map[string][]string, unread []string, err error) {
 	grace := r.rejoinGrace
 	if grace == 0 {
@@ -221,25 +221,27 @@ func (r *roller) nodelessWorkers(ctx context.Context, k nodeChecker, env string)
 	}
 	deadline := time.Now().Add(grace)
 	for {
-		nodeless, unread = map[string][]string{}, nil
+		launched := map[string][]string{}
 		for pool, asg := range r.workers {
-			ids, err := r.launchedBefore(ctx, asg, r.terminatedAt)
-			if err != nil {
+			if launched[pool], err = r.launchedBefore(ctx, asg, r.terminatedAt); err != nil {
 				return nil, nil, err
 			}
-			for _, id := range ids {
-				gone, _, err := k.NodeGone(ctx, id)
-				if err != nil {
-					// An API that answers badly for a moment replaces
-					// nothing: the worker counts as having its Node.
-					r.ui.Notef("%s: reading the Node of %s: %v (retrying)\n", pool, id, err)
+		}
+		withNode, listErr := k.InstancesWithNodes(ctx)
+		nodeless, unread = map[string][]string{}, nil
+		for _, pool := range slices.Sorted(maps.Keys(launched)) {
+			for _, id := range launched[pool] {
+				switch {
+				case listErr != nil:
+					// An API that answers badly replaces nothing.
 					unread = append(unread, id)
-					continue
-				}
-				if gone {
+				case !withNode[id]:
 					nodeless[pool] = append(nodeless[pool], id)
 				}
 			}
+		}
+		if listErr != nil {
+			r.ui.Notef("workers: reading the Nodes: %v (retrying)\n", listErr)
 		}
 		if len(nodeless) == 0 && len(unread) == 0 || time.Now().After(deadline) {
 			return nodeless, unread, nil

@@ -213,8 +213,8 @@ type ValidateOptions struct {
 // RunValidate checks that every node is Ready, every instance of the
 // cluster's groups has a Node, every NLB target is healthy and the etcd
 // database is well under its quota, through the API server with the admin
-// kubeconfig and through AWS, until all hold or o.Wait has passed. It returns the last round; the error says why the cluster is not
-// valid.
+// kubeconfig and through AWS, until all hold or o.Wait has passed. It
+// returns the last round; the error says why the cluster is not valid.
 func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationResult, error) {
 	out, err := e.AppliedOutputs(ctx)
 	if err != nil {
