@@ -82,14 +82,14 @@ func liveStatus(ctx context.Context, cfg aws.Config, out *Outputs) (*Status, err
 	for _, p := range pools {
 		names = append(names, out.WorkerASGNames[p])
 	}
-	resp, err := asgClient.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names})
+	groups, err := awsx.DescribeAutoScalingGroups(ctx, asgClient, names)
 	if err != nil {
-		return nil, fmt.Errorf("describing auto scaling groups: %w", err)
+		return nil, err
 	}
 	byName := map[string]PoolStatus{}
 	var controllerIDs []string
 	health := map[string][2]string{}
-	for _, g := range resp.AutoScalingGroups {
+	for _, g := range groups {
 		ps := PoolStatus{ASG: aws.ToString(g.AutoScalingGroupName), Min: aws.ToInt32(g.MinSize), Desired: aws.ToInt32(g.DesiredCapacity), Max: aws.ToInt32(g.MaxSize), Instances: len(g.Instances)}
 		for _, i := range g.Instances {
 			if string(i.LifecycleState) == "InService" {

@@ -7,7 +7,8 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/kforge/kforge/internal/awsx"
 )
 
 // GroupInstance is an instance of one of the cluster's Auto Scaling groups,
@@ -26,13 +27,12 @@ func groupInstances(ctx context.Context, client autoScalingAPI, out *Outputs) ([
 	for pool, asg := range out.WorkerASGNames {
 		pools[asg] = pool
 	}
-	names := slices.Sorted(maps.Keys(pools))
-	resp, err := client.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names})
+	groups, err := awsx.DescribeAutoScalingGroups(ctx, client, slices.Sorted(maps.Keys(pools)))
 	if err != nil {
-		return nil, fmt.Errorf("describing auto scaling groups %v: %w", names, err)
+		return nil, err
 	}
 	var instances []GroupInstance
-	for _, g := range resp.AutoScalingGroups {
+	for _, g := range groups {
 		for _, i := range g.Instances {
 			if !leaving(i.LifecycleState) {
 				instances = append(instances, GroupInstance{ID: aws.ToString(i.InstanceId), Pool: pools[aws.ToString(g.AutoScalingGroupName)], LifecycleState: string(i.LifecycleState)})
