@@ -163,6 +163,9 @@ func (a *Agent) restore(ctx context.Context) error {
 	}
 	if err := a.downloadSnapshot(ctx, source, snapPath); errors.Is(err, ErrNotFound) && !chosen {
 		a.logger().Warn("PKI restored but no etcd snapshot; the cluster state starts empty")
+		if err := a.markRestored(); err != nil {
+			return err
+		}
 		return a.runAll(ctx, Cmd("rm", "-f", snapPath), Cmd("rm", "-f", restorePending))
 	} else if err != nil {
 		if chosen {
@@ -222,8 +225,41 @@ func (a *Agent) restore(ctx context.Context) error {
 			return err
 		}
 		a.logger().Info("restored the chosen etcd snapshot; its request is deleted", "key", source)
+	} else if err := a.markRestored(); err != nil {
+		return err
 	}
 	return a.runAll(ctx, Cmd("rm", "-f", restorePending), Cmd("rm", "-f", restoreChosen))
+}
+
+// RestoredMarker holds the time this control plane restored the cluster
+// from the latest snapshot (or from none) by itself, as a replacement of a
+// control plane that died. Workers that registered after that snapshot
+// have no Node in the restored cluster, and a kubelet registers its Node
+// only when it starts: the drainer replaces the workers launched before
+// this time that stay without a Node (nodelifecycle's
+// ReplaceWorkersWithoutNode). A chosen snapshot writes no marker: the
+// `kforge roll --restore-snapshot` that chose it replaces those workers.
+const RestoredMarker = stateDir + "/restored-at"
+
+func (a *Agent) markRestored() error {
+	return a.Host.WriteFile(RestoredMarker, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+}
+
+// RestoredAt reads RestoredMarker: the zero time when this control plane
+// restored nothing by itself.
+func RestoredAt(h Host) (time.Time, error) {
+	raw, err := h.ReadFile(RestoredMarker)
+	if errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	at, err := time.Parse(time.RFC3339, strings.TrimSpace(string(raw)))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading %s: %w", RestoredMarker, err)
+	}
+	return at, nil
 }
 
 // restoreChosen keeps the snapshot an operator chose while its restore is

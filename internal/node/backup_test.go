@@ -105,6 +105,11 @@ func TestRestoreRetriesOverAnInterruptedAttempt(t *testing.T) {
 	if got := second.file(etcdDB); got != "etcd snapshot of first" {
 		t.Errorf("etcd data after the retry: %q, want the first control plane's snapshot", got)
 	}
+	// The drainer replaces the workers launched before this time that the
+	// restored cluster has no Node of.
+	if at, err := RestoredAt(second); err != nil || !at.Equal(t0.Add(48*time.Hour)) {
+		t.Errorf("restored at %v, %v; want the restore's time %v", at, err, t0.Add(48*time.Hour))
+	}
 	second.assertOrder(t,
 		"ctr -n k8s.io containers rm kforge-etcd-restore",
 		"rm -rf /var/lib/etcd",
@@ -355,6 +360,10 @@ func TestRestoreTakesTheChosenSnapshot(t *testing.T) {
 	}
 	if Exists(second, restoreChosen) || Exists(second, restorePending) {
 		t.Error("the restore left its markers on the node")
+	}
+	// The roll that chose the snapshot replaces the workers without a Node.
+	if at, err := RestoredAt(second); err != nil || !at.IsZero() {
+		t.Errorf("a chosen snapshot's restore marked restored at %v, %v; want no marker", at, err)
 	}
 
 	// A retry on a node that lost power after the request was deleted,

@@ -52,6 +52,10 @@ func NewDrainer(ctx context.Context, w Wiring, kubeconfig string) (*nodelifecycl
 	if err != nil {
 		return nil, fmt.Errorf("client for the Kubernetes API of %s: %w", kubeconfig, err)
 	}
+	restoredAt, err := RestoredAt(w.Host)
+	if err != nil {
+		return nil, err
+	}
 	heartbeat := defaultHeartbeat
 	if s := cluster.LifecycleHookHeartbeatSeconds; s > 0 {
 		heartbeat = time.Duration(s) * time.Second
@@ -66,8 +70,10 @@ func NewDrainer(ctx context.Context, w Wiring, kubeconfig string) (*nodelifecycl
 			// instance gone; the Node is deleted at the timeout anyway.
 			DrainTimeout:  max(heartbeat-drainHeartbeatMargin, 15*time.Second),
 			RetryInterval: 5 * time.Second,
+			RejoinGrace:   nodelifecycle.DefaultRejoinGrace,
 			Log:           w.Log,
 		},
+		RestoredAt:               restoredAt,
 		SQS:                      sqs.NewFromConfig(cfg),
 		EC2:                      ec2.NewFromConfig(cfg),
 		QueueURL:                 cluster.NodeEventsQueueURL,

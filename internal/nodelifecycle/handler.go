@@ -41,6 +41,7 @@ const TerminatingWait = "Terminating:Wait"
 type AutoScaling interface {
 	DescribeAutoScalingGroups(ctx context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, opts ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
 	CompleteLifecycleAction(ctx context.Context, in *autoscaling.CompleteLifecycleActionInput, opts ...func(*autoscaling.Options)) (*autoscaling.CompleteLifecycleActionOutput, error)
+	TerminateInstanceInAutoScalingGroup(ctx context.Context, in *autoscaling.TerminateInstanceInAutoScalingGroupInput, opts ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error)
 }
 
 // Handler drains the nodes of terminating instances of Groups.
@@ -58,7 +59,14 @@ type Handler struct {
 	// RetryInterval is the wait between evictions refused by a
 	// PodDisruptionBudget and between checks that evicted pods are gone.
 	RetryInterval time.Duration
-	Log           *slog.Logger
+	// RejoinGrace is how long a worker launched before the control plane's
+	// restore may stay without a Node (ReplaceWorkersWithoutNode).
+	RejoinGrace time.Duration
+	Log         *slog.Logger
+
+	// nodelessSince is when ReplaceWorkersWithoutNode first found each
+	// worker without a Node.
+	nodelessSince map[string]time.Time
 }
 
 // Result is what happened to one terminating instance.

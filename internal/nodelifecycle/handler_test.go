@@ -55,6 +55,12 @@ func (f *fakeASG) CompleteLifecycleAction(_ context.Context, in *autoscaling.Com
 	return &autoscaling.CompleteLifecycleActionOutput{}, nil
 }
 
+// TerminateInstanceInAutoScalingGroup: the drain never terminates an
+// instance; ReplaceWorkersWithoutNode is tested on the emulator.
+func (f *fakeASG) TerminateInstanceInAutoScalingGroup(context.Context, *autoscaling.TerminateInstanceInAutoScalingGroupInput, ...func(*autoscaling.Options)) (*autoscaling.TerminateInstanceInAutoScalingGroupOutput, error) {
+	return nil, errors.New("the drain's fake Auto Scaling terminates no instance")
+}
+
 func group(name string, instances map[string]asgtypes.LifecycleState) asgtypes.AutoScalingGroup {
 	g := asgtypes.AutoScalingGroup{AutoScalingGroupName: aws.String(name)}
 	for id, state := range instances {

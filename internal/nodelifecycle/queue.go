@@ -34,8 +34,12 @@ type Drainer struct {
 	SQS      SQS
 	QueueURL string
 	// EC2, when set, lets the periodic scan delete NotReady Nodes whose
-	// instance is gone (RemoveGoneNodes).
+	// instance is gone (RemoveGoneNodes), and replace the workers a
+	// restored control plane has no Node of (ReplaceWorkersWithoutNode).
 	EC2 EC2
+	// RestoredAt is when this control plane restored the cluster from a
+	// snapshot by itself; zero when it did not.
+	RestoredAt time.Time
 	// InterruptionDrainTimeout bounds the drain after a Spot interruption
 	// warning; it is cut shorter so the Node is deleted before EC2 takes
 	// the instance (SpotWarning after the event, less InterruptionMargin).
@@ -349,8 +353,9 @@ func (d *Drainer) Run(ctx context.Context) error {
 }
 
 // scan handles the instances in Terminating:Wait that no event delivered,
-// deletes the Nodes of instances that are gone, and lifts the rebalance
-// cordons Auto Scaling did not act on.
+// deletes the Nodes of instances that are gone, replaces the workers a
+// restore left without a Node, and lifts the rebalance cordons Auto
+// Scaling did not act on.
 func (d *Drainer) scan(ctx context.Context) {
 	log := d.Handler.logger()
 	if rs, err := d.Handler.RunOnce(ctx); err != nil {
@@ -361,6 +366,11 @@ func (d *Drainer) scan(ctx context.Context) {
 	if d.EC2 != nil {
 		if _, err := d.Handler.RemoveGoneNodes(ctx, d.EC2, d.now()); err != nil {
 			log.Error("removing the nodes of gone instances failed", "error", err.Error())
+		}
+	}
+	if d.EC2 != nil && !d.RestoredAt.IsZero() {
+		if _, err := d.Handler.ReplaceWorkersWithoutNode(ctx, d.EC2, d.RestoredAt, d.now()); err != nil {
+			log.Error("replacing the workers without a Node after the restore failed", "error", err.Error())
 		}
 	}
 	if _, err := d.Handler.LiftStaleRebalanceCordons(ctx, d.now()); err != nil {

@@ -244,7 +244,9 @@ func keys(m map[string]string) []string {
 }
 
 // TestSelfHeal: the control plane is terminated through the emulator; its
-// replacement restores the CA and etcd.
+// replacement restores the CA and etcd, and its drainer replaces the
+// worker that joined after the snapshot (its kubelet never registers its
+// Node again).
 func TestSelfHeal(t *testing.T) {
 	scenario(t, "SelfHeal")
 	c := needReady(t)
@@ -257,7 +259,12 @@ func TestSelfHeal(t *testing.T) {
 	if err := c.adminKubeconfig(ctx, oldNode, kc); err != nil {
 		t.Fatal(err)
 	}
-	// A ConfigMap, then a backup (the timer's own unit, run now).
+	// A ConfigMap, then a backup (the timer's own unit, run now). The timer
+	// is stopped first: a scheduled backup after the late worker joined
+	// would hold its Node.
+	if out, err := oldNode.Exec(ctx, "systemctl", "stop", "kforge-backup.timer"); err != nil {
+		t.Fatalf("stopping the backup timer: %v %s", err, out)
+	}
 	stamp := time.Now().UTC().Format(time.RFC3339Nano)
 	if _, err := c.kubectl(ctx, kc, "-n", "default", "create", "configmap", "kforge-lab-self-heal", "--from-literal=written="+stamp); err != nil {
 		t.Fatal(err)
@@ -277,6 +284,14 @@ func TestSelfHeal(t *testing.T) {
 			workers = append(workers, name)
 		}
 	}
+	// A worker that joins after the snapshot, as one Cluster Autoscaler
+	// adds between two backups.
+	size, err := c.groupInstances(ctx, workerGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateID, lateNode := c.launchWorker(t, ctx)
+	c.waitNodeReady(t, ctx, kc, lateID, lateNode)
 	// Terminate the control plane through the emulator's Auto Scaling API;
 	// its group launches the replacement.
 	start := time.Now()
@@ -324,6 +339,35 @@ func TestSelfHeal(t *testing.T) {
 		}
 		return ok, fmt.Sprint(conds), nil
 	})
+	// The late worker has no Node in the restored cluster; the new control
+	// plane's drainer replaces it, keeping the group's size.
+	var rejoined string
+	waitFor(t, 15*time.Minute, "the drainer replaced "+lateID+", which joined after the snapshot", func() (bool, string, error) {
+		now, err := c.groupInstances(ctx, workerGroup)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		for _, id := range now {
+			if !slices.Contains(size, id) && id != lateID {
+				rejoined = id
+			}
+		}
+		return !slices.Contains(now, lateID) && rejoined != "" && c.Fleet.Nodes()[rejoined] != nil, fmt.Sprintf("instances %v", now), nil
+	})
+	c.waitNodeReady(t, ctx, kc, rejoined, c.Fleet.Nodes()[rejoined])
+	journal, _ := newNode.Exec(ctx, "journalctl", "-u", "kforge-drain-events.service", "--no-pager", "-o", "cat")
+	var replacedLines []string
+	for _, l := range strings.Split(journal, "\n") {
+		if strings.Contains(l, "worker replaced") || strings.Contains(l, "has no Node; replaced unless") {
+			replacedLines = append(replacedLines, l)
+		}
+	}
+	drainerLog := strings.Join(replacedLines, "\n")
+	if !strings.Contains(drainerLog, "worker replaced") || !strings.Contains(drainerLog, lateID) {
+		t.Errorf("the drainer's log does not name %s as replaced:\n%s", lateID, drainerLog)
+	}
+	t.Logf("worker %s (joined after the snapshot) replaced by %s, %s after the termination; the drainer logged:\n%s", lateID, rejoined, time.Since(start).Round(time.Second), drainerLog)
+	c.scaleBackIn(t, ctx, len(size))
 	results.Lock()
 	results.restore, results.restored = restore, true
 	results.Unlock()

@@ -202,6 +202,17 @@ locals {
           Resource  = [local.own_groups_arn]
           Condition = { StringEquals = { "autoscaling:ResourceTag/${local.cluster_tag}" = var.cluster_name } }
         },
+        {
+          # A control plane that restored a snapshot by itself replaces the
+          # workers the restored cluster has no Node of. Only worker groups
+          # carry the autoscaler's ownership tag, so the control plane's own
+          # group is out of reach.
+          Sid       = "ReplaceWorkersWithoutNode"
+          Effect    = "Allow"
+          Action    = ["autoscaling:TerminateInstanceInAutoScalingGroup"]
+          Resource  = [local.own_groups_arn]
+          Condition = { StringEquals = { "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" } }
+        },
       ]
     }
 
