@@ -80,6 +80,13 @@ run "least_privilege" {
     error_message = "lifecycle actions completed only in this cluster's tagged groups"
   }
   assert {
+    condition = length([for s in jsondecode(output.policy_documents["node_drainer"]).Statement : s
+      if contains(flatten([s.Action]), "autoscaling:TerminateInstanceInAutoScalingGroup") &&
+      try(s.Condition.StringEquals["aws:ResourceTag/k8s.io/cluster-autoscaler/kforge-test"], "") == "owned" &&
+    flatten([s.Resource]) == ["arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/kforge-test-*"]]) == 1
+    error_message = "the drainer terminates instances only in this cluster's worker groups (the Cluster Autoscaler ownership tag), to replace workers a restore left without a Node"
+  }
+  assert {
     condition = alltrue([for s in jsondecode(output.policy_documents["controller"]).Statement :
     flatten([s.Resource]) == ["arn:aws:route53:::hostedzone/Z0123456789ABC"] if contains(flatten([s.Action]), "route53:ChangeResourceRecordSets")])
     error_message = "record changes only in the cluster's zone"
