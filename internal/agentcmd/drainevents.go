@@ -27,7 +27,9 @@ func newDrainEventsCmd(o *Options) *cobra.Command {
 			"heartbeat timeout less a minute, delete the Node, complete the action with CONTINUE. A Spot interruption\n" +
 			"warning: the same within the two minutes, without an action to complete. A rebalance recommendation or an\n" +
 			"AWS Health scheduled change: cordon. A terminated instance: delete its Node. A message is deleted only once\n" +
-			"handled. Every two minutes it also looks for instances in Terminating:Wait the queue did not deliver.\n" +
+			"handled. Every two minutes it also looks for instances in Terminating:Wait the queue did not deliver, and,\n" +
+			"on a control plane that restored a snapshot by itself, replaces the workers launched before the restore\n" +
+			"that stay without a Node (their kubelet registered after the snapshot and never registers again).\n" +
 			"See docs/OPERATIONS.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
