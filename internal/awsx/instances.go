@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -36,4 +37,21 @@ func DescribeInstances(ctx context.Context, client ec2.DescribeInstancesAPIClien
 		}
 	}
 	return nil
+}
+
+// LaunchedBefore returns, sorted, those of the instances ids names that EC2
+// knows and that were launched before t (EC2's LaunchTime: the time the
+// instance last started).
+func LaunchedBefore(ctx context.Context, client ec2.DescribeInstancesAPIClient, ids []string, t time.Time) ([]string, error) {
+	var before []string
+	err := DescribeInstances(ctx, client, ids, func(i ec2types.Instance) {
+		if i.LaunchTime != nil && i.LaunchTime.Before(t) {
+			before = append(before, aws.ToString(i.InstanceId))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(before)
+	return before, nil
 }

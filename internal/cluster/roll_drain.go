@@ -65,17 +65,7 @@ func (k kubeNodes) NodeGone(ctx context.Context, instanceID string) (bool, strin
 // InstancesWithNodes lists, in one read of the Nodes, the instances whose
 // Node's spec.providerID names them.
 func (k kubeNodes) InstancesWithNodes(ctx context.Context) (map[string]bool, error) {
-	nodes, err := k.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
-	}
-	ids := map[string]bool{}
-	for _, n := range nodes.Items {
-		if id := nodelifecycle.InstanceOf(n.Spec.ProviderID); id != "" {
-			ids[id] = true
-		}
-	}
-	return ids, nil
+	return nodelifecycle.InstancesWithNodes(ctx, k.client)
 }
 
 // Drain cordons the instance's Node and evicts its pods with kubectl's

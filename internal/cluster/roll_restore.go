@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -266,15 +265,5 @@ func (r *roller) launchedBefore(ctx context.Context, asg string, t time.Time) ([
 			ids = append(ids, aws.ToString(i.InstanceId))
 		}
 	}
-	var before []string
-	err = awsx.DescribeInstances(ctx, r.ec2, ids, func(i ec2types.Instance) {
-		if i.LaunchTime != nil && i.LaunchTime.Before(t) {
-			before = append(before, aws.ToString(i.InstanceId))
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(before)
-	return before, nil
+	return awsx.LaunchedBefore(ctx, r.ec2, ids, t)
 }

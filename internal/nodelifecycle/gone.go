@@ -11,6 +11,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kforge/kforge/internal/awsx"
 )
@@ -69,6 +70,22 @@ func (h *Handler) RemoveGoneNodes(ctx context.Context, ec EC2, now time.Time) ([
 		removed = append(removed, name)
 	}
 	return removed, nil
+}
+
+// InstancesWithNodes lists, in one read of the Nodes, the instances whose
+// Node's spec.providerID names them.
+func InstancesWithNodes(ctx context.Context, kube kubernetes.Interface) (map[string]bool, error) {
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	ids := map[string]bool{}
+	for _, n := range nodes.Items {
+		if id := InstanceOf(n.Spec.ProviderID); id != "" {
+			ids[id] = true
+		}
+	}
+	return ids, nil
 }
 
 // InstanceOf returns the instance id of an aws:///<az>/<id> provider ID,

@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kforge/kforge/internal/awsx"
 )
@@ -55,19 +53,12 @@ func (h *Handler) ReplaceWorkersWithoutNode(ctx context.Context, ec EC2, restore
 			}
 		}
 	}
-	nodes, err := h.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	withNode, err := InstancesWithNodes(ctx, h.Kube)
 	if err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
+		return nil, err
 	}
-	for _, n := range nodes.Items {
-		delete(groupOf, InstanceOf(n.Spec.ProviderID))
-	}
-	launchedBefore := map[string]bool{}
-	err = awsx.DescribeInstances(ctx, ec, slices.Sorted(maps.Keys(groupOf)), func(i ec2types.Instance) {
-		if i.LaunchTime != nil && i.LaunchTime.Before(restoredAt) {
-			launchedBefore[aws.ToString(i.InstanceId)] = true
-		}
-	})
+	maps.DeleteFunc(groupOf, func(id, _ string) bool { return withNode[id] })
+	nodeless, err := awsx.LaunchedBefore(ctx, ec, slices.Sorted(maps.Keys(groupOf)), restoredAt)
 	if err != nil {
 		return nil, fmt.Errorf("the launch times of workers without a Node: %w", err)
 	}
@@ -75,10 +66,10 @@ func (h *Handler) ReplaceWorkersWithoutNode(ctx context.Context, ec EC2, restore
 		h.nodelessSince = map[string]time.Time{}
 	}
 	// An instance that gained a Node, or left its group, starts over.
-	maps.DeleteFunc(h.nodelessSince, func(id string, _ time.Time) bool { return !launchedBefore[id] })
+	maps.DeleteFunc(h.nodelessSince, func(id string, _ time.Time) bool { return !slices.Contains(nodeless, id) })
 	var replaced []string
 	var errs []error
-	for _, id := range slices.Sorted(maps.Keys(launchedBefore)) {
+	for _, id := range nodeless {
 		since, seen := h.nodelessSince[id]
 		if !seen {
 			h.nodelessSince[id] = now
