@@ -213,6 +213,17 @@ func (c *cluster) launchWorker(t *testing.T, ctx context.Context) (string, *lab.
 	return id, c.Fleet.Nodes()[id]
 }
 
+// replacementIn returns the instance of now that is neither one of before
+// nor old: the one its group launched in old's place ("" when none).
+func replacementIn(now, before []string, old string) string {
+	for _, id := range now {
+		if !slices.Contains(before, id) && id != old {
+			return id
+		}
+	}
+	return ""
+}
+
 // waitNodeReady waits until the node's agent logged "node ready" and its
 // Node object is Ready.
 func (c *cluster) waitNodeReady(t *testing.T, ctx context.Context, kc, id string, n *lab.Instance) {
