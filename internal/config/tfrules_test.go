@@ -240,7 +240,9 @@ func TestSharedRulesInConfig(t *testing.T) {
 // case's variable (mock provider, offline), and runs terraform test in
 // each. A module keeps its own copy of a rule so that it also works alone;
 // the same cases keep every copy in step with the root's and the config
-// package's.
+// package's. The modules run side by side, each in a copy of its own, and
+// the root module's many cases in rootShards parts, since every run block
+// plans the whole root module.
 func TestSharedRulesInTerraform(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform test")
@@ -248,10 +250,6 @@ func TestSharedRulesInTerraform(t *testing.T) {
 	bin, err := exec.LookPath("terraform")
 	if err != nil {
 		t.Skipf("terraform is not installed: %v", err)
-	}
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, kforge.Terraform); err != nil {
-		t.Fatal(err)
 	}
 	modules, err := fs.Glob(kforge.Terraform, "terraform/modules/*")
 	if err != nil {
@@ -277,11 +275,27 @@ func TestSharedRulesInTerraform(t *testing.T) {
 		if len(cases) == 0 {
 			continue
 		}
-		t.Run(path.Base(stack), func(t *testing.T) {
-			runSharedRules(t, bin, dir, stack, cases, declared)
-		})
+		shards := 1
+		if stack == "terraform/cluster" {
+			shards = rootShards
+		}
+		for k := range shards {
+			name := path.Base(stack)
+			if shards > 1 {
+				name = fmt.Sprintf("%s/%dof%d", name, k+1, shards)
+			}
+			part := cases[k*len(cases)/shards : (k+1)*len(cases)/shards]
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				runSharedRules(t, bin, stack, part, declared)
+			})
+		}
 	}
 }
+
+// rootShards is how many terraform test processes share the root module's
+// cases.
+const rootShards = 3
 
 // declaredVariables returns the names of the variables a module declares.
 func declaredVariables(stack string) (map[string]bool, error) {
@@ -328,12 +342,16 @@ func runName(name string) string {
 
 var nonLabel = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
-// runSharedRules writes the cases into tests/shared_rules.tftest.hcl of the
-// module's copy under dir, after the mock provider and valid variables of
+// runSharedRules writes the cases into tests/shared_rules.tftest.hcl of a
+// fresh copy of the modules, after the mock provider and valid variables of
 // its first test file, and runs terraform test on that file. A case sets
 // every declared variable its set changes, so that a rule between two
 // variables (a volume against a quota) sees both.
-func runSharedRules(t *testing.T, bin, dir, stack string, cases []sharedRule, declared map[string]bool) {
+func runSharedRules(t *testing.T, bin, stack string, cases []sharedRule, declared map[string]bool) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, kforge.Terraform); err != nil {
+		t.Fatal(err)
+	}
 	tests, err := fs.Glob(kforge.Terraform, stack+"/tests/*.tftest.hcl")
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("%s has no terraform test file to take the mock provider and valid variables from (%v)", stack, err)
