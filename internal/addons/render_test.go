@@ -165,6 +165,11 @@ func TestRenderGoldenAndContent(t *testing.T) {
 	if sc.Provisioner != "efs.csi.aws.com" || sc.Parameters["provisioningMode"] != "efs-ap" || sc.Parameters["fileSystemId"] != c.EFSID {
 		t.Errorf("efs-sc: %s %v", sc.Provisioner, sc.Parameters)
 	}
+	// The file system's policy refuses NFS without TLS (storage module): the
+	// driver mounts with TLS unless encryptInTransit is "false".
+	if v, ok := sc.Parameters["encryptInTransit"]; ok && v != "true" {
+		t.Errorf("efs-sc sets encryptInTransit %q: its volumes could not mount (the file system refuses NFS without TLS)", v)
+	}
 	for _, key := range []string{"CSIDriver/efs.csi.aws.com", "DaemonSet/efs-csi-node", "Deployment/efs-csi-controller", "Deployment/metrics-server", "APIService/v1beta1.metrics.k8s.io", "IngressClass/traefik"} {
 		if objs[key] == nil {
 			t.Errorf("missing %s", key)

@@ -81,6 +81,7 @@ module "storage" {
   subnet_ids                = module.network.node_subnet_ids
   kms_key_arn               = module.kms.key_arn
   client_security_group_ids = [module.control_plane.security_group_id, module.workers.security_group_id]
+  enforce_tls               = !local.emulated
   tags                      = local.tags
 }
 

@@ -103,6 +103,7 @@ output "notes" {
   value = local.emulated ? [
     "certs bucket policy (deny non-TLS access, deny uploads without SSE-KMS) left out: the emulator treats every policy condition as unmet",
     "api.<domain> zone not attached to the VPC (so public): the emulator drops the VPC of a zone created the way the provider creates private zones",
+    "EFS file system policy (deny NFS without TLS) left out: the emulator cannot delete a file system policy, so the cluster could not be destroyed",
   ] : []
 }
 

@@ -52,8 +52,8 @@ run "real_aws_configuration" {
     error_message = "the certs bucket policy denies non-TLS access"
   }
   assert {
-    condition     = module.buckets.policy_enforced && length(output.notes) == 0 && !output.emulated
-    error_message = "on AWS the bucket policy is applied and nothing is left out"
+    condition     = module.buckets.policy_enforced && module.storage.policy_enforced && length(output.notes) == 0 && !output.emulated
+    error_message = "on AWS the bucket and file system policies are applied and nothing is left out"
   }
   assert {
     condition     = module.dns.api_zone_vpc_ids == [module.network.vpc_id] && output.api_zone_id != output.zone_id
@@ -95,8 +95,12 @@ run "emulator_configuration" {
   }
 
   assert {
-    condition     = !module.buckets.policy_enforced && length(output.notes) == 2 && output.emulated
+    condition     = !module.buckets.policy_enforced && length(output.notes) == 3 && output.emulated
     error_message = "against the emulator the conditional bucket policy is left out, and the notes say so"
+  }
+  assert {
+    condition     = !module.storage.policy_enforced && anytrue([for n in output.notes : strcontains(n, "EFS file system policy")])
+    error_message = "against the emulator the file system policy is left out, and the notes say so"
   }
   assert {
     condition     = length(module.dns.api_zone_vpc_ids) == 0 && anytrue([for n in output.notes : strcontains(n, "api.<domain> zone")])

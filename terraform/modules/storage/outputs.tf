@@ -22,3 +22,13 @@ output "security_group_id" {
   description = "Security group of the mount targets."
   value       = aws_security_group.efs.id
 }
+
+output "policy_json" {
+  description = "The file system policy with the placeholder $${FILE_SYSTEM_ARN} for the file system's ARN (applied only when enforce_tls is true)."
+  value       = local.file_system_policy
+}
+
+output "policy_enforced" {
+  description = "Whether the TLS-only file system policy is applied."
+  value       = var.enforce_tls
+}

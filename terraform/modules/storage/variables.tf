@@ -33,3 +33,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "enforce_tls" {
+  description = "Apply the file system policy that refuses NFS connections without TLS (and grants clients through the mount targets the access EFS's default policy gives). Turn off only for an emulator that cannot delete a file system policy (moto answers DeleteFileSystemPolicy with an error)."
+  type        = bool
+  default     = true
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/testutil/golden"
@@ -42,25 +41,7 @@ func TestCertsBucketPolicyGolden(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	m := stageModule(t, ctx, bucketsWrapper)
-	tf := m.tf
-
-	planFile := filepath.Join(m.dir, "plan.out")
-	if _, err := tf.Plan(ctx, m.endpointVar, tfexec.Out(planFile)); err != nil {
-		t.Fatalf("terraform plan of the buckets module: %v", err)
-	}
-	plan, err := tf.ShowPlanFile(ctx, planFile)
-	if err != nil {
-		t.Fatalf("terraform show: %v", err)
-	}
-	var policy string
-	if plan.PlannedValues != nil {
-		if o := plan.PlannedValues.Outputs["policy_json"]; o != nil {
-			policy, _ = o.Value.(string)
-		}
-	}
-	if policy == "" {
-		t.Fatal("the plan does not know the bucket policy before apply")
-	}
+	policy := m.plannedPolicy(t, ctx)
 	ident, err := newClients(t, ctx, "us-east-1", m.endpoint).sts.GetCallerIdentity(ctx, nil)
 	if err != nil {
 		t.Fatalf("emulator account: %v", err)

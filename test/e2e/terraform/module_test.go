@@ -78,3 +78,27 @@ func stageModule(t *testing.T, ctx context.Context, wrapper string) stagedModule
 	}
 	return stagedModule{tf: tf, endpoint: emu.URL(), endpointVar: tfexec.Var("endpoint=" + emu.URL()), dir: work}
 }
+
+// plannedPolicy plans the staged wrapper and returns its policy_json
+// output, which must be known at plan time.
+func (m stagedModule) plannedPolicy(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	planFile := filepath.Join(m.dir, "plan.out")
+	if _, err := m.tf.Plan(ctx, m.endpointVar, tfexec.Out(planFile)); err != nil {
+		t.Fatalf("terraform plan: %v", err)
+	}
+	plan, err := m.tf.ShowPlanFile(ctx, planFile)
+	if err != nil {
+		t.Fatalf("terraform show: %v", err)
+	}
+	var policy string
+	if plan.PlannedValues != nil {
+		if o := plan.PlannedValues.Outputs["policy_json"]; o != nil {
+			policy, _ = o.Value.(string)
+		}
+	}
+	if policy == "" {
+		t.Fatal("the plan does not know the policy before apply")
+	}
+	return policy
+}

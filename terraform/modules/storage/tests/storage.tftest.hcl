@@ -2,7 +2,13 @@
 # config package are tested case by case by internal/config/tfrules_test.go
 # (`make tf-test` runs it after these files).
 
-mock_provider "aws" {}
+mock_provider "aws" {
+  mock_resource "aws_efs_file_system" {
+    defaults = {
+      arn = "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0123456789abcdef0"
+    }
+  }
+}
 
 variables {
   cluster_name              = "kforge-test"
@@ -26,5 +32,41 @@ run "mount_target_per_zone" {
   assert {
     condition     = tolist([for r in aws_vpc_security_group_ingress_rule.nfs : r.referenced_security_group_id]) == var.client_security_group_ids && alltrue([for r in aws_vpc_security_group_ingress_rule.nfs : r.from_port == 2049 && r.to_port == 2049 && r.cidr_ipv4 == null])
     error_message = "NFS only from the cluster node groups"
+  }
+}
+
+run "tls_only_file_system_policy" {
+  command = apply
+
+  # The rendered document is the golden file the Go test evaluates request by
+  # request (test/e2e/terraform: TestEFSFileSystemPolicyDecisions).
+  assert {
+    condition     = jsondecode(aws_efs_file_system_policy.tls_only[0].policy) == jsondecode(replace(file("tests/testdata/policy.json"), "$${FILE_SYSTEM_ARN}", aws_efs_file_system.this.arn))
+    error_message = "the file system policy differs from tests/testdata/policy.json; if intended, run make golden and review the diff"
+  }
+  # A file system policy replaces EFS's default full access: without an
+  # Allow of ClientMount and ClientWrite to every principal, every mount
+  # without IAM authorization (the EFS CSI driver's) is refused.
+  assert {
+    condition = anytrue([for s in jsondecode(local.file_system_policy).Statement :
+    s.Effect == "Allow" && s.Principal == { AWS = "*" } && contains(flatten([s.Action]), "elasticfilesystem:ClientMount") && contains(flatten([s.Action]), "elasticfilesystem:ClientWrite")])
+    error_message = "the file system policy grants anonymous clients mount and write access"
+  }
+  assert {
+    condition     = aws_efs_file_system_policy.tls_only[0].file_system_id == aws_efs_file_system.this.id && !coalesce(aws_efs_file_system_policy.tls_only[0].bypass_policy_lockout_safety_check, false)
+    error_message = "the policy is on this file system, with EFS's lockout safety check"
+  }
+}
+
+run "no_policy_on_an_emulator" {
+  command = plan
+
+  variables {
+    enforce_tls = false
+  }
+
+  assert {
+    condition     = length(aws_efs_file_system_policy.tls_only) == 0 && !output.policy_enforced
+    error_message = "enforce_tls = false applies no file system policy"
   }
 }
