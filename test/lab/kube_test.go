@@ -203,19 +203,16 @@ func (c *cluster) launchWorker(t *testing.T, ctx context.Context) (string, *lab.
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		for _, i := range now {
-			if !slices.Contains(before, i) {
-				id = i
-			}
-		}
+		id = newInstance(now, before, "")
 		return id != "" && c.Fleet.Nodes()[id] != nil, fmt.Sprintf("instances %v, launched %q", now, id), nil
 	})
 	return id, c.Fleet.Nodes()[id]
 }
 
-// replacementIn returns the instance of now that is neither one of before
-// nor old: the one its group launched in old's place ("" when none).
-func replacementIn(now, before []string, old string) string {
+// newInstance returns the instance of now that is neither one of before
+// nor old: the one its group launched since before, in old's place when
+// old is set ("" when none).
+func newInstance(now, before []string, old string) string {
 	for _, id := range now {
 		if !slices.Contains(before, id) && id != old {
 			return id

@@ -91,7 +91,7 @@ func restoreSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rejoined := replacementIn(now, size, lateID)
+	rejoined := newInstance(now, size, lateID)
 	if slices.Contains(now, lateID) || rejoined == "" || c.Fleet.Nodes()[rejoined] == nil {
 		t.Fatalf("%s after the roll holds %v: want %s replaced by a new instance", workerGroup, now, lateID)
 	}

@@ -347,7 +347,7 @@ func TestSelfHeal(t *testing.T) {
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		rejoined = replacementIn(now, size, lateID)
+		rejoined = newInstance(now, size, lateID)
 		return !slices.Contains(now, lateID) && rejoined != "" && c.Fleet.Nodes()[rejoined] != nil, fmt.Sprintf("instances %v", now), nil
 	})
 	c.waitNodeReady(t, ctx, kc, rejoined, c.Fleet.Nodes()[rejoined])

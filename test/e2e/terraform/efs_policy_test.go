@@ -3,6 +3,7 @@ package terraform
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func checkEFSPolicyDecisions(t *testing.T, policy string) {
 func efsPolicyDecision(t *testing.T, doc policyDocument, req efsRequest) (bool, string) {
 	t.Helper()
 	r := s3Request{action: req.action, resource: efsTestARN, ctx: map[string]string{
-		"aws:SecureTransport":                      boolString(req.tls),
+		"aws:SecureTransport":                      strconv.FormatBool(req.tls),
 		"elasticfilesystem:AccessedViaMountTarget": "true",
 	}}
 	denied, sid, err := anyStatementMatches(doc, "Deny", r)
@@ -126,11 +127,4 @@ func efsPolicyDecision(t *testing.T, doc policyDocument, req efsRequest) (bool, 
 		return false, "no statement allows it"
 	}
 	return true, "allowed by " + sid
-}
-
-func boolString(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }
