@@ -9,8 +9,9 @@ import (
 
 // What the account and region can run, checked by plan and up before
 // anything is applied: the EC2 vCPU quotas (vcpuquotas.go), which of the
-// cluster's zones offer its instance types (offerings.go), and whether the
-// control plane has the memory for a raised etcd quota (etcdmemory.go).
+// cluster's zones offer its instance types (offerings.go), whether the
+// control plane has the memory for a raised etcd quota (etcdmemory.go), and
+// the region's VPC, internet gateway and Elastic IP quotas (netquotas.go).
 
 // checkCapacity compares the cluster with what the account and region can
 // run, before anything is applied: the vCPU quotas and the control plane's

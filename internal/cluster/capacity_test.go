@@ -93,15 +93,22 @@ func TestCheckVCPUQuotasAgainstEmulator(t *testing.T) {
 	}
 }
 
+// quotaServices names the service of each quota code kforge reads.
+var quotaServices = map[string]string{
+	QuotaStandardOnDemand: "ec2", QuotaStandardSpot: "ec2", QuotaElasticIPs: "ec2",
+	QuotaVPCs: "vpc", QuotaInternetGateways: "vpc",
+}
+
 // fakeServiceQuotas answers GetServiceQuota in Service Quotas' JSON
 // protocol from a table (code → applied value); a code not in it is
-// NoSuchResource, and deny answers AccessDenied to all. It proves what
-// kforge sends and how it reads the answers, not AWS's values.
+// NoSuchResource, a request naming another service than the code's is a
+// bad request, and deny answers AccessDenied to all. It proves what kforge
+// sends and how it reads the answers, not AWS's values.
 func fakeServiceQuotas(t *testing.T, applied map[string]float64, deny bool) *servicequotas.Client {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ ServiceCode, QuotaCode string }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.ServiceCode != "ec2" {
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.ServiceCode != quotaServices[in.QuotaCode] {
 			http.Error(w, fmt.Sprintf("bad request %+v: %v", in, err), http.StatusBadRequest)
 			return
 		}
@@ -117,7 +124,7 @@ func fakeServiceQuotas(t *testing.T, applied map[string]float64, deny bool) *ser
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"__type":"NoSuchResourceException","Message":"no such quota"}`)
 		default:
-			fmt.Fprintf(w, `{"Quota":{"ServiceCode":"ec2","QuotaCode":%q,"QuotaName":"quota %s","Value":%g}}`, in.QuotaCode, in.QuotaCode, v)
+			fmt.Fprintf(w, `{"Quota":{"ServiceCode":%q,"QuotaCode":%q,"QuotaName":"quota %s","Value":%g}}`, in.ServiceCode, in.QuotaCode, in.QuotaCode, v)
 		}
 	}))
 	t.Cleanup(srv.Close)

@@ -88,6 +88,9 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkCapacity(ctx); err != nil {
 		return nil, err
 	}
+	if err := e.checkNetworkQuotas(ctx, true); err != nil {
+		return nil, err
+	}
 	// A killed apply leaves resources the state does not know; what an
 	// earlier down kept is adopted there too.
 	if _, err := e.removeOrphans(ctx, r); err != nil {
@@ -205,6 +208,9 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 		return nil, err
 	}
 	if err := e.checkCapacity(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.checkNetworkQuotas(ctx, false); err != nil {
 		return nil, err
 	}
 	// Shows the import of what an earlier down kept, as up would do.

@@ -159,7 +159,7 @@ func CheckVCPUQuotas(ctx context.Context, api VCPUReader, quotas QuotaReader, c 
 			continue
 		}
 		var found bool
-		if q.name, q.value, found, err = readQuota(ctx, quotas, q.code); err != nil {
+		if q.name, q.value, found, err = readQuota(ctx, quotas, "ec2", q.code); err != nil {
 			return nil, err
 		}
 		if found {
@@ -286,18 +286,18 @@ func describeInstanceTypes(ctx context.Context, api InstanceTypeLister, types []
 	return nil
 }
 
-// readQuota returns an EC2 quota's name and applied value; found is false
-// when the region does not publish it (NoSuchResource). EC2's vCPU quotas
-// always have an applied value where they exist, so the default is not
-// read.
-func readQuota(ctx context.Context, quotas QuotaReader, code string) (name string, value float64, found bool, err error) {
-	out, err := quotas.GetServiceQuota(ctx, &servicequotas.GetServiceQuotaInput{ServiceCode: aws.String("ec2"), QuotaCode: aws.String(code)})
+// readQuota returns a quota's name and applied value; found is false when
+// the region does not publish it (NoSuchResource). The EC2 and VPC quotas
+// kforge reads always have an applied value where they exist, so the
+// default is not read.
+func readQuota(ctx context.Context, quotas QuotaReader, service, code string) (name string, value float64, found bool, err error) {
+	out, err := quotas.GetServiceQuota(ctx, &servicequotas.GetServiceQuotaInput{ServiceCode: aws.String(service), QuotaCode: aws.String(code)})
 	var missing *sqtypes.NoSuchResourceException
 	switch {
 	case errors.As(err, &missing):
 		return "", 0, false, nil
 	case err != nil:
-		return "", 0, false, fmt.Errorf("reading EC2 quota %s: %w", code, err)
+		return "", 0, false, fmt.Errorf("reading %s quota %s: %w", service, code, err)
 	case out.Quota == nil:
 		return "", 0, false, nil
 	}

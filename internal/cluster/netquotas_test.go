@@ -1,0 +1,210 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
+
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/exitcode"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/sweep"
+)
+
+// netQuotaCluster is prod's network: a NAT gateway in each of 3 zones.
+func netQuotaCluster() *config.Cluster {
+	return &config.Cluster{Name: "prod", Region: "eu-west-1", Network: config.Network{AZCount: 3, NATGateway: true}}
+}
+
+// region fills the emulator's region with VPCs, internet gateways and
+// addresses, each of nobody's or tagged for a cluster.
+type region struct {
+	t   *testing.T
+	api *ec2.Client
+}
+
+func clusterTags(kind ec2types.ResourceType, cluster string) []ec2types.TagSpecification {
+	if cluster == "" {
+		return nil
+	}
+	return []ec2types.TagSpecification{{ResourceType: kind, Tags: []ec2types.Tag{{Key: aws.String(sweep.ClusterTag), Value: aws.String(cluster)}}}}
+}
+
+func (r region) vpcs(n int, cluster string) {
+	r.t.Helper()
+	for range n {
+		if _, err := r.api.CreateVpc(context.Background(), &ec2.CreateVpcInput{CidrBlock: aws.String("10.1.0.0/16"), TagSpecifications: clusterTags(ec2types.ResourceTypeVpc, cluster)}); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+func (r region) gateways(n int, cluster string) {
+	r.t.Helper()
+	for range n {
+		if _, err := r.api.CreateInternetGateway(context.Background(), &ec2.CreateInternetGatewayInput{TagSpecifications: clusterTags(ec2types.ResourceTypeInternetGateway, cluster)}); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+func (r region) addresses(n int, cluster string) {
+	r.t.Helper()
+	for range n {
+		if _, err := r.api.AllocateAddress(context.Background(), &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: clusterTags(ec2types.ResourceTypeElasticIp, cluster)}); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// moto publishes the VPC quotas at AWS's defaults (5 VPCs and 5 internet
+// gateways per Region) and no EC2 quota, so the addresses are compared only
+// against a stand-in. Every VPC and gateway of the region counts, the
+// default VPC's too, except the cluster's own.
+func TestCheckNetworkQuotasAgainstEmulator(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	ctx := context.Background()
+	api := ec2.NewFromConfig(cfg)
+	quotas := servicequotas.NewFromConfig(cfg)
+	c := netQuotaCluster()
+
+	vpcs, err := countVPCs(ctx, api, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateways, err := countInternetGateways(ctx, api, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := region{t, api}
+	// The default VPC and 3 of nobody's: the cluster's would be the fifth.
+	r.vpcs(4-vpcs, "")
+	r.vpcs(2, "prod")
+	r.vpcs(1, "staging")
+	// 4 gateways that are not the cluster's leave room for its own.
+	r.gateways(4-gateways, "")
+	r.gateways(1, "prod")
+	r.addresses(6, "")
+	short, err := CheckNetworkQuotas(ctx, api, quotas, c, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// staging's VPC is the one too many; the gateways leave room.
+	if len(short) != 1 || short[0].Code != QuotaVPCs || short[0].Need != 1 || short[0].Others != 5 || short[0].Quota != 5 {
+		t.Fatalf("shortfalls %+v, want only VPCs: 1 needed, 5 others, quota 5", short)
+	}
+	m := short[0].Message("prod", "eu-west-1")
+	for _, part := range []string{
+		`prod needs 1 of the account's VPCs in eu-west-1 (its own), and the region already holds 5 that are not the cluster's, against "VPCs per Region" of 5 (L-F678F1CE)`,
+		"VpcLimitExceeded", "delete an unused VPC",
+		"--region eu-west-1 --service-code vpc --quota-code L-F678F1CE --desired-value 6",
+	} {
+		if !strings.Contains(m, part) {
+			t.Errorf("message lacks %q:\n%s", part, m)
+		}
+	}
+
+	// One gateway more fills that quota too.
+	r.gateways(1, "staging")
+	if short, err = CheckNetworkQuotas(ctx, api, quotas, c, "prod"); err != nil || len(short) != 2 || short[1].Code != QuotaInternetGateways || short[1].Others != 5 {
+		t.Fatalf("with 5 other gateways: %+v, %v", short, err)
+	}
+}
+
+// The Elastic IP quota is EC2's, which the emulator does not publish; a
+// stand-in answers it. The cluster needs one address per NAT gateway, and
+// none without NAT gateways.
+func TestCheckNetworkQuotasElasticIPs(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	ctx := context.Background()
+	api := ec2.NewFromConfig(cfg)
+	c := netQuotaCluster()
+	r := region{t, api}
+	r.addresses(2, "")
+	r.addresses(3, "prod") // the cluster's own, in its need already
+	r.addresses(1, "staging")
+
+	room := map[string]float64{QuotaVPCs: 5, QuotaInternetGateways: 5}
+	room[QuotaElasticIPs] = 5
+	short, err := CheckNetworkQuotas(ctx, api, fakeServiceQuotas(t, room, false), c, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(short) != 1 || short[0].Code != QuotaElasticIPs || short[0].Need != 3 || short[0].Others != 3 {
+		t.Fatalf("shortfalls %+v, want Elastic IPs: 3 needed, 3 others", short)
+	}
+	m := short[0].Message("prod", "eu-west-1")
+	for _, part := range []string{
+		"prod needs 3 of the account's Elastic IP addresses in eu-west-1 (one per NAT gateway: network.natGateway in network.azCount 3 zones)",
+		"AddressLimitExceeded", "lower network.azCount", "--service-code ec2 --quota-code L-0263D0A3 --desired-value 6",
+	} {
+		if !strings.Contains(m, part) {
+			t.Errorf("message lacks %q:\n%s", part, m)
+		}
+	}
+
+	// docs/OPERATIONS.md shows this refusal, with AWS's name of the quota.
+	short[0].Name = "EC2-VPC Elastic IPs"
+	doc, err := os.ReadFile("../../docs/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := "Error: " + short[0].Message("prod", "eu-west-1") + "\n"; !strings.Contains(string(doc), line) {
+		t.Errorf("docs/OPERATIONS.md does not show the refusal as up prints it:\n%s", line)
+	}
+
+	room[QuotaElasticIPs] = 6
+	if short, err := CheckNetworkQuotas(ctx, api, fakeServiceQuotas(t, room, false), c, "prod"); err != nil || len(short) != 0 {
+		t.Errorf("with room for 3 more addresses: %+v, %v", short, err)
+	}
+	c.Network.NATGateway = false
+	room[QuotaElasticIPs] = 0
+	if short, err := CheckNetworkQuotas(ctx, api, fakeServiceQuotas(t, room, false), c, "prod"); err != nil || len(short) != 0 {
+		t.Errorf("without NAT gateways no address is needed: %+v, %v", short, err)
+	}
+}
+
+// up refuses a full quota before anything is applied (exit 1, with the
+// whole message); plan only warns; an unreadable quota is a note.
+func TestCheckNetworkQuotasRefusesUpAndWarnsPlan(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "eu-west-1")
+	ctx := context.Background()
+	api := ec2.NewFromConfig(cfg)
+	vpcs, err := countVPCs(ctx, api, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	region{t, api}.vpcs(5-vpcs, "")
+
+	ui := &recordingUI{}
+	e := &Env{Name: "prod", Config: netQuotaCluster(), awsCfg: &cfg, opts: Options{UI: ui}}
+	err = e.checkNetworkQuotas(ctx, true)
+	var ee *exitcode.Error
+	if !errors.As(err, &ee) || ee.Code != exitcode.Failure || !strings.HasPrefix(err.Error(), "prod needs 1 of the account's VPCs in eu-west-1") {
+		t.Fatalf("up with a full VPC quota: want a failure naming the VPC quota, got %v", err)
+	}
+	if err := e.checkNetworkQuotas(ctx, false); err != nil {
+		t.Fatalf("plan with a full VPC quota failed: %v", err)
+	}
+	if len(ui.notes) != 1 || !strings.HasPrefix(ui.notes[0], "warning: prod needs 1 of the account's VPCs") {
+		t.Errorf("plan printed %q, want one warning", ui.notes)
+	}
+
+	if err := em.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ui.notes = nil
+	if err := e.checkNetworkQuotas(ctx, true); err != nil {
+		t.Fatalf("an unreadable quota failed up: %v", err)
+	}
+	if len(ui.notes) != 1 || !strings.HasPrefix(ui.notes[0], "note: the region's VPC, internet gateway and Elastic IP quotas were not checked") {
+		t.Errorf("want a note that the quotas were not checked, got %q", ui.notes)
+	}
+}
