@@ -16,11 +16,12 @@ import (
 
 // A Region holds 5 VPCs, 5 internet gateways and 5 Elastic IP addresses by
 // default, and every VPC, gateway and address in it counts, the default
-// VPC's too. The emulator has no such limit. On AWS a full quota fails the
+// VPC's too; each Availability Zone holds 5 NAT gateways. The emulator has no such limit. On AWS a full quota fails the
 // first apply part way, with what Terraform created alongside left behind
 // (the key, the buckets, the roles): at the VPC (VpcLimitExceeded), at the
-// internet gateway once the VPC exists (InternetGatewayLimitExceeded), or
-// at the NAT gateways' addresses (AddressLimitExceeded). So up compares the
+// internet gateway once the VPC exists (InternetGatewayLimitExceeded), at
+// the NAT gateways' addresses (AddressLimitExceeded), or at a NAT gateway
+// (NatGatewayLimitExceeded). So up compares the
 // quotas with the region's use before anything is applied, and plan warns.
 const (
 	// QuotaVPCs is "VPCs per Region" (service code vpc).
@@ -29,11 +30,16 @@ const (
 	QuotaInternetGateways = "L-A4707A72"
 	// QuotaElasticIPs is "EC2-VPC Elastic IPs" (service code ec2).
 	QuotaElasticIPs = "L-0263D0A3"
+	// QuotaNATGatewaysPerZone is "NAT gateways per Availability Zone" (vpc).
+	QuotaNATGatewaysPerZone = "L-FE5A380F"
 )
 
 // NetworkReader is the EC2 calls the network quota check makes: what the
-// region holds of each counted resource.
+// region holds of each counted resource, and the cluster's zones.
 type NetworkReader interface {
+	ZoneReader
+	DescribeNatGateways(context.Context, *ec2.DescribeNatGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeNatGatewaysOutput, error)
+	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
 	DescribeVpcs(context.Context, *ec2.DescribeVpcsInput, ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error)
 	DescribeInternetGateways(context.Context, *ec2.DescribeInternetGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeInternetGatewaysOutput, error)
 	DescribeAddresses(context.Context, *ec2.DescribeAddressesInput, ...func(*ec2.Options)) (*ec2.DescribeAddressesOutput, error)
@@ -49,10 +55,11 @@ type networkQuota struct {
 	need int
 	// why says where the need comes from.
 	why string
-	// count reads how many of the region's resources of this kind are not
-	// the cluster's (those carry its kforge.io/cluster tag and are in the
-	// need already).
-	count func(ctx context.Context, api NetworkReader, cluster string) (int, error)
+	// count reads how many resources of this kind that are not the
+	// cluster's (those carry its kforge.io/cluster tag and are in the need
+	// already) the region holds, or, for a quota per zone, the fullest of
+	// the cluster's zones; where names which.
+	count func(ctx context.Context, api NetworkReader, cluster string) (n int, where string, err error)
 	// fails says where the apply fails, and what it leaves.
 	fails string
 	// free says what the operator can do besides asking for more.
@@ -80,17 +87,27 @@ func networkQuotas(c *config.Cluster) []networkQuota {
 			why:   fmt.Sprintf("one per NAT gateway: network.natGateway in network.azCount %d zones", c.Network.AZCount),
 			count: countElasticIPs, fails: "the apply would fail at the NAT gateways' addresses with AddressLimitExceeded, leaving what it created alongside",
 			free: "release unused addresses, or lower network.azCount",
+		}, networkQuota{
+			service: "vpc", code: QuotaNATGatewaysPerZone, what: "NAT gateways", need: 1, why: "one in each of its zones",
+			count: func(ctx context.Context, api NetworkReader, cluster string) (int, string, error) {
+				return countNATGatewaysPerZone(ctx, api, cluster, c.Network)
+			},
+			fails: "the apply would fail at that zone's NAT gateway with NatGatewayLimitExceeded, leaving the VPC and what it created alongside",
+			free:  "delete unused NAT gateways there, or leave the zone out with network.excludeZoneIDs",
 		})
 	}
 	return qs
 }
 
-// NetworkShortfall is a regional quota under the cluster's need plus what
-// the region already holds.
+// NetworkShortfall is a quota under the cluster's need plus what the
+// region (or, for a quota per zone, one of the cluster's zones) already
+// holds.
 type NetworkShortfall struct {
 	Service, Code, Name, What string
 	Need, Others, Quota       int
-	why, fails, free          string
+	// Where is "the region", or "zone <name>" for a quota per zone.
+	Where            string
+	why, fails, free string
 }
 
 // CheckNetworkQuotas returns the regional quotas the cluster's network
@@ -108,14 +125,14 @@ func CheckNetworkQuotas(ctx context.Context, api NetworkReader, quotas QuotaRead
 		if !found {
 			continue
 		}
-		others, err := q.count(ctx, api, cluster)
+		others, where, err := q.count(ctx, api, cluster)
 		if err != nil {
 			return nil, err
 		}
 		if float64(q.need+others) > value {
 			short = append(short, NetworkShortfall{
 				Service: q.service, Code: q.code, Name: name, What: q.what,
-				Need: q.need, Others: others, Quota: int(value),
+				Need: q.need, Others: others, Quota: int(value), Where: where,
 				why: q.why, fails: q.fails, free: q.free,
 			})
 		}
@@ -127,9 +144,9 @@ func CheckNetworkQuotas(ctx context.Context, api NetworkReader, quotas QuotaRead
 // needs, what the region holds, where the apply would stop, and the
 // request that raises the quota.
 func (s NetworkShortfall) Message(env, region string) string {
-	return fmt.Sprintf("%s needs %d of the account's %s in %s (%s), and the region already holds %d that are not the cluster's, against %q of %d (%s): "+
+	return fmt.Sprintf("%s needs %d of the account's %s in %s (%s), and %s already holds %d that are not the cluster's, against %q of %d (%s): "+
 		"%s. Free some (%s), or ask for more: aws service-quotas request-service-quota-increase --region %s --service-code %s --quota-code %s --desired-value %d",
-		env, s.Need, s.What, region, s.why, s.Others, s.Name, s.Quota, s.Code,
+		env, s.Need, s.What, region, s.why, s.Where, s.Others, s.Name, s.Quota, s.Code,
 		s.fails, s.free, region, s.Service, s.Code, s.Need+s.Others)
 }
 
@@ -138,13 +155,16 @@ func taggedWith(tags []ec2types.Tag, cluster string) bool {
 	return cluster != "" && clusterTag(tags) == cluster
 }
 
-func countVPCs(ctx context.Context, api NetworkReader, cluster string) (int, error) {
+// theRegion is where a regional quota's use is counted.
+const theRegion = "the region"
+
+func countVPCs(ctx context.Context, api NetworkReader, cluster string) (int, string, error) {
 	n := 0
 	p := ec2.NewDescribeVpcsPaginator(api, &ec2.DescribeVpcsInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("reading the region's VPCs: %w", err)
+			return 0, "", fmt.Errorf("reading the region's VPCs: %w", err)
 		}
 		for _, v := range page.Vpcs {
 			if !taggedWith(v.Tags, cluster) {
@@ -152,16 +172,16 @@ func countVPCs(ctx context.Context, api NetworkReader, cluster string) (int, err
 			}
 		}
 	}
-	return n, nil
+	return n, theRegion, nil
 }
 
-func countInternetGateways(ctx context.Context, api NetworkReader, cluster string) (int, error) {
+func countInternetGateways(ctx context.Context, api NetworkReader, cluster string) (int, string, error) {
 	n := 0
 	p := ec2.NewDescribeInternetGatewaysPaginator(api, &ec2.DescribeInternetGatewaysInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("reading the region's internet gateways: %w", err)
+			return 0, "", fmt.Errorf("reading the region's internet gateways: %w", err)
 		}
 		for _, g := range page.InternetGateways {
 			if !taggedWith(g.Tags, cluster) {
@@ -169,18 +189,18 @@ func countInternetGateways(ctx context.Context, api NetworkReader, cluster strin
 			}
 		}
 	}
-	return n, nil
+	return n, theRegion, nil
 }
 
 // countElasticIPs counts the region's VPC addresses, associated or not:
 // the quota counts every allocated one. DescribeAddresses answers in one
 // page.
-func countElasticIPs(ctx context.Context, api NetworkReader, cluster string) (int, error) {
+func countElasticIPs(ctx context.Context, api NetworkReader, cluster string) (int, string, error) {
 	out, err := api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{
 		Filters: []ec2types.Filter{{Name: aws.String("domain"), Values: []string{"vpc"}}},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("reading the region's Elastic IP addresses: %w", err)
+		return 0, "", fmt.Errorf("reading the region's Elastic IP addresses: %w", err)
 	}
 	n := 0
 	for _, a := range out.Addresses {
@@ -188,7 +208,58 @@ func countElasticIPs(ctx context.Context, api NetworkReader, cluster string) (in
 			n++
 		}
 	}
-	return n, nil
+	return n, theRegion, nil
+}
+
+// countNATGatewaysPerZone counts the NAT gateways that are not the
+// cluster's in each of the cluster's zones, and returns the fullest zone.
+// Pending, available and deleting gateways count against the quota; a
+// regional NAT gateway, which has no subnet, belongs to no one zone and is
+// not counted.
+func countNATGatewaysPerZone(ctx context.Context, api NetworkReader, cluster string, n config.Network) (int, string, error) {
+	zones, err := ClusterZones(ctx, api, n)
+	if err != nil {
+		return 0, "", err
+	}
+	var subnets []string
+	p := ec2.NewDescribeNatGatewaysPaginator(api, &ec2.DescribeNatGatewaysInput{
+		Filter: []ec2types.Filter{{Name: aws.String("state"), Values: []string{"pending", "available", "deleting"}}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, "", fmt.Errorf("reading the region's NAT gateways: %w", err)
+		}
+		for _, g := range page.NatGateways {
+			if g.SubnetId != nil && !taggedWith(g.Tags, cluster) {
+				subnets = append(subnets, aws.ToString(g.SubnetId))
+			}
+		}
+	}
+	count := map[string]int{}
+	if len(subnets) > 0 {
+		zoneOf := map[string]string{}
+		p := ec2.NewDescribeSubnetsPaginator(api, &ec2.DescribeSubnetsInput{})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return 0, "", fmt.Errorf("reading the region's subnets: %w", err)
+			}
+			for _, s := range page.Subnets {
+				zoneOf[aws.ToString(s.SubnetId)] = aws.ToString(s.AvailabilityZone)
+			}
+		}
+		for _, s := range subnets {
+			count[zoneOf[s]]++
+		}
+	}
+	most, where := 0, ""
+	for _, z := range zones {
+		if where == "" || count[z] > most {
+			most, where = count[z], "zone "+z
+		}
+	}
+	return most, where, nil
 }
 
 // checkNetworkQuotas runs CheckNetworkQuotas for up (refuse: a shortfall
@@ -201,7 +272,7 @@ func (e *Env) checkNetworkQuotas(ctx context.Context, refuse bool) error {
 		short, err = CheckNetworkQuotas(ctx, ec2.NewFromConfig(cfg), servicequotas.NewFromConfig(cfg), e.Config, e.Config.Name)
 	}
 	if err != nil {
-		e.opts.UI.Notef("note: the region's VPC, internet gateway and Elastic IP quotas were not checked: %v\n", err)
+		e.opts.UI.Notef("note: the region's VPC, internet gateway, Elastic IP and NAT gateway quotas were not checked: %v\n", err)
 		return nil
 	}
 	var lines []string

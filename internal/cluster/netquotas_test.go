@@ -75,11 +75,11 @@ func TestCheckNetworkQuotasAgainstEmulator(t *testing.T) {
 	quotas := servicequotas.NewFromConfig(cfg)
 	c := netQuotaCluster()
 
-	vpcs, err := countVPCs(ctx, api, "prod")
+	vpcs, _, err := countVPCs(ctx, api, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gateways, err := countInternetGateways(ctx, api, "prod")
+	gateways, _, err := countInternetGateways(ctx, api, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestCheckNetworkQuotasElasticIPs(t *testing.T) {
 	r.addresses(3, "prod") // the cluster's own, in its need already
 	r.addresses(1, "staging")
 
-	room := map[string]float64{QuotaVPCs: 5, QuotaInternetGateways: 5}
+	room := map[string]float64{QuotaVPCs: 5, QuotaInternetGateways: 5, QuotaNATGatewaysPerZone: 5}
 	room[QuotaElasticIPs] = 5
 	short, err := CheckNetworkQuotas(ctx, api, fakeServiceQuotas(t, room, false), c, "prod")
 	if err != nil {
@@ -177,7 +177,7 @@ func TestCheckNetworkQuotasRefusesUpAndWarnsPlan(t *testing.T) {
 	cfg, em := localawstest.ConfigForTest(t, "eu-west-1")
 	ctx := context.Background()
 	api := ec2.NewFromConfig(cfg)
-	vpcs, err := countVPCs(ctx, api, "")
+	vpcs, _, err := countVPCs(ctx, api, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,74 @@ func TestCheckNetworkQuotasRefusesUpAndWarnsPlan(t *testing.T) {
 	if err := e.checkNetworkQuotas(ctx, true); err != nil {
 		t.Fatalf("an unreadable quota failed up: %v", err)
 	}
-	if len(ui.notes) != 1 || !strings.HasPrefix(ui.notes[0], "note: the region's VPC, internet gateway and Elastic IP quotas were not checked") {
+	if len(ui.notes) != 1 || !strings.HasPrefix(ui.notes[0], "note: the region's VPC, internet gateway, Elastic IP and NAT gateway quotas were not checked") {
 		t.Errorf("want a note that the quotas were not checked, got %q", ui.notes)
+	}
+}
+
+// moto publishes the NAT gateway quota per zone at AWS's default of 5.
+// Only the cluster's zones count, and in each only gateways that are not
+// the cluster's and not deleted.
+func TestCheckNetworkQuotasNATGatewaysPerZone(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	ctx := context.Background()
+	api := ec2.NewFromConfig(cfg)
+	quotas := servicequotas.NewFromConfig(cfg)
+	vpc, err := api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subnet, err := api.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.9.1.0/24"), AvailabilityZone: aws.String("eu-west-1b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nat := func(cluster string) string {
+		t.Helper()
+		eip, err := api.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := api.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{
+			SubnetId: subnet.Subnet.SubnetId, AllocationId: eip.AllocationId,
+			TagSpecifications: clusterTags(ec2types.ResourceTypeNatgateway, cluster),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.NatGateway.NatGatewayId)
+	}
+	for range 4 {
+		nat("")
+	}
+	nat("prod") // the cluster's own, in its need already
+	gone := nat("")
+	if _, err := api.DeleteNatGateway(ctx, &ec2.DeleteNatGatewayInput{NatGatewayId: aws.String(gone)}); err != nil {
+		t.Fatal(err)
+	}
+	c := netQuotaCluster()
+	if short, err := CheckNetworkQuotas(ctx, api, quotas, c, "prod"); err != nil || len(short) != 0 {
+		t.Fatalf("4 others in eu-west-1b leave room for the cluster's: %+v, %v", short, err)
+	}
+	nat("staging")
+	short, err := CheckNetworkQuotas(ctx, api, quotas, c, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(short) != 1 || short[0].Code != QuotaNATGatewaysPerZone || short[0].Where != "zone eu-west-1b" || short[0].Others != 5 {
+		t.Fatalf("shortfalls %+v, want NAT gateways in zone eu-west-1b: 5 others", short)
+	}
+	m := short[0].Message("prod", "eu-west-1")
+	for _, part := range []string{
+		`prod needs 1 of the account's NAT gateways in eu-west-1 (one in each of its zones), and zone eu-west-1b already holds 5 that are not the cluster's, against "NAT gateways per Availability Zone" of 5 (L-FE5A380F)`,
+		"NatGatewayLimitExceeded", "network.excludeZoneIDs", "--service-code vpc --quota-code L-FE5A380F --desired-value 6",
+	} {
+		if !strings.Contains(m, part) {
+			t.Errorf("message lacks %q:\n%s", part, m)
+		}
+	}
+	// A cluster in eu-west-1a alone does not use that zone.
+	c.Network.AZCount = 1
+	if short, err := CheckNetworkQuotas(ctx, api, quotas, c, "prod"); err != nil || len(short) != 0 {
+		t.Errorf("a cluster outside eu-west-1b: %+v, %v", short, err)
 	}
 }
