@@ -11,7 +11,8 @@ import (
 // anything is applied: the EC2 vCPU quotas (vcpuquotas.go), which of the
 // cluster's zones offer its instance types (offerings.go), whether the
 // control plane has the memory for a raised etcd quota (etcdmemory.go), and
-// the region's VPC, internet gateway and Elastic IP quotas (netquotas.go).
+// the region's network quotas: VPCs, gateways, endpoints, addresses
+// (netquotas.go).
 
 // checkCapacity compares the cluster with what the account and region can
 // run, before anything is applied: the vCPU quotas and the control plane's

@@ -96,7 +96,7 @@ func TestCheckVCPUQuotasAgainstEmulator(t *testing.T) {
 // quotaServices names the service of each quota code kforge reads.
 var quotaServices = map[string]string{
 	QuotaStandardOnDemand: "ec2", QuotaStandardSpot: "ec2", QuotaElasticIPs: "ec2",
-	QuotaVPCs: "vpc", QuotaInternetGateways: "vpc", QuotaNATGatewaysPerZone: "vpc",
+	QuotaVPCs: "vpc", QuotaInternetGateways: "vpc", QuotaNATGatewaysPerZone: "vpc", QuotaGatewayEndpoints: "vpc",
 }
 
 // fakeServiceQuotas answers GetServiceQuota in Service Quotas' JSON

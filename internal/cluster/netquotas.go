@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,15 +15,17 @@ import (
 	"github.com/kforge/kforge/internal/exitcode"
 )
 
-// A Region holds 5 VPCs, 5 internet gateways and 5 Elastic IP addresses by
-// default, and every VPC, gateway and address in it counts, the default
-// VPC's too; each Availability Zone holds 5 NAT gateways. The emulator has no such limit. On AWS a full quota fails the
-// first apply part way, with what Terraform created alongside left behind
-// (the key, the buckets, the roles): at the VPC (VpcLimitExceeded), at the
-// internet gateway once the VPC exists (InternetGatewayLimitExceeded), at
-// the NAT gateways' addresses (AddressLimitExceeded), or at a NAT gateway
-// (NatGatewayLimitExceeded). So up compares the
-// quotas with the region's use before anything is applied, and plan warns.
+// A Region holds 5 VPCs, 5 internet gateways, 5 Elastic IP addresses and
+// 20 gateway VPC endpoints by default, and everything in it counts, the
+// default VPC too; each Availability Zone holds 5 NAT gateways. The
+// emulator has no such limit. On AWS a full quota fails the first apply
+// part way, with what Terraform created alongside left behind (the key,
+// the buckets, the roles): at the VPC (VpcLimitExceeded), the internet
+// gateway (InternetGatewayLimitExceeded), the S3 endpoint
+// (VpcEndpointLimitExceeded), the NAT gateways' addresses
+// (AddressLimitExceeded) or a NAT gateway (NatGatewayLimitExceeded). So up
+// compares the quotas with the region's use before anything is applied,
+// and plan warns.
 const (
 	// QuotaVPCs is "VPCs per Region" (service code vpc).
 	QuotaVPCs = "L-F678F1CE"
@@ -32,6 +35,8 @@ const (
 	QuotaElasticIPs = "L-0263D0A3"
 	// QuotaNATGatewaysPerZone is "NAT gateways per Availability Zone" (vpc).
 	QuotaNATGatewaysPerZone = "L-FE5A380F"
+	// QuotaGatewayEndpoints is "Gateway VPC endpoints per Region" (vpc).
+	QuotaGatewayEndpoints = "L-1B52E74A"
 )
 
 // NetworkReader is the EC2 calls the network quota check makes: what the
@@ -40,6 +45,7 @@ type NetworkReader interface {
 	ZoneReader
 	DescribeNatGateways(context.Context, *ec2.DescribeNatGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeNatGatewaysOutput, error)
 	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
+	DescribeVpcEndpoints(context.Context, *ec2.DescribeVpcEndpointsInput, ...func(*ec2.Options)) (*ec2.DescribeVpcEndpointsOutput, error)
 	DescribeVpcs(context.Context, *ec2.DescribeVpcsInput, ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error)
 	DescribeInternetGateways(context.Context, *ec2.DescribeInternetGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeInternetGatewaysOutput, error)
 	DescribeAddresses(context.Context, *ec2.DescribeAddressesInput, ...func(*ec2.Options)) (*ec2.DescribeAddressesOutput, error)
@@ -80,6 +86,11 @@ func networkQuotas(c *config.Cluster) []networkQuota {
 			count: countInternetGateways, fails: "the apply would fail at the internet gateway with InternetGatewayLimitExceeded, leaving the VPC and what it created alongside",
 			free: "delete an unused internet gateway",
 		},
+		{
+			service: "vpc", code: QuotaGatewayEndpoints, what: "gateway VPC endpoints", need: 1, why: "its S3 endpoint",
+			count: countGatewayEndpoints, fails: "the apply would fail at the S3 endpoint with VpcEndpointLimitExceeded, leaving the VPC and what it created alongside",
+			free: "delete an unused gateway endpoint",
+		},
 	}
 	if c.Network.NATGateway && c.Network.AZCount > 0 {
 		qs = append(qs, networkQuota{
@@ -110,10 +121,9 @@ type NetworkShortfall struct {
 	why, fails, free string
 }
 
-// CheckNetworkQuotas returns the regional quotas the cluster's network
-// would pass: the VPCs, internet gateways and NAT gateway addresses it
-// needs, plus what the region holds that is not the cluster's, over the
-// applied quota. A quota the region does not publish (NoSuchResource) is
+// CheckNetworkQuotas returns the quotas the cluster's network would pass:
+// what it needs of each, plus what the region (or the fullest of its
+// zones) holds that is not the cluster's, over the applied quota. A quota the region does not publish (NoSuchResource) is
 // not compared, and the region's resources of its kind are not read.
 func CheckNetworkQuotas(ctx context.Context, api NetworkReader, quotas QuotaReader, c *config.Cluster, cluster string) ([]NetworkShortfall, error) {
 	var short []NetworkShortfall
@@ -211,6 +221,31 @@ func countElasticIPs(ctx context.Context, api NetworkReader, cluster string) (in
 	return n, theRegion, nil
 }
 
+// endpointGone are the states of a VPC endpoint that no longer takes from
+// the quota, in lower case: the API spells them in either.
+var endpointGone = []string{"deleted", "rejected", "failed", "expired"}
+
+// countGatewayEndpoints counts the region's gateway VPC endpoints (S3 and
+// DynamoDB) that are not the cluster's and not gone.
+func countGatewayEndpoints(ctx context.Context, api NetworkReader, cluster string) (int, string, error) {
+	n := 0
+	p := ec2.NewDescribeVpcEndpointsPaginator(api, &ec2.DescribeVpcEndpointsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("vpc-endpoint-type"), Values: []string{string(ec2types.VpcEndpointTypeGateway)}}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, "", fmt.Errorf("reading the region's VPC endpoints: %w", err)
+		}
+		for _, e := range page.VpcEndpoints {
+			if !taggedWith(e.Tags, cluster) && !slices.Contains(endpointGone, strings.ToLower(string(e.State))) {
+				n++
+			}
+		}
+	}
+	return n, theRegion, nil
+}
+
 // countNATGatewaysPerZone counts the NAT gateways that are not the
 // cluster's in each of the cluster's zones, and returns the fullest zone.
 // Pending, available and deleting gateways count against the quota; a
@@ -272,7 +307,7 @@ func (e *Env) checkNetworkQuotas(ctx context.Context, refuse bool) error {
 		short, err = CheckNetworkQuotas(ctx, ec2.NewFromConfig(cfg), servicequotas.NewFromConfig(cfg), e.Config, e.Config.Name)
 	}
 	if err != nil {
-		e.opts.UI.Notef("note: the region's VPC, internet gateway, Elastic IP and NAT gateway quotas were not checked: %v\n", err)
+		e.opts.UI.Notef("note: the region's network quotas (VPCs, internet and NAT gateways, gateway endpoints, Elastic IPs) were not checked: %v\n", err)
 		return nil
 	}
 	var lines []string

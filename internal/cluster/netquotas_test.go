@@ -131,7 +131,7 @@ func TestCheckNetworkQuotasElasticIPs(t *testing.T) {
 	r.addresses(3, "prod") // the cluster's own, in its need already
 	r.addresses(1, "staging")
 
-	room := map[string]float64{QuotaVPCs: 5, QuotaInternetGateways: 5, QuotaNATGatewaysPerZone: 5}
+	room := map[string]float64{QuotaVPCs: 5, QuotaInternetGateways: 5, QuotaNATGatewaysPerZone: 5, QuotaGatewayEndpoints: 20}
 	room[QuotaElasticIPs] = 5
 	short, err := CheckNetworkQuotas(ctx, api, fakeServiceQuotas(t, room, false), c, "prod")
 	if err != nil {
@@ -204,7 +204,7 @@ func TestCheckNetworkQuotasRefusesUpAndWarnsPlan(t *testing.T) {
 	if err := e.checkNetworkQuotas(ctx, true); err != nil {
 		t.Fatalf("an unreadable quota failed up: %v", err)
 	}
-	if len(ui.notes) != 1 || !strings.HasPrefix(ui.notes[0], "note: the region's VPC, internet gateway, Elastic IP and NAT gateway quotas were not checked") {
+	if len(ui.notes) != 1 || !strings.HasPrefix(ui.notes[0], "note: the region's network quotas (VPCs, internet and NAT gateways, gateway endpoints, Elastic IPs) were not checked") {
 		t.Errorf("want a note that the quotas were not checked, got %q", ui.notes)
 	}
 }
@@ -273,5 +273,54 @@ func TestCheckNetworkQuotasNATGatewaysPerZone(t *testing.T) {
 	c.Network.AZCount = 1
 	if short, err := CheckNetworkQuotas(ctx, api, quotas, c, "prod"); err != nil || len(short) != 0 {
 		t.Errorf("a cluster outside eu-west-1b: %+v, %v", short, err)
+	}
+}
+
+// moto publishes the gateway endpoint quota at AWS's default of 20. Every
+// gateway endpoint of the region counts but the cluster's own and those
+// deleted; interface endpoints have a quota of their own, per VPC.
+func TestCheckNetworkQuotasGatewayEndpoints(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
+	ctx := context.Background()
+	api := ec2.NewFromConfig(cfg)
+	quotas := servicequotas.NewFromConfig(cfg)
+	vpc, err := api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := func(kind ec2types.VpcEndpointType, cluster string) string {
+		t.Helper()
+		out, err := api.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{
+			VpcId: vpc.Vpc.VpcId, ServiceName: aws.String("com.amazonaws.eu-west-1.s3"), VpcEndpointType: kind,
+			TagSpecifications: clusterTags(ec2types.ResourceTypeVpcEndpoint, cluster),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.VpcEndpoint.VpcEndpointId)
+	}
+	for range 19 {
+		endpoint(ec2types.VpcEndpointTypeGateway, "")
+	}
+	endpoint(ec2types.VpcEndpointTypeGateway, "prod")
+	endpoint(ec2types.VpcEndpointTypeInterface, "")
+	gone := endpoint(ec2types.VpcEndpointTypeGateway, "")
+	if _, err := api.DeleteVpcEndpoints(ctx, &ec2.DeleteVpcEndpointsInput{VpcEndpointIds: []string{gone}}); err != nil {
+		t.Fatal(err)
+	}
+	c := netQuotaCluster()
+	if short, err := CheckNetworkQuotas(ctx, api, quotas, c, "prod"); err != nil || len(short) != 0 {
+		t.Fatalf("19 others leave room for the cluster's: %+v, %v", short, err)
+	}
+	endpoint(ec2types.VpcEndpointTypeGateway, "staging")
+	short, err := CheckNetworkQuotas(ctx, api, quotas, c, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(short) != 1 || short[0].Code != QuotaGatewayEndpoints || short[0].Others != 20 || short[0].Quota != 20 {
+		t.Fatalf("shortfalls %+v, want gateway endpoints: 20 others, quota 20", short)
+	}
+	if m := short[0].Message("prod", "eu-west-1"); !strings.Contains(m, "VpcEndpointLimitExceeded") || !strings.Contains(m, "--quota-code L-1B52E74A --desired-value 21") {
+		t.Errorf("message: %s", m)
 	}
 }
