@@ -14,6 +14,7 @@ import (
 
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/exitcode"
+	"github.com/kforge/kforge/internal/localaws"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/sweep"
 )
@@ -23,11 +24,29 @@ func netQuotaCluster() *config.Cluster {
 	return &config.Cluster{Name: "prod", Region: "eu-west-1", Network: config.Network{AZCount: 3, NATGateway: true}}
 }
 
-// region fills the emulator's region with VPCs, internet gateways and
-// addresses, each of nobody's or tagged for a cluster.
+// region is an emulated eu-west-1, to fill with VPCs, gateways, endpoints
+// and addresses, each of nobody's or tagged for a cluster.
 type region struct {
-	t   *testing.T
-	api *ec2.Client
+	t      *testing.T
+	cfg    aws.Config
+	em     *localaws.Emulator
+	api    *ec2.Client
+	quotas *servicequotas.Client
+}
+
+func newRegion(t *testing.T) region {
+	cfg, em := localawstest.ConfigForTest(t, "eu-west-1")
+	return region{t: t, cfg: cfg, em: em, api: ec2.NewFromConfig(cfg), quotas: servicequotas.NewFromConfig(cfg)}
+}
+
+// vpc creates a VPC of nobody's and returns its id.
+func (r region) vpc() *string {
+	r.t.Helper()
+	out, err := r.api.CreateVpc(context.Background(), &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16")})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return out.Vpc.VpcId
 }
 
 func clusterTags(kind ec2types.ResourceType, cluster string) []ec2types.TagSpecification {
@@ -69,10 +88,8 @@ func (r region) addresses(n int, cluster string) {
 // against a stand-in. Every VPC and gateway of the region counts, the
 // default VPC's too, except the cluster's own.
 func TestCheckNetworkQuotasAgainstEmulator(t *testing.T) {
-	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
-	ctx := context.Background()
-	api := ec2.NewFromConfig(cfg)
-	quotas := servicequotas.NewFromConfig(cfg)
+	r := newRegion(t)
+	ctx, api, quotas := context.Background(), r.api, r.quotas
 	c := netQuotaCluster()
 
 	vpcs, _, err := countVPCs(ctx, api, "prod")
@@ -83,7 +100,6 @@ func TestCheckNetworkQuotasAgainstEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := region{t, api}
 	// The default VPC and 3 of nobody's: the cluster's would be the fifth.
 	r.vpcs(4-vpcs, "")
 	r.vpcs(2, "prod")
@@ -122,11 +138,9 @@ func TestCheckNetworkQuotasAgainstEmulator(t *testing.T) {
 // stand-in answers it. The cluster needs one address per NAT gateway, and
 // none without NAT gateways.
 func TestCheckNetworkQuotasElasticIPs(t *testing.T) {
-	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
-	ctx := context.Background()
-	api := ec2.NewFromConfig(cfg)
+	r := newRegion(t)
+	ctx, api := context.Background(), r.api
 	c := netQuotaCluster()
-	r := region{t, api}
 	r.addresses(2, "")
 	r.addresses(3, "prod") // the cluster's own, in its need already
 	r.addresses(1, "staging")
@@ -174,17 +188,16 @@ func TestCheckNetworkQuotasElasticIPs(t *testing.T) {
 // up refuses a full quota before anything is applied (exit 1, with the
 // whole message); plan only warns; an unreadable quota is a note.
 func TestCheckNetworkQuotasRefusesUpAndWarnsPlan(t *testing.T) {
-	cfg, em := localawstest.ConfigForTest(t, "eu-west-1")
+	r := newRegion(t)
 	ctx := context.Background()
-	api := ec2.NewFromConfig(cfg)
-	vpcs, _, err := countVPCs(ctx, api, "")
+	vpcs, _, err := countVPCs(ctx, r.api, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	region{t, api}.vpcs(5-vpcs, "")
+	r.vpcs(5-vpcs, "")
 
 	ui := &recordingUI{}
-	e := &Env{Name: "prod", Config: netQuotaCluster(), awsCfg: &cfg, opts: Options{UI: ui}}
+	e := &Env{Name: "prod", Config: netQuotaCluster(), awsCfg: &r.cfg, opts: Options{UI: ui}}
 	err = e.checkNetworkQuotas(ctx, true)
 	var ee *exitcode.Error
 	if !errors.As(err, &ee) || ee.Code != exitcode.Failure || !strings.HasPrefix(err.Error(), "prod needs 1 of the account's VPCs in eu-west-1") {
@@ -197,7 +210,7 @@ func TestCheckNetworkQuotasRefusesUpAndWarnsPlan(t *testing.T) {
 		t.Errorf("plan printed %q, want one warning", ui.notes)
 	}
 
-	if err := em.Stop(); err != nil {
+	if err := r.em.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	ui.notes = nil
@@ -213,15 +226,9 @@ func TestCheckNetworkQuotasRefusesUpAndWarnsPlan(t *testing.T) {
 // Only the cluster's zones count, and in each only gateways that are not
 // the cluster's and not deleted.
 func TestCheckNetworkQuotasNATGatewaysPerZone(t *testing.T) {
-	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
-	ctx := context.Background()
-	api := ec2.NewFromConfig(cfg)
-	quotas := servicequotas.NewFromConfig(cfg)
-	vpc, err := api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	subnet, err := api.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.9.1.0/24"), AvailabilityZone: aws.String("eu-west-1b")})
+	r := newRegion(t)
+	ctx, api, quotas := context.Background(), r.api, r.quotas
+	subnet, err := api.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: r.vpc(), CidrBlock: aws.String("10.9.1.0/24"), AvailabilityZone: aws.String("eu-west-1b")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,18 +287,13 @@ func TestCheckNetworkQuotasNATGatewaysPerZone(t *testing.T) {
 // gateway endpoint of the region counts but the cluster's own and those
 // deleted; interface endpoints have a quota of their own, per VPC.
 func TestCheckNetworkQuotasGatewayEndpoints(t *testing.T) {
-	cfg, _ := localawstest.ConfigForTest(t, "eu-west-1")
-	ctx := context.Background()
-	api := ec2.NewFromConfig(cfg)
-	quotas := servicequotas.NewFromConfig(cfg)
-	vpc, err := api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRegion(t)
+	ctx, api, quotas := context.Background(), r.api, r.quotas
+	vpc := r.vpc()
 	endpoint := func(kind ec2types.VpcEndpointType, cluster string) string {
 		t.Helper()
 		out, err := api.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{
-			VpcId: vpc.Vpc.VpcId, ServiceName: aws.String("com.amazonaws.eu-west-1.s3"), VpcEndpointType: kind,
+			VpcId: vpc, ServiceName: aws.String("com.amazonaws.eu-west-1.s3"), VpcEndpointType: kind,
 			TagSpecifications: clusterTags(ec2types.ResourceTypeVpcEndpoint, cluster),
 		})
 		if err != nil {
