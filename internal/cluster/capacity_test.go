@@ -20,7 +20,6 @@ import (
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/exitcode"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
-	"github.com/kforge/kforge/internal/sweep"
 )
 
 func quotaTestCluster() *config.Cluster {
@@ -196,9 +195,7 @@ func TestCheckVCPUQuotasCountsTheRegionsOtherInstances(t *testing.T) {
 		if spot {
 			in.InstanceMarketOptions = &ec2types.InstanceMarketOptionsRequest{MarketType: ec2types.MarketTypeSpot}
 		}
-		if cluster != "" {
-			in.TagSpecifications = []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String(sweep.ClusterTag), Value: aws.String(cluster)}}}}
-		}
+		in.TagSpecifications = clusterTags(ec2types.ResourceTypeInstance, cluster)
 		out, err := api.RunInstances(ctx, in)
 		if err != nil {
 			t.Fatalf("launching %d %s: %v", n, typ, err)

@@ -160,11 +160,6 @@ func (s NetworkShortfall) Message(env, region string) string {
 		s.fails, s.free, region, s.Service, s.Code, s.Need+s.Others)
 }
 
-// taggedWith reports whether tags hold kforge.io/cluster = cluster.
-func taggedWith(tags []ec2types.Tag, cluster string) bool {
-	return cluster != "" && clusterTag(tags) == cluster
-}
-
 // theRegion is where a regional quota's use is counted.
 const theRegion = "the region"
 

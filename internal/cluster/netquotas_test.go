@@ -145,8 +145,7 @@ func TestCheckNetworkQuotasElasticIPs(t *testing.T) {
 	r.addresses(3, "prod") // the cluster's own, in its need already
 	r.addresses(1, "staging")
 
-	room := map[string]float64{QuotaVPCs: 5, QuotaInternetGateways: 5, QuotaNATGatewaysPerZone: 5, QuotaGatewayEndpoints: 20}
-	room[QuotaElasticIPs] = 5
+	room := map[string]float64{QuotaVPCs: 5, QuotaInternetGateways: 5, QuotaNATGatewaysPerZone: 5, QuotaGatewayEndpoints: 20, QuotaElasticIPs: 5}
 	short, err := CheckNetworkQuotas(ctx, api, fakeServiceQuotas(t, room, false), c, "prod")
 	if err != nil {
 		t.Fatal(err)

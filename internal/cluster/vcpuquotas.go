@@ -211,8 +211,7 @@ func RegionVCPUsOutside(ctx context.Context, api VCPUReader, cluster string) (VC
 		for _, r := range page.Reservations {
 			for _, i := range r.Instances {
 				byType, ok := count[i.InstanceLifecycle]
-				ours := cluster != "" && clusterTag(i.Tags) == cluster
-				if !ok || !standardFamily(string(i.InstanceType)) || ours {
+				if !ok || !standardFamily(string(i.InstanceType)) || taggedWith(i.Tags, cluster) {
 					continue
 				}
 				byType[string(i.InstanceType)]++
@@ -238,14 +237,15 @@ func RegionVCPUsOutside(ctx context.Context, api VCPUReader, cluster string) (VC
 	return use, nil
 }
 
-// clusterTag is the value of an instance's kforge.io/cluster tag.
-func clusterTag(tags []ec2types.Tag) string {
+// taggedWith reports whether an EC2 resource's tags hold
+// kforge.io/cluster = cluster; an empty cluster matches nothing.
+func taggedWith(tags []ec2types.Tag, cluster string) bool {
 	for _, t := range tags {
 		if aws.ToString(t.Key) == sweep.ClusterTag {
-			return aws.ToString(t.Value)
+			return cluster != "" && aws.ToString(t.Value) == cluster
 		}
 	}
-	return ""
+	return false
 }
 
 // describeTypesMax is how many instance types one DescribeInstanceTypes
