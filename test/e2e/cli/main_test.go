@@ -2,8 +2,11 @@
 // emulator: the lifecycle a user runs (init, up, status, output, plan, down)
 // and the refusals that must happen before any cloud call.
 //
-// It builds the binary once, starts moto_server itself and applies the whole
-// cluster once (about two minutes, mostly fixed waits in the AWS provider).
+// It builds the binary once; each test starts its own moto_server (a whole
+// cluster's apply takes about two minutes, mostly fixed waits in the AWS
+// provider). The tests run one after the other: run beside
+// TestUpgradeNoDrift, TestLifecycle's first up (through the losing proxy)
+// twice stopped progressing at the control plane's launch template.
 // Terraform needs its provider: set KFORGE_PLUGIN_DIR to a provider mirror
 // when offline.
 package cli_test
@@ -97,9 +100,15 @@ func kforgeEnv(t *testing.T, dir string, timeout time.Duration, env []string, ar
 		t.Fatalf("running kforge %s: %v", strings.Join(args, " "), err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("kforge %s timed out after %s", strings.Join(args, " "), timeout)
+		t.Fatalf("kforge %s timed out after %s; the end of its output:\n%s", strings.Join(args, " "), timeout, tail(stdout.String()+stderr.String(), 40))
 	}
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // testLog streams the binary's progress into verbose test output.
