@@ -14,6 +14,7 @@ import (
 
 	"github.com/kforge/kforge/internal/lab"
 	"github.com/kforge/kforge/internal/node"
+	"github.com/kforge/kforge/internal/testutil/textlines"
 )
 
 // certRenewal: the control plane's agent renews kubeadm's certificates
@@ -52,9 +53,9 @@ func certRenewal(t *testing.T) {
 	out, err := cp.Exec(ctx, "bash", "-l", "-c", `set -a; . /etc/kforge/node.env; set +a; exec /usr/local/bin/kforge node renew-certs --now --bucket "$KFORGE_BUCKET" --config-key "$KFORGE_CONFIG_KEY" --region "$KFORGE_REGION"`)
 	took := time.Since(start)
 	if err != nil {
-		t.Fatalf("kforge node renew-certs --now on the control plane: %v\n%s", err, lastLines(out, 30))
+		t.Fatalf("kforge node renew-certs --now on the control plane: %v\n%s", err, textlines.Last(out, 30))
 	}
-	t.Logf("kforge node renew-certs --now took %s:\n%s", took.Round(time.Second), lastLines(out, 6))
+	t.Logf("kforge node renew-certs --now took %s:\n%s", took.Round(time.Second), textlines.Last(out, 6))
 
 	after := nodeCertExpiry(t, ctx, cp)
 	for name, was := range before {
@@ -88,7 +89,7 @@ func certRenewal(t *testing.T) {
 	}
 	renewed := filepath.Join(t.TempDir(), "renewed.conf")
 	if out, err := c.kforge(ctx, "kubeconfig", "local", "--tunnel-port", port, "--file", renewed); err != nil {
-		t.Fatalf("kforge kubeconfig local: %v\n%s", err, lastLines(out, 10))
+		t.Fatalf("kforge kubeconfig local: %v\n%s", err, textlines.Last(out, 10))
 	}
 	conf, err := os.ReadFile(renewed)
 	if err != nil {
@@ -118,7 +119,7 @@ func nodeCertExpiry(t *testing.T, ctx context.Context, cp *lab.Instance) map[str
 	t.Helper()
 	out, err := cp.Exec(ctx, "kubeadm", node.CertExpirationArgs()...)
 	if err != nil {
-		t.Fatalf("kubeadm %s on the control plane: %v\n%s", strings.Join(node.CertExpirationArgs(), " "), err, lastLines(out, 10))
+		t.Fatalf("kubeadm %s on the control plane: %v\n%s", strings.Join(node.CertExpirationArgs(), " "), err, textlines.Last(out, 10))
 	}
 	certs, err := node.ParseCertExpiration([]byte(out))
 	if err != nil {

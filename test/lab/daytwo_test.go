@@ -27,6 +27,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kforge/kforge/internal/lab"
+	"github.com/kforge/kforge/internal/testutil/textlines"
 )
 
 // Issue 13's day-2 scenarios on the shared cluster: a pool roll that
@@ -76,7 +77,7 @@ func (c *cluster) up(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	out, err := c.kforge(ctx, "up", "local", "--yes")
 	if err != nil {
-		t.Fatalf("kforge up local: %v\n%s", err, lastLines(out, 30))
+		t.Fatalf("kforge up local: %v\n%s", err, textlines.Last(out, 30))
 	}
 	return out
 }
@@ -272,7 +273,7 @@ func poolRoll(t *testing.T) {
 	blockedStart := time.Now()
 	out, err := c.kforge(ctx, "roll", "local", "--pool", rollPool, "--yes", "--tunnel-port", port, "--drain-timeout", "60s")
 	blocked := time.Since(blockedStart)
-	t.Logf("kforge roll local --pool %s --drain-timeout 60s (budget maxUnavailable 0):\n%s", rollPool, lastLines(out, 20))
+	t.Logf("kforge roll local --pool %s --drain-timeout 60s (budget maxUnavailable 0):\n%s", rollPool, textlines.Last(out, 20))
 	if err == nil {
 		t.Fatal("the roll succeeded although the budget allows no eviction")
 	}
@@ -328,7 +329,7 @@ func poolRoll(t *testing.T) {
 	w := watchPods(t, ctx, cs, oldNodes[old[0]])
 	out, err = c.kforge(ctx, "roll", "local", "--pool", rollPool, "--yes", "--tunnel-port", port, "--drain-timeout", "5m")
 	minReady, firstGone := w.end()
-	t.Logf("kforge roll local --pool %s (budget maxUnavailable 1):\n%s", rollPool, lastLines(out, 25))
+	t.Logf("kforge roll local --pool %s (budget maxUnavailable 1):\n%s", rollPool, textlines.Last(out, 25))
 	if err != nil {
 		t.Fatalf("the roll with a budget that allows one eviction: %v", err)
 	}
@@ -441,7 +442,7 @@ func controlPlaneResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := c.kforge(ctx, "roll", "local", "--control-plane", "--yes", "--tunnel-port", port)
-	t.Logf("kforge roll local --control-plane:\n%s", lastLines(out, 25))
+	t.Logf("kforge roll local --control-plane:\n%s", textlines.Last(out, 25))
 	if err != nil {
 		t.Fatalf("kforge roll local --control-plane: %v", err)
 	}

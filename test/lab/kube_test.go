@@ -18,6 +18,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kforge/kforge/internal/lab"
+	"github.com/kforge/kforge/internal/testutil/textlines"
 )
 
 // apiName is the local environment's API server name (api.<dns.domain>).
@@ -234,7 +235,7 @@ func (c *cluster) waitNodeReady(t *testing.T, ctx context.Context, kc, id string
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		return conds[name] == "True", lastLines(agentLog(ctx, n), 3), nil
+		return conds[name] == "True", textlines.Last(agentLog(ctx, n), 3), nil
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
+	"github.com/kforge/kforge/internal/testutil/textlines"
 )
 
 // restoreSnapshot: `kforge roll --control-plane --restore-snapshot` takes
@@ -62,7 +63,7 @@ func restoreSnapshot(t *testing.T) {
 	c.waitNodeReady(t, ctx, kc, lateID, lateNode)
 	name := strings.TrimPrefix(chosen, certstore.EtcdHistoryPrefix)
 	out, err := c.kforge(ctx, "roll", "local", "--control-plane", "--restore-snapshot", name, "--yes", "--tunnel-port", port)
-	t.Logf("kforge roll local --control-plane --restore-snapshot %s:\n%s", name, lastLines(out, 25))
+	t.Logf("kforge roll local --control-plane --restore-snapshot %s:\n%s", name, textlines.Last(out, 25))
 	if err != nil {
 		t.Fatalf("kforge roll --restore-snapshot: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kforge/kforge/internal/lab"
+	"github.com/kforge/kforge/internal/testutil/textlines"
 )
 
 // wantNodes is the Up scenario's cluster: one control plane, two workers.
@@ -86,7 +87,7 @@ func TestUp(t *testing.T) {
 				return false, "", fmt.Errorf("the node is no longer running; its console ends:\n%s", consoleTail(n))
 			}
 			log := agentLog(ctx, n)
-			return strings.Contains(log, `"msg":"agent starting"`) && strings.Contains(log, `"instance":"`+id+`"`), lastLines(log, 5), nil
+			return strings.Contains(log, `"msg":"agent starting"`) && strings.Contains(log, `"instance":"`+id+`"`), textlines.Last(log, 5), nil
 		})
 	}
 	// Every agent finishes its phases: "node ready", or the phase that failed.
@@ -102,7 +103,7 @@ func TestUp(t *testing.T) {
 			if strings.Contains(log, `"msg":"node ready"`) {
 				return true, "", nil
 			}
-			return false, lastLines(log, 5), nil
+			return false, textlines.Last(log, 5), nil
 		})
 	}
 	readyIn := time.Since(c.upStart)
@@ -114,7 +115,7 @@ func TestUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := c.kforge(ctx, "validate", "local", "--tunnel-port", port, "--wait", "5m", "--interval", "10s")
-	t.Logf("kforge validate local:\n%s", lastLines(out, 12))
+	t.Logf("kforge validate local:\n%s", textlines.Last(out, 12))
 	if err != nil {
 		t.Fatalf("kforge validate local: %v", err)
 	}
@@ -160,15 +161,7 @@ func consoleTail(n *lab.Instance) string {
 			keep = append(keep, line)
 		}
 	}
-	return lastLines(strings.Join(keep, "\n"), 12)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return textlines.Last(strings.Join(keep, "\n"), 12)
 }
 
 // TestLateJoin: a worker launched after the bootstrap token was rotated
@@ -314,7 +307,7 @@ func TestSelfHeal(t *testing.T) {
 	waitFor(t, 20*time.Minute, "the API server answers the old kubeconfig", func() (bool, string, error) {
 		out, err := c.kubectl(ctx, kc, "get", "--raw", "/readyz")
 		if err != nil {
-			return false, lastLines(err.Error(), 2), nil
+			return false, textlines.Last(err.Error(), 2), nil
 		}
 		return strings.TrimSpace(out) == "ok", out, nil
 	})
@@ -420,7 +413,7 @@ func TestFirstBootFault(t *testing.T) {
 	failed := strings.Index(ud, "Could not connect to the endpoint URL")
 	started := strings.Index(ud, "kforge-bootstrap.service started")
 	if failed < 0 || started < 0 || failed > started {
-		t.Fatalf("worker %s: its user data log does not show a failed S3 fetch before the agent started:\n%s", id, lastLines(ud, 20))
+		t.Fatalf("worker %s: its user data log does not show a failed S3 fetch before the agent started:\n%s", id, textlines.Last(ud, 20))
 	}
 	t.Logf("worker %s: the first S3 fetch failed (%q), the retry fetched the agent, and the node joined Ready",
 		id, firstLine(ud[failed:]))
@@ -491,7 +484,7 @@ func TestScale(t *testing.T) {
 		}
 	}
 	if drained == "" {
-		t.Fatalf("the drainer on %s did not drain %s from a lifecycle event; its journal ends:\n%s", ctrlID, gone, lastLines(journal, 15))
+		t.Fatalf("the drainer on %s did not drain %s from a lifecycle event; its journal ends:\n%s", ctrlID, gone, textlines.Last(journal, 15))
 	}
 	t.Logf("the drainer on the control plane: %s", drained)
 	t.Logf("issue 13: scale-in removed the Node object %s (instance %s)", name, gone)
@@ -537,7 +530,7 @@ func TestDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	if out, err := c.kforge(ctx, "down", "local", "--yes"); err != nil {
-		t.Fatalf("kforge down local: %v\n%s", err, lastLines(out, 30))
+		t.Fatalf("kforge down local: %v\n%s", err, textlines.Last(out, 30))
 	}
 	waitFor(t, 5*time.Minute, "every node stopped once its instance was terminated", func() (bool, string, error) {
 		n := len(c.Fleet.Nodes())

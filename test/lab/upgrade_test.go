@@ -26,6 +26,7 @@ import (
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/kubeadm"
 	"github.com/kforge/kforge/internal/lab"
+	"github.com/kforge/kforge/internal/testutil/textlines"
 )
 
 // upgradeNodes is the Upgrade scenario's cluster: the control plane and
@@ -93,7 +94,7 @@ func TestUpgrade(t *testing.T) {
 				return false, "", fmt.Errorf("the node is no longer running; its console ends:\n%s", consoleTail(n))
 			}
 			log := agentLog(ctx, n)
-			return strings.Contains(log, `"msg":"node ready"`), lastLines(log, 5), nil
+			return strings.Contains(log, `"msg":"node ready"`), textlines.Last(log, 5), nil
 		})
 	}
 	_, _, kc := c.admin(t, ctx)
@@ -142,7 +143,7 @@ func TestUpgrade(t *testing.T) {
 	err = cmd.Run()
 	total := time.Since(start)
 	out := tw.String()
-	t.Logf("kforge upgrade local --to %s:\n%s", to, lastLines(out, 40))
+	t.Logf("kforge upgrade local --to %s:\n%s", to, textlines.Last(out, 40))
 	if err != nil {
 		controlPlaneDiagnostics(t, ctx, c)
 		t.Fatalf("kforge upgrade local --to %s: %v", to, err)
@@ -179,7 +180,7 @@ func TestUpgrade(t *testing.T) {
 	for _, want := range order {
 		i := strings.Index(journal[at:], want)
 		if i < 0 {
-			t.Fatalf("the control plane's kforge-upgrade journal lacks %s after position %d (want %q in order); it ends:\n%s", want, at, order, lastLines(journal, 30))
+			t.Fatalf("the control plane's kforge-upgrade journal lacks %s after position %d (want %q in order); it ends:\n%s", want, at, order, textlines.Last(journal, 30))
 		}
 		at += i + len(want)
 	}
@@ -187,7 +188,7 @@ func TestUpgrade(t *testing.T) {
 
 	// A later plan agrees with what the upgrade applied.
 	if out, err := c.kforge(ctx, "plan", "local", "--detailed-exitcode"); err != nil {
-		t.Errorf("kforge plan local after the upgrade shows changes or failed: %v\n%s", err, lastLines(out, 30))
+		t.Errorf("kforge plan local after the upgrade shows changes or failed: %v\n%s", err, textlines.Last(out, 30))
 	}
 	line := fmt.Sprintf("%s -> %s: control plane upgraded %d s after kforge upgrade started (apply, the agent's timer, snapshot, kubeadm upgrade apply, drain, kubelet), %d workers rolled in %d s",
 		from, to, int(cpAt.Seconds()), upgradeNodes-1, int(upgradeResult.roll.Seconds()))
@@ -219,7 +220,7 @@ func controlPlaneDiagnostics(t *testing.T, ctx context.Context, c *cluster) {
 		{"sh", "-c", "grep -n -e authorization -e image: /etc/kubernetes/manifests/kube-apiserver.yaml"},
 	} {
 		out, err := cp.Exec(ctx, args[0], args[1:]...)
-		t.Logf("diagnostics: %s (%v):\n%s", strings.Join(args, " "), err, lastLines(out, 40))
+		t.Logf("diagnostics: %s (%v):\n%s", strings.Join(args, " "), err, textlines.Last(out, 40))
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kforge/kforge/internal/testutil/kforgebin"
+	"github.com/kforge/kforge/internal/testutil/textlines"
 )
 
 var (
@@ -100,15 +101,9 @@ func kforgeEnv(t *testing.T, dir string, timeout time.Duration, env []string, ar
 		t.Fatalf("running kforge %s: %v", strings.Join(args, " "), err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("kforge %s timed out after %s; the end of its output:\n%s", strings.Join(args, " "), timeout, tail(stdout.String()+stderr.String(), 40))
+		t.Fatalf("kforge %s timed out after %s; the end of its output:\n%s", strings.Join(args, " "), timeout, textlines.Last(stdout.String()+stderr.String(), 40))
 	}
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // testLog streams the binary's progress into verbose test output.

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/kforge/kforge/internal/localaws"
+	"github.com/kforge/kforge/internal/testutil/textlines"
 )
 
 // how a documented command is treated.
@@ -273,7 +274,7 @@ func runScript(t *testing.T, dir string, cmds []command) {
 	out, _ := os.ReadFile(log.Name())
 	t.Logf("%s:\n%s", cmds[0].file, out)
 	if err != nil {
-		t.Fatalf("documented commands of %s failed (%v); the last '+' line above is the command:\n%s", cmds[0].file, err, tail(string(out), 40))
+		t.Fatalf("documented commands of %s failed (%v); the last '+' line above is the command:\n%s", cmds[0].file, err, textlines.Last(string(out), 40))
 	}
 }
 
@@ -369,14 +370,6 @@ func head(s string, n int) string {
 	lines := strings.SplitN(s, "\n", n+1)
 	if len(lines) > n {
 		lines = lines[:n]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
 }
