@@ -11,7 +11,7 @@ import (
 func newStatusCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status <env>",
-		Short: "Show the cluster's outputs and live facts: ASG capacity, NLB target health, control-plane instance",
+		Short: "Show the cluster's outputs and live facts: ASG capacity, NLB target health, control-plane instance, node images",
 		Args:  envArg,
 		RunE: app.onEnv(func(ctx context.Context, e *Env, args []string) error {
 			st, err := cluster.RunStatus(ctx, e)
@@ -33,6 +33,15 @@ func (app *App) printStatus(st *cluster.Status) {
 			app.Printf("\n")
 		}
 		app.Table(rows)
+	}
+	for _, p := range st.ImageProblems {
+		app.Notef("warning: %s\n", p)
+	}
+	for _, n := range st.ImageNotes {
+		app.Notef("note: %s\n", n)
+	}
+	if st.ImagesNote != "" {
+		app.Notef("note: %s\n", st.ImagesNote)
 	}
 	if st.Note != "" {
 		app.Printf("\n%s\n", st.Note)

@@ -10,17 +10,22 @@ import (
 // What the account and region can run, checked by plan and up before
 // anything is applied: the EC2 vCPU quotas (vcpuquotas.go), which of the
 // cluster's zones offer its instance types (offerings.go), whether the
-// control plane has the memory for a raised etcd quota (etcdmemory.go), and
-// the region's network quotas: VPCs, gateways, endpoints, addresses
+// control plane has the memory for a raised etcd quota (etcdmemory.go),
+// whether amiID names an image the nodes can boot (images.go), and the
+// region's network quotas: VPCs, gateways, endpoints, addresses
 // (netquotas.go).
 
 // checkCapacity compares the cluster with what the account and region can
 // run, before anything is applied: the vCPU quotas and the control plane's
-// memory (warnings) and the zones' instance type offerings (warnings, or
-// an error for a group no zone can serve).
+// memory (warnings), the zones' instance type offerings (warnings, or an
+// error for a group no zone can serve) and the configured image (an error
+// for one the nodes cannot boot).
 func (e *Env) checkCapacity(ctx context.Context) error {
 	e.warnVCPUQuotas(ctx)
 	e.warnEtcdMemory(ctx)
+	if err := e.checkConfiguredImage(ctx); err != nil {
+		return err
+	}
 	return e.checkZoneOfferings(ctx)
 }
 

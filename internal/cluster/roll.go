@@ -224,7 +224,15 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), ui: e.opts.UI, opts: o}
+	ec2Client := ec2.NewFromConfig(cfg)
+	r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2Client, ui: e.opts.UI, opts: o}
+	// A dry run of --ami latest shows the images the groups would move to;
+	// otherwise the groups launch from the images in out.
+	if o.AMI != AMILatest || !o.DryRun {
+		if err := e.checkRollImages(ctx, ec2Client, out, targets); err != nil {
+			return nil, err
+		}
+	}
 	if o.RestoreSnapshot != "" {
 		if err := e.prepareRestore(ctx, r, out); err != nil {
 			return nil, err

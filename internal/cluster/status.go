@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -50,12 +51,21 @@ type Status struct {
 	Controllers  []InstanceStatus    `json:"control_plane_instances"`
 	Pools        []PoolStatus        `json:"worker_pools"`
 	TargetGroups []TargetGroupStatus `json:"target_groups"`
-	Emulator     *EmulatorRecord     `json:"emulator,omitempty"`
-	Note         string              `json:"note,omitempty"`
+	// Images are the images the launch templates boot (images.go), or
+	// ImagesNote why they were not read.
+	Images     []ImageStatus `json:"images"`
+	ImagesNote string        `json:"images_note,omitempty"`
+	// ImageProblems name the images that cannot launch; ImageNotes the
+	// deprecated ones.
+	ImageProblems []string        `json:"image_problems,omitempty"`
+	ImageNotes    []string        `json:"image_notes,omitempty"`
+	Emulator      *EmulatorRecord `json:"emulator,omitempty"`
+	Note          string          `json:"note,omitempty"`
 }
 
 // RunStatus reports the applied cluster's outputs and live facts: ASG
-// capacity, control-plane instances, NLB target health.
+// capacity, control-plane instances, NLB target health and the nodes'
+// images.
 func RunStatus(ctx context.Context, e *Env) (*Status, error) {
 	out, err := e.AppliedOutputs(ctx)
 	if err != nil {
@@ -69,6 +79,11 @@ func RunStatus(ctx context.Context, e *Env) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A refused image read is a note: the rest of the status stands.
+	if st.Images, err = imageStatuses(ctx, ec2.NewFromConfig(cfg), poolImages(out)); err != nil {
+		st.ImagesNote = fmt.Sprintf("the nodes' images were not read: %v", err)
+	}
+	st.ImageProblems, st.ImageNotes = imageFindings(st.Images, imageFix(e.Name, e.Config.AMIID), time.Now())
 	st.Env, st.Emulator, st.Note = e.Name, e.Emulator, e.EmulatorNote()
 	return st, nil
 }

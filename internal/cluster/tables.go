@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -35,7 +36,8 @@ func (o *Outputs) Rows() [][]string {
 }
 
 // Tables are the live facts of a status beside its outputs: the groups'
-// capacity, the control-plane instances and the NLB's target health.
+// capacity, the control-plane instances, the NLB's target health and the
+// nodes' images.
 func (st *Status) Tables() [][][]string {
 	pools := [][]string{{"POOL", "ASG", "MIN", "DESIRED", "MAX", "IN SERVICE"}}
 	for _, p := range append([]PoolStatus{st.ControlPlane}, st.Pools...) {
@@ -56,7 +58,11 @@ func (st *Status) Tables() [][][]string {
 		}
 		targets = append(targets, []string{tg.Name, fmt.Sprint(tg.Targets), strings.Join(parts, " ")})
 	}
-	return [][][]string{st.Outputs.Rows(), pools, controllers, targets}
+	images := [][]string{{"IMAGE", "STATE", "GROUPS", "DEPRECATION"}}
+	for _, i := range st.Images {
+		images = append(images, []string{i.ID, i.State, strings.Join(i.Groups, ","), cmp.Or(i.DeprecationTime, "-")})
+	}
+	return [][][]string{st.Outputs.Rows(), pools, controllers, targets, images}
 }
 
 // ReplaceRows are the group's instances to replace, indented under the

@@ -11,10 +11,11 @@ func TestStatusTables(t *testing.T) {
 		ControlPlane: PoolStatus{Pool: "controller", ASG: "kf-controller", Min: 1, Desired: 1, Max: 1, InService: 1},
 		Pools:        []PoolStatus{{Pool: "general", ASG: "kf-general", Max: 3}},
 		TargetGroups: []TargetGroupStatus{{Name: "https", Targets: 2, States: map[string]int{"unhealthy": 1, "healthy": 1}}},
+		Images:       []ImageStatus{{ID: "ami-0123456789abcdef0", Groups: []string{"controller", "general"}, State: "available"}},
 	}
 	tables := st.Tables()
-	if len(tables) != 4 {
-		t.Fatalf("Tables() has %d tables, want outputs, pools, control plane, targets", len(tables))
+	if len(tables) != 5 {
+		t.Fatalf("Tables() has %d tables, want outputs, pools, control plane, targets, images", len(tables))
 	}
 	out := tables[0]
 	if got := out[len(out)-3:]; !reflect.DeepEqual(got, [][]string{{"worker ASG general", "kf-general"}, {"worker ASG spot", "kf-spot"}, {"emulated", "yes (local emulator; its data lives only as long as its process)"}}) {
@@ -28,5 +29,8 @@ func TestStatusTables(t *testing.T) {
 	}
 	if got := tables[3][1]; !reflect.DeepEqual(got, []string{"https", "2", "healthy=1 unhealthy=1"}) {
 		t.Errorf("target group row %q, want states sorted by name", got)
+	}
+	if got := tables[4][1]; !reflect.DeepEqual(got, []string{"ami-0123456789abcdef0", "available", "controller,general", "-"}) {
+		t.Errorf("image row %q, want the groups joined and no deprecation", got)
 	}
 }

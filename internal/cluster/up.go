@@ -68,6 +68,8 @@ type UpResult struct {
 	// Outdated are the groups whose instances run an older launch
 	// template: what only a roll applies (outdated.go).
 	Outdated []OutdatedGroup `json:"outdated,omitempty"`
+	// Images are the images the launch templates boot (images.go).
+	Images   []ImageStatus   `json:"images,omitempty"`
 	Emulator *EmulatorRecord `json:"emulator,omitempty"`
 	Note     string          `json:"note,omitempty"`
 }
@@ -76,7 +78,7 @@ type UpResult struct {
 // and init, removal of a killed apply's orphans, plan, adoption of security
 // group rules that exist unrecorded, confirmation through the UI when there
 // are changes, apply, outputs, and the instances only a roll brings onto
-// their group's launch template.
+// their group's launch template, and the images that can no longer launch.
 func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkLab(); err != nil {
 		return nil, err
@@ -166,6 +168,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if !o.RollsNext {
 		res.Outdated = e.noteOutdated(ctx, &res.Outputs)
 	}
+	res.Images = e.noteImages(ctx, &res.Outputs)
 	res.Env, res.Emulator, res.Note = e.Name, e.Emulator, e.EmulatorNote()
 	return res, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	corev1 "k8s.io/api/core/v1"
 
@@ -48,8 +49,13 @@ type ValidationResult struct {
 	// ConfiguredEtcdQuotaBytes is the environment's quota
 	// (controlPlane.etcdQuotaGiB), which a running etcd takes only when the
 	// control plane is replaced.
-	ConfiguredEtcdQuotaBytes int64    `json:"configured_etcd_quota_bytes,omitempty"`
-	Problems                 []string `json:"problems"`
+	ConfiguredEtcdQuotaBytes int64 `json:"configured_etcd_quota_bytes,omitempty"`
+	// Images are the images the launch templates boot: one that cannot
+	// launch is a problem, since no failed node would be replaced.
+	Images   []ImageStatus `json:"images,omitempty"`
+	Problems []string      `json:"problems"`
+	// imageFix is what the problem of an image asks for.
+	imageFix string
 }
 
 // Lines are the round as validate prints it: a line per node and target
@@ -71,6 +77,9 @@ func (r ValidationResult) Lines() []string {
 	if r.ConfiguredEtcdQuotaBytes > 0 && r.EtcdQuotaBytes > 0 && r.ConfiguredEtcdQuotaBytes != r.EtcdQuotaBytes {
 		lines = append(lines, fmt.Sprintf("etcd quota: the environment sets %d MiB, which etcd takes when the control plane is replaced (`kforge roll --control-plane`)",
 			r.ConfiguredEtcdQuotaBytes>>20))
+	}
+	for _, i := range r.Images {
+		lines = append(lines, i.Line(time.Now()))
 	}
 	return lines
 }
@@ -186,6 +195,8 @@ func (r *ValidationResult) evaluate() {
 		}
 	}
 	r.Problems = append(r.Problems, instancesWithoutNode(r.Instances, r.Nodes)...)
+	imageProblems, _ := imageFindings(r.Images, r.imageFix, time.Now())
+	r.Problems = append(r.Problems, imageProblems...)
 	if p := etcdSpaceProblem(r.EtcdDBBytes, r.EtcdQuotaBytes); p != "" {
 		r.Problems = append(r.Problems, p)
 	}
@@ -243,9 +254,11 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 		return nil, err
 	}
 	lb, groups := elbv2.NewFromConfig(cfg), autoscaling.NewFromConfig(cfg)
+	// The images change only by an up: read once, whatever the wait.
+	images, imerr := imageStatuses(ctx, ec2.NewFromConfig(cfg), poolImages(out))
 	deadline := time.Now().Add(o.Wait)
 	for {
-		var r ValidationResult
+		r := ValidationResult{Images: images, imageFix: imageFix(e.Name, e.Config.AMIID)}
 		nodes, nerr := nodeReadiness(ctx, client, server)
 		r.Nodes = nodes
 		tgs, terr := targetHealth(ctx, lb, out.TargetGroupARNs, "")
@@ -257,7 +270,7 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 			r.EtcdQuotaBytes, r.ConfiguredEtcdQuotaBytes, qerr = etcdQuotas(ctx, client, server, e.Config.ControlPlane.EtcdQuotaGiB)
 		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr, ierr, serr, qerr} {
+		for _, err := range []error{nerr, terr, ierr, serr, qerr, imerr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

@@ -124,6 +124,12 @@ func TestLifecycle(t *testing.T) {
 			Name    string `json:"name"`
 			Targets int    `json:"targets"`
 		} `json:"target_groups"`
+		Images []struct {
+			ID     string   `json:"id"`
+			State  string   `json:"state"`
+			Groups []string `json:"groups"`
+		} `json:"images"`
+		ImageProblems []string `json:"image_problems"`
 	}
 	mustJSON(run(2*time.Minute, "status", "local", "-o", "json"), &st)
 	if st.ControlPlane.Desired != 1 || st.ControlPlane.InService != 1 || len(st.Controllers) != 1 || st.Controllers[0].State != "running" {
@@ -139,6 +145,10 @@ func TestLifecycle(t *testing.T) {
 	}
 	if len(st.TargetGroups) != 2 {
 		t.Errorf("target groups = %+v, want http and https", st.TargetGroups)
+	}
+	// envs/local.yaml pins one of the emulator's images for every group.
+	if len(st.Images) != 1 || st.Images[0].ID != "ami-760aaa0f" || st.Images[0].State != "available" || len(st.Images[0].Groups) != 1+len(st.Pools) || len(st.ImageProblems) != 0 {
+		t.Errorf("images = %+v, problems %q: want ami-760aaa0f available for the control plane and every pool", st.Images, st.ImageProblems)
 	}
 
 	// plan --detailed-exitcode: the applied cluster has no drift.
