@@ -34,14 +34,11 @@ func (app *App) printStatus(st *cluster.Status) {
 		}
 		app.Table(rows)
 	}
-	for _, p := range st.ImageProblems {
+	for _, p := range st.Problems {
 		app.Notef("warning: %s\n", p)
 	}
-	for _, n := range st.ImageNotes {
+	for _, n := range st.Notes {
 		app.Notef("note: %s\n", n)
-	}
-	if st.ImagesNote != "" {
-		app.Notef("note: %s\n", st.ImagesNote)
 	}
 	if st.Note != "" {
 		app.Printf("\n%s\n", st.Note)

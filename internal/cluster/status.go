@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kforge/kforge/internal/awsx"
 )
@@ -53,14 +54,17 @@ type Status struct {
 	TargetGroups []TargetGroupStatus `json:"target_groups"`
 	// Images are the images the launch templates boot (images.go), or
 	// ImagesNote why they were not read.
-	Images     []ImageStatus `json:"images"`
-	ImagesNote string        `json:"images_note,omitempty"`
-	// ImageProblems name the images that cannot launch; ImageNotes the
-	// deprecated ones.
-	ImageProblems []string        `json:"image_problems,omitempty"`
-	ImageNotes    []string        `json:"image_notes,omitempty"`
-	Emulator      *EmulatorRecord `json:"emulator,omitempty"`
-	Note          string          `json:"note,omitempty"`
+	Images []ImageStatus `json:"images"`
+	// KeyState is the cluster key's (clusterkey.go): Enabled, Disabled,
+	// PendingDeletion...
+	KeyState string `json:"key_state,omitempty"`
+	// Problems keep nodes from launching although the running ones look
+	// healthy: an image or the key (status still succeeds). Notes are the
+	// deprecated images, and the reads that were refused.
+	Problems []string        `json:"problems,omitempty"`
+	Notes    []string        `json:"notes,omitempty"`
+	Emulator *EmulatorRecord `json:"emulator,omitempty"`
+	Note     string          `json:"note,omitempty"`
 }
 
 // RunStatus reports the applied cluster's outputs and live facts: ASG
@@ -79,11 +83,19 @@ func RunStatus(ctx context.Context, e *Env) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A refused image read is a note: the rest of the status stands.
+	// A refused read is a note: the rest of the status stands.
 	if st.Images, err = imageStatuses(ctx, ec2.NewFromConfig(cfg), poolImages(out)); err != nil {
-		st.ImagesNote = fmt.Sprintf("the nodes' images were not read: %v", err)
+		st.Notes = append(st.Notes, fmt.Sprintf("the nodes' images were not read: %v", err))
 	}
-	st.ImageProblems, st.ImageNotes = imageFindings(st.Images, imageFix(e.Name, e.Config.AMIID), time.Now())
+	problems, notes := imageFindings(st.Images, imageFix(e.Name, e.Config.AMIID), time.Now())
+	st.Problems, st.Notes = append(st.Problems, problems...), append(st.Notes, notes...)
+	if out.KMSKeyARN != "" {
+		if st.KeyState, err = clusterKeyState(ctx, kms.NewFromConfig(cfg), out.KMSKeyARN); err != nil {
+			st.Notes = append(st.Notes, err.Error())
+		} else if p := keyProblem(st.KeyState, out.KMSKeyARN); p != "" {
+			st.Problems = append(st.Problems, p)
+		}
+	}
 	st.Env, st.Emulator, st.Note = e.Name, e.Emulator, e.EmulatorNote()
 	return st, nil
 }

@@ -36,8 +36,8 @@ func (o *Outputs) Rows() [][]string {
 }
 
 // Tables are the live facts of a status beside its outputs: the groups'
-// capacity, the control-plane instances, the NLB's target health and the
-// nodes' images.
+// capacity, the control-plane instances, the NLB's target health, the
+// nodes' images and the cluster key's state.
 func (st *Status) Tables() [][][]string {
 	pools := [][]string{{"POOL", "ASG", "MIN", "DESIRED", "MAX", "IN SERVICE"}}
 	for _, p := range append([]PoolStatus{st.ControlPlane}, st.Pools...) {
@@ -62,7 +62,8 @@ func (st *Status) Tables() [][][]string {
 	for _, i := range st.Images {
 		images = append(images, []string{i.ID, i.State, strings.Join(i.Groups, ","), cmp.Or(i.DeprecationTime, "-")})
 	}
-	return [][][]string{st.Outputs.Rows(), pools, controllers, targets, images}
+	key := [][]string{{"CLUSTER KEY", "STATE"}, {st.Outputs.KMSKeyARN, cmp.Or(st.KeyState, "not read")}}
+	return [][][]string{st.Outputs.Rows(), pools, controllers, targets, images, key}
 }
 
 // ReplaceRows are the group's instances to replace, indented under the

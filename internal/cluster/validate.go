@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kforge/kforge/internal/kubeadm"
@@ -52,10 +53,14 @@ type ValidationResult struct {
 	ConfiguredEtcdQuotaBytes int64 `json:"configured_etcd_quota_bytes,omitempty"`
 	// Images are the images the launch templates boot: one that cannot
 	// launch is a problem, since no failed node would be replaced.
-	Images   []ImageStatus `json:"images,omitempty"`
-	Problems []string      `json:"problems"`
-	// imageFix is what the problem of an image asks for.
-	imageFix string
+	Images []ImageStatus `json:"images,omitempty"`
+	// KeyState is the cluster key's: any but Enabled is a problem, since
+	// no node could launch (clusterkey.go).
+	KeyState string   `json:"key_state,omitempty"`
+	Problems []string `json:"problems"`
+	// imageFix is what the problem of an image asks for; keyARN names the
+	// key in its problem.
+	imageFix, keyARN string
 }
 
 // Lines are the round as validate prints it: a line per node and target
@@ -80,6 +85,9 @@ func (r ValidationResult) Lines() []string {
 	}
 	for _, i := range r.Images {
 		lines = append(lines, i.Line(time.Now()))
+	}
+	if r.KeyState != "" {
+		lines = append(lines, "cluster key "+r.KeyState)
 	}
 	return lines
 }
@@ -197,6 +205,9 @@ func (r *ValidationResult) evaluate() {
 	r.Problems = append(r.Problems, instancesWithoutNode(r.Instances, r.Nodes)...)
 	imageProblems, _ := imageFindings(r.Images, r.imageFix, time.Now())
 	r.Problems = append(r.Problems, imageProblems...)
+	if p := keyProblem(r.KeyState, r.keyARN); r.KeyState != "" && p != "" {
+		r.Problems = append(r.Problems, p)
+	}
 	if p := etcdSpaceProblem(r.EtcdDBBytes, r.EtcdQuotaBytes); p != "" {
 		r.Problems = append(r.Problems, p)
 	}
@@ -254,11 +265,13 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 		return nil, err
 	}
 	lb, groups := elbv2.NewFromConfig(cfg), autoscaling.NewFromConfig(cfg)
-	// The images change only by an up: read once, whatever the wait.
+	// The images change only by an up, the key's state by an operator:
+	// read once, whatever the wait.
 	images, imerr := imageStatuses(ctx, ec2.NewFromConfig(cfg), poolImages(out))
+	keyState, kerr := clusterKeyState(ctx, kms.NewFromConfig(cfg), out.KMSKeyARN)
 	deadline := time.Now().Add(o.Wait)
 	for {
-		r := ValidationResult{Images: images, imageFix: imageFix(e.Name, e.Config.AMIID)}
+		r := ValidationResult{Images: images, KeyState: keyState, imageFix: imageFix(e.Name, e.Config.AMIID), keyARN: out.KMSKeyARN}
 		nodes, nerr := nodeReadiness(ctx, client, server)
 		r.Nodes = nodes
 		tgs, terr := targetHealth(ctx, lb, out.TargetGroupARNs, "")
@@ -270,7 +283,7 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 			r.EtcdQuotaBytes, r.ConfiguredEtcdQuotaBytes, qerr = etcdQuotas(ctx, client, server, e.Config.ControlPlane.EtcdQuotaGiB)
 		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr, ierr, serr, qerr, imerr} {
+		for _, err := range []error{nerr, terr, ierr, serr, qerr, imerr, kerr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

@@ -130,6 +130,10 @@ func TestUp(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^etcd database [0-9]+ MiB of its 2048 MiB quota$`).MatchString(out) || strings.Contains(out, "etcd quota: the environment sets") {
 		t.Errorf("kforge validate local does not report the etcd database under the environment's 2048 MiB quota:\n%s", out)
 	}
+	// The image every group boots (envs/local.yaml's amiID), as EC2 describes it.
+	if !regexp.MustCompile(`(?m)^image ami-760aaa0f available \(control-plane, `).MatchString(out) {
+		t.Errorf("kforge validate local does not report the nodes' image as available:\n%s", out)
+	}
 	results.Lock()
 	results.ready = len(nodes)
 	results.readyIn = readyIn

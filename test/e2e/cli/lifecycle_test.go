@@ -129,7 +129,8 @@ func TestLifecycle(t *testing.T) {
 			State  string   `json:"state"`
 			Groups []string `json:"groups"`
 		} `json:"images"`
-		ImageProblems []string `json:"image_problems"`
+		KeyState string   `json:"key_state"`
+		Problems []string `json:"problems"`
 	}
 	mustJSON(run(2*time.Minute, "status", "local", "-o", "json"), &st)
 	if st.ControlPlane.Desired != 1 || st.ControlPlane.InService != 1 || len(st.Controllers) != 1 || st.Controllers[0].State != "running" {
@@ -147,8 +148,11 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("target groups = %+v, want http and https", st.TargetGroups)
 	}
 	// envs/local.yaml pins one of the emulator's images for every group.
-	if len(st.Images) != 1 || st.Images[0].ID != "ami-760aaa0f" || st.Images[0].State != "available" || len(st.Images[0].Groups) != 1+len(st.Pools) || len(st.ImageProblems) != 0 {
-		t.Errorf("images = %+v, problems %q: want ami-760aaa0f available for the control plane and every pool", st.Images, st.ImageProblems)
+	if len(st.Images) != 1 || st.Images[0].ID != "ami-760aaa0f" || st.Images[0].State != "available" || len(st.Images[0].Groups) != 1+len(st.Pools) {
+		t.Errorf("images = %+v: want ami-760aaa0f available for the control plane and every pool", st.Images)
+	}
+	if st.KeyState != "Enabled" || len(st.Problems) != 0 {
+		t.Errorf("key state %q, problems %q: want the cluster key enabled and no problem", st.KeyState, st.Problems)
 	}
 
 	// plan --detailed-exitcode: the applied cluster has no drift.
