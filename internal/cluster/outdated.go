@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -60,15 +59,8 @@ func (e *Env) noteOutdated(ctx context.Context, out *Outputs) []OutdatedGroup {
 	cfg, err := e.AWSConfig(ctx)
 	var outdated []OutdatedGroup
 	if err == nil {
-		targets := maps.Clone(out.WorkerASGNames)
-		if targets == nil {
-			targets = map[string]string{}
-		}
-		if out.ControllerASGName != "" {
-			targets[ControlPlanePool] = out.ControllerASGName
-		}
 		r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), ui: e.opts.UI}
-		outdated, err = outdatedGroups(ctx, r, targets, e.Name)
+		outdated, err = outdatedGroups(ctx, r, out.Groups(), e.Name)
 	}
 	if err != nil {
 		e.opts.UI.Notef("note: the instances were not compared with their groups' launch templates: %v\n", err)

@@ -7,6 +7,7 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 )
 
 // Outputs are the root module's outputs (names fixed by the module
@@ -36,6 +37,19 @@ type Outputs struct {
 	// NodeEventsQueueURL is the queue the control plane's drainer reads;
 	// a control-plane roll sends its snapshot request there.
 	NodeEventsQueueURL string `json:"node_events_queue_url"`
+}
+
+// Groups are the cluster's Auto Scaling groups by pool name, the control
+// plane's under ControlPlanePool.
+func (o *Outputs) Groups() map[string]string {
+	groups := maps.Clone(o.WorkerASGNames)
+	if groups == nil {
+		groups = map[string]string{}
+	}
+	if o.ControllerASGName != "" {
+		groups[ControlPlanePool] = o.ControllerASGName
+	}
+	return groups
 }
 
 // DecodeOutputs decodes terraform output values into Outputs. An

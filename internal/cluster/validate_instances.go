@@ -23,8 +23,8 @@ type GroupInstance struct {
 // groupInstances lists the instances of the control plane's and the worker
 // pools' groups that are not on their way out.
 func groupInstances(ctx context.Context, client autoScalingAPI, out *Outputs) ([]GroupInstance, error) {
-	pools := map[string]string{out.ControllerASGName: ControlPlanePool}
-	for pool, asg := range out.WorkerASGNames {
+	pools := map[string]string{}
+	for pool, asg := range out.Groups() {
 		pools[asg] = pool
 	}
 	groups, err := awsx.DescribeAutoScalingGroups(ctx, client, slices.Sorted(maps.Keys(pools)))
