@@ -24,23 +24,7 @@ func TestImageStatusesAgainstEmulator(t *testing.T) {
 	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
 	api := ec2.NewFromConfig(cfg)
-	images, err := api.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"amazon"}})
-	if err != nil || len(images.Images) == 0 {
-		t.Fatalf("an image of the emulator's: %v, %v", images, err)
-	}
-	shared := aws.ToString(images.Images[0].ImageId)
-	run, err := api.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(shared), InstanceType: ec2types.InstanceTypeT3Medium, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	own, err := api.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: run.Instances[0].InstanceId, Name: aws.String("kforge-node")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deregistered := aws.ToString(own.ImageId)
-	if _, err := api.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: own.ImageId}); err != nil {
-		t.Fatal(err)
-	}
+	shared, deregistered := emulatorImages(t, api)
 	const never = "ami-0123456789abcdef0"
 
 	got, err := imageStatuses(ctx, api, map[string]string{"control-plane": shared, "general": shared, "spot": deregistered, "arm": never})
@@ -142,22 +126,7 @@ func TestCheckConfiguredImage(t *testing.T) {
 	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
 	ctx := context.Background()
 	api := ec2.NewFromConfig(cfg)
-	images, err := api.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"amazon"}, Filters: []ec2types.Filter{{Name: aws.String("architecture"), Values: []string{"x86_64"}}}})
-	if err != nil || len(images.Images) == 0 {
-		t.Fatalf("an x86_64 image of the emulator's: %v, %v", images, err)
-	}
-	x86 := aws.ToString(images.Images[0].ImageId)
-	run, err := api.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(x86), InstanceType: ec2types.InstanceTypeT3Medium, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	own, err := api.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: run.Instances[0].InstanceId, Name: aws.String("kforge-node")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := api.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: own.ImageId}); err != nil {
-		t.Fatal(err)
-	}
+	x86, deregistered := emulatorImages(t, api)
 
 	c := &config.Cluster{
 		Environment:  "prod",
@@ -174,8 +143,8 @@ func TestCheckConfiguredImage(t *testing.T) {
 		}
 	}
 	refused := map[string]string{
-		"ami-0123456789abcdef0":   "amiID: EC2 in us-east-1 has no image ami-0123456789abcdef0",
-		aws.ToString(own.ImageId): "amiID: EC2 in us-east-1 has no image " + aws.ToString(own.ImageId),
+		"ami-0123456789abcdef0": "amiID: EC2 in us-east-1 has no image ami-0123456789abcdef0",
+		deregistered:            "amiID: EC2 in us-east-1 has no image " + deregistered,
 	}
 	for id, want := range refused {
 		c.AMIID = id
@@ -188,11 +157,35 @@ func TestCheckConfiguredImage(t *testing.T) {
 	c.AMIID = x86
 	c.ControlPlane.InstanceType = "t4g.medium"
 	c.WorkerPools = map[string]config.WorkerPool{"general": {InstanceTypes: []string{"m7g.large"}, Max: 1}}
-	err = e.checkConfiguredImage(ctx)
+	err := e.checkConfiguredImage(ctx)
 	if err == nil || !strings.HasPrefix(err.Error(), "amiID: image "+x86+" is built for x86_64, and the nodes' instance types (m7g.large, t4g.medium) are arm64") {
 		t.Errorf("x86_64 image for Graviton types: %v, want the architecture refusal", err)
 	}
 	if len(ui.notes) != 0 {
 		t.Errorf("notes %q, want none", ui.notes)
 	}
+}
+
+// emulatorImages are one of the emulator's own x86_64 images, and an image
+// made from an instance of it, then deregistered.
+func emulatorImages(t *testing.T, api *ec2.Client) (available, deregistered string) {
+	t.Helper()
+	ctx := context.Background()
+	images, err := api.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"amazon"}, Filters: []ec2types.Filter{{Name: aws.String("architecture"), Values: []string{"x86_64"}}}})
+	if err != nil || len(images.Images) == 0 {
+		t.Fatalf("an x86_64 image of the emulator's: %v, %v", images, err)
+	}
+	available = aws.ToString(images.Images[0].ImageId)
+	run, err := api.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(available), InstanceType: ec2types.InstanceTypeT3Medium, MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := api.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: run.Instances[0].InstanceId, Name: aws.String("kforge-node")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.DeregisterImage(ctx, &ec2.DeregisterImageInput{ImageId: own.ImageId}); err != nil {
+		t.Fatal(err)
+	}
+	return available, aws.ToString(own.ImageId)
 }
