@@ -11,7 +11,7 @@ import (
 func newStatusCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status <env>",
-		Short: "Show the cluster's outputs and live facts: ASG capacity, NLB target health, control-plane instance, node images",
+		Short: "Show the cluster's outputs and live facts: ASG capacity, NLB target health, control-plane instance, node images, cluster key",
 		Args:  envArg,
 		RunE: app.onEnv(func(ctx context.Context, e *Env, args []string) error {
 			st, err := cluster.RunStatus(ctx, e)
@@ -21,26 +21,19 @@ func newStatusCmd(app *App) *cobra.Command {
 			if app.JSON() {
 				return app.PrintJSON(st)
 			}
-			app.printStatus(st)
+			for i, rows := range st.Tables() {
+				if i > 0 {
+					app.Printf("\n")
+				}
+				app.Table(rows)
+			}
+			for _, m := range st.Messages() {
+				app.Notef("%s\n", m)
+			}
+			if st.Note != "" {
+				app.Printf("\n%s\n", st.Note)
+			}
 			return nil
 		}),
-	}
-}
-
-func (app *App) printStatus(st *cluster.Status) {
-	for i, rows := range st.Tables() {
-		if i > 0 {
-			app.Printf("\n")
-		}
-		app.Table(rows)
-	}
-	for _, p := range st.Problems {
-		app.Notef("warning: %s\n", p)
-	}
-	for _, n := range st.Notes {
-		app.Notef("note: %s\n", n)
-	}
-	if st.Note != "" {
-		app.Printf("\n%s\n", st.Note)
 	}
 }

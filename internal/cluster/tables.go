@@ -66,6 +66,18 @@ func (st *Status) Tables() [][][]string {
 	return [][][]string{st.Outputs.Rows(), pools, controllers, targets, images, key}
 }
 
+// Messages are the status's problems as warnings, then its notes.
+func (st *Status) Messages() []string {
+	var out []string
+	for _, p := range st.Problems {
+		out = append(out, "warning: "+p)
+	}
+	for _, n := range st.Notes {
+		out = append(out, "note: "+n)
+	}
+	return out
+}
+
 // ReplaceRows are the group's instances to replace, indented under the
 // group's line.
 func (g *RollGroup) ReplaceRows() [][]string {

@@ -37,3 +37,11 @@ func TestStatusTables(t *testing.T) {
 		t.Errorf("key row %q, want a key not read said so", got)
 	}
 }
+
+// The problems come first, as warnings, then the notes.
+func TestStatusMessages(t *testing.T) {
+	st := &Status{Problems: []string{"image gone"}, Notes: []string{"key not read"}}
+	if got, want := st.Messages(), []string{"warning: image gone", "note: key not read"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Messages() = %q, want %q", got, want)
+	}
+}
