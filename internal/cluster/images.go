@@ -139,24 +139,13 @@ func (e *Env) checkConfiguredImage(ctx context.Context) error {
 		return nil // the state pins Amazon Linux 2023 per architecture
 	}
 	cfg, err := e.AWSConfig(ctx)
-	var res *ec2.DescribeImagesOutput
+	var img *ec2types.Image
 	if err == nil {
-		res, err = ec2.NewFromConfig(cfg).DescribeImages(ctx, &ec2.DescribeImagesInput{
-			ImageIds: []string{id}, IncludeDeprecated: aws.Bool(true), IncludeDisabled: aws.Bool(true),
-		})
+		img, err = describeImage(ctx, ec2.NewFromConfig(cfg), id)
 	}
-	var apiErr smithy.APIError
-	if err != nil && !(errors.As(err, &apiErr) && strings.HasPrefix(apiErr.ErrorCode(), "InvalidAMIID.")) {
+	if err != nil {
 		e.opts.UI.Notef("note: amiID %s was not checked: %v\n", id, err)
 		return nil
-	}
-	var img *ec2types.Image
-	if res != nil {
-		for i := range res.Images {
-			if aws.ToString(res.Images[i].ImageId) == id {
-				img = &res.Images[i]
-			}
-		}
 	}
 	fix := fmt.Sprintf("set amiID in envs/%s.yaml to an available image of this region (AMI IDs differ per region), or leave it out to boot the latest Amazon Linux 2023", e.Config.Environment)
 	switch {
@@ -172,9 +161,32 @@ func (e *Env) checkConfiguredImage(ctx context.Context) error {
 	return nil
 }
 
-// imageStatuses reads every image amis (pool -> image) names, one
-// call an image: EC2 refuses a whole request that names one image it does
-// not know.
+// describeImage reads one image by ID; nil when EC2 no longer describes
+// it. One call an image: EC2 refuses a whole request that names one image
+// it does not know.
+func describeImage(ctx context.Context, api ImagesReader, id string) (*ec2types.Image, error) {
+	// A deprecated or disabled image is described only when asked for.
+	res, err := api.DescribeImages(ctx, &ec2.DescribeImagesInput{
+		ImageIds:          []string{id},
+		IncludeDeprecated: aws.Bool(true),
+		IncludeDisabled:   aws.Bool(true),
+	})
+	var apiErr smithy.APIError
+	switch {
+	case errors.As(err, &apiErr) && strings.HasPrefix(apiErr.ErrorCode(), "InvalidAMIID.") && apiErr.ErrorCode() != "InvalidAMIID.Malformed":
+		return nil, nil // NotFound or Unavailable: gone
+	case err != nil:
+		return nil, fmt.Errorf("reading image %s: %w", id, err)
+	}
+	for i := range res.Images {
+		if aws.ToString(res.Images[i].ImageId) == id {
+			return &res.Images[i], nil
+		}
+	}
+	return nil, nil // recently deregistered: an empty answer
+}
+
+// imageStatuses reads every image amis (pool -> image) names.
 func imageStatuses(ctx context.Context, api ImagesReader, amis map[string]string) ([]ImageStatus, error) {
 	groups := map[string][]string{}
 	for _, g := range slices.Sorted(maps.Keys(amis)) {
@@ -182,25 +194,13 @@ func imageStatuses(ctx context.Context, api ImagesReader, amis map[string]string
 	}
 	var out []ImageStatus
 	for _, id := range slices.Sorted(maps.Keys(groups)) {
+		img, err := describeImage(ctx, api, id)
+		if err != nil {
+			return nil, err
+		}
 		s := ImageStatus{ID: id, Groups: groups[id], State: ImageGone}
-		// A deprecated or disabled image is described only when asked for.
-		res, err := api.DescribeImages(ctx, &ec2.DescribeImagesInput{
-			ImageIds:          []string{id},
-			IncludeDeprecated: aws.Bool(true),
-			IncludeDisabled:   aws.Bool(true),
-		})
-		var apiErr smithy.APIError
-		switch {
-		case errors.As(err, &apiErr) && strings.HasPrefix(apiErr.ErrorCode(), "InvalidAMIID.") && apiErr.ErrorCode() != "InvalidAMIID.Malformed":
-			// NotFound or Unavailable: gone.
-		case err != nil:
-			return nil, fmt.Errorf("reading image %s: %w", id, err)
-		default:
-			for _, img := range res.Images {
-				if aws.ToString(img.ImageId) == id {
-					s.State, s.Name, s.DeprecationTime = string(img.State), aws.ToString(img.Name), aws.ToString(img.DeprecationTime)
-				}
-			}
+		if img != nil {
+			s.State, s.Name, s.DeprecationTime = string(img.State), aws.ToString(img.Name), aws.ToString(img.DeprecationTime)
 		}
 		out = append(out, s)
 	}
