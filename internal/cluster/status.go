@@ -52,8 +52,8 @@ type Status struct {
 	Controllers  []InstanceStatus    `json:"control_plane_instances"`
 	Pools        []PoolStatus        `json:"worker_pools"`
 	TargetGroups []TargetGroupStatus `json:"target_groups"`
-	// Images are the images the launch templates boot (images.go), or
-	// ImagesNote why they were not read.
+	// Images are the images the launch templates boot (images.go); a
+	// note says when they were not read.
 	Images []ImageStatus `json:"images"`
 	// KeyState is the cluster key's (clusterkey.go): Enabled, Disabled,
 	// PendingDeletion...
@@ -68,8 +68,8 @@ type Status struct {
 }
 
 // RunStatus reports the applied cluster's outputs and live facts: ASG
-// capacity, control-plane instances, NLB target health and the nodes'
-// images.
+// capacity, control-plane instances, NLB target health, the nodes' images
+// and the cluster key's state.
 func RunStatus(ctx context.Context, e *Env) (*Status, error) {
 	out, err := e.AppliedOutputs(ctx)
 	if err != nil {
