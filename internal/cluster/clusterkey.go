@@ -2,11 +2,15 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/kforge/kforge/internal/tfrun"
 )
 
 // The cluster key encrypts the nodes' root volumes, the certs bucket and
@@ -26,11 +30,71 @@ type KeyReader interface {
 // clusterKeyState reads the key's state (Enabled, Disabled,
 // PendingDeletion...).
 func clusterKeyState(ctx context.Context, api KeyReader, arn string) (string, error) {
+	md, err := describeClusterKey(ctx, api, arn)
+	if err != nil {
+		return "", err
+	}
+	return string(md.KeyState), nil
+}
+
+func describeClusterKey(ctx context.Context, api KeyReader, arn string) (*kmstypes.KeyMetadata, error) {
 	out, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(arn)})
 	if err != nil {
-		return "", fmt.Errorf("reading the cluster key %s: %w", arn, err)
+		return nil, fmt.Errorf("reading the cluster key %s: %w", arn, err)
 	}
-	return string(out.KeyMetadata.KeyState), nil
+	return out.KeyMetadata, nil
+}
+
+// checkStateKey stops plan and up, before Terraform reads anything, while
+// the cluster key the state records is pending deletion. The AWS provider
+// reads such a key as gone: its plan makes a new key and replaces the file
+// system under it (kms_key_id forces a new one), deleting every EFS
+// volume's data, and points the alias and the bucket at the new key, while
+// the old one could still be saved. A disabled key needs nothing: the plan
+// enables it again (is_enabled), and up says so. No applied cluster, or a
+// key that cannot be read, is no refusal: the plan goes on as before.
+func (e *Env) checkStateKey(ctx context.Context, r *tfrun.Runner) error {
+	raw, err := r.Outputs(ctx)
+	if err != nil {
+		return err
+	}
+	out, ok, err := DecodeOutputs(raw)
+	if err != nil || !ok || out.KMSKeyARN == "" {
+		return err
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	note, err := stateKeyVerdict(ctx, kms.NewFromConfig(cfg), e.Name, out.KMSKeyARN)
+	if note != "" {
+		e.opts.UI.Notef("%s\n", note)
+	}
+	return err
+}
+
+// stateKeyVerdict is checkStateKey's reading of the key: an error that
+// refuses the plan, or a note for the user.
+func stateKeyVerdict(ctx context.Context, api KeyReader, env, arn string) (note string, err error) {
+	md, err := describeClusterKey(ctx, api, arn)
+	var notFound *kmstypes.NotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		return fmt.Sprintf("warning: the cluster key %s is gone from KMS: what it encrypted (the file system's data, the certs bucket's objects) cannot be read again, and the plan makes a new key and a new, empty file system", arn), nil
+	case err != nil:
+		return fmt.Sprintf("note: %v; the plan goes on without it", err), nil
+	}
+	switch md.KeyState {
+	case kmstypes.KeyStatePendingDeletion:
+		when := ""
+		if md.DeletionDate != nil {
+			when = " on " + md.DeletionDate.UTC().Format(time.DateOnly)
+		}
+		return "", Failure("the cluster key %s is pending deletion (KMS deletes it%s). Terraform reads such a key as gone, so this plan would make a new key and replace the file system under it, deleting every EFS volume's data, while the old key can still be saved. Nothing was planned. Fix: `aws kms cancel-key-deletion --key-id %s`, then `kforge up %s`, whose plan enables the key again (cancelling leaves it disabled); or, to give the cluster up, `kforge down %s`", arn, when, arn, env, env)
+	case kmstypes.KeyStateDisabled:
+		return fmt.Sprintf("note: the cluster key %s is disabled; the plan enables it again (is_enabled), and nodes launch and read their bootstrap material once it is applied", arn), nil
+	}
+	return "", nil
 }
 
 // keyProblem says what a key in state does to the cluster and how to get

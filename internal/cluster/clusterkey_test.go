@@ -46,17 +46,42 @@ func TestClusterKeyState(t *testing.T) {
 			}
 		}
 	}
+	verdict := func(wantNote string) {
+		t.Helper()
+		note, err := stateKeyVerdict(ctx, api, "prod", arn)
+		if err != nil || !strings.Contains(note, wantNote) || (wantNote == "") != (note == "") {
+			t.Fatalf("plan's verdict on the key: %q, %v; want the note %q and no refusal", note, err, wantNote)
+		}
+	}
 	check("Enabled")
+	verdict("")
 	if _, err := api.DisableKey(ctx, &kms.DisableKeyInput{KeyId: key.KeyMetadata.KeyId}); err != nil {
 		t.Fatal(err)
 	}
 	check("Disabled", "aws kms enable-key")
+	verdict("is disabled; the plan enables it again")
 	if _, err := api.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: key.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
 	check("PendingDeletion", "aws kms cancel-key-deletion", "aws kms enable-key")
+	// Terraform would read this key as gone and plan a new one and a new
+	// file system: plan and up refuse before Terraform runs.
+	note, err := stateKeyVerdict(ctx, api, "prod", arn)
+	if note != "" || ExitCode(err) != ExitFailure {
+		t.Fatalf("plan's verdict on a key pending deletion: %q, %v; want a refusal with exit code 1", note, err)
+	}
+	for _, want := range []string{"the cluster key " + arn + " is pending deletion (KMS deletes it on 20", "Nothing was planned", "aws kms cancel-key-deletion --key-id " + arn + "`, then `kforge up prod`", "`kforge down prod`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
+	}
 
-	if _, err := clusterKeyState(ctx, api, "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"); err == nil || !strings.Contains(err.Error(), "reading the cluster key") {
+	gone := "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+	if _, err := clusterKeyState(ctx, api, gone); err == nil || !strings.Contains(err.Error(), "reading the cluster key") {
 		t.Errorf("a key KMS does not have: %v, want an error naming the read", err)
+	}
+	// A key already deleted is past saving: the plan goes on, warned.
+	if note, err := stateKeyVerdict(ctx, api, "prod", gone); err != nil || !strings.HasPrefix(note, "warning: the cluster key "+gone+" is gone from KMS") {
+		t.Errorf("plan's verdict on a deleted key: %q, %v; want a warning and no refusal", note, err)
 	}
 }

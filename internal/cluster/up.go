@@ -87,6 +87,9 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.checkStateKey(ctx, r); err != nil {
+		return nil, err
+	}
 	if err := e.checkCapacity(ctx); err != nil {
 		return nil, err
 	}
@@ -208,6 +211,9 @@ func (r *PlanResult) MarshalJSON() ([]byte, error) {
 func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 	r, err := e.Prepare(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.checkStateKey(ctx, r); err != nil {
 		return nil, err
 	}
 	if err := e.checkCapacity(ctx); err != nil {

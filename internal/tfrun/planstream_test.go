@@ -20,6 +20,9 @@ func TestPlanStreamSummary(t *testing.T) {
 	stream := `{"@level":"info","type":"version","terraform":"1.11.4"}` + "\n" +
 		// Drift is what changed outside Terraform, not what the plan does.
 		`{"@level":"info","type":"resource_drift","change":{"resource":{"addr":"module.network.aws_vpc.this","module":"module.network"},"action":"update"}}` + "\n" +
+		// ...but what it found deleted is named.
+		`{"@level":"info","type":"resource_drift","change":{"resource":{"addr":"module.kms.aws_kms_key.cluster","module":"module.kms"},"action":"delete"}}` + "\n" +
+		`{"@level":"info","type":"resource_drift","change":{"resource":{"addr":"module.network.data.aws_ami.old","module":"module.network"},"action":"delete"}}` + "\n" +
 		change("module.network", "module.network.aws_subnet.a", "create") +
 		change("module.network", "module.network.aws_subnet.b", "create") +
 		change("module.ingress", "module.ingress.aws_lb.this", "update") +
@@ -48,7 +51,8 @@ func TestPlanStreamSummary(t *testing.T) {
 			{Module: "module.network", Add: 2},
 			{Module: `module.pool["general"]`, Replace: 1},
 		},
-		Totals: ModuleChanges{Add: 2, Change: 1, Destroy: 1, Replace: 2},
+		Totals:         ModuleChanges{Add: 2, Change: 1, Destroy: 1, Replace: 2},
+		DeletedOutside: []string{"module.kms.aws_kms_key.cluster"},
 	}
 	if got := p.Summary(); !reflect.DeepEqual(got, want) {
 		t.Errorf("summary = %+v\nwant      %+v", got, want)

@@ -1,6 +1,7 @@
 package tfrun
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,6 +21,11 @@ type ModuleChanges struct {
 type Summary struct {
 	Modules []ModuleChanges `json:"modules"`
 	Totals  ModuleChanges   `json:"totals"`
+	// DeletedOutside are the resources the state recorded that Terraform
+	// found gone when it read them (deleted outside Terraform, or read as
+	// gone, as the AWS provider reads a KMS key pending deletion): the plan
+	// creates them again, new and empty. Sorted.
+	DeletedOutside []string `json:"deleted_outside,omitempty"`
 }
 
 // Total is the number of resources the plan touches.
@@ -44,6 +50,16 @@ const (
 type summaryBuilder struct {
 	byModule map[string]*ModuleChanges
 	totals   ModuleChanges
+	deleted  []string
+}
+
+// drifted notes a resource's change outside Terraform: only a managed
+// resource found deleted is kept, since an update outside (an EFS file
+// system's size, a group's capacity) is routine and not the plan's doing.
+func (b *summaryBuilder) drifted(module, addr, action string) {
+	if action == "delete" && !strings.HasPrefix(strings.TrimPrefix(addr, module+"."), "data.") {
+		b.deleted = append(b.deleted, addr)
+	}
 }
 
 func (b *summaryBuilder) count(module string, k changeKind) {
@@ -73,7 +89,7 @@ func (b *summaryBuilder) count(module string, k changeKind) {
 }
 
 func (b *summaryBuilder) summary() Summary {
-	s := Summary{Modules: []ModuleChanges{}, Totals: b.totals}
+	s := Summary{Modules: []ModuleChanges{}, Totals: b.totals, DeletedOutside: slices.Sorted(slices.Values(b.deleted))}
 	for _, m := range b.byModule {
 		s.Modules = append(s.Modules, *m)
 	}
@@ -84,7 +100,8 @@ func (b *summaryBuilder) summary() Summary {
 // Summarize counts the resource changes of a plan by module. A replacement
 // counts once, as replace (Terraform's own summary counts it as one add and
 // one destroy). Data sources, no-ops, moves, imports and forgets without a
-// change are not counted.
+// change are not counted. Resources found deleted outside Terraform are
+// DeletedOutside.
 func Summarize(plan *tfjson.Plan) Summary {
 	var b summaryBuilder
 	for _, rc := range plan.ResourceChanges {
@@ -103,6 +120,11 @@ func Summarize(plan *tfjson.Plan) Summary {
 			b.count(rc.ModuleAddress, kindDestroy)
 		}
 	}
+	for _, rc := range plan.ResourceDrift {
+		if rc.Change != nil && rc.Mode != tfjson.DataResourceMode && rc.Change.Actions.Delete() {
+			b.drifted(rc.ModuleAddress, rc.Address, "delete")
+		}
+	}
 	return b.summary()
 }
 
@@ -110,7 +132,8 @@ func Summarize(plan *tfjson.Plan) Summary {
 // diagnostics and summarises the planned_change messages as Summarize does
 // the saved plan, so a plan needs no `terraform show -json` to be summarised.
 // resource_drift messages (changes made outside Terraform, already in the
-// state) are not changes the plan makes and are not counted.
+// state) are not changes the plan makes and are not counted; a resource
+// found deleted is kept in DeletedOutside.
 type planStream struct {
 	Diagnostics
 	lines   messageLines
@@ -120,8 +143,11 @@ type planStream struct {
 func (p *planStream) Write(b []byte) (int, error) {
 	p.Diagnostics.Write(b)
 	p.lines.feed(b, func(m streamMessage) {
-		if m.Type == "planned_change" {
+		switch m.Type {
+		case "planned_change":
 			p.builder.count(m.Change.Resource.Module, streamChangeKind(m.Change.Resource.Module, m.Change.Resource.Addr, m.Change.Action))
+		case "resource_drift":
+			p.builder.drifted(m.Change.Resource.Module, m.Change.Resource.Addr, m.Change.Action)
 		}
 	})
 	return len(b), nil

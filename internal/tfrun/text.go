@@ -2,6 +2,7 @@ package tfrun
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -78,4 +79,13 @@ func (s Summary) Rows() [][]string {
 		rows = append(rows, row(name, m))
 	}
 	return append(rows, row("total", s.Totals))
+}
+
+// DeletedOutsideLine names the recorded resources Terraform found gone,
+// which the plan creates again; "" when there are none.
+func (s Summary) DeletedOutsideLine() string {
+	if len(s.DeletedOutside) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Gone since the last apply (deleted outside Terraform, or read as gone): %s. The plan creates each again, new: what it held does not come back.", strings.Join(s.DeletedOutside, ", "))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -169,8 +170,20 @@ func TestSummarize(t *testing.T) {
 		rc("", "f", tfjson.ActionDelete),
 		rc("module.iam", "g", tfjson.ActionNoop),
 		{Address: "data.x", Mode: tfjson.DataResourceMode, Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionRead}}},
+	}, ResourceDrift: []*tfjson.ResourceChange{
+		// Found deleted, so created again: named. Updated outside (an EFS
+		// file system's size): routine, not named.
+		rc("module.storage", "module.storage.aws_efs_file_system.this", tfjson.ActionUpdate),
+		rc("module.kms", "module.kms.aws_kms_key.cluster", tfjson.ActionDelete),
+		rc("", "aws_s3_bucket.a", tfjson.ActionDelete),
 	}}
 	s := Summarize(plan)
+	if want := []string{"aws_s3_bucket.a", "module.kms.aws_kms_key.cluster"}; !slices.Equal(s.DeletedOutside, want) {
+		t.Errorf("DeletedOutside = %q, want %q", s.DeletedOutside, want)
+	}
+	if line := s.DeletedOutsideLine(); !strings.Contains(line, "deleted outside Terraform, or read as gone): aws_s3_bucket.a, module.kms.aws_kms_key.cluster. The plan creates each again") {
+		t.Errorf("DeletedOutsideLine = %q", line)
+	}
 	want := Summary{
 		Modules: []ModuleChanges{
 			{Module: "", Destroy: 1},
@@ -190,7 +203,7 @@ func TestSummarize(t *testing.T) {
 	if s.Total() != 6 {
 		t.Errorf("Total = %d, want 6", s.Total())
 	}
-	if empty := Summarize(&tfjson.Plan{}); empty.Total() != 0 || empty.Modules == nil {
+	if empty := Summarize(&tfjson.Plan{}); empty.Total() != 0 || empty.Modules == nil || empty.DeletedOutside != nil || empty.DeletedOutsideLine() != "" {
 		t.Errorf("empty plan summary = %+v, want zero totals and an empty (non-nil) module list", empty)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -190,6 +191,32 @@ func TestLifecycle(t *testing.T) {
 	keyARN, _ := out["kms_key_arn"].(string)
 	backup := newBackupCheck(t, env.url, "us-east-1", certs, keyARN)
 	backup.write(t)
+	// The cluster key scheduled for deletion by mistake: Terraform would
+	// read it as gone and plan a new key and file system, so plan refuses
+	// before Terraform runs. Cancelled, it is disabled, and up enables it.
+	keyID := keyARN[strings.LastIndex(keyARN, "/")+1:] // the emulator's ScheduleKeyDeletion takes no ARN
+	if _, err := backup.kms.ScheduleKeyDeletion(context.Background(), &kms.ScheduleKeyDeletionInput{KeyId: aws.String(keyID), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(5*time.Minute, "plan", "local"); r.code != 1 || !strings.Contains(r.stderr, "is pending deletion") ||
+		!strings.Contains(r.stderr, "Nothing was planned") || !strings.Contains(r.stderr, "aws kms cancel-key-deletion --key-id "+keyARN) {
+		t.Errorf("plan with the cluster key pending deletion: want exit 1 naming cancel-key-deletion, got %s", r)
+	}
+	if _, err := backup.kms.CancelKeyDeletion(context.Background(), &kms.CancelKeyDeletionInput{KeyId: aws.String(keyID)}); err != nil {
+		t.Fatal(err)
+	}
+	// With it, a resource deleted outside Terraform: up names it.
+	if _, err := backup.s3.DeleteBucketLifecycle(context.Background(), &s3.DeleteBucketLifecycleInput{Bucket: aws.String(certs)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(10*time.Minute, "up", "local", "--yes"); r.code != 0 || !strings.Contains(r.stderr, "is disabled; the plan enables it again") ||
+		!strings.Contains(r.stdout, "Plan: 1 to add, 1 to change, 0 to destroy") ||
+		!strings.Contains(r.stdout, "(deleted outside Terraform, or read as gone): module.buckets.aws_s3_bucket_lifecycle_configuration.certs.") {
+		t.Errorf("up with the cluster key disabled and the certs bucket's lifecycle rules deleted: want both named and applied, got %s", r)
+	}
+	if state := backup.keyState(t); state != "Enabled" {
+		t.Errorf("cluster key after up: %s, want Enabled", state)
+	}
 	logBucket := strings.Replace(certs, "-certs-", "-logs-", 1)
 	if !backup.bucketExists(t, logBucket) {
 		t.Fatalf("no log bucket %s with vpcFlowLogs on", logBucket)
