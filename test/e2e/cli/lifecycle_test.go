@@ -15,15 +15,18 @@ import (
 
 // TestLifecycle runs what a user runs against one emulator: init twice, up
 // (through a connection that loses the answers to three creates), status,
-// output, plan (no drift); then, with certsBucketForceDestroy false, down
-// (losing the answer to a role's removal from its instance profile) keeps
-// the certs bucket, log bucket, key and public zone (with records others
-// made in it), a second down still keeps them, and up (losing the answer
-// to a role's addition to its profile) adopts them with the backup written
-// before still readable and the zone's name servers unchanged (the
-// cluster's second apply); finally down with certsBucketForceDestroy true
-// removes everything, a second down finds nothing, and down --purge-state
-// deletes this environment's state but keeps the bucket for another's.
+// output, plan (no drift); plan refused over the cluster key scheduled for
+// deletion, then up after its cancellation, naming the certs bucket's
+// lifecycle rules deleted outside Terraform; then, with
+// certsBucketForceDestroy false, down (losing the answer to a role's
+// removal from its instance profile) keeps the certs bucket, log bucket,
+// key and public zone (with records others made in it), a second down
+// still keeps them, and up (losing the answer to a role's addition to its
+// profile) adopts them with the backup written before still readable and
+// the zone's name servers unchanged (the cluster's first apply after a
+// down); finally down with certsBucketForceDestroy true removes
+// everything, a second down finds nothing, and down --purge-state deletes
+// this environment's state but keeps the bucket for another's.
 func TestLifecycle(t *testing.T) {
 	requireTools(t)
 	if testing.Short() {
