@@ -37,6 +37,8 @@ func clusterKeyState(ctx context.Context, api KeyReader, arn string) (string, er
 	return string(md.KeyState), nil
 }
 
+// describeClusterKey is DescribeKey on the cluster key, its error naming
+// the key.
 func describeClusterKey(ctx context.Context, api KeyReader, arn string) (*kmstypes.KeyMetadata, error) {
 	out, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(arn)})
 	if err != nil {
@@ -82,7 +84,7 @@ func stateKeyVerdict(ctx context.Context, api KeyReader, env, arn string) (note 
 	case errors.As(err, &notFound):
 		return fmt.Sprintf("warning: the cluster key %s is gone from KMS: what it encrypted (the file system's data, the certs bucket's objects) cannot be read again, and the plan makes a new key and a new, empty file system", arn), nil
 	case err != nil:
-		return fmt.Sprintf("note: %v; the plan goes on without it", err), nil
+		return fmt.Sprintf("note: %v; the plan goes on without the key's state checked", err), nil
 	}
 	switch md.KeyState {
 	case kmstypes.KeyStatePendingDeletion:
