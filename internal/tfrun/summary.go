@@ -57,7 +57,7 @@ type summaryBuilder struct {
 // resource found deleted is kept, since an update outside (an EFS file
 // system's size, a group's capacity) is routine and not the plan's doing.
 func (b *summaryBuilder) drifted(module, addr, action string) {
-	if action == "delete" && !strings.HasPrefix(strings.TrimPrefix(addr, module+"."), "data.") {
+	if action == "delete" && !isDataSource(module, addr) {
 		b.deleted = append(b.deleted, addr)
 	}
 }
@@ -160,11 +160,7 @@ func (p *planStream) Summary() Summary { return p.builder.summary() }
 // replace, read, noop, move, remove, import) to how it is counted. A move or
 // import that also changes the resource is reported as that change.
 func streamChangeKind(module, addr, action string) changeKind {
-	local := addr
-	if module != "" {
-		local = strings.TrimPrefix(addr, module+".")
-	}
-	if strings.HasPrefix(local, "data.") {
+	if isDataSource(module, addr) {
 		return notCounted
 	}
 	switch action {
@@ -178,4 +174,14 @@ func streamChangeKind(module, addr, action string) changeKind {
 		return kindReplace
 	}
 	return notCounted
+}
+
+// isDataSource tells a data source's address in the plan's JSON stream
+// (module.x.data.aws_ami.y) from a managed resource's.
+func isDataSource(module, addr string) bool {
+	local := addr
+	if module != "" {
+		local = strings.TrimPrefix(addr, module+".")
+	}
+	return strings.HasPrefix(local, "data.")
 }
