@@ -83,17 +83,8 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkLab(); err != nil {
 		return nil, err
 	}
-	r, err := e.Prepare(ctx)
+	r, err := e.prepareChecked(ctx, true)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkStateKey(ctx, r); err != nil {
-		return nil, err
-	}
-	if err := e.checkCapacity(ctx); err != nil {
-		return nil, err
-	}
-	if err := e.checkNetworkQuotas(ctx, true); err != nil {
 		return nil, err
 	}
 	// A killed apply leaves resources the state does not know; what an
@@ -209,17 +200,8 @@ func (r *PlanResult) MarshalJSON() ([]byte, error) {
 
 // RunPlan plans the environment's changes and saves the plan.
 func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
-	r, err := e.Prepare(ctx)
+	r, err := e.prepareChecked(ctx, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.checkStateKey(ctx, r); err != nil {
-		return nil, err
-	}
-	if err := e.checkCapacity(ctx); err != nil {
-		return nil, err
-	}
-	if err := e.checkNetworkQuotas(ctx, false); err != nil {
 		return nil, err
 	}
 	// Shows the import of what an earlier down kept, as up would do.
@@ -248,6 +230,27 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// prepareChecked is Prepare followed by the checks plan and up make before
+// Terraform plans: the cluster key in state, the instance types' capacity
+// and the region's network quotas, whose shortfall refuses up (applying)
+// and only warns in plan.
+func (e *Env) prepareChecked(ctx context.Context, applying bool) (*tfrun.Runner, error) {
+	r, err := e.Prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkStateKey(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := e.checkCapacity(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.checkNetworkQuotas(ctx, applying); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // checkLab refuses --nodes (Options.Nodes) unless the environment's
