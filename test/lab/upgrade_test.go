@@ -108,11 +108,15 @@ func TestUpgrade(t *testing.T) {
 	}
 	// containerd runs pod sandboxes on the pause kubeadm names for the
 	// release (1.35: 3.10.1), not on its own default (3.10.2): every node
-	// holds both, as the registry serves both.
+	// holds both, as the registry serves both. A worker can be Ready before
+	// any pod is scheduled on it (the add-on apply's DaemonSets come after),
+	// so each node is given time for its first sandbox; a sandbox on
+	// another pause fails at once.
 	for id, n := range c.Fleet.Nodes() {
-		if err := sandboxesOnKubeadmsPause(ctx, n, from); err != nil {
-			t.Fatalf("node %s: %v", id, err)
-		}
+		waitFor(t, 5*time.Minute, "node "+id+": a pod sandbox on kubeadm's pause", func() (bool, string, error) {
+			sandboxes, listing, err := sandboxesOnKubeadmsPause(ctx, n, from)
+			return sandboxes > 0, "no pod sandbox yet; containerd's containers:\n" + listing, err
+		})
 	}
 
 	// Written before: it must survive the upgrade and be in its snapshot.
@@ -362,35 +366,31 @@ func (w *timedWriter) String() string {
 	return w.buf.String()
 }
 
-// sandboxesOnKubeadmsPause checks that the node's pod sandboxes (the
-// containers of a pause image) all run the pause the node's kubeadm names
-// for version.
-func sandboxesOnKubeadmsPause(ctx context.Context, n *lab.Instance, version string) error {
+// sandboxesOnKubeadmsPause counts the node's pod sandboxes (the containers
+// of a pause image), with containerd's listing, and fails when one runs
+// another pause than the one the node's kubeadm names for version.
+func sandboxesOnKubeadmsPause(ctx context.Context, n *lab.Instance, version string) (sandboxes int, listing string, err error) {
 	list, err := n.Exec(ctx, "kubeadm", kubeadm.ImagesListArgs(version)...)
 	if err != nil {
-		return fmt.Errorf("kubeadm's images: %w: %s", err, list)
+		return 0, "", fmt.Errorf("kubeadm's images: %w: %s", err, list)
 	}
 	want, err := kubeadm.Image(kubeadm.ParseImages(list), "pause")
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	out, err := n.Exec(ctx, "ctr", "-n", "k8s.io", "containers", "ls")
 	if err != nil {
-		return fmt.Errorf("listing containerd's containers: %w: %s", err, out)
+		return 0, "", fmt.Errorf("listing containerd's containers: %w: %s", err, out)
 	}
-	sandboxes := 0
 	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) < 2 || !strings.Contains(f[1], "/pause:") {
 			continue
 		}
 		if f[1] != want {
-			return fmt.Errorf("pod sandbox %s runs %s, want kubeadm's %s; containerd's containers:\n%s", f[0], f[1], want, out)
+			return 0, out, fmt.Errorf("pod sandbox %s runs %s, want kubeadm's %s; containerd's containers:\n%s", f[0], f[1], want, out)
 		}
 		sandboxes++
 	}
-	if sandboxes == 0 {
-		return fmt.Errorf("no pod sandbox (no container of a pause image); containerd's containers:\n%s", out)
-	}
-	return nil
+	return sandboxes, out, nil
 }
