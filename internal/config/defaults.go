@@ -62,7 +62,11 @@ func applyDefaults(c *Cluster, envName string, set map[string]position) {
 	if !isSet("certsBucketForceDestroy") {
 		c.CertsBucketForceDestroy = DefaultCertsForceDestroy
 	}
-	// Audit trails are on by default in production, off elsewhere (cost).
+	// Backups of the volumes' data and audit trails are on by default in
+	// production, off elsewhere (cost).
+	if !isSet("efsBackups") {
+		c.EFSBackups = c.isProd()
+	}
 	if !isSet("logging.vpcFlowLogs") {
 		c.Logging.VPCFlowLogs = c.isProd()
 	}

@@ -51,6 +51,7 @@ type Inputs struct {
 	CreateAutoscalingServiceLinkedRole bool                  `json:"create_autoscaling_service_linked_role"`
 	DNSZoneID                          string                `json:"dns_zone_id"`
 	Domain                             string                `json:"domain"`
+	EFSBackups                         bool                  `json:"efs_backups"`
 	Environment                        string                `json:"environment"`
 	EtcdQuotaGiB                       int                   `json:"etcd_quota_gib"`
 	ExcludeZoneIDs                     []string              `json:"exclude_zone_ids"`
@@ -134,6 +135,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) Inputs {
 		ControllerVolumeSize:    c.ControlPlane.VolumeSize,
 		DNSZoneID:               c.DNS.ZoneID,
 		Domain:                  c.DNS.Domain,
+		EFSBackups:              c.EFSBackups,
 		Environment:             c.Environment,
 		EtcdQuotaGiB:            c.ControlPlane.EtcdQuotaGiB,
 		ExcludeZoneIDs:          list(c.Network.ExcludeZoneIDs),

@@ -39,6 +39,9 @@ type Cluster struct {
 	// CertsBucketForceDestroy lets terraform destroy delete the certs bucket
 	// together with the PKI backups in it.
 	CertsBucketForceDestroy bool `yaml:"certsBucketForceDestroy"`
+	// EFSBackups turns on the file system's automatic backups (AWS Backup's
+	// default EFS plan: daily, kept 35 days); on by default in production.
+	EFSBackups bool `yaml:"efsBackups"`
 	// Logging turns on the AWS-side audit trails of the network and the
 	// certs bucket (on by default in production).
 	Logging Logging `yaml:"logging"`

@@ -157,6 +157,7 @@ func (v *validator) validate() {
 	v.state()
 	v.network()
 	v.logging()
+	v.efsBackups()
 	v.dns()
 	v.kubernetes()
 	v.ingress()
@@ -381,6 +382,15 @@ func (v *validator) logging() {
 	if v.c.isProd() && !l.BucketAccessLogs {
 		v.warnf("logging.bucketAccessLogs", "set logging.bucketAccessLogs: true",
 			"production without access logs leaves no record of who read the CA key and etcd snapshots")
+	}
+}
+
+// efsBackups warns of a production cluster whose volumes have no backup:
+// a claim deleted with reclaim policy Delete, or a down, loses their data.
+func (v *validator) efsBackups() {
+	if v.c.isProd() && !v.c.EFSBackups {
+		v.warnf("efsBackups", "set efsBackups: true",
+			"production without EFS backups keeps no copy of the volumes' data: a deleted claim or a kforge down loses it for good")
 	}
 }
 

@@ -377,7 +377,7 @@ var free = map[string]bool{
 	"aws_lb_target_group": true, "aws_lb_listener": true, "aws_lb_target_group_attachment": true,
 	"aws_autoscaling_attachment": true, "aws_autoscaling_group_tag": true, "aws_autoscaling_lifecycle_hook": true,
 	"aws_efs_mount_target": true, "aws_efs_access_point": true, "aws_efs_file_system_policy": true,
-	"aws_efs_backup_policy": true, "aws_kms_alias": true, "aws_route53_record": true,
+	"aws_kms_alias": true, "aws_route53_record": true,
 	"aws_iam_role": true, "aws_iam_policy": true, "aws_iam_role_policy": true,
 	"aws_iam_role_policy_attachment": true, "aws_iam_instance_profile": true,
 	"aws_iam_openid_connect_provider": true, "aws_iam_service_linked_role": true, "aws_eip_association": true, "aws_key_pair": true,
@@ -418,6 +418,8 @@ func (p *pricer) resources() {
 			p.add(Line{Address: r.Address, Service: "VPC", Item: "Elastic IP (public IPv4)", Monthly: fixed(p.hourly(pr.PublicIPv4Hourly))})
 		case "aws_efs_file_system":
 			p.add(Line{Address: r.Address, Service: "EFS", Item: fmt.Sprintf("EFS Standard, %g GB stored (assumed)", a.EFSStorageGB), Monthly: fixed(a.EFSStorageGB * pr.EFSStandardGBMonth)})
+		case "aws_efs_backup_policy":
+			p.efsBackups(r.Address, "")
 		case "aws_kms_key":
 			p.kmsKey(r)
 		case "aws_route53_zone":
@@ -447,6 +449,17 @@ func (p *pricer) resources() {
 	if on, _ := p.inv.Variables["vpc_flow_logs"].(bool); on && len(p.inv.OfType("aws_flow_log")) == 0 {
 		p.flowLog("var.vpc_flow_logs", "s3", "; vpc_flow_logs is on, not in this plan")
 	}
+	if on, _ := p.inv.Variables["efs_backups"].(bool); on && len(p.inv.OfType("aws_efs_backup_policy")) == 0 {
+		p.efsBackups("var.efs_backups", "; efs_backups is on, not in this plan")
+	}
+}
+
+// efsBackups lists the file system's automatic backups without a price:
+// AWS Backup bills the recovery points' storage, which grows with the data
+// changed each day, and the price tables hold no rate for it.
+func (p *pricer) efsBackups(address, why string) {
+	p.add(Line{Address: address, Service: "EFS", Item: "EFS automatic backups (AWS Backup, daily, kept 35 days)",
+		NoPrice: "AWS Backup charges per GB-month of the recovery points, which grow with the data changed each day" + why})
 }
 
 // kmsKey prices a customer managed key. With automatic rotation each new

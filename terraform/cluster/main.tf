@@ -82,6 +82,7 @@ module "storage" {
   kms_key_arn               = module.kms.key_arn
   client_security_group_ids = [module.control_plane.security_group_id, module.workers.security_group_id]
   enforce_tls               = !local.emulated
+  backups                   = var.efs_backups && !local.emulated
   tags                      = local.tags
 }
 

@@ -100,11 +100,13 @@ output "emulated" {
 
 output "notes" {
   description = "Deviations from the real-AWS configuration, if any."
-  value = local.emulated ? [
+  value = local.emulated ? concat([
     "certs bucket policy (deny non-TLS access, deny uploads without SSE-KMS) left out: the emulator treats every policy condition as unmet",
     "api.<domain> zone not attached to the VPC (so public): the emulator drops the VPC of a zone created the way the provider creates private zones",
     "EFS file system policy (deny NFS without TLS) left out: the emulator cannot delete a file system policy, so the cluster could not be destroyed",
-  ] : []
+    ], var.efs_backups ? [
+    "EFS automatic backups (efs_backups) left out: the emulator has no PutBackupPolicy",
+  ] : []) : []
 }
 
 output "amis" {

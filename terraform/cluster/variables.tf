@@ -427,6 +427,12 @@ variable "certs_bucket_force_destroy" {
   default     = true
 }
 
+variable "efs_backups" {
+  description = "Turn on the file system's automatic backups: AWS Backup's default EFS plan backs it up daily into the vault aws/efs/automatic-backup-vault and keeps each recovery point 35 days, also after the file system is deleted. Ignored against the emulator, which has no PutBackupPolicy."
+  type        = bool
+  default     = false
+}
+
 variable "vpc_flow_logs" {
   description = "Record the VPC's accepted and rejected connections (VPC flow logs) in the cluster's log bucket."
   type        = bool

@@ -56,6 +56,10 @@ run "real_aws_configuration" {
     error_message = "on AWS the bucket and file system policies are applied and nothing is left out"
   }
   assert {
+    condition     = !module.storage.backups_enabled
+    error_message = "the file system's automatic backups are off unless efs_backups"
+  }
+  assert {
     condition     = module.dns.api_zone_vpc_ids == [module.network.vpc_id] && output.api_zone_id != output.zone_id
     error_message = "on AWS api.<domain> is in its own zone, private to the cluster VPC"
   }
@@ -113,6 +117,36 @@ run "emulator_configuration" {
   assert {
     condition     = jsondecode(aws_s3_object.cluster_config.content).cluster_name == "kforge-dev" && jsondecode(aws_s3_object.cluster_config.content).extra == 1
     error_message = "node_config is merged in, the contract keys win"
+  }
+}
+
+# efs_backups turns the file system's automatic backups on; the emulator,
+# which has no PutBackupPolicy, leaves them out and says so.
+run "efs_backups" {
+  command = plan
+
+  variables {
+    efs_backups = true
+  }
+
+  assert {
+    condition     = module.storage.backups_enabled && length(output.notes) == 0
+    error_message = "efs_backups = true turns the file system's automatic backups on"
+  }
+}
+
+run "efs_backups_on_the_emulator" {
+  command = plan
+
+  variables {
+    efs_backups      = true
+    aws_endpoint_url = "http://127.0.0.1:5000"
+    ami_id           = "ami-760aaa0f"
+  }
+
+  assert {
+    condition     = !module.storage.backups_enabled && length(output.notes) == 4 && anytrue([for n in output.notes : strcontains(n, "EFS automatic backups")])
+    error_message = "against the emulator the automatic backups are left out, and the notes say so"
   }
 }
 

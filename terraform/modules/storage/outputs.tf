@@ -28,6 +28,11 @@ output "policy_json" {
   value       = local.file_system_policy
 }
 
+output "backups_enabled" {
+  description = "Whether the file system's automatic backups are on (its backup policy ENABLED)."
+  value       = var.backups
+}
+
 output "policy_enforced" {
   description = "Whether the TLS-only file system policy is applied."
   value       = var.enforce_tls

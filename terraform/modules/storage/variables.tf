@@ -34,6 +34,12 @@ variable "tags" {
   default     = {}
 }
 
+variable "backups" {
+  description = "Turn on the file system's automatic backups (EFS backup policy ENABLED): AWS Backup's default EFS plan backs it up daily into aws/efs/automatic-backup-vault and keeps each recovery point 35 days. false: no policy, so backups stay off (EFS's default for a file system made through the API), and turning it off after on disables them."
+  type        = bool
+  default     = false
+}
+
 variable "enforce_tls" {
   description = "Apply the file system policy that refuses NFS connections without TLS (and grants clients through the mount targets the access EFS's default policy gives). Turn off only for an emulator that cannot delete a file system policy (moto answers DeleteFileSystemPolicy with an error)."
   type        = bool

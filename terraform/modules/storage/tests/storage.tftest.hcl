@@ -70,3 +70,25 @@ run "no_policy_on_an_emulator" {
     error_message = "enforce_tls = false applies no file system policy"
   }
 }
+
+run "no_backup_policy_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_efs_backup_policy.this) == 0
+    error_message = "backups default to off: no backup policy"
+  }
+}
+
+run "automatic_backups" {
+  command = apply
+
+  variables {
+    backups = true
+  }
+
+  assert {
+    condition     = length(aws_efs_backup_policy.this) == 1 && aws_efs_backup_policy.this[0].file_system_id == aws_efs_file_system.this.id && aws_efs_backup_policy.this[0].backup_policy[0].status == "ENABLED"
+    error_message = "backups = true enables the file system's automatic backups"
+  }
+}
