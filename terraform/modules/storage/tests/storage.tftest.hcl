@@ -33,6 +33,10 @@ run "mount_target_per_zone" {
     condition     = tolist([for r in aws_vpc_security_group_ingress_rule.nfs : r.referenced_security_group_id]) == var.client_security_group_ids && alltrue([for r in aws_vpc_security_group_ingress_rule.nfs : r.from_port == 2049 && r.to_port == 2049 && r.cidr_ipv4 == null])
     error_message = "NFS only from the cluster node groups"
   }
+  assert {
+    condition     = length(aws_efs_backup_policy.this) == 0 && !output.backups_enabled
+    error_message = "backups default to off: no backup policy"
+  }
 }
 
 run "tls_only_file_system_policy" {
@@ -68,15 +72,6 @@ run "no_policy_on_an_emulator" {
   assert {
     condition     = length(aws_efs_file_system_policy.tls_only) == 0 && !output.policy_enforced
     error_message = "enforce_tls = false applies no file system policy"
-  }
-}
-
-run "no_backup_policy_by_default" {
-  command = plan
-
-  assert {
-    condition     = length(aws_efs_backup_policy.this) == 0
-    error_message = "backups default to off: no backup policy"
   }
 }
 
