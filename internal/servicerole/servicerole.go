@@ -54,14 +54,19 @@ func EnsureAutoScaling(ctx context.Context, client API) (arn string, created boo
 	}
 	// Created meanwhile by someone else: AWS answers InvalidInput "...has
 	// been taken in this account"; an emulator may say EntityAlreadyExists.
-	if !taken(err) {
-		return "", false, fmt.Errorf("creating the service-linked role for %s (needs iam:CreateServiceLinkedRole): %w", AutoScalingService, err)
-	}
+	// A create whose answer was lost (the connection dropped after IAM made
+	// the role, and the SDK's retry was refused as taken, unreadably) leaves
+	// the role in place too: whatever the error, a role found now is the
+	// answer, and only a role still missing fails.
+	createErr := err
 	got, err = client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(AutoScalingRoleName)})
-	if err != nil {
+	switch {
+	case err == nil:
+		return aws.ToString(got.Role.Arn), false, nil
+	case taken(createErr):
 		return "", false, fmt.Errorf("looking up the IAM role %s after it was created concurrently: %w", AutoScalingRoleName, err)
 	}
-	return aws.ToString(got.Role.Arn), false, nil
+	return "", false, fmt.Errorf("creating the service-linked role for %s (needs iam:CreateServiceLinkedRole): %w", AutoScalingService, createErr)
 }
 
 func taken(err error) bool {

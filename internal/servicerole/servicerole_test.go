@@ -2,6 +2,7 @@ package servicerole
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -75,5 +76,38 @@ func TestTakenRecognizesAWSAnswer(t *testing.T) {
 	}
 	if taken(&iamtypes.InvalidInputException{Message: aws.String("Invalid service name")}) {
 		t.Error("another InvalidInput is taken for an existing role")
+	}
+}
+
+// answerLost makes the role and then fails as a dropped connection would
+// after IAM had made it: the answer never arrives.
+type answerLost struct{ *iam.Client }
+
+func (a answerLost) CreateServiceLinkedRole(ctx context.Context, in *iam.CreateServiceLinkedRoleInput, opts ...func(*iam.Options)) (*iam.CreateServiceLinkedRoleOutput, error) {
+	if _, err := a.Client.CreateServiceLinkedRole(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("read tcp 127.0.0.1:53992->127.0.0.1:42439: use of closed network connection")
+}
+
+// refused fails every create, as IAM does without iam:CreateServiceLinkedRole.
+type refused struct{ *iam.Client }
+
+func (refused) CreateServiceLinkedRole(context.Context, *iam.CreateServiceLinkedRoleInput, ...func(*iam.Options)) (*iam.CreateServiceLinkedRoleOutput, error) {
+	return nil, errors.New("AccessDenied: not authorized to perform iam:CreateServiceLinkedRole")
+}
+
+// A create whose answer was lost made the role all the same: it is found
+// and accepted. A refused create leaves no role, and fails naming the
+// permission.
+func TestEnsureAutoScalingAfterAFailedCreate(t *testing.T) {
+	ctx := context.Background()
+	_, _, err := EnsureAutoScaling(ctx, refused{iamClient(t)})
+	if err == nil || !strings.Contains(err.Error(), "needs iam:CreateServiceLinkedRole") || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("refused create: err %v, want the refusal naming the permission", err)
+	}
+	arn, _, err := EnsureAutoScaling(ctx, answerLost{iamClient(t)})
+	if err != nil || !strings.HasSuffix(arn, "/AWSServiceRoleForAutoScaling") {
+		t.Errorf("lost answer: arn %q err %v, want the role the create made", arn, err)
 	}
 }
