@@ -113,8 +113,12 @@ func TestUpgrade(t *testing.T) {
 	// so each node is given time for its first sandbox; a sandbox on
 	// another pause fails at once.
 	for id, n := range c.Fleet.Nodes() {
+		want, err := kubeadmsPause(ctx, n, from)
+		if err != nil {
+			t.Fatalf("node %s: %v", id, err)
+		}
 		waitFor(t, 5*time.Minute, "node "+id+": a pod sandbox on kubeadm's pause", func() (bool, string, error) {
-			sandboxes, listing, err := sandboxesOnKubeadmsPause(ctx, n, from)
+			sandboxes, listing, err := sandboxesOnPause(ctx, n, want)
 			return sandboxes > 0, "no pod sandbox yet; containerd's containers:\n" + listing, err
 		})
 	}
@@ -366,18 +370,19 @@ func (w *timedWriter) String() string {
 	return w.buf.String()
 }
 
-// sandboxesOnKubeadmsPause counts the node's pod sandboxes (the containers
-// of a pause image), with containerd's listing, and fails when one runs
-// another pause than the one the node's kubeadm names for version.
-func sandboxesOnKubeadmsPause(ctx context.Context, n *lab.Instance, version string) (sandboxes int, listing string, err error) {
+// kubeadmsPause is the pause image the node's kubeadm names for version.
+func kubeadmsPause(ctx context.Context, n *lab.Instance, version string) (string, error) {
 	list, err := n.Exec(ctx, "kubeadm", kubeadm.ImagesListArgs(version)...)
 	if err != nil {
-		return 0, "", fmt.Errorf("kubeadm's images: %w: %s", err, list)
+		return "", fmt.Errorf("kubeadm's images: %w: %s", err, list)
 	}
-	want, err := kubeadm.Image(kubeadm.ParseImages(list), "pause")
-	if err != nil {
-		return 0, "", err
-	}
+	return kubeadm.Image(kubeadm.ParseImages(list), "pause")
+}
+
+// sandboxesOnPause counts the node's pod sandboxes (the containers of a
+// pause image), with containerd's listing, and fails when one runs another
+// pause than want, kubeadm's.
+func sandboxesOnPause(ctx context.Context, n *lab.Instance, want string) (sandboxes int, listing string, err error) {
 	out, err := n.Exec(ctx, "ctr", "-n", "k8s.io", "containers", "ls")
 	if err != nil {
 		return 0, "", fmt.Errorf("listing containerd's containers: %w: %s", err, out)
