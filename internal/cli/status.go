@@ -11,7 +11,7 @@ import (
 func newStatusCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status <env>",
-		Short: "Show the cluster's outputs and live facts: ASG capacity, NLB target health, control-plane instance, node images, cluster key",
+		Short: "Show the cluster's outputs and live facts: ASG capacity, NLB target health, control-plane instance, node images, cluster key, EFS backups",
 		Args:  envArg,
 		RunE: app.onEnv(func(ctx context.Context, e *Env, args []string) error {
 			st, err := cluster.RunStatus(ctx, e)

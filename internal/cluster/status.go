@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/efs"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -58,8 +59,12 @@ type Status struct {
 	// KeyState is the cluster key's (clusterkey.go): Enabled, Disabled,
 	// PendingDeletion...
 	KeyState string `json:"key_state,omitempty"`
+	// EFSBackups is the file system's backup policy (efsbackups.go):
+	// ENABLED, DISABLED... or "none".
+	EFSBackups string `json:"efs_backups,omitempty"`
 	// Problems keep nodes from launching although the running ones look
-	// healthy: an image or the key (status still succeeds). Notes are the
+	// healthy: an image or the key (status still succeeds), or the data
+	// they keep unprotected: backups off. Notes are the
 	// deprecated images, and the reads that were refused.
 	Problems []string        `json:"problems,omitempty"`
 	Notes    []string        `json:"notes,omitempty"`
@@ -68,8 +73,8 @@ type Status struct {
 }
 
 // RunStatus reports the applied cluster's outputs and live facts: ASG
-// capacity, control-plane instances, NLB target health, the nodes' images
-// and the cluster key's state.
+// capacity, control-plane instances, NLB target health, the nodes' images,
+// the cluster key's state and the file system's backups.
 func RunStatus(ctx context.Context, e *Env) (*Status, error) {
 	out, err := e.AppliedOutputs(ctx)
 	if err != nil {
@@ -93,6 +98,13 @@ func RunStatus(ctx context.Context, e *Env) (*Status, error) {
 		if st.KeyState, err = clusterKeyState(ctx, kms.NewFromConfig(cfg), out.KMSKeyARN); err != nil {
 			st.Notes = append(st.Notes, err.Error())
 		} else if p := keyProblem(st.KeyState, out.KMSKeyARN); p != "" {
+			st.Problems = append(st.Problems, p)
+		}
+	}
+	if out.EFSID != "" {
+		if st.EFSBackups, err = efsBackupState(ctx, efs.NewFromConfig(cfg), out.EFSID); err != nil {
+			st.Notes = append(st.Notes, err.Error())
+		} else if p := efsBackupProblem(st.EFSBackups, e.Config.EFSBackups && !out.Emulated, e.Name, out.EFSID); p != "" {
 			st.Problems = append(st.Problems, p)
 		}
 	}

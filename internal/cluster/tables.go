@@ -37,7 +37,7 @@ func (o *Outputs) Rows() [][]string {
 
 // Tables are the live facts of a status beside its outputs: the groups'
 // capacity, the control-plane instances, the NLB's target health, the
-// nodes' images and the cluster key's state.
+// nodes' images, the cluster key's state and the file system's backups.
 func (st *Status) Tables() [][][]string {
 	pools := [][]string{{"POOL", "ASG", "MIN", "DESIRED", "MAX", "IN SERVICE"}}
 	for _, p := range append([]PoolStatus{st.ControlPlane}, st.Pools...) {
@@ -63,7 +63,8 @@ func (st *Status) Tables() [][][]string {
 		images = append(images, []string{i.ID, i.State, strings.Join(i.Groups, ","), cmp.Or(i.DeprecationTime, "-")})
 	}
 	key := [][]string{{"CLUSTER KEY", "STATE"}, {st.Outputs.KMSKeyARN, cmp.Or(st.KeyState, "not read")}}
-	return [][][]string{st.Outputs.Rows(), pools, controllers, targets, images, key}
+	backups := [][]string{{"FILE SYSTEM", "AUTOMATIC BACKUPS"}, {st.Outputs.EFSID, cmp.Or(st.EFSBackups, "not read")}}
+	return [][][]string{st.Outputs.Rows(), pools, controllers, targets, images, key, backups}
 }
 
 // Messages are the status's problems as warnings, then its notes.

@@ -14,8 +14,8 @@ func TestStatusTables(t *testing.T) {
 		Images:       []ImageStatus{{ID: "ami-0123456789abcdef0", Groups: []string{"controller", "general"}, State: "available"}},
 	}
 	tables := st.Tables()
-	if len(tables) != 6 {
-		t.Fatalf("Tables() has %d tables, want outputs, pools, control plane, targets, images, key", len(tables))
+	if len(tables) != 7 {
+		t.Fatalf("Tables() has %d tables, want outputs, pools, control plane, targets, images, key, backups", len(tables))
 	}
 	out := tables[0]
 	if got := out[len(out)-3:]; !reflect.DeepEqual(got, [][]string{{"worker ASG general", "kf-general"}, {"worker ASG spot", "kf-spot"}, {"emulated", "yes (local emulator; its data lives only as long as its process)"}}) {
@@ -35,6 +35,9 @@ func TestStatusTables(t *testing.T) {
 	}
 	if got := tables[5][1]; !reflect.DeepEqual(got, []string{"", "not read"}) {
 		t.Errorf("key row %q, want a key not read said so", got)
+	}
+	if got := tables[6][1]; !reflect.DeepEqual(got, []string{"", "not read"}) {
+		t.Errorf("backups row %q, want backups not read said so", got)
 	}
 }
 

@@ -133,8 +133,9 @@ func TestLifecycle(t *testing.T) {
 			State  string   `json:"state"`
 			Groups []string `json:"groups"`
 		} `json:"images"`
-		KeyState string   `json:"key_state"`
-		Problems []string `json:"problems"`
+		KeyState   string   `json:"key_state"`
+		EFSBackups string   `json:"efs_backups"`
+		Problems   []string `json:"problems"`
 	}
 	mustJSON(run(2*time.Minute, "status", "local", "-o", "json"), &st)
 	if st.ControlPlane.Desired != 1 || st.ControlPlane.InService != 1 || len(st.Controllers) != 1 || st.Controllers[0].State != "running" {
@@ -157,6 +158,10 @@ func TestLifecycle(t *testing.T) {
 	}
 	if st.KeyState != "Enabled" || len(st.Problems) != 0 {
 		t.Errorf("key state %q, problems %q: want the cluster key enabled and no problem", st.KeyState, st.Problems)
+	}
+	// The emulator's plan leaves the backup policy out (efsBackups).
+	if st.EFSBackups != "none" {
+		t.Errorf("EFS backups %q, want none: the emulator's file system has no backup policy", st.EFSBackups)
 	}
 
 	// plan --detailed-exitcode: the applied cluster has no drift.
