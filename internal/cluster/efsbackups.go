@@ -49,5 +49,5 @@ func efsBackupProblem(state string, wanted bool, env, fileSystemID string) strin
 	if !wanted || state == string(efstypes.StatusEnabled) || state == string(efstypes.StatusEnabling) {
 		return ""
 	}
-	return fmt.Sprintf("automatic backups of the file system %s are %s though efsBackups is on: no new recovery point is made, and a deleted volume's data cannot be restored beyond the last one; fix: `kforge up %s`, whose plan turns them on again (aws_efs_backup_policy)", fileSystemID, state, env)
+	return fmt.Sprintf("automatic backups of the file system %s are %s though efsBackups is on: AWS Backup makes no new recovery point, so nothing the EFS volumes get from now on can be restored, though every volume keeps working; fix: `kforge up %s`, whose plan turns them on again (aws_efs_backup_policy)", fileSystemID, state, env)
 }

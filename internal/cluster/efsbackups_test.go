@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -66,5 +67,17 @@ func TestEFSBackupProblem(t *testing.T) {
 		if c.problem && !strings.Contains(p, "fs-1 are "+c.state+" though efsBackups is on") || c.problem && !strings.Contains(p, "`kforge up prod`") {
 			t.Errorf("state %s: problem %q, want the state, the setting and the fix", c.state, p)
 		}
+	}
+}
+
+// docs/OPERATIONS.md shows the warning as status prints it.
+func TestEFSBackupProblemIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "warning: " + efsBackupProblem("DISABLED", true, "prod", "fs-0123456789abcdef0") + "\n"
+	if !strings.Contains(string(doc), line) {
+		t.Errorf("docs/OPERATIONS.md does not show the warning as status prints it:\n%s", line)
 	}
 }
