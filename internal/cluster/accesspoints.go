@@ -31,10 +31,34 @@ func (e *Env) accessPoints(ctx context.Context, st *tfjson.State) ([]sweep.Resou
 		return nil, fmt.Errorf("cluster %s: %w", e.Config.Name, err)
 	}
 	if len(aps) > 0 {
-		e.opts.UI.Infof("%d EFS access points of file system %s (the EFS CSI driver's, one per provisioned volume) will be deleted before the destroy, since AWS does not delete a file system that has any; those volumes' data goes with the file system.\n",
-			len(aps), strings.Join(ids, ", "))
+		e.opts.UI.Infof("%d EFS access points of file system %s (the EFS CSI driver's, one per provisioned volume) will be deleted before the destroy, since AWS does not delete a file system that has any; those volumes' data goes with the file system%s.\n",
+			len(aps), strings.Join(ids, ", "), volumeBackups(backupPolicyInState(st), e.Emulated()))
 	}
 	return aps, nil
+}
+
+// volumeBackups ends the access points' line with what is left of the
+// volumes' data after the destroy, so the confirmation is given knowing
+// it. The emulator's plan leaves the policy out whatever the setting.
+func volumeBackups(backedUp, emulated bool) string {
+	switch {
+	case backedUp:
+		return "; AWS Backup keeps its recovery points (efsBackups) until they expire, 35 days by default, and a volume can be restored from them (docs/OPERATIONS.md, \"EFS volumes: backups\")"
+	case emulated:
+		return ""
+	}
+	return "; kforge made no backup of it (efsBackups is off), so that data cannot be restored"
+}
+
+// backupPolicyInState says whether the state holds the file system's
+// backup policy (storage/backup.tf), that is whether the applied plan
+// turned its automatic backups on.
+func backupPolicyInState(st *tfjson.State) bool {
+	found := false
+	walkManaged(st, func(r *tfjson.StateResource) {
+		found = found || r.Type == "aws_efs_backup_policy"
+	})
+	return found
 }
 
 // deleteAccessPoints deletes what accessPoints listed.

@@ -56,6 +56,20 @@ func TestKeptNamesFollowTheModules(t *testing.T) {
 	}
 }
 
+// resourceType is the type in a resource address:
+// module.m.data.aws_x.y["k"] and aws_x.y are both of type aws_x.
+func resourceType(address string) string {
+	parts := strings.Split(address, ".")
+	for len(parts) > 2 && (parts[0] == "module" || parts[0] == "data") {
+		if parts[0] == "module" {
+			parts = parts[2:]
+		} else {
+			parts = parts[1:]
+		}
+	}
+	return parts[0]
+}
+
 func stateOf(t *testing.T, addrs ...string) *tfjson.State {
 	t.Helper()
 	modules := map[string]*tfjson.StateModule{}
@@ -65,7 +79,7 @@ func stateOf(t *testing.T, addrs ...string) *tfjson.State {
 		if strings.Contains(a, ".data.") {
 			mode = tfjson.DataResourceMode
 		}
-		r := &tfjson.StateResource{Address: a, Mode: mode}
+		r := &tfjson.StateResource{Address: a, Mode: mode, Type: resourceType(a)}
 		if strings.HasPrefix(a, "module.") {
 			parts := strings.SplitN(a, ".", 3)
 			mod := parts[0] + "." + parts[1]
