@@ -62,10 +62,10 @@ type Status struct {
 	// EFSBackups is the file system's backup policy (efsbackups.go):
 	// ENABLED, DISABLED... or "none".
 	EFSBackups string `json:"efs_backups,omitempty"`
-	// Problems keep nodes from launching although the running ones look
-	// healthy: an image or the key (status still succeeds), or the data
-	// they keep unprotected: backups off. Notes are the
-	// deprecated images, and the reads that were refused.
+	// Problems are what the running nodes do not show: an image or the
+	// key keeping new nodes from launching, or the file system's backups
+	// off (status still succeeds). Notes are the deprecated images, and
+	// the reads that were refused.
 	Problems []string        `json:"problems,omitempty"`
 	Notes    []string        `json:"notes,omitempty"`
 	Emulator *EmulatorRecord `json:"emulator,omitempty"`
