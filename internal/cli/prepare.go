@@ -11,7 +11,7 @@ func (app *App) printSummary(s tfrun.Summary) {
 	app.Table(s.Rows())
 	t := s.Totals
 	app.Printf("Plan: %d to add, %d to change, %d to destroy, %d to replace.\n", t.Add, t.Change, t.Destroy, t.Replace)
-	if line := s.DeletedOutsideLine(); line != "" {
+	for _, line := range s.OutsideLines() {
 		app.Printf("%s\n", line)
 	}
 }

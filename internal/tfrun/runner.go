@@ -249,7 +249,15 @@ func (r *Runner) PlanReplacing(ctx context.Context, planFile string, destroy boo
 	if err != nil {
 		return nil, r.explain("plan", err, &stream.Diagnostics)
 	}
-	return &PlanResult{File: planFile, Changes: changes, Summary: stream.Summary()}, nil
+	res := &PlanResult{File: planFile, Changes: changes, Summary: stream.Summary()}
+	if stream.changesWhatChangedOutside() {
+		full, err := r.FullPlan(ctx, res)
+		if err != nil {
+			return nil, err
+		}
+		res.Summary.UndoneOutside = undoneOutside(full)
+	}
+	return res, nil
 }
 
 // FullPlan reads the saved plan of res as JSON (terraform show -json) for

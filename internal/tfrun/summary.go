@@ -1,6 +1,8 @@
 package tfrun
 
 import (
+	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -26,6 +28,19 @@ type Summary struct {
 	// gone, as the AWS provider reads a KMS key pending deletion): the plan
 	// creates them again, new and empty. Sorted.
 	DeletedOutside []string `json:"deleted_outside,omitempty"`
+	// UndoneOutside are the resources changed outside Terraform since the
+	// last apply whose changes this plan sets back. Sorted by address.
+	UndoneOutside []OutsideChange `json:"undone_outside,omitempty"`
+}
+
+// OutsideChange is a resource changed outside Terraform that the plan
+// changes back.
+type OutsideChange struct {
+	Address string `json:"address"`
+	// Attributes are its top-level arguments both changed outside and
+	// changed by the plan, sorted; only their names, never their values,
+	// which may be secret.
+	Attributes []string `json:"attributes"`
 }
 
 // Total is the number of resources the plan touches.
@@ -54,8 +69,8 @@ type summaryBuilder struct {
 }
 
 // drifted notes a resource's change outside Terraform: only a managed
-// resource found deleted is kept, since an update outside (an EFS file
-// system's size, a group's capacity) is routine and not the plan's doing.
+// resource found deleted is kept here. An update outside is named only
+// where the plan sets it back (undoneOutside), which needs the full plan.
 func (b *summaryBuilder) drifted(module, addr, action string) {
 	if action == "delete" && !isDataSource(module, addr) {
 		b.deleted = append(b.deleted, addr)
@@ -125,7 +140,79 @@ func Summarize(plan *tfjson.Plan) Summary {
 			b.drifted(rc.ModuleAddress, rc.Address, "delete")
 		}
 	}
-	return b.summary()
+	s := b.summary()
+	s.UndoneOutside = undoneOutside(plan)
+	return s
+}
+
+// undoneOutside compares each managed resource Terraform found updated
+// outside Terraform with what the plan does to it: the top-level
+// attributes both changed outside and changed by the plan are what
+// applying undoes. A change outside that the configuration ignores (a
+// group's desired capacity, set by Cluster Autoscaler) is left as it is by
+// the plan, so it is not named, nor is a resource the plan changes only
+// where nothing changed outside.
+func undoneOutside(plan *tfjson.Plan) []OutsideChange {
+	planned := map[string]*tfjson.Change{}
+	for _, rc := range plan.ResourceChanges {
+		if rc.Change != nil && rc.Mode == tfjson.ManagedResourceMode && (rc.Change.Actions.Update() || rc.Change.Actions.Replace()) {
+			planned[rc.Address] = rc.Change
+		}
+	}
+	var out []OutsideChange
+	for _, d := range plan.ResourceDrift {
+		p := planned[d.Address]
+		if p == nil || d.Change == nil || d.Mode != tfjson.ManagedResourceMode || !d.Change.Actions.Update() {
+			continue
+		}
+		was, is := attributes(d.Change.Before), attributes(d.Change.After)
+		from, to, unknown := attributes(p.Before), attributes(p.After), attributes(p.AfterUnknown)
+		var names []string
+		for _, name := range slices.Sorted(maps.Keys(mergedKeys(was, is))) {
+			changedOutside := !reflect.DeepEqual(was[name], is[name])
+			changedByPlan := holdsTrue(unknown[name]) || !reflect.DeepEqual(from[name], to[name])
+			if changedOutside && changedByPlan {
+				names = append(names, name)
+			}
+		}
+		if len(names) > 0 {
+			out = append(out, OutsideChange{Address: d.Address, Attributes: names})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
+}
+
+// attributes is a resource value of a plan's JSON as its top-level
+// attributes (nil for a null value).
+func attributes(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func mergedKeys(a, b map[string]any) map[string]any {
+	keys := maps.Clone(a)
+	if keys == nil {
+		keys = map[string]any{}
+	}
+	for k := range b {
+		keys[k] = nil
+	}
+	return keys
+}
+
+// holdsTrue reports whether an after_unknown value marks anything unknown:
+// true itself, or true anywhere in a nested object or list.
+func holdsTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case map[string]any:
+		return slices.ContainsFunc(slices.Collect(maps.Values(x)), holdsTrue)
+	case []any:
+		return slices.ContainsFunc(x, holdsTrue)
+	}
+	return false
 }
 
 // planStream reads a `terraform plan -json` stream: it keeps the
@@ -138,16 +225,28 @@ type planStream struct {
 	Diagnostics
 	lines   messageLines
 	builder summaryBuilder
+	// updatedOutside and changed are the managed resources Terraform found
+	// updated outside it and those the plan updates or replaces: where
+	// both hold one, the full plan says what applying would undo.
+	updatedOutside, changed map[string]bool
 }
 
 func (p *planStream) Write(b []byte) (int, error) {
 	p.Diagnostics.Write(b)
 	p.lines.feed(b, func(m streamMessage) {
+		module, addr := m.Change.Resource.Module, m.Change.Resource.Addr
 		switch m.Type {
 		case "planned_change":
-			p.builder.count(m.Change.Resource.Module, streamChangeKind(m.Change.Resource.Module, m.Change.Resource.Addr, m.Change.Action))
+			kind := streamChangeKind(module, addr, m.Change.Action)
+			p.builder.count(module, kind)
+			if kind == kindChange || kind == kindReplace {
+				p.changed = setWith(p.changed, addr)
+			}
 		case "resource_drift":
-			p.builder.drifted(m.Change.Resource.Module, m.Change.Resource.Addr, m.Change.Action)
+			p.builder.drifted(module, addr, m.Change.Action)
+			if m.Change.Action == "update" && !isDataSource(module, addr) {
+				p.updatedOutside = setWith(p.updatedOutside, addr)
+			}
 		}
 	})
 	return len(b), nil
@@ -155,6 +254,26 @@ func (p *planStream) Write(b []byte) (int, error) {
 
 // Summary is the summary of the planned changes written so far.
 func (p *planStream) Summary() Summary { return p.builder.summary() }
+
+// changesWhatChangedOutside reports whether the plan updates or replaces a
+// resource Terraform found updated outside it: then the full plan has
+// UndoneOutside to tell.
+func (p *planStream) changesWhatChangedOutside() bool {
+	for addr := range p.updatedOutside {
+		if p.changed[addr] {
+			return true
+		}
+	}
+	return false
+}
+
+func setWith(set map[string]bool, key string) map[string]bool {
+	if set == nil {
+		set = map[string]bool{}
+	}
+	set[key] = true
+	return set
+}
 
 // streamChangeKind maps a planned_change action (create, update, delete,
 // replace, read, noop, move, remove, import) to how it is counted. A move or

@@ -89,3 +89,28 @@ func (s Summary) DeletedOutsideLine() string {
 	}
 	return fmt.Sprintf("Gone since the last apply (deleted outside Terraform, or read as gone): %s. The plan creates each again, new: what it held does not come back.", strings.Join(s.DeletedOutside, ", "))
 }
+
+// UndoneOutsideLine names the resources changed outside Terraform whose
+// changes the plan sets back, with the attributes; "" when there are none.
+func (s Summary) UndoneOutsideLine() string {
+	if len(s.UndoneOutside) == 0 {
+		return ""
+	}
+	names := make([]string, len(s.UndoneOutside))
+	for i, c := range s.UndoneOutside {
+		names[i] = fmt.Sprintf("%s (%s)", c.Address, strings.Join(c.Attributes, ", "))
+	}
+	return fmt.Sprintf("Changed outside Terraform since the last apply, and set back by this plan: %s. Applying undoes those changes; to keep one, make it in the configuration.", strings.Join(names, ", "))
+}
+
+// OutsideLines are the summary's lines on what changed outside Terraform:
+// what the plan creates again and what it sets back.
+func (s Summary) OutsideLines() []string {
+	var lines []string
+	for _, line := range []string{s.DeletedOutsideLine(), s.UndoneOutsideLine()} {
+		if line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
