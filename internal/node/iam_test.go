@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
 // applyIAMModule applies terraform/modules/iam against the emulator and
@@ -35,25 +36,7 @@ func applyIAMModule(t *testing.T, c *cloud) map[string]string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	main := `terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 5.100" }
-  }
-}
-provider "aws" {
-  region                      = "` + region + `"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  max_retries                 = 1
-  endpoints {
-    iam = "` + c.url + `"
-    sts = "` + c.url + `"
-  }
-}
-module "iam" {
+	main := localawstest.ProviderHCL(c.url, region, "iam") + `module "iam" {
   source              = "` + filepath.ToSlash(module) + `"
   cluster_name        = "demo"
   bucket_arn          = "arn:aws:s3:::` + c.bucket.Name + `"

@@ -122,25 +122,7 @@ func TestPlanNamesWhatItUndoesOnTheEmulator(t *testing.T) {
 	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
 	dir := t.TempDir()
 	root := func(description string) string {
-		return `terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 5.100" }
-  }
-}
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
-  max_retries                 = 2
-  endpoints {
-    iam = "` + em.URL() + `"
-    sts = "` + em.URL() + `"
-  }
-}
-resource "aws_iam_role" "undone" {
+		return localawstest.ProviderHCL(em.URL(), "us-east-1", "iam") + `resource "aws_iam_role" "undone" {
   name                 = "undone"
   assume_role_policy   = local.ec2
   max_session_duration = 3600

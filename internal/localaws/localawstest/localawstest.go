@@ -4,6 +4,9 @@ package localawstest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,4 +69,33 @@ func CreateFileSystem(ctx context.Context, t testing.TB, c *efs.Client, in *efs.
 		t.Fatalf("file system %s: %v", token, err)
 	}
 	return aws.ToString(out.FileSystemId)
+}
+
+// ProviderHCL is the start of a root module for a test that applies
+// Terraform to the emulator at url: the hashicorp/aws requirement (as the
+// modules pin it) and a provider for region whose services, and STS, which
+// the provider calls as it starts, point at the emulator, with test
+// credentials and few retries.
+func ProviderHCL(url, region string, services ...string) string {
+	var endpoints strings.Builder
+	for _, s := range append(slices.Clone(services), "sts") {
+		fmt.Fprintf(&endpoints, "    %s = %q\n", s, url)
+	}
+	return `terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 5.100" }
+  }
+}
+provider "aws" {
+  region                      = "` + region + `"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  max_retries                 = 2
+  endpoints {
+` + endpoints.String() + `  }
+}
+`
 }
