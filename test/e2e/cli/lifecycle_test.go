@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,8 @@ import (
 // (through a connection that loses the answers to three creates), status,
 // output, plan (no drift); plan refused over the cluster key scheduled for
 // deletion, then up after its cancellation, naming the certs bucket's
-// lifecycle rules deleted outside Terraform; then, with
+// lifecycle rules deleted outside Terraform and the key it enables again;
+// then, with
 // certsBucketForceDestroy false, down (losing the answer to a role's
 // removal from its instance profile) keeps the certs bucket, log bucket,
 // key and public zone (with records others made in it), a second down
@@ -213,13 +215,16 @@ func TestLifecycle(t *testing.T) {
 	if _, err := backup.kms.CancelKeyDeletion(context.Background(), &kms.CancelKeyDeletionInput{KeyId: aws.String(keyID)}); err != nil {
 		t.Fatal(err)
 	}
-	// With it, a resource deleted outside Terraform: up names it.
+	// With it, a resource deleted outside Terraform: up names it, and the
+	// key disabled outside, which it enables again.
+	keySetBack := regexp.MustCompile(`set back by this plan: [^\n]*module\.kms\.aws_kms_key\.cluster \([^)]*\bis_enabled\b`)
 	if _, err := backup.s3.DeleteBucketLifecycle(context.Background(), &s3.DeleteBucketLifecycleInput{Bucket: aws.String(certs)}); err != nil {
 		t.Fatal(err)
 	}
 	if r := run(10*time.Minute, "up", "local", "--yes"); r.code != 0 || !strings.Contains(r.stderr, "is disabled; the plan enables it again") ||
 		!strings.Contains(r.stdout, "Plan: 1 to add, 1 to change, 0 to destroy") ||
-		!strings.Contains(r.stdout, "(deleted outside Terraform, or read as gone): module.buckets.aws_s3_bucket_lifecycle_configuration.certs.") {
+		!strings.Contains(r.stdout, "(deleted outside Terraform, or read as gone): module.buckets.aws_s3_bucket_lifecycle_configuration.certs.") ||
+		!keySetBack.MatchString(r.stdout) {
 		t.Errorf("up with the cluster key disabled and the certs bucket's lifecycle rules deleted: want both named and applied, got %s", r)
 	}
 	if state := backup.keyState(t); state != "Enabled" {
