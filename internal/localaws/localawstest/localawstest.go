@@ -4,8 +4,6 @@ package localawstest
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -78,9 +76,10 @@ func CreateFileSystem(ctx context.Context, t testing.TB, c *efs.Client, in *efs.
 // credentials and few retries.
 func ProviderHCL(url, region string, services ...string) string {
 	var endpoints strings.Builder
-	for _, s := range append(slices.Clone(services), "sts") {
-		fmt.Fprintf(&endpoints, "    %s = %q\n", s, url)
+	for _, s := range services {
+		endpoints.WriteString("    " + s + ` = "` + url + "\"\n")
 	}
+	endpoints.WriteString(`    sts = "` + url + "\"\n")
 	return `terraform {
   required_providers {
     aws = { source = "hashicorp/aws", version = "~> 5.100" }
