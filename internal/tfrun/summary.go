@@ -168,7 +168,7 @@ func undoneOutside(plan *tfjson.Plan) []OutsideChange {
 		was, is := attributes(d.Change.Before), attributes(d.Change.After)
 		from, to, unknown := attributes(p.Before), attributes(p.After), attributes(p.AfterUnknown)
 		var names []string
-		for _, name := range slices.Sorted(maps.Keys(mergedKeys(was, is))) {
+		for _, name := range attributeNames(was, is) {
 			changedOutside := !reflect.DeepEqual(was[name], is[name])
 			changedByPlan := holdsTrue(unknown[name]) || !reflect.DeepEqual(from[name], to[name])
 			if changedOutside && changedByPlan {
@@ -190,15 +190,12 @@ func attributes(v any) map[string]any {
 	return m
 }
 
-func mergedKeys(a, b map[string]any) map[string]any {
-	keys := maps.Clone(a)
-	if keys == nil {
-		keys = map[string]any{}
-	}
-	for k := range b {
-		keys[k] = nil
-	}
-	return keys
+// attributeNames are the attribute names of before and after, sorted, each
+// once: an attribute may be null, and absent, on either side.
+func attributeNames(before, after map[string]any) []string {
+	names := slices.AppendSeq(slices.Collect(maps.Keys(before)), maps.Keys(after))
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // holdsTrue reports whether an after_unknown value marks anything unknown:
@@ -208,7 +205,11 @@ func holdsTrue(v any) bool {
 	case bool:
 		return x
 	case map[string]any:
-		return slices.ContainsFunc(slices.Collect(maps.Values(x)), holdsTrue)
+		for _, e := range x {
+			if holdsTrue(e) {
+				return true
+			}
+		}
 	case []any:
 		return slices.ContainsFunc(x, holdsTrue)
 	}
