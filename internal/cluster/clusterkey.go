@@ -9,8 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
-
-	"github.com/kforge/kforge/internal/tfrun"
 )
 
 // The cluster key encrypts the nodes' root volumes, the certs bucket and
@@ -53,16 +51,11 @@ func describeClusterKey(ctx context.Context, api KeyReader, arn string) (*kmstyp
 // system under it (kms_key_id forces a new one), deleting every EFS
 // volume's data, and points the alias and the bucket at the new key, while
 // the old one could still be saved. A disabled key needs nothing: the plan
-// enables it again (is_enabled), and up says so. No applied cluster, or a
-// key that cannot be read, is no refusal: the plan goes on as before.
-func (e *Env) checkStateKey(ctx context.Context, r *tfrun.Runner) error {
-	raw, err := r.Outputs(ctx)
-	if err != nil {
-		return err
-	}
-	out, ok, err := DecodeOutputs(raw)
-	if err != nil || !ok || out.KMSKeyARN == "" {
-		return err
+// enables it again (is_enabled), and up says so. A key that cannot be read
+// is no refusal: the plan goes on as before.
+func (e *Env) checkStateKey(ctx context.Context, out *Outputs) error {
+	if out.KMSKeyARN == "" {
+		return nil
 	}
 	cfg, err := e.AWSConfig(ctx)
 	if err != nil {

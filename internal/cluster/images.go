@@ -22,8 +22,8 @@ import (
 // (public images are deprecated two years after their creation at the
 // latest), but not a disabled or a deregistered one: then every launch of
 // the groups that boot it fails, while every running node still looks
-// healthy. So status and validate read each image, and up names one that
-// can no longer launch.
+// healthy. So status and validate read each image, and plan and up name,
+// before the plan, one that can no longer launch.
 
 // ImagesReader is the EC2 call the image check makes.
 type ImagesReader interface {
@@ -207,9 +207,10 @@ func imageStatuses(ctx context.Context, api ImagesReader, amis map[string]string
 	return out, nil
 }
 
-// noteImages names, in notes, the images an up left the cluster booting
-// that cannot launch or are deprecated. A failed read is a note too: the
-// apply succeeded, and `kforge status` reads the same.
+// noteImages names, in notes, the images the cluster boots (out, the
+// state's outputs) that cannot launch or are deprecated. A plan changes
+// none of them (a roll does), so they are a warning, not a refusal; a
+// failed read is a note too, and `kforge status` reads the same.
 func (e *Env) noteImages(ctx context.Context, out *Outputs) []ImageStatus {
 	cfg, err := e.AWSConfig(ctx)
 	var images []ImageStatus

@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/exitcode"
@@ -78,6 +81,67 @@ func TestImageStatusesAgainstEmulator(t *testing.T) {
 	}
 	if len(ui.notes) != 0 {
 		t.Errorf("notes %q, want none", ui.notes)
+	}
+}
+
+// stateOutputs are the outputs of a state, as Terraform gives them.
+type stateOutputs map[string]json.RawMessage
+
+func (s stateOutputs) Outputs(context.Context) (map[string]json.RawMessage, error) { return s, nil }
+
+// Plan and up read the state's images before the plan, on the emulator:
+// an image that can no longer launch is a warning naming its group and
+// the fix, with the plan still to come; the cluster key is read first and
+// a key pending deletion refuses before any image is read; a state with
+// no outputs (nothing applied yet) is nothing to check.
+func TestCheckStateNamesImagesBeforeThePlan(t *testing.T) {
+	cfg, _ := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	shared, deregistered := emulatorImages(t, ec2.NewFromConfig(cfg))
+	keys := kms.NewFromConfig(cfg)
+	key, err := keys.CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := &recordingUI{}
+	e, err := Open(ctx, "local", NeedEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: aws.ToString(cfg.BaseEndpoint), UI: ui})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(amis map[string]string) stateOutputs {
+		t.Helper()
+		raw := stateOutputs{"kms_key_arn": json.RawMessage(strconv.Quote(aws.ToString(key.KeyMetadata.Arn)))}
+		data, err := json.Marshal(amis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw["amis"] = data
+		return raw
+	}
+
+	images, err := e.checkState(ctx, state(map[string]string{"controller": shared, "general": shared}))
+	if err != nil || len(images) != 1 || !images[0].Launches() || len(ui.notes) != 0 {
+		t.Fatalf("state with an available image: %+v, %v, notes %q; want it read, and nothing said", images, err, ui.notes)
+	}
+	images, err = e.checkState(ctx, state(map[string]string{"controller": shared, "spot": deregistered}))
+	if err != nil || len(images) != 2 {
+		t.Fatalf("state with a deregistered image: %+v, %v; want both images and no refusal", images, err)
+	}
+	if len(ui.notes) != 1 || !strings.HasPrefix(ui.notes[0], "warning: image "+deregistered+" of spot cannot launch") || !strings.Contains(ui.notes[0], "set amiID in envs/local.yaml") {
+		t.Errorf("notes %q, want the warning on spot's image with the amiID fix", ui.notes)
+	}
+
+	if images, err := e.checkState(ctx, stateOutputs{}); err != nil || images != nil {
+		t.Errorf("state with no outputs: %+v, %v; want nothing checked", images, err)
+	}
+
+	if _, err := keys.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: key.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	ui.notes = nil
+	images, err = e.checkState(ctx, state(map[string]string{"spot": deregistered}))
+	if ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "pending deletion") || images != nil || len(ui.notes) != 0 {
+		t.Errorf("key pending deletion: %+v, %v, notes %q; want the key's refusal and no image read", images, err, ui.notes)
 	}
 }
 

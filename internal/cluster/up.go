@@ -68,22 +68,24 @@ type UpResult struct {
 	// Outdated are the groups whose instances run an older launch
 	// template: what only a roll applies (outdated.go).
 	Outdated []OutdatedGroup `json:"outdated,omitempty"`
-	// Images are the images the launch templates boot (images.go).
+	// Images are the images the state's launch templates boot, read
+	// before the plan (images.go); none before the first apply.
 	Images   []ImageStatus   `json:"images,omitempty"`
 	Emulator *EmulatorRecord `json:"emulator,omitempty"`
 	Note     string          `json:"note,omitempty"`
 }
 
 // RunUp creates or updates the environment's infrastructure: state bucket
-// and init, removal of a killed apply's orphans, plan, adoption of security
-// group rules that exist unrecorded, confirmation through the UI when there
-// are changes, apply, outputs, and the instances only a roll brings onto
-// their group's launch template, and the images that can no longer launch.
+// and init, the checks on what the last apply left (the cluster key, the
+// images that can no longer launch), removal of a killed apply's orphans,
+// plan, adoption of security group rules that exist unrecorded,
+// confirmation through the UI when there are changes, apply, outputs, and
+// the instances only a roll brings onto their group's launch template.
 func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkLab(); err != nil {
 		return nil, err
 	}
-	r, err := e.prepareChecked(ctx, true)
+	r, images, err := e.prepareChecked(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +139,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 		p.CostLine, p.CostErr = cost.PreviewLine(full)
 		o.Preview(p)
 	}
-	res := &UpResult{Summary: plan.Summary}
+	res := &UpResult{Summary: plan.Summary, Images: images}
 	if plan.Changes && plan.Summary.Total() > 0 {
 		if err := e.opts.UI.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
 			return nil, err
@@ -162,7 +164,6 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if !o.RollsNext {
 		res.Outdated = e.noteOutdated(ctx, &res.Outputs)
 	}
-	res.Images = e.noteImages(ctx, &res.Outputs)
 	res.Env, res.Emulator, res.Note = e.Name, e.Emulator, e.EmulatorNote()
 	return res, nil
 }
@@ -185,6 +186,8 @@ type PlanResult struct {
 	// Disruptions are the changes `kforge up` refuses without
 	// --allow-disruption.
 	Disruptions []Disruption
+	// Images are the images the state's launch templates boot.
+	Images []ImageStatus
 }
 
 // MarshalJSON is the result `kforge plan --output json` prints.
@@ -195,12 +198,13 @@ func (r *PlanResult) MarshalJSON() ([]byte, error) {
 		Summary     tfrun.Summary `json:"summary"`
 		Disruptions []Disruption  `json:"disruptions"`
 		File        string        `json:"plan_file"`
-	}{r.Env, r.Plan.Changes, r.Plan.Summary, append([]Disruption{}, r.Disruptions...), r.Plan.File})
+		Images      []ImageStatus `json:"images,omitempty"`
+	}{r.Env, r.Plan.Changes, r.Plan.Summary, append([]Disruption{}, r.Disruptions...), r.Plan.File, r.Images})
 }
 
 // RunPlan plans the environment's changes and saves the plan.
 func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
-	r, err := e.prepareChecked(ctx, false)
+	r, images, err := e.prepareChecked(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +220,7 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &PlanResult{Env: e.Name, Plan: plan}
+	res := &PlanResult{Env: e.Name, Plan: plan, Images: images}
 	if plan.Changes {
 		full, err := r.FullPlan(ctx, plan)
 		if err != nil {
@@ -233,24 +237,52 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 }
 
 // prepareChecked is Prepare followed by the checks plan and up make before
-// Terraform plans: the cluster key in state, the instance types' capacity
-// and the region's network quotas, whose shortfall refuses up (applying)
-// and only warns in plan.
-func (e *Env) prepareChecked(ctx context.Context, applying bool) (*tfrun.Runner, error) {
+// Terraform plans: on what the last apply left (checkState), the instance
+// types' capacity and the region's network quotas, whose shortfall refuses
+// up (applying) and only warns in plan. It returns the images the state's
+// launch templates boot.
+func (e *Env) prepareChecked(ctx context.Context, applying bool) (*tfrun.Runner, []ImageStatus, error) {
 	r, err := e.Prepare(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	images, err := e.checkState(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := e.checkCapacity(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := e.checkNetworkQuotas(ctx, applying); err != nil {
+		return nil, nil, err
+	}
+	return r, images, nil
+}
+
+// checkState reads the state's outputs once for the checks on what the
+// last apply left: the cluster key (checkStateKey), then the images its
+// launch templates boot (noteImages), so that the warning on an image that
+// can no longer launch comes with the plan, before anything is applied.
+// No applied cluster is nothing to check.
+func (e *Env) checkState(ctx context.Context, state outputsReader) ([]ImageStatus, error) {
+	raw, err := state.Outputs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.checkStateKey(ctx, r); err != nil {
+	out, ok, err := DecodeOutputs(raw)
+	if err != nil || !ok {
 		return nil, err
 	}
-	if err := e.checkCapacity(ctx); err != nil {
+	if err := e.checkStateKey(ctx, &out); err != nil {
 		return nil, err
 	}
-	if err := e.checkNetworkQuotas(ctx, applying); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return e.noteImages(ctx, &out), nil
+}
+
+// outputsReader reads the root module's outputs from the state, as
+// tfrun.Runner does.
+type outputsReader interface {
+	Outputs(context.Context) (map[string]json.RawMessage, error)
 }
 
 // checkLab refuses --nodes (Options.Nodes) unless the environment's
