@@ -263,7 +263,9 @@ func (e *Env) prepareChecked(ctx context.Context, applying bool) (*tfrun.Runner,
 // last apply left: the cluster key (checkStateKey), then the images its
 // launch templates boot (noteImages), so that the warning on an image that
 // can no longer launch comes with the plan, before anything is applied.
-// No applied cluster is nothing to check.
+// No applied cluster is nothing to check. With amiID, every launch
+// template boots that image after the apply, and checkConfiguredImage
+// refuses one that cannot launch: the state's images are not read.
 func (e *Env) checkState(ctx context.Context, state outputsReader) ([]ImageStatus, error) {
 	raw, err := state.Outputs(ctx)
 	if err != nil {
@@ -273,7 +275,7 @@ func (e *Env) checkState(ctx context.Context, state outputsReader) ([]ImageStatu
 	if err != nil || !ok {
 		return nil, err
 	}
-	if err := e.checkStateKey(ctx, &out); err != nil {
+	if err := e.checkStateKey(ctx, &out); err != nil || e.Config.AMIID != "" {
 		return nil, err
 	}
 	return e.noteImages(ctx, &out), nil
