@@ -69,7 +69,8 @@ type UpResult struct {
 	// template: what only a roll applies (outdated.go).
 	Outdated []OutdatedGroup `json:"outdated,omitempty"`
 	// Images are the images the state's launch templates boot, read
-	// before the plan (images.go); none before the first apply.
+	// before the plan (images.go, checkState); none before the first
+	// apply, nor with amiID.
 	Images   []ImageStatus   `json:"images,omitempty"`
 	Emulator *EmulatorRecord `json:"emulator,omitempty"`
 	Note     string          `json:"note,omitempty"`
@@ -186,7 +187,8 @@ type PlanResult struct {
 	// Disruptions are the changes `kforge up` refuses without
 	// --allow-disruption.
 	Disruptions []Disruption
-	// Images are the images the state's launch templates boot.
+	// Images are the images the state's launch templates boot, as
+	// UpResult.Images.
 	Images []ImageStatus
 }
 
@@ -275,8 +277,11 @@ func (e *Env) checkState(ctx context.Context, state outputsReader) ([]ImageStatu
 	if err != nil || !ok {
 		return nil, err
 	}
-	if err := e.checkStateKey(ctx, &out); err != nil || e.Config.AMIID != "" {
+	if err := e.checkStateKey(ctx, &out); err != nil {
 		return nil, err
+	}
+	if e.Config.AMIID != "" {
+		return nil, nil
 	}
 	return e.noteImages(ctx, &out), nil
 }
