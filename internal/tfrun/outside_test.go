@@ -46,6 +46,10 @@ func TestUndoneOutside(t *testing.T) {
 			{Address: "data.aws_ami.x", Mode: tfjson.DataResourceMode, Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionUpdate}, Before: obj("id", "1"), After: obj("id", "2")}},
 			// Replaced: every attribute changed outside is set again.
 			managed("aws_instance.replaced", obj("ami", "a"), obj("ami", "b"), tfjson.ActionUpdate),
+			// A session lengthened and a description changed by hand; the
+			// configuration changed the description too, so the plan sets
+			// the session back and the description to its new value.
+			managed("aws_iam_role.both", obj("description", "old", "max_session_duration", 3600.0), obj("description", "by hand", "max_session_duration", 7200.0), tfjson.ActionUpdate),
 		},
 		ResourceChanges: []*tfjson.ResourceChange{
 			managed("module.ingress.aws_security_group.nlb", obj("ingress", []any{"22"}, "tags", obj("a", "1", "b", "2"), "name", "n"), obj("ingress", []any{}, "tags", obj("a", "1"), "name", "n"), tfjson.ActionUpdate),
@@ -54,25 +58,35 @@ func TestUndoneOutside(t *testing.T) {
 			unknownTags,
 			{Address: "data.aws_ami.x", Mode: tfjson.DataResourceMode, Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionRead}}},
 			managed("aws_instance.replaced", obj("ami", "b"), obj("ami", "a"), tfjson.ActionDelete, tfjson.ActionCreate),
+			managed("aws_iam_role.both", obj("description", "by hand", "max_session_duration", 7200.0), obj("description", "new", "max_session_duration", 3600.0), tfjson.ActionUpdate),
 		},
 	}
 	want := []OutsideChange{
+		{Address: "aws_iam_role.both", Attributes: []string{"description", "max_session_duration"}, Reconfigured: []string{"description"}},
 		{Address: "aws_instance.replaced", Attributes: []string{"ami"}},
-		{Address: "aws_lb.unknown", Attributes: []string{"tags"}},
+		{Address: "aws_lb.unknown", Attributes: []string{"tags"}, Reconfigured: []string{"tags"}},
 		{Address: "module.ingress.aws_security_group.nlb", Attributes: []string{"ingress", "tags"}},
 	}
 	s := Summarize(plan)
 	if !reflect.DeepEqual(s.UndoneOutside, want) {
 		t.Errorf("UndoneOutside = %+v\nwant %+v", s.UndoneOutside, want)
 	}
-	line := s.UndoneOutsideLine()
-	if !strings.Contains(line, "set back by this plan: aws_instance.replaced (ami), aws_lb.unknown (tags), module.ingress.aws_security_group.nlb (ingress, tags). Applying undoes") {
-		t.Errorf("UndoneOutsideLine = %q", line)
+	undone := s.UndoneOutsideLine()
+	if !strings.Contains(undone, "set back by this plan: aws_iam_role.both (max_session_duration), aws_instance.replaced (ami), module.ingress.aws_security_group.nlb (ingress, tags). Applying undoes") {
+		t.Errorf("UndoneOutsideLine = %q", undone)
 	}
-	if lines := s.OutsideLines(); len(lines) != 1 || lines[0] != line {
-		t.Errorf("OutsideLines = %q, want the one line", lines)
+	reconfigured := s.ReconfiguredOutsideLine()
+	if !strings.Contains(reconfigured, "changed again by this plan, to a new value from the configuration or one known only at the apply: aws_iam_role.both (description), aws_lb.unknown (tags). Applying replaces") {
+		t.Errorf("ReconfiguredOutsideLine = %q", reconfigured)
 	}
-	if empty := (Summary{}); empty.UndoneOutsideLine() != "" || empty.OutsideLines() != nil {
+	if lines := s.OutsideLines(); !reflect.DeepEqual(lines, []string{undone, reconfigured}) {
+		t.Errorf("OutsideLines = %q, want the two lines", lines)
+	}
+	onlySetBack := Summary{UndoneOutside: want[1:2]}
+	if line := onlySetBack.ReconfiguredOutsideLine(); line != "" {
+		t.Errorf("a change only set back has a reconfigured line: %q", line)
+	}
+	if empty := (Summary{}); empty.UndoneOutsideLine() != "" || empty.ReconfiguredOutsideLine() != "" || empty.OutsideLines() != nil {
 		t.Errorf("a summary with nothing outside has lines: %q", empty.OutsideLines())
 	}
 }
@@ -106,8 +120,9 @@ func TestPlanStreamNamesWhenToReadTheFullPlan(t *testing.T) {
 // TestPlanNamesWhatItUndoesOnTheEmulator applies roles with the real AWS
 // provider to the emulator, changes them through the IAM API as an
 // operator would by hand, and plans: the plan's summary names the role
-// whose changes it sets back, with the attributes, and not the role whose
-// change outside the configuration ignores.
+// whose changes it sets back, with the attributes, names as reconfigured
+// the description changed by hand and in the configuration, and leaves
+// out the change outside the configuration ignores.
 func TestPlanNamesWhatItUndoesOnTheEmulator(t *testing.T) {
 	plugins := os.Getenv("KFORGE_PLUGIN_DIR")
 	if plugins == "" {
@@ -168,11 +183,9 @@ locals {
 		t.Fatal(err)
 	}
 
-	// By hand: a longer session on both roles, and a tag.
+	// By hand: a longer session on both roles, a tag, and a description.
 	client := iam.NewFromConfig(cfg)
-	// UpdateRole without a description clears it on the emulator, so the
-	// ignored role's is given again: its only change outside is ignored.
-	for name, description := range map[string]*string{"undone": nil, "ignored": aws.String("first")} {
+	for name, description := range map[string]*string{"undone": nil, "ignored": aws.String("by hand")} {
 		_, err := client.UpdateRole(ctx, &iam.UpdateRoleInput{RoleName: aws.String(name), MaxSessionDuration: aws.Int32(7200), Description: description})
 		if err != nil {
 			t.Fatal(err)
@@ -182,14 +195,18 @@ locals {
 		t.Fatal(err)
 	}
 
-	// The ignored role's description changes in the configuration: the
-	// plan updates it, but not what was changed outside.
+	// The ignored role's description changes in the configuration too:
+	// the plan sets it to the new one, not back, and leaves the session
+	// the configuration ignores.
 	write(root("second"))
 	second, err := r.Plan(ctx, "second.tfplan", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []OutsideChange{{Address: "aws_iam_role.undone", Attributes: []string{"max_session_duration", "tags", "tags_all"}}}
+	want := []OutsideChange{
+		{Address: "aws_iam_role.ignored", Attributes: []string{"description"}, Reconfigured: []string{"description"}},
+		{Address: "aws_iam_role.undone", Attributes: []string{"max_session_duration", "tags", "tags_all"}},
+	}
 	if !reflect.DeepEqual(second.Summary.UndoneOutside, want) {
 		t.Errorf("UndoneOutside from the plan stream = %+v, want %+v", second.Summary.UndoneOutside, want)
 	}
@@ -225,7 +242,10 @@ func TestOutsideLinesAreDocumented(t *testing.T) {
 	}
 	s := Summary{
 		DeletedOutside: []string{"module.buckets.aws_s3_bucket_lifecycle_configuration.certs"},
-		UndoneOutside:  []OutsideChange{{Address: "module.iam.aws_iam_role.worker", Attributes: []string{"max_session_duration", "tags", "tags_all"}}},
+		UndoneOutside: []OutsideChange{
+			{Address: "module.iam.aws_iam_role.worker", Attributes: []string{"max_session_duration", "tags", "tags_all"}},
+			{Address: `module.workers.aws_autoscaling_group.this["general"]`, Attributes: []string{"max_size"}, Reconfigured: []string{"max_size"}},
+		},
 	}
 	for _, line := range s.OutsideLines() {
 		if !strings.Contains(string(doc), "\n"+line+"\n") {

@@ -41,6 +41,23 @@ type OutsideChange struct {
 	// changed by the plan, sorted; only their names, never their values,
 	// which may be secret.
 	Attributes []string `json:"attributes"`
+	// Reconfigured are those of Attributes the plan does not set back to
+	// what the last apply left but to another value: the configuration
+	// changed them too, or their new value is known only at the apply.
+	// Sorted; empty where the plan sets every one back.
+	Reconfigured []string `json:"reconfigured,omitempty"`
+}
+
+// SetBack are the attributes the plan sets back to what the last apply
+// left: Attributes but those Reconfigured.
+func (c OutsideChange) SetBack() []string {
+	var names []string
+	for _, name := range c.Attributes {
+		if !slices.Contains(c.Reconfigured, name) {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // Total is the number of resources the plan touches.
@@ -148,7 +165,8 @@ func Summarize(plan *tfjson.Plan) Summary {
 // undoneOutside compares each managed resource Terraform found updated
 // outside Terraform with what the plan does to it: the top-level
 // attributes both changed outside and changed by the plan are what
-// applying undoes. A change outside that the configuration ignores (a
+// applying undoes, set back to what the last apply left where the
+// plan's value is that one, else reconfigured. A change outside that the configuration ignores (a
 // group's desired capacity, set by Cluster Autoscaler) is left as it is by
 // the plan, so it is not named, nor is a resource the plan changes only
 // where nothing changed outside.
@@ -167,16 +185,21 @@ func undoneOutside(plan *tfjson.Plan) []OutsideChange {
 		}
 		was, is := attributes(d.Change.Before), attributes(d.Change.After)
 		from, to, unknown := attributes(p.Before), attributes(p.After), attributes(p.AfterUnknown)
-		var names []string
+		c := OutsideChange{Address: d.Address}
 		for _, name := range attributeNames(was, is) {
+			unknownAfter := holdsTrue(unknown[name])
 			changedOutside := !reflect.DeepEqual(was[name], is[name])
-			changedByPlan := holdsTrue(unknown[name]) || !reflect.DeepEqual(from[name], to[name])
-			if changedOutside && changedByPlan {
-				names = append(names, name)
+			changedByPlan := unknownAfter || !reflect.DeepEqual(from[name], to[name])
+			if !changedOutside || !changedByPlan {
+				continue
+			}
+			c.Attributes = append(c.Attributes, name)
+			if unknownAfter || !reflect.DeepEqual(was[name], to[name]) {
+				c.Reconfigured = append(c.Reconfigured, name)
 			}
 		}
-		if len(names) > 0 {
-			out = append(out, OutsideChange{Address: d.Address, Attributes: names})
+		if len(c.Attributes) > 0 {
+			out = append(out, c)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })

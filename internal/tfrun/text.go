@@ -91,23 +91,48 @@ func (s Summary) DeletedOutsideLine() string {
 }
 
 // UndoneOutsideLine names the resources changed outside Terraform whose
-// changes the plan sets back, with the attributes; "" when there are none.
+// changes the plan sets back to what the last apply left, with the
+// attributes; "" when there are none.
 func (s Summary) UndoneOutsideLine() string {
-	if len(s.UndoneOutside) == 0 {
+	names := outsideNames(s.UndoneOutside, OutsideChange.SetBack)
+	if names == "" {
 		return ""
 	}
-	names := make([]string, len(s.UndoneOutside))
-	for i, c := range s.UndoneOutside {
-		names[i] = fmt.Sprintf("%s (%s)", c.Address, strings.Join(c.Attributes, ", "))
+	return fmt.Sprintf("Changed outside Terraform since the last apply, and set back by this plan: %s. Applying undoes those changes; to keep one, make it in the configuration.", names)
+}
+
+// ReconfiguredOutsideLine names the resources changed outside Terraform
+// whose changes the plan replaces with values the last apply did not set
+// (or may not: known only at the apply), with the attributes; "" when
+// there are none. Saying "set back" of
+// those would be wrong: the value set by hand goes, and the one before it
+// does not come back either.
+func (s Summary) ReconfiguredOutsideLine() string {
+	names := outsideNames(s.UndoneOutside, func(c OutsideChange) []string { return c.Reconfigured })
+	if names == "" {
+		return ""
 	}
-	return fmt.Sprintf("Changed outside Terraform since the last apply, and set back by this plan: %s. Applying undoes those changes; to keep one, make it in the configuration.", strings.Join(names, ", "))
+	return fmt.Sprintf("Changed outside Terraform since the last apply, and changed again by this plan, to a new value from the configuration or one known only at the apply: %s. Applying replaces those changes; to keep one, make it the configuration's.", names)
+}
+
+// outsideNames lists each change's address with the attributes attrs
+// picks from it, leaving out a change it picks none from.
+func outsideNames(changes []OutsideChange, attrs func(OutsideChange) []string) string {
+	var names []string
+	for _, c := range changes {
+		if picked := attrs(c); len(picked) > 0 {
+			names = append(names, fmt.Sprintf("%s (%s)", c.Address, strings.Join(picked, ", ")))
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // OutsideLines are the summary's lines on what changed outside Terraform:
-// what the plan creates again and what it sets back.
+// what the plan creates again, what it sets back, and what it changes
+// again to new values.
 func (s Summary) OutsideLines() []string {
 	var lines []string
-	for _, line := range []string{s.DeletedOutsideLine(), s.UndoneOutsideLine()} {
+	for _, line := range []string{s.DeletedOutsideLine(), s.UndoneOutsideLine(), s.ReconfiguredOutsideLine()} {
 		if line != "" {
 			lines = append(lines, line)
 		}
