@@ -29,19 +29,21 @@ func TestUndoneOutside(t *testing.T) {
 		}
 		return m
 	}
-	unknownTags := managed("aws_lb.unknown", obj("tags", obj("a", "1")), obj("tags", nil), tfjson.ActionUpdate)
-	unknownTags.Change.AfterUnknown = obj("tags", obj("a", true))
+	unknownTags := managed("aws_lb.unknown", obj("tags", obj("a", "1"), "tags_all", obj("a", "1")), obj("tags", nil, "tags_all", nil), tfjson.ActionUpdate)
+	unknownTags.Change.AfterUnknown = obj("tags", obj("a", true), "tags_all", true)
 	plan := &tfjson.Plan{
 		ResourceDrift: []*tfjson.ResourceChange{
-			// An ingress rule and a tag added by hand; the plan removes both.
+			// An ingress rule and a tag added by hand; the plan removes both,
+			// and names the tag by its key.
 			managed("module.ingress.aws_security_group.nlb", obj("ingress", []any{}, "tags", obj("a", "1"), "name", "n"), obj("ingress", []any{"22"}, "tags", obj("a", "1", "b", "2"), "name", "n"), tfjson.ActionUpdate),
 			// A capacity set by Cluster Autoscaler, ignored by the
 			// configuration; the plan changes the group's max only.
 			managed("aws_autoscaling_group.pool", obj("desired_capacity", 1.0, "max_size", 3.0), obj("desired_capacity", 4.0, "max_size", 3.0), tfjson.ActionUpdate),
 			// Changed outside, left alone by the plan.
 			managed("aws_efs_file_system.this", obj("size", 1.0), obj("size", 9.0), tfjson.ActionUpdate),
-			// Changed outside, and the plan's new value is not known yet.
-			managed("aws_lb.unknown", obj("tags", obj("a", "0")), obj("tags", obj("a", "1")), tfjson.ActionUpdate),
+			// Changed outside, and the plan's new value is not known yet:
+			// one tag's, and a whole map's.
+			managed("aws_lb.unknown", obj("tags", obj("a", "0"), "tags_all", obj("a", "0")), obj("tags", obj("a", "1"), "tags_all", obj("a", "1")), tfjson.ActionUpdate),
 			// A data source read anew is no change outside.
 			{Address: "data.aws_ami.x", Mode: tfjson.DataResourceMode, Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionUpdate}, Before: obj("id", "1"), After: obj("id", "2")}},
 			// Replaced: every attribute changed outside is set again.
@@ -64,19 +66,19 @@ func TestUndoneOutside(t *testing.T) {
 	want := []OutsideChange{
 		{Address: "aws_iam_role.both", Attributes: []string{"description", "max_session_duration"}, Reconfigured: []string{"description"}},
 		{Address: "aws_instance.replaced", Attributes: []string{"ami"}},
-		{Address: "aws_lb.unknown", Attributes: []string{"tags"}, Reconfigured: []string{"tags"}},
-		{Address: "module.ingress.aws_security_group.nlb", Attributes: []string{"ingress", "tags"}},
+		{Address: "aws_lb.unknown", Attributes: []string{`tags["a"]`, "tags_all"}, Reconfigured: []string{`tags["a"]`, "tags_all"}},
+		{Address: "module.ingress.aws_security_group.nlb", Attributes: []string{"ingress", `tags["b"]`}},
 	}
 	s := Summarize(plan)
 	if !reflect.DeepEqual(s.UndoneOutside, want) {
 		t.Errorf("UndoneOutside = %+v\nwant %+v", s.UndoneOutside, want)
 	}
 	undone := s.UndoneOutsideLine()
-	if !strings.Contains(undone, "set back by this plan: aws_iam_role.both (max_session_duration), aws_instance.replaced (ami), module.ingress.aws_security_group.nlb (ingress, tags). Applying undoes") {
+	if !strings.Contains(undone, "set back by this plan: aws_iam_role.both (max_session_duration), aws_instance.replaced (ami), module.ingress.aws_security_group.nlb (ingress, tags[\"b\"]). Applying undoes") {
 		t.Errorf("UndoneOutsideLine = %q", undone)
 	}
 	reconfigured := s.ReconfiguredOutsideLine()
-	if !strings.Contains(reconfigured, "changed again by this plan, to a new value from the configuration or one known only at the apply: aws_iam_role.both (description), aws_lb.unknown (tags). Applying replaces") {
+	if !strings.Contains(reconfigured, "changed again by this plan, to a new value from the configuration or one known only at the apply: aws_iam_role.both (description), aws_lb.unknown (tags[\"a\"], tags_all). Applying replaces") {
 		t.Errorf("ReconfiguredOutsideLine = %q", reconfigured)
 	}
 	if lines := s.OutsideLines(); !reflect.DeepEqual(lines, []string{undone, reconfigured}) {
@@ -205,7 +207,7 @@ locals {
 	}
 	want := []OutsideChange{
 		{Address: "aws_iam_role.ignored", Attributes: []string{"description"}, Reconfigured: []string{"description"}},
-		{Address: "aws_iam_role.undone", Attributes: []string{"max_session_duration", "tags", "tags_all"}},
+		{Address: "aws_iam_role.undone", Attributes: []string{"max_session_duration", `tags["owner"]`, `tags_all["owner"]`}},
 	}
 	if !reflect.DeepEqual(second.Summary.UndoneOutside, want) {
 		t.Errorf("UndoneOutside from the plan stream = %+v, want %+v", second.Summary.UndoneOutside, want)
@@ -243,7 +245,7 @@ func TestOutsideLinesAreDocumented(t *testing.T) {
 	s := Summary{
 		DeletedOutside: []string{"module.buckets.aws_s3_bucket_lifecycle_configuration.certs"},
 		UndoneOutside: []OutsideChange{
-			{Address: "module.iam.aws_iam_role.worker", Attributes: []string{"max_session_duration", "tags", "tags_all"}},
+			{Address: "module.iam.aws_iam_role.worker", Attributes: []string{"max_session_duration", `tags["owner"]`, `tags_all["owner"]`}},
 			{Address: `module.workers.aws_autoscaling_group.this["general"]`, Attributes: []string{"max_size"}, Reconfigured: []string{"max_size"}},
 		},
 	}

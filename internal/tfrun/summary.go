@@ -1,6 +1,7 @@
 package tfrun
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -38,8 +39,8 @@ type Summary struct {
 type OutsideChange struct {
 	Address string `json:"address"`
 	// Attributes are its top-level arguments both changed outside and
-	// changed by the plan, sorted; only their names, never their values,
-	// which may be secret.
+	// changed by the plan, sorted; a map's (tags) by the keys, as
+	// `tags["owner"]`. Only names, never values, which may be secret.
 	Attributes []string `json:"attributes"`
 	// Reconfigured are those of Attributes the plan does not set back to
 	// what the last apply left but to another value: the configuration
@@ -183,20 +184,27 @@ func undoneOutside(plan *tfjson.Plan) []OutsideChange {
 		if p == nil || d.Change == nil || d.Mode != tfjson.ManagedResourceMode || !d.Change.Actions.Update() {
 			continue
 		}
-		was, is := attributes(d.Change.Before), attributes(d.Change.After)
-		from, to, unknown := attributes(p.Before), attributes(p.After), attributes(p.AfterUnknown)
+		v := values{
+			was: attributes(d.Change.Before), is: attributes(d.Change.After),
+			from: attributes(p.Before), to: attributes(p.After), unknown: attributes(p.AfterUnknown),
+		}
 		c := OutsideChange{Address: d.Address}
-		for _, name := range attributeNames(was, is) {
-			unknownAfter := holdsTrue(unknown[name])
-			changedOutside := !reflect.DeepEqual(was[name], is[name])
-			changedByPlan := unknownAfter || !reflect.DeepEqual(from[name], to[name])
-			if !changedOutside || !changedByPlan {
+		for _, name := range attributeNames(v.was, v.is) {
+			if !v.undone(name) {
 				continue
 			}
-			c.Attributes = append(c.Attributes, name)
-			if unknownAfter || !reflect.DeepEqual(was[name], to[name]) {
-				c.Reconfigured = append(c.Reconfigured, name)
+			// A map (tags) is named by the keys changed both outside and
+			// by the plan: "tags" alone does not say which of a
+			// resource's tags the apply takes away.
+			if entries, ok := v.entries(name); ok {
+				for _, key := range attributeNames(entries.was, entries.is) {
+					if entries.undone(key) {
+						c.add(fmt.Sprintf("%s[%q]", name, key), entries.reconfigured(key))
+					}
+				}
+				continue
 			}
+			c.add(name, v.reconfigured(name))
 		}
 		if len(c.Attributes) > 0 {
 			out = append(out, c)
@@ -204,6 +212,59 @@ func undoneOutside(plan *tfjson.Plan) []OutsideChange {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
 	return out
+}
+
+// values are one object's values in a plan: before and after the change
+// outside (the drift), before and after the plan, and which of the
+// plan's are known only at the apply.
+type values struct {
+	was, is, from, to, unknown map[string]any
+}
+
+// undone reports whether name was changed outside and is changed again by
+// the plan.
+func (v values) undone(name string) bool {
+	changedOutside := !reflect.DeepEqual(v.was[name], v.is[name])
+	changedByPlan := holdsTrue(v.unknown[name]) || !reflect.DeepEqual(v.from[name], v.to[name])
+	return changedOutside && changedByPlan
+}
+
+// reconfigured reports whether the plan changes name to something other
+// than what the last apply left, or to a value known only at the apply.
+func (v values) reconfigured(name string) bool {
+	return holdsTrue(v.unknown[name]) || !reflect.DeepEqual(v.was[name], v.to[name])
+}
+
+// entries are the values of a map-valued attribute, such as tags, keyed
+// by its keys; false where the attribute is not a map on every side (null
+// counts as an empty map) or is unknown as a whole.
+func (v values) entries(name string) (values, bool) {
+	if u, whole := v.unknown[name].(bool); whole && u {
+		return values{}, false
+	}
+	var e values
+	for _, side := range []struct {
+		from map[string]any
+		to   *map[string]any
+	}{{v.was, &e.was}, {v.is, &e.is}, {v.from, &e.from}, {v.to, &e.to}} {
+		value := side.from[name]
+		m, ok := value.(map[string]any)
+		if !ok && value != nil {
+			return values{}, false
+		}
+		*side.to = m
+	}
+	e.unknown, _ = v.unknown[name].(map[string]any)
+	return e, true
+}
+
+// add names an attribute (or a map's entry) both changed outside and
+// changed by the plan.
+func (c *OutsideChange) add(name string, reconfigured bool) {
+	c.Attributes = append(c.Attributes, name)
+	if reconfigured {
+		c.Reconfigured = append(c.Reconfigured, name)
+	}
 }
 
 // attributes is a resource value of a plan's JSON as its top-level
