@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 
 	"github.com/kforge/kforge/internal/config"
-	"github.com/kforge/kforge/internal/exitcode"
 )
 
 // A Region holds 5 VPCs, 5 internet gateways, 5 Elastic IP addresses and
@@ -309,14 +308,5 @@ func (e *Env) checkNetworkQuotas(ctx context.Context, refuse bool) error {
 	for _, s := range short {
 		lines = append(lines, s.Message(e.Name, e.Config.Region))
 	}
-	switch {
-	case len(lines) == 0:
-		return nil
-	case refuse:
-		return exitcode.Failuref("%s", strings.Join(lines, "\n"))
-	}
-	for _, l := range lines {
-		e.opts.UI.Notef("warning: %s\n", l)
-	}
-	return nil
+	return e.shortfalls(lines, refuse)
 }

@@ -79,8 +79,9 @@ type UpResult struct {
 // RunUp creates or updates the environment's infrastructure: state bucket
 // and init, the checks on what the last apply left (the cluster key, the
 // images that can no longer launch), removal of a killed apply's orphans,
-// plan, adoption of security group rules that exist unrecorded,
-// confirmation through the UI when there are changes, apply, outputs, and
+// plan, adoption of security group rules that exist unrecorded, the
+// account's IAM quotas against what the plan creates, confirmation through
+// the UI when there are changes, apply, outputs, and
 // the instances only a roll brings onto their group's launch template.
 func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkLab(); err != nil {
@@ -125,6 +126,9 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 		disruptions = Disruptions(full, o.VersionChange)
 		if len(disruptions) > 0 && !o.AllowDisruption {
 			return nil, disruptionError(e.Name, disruptions)
+		}
+		if err := e.checkIAMQuotas(ctx, full, true); err != nil {
+			return nil, err
 		}
 	}
 	if o.Preview != nil {
@@ -229,6 +233,9 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 			return nil, err
 		}
 		res.Disruptions = Disruptions(full, false)
+		if err := e.checkIAMQuotas(ctx, full, false); err != nil {
+			return nil, err
+		}
 	}
 	if o.Full {
 		if res.Text, err = r.ShowPlan(ctx, plan.File); err != nil {
