@@ -28,12 +28,12 @@ func prodFirstPlan(t *testing.T) *tfjson.Plan {
 	return fixture.Plan(t, filepath.Join("..", "cost", "testdata", "plans", "prod.plan.json.gz"))
 }
 
-// A first plan creates the cluster's two roles, two instance profiles
-// and one policy per document; a replacement counts only when it creates
-// before it destroys.
-func TestIAMNeed(t *testing.T) {
-	want := map[string]int{"aws_iam_role": 2, "aws_iam_instance_profile": 2, "aws_iam_policy": 5}
-	need := iamNeed(prodFirstPlan(t))
+// A first plan creates the cluster's two roles, two instance profiles,
+// one policy per document, its load balancer and two target groups; a
+// replacement counts only when it creates before it destroys.
+func TestPlanCreates(t *testing.T) {
+	want := map[string]int{"aws_iam_role": 2, "aws_iam_instance_profile": 2, "aws_iam_policy": 5, "aws_lb": 1, "aws_lb_target_group": 2}
+	need := planCreates(prodFirstPlan(t))
 	for typ, n := range want {
 		if need[typ] != n {
 			t.Errorf("prod's first plan creates %d %s, want %d", need[typ], typ, n)
@@ -49,8 +49,8 @@ func TestIAMNeed(t *testing.T) {
 		change("aws_iam_instance_profile", tfjson.ActionNoop),
 		{Type: "aws_iam_role", Mode: tfjson.DataResourceMode, Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionRead}}},
 	}}
-	if got := iamNeed(plan); !reflect.DeepEqual(got, map[string]int{"aws_iam_role": 1}) {
-		t.Errorf("iamNeed = %v, want one role (the replacement that creates first)", got)
+	if got := planCreates(plan); !reflect.DeepEqual(got, map[string]int{"aws_iam_role": 1}) {
+		t.Errorf("planCreates = %v, want one role (the replacement that creates first)", got)
 	}
 }
 
@@ -98,17 +98,19 @@ func TestCheckIAMQuotasAgainstEmulator(t *testing.T) {
 	roles(998 - int(summary.SummaryMap["Roles"]))
 
 	plan := prodFirstPlan(t)
+	creates := planCreates(plan)
 	api := &countingSummary{IAMSummaryReader: client}
-	if short, err := CheckIAMQuotas(ctx, api, plan); err != nil || len(short) != 0 {
+	if short, err := CheckIAMQuotas(ctx, api, creates); err != nil || len(short) != 0 {
 		t.Fatalf("998 roles of others and the cluster's 2: got %+v, %v; want no shortfall", short, err)
 	}
-	if short, err := CheckIAMQuotas(ctx, api, &tfjson.Plan{}); err != nil || short != nil || api.calls != 1 {
+	if short, err := CheckIAMQuotas(ctx, api, map[string]int{"aws_lb": 1}); err != nil || short != nil || api.calls != 1 {
 		t.Errorf("a plan creating no IAM object: got %+v, %v after %d reads; want nothing read", short, err, api.calls)
 	}
 
 	roles(1)
-	short, err := CheckIAMQuotas(ctx, client, plan)
-	want := []IAMShortfall{{What: "IAM roles", Name: "Roles per account", Code: "L-FE177D64", Need: 2, Used: 999, Quota: 1000}}
+	short, err := CheckIAMQuotas(ctx, client, creates)
+	want := []PlanShortfall{{What: "IAM roles", Name: "Roles per account", Service: "iam", Code: "L-FE177D64",
+		Holder: "the account", RequestRegion: "us-east-1", Fails: "LimitExceeded", Need: 2, Used: 999, Quota: 1000}}
 	if err != nil || !reflect.DeepEqual(short, want) {
 		t.Fatalf("999 roles of others: got %+v, %v; want %+v", short, err, want)
 	}
@@ -133,21 +135,20 @@ func TestCheckIAMQuotasAgainstEmulator(t *testing.T) {
 
 	ui := &recordingUI{}
 	e := &Env{Name: "prod", Config: &config.Cluster{Name: "prod", Region: "us-east-1"}, awsCfg: &cfg, opts: Options{UI: ui}}
-	err = e.checkIAMQuotas(ctx, plan, true)
+	err = e.checkPlanQuotas(ctx, plan, true)
 	var ee *exitcode.Error
 	if !errors.As(err, &ee) || ee.Code != exitcode.Failure || err.Error() != msg {
 		t.Fatalf("up with a full role quota: want a failure with the message, got %v", err)
 	}
-	if err := e.checkIAMQuotas(ctx, plan, false); err != nil {
+	if err := e.checkPlanQuotas(ctx, plan, false); err != nil {
 		t.Fatalf("plan with a full role quota failed: %v", err)
 	}
 	if len(ui.notes) != 1 || ui.notes[0] != "warning: "+msg+"\n" {
 		t.Errorf("plan printed %q, want the one warning", ui.notes)
 	}
 
-	one := &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{{Type: "aws_iam_role", Mode: tfjson.ManagedResourceMode, Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionCreate}}}}}
 	roles(1)
-	if short, err := CheckIAMQuotas(ctx, client, one); err != nil || len(short) != 1 || !strings.HasPrefix(short[0].Message("prod"), "prod's plan creates 1 IAM role, and the account already holds 1000 of") {
+	if short, err := CheckIAMQuotas(ctx, client, map[string]int{"aws_iam_role": 1}); err != nil || len(short) != 1 || !strings.HasPrefix(short[0].Message("prod"), "prod's plan creates 1 IAM role, and the account already holds 1000 of") {
 		t.Errorf("one role past a full quota: got %+v, %v", short, err)
 	}
 
@@ -155,20 +156,21 @@ func TestCheckIAMQuotasAgainstEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	ui.notes = nil
-	if err := e.checkIAMQuotas(ctx, plan, true); err != nil {
+	if err := e.checkPlanQuotas(ctx, plan, true); err != nil {
 		t.Fatalf("an unreadable summary failed up: %v", err)
 	}
-	if len(ui.notes) != 1 || !strings.Contains(ui.notes[0], "note: the account's IAM quotas (roles, instance profiles, policies) were not checked") ||
-		!strings.Contains(ui.notes[0], "iam:GetAccountSummary") {
-		t.Errorf("want a note naming the permission, got %q", ui.notes)
+	if len(ui.notes) != 2 || !strings.Contains(ui.notes[0], "note: the account's IAM quotas (roles, instance profiles, policies) were not checked") ||
+		!strings.Contains(ui.notes[0], "iam:GetAccountSummary") || !strings.Contains(ui.notes[1], "elasticloadbalancing:DescribeAccountLimits") {
+		t.Errorf("want a note for each check naming its permission, got %q", ui.notes)
 	}
 }
 
 // A quota without a known code points at Service Quotas by its name.
-func TestIAMShortfallWithoutCode(t *testing.T) {
-	s := IAMShortfall{What: "instance profiles", Name: "Instance profiles per account", Need: 2, Used: 1000, Quota: 1000}
+func TestPlanShortfallWithoutCode(t *testing.T) {
+	s := PlanShortfall{What: "instance profiles", Name: "Instance profiles per account", Service: "iam", Holder: "the account", RequestRegion: "us-east-1",
+		Fails: "LimitExceeded", Need: 2, Used: 1000, Quota: 1000}
 	msg := s.Message("dev")
-	if !strings.Contains(msg, `ask for more in Service Quotas (IAM, "Instance profiles per account"`) || strings.Contains(msg, "--quota-code") {
+	if !strings.Contains(msg, `ask for more in Service Quotas (service iam, "Instance profiles per account", in us-east-1)`) || strings.Contains(msg, "--quota-code") {
 		t.Errorf("message = %s", msg)
 	}
 }

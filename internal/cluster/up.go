@@ -80,8 +80,9 @@ type UpResult struct {
 // and init, the checks on what the last apply left (the cluster key, the
 // images that can no longer launch), removal of a killed apply's orphans,
 // plan, adoption of security group rules that exist unrecorded, the
-// account's IAM quotas against what the plan creates, confirmation through
-// the UI when there are changes, apply, outputs, and
+// account's IAM and the region's load balancer quotas against what the
+// plan creates, confirmation through the UI when there are changes,
+// apply, outputs, and
 // the instances only a roll brings onto their group's launch template.
 func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkLab(); err != nil {
@@ -127,7 +128,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 		if len(disruptions) > 0 && !o.AllowDisruption {
 			return nil, disruptionError(e.Name, disruptions)
 		}
-		if err := e.checkIAMQuotas(ctx, full, true); err != nil {
+		if err := e.checkPlanQuotas(ctx, full, true); err != nil {
 			return nil, err
 		}
 	}
@@ -233,7 +234,7 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 			return nil, err
 		}
 		res.Disruptions = Disruptions(full, false)
-		if err := e.checkIAMQuotas(ctx, full, false); err != nil {
+		if err := e.checkPlanQuotas(ctx, full, false); err != nil {
 			return nil, err
 		}
 	}
