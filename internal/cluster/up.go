@@ -82,8 +82,8 @@ type UpResult struct {
 // plan, adoption of security group rules that exist unrecorded, the
 // account's IAM and the region's load balancer quotas against what the
 // plan creates, confirmation through the UI when there are changes,
-// apply, outputs, and
-// the instances only a roll brings onto their group's launch template.
+// apply, outputs, and the instances only a roll brings onto their group's
+// launch template.
 func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkLab(); err != nil {
 		return nil, err

@@ -166,11 +166,12 @@ func Summarize(plan *tfjson.Plan) Summary {
 // undoneOutside compares each managed resource Terraform found updated
 // outside Terraform with what the plan does to it: the top-level
 // attributes both changed outside and changed by the plan are what
-// applying undoes, set back to what the last apply left where the
-// plan's value is that one, else reconfigured. A change outside that the configuration ignores (a
-// group's desired capacity, set by Cluster Autoscaler) is left as it is by
-// the plan, so it is not named, nor is a resource the plan changes only
-// where nothing changed outside.
+// applying undoes: set back where the plan's value is what the last apply
+// left, else reconfigured. A change outside that the configuration
+// ignores (a group's desired capacity, set by Cluster Autoscaler) is left
+// as it is by the plan, so it is not named, nor is a resource the plan
+// changes only where nothing changed outside. A map's entries that differ
+// only as null and empty are no change.
 func undoneOutside(plan *tfjson.Plan) []OutsideChange {
 	planned := map[string]*tfjson.Change{}
 	for _, rc := range plan.ResourceChanges {
