@@ -52,6 +52,9 @@ func TestUndoneOutside(t *testing.T) {
 			// configuration changed the description too, so the plan sets
 			// the session back and the description to its new value.
 			managed("aws_iam_role.both", obj("description", "old", "max_session_duration", 3600.0), obj("description", "by hand", "max_session_duration", 7200.0), tfjson.ActionUpdate),
+			// Tags read as empty where they were null, and planned null
+			// again: no tag changed, so nothing is named.
+			managed("aws_sqs_queue.empty", obj("tags", nil), obj("tags", obj()), tfjson.ActionUpdate),
 		},
 		ResourceChanges: []*tfjson.ResourceChange{
 			managed("module.ingress.aws_security_group.nlb", obj("ingress", []any{"22"}, "tags", obj("a", "1", "b", "2"), "name", "n"), obj("ingress", []any{}, "tags", obj("a", "1"), "name", "n"), tfjson.ActionUpdate),
@@ -61,6 +64,7 @@ func TestUndoneOutside(t *testing.T) {
 			{Address: "data.aws_ami.x", Mode: tfjson.DataResourceMode, Change: &tfjson.Change{Actions: tfjson.Actions{tfjson.ActionRead}}},
 			managed("aws_instance.replaced", obj("ami", "b"), obj("ami", "a"), tfjson.ActionDelete, tfjson.ActionCreate),
 			managed("aws_iam_role.both", obj("description", "by hand", "max_session_duration", 7200.0), obj("description", "new", "max_session_duration", 3600.0), tfjson.ActionUpdate),
+			managed("aws_sqs_queue.empty", obj("tags", obj()), obj("tags", nil), tfjson.ActionUpdate),
 		},
 	}
 	want := []OutsideChange{
