@@ -10,8 +10,9 @@ import (
 )
 
 // A region holds 50 Network Load Balancers and 3,000 target groups by
-// default, and every Kubernetes Service of type LoadBalancer that another
-// cluster in the account runs is a load balancer. The cluster's NLB (its
+// default, and every Kubernetes Service of type LoadBalancer that the AWS
+// Load Balancer Controller of another cluster in the account serves is a
+// Network Load Balancer. The cluster's NLB (its
 // only load balancer: terraform/modules/ingress) depends on the subnets,
 // so a full quota stops the apply at it (TooManyLoadBalancers) with the
 // network, the key and the buckets made. Elastic Load Balancing answers

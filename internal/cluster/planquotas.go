@@ -66,7 +66,7 @@ func planCreates(plan *tfjson.Plan) map[string]int {
 	return creates
 }
 
-// plural is n and what, singular for one.
+// plural is one where n is 1, else several.
 func plural(n int, one, several string) string {
 	if n == 1 {
 		return one

@@ -104,9 +104,8 @@ func (s Summary) UndoneOutsideLine() string {
 // ReconfiguredOutsideLine names the resources changed outside Terraform
 // whose changes the plan replaces with values the last apply did not set
 // (or may not: known only at the apply), with the attributes; "" when
-// there are none. Saying "set back" of
-// those would be wrong: the value set by hand goes, and the one before it
-// does not come back either.
+// there are none. Saying "set back" of those would be wrong: the value set
+// by hand goes, and the one before it does not come back either.
 func (s Summary) ReconfiguredOutsideLine() string {
 	names := outsideNames(s.UndoneOutside, func(c OutsideChange) []string { return c.Reconfigured })
 	if names == "" {
