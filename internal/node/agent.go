@@ -96,6 +96,10 @@ type Agent struct {
 	Manifests func(Cluster) ([]byte, error)
 	// Nodes finds the instance behind a node name (the CSR approver).
 	Nodes NodeFinder
+	// Identity proves a worker's identity as it joins; Verifier checks
+	// such proofs on the control plane (identity.go).
+	Identity IdentityProver
+	Verifier IdentityVerifier
 
 	// lab is the lab's node setting (lab.go), read by Bootstrap; nil on
 	// every real node.

@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/kubeadm"
@@ -37,7 +39,15 @@ type cloud struct {
 	bucket S3Bucket
 	zoneID string
 	cfg    aws.Config
+	// workerIdentity proves the worker instance's identity with its role's
+	// session, as EC2 names it (assumed-role/demo-worker/<instance id>).
+	workerIdentity IdentityProver
 }
+
+const (
+	workerRoleARN    = "arn:aws:iam::123456789012:role/demo-worker"
+	workerInstanceID = "i-0bbbbbbbbbbbbbbbb"
+)
 
 func newCloud(t *testing.T, env ...string) *cloud {
 	t.Helper()
@@ -59,7 +69,23 @@ func newCloud(t *testing.T, env ...string) *cloud {
 		t.Fatal(err)
 	}
 	c.zoneID = strings.TrimPrefix(*zone.HostedZone.Id, "/hostedzone/")
+	c.workerIdentity = c.instanceRoleProver(t, workerRoleARN, workerInstanceID)
 	return c
+}
+
+// instanceRoleProver signs proofs with a session of role named after the
+// instance, as EC2 hands an instance its role's credentials.
+func (c *cloud) instanceRoleProver(t *testing.T, role, instanceID string) IdentityProver {
+	t.Helper()
+	out, err := sts.NewFromConfig(c.cfg).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String(instanceID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := out.Credentials
+	return STSIdentityProver{
+		Credentials: credentials.NewStaticCredentialsProvider(aws.ToString(cr.AccessKeyId), aws.ToString(cr.SecretAccessKey), aws.ToString(cr.SessionToken)),
+		Region:      region, Endpoint: c.url,
+	}
 }
 
 func (c *cloud) cluster() Cluster {
@@ -69,7 +95,7 @@ func (c *cloud) cluster() Cluster {
 		ServiceCIDR: "10.96.0.0/12", Bucket: c.bucket.Name, KMSKeyARN: c.bucket.KMSKeyID, ZoneID: c.zoneID,
 		EFSID: "fs-0123456789abcdef0", ACMEEmail: "ops@example.com", HTTPNodePort: 30080, HTTPSNodePort: 30443,
 		WorkerPools:       map[string]Pool{"general": {Labels: map[string]string{"tier": "apps"}, Taints: []string{}}},
-		ControllerASGName: "demo-controller", EtcdQuotaGiB: 2,
+		ControllerASGName: "demo-controller", EtcdQuotaGiB: 2, WorkerRoleARN: workerRoleARN,
 	}
 }
 
@@ -126,8 +152,8 @@ func cniOf(h Host) CNIInstaller {
 
 func (c *cloud) worker(h Host, now func() time.Time, bo Backoff, log *slog.Logger) *Agent {
 	return &Agent{
-		Host: h, Bucket: c.bucket, Cluster: c.cluster(), Now: now, Backoff: bo, Log: log,
-		Instance: Instance{ID: "i-0bbbbbbbbbbbbbbbb", InstanceType: "m7g.large", AvailabilityZone: "eu-west-1b", Region: region, PrivateIP: "10.0.2.20", Hostname: "ip-10-0-2-20.eu-west-1.compute.internal"},
+		Host: h, Bucket: c.bucket, Cluster: c.cluster(), Now: now, Backoff: bo, Log: log, Identity: c.workerIdentity,
+		Instance: Instance{ID: workerInstanceID, InstanceType: "m7g.large", AvailabilityZone: "eu-west-1b", Region: region, PrivateIP: "10.0.2.20", Hostname: "ip-10-0-2-20.eu-west-1.compute.internal"},
 		Options:  Options{Role: RoleWorker, Pool: "general", Bucket: c.bucket.Name, ConfigKey: "bootstrap/cluster.json", Region: region},
 	}
 }

@@ -86,6 +86,11 @@ type Cluster struct {
 	// bounds the drain of a terminating node.
 	LifecycleHookName             string `json:"lifecycle_hook_name,omitempty"`
 	LifecycleHookHeartbeatSeconds int    `json:"lifecycle_hook_heartbeat_seconds,omitempty"`
+	// WorkerRoleARN is the workers' instance role: the control plane
+	// approves a joining kubelet only for a proof signed by a session of it
+	// named after the instance (identity.go). Empty in a cluster.json
+	// written before it existed; then no worker is approved.
+	WorkerRoleARN string `json:"worker_role_arn,omitempty"`
 }
 
 // WorkerGroupNames are the Auto Scaling group names of the worker pools

@@ -383,6 +383,7 @@ func (a *Agent) refreshToken(ctx context.Context, force bool) (bool, error) {
 		CACertHashes:        []string{hash},
 		Expires:             now.Add(times.ttl).UTC().Truncate(time.Second),
 		ControlPlaneVersion: running,
+		CACert:              string(ca),
 	}
 	if err := PublishJoin(ctx, a.Bucket, next); err != nil {
 		return false, err

@@ -289,6 +289,7 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 		key string
 	}
 	names := map[string][]request{}
+	proofs := identityRequests(csrs)
 	for _, csr := range csrs {
 		if csr.Spec.SignerName != kubeletClientSigner || !strings.HasPrefix(csr.Spec.Username, "system:bootstrap:") {
 			continue
@@ -306,8 +307,9 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		var waiting []certificatesv1.CertificateSigningRequest
 		keys := map[string]bool{}
+		var key string
 		for _, r := range names[name] {
-			keys[r.key] = true
+			keys[r.key], key = true, r.key
 			if pending(r.csr) {
 				waiting = append(waiting, r.csr)
 			}
@@ -332,6 +334,9 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 		if err == nil {
 			err = bootstrapAllowed(inst, a.Instance.ID, registered, name)
 		}
+		if err == nil {
+			err = a.checkIdentityProofs(ctx, proofs[key], key, inst)
+		}
 		if err != nil {
 			for _, csr := range waiting {
 				a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name, "reason", err.Error())
@@ -353,8 +358,74 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 			}
 			a.logger().Info("kubelet client CSR approved", "csr", csr.Name, "node", name, "instance", inst.ID)
 		}
+		// The proofs served their purpose; unapproved, they would wait a
+		// day for the controller manager's cleaner.
+		var used []string
+		for _, p := range proofs[key] {
+			used = append(used, p.Name)
+		}
+		if _, err := a.Host.Run(ctx, a.kubectl(append([]string{"delete", "certificatesigningrequests", "--ignore-not-found"}, used...)...)); err != nil {
+			a.logger().Warn("proofs of identity not deleted", "csrs", strings.Join(used, ","), "error", err.Error())
+		}
 	}
 	return nil
+}
+
+// identityRequests maps each public key (PKIX DER) to the CSRs of signer
+// IdentitySigner signed by it, newest first.
+func identityRequests(csrs []certificatesv1.CertificateSigningRequest) map[string][]certificatesv1.CertificateSigningRequest {
+	byKey := map[string][]certificatesv1.CertificateSigningRequest{}
+	for _, csr := range csrs {
+		if csr.Spec.SignerName != IdentitySigner {
+			continue
+		}
+		req, err := parseSignedRequest(csr.Spec.Request)
+		if err != nil {
+			continue
+		}
+		der, err := x509.MarshalPKIXPublicKey(req.PublicKey)
+		if err != nil {
+			continue
+		}
+		byKey[string(der)] = append(byKey[string(der)], csr)
+	}
+	for _, list := range byKey {
+		slices.SortStableFunc(list, func(x, y certificatesv1.CertificateSigningRequest) int {
+			return y.CreationTimestamp.Compare(x.CreationTimestamp.Time)
+		})
+	}
+	return byKey
+}
+
+// checkIdentityProofs returns nil when one of proofs, the identity CSRs of
+// key, proves that inst's worker role session signed for key; else why
+// not. A proof older than STS's 15 minutes fails, and the worker's next
+// join attempt sends a new one.
+func (a *Agent) checkIdentityProofs(ctx context.Context, proofs []certificatesv1.CertificateSigningRequest, key string, inst NodeInstance) error {
+	if a.Verifier == nil {
+		return errors.New("no identity verifier configured")
+	}
+	if len(proofs) == 0 {
+		return errNoIdentityProof
+	}
+	var errs []error
+	for _, csr := range proofs {
+		var proof IdentityProof
+		if err := json.Unmarshal([]byte(csr.Annotations[IdentityProofAnnotation]), &proof); err != nil {
+			errs = append(errs, fmt.Errorf("%s: annotation %s: %w", csr.Name, IdentityProofAnnotation, err))
+			continue
+		}
+		caller, err := a.Verifier.VerifyIdentity(ctx, proof, KeyDigest([]byte(key)))
+		if err == nil {
+			err = CheckWorkerIdentity(caller, a.Cluster.WorkerRoleARN, inst.ID)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", csr.Name, err))
+			continue
+		}
+		return nil
+	}
+	return fmt.Errorf("no proof of identity holds: %w", errors.Join(errs...))
 }
 
 // bootstrapAllowed says why inst may not join as name, or nil: it must be

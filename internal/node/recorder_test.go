@@ -47,6 +47,8 @@ type recorder struct {
 	certExpiration string
 	// locks are the Locker's locks by path, as flock(2) between processes.
 	locks sync.Map
+	// stdin is what each command that had one was given, by command line.
+	stdin map[string][]byte
 }
 
 // Lock holds path's lock, logging when it is taken and released.
@@ -188,6 +190,12 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 	line := c.String()
 	r.mu.Lock()
 	r.log = append(r.log, "run "+line)
+	if c.Stdin != nil {
+		if r.stdin == nil {
+			r.stdin = map[string][]byte{}
+		}
+		r.stdin[line] = append([]byte(nil), c.Stdin...)
+	}
 	for prefix, err := range r.fail {
 		if strings.HasPrefix(line, prefix) {
 			r.mu.Unlock()

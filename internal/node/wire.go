@@ -64,5 +64,7 @@ func NewAgent(ctx context.Context, w Wiring) (*Agent, error) {
 		Log:      w.Log,
 		Backoff:  Backoff{Initial: 5 * time.Second, Max: 2 * time.Minute},
 		Nodes:    EC2NodeFinder{Client: awsx.EC2Client(cfg), Cluster: cluster.ClusterName},
+		Identity: STSIdentityProver{Credentials: cfg.Credentials, Region: cfg.Region, Endpoint: w.Endpoint},
+		Verifier: STSIdentityVerifier{Region: cfg.Region, Endpoint: w.Endpoint},
 	}, nil
 }

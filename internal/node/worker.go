@@ -60,6 +60,11 @@ func (a *Agent) join(ctx context.Context) error {
 	if err := a.writeKubeletPatch(); err != nil {
 		return err
 	}
+	if jm.CACert == "" {
+		a.logger().Warn("the join material has no CA: published by an older control plane agent, which asks for no proof of identity; joining without one")
+	} else if err := a.sendIdentityProof(ctx, jm); err != nil {
+		return err
+	}
 	cfg, err := kubeadm.RenderJoin(kubeadm.Worker{
 		NodeName:     a.Instance.Hostname,
 		ProviderID:   a.Instance.ProviderID(),

@@ -49,6 +49,9 @@ locals {
     node_events_queue_url            = module.interruption.queue_url
     lifecycle_hook_name              = module.interruption.lifecycle_hook_name
     lifecycle_hook_heartbeat_seconds = module.interruption.lifecycle_heartbeat_seconds
+    # The control plane approves a joining worker's kubelet only for a
+    # proof signed by this role's session of that instance.
+    worker_role_arn = module.iam.worker_role_arn
   })
 
   # The keys come from the objects, so no node launches before they exist.

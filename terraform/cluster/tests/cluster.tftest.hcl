@@ -68,6 +68,10 @@ run "real_aws_configuration" {
     error_message = "without a Spot pool too: the node events queue, a termination hook on every worker group, and the drainer's settings in cluster.json"
   }
   assert {
+    condition     = jsondecode(aws_s3_object.cluster_config.content).worker_role_arn == module.iam.worker_role_arn
+    error_message = "cluster.json names the worker role, whose sessions alone may prove a joining worker's identity"
+  }
+  assert {
     condition     = module.workers.launch_template_ids["general"] != "" && length(data.aws_ssm_parameter.al2023) == 1 && local.controller_ami == "ami-0123456789abcdef0"
     error_message = "without ami_id the AMI comes from the AL2023 SSM parameter"
   }
