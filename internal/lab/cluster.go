@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kforge/kforge/internal/awsx"
 )
@@ -121,7 +122,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (*Cluster, error) {
 	}
 	l.OnClose(func(context.Context) error { return res.Close() })
 	c.resolver = res
-	c.Fleet = &Fleet{Lab: l, Cluster: opts.Cluster, EC2: ec2.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg),
+	c.Fleet = &Fleet{Lab: l, Cluster: opts.Cluster, EC2: ec2.NewFromConfig(cfg), IAM: iam.NewFromConfig(cfg), STS: sts.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg),
 		Events: eventbridge.NewFromConfig(cfg), SQS: sqs.NewFromConfig(cfg),
 		Endpoint: c.Emulator.VPCURL, Resolver: resolverAddr, Packages: pkgs, MoreReleases: more, TokenTTL: opts.TokenTTL}
 	go c.reconcileLoop()

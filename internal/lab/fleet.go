@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kforge/kforge/internal/node"
 )
@@ -34,6 +35,11 @@ type Fleet struct {
 	Cluster string
 	EC2     *ec2.Client
 	IAM     *iam.Client
+	// STS, when set, makes each node's credentials a session of its role
+	// named after the instance, as EC2 does, so that the emulator's STS
+	// names the instance to the control plane's join approver; else the
+	// credentials are made up and the emulator's STS knows no session.
+	STS *sts.Client
 	// AutoScaling, when set, lets the lab play the Auto Scaling Group's EC2
 	// health check for a node that powered itself off (see poweredOff).
 	AutoScaling *autoscaling.Client
@@ -328,7 +334,7 @@ func (f *Fleet) metadata(ctx context.Context, i ec2types.Instance) (Metadata, er
 		Hostname:     aws.ToString(i.PrivateDnsName),
 		SubnetID:     aws.ToString(i.SubnetId),
 		VPCID:        aws.ToString(i.VpcId),
-		// Temporary credentials of the role; the emulator accepts any.
+		// Made-up credentials, which the emulator accepts, unless STS is set.
 		AccessKeyID: "ASIALAB" + strings.ToUpper(strings.TrimPrefix(id, "i-")), SecretAccessKey: "lab-secret", SessionToken: "lab-session-" + id,
 	}
 	if i.Placement != nil {
@@ -372,6 +378,9 @@ func (f *Fleet) metadata(ctx context.Context, i ec2types.Instance) (Metadata, er
 		}
 		if len(out.InstanceProfile.Roles) > 0 {
 			md.Role = aws.ToString(out.InstanceProfile.Roles[0].RoleName)
+			if err := f.roleSession(ctx, &md, aws.ToString(out.InstanceProfile.Roles[0].Arn)); err != nil {
+				return md, err
+			}
 		}
 		if md.AccountID == "" {
 			if parts := strings.Split(arn, ":"); len(parts) > 4 {
@@ -388,6 +397,21 @@ func (f *Fleet) metadata(ctx context.Context, i ec2types.Instance) (Metadata, er
 	}
 	md.UserData = ud
 	return md, nil
+}
+
+// roleSession gives md a session of role named after the instance, the
+// credentials EC2 hands an instance for its profile's role.
+func (f *Fleet) roleSession(ctx context.Context, md *Metadata, role string) error {
+	if f.STS == nil {
+		return nil
+	}
+	out, err := f.STS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String(md.InstanceID)})
+	if err != nil {
+		return fmt.Errorf("instance %s: a session of its role %s: %w", md.InstanceID, role, err)
+	}
+	c := out.Credentials
+	md.AccessKeyID, md.SecretAccessKey, md.SessionToken = aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)
+	return nil
 }
 
 // launchTemplate returns the data of the launch template version the

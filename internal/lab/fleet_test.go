@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
@@ -68,7 +70,7 @@ func TestFleetMetadataFromTheEmulator(t *testing.T) {
 		t.Fatalf("want one instance of the cluster, got %+v", out.Reservations)
 	}
 	inst := out.Reservations[0].Instances[0]
-	f := &Fleet{Cluster: "kforge-local", EC2: ec2c, IAM: iamc}
+	f := &Fleet{Cluster: "kforge-local", EC2: ec2c, IAM: iamc, STS: sts.NewFromConfig(cfg)}
 	md, err := f.metadata(ctx, inst)
 	if err != nil {
 		t.Fatal(err)
@@ -87,5 +89,16 @@ func TestFleetMetadataFromTheEmulator(t *testing.T) {
 	}
 	if md.Hostname == "" || md.AccessKeyID == "" {
 		t.Errorf("hostname %q, access key %q", md.Hostname, md.AccessKeyID)
+	}
+	// The credentials are the role's session named after the instance, as
+	// EC2's are: what the join approver's identity check asks STS about.
+	session := cfg.Copy()
+	session.Credentials = credentials.NewStaticCredentialsProvider(md.AccessKeyID, md.SecretAccessKey, md.SessionToken)
+	who, err := sts.NewFromConfig(session).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "assumed-role/kforge-local-worker/" + md.InstanceID; !strings.HasSuffix(aws.ToString(who.Arn), ":"+want) {
+		t.Errorf("the node's credentials are %s, want %s", aws.ToString(who.Arn), want)
 	}
 }

@@ -398,11 +398,7 @@ func proofCSR(t *testing.T, name string, key *ecdsa.PrivateKey, instance string)
 
 func proofCSRFor(t *testing.T, name string, key *ecdsa.PrivateKey, p IdentityProof) certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	req, err := identityCSR(key, "ignored")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := identityRequestObject(req, p, "i-x")
+	data, err := IdentityRequest(key, "ignored", "i-x", p)
 	if err != nil {
 		t.Fatal(err)
 	}

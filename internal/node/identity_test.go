@@ -50,7 +50,7 @@ func TestJoiningWorkerProvesItsIdentity(t *testing.T) {
 	if err := checkCACert(jm); err != nil {
 		t.Fatalf("the control plane published %v", err)
 	}
-	data, err := bootstrapKubeconfig(jm)
+	data, err := BootstrapKubeconfig(jm)
 	if err != nil {
 		t.Fatal(err)
 	}

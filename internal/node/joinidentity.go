@@ -54,10 +54,6 @@ func (a *Agent) sendIdentityProof(ctx context.Context, jm JoinMaterial) error {
 	if err != nil {
 		return err
 	}
-	csr, err := identityCSR(key, a.Instance.Hostname)
-	if err != nil {
-		return err
-	}
 	der, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
 		return fmt.Errorf("the kubelet key's public half: %w", err)
@@ -66,11 +62,11 @@ func (a *Agent) sendIdentityProof(ctx context.Context, jm JoinMaterial) error {
 	if err != nil {
 		return fmt.Errorf("proving this instance's identity: %w", err)
 	}
-	obj, err := identityRequestObject(csr, proof, a.Instance.ID)
+	obj, err := IdentityRequest(key, a.Instance.Hostname, a.Instance.ID, proof)
 	if err != nil {
 		return err
 	}
-	kubeconfig, err := bootstrapKubeconfig(jm)
+	kubeconfig, err := BootstrapKubeconfig(jm)
 	if err != nil {
 		return err
 	}
@@ -140,9 +136,13 @@ func identityCSR(key crypto.Signer, nodeName string) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
 }
 
-// identityRequestObject is the CertificateSigningRequest that carries the
+// IdentityRequest is the CertificateSigningRequest of key that carries
 // proof, as JSON for kubectl create.
-func identityRequestObject(csr []byte, proof IdentityProof, instanceID string) ([]byte, error) {
+func IdentityRequest(key crypto.Signer, nodeName, instanceID string, proof IdentityProof) ([]byte, error) {
+	csr, err := identityCSR(key, nodeName)
+	if err != nil {
+		return nil, err
+	}
 	p, err := json.Marshal(proof)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the proof: %w", err)
@@ -166,9 +166,9 @@ func identityRequestObject(csr []byte, proof IdentityProof, instanceID string) (
 	return data, nil
 }
 
-// bootstrapKubeconfig is a kubeconfig of the join material: the API
-// server, the CA checked against its pinned hash, the bootstrap token.
-func bootstrapKubeconfig(jm JoinMaterial) ([]byte, error) {
+// BootstrapKubeconfig is a kubeconfig of the join material: the API
+// server, its CA (checkCACert checks it first), the bootstrap token.
+func BootstrapKubeconfig(jm JoinMaterial) ([]byte, error) {
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters["kforge"] = &clientcmdapi.Cluster{Server: "https://" + jm.APIEndpoint, CertificateAuthorityData: []byte(jm.CACert)}
 	cfg.AuthInfos["bootstrap"] = &clientcmdapi.AuthInfo{Token: jm.Token}

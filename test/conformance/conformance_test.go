@@ -62,6 +62,7 @@ func TestConformance(t *testing.T) {
 				{"11-containerd-sandbox-image", checkSandboxImage},
 				{"12-certificate-renewal", checkCertRenewal},
 				{"13-kubelet-reservation-join-and-upgrade", checkReservationJoinAndUpgrade},
+				{"17-identity-proof", checkIdentityProof},
 				{"14-pod-security-default", checkPodSecurityDefault},
 			}
 			for _, s := range steps {
