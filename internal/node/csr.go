@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -30,8 +29,8 @@ import (
 //     such request, whatever node it names (its nodeclient approver checks
 //     the shape alone), so whoever holds the token could take an existing
 //     node's identity. kforge removes that binding and approves a request
-//     only for a worker instance that has no Node yet, and only while every
-//     request for that name carries one key.
+//     only for a worker instance that has no Node yet, and only with that
+//     instance's proof of identity for the request's key (identity.go).
 //   - A kubelet's serving certificate (serverTLSBootstrap), which Kubernetes
 //     never approves by itself: asked by the node itself, only for that
 //     instance's names and addresses.
@@ -279,68 +278,35 @@ func (a *Agent) ApproveCSRs(ctx context.Context) error {
 
 // approveBootstrapCSRs approves a joining kubelet's client CSR when its
 // node name is a running worker instance of this cluster with no Node of
-// its own yet and every bootstrap request for that name carries one public
-// key. A kubelet keeps its key across restarts, and only the key's holder
-// can sign a request with it, so requests for one name with two keys mean
-// someone else asked too: none of them is approved.
+// its own yet, and the request carries a proof, which STS confirms, that
+// the worker role's session of that very instance signed for the
+// request's key. Whoever else holds the bootstrap token can ask for any
+// name, but cannot sign as another instance: their requests stay pending.
 func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.CertificateSigningRequest) error {
-	type request struct {
-		csr certificatesv1.CertificateSigningRequest
-		key string
-	}
-	names := map[string][]request{}
-	proofs := identityRequests(csrs)
+	var registered map[string]string
 	for _, csr := range csrs {
-		if csr.Spec.SignerName != kubeletClientSigner || !strings.HasPrefix(csr.Spec.Username, "system:bootstrap:") {
+		if csr.Spec.SignerName != kubeletClientSigner || !strings.HasPrefix(csr.Spec.Username, "system:bootstrap:") || !pending(csr) {
 			continue
 		}
 		name, key, err := checkBootstrapClientCSR(csr)
-		if err != nil {
-			if pending(csr) {
-				a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "reason", err.Error())
-			}
-			continue
-		}
-		names[name] = append(names[name], request{csr, key})
-	}
-	var registered map[string]string
-	for _, name := range slices.Sorted(maps.Keys(names)) {
-		var waiting []certificatesv1.CertificateSigningRequest
-		keys := map[string]bool{}
-		var key string
-		for _, r := range names[name] {
-			keys[r.key], key = true, r.key
-			if pending(r.csr) {
-				waiting = append(waiting, r.csr)
-			}
-		}
-		if len(waiting) == 0 {
-			continue
-		}
-		if len(keys) > 1 {
-			for _, csr := range waiting {
-				a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name,
-					"reason", fmt.Sprintf("bootstrap requests with %d different keys name this node", len(keys)))
-			}
-			continue
-		}
-		if registered == nil {
-			var err error
-			if registered, err = a.nodeProviderIDs(ctx); err != nil {
+		var inst NodeInstance
+		if err == nil && registered == nil {
+			registered, err = a.nodeProviderIDs(ctx)
+			if err != nil {
 				return err
 			}
 		}
-		inst, err := a.Nodes.FindNode(ctx, name)
+		if err == nil {
+			inst, err = a.Nodes.FindNode(ctx, name)
+		}
 		if err == nil {
 			err = bootstrapAllowed(inst, a.Instance.ID, registered, name)
 		}
 		if err == nil {
-			err = a.checkIdentityProofs(ctx, proofs[key], key, inst)
+			err = a.checkIdentityProof(ctx, csr, key, inst)
 		}
 		if err != nil {
-			for _, csr := range waiting {
-				a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name, "reason", err.Error())
-			}
+			a.logger().Warn("kubelet client CSR left pending", "csr", csr.Name, "node", name, "reason", err.Error())
 			continue
 		}
 		if pid, stale := registered[name]; stale {
@@ -351,81 +317,37 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 				return fmt.Errorf("deleting the stale Node %s (provider ID %s) before %s joins: %w", name, pid, inst.ID, err)
 			}
 			a.logger().Info("stale Node deleted before its name joins again", "node", name, "stale_provider_id", pid, "instance", inst.ID)
+			delete(registered, name)
 		}
-		for _, csr := range waiting {
-			if err := a.approve(ctx, csr.Name); err != nil {
-				return err
-			}
-			a.logger().Info("kubelet client CSR approved", "csr", csr.Name, "node", name, "instance", inst.ID)
+		if err := a.approve(ctx, csr.Name); err != nil {
+			return err
 		}
-		// The proofs served their purpose; unapproved, they would wait a
-		// day for the controller manager's cleaner.
-		var used []string
-		for _, p := range proofs[key] {
-			used = append(used, p.Name)
-		}
-		if _, err := a.Host.Run(ctx, a.kubectl(append([]string{"delete", "certificatesigningrequests", "--ignore-not-found"}, used...)...)); err != nil {
-			a.logger().Warn("proofs of identity not deleted", "csrs", strings.Join(used, ","), "error", err.Error())
-		}
+		a.logger().Info("kubelet client CSR approved", "csr", csr.Name, "node", name, "instance", inst.ID)
 	}
 	return nil
 }
 
-// identityRequests maps each public key (PKIX DER) to the CSRs of signer
-// IdentitySigner signed by it, newest first.
-func identityRequests(csrs []certificatesv1.CertificateSigningRequest) map[string][]certificatesv1.CertificateSigningRequest {
-	byKey := map[string][]certificatesv1.CertificateSigningRequest{}
-	for _, csr := range csrs {
-		if csr.Spec.SignerName != IdentitySigner {
-			continue
-		}
-		req, err := parseSignedRequest(csr.Spec.Request)
-		if err != nil {
-			continue
-		}
-		der, err := x509.MarshalPKIXPublicKey(req.PublicKey)
-		if err != nil {
-			continue
-		}
-		byKey[string(der)] = append(byKey[string(der)], csr)
-	}
-	for _, list := range byKey {
-		slices.SortStableFunc(list, func(x, y certificatesv1.CertificateSigningRequest) int {
-			return y.CreationTimestamp.Compare(x.CreationTimestamp.Time)
-		})
-	}
-	return byKey
-}
-
-// checkIdentityProofs returns nil when one of proofs, the identity CSRs of
-// key, proves that inst's worker role session signed for key; else why
-// not. A proof older than STS's 15 minutes fails, and the worker's next
-// join attempt sends a new one.
-func (a *Agent) checkIdentityProofs(ctx context.Context, proofs []certificatesv1.CertificateSigningRequest, key string, inst NodeInstance) error {
+// checkIdentityProof returns nil when csr carries a proof that inst's
+// session of the worker role signed for key (PKIX DER), as STS confirms;
+// else why not. A proof older than STS's 15 minutes fails; the worker's
+// next attempt asks again with a new key and proof.
+func (a *Agent) checkIdentityProof(ctx context.Context, csr certificatesv1.CertificateSigningRequest, key string, inst NodeInstance) error {
 	if a.Verifier == nil {
 		return errors.New("no identity verifier configured")
 	}
-	if len(proofs) == 0 {
+	raw, ok := csr.Annotations[IdentityProofAnnotation]
+	if !ok {
 		return errNoIdentityProof
 	}
-	var errs []error
-	for _, csr := range proofs {
-		var proof IdentityProof
-		if err := json.Unmarshal([]byte(csr.Annotations[IdentityProofAnnotation]), &proof); err != nil {
-			errs = append(errs, fmt.Errorf("%s: annotation %s: %w", csr.Name, IdentityProofAnnotation, err))
-			continue
-		}
-		caller, err := a.Verifier.VerifyIdentity(ctx, proof, KeyDigest([]byte(key)))
-		if err == nil {
-			err = CheckWorkerIdentity(caller, a.Cluster.WorkerRoleARN, inst.ID)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", csr.Name, err))
-			continue
-		}
-		return nil
+	var proof IdentityProof
+	if err := json.Unmarshal([]byte(raw), &proof); err != nil {
+		return fmt.Errorf("annotation %s: %w", IdentityProofAnnotation, err)
 	}
-	return fmt.Errorf("no proof of identity holds: %w", errors.Join(errs...))
+	caller, err := a.Verifier.VerifyIdentity(ctx, proof, KeyDigest([]byte(key)))
+	if err != nil {
+		return err
+	}
+	return CheckWorkerIdentity(caller, a.Cluster.WorkerRoleARN, inst.ID)
 }
 
 // bootstrapAllowed says why inst may not join as name, or nil: it must be

@@ -204,11 +204,10 @@ func withSubject(t *testing.T, c certificatesv1.CertificateSigningRequest, subje
 
 // csrHost answers kubectl's CSR and Node lists and records approvals.
 type csrHost struct {
-	list        certificatesv1.CertificateSigningRequestList
-	nodes       corev1.NodeList
-	approved    []string
-	deleted     []string
-	deletedCSRs []string
+	list     certificatesv1.CertificateSigningRequestList
+	nodes    corev1.NodeList
+	approved []string
+	deleted  []string
 }
 
 func (h *csrHost) Run(_ context.Context, c Command) (string, error) {
@@ -222,9 +221,6 @@ func (h *csrHost) Run(_ context.Context, c Command) (string, error) {
 		return string(b), err
 	case strings.Contains(line, " delete node "):
 		h.deleted = append(h.deleted, c.Args[len(c.Args)-2])
-		return "", nil
-	case strings.Contains(line, " delete certificatesigningrequests --ignore-not-found "):
-		h.deletedCSRs = append(h.deletedCSRs, c.Args[5:]...)
 		return "", nil
 	case strings.Contains(line, " certificate approve "):
 		h.approved = append(h.approved, c.Args[len(c.Args)-1])
@@ -268,73 +264,54 @@ func TestApproveServingCSRs(t *testing.T) {
 }
 
 // A joining kubelet's client CSR is approved only for a worker instance of
-// this cluster with no Node yet, only when no other bootstrap request
-// names it, and only with a proof that the instance holds the request's
-// key: the bootstrap token alone never buys a node's identity, the control
-// plane's least of all, nor a new worker's before it asks.
+// this cluster with no Node yet, and only with a proof, signed by that
+// instance's session of the worker role, for the request's own key: the
+// bootstrap token alone never buys a node's identity, the control plane's
+// least of all, nor a new worker's before it asks, and another request
+// for its name does not keep it out.
 func TestApproveBootstrapClientCSRs(t *testing.T) {
 	const (
-		self      = "i-0aaaaaaaaaaaaaaaa"
-		joined    = "ip-10-0-1-11.eu-west-1.compute.internal"
-		stale     = "ip-10-0-1-12.eu-west-1.compute.internal"
-		twice     = "ip-10-0-1-13.eu-west-1.compute.internal"
-		again     = "ip-10-0-1-14.eu-west-1.compute.internal"
-		restart   = "ip-10-0-1-15.eu-west-1.compute.internal"
-		unproven  = "ip-10-0-1-16.eu-west-1.compute.internal"
-		raced     = "ip-10-0-1-17.eu-west-1.compute.internal"
-		unsigned  = "ip-10-0-1-18.eu-west-1.compute.internal"
-		cpName    = "ip-10-0-1-10.eu-west-1.compute.internal"
-		stranger  = "ip-10-9-9-9.eu-west-1.compute.internal"
-		elsewhere = "i-0000000000000099a"
+		self     = "i-0aaaaaaaaaaaaaaaa"
+		joined   = "ip-10-0-1-11.eu-west-1.compute.internal"
+		stale    = "ip-10-0-1-12.eu-west-1.compute.internal"
+		raced    = "ip-10-0-1-13.eu-west-1.compute.internal"
+		unproven = "ip-10-0-1-16.eu-west-1.compute.internal"
+		otherKey = "ip-10-0-1-18.eu-west-1.compute.internal"
+		cpName   = "ip-10-0-1-10.eu-west-1.compute.internal"
+		stranger = "ip-10-9-9-9.eu-west-1.compute.internal"
+		thief    = "i-0000000000000099a"
 	)
 	instances := nodesByName{
 		csrNode:  csrInstance,
 		joined:   {ID: "i-0000000000000011a", PrivateDNS: joined, Role: "worker"},
 		stale:    {ID: "i-0000000000000012a", PrivateDNS: stale, Role: "worker"},
-		twice:    {ID: "i-0000000000000013a", PrivateDNS: twice, Role: "worker"},
-		again:    {ID: "i-0000000000000014a", PrivateDNS: again, Role: "worker"},
-		restart:  {ID: "i-0000000000000015a", PrivateDNS: restart, Role: "worker"},
+		raced:    {ID: "i-0000000000000013a", PrivateDNS: raced, Role: "worker"},
 		unproven: {ID: "i-0000000000000016a", PrivateDNS: unproven, Role: "worker"},
-		raced:    {ID: "i-0000000000000017a", PrivateDNS: raced, Role: "worker"},
-		unsigned: {ID: "i-0000000000000018a", PrivateDNS: unsigned, Role: "worker"},
+		otherKey: {ID: "i-0000000000000018a", PrivateDNS: otherKey, Role: "worker"},
 		cpName:   {ID: self, PrivateDNS: cpName, Role: "controller"},
 	}
 	node := func(name, providerID string) corev1.Node {
 		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{ProviderID: providerID}}
 	}
-	keys := map[string]*ecdsa.PrivateKey{}
-	for _, n := range []string{csrNode, stale, restart, unproven, raced, unsigned} {
-		keys[n] = newKey(t)
-	}
-	// Approved a moment ago for another key: someone else asked first.
-	done := bootstrapCSR(t, "csr-done", again)
+	done := provenCSR(t, "csr-done", csrNode, csrInstance.ID)
 	done.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}}
+	wrongKey := provenCSR(t, "csr-other-key", otherKey, "i-0000000000000018a")
+	wrongKey.Annotations = provenCSR(t, "x", otherKey, "i-0000000000000018a").Annotations
 	h := &csrHost{
 		list: certificatesv1.CertificateSigningRequestList{Items: []certificatesv1.CertificateSigningRequest{
-			bootstrapCSRWithKey(t, "csr-new", csrNode, keys[csrNode]),
-			proofCSR(t, "proof-new", keys[csrNode], csrInstance.ID),
-			bootstrapCSRWithKey(t, "csr-over-stale", stale, keys[stale]),
-			proofCSR(t, "proof-over-stale", keys[stale], "i-0000000000000012a"),
-			bootstrapCSR(t, "csr-as-joined", joined),
+			provenCSR(t, "csr-new", csrNode, csrInstance.ID),
+			provenCSR(t, "csr-over-stale", stale, "i-0000000000000012a"),
+			provenCSR(t, "csr-as-joined", joined, "i-0000000000000011a"),
 			done,
-			bootstrapCSR(t, "csr-again", again),
-			// A kubelet that restarted while it waited asks again with its key.
-			bootstrapCSRWithKey(t, "csr-restart-1", restart, keys[restart]),
-			bootstrapCSRWithKey(t, "csr-restart-2", restart, keys[restart]),
-			proofCSR(t, "proof-restart", keys[restart], "i-0000000000000015a"),
-			// No proof came with this key.
-			bootstrapCSRWithKey(t, "csr-unproven", unproven, keys[unproven]),
-			// The token's holder asked first for a new worker's name, with
-			// a proof of its own instance.
-			bootstrapCSRWithKey(t, "csr-raced", raced, keys[raced]),
-			proofCSR(t, "proof-raced", keys[raced], elsewhere),
-			// A proof whose signature does not cover the key.
-			bootstrapCSRWithKey(t, "csr-unsigned", unsigned, keys[unsigned]),
-			proofCSRFor(t, "proof-unsigned", keys[unsigned], IdentityProof{Authorization: "signed-by:i-0000000000000018a", Date: "sha256:not-this-key"}),
-			bootstrapCSR(t, "csr-as-control-plane", cpName),
-			bootstrapCSR(t, "csr-unknown", stranger),
-			bootstrapCSR(t, "csr-twice-1", twice),
-			bootstrapCSR(t, "csr-twice-2", twice),
+			// The token's holder asked for a new worker's name with a proof
+			// of its own instance, before and beside the worker.
+			provenCSR(t, "csr-raced-thief", raced, thief),
+			provenCSR(t, "csr-raced-worker", raced, "i-0000000000000013a"),
+			bootstrapCSR(t, "csr-unproven", unproven),
+			// A proof the instance signed for another key.
+			wrongKey,
+			provenCSR(t, "csr-as-control-plane", cpName, self),
+			provenCSR(t, "csr-unknown", stranger, thief),
 		}},
 		nodes: corev1.NodeList{Items: []corev1.Node{
 			node(cpName, "aws:///eu-west-1a/"+self),
@@ -349,18 +326,32 @@ func TestApproveBootstrapClientCSRs(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(h.approved)
-	if got := strings.Join(h.approved, ","); got != "csr-new,csr-over-stale,csr-restart-1,csr-restart-2" {
-		t.Errorf("approved %q, want csr-new, csr-over-stale and both of the restarted kubelet's", got)
+	if got := strings.Join(h.approved, ","); got != "csr-new,csr-over-stale,csr-raced-worker" {
+		t.Errorf("approved %q, want csr-new, csr-over-stale and the raced worker's own", got)
 	}
 	// The stale Node goes first, so the kubelet registers a Node of its
 	// own (provider ID, pool label, taints) instead of taking it over.
 	if strings.Join(h.deleted, ",") != stale {
 		t.Errorf("deleted Nodes %v, want only the stale %s", h.deleted, stale)
 	}
-	slices.Sort(h.deletedCSRs)
-	if got := strings.Join(h.deletedCSRs, ","); got != "proof-new,proof-over-stale,proof-restart" {
-		t.Errorf("deleted CSRs %q, want the proofs of the approved keys only", got)
+}
+
+// provenCSR is bootstrapCSR carrying a stand-in proof by instance for its
+// key.
+func provenCSR(t *testing.T, name, node, instance string) certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	key := newKey(t)
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		t.Fatal(err)
 	}
+	csr := bootstrapCSRWithKey(t, name, node, key)
+	p, err := json.Marshal(IdentityProof{Authorization: "signed-by:" + instance, KeyDigest: KeyDigest(der)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr.Annotations = map[string]string{IdentityProofAnnotation: string(p)}
+	return csr
 }
 
 func newKey(t *testing.T) *ecdsa.PrivateKey {
@@ -374,40 +365,16 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 
 // standInSTS answers for a proof the way STS does for a signature: the
 // signer's session (here named in the Authorization), only when what was
-// signed for (here the Date) is the digest asked about. STS itself is
-// asked in TestJoiningWorkerProvesItsIdentity.
+// signed for is the digest asked about. STS itself is asked in
+// TestJoiningWorkerProvesItsIdentity.
 type standInSTS struct{}
 
 func (standInSTS) VerifyIdentity(_ context.Context, p IdentityProof, keyDigest string) (string, error) {
 	instance, ok := strings.CutPrefix(p.Authorization, "signed-by:")
-	if !ok || p.Date != keyDigest {
+	if !ok || p.KeyDigest != keyDigest {
 		return "", errors.New("SignatureDoesNotMatch")
 	}
 	return "arn:aws:sts::123456789012:assumed-role/demo-worker/" + instance, nil
-}
-
-// proofCSR is the identity CSR of key with a stand-in proof by instance.
-func proofCSR(t *testing.T, name string, key *ecdsa.PrivateKey, instance string) certificatesv1.CertificateSigningRequest {
-	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return proofCSRFor(t, name, key, IdentityProof{Authorization: "signed-by:" + instance, Date: KeyDigest(der)})
-}
-
-func proofCSRFor(t *testing.T, name string, key *ecdsa.PrivateKey, p IdentityProof) certificatesv1.CertificateSigningRequest {
-	t.Helper()
-	data, err := IdentityRequest(key, "ignored", "i-x", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var csr certificatesv1.CertificateSigningRequest
-	if err := json.Unmarshal(data, &csr); err != nil {
-		t.Fatal(err)
-	}
-	csr.Name = name
-	return csr
 }
 
 // kubeadm init and upgrade apply create the binding that would approve any

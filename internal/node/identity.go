@@ -42,6 +42,10 @@ const getCallerIdentityBody = "Action=GetCallerIdentity&Version=2011-06-15"
 // IdentityProof is the signature headers of a GetCallerIdentity request;
 // the control plane rebuilds the rest.
 type IdentityProof struct {
+	// KeyDigest is the digest the request was signed for. The verifier
+	// compares it with the key it is asked about before it sends the
+	// request; STS then checks that the signature covers it.
+	KeyDigest     string `json:"key_digest"`
 	Authorization string `json:"authorization"`
 	Date          string `json:"x_amz_date"`
 	SecurityToken string `json:"x_amz_security_token,omitempty"`
@@ -116,6 +120,7 @@ func (p STSIdentityProver) ProveIdentity(ctx context.Context, keyDigest string) 
 		return IdentityProof{}, fmt.Errorf("signing the identity request: %w", err)
 	}
 	return IdentityProof{
+		KeyDigest:     keyDigest,
 		Authorization: req.Header.Get("Authorization"),
 		Date:          req.Header.Get("X-Amz-Date"),
 		SecurityToken: req.Header.Get("X-Amz-Security-Token"),
@@ -141,6 +146,9 @@ type STSIdentityVerifier struct {
 // VerifyIdentity sends the request proof signed, with keyDigest in its
 // header, to STS.
 func (v STSIdentityVerifier) VerifyIdentity(ctx context.Context, proof IdentityProof, keyDigest string) (string, error) {
+	if proof.KeyDigest != keyDigest {
+		return "", fmt.Errorf("the proof was signed for the key %s, not this request's %s", proof.KeyDigest, keyDigest)
+	}
 	if !signedHeaders(proof.Authorization)[strings.ToLower(kubeletKeyHeader)] {
 		// Unsigned, the header could carry any key.
 		return "", fmt.Errorf("the proof's signature does not cover %s", kubeletKeyHeader)
@@ -224,5 +232,5 @@ func CheckWorkerIdentity(caller, workerRoleARN, instanceID string) error {
 	return nil
 }
 
-// errNoIdentityProof means no proof of identity came with a key.
-var errNoIdentityProof = errors.New("no proof of the instance's identity for this key (a kforge.io/node-identity CSR by the worker's agent)")
+// errNoIdentityProof means a kubelet client CSR carries no proof.
+var errNoIdentityProof = errors.New("no proof of the instance's identity on the request (annotation " + IdentityProofAnnotation + ", which the worker's agent of this kforge build sets)")

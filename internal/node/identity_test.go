@@ -2,10 +2,8 @@ package node
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/x509"
+	"crypto/tls"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
 	"slices"
@@ -15,15 +13,16 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/util/keyutil"
 )
 
 // A worker joins with a proof of its identity, and the control plane's
-// approver checks it with STS (the emulator's): the worker's agent writes
-// the kubelet's bootstrap key, posts an identity CSR of it with the
-// bootstrap token over the pinned CA, then runs kubeadm join; the kubelet's
-// CSR of that key is approved for the instance whose role session signed
-// the proof, and for no other instance, role or key.
+// approver checks it with STS (the emulator's): the worker's agent asks
+// for the kubelet's client certificate with the bootstrap token, over the
+// pinned CA, with a key of its own and a proof signed for that key by its
+// role session; stores the issued pair where the kubelet's certificate
+// store keeps it; then runs kubeadm join. The request is approved for the
+// instance whose session signed the proof, and for no other instance,
+// role or key.
 func TestJoiningWorkerProvesItsIdentity(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
@@ -33,16 +32,27 @@ func TestJoiningWorkerProvesItsIdentity(t *testing.T) {
 	if err := w.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	send := "kubectl --kubeconfig " + identityKubeconfig + " create -f -"
-	wh.assertOrder(t, send, "rm -f "+identityKubeconfig, "kubeadm join --config "+joinConfPath)
-	if wh.perms[kubeletBootstrapKey] != 0o600 || wh.perms[identityKubeconfig] != 0o600 {
-		t.Errorf("the key and the token's kubeconfig must be root-only: %v, %v", wh.perms[kubeletBootstrapKey], wh.perms[identityKubeconfig])
+	create := "kubectl --kubeconfig " + joinKubeconfig + " create -o name -f -"
+	wh.assertOrder(t, create, "kubectl --kubeconfig "+joinKubeconfig+" get certificatesigningrequest kforge-join-1 -o json",
+		"rm -f "+joinKubeconfig, "kubeadm join --config "+joinConfPath)
+	if wh.perms[joinKubeconfig] != 0o600 || wh.perms[kubeletClientCurrent] != 0o600 {
+		t.Errorf("the token's kubeconfig and the kubelet's key must be root-only: %v, %v", wh.perms[joinKubeconfig], wh.perms[kubeletClientCurrent])
 	}
-	if _, kept := wh.files[identityKubeconfig]; kept {
+	if _, kept := wh.files[joinKubeconfig]; kept {
 		t.Error("the token's kubeconfig was left on the node")
 	}
-	// It trusts the published CA, checked against its pinned hash, and
-	// carries the published token.
+	// The kubelet's certificate store holds the issued certificate with
+	// the key it was asked for, as client-go's store reads a pair.
+	pair := wh.files[kubeletClientCurrent]
+	cert, err := tls.X509KeyPair(pair, pair)
+	if err != nil {
+		t.Fatalf("the stored pair: %v", err)
+	}
+	if cert.Leaf.Subject.CommonName != "system:node:"+w.Instance.Hostname {
+		t.Errorf("stored a certificate for %q", cert.Leaf.Subject.CommonName)
+	}
+	// The token's kubeconfig trusts the published CA, checked against its
+	// pinned hash, and carries the published token.
 	jm, err := ReadJoin(ctx, c.bucket)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +70,7 @@ func TestJoiningWorkerProvesItsIdentity(t *testing.T) {
 	}
 	cl, ai := kc.Clusters[kc.Contexts[kc.CurrentContext].Cluster], kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo]
 	if cl.Server != "https://"+jm.APIEndpoint || string(cl.CertificateAuthorityData) != jm.CACert || ai.Token != jm.Token {
-		t.Errorf("identity kubeconfig: server %s, token %t, CA %t", cl.Server, ai.Token == jm.Token, string(cl.CertificateAuthorityData) == jm.CACert)
+		t.Errorf("join kubeconfig: server %s, token %t, CA %t", cl.Server, ai.Token == jm.Token, string(cl.CertificateAuthorityData) == jm.CACert)
 	}
 	tampered := jm
 	tampered.CACertHashes = []string{"sha256:" + strings.Repeat("0", 64)}
@@ -68,22 +78,17 @@ func TestJoiningWorkerProvesItsIdentity(t *testing.T) {
 		t.Error("a CA none of the pinned hashes names was trusted")
 	}
 
-	// What the API server would hold: the identity CSR as posted, and the
-	// kubelet's own CSR of the key the agent wrote.
-	var proof certificatesv1.CertificateSigningRequest
-	if err := json.Unmarshal(wh.stdin[send], &proof); err != nil {
+	// The request as the API server holds it, and the control plane's
+	// approver asking the emulator's STS.
+	var req certificatesv1.CertificateSigningRequest
+	if err := json.Unmarshal(wh.stdin[create], &req); err != nil {
 		t.Fatal(err)
 	}
-	if proof.Spec.SignerName != IdentitySigner || !strings.HasPrefix(proof.GenerateName, "kforge-identity-"+workerInstanceID) {
-		t.Fatalf("identity CSR: signer %q, name %q", proof.Spec.SignerName, proof.GenerateName)
+	if !strings.HasPrefix(req.GenerateName, "kforge-join-"+workerInstanceID) || req.Spec.SignerName != kubeletClientSigner {
+		t.Fatalf("kubelet CSR: name %q, signer %q", req.GenerateName, req.Spec.SignerName)
 	}
-	proof.Name, proof.Spec.Username = proof.GenerateName+"x1", "system:bootstrap:abcdef"
-	key, err := keyutil.ParsePrivateKeyPEM(wh.files[kubeletBootstrapKey])
-	if err != nil {
-		t.Fatalf("the kubelet must be able to read its bootstrap key: %v", err)
-	}
-	kubelet := bootstrapCSRWithKey(t, "csr-kubelet", w.Instance.Hostname, keyOf(t, key))
-
+	req.Name, req.Spec.Username = "kforge-join-1", "system:bootstrap:abcdef"
+	req.Spec.Groups = []string{"system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token", "system:authenticated"}
 	approve := func(instanceID, role string, csrs ...certificatesv1.CertificateSigningRequest) []string {
 		h := &csrHost{list: certificatesv1.CertificateSigningRequestList{Items: csrs}}
 		a := &Agent{
@@ -97,32 +102,74 @@ func TestJoiningWorkerProvesItsIdentity(t *testing.T) {
 		}
 		return h.approved
 	}
-	if got := approve(workerInstanceID, workerRoleARN, kubelet, proof); !slices.Equal(got, []string{"csr-kubelet"}) {
-		t.Errorf("the worker's own kubelet CSR: approved %v", got)
+	if got := approve(workerInstanceID, workerRoleARN, req); !slices.Equal(got, []string{"kforge-join-1"}) {
+		t.Errorf("the worker's own request: approved %v", got)
 	}
-	if got := approve("i-0cccccccccccccccc", workerRoleARN, kubelet, proof); len(got) > 0 {
-		t.Errorf("a proof by %s approved a CSR for another instance's name: %v", workerInstanceID, got)
+	if got := approve("i-0cccccccccccccccc", workerRoleARN, req); len(got) > 0 {
+		t.Errorf("a proof by %s approved a request for another instance's name: %v", workerInstanceID, got)
 	}
-	if got := approve(workerInstanceID, "arn:aws:iam::123456789012:role/demo-controller", kubelet, proof); len(got) > 0 {
+	if got := approve(workerInstanceID, "arn:aws:iam::123456789012:role/demo-controller", req); len(got) > 0 {
 		t.Errorf("a session of another role was taken for the worker role: %v", got)
 	}
-	if got := approve(workerInstanceID, workerRoleARN, kubelet); len(got) > 0 {
+	bare := req
+	bare.Annotations = nil
+	if got := approve(workerInstanceID, workerRoleARN, bare); len(got) > 0 {
 		t.Errorf("approved without a proof: %v", got)
 	}
-	// The token's holder asks for the worker's name with a key of its own.
-	other := bootstrapCSR(t, "csr-other-key", w.Instance.Hostname)
-	if got := approve(workerInstanceID, workerRoleARN, other, proof); len(got) > 0 {
-		t.Errorf("a CSR of another key was approved on the worker's proof: %v", got)
+	// The token's holder copies the worker's proof onto a request of a
+	// key of its own: the proof was signed for another key. (The emulator's
+	// STS checks no signature; this is the verifier's own comparison, and
+	// on AWS STS refuses a signature that does not cover the digest sent.)
+	stolen := bootstrapCSR(t, "csr-thief", w.Instance.Hostname)
+	stolen.Annotations = req.Annotations
+	if got := approve(workerInstanceID, workerRoleARN, stolen, req); !slices.Equal(got, []string{"kforge-join-1"}) {
+		t.Errorf("with a copied proof beside it: approved %v, want the worker's request only", got)
 	}
 }
 
-func keyOf(t *testing.T, k any) *ecdsa.PrivateKey {
-	t.Helper()
-	key, ok := k.(*ecdsa.PrivateKey)
-	if !ok {
-		t.Fatalf("the kubelet bootstrap key is a %T, want ECDSA", k)
+// A retried join keeps a certificate an earlier attempt stored, and a
+// request the control plane leaves pending ends the attempt with where to
+// look, so the next one asks again with a new key and proof.
+func TestKubeletClientBootstrapRetries(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	c.bootstrapController(t, "controller", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
+	jm, err := ReadJoin(ctx, c.bucket)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return key
+	wh := newRecorder(t, "worker")
+	w := c.worker(wh, time.Now, Backoff{Initial: time.Millisecond, Sleep: func(context.Context, time.Duration) error { return nil }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := w.bootstrapKubeletClient(ctx, jm); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.bootstrapKubeletClient(ctx, jm); err != nil {
+		t.Fatal(err)
+	}
+	creates := 0
+	for _, l := range wh.log {
+		if strings.HasSuffix(l, " create -o name -f -") {
+			creates++
+		}
+	}
+	if creates != 1 {
+		t.Errorf("asked %d times; a stored, valid certificate needs no second request", creates)
+	}
+
+	pending := newRecorder(t, "worker-pending")
+	pending.csrPending = true
+	clock := time.Now()
+	p := c.worker(pending, func() time.Time { return clock }, Backoff{Sleep: func(context.Context, time.Duration) error {
+		clock = clock.Add(time.Minute)
+		return nil
+	}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err = p.bootstrapKubeletClient(ctx, jm)
+	if err == nil || !strings.Contains(err.Error(), "not approved within") || !strings.Contains(err.Error(), "kforge-approve-csrs") {
+		t.Errorf("a request left pending: %v", err)
+	}
+	if _, kept := pending.files[joinKubeconfig]; kept {
+		t.Error("the token's kubeconfig was left after a failed attempt")
+	}
 }
 
 // STS answers a proof with the signer's session. A proof whose signature
@@ -181,34 +228,5 @@ func TestCheckWorkerIdentity(t *testing.T) {
 	// A role with a path: EC2's sessions name the role without it.
 	if err := CheckWorkerIdentity("arn:aws:sts::123456789012:assumed-role/demo-worker/i-0123", "arn:aws:iam::123456789012:role/kforge/demo-worker", "i-0123"); err != nil {
 		t.Errorf("a role with a path: %v", err)
-	}
-}
-
-// The agent's bootstrap key is one the kubelet's keyutil reads, and the
-// identity request is signed by it.
-func TestIdentityCSRIsSignedByTheKubeletKey(t *testing.T) {
-	h := newRecorder(t, "worker")
-	a := &Agent{Host: h}
-	key, err := a.kubeletBootstrapKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := a.kubeletBootstrapKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	der1, _ := x509.MarshalPKIXPublicKey(key.Public())
-	der2, _ := x509.MarshalPKIXPublicKey(again.Public())
-	if string(der1) != string(der2) {
-		t.Error("a second join attempt made a new key; the kubelet keeps the first")
-	}
-	csr, err := identityCSR(key, "ip-10-0-2-20.eu-west-1.compute.internal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(csr)
-	req, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil || req.CheckSignature() != nil {
-		t.Fatalf("identity request: %v", err)
 	}
 }

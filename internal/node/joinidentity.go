@@ -6,53 +6,69 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
+	"strings"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/keyutil"
 )
 
+// A worker's kubelet does not ask for its first client certificate
+// itself: with certificate rotation on, the kubelet makes a new key in
+// memory for every request, so no one but the kubelet could prove it holds
+// that key. The agent asks instead, with a key of its own and the proof of
+// identity on the request (identity.go), and puts the issued certificate
+// where the kubelet's certificate store keeps its current one; the kubelet
+// started by kubeadm join finds it valid, asks for nothing, and rotates it
+// from then on with its own identity, as any kubelet does.
+
 const (
-	// kubeletBootstrapKey is where the kubelet keeps the key of its first
-	// client CSR until it is issued (pkg/kubelet/certificate/bootstrap:
-	// kubelet-client.key.tmp under --cert-dir), and takes one it finds
-	// there. The agent writes it first, so it knows the key it proves.
-	kubeletBootstrapKey = "/var/lib/kubelet/pki/kubelet-client.key.tmp"
-	// identityKubeconfig is the bootstrap token's kubeconfig the agent
-	// sends its proof with; root-only, removed once sent.
-	identityKubeconfig = "/etc/kubernetes/kforge-identity.conf"
-	// IdentitySigner is the signer of the CSRs that carry proofs. Nothing
-	// signs them: they are messages, and expire unapproved.
-	IdentitySigner = "kforge.io/node-identity"
-	// IdentityProofAnnotation holds the proof (IdentityProof, JSON).
+	// kubeletCertDir is the kubelet's --cert-dir (its default), and
+	// kubeletClientCurrent its certificate store's current client pair
+	// (client-go util/certificate: kubelet-client-current.pem, a link to
+	// kubelet-client-<time>.pem holding the certificate and the key).
+	kubeletCertDir       = "/var/lib/kubelet/pki"
+	kubeletClientCurrent = kubeletCertDir + "/kubelet-client-current.pem"
+	// joinKubeconfig is the bootstrap token's kubeconfig the agent asks
+	// with; root-only, removed when done.
+	joinKubeconfig = "/etc/kubernetes/kforge-join.conf"
+	// IdentityProofAnnotation holds the proof (IdentityProof, JSON) on the
+	// kubelet client CSR the agent makes.
 	IdentityProofAnnotation = "kforge.io/identity-proof"
+	// kubeletCertWait bounds the wait for the control plane to approve;
+	// the bootstrap's next attempt asks again with a new key and proof.
+	kubeletCertWait = 5 * time.Minute
 )
 
-// sendIdentityProof writes the kubelet's bootstrap key (or keeps the one a
-// failed join left) and posts, with the bootstrap token, a CSR of that key
-// for signer IdentitySigner carrying a proof that this instance holds it.
-// The control plane approves the kubelet's client CSR only with one
-// (approveBootstrapCSRs).
-func (a *Agent) sendIdentityProof(ctx context.Context, jm JoinMaterial) error {
+// bootstrapKubeletClient gets the kubelet its first client certificate,
+// asked for with the bootstrap token and the proof that this instance
+// holds the key, unless an earlier attempt already stored a valid one.
+func (a *Agent) bootstrapKubeletClient(ctx context.Context, jm JoinMaterial) error {
 	if a.Identity == nil {
 		return errors.New("no identity prover configured for the join")
+	}
+	if a.validKubeletClient() {
+		a.logger().Info("kubelet client certificate already issued; kept", "path", kubeletClientCurrent)
+		return nil
 	}
 	if err := checkCACert(jm); err != nil {
 		return err
 	}
-	key, err := a.kubeletBootstrapKey()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return err
+		return fmt.Errorf("generating the kubelet's client key: %w", err)
 	}
 	der, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
@@ -62,7 +78,7 @@ func (a *Agent) sendIdentityProof(ctx context.Context, jm JoinMaterial) error {
 	if err != nil {
 		return fmt.Errorf("proving this instance's identity: %w", err)
 	}
-	obj, err := IdentityRequest(key, a.Instance.Hostname, a.Instance.ID, proof)
+	obj, err := KubeletClientRequest(key, a.Instance.Hostname, a.Instance.ID, proof)
 	if err != nil {
 		return err
 	}
@@ -70,18 +86,85 @@ func (a *Agent) sendIdentityProof(ctx context.Context, jm JoinMaterial) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Host.WriteFile(identityKubeconfig, kubeconfig, 0o600); err != nil {
+	if err := a.Host.WriteFile(joinKubeconfig, kubeconfig, 0o600); err != nil {
 		return err
 	}
-	_, err = a.Host.Run(ctx, Command{Name: "kubectl", Args: []string{"--kubeconfig", identityKubeconfig, "create", "-f", "-"}, Stdin: obj})
-	if rmErr := a.runAll(ctx, Cmd("rm", "-f", identityKubeconfig)); err == nil {
+	cert, err := a.requestKubeletClient(ctx, obj)
+	if rmErr := a.runAll(ctx, Cmd("rm", "-f", joinKubeconfig)); err == nil {
 		err = rmErr
 	}
 	if err != nil {
-		return fmt.Errorf("sending the proof of identity: %w", err)
+		return err
 	}
-	a.logger().Info("proof of identity sent for the kubelet's key", "instance", a.Instance.ID)
-	return nil
+	return a.storeKubeletClient(ctx, cert, key)
+}
+
+// requestKubeletClient creates the CSR and returns the certificate the
+// control plane issues for it.
+func (a *Agent) requestKubeletClient(ctx context.Context, obj []byte) ([]byte, error) {
+	out, err := a.Host.Run(ctx, Command{Name: "kubectl", Args: []string{"--kubeconfig", joinKubeconfig, "create", "-o", "name", "-f", "-"}, Stdin: obj})
+	if err != nil {
+		return nil, fmt.Errorf("asking for the kubelet's client certificate: %w", err)
+	}
+	_, name, _ := strings.Cut(strings.TrimSpace(out), "/")
+	if name == "" {
+		return nil, fmt.Errorf("kubectl create named no CSR: %q", out)
+	}
+	a.logger().Info("kubelet client certificate asked for with a proof of identity", "csr", name, "instance", a.Instance.ID)
+	deadline := a.now().Add(kubeletCertWait)
+	for {
+		raw, err := a.Host.Run(ctx, Cmd("kubectl", "--kubeconfig", joinKubeconfig, "get", "certificatesigningrequest", name, "-o", "json"))
+		if err != nil {
+			return nil, err
+		}
+		var csr certificatesv1.CertificateSigningRequest
+		if err := json.Unmarshal([]byte(raw), &csr); err != nil {
+			return nil, fmt.Errorf("decoding CSR %s: %w", name, err)
+		}
+		for _, c := range csr.Status.Conditions {
+			if (c.Type == certificatesv1.CertificateDenied || c.Type == certificatesv1.CertificateFailed) && c.Status != corev1.ConditionFalse {
+				return nil, fmt.Errorf("CSR %s %s: %s", name, c.Type, c.Message)
+			}
+		}
+		if len(csr.Status.Certificate) > 0 {
+			return csr.Status.Certificate, nil
+		}
+		if !a.now().Before(deadline) {
+			return nil, fmt.Errorf("CSR %s not approved within %s; the control plane's approver says why (journalctl -u kforge-approve-csrs)", name, kubeletCertWait)
+		}
+		if err := a.Backoff.sleep(ctx, 5*time.Second); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// storeKubeletClient writes the pair as the kubelet's certificate store
+// does: a file of its time, and the current link to it.
+func (a *Agent) storeKubeletClient(ctx context.Context, certPEM []byte, key *ecdsa.PrivateKey) error {
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("encoding the kubelet's client key: %w", err)
+	}
+	pair := append(append([]byte(nil), certPEM...), pem.EncodeToMemory(&pem.Block{Type: keyutil.ECPrivateKeyBlockType, Bytes: keyDER})...)
+	if _, err := tls.X509KeyPair(pair, pair); err != nil {
+		return fmt.Errorf("the issued certificate does not match the kubelet's key: %w", err)
+	}
+	file := kubeletCertDir + "/kubelet-client-" + a.now().UTC().Format("2006-01-02-15-04-05") + ".pem"
+	if err := a.Host.WriteFile(file, pair, 0o600); err != nil {
+		return err
+	}
+	return a.runAll(ctx, Cmd("ln", "-sfn", file, kubeletClientCurrent))
+}
+
+// validKubeletClient reports whether the certificate store holds a
+// client pair that has not expired.
+func (a *Agent) validKubeletClient() bool {
+	pair, err := a.Host.ReadFile(kubeletClientCurrent)
+	if err != nil {
+		return false
+	}
+	c, err := tls.X509KeyPair(pair, pair)
+	return err == nil && c.Leaf != nil && a.now().Before(c.Leaf.NotAfter)
 }
 
 // checkCACert checks that the published CA is the one the pinned hashes
@@ -97,51 +180,16 @@ func checkCACert(jm JoinMaterial) error {
 	return nil
 }
 
-// kubeletBootstrapKey reads the kubelet's bootstrap key, or writes a new
-// ECDSA P-256 key there, the kind the kubelet makes itself.
-func (a *Agent) kubeletBootstrapKey() (crypto.Signer, error) {
-	data, err := a.Host.ReadFile(kubeletBootstrapKey)
-	if err == nil {
-		k, perr := keyutil.ParsePrivateKeyPEM(data)
-		if signer, ok := k.(crypto.Signer); perr == nil && ok {
-			return signer, nil
-		}
-		a.logger().Warn("kubelet bootstrap key unreadable; writing a new one", "path", kubeletBootstrapKey)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generating the kubelet's bootstrap key: %w", err)
-	}
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the kubelet's bootstrap key: %w", err)
-	}
-	if err := a.Host.WriteFile(kubeletBootstrapKey, pem.EncodeToMemory(&pem.Block{Type: keyutil.ECPrivateKeyBlockType, Bytes: der}), 0o600); err != nil {
-		return nil, err
-	}
-	return key, nil
-}
-
-// identityCSR is a certificate request signed by key, so that the control
-// plane knows the proof's sender holds it.
-func identityCSR(key crypto.Signer, nodeName string) ([]byte, error) {
+// KubeletClientRequest is the kubelet client CSR of key for nodeName, as
+// the kubelet would ask (signer kubernetes.io/kube-apiserver-client-kubelet,
+// CN=system:node:<name>, O=system:nodes), carrying proof; JSON for kubectl
+// create.
+func KubeletClientRequest(key crypto.Signer, nodeName, instanceID string, proof IdentityProof) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: "system:node:" + nodeName, Organization: []string{"system:nodes"}},
 	}, key)
 	if err != nil {
-		return nil, fmt.Errorf("the identity request: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
-}
-
-// IdentityRequest is the CertificateSigningRequest of key that carries
-// proof, as JSON for kubectl create.
-func IdentityRequest(key crypto.Signer, nodeName, instanceID string, proof IdentityProof) ([]byte, error) {
-	csr, err := identityCSR(key, nodeName)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the kubelet's certificate request: %w", err)
 	}
 	p, err := json.Marshal(proof)
 	if err != nil {
@@ -150,18 +198,18 @@ func IdentityRequest(key crypto.Signer, nodeName, instanceID string, proof Ident
 	obj := certificatesv1.CertificateSigningRequest{
 		TypeMeta: metav1.TypeMeta{APIVersion: "certificates.k8s.io/v1", Kind: "CertificateSigningRequest"},
 		ObjectMeta: metav1.ObjectMeta{
-			GenerateName: "kforge-identity-" + instanceID + "-",
+			GenerateName: "kforge-join-" + instanceID + "-",
 			Annotations:  map[string]string{IdentityProofAnnotation: string(p)},
 		},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request:    csr,
-			SignerName: IdentitySigner,
+			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			SignerName: kubeletClientSigner,
 			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
 		},
 	}
 	data, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the identity request: %w", err)
+		return nil, fmt.Errorf("encoding the kubelet's CSR: %w", err)
 	}
 	return data, nil
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"github.com/kforge/kforge/internal/cni"
 	"github.com/kforge/kforge/internal/testutil/containerdconf"
@@ -49,6 +52,8 @@ type recorder struct {
 	locks sync.Map
 	// stdin is what each command that had one was given, by command line.
 	stdin map[string][]byte
+	// csrPending keeps the kubelet client CSR the agent creates pending.
+	csrPending bool
 }
 
 // Lock holds path's lock, logging when it is taken and released.
@@ -249,6 +254,16 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 			return "", err
 		}
 		return "", r.WriteFile(apiServerManifest, []byte("spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:"+c.Args[2]+"\n"), 0o600)
+	case strings.HasPrefix(line, "ln -sfn "):
+		data, err := r.ReadFile(c.Args[1])
+		if err != nil {
+			return "", err
+		}
+		return "", r.WriteFile(c.Args[2], data, r.perms[c.Args[1]])
+	case line == "kubectl --kubeconfig "+joinKubeconfig+" create -o name -f -":
+		return "certificatesigningrequest.certificates.k8s.io/kforge-join-1\n", nil
+	case line == "kubectl --kubeconfig "+joinKubeconfig+" get certificatesigningrequest kforge-join-1 -o json":
+		return r.issueKubeletClient(r.stdin["kubectl --kubeconfig "+joinKubeconfig+" create -o name -f -"])
 	case strings.HasPrefix(line, "kubeadm join"):
 		return "", r.WriteFile(kubeletConf, []byte("kubelet"), 0o600)
 	case strings.HasPrefix(line, "kubeadm token create"):
@@ -343,4 +358,40 @@ func newPKI(t testing.TB) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// issueKubeletClient answers a read of the kubelet client CSR the agent
+// created (its JSON, as posted) as the control plane would once it
+// approved it: with a certificate of the request's key for its subject,
+// from a throwaway CA; or pending while csrPending is set.
+func (r *recorder) issueKubeletClient(posted []byte) (string, error) {
+	var csr certificatesv1.CertificateSigningRequest
+	if err := json.Unmarshal(posted, &csr); err != nil {
+		return "", fmt.Errorf("recorder: the posted CSR: %w", err)
+	}
+	r.mu.Lock()
+	hold := r.csrPending
+	r.mu.Unlock()
+	if !hold {
+		block, _ := pem.Decode(csr.Spec.Request)
+		req, err := x509.ParseCertificateRequest(block.Bytes)
+		if err != nil {
+			return "", err
+		}
+		ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return "", err
+		}
+		der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+			SerialNumber: big.NewInt(2), Subject: req.Subject,
+			NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+		}, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubernetes"}}, req.PublicKey, ca)
+		if err != nil {
+			return "", err
+		}
+		csr.Status.Certificate = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	out, err := json.Marshal(csr)
+	return string(out), err
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
 	"github.com/kforge/kforge/internal/awsx"
@@ -49,7 +50,8 @@ func NewAgent(ctx context.Context, w Wiring) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst, err := ReadInstance(ctx, imds.NewFromConfig(cfg))
+	metadata := imds.NewFromConfig(cfg)
+	inst, err := ReadInstance(ctx, metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +66,10 @@ func NewAgent(ctx context.Context, w Wiring) (*Agent, error) {
 		Log:      w.Log,
 		Backoff:  Backoff{Initial: 5 * time.Second, Max: 2 * time.Minute},
 		Nodes:    EC2NodeFinder{Client: awsx.EC2Client(cfg), Cluster: cluster.ClusterName},
-		Identity: STSIdentityProver{Credentials: cfg.Credentials, Region: cfg.Region, Endpoint: w.Endpoint},
+		// The proof is of the instance role, whatever else signs the
+		// agent's other calls (an emulator's test credentials in the lab).
+		Identity: STSIdentityProver{Credentials: aws.NewCredentialsCache(ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = metadata })),
+			Region: cfg.Region, Endpoint: w.Endpoint},
 		Verifier: STSIdentityVerifier{Region: cfg.Region, Endpoint: w.Endpoint},
 	}, nil
 }

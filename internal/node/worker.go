@@ -61,8 +61,8 @@ func (a *Agent) join(ctx context.Context) error {
 		return err
 	}
 	if jm.CACert == "" {
-		a.logger().Warn("the join material has no CA: published by an older control plane agent, which asks for no proof of identity; joining without one")
-	} else if err := a.sendIdentityProof(ctx, jm); err != nil {
+		a.logger().Warn("the join material has no CA: published by an older control plane agent, which asks for no proof of identity; the kubelet asks for its certificate itself")
+	} else if err := a.bootstrapKubeletClient(ctx, jm); err != nil {
 		return err
 	}
 	cfg, err := kubeadm.RenderJoin(kubeadm.Worker{

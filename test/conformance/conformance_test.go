@@ -62,7 +62,7 @@ func TestConformance(t *testing.T) {
 				{"11-containerd-sandbox-image", checkSandboxImage},
 				{"12-certificate-renewal", checkCertRenewal},
 				{"13-kubelet-reservation-join-and-upgrade", checkReservationJoinAndUpgrade},
-				{"17-identity-proof", checkIdentityProof},
+				{"17-kubelet-client-bootstrap", checkKubeletClientBootstrap},
 				{"14-pod-security-default", checkPodSecurityDefault},
 			}
 			for _, s := range steps {

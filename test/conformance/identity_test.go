@@ -4,7 +4,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"strings"
 	"testing"
@@ -15,15 +17,22 @@ import (
 	"github.com/kforge/kforge/internal/node"
 )
 
-// 17. A joining worker's proof of identity reaches the API server the way
-// the agent sends it: the agent's kubeconfig of the join material (check
-// 13's real bootstrap token, the cluster CA) and its identity CSR, created
-// by the real kubectl with strict field validation. The bootstrap token's
-// RBAC lets it create the CSR; the API server keeps the proof annotation,
-// records the token's user, and neither it nor the controller manager
-// approves or signs a CSR of the signer kforge.io/node-identity, so the
-// proof stays a message the approver reads.
-func checkIdentityProof(t *testing.T, e *env, _ artifacts) {
+// 17. A joining worker's kubelet client certificate, asked for the way the
+// agent asks: the agent's kubeconfig of the join material (check 13's
+// real bootstrap token and the cluster CA) and its CSR with the proof of
+// identity (node.KubeletClientRequest), created by the real kubectl with
+// strict field validation through the bootstrap token's RBAC. The API
+// server keeps the proof annotation whole and records the token's user;
+// nothing approves the request by itself (check 2's kubeadm init leaves
+// kubeadm's auto-approval in place here, so this check removes it, as the
+// control plane's agent does); once approved, the controller manager
+// issues a certificate the token can read back, and with it and the key
+// the API server takes the caller for the node, in the group
+// system:nodes.
+func checkKubeletClientBootstrap(t *testing.T, e *env, _ artifacts) {
+	if _, err := e.kubectl("delete", "clusterrolebinding", "kubeadm:node-autoapprove-bootstrap", "--ignore-not-found"); err != nil {
+		t.Fatalf("removing kubeadm's automatic approval:\n%v", err)
+	}
 	ca, err := os.ReadFile("/etc/kubernetes/pki/ca.crt")
 	if err != nil {
 		t.Fatal(err)
@@ -37,44 +46,73 @@ func checkIdentityProof(t *testing.T, e *env, _ artifacts) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	asToken := e.write("join.conf", kubeconfig)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proof := node.IdentityProof{Authorization: "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261206/eu-west-1/sts/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token;x-kforge-kubelet-key, Signature=00", Date: "20261206T120000Z", SecurityToken: strings.Repeat("t", 1200)}
-	obj, err := node.IdentityRequest(key, joiningWorkerName, "i-0fedcba9876543211", proof)
+	// A proof of the real shape; STS is not part of this check.
+	proof := node.IdentityProof{KeyDigest: "sha256:" + strings.Repeat("ab", 32), Date: "20261206T120000Z", SecurityToken: strings.Repeat("t", 1200),
+		Authorization: "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261206/eu-west-1/sts/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token;x-kforge-kubelet-key, Signature=00"}
+	const instance = "i-0fedcba9876543211"
+	obj, err := node.KubeletClientRequest(key, joiningWorkerName, instance, proof)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := e.run(nil, "kubectl", "--kubeconfig", e.write("identity.conf", kubeconfig), "create", "--validate=strict", "-o", "name", "-f", e.write("identity-csr.json", obj))
+	out, err := e.run(nil, "kubectl", "--kubeconfig", asToken, "create", "--validate=strict", "-o", "name", "-f", e.write("kubelet-csr.json", obj))
 	if err != nil {
-		t.Fatalf("the agent's identity CSR, with the bootstrap token:\n%v", err)
+		t.Fatalf("the agent's kubelet client CSR, with the bootstrap token:\n%v", err)
 	}
-	name := strings.TrimPrefix(strings.TrimSpace(out), "certificatesigningrequest.certificates.k8s.io/")
-	if !strings.HasPrefix(name, "kforge-identity-i-0fedcba9876543211-") {
-		t.Fatalf("created %q, want a name generated from kforge-identity-<instance>-", out)
+	_, name, _ := strings.Cut(strings.TrimSpace(out), "/")
+	if !strings.HasPrefix(name, "kforge-join-"+instance+"-") {
+		t.Fatalf("created %q, want a name generated from kforge-join-<instance>-", out)
 	}
-	// The controller manager's approver and signers run: none may touch it.
+	read := func() certificatesv1.CertificateSigningRequest {
+		t.Helper()
+		raw, err := e.run(nil, "kubectl", "--kubeconfig", asToken, "get", "certificatesigningrequest", name, "-o", "json")
+		if err != nil {
+			t.Fatalf("reading the CSR with the bootstrap token:\n%v", err)
+		}
+		var csr certificatesv1.CertificateSigningRequest
+		if err := json.Unmarshal([]byte(raw), &csr); err != nil {
+			t.Fatal(err)
+		}
+		return csr
+	}
+	// The controller manager runs its approver and signers: without the
+	// control plane's approval, nothing happens to the request.
 	time.Sleep(5 * time.Second)
-	raw, err := e.kubectl("get", "certificatesigningrequest", name, "-o", "json")
-	if err != nil {
-		t.Fatalf("reading the identity CSR:\n%v", err)
-	}
-	var csr certificatesv1.CertificateSigningRequest
-	if err := json.Unmarshal([]byte(raw), &csr); err != nil {
-		t.Fatal(err)
-	}
+	csr := read()
 	var kept node.IdentityProof
 	if err := json.Unmarshal([]byte(csr.Annotations[node.IdentityProofAnnotation]), &kept); err != nil || kept != proof {
 		t.Errorf("the proof annotation did not come back whole: %v", err)
 	}
-	if csr.Spec.SignerName != node.IdentitySigner || csr.Spec.Username != "system:bootstrap:kfrsv0" {
-		t.Errorf("signer %q, user %q: want %s, asked with the bootstrap token", csr.Spec.SignerName, csr.Spec.Username, node.IdentitySigner)
+	if !strings.HasPrefix(csr.Spec.Username, "system:bootstrap:") || len(csr.Status.Conditions) > 0 {
+		t.Fatalf("user %q, conditions %+v: want the bootstrap token's pending request", csr.Spec.Username, csr.Status.Conditions)
 	}
-	if len(csr.Status.Conditions) > 0 || len(csr.Status.Certificate) > 0 {
-		t.Errorf("an identity CSR was acted on: %+v", csr.Status)
+	if _, err := e.kubectl("certificate", "approve", name); err != nil {
+		t.Fatalf("approving:\n%v", err)
 	}
-	if _, err := e.kubectl("delete", "certificatesigningrequests", "--ignore-not-found", name); err != nil {
-		t.Errorf("the approver's delete of a used proof:\n%v", err)
+	var certPEM []byte
+	if err := waitFor(time.Minute, func() error {
+		if certPEM = read().Status.Certificate; len(certPEM) == 0 {
+			return os.ErrNotExist
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the controller manager issued no certificate: %v", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := e.write("kubelet-client.pem", append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...))
+	who, err := e.run(nil, "kubectl", "--server", "https://"+jm.APIEndpoint, "--certificate-authority", "/etc/kubernetes/pki/ca.crt",
+		"--client-certificate", pair, "--client-key", pair, "auth", "whoami", "-o", "json")
+	if err != nil {
+		t.Fatalf("the API server with the issued certificate:\n%v", err)
+	}
+	if !strings.Contains(who, `"username": "system:node:`+joiningWorkerName+`"`) || !strings.Contains(who, `"system:nodes"`) {
+		t.Errorf("the issued certificate is not the node's identity:\n%s", who)
 	}
 }
