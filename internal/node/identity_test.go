@@ -230,3 +230,22 @@ func TestCheckWorkerIdentity(t *testing.T) {
 		t.Errorf("a role with a path: %v", err)
 	}
 }
+
+// Signer and verifier send the proof to the region's own STS endpoint, in
+// its partition, or to the emulator.
+func TestSTSEndpoint(t *testing.T) {
+	for region, want := range map[string]string{
+		"eu-west-1":     "https://sts.eu-west-1.amazonaws.com",
+		"us-east-1":     "https://sts.us-east-1.amazonaws.com",
+		"cn-north-1":    "https://sts.cn-north-1.amazonaws.com.cn",
+		"us-gov-west-1": "https://sts.us-gov-west-1.amazonaws.com",
+	} {
+		got, err := STSEndpoint(context.Background(), region, "")
+		if err != nil || got != want {
+			t.Errorf("%s: %q, %v; want %s", region, got, err, want)
+		}
+	}
+	if got, _ := STSEndpoint(context.Background(), "eu-west-1", "http://10.40.0.3:5000"); got != "http://10.40.0.3:5000" {
+		t.Errorf("with an emulator: %q", got)
+	}
+}
