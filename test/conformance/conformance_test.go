@@ -294,14 +294,7 @@ func checkKubelet(t *testing.T, e *env, a artifacts) {
 
 // 8. The CA hash kforge publishes equals the one kubeadm prints.
 func checkCACertHash(t *testing.T, e *env, a artifacts) {
-	ca, err := os.ReadFile("/etc/kubernetes/pki/ca.crt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours, err := node.CACertHash(ca)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ours := clusterCA(t)
 	out, err := e.run(nil, "kubeadm", "token", "create", "--print-join-command", "--kubeconfig", adminConf)
 	if err != nil {
 		t.Fatalf("kubeadm token create --print-join-command:\n%v", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kforge/kforge/internal/addons"
 	"github.com/kforge/kforge/internal/kubeadm"
+	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/test/k8sbin"
 )
 
@@ -259,4 +260,19 @@ func toYAML(t *testing.T, objs ...map[string]any) []byte {
 func kindName(o map[string]any) string {
 	md, _ := o["metadata"].(map[string]any)
 	return fmt.Sprintf("%v/%v", o["kind"], md["name"])
+}
+
+// clusterCA is the cluster CA kubeadm made (PEM) and its hash as kforge
+// publishes it (node.CACertHash).
+func clusterCA(t *testing.T) ([]byte, string) {
+	t.Helper()
+	ca, err := os.ReadFile("/etc/kubernetes/pki/ca.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := node.CACertHash(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, hash
 }

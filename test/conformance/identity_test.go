@@ -33,14 +33,7 @@ func checkKubeletClientBootstrap(t *testing.T, e *env, _ artifacts) {
 	if _, err := e.kubectl("delete", "clusterrolebinding", "kubeadm:node-autoapprove-bootstrap", "--ignore-not-found"); err != nil {
 		t.Fatalf("removing kubeadm's automatic approval:\n%v", err)
 	}
-	ca, err := os.ReadFile("/etc/kubernetes/pki/ca.crt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := node.CACertHash(ca)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, hash := clusterCA(t)
 	jm := node.JoinMaterial{APIEndpoint: apiDNSName + ":6443", Token: reservationToken, CACertHashes: []string{hash}, CACert: string(ca), Expires: time.Now().Add(time.Hour)}
 	kubeconfig, err := node.BootstrapKubeconfig(jm)
 	if err != nil {

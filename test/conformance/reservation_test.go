@@ -141,14 +141,7 @@ func checkReservationJoinAndUpgrade(t *testing.T, e *env, a artifacts) {
 	}); err != nil {
 		t.Fatalf("the controller manager's bootstrapsigner: %v", err)
 	}
-	ca, err := os.ReadFile("/etc/kubernetes/pki/ca.crt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := node.CACertHash(ca)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, hash := clusterCA(t)
 	// A worker the cluster does not know yet: kubeadm join refuses a name
 	// that a Ready Node (check 9's worker) already has.
 	w := worker(reservationToken, hash)
