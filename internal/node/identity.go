@@ -94,7 +94,6 @@ type STSIdentityProver struct {
 	Region      string
 	// Endpoint is the AWS endpoint (an emulator), empty on AWS.
 	Endpoint string
-	Now      func() time.Time
 }
 
 // ProveIdentity signs the GetCallerIdentity request for keyDigest.
@@ -111,12 +110,8 @@ func (p STSIdentityProver) ProveIdentity(ctx context.Context, keyDigest string) 
 	if err != nil {
 		return IdentityProof{}, fmt.Errorf("the instance role's credentials: %w", err)
 	}
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
 	sum := sha256.Sum256([]byte(getCallerIdentityBody))
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "sts", p.Region, now().UTC()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "sts", p.Region, time.Now().UTC()); err != nil {
 		return IdentityProof{}, fmt.Errorf("signing the identity request: %w", err)
 	}
 	return IdentityProof{

@@ -27,10 +27,10 @@ type JoinMaterial struct {
 	// kubelet would be of a newer minor waits (version skew policy).
 	// Empty in material published before it existed: no check.
 	ControlPlaneVersion string `json:"control_plane_version,omitempty"`
-	// CACert is the cluster CA (PEM), one of CACertHashes: a worker sends
-	// its proof of identity over it (joinidentity.go) before kubeadm join.
-	// Empty in material published by an older agent, whose approver asks
-	// for no proof.
+	// CACert is the cluster CA (PEM), one of CACertHashes: a worker asks
+	// for its kubelet's client certificate, with its proof of identity,
+	// over it (joinidentity.go) before kubeadm join. Empty in material
+	// published by an older agent, whose approver asks for no proof.
 	CACert string `json:"ca_cert,omitempty"`
 }
 

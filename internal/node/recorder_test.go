@@ -259,11 +259,17 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return "", r.WriteFile(c.Args[2], data, r.perms[c.Args[1]])
+		r.mu.Lock()
+		perm := r.perms[c.Args[1]]
+		r.mu.Unlock()
+		return "", r.WriteFile(c.Args[2], data, perm)
 	case line == "kubectl --kubeconfig "+joinKubeconfig+" create -o name -f -":
 		return "certificatesigningrequest.certificates.k8s.io/kforge-join-1\n", nil
 	case line == "kubectl --kubeconfig "+joinKubeconfig+" get certificatesigningrequest kforge-join-1 -o json":
-		return r.issueKubeletClient(r.stdin["kubectl --kubeconfig "+joinKubeconfig+" create -o name -f -"])
+		r.mu.Lock()
+		posted := r.stdin["kubectl --kubeconfig "+joinKubeconfig+" create -o name -f -"]
+		r.mu.Unlock()
+		return r.issueKubeletClient(posted)
 	case strings.HasPrefix(line, "kubeadm join"):
 		return "", r.WriteFile(kubeletConf, []byte("kubelet"), 0o600)
 	case strings.HasPrefix(line, "kubeadm token create"):
