@@ -123,12 +123,8 @@ all three hold or the time passes. Exit code 0 when ready, 1 when not.`,
 			if err != nil {
 				return err
 			}
-			if app.JSON() {
-				if err := app.PrintJSON(rep); err != nil {
-					return err
-				}
-			} else {
-				app.printCheck(rep)
+			if err := app.report(rep, nil, func() { app.printCheck(rep) }); err != nil {
+				return err
 			}
 			if !rep.Propagated {
 				return &ExitError{Code: ExitFailure, Silent: app.JSON(), Err: fmt.Errorf("%s is not ready yet (resolver %s): %s", rep.Domain, rep.Resolver, rep.Summary())}

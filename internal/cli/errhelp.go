@@ -10,7 +10,7 @@ import (
 )
 
 // docAnnotation on a command names the page that explains its failures
-// (for it and its subcommands); bad input still points at --help.
+// (for it and its subcommands).
 const docAnnotation = "kforge.doc"
 
 // withDocPage sets the page that explains cmd's failures and returns cmd.
@@ -22,23 +22,22 @@ func withDocPage(cmd *cobra.Command, page string) *cobra.Command {
 	return cmd
 }
 
-// helpHint is the line every printed error ends with: where to read more.
-// ran says the command had started (its input was accepted).
-func helpHint(cmd *cobra.Command, err error, ran bool) string {
+// helpHint is the line a printed error ends with, "" for none: the
+// configuration reference, the page that explains a failure of a command
+// that ran, --help for other bad input (exit code 2), and nothing for other
+// failures, whose error says what to do.
+func helpHint(cmd *cobra.Command, err error, code int, ran bool) string {
 	var ve *config.ValidationError
 	if errors.As(err, &ve) {
 		return "See docs/CONFIG.md for every key, default and rule."
 	}
-	if ran {
-		for c := cmd; c != nil; c = c.Parent() {
-			if page := c.Annotations[docAnnotation]; page != "" {
-				return fmt.Sprintf("See %s.", page)
-			}
+	for c := cmd; ran && c != nil; c = c.Parent() {
+		if page := c.Annotations[docAnnotation]; page != "" {
+			return fmt.Sprintf("See %s.", page)
 		}
 	}
-	path := "kforge"
-	if cmd != nil {
-		path = cmd.CommandPath()
+	if code == ExitUsage {
+		return fmt.Sprintf("Run '%s --help' for usage.", cmd.CommandPath())
 	}
-	return fmt.Sprintf("Run '%s --help' for usage.", path)
+	return ""
 }

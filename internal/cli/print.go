@@ -70,15 +70,21 @@ func (app *App) stdinIsTerminal() bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// confirmable refuses (exit code 2) a change nobody can confirm: no --yes
+// and no terminal. how ends the refusal's "re-run with --yes".
+func (app *App) confirmable(action, how string) error {
+	if app.Yes || app.stdinIsTerminal() {
+		return nil
+	}
+	return UsageError("refusing to %s without confirmation: stdin is not a terminal; re-run with --yes %s", action, how)
+}
+
 // Confirm asks the user to type want (for example "yes" or the cluster
 // name) before action. --yes skips the question; without a terminal and
 // without --yes it refuses with exit code 2.
 func (app *App) Confirm(action, want string) error {
-	if app.Yes {
-		return nil
-	}
-	if !app.stdinIsTerminal() {
-		return UsageError("refusing to %s without confirmation: stdin is not a terminal; re-run with --yes to confirm", action)
+	if err := app.confirmable(action, "to confirm"); err != nil || app.Yes {
+		return err
 	}
 	fmt.Fprintf(app.Stderr, "Type %q to %s: ", want, action)
 	line, err := bufio.NewReader(app.Stdin).ReadString('\n')

@@ -89,15 +89,11 @@ func (app *App) printRollPlan(res *cluster.RollResult) {
 	if note := res.DowntimeNote(); note != "" {
 		app.Printf("\n%s\n", note)
 	}
-	verb := "to replace"
-	if !res.DryRun {
-		verb = "to replace now"
-	}
-	app.Printf("\n%d instance(s) %s.", res.Pending, verb)
 	if res.DryRun {
-		app.Printf(" Dry run: nothing changed.")
+		app.Printf("\n%d instance(s) to replace. Dry run: nothing changed.\n", res.Pending)
+	} else {
+		app.Printf("\n%d instance(s) to replace now.\n", res.Pending)
 	}
-	app.Printf("\n")
 }
 
 // printRollSteps prints the replacements made.

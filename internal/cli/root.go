@@ -111,9 +111,9 @@ func NewRootCmd(app *App) *cobra.Command {
 	// Commands. Add new ones here (see the package comment).
 	root.AddCommand(
 		newInitCmd(app),
-		newPlanCmd(app),
-		newUpCmd(app),
-		newDownCmd(app),
+		withDocPage(newPlanCmd(app), "docs/OPERATIONS.md"),
+		withDocPage(newUpCmd(app), "docs/OPERATIONS.md"),
+		withDocPage(newDownCmd(app), "docs/OPERATIONS.md"),
 		withDocPage(newRollCmd(app), "docs/OPERATIONS.md"),
 		withDocPage(newUpgradeCmd(app), "docs/OPERATIONS.md"),
 		newStatusCmd(app),
@@ -128,7 +128,7 @@ func NewRootCmd(app *App) *cobra.Command {
 		withDocPage(agentcmd.New(&agentcmd.Options{Stdout: app.Stdout, Stderr: app.Stderr,
 			Endpoint: &app.Endpoint, Host: app.NodeHost, Backoff: app.NodeBackoff}), "docs/NODES.md"),
 		newKubeconfigCmd(app),
-		newValidateCmd(app),
+		withDocPage(newValidateCmd(app), "docs/OPERATIONS.md"),
 		newLabCmd(app),
 	)
 	return root
@@ -151,7 +151,9 @@ func Execute(ctx context.Context, app *App, args []string) int {
 		return code
 	}
 	fmt.Fprintf(app.Stderr, "Error: %v\n", err)
-	fmt.Fprintln(app.Stderr, helpHint(cmd, err, app.ran))
+	if hint := helpHint(cmd, err, code, app.ran); hint != "" {
+		fmt.Fprintln(app.Stderr, hint)
+	}
 	return code
 }
 

@@ -51,10 +51,29 @@ func TestPlanOutToAMissingDirectoryExitsTwo(t *testing.T) {
 	}
 }
 
+// Without a terminal and without --yes, up refuses before it starts an
+// emulator or asks AWS; bad input is named first, as --yes would not mend it.
 func TestUpRefusesWithoutTerminalOrYes(t *testing.T) {
-	code, _, stderr := runCLI(t, "--envs-dir", t.TempDir(), "up", "anything")
-	if code != ExitUsage || !strings.Contains(stderr, "--yes") {
-		t.Fatalf("up without --yes on a pipe: exit %d, stderr %q; want 2 and a --yes hint", code, stderr)
+	code, _, stderr := runCLI(t, "--envs-dir", "../../envs", "--workdir", t.TempDir(), "up", "local")
+	if code != ExitUsage || !strings.Contains(stderr, "re-run with --yes (kforge up local --yes)") || strings.Contains(stderr, "emulator") {
+		t.Errorf("up local without --yes on a pipe: exit %d, stderr %q; want 2 and a --yes hint, no emulator", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "--envs-dir", t.TempDir(), "up", "missing")
+	if code != ExitUsage || strings.Contains(stderr, "--yes") || !strings.Contains(stderr, "missing") {
+		t.Errorf("up of a missing environment without --yes: exit %d, stderr %q; want 2 naming the environment, not --yes", code, stderr)
+	}
+}
+
+// upgrade checks --to before it asks for a confirmation nobody can give.
+func TestUpgradeChecksItsInputBeforeTheConfirmation(t *testing.T) {
+	args := []string{"--envs-dir", "../../envs", "--workdir", t.TempDir(), "upgrade", "local", "--to"}
+	code, _, stderr := runCLI(t, append(args, "1.2")...)
+	if code != ExitUsage || !strings.Contains(stderr, "--to 1.2") || strings.Contains(stderr, "confirmation") {
+		t.Errorf("upgrade --to 1.2 without --yes: exit %d, stderr %q; want 2 naming --to", code, stderr)
+	}
+	code, _, stderr = runCLI(t, append(args, "1.36.6")...)
+	if code != ExitUsage || !strings.Contains(stderr, "re-run with --yes (kforge upgrade local --to 1.36.6 --yes)") {
+		t.Errorf("upgrade --to 1.36.6 without --yes: exit %d, stderr %q; want 2 and a --yes hint", code, stderr)
 	}
 }
 
@@ -87,14 +106,18 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// TestErrorsEndWithHelp: every error ends with where to read more, the
-// command's --help or the page that explains it.
+// TestErrorsEndWithHelp: bad input ends with the command's --help or the
+// configuration reference; a failure while running ends with the page that
+// explains the command's failures, or with the error itself, which says what
+// to do: --help would not help.
 func TestErrorsEndWithHelp(t *testing.T) {
 	envs := t.TempDir()
 	if err := os.WriteFile(filepath.Join(envs, "bad.yaml"), []byte("name: Bad_Name\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
+	running := []string{"--envs-dir", "../../envs", "--workdir", work}
+	const noHint = ""
 	cases := []struct {
 		args []string
 		want string
@@ -105,16 +128,25 @@ func TestErrorsEndWithHelp(t *testing.T) {
 		{[]string{"--output", "yaml", "version"}, "Run 'kforge version --help' for usage."},
 		{[]string{"--envs-dir", envs, "plan", "bad"}, "See docs/CONFIG.md for every key, default and rule."},
 		{[]string{"--envs-dir", envs, "plan", "missing"}, "See docs/CONFIG.md for every key, default and rule."},
-		// Failures while running, not only bad input.
-		{[]string{"--envs-dir", "../../envs", "--workdir", work, "status", "local"}, "Run 'kforge status --help' for usage."},
-		{[]string{"--envs-dir", "../../envs", "--workdir", work, "unlock", "local", "123"}, "Run 'kforge unlock --help' for usage."},
-		{[]string{"--envs-dir", "../../envs", "--workdir", work, "dns", "check", "local"}, "See docs/DNS.md."},
+		// Bad input found once the command runs: its page names the rules.
+		{append(running, "validate", "local", "--interval", "0s"), "See docs/OPERATIONS.md."},
+		{append(running, "roll", "local", "--pool", "nosuch"), "See docs/OPERATIONS.md."},
+		// Failures while running (here: no emulator holds the environment).
+		{append(running, "validate", "local"), "See docs/OPERATIONS.md."},
+		{append(running, "dns", "check", "local"), "See docs/DNS.md."},
+		{append(running, "status", "local"), noHint},
+		{append(running, "unlock", "local", "123"), noHint},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)
 		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-		if code == 0 || lines[len(lines)-1] != c.want {
-			t.Errorf("kforge %s: exit %d, last line %q, want %q\n%s", strings.Join(c.args, " "), code, lines[len(lines)-1], c.want, stderr)
+		last := lines[len(lines)-1]
+		ok := last == c.want
+		if c.want == noHint {
+			ok = strings.HasPrefix(last, "Error: ") && !strings.Contains(stderr, "--help")
+		}
+		if code == 0 || !ok {
+			t.Errorf("kforge %s: exit %d, last line %q, want %q\n%s", strings.Join(c.args, " "), code, last, c.want, stderr)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
+	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -27,14 +28,13 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if app.Nodes && app.Endpoint != "" {
 				return UsageError("--nodes runs the emulator inside the lab itself; drop --endpoint %s", app.Endpoint)
 			}
-			// Refuse before any cloud call when nobody can confirm.
-			if !app.Yes && !app.stdinIsTerminal() {
-				return UsageError("refusing to apply without confirmation: stdin is not a terminal; re-run with --yes (kforge up %s --yes)", args[0])
-			}
 			start := time.Now()
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
-			e, err := app.openEnv(ctx, args[0], cluster.StartEmulator)
+			// Bad input first, then the refusal when nobody can confirm.
+			e, err := cluster.OpenChecked(ctx, args[0], cluster.StartEmulator, app.clusterOptions(), func(*config.Cluster) error {
+				return app.confirmable("apply", "(kforge up "+args[0]+" --yes)")
+			})
 			if err != nil {
 				return err
 			}

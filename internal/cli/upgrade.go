@@ -20,12 +20,14 @@ upgrade apply, then roll every worker pool (kforge roll). --dry-run prints
 the plan and changes nothing. Run it again after an interruption.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !o.DryRun && !app.Yes && !app.stdinIsTerminal() {
-				return UsageError("refusing to upgrade without confirmation: stdin is not a terminal; re-run with --yes (kforge upgrade %s --to %s --yes)", args[0], o.To)
-			}
 			ctx, stop := interruptible(cmd)
 			defer stop()
-			e, err := app.OpenEnvChecked(ctx, args[0], func(cfg *config.Cluster) error { return cluster.ValidateUpgrade(cfg, o) })
+			e, err := app.OpenEnvChecked(ctx, args[0], func(cfg *config.Cluster) error {
+				if err := cluster.ValidateUpgrade(cfg, o); err != nil || o.DryRun {
+					return err
+				}
+				return app.confirmable("upgrade", "(kforge upgrade "+args[0]+" --to "+o.To+" --yes)")
+			})
 			if err != nil {
 				return err
 			}

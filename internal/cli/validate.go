@@ -32,16 +32,11 @@ func newValidateCmd(app *App) *cobra.Command {
 			if r == nil {
 				return err
 			}
-			if app.JSON() {
-				if err := app.PrintJSON(r); err != nil {
-					return err
-				}
-			} else {
+			if err := app.report(r, err, func() {
 				for _, line := range r.Lines() {
 					app.Printf("%s\n", line)
 				}
-			}
-			if err != nil {
+			}); err != nil {
 				return err
 			}
 			app.Notef("cluster %s is valid\n", args[0])

@@ -50,7 +50,7 @@ func TestNoCredentials(t *testing.T) {
 		"AWS_ACCESS_KEY_ID",                      // environment variables
 		"aws sso login",                          // SSO
 		"`kforge up local` needs no credentials", // the way to try kforge without an account
-		"Run 'kforge plan --help' for usage.",
+		"See docs/OPERATIONS.md.",                // not --help: the input was good
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, out)
