@@ -57,8 +57,10 @@ func clusterKeys() []string {
 }
 
 // The contract between the root module and the agent: what Terraform
-// renders decodes strictly (no key the agent does not know) and validates
-// (every required key is there).
+// renders decodes strictly (no key the agent does not know), validates
+// (every required key is there), and has every key the agent reads. A key
+// the agent treats as optional, for a bucket an older build wrote, is still
+// one today's modules render.
 func TestRenderedClusterConfigDecodesStrictly(t *testing.T) {
 	raw := renderedClusterConfig(t)
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -74,11 +76,9 @@ func TestRenderedClusterConfigDecodesStrictly(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	// Keys the agent reads but this render lacks must be optional (a
-	// default in the agent); the fixture may predate them.
 	for _, k := range clusterKeys() {
 		if _, ok := m[k]; !ok {
-			t.Logf("the rendered fixture lacks %s (optional for the agent; regenerate with internal/cost/testdata/make-state.sh)", k)
+			t.Errorf("Terraform's cluster_config lacks %s, which the agent reads: render it in terraform/cluster/bootstrap.tf, then regenerate the state fixture (internal/cost/testdata/make-state.sh)", k)
 		}
 	}
 }
