@@ -15,7 +15,7 @@ type Env = cluster.Env
 // OpenEnvChecked is OpenEnv that first checks the command's own input
 // against the valid configuration (cluster.OpenChecked).
 func (app *App) OpenEnvChecked(ctx context.Context, name string, check func(*config.Cluster) error) (*Env, error) {
-	return cluster.OpenChecked(ctx, name, cluster.NeedEmulator, app.clusterOptions(), check)
+	return app.openEnvChecked(ctx, name, cluster.NeedEmulator, check)
 }
 
 // OpenEnv loads and validates the environment (no cloud call when that
@@ -26,7 +26,11 @@ func (app *App) OpenEnv(ctx context.Context, name string) (*Env, error) {
 }
 
 func (app *App) openEnv(ctx context.Context, name string, mode cluster.EmulatorMode) (*Env, error) {
-	return cluster.Open(ctx, name, mode, app.clusterOptions())
+	return app.openEnvChecked(ctx, name, mode, nil)
+}
+
+func (app *App) openEnvChecked(ctx context.Context, name string, mode cluster.EmulatorMode, check func(*config.Cluster) error) (*Env, error) {
+	return cluster.OpenChecked(ctx, name, mode, app.clusterOptions(), check)
 }
 
 // clusterOptions are the global flags as the application layer takes them.

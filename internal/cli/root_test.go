@@ -106,10 +106,11 @@ func TestCompletion(t *testing.T) {
 	}
 }
 
-// TestErrorsEndWithHelp: bad input ends with the command's --help or the
-// configuration reference; a failure while running ends with the page that
-// explains the command's failures, or with the error itself, which says what
-// to do: --help would not help.
+// TestErrorsEndWithHelp: a configuration error ends with the configuration
+// reference; once a command runs, an error ends with the page that explains
+// the command's failures, if it has one; otherwise bad input ends with the
+// command's --help, and any other failure with the error itself, which says
+// what to do (--help would not help).
 func TestErrorsEndWithHelp(t *testing.T) {
 	envs := t.TempDir()
 	if err := os.WriteFile(filepath.Join(envs, "bad.yaml"), []byte("name: Bad_Name\n"), 0o644); err != nil {

@@ -32,7 +32,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
 			// Bad input first, then the refusal when nobody can confirm.
-			e, err := cluster.OpenChecked(ctx, args[0], cluster.StartEmulator, app.clusterOptions(), func(*config.Cluster) error {
+			e, err := app.openEnvChecked(ctx, args[0], cluster.StartEmulator, func(*config.Cluster) error {
 				return app.confirmable("apply", "(kforge up "+args[0]+" --yes)")
 			})
 			if err != nil {
