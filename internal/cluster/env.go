@@ -156,6 +156,11 @@ func (e *Env) resolveEmulator(ctx context.Context, mode EmulatorMode) error {
 	case NeedEmulator:
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the local emulator of environment %q is not running, and its data went with it: run `kforge up %s` first", e.Name, e.Name)}
 	}
+	// Every command that starts an emulator goes on to run Terraform: a
+	// missing or too old one is said before an emulator starts for nothing.
+	if _, _, err := tfrun.FindTerraform(ctx); err != nil {
+		return err
+	}
 	if e.opts.Nodes {
 		rec, err := e.startLab(ctx)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/tfrun"
 )
 
 // recordingUI answers every confirmation with yes and keeps what was said.
@@ -103,5 +105,31 @@ func TestOpenCheckedChecksFirst(t *testing.T) {
 	}
 	if _, err := os.Stat(work); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("work directory after a refused check: %v", err)
+	}
+}
+
+// A command that would start the local emulator and then find no
+// Terraform says so first, and starts nothing: no emulator.json, no
+// moto_server left running for a command that could not run.
+func TestStartEmulatorLooksForTerraformFirst(t *testing.T) {
+	moto, err := exec.LookPath("moto_server")
+	if err != nil {
+		t.Skip("moto_server is not on PATH")
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(moto, filepath.Join(bin, "moto_server")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	work := t.TempDir()
+	e, err := Open(context.Background(), "local", StartEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: work, UI: &recordingUI{}})
+	if e != nil {
+		_ = e.StopEmulator()
+	}
+	if !errors.Is(err, tfrun.ErrTerraformMissing) {
+		t.Fatalf("Open(local, StartEmulator) without terraform on PATH: %v, want %v", err, tfrun.ErrTerraformMissing)
+	}
+	if _, err := os.Stat(filepath.Join(work, "local", "emulator.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an emulator was recorded though nothing could run: %v", err)
 	}
 }
