@@ -374,11 +374,12 @@ type roller struct {
 	probe    func(context.Context) bool
 	snapshot func(context.Context) (string, error)
 	// forced names the instances replaced whatever their launch template
-	// version, with the reason; restoreKey and requestRestore are a
-	// --restore-snapshot's (roll_restore.go).
+	// version, with the reason; restoreKey, requestRestore and
+	// cancelRestore are a --restore-snapshot's (roll_restore.go).
 	forced         map[string]string
 	restoreKey     string
 	requestRestore func(context.Context) error
+	cancelRestore  func(context.Context) error
 	// workers (pool -> group) are the groups whose instances a restore
 	// may leave without a Node (rejoinWorkers); terminatedAt is when the
 	// control plane was terminated, and rejoinGrace overrides
@@ -621,6 +622,12 @@ func strategy(pool string, desired, maxSize int32) (string, string) {
 }
 
 // leaving is true for instances already on their way out of the group.
+// standby reports whether the instance is in Standby or entering it: in
+// the group, but out of its desired capacity until it exits.
+func standby(s asgtypes.LifecycleState) bool {
+	return s == asgtypes.LifecycleStateStandby || s == asgtypes.LifecycleStateEnteringStandby
+}
+
 func leaving(s asgtypes.LifecycleState) bool {
 	switch s {
 	case asgtypes.LifecycleStateTerminating, asgtypes.LifecycleStateTerminatingWait, asgtypes.LifecycleStateTerminatingProceed,
@@ -720,7 +727,7 @@ func (r *roller) execute(ctx context.Context, res *RollResult) error {
 	for gi := range res.Groups {
 		rg := &res.Groups[gi]
 		for {
-			if err := interrupted(ctx, res.Env); err != nil {
+			if err := interrupted(ctx, resumeArgs(res.Env, *rg)); err != nil {
 				return err
 			}
 			g, err := r.describe(ctx, rg.ASG)
@@ -735,7 +742,7 @@ func (r *roller) execute(ctx context.Context, res *RollResult) error {
 				r.ui.Notef("%s: all %d instance(s) on launch template version %s\n", rg.Pool, len(fresh.UpToDate), fresh.Version)
 				break
 			}
-			step, err := r.replace(ctx, fresh, g, fresh.Replace[0], res.Env)
+			step, err := r.replace(ctx, fresh, g, fresh.Replace[0], resumeArgs(res.Env, fresh))
 			if err != nil {
 				return err
 			}
@@ -745,6 +752,17 @@ func (r *roller) execute(ctx context.Context, res *RollResult) error {
 	return r.rejoinWorkers(ctx, res)
 }
 
+// resumeArgs are the arguments of the `kforge roll` that continues a
+// group's roll: the control plane is rolled only when asked for.
+func resumeArgs(env string, rg RollGroup) string {
+	if rg.Pool == ControlPlanePool {
+		return env + " --control-plane"
+	}
+	return env
+}
+
+// interrupted is the error of a roll stopped by Ctrl-C; env is
+// resumeArgs.
 func interrupted(ctx context.Context, env string) error {
 	if ctx.Err() == nil {
 		return nil
@@ -752,11 +770,16 @@ func interrupted(ctx context.Context, env string) error {
 	return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("roll interrupted: run `kforge roll %s` again to continue; instances already on their group's launch template version are skipped", env)}
 }
 
-// replace replaces one instance: surge (tag, raise desired, wait, terminate
-// with decrement, untag) or terminate-then-replace.
+// replace replaces one instance: surge (raise desired, tag, wait,
+// terminate with decrement, untag) or terminate-then-replace. env is the
+// roll's resumeArgs, for the messages that say how to go on.
 func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScalingGroup, old RollInstance, env string) (RollStep, error) {
 	start := time.Now()
 	step := RollStep{Pool: rg.Pool, Old: old.ID, Strategy: rg.Strategy}
+	if standby(asgtypes.LifecycleState(old.LifecycleState)) {
+		return step, Failure("%s: %s is in Standby, taken out of service by hand, and on an outdated launch template version: the roll does not replace it. "+
+			"Put it back (`aws autoscaling exit-standby --auto-scaling-group-name %s --instance-ids %s`) or terminate it, then run `kforge roll %s` again", rg.Pool, old.ID, rg.ASG, old.ID, env)
+	}
 	// A call in flight finishes even after Ctrl-C: the interrupt stops
 	// between steps and during waits, never half-way through a call.
 	call := context.WithoutCancel(ctx)
@@ -771,17 +794,9 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 			step.Resumed = true
 			r.ui.Notef("%s: resuming the surge for %s (an earlier run raised the desired capacity to %d)\n", rg.Pool, old.ID, rg.Desired)
 		} else {
-			if _, err := r.asg.CreateOrUpdateTags(call, &autoscaling.CreateOrUpdateTagsInput{Tags: []asgtypes.Tag{{
-				ResourceId: aws.String(rg.ASG), ResourceType: aws.String("auto-scaling-group"),
-				Key: aws.String(RollingTag), Value: aws.String(old.ID), PropagateAtLaunch: aws.Bool(false),
-			}}}); err != nil {
-				return step, fmt.Errorf("tagging group %s with %s=%s: %w", rg.ASG, RollingTag, old.ID, err)
-			}
 			r.ui.Notef("%s: replacing %s (%s): desired %d -> %d\n", rg.Pool, old.ID, old.Reason, rg.Desired, rg.Desired+1)
-			if _, err := r.asg.SetDesiredCapacity(call, &autoscaling.SetDesiredCapacityInput{
-				AutoScalingGroupName: aws.String(rg.ASG), DesiredCapacity: aws.Int32(rg.Desired + 1), HonorCooldown: aws.Bool(false),
-			}); err != nil {
-				return step, fmt.Errorf("raising the desired capacity of %s to %d: %w", rg.ASG, rg.Desired+1, err)
+			if err := r.raise(call, rg, old.ID); err != nil {
+				return step, err
 			}
 		}
 		newIDs, err := r.waitCapacity(ctx, rg, "", before, env)
@@ -822,6 +837,9 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 		}
 	} else {
 		r.ui.Notef("%s: replacing %s (%s): terminating it first (%s)\n", rg.Pool, old.ID, old.Reason, rg.StrategyWhy)
+		if err := r.waitWhole(ctx, rg, env); err != nil {
+			return step, err
+		}
 		if err := r.drainOld(ctx, rg, &step, env); err != nil {
 			return step, err
 		}
@@ -834,7 +852,7 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 		t0 := time.Now()
 		r.terminatedAt = t0
 		if err := r.terminate(call, rg, old.ID, false); err != nil {
-			return step, err
+			return step, r.withdrawRestore(call, rg, err)
 		}
 		if err := r.measureDowntime(ctx, rg, &step, t0, env); err != nil {
 			return step, err
@@ -864,6 +882,31 @@ func (r *roller) replace(ctx context.Context, rg RollGroup, g *asgtypes.AutoScal
 		r.ui.Notef("%s: %s replaced by %v in %ds\n", rg.Pool, old.ID, step.New, step.Seconds)
 	}
 	return step, nil
+}
+
+// raise starts a surge: the desired capacity one up, then the tag that
+// tells a later run the surge is in progress (its base is one less). In
+// that order, a run stopped between the two leaves one instance more than
+// desired, never one less: a tag without a raise would have the next run
+// terminate with decrement an instance nothing replaced. A raise that
+// failed is tagged only if it took effect after all (an answer lost).
+func (r *roller) raise(ctx context.Context, rg RollGroup, old string) error {
+	_, err := r.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
+		AutoScalingGroupName: aws.String(rg.ASG), DesiredCapacity: aws.Int32(rg.Desired + 1), HonorCooldown: aws.Bool(false),
+	})
+	if err != nil {
+		err = fmt.Errorf("raising the desired capacity of %s to %d: %w", rg.ASG, rg.Desired+1, err)
+		if g, derr := r.describe(ctx, rg.ASG); derr != nil || aws.ToInt32(g.DesiredCapacity) != rg.Desired+1 {
+			return err
+		}
+	}
+	if _, terr := r.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []asgtypes.Tag{{
+		ResourceId: aws.String(rg.ASG), ResourceType: aws.String("auto-scaling-group"),
+		Key: aws.String(RollingTag), Value: aws.String(old), PropagateAtLaunch: aws.Bool(false),
+	}}}); terr != nil {
+		return errors.Join(err, fmt.Errorf("tagging group %s with %s=%s after raising its desired capacity to %d: %w; the next roll starts a new surge, and the group keeps one instance more until it scales in", rg.ASG, RollingTag, old, rg.Desired+1, terr))
+	}
+	return err
 }
 
 func (r *roller) terminate(ctx context.Context, rg RollGroup, id string, decrement bool) error {
@@ -901,27 +944,10 @@ func (r *roller) waitFor(ctx context.Context, env, what string, done func() (boo
 func (r *roller) waitCapacity(ctx context.Context, rg RollGroup, gone string, before map[string]bool, env string) ([]string, error) {
 	var fresh []string
 	err := r.waitFor(ctx, env, fmt.Sprintf("a replacement InService in group %s", rg.ASG), func() (bool, error) {
-		g, err := r.describe(ctx, rg.ASG)
-		if err != nil {
-			return false, err
-		}
-		inService, pending := 0, 0
-		fresh = fresh[:0]
-		for _, i := range g.Instances {
-			id := aws.ToString(i.InstanceId)
-			if leaving(i.LifecycleState) || id == gone {
-				continue
-			}
-			if i.LifecycleState == asgtypes.LifecycleStateInService {
-				inService++
-			} else {
-				pending++
-			}
-			if !before[id] {
-				fresh = append(fresh, id)
-			}
-		}
-		return pending == 0 && int32(inService) >= aws.ToInt32(g.DesiredCapacity), nil
+		var whole bool
+		var err error
+		whole, fresh, err = r.whole(ctx, rg, gone, before)
+		return whole, err
 	})
 	if err != nil {
 		return nil, err
@@ -945,6 +971,50 @@ func (r *roller) waitCapacity(ctx context.Context, rg RollGroup, gone string, be
 		}
 	}
 	return fresh, nil
+}
+
+// whole reports whether the group has its desired count InService and
+// none pending, leaving aside gone and the instances leaving it, and which
+// of its instances were not in before. Standby instances count neither
+// way: Auto Scaling leaves them out of the desired capacity.
+func (r *roller) whole(ctx context.Context, rg RollGroup, gone string, before map[string]bool) (bool, []string, error) {
+	g, err := r.describe(ctx, rg.ASG)
+	if err != nil {
+		return false, nil, err
+	}
+	inService, pending := 0, 0
+	var fresh []string
+	for _, i := range g.Instances {
+		id := aws.ToString(i.InstanceId)
+		if leaving(i.LifecycleState) || standby(i.LifecycleState) || id == gone {
+			continue
+		}
+		if i.LifecycleState == asgtypes.LifecycleStateInService {
+			inService++
+		} else {
+			pending++
+		}
+		if !before[id] {
+			fresh = append(fresh, id)
+		}
+	}
+	return pending == 0 && int32(inService) >= aws.ToInt32(g.DesiredCapacity), fresh, nil
+}
+
+// waitWhole waits, before an instance is terminated first, until the group
+// is whole again and the Nodes of its current instances are Ready: a run
+// stopped while an earlier replacement was still booting must not take a
+// second instance out beside it.
+func (r *roller) waitWhole(ctx context.Context, rg RollGroup, env string) error {
+	err := r.waitFor(ctx, env, fmt.Sprintf("group %s to have its desired capacity InService before another instance goes", rg.ASG), func() (bool, error) {
+		whole, _, err := r.whole(ctx, rg, "", nil)
+		return whole, err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = r.waitNodes(ctx, rg, rg.UpToDate, env)
+	return err
 }
 
 // leftGroup reports whether the instance is no longer in the group.

@@ -152,7 +152,7 @@ func (r *roller) measureDowntime(ctx context.Context, rg RollGroup, step *RollSt
 			}
 		}
 		if now.After(deadline) {
-			return Failure("the Kubernetes API did not answer again within %s of the control plane's termination; the roll stopped here and resumes with `kforge roll %s --control-plane`", r.timeout(), env)
+			return Failure("the Kubernetes API did not answer again within %s of the control plane's termination; the roll stopped here and resumes with `kforge roll %s`", r.timeout(), env)
 		}
 		select {
 		case <-ctx.Done():

@@ -84,6 +84,9 @@ func (e *Env) prepareRestore(ctx context.Context, r *roller, out *Outputs) error
 		// every upload that names an encryption.
 		return bucket.Put(ctx, certstore.RestoreFromKey, []byte(key+"\n"))
 	}
+	r.cancelRestore = func(ctx context.Context) error {
+		return bucket.Delete(ctx, certstore.RestoreFromKey)
+	}
 	return nil
 }
 
@@ -98,6 +101,22 @@ func (r *roller) nameRestore(ctx context.Context, rg RollGroup) error {
 	}
 	r.ui.Notef("%s: the replacement restores %s (named in %s), not the latest snapshot\n", rg.Pool, r.restoreKey, certstore.RestoreFromKey)
 	return nil
+}
+
+// withdrawRestore deletes the restore request when the control plane's
+// termination failed: only a replacement's agent deletes it, after its
+// restore, so the next replacement of the control plane, for whatever
+// reason and months later, would restore that older snapshot instead of
+// the latest. cause is the termination's error.
+func (r *roller) withdrawRestore(ctx context.Context, rg RollGroup, cause error) error {
+	if rg.Pool != ControlPlanePool || r.cancelRestore == nil {
+		return cause
+	}
+	if err := r.cancelRestore(ctx); err != nil {
+		return fmt.Errorf("%w; the restore request %s could not be deleted (%v): delete it before the control plane is next replaced, or that replacement restores %s instead of the latest snapshot", cause, certstore.RestoreFromKey, err, r.restoreKey)
+	}
+	r.ui.Notef("%s: the control plane was not terminated; the restore request %s is deleted again\n", rg.Pool, certstore.RestoreFromKey)
+	return cause
 }
 
 // DowntimeNote is what a control-plane roll's plan says of the API's

@@ -213,12 +213,12 @@ func TestRollResumesASurgeInProgress(t *testing.T) {
 		victim = id
 		break
 	}
-	// What the interrupted run did: tag, then desired 2 -> 3.
-	if _, err := f.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []asgtypes.Tag{{ResourceId: aws.String("kforge-test-general"),
-		ResourceType: aws.String("auto-scaling-group"), Key: aws.String(RollingTag), Value: aws.String(victim), PropagateAtLaunch: aws.Bool(false)}}}); err != nil {
+	// What the interrupted run did: desired 2 -> 3, then the tag.
+	if _, err := f.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("kforge-test-general"), DesiredCapacity: aws.Int32(3)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("kforge-test-general"), DesiredCapacity: aws.Int32(3)}); err != nil {
+	if _, err := f.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []asgtypes.Tag{{ResourceId: aws.String("kforge-test-general"),
+		ResourceType: aws.String("auto-scaling-group"), Key: aws.String(RollingTag), Value: aws.String(victim), PropagateAtLaunch: aws.Bool(false)}}}); err != nil {
 		t.Fatal(err)
 	}
 

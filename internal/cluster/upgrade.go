@@ -217,6 +217,23 @@ func UpgradeSteps(res *UpgradeResult, configured string) []string {
 	return append(steps, fmt.Sprintf("workers: kforge roll replaces every worker, one at a time per pool, each drained through the termination lifecycle hook: %s", strings.Join(pools, ", ")))
 }
 
+// controlPlaneUnconfirmed is the upgrade's answer when no API answers to
+// confirm the control plane's version (apiErr says why). On AWS the
+// workers are not rolled then: a worker of the new version cannot join a
+// control plane still on the old one, and the old workers would be gone.
+// On the emulator no instance boots, so there is never an API to ask, and
+// the roll goes on with a note.
+func (e *Env) controlPlaneUnconfirmed(apiErr error, o UpgradeOptions) (string, error) {
+	msg := fmt.Sprintf("not checked: %v; the API server's version is not confirmed", apiErr)
+	if !e.Emulated() && !o.NoRoll {
+		return msg, Failure("the control plane's upgrade to %s could not be confirmed (%v), so no worker was rolled: the control plane must be whole on %s before any worker. "+
+			"For a private control plane, run `kforge upgrade %s --to %s --tunnel-port <port>` again; or, once `kubectl version` reports v%s and the control plane's Node is Ready, run `kforge roll %s`",
+			o.To, apiErr, o.To, e.Name, o.To, o.To, e.Name)
+	}
+	e.opts.UI.Notef("upgrade: control plane %s\n", msg)
+	return msg, nil
+}
+
 // waitControlPlaneVersion waits until the control plane has finished its
 // upgrade, when an API is reachable, and says what it checked: the API
 // server reports the target version, and every control-plane Node runs a
@@ -227,9 +244,7 @@ func UpgradeSteps(res *UpgradeResult, configured string) []string {
 func (e *Env) waitControlPlaneVersion(ctx context.Context, out *Outputs, o UpgradeOptions) (string, error) {
 	client, _, err := e.kubeClient(ctx, out, o.Roll.TunnelPort)
 	if err != nil {
-		msg := fmt.Sprintf("not checked: %v; the API server's version is not confirmed", err)
-		e.opts.UI.Notef("upgrade: control plane %s\n", msg)
-		return msg, nil
+		return e.controlPlaneUnconfirmed(err, o)
 	}
 	timeout := o.ControlPlaneTimeout
 	if timeout == 0 {

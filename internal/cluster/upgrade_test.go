@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -55,5 +56,29 @@ func TestControlPlaneAtWaitsForTheKubeletAndTheUncordon(t *testing.T) {
 				t.Errorf("controlPlaneAt = %v, %q; want %v and a state naming %q", done, says, tc.done, tc.says)
 			}
 		})
+	}
+}
+
+// On AWS, an upgrade whose control plane no API confirms stops before the
+// workers: a worker of the new version cannot join the old control plane,
+// and the old workers would be gone. The emulator never has an API, so
+// there it goes on with a note, as --no-roll does everywhere.
+func TestUpgradeRollsNoWorkerOverAnUnconfirmedControlPlane(t *testing.T) {
+	apiErr := errors.New("kubernetes API at https://api.prod.example.org:6443 not reachable (dial tcp: i/o timeout)")
+	o := UpgradeOptions{To: "1.36.6"}
+	onAWS := &Env{Name: "prod", opts: Options{UI: &recordingUI{}}}
+	if _, err := onAWS.controlPlaneUnconfirmed(apiErr, o); exitCodeOf(err) != ExitFailure ||
+		!strings.Contains(err.Error(), "no worker was rolled") || !strings.Contains(err.Error(), "--tunnel-port") || !strings.Contains(err.Error(), "kforge roll prod") {
+		t.Errorf("unconfirmed control plane on AWS: %v (exit %d), want a failure naming --tunnel-port and `kforge roll prod`", err, exitCodeOf(err))
+	}
+	o.NoRoll = true
+	if msg, err := onAWS.controlPlaneUnconfirmed(apiErr, o); err != nil || !strings.Contains(msg, "not confirmed") {
+		t.Errorf("--no-roll: %q, %v; want a note, since no worker is rolled", msg, err)
+	}
+	o.NoRoll = false
+	ui := &recordingUI{}
+	emulated := &Env{Name: "local", Endpoint: "http://127.0.0.1:9", opts: Options{UI: ui}}
+	if msg, err := emulated.controlPlaneUnconfirmed(apiErr, o); err != nil || !strings.Contains(msg, "not confirmed") || len(ui.notes) != 1 {
+		t.Errorf("on the emulator: %q, %v, notes %q; want the note and no error", msg, err, ui.notes)
 	}
 }
