@@ -140,11 +140,19 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 	}
 	// What the state never held (ASG instances, a killed apply's
 	// orphans) is found by the cluster tag.
-	swept, kept, err := e.sweepLeftovers(ctx, exists, count > 0, keep)
+	swept, kept, zones, err := e.sweepLeftovers(ctx, exists, count > 0, keep)
 	if err != nil {
 		return nil, err
 	}
 	result.Swept, result.Kept = append(result.Swept, swept...), kept
+	// A zone an earlier down kept, deleted now by the sweep: its
+	// delegation dangles as a destroyed one's does.
+	for _, z := range zones {
+		if note := delegationNote(e.Name, z); note != "" && e.Endpoint == "" {
+			result.FormerNameServers = append(result.FormerNameServers, z.NameServers...)
+			result.Message += " " + note
+		}
+	}
 	if o.PurgeState && exists {
 		bucket, purge, err := e.purgeState(ctx)
 		if err != nil {

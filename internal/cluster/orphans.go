@@ -10,6 +10,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/sweep"
 	"github.com/kforge/kforge/internal/tfrun"
@@ -134,8 +137,10 @@ func (e *Env) writeImports(ctx context.Context, r *tfrun.Runner, adopt map[strin
 // instances of the ASGs, their volumes and network interfaces, EFS access
 // points, orphans of a killed apply). confirmed says the user already
 // agreed to destroy the cluster. With keep, the certs bucket, log bucket
-// and key that down keeps are left alone and returned as kept.
-func (e *Env) sweepLeftovers(ctx context.Context, stateBucket, confirmed, keep bool) (swept, kept []sweep.Resource, err error) {
+// and key that down keeps are left alone and returned as kept. zones are
+// the public zones it deleted (one an earlier down kept), whose
+// delegation the operator must remove.
+func (e *Env) sweepLeftovers(ctx context.Context, stateBucket, confirmed, keep bool) (swept, kept []sweep.Resource, zones []*publicZone, err error) {
 	run := func() error {
 		left, err := e.listCluster(ctx, false)
 		if err != nil {
@@ -158,20 +163,53 @@ func (e *Env) sweepLeftovers(ctx context.Context, stateBucket, confirmed, keep b
 				return err
 			}
 		}
+		public := e.publicZones(ctx, left)
 		res, err := e.deleteResources(ctx, left, e.sweepProgress())
 		if res != nil {
 			swept = res.Deleted
+			for _, d := range res.Deleted {
+				if z := public[d.ID]; d.Kind == sweep.KindHostedZone && z != nil {
+					zones = append(zones, z)
+				}
+			}
 		}
 		return err
 	}
 	if !stateBucket {
-		return swept, kept, run() // no state, so no run can hold its lock
+		return swept, kept, zones, run() // no state, so no run can hold its lock
 	}
 	locked, err := e.withStateLock(ctx, "kforge down: leftover sweep", run)
 	if err == nil && !locked {
 		err = fmt.Errorf("the state of %s is locked by another run: leftovers were not swept; run `kforge down %s` again when it is done", e.Name, e.Name)
 	}
-	return swept, kept, err
+	return swept, kept, zones, err
+}
+
+// publicZones reads the name servers of the public hosted zones among rs,
+// by ID, before the sweep deletes them; a zone whose read fails is left
+// out, with a note.
+func (e *Env) publicZones(ctx context.Context, rs []sweep.Resource) map[string]*publicZone {
+	zones := map[string]*publicZone{}
+	for _, r := range rs {
+		if r.Kind != sweep.KindHostedZone {
+			continue
+		}
+		cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+		if err != nil {
+			e.opts.UI.Notef("note: the name servers of zone %s were not read: %v\n", r.Name, err)
+			continue
+		}
+		out, err := awsx.Route53Client(cfg).GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(r.ID)})
+		if err != nil {
+			e.opts.UI.Notef("note: the name servers of zone %s were not read: %v\n", r.Name, err)
+			continue
+		}
+		if out.HostedZone.Config != nil && out.HostedZone.Config.PrivateZone || out.DelegationSet == nil {
+			continue
+		}
+		zones[r.ID] = &publicZone{ID: r.ID, Name: r.Name, NameServers: out.DelegationSet.NameServers}
+	}
+	return zones
 }
 
 // listCluster lists every resource tagged for the cluster, except the

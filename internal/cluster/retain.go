@@ -399,8 +399,7 @@ type awsKept struct {
 	account string
 }
 
-// bucketExists: a bucket of this account by that name. Another account's
-// bucket answers 403 (the expected owner differs) and is not ours to keep.
+// bucketExists: a bucket of this account by that name.
 func (a awsKept) bucketExists(ctx context.Context, name string) (bool, error) {
 	_, err := a.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name), ExpectedBucketOwner: aws.String(a.account)})
 	if err == nil {
@@ -409,11 +408,35 @@ func (a awsKept) bucketExists(ctx context.Context, name string) (bool, error) {
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		switch api.ErrorCode() {
-		case "NotFound", "NoSuchBucket", "Forbidden", "AccessDenied", "403":
+		case "NotFound", "NoSuchBucket":
 			return false, nil
+		case "Forbidden", "AccessDenied", "403":
+			// Another account's bucket (the expected owner differs), or
+			// this account's where the caller lacks s3:ListBucket: the 403
+			// has no body to tell them apart. Taken for "none", the second
+			// would be swept by down with every backup in it.
+			return a.bucketListed(ctx, name)
 		}
 	}
 	return false, fmt.Errorf("checking bucket %s: %w", name, err)
+}
+
+// bucketListed reports whether this account's bucket list has the bucket
+// (ListBuckets lists the caller's account's only).
+func (a awsKept) bucketListed(ctx context.Context, name string) (bool, error) {
+	p := s3.NewListBucketsPaginator(a.s3, &s3.ListBucketsInput{Prefix: aws.String(name)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("bucket %s refuses HeadBucket (403), and listing this account's buckets to tell whether it is this account's failed: %w; allow s3:ListBucket on it", name, err)
+		}
+		for _, b := range page.Buckets {
+			if aws.ToString(b.Name) == name {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 func (a awsKept) aliasKey(ctx context.Context, alias string) (*kmstypes.KeyMetadata, map[string]string, error) {

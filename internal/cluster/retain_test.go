@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -316,5 +317,37 @@ func TestBucketsWithoutForceDestroy(t *testing.T) {
 	}
 	if bucketsWithoutForceDestroy(nil) {
 		t.Error("no state")
+	}
+}
+
+// refuseHead answers every HEAD request as S3 does when the caller may not
+// s3:ListBucket the bucket, or another account owns it: 403, no body.
+type refuseHead struct{ next aws.HTTPClient }
+
+func (r refuseHead) Do(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodHead {
+		return &http.Response{StatusCode: http.StatusForbidden, Status: "403 Forbidden", Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+	}
+	return r.next.Do(req)
+}
+
+// A kept certs bucket whose HeadBucket the caller may not make is still
+// this account's (its bucket list has it), so down keeps it and its
+// backups; a bucket its list lacks is another account's.
+func TestKeptBucketBehindA403(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	names := NamesFor("c1", "123456789012", "us-east-1")
+	if _, err := awsx.S3Client(cfg, em.URL()).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(names.CertsBucket)}); err != nil {
+		t.Fatal(err)
+	}
+	refused := cfg.Copy()
+	refused.HTTPClient = refuseHead{next: cfg.HTTPClient}
+	look := awsKept{s3: awsx.S3Client(refused, em.URL()), account: "123456789012"}
+	if ok, err := look.bucketExists(ctx, names.CertsBucket); err != nil || !ok {
+		t.Errorf("this account's bucket behind a 403: exists %v, %v; want true", ok, err)
+	}
+	if ok, err := look.bucketExists(ctx, names.LogBucket); err != nil || ok {
+		t.Errorf("a bucket this account does not list, behind a 403: exists %v, %v; want false", ok, err)
 	}
 }

@@ -1,12 +1,17 @@
 package cluster
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/sweep"
 )
 
 func TestForeignRecordsOfThePublicZone(t *testing.T) {
@@ -46,5 +51,54 @@ func TestForeignRecordsOfThePublicZone(t *testing.T) {
 	}
 	if zoneInState(&tfjson.State{}) != nil || delegationNote("dev", nil) != "" {
 		t.Error("no zone in the state (dns.zoneID brought its own): nothing to say")
+	}
+}
+
+// A public zone an earlier down kept, deleted by a later down's sweep
+// (certsBucketForceDestroy turned on), is reported with its name servers,
+// as a destroyed zone is: the registrar still delegates to them. A private
+// zone has no delegation to remove.
+func TestSweptPublicZoneNamesItsNameServers(t *testing.T) {
+	em := localawstest.StartForTest(t)
+	ctx := context.Background()
+	e, err := Open(ctx, "local", NeedEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: em.URL(), UI: &recordingUI{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r53 := route53.NewFromConfig(cfg)
+	zone := func(name string, vpc *r53types.VPC) string {
+		t.Helper()
+		// AWS makes a zone created with a VPC private; moto needs to be told.
+		z, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String(name), CallerReference: aws.String(name), VPC: vpc,
+			HostedZoneConfig: &r53types.HostedZoneConfig{PrivateZone: vpc != nil}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := strings.TrimPrefix(aws.ToString(z.HostedZone.Id), "/hostedzone/")
+		if _, err := r53.ChangeTagsForResource(ctx, &route53.ChangeTagsForResourceInput{ResourceId: aws.String(id), ResourceType: r53types.TagResourceTypeHostedzone,
+			AddTags: []r53types.Tag{{Key: aws.String(sweep.ClusterTag), Value: aws.String(e.Config.Name)}}}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	public := zone(e.Config.Domain, nil)
+	zone("api."+e.Config.Domain, &r53types.VPC{VPCId: aws.String("vpc-12345678"), VPCRegion: r53types.VPCRegionUsEast1})
+
+	swept, _, zones, err := e.sweepLeftovers(ctx, false, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(swept) != 2 {
+		t.Errorf("swept %v, want both zones", swept)
+	}
+	if len(zones) != 1 || zones[0].ID != public || len(zones[0].NameServers) == 0 {
+		t.Fatalf("zones whose delegation dangles: %+v, want the public zone %s with its name servers", zones, public)
+	}
+	if note := delegationNote("local", zones[0]); !strings.Contains(note, zones[0].NameServers[0]) {
+		t.Errorf("delegation note %q does not name the former name servers", note)
 	}
 }

@@ -276,10 +276,6 @@ func (l *lister) volumes(ctx context.Context) error {
 			if why == "" && instances[parent] && !aws.ToBool(firstDeleteOnTermination(x.Attachments)) {
 				why = "attached to " + parent
 			}
-			// Tags the EBS CSI driver puts on the volumes it creates.
-			if why == "" && m["KubernetesCluster"] == l.t.Cluster {
-				why = "tag KubernetesCluster"
-			}
 			if why != "" {
 				l.add(Resource{Kind: KindVolume, ID: aws.ToString(x.VolumeId), Name: m["Name"], Parent: parent, Why: why})
 			}

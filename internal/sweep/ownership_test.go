@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
+	r53types "github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/kforge/kforge/internal/localaws/localawstest"
@@ -57,6 +60,13 @@ func TestOtherOwnersResourcesOfTheClusterPrefixAreNotListed(t *testing.T) {
 		VPCZoneIdentifier: subnet,
 		Tags:              []asgtypes.Tag{{Key: aws.String("team"), Value: aws.String("web"), PropagateAtLaunch: aws.Bool(true)}},
 	}); err != nil {
+		t.Fatal(err)
+	}
+	// A persistent volume of another tool's Kubernetes cluster named prod
+	// (an EBS CSI driver's tags): kforge runs no EBS driver, and its data
+	// is not kforge's to delete.
+	if _, err := e.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), Size: aws.Int32(10),
+		TagSpecifications: tagged(ec2types.ResourceTypeVolume, "KubernetesCluster", "prod", "kubernetes.io/cluster/prod", "owned", "kubernetes.io/created-for/pvc/name", "postgres-data")}); err != nil {
 		t.Fatal(err)
 	}
 	// An untagged role and queue, and a team's key under "alias/prod".
@@ -186,5 +196,57 @@ func TestGroupNamesTakenByAnotherClusterFailTheListing(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q: want %q in it", err, want)
 		}
+	}
+}
+
+// Terraform makes only A records in the cluster's zone. The MX, TXT and
+// CNAME its users add, at the apex too, belong to the zone: listed as its
+// children, so that a kept zone keeps them and up's orphan check does not
+// offer them, while kforge's own apex A record missing from the state is
+// still an orphan.
+func TestZoneUsersRecordsBelongToTheZone(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	const domain = "prod.example.test"
+	r53 := route53.NewFromConfig(cfg)
+	z, err := r53.CreateHostedZone(ctx, &route53.CreateHostedZoneInput{Name: aws.String(domain), CallerReference: aws.String("zone-users")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := strings.TrimPrefix(aws.ToString(z.HostedZone.Id), "/hostedzone/")
+	if _, err := r53.ChangeTagsForResource(ctx, &route53.ChangeTagsForResourceInput{ResourceId: aws.String(zone), ResourceType: r53types.TagResourceTypeHostedzone,
+		AddTags: []r53types.Tag{{Key: aws.String(ClusterTag), Value: aws.String("prod")}}}); err != nil {
+		t.Fatal(err)
+	}
+	record := func(name string, typ r53types.RRType, value string) r53types.Change {
+		return r53types.Change{Action: r53types.ChangeActionCreate, ResourceRecordSet: &r53types.ResourceRecordSet{
+			Name: aws.String(name), Type: typ, TTL: aws.Int64(300), ResourceRecords: []r53types.ResourceRecord{{Value: aws.String(value)}}}}
+	}
+	if _, err := r53.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{HostedZoneId: z.HostedZone.Id, ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{
+		record(domain, r53types.RRTypeA, "192.0.2.10"),
+		record(domain, r53types.RRTypeMx, "10 mail.example.net"),
+		record(domain, r53types.RRTypeTxt, `"v=spf1 -all"`),
+		record("www."+domain, r53types.RRTypeCname, "example.net"),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := List(ctx, cfg, Target{Cluster: "prod", Environment: "prod", Endpoint: em.URL(), RecordNames: []string{domain, "*." + domain, "api." + domain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parents := map[string]string{}
+	for _, r := range got {
+		if r.Kind == KindRecord {
+			parents[r.ID] = r.Parent
+		}
+	}
+	want := map[string]string{
+		zone + "_" + domain + "_A":         "",
+		zone + "_" + domain + "_MX":        zone,
+		zone + "_" + domain + "_TXT":       zone,
+		zone + "_www." + domain + "_CNAME": zone,
+	}
+	if fmt.Sprint(parents) != fmt.Sprint(want) {
+		t.Errorf("records and their parents:\n got %v\nwant %v (only kforge's A record stands alone)", parents, want)
 	}
 }

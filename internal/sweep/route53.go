@@ -58,8 +58,11 @@ func (l *lister) hostedZones(ctx context.Context) error {
 				if rn == name && (r.Type == "NS" || r.Type == "SOA") {
 					continue // the zone's own; they go with it
 				}
+				// Terraform's records are A records of its names; any other
+				// type at those names (an MX or TXT at the apex) is the
+				// zone's users', and stays or goes with the zone.
 				parent := id
-				if managed[rn] {
+				if managed[rn] && r.Type == r53types.RRTypeA {
 					parent = ""
 				}
 				// The ID is Terraform's aws_route53_record id: zone_name_type.

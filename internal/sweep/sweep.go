@@ -67,11 +67,11 @@ type Target struct {
 	Endpoint string
 	// KeepBuckets are never listed (the Terraform state bucket).
 	KeepBuckets []string
-	// RecordNames are the record names Terraform manages in the cluster's
-	// zones (the domain, *.domain, api.domain): such a record missing from
-	// the state is an orphan (it would make the next create fail). Records
-	// with other names are run-time children of their zone, listed with
-	// the zone as Parent.
+	// RecordNames are the names of the A records Terraform manages in the
+	// cluster's zones (the domain, *.domain, api.domain): such a record
+	// missing from the state is an orphan (it would make the next create
+	// fail). Records of other names or types (an MX at the apex) are their
+	// zone's users', listed with the zone as Parent.
 	RecordNames []string
 }
 

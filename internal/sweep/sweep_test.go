@@ -187,7 +187,7 @@ func createCluster(t *testing.T, ctx context.Context, cfg aws.Config, endpoint, 
 	must("zone tags", err)
 	_, err = r.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{HostedZoneId: zone.HostedZone.Id, ChangeBatch: &r53types.ChangeBatch{Changes: []r53types.Change{{
 		Action:            r53types.ChangeActionCreate,
-		ResourceRecordSet: &r53types.ResourceRecordSet{Name: aws.String("api." + domain), Type: r53types.RRTypeCname, TTL: aws.Int64(60), ResourceRecords: []r53types.ResourceRecord{{Value: aws.String("nlb.example.test")}}},
+		ResourceRecordSet: &r53types.ResourceRecordSet{Name: aws.String("api." + domain), Type: r53types.RRTypeA, TTL: aws.Int64(60), ResourceRecords: []r53types.ResourceRecord{{Value: aws.String("192.0.2.20")}}},
 	}}}})
 	must("record", err)
 }
