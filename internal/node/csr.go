@@ -16,6 +16,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kforge/kforge/internal/nodelifecycle"
 )
@@ -72,6 +73,11 @@ func (f EC2NodeFinder) FindNode(ctx context.Context, name string) (NodeInstance,
 	var found []NodeInstance
 	for _, r := range out.Reservations {
 		for _, i := range r.Instances {
+			// EC2 reads * and ? in a filter value as wildcards: only the
+			// instance of exactly this name is the node's.
+			if aws.ToString(i.PrivateDnsName) != name {
+				continue
+			}
 			n := NodeInstance{ID: aws.ToString(i.InstanceId), PrivateDNS: aws.ToString(i.PrivateDnsName), PublicDNS: aws.ToString(i.PublicDnsName)}
 			for _, t := range i.Tags {
 				if aws.ToString(t.Key) == roleTag {
@@ -148,6 +154,9 @@ func checkBootstrapClientCSR(csr certificatesv1.CertificateSigningRequest) (stri
 	if !ok || name == "" || !slices.Equal(req.Subject.Organization, []string{"system:nodes"}) {
 		return "", "", fmt.Errorf("subject %q is not CN=system:node:<name>, O=system:nodes", req.Subject)
 	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", "", fmt.Errorf("node name %q is no Node name: %s", name, strings.Join(errs, "; "))
+	}
 	if len(req.DNSNames)+len(req.IPAddresses)+len(req.EmailAddresses)+len(req.URIs) > 0 {
 		return "", "", fmt.Errorf("a client certificate names no DNS name, address, e-mail or URI")
 	}
@@ -178,34 +187,52 @@ func parseSignedRequest(pemData []byte) (*x509.CertificateRequest, error) {
 // CheckServingCSR returns nil when csr is a kubelet serving request that
 // may be approved for inst, or why it may not.
 func CheckServingCSR(csr certificatesv1.CertificateSigningRequest, nodeName string, inst NodeInstance) error {
-	s := csr.Spec
-	if s.SignerName != kubeletServingSigner {
-		return fmt.Errorf("signer %q is not %s", s.SignerName, kubeletServingSigner)
-	}
-	if s.Username != "system:node:"+nodeName || !slices.Contains(s.Groups, "system:nodes") {
-		return fmt.Errorf("requested by %q (groups %v), not by node %s itself", s.Username, s.Groups, nodeName)
-	}
-	for _, u := range s.Usages {
-		if !slices.Contains([]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageServerAuth}, u) {
-			return fmt.Errorf("usage %q is not one of a serving certificate's", u)
-		}
-	}
-	if !slices.Contains(s.Usages, certificatesv1.UsageServerAuth) {
-		return fmt.Errorf("no server auth usage")
-	}
-	req, err := parseSignedRequest(s.Request)
+	req, err := checkServingRequest(csr, nodeName)
 	if err != nil {
 		return err
 	}
+	return servingNamesOf(req, nodeName, inst)
+}
+
+// checkServingRequest is what CheckServingCSR checks without the
+// instance: who asks, for what, and that the request is signed. It comes
+// before the instance's lookup, so a request that fails it costs no EC2
+// call.
+func checkServingRequest(csr certificatesv1.CertificateSigningRequest, nodeName string) (*x509.CertificateRequest, error) {
+	s := csr.Spec
+	if s.SignerName != kubeletServingSigner {
+		return nil, fmt.Errorf("signer %q is not %s", s.SignerName, kubeletServingSigner)
+	}
+	if s.Username != "system:node:"+nodeName || !slices.Contains(s.Groups, "system:nodes") {
+		return nil, fmt.Errorf("requested by %q (groups %v), not by node %s itself", s.Username, s.Groups, nodeName)
+	}
+	for _, u := range s.Usages {
+		if !slices.Contains([]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageServerAuth}, u) {
+			return nil, fmt.Errorf("usage %q is not one of a serving certificate's", u)
+		}
+	}
+	if !slices.Contains(s.Usages, certificatesv1.UsageServerAuth) {
+		return nil, fmt.Errorf("no server auth usage")
+	}
+	req, err := parseSignedRequest(s.Request)
+	if err != nil {
+		return nil, err
+	}
 	if req.Subject.CommonName != "system:node:"+nodeName || !slices.Equal(req.Subject.Organization, []string{"system:nodes"}) {
-		return fmt.Errorf("subject %q is not CN=system:node:%s, O=system:nodes", req.Subject, nodeName)
+		return nil, fmt.Errorf("subject %q is not CN=system:node:%s, O=system:nodes", req.Subject, nodeName)
 	}
 	if len(req.EmailAddresses) > 0 || len(req.URIs) > 0 {
-		return fmt.Errorf("e-mail or URI names are not allowed")
+		return nil, fmt.Errorf("e-mail or URI names are not allowed")
 	}
 	if len(req.DNSNames)+len(req.IPAddresses) == 0 {
-		return fmt.Errorf("no DNS name or IP address")
+		return nil, fmt.Errorf("no DNS name or IP address")
 	}
+	return req, nil
+}
+
+// servingNamesOf checks that every name and address the request asks for
+// is the instance's.
+func servingNamesOf(req *x509.CertificateRequest, nodeName string, inst NodeInstance) error {
 	names := []string{nodeName, inst.PrivateDNS}
 	if inst.PublicDNS != "" {
 		names = append(names, inst.PublicDNS)
@@ -252,7 +279,10 @@ func (a *Agent) ApproveCSRs(ctx context.Context) error {
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		return fmt.Errorf("decoding the CSR list: %w", err)
 	}
-	if err := a.approveBootstrapCSRs(ctx, list.Items); err != nil {
+	// Each name is looked up once per run, however many requests name it:
+	// whoever holds the bootstrap token can post requests without end.
+	nodes := &lookupOnce{next: a.Nodes, seen: map[string]lookup{}}
+	if err := a.approveBootstrapCSRs(ctx, list.Items, nodes); err != nil {
 		return err
 	}
 	for _, csr := range list.Items {
@@ -260,9 +290,13 @@ func (a *Agent) ApproveCSRs(ctx context.Context) error {
 			continue
 		}
 		nodeName := strings.TrimPrefix(csr.Spec.Username, "system:node:")
-		inst, err := a.Nodes.FindNode(ctx, nodeName)
+		var inst NodeInstance
+		req, err := checkServingRequest(csr, nodeName)
 		if err == nil {
-			err = CheckServingCSR(csr, nodeName, inst)
+			inst, err = nodes.FindNode(ctx, nodeName)
+		}
+		if err == nil {
+			err = servingNamesOf(req, nodeName, inst)
 		}
 		if err != nil {
 			a.logger().Warn("kubelet serving CSR left pending", "csr", csr.Name, "node", nodeName, "reason", err.Error())
@@ -276,13 +310,33 @@ func (a *Agent) ApproveCSRs(ctx context.Context) error {
 	return nil
 }
 
+// lookupOnce is a NodeFinder that asks next once per name.
+type lookupOnce struct {
+	next NodeFinder
+	seen map[string]lookup
+}
+
+type lookup struct {
+	inst NodeInstance
+	err  error
+}
+
+func (l *lookupOnce) FindNode(ctx context.Context, name string) (NodeInstance, error) {
+	r, ok := l.seen[name]
+	if !ok {
+		r.inst, r.err = l.next.FindNode(ctx, name)
+		l.seen[name] = r
+	}
+	return r.inst, r.err
+}
+
 // approveBootstrapCSRs approves a joining kubelet's client CSR when its
 // node name is a running worker instance of this cluster with no Node of
 // its own yet, and the request carries a proof, which STS confirms, that
 // the worker role's session of that very instance signed for the
 // request's key. Whoever else holds the bootstrap token can ask for any
 // name, but cannot sign as another instance: their requests stay pending.
-func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.CertificateSigningRequest) error {
+func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.CertificateSigningRequest, nodes NodeFinder) error {
 	var registered map[string]string
 	for _, csr := range csrs {
 		if csr.Spec.SignerName != kubeletClientSigner || !strings.HasPrefix(csr.Spec.Username, "system:bootstrap:") || !pending(csr) {
@@ -297,7 +351,7 @@ func (a *Agent) approveBootstrapCSRs(ctx context.Context, csrs []certificatesv1.
 			}
 		}
 		if err == nil {
-			inst, err = a.Nodes.FindNode(ctx, name)
+			inst, err = nodes.FindNode(ctx, name)
 		}
 		if err == nil {
 			err = bootstrapAllowed(inst, a.Instance.ID, registered, name)

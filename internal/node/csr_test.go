@@ -167,6 +167,9 @@ func TestCheckBootstrapClientCSR(t *testing.T) {
 		{"a subject that is no node", func(c *certificatesv1.CertificateSigningRequest) {
 			*c = withSubject(t, *c, pkix.Name{CommonName: "system:admin", Organization: []string{"system:masters"}}, nil)
 		}, "subject"},
+		{"a name with EC2's filter wildcards", func(c *certificatesv1.CertificateSigningRequest) {
+			*c = withSubject(t, *c, pkix.Name{CommonName: "system:node:ip-10-0-2-2?.eu-west-1.compute.internal", Organization: []string{"system:nodes"}}, nil)
+		}, "no Node name"},
 		{"names in a client certificate", func(c *certificatesv1.CertificateSigningRequest) {
 			*c = withSubject(t, *c, pkix.Name{CommonName: "system:node:" + csrNode, Organization: []string{"system:nodes"}}, []string{"api.dev.example.com"})
 		}, "names no DNS name"},
@@ -242,6 +245,42 @@ func (n nodesByName) FindNode(_ context.Context, name string) (NodeInstance, err
 		return i, nil
 	}
 	return NodeInstance{}, ErrUnknownNode
+}
+
+// countingNodes counts the lookups by name.
+type countingNodes struct {
+	nodesByName
+	asked map[string]int
+}
+
+func (c *countingNodes) FindNode(ctx context.Context, name string) (NodeInstance, error) {
+	c.asked[name]++
+	return c.nodesByName.FindNode(ctx, name)
+}
+
+// Whoever holds the bootstrap token can post requests without end; each
+// costs the approver no EC2 call when its form is wrong (a serving request
+// not made by the node itself), and one per name and run otherwise.
+func TestApproverLooksEachNameUpOnce(t *testing.T) {
+	var items []certificatesv1.CertificateSigningRequest
+	for i := range 5 {
+		junk := servingCSR(t, fmt.Sprintf("csr-junk-%d", i), "system:node:"+csrNode, []string{csrNode}, []string{"10.0.2.20"})
+		junk.Spec.Username, junk.Spec.Groups = "system:bootstrap:abcdef", []string{"system:bootstrappers"}
+		items = append(items, junk, bootstrapCSR(t, fmt.Sprintf("csr-same-%d", i), "ip-10-9-9-9.eu-west-1.compute.internal"))
+	}
+	items = append(items, servingCSR(t, "csr-good", "system:node:"+csrNode, []string{csrNode}, []string{"10.0.2.20"}))
+	h := &csrHost{list: certificatesv1.CertificateSigningRequestList{Items: items}}
+	nodes := &countingNodes{nodesByName: nodesByName{csrNode: csrInstance}, asked: map[string]int{}}
+	a := &Agent{Host: h, Nodes: nodes, Verifier: standInSTS{}}
+	if err := a.ApproveCSRs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(h.approved, ",") != "csr-good" {
+		t.Errorf("approved %v, want only csr-good", h.approved)
+	}
+	if want := map[string]int{csrNode: 1, "ip-10-9-9-9.eu-west-1.compute.internal": 1}; fmt.Sprint(nodes.asked) != fmt.Sprint(want) {
+		t.Errorf("lookups %v, want %v", nodes.asked, want)
+	}
 }
 
 // Only the pending serving CSR of a known instance asking for its own
@@ -418,5 +457,12 @@ func TestEC2NodeFinder(t *testing.T) {
 	}
 	if _, err := f.FindNode(ctx, aws.ToString(theirs.PrivateDnsName)); err == nil {
 		t.Error("another cluster's instance was accepted")
+	}
+	// EC2 reads ? as a wildcard in a filter (the emulator does not): the
+	// answer must be the instance of exactly that name.
+	wild := aws.ToString(mine.PrivateDnsName)
+	wild = wild[:3] + "?" + wild[4:]
+	if _, err := f.FindNode(ctx, wild); err == nil {
+		t.Errorf("%s found an instance", wild)
 	}
 }

@@ -2,10 +2,17 @@ package node
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -133,12 +140,13 @@ func TestJoiningWorkerProvesItsIdentity(t *testing.T) {
 func TestKubeletClientBootstrapRetries(t *testing.T) {
 	c := newCloud(t)
 	ctx := context.Background()
-	c.bootstrapController(t, "controller", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
+	ch := c.bootstrapController(t, "controller", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
 	jm, err := ReadJoin(ctx, c.bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wh := newRecorder(t, "worker")
+	wh.issuer = ch
 	w := c.worker(wh, time.Now, Backoff{Initial: time.Millisecond, Sleep: func(context.Context, time.Duration) error { return nil }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := w.bootstrapKubeletClient(ctx, jm); err != nil {
 		t.Fatal(err)
@@ -154,6 +162,22 @@ func TestKubeletClientBootstrapRetries(t *testing.T) {
 	}
 	if creates != 1 {
 		t.Errorf("asked %d times; a stored, valid certificate needs no second request", creates)
+	}
+	// A pair for this node from another CA (a control plane rebuilt
+	// without its PKI backup) is not kept: the API server would refuse it
+	// for its whole life.
+	wh.files[kubeletClientCurrent] = foreignClientPair(t, "system:node:"+w.Instance.Hostname)
+	if err := w.bootstrapKubeletClient(ctx, jm); err != nil {
+		t.Fatal(err)
+	}
+	creates = 0
+	for _, l := range wh.log {
+		if strings.HasSuffix(l, " create -o name -f -") {
+			creates++
+		}
+	}
+	if creates != 2 {
+		t.Errorf("asked %d times; a certificate of another CA must be asked for again", creates)
 	}
 
 	pending := newRecorder(t, "worker-pending")
@@ -248,4 +272,25 @@ func TestSTSEndpoint(t *testing.T) {
 	if got, _ := STSEndpoint(context.Background(), "eu-west-1", "http://10.40.0.3:5000"); got != "http://10.40.0.3:5000" {
 		t.Errorf("with an emulator: %q", got)
 	}
+}
+
+// foreignClientPair is a client certificate and its key, PEM, for cn,
+// issued by a CA of its own.
+func foreignClientPair(t *testing.T, cn string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn, Organization: []string{"system:nodes"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...)
 }

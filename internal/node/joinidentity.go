@@ -59,12 +59,12 @@ func (a *Agent) bootstrapKubeletClient(ctx context.Context, jm JoinMaterial) err
 	if a.Identity == nil {
 		return errors.New("no identity prover configured for the join")
 	}
-	if a.validKubeletClient() {
-		a.logger().Info("kubelet client certificate already issued; kept", "path", kubeletClientCurrent)
-		return nil
-	}
 	if err := checkCACert(jm); err != nil {
 		return err
+	}
+	if a.validKubeletClient(jm) {
+		a.logger().Info("kubelet client certificate already issued; kept", "path", kubeletClientCurrent)
+		return nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -157,14 +157,26 @@ func (a *Agent) storeKubeletClient(ctx context.Context, certPEM []byte, key *ecd
 }
 
 // validKubeletClient reports whether the certificate store holds a
-// client pair that has not expired.
-func (a *Agent) validKubeletClient() bool {
+// client pair for this node, issued by the cluster's CA (the join
+// material's, checked against its pinned hashes), that has not expired.
+// One from another CA, such as a control plane rebuilt before its PKI was
+// backed up, would be kept for its whole life while the API server
+// refuses it.
+func (a *Agent) validKubeletClient(jm JoinMaterial) bool {
 	pair, err := a.Host.ReadFile(kubeletClientCurrent)
 	if err != nil {
 		return false
 	}
 	c, err := tls.X509KeyPair(pair, pair)
-	return err == nil && c.Leaf != nil && a.now().Before(c.Leaf.NotAfter)
+	if err != nil || c.Leaf == nil || c.Leaf.Subject.CommonName != "system:node:"+a.Instance.Hostname {
+		return false
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(jm.CACert)) {
+		return false
+	}
+	_, err = c.Leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err == nil
 }
 
 // checkCACert checks that the published CA is the one the pinned hashes

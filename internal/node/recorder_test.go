@@ -3,9 +3,11 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -54,6 +56,9 @@ type recorder struct {
 	stdin map[string][]byte
 	// csrPending keeps the kubelet client CSR the agent creates pending.
 	csrPending bool
+	// issuer is the control plane whose cluster CA (its ca.crt and ca.key)
+	// issues the kubelet client certificates; nil: a throwaway CA.
+	issuer *recorder
 }
 
 // Lock holds path's lock, logging when it is taken and released.
@@ -366,6 +371,22 @@ func newPKI(t testing.TB) map[string][]byte {
 	return out
 }
 
+// clusterCA is the issuer's CA certificate and key, or a throwaway CA's.
+func (r *recorder) clusterCA() (*x509.Certificate, crypto.Signer, error) {
+	if r.issuer == nil {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		return &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubernetes"}}, key, err
+	}
+	r.issuer.mu.Lock()
+	certPEM, keyPEM := r.issuer.files[pkiDir+"/ca.crt"], r.issuer.files[pkiDir+"/ca.key"]
+	r.issuer.mu.Unlock()
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("recorder: the issuer's CA: %w", err)
+	}
+	return pair.Leaf, pair.PrivateKey.(crypto.Signer), nil
+}
+
 // issueKubeletClient answers a read of the kubelet client CSR the agent
 // created (its JSON, as posted) as the control plane would once it
 // approved it: with a certificate of the request's key for its subject,
@@ -384,7 +405,7 @@ func (r *recorder) issueKubeletClient(posted []byte) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		caCert, caKey, err := r.clusterCA()
 		if err != nil {
 			return "", err
 		}
@@ -392,7 +413,7 @@ func (r *recorder) issueKubeletClient(posted []byte) (string, error) {
 			SerialNumber: big.NewInt(2), Subject: req.Subject,
 			NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(365 * 24 * time.Hour),
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-		}, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubernetes"}}, req.PublicKey, ca)
+		}, caCert, req.PublicKey, caKey)
 		if err != nil {
 			return "", err
 		}
