@@ -69,6 +69,16 @@ func (f *failingASG) DescribeAutoScalingGroups(ctx context.Context, in *autoscal
 	return out, nil
 }
 
+// outdatedGroup makes group g with desired instances of at most maxSize
+// on version 1, then points it at version 2; it returns the instances.
+func (f *rollFixture) outdatedGroup(t *testing.T, g string, desired, maxSize int32) map[string]string {
+	t.Helper()
+	f.group(t, g, desired, maxSize)
+	_, before, _ := f.versions(t, g)
+	f.newVersion(t, g)
+	return before
+}
+
 // rollOnce plans and executes a roll of one group through api.
 func (f *rollFixture) rollOnce(t *testing.T, api autoScalingAPI, pool, group string, timeout time.Duration) (*RollResult, error) {
 	t.Helper()
@@ -99,8 +109,7 @@ func TestRollSurgeTaggedOnlyWhenRaised(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newRollFixture(t)
-			f.group(t, g, 2, 3)
-			f.newVersion(t, g)
+			f.outdatedGroup(t, g, 2, 3)
 			if _, err := f.rollOnce(t, c.api(f.asg), "general", g, 30*time.Second); !errors.Is(err, errThrottled) {
 				t.Fatalf("first run: %v, want the raise's error", err)
 			}
@@ -133,9 +142,7 @@ func TestRollSurgeTaggedOnlyWhenRaised(t *testing.T) {
 func TestRollTerminateFirstWaitsForTheGroupToBeWhole(t *testing.T) {
 	const g = "kforge-test-general"
 	f := newRollFixture(t)
-	f.group(t, g, 2, 2)
-	_, before, _ := f.versions(t, g)
-	f.newVersion(t, g)
+	before := f.outdatedGroup(t, g, 2, 2)
 	api := &failingASG{autoScalingAPI: f.asg, booting: map[string]bool{}}
 	for id := range before {
 		api.booting[id] = true // the old instances show InService; new ones boot forever
@@ -170,9 +177,7 @@ func TestRollLeavesAStandbyInstanceToTheOperator(t *testing.T) {
 	const g = "kforge-test-general"
 	ctx := context.Background()
 	f := newRollFixture(t)
-	f.group(t, g, 2, 4)
-	_, before, _ := f.versions(t, g)
-	f.newVersion(t, g)
+	before := f.outdatedGroup(t, g, 2, 4)
 	var parked string
 	for id := range before {
 		parked = max(parked, id)
