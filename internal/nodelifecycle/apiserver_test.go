@@ -80,3 +80,41 @@ func TestDrainAgainstARealAPIServer(t *testing.T) {
 		t.Errorf("the API server did not count the eviction against the budget: disruptionsAllowed %d", after.Status.DisruptionsAllowed)
 	}
 }
+
+// A pod the API server will not evict for another reason than a budget's
+// (it answers 500 for a pod under two PodDisruptionBudgets) does not keep
+// the drain from the node's other pods: they are evicted, and at the
+// timeout the node goes and the lifecycle action completes, as for a drain
+// a budget holds.
+func TestDrainGoesOnPastAPodTheAPIServerWillNotEvict(t *testing.T) {
+	kube := realAPIServer(t)
+	ctx := context.Background()
+	f := kubeapi.NewDrainFixture(t, kube, "apps")
+	f.Node("ip-10-0-1-1", "eu-west-1a", "i-0a1b2c3d4e5f60001")
+	f.RunningPod("a-db-0", "ip-10-0-1-1", map[string]string{"app": "db"}, "ReplicaSet")
+	f.RunningPod("z-web-0", "ip-10-0-1-1", map[string]string{"app": "web"}, "ReplicaSet")
+	f.Budget("db", 1, map[string]string{"app": "db"})
+	f.Budget("db-too", 1, map[string]string{"app": "db"})
+	f.AllowDisruptions("db", 1, 1)
+	f.AllowDisruptions("db-too", 1, 1)
+
+	asg := &fakeASG{}
+	h := &Handler{ASG: asg, Kube: kube, Groups: []string{"demo-general"}, Hook: "kforge-drain", DrainTimeout: 2 * time.Second, RetryInterval: 200 * time.Millisecond}
+	ev, err := ParseEvent([]byte(sentNow(t, "lifecycle-terminate.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Outcome{Event: ev}
+	if err := (&Drainer{Handler: h}).act(ctx, &o); err != nil {
+		t.Fatalf("the drain of a node with a pod under two budgets: %v", err)
+	}
+	if _, err := kube.CoreV1().Pods("apps").Get(ctx, "z-web-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("z-web-0, after the pod the API server would not evict: %v, want evicted", err)
+	}
+	if _, err := kube.CoreV1().Nodes().Get(ctx, "ip-10-0-1-1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the node after the drain's timeout: %v, want deleted", err)
+	}
+	if len(asg.completed) != 1 {
+		t.Errorf("lifecycle actions completed: %v, want the instance's", asg.completed)
+	}
+}

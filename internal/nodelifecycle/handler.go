@@ -238,45 +238,26 @@ func (h *Handler) cordon(ctx context.Context, node string) error {
 // drain evicts every pod that a drain evicts (not DaemonSet pods, not
 // static pods, not finished pods), retrying evictions a
 // PodDisruptionBudget refuses, and waits for them to go, for at most
-// timeout.
+// timeout. Any other refusal (the API server restarting, a pod under two
+// budgets) is retried too, pod by pod, until then: one stuck pod must not
+// keep the others on a node about to go, and at the timeout the drain
+// ends as a timed-out one does.
 func (h *Handler) drain(ctx context.Context, node string, timeout time.Duration) (evicted int, timedOut bool, err error) {
 	deadline := time.Now().Add(timeout)
 	pending := map[types.UID]bool{}
+	var said string
 	for {
-		pods, err := h.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(),
-		})
-		if err != nil {
-			return evicted, false, fmt.Errorf("listing pods on %s: %w", node, err)
+		left, n, err := h.evictPass(ctx, node, pending)
+		evicted += n
+		if ctx.Err() != nil {
+			return evicted, false, ctx.Err()
 		}
-		left := 0
-		for _, pod := range pods.Items {
-			// The API server filters by node; checked again so a client
-			// that ignores field selectors cannot drain the wrong pods.
-			if pod.Spec.NodeName != node || !drained(pod) {
-				continue
-			}
-			left++
-			if pending[pod.UID] {
-				continue // evicted, still terminating
-			}
-			err := h.Kube.PolicyV1().Evictions(pod.Namespace).Evict(ctx, &policyv1.Eviction{
-				ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
-			})
-			switch {
-			case err == nil:
-				pending[pod.UID] = true
-				evicted++
-			case apierrors.IsNotFound(err):
-				left--
-			case apierrors.IsTooManyRequests(err):
-				// A PodDisruptionBudget allows no disruption now: retry.
-			default:
-				return evicted, false, fmt.Errorf("evicting %s/%s: %w", pod.Namespace, pod.Name, err)
-			}
-		}
-		if left == 0 {
+		if err == nil && left == 0 {
 			return evicted, false, nil
+		}
+		if err != nil && err.Error() != said {
+			said = err.Error()
+			h.logger().Warn("drain: retrying until its timeout", "node", node, "error", said, "timeout", deadline.Format(time.RFC3339))
 		}
 		if !time.Now().Before(deadline) {
 			return evicted, true, nil
@@ -287,6 +268,46 @@ func (h *Handler) drain(ctx context.Context, node string, timeout time.Duration)
 		case <-time.After(h.RetryInterval):
 		}
 	}
+}
+
+// evictPass asks once for the eviction of every pod on node that a drain
+// evicts and is not evicted yet (pending), and returns how many are left
+// on the node, how many it evicted, and the first refusal other than a
+// budget's.
+func (h *Handler) evictPass(ctx context.Context, node string, pending map[types.UID]bool) (left, evicted int, err error) {
+	pods, err := h.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(),
+	})
+	if err != nil {
+		return 1, 0, fmt.Errorf("listing pods on %s: %w", node, err)
+	}
+	var refused error
+	for _, pod := range pods.Items {
+		// The API server filters by node; checked again so a client
+		// that ignores field selectors cannot drain the wrong pods.
+		if pod.Spec.NodeName != node || !drained(pod) {
+			continue
+		}
+		left++
+		if pending[pod.UID] {
+			continue // evicted, still terminating
+		}
+		err := h.Kube.PolicyV1().Evictions(pod.Namespace).Evict(ctx, &policyv1.Eviction{
+			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
+		})
+		switch {
+		case err == nil:
+			pending[pod.UID] = true
+			evicted++
+		case apierrors.IsNotFound(err):
+			left--
+		case apierrors.IsTooManyRequests(err):
+			// A PodDisruptionBudget allows no disruption now: retry.
+		case refused == nil:
+			refused = fmt.Errorf("evicting %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+	}
+	return left, evicted, refused
 }
 
 // drained reports whether a drain evicts the pod: kubectl drain

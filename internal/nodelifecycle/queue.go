@@ -290,7 +290,10 @@ func (d *Drainer) lifecycleTimeout(ev Event) time.Duration {
 	return max(t, 0)
 }
 
-// maxEventsInFlight bounds how many events Run handles at once.
+// maxEventsInFlight bounds how many lifecycle drains Run handles at once,
+// and, apart, how many other events: a burst of drains held by budgets
+// (each up to DrainTimeout) must not keep a Spot warning, which has two
+// minutes, from a slot.
 const maxEventsInFlight = 20
 
 // Run receives and handles events until ctx ends, and runs the
@@ -306,7 +309,7 @@ func (d *Drainer) Run(ctx context.Context) error {
 	log.Info("node events drainer started", "queue", d.QueueURL, "groups", d.Handler.Groups, "hook", d.Handler.Hook,
 		"drain_timeout", d.Handler.DrainTimeout.String(), "interruption_drain_timeout", d.InterruptionDrainTimeout.String())
 	var handling sync.WaitGroup
-	slots := make(chan struct{}, maxEventsInFlight)
+	drains, others := make(chan struct{}, maxEventsInFlight), make(chan struct{}, maxEventsInFlight)
 	scanning := make(chan struct{}, 1)
 	var lastScan time.Time
 	for ctx.Err() == nil {
@@ -333,13 +336,18 @@ func (d *Drainer) Run(ctx context.Context) error {
 			continue
 		}
 		for _, m := range msgs {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				// Not handled: it comes back after the visibility timeout.
-				continue
+			slots := others
+			if ev, err := ParseEvent([]byte(aws.ToString(m.Body))); err == nil && ev.Action == ActionLifecycle {
+				slots = drains
 			}
+			// The event waits for its slot, not the receive: a full pool
+			// of drains keeps no other event from being received.
 			handling.Go(func() {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return // not handled: it comes back after the visibility timeout
+				}
 				defer func() { <-slots }()
 				if o := d.handleMessage(ctx, m); o.Error != "" && ctx.Err() == nil {
 					log.Warn("node event not handled; it is received again after the visibility timeout", "message", o.MessageID, "error", o.Error)

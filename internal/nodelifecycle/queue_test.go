@@ -3,10 +3,12 @@ package nodelifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +19,9 @@ import (
 	"github.com/aws/smithy-go"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
@@ -378,4 +382,93 @@ func TestRunHandlesAnInterruptionDuringALongDrain(t *testing.T) {
 		defer asg.mu.Unlock()
 		return len(asg.completed) == 1
 	})
+}
+
+// A Spot warning met by the API server refusing for a moment (restarting)
+// is retried within its two minutes, not left to a redelivery the
+// message's visibility puts minutes later, after EC2 took the instance.
+func TestSpotWarningRetriedThroughARefusal(t *testing.T) {
+	c, url := queueOnEmulator(t, sentNow(t, "spot-interruption.json"))
+	kube := fake.NewClientset(node("ip-10-0-1-2", "i-0a1b2c3d4e5f60002"), pod("apps", "web-2", "ip-10-0-1-2", "ReplicaSet", nil))
+	var refusals atomic.Int32
+	refusals.Store(1)
+	kube.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if refusals.Add(-1) >= 0 {
+			return true, nil, apierrors.NewServiceUnavailable("the API server is restarting")
+		}
+		return false, nil, nil
+	})
+	ev := &evictions{refuse: map[string]int{}}
+	ev.install(kube)
+	d := newDrainer(&fakeASG{}, kube, c, url)
+	d.InterruptionDrainTimeout = 10 * time.Second
+	out, err := d.ReceiveOnce(context.Background())
+	if err != nil || len(out) != 1 || !out[0].Deleted || out[0].Error != "" {
+		t.Fatalf("the warning: %+v, %v; want it handled and deleted on its first receive", out, err)
+	}
+	if _, err := kube.CoreV1().Nodes().Get(context.Background(), "ip-10-0-1-2", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the node after the warning: %v, want deleted", err)
+	}
+	if !slices.Equal(ev.evicted, []string{"apps/web-2"}) {
+		t.Errorf("evicted %v, want apps/web-2", ev.evicted)
+	}
+}
+
+// A burst of lifecycle drains held by budgets, more than Run drains at
+// once, keeps no Spot warning from its slot: the warning is received and
+// handled while every drain still waits.
+func TestRunHandlesAnInterruptionBehindAFullPoolOfDrains(t *testing.T) {
+	lifecycle := sentNow(t, "lifecycle-terminate.json")
+	objs := []runtime.Object{node("ip-spot", "i-0a1b2c3d4e5f60002"), pod("apps", "web-spot", "ip-spot", "ReplicaSet", nil)}
+	held := map[string]int{}
+	var bodies []string
+	for i := range maxEventsInFlight + 1 {
+		id, name := fmt.Sprintf("i-0a1b2c3d4e5f7%04d", i), fmt.Sprintf("ip-held-%d", i)
+		bodies = append(bodies, strings.ReplaceAll(lifecycle, "i-0a1b2c3d4e5f60001", id))
+		objs = append(objs, node(name, id), pod("apps", "db-"+name, name, "ReplicaSet", nil))
+		held["db-"+name] = -1
+	}
+	c, url := queueOnEmulator(t, bodies...)
+	kube := fake.NewClientset(objs...)
+	(&evictions{refuse: held}).install(kube)
+	d := newDrainer(&fakeASG{}, kube, c, url)
+	d.Handler.DrainTimeout = 5 * time.Minute
+	d.Visibility = 0
+	d.InterruptionDrainTimeout = 90 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	cordoned := func() int {
+		nodes, err := kube.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, node := range nodes.Items {
+			if node.Spec.Unschedulable {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); cordoned() < maxEventsInFlight; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d drains started within 30 s, want %d", cordoned(), maxEventsInFlight)
+		}
+	}
+	if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(sentNow(t, "spot-interruption.json"))}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := kube.CoreV1().Nodes().Get(context.Background(), "ip-spot", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the interrupted node was not handled within 30 s while the drains waited: it waited for a drain's slot")
+		}
+	}
 }
