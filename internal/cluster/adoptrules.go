@@ -194,7 +194,9 @@ func (e *Env) adoptUnrecordedRules(ctx context.Context, r *tfrun.Runner, plan *t
 // When nothing was found to heal (the name is taken by something that is
 // not this cluster's, or by a hosted zone, tagged only after its create),
 // the apply's error is returned as it is.
-func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, progress func(tfrun.Progress)) error {
+// The plans after a failure are saved where plan was, with the same
+// -replace addresses (a roll's new image).
+func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, replace []string, progress func(tfrun.Progress)) error {
 	err := r.Apply(ctx, plan, progress)
 	retried := false
 	for range maxLostCreateRecoveries {
@@ -212,7 +214,7 @@ func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, p
 			healed += n
 		}
 		if rules {
-			adopted, herr := e.adoptRulesAfterApply(ctx, r)
+			adopted, herr := e.adoptRulesAfterApply(ctx, r, plan.File, replace)
 			if herr != nil {
 				return errors.Join(err, herr)
 			}
@@ -228,7 +230,7 @@ func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, p
 			retried = true
 			e.opts.UI.Notef("The apply failed on %s; planning again and applying the rest.\n", what)
 		}
-		again, perr := r.Plan(ctx, DefaultPlanFile, false)
+		again, perr := r.PlanReplacing(ctx, plan.File, false, replace...)
 		if perr != nil {
 			return errors.Join(err, perr)
 		}
@@ -285,8 +287,8 @@ func lostCreates(err error) (rules, others bool) {
 
 // adoptRulesAfterApply plans again after a failed apply and adopts the
 // security group rules whose creation was never recorded.
-func (e *Env) adoptRulesAfterApply(ctx context.Context, r *tfrun.Runner) (bool, error) {
-	plan, err := r.Plan(ctx, DefaultPlanFile, false)
+func (e *Env) adoptRulesAfterApply(ctx context.Context, r *tfrun.Runner, planFile string, replace []string) (bool, error) {
+	plan, err := r.PlanReplacing(ctx, planFile, false, replace...)
 	if err != nil {
 		return false, err
 	}

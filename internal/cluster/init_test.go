@@ -5,13 +5,18 @@ import (
 	"debug/elf"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/sweep"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -87,5 +92,47 @@ func TestLocalPreconditionsBeforeAnyChange(t *testing.T) {
 	}
 	if len(roles.Roles) != 0 {
 		t.Errorf("roles made before the local check failed: %d", len(roles.Roles))
+	}
+}
+
+// up never deletes a running cluster as orphans because the state it
+// reads holds nothing (state.key changed, the state object deleted): an
+// instance of the cluster beside an empty state stops it, naming the
+// state's location and the two ways on; the instance stays.
+func TestUpRefusesOrphansOfARunningClusterOverAnEmptyState(t *testing.T) {
+	plugins := os.Getenv("KFORGE_PLUGIN_DIR")
+	if plugins == "" {
+		t.Skip("SKIP (not a pass): terraform init needs the provider mirror (KFORGE_PLUGIN_DIR)")
+	}
+	ctx := context.Background()
+	if _, _, err := tfrun.FindTerraform(ctx); err != nil {
+		t.Skipf("SKIP (not a pass): %v", err)
+	}
+	em := localawstest.StartForTest(t)
+	e, err := Open(ctx, "local", NeedEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: em.URL(), PluginDir: plugins, UI: &recordingUI{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := ec2.NewFromConfig(cfg).RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-760aaa0f"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{
+			{Key: aws.String(sweep.ClusterTag), Value: aws.String(e.Config.Name)}, {Key: aws.String(sweep.EnvironmentTag), Value: aws.String(e.Config.Environment)}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Prepare(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.removeOrphans(ctx, r)
+	if exitCode(err) != ExitFailure || !strings.Contains(err.Error(), "holds no resource") || !strings.Contains(err.Error(), e.StateKey()) || !strings.Contains(err.Error(), "kforge orphans local --delete") {
+		t.Fatalf("orphan check over an empty state with an instance of the cluster: %v (exit %d)", err, exitCode(err))
+	}
+	out, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{aws.ToString(run.Instances[0].InstanceId)}})
+	if err != nil || len(out.Reservations) != 1 || out.Reservations[0].Instances[0].State.Name != ec2types.InstanceStateNameRunning {
+		t.Errorf("the instance after the refusal: %+v, %v; want it running", out, err)
 	}
 }

@@ -56,6 +56,9 @@ func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) (int, error) {
 				return nil
 			}
 		}
+		if err := e.refuseEmptyStateOverARunningCluster(ctx, r, orphans); err != nil {
+			return err
+		}
 		e.opts.UI.Notef("Found %d resources of cluster %s that its Terraform state does not know. An apply created them without recording them (it was killed, or the answer to a create was lost); deleting them so this run creates them again:\n", len(orphans), e.Config.Name)
 		e.noteResources(orphans)
 		if err := e.opts.UI.Confirm(fmt.Sprintf("delete these %d orphaned resources", len(orphans)), "yes"); err != nil {
@@ -70,6 +73,39 @@ func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) (int, error) {
 		return nil
 	})
 	return handled, err
+}
+
+// refuseEmptyStateOverARunningCluster stops up before it deletes, as
+// orphans, the instances of a cluster whose state holds nothing: a killed
+// apply's leftovers rarely run instances, while a state read from
+// somewhere new (state.bucket, key or region changed, or the state object
+// deleted) makes every resource of a running cluster look orphaned.
+// `kforge orphans --delete` deletes them when they really are leftovers.
+func (e *Env) refuseEmptyStateOverARunningCluster(ctx context.Context, r *tfrun.Runner, orphans []sweep.Resource) error {
+	instances := 0
+	for _, o := range orphans {
+		if o.Kind == sweep.KindInstance {
+			instances++
+		}
+	}
+	if instances == 0 {
+		return nil
+	}
+	st, err := r.State(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the state before deleting orphans: %w", err)
+	}
+	if ManagedResources(st) > 0 {
+		return nil
+	}
+	bucket, err := e.StateBucket(ctx)
+	if err != nil {
+		return err
+	}
+	return Failure("the state of %s (s3://%s/%s in %s) holds no resource, yet cluster %s runs %d instances among %d resources it does not know: "+
+		"that is a running cluster whose state is elsewhere (state.bucket, state.key or state.region changed, or the state object was deleted), not a killed apply's leftovers. Nothing was deleted. "+
+		"Point state.* back at the cluster's state, or move the state there (`terraform init -migrate-state` in %s); if these really are leftovers, `kforge orphans %s --delete` removes them",
+		e.Name, bucket, e.StateKey(), e.StateRegion(), e.Config.Name, instances, len(orphans), r.Dir(), e.Name)
 }
 
 // adoptFile is the staged root module's file of import blocks for orphans

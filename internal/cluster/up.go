@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -11,7 +13,8 @@ import (
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
-// DefaultPlanFile is where plan and up save their plan, in the root module.
+// DefaultPlanFile is where plan saves its plan, in the root module (up
+// saves its own, kforge-up-<pid>.tfplan, and removes it).
 const DefaultPlanFile = "kforge.tfplan"
 
 // UpOptions tune RunUp.
@@ -97,7 +100,11 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if _, err := e.removeOrphans(ctx, r); err != nil {
 		return nil, err
 	}
-	plan, err := r.PlanReplacing(ctx, DefaultPlanFile, false, o.Replace...)
+	// A plan file of this run's own: a `kforge plan` of the environment
+	// while this one waits for its confirmation writes DefaultPlanFile.
+	planFile := filepath.Join(r.Dir(), fmt.Sprintf("kforge-up-%d.tfplan", os.Getpid()))
+	defer os.Remove(planFile)
+	plan, err := r.PlanReplacing(ctx, planFile, false, o.Replace...)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +120,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 			return nil, err
 		}
 		if adopted {
-			if plan, err = r.PlanReplacing(ctx, DefaultPlanFile, false, o.Replace...); err != nil {
+			if plan, err = r.PlanReplacing(ctx, planFile, false, o.Replace...); err != nil {
 				return nil, err
 			}
 		}
@@ -150,7 +157,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 		if err := e.opts.UI.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
 			return nil, err
 		}
-		if err := e.applyRecoveringLostCreates(ctx, r, plan, o.Progress); err != nil {
+		if err := e.applyRecoveringLostCreates(ctx, r, plan, o.Replace, o.Progress); err != nil {
 			return nil, explainZoneRefusal(err)
 		}
 		res.Applied = true

@@ -32,7 +32,7 @@ func HandleInterrupts(ctx context.Context, w io.Writer, envName string) (context
 				count++
 				switch count {
 				case 1:
-					fmt.Fprintln(w, "\nInterrupt received: asking Terraform to stop cleanly. It finishes the resources in progress, saves the state and releases the lock; this can take a minute.")
+					fmt.Fprintf(w, "\nInterrupt received: asking Terraform to stop cleanly. It finishes the resources in progress, saves the state and releases the lock; this can take minutes (it is killed after %s).\n", StopWait)
 					cancel()
 				case 2:
 					fmt.Fprintf(w, "\nTerraform is still stopping. Press Ctrl-C once more to kill it now: resources being created may then be missing from the state, and the state lock stays held until you run `kforge unlock %s <lock-id>` (the next run prints the id).\n", envName)

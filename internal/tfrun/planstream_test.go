@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,5 +219,54 @@ removed {
 				t.Fatalf("%s: apply: %v", step.name, err)
 			}
 		}
+	}
+}
+
+// A saved plan rewritten after it was shown (another kforge plan of the
+// environment in the same work directory) is not applied: Terraform would
+// apply any plan of the same state serial, and the operator confirmed the
+// first.
+func TestApplyRefusesAPlanRewrittenSinceItWasShown(t *testing.T) {
+	if _, err := exec.LookPath("terraform"); err != nil {
+		t.Skip("terraform not on PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	main := func(v string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`resource "terraform_data" "v" { input = "`+v+`" }`+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin, _, err := FindTerraform(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := tfexec.NewTerraform(dir, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{dir: dir, logDir: filepath.Join(dir, "logs"), tf: tf}
+	main("shown")
+	if err := tf.Init(ctx); err != nil {
+		t.Fatalf("terraform init: %v", err)
+	}
+	shown, err := r.Plan(ctx, "kforge.tfplan", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	main("other")
+	if _, err := r.Plan(ctx, "kforge.tfplan", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Apply(ctx, shown, nil); err == nil || !strings.Contains(err.Error(), "no longer the one shown") {
+		t.Fatalf("apply of a plan rewritten since: %v, want a refusal", err)
+	}
+	if _, err := r.FullPlan(ctx, shown); err == nil {
+		t.Error("FullPlan read a plan rewritten since")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "terraform.tfstate")); err == nil {
+		t.Error("something was applied")
 	}
 }

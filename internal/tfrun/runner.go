@@ -119,8 +119,19 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	if err := tf.SetEnv(env); err != nil {
 		return nil, fmt.Errorf("setting terraform environment: %w", err)
 	}
+	// After Ctrl-C, Terraform finishes the resources in progress before it
+	// saves the state: terraform-exec's default kills it after a minute.
+	if err := tf.SetWaitDelay(StopWait); err != nil {
+		return nil, fmt.Errorf("setting terraform's stop wait: %w", err)
+	}
 	return &Runner{opts: opts, dir: dir, logDir: filepath.Join(opts.WorkDir, "logs"), tf: tf, Version: v.String(), FoundMirror: found}, nil
 }
+
+// StopWait is how long Terraform has to stop after the first Ctrl-C (or
+// SIGTERM) before it is killed: long enough for the slowest create kforge
+// makes to finish (a load balancer, a NAT gateway, a file system), so that
+// it is recorded in the state. A third Ctrl-C kills it at once.
+const StopWait = 20 * time.Minute
 
 // Dir is the staged root module Terraform runs in.
 func (r *Runner) Dir() string { return r.dir }
@@ -216,6 +227,24 @@ type PlanResult struct {
 	Changes bool
 	Summary Summary
 	full    *tfjson.Plan
+	// digest is the saved plan's SHA-256 as Terraform wrote it: what is
+	// applied or read later must be the plan that was summarised.
+	digest [sha256.Size]byte
+}
+
+// unchanged checks that the saved plan is still the one this result
+// summarised: another plan or up of the same environment writes to the
+// same work directory, and Terraform applies any saved plan of the same
+// state serial.
+func (p *PlanResult) unchanged() error {
+	data, err := os.ReadFile(p.File)
+	if err != nil {
+		return fmt.Errorf("reading the saved plan %s: %w", p.File, err)
+	}
+	if sha256.Sum256(data) != p.digest {
+		return fmt.Errorf("the saved plan %s is no longer the one shown (another kforge plan or up of this environment wrote it meanwhile): nothing was applied; run the command again", p.File)
+	}
+	return nil
 }
 
 // Plan writes a saved plan to planFile (relative to the root module or
@@ -250,6 +279,11 @@ func (r *Runner) PlanReplacing(ctx context.Context, planFile string, destroy boo
 		return nil, r.explain("plan", err, &stream.Diagnostics)
 	}
 	res := &PlanResult{File: planFile, Changes: changes, Summary: stream.Summary()}
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the saved plan %s: %w", planFile, err)
+	}
+	res.digest = sha256.Sum256(data)
 	if stream.changesWhatChangedOutside() {
 		full, err := r.FullPlan(ctx, res)
 		if err != nil {
@@ -267,6 +301,9 @@ func (r *Runner) FullPlan(ctx context.Context, res *PlanResult) (*tfjson.Plan, e
 	if res.full != nil {
 		return res.full, nil
 	}
+	if err := res.unchanged(); err != nil {
+		return nil, err
+	}
 	plan, err := r.tf.ShowPlanFile(ctx, res.File)
 	if err != nil {
 		return nil, fmt.Errorf("reading the saved plan %s: %w", res.File, err)
@@ -278,6 +315,9 @@ func (r *Runner) FullPlan(ctx context.Context, res *PlanResult) (*tfjson.Plan, e
 // Apply applies a saved plan, reporting progress events to progress (may be
 // nil). total is the number of resource changes in the plan.
 func (r *Runner) Apply(ctx context.Context, plan *PlanResult, progress func(Progress)) error {
+	if err := plan.unchanged(); err != nil {
+		return err
+	}
 	tracker := newTracker(plan.Summary.Total(), progress)
 	err := r.withLog(ctx, "apply", func(ctx context.Context, log io.Writer) error {
 		return r.tf.ApplyJSON(ctx, io.MultiWriter(log, tracker), tfexec.DirOrPlan(plan.File))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -252,6 +253,10 @@ func parseLockError(env, text string) *LockError {
 // explain turns a failed run into an error a user can act on.
 func (r *Runner) explain(verb string, err error, diags *Diagnostics) error {
 	if errors.Is(err, context.Canceled) {
+		var exit *exec.ExitError
+		if errors.Is(err, exec.ErrWaitDelay) || (errors.As(err, &exit) && !exit.Exited()) {
+			return fmt.Errorf("terraform %s was killed after Ctrl-C before it stopped by itself: resources it was creating may be missing from the state, and the state lock may still be held (the next run names it; `kforge unlock %s <lock-id>` releases it): %w", verb, r.opts.EnvName, ErrInterrupted)
+		}
 		return fmt.Errorf("terraform %s stopped cleanly after Ctrl-C (state saved, lock released; run the command again to continue): %w", verb, ErrInterrupted)
 	}
 	text := err.Error()
