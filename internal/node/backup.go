@@ -161,7 +161,8 @@ func (a *Agent) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.downloadSnapshot(ctx, source, snapPath); errors.Is(err, ErrNotFound) && !chosen {
+	size, err := a.downloadSnapshot(ctx, source, snapPath)
+	if errors.Is(err, ErrNotFound) && !chosen {
 		a.logger().Warn("PKI restored but no etcd snapshot; the cluster state starts empty")
 		if err := a.markRestored(); err != nil {
 			return err
@@ -219,8 +220,15 @@ func (a *Agent) restore(ctx context.Context) error {
 		return err
 	}
 	// The chosen snapshot is restored: from now on the latest one is this
-	// control plane's, and a later replacement must restore that.
+	// control plane's, and a later replacement must restore that. Until
+	// this one's first backup, the latest is the chosen snapshot: latest.db
+	// still holds what the roll took before the termination (kept in the
+	// history), which a replacement of this control plane before that
+	// backup, one whose init failed, would restore instead.
 	if chosen {
+		if err := a.Bucket.Copy(ctx, source, EtcdSnapshotKey, size); err != nil {
+			return fmt.Errorf("making the restored snapshot %s the latest: %w", source, err)
+		}
 		if err := a.Bucket.Delete(ctx, RestoreFromKey); err != nil {
 			return err
 		}
@@ -298,20 +306,20 @@ func (a *Agent) restoreSource(ctx context.Context) (key string, chosen bool, err
 // never sits in the agent's memory whole. An interrupted download leaves a
 // partial file that the restore's retry overwrites; etcdutl only ever reads
 // a whole one.
-func (a *Agent) downloadSnapshot(ctx context.Context, key, path string) error {
+func (a *Agent) downloadSnapshot(ctx context.Context, key, path string) (int64, error) {
 	f, err := a.Host.Create(path, 0o600)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n, err := a.Bucket.Download(ctx, key, f)
 	if closeErr := f.Close(); err == nil && closeErr != nil {
 		err = fmt.Errorf("writing %s: %w", path, closeErr)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	a.logger().Info("etcd snapshot downloaded", "key", key, "bytes", n)
-	return nil
+	return n, nil
 }
 
 // etcdRestoreContainer is the id of the container etcdutl restores in.

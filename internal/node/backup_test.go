@@ -380,4 +380,20 @@ func TestRestoreTakesTheChosenSnapshot(t *testing.T) {
 	if got := third.file(etcdDB); got != "etcd snapshot of an older day" {
 		t.Errorf("etcd data after the retry: %q, want the chosen snapshot again", got)
 	}
+
+	// A replacement that restored the chosen snapshot and then failed its
+	// kubeadm init, before its first backup, leaves the chosen snapshot as
+	// the latest: the next replacement restores it, not what the roll took
+	// before the termination.
+	if err := c.bucket.Put(ctx, RestoreFromKey, []byte(older+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	failing := newRecorder(t, "init-fails")
+	failing.fail = map[string]error{"kubeadm init": errors.New("timed out waiting for the condition")}
+	if err := c.controller(failing, "10.0.4.40", "i-0dddddddddddddddd", fixedClock(t0.Add(4*time.Hour))).Bootstrap(ctx); err == nil {
+		t.Fatal("bootstrap with a failing kubeadm init succeeded")
+	}
+	if latest, err := c.bucket.Get(ctx, EtcdSnapshotKey); err != nil || string(latest) != "etcd snapshot of an older day" {
+		t.Errorf("%s after a chosen restore whose init failed: %q, %v; want the chosen snapshot", EtcdSnapshotKey, latest, err)
+	}
 }

@@ -126,9 +126,15 @@ func (a *Agent) RenewCertificatesWithin(ctx context.Context, within time.Duratio
 		a.logger().Info("control plane not initialised yet: kubeadm init issues its certificates")
 		return nil
 	}
-	stamp := ""
+	// The marker is written before the renewal ("<stamp> renewing") and
+	// after it ("<stamp>"): a run killed during or right after `kubeadm
+	// certs renew all` would otherwise find fresh certificates on disk and
+	// never restart the control plane onto them.
+	stamp, renewing := "", false
 	if b, err := a.Host.ReadFile(certsRenewedMarker); err == nil {
-		stamp = strings.TrimSpace(string(b))
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			stamp, renewing = f[0], len(f) > 1 && f[1] == "renewing"
+		}
 	}
 	if stamp == "" {
 		out, err := a.run(ctx, "kubeadm", CertExpirationArgs()...)
@@ -146,10 +152,15 @@ func (a *Agent) RenewCertificatesWithin(ctx context.Context, within time.Duratio
 			return nil
 		}
 		a.logger().Info("renewing the control plane certificates", "first", first.Name, "expires", first.ExpirationDate.UTC().Format(time.RFC3339))
-		if _, err := a.run(ctx, "kubeadm", RenewCertsArgs()...); err != nil {
-			return fmt.Errorf("renewing the control plane certificates (kubeadm certs renew all): %w", err)
+		stamp, renewing = strconv.FormatInt(a.now().Unix(), 10), true
+	}
+	if renewing {
+		if err := a.Host.WriteFile(certsRenewedMarker, []byte(stamp+" renewing\n"), 0o644); err != nil {
+			return err
 		}
-		stamp = strconv.FormatInt(a.now().Unix(), 10)
+		if _, err := a.run(ctx, "kubeadm", RenewCertsArgs()...); err != nil {
+			return fmt.Errorf("renewing the control plane certificates (kubeadm certs renew all; the next run renews again): %w", err)
+		}
 		if err := a.Host.WriteFile(certsRenewedMarker, []byte(stamp+"\n"), 0o644); err != nil {
 			return err
 		}

@@ -267,3 +267,36 @@ func TestRenewCertificatesWaitsOutTheRestart(t *testing.T) {
 		t.Errorf("%s left after the run finished", certsRenewedMarker)
 	}
 }
+
+// A run stopped during or right after `kubeadm certs renew all`, before
+// the restart, is resumed by the next run: it renews again and restarts
+// the control plane, though the certificates on disk may read fresh (the
+// renewal finished before the run was killed).
+func TestRenewCertificatesResumesAnInterruptedRenewal(t *testing.T) {
+	_, h, a, now := renewingController(t)
+	ctx := context.Background()
+	h.certExpiration = expirationJSON(t, now.Add(24*time.Hour))
+	h.fail = map[string]error{"kubeadm certs renew": errors.New("signal: killed")}
+	if err := a.RenewCertificates(ctx); err == nil {
+		t.Fatal("a killed renewal succeeded")
+	}
+	// kubeadm had written the new certificates when it was killed.
+	h.fail = nil
+	h.certExpiration = expirationJSON(t, now.Add(365*24*time.Hour))
+	mark := len(h.log)
+	if err := a.RenewCertificates(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resumed := strings.Join(h.log[mark:], "\n")
+	if !strings.Contains(resumed, "kubeadm certs renew all") {
+		t.Errorf("the next run did not renew again:\n%s", resumed)
+	}
+	for _, name := range staticPods {
+		if !strings.Contains(h.file(manifestDir+"/"+name+".yaml"), CertsRenewedAnnotation) {
+			t.Errorf("%s not restarted onto the renewed certificates", name)
+		}
+	}
+	if Exists(h, certsRenewedMarker) {
+		t.Errorf("%s left after the resumed renewal finished", certsRenewedMarker)
+	}
+}

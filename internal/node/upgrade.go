@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,8 +98,12 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		}
 		a.logger().Info("upgrading the control plane", "from", running, "to", want)
 		// The snapshot is the way back: taken now, nothing written before the
-		// upgrade is lost if it has to be restored.
-		if err := a.Backup(ctx); err != nil {
+		// upgrade is lost if it has to be restored. An attempt that fails
+		// is retried every two minutes; within a backup interval of the last
+		// attempt's snapshot it is not taken again (kforge-backup.timer
+		// keeps the latest no older than that anyway), or a failure that
+		// lasts a day would add 720 snapshots to the history.
+		if err := a.backupBeforeUpgrade(ctx, running, want); err != nil {
 			return fmt.Errorf("etcd snapshot before the upgrade (nothing changed): %w", err)
 		}
 	} else {
@@ -183,6 +188,31 @@ func BackInServiceKubectl(node, want string) [][]string {
 		{"get", "--raw=/readyz"},
 		{"uncordon", node},
 	}
+}
+
+// upgradeBackupMarker holds "<from> <to> <unix time>" of the snapshot the
+// last upgrade attempt took.
+const upgradeBackupMarker = stateDir + "/upgrade-backup"
+
+// backupBeforeUpgrade takes the upgrade's snapshot, unless an attempt of
+// the same upgrade took one within the backup interval.
+func (a *Agent) backupBeforeUpgrade(ctx context.Context, from, to string) error {
+	interval := time.Duration(a.Cluster.BackupIntervalMinutes) * time.Minute
+	if interval == 0 {
+		interval = DefaultBackupMinutes * time.Minute
+	}
+	if b, err := a.Host.ReadFile(upgradeBackupMarker); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 3 && f[0] == from && f[1] == to {
+			if at, err := strconv.ParseInt(f[2], 10, 64); err == nil && a.now().Sub(time.Unix(at, 0)) < interval {
+				a.logger().Info("the snapshot of an earlier attempt of this upgrade is recent; not taken again", "taken", time.Unix(at, 0).UTC().Format(time.RFC3339))
+				return nil
+			}
+		}
+	}
+	if err := a.Backup(ctx); err != nil {
+		return err
+	}
+	return a.Host.WriteFile(upgradeBackupMarker, []byte(fmt.Sprintf("%s %s %d\n", from, to, a.now().Unix())), 0o644)
 }
 
 // drainedMarker exists while the control plane is cordoned by its upgrade.

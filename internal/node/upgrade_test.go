@@ -258,3 +258,34 @@ func TestWorkerOfANewerMinorWaitsForTheControlPlane(t *testing.T) {
 		t.Errorf("material without a version: %v; want the join", err)
 	}
 }
+
+// An upgrade that keeps failing before kubeadm upgrade apply (a package
+// repository down) is retried every two minutes; its snapshot is taken
+// once per backup interval, not on every attempt.
+func TestFailingUpgradeSnapshotsOncePerBackupInterval(t *testing.T) {
+	h, a := upgrading(t, "")
+	ctx := context.Background()
+	h.fail = map[string]error{"dnf install": errors.New("exit status 1: Curl error (6): Couldn't resolve host name")}
+	clock := t0.Add(time.Hour)
+	a.Now = func() time.Time { return clock }
+	snapshots := func() int {
+		return strings.Count(strings.Join(h.commands(), "\n"), "etcdctl --endpoints=https://127.0.0.1:2379")
+	}
+	before := snapshots()
+	for range 5 {
+		if err := a.UpgradeControlPlane(ctx); err == nil {
+			t.Fatal("an upgrade whose packages cannot be fetched succeeded")
+		}
+		clock = clock.Add(2 * time.Minute)
+	}
+	if n := snapshots() - before; n != 1 {
+		t.Errorf("five attempts in ten minutes took %d snapshots, want 1", n)
+	}
+	clock = clock.Add(DefaultBackupMinutes * time.Minute)
+	if err := a.UpgradeControlPlane(ctx); err == nil {
+		t.Fatal("an upgrade whose packages cannot be fetched succeeded")
+	}
+	if n := snapshots() - before; n != 2 {
+		t.Errorf("an attempt a backup interval later took %d snapshots in all, want 2 (a fresh one)", n)
+	}
+}
