@@ -15,28 +15,36 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/localaws"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/sweep"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
-// RunInit creates the state bucket and initialises Terraform with the S3
-// backend; a second run finds both and changes nothing.
-func TestRunInitIsIdempotent(t *testing.T) {
+// openWithTerraform opens the local environment against an emulator of
+// its own, with the provider mirror: for tests that run terraform init.
+func openWithTerraform(t *testing.T) (*Env, *localaws.Emulator) {
+	t.Helper()
 	plugins := os.Getenv("KFORGE_PLUGIN_DIR")
 	if plugins == "" {
 		t.Skip("SKIP (not a pass): terraform init needs the provider mirror (KFORGE_PLUGIN_DIR)")
 	}
-	ctx := context.Background()
-	if _, _, err := tfrun.FindTerraform(ctx); err != nil {
+	if _, _, err := tfrun.FindTerraform(context.Background()); err != nil {
 		t.Skipf("SKIP (not a pass): %v", err)
 	}
 	em := localawstest.StartForTest(t)
-	o := Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: em.URL(), PluginDir: plugins, UI: &recordingUI{}}
-	e, err := Open(ctx, "local", NeedEmulator, o)
+	e, err := Open(context.Background(), "local", NeedEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: em.URL(), PluginDir: plugins, UI: &recordingUI{}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, em
+}
+
+// RunInit creates the state bucket and initialises Terraform with the S3
+// backend; a second run finds both and changes nothing.
+func TestRunInitIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	e, em := openWithTerraform(t)
 	first, err := RunInit(ctx, e)
 	if err != nil {
 		t.Fatal(err)
@@ -100,19 +108,8 @@ func TestLocalPreconditionsBeforeAnyChange(t *testing.T) {
 // instance of the cluster beside an empty state stops it, naming the
 // state's location and the two ways on; the instance stays.
 func TestUpRefusesOrphansOfARunningClusterOverAnEmptyState(t *testing.T) {
-	plugins := os.Getenv("KFORGE_PLUGIN_DIR")
-	if plugins == "" {
-		t.Skip("SKIP (not a pass): terraform init needs the provider mirror (KFORGE_PLUGIN_DIR)")
-	}
 	ctx := context.Background()
-	if _, _, err := tfrun.FindTerraform(ctx); err != nil {
-		t.Skipf("SKIP (not a pass): %v", err)
-	}
-	em := localawstest.StartForTest(t)
-	e, err := Open(ctx, "local", NeedEmulator, Options{EnvsDir: repoEnvs(t), WorkDir: t.TempDir(), Endpoint: em.URL(), PluginDir: plugins, UI: &recordingUI{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := openWithTerraform(t)
 	cfg, err := e.AWSConfig(ctx)
 	if err != nil {
 		t.Fatal(err)

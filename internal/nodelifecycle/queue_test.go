@@ -344,13 +344,7 @@ func TestRunHandlesAnInterruptionDuringALongDrain(t *testing.T) {
 	d.Handler.DrainTimeout = 4 * time.Second
 	d.Visibility = 0 // DrainTimeout + 1 min: the lifecycle message stays in flight
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	defer runDrainer(d)()
 
 	await := func(what string, cond func() bool) {
 		t.Helper()
@@ -435,13 +429,7 @@ func TestRunHandlesAnInterruptionBehindAFullPoolOfDrains(t *testing.T) {
 	d.Handler.DrainTimeout = 5 * time.Minute
 	d.Visibility = 0
 	d.InterruptionDrainTimeout = 90 * time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	defer runDrainer(d)()
 	cordoned := func() int {
 		nodes, err := kube.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
 		if err != nil {
@@ -470,5 +458,16 @@ func TestRunHandlesAnInterruptionBehindAFullPoolOfDrains(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the interrupted node was not handled within 30 s while the drains waited: it waited for a drain's slot")
 		}
+	}
+}
+
+// runDrainer runs d until the returned stop is called, which waits for it.
+func runDrainer(d *Drainer) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	return func() {
+		cancel()
+		<-done
 	}
 }

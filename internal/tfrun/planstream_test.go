@@ -177,19 +177,8 @@ removed {
 		{name: "destroy", root: second, destroy: true, want: ModuleChanges{Destroy: 12}},
 	}
 
-	bin, _, err := FindTerraform(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tf, err := tfexec.NewTerraform(dir, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Runner{dir: dir, logDir: filepath.Join(tmp, "logs"), tf: tf}
 	write(filepath.Join(dir, "main.tf"), first)
-	if err := tf.Init(ctx); err != nil {
-		t.Fatalf("terraform init: %v", err)
-	}
+	r := initRunner(t, ctx, dir)
 	for i, step := range steps {
 		write(filepath.Join(dir, "main.tf"), step.root)
 		res, err := r.Plan(ctx, fmt.Sprintf("step%d.tfplan", i), step.destroy)
@@ -239,19 +228,8 @@ func TestApplyRefusesAPlanRewrittenSinceItWasShown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bin, _, err := FindTerraform(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tf, err := tfexec.NewTerraform(dir, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Runner{dir: dir, logDir: filepath.Join(dir, "logs"), tf: tf}
 	main("shown")
-	if err := tf.Init(ctx); err != nil {
-		t.Fatalf("terraform init: %v", err)
-	}
+	r := initRunner(t, ctx, dir)
 	shown, err := r.Plan(ctx, "kforge.tfplan", false)
 	if err != nil {
 		t.Fatal(err)
@@ -269,4 +247,22 @@ func TestApplyRefusesAPlanRewrittenSinceItWasShown(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "terraform.tfstate")); err == nil {
 		t.Error("something was applied")
 	}
+}
+
+// initRunner is a Runner over the configuration in dir, after terraform
+// init there.
+func initRunner(t *testing.T, ctx context.Context, dir string) *Runner {
+	t.Helper()
+	bin, _, err := FindTerraform(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := tfexec.NewTerraform(dir, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.Init(ctx); err != nil {
+		t.Fatalf("terraform init: %v", err)
+	}
+	return &Runner{dir: dir, logDir: filepath.Join(dir, "logs"), tf: tf}
 }
