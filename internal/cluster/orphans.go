@@ -226,16 +226,20 @@ func (e *Env) sweepLeftovers(ctx context.Context, stateBucket, confirmed, keep b
 // out, with a note.
 func (e *Env) publicZones(ctx context.Context, rs []sweep.Resource) map[string]*publicZone {
 	zones := map[string]*publicZone{}
+	var r53 *route53.Client
 	for _, r := range rs {
 		if r.Kind != sweep.KindHostedZone {
 			continue
 		}
-		cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
-		if err != nil {
-			e.opts.UI.Notef("note: the name servers of zone %s were not read: %v\n", r.Name, err)
-			continue
+		if r53 == nil {
+			cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+			if err != nil {
+				e.opts.UI.Notef("note: the name servers of the zones the sweep deletes were not read: %v\n", err)
+				return zones
+			}
+			r53 = awsx.Route53Client(cfg)
 		}
-		out, err := awsx.Route53Client(cfg).GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(r.ID)})
+		out, err := r53.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(r.ID)})
 		if err != nil {
 			e.opts.UI.Notef("note: the name servers of zone %s were not read: %v\n", r.Name, err)
 			continue

@@ -621,13 +621,13 @@ func strategy(pool string, desired, maxSize int32) (string, string) {
 	return StrategyReplace, fmt.Sprintf("desired %d = max %d leaves no room for a surge: the pool runs one instance short during each replacement (raise workerPools.%s.max to surge)", desired, maxSize, pool)
 }
 
-// leaving is true for instances already on their way out of the group.
 // standby reports whether the instance is in Standby or entering it: in
 // the group, but out of its desired capacity until it exits.
 func standby(s asgtypes.LifecycleState) bool {
 	return s == asgtypes.LifecycleStateStandby || s == asgtypes.LifecycleStateEnteringStandby
 }
 
+// leaving is true for instances already on their way out of the group.
 func leaving(s asgtypes.LifecycleState) bool {
 	switch s {
 	case asgtypes.LifecycleStateTerminating, asgtypes.LifecycleStateTerminatingWait, asgtypes.LifecycleStateTerminatingProceed,

@@ -197,10 +197,7 @@ const upgradeBackupMarker = stateDir + "/upgrade-backup"
 // backupBeforeUpgrade takes the upgrade's snapshot, unless an attempt of
 // the same upgrade took one within the backup interval.
 func (a *Agent) backupBeforeUpgrade(ctx context.Context, from, to string) error {
-	interval := time.Duration(a.Cluster.BackupIntervalMinutes) * time.Minute
-	if interval == 0 {
-		interval = DefaultBackupMinutes * time.Minute
-	}
+	interval := time.Duration(a.unitSettings().BackupMinutes) * time.Minute
 	if b, err := a.Host.ReadFile(upgradeBackupMarker); err == nil {
 		if f := strings.Fields(string(b)); len(f) == 3 && f[0] == from && f[1] == to {
 			if at, err := strconv.ParseInt(f[2], 10, 64); err == nil && a.now().Sub(time.Unix(at, 0)) < interval {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/kforge/kforge/internal/digest"
 )
 
 // Files kforge writes into the staged root module.
@@ -229,7 +231,7 @@ type PlanResult struct {
 	full    *tfjson.Plan
 	// digest is the saved plan's SHA-256 as Terraform wrote it: what is
 	// applied or read later must be the plan that was summarised.
-	digest [sha256.Size]byte
+	digest string
 }
 
 // unchanged checks that the saved plan is still the one this result
@@ -237,11 +239,11 @@ type PlanResult struct {
 // same work directory, and Terraform applies any saved plan of the same
 // state serial.
 func (p *PlanResult) unchanged() error {
-	data, err := os.ReadFile(p.File)
+	d, err := digest.File(p.File)
 	if err != nil {
 		return fmt.Errorf("reading the saved plan %s: %w", p.File, err)
 	}
-	if sha256.Sum256(data) != p.digest {
+	if d != p.digest {
 		return fmt.Errorf("the saved plan %s is no longer the one shown (another kforge plan or up of this environment wrote it meanwhile): nothing was applied; run the command again", p.File)
 	}
 	return nil
@@ -279,11 +281,9 @@ func (r *Runner) PlanReplacing(ctx context.Context, planFile string, destroy boo
 		return nil, r.explain("plan", err, &stream.Diagnostics)
 	}
 	res := &PlanResult{File: planFile, Changes: changes, Summary: stream.Summary()}
-	data, err := os.ReadFile(planFile)
-	if err != nil {
+	if res.digest, err = digest.File(planFile); err != nil {
 		return nil, fmt.Errorf("reading the saved plan %s: %w", planFile, err)
 	}
-	res.digest = sha256.Sum256(data)
 	if stream.changesWhatChangedOutside() {
 		full, err := r.FullPlan(ctx, res)
 		if err != nil {
