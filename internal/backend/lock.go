@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 )
 
 // lockInfo is Terraform's lock record (statemgr.LockInfo), so that
@@ -46,35 +45,52 @@ type Lock struct {
 // WithLock runs fn while holding the state lock (the lock file, written
 // only if absent). It reports false without running fn when another run
 // holds it: telling orphans apart while an apply is creating resources
-// would delete that apply's work.
-func WithLock(ctx context.Context, l Lock, fn func() error) (bool, error) {
+// would delete that apply's work. The lock is released even when fn
+// panics, and only while it is still this run's (see release).
+func WithLock(ctx context.Context, l Lock, fn func() error) (held bool, err error) {
 	key := l.StateKey + ".tflock"
 	info := lockInfo{ID: newLockID(), Operation: l.Operation, Who: whoAmI(), Version: "kforge", Created: time.Now().UTC(), Path: l.Bucket + "/" + l.StateKey}
 	body, err := json.Marshal(info)
 	if err != nil {
 		return false, err
 	}
-	_, err = l.Client.PutObject(ctx, &s3.PutObjectInput{
+	put, err := l.Client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(l.Bucket), Key: aws.String(key), Body: strings.NewReader(string(body)),
 		IfNoneMatch: aws.String("*"), ContentType: aws.String("application/json"),
 		ServerSideEncryption: s3types.ServerSideEncryptionAes256,
 	})
-	var ae smithy.APIError
-	if errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict") {
+	if isCode(err, "PreconditionFailed") || isCode(err, "ConditionalRequestConflict") {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("taking the state lock s3://%s/%s: %w", l.Bucket, key, err)
 	}
-	fnErr := fn()
-	// Release on a context of its own: an interrupted run must not leave
-	// its lock behind.
+	defer func() {
+		if rerr := l.release(ctx, key, info.ID, aws.ToString(put.ETag)); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	return true, fn()
+}
+
+// release deletes the lock file on the condition that it is still the one
+// this run wrote (If-Match its ETag): when someone ran `kforge unlock`
+// meanwhile and another run took the lock, that run's lock stays. It runs
+// on a context of its own: an interrupted run must not leave its lock
+// behind.
+func (l Lock) release(ctx context.Context, key, id, etag string) error {
 	rel, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if _, err := l.Client.DeleteObject(rel, &s3.DeleteObjectInput{Bucket: aws.String(l.Bucket), Key: aws.String(key)}); err != nil && fnErr == nil {
-		fnErr = fmt.Errorf("releasing the state lock s3://%s/%s (release it with `kforge unlock %s %s`): %w", l.Bucket, key, l.Env, info.ID, err)
+	_, err := l.Client.DeleteObject(rel, &s3.DeleteObjectInput{Bucket: aws.String(l.Bucket), Key: aws.String(key), IfMatch: aws.String(etag)})
+	switch {
+	case err == nil, isNoSuchKey(err):
+		// Gone already: released by `kforge unlock`, and nobody took it.
+		return nil
+	case isCode(err, "PreconditionFailed"):
+		return fmt.Errorf("the state lock s3://%s/%s was released by `kforge unlock` while this run (lock %s) held it, and another run holds it now: it is left to that run; check with `kforge plan %s` that the two runs did not write the state at the same time", l.Bucket, key, id, l.Env)
+	default:
+		return fmt.Errorf("releasing the state lock s3://%s/%s (release it with `kforge unlock %s %s`): %w", l.Bucket, key, l.Env, id, err)
 	}
-	return true, fnErr
 }
 
 // newLockID is a random (version 4) UUID, the form Terraform's lock ids take.
@@ -92,4 +108,11 @@ func whoAmI() string {
 		return u.Username + "@" + host
 	}
 	return host
+}
+
+// isNoSuchKey reports S3's answer to a request on an object that is not
+// there (a conditional delete's, among others).
+func isNoSuchKey(err error) bool {
+	var nsk *s3types.NoSuchKey
+	return errors.As(err, &nsk) || isCode(err, "NoSuchKey") || isCode(err, "NotFound")
 }
