@@ -195,8 +195,9 @@ func (e *Env) adoptUnrecordedRules(ctx context.Context, r *tfrun.Runner, plan *t
 // not this cluster's, or by a hosted zone, tagged only after its create),
 // the apply's error is returned as it is.
 // The plans after a failure are saved where plan was, with the same
-// -replace addresses (a roll's new image).
-func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, replace []string, progress func(tfrun.Progress)) error {
+// -replace addresses (a roll's new image), and each passes check before it
+// is applied: the user confirmed plan, not what a replan may add to it.
+func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, plan *tfrun.PlanResult, replace []string, check func(*tfrun.PlanResult) error, progress func(tfrun.Progress)) error {
 	err := r.Apply(ctx, plan, progress)
 	retried := false
 	for range maxLostCreateRecoveries {
@@ -233,6 +234,9 @@ func (e *Env) applyRecoveringLostCreates(ctx context.Context, r *tfrun.Runner, p
 		again, perr := r.PlanReplacing(ctx, plan.File, false, replace...)
 		if perr != nil {
 			return errors.Join(err, perr)
+		}
+		if cerr := check(again); cerr != nil {
+			return errors.Join(err, cerr)
 		}
 		err = r.Apply(ctx, again, progress)
 	}

@@ -1,11 +1,15 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/kforge/kforge/internal/tfrun"
 )
 
 // Disruption is a planned change that a running cluster does not survive,
@@ -168,6 +172,36 @@ func DisruptionText(heading string, ds []Disruption) string {
 func disruptionError(env string, ds []Disruption) error {
 	return UsageError("%srestore those settings (docs/OPERATIONS.md, \"Settings a running cluster cannot take in place\", says what each does), or, once the harm is accepted or prevented (a removed pool's nodes drained, a maintenance window), run `kforge up %s --allow-disruption`",
 		DisruptionText("the plan would disrupt the running cluster, so nothing was applied:", ds), env)
+}
+
+// checkRecoveryPlan is the check on a plan made again after a failed
+// apply (applyRecoveringLostCreates): it may disrupt only what the
+// confirmed plan did, since --allow-disruption accepted those, and its
+// creates must fit the quotas.
+func (e *Env) checkRecoveryPlan(ctx context.Context, r *tfrun.Runner, again *tfrun.PlanResult, accepted []Disruption, versionChange bool) error {
+	if !again.Changes {
+		return nil
+	}
+	full, err := r.FullPlan(ctx, again)
+	if err != nil {
+		return err
+	}
+	if added := unaccepted(Disruptions(full, versionChange), accepted); len(added) > 0 {
+		return UsageError("%sthe rest was not applied: run `kforge up %s` again to see the whole plan", DisruptionText("the plan made again to apply the rest would also disrupt what the confirmed plan did not:", added), e.Name)
+	}
+	return e.checkPlanQuotas(ctx, full, true)
+}
+
+// unaccepted are the disruptions of ds that are not in accepted (the same
+// address and action).
+func unaccepted(ds, accepted []Disruption) []Disruption {
+	var out []Disruption
+	for _, d := range ds {
+		if !slices.ContainsFunc(accepted, func(a Disruption) bool { return a.Address == d.Address && a.Action == d.Action }) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // DisruptionNote is what kforge plan prints about its disruptions.

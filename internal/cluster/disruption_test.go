@@ -101,3 +101,27 @@ func TestDisruptionError(t *testing.T) {
 		}
 	}
 }
+
+// A plan made again after a failed apply may disrupt only what the
+// confirmed plan did: a disruption it adds, or the same resource under
+// another action, is refused.
+func TestRecoveryPlanDisruptsOnlyWhatWasConfirmed(t *testing.T) {
+	confirmed := Disruptions(&tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{
+		change("module.network.aws_vpc.this", "module.network", "aws_vpc", nil, nil, "", replace...),
+	}}, false)
+	again := Disruptions(&tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{
+		change("module.network.aws_vpc.this", "module.network", "aws_vpc", nil, nil, "", replace...),
+		change(`module.workers.aws_autoscaling_group.this["gpu"]`, "module.workers", "aws_autoscaling_group", "gpu",
+			map[string]any{"desired_capacity": float64(3)}, "", tfjson.ActionDelete),
+	}}, false)
+	if got := unaccepted(again, confirmed); len(got) != 1 || got[0].Address != `module.workers.aws_autoscaling_group.this["gpu"]` {
+		t.Errorf("unaccepted = %v, want only the removed pool", got)
+	}
+	if got := unaccepted(confirmed, confirmed); len(got) != 0 {
+		t.Errorf("the confirmed disruptions again: unaccepted = %v, want none", got)
+	}
+	destroyed := []Disruption{{Address: "module.network.aws_vpc.this", Action: "destroy"}}
+	if got := unaccepted(destroyed, confirmed); len(got) != 1 {
+		t.Errorf("a confirmed replace is not a destroy: unaccepted = %v", got)
+	}
+}
