@@ -157,7 +157,9 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 		if err := e.opts.UI.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
 			return nil, err
 		}
-		check := func(again *tfrun.PlanResult) error { return e.checkRecoveryPlan(ctx, r, again, disruptions, o.VersionChange) }
+		check := func(again *tfrun.PlanResult) error {
+			return e.checkRecoveryPlan(ctx, r, again, disruptions, o.VersionChange)
+		}
 		if err := e.applyRecoveringLostCreates(ctx, r, plan, o.Replace, check, o.Progress); err != nil {
 			return nil, explainZoneRefusal(err)
 		}
