@@ -40,6 +40,12 @@ type ControlPlane struct {
 	// RestoredEtcd tells kubeadm to accept an etcd data directory restored
 	// from a snapshot instead of refusing a non-empty /var/lib/etcd.
 	RestoredEtcd bool
+	// Resume tells kubeadm that an earlier `kubeadm init` on this host
+	// passed its preflight checks and stopped later (the control plane's
+	// wait timed out, an upload failed): the files it wrote and the static
+	// Pods on their ports are its own, so every preflight check is ignored
+	// and init runs its phases again over them.
+	Resume bool
 	// EtcdQuotaGiB is etcd's backend quota (etcdquota.go); 0 leaves
 	// etcd's default. Not bounded here: the agent may raise cluster.json's
 	// to hold a restored database.
@@ -143,6 +149,10 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 		// kubeadm's system verification refuses cgroup v1 unless skipped
 		// as well as allowed in the kubelet configuration.
 		ignore = append(ignore, preflightSystemVerification)
+	}
+	if c.Resume {
+		// kubeadm refuses "all" beside any other check's name.
+		ignore = []string{"all"}
 	}
 	kubeletArgs := withNodeLabels([]Arg{{Name: "provider-id", Value: c.ProviderID}, {Name: "node-ip", Value: c.PrivateIP}}, c.Labels)
 	initCfg := InitConfiguration{

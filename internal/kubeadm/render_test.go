@@ -147,3 +147,22 @@ func TestControlPlaneNodeLabels(t *testing.T) {
 		}
 	}
 }
+
+// An init run again over an earlier one that stopped after its preflight
+// ignores every check, and names no other (kubeadm refuses "all" beside
+// one), whatever else the node needs ignored.
+func TestResumedInitIgnoresEveryPreflightCheck(t *testing.T) {
+	cp := controlPlane()
+	cp.Resume, cp.RestoredEtcd, cp.AllowCgroupV1 = true, true, true
+	out, err := RenderControlPlane(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var init InitConfiguration
+	if err := yaml.Unmarshal([]byte(strings.Split(string(out), "\n---\n")[0]), &init); err != nil {
+		t.Fatal(err)
+	}
+	if got := init.NodeRegistration.IgnorePreflightErrors; !slices.Equal(got, []string{"all"}) {
+		t.Errorf("ignorePreflightErrors = %q, want [all]", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"maps"
@@ -579,5 +580,40 @@ func TestControlPlaneMakesEncryptionKeyAndAuditPolicy(t *testing.T) {
 	}
 	if err := UnpackPKI(newRecorder(t, "from-old"), oldArchive); err != nil {
 		t.Errorf("a backup without the encryption config does not restore: %v", err)
+	}
+}
+
+// A kubeadm init that stops after writing admin.conf (its wait for the
+// control plane timed out) is run again by the next attempt, over what it
+// left and past the preflight checks it passed the first time; once it
+// has succeeded, no attempt runs it again.
+func TestHalfFinishedInitIsRunAgain(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	h := newRecorder(t, "cp")
+	h.initStops = errors.New("wait-control-plane: context deadline exceeded")
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	if err := a.Bootstrap(ctx); err == nil {
+		t.Fatal("the bootstrap went on past a failed kubeadm init")
+	}
+	if !Exists(h, adminConf) {
+		t.Fatal("the stopped init left no admin.conf: the test proves nothing")
+	}
+	if strings.Contains(h.file(kubeadmConfPath), "  - all\n") {
+		t.Error("the first init ignores every preflight check")
+	}
+	inits := func() int {
+		return len(slices.DeleteFunc(h.commands(), func(l string) bool { return !strings.HasPrefix(l, "kubeadm init") }))
+	}
+	for attempt := 2; attempt <= 3; attempt++ {
+		if err := a.Bootstrap(ctx); err != nil {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+		if got := inits(); got != 2 {
+			t.Errorf("after attempt %d: kubeadm init ran %d times, want twice (the stopped one and its resumption)", attempt, got)
+		}
+	}
+	if !strings.Contains(h.file(kubeadmConfPath), "ignorePreflightErrors:\n  - all\n") {
+		t.Errorf("the resumed init does not ignore the preflight checks the first one passed:\n%s", h.file(kubeadmConfPath))
 	}
 }

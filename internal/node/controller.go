@@ -42,7 +42,7 @@ func (a *Agent) controllerPhases() []phase {
 		a.prerequisitesPhase(),
 		{name: "restore", done: a.restoreDone, run: a.restore},
 		{name: "api-dns", run: a.pointAPIRecord},
-		{name: "kubeadm-init", done: a.fileExists(adminConf), run: a.kubeadmInit},
+		{name: "kubeadm-init", done: a.fileExists(kubeadmInitMarker), run: a.kubeadmInit},
 		cni,
 		// Before any worker can read the token: from here on only the
 		// agent's approver admits a joining kubelet, and its timer runs
@@ -146,6 +146,13 @@ func (a *Agent) pointAPIRecord(ctx context.Context) error {
 	return a.Host.WriteFile("/etc/hosts", []byte(strings.Join(kept, "\n")+"\n"), 0o644)
 }
 
+// kubeadmInitMarker is written once `kubeadm init` has succeeded.
+// admin.conf cannot tell: init writes it early (phase kubeconfig), and
+// an init that stops later (the wait for the control plane timed out, an
+// upload failed) leaves a cluster without its bootstrap-token RBAC,
+// kubeadm-config or CoreDNS, which a retry must finish.
+const kubeadmInitMarker = stateDir + "/kubeadm-init.done"
+
 func (a *Agent) kubeadmInit(ctx context.Context) error {
 	if err := a.prepareAPIServerFiles(); err != nil {
 		return err
@@ -154,6 +161,11 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 		return err
 	}
 	restored := Exists(a.Host, etcdDB)
+	// An earlier attempt's kubeconfig: it passed the preflight checks.
+	resume := Exists(a.Host, adminConf)
+	if resume {
+		a.logger().Warn("an earlier kubeadm init on this node stopped before it finished; running it again over what it left")
+	}
 	quota, err := a.etcdQuotaGiB(restored)
 	if err != nil {
 		return err
@@ -170,6 +182,7 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 		ProviderID:        a.Instance.ProviderID(),
 		Labels:            a.ControlPlaneLabels(),
 		RestoredEtcd:      restored,
+		Resume:            resume,
 		EtcdQuotaGiB:      quota,
 		AllowCgroupV1:     a.lab != nil && a.lab.CgroupV1,
 		SharedHostDisk:    a.lab != nil && a.lab.SharedDisk,
@@ -181,8 +194,10 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 	if err := a.Host.WriteFile(kubeadmConfPath, cfg, 0o600); err != nil {
 		return err
 	}
-	_, err = a.run(ctx, "kubeadm", "init", "--config", kubeadmConfPath)
-	return err
+	if _, err := a.run(ctx, "kubeadm", "init", "--config", kubeadmConfPath); err != nil {
+		return err
+	}
+	return a.Host.WriteFile(kubeadmInitMarker, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 }
 
 func (a *Agent) cniMarker() string {

@@ -48,6 +48,10 @@ type recorder struct {
 	kubelet string
 	// fail makes commands starting with a key fail with its error.
 	fail map[string]error
+	// initStops makes the next `kubeadm init` write its files and then
+	// fail with this error, as one whose wait for the control plane timed
+	// out.
+	initStops error
 	// certExpiration is what `kubeadm certs check-expiration` prints.
 	certExpiration string
 	// locks are the Locker's locks by path, as flock(2) between processes.
@@ -248,7 +252,14 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		if m := regexp.MustCompile(`kubernetesVersion: v?([0-9.]+)`).FindStringSubmatch(r.file(kubeadmConfPath)); m != nil {
 			_ = r.WriteFile(apiServerManifest, []byte("spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:v"+m[1]+"\n"), 0o600)
 		}
-		return "", r.WriteFile(adminConf, []byte("apiVersion: v1\nkind: Config\n# admin of "+r.name+"\n"), 0o600)
+		if err := r.WriteFile(adminConf, []byte("apiVersion: v1\nkind: Config\n# admin of "+r.name+"\n"), 0o600); err != nil {
+			return "", err
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		err := r.initStops
+		r.initStops = nil
+		return "", err
 	case strings.HasPrefix(line, "kubeadm certs check-expiration"):
 		r.mu.Lock()
 		defer r.mu.Unlock()

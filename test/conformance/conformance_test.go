@@ -81,7 +81,7 @@ func checkValidate(t *testing.T, e *env, a artifacts) {
 	// before kubeadm init or join.
 	kubeletPatch(t)
 	for name, data := range map[string][]byte{
-		"init.yaml": a.init, "init-restored.yaml": a.initRestored, "join.yaml": a.join, "kubelet.yaml": a.kubelet,
+		"init.yaml": a.init, "init-restored.yaml": a.initRestored, "init-resumed.yaml": a.initResumed, "join.yaml": a.join, "kubelet.yaml": a.kubelet,
 	} {
 		path := e.write(name, data)
 		if _, err := e.run(nil, "kubeadm", "config", "validate", "--config", path); err != nil {
@@ -129,6 +129,12 @@ func checkInitPhases(t *testing.T, e *env, a artifacts) {
 		if _, err := os.Stat(filepath.Join(manifestDir, f)); err != nil {
 			t.Errorf("kubeadm wrote no %s: %v", f, err)
 		}
+	}
+	// An init run again over these phases' files (the agent's resumption
+	// of one that stopped) gets past kubeadm's preflight checks.
+	resumed := e.write("init-resumed.yaml", a.initResumed)
+	if _, err := e.run(nil, "kubeadm", "init", "phase", "preflight", "--config", resumed); err != nil {
+		t.Errorf("kubeadm's preflight refuses the resumed init over the first attempt's files:\n%v", err)
 	}
 }
 

@@ -37,11 +37,15 @@ type artifacts struct {
 	version      string // what kforge pins, e.g. 1.36.6
 	init         []byte
 	initRestored []byte
-	join         []byte
-	kubelet      []byte
-	addonCfg     addons.Config
-	addons       []byte
-	issuers      []byte
+	// initResumed is the init configuration of an attempt that runs
+	// kubeadm init again over an earlier one that stopped after its
+	// preflight checks.
+	initResumed []byte
+	join        []byte
+	kubelet     []byte
+	addonCfg    addons.Config
+	addons      []byte
+	issuers     []byte
 }
 
 // etcdQuotaGiB is the etcd quota the configurations carry: not etcd's
@@ -66,6 +70,10 @@ func render(t *testing.T, version string) artifacts {
 	cp.RestoredEtcd = true
 	if a.initRestored, err = kubeadm.RenderControlPlane(cp); err != nil {
 		t.Fatalf("rendering the restored init configuration: %v", err)
+	}
+	cp.RestoredEtcd, cp.Resume = false, true
+	if a.initResumed, err = kubeadm.RenderControlPlane(cp); err != nil {
+		t.Fatalf("rendering the resumed init configuration: %v", err)
 	}
 	if a.join, err = kubeadm.RenderJoin(worker("abcdef.0123456789abcdef", "sha256:"+strings.Repeat("ab", 32))); err != nil {
 		t.Fatalf("rendering the join configuration: %v", err)
