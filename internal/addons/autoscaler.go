@@ -82,6 +82,6 @@ func clusterAutoscaler(c Config) ([]runtime.Object, error) {
 			named(rule([]string{""}, []string{"configmaps"}, []string{"delete", "get", "update"}), name+"-status"),
 		),
 		roleBinding(name, ns, "Role", name, name, ns, labels),
-		deployment(name, ns, labels, 1, spec),
+		replacedInPlace(deployment(name, ns, labels, 1, spec)),
 	}, nil
 }

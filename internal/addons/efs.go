@@ -13,6 +13,10 @@ const (
 	// efsCrossAccountSecret is the only Secret the EFS CSI controller reads.
 	efsCrossAccountSecret = "x-account"
 	efsSecretsRole        = "efs-csi-external-provisioner-role-describe-secrets"
+	efsLeaseRole          = "efs-csi-external-provisioner-lease"
+	// efsLeaderLease is csi-provisioner's leader election lease: efsDriver
+	// with its dots made dashes.
+	efsLeaderLease = "efs-csi-aws-com"
 	// ClusterTagKey tags the AWS resources of one cluster; the EFS CSI
 	// policy conditions access-point tagging and deletion on it.
 	ClusterTagKey = "kforge.io/cluster"
@@ -172,7 +176,6 @@ func efsCSI(c Config) []runtime.Object {
 			rule([]string{""}, []string{"events"}, []string{"list", "watch", "create", "update", "patch"}),
 			rule([]string{"storage.k8s.io"}, []string{"csinodes"}, readVerbs),
 			rule([]string{""}, []string{"nodes"}, readVerbs),
-			rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"get", "watch", "list", "delete", "update", "create"}),
 		),
 		clusterRoleBinding("efs-csi-provisioner-binding", "efs-csi-external-provisioner-role", "efs-csi-controller-sa", ns, ctrlLabels),
 		// The driver reads one Secret: x-account in its own namespace, the
@@ -184,6 +187,16 @@ func efsCSI(c Config) []runtime.Object {
 			ResourceNames: []string{efsCrossAccountSecret}, Verbs: readVerbs,
 		}),
 		roleBinding(efsSecretsRole, ns, "Role", efsSecretsRole, "efs-csi-controller-sa", ns, ctrlLabels),
+		// csi-provisioner's leader lease and no other: a cluster-wide grant
+		// would let it take over the scheduler's and the controller
+		// manager's leases beside it, or renew a dead node's heartbeat.
+		// The lease is named after the driver, with every character but
+		// [a-zA-Z0-9-] made '-' (csi-lib-utils' leaderelection).
+		role(efsLeaseRole, ns, ctrlLabels,
+			rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"create"}),
+			named(rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"get", "update"}), efsLeaderLease),
+		),
+		roleBinding(efsLeaseRole, ns, "Role", efsLeaseRole, "efs-csi-controller-sa", ns, ctrlLabels),
 		// The node plugin reads its own Node at start (for the startup taint,
 		// which no pool may carry: config.EFSNotReadyTaint) and nothing else.
 		clusterRole("efs-csi-node-role", nodeLabels,
@@ -195,7 +208,7 @@ func efsCSI(c Config) []runtime.Object {
 			ObjectMeta: meta(efsDriver, "", nil),
 			Spec:       storagev1.CSIDriverSpec{AttachRequired: ptr(false)},
 		},
-		deployment("efs-csi-controller", ns, ctrlLabels, 1, ctrl),
+		replacedInPlace(deployment("efs-csi-controller", ns, ctrlLabels, 1, ctrl)),
 		daemonSet("efs-csi-node", ns, nodeLabels, node),
 		&storagev1.StorageClass{
 			TypeMeta: typeMeta("storage.k8s.io/v1", "StorageClass"),

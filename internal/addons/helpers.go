@@ -154,6 +154,18 @@ func deployment(name, ns string, labels map[string]string, replicas int32, spec 
 	}
 }
 
+// replacedInPlace makes a one-replica Deployment on the control plane's
+// host network stop its pod before starting the new one. A surge pod
+// could only go to the same node and network namespace: the API server
+// gives a host-network pod a host port per container port, so the
+// scheduler never places it beside the old one (the EFS controller), or
+// it starts, fails to bind its port and exits (Cluster Autoscaler's
+// metrics), and the rollout never ends.
+func replacedInPlace(d *appsv1.Deployment) *appsv1.Deployment {
+	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	return d
+}
+
 func daemonSet(name, ns string, labels map[string]string, spec corev1.PodSpec) *appsv1.DaemonSet {
 	return &appsv1.DaemonSet{
 		TypeMeta:   typeMeta("apps/v1", "DaemonSet"),

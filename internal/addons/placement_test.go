@@ -178,3 +178,29 @@ func TestEFSNodePluginMountsWithoutLimitOrCoreDNS(t *testing.T) {
 		t.Errorf("efs-csi-node-role rules %+v, want %+v", role.Rules, want)
 	}
 }
+
+// A Deployment on the control plane's host network stops its pod before
+// starting the new one: a surge pod could only go beside the old one on
+// the one control-plane node, where the scheduler refuses its host ports
+// or its own port is taken, and the rollout (an upgrade's new Cluster
+// Autoscaler, any restart) would never end.
+func TestControlPlaneHostNetworkDeploymentsAreRecreated(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for key, obj := range decodeStrict(t, manifests) {
+		d, ok := obj.(*appsv1.Deployment)
+		if !ok || !d.Spec.Template.Spec.HostNetwork || !schedulable(t, d.Spec.Template.Spec, controlPlaneNode()) {
+			continue
+		}
+		checked++
+		if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			t.Errorf("%s: strategy %q, want Recreate", key, d.Spec.Strategy.Type)
+		}
+	}
+	if checked != 2 {
+		t.Errorf("checked %d Deployments, want Cluster Autoscaler's and the EFS controller's", checked)
+	}
+}

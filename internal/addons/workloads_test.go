@@ -152,3 +152,39 @@ func TestAutoscalerWritesOnlyItsOwnObjects(t *testing.T) {
 		t.Errorf("checked %d rules, want the lease, endpoints and ConfigMap ones", checked)
 	}
 }
+
+// No add-on may write a Lease it does not own: the scheduler's and the
+// controller manager's leader leases and every node's heartbeat are
+// Leases too. Writes to leases name theirs (create cannot be named).
+func TestNoAddonWritesAnotherLease(t *testing.T) {
+	manifests, err := Render(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := 0
+	for key, obj := range decodeStrict(t, manifests) {
+		var rules []rbacv1.PolicyRule
+		switch o := obj.(type) {
+		case *rbacv1.ClusterRole:
+			rules = o.Rules
+		case *rbacv1.Role:
+			rules = o.Rules
+		}
+		for _, r := range rules {
+			if !slices.Contains(r.Resources, "leases") && !slices.Contains(r.Resources, "*") {
+				continue
+			}
+			for _, verb := range []string{"update", "patch", "delete", "deletecollection", "*"} {
+				if slices.Contains(r.Verbs, verb) && len(r.ResourceNames) == 0 {
+					t.Errorf("%s: %s on leases without resourceNames", key, verb)
+				}
+			}
+			if len(r.ResourceNames) > 0 {
+				named++
+			}
+		}
+	}
+	if named != 2 {
+		t.Errorf("%d named lease rules, want Cluster Autoscaler's and the EFS provisioner's", named)
+	}
+}
