@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -616,4 +617,54 @@ func TestHalfFinishedInitIsRunAgain(t *testing.T) {
 	if !strings.Contains(h.file(kubeadmConfPath), "ignorePreflightErrors:\n  - all\n") {
 		t.Errorf("the resumed init does not ignore the preflight checks the first one passed:\n%s", h.file(kubeadmConfPath))
 	}
+}
+
+// A kubeadm join that stopped in its kubelet-start phase (the API server
+// restarting) leaves the bootstrap kubeconfig and the cluster CA, which
+// real kubeadm's preflight refuses: the next attempt removes them and
+// joins. The join configuration, which holds the token, never outlives an
+// attempt.
+func TestJoinStoppedMidwayIsRetriedFromScratch(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	c.publishJoin(t)
+	h := &stoppingJoin{recorder: newRecorder(t, "worker")}
+	a := c.worker(h, fixedClock(t0), Backoff{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := a.Bootstrap(ctx); err == nil {
+		t.Fatal("the bootstrap went on past a failed join")
+	}
+	if Exists(h, joinConfPath) {
+		t.Error("the failed join left its configuration, which holds the token")
+	}
+	if err := a.Bootstrap(ctx); err != nil {
+		t.Fatalf("the attempt after a join that stopped midway: %v", err)
+	}
+}
+
+// stoppingJoin is kubeadm join as its kubelet-start phase goes: the
+// first join writes the bootstrap kubeconfig and the CA, then fails on
+// the API server; a join that finds either refuses, as kubeadm's
+// preflight does (FileAvailable).
+type stoppingJoin struct {
+	*recorder
+	stopped bool
+}
+
+func (s *stoppingJoin) Run(ctx context.Context, cmd Command) (string, error) {
+	if cmd.Name != "kubeadm" || len(cmd.Args) == 0 || cmd.Args[0] != "join" {
+		return s.recorder.Run(ctx, cmd)
+	}
+	for _, f := range joinLeftovers {
+		if Exists(s, f) {
+			return "", fmt.Errorf("[preflight] [ERROR FileAvailable-%s]: %s already exists", strings.ReplaceAll(f, "/", "-"), f)
+		}
+	}
+	if !s.stopped {
+		s.stopped = true
+		for _, f := range joinLeftovers {
+			_ = s.WriteFile(f, []byte("left by the stopped join"), 0o600)
+		}
+		return "", errors.New("error execution phase kubelet-start: cannot get Node: the server is currently unable to handle the request")
+	}
+	return s.recorder.Run(ctx, cmd)
 }

@@ -336,7 +336,9 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		r.mu.Unlock()
 	case strings.HasPrefix(line, "rm -f "):
 		r.mu.Lock()
-		delete(r.files, c.Args[1])
+		for _, p := range c.Args[1:] {
+			delete(r.files, p)
+		}
 		r.mu.Unlock()
 	}
 	return "", nil

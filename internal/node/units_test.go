@@ -112,3 +112,35 @@ func TestManifestWritersTakeOneLock(t *testing.T) {
 		}
 	}
 }
+
+// cloud-init 24.4 and later, and Debian's and Ubuntu's, order
+// cloud-final.service after multi-user.target; with the bootstrap unit
+// wanted by multi-user.target and ordered after cloud-final, systemd
+// breaks the cycle by dropping the bootstrap's start at every boot.
+// systemd's own analysis of the boot transaction must find no cycle.
+func TestBootstrapUnitHasNoCycleWithCloudInit(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("skipping: systemd-analyze is not installed")
+	}
+	us, err := Units()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"kforge-bootstrap.service": us["kforge-bootstrap.service"],
+		// cloud-init's own unit, as newer releases order it.
+		"cloud-final.service": []byte("[Unit]\nDescription=cloud-init final stage\nAfter=network-online.target multi-user.target\nWants=network-online.target\n\n[Service]\nType=oneshot\nExecStart=/bin/true\nRemainAfterExit=yes\n"),
+		"multi-user.target":   []byte("[Unit]\nDescription=Multi-User System\nWants=kforge-bootstrap.service cloud-final.service\n"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("systemd-analyze", "verify", "--man=no", filepath.Join(dir, "multi-user.target"))
+	cmd.Env = append(os.Environ(), "SYSTEMD_UNIT_PATH="+dir+":")
+	out, _ := cmd.CombinedOutput()
+	if strings.Contains(string(out), "cycle") {
+		t.Errorf("systemd finds an ordering cycle at boot:\n%s", out)
+	}
+}

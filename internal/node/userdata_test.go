@@ -97,7 +97,7 @@ func TestUserDataGoldenAndShellcheck(t *testing.T) {
 				t.Errorf("user data does not install the units with %s", want)
 			}
 			// The unit owns the bootstrap and its retries: user data must
-			// start it (without waiting: it is ordered after cloud-final),
+			// start it (without waiting: cloud-final need not wait for it),
 			// never run the bootstrap itself, which nothing would retry.
 			if !bytes.Contains(out, []byte("\nsystemctl start --no-block kforge-bootstrap.service\n")) {
 				t.Error("user data does not start kforge-bootstrap.service with --no-block")

@@ -84,13 +84,28 @@ func (a *Agent) join(ctx context.Context) error {
 	// secret half stays out of the log.
 	id, _, _ := strings.Cut(jm.Token, ".")
 	a.logger().Info("joining with the published bootstrap token", "token_id", id, "expires", jm.Expires.Format(time.RFC3339))
-	// The file holds the token: root-only, and removed once joined.
+	// kubeadm join's kubelet-start phase writes these two before it reads
+	// this Node from the API server; a join that fails there (the API
+	// server restarting for an upgrade or a certificate renewal) leaves
+	// them, and join's preflight refuses them at every later attempt
+	// (FileAvailable) until the instance powers itself off. The phase runs
+	// only while kubelet.conf is absent, so neither is a finished join's.
+	if err := a.runAll(ctx, Cmd("rm", "-f", joinLeftovers[0], joinLeftovers[1])); err != nil {
+		return err
+	}
+	// The file holds the token: root-only, and removed after the join
+	// whether it succeeded or not (a join that wrote kubelet.conf before
+	// failing is not run again, and the file would stay).
 	if err := a.Host.WriteFile(joinConfPath, cfg, 0o600); err != nil {
 		return err
 	}
-	if _, err := a.run(ctx, "kubeadm", "join", "--config", joinConfPath); err != nil {
-		return err
+	_, err = a.run(ctx, "kubeadm", "join", "--config", joinConfPath)
+	if _, rmErr := a.run(ctx, "rm", "-f", joinConfPath); err == nil {
+		err = rmErr
 	}
-	_, err = a.run(ctx, "rm", "-f", joinConfPath)
 	return err
 }
+
+// joinLeftovers are what a kubeadm join that stopped in its kubelet-start
+// phase leaves: the bootstrap kubeconfig and the cluster CA.
+var joinLeftovers = [2]string{"/etc/kubernetes/bootstrap-kubelet.conf", caCert}

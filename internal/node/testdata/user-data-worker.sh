@@ -79,7 +79,7 @@ trap - EXIT
   --config-key "bootstrap/cluster.json" \
   --region "eu-west-1"
 
-# --no-block: the unit is ordered after cloud-final.service, which is
-# running this script; it starts as soon as user data returns.
+# --no-block: the bootstrap takes minutes, and cloud-final.service, which
+# is running this script, need not wait for it.
 systemctl start --no-block kforge-bootstrap.service
 echo "kforge: kforge-bootstrap.service started; follow it with journalctl -u kforge-bootstrap -f"
