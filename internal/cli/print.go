@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"golang.org/x/term"
+
+	"github.com/kforge/kforge/internal/wait"
 )
 
 // JSON reports whether results are printed as JSON (--output json).
@@ -81,17 +83,19 @@ func (app *App) confirmable(action, how string) error {
 
 // Confirm asks the user to type want (for example "yes" or the cluster
 // name) before action. --yes skips the question; without a terminal and
-// without --yes it refuses with exit code 2.
-func (app *App) Confirm(action, want string) error {
+// without --yes it refuses with exit code 2; Ctrl-C at it stops with 130.
+func (app *App) Confirm(ctx context.Context, action, want string) error {
 	if err := app.confirmable(action, "to confirm"); err != nil || app.Yes {
 		return err
 	}
 	fmt.Fprintf(app.Stderr, "Type %q to %s: ", want, action)
-	line, err := bufio.NewReader(app.Stdin).ReadString('\n')
-	if err != nil && line == "" {
+	line, err := wait.Line(ctx, app.Stdin)
+	switch {
+	case ctx.Err() != nil:
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted at the question: nothing was changed")}
+	case err != nil && line == "":
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no confirmation read: %w", err)}
-	}
-	if strings.TrimSpace(line) != want {
+	case strings.TrimSpace(line) != want:
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("not confirmed: nothing was changed")}
 	}
 	return nil

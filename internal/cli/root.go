@@ -16,6 +16,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,8 +103,8 @@ func NewRootCmd(app *App) *cobra.Command {
 	f.StringVarP(&app.Output, "output", "o", "text", "output format of results: text or json")
 	f.StringVar(&app.Endpoint, "endpoint", os.Getenv("KFORGE_ENDPOINT"), "use this running AWS-compatible endpoint (moto, LocalStack) for every service; kforge neither starts nor stops it (env KFORGE_ENDPOINT)")
 	f.StringVar(&app.PluginDir, "plugin-dir", os.Getenv("KFORGE_PLUGIN_DIR"), "Terraform provider mirror directory passed to terraform init -plugin-dir (env KFORGE_PLUGIN_DIR); remembered per environment once given")
-	f.StringVar(&app.EnvsDir, "envs-dir", envOr("KFORGE_ENVS_DIR", "envs"), "directory holding <env>.yaml files (env KFORGE_ENVS_DIR)")
-	f.StringVar(&app.WorkDir, "workdir", envOr("KFORGE_WORKDIR", ".kforge"), "work directory: staged Terraform, plans, logs, emulator state per environment (env KFORGE_WORKDIR)")
+	f.StringVar(&app.EnvsDir, "envs-dir", cmp.Or(os.Getenv("KFORGE_ENVS_DIR"), "envs"), "directory holding <env>.yaml files (env KFORGE_ENVS_DIR)")
+	f.StringVar(&app.WorkDir, "workdir", cmp.Or(os.Getenv("KFORGE_WORKDIR"), ".kforge"), "work directory: staged Terraform, plans, logs, emulator state per environment (env KFORGE_WORKDIR)")
 	f.BoolVarP(&app.Yes, "yes", "y", false, "answer yes to confirmation prompts")
 	f.BoolVar(&app.Local, "local", false, "run against a local AWS emulator (moto_server) that kforge starts, whatever the environment's config says")
 	f.StringVar(&app.AgentBinary, "agent-binary", os.Getenv("KFORGE_AGENT_BINARY"), "linux kforge binaries uploaded for the nodes, comma-separated, one per architecture the nodes run (amd64, arm64); default: this executable when it is a linux binary, and kforge-linux-<arch> next to it (env KFORGE_AGENT_BINARY)")
@@ -159,13 +160,6 @@ func Execute(ctx context.Context, app *App, args []string) int {
 
 // ExitCode maps an error to kforge's exit codes (see cluster.ExitCode).
 var ExitCode = cluster.ExitCode
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
 
 // interruptible is cmd's context, cancelled by Ctrl-C or SIGTERM: a
 // workflow stops between calls.

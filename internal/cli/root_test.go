@@ -79,11 +79,11 @@ func TestUpgradeChecksItsInputBeforeTheConfirmation(t *testing.T) {
 
 func TestConfirm(t *testing.T) {
 	app := &App{Stdin: strings.NewReader("yes\n"), Stderr: &bytes.Buffer{}}
-	if err := app.Confirm("do it", "yes"); ExitCode(err) != ExitUsage {
+	if err := app.Confirm(context.Background(), "do it", "yes"); ExitCode(err) != ExitUsage {
 		t.Errorf("Confirm on a non-terminal = %v, want a usage error", err)
 	}
 	app.Yes = true
-	if err := app.Confirm("do it", "yes"); err != nil {
+	if err := app.Confirm(context.Background(), "do it", "yes"); err != nil {
 		t.Errorf("Confirm with --yes = %v, want nil", err)
 	}
 }

@@ -23,7 +23,7 @@ other run is active: two runs writing the same state corrupt it.`,
 			return nil
 		},
 		RunE: app.onEnv(func(ctx context.Context, e *Env, args []string) error {
-			if err := app.Confirm(fmt.Sprintf("release lock %s on the state of %s", args[1], e.Name), "yes"); err != nil {
+			if err := app.Confirm(ctx, fmt.Sprintf("release lock %s on the state of %s", args[1], e.Name), "yes"); err != nil {
 				return err
 			}
 			if err := cluster.RunUnlock(ctx, e, args[1]); err != nil {

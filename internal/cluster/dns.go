@@ -181,7 +181,7 @@ func RunDelegate(ctx context.Context, e *Env, o DelegateOptions) (*DelegateResul
 		// input, refused before the confirmation and any change.
 		return nil, &ExitError{Code: ExitUsage, Err: err}
 	}
-	if err := e.opts.UI.Confirm(fmt.Sprintf("replace the name servers of %s at %s", plan.Domain, plan.Target), "yes"); err != nil {
+	if err := e.opts.UI.Confirm(ctx, fmt.Sprintf("replace the name servers of %s at %s", plan.Domain, plan.Target), "yes"); err != nil {
 		return nil, err
 	}
 	if err := kdns.ApplyDelegation(ctx, reg, plan); err != nil {

@@ -115,7 +115,7 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 				}
 			}
 		}
-		if err := e.opts.UI.Confirm(fmt.Sprintf("destroy cluster %s", e.Config.Name), e.Config.Name); err != nil {
+		if err := e.opts.UI.Confirm(ctx, fmt.Sprintf("destroy cluster %s", e.Config.Name), e.Config.Name); err != nil {
 			return nil, err
 		}
 		// Out of the state first: destroy then leaves them, and a destroy
@@ -227,7 +227,7 @@ func RunOrphans(ctx context.Context, e *Env, o OrphansOptions) (*OrphansResult, 
 		if o.Show != nil {
 			o.Show(res.Orphans)
 		}
-		if err := e.opts.UI.Confirm(fmt.Sprintf("delete these %d orphaned resources of %s", len(res.Orphans), e.Config.Name), "yes"); err != nil {
+		if err := e.opts.UI.Confirm(ctx, fmt.Sprintf("delete these %d orphaned resources of %s", len(res.Orphans), e.Config.Name), "yes"); err != nil {
 			return err
 		}
 		res.Deleted, err = e.deleteResources(ctx, res.Orphans, e.sweepProgress())

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 
 	"github.com/kforge/kforge/internal/config"
@@ -51,6 +52,6 @@ type UI interface {
 	// result is printed as JSON.
 	Infof(format string, args ...any)
 	// Confirm asks the user to type want before action; it fails when
-	// nobody confirmed.
-	Confirm(action, want string) error
+	// nobody confirmed, and as soon as ctx ends (Ctrl-C at the question).
+	Confirm(ctx context.Context, action, want string) error
 }

@@ -61,7 +61,7 @@ func (e *Env) removeOrphans(ctx context.Context, r *tfrun.Runner) (int, error) {
 		}
 		e.opts.UI.Notef("Found %d resources of cluster %s that its Terraform state does not know. An apply created them without recording them (it was killed, or the answer to a create was lost); deleting them so this run creates them again:\n", len(orphans), e.Config.Name)
 		e.noteResources(orphans)
-		if err := e.opts.UI.Confirm(fmt.Sprintf("delete these %d orphaned resources", len(orphans)), "yes"); err != nil {
+		if err := e.opts.UI.Confirm(ctx, fmt.Sprintf("delete these %d orphaned resources", len(orphans)), "yes"); err != nil {
 			return err
 		}
 		res, err := e.deleteResources(ctx, orphans, e.sweepProgress())
@@ -195,7 +195,7 @@ func (e *Env) sweepLeftovers(ctx context.Context, stateBucket, confirmed, keep b
 		e.opts.UI.Infof("%d resources of cluster %s are still tagged for it after terraform destroy (never in the state); deleting them:\n", len(left), e.Config.Name)
 		e.noteResources(left)
 		if !confirmed {
-			if err := e.opts.UI.Confirm(fmt.Sprintf("delete the %d leftover resources of cluster %s", len(left), e.Config.Name), e.Config.Name); err != nil {
+			if err := e.opts.UI.Confirm(ctx, fmt.Sprintf("delete the %d leftover resources of cluster %s", len(left), e.Config.Name), e.Config.Name); err != nil {
 				return err
 			}
 		}

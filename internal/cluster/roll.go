@@ -264,7 +264,7 @@ func RunRoll(ctx context.Context, e *Env, o RollOptions) (*RollResult, error) {
 			action = fmt.Sprintf("replace the control plane of %s and go back to etcd snapshot %s: the Kubernetes API is down until the replacement has restored it, and every write since that snapshot is lost", e.Config.Name, restoreName(r.restoreKey))
 		}
 	}
-	if err := e.opts.UI.Confirm(action, want); err != nil {
+	if err := e.opts.UI.Confirm(ctx, action, want); err != nil {
 		return nil, err
 	}
 	r.kube, res.KubeNote = e.nodeChecker(ctx, out, o.TunnelPort)

@@ -154,7 +154,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	}
 	res := &UpResult{Summary: plan.Summary, Images: images}
 	if plan.Changes && plan.Summary.Total() > 0 {
-		if err := e.opts.UI.Confirm(fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
+		if err := e.opts.UI.Confirm(ctx, fmt.Sprintf("apply these changes to %s", e.Name), "yes"); err != nil {
 			return nil, err
 		}
 		check := func(again *tfrun.PlanResult) error {

@@ -121,7 +121,7 @@ func RunUpgrade(ctx context.Context, e *Env, o UpgradeOptions) (*UpgradeResult, 
 	if o.ShowPlan != nil {
 		o.ShowPlan(res)
 	}
-	if err := e.opts.UI.Confirm(fmt.Sprintf("upgrade %s from Kubernetes %s to %s", e.Config.Name, from, o.To), "yes"); err != nil {
+	if err := e.opts.UI.Confirm(ctx, fmt.Sprintf("upgrade %s from Kubernetes %s to %s", e.Config.Name, from, o.To), "yes"); err != nil {
 		return nil, err
 	}
 

@@ -24,7 +24,7 @@ type recordingUI struct {
 
 func (u *recordingUI) Notef(f string, a ...any) { u.notes = append(u.notes, fmt.Sprintf(f, a...)) }
 func (u *recordingUI) Infof(f string, a ...any) { u.info = append(u.info, fmt.Sprintf(f, a...)) }
-func (u *recordingUI) Confirm(action, want string) error {
+func (u *recordingUI) Confirm(_ context.Context, action, want string) error {
 	u.asked = append(u.asked, action)
 	return nil
 }
