@@ -133,14 +133,18 @@ type tracker struct {
 	start   time.Time
 	total   int
 	done    int
-	planned map[string]bool
-	report  func(Progress)
-	lines   messageLines
-	diags   *Diagnostics
+	planned map[string]string // address: planned action
+	// halfDone are the replaced resources whose first half (the delete,
+	// or the create of create_before_destroy) completed: a replace is
+	// done at its second completion.
+	halfDone map[string]bool
+	report   func(Progress)
+	lines    messageLines
+	diags    *Diagnostics
 }
 
 func newTracker(total int, report func(Progress)) *tracker {
-	t := &tracker{start: time.Now(), total: total, report: report, planned: map[string]bool{}}
+	t := &tracker{start: time.Now(), total: total, report: report, planned: map[string]string{}, halfDone: map[string]bool{}}
 	t.diags = &t.Diagnostics
 	return t
 }
@@ -161,7 +165,7 @@ func (t *tracker) handle(m streamMessage) {
 		// A destroy plans first; its planned changes give the total when
 		// the caller did not know it.
 		if m.Change.Action != "noop" && m.Change.Action != "read" {
-			t.planned[m.Change.Resource.Addr] = true
+			t.planned[m.Change.Resource.Addr] = m.Change.Action
 			if len(t.planned) > t.total {
 				t.total = len(t.planned)
 			}
@@ -173,6 +177,11 @@ func (t *tracker) handle(m streamMessage) {
 		ev.Event = "progress"
 	case "apply_complete":
 		ev.Event = "complete"
+		addr := m.Hook.Resource.Addr
+		if t.planned[addr] == "replace" && !t.halfDone[addr] {
+			t.halfDone[addr] = true
+			break
+		}
 		t.done++
 	case "apply_errored":
 		ev.Event = "errored"

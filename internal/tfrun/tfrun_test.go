@@ -254,3 +254,31 @@ func TestTrackerTotalFromPlannedChanges(t *testing.T) {
 		t.Errorf("last = %+v, want done 1 of 2", last)
 	}
 }
+
+// A replaced resource counts as done once, when its second half
+// completes, as real Terraform's apply stream of a replace goes (planned
+// change "replace", then delete and create, each started and completed).
+func TestTrackerCountsAReplaceOnce(t *testing.T) {
+	var events []Progress
+	tr := newTracker(2, func(p Progress) { events = append(events, p) })
+	tr.Write([]byte(`{"type":"planned_change","change":{"resource":{"addr":"a"},"action":"replace"}}
+{"type":"planned_change","change":{"resource":{"addr":"b"},"action":"update"}}
+{"type":"apply_start","hook":{"resource":{"addr":"a"},"action":"delete"}}
+{"type":"apply_complete","hook":{"resource":{"addr":"a"},"action":"delete"}}
+{"type":"apply_start","hook":{"resource":{"addr":"a"},"action":"create"}}
+{"type":"apply_complete","hook":{"resource":{"addr":"a"},"action":"create"}}
+{"type":"apply_complete","hook":{"resource":{"addr":"b"},"action":"update"}}
+`))
+	var done []int
+	for _, e := range events {
+		if e.Event == "complete" {
+			done = append(done, e.Done)
+		}
+		if e.Total != 2 {
+			t.Errorf("%+v: total %d, want 2", e, e.Total)
+		}
+	}
+	if !slices.Equal(done, []int{0, 1, 2}) {
+		t.Errorf("done at each completion = %v, want 0 (the replace's delete), 1, 2", done)
+	}
+}
