@@ -167,9 +167,6 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 			IgnorePreflightErrors: ignore,
 		},
 		LocalAPIEndpoint: APIEndpoint{AdvertiseAddress: c.PrivateIP, BindPort: APIServerPort},
-		// kube-proxy is replaced by Cilium; skipping the addon keeps one
-		// component less to pin and patch.
-		SkipPhases: []string{"addon/kube-proxy"},
 		// The node's own kubeReserved (KubeletPatchFile), applied to the
 		// kubelet's config.yaml here and not to the kubelet-config
 		// ConfigMap, which every node shares.
@@ -202,6 +199,12 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 		}},
 		Scheduler: ControlPlaneComponent{ExtraArgs: []Arg{{Name: "profiling", Value: "false"}}},
 		Etcd:      Etcd{Local: localEtcd(c.EtcdQuotaGiB)},
+		// kube-proxy is replaced by Cilium (one component less to pin and
+		// patch). Disabled here, in the
+		// kubeadm-config ConfigMap, rather than by skipping init's phase:
+		// `kubeadm upgrade apply` deploys kube-proxy unless the cluster's
+		// configuration disables it, whatever init skipped.
+		Proxy: &Proxy{Disabled: true},
 	}
 	kubelet := kubeletConfig()
 	if c.AllowCgroupV1 {

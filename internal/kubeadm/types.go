@@ -52,7 +52,6 @@ type InitConfiguration struct {
 	TypeMeta         `json:",inline"`
 	NodeRegistration NodeRegistrationOptions `json:"nodeRegistration"`
 	LocalAPIEndpoint APIEndpoint             `json:"localAPIEndpoint"`
-	SkipPhases       []string                `json:"skipPhases,omitempty"`
 	Patches          *Patches                `json:"patches,omitempty"`
 }
 
@@ -113,6 +112,12 @@ type ClusterConfiguration struct {
 	ControllerManager    ControlPlaneComponent `json:"controllerManager"`
 	Scheduler            ControlPlaneComponent `json:"scheduler"`
 	Etcd                 Etcd                  `json:"etcd"`
+	Proxy                *Proxy                `json:"proxy,omitempty"`
+}
+
+// Proxy mirrors kubeadm v1beta4 Proxy: the kube-proxy add-on.
+type Proxy struct {
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // BootstrapTokenDiscovery mirrors kubeadm v1beta4 BootstrapTokenDiscovery.

@@ -38,7 +38,7 @@ const imagePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // buildImages writes one image archive per reference kubeadm lists into
 // dir, named after the image. kube-proxy is left out: kforge's kubeadm
-// configuration skips the kube-proxy add-on, so kubeadm never pulls it.
+// configuration disables the kube-proxy add-on, so kubeadm never pulls it.
 func buildImages(ctx context.Context, log io.Writer, k8s *k8sbin.Result, refs []string, dir string) error {
 	for _, ref := range refs {
 		tag, err := name.NewTag(ref)

@@ -58,6 +58,7 @@ func TestConformance(t *testing.T) {
 				{"4-addons-server-side", checkAddons},
 				{"9-placement", checkPlacement},
 				{"16-etcd-quota", checkEtcdQuota},
+				{"18-no-kube-proxy-after-upgrade", checkNoKubeProxy},
 				{"10-upgrade-back-in-service", checkBackInService},
 				{"11-containerd-sandbox-image", checkSandboxImage},
 				{"12-certificate-renewal", checkCertRenewal},
@@ -162,6 +163,34 @@ func checkControlPlaneStarts(t *testing.T, e *env, a artifacts) {
 	}
 	if !strings.Contains(out, `"gitVersion": "v`+e.bin.Version+`"`) {
 		t.Errorf("the API server does not report v%s:\n%s", e.bin.Version, out)
+	}
+}
+
+// 18. Cilium replaces kube-proxy, and kubeadm keeps it out of the
+// cluster: at init, and at every `kubeadm upgrade apply` (its kube-proxy
+// phase reads the configuration kforge's init uploaded), which deploys
+// kube-proxy beside Cilium unless that configuration disables it.
+func checkNoKubeProxy(t *testing.T, e *env, a artifacts) {
+	dry := filepath.Join(e.dir, "upgrade-addon-dryrun")
+	if err := os.MkdirAll(dry, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// kubeadm reads the API endpoint from the API server's mirror pod,
+	// removed afterwards for the checks that make their own.
+	mirrorStaticPod(t, e, "kube-apiserver", "")
+	defer func() {
+		if _, err := e.kubectl("delete", "pod", "-n", "kube-system", "kube-apiserver-"+nodeName, "--grace-period=0", "--force"); err != nil {
+			t.Error(err)
+		}
+	}()
+	out, err := e.run([]string{"KUBEADM_UPGRADE_DRYRUN_DIR=" + dry}, "kubeadm", "upgrade", "apply", "phase", "addon", "kube-proxy", "v"+e.bin.Version, "--dry-run", "--kubeconfig", adminConf)
+	if err != nil {
+		t.Fatalf("kubeadm upgrade apply phase addon kube-proxy --dry-run:\n%v", err)
+	}
+	// A dry run prints the manifests it would apply: kube-proxy's
+	// DaemonSet names its image.
+	if strings.Contains(out, "image: registry.k8s.io/kube-proxy:") || !strings.Contains(out, "The addon is disabled") {
+		t.Errorf("kubeadm upgrade apply would deploy kube-proxy beside Cilium:\n%s", out)
 	}
 }
 
