@@ -14,6 +14,17 @@ variable "zone_id" {
   default     = ""
 }
 
+variable "ns_ttl" {
+  description = "TTL in seconds of the created zone's own NS set, instead of Route 53's 172800: how long resolvers may keep asking the name servers of a zone that was deleted and created again (with new ones)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.ns_ttl >= 60 && var.ns_ttl <= 172800 && floor(var.ns_ttl) == var.ns_ttl
+    error_message = "ns_ttl must be a whole number of seconds from 60 to 172800."
+  }
+}
+
 variable "nlb_dns_name" {
   description = "DNS name of the NLB the apex and wildcard records alias."
   type        = string

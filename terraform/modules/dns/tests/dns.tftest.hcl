@@ -48,6 +48,10 @@ run "new_zone" {
     condition     = output.api_zone_id == aws_route53_zone.api.zone_id && output.zone_id != output.api_zone_id
     error_message = "the API zone is output apart from the public zone"
   }
+  assert {
+    condition     = one(aws_route53_record.apex_ns).name == "dev.example.com" && one(aws_route53_record.apex_ns).type == "NS" && one(aws_route53_record.apex_ns).ttl == 900 && one(aws_route53_record.apex_ns).allow_overwrite && one(aws_route53_record.apex_ns).records == toset(aws_route53_zone.this[0].name_servers)
+    error_message = "the created zone's own NS set, Route 53's name servers, with a TTL of 15 minutes instead of two days, so resolvers leave a zone deleted and created again soon"
+  }
 }
 
 run "emulated_api_zone_is_not_attached" {
@@ -73,6 +77,10 @@ run "existing_zone" {
   assert {
     condition     = length(aws_route53_zone.this) == 0 && output.zone_id == "Z0123456789ABC"
     error_message = "no zone is created when one is given"
+  }
+  assert {
+    condition     = length(aws_route53_record.apex_ns) == 0
+    error_message = "the NS set of a zone the environment brings is its owner's"
   }
   assert {
     condition     = alltrue([for r in aws_route53_record.ingress : !r.allow_overwrite])
