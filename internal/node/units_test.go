@@ -13,13 +13,7 @@ import (
 // parser. The agent binary is not installed here, so systemd's complaint
 // that /usr/local/bin/kforge is not executable is the one line tolerated.
 func TestUnitsPassSystemdAnalyze(t *testing.T) {
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("skipping: systemd-analyze is not installed")
-	}
-	us, err := Units()
-	if err != nil {
-		t.Fatal(err)
-	}
+	us := unitsForSystemdAnalyze(t)
 	dir := t.TempDir()
 	var paths []string
 	for name, data := range us {
@@ -119,13 +113,7 @@ func TestManifestWritersTakeOneLock(t *testing.T) {
 // breaks the cycle by dropping the bootstrap's start at every boot.
 // systemd's own analysis of the boot transaction must find no cycle.
 func TestBootstrapUnitHasNoCycleWithCloudInit(t *testing.T) {
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("skipping: systemd-analyze is not installed")
-	}
-	us, err := Units()
-	if err != nil {
-		t.Fatal(err)
-	}
+	us := unitsForSystemdAnalyze(t)
 	dir := t.TempDir()
 	for name, data := range map[string][]byte{
 		"kforge-bootstrap.service": us["kforge-bootstrap.service"],
@@ -143,4 +131,18 @@ func TestBootstrapUnitHasNoCycleWithCloudInit(t *testing.T) {
 	if strings.Contains(string(out), "cycle") {
 		t.Errorf("systemd finds an ordering cycle at boot:\n%s", out)
 	}
+}
+
+// unitsForSystemdAnalyze are the embedded units, for a test that has
+// systemd's own analysis judge them; it is skipped without systemd-analyze.
+func unitsForSystemdAnalyze(t *testing.T) map[string][]byte {
+	t.Helper()
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("skipping: systemd-analyze is not installed")
+	}
+	us, err := Units()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return us
 }
