@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -67,6 +69,11 @@ type Handler struct {
 	// nodelessSince is when ReplaceWorkersWithoutNode first found each
 	// worker without a Node.
 	nodelessSince map[string]time.Time
+
+	// draining counts the drains under way of each instance (an event's,
+	// the scan's), so that the scan leaves alone what an event handles.
+	mu       sync.Mutex
+	draining map[string]int
 }
 
 // Result is what happened to one terminating instance.
@@ -80,24 +87,65 @@ type Result struct {
 	DrainTimedOut bool `json:"drain_timed_out"`
 }
 
-// RunOnce handles every instance now waiting in Terminating:Wait. It goes
-// on after one instance fails and returns every failure joined.
+// RunOnce handles every instance now waiting in Terminating:Wait that no
+// event is draining already (that event completes its lifecycle action),
+// all at once: one drain held by a budget for its whole timeout must not
+// hold the others. It returns the results by instance, and every failure
+// joined.
 func (h *Handler) RunOnce(ctx context.Context) ([]Result, error) {
 	waiting, err := h.waiting(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var results []Result
-	var errs []error
+	var (
+		mu      sync.Mutex
+		results []Result
+		errs    []error
+		drains  sync.WaitGroup
+	)
 	for _, w := range waiting {
-		r, err := h.handle(ctx, w.group, w.instanceID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("instance %s of %s: %w", w.instanceID, w.group, err))
+		if h.beingDrained(w.instanceID) {
+			h.logger().Info("terminating instance already being drained for an event; the scan leaves it", "group", w.group, "instance", w.instanceID)
 			continue
 		}
-		results = append(results, r)
+		drains.Go(func() {
+			r, err := h.handle(ctx, w.group, w.instanceID)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("instance %s of %s: %w", w.instanceID, w.group, err))
+				return
+			}
+			results = append(results, r)
+		})
 	}
+	drains.Wait()
+	slices.SortFunc(results, func(a, b Result) int { return strings.Compare(a.InstanceID, b.InstanceID) })
 	return results, errors.Join(errs...)
+}
+
+// drainStarted records a drain of the instance under way until the
+// returned function is called.
+func (h *Handler) drainStarted(instanceID string) (done func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining == nil {
+		h.draining = map[string]int{}
+	}
+	h.draining[instanceID]++
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.draining[instanceID]--; h.draining[instanceID] == 0 {
+			delete(h.draining, instanceID)
+		}
+	}
+}
+
+func (h *Handler) beingDrained(instanceID string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.draining[instanceID] > 0
 }
 
 type waitingInstance struct{ group, instanceID string }
@@ -138,6 +186,7 @@ func (h *Handler) handle(ctx context.Context, group, instanceID string) (Result,
 // timeout, then deletes the Node object. An instance without a Node (it
 // never joined, or it is gone already) is a success with an empty Node.
 func (h *Handler) drainAndDelete(ctx context.Context, instanceID string, timeout time.Duration) (Result, error) {
+	defer h.drainStarted(instanceID)()
 	r := Result{InstanceID: instanceID}
 	node, err := h.nodeOf(ctx, instanceID)
 	if err != nil || node == nil {

@@ -3,6 +3,7 @@ package nodelifecycle
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -236,5 +237,75 @@ func TestCompletionFailureIsReported(t *testing.T) {
 	_, err := newHandler(asg, fake.NewClientset()).RunOnce(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "i-0aaa") || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("error %v, want one naming the instance and the cause", err)
+	}
+}
+
+// The scan drains its instances at once, so one held by its drain (a
+// budget, for up to the drain's timeout) does not hold the others; and it
+// leaves an instance an event is draining, whose handling completes its
+// lifecycle action.
+func TestScanDrainsAtOnceAndLeavesWhatAnEventDrains(t *testing.T) {
+	ctx := context.Background()
+	asg := &fakeASG{groups: []asgtypes.AutoScalingGroup{group("demo-general", map[string]asgtypes.LifecycleState{
+		"i-0aaa": asgtypes.LifecycleStateTerminatingWait, "i-0bbb": asgtypes.LifecycleStateTerminatingWait, "i-0ccc": asgtypes.LifecycleStateTerminatingWait,
+	})}}
+	kube := fake.NewClientset(
+		node("ip-10-0-1-1", "i-0aaa"), node("ip-10-0-1-2", "i-0bbb"), node("ip-10-0-1-3", "i-0ccc"),
+		pod("apps", "web-1", "ip-10-0-1-1", "ReplicaSet", nil),
+		pod("apps", "web-2", "ip-10-0-1-2", "ReplicaSet", nil),
+		pod("apps", "web-3", "ip-10-0-1-3", "ReplicaSet", nil),
+	)
+	ev := &evictions{refuse: map[string]int{}}
+	ev.install(kube)
+	// web-1 and web-2 are each evicted only once the other's eviction has
+	// been asked for: drained one after the other, the first drain is
+	// refused until its timeout.
+	asked := map[string]chan struct{}{"web-1": make(chan struct{}), "web-2": make(chan struct{})}
+	partner := map[string]string{"web-1": "web-2", "web-2": "web-1"}
+	var first sync.Map
+	kube.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if action.GetSubresource() != "eviction" {
+			return false, nil, nil
+		}
+		name := action.(k8stesting.CreateAction).GetObject().(*policyv1.Eviction).Name
+		if _, ok := asked[name]; !ok {
+			return false, nil, nil
+		}
+		if _, again := first.LoadOrStore(name, true); !again {
+			close(asked[name])
+		}
+		select {
+		case <-asked[partner[name]]:
+			return false, nil, nil
+		case <-time.After(100 * time.Millisecond):
+			return true, nil, apierrors.NewTooManyRequests("the other node's drain has not begun", 0)
+		}
+	})
+
+	h := newHandler(asg, kube)
+	h.DrainTimeout = 2 * time.Second
+	eventDone := h.drainStarted("i-0ccc") // an event's drain of i-0ccc
+	results, err := h.RunOnce(ctx)
+	eventDone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range results {
+		got = append(got, r.InstanceID)
+		if r.DrainTimedOut {
+			t.Errorf("%s: the drain timed out waiting for the other instance's: the scan drains one instance at a time", r.InstanceID)
+		}
+	}
+	if !slices.Equal(got, []string{"i-0aaa", "i-0bbb"}) {
+		t.Errorf("the scan handled %v, want i-0aaa and i-0bbb and not i-0ccc, which an event drains", got)
+	}
+	for _, c := range asg.completed {
+		if aws.ToString(c.InstanceId) == "i-0ccc" {
+			t.Error("the scan completed the lifecycle action of the instance an event drains")
+		}
+	}
+	if _, err := kube.CoreV1().Nodes().Get(ctx, "ip-10-0-1-3", metav1.GetOptions{}); err != nil {
+		t.Errorf("the node an event drains: %v", err)
 	}
 }
