@@ -45,9 +45,7 @@ func TestFleetMetadataFromTheEmulator(t *testing.T) {
 	if _, err := iamc.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String("kforge-local-worker")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := iamc.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String("kforge-local-worker"), RoleName: aws.String("kforge-local-worker")}); err != nil {
-		t.Fatal(err)
-	}
+	localawstest.AddRoleToInstanceProfile(ctx, t, iamc, "kforge-local-worker", "kforge-local-worker")
 	userData := "#!/bin/bash\nexec kforge node bootstrap --role worker\n"
 	lt, err := ec2c.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-local-general"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium,

@@ -141,8 +141,7 @@ func createCluster(t *testing.T, ctx context.Context, cfg aws.Config, endpoint, 
 	must("attach policy", err)
 	_, err = im.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(name + "-worker"), Tags: iamTag})
 	must("instance profile", err)
-	_, err = im.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(name + "-worker"), RoleName: aws.String(name + "-worker")})
-	must("add role to profile", err)
+	localawstest.AddRoleToInstanceProfile(ctx, t, im, name+"-worker", name+"-worker")
 
 	b := awsx.S3Client(cfg, endpoint)
 	bucket := aws.String(name + "-certs-123456789012-us-east-1")

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/localaws"
@@ -67,6 +69,26 @@ func CreateFileSystem(ctx context.Context, t testing.TB, c *efs.Client, in *efs.
 		t.Fatalf("file system %s: %v", token, err)
 	}
 	return aws.ToString(out.FileSystemId)
+}
+
+// AddRoleToInstanceProfile puts role into profile on the emulator. Under
+// load the emulator's answer can be lost and the SDK's retry meet the role
+// it added (LimitExceeded: a profile holds one role, as on AWS): a profile
+// that holds role is what was asked for.
+func AddRoleToInstanceProfile(ctx context.Context, t testing.TB, c *iam.Client, profile, role string) {
+	t.Helper()
+	_, err := c.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(profile), RoleName: aws.String(role)})
+	var full *iamtypes.LimitExceededException
+	if errors.As(err, &full) {
+		got, gerr := c.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(profile)})
+		if gerr == nil && len(got.InstanceProfile.Roles) == 1 && aws.ToString(got.InstanceProfile.Roles[0].RoleName) == role {
+			return
+		}
+		t.Fatalf("adding role %s to instance profile %s: %v, then %v", role, profile, err, gerr)
+	}
+	if err != nil {
+		t.Fatalf("adding role %s to instance profile %s: %v", role, profile, err)
+	}
 }
 
 // ProviderHCL is the start of a root module for a test that applies
