@@ -100,9 +100,9 @@ func bucketName(cluster, kind, account, region string) string {
 
 // keptStateAddresses are the addresses to remove from st before terraform
 // destroy so that it leaves the kept resources, and how many managed
-// resources they cover; with zone, the public zone is one of them. Only
-// addresses present in st are returned (terraform state rm refuses
-// others).
+// resources they cover; with zone, the public zone and its NS set are among
+// them. Only addresses present in st are returned (terraform state rm
+// refuses others).
 func keptStateAddresses(st *tfjson.State, zone bool) (addrs []string, count int) {
 	present := map[string]bool{}
 	module := false
@@ -118,7 +118,7 @@ func keptStateAddresses(st *tfjson.State, zone bool) (addrs []string, count int)
 	}
 	resources := keptResources
 	if zone {
-		resources = append(resources[:len(resources):len(resources)], publicZoneAddress)
+		resources = append(resources[:len(resources):len(resources)], publicZoneAddress, publicZoneNSAddress)
 	}
 	for _, a := range resources {
 		if present[a] {

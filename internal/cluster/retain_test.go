@@ -108,15 +108,16 @@ func TestKeptStateAddresses(t *testing.T) {
 		"module.kms.aws_iam_service_linked_role.autoscaling[0]",
 		"module.network.aws_vpc.this",
 		"module.dns.aws_route53_zone.this[0]",
+		"module.dns.aws_route53_record.apex_ns[0]",
 		"module.dns.aws_route53_zone.api",
 		"module.dns.aws_route53_record.ingress[\"*.dev.example.com\"]",
 	)
 	addrs, n := keptStateAddresses(st, true)
-	if want := []string{"module.buckets", "module.kms.aws_kms_key.cluster", "module.kms.aws_kms_alias.cluster", "module.dns.aws_route53_zone.this[0]"}; !reflect.DeepEqual(addrs, want) {
+	if want := []string{"module.buckets", "module.kms.aws_kms_key.cluster", "module.kms.aws_kms_alias.cluster", "module.dns.aws_route53_zone.this[0]", "module.dns.aws_route53_record.apex_ns[0]"}; !reflect.DeepEqual(addrs, want) {
 		t.Errorf("addresses = %v, want %v", addrs, want)
 	}
-	if n != 6 { // three managed bucket resources, key, alias, public zone; not the data source
-		t.Errorf("kept count = %d, want 6", n)
+	if n != 7 { // three managed bucket resources, key, alias, public zone and its NS set; not the data source
+		t.Errorf("kept count = %d, want 7", n)
 	}
 	// Buckets handed to the sweep (not kept): the zone goes with the destroy.
 	if addrs, n := keptStateAddresses(st, false); slices.Contains(addrs, publicZoneAddress) || n != 5 {

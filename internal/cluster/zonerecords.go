@@ -18,6 +18,10 @@ import (
 // environment brings its own, dns.zoneID).
 const publicZoneAddress = "module.dns.aws_route53_zone.this[0]"
 
+// The public zone's own NS set, whose TTL the dns module sets: it goes
+// and stays with the zone (Route 53 deletes it only with the zone).
+const publicZoneNSAddress = "module.dns.aws_route53_record.apex_ns[0]"
+
 // publicZone is what the state says of the zone down deletes.
 type publicZone struct {
 	ID, Name    string
