@@ -200,10 +200,10 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 		Scheduler: ControlPlaneComponent{ExtraArgs: []Arg{{Name: "profiling", Value: "false"}}},
 		Etcd:      Etcd{Local: localEtcd(c.EtcdQuotaGiB)},
 		// kube-proxy is replaced by Cilium (one component less to pin and
-		// patch). Disabled here, in the
-		// kubeadm-config ConfigMap, rather than by skipping init's phase:
-		// `kubeadm upgrade apply` deploys kube-proxy unless the cluster's
-		// configuration disables it, whatever init skipped.
+		// patch). Disabled here, in the kubeadm-config ConfigMap, rather
+		// than by skipping init's phase: `kubeadm upgrade apply` deploys
+		// kube-proxy unless the cluster's configuration disables it,
+		// whatever init skipped.
 		Proxy: &Proxy{Disabled: true},
 	}
 	kubelet := kubeletConfig()

@@ -105,14 +105,20 @@ func mirrorStaticPod(t *testing.T, e *env, name, stamp string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No kubelet confirms a graceful deletion here.
-	if _, err := e.kubectl("delete", "pod", "-n", "kube-system", pod.Name, "--ignore-not-found", "--grace-period=0", "--force"); err != nil {
-		t.Fatal(err)
-	}
+	deleteMirrorPod(t, e, name)
 	if _, err := e.kubectl("create", "--validate=strict", "-f", e.write(name+"-mirror.json", mirror)); err != nil {
 		t.Fatalf("the API server refuses kubeadm's %s (annotated: %v):\n%v", name, stamp != "", err)
 	}
 	reportPodReady(t, e, pod.Name)
+}
+
+// deleteMirrorPod deletes the mirror pod of one component, if any. No
+// kubelet confirms a graceful deletion here.
+func deleteMirrorPod(t *testing.T, e *env, name string) {
+	t.Helper()
+	if _, err := e.kubectl("delete", "pod", "-n", "kube-system", name+"-"+nodeName, "--ignore-not-found", "--grace-period=0", "--force"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // certExpiry runs the agent's expiry check with the real kubeadm (standard

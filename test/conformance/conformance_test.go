@@ -178,11 +178,7 @@ func checkNoKubeProxy(t *testing.T, e *env, a artifacts) {
 	// kubeadm reads the API endpoint from the API server's mirror pod,
 	// removed afterwards for the checks that make their own.
 	mirrorStaticPod(t, e, "kube-apiserver", "")
-	defer func() {
-		if _, err := e.kubectl("delete", "pod", "-n", "kube-system", "kube-apiserver-"+nodeName, "--grace-period=0", "--force"); err != nil {
-			t.Error(err)
-		}
-	}()
+	defer deleteMirrorPod(t, e, "kube-apiserver")
 	out, err := e.run([]string{"KUBEADM_UPGRADE_DRYRUN_DIR=" + dry}, "kubeadm", "upgrade", "apply", "phase", "addon", "kube-proxy", "v"+e.bin.Version, "--dry-run", "--kubeconfig", adminConf)
 	if err != nil {
 		t.Fatalf("kubeadm upgrade apply phase addon kube-proxy --dry-run:\n%v", err)
