@@ -20,7 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/kubeadm"
+	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/nodelifecycle"
 	"github.com/kforge/kforge/internal/wait"
 )
@@ -54,6 +56,9 @@ type ValidationResult struct {
 	// Images are the images the launch templates boot: one that cannot
 	// launch is a problem, since no failed node would be replaced.
 	Images []ImageStatus `json:"images,omitempty"`
+	// EtcdBackup is the latest etcd snapshot a replacement control plane
+	// would restore (etcdbackup.go).
+	EtcdBackup *EtcdBackup `json:"etcd_backup,omitempty"`
 	// KeyState is the cluster key's: any but Enabled is a problem, since
 	// no node could launch (clusterkey.go).
 	KeyState string   `json:"key_state,omitempty"`
@@ -82,6 +87,9 @@ func (r ValidationResult) Lines() []string {
 	if r.ConfiguredEtcdQuotaBytes > 0 && r.EtcdQuotaBytes > 0 && r.ConfiguredEtcdQuotaBytes != r.EtcdQuotaBytes {
 		lines = append(lines, fmt.Sprintf("etcd quota: the environment sets %d MiB, which etcd takes when the control plane is replaced (`kforge roll --control-plane`)",
 			r.ConfiguredEtcdQuotaBytes>>20))
+	}
+	if r.EtcdBackup != nil {
+		lines = append(lines, r.EtcdBackup.Line(time.Now()))
 	}
 	for _, i := range r.Images {
 		lines = append(lines, i.Line(time.Now()))
@@ -211,6 +219,11 @@ func (r *ValidationResult) evaluate() {
 	if p := etcdSpaceProblem(r.EtcdDBBytes, r.EtcdQuotaBytes); p != "" {
 		r.Problems = append(r.Problems, p)
 	}
+	if r.EtcdBackup != nil {
+		if p := r.EtcdBackup.Problem(time.Now()); p != "" {
+			r.Problems = append(r.Problems, p)
+		}
+	}
 	for _, tg := range r.TargetGroups {
 		if tg.Targets == 0 {
 			r.Problems = append(r.Problems, "target group "+tg.Name+" has no targets")
@@ -233,9 +246,9 @@ type ValidateOptions struct {
 }
 
 // RunValidate checks that every node is Ready, every instance of the
-// cluster's groups has a Node, every NLB target is healthy and the etcd
-// database is well under its quota, through the API server with the admin
-// kubeconfig and through AWS, until all hold or o.Wait has passed. It
+// cluster's groups has a Node, every NLB target is healthy, the etcd
+// database is well under its quota and its latest backup is recent,
+// through the API server with the admin kubeconfig and through AWS, until all hold or o.Wait has passed. It
 // returns the last round; the error says why the cluster is not valid.
 func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationResult, error) {
 	out, err := e.AppliedOutputs(ctx)
@@ -265,6 +278,8 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 		return nil, err
 	}
 	lb, groups := elbv2.NewFromConfig(cfg), autoscaling.NewFromConfig(cfg)
+	bucket := node.S3Bucket{Client: awsx.S3Client(cfg, e.Endpoint), Name: out.CertsBucket}
+	backupInterval := time.Duration(e.Config.BackupIntervalMinutes()) * time.Minute
 	// The images change only by an up, the key's state by an operator:
 	// read once, whatever the wait.
 	images, imerr := imageStatuses(ctx, ec2.NewFromConfig(cfg), poolImages(out))
@@ -276,6 +291,10 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 		r.Nodes = nodes
 		tgs, terr := targetHealth(ctx, lb, out.TargetGroupARNs, "")
 		r.TargetGroups = tgs
+		backup, berr := latestEtcdBackup(ctx, bucket, backupInterval)
+		if berr == nil {
+			r.EtcdBackup = &backup
+		}
 		var serr, qerr, ierr error
 		if nerr == nil {
 			r.Instances, ierr = groupInstances(ctx, groups, out)
@@ -283,7 +302,7 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 			r.EtcdQuotaBytes, r.ConfiguredEtcdQuotaBytes, qerr = etcdQuotas(ctx, client, server, e.Config.ControlPlane.EtcdQuotaGiB)
 		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr, ierr, serr, qerr, imerr, kerr} {
+		for _, err := range []error{nerr, terr, ierr, serr, qerr, berr, imerr, kerr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

@@ -133,6 +133,54 @@ func TestBootstrapUnitHasNoCycleWithCloudInit(t *testing.T) {
 	}
 }
 
+// A oneshot service has no start timeout unless it sets one, and a timer
+// does not start its service while a run is under way: one run stuck on a
+// connection that never answers would end the timer's work for good (no
+// more backups, CSR approvals, token refreshes or renewals). Every service
+// a timer starts must set a finite TimeoutStartSec, as systemd parses it.
+func TestTimerStartedServicesHaveAStartTimeout(t *testing.T) {
+	us := unitsForSystemdAnalyze(t)
+	timers := 0
+	for name := range us {
+		if !strings.HasSuffix(name, ".timer") {
+			continue
+		}
+		timers++
+		service := strings.TrimSuffix(name, ".timer") + ".service"
+		var timeout string
+		for _, line := range strings.Split(string(us[service]), "\n") {
+			if v, ok := strings.CutPrefix(line, "TimeoutStartSec="); ok {
+				timeout = v
+			}
+		}
+		if timeout == "" {
+			t.Errorf("%s starts %s, which sets no TimeoutStartSec", name, service)
+			continue
+		}
+		out, err := exec.Command("systemd-analyze", "timespan", timeout).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: systemd-analyze timespan %s: %v\n%s", service, timeout, err, out)
+			continue
+		}
+		if us := timespanMicroseconds(string(out)); us == "0" || us == "18446744073709551615" || us == "" {
+			t.Errorf("%s: TimeoutStartSec=%s is no limit (%s μs)", service, timeout, us)
+		}
+	}
+	if timers < 5 {
+		t.Errorf("found %d timers in the embedded units", timers)
+	}
+}
+
+// timespanMicroseconds is the μs line of `systemd-analyze timespan`.
+func timespanMicroseconds(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "μs:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // unitsForSystemdAnalyze are the embedded units, for a test that has
 // systemd's own analysis judge them; it is skipped without systemd-analyze.
 func unitsForSystemdAnalyze(t *testing.T) map[string][]byte {
