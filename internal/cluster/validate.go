@@ -187,6 +187,22 @@ func targetHealth(ctx context.Context, client *elbv2.Client, arns map[string]str
 	return out, nil
 }
 
+// apiHTTPClient reaches the API server with the admin kubeconfig in the
+// certs bucket, at the address the control plane published or, with a
+// tunnelPort, at that local port.
+func (e *Env) apiHTTPClient(ctx context.Context, out *Outputs, tunnelPort int) (*http.Client, string, error) {
+	kc, err := e.fetchKubeconfig(ctx, out, tunnelPort == 0)
+	if err != nil {
+		return nil, "", err
+	}
+	if tunnelPort != 0 {
+		if err := pointAtTunnel(kc, out.APIDNSName, tunnelPort); err != nil {
+			return nil, "", err
+		}
+	}
+	return kc.HTTPClient()
+}
+
 // etcdQuotas are the quota etcd runs with and the environment's of
 // configuredGiB; the running one is the environment's when no etcd pod is
 // found (the kubelet has not published it yet).
@@ -248,8 +264,9 @@ type ValidateOptions struct {
 // RunValidate checks that every node is Ready, every instance of the
 // cluster's groups has a Node, every NLB target is healthy, the etcd
 // database is well under its quota and its latest backup is recent,
-// through the API server with the admin kubeconfig and through AWS, until all hold or o.Wait has passed. It
-// returns the last round; the error says why the cluster is not valid.
+// through the API server with the admin kubeconfig and through AWS, until
+// all hold or o.Wait has passed. It returns the last round; the error says
+// why the cluster is not valid.
 func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationResult, error) {
 	out, err := e.AppliedOutputs(ctx)
 	if err != nil {
@@ -260,19 +277,12 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 	if err := requireAPIServer(out.Emulated && o.TunnelPort == 0); err != nil {
 		return nil, err
 	}
-	kc, err := e.fetchKubeconfig(ctx, out, o.TunnelPort == 0)
-	if err != nil {
-		return nil, err
-	}
-	if o.TunnelPort != 0 {
-		if err := pointAtTunnel(kc, out.APIDNSName, o.TunnelPort); err != nil {
-			return nil, err
-		}
-	}
-	client, server, err := kc.HTTPClient()
-	if err != nil {
-		return nil, err
-	}
+	return e.validateUntil(ctx, out, o)
+}
+
+// validateUntil runs validation rounds on the applied cluster of out until
+// one finds nothing wrong or o.Wait has passed.
+func (e *Env) validateUntil(ctx context.Context, out *Outputs, o ValidateOptions) (*ValidationResult, error) {
 	cfg, err := e.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -287,8 +297,13 @@ func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationRes
 	deadline := time.Now().Add(o.Wait)
 	for {
 		r := ValidationResult{Images: images, KeyState: keyState, imageFix: imageFix(e.Name, e.Config.AMIID), keyARN: out.KMSKeyARN}
-		nodes, nerr := nodeReadiness(ctx, client, server)
-		r.Nodes = nodes
+		// Fetched each round: a new cluster's control plane publishes its
+		// kubeconfig only once it has initialised, and a replacement its
+		// new address.
+		client, server, nerr := e.apiHTTPClient(ctx, out, o.TunnelPort)
+		if nerr == nil {
+			r.Nodes, nerr = nodeReadiness(ctx, client, server)
+		}
 		tgs, terr := targetHealth(ctx, lb, out.TargetGroupARNs, "")
 		r.TargetGroups = tgs
 		backup, berr := latestEtcdBackup(ctx, bucket, backupInterval)

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -19,8 +20,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/certstore"
+	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/localaws/localawstest"
 )
 
 func isExit(err error, code int) bool {
@@ -116,5 +125,84 @@ func TestNodeReadinessThroughTheAPIWithTheKubeconfigClientCert(t *testing.T) {
 	kc.Users[0].User.ClientKeyData = ""
 	if _, _, err := kc.HTTPClient(); err == nil || !strings.Contains(err.Error(), "client-key-data") {
 		t.Errorf("missing key not reported: %v", err)
+	}
+}
+
+// TestValidateWaitsForTheAdminKubeconfig: right after `kforge up` the
+// control plane has not published its admin kubeconfig yet; `validate
+// --wait` must wait for it, not give up at the first round. The certs
+// bucket and the cluster key are the emulator's, the API server a test
+// server that requires the kubeconfig's client certificate.
+func TestValidateWaitsForTheAdminKubeconfig(t *testing.T) {
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	ctx := context.Background()
+	s3c := awsx.S3Client(cfg, em.URL())
+	const bucket = "kforge-test-certs"
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.EtcdSnapshotKey), Body: strings.NewReader("snapshot")}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	clientCA, clientCAKey, _, _ := pemCert(t, "kubernetes", true, nil, nil)
+	_, _, certPEM, keyPEM := pemCert(t, "kubernetes-admin", false, clientCA, clientCAKey)
+	pool := x509.NewCertPool()
+	pool.AddCert(clientCA)
+	ready := corev1.NodeList{Items: []corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "ip-10-0-1-10"},
+		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}}}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/nodes":
+			_ = json.NewEncoder(w).Encode(ready)
+		case "/api/v1/namespaces/kube-system/pods":
+			_ = json.NewEncoder(w).Encode(corev1.PodList{})
+		case "/metrics":
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	defer srv.Close()
+	admin := fmt.Sprintf(`apiVersion: v1
+kind: Config
+current-context: admin@demo
+clusters:
+- name: demo
+  cluster: {server: %q, certificate-authority-data: %s}
+users:
+- name: admin
+  user: {client-certificate-data: %s, client-key-data: %s}
+contexts:
+- name: admin@demo
+  context: {cluster: demo, user: admin}
+`, srv.URL, base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})),
+		base64.StdEncoding.EncodeToString(certPEM), base64.StdEncoding.EncodeToString(keyPEM))
+
+	// Published a second into the wait, as a control plane does once it
+	// has initialised.
+	go func() {
+		time.Sleep(time.Second)
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.AdminConfKey), Body: strings.NewReader(admin)}); err != nil {
+			t.Error(err)
+		}
+	}()
+	ui := &recordingUI{}
+	e := &Env{Name: "dev", Config: &config.Cluster{Name: "dev", Region: "us-east-1"}, Endpoint: em.URL(), awsCfg: &cfg, opts: Options{UI: ui}}
+	out := &Outputs{CertsBucket: bucket, KMSKeyARN: aws.ToString(key.KeyMetadata.Arn)}
+	r, err := e.validateUntil(ctx, out, ValidateOptions{Wait: time.Minute, Interval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("validate --wait gave up: %v", err)
+	}
+	if len(r.Nodes) != 1 || !r.Nodes[0].Ready || r.EtcdBackup == nil || r.KeyState != "Enabled" {
+		t.Errorf("result %+v", r)
+	}
+	if len(ui.notes) == 0 || !strings.Contains(ui.notes[0], "does not exist yet") {
+		t.Errorf("the rounds before the kubeconfig named no reason: %q", ui.notes)
 	}
 }

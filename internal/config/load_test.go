@@ -79,6 +79,7 @@ dns: {domain: demo.example.org}
 ingress: {acmeEmail: ops@kforge.dev}
 workerPools:
   general: {max: 2}
+  edge: {min: 1, max: 2}
 `
 	c, err := loadString(t, doc)
 	if err != nil {

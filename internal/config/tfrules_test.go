@@ -79,6 +79,9 @@ var sharedRules = []sharedRule{
 	{"no pool runs ingress", "max: 3\n", "max: 3\n    ingress: false\n", "workerPools", "worker_pools", func(i *Inputs) {
 		i.WorkerPools = poolWith(func(p *PoolInputs) { p.Ingress = false })
 	}},
+	{"ingress pools all at min 0", "min: 1\n", "min: 0\n", "workerPools.general.min", "worker_pools", func(i *Inputs) {
+		i.WorkerPools = poolWith(func(p *PoolInputs) { p.MinSize = 0 })
+	}},
 	{"pool mixed architectures", "instanceTypes: [t3.medium]", "instanceTypes: [t3.medium, t4g.medium]", "workerPools.general.instanceTypes", "worker_pools", func(i *Inputs) {
 		i.WorkerPools = poolWith(func(p *PoolInputs) { p.InstanceTypes = []string{"t3.medium", "t4g.medium"} })
 	}},

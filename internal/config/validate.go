@@ -661,16 +661,24 @@ func (v *validator) workerPools() {
 			"at least one worker pool is required")
 		return
 	}
-	names := make([]string, 0, len(c.WorkerPools))
-	ingress := false
-	for name, p := range c.WorkerPools {
-		names = append(names, name)
-		ingress = ingress || p.RunsIngress()
+	names := slices.Sorted(maps.Keys(c.WorkerPools))
+	var ingress []string
+	keptUp := false
+	for _, name := range names {
+		if p := c.WorkerPools[name]; p.RunsIngress() {
+			ingress = append(ingress, name)
+			keptUp = keptUp || p.Min >= 1
+		}
 	}
-	sort.Strings(names)
-	if !ingress {
+	switch {
+	case len(ingress) == 0:
 		v.errorf("workerPools", "set ingress: true on a pool without NoSchedule/NoExecute taints",
 			"no pool runs the ingress controller, so the NLB target groups would stay empty")
+	case !keptUp:
+		// Traefik is a DaemonSet: Cluster Autoscaler takes a node that
+		// runs only DaemonSets for unneeded, and scales up for none.
+		v.errorf("workerPools."+ingress[0]+".min", "set min: 1 or more on a pool that runs ingress",
+			"every pool that runs the ingress controller has min 0: Cluster Autoscaler removes nodes that run only DaemonSets (the ingress controller is one) and adds none for them, so the NLB would be left without a target and every HTTP(S) request would fail")
 	}
 
 	// controlPlane has reported an unusable type; it counts for no architecture.

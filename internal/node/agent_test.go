@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kforge/kforge/internal/awsx"
+	"github.com/kforge/kforge/internal/cni"
 	"github.com/kforge/kforge/internal/kubeadm"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
 	"github.com/kforge/kforge/internal/testutil/golden"
@@ -667,4 +668,43 @@ func (s *stoppingJoin) Run(ctx context.Context, cmd Command) (string, error) {
 		return "", errors.New("error execution phase kubelet-start: cannot get Node: the server is currently unable to handle the request")
 	}
 	return s.recorder.Run(ctx, cmd)
+}
+
+// failingCNI is a CNI install that never succeeds (Cilium's chart
+// waiting out its timeout).
+type failingCNI struct{}
+
+func (failingCNI) InstallOrUpgrade(context.Context, string, map[string]any) (cni.Result, error) {
+	return cni.Result{}, errors.New("timed out waiting for the condition")
+}
+
+// A replacement control plane publishes its address and admin kubeconfig
+// as soon as kubeadm init has finished: kforge kubeconfig, validate and
+// roll read them to reach the API, which answers long before the CNI
+// install, the join material and the first backup are done, and must be
+// reachable when one of those keeps failing.
+func TestReplacementPublishesItsAddressBeforeTheCNI(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	c.bootstrapController(t, "first", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
+
+	h := newRecorder(t, "second")
+	a := c.controller(h, "10.0.3.30", "i-0cccccccccccccccc", fixedClock(t0.Add(48*time.Hour)))
+	a.Instance.PublicIP = "203.0.113.30"
+	a.CNI = failingCNI{}
+	if err := a.Bootstrap(ctx); err == nil || !strings.Contains(err.Error(), "timed out waiting") {
+		t.Fatalf("bootstrap with a failing CNI: %v", err)
+	}
+	var addrs apiAddresses
+	raw, err := c.bucket.Get(ctx, APIAddressesKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &addrs); err != nil || addrs.PrivateIP != "10.0.3.30" || addrs.PublicIP != "203.0.113.30" {
+		t.Errorf("api addresses %s (%v): want the replacement's", raw, err)
+	}
+	conf, err := c.bucket.Get(ctx, AdminConfKey)
+	if err != nil || string(conf) != h.file(adminConf) {
+		t.Errorf("admin kubeconfig in the bucket is not the replacement's (%v)", err)
+	}
 }

@@ -43,6 +43,12 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "restore", done: a.restoreDone, run: a.restore},
 		{name: "api-dns", run: a.pointAPIRecord},
 		{name: "kubeadm-init", done: a.fileExists(kubeadmInitMarker), run: a.kubeadmInit},
+		// The API answers from here on. kforge kubeconfig, validate and
+		// roll find it through these two objects, which the backup phase
+		// would write only after the CNI install and the first snapshot:
+		// a replacement would stay unreachable through kforge while one
+		// of those keeps failing.
+		{name: "publish-admin", run: a.backupAdmin},
 		cni,
 		// Before any worker can read the token: from here on only the
 		// agent's approver admits a joining kubelet, and its timer runs

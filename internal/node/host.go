@@ -93,23 +93,57 @@ func (ExecHost) Run(ctx context.Context, c Command) (string, error) {
 	return stdout.String(), nil
 }
 
-// WriteFile writes atomically (temp file and rename) so a reboot mid-write
-// never leaves half a config behind.
+// WriteFile writes atomically and durably: a temporary file, synced, then
+// renamed over path, and the directory synced, so that neither a crash nor
+// a power loss leaves half a file, or an empty one whose phase marker
+// survived. The temporary file's name starts with a dot: the kubelet runs
+// every other file in /etc/kubernetes/manifests as a static pod, and one
+// left there by a crash would shadow the manifest it was to replace.
 func (ExecHost) WriteFile(path string, data []byte, perm fs.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating directory for %s: %w", path, err)
 	}
-	tmp := path + ".kforge-tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
+	tmp := filepath.Join(dir, "."+filepath.Base(path)+".kforge-tmp")
+	if err := writeSynced(tmp, data, perm); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := os.Chmod(tmp, perm); err != nil {
-		return fmt.Errorf("setting mode of %s: %w", path, err)
-	}
 	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("renaming into %s: %w", path, err)
 	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
 	return nil
+}
+
+// writeSynced writes data to a new file at path with perm (whatever the
+// umask) and syncs it to disk.
+func writeSynced(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // Locker is a Host that holds exclusive locks shared with the other

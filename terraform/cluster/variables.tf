@@ -366,6 +366,15 @@ variable "worker_pools" {
     condition     = anytrue([for p in values(var.worker_pools) : coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))]))])
     error_message = "at least one worker pool must run ingress: set ingress = true on an untainted pool (by default every pool without NoSchedule/NoExecute taints does)."
   }
+
+  # The ingress controller is a DaemonSet: Cluster Autoscaler removes nodes
+  # that run only DaemonSets and adds none for them.
+  validation {
+    condition = !anytrue([for p in values(var.worker_pools) : coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))]))]) || anytrue([
+      for p in values(var.worker_pools) : p.min_size >= 1 if coalesce(p.ingress, !anytrue([for t in p.taints : can(regex(":(NoSchedule|NoExecute)$", t))]))
+    ])
+    error_message = "a worker pool that runs ingress must have min_size >= 1: Cluster Autoscaler removes nodes that run only DaemonSets (the ingress controller is one) and adds none for them, so the NLB would be left without a target."
+  }
 }
 
 variable "http_node_port" {

@@ -310,7 +310,7 @@ run "rejects_missing_architecture" {
   command = plan
   variables {
     worker_pools = {
-      arm = { instance_types = ["t4g.medium"], min_size = 0, desired_size = 1, max_size = 3 }
+      arm = { instance_types = ["t4g.medium"], min_size = 1, desired_size = 1, max_size = 3 }
     }
   }
   expect_failures = [aws_s3_object.cluster_config]

@@ -50,6 +50,12 @@ resource "aws_autoscaling_group" "this" {
   # zone, a type missing there) must not fail the apply and taint the
   # group; the wait still needs the desired instances InService.
   ignore_failed_scaling_activities = true
+  # Cluster Autoscaler removes the emptiest node, in whatever zone, with a
+  # decrementing termination, and so does kforge roll after its surge. With
+  # AZRebalance on, Auto Scaling then evens the zones out by launching a
+  # node and terminating a loaded one, evicting its pods a second time.
+  # Launches still go to the zone with the fewest instances.
+  suspended_processes = local.worker ? ["AZRebalance"] : []
 
   # A node boots with no way out until its group's egress rules exist: the
   # provider removes a new group's allow-all egress.

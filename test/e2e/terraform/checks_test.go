@@ -183,6 +183,9 @@ func checkAutoScaling(t *testing.T, ctx context.Context, c *clients, v clusterVa
 		}
 		checkCapacity(t, g, pool, spec)
 		checkDrainHook(t, ctx, c, aws.ToString(g.AutoScalingGroupName), true)
+		if len(g.SuspendedProcesses) != 1 || aws.ToString(g.SuspendedProcesses[0].ProcessName) != "AZRebalance" {
+			t.Errorf("pool %s suspends %+v, want AZRebalance alone (Cluster Autoscaler's terminations must not be rebalanced)", pool, g.SuspendedProcesses)
+		}
 		for _, taint := range spec.Taints {
 			kv, effect, _ := strings.Cut(taint, ":")
 			k, val, _ := strings.Cut(kv, "=")

@@ -141,6 +141,10 @@ run "controller_role_only" {
     error_message = "no node ports and no target groups on the control plane"
   }
   assert {
+    condition     = length(aws_autoscaling_group.this["controller"].suspended_processes) == 0
+    error_message = "the control plane's group of one suspends nothing"
+  }
+  assert {
     condition     = !anytrue([for t in aws_autoscaling_group.this["controller"].tag : startswith(t.key, "k8s.io/cluster-autoscaler/") || t.key == "kforge.io/pool"])
     error_message = "no Cluster Autoscaler discovery or pool tags on the control plane"
   }

@@ -67,6 +67,10 @@ run "pools" {
     error_message = "only ingress pools in both target groups (the tainted system pool in none); every pool in every zone"
   }
   assert {
+    condition     = alltrue([for g in aws_autoscaling_group.this : g.suspended_processes == toset(["AZRebalance"])])
+    error_message = "worker groups suspend AZRebalance: a Cluster Autoscaler or roll termination must not make Auto Scaling replace a loaded node in another zone"
+  }
+  assert {
     condition     = alltrue([for g in aws_autoscaling_group.this : length(g.instance_refresh) == 0])
     error_message = "no automatic instance refresh: a launch template change must not replace running nodes"
   }
