@@ -56,6 +56,9 @@ type ValidationResult struct {
 	// Images are the images the launch templates boot: one that cannot
 	// launch is a problem, since no failed node would be replaced.
 	Images []ImageStatus `json:"images,omitempty"`
+	// Certificates are the cluster CA's, the admin's and the API server's
+	// (certexpiry.go).
+	Certificates []Certificate `json:"certificates,omitempty"`
 	// EtcdBackup is the latest etcd snapshot a replacement control plane
 	// would restore (etcdbackup.go).
 	EtcdBackup *EtcdBackup `json:"etcd_backup,omitempty"`
@@ -90,6 +93,9 @@ func (r ValidationResult) Lines() []string {
 	}
 	if r.EtcdBackup != nil {
 		lines = append(lines, r.EtcdBackup.Line(time.Now()))
+	}
+	for _, c := range r.Certificates {
+		lines = append(lines, c.Line(time.Now()))
 	}
 	for _, i := range r.Images {
 		lines = append(lines, i.Line(time.Now()))
@@ -190,17 +196,18 @@ func targetHealth(ctx context.Context, client *elbv2.Client, arns map[string]str
 // apiHTTPClient reaches the API server with the admin kubeconfig in the
 // certs bucket, at the address the control plane published or, with a
 // tunnelPort, at that local port.
-func (e *Env) apiHTTPClient(ctx context.Context, out *Outputs, tunnelPort int) (*http.Client, string, error) {
+func (e *Env) apiHTTPClient(ctx context.Context, out *Outputs, tunnelPort int) (*Kubeconfig, *http.Client, string, error) {
 	kc, err := e.fetchKubeconfig(ctx, out, tunnelPort == 0)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if tunnelPort != 0 {
 		if err := pointAtTunnel(kc, out.APIDNSName, tunnelPort); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 	}
-	return kc.HTTPClient()
+	client, server, err := kc.HTTPClient()
+	return kc, client, server, err
 }
 
 // etcdQuotas are the quota etcd runs with and the environment's of
@@ -240,6 +247,11 @@ func (r *ValidationResult) evaluate() {
 			r.Problems = append(r.Problems, p)
 		}
 	}
+	for _, c := range r.Certificates {
+		if p := c.Problem(time.Now()); p != "" {
+			r.Problems = append(r.Problems, p)
+		}
+	}
 	for _, tg := range r.TargetGroups {
 		if tg.Targets == 0 {
 			r.Problems = append(r.Problems, "target group "+tg.Name+" has no targets")
@@ -263,10 +275,10 @@ type ValidateOptions struct {
 
 // RunValidate checks that every node is Ready, every instance of the
 // cluster's groups has a Node, every NLB target is healthy, the etcd
-// database is well under its quota and its latest backup is recent,
-// through the API server with the admin kubeconfig and through AWS, until
-// all hold or o.Wait has passed. It returns the last round; the error says
-// why the cluster is not valid.
+// database is well under its quota, its latest backup is recent and no
+// certificate is close to expiring, through the API server with the admin
+// kubeconfig and through AWS, until all hold or o.Wait has passed. It
+// returns the last round; the error says why the cluster is not valid.
 func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationResult, error) {
 	out, err := e.AppliedOutputs(ctx)
 	if err != nil {
@@ -300,7 +312,7 @@ func (e *Env) validateUntil(ctx context.Context, out *Outputs, o ValidateOptions
 		// Fetched each round: a new cluster's control plane publishes its
 		// kubeconfig only once it has initialised, and a replacement its
 		// new address.
-		client, server, nerr := e.apiHTTPClient(ctx, out, o.TunnelPort)
+		kc, client, server, nerr := e.apiHTTPClient(ctx, out, o.TunnelPort)
 		if nerr == nil {
 			r.Nodes, nerr = nodeReadiness(ctx, client, server)
 		}
@@ -310,14 +322,15 @@ func (e *Env) validateUntil(ctx context.Context, out *Outputs, o ValidateOptions
 		if berr == nil {
 			r.EtcdBackup = &backup
 		}
-		var serr, qerr, ierr error
+		var serr, qerr, ierr, cerr error
 		if nerr == nil {
+			r.Certificates, cerr = apiCertificates(ctx, kc, client, server)
 			r.Instances, ierr = groupInstances(ctx, groups, out)
 			r.EtcdDBBytes, _, serr = etcdDBSize(ctx, client, server)
 			r.EtcdQuotaBytes, r.ConfiguredEtcdQuotaBytes, qerr = etcdQuotas(ctx, client, server, e.Config.ControlPlane.EtcdQuotaGiB)
 		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr, ierr, serr, qerr, berr, imerr, kerr} {
+		for _, err := range []error{nerr, terr, ierr, serr, qerr, cerr, berr, imerr, kerr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

@@ -54,7 +54,7 @@ func pemCert(t *testing.T, cn string, isCA bool, parent *x509.Certificate, paren
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"kubeadm:cluster-admins"}},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour), IsCA: isCA, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(365 * 24 * time.Hour), IsCA: isCA, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if parent == nil {
 		parent, parentKey = tmpl, key
@@ -199,7 +199,7 @@ contexts:
 	if err != nil {
 		t.Fatalf("validate --wait gave up: %v", err)
 	}
-	if len(r.Nodes) != 1 || !r.Nodes[0].Ready || r.EtcdBackup == nil || r.KeyState != "Enabled" {
+	if len(r.Nodes) != 1 || !r.Nodes[0].Ready || r.EtcdBackup == nil || r.KeyState != "Enabled" || len(r.Certificates) != 3 {
 		t.Errorf("result %+v", r)
 	}
 	if len(ui.notes) == 0 || !strings.Contains(ui.notes[0], "does not exist yet") {
