@@ -115,7 +115,7 @@ func TestUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := c.kforge(ctx, "validate", "local", "--tunnel-port", port, "--wait", "5m", "--interval", "10s")
-	t.Logf("kforge validate local:\n%s", textlines.Last(out, 12))
+	t.Logf("kforge validate local:\n%s", textlines.Last(out, 20))
 	if err != nil {
 		t.Fatalf("kforge validate local: %v", err)
 	}
@@ -129,6 +129,17 @@ func TestUp(t *testing.T) {
 	// The quota etcd runs with, off its mirror pod: the environment's.
 	if !regexp.MustCompile(`(?m)^etcd database [0-9]+ MiB of its 2048 MiB quota$`).MatchString(out) || strings.Contains(out, "etcd quota: the environment sets") {
 		t.Errorf("kforge validate local does not report the etcd database under the environment's 2048 MiB quota:\n%s", out)
+	}
+	// The snapshot the control plane's first backup uploaded, and the
+	// certificates its kubeadm issued: a CA for ten years, the admin's and
+	// the API server's (read in the TLS handshake) for one.
+	if !regexp.MustCompile(`(?m)^etcd backup controller/etcd/latest\.db taken [0-9hm]+ ago \([0-9]+ MiB; every 15m\)$`).MatchString(out) {
+		t.Errorf("kforge validate local does not report the control plane's etcd backup:\n%s", out)
+	}
+	for _, want := range []string{`certificate cluster CA expires \S+ \((364[0-9]|365[0-9]) days\)`, `certificate admin client certificate expires \S+ \(36[45] days\)`, `certificate API server serving certificate expires \S+ \(36[45] days\)`} {
+		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(out) {
+			t.Errorf("kforge validate local does not report %s:\n%s", want, out)
+		}
 	}
 	// The image every group boots (envs/local.yaml's amiID), as EC2 describes it.
 	if !regexp.MustCompile(`(?m)^image ami-760aaa0f available \(control-plane, `).MatchString(out) {
