@@ -296,8 +296,8 @@ func TestPrerequisitesSetKubeadmsPauseAsContainerdsSandbox(t *testing.T) {
 	}
 	h.assertOrder(t, "dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubeadm-1.36.6 kubectl-1.36.6",
 		"kubeadm config images list --kubernetes-version v1.36.6", "systemctl restart containerd")
-	if got := containerdconf.SandboxImage(t, h.file("/etc/containerd/config.toml")); got != "registry.k8s.io/pause:3.10.1" {
-		t.Errorf("containerd's sandbox image = %q, want kubeadm's registry.k8s.io/pause:3.10.1", got)
+	if got := containerdconf.SandboxImage(t, h.file("/etc/containerd/config.toml")); got != "registry.k8s.io/pause:3.10.2" {
+		t.Errorf("containerd's sandbox image = %q, want kubeadm's registry.k8s.io/pause:3.10.2", got)
 	}
 
 	// Without kubeadm's answer no config is written and containerd keeps

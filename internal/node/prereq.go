@@ -126,8 +126,14 @@ func (a *Agent) installUnitsPhase() phase {
 // limits).
 const prerequisitesRevision = 4
 
+// prerequisitesMarker is the prerequisites phase's marker for the cluster's
+// Kubernetes version.
+func (a *Agent) prerequisitesMarker() string {
+	return fmt.Sprintf("%s/prerequisites-%s-r%d.done", stateDir, a.Cluster.KubernetesVersion, prerequisitesRevision)
+}
+
 func (a *Agent) prerequisitesPhase() phase {
-	marker := fmt.Sprintf("%s/prerequisites-%s-r%d.done", stateDir, a.Cluster.KubernetesVersion, prerequisitesRevision)
+	marker := a.prerequisitesMarker()
 	v := a.Cluster.KubernetesVersion
 	return phase{
 		name: "prerequisites",
@@ -169,32 +175,7 @@ func (a *Agent) prerequisitesPhase() phase {
 			if err := a.runAll(ctx, steps...); err != nil {
 				return err
 			}
-			defaults, err := a.run(ctx, "containerd", "config", "default")
-			if err != nil {
-				return err
-			}
-			// kubeadm is installed by now: it names the pause its release pulls.
-			images, err := a.kubeadmImages(ctx)
-			if err != nil {
-				return err
-			}
-			conf, err := ContainerdConfig(defaults, images)
-			if err != nil {
-				return err
-			}
-			if a.lab != nil && a.lab.NoNewKeyring {
-				if !strings.Contains(conf, "NoNewKeyring = false") {
-					return fmt.Errorf("containerd default config has no NoNewKeyring setting for the lab's nodes")
-				}
-				conf = strings.ReplaceAll(conf, "NoNewKeyring = false", "NoNewKeyring = true")
-			}
-			if a.lab != nil && a.lab.RestrictOOMScoreAdj {
-				if !strings.Contains(conf, "restrict_oom_score_adj = false") {
-					return fmt.Errorf("containerd default config has no restrict_oom_score_adj setting for the lab's nodes")
-				}
-				conf = strings.ReplaceAll(conf, "restrict_oom_score_adj = false", "restrict_oom_score_adj = true")
-			}
-			if err := a.Host.WriteFile("/etc/containerd/config.toml", []byte(conf), 0o644); err != nil {
+			if err := a.writeContainerdConfig(ctx); err != nil {
 				return err
 			}
 			if err := a.runAll(ctx,
@@ -211,6 +192,38 @@ func (a *Agent) prerequisitesPhase() phase {
 			return a.Host.WriteFile(marker, []byte(v+"\n"), 0o644)
 		},
 	}
+}
+
+// writeContainerdConfig writes containerd's configuration: its own
+// defaults, with the systemd cgroup driver and the sandbox image set to the
+// pause the installed kubeadm names for the cluster's release.
+func (a *Agent) writeContainerdConfig(ctx context.Context) error {
+	defaults, err := a.run(ctx, "containerd", "config", "default")
+	if err != nil {
+		return err
+	}
+	// kubeadm is installed by now: it names the pause its release pulls.
+	images, err := a.kubeadmImages(ctx)
+	if err != nil {
+		return err
+	}
+	conf, err := ContainerdConfig(defaults, images)
+	if err != nil {
+		return err
+	}
+	if a.lab != nil && a.lab.NoNewKeyring {
+		if !strings.Contains(conf, "NoNewKeyring = false") {
+			return fmt.Errorf("containerd default config has no NoNewKeyring setting for the lab's nodes")
+		}
+		conf = strings.ReplaceAll(conf, "NoNewKeyring = false", "NoNewKeyring = true")
+	}
+	if a.lab != nil && a.lab.RestrictOOMScoreAdj {
+		if !strings.Contains(conf, "restrict_oom_score_adj = false") {
+			return fmt.Errorf("containerd default config has no restrict_oom_score_adj setting for the lab's nodes")
+		}
+		conf = strings.ReplaceAll(conf, "restrict_oom_score_adj = false", "restrict_oom_score_adj = true")
+	}
+	return a.Host.WriteFile("/etc/containerd/config.toml", []byte(conf), 0o644)
 }
 
 // kubeadmImages asks the installed kubeadm which images it pulls for the

@@ -293,7 +293,13 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		n := int(tokenSeq.Add(1))
 		return fmt.Sprintf("%s%d.%016d\n", strings.Repeat("a", 5), n%10, n), nil
 	case strings.HasPrefix(line, "kubeadm config images list"):
-		return "registry.k8s.io/kube-apiserver:v1.36.6\nregistry.k8s.io/pause:3.10.1\nregistry.k8s.io/etcd:3.6.5-0\n", nil
+		// Each release's kubeadm names its own pause (1.35's 3.10.1,
+		// 1.36's 3.10.2).
+		pause := "3.10.2"
+		if strings.HasPrefix(arg("--kubernetes-version"), "v1.35.") {
+			pause = "3.10.1"
+		}
+		return "registry.k8s.io/kube-apiserver:v1.36.6\nregistry.k8s.io/pause:" + pause + "\nregistry.k8s.io/etcd:3.6.5-0\n", nil
 	case strings.HasPrefix(line, "curl") && arg("-o") != "":
 		body := "bundle from " + c.Args[len(c.Args)-1]
 		return "", r.WriteFile(arg("-o"), []byte(body), 0o644)

@@ -156,12 +156,27 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		return fmt.Errorf("draining %s before its kubelet is upgraded to %s (it stays cordoned; the next run retries): %w", node, want, err)
 	}
 	a.logger().Info("control plane node drained", "node", node)
+	if err := a.runAll(ctx, Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes", "kubelet-"+want, "kubectl-"+want)); err != nil {
+		return fmt.Errorf("upgrading the control plane's kubelet to %s: %w", want, err)
+	}
+	// The new kubeadm names its release's pause: containerd's sandbox
+	// image follows it, as the host setup sets it at boot (a restart of
+	// containerd leaves running containers running).
+	if err := a.writeContainerdConfig(ctx); err != nil {
+		return fmt.Errorf("configuring containerd for %s: %w", want, err)
+	}
 	if err := a.runAll(ctx,
-		Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes", "kubelet-"+want, "kubectl-"+want),
+		Cmd("systemctl", "restart", "containerd"),
 		Cmd("systemctl", "daemon-reload"),
 		Cmd("systemctl", "restart", "kubelet"),
 	); err != nil {
 		return fmt.Errorf("upgrading the control plane's kubelet to %s: %w", want, err)
+	}
+	// The host is now set up for the new version as a boot would set it
+	// up: without the marker, the next reboot would run the whole host
+	// setup again on a control plane in service.
+	if err := a.Host.WriteFile(a.prerequisitesMarker(), []byte(want+"\n"), 0o644); err != nil {
+		return err
 	}
 	return a.backInService(ctx, node, want)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kforge/kforge/internal/testutil/containerdconf"
 )
 
 // The control plane's agent upgrades to cluster.json's version: snapshot
@@ -44,6 +46,9 @@ func TestUpgradeControlPlane(t *testing.T) {
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf drain ip-10-0-1-10.eu-west-1.compute.internal --ignore-daemonsets --delete-emptydir-data --timeout=5m0s",
 		"dnf install -y --disableexcludes=kubernetes kubelet-1.36.6 kubectl-1.36.6",
+		// containerd's sandbox image follows the new kubeadm's pause.
+		"kubeadm config images list --kubernetes-version v1.36.6",
+		"systemctl restart containerd",
 		"systemctl restart kubelet",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=jsonpath={.status.nodeInfo.kubeletVersion}=v1.36.6 node/ip-10-0-1-10.eu-west-1.compute.internal --timeout=5m",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf wait --for=condition=Ready node/ip-10-0-1-10.eu-west-1.compute.internal --timeout=5m",
@@ -65,6 +70,14 @@ func TestUpgradeControlPlane(t *testing.T) {
 	// Workers of the new minor may join now: the join material says so.
 	if j, err := ReadJoin(ctx, c.bucket); err != nil || j.ControlPlaneVersion != "1.36.6" {
 		t.Errorf("join material after the upgrade: control_plane_version %q (%v), want 1.36.6", j.ControlPlaneVersion, err)
+	}
+	if got := containerdconf.SandboxImage(t, h.file("/etc/containerd/config.toml")); got != "registry.k8s.io/pause:3.10.2" {
+		t.Errorf("containerd's sandbox image after the upgrade = %q, want 1.36's kubeadm's registry.k8s.io/pause:3.10.2", got)
+	}
+	// The host counts as set up for 1.36.6: a reboot does not run the
+	// host setup again on the control plane in service.
+	if done, err := a.prerequisitesPhase().done(ctx); err != nil || !done {
+		t.Errorf("after the upgrade the host setup for 1.36.6 counts as not done (%v): a reboot would run it again", err)
 	}
 	// The snapshot went to the bucket before kubeadm ran: its key is there.
 	if _, err := c.bucket.Get(ctx, EtcdSnapshotKey); err != nil {
