@@ -20,8 +20,9 @@ func newKubeconfigCmd(app *App) *cobra.Command {
 			"only from admin_cidrs. The credential is the long-lived kubeadm admin certificate: keep the file private.\n" +
 			"A private control plane (no public address, as in prod) is reached through an SSM port forward:\n" +
 			"--tunnel-port N points the server at https://127.0.0.1:N with tls-server-name api.<domain>; start\n" +
-			"the forward with `aws ssm start-session --target <controller instance> --document-name\n" +
-			"AWS-StartPortForwardingSession --parameters portNumber=6443,localPortNumber=N` (docs/NODES.md).",
+			"the forward through a worker, which outlives a control-plane replacement: `aws ssm start-session --target\n" +
+			"<worker instance> --document-name AWS-StartPortForwardingSessionToRemoteHost --parameters\n" +
+			"host=api.<domain>,portNumber=6443,localPortNumber=N` (docs/NODES.md).",
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			server := cluster.KubeconfigServer{Private: private, Tunnel: cmd.Flags().Changed("tunnel-port"), TunnelPort: tunnelPort}
@@ -46,6 +47,6 @@ func newKubeconfigCmd(app *App) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&file, "file", "", "where to write the kubeconfig (default <workdir>/<env>/admin.conf)")
 	cmd.Flags().BoolVar(&private, "private", false, "keep the server at https://api.<domain>:6443 (from inside the VPC or over a VPN)")
-	cmd.Flags().IntVar(&tunnelPort, "tunnel-port", 0, "point the server at https://127.0.0.1:<port> (an SSM port forward to the control plane's 6443), verifying TLS against api.<domain>")
+	cmd.Flags().IntVar(&tunnelPort, "tunnel-port", 0, "point the server at https://127.0.0.1:<port> (an SSM port forward through a worker to api.<domain>:6443), verifying TLS against api.<domain>")
 	return cmd
 }
