@@ -283,7 +283,7 @@ run "mixed_architectures" {
     agent_binary_paths = { amd64 = "tests/fixtures/kforge-node", arm64 = "tests/fixtures/kforge-node-arm64" }
     worker_pools = {
       general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3 }
-      arm     = { instance_types = ["t4g.medium", "m7g.medium"], min_size = 0, desired_size = 1, max_size = 3, capacity = "spot" }
+      arm     = { instance_types = ["t4g.medium", "c7g.large"], min_size = 0, desired_size = 1, max_size = 3, capacity = "spot" }
     }
   }
   assert {

@@ -25,7 +25,7 @@ variables {
       ingress        = false
     }
     spot = {
-      instance_types = ["t4g.medium", "m6g.medium", "m7g.medium"]
+      instance_types = ["t4g.medium", "c6g.large", "c7g.large"]
       min_size       = 0
       desired_size   = 2
       max_size       = 4
@@ -93,7 +93,7 @@ run "pools" {
     error_message = "a spot pool: on-demand base, Spot above it, price-capacity-optimized, capacity rebalance"
   }
   assert {
-    condition     = [for o in aws_autoscaling_group.this["spot"].mixed_instances_policy[0].launch_template[0].override : o.instance_type] == ["t4g.medium", "m6g.medium", "m7g.medium"]
+    condition     = [for o in aws_autoscaling_group.this["spot"].mixed_instances_policy[0].launch_template[0].override : o.instance_type] == ["t4g.medium", "c6g.large", "c7g.large"]
     error_message = "the spot pool's types as overrides, in order"
   }
   assert {
