@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -46,16 +45,7 @@ func TestAPICertificatesFromTheKubeconfigAndTheServer(t *testing.T) {
 	client, _, certPEM, keyPEM := pemCert(t, "kubernetes-admin", false, clientCA, clientCAKey)
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	defer srv.Close()
-	var kc Kubeconfig
-	kc.CurrentContext = "admin@demo"
-	kc.Clusters = []KubeconfigClust{{Name: "demo"}}
-	kc.Clusters[0].Cluster.Server = srv.URL
-	kc.Clusters[0].Cluster.CertificateAuthorityData = base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
-	kc.Users = []KubeconfigUser{{Name: "admin"}}
-	kc.Users[0].User.ClientCertificateData = base64.StdEncoding.EncodeToString(certPEM)
-	kc.Users[0].User.ClientKeyData = base64.StdEncoding.EncodeToString(keyPEM)
-	kc.Contexts = []KubeconfigCtx{{Name: "admin@demo"}}
-	kc.Contexts[0].Context.Cluster, kc.Contexts[0].Context.User = "demo", "admin"
+	kc := adminKubeconfig(srv.URL, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), certPEM, keyPEM)
 	httpClient, server, err := kc.HTTPClient()
 	if err != nil {
 		t.Fatal(err)

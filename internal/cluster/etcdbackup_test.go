@@ -6,27 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
-	"github.com/kforge/kforge/internal/localaws/localawstest"
-	"github.com/kforge/kforge/internal/node"
 )
 
 // TestEtcdBackupFromTheBucket reads the latest snapshot's time and size
 // from the certs bucket on the emulator: none before the first backup, a
 // fresh one after it.
 func TestEtcdBackupFromTheBucket(t *testing.T) {
-	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	_, _, b := certsBucketForTest(t)
 	ctx := context.Background()
-	client := awsx.S3Client(cfg, em.URL())
-	const bucket = "kforge-test-certs"
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	b := node.S3Bucket{Client: client, Name: bucket}
 
 	none, err := latestEtcdBackup(ctx, b, 15*time.Minute)
 	if err != nil {
@@ -36,10 +24,7 @@ func TestEtcdBackupFromTheBucket(t *testing.T) {
 		t.Errorf("no snapshot yet: %+v, problem %q", none, none.Problem(time.Now()))
 	}
 
-	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.EtcdSnapshotKey),
-		Body: strings.NewReader(strings.Repeat("e", 3<<20))}); err != nil {
-		t.Fatal(err)
-	}
+	putObject(t, b, certstore.EtcdSnapshotKey, []byte(strings.Repeat("e", 3<<20)))
 	fresh, err := latestEtcdBackup(ctx, b, 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)

@@ -19,10 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
-	"github.com/kforge/kforge/internal/localaws/localawstest"
-	"github.com/kforge/kforge/internal/node"
 	"github.com/kforge/kforge/internal/testutil/kubeapi"
 	"github.com/kforge/kforge/internal/wait"
 )
@@ -198,14 +195,9 @@ func TestDeleteOldNodeAgainstARealAPIServer(t *testing.T) {
 // roll stops before the termination when that quota would not hold it. The
 // size is the object's in the certs bucket, read on the emulator.
 func TestControlPlaneRollRefusesAQuotaBelowTheSnapshot(t *testing.T) {
-	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	_, _, b := certsBucketForTest(t)
 	ctx := context.Background()
-	client := awsx.S3Client(cfg, em.URL())
-	const bucket = "kforge-test-certs"
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	b := node.S3Bucket{Client: client, Name: bucket}
+	client, bucket := b.Client, b.Name
 	var missing *s3types.NotFound
 	if err := snapshotFitsQuota(ctx, b, certstore.EtcdSnapshotKey, 2); !errors.As(err, &missing) || !strings.Contains(err.Error(), certstore.EtcdSnapshotKey) {
 		t.Errorf("no snapshot: %v, want S3's NotFound in an error naming %s", err, certstore.EtcdSnapshotKey)

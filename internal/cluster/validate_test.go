@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,7 +13,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -25,11 +25,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/certstore"
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/localaws/localawstest"
+	"github.com/kforge/kforge/internal/node"
 )
 
 func isExit(err error, code int) bool {
@@ -68,6 +70,44 @@ func pemCert(t *testing.T, cn string, isCA bool, parent *x509.Certificate, paren
 	return cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 }
 
+// adminKubeconfig is a kubeconfig of one context, admin@demo, for server
+// with its CA and the admin's client certificate and key (all PEM).
+func adminKubeconfig(server string, caPEM, certPEM, keyPEM []byte) Kubeconfig {
+	var kc Kubeconfig
+	kc.CurrentContext = "admin@demo"
+	kc.Clusters = []KubeconfigClust{{Name: "demo"}}
+	kc.Clusters[0].Cluster.Server = server
+	kc.Clusters[0].Cluster.CertificateAuthorityData = base64.StdEncoding.EncodeToString(caPEM)
+	kc.Users = []KubeconfigUser{{Name: "admin"}}
+	kc.Users[0].User.ClientCertificateData = base64.StdEncoding.EncodeToString(certPEM)
+	kc.Users[0].User.ClientKeyData = base64.StdEncoding.EncodeToString(keyPEM)
+	kc.Contexts = []KubeconfigCtx{{Name: "admin@demo"}}
+	kc.Contexts[0].Context.Cluster, kc.Contexts[0].Context.User = "demo", "admin"
+	return kc
+}
+
+// certsBucketForTest is an empty certs bucket on a new emulator, with the
+// emulator's configuration and address.
+func certsBucketForTest(t *testing.T) (aws.Config, string, node.S3Bucket) {
+	t.Helper()
+	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	client := awsx.S3Client(cfg, em.URL())
+	const bucket = "kforge-test-certs"
+	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, em.URL(), node.S3Bucket{Client: client, Name: bucket}
+}
+
+// putObject writes body at key in b, unencrypted (the emulator's bucket
+// has no key).
+func putObject(t *testing.T, b node.S3Bucket, key string, body []byte) {
+	t.Helper()
+	if _, err := b.Client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestNodeReadinessThroughTheAPIWithTheKubeconfigClientCert(t *testing.T) {
 	clientCA, clientCAKey, _, _ := pemCert(t, "kubernetes", true, nil, nil)
 	_, _, certPEM, keyPEM := pemCert(t, "kubernetes-admin", false, clientCA, clientCAKey)
@@ -92,16 +132,7 @@ func TestNodeReadinessThroughTheAPIWithTheKubeconfigClientCert(t *testing.T) {
 	defer srv.Close()
 	serverCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 
-	var kc Kubeconfig
-	kc.CurrentContext = "admin@demo"
-	kc.Clusters = []KubeconfigClust{{Name: "demo"}}
-	kc.Clusters[0].Cluster.Server = srv.URL
-	kc.Clusters[0].Cluster.CertificateAuthorityData = base64.StdEncoding.EncodeToString(serverCA)
-	kc.Users = []KubeconfigUser{{Name: "admin"}}
-	kc.Users[0].User.ClientCertificateData = base64.StdEncoding.EncodeToString(certPEM)
-	kc.Users[0].User.ClientKeyData = base64.StdEncoding.EncodeToString(keyPEM)
-	kc.Contexts = []KubeconfigCtx{{Name: "admin@demo"}}
-	kc.Contexts[0].Context.Cluster, kc.Contexts[0].Context.User = "demo", "admin"
+	kc := adminKubeconfig(srv.URL, serverCA, certPEM, keyPEM)
 
 	client, server, err := kc.HTTPClient()
 	if err != nil {
@@ -134,16 +165,9 @@ func TestNodeReadinessThroughTheAPIWithTheKubeconfigClientCert(t *testing.T) {
 // bucket and the cluster key are the emulator's, the API server a test
 // server that requires the kubeconfig's client certificate.
 func TestValidateWaitsForTheAdminKubeconfig(t *testing.T) {
-	cfg, em := localawstest.ConfigForTest(t, "us-east-1")
+	cfg, endpoint, b := certsBucketForTest(t)
 	ctx := context.Background()
-	s3c := awsx.S3Client(cfg, em.URL())
-	const bucket = "kforge-test-certs"
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.EtcdSnapshotKey), Body: strings.NewReader("snapshot")}); err != nil {
-		t.Fatal(err)
-	}
+	putObject(t, b, certstore.EtcdSnapshotKey, []byte("snapshot"))
 	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -169,32 +193,20 @@ func TestValidateWaitsForTheAdminKubeconfig(t *testing.T) {
 	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
 	srv.StartTLS()
 	defer srv.Close()
-	admin := fmt.Sprintf(`apiVersion: v1
-kind: Config
-current-context: admin@demo
-clusters:
-- name: demo
-  cluster: {server: %q, certificate-authority-data: %s}
-users:
-- name: admin
-  user: {client-certificate-data: %s, client-key-data: %s}
-contexts:
-- name: admin@demo
-  context: {cluster: demo, user: admin}
-`, srv.URL, base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})),
-		base64.StdEncoding.EncodeToString(certPEM), base64.StdEncoding.EncodeToString(keyPEM))
+	admin, err := yaml.Marshal(adminKubeconfig(srv.URL, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), certPEM, keyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Published a second into the wait, as a control plane does once it
 	// has initialised.
 	go func() {
 		time.Sleep(time.Second)
-		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(certstore.AdminConfKey), Body: strings.NewReader(admin)}); err != nil {
-			t.Error(err)
-		}
+		putObject(t, b, certstore.AdminConfKey, admin)
 	}()
 	ui := &recordingUI{}
-	e := &Env{Name: "dev", Config: &config.Cluster{Name: "dev", Region: "us-east-1"}, Endpoint: em.URL(), awsCfg: &cfg, opts: Options{UI: ui}}
-	out := &Outputs{CertsBucket: bucket, KMSKeyARN: aws.ToString(key.KeyMetadata.Arn)}
+	e := &Env{Name: "dev", Config: &config.Cluster{Name: "dev", Region: "us-east-1"}, Endpoint: endpoint, awsCfg: &cfg, opts: Options{UI: ui}}
+	out := &Outputs{CertsBucket: b.Name, KMSKeyARN: aws.ToString(key.KeyMetadata.Arn)}
 	r, err := e.validateUntil(ctx, out, ValidateOptions{Wait: time.Minute, Interval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("validate --wait gave up: %v", err)
