@@ -199,6 +199,27 @@ func TestUpgradeControlPlaneLabCgroupV1(t *testing.T) {
 	}
 }
 
+// The upgrade writes containerd's configuration again for the new pause:
+// on a lab node it must keep the lab's runtime settings, which the
+// bootstrap loads but an upgrade run, outside the bootstrap, must load
+// itself. Without them the lab's runc cannot start a container, and the
+// upgraded control plane never came back (seen in the lab's Upgrade).
+func TestUpgradeKeepsTheLabsContainerdSettings(t *testing.T) {
+	h, a := upgrading(t, "local")
+	ctx := context.Background()
+	_ = h.WriteFile(LabSettingsPath, []byte(`{"noNewKeyring":true,"restrictOOMScoreAdj":true}`), 0o644)
+	a.lab = nil // a new process: kforge node upgrade-control-plane
+	if err := a.UpgradeControlPlane(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conf := h.file("/etc/containerd/config.toml")
+	for _, want := range []string{"NoNewKeyring = true", "restrict_oom_score_adj = true", "sandbox = 'registry.k8s.io/pause:3.10.2'"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("containerd's configuration after the lab node's upgrade lacks %q", want)
+		}
+	}
+}
+
 // upgrading is a control plane bootstrapped at 1.35.10 whose cluster.json
 // now asks for 1.36.6, an hour later.
 func upgrading(t *testing.T, env string) (*recorder, *Agent) {
