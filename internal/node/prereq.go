@@ -196,8 +196,15 @@ func (a *Agent) prerequisitesPhase() phase {
 
 // writeContainerdConfig writes containerd's configuration: its own
 // defaults, with the systemd cgroup driver and the sandbox image set to the
-// pause the installed kubeadm names for the cluster's release.
+// pause the installed kubeadm names for the cluster's release. A lab
+// node's runtime settings are read here, whichever command writes it (the
+// bootstrap, the control plane's upgrade): without them the lab's runc
+// starts no container.
 func (a *Agent) writeContainerdConfig(ctx context.Context) error {
+	lab, err := a.labSettings()
+	if err != nil {
+		return err
+	}
 	defaults, err := a.run(ctx, "containerd", "config", "default")
 	if err != nil {
 		return err
@@ -211,13 +218,13 @@ func (a *Agent) writeContainerdConfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if a.lab != nil && a.lab.NoNewKeyring {
+	if lab != nil && lab.NoNewKeyring {
 		if !strings.Contains(conf, "NoNewKeyring = false") {
 			return fmt.Errorf("containerd default config has no NoNewKeyring setting for the lab's nodes")
 		}
 		conf = strings.ReplaceAll(conf, "NoNewKeyring = false", "NoNewKeyring = true")
 	}
-	if a.lab != nil && a.lab.RestrictOOMScoreAdj {
+	if lab != nil && lab.RestrictOOMScoreAdj {
 		if !strings.Contains(conf, "restrict_oom_score_adj = false") {
 			return fmt.Errorf("containerd default config has no restrict_oom_score_adj setting for the lab's nodes")
 		}

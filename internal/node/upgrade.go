@@ -92,11 +92,6 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		a.logger().Info("control plane runs cluster.json's version", "version", want)
 		return nil
 	}
-	// A lab node's settings (lab.go) apply to the upgrade as to the
-	// bootstrap: the containerd configuration it writes, kubeadm's checks.
-	if a.lab, err = a.labSettings(); err != nil {
-		return err
-	}
 	if running != want {
 		if err := checkControlPlaneStep(running, want); err != nil {
 			return err
@@ -118,6 +113,10 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 		return err
 	}
 	if running != want {
+		lab, err := a.labSettings()
+		if err != nil {
+			return err
+		}
 		// kubeadm upgrade apply rewrites the kubelet's config.yaml from
 		// the kubelet-config ConfigMap: without the node's patch it would
 		// drop the kubelet's reservation. Written again here, so a control
@@ -126,7 +125,7 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 			return err
 		}
 		apply := UpgradeApplyArgs(want)
-		if a.lab != nil && a.lab.CgroupV1 {
+		if lab != nil && lab.CgroupV1 {
 			// As kubeadm init and join skip it on a lab node of a cgroup
 			// v1 machine (internal/kubeadm): kubeadm's system verification
 			// refuses cgroup v1 from 1.35 on unless skipped.
