@@ -2,15 +2,14 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
-	"net/url"
+	"strings"
 	"time"
 )
 
@@ -99,34 +98,22 @@ func firstPEMCertificate(data string) (*x509.Certificate, error) {
 }
 
 // servingCertificate is the certificate the API server at server presents,
-// read by a TLS handshake with client's settings (its CA and server name).
+// as the client's connection saw it (GET /version; any answer will do).
 func servingCertificate(ctx context.Context, client *http.Client, server string) (Certificate, error) {
-	tr, ok := client.Transport.(*http.Transport)
-	if !ok || tr.TLSClientConfig == nil {
-		return Certificate{}, errors.New("reading the API server's certificate: the client has no TLS settings")
-	}
-	u, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/version", nil)
 	if err != nil {
-		return Certificate{}, fmt.Errorf("reading the API server's certificate: server %q: %w", server, err)
+		return Certificate{}, fmt.Errorf("reading the API server's certificate: %w", err)
 	}
-	cfg := tr.TLSClientConfig.Clone()
-	if cfg.ServerName == "" {
-		cfg.ServerName = u.Hostname()
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "443")
-	}
-	conn, err := (&tls.Dialer{NetDialer: &net.Dialer{Timeout: 20 * time.Second}, Config: cfg}).DialContext(ctx, "tcp", addr)
+	resp, err := client.Do(req)
 	if err != nil {
 		return Certificate{}, fmt.Errorf("reading the API server's certificate at %s: %w", server, err)
 	}
-	defer conn.Close()
-	peers := conn.(*tls.Conn).ConnectionState().PeerCertificates
-	if len(peers) == 0 {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
 		return Certificate{}, fmt.Errorf("reading the API server's certificate at %s: none presented", server)
 	}
-	return Certificate{Name: "API server serving certificate", NotAfter: peers[0].NotAfter}, nil
+	return Certificate{Name: "API server serving certificate", NotAfter: resp.TLS.PeerCertificates[0].NotAfter}, nil
 }
 
 // apiCertificates are the certificates validate watches: the kubeconfig's

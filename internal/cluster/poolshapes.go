@@ -61,8 +61,11 @@ func CheckPoolShapes(ctx context.Context, api InstanceTypeLister, c *config.Clus
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.WorkerPools)) {
 		its := c.WorkerPools[name].InstanceTypes
+		if len(its) < 2 {
+			continue
+		}
 		first, ok := shapes[its[0]]
-		if !ok || len(its) < 2 {
+		if !ok {
 			continue
 		}
 		for i, t := range its[1:] {
