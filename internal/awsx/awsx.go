@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -42,13 +44,23 @@ func Config(ctx context.Context, region, endpointURL string) (aws.Config, error)
 			// Emulators lag behind the SDK's default flexible checksums.
 			config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 			config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
-			// An emulator is local: fail fast instead of backing off.
-			config.WithRetryMaxAttempts(2),
-			// Under load, reading moto's answer to a create it had carried
-			// out was seen to fail ("use of closed network connection"),
-			// and the SDK's retry then made a second VPC or met its own
-			// role. A connection per request rules out connection reuse as
-			// the cause, and costs nothing on loopback.
+			// An emulator is local: short back-offs, so a stopped one fails
+			// in about a second. Four attempts rather than two: under load
+			// moto's server resets a connection now and then before its
+			// answer is read ("use of closed network connection", which the
+			// SDK counts as a reset and retries), and two resets in a row
+			// were seen to fail a read in CI.
+			config.WithRetryer(func() aws.Retryer {
+				return retry.NewStandard(func(o *retry.StandardOptions) {
+					o.MaxAttempts = 4
+					o.MaxBackoff = 500 * time.Millisecond
+				})
+			}),
+			// The same resets once lost the answer to a create moto had
+			// carried out, and the SDK's retry then made a second VPC or met
+			// its own role: the callers that create find what they made. A
+			// connection per request rules out connection reuse as a cause,
+			// and costs nothing on loopback.
 			config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 				tr.DisableKeepAlives = true
 			})),
