@@ -2,6 +2,7 @@ package addons
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/mail"
 	"regexp"
@@ -66,7 +67,7 @@ func Objects(c Config) ([]runtime.Object, error) {
 	objs = append(objs, efsCSI(c)...)
 	objs = append(objs, metricsServer()...)
 	objs = append(objs, traefik(c)...)
-	objs = append(objs, denyInstanceMetadata())
+	objs = append(objs, denyInstanceMetadata(), corednsBudget())
 	pinImages(objs)
 	return objs, nil
 }
@@ -126,10 +127,22 @@ func RenderIssuers(c Config) ([]byte, error) {
 	return marshalDocs(docs...)
 }
 
+// marshalDocs writes docs as one YAML stream without their status: it is
+// the API server's to write, and a typed object's zero status (a
+// PodDisruptionBudget's counts) would read as a claim about the cluster.
 func marshalDocs(docs ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, d := range docs {
-		b, err := yaml.Marshal(d)
+		var fields map[string]any
+		j, err := json.Marshal(d)
+		if err == nil {
+			err = json.Unmarshal(j, &fields)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("marshalling add-on document %d: %w", i, err)
+		}
+		delete(fields, "status")
+		b, err := yaml.Marshal(fields)
 		if err != nil {
 			return nil, fmt.Errorf("marshalling add-on document %d: %w", i, err)
 		}

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -79,6 +80,8 @@ func decodeStrict(t *testing.T, stream []byte) map[string]any {
 			obj = &storagev1.CSIDriver{}
 		case "storage.k8s.io/v1/StorageClass":
 			obj = &storagev1.StorageClass{}
+		case "policy/v1/PodDisruptionBudget":
+			obj = &policyv1.PodDisruptionBudget{}
 		case "networking.k8s.io/v1/IngressClass":
 			obj = &networkingv1.IngressClass{}
 		case "apiregistration.k8s.io/v1/APIService":

@@ -57,6 +57,7 @@ func TestConformance(t *testing.T) {
 				{"6-cilium-chart", checkCilium},
 				{"4-addons-server-side", checkAddons},
 				{"9-placement", checkPlacement},
+				{"19-coredns-budget", checkCoreDNSBudget},
 				{"16-etcd-quota", checkEtcdQuota},
 				{"18-no-kube-proxy-after-upgrade", checkNoKubeProxy},
 				{"10-upgrade-back-in-service", checkBackInService},
