@@ -34,8 +34,15 @@ func traefik(c Config) []runtime.Object {
 	spec := corev1.PodSpec{
 		// Only on pools with ingress: true, the ones in the NLB target groups
 		// (the Terraform root module adds the label to those pools).
-		NodeSelector:                  map[string]string{config.IngressLabel: "true"},
-		ServiceAccountName:            name,
+		NodeSelector:       map[string]string{config.IngressLabel: "true"},
+		ServiceAccountName: name,
+		// Cluster Autoscaler packs nodes full, and it adds no node for a
+		// DaemonSet's pod: without a priority above the workloads', the
+		// surge pod of a Traefik update (or its pod on a node that filled
+		// up first) stayed Pending for good, holding the rollout with
+		// maxUnavailable 0 and leaving a node behind the NLB without its
+		// endpoint. With it, the scheduler preempts a workload's pod.
+		PriorityClassName:             "system-cluster-critical",
 		TerminationGracePeriodSeconds: ptr(int64(30)),
 		SecurityContext:               &corev1.PodSecurityContext{RunAsNonRoot: ptr(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 		Containers: []corev1.Container{{

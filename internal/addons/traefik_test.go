@@ -35,6 +35,12 @@ func TestTraefikKeepsServingThroughRolloutsAndScaleDown(t *testing.T) {
 		}
 	}
 
+	// A full node (Cluster Autoscaler packs them) makes room for the surge
+	// pod only if it outranks the workloads.
+	if pod.PriorityClassName != "system-cluster-critical" {
+		t.Errorf("priority class %q, want system-cluster-critical", pod.PriorityClassName)
+	}
+
 	const key = "cluster-autoscaler.kubernetes.io/enable-ds-eviction"
 	if got, ok := ds.Spec.Template.Annotations[key]; !ok || got != "false" {
 		t.Errorf("pod template annotation %s = %q (set %v), want \"false\"", key, got, ok)

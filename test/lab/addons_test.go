@@ -117,6 +117,16 @@ func checkAddons(t *testing.T, c *cluster) {
 		})
 		t.Logf("add-on %s: %s", w, summary)
 	}
+	// kforge's CoreDNS budget counts kubeadm's two running replicas: a
+	// drain may take one of them, not both.
+	var budget string
+	waitFor(t, 5*time.Minute, "the CoreDNS budget counting both Ready replicas", func() (bool, string, error) {
+		out, err := c.kubectl(ctx, kubeconfig, "-n", "kube-system", "get", "pdb", "coredns",
+			"-o", "jsonpath=expected {.status.expectedPods} healthy {.status.currentHealthy} allowed {.status.disruptionsAllowed}")
+		budget = out
+		return err == nil && out == "expected 2 healthy 2 allowed 1", out, nil
+	})
+	t.Logf("add-on budget kube-system/coredns: %s", budget)
 }
 
 func objKey(kind, ns, name string) string {
