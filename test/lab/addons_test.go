@@ -117,16 +117,23 @@ func checkAddons(t *testing.T, c *cluster) {
 		})
 		t.Logf("add-on %s: %s", w, summary)
 	}
-	// kforge's CoreDNS budget counts kubeadm's two running replicas: a
-	// drain may take one of them, not both.
+	// kforge's CoreDNS budget selects kubeadm's two replicas, and allows one
+	// disruption fewer than are Ready. The lab's replicas run but are never
+	// Ready: without kube-proxy or Cilium nothing routes the API's Service
+	// address, which CoreDNS's kubernetes plugin waits on; conformance
+	// check 19 covers the Ready case.
 	var budget string
-	waitFor(t, 5*time.Minute, "the CoreDNS budget counting both Ready replicas", func() (bool, string, error) {
+	waitFor(t, 5*time.Minute, "the CoreDNS budget selecting both replicas", func() (bool, string, error) {
 		out, err := c.kubectl(ctx, kubeconfig, "-n", "kube-system", "get", "pdb", "coredns",
-			"-o", "jsonpath=expected {.status.expectedPods} healthy {.status.currentHealthy} allowed {.status.disruptionsAllowed}")
+			"-o", "jsonpath={.status.expectedPods} {.status.currentHealthy} {.status.disruptionsAllowed}")
 		budget = out
-		return err == nil && out == "expected 2 healthy 2 allowed 1", out, nil
+		var expected, healthy, allowed int
+		if _, serr := fmt.Sscan(out, &expected, &healthy, &allowed); err != nil || serr != nil {
+			return false, out, nil
+		}
+		return expected == 2 && allowed == max(healthy-1, 0), "expected, healthy, allowed: " + out, nil
 	})
-	t.Logf("add-on budget kube-system/coredns: %s", budget)
+	t.Logf("add-on budget kube-system/coredns (expected, healthy, allowed): %s", budget)
 }
 
 func objKey(kind, ns, name string) string {
