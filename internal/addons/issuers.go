@@ -65,6 +65,12 @@ type ACMEChallengeSolverHTTP01IngressObjectMeta struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 }
 
+// The ClusterIssuers kforge applies, by name.
+const (
+	StagingIssuer    = "letsencrypt-staging"
+	ProductionIssuer = "letsencrypt-prod"
+)
+
 // clusterIssuers are letsencrypt-staging and letsencrypt-prod, solving
 // HTTP-01 through Traefik on the web entry point, ahead of the redirect.
 func clusterIssuers(c Config) []ClusterIssuer {
@@ -90,5 +96,5 @@ func clusterIssuers(c Config) []ClusterIssuer {
 			}},
 		}
 	}
-	return []ClusterIssuer{mk("letsencrypt-staging", LetsEncryptStaging), mk("letsencrypt-prod", LetsEncryptProduction)}
+	return []ClusterIssuer{mk(StagingIssuer, LetsEncryptStaging), mk(ProductionIssuer, LetsEncryptProduction)}
 }

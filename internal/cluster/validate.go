@@ -62,6 +62,8 @@ type ValidationResult struct {
 	// EtcdBackup is the latest etcd snapshot a replacement control plane
 	// would restore (etcdbackup.go).
 	EtcdBackup *EtcdBackup `json:"etcd_backup,omitempty"`
+	// Issuers are the Let's Encrypt ClusterIssuers (issuers.go).
+	Issuers []IssuerState `json:"issuers,omitempty"`
 	// KeyState is the cluster key's: any but Enabled is a problem, since
 	// no node could launch (clusterkey.go).
 	KeyState string   `json:"key_state,omitempty"`
@@ -96,6 +98,9 @@ func (r ValidationResult) Lines() []string {
 	}
 	for _, c := range r.Certificates {
 		lines = append(lines, c.Line(time.Now()))
+	}
+	for _, i := range r.Issuers {
+		lines = append(lines, i.Line())
 	}
 	for _, i := range r.Images {
 		lines = append(lines, i.Line(time.Now()))
@@ -252,6 +257,11 @@ func (r *ValidationResult) evaluate() {
 			r.Problems = append(r.Problems, p)
 		}
 	}
+	for _, i := range r.Issuers {
+		if p := i.Problem(); p != "" {
+			r.Problems = append(r.Problems, p)
+		}
+	}
 	for _, tg := range r.TargetGroups {
 		if tg.Targets == 0 {
 			r.Problems = append(r.Problems, "target group "+tg.Name+" has no targets")
@@ -275,8 +285,8 @@ type ValidateOptions struct {
 
 // RunValidate checks that every node is Ready, every instance of the
 // cluster's groups has a Node, every NLB target is healthy, the etcd
-// database is well under its quota, its latest backup is recent and no
-// certificate is close to expiring, through the API server with the admin
+// database is well under its quota, its latest backup is recent, no
+// certificate is close to expiring and both Let's Encrypt issuers are Ready, through the API server with the admin
 // kubeconfig and through AWS, until all hold or o.Wait has passed. It
 // returns the last round; the error says why the cluster is not valid.
 func RunValidate(ctx context.Context, e *Env, o ValidateOptions) (*ValidationResult, error) {
@@ -322,15 +332,16 @@ func (e *Env) validateUntil(ctx context.Context, out *Outputs, o ValidateOptions
 		if berr == nil {
 			r.EtcdBackup = &backup
 		}
-		var serr, qerr, ierr, cerr error
+		var serr, qerr, ierr, cerr, uerr error
 		if nerr == nil {
 			r.Certificates, cerr = apiCertificates(ctx, kc, client, server)
+			r.Issuers, uerr = issuerStates(ctx, client, server, out.Emulated)
 			r.Instances, ierr = groupInstances(ctx, groups, out)
 			r.EtcdDBBytes, _, serr = etcdDBSize(ctx, client, server)
 			r.EtcdQuotaBytes, r.ConfiguredEtcdQuotaBytes, qerr = etcdQuotas(ctx, client, server, e.Config.ControlPlane.EtcdQuotaGiB)
 		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr, ierr, serr, qerr, cerr, berr, imerr, kerr} {
+		for _, err := range []error{nerr, terr, ierr, serr, qerr, cerr, uerr, berr, imerr, kerr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

@@ -185,6 +185,10 @@ func TestValidateWaitsForTheAdminKubeconfig(t *testing.T) {
 			_ = json.NewEncoder(w).Encode(ready)
 		case "/api/v1/namespaces/kube-system/pods":
 			_ = json.NewEncoder(w).Encode(corev1.PodList{})
+		case "/apis/cert-manager.io/v1/clusterissuers":
+			_, _ = w.Write([]byte(`{"items": [
+				{"metadata": {"name": "letsencrypt-staging"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+				{"metadata": {"name": "letsencrypt-prod"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}]}`))
 		case "/metrics":
 		default:
 			http.NotFound(w, r)
@@ -211,7 +215,7 @@ func TestValidateWaitsForTheAdminKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("validate --wait gave up: %v", err)
 	}
-	if len(r.Nodes) != 1 || !r.Nodes[0].Ready || r.EtcdBackup == nil || r.KeyState != "Enabled" || len(r.Certificates) != 3 {
+	if len(r.Nodes) != 1 || !r.Nodes[0].Ready || r.EtcdBackup == nil || r.KeyState != "Enabled" || len(r.Certificates) != 3 || len(r.Issuers) != 2 {
 		t.Errorf("result %+v", r)
 	}
 	if len(ui.notes) == 0 || !strings.Contains(ui.notes[0], "does not exist yet") {

@@ -536,7 +536,7 @@ func (v *validator) ingress() {
 
 	switch addr, err := mail.ParseAddress(in.ACMEEmail); {
 	case in.ACMEEmail == "":
-		v.errorf("ingress.acmeEmail", "add ingress.acmeEmail: an address Let's Encrypt can write to about expiring certificates", "is required")
+		v.errorf("ingress.acmeEmail", "add ingress.acmeEmail: the contact address of the cluster's Let's Encrypt accounts", "is required")
 	case err != nil || addr.Address != in.ACMEEmail || addr.Name != "":
 		v.errorf("ingress.acmeEmail", "write a plain address such as ops@example.org", "%q is not an e-mail address", in.ACMEEmail)
 	default:

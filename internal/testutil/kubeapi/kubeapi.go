@@ -43,6 +43,9 @@ const RequireEnv = "KFORGE_REQUIRE_APISERVER"
 type Server struct {
 	// Admin is in system:masters: RBAC never refuses it.
 	Admin kubernetes.Interface
+	// AdminConfig is Admin's configuration, for a test that talks HTTP to
+	// the API server itself.
+	AdminConfig *rest.Config
 	// Operator is kubeadm's admin.conf identity, user kubernetes-admin in
 	// group kubeadm:cluster-admins, with no binding: the test grants what
 	// it needs through RBAC, which decides every one of its calls.
@@ -246,7 +249,7 @@ func startOnce(t testing.TB, bin string) (server Server, err error) {
 	if err != nil {
 		return Server{}, err
 	}
-	return Server{Admin: kube, Operator: operator}, nil
+	return Server{Admin: kube, AdminConfig: cfg, Operator: operator}, nil
 }
 
 // probePorts finds the ports a start uses; a test replaces it to hand out a
