@@ -68,6 +68,7 @@ func Objects(c Config) ([]runtime.Object, error) {
 	objs = append(objs, metricsServer()...)
 	objs = append(objs, traefik(c)...)
 	objs = append(objs, denyInstanceMetadata(), corednsBudget())
+	objs = append(objs, reservedAPIHost(c.APIHost)...)
 	pinImages(objs)
 	return objs, nil
 }

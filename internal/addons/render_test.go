@@ -1,6 +1,7 @@
 package addons
 
 import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -80,6 +81,10 @@ func decodeStrict(t *testing.T, stream []byte) map[string]any {
 			obj = &storagev1.CSIDriver{}
 		case "storage.k8s.io/v1/StorageClass":
 			obj = &storagev1.StorageClass{}
+		case "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy":
+			obj = &admissionregistrationv1.ValidatingAdmissionPolicy{}
+		case "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding":
+			obj = &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
 		case "policy/v1/PodDisruptionBudget":
 			obj = &policyv1.PodDisruptionBudget{}
 		case "networking.k8s.io/v1/IngressClass":

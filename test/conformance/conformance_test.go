@@ -59,6 +59,7 @@ func TestConformance(t *testing.T) {
 				{"9-placement", checkPlacement},
 				{"19-coredns-budget", checkCoreDNSBudget},
 				{"20-traefik-preempts", checkTraefikPreempts},
+				{"21-reserved-api-host", checkReservedAPIHost},
 				{"16-etcd-quota", checkEtcdQuota},
 				{"18-no-kube-proxy-after-upgrade", checkNoKubeProxy},
 				{"10-upgrade-back-in-service", checkBackInService},
