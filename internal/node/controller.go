@@ -346,11 +346,44 @@ func (a *Agent) ApplyAddons(ctx context.Context) error {
 				return fmt.Errorf("waiting for cert-manager's webhook before the ClusterIssuers: %w", err)
 			}
 		}
-		if err := a.runAll(ctx, a.kubectl("apply", "--server-side", "--force-conflicts", "-f", path)); err != nil {
+		apply := a.kubectl("apply", "--server-side", "--force-conflicts", "-f", path)
+		if i == 1 {
+			if err := a.applyIssuers(ctx, apply); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := a.runAll(ctx, apply); err != nil {
 			return err
 		}
 	}
 	return a.Host.WriteFile(marker, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+}
+
+// issuersApplyAttempts and issuersApplyPause bound how long the
+// ClusterIssuers' apply is retried once cert-manager's webhook is
+// Available: the API server calls the webhook only once cainjector has
+// written its CA bundle, which cainjector does on its own schedule; until
+// then every apply is refused (x509: certificate signed by unknown
+// authority), and without a retry the issuers waited for the add-ons
+// timer's next run, ten minutes on.
+const (
+	issuersApplyAttempts = 24
+	issuersApplyPause    = 5 * time.Second
+)
+
+func (a *Agent) applyIssuers(ctx context.Context, apply Command) error {
+	var err error
+	for attempt := 1; attempt <= issuersApplyAttempts; attempt++ {
+		if _, err = a.Host.Run(ctx, apply); err == nil {
+			return nil
+		}
+		a.logger().Info("ClusterIssuers refused; retrying (cert-manager's webhook may not have its CA bundle yet)", "attempt", attempt, "error", err)
+		if serr := a.Backoff.sleep(ctx, issuersApplyPause); serr != nil {
+			return serr
+		}
+	}
+	return fmt.Errorf("applying the ClusterIssuers (%d attempts, %s apart): %w", issuersApplyAttempts, issuersApplyPause, err)
 }
 
 // RefreshToken rotates the bootstrap token when the published join material

@@ -345,3 +345,68 @@ func TestWorkerIsNotReadyUntilItsNodeIsReady(t *testing.T) {
 		t.Errorf("joined %d times", joins)
 	}
 }
+
+// refusingTimes is a recorder whose commands starting with prefix fail the
+// first times calls, as the API server refuses cert-manager's kinds while
+// its webhook has no CA bundle.
+type refusingTimes struct {
+	*recorder
+	prefix string
+	times  int
+}
+
+func (f *refusingTimes) Run(ctx context.Context, c Command) (string, error) {
+	if strings.HasPrefix(c.String(), f.prefix) && f.times > 0 {
+		f.times--
+		f.mu.Lock()
+		f.log = append(f.log, "run "+c.String())
+		f.mu.Unlock()
+		return "", errors.New(`Error from server (InternalError): Internal error occurred: failed calling webhook "webhook.cert-manager.io": failed to call webhook: Post "https://cert-manager-webhook.cert-manager.svc:443/validate?timeout=30s": tls: failed to verify certificate: x509: certificate signed by unknown authority`)
+	}
+	return f.recorder.Run(ctx, c)
+}
+
+// cert-manager's webhook is Available before cainjector has given it its CA
+// bundle: the ClusterIssuers are applied again a few seconds apart within
+// the same run, which finishes; the add-ons timer's next run, ten minutes
+// on, is not needed.
+func TestIssuersWaitForTheWebhooksCABundle(t *testing.T) {
+	c := newCloud(t)
+	ctx := context.Background()
+	const issuers = "kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/addons/kforge-issuers.yaml"
+	rec := newRecorder(t, "controller")
+	h := &failing{recorder: rec, prefix: "kubectl --kubeconfig /etc/kubernetes/admin.conf -n cert-manager wait"}
+	a := c.controller(h, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	a.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := a.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pauses []time.Duration
+	b := a.withHost(&refusingTimes{recorder: rec, prefix: issuers, times: 3})
+	b.Backoff.Sleep = func(_ context.Context, d time.Duration) error { pauses = append(pauses, d); return nil }
+	if err := b.ApplyAddons(ctx); err != nil {
+		t.Fatalf("the add-ons failed while the webhook's CA bundle was missing for three attempts: %v", err)
+	}
+	if n := strings.Count(strings.Join(rec.commands(), "\n"), issuers); n != 4 {
+		t.Errorf("ClusterIssuers applied %d times, want 3 refused and 1 accepted", n)
+	}
+	if !slices.Equal(pauses, []time.Duration{issuersApplyPause, issuersApplyPause, issuersApplyPause}) {
+		t.Errorf("pauses %v, want three of %s", pauses, issuersApplyPause)
+	}
+
+	// A webhook that never gets its bundle fails the run after the bound,
+	// with the last refusal, for the timer to retry.
+	c2 := newCloud(t)
+	rec2 := newRecorder(t, "controller")
+	a2 := c2.controller(&failing{recorder: rec2, prefix: "kubectl --kubeconfig /etc/kubernetes/admin.conf -n cert-manager wait"}, "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", fixedClock(t0))
+	a2.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := a2.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b2 := a2.withHost(&refusingTimes{recorder: rec2, prefix: issuers, times: issuersApplyAttempts})
+	b2.Backoff.Sleep = func(context.Context, time.Duration) error { return nil }
+	err := b2.ApplyAddons(ctx)
+	if err == nil || !strings.Contains(err.Error(), "x509") || !strings.Contains(err.Error(), "24 attempts") {
+		t.Fatalf("a webhook never trusted: %v, want the last refusal after 24 attempts", err)
+	}
+}
