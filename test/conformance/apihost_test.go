@@ -63,7 +63,7 @@ func checkReservedAPIHost(t *testing.T, e *env, a artifacts) {
 		}
 	}
 	for name, path := range map[string]string{
-		"host app." + domain:  ingress("app", []string{"app." + domain}, []string{"app." + domain}),
+		"host app." + domain:   ingress("app", []string{"app." + domain}, []string{"app." + domain}),
 		"host myapi." + domain: ingress("myapi", []string{"my" + api}, nil),
 		"no host":              ingress("default-backend", []string{""}, nil),
 	} {
