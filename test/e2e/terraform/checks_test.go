@@ -38,6 +38,7 @@ func checkCluster(t *testing.T, ctx context.Context, c *clients, v clusterVars, 
 	t.Run("autoscaling", func(t *testing.T) { checkAutoScaling(t, ctx, c, v, out) })
 	t.Run("launch_templates", func(t *testing.T) { checkLaunchTemplates(t, ctx, c, v, out) })
 	t.Run("security_groups", func(t *testing.T) { checkSecurityGroups(t, ctx, c, v, out) })
+	t.Run("cilium_ports", func(t *testing.T) { checkCiliumPorts(t, ctx, c, v, out) })
 	t.Run("efs", func(t *testing.T) { checkEFS(t, ctx, c, v, out) })
 	t.Run("bucket", func(t *testing.T) { checkBucket(t, ctx, c, v, out) })
 	t.Run("kms", func(t *testing.T) { checkKMS(t, ctx, c, v, out) })
