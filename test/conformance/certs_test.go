@@ -24,9 +24,7 @@ import (
 // strict field validation; and the agent's waits (node.RenewedKubectl) are
 // met once the four pods carry the renewal's annotation and are Ready.
 func checkCertRenewal(t *testing.T, e *env, _ artifacts) {
-	stop := make(chan struct{})
-	defer close(stop)
-	go renewLeases(e, stop, nodeName)
+	heartbeat(t, e, nodeName)
 	// The mirror pods the kubelet made of kubeadm's manifests: kubeadm
 	// reads the API server's address from the API server's one.
 	mirrorStaticPods(t, e, "")

@@ -16,9 +16,7 @@ import (
 // the next is refused until a replacement is Ready; a replica that is not
 // Ready never holds a drain.
 func checkCoreDNSBudget(t *testing.T, e *env, a artifacts) {
-	stop := make(chan struct{})
-	defer close(stop)
-	go renewLeases(e, stop, nodeName, workerName)
+	heartbeat(t, e, nodeName, workerName)
 	if _, err := e.run(nil, "kubeadm", "init", "phase", "addon", "coredns", "--config", e.write("init.yaml", a.init)); err != nil {
 		t.Fatalf("kubeadm init phase addon coredns with kforge's init.yaml:\n%v", err)
 	}

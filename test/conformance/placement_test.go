@@ -56,9 +56,7 @@ func checkPlacement(t *testing.T, e *env, a artifacts) {
 	} {
 		registerNode(t, e, n)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go renewLeases(e, stop, nodeName, workerName)
+	heartbeat(t, e, nodeName, workerName)
 
 	var last string
 	err := waitFor(4*time.Minute, func() error {
@@ -166,6 +164,13 @@ func registerNode(t *testing.T, e *env, n nodeSpec) {
 	if _, err := e.kubectl("patch", "node", n.name, "--subresource=status", "--type=merge", "-p", string(patch)); err != nil {
 		t.Fatalf("reporting node %s Ready:\n%v", n.name, err)
 	}
+}
+
+// heartbeat renews the named nodes' leases until the check t ends.
+func heartbeat(t *testing.T, e *env, names ...string) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go renewLeases(e, stop, names...)
 }
 
 // renewLeases stands in for the kubelets' heartbeats, so the node lifecycle

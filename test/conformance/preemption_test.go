@@ -17,9 +17,7 @@ import (
 // pod): the real scheduler nominates the worker for it and preempts the
 // workload's pod.
 func checkTraefikPreempts(t *testing.T, e *env, _ artifacts) {
-	stop := make(chan struct{})
-	defer close(stop)
-	go renewLeases(e, stop, nodeName, workerName)
+	heartbeat(t, e, nodeName, workerName)
 
 	free := freeCPU(t, e, workerName)
 	const filler = "kforge-conformance-filler"

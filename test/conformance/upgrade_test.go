@@ -13,9 +13,7 @@ import (
 // by a Node whose kubelet reports the version and is Ready and by a Ready
 // control-plane pod on it, and the uncordon lifts the upgrade's cordon.
 func checkBackInService(t *testing.T, e *env, _ artifacts) {
-	stop := make(chan struct{})
-	defer close(stop)
-	go renewLeases(e, stop, nodeName, workerName)
+	heartbeat(t, e, nodeName, workerName)
 	if _, err := e.kubectl("cordon", nodeName); err != nil {
 		t.Fatalf("cordoning %s as the upgrade's drain does:\n%v", nodeName, err)
 	}

@@ -406,7 +406,9 @@ func launchTemplateProblems(data *ec2types.ResponseLaunchTemplateData, keyARN st
 	return problems
 }
 
-func checkSecurityGroups(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+// vpcSecurityGroups are the security groups of the cluster's VPC by name.
+func vpcSecurityGroups(t *testing.T, ctx context.Context, c *clients, out outputs) map[string]ec2types.SecurityGroup {
+	t.Helper()
 	groups, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{
 		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{out.VPCID}}},
 	})
@@ -417,6 +419,11 @@ func checkSecurityGroups(t *testing.T, ctx context.Context, c *clients, v cluste
 	for _, g := range groups.SecurityGroups {
 		byName[aws.ToString(g.GroupName)] = g
 	}
+	return byName
+}
+
+func checkSecurityGroups(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
+	byName := vpcSecurityGroups(t, ctx, c, out)
 	nlb, workers, controller := byName[v.ClusterName+"-nlb"], byName[v.ClusterName+"-workers"], byName[v.ClusterName+"-controller"]
 	if nlb.GroupId == nil || workers.GroupId == nil || controller.GroupId == nil {
 		t.Fatalf("security groups nlb/workers/controller not all found in %v", keys(byName))

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -87,23 +86,12 @@ func ciliumPeerPorts(t *testing.T) []peerPort {
 // checkCiliumPorts: every node group admits the ports Cilium's agents use
 // from itself and from the other group, as applied.
 func checkCiliumPorts(t *testing.T, ctx context.Context, c *clients, v clusterVars, out outputs) {
-	groups, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{
-		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{out.VPCID}}},
-	})
-	if err != nil {
-		t.Fatalf("security groups: %v", err)
-	}
-	ids := map[string]string{}
-	byName := map[string]ec2types.SecurityGroup{}
-	for _, g := range groups.SecurityGroups {
-		byName[aws.ToString(g.GroupName)] = g
-		ids[aws.ToString(g.GroupName)] = aws.ToString(g.GroupId)
-	}
+	byName := vpcSecurityGroups(t, ctx, c, out)
 	nodes := []string{v.ClusterName + "-controller", v.ClusterName + "-workers"}
 	for _, p := range ciliumPeerPorts(t) {
 		for _, to := range nodes {
 			for _, from := range nodes {
-				if !admits(byName[to], p, ids[from]) {
+				if !admits(byName[to], p, aws.ToString(byName[from].GroupId)) {
 					t.Errorf("group %s does not admit %s/%d (%s) from %s", to, p.protocol, p.port, p.why, from)
 				}
 			}
