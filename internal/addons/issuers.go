@@ -51,6 +51,7 @@ type ACMEChallengeSolverHTTP01 struct {
 // ACMEChallengeSolverHTTP01Ingress mirrors cert-manager's type.
 type ACMEChallengeSolverHTTP01Ingress struct {
 	IngressClassName *string                                   `json:"ingressClassName"`
+	ServiceType      string                                    `json:"serviceType,omitempty"`
 	IngressTemplate  *ACMEChallengeSolverHTTP01IngressTemplate `json:"ingressTemplate,omitempty"`
 }
 
@@ -77,6 +78,10 @@ func clusterIssuers(c Config) []ClusterIssuer {
 	class := IngressClass
 	solver := ACMEChallengeSolv{HTTP01: &ACMEChallengeSolverHTTP01{Ingress: &ACMEChallengeSolverHTTP01Ingress{
 		IngressClassName: &class,
+		// Traefik routes to the solver pod's endpoints; cert-manager's
+		// default, a NodePort Service, opened a port on every node for
+		// each challenge that nothing uses.
+		ServiceType: "ClusterIP",
 		IngressTemplate: &ACMEChallengeSolverHTTP01IngressTemplate{Metadata: ACMEChallengeSolverHTTP01IngressObjectMeta{
 			Annotations: map[string]string{
 				"traefik.ingress.kubernetes.io/router.entrypoints": "web",

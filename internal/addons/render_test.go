@@ -194,6 +194,9 @@ func TestRenderGoldenAndContent(t *testing.T) {
 		if ci.Spec.ACME.Email != c.ACMEEmail || ci.Spec.ACME.Server != server || *ing.IngressClassName != IngressClass {
 			t.Errorf("%s: %+v", name, ci.Spec.ACME)
 		}
+		if ing.ServiceType != "ClusterIP" {
+			t.Errorf("%s: the solver's Service is %q, want ClusterIP (no node port per challenge)", name, ing.ServiceType)
+		}
 		if ing.IngressTemplate.Metadata.Annotations["traefik.ingress.kubernetes.io/router.priority"] <= "100000" {
 			t.Errorf("%s: ACME solver does not outrank the HTTPS redirect", name)
 		}
