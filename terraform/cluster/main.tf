@@ -32,7 +32,9 @@ module "buckets" {
   force_destroy = var.certs_bucket_force_destroy
   # The emulator treats every policy condition as unmet; see output "notes".
   enforce_tls_and_sse = !local.emulated
-  log_bucket          = var.vpc_flow_logs || var.certs_bucket_access_logs
+  # moto drops NewerNoncurrentVersions from a lifecycle rule it stores.
+  noncurrent_versions_kept = local.emulated ? null : 3
+  log_bucket               = var.vpc_flow_logs || var.certs_bucket_access_logs
   # The emulator answers PutBucketLogging with 400 (docs/EMULATOR-NOTES.md).
   access_logs        = var.certs_bucket_access_logs && !local.emulated
   log_retention_days = var.log_retention_days

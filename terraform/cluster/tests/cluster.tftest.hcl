@@ -56,6 +56,10 @@ run "real_aws_configuration" {
     error_message = "on AWS the bucket and file system policies are applied and nothing is left out"
   }
   assert {
+    condition     = module.buckets.noncurrent_versions_kept == 3
+    error_message = "on AWS the certs bucket keeps the three newest noncurrent versions of each object (an agent a launch template may still pin)"
+  }
+  assert {
     condition     = !module.storage.backups_enabled
     error_message = "the file system's automatic backups are off unless efs_backups"
   }
@@ -105,6 +109,10 @@ run "emulator_configuration" {
   assert {
     condition     = !module.buckets.policy_enforced && length(output.notes) == 3 && output.emulated
     error_message = "against the emulator the conditional bucket policy is left out, and the notes say so"
+  }
+  assert {
+    condition     = module.buckets.noncurrent_versions_kept == null
+    error_message = "against the emulator, which drops it, the lifecycle rule has no NewerNoncurrentVersions"
   }
   assert {
     condition     = !module.storage.policy_enforced && anytrue([for n in output.notes : strcontains(n, "EFS file system policy")])

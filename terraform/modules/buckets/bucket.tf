@@ -58,6 +58,11 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "certs" {
 resource "aws_s3_bucket_lifecycle_configuration" "certs" {
   bucket = aws_s3_bucket.certs.id
 
+  # The newest replaced versions stay whatever their age: a launch template
+  # pins its agent binary by version, and an apply that uploaded a new agent
+  # but stopped before the groups' templates moved leaves them pinning the
+  # old one, which age alone would remove after 30 days, and with it every
+  # launch of those groups.
   rule {
     id     = "expire-noncurrent-versions"
     status = "Enabled"
@@ -65,7 +70,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "certs" {
     filter {}
 
     noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
+      noncurrent_days           = var.noncurrent_version_expiration_days
+      newer_noncurrent_versions = var.noncurrent_versions_kept
     }
 
     abort_incomplete_multipart_upload {

@@ -24,6 +24,11 @@ output "policy_json" {
   value       = jsonencode(local.policy)
 }
 
+output "noncurrent_versions_kept" {
+  description = "The newest noncurrent versions of each object kept whatever their age; null when the setting is left out (an emulator)."
+  value       = var.noncurrent_versions_kept
+}
+
 output "policy_enforced" {
   description = "Whether the TLS-only and SSE-KMS deny statements are applied."
   value       = var.enforce_tls_and_sse

@@ -36,6 +36,17 @@ variable "noncurrent_version_expiration_days" {
   }
 }
 
+variable "noncurrent_versions_kept" {
+  description = "Replaced or deleted versions of each object kept whatever their age (the newest ones), so that an agent binary a launch template still pins after an apply that stopped half-way is never removed; older versions go after noncurrent_version_expiration_days. Under controller/etcd/ the snapshots' own rule removes them sooner. null leaves the setting out, for an emulator that does not keep it (moto drops it, and the provider would wait for it)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.noncurrent_versions_kept == null || try(var.noncurrent_versions_kept >= 1 && var.noncurrent_versions_kept <= 100 && floor(var.noncurrent_versions_kept) == var.noncurrent_versions_kept, false)
+    error_message = "noncurrent_versions_kept must be a whole number from 1 to 100 (S3's NewerNoncurrentVersions), or null."
+  }
+}
+
 variable "etcd_snapshot_retention_days" {
   description = "Days the etcd snapshots under controller/etcd/history/ are kept: one per backup, every 15 minutes by default (the latest snapshot has its own key and is kept)."
   type        = number

@@ -72,6 +72,10 @@ run "policy_denies_insecure_transport_and_unencrypted_uploads" {
     error_message = "noncurrent versions expire"
   }
   assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.noncurrent_version_expiration).newer_noncurrent_versions if r.id == "expire-noncurrent-versions"]) == 3
+    error_message = "the three newest noncurrent versions of each object (an agent a launch template may still pin) are kept whatever their age"
+  }
+  assert {
     condition     = one([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.expiration).days if r.id == "expire-etcd-snapshot-history"]) == 14
     error_message = "the etcd snapshot history expires after the retention period"
   }
@@ -94,7 +98,7 @@ run "policy_denies_insecure_transport_and_unencrypted_uploads" {
     condition = alltrue([for key in ["controller/pki.tar.gz", "controller/admin.conf", "bootstrap/cluster.json", "bootstrap/kforge-node-amd64", "workers/join.json"] :
       min(concat([for r in aws_s3_bucket_lifecycle_configuration.certs.rule : one(r.noncurrent_version_expiration).noncurrent_days
     if r.status == "Enabled" && length(r.noncurrent_version_expiration) == 1 && (r.id == "expire-noncurrent-versions" || startswith(key, one(r.filter).prefix))], [99999])...) == 30])
-    error_message = "noncurrent versions outside controller/etcd/ (PKI backup, agents the launch templates pin) are kept noncurrent_version_expiration_days (30)"
+    error_message = "noncurrent versions outside controller/etcd/ (PKI backup, agents the launch templates pin) are kept noncurrent_version_expiration_days (30), the newest three longer"
   }
 }
 
@@ -121,6 +125,16 @@ run "rejects_etcd_snapshot_noncurrent_days_above_the_bucket_wide" {
   }
 
   expect_failures = [var.etcd_snapshot_noncurrent_version_expiration_days]
+}
+
+run "rejects_noncurrent_versions_kept_beyond_s3s_range" {
+  command = plan
+
+  variables {
+    noncurrent_versions_kept = 101
+  }
+
+  expect_failures = [var.noncurrent_versions_kept]
 }
 
 run "emulator_has_no_policy" {
