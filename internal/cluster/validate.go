@@ -62,6 +62,9 @@ type ValidationResult struct {
 	// EtcdBackup is the latest etcd snapshot a replacement control plane
 	// would restore (etcdbackup.go).
 	EtcdBackup *EtcdBackup `json:"etcd_backup,omitempty"`
+	// JoinMaterial is the published join material's expiry
+	// (joinmaterial.go).
+	JoinMaterial *JoinExpiry `json:"join_material,omitempty"`
 	// Issuers are the Let's Encrypt ClusterIssuers (issuers.go).
 	Issuers []IssuerState `json:"issuers,omitempty"`
 	// KeyState is the cluster key's: any but Enabled is a problem, since
@@ -95,6 +98,9 @@ func (r ValidationResult) Lines() []string {
 	}
 	if r.EtcdBackup != nil {
 		lines = append(lines, r.EtcdBackup.Line(time.Now()))
+	}
+	if r.JoinMaterial != nil {
+		lines = append(lines, r.JoinMaterial.Line(time.Now()))
 	}
 	for _, c := range r.Certificates {
 		lines = append(lines, c.Line(time.Now()))
@@ -252,6 +258,11 @@ func (r *ValidationResult) evaluate() {
 			r.Problems = append(r.Problems, p)
 		}
 	}
+	if r.JoinMaterial != nil {
+		if p := r.JoinMaterial.Problem(time.Now()); p != "" {
+			r.Problems = append(r.Problems, p)
+		}
+	}
 	for _, c := range r.Certificates {
 		if p := c.Problem(time.Now()); p != "" {
 			r.Problems = append(r.Problems, p)
@@ -285,7 +296,8 @@ type ValidateOptions struct {
 
 // RunValidate checks that every node is Ready, every instance of the
 // cluster's groups has a Node, every NLB target is healthy, the etcd
-// database is well under its quota, its latest backup is recent, no
+// database is well under its quota, its latest backup is recent, the join
+// material has not expired, no
 // certificate is close to expiring and both Let's Encrypt issuers are Ready, through the API server with the admin
 // kubeconfig and through AWS, until all hold or o.Wait has passed. It
 // returns the last round; the error says why the cluster is not valid.
@@ -332,6 +344,10 @@ func (e *Env) validateUntil(ctx context.Context, out *Outputs, o ValidateOptions
 		if berr == nil {
 			r.EtcdBackup = &backup
 		}
+		join, jerr := publishedJoinExpiry(ctx, bucket)
+		if jerr == nil {
+			r.JoinMaterial = &join
+		}
 		var serr, qerr, ierr, cerr, uerr error
 		if nerr == nil {
 			r.Certificates, cerr = apiCertificates(ctx, kc, client, server)
@@ -341,7 +357,7 @@ func (e *Env) validateUntil(ctx context.Context, out *Outputs, o ValidateOptions
 			r.EtcdQuotaBytes, r.ConfiguredEtcdQuotaBytes, qerr = etcdQuotas(ctx, client, server, e.Config.ControlPlane.EtcdQuotaGiB)
 		}
 		r.evaluate()
-		for _, err := range []error{nerr, terr, ierr, serr, qerr, cerr, uerr, berr, imerr, kerr} {
+		for _, err := range []error{nerr, terr, ierr, serr, qerr, cerr, uerr, berr, jerr, imerr, kerr} {
 			if err != nil {
 				r.Problems = append(r.Problems, err.Error())
 			}

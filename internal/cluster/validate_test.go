@@ -168,6 +168,7 @@ func TestValidateWaitsForTheAdminKubeconfig(t *testing.T) {
 	cfg, endpoint, b := certsBucketForTest(t)
 	ctx := context.Background()
 	putObject(t, b, certstore.EtcdSnapshotKey, []byte("snapshot"))
+	putObject(t, b, certstore.JoinKey, joinJSON(t, "abcdef.0123456789abcdef", time.Now().Add(20*time.Hour)))
 	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +216,7 @@ func TestValidateWaitsForTheAdminKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("validate --wait gave up: %v", err)
 	}
-	if len(r.Nodes) != 1 || !r.Nodes[0].Ready || r.EtcdBackup == nil || r.KeyState != "Enabled" || len(r.Certificates) != 3 || len(r.Issuers) != 2 {
+	if len(r.Nodes) != 1 || !r.Nodes[0].Ready || r.EtcdBackup == nil || r.KeyState != "Enabled" || len(r.Certificates) != 3 || len(r.Issuers) != 2 || r.JoinMaterial == nil {
 		t.Errorf("result %+v", r)
 	}
 	if len(ui.notes) == 0 || !strings.Contains(ui.notes[0], "does not exist yet") {
