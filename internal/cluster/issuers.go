@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,31 +48,25 @@ func (s IssuerState) Problem() string {
 // issuers are missing: the control plane's add-on step has not finished.
 const addonsNotApplied = "the control plane has not finished applying the add-ons; `journalctl -u kforge-addons` on it says why"
 
+// kforgeIssuers are the ClusterIssuers the control plane applies.
+var kforgeIssuers = []string{addons.StagingIssuer, addons.ProductionIssuer}
+
 // clusterIssuers reads kforge's ClusterIssuers through
 // GET /apis/cert-manager.io/v1/clusterissuers. installed is false when the
 // API server serves no such kind (cert-manager's CRDs are not there).
 func clusterIssuers(ctx context.Context, client *http.Client, server string) (states []IssuerState, installed bool, err error) {
-	const path = "/apis/cert-manager.io/v1/clusterissuers"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+path, nil)
-	if err != nil {
-		return nil, false, fmt.Errorf("building the request for %s: %w", path, err)
+	resp, err := apiGet(ctx, client, server, "/apis/cert-manager.io/v1/clusterissuers", "application/json", "listing ClusterIssuers")
+	var status *apiStatusError
+	if errors.As(err, &status) && status.Code == http.StatusNotFound {
+		return nil, false, nil
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
 	if err != nil {
-		return nil, false, fmt.Errorf("listing ClusterIssuers at %s: %w", server, err)
+		return nil, false, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	defer resp.Close()
+	body, err := io.ReadAll(io.LimitReader(resp, 4<<20))
 	if err != nil {
 		return nil, false, fmt.Errorf("reading ClusterIssuers from %s: %w", server, err)
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return nil, false, nil
-	default:
-		return nil, false, fmt.Errorf("listing ClusterIssuers at %s: %s: %s", server, resp.Status, strings.TrimSpace(string(body[:min(len(body), 4<<10)])))
 	}
 	var list struct {
 		Items []struct {
@@ -84,7 +79,7 @@ func clusterIssuers(ctx context.Context, client *http.Client, server string) (st
 	if err := json.Unmarshal(body, &list); err != nil {
 		return nil, false, fmt.Errorf("decoding the ClusterIssuer list: %w", err)
 	}
-	for _, name := range []string{addons.StagingIssuer, addons.ProductionIssuer} {
+	for _, name := range kforgeIssuers {
 		s := IssuerState{Name: name, Reason: "it does not exist: " + addonsNotApplied}
 		for _, it := range list.Items {
 			if it.Metadata.Name != name {
@@ -118,7 +113,7 @@ func issuerStates(ctx context.Context, client *http.Client, server string, emula
 	if emulated {
 		return nil, nil
 	}
-	for _, name := range []string{addons.StagingIssuer, addons.ProductionIssuer} {
+	for _, name := range kforgeIssuers {
 		states = append(states, IssuerState{Name: name, Reason: "cert-manager is not installed (the API server serves no ClusterIssuer kind): " + addonsNotApplied})
 	}
 	return states, nil

@@ -150,10 +150,19 @@ func apiGet(ctx context.Context, client *http.Client, server, path, accept, what
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		return nil, fmt.Errorf("%s at %s: %s: %s", what, server, resp.Status, strings.TrimSpace(string(body)))
+		return nil, &apiStatusError{Code: resp.StatusCode, msg: fmt.Sprintf("%s at %s: %s: %s", what, server, resp.Status, strings.TrimSpace(string(body)))}
 	}
 	return resp.Body, nil
 }
+
+// apiStatusError is an answer of the API server other than 200; Code lets
+// a caller tell a kind the server does not serve (404) from a failure.
+type apiStatusError struct {
+	Code int
+	msg  string
+}
+
+func (e *apiStatusError) Error() string { return e.msg }
 
 // nodeReadiness lists nodes through GET /api/v1/nodes and decodes them with
 // the k8s.io/api types.
