@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/kforge/kforge/internal/sweep"
@@ -105,9 +106,20 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 			zone = nil // neither its records nor its delegation go
 		}
 		var aps []sweep.Resource
+		var groups *autoscaling.Client
+		var held []heldGroup
 		if destroy > 0 {
 			if aps, err = e.accessPoints(ctx, st); err != nil {
 				return nil, err
+			}
+			if groups, err = e.autoScaling(ctx); err != nil {
+				return nil, err
+			}
+			if held, err = e.heldGroups(ctx, groups, st); err != nil {
+				return nil, err
+			}
+			if len(held) > 0 {
+				e.opts.UI.Infof("%s", describeHeld(held))
 			}
 			if zone != nil {
 				if err := e.previewZone(ctx, zone); err != nil {
@@ -125,6 +137,9 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 		}
 		if destroy > 0 {
 			if result.Swept, err = e.deleteAccessPoints(ctx, aps); err != nil {
+				return nil, err
+			}
+			if err := releaseHeld(ctx, groups, held); err != nil {
 				return nil, err
 			}
 			if err := e.destroyRecoveringLostAnswers(ctx, r, destroy, o.Progress); err != nil {

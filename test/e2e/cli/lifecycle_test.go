@@ -21,7 +21,8 @@ import (
 // lifecycle rules deleted outside Terraform and the key it enables again;
 // then, with
 // certsBucketForceDestroy false, down (losing the answer to a role's
-// removal from its instance profile) keeps the certs bucket, log bucket,
+// removal from its instance profile, with a worker in Standby and the
+// control plane's Terminate process suspended) keeps the certs bucket, log bucket,
 // key and public zone (with records others made in it), a second down
 // still keeps them, and up (losing the answer to a role's addition to its
 // profile) adopts them with the backup written before still readable and
@@ -248,7 +249,15 @@ func TestLifecycle(t *testing.T) {
 	// The emulator answers the retried removal with a 500 (AWS with
 	// NoSuchEntity), and down must destroy the rest once more.
 	proxy.Lose(lostAnswer{"RemoveRoleFromInstanceProfile", "RoleName", "kforge-local-controller"})
+	// A worker an operator put in Standby, and the control plane's group
+	// with Terminate suspended: no scale-in removes either instance, and the
+	// destroy, which waits for each group to empty, failed after ten
+	// minutes on every down. down puts them back before the destroy.
+	parked := holdOutOfScaleIn(t, env.url, out)
 	down := run(10*time.Minute, "down", "local", "--yes")
+	if !strings.Contains(down.stdout+down.stderr, "instances in Standby "+parked) || !strings.Contains(down.stdout+down.stderr, "the suspended processes Terminate") {
+		t.Errorf("down did not name the held groups before the destroy:\n%s", down)
+	}
 	if down.code != 0 || !strings.Contains(down.stdout, "Destroyed") || !strings.Contains(down.stdout, "Kept (certsBucketForceDestroy: false): KMS alias alias/kforge-local, KMS key ") ||
 		!strings.Contains(down.stdout, fmt.Sprintf("hosted zone %s (%s)", domain, out["zone_id"])) || strings.Contains(down.stdout, "kforge did not make; they are deleted") {
 		t.Fatalf("down keeping the certs bucket and zone: %s", down)
