@@ -417,13 +417,8 @@ func controlPlaneResize(t *testing.T) {
 	c := needReady(t)
 	ctx := context.Background()
 	start := time.Now()
-	oldID, oldNode, kc := c.admin(t, ctx)
-	port, err := c.apiPort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldID, oldNode, kc, port, workers := c.beforeControlPlaneRoll(t, ctx)
 	oldName := nodeName(oldNode.Spec)
-	workers := c.readyWorkers(t, ctx, kc, oldName)
 	// The new instance type only changes the launch template: the running
 	// control plane stays.
 	c.editEnv(t, "  instanceType: t3.medium\n", "  instanceType: t3.large\n")
@@ -457,10 +452,7 @@ func controlPlaneResize(t *testing.T) {
 	if err != nil || downtime <= 0 {
 		t.Fatalf("the reported downtime %q is not a positive duration: %v", m[1], err)
 	}
-	newID, newNode, err := c.controller(ctx)
-	if err != nil || newID == oldID || newNode == nil {
-		t.Fatalf("the control plane after the roll: %q (%v)", newID, err)
-	}
+	newID, newNode := c.replacedController(t, ctx, oldID)
 	// The roll deletes the old control plane's Node itself: right after
 	// it, no Node of the terminated instance is left for the drainer's
 	// scan to find minutes later.

@@ -28,14 +28,9 @@ func restoreSnapshot(t *testing.T) {
 	c := needReady(t)
 	ctx := context.Background()
 	start := time.Now()
-	oldID, oldNode, kc := c.admin(t, ctx)
-	port, err := c.apiPort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The workers Ready now must be Ready again after the restore: they
 	// joined before the chosen snapshot, so it holds their Nodes.
-	workers := c.readyWorkers(t, ctx, kc, nodeName(oldNode.Spec))
+	oldID, oldNode, kc, port, workers := c.beforeControlPlaneRoll(t, ctx)
 	cfg, err := awsx.Config(ctx, "us-east-1", c.Emulator.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -70,10 +65,7 @@ func restoreSnapshot(t *testing.T) {
 	if want := "the replacement restored " + name + " instead"; !strings.Contains(out, want) {
 		t.Fatalf("the roll does not say %q (no snapshot taken before the termination?):\n%s", want, out)
 	}
-	newID, newNode, err := c.controller(ctx)
-	if err != nil || newID == oldID || newNode == nil {
-		t.Fatalf("the control plane after the roll: %q (%v), want a replacement of %s", newID, err, oldID)
-	}
+	newID, newNode := c.replacedController(t, ctx, oldID)
 	if _, err := c.kubectl(ctx, kc, "-n", "default", "get", "configmap", "kforge-lab-restore-kept"); err != nil {
 		t.Fatalf("the ConfigMap written before the chosen snapshot: %v, want it restored", err)
 	}

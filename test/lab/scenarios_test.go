@@ -520,6 +520,31 @@ func (c *cluster) admin(t *testing.T, ctx context.Context) (string, *lab.Instanc
 	return id, n, kc
 }
 
+// beforeControlPlaneRoll is what a scenario that replaces the control
+// plane reads first: admin's three, the port the roll's --tunnel-port
+// takes, and the workers Ready now, which must be Ready again after the
+// replacement.
+func (c *cluster) beforeControlPlaneRoll(t *testing.T, ctx context.Context) (id string, n *lab.Instance, kubeconfig, port string, workers []string) {
+	t.Helper()
+	id, n, kubeconfig = c.admin(t, ctx)
+	port, err := c.apiPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, n, kubeconfig, port, c.readyWorkers(t, ctx, kubeconfig, nodeName(n.Spec))
+}
+
+// replacedController is the control plane after a roll, which must be a
+// new instance.
+func (c *cluster) replacedController(t *testing.T, ctx context.Context, oldID string) (string, *lab.Instance) {
+	t.Helper()
+	id, n, err := c.controller(ctx)
+	if err != nil || id == oldID || n == nil {
+		t.Fatalf("the control plane after the roll: %q (%v), want a replacement of %s", id, err, oldID)
+	}
+	return id, n
+}
+
 // TestPoolRoll: issue 13's pool roll with a PodDisruptionBudget respected
 // (daytwo_test.go). Here so that it runs after Scale and before Down.
 func TestPoolRoll(t *testing.T) { poolRoll(t) }
