@@ -16,6 +16,11 @@ locals {
   # The cluster's Auto Scaling groups: every group is named <cluster>-<pool>.
   own_groups_arn = "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.cluster_name}-*"
 
+  # Only the cluster's worker groups carry the Cluster Autoscaler's
+  # ownership tag, so this condition on own_groups_arn leaves the control
+  # plane's group out of reach.
+  worker_groups_only = { StringEquals = { "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" } }
+
   # Access points in this account and region: their ids are random, so a
   # tag condition, not the ARN, says which are the cluster's.
   access_points_arn = "arn:${local.partition}:elasticfilesystem:${local.region}:${local.account_id}:access-point/*"
@@ -172,7 +177,7 @@ locals {
           Effect    = "Allow"
           Action    = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
           Resource  = [local.own_groups_arn]
-          Condition = { StringEquals = { "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" } }
+          Condition = local.worker_groups_only
         },
       ]
     }
@@ -204,14 +209,13 @@ locals {
         },
         {
           # A control plane that restored a snapshot by itself replaces the
-          # workers the restored cluster has no Node of. Only worker groups
-          # carry the autoscaler's ownership tag, so the control plane's own
-          # group is out of reach.
+          # workers the restored cluster has no Node of, and never its own
+          # group (worker_groups_only).
           Sid       = "ReplaceWorkersWithoutNode"
           Effect    = "Allow"
           Action    = ["autoscaling:TerminateInstanceInAutoScalingGroup"]
           Resource  = [local.own_groups_arn]
-          Condition = { StringEquals = { "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" } }
+          Condition = local.worker_groups_only
         },
       ]
     }
