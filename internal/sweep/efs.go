@@ -116,9 +116,10 @@ func accessPointsOf(ctx context.Context, c *efs.Client, id string) (aps []Resour
 	return aps, false, nil
 }
 
-// accessPoint deletes r and waits until it is gone: an access point in
-// state deleting may still keep its file system from being deleted, and
-// terraform destroy deletes the file system without retrying.
+// accessPoint deletes r and waits until it is gone, not merely deleting:
+// an access point in state deleting may still keep its file system from
+// being deleted, and terraform destroy deletes the file system without
+// retrying.
 func (d *deleter) accessPoint(ctx context.Context, r Resource) error {
 	id := aws.String(r.ID)
 	if _, err := d.efs.DeleteAccessPoint(ctx, &efs.DeleteAccessPointInput{AccessPointId: id}); err != nil {
@@ -126,7 +127,7 @@ func (d *deleter) accessPoint(ctx context.Context, r Resource) error {
 	}
 	return d.waitGone(ctx, "access point "+r.ID, func() (bool, error) {
 		out, err := d.efs.DescribeAccessPoints(ctx, &efs.DescribeAccessPointsInput{AccessPointId: id})
-		return err == nil && (len(out.AccessPoints) == 0 || goneState(string(out.AccessPoints[0].LifeCycleState))), err
+		return err == nil && (len(out.AccessPoints) == 0 || out.AccessPoints[0].LifeCycleState == efstypes.LifeCycleStateDeleted), err
 	})
 }
 
