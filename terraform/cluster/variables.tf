@@ -466,7 +466,7 @@ variable "log_retention_days" {
 }
 
 variable "create_autoscaling_service_linked_role" {
-  description = "Create the account's AWSServiceRoleForAutoScaling (which the KMS key policy names) in this stack. false: it must exist; `kforge up` creates it when missing before Terraform runs and never deletes it. true only on an account without it, when Terraform is used directly: creating an existing one fails with InvalidInput \"has been taken\", and destroying this stack deletes it."
+  description = "Create the account's AWSServiceRoleForAutoScaling (which the KMS key policy names) in this stack. false: it must exist; `kforge up` creates it when missing before Terraform runs and never deletes it. true only on an account without it, when Terraform is used directly: creating an existing one fails with InvalidInput \"has been taken\", and destroying this stack deletes it, which AWS refuses while any Auto Scaling group of the account still uses it (the destroy then fails at that role: take it out of the state first with `terraform state rm 'module.kms.aws_iam_service_linked_role.autoscaling[0]'`)."
   type        = bool
   default     = false
 }

@@ -6,7 +6,9 @@ data "aws_partition" "current" {}
 # comes after the key. kforge creates it before Terraform runs when it is
 # missing (internal/servicerole) and never deletes it: it is shared by every
 # group in the account. A Terraform-only user on an account without it sets
-# create_autoscaling_service_linked_role once; that stack then owns it.
+# create_autoscaling_service_linked_role once; that stack then owns it, and
+# its destroy fails while any other group of the account uses the role
+# (DeleteServiceLinkedRole's task fails, and the provider waits for success).
 data "aws_iam_role" "autoscaling" {
   count = var.create_autoscaling_service_linked_role ? 0 : 1
 

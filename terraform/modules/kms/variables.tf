@@ -20,7 +20,7 @@ variable "deletion_window_in_days" {
 }
 
 variable "create_autoscaling_service_linked_role" {
-  description = "Create the account's AWSServiceRoleForAutoScaling here. false (the default): the role must exist (kforge creates it before Terraform runs), and is looked up. true only on an account without it: creating it when it exists fails with InvalidInput \"has been taken\", and destroying this stack deletes it."
+  description = "Create the account's AWSServiceRoleForAutoScaling here. false (the default): the role must exist (kforge creates it before Terraform runs), and is looked up. true only on an account without it: creating it when it exists fails with InvalidInput \"has been taken\", and destroying this stack deletes it, which AWS refuses while any Auto Scaling group of the account still uses it (the destroy then fails at that role: take it out of the state first with `terraform state rm 'aws_iam_service_linked_role.autoscaling[0]'`)."
   type        = bool
   default     = false
 }
