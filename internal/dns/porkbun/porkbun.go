@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -151,9 +152,20 @@ func New(creds Credentials, opts Options) (*Client, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("porkbun: API URL must not carry user information: fix %s", EnvAPIURL)
 	}
+	// Every request carries both keys in its body, and the pair can move the
+	// domain's name servers: plain HTTP only to this machine (a local
+	// stand-in of the API).
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return nil, fmt.Errorf("porkbun: API URL %q is plain HTTP to another machine, which would send the API keys in clear: use https, or fix %s", opts.BaseURL, EnvAPIURL)
+	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}
 	}
+	// Go follows a 307 or 308 with the same body to any host or scheme:
+	// never, since the body holds the keys. The redirect is the answer.
+	noRedirects := *opts.HTTPClient
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	opts.HTTPClient = &noRedirects
 	if opts.Timeout <= 0 {
 		opts.Timeout = 20 * time.Second
 	}
@@ -559,6 +571,9 @@ func (c *Client) attempt(ctx context.Context, op, domain, endpoint string, body 
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		apiErr.auth = true
 		return false, apiErr
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		apiErr.Message = fmt.Sprintf("the API answered with a redirect (to %q), which kforge does not follow: the request carries the API keys. Check %s", c.scrub(resp.Header.Get("Location")), EnvAPIURL)
+		return false, apiErr
 	case jsonErr != nil:
 		return false, apiErr
 	case strings.EqualFold(parsed.Status, "SUCCESS") && resp.StatusCode < 300:
@@ -610,4 +625,13 @@ func (c *Client) backoff(retry int) time.Duration {
 		d = c.opts.MaxDelay
 	}
 	return min(d+rand.N(d/2+1), c.opts.MaxDelay)
+}
+
+// loopbackHost reports whether host is localhost or a loopback address.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

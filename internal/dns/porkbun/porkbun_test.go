@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -215,7 +216,7 @@ func TestConfigErrors(t *testing.T) {
 		!strings.Contains(err.Error(), porkbun.EnvAPIKey+" and "+porkbun.EnvSecretAPIKey) {
 		t.Fatalf("missing both: err = %v", err)
 	}
-	for _, bad := range []string{"ftp://x", "not a url", "https://user:pw@api.example"} {
+	for _, bad := range []string{"ftp://x", "not a url", "https://user:pw@api.example", "http://api.porkbun.com/api/json/v3"} {
 		_, err := porkbun.NewFromEnv(env(map[string]string{porkbun.EnvAPIKey: testKey, porkbun.EnvSecretAPIKey: testSecret, porkbun.EnvAPIURL: bad}), porkbun.Options{})
 		if err == nil || !strings.Contains(err.Error(), porkbun.EnvAPIURL) {
 			t.Errorf("URL %q: err = %v", bad, err)
@@ -224,6 +225,44 @@ func TestConfigErrors(t *testing.T) {
 	c, err := porkbun.NewFromEnv(env(map[string]string{porkbun.EnvAPIKey: testKey, porkbun.EnvSecretAPIKey: testSecret}), porkbun.Options{})
 	if err != nil || !strings.Contains(c.String(), porkbun.DefaultBaseURL) {
 		t.Fatalf("default URL: %v %v", c, err)
+	}
+	// Plain HTTP only to a stand-in on this machine.
+	for _, local := range []string{"http://127.0.0.1:8080/api/json/v3", "http://localhost:8080", "http://[::1]:8080"} {
+		if _, err := porkbun.NewFromEnv(env(map[string]string{porkbun.EnvAPIKey: testKey, porkbun.EnvSecretAPIKey: testSecret, porkbun.EnvAPIURL: local}), porkbun.Options{}); err != nil {
+			t.Errorf("URL %q: %v, want it accepted", local, err)
+		}
+	}
+}
+
+// A redirect is never followed: Go would send the same body, both keys
+// in it, to whatever host and scheme the answer names. The redirect is a
+// final error that names it, and the other host receives nothing.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var elsewhere sync.Mutex
+	received := 0
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Lock()
+		received++
+		elsewhere.Unlock()
+		_, _ = w.Write([]byte(`{"status":"SUCCESS","ns":["ns1.example.net"]}`))
+	}))
+	t.Cleanup(other.Close)
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	c, err := porkbun.New(porkbun.Credentials{APIKey: testKey, SecretAPIKey: testSecret}, fastOptions(redirecting.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.NameServers(context.Background(), "example.com")
+	if err == nil || !strings.Contains(err.Error(), "redirect") || !strings.Contains(err.Error(), other.URL) {
+		t.Errorf("NameServers through a redirect: %v, want an error naming the redirect", err)
+	}
+	elsewhere.Lock()
+	defer elsewhere.Unlock()
+	if received != 0 {
+		t.Errorf("the redirect's target received %d requests, want none", received)
 	}
 }
 
