@@ -8,6 +8,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -151,9 +153,14 @@ func newBootstrapCmd(o *Options) *cobra.Command {
 				return err
 			}
 			w := o.wiring(f)
+			// A stop (systemctl stop, a reboot) ends the attempt through its
+			// context, so that what it must undo (the join's token files)
+			// is undone before the process exits.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
 			// Reading the configuration is part of the attempt: a failure
 			// there is retried, and counts toward the ready deadline, too.
-			return node.Attempt(cmd.Context(), w.Host, w.Log, o.backoff(),
+			return node.Attempt(ctx, w.Host, w.Log, o.backoff(),
 				func(ctx context.Context) error {
 					a, err := node.NewAgent(ctx, w)
 					if err != nil {

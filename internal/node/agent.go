@@ -196,6 +196,9 @@ func (a *Agent) Bootstrap(ctx context.Context) error {
 		if _, ok := a.Cluster.WorkerPools[a.Options.Pool]; !ok {
 			return fmt.Errorf("worker pool %q is not in cluster.json worker_pools", a.Options.Pool)
 		}
+		if err := a.removeLeftTokenFiles(ctx); err != nil {
+			return err
+		}
 		return a.runPhases(ctx, a.workerPhases())
 	default:
 		return fmt.Errorf("role %q: want %q or %q", a.Options.Role, RoleController, RoleWorker)

@@ -642,6 +642,70 @@ func TestJoinStoppedMidwayIsRetriedFromScratch(t *testing.T) {
 	}
 }
 
+// A stop during kubeadm join (SIGTERM at a reboot, which the bootstrap
+// command turns into the attempt's end) leaves no file holding the token:
+// the removal runs past the ended context, which the real host's commands
+// would refuse to start under. A file an attempt killed outright left is
+// removed by the next one, even when that join had written kubelet.conf
+// and no join runs again.
+func TestTokenFilesDoNotOutliveAnAttempt(t *testing.T) {
+	c := newCloud(t)
+	c.publishJoin(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := &stoppedDuringJoin{recorder: newRecorder(t, "worker"), stop: cancel}
+	a := c.worker(h, fixedClock(t0), Backoff{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := a.Bootstrap(ctx); err == nil {
+		t.Fatal("the bootstrap went on past a stopped join")
+	}
+	if !h.stopped {
+		t.Fatal("the join never ran")
+	}
+	for _, f := range tokenFiles {
+		if Exists(h, f) {
+			t.Errorf("the stopped join left %s, which holds the token", f)
+		}
+	}
+
+	killed := newRecorder(t, "worker")
+	for _, f := range append([]string{kubeletConf}, tokenFiles...) {
+		if err := killed.WriteFile(f, []byte("left by a killed attempt"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := c.worker(killed, fixedClock(t0), Backoff{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_ = b.Bootstrap(context.Background()) // what follows the join is not this test's
+	for _, f := range tokenFiles {
+		if Exists(killed, f) {
+			t.Errorf("the attempt after a killed one left %s", f)
+		}
+	}
+	if killed.ran("kubeadm join --config " + joinConfPath) {
+		t.Error("a join ran again over kubelet.conf")
+	}
+}
+
+// stoppedDuringJoin is a host whose commands refuse to start once the
+// context has ended, as exec.CommandContext does, and whose kubeadm join
+// is stopped by a signal: the attempt's context ends while it runs.
+type stoppedDuringJoin struct {
+	*recorder
+	stop    context.CancelFunc
+	stopped bool
+}
+
+func (s *stoppedDuringJoin) Run(ctx context.Context, cmd Command) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if cmd.Name == "kubeadm" && len(cmd.Args) > 0 && cmd.Args[0] == "join" {
+		s.stopped = true
+		s.stop()
+		return "", errors.New("signal: terminated")
+	}
+	return s.recorder.Run(ctx, cmd)
+}
+
 // stoppingJoin is kubeadm join as its kubelet-start phase goes: the
 // first join writes the bootstrap kubeconfig and the CA, then fails on
 // the API server; a join that finds either refuses, as kubeadm's

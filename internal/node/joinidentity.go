@@ -90,7 +90,7 @@ func (a *Agent) bootstrapKubeletClient(ctx context.Context, jm JoinMaterial) err
 		return err
 	}
 	cert, err := a.requestKubeletClient(ctx, obj)
-	if rmErr := a.runAll(ctx, Cmd("rm", "-f", joinKubeconfig)); err == nil {
+	if rmErr := a.removeTokenFiles(ctx, joinKubeconfig); err == nil {
 		err = rmErr
 	}
 	if err != nil {

@@ -100,10 +100,39 @@ func (a *Agent) join(ctx context.Context) error {
 		return err
 	}
 	_, err = a.run(ctx, "kubeadm", "join", "--config", joinConfPath)
-	if _, rmErr := a.run(ctx, "rm", "-f", joinConfPath); err == nil {
+	if rmErr := a.removeTokenFiles(ctx, joinConfPath); err == nil {
 		err = rmErr
 	}
 	return err
+}
+
+// tokenFiles hold the bootstrap token while a join runs: the join
+// configuration, and the kubeconfig the agent asks for the kubelet's
+// client certificate with (joinidentity.go).
+var tokenFiles = []string{joinConfPath, joinKubeconfig}
+
+// removeTokenFiles removes paths even when ctx has ended: a stop (SIGTERM
+// at a reboot, systemctl stop) cancels the attempt, and the token must
+// not outlive it.
+func (a *Agent) removeTokenFiles(ctx context.Context, paths ...string) error {
+	return a.runAll(context.WithoutCancel(ctx), Cmd("rm", append([]string{"-f"}, paths...)...))
+}
+
+// removeLeftTokenFiles removes the token files an attempt killed outright
+// (SIGKILL, power lost) left behind; when its join had written
+// kubelet.conf, no later attempt runs the join that would remove them.
+func (a *Agent) removeLeftTokenFiles(ctx context.Context) error {
+	var left []string
+	for _, f := range tokenFiles {
+		if Exists(a.Host, f) {
+			left = append(left, f)
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	a.logger().Info("removing bootstrap token files an interrupted attempt left", "files", strings.Join(left, ", "))
+	return a.removeTokenFiles(ctx, left...)
 }
 
 // joinLeftovers are what a kubeadm join that stopped in its kubelet-start
