@@ -128,6 +128,9 @@ func OpenChecked(ctx context.Context, name string, mode EmulatorMode, o Options,
 	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating work directory %s: %w", e.Dir, err)
 	}
+	if err := ignoreInGit(workDir); err != nil {
+		return nil, err
+	}
 	switch {
 	case o.Endpoint != "":
 		e.Endpoint = o.Endpoint
@@ -138,6 +141,32 @@ func OpenChecked(ctx context.Context, name string, mode EmulatorMode, o Options,
 		}
 	}
 	return e, nil
+}
+
+// workDirIgnore keeps the work directory out of git: it lies in the
+// directory kforge runs from, often an infrastructure repository, and
+// holds the admin kubeconfig (a year-long cluster-admin credential that
+// cannot be revoked), plans and variables.
+const workDirIgnore = "# Written by kforge: working files and the admin kubeconfig, never to be committed.\n*\n"
+
+// ignoreInGit writes dir/.gitignore unless one is there already.
+func ignoreInGit(dir string) error {
+	path := filepath.Join(dir, ".gitignore")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("keeping the work directory out of git: %w", err)
+	}
+	if _, err := f.WriteString(workDirIgnore); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 func (e *Env) emulatorFile() string { return filepath.Join(e.Dir, "emulator.json") }
