@@ -125,17 +125,23 @@ func (ExecHost) WriteFile(path string, data []byte, perm fs.FileMode) error {
 }
 
 // writeSynced writes data to a new file at path with perm (whatever the
-// umask) and syncs it to disk.
+// umask) and syncs it to disk. Whatever was at path (a file a crash left,
+// a link) is removed and the file made anew: data, a key or a token, never
+// goes through an older file's mode or a link's target. The mode is set
+// before the data is written.
 func writeSynced(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(perm); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,5 +66,54 @@ func TestWriteFileShowsTheKubeletOnlyTheManifest(t *testing.T) {
 	}
 	if fi, _ := os.Stat(manifest); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+}
+
+// What a crash or someone else left at the temporary file's name never
+// carries the data: a link there is not followed (its target stays as it
+// was), and a leftover file readable by others, held open by a reader, is
+// replaced rather than filled, so the reader never sees the key.
+func TestWriteFileMakesItsTemporaryFileAnew(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "ca.key")
+	tmp := filepath.Join(dir, ".ca.key.kforge-tmp")
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(elsewhere, []byte("untouched"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := (ExecHost{}).WriteFile(key, []byte("secret one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(elsewhere); string(got) != "untouched" {
+		t.Errorf("the link's target became %q", got)
+	}
+
+	if err := os.WriteFile(tmp, []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.Open(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if err := (ExecHost{}).WriteFile(key, []byte("secret two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held, err := io.ReadAll(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(held), "secret") {
+		t.Errorf("a reader holding the leftover temporary file read %q", held)
+	}
+	info, err := os.Stat(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(key); string(got) != "secret two" || info.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %q, mode %v; want the data at 0600", key, got, info.Mode().Perm())
 	}
 }
