@@ -75,14 +75,5 @@ func (e *Env) deleteAccessPoints(ctx context.Context, aps []sweep.Resource) ([]s
 
 // fileSystemIDs are the IDs of the EFS file systems in the state.
 func fileSystemIDs(st *tfjson.State) []string {
-	var ids []string
-	walkManaged(st, func(r *tfjson.StateResource) {
-		if r.Type != "aws_efs_file_system" {
-			return
-		}
-		if id, _ := r.AttributeValues["id"].(string); id != "" {
-			ids = append(ids, id)
-		}
-	})
-	return ids
+	return managedAttributes(st, "aws_efs_file_system", "id")
 }

@@ -141,6 +141,19 @@ func bucketsWithoutForceDestroy(st *tfjson.State) bool {
 	return found
 }
 
+// managedAttributes are the non-empty string values of attribute attr of
+// st's managed resources of type typ (the IDs of its file systems, the
+// names of its Auto Scaling groups).
+func managedAttributes(st *tfjson.State, typ, attr string) []string {
+	var values []string
+	walkManaged(st, func(r *tfjson.StateResource) {
+		if v, _ := r.AttributeValues[attr].(string); r.Type == typ && v != "" {
+			values = append(values, v)
+		}
+	})
+	return values
+}
+
 func walkManaged(st *tfjson.State, fn func(*tfjson.StateResource)) {
 	if st == nil || st.Values == nil || st.Values.RootModule == nil {
 		return

@@ -128,14 +128,5 @@ func (e *Env) autoScaling(ctx context.Context) (*autoscaling.Client, error) {
 
 // groupNamesInState are the names of the Auto Scaling groups in the state.
 func groupNamesInState(st *tfjson.State) []string {
-	var names []string
-	walkManaged(st, func(r *tfjson.StateResource) {
-		if r.Type != "aws_autoscaling_group" {
-			return
-		}
-		if name, _ := r.AttributeValues["name"].(string); name != "" {
-			names = append(names, name)
-		}
-	})
-	return names
+	return managedAttributes(st, "aws_autoscaling_group", "name")
 }
