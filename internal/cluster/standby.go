@@ -119,7 +119,7 @@ type groupReleaser interface {
 
 // autoScaling is an Auto Scaling client for the environment's region.
 func (e *Env) autoScaling(ctx context.Context) (*autoscaling.Client, error) {
-	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	cfg, err := e.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
