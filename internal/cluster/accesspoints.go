@@ -7,7 +7,6 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 
-	"github.com/kforge/kforge/internal/awsx"
 	"github.com/kforge/kforge/internal/sweep"
 )
 
@@ -22,7 +21,7 @@ func (e *Env) accessPoints(ctx context.Context, st *tfjson.State) ([]sweep.Resou
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	cfg, err := e.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +70,27 @@ func (e *Env) deleteAccessPoints(ctx context.Context, aps []sweep.Resource) ([]s
 		return nil, err
 	}
 	return res.Deleted, err
+}
+
+// deleteLateAccessPoints deletes the access points that the state's file
+// systems have after a failed destroy: the cluster made them after
+// deleteAccessPoints, before its nodes were terminated.
+func (e *Env) deleteLateAccessPoints(ctx context.Context, st *tfjson.State) ([]sweep.Resource, error) {
+	ids := fileSystemIDs(st)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	aps, err := sweep.AccessPoints(ctx, cfg, ids)
+	if err != nil || len(aps) == 0 {
+		return nil, err
+	}
+	e.opts.UI.Notef("The destroy could not delete file system %s: the EFS CSI driver provisioned %d more volumes before the nodes were gone. Deleting their access points, and destroying the rest once more.\n",
+		strings.Join(ids, ", "), len(aps))
+	return e.deleteAccessPoints(ctx, aps)
 }
 
 // fileSystemIDs are the IDs of the EFS file systems in the state.

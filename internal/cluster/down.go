@@ -142,7 +142,8 @@ func RunDown(ctx context.Context, e *Env, o DownOptions) (*DownResult, error) {
 			if err := releaseHeld(ctx, groups, held); err != nil {
 				return nil, err
 			}
-			if err := e.destroyRecoveringLostAnswers(ctx, r, destroy, o.Progress); err != nil {
+			late, err := e.destroyRecoveringLostAnswers(ctx, r, destroy, o.Progress)
+			if result.Swept = append(result.Swept, late...); err != nil {
 				return nil, err
 			}
 		}

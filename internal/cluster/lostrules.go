@@ -9,6 +9,7 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/kforge/kforge/internal/sweep"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -35,38 +36,58 @@ var serverErrorPattern = regexp.MustCompile(`StatusCode: 5\d\d\b`)
 //     5xx are transient by definition. The destroy runs once more, as an
 //     operator would.
 //
+// It also heals the one failure the running cluster causes: the EFS CSI
+// driver may provision a volume between down's deletion of the access
+// points and the nodes' termination, and AWS refuses to delete a file
+// system that has an access point. Those access points are deleted (and
+// returned), and the destroy runs once more.
+//
 // Each further round must forget a rule or be the one retry after a server
-// error; any other failure is returned as it is.
-func (e *Env) destroyRecoveringLostAnswers(ctx context.Context, r *tfrun.Runner, total int, progress func(tfrun.Progress)) error {
+// error or after late access points; any other failure is returned as it is.
+func (e *Env) destroyRecoveringLostAnswers(ctx context.Context, r destroyer, total int, progress func(tfrun.Progress)) ([]sweep.Resource, error) {
 	err := r.Destroy(ctx, total, progress)
-	retriedServerError := false
+	retriedServerError, retriedAccessPoints := false, false
+	var swept []sweep.Resource
 	for err != nil {
 		msg := err.Error()
 		rules := strings.Contains(msg, "InvalidPermission.NotFound")
 		server := !retriedServerError && serverErrorPattern.MatchString(msg)
-		if !rules && !server {
-			return err
+		fileSystem := !retriedAccessPoints && strings.Contains(msg, "deleting EFS File System (")
+		if !rules && !server && !fileSystem {
+			return swept, err
 		}
 		st, serr := r.State(ctx)
 		if serr != nil {
-			return errors.Join(err, serr)
+			return swept, errors.Join(err, serr)
 		}
 		left := ManagedResources(st)
 		if lost := lostRuleAddresses(st, msg); rules && len(lost) > 0 {
 			if serr := r.StateRm(ctx, lost...); serr != nil {
-				return errors.Join(err, fmt.Errorf("forgetting security group rules that are already gone: %w", serr))
+				return swept, errors.Join(err, fmt.Errorf("forgetting security group rules that are already gone: %w", serr))
 			}
 			left -= len(lost)
 			e.opts.UI.Notef("%d security group rule(s) were already gone; forgot them, destroying the rest.\n", len(lost))
 		} else if server {
 			retriedServerError = true
 			e.opts.UI.Notef("A delete failed with a server error (%s); destroying the remaining %d resources once more.\n", serverErrorPattern.FindString(msg), left)
+		} else if late, aerr := e.deleteLateAccessPoints(ctx, st); aerr != nil {
+			return swept, errors.Join(err, aerr)
+		} else if len(late) > 0 {
+			retriedAccessPoints = true
+			swept = append(swept, late...)
 		} else {
-			return err
+			return swept, err
 		}
 		err = r.Destroy(ctx, left, progress)
 	}
-	return nil
+	return swept, nil
+}
+
+// destroyer is what destroyRecoveringLostAnswers needs of tfrun.Runner.
+type destroyer interface {
+	Destroy(ctx context.Context, total int, progress func(tfrun.Progress)) error
+	State(ctx context.Context) (*tfjson.State, error)
+	StateRm(ctx context.Context, addresses ...string) error
 }
 
 // lostRuleAddresses returns the state addresses of the security group rules

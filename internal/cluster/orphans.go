@@ -306,7 +306,7 @@ func (e *Env) findOrphans(ctx context.Context, r *tfrun.Runner) (orphans, kept [
 }
 
 func (e *Env) deleteResources(ctx context.Context, rs []sweep.Resource, progress func(sweep.Resource, error)) (*sweep.Result, error) {
-	cfg, err := awsx.Config(ctx, e.Config.Region, e.Endpoint)
+	cfg, err := e.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
