@@ -65,7 +65,12 @@ func NewDrainer(ctx context.Context, w Wiring, kubeconfig string) (*nodelifecycl
 			ASG:    autoscaling.NewFromConfig(cfg),
 			Kube:   kube,
 			Groups: cluster.WorkerGroupNames(),
-			Hook:   cluster.LifecycleHookName,
+			// A pool added by a later up is in the cluster.json it writes.
+			ReloadGroups: func(ctx context.Context) ([]string, error) {
+				c, err := w.readCluster(ctx, cfg)
+				return c.WorkerGroupNames(), err
+			},
+			Hook: cluster.LifecycleHookName,
 			// A drain that overruns the heartbeat would find the
 			// instance gone; the Node is deleted at the timeout anyway.
 			DrainTimeout:  max(heartbeat-drainHeartbeatMargin, 15*time.Second),

@@ -31,15 +31,20 @@ func (w Wiring) Load(ctx context.Context) (aws.Config, Cluster, error) {
 	if err != nil {
 		return cfg, Cluster{}, err
 	}
+	cluster, err := w.readCluster(ctx, cfg)
+	return cfg, cluster, err
+}
+
+// readCluster reads and checks cluster.json, which every apply writes anew.
+func (w Wiring) readCluster(ctx context.Context, cfg aws.Config) (Cluster, error) {
 	raw, err := S3Bucket{Client: awsx.S3Client(cfg, w.Endpoint), Name: w.Bucket}.Get(ctx, w.ConfigKey)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return cfg, Cluster{}, fmt.Errorf("cluster configuration s3://%s/%s is missing; the root module writes it on apply: %w", w.Bucket, w.ConfigKey, err)
+			return Cluster{}, fmt.Errorf("cluster configuration s3://%s/%s is missing; the root module writes it on apply: %w", w.Bucket, w.ConfigKey, err)
 		}
-		return cfg, Cluster{}, err
+		return Cluster{}, err
 	}
-	cluster, err := ParseCluster(raw)
-	return cfg, cluster, err
+	return ParseCluster(raw)
 }
 
 // NewAgent is the agent's composition root: the instance role's

@@ -50,8 +50,14 @@ type AutoScaling interface {
 type Handler struct {
 	ASG  AutoScaling
 	Kube kubernetes.Interface
-	// Groups are the cluster's Auto Scaling group names.
+	// Groups are the cluster's Auto Scaling group names; ReloadGroups
+	// replaces them.
 	Groups []string
+	// ReloadGroups, when set, reads the cluster's group names again
+	// (cluster.json): a pool that an up adds after the drainer started has
+	// a group, a termination hook and events of its own. The scan reads
+	// them every time, and an event of a group not known yet first.
+	ReloadGroups func(context.Context) ([]string, error)
 	// Hook is the termination lifecycle hook's name (the same on every group).
 	Hook string
 	// DrainTimeout bounds one node's drain; keep it under the hook's
@@ -152,11 +158,12 @@ type waitingInstance struct{ group, instanceID string }
 
 func (h *Handler) waiting(ctx context.Context) ([]waitingInstance, error) {
 	var out []waitingInstance
-	p := autoscaling.NewDescribeAutoScalingGroupsPaginator(h.ASG, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: h.Groups})
+	groups := h.groups()
+	p := autoscaling.NewDescribeAutoScalingGroupsPaginator(h.ASG, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: groups})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("describing Auto Scaling groups %s: %w", strings.Join(h.Groups, ", "), err)
+			return nil, fmt.Errorf("describing Auto Scaling groups %s: %w", strings.Join(groups, ", "), err)
 		}
 		for _, g := range page.AutoScalingGroups {
 			for _, i := range g.Instances {

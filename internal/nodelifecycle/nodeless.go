@@ -41,7 +41,7 @@ func (h *Handler) ReplaceWorkersWithoutNode(ctx context.Context, ec EC2, restore
 	if restoredAt.IsZero() {
 		return nil, nil
 	}
-	groups, err := awsx.DescribeAutoScalingGroups(ctx, h.ASG, h.Groups)
+	groups, err := awsx.DescribeAutoScalingGroups(ctx, h.ASG, h.groups())
 	if err != nil {
 		return nil, fmt.Errorf("describing the worker groups: %w", err)
 	}

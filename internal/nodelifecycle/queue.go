@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -189,7 +188,11 @@ func (d *Drainer) act(ctx context.Context, o *Outcome) error {
 		log.Info("snapshot request served", "request", ev.Request)
 		return nil
 	case ActionLifecycle:
-		if !slices.Contains(h.Groups, ev.Group) || ev.Hook != h.Hook {
+		ours, err := h.ownsGroup(ctx, ev.Group)
+		if err != nil {
+			return fmt.Errorf("lifecycle action of group %s: %w", ev.Group, err)
+		}
+		if !ours || ev.Hook != h.Hook {
 			o.Skipped = fmt.Sprintf("group %s hook %s is not this cluster's", ev.Group, ev.Hook)
 			log.Info("lifecycle action of another group or hook ignored", "group", ev.Group, "hook", ev.Hook, "instance", ev.InstanceIDs[0])
 			return nil
@@ -306,7 +309,7 @@ const maxEventsInFlight = 20
 // events being handled are done.
 func (d *Drainer) Run(ctx context.Context) error {
 	log := d.Handler.logger()
-	log.Info("node events drainer started", "queue", d.QueueURL, "groups", d.Handler.Groups, "hook", d.Handler.Hook,
+	log.Info("node events drainer started", "queue", d.QueueURL, "groups", d.Handler.groups(), "hook", d.Handler.Hook,
 		"drain_timeout", d.Handler.DrainTimeout.String(), "interruption_drain_timeout", d.InterruptionDrainTimeout.String())
 	var handling sync.WaitGroup
 	drains, others := make(chan struct{}, maxEventsInFlight), make(chan struct{}, maxEventsInFlight)
@@ -366,6 +369,11 @@ func (d *Drainer) Run(ctx context.Context) error {
 // Scaling did not act on.
 func (d *Drainer) scan(ctx context.Context) {
 	log := d.Handler.logger()
+	if d.Handler.ReloadGroups != nil {
+		if err := d.Handler.reloadGroups(ctx); err != nil {
+			log.Warn("scanning the groups known so far", "groups", d.Handler.groups(), "error", err.Error())
+		}
+	}
 	if rs, err := d.Handler.RunOnce(ctx); err != nil {
 		log.Error("Terminating:Wait scan failed", "error", err.Error())
 	} else if len(rs) > 0 {

@@ -471,3 +471,56 @@ func runDrainer(d *Drainer) (stop func()) {
 		<-done
 	}
 }
+
+// A pool added by an up after the drainer started: its group's lifecycle
+// action reads the groups again (the new cluster.json) and is drained and
+// completed, not dropped as another cluster's. A failed read leaves the
+// message in the queue, and another cluster's group is still skipped.
+func TestLifecycleOfAPoolAddedAfterTheStart(t *testing.T) {
+	lifecycle := sentNow(t, "lifecycle-terminate.json")
+	added := strings.ReplaceAll(lifecycle, "demo-general", "demo-batch")
+	foreign := strings.ReplaceAll(lifecycle, "demo-general", "someone-else")
+	c, url := queueOnEmulator(t, added)
+	kube := fake.NewClientset(node("ip-10-0-1-1", "i-0a1b2c3d4e5f60001"), pod("apps", "web-1", "ip-10-0-1-1", "ReplicaSet", nil))
+	asg := &fakeASG{}
+	d := newDrainer(asg, kube, c, url)
+	var reads atomic.Int32
+	var readFails atomic.Bool
+	readFails.Store(true)
+	d.Handler.ReloadGroups = func(context.Context) ([]string, error) {
+		reads.Add(1)
+		if readFails.Load() {
+			return nil, errors.New("GetObject cluster.json: AccessDenied")
+		}
+		return []string{"demo-batch", "demo-controller", "demo-general"}, nil
+	}
+
+	out, _ := d.ReceiveOnce(context.Background())
+	if len(out) != 1 || out[0].Deleted || !strings.Contains(out[0].Error, "AccessDenied") || len(asg.completed) != 0 {
+		t.Fatalf("with cluster.json unreadable: %+v, completed %+v; want the message kept for another try", out, asg.completed)
+	}
+	readFails.Store(false)
+	time.Sleep(d.Visibility)
+	outcomes := drainQueue(t, d)
+	if len(outcomes) != 1 || !outcomes[0].Deleted || outcomes[0].Skipped != "" {
+		t.Fatalf("the new pool's lifecycle action: %+v", outcomes)
+	}
+	if len(asg.completed) != 1 || aws.ToString(asg.completed[0].AutoScalingGroupName) != "demo-batch" {
+		t.Fatalf("completed %+v, want demo-batch's action", asg.completed)
+	}
+	if _, err := kube.CoreV1().Nodes().Get(context.Background(), "ip-10-0-1-1", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the new pool's node was not drained and deleted: %v", err)
+	}
+
+	before := reads.Load()
+	if _, err := c.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(foreign)}); err != nil {
+		t.Fatal(err)
+	}
+	outcomes = drainQueue(t, d)
+	if len(outcomes) != 1 || !outcomes[0].Deleted || !strings.Contains(outcomes[0].Skipped, "not this cluster's") || len(asg.completed) != 1 {
+		t.Fatalf("another cluster's group: %+v, completed %+v", outcomes, asg.completed)
+	}
+	if reads.Load() != before+1 {
+		t.Errorf("an unknown group read the groups %d times, want once", reads.Load()-before)
+	}
+}
