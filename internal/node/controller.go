@@ -49,6 +49,7 @@ func (a *Agent) controllerPhases() []phase {
 		// a replacement would stay unreachable through kforge while one
 		// of those keeps failing.
 		{name: "publish-admin", run: a.backupAdmin},
+		{name: "restored-nodes", run: a.removeRestoredGoneNodes},
 		cni,
 		// Before any worker can read the token: from here on only the
 		// agent's approver admits a joining kubelet, and its timer runs

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kforge/kforge/internal/cni"
 	"github.com/kforge/kforge/internal/testutil/containerdconf"
@@ -63,6 +64,9 @@ type recorder struct {
 	// issuer is the control plane whose cluster CA (its ca.crt and ca.key)
 	// issues the kubelet client certificates; nil: a throwaway CA.
 	issuer *recorder
+	// nodes are the Nodes `kubectl get nodes` lists; `kubectl delete node`
+	// removes one.
+	nodes []corev1.Node
 }
 
 // Lock holds path's lock, logging when it is taken and released.
@@ -286,6 +290,16 @@ func (r *recorder) Run(_ context.Context, c Command) (string, error) {
 		posted := r.stdin["kubectl --kubeconfig "+joinKubeconfig+" create -o name -f -"]
 		r.mu.Unlock()
 		return r.issueKubeletClient(posted)
+	case line == "kubectl --kubeconfig "+adminConf+" get nodes -o json":
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		out, err := json.Marshal(corev1.NodeList{Items: r.nodes})
+		return string(out), err
+	case strings.HasPrefix(line, "kubectl --kubeconfig "+adminConf+" delete node "):
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.nodes = slices.DeleteFunc(r.nodes, func(n corev1.Node) bool { return n.Name == c.Args[4] })
+		return "", nil
 	case strings.HasPrefix(line, "kubeadm join"):
 		return "", r.WriteFile(kubeletConf, []byte("kubelet"), 0o600)
 	case strings.HasPrefix(line, "kubeadm token create"):
