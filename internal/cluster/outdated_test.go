@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,6 +50,14 @@ func TestOutdatedGroupsNameTheRoll(t *testing.T) {
 	}
 }
 
+// controlPlaneUserData is the user data's shape describeChange reads: the
+// Kubernetes and etcd quota lines, and the agent's digest beside them.
+func controlPlaneUserData(kubernetes, quota, agent string) *string {
+	text := "#!/bin/bash\n# Kubernetes " + kubernetes + ": what this node installs\n# etcd quota " + quota + " GiB: applied by kubeadm init\n" +
+		"agent_sha256=\"" + agent + "\"\n"
+	return aws.String(base64.StdEncoding.EncodeToString([]byte(text)))
+}
+
 // A control plane whose template moved on by the Kubernetes version alone
 // upgrades in place (kforge upgrade), so up does not send it to a roll;
 // one that also moved on by its agent build or its etcd quota is named,
@@ -56,13 +65,8 @@ func TestOutdatedGroupsNameTheRoll(t *testing.T) {
 func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 	f := newRollFixture(t)
 	ctx := context.Background()
-	userData := func(kubernetes, quota, agent string) *string {
-		text := "#!/bin/bash\n# Kubernetes " + kubernetes + ": what this node installs\n# etcd quota " + quota + " GiB: applied by kubeadm init\n" +
-			"agent_sha256=\"" + agent + "\"\n"
-		return aws.String(base64.StdEncoding.EncodeToString([]byte(text)))
-	}
 	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-controller"),
-		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData("1.35.10", "2", "0a1b")}})
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData("1.35.10", "2", "0a1b")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +82,7 @@ func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 		{"1.36.6", "3", "2c3d", "Kubernetes 1.35.10 -> 1.36.6, etcd quota 2 -> 3 GiB, user data"},        // version 4: and a new quota
 	} {
 		v, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId,
-			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData(step.kubernetes, step.quota, step.agent)}})
+			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData(step.kubernetes, step.quota, step.agent)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +100,51 @@ func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 			t.Errorf("version %s, Kubernetes alone: %+v, want the control plane left to its in-place upgrade", version, got)
 		case step.want != "" && (len(got) != 1 || !strings.Contains(got[0].Reason, step.want)):
 			t.Errorf("version %s: %+v, want the control plane named with %q", version, got, step.want)
+		}
+	}
+}
+
+// A minor upgrade is refused, before anything changes, while the control
+// plane runs an older agent build than the group launches now: that agent
+// would upgrade the node in place and stay. A template that moved on by
+// its etcd quota alone, or by nothing, lets the upgrade go on.
+func TestMinorUpgradeWaitsForTheControlPlaneAgent(t *testing.T) {
+	f := newRollFixture(t)
+	ctx := context.Background()
+	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-controller"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData("1.35.10", "2", "0a1b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ltID = aws.ToString(lt.LaunchTemplate.LaunchTemplateId)
+	f.group(t, "kforge-test-controller", 1, 1)
+	e := &Env{Name: "dev", awsCfg: &f.cfg}
+	out := &Outputs{ControllerASGName: "kforge-test-controller"}
+	for _, step := range []struct {
+		quota, agent string
+		refused      bool
+	}{
+		{"2", "0a1b", false}, // version 1, which it runs
+		{"3", "0a1b", false}, // a new quota: an in-place upgrade keeps it, and the roll after applies it
+		{"3", "2c3d", true},  // a new agent build
+	} {
+		if step.quota != "2" {
+			v, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId,
+				LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData("1.35.10", step.quota, step.agent)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String("kforge-test-controller"),
+				LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String(strconv.FormatInt(aws.ToInt64(v.LaunchTemplateVersion.VersionNumber), 10))}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := e.checkControlPlaneAgent(ctx, out, "1.36.6")
+		switch {
+		case !step.refused && err != nil:
+			t.Errorf("quota %s, agent %s: refused: %v", step.quota, step.agent, err)
+		case step.refused && (ExitCode(err) != 1 || !strings.Contains(fmt.Sprint(err), "kforge roll dev --control-plane") || !strings.Contains(fmt.Sprint(err), agentBuildChange)):
+			t.Errorf("quota %s, agent %s: %v, want the roll named first", step.quota, step.agent, err)
 		}
 	}
 }

@@ -705,13 +705,17 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) temp
 	// version, the node's settings) is a change of its own, also beside a
 	// named one: an in-place upgrade does not replace the agent.
 	if userDataBesideSettings(aws.ToString(a.UserData)) != userDataBesideSettings(aws.ToString(b.UserData)) {
-		diffs = append(diffs, "user data: agent build or node settings")
+		diffs = append(diffs, agentBuildChange)
 	}
 	if len(diffs) == 0 {
 		return templateChange{why: "other launch settings"}
 	}
 	return templateChange{why: strings.Join(diffs, ", "), kubernetesOnly: kubernetes && len(diffs) == 1}
 }
+
+// agentBuildChange is describeChange's words for user data that differs
+// beyond the settings it names.
+const agentBuildChange = "user data: agent build or node settings"
 
 // templateChange is what differs between two versions of a launch
 // template: why in words, and whether it is the Kubernetes version alone.

@@ -114,6 +114,11 @@ func RunUpgrade(ctx context.Context, e *Env, o UpgradeOptions) (*UpgradeResult, 
 	if res.Pools, err = e.upgradePools(ctx, out); err != nil {
 		return nil, err
 	}
+	if kind == config.UpgradeMinor {
+		if err := e.checkControlPlaneAgent(ctx, out, o.To); err != nil {
+			return nil, err
+		}
+	}
 	res.Steps = UpgradeSteps(res, e.Config.Kubernetes.Version)
 	if o.DryRun {
 		return res, nil
@@ -190,6 +195,34 @@ func (e *Env) upgradePools(ctx context.Context, out *Outputs) ([]UpgradePool, er
 		pools = append(pools, UpgradePool{Pool: pool, ASG: out.WorkerASGNames[pool], Instances: n})
 	}
 	return pools, nil
+}
+
+// checkControlPlaneAgent refuses a minor upgrade while the control plane
+// runs an older agent build than this kforge uploaded (an up since its
+// launch, without its roll). That agent upgrades it in place, and stays:
+// one that does not know the new minor applies no add-on after it (each
+// minor has its own Cluster Autoscaler build), which shows nowhere but in
+// the node's journal.
+func (e *Env) checkControlPlaneAgent(ctx context.Context, out *Outputs, to string) error {
+	if out.ControllerASGName == "" {
+		return nil
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
+	groups, err := outdatedGroups(ctx, r, map[string]string{ControlPlanePool: out.ControllerASGName}, e.Name)
+	if err != nil {
+		return fmt.Errorf("reading the control plane's launch template before the upgrade: %w", err)
+	}
+	for _, g := range groups {
+		if strings.Contains(g.Reason, agentBuildChange) {
+			return Failure("the control plane runs an older kforge agent than this kforge uploaded (%s). It would upgrade itself to %s in place and keep that agent, which may not know the new minor, and then apply no add-on (each minor has its own Cluster Autoscaler build). "+
+				"Replace it first with `%s` (the API is down while the replacement boots), then run this upgrade again", g.Reason, to, g.Roll)
+		}
+	}
+	return nil
 }
 
 // UpgradeSteps is the plan in words, given the configured version.
