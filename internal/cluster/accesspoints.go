@@ -17,17 +17,9 @@ import (
 // RunDown names them before its confirmation (each is a volume whose data
 // goes with the file system) and deletes them before the destroy.
 func (e *Env) accessPoints(ctx context.Context, st *tfjson.State) ([]sweep.Resource, error) {
-	ids := fileSystemIDs(st)
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	cfg, err := e.AWSConfig(ctx)
+	ids, aps, err := e.stateAccessPoints(ctx, st)
 	if err != nil {
 		return nil, err
-	}
-	aps, err := sweep.AccessPoints(ctx, cfg, ids)
-	if err != nil {
-		return nil, fmt.Errorf("cluster %s: %w", e.Config.Name, err)
 	}
 	if len(aps) > 0 {
 		e.opts.UI.Infof("%d EFS access points of file system %s (the EFS CSI driver's, one per provisioned volume) will be deleted before the destroy, since AWS does not delete a file system that has any; those volumes' data goes with the file system%s.\n",
@@ -76,21 +68,29 @@ func (e *Env) deleteAccessPoints(ctx context.Context, aps []sweep.Resource) ([]s
 // systems have after a failed destroy: the cluster made them after
 // deleteAccessPoints, before its nodes were terminated.
 func (e *Env) deleteLateAccessPoints(ctx context.Context, st *tfjson.State) ([]sweep.Resource, error) {
-	ids := fileSystemIDs(st)
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	cfg, err := e.AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	aps, err := sweep.AccessPoints(ctx, cfg, ids)
+	ids, aps, err := e.stateAccessPoints(ctx, st)
 	if err != nil || len(aps) == 0 {
 		return nil, err
 	}
 	e.opts.UI.Notef("The destroy could not delete file system %s: the EFS CSI driver provisioned %d more volumes before the nodes were gone. Deleting their access points, and destroying the rest once more.\n",
 		strings.Join(ids, ", "), len(aps))
 	return e.deleteAccessPoints(ctx, aps)
+}
+
+// stateAccessPoints lists the access points of the state's file systems,
+// and returns those file systems' IDs.
+func (e *Env) stateAccessPoints(ctx context.Context, st *tfjson.State) (ids []string, aps []sweep.Resource, err error) {
+	if ids = fileSystemIDs(st); len(ids) == 0 {
+		return nil, nil, nil
+	}
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if aps, err = sweep.AccessPoints(ctx, cfg, ids); err != nil {
+		return nil, nil, fmt.Errorf("cluster %s: %w", e.Config.Name, err)
+	}
+	return ids, aps, nil
 }
 
 // fileSystemIDs are the IDs of the EFS file systems in the state.

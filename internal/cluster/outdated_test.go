@@ -58,20 +58,50 @@ func controlPlaneUserData(kubernetes, quota, agent string) *string {
 	return aws.String(base64.StdEncoding.EncodeToString([]byte(text)))
 }
 
-// A control plane whose template moved on by the Kubernetes version alone
-// upgrades in place (kforge upgrade), so up does not send it to a roll;
-// one that also moved on by its agent build or its etcd quota is named,
-// since an in-place upgrade changes neither.
-func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
-	f := newRollFixture(t)
-	ctx := context.Background()
-	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-controller"),
+// controlPlaneTemplate is a control-plane group of one instance, launched
+// from version 1 of its template (Kubernetes 1.35.10, quota 2, agent 0a1b).
+type controlPlaneTemplate struct {
+	f    *rollFixture
+	ltID *string
+}
+
+func newControlPlaneTemplate(t *testing.T, f *rollFixture) *controlPlaneTemplate {
+	t.Helper()
+	lt, err := f.ec2.CreateLaunchTemplate(context.Background(), &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-controller"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData("1.35.10", "2", "0a1b")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.ltID = aws.ToString(lt.LaunchTemplate.LaunchTemplateId)
 	f.group(t, "kforge-test-controller", 1, 1)
+	return &controlPlaneTemplate{f: f, ltID: lt.LaunchTemplate.LaunchTemplateId}
+}
+
+// next makes a new template version, as an up does, points the group at
+// it, and returns its number; the instance stays on the one it runs.
+func (c *controlPlaneTemplate) next(t *testing.T, kubernetes, quota, agent string) string {
+	t.Helper()
+	ctx := context.Background()
+	v, err := c.f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: c.ltID,
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData(kubernetes, quota, agent)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := strconv.FormatInt(aws.ToInt64(v.LaunchTemplateVersion.VersionNumber), 10)
+	if _, err := c.f.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String("kforge-test-controller"),
+		LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: c.ltID, Version: aws.String(version)}}); err != nil {
+		t.Fatal(err)
+	}
+	return version
+}
+
+// A control plane whose template moved on by the Kubernetes version alone
+// upgrades in place (kforge upgrade), so up does not send it to a roll;
+// one that also moved on by its agent build or its etcd quota is named,
+// since an in-place upgrade changes neither.
+func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
+	f := newRollFixture(t)
+	cp := newControlPlaneTemplate(t, f)
 	targets := map[string]string{ControlPlanePool: "kforge-test-controller"}
 	for _, step := range []struct {
 		kubernetes, quota, agent string
@@ -81,17 +111,8 @@ func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 		{"1.36.6", "2", "2c3d", "Kubernetes 1.35.10 -> 1.36.6, user data: agent build or node settings"}, // version 3: a new agent
 		{"1.36.6", "3", "2c3d", "Kubernetes 1.35.10 -> 1.36.6, etcd quota 2 -> 3 GiB, user data"},        // version 4: and a new quota
 	} {
-		v, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId,
-			LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData(step.kubernetes, step.quota, step.agent)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		version := strconv.FormatInt(aws.ToInt64(v.LaunchTemplateVersion.VersionNumber), 10)
-		if _, err := f.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String("kforge-test-controller"),
-			LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String(version)}}); err != nil {
-			t.Fatal(err)
-		}
-		got, err := outdatedGroups(ctx, f.roller(&recordingUI{}), targets, "dev")
+		version := cp.next(t, step.kubernetes, step.quota, step.agent)
+		got, err := outdatedGroups(context.Background(), f.roller(&recordingUI{}), targets, "dev")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,14 +131,7 @@ func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 // its etcd quota alone, or by nothing, lets the upgrade go on.
 func TestMinorUpgradeWaitsForTheControlPlaneAgent(t *testing.T) {
 	f := newRollFixture(t)
-	ctx := context.Background()
-	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-controller"),
-		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData("1.35.10", "2", "0a1b")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.ltID = aws.ToString(lt.LaunchTemplate.LaunchTemplateId)
-	f.group(t, "kforge-test-controller", 1, 1)
+	cp := newControlPlaneTemplate(t, f)
 	e := &Env{Name: "dev", awsCfg: &f.cfg}
 	out := &Outputs{ControllerASGName: "kforge-test-controller"}
 	for _, step := range []struct {
@@ -129,17 +143,9 @@ func TestMinorUpgradeWaitsForTheControlPlaneAgent(t *testing.T) {
 		{"3", "2c3d", true},  // a new agent build
 	} {
 		if step.quota != "2" {
-			v, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId,
-				LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: controlPlaneUserData("1.35.10", step.quota, step.agent)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String("kforge-test-controller"),
-				LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId, Version: aws.String(strconv.FormatInt(aws.ToInt64(v.LaunchTemplateVersion.VersionNumber), 10))}}); err != nil {
-				t.Fatal(err)
-			}
+			cp.next(t, "1.35.10", step.quota, step.agent)
 		}
-		err := e.checkControlPlaneAgent(ctx, out, "1.36.6")
+		err := e.checkControlPlaneAgent(context.Background(), out, "1.36.6")
 		switch {
 		case !step.refused && err != nil:
 			t.Errorf("quota %s, agent %s: refused: %v", step.quota, step.agent, err)
