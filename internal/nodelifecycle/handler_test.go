@@ -309,3 +309,18 @@ func TestScanDrainsAtOnceAndLeavesWhatAnEventDrains(t *testing.T) {
 		t.Errorf("the node an event drains: %v", err)
 	}
 }
+
+// The scan reads the groups again first: an instance waiting in a pool
+// added since the drainer started is drained and its action completed.
+func TestScanReadsTheGroupsAgain(t *testing.T) {
+	asg := &fakeASG{groups: []asgtypes.AutoScalingGroup{group("demo-batch", map[string]asgtypes.LifecycleState{"i-0aaa": asgtypes.LifecycleStateTerminatingWait})}}
+	kube := fake.NewClientset(node("ip-10-0-1-1", "i-0aaa"), pod("apps", "web-1", "ip-10-0-1-1", "ReplicaSet", nil))
+	d := &Drainer{Handler: newHandler(asg, kube)}
+	d.Handler.ReloadGroups = func(context.Context) ([]string, error) {
+		return []string{"demo-batch", "demo-controller", "demo-general"}, nil
+	}
+	d.scan(context.Background())
+	if len(asg.completed) != 1 || aws.ToString(asg.completed[0].AutoScalingGroupName) != "demo-batch" || aws.ToString(asg.completed[0].InstanceId) != "i-0aaa" {
+		t.Fatalf("completed %+v, want i-0aaa of the new pool demo-batch", asg.completed)
+	}
+}
