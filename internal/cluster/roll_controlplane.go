@@ -191,8 +191,12 @@ func (r *roller) deleteOldNode(ctx context.Context, rg RollGroup, step *RollStep
 		r.ui.Notef("%s: warning: the Node of terminated %s is still there (%v); %s\n", rg.Pool, step.Old, err, fallback)
 		return
 	}
-	if name != "" {
-		step.Deleted = name
-		r.ui.Notef("%s: Node %s of terminated %s deleted\n", rg.Pool, name, step.Old)
+	if name == "" {
+		// The replacement deletes the restored Nodes of gone instances
+		// before its CNI (node phase restored-nodes).
+		r.ui.Notef("%s: no Node of terminated %s is left\n", rg.Pool, step.Old)
+		return
 	}
+	step.Deleted = name
+	r.ui.Notef("%s: Node %s of terminated %s deleted\n", rg.Pool, name, step.Old)
 }

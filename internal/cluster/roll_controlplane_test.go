@@ -132,8 +132,8 @@ func TestControlPlaneRollDeletesTheOldNode(t *testing.T) {
 }
 
 // The deletion of the old control plane's Node, in the cases the roll
-// goes on without one: the Node is gone already (the drainer's scan got
-// there first), the identity may not delete Nodes (a warning names the
+// goes on without one: the Node is gone already (the replacement deleted
+// it before its CNI, or the drainer's scan got there first), the identity may not delete Nodes (a warning names the
 // fallback; the roll does not fail), a worker pool (its drainer deletes
 // the Node through the lifecycle hook), no Node checked Ready.
 func TestDeleteOldNodeAgainstARealAPIServer(t *testing.T) {
@@ -159,7 +159,7 @@ func TestDeleteOldNodeAgainstARealAPIServer(t *testing.T) {
 		// note is the line wanted among the notes; "" wants none.
 		note string
 	}{
-		{"Node gone already", kube.Operator, cp, RollStep{Old: "i-0gone", NodesReady: true}, ""},
+		{"Node gone already", kube.Operator, cp, RollStep{Old: "i-0gone", NodesReady: true}, "control-plane: no Node of terminated i-0gone is left\n"},
 		{"deletion refused", kube.Operator, cp, RollStep{Old: "i-0old", NodesReady: true},
 			`control-plane: warning: the Node of terminated i-0old is still there (deleting node ip-10-40-0-5.ec2.internal: nodes "ip-10-40-0-5.ec2.internal" is forbidden: User "kubernetes-admin" cannot delete resource "nodes"`},
 		{"worker pool", kube.Admin, RollGroup{Pool: "general"}, RollStep{Old: "i-0worker", NodesReady: true}, ""},
@@ -178,7 +178,8 @@ func TestDeleteOldNodeAgainstARealAPIServer(t *testing.T) {
 			if c.note == "" && notes != "" {
 				t.Errorf("notes %q, want none", notes)
 			}
-			if c.note != "" && (!strings.Contains(notes, c.note) || !strings.Contains(notes, "the new control plane's drainer deletes it within minutes")) {
+			warning := strings.Contains(c.note, "warning")
+			if c.note != "" && (!strings.Contains(notes, c.note) || warning != strings.Contains(notes, "the new control plane's drainer deletes it within minutes")) {
 				t.Errorf("notes %q, want %q and the drainer's scan as the fallback", notes, c.note)
 			}
 			for _, name := range []string{"ip-10-40-0-5.ec2.internal", "ip-10-40-1-7.ec2.internal"} {

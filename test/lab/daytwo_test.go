@@ -453,11 +453,13 @@ func controlPlaneResize(t *testing.T) {
 		t.Fatalf("the reported downtime %q is not a positive duration: %v", m[1], err)
 	}
 	newID, newNode := c.replacedController(t, ctx, oldID)
-	// The roll deletes the old control plane's Node itself: right after
-	// it, no Node of the terminated instance is left for the drainer's
-	// scan to find minutes later.
-	if want := "control-plane: Node " + oldName + " of terminated " + oldID + " deleted"; !strings.Contains(out, want) {
-		t.Fatalf("the roll does not say %q:\n%s", want, out)
+	// The replacement deletes the old control plane's restored Node
+	// before its CNI, or else the roll does: right after it, no Node of
+	// the terminated instance is left for the drainer's scan to find
+	// minutes later.
+	deleted, gone := "control-plane: Node "+oldName+" of terminated "+oldID+" deleted", "control-plane: no Node of terminated "+oldID+" is left"
+	if !strings.Contains(out, deleted) && !strings.Contains(out, gone) {
+		t.Fatalf("the roll says neither %q nor %q:\n%s", deleted, gone, out)
 	}
 	if newName := nodeName(newNode.Spec); newName == oldName {
 		t.Fatalf("the replacement %s has the old control plane's Node name %s: the old Node cannot be told apart", newID, oldName)
