@@ -56,10 +56,9 @@ func outdatedGroups(ctx context.Context, r *roller, targets map[string]string, e
 // an older launch template. A failed read is a note too: the apply
 // succeeded, and `kforge roll --dry-run` reads the same.
 func (e *Env) noteOutdated(ctx context.Context, out *Outputs) []OutdatedGroup {
-	cfg, err := e.AWSConfig(ctx)
+	r, err := e.groupReader(ctx)
 	var outdated []OutdatedGroup
 	if err == nil {
-		r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), ui: e.opts.UI}
 		outdated, err = outdatedGroups(ctx, r, out.Groups(), e.Name)
 	}
 	if err != nil {
@@ -70,4 +69,14 @@ func (e *Env) noteOutdated(ctx context.Context, out *Outputs) []OutdatedGroup {
 		e.opts.UI.Notef("note: %s: %d instance(s) run an older launch template than the group's (%s); `%s` replaces them\n", g.Pool, g.Instances, g.Reason, g.Roll)
 	}
 	return outdated
+}
+
+// groupReader is a roller that only reads the groups and their launch
+// templates: the plan of a roll, without its options.
+func (e *Env) groupReader(ctx context.Context) (*roller, error) {
+	cfg, err := e.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg), ui: e.opts.UI}, nil
 }

@@ -132,7 +132,6 @@ func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 func TestMinorUpgradeWaitsForTheControlPlaneAgent(t *testing.T) {
 	f := newRollFixture(t)
 	cp := newControlPlaneTemplate(t, f)
-	e := &Env{Name: "dev", awsCfg: &f.cfg}
 	out := &Outputs{ControllerASGName: "kforge-test-controller"}
 	for _, step := range []struct {
 		quota, agent string
@@ -145,7 +144,7 @@ func TestMinorUpgradeWaitsForTheControlPlaneAgent(t *testing.T) {
 		if step.quota != "2" {
 			cp.next(t, "1.35.10", step.quota, step.agent)
 		}
-		err := e.checkControlPlaneAgent(context.Background(), out, "1.36.6")
+		err := checkControlPlaneAgent(context.Background(), f.roller(&recordingUI{}), "dev", out, "1.36.6")
 		switch {
 		case !step.refused && err != nil:
 			t.Errorf("quota %s, agent %s: refused: %v", step.quota, step.agent, err)

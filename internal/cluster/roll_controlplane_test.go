@@ -133,9 +133,10 @@ func TestControlPlaneRollDeletesTheOldNode(t *testing.T) {
 
 // The deletion of the old control plane's Node, in the cases the roll
 // goes on without one: the Node is gone already (the replacement deleted
-// it before its CNI, or the drainer's scan got there first), the identity may not delete Nodes (a warning names the
-// fallback; the roll does not fail), a worker pool (its drainer deletes
-// the Node through the lifecycle hook), no Node checked Ready.
+// it before its CNI, or the drainer's scan got there first), the identity
+// may not delete Nodes (a warning names the fallback; the roll does not
+// fail), a worker pool (its drainer deletes the Node through the lifecycle
+// hook), no Node checked Ready.
 func TestDeleteOldNodeAgainstARealAPIServer(t *testing.T) {
 	kube := kubeapi.StartServer(t)
 	ctx := context.Background()

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-
 	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/nodelifecycle"
 	"github.com/kforge/kforge/internal/tfrun"
@@ -111,11 +108,15 @@ func RunUpgrade(ctx context.Context, e *Env, o UpgradeOptions) (*UpgradeResult, 
 	}
 	res := &UpgradeResult{Env: e.Name, DryRun: o.DryRun, From: from, To: o.To, Kind: kind, NoRoll: o.NoRoll,
 		EnvFile: filepath.Join(e.opts.EnvsDir, e.Name+".yaml"), Bucket: out.CertsBucket, Pools: []UpgradePool{}}
-	if res.Pools, err = e.upgradePools(ctx, out); err != nil {
+	groups, err := e.groupReader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if res.Pools, err = upgradePools(ctx, groups, out); err != nil {
 		return nil, err
 	}
 	if kind == config.UpgradeMinor {
-		if err := e.checkControlPlaneAgent(ctx, out, o.To); err != nil {
+		if err := checkControlPlaneAgent(ctx, groups, e.Name, out, o.To); err != nil {
 			return nil, err
 		}
 	}
@@ -174,12 +175,7 @@ func RunUpgrade(ctx context.Context, e *Env, o UpgradeOptions) (*UpgradeResult, 
 }
 
 // upgradePools lists the worker pools and their current instance counts.
-func (e *Env) upgradePools(ctx context.Context, out *Outputs) ([]UpgradePool, error) {
-	cfg, err := e.AWSConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
+func upgradePools(ctx context.Context, r *roller, out *Outputs) ([]UpgradePool, error) {
 	pools := []UpgradePool{}
 	for _, pool := range slices.Sorted(maps.Keys(out.WorkerASGNames)) {
 		g, err := r.describe(ctx, out.WorkerASGNames[pool])
@@ -203,16 +199,11 @@ func (e *Env) upgradePools(ctx context.Context, out *Outputs) ([]UpgradePool, er
 // one that does not know the new minor applies no add-on after it (each
 // minor has its own Cluster Autoscaler build), which shows nowhere but in
 // the node's journal.
-func (e *Env) checkControlPlaneAgent(ctx context.Context, out *Outputs, to string) error {
+func checkControlPlaneAgent(ctx context.Context, r *roller, env string, out *Outputs, to string) error {
 	if out.ControllerASGName == "" {
 		return nil
 	}
-	cfg, err := e.AWSConfig(ctx)
-	if err != nil {
-		return err
-	}
-	r := &roller{asg: autoscaling.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg)}
-	groups, err := outdatedGroups(ctx, r, map[string]string{ControlPlanePool: out.ControllerASGName}, e.Name)
+	groups, err := outdatedGroups(ctx, r, map[string]string{ControlPlanePool: out.ControllerASGName}, env)
 	if err != nil {
 		return fmt.Errorf("reading the control plane's launch template before the upgrade: %w", err)
 	}
