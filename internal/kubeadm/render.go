@@ -94,6 +94,15 @@ type Worker struct {
 	PatchesDir string
 }
 
+// The token that `kubeadm init` makes from InitConfiguration.bootstrapTokens
+// (kubeadm makes one whatever the configuration says, 24 hours by default).
+// Nothing uses it, so it expires a minute after init makes it; the
+// controller manager's tokencleaner then deletes it.
+const (
+	InitTokenDescription = "made by kubeadm init and unused: kforge joins workers with the tokens it rotates"
+	InitTokenTTL         = time.Minute
+)
+
 // preflightSystemVerification is kubeadm's kernel and cgroup check.
 const preflightSystemVerification = "SystemVerification"
 
@@ -156,7 +165,8 @@ func RenderControlPlane(c ControlPlane) ([]byte, error) {
 	}
 	kubeletArgs := withNodeLabels([]Arg{{Name: "provider-id", Value: c.ProviderID}, {Name: "node-ip", Value: c.PrivateIP}}, c.Labels)
 	initCfg := InitConfiguration{
-		TypeMeta: TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "InitConfiguration"},
+		TypeMeta:        TypeMeta{APIVersion: kubeadmAPIVersion, Kind: "InitConfiguration"},
+		BootstrapTokens: []BootstrapToken{{Description: InitTokenDescription, TTL: InitTokenTTL.String()}},
 		NodeRegistration: NodeRegistrationOptions{
 			Name:      c.NodeName,
 			CRISocket: CRISocket,

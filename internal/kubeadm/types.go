@@ -45,14 +45,25 @@ type APIEndpoint struct {
 	BindPort         int32  `json:"bindPort,omitempty"`
 }
 
-// InitConfiguration mirrors kubeadm v1beta4 InitConfiguration. Bootstrap
-// tokens are deliberately absent: the agent creates and rotates them with
-// `kubeadm token create` so no token is ever written into a config file.
+// InitConfiguration mirrors kubeadm v1beta4 InitConfiguration.
 type InitConfiguration struct {
-	TypeMeta         `json:",inline"`
+	TypeMeta `json:",inline"`
+	// BootstrapTokens holds one entry with no token: kubeadm generates one
+	// for any configuration, valid 24 hours unless told otherwise, and
+	// nothing uses it. The agent joins workers with tokens it creates and
+	// rotates with `kubeadm token create`, so no token is ever written
+	// into a config file.
+	BootstrapTokens  []BootstrapToken        `json:"bootstrapTokens"`
 	NodeRegistration NodeRegistrationOptions `json:"nodeRegistration"`
 	LocalAPIEndpoint APIEndpoint             `json:"localAPIEndpoint"`
 	Patches          *Patches                `json:"patches,omitempty"`
+}
+
+// BootstrapToken mirrors the fields of kubeadm's bootstrap token (v1) that
+// kforge sets; TTL is a Go duration string, like metav1.Duration.
+type BootstrapToken struct {
+	Description string `json:"description"`
+	TTL         string `json:"ttl"`
 }
 
 // Patches mirrors kubeadm v1beta4 Patches: a directory of files named

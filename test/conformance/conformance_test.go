@@ -68,6 +68,7 @@ func TestConformance(t *testing.T) {
 				{"13-kubelet-reservation-join-and-upgrade", checkReservationJoinAndUpgrade},
 				{"17-kubelet-client-bootstrap", checkKubeletClientBootstrap},
 				{"14-pod-security-default", checkPodSecurityDefault},
+				{"22-init-token-expires", checkInitTokenExpires},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, func(t *testing.T) { s.run(t, e, a) }) {
