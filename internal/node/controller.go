@@ -43,6 +43,17 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "restore", done: a.restoreDone, run: a.restore},
 		{name: "api-dns", run: a.pointAPIRecord},
 		{name: "kubeadm-init", done: a.fileExists(kubeadmInitMarker), run: a.kubeadmInit},
+		// Right after kubeadm init, which makes its automatic approval of
+		// bootstrap client CSRs again: a restored etcd still holds the
+		// token workers/join.json publishes, so before anything slow (the
+		// CNI install) only the agent's approver may admit a joining
+		// kubelet. Its timer runs from now, as joins may begin at once.
+		{name: "join-approval", run: func(ctx context.Context) error {
+			if err := a.removeBootstrapAutoApproval(ctx); err != nil {
+				return err
+			}
+			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-approve-csrs.timer"))
+		}},
 		// The API answers from here on. kforge kubeconfig, validate and
 		// roll find it through these two objects, which the backup phase
 		// would write only after the CNI install and the first snapshot:
@@ -51,15 +62,6 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "publish-admin", run: a.backupAdmin},
 		{name: "restored-nodes", run: a.removeRestoredGoneNodes},
 		cni,
-		// Before any worker can read the token: from here on only the
-		// agent's approver admits a joining kubelet, and its timer runs
-		// from now, as joins may begin as soon as the token is published.
-		{name: "join-approval", run: func(ctx context.Context) error {
-			if err := a.removeBootstrapAutoApproval(ctx); err != nil {
-				return err
-			}
-			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-approve-csrs.timer"))
-		}},
 		{name: "join-material", run: a.publishJoinMaterial},
 		// The backup's etcd snapshot goes through kubectl exec, which the
 		// API server reaches over the kubelet's serving certificate: its CSR

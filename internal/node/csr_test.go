@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -426,6 +427,21 @@ func TestControlPlaneRemovesBootstrapAutoApproval(t *testing.T) {
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found",
 		"systemctl enable --now kforge-approve-csrs.timer",
 		"kubeadm token create",
+	)
+}
+
+// A replacement control plane's kubeadm init, over a restored etcd that
+// still holds the published token, makes kubeadm's automatic approval
+// again: it is deleted before the CNI install, which may take half an hour
+// of attempts, not after it.
+func TestReplacementRemovesBootstrapAutoApprovalBeforeTheCNI(t *testing.T) {
+	c := newCloud(t)
+	c.bootstrapController(t, "first", "10.0.1.10", "i-0aaaaaaaaaaaaaaaa", t0)
+	second := c.bootstrapController(t, "second", "10.0.3.30", "i-0cccccccccccccccc", t0.Add(2*time.Hour))
+	second.assertOrder(t,
+		"kubeadm init",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found",
+		"helm-sdk install-or-upgrade",
 	)
 }
 

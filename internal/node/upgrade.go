@@ -135,14 +135,23 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 			Cmd("dnf", "install", "-y", "--disableexcludes=kubernetes", "kubeadm-"+want),
 			Cmd("kubeadm", apply...),
 		); err != nil {
+			// An apply that failed after its bootstrap-token phase (in
+			// addon or post-upgrade) has made kubeadm's automatic approval
+			// of bootstrap client CSRs again: not left until the retry.
+			if derr := a.removeBootstrapAutoApproval(ctx); derr != nil {
+				a.logger().Warn("deleting kubeadm's automatic approval after a failed upgrade apply", "error", derr.Error())
+			}
 			return fmt.Errorf("upgrading the control plane from %s to %s: %w", running, want, err)
 		}
-		// kubeadm upgrade apply recreates its automatic approval of
-		// bootstrap client CSRs.
-		if err := a.removeBootstrapAutoApproval(ctx); err != nil {
-			return err
-		}
 		a.logger().Info("kubeadm upgrade apply done", "version", want)
+	}
+	// kubeadm upgrade apply makes its automatic approval of bootstrap
+	// client CSRs again. Deleted on every run that has not finished: a run
+	// after a failed apply or a failed delete finds the new version
+	// already running and applies nothing, and would otherwise leave it
+	// until the control plane's next boot.
+	if err := a.removeBootstrapAutoApproval(ctx); err != nil {
+		return err
 	}
 	// kubeadm's procedure: drain before the kubelet's minor changes. The
 	// control plane's own pods are static (mirror pods, skipped); what the

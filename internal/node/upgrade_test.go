@@ -145,6 +145,66 @@ func TestUpgradeControlPlaneResumesAtTheDrain(t *testing.T) {
 	}
 }
 
+// kubeadm upgrade apply makes its automatic approval of bootstrap client
+// CSRs again in its bootstrap-token phase, before its addon and
+// post-upgrade phases. An apply that fails after it, or a delete that
+// fails after the apply, leaves the control plane at the new version: the
+// retry applies nothing, and must still delete the binding.
+func TestUpgradeRetryDeletesKubeadmsAutoApproval(t *testing.T) {
+	const deleteBinding = "kubectl --kubeconfig /etc/kubernetes/admin.conf delete clusterrolebinding kubeadm:node-autoapprove-bootstrap"
+	deletes := func(cmds []string) int {
+		n := 0
+		for _, c := range cmds {
+			if strings.HasPrefix(c, deleteBinding) {
+				n++
+			}
+		}
+		return n
+	}
+	ctx := context.Background()
+
+	t.Run("apply failed after its bootstrap-token phase", func(t *testing.T) {
+		h, a := upgrading(t, "")
+		h.fail = map[string]error{"kubeadm upgrade apply": errors.New("[upgrade/addon] FATAL: coredns: context deadline exceeded")}
+		mark := len(h.commands())
+		if err := a.UpgradeControlPlane(ctx); err == nil {
+			t.Fatal("a failed apply: want its error")
+		}
+		if n := deletes(h.commands()[mark:]); n != 1 {
+			t.Errorf("the failed run deleted the binding %d times, want once after the apply", n)
+		}
+		// What kubeadm left: the new control plane's manifests.
+		if err := h.WriteFile(apiServerManifest, []byte("spec:\n  containers:\n  - image: registry.k8s.io/kube-apiserver:v1.36.6\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.fail = nil
+		mark = len(h.commands())
+		if err := a.UpgradeControlPlane(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := deletes(h.commands()[mark:]); n != 1 {
+			t.Errorf("the retry deleted the binding %d times, want once; ran:\n%s", n, strings.Join(h.commands()[mark:], "\n"))
+		}
+	})
+
+	t.Run("the delete after the apply failed", func(t *testing.T) {
+		h, a := upgrading(t, "")
+		h.fail = map[string]error{deleteBinding: errors.New("The connection to the server api.dev.example.com:6443 was refused")}
+		if err := a.UpgradeControlPlane(ctx); err == nil {
+			t.Fatal("a failed delete: want its error")
+		}
+		h.fail = nil
+		mark := len(h.commands())
+		if err := a.UpgradeControlPlane(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.assertOrder(t, deleteBinding, "kubectl --kubeconfig /etc/kubernetes/admin.conf drain")
+		if deletes(h.commands()[mark:]) != 1 {
+			t.Errorf("the retry finished the upgrade without deleting the binding; ran:\n%s", strings.Join(h.commands()[mark:], "\n"))
+		}
+	})
+}
+
 // The new kubelet recreates the static pods, so the API server restarts
 // after the kubelet does: a wait or the uncordon it refuses fails the run
 // with the node cordoned, and the next run, although both versions agree,
