@@ -242,7 +242,7 @@ func TestControllerBootstrapPublishesUnderKMSAndIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := h.commands()[before:]
-	for _, forbidden := range []string{"dnf install", "kubeadm init", "kubeadm token create", "helm-sdk install-or-upgrade", "systemctl enable kforge-bootstrap", "kubectl --kubeconfig /etc/kubernetes/admin.conf apply"} {
+	for _, forbidden := range []string{"dnf install", "kubeadm init", "kubeadm token create", "helm-sdk install-or-upgrade", "systemctl enable kforge-bootstrap", "apply --server-side --force-conflicts -f /var/lib/kforge/addons/"} {
 		for _, cmd := range second {
 			if strings.Contains(cmd, forbidden) {
 				t.Errorf("second run repeated %q", cmd)

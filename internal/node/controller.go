@@ -43,12 +43,18 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "restore", done: a.restoreDone, run: a.restore},
 		{name: "api-dns", run: a.pointAPIRecord},
 		{name: "kubeadm-init", done: a.fileExists(kubeadmInitMarker), run: a.kubeadmInit},
-		// Right after kubeadm init, which makes its automatic approval of
-		// bootstrap client CSRs again: a restored etcd still holds the
-		// token workers/join.json publishes, so before anything slow (the
-		// CNI install) only the agent's approver may admit a joining
-		// kubelet. Its timer runs from now, as joins may begin at once.
+		// Right after kubeadm init: the roles a join needs, bound to the
+		// group of the tokens the agent publishes, before it publishes
+		// one; and kubeadm's automatic approval of bootstrap client CSRs,
+		// which init makes again for kubeadm's group, deleted before
+		// anything slow (the CNI install), as a restored etcd may hold a
+		// token of that group an older agent published. Only the agent's
+		// approver admits a joining kubelet; its timer runs from now, as
+		// joins may begin at once.
 		{name: "join-approval", run: func(ctx context.Context) error {
+			if err := a.applyWorkerJoinRBAC(ctx); err != nil {
+				return err
+			}
 			if err := a.removeBootstrapAutoApproval(ctx); err != nil {
 				return err
 			}
@@ -414,8 +420,7 @@ func (a *Agent) refreshToken(ctx context.Context, force bool) (bool, error) {
 	case err != nil && !errors.Is(err, ErrNotFound):
 		a.logger().Warn("join material unreadable; replacing it", "error", err.Error())
 	}
-	out, err := a.run(ctx, "kubeadm", "token", "create", "--kubeconfig", adminConf,
-		"--ttl", times.ttl.String(), "--description", "kforge worker join; rotated by kforge-refresh-token.timer")
+	out, err := a.run(ctx, "kubeadm", WorkerTokenArgs(times.ttl)...)
 	if err != nil {
 		return false, err
 	}
@@ -453,6 +458,15 @@ func (a *Agent) refreshToken(ctx context.Context, force bool) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// WorkerTokenArgs are the arguments of the `kubeadm token create` that
+// makes the token workers/join.json publishes: valid for ttl, in
+// addons.WorkerTokenGroup, to which kubeadm's automatic approval of
+// bootstrap client CSRs does not apply.
+func WorkerTokenArgs(ttl time.Duration) []string {
+	return []string{"token", "create", "--kubeconfig", adminConf, "--ttl", ttl.String(),
+		"--description", "kforge worker join; rotated by kforge-refresh-token.timer", "--groups", addons.WorkerTokenGroup}
 }
 
 // TokenGrace is how long a replaced bootstrap token stays valid: a worker

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kforge/kforge/internal/addons"
 	"github.com/kforge/kforge/internal/nodelifecycle"
 )
 
@@ -441,6 +442,26 @@ func (a *Agent) nodeProviderIDs(ctx context.Context) (map[string]string, error) 
 func (a *Agent) approve(ctx context.Context, csr string) error {
 	_, err := a.Host.Run(ctx, a.kubectl("certificate", "approve", csr))
 	return err
+}
+
+// workerJoinRBACPath is where the agent writes addons.WorkerJoinRBAC.
+const workerJoinRBACPath = stateDir + "/worker-join-rbac.yaml"
+
+// applyWorkerJoinRBAC binds what a join needs to the group of the tokens
+// the agent publishes (addons.WorkerTokenGroup), before it publishes one.
+// Applied on every boot: a restored etcd may predate it.
+func (a *Agent) applyWorkerJoinRBAC(ctx context.Context) error {
+	manifest, err := addons.RenderWorkerJoinRBAC()
+	if err != nil {
+		return err
+	}
+	if err := a.Host.WriteFile(workerJoinRBACPath, manifest, 0o600); err != nil {
+		return err
+	}
+	if _, err := a.Host.Run(ctx, a.kubectl("apply", "--server-side", "--force-conflicts", "-f", workerJoinRBACPath)); err != nil {
+		return fmt.Errorf("binding the join roles to the workers' token group: %w", err)
+	}
+	return nil
 }
 
 // removeBootstrapAutoApproval deletes kubeadm's binding that approves any

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,6 +26,8 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kforge/kforge/internal/addons"
 )
 
 const csrNode = "ip-10-0-2-20.eu-west-1.compute.internal"
@@ -424,10 +427,25 @@ func TestControlPlaneRemovesBootstrapAutoApproval(t *testing.T) {
 	_, h, _ := controllerAt(t, "", "1.36.6")
 	h.assertOrder(t,
 		"kubeadm init",
+		"kubectl --kubeconfig /etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /var/lib/kforge/worker-join-rbac.yaml",
 		"kubectl --kubeconfig /etc/kubernetes/admin.conf delete clusterrolebinding kubeadm:node-autoapprove-bootstrap --ignore-not-found",
 		"systemctl enable --now kforge-approve-csrs.timer",
 		"kubeadm token create",
 	)
+	want, err := addons.RenderWorkerJoinRBAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.ReadFile(workerJoinRBACPath); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s is not addons.WorkerJoinRBAC (%v)", workerJoinRBACPath, err)
+	}
+	// The published tokens are of kforge's group, which kubeadm's
+	// automatic approval, made again by every init and upgrade, never names.
+	for _, c := range h.commands() {
+		if strings.HasPrefix(c, "kubeadm token create") && !strings.HasSuffix(c, " --groups "+addons.WorkerTokenGroup) {
+			t.Errorf("%s: not in the group %s", c, addons.WorkerTokenGroup)
+		}
+	}
 }
 
 // A replacement control plane's kubeadm init, over a restored etcd that

@@ -19,19 +19,21 @@ import (
 
 // 17. A joining worker's kubelet client certificate, asked for the way the
 // agent asks: the agent's kubeconfig of the join material (check 13's
-// real bootstrap token and the cluster CA) and its CSR with the proof of
-// identity (node.KubeletClientRequest), created by the real kubectl with
-// strict field validation through the bootstrap token's RBAC. The API
-// server keeps the proof annotation whole and records the token's user;
-// nothing approves the request by itself (check 2's kubeadm init leaves
-// kubeadm's auto-approval in place here, so this check removes it, as the
-// control plane's agent does); once approved, the controller manager
-// issues a certificate the token can read back, and with it and the key
-// the API server takes the caller for the node, in the group
-// system:nodes.
+// real bootstrap token, in kforge's group, and the cluster CA) and its CSR
+// with the proof of identity (node.KubeletClientRequest), created by the
+// real kubectl with strict field validation through the roles kforge
+// binds to the group. With them the token also reads what `kubeadm join`
+// reads (the kubeadm and kubelet configuration, a Node by name) and no
+// Secret. The API server keeps the proof annotation whole and records the
+// token's user; nothing approves the request by itself, although kubeadm's
+// automatic approval is in place (check 13's bootstrap-token phase made
+// it, as every kubeadm init and upgrade apply does): it names kubeadm's
+// group, not kforge's. Once approved, the controller manager issues a
+// certificate the token can read back, and with it and the key the API
+// server takes the caller for the node, in the group system:nodes.
 func checkKubeletClientBootstrap(t *testing.T, e *env, _ artifacts) {
-	if _, err := e.kubectl("delete", "clusterrolebinding", "kubeadm:node-autoapprove-bootstrap", "--ignore-not-found"); err != nil {
-		t.Fatalf("removing kubeadm's automatic approval:\n%v", err)
+	if _, err := e.kubectl("get", "clusterrolebinding", "kubeadm:node-autoapprove-bootstrap"); err != nil {
+		t.Fatalf("kubeadm's automatic approval, which check 13's bootstrap-token phase makes:\n%v", err)
 	}
 	ca, hash := clusterCA(t)
 	jm := node.JoinMaterial{APIEndpoint: apiDNSName + ":6443", Token: reservationToken, CACertHashes: []string{hash}, CACert: string(ca), Expires: time.Now().Add(time.Hour)}
@@ -40,6 +42,17 @@ func checkKubeletClientBootstrap(t *testing.T, e *env, _ artifacts) {
 		t.Fatal(err)
 	}
 	asToken := e.write("join.conf", kubeconfig)
+	for _, object := range []string{"configmap/kubeadm-config", "configmap/kubelet-config"} {
+		if _, err := e.run(nil, "kubectl", "--kubeconfig", asToken, "-n", "kube-system", "get", object, "-o", "name"); err != nil {
+			t.Errorf("kubeadm join reads %s with the token:\n%v", object, err)
+		}
+	}
+	if _, err := e.run(nil, "kubectl", "--kubeconfig", asToken, "get", "node", joiningWorkerName); err == nil || !strings.Contains(err.Error(), "NotFound") {
+		t.Errorf("kubeadm join looks up its Node by name with the token: %v, want NotFound", err)
+	}
+	if out, _ := e.run(nil, "kubectl", "--kubeconfig", asToken, "auth", "can-i", "list", "secrets", "-n", "kube-system"); strings.TrimSpace(out) != "no" {
+		t.Errorf("the token may list kube-system's Secrets: %q", out)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

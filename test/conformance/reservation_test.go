@@ -14,6 +14,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/kforge/kforge/internal/addons"
 	"github.com/kforge/kforge/internal/kubeadm"
 	"github.com/kforge/kforge/internal/node"
 )
@@ -119,7 +120,16 @@ func checkReservationJoinAndUpgrade(t *testing.T, e *env, a artifacts) {
 	if _, err := e.run(nil, "kubeadm", "init", "phase", "bootstrap-token", "--config", e.write("init.yaml", a.init), "--kubeconfig", adminConf, "--skip-token-print"); err != nil {
 		t.Fatalf("kubeadm init phase bootstrap-token:\n%v", err)
 	}
-	if _, err := e.run(nil, "kubeadm", "token", "create", reservationToken, "--ttl", "30m", "--kubeconfig", adminConf); err != nil {
+	// The token the way the control plane's agent makes one, in kforge's
+	// group, with the roles a join needs bound to it first.
+	rbac, err := addons.RenderWorkerJoinRBAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.kubectl("apply", "--server-side", "--force-conflicts", "-f", e.write("worker-join-rbac.yaml", rbac)); err != nil {
+		t.Fatalf("applying the workers' join roles:\n%v", err)
+	}
+	if _, err := e.run(nil, "kubeadm", append(node.WorkerTokenArgs(30*time.Minute), reservationToken)...); err != nil {
 		t.Fatalf("kubeadm token create:\n%v", err)
 	}
 	id, _, _ := strings.Cut(reservationToken, ".")
