@@ -248,9 +248,26 @@ func kubeletConfig() KubeletConfiguration {
 			Anonymous: KubeletAnonymousAuthentication{Enabled: false},
 			Webhook:   KubeletWebhookAuthentication{Enabled: true},
 		},
-		Authorization: KubeletAuthorization{Mode: "Webhook"},
+		Authorization:                   KubeletAuthorization{Mode: "Webhook"},
+		ShutdownGracePeriod:             ShutdownGracePeriod.String(),
+		ShutdownGracePeriodCriticalPods: ShutdownGracePeriodCriticalPods.String(),
 	}
 }
+
+// The kubelet's graceful node shutdown. Off by default (both zero): at a
+// reboot (an operator's, an EC2 scheduled maintenance reboot, which the
+// drainer only cordons for) or any shutdown the drain did not precede,
+// systemd would kill every container at once, with no preStop hook and the
+// Node still Ready, so Services and the NLB would keep sending to dead
+// pods until the node lifecycle controller's grace ran out. With it, the
+// kubelet holds a logind delay lock (raising logind's InhibitDelayMaxSec
+// itself), marks the Node not ready and stops ordinary pods in the first
+// 30 seconds, then critical ones (system-node-critical and
+// system-cluster-critical) in the last 15.
+const (
+	ShutdownGracePeriod             = 45 * time.Second
+	ShutdownGracePeriodCriticalPods = 15 * time.Second
+)
 
 // RenderKubelet returns the KubeletConfiguration document alone (the same one
 // embedded in the control-plane configuration), for review as a golden file.

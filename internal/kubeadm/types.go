@@ -175,6 +175,11 @@ type KubeletConfiguration struct {
 	ContainerLogMaxFiles int32                 `json:"containerLogMaxFiles,omitempty"`
 	Authentication       KubeletAuthentication `json:"authentication"`
 	Authorization        KubeletAuthorization  `json:"authorization"`
+	// ShutdownGracePeriod and ShutdownGracePeriodCriticalPods turn on the
+	// kubelet's graceful node shutdown (Go duration strings, like
+	// metav1.Duration).
+	ShutdownGracePeriod             string `json:"shutdownGracePeriod,omitempty"`
+	ShutdownGracePeriodCriticalPods string `json:"shutdownGracePeriodCriticalPods,omitempty"`
 	// FailCgroupV1 is set (false) only for the lab on a cgroup v1 machine.
 	FailCgroupV1 *bool `json:"failCgroupV1,omitempty"`
 	// EvictionHard is set only for the lab, whose nodes' disk is the host's

@@ -159,9 +159,6 @@ func (a *Agent) runPhases(ctx context.Context, phases []phase) error {
 		}
 		log.Info("phase done", "phase", p.name, "duration", a.now().Sub(start).String())
 	}
-	if err := a.Host.WriteFile(readyMarker, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
-		return err
-	}
 	log.Info("node ready", "role", a.Options.Role, "duration", a.now().Sub(total).String())
 	return nil
 }
@@ -215,10 +212,19 @@ const nodeReadyTimeout = "600s"
 // for a finished node. kubeconfig is admin.conf on the control plane and
 // the kubelet's own on a worker (the Node authorizer lets a node read its
 // Node object).
+//
+// The ready marker is written here, not after the last phase: what comes
+// after (the control plane's add-ons, which may take more than ten
+// minutes) is retried by its own timer, and a control plane that serves
+// the cluster must never be powered off for a later boot's failures, as
+// it would be if it rebooted during that phase.
 func (a *Agent) nodeReadyPhase(kubeconfig string) phase {
 	return phase{name: "node-ready", run: func(ctx context.Context) error {
-		return a.runAll(ctx, Cmd("kubectl", "--kubeconfig", kubeconfig, "wait", "--for=condition=Ready",
-			"node/"+a.Instance.Hostname, "--timeout="+nodeReadyTimeout))
+		if err := a.runAll(ctx, Cmd("kubectl", "--kubeconfig", kubeconfig, "wait", "--for=condition=Ready",
+			"node/"+a.Instance.Hostname, "--timeout="+nodeReadyTimeout)); err != nil {
+			return err
+		}
+		return a.Host.WriteFile(readyMarker, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 	}}
 }
 
@@ -228,6 +234,16 @@ func (a *Agent) fileExists(path string) func(context.Context) (bool, error) {
 
 func (a *Agent) run(ctx context.Context, name string, args ...string) (string, error) {
 	return a.Host.Run(ctx, Cmd(name, args...))
+}
+
+// syncDisk flushes what other programs wrote before the marker that
+// vouches for it: kubeadm and rpm do not sync their files, and on XFS a
+// crash within the writeback window could leave them empty behind a
+// durable marker (WriteFile syncs) that keeps them from being written
+// again.
+func (a *Agent) syncDisk(ctx context.Context) error {
+	_, err := a.run(ctx, "sync")
+	return err
 }
 
 func (a *Agent) runAll(ctx context.Context, cmds ...Command) error {

@@ -667,15 +667,18 @@ func TestTokenFilesDoNotOutliveAnAttempt(t *testing.T) {
 		}
 	}
 
+	// Killed after the kubelet wrote kubelet.conf: kubeadm removes its
+	// bootstrap kubeconfig only when its kubelet-start phase returns.
 	killed := newRecorder(t, "worker")
-	for _, f := range append([]string{kubeletConf}, tokenFiles...) {
+	left := []string{joinConfPath, joinKubeconfig, "/etc/kubernetes/bootstrap-kubelet.conf"}
+	for _, f := range append([]string{kubeletConf}, left...) {
 		if err := killed.WriteFile(f, []byte("left by a killed attempt"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b := c.worker(killed, fixedClock(t0), Backoff{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	_ = b.Bootstrap(context.Background()) // what follows the join is not this test's
-	for _, f := range tokenFiles {
+	for _, f := range left {
 		if Exists(killed, f) {
 			t.Errorf("the attempt after a killed one left %s", f)
 		}

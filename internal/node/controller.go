@@ -212,6 +212,9 @@ func (a *Agent) kubeadmInit(ctx context.Context) error {
 	if _, err := a.run(ctx, "kubeadm", "init", "--config", kubeadmConfPath); err != nil {
 		return err
 	}
+	if err := a.syncDisk(ctx); err != nil {
+		return err
+	}
 	return a.Host.WriteFile(kubeadmInitMarker, []byte(a.now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 }
 

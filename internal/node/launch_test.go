@@ -346,6 +346,60 @@ func TestWorkerIsNotReadyUntilItsNodeIsReady(t *testing.T) {
 	}
 }
 
+// A control plane is in service once its Node is Ready: the ready marker,
+// which keeps it from being powered off for a later boot's failures, is
+// written then, before the add-ons phase (which its own timer retries and
+// which may take more than ten minutes), not after it.
+func TestControlPlaneIsMarkedReadyBeforeItsAddons(t *testing.T) {
+	_, h, _ := controllerAt(t, "", "1.36.6")
+	marker, addons := -1, -1
+	for i, l := range h.log {
+		if l == "write "+readyMarker && marker < 0 {
+			marker = i
+		}
+		if strings.Contains(l, "apply --server-side --force-conflicts -f /var/lib/kforge/addons/") && addons < 0 {
+			addons = i
+		}
+	}
+	if marker < 0 || addons < 0 || marker > addons {
+		t.Errorf("ready marker written at step %d, the first add-on applied at step %d: want the marker first", marker, addons)
+	}
+}
+
+// kubeadm and rpm do not sync what they write: each marker that vouches
+// for their files follows a sync, or a crash could leave them empty behind
+// a marker that keeps them from being written again.
+func TestMarkersOfOtherProgramsWorkFollowASync(t *testing.T) {
+	_, h, a := controllerAt(t, "", "1.36.6")
+	synced := func(log []string, work, marker string) {
+		t.Helper()
+		workAt, syncAt := -1, -1
+		for i, l := range log {
+			switch {
+			case strings.HasPrefix(l, "run "+work):
+				workAt, syncAt = i, -1
+			case l == "run sync" && workAt >= 0:
+				syncAt = i
+			case l == "write "+marker:
+				if workAt < 0 || syncAt < workAt {
+					t.Errorf("%s written at step %d without a sync after %q (at step %d)", marker, i, work, workAt)
+				}
+				return
+			}
+		}
+		t.Errorf("%s was never written after %q", marker, work)
+	}
+	synced(h.log, "kubeadm init", kubeadmInitMarker)
+	synced(h.log, "systemctl enable --now kubelet", a.prerequisitesMarker())
+
+	h, a = upgrading(t, "")
+	mark := len(h.log)
+	if err := a.UpgradeControlPlane(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	synced(h.log[mark:], "dnf install -y --disableexcludes=kubernetes kubelet-1.36.6", a.prerequisitesMarker())
+}
+
 // refusingTimes is a recorder whose commands starting with prefix fail the
 // first times calls, as the API server refuses cert-manager's kinds while
 // its webhook has no CA bundle.

@@ -189,6 +189,9 @@ func (a *Agent) prerequisitesPhase() phase {
 			); err != nil {
 				return err
 			}
+			if err := a.syncDisk(ctx); err != nil {
+				return err
+			}
 			return a.Host.WriteFile(marker, []byte(v+"\n"), 0o644)
 		},
 	}

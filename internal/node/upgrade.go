@@ -184,6 +184,9 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 	// The host is now set up for the new version as a boot would set it
 	// up: without the marker, the next reboot would run the whole host
 	// setup again on a control plane in service.
+	if err := a.syncDisk(ctx); err != nil {
+		return err
+	}
 	if err := a.Host.WriteFile(a.prerequisitesMarker(), []byte(want+"\n"), 0o644); err != nil {
 		return err
 	}

@@ -107,9 +107,12 @@ func (a *Agent) join(ctx context.Context) error {
 }
 
 // tokenFiles hold the bootstrap token while a join runs: the join
-// configuration, and the kubeconfig the agent asks for the kubelet's
-// client certificate with (joinidentity.go).
-var tokenFiles = []string{joinConfPath, joinKubeconfig}
+// configuration, the kubeconfig the agent asks for the kubelet's client
+// certificate with (joinidentity.go), and kubeadm's bootstrap kubeconfig,
+// which kubeadm removes only when its kubelet-start phase returns (a join
+// killed after the kubelet wrote kubelet.conf leaves it, and no later
+// attempt joins again).
+var tokenFiles = []string{joinConfPath, joinKubeconfig, joinLeftovers[0]}
 
 // removeTokenFiles removes paths even when ctx has ended: a stop (SIGTERM
 // at a reboot, systemctl stop) cancels the attempt, and the token must

@@ -38,6 +38,10 @@ type kubeletConfig struct {
 	KubeReserved       map[string]string `json:"kubeReserved"`
 	ServerTLSBootstrap bool              `json:"serverTLSBootstrap"`
 	CgroupDriver       string            `json:"cgroupDriver"`
+	// The graceful node shutdown: kubeadm must carry it into every node's
+	// config.yaml, on every path.
+	ShutdownGracePeriod             string `json:"shutdownGracePeriod"`
+	ShutdownGracePeriodCriticalPods string `json:"shutdownGracePeriodCriticalPods"`
 }
 
 // assertReserved checks that the kubelet configuration kubeadm wrote at
@@ -56,8 +60,10 @@ func assertReserved(t *testing.T, what, path string, want map[string]string) {
 	if !maps.Equal(c.KubeReserved, want) {
 		t.Errorf("%s wrote kubeReserved %v, want the node's patch %v:\n%s", what, c.KubeReserved, want, raw)
 	}
-	if c.Kind != "KubeletConfiguration" || !c.ServerTLSBootstrap || c.CgroupDriver != "systemd" {
-		t.Errorf("%s did not write kforge's KubeletConfiguration (serverTLSBootstrap, cgroupDriver systemd) with the patch:\n%s", what, raw)
+	if c.Kind != "KubeletConfiguration" || !c.ServerTLSBootstrap || c.CgroupDriver != "systemd" ||
+		c.ShutdownGracePeriod != kubeadm.ShutdownGracePeriod.String() || c.ShutdownGracePeriodCriticalPods != kubeadm.ShutdownGracePeriodCriticalPods.String() {
+		t.Errorf("%s did not write kforge's KubeletConfiguration (serverTLSBootstrap, cgroupDriver systemd, graceful shutdown %s with %s for critical pods) with the patch:\n%s",
+			what, kubeadm.ShutdownGracePeriod, kubeadm.ShutdownGracePeriodCriticalPods, raw)
 	}
 	t.Logf("%s: kubeReserved %v", what, c.KubeReserved)
 }

@@ -145,6 +145,15 @@ func TestUp(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^image ami-760aaa0f available \(control-plane, `).MatchString(out) {
 		t.Errorf("kforge validate local does not report the nodes' image as available:\n%s", out)
 	}
+	// Every kubelet holds logind's delay lock for its graceful node
+	// shutdown (kubeadm.ShutdownGracePeriod), with logind's maximum delay
+	// raised to it: a poweroff waits while the kubelet stops the pods.
+	for id, n := range nodes {
+		locks, err := n.Exec(ctx, "systemd-inhibit", "--list", "--no-pager", "--no-legend")
+		if err != nil || !regexp.MustCompile(`(?m)^\s*kubelet\s.*Kubelet needs time to handle node shutdown\s+delay\s*$`).MatchString(locks) {
+			t.Errorf("node %s: no delay lock of the kubelet's graceful shutdown (%v):\n%s", id, err, locks)
+		}
+	}
 	results.Lock()
 	results.ready = len(nodes)
 	results.readyIn = readyIn
