@@ -92,7 +92,8 @@ func (a *Agent) controllerPhases() []phase {
 		{name: "addons", run: a.ApplyAddons, retriedBy: "kforge-addons.timer"},
 		// Enabled only after this first attempt, so the timer (which fires at
 		// once when the boot is older than its OnBootSec) does not apply the
-		// add-ons alongside it.
+		// add-ons alongside it on the first boot; on later boots the timer
+		// is enabled already, and addonsLock makes the two take turns.
 		{name: "addons-timer", run: func(ctx context.Context) error {
 			return a.runAll(ctx, Cmd("systemctl", "enable", "--now", "kforge-addons.timer"))
 		}},
@@ -286,12 +287,23 @@ func (a *Agent) addonsMarker(manifests, issuers []byte) string {
 	return fmt.Sprintf("%s/addons-%s.done", stateDir, hex.EncodeToString(h.Sum(nil))[:16])
 }
 
+// addonsLock serialises ApplyAddons between a boot's add-ons phase and
+// kforge-addons.timer, which both run it after a reboot: the two would
+// write the same downloaded bundle at once, and one could apply a file the
+// other had half written.
+const addonsLock = "/run/kforge-addons.lock"
+
 // ApplyAddons applies upstream release bundles (cert-manager), then the
 // manifests kforge renders, then the ClusterIssuers, which need
 // cert-manager's CRDs and webhook. Server-side apply makes a re-run a
 // no-op; once every step succeeded a marker makes later runs (from
 // kforge-addons.timer) return at once.
 func (a *Agent) ApplyAddons(ctx context.Context) error {
+	unlock, err := lock(ctx, a.Host, addonsLock)
+	if err != nil {
+		return fmt.Errorf("waiting for another run of the add-ons to finish: %w", err)
+	}
+	defer unlock()
 	lab, err := a.labSettings()
 	if err != nil {
 		return err

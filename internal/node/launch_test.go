@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -363,6 +364,51 @@ func TestControlPlaneIsMarkedReadyBeforeItsAddons(t *testing.T) {
 	}
 	if marker < 0 || addons < 0 || marker > addons {
 		t.Errorf("ready marker written at step %d, the first add-on applied at step %d: want the marker first", marker, addons)
+	}
+}
+
+// A reboot's add-ons phase and kforge-addons.timer both run ApplyAddons:
+// they take turns, so neither applies a bundle the other is writing.
+func TestConcurrentAddonsRunsTakeTurns(t *testing.T) {
+	_, h, a := controllerAt(t, "", "1.36.6")
+	h.mu.Lock()
+	for path := range h.files {
+		if strings.HasPrefix(path, stateDir+"/addons-") {
+			delete(h.files, path) // the add-ons are not applied yet
+		}
+	}
+	h.mu.Unlock()
+	mark := len(h.log)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() { errs[i] = a.ApplyAddons(context.Background()) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, work := false, 0
+	for _, l := range h.log[mark:] {
+		switch {
+		case l == "lock "+addonsLock:
+			if held {
+				t.Fatalf("a run took the lock while another held it: %v", h.log[mark:])
+			}
+			held = true
+		case l == "unlock "+addonsLock:
+			held = false
+		case strings.HasPrefix(l, "run curl") || strings.Contains(l, " apply "):
+			work++
+			if !held {
+				t.Errorf("outside the lock: %s", l)
+			}
+		}
+	}
+	if work == 0 {
+		t.Fatal("neither run applied anything")
 	}
 }
 
