@@ -694,6 +694,7 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) temp
 	}{
 		{kubernetesLine, "Kubernetes %s -> %s"},
 		{etcdQuotaLine, "etcd quota %s -> %s GiB"},
+		{poolSettingsLine, "pool labels or taints (%.7s -> %.7s)"},
 	} {
 		// A setting an older template did not name is not a change of it.
 		if x, y := userDataSetting(aws.ToString(a.UserData), s.line), userDataSetting(aws.ToString(b.UserData), s.line); x != y && x != "" {
@@ -1082,10 +1083,12 @@ func (r *roller) api(ctx context.Context) nodeChecker {
 
 // How the user data (terraform/cluster/templates/user-data.sh.tftpl) names
 // the settings a node applies only when it boots: the Kubernetes version
-// it installs, and on the control plane etcd's quota.
+// it installs, on the control plane etcd's quota, and on a worker a digest
+// of its pool's labels and taints.
 var (
-	kubernetesLine = regexp.MustCompile(`(?m)^# Kubernetes ([0-9]+\.[0-9]+\.[0-9]+):`)
-	etcdQuotaLine  = regexp.MustCompile(`(?m)^# etcd quota ([0-9]+) GiB:`)
+	kubernetesLine   = regexp.MustCompile(`(?m)^# Kubernetes ([0-9]+\.[0-9]+\.[0-9]+):`)
+	etcdQuotaLine    = regexp.MustCompile(`(?m)^# etcd quota ([0-9]+) GiB:`)
+	poolSettingsLine = regexp.MustCompile(`(?m)^# Pool labels and taints ([0-9a-f]{16}):`)
 )
 
 // userDataBesideSettings is base64 user data decoded, with the values of
@@ -1096,7 +1099,7 @@ func userDataBesideSettings(encoded string) string {
 	if err != nil {
 		return encoded
 	}
-	for _, line := range []*regexp.Regexp{kubernetesLine, etcdQuotaLine} {
+	for _, line := range []*regexp.Regexp{kubernetesLine, etcdQuotaLine, poolSettingsLine} {
 		if m := line.FindSubmatchIndex(raw); m != nil {
 			raw = append(raw[:m[2]:m[2]], raw[m[3]:]...)
 		}

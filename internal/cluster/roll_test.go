@@ -347,6 +347,45 @@ func TestRollNamesAnEtcdQuotaChange(t *testing.T) {
 	}
 }
 
+// TestRollNamesAPoolLabelsChange: a worker pool outdated by new labels or
+// taints (the digest its user data names) says so in the roll's reason;
+// a Kubernetes version change beside the same digest is still the
+// version alone, which kforge upgrade rolls.
+func TestRollNamesAPoolLabelsChange(t *testing.T) {
+	f := newRollFixture(t)
+	ctx := context.Background()
+	userData := func(version, digest string) *string {
+		text := "#!/bin/bash\n# Kubernetes " + version + ": what this node installs\n# Pool labels and taints " + digest + ": set by kubeadm join\n"
+		return aws.String(base64.StdEncoding.EncodeToString([]byte(text)))
+	}
+	data := func(version, digest string) *ec2types.RequestLaunchTemplateData {
+		return &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium, UserData: userData(version, digest)}
+	}
+	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-labelled"), LaunchTemplateData: data("1.36.5", "0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := lt.LaunchTemplate.LaunchTemplateId
+	for _, v := range []struct{ version, digest string }{{"1.36.5", "fedcba9876543210"}, {"1.36.6", "fedcba9876543210"}} {
+		if _, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: id, LaunchTemplateData: data(v.version, v.digest)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := f.roller(&recordingUI{})
+	for _, c := range []struct {
+		from, to, want string
+		versionOnly    bool
+	}{
+		{"1", "2", "pool labels or taints (0123456 -> fedcba9)", false},
+		{"2", "3", "Kubernetes 1.36.5 -> 1.36.6", true},
+		{"1", "3", "Kubernetes 1.36.5 -> 1.36.6, pool labels or taints (0123456 -> fedcba9)", false},
+	} {
+		if got := r.describeChange(ctx, aws.ToString(id), c.from, c.to); got.why != c.want || got.kubernetesOnly != c.versionOnly {
+			t.Errorf("versions %s -> %s: %+v, want %q (the version alone: %v)", c.from, c.to, got, c.want, c.versionOnly)
+		}
+	}
+}
+
 func TestUserDataSettings(t *testing.T) {
 	ud := base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\nset -euo pipefail\n# Kubernetes 1.36.6: what this node installs\n# etcd quota 3 GiB: applied by kubeadm init\n"))
 	if got := userDataSetting(ud, kubernetesLine); got != "1.36.6" {

@@ -36,6 +36,7 @@ func renderUserData(t *testing.T, role, pool string) []byte {
     etcd_quota_gib = 3
     role         = "` + role + `"
     pool         = "` + pool + `"
+    pool_settings = "` + poolSettings(role) + `"
   })
 }
 `
@@ -63,7 +64,23 @@ func unitsLine(role, pool string) string {
 	return "\"$agent\" node install-units \\\n  --role \"" + role + "\" \\\n  --pool \"" + pool + "\""
 }
 
-// controllerLines are what the controller's user data adds after the
+// poolSettings is the digest of a worker pool's labels and taints that
+// its user data names (terraform/cluster/bootstrap.tf), none for the
+// control plane.
+func poolSettings(role string) string {
+	if role == "worker" {
+		return "0123456789abcdef"
+	}
+	return ""
+}
+
+// workerLines are what a worker's user data names after the Kubernetes
+// version's comment instead of controllerLines: the digest of its pool's
+// labels and taints, which kubeadm join applies, so that a change of them
+// makes a new launch template version of that pool.
+const workerLines = "# Pool labels and taints 0123456789abcdef: set by kubeadm join, so a digest\n# of them is named here for the same reason (`kforge roll --pool`).\n"
+
+// controllerLines are what the controller's user data names after the
 // Kubernetes version's comment: etcd's quota, which only the control plane
 // applies, so that a change of it makes a new launch template version of
 // the control plane alone.
@@ -74,8 +91,8 @@ const versionComment = "(and `kforge upgrade`) then replaces.\n"
 
 // TestUserDataGoldenAndShellcheck checks the worker's user data against its
 // golden file, and the controller's against the same file with the units
-// line naming its role and etcd's quota named: the two must not differ
-// anywhere else.
+// line naming its role and etcd's quota named in place of the pool's digest:
+// the two must not differ anywhere else.
 func TestUserDataGoldenAndShellcheck(t *testing.T) {
 	const goldenPath = "testdata/user-data-worker.sh"
 	for _, tc := range []struct{ role, pool string }{
@@ -113,7 +130,7 @@ func TestUserDataGoldenAndShellcheck(t *testing.T) {
 					t.Fatal(err)
 				}
 				expected := bytes.Replace(worker, []byte(unitsLine("worker", "general")), []byte(want), 1)
-				expected = bytes.Replace(expected, []byte(versionComment), []byte(versionComment+controllerLines), 1)
+				expected = bytes.Replace(expected, []byte(versionComment+workerLines), []byte(versionComment+controllerLines), 1)
 				if !bytes.Equal(out, expected) {
 					t.Errorf("the controller's user data differs from %s in more than its role:\n%s", goldenPath, out)
 				}

@@ -73,8 +73,15 @@ locals {
     etcd_quota_gib     = var.etcd_quota_gib
   }
 
-  controller_user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, { role = "controller", pool = "" }))
-  worker_user_data     = { for name, _ in var.worker_pools : name => templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, { role = "worker", pool = name })) }
+  controller_user_data = templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, { role = "controller", pool = "", pool_settings = "" }))
+  # A worker applies its pool's labels and taints (ingress among them) only
+  # when it joins: their digest in the user data makes a change of them a
+  # new launch template version, which `kforge roll --pool` replaces.
+  worker_user_data = { for name, _ in var.worker_pools : name => templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, {
+    role          = "worker"
+    pool          = name
+    pool_settings = substr(sha256(jsonencode(local.cluster_config.worker_pools[name])), 0, 16)
+  })) }
 }
 
 resource "aws_s3_object" "cluster_config" {

@@ -11,6 +11,8 @@ set -euo pipefail
 # Kubernetes 1.36.6: what this node installs (cluster.json says
 # the same). Named here so that a version change makes a new launch template
 # version, which `kforge roll` (and `kforge upgrade`) then replaces.
+# Pool labels and taints 0123456789abcdef: set by kubeadm join, so a digest
+# of them is named here for the same reason (`kforge roll --pool`).
 # Output goes to the log file and to cloud-init's output, which reaches the
 # serial console (aws ec2 get-console-output).
 exec > >(tee -a /var/log/kforge-user-data.log) 2>&1

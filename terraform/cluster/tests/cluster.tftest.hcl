@@ -348,6 +348,40 @@ run "rejects_node_config_not_object" {
   expect_failures = [var.node_config]
 }
 
+# A worker applies its pool's labels and taints only when it joins: its
+# user data names a digest of what cluster.json gives the pool, so a change
+# of them (and of ingress, which adds a label) makes a new launch template
+# version of that pool, which `kforge roll --pool` replaces, while its size
+# and instance types leave it alone.
+run "pool_labels_and_taints_reach_the_user_data" {
+  command = plan
+
+  variables {
+    worker_pools = {
+      general = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, labels = { team = "a" } }
+      bigger  = { instance_types = ["m5.large", "m5a.large"], min_size = 0, desired_size = 0, max_size = 10, labels = { team = "a" } }
+      other   = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, labels = { team = "b" } }
+      tainted = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, labels = { team = "a" }, taints = ["spot=true:PreferNoSchedule"] }
+      private = { instance_types = ["t3.medium"], min_size = 1, desired_size = 1, max_size = 3, labels = { team = "a" }, ingress = false }
+    }
+  }
+
+  assert {
+    condition = alltrue([for name, u in local.worker_user_data :
+    strcontains(u, "# Pool labels and taints ${substr(sha256(jsonencode(jsondecode(aws_s3_object.cluster_config.content).worker_pools[name])), 0, 16)}:")])
+    error_message = "each worker's user data names the digest of its pool's labels, taints and ingress as cluster.json gives them to the agent"
+  }
+  assert {
+    condition = (regex("# Pool labels and taints ([0-9a-f]{16}):", local.worker_user_data["general"])[0] == regex("# Pool labels and taints ([0-9a-f]{16}):", local.worker_user_data["bigger"])[0]
+    && length(toset([for name in ["general", "other", "tainted", "private"] : regex("# Pool labels and taints ([0-9a-f]{16}):", local.worker_user_data[name])[0]])) == 4)
+    error_message = "the digest follows labels, taints and ingress, and not a pool's size or instance types"
+  }
+  assert {
+    condition     = !strcontains(local.controller_user_data, "Pool labels and taints")
+    error_message = "the control plane's user data names no pool's labels"
+  }
+}
+
 # Only pools that run the ingress controller join the NLB target groups:
 # by default the untainted ones, which also get the label Traefik is placed by.
 run "ingress_pools" {
