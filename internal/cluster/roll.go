@@ -687,6 +687,9 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) temp
 	if x, y := string(a.InstanceType), string(b.InstanceType); x != y {
 		diffs = append(diffs, fmt.Sprintf("instance type %s -> %s", x, y))
 	}
+	if x, y := rootVolumeSize(a), rootVolumeSize(b); x != y {
+		diffs = append(diffs, fmt.Sprintf("root volume %d -> %d GiB", x, y))
+	}
 	kubernetes := false
 	for _, s := range []struct {
 		line   *regexp.Regexp
@@ -712,6 +715,17 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) temp
 		return templateChange{why: "other launch settings"}
 	}
 	return templateChange{why: strings.Join(diffs, ", "), kubernetesOnly: kubernetes && len(diffs) == 1}
+}
+
+// rootVolumeSize is the size in GiB of the root volume a launch template
+// version maps (the node-group module's /dev/xvda), 0 when it maps none.
+func rootVolumeSize(d *ec2types.ResponseLaunchTemplateData) int32 {
+	for _, m := range d.BlockDeviceMappings {
+		if aws.ToString(m.DeviceName) == "/dev/xvda" && m.Ebs != nil {
+			return aws.ToInt32(m.Ebs.VolumeSize)
+		}
+	}
+	return 0
 }
 
 // agentBuildChange is describeChange's words for user data that differs

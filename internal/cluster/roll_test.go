@@ -386,6 +386,30 @@ func TestRollNamesAPoolLabelsChange(t *testing.T) {
 	}
 }
 
+// TestRollNamesARootVolumeChange: a group outdated by a new root volume
+// size says so, rather than "other launch settings".
+func TestRollNamesARootVolumeChange(t *testing.T) {
+	f := newRollFixture(t)
+	ctx := context.Background()
+	data := func(size int32) *ec2types.RequestLaunchTemplateData {
+		return &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-760aaa0f"), InstanceType: ec2types.InstanceTypeT3Medium,
+			BlockDeviceMappings: []ec2types.LaunchTemplateBlockDeviceMappingRequest{{DeviceName: aws.String("/dev/xvda"),
+				Ebs: &ec2types.LaunchTemplateEbsBlockDeviceRequest{VolumeSize: aws.Int32(size), VolumeType: ec2types.VolumeTypeGp3, Encrypted: aws.Bool(true)}}}}
+	}
+	lt, err := f.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("kforge-test-volume"), LaunchTemplateData: data(30)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := lt.LaunchTemplate.LaunchTemplateId
+	if _, err := f.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{LaunchTemplateId: id, LaunchTemplateData: data(50)}); err != nil {
+		t.Fatal(err)
+	}
+	got := f.roller(&recordingUI{}).describeChange(ctx, aws.ToString(id), "1", "2")
+	if want := "root volume 30 -> 50 GiB"; got.why != want || got.kubernetesOnly {
+		t.Errorf("versions 1 -> 2: %+v, want %q", got, want)
+	}
+}
+
 func TestUserDataSettings(t *testing.T) {
 	ud := base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\nset -euo pipefail\n# Kubernetes 1.36.6: what this node installs\n# etcd quota 3 GiB: applied by kubeadm init\n"))
 	if got := userDataSetting(ud, kubernetesLine); got != "1.36.6" {
