@@ -78,7 +78,7 @@ func Disruptions(plan *tfjson.Plan, versionChange bool) []Disruption {
 		out = append(out, Disruption{
 			Address: "output.kubernetes_version", Action: "change",
 			Setting: fmt.Sprintf("kubernetes.version changed from %v to %v", c.Before, c.After),
-			Harm:    fmt.Sprintf("new nodes would install %v beside a control plane that runs %v, with no skew check, etcd snapshot or kubeadm upgrade: use `kforge upgrade <env> --to %v` instead", c.After, c.Before, c.After),
+			Harm:    fmt.Sprintf("the control plane's upgrade timer would move it from %v to %v within minutes, without the checks kforge upgrade makes before anything changes (one minor at a time from the applied version, a control-plane agent that knows the new minor), and no worker would be rolled: use `kforge upgrade <env> --to %v` instead", c.Before, c.After, c.After),
 		})
 	}
 	for _, r := range []struct{ output, setting, kept string }{
