@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,35 +26,11 @@ func TestConcurrentBackupsTakeTurns(t *testing.T) {
 	_, h, a := controllerAt(t, "", "1.36.6")
 	ctx := context.Background()
 	mark := len(h.log)
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := range errs {
-		wg.Go(func() { errs[i] = a.Backup(ctx) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	twiceAtOnce(t, func() error { return a.Backup(ctx) })
 	save := regexp.MustCompile(`snapshot save (\S+)$`)
 	var paths []string
-	held := false
-	for _, l := range h.log[mark:] {
-		switch {
-		case l == "lock "+backupLock:
-			if held {
-				t.Fatalf("a backup took the lock while another held it: %v", h.log[mark:])
-			}
-			held = true
-		case l == "unlock "+backupLock:
-			held = false
-		case strings.HasPrefix(l, "run ") && save.MatchString(l):
-			if !held {
-				t.Errorf("snapshot taken outside the lock: %s", l)
-			}
-			paths = append(paths, save.FindStringSubmatch(l)[1])
-		}
+	for _, l := range underLock(t, h.log[mark:], backupLock, func(l string) bool { return strings.HasPrefix(l, "run ") && save.MatchString(l) }) {
+		paths = append(paths, save.FindStringSubmatch(l)[1])
 	}
 	if len(paths) != 2 || paths[0] == paths[1] {
 		t.Errorf("snapshot paths %v, want two different ones", paths)

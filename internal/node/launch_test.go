@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -379,34 +378,8 @@ func TestConcurrentAddonsRunsTakeTurns(t *testing.T) {
 	}
 	h.mu.Unlock()
 	mark := len(h.log)
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i := range errs {
-		wg.Go(func() { errs[i] = a.ApplyAddons(context.Background()) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	held, work := false, 0
-	for _, l := range h.log[mark:] {
-		switch {
-		case l == "lock "+addonsLock:
-			if held {
-				t.Fatalf("a run took the lock while another held it: %v", h.log[mark:])
-			}
-			held = true
-		case l == "unlock "+addonsLock:
-			held = false
-		case strings.HasPrefix(l, "run curl") || strings.Contains(l, " apply "):
-			work++
-			if !held {
-				t.Errorf("outside the lock: %s", l)
-			}
-		}
-	}
+	twiceAtOnce(t, func() error { return a.ApplyAddons(context.Background()) })
+	work := len(underLock(t, h.log[mark:], addonsLock, func(l string) bool { return strings.HasPrefix(l, "run curl") || strings.Contains(l, " apply ") }))
 	if work == 0 {
 		t.Fatal("neither run applied anything")
 	}

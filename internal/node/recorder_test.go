@@ -69,6 +69,49 @@ type recorder struct {
 	nodes []corev1.Node
 }
 
+// twiceAtOnce runs f twice at the same time, as two processes would (a
+// timer's and another unit's), and fails on either's error.
+func twiceAtOnce(t *testing.T, f func() error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() { errs[i] = f() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// underLock checks that in log the lock at path was never taken while
+// held and that every line work picks came while it was held, and returns
+// those lines.
+func underLock(t *testing.T, log []string, path string, work func(string) bool) []string {
+	t.Helper()
+	var picked []string
+	held := false
+	for _, l := range log {
+		switch {
+		case l == "lock "+path:
+			if held {
+				t.Fatalf("%s taken while another held it: %v", path, log)
+			}
+			held = true
+		case l == "unlock "+path:
+			held = false
+		case work(l):
+			if !held {
+				t.Errorf("outside %s: %s", path, l)
+			}
+			picked = append(picked, l)
+		}
+	}
+	return picked
+}
+
 // Lock holds path's lock, logging when it is taken and released.
 func (r *recorder) Lock(ctx context.Context, path string) (func(), error) {
 	m, _ := r.locks.LoadOrStore(path, &sync.Mutex{})
