@@ -19,6 +19,10 @@ resource "aws_s3_object" "agent" {
 }
 
 locals {
+  # What a worker applies when it joins, by pool: in cluster.json for the
+  # agent, and as a digest in the pool's user data.
+  pool_join_settings = { for name, pool in local.worker_pools : name => { labels = pool.labels, taints = pool.taints, ingress = pool.ingress } }
+
   # Keys shared with the node agent (internal/node decodes them); they
   # override anything of the same name in var.node_config.
   cluster_config = merge(jsondecode(var.node_config), {
@@ -38,7 +42,7 @@ locals {
     acme_email          = var.acme_email
     http_node_port      = var.http_node_port
     https_node_port     = var.https_node_port
-    worker_pools        = { for name, pool in local.worker_pools : name => { labels = pool.labels, taints = pool.taints, ingress = pool.ingress } }
+    worker_pools        = local.pool_join_settings
     controller_asg_name = "${var.cluster_name}-${local.controller_group}"
     # kforge-backup.timer's interval on the control plane.
     backup_interval_minutes = var.backup_interval_minutes
@@ -80,7 +84,7 @@ locals {
   worker_user_data = { for name, _ in var.worker_pools : name => templatefile("${path.module}/templates/user-data.sh.tftpl", merge(local.user_data_vars, {
     role          = "worker"
     pool          = name
-    pool_settings = substr(sha256(jsonencode(local.cluster_config.worker_pools[name])), 0, 16)
+    pool_settings = substr(sha256(jsonencode(local.pool_join_settings[name])), 0, 16)
   })) }
 }
 
