@@ -691,14 +691,7 @@ func (r *roller) describeChange(ctx context.Context, ltID, from, to string) temp
 		diffs = append(diffs, fmt.Sprintf("root volume %d -> %d GiB", x, y))
 	}
 	kubernetes := false
-	for _, s := range []struct {
-		line   *regexp.Regexp
-		format string
-	}{
-		{kubernetesLine, "Kubernetes %s -> %s"},
-		{etcdQuotaLine, "etcd quota %s -> %s GiB"},
-		{poolSettingsLine, "pool labels or taints (%.7s -> %.7s)"},
-	} {
+	for _, s := range userDataSettings {
 		// A setting an older template did not name is not a change of it.
 		if x, y := userDataSetting(aws.ToString(a.UserData), s.line), userDataSetting(aws.ToString(b.UserData), s.line); x != y && x != "" {
 			diffs = append(diffs, fmt.Sprintf(s.format, x, y))
@@ -1105,6 +1098,17 @@ var (
 	poolSettingsLine = regexp.MustCompile(`(?m)^# Pool labels and taints ([0-9a-f]{16}):`)
 )
 
+// userDataSettings are the named settings, each with how describeChange
+// words a change of it; userDataBesideSettings leaves their values out.
+var userDataSettings = []struct {
+	line   *regexp.Regexp
+	format string
+}{
+	{kubernetesLine, "Kubernetes %s -> %s"},
+	{etcdQuotaLine, "etcd quota %s -> %s GiB"},
+	{poolSettingsLine, "pool labels or taints (%.7s -> %.7s)"},
+}
+
 // userDataBesideSettings is base64 user data decoded, with the values of
 // the named settings left out, so that two templates that differ only by
 // those compare equal. Undecodable user data is compared as it is.
@@ -1113,8 +1117,8 @@ func userDataBesideSettings(encoded string) string {
 	if err != nil {
 		return encoded
 	}
-	for _, line := range []*regexp.Regexp{kubernetesLine, etcdQuotaLine, poolSettingsLine} {
-		if m := line.FindSubmatchIndex(raw); m != nil {
+	for _, s := range userDataSettings {
+		if m := s.line.FindSubmatchIndex(raw); m != nil {
 			raw = append(raw[:m[2]:m[2]], raw[m[3]:]...)
 		}
 	}
