@@ -27,7 +27,6 @@ func reservedAPIHost(apiHost string) []runtime.Object {
 	if apiHost == "" {
 		return nil
 	}
-	labels := map[string]string{"app.kubernetes.io/name": reservedAPIHostPolicy}
 	// Ingress hosts are lower-case DNS names (the API server validates them),
 	// so a plain comparison is exact; a wildcard *.api.<domain> ends in the
 	// suffix too.
@@ -35,44 +34,17 @@ func reservedAPIHost(apiHost string) []runtime.Object {
 		return fmt.Sprintf("%s != %q && !%s.endsWith(%q)", host, apiHost, host, "."+apiHost)
 	}
 	message := fmt.Sprintf("%s and the names under it belong to the cluster's Kubernetes API: inside the VPC they resolve to the control plane (a private Route 53 zone), so no certificate could be issued for them and in-cluster clients would reach the API server; use another host name under the domain", apiHost)
-	fail := admissionregistrationv1.Fail
-	return []runtime.Object{
-		&admissionregistrationv1.ValidatingAdmissionPolicy{
-			TypeMeta:   typeMeta("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
-			ObjectMeta: meta(reservedAPIHostPolicy, "", labels),
-			Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-				FailurePolicy: &fail,
-				MatchConstraints: &admissionregistrationv1.MatchResources{
-					ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-						RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-							Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-							Rule: admissionregistrationv1.Rule{
-								APIGroups: []string{"networking.k8s.io"}, APIVersions: []string{"v1"}, Resources: []string{"ingresses"},
-							},
-						},
-					}},
-				},
-				Validations: []admissionregistrationv1.Validation{
-					{
-						Expression: "!has(object.spec.rules) || object.spec.rules.all(r, !has(r.host) || (" + allowed("r.host") + "))",
-						Message:    message,
-						Reason:     ptr(metav1.StatusReasonInvalid),
-					},
-					{
-						Expression: "!has(object.spec.tls) || object.spec.tls.all(t, !has(t.hosts) || t.hosts.all(h, " + allowed("h") + "))",
-						Message:    message,
-						Reason:     ptr(metav1.StatusReasonInvalid),
-					},
-				},
-			},
+	return admissionPolicy(reservedAPIHostPolicy,
+		admissionregistrationv1.Rule{APIGroups: []string{"networking.k8s.io"}, APIVersions: []string{"v1"}, Resources: []string{"ingresses"}},
+		admissionregistrationv1.Deny,
+		admissionregistrationv1.Validation{
+			Expression: "!has(object.spec.rules) || object.spec.rules.all(r, !has(r.host) || (" + allowed("r.host") + "))",
+			Message:    message,
+			Reason:     ptr(metav1.StatusReasonInvalid),
 		},
-		&admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-			TypeMeta:   typeMeta("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
-			ObjectMeta: meta(reservedAPIHostPolicy, "", labels),
-			Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-				PolicyName:        reservedAPIHostPolicy,
-				ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			},
-		},
-	}
+		admissionregistrationv1.Validation{
+			Expression: "!has(object.spec.tls) || object.spec.tls.all(t, !has(t.hosts) || t.hosts.all(h, " + allowed("h") + "))",
+			Message:    message,
+			Reason:     ptr(metav1.StatusReasonInvalid),
+		})
 }

@@ -69,6 +69,7 @@ func Objects(c Config) ([]runtime.Object, error) {
 	objs = append(objs, traefik(c)...)
 	objs = append(objs, denyInstanceMetadata(), corednsBudget())
 	objs = append(objs, reservedAPIHost(c.APIHost)...)
+	objs = append(objs, loadBalancerServices()...)
 	pinImages(objs)
 	return objs, nil
 }

@@ -60,6 +60,8 @@ func TestConformance(t *testing.T) {
 				{"19-coredns-budget", checkCoreDNSBudget},
 				{"20-traefik-preempts", checkTraefikPreempts},
 				{"21-reserved-api-host", checkReservedAPIHost},
+				{"23-load-balancer-service-warning", checkLoadBalancerServiceWarning},
+				{"24-workloads-page-manifests", checkWorkloadsPageManifests},
 				{"16-etcd-quota", checkEtcdQuota},
 				{"18-no-kube-proxy-after-upgrade", checkNoKubeProxy},
 				{"10-upgrade-back-in-service", checkBackInService},

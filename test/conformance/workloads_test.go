@@ -1,0 +1,34 @@
+package conformance
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"testing"
+)
+
+// yamlBlock is a fenced yaml block of a Markdown page.
+var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
+
+// 24. Every manifest docs/WORKLOADS.md shows an application team passes a
+// server-side dry run with strict field validation on the API server that
+// runs kforge's admission configuration and add-ons (checks 4, 14, 21, 23),
+// so the page cannot teach a field the API refuses.
+func checkWorkloadsPageManifests(t *testing.T, e *env, _ artifacts) {
+	page, err := os.ReadFile("../../docs/WORKLOADS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := yamlBlock.FindAllSubmatch(page, -1)
+	if len(blocks) == 0 {
+		t.Fatal("docs/WORKLOADS.md shows no yaml block")
+	}
+	for i, b := range blocks {
+		path := e.write(fmt.Sprintf("workloads-%d.yaml", i), b[1])
+		if out, err := e.kubectl("create", "--dry-run=server", "--validate=strict", "-f", path); err != nil {
+			t.Errorf("docs/WORKLOADS.md's yaml block %d is refused: %v\n%s", i+1, err, b[1])
+		} else {
+			t.Logf("block %d: %s", i+1, out)
+		}
+	}
+}
