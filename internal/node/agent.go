@@ -60,11 +60,25 @@ func RenderUnits(s UnitSettings) (map[string][]byte, error) {
 	return out, nil
 }
 
+// The backup intervals this agent renders, kforge's bounds on
+// controlPlane.backupInterval.
+const (
+	minBackupMinutes = 5
+	maxBackupMinutes = 1440
+)
+
 // unitSettings takes the settings from cluster.json, defaults where absent.
+// An interval outside this agent's bounds (a later release's) is brought
+// within them, with a warning, rather than left without backups.
 func (a *Agent) unitSettings() UnitSettings {
 	s := UnitSettings{BackupMinutes: a.Cluster.BackupIntervalMinutes}
 	if s.BackupMinutes == 0 {
 		s.BackupMinutes = DefaultBackupMinutes
+	}
+	if within := min(max(s.BackupMinutes, minBackupMinutes), maxBackupMinutes); within != s.BackupMinutes {
+		a.logger().Warn("cluster.json's backup interval is outside what this agent renders: backups run at the nearest it does; replace the control plane with the agent of the kforge release that wrote it (kforge roll --control-plane)",
+			"backup_interval_minutes", s.BackupMinutes, "rendered_minutes", within)
+		s.BackupMinutes = within
 	}
 	return s
 }

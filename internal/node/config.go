@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/kforge/kforge/internal/certstore"
-	"github.com/kforge/kforge/internal/kubeadm"
 )
 
 // Bucket keys (internal/certstore owns the layout).
@@ -151,13 +150,12 @@ func (c Cluster) Validate() error {
 			return fmt.Errorf("cluster.json: %s %d is outside the NodePort range 30000-32767", key, port)
 		}
 	}
-	// 0 is absent (an older root module); the module's own rule is 5-1440.
-	if m := c.BackupIntervalMinutes; m != 0 && (m < 5 || m > 1440) {
-		return fmt.Errorf("cluster.json: backup_interval_minutes %d is outside 5-1440", m)
-	}
-	if err := kubeadm.CheckEtcdQuotaGiB(c.EtcdQuotaGiB); err != nil {
-		return fmt.Errorf("cluster.json: etcd_quota_gib: %w", err)
-	}
+	// kforge's own bounds on a setting (the backup interval, the etcd quota)
+	// are checked where the setting is used, not here: every running agent
+	// reads the cluster.json the newest kforge wrote, and a later release
+	// that widens a bound must not stop an older agent's backups, tokens and
+	// drains over a value only the control plane's init reads.
+	//
 	// Auto Scaling's limits for a heartbeat timeout; 0 is absent.
 	if s := c.LifecycleHookHeartbeatSeconds; s != 0 && (s < 30 || s > 7200) {
 		return fmt.Errorf("cluster.json: lifecycle_hook_heartbeat_seconds %d is outside 30-7200", s)

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -45,19 +44,10 @@ func TestParseClusterNamesTheBadKey(t *testing.T) {
 		{"lifecycle_hook_heartbeat_seconds", 20},
 		{"lifecycle_hook_heartbeat_seconds", 7201},
 		{"lifecycle_hook_name", ""},
-		{"etcd_quota_gib", 1},
-		{"etcd_quota_gib", 9},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
-			raw, _ := os.ReadFile("testdata/cluster.json")
-			var m map[string]any
-			if err := json.Unmarshal(raw, &m); err != nil {
-				t.Fatal(err)
-			}
-			m[tc.key] = tc.value
-			edited, _ := json.Marshal(m)
-			_, err := ParseCluster(edited)
+			_, err := ParseCluster(clusterJSONWith(t, map[string]any{tc.key: tc.value}))
 			if err == nil || !strings.Contains(err.Error(), tc.key) {
 				t.Fatalf("want an error naming %s, got %v", tc.key, err)
 			}

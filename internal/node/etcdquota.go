@@ -1,6 +1,10 @@
 package node
 
-import "github.com/kforge/kforge/internal/kubeadm"
+import (
+	"fmt"
+
+	"github.com/kforge/kforge/internal/kubeadm"
+)
 
 // etcdQuotaGiB is the quota kubeadm init gives etcd: cluster.json's
 // (etcd's default when it names none). A restored database the quota
@@ -13,6 +17,11 @@ import "github.com/kforge/kforge/internal/kubeadm"
 // and the agent says so: the operator's fix is the setting, or a defrag.
 func (a *Agent) etcdQuotaGiB(restored bool) (int, error) {
 	quota := a.Cluster.EtcdQuotaGiB
+	// Checked here, where kubeadm init uses it, rather than when
+	// cluster.json is read (Cluster.Validate says why).
+	if err := kubeadm.CheckEtcdQuotaGiB(quota); err != nil {
+		return 0, fmt.Errorf("cluster.json: etcd_quota_gib: %w: this agent cannot configure it; a later kforge release wrote it, so replace the control plane with that release's agent (kforge up, then kforge roll --control-plane)", err)
+	}
 	if !restored {
 		return quota, nil
 	}
