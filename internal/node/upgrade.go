@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 
+	"github.com/kforge/kforge/internal/config"
 	"github.com/kforge/kforge/internal/kubeadm"
 )
 
@@ -94,6 +95,9 @@ func (a *Agent) UpgradeControlPlane(ctx context.Context) error {
 	}
 	if running != want {
 		if err := checkControlPlaneStep(running, want); err != nil {
+			return err
+		}
+		if err := checkAgentKnowsMinor(want); err != nil {
 			return err
 		}
 		a.logger().Info("upgrading the control plane", "from", running, "to", want)
@@ -298,6 +302,28 @@ func (a *Agent) publishControlPlaneVersion(ctx context.Context, running string) 
 }
 
 var errUnsupportedStep = errors.New("kubeadm upgrades one minor at a time and never down")
+
+var errMinorUnknownToAgent = errors.New("this agent knows no add-on versions or settings for that minor")
+
+// checkAgentKnowsMinor refuses an upgrade to a minor this agent was not
+// built for. cluster.json comes from the newest kforge that ran up; a
+// control plane still on an older agent would otherwise run kubeadm upgrade
+// apply and then fail every add-on run after it.
+func checkAgentKnowsMinor(want string) error {
+	minor, err := config.KubernetesMinor(want)
+	if err != nil {
+		return err
+	}
+	var known []string
+	for _, r := range config.SupportedKubernetesVersions() {
+		if r.Minor == minor {
+			return nil
+		}
+		known = append(known, r.Minor)
+	}
+	return fmt.Errorf("cluster.json asks for Kubernetes %s, and this agent supports %s: %w; the node is left as it is (replace the control plane with the agent of the kforge release that wrote it: kforge up, then kforge roll --control-plane, then kforge upgrade)",
+		want, strings.Join(known, ", "), errMinorUnknownToAgent)
+}
 
 // checkControlPlaneStep allows a patch or the next minor only.
 func checkControlPlaneStep(running, want string) error {
