@@ -37,6 +37,11 @@ func outdatedGroups(ctx context.Context, r *roller, targets map[string]string, e
 	if err != nil {
 		return nil, err
 	}
+	return outdatedInPlan(plan, env), nil
+}
+
+// outdatedInPlan is outdatedGroups over a roll's plan already read.
+func outdatedInPlan(plan *RollResult, env string) []OutdatedGroup {
 	var out []OutdatedGroup
 	for _, g := range plan.Groups {
 		replace := g.Replace
@@ -49,7 +54,7 @@ func outdatedGroups(ctx context.Context, r *roller, targets map[string]string, e
 			out = append(out, OutdatedGroup{Pool: g.Pool, Instances: len(replace), Reason: replace[0].Reason, Roll: roll})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // noteOutdated names, in notes, the groups whose instances an up left on

@@ -126,30 +126,35 @@ func TestOutdatedControlPlaneIgnoresAnInPlaceUpgrade(t *testing.T) {
 }
 
 // A minor upgrade is refused, before anything changes, while the control
-// plane runs an older agent build than the group launches now: that agent
-// would upgrade the node in place and stay. A template that moved on by
-// its etcd quota alone, or by nothing, lets the upgrade go on.
+// plane runs another agent build than this kforge uploads: an older one
+// than the group launches now (an up without its roll), or, with nothing
+// outdated, the build of an older kforge that this one has not replaced yet
+// (no up since). Either would upgrade the node in place and stay. A
+// template that moved on by its etcd quota alone, or by nothing, lets the
+// upgrade go on when the agent is this kforge's.
 func TestMinorUpgradeWaitsForTheControlPlaneAgent(t *testing.T) {
 	f := newRollFixture(t)
 	cp := newControlPlaneTemplate(t, f)
 	out := &Outputs{ControllerASGName: "kforge-test-controller"}
 	for _, step := range []struct {
 		quota, agent string
-		refused      bool
+		local        []string // the agents this kforge uploads
+		refusal      string   // "" when allowed
 	}{
-		{"2", "0a1b", false}, // version 1, which it runs
-		{"3", "0a1b", false}, // a new quota: an in-place upgrade keeps it, and the roll after applies it
-		{"3", "2c3d", true},  // a new agent build
+		{"2", "0a1b", []string{"0a1b"}, ""}, // version 1, which it runs
+		{"2", "0a1b", []string{"9f8e", "7d6c"}, "other than the one this kforge uploads (9f8e, 7d6c)"}, // a newer kforge, before its up
+		{"3", "0a1b", []string{"0a1b"}, ""},               // a new quota: an in-place upgrade keeps it, and the roll after applies it
+		{"3", "2c3d", []string{"2c3d"}, agentBuildChange}, // a new agent build, not rolled
 	} {
 		if step.quota != "2" {
 			cp.next(t, "1.35.10", step.quota, step.agent)
 		}
-		err := checkControlPlaneAgent(context.Background(), f.roller(&recordingUI{}), "dev", out, "1.36.6")
+		err := checkControlPlaneAgent(context.Background(), f.roller(&recordingUI{}), "dev", out, "1.36.6", step.local)
 		switch {
-		case !step.refused && err != nil:
-			t.Errorf("quota %s, agent %s: refused: %v", step.quota, step.agent, err)
-		case step.refused && (ExitCode(err) != 1 || !strings.Contains(fmt.Sprint(err), "kforge roll dev --control-plane") || !strings.Contains(fmt.Sprint(err), agentBuildChange)):
-			t.Errorf("quota %s, agent %s: %v, want the roll named first", step.quota, step.agent, err)
+		case step.refusal == "" && err != nil:
+			t.Errorf("quota %s, agent %s, local %v: refused: %v", step.quota, step.agent, step.local, err)
+		case step.refusal != "" && (ExitCode(err) != 1 || !strings.Contains(fmt.Sprint(err), "kforge roll dev --control-plane") || !strings.Contains(fmt.Sprint(err), step.refusal)):
+			t.Errorf("quota %s, agent %s, local %v: %v, want the roll named first, and %q", step.quota, step.agent, step.local, err, step.refusal)
 		}
 	}
 }

@@ -2,14 +2,19 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/kforge/kforge/internal/config"
+	"github.com/kforge/kforge/internal/digest"
 	"github.com/kforge/kforge/internal/nodelifecycle"
 	"github.com/kforge/kforge/internal/tfrun"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,7 +121,11 @@ func RunUpgrade(ctx context.Context, e *Env, o UpgradeOptions) (*UpgradeResult, 
 		return nil, err
 	}
 	if kind == config.UpgradeMinor {
-		if err := checkControlPlaneAgent(ctx, groups, e.Name, out, o.To); err != nil {
+		local, err := e.localAgentDigests()
+		if err != nil {
+			return nil, err
+		}
+		if err := checkControlPlaneAgent(ctx, groups, e.Name, out, o.To, local); err != nil {
 			return nil, err
 		}
 	}
@@ -194,26 +203,98 @@ func upgradePools(ctx context.Context, r *roller, out *Outputs) ([]UpgradePool, 
 }
 
 // checkControlPlaneAgent refuses a minor upgrade while the control plane
-// runs an older agent build than this kforge uploaded (an up since its
-// launch, without its roll). That agent upgrades it in place, and stays:
-// one that does not know the new minor applies no add-on after it (each
-// minor has its own Cluster Autoscaler build), which shows nowhere but in
-// the node's journal.
-func checkControlPlaneAgent(ctx context.Context, r *roller, env string, out *Outputs, to string) error {
+// runs another agent build than this kforge uploads: an older one left by
+// an up since its launch without its roll, or the build of an older kforge
+// when this one has not run up yet (the upgrade's own up would then upload
+// the new agent beside a control plane that keeps the old). That agent
+// upgrades the node in place, and stays: one that does not know the new
+// minor refuses it or, if built before it refused, applies no add-on after
+// it (each minor has its own Cluster Autoscaler build), which shows nowhere
+// but in the node's journal. localAgents are the SHA-256 digests of the
+// agents this kforge uploads.
+func checkControlPlaneAgent(ctx context.Context, r *roller, env string, out *Outputs, to string, localAgents []string) error {
 	if out.ControllerASGName == "" {
 		return nil
 	}
-	groups, err := outdatedGroups(ctx, r, map[string]string{ControlPlanePool: out.ControllerASGName}, env)
+	plan, err := r.plan(ctx, map[string]string{ControlPlanePool: out.ControllerASGName})
 	if err != nil {
 		return fmt.Errorf("reading the control plane's launch template before the upgrade: %w", err)
 	}
-	for _, g := range groups {
+	roll := fmt.Sprintf("kforge roll %s --control-plane", env)
+	for _, g := range outdatedInPlan(plan, env) {
 		if strings.Contains(g.Reason, agentBuildChange) {
 			return Failure("the control plane runs an older kforge agent than this kforge uploaded (%s). It would upgrade itself to %s in place and keep that agent, which may not know the new minor, and then apply no add-on (each minor has its own Cluster Autoscaler build). "+
 				"Replace it first with `%s` (the API is down while the replacement boots), then run this upgrade again", g.Reason, to, g.Roll)
 		}
 	}
+	// The instance runs its group's agent build (above); is it this kforge's?
+	for _, g := range plan.Groups {
+		running, err := r.templateAgents(ctx, g.LaunchTemplate, g.Version)
+		if err != nil {
+			return fmt.Errorf("reading the control plane's agent before the upgrade: %w", err)
+		}
+		for _, sha := range running {
+			if !slices.Contains(localAgents, sha) {
+				return Failure("the control plane runs a kforge agent (SHA-256 %.12s) other than the one this kforge uploads (%s). It would upgrade itself to %s in place with that agent, which may not know the new minor. "+
+					"Upload this kforge's agent and replace the control plane first: `kforge up %s`, then `%s` (the API is down while the replacement boots), then run this upgrade again", sha, shortDigests(localAgents), to, env, roll)
+			}
+		}
+	}
 	return nil
+}
+
+// agentDigestLine is the user data's SHA-256 of an architecture's agent.
+var agentDigestLine = regexp.MustCompile(`(?m)^\s*agent_sha256="([0-9a-f]+)"`)
+
+// templateAgents are the SHA-256 digests of the agents a launch template
+// version's user data installs, one per architecture.
+func (r *roller) templateAgents(ctx context.Context, template, version string) ([]string, error) {
+	out, err := r.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateName: aws.String(template), Versions: []string{version}})
+	if err != nil {
+		return nil, fmt.Errorf("launch template %s version %s: %w", template, version, err)
+	}
+	if len(out.LaunchTemplateVersions) != 1 || out.LaunchTemplateVersions[0].LaunchTemplateData == nil {
+		return nil, fmt.Errorf("launch template %s has no version %s", template, version)
+	}
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(out.LaunchTemplateVersions[0].LaunchTemplateData.UserData))
+	if err != nil {
+		return nil, fmt.Errorf("launch template %s version %s: user data: %w", template, version, err)
+	}
+	var digests []string
+	for _, m := range agentDigestLine.FindAllSubmatch(raw, -1) {
+		digests = append(digests, string(m[1]))
+	}
+	if len(digests) == 0 {
+		return nil, fmt.Errorf("launch template %s version %s: the user data names no agent SHA-256", template, version)
+	}
+	return digests, nil
+}
+
+// shortDigests names digests by their first 12 hex digits.
+func shortDigests(digests []string) string {
+	short := make([]string, len(digests))
+	for i, d := range digests {
+		short[i] = fmt.Sprintf("%.12s", d)
+	}
+	return strings.Join(short, ", ")
+}
+
+// localAgentDigests are the SHA-256 digests of the agents this kforge
+// uploads for the environment.
+func (e *Env) localAgentDigests() ([]string, error) {
+	agents, err := e.AgentBinaries()
+	if err != nil {
+		return nil, err
+	}
+	var digests []string
+	for _, arch := range slices.Sorted(maps.Keys(agents)) {
+		d, err := digest.File(agents[arch])
+		if err != nil {
+			return nil, fmt.Errorf("the %s agent: %w", arch, err)
+		}
+		digests = append(digests, d)
+	}
+	return digests, nil
 }
 
 // UpgradeSteps is the plan in words, given the configured version.
