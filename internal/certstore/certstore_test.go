@@ -141,3 +141,27 @@ func TestIsHistorySnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysRunningAgentsReadAreFrozen: every running node agent, of every
+// release, reads and writes these keys by name, and a versioned object
+// deleted (a key changed in Terraform) loses every version. A new release
+// that moves one strands the agents already running; it has to write the
+// new key beside the old one instead, and this list only grows.
+func TestKeysRunningAgentsReadAreFrozen(t *testing.T) {
+	for got, want := range map[string]string{
+		certstore.ConfigKey:          "bootstrap/cluster.json",
+		certstore.AgentKeyPrefix:     "bootstrap/kforge-node",
+		certstore.JoinKey:            "workers/join.json",
+		certstore.PKIBackupKey:       "controller/pki.tar.gz",
+		certstore.EtcdSnapshotKey:    "controller/etcd/latest.db",
+		certstore.EtcdHistoryPrefix:  "controller/etcd/history/",
+		certstore.AdminConfKey:       "controller/admin.conf",
+		certstore.SnapshotRequestKey: "controller/etcd/snapshot-request",
+		certstore.RestoreFromKey:     "controller/etcd/restore-from",
+		certstore.APIAddressesKey:    "controller/api-addresses.json",
+	} {
+		if got != want {
+			t.Errorf("key %q is now %q: running agents of earlier releases read %q", want, got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"github.com/kforge/kforge/internal/certstore"
 	"github.com/kforge/kforge/internal/tfrun"
 )
 
@@ -115,9 +116,39 @@ func resourceDisruption(rc *tfjson.ResourceChange) (Disruption, bool) {
 		d.Harm = fmt.Sprintf("its %d instance(s) are terminated at once, without a drain (the drain hook goes first): drain its nodes first (kubectl drain --selector %s)", n, selector)
 		return d, n > 0
 	}
+	if rc.Type == "aws_s3_object" {
+		d.Setting, d.Harm = clusterConfigMoved.setting, clusterConfigMoved.harm
+		return d, movesClusterConfig(rc)
+	}
 	t, ok := disruptiveTypes[rc.Type]
 	d.Setting, d.Harm = t.setting, t.harm
 	return d, ok
+}
+
+// clusterConfigMoved is the disruption of a plan that leaves no object at
+// certstore.ConfigKey.
+var clusterConfigMoved = struct{ setting, harm string }{
+	"the key of the cluster configuration object changed (a kforge release that moved it)",
+	"Terraform deletes every version of " + certstore.ConfigKey + ", which every running node agent reads by that key (its backups, join tokens, CSR approvals and drains, and a reboot's bootstrap): they stop until every node is replaced; keep the old object beside the new one (a removed block with destroy = false)",
+}
+
+// movesClusterConfig tells whether an object change leaves no object at
+// certstore.ConfigKey: deleting a versioned object deletes all its versions.
+// The agent binaries are not such: a node reads its agent once, at boot,
+// by the object version its launch template pins, and a group launches
+// from its template's latest version.
+func movesClusterConfig(rc *tfjson.ResourceChange) bool {
+	if stringAttr(rc.Change.Before, "key") != certstore.ConfigKey {
+		return false
+	}
+	return !rc.Change.Actions.Replace() || stringAttr(rc.Change.After, "key") != certstore.ConfigKey
+}
+
+// stringAttr is a string attribute of a change's before or after value.
+func stringAttr(value any, attr string) string {
+	m, _ := value.(map[string]any)
+	s, _ := m[attr].(string)
+	return s
 }
 
 // changedOutput is the change of an output that had a value and gets

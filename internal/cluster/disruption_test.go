@@ -125,3 +125,30 @@ func TestRecoveryPlanDisruptsOnlyWhatWasConfirmed(t *testing.T) {
 		t.Errorf("a confirmed replace is not a destroy: unaccepted = %v", got)
 	}
 }
+
+// A plan that leaves no object at bootstrap/cluster.json (a moved key, a
+// removed resource) is a disruption: deleting a versioned object deletes
+// every version, and every running agent reads that key. The same object
+// replaced at its key, and an agent binary's object replaced or removed,
+// are not.
+func TestDisruptionsOfTheClusterConfiguration(t *testing.T) {
+	object := func(addr, before, after string, actions ...tfjson.Action) *tfjson.ResourceChange {
+		return &tfjson.ResourceChange{Address: addr, Type: "aws_s3_object", Mode: tfjson.ManagedResourceMode,
+			Change: &tfjson.Change{Actions: actions, Before: map[string]any{"key": before}, After: map[string]any{"key": after}}}
+	}
+	for _, tc := range []struct {
+		change    *tfjson.ResourceChange
+		disrupted bool
+	}{
+		{object("aws_s3_object.cluster_config", "bootstrap/cluster.json", "bootstrap/v2/cluster.json", replace...), true},
+		{object("aws_s3_object.cluster_config", "bootstrap/cluster.json", "", tfjson.ActionDelete), true},
+		{object("aws_s3_object.cluster_config", "bootstrap/cluster.json", "bootstrap/cluster.json", replace...), false},
+		{object("aws_s3_object.cluster_config", "bootstrap/cluster.json", "bootstrap/cluster.json", tfjson.ActionUpdate), false},
+		{object(`aws_s3_object.agent["arm64"]`, "bootstrap/kforge-node-arm64", "", tfjson.ActionDelete), false},
+	} {
+		ds := Disruptions(&tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{tc.change}}, false)
+		if got := len(ds) == 1 && strings.Contains(ds[0].Harm, "every running node agent reads"); got != tc.disrupted || len(ds) > 1 {
+			t.Errorf("%s %v %v: %v, want disrupted=%v", tc.change.Address, tc.change.Change.Actions, tc.change.Change.After, ds, tc.disrupted)
+		}
+	}
+}
