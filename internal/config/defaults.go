@@ -49,6 +49,11 @@ func applyDefaults(c *Cluster, envName string, set map[string]position) {
 	if c.Network.AdminCIDRs == nil {
 		c.Network.AdminCIDRs = []string{}
 	}
+	for i := range c.Network.WorkerEgress {
+		if c.Network.WorkerEgress[i].Protocol == "" {
+			c.Network.WorkerEgress[i].Protocol = "tcp"
+		}
+	}
 	str("dns.registrar", &c.DNS.Registrar, DefaultRegistrar)
 	str("kubernetes.version", &c.Kubernetes.Version, DefaultKubernetesVersion)
 	str("kubernetes.podCIDR", &c.Kubernetes.PodCIDR, DefaultPodCIDR)

@@ -67,7 +67,17 @@ type Inputs struct {
 	Tags                               map[string]string     `json:"tags"`
 	VPCCIDR                            string                `json:"vpc_cidr"`
 	VPCFlowLogs                        bool                  `json:"vpc_flow_logs"`
+	WorkerEgress                       []EgressInputs        `json:"worker_egress"`
 	WorkerPools                        map[string]PoolInputs `json:"worker_pools"`
+}
+
+// EgressInputs are one entry of the worker_egress variable.
+type EgressInputs struct {
+	CIDR        string `json:"cidr"`
+	Description string `json:"description"`
+	FromPort    int    `json:"from_port"`
+	Protocol    string `json:"protocol"`
+	ToPort      int    `json:"to_port"`
 }
 
 // PoolInputs are one entry of the worker_pools variable.
@@ -151,8 +161,20 @@ func (c *Cluster) TFVars(opts ...RenderOptions) Inputs {
 		Tags:                    tags,
 		VPCCIDR:                 c.Network.VPCCIDR,
 		VPCFlowLogs:             c.Logging.VPCFlowLogs,
+		WorkerEgress:            c.workerEgressInputs(),
 		WorkerPools:             pools,
 	}
+}
+
+// workerEgressInputs are network.workerEgress as the worker_egress
+// variable takes them.
+func (c *Cluster) workerEgressInputs() []EgressInputs {
+	out := make([]EgressInputs, 0, len(c.Network.WorkerEgress))
+	for _, r := range c.Network.WorkerEgress {
+		from, to, _ := parsePorts(r.Ports)
+		out = append(out, EgressInputs{CIDR: r.CIDR, Description: r.Description, FromPort: from, Protocol: r.Protocol, ToPort: to})
+	}
+	return out
 }
 
 // Names returns the variable names Inputs renders (its JSON tags).

@@ -184,6 +184,15 @@ var longKey = "platform-team.infrastructure.example-corporation.com/" + strings.
 // modules get tags that kforge's own are merged into, and only the root
 // module knows the pools a VPC range must hold.
 var rootRules = []sharedRule{
+	{"egress cidr host bits", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.1.0/16, ports: \"5432\"}]", "network.workerEgress[0].cidr", "worker_egress", func(i *Inputs) {
+		i.WorkerEgress = []EgressInputs{{CIDR: "10.0.1.0/16", Protocol: "tcp", FromPort: 5432, ToPort: 5432}}
+	}},
+	{"egress protocol", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, protocol: icmp, ports: \"8\"}]", "network.workerEgress[0].protocol", "worker_egress", func(i *Inputs) {
+		i.WorkerEgress = []EgressInputs{{CIDR: "10.0.0.0/16", Protocol: "icmp", FromPort: 8, ToPort: 8}}
+	}},
+	{"egress ports backwards", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: 9094-9092}]", "network.workerEgress[0].ports", "worker_egress", func(i *Inputs) {
+		i.WorkerEgress = []EgressInputs{{CIDR: "10.0.0.0/16", Protocol: "tcp", FromPort: 9094, ToPort: 9092}}
+	}},
 	{"tag kforge prefix", "owner: platform", "kforge.io/cluster: x", `tags["kforge.io/cluster"]`, "tags", func(i *Inputs) { i.Tags = map[string]string{"kforge.io/cluster": "x"} }},
 	{"tag aws prefix", "owner: platform", "aws:owner: platform", `tags["aws:owner"]`, "tags", func(i *Inputs) { i.Tags = map[string]string{"aws:owner": "platform"} }},
 	{"tag AWS prefix uppercase", "owner: platform", "AWS:owner: platform", `tags["AWS:owner"]`, "tags", func(i *Inputs) { i.Tags = map[string]string{"AWS:owner": "platform"} }},

@@ -73,6 +73,22 @@ type Network struct {
 	// uses: one where the account cannot place a load balancer or the
 	// node types. IDs, not names: names map to zones per account.
 	ExcludeZoneIDs []string `yaml:"excludeZoneIDs"`
+	// WorkerEgress are outbound rules the workers' security group adds to
+	// kforge's own, which let pods out on HTTPS only (docs/SECURITY.md,
+	// "Egress from the nodes"): a database in the VPC, SMTP.
+	WorkerEgress []EgressRule `yaml:"workerEgress"`
+}
+
+// EgressRule is one outbound rule of network.workerEgress.
+type EgressRule struct {
+	// CIDR is the IPv4 range the workers may reach.
+	CIDR string `yaml:"cidr"`
+	// Protocol is tcp (the default) or udp.
+	Protocol string `yaml:"protocol"`
+	// Ports is one port ("5432") or a range ("9092-9094").
+	Ports string `yaml:"ports"`
+	// Description names what the rule is for, in EC2's rule description.
+	Description string `yaml:"description"`
 }
 
 // Logging describes the audit trails kept in the cluster's log bucket.

@@ -326,6 +326,7 @@ func (v *validator) network() {
 		}
 	}
 	v.excludedZones()
+	v.workerEgress(vpc)
 	if room := defaultInboundRulesQuota - controllerInboundRules; len(n.AdminCIDRs) > room {
 		v.warnf("network.adminCIDRs", fmt.Sprintf("merge ranges to at most %d, or ask AWS to raise the quota of inbound rules per security group first (Service Quotas, VPC)", room),
 			"%d CIDRs are %d inbound rules on the control plane's security group with kforge's %d; a group takes %d by default, and the apply stops at the one over",

@@ -144,6 +144,7 @@ module "workers" {
   target_group_arns         = values(module.ingress.target_group_arns)
   nlb_security_group_id     = module.ingress.security_group_id
   node_ports                = [var.http_node_port, var.https_node_port]
+  extra_egress              = var.worker_egress
   peer_security_group_ids   = [module.control_plane.security_group_id]
   wait_for_capacity_timeout = local.wait_for_capacity_timeout
   tags                      = local.tags

@@ -120,6 +120,21 @@ variable "admin_cidrs" {
   }
 }
 
+variable "worker_egress" {
+  description = "Outbound rules the workers' security group adds to kforge's own (TCP 443 anywhere, TCP 80 for ACME, NFS within the VPC, the cluster's own ports): a protocol (tcp or udp), a port range and an IPv4 CIDR each, for what workloads reach beyond HTTPS."
+  type        = list(object({ cidr = string, protocol = string, from_port = number, to_port = number, description = string }))
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.worker_egress : !strcontains(r.cidr, ":") && try(cidrhost(r.cidr, 0) == split("/", r.cidr)[0], false)])
+    error_message = "worker_egress: each cidr must be an IPv4 CIDR without host bits, for example 10.0.0.0/16."
+  }
+  validation {
+    condition     = alltrue([for r in var.worker_egress : contains(["tcp", "udp"], r.protocol) && r.from_port >= 1 && r.from_port <= r.to_port && r.to_port <= 65535 && floor(r.from_port) == r.from_port && floor(r.to_port) == r.to_port])
+    error_message = "worker_egress: protocol must be tcp or udp, and from_port to to_port a range of whole ports within 1-65535."
+  }
+}
+
 variable "kubernetes_version" {
   description = "Kubernetes version installed by the node agent, as MAJOR.MINOR.PATCH (for example 1.36.2)."
   type        = string

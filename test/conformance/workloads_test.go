@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"regexp"
@@ -24,6 +25,11 @@ func checkWorkloadsPageManifests(t *testing.T, e *env, _ artifacts) {
 		t.Fatal("docs/WORKLOADS.md shows no yaml block")
 	}
 	for i, b := range blocks {
+		// An excerpt of an environment file is kforge's, not the API
+		// server's: internal/config loads it.
+		if bytes.HasPrefix(b[1], []byte("# envs/")) {
+			continue
+		}
 		path := e.write(fmt.Sprintf("workloads-%d.yaml", i), b[1])
 		if out, err := e.kubectl("create", "--dry-run=server", "--validate=strict", "-f", path); err != nil {
 			t.Errorf("docs/WORKLOADS.md's yaml block %d is refused: %v\n%s", i+1, err, b[1])

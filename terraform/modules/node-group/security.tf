@@ -212,3 +212,17 @@ resource "aws_vpc_security_group_egress_rule" "nfs" {
   cidr_ipv4         = var.vpc_cidr
   tags              = var.tags
 }
+
+# Workers: the environment's own outbound rules (network.workerEgress), for
+# workloads that reach more than HTTPS; keyed by what EC2 keeps unique.
+resource "aws_vpc_security_group_egress_rule" "extra" {
+  for_each = local.worker ? { for r in var.extra_egress : "${r.protocol}/${r.from_port}-${r.to_port}/${r.cidr}" => r } : {}
+
+  security_group_id = aws_security_group.this.id
+  description       = each.value.description
+  ip_protocol       = each.value.protocol
+  from_port         = each.value.from_port
+  to_port           = each.value.to_port
+  cidr_ipv4         = each.value.cidr
+  tags              = var.tags
+}

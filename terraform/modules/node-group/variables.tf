@@ -146,6 +146,31 @@ variable "node_ports" {
   }
 }
 
+variable "extra_egress" {
+  description = "Worker role: outbound rules added to kforge's own, for what the workloads reach beyond HTTPS (a database in the VPC, SMTP). Each is a protocol (tcp or udp), a port range and an IPv4 CIDR."
+  type        = list(object({ cidr = string, protocol = string, from_port = number, to_port = number, description = string }))
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.extra_egress : !strcontains(r.cidr, ":") && try(cidrhost(r.cidr, 0) == split("/", r.cidr)[0], false)])
+    error_message = "extra_egress: each cidr must be an IPv4 CIDR without host bits, for example 10.0.0.0/16."
+  }
+  validation {
+    condition     = alltrue([for r in var.extra_egress : contains(["tcp", "udp"], r.protocol) && r.from_port >= 1 && r.from_port <= r.to_port && r.to_port <= 65535 && floor(r.from_port) == r.from_port && floor(r.to_port) == r.to_port])
+    error_message = "extra_egress: protocol must be tcp or udp, and from_port to to_port a range of whole ports within 1-65535."
+  }
+  # EC2's rule description: at most 255 characters of a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$*.
+  validation {
+    condition     = alltrue([for r in var.extra_egress : length(r.description) <= 255 && can(regex("^[a-zA-Z0-9. _:/()#,@+=&;{}!$*\\[\\]-]*$", r.description))])
+    error_message = "extra_egress: a description is at most 255 characters of letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (EC2's rule description)."
+  }
+  # EC2 refuses a second identical rule (InvalidPermission.Duplicate).
+  validation {
+    condition     = length(distinct([for r in var.extra_egress : "${r.protocol}/${r.from_port}-${r.to_port}/${r.cidr}"])) == length(var.extra_egress)
+    error_message = "extra_egress: two rules have the same protocol, ports and cidr."
+  }
+}
+
 variable "peer_security_group_ids" {
   description = "Security groups of the other node groups (for workers, the control plane's); they may reach kubelet and the CNI ports, and workers reach the API on them."
   type        = list(string)

@@ -166,6 +166,42 @@ run "egress_narrowed" {
   }
 }
 
+# The environment's own outbound rules (network.workerEgress) are added to
+# kforge's, one rule each, beside the narrowed ones.
+run "extra_egress" {
+  command = apply
+
+  variables {
+    peer_security_group_ids = ["sg-controller"]
+    extra_egress = [
+      { cidr = "10.0.0.0/16", protocol = "tcp", from_port = 5432, to_port = 5432, description = "PostgreSQL in the VPC" },
+      { cidr = "198.51.100.0/24", protocol = "udp", from_port = 5000, to_port = 5010, description = "" },
+    ]
+  }
+
+  assert {
+    condition     = toset([for r in aws_vpc_security_group_egress_rule.extra : "${r.ip_protocol}/${r.from_port}-${r.to_port}/${r.cidr_ipv4}/${coalesce(r.description, "-")}"]) == toset(["tcp/5432-5432/10.0.0.0/16/PostgreSQL in the VPC", "udp/5000-5010/198.51.100.0/24/-"])
+    error_message = "one rule per extra_egress entry, with its protocol, ports, CIDR and description"
+  }
+  assert {
+    condition     = [for r in [aws_vpc_security_group_egress_rule.https] : "${r.ip_protocol}/${r.from_port}-${r.to_port}/${r.cidr_ipv4}"] == ["tcp/443-443/0.0.0.0/0"]
+    error_message = "kforge's own rules stay as they are"
+  }
+}
+
+run "rejects_duplicate_extra_egress" {
+  command = plan
+
+  variables {
+    extra_egress = [
+      { cidr = "10.0.0.0/16", protocol = "tcp", from_port = 5432, to_port = 5432, description = "a" },
+      { cidr = "10.0.0.0/16", protocol = "tcp", from_port = 5432, to_port = 5432, description = "b" },
+    ]
+  }
+
+  expect_failures = [var.extra_egress]
+}
+
 run "rejects_min_above_desired" {
   command = plan
 
