@@ -21,9 +21,15 @@ const (
 // description (up to 255 characters).
 var egressDescription = regexp.MustCompile(`^[a-zA-Z0-9. _:/()#,@+=&;{}!$*\[\]-]*$`)
 
+// portsPattern is one port or a range, digits only.
+var portsPattern = regexp.MustCompile(`^[1-9][0-9]{0,4}(-[1-9][0-9]{0,4})?$`)
+
 // parsePorts reads "5432" or "9092-9094" as a range within 1-65535.
 func parsePorts(s string) (from, to int, ok bool) {
-	lo, hi, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	if !portsPattern.MatchString(s) {
+		return 0, 0, false
+	}
+	lo, hi, isRange := strings.Cut(s, "-")
 	from, err := strconv.Atoi(lo)
 	if err != nil {
 		return 0, 0, false

@@ -190,6 +190,12 @@ var rootRules = []sharedRule{
 	{"egress protocol", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, protocol: icmp, ports: \"8\"}]", "network.workerEgress[0].protocol", "worker_egress", func(i *Inputs) {
 		i.WorkerEgress = []EgressInputs{{CIDR: "10.0.0.0/16", Protocol: "icmp", FromPort: 8, ToPort: 8}}
 	}},
+	{"egress description characters", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: \"5432\", description: \"db|primary\"}]", "network.workerEgress[0].description", "worker_egress", func(i *Inputs) {
+		i.WorkerEgress = []EgressInputs{{CIDR: "10.0.0.0/16", Protocol: "tcp", FromPort: 5432, ToPort: 5432, Description: "db|primary"}}
+	}},
+	{"egress rule twice", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: \"5432\"}, {cidr: 10.0.0.0/16, ports: \"5432\", description: again}]", "network.workerEgress[1]", "worker_egress", func(i *Inputs) {
+		i.WorkerEgress = []EgressInputs{{CIDR: "10.0.0.0/16", Protocol: "tcp", FromPort: 5432, ToPort: 5432}, {CIDR: "10.0.0.0/16", Protocol: "tcp", FromPort: 5432, ToPort: 5432, Description: "again"}}
+	}},
 	{"egress ports backwards", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: 9094-9092}]", "network.workerEgress[0].ports", "worker_egress", func(i *Inputs) {
 		i.WorkerEgress = []EgressInputs{{CIDR: "10.0.0.0/16", Protocol: "tcp", FromPort: 9094, ToPort: 9092}}
 	}},

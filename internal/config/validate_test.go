@@ -136,6 +136,7 @@ func TestBadInputs(t *testing.T) {
 		{"egress cidr host bits", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.1.0/16, ports: \"5432\"}]", "network.workerEgress[0].cidr", 10, "host bits"},
 		{"egress protocol", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, protocol: icmp, ports: \"8\"}]", "network.workerEgress[0].protocol", 10, "neither tcp nor udp"},
 		{"egress port range backwards", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: 9094-9092}]", "network.workerEgress[0].ports", 10, "not a port or a range"},
+		{"egress port with a sign", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: \"+80\"}]", "network.workerEgress[0].ports", 10, "not a port or a range"},
 		{"egress port zero", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: \"0\"}]", "network.workerEgress[0].ports", 10, "not a port or a range"},
 		{"egress description", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: \"5432\", description: \"db|primary\"}]", "network.workerEgress[0].description", 10, "EC2 refuses"},
 		{"egress twice", "adminCIDRs: [198.51.100.0/24]", "adminCIDRs: [198.51.100.0/24]\n  workerEgress: [{cidr: 10.0.0.0/16, ports: \"5432\"}, {cidr: 10.0.0.0/16, protocol: tcp, ports: 5432}]", "network.workerEgress[1]", 10, "already listed"},

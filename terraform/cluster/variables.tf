@@ -133,6 +133,16 @@ variable "worker_egress" {
     condition     = alltrue([for r in var.worker_egress : contains(["tcp", "udp"], r.protocol) && r.from_port >= 1 && r.from_port <= r.to_port && r.to_port <= 65535 && floor(r.from_port) == r.from_port && floor(r.to_port) == r.to_port])
     error_message = "worker_egress: protocol must be tcp or udp, and from_port to to_port a range of whole ports within 1-65535."
   }
+  # EC2's rule description: at most 255 characters of a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$*.
+  validation {
+    condition     = alltrue([for r in var.worker_egress : length(r.description) <= 255 && can(regex("^[a-zA-Z0-9. _:/()#,@+=&;{}!$*\\[\\]-]*$", r.description))])
+    error_message = "worker_egress: a description is at most 255 characters of letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (EC2's rule description)."
+  }
+  # EC2 refuses a second identical rule (InvalidPermission.Duplicate).
+  validation {
+    condition     = length(distinct([for r in var.worker_egress : "${r.protocol}/${r.from_port}-${r.to_port}/${r.cidr}"])) == length(var.worker_egress)
+    error_message = "worker_egress: two rules have the same protocol, ports and cidr."
+  }
 }
 
 variable "kubernetes_version" {

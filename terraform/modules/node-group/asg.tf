@@ -62,7 +62,7 @@ resource "aws_autoscaling_group" "this" {
   depends_on = [
     aws_vpc_security_group_egress_rule.https, aws_vpc_security_group_egress_rule.acme_http,
     aws_vpc_security_group_egress_rule.nodes, aws_vpc_security_group_egress_rule.control_plane,
-    aws_vpc_security_group_egress_rule.nfs,
+    aws_vpc_security_group_egress_rule.nfs, aws_vpc_security_group_egress_rule.extra,
   ]
 
   # Spot pools: when a rebalance recommendation says an instance is at

@@ -219,10 +219,11 @@ resource "aws_vpc_security_group_egress_rule" "extra" {
   for_each = local.worker ? { for r in var.extra_egress : "${r.protocol}/${r.from_port}-${r.to_port}/${r.cidr}" => r } : {}
 
   security_group_id = aws_security_group.this.id
-  description       = each.value.description
-  ip_protocol       = each.value.protocol
-  from_port         = each.value.from_port
-  to_port           = each.value.to_port
-  cidr_ipv4         = each.value.cidr
-  tags              = var.tags
+  # EC2 reads an empty description back as none: null keeps plans quiet.
+  description = each.value.description != "" ? each.value.description : null
+  ip_protocol = each.value.protocol
+  from_port   = each.value.from_port
+  to_port     = each.value.to_port
+  cidr_ipv4   = each.value.cidr
+  tags        = var.tags
 }

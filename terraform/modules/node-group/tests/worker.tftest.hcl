@@ -180,8 +180,8 @@ run "extra_egress" {
   }
 
   assert {
-    condition     = toset([for r in aws_vpc_security_group_egress_rule.extra : "${r.ip_protocol}/${r.from_port}-${r.to_port}/${r.cidr_ipv4}/${coalesce(r.description, "-")}"]) == toset(["tcp/5432-5432/10.0.0.0/16/PostgreSQL in the VPC", "udp/5000-5010/198.51.100.0/24/-"])
-    error_message = "one rule per extra_egress entry, with its protocol, ports, CIDR and description"
+    condition     = toset([for r in aws_vpc_security_group_egress_rule.extra : "${r.ip_protocol}/${r.from_port}-${r.to_port}/${r.cidr_ipv4}/${r.description == null ? "null" : r.description}"]) == toset(["tcp/5432-5432/10.0.0.0/16/PostgreSQL in the VPC", "udp/5000-5010/198.51.100.0/24/null"])
+    error_message = "one rule per extra_egress entry, with its protocol, ports, CIDR and description (none, not an empty one, which EC2 reads back as none)"
   }
   assert {
     condition     = [for r in [aws_vpc_security_group_egress_rule.https] : "${r.ip_protocol}/${r.from_port}-${r.to_port}/${r.cidr_ipv4}"] == ["tcp/443-443/0.0.0.0/0"]
