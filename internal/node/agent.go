@@ -69,18 +69,28 @@ const (
 
 // unitSettings takes the settings from cluster.json, defaults where absent.
 // An interval outside this agent's bounds (a later release's) is brought
-// within them, with a warning, rather than left without backups.
+// within them, rather than left without backups; warnUnitSettings says so.
 func (a *Agent) unitSettings() UnitSettings {
 	s := UnitSettings{BackupMinutes: a.Cluster.BackupIntervalMinutes}
 	if s.BackupMinutes == 0 {
 		s.BackupMinutes = DefaultBackupMinutes
 	}
-	if within := min(max(s.BackupMinutes, minBackupMinutes), maxBackupMinutes); within != s.BackupMinutes {
-		a.logger().Warn("cluster.json's backup interval is outside what this agent renders: backups run at the nearest it does; replace the control plane with the agent of the kforge release that wrote it (kforge roll --control-plane)",
-			"backup_interval_minutes", s.BackupMinutes, "rendered_minutes", within)
-		s.BackupMinutes = within
-	}
+	s.BackupMinutes = min(max(s.BackupMinutes, minBackupMinutes), maxBackupMinutes)
 	return s
+}
+
+// warnUnitSettings logs, when the units are written, a cluster.json
+// setting unitSettings could not render as it is, with the roll that
+// brings an agent that can.
+func (a *Agent) warnUnitSettings() {
+	if m := a.Cluster.BackupIntervalMinutes; m != 0 && m != a.unitSettings().BackupMinutes {
+		roll := "kforge roll <env>"
+		if a.Options.Role == RoleController {
+			roll = "kforge roll <env> --control-plane"
+		}
+		a.logger().Warn("cluster.json's backup interval is outside what this agent renders: its backups run at the nearest it does; "+roll+" replaces this node with the agent of the kforge release that wrote it",
+			"backup_interval_minutes", m, "rendered_minutes", a.unitSettings().BackupMinutes)
+	}
 }
 
 // Options are the command-line settings the agent was started with; they

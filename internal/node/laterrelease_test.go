@@ -47,12 +47,13 @@ func TestClusterJSONOfALaterReleaseKeepsOlderAgentsRunning(t *testing.T) {
 			t.Fatalf("quota %d GiB, backups every %d min: %v; an older agent would stop every timer over it", tc.quota, tc.minutes, err)
 		}
 		var logs bytes.Buffer
-		a := &Agent{Host: newRecorder(t, "cp"), Cluster: c, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+		a := &Agent{Host: newRecorder(t, "cp"), Cluster: c, Options: Options{Role: RoleController}, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 		if got := a.unitSettings().BackupMinutes; got != tc.rendered {
 			t.Errorf("backups every %d min render as %d, want %d", tc.minutes, got, tc.rendered)
 		}
-		if !strings.Contains(logs.String(), "backup interval is outside what this agent renders") {
-			t.Errorf("no warning for an interval of %d min: %s", tc.minutes, logs.String())
+		a.warnUnitSettings()
+		if !strings.Contains(logs.String(), "backup interval is outside what this agent renders") || !strings.Contains(logs.String(), "kforge roll <env> --control-plane") {
+			t.Errorf("no warning naming the control plane's roll for an interval of %d min: %s", tc.minutes, logs.String())
 		}
 		if _, err := a.etcdQuotaGiB(false); err == nil || !strings.Contains(err.Error(), "etcd_quota_gib") {
 			t.Errorf("kubeadm init would configure etcd with %d GiB: %v, want an error naming etcd_quota_gib", tc.quota, err)
@@ -61,6 +62,7 @@ func TestClusterJSONOfALaterReleaseKeepsOlderAgentsRunning(t *testing.T) {
 	// An interval within bounds is rendered as it is, without a warning.
 	var logs bytes.Buffer
 	a := &Agent{Cluster: Cluster{BackupIntervalMinutes: 60}, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	a.warnUnitSettings()
 	if got := a.unitSettings().BackupMinutes; got != 60 || logs.Len() > 0 {
 		t.Errorf("60 min rendered as %d: %s", got, logs.String())
 	}

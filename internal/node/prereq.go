@@ -105,6 +105,7 @@ func (a *Agent) installUnitsPhase() phase {
 			if err := a.Host.WriteFile(envFile, a.nodeEnv(), 0o644); err != nil {
 				return err
 			}
+			a.warnUnitSettings()
 			us, err := RenderUnits(a.unitSettings())
 			if err != nil {
 				return err

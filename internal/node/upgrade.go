@@ -312,7 +312,7 @@ var errMinorUnknownToAgent = errors.New("this agent knows no add-on versions or 
 func checkAgentKnowsMinor(want string) error {
 	minor, err := config.KubernetesMinor(want)
 	if err != nil {
-		return err
+		return fmt.Errorf("cluster.json: kubernetes_version: %w", err)
 	}
 	var known []string
 	for _, r := range config.SupportedKubernetesVersions() {
