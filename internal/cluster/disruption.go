@@ -129,7 +129,7 @@ func resourceDisruption(rc *tfjson.ResourceChange) (Disruption, bool) {
 // certstore.ConfigKey.
 var clusterConfigMoved = struct{ setting, harm string }{
 	"the key of the cluster configuration object changed (a kforge release that moved it)",
-	"Terraform deletes every version of " + certstore.ConfigKey + ", which every running node agent reads by that key (its backups, join tokens, CSR approvals and drains, and a reboot's bootstrap): they stop until every node is replaced; keep the old object beside the new one (a removed block with destroy = false)",
+	"Terraform deletes every version of " + certstore.ConfigKey + ", which every running node agent reads by that key (its backups, join tokens, CSR approvals and drains, and a reboot's bootstrap): they stop until every node is replaced; write the new key with a resource of its own and keep this one beside it",
 }
 
 // movesClusterConfig tells whether an object change leaves no object at

@@ -142,6 +142,7 @@ func TestMinorUpgradeWaitsForTheControlPlaneAgent(t *testing.T) {
 		refusal      string   // "" when allowed
 	}{
 		{"2", "0a1b", []string{"0a1b"}, ""}, // version 1, which it runs
+		{"2", "0a1b", nil, ""},              // a dry run without this kforge's agents
 		{"2", "0a1b", []string{"9f8e", "7d6c"}, "other than the one this kforge uploads (9f8e, 7d6c)"}, // a newer kforge, before its up
 		{"3", "0a1b", []string{"0a1b"}, ""},               // a new quota: an in-place upgrade keeps it, and the roll after applies it
 		{"3", "2c3d", []string{"2c3d"}, agentBuildChange}, // a new agent build, not rolled
