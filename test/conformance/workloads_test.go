@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -12,9 +13,10 @@ import (
 var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 
 // 24. Every manifest docs/WORKLOADS.md shows an application team passes a
-// server-side dry run with strict field validation on the API server that
-// runs kforge's admission configuration and add-ons (checks 4, 14, 21, 23),
-// so the page cannot teach a field the API refuses.
+// server-side dry run with strict field validation, without a warning, on
+// the API server that runs kforge's add-ons and admission policies (checks
+// 4, 21, 23), so the page cannot teach a field the API refuses or a
+// manifest kforge warns of.
 func checkWorkloadsPageManifests(t *testing.T, e *env, _ artifacts) {
 	page, err := os.ReadFile("../../docs/WORKLOADS.md")
 	if err != nil {
@@ -31,9 +33,13 @@ func checkWorkloadsPageManifests(t *testing.T, e *env, _ artifacts) {
 			continue
 		}
 		path := e.write(fmt.Sprintf("workloads-%d.yaml", i), b[1])
-		if out, err := e.kubectl("create", "--dry-run=server", "--validate=strict", "-f", path); err != nil {
+		out, err := e.kubectl("create", "--dry-run=server", "--validate=strict", "-f", path)
+		switch {
+		case err != nil:
 			t.Errorf("docs/WORKLOADS.md's yaml block %d is refused: %v\n%s", i+1, err, b[1])
-		} else {
+		case strings.Contains(out, "Warning:"):
+			t.Errorf("docs/WORKLOADS.md's yaml block %d draws a warning: %s\n%s", i+1, out, b[1])
+		default:
 			t.Logf("block %d: %s", i+1, out)
 		}
 	}
