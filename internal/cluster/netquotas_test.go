@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,30 +58,101 @@ func clusterTags(kind ec2types.ResourceType, cluster string) []ec2types.TagSpeci
 	return []ec2types.TagSpecification{{ResourceType: kind, Tags: []ec2types.Tag{{Key: aws.String(sweep.ClusterTag), Value: aws.String(cluster)}}}}
 }
 
+// onceTag marks each resource the helpers below create with its own
+// value. moto loses answers under load and the SDK then sends the create
+// again, which makes a second VPC, gateway or address of the same request;
+// keepOne deletes such a second one, so the counts the tests assert hold.
+const onceTag = "kforge-test-once"
+
+var onceSeq atomic.Int64
+
+// onceTags are the tags of one resource the helpers create: the cluster's
+// (none for nobody's) and onceTag with a value of its own.
+func onceTags(kind ec2types.ResourceType, cluster string) ([]ec2types.TagSpecification, []ec2types.Filter) {
+	value := strconv.FormatInt(onceSeq.Add(1), 10)
+	tags := []ec2types.Tag{{Key: aws.String(onceTag), Value: aws.String(value)}}
+	if cluster != "" {
+		tags = append(tags, ec2types.Tag{Key: aws.String(sweep.ClusterTag), Value: aws.String(cluster)})
+	}
+	return []ec2types.TagSpecification{{ResourceType: kind, Tags: tags}}, []ec2types.Filter{{Name: aws.String("tag:" + onceTag), Values: []string{value}}}
+}
+
+// keepOne deletes all but the first of ids, the resources one create made.
+func (r region) keepOne(ids []string, del func(id string) error) {
+	r.t.Helper()
+	for _, id := range ids[min(1, len(ids)):] {
+		if err := del(id); err != nil {
+			r.t.Fatalf("deleting %s, made twice by a retried create: %v", id, err)
+		}
+	}
+}
+
 func (r region) vpcs(n int, cluster string) {
 	r.t.Helper()
+	ctx := context.Background()
 	for range n {
-		if _, err := r.api.CreateVpc(context.Background(), &ec2.CreateVpcInput{CidrBlock: aws.String("10.1.0.0/16"), TagSpecifications: clusterTags(ec2types.ResourceTypeVpc, cluster)}); err != nil {
+		tags, filter := onceTags(ec2types.ResourceTypeVpc, cluster)
+		if _, err := r.api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.1.0.0/16"), TagSpecifications: tags}); err != nil {
 			r.t.Fatal(err)
 		}
+		out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: filter})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		var ids []string
+		for _, v := range out.Vpcs {
+			ids = append(ids, aws.ToString(v.VpcId))
+		}
+		r.keepOne(ids, func(id string) error {
+			_, err := r.api.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)})
+			return err
+		})
 	}
 }
 
 func (r region) gateways(n int, cluster string) {
 	r.t.Helper()
+	ctx := context.Background()
 	for range n {
-		if _, err := r.api.CreateInternetGateway(context.Background(), &ec2.CreateInternetGatewayInput{TagSpecifications: clusterTags(ec2types.ResourceTypeInternetGateway, cluster)}); err != nil {
+		tags, filter := onceTags(ec2types.ResourceTypeInternetGateway, cluster)
+		if _, err := r.api.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{TagSpecifications: tags}); err != nil {
 			r.t.Fatal(err)
 		}
+		out, err := r.api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: filter})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		var ids []string
+		for _, g := range out.InternetGateways {
+			ids = append(ids, aws.ToString(g.InternetGatewayId))
+		}
+		r.keepOne(ids, func(id string) error {
+			_, err := r.api.DeleteInternetGateway(ctx, &ec2.DeleteInternetGatewayInput{InternetGatewayId: aws.String(id)})
+			return err
+		})
 	}
 }
 
 func (r region) addresses(n int, cluster string) {
 	r.t.Helper()
+	ctx := context.Background()
 	for range n {
-		if _, err := r.api.AllocateAddress(context.Background(), &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: clusterTags(ec2types.ResourceTypeElasticIp, cluster)}); err != nil {
+		tags, filter := onceTags(ec2types.ResourceTypeElasticIp, cluster)
+		if _, err := r.api.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: tags}); err != nil {
 			r.t.Fatal(err)
 		}
+		out, err := r.api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: filter})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		var ids []string
+		for _, a := range out.Addresses {
+			ids = append(ids, aws.ToString(a.AllocationId))
+		}
+		r.keepOne(ids, func(id string) error {
+			_, err := r.api.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(id)})
+			return err
+		})
 	}
 }
 
