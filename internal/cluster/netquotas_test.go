@@ -61,7 +61,7 @@ func clusterTags(kind ec2types.ResourceType, cluster string) []ec2types.TagSpeci
 // onceTag marks each resource the helpers below create with its own
 // value. moto loses answers under load and the SDK then sends the create
 // again, which makes a second VPC, gateway or address of the same request;
-// keepOne deletes such a second one, so the counts the tests assert hold.
+// createOnce deletes such a second one, so the counts the tests assert hold.
 const onceTag = "kforge-test-once"
 
 var onceSeq atomic.Int64
@@ -77,12 +77,26 @@ func onceTags(kind ec2types.ResourceType, cluster string) ([]ec2types.TagSpecifi
 	return []ec2types.TagSpecification{{ResourceType: kind, Tags: tags}}, []ec2types.Filter{{Name: aws.String("tag:" + onceTag), Values: []string{value}}}
 }
 
-// keepOne deletes all but the first of ids, the resources one create made.
-func (r region) keepOne(ids []string, del func(id string) error) {
+// createOnce makes n resources of kind with create, each tagged by
+// onceTags. list returns the ids of the resources holding a filter's
+// value, and del deletes all but the first of them: a second one that a
+// retried create made.
+func (r region) createOnce(n int, kind ec2types.ResourceType, cluster string,
+	create func([]ec2types.TagSpecification) error, list func([]ec2types.Filter) ([]string, error), del func(id string) error) {
 	r.t.Helper()
-	for _, id := range ids[min(1, len(ids)):] {
-		if err := del(id); err != nil {
-			r.t.Fatalf("deleting %s, made twice by a retried create: %v", id, err)
+	for range n {
+		tags, filter := onceTags(kind, cluster)
+		if err := create(tags); err != nil {
+			r.t.Fatal(err)
+		}
+		ids, err := list(filter)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, id := range ids[min(1, len(ids)):] {
+			if err := del(id); err != nil {
+				r.t.Fatalf("deleting %s, made twice by a retried create: %v", id, err)
+			}
 		}
 	}
 }
@@ -90,70 +104,61 @@ func (r region) keepOne(ids []string, del func(id string) error) {
 func (r region) vpcs(n int, cluster string) {
 	r.t.Helper()
 	ctx := context.Background()
-	for range n {
-		tags, filter := onceTags(ec2types.ResourceTypeVpc, cluster)
-		if _, err := r.api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.1.0.0/16"), TagSpecifications: tags}); err != nil {
-			r.t.Fatal(err)
-		}
+	r.createOnce(n, ec2types.ResourceTypeVpc, cluster, func(tags []ec2types.TagSpecification) error {
+		_, err := r.api.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.1.0.0/16"), TagSpecifications: tags})
+		return err
+	}, func(filter []ec2types.Filter) (ids []string, err error) {
 		out, err := r.api.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: filter})
-		if err != nil {
-			r.t.Fatal(err)
+		if err == nil {
+			for _, v := range out.Vpcs {
+				ids = append(ids, aws.ToString(v.VpcId))
+			}
 		}
-		var ids []string
-		for _, v := range out.Vpcs {
-			ids = append(ids, aws.ToString(v.VpcId))
-		}
-		r.keepOne(ids, func(id string) error {
-			_, err := r.api.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)})
-			return err
-		})
-	}
+		return ids, err
+	}, func(id string) error {
+		_, err := r.api.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)})
+		return err
+	})
 }
 
 func (r region) gateways(n int, cluster string) {
 	r.t.Helper()
 	ctx := context.Background()
-	for range n {
-		tags, filter := onceTags(ec2types.ResourceTypeInternetGateway, cluster)
-		if _, err := r.api.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{TagSpecifications: tags}); err != nil {
-			r.t.Fatal(err)
-		}
+	r.createOnce(n, ec2types.ResourceTypeInternetGateway, cluster, func(tags []ec2types.TagSpecification) error {
+		_, err := r.api.CreateInternetGateway(ctx, &ec2.CreateInternetGatewayInput{TagSpecifications: tags})
+		return err
+	}, func(filter []ec2types.Filter) (ids []string, err error) {
 		out, err := r.api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: filter})
-		if err != nil {
-			r.t.Fatal(err)
+		if err == nil {
+			for _, g := range out.InternetGateways {
+				ids = append(ids, aws.ToString(g.InternetGatewayId))
+			}
 		}
-		var ids []string
-		for _, g := range out.InternetGateways {
-			ids = append(ids, aws.ToString(g.InternetGatewayId))
-		}
-		r.keepOne(ids, func(id string) error {
-			_, err := r.api.DeleteInternetGateway(ctx, &ec2.DeleteInternetGatewayInput{InternetGatewayId: aws.String(id)})
-			return err
-		})
-	}
+		return ids, err
+	}, func(id string) error {
+		_, err := r.api.DeleteInternetGateway(ctx, &ec2.DeleteInternetGatewayInput{InternetGatewayId: aws.String(id)})
+		return err
+	})
 }
 
 func (r region) addresses(n int, cluster string) {
 	r.t.Helper()
 	ctx := context.Background()
-	for range n {
-		tags, filter := onceTags(ec2types.ResourceTypeElasticIp, cluster)
-		if _, err := r.api.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: tags}); err != nil {
-			r.t.Fatal(err)
-		}
+	r.createOnce(n, ec2types.ResourceTypeElasticIp, cluster, func(tags []ec2types.TagSpecification) error {
+		_, err := r.api.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc, TagSpecifications: tags})
+		return err
+	}, func(filter []ec2types.Filter) (ids []string, err error) {
 		out, err := r.api.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: filter})
-		if err != nil {
-			r.t.Fatal(err)
+		if err == nil {
+			for _, a := range out.Addresses {
+				ids = append(ids, aws.ToString(a.AllocationId))
+			}
 		}
-		var ids []string
-		for _, a := range out.Addresses {
-			ids = append(ids, aws.ToString(a.AllocationId))
-		}
-		r.keepOne(ids, func(id string) error {
-			_, err := r.api.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(id)})
-			return err
-		})
-	}
+		return ids, err
+	}, func(id string) error {
+		_, err := r.api.ReleaseAddress(ctx, &ec2.ReleaseAddressInput{AllocationId: aws.String(id)})
+		return err
+	})
 }
 
 // moto publishes the VPC quotas at AWS's defaults (5 VPCs and 5 internet
