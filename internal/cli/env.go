@@ -44,6 +44,7 @@ func (app *App) clusterOptions() cluster.Options {
 		PluginDir:   app.PluginDir,
 		Nodes:       app.Nodes,
 		UI:          app,
+		Version:     Version,
 	}
 }
 

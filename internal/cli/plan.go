@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"os"
-	"path/filepath"
-
 	"github.com/spf13/cobra"
 
 	"github.com/kforge/kforge/internal/cluster"
@@ -22,19 +19,11 @@ saves the plan to a file; --detailed-exitcode exits 0 when nothing would
 change and 2 when something would, as terraform plan does (for drift checks).`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := cluster.PlanOptions{Full: full && !app.JSON()}
-			if out != "" {
-				// Checked before any cloud call: Terraform would only fail
-				// to write the plan at the end of a whole refresh.
-				file, err := filepath.Abs(out)
-				if err != nil {
-					return UsageError("--out %s: %v", out, err)
-				}
-				if fi, err := os.Stat(filepath.Dir(file)); err != nil || !fi.IsDir() {
-					return UsageError("--out %s: directory %s does not exist; create it or name a file in an existing directory", out, filepath.Dir(file))
-				}
-				opts.File = file
+			file, err := cluster.PlanOutFile(out)
+			if err != nil {
+				return err
 			}
+			opts := cluster.PlanOptions{Full: full && !app.JSON(), File: file}
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
 			e, err := app.openEnv(ctx, args[0], cluster.StartEmulator)

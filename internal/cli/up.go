@@ -14,7 +14,7 @@ import (
 var errChanges = errors.New("the plan has changes")
 
 func newUpCmd(app *App) *cobra.Command {
-	var allowDisruption bool
+	var allowDisruption, allowDowngrade bool
 	cmd := &cobra.Command{
 		Use:   "up <env>",
 		Short: "Create or update the cluster's infrastructure (plan, confirm, apply)",
@@ -38,7 +38,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			if err != nil {
 				return err
 			}
-			opts := cluster.UpOptions{Progress: app.progress, AllowDisruption: allowDisruption}
+			opts := cluster.UpOptions{Progress: app.progress, AllowDisruption: allowDisruption, AllowDowngrade: allowDowngrade}
 			if !app.JSON() {
 				opts.Preview = func(p cluster.UpPreview) {
 					app.Printf("Cluster %s, environment %s, region %s, account %s\n", e.Config.Name, e.Name, e.Config.Region, p.Account)
@@ -74,6 +74,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 		},
 	}
 	cmd.Flags().BoolVar(&allowDisruption, "allow-disruption", false, "apply a plan that replaces or destroys what the running cluster needs (listed by kforge plan)")
+	cmd.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "apply although a newer kforge release made the last apply (its agent and cluster.json are replaced by this release's)")
 	cmd.Flags().BoolVar(&app.Nodes, "nodes", false, "local environments: run the emulator inside a lab on this machine and boot every instance as a real node (root; docs/LAB.md)")
 	return cmd
 }

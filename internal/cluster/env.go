@@ -58,6 +58,9 @@ type Options struct {
 	Nodes bool
 	// UI prints and confirms for the workflows.
 	UI UI
+	// Version is this kforge's build (cli.Version), recorded in the state
+	// by every apply and compared with the last one's (kforgeversion.go).
+	Version string
 }
 
 // Env is an environment resolved for a command: its validated config, its
@@ -485,7 +488,7 @@ func (e *Env) Runner(ctx context.Context) (*tfrun.Runner, error) {
 			return nil, err
 		}
 	}
-	tfvars, err := e.Config.TFVarsJSON(config.RenderOptions{AgentBinaryPaths: agents, EndpointURL: e.Endpoint})
+	tfvars, err := e.Config.TFVarsJSON(config.RenderOptions{AgentBinaryPaths: agents, EndpointURL: e.Endpoint, KforgeVersion: e.opts.Version})
 	if err != nil {
 		return nil, err
 	}

@@ -122,11 +122,11 @@ func TestCheckStateNamesImagesBeforeThePlan(t *testing.T) {
 		return raw
 	}
 
-	images, err := e.checkState(ctx, state(map[string]string{"controller": shared, "general": shared}))
+	images, err := e.checkState(ctx, state(map[string]string{"controller": shared, "general": shared}), false, false)
 	if err != nil || len(images) != 1 || !images[0].Launches() || len(ui.notes) != 0 {
 		t.Fatalf("state with an available image: %+v, %v, notes %q; want it read, and nothing said", images, err, ui.notes)
 	}
-	images, err = e.checkState(ctx, state(map[string]string{"controller": shared, "spot": deregistered}))
+	images, err = e.checkState(ctx, state(map[string]string{"controller": shared, "spot": deregistered}), false, false)
 	if err != nil || len(images) != 2 {
 		t.Fatalf("state with a deregistered image: %+v, %v; want both images and no refusal", images, err)
 	}
@@ -136,12 +136,12 @@ func TestCheckStateNamesImagesBeforeThePlan(t *testing.T) {
 
 	e.Config.AMIID = shared
 	ui.notes = nil
-	if images, err := e.checkState(ctx, state(map[string]string{"spot": deregistered})); err != nil || images != nil || len(ui.notes) != 0 {
+	if images, err := e.checkState(ctx, state(map[string]string{"spot": deregistered}), false, false); err != nil || images != nil || len(ui.notes) != 0 {
 		t.Errorf("state with amiID set: %+v, %v, notes %q; want no image read", images, err, ui.notes)
 	}
 	e.Config.AMIID = ""
 
-	if images, err := e.checkState(ctx, stateOutputs{}); err != nil || images != nil {
+	if images, err := e.checkState(ctx, stateOutputs{}, false, false); err != nil || images != nil {
 		t.Errorf("state with no outputs: %+v, %v; want nothing checked", images, err)
 	}
 
@@ -149,7 +149,7 @@ func TestCheckStateNamesImagesBeforeThePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	ui.notes = nil
-	images, err = e.checkState(ctx, state(map[string]string{"spot": deregistered}))
+	images, err = e.checkState(ctx, state(map[string]string{"spot": deregistered}), false, false)
 	if ExitCode(err) != ExitFailure || !strings.Contains(err.Error(), "pending deletion") || images != nil || len(ui.notes) != 0 {
 		t.Errorf("key pending deletion: %+v, %v, notes %q; want the key's refusal and no image read", images, err, ui.notes)
 	}

@@ -37,6 +37,9 @@ type Outputs struct {
 	// NodeEventsQueueURL is the queue the control plane's drainer reads;
 	// a control-plane roll sends its snapshot request there.
 	NodeEventsQueueURL string `json:"node_events_queue_url"`
+	// KforgeVersion is the kforge build of the last apply; empty before
+	// the output existed or when Terraform ran directly.
+	KforgeVersion string `json:"kforge_version"`
 }
 
 // Groups are the cluster's Auto Scaling groups by pool name, the control

@@ -30,6 +30,9 @@ type UpOptions struct {
 	// AllowDisruption applies a plan with Disruptions; without it such a
 	// plan is refused (exit code 2) and nothing is applied.
 	AllowDisruption bool
+	// AllowDowngrade applies over the state of a newer kforge release
+	// (kforgeversion.go); without it up refuses, exit code 2.
+	AllowDowngrade bool
 	// VersionChange lets the plan change the Kubernetes version: only
 	// kforge upgrade, which checks and sequences it, sets it.
 	VersionChange bool
@@ -91,7 +94,7 @@ func RunUp(ctx context.Context, e *Env, o UpOptions) (*UpResult, error) {
 	if err := e.checkLab(); err != nil {
 		return nil, err
 	}
-	r, images, err := e.prepareChecked(ctx, true)
+	r, images, err := e.prepareChecked(ctx, true, o.AllowDowngrade)
 	if err != nil {
 		return nil, err
 	}
@@ -219,9 +222,26 @@ func (r *PlanResult) MarshalJSON() ([]byte, error) {
 	}{r.Env, r.Plan.Changes, r.Plan.Summary, append([]Disruption{}, r.Disruptions...), r.Plan.File, r.Images})
 }
 
+// PlanOutFile is plan --out as an absolute path ("" for none), checked
+// before any cloud call: Terraform would only fail to write the plan at
+// the end of a whole refresh.
+func PlanOutFile(out string) (string, error) {
+	if out == "" {
+		return "", nil
+	}
+	file, err := filepath.Abs(out)
+	if err != nil {
+		return "", UsageError("--out %s: %v", out, err)
+	}
+	if fi, err := os.Stat(filepath.Dir(file)); err != nil || !fi.IsDir() {
+		return "", UsageError("--out %s: directory %s does not exist; create it or name a file in an existing directory", out, filepath.Dir(file))
+	}
+	return file, nil
+}
+
 // RunPlan plans the environment's changes and saves the plan.
 func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
-	r, images, err := e.prepareChecked(ctx, false)
+	r, images, err := e.prepareChecked(ctx, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -259,14 +279,15 @@ func RunPlan(ctx context.Context, e *Env, o PlanOptions) (*PlanResult, error) {
 // prepareChecked is Prepare followed by the checks plan and up make before
 // Terraform plans: on what the last apply left (checkState), the instance
 // types' capacity and the region's network quotas, whose shortfall refuses
-// up (applying) and only warns in plan. It returns the images the state's
-// launch templates boot.
-func (e *Env) prepareChecked(ctx context.Context, applying bool) (*tfrun.Runner, []ImageStatus, error) {
+// up (applying) and only warns in plan, as does a newer kforge's last
+// apply unless allowDowngrade. It returns the images the state's launch
+// templates boot.
+func (e *Env) prepareChecked(ctx context.Context, applying, allowDowngrade bool) (*tfrun.Runner, []ImageStatus, error) {
 	r, err := e.Prepare(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	images, err := e.checkState(ctx, r)
+	images, err := e.checkState(ctx, r, applying, allowDowngrade)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -280,19 +301,23 @@ func (e *Env) prepareChecked(ctx context.Context, applying bool) (*tfrun.Runner,
 }
 
 // checkState reads the state's outputs once for the checks on what the
-// last apply left: the cluster key (checkStateKey), then the images its
-// launch templates boot (noteImages), so that the warning on an image that
-// can no longer launch comes with the plan, before anything is applied.
+// last apply left: the kforge build that applied it (checkKforgeVersion),
+// the cluster key (checkStateKey), then the images its launch templates
+// boot (noteImages), so that the warning on an image that can no longer
+// launch comes with the plan, before anything is applied.
 // No applied cluster is nothing to check. With amiID, every launch
 // template boots that image after the apply, and checkConfiguredImage
 // refuses one that cannot launch: the state's images are not read.
-func (e *Env) checkState(ctx context.Context, state outputsReader) ([]ImageStatus, error) {
+func (e *Env) checkState(ctx context.Context, state outputsReader, applying, allowDowngrade bool) ([]ImageStatus, error) {
 	raw, err := state.Outputs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out, ok, err := DecodeOutputs(raw)
 	if err != nil || !ok {
+		return nil, err
+	}
+	if err := e.checkKforgeVersion(out.KforgeVersion, applying, allowDowngrade); err != nil {
 		return nil, err
 	}
 	if err := e.checkStateKey(ctx, &out); err != nil {

@@ -27,6 +27,9 @@ type RenderOptions struct {
 	// NodeConfig is extra non-secret node agent configuration as a JSON
 	// object (node_config). Empty renders "{}".
 	NodeConfig string
+	// KforgeVersion is the running kforge's build (kforge_version), which
+	// the state records for the next apply's downgrade check.
+	KforgeVersion string
 }
 
 // Inputs are the root module's input variables (terraform/cluster/
@@ -57,6 +60,7 @@ type Inputs struct {
 	ExcludeZoneIDs                     []string              `json:"exclude_zone_ids"`
 	HTTPNodePort                       int                   `json:"http_node_port"`
 	HTTPSNodePort                      int                   `json:"https_node_port"`
+	KforgeVersion                      string                `json:"kforge_version"`
 	KubernetesVersion                  string                `json:"kubernetes_version"`
 	LogRetentionDays                   int                   `json:"log_retention_days"`
 	NATGateway                         bool                  `json:"nat_gateway"`
@@ -151,6 +155,7 @@ func (c *Cluster) TFVars(opts ...RenderOptions) Inputs {
 		ExcludeZoneIDs:          list(c.Network.ExcludeZoneIDs),
 		HTTPNodePort:            c.Ingress.HTTPNodePort,
 		HTTPSNodePort:           c.Ingress.HTTPSNodePort,
+		KforgeVersion:           o.KforgeVersion,
 		KubernetesVersion:       c.Kubernetes.Version,
 		LogRetentionDays:        c.Logging.RetentionDays,
 		NATGateway:              c.Network.NATGateway,

@@ -133,3 +133,8 @@ output "service_cidr" {
   description = "Service network range in cluster.json; a running cluster cannot change it, so `kforge up` refuses a plan that does."
   value       = var.service_cidr
 }
+
+output "kforge_version" {
+  description = "The kforge build of the last apply (the kforge_version input); an older kforge release refuses to apply over it, as kOps does for its own version."
+  value       = var.kforge_version
+}

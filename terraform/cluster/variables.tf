@@ -527,3 +527,14 @@ variable "tags" {
     error_message = "tags: keys of 1-128 characters and values of at most 256, made of letters, digits, spaces and _ . : / = + - @ (AWS's tag rules)."
   }
 }
+
+variable "kforge_version" {
+  description = "The kforge build that applies this configuration, recorded in the kforge_version output: a later `kforge up` by an older release refuses to apply over a newer one's agent and cluster.json. Empty when Terraform is run directly."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[0-9A-Za-z.+_-]{0,128}$", var.kforge_version))
+    error_message = "kforge_version must be at most 128 letters, digits and . + _ - (a release such as v1.4.0, or git describe's v1.4.0-3-gabc1234), or empty."
+  }
+}

@@ -348,6 +348,27 @@ run "rejects_node_config_not_object" {
   expect_failures = [var.node_config]
 }
 
+# The build of the last apply is recorded in the state for kforge's
+# downgrade check (internal/cluster/kforgeversion.go).
+run "kforge_version_recorded" {
+  command = plan
+  variables {
+    kforge_version = "v1.4.0-3-gabc1234-dirty"
+  }
+  assert {
+    condition     = output.kforge_version == "v1.4.0-3-gabc1234-dirty"
+    error_message = "the kforge_version output records the kforge_version input"
+  }
+}
+
+run "rejects_bad_kforge_version" {
+  command = plan
+  variables {
+    kforge_version = "v1.4.0 (dev)"
+  }
+  expect_failures = [var.kforge_version]
+}
+
 # A worker applies its pool's labels and taints only when it joins: its
 # user data names a digest of what cluster.json gives the pool, so a change
 # of them (and of ingress, which adds a label) makes a new launch template

@@ -36,8 +36,14 @@ func TestUpgradeNoDrift(t *testing.T) {
 		t.Fatalf("up: %s", r)
 	}
 	t.Cleanup(func() { run(10*time.Minute, "down", "local", "--yes") })
-	if v := outputs()["kubernetes_version"]; v != "1.35.10" {
+	out := outputs()
+	if v := out["kubernetes_version"]; v != "1.35.10" {
 		t.Fatalf("kubernetes_version after up = %v, want 1.35.10", v)
+	}
+	// The build that applied, for the next apply's downgrade check: this
+	// binary is built without a version stamp.
+	if v := out["kforge_version"]; v != "dev" {
+		t.Errorf("kforge_version after up = %v, want dev", v)
 	}
 
 	// Refused before anything: a skipped minor is not possible from 1.35,
