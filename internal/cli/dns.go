@@ -105,21 +105,15 @@ all three hold or the time passes. Exit code 0 when ready, 1 when not.`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			addr := ""
-			var err error
-			if cmd.Flags().Changed("resolver") {
-				if addr, err = check.ParseResolver(resolver); err != nil {
-					return UsageError("%v", err)
-				}
-			}
-			if wait < 0 || interval <= 0 {
-				return UsageError("--wait must be ≥ 0 and --interval > 0")
+			o := cluster.DNSCheckOptions{Resolver: resolver, Wait: wait, Interval: interval, Deps: deps}
+			if err := o.Check(); err != nil {
+				return err
 			}
 			e, err := app.OpenEnv(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			rep, err := cluster.RunDNSCheck(ctx, e, cluster.DNSCheckOptions{Resolver: addr, Wait: wait, Interval: interval, Deps: deps})
+			rep, err := cluster.RunDNSCheck(ctx, e, o)
 			if err != nil {
 				return err
 			}

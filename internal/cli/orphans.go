@@ -58,6 +58,9 @@ lock; ` + "`kforge up`" + ` does the same before it plans.`,
 }
 
 func (app *App) printOrphans(rs []sweep.Resource) {
+	if app.JSON() { // the JSON result lists them; stdout holds only it
+		return
+	}
 	rows := [][]string{{"KIND", "ID", "NAME", "MATCHED BY"}}
 	for _, r := range rs {
 		rows = append(rows, []string{r.Kind, r.ID, r.Name, r.Why})

@@ -73,19 +73,20 @@ func (app *App) stdinIsTerminal() bool {
 }
 
 // confirmable refuses (exit code 2) a change nobody can confirm: no --yes
-// and no terminal. how ends the refusal's "re-run with --yes".
-func (app *App) confirmable(action, how string) error {
+// and no terminal. It names no command line to copy: one rebuilt from
+// some flags would drop the others (an upgrade without --no-roll rolls).
+func (app *App) confirmable(action string) error {
 	if app.Yes || app.stdinIsTerminal() {
 		return nil
 	}
-	return UsageError("refusing to %s without confirmation: stdin is not a terminal; re-run with --yes %s", action, how)
+	return UsageError("refusing to %s without confirmation: stdin is not a terminal; re-run the same command with --yes", action)
 }
 
 // Confirm asks the user to type want (for example "yes" or the cluster
 // name) before action. --yes skips the question; without a terminal and
 // without --yes it refuses with exit code 2; Ctrl-C at it stops with 130.
 func (app *App) Confirm(ctx context.Context, action, want string) error {
-	if err := app.confirmable(action, "to confirm"); err != nil || app.Yes {
+	if err := app.confirmable(action); err != nil || app.Yes {
 		return err
 	}
 	fmt.Fprintf(app.Stderr, "Type %q to %s: ", want, action)

@@ -123,14 +123,14 @@ func NewRootCmd(app *App) *cobra.Command {
 		newOrphansCmd(app),
 		newVersionCmd(app),
 		newCompletionCmd(app),
-		withDocPage(newDNSCmd(app), "docs/DNS.md"),
+		withDocPage(group(newDNSCmd(app)), "docs/DNS.md"),
 		withDocPage(newCostCmd(app), "docs/COST.md"),
 		newGraphCmd(app),
-		withDocPage(agentcmd.New(&agentcmd.Options{Stdout: app.Stdout, Stderr: app.Stderr,
-			Endpoint: &app.Endpoint, Host: app.NodeHost, Backoff: app.NodeBackoff}), "docs/NODES.md"),
+		withDocPage(group(agentcmd.New(&agentcmd.Options{Stdout: app.Stdout, Stderr: app.Stderr,
+			Endpoint: &app.Endpoint, Host: app.NodeHost, Backoff: app.NodeBackoff})), "docs/NODES.md"),
 		newKubeconfigCmd(app),
 		withDocPage(newValidateCmd(app), "docs/OPERATIONS.md"),
-		newLabCmd(app),
+		group(newLabCmd(app)),
 	)
 	return root
 }
@@ -151,6 +151,9 @@ func Execute(ctx context.Context, app *App, args []string) int {
 	if errors.As(err, &ee) && ee.Silent {
 		return code
 	}
+	if f := cmd.Flags().Lookup("detailed-exitcode"); f != nil && f.Changed && code == ExitUsage {
+		code = ExitFailure // 2 says "changes" there, as in terraform plan
+	}
 	fmt.Fprintf(app.Stderr, "Error: %v\n", err)
 	if hint := helpHint(cmd, err, code, app.ran); hint != "" {
 		fmt.Fprintln(app.Stderr, hint)
@@ -167,10 +170,17 @@ func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 }
 
+// group makes a command of subcommands refuse an unknown one (exit code
+// 2), as cobra does only for the root; alone it prints its help.
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args, cmd.RunE = cobra.NoArgs, func(c *cobra.Command, _ []string) error { return c.Help() }
+	return cmd
+}
+
 // envArg is the Args validator of commands taking exactly one environment.
 func envArg(cmd *cobra.Command, args []string) error {
 	if len(args) != 1 {
-		return UsageError("%s takes one environment name (for example: kforge %s local), got %d arguments", cmd.Name(), cmd.Name(), len(args))
+		return UsageError("%s takes one environment name (for example: %s local), got %d arguments", cmd.CommandPath(), cmd.CommandPath(), len(args))
 	}
 	return nil
 }

@@ -29,6 +29,13 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"unlock", "local"},
 		{"completion", "tcsh"},
 		{"--local", "--endpoint", "http://127.0.0.1:1", "plan", "local"},
+		// A mistyped subcommand of a group, as of the root.
+		{"dns", "chek", "local"},
+		{"node", "bogus"},
+		{"lab", "swep"},
+		// Flags checked before the environment is looked up.
+		{"validate", "missing", "--tunnel-port", "70000"},
+		{"dns", "check", "missing", "--resolver", "192.0.2.53:abc"},
 	}
 	for _, args := range cases {
 		code, _, stderr := runCLI(t, args...)
@@ -38,6 +45,35 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		if !strings.HasPrefix(stderr, "Error: ") {
 			t.Errorf("kforge %s: stderr %q does not start with Error:", strings.Join(args, " "), stderr)
 		}
+	}
+}
+
+// With --detailed-exitcode, 2 says the plan has changes: every error is 1
+// there, as with terraform plan, so a drift check tells them apart.
+func TestPlanDetailedExitCodeKeepsTwoForChanges(t *testing.T) {
+	code, _, stderr := runCLI(t, "--envs-dir", t.TempDir(), "plan", "missing", "--detailed-exitcode")
+	if code != ExitFailure || !strings.Contains(stderr, "missing") {
+		t.Errorf("plan of a missing environment with --detailed-exitcode: exit %d, stderr %q; want 1 naming it", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "--envs-dir", t.TempDir(), "plan", "missing"); code != ExitUsage {
+		t.Errorf("plan of a missing environment: exit %d, want 2", code)
+	}
+}
+
+// The way back to a local environment's emulator keeps --local: without
+// it the same command applies to the account.
+func TestMissingEmulatorHintKeepsLocal(t *testing.T) {
+	code, _, stderr := runCLI(t, "--envs-dir", "../../envs", "--workdir", t.TempDir(), "status", "dev", "--local")
+	if code != ExitFailure || !strings.Contains(stderr, "run `kforge up dev --local` first") {
+		t.Errorf("status dev --local without its emulator: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// The example of a subcommand's argument error is that subcommand.
+func TestEnvArgNamesTheWholeCommand(t *testing.T) {
+	code, _, stderr := runCLI(t, "dns", "check")
+	if code != ExitUsage || !strings.Contains(stderr, "kforge dns check takes one environment name (for example: kforge dns check local)") {
+		t.Errorf("dns check without an environment: exit %d, stderr %q", code, stderr)
 	}
 }
 
@@ -55,7 +91,7 @@ func TestPlanOutToAMissingDirectoryExitsTwo(t *testing.T) {
 // emulator or asks AWS; bad input is named first, as --yes would not mend it.
 func TestUpRefusesWithoutTerminalOrYes(t *testing.T) {
 	code, _, stderr := runCLI(t, "--envs-dir", "../../envs", "--workdir", t.TempDir(), "up", "local")
-	if code != ExitUsage || !strings.Contains(stderr, "re-run with --yes (kforge up local --yes)") || strings.Contains(stderr, "emulator") {
+	if code != ExitUsage || !strings.Contains(stderr, "re-run the same command with --yes\n") || strings.Contains(stderr, "emulator") {
 		t.Errorf("up local without --yes on a pipe: exit %d, stderr %q; want 2 and a --yes hint, no emulator", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "--envs-dir", t.TempDir(), "up", "missing")
@@ -71,8 +107,9 @@ func TestUpgradeChecksItsInputBeforeTheConfirmation(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(stderr, "--to 1.2") || strings.Contains(stderr, "confirmation") {
 		t.Errorf("upgrade --to 1.2 without --yes: exit %d, stderr %q; want 2 naming --to", code, stderr)
 	}
-	code, _, stderr = runCLI(t, append(args, "1.36.6")...)
-	if code != ExitUsage || !strings.Contains(stderr, "re-run with --yes (kforge upgrade local --to 1.36.6 --yes)") {
+	// No command line to copy: one without this call's --no-roll would roll.
+	code, _, stderr = runCLI(t, append(args, "1.36.6", "--no-roll")...)
+	if code != ExitUsage || !strings.Contains(stderr, "re-run the same command with --yes\n") {
 		t.Errorf("upgrade --to 1.36.6 without --yes: exit %d, stderr %q; want 2 and a --yes hint", code, stderr)
 	}
 }

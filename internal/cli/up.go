@@ -33,7 +33,7 @@ Terraform to stop cleanly (state saved, lock released).`,
 			defer stop()
 			// Bad input first, then the refusal when nobody can confirm.
 			e, err := app.openEnvChecked(ctx, args[0], cluster.StartEmulator, func(*config.Cluster) error {
-				return app.confirmable("apply", "(kforge up "+args[0]+" --yes)")
+				return app.confirmable("apply")
 			})
 			if err != nil {
 				return err

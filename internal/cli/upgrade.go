@@ -26,7 +26,7 @@ the plan and changes nothing. Run it again after an interruption.`,
 				if err := cluster.ValidateUpgrade(cfg, o); err != nil || o.DryRun {
 					return err
 				}
-				return app.confirmable("upgrade", "(kforge upgrade "+args[0]+" --to "+o.To+" --yes)")
+				return app.confirmable("upgrade")
 			})
 			if err != nil {
 				return err

@@ -20,15 +20,16 @@ func newValidateCmd(app *App) *cobra.Command {
 		Short: "Check that every node is Ready, every NLB target healthy and etcd well under its quota, waiting up to --wait",
 		Args:  envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if waitFor < 0 || interval <= 0 {
-				return UsageError("--wait must be >= 0 and --interval > 0")
+			opts := cluster.ValidateOptions{Wait: waitFor, Interval: interval, TunnelPort: tunnelPort}
+			if err := opts.Check(); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			e, err := app.OpenEnv(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			r, err := cluster.RunValidate(ctx, e, cluster.ValidateOptions{Wait: waitFor, Interval: interval, TunnelPort: tunnelPort})
+			r, err := cluster.RunValidate(ctx, e, opts)
 			if r == nil {
 				return err
 			}

@@ -201,6 +201,22 @@ type DNSCheckOptions struct {
 	Deps           DNSDeps
 }
 
+// Check refuses bad flags before any cloud call (exit code 2) and
+// completes Resolver to host:port (a bare address asks port 53).
+func (o *DNSCheckOptions) Check() error {
+	if o.Resolver != "" {
+		addr, err := check.ParseResolver(o.Resolver)
+		if err != nil {
+			return UsageError("%v", err)
+		}
+		o.Resolver = addr
+	}
+	if o.Wait < 0 || o.Interval <= 0 {
+		return UsageError("--wait must be ≥ 0 and --interval > 0")
+	}
+	return nil
+}
+
 // RunDNSCheck reports whether the domain's NS records and apex address
 // have propagated. Not propagated is a report, not an error.
 func RunDNSCheck(ctx context.Context, e *Env, o DNSCheckOptions) (check.Report, error) {

@@ -186,7 +186,7 @@ func (e *Env) resolveEmulator(ctx context.Context, mode EmulatorMode) error {
 		e.EmulatorGone = true
 		return nil
 	case NeedEmulator:
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the local emulator of environment %q is not running, and its data went with it: run `kforge up %s` first", e.Name, e.Name)}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("the local emulator of environment %q is not running, and its data went with it: run `kforge up %s%s` first", e.Name, e.Name, e.localFlag())}
 	}
 	// Every command that starts an emulator goes on to run Terraform: a
 	// missing or too old one is said before an emulator starts for nothing.

@@ -303,6 +303,18 @@ type ValidateOptions struct {
 	TunnelPort int
 }
 
+// Check refuses bad flags before any cloud call (exit code 2): a bad
+// tunnel port would otherwise fail every round until --wait runs out.
+func (o ValidateOptions) Check() error {
+	if o.Wait < 0 || o.Interval <= 0 {
+		return UsageError("--wait must be >= 0 and --interval > 0")
+	}
+	if o.TunnelPort != 0 {
+		return KubeconfigServer{Tunnel: true, TunnelPort: o.TunnelPort}.Validate()
+	}
+	return nil
+}
+
 // RunValidate checks that every node is Ready, every instance of the
 // cluster's groups has a Node, every NLB target is healthy, the etcd
 // database is well under its quota, its latest backup is recent, the join

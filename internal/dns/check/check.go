@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +53,7 @@ func ParseResolver(s string) (string, error) {
 		return net.JoinHostPort(ip.String(), "53"), nil
 	}
 	host, port, err := net.SplitHostPort(s)
-	if err != nil || host == "" || port == "" {
+	if n, perr := strconv.ParseUint(port, 10, 16); err != nil || host == "" || perr != nil || n == 0 {
 		return "", fmt.Errorf("--resolver %q is not host:port (for example 1.1.1.1:53)", s)
 	}
 	return s, nil

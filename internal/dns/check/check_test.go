@@ -115,7 +115,7 @@ func TestParseResolver(t *testing.T) {
 			t.Errorf("ParseResolver(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "1.1.1.1:", "nohost", ":53"} {
+	for _, bad := range []string{"", "1.1.1.1:", "nohost", ":53", "1.1.1.1:abc", "1.1.1.1:0", "1.1.1.1:65536", "1.1.1.1:-1"} {
 		if _, err := check.ParseResolver(bad); err == nil {
 			t.Errorf("ParseResolver(%q) accepted", bad)
 		}
