@@ -9,6 +9,7 @@ package cni
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,8 +47,21 @@ type Options struct {
 
 // Result says what InstallOrUpgrade did.
 type Result struct {
-	Action   string // "install" or "upgrade"
+	Action   string // "install", "upgrade" or "unchanged"
 	Revision int
+}
+
+// deployedAs reports whether rel is deployed from chart ch's version with
+// exactly values (kforge's whole intent: upgrades reset the values).
+func deployedAs(rel *release.Release, ch *chart.Chart, values map[string]any) bool {
+	if rel.Info == nil || rel.Info.Status != release.StatusDeployed || rel.Chart == nil || rel.Chart.Metadata == nil || rel.Chart.Metadata.Version != ch.Metadata.Version {
+		return false
+	}
+	// Compared as JSON (map keys sorted): the stored values come back
+	// with JSON's types, float64 for kforge's ints.
+	stored, err1 := json.Marshal(rel.Config)
+	wanted, err2 := json.Marshal(values)
+	return err1 == nil && err2 == nil && bytes.Equal(stored, wanted)
 }
 
 // Chart loads the vendored Cilium chart after checking it against its pin.
@@ -142,6 +156,15 @@ func InstallOrUpgrade(ctx context.Context, kubeconfig string, values map[string]
 			return Result{}, fmt.Errorf("helm: installing Cilium %s: %w", ch.Metadata.Version, err)
 		}
 		return Result{Action: "install", Revision: rel.Version}, nil
+	}
+	if cur := last[len(last)-1]; deployedAs(cur, ch, values) {
+		// A control plane restored from a snapshot of this release: an
+		// upgrade would change nothing but wait for every Cilium pod,
+		// and a lost zone's Nodes (NotReady, still counted) would fail
+		// that wait on every attempt. This node's own readiness is waited
+		// for later, as the Node's Ready condition.
+		log.Info("cilium release already deployed with this chart and these values", "release", ReleaseName, "revision", cur.Version)
+		return Result{Action: "unchanged", Revision: cur.Version}, nil
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace = Namespace

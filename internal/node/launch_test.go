@@ -180,6 +180,19 @@ func TestAttemptBacksOffAndPowersOffOnlyANodeThatNeverBecameReady(t *testing.T) 
 		t.Error("a node that was ready once was powered off")
 	}
 
+	// Nor is a control plane past kubeadm init whose later phases fail
+	// (the EC2 API down, a lost zone's Cilium pods): it serves the API.
+	serving := newRecorder(t, "serving")
+	_ = serving.WriteFile(envFile, []byte("KFORGE_ROLE=controller\n"), 0o644)
+	_ = serving.WriteFile(kubeadmInitMarker, []byte("2026-03-01T12:00:00Z\n"), 0o644)
+	_ = serving.WriteFile("/proc/uptime", []byte("1801.00 200.00\n"), 0o444)
+	if err := Attempt(context.Background(), serving, log, bo, fail); !errors.Is(err, boom) {
+		t.Fatalf("got %v", err)
+	}
+	if serving.ran("systemctl poweroff") {
+		t.Error("a control plane serving the API since kubeadm init was powered off")
+	}
+
 	// Success resets the count, so the next failure waits the initial delay.
 	slept = nil
 	if err := Attempt(context.Background(), h, log, bo, func(context.Context) error { return nil }); err != nil {

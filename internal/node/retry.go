@@ -45,8 +45,12 @@ func Attempt(ctx context.Context, h Host, log *slog.Logger, bo Backoff, run func
 		log.Warn("recording the failed attempt", "error", werr.Error())
 	}
 	// Only an instance set up by user data (node.env exists) that never
-	// became ready is powered off; never a machine the agent was merely run on.
-	if Exists(h, envFile) && !Exists(h, readyMarker) {
+	// became ready is powered off; never a machine the agent was merely run
+	// on, nor a control plane past kubeadm init: it serves the API, and its
+	// etcd may hold writes newer than the last backup, which a replacement
+	// (restoring that backup, and likely failing as it does: an AWS outage,
+	// a lost zone's Nodes) would drop. It keeps retrying its later phases.
+	if Exists(h, envFile) && !Exists(h, readyMarker) && !Exists(h, kubeadmInitMarker) {
 		up, uerr := uptime(h)
 		switch {
 		case uerr != nil:

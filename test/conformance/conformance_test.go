@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -378,7 +379,7 @@ func checkIssuers(t *testing.T, e *env, a artifacts) {
 // 6. Cilium's manifests from the pinned chart with kforge's values pass a
 // server-side dry run; then the node agent's own install path (Helm SDK,
 // install or upgrade) installs and, run again as on a restored control
-// plane, upgrades the release.
+// plane, leaves the release as it is; other values upgrade it.
 func checkCilium(t *testing.T, e *env, a artifacts) {
 	values := addons.CiliumValues(a.addonCfg)
 	manifest, err := cni.Render(values, e.bin.Version)
@@ -397,8 +398,15 @@ func checkCilium(t *testing.T, e *env, a artifacts) {
 	if err != nil {
 		t.Fatalf("installing Cilium again (a restored control plane finds the release): %v", err)
 	}
-	if first.Action != "install" || second.Action != "upgrade" || second.Revision != first.Revision+1 {
-		t.Fatalf("want install then upgrade of the same release, got %+v then %+v", first, second)
+	// Other values (a new kforge release's) upgrade the release.
+	changed := maps.Clone(values)
+	changed["podLabels"] = map[string]any{"kforge.io/conformance": "changed-values"}
+	third, err := cni.InstallOrUpgrade(ctx, adminConf, changed, cni.Options{})
+	if err != nil {
+		t.Fatalf("installing Cilium with other values: %v", err)
+	}
+	if first.Action != "install" || second != (cni.Result{Action: "unchanged", Revision: first.Revision}) || third.Action != "upgrade" || third.Revision != first.Revision+1 {
+		t.Fatalf("want install, the same release left unchanged (no upgrade waiting for every Cilium pod), then an upgrade for other values; got %+v, %+v, %+v", first, second, third)
 	}
 	path := e.write("cilium.yaml", []byte(manifest))
 	if _, err := e.kubectl("apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", path); err != nil {

@@ -62,6 +62,50 @@ run "private_subnets_with_nat" {
   }
 }
 
+# The zones of the applied state are kept when one of them is no longer
+# available (impaired during an outage): nothing moves, no plan fails.
+run "zones_kept_while_one_is_impaired" {
+  command = plan
+
+  variables {
+    az_count    = 3
+    nat_gateway = true
+  }
+
+  override_data {
+    target = data.aws_availability_zones.available
+    values = {
+      names = ["eu-west-1b", "eu-west-1c"]
+    }
+  }
+
+  assert {
+    condition     = output.availability_zones == tolist(["eu-west-1a", "eu-west-1b", "eu-west-1c"]) && aws_subnet.private[0].availability_zone == "eu-west-1a"
+    error_message = "an impaired zone of the cluster stays its zone, first subnet included"
+  }
+}
+
+run "zones_kept_when_the_region_lists_others_first" {
+  command = plan
+
+  variables {
+    az_count    = 3
+    nat_gateway = true
+  }
+
+  override_data {
+    target = data.aws_availability_zones.available
+    values = {
+      names = ["eu-west-1b", "eu-west-1c", "eu-west-1d"]
+    }
+  }
+
+  assert {
+    condition     = output.availability_zones == tolist(["eu-west-1a", "eu-west-1b", "eu-west-1c"]) && aws_subnet.public[2].availability_zone == "eu-west-1c"
+    error_message = "the zones stay the recorded ones, in their order"
+  }
+}
+
 run "one_zone" {
   command = plan
 
@@ -91,7 +135,7 @@ run "rejects_more_zones_than_the_region_has" {
     az_count = 4
   }
 
-  expect_failures = [data.aws_availability_zones.available]
+  expect_failures = [terraform_data.zones]
 }
 
 run "rejects_no_zone" {
