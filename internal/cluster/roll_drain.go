@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -95,6 +96,13 @@ func (k kubeNodes) Drain(ctx context.Context, instanceID string, timeout time.Du
 				note("evicted pod %s/%s from node %s", pod.Namespace, pod.Name, n.Name)
 			}
 		},
+	}
+	if nodelifecycle.Unreachable(n) {
+		// No kubelet confirms an evicted pod gone (a lost zone): wait for
+		// it a minute, not until the timeout, which would stop the roll
+		// with advice about disruption budgets.
+		h.SkipWaitForDeleteTimeoutSeconds = int(cmp.Or(k.unreachableWait, nodelifecycle.UnreachablePodWait).Seconds())
+		note("node %s is unreachable (Ready Unknown): its evicted pods are not waited for past %ds", n.Name, h.SkipWaitForDeleteTimeoutSeconds)
 	}
 	if err := drain.RunCordonOrUncordon(h, n, true); err != nil {
 		return n.Name, 0, fmt.Errorf("cordoning node %s: %w", n.Name, err)

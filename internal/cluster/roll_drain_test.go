@@ -184,6 +184,57 @@ func TestRollDrainAgainstARealAPIServer(t *testing.T) {
 	}
 }
 
+// A Node whose kubelet stopped reporting (its zone lost) never confirms an
+// evicted pod gone: the drain waits for it only so long, then succeeds,
+// where a reachable Node's drain waits for it until the timeout. Against a
+// real kube-apiserver: a finalizer holds the evicted pod, as a missing
+// kubelet does.
+func TestRollDrainDoesNotWaitForAnUnreachableNodesPods(t *testing.T) {
+	kube := kubeapi.Start(t)
+	ctx := context.Background()
+	f := kubeapi.NewDrainFixture(t, kube, "apps")
+	held := func(node, pod string) {
+		t.Helper()
+		f.RunningPod(pod, node, map[string]string{"app": "web"}, "ReplicaSet")
+		p, err := kube.CoreV1().Pods("apps").Get(ctx, pod, metav1.GetOptions{})
+		must(t, "pod", err)
+		p.Finalizers = []string{"kforge.io/test-held"}
+		_, err = kube.CoreV1().Pods("apps").Update(ctx, p, metav1.UpdateOptions{})
+		must(t, "finalizer", err)
+		t.Cleanup(func() {
+			if p, err := kube.CoreV1().Pods("apps").Get(ctx, pod, metav1.GetOptions{}); err == nil {
+				p.Finalizers = nil
+				_, _ = kube.CoreV1().Pods("apps").Update(ctx, p, metav1.UpdateOptions{})
+			}
+		})
+	}
+	f.Node("ip-10-40-2-1.ec2.internal", "us-east-1b", "i-0lost")
+	f.Node("ip-10-40-1-1.ec2.internal", "us-east-1a", "i-0live")
+	for name, status := range map[string]corev1.ConditionStatus{"ip-10-40-2-1.ec2.internal": corev1.ConditionUnknown, "ip-10-40-1-1.ec2.internal": corev1.ConditionTrue} {
+		n, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		must(t, "node", err)
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: "NodeStatusUnknown"}}
+		_, err = kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		must(t, "node status", err)
+	}
+	held("ip-10-40-2-1.ec2.internal", "web-lost")
+	held("ip-10-40-1-1.ec2.internal", "web-live")
+
+	k := kubeNodes{client: kube, unreachableWait: time.Second}
+	var notes []string
+	note := func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }
+	if _, _, err := k.Drain(ctx, "i-0lost", 30*time.Second, note); err != nil {
+		t.Fatalf("drain of an unreachable node: %v; want it done once the evicted pod waited its second", err)
+	}
+	if !strings.Contains(strings.Join(notes, "\n"), "is unreachable (Ready Unknown)") {
+		t.Errorf("notes %q do not say the node is unreachable", notes)
+	}
+	var de *DrainError
+	if _, _, err := k.Drain(ctx, "i-0live", 4*time.Second, note); !errors.As(err, &de) {
+		t.Errorf("drain of a reachable node with a pod that stays: %v; want the timeout", err)
+	}
+}
+
 // kubectl's drain stops at the first failed call. A refusal the API
 // server no longer confirms (its authorizer had not synced after a
 // restart, as after the control plane's kubelet upgrade recreates its

@@ -18,6 +18,10 @@ type kubeNodes struct {
 	// retryDelay is how long a failed drain waits before it asks the API
 	// server whether to drain again (drainRetryDelay when zero).
 	retryDelay time.Duration
+	// unreachableWait is how long a drain of a Node whose kubelet stopped
+	// reporting waits for an evicted pod (nodelifecycle.UnreachablePodWait
+	// when zero).
+	unreachableWait time.Duration
 }
 
 // NodeReady reports whether the instance's Node exists and is Ready.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -78,6 +79,56 @@ func TestDrainAgainstARealAPIServer(t *testing.T) {
 	must("pdb after", err)
 	if after.Status.DisruptionsAllowed != 0 {
 		t.Errorf("the API server did not count the eviction against the budget: disruptionsAllowed %d", after.Status.DisruptionsAllowed)
+	}
+}
+
+// A Node whose kubelet stopped reporting (a lost zone) never confirms an
+// evicted pod gone: the drain waits for it UnreachablePodWait, then the
+// node goes and the lifecycle action completes, long before the drain's
+// timeout. A finalizer holds the pod, as a missing kubelet does.
+func TestDrainOfAnUnreachableNodeDoesNotWaitForItsPods(t *testing.T) {
+	kube := realAPIServer(t)
+	ctx := context.Background()
+	f := kubeapi.NewDrainFixture(t, kube, "apps")
+	f.Node("ip-10-0-1-1", "eu-west-1a", "i-0a1b2c3d4e5f60001")
+	n, err := kube.CoreV1().Nodes().Get(ctx, "ip-10-0-1-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, Reason: "NodeStatusUnknown"}}
+	if _, err := kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.RunningPod("web-0", "ip-10-0-1-1", map[string]string{"app": "web"}, "ReplicaSet")
+	p, err := kube.CoreV1().Pods("apps").Get(ctx, "web-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Finalizers = []string{"kforge.io/test-held"}
+	if _, err := kube.CoreV1().Pods("apps").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	asg := &fakeASG{}
+	h := &Handler{ASG: asg, Kube: kube, Groups: []string{"demo-general"}, Hook: "kforge-drain", DrainTimeout: time.Minute,
+		RetryInterval: 200 * time.Millisecond, UnreachablePodWait: time.Second}
+	ev, err := ParseEvent([]byte(sentNow(t, "lifecycle-terminate.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	o := Outcome{Event: ev}
+	if err := (&Drainer{Handler: h}).act(ctx, &o); err != nil {
+		t.Fatalf("the drain of an unreachable node: %v", err)
+	}
+	if len(o.Results) != 1 || o.Results[0].DrainTimedOut || time.Since(start) > 30*time.Second {
+		t.Errorf("the drain took %s (results %+v); want it done, not timed out, once the evicted pod waited its second", time.Since(start), o.Results)
+	}
+	if p, err := kube.CoreV1().Pods("apps").Get(ctx, "web-0", metav1.GetOptions{}); err != nil || p.DeletionTimestamp == nil {
+		t.Errorf("web-0: %v; want it evicted, held by its finalizer", err)
+	}
+	if len(asg.completed) != 1 {
+		t.Errorf("lifecycle actions completed: %v, want the instance's", asg.completed)
 	}
 }
 

@@ -13,6 +13,7 @@
 package nodelifecycle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,8 @@ type Handler struct {
 	// RetryInterval is the wait between evictions refused by a
 	// PodDisruptionBudget and between checks that evicted pods are gone.
 	RetryInterval time.Duration
+	// UnreachablePodWait overrides the package's UnreachablePodWait.
+	UnreachablePodWait time.Duration
 	// RejoinGrace is how long a worker launched before the control plane's
 	// restore may stay without a Node (ReplaceWorkersWithoutNode).
 	RejoinGrace time.Duration
@@ -303,7 +306,11 @@ func (h *Handler) drain(ctx context.Context, node string, timeout time.Duration)
 	pending := map[types.UID]bool{}
 	var said string
 	for {
-		left, n, err := h.evictPass(ctx, node, pending)
+		var gone time.Time // pods deleted before it count as gone
+		if n, err := h.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err == nil && Unreachable(n) {
+			gone = time.Now().Add(-cmp.Or(h.UnreachablePodWait, UnreachablePodWait))
+		}
+		left, n, err := h.evictPass(ctx, node, pending, gone)
 		evicted += n
 		if ctx.Err() != nil {
 			return evicted, false, ctx.Err()
@@ -326,11 +333,28 @@ func (h *Handler) drain(ctx context.Context, node string, timeout time.Duration)
 	}
 }
 
+// UnreachablePodWait bounds the wait for a pod evicted from a Node whose
+// kubelet stopped reporting (a lost zone): its eviction is granted, and no
+// kubelet will confirm it gone, so a drain would otherwise last its whole
+// timeout. kubectl drain's --skip-wait-for-delete-timeout is for this case.
+const UnreachablePodWait = time.Minute
+
+// Unreachable reports whether n's kubelet stopped reporting (Ready Unknown).
+func Unreachable(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionUnknown
+		}
+	}
+	return false
+}
+
 // evictPass asks once for the eviction of every pod on node that a drain
 // evicts and is not evicted yet (pending), and returns how many are left
 // on the node, how many it evicted, and the first refusal other than a
-// budget's.
-func (h *Handler) evictPass(ctx context.Context, node string, pending map[types.UID]bool) (left, evicted int, err error) {
+// budget's. A pod whose deletion began before gone (an unreachable Node's)
+// counts as gone.
+func (h *Handler) evictPass(ctx context.Context, node string, pending map[types.UID]bool, gone time.Time) (left, evicted int, err error) {
 	pods, err := h.Kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(),
 	})
@@ -341,7 +365,7 @@ func (h *Handler) evictPass(ctx context.Context, node string, pending map[types.
 	for _, pod := range pods.Items {
 		// The API server filters by node; checked again so a client
 		// that ignores field selectors cannot drain the wrong pods.
-		if pod.Spec.NodeName != node || !drained(pod) {
+		if pod.Spec.NodeName != node || !drained(pod) || pod.DeletionTimestamp != nil && pod.DeletionTimestamp.Time.Before(gone) {
 			continue
 		}
 		left++
