@@ -34,6 +34,10 @@ func runKforge(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestCostAndGraphFromPlanFile(t *testing.T) {
 	dev := planJSON(t, "dev")
+	notAPlan := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(notAPlan, []byte(`{"format_version":"1.2"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	golden, err := os.ReadFile(filepath.Join("..", "cost", "testdata", "golden", "dev.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +53,11 @@ func TestCostAndGraphFromPlanFile(t *testing.T) {
 		{"graph dot", []string{"graph", "dev", "--plan", dev}, 0, "digraph kforge"},
 		{"unknown env", []string{"cost", "nosuch", "--plan", dev}, 2, "nosuch"},
 		{"missing plan file", []string{"cost", "dev", "--plan", filepath.Join(t.TempDir(), "none.json")}, 2, "--plan"},
+		{"another environment's plan", []string{"cost", "prod", "--plan", dev}, 2, "is a plan of environment dev, not prod"},
+		{"graph of another environment's plan", []string{"graph", "staging", "--plan", dev}, 2, "is a plan of environment dev, not staging"},
+		{"not a plan", []string{"cost", "dev", "--plan", notAPlan}, 2, "--plan " + notAPlan + ": the plan has no planned_values"},
 		{"bad format", []string{"graph", "dev", "--format", "gif"}, 2, "--format must be one of dot, svg, png"},
+		{"graph into a missing directory", []string{"graph", "dev", "--plan", dev, "--out", filepath.Join(t.TempDir(), "none", "x.dot")}, 2, "does not exist"},
 		{"bad from", []string{"graph", "dev", "--from", "wish"}, 2, "--from must be plan or state"},
 		{"plan with state", []string{"graph", "dev", "--from", "state", "--plan", dev}, 2, "exclude each other"},
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -30,10 +29,12 @@ to stdout (PNG only when stdout is not a terminal).`,
 			if err := opts.Check(); err != nil {
 				return err
 			}
-			if out == "" && opts.Format == "png" {
-				if f, ok := app.Stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-					return UsageError("refusing to write PNG to a terminal: add --out %s.png", args[0])
-				}
+			file, err := cluster.OutFile(out)
+			if err != nil {
+				return err
+			}
+			if f, ok := app.Stdout.(*os.File); out == "" && opts.Format == "png" && ok && isatty.IsTerminal(f.Fd()) {
+				return UsageError("refusing to write PNG to a terminal: add --out %s.png", args[0])
 			}
 			ctx, stop := tfrun.HandleInterrupts(cmd.Context(), app.Stderr, args[0])
 			defer stop()
@@ -45,11 +46,10 @@ to stdout (PNG only when stdout is not a terminal).`,
 				_, err = app.Stdout.Write(res.Data)
 				return err
 			}
-			if err := os.WriteFile(out, res.Data, 0o644); err != nil {
-				return fmt.Errorf("writing %s: %w", out, err)
+			if err := os.WriteFile(file, res.Data, 0o644); err != nil {
+				return fmt.Errorf("writing %s: %w", file, err)
 			}
-			abs, _ := filepath.Abs(out)
-			app.Notef("Wrote %s (%s, from the %s).\n", abs, res.Format, res.From)
+			app.Notef("Wrote %s (%s, from the %s).\n", file, res.Format, res.From)
 			return nil
 		},
 	}

@@ -19,7 +19,7 @@ saves the plan to a file; --detailed-exitcode exits 0 when nothing would
 change and 2 when something would, as terraform plan does (for drift checks).`,
 		Args: envArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file, err := cluster.PlanOutFile(out)
+			file, err := cluster.OutFile(out)
 			if err != nil {
 				return err
 			}

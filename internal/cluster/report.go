@@ -30,7 +30,8 @@ func ReportPlan(ctx context.Context, envName, file string, o Options) (*tfjson.P
 		}
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
 			// Validate the environment name all the same: a typo is exit 2.
-			if _, err := config.LoadEnv(o.EnvsDir, envName); err != nil {
+			cfg, err := config.LoadEnv(o.EnvsDir, envName)
+			if err != nil {
 				return nil, nil, err
 			}
 			var plan tfjson.Plan
@@ -39,6 +40,14 @@ func ReportPlan(ctx context.Context, envName, file string, o Options) (*tfjson.P
 			}
 			if err := plan.Validate(); err != nil {
 				return nil, nil, UsageError("--plan %s: %v", file, err)
+			}
+			if plan.PlannedValues == nil {
+				return nil, nil, UsageError("--plan %s: the plan has no planned_values; fix: pass what `terraform show -json <plan file>` prints", file)
+			}
+			// A plan of another environment would be priced or drawn
+			// under this one's name.
+			if v, ok := plan.Variables["environment"]; ok && v != nil && v.Value != cfg.Environment {
+				return nil, nil, UsageError("--plan %s is a plan of environment %v, not %s; fix: name its environment, or pass a plan of %s", file, v.Value, cfg.Environment, envName)
 			}
 			return &plan, nil, nil
 		}

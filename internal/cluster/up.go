@@ -222,10 +222,10 @@ func (r *PlanResult) MarshalJSON() ([]byte, error) {
 	}{r.Env, r.Plan.Changes, r.Plan.Summary, append([]Disruption{}, r.Disruptions...), r.Plan.File, r.Images})
 }
 
-// PlanOutFile is plan --out as an absolute path ("" for none), checked
-// before any cloud call: Terraform would only fail to write the plan at
-// the end of a whole refresh.
-func PlanOutFile(out string) (string, error) {
+// OutFile is an --out flag (plan's, graph's) as an absolute path ("" for
+// none), checked before any cloud call: the file would only fail to be
+// written at the end, after a whole refresh.
+func OutFile(out string) (string, error) {
 	if out == "" {
 		return "", nil
 	}
