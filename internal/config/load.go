@@ -28,32 +28,28 @@ var envNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
 // missing environment file, is a *ValidationError.
 func LoadEnv(envsDir, name string) (*Cluster, error) {
 	path := filepath.Join(envsDir, name+".yaml")
-	if !envNamePattern.MatchString(name) {
-		return nil, &ValidationError{Errors: []FieldError{{
-			File:    path,
-			Message: fmt.Sprintf("%q is not a valid environment name", name),
-			Fix:     "use a lowercase name such as dev, staging, prod or local" + availableEnvs(envsDir),
-		}}}
+	invalid := func(message, fix string) error {
+		return &ValidationError{Errors: []FieldError{{File: path, Message: message, Fix: fix}}}
 	}
-	if name == "base" {
-		return nil, &ValidationError{Errors: []FieldError{{
-			File:    path,
-			Message: "base.yaml holds the settings environments share; it is not an environment",
-			Fix:     "name an environment" + availableEnvs(envsDir),
-		}}}
+	if fi, err := os.Stat(envsDir); err == nil && !fi.IsDir() {
+		return nil, invalid(envsDir+" is not a directory", "pass the directory holding the <env>.yaml files as --envs-dir (or KFORGE_ENVS_DIR)")
+	}
+	switch {
+	case !envNamePattern.MatchString(name):
+		return nil, invalid(fmt.Sprintf("%q is not a valid environment name", name), envChoices(envsDir, "use a lowercase name such as dev, staging, prod or local"))
+	case name == "base":
+		return nil, invalid("base.yaml holds the settings environments share; it is not an environment", envChoices(envsDir, "name an environment"))
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, &ValidationError{Errors: []FieldError{{
-			File:    path,
-			Message: fmt.Sprintf("environment %q has no configuration file", name),
-			Fix:     "create " + path + availableEnvs(envsDir),
-		}}}
+		return nil, invalid(fmt.Sprintf("environment %q has no configuration file", name), "create "+path+", or "+envChoices(envsDir, "run kforge where the environment files are"))
 	}
 	return Load(path)
 }
 
-// availableEnvs lists the environments found in envsDir, for error fixes.
-func availableEnvs(envsDir string) string {
+// envChoices is the fix of an environment name that names no file: use
+// one of the environments found in envsDir; when there is none, otherwise
+// and where kforge looked (run from another directory, the usual mistake).
+func envChoices(envsDir, otherwise string) string {
 	matches, _ := filepath.Glob(filepath.Join(envsDir, "*.yaml"))
 	var names []string
 	for _, m := range matches {
@@ -63,10 +59,10 @@ func availableEnvs(envsDir string) string {
 		}
 	}
 	if len(names) == 0 {
-		return ""
+		return otherwise + "; no environment file is in " + envsDir + " (--envs-dir or KFORGE_ENVS_DIR; envs under the working directory by default)"
 	}
 	sort.Strings(names)
-	return " or use one of: " + strings.Join(names, ", ")
+	return "use one of: " + strings.Join(names, ", ")
 }
 
 // Load loads one environment file (and the base file it names), fills in

@@ -290,6 +290,17 @@ func TestLoadEnvErrors(t *testing.T) {
 	if !errors.As(err, &verr) {
 		t.Errorf("path traversal must be invalid input: %v", err)
 	}
+	// Run from a directory without the environments: the fix says where
+	// kforge looked and how to point it elsewhere.
+	_, err = LoadEnv(filepath.Join(t.TempDir(), "envs"), "dev")
+	if !errors.As(err, &verr) || !strings.Contains(err.Error(), "no environment file is in") || !strings.Contains(err.Error(), "--envs-dir") {
+		t.Errorf("no environments directory: %v", err)
+	}
+	// --envs-dir naming a file is invalid input naming the flag.
+	_, err = LoadEnv(filepath.Join(envsDir, "dev.yaml"), "dev")
+	if !errors.As(err, &verr) || !strings.Contains(err.Error(), "is not a directory") || !strings.Contains(err.Error(), "--envs-dir") {
+		t.Errorf("an envs directory that is a file: %v", err)
+	}
 	// An unreadable file is a runtime error, not invalid input.
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "dev.yaml"), 0o755); err != nil {
