@@ -23,6 +23,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -147,16 +149,15 @@ func Execute(ctx context.Context, app *App, args []string) int {
 	if code == ExitFailure && !app.ran {
 		code = ExitUsage // unknown command, bad arguments, flag errors
 	}
-	var ee *ExitError
-	if errors.As(err, &ee) && ee.Silent {
+	if ee := (*ExitError)(nil); errors.As(err, &ee) && ee.Silent {
 		return code
-	}
-	if f := cmd.Flags().Lookup("detailed-exitcode"); f != nil && f.Changed && code == ExitUsage {
-		code = ExitFailure // 2 says "changes" there, as in terraform plan
 	}
 	fmt.Fprintf(app.Stderr, "Error: %v\n", err)
 	if hint := helpHint(cmd, err, code, app.ran); hint != "" {
 		fmt.Fprintln(app.Stderr, hint)
+	}
+	if code == ExitUsage && slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--detailed-exitcode") }) {
+		return ExitFailure // 2 says "changes" there, as in terraform plan
 	}
 	return code
 }
@@ -170,8 +171,7 @@ func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 }
 
-// group makes a command of subcommands refuse an unknown one (exit code
-// 2), as cobra does only for the root; alone it prints its help.
+// group makes a group command refuse an unknown subcommand (exit code 2).
 func group(cmd *cobra.Command) *cobra.Command {
 	cmd.Args, cmd.RunE = cobra.NoArgs, func(c *cobra.Command, _ []string) error { return c.Help() }
 	return cmd

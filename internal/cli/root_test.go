@@ -58,6 +58,12 @@ func TestPlanDetailedExitCodeKeepsTwoForChanges(t *testing.T) {
 	if code, _, _ := runCLI(t, "--envs-dir", t.TempDir(), "plan", "missing"); code != ExitUsage {
 		t.Errorf("plan of a missing environment: exit %d, want 2", code)
 	}
+	// Also when the command line fails before the flag is parsed.
+	for _, args := range [][]string{{"plan", "missing", "--bogus", "--detailed-exitcode"}, {"plam", "missing", "--detailed-exitcode"}} {
+		if code, _, stderr := runCLI(t, args...); code != ExitFailure || !strings.Contains(stderr, "--help' for usage.") {
+			t.Errorf("kforge %s: exit %d, stderr %q; want 1 and the usage hint", strings.Join(args, " "), code, stderr)
+		}
+	}
 }
 
 // The way back to a local environment's emulator keeps --local: without

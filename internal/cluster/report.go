@@ -44,14 +44,13 @@ func ReportPlan(ctx context.Context, envName, file string, o Options) (*tfjson.P
 			if plan.PlannedValues == nil {
 				return nil, nil, UsageError("--plan %s: the plan has no planned_values; fix: pass what `terraform show -json <plan file>` prints", file)
 			}
-			// A plan of another environment would be priced or drawn
-			// under this one's name.
-			if v, ok := plan.Variables["environment"]; ok && v != nil && v.Value != cfg.Environment {
-				return nil, nil, UsageError("--plan %s is a plan of environment %v, not %s; fix: name its environment, or pass a plan of %s", file, v.Value, cfg.Environment, envName)
-			}
-			return &plan, nil, nil
+			return &plan, nil, planOf(file, &plan, cfg.Environment, envName)
 		}
-		return showSavedPlan(ctx, envName, file, o)
+		plan, e, err := showSavedPlan(ctx, envName, file, o)
+		if err == nil {
+			err = planOf(file, plan, e.Config.Environment, envName)
+		}
+		return plan, e, err
 	}
 	e, err := Open(ctx, envName, StartEmulator, o)
 	if err != nil {
@@ -72,6 +71,15 @@ func ReportPlan(ctx context.Context, envName, file string, o Options) (*tfjson.P
 		return nil, e, err
 	}
 	return plan, e, nil
+}
+
+// planOf refuses a plan of another environment, which would be priced or
+// drawn under this one's name.
+func planOf(file string, plan *tfjson.Plan, environment, envName string) error {
+	if v, ok := plan.Variables["environment"]; ok && v != nil && v.Value != environment {
+		return UsageError("--plan %s is a plan of environment %v, not %s; fix: name its environment, or pass a plan of %s", file, v.Value, environment, envName)
+	}
+	return nil
 }
 
 // showSavedPlan renders a binary plan file as JSON in the environment's

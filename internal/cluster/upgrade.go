@@ -111,6 +111,12 @@ func RunUpgrade(ctx context.Context, e *Env, o UpgradeOptions) (*UpgradeResult, 
 	if err != nil {
 		return nil, UsageError("%v (the applied cluster runs %s)", err, from)
 	}
+	// An older kforge is refused before the environment file is edited:
+	// the up below would refuse it only after, and the way out it names
+	// (up --allow-downgrade) would then meet the new version in the file.
+	if err := e.checkKforgeVersion(out.KforgeVersion, !o.DryRun, false); err != nil {
+		return nil, err
+	}
 	res := &UpgradeResult{Env: e.Name, DryRun: o.DryRun, From: from, To: o.To, Kind: kind, NoRoll: o.NoRoll,
 		EnvFile: filepath.Join(e.opts.EnvsDir, e.Name+".yaml"), Bucket: out.CertsBucket, Pools: []UpgradePool{}}
 	groups, err := e.groupReader(ctx)

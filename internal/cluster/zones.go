@@ -15,10 +15,12 @@ import (
 	"github.com/kforge/kforge/internal/config"
 )
 
-// ClusterZones returns the zones the network module picks: the region's
-// available Availability Zones (no Local or Wavelength Zone) whose IDs
-// network.excludeZoneIDs does not list, by name, the first azCount of
-// them. terraform/modules/network/vpc.tf is the other half of this rule.
+// ClusterZones returns the zones the network module picks for a new
+// cluster: the region's available Availability Zones (no Local or
+// Wavelength Zone) whose IDs network.excludeZoneIDs does not list, by
+// name, the first azCount of them. terraform/modules/network/vpc.tf is the
+// other half of this rule; it keeps its first pick in the state, so while
+// one of an applied cluster's zones is impaired the two can differ.
 func ClusterZones(ctx context.Context, api ZoneReader, n config.Network) ([]string, error) {
 	zones, err := clusterZones(ctx, api, n)
 	return zoneNames(zones), err

@@ -8,11 +8,13 @@ package cni
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -49,6 +51,16 @@ type Options struct {
 type Result struct {
 	Action   string // "install", "upgrade" or "unchanged"
 	Revision int
+}
+
+// newest is the release's latest revision (nil for none). The storage
+// answers in its own order (by Secret name, so v10 before v6) and ignores
+// History.Max.
+func newest(history []*release.Release) *release.Release {
+	if len(history) == 0 {
+		return nil
+	}
+	return slices.MaxFunc(history, func(a, b *release.Release) int { return cmp.Compare(a.Version, b.Version) })
 }
 
 // deployedAs reports whether rel is deployed from chart ch's version with
@@ -127,18 +139,17 @@ func InstallOrUpgrade(ctx context.Context, kubeconfig string, values map[string]
 		timeout = 10 * time.Minute
 	}
 
-	history := action.NewHistory(cfg)
-	history.Max = 1
-	last, err := history.Run(ReleaseName)
+	history, err := action.NewHistory(cfg).Run(ReleaseName)
 	switch {
 	case errors.Is(err, driver.ErrReleaseNotFound):
-		last = nil
+		history = nil
 	case err != nil:
 		return Result{}, fmt.Errorf("helm: reading the history of release %s/%s: %w", Namespace, ReleaseName, err)
 	}
-	if len(last) > 0 && last[len(last)-1].Info.Status == release.StatusPendingInstall {
+	last := newest(history)
+	if last != nil && last.Info.Status == release.StatusPendingInstall {
 		// An install that was interrupted left nothing usable; start again.
-		log.Warn("removing an interrupted Cilium install", "release", ReleaseName, "revision", last[len(last)-1].Version)
+		log.Warn("removing an interrupted Cilium install", "release", ReleaseName, "revision", last.Version)
 		un := action.NewUninstall(cfg)
 		un.Timeout = timeout
 		if _, err := un.Run(ReleaseName); err != nil {
@@ -147,7 +158,7 @@ func InstallOrUpgrade(ctx context.Context, kubeconfig string, values map[string]
 		last = nil
 	}
 
-	if len(last) == 0 {
+	if last == nil {
 		install := action.NewInstall(cfg)
 		install.ReleaseName, install.Namespace = ReleaseName, Namespace
 		install.Wait, install.Timeout = opts.Wait, timeout
@@ -157,14 +168,14 @@ func InstallOrUpgrade(ctx context.Context, kubeconfig string, values map[string]
 		}
 		return Result{Action: "install", Revision: rel.Version}, nil
 	}
-	if cur := last[len(last)-1]; deployedAs(cur, ch, values) {
+	if deployedAs(last, ch, values) {
 		// A control plane restored from a snapshot of this release: an
 		// upgrade would change nothing but wait for every Cilium pod,
 		// and a lost zone's Nodes (NotReady, still counted) would fail
 		// that wait on every attempt. This node's own readiness is waited
 		// for later, as the Node's Ready condition.
-		log.Info("cilium release already deployed with this chart and these values", "release", ReleaseName, "revision", cur.Version)
-		return Result{Action: "unchanged", Revision: cur.Version}, nil
+		log.Info("cilium release already deployed with this chart and these values", "release", ReleaseName, "revision", last.Version)
+		return Result{Action: "unchanged", Revision: last.Version}, nil
 	}
 	up := action.NewUpgrade(cfg)
 	up.Namespace = Namespace
@@ -175,7 +186,7 @@ func InstallOrUpgrade(ctx context.Context, kubeconfig string, values map[string]
 	up.ResetValues = true
 	rel, err := up.RunWithContext(ctx, ReleaseName, ch, values)
 	if err != nil {
-		return Result{}, fmt.Errorf("helm: upgrading Cilium to %s (release revision %d): %w", ch.Metadata.Version, last[len(last)-1].Version, err)
+		return Result{}, fmt.Errorf("helm: upgrading Cilium to %s (release revision %d): %w", ch.Metadata.Version, last.Version, err)
 	}
 	return Result{Action: "upgrade", Revision: rel.Version}, nil
 }

@@ -534,7 +534,7 @@ variable "kforge_version" {
   default     = ""
 
   validation {
-    condition     = can(regex("^[0-9A-Za-z.+_-]{0,128}$", var.kforge_version))
-    error_message = "kforge_version must be at most 128 letters, digits and . + _ - (a release such as v1.4.0, or git describe's v1.4.0-3-gabc1234), or empty."
+    condition     = can(regex("^[!-~]{0,128}$", var.kforge_version))
+    error_message = "kforge_version must be at most 128 printable ASCII characters without spaces (a release such as v1.4.0, git describe's v1.4.0-3-gabc1234), or empty."
   }
 }

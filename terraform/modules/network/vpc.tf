@@ -4,8 +4,9 @@
 # land in a zone with a reduced set of services and instance types.
 # Excluded zones go by ID: names map to zones per account, and the zone an
 # account cannot use for a load balancer or an instance type is a physical
-# one. kforge's instance type check picks the same zones (ClusterZones in
-# internal/cluster/zones.go): keep the two rules alike.
+# one. kforge's instance type and quota checks pick zones by the same rule
+# (ClusterZones in internal/cluster/zones.go), from the zones available
+# now: keep the two rules alike. This module then keeps its first pick.
 data "aws_availability_zones" "available" {
   state            = "available"
   exclude_zone_ids = var.exclude_zone_ids
